@@ -1,0 +1,5 @@
+//! Ferrymail: an all-in-one messaging server.
+pub mod admin;
+pub mod config;
+pub mod protocols;
+pub mod storage;

@@ -1,0 +1,2 @@
+//! Pure protocol codecs.
+pub mod smtp;
