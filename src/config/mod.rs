@@ -1,1 +1,432 @@
-//! Configuration.
+//! Configuration: the TOML file of DESIGN.md §5, read into typed, validated values.
+//!
+//! `config/ferrymail.toml` is the annotated default and is built into the binary
+//! ([`DEFAULT_CONFIG`]); every key is documented there. Reading walks the parsed TOML
+//! against the schema in [`Config::parse`] and collects *all* problems (unknown keys by full
+//! path, wrong types, bad values) into one [`ConfigError`], so a user fixes a file in one go.
+//!
+//! Resolution rules: relative paths (`data_dir`, `tls.cert`, `tls.key`) are resolved
+//! against the config file's folder; an empty `hostname` becomes the machine's hostname;
+//! `smtp.drop_connection_size = 0` becomes 3 x `max_message_size`; a `[listeners]` entry
+//! that is missing or empty disables that service.
+
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schema::{Problems, Section};
+
+/// The annotated default configuration, used when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/ferrymail.toml");
+
+/// RFC 5321 §4.5.3.1.8: a server MUST accept at least 100 recipients.
+pub const MIN_RECIPIENTS: usize = 100;
+/// RFC 5321 §4.5.3.1.4/§4.5.3.1.6: command and text lines of 1000 octets (with CRLF) MUST fit.
+pub const MIN_LINE_LENGTH: usize = 1000;
+
+/// The whole server configuration, validated and resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub hostname: String,
+    /// Absolute when the base directory is (see [`Config::load`]).
+    pub data_dir: PathBuf,
+    pub listeners: Listeners,
+    pub tls: TlsConfig,
+    pub dns: DnsConfig,
+    pub smtp: SmtpConfig,
+    pub queue: QueueConfig,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    /// The file read, or `None` for the embedded default.
+    pub source: Option<PathBuf>,
+}
+
+/// One address per service; `None` = disabled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listeners {
+    pub smtp: Option<SocketAddr>,
+    pub submission: Option<SocketAddr>,
+    pub smtps: Option<SocketAddr>,
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
+    pub odmr: Option<SocketAddr>,
+    /// UDP.
+    pub minger: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+}
+
+/// Service names as in DESIGN.md §5, in the order of the file.
+pub const SERVICES: [&str; 11] = [
+    "smtp",
+    "submission",
+    "smtps",
+    "pop3",
+    "pop3s",
+    "imap",
+    "imaps",
+    "odmr",
+    "minger",
+    "http",
+    "admin",
+];
+
+impl Listeners {
+    fn all(&self) -> [Option<SocketAddr>; 11] {
+        [
+            self.smtp,
+            self.submission,
+            self.smtps,
+            self.pop3,
+            self.pop3s,
+            self.imap,
+            self.imaps,
+            self.odmr,
+            self.minger,
+            self.http,
+            self.admin,
+        ]
+    }
+
+    fn slot(&mut self, service: &str) -> Option<&mut Option<SocketAddr>> {
+        Some(match service {
+            "smtp" => &mut self.smtp,
+            "submission" => &mut self.submission,
+            "smtps" => &mut self.smtps,
+            "pop3" => &mut self.pop3,
+            "pop3s" => &mut self.pop3s,
+            "imap" => &mut self.imap,
+            "imaps" => &mut self.imaps,
+            "odmr" => &mut self.odmr,
+            "minger" => &mut self.minger,
+            "http" => &mut self.http,
+            "admin" => &mut self.admin,
+            _ => return None,
+        })
+    }
+
+    /// The enabled services, `(name, address)`, in the order of [`SERVICES`].
+    pub fn iter(&self) -> Vec<(&'static str, SocketAddr)> {
+        SERVICES
+            .iter()
+            .zip(self.all())
+            .filter_map(|(name, addr)| addr.map(|a| (*name, a)))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM certificate chain; `None`: self-signed in `data_dir/certs`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key; set exactly when `cert` is.
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Empty: the system resolver.
+    pub nameservers: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub max_message_size: u64,
+    /// Already resolved: never 0.
+    pub drop_connection_size: u64,
+    pub max_recipients: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub command_timeout: Duration,
+    pub data_timeout: Duration,
+    pub auth_on_smtp_port: bool,
+    pub allow_plaintext_auth: bool,
+    pub max_line_length: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub deferred_check_interval: Duration,
+    pub local_retry_interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub level: String,
+    pub file_logging: bool,
+}
+
+/// Everything wrong with one config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file's path, or `<built-in default>`.
+    pub file: String,
+    /// `"<key path>: <what>"` each.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "config {}: {n} problem{}:",
+            self.file,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const EMBEDDED: &str = "<built-in default>";
+
+fn file_label(source: Option<&Path>) -> String {
+    source.map_or_else(|| EMBEDDED.to_string(), |p| p.display().to_string())
+}
+
+impl Config {
+    /// Reads `path`, or the embedded default when `None` (paths then resolve against the
+    /// current directory).
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let one = |problem: String| ConfigError {
+            file: file_label(path),
+            problems: vec![problem],
+        };
+        let cwd = std::env::current_dir()
+            .map_err(|e| one(format!("cannot determine the current directory: {e}")))?;
+        let Some(path) = path else {
+            return Config::parse(DEFAULT_CONFIG, &cwd, None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| one(format!("cannot read: {e}")))?;
+        let base = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => cwd.join(dir),
+            _ => cwd,
+        };
+        Config::parse(&text, &base, Some(path.to_path_buf()))
+    }
+
+    /// Parses config text; relative paths resolve against `base_dir`.
+    pub fn parse(
+        text: &str,
+        base_dir: &Path,
+        source: Option<PathBuf>,
+    ) -> Result<Config, ConfigError> {
+        let fail = |problems: Vec<String>| ConfigError {
+            file: file_label(source.as_deref()),
+            problems,
+        };
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| fail(vec![syntax_problem(text, &e)]))?;
+        let mut p = Problems::default();
+        let mut root = Section::root(table);
+        let config = read_root(&mut root, base_dir, source.clone(), &mut p);
+        root.finish(&mut p);
+        if p.0.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(p.0))
+        }
+    }
+}
+
+/// "line N, column M: <message>" for a TOML syntax error.
+fn syntax_problem(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => format!("syntax error: {message}"),
+    }
+}
+
+fn resolve(base_dir: &Path, path: &str) -> PathBuf {
+    base_dir.join(path)
+}
+
+fn read_root(
+    root: &mut Section,
+    base_dir: &Path,
+    source: Option<PathBuf>,
+    p: &mut Problems,
+) -> Config {
+    let hostname = root.string("hostname", "", p).trim().to_string();
+    if let Some(bad) = hostname
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control())
+    {
+        p.add("hostname", format!("{hostname:?} contains {bad:?}"));
+    }
+    let hostname = if hostname.is_empty() {
+        machine_hostname()
+    } else {
+        hostname
+    };
+    let data_dir = root.string("data_dir", "data", p);
+    if data_dir.trim().is_empty() {
+        p.add("data_dir", "must not be empty");
+    }
+
+    let mut s = root.section("listeners", p);
+    let listeners = read_listeners(&mut s, p);
+    s.finish(p);
+    let mut s = root.section("tls", p);
+    let tls = read_tls(&mut s, base_dir, p);
+    s.finish(p);
+    let mut s = root.section("dns", p);
+    let dns = DnsConfig {
+        nameservers: s.addresses("nameservers", 53, p),
+    };
+    s.finish(p);
+    let mut s = root.section("smtp", p);
+    let smtp = read_smtp(&mut s, p);
+    s.finish(p);
+    let mut s = root.section("queue", p);
+    let queue = QueueConfig {
+        deferred_check_interval: secs(s.uint("deferred_check_interval", 60, 1, p)),
+        local_retry_interval: secs(s.uint("local_retry_interval", 30, 1, p)),
+    };
+    s.finish(p);
+    let mut s = root.section("server", p);
+    let server = ServerConfig {
+        shutdown_grace: secs(s.uint("shutdown_grace", 30, 0, p)),
+    };
+    s.finish(p);
+    let mut s = root.section("log", p);
+    let log = LogConfig {
+        level: s.string("level", "info", p),
+        file_logging: s.boolean("file_logging", false, p),
+    };
+    if log.level.trim().is_empty() {
+        p.add("log.level", "must not be empty (e.g. \"info\")");
+    }
+    s.finish(p);
+
+    Config {
+        hostname,
+        data_dir: resolve(base_dir, &data_dir),
+        listeners,
+        tls,
+        dns,
+        smtp,
+        queue,
+        server,
+        log,
+        source,
+    }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn read_listeners(s: &mut Section, p: &mut Problems) -> Listeners {
+    let mut l = Listeners::default();
+    // (address, service) of TCP listeners seen so far, to catch two services on one port.
+    let mut seen: Vec<(SocketAddr, &str)> = Vec::new();
+    for service in SERVICES {
+        let addr = s.listener(service, p);
+        if let Some(a) = addr {
+            // minger is UDP and may share a port number with a TCP service.
+            if a.port() != 0 && service != "minger" {
+                if let Some((_, other)) = seen.iter().find(|(b, _)| *b == a) {
+                    p.add(
+                        &s.path(service),
+                        format!("{a} is also used by listeners.{other}"),
+                    );
+                }
+                seen.push((a, service));
+            }
+        }
+        if let Some(slot) = l.slot(service) {
+            *slot = addr;
+        }
+    }
+    l
+}
+
+fn read_tls(s: &mut Section, base_dir: &Path, p: &mut Problems) -> TlsConfig {
+    let mut path = |key: &str| {
+        let v = s.string(key, "", p);
+        let v = v.trim();
+        (!v.is_empty()).then(|| resolve(base_dir, v))
+    };
+    let tls = TlsConfig {
+        cert: path("cert"),
+        key: path("key"),
+    };
+    if tls.cert.is_some() != tls.key.is_some() {
+        p.add(
+            "tls",
+            "cert and key must be set together (or both left empty)",
+        );
+    }
+    tls
+}
+
+fn read_smtp(s: &mut Section, p: &mut Problems) -> SmtpConfig {
+    let max_message_size = s.uint("max_message_size", 26_214_400, 1, p);
+    let drop = s.uint("drop_connection_size", 0, 0, p);
+    let drop_connection_size = if drop == 0 {
+        max_message_size.saturating_mul(3)
+    } else {
+        if drop < max_message_size {
+            p.add(
+                "smtp.drop_connection_size",
+                format!("{drop} is smaller than max_message_size ({max_message_size}); use 0 for 3 x max_message_size"),
+            );
+        }
+        drop
+    };
+    SmtpConfig {
+        max_message_size,
+        drop_connection_size,
+        max_recipients: s.count("max_recipients", 1000, MIN_RECIPIENTS, p),
+        max_connections: s.count("max_connections", 1000, 1, p),
+        max_connections_per_ip: s.count("max_connections_per_ip", 50, 1, p),
+        command_timeout: secs(s.uint("command_timeout", 300, 1, p)),
+        data_timeout: secs(s.uint("data_timeout", 600, 1, p)),
+        auth_on_smtp_port: s.boolean("auth_on_smtp_port", false, p),
+        allow_plaintext_auth: s.boolean("allow_plaintext_auth", false, p),
+        max_line_length: s.count("max_line_length", 4096, MIN_LINE_LENGTH, p),
+    }
+}
+
+/// The machine's hostname: gethostname(2), else /proc, else "localhost".
+pub fn machine_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that many.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        if let Ok(name) = std::str::from_utf8(&buf[..end]) {
+            if !name.trim().is_empty() {
+                return name.trim().to_string();
+            }
+        }
+    }
+    match std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        Ok(name) if !name.trim().is_empty() => name.trim().to_string(),
+        _ => "localhost".to_string(),
+    }
+}

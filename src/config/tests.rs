@@ -1,0 +1,333 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/ferrymail"), None)
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match parse(text) {
+        Ok(c) => panic!("expected problems, parsed {c:?}"),
+        Err(e) => e.problems,
+    }
+}
+
+fn addr(s: &str) -> Option<SocketAddr> {
+    Some(s.parse().expect("test address"))
+}
+
+fn documented_smtp() -> SmtpConfig {
+    SmtpConfig {
+        max_message_size: 26_214_400,
+        drop_connection_size: 3 * 26_214_400,
+        max_recipients: 1000,
+        max_connections: 1000,
+        max_connections_per_ip: 50,
+        command_timeout: Duration::from_secs(300),
+        data_timeout: Duration::from_secs(600),
+        auth_on_smtp_port: false,
+        allow_plaintext_auth: false,
+        max_line_length: 4096,
+    }
+}
+
+#[test]
+fn shipped_file_equals_documented_defaults() {
+    let c = parse(DEFAULT_CONFIG).expect("shipped config parses");
+    let expected = Config {
+        hostname: machine_hostname(),
+        data_dir: PathBuf::from("/etc/ferrymail/data"),
+        listeners: Listeners {
+            smtp: addr("0.0.0.0:25"),
+            submission: addr("0.0.0.0:587"),
+            smtps: addr("0.0.0.0:465"),
+            pop3: addr("0.0.0.0:110"),
+            pop3s: addr("0.0.0.0:995"),
+            imap: addr("0.0.0.0:143"),
+            imaps: addr("0.0.0.0:993"),
+            odmr: addr("0.0.0.0:366"),
+            minger: addr("0.0.0.0:4069"),
+            http: addr("0.0.0.0:3000"),
+            admin: addr("127.0.0.1:1000"),
+        },
+        tls: TlsConfig::default(),
+        dns: DnsConfig::default(),
+        smtp: documented_smtp(),
+        queue: QueueConfig {
+            deferred_check_interval: Duration::from_secs(60),
+            local_retry_interval: Duration::from_secs(30),
+        },
+        server: ServerConfig {
+            shutdown_grace: Duration::from_secs(30),
+        },
+        log: LogConfig {
+            level: "info".into(),
+            file_logging: false,
+        },
+        source: None,
+    };
+    assert_eq!(c, expected);
+    assert!(!c.hostname.is_empty());
+}
+
+#[test]
+fn empty_file_takes_defaults_except_listeners() {
+    let empty = parse("").expect("empty parses");
+    let mut shipped = parse(DEFAULT_CONFIG).expect("shipped parses");
+    assert_eq!(empty.listeners.iter(), vec![]);
+    shipped.listeners = Listeners::default();
+    assert_eq!(empty, shipped);
+}
+
+#[test]
+fn shipped_file_documents_every_key_and_each_is_optional() {
+    let keys = [
+        "hostname",
+        "data_dir",
+        "tls.cert",
+        "tls.key",
+        "dns.nameservers",
+        "smtp.max_message_size",
+        "smtp.drop_connection_size",
+        "smtp.max_recipients",
+        "smtp.max_connections",
+        "smtp.max_connections_per_ip",
+        "smtp.command_timeout",
+        "smtp.data_timeout",
+        "smtp.auth_on_smtp_port",
+        "smtp.allow_plaintext_auth",
+        "smtp.max_line_length",
+        "queue.deferred_check_interval",
+        "queue.local_retry_interval",
+        "server.shutdown_grace",
+        "log.level",
+        "log.file_logging",
+    ];
+    let shipped: toml::Table = toml::from_str(DEFAULT_CONFIG).expect("toml");
+    let services = SERVICES.map(|s| format!("listeners.{s}"));
+    for key in keys
+        .iter()
+        .copied()
+        .chain(services.iter().map(String::as_str))
+    {
+        let mut table = shipped.clone();
+        let removed = match key.split_once('.') {
+            None => table.remove(key),
+            Some((sec, k)) => table
+                .get_mut(sec)
+                .and_then(|t| t.as_table_mut())
+                .and_then(|t| t.remove(k)),
+        };
+        assert!(
+            removed.is_some(),
+            "{key} missing from config/ferrymail.toml"
+        );
+        let text = toml::to_string(&table).expect("serialise");
+        assert!(parse(&text).is_ok(), "without {key}: {:?}", parse(&text));
+        // The key is documented with a comment in the annotated file.
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        assert!(DEFAULT_CONFIG.contains(&format!("{leaf} = ")), "{key}");
+    }
+}
+
+#[test]
+fn unknown_keys_at_every_level_reported_together() {
+    let e = parse(
+        "hostnme = \"x\"\n[smtp]\nmax_mesage_size = 10\n[listeners]\nsmpt = \"0.0.0.0:25\"\n[tsl]\ncert = \"a\"\n[log]\nlevel = \"debug\"\nfile = true\n",
+    )
+    .expect_err("unknown keys");
+    assert_eq!(
+        e.problems,
+        vec![
+            "listeners.smpt: unknown key",
+            "smtp.max_mesage_size: unknown key",
+            "log.file: unknown key",
+            "hostnme: unknown key",
+            "tsl: unknown key",
+        ]
+    );
+    assert_eq!(e.file, "<built-in default>");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(
+            "config <built-in default>: 5 problems:\n  - listeners.smpt: unknown key\n"
+        ),
+        "{shown}"
+    );
+}
+
+#[test]
+fn wrong_types_name_path_and_expected_type() {
+    let got = problems(
+        "hostname = 5\n[smtp]\nmax_message_size = \"big\"\nauth_on_smtp_port = 1\ncommand_timeout = 1.5\n[dns]\nnameservers = \"1.1.1.1\"\n[queue]\nlocal_retry_interval = []\n",
+    );
+    assert_eq!(
+        got,
+        vec![
+            "hostname: expected a string, found an integer",
+            "dns.nameservers: expected an array, found a string",
+            "smtp.max_message_size: expected an integer, found a string",
+            "smtp.command_timeout: expected an integer, found a float",
+            "smtp.auth_on_smtp_port: expected a boolean, found an integer",
+            "queue.local_retry_interval: expected an integer, found an array",
+        ]
+    );
+    assert_eq!(
+        problems("smtp = 3"),
+        vec!["smtp: expected a table, found an integer"]
+    );
+}
+
+#[test]
+fn bad_values_are_named() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[listeners]\nsmtp = \"0.0.0.0:99999\"",
+            "listeners.smtp: invalid address \"0.0.0.0:99999\"",
+        ),
+        (
+            "[listeners]\nimap = \"localhost:143\"",
+            "listeners.imap: invalid address \"localhost:143\"",
+        ),
+        (
+            "[listeners]\nsmtp = \"0.0.0.0:25\"\nsubmission = \"0.0.0.0:25\"",
+            "listeners.submission: 0.0.0.0:25 is also used by listeners.smtp",
+        ),
+        (
+            "[dns]\nnameservers = [\"1.1.1.1:53\", \"one\"]",
+            "dns.nameservers[1]: invalid address \"one\"",
+        ),
+        (
+            "[dns]\nnameservers = [53]",
+            "dns.nameservers[0]: expected a string, found an integer",
+        ),
+        (
+            "[smtp]\nmax_recipients = 99",
+            "smtp.max_recipients: 99 is too small (minimum 100)",
+        ),
+        (
+            "[smtp]\nmax_recipients = -1",
+            "smtp.max_recipients: -1 is negative",
+        ),
+        (
+            "[smtp]\nmax_message_size = 0",
+            "smtp.max_message_size: 0 is too small (minimum 1)",
+        ),
+        (
+            "[smtp]\nmax_line_length = 512",
+            "smtp.max_line_length: 512 is too small (minimum 1000)",
+        ),
+        (
+            "[smtp]\nmax_message_size = 1000\ndrop_connection_size = 999",
+            "smtp.drop_connection_size: 999 is smaller than max_message_size (1000)",
+        ),
+        (
+            "[tls]\ncert = \"c.pem\"",
+            "tls: cert and key must be set together",
+        ),
+        ("data_dir = \"\"", "data_dir: must not be empty"),
+        (
+            "hostname = \"mail example\"",
+            "hostname: \"mail example\" contains ' '",
+        ),
+        ("[log]\nlevel = \"\"", "log.level: must not be empty"),
+    ];
+    for (text, want) in cases {
+        let got = problems(text);
+        assert_eq!(got.len(), 1, "{text}: {got:?}");
+        assert!(
+            got[0].starts_with(want),
+            "{text}: got {:?}, want {want:?}",
+            got[0]
+        );
+    }
+}
+
+#[test]
+fn all_bad_values_reported_at_once() {
+    let got =
+        problems("[smtp]\nmax_recipients = 10\nmax_line_length = 10\n[listeners]\nhttp = \"x\"\n");
+    assert_eq!(got.len(), 3, "{got:?}");
+}
+
+#[test]
+fn syntax_error_names_line() {
+    let e = parse("hostname = \"a\"\n[smtp]\nmax_message_size = = 3\n").expect_err("syntax");
+    assert_eq!(e.problems.len(), 1);
+    assert!(
+        e.problems[0].starts_with("line 3, column "),
+        "{:?}",
+        e.problems
+    );
+}
+
+#[test]
+fn values_and_resolution() {
+    let c = parse(
+        "hostname = \"mx.example.org\"\ndata_dir = \"state\"\n[listeners]\nsmtp = \"127.0.0.1:0\"\nimap = \"[::1]:1143\"\npop3 = \"\"\n[tls]\ncert = \"tls/cert.pem\"\nkey = \"/abs/key.pem\"\n[dns]\nnameservers = [\"9.9.9.9\", \"[2620:fe::fe]:5353\"]\n[smtp]\nmax_message_size = 1000\nmax_recipients = 100\n",
+    )
+    .expect("parses");
+    assert_eq!(c.hostname, "mx.example.org");
+    assert_eq!(c.data_dir, PathBuf::from("/etc/ferrymail/state"));
+    assert_eq!(
+        c.listeners.iter(),
+        vec![
+            ("smtp", "127.0.0.1:0".parse().expect("a")),
+            ("imap", "[::1]:1143".parse().expect("a")),
+        ]
+    );
+    assert_eq!(
+        c.tls.cert,
+        Some(PathBuf::from("/etc/ferrymail/tls/cert.pem"))
+    );
+    assert_eq!(c.tls.key, Some(PathBuf::from("/abs/key.pem")));
+    assert_eq!(
+        c.dns.nameservers,
+        vec![
+            "9.9.9.9:53".parse().expect("a"),
+            "[2620:fe::fe]:5353".parse().expect("a")
+        ]
+    );
+    assert_eq!(c.smtp.drop_connection_size, 3000);
+    assert_eq!(c.smtp.max_recipients, 100);
+}
+
+#[test]
+fn load_resolves_against_config_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("etc");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let file = sub.join("ferrymail.toml");
+    std::fs::write(
+        &file,
+        "data_dir = \"../var\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n",
+    )
+    .expect("write");
+    let c = Config::load(Some(&file)).expect("load");
+    assert_eq!(c.data_dir, sub.join("../var"));
+    assert_eq!(c.tls.key, Some(sub.join("k.pem")));
+    assert_eq!(c.source, Some(file.clone()));
+
+    let missing = dir.path().join("nope.toml");
+    let e = Config::load(Some(&missing)).expect_err("missing file");
+    assert_eq!(e.file, missing.display().to_string());
+    assert!(e.problems[0].starts_with("cannot read: "), "{e}");
+
+    std::fs::write(&file, "[smtp]\nmax_recipients = 5\n").expect("write");
+    let e = Config::load(Some(&file)).expect_err("bad value");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "config {}: 1 problem:\n  - smtp.max_recipients: 5 is too small (minimum 100)",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn load_without_file_uses_embedded_default_in_current_dir() {
+    let c = Config::load(None).expect("embedded default");
+    let cwd = std::env::current_dir().expect("cwd");
+    assert_eq!(c.data_dir, cwd.join("data"));
+    assert_eq!(c.source, None);
+    assert_eq!(c.listeners.iter().len(), 11);
+}
