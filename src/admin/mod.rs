@@ -1,1 +1,203 @@
-//! Console and CLI commands.
+//! Admin commands: one [`AdminCommand`] set shared by the console REPL, the one-shot CLI
+//! (`ferrymail account add …`) and the admin web (DESIGN.md §2).
+//!
+//! A command travels as a text line: [`split_words`] → [`parse`] → [`AdminCommand`]. The
+//! console validates the line locally, then sends it over the control socket
+//! ([`control`], newline-delimited JSON on `data_dir/control.sock`), where the server parses it
+//! again and runs it. [`AdminCommand::to_words`] + [`join_words`] turn a command back into a
+//! line, so the CLI and the web build requests the same way.
+//!
+//! Everything the parser, `help` and tab completion know comes from one table
+//! (`commands::COMMANDS`).
+
+mod commands;
+mod complete;
+pub mod console;
+pub mod control;
+mod parse;
+#[cfg(test)]
+mod tests;
+mod words;
+
+use std::fmt;
+
+pub use complete::complete;
+pub use parse::{help_text, parse, usage};
+pub use words::{join_words, quote_word, split_words};
+
+/// The queues of DESIGN.md §1, as named in commands.
+pub const QUEUE_NAMES: [&str; 6] = ["inbound", "local", "remote", "deferred", "toarchive", "bad"];
+
+/// One admin command. `Debug` never shows passwords.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// `help [COMMAND]`: answered locally by the console.
+    Help(Option<String>),
+    Status,
+    Actors,
+    DomainAdd(String),
+    DomainList,
+    DomainDel(String),
+    AccountAdd {
+        address: String,
+        password: String,
+        admin: bool,
+    },
+    AccountDel(String),
+    AccountPasswd {
+        address: String,
+        password: String,
+    },
+    AccountList,
+    AliasAdd {
+        alias: String,
+        target: String,
+    },
+    AliasList,
+    /// Without a target: the whole alias.
+    AliasDel {
+        alias: String,
+        target: Option<String>,
+    },
+    /// One of [`QUEUE_NAMES`], or all queues.
+    QueueList(Option<String>),
+    QueueShow(u64),
+    QueueRetry(u64),
+    /// `to` is one of [`QUEUE_NAMES`].
+    QueueMove {
+        id: u64,
+        to: String,
+    },
+    QueueDelete(u64),
+    Reload,
+    Shutdown,
+    DkimGenerate(String),
+}
+
+impl AdminCommand {
+    /// The command words, e.g. `"account add"` (as in `help`).
+    pub fn path(&self) -> &'static str {
+        use AdminCommand::*;
+        match self {
+            Help(_) => "help",
+            Status => "status",
+            Actors => "actors",
+            DomainAdd(_) => "domain add",
+            DomainList => "domain list",
+            DomainDel(_) => "domain del",
+            AccountAdd { .. } => "account add",
+            AccountDel(_) => "account del",
+            AccountPasswd { .. } => "account passwd",
+            AccountList => "account list",
+            AliasAdd { .. } => "alias add",
+            AliasList => "alias list",
+            AliasDel { .. } => "alias del",
+            QueueList(_) => "queue list",
+            QueueShow(_) => "queue show",
+            QueueRetry(_) => "queue retry",
+            QueueMove { .. } => "queue move",
+            QueueDelete(_) => "queue delete",
+            Reload => "reload",
+            Shutdown => "shutdown",
+            DkimGenerate(_) => "dkim generate",
+        }
+    }
+
+    /// Whether the command carries a secret (keep it out of history and logs).
+    pub fn has_secret(&self) -> bool {
+        matches!(
+            self,
+            AdminCommand::AccountAdd { .. } | AdminCommand::AccountPasswd { .. }
+        )
+    }
+
+    /// The canonical words; `parse(&cmd.to_words()) == Ok(cmd)`.
+    pub fn to_words(&self) -> Vec<String> {
+        self.words(false)
+    }
+
+    fn words(&self, redact: bool) -> Vec<String> {
+        use AdminCommand::*;
+        let mut w: Vec<String> = self.path().split(' ').map(String::from).collect();
+        let secret = |p: &String| {
+            if redact {
+                "<redacted>".to_string()
+            } else {
+                p.clone()
+            }
+        };
+        match self {
+            Help(topic) => w.extend(
+                topic
+                    .iter()
+                    .flat_map(|t| t.split_whitespace().map(String::from)),
+            ),
+            Status | Actors | DomainList | AccountList | AliasList | Reload | Shutdown => {}
+            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimGenerate(x) => w.push(x.clone()),
+            AccountAdd {
+                address,
+                password,
+                admin,
+            } => {
+                w.extend([address.clone(), "--password".into(), secret(password)]);
+                if *admin {
+                    w.push("--admin".into());
+                }
+            }
+            AccountPasswd { address, password } => {
+                w.extend([address.clone(), "--password".into(), secret(password)])
+            }
+            AliasAdd { alias, target } => w.extend([alias.clone(), target.clone()]),
+            AliasDel { alias, target } => {
+                w.push(alias.clone());
+                w.extend(target.clone());
+            }
+            QueueList(q) => w.extend(q.clone()),
+            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => w.push(id.to_string()),
+            QueueMove { id, to } => w.extend([id.to_string(), to.clone()]),
+        }
+        w
+    }
+}
+
+impl fmt::Debug for AdminCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AdminCommand")
+            .field(&join_words(&self.words(true)))
+            .finish()
+    }
+}
+
+/// A line that is not a valid command; `Display` is what the user sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminParseError {
+    pub message: String,
+    /// The usage line of the command concerned, shown under the message.
+    pub usage: Option<&'static str>,
+}
+
+impl AdminParseError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        AdminParseError {
+            message: message.into(),
+            usage: None,
+        }
+    }
+}
+
+impl fmt::Display for AdminParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(u) = self.usage {
+            write!(f, "\nusage: {u}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AdminParseError {}
+
+/// [`split_words`] then [`parse`].
+pub fn parse_line(line: &str) -> Result<AdminCommand, AdminParseError> {
+    parse(&split_words(line)?)
+}

@@ -1,0 +1,318 @@
+//! The command table: every admin command's words, arguments, options, usage and summary.
+//! Parsing, help and completion are all driven by [`COMMANDS`], so they cannot disagree.
+
+/// A positional argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arg {
+    /// Free text (address, domain, password…), shown as its name in usage.
+    Text(&'static str),
+    /// A queue message id.
+    Id,
+    /// One of [`super::QUEUE_NAMES`].
+    Queue,
+}
+
+/// An option, `--name VALUE`, `--name=VALUE` or a bare `--name` switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flag {
+    pub name: &'static str,
+    /// Takes a value (shown as this name in usage).
+    pub value: Option<&'static str>,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spec {
+    /// The command words, e.g. "account add".
+    pub path: &'static str,
+    pub usage: &'static str,
+    pub summary: &'static str,
+    /// Extra help shown by `help COMMAND`.
+    pub details: &'static str,
+    pub args: &'static [Arg],
+    /// How many of `args` are required (the rest are optional).
+    pub required: usize,
+    pub flags: &'static [Flag],
+}
+
+const PASSWORD: Flag = Flag {
+    name: "--password",
+    value: Some("P"),
+    required: true,
+};
+const ADMIN: Flag = Flag {
+    name: "--admin",
+    value: None,
+    required: false,
+};
+
+const fn spec(
+    path: &'static str,
+    usage: &'static str,
+    summary: &'static str,
+    args: &'static [Arg],
+    required: usize,
+    flags: &'static [Flag],
+) -> Spec {
+    Spec {
+        path,
+        usage,
+        summary,
+        details: "",
+        args,
+        required,
+        flags,
+    }
+}
+
+const QUEUES_DETAIL: &str = "Queues: inbound, local, remote, deferred, toarchive, bad.";
+
+pub(crate) const COMMANDS: &[Spec] = &[
+    Spec {
+        details: "COMMAND may be a group (\"account\") or a full command (\"account add\").",
+        ..spec(
+            "help",
+            "help [COMMAND]",
+            "list the commands, or show one command's usage",
+            &[],
+            0,
+            &[],
+        )
+    },
+    spec(
+        "status",
+        "status",
+        "show uptime, listeners and queue sizes",
+        &[],
+        0,
+        &[],
+    ),
+    spec(
+        "actors",
+        "actors",
+        "list the running actors and their state",
+        &[],
+        0,
+        &[],
+    ),
+    spec(
+        "domain add",
+        "domain add NAME",
+        "add a local domain",
+        &[Arg::Text("NAME")],
+        1,
+        &[],
+    ),
+    spec(
+        "domain list",
+        "domain list",
+        "list the local domains",
+        &[],
+        0,
+        &[],
+    ),
+    spec(
+        "domain del",
+        "domain del NAME",
+        "delete a local domain",
+        &[Arg::Text("NAME")],
+        1,
+        &[],
+    ),
+    spec(
+        "account add",
+        "account add ADDRESS --password P [--admin]",
+        "create an account (--admin: may use the admin dashboard)",
+        &[Arg::Text("ADDRESS")],
+        1,
+        &[PASSWORD, ADMIN],
+    ),
+    spec(
+        "account del",
+        "account del ADDRESS",
+        "delete an account and its mail",
+        &[Arg::Text("ADDRESS")],
+        1,
+        &[],
+    ),
+    spec(
+        "account passwd",
+        "account passwd ADDRESS --password P",
+        "set an account's password",
+        &[Arg::Text("ADDRESS")],
+        1,
+        &[PASSWORD],
+    ),
+    spec(
+        "account list",
+        "account list",
+        "list the accounts",
+        &[],
+        0,
+        &[],
+    ),
+    spec(
+        "alias add",
+        "alias add ALIAS TARGET",
+        "deliver mail for ALIAS to TARGET (an address)",
+        &[Arg::Text("ALIAS"), Arg::Text("TARGET")],
+        2,
+        &[],
+    ),
+    spec(
+        "alias list",
+        "alias list",
+        "list the aliases and their targets",
+        &[],
+        0,
+        &[],
+    ),
+    spec(
+        "alias del",
+        "alias del ALIAS [TARGET]",
+        "delete an alias, or only one of its targets",
+        &[Arg::Text("ALIAS"), Arg::Text("TARGET")],
+        1,
+        &[],
+    ),
+    Spec {
+        details: QUEUES_DETAIL,
+        ..spec(
+            "queue list",
+            "queue list [QUEUE]",
+            "list the messages in all queues, or in one",
+            &[Arg::Queue],
+            0,
+            &[],
+        )
+    },
+    spec(
+        "queue show",
+        "queue show ID",
+        "show a queued message's envelope and state",
+        &[Arg::Id],
+        1,
+        &[],
+    ),
+    spec(
+        "queue retry",
+        "queue retry ID",
+        "retry a deferred message now",
+        &[Arg::Id],
+        1,
+        &[],
+    ),
+    Spec {
+        details: QUEUES_DETAIL,
+        ..spec(
+            "queue move",
+            "queue move ID QUEUE",
+            "move a message to another queue",
+            &[Arg::Id, Arg::Queue],
+            2,
+            &[],
+        )
+    },
+    spec(
+        "queue delete",
+        "queue delete ID",
+        "delete a queued message",
+        &[Arg::Id],
+        1,
+        &[],
+    ),
+    spec(
+        "reload",
+        "reload",
+        "re-read the configuration file",
+        &[],
+        0,
+        &[],
+    ),
+    spec(
+        "shutdown",
+        "shutdown",
+        "stop the server gracefully",
+        &[],
+        0,
+        &[],
+    ),
+    Spec {
+        details: "Prints the DNS TXT record to publish.",
+        ..spec(
+            "dkim generate",
+            "dkim generate DOMAIN",
+            "make a DKIM signing key for DOMAIN",
+            &[Arg::Text("DOMAIN")],
+            1,
+            &[],
+        )
+    },
+];
+
+/// The first words of all commands, in table order, without repeats.
+pub(crate) fn groups() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for s in COMMANDS {
+        let first = s.path.split(' ').next().unwrap_or(s.path);
+        if !out.contains(&first) {
+            out.push(first);
+        }
+    }
+    out
+}
+
+/// The commands whose first word is `group`.
+pub(crate) fn in_group(group: &str) -> Vec<&'static Spec> {
+    COMMANDS
+        .iter()
+        .filter(|s| s.path.split(' ').next() == Some(group))
+        .collect()
+}
+
+/// The second words of a group's commands (empty for one-word commands).
+pub(crate) fn subcommands(group: &str) -> Vec<&'static str> {
+    in_group(group)
+        .iter()
+        .filter_map(|s| s.path.split_once(' ').map(|(_, sub)| sub))
+        .collect()
+}
+
+pub(crate) fn find(path: &str) -> Option<&'static Spec> {
+    COMMANDS.iter().find(|s| s.path == path)
+}
+
+/// Edit distance, for "did you mean" suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo or it is the
+/// only candidate `word` is a prefix of.
+pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    let prefixed: Vec<&&str> = candidates
+        .iter()
+        .filter(|c| !word.is_empty() && c.starts_with(&word))
+        .collect();
+    if let [only] = prefixed.as_slice() {
+        return Some(only);
+    }
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|c| (distance(&word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}

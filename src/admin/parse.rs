@@ -1,0 +1,329 @@
+//! Words → [`AdminCommand`], plus `help` and usage texts, all from the command table.
+
+use super::commands::{find, groups, in_group, subcommands, suggest, Arg, Spec, COMMANDS};
+use super::{AdminCommand, AdminParseError, QUEUE_NAMES};
+
+fn did_you_mean(s: Option<&str>) -> String {
+    s.map(|s| format!(" (did you mean '{s}'?)"))
+        .unwrap_or_default()
+}
+
+fn err(spec: &Spec, message: String) -> AdminParseError {
+    AdminParseError {
+        message: format!("{}: {message}", spec.path),
+        usage: Some(spec.usage),
+    }
+}
+
+/// The group's usage summary, e.g. "account add|del|passwd|list".
+fn group_usage(group: &str) -> String {
+    format!("{group} {}", subcommands(group).join("|"))
+}
+
+/// Finds the command the words name; returns it and how many words its path took.
+fn lookup(words: &[String]) -> Result<(&'static Spec, usize), AdminParseError> {
+    let Some(first) = words.first() else {
+        return Err(AdminParseError::new("empty command (try 'help')"));
+    };
+    let first = first.to_ascii_lowercase();
+    let all = groups();
+    if !all.contains(&first.as_str()) {
+        return Err(AdminParseError::new(format!(
+            "unknown command '{first}'{} (try 'help')",
+            did_you_mean(suggest(&first, &all))
+        )));
+    }
+    if let Some(spec) = find(&first) {
+        return Ok((spec, 1));
+    }
+    let subs = subcommands(&first);
+    let Some(second) = words.get(1) else {
+        return Err(AdminParseError::new(format!(
+            "{first}: missing subcommand\nusage: {}",
+            group_usage(&first)
+        )));
+    };
+    let second = second.to_ascii_lowercase();
+    match find(&format!("{first} {second}")) {
+        Some(spec) => Ok((spec, 2)),
+        None => Err(AdminParseError::new(format!(
+            "unknown command '{first} {second}'{}\nusage: {}",
+            did_you_mean(
+                suggest(&second, &subs)
+                    .map(|s| format!("{first} {s}"))
+                    .as_deref()
+            ),
+            group_usage(&first)
+        ))),
+    }
+}
+
+/// Positionals and option values of one command line.
+struct Parsed {
+    args: Vec<String>,
+    /// (flag name, value) in order given; switches have an empty value.
+    flags: Vec<(&'static str, String)>,
+}
+
+impl Parsed {
+    fn flag(&self, name: &str) -> Option<&str> {
+        self.flags
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse_rest(spec: &'static Spec, rest: &[String]) -> Result<Parsed, AdminParseError> {
+    let mut out = Parsed {
+        args: Vec::new(),
+        flags: Vec::new(),
+    };
+    let mut it = rest.iter();
+    let mut options_done = false;
+    while let Some(word) = it.next() {
+        if options_done || !word.starts_with("--") {
+            out.args.push(word.clone());
+            continue;
+        }
+        if word == "--" {
+            options_done = true;
+            continue;
+        }
+        let (name, inline) = match word.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (word.as_str(), None),
+        };
+        let Some(flag) = spec.flags.iter().find(|f| f.name == name) else {
+            let names: Vec<&str> = spec.flags.iter().map(|f| f.name).collect();
+            return Err(err(
+                spec,
+                format!(
+                    "unknown option '{name}'{}",
+                    did_you_mean(suggest(name, &names))
+                ),
+            ));
+        };
+        if out.flag(flag.name).is_some() {
+            return Err(err(spec, format!("{} given twice", flag.name)));
+        }
+        let value = match (flag.value, inline) {
+            (None, None) => String::new(),
+            (None, Some(_)) => return Err(err(spec, format!("{} takes no value", flag.name))),
+            (Some(_), Some(v)) => v,
+            (Some(meta), None) => match it.next() {
+                Some(v) => v.clone(),
+                None => return Err(err(spec, format!("{} needs a value ({meta})", flag.name))),
+            },
+        };
+        if flag.value.is_some() && value.is_empty() {
+            return Err(err(spec, format!("{} must not be empty", flag.name)));
+        }
+        out.flags.push((flag.name, value));
+    }
+    if let Some(missing) = spec
+        .args
+        .get(out.args.len())
+        .filter(|_| out.args.len() < spec.required)
+    {
+        return Err(err(spec, format!("missing {}", arg_name(missing))));
+    }
+    if let Some(extra) = out.args.get(spec.args.len()) {
+        return Err(err(spec, format!("unexpected argument '{extra}'")));
+    }
+    if let Some(f) = spec
+        .flags
+        .iter()
+        .find(|f| f.required && out.flag(f.name).is_none())
+    {
+        return Err(err(spec, format!("missing {}", f.name)));
+    }
+    for (arg, value) in spec.args.iter().zip(&out.args) {
+        check_arg(spec, arg, value)?;
+    }
+    Ok(out)
+}
+
+fn arg_name(arg: &Arg) -> &'static str {
+    match arg {
+        Arg::Text(name) => name,
+        Arg::Id => "ID",
+        Arg::Queue => "QUEUE",
+    }
+}
+
+fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError> {
+    match arg {
+        Arg::Text(name) if value.trim().is_empty() => {
+            Err(err(spec, format!("{name} must not be empty")))
+        }
+        Arg::Text("ADDRESS" | "ALIAS" | "TARGET") => match value.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+            {
+                Ok(())
+            }
+            _ => Err(err(
+                spec,
+                format!("'{value}' is not an address (expected local@domain)"),
+            )),
+        },
+        Arg::Text("NAME" | "DOMAIN")
+            if value.contains('@') || value.contains(char::is_whitespace) =>
+        {
+            Err(err(spec, format!("'{value}' is not a domain name")))
+        }
+        Arg::Text(_) => Ok(()),
+        Arg::Id => value
+            .parse::<u64>()
+            .map(|_| ())
+            .map_err(|_| err(spec, format!("bad ID '{value}' (expected a number)"))),
+        Arg::Queue => {
+            let lower = value.to_ascii_lowercase();
+            if QUEUE_NAMES.contains(&lower.as_str()) {
+                Ok(())
+            } else {
+                Err(err(
+                    spec,
+                    format!(
+                        "unknown queue '{value}'{} (queues: {})",
+                        did_you_mean(suggest(&lower, &QUEUE_NAMES)),
+                        QUEUE_NAMES.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+fn id(s: &str) -> u64 {
+    // Checked by `check_arg`.
+    s.parse().unwrap_or_default()
+}
+
+/// Parses a command given as words, e.g. `["account", "add", "bob@x", "--password", "pw"]`.
+/// Command words are case-insensitive; options are `--name VALUE` or `--name=VALUE`, and `--`
+/// ends them.
+pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
+    use AdminCommand::*;
+    let (spec, taken) = lookup(words)?;
+    let rest = &words[taken..];
+    if spec.path == "help" {
+        return parse_help(rest);
+    }
+    let p = parse_rest(spec, rest)?;
+    let arg = |i: usize| p.args.get(i).cloned().unwrap_or_default();
+    let password = || p.flag("--password").unwrap_or_default().to_string();
+    let queue = |i: usize| p.args.get(i).map(|q| q.to_ascii_lowercase());
+    Ok(match spec.path {
+        "status" => Status,
+        "actors" => Actors,
+        "domain add" => DomainAdd(arg(0).to_ascii_lowercase()),
+        "domain list" => DomainList,
+        "domain del" => DomainDel(arg(0).to_ascii_lowercase()),
+        "account add" => AccountAdd {
+            address: arg(0),
+            password: password(),
+            admin: p.flag("--admin").is_some(),
+        },
+        "account del" => AccountDel(arg(0)),
+        "account passwd" => AccountPasswd {
+            address: arg(0),
+            password: password(),
+        },
+        "account list" => AccountList,
+        "alias add" => AliasAdd {
+            alias: arg(0),
+            target: arg(1),
+        },
+        "alias list" => AliasList,
+        "alias del" => AliasDel {
+            alias: arg(0),
+            target: p.args.get(1).cloned(),
+        },
+        "queue list" => QueueList(queue(0)),
+        "queue show" => QueueShow(id(&arg(0))),
+        "queue retry" => QueueRetry(id(&arg(0))),
+        "queue move" => QueueMove {
+            id: id(&arg(0)),
+            to: queue(1).unwrap_or_default(),
+        },
+        "queue delete" => QueueDelete(id(&arg(0))),
+        "reload" => Reload,
+        "shutdown" => Shutdown,
+        "dkim generate" => DkimGenerate(arg(0).to_ascii_lowercase()),
+        other => {
+            return Err(AdminParseError::new(format!(
+                "command '{other}' is not implemented"
+            )))
+        }
+    })
+}
+
+/// `help [GROUP | GROUP SUB]`: the topic must name a group or a command.
+fn parse_help(rest: &[String]) -> Result<AdminCommand, AdminParseError> {
+    if rest.is_empty() {
+        return Ok(AdminCommand::Help(None));
+    }
+    let topic: Vec<String> = rest.iter().map(|w| w.to_ascii_lowercase()).collect();
+    let help_err = |e: AdminParseError| AdminParseError {
+        message: format!("help: {}", e.message.lines().next().unwrap_or_default()),
+        usage: find("help").map(|s| s.usage),
+    };
+    if topic.len() == 1 && groups().contains(&topic[0].as_str()) {
+        return Ok(AdminCommand::Help(Some(topic[0].clone())));
+    }
+    let (spec, taken) = lookup(&topic).map_err(help_err)?;
+    if let Some(extra) = topic.get(taken) {
+        return Err(help_err(AdminParseError::new(format!(
+            "unexpected argument '{extra}'"
+        ))));
+    }
+    Ok(AdminCommand::Help(Some(spec.path.to_string())))
+}
+
+/// The usage line of a command path such as `"account add"`.
+pub fn usage(cmd_path: &str) -> Option<&'static str> {
+    let path = cmd_path.split_whitespace().collect::<Vec<_>>().join(" ");
+    find(&path.to_ascii_lowercase()).map(|s| s.usage)
+}
+
+fn table(specs: &[&Spec]) -> String {
+    let width = specs.iter().map(|s| s.usage.len()).max().unwrap_or(0);
+    specs
+        .iter()
+        .map(|s| format!("  {:width$}  {}\n", s.usage, s.summary))
+        .collect()
+}
+
+/// `help` output: the table of all commands, or the help for one group or command.
+pub fn help_text(topic: Option<&str>) -> String {
+    let Some(topic) = topic else {
+        let all: Vec<&Spec> = COMMANDS.iter().collect();
+        return format!(
+            "Commands:\n{}\nQuote arguments with spaces: \"...\" or '...'. 'help COMMAND' shows one command.\nIn the console, 'exit', 'quit' or Ctrl-D leaves; Tab completes.\n",
+            table(&all)
+        );
+    };
+    let topic = topic
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
+    if let Some(spec) = find(&topic) {
+        let mut out = format!("usage: {}\n{}\n", spec.usage, spec.summary);
+        if !spec.details.is_empty() {
+            out.push_str(spec.details);
+            out.push('\n');
+        }
+        return out;
+    }
+    let members = in_group(&topic);
+    if !members.is_empty() {
+        return format!("Commands:\n{}", table(&members));
+    }
+    format!(
+        "no command '{topic}'{}; 'help' lists them all\n",
+        did_you_mean(suggest(&topic, &groups()))
+    )
+}
