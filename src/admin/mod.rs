@@ -118,7 +118,6 @@ impl AdminCommand {
 
     fn words(&self, redact: bool) -> Vec<String> {
         use AdminCommand::*;
-        let mut w: Vec<String> = self.path().split(' ').map(String::from).collect();
         let secret = |p: &String| {
             if redact {
                 "<redacted>".to_string()
@@ -126,35 +125,56 @@ impl AdminCommand {
                 p.clone()
             }
         };
-        match self {
-            Help(topic) => w.extend(
+        let password = |p: &String| vec!["--password".to_string(), secret(p)];
+        let (args, flags): (Vec<String>, Vec<String>) = match self {
+            Help(topic) => (
                 topic
                     .iter()
-                    .flat_map(|t| t.split_whitespace().map(String::from)),
+                    .flat_map(|t| t.split_whitespace().map(String::from))
+                    .collect(),
+                vec![],
             ),
-            Status | Actors | DomainList | AccountList | AliasList | Reload | Shutdown => {}
-            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimGenerate(x) => w.push(x.clone()),
+            Status | Actors | DomainList | AccountList | AliasList | Reload | Shutdown => {
+                (vec![], vec![])
+            }
+            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimGenerate(x) => {
+                (vec![x.clone()], vec![])
+            }
             AccountAdd {
                 address,
-                password,
+                password: p,
                 admin,
             } => {
-                w.extend([address.clone(), "--password".into(), secret(password)]);
+                let mut flags = password(p);
                 if *admin {
-                    w.push("--admin".into());
+                    flags.push("--admin".into());
                 }
+                (vec![address.clone()], flags)
             }
-            AccountPasswd { address, password } => {
-                w.extend([address.clone(), "--password".into(), secret(password)])
-            }
-            AliasAdd { alias, target } => w.extend([alias.clone(), target.clone()]),
-            AliasDel { alias, target } => {
-                w.push(alias.clone());
-                w.extend(target.clone());
-            }
-            QueueList(q) => w.extend(q.clone()),
-            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => w.push(id.to_string()),
-            QueueMove { id, to } => w.extend([id.to_string(), to.clone()]),
+            AccountPasswd {
+                address,
+                password: p,
+            } => (vec![address.clone()], password(p)),
+            AliasAdd { alias, target } => (vec![alias.clone(), target.clone()], vec![]),
+            AliasDel { alias, target } => (
+                std::iter::once(alias.clone())
+                    .chain(target.clone())
+                    .collect(),
+                vec![],
+            ),
+            QueueList(q) => (q.iter().cloned().collect(), vec![]),
+            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => (vec![id.to_string()], vec![]),
+            QueueMove { id, to } => (vec![id.to_string(), to.clone()], vec![]),
+        };
+        let mut w: Vec<String> = self.path().split(' ').map(String::from).collect();
+        if args.iter().any(|a| a.starts_with("--")) {
+            // Options first, then `--` so that the arguments are not read as options.
+            w.extend(flags);
+            w.push("--".into());
+            w.extend(args);
+        } else {
+            w.extend(args);
+            w.extend(flags);
         }
         w
     }

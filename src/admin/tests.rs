@@ -1,1 +1,596 @@
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::console::{classify, Step};
+use super::control::{client_request, serve_connection, ControlResponse, MAX_REQUEST_LINE};
 use super::*;
+
+fn words(line: &str) -> Vec<String> {
+    split_words(line).unwrap_or_else(|e| panic!("split {line:?}: {e}"))
+}
+
+fn parsed(line: &str) -> Result<AdminCommand, String> {
+    parse(&words(line)).map_err(|e| e.to_string())
+}
+
+// ---- split_words -------------------------------------------------------------------------
+
+#[test]
+fn split_words_table() {
+    let cases: &[(&str, &[&str])] = &[
+        ("", &[]),
+        ("   \t ", &[]),
+        ("status", &["status"]),
+        ("  account   add  bob@x ", &["account", "add", "bob@x"]),
+        ("a \"b c\" d", &["a", "b c", "d"]),
+        ("a 'b c' d", &["a", "b c", "d"]),
+        ("'it''s'", &["its"]),
+        ("\"it's\"", &["it's"]),
+        ("'say \"hi\"'", &["say \"hi\""]),
+        (r#""a \"q\" \\ b""#, &[r#"a "q" \ b"#]),
+        (r"a\ b", &["a b"]),
+        (r"a\\b", &[r"a\b"]),
+        (r"'a\b'", &[r"a\b"]),
+        ("pass\"word 1\"x", &["password 1x"]),
+        ("\"\" ''", &["", ""]),
+        ("--password=\"p w\"", &["--password=p w"]),
+        ("ünï cödé", &["ünï", "cödé"]),
+    ];
+    for (line, want) in cases {
+        assert_eq!(words(line), *want, "{line:?}");
+    }
+}
+
+#[test]
+fn split_words_errors() {
+    let cases = [
+        ("a 'b", "unterminated ' quote"),
+        ("a \"b", "unterminated \" quote"),
+        ("a \"b\\", "unterminated \" quote"),
+        ("a b\\", "backslash at end of line"),
+    ];
+    for (line, want) in cases {
+        let e = split_words(line).expect_err(line);
+        assert_eq!(e.to_string(), want, "{line:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn join_then_split_round_trips(ws in prop::collection::vec(".{0,12}", 0..6)) {
+        let line = join_words(&ws);
+        prop_assert_eq!(split_words(&line).map_err(|e| e.to_string()), Ok(ws));
+    }
+
+    #[test]
+    fn split_never_panics(line in ".{0,40}") {
+        let _ = split_words(&line);
+        let _ = parse_line(&line);
+        for pos in 0..=line.len() {
+            let _ = complete(&line, pos);
+        }
+    }
+}
+
+// ---- parse ---------------------------------------------------------------------------------
+
+#[test]
+fn parse_every_command() {
+    use AdminCommand::*;
+    let s = String::from;
+    let cases: Vec<(&str, AdminCommand)> = vec![
+        ("help", Help(None)),
+        ("help account", Help(Some(s("account")))),
+        ("help Account ADD", Help(Some(s("account add")))),
+        ("help status", Help(Some(s("status")))),
+        ("status", Status),
+        ("STATUS", Status),
+        ("actors", Actors),
+        ("domain add Example.ORG", DomainAdd(s("example.org"))),
+        ("domain list", DomainList),
+        ("domain del example.org", DomainDel(s("example.org"))),
+        (
+            "account add bob@x --password pw",
+            AccountAdd {
+                address: s("bob@x"),
+                password: s("pw"),
+                admin: false,
+            },
+        ),
+        (
+            "account add bob@x --password pw --admin",
+            AccountAdd {
+                address: s("bob@x"),
+                password: s("pw"),
+                admin: true,
+            },
+        ),
+        (
+            "account add --admin --password=\"p w=1\" bob@x",
+            AccountAdd {
+                address: s("bob@x"),
+                password: s("p w=1"),
+                admin: true,
+            },
+        ),
+        (
+            "account add bob@x --password -- --admin",
+            AccountAdd {
+                address: s("bob@x"),
+                password: s("--"),
+                admin: true,
+            },
+        ),
+        (
+            "account add bob@x --password --admin",
+            AccountAdd {
+                address: s("bob@x"),
+                password: s("--admin"),
+                admin: false,
+            },
+        ),
+        ("account del -- --bob@x", AccountDel(s("--bob@x"))),
+        ("account del bob@x", AccountDel(s("bob@x"))),
+        (
+            "account passwd bob@x --password new",
+            AccountPasswd {
+                address: s("bob@x"),
+                password: s("new"),
+            },
+        ),
+        ("account list", AccountList),
+        (
+            "alias add postmaster@x bob@x",
+            AliasAdd {
+                alias: s("postmaster@x"),
+                target: s("bob@x"),
+            },
+        ),
+        ("alias list", AliasList),
+        (
+            "alias del postmaster@x",
+            AliasDel {
+                alias: s("postmaster@x"),
+                target: None,
+            },
+        ),
+        (
+            "alias del postmaster@x bob@x",
+            AliasDel {
+                alias: s("postmaster@x"),
+                target: Some(s("bob@x")),
+            },
+        ),
+        ("queue list", QueueList(None)),
+        ("queue list Deferred", QueueList(Some(s("deferred")))),
+        ("queue show 42", QueueShow(42)),
+        ("queue retry 18446744073709551615", QueueRetry(u64::MAX)),
+        (
+            "queue move 7 bad",
+            QueueMove {
+                id: 7,
+                to: s("bad"),
+            },
+        ),
+        (
+            "queue move 7 ToArchive",
+            QueueMove {
+                id: 7,
+                to: s("toarchive"),
+            },
+        ),
+        ("queue delete 0", QueueDelete(0)),
+        ("reload", Reload),
+        ("shutdown", Shutdown),
+        ("dkim generate example.org", DkimGenerate(s("example.org"))),
+    ];
+    for (line, want) in cases {
+        assert_eq!(parsed(line), Ok(want.clone()), "{line:?}");
+        // The canonical form parses back to the same command.
+        assert_eq!(parse(&want.to_words()), Ok(want.clone()), "{line:?}");
+    }
+}
+
+#[test]
+fn every_table_entry_is_reachable() {
+    for spec in commands::COMMANDS {
+        assert_eq!(usage(spec.path), Some(spec.usage));
+        assert!(spec.usage.starts_with(spec.path), "{}", spec.path);
+        let e = parse(&words(spec.path));
+        if let Ok(cmd) = e {
+            assert_eq!(cmd.path(), spec.path);
+        } else {
+            assert!(
+                spec.required > 0 || spec.flags.iter().any(|f| f.required),
+                "{}",
+                spec.path
+            );
+        }
+    }
+}
+
+#[test]
+fn parse_errors() {
+    let cases: &[(&str, &str)] = &[
+        ("", "empty command (try 'help')"),
+        ("acount list", "unknown command 'acount' (did you mean 'account'?) (try 'help')"),
+        ("stat", "unknown command 'stat' (did you mean 'status'?) (try 'help')"),
+        ("frobnicate", "unknown command 'frobnicate' (try 'help')"),
+        ("account", "account: missing subcommand\nusage: account add|del|passwd|list"),
+        (
+            "account ad bob@x",
+            "unknown command 'account ad' (did you mean 'account add'?)\nusage: account add|del|passwd|list",
+        ),
+        (
+            "queue remove 3",
+            "unknown command 'queue remove' (did you mean 'queue move'?)\nusage: queue list|show|retry|move|delete",
+        ),
+        ("account add", "account add: missing ADDRESS\nusage: account add ADDRESS --password P [--admin]"),
+        (
+            "account add --password pw",
+            "account add: missing ADDRESS\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        ("account add bob@x", "account add: missing --password\nusage: account add ADDRESS --password P [--admin]"),
+        (
+            "account add bob@x --password",
+            "account add: --password needs a value (P)\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        (
+            "account add bob@x --password=",
+            "account add: --password must not be empty\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        (
+            "account add bob@x --pasword pw",
+            "account add: unknown option '--pasword' (did you mean '--password'?)\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        (
+            "account add bob@x --password a --password b",
+            "account add: --password given twice\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        (
+            "account add bob@x --password a --admin=yes",
+            "account add: --admin takes no value\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        (
+            "account add bob@x carol@x --password a",
+            "account add: unexpected argument 'carol@x'\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        (
+            "account add bob --password a",
+            "account add: 'bob' is not an address (expected local@domain)\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        (
+            "account add @x --password a",
+            "account add: '@x' is not an address (expected local@domain)\nusage: account add ADDRESS --password P [--admin]",
+        ),
+        ("account passwd bob@x", "account passwd: missing --password\nusage: account passwd ADDRESS --password P"),
+        ("account del", "account del: missing ADDRESS\nusage: account del ADDRESS"),
+        ("account list --all", "account list: unknown option '--all'\nusage: account list"),
+        ("account list everyone", "account list: unexpected argument 'everyone'\nusage: account list"),
+        ("status now", "status: unexpected argument 'now'\nusage: status"),
+        ("shutdown --force", "shutdown: unknown option '--force'\nusage: shutdown"),
+        ("domain add", "domain add: missing NAME\nusage: domain add NAME"),
+        ("domain add bob@x", "domain add: 'bob@x' is not a domain name\nusage: domain add NAME"),
+        ("domain add \"\"", "domain add: NAME must not be empty\nusage: domain add NAME"),
+        ("domain del a b", "domain del: unexpected argument 'b'\nusage: domain del NAME"),
+        ("alias add a@x", "alias add: missing TARGET\nusage: alias add ALIAS TARGET"),
+        ("alias add a@x b", "alias add: 'b' is not an address (expected local@domain)\nusage: alias add ALIAS TARGET"),
+        ("alias del", "alias del: missing ALIAS\nusage: alias del ALIAS [TARGET]"),
+        ("alias del a@x b@x c@x", "alias del: unexpected argument 'c@x'\nusage: alias del ALIAS [TARGET]"),
+        (
+            "queue list deferd",
+            "queue list: unknown queue 'deferd' (did you mean 'deferred'?) (queues: inbound, local, remote, deferred, toarchive, bad)\nusage: queue list [QUEUE]",
+        ),
+        ("queue show", "queue show: missing ID\nusage: queue show ID"),
+        ("queue show abc", "queue show: bad ID 'abc' (expected a number)\nusage: queue show ID"),
+        ("queue show -1", "queue show: bad ID '-1' (expected a number)\nusage: queue show ID"),
+        ("queue retry 99999999999999999999", "queue retry: bad ID '99999999999999999999' (expected a number)\nusage: queue retry ID"),
+        ("queue delete 1 2", "queue delete: unexpected argument '2'\nusage: queue delete ID"),
+        ("queue move 3", "queue move: missing QUEUE\nusage: queue move ID QUEUE"),
+        ("queue move x bad", "queue move: bad ID 'x' (expected a number)\nusage: queue move ID QUEUE"),
+        (
+            "queue move 3 trash",
+            "queue move: unknown queue 'trash' (queues: inbound, local, remote, deferred, toarchive, bad)\nusage: queue move ID QUEUE",
+        ),
+        ("dkim generate", "dkim generate: missing DOMAIN\nusage: dkim generate DOMAIN"),
+        ("dkim", "dkim: missing subcommand\nusage: dkim generate"),
+        ("help acount", "help: unknown command 'acount' (did you mean 'account'?) (try 'help')\nusage: help [COMMAND]"),
+        ("help account add x", "help: unexpected argument 'x'\nusage: help [COMMAND]"),
+    ];
+    for (line, want) in cases {
+        assert_eq!(
+            parsed(line).as_ref().map_err(String::as_str),
+            Err(*want),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn debug_never_shows_passwords() {
+    let cmd = parse_line("account add bob@x --password hunter2 --admin").expect("parses");
+    let shown = format!("{cmd:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert_eq!(
+        shown,
+        "AdminCommand(\"account add bob@x --password <redacted> --admin\")"
+    );
+    assert!(cmd.has_secret());
+    assert!(!AdminCommand::Status.has_secret());
+    // …while to_words keeps it, for sending.
+    assert!(cmd.to_words().contains(&"hunter2".to_string()));
+}
+
+fn any_command() -> impl Strategy<Value = AdminCommand> {
+    use AdminCommand::*;
+    let addr = "-{0,2}[a-z0-9.]{1,8}@[a-z0-9.]{1,8}";
+    let domain = "[a-z0-9][a-z0-9.-]{0,15}";
+    let queue = prop::sample::select(QUEUE_NAMES.to_vec()).prop_map(String::from);
+    prop_oneof![
+        Just(Status),
+        Just(AccountList),
+        domain.prop_map(DomainAdd),
+        domain.prop_map(DkimGenerate),
+        (addr, ".{1,16}", any::<bool>()).prop_map(|(address, password, admin)| AccountAdd {
+            address,
+            password,
+            admin
+        }),
+        (addr, ".{1,16}").prop_map(|(address, password)| AccountPasswd { address, password }),
+        (addr, prop::option::of(addr)).prop_map(|(alias, target)| AliasDel { alias, target }),
+        prop::option::of(queue.clone()).prop_map(QueueList),
+        (any::<u64>(), queue).prop_map(|(id, to)| QueueMove { id, to }),
+        any::<u64>().prop_map(QueueShow),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn command_line_round_trip(cmd in any_command()) {
+        let line = join_words(&cmd.to_words());
+        prop_assert_eq!(parse_line(&line), Ok(cmd));
+    }
+}
+
+// ---- help and usage ---------------------------------------------------------------------
+
+#[test]
+fn help_lists_every_command() {
+    let text = help_text(None);
+    for spec in commands::COMMANDS {
+        let row = text
+            .lines()
+            .find(|l| {
+                l.trim_start().starts_with(&format!("{} ", spec.usage)) || l.trim() == spec.usage
+            })
+            .unwrap_or_else(|| panic!("no row for {}", spec.path));
+        assert!(row.ends_with(spec.summary), "{row}");
+    }
+    assert!(text.contains("account add ADDRESS --password P [--admin]  "));
+}
+
+#[test]
+fn help_for_topics() {
+    assert_eq!(
+        help_text(Some("account add")),
+        "usage: account add ADDRESS --password P [--admin]\ncreate an account (--admin: may use the admin dashboard)\n"
+    );
+    let queue_move = help_text(Some("queue  MOVE"));
+    assert!(queue_move.contains("toarchive"), "{queue_move}");
+    let group = help_text(Some("alias"));
+    assert_eq!(group.lines().count(), 4, "{group}");
+    assert!(group.contains("alias del ALIAS [TARGET]"));
+    assert!(help_text(Some("acount")).starts_with("no command 'acount' (did you mean 'account'?)"));
+    assert_eq!(usage("queue move"), Some("queue move ID QUEUE"));
+    assert_eq!(usage(" Queue   move "), Some("queue move ID QUEUE"));
+    assert_eq!(usage("queue"), None);
+    assert_eq!(usage("nope"), None);
+}
+
+// ---- completion -------------------------------------------------------------------------
+
+#[test]
+fn complete_table() {
+    let all_groups = [
+        "account", "actors", "alias", "dkim", "domain", "help", "queue", "reload", "shutdown",
+        "status",
+    ];
+    let cases: &[(&str, usize, &[&str])] = &[
+        ("", 0, &all_groups),
+        ("a", 0, &["account", "actors", "alias"]),
+        ("ac", 0, &["account", "actors"]),
+        ("sh", 0, &["shutdown"]),
+        ("  st", 2, &["status"]),
+        ("x", 0, &[]),
+        ("account ", 8, &["add", "del", "list", "passwd"]),
+        ("account p", 8, &["passwd"]),
+        ("ACCOUNT l", 8, &["list"]),
+        ("queue m", 6, &["move"]),
+        (
+            "queue list ",
+            11,
+            &["bad", "deferred", "inbound", "local", "remote", "toarchive"],
+        ),
+        ("queue list d", 11, &["deferred"]),
+        ("queue list deferred ", 20, &[]),
+        (
+            "queue move 12 ",
+            14,
+            &["bad", "deferred", "inbound", "local", "remote", "toarchive"],
+        ),
+        ("queue move 12 t", 14, &["toarchive"]),
+        ("queue move ", 11, &[]),
+        ("queue show ", 11, &[]),
+        ("account add bob@x -", 18, &["--admin", "--password"]),
+        ("account add bob@x --p", 18, &["--password"]),
+        ("account add bob@x --admin --", 26, &["--password"]),
+        ("account add bob@x --password ", 29, &[]),
+        ("account add bob@x --password p", 29, &[]),
+        ("account add bob@x --password=pw --", 32, &["--admin"]),
+        ("account add bob@x --password pw ", 32, &["--admin"]),
+        ("help ", 5, &all_groups),
+        (
+            "help queue ",
+            11,
+            &["delete", "list", "move", "retry", "show"],
+        ),
+        ("status ", 7, &[]),
+        ("nope ", 5, &[]),
+        ("account nope ", 13, &[]),
+    ];
+    for (line, start, want) in cases {
+        let (s, got) = complete(line, line.len());
+        assert_eq!(
+            (s, got),
+            (
+                *start,
+                want.iter().map(|w| w.to_string()).collect::<Vec<_>>()
+            ),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn complete_uses_only_text_before_cursor() {
+    assert_eq!(complete("acc list", 3), (0, vec!["account".to_string()]));
+    assert_eq!(complete("queue list", 7).1, vec!["list".to_string()]);
+    // Out of range or inside a multi-byte character: clamped, no panic.
+    assert_eq!(complete("stat", 99), (0, vec!["status".to_string()]));
+    assert_eq!(complete("ü", 1).0, 0);
+    assert_eq!(complete("ü", 2), (0, vec![]));
+}
+
+// ---- console line handling --------------------------------------------------------------
+
+#[test]
+fn console_classifies_lines_locally() {
+    assert_eq!(classify("   "), Step::Nothing);
+    assert_eq!(classify("exit"), Step::Exit);
+    assert_eq!(classify(" QUIT "), Step::Exit);
+    assert_eq!(classify("help"), Step::Local(help_text(None)));
+    assert_eq!(
+        classify("help queue move"),
+        Step::Local(help_text(Some("queue move")))
+    );
+    assert_eq!(
+        classify("account add"),
+        Step::Local(
+            "account add: missing ADDRESS\nusage: account add ADDRESS --password P [--admin]"
+                .into()
+        )
+    );
+    assert_eq!(classify("a 'b"), Step::Local("unterminated ' quote".into()));
+    assert_eq!(
+        classify("shutdown"),
+        Step::Send {
+            command: AdminCommand::Shutdown
+        }
+    );
+}
+
+// ---- control socket ---------------------------------------------------------------------
+
+/// Starts a control server on a socket in a fresh temp dir; the handler echoes the parsed
+/// command or the parse error.
+fn start_server(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("control.sock");
+    let listener = {
+        let _guard = rt.enter();
+        tokio::net::UnixListener::bind(&path).expect("bind")
+    };
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve_connection(stream, |line: String| async move {
+                match parse_line(&line) {
+                    Ok(cmd) => ControlResponse::ok(format!("ran {}\nline 2", cmd.path())),
+                    Err(e) => ControlResponse::error(e.to_string()),
+                }
+            }));
+        }
+    });
+    (dir, path)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn control_round_trip() {
+    let rt = runtime();
+    let (_dir, path) = start_server(&rt);
+    let t = Duration::from_secs(5);
+    let r = client_request(&path, "account add 'bob smith@x' --password \"p\\\"w\"", t)
+        .expect("request");
+    assert_eq!(r, ControlResponse::ok("ran account add\nline 2"));
+    let r = client_request(&path, "acount list", t).expect("request");
+    assert!(!r.ok);
+    assert_eq!(
+        r.output,
+        "unknown command 'acount' (did you mean 'account'?) (try 'help')"
+    );
+
+    let mut target = console::SocketTarget::new(&path);
+    use console::ConsoleTarget;
+    assert_eq!(
+        target.run("status"),
+        ControlResponse::ok("ran status\nline 2")
+    );
+}
+
+#[test]
+fn control_client_reports_missing_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("control.sock");
+    assert!(client_request(&path, "status", Duration::from_secs(1)).is_err());
+    let mut target = console::SocketTarget::new(&path);
+    let r = console::ConsoleTarget::run(&mut target, "status");
+    assert!(!r.ok);
+    assert!(
+        r.output.starts_with("cannot reach the server at "),
+        "{}",
+        r.output
+    );
+}
+
+#[test]
+fn control_connection_survives_bad_requests() {
+    use std::io::{BufRead, BufReader, Write};
+    let rt = runtime();
+    let (_dir, path) = start_server(&rt);
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut exchange = |request: &[u8]| -> ControlResponse {
+        stream.write_all(request).expect("write");
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read");
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line:?}"
+        );
+        serde_json::from_str(&line).expect("json response")
+    };
+    let r = exchange(b"not json\n");
+    assert!(!r.ok && r.output.starts_with("bad request: "), "{r:?}");
+    let r = exchange(b"\n\n{\"line\":\"reload\"}\n");
+    assert_eq!(r, ControlResponse::ok("ran reload\nline 2"));
+    let mut huge = format!("{{\"line\":\"{}\"}}", "x".repeat(MAX_REQUEST_LINE)).into_bytes();
+    huge.push(b'\n');
+    let r = exchange(&huge);
+    assert!(!r.ok && r.output.starts_with("request too long"), "{r:?}");
+    // Still in step after the over-long line.
+    let r = exchange(b"{\"line\":\"shutdown\"}\n");
+    assert_eq!(r, ControlResponse::ok("ran shutdown\nline 2"));
+    let r = exchange(b"{\"line\":\"\xff\"}\n");
+    assert!(!r.ok && r.output.starts_with("bad request: "), "{r:?}");
+}
