@@ -137,7 +137,7 @@ pub(crate) fn classify(line: &str) -> Step {
 fn keep_in_history(line: &str, step: &Step) -> bool {
     match step {
         Step::Send { command } => !command.has_secret(),
-        _ => !line.contains("--password") && !line.contains("--pass"),
+        _ => !line.contains("--pass"),
     }
 }
 
