@@ -1,5 +1,27 @@
 //! Ferrymail: an all-in-one messaging server.
+//!
+//! A tour, following a message (DESIGN.md §1):
+//!
+//! - [`config`] loads the TOML configuration (the embedded default is `config/ferrymail.toml`).
+//! - [`server`] boots the supervisor: store, TLS, queue actors, listeners, console socket.
+//! - [`actors::listener`] accepts a connection and starts an
+//!   [`actors::smtp_session::SmtpSessionActor`], the IO shell around the pure
+//!   [`protocols::smtp::Session`] codec.
+//! - On DATA the session writes the body file and sends `Enqueue` to
+//!   [`actors::queues::InboundQueueActor`], which commits it ([`storage::Store::commit_async`],
+//!   group commit) before the client hears 250.
+//! - Inbound routes to local / remote / bad; the local queue appends to the recipient's INBOX
+//!   through its [`actors::folder::MailboxFolderActor`], which broadcasts `MailboxChanged`.
+//! - [`admin`] is the one command set for the console (over `data/control.sock`), the CLI
+//!   and, later, the admin web; [`http`] serves the health page.
+//! - [`bench`] is the load tool behind `ferrymail bench`.
+
+pub mod actors;
 pub mod admin;
+pub mod bench;
+pub mod clock;
 pub mod config;
+pub mod http;
 pub mod protocols;
+pub mod server;
 pub mod storage;

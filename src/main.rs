@@ -1,1 +1,182 @@
-fn main() {}
+//! The `ferrymail` command: `serve` (the default), `console`, `bench`, and the one-shot admin
+//! commands of DESIGN.md §5 (`domain add`, `account add`, …), which go through the running
+//! server's console socket when it runs, and straight to the store when it does not.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ferrymail::admin::console::{run_repl, SocketTarget};
+use ferrymail::admin::control::client_request;
+use ferrymail::config::Config;
+
+const USAGE: &str = "\
+usage:
+  ferrymail [serve] [--config FILE] [--repl]   run the server (no FILE: the embedded default config)
+  ferrymail console [--config FILE]            attach the console to the running server
+  ferrymail bench smtp --target HOST:PORT …    load-test any SMTP server (ferrymail bench smtp --help)
+  ferrymail COMMAND … [--config FILE]          one console command, e.g.
+      ferrymail domain add example.com
+      ferrymail account add bob@example.com --password secret [--admin]
+      ferrymail account list
+      ferrymail queue list
+  ferrymail help                               every console command";
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let config_path = match take_config(&mut args) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let first = args.first().map(String::as_str).unwrap_or("serve");
+    match first {
+        "serve" => {
+            let repl = args.iter().any(|a| a == "--repl");
+            if let Some(bad) = args.iter().skip(1).find(|a| *a != "--repl") {
+                return fail(&format!("serve: unknown argument '{bad}'\n{USAGE}"));
+            }
+            serve(config_path, repl)
+        }
+        "console" => {
+            if args.len() > 1 {
+                return fail(&format!("console: unknown argument '{}'", args[1]));
+            }
+            console(config_path)
+        }
+        "bench" => match ferrymail::bench::run(&args[1..]) {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        "-h" | "--help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        "-V" | "--version" => {
+            println!("ferrymail {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        _ => one_shot(config_path, &args),
+    }
+}
+
+/// Removes `--config FILE` (or `--config=FILE`) from anywhere in the arguments.
+fn take_config(args: &mut Vec<String>) -> Result<Option<PathBuf>, String> {
+    let mut found = None;
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--config" {
+            if i + 1 >= args.len() {
+                return Err("--config needs a FILE".into());
+            }
+            found = Some(PathBuf::from(args.remove(i + 1)));
+            args.remove(i);
+        } else if let Some(v) = args[i].strip_prefix("--config=") {
+            found = Some(PathBuf::from(v));
+            args.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    Ok(found)
+}
+
+fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
+    Config::load(path.as_deref()).map_err(|e| e.to_string())
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn serve(config_path: Option<PathBuf>, repl: bool) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    init_logging(&config.log.level);
+    let data_dir = config.data_dir.clone();
+    let handle = match ferrymail::server::serve(config) {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
+    };
+    if repl {
+        let mut target = SocketTarget {
+            path: ferrymail::actors::control::socket_path(&data_dir),
+        };
+        if let Err(e) = run_repl(&mut target, Some(&data_dir.join("console_history"))) {
+            eprintln!("console: {e}");
+        }
+        // Leaving the console does not stop the server unless `shutdown` was given.
+    }
+    handle.wait();
+    ExitCode::SUCCESS
+}
+
+fn console(config_path: Option<PathBuf>) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    if !ferrymail::server::is_running(&config.data_dir) {
+        return fail(&format!(
+            "no server is running on {} (start it with `ferrymail serve`)",
+            config.data_dir.display()
+        ));
+    }
+    let mut target = SocketTarget {
+        path: ferrymail::actors::control::socket_path(&config.data_dir),
+    };
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ferrymail_history"));
+    match run_repl(&mut target, history.as_deref()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("console: {e}")),
+    }
+}
+
+/// One console command from the command line.
+fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
+    let cmd = match ferrymail::admin::parse(words) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let result = if ferrymail::server::is_running(&config.data_dir) {
+        let line = ferrymail::admin::quote_words(words);
+        let sock = ferrymail::actors::control::socket_path(&config.data_dir);
+        match client_request(&sock, &line, Duration::from_secs(60)) {
+            Ok(r) if r.ok => Ok(r.output),
+            Ok(r) => Err(r.output),
+            Err(e) => Err(format!("cannot reach the server's console socket: {e}")),
+        }
+    } else {
+        ferrymail::storage::Store::open(&config.data_dir)
+            .map_err(|e| format!("cannot open the store in {}: {e}", config.data_dir.display()))
+            .and_then(|store| ferrymail::admin::exec::execute(&store, &cmd))
+    };
+    match result {
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("ferrymail: {msg}");
+    ExitCode::FAILURE
+}

@@ -163,8 +163,8 @@ impl AdminCommand {
                 vec![],
             ),
             QueueList(q) => (q.iter().cloned().collect(), vec![]),
-            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => (vec![id.to_string()], vec![]),
-            QueueMove { id, to } => (vec![id.to_string(), to.clone()], vec![]),
+            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => (vec![format!("{id:016X}")], vec![]),
+            QueueMove { id, to } => (vec![format!("{id:016X}"), to.clone()], vec![]),
         };
         let mut w: Vec<String> = self.path().split(' ').map(String::from).collect();
         if args.iter().any(|a| a.starts_with("--")) {

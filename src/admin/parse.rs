@@ -174,10 +174,9 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
             Err(err(spec, format!("'{value}' is not a domain name")))
         }
         Arg::Text(_) => Ok(()),
-        Arg::Id => value
-            .parse::<u64>()
+        Arg::Id => parse_id(value)
             .map(|_| ())
-            .map_err(|_| err(spec, format!("bad ID '{value}' (expected a number)"))),
+            .ok_or_else(|| err(spec, format!("bad ID '{value}' (expected a hexadecimal queue id, as `queue list` shows)"))),
         Arg::Queue => {
             let lower = value.to_ascii_lowercase();
             if QUEUE_NAMES.contains(&lower.as_str()) {
@@ -198,7 +197,15 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
 
 fn id(s: &str) -> u64 {
     // Checked by `check_arg`.
-    s.parse().unwrap_or_default()
+    parse_id(s).unwrap_or_default()
+}
+
+/// Queue ids are shown and typed in hexadecimal (`queue list` prints 16 digits).
+pub fn parse_id(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok()
 }
 
 /// Parses a command given as words, e.g. `["account", "add", "bob@x", "--password", "pw"]`.

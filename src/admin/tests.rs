@@ -164,8 +164,8 @@ fn parse_every_command() {
         ),
         ("queue list", QueueList(None)),
         ("queue list Deferred", QueueList(Some(s("deferred")))),
-        ("queue show 42", QueueShow(42)),
-        ("queue retry 18446744073709551615", QueueRetry(u64::MAX)),
+        ("queue show 42", QueueShow(0x42)),
+        ("queue retry FFFFFFFFFFFFFFFF", QueueRetry(u64::MAX)),
         (
             "queue move 7 bad",
             QueueMove {
@@ -283,12 +283,12 @@ fn parse_errors() {
             "queue list: unknown queue 'deferd' (did you mean 'deferred'?) (queues: inbound, local, remote, deferred, toarchive, bad)\nusage: queue list [QUEUE]",
         ),
         ("queue show", "queue show: missing ID\nusage: queue show ID"),
-        ("queue show abc", "queue show: bad ID 'abc' (expected a number)\nusage: queue show ID"),
-        ("queue show -1", "queue show: bad ID '-1' (expected a number)\nusage: queue show ID"),
-        ("queue retry 99999999999999999999", "queue retry: bad ID '99999999999999999999' (expected a number)\nusage: queue retry ID"),
+        ("queue show xyz", "queue show: bad ID 'xyz' (expected a hexadecimal queue id, as `queue list` shows)\nusage: queue show ID"),
+        ("queue show -1", "queue show: bad ID '-1' (expected a hexadecimal queue id, as `queue list` shows)\nusage: queue show ID"),
+        ("queue retry 1FFFFFFFFFFFFFFFF", "queue retry: bad ID '1FFFFFFFFFFFFFFFF' (expected a hexadecimal queue id, as `queue list` shows)\nusage: queue retry ID"),
         ("queue delete 1 2", "queue delete: unexpected argument '2'\nusage: queue delete ID"),
         ("queue move 3", "queue move: missing QUEUE\nusage: queue move ID QUEUE"),
-        ("queue move x bad", "queue move: bad ID 'x' (expected a number)\nusage: queue move ID QUEUE"),
+        ("queue move x bad", "queue move: bad ID 'x' (expected a hexadecimal queue id, as `queue list` shows)\nusage: queue move ID QUEUE"),
         (
             "queue move 3 trash",
             "queue move: unknown queue 'trash' (queues: inbound, local, remote, deferred, toarchive, bad)\nusage: queue move ID QUEUE",

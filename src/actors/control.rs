@@ -1,0 +1,197 @@
+//! The console's Unix socket (`data/control.sock`): one process owns sled, every other
+//! `ferrymail` command talks to it here. Each request line is parsed into the shared
+//! `AdminCommand` set and executed against the live server.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::stats::Stats;
+use super::ServerContext;
+use crate::admin::control::{serve_connection, ControlResponse};
+use crate::admin::{exec, AdminCommand};
+use crate::storage::QueueName;
+
+pub const SOCKET_NAME: &str = "control.sock";
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+/// Whether a server answers on this data directory's console socket.
+pub fn socket_answers(data_dir: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(socket_path(data_dir)).is_ok()
+}
+
+/// Refuses to start a second server on a data directory already in use.
+pub fn refuse_if_running(data_dir: &Path) -> Result<(), String> {
+    if socket_answers(data_dir) {
+        return Err(format!(
+            "a Ferrymail server is already running on {} (its console socket answers); \
+             stop it first, or use another data_dir",
+            data_dir.display()
+        ));
+    }
+    Ok(())
+}
+
+pub fn remove_socket(data_dir: &Path) {
+    let _ = std::fs::remove_file(socket_path(data_dir));
+}
+
+/// Binds the socket (replacing a stale one) and serves it on the current arbiter.
+pub fn start(ctx: Arc<ServerContext>) -> std::io::Result<PathBuf> {
+    let path = socket_path(&ctx.config().data_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    ctx.registry.register("control", "control");
+    actix_rt::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let c = ctx.clone();
+            actix_rt::spawn(async move {
+                let _ = serve_connection(stream, move |line| {
+                    let c = c.clone();
+                    async move { handle_line(&c, &line).await }
+                })
+                .await;
+            });
+        }
+    });
+    Ok(path)
+}
+
+/// Parses and runs one console line against the live server.
+pub async fn handle_line(ctx: &Arc<ServerContext>, line: &str) -> ControlResponse {
+    let parsed = crate::admin::split_words(line)
+        .map_err(|e| e.to_string())
+        .and_then(|w| crate::admin::parse(&w).map_err(|e| e.to_string()));
+    let reply = match parsed {
+        Ok(cmd) => execute_live(ctx, cmd).await,
+        Err(e) => Err(e),
+    };
+    match reply {
+        Ok(output) => ControlResponse { ok: true, output },
+        Err(output) => ControlResponse { ok: false, output },
+    }
+}
+
+/// Commands that need the running server are answered here; the rest go to the shared
+/// store-level executor, and queue changes are followed by a notification to the queue.
+pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result<String, String> {
+    match cmd {
+        AdminCommand::Status => Ok(status(ctx)),
+        AdminCommand::Actors => Ok(actors(ctx)),
+        AdminCommand::Reload => reload(ctx),
+        AdminCommand::Shutdown => {
+            ctx.stop_requested.notify_one();
+            Ok("shutting down: no new connections; sessions get the grace period".into())
+        }
+        AdminCommand::QueueRetry(id) => {
+            let out = exec::queue_retry(&ctx.store, id)?;
+            ctx.queues().notify(QueueName::Inbound, id);
+            Ok(out)
+        }
+        AdminCommand::QueueMove { id, ref to } => {
+            let out = exec::execute(&ctx.store, &cmd)?;
+            if let Ok(q) = to.parse::<QueueName>() {
+                ctx.queues().notify(q, id);
+            }
+            Ok(out)
+        }
+        other => exec::execute(&ctx.store, &other),
+    }
+}
+
+fn status(ctx: &ServerContext) -> String {
+    let mut out = String::new();
+    let up = ctx.stats.started.elapsed().as_secs();
+    let _ = writeln!(
+        out,
+        "uptime: {}d {:02}h {:02}m {:02}s",
+        up / 86_400,
+        (up / 3600) % 24,
+        (up / 60) % 60,
+        up % 60
+    );
+    let sessions = ctx.stats.sessions();
+    let list: Vec<String> = sessions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(
+        out,
+        "sessions: {} open ({}); {} connections since start",
+        ctx.stats.open_sessions(),
+        if list.is_empty() { "none".into() } else { list.join(" ") },
+        ctx.stats.connections_total()
+    );
+    let depths: Vec<String> = QueueName::ALL
+        .iter()
+        .map(|q| format!("{}={}", q.as_str(), ctx.store.queue_depth(*q).unwrap_or(0)))
+        .collect();
+    let _ = writeln!(out, "queues: {}", depths.join(" "));
+    let _ = writeln!(
+        out,
+        "messages: in={} delivered={} out={}",
+        Stats::count(&ctx.stats.messages_in),
+        Stats::count(&ctx.stats.messages_delivered),
+        Stats::count(&ctx.stats.messages_out)
+    );
+    let _ = write!(
+        out,
+        "actors: {} open folders, {} restarts",
+        ctx.folders.open_count(),
+        ctx.registry.total_restarts()
+    );
+    out
+}
+
+fn actors(ctx: &ServerContext) -> String {
+    let mut out = String::from("supervisor\n");
+    let snap = ctx.registry.snapshot();
+    let n = snap.len();
+    for (i, (path, info)) in snap.into_iter().enumerate() {
+        let branch = if i + 1 == n { "└─" } else { "├─" };
+        let _ = write!(out, "{branch} {path:<40} {:<8} restarts={}", info.kind, info.restarts);
+        if let Some(f) = info.last_failure {
+            let _ = write!(out, " last failure: {f}");
+        }
+        out.push('\n');
+    }
+    let _ = write!(
+        out,
+        "sessions: {} open",
+        ctx.stats.open_sessions()
+    );
+    out
+}
+
+/// Re-reads the config file, TLS certificate and limits. New sessions use them; running
+/// sessions keep theirs. Listener addresses and data_dir need a restart.
+fn reload(ctx: &ServerContext) -> Result<String, String> {
+    let old = ctx.config();
+    let new = crate::config::Config::load(old.source.as_deref()).map_err(|e| e.to_string())?;
+    let mut notes = Vec::new();
+    if new.data_dir != old.data_dir {
+        notes.push("data_dir changed: takes effect after a restart".to_string());
+    }
+    if new.listeners.iter() != old.listeners.iter() {
+        notes.push("listeners changed: take effect after a restart".to_string());
+    }
+    let cert = super::tls::ensure_certificate(&new).map_err(|e| e.to_string())?;
+    let tls = super::tls::load_server_config(&cert).map_err(|e| e.to_string())?;
+    ctx.set_tls(Some(tls));
+    ctx.set_config(Arc::new(new));
+    let mut out = String::from("reloaded configuration, limits and TLS certificate");
+    for n in notes {
+        out.push_str("\nnote: ");
+        out.push_str(&n);
+    }
+    Ok(out)
+}

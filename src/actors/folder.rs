@@ -1,0 +1,189 @@
+//! `MailboxFolderActor`: the one writer of a folder (DESIGN.md §3). It assigns UIDs and
+//! modseqs through storage's single-transaction operations and broadcasts a typed
+//! [`MailboxChanged`] to every subscribed session after each change.
+//!
+//! One actor per open folder, started on demand by [`FolderRegistry`] on the core arbiter
+//! under `actix::Supervisor`; a panic in a handler is contained (`supervisor::guarded`),
+//! answered with an error and the actor restarts with its state reloaded from storage.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use actix::prelude::*;
+
+use super::supervisor::{apply_backoff, guarded, lock};
+use super::ServerContext;
+use crate::storage::{FolderId, Flags, NewMessage, QueueId, QueueName, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Failed(#[from] super::supervisor::Panicked),
+    #[error("folder actor unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A change to a folder, broadcast to its subscribers after it is stored.
+#[derive(Message, Debug, Clone, PartialEq)]
+#[rtype(result = "()")]
+pub enum MailboxChanged {
+    Added { uid: u32, modseq: u64 },
+    Expunged { uids: Vec<u32>, modseq: u64 },
+    Flags { uid: u32, flags: Flags, modseq: u64 },
+}
+
+/// Append a message (local delivery, APPEND). Sent by the local queue and sessions; the reply
+/// is the new (UID, modseq). With `consume`, the queue recipient is marked delivered in the
+/// same transaction, so a retried delivery can never duplicate (StorageError::Conflict).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(u32, u64), FolderError>")]
+pub struct AppendMessage {
+    pub message: NewMessage,
+    pub consume: Option<(QueueName, QueueId, usize)>,
+}
+
+/// Replace a message's flags. Reply: the new modseq.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<u64, FolderError>")]
+pub struct SetFlags {
+    pub uid: u32,
+    pub flags: Flags,
+}
+
+/// Remove messages. Reply: the new modseq.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<u64, FolderError>")]
+pub struct Expunge {
+    pub uids: Vec<u32>,
+}
+
+/// Subscribe a session to this folder's changes (IMAP IDLE, webmail, EAS Ping).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<MailboxChanged>);
+
+pub struct MailboxFolderActor {
+    id: FolderId,
+    path: String,
+    ctx: Arc<ServerContext>,
+    subscribers: Vec<Recipient<MailboxChanged>>,
+}
+
+impl MailboxFolderActor {
+    fn broadcast(&mut self, change: MailboxChanged) {
+        self.subscribers.retain(|s| s.connected());
+        for s in &self.subscribers {
+            s.do_send(change.clone());
+        }
+    }
+}
+
+impl Actor for MailboxFolderActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &self.path, ctx);
+    }
+}
+
+impl Supervised for MailboxFolderActor {
+    /// All folder state lives in storage; only the subscriber list is in memory, and
+    /// sessions keep their subscription across a restart.
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::info!(actor = %self.path, "restarting");
+    }
+}
+
+impl Handler<AppendMessage> for MailboxFolderActor {
+    type Result = Result<(u32, u64), FolderError>;
+
+    fn handle(&mut self, msg: AppendMessage, ctx: &mut Self::Context) -> Self::Result {
+        let (store, faults, id) = (self.ctx.store.clone(), &self.ctx.faults, self.id);
+        let (uid, modseq) = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+            faults.hit("folder.append");
+            store.append_message(id, msg.message, msg.consume)
+        })??;
+        self.broadcast(MailboxChanged::Added { uid, modseq });
+        Ok((uid, modseq))
+    }
+}
+
+impl Handler<SetFlags> for MailboxFolderActor {
+    type Result = Result<u64, FolderError>;
+
+    fn handle(&mut self, msg: SetFlags, ctx: &mut Self::Context) -> Self::Result {
+        let (store, id) = (self.ctx.store.clone(), self.id);
+        let flags = msg.flags.clone();
+        let modseq = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+            store.set_flags(id, msg.uid, msg.flags)
+        })??;
+        self.broadcast(MailboxChanged::Flags {
+            uid: msg.uid,
+            flags,
+            modseq,
+        });
+        Ok(modseq)
+    }
+}
+
+impl Handler<Expunge> for MailboxFolderActor {
+    type Result = Result<u64, FolderError>;
+
+    fn handle(&mut self, msg: Expunge, ctx: &mut Self::Context) -> Self::Result {
+        let (store, id) = (self.ctx.store.clone(), self.id);
+        let uids = msg.uids.clone();
+        let modseq = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+            store.expunge(id, &msg.uids)
+        })??;
+        self.broadcast(MailboxChanged::Expunged { uids, modseq });
+        Ok(modseq)
+    }
+}
+
+impl Handler<Subscribe> for MailboxFolderActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _ctx: &mut Self::Context) {
+        self.subscribers.push(msg.0);
+    }
+}
+
+/// Finds or starts the actor of a folder. A folder actor that died for good (its address
+/// no longer connected) is started anew: the watchdog half of supervision.
+#[derive(Default)]
+pub struct FolderRegistry {
+    open: Mutex<HashMap<FolderId, Addr<MailboxFolderActor>>>,
+}
+
+impl FolderRegistry {
+    pub fn get(
+        &self,
+        ctx: &Arc<ServerContext>,
+        id: FolderId,
+    ) -> Result<Addr<MailboxFolderActor>, FolderError> {
+        let mut open = lock(&self.open);
+        if let Some(addr) = open.get(&id) {
+            if addr.connected() {
+                return Ok(addr.clone());
+            }
+        }
+        let state = ctx.store.folder_state(id)?;
+        let path = format!("folder/{}/{}", state.account, state.name);
+        ctx.registry.register(&path, "folder");
+        let actor_ctx = ctx.clone();
+        let addr = Supervisor::start_in_arbiter(ctx.core_arbiter(), move |_| MailboxFolderActor {
+            id,
+            path,
+            ctx: actor_ctx,
+            subscribers: Vec::new(),
+        });
+        open.insert(id, addr.clone());
+        Ok(addr)
+    }
+
+    pub fn open_count(&self) -> usize {
+        lock(&self.open).len()
+    }
+}

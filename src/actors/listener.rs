@@ -1,0 +1,228 @@
+//! Listeners: bind every configured service, accept connections within the limits, and hand
+//! each socket to a session actor on a session arbiter.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix::Actor;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use super::smtp_session::SmtpSessionActor;
+use super::supervisor::lock;
+use super::ServerContext;
+use crate::config::Config;
+use crate::protocols::smtp::Service;
+
+/// Services this build serves; the others in `[listeners]` are reported as not yet
+/// implemented instead of being bound to a socket that would answer nothing.
+pub const IMPLEMENTED: &[&str] = &["smtp", "submission", "smtps", "http", "admin"];
+
+/// A bound socket waiting for its acceptor.
+pub struct Bound {
+    pub service: &'static str,
+    pub listener: std::net::TcpListener,
+    pub addr: SocketAddr,
+}
+
+/// Binds every enabled, implemented service. A socket that cannot be bound is reported
+/// with the remedy, and the other services still run.
+pub fn bind_all(config: &Config) -> (Vec<Bound>, Vec<String>) {
+    let mut bound = Vec::new();
+    let mut problems = Vec::new();
+    for (service, addr) in config.listeners.iter() {
+        if !IMPLEMENTED.contains(&service) {
+            problems.push(format!(
+                "{service} on {addr}: not implemented in this version yet; nothing listens there"
+            ));
+            continue;
+        }
+        if service == "minger" {
+            continue;
+        }
+        match std::net::TcpListener::bind(addr) {
+            Ok(listener) => {
+                let addr = listener.local_addr().unwrap_or(addr);
+                if let Err(e) = listener.set_nonblocking(true) {
+                    problems.push(format!("{service} on {addr}: {e}"));
+                    continue;
+                }
+                bound.push(Bound {
+                    service,
+                    listener,
+                    addr,
+                });
+            }
+            Err(e) => problems.push(bind_error(service, addr, &e)),
+        }
+    }
+    (bound, problems)
+}
+
+/// A bind error that says what to do about it.
+pub fn bind_error(service: &str, addr: SocketAddr, e: &std::io::Error) -> String {
+    let remedy = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need root or the CAP_NET_BIND_SERVICE capability \
+             (setcap cap_net_bind_service=+ep on the binary), or set [listeners] {service} \
+             to a port above 1023"
+        ),
+        std::io::ErrorKind::AddrInUse => format!(
+            "another program is already listening on port {}; stop it, or set \
+             [listeners] {service} to another port",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine; set [listeners] {service} to one that is \
+             (0.0.0.0 for all)",
+            addr.ip()
+        ),
+        _ => format!("check [listeners] {service}"),
+    };
+    format!("cannot listen for {service} on {addr}: {e} — {remedy}")
+}
+
+/// Connection limits across the SMTP listeners: in total and per client address.
+#[derive(Debug, Default)]
+pub struct ConnLimiter {
+    total: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Holds one connection's place; released on drop.
+#[derive(Debug)]
+pub struct ConnGuard {
+    limiter: Arc<ConnLimiter>,
+    ip: IpAddr,
+}
+
+impl ConnLimiter {
+    pub fn try_acquire(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        max_total: usize,
+        max_per_ip: usize,
+    ) -> Option<ConnGuard> {
+        let mut per_ip = lock(&self.per_ip);
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= max_per_ip || self.total.load(Ordering::SeqCst) >= max_total {
+            if *n == 0 {
+                per_ip.remove(&ip);
+            }
+            return None;
+        }
+        *n += 1;
+        self.total.fetch_add(1, Ordering::SeqCst);
+        Some(ConnGuard {
+            limiter: self.clone(),
+            ip,
+        })
+    }
+
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        let mut per_ip = lock(&self.limiter.per_ip);
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+        self.limiter.total.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections for one SMTP service until shutdown.
+pub async fn run_smtp_acceptor(
+    ctx: Arc<ServerContext>,
+    service: Service,
+    name: &'static str,
+    listener: std::net::TcpListener,
+    limiter: Arc<ConnLimiter>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(service = name, "cannot start acceptor: {e}");
+            return;
+        }
+    };
+    let path = format!("listener/{name}");
+    ctx.registry.register(&path, "listener");
+    let mut shutdown = ctx.shutdown_signal();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: wait a little instead of spinning.
+                tracing::warn!(service = name, "accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let limits = ctx.config().smtp.clone();
+        let Some(guard) =
+            limiter.try_acquire(peer.ip(), limits.max_connections, limits.max_connections_per_ip)
+        else {
+            tracing::warn!(service = name, %peer, "connection limit reached");
+            let _ = stream
+                .write_all(b"421 4.7.0 Too many connections, try again later\r\n")
+                .await;
+            continue;
+        };
+        let std_stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot hand over connection: {e}");
+                continue;
+            }
+        };
+        let sctx = ctx.clone();
+        SmtpSessionActor::start_in_arbiter(ctx.session_arbiter(), move |_| {
+            SmtpSessionActor::new(sctx, service, name, std_stream, peer, guard)
+        });
+    }
+    ctx.registry.unregister(&path);
+    tracing::info!(service = name, "stopped accepting");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_total_and_per_ip() {
+        let l = Arc::new(ConnLimiter::default());
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let g1 = l.try_acquire(a, 3, 2).unwrap();
+        let _g2 = l.try_acquire(a, 3, 2).unwrap();
+        assert!(l.try_acquire(a, 3, 2).is_none(), "per-ip limit");
+        let _g3 = l.try_acquire(b, 3, 2).unwrap();
+        assert!(l.try_acquire(b, 3, 2).is_none(), "total limit");
+        drop(g1);
+        assert_eq!(l.total(), 2);
+        assert!(l.try_acquire(a, 3, 2).is_some());
+    }
+
+    #[test]
+    fn bind_errors_name_port_and_remedy() {
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let m = bind_error("smtp", "0.0.0.0:25".parse().unwrap(), &e);
+        assert!(m.contains("0.0.0.0:25") && m.contains("CAP_NET_BIND_SERVICE"), "{m}");
+        let e = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let m = bind_error("imap", "0.0.0.0:143".parse().unwrap(), &e);
+        assert!(m.contains("port 143") && m.contains("[listeners] imap"), "{m}");
+    }
+}

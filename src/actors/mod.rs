@@ -1,0 +1,154 @@
+//! Actors: IO, TLS, timers, routing and supervision (DESIGN.md §1–2).
+//!
+//! The tree, as the console's `actors` command shows it:
+//!
+//! ```text
+//! supervisor (server.rs)
+//! ├─ listener/<service>          acceptors: connection limits, hand sockets to session arbiters
+//! │   └─ SmtpSessionActor         one per connection, a shell around protocols::smtp::Session
+//! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
+//! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
+//! └─ control                      the console's Unix socket
+//! ```
+//!
+//! Queue and folder actors run on the `core` arbiter, sessions on the session arbiters
+//! (one per core), acceptors, control socket and HTTP on the system arbiter.
+//! Queue and folder actors are started under `actix::Supervisor` and contain panics with
+//! [`supervisor::guarded`], so a failing one restarts and reloads from storage.
+
+pub mod authlog;
+pub mod conn;
+pub mod control;
+pub mod folder;
+pub mod listener;
+pub mod queues;
+pub mod smtp_session;
+pub mod stats;
+pub mod supervisor;
+pub mod tls;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use actix::ArbiterHandle;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::storage::Store;
+
+/// Everything the actors share: configuration (swappable by `reload`), the store, the TLS
+/// configuration, counters, the supervision registry and the shutdown signal.
+pub struct ServerContext {
+    config: RwLock<Arc<Config>>,
+    tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub stats: stats::Stats,
+    pub registry: supervisor::ActorRegistry,
+    pub faults: supervisor::FaultHooks,
+    pub auth_log: authlog::AuthFailureLog,
+    pub folders: folder::FolderRegistry,
+    queues: OnceLock<queues::QueueAddrs>,
+    shutdown: watch::Sender<bool>,
+    /// Notified when someone (console `shutdown`, a test) asks the server to stop.
+    pub stop_requested: tokio::sync::Notify,
+    core: ArbiterHandle,
+    session_arbiters: Vec<ArbiterHandle>,
+    next_arbiter: AtomicUsize,
+    next_session: AtomicU64,
+}
+
+impl ServerContext {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Arc<Config>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        auth_log: authlog::AuthFailureLog,
+        core: ArbiterHandle,
+        session_arbiters: Vec<ArbiterHandle>,
+    ) -> Arc<ServerContext> {
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(ServerContext {
+            config: RwLock::new(config),
+            tls: RwLock::new(tls),
+            store,
+            clock,
+            stats: stats::Stats::default(),
+            registry: supervisor::ActorRegistry::default(),
+            faults: supervisor::FaultHooks::default(),
+            auth_log,
+            folders: folder::FolderRegistry::default(),
+            queues: OnceLock::new(),
+            shutdown,
+            stop_requested: tokio::sync::Notify::new(),
+            core,
+            session_arbiters,
+            next_arbiter: AtomicUsize::new(0),
+            next_session: AtomicU64::new(1),
+        })
+    }
+
+    /// The configuration in force now; sessions take a snapshot when they start, so a
+    /// `reload` applies to new sessions without dropping the running ones.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_config(&self, config: Arc<Config>) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
+    pub fn tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_tls(&self, tls: Option<Arc<rustls::ServerConfig>>) {
+        *self.tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
+    }
+
+    /// The queue actors' addresses (set once at boot).
+    pub fn queues(&self) -> &queues::QueueAddrs {
+        self.queues
+            .get()
+            .unwrap_or_else(|| unreachable!("queue actors are started before any listener"))
+    }
+
+    pub fn set_queues(&self, addrs: queues::QueueAddrs) {
+        let _ = self.queues.set(addrs);
+    }
+
+    pub fn core_arbiter(&self) -> &ArbiterHandle {
+        &self.core
+    }
+
+    /// Session arbiters are used round robin.
+    pub fn session_arbiter(&self) -> &ArbiterHandle {
+        let n = self.next_arbiter.fetch_add(1, Ordering::Relaxed);
+        &self.session_arbiters[n % self.session_arbiters.len()]
+    }
+
+    /// A short unique id for a session, used in logs, the Received header and the
+    /// auth-failure log.
+    pub fn new_session_id(&self) -> String {
+        let n = self.next_session.fetch_add(1, Ordering::Relaxed);
+        format!("{:X}{:04X}", self.clock.now() & 0xFFFF_FFFF, n & 0xFFFF)
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}

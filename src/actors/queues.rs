@@ -1,0 +1,615 @@
+//! The six queues of MDaemon — inbound, local, remote, deferred, ToArchive, bad — each an
+//! actor over its persistent records in storage (DESIGN.md §1).
+//!
+//! Invariants:
+//! - A queue record is in exactly one queue: every move is one storage transaction
+//!   (`queue_replace`), never a copy followed by a delete.
+//! - Persist first, then notify: a notification ([`Queued`]) only tells an actor where to
+//!   look; a lost one costs a delay, never a message, because every actor rescans its
+//!   queue when it starts or restarts and on a timer.
+//! - Local delivery consumes the queue recipient in the same transaction that appends to
+//!   the folder, so it happens exactly once even when retried after a crash.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::folder::{AppendMessage, FolderError};
+use super::supervisor::{apply_backoff, guarded, Panicked};
+use super::ServerContext;
+use crate::storage::{
+    Destination, Flags, NewMessage, QueueId, QueueName, QueueRecipient, QueueRecord,
+    StorageError, Store,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Failed(#[from] Panicked),
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Accept a new message into the inbound queue (SMTP DATA, fetchers). Sent by sessions;
+/// the reply comes only after the record is durably committed: then the sender may
+/// acknowledge (RFC 5321 §6.1).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<QueueId, QueueError>")]
+pub struct Enqueue(pub QueueRecord);
+
+/// A record is waiting in the receiving actor's queue (after a move by another actor or the
+/// console). Each queue does its own work with it: route, deliver, archive, or hold.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Queued(pub QueueId);
+
+/// Reload the queue from storage and work through everything in it.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Rescan;
+
+/// Release deferred records whose time has come (the deferred queue's timer sends it; tests
+/// send it after moving a `ManualClock`). Reply: how many were released.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<usize, QueueError>")]
+pub struct ReleaseDue;
+
+/// The queue actors' addresses.
+#[derive(Clone)]
+pub struct QueueAddrs {
+    pub inbound: Addr<InboundQueueActor>,
+    pub local: Addr<LocalQueueActor>,
+    pub remote: Addr<HoldQueueActor>,
+    pub deferred: Addr<DeferredQueueActor>,
+    pub toarchive: Addr<ArchiveQueueActor>,
+    pub bad: Addr<HoldQueueActor>,
+}
+
+impl QueueAddrs {
+    /// Starts the six queue actors on the core arbiter, under supervision.
+    pub fn start(ctx: &Arc<ServerContext>) -> QueueAddrs {
+        let arb = ctx.core_arbiter();
+        for q in QueueName::ALL {
+            ctx.registry.register(&path(q), "queue");
+        }
+        let c = ctx.clone();
+        let inbound = Supervisor::start_in_arbiter(arb, move |_| InboundQueueActor { ctx: c });
+        let c = ctx.clone();
+        let local = Supervisor::start_in_arbiter(arb, move |_| LocalQueueActor {
+            ctx: c,
+            in_flight: HashSet::new(),
+        });
+        let c = ctx.clone();
+        let remote = Supervisor::start_in_arbiter(arb, move |_| HoldQueueActor {
+            ctx: c,
+            queue: QueueName::Remote,
+        });
+        let c = ctx.clone();
+        let deferred = Supervisor::start_in_arbiter(arb, move |_| DeferredQueueActor { ctx: c });
+        let c = ctx.clone();
+        let toarchive = Supervisor::start_in_arbiter(arb, move |_| ArchiveQueueActor { ctx: c });
+        let c = ctx.clone();
+        let bad = Supervisor::start_in_arbiter(arb, move |_| HoldQueueActor {
+            ctx: c,
+            queue: QueueName::Bad,
+        });
+        QueueAddrs {
+            inbound,
+            local,
+            remote,
+            deferred,
+            toarchive,
+            bad,
+        }
+    }
+
+    /// Tell the actor of `queue` that record `id` is waiting there.
+    pub fn notify(&self, queue: QueueName, id: QueueId) {
+        match queue {
+            QueueName::Inbound => self.inbound.do_send(Queued(id)),
+            QueueName::Local => self.local.do_send(Queued(id)),
+            QueueName::Remote => self.remote.do_send(Queued(id)),
+            QueueName::Deferred => self.deferred.do_send(Queued(id)),
+            QueueName::ToArchive => self.toarchive.do_send(Queued(id)),
+            QueueName::Bad => self.bad.do_send(Queued(id)),
+        }
+    }
+}
+
+pub fn path(q: QueueName) -> String {
+    format!("queue/{}", q.as_str())
+}
+
+// ---------------------------------------------------------------------------------------
+// inbound: resolve recipients (aliases, plus-addressing) and route to local/remote/bad
+// ---------------------------------------------------------------------------------------
+
+pub struct InboundQueueActor {
+    ctx: Arc<ServerContext>,
+}
+
+impl Actor for InboundQueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &path(QueueName::Inbound), ctx);
+        ctx.notify(Rescan);
+    }
+}
+
+impl Supervised for InboundQueueActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::info!("inbound queue restarting");
+    }
+}
+
+impl Handler<Enqueue> for InboundQueueActor {
+    type Result = ResponseActFuture<Self, Result<QueueId, QueueError>>;
+
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) -> Self::Result {
+        let store = self.ctx.store.clone();
+        let id = msg.0.id;
+        let put = guarded::<Self, _>(&self.ctx.registry, "queue/inbound", ctx, || {
+            store.queue_put(&msg.0)
+        });
+        let commit = store.commit_async();
+        Box::pin(
+            async move {
+                put??;
+                commit.await?;
+                Ok(id)
+            }
+            .into_actor(self)
+            .map(|res: Result<QueueId, QueueError>, _act, ctx| {
+                if let Ok(id) = res {
+                    ctx.notify(Queued(id));
+                }
+                res
+            }),
+        )
+    }
+}
+
+impl Handler<Queued> for InboundQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
+        let sctx = self.ctx.clone();
+        let routed = guarded::<Self, _>(&sctx.registry, "queue/inbound", ctx, || {
+            sctx.faults.hit("inbound.route");
+            route(&sctx.store, msg.0)
+        });
+        match routed {
+            Ok(Ok(records)) => {
+                for (queue, id) in records {
+                    sctx.queues().notify(queue, id);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(id = msg.0, "routing failed, will retry: {e}");
+                let retry = sctx.config().queue.local_retry_interval;
+                ctx.run_later(retry, move |_, ctx| ctx.notify(Queued(msg.0)));
+            }
+            Err(_) => {} // restarting: the rescan on start routes it
+        }
+    }
+}
+
+impl Handler<Rescan> for InboundQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
+        match self.ctx.store.queue_list(QueueName::Inbound) {
+            Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
+            Err(e) => tracing::error!("cannot read the inbound queue: {e}"),
+        }
+    }
+}
+
+/// Routes inbound record `id`: one local record for the local accounts, one remote record
+/// for remote addresses, one bad record for recipients that resolve to nothing; all in one
+/// transaction. Returns where the new records went. A record no longer in inbound (already
+/// routed) yields nothing.
+pub fn route(store: &Store, id: QueueId) -> Result<Vec<(QueueName, QueueId)>, StorageError> {
+    let Some(rec) = store.queue_get(QueueName::Inbound, id)? else {
+        return Ok(Vec::new());
+    };
+    let mut local: Vec<QueueRecipient> = Vec::new();
+    let mut remote: Vec<QueueRecipient> = Vec::new();
+    let mut bad: Vec<QueueRecipient> = Vec::new();
+    let mut seen = HashSet::new();
+    for r in rec.recipients.iter().filter(|r| !r.delivered) {
+        let dests = store.resolve_recipient(&r.address)?;
+        if dests.is_empty() {
+            bad.push(QueueRecipient {
+                last_error: Some("550 5.1.1 no such mailbox".into()),
+                ..r.clone()
+            });
+        }
+        for d in dests {
+            let (list, address) = match d {
+                Destination::Local(a) => (&mut local, a),
+                Destination::Remote(a) => (&mut remote, a),
+            };
+            if seen.insert(address.clone()) {
+                list.push(QueueRecipient {
+                    address,
+                    delivered: false,
+                    last_error: None,
+                    ..r.clone()
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut records = Vec::new();
+    for (queue, recipients) in [
+        (QueueName::Local, local),
+        (QueueName::Remote, remote),
+        (QueueName::Bad, bad),
+    ] {
+        if recipients.is_empty() {
+            continue;
+        }
+        let new_id = store.next_queue_id()?;
+        let last_error = (queue == QueueName::Bad).then(|| "no such mailbox".to_string());
+        records.push(QueueRecord {
+            id: new_id,
+            queue,
+            recipients,
+            last_error,
+            ..rec.clone()
+        });
+        out.push((queue, new_id));
+    }
+    store.queue_replace(QueueName::Inbound, id, &records)?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// local: deliver into each recipient's INBOX through its folder actor
+// ---------------------------------------------------------------------------------------
+
+pub struct LocalQueueActor {
+    ctx: Arc<ServerContext>,
+    in_flight: HashSet<QueueId>,
+}
+
+/// One recipient's delivery result.
+enum Outcome {
+    Delivered,
+    NoMailbox(String),
+    Retry(String),
+}
+
+impl Actor for LocalQueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &path(QueueName::Local), ctx);
+        ctx.notify(Rescan);
+        let every = self.ctx.config().queue.local_retry_interval;
+        ctx.run_interval(every, |_, ctx| ctx.notify(Rescan));
+    }
+}
+
+impl Supervised for LocalQueueActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::info!("local queue restarting");
+        self.in_flight.clear();
+    }
+}
+
+impl Handler<Rescan> for LocalQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
+        match self.ctx.store.queue_list(QueueName::Local) {
+            Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
+            Err(e) => tracing::error!("cannot read the local queue: {e}"),
+        }
+    }
+}
+
+impl Handler<Queued> for LocalQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
+        let id = msg.0;
+        if !self.in_flight.insert(id) {
+            return;
+        }
+        let sctx = self.ctx.clone();
+        let loaded = guarded::<Self, _>(&sctx.registry, "queue/local", ctx, || {
+            sctx.faults.hit("local.deliver");
+            sctx.store.queue_get(QueueName::Local, id)
+        });
+        let rec = match loaded {
+            Ok(Ok(Some(rec))) => rec,
+            Ok(Ok(None)) => {
+                self.in_flight.remove(&id);
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::error!(id, "cannot read local queue record: {e}");
+                self.in_flight.remove(&id);
+                return;
+            }
+            Err(_) => return, // restarting
+        };
+        let fut = deliver_record(sctx, rec).into_actor(self).map(move |res, act, ctx| {
+            act.in_flight.remove(&id);
+            if let Err(e) = res {
+                tracing::warn!(id, "local delivery will be retried: {e}");
+            }
+        });
+        ctx.spawn(fut);
+    }
+}
+
+/// Delivers every undelivered recipient of a local record; recipients whose mailbox does
+/// not exist are moved to the bad queue with the reason. Temporary failures stay for the
+/// next scan.
+async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<(), String> {
+    let mut no_mailbox = Vec::new();
+    let mut retry = None;
+    for (i, r) in rec.recipients.iter().enumerate() {
+        if r.delivered {
+            continue;
+        }
+        match deliver_one(&sctx, &rec, i, &r.address).await {
+            Outcome::Delivered => Stats::add(&sctx.stats.messages_delivered, 1),
+            Outcome::NoMailbox(why) => no_mailbox.push((i, why)),
+            Outcome::Retry(why) => retry = Some(why),
+        }
+    }
+    if !no_mailbox.is_empty() {
+        move_recipients_to_bad(&sctx, rec.id, &no_mailbox).map_err(|e| e.to_string())?;
+    }
+    retry.map_or(Ok(()), Err)
+}
+
+use super::stats::Stats;
+
+async fn deliver_one(sctx: &Arc<ServerContext>, rec: &QueueRecord, i: usize, account: &str) -> Outcome {
+    let folder = match sctx.store.folder_id(account, "INBOX") {
+        Ok(Some(f)) => f,
+        Ok(None) => return Outcome::NoMailbox(format!("550 5.1.1 mailbox {account} does not exist")),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let addr = match sctx.folders.get(sctx, folder) {
+        Ok(a) => a,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let msg = AppendMessage {
+        message: NewMessage {
+            blob: rec.blob,
+            size: rec.size,
+            flags: Flags::default(),
+            internal_date: sctx.clock.now(),
+        },
+        consume: Some((QueueName::Local, rec.id, i)),
+    };
+    match addr.send(msg).await {
+        Ok(Ok(_)) => Outcome::Delivered,
+        // Already consumed by an earlier attempt: delivered exactly once.
+        Ok(Err(FolderError::Storage(StorageError::Conflict(_)))) => Outcome::Delivered,
+        Ok(Err(e)) => Outcome::Retry(e.to_string()),
+        Err(e) => Outcome::Retry(format!("folder actor: {e}")),
+    }
+}
+
+/// Splits the failed recipients off a local record into a bad-queue record, in one
+/// transaction.
+fn move_recipients_to_bad(
+    sctx: &ServerContext,
+    id: QueueId,
+    failed: &[(usize, String)],
+) -> Result<(), StorageError> {
+    let store = &sctx.store;
+    let Some(rec) = store.queue_get(QueueName::Local, id)? else {
+        return Ok(());
+    };
+    let mut keep = rec.clone();
+    let mut bad = QueueRecord {
+        id: store.next_queue_id()?,
+        queue: QueueName::Bad,
+        recipients: Vec::new(),
+        ..rec.clone()
+    };
+    for (i, why) in failed {
+        if let Some(r) = keep.recipients.get_mut(*i) {
+            if !r.delivered {
+                let mut moved = r.clone();
+                moved.last_error = Some(why.clone());
+                bad.recipients.push(moved);
+                // Marked delivered here: this recipient now lives in the bad record.
+                r.delivered = true;
+                r.last_error = Some(format!("moved to bad queue: {why}"));
+            }
+        }
+    }
+    bad.last_error = failed.first().map(|(_, w)| w.clone());
+    let mut new = vec![bad];
+    if keep.recipients.iter().any(|r| !r.delivered) {
+        new.push(keep);
+    }
+    store.queue_replace(QueueName::Local, id, &new)?;
+    sctx.queues().notify(QueueName::Bad, new[0].id);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// deferred: hold records until their due time, then release them to inbound
+// ---------------------------------------------------------------------------------------
+
+pub struct DeferredQueueActor {
+    ctx: Arc<ServerContext>,
+}
+
+impl Actor for DeferredQueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &path(QueueName::Deferred), ctx);
+        let every = self.ctx.config().queue.deferred_check_interval;
+        ctx.run_interval(every, |act, _| {
+            if let Err(e) = release_due(&act.ctx) {
+                tracing::error!("deferred queue: {e}");
+            }
+        });
+    }
+}
+
+impl Supervised for DeferredQueueActor {}
+
+impl Handler<ReleaseDue> for DeferredQueueActor {
+    type Result = Result<usize, QueueError>;
+
+    fn handle(&mut self, _: ReleaseDue, ctx: &mut Self::Context) -> Self::Result {
+        let sctx = self.ctx.clone();
+        Ok(guarded::<Self, _>(&sctx.registry, "queue/deferred", ctx, || release_due(&sctx))??)
+    }
+}
+
+impl Handler<Queued> for DeferredQueueActor {
+    type Result = ();
+    fn handle(&mut self, _: Queued, _: &mut Self::Context) {}
+}
+
+impl Handler<Rescan> for DeferredQueueActor {
+    type Result = ();
+    fn handle(&mut self, _: Rescan, _: &mut Self::Context) {
+        if let Err(e) = release_due(&self.ctx) {
+            tracing::error!("deferred queue: {e}");
+        }
+    }
+}
+
+/// Moves every deferred record whose due time has passed back to inbound.
+fn release_due(sctx: &ServerContext) -> Result<usize, StorageError> {
+    let now = sctx.clock.now();
+    let mut n = 0;
+    for rec in sctx.store.queue_list(QueueName::Deferred)? {
+        if rec.due.is_some_and(|due| due > now) {
+            continue;
+        }
+        let released = QueueRecord {
+            queue: QueueName::Inbound,
+            due: None,
+            ..rec
+        };
+        sctx.store
+            .queue_replace(QueueName::Deferred, released.id, std::slice::from_ref(&released))?;
+        sctx.queues().notify(QueueName::Inbound, released.id);
+        n += 1;
+    }
+    Ok(n)
+}
+
+// ---------------------------------------------------------------------------------------
+// remote and bad: hold records (remote until outbound delivery exists, issue 5; bad until an
+// admin retries, moves or deletes them)
+// ---------------------------------------------------------------------------------------
+
+pub struct HoldQueueActor {
+    ctx: Arc<ServerContext>,
+    queue: QueueName,
+}
+
+impl Actor for HoldQueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &path(self.queue), ctx);
+        if let Ok(n) = self.ctx.store.queue_depth(self.queue) {
+            if n > 0 {
+                tracing::info!(queue = self.queue.as_str(), n, "records held");
+            }
+        }
+    }
+}
+
+impl Supervised for HoldQueueActor {}
+
+impl Handler<Queued> for HoldQueueActor {
+    type Result = ();
+    fn handle(&mut self, msg: Queued, _: &mut Self::Context) {
+        let why = match self.queue {
+            QueueName::Remote => "waiting for outbound delivery",
+            _ => "held for an administrator",
+        };
+        tracing::info!(queue = self.queue.as_str(), id = msg.0, "{why}");
+    }
+}
+
+impl Handler<Rescan> for HoldQueueActor {
+    type Result = ();
+    fn handle(&mut self, _: Rescan, _: &mut Self::Context) {}
+}
+
+// ---------------------------------------------------------------------------------------
+// ToArchive: write an archive copy under data/archive/YYYY-MM/, then delete the record
+// ---------------------------------------------------------------------------------------
+
+pub struct ArchiveQueueActor {
+    ctx: Arc<ServerContext>,
+}
+
+impl Actor for ArchiveQueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &path(QueueName::ToArchive), ctx);
+        ctx.notify(Rescan);
+    }
+}
+
+impl Supervised for ArchiveQueueActor {}
+
+impl Handler<Rescan> for ArchiveQueueActor {
+    type Result = ();
+    fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
+        match self.ctx.store.queue_list(QueueName::ToArchive) {
+            Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
+            Err(e) => tracing::error!("cannot read the ToArchive queue: {e}"),
+        }
+    }
+}
+
+impl Handler<Queued> for ArchiveQueueActor {
+    type Result = ();
+    fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
+        let sctx = self.ctx.clone();
+        let res = guarded::<Self, _>(&sctx.registry, "queue/toarchive", ctx, || archive(&sctx, msg.0));
+        if let Ok(Err(e)) = res {
+            tracing::error!(id = msg.0, "archiving failed, will retry: {e}");
+            ctx.run_later(Duration::from_secs(60), move |_, ctx| ctx.notify(Queued(msg.0)));
+        }
+    }
+}
+
+/// Archives a copy (written, fsynced) and only then deletes the queue record.
+fn archive(sctx: &ServerContext, id: QueueId) -> Result<(), StorageError> {
+    let store = &sctx.store;
+    let Some(rec) = store.queue_get(QueueName::ToArchive, id)? else {
+        return Ok(());
+    };
+    let (y, m, ..) = crate::clock::civil(rec.received_at);
+    let dir = sctx.config().data_dir.join("archive").join(format!("{y:04}-{m:02}"));
+    std::fs::create_dir_all(&dir)?;
+    let body = store.blobs().get(&rec.blob)?;
+    let path = dir.join(format!("{id:016X}.eml"));
+    let mut f = std::fs::File::create(&path)?;
+    f.write_all(&body)?;
+    f.sync_all()?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    store.queue_delete(QueueName::ToArchive, id)?;
+    tracing::info!(id, path = %path.display(), "archived");
+    Ok(())
+}

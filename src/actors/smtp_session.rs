@@ -1,0 +1,337 @@
+//! `SmtpSessionActor`: the IO shell around [`protocols::smtp::Session`]. It reads bytes,
+//! feeds them to the session, and performs the actions the session returns: write replies,
+//! start TLS, check a password, enqueue a message durably (only then does the session say
+//! 250), close.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use super::conn::Conn;
+use super::listener::ConnGuard;
+use super::queues::{Enqueue, QueueError};
+use super::ServerContext;
+use crate::protocols::smtp::{
+    received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
+    RecipientCheck, Service, Session, SessionConfig,
+};
+use crate::storage::{
+    AuthOutcome, EnvelopeParams, QueueName, QueueRecipient, QueueRecord, RecipientKind,
+    StorageError, Store,
+};
+
+const READ_BUFFER: usize = 16 * 1024;
+
+pub struct SmtpSessionActor {
+    ctx: Arc<ServerContext>,
+    name: &'static str,
+    io: Option<SessionIo>,
+}
+
+struct SessionIo {
+    service: Service,
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    _guard: ConnGuard,
+}
+
+impl SmtpSessionActor {
+    pub fn new(
+        ctx: Arc<ServerContext>,
+        service: Service,
+        name: &'static str,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        guard: ConnGuard,
+    ) -> SmtpSessionActor {
+        SmtpSessionActor {
+            ctx,
+            name,
+            io: Some(SessionIo {
+                service,
+                stream,
+                peer,
+                _guard: guard,
+            }),
+        }
+    }
+}
+
+impl Actor for SmtpSessionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.ctx.stats.session_opened(self.name);
+        let Some(io) = self.io.take() else {
+            ctx.stop();
+            return;
+        };
+        let sctx = self.ctx.clone();
+        let id = sctx.new_session_id();
+        let span = tracing::info_span!("smtp", service = self.name, session = %id, peer = %io.peer);
+        let fut = async move {
+            if let Err(e) = run(sctx, io, id).await {
+                tracing::debug!("session ended: {e}");
+            }
+        }
+        .instrument(span);
+        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.ctx.stats.session_closed(self.name);
+    }
+}
+
+/// Recipient checks straight from storage (a sled read: fast enough to do inline).
+struct StoreDirectory<'a>(&'a Store);
+
+impl Directory for StoreDirectory<'_> {
+    fn check_recipient(&self, address: &str) -> RecipientCheck {
+        match self.0.check_recipient(address) {
+            Ok(RecipientKind::Local) => RecipientCheck::Local,
+            Ok(RecipientKind::UnknownLocal) => RecipientCheck::UnknownLocal,
+            Ok(RecipientKind::Remote) => RecipientCheck::Remote,
+            Err(e) => {
+                tracing::error!("recipient lookup failed: {e}");
+                RecipientCheck::TempFail
+            }
+        }
+    }
+}
+
+async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Result<()> {
+    io.stream.set_nonblocking(true)?;
+    let tcp = TcpStream::from_std(io.stream)?;
+    let _ = tcp.set_nodelay(true);
+    let config = sctx.config();
+    let tls = sctx.tls();
+    let implicit = io.service == Service::Smtps;
+    let mut conn = Conn::Plain(tcp);
+    if implicit {
+        let Some(tls) = tls.clone() else {
+            return Ok(());
+        };
+        conn = conn.upgrade(tls).await?;
+    }
+    let limits = &config.smtp;
+    let auth_enabled = match io.service {
+        Service::Smtp => limits.auth_on_smtp_port,
+        Service::Submission | Service::Smtps => true,
+    };
+    let session_config = SessionConfig {
+        hostname: config.hostname.clone(),
+        service: io.service,
+        max_message_size: limits.max_message_size,
+        drop_size: limits.drop_connection_size,
+        max_recipients: limits.max_recipients,
+        auth_enabled,
+        auth_required: io.service != Service::Smtp,
+        allow_plaintext_auth: limits.allow_plaintext_auth,
+        starttls_available: tls.is_some(),
+        max_line_length: limits.max_line_length,
+    };
+    let peer = PeerInfo {
+        ip: io.peer.ip(),
+        port: io.peer.port(),
+        session_id: id.clone(),
+    };
+    let mut session = Session::new(session_config, peer, implicit);
+    let store = sctx.store.clone();
+    let dir = StoreDirectory(&store);
+    let mut shutdown = sctx.shutdown_signal();
+    let mut shutting_down = sctx.is_shutting_down();
+    let mut actions: VecDeque<Action> = session.greeting().into();
+    let mut out: Vec<u8> = Vec::with_capacity(1024);
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        while let Some(action) = actions.pop_front() {
+            match action {
+                Action::Send(bytes) => out.extend_from_slice(&bytes),
+                Action::Close => {
+                    conn.write_all(&out).await?;
+                    conn.flush().await?;
+                    let _ = conn.shutdown().await;
+                    return Ok(());
+                }
+                Action::StartTls => {
+                    conn.write_all(&out).await?;
+                    conn.flush().await?;
+                    out.clear();
+                    let Some(tls) = tls.clone() else {
+                        return Ok(());
+                    };
+                    conn = conn.upgrade(tls).await?;
+                    tracing::debug!(tls = ?conn.tls_info(), "STARTTLS done");
+                    actions.extend(session.tls_established(&dir));
+                }
+                Action::Authenticate {
+                    mechanism,
+                    login,
+                    password,
+                    ..
+                } => {
+                    let answer = authenticate(&sctx, &id, io.peer, &mechanism, login, password).await;
+                    actions.extend(session.resume(answer, &dir));
+                }
+                Action::Enqueue(envelope) => {
+                    let answer = Answer::Enqueued(enqueue(&sctx, envelope, conn.is_tls()).await);
+                    actions.extend(session.resume(answer, &dir));
+                }
+            }
+        }
+        if shutting_down && !session.in_data() && !session.is_waiting() {
+            actions.extend(session.shutdown());
+            if !actions.is_empty() {
+                continue;
+            }
+        }
+        if !out.is_empty() {
+            conn.write_all(&out).await?;
+            conn.flush().await?;
+            out.clear();
+        }
+        let wait = if session.in_data() {
+            limits.data_timeout
+        } else {
+            limits.command_timeout
+        };
+        tokio::select! {
+            read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
+                Err(_) => actions.extend(session.timeout()),
+                Ok(Ok(0)) => return Ok(()),
+                Ok(Ok(n)) => actions.extend(session.receive(&buf[..n], &dir)),
+                Ok(Err(e)) => return Err(e),
+            },
+            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
+        }
+    }
+}
+
+/// Verifies a password off the session's thread (argon2 is deliberately slow) and records
+/// failures in the auth-failure log.
+async fn authenticate(
+    sctx: &Arc<ServerContext>,
+    session: &str,
+    peer: SocketAddr,
+    mechanism: &str,
+    login: String,
+    password: String,
+) -> Answer {
+    let store = sctx.store.clone();
+    let l = login.clone();
+    let outcome = tokio::task::spawn_blocking(move || store.verify_password(&l, &password)).await;
+    let failed = |account: Option<&str>| {
+        sctx.auth_log
+            .record(&format!("smtp/{mechanism}"), session, peer.ip(), &login, account);
+        Answer::Auth(None)
+    };
+    match outcome {
+        Ok(Ok(AuthOutcome::Ok(account))) => {
+            tracing::info!(account = %account.address, "authenticated");
+            Answer::Auth(Some(account.address))
+        }
+        Ok(Ok(AuthOutcome::BadPassword { address })) => failed(Some(&address)),
+        Ok(Ok(AuthOutcome::NoSuchAccount)) => failed(None),
+        Ok(Err(e)) => {
+            tracing::error!("password check failed: {e}");
+            Answer::AuthTempFail
+        }
+        Err(e) => {
+            tracing::error!("password check task failed: {e}");
+            Answer::AuthTempFail
+        }
+    }
+}
+
+/// Makes the message durable in the inbound queue: body file (with the Received header)
+/// written and fsynced, queue record committed. Only then is the 250 sent.
+async fn enqueue(
+    sctx: &Arc<ServerContext>,
+    env: Envelope,
+    tls: bool,
+) -> Result<String, EnqueueError> {
+    let store = sctx.store.clone();
+    let id = store.next_queue_id().map_err(storage_to_enqueue)?;
+    let queue_id = format!("{id:016X}");
+    let now = sctx.clock.now();
+    let header = received_header(&env, &sctx.config().hostname, &queue_id, &rfc5322_date(now));
+    let mut content = Vec::with_capacity(header.len() + env.body.len());
+    content.extend_from_slice(header.as_bytes());
+    content.extend_from_slice(&env.body);
+    let size = content.len() as u64;
+    let blobs = store.clone();
+    let blob = tokio::task::spawn_blocking(move || blobs.blobs().put(&content))
+        .await
+        .map_err(|e| EnqueueError::Temporary(e.to_string()))?
+        .map_err(storage_to_enqueue)?;
+    let record = QueueRecord {
+        id,
+        queue: QueueName::Inbound,
+        blob,
+        size,
+        mail_from: env.mail_from.clone(),
+        recipients: env
+            .recipients
+            .iter()
+            .map(|r| QueueRecipient {
+                address: r.address.clone(),
+                original: r.address.clone(),
+                orcpt: r.orcpt.clone(),
+                notify: r.notify.as_ref().map(|n| {
+                    n.iter()
+                        .map(|x| format!("{x:?}").to_uppercase())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }),
+                delivered: false,
+                last_error: None,
+            })
+            .collect(),
+        params: EnvelopeParams {
+            body: Some(format!("{:?}", env.body_type)),
+            smtputf8: env.smtputf8,
+            ret: env.ret.as_ref().map(|r| format!("{r:?}").to_uppercase()),
+            envid: env.envid.clone(),
+            requiretls: false,
+        },
+        received_at: now,
+        due: None,
+        attempts: 0,
+        last_error: None,
+        origin: format!(
+            "{} from {} [{}]{}",
+            env.protocol,
+            env.helo,
+            env.peer.ip,
+            if tls { " tls" } else { "" }
+        ),
+        auth_as: env.auth_as.clone(),
+    };
+    match sctx.queues().inbound.send(Enqueue(record)).await {
+        Ok(Ok(_)) => {
+            super::stats::Stats::add(&sctx.stats.messages_in, 1);
+            Ok(queue_id)
+        }
+        Ok(Err(QueueError::Storage(e))) => Err(storage_to_enqueue(e)),
+        Ok(Err(e)) => Err(EnqueueError::Temporary(e.to_string())),
+        Err(e) => Err(EnqueueError::Temporary(format!("inbound queue: {e}"))),
+    }
+}
+
+fn storage_to_enqueue(e: StorageError) -> EnqueueError {
+    match &e {
+        StorageError::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
+            EnqueueError::InsufficientStorage
+        }
+        _ => {
+            tracing::error!("enqueue failed: {e}");
+            EnqueueError::Temporary("local error in processing".into())
+        }
+    }
+}

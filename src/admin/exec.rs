@@ -1,0 +1,225 @@
+//! Executing admin commands against the store: shared by the live server (through the
+//! console socket) and by one-shot CLI commands when no server runs.
+
+use std::fmt::Write as _;
+
+use super::AdminCommand;
+use crate::storage::{QueueName, QueueRecord, Store};
+
+/// Runs a store-level command. Commands that need a running server (status, actors,
+/// reload, shutdown) are refused with a clear message.
+pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
+    let s = |e: crate::storage::StorageError| e.to_string();
+    let out = match cmd {
+        AdminCommand::Help(topic) => super::help_text(topic.as_deref()),
+        AdminCommand::DomainAdd(name) => {
+            store.add_domain(name).map_err(s)?;
+            commit(store)?;
+            format!("domain {} added", name.to_ascii_lowercase())
+        }
+        AdminCommand::DomainList => lines(store.list_domains().map_err(s)?, "no domains"),
+        AdminCommand::DomainDel(name) => {
+            store.del_domain(name).map_err(s)?;
+            commit(store)?;
+            format!("domain {name} deleted")
+        }
+        AdminCommand::AccountAdd {
+            address,
+            password,
+            admin,
+        } => {
+            let acc = store.add_account(address, password, *admin).map_err(s)?;
+            commit(store)?;
+            format!(
+                "account {} added{}",
+                acc.address,
+                if acc.admin { " (admin)" } else { "" }
+            )
+        }
+        AdminCommand::AccountDel(address) => {
+            store.del_account(address).map_err(s)?;
+            commit(store)?;
+            format!("account {address} deleted")
+        }
+        AdminCommand::AccountPasswd { address, password } => {
+            store.set_password(address, password).map_err(s)?;
+            commit(store)?;
+            format!("password of {address} changed")
+        }
+        AdminCommand::AccountList => {
+            let accounts = store.list_accounts().map_err(s)?;
+            lines(
+                accounts
+                    .into_iter()
+                    .map(|a| format!("{}{}", a.address, if a.admin { " (admin)" } else { "" }))
+                    .collect(),
+                "no accounts",
+            )
+        }
+        AdminCommand::AliasAdd { alias, target } => {
+            store.add_alias(alias, target).map_err(s)?;
+            commit(store)?;
+            format!("alias {alias} -> {target} added")
+        }
+        AdminCommand::AliasList => lines(
+            store
+                .list_aliases()
+                .map_err(s)?
+                .into_iter()
+                .map(|(a, t)| format!("{a} -> {}", t.join(", ")))
+                .collect(),
+            "no aliases",
+        ),
+        AdminCommand::AliasDel { alias, target } => {
+            store.del_alias(alias, target.as_deref()).map_err(s)?;
+            commit(store)?;
+            format!("alias {alias} deleted")
+        }
+        AdminCommand::QueueList(name) => queue_list(store, name.as_deref())?,
+        AdminCommand::QueueShow(id) => {
+            let rec = find(store, *id)?;
+            show(&rec)
+        }
+        AdminCommand::QueueRetry(id) => queue_retry(store, *id)?,
+        AdminCommand::QueueMove { id, to } => {
+            let to: QueueName = to.parse().map_err(|_| unknown_queue(to))?;
+            let rec = find(store, *id)?;
+            if rec.queue == to {
+                return Err(format!("{id:016X} is already in the {} queue", to.as_str()));
+            }
+            let moved = QueueRecord {
+                queue: to,
+                due: None,
+                ..rec.clone()
+            };
+            store
+                .queue_replace(rec.queue, *id, std::slice::from_ref(&moved))
+                .map_err(s)?;
+            commit(store)?;
+            format!("{id:016X} moved from {} to {}", rec.queue.as_str(), to.as_str())
+        }
+        AdminCommand::QueueDelete(id) => {
+            let rec = find(store, *id)?;
+            store.queue_delete(rec.queue, *id).map_err(s)?;
+            commit(store)?;
+            format!("{id:016X} deleted from the {} queue", rec.queue.as_str())
+        }
+        AdminCommand::Status | AdminCommand::Actors | AdminCommand::Reload | AdminCommand::Shutdown => {
+            return Err("the server is not running; this command needs a running server".into())
+        }
+        AdminCommand::DkimGenerate(_) => {
+            return Err("dkim generate: DKIM signing is not implemented yet (issue 5)".into())
+        }
+    };
+    Ok(out)
+}
+
+/// Moves a record from whatever queue holds it back to inbound, to be routed again now.
+pub fn queue_retry(store: &Store, id: u64) -> Result<String, String> {
+    let rec = find(store, id)?;
+    if rec.queue == QueueName::Inbound {
+        return Ok(format!("{id:016X} is already in the inbound queue"));
+    }
+    let again = QueueRecord {
+        queue: QueueName::Inbound,
+        due: None,
+        ..rec.clone()
+    };
+    store
+        .queue_replace(rec.queue, id, std::slice::from_ref(&again))
+        .map_err(|e| e.to_string())?;
+    commit(store)?;
+    Ok(format!(
+        "{id:016X} moved from {} to inbound for another attempt",
+        rec.queue.as_str()
+    ))
+}
+
+fn commit(store: &Store) -> Result<(), String> {
+    store.commit().map_err(|e| format!("flush failed: {e}"))
+}
+
+fn find(store: &Store, id: u64) -> Result<QueueRecord, String> {
+    store
+        .queue_find(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no queued message {id:016X} (ids are hexadecimal, as `queue list` shows them)"))
+}
+
+fn unknown_queue(name: &str) -> String {
+    format!("unknown queue '{name}': use inbound, local, remote, deferred, toarchive or bad")
+}
+
+fn queue_list(store: &Store, name: Option<&str>) -> Result<String, String> {
+    let queues = match name {
+        Some(n) => vec![n.parse::<QueueName>().map_err(|_| unknown_queue(n))?],
+        None => QueueName::ALL.to_vec(),
+    };
+    let mut out = String::new();
+    for q in queues {
+        let recs = store.queue_list(q).map_err(|e| e.to_string())?;
+        let _ = writeln!(out, "{} ({}):", q.as_str(), recs.len());
+        for r in recs {
+            let to: Vec<&str> = r
+                .recipients
+                .iter()
+                .filter(|x| !x.delivered)
+                .map(|x| x.address.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {:016X}  {:>8}  <{}> -> {}{}",
+                r.id,
+                r.size,
+                r.mail_from,
+                to.join(", "),
+                r.last_error
+                    .as_ref()
+                    .map(|e| format!("  [{e}]"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(out.trim_end().to_string())
+}
+
+fn show(r: &QueueRecord) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "id: {:016X}", r.id);
+    let _ = writeln!(out, "queue: {}", r.queue.as_str());
+    let _ = writeln!(out, "from: <{}>", r.mail_from);
+    for x in &r.recipients {
+        let _ = writeln!(
+            out,
+            "to: <{}> (original <{}>){}{}",
+            x.address,
+            x.original,
+            if x.delivered { " delivered" } else { "" },
+            x.last_error.as_ref().map(|e| format!(" [{e}]")).unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out, "size: {}", r.size);
+    let _ = writeln!(out, "blob: {}", r.blob);
+    let _ = writeln!(out, "received: {}", crate::clock::iso8601(r.received_at));
+    if let Some(d) = r.due {
+        let _ = writeln!(out, "due: {}", crate::clock::iso8601(d));
+    }
+    let _ = writeln!(out, "attempts: {}", r.attempts);
+    let _ = writeln!(out, "origin: {}", r.origin);
+    if let Some(a) = &r.auth_as {
+        let _ = writeln!(out, "authenticated: {a}");
+    }
+    let _ = writeln!(out, "params: {:?}", r.params);
+    if let Some(e) = &r.last_error {
+        let _ = writeln!(out, "last error: {e}");
+    }
+    out.trim_end().to_string()
+}
+
+fn lines(items: Vec<String>, empty: &str) -> String {
+    if items.is_empty() {
+        empty.to_string()
+    } else {
+        items.join("\n")
+    }
+}

@@ -1,0 +1,314 @@
+//! Booting and stopping the server: the supervisor's root.
+//!
+//! `start` runs the whole server in an actix `System` on its own thread and returns once
+//! every listener is bound, with their addresses (port 0 picks free ports: what tests use).
+//! `serve` is the foreground command: start, print the `listening <service> <ip:port>` lines
+//! (DESIGN.md §5), wait for SIGTERM/SIGINT or a console `shutdown`, then stop gracefully:
+//! stop accepting, let sessions finish up to `[server] shutdown_grace`, flush, exit 0.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Arbiter, System};
+use rand::Rng;
+
+use crate::actors::authlog::AuthFailureLog;
+use crate::actors::listener::{bind_all, run_smtp_acceptor, ConnLimiter};
+use crate::actors::queues::QueueAddrs;
+use crate::actors::{control, tls, ServerContext};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::protocols::smtp::Service;
+use crate::storage::Store;
+
+/// A running server.
+pub struct ServerHandle {
+    /// Bound address of each running service, by the names of `[listeners]`.
+    pub addrs: BTreeMap<String, SocketAddr>,
+    pub ctx: Arc<ServerContext>,
+    /// Lines printed at start-up (listening lines, the first-start password, problems).
+    pub startup_report: Vec<String>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    pub fn addr(&self, service: &str) -> SocketAddr {
+        self.addrs
+            .get(service)
+            .copied()
+            .unwrap_or_else(|| panic!("service {service} is not running"))
+    }
+
+    /// Graceful stop, as on SIGTERM; returns when the server has stopped.
+    pub fn stop(mut self) {
+        self.ctx.stop_requested.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Blocks until the server stops by itself (signal or console `shutdown`).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Options tests set; the defaults are the real thing.
+pub struct StartOptions {
+    pub clock: Arc<dyn Clock>,
+    /// Print the start-up report to stdout (the binary does; tests don't).
+    pub print: bool,
+    /// Handle SIGTERM/SIGINT (only the foreground binary).
+    pub signals: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            clock: Arc::new(SystemClock),
+            print: false,
+            signals: false,
+        }
+    }
+}
+
+/// Starts the server in the background; returns once it listens.
+pub fn start(config: Config, options: StartOptions) -> Result<ServerHandle, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("ferrymail-supervisor".into())
+        .spawn(move || {
+            let system = System::new();
+            let booted = system.block_on(boot(config, options));
+            match booted {
+                Ok((handle_parts, waiter)) => {
+                    let _ = tx.send(Ok(handle_parts));
+                    system.block_on(waiter);
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the server thread: {e}"))?;
+    match rx.recv() {
+        Ok(Ok((addrs, ctx, startup_report))) => Ok(ServerHandle {
+            addrs,
+            ctx,
+            startup_report,
+            thread: Some(thread),
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err("the server thread ended during start-up".into())
+        }
+    }
+}
+
+/// `ferrymail serve`: start, print, run until stopped.
+pub fn serve(config: Config) -> Result<ServerHandle, String> {
+    start(
+        config,
+        StartOptions {
+            print: true,
+            signals: true,
+            ..StartOptions::default()
+        },
+    )
+}
+
+type Booted = (
+    (BTreeMap<String, SocketAddr>, Arc<ServerContext>, Vec<String>),
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+);
+
+async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
+    let mut report = Vec::new();
+    let say = |report: &mut Vec<String>, line: String| {
+        if options.print {
+            println!("{line}");
+        }
+        report.push(line);
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    control::refuse_if_running(&config.data_dir)?;
+    let store = Store::open(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot open the store in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    for line in first_start(&store, &config)? {
+        say(&mut report, line);
+    }
+    let cert = tls::ensure_certificate(&config).map_err(|e| e.to_string())?;
+    let tls = tls::load_server_config(&cert).map_err(|e| e.to_string())?;
+    let auth_log = AuthFailureLog::open(&config.data_dir)
+        .map_err(|e| format!("cannot open the auth-failure log: {e}"))?;
+
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let core = Arbiter::new().handle();
+    let sessions = (0..cores).map(|_| Arbiter::new().handle()).collect();
+    let config = Arc::new(config);
+    let ctx = ServerContext::new(
+        config.clone(),
+        Some(tls),
+        store,
+        options.clock.clone(),
+        auth_log,
+        core,
+        sessions,
+    );
+    ctx.set_queues(QueueAddrs::start(&ctx));
+
+    let control_path = control::start(ctx.clone()).map_err(|e| {
+        format!(
+            "cannot open the console socket in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    tracing::debug!(path = %control_path.display(), "console socket ready");
+
+    let (bound, problems) = bind_all(&config);
+    for p in problems {
+        tracing::warn!("{p}");
+        say(&mut report, format!("warning: {p}"));
+    }
+    let limiter = Arc::new(ConnLimiter::default());
+    let mut addrs = BTreeMap::new();
+    let mut http_servers = Vec::new();
+    for b in bound {
+        let service = match b.service {
+            "smtp" => Some(Service::Smtp),
+            "submission" => Some(Service::Submission),
+            "smtps" => Some(Service::Smtps),
+            _ => None,
+        };
+        if let Some(service) = service {
+            actix_rt::spawn(run_smtp_acceptor(
+                ctx.clone(),
+                service,
+                b.service,
+                b.listener,
+                limiter.clone(),
+            ));
+        } else {
+            match crate::http::start(ctx.clone(), b.listener) {
+                Ok(h) => http_servers.push(h),
+                Err(e) => {
+                    say(&mut report, format!("warning: {} on {}: {e}", b.service, b.addr));
+                    continue;
+                }
+            }
+        }
+        addrs.insert(b.service.to_string(), b.addr);
+        say(&mut report, format!("listening {} {}", b.service, b.addr));
+    }
+    if options.print {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
+
+    let waiter_ctx = ctx.clone();
+    let signals = options.signals;
+    let waiter = Box::pin(async move {
+        wait_for_stop(&waiter_ctx, signals).await;
+        graceful_stop(&waiter_ctx, http_servers).await;
+        System::current().stop();
+    });
+    Ok(((addrs, ctx, report), waiter))
+}
+
+/// On a data directory without any domain: the default domain (the hostname) and a
+/// `postmaster@` admin account whose random password is printed this once.
+fn first_start(store: &Store, config: &Config) -> Result<Vec<String>, String> {
+    let domains = store.list_domains().map_err(|e| e.to_string())?;
+    if !domains.is_empty() {
+        return Ok(Vec::new());
+    }
+    let domain = config.hostname.to_ascii_lowercase();
+    store.add_domain(&domain).map_err(|e| e.to_string())?;
+    let password = random_password();
+    let address = format!("postmaster@{domain}");
+    store
+        .add_account(&address, &password, true)
+        .map_err(|e| e.to_string())?;
+    store.commit().map_err(|e| e.to_string())?;
+    Ok(vec![
+        format!("first start: created domain {domain}"),
+        format!(
+            "first start: created admin account {address} with password {password} \
+             (shown only now; change it with `ferrymail account passwd {address} --password NEW`)"
+        ),
+    ])
+}
+
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+async fn wait_for_stop(ctx: &Arc<ServerContext>, signals: bool) {
+    if !signals {
+        ctx.stop_requested.notified().await;
+        return;
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with the console");
+        ctx.stop_requested.notified().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        _ = ctx.stop_requested.notified() => tracing::info!("stop requested"),
+    }
+}
+
+/// Stop accepting, let sessions finish up to the grace period, flush the store.
+async fn graceful_stop(ctx: &Arc<ServerContext>, http: Vec<actix_web::dev::ServerHandle>) {
+    ctx.begin_shutdown();
+    for h in &http {
+        h.stop(true).await;
+    }
+    let grace = ctx.config().server.shutdown_grace;
+    let deadline = Instant::now() + grace;
+    while ctx.stats.open_sessions() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = ctx.stats.open_sessions();
+    if left > 0 {
+        tracing::warn!(left, "grace period over; closing remaining sessions");
+    }
+    if let Err(e) = ctx.store.commit_async().await {
+        tracing::error!("final flush failed: {e}");
+    }
+    control::remove_socket(&ctx.config().data_dir);
+    tracing::info!("stopped");
+}
+
+/// Whether a server is running on this data directory (its console socket answers).
+pub fn is_running(data_dir: &Path) -> bool {
+    control::socket_answers(data_dir)
+}

@@ -1,0 +1,300 @@
+//! The real binary: first start, CLI commands with and without a running server, SIGTERM,
+//! a listener that cannot bind, and crash safety under SIGKILL.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrymail");
+
+fn write_config(dir: &Path, listeners: &str) -> PathBuf {
+    let path = dir.join("ferrymail.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n{listeners}\n\
+             [queue]\nlocal_retry_interval = 1\n[server]\nshutdown_grace = 5\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn cli(config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A running `ferrymail serve`, with the stdout lines it printed at start.
+struct Running {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl Running {
+    fn start(config: &Path) -> Running {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Start-up is over once the smtp (or, failing that, the last) listening line arrives.
+        while Instant::now() < deadline {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(l) => {
+                    let done = l.starts_with("listening smtp ");
+                    lines.push(l);
+                    if done {
+                        break;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if lines.iter().any(|l| l.starts_with("listening ")) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        Running { child, lines }
+    }
+
+    fn addr(&self, service: &str) -> SocketAddr {
+        let prefix = format!("listening {service} ");
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {service} line in {:?}", self.lines))
+            .parse()
+            .unwrap()
+    }
+
+    fn sigterm(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn sigkill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn first_start_cli_and_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"");
+    let server = Running::start(&config);
+    let password_line = server
+        .lines
+        .iter()
+        .find(|l| l.contains("created admin account postmaster@mx.test with password "))
+        .unwrap_or_else(|| panic!("{:?}", server.lines))
+        .clone();
+    let smtp = server.addr("smtp");
+    server.addr("http");
+    assert!(smtp.ip().is_loopback() && smtp.port() != 0);
+
+    // CLI through the console socket while the server runs.
+    let (ok, out) = cli(&config, &["domain", "add", "example.com"]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&config, &["account", "add", "bob@example.com", "--password", "pw one"]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&config, &["account", "list"]);
+    assert!(ok && out.contains("bob@example.com") && out.contains("postmaster@mx.test (admin)"), "{out}");
+    let (ok, out) = cli(&config, &["account", "add", "bob@example.com", "--password", "x"]);
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let (ok, out) = cli(&config, &["acount", "list"]);
+    assert!(!ok && out.contains("unknown command"), "{out}");
+    let (ok, out) = cli(&config, &["status"]);
+    assert!(ok && out.contains("uptime") && out.contains("queues:"), "{out}");
+
+    // The printed postmaster password works for AUTH (shown once, at first start).
+    let password = password_line.split("with password ").nth(1).unwrap().split(' ').next().unwrap();
+    assert_eq!(password.len(), 20);
+
+    let status = server.sigterm();
+    assert!(status.success(), "exit status {status:?}");
+
+    // Offline: the CLI opens the store itself.
+    let (ok, out) = cli(&config, &["account", "list"]);
+    assert!(ok && out.contains("bob@example.com"), "{out}");
+    let (ok, out) = cli(&config, &["status"]);
+    assert!(!ok && out.contains("not running"), "{out}");
+
+    // The second start is not a first start.
+    let again = Running::start(&config);
+    assert!(!again.lines.iter().any(|l| l.contains("first start")), "{:?}", again.lines);
+    assert!(again.sigterm().success());
+}
+
+#[test]
+fn a_listener_that_cannot_bind_is_named_and_the_others_run() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("submission = \"127.0.0.1:{port}\"\nsmtp = \"127.0.0.1:0\""),
+    );
+    let server = Running::start(&config);
+    let warning = server
+        .lines
+        .iter()
+        .find(|l| l.contains("cannot listen for submission"))
+        .unwrap_or_else(|| panic!("{:?}", server.lines));
+    assert!(warning.contains(&format!("127.0.0.1:{port}")), "{warning}");
+    assert!(warning.contains("already listening"), "{warning}");
+    let c = common::Client::connect(server.addr("smtp"));
+    assert!(c.greeting.starts_with("220"));
+    assert!(server.sigterm().success());
+}
+
+/// Sends messages on `conns` connections until told to stop; records the subjects that got
+/// a 250 after DATA.
+fn send_until_killed(addr: SocketAddr, first: usize, acked: Arc<Mutex<Vec<String>>>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let Ok(stream) = std::net::TcpStream::connect(addr) else { return };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    let mut read_reply = |r: &mut BufReader<std::net::TcpStream>| -> Option<String> {
+        loop {
+            line.clear();
+            if r.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+                return Some(line.clone());
+            }
+        }
+    };
+    read_reply(&mut r);
+    if w.write_all(b"EHLO crash.test\r\n").is_err() { return; }
+    read_reply(&mut r);
+    for n in first.. {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) || n >= first + 10_000 {
+            return;
+        }
+        let subject = format!("crash-{n}");
+        let msg = format!(
+            "MAIL FROM:<s@crash.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n"
+        );
+        if w.write_all(msg.as_bytes()).is_err() { return; }
+        for _ in 0..3 {
+            match read_reply(&mut r) { Some(_) => {}, None => return }
+        }
+        let body = format!("Subject: {subject}\r\n\r\nbody {n}\r\n.\r\n");
+        if w.write_all(body.as_bytes()).is_err() { return; }
+        match read_reply(&mut r) {
+            Some(l) if l.starts_with("250") => acked.lock().unwrap().push(subject),
+            _ => return,
+        }
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    let (ok, out) = cli(&config, &["domain", "add", "example.com"]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&config, &["account", "add", "bob@example.com", "--password", "pw"]);
+    assert!(ok, "{out}");
+
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    println!("seed {seed}");
+    let mut rng = seed;
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    for round in 0..5 {
+        let server = Running::start(&config);
+        let addr = server.addr("smtp");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let senders: Vec<_> = (0..4)
+            .map(|t| {
+                let (a, s) = (acked.clone(), stop.clone());
+                std::thread::spawn(move || send_until_killed(addr, (round * 4 + t) * 100_000, a, s))
+            })
+            .collect();
+        rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        std::thread::sleep(Duration::from_millis(150 + (rng >> 8) as u64 % 600));
+        server.sigkill();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in senders {
+            s.join().unwrap();
+        }
+    }
+    // A last clean run lets the queues drain, then a graceful stop.
+    let server = Running::start(&config);
+    let sock = dir.path().join("data/control.sock");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = ferrymail::admin::control::client_request(&sock, "status", Duration::from_secs(10)).unwrap();
+        if out.output.contains("inbound=0 local=0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "queues did not drain: {}", out.output);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.sigterm().success());
+
+    let store = ferrymail::storage::Store::open(&dir.path().join("data")).unwrap();
+    let inbox = common::inbox_of(&store, "bob@example.com");
+    let mut counts = std::collections::HashMap::new();
+    for m in &inbox {
+        let text = String::from_utf8_lossy(m);
+        let subject = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap()
+            .to_string();
+        *counts.entry(subject).or_insert(0) += 1;
+    }
+    let acked = acked.lock().unwrap();
+    assert!(acked.len() > 20, "too few messages acknowledged to mean anything: {}", acked.len());
+    for s in acked.iter() {
+        assert_eq!(counts.get(s), Some(&1), "{s} acknowledged but found {:?} times (seed {seed})", counts.get(s));
+    }
+    for (s, n) in &counts {
+        assert_eq!(*n, 1, "{s} stored {n} times (seed {seed})");
+    }
+    println!("{} acknowledged, {} stored", acked.len(), inbox.len());
+}

@@ -1,0 +1,267 @@
+//! Test harness: a real server on 127.0.0.1 port 0 in this process, a tiny SMTP client,
+//! and helpers to look at what was delivered.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ferrymail::config::Config;
+use ferrymail::server::{ServerHandle, StartOptions};
+use ferrymail::storage::{QueueName, Store};
+
+pub const DOMAIN: &str = "example.com";
+pub const PASSWORD: &str = "correct horse";
+
+/// The config every test starts from; `smtp_extra` lines go into `[smtp]`.
+pub fn config_text(data_dir: &Path, smtp_extra: &str) -> String {
+    format!(
+        r#"
+hostname = "mx.example.com"
+data_dir = "{}"
+[listeners]
+smtp = "127.0.0.1:0"
+submission = "127.0.0.1:0"
+smtps = "127.0.0.1:0"
+http = "127.0.0.1:0"
+[smtp]
+max_message_size = 100000
+max_recipients = 100
+{smtp_extra}
+[queue]
+local_retry_interval = 1
+deferred_check_interval = 1
+[server]
+shutdown_grace = 5
+"#,
+        data_dir.display()
+    )
+}
+
+pub struct TestServer {
+    pub handle: Option<ServerHandle>,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::start_with("")
+    }
+
+    /// Starts a server with extra `[smtp]` lines, domain example.com and the accounts
+    /// bob@, alice@ (password `PASSWORD`) and an alias team@ -> bob@, alice@.
+    pub fn start_with(smtp_extra: &str) -> TestServer {
+        ferrymail::storage::set_fast_password_hashing_for_tests(true);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = config_text(&dir.path().join("data"), smtp_extra);
+        let config = Config::parse(&text, dir.path(), None).expect("test config parses");
+        let mut server = TestServer {
+            handle: None,
+            dir,
+            config,
+        };
+        server.boot();
+        let store = server.store();
+        if !store.is_local_domain(DOMAIN).unwrap() {
+            store.add_domain(DOMAIN).unwrap();
+            store.add_account("bob@example.com", PASSWORD, false).unwrap();
+            store.add_account("alice@example.com", PASSWORD, false).unwrap();
+            store.add_alias("team@example.com", "bob@example.com").unwrap();
+            store.add_alias("team@example.com", "alice@example.com").unwrap();
+            store.commit().unwrap();
+        }
+        server
+    }
+
+    pub fn boot(&mut self) {
+        let handle = ferrymail::server::start(self.config.clone(), StartOptions::default())
+            .expect("server starts");
+        self.handle = Some(handle);
+    }
+
+    /// Graceful stop, then start again on the same data directory (new ports).
+    pub fn restart(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.stop();
+        }
+        self.boot();
+    }
+
+    pub fn handle(&self) -> &ServerHandle {
+        self.handle.as_ref().expect("server running")
+    }
+
+    pub fn addr(&self, service: &str) -> SocketAddr {
+        self.handle().addr(service)
+    }
+
+    pub fn store(&self) -> Store {
+        self.handle().ctx.store.clone()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// The bodies in `account`'s INBOX, in UID order.
+    pub fn inbox(&self, account: &str) -> Vec<Vec<u8>> {
+        inbox_of(&self.store(), account)
+    }
+
+    /// Waits (bounded) until `account`'s INBOX holds at least `n` messages.
+    pub fn wait_inbox(&self, account: &str, n: usize) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.inbox(account);
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn queue_depth(&self, q: QueueName) -> usize {
+        self.store().queue_depth(q).unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.stop();
+        }
+    }
+}
+
+pub fn inbox_of(store: &Store, account: &str) -> Vec<Vec<u8>> {
+    let Some(folder) = store.folder_id(account, "INBOX").unwrap() else {
+        return Vec::new();
+    };
+    store
+        .list_messages(folder)
+        .unwrap()
+        .iter()
+        .map(|m| store.blobs().get(&m.blob).unwrap())
+        .collect()
+}
+
+/// Strips the Received header(s) we add in front of a stored message.
+pub fn without_trace(stored: &[u8]) -> &[u8] {
+    let mut rest = stored;
+    while rest.starts_with(b"Received:") {
+        // A header ends at a CRLF not followed by folding whitespace.
+        let mut i = 0;
+        loop {
+            let Some(p) = rest[i..].windows(2).position(|w| w == b"\r\n") else {
+                return rest;
+            };
+            i += p + 2;
+            if !matches!(rest.get(i), Some(b' ') | Some(b'\t')) {
+                break;
+            }
+        }
+        rest = &rest[i..];
+    }
+    rest
+}
+
+/// A minimal blocking SMTP client for tests: send raw lines, read whole replies.
+pub struct Client {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    pub greeting: String,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let mut c = Client {
+            stream,
+            reader,
+            greeting: String::new(),
+        };
+        c.greeting = c.reply();
+        c
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    /// One complete reply (all its lines), as text with CRLFs.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return all,
+                Ok(_) => {}
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(line);
+        self.reply()
+    }
+
+    /// Sends a whole message after DATA (dot-stuffing it) and returns the final reply.
+    pub fn data(&mut self, message: &str) -> String {
+        let r = self.cmd("DATA");
+        assert!(r.starts_with("354"), "DATA: {r}");
+        let mut wire = String::new();
+        for line in message.split_inclusive("\r\n") {
+            if line.starts_with('.') {
+                wire.push('.');
+            }
+            wire.push_str(line);
+        }
+        if !wire.ends_with("\r\n") {
+            wire.push_str("\r\n");
+        }
+        wire.push_str(".\r\n");
+        self.send_raw(wire.as_bytes());
+        self.reply()
+    }
+
+    /// EHLO, MAIL, RCPT(s), DATA: the usual transaction; returns the final reply.
+    pub fn deliver(&mut self, from: &str, to: &[&str], message: &str) -> String {
+        let r = self.cmd("EHLO client.example.net");
+        assert!(r.starts_with("250"), "EHLO: {r}");
+        let r = self.cmd(&format!("MAIL FROM:<{from}>"));
+        assert!(r.starts_with("250"), "MAIL: {r}");
+        for t in to {
+            let r = self.cmd(&format!("RCPT TO:<{t}>"));
+            assert!(r.starts_with("250"), "RCPT {t}: {r}");
+        }
+        self.data(message)
+    }
+
+    /// Reads until the server closes the connection; returns what came.
+    pub fn read_to_close(&mut self) -> String {
+        let mut s = String::new();
+        let _ = self.reader.read_to_string(&mut s);
+        s
+    }
+}
+
+pub fn message(subject: &str) -> String {
+    format!(
+        "From: Sender <sender@example.net>\r\nTo: bob@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@example.net>\r\n\r\nHello Bob.\r\n.leading dot\r\nBye.\r\n"
+    )
+}
