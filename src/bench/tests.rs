@@ -4,8 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use base64::Engine;
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use super::*;
 
@@ -14,6 +17,14 @@ use super::*;
 enum Mode {
     AcceptAll,
     Reject451OnData,
+}
+
+/// How the fake server offers TLS.
+#[derive(Clone)]
+enum FakeTls {
+    None,
+    Implicit(TlsAcceptor),
+    StartTls(TlsAcceptor),
 }
 
 /// What the fake server saw, for assertions.
@@ -25,6 +36,9 @@ struct Seen {
     rcpts: HashMap<String, usize>,
     rsets: usize,
     pipelined_batches: usize,
+    tls_sessions: usize,
+    /// Decoded AUTH PLAIN responses.
+    auths: Vec<String>,
 }
 
 struct FakeServer {
@@ -38,6 +52,10 @@ const MAX_LINES: usize = 200_000;
 const IDLE: Duration = Duration::from_secs(10);
 
 async fn fake_server(mode: Mode) -> FakeServer {
+    fake_server_with(mode, FakeTls::None).await
+}
+
+async fn fake_server_with(mode: Mode, tls: FakeTls) -> FakeServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -47,29 +65,93 @@ async fn fake_server(mode: Mode) -> FakeServer {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            tokio::spawn(serve(stream, mode, shared.clone()));
+            tokio::spawn(serve(stream, mode, tls.clone(), shared.clone()));
         }
     });
     FakeServer { addr, seen }
 }
 
-async fn serve(stream: TcpStream, mode: Mode, seen: Arc<Mutex<Seen>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    write.write_all(b"220 fake ESMTP\r\n").await?;
+/// A self-signed certificate for "localhost", which the bench must accept.
+fn tls_acceptor() -> TlsAcceptor {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let cert = key.cert.der().clone();
+    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.key_pair.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], private)
+    .expect("server config");
+    TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve(stream: TcpStream, mode: Mode, tls: FakeTls, seen: Arc<Mutex<Seen>>) {
+    let _ = match tls {
+        FakeTls::None => session(stream, mode, false, true, &seen).await.map(|_| ()),
+        FakeTls::Implicit(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls) => {
+                seen.lock().expect("lock").tls_sessions += 1;
+                session(tls, mode, false, true, &seen).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        },
+        FakeTls::StartTls(acceptor) => match session(stream, mode, true, true, &seen).await {
+            Ok(Some(plain)) => match acceptor.accept(plain).await {
+                Ok(tls) => {
+                    seen.lock().expect("lock").tls_sessions += 1;
+                    session(tls, mode, false, false, &seen).await.map(|_| ())
+                }
+                Err(e) => Err(e),
+            },
+            other => other.map(|_| ()),
+        },
+    };
+}
+
+/// Runs SMTP on `stream`; returns it back when the client asked for STARTTLS.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    mode: Mode,
+    offer_starttls: bool,
+    greet: bool,
+    seen: &Mutex<Seen>,
+) -> std::io::Result<Option<S>> {
+    let mut io = BufReader::new(stream);
+    if greet {
+        io.get_mut().write_all(b"220 fake ESMTP\r\n").await?;
+    }
     let mut line = String::new();
     for _ in 0..MAX_LINES {
         line.clear();
-        match tokio::time::timeout(IDLE, read.read_line(&mut line)).await {
+        match tokio::time::timeout(IDLE, io.read_line(&mut line)).await {
             Ok(Ok(n)) if n > 0 => {}
-            _ => return Ok(()),
+            _ => return Ok(None),
         }
-        if !read.buffer().is_empty() {
+        if !io.buffer().is_empty() {
             seen.lock().expect("lock").pipelined_batches += 1;
         }
         let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-fake greets you\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+        let reply: &[u8] = if upper.starts_with("EHLO") && offer_starttls {
+            b"250-fake greets you\r\n250-STARTTLS\r\n250 PIPELINING\r\n"
+        } else if upper.starts_with("EHLO") {
+            b"250-fake greets you\r\n250-PIPELINING\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+        } else if upper.starts_with("STARTTLS") && offer_starttls {
+            io.get_mut().write_all(b"220 2.0.0 ready\r\n").await?;
+            return Ok(Some(io.into_inner()));
+        } else if upper.starts_with("AUTH PLAIN ") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(line[11..].trim())
+                .unwrap_or_default();
+            let decoded = String::from_utf8_lossy(&decoded).into_owned();
+            let ok = decoded == "\0joe\0secret";
+            seen.lock().expect("lock").auths.push(decoded);
+            if ok {
+                b"235 2.7.0 ok\r\n"
+            } else {
+                b"535 5.7.8 no\r\n"
+            }
         } else if upper.starts_with("MAIL FROM:") {
             b"250 2.1.0 ok\r\n"
         } else if let Some(to) = upper.strip_prefix("RCPT TO:") {
@@ -79,8 +161,8 @@ async fn serve(stream: TcpStream, mode: Mode, seen: Arc<Mutex<Seen>>) -> std::io
         } else if upper.starts_with("DATA") && mode == Mode::Reject451OnData {
             b"451 4.3.0 fake says later\r\n"
         } else if upper.starts_with("DATA") {
-            write.write_all(b"354 go ahead\r\n").await?;
-            let (size, subject) = read_body(&mut read).await?;
+            io.get_mut().write_all(b"354 go ahead\r\n").await?;
+            let (size, subject) = read_body(&mut io).await?;
             let mut s = seen.lock().expect("lock");
             s.sizes.push(size);
             s.subjects.push(subject);
@@ -89,14 +171,14 @@ async fn serve(stream: TcpStream, mode: Mode, seen: Arc<Mutex<Seen>>) -> std::io
             seen.lock().expect("lock").rsets += 1;
             b"250 2.0.0 reset\r\n"
         } else if upper.starts_with("QUIT") {
-            write.write_all(b"221 2.0.0 bye\r\n").await?;
-            return Ok(());
+            io.get_mut().write_all(b"221 2.0.0 bye\r\n").await?;
+            return Ok(None);
         } else {
             b"500 5.5.2 what\r\n"
         };
-        write.write_all(reply).await?;
+        io.get_mut().write_all(reply).await?;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Reads a message up to the lone ".", undoing dot-stuffing; returns its
@@ -201,6 +283,64 @@ async fn every_data_refused_counts_as_rejected() {
         assert!(seen.sizes.is_empty());
         assert_eq!(seen.rsets, 30, "each refused transaction is reset");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_with_self_signed_certificate() {
+    let server = fake_server_with(Mode::AcceptAll, FakeTls::Implicit(tls_acceptor())).await;
+    let mut opts = options(&server, 12, 3);
+    opts.tls = TlsMode::Implicit;
+    opts.pipelining = true;
+    let report = bounded_load(opts).await;
+    assert_eq!(report.accepted, 12, "{}", report.render());
+    let seen = server.seen.lock().expect("lock");
+    assert_eq!(seen.sizes.len(), 12);
+    assert_eq!(seen.tls_sessions, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_then_auth_plain() {
+    let server = fake_server_with(Mode::AcceptAll, FakeTls::StartTls(tls_acceptor())).await;
+    let mut opts = options(&server, 8, 2);
+    opts.tls = TlsMode::StartTls;
+    opts.auth = Some(Credentials {
+        user: "joe".into(),
+        pass: "secret".into(),
+    });
+    let report = bounded_load(opts).await;
+    assert_eq!(report.accepted, 8, "{}", report.render());
+    let seen = server.seen.lock().expect("lock");
+    assert_eq!(seen.tls_sessions, 2);
+    assert_eq!(seen.auths, vec!["\0joe\0secret".to_string(); 2]);
+}
+
+#[tokio::test]
+async fn refused_auth_and_missing_starttls_are_reported() {
+    let server = fake_server(Mode::AcceptAll).await;
+    let mut opts = options(&server, 4, 1);
+    opts.auth = Some(Credentials {
+        user: "joe".into(),
+        pass: "wrong".into(),
+    });
+    let report = bounded_load(opts.clone()).await;
+    assert_eq!((report.accepted, report.failed), (0, 1));
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.contains("AUTH refused: 535")),
+        "{:?}",
+        report.errors
+    );
+    opts.auth = None;
+    opts.tls = TlsMode::StartTls;
+    let report = bounded_load(opts).await;
+    assert_eq!(report.accepted, 0);
+    assert!(
+        report.errors.iter().any(|e| e.contains("STARTTLS")),
+        "{:?}",
+        report.errors
+    );
 }
 
 #[tokio::test]
