@@ -302,8 +302,7 @@ fn record(stats: &mut WorkerStats, outcome: Outcome) -> bool {
     }
 }
 
-/// One mail transaction, RFC 5321 §3.3. With `pipelined`, MAIL, RCPT and
-/// DATA go out in one write (RFC 2920 §3.1: DATA ends the group).
+/// One mail transaction, RFC 5321 §3.3: envelope, then body and final reply.
 async fn transaction(
     client: &mut SmtpClient,
     spec: &MessageSpec<'_>,
@@ -314,51 +313,79 @@ async fn transaction(
         error,
         body_sent: false,
     };
-    let mail = format!("MAIL FROM:<{}>\r\n", spec.from);
-    let rcpt = format!("RCPT TO:<{}>\r\n", spec.to);
     let started = Instant::now();
-    let data_reply = if pipelined {
-        let group = [mail.as_bytes(), rcpt.as_bytes(), b"DATA\r\n"].concat();
-        client.send(&group).await.map_err(before_body)?;
-        let mail_reply = client.read_reply().await.map_err(before_body)?;
-        let rcpt_reply = client.read_reply().await.map_err(before_body)?;
-        let data_reply = client.read_reply().await.map_err(before_body)?;
-        if let Some(bad) = [mail_reply, rcpt_reply]
-            .into_iter()
-            .find(|r| !r.is_positive())
-        {
-            if data_reply.code == REPLY_354_START_INPUT {
-                // The server should have refused DATA; end it with no content.
-                client.send(b".\r\n").await.map_err(before_body)?;
-                client.read_reply().await.map_err(before_body)?;
-            }
-            return reset(client, bad).await.map_err(before_body);
-        }
-        data_reply
+    let envelope = if pipelined {
+        envelope_pipelined(client, spec).await
     } else {
-        for command in [&mail, &rcpt] {
-            client.send(command.as_bytes()).await.map_err(before_body)?;
-            let reply = client.read_reply().await.map_err(before_body)?;
-            if !reply.is_positive() {
-                return reset(client, reply).await.map_err(before_body);
-            }
-        }
-        client.send(b"DATA\r\n").await.map_err(before_body)?;
-        client.read_reply().await.map_err(before_body)?
+        envelope_in_turn(client, spec).await
     };
-    if data_reply.code != REPLY_354_START_INPUT {
-        return reset(client, data_reply).await.map_err(before_body);
+    if let Some(refusal) = envelope.map_err(before_body)? {
+        return reset(client, refusal).await.map_err(before_body);
     }
     client.send(wire).await.map_err(before_body)?;
-    let after_body = |error| TxError {
+    let last = client.read_reply().await.map_err(|error| TxError {
         error,
         body_sent: true,
-    };
-    let last = client.read_reply().await.map_err(after_body)?;
+    })?;
     if last.is_positive() {
         Ok(Outcome::Accepted(started.elapsed()))
     } else {
         Ok(Outcome::Rejected(last))
+    }
+}
+
+/// MAIL, RCPT, DATA, each waiting for its reply. `None` when the server
+/// is ready for the body, else the refusing reply.
+async fn envelope_in_turn(
+    client: &mut SmtpClient,
+    spec: &MessageSpec<'_>,
+) -> Result<Option<Reply>, ConnError> {
+    let commands = [
+        format!("MAIL FROM:<{}>\r\n", spec.from),
+        format!("RCPT TO:<{}>\r\n", spec.to),
+        "DATA\r\n".to_string(),
+    ];
+    for (i, command) in commands.iter().enumerate() {
+        client.send(command.as_bytes()).await?;
+        let reply = client.read_reply().await?;
+        let expected = if i == 2 {
+            reply.code == REPLY_354_START_INPUT
+        } else {
+            reply.is_positive()
+        };
+        if !expected {
+            return Ok(Some(reply));
+        }
+    }
+    Ok(None)
+}
+
+/// MAIL, RCPT and DATA in one write (RFC 2920 §3.1: DATA ends the group),
+/// then their three replies. Same result as [`envelope_in_turn`].
+async fn envelope_pipelined(
+    client: &mut SmtpClient,
+    spec: &MessageSpec<'_>,
+) -> Result<Option<Reply>, ConnError> {
+    let group = format!(
+        "MAIL FROM:<{}>\r\nRCPT TO:<{}>\r\nDATA\r\n",
+        spec.from, spec.to
+    );
+    client.send(group.as_bytes()).await?;
+    let mail = client.read_reply().await?;
+    let rcpt = client.read_reply().await?;
+    let data = client.read_reply().await?;
+    let refusal = [mail, rcpt].into_iter().find(|r| !r.is_positive());
+    match (refusal, data.code == REPLY_354_START_INPUT) {
+        (None, true) => Ok(None),
+        (None, false) => Ok(Some(data)),
+        (Some(refusal), go_ahead) => {
+            if go_ahead {
+                // The server should have refused DATA; end it with no content.
+                client.send(b".\r\n").await?;
+                client.read_reply().await?;
+            }
+            Ok(Some(refusal))
+        }
     }
 }
 
