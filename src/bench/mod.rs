@@ -1,0 +1,59 @@
+//! `ferrymail bench`: load tools that work against any server, ours or not.
+//!
+//! `bench smtp` opens C connections to an SMTP server and sends N messages
+//! of a given size over them, then reports throughput, latency percentiles,
+//! its own CPU time and, when given server PIDs or process names, the
+//! server's CPU time per message (summed over every process, so that
+//! multi-process servers such as Postfix compare fairly).
+//!
+//! Modules:
+//! - [`options`]: command-line parsing into [`SmtpBenchOptions`];
+//! - [`message`]: unique, exact-size, dot-stuffed test messages;
+//! - [`client`]: a bounded SMTP client (EHLO, STARTTLS, AUTH PLAIN, PIPELINING);
+//! - [`tls`]: the accept-any-certificate verifier (bench-only);
+//! - [`load`]: the connection tasks and counting rules ([`smtp_load`]);
+//! - [`stats`]: percentiles, getrusage and /proc CPU accounting;
+//! - [`report`]: the text and `RESULT {json}` output.
+
+pub mod client;
+pub mod load;
+pub mod message;
+pub mod options;
+pub mod report;
+pub mod stats;
+pub mod tls;
+
+#[cfg(test)]
+mod tests;
+
+pub use load::smtp_load;
+pub use options::{Credentials, SmtpBenchOptions, TlsMode, USAGE};
+pub use report::SmtpBenchReport;
+
+use options::{parse_smtp_args, Parsed};
+
+/// Entry point for `ferrymail bench ARGS...`; `args` excludes "bench".
+///
+/// Returns the report text to print, or a usage or start-up error (which
+/// includes the usage text when the arguments were at fault).
+pub fn run(args: &[String]) -> Result<String, String> {
+    let usage_error = |e: String| format!("{e}\n\n{USAGE}");
+    let opts = match args.split_first() {
+        Some((sub, rest)) if sub == "smtp" => match parse_smtp_args(rest).map_err(usage_error)? {
+            Parsed::Help => return Ok(USAGE.to_string()),
+            Parsed::Run(opts) => *opts,
+        },
+        Some((help, _)) if help == "--help" || help == "-h" || help == "help" => {
+            return Ok(USAGE.to_string())
+        }
+        Some((other, _)) => return Err(usage_error(format!("unknown bench {other:?}"))),
+        None => return Err(usage_error("missing benchmark name".into())),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting runtime: {e}"))?;
+    let report = runtime.block_on(smtp_load(opts))?;
+    Ok(report.render())
+}
