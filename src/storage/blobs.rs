@@ -339,3 +339,17 @@ mod tests {
         assert_eq!(store.blob_refcount(&b).unwrap(), 1);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::BlobId;
+
+    proptest::proptest! {
+        #[test]
+        fn blob_id_display_parse_round_trip(bytes in proptest::prelude::any::<[u8; 32]>()) {
+            let id = BlobId(bytes);
+            proptest::prop_assert_eq!(id.to_string().parse::<BlobId>().unwrap(), id);
+            proptest::prop_assert_eq!(id.to_string().to_uppercase().parse::<BlobId>().unwrap(), id);
+        }
+    }
+}

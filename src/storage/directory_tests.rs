@@ -548,3 +548,20 @@ fn directory_persists_across_reopen() {
     assert_eq!(store.blobs().get(&queued[0].blob).unwrap(), b"queued");
     assert!(store.next_queue_id().unwrap() > queued[0].id);
 }
+
+proptest::proptest! {
+    #[test]
+    fn normalize_address_is_idempotent_and_lowercase(
+        s in "[a-zA-Z0-9.+_-]{1,20}@[a-zA-Z0-9-]{1,10}(\\.[a-zA-Z]{2,5}){0,2}\\.?"
+    ) {
+        if let Ok(n) = normalize_address(&s) {
+            proptest::prop_assert_eq!(normalize_address(&n).unwrap(), n.clone());
+            proptest::prop_assert_eq!(n.to_lowercase(), n);
+        }
+    }
+
+    #[test]
+    fn normalize_address_never_panics(s in "\\PC{0,40}") {
+        let _ = normalize_address(&s);
+    }
+}

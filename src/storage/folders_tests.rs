@@ -448,3 +448,36 @@ fn folders_persist_across_reopen() {
         1
     );
 }
+
+#[test]
+fn delete_folder_while_appends_run_leaves_no_orphans() {
+    let (_dir, store) = store_with_bob();
+    let id = store.create_folder(BOB, "Busy", None).unwrap();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let mut appended = 0;
+            for i in 0..200 {
+                let msg = new_message(&store, format!("busy {i}").as_bytes());
+                match store.append_message(id, msg, None) {
+                    Ok(_) => appended += 1,
+                    Err(StorageError::NotFound(_)) => break, // the folder is gone
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            appended
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store.delete_folder(id).unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        store
+            .tree(TreeIx::Messages)
+            .scan_prefix(id.to_be_bytes())
+            .count(),
+        0
+    );
+    // Every blob still referenced is held by a message; none held by the deleted folder.
+    assert_eq!(store.tree(TreeIx::BlobRefs).len(), 0);
+}

@@ -508,4 +508,74 @@ pub(crate) mod tests {
             format!("queue record {} is not in the remote queue", rec.id)
         );
     }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put { body: usize, queue: usize },
+        Delete { pick: usize },
+        Move { pick: usize, queue: usize },
+        Split { pick: usize, bodies: Vec<usize> },
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..3usize, 0..6usize).prop_map(|(body, queue)| Op::Put { body, queue }),
+            (0..8usize).prop_map(|pick| Op::Delete { pick }),
+            (0..8usize, 0..6usize).prop_map(|(pick, queue)| Op::Move { pick, queue }),
+            (0..8usize, proptest::collection::vec(0..3usize, 0..3))
+                .prop_map(|(pick, bodies)| Op::Split { pick, bodies }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Against a model: a blob's refcount is the number of records holding it, and its file
+        /// exists exactly while that number is positive.
+        #[test]
+        fn refcounts_follow_the_records(ops in proptest::collection::vec(op(), 1..25)) {
+            let (_dir, store) = store();
+            let bodies: [&[u8]; 3] = [b"b0", b"b1", b"b2"];
+            let mut model: Vec<(QueueName, QueueId, usize)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Put { body, queue } => {
+                        let rec = record(&store, QueueName::ALL[queue], bodies[body], &["x@y.example"]);
+                        store.queue_put(&rec).unwrap();
+                        model.push((rec.queue, rec.id, body));
+                    }
+                    Op::Delete { pick } if !model.is_empty() => {
+                        let (q, id, _) = model.remove(pick % model.len());
+                        store.queue_delete(q, id).unwrap();
+                    }
+                    Op::Move { pick, queue } if !model.is_empty() => {
+                        let i = pick % model.len();
+                        let (q, id, _) = model[i];
+                        store.queue_move(id, q, QueueName::ALL[queue]).unwrap();
+                        model[i].0 = QueueName::ALL[queue];
+                    }
+                    Op::Split { pick, bodies: parts } if !model.is_empty() => {
+                        let (q, id, _) = model.remove(pick % model.len());
+                        let mut news = Vec::new();
+                        for (n, body) in parts.into_iter().enumerate() {
+                            let rec = record(&store, QueueName::ALL[n], bodies[body], &["x@y.example"]);
+                            model.push((rec.queue, rec.id, body));
+                            news.push(rec);
+                        }
+                        store.queue_replace(q, id, &news).unwrap();
+                    }
+                    _ => {}
+                }
+                for (b, content) in bodies.iter().enumerate() {
+                    let blob = BlobId::of(content);
+                    let holders = model.iter().filter(|m| m.2 == b).count() as u64;
+                    proptest::prop_assert_eq!(store.blob_refcount(&blob).unwrap(), holders);
+                    proptest::prop_assert_eq!(store.blobs().exists(&blob), holders > 0);
+                }
+                let total: usize = QueueName::ALL.iter().map(|q| store.queue_depth(*q).unwrap()).sum();
+                proptest::prop_assert_eq!(total, model.len());
+            }
+        }
+    }
 }
