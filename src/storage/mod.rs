@@ -342,6 +342,14 @@ mod tests {
     }
 
     #[test]
+    fn handles_cross_threads() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Store>();
+        assert_send_sync::<StorageError>();
+        assert_send_sync::<BlobStore>();
+    }
+
+    #[test]
     fn error_messages_read_well() {
         assert_eq!(
             StorageError::Exists("account bob@example.com".into()).to_string(),
