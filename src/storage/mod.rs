@@ -1,1 +1,375 @@
-//! Storage.
+//! Storage: the synchronous, typed layer over sled (the index) and the blob directory (message
+//! bodies). Actors call it from blocking contexts; it never touches actix or sockets.
+//!
+//! # Layout of the data directory
+//!
+//! ```text
+//! data_dir/
+//!   db/                sled database (one process owns it)
+//!   blobs/ab/cdef…     message bodies, named by the sha256 of their content (64 hex chars:
+//!                      the first two name the directory, the other 62 the file)
+//!   blobs/tmp/         unique temporary files; emptied on open
+//! ```
+//!
+//! # sled trees and key formats
+//!
+//! | tree                | key                                   | value (bincode)              |
+//! |---------------------|---------------------------------------|------------------------------|
+//! | `meta`              | `"schema"`                            | u32 big endian (= 1)         |
+//! | `meta`              | `"uidvalidity"`                       | u32 BE, last one handed out  |
+//! | `v1/domains`        | domain (lowercase)                    | `DomainRecord`               |
+//! | `v1/accounts`       | address (lowercase)                   | `AccountRecord` (PHC hash)   |
+//! | `v1/aliases`        | alias address (lowercase)             | `Vec<String>` targets        |
+//! | `v1/folders`        | folder id u64 BE                      | `FolderRecord` (IMAP.MRK)    |
+//! | `v1/folder_names`   | account `0x00` name (INBOX uppercase) | folder id u64 BE             |
+//! | `v1/messages`       | folder id u64 BE ++ uid u32 BE        | `MessageValue`               |
+//! | `v1/expunged`       | folder id u64 BE ++ uid u32 BE        | modseq u64 BE                |
+//! | `v1/queue/<name>`   | queue id u64 BE                       | `QueueRecord`                |
+//! | `v1/blobrefs`       | blob id (32 bytes)                    | refcount u64 BE              |
+//!
+//! Big-endian integer keys make sled's byte order the numeric order, so scans come out in UID
+//! and queue-id order. bincode is not self-describing: a change to any record's shape bumps the
+//! schema version and the tree prefix (`v2/…`), and [`Store::open`] refuses a data directory
+//! written by a newer schema ([`StorageError::Schema`]).
+//!
+//! # Invariants
+//!
+//! - Every operation that touches more than one key runs in one sled transaction spanning all
+//!   trees, so a crash leaves either all or none of it. sled serialises transactions globally.
+//! - Blob reference counts change in the same transaction as the records holding them. A count
+//!   going 0 → 1 requires the blob file to exist. When a count reaches 0 the file is deleted
+//!   after the commit, by a second transaction that re-checks the count (so a concurrent
+//!   re-reference of the same content wins).
+//! - UIDs are never reused: `uidnext` only grows, and expunged UIDs are remembered with the
+//!   modseq of their expunge (for QRESYNC). UIDVALIDITY comes from a counter in `meta` seeded by
+//!   the clock, so a folder deleted and re-created never gets an old value back.
+//!
+//! # Durability: durable before acknowledged
+//!
+//! Writes land in sled's memory and log; they are durable only after a flush. A caller that is
+//! about to acknowledge something (SMTP `250` after DATA, IMAP APPEND `OK`) first calls
+//! [`Store::commit`] (or awaits [`Store::commit_async`]). Commits are grouped: one committer
+//! thread takes every waiting request, fsyncs the blob directories made dirty since the last
+//! round, flushes sled once and answers them all. [`BlobStore::put`] fsyncs the blob file itself
+//! before renaming it into place.
+
+mod blobs;
+mod commit;
+mod directory;
+mod folders;
+mod keys;
+mod queue;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+pub use blobs::{BlobId, BlobStore};
+pub use commit::CommitStats;
+pub use directory::{
+    set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
+};
+pub use folders::{Flags, FolderId, FolderState, MessageRecord, NewMessage};
+pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
+
+use commit::Committer;
+use keys::TreeIx;
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors of the storage layer. The `String` payloads name the subject so that the message reads
+/// well on a console: `Exists("account bob@example.com")` prints
+/// "account bob@example.com already exists".
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unreadable stored record: {0}")]
+    Encoding(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "the data directory uses storage schema version {found}, this build supports only up to \
+         version {supported}: run a newer Ferrymail"
+    )]
+    Schema { found: u32, supported: u32 },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl StorageError {
+    /// A copy for answering several waiters with one failure (sled errors clone, io errors keep
+    /// their kind and text).
+    pub(crate) fn duplicate(&self) -> StorageError {
+        match self {
+            StorageError::Db(e) => StorageError::Db(e.clone()),
+            StorageError::Io(e) => StorageError::Io(std::io::Error::new(e.kind(), e.to_string())),
+            StorageError::Encoding(s) => StorageError::Encoding(s.clone()),
+            StorageError::Exists(s) => StorageError::Exists(s.clone()),
+            StorageError::NotFound(s) => StorageError::NotFound(s.clone()),
+            StorageError::Invalid(s) => StorageError::Invalid(s.clone()),
+            StorageError::Schema { found, supported } => StorageError::Schema {
+                found: *found,
+                supported: *supported,
+            },
+            StorageError::Conflict(s) => StorageError::Conflict(s.clone()),
+        }
+    }
+}
+
+/// Result of a closure run inside a transaction.
+pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StorageError>>;
+
+/// Abort the running transaction with `e`.
+pub(crate) fn abort<T>(e: StorageError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// The view of all trees inside one transaction.
+pub(crate) struct Tx<'a> {
+    trees: &'a [TransactionalTree],
+}
+
+impl Tx<'_> {
+    pub(crate) fn tree(&self, ix: TreeIx) -> &TransactionalTree {
+        &self.trees[ix.index()]
+    }
+}
+
+/// The handle on a data directory. Cheap to clone; every clone shares one sled database, one
+/// blob store and one committer thread, which stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    // Field order matters for Drop: the committer (which holds a Db clone) stops first.
+    committer: Committer,
+    db: sled::Db,
+    /// Indexed by [`TreeIx::index`].
+    trees: Vec<sled::Tree>,
+    blobs: BlobStore,
+    /// Serialises the structural operations that scan and then write (domain, account, alias
+    /// and folder creation/deletion), since sled transactions cannot scan.
+    admin_lock: Mutex<()>,
+}
+
+impl Store {
+    /// Open (creating when needed) the data directory: `data_dir/db` for sled and
+    /// `data_dir/blobs` for bodies. Refuses a database written by a newer schema.
+    pub fn open(data_dir: &Path) -> Result<Store, StorageError> {
+        std::fs::create_dir_all(data_dir)?;
+        let db_dir = data_dir.join("db");
+        std::fs::create_dir_all(&db_dir)?;
+        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+        let db = sled::Config::new().path(&db_dir).open()?;
+        let meta = db.open_tree(keys::META_TREE)?;
+        check_schema(&meta)?;
+        let mut trees = Vec::with_capacity(TreeIx::COUNT);
+        for ix in TreeIx::all() {
+            trees.push(db.open_tree(ix.tree_name())?);
+        }
+        db.flush()?;
+        let committer = Committer::start(db.clone(), blobs.dirty_dirs())?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                committer,
+                db,
+                trees,
+                blobs,
+                admin_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The message body store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    /// Make everything written so far durable (blob directories fsynced, sled flushed). Blocks
+    /// until the committer thread has done a flush that started after this call.
+    pub fn commit(&self) -> Result<(), StorageError> {
+        self.inner.committer.commit()
+    }
+
+    /// [`Store::commit`] for async callers: the request is queued at once; the future resolves
+    /// when a flush covering it has finished.
+    pub fn commit_async(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
+        self.inner.committer.commit_async()
+    }
+
+    /// Counters of the group committer.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.inner.committer.stats()
+    }
+
+    /// The sled tree for `ix`, for reads and scans outside transactions.
+    pub(crate) fn tree(&self, ix: TreeIx) -> &sled::Tree {
+        &self.inner.trees[ix.index()]
+    }
+
+    /// Run `f` in one transaction over every tree. `f` may run more than once, so it must not
+    /// have side effects outside the transaction.
+    pub(crate) fn transact<T>(&self, f: impl Fn(&Tx) -> TxResult<T>) -> Result<T, StorageError> {
+        self.inner.trees[..]
+            .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }))
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StorageError::Db(e),
+            })
+    }
+
+    /// Take the lock that serialises scan-then-write structural operations.
+    pub(crate) fn admin_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A poisoned lock only means another thread panicked while holding it; the data it
+        // guards lives in sled, which the transaction kept consistent.
+        self.inner
+            .admin_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The data directory's sled database (for ids).
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.inner.db
+    }
+
+    /// Where the blob files live.
+    pub fn blob_root(&self) -> PathBuf {
+        self.inner.blobs.root().to_path_buf()
+    }
+}
+
+fn check_schema(meta: &sled::Tree) -> Result<(), StorageError> {
+    match meta.get(keys::SCHEMA_KEY)? {
+        None => {
+            meta.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            Ok(())
+        }
+        Some(v) => {
+            let found = keys::decode_u32(&v, "schema version")?;
+            if found > SCHEMA_VERSION {
+                Err(StorageError::Schema {
+                    found,
+                    supported: SCHEMA_VERSION,
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+
+    /// A fresh store in a temporary directory, with cheap password hashing.
+    pub(crate) fn store() -> (tempfile::TempDir, Store) {
+        set_fast_password_hashing_for_tests(true);
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open store");
+        (dir, store)
+    }
+
+    /// A store with domain example.com and account bob@example.com.
+    pub(crate) fn store_with_bob() -> (tempfile::TempDir, Store) {
+        let (dir, store) = store();
+        store.add_domain("example.com").expect("domain");
+        store
+            .add_account("bob@example.com", "secret", false)
+            .expect("account");
+        (dir, store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn open_creates_layout_and_schema() {
+        let (dir, store) = store();
+        assert!(dir.path().join("db").is_dir());
+        assert!(dir.path().join("blobs").is_dir());
+        let meta = store.db().open_tree(keys::META_TREE).unwrap();
+        assert_eq!(
+            meta.get(keys::SCHEMA_KEY).unwrap().unwrap().as_ref(),
+            &1u32.to_be_bytes()
+        );
+    }
+
+    #[test]
+    fn open_refuses_newer_schema() {
+        let dir = tempfile::TempDir::new().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let meta = store.db().open_tree(keys::META_TREE).unwrap();
+            meta.insert(keys::SCHEMA_KEY, &7u32.to_be_bytes()).unwrap();
+            store.commit().unwrap();
+        }
+        let err = Store::open(dir.path()).err().expect("must refuse");
+        assert!(matches!(
+            err,
+            StorageError::Schema {
+                found: 7,
+                supported: 1
+            }
+        ));
+        assert!(err.to_string().contains("schema version 7"), "{err}");
+    }
+
+    #[test]
+    fn handles_cross_threads() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Store>();
+        assert_send_sync::<StorageError>();
+        assert_send_sync::<BlobStore>();
+    }
+
+    #[test]
+    fn error_messages_read_well() {
+        assert_eq!(
+            StorageError::Exists("account bob@example.com".into()).to_string(),
+            "account bob@example.com already exists"
+        );
+        assert_eq!(
+            StorageError::NotFound("domain example.org".into()).to_string(),
+            "domain example.org not found"
+        );
+    }
+
+    #[test]
+    fn reopen_after_drop_of_all_clones() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let clone = store.clone();
+        drop(store);
+        clone.add_domain("example.com").unwrap();
+        drop(clone);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.list_domains().unwrap(), vec!["example.com"]);
+    }
+}
