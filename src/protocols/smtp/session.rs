@@ -255,6 +255,9 @@ impl Session {
         let used = self.process(&buf, dir, out);
         self.inbuf = buf;
         self.inbuf.drain(..used.min(self.inbuf.len()));
+        if matches!(self.mode, Mode::Closed) {
+            self.inbuf = Vec::new();
+        }
     }
 
     /// Returns how many bytes of `buf` were used up.
