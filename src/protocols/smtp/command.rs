@@ -131,8 +131,20 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
     };
     let verb = verb.to_ascii_uppercase();
     let known: &[&[u8]] = &[
-        b"EHLO", b"HELO", b"MAIL", b"RCPT", b"DATA", b"BDAT", b"RSET", b"NOOP", b"QUIT", b"VRFY",
-        b"EXPN", b"HELP", b"STARTTLS", b"AUTH",
+        b"EHLO",
+        b"HELO",
+        b"MAIL",
+        b"RCPT",
+        b"DATA",
+        b"BDAT",
+        b"RSET",
+        b"NOOP",
+        b"QUIT",
+        b"VRFY",
+        b"EXPN",
+        b"HELP",
+        b"STARTTLS",
+        b"AUTH",
     ];
     if !known.contains(&verb.as_slice()) {
         return Err(CommandError::Unknown);
@@ -344,13 +356,17 @@ fn is_local_part(s: &str) -> bool {
         }
         true
     } else {
-        !s.is_empty() && s.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
+        !s.is_empty()
+            && s.split('.')
+                .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
     }
 }
 
 /// RFC 5322 atext, plus UTF8-non-ascii (RFC 6531 §3.3).
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && !c.is_control())
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (!c.is_ascii() && !c.is_control())
 }
 
 /// `Domain = sub-domain *("." sub-domain)`; `sub-domain = Let-dig [Ldh-str]` or a U-label.
@@ -362,9 +378,9 @@ pub(crate) fn is_domain(s: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && !c.is_control()))
+                && label.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && !c.is_control())
+                })
         })
 }
 
@@ -385,7 +401,9 @@ fn is_address_literal(s: &str) -> bool {
         Some((tag, content)) => {
             is_domain(tag)
                 && !content.is_empty()
-                && content.bytes().all(|b| (33..=90).contains(&b) || (94..=126).contains(&b))
+                && content
+                    .bytes()
+                    .all(|b| (33..=90).contains(&b) || (94..=126).contains(&b))
         }
         None => false,
     }
@@ -400,14 +418,18 @@ fn esmtp_params(s: &str) -> Result<Vec<(String, Option<&str>)>, CommandError> {
             None => (word, None),
         };
         // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
-        let key_ok = key.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        let key_ok = key
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         // esmtp-value = 1*(%d33-60 / %d62-126), plus UTF-8 under SMTPUTF8
         let value_ok = match value {
             None => true,
             Some(v) => {
                 !v.is_empty()
-                    && v.chars().all(|c| c != '=' && !c.is_control() && !c.is_whitespace())
+                    && v.chars()
+                        .all(|c| c != '=' && !c.is_control() && !c.is_whitespace())
             }
         };
         if !key_ok || !value_ok {

@@ -75,7 +75,10 @@ impl Session {
         } else if self.config.auth_required && self.auth.is_none() {
             // RFC 6409 §4.3: submission requires authentication.
             reply::R530_AUTH_REQUIRED
-        } else if params.size.is_some_and(|n| n > self.config.max_message_size) {
+        } else if params
+            .size
+            .is_some_and(|n| n > self.config.max_message_size)
+        {
             // RFC 1870 §6.1
             reply::r552_declared_too_big(self.config.max_message_size)
         } else if !from.is_ascii() && !params.smtputf8 {

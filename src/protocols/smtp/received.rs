@@ -53,7 +53,11 @@ pub fn received_header(env: &Envelope, hostname: &str, queue_id: &str, date: &st
         last.push(';');
     }
     if let Some(last) = clauses.last_mut() {
-        last.push(date.chars().map(|c| if c.is_control() { ' ' } else { c }).collect());
+        last.push(
+            date.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        );
     }
     fold(&clauses)
 }
@@ -90,7 +94,13 @@ fn fold(clauses: &[Vec<String>]) -> String {
 /// A value inside the header: no controls, no whitespace (it would break the folding).
 fn clean(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() || c.is_whitespace() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || c.is_whitespace() {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

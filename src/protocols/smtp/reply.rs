@@ -130,16 +130,12 @@ pub const R334_USERNAME: Reply = Reply::plain(334, "VXNlcm5hbWU6");
 /// "Password:" in base64.
 pub const R334_PASSWORD: Reply = Reply::plain(334, "UGFzc3dvcmQ6");
 pub const R354_START_DATA: Reply = Reply::plain(354, "End data with <CR><LF>.<CR><LF>");
-pub const R451_RCPT_TEMPFAIL: Reply = Reply::new(
-    451,
-    S4_3_0,
-    "Temporary lookup failure, try again later",
-);
+pub const R451_RCPT_TEMPFAIL: Reply =
+    Reply::new(451, S4_3_0, "Temporary lookup failure, try again later");
 pub const R451_LOCAL_ERROR: Reply = Reply::new(451, S4_3_0, "Local error in processing");
 pub const R452_TOO_MANY_RCPTS: Reply = Reply::new(452, S4_5_3, "Too many recipients");
 pub const R452_STORAGE: Reply = Reply::new(452, S4_3_1, "Insufficient system storage");
-pub const R454_AUTH_TEMPFAIL: Reply =
-    Reply::new(454, S4_7_0, "Temporary authentication failure");
+pub const R454_AUTH_TEMPFAIL: Reply = Reply::new(454, S4_7_0, "Temporary authentication failure");
 pub const R500_UNKNOWN: Reply = Reply::new(500, S5_5_2, "Command unrecognized");
 pub const R500_EMPTY: Reply = Reply::new(500, S5_5_2, "Empty command line");
 pub const R500_BARE_LF: Reply = Reply::new(500, S5_5_2, "Bare LF not allowed; use CRLF");
@@ -160,23 +156,26 @@ pub const R503_RCPT_AFTER_BDAT: Reply =
 pub const R503_DATA_AFTER_BDAT: Reply =
     Reply::new(503, S5_5_1, "Error: DATA not allowed after BDAT");
 pub const R503_ALREADY_AUTH: Reply = Reply::new(503, S5_5_1, "Error: already authenticated");
-pub const R503_AUTH_IN_TX: Reply =
-    Reply::new(503, S5_5_1, "Error: AUTH not allowed during a mail transaction");
-pub const R503_AUTH_DISABLED: Reply =
-    Reply::new(503, S5_5_1, "Error: authentication not enabled");
+pub const R503_AUTH_IN_TX: Reply = Reply::new(
+    503,
+    S5_5_1,
+    "Error: AUTH not allowed during a mail transaction",
+);
+pub const R503_AUTH_DISABLED: Reply = Reply::new(503, S5_5_1, "Error: authentication not enabled");
 pub const R503_TLS_ACTIVE: Reply = Reply::new(503, S5_5_1, "Error: TLS already active");
-pub const R504_UNKNOWN_MECH: Reply =
-    Reply::new(504, S5_5_4, "Unrecognized authentication type");
+pub const R504_UNKNOWN_MECH: Reply = Reply::new(504, S5_5_4, "Unrecognized authentication type");
 pub const R530_AUTH_REQUIRED: Reply = Reply::new(530, S5_7_0, "Authentication required");
-pub const R535_AUTH_FAILED: Reply =
-    Reply::new(535, S5_7_8, "Authentication credentials invalid");
+pub const R535_AUTH_FAILED: Reply = Reply::new(535, S5_7_8, "Authentication credentials invalid");
 pub const R538_ENCRYPTION_REQUIRED: Reply = Reply::new(
     538,
     S5_7_11,
     "Encryption required for requested authentication mechanism",
 );
-pub const R552_TOO_BIG: Reply =
-    Reply::new(552, S5_3_4, "Message size exceeds fixed maximum message size");
+pub const R552_TOO_BIG: Reply = Reply::new(
+    552,
+    S5_3_4,
+    "Message size exceeds fixed maximum message size",
+);
 pub const R553_BAD_RCPT: Reply = Reply::new(553, S5_1_3, "Bad recipient address syntax");
 pub const R553_NEED_SMTPUTF8: Reply = Reply::new(
     553,
@@ -187,7 +186,9 @@ pub const R553_NEED_SMTPUTF8: Reply = Reply::new(
 /// A value from outside (queue id, address, error text) as part of one reply line: a `\n`
 /// would otherwise start a new reply line.
 fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// `220 <host> ESMTP Ferrymail`
@@ -212,7 +213,11 @@ pub fn r421_too_many_errors(host: &str) -> Reply {
 
 /// `421 4.7.0 <host> Too much pipelined input`
 pub fn r421_input_overflow(host: &str) -> Reply {
-    Reply::dynamic(421, Some(S4_7_0), format!("{host} Too much pipelined input"))
+    Reply::dynamic(
+        421,
+        Some(S4_7_0),
+        format!("{host} Too much pipelined input"),
+    )
 }
 
 /// `250 2.0.0 Ok: queued as <id>`
@@ -230,7 +235,10 @@ pub fn r550_no_such_user(addr: &str) -> Reply {
     Reply::dynamic(
         550,
         Some(S5_1_1),
-        format!("<{}>: Recipient address rejected: no such user", one_line(addr)),
+        format!(
+            "<{}>: Recipient address rejected: no such user",
+            one_line(addr)
+        ),
     )
 }
 
@@ -268,14 +276,18 @@ impl From<&CommandError> for Reply {
 impl From<&EnqueueError> for Reply {
     fn from(e: &EnqueueError) -> Reply {
         match e {
-            EnqueueError::Temporary(msg) if !msg.is_empty() => {
-                Reply::dynamic(451, Some(S4_3_0), format!("Temporary failure: {}", one_line(msg)))
-            }
+            EnqueueError::Temporary(msg) if !msg.is_empty() => Reply::dynamic(
+                451,
+                Some(S4_3_0),
+                format!("Temporary failure: {}", one_line(msg)),
+            ),
             EnqueueError::Temporary(_) => R451_LOCAL_ERROR,
             EnqueueError::InsufficientStorage => R452_STORAGE,
-            EnqueueError::Rejected(msg) if !msg.is_empty() => {
-                Reply::dynamic(554, Some(S5_7_1), format!("Message rejected: {}", one_line(msg)))
-            }
+            EnqueueError::Rejected(msg) if !msg.is_empty() => Reply::dynamic(
+                554,
+                Some(S5_7_1),
+                format!("Message rejected: {}", one_line(msg)),
+            ),
             EnqueueError::Rejected(_) => Reply::new(554, S5_7_1, "Message rejected"),
         }
     }

@@ -246,7 +246,8 @@ impl Session {
         if chunk.len() > room {
             self.overflowed = true;
         }
-        self.inbuf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.inbuf
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 
     /// Process the buffered input as far as possible and keep the rest.
@@ -337,7 +338,9 @@ impl Session {
         // Never read past drop_size + 1 octets, so the drop decision does not depend on how
         // the input was split.
         let allowed = drop_size.saturating_sub(tx.received).saturating_add(1);
-        let take = usize::try_from(allowed).unwrap_or(usize::MAX).min(input.len());
+        let take = usize::try_from(allowed)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
         let end = decoder.feed(&input[..take], &mut tx.body);
         let used = end.unwrap_or(take);
         tx.received = tx.received.saturating_add(used as u64);

@@ -69,7 +69,10 @@ fn plain_with_challenge_authzid_and_failures() {
         "[AUTH PLAIN - alice]",
         "235 2.7.0",
     ]);
-    assert!(out.log.contains("\r\n334 \r\n"), "an empty challenge is `334 `");
+    assert!(
+        out.log.contains("\r\n334 \r\n"),
+        "an empty challenge is `334 `"
+    );
 }
 
 #[test]
@@ -140,11 +143,20 @@ fn auth_needs_tls_unless_plaintext_allowed() {
     let out = transcript_with(&cfg, false, &[input.as_bytes()]);
     out.expect(&["220 ", "250 STARTTLS", "538 5.7.11 Encryption required"]);
     let out = transcript_with(&cfg, true, &[input.as_bytes()]);
-    out.expect(&["220 ", "250 AUTH PLAIN LOGIN", "[AUTH PLAIN - alice]", "235 2.7.0"]);
+    out.expect(&[
+        "220 ",
+        "250 AUTH PLAIN LOGIN",
+        "[AUTH PLAIN - alice]",
+        "235 2.7.0",
+    ]);
 
     cfg.auth_enabled = false;
     let out = transcript_with(&cfg, true, &[input.as_bytes()]);
-    out.expect(&["220 ", "250 DSN", "503 5.5.1 Error: authentication not enabled"]);
+    out.expect(&[
+        "220 ",
+        "250 DSN",
+        "503 5.5.1 Error: authentication not enabled",
+    ]);
 }
 
 #[test]
@@ -176,20 +188,33 @@ fn submission_requires_auth_and_starttls_forgets_it() {
         "250 2.0.0 Ok: queued as Q1",
     ]);
     let env = &out.envelopes[0];
-    assert_eq!((env.protocol, env.body.as_slice()), ("ESMTPSA", &b"hi\n"[..]));
+    assert_eq!(
+        (env.protocol, env.body.as_slice()),
+        ("ESMTPSA", &b"hi\n"[..])
+    );
 }
 
 #[test]
 fn implicit_tls_and_reset_of_auth_on_starttls() {
     let cfg = SessionConfig::for_service("mx.example.com", Service::Smtps);
     let out = transcript_with(&cfg, true, &[b"EHLO c\r\nSTARTTLS\r\n"]);
-    out.expect(&["220 ", "250 AUTH PLAIN LOGIN", "503 5.5.1 Error: TLS already active"]);
+    out.expect(&[
+        "220 ",
+        "250 AUTH PLAIN LOGIN",
+        "503 5.5.1 Error: TLS already active",
+    ]);
 
     let mut s = Session::new(config(), peer(), false);
     let ok = b64("\0alice\0secret");
-    let out = s.receive(format!("EHLO c\r\nAUTH PLAIN {ok}\r\n").as_bytes(), &FakeDir);
+    let out = s.receive(
+        format!("EHLO c\r\nAUTH PLAIN {ok}\r\n").as_bytes(),
+        &FakeDir,
+    );
     assert!(matches!(out.last(), Some(Action::Authenticate { .. })) && s.is_waiting());
-    s.resume(crate::protocols::smtp::Answer::Auth(Some("alice@example.com".into())), &FakeDir);
+    s.resume(
+        crate::protocols::smtp::Answer::Auth(Some("alice@example.com".into())),
+        &FakeDir,
+    );
     assert_eq!(s.authenticated_as(), Some("alice@example.com"));
     s.receive(b"STARTTLS\r\n", &FakeDir);
     s.tls_established(&FakeDir);
@@ -205,5 +230,8 @@ fn password_is_not_in_debug_output() {
         password: "hunter2".into(),
     };
     let text = format!("{a:?}");
-    assert!(text.contains("alice") && !text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("alice") && !text.contains("hunter2"),
+        "{text}"
+    );
 }

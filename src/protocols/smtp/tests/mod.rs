@@ -78,8 +78,8 @@ impl Outcome {
     #[track_caller]
     pub(super) fn expect(&self, expected: &[&str]) {
         let got = self.replies();
-        let ok = got.len() == expected.len()
-            && got.iter().zip(expected).all(|(g, e)| g.starts_with(e));
+        let ok =
+            got.len() == expected.len() && got.iter().zip(expected).all(|(g, e)| g.starts_with(e));
         assert!(ok, "replies differ\n got: {got:#?}\nwant: {expected:#?}");
     }
 }
@@ -141,15 +141,13 @@ impl Shell {
     }
 }
 
+/// Cuts turn number `i` into the pieces `receive` gets.
+type Splitter<'a> = dyn Fn(usize, &[u8]) -> Vec<Vec<u8>> + 'a;
+
 /// Run one conversation: each turn is what the client sends before waiting for replies;
 /// `split` cuts a turn into the pieces `receive` gets. A pending STARTTLS completes between
 /// turns (the client waits for 220 before its handshake).
-fn run_with(
-    cfg: &SessionConfig,
-    tls: bool,
-    turns: &[&[u8]],
-    split: &dyn Fn(usize, &[u8]) -> Vec<Vec<u8>>,
-) -> Outcome {
+fn run_with(cfg: &SessionConfig, tls: bool, turns: &[&[u8]], split: &Splitter<'_>) -> Outcome {
     let mut s = Session::new(cfg.clone(), peer(), tls);
     let mut shell = Shell::default();
     let greeting = s.greeting();
@@ -180,7 +178,9 @@ pub(super) fn run_once(cfg: &SessionConfig, tls: bool, turns: &[&[u8]]) -> Outco
 #[track_caller]
 pub(super) fn transcript_with(cfg: &SessionConfig, tls: bool, turns: &[&[u8]]) -> Outcome {
     let whole = run_once(cfg, tls, turns);
-    let bytewise = run_with(cfg, tls, turns, &|_, t| t.iter().map(|&b| vec![b]).collect());
+    let bytewise = run_with(cfg, tls, turns, &|_, t| {
+        t.iter().map(|&b| vec![b]).collect()
+    });
     assert_eq!(bytewise, whole, "byte-at-a-time differs");
     for (turn, t) in turns.iter().enumerate() {
         for at in 0..=t.len() {

@@ -9,7 +9,11 @@ fn envelope(rcpts: &[&str]) -> Envelope {
         mail_from: "a@example.org".into(),
         recipients: rcpts
             .iter()
-            .map(|r| Recipient { address: r.to_string(), notify: None, orcpt: None })
+            .map(|r| Recipient {
+                address: r.to_string(),
+                notify: None,
+                orcpt: None,
+            })
             .collect(),
         body: Vec::new(),
         size_declared: None,
@@ -30,7 +34,12 @@ fn received_with_one_recipient() {
     let date = rfc5322_date(1_795_305_600);
     assert_eq!(date, "Sun, 22 Nov 2026 00:00:00 +0000");
     assert_eq!(
-        received_header(&envelope(&["bob@example.com"]), "mx.example.com", "Q1", &date),
+        received_header(
+            &envelope(&["bob@example.com"]),
+            "mx.example.com",
+            "Q1",
+            &date
+        ),
         "Received: from client.example.org (192.0.2.7 [192.0.2.7])\r\n\
          \tby mx.example.com (Ferrymail) with ESMTPS id Q1\r\n\
          \tfor <bob@example.com>; Sun, 22 Nov 2026 00:00:00 +0000\r\n"
@@ -42,10 +51,19 @@ fn received_without_for_and_folded() {
     let mut env = envelope(&["a@example.com", "b@example.com"]);
     env.peer.ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
     env.helo = format!("{}.example.org", "h".repeat(60));
-    let h = received_header(&env, "mx.example.com", "Q2", "Thu, 01 Jan 1970 00:00:00 +0000");
+    let h = received_header(
+        &env,
+        "mx.example.com",
+        "Q2",
+        "Thu, 01 Jan 1970 00:00:00 +0000",
+    );
     assert!(!h.contains("for <"));
     assert!(h.contains("[IPv6:2001:db8::1])"));
-    assert!(h.ends_with("id Q2;\r\n\tThu, 01 Jan 1970 00:00:00 +0000\r\n") || h.ends_with("id Q2; Thu, 01 Jan 1970 00:00:00 +0000\r\n"), "{h}");
+    assert!(
+        h.ends_with("id Q2;\r\n\tThu, 01 Jan 1970 00:00:00 +0000\r\n")
+            || h.ends_with("id Q2; Thu, 01 Jan 1970 00:00:00 +0000\r\n"),
+        "{h}"
+    );
     for line in h.split("\r\n") {
         assert!(line.chars().count() <= 78, "{line:?} too long in\n{h}");
     }

@@ -51,7 +51,10 @@ fn helo_and_simple_transaction() {
     assert_eq!(env.recipients.len(), 1);
     assert_eq!(env.recipients[0].address, "bob@example.com");
     assert_eq!(env.body, b"Subject: hi\r\n\r\nbody\r\n");
-    assert_eq!((env.helo.as_str(), env.protocol, env.tls), ("client", "SMTP", false));
+    assert_eq!(
+        (env.helo.as_str(), env.protocol, env.tls),
+        ("client", "SMTP", false)
+    );
     assert_eq!(env.body_type, BodyType::SevenBit);
     assert_eq!(env.peer, super::peer());
 }
@@ -64,16 +67,31 @@ fn pipelined_transactions_in_order_and_reset_after_enqueue() {
          MAIL FROM:<x@example.org>\r\nRCPT TO:<bob2@example.com>\r\nDATA\r\ntwo\r\n.\r\nNOOP\r\n",
     ));
     out.expect(&[
-        "220 ", "250 ", "250 2.1.0", "250 2.1.5", "250 2.1.5", "250 2.1.5", "354 ", "[ENQUEUE]",
-        "250 2.0.0 Ok: queued as Q1", "250 2.1.0", "250 2.1.5", "354 ", "[ENQUEUE]",
-        "250 2.0.0 Ok: queued as Q2", "250 2.0.0 Ok",
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "250 2.1.5",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "250 2.0.0 Ok: queued as Q1",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "250 2.0.0 Ok: queued as Q2",
+        "250 2.0.0 Ok",
     ]);
     let (a, b) = (&out.envelopes[0], &out.envelopes[1]);
     assert_eq!(a.mail_from, "");
     // The duplicate RCPT is accepted but stored once.
     let rcpts: Vec<&str> = a.recipients.iter().map(|r| r.address.as_str()).collect();
     assert_eq!(rcpts, ["bob@example.com", "alice@example.com"]);
-    assert_eq!((a.body.as_slice(), b.body.as_slice()), (&b"one\r\n"[..], &b"two\r\n"[..]));
+    assert_eq!(
+        (a.body.as_slice(), b.body.as_slice()),
+        (&b"one\r\n"[..], &b"two\r\n"[..])
+    );
     assert_eq!(a.protocol, "ESMTP");
 }
 
@@ -93,7 +111,11 @@ fn line_errors_keep_the_session() {
     // A line exactly at the limit (512 with CRLF) is fine; one more octet is too long.
     let ok = format!("NOOP {}\r\n", "y".repeat(512 - 7));
     let long = format!("NOOP {}\r\n", "y".repeat(512 - 6));
-    transcript(format!("{ok}{long}").as_bytes()).expect(&["220 ", "250 ", "500 5.5.2 Line too long"]);
+    transcript(format!("{ok}{long}").as_bytes()).expect(&[
+        "220 ",
+        "250 ",
+        "500 5.5.2 Line too long",
+    ]);
 }
 
 #[test]
@@ -130,18 +152,20 @@ fn sequence_errors() {
 
 #[test]
 fn other_commands() {
-    transcript(b"vrfy bob\r\nEXPN staff\r\nHELP\r\nNoOp whatever\r\nRSET\r\nVRFY\r\nQUIT\r\nNOOP\r\n")
-        .expect(&[
-            "220 ",
-            "252 2.1.5 Cannot VRFY user",
-            "502 5.5.1",
-            "214 2.0.0 Commands:",
-            "250 2.0.0 Ok",
-            "250 2.0.0 Ok",
-            "501 5.5.4 Syntax: VRFY address",
-            "221 2.0.0 Bye",
-            "[CLOSE]",
-        ]);
+    transcript(
+        b"vrfy bob\r\nEXPN staff\r\nHELP\r\nNoOp whatever\r\nRSET\r\nVRFY\r\nQUIT\r\nNOOP\r\n",
+    )
+    .expect(&[
+        "220 ",
+        "252 2.1.5 Cannot VRFY user",
+        "502 5.5.1",
+        "214 2.0.0 Commands:",
+        "250 2.0.0 Ok",
+        "250 2.0.0 Ok",
+        "501 5.5.4 Syntax: VRFY address",
+        "221 2.0.0 Bye",
+        "[CLOSE]",
+    ]);
 }
 
 #[test]
@@ -189,7 +213,11 @@ fn recipients_through_directory() {
         "[ENQUEUE]",
         "250 2.0.0 Ok: queued as Q1",
     ]);
-    let rcpts: Vec<&str> = out.envelopes[0].recipients.iter().map(|r| r.address.as_str()).collect();
+    let rcpts: Vec<&str> = out.envelopes[0]
+        .recipients
+        .iter()
+        .map(|r| r.address.as_str())
+        .collect();
     assert_eq!(rcpts, ["bob@example.com", "postmaster@mx.example.com"]);
 }
 
@@ -214,8 +242,17 @@ fn smtputf8_addresses() {
          DATA\r\nx\r\n.\r\n",
     ));
     out.expect(&[
-        "220 ", "250 ", "553 5.6.7", "250 2.1.0", "553 5.6.7", "250 2.0.0", "250 2.1.0",
-        "250 2.1.5", "354 ", "[ENQUEUE]", "250 2.0.0 Ok: queued",
+        "220 ",
+        "250 ",
+        "553 5.6.7",
+        "250 2.1.0",
+        "553 5.6.7",
+        "250 2.0.0",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "250 2.0.0 Ok: queued",
     ]);
     let env = &out.envelopes[0];
     assert!(env.smtputf8);
@@ -232,15 +269,25 @@ fn dsn_parameters_are_stored() {
          DATA\r\nx\r\n.\r\n",
     ));
     out.expect(&[
-        "220 ", "250 ", "250 2.1.0", "250 2.1.5", "250 2.1.5", "501 5.5.4 Invalid NOTIFY",
-        "354 ", "[ENQUEUE]", "250 2.0.0",
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "250 2.1.5",
+        "501 5.5.4 Invalid NOTIFY",
+        "354 ",
+        "[ENQUEUE]",
+        "250 2.0.0",
     ]);
     let env = &out.envelopes[0];
     assert_eq!(env.ret, Some(DsnRet::Hdrs));
     assert_eq!(env.envid.as_deref(), Some("QQ+314"));
     assert_eq!(env.size_declared, Some(200));
     let bob = &env.recipients[0];
-    assert_eq!(bob.notify, Some(vec![DsnNotify::Success, DsnNotify::Failure]));
+    assert_eq!(
+        bob.notify,
+        Some(vec![DsnNotify::Success, DsnNotify::Failure])
+    );
     assert_eq!(bob.orcpt.as_deref(), Some("rfc822;bob@example.com"));
     assert_eq!(env.recipients[1].notify, Some(vec![DsnNotify::Never]));
     assert_eq!(env.recipients[1].orcpt, None);
@@ -267,7 +314,15 @@ fn smuggling_attempts_stay_in_the_message() {
             "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nhi{end}\
              MAIL FROM:<evil@example.org>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\nsmuggled\r\n.\r\n",
         )));
-        out.expect(&["220 ", "250 ", "250 2.1.0", "250 2.1.5", "354 ", "[ENQUEUE]", "250 2.0.0"]);
+        out.expect(&[
+            "220 ",
+            "250 ",
+            "250 2.1.0",
+            "250 2.1.5",
+            "354 ",
+            "[ENQUEUE]",
+            "250 2.0.0",
+        ]);
         assert_eq!(out.envelopes.len(), 1);
         assert!(out.envelopes[0].body.ends_with(b"smuggled\r\n"));
     }
@@ -275,10 +330,19 @@ fn smuggling_attempts_stay_in_the_message() {
 
 #[test]
 fn size_declared_at_mail() {
-    transcript(&with_ehlo("MAIL FROM:<a@example.org> SIZE=1001\r\nMAIL FROM:<a@example.org> SIZE=1000\r\n"))
-        .expect(&["220 ", "250 ", "552 5.3.4 Message size exceeds fixed limit of 1000", "250 2.1.0"]);
-    transcript(&with_ehlo("MAIL FROM:<a@example.org> SIZE=99999999999999999999\r\n"))
-        .expect(&["220 ", "250 ", "552 5.3.4"]);
+    transcript(&with_ehlo(
+        "MAIL FROM:<a@example.org> SIZE=1001\r\nMAIL FROM:<a@example.org> SIZE=1000\r\n",
+    ))
+    .expect(&[
+        "220 ",
+        "250 ",
+        "552 5.3.4 Message size exceeds fixed limit of 1000",
+        "250 2.1.0",
+    ]);
+    transcript(&with_ehlo(
+        "MAIL FROM:<a@example.org> SIZE=99999999999999999999\r\n",
+    ))
+    .expect(&["220 ", "250 ", "552 5.3.4"]);
 }
 
 #[test]
@@ -289,23 +353,55 @@ fn oversized_data_is_read_then_refused() {
         "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n{body}.\r\n\
          MAIL FROM:<a@example.org>\r\n",
     )));
-    out.expect(&["220 ", "250 ", "250 2.1.0", "250 2.1.5", "354 ", "552 5.3.4", "250 2.1.0"]);
+    out.expect(&[
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "552 5.3.4",
+        "250 2.1.0",
+    ]);
     assert!(out.envelopes.is_empty());
 }
 
 #[test]
 fn data_over_drop_size_closes() {
     let body = "x".repeat(3001);
-    let out = run_once(&config(), false, &[&with_ehlo(&format!(
+    let out = run_once(
+        &config(),
+        false,
+        &[&with_ehlo(&format!(
         "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n{body}\r\n.\r\nNOOP\r\n",
-    ))]);
-    out.expect(&["220 ", "250 ", "250 2.1.0", "250 2.1.5", "354 ", "552 5.3.4", "[CLOSE]"]);
+    ))],
+    );
+    out.expect(&[
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "552 5.3.4",
+        "[CLOSE]",
+    ]);
     // Exactly drop_size octets including the terminator is still read (and refused as too big).
     let body = "x".repeat(3000 - 5);
-    let out = run_once(&config(), false, &[&with_ehlo(&format!(
+    let out = run_once(
+        &config(),
+        false,
+        &[&with_ehlo(&format!(
         "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n{body}\r\n.\r\nNOOP\r\n",
-    ))]);
-    out.expect(&["220 ", "250 ", "250 2.1.0", "250 2.1.5", "354 ", "552 5.3.4", "250 2.0.0 Ok"]);
+    ))],
+    );
+    out.expect(&[
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "552 5.3.4",
+        "250 2.0.0 Ok",
+    ]);
 }
 
 #[test]
@@ -315,8 +411,17 @@ fn bdat_pipelined() {
          world\r\n\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 0 LAST\r\n",
     ));
     out.expect(&[
-        "220 ", "250 ", "250 2.1.0", "250 2.1.5", "250 2.0.0 Ok: 7 octets received", "[ENQUEUE]",
-        "250 2.0.0 Ok: queued as Q1", "250 2.1.0", "250 2.1.5", "[ENQUEUE]", "250 2.0.0 Ok: queued as Q2",
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "250 2.0.0 Ok: 7 octets received",
+        "[ENQUEUE]",
+        "250 2.0.0 Ok: queued as Q1",
+        "250 2.1.0",
+        "250 2.1.5",
+        "[ENQUEUE]",
+        "250 2.0.0 Ok: queued as Q2",
     ]);
     // BDAT content is binary-transparent: no unstuffing, no line-end changes.
     assert_eq!(out.envelopes[0].body, b"hello\r\nworld\r\n\r\n");
@@ -352,11 +457,29 @@ fn bdat_over_size_limits() {
         "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 600\r\n{chunk}BDAT 600\r\n\
          {chunk}BDAT 1 LAST\r\nzMAIL FROM:<a@example.org>\r\n",
     )));
-    out.expect(&["220 ", "250 ", "250 2.1.0", "250 2.1.5", "250 2.0.0 Ok: 600", "552 5.3.4", "552 5.3.4", "250 2.1.0"]);
+    out.expect(&[
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "250 2.0.0 Ok: 600",
+        "552 5.3.4",
+        "552 5.3.4",
+        "250 2.1.0",
+    ]);
     assert!(out.envelopes.is_empty());
     // A chunk that would pass drop_size is refused at once, before its octets.
-    transcript(&with_ehlo("MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 3001\r\nNOOP\r\n"))
-        .expect(&["220 ", "250 ", "250 2.1.0", "250 2.1.5", "552 5.3.4", "[CLOSE]"]);
+    transcript(&with_ehlo(
+        "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 3001\r\nNOOP\r\n",
+    ))
+    .expect(&[
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "552 5.3.4",
+        "[CLOSE]",
+    ]);
 }
 
 #[test]
@@ -368,14 +491,28 @@ fn starttls_discards_pipelined_input_and_resets() {
     ];
     let out = transcript_with(&config(), false, turns);
     out.expect(&[
-        "220 ", "250 ", "250 2.1.0", "220 2.0.0 Ready to start TLS", "[STARTTLS]", "[TLS]",
-        "503 5.5.1 Error: send HELO/EHLO first", "250 AUTH PLAIN LOGIN",
-        "503 5.5.1 Error: TLS already active", "250 2.1.0", "250 2.1.5", "354 ", "[ENQUEUE]", "250 2.0.0",
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "220 2.0.0 Ready to start TLS",
+        "[STARTTLS]",
+        "[TLS]",
+        "503 5.5.1 Error: send HELO/EHLO first",
+        "250 AUTH PLAIN LOGIN",
+        "503 5.5.1 Error: TLS already active",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "250 2.0.0",
     ]);
     let after_tls = out.log.split("[TLS]").nth(1).unwrap_or_default();
     assert!(!after_tls.contains("STARTTLS\r\n250"), "{after_tls}");
     let env = &out.envelopes[0];
-    assert_eq!((env.tls, env.protocol, env.helo.as_str()), (true, "ESMTPS", "c2"));
+    assert_eq!(
+        (env.tls, env.protocol, env.helo.as_str()),
+        (true, "ESMTPS", "c2")
+    );
 
     let mut cfg = config();
     cfg.starttls_available = false;
@@ -389,11 +526,20 @@ fn input_while_starttls_pending_is_ignored() {
     let mut s = Session::new(config(), super::peer(), false);
     s.greeting();
     let out = s.receive(b"STARTTLS\r\n", &FakeDir);
-    assert_eq!(out, [Action::Send(b"220 2.0.0 Ready to start TLS\r\n".to_vec()), Action::StartTls]);
+    assert_eq!(
+        out,
+        [
+            Action::Send(b"220 2.0.0 Ready to start TLS\r\n".to_vec()),
+            Action::StartTls
+        ]
+    );
     assert!(s.receive(b"NOOP\r\n", &FakeDir).is_empty());
     assert!(s.tls_established(&FakeDir).is_empty());
     assert!(s.tls_active());
-    assert_eq!(s.receive(b"NOOP\r\n", &FakeDir), [Action::Send(b"250 2.0.0 Ok\r\n".to_vec())]);
+    assert_eq!(
+        s.receive(b"NOOP\r\n", &FakeDir),
+        [Action::Send(b"250 2.0.0 Ok\r\n".to_vec())]
+    );
 }
 
 #[test]
@@ -404,9 +550,23 @@ fn enqueue_failures() {
          MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nFULL\r\n.\r\nRCPT TO:<bob@example.com>\r\n",
     ));
     out.expect(&[
-        "220 ", "250 ", "250 2.1.0", "250 2.1.5", "354 ", "[ENQUEUE]", "554 5.7.1 Message rejected: spam",
-        "250 2.1.0", "250 2.1.5", "354 ", "[ENQUEUE]", "451 4.3.0 Temporary failure: disk busy",
-        "250 2.1.0", "250 2.1.5", "354 ", "[ENQUEUE]", "452 4.3.1 Insufficient system storage",
+        "220 ",
+        "250 ",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "554 5.7.1 Message rejected: spam",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "451 4.3.0 Temporary failure: disk busy",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "452 4.3.1 Insufficient system storage",
         "503 5.5.1 Error: need MAIL",
     ]);
 }
@@ -426,12 +586,18 @@ fn timeout_and_shutdown() {
     s.greeting();
     assert_eq!(
         s.timeout(),
-        [Action::Send(b"421 4.4.2 mx.example.com Timeout\r\n".to_vec()), Action::Close]
+        [
+            Action::Send(b"421 4.4.2 mx.example.com Timeout\r\n".to_vec()),
+            Action::Close
+        ]
     );
     assert!(s.is_closed() && s.timeout().is_empty() && s.receive(b"NOOP\r\n", &FakeDir).is_empty());
 
     let mut s = Session::new(config(), super::peer(), false);
-    s.receive(b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\npart", &FakeDir);
+    s.receive(
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\npart",
+        &FakeDir,
+    );
     assert!(s.in_data());
     assert!(s.shutdown().is_empty());
     s.receive(b"\r\n.\r\n", &FakeDir);
@@ -440,7 +606,10 @@ fn timeout_and_shutdown() {
     s.resume(Answer::Enqueued(Ok("Q9".into())), &FakeDir);
     assert_eq!(
         s.shutdown(),
-        [Action::Send(b"421 4.3.2 mx.example.com Service shutting down\r\n".to_vec()), Action::Close]
+        [
+            Action::Send(b"421 4.3.2 mx.example.com Service shutting down\r\n".to_vec()),
+            Action::Close
+        ]
     );
 }
 
@@ -464,13 +633,18 @@ fn nothing_is_processed_while_waiting() {
             Action::Close
         ]
     );
-    assert!(s.resume(Answer::Enqueued(Ok("Q8".into())), &FakeDir).is_empty());
+    assert!(s
+        .resume(Answer::Enqueued(Ok("Q8".into())), &FakeDir)
+        .is_empty());
 }
 
 #[test]
 fn too_much_input_while_waiting() {
     let mut s = Session::new(config(), super::peer(), false);
-    s.receive(b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 1 LAST\r\nx", &FakeDir);
+    s.receive(
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 1 LAST\r\nx",
+        &FakeDir,
+    );
     assert!(s.is_waiting());
     let flood = vec![b'N'; 4 * s.pending_limit()];
     assert!(s.receive(&flood, &FakeDir).is_empty());
