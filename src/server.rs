@@ -86,9 +86,18 @@ pub fn start(config: Config, options: StartOptions) -> Result<ServerHandle, Stri
             let system = System::new();
             let booted = system.block_on(boot(config, options));
             match booted {
-                Ok((handle_parts, waiter)) => {
+                Ok((handle_parts, waiter, arbiters)) => {
                     let _ = tx.send(Ok(handle_parts));
                     system.block_on(waiter);
+                    // Stop and join every arbiter so that each actor, and with it each
+                    // handle on the store, is gone when `stop` returns: the data directory
+                    // can then be opened again.
+                    for a in &arbiters {
+                        a.stop();
+                    }
+                    for a in arbiters {
+                        let _ = a.join();
+                    }
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -129,10 +138,18 @@ pub fn serve(config: Config) -> Result<ServerHandle, String> {
 type Booted = (
     (BTreeMap<String, SocketAddr>, Arc<ServerContext>, Vec<String>),
     std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+    Vec<Arbiter>,
 );
 
 async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     let mut report = Vec::new();
+    // Installed before anything is printed: a SIGTERM right after the `ready:` line must
+    // already mean a graceful stop.
+    let signals = if options.signals {
+        Some(install_signals()?)
+    } else {
+        None
+    };
     let say = |report: &mut Vec<String>, line: String| {
         if options.print {
             println!("{line}");
@@ -161,8 +178,9 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         .map_err(|e| format!("cannot open the auth-failure log: {e}"))?;
 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let core = Arbiter::new().handle();
-    let sessions = (0..cores).map(|_| Arbiter::new().handle()).collect();
+    let arbiters: Vec<Arbiter> = (0..=cores).map(|_| Arbiter::new()).collect();
+    let core = arbiters[0].handle();
+    let sessions = arbiters[1..].iter().map(|a| a.handle()).collect();
     let config = Arc::new(config);
     let ctx = ServerContext::new(
         config.clone(),
@@ -218,19 +236,22 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         addrs.insert(b.service.to_string(), b.addr);
         say(&mut report, format!("listening {} {}", b.service, b.addr));
     }
+    say(
+        &mut report,
+        format!("ready: {} services on {}", addrs.len(), config.data_dir.display()),
+    );
     if options.print {
         use std::io::Write;
         let _ = std::io::stdout().flush();
     }
 
     let waiter_ctx = ctx.clone();
-    let signals = options.signals;
     let waiter = Box::pin(async move {
         wait_for_stop(&waiter_ctx, signals).await;
         graceful_stop(&waiter_ctx, http_servers).await;
         System::current().stop();
     });
-    Ok(((addrs, ctx, report), waiter))
+    Ok(((addrs, ctx, report), waiter, arbiters))
 }
 
 /// On a data directory without any domain: the default domain (the hostname) and a
@@ -265,17 +286,19 @@ fn random_password() -> String {
         .collect()
 }
 
-async fn wait_for_stop(ctx: &Arc<ServerContext>, signals: bool) {
-    if !signals {
-        ctx.stop_requested.notified().await;
-        return;
-    }
+type Signals = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+fn install_signals() -> Result<Signals, String> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with the console");
+    let err = |e: std::io::Error| format!("cannot install signal handlers: {e}");
+    Ok((
+        signal(SignalKind::terminate()).map_err(err)?,
+        signal(SignalKind::interrupt()).map_err(err)?,
+    ))
+}
+
+async fn wait_for_stop(ctx: &Arc<ServerContext>, signals: Option<Signals>) {
+    let Some((mut term, mut int)) = signals else {
         ctx.stop_requested.notified().await;
         return;
     };

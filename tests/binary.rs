@@ -67,21 +67,17 @@ impl Running {
         });
         let mut lines = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
-        // Start-up is over once the smtp (or, failing that, the last) listening line arrives.
+        // Start-up is over at the `ready:` line.
         while Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(l) => {
-                    let done = l.starts_with("listening smtp ");
+                    let done = l.starts_with("ready: ");
                     lines.push(l);
                     if done {
                         break;
                     }
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if lines.iter().any(|l| l.starts_with("listening ")) {
-                        break;
-                    }
-                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(_) => break,
             }
         }

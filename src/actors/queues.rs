@@ -342,7 +342,7 @@ impl Handler<Queued> for LocalQueueActor {
             }
             Err(_) => return, // restarting
         };
-        let fut = deliver_record(sctx, rec).into_actor(self).map(move |res, act, ctx| {
+        let fut = deliver_record(sctx, rec).into_actor(self).map(move |res, act, _ctx| {
             act.in_flight.remove(&id);
             if let Err(e) = res {
                 tracing::warn!(id, "local delivery will be retried: {e}");

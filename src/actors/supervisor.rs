@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, AsyncContext, WrapFuture};
+use actix::{Actor, ActorContext, AsyncContext};
 
 pub const BACKOFF_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -155,17 +155,9 @@ where
     let delay = registry.restart_delay(path);
     if !delay.is_zero() {
         tracing::warn!(actor = path, ?delay, "backing off before restart");
-        ctx.wait(actix::clock::sleep(delay).into_actor_any());
+        ctx.wait(actix::fut::wrap_future::<_, A>(actix::clock::sleep(delay)));
     }
 }
-
-/// `WrapFuture::into_actor` needs the actor value; a sleep needs none of it.
-trait IntoActorAny: std::future::Future<Output = ()> + Sized + 'static {
-    fn into_actor_any<A: Actor>(self) -> actix::fut::FutureWrap<Self, A> {
-        actix::fut::wrap_future(self)
-    }
-}
-impl<F: std::future::Future<Output = ()> + 'static> IntoActorAny for F {}
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

@@ -14,6 +14,7 @@ mod commands;
 mod complete;
 pub mod console;
 pub mod control;
+pub mod exec;
 mod parse;
 #[cfg(test)]
 mod tests;
