@@ -158,7 +158,12 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
         }
     } else {
         ferrymail::storage::Store::open(&config.data_dir)
-            .map_err(|e| format!("cannot open the store in {}: {e}", config.data_dir.display()))
+            .map_err(|e| {
+                format!(
+                    "cannot open the store in {}: {e}",
+                    config.data_dir.display()
+                )
+            })
             .and_then(|store| ferrymail::admin::exec::execute(&store, &cmd))
     };
     match result {

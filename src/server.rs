@@ -136,7 +136,11 @@ pub fn serve(config: Config) -> Result<ServerHandle, String> {
 }
 
 type Booted = (
-    (BTreeMap<String, SocketAddr>, Arc<ServerContext>, Vec<String>),
+    (
+        BTreeMap<String, SocketAddr>,
+        Arc<ServerContext>,
+        Vec<String>,
+    ),
     std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
     Vec<Arbiter>,
 );
@@ -228,7 +232,10 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
             match crate::http::start(ctx.clone(), b.listener) {
                 Ok(h) => http_servers.push(h),
                 Err(e) => {
-                    say(&mut report, format!("warning: {} on {}: {e}", b.service, b.addr));
+                    say(
+                        &mut report,
+                        format!("warning: {} on {}: {e}", b.service, b.addr),
+                    );
                     continue;
                 }
             }
@@ -238,7 +245,11 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     }
     say(
         &mut report,
-        format!("ready: {} services on {}", addrs.len(), config.data_dir.display()),
+        format!(
+            "ready: {} services on {}",
+            addrs.len(),
+            config.data_dir.display()
+        ),
     );
     if options.print {
         use std::io::Write;

@@ -132,19 +132,37 @@ fn first_start_cli_and_sigterm() {
     // CLI through the console socket while the server runs.
     let (ok, out) = cli(&config, &["domain", "add", "example.com"]);
     assert!(ok, "{out}");
-    let (ok, out) = cli(&config, &["account", "add", "bob@example.com", "--password", "pw one"]);
+    let (ok, out) = cli(
+        &config,
+        &["account", "add", "bob@example.com", "--password", "pw one"],
+    );
     assert!(ok, "{out}");
     let (ok, out) = cli(&config, &["account", "list"]);
-    assert!(ok && out.contains("bob@example.com") && out.contains("postmaster@mx.test (admin)"), "{out}");
-    let (ok, out) = cli(&config, &["account", "add", "bob@example.com", "--password", "x"]);
+    assert!(
+        ok && out.contains("bob@example.com") && out.contains("postmaster@mx.test (admin)"),
+        "{out}"
+    );
+    let (ok, out) = cli(
+        &config,
+        &["account", "add", "bob@example.com", "--password", "x"],
+    );
     assert!(!ok && out.contains("already exists"), "{out}");
     let (ok, out) = cli(&config, &["acount", "list"]);
     assert!(!ok && out.contains("unknown command"), "{out}");
     let (ok, out) = cli(&config, &["status"]);
-    assert!(ok && out.contains("uptime") && out.contains("queues:"), "{out}");
+    assert!(
+        ok && out.contains("uptime") && out.contains("queues:"),
+        "{out}"
+    );
 
     // The printed postmaster password works for AUTH (shown once, at first start).
-    let password = password_line.split("with password ").nth(1).unwrap().split(' ').next().unwrap();
+    let password = password_line
+        .split("with password ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     assert_eq!(password.len(), 20);
 
     let status = server.sigterm();
@@ -158,7 +176,11 @@ fn first_start_cli_and_sigterm() {
 
     // The second start is not a first start.
     let again = Running::start(&config);
-    assert!(!again.lines.iter().any(|l| l.contains("first start")), "{:?}", again.lines);
+    assert!(
+        !again.lines.iter().any(|l| l.contains("first start")),
+        "{:?}",
+        again.lines
+    );
     assert!(again.sigterm().success());
 }
 
@@ -186,9 +208,18 @@ fn a_listener_that_cannot_bind_is_named_and_the_others_run() {
 
 /// Sends messages on `conns` connections until told to stop; records the subjects that got
 /// a 250 after DATA.
-fn send_until_killed(addr: SocketAddr, first: usize, acked: Arc<Mutex<Vec<String>>>, stop: Arc<std::sync::atomic::AtomicBool>) {
-    let Ok(stream) = std::net::TcpStream::connect(addr) else { return };
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+fn send_until_killed(
+    addr: SocketAddr,
+    first: usize,
+    acked: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let Ok(stream) = std::net::TcpStream::connect(addr) else {
+        return;
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut w = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     let mut line = String::new();
@@ -204,22 +235,29 @@ fn send_until_killed(addr: SocketAddr, first: usize, acked: Arc<Mutex<Vec<String
         }
     };
     read_reply(&mut r);
-    if w.write_all(b"EHLO crash.test\r\n").is_err() { return; }
+    if w.write_all(b"EHLO crash.test\r\n").is_err() {
+        return;
+    }
     read_reply(&mut r);
     for n in first.. {
         if stop.load(std::sync::atomic::Ordering::SeqCst) || n >= first + 10_000 {
             return;
         }
         let subject = format!("crash-{n}");
-        let msg = format!(
-            "MAIL FROM:<s@crash.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n"
-        );
-        if w.write_all(msg.as_bytes()).is_err() { return; }
+        let msg = "MAIL FROM:<s@crash.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n";
+        if w.write_all(msg.as_bytes()).is_err() {
+            return;
+        }
         for _ in 0..3 {
-            match read_reply(&mut r) { Some(_) => {}, None => return }
+            match read_reply(&mut r) {
+                Some(_) => {}
+                None => return,
+            }
         }
         let body = format!("Subject: {subject}\r\n\r\nbody {n}\r\n.\r\n");
-        if w.write_all(body.as_bytes()).is_err() { return; }
+        if w.write_all(body.as_bytes()).is_err() {
+            return;
+        }
         match read_reply(&mut r) {
             Some(l) if l.starts_with("250") => acked.lock().unwrap().push(subject),
             _ => return,
@@ -233,10 +271,16 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
     let (ok, out) = cli(&config, &["domain", "add", "example.com"]);
     assert!(ok, "{out}");
-    let (ok, out) = cli(&config, &["account", "add", "bob@example.com", "--password", "pw"]);
+    let (ok, out) = cli(
+        &config,
+        &["account", "add", "bob@example.com", "--password", "pw"],
+    );
     assert!(ok, "{out}");
 
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     println!("seed {seed}");
     let mut rng = seed;
     let acked = Arc::new(Mutex::new(Vec::new()));
@@ -263,11 +307,17 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     let sock = dir.path().join("data/control.sock");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let out = ferrymail::admin::control::client_request(&sock, "status", Duration::from_secs(10)).unwrap();
+        let out =
+            ferrymail::admin::control::client_request(&sock, "status", Duration::from_secs(10))
+                .unwrap();
         if out.output.contains("inbound=0 local=0") {
             break;
         }
-        assert!(Instant::now() < deadline, "queues did not drain: {}", out.output);
+        assert!(
+            Instant::now() < deadline,
+            "queues did not drain: {}",
+            out.output
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(server.sigterm().success());
@@ -285,9 +335,18 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
         *counts.entry(subject).or_insert(0) += 1;
     }
     let acked = acked.lock().unwrap();
-    assert!(acked.len() > 20, "too few messages acknowledged to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "too few messages acknowledged to mean anything: {}",
+        acked.len()
+    );
     for s in acked.iter() {
-        assert_eq!(counts.get(s), Some(&1), "{s} acknowledged but found {:?} times (seed {seed})", counts.get(s));
+        assert_eq!(
+            counts.get(s),
+            Some(&1),
+            "{s} acknowledged but found {:?} times (seed {seed})",
+            counts.get(s)
+        );
     }
     for (s, n) in &counts {
         assert_eq!(*n, 1, "{s} stored {n} times (seed {seed})");

@@ -18,11 +18,19 @@ fn python_smtplib_plain_starttls_smtps_and_auth() {
     let dir = tempfile::tempdir().unwrap();
     let msg = dir.path().join("msg.eml");
     std::fs::write(&msg, MESSAGE).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/smtplib_clients.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/smtplib_clients.py"
+    );
     let port = |s: &str| server.addr(s).port().to_string();
     let out = Command::new("python3")
         .arg(script)
-        .args(["127.0.0.1", &port("smtp"), &port("submission"), &port("smtps")])
+        .args([
+            "127.0.0.1",
+            &port("smtp"),
+            &port("submission"),
+            &port("smtps"),
+        ])
         .args(["bob@example.com", PASSWORD])
         .arg(&msg)
         .output()
@@ -49,7 +57,12 @@ fn python_smtplib_plain_starttls_smtps_and_auth() {
     tags.sort();
     assert_eq!(
         tags,
-        ["X-Client: login", "X-Client: plain", "X-Client: smtps", "X-Client: starttls"]
+        [
+            "X-Client: login",
+            "X-Client: plain",
+            "X-Client: smtps",
+            "X-Client: starttls"
+        ]
     );
 }
 
@@ -79,20 +92,41 @@ fn swaks_plain_and_starttls_auth() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "swaks: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "swaks: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("<-  250 2.0.0"), "{text}");
 
     let sub = server.addr("submission");
     let out = swaks()
         .args(["--server", "127.0.0.1", "--port", &sub.port().to_string()])
-        .args(["--from", "bob@example.com", "--to", "bob@example.com", "-tls"])
-        .args(["--auth", "PLAIN", "--auth-user", "bob@example.com", "--auth-password", PASSWORD])
+        .args([
+            "--from",
+            "bob@example.com",
+            "--to",
+            "bob@example.com",
+            "-tls",
+        ])
+        .args([
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "bob@example.com",
+            "--auth-password",
+            PASSWORD,
+        ])
         .arg("--data")
         .arg(format!("@{}", msg.display()))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "swaks: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "swaks: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("<-  220 2.0.0"), "STARTTLS: {text}");
     assert!(text.contains("235 2.7.0"), "AUTH: {text}");
 

@@ -18,7 +18,11 @@ fn delivered_message_is_byte_identical_apart_from_trace_headers() {
     let inbox = server.wait_inbox("bob@example.com", 1);
     assert_eq!(inbox.len(), 1);
     let stored = &inbox[0];
-    assert!(stored.starts_with(b"Received: from client.example.net"), "{}", String::from_utf8_lossy(stored));
+    assert!(
+        stored.starts_with(b"Received: from client.example.net"),
+        "{}",
+        String::from_utf8_lossy(stored)
+    );
     assert_eq!(without_trace(stored), msg.as_bytes());
     assert_eq!(server.queue_depth(QueueName::Inbound), 0);
     assert_eq!(server.queue_depth(QueueName::Local), 0);
@@ -38,7 +42,11 @@ fn aliases_and_plus_addressing_reach_accounts_once_each() {
     assert_eq!(server.wait_inbox("alice@example.com", 1).len(), 1);
     assert_eq!(server.wait_inbox("bob@example.com", 1).len(), 1);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(server.inbox("bob@example.com").len(), 1, "one copy per account");
+    assert_eq!(
+        server.inbox("bob@example.com").len(),
+        1,
+        "one copy per account"
+    );
 }
 
 #[test]
@@ -86,16 +94,28 @@ fn failed_auth_goes_to_the_auth_failure_log() {
     let server = TestServer::start_with("allow_plaintext_auth = true");
     let mut s = Client::connect(server.addr("submission"));
     s.cmd("EHLO client.example.net");
-    let r = s.cmd(&format!("AUTH PLAIN {}", base64_plain("bob@example.com", "wrong")));
+    let r = s.cmd(&format!(
+        "AUTH PLAIN {}",
+        base64_plain("bob@example.com", "wrong")
+    ));
     assert!(r.starts_with("535 5.7.8"), "{r}");
-    let r = s.cmd(&format!("AUTH PLAIN {}", base64_plain("ghost@example.com", "x")));
+    let r = s.cmd(&format!(
+        "AUTH PLAIN {}",
+        base64_plain("ghost@example.com", "x")
+    ));
     assert!(r.starts_with("535"), "{r}");
     let log = std::fs::read_to_string(server.data_dir().join("logs/auth-failures.log")).unwrap();
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 2, "{log}");
     assert!(lines[0].contains("protocol=smtp") && lines[0].contains("ip=127.0.0.1"));
-    assert!(lines[0].contains("login=\"bob@example.com\" account=bob@example.com"), "{log}");
-    assert!(lines[1].contains("login=\"ghost@example.com\" account=none"), "{log}");
+    assert!(
+        lines[0].contains("login=\"bob@example.com\" account=bob@example.com"),
+        "{log}"
+    );
+    assert!(
+        lines[1].contains("login=\"ghost@example.com\" account=none"),
+        "{log}"
+    );
     assert!(!log.contains("wrong"), "never log a password");
 }
 
@@ -109,7 +129,10 @@ fn size_limits_reject_and_drop() {
     let r = c.cmd("MAIL FROM:<a@example.net>");
     assert!(r.starts_with("250"), "{r}");
     c.cmd("RCPT TO:<bob@example.com>");
-    let big = format!("Subject: big\r\n\r\n{}", "x".repeat(76).repeat(1) + "\r\n").repeat(1400);
+    let big = format!(
+        "Subject: big\r\n\r\n{}",
+        ("x".repeat(76) + "\r\n").repeat(1400)
+    );
     let r = c.data(&big);
     assert!(r.starts_with("552 5.3.4"), "after DATA: {r}");
     // The session lives on after a 552.
@@ -205,7 +228,10 @@ fn health_page_answers() {
     std::io::Write::write_all(&mut s, b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
     let mut body = String::new();
     std::io::Read::read_to_string(&mut s, &mut body).unwrap();
-    assert!(body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     assert!(body.contains("\"inbound\":0"), "{body}");
 }

@@ -12,13 +12,19 @@ fn panicking_folder_and_queue_actors_restart_and_lose_nothing() {
 
     // Another session is open before the faults and must keep working through them.
     let mut bystander = Client::connect(server.addr("smtp"));
-    assert!(bystander.cmd("EHLO bystander.example.net").starts_with("250"));
+    assert!(bystander
+        .cmd("EHLO bystander.example.net")
+        .starts_with("250"));
 
     // The next local delivery panics inside the folder actor, the next routing inside the
     // inbound queue actor. Both messages were acknowledged (250) before the faults hit.
     ctx.faults.arm("folder.append", 1);
     let mut c = Client::connect(server.addr("smtp"));
-    let r = c.deliver("sender@example.net", &["bob@example.com"], &message("folder-fault"));
+    let r = c.deliver(
+        "sender@example.net",
+        &["bob@example.com"],
+        &message("folder-fault"),
+    );
     assert!(r.starts_with("250"), "{r}");
 
     let got = server.wait_inbox("bob@example.com", 1);
@@ -26,14 +32,22 @@ fn panicking_folder_and_queue_actors_restart_and_lose_nothing() {
     assert!(ctx.registry.restarts("folder/bob@example.com/INBOX") >= 1);
 
     ctx.faults.arm("inbound.route", 1);
-    let r = c.deliver("sender@example.net", &["alice@example.com"], &message("queue-fault"));
+    let r = c.deliver(
+        "sender@example.net",
+        &["alice@example.com"],
+        &message("queue-fault"),
+    );
     assert!(r.starts_with("250"), "{r}");
     let got = server.wait_inbox("alice@example.com", 1);
     assert_eq!(got.len(), 1, "routed after the inbound queue restarted");
     assert!(ctx.registry.restarts("queue/inbound") >= 1);
 
     // The bystander session was never disturbed.
-    let r = bystander.deliver("x@example.net", &["alice@example.com"], &message("bystander"));
+    let r = bystander.deliver(
+        "x@example.net",
+        &["alice@example.com"],
+        &message("bystander"),
+    );
     assert!(r.starts_with("250"), "{r}");
     assert_eq!(server.wait_inbox("alice@example.com", 2).len(), 2);
     assert_eq!(server.inbox("bob@example.com").len(), 1, "exactly once");
@@ -58,7 +72,11 @@ fn repeated_failures_back_off() {
     // arrives afterwards.
     ctx.faults.arm("folder.append", 3);
     let mut c = Client::connect(server.addr("smtp"));
-    let r = c.deliver("sender@example.net", &["bob@example.com"], &message("backoff"));
+    let r = c.deliver(
+        "sender@example.net",
+        &["bob@example.com"],
+        &message("backoff"),
+    );
     assert!(r.starts_with("250"), "{r}");
     let got = server.wait_inbox("bob@example.com", 1);
     assert_eq!(got.len(), 1);

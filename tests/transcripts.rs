@@ -65,7 +65,8 @@ fn parse(text: &str) -> (String, Vec<Step>) {
         }
         if let Some(s) = line.strip_prefix("CONNECT ") {
             service = s.trim().to_string();
-        } else if let Some(c) = line.strip_prefix("C: ") {
+        } else if let Some(c) = line.strip_prefix("C:") {
+            let c = c.strip_prefix(' ').unwrap_or(c);
             steps.push(Step::Send(format!("{c}\r\n").into_bytes()));
         } else if let Some(c) = line.strip_prefix("R: ") {
             steps.push(Step::Send(unescape(c)));
@@ -109,7 +110,9 @@ fn glob(pattern: &str, text: &str) -> bool {
 fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunked: bool) {
     let stream = TcpStream::connect(server.addr(service)).unwrap();
     stream.set_nodelay(true).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     let mut pending: Vec<u8> = Vec::new();
@@ -159,7 +162,9 @@ fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunke
 
 fn run_dir(proto: &str) {
     let server = TestServer::start_with("max_line_length = 1000\nallow_plaintext_auth = true");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts").join(proto);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/transcripts")
+        .join(proto);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -182,7 +187,10 @@ fn smtp_transcripts() {
 
 #[test]
 fn glob_matches() {
-    assert!(glob("250 2.0.0 Ok: queued as *", "250 2.0.0 Ok: queued as 00AB"));
+    assert!(glob(
+        "250 2.0.0 Ok: queued as *",
+        "250 2.0.0 Ok: queued as 00AB"
+    ));
     assert!(glob("2?0 *", "250 x"));
     assert!(!glob("250 *", "550 x"));
     assert!(glob("*", ""));

@@ -95,7 +95,8 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("logs/auth-failures.log")).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].contains("protocol=smtp session=S1 ip=127.0.0.1 login=\"bob??x\" account=none"));
+        assert!(lines[0]
+            .contains("protocol=smtp session=S1 ip=127.0.0.1 login=\"bob??x\" account=none"));
         assert!(lines[1].contains("account=alice@example.com"));
     }
 }

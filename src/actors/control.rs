@@ -128,7 +128,11 @@ fn status(ctx: &ServerContext) -> String {
         out,
         "sessions: {} open ({}); {} connections since start",
         ctx.stats.open_sessions(),
-        if list.is_empty() { "none".into() } else { list.join(" ") },
+        if list.is_empty() {
+            "none".into()
+        } else {
+            list.join(" ")
+        },
         ctx.stats.connections_total()
     );
     let depths: Vec<String> = QueueName::ALL
@@ -158,17 +162,17 @@ fn actors(ctx: &ServerContext) -> String {
     let n = snap.len();
     for (i, (path, info)) in snap.into_iter().enumerate() {
         let branch = if i + 1 == n { "└─" } else { "├─" };
-        let _ = write!(out, "{branch} {path:<40} {:<8} restarts={}", info.kind, info.restarts);
+        let _ = write!(
+            out,
+            "{branch} {path:<40} {:<8} restarts={}",
+            info.kind, info.restarts
+        );
         if let Some(f) = info.last_failure {
             let _ = write!(out, " last failure: {f}");
         }
         out.push('\n');
     }
-    let _ = write!(
-        out,
-        "sessions: {} open",
-        ctx.stats.open_sessions()
-    );
+    let _ = write!(out, "sessions: {} open", ctx.stats.open_sessions());
     out
 }
 

@@ -13,7 +13,7 @@ use actix::prelude::*;
 
 use super::supervisor::{apply_backoff, guarded, lock};
 use super::ServerContext;
-use crate::storage::{FolderId, Flags, NewMessage, QueueId, QueueName, StorageError};
+use crate::storage::{Flags, FolderId, NewMessage, QueueId, QueueName, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {

@@ -172,9 +172,11 @@ pub async fn run_smtp_acceptor(
             }
         };
         let limits = ctx.config().smtp.clone();
-        let Some(guard) =
-            limiter.try_acquire(peer.ip(), limits.max_connections, limits.max_connections_per_ip)
-        else {
+        let Some(guard) = limiter.try_acquire(
+            peer.ip(),
+            limits.max_connections,
+            limits.max_connections_per_ip,
+        ) else {
             tracing::warn!(service = name, %peer, "connection limit reached");
             let _ = stream
                 .write_all(b"421 4.7.0 Too many connections, try again later\r\n")
@@ -220,9 +222,15 @@ mod tests {
     fn bind_errors_name_port_and_remedy() {
         let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         let m = bind_error("smtp", "0.0.0.0:25".parse().unwrap(), &e);
-        assert!(m.contains("0.0.0.0:25") && m.contains("CAP_NET_BIND_SERVICE"), "{m}");
+        assert!(
+            m.contains("0.0.0.0:25") && m.contains("CAP_NET_BIND_SERVICE"),
+            "{m}"
+        );
         let e = std::io::Error::from(std::io::ErrorKind::AddrInUse);
         let m = bind_error("imap", "0.0.0.0:143".parse().unwrap(), &e);
-        assert!(m.contains("port 143") && m.contains("[listeners] imap"), "{m}");
+        assert!(
+            m.contains("port 143") && m.contains("[listeners] imap"),
+            "{m}"
+        );
     }
 }

@@ -21,8 +21,8 @@ use super::folder::{AppendMessage, FolderError};
 use super::supervisor::{apply_backoff, guarded, Panicked};
 use super::ServerContext;
 use crate::storage::{
-    Destination, Flags, NewMessage, QueueId, QueueName, QueueRecipient, QueueRecord,
-    StorageError, Store,
+    Destination, Flags, NewMessage, QueueId, QueueName, QueueRecipient, QueueRecord, StorageError,
+    Store,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -342,12 +342,14 @@ impl Handler<Queued> for LocalQueueActor {
             }
             Err(_) => return, // restarting
         };
-        let fut = deliver_record(sctx, rec).into_actor(self).map(move |res, act, _ctx| {
-            act.in_flight.remove(&id);
-            if let Err(e) = res {
-                tracing::warn!(id, "local delivery will be retried: {e}");
-            }
-        });
+        let fut = deliver_record(sctx, rec)
+            .into_actor(self)
+            .map(move |res, act, _ctx| {
+                act.in_flight.remove(&id);
+                if let Err(e) = res {
+                    tracing::warn!(id, "local delivery will be retried: {e}");
+                }
+            });
         ctx.spawn(fut);
     }
 }
@@ -376,10 +378,17 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
 
 use super::stats::Stats;
 
-async fn deliver_one(sctx: &Arc<ServerContext>, rec: &QueueRecord, i: usize, account: &str) -> Outcome {
+async fn deliver_one(
+    sctx: &Arc<ServerContext>,
+    rec: &QueueRecord,
+    i: usize,
+    account: &str,
+) -> Outcome {
     let folder = match sctx.store.folder_id(account, "INBOX") {
         Ok(Some(f)) => f,
-        Ok(None) => return Outcome::NoMailbox(format!("550 5.1.1 mailbox {account} does not exist")),
+        Ok(None) => {
+            return Outcome::NoMailbox(format!("550 5.1.1 mailbox {account} does not exist"))
+        }
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let addr = match sctx.folders.get(sctx, folder) {
@@ -473,7 +482,12 @@ impl Handler<ReleaseDue> for DeferredQueueActor {
 
     fn handle(&mut self, _: ReleaseDue, ctx: &mut Self::Context) -> Self::Result {
         let sctx = self.ctx.clone();
-        Ok(guarded::<Self, _>(&sctx.registry, "queue/deferred", ctx, || release_due(&sctx))??)
+        Ok(guarded::<Self, _>(
+            &sctx.registry,
+            "queue/deferred",
+            ctx,
+            || release_due(&sctx),
+        )??)
     }
 }
 
@@ -504,8 +518,11 @@ fn release_due(sctx: &ServerContext) -> Result<usize, StorageError> {
             due: None,
             ..rec
         };
-        sctx.store
-            .queue_replace(QueueName::Deferred, released.id, std::slice::from_ref(&released))?;
+        sctx.store.queue_replace(
+            QueueName::Deferred,
+            released.id,
+            std::slice::from_ref(&released),
+        )?;
         sctx.queues().notify(QueueName::Inbound, released.id);
         n += 1;
     }
@@ -586,10 +603,14 @@ impl Handler<Queued> for ArchiveQueueActor {
     type Result = ();
     fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
         let sctx = self.ctx.clone();
-        let res = guarded::<Self, _>(&sctx.registry, "queue/toarchive", ctx, || archive(&sctx, msg.0));
+        let res = guarded::<Self, _>(&sctx.registry, "queue/toarchive", ctx, || {
+            archive(&sctx, msg.0)
+        });
         if let Ok(Err(e)) = res {
             tracing::error!(id = msg.0, "archiving failed, will retry: {e}");
-            ctx.run_later(Duration::from_secs(60), move |_, ctx| ctx.notify(Queued(msg.0)));
+            ctx.run_later(Duration::from_secs(60), move |_, ctx| {
+                ctx.notify(Queued(msg.0))
+            });
         }
     }
 }
@@ -601,7 +622,11 @@ fn archive(sctx: &ServerContext, id: QueueId) -> Result<(), StorageError> {
         return Ok(());
     };
     let (y, m, ..) = crate::clock::civil(rec.received_at);
-    let dir = sctx.config().data_dir.join("archive").join(format!("{y:04}-{m:02}"));
+    let dir = sctx
+        .config()
+        .data_dir
+        .join("archive")
+        .join(format!("{y:04}-{m:02}"));
     std::fs::create_dir_all(&dir)?;
     let body = store.blobs().get(&rec.blob)?;
     let path = dir.join(format!("{id:016X}.eml"));

@@ -176,7 +176,8 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                     password,
                     ..
                 } => {
-                    let answer = authenticate(&sctx, &id, io.peer, &mechanism, login, password).await;
+                    let answer =
+                        authenticate(&sctx, &id, io.peer, &mechanism, login, password).await;
                     actions.extend(session.resume(answer, &dir));
                 }
                 Action::Enqueue(envelope) => {
@@ -227,8 +228,13 @@ async fn authenticate(
     let l = login.clone();
     let outcome = tokio::task::spawn_blocking(move || store.verify_password(&l, &password)).await;
     let failed = |account: Option<&str>| {
-        sctx.auth_log
-            .record(&format!("smtp/{mechanism}"), session, peer.ip(), &login, account);
+        sctx.auth_log.record(
+            &format!("smtp/{mechanism}"),
+            session,
+            peer.ip(),
+            &login,
+            account,
+        );
         Answer::Auth(None)
     };
     match outcome {

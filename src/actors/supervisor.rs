@@ -63,7 +63,8 @@ impl ActorRegistry {
         info.restarts += 1;
         info.last_failure = Some(reason.to_string());
         let now = Instant::now();
-        info.recent.retain(|t| now.duration_since(*t) < BACKOFF_WINDOW);
+        info.recent
+            .retain(|t| now.duration_since(*t) < BACKOFF_WINDOW);
         info.recent.push(now);
         backoff_for(info.recent.len())
     }

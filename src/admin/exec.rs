@@ -96,7 +96,11 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
                 .queue_replace(rec.queue, *id, std::slice::from_ref(&moved))
                 .map_err(s)?;
             commit(store)?;
-            format!("{id:016X} moved from {} to {}", rec.queue.as_str(), to.as_str())
+            format!(
+                "{id:016X} moved from {} to {}",
+                rec.queue.as_str(),
+                to.as_str()
+            )
         }
         AdminCommand::QueueDelete(id) => {
             let rec = find(store, *id)?;
@@ -104,7 +108,10 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
             commit(store)?;
             format!("{id:016X} deleted from the {} queue", rec.queue.as_str())
         }
-        AdminCommand::Status | AdminCommand::Actors | AdminCommand::Reload | AdminCommand::Shutdown => {
+        AdminCommand::Status
+        | AdminCommand::Actors
+        | AdminCommand::Reload
+        | AdminCommand::Shutdown => {
             return Err("the server is not running; this command needs a running server".into())
         }
         AdminCommand::DkimGenerate(_) => {
@@ -143,7 +150,9 @@ fn find(store: &Store, id: u64) -> Result<QueueRecord, String> {
     store
         .queue_find(id)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no queued message {id:016X} (ids are hexadecimal, as `queue list` shows them)"))
+        .ok_or_else(|| {
+            format!("no queued message {id:016X} (ids are hexadecimal, as `queue list` shows them)")
+        })
 }
 
 fn unknown_queue(name: &str) -> String {
@@ -195,7 +204,10 @@ fn show(r: &QueueRecord) -> String {
             x.address,
             x.original,
             if x.delivered { " delivered" } else { "" },
-            x.last_error.as_ref().map(|e| format!(" [{e}]")).unwrap_or_default()
+            x.last_error
+                .as_ref()
+                .map(|e| format!(" [{e}]"))
+                .unwrap_or_default()
         );
     }
     let _ = writeln!(out, "size: {}", r.size);

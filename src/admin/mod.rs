@@ -164,7 +164,9 @@ impl AdminCommand {
                 vec![],
             ),
             QueueList(q) => (q.iter().cloned().collect(), vec![]),
-            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => (vec![format!("{id:016X}")], vec![]),
+            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => {
+                (vec![format!("{id:016X}")], vec![])
+            }
             QueueMove { id, to } => (vec![format!("{id:016X}"), to.clone()], vec![]),
         };
         let mut w: Vec<String> = self.path().split(' ').map(String::from).collect();

@@ -174,9 +174,14 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
             Err(err(spec, format!("'{value}' is not a domain name")))
         }
         Arg::Text(_) => Ok(()),
-        Arg::Id => parse_id(value)
-            .map(|_| ())
-            .ok_or_else(|| err(spec, format!("bad ID '{value}' (expected a hexadecimal queue id, as `queue list` shows)"))),
+        Arg::Id => parse_id(value).map(|_| ()).ok_or_else(|| {
+            err(
+                spec,
+                format!(
+                    "bad ID '{value}' (expected a hexadecimal queue id, as `queue list` shows)"
+                ),
+            )
+        }),
         Arg::Queue => {
             let lower = value.to_ascii_lowercase();
             if QUEUE_NAMES.contains(&lower.as_str()) {

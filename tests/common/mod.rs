@@ -66,10 +66,18 @@ impl TestServer {
         let store = server.store();
         if !store.is_local_domain(DOMAIN).unwrap() {
             store.add_domain(DOMAIN).unwrap();
-            store.add_account("bob@example.com", PASSWORD, false).unwrap();
-            store.add_account("alice@example.com", PASSWORD, false).unwrap();
-            store.add_alias("team@example.com", "bob@example.com").unwrap();
-            store.add_alias("team@example.com", "alice@example.com").unwrap();
+            store
+                .add_account("bob@example.com", PASSWORD, false)
+                .unwrap();
+            store
+                .add_account("alice@example.com", PASSWORD, false)
+                .unwrap();
+            store
+                .add_alias("team@example.com", "bob@example.com")
+                .unwrap();
+            store
+                .add_alias("team@example.com", "alice@example.com")
+                .unwrap();
             store.commit().unwrap();
         }
         server
