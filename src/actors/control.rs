@@ -180,22 +180,26 @@ fn actors(ctx: &ServerContext) -> String {
 /// sessions keep theirs. Listener addresses and data_dir need a restart.
 fn reload(ctx: &ServerContext) -> Result<String, String> {
     let old = ctx.config();
-    let new = crate::config::Config::load(old.source.as_deref()).map_err(|e| e.to_string())?;
+    let mut new = crate::config::Config::load(old.source.as_deref()).map_err(|e| e.to_string())?;
     let mut notes = Vec::new();
     if new.data_dir != old.data_dir {
-        notes.push("data_dir changed: takes effect after a restart".to_string());
+        notes.push("data_dir changed: takes effect after a restart");
+        new.data_dir = old.data_dir.clone();
     }
-    if new.listeners.iter() != old.listeners.iter() {
-        notes.push("listeners changed: take effect after a restart".to_string());
+    if new.listeners != old.listeners {
+        notes.push("listeners changed: take effect after a restart");
+        new.listeners = old.listeners.clone();
     }
     let cert = super::tls::ensure_certificate(&new).map_err(|e| e.to_string())?;
     let tls = super::tls::load_server_config(&cert).map_err(|e| e.to_string())?;
     ctx.set_tls(Some(tls));
     ctx.set_config(Arc::new(new));
-    let mut out = String::from("reloaded configuration, limits and TLS certificate");
+    let mut out = String::from(
+        "reloaded configuration, limits and TLS certificate (new sessions use them; open sessions keep theirs)",
+    );
     for n in notes {
         out.push_str("\nnote: ");
-        out.push_str(&n);
+        out.push_str(n);
     }
     Ok(out)
 }

@@ -31,7 +31,7 @@ max_recipients = 100
 {smtp_extra}
 [queue]
 local_retry_interval = 1
-deferred_check_interval = 1
+deferred_check_interval = 3600
 [server]
 shutdown_grace = 5
 "#,
@@ -43,6 +43,7 @@ pub struct TestServer {
     pub handle: Option<ServerHandle>,
     pub dir: tempfile::TempDir,
     pub config: Config,
+    pub clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
 }
 
 impl TestServer {
@@ -53,14 +54,26 @@ impl TestServer {
     /// Starts a server with extra `[smtp]` lines, domain example.com and the accounts
     /// bob@, alice@ (password `PASSWORD`) and an alias team@ -> bob@, alice@.
     pub fn start_with(smtp_extra: &str) -> TestServer {
+        TestServer::start_opts(smtp_extra, None)
+    }
+
+    /// As `start_with`, on a clock that moves only when the test moves it.
+    pub fn start_opts(
+        smtp_extra: &str,
+        clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
+    ) -> TestServer {
         ferrymail::storage::set_fast_password_hashing_for_tests(true);
         let dir = tempfile::tempdir().expect("tempdir");
         let text = config_text(&dir.path().join("data"), smtp_extra);
-        let config = Config::parse(&text, dir.path(), None).expect("test config parses");
+        // A real file, so that the console's `reload` can read it again.
+        let path = dir.path().join("ferrymail.toml");
+        std::fs::write(&path, text).expect("write config");
+        let config = Config::load(Some(&path)).expect("test config parses");
         let mut server = TestServer {
             handle: None,
             dir,
             config,
+            clock,
         };
         server.boot();
         let store = server.store();
@@ -84,8 +97,11 @@ impl TestServer {
     }
 
     pub fn boot(&mut self) {
-        let handle = ferrymail::server::start(self.config.clone(), StartOptions::default())
-            .expect("server starts");
+        let mut options = StartOptions::default();
+        if let Some(c) = &self.clock {
+            options.clock = c.clone();
+        }
+        let handle = ferrymail::server::start(self.config.clone(), options).expect("server starts");
         self.handle = Some(handle);
     }
 
@@ -107,6 +123,18 @@ impl TestServer {
 
     pub fn store(&self) -> Store {
         self.handle().ctx.store.clone()
+    }
+
+    /// Runs one console command through the control socket.
+    pub fn console(&self, line: &str) -> (bool, String) {
+        let sock = ferrymail::actors::control::socket_path(&self.data_dir());
+        let r = ferrymail::admin::control::client_request(&sock, line, Duration::from_secs(30))
+            .expect("console socket answers");
+        (r.ok, r.output)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("ferrymail.toml")
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -1,0 +1,163 @@
+//! The console's command set against a live server: status, queue commands, reload without
+//! dropping sessions, and the REPL over a pipe.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{message, Client, TestServer};
+use ferrymail::storage::QueueName;
+
+#[test]
+fn reload_applies_new_limits_to_new_sessions_without_dropping_open_ones() {
+    let server = TestServer::start();
+    let mut open = Client::connect(server.addr("smtp"));
+    let ehlo = open.cmd("EHLO before.example.net");
+    assert!(ehlo.contains("SIZE 100000"), "{ehlo}");
+
+    let text = std::fs::read_to_string(server.config_path()).unwrap();
+    std::fs::write(
+        server.config_path(),
+        text.replace("max_message_size = 100000", "max_message_size = 50000"),
+    )
+    .unwrap();
+    let (ok, out) = server.console("reload");
+    assert!(ok, "{out}");
+
+    let mut fresh = Client::connect(server.addr("smtp"));
+    let ehlo = fresh.cmd("EHLO after.example.net");
+    assert!(ehlo.contains("SIZE 50000"), "{ehlo}");
+    // The session opened before the reload is still there and still works.
+    let r = open.deliver("a@example.net", &["bob@example.com"], &message("kept"));
+    assert!(r.starts_with("250"), "{r}");
+
+    // A broken config is refused with its problems, and the running one stays.
+    std::fs::write(server.config_path(), "[smtp]\nmax_mesage_size = 1\n").unwrap();
+    let (ok, out) = server.console("reload");
+    assert!(!ok && out.contains("smtp.max_mesage_size"), "{out}");
+    let mut third = Client::connect(server.addr("smtp"));
+    assert!(third.cmd("EHLO x").contains("SIZE 50000"));
+}
+
+#[test]
+fn status_and_queue_commands() {
+    let server = TestServer::start_with("allow_plaintext_auth = true");
+    let (ok, out) = server.console("status");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("uptime:") && out.contains("queues: inbound=0 local=0 remote=0"),
+        "{out}"
+    );
+
+    // Put a message in the remote queue (authenticated relay), then work it with the console.
+    let mut s = Client::connect(server.addr("submission"));
+    s.cmd("EHLO c");
+    use base64::Engine;
+    let token =
+        base64::engine::general_purpose::STANDARD.encode("\0bob@example.com\0correct horse");
+    assert!(s.cmd(&format!("AUTH PLAIN {token}")).starts_with("235"));
+    s.cmd("MAIL FROM:<bob@example.com>");
+    s.cmd("RCPT TO:<far@elsewhere.example>");
+    assert!(s.data(&message("console")).starts_with("250"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.queue_depth(QueueName::Remote) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (ok, out) = server.console("queue list remote");
+    assert!(ok && out.contains("far@elsewhere.example"), "{out}");
+    let id = out
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let (ok, out) = server.console(&format!("queue show {id}"));
+    assert!(
+        ok && out.contains("queue: remote") && out.contains("authenticated: bob@example.com"),
+        "{out}"
+    );
+    let (ok, out) = server.console(&format!("queue move {id} bad"));
+    assert!(ok, "{out}");
+    assert_eq!(server.queue_depth(QueueName::Bad), 1);
+    let (ok, out) = server.console(&format!("queue move {id} bad"));
+    assert!(!ok && out.contains("already"), "{out}");
+    let (ok, out) = server.console(&format!("queue delete {id}"));
+    assert!(ok, "{out}");
+    assert_eq!(server.queue_depth(QueueName::Bad), 0);
+    let (ok, out) = server.console("queue show 0123");
+    assert!(!ok && out.contains("no queued message"), "{out}");
+    let (ok, out) = server.console("queue move 12 nowhere");
+    assert!(!ok && out.contains("unknown queue"), "{out}");
+
+    // A bad-queue record (its recipient did not exist) is retried once the address does:
+    // back through inbound, routed, delivered.
+    let store = server.store();
+    let blob = store
+        .blobs()
+        .put(b"Subject: lost\r\n\r\nfound\r\n")
+        .unwrap();
+    let id = store.next_queue_id().unwrap();
+    store
+        .queue_put(&ferrymail::storage::QueueRecord {
+            id,
+            queue: QueueName::Bad,
+            blob,
+            size: 27,
+            mail_from: "a@example.net".into(),
+            recipients: vec![ferrymail::storage::QueueRecipient::new("lost@example.com")],
+            params: Default::default(),
+            received_at: 0,
+            due: None,
+            attempts: 0,
+            last_error: Some("no such mailbox".into()),
+            origin: "test".into(),
+            auth_as: None,
+        })
+        .unwrap();
+    let (ok, out) = server.console("alias add lost@example.com bob@example.com");
+    assert!(ok, "{out}");
+    let (ok, out) = server.console("alias list");
+    assert!(
+        ok && out.contains("lost@example.com -> bob@example.com"),
+        "{out}"
+    );
+    let (ok, out) = server.console(&format!("queue retry {id:X}"));
+    assert!(ok && out.contains("to inbound"), "{out}");
+    let got = server.wait_inbox("bob@example.com", 1);
+    assert_eq!(got.len(), 1);
+    assert!(String::from_utf8_lossy(&got[0]).contains("found"));
+    assert_eq!(server.queue_depth(QueueName::Bad), 0);
+}
+
+#[test]
+fn console_repl_over_a_pipe() {
+    let server = TestServer::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrymail"))
+        .arg("console")
+        .arg("--config")
+        .arg(server.config_path())
+        .env("HOME", server.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"status\ndomain add example.org\ndomain list\nacount list\nexit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("uptime:"), "{text}");
+    assert!(text.contains("example.org"), "{text}");
+    assert!(text.contains("unknown command 'acount'"), "{text}");
+    assert!(server.store().is_local_domain("example.org").unwrap());
+}
