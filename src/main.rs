@@ -87,14 +87,61 @@ fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
     Config::load(path.as_deref()).map_err(|e| e.to_string())
 }
 
-fn init_logging(level: &str) {
+/// Logs go to stderr; with `[log] file_logging` also to per-service files in `data/logs/`
+/// (smtp-in, routing, server; auth-failures is always written).
+fn init_logging(config: &Config) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{Layer, Registry};
+    type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let mut layers: Vec<Boxed> = vec![tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(filter)
+        .boxed()];
+    if config.log.file_logging {
+        let dir = config.data_dir.join("logs");
+        let _ = std::fs::create_dir_all(&dir);
+        let level = config
+            .log
+            .level
+            .parse::<LevelFilter>()
+            .unwrap_or(LevelFilter::INFO);
+        let files = [
+            (
+                "smtp-in.log",
+                Targets::new()
+                    .with_target("ferrymail::actors::smtp_session", level)
+                    .with_target("ferrymail::actors::listener", level),
+            ),
+            (
+                "routing.log",
+                Targets::new()
+                    .with_target("ferrymail::actors::queues", level)
+                    .with_target("ferrymail::actors::folder", level),
+            ),
+            ("server.log", Targets::new().with_default(level)),
+        ];
+        for (name, targets) in files {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(name))
+            {
+                Ok(f) => layers.push(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(std::sync::Mutex::new(f))
+                        .with_filter(targets)
+                        .boxed(),
+                ),
+                Err(e) => eprintln!("ferrymail: cannot open log file {name}: {e}"),
+            }
+        }
+    }
+    let _ = tracing_subscriber::registry().with(layers).try_init();
 }
 
 fn serve(config_path: Option<PathBuf>, repl: bool) -> ExitCode {
@@ -102,7 +149,7 @@ fn serve(config_path: Option<PathBuf>, repl: bool) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    init_logging(&config.log.level);
+    init_logging(&config);
     let data_dir = config.data_dir.clone();
     let handle = match ferrymail::server::serve(config) {
         Ok(h) => h,

@@ -353,3 +353,80 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     }
     println!("{} acknowledged, {} stored", acked.len(), inbox.len());
 }
+
+#[test]
+fn serve_with_repl_runs_the_console_in_the_foreground() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--repl", "--config"])
+        .arg(&config)
+        .env("HOME", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"domain add example.org\ndomain list\nstatus\nshutdown\n")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "serve --repl did not stop after `shutdown`"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("listening smtp 127.0.0.1:"), "{text}");
+    assert!(text.contains("domain example.org added"), "{text}");
+    assert!(text.contains("uptime:"), "{text}");
+}
+
+#[test]
+fn file_logging_writes_per_service_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}[log]\nfile_logging = true\n")).unwrap();
+    assert!(cli(&config, &["domain", "add", "example.com"]).0);
+    assert!(
+        cli(
+            &config,
+            &["account", "add", "bob@example.com", "--password", "pw"]
+        )
+        .0
+    );
+    let server = Running::start(&config);
+    let mut c = common::Client::connect(server.addr("smtp"));
+    let r = c.deliver(
+        "a@example.net",
+        &["bob@example.com"],
+        &common::message("logged"),
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let logs = dir.path().join("data/logs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(logs.join("routing.log"))
+        .unwrap_or_default()
+        .contains("delivered to INBOX")
+    {
+        assert!(Instant::now() < deadline, "no delivery line in routing.log");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.sigterm().success());
+    let smtp_in = std::fs::read_to_string(logs.join("smtp-in.log")).unwrap();
+    assert!(
+        smtp_in.contains("accepted") && smtp_in.contains("from=a@example.net"),
+        "{smtp_in}"
+    );
+    let all = std::fs::read_to_string(logs.join("server.log")).unwrap();
+    assert!(all.contains("stopped"), "{all}");
+}

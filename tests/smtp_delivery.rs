@@ -235,3 +235,32 @@ fn health_page_answers() {
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     assert!(body.contains("\"inbound\":0"), "{body}");
 }
+
+#[test]
+fn a_session_mid_data_finishes_its_message_during_shutdown() {
+    let mut server = TestServer::start();
+    let mut c = Client::connect(server.addr("smtp"));
+    c.cmd("EHLO client.example.net");
+    c.cmd("MAIL FROM:<a@example.net>");
+    c.cmd("RCPT TO:<bob@example.com>");
+    assert!(c.cmd("DATA").starts_with("354"));
+    c.send("Subject: in flight");
+    c.send("");
+    let stopper = std::thread::spawn({
+        let h = server.handle.take().unwrap();
+        move || h.stop()
+    });
+    // The server is stopping; this session is inside DATA and may finish within the grace.
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("still being written");
+    c.send(".");
+    let r = c.reply();
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    let bye = c.reply();
+    assert!(bye.starts_with("421 4.3.2"), "then told to go: {bye}");
+    stopper.join().unwrap();
+    server.boot();
+    let got = server.wait_inbox("bob@example.com", 1);
+    assert_eq!(got.len(), 1);
+    assert!(String::from_utf8_lossy(&got[0]).contains("still being written"));
+}

@@ -187,6 +187,7 @@ impl Handler<Queued> for InboundQueueActor {
         match routed {
             Ok(Ok(records)) => {
                 for (queue, id) in records {
+                    tracing::debug!(from = msg.0, to = queue.as_str(), id, "routed");
                     sctx.queues().notify(queue, id);
                 }
             }
@@ -365,7 +366,10 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
             continue;
         }
         match deliver_one(&sctx, &rec, i, &r.address).await {
-            Outcome::Delivered => Stats::add(&sctx.stats.messages_delivered, 1),
+            Outcome::Delivered => {
+                Stats::add(&sctx.stats.messages_delivered, 1);
+                tracing::info!(id = format!("{:016X}", rec.id), to = %r.address, "delivered to INBOX");
+            }
             Outcome::NoMailbox(why) => no_mailbox.push((i, why)),
             Outcome::Retry(why) => retry = Some(why),
         }

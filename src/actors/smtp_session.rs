@@ -322,6 +322,13 @@ async fn enqueue(
     match sctx.queues().inbound.send(Enqueue(record)).await {
         Ok(Ok(_)) => {
             super::stats::Stats::add(&sctx.stats.messages_in, 1);
+            tracing::info!(
+                id = %queue_id,
+                from = %env.mail_from,
+                rcpts = env.recipients.len(),
+                size,
+                "accepted"
+            );
             Ok(queue_id)
         }
         Ok(Err(QueueError::Storage(e))) => Err(storage_to_enqueue(e)),

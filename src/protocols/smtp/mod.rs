@@ -75,6 +75,8 @@ mod received;
 mod reply;
 mod session;
 
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests;
 
