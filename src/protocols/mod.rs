@@ -1,2 +1,3 @@
 //! Pure protocol codecs.
+pub mod imap;
 pub mod smtp;

@@ -1,0 +1,6 @@
+//! IMAP server side (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1): a pure, sans-IO grammar and
+//! session state machine, in progress (issue 3).
+//!
+//! Files: `types.rs` the command grammar as types.
+
+pub mod types;

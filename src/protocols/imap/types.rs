@@ -1,0 +1,557 @@
+//! The IMAP command grammar as types (RFC 9051 §9 ABNF, RFC 3501, and the extensions listed
+//! in `mod.rs`). The parser (`parser.rs`) produces these; the session consumes them.
+//! Values that the wire validates are validated here: a `SequenceSet` is never empty, a
+//! `Tag` has only tag characters, a mailbox name is already decoded from modified UTF-7.
+
+use std::fmt;
+
+/// `tag = 1*<any ASTRING-CHAR except "+">`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(pub String);
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password or SASL response: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// One command line (with its literals) from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub tag: Tag,
+    pub body: CommandBody,
+}
+
+/// `seq-number = nz-number / "*"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqNum {
+    Value(u32),
+    /// `*`: the largest number in use (the last message's sequence number or UID).
+    Largest,
+}
+
+/// One element of a sequence set: `n` or `n:m` (either end may be `*`; order is irrelevant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqRange {
+    Single(SeqNum),
+    Range(SeqNum, SeqNum),
+}
+
+/// `sequence-set`, or `$` (SEARCHRES, RFC 5182: the saved search result).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SequenceSet {
+    /// Never empty.
+    Ranges(Vec<SeqRange>),
+    Saved,
+}
+
+impl SequenceSet {
+    /// Whether `n` is in the set, given what `*` means now (`largest`; 0 for an empty
+    /// mailbox, in which case `*` matches nothing). `Saved` must be resolved by the caller.
+    pub fn contains(&self, n: u32, largest: u32) -> bool {
+        let resolve = |s: SeqNum| match s {
+            SeqNum::Value(v) => v,
+            SeqNum::Largest => largest,
+        };
+        match self {
+            SequenceSet::Saved => false,
+            SequenceSet::Ranges(ranges) => ranges.iter().any(|r| match *r {
+                SeqRange::Single(s) => resolve(s) == n,
+                SeqRange::Range(a, b) => {
+                    let (a, b) = (resolve(a), resolve(b));
+                    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                    lo <= n && n <= hi
+                }
+            }),
+        }
+    }
+}
+
+/// A mailbox name as the client sent it, decoded: `INBOX` (any case) is normalised to
+/// "INBOX"; modified UTF-7 (RFC 3501 §5.1.3) decoded to UTF-8 unless UTF8=ACCEPT is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxName(pub String);
+
+/// System flags and keywords (RFC 9051 §2.3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Flag {
+    Seen,
+    Answered,
+    Flagged,
+    Deleted,
+    Draft,
+    /// `\Recent` (rev1 only; may not be set by STORE).
+    Recent,
+    /// `\*` in PERMANENTFLAGS (never from a client).
+    Keyword(String),
+    /// An unknown `\Something`: kept so STORE can reject it.
+    Extension(String),
+}
+
+/// `date` in SEARCH: day, month (1–12), year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+/// `date-time` in APPEND: a unix timestamp and the zone offset it was given in (minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime {
+    pub unix: i64,
+    pub offset_minutes: i32,
+}
+
+/// `search-key` (RFC 9051 §6.4.4, plus MODSEQ from RFC 7162, OLDER/YOUNGER from RFC 5032).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    Answered,
+    Bcc(String),
+    Before(Date),
+    Body(String),
+    Cc(String),
+    Deleted,
+    Draft,
+    Flagged,
+    From(String),
+    Header(String, String),
+    Keyword(String),
+    Larger(u64),
+    New,
+    Not(Box<SearchKey>),
+    Old,
+    On(Date),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    Recent,
+    Seen,
+    SentBefore(Date),
+    SentOn(Date),
+    SentSince(Date),
+    Since(Date),
+    Smaller(u64),
+    Subject(String),
+    Text(String),
+    To(String),
+    Uid(SequenceSet),
+    Unanswered,
+    Undeleted,
+    Undraft,
+    Unflagged,
+    Unkeyword(String),
+    Unseen,
+    /// A bare sequence set.
+    SequenceSet(SequenceSet),
+    /// Parenthesised list: all must match.
+    And(Vec<SearchKey>),
+    /// RFC 7162: `MODSEQ [entry-name entry-type] mod-sequence-valzer`.
+    ModSeq(u64),
+    /// RFC 5032 WITHIN.
+    Older(u64),
+    Younger(u64),
+}
+
+/// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchReturn {
+    Min,
+    Max,
+    All,
+    Count,
+    Save,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchCommand {
+    /// `RETURN (...)` given (even empty: then ALL). `None`: rev1-style `* SEARCH` reply
+    /// (rev2 sessions always answer with ESEARCH).
+    pub ret: Option<Vec<SearchReturn>>,
+    /// `CHARSET x`; only UTF-8 and US-ASCII are supported (BADCHARSET otherwise).
+    pub charset: Option<String>,
+    /// The keys, implicitly ANDed.
+    pub criteria: Vec<SearchKey>,
+}
+
+/// `section-spec` (RFC 9051 §6.4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    Header,
+    HeaderFields(Vec<String>),
+    HeaderFieldsNot(Vec<String>),
+    Text,
+    /// Only after a part number: the part's MIME header.
+    Mime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// Part path, e.g. `[1, 2]` for `1.2`; empty for the whole message.
+    pub part: Vec<u32>,
+    pub text: Option<SectionText>,
+}
+
+/// `fetch-att` (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 8970 PREVIEW, RFC 7162 MODSEQ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAttr {
+    Envelope,
+    Flags,
+    InternalDate,
+    Rfc822,
+    Rfc822Header,
+    Rfc822Size,
+    Rfc822Text,
+    Body,
+    BodyStructure,
+    Uid,
+    /// `BODY[section]<partial>` / `BODY.PEEK[...]`.
+    BodySection {
+        section: Section,
+        partial: Option<(u32, u32)>,
+        peek: bool,
+    },
+    /// `BINARY[part]<partial>` / `BINARY.PEEK[...]`.
+    Binary {
+        part: Vec<u32>,
+        partial: Option<(u32, u32)>,
+        peek: bool,
+    },
+    BinarySize(Vec<u32>),
+    /// `PREVIEW` (RFC 8970; `LAZY` modifier accepted and ignored).
+    Preview,
+    ModSeq,
+}
+
+/// `fetch` command modifiers (RFC 7162: CHANGEDSINCE, VANISHED).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FetchModifiers {
+    pub changed_since: Option<u64>,
+    pub vanished: bool,
+}
+
+/// `store-att-flags`: `+FLAGS`, `-FLAGS`, `FLAGS`, each optionally `.SILENT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    Replace,
+    Add,
+    Remove,
+}
+
+/// `status-att` (RFC 9051 §6.3.11, RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+    Deleted,
+    Size,
+    HighestModSeq,
+    AppendLimit,
+}
+
+/// LIST selection options (RFC 5258, RFC 6154).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListSelect {
+    pub subscribed: bool,
+    pub remote: bool,
+    pub recursive_match: bool,
+    pub special_use: bool,
+}
+
+/// LIST return options (RFC 5258, RFC 5819 STATUS, RFC 6154 SPECIAL-USE).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    pub status: Option<Vec<StatusItem>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCommand {
+    pub select: ListSelect,
+    pub reference: String,
+    /// One or more patterns (`LIST "" ("a*" "b*")` is RFC 5258 syntax).
+    pub patterns: Vec<String>,
+    pub ret: ListReturn,
+    /// `LSUB` (rev1): subscribed names, `\Noselect` for unsubscribed parents.
+    pub lsub: bool,
+}
+
+/// SELECT/EXAMINE parameters (RFC 7162 CONDSTORE, QRESYNC).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SelectParams {
+    pub condstore: bool,
+    /// `QRESYNC (uidvalidity modseq [known-uids [(seq-match-data)]])`.
+    pub qresync: Option<QresyncParams>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QresyncParams {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SequenceSet>,
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// One message of APPEND (MULTIAPPEND, RFC 3502: several in one command).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime>,
+    /// The literal's bytes (`~{n}` literal8 for binary content: RFC 3516).
+    pub message: Vec<u8>,
+}
+
+/// ACL rights as the client wrote them (RFC 4314 §2.1), e.g. "lrswipkxtea", optionally
+/// prefixed by + or - in SETACL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RightsSpec {
+    pub mode: StoreMode,
+    pub rights: String,
+}
+
+/// `sort-criterion` (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Arrival,
+    Cc,
+    Date,
+    From,
+    Size,
+    Subject,
+    To,
+    DisplayFrom,
+    DisplayTo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    pub reverse: bool,
+    pub key: SortKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    OrderedSubject,
+    References,
+}
+
+/// `AUTHENTICATE` mechanisms we know; others are rejected with NO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMechanism {
+    Plain,
+    Login,
+    Other(String),
+}
+
+/// Every command of RFC 9051 and RFC 3501 and of the extensions in `mod.rs`.
+/// `uid` marks the UID variants (UID FETCH, UID STORE, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandBody {
+    // any state
+    Capability,
+    Noop,
+    Logout,
+    Id(Option<Vec<(String, Option<String>)>>),
+    // not authenticated
+    StartTls,
+    Authenticate {
+        mechanism: AuthMechanism,
+        /// SASL-IR (RFC 4959) initial response, base64-decoded; `Some(empty)` for "=".
+        initial: Option<Secret>,
+    },
+    Login {
+        user: String,
+        password: Secret,
+    },
+    // authenticated
+    Enable(Vec<String>),
+    Select {
+        mailbox: MailboxName,
+        params: SelectParams,
+        read_only: bool,
+    },
+    Create {
+        mailbox: MailboxName,
+        /// `USE (\Drafts …)` (RFC 6154 CREATE-SPECIAL-USE).
+        special_use: Vec<String>,
+    },
+    Delete(MailboxName),
+    Rename {
+        from: MailboxName,
+        to: MailboxName,
+    },
+    Subscribe(MailboxName),
+    Unsubscribe(MailboxName),
+    List(ListCommand),
+    Namespace,
+    Status {
+        mailbox: MailboxName,
+        items: Vec<StatusItem>,
+    },
+    Append {
+        mailbox: MailboxName,
+        messages: Vec<AppendMessage>,
+    },
+    Idle,
+    // ACL (RFC 4314)
+    SetAcl {
+        mailbox: MailboxName,
+        identifier: String,
+        rights: RightsSpec,
+    },
+    DeleteAcl {
+        mailbox: MailboxName,
+        identifier: String,
+    },
+    GetAcl(MailboxName),
+    ListRights {
+        mailbox: MailboxName,
+        identifier: String,
+    },
+    MyRights(MailboxName),
+    // QUOTA (RFC 9208)
+    GetQuota(String),
+    GetQuotaRoot(MailboxName),
+    SetQuota {
+        root: String,
+        limits: Vec<(String, u64)>,
+    },
+    // selected
+    Check,
+    Close,
+    Unselect,
+    Expunge {
+        /// `UID EXPUNGE set` (UIDPLUS).
+        uids: Option<SequenceSet>,
+    },
+    Search {
+        uid: bool,
+        search: SearchCommand,
+    },
+    Fetch {
+        uid: bool,
+        set: SequenceSet,
+        attrs: Vec<FetchAttr>,
+        /// The macros ALL/FAST/FULL expand into `attrs`; this keeps whether one was used.
+        modifiers: FetchModifiers,
+    },
+    Store {
+        uid: bool,
+        set: SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<Flag>,
+        /// RFC 7162 `UNCHANGEDSINCE`.
+        unchanged_since: Option<u64>,
+    },
+    Copy {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: MailboxName,
+    },
+    Move {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: MailboxName,
+    },
+    Sort {
+        uid: bool,
+        criteria: Vec<SortCriterion>,
+        /// ESORT (RFC 5267) `RETURN (...)`.
+        ret: Option<Vec<SearchReturn>>,
+        charset: String,
+        search: Vec<SearchKey>,
+    },
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        charset: String,
+        search: Vec<SearchKey>,
+    },
+}
+
+impl CommandBody {
+    /// The command's name as it appears in `BAD`/`NO` texts and logs.
+    pub fn name(&self) -> &'static str {
+        use CommandBody::*;
+        match self {
+            Capability => "CAPABILITY",
+            Noop => "NOOP",
+            Logout => "LOGOUT",
+            Id(_) => "ID",
+            StartTls => "STARTTLS",
+            Authenticate { .. } => "AUTHENTICATE",
+            Login { .. } => "LOGIN",
+            Enable(_) => "ENABLE",
+            Select {
+                read_only: false, ..
+            } => "SELECT",
+            Select { .. } => "EXAMINE",
+            Create { .. } => "CREATE",
+            Delete(_) => "DELETE",
+            Rename { .. } => "RENAME",
+            Subscribe(_) => "SUBSCRIBE",
+            Unsubscribe(_) => "UNSUBSCRIBE",
+            List(l) if l.lsub => "LSUB",
+            List(_) => "LIST",
+            Namespace => "NAMESPACE",
+            Status { .. } => "STATUS",
+            Append { .. } => "APPEND",
+            Idle => "IDLE",
+            SetAcl { .. } => "SETACL",
+            DeleteAcl { .. } => "DELETEACL",
+            GetAcl(_) => "GETACL",
+            ListRights { .. } => "LISTRIGHTS",
+            MyRights(_) => "MYRIGHTS",
+            GetQuota(_) => "GETQUOTA",
+            GetQuotaRoot(_) => "GETQUOTAROOT",
+            SetQuota { .. } => "SETQUOTA",
+            Check => "CHECK",
+            Close => "CLOSE",
+            Unselect => "UNSELECT",
+            Expunge { .. } => "EXPUNGE",
+            Search { .. } => "SEARCH",
+            Fetch { .. } => "FETCH",
+            Store { .. } => "STORE",
+            Copy { .. } => "COPY",
+            Move { .. } => "MOVE",
+            Sort { .. } => "SORT",
+            Thread { .. } => "THREAD",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_set_contains() {
+        let set = SequenceSet::Ranges(vec![
+            SeqRange::Single(SeqNum::Value(2)),
+            SeqRange::Range(SeqNum::Value(5), SeqNum::Largest),
+        ]);
+        assert!(!set.contains(1, 10));
+        assert!(set.contains(2, 10));
+        assert!(set.contains(7, 10));
+        assert!(set.contains(10, 10));
+        assert!(!set.contains(11, 10));
+        // 7:5 is the same as 5:7; * on an empty mailbox is 0 and matches nothing useful.
+        let rev = SequenceSet::Ranges(vec![SeqRange::Range(SeqNum::Value(7), SeqNum::Value(5))]);
+        assert!(rev.contains(6, 10));
+    }
+}
