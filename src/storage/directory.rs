@@ -11,9 +11,11 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 
+use super::acl::tx_remove_acl_entry;
 use super::blobs::RefDelta;
 use super::folders::{tx_create_folder, tx_drop_folder, DEFAULT_FOLDERS};
 use super::keys::{self, tx_get, tx_put, TreeIx};
+use super::quota::{tx_drop_quota, tx_init_quota};
 use super::{abort, now_secs, StorageError, Store};
 
 /// Alias chains deeper than this are cut (and logged).
@@ -289,12 +291,14 @@ impl Store {
             for (name, special_use) in DEFAULT_FOLDERS {
                 tx_create_folder(tx, &address, name, special_use)?;
             }
+            tx_init_quota(tx, &address)?;
             Ok(rec.account())
         })
     }
 
-    /// Delete an account with its folders and messages (their blob references released).
-    /// Aliases pointing at it stay (they then resolve to nothing there).
+    /// Delete an account with its folders and messages (their blob references released), its
+    /// quota, and its entries in other folders' ACLs. Aliases pointing at it stay (they then
+    /// resolve to nothing there).
     pub fn del_account(&self, address: &str) -> Result<(), StorageError> {
         let address = normalize_address(address)?;
         let _admin = self.admin_lock();
@@ -310,11 +314,16 @@ impl Store {
             {
                 snaps.push(self.folder_snapshot(keys::decode_u64(&v?, "folder id")?)?);
             }
+            let granted = self.acl_folders_of(&address)?;
             let zeroed = self.transact(|tx| {
                 let mut refs = RefDelta::default();
                 for snap in &snaps {
                     tx_drop_folder(tx, &mut refs, snap)?;
                 }
+                for (folder, _) in &granted {
+                    tx_remove_acl_entry(tx, *folder, &address)?;
+                }
+                tx_drop_quota(tx, &address)?;
                 if tx
                     .tree(TreeIx::Accounts)
                     .remove(address.as_bytes())?

@@ -12,10 +12,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::acl::{tx_drop_acl, tx_inherit_acl};
 use super::blobs::{BlobId, RefDelta};
+use super::changes::Changes;
 use super::directory::normalize_address;
 use super::keys::{self, message_key, tx_get, tx_put, TreeIx, UIDVALIDITY_KEY};
 use super::queue::{tx_consume, QueueId, QueueName};
+use super::quota::tx_add_usage;
 use super::{abort, now_secs, StorageError, Store, Tx, TxResult};
 
 pub type FolderId = u64;
@@ -93,7 +96,7 @@ impl Flags {
     }
 
     /// Checked and with duplicate keywords removed.
-    fn normalized(&self) -> Result<Flags, StorageError> {
+    pub(crate) fn normalized(&self) -> Result<Flags, StorageError> {
         if self.system & !Flags::ALL_SYSTEM != 0 {
             return Err(StorageError::Invalid(format!(
                 "unknown system flag bits {:#x}",
@@ -112,10 +115,21 @@ impl Flags {
     }
 }
 
-/// A folder's state, as IMAP SELECT reports it.
+/// The owner of public folders (RFC 4314 shared namespace): no account, no quota. Their access
+/// is decided by their ACL alone.
+pub const PUBLIC_OWNER: &str = "";
+
+/// The hierarchy separator of folder names (RFC 9051 §5.1.1).
+pub const SEPARATOR: char = '/';
+
+/// Keywords a folder remembers at most (RFC 9051 §2.3.2 lets a server refuse new ones).
+const MAX_FOLDER_KEYWORDS: usize = 256;
+
+/// A folder's state, as IMAP SELECT and STATUS report it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderState {
     pub id: FolderId,
+    /// The owning account, or [`PUBLIC_OWNER`].
     pub account: String,
     pub name: String,
     pub special_use: Option<String>,
@@ -124,6 +138,15 @@ pub struct FolderState {
     pub highest_modseq: u64,
     pub exists: u32,
     pub subscribed: bool,
+    /// Messages without `\Seen`.
+    pub unseen: u32,
+    /// Messages with `\Deleted`.
+    pub deleted: u32,
+    /// Sum of the message sizes, in bytes.
+    pub size: u64,
+    /// A placeholder kept for its children after DELETE (RFC 3501 §6.3.4): no messages, cannot
+    /// be selected; CREATE of its name makes it a normal folder again.
+    pub noselect: bool,
 }
 
 /// One message of a folder.
@@ -146,47 +169,143 @@ pub struct NewMessage {
     pub internal_date: i64,
 }
 
-/// Stored value of `v1/folders`.
+/// Stored value of `v1/folders` (its shape is fixed by schema 1).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct FolderRecord {
-    account: String,
-    name: String,
-    special_use: Option<String>,
-    uidvalidity: u32,
-    uidnext: u32,
-    highest_modseq: u64,
-    exists: u32,
-    subscribed: bool,
+pub(crate) struct FolderRecord {
+    pub(crate) account: String,
+    pub(crate) name: String,
+    pub(crate) special_use: Option<String>,
+    pub(crate) uidvalidity: u32,
+    pub(crate) uidnext: u32,
+    pub(crate) highest_modseq: u64,
+    pub(crate) exists: u32,
+    pub(crate) subscribed: bool,
 }
 
-impl FolderRecord {
-    fn state(self, id: FolderId) -> FolderState {
+/// Stored value of `v1/folder_ext`: the counters and IMAP state kept beside a `FolderRecord`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct FolderExt {
+    /// The record's UIDNEXT and modseq when this was last written: a mismatch means a build
+    /// without this tree changed the folder, and the counters are rebuilt at open.
+    pub(crate) synced_uidnext: u32,
+    pub(crate) synced_modseq: u64,
+    pub(crate) unseen: u32,
+    pub(crate) deleted: u32,
+    pub(crate) size: u64,
+    pub(crate) noselect: bool,
+    /// The \Recent watermark: messages with uid >= it are recent for the next claimer.
+    pub(crate) recent_from: u32,
+    /// Keywords ever used in the folder (for FLAGS and PERMANENTFLAGS).
+    pub(crate) keywords: Vec<String>,
+    /// Records of this folder in `v1/expunged`.
+    pub(crate) expunged: u32,
+    /// Every expunge with a modseq above this is still in `v1/expunged`.
+    pub(crate) vanished_horizon: u64,
+}
+
+impl FolderExt {
+    /// The counters of an empty folder whose next uid is `uidnext`.
+    pub(crate) fn empty(recent_from: u32) -> FolderExt {
+        FolderExt {
+            recent_from,
+            ..FolderExt::default()
+        }
+    }
+
+    /// Count a message in (`add`) or out of the unseen/deleted/size counters.
+    pub(crate) fn count(&mut self, flags: &Flags, size: u64, add: bool) {
+        let step = |n: u32| {
+            if add {
+                n.saturating_add(1)
+            } else {
+                n.saturating_sub(1)
+            }
+        };
+        if !flags.has(Flags::SEEN) {
+            self.unseen = step(self.unseen);
+        }
+        if flags.has(Flags::DELETED) {
+            self.deleted = step(self.deleted);
+        }
+        self.size = if add {
+            self.size.saturating_add(size)
+        } else {
+            self.size.saturating_sub(size)
+        };
+    }
+
+    /// Add the keywords of `flags` not known yet; false (and nothing added) when that would
+    /// pass the limit.
+    pub(crate) fn note_keywords(&mut self, flags: &Flags) -> bool {
+        let new: Vec<&String> = flags
+            .keywords
+            .iter()
+            .filter(|k| !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)))
+            .collect();
+        if self.keywords.len() + new.len() > MAX_FOLDER_KEYWORDS {
+            return false;
+        }
+        self.keywords.extend(new.into_iter().cloned());
+        true
+    }
+
+    pub(crate) fn in_step_with(&self, rec: &FolderRecord) -> bool {
+        self.synced_uidnext == rec.uidnext && self.synced_modseq == rec.highest_modseq
+    }
+}
+
+/// A folder as the transactions handle it: its record and its counters.
+#[derive(Clone, Debug)]
+pub(crate) struct Folder {
+    pub(crate) rec: FolderRecord,
+    pub(crate) ext: FolderExt,
+}
+
+impl Folder {
+    pub(crate) fn state(&self, id: FolderId) -> FolderState {
+        let rec = &self.rec;
         FolderState {
             id,
-            account: self.account,
-            name: self.name,
-            special_use: self.special_use,
-            uidvalidity: self.uidvalidity,
-            uidnext: self.uidnext,
-            highest_modseq: self.highest_modseq,
-            exists: self.exists,
-            subscribed: self.subscribed,
+            account: rec.account.clone(),
+            name: rec.name.clone(),
+            special_use: rec.special_use.clone(),
+            uidvalidity: rec.uidvalidity,
+            uidnext: rec.uidnext,
+            highest_modseq: rec.highest_modseq,
+            exists: rec.exists,
+            subscribed: rec.subscribed,
+            unseen: self.ext.unseen,
+            deleted: self.ext.deleted,
+            size: self.ext.size,
+            noselect: self.ext.noselect,
+        }
+    }
+
+    /// Remember the keywords of `flags`; Invalid when the folder already has too many.
+    pub(crate) fn note_keywords(&mut self, flags: &Flags) -> Result<(), StorageError> {
+        if self.ext.note_keywords(flags) {
+            Ok(())
+        } else {
+            Err(StorageError::Invalid(format!(
+                "folder {} has {MAX_FOLDER_KEYWORDS} keywords; no new ones accepted",
+                self.rec.name
+            )))
         }
     }
 }
 
 /// Stored value of `v1/messages`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct MessageValue {
-    flags: Flags,
-    size: u64,
-    internal_date: i64,
-    blob: BlobId,
-    modseq: u64,
+pub(crate) struct MessageValue {
+    pub(crate) flags: Flags,
+    pub(crate) size: u64,
+    pub(crate) internal_date: i64,
+    pub(crate) blob: BlobId,
+    pub(crate) modseq: u64,
 }
 
 impl MessageValue {
-    fn record(self, uid: u32) -> MessageRecord {
+    pub(crate) fn record(self, uid: u32) -> MessageRecord {
         MessageRecord {
             uid,
             flags: self.flags,
@@ -208,18 +327,40 @@ pub(crate) const DEFAULT_FOLDERS: [(&str, Option<&str>); 6] = [
     ("Archive", Some("\\Archive")),
 ];
 
-/// Folder names are case-sensitive except INBOX (RFC 9051 §5.1).
-fn canonical_name(name: &str) -> Result<String, StorageError> {
-    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
-        return Err(StorageError::Invalid(format!(
-            "invalid folder name {name:?}"
-        )));
+/// Folder names are case-sensitive except INBOX (RFC 9051 §5.1). One trailing separator is
+/// dropped (RFC 9051 §6.3.4: it only says the folder will have children); empty levels are
+/// refused.
+pub(crate) fn canonical_name(name: &str) -> Result<String, StorageError> {
+    let invalid = || StorageError::Invalid(format!("invalid folder name {name:?}"));
+    let trimmed = name.strip_suffix(SEPARATOR).unwrap_or(name);
+    if trimmed.is_empty()
+        || trimmed.len() > 255
+        || trimmed.chars().any(char::is_control)
+        || trimmed.split(SEPARATOR).any(str::is_empty)
+    {
+        return Err(invalid());
     }
-    if name.eq_ignore_ascii_case("INBOX") {
+    if trimmed.eq_ignore_ascii_case("INBOX") {
         Ok("INBOX".into())
     } else {
-        Ok(name.to_string())
+        Ok(trimmed.to_string())
     }
+}
+
+/// The account address (lowercase), or [`PUBLIC_OWNER`] for public folders.
+pub(crate) fn normalize_owner(account: &str) -> Result<String, StorageError> {
+    if account == PUBLIC_OWNER {
+        Ok(PUBLIC_OWNER.to_string())
+    } else {
+        normalize_address(account)
+    }
+}
+
+/// The names above `name`, outermost first: "a/b/c" → ["a", "a/b"].
+fn ancestors(name: &str) -> Vec<&str> {
+    name.match_indices(SEPARATOR)
+        .map(|(i, _)| &name[..i])
+        .collect()
 }
 
 fn check_special_use(special_use: Option<&str>) -> Result<(), StorageError> {
@@ -237,12 +378,12 @@ fn check_special_use(special_use: Option<&str>) -> Result<(), StorageError> {
     }
 }
 
-fn folder_not_found(id: FolderId) -> StorageError {
+pub(crate) fn folder_not_found(id: FolderId) -> StorageError {
     StorageError::NotFound(format!("folder {id}"))
 }
 
-/// The marker of a folder that changed between its scan and the deleting transaction.
-const CHANGED_DURING_DELETE: &str = "folder changed while being deleted";
+/// The marker of a folder that changed between its scan and the transaction acting on it.
+const CHANGED_DURING_SCAN: &str = "folder changed while being scanned; try again";
 
 /// What deleting a folder must remove, scanned before the transaction (which cannot scan).
 pub(crate) struct FolderSnapshot {
@@ -253,15 +394,43 @@ pub(crate) struct FolderSnapshot {
     expunged: Vec<u32>,
 }
 
-fn tx_folder(tx: &Tx, id: FolderId) -> TxResult<FolderRecord> {
-    match tx_get::<FolderRecord>(tx.tree(TreeIx::Folders), &id.to_be_bytes(), "folder")? {
-        Some(f) => Ok(f),
-        None => abort(folder_not_found(id)),
+/// Load a folder with its counters inside a transaction.
+pub(crate) fn tx_load_folder(tx: &Tx, id: FolderId) -> TxResult<Folder> {
+    let key = id.to_be_bytes();
+    let Some(rec) = tx_get::<FolderRecord>(tx.tree(TreeIx::Folders), &key, "folder")? else {
+        return abort(folder_not_found(id));
+    };
+    match tx_get::<FolderExt>(tx.tree(TreeIx::FolderExt), &key, "folder counters")? {
+        Some(ext) if ext.in_step_with(&rec) => Ok(Folder { rec, ext }),
+        // Only a build without `v1/folder_ext` writing while this one runs could cause this;
+        // Store::open rebuilds the counters.
+        _ => abort(StorageError::Encoding(format!(
+            "the counters of folder {id} are out of date; reopen the data directory to rebuild them"
+        ))),
     }
 }
 
-fn tx_put_folder(tx: &Tx, id: FolderId, rec: &FolderRecord) -> TxResult<()> {
-    tx_put(tx.tree(TreeIx::Folders), &id.to_be_bytes(), rec)
+/// Write a folder and its counters inside a transaction.
+pub(crate) fn tx_save_folder(tx: &Tx, id: FolderId, folder: &mut Folder) -> TxResult<()> {
+    folder.ext.synced_uidnext = folder.rec.uidnext;
+    folder.ext.synced_modseq = folder.rec.highest_modseq;
+    let key = id.to_be_bytes();
+    tx_put(tx.tree(TreeIx::Folders), &key, &folder.rec)?;
+    tx_put(tx.tree(TreeIx::FolderExt), &key, &folder.ext)
+}
+
+/// The id of `owner`'s folder `name` (canonical) inside a transaction.
+fn tx_lookup(tx: &Tx, owner: &str, name: &str) -> TxResult<Option<FolderId>> {
+    match tx
+        .tree(TreeIx::FolderNames)
+        .get(keys::folder_name_key(owner, name))?
+    {
+        None => Ok(None),
+        Some(v) => match keys::decode_u64(&v, "folder id") {
+            Ok(id) => Ok(Some(id)),
+            Err(e) => abort(e),
+        },
+    }
 }
 
 /// A fresh UIDVALIDITY: seeded by the clock, strictly greater than any handed out before.
@@ -280,40 +449,102 @@ fn tx_next_uidvalidity(tx: &Tx) -> TxResult<u32> {
     Ok(next)
 }
 
-/// Create folder `name` for `account` (both already canonical) inside a transaction.
+/// Create folder `name` for `owner` (both already canonical) inside a transaction. Parents are
+/// not looked at (see [`tx_create_path`]).
 pub(crate) fn tx_create_folder(
     tx: &Tx,
-    account: &str,
+    owner: &str,
     name: &str,
     special_use: Option<&str>,
 ) -> TxResult<FolderId> {
     let names = tx.tree(TreeIx::FolderNames);
-    let name_key = keys::folder_name_key(account, name);
+    let name_key = keys::folder_name_key(owner, name);
     if names.get(&name_key)?.is_some() {
-        return abort(StorageError::Exists(format!("folder {name} of {account}")));
+        return abort(StorageError::Exists(format!("folder {name} of {owner}")));
     }
     let id = tx.tree(TreeIx::Folders).generate_id()? + 1;
-    let rec = FolderRecord {
-        account: account.to_string(),
-        name: name.to_string(),
-        special_use: special_use.map(str::to_string),
-        uidvalidity: tx_next_uidvalidity(tx)?,
-        uidnext: 1,
-        highest_modseq: 1,
-        exists: 0,
-        subscribed: true,
+    let mut folder = Folder {
+        rec: FolderRecord {
+            account: owner.to_string(),
+            name: name.to_string(),
+            special_use: special_use.map(str::to_string),
+            uidvalidity: tx_next_uidvalidity(tx)?,
+            uidnext: 1,
+            highest_modseq: 1,
+            exists: 0,
+            subscribed: true,
+        },
+        ext: FolderExt::empty(1),
     };
-    tx_put_folder(tx, id, &rec)?;
+    tx_save_folder(tx, id, &mut folder)?;
     names.insert(name_key, &id.to_be_bytes())?;
     Ok(id)
 }
 
-/// Remove a scanned folder with its messages and expunge history inside a transaction.
-/// Aborts with [`CHANGED_DURING_DELETE`] if the folder changed since the scan.
-pub(crate) fn tx_drop_folder(tx: &Tx, refs: &mut RefDelta, snap: &FolderSnapshot) -> TxResult<()> {
-    let rec = tx_folder(tx, snap.id)?;
-    if rec.uidnext != snap.uidnext || rec.highest_modseq != snap.highest_modseq {
-        return abort(StorageError::Conflict(CHANGED_DURING_DELETE.into()));
+/// Create the missing ancestors of `name` (RFC 9051 §6.3.4), each inheriting the ACL of its
+/// parent. Returns the id of `name`'s parent, if it has one.
+fn tx_create_ancestors(tx: &Tx, owner: &str, name: &str) -> TxResult<Option<FolderId>> {
+    let mut parent = None;
+    for ancestor in ancestors(name) {
+        let ancestor = match canonical_name(ancestor) {
+            Ok(a) => a,
+            Err(e) => return abort(e),
+        };
+        parent = Some(match tx_lookup(tx, owner, &ancestor)? {
+            Some(id) => id,
+            None => {
+                let id = tx_create_folder(tx, owner, &ancestor, None)?;
+                if let Some(p) = parent {
+                    tx_inherit_acl(tx, p, id)?;
+                }
+                id
+            }
+        });
+    }
+    Ok(parent)
+}
+
+/// Create `name` and its missing ancestors; each new folder inherits its parent's ACL (MDaemon
+/// semantics). An existing `\Noselect` placeholder of that name becomes a normal, empty folder
+/// with a fresh UIDVALIDITY when `revive` is set; otherwise an existing name is Exists.
+pub(crate) fn tx_create_path(
+    tx: &Tx,
+    owner: &str,
+    name: &str,
+    special_use: Option<&str>,
+    revive: bool,
+) -> TxResult<FolderId> {
+    let parent = tx_create_ancestors(tx, owner, name)?;
+    if let Some(id) = tx_lookup(tx, owner, name)? {
+        let mut folder = tx_load_folder(tx, id)?;
+        if !(revive && folder.ext.noselect) {
+            return abort(StorageError::Exists(format!("folder {name} of {owner}")));
+        }
+        folder.rec.uidvalidity = tx_next_uidvalidity(tx)?;
+        folder.rec.uidnext = 1;
+        folder.rec.highest_modseq = 1;
+        folder.rec.exists = 0;
+        if special_use.is_some() {
+            folder.rec.special_use = special_use.map(str::to_string);
+        }
+        folder.ext = FolderExt::empty(1);
+        tx_save_folder(tx, id, &mut folder)?;
+        return Ok(id);
+    }
+    let id = tx_create_folder(tx, owner, name, special_use)?;
+    if let Some(p) = parent {
+        tx_inherit_acl(tx, p, id)?;
+    }
+    Ok(id)
+}
+
+/// Remove a scanned folder's messages and expunge history inside a transaction, releasing the
+/// blobs and the owner's quota usage. Aborts with [`CHANGED_DURING_SCAN`] if the folder changed
+/// since the scan. Returns the folder, to be saved or removed by the caller.
+fn tx_empty_folder(tx: &Tx, refs: &mut RefDelta, snap: &FolderSnapshot) -> TxResult<Folder> {
+    let folder = tx_load_folder(tx, snap.id)?;
+    if folder.rec.uidnext != snap.uidnext || folder.rec.highest_modseq != snap.highest_modseq {
+        return abort(StorageError::Conflict(CHANGED_DURING_SCAN.into()));
     }
     let messages = tx.tree(TreeIx::Messages);
     for uid in &snap.messages {
@@ -327,64 +558,92 @@ pub(crate) fn tx_drop_folder(tx: &Tx, refs: &mut RefDelta, snap: &FolderSnapshot
         tx.tree(TreeIx::Expunged)
             .remove(&message_key(snap.id, *uid))?;
     }
+    let bytes = i64::try_from(folder.ext.size).unwrap_or(i64::MAX);
+    tx_add_usage(
+        tx,
+        &folder.rec.account,
+        -bytes,
+        -i64::from(folder.rec.exists),
+    )?;
+    Ok(folder)
+}
+
+/// Remove a scanned folder with its messages, expunge history, counters and ACL inside a
+/// transaction. Aborts with Conflict if the folder changed since the scan.
+pub(crate) fn tx_drop_folder(tx: &Tx, refs: &mut RefDelta, snap: &FolderSnapshot) -> TxResult<()> {
+    let folder = tx_empty_folder(tx, refs, snap)?;
+    tx_drop_acl(tx, snap.id)?;
     tx.tree(TreeIx::FolderNames)
-        .remove(keys::folder_name_key(&rec.account, &rec.name))?;
+        .remove(keys::folder_name_key(&folder.rec.account, &folder.rec.name))?;
     tx.tree(TreeIx::Folders).remove(&snap.id.to_be_bytes())?;
+    tx.tree(TreeIx::FolderExt).remove(&snap.id.to_be_bytes())?;
     Ok(())
 }
 
 impl Store {
-    /// Create a folder. The account must exist; the name must be new for it (INBOX compares
-    /// case-insensitively). The folder starts with a fresh UIDVALIDITY, UIDNEXT 1, modseq 1,
-    /// subscribed.
+    /// Create a folder, and its missing parents ("a/b/c" also creates "a" and "a/b", RFC 9051
+    /// §6.3.4). `account` must exist, or be [`PUBLIC_OWNER`] for a public folder. Each new
+    /// folder starts with a fresh UIDVALIDITY, UIDNEXT 1, modseq 1, subscribed, and a copy of
+    /// its parent's ACL. The name must be new (INBOX compares case-insensitively), except that
+    /// a `\Noselect` placeholder of that name becomes a normal folder again.
     pub fn create_folder(
         &self,
         account: &str,
         name: &str,
         special_use: Option<&str>,
     ) -> Result<FolderId, StorageError> {
-        let account = normalize_address(account)?;
+        let owner = normalize_owner(account)?;
         let name = canonical_name(name)?;
         check_special_use(special_use)?;
         let _admin = self.admin_lock();
         self.transact(|tx| {
-            if tx.tree(TreeIx::Accounts).get(account.as_bytes())?.is_none() {
-                return abort(StorageError::NotFound(format!("account {account}")));
+            if owner != PUBLIC_OWNER && tx.tree(TreeIx::Accounts).get(owner.as_bytes())?.is_none() {
+                return abort(StorageError::NotFound(format!("account {owner}")));
             }
-            tx_create_folder(tx, &account, &name, special_use)
+            tx_create_path(tx, &owner, &name, special_use, true)
         })
     }
 
-    /// The id of `account`'s folder `name` ("INBOX" in any case).
+    /// The id of `account`'s folder `name` ("INBOX" in any case); `account` may be
+    /// [`PUBLIC_OWNER`].
     pub fn folder_id(&self, account: &str, name: &str) -> Result<Option<FolderId>, StorageError> {
-        let account = normalize_address(account)?;
+        let owner = normalize_owner(account)?;
         let name = canonical_name(name)?;
         match self
             .tree(TreeIx::FolderNames)
-            .get(keys::folder_name_key(&account, &name))?
+            .get(keys::folder_name_key(&owner, &name))?
         {
             None => Ok(None),
             Some(v) => keys::decode_u64(&v, "folder id").map(Some),
         }
     }
 
-    pub fn folder_state(&self, id: FolderId) -> Result<FolderState, StorageError> {
-        match keys::get::<FolderRecord>(self.tree(TreeIx::Folders), &id.to_be_bytes(), "folder")? {
-            Some(rec) => Ok(rec.state(id)),
-            None => Err(folder_not_found(id)),
-        }
+    /// A folder with its counters, read outside transactions.
+    pub(crate) fn load_folder(&self, id: FolderId) -> Result<Folder, StorageError> {
+        let key = id.to_be_bytes();
+        let Some(rec) = keys::get::<FolderRecord>(self.tree(TreeIx::Folders), &key, "folder")?
+        else {
+            return Err(folder_not_found(id));
+        };
+        let ext = keys::get::<FolderExt>(self.tree(TreeIx::FolderExt), &key, "folder counters")?
+            .unwrap_or_else(|| FolderExt::empty(rec.uidnext));
+        Ok(Folder { rec, ext })
     }
 
-    /// `account`'s folders: INBOX first, then by name.
+    pub fn folder_state(&self, id: FolderId) -> Result<FolderState, StorageError> {
+        Ok(self.load_folder(id)?.state(id))
+    }
+
+    /// `account`'s folders (or the public ones for [`PUBLIC_OWNER`]): INBOX first, then by name.
     pub fn list_folders(&self, account: &str) -> Result<Vec<FolderState>, StorageError> {
-        let account = normalize_address(account)?;
-        if self.get_account(&account)?.is_none() {
-            return Err(StorageError::NotFound(format!("account {account}")));
+        let owner = normalize_owner(account)?;
+        if owner != PUBLIC_OWNER && self.get_account(&owner)?.is_none() {
+            return Err(StorageError::NotFound(format!("account {owner}")));
         }
         let mut out = Vec::new();
         for entry in self
             .tree(TreeIx::FolderNames)
-            .scan_prefix(keys::account_prefix(&account))
+            .scan_prefix(keys::account_prefix(&owner))
         {
             let (_, v) = entry?;
             out.push(self.folder_state(keys::decode_u64(&v, "folder id")?)?);
@@ -393,52 +652,142 @@ impl Store {
         Ok(out)
     }
 
+    /// The folders below `name` of `owner` (any depth), by name.
+    fn children(&self, owner: &str, name: &str) -> Result<Vec<(String, FolderId)>, StorageError> {
+        let prefix = keys::folder_name_key(owner, &format!("{name}{SEPARATOR}"));
+        let skip = keys::account_prefix(owner).len();
+        let mut out = Vec::new();
+        for entry in self.tree(TreeIx::FolderNames).scan_prefix(&prefix) {
+            let (k, v) = entry?;
+            let child = String::from_utf8(k.get(skip..).unwrap_or_default().to_vec())
+                .map_err(|_| StorageError::Encoding("folder name is not UTF-8".into()))?;
+            out.push((child, keys::decode_u64(&v, "folder id")?));
+        }
+        Ok(out)
+    }
+
     /// Subscribe or unsubscribe (IMAP SUBSCRIBE/UNSUBSCRIBE).
     pub fn set_subscribed(&self, id: FolderId, subscribed: bool) -> Result<(), StorageError> {
         self.transact(|tx| {
-            let mut rec = tx_folder(tx, id)?;
-            rec.subscribed = subscribed;
-            tx_put_folder(tx, id, &rec)
+            let mut folder = tx_load_folder(tx, id)?;
+            folder.rec.subscribed = subscribed;
+            tx_save_folder(tx, id, &mut folder)
         })
     }
 
-    /// Rename a folder, keeping its UIDVALIDITY and messages. INBOX cannot be renamed here
-    /// (IMAP's RENAME INBOX moves messages instead).
+    /// Rename a folder and every folder below it ("a/…" → "b/…"), keeping their UIDVALIDITY,
+    /// messages and ACLs, and creating the missing parents of the new name (RFC 9051 §6.3.6).
+    /// INBOX cannot be renamed here: see [`Store::rename_inbox`].
     pub fn rename_folder(&self, id: FolderId, new_name: &str) -> Result<(), StorageError> {
         let new_name = canonical_name(new_name)?;
         let _admin = self.admin_lock();
+        let state = self.folder_state(id)?;
+        if state.name == "INBOX" || new_name == "INBOX" {
+            return Err(StorageError::Invalid("INBOX cannot be renamed".into()));
+        }
+        if new_name.starts_with(&format!("{}{SEPARATOR}", state.name)) {
+            return Err(StorageError::Invalid(format!(
+                "folder {} cannot be moved below itself",
+                state.name
+            )));
+        }
+        let owner = state.account.clone();
+        let mut moves = vec![(state.name.clone(), id)];
+        moves.extend(self.children(&owner, &state.name)?);
         self.transact(|tx| {
-            let mut rec = tx_folder(tx, id)?;
-            if rec.name == "INBOX" || new_name == "INBOX" {
-                return abort(StorageError::Invalid("INBOX cannot be renamed".into()));
-            }
             let names = tx.tree(TreeIx::FolderNames);
-            let new_key = keys::folder_name_key(&rec.account, &new_name);
-            if names.get(&new_key)?.is_some() {
-                return abort(StorageError::Exists(format!(
-                    "folder {new_name} of {}",
-                    rec.account
-                )));
+            let renamed = |old: &str| format!("{new_name}{}", &old[state.name.len()..]);
+            for (old, _) in &moves {
+                let new = renamed(old);
+                if names.get(keys::folder_name_key(&owner, &new))?.is_some() {
+                    return abort(StorageError::Exists(format!("folder {new} of {owner}")));
+                }
             }
-            names.remove(keys::folder_name_key(&rec.account, &rec.name))?;
-            names.insert(new_key, &id.to_be_bytes())?;
-            rec.name = new_name.clone();
-            tx_put_folder(tx, id, &rec)
+            tx_create_ancestors(tx, &owner, &new_name)?;
+            for (old, folder_id) in &moves {
+                let mut folder = tx_load_folder(tx, *folder_id)?;
+                if folder.rec.name != *old {
+                    return abort(StorageError::Conflict(CHANGED_DURING_SCAN.into()));
+                }
+                let new = renamed(old);
+                names.remove(keys::folder_name_key(&owner, old))?;
+                names.insert(
+                    keys::folder_name_key(&owner, &new),
+                    &folder_id.to_be_bytes(),
+                )?;
+                folder.rec.name = new;
+                tx_save_folder(tx, *folder_id, &mut folder)?;
+            }
+            Ok(())
         })
     }
 
-    /// Delete a folder with its messages (releasing their blobs). INBOX cannot be deleted.
+    /// RENAME INBOX (RFC 9051 §6.3.6): create folder `to` (with missing parents) and move every
+    /// INBOX message into it, in one transaction. INBOX stays, empty, with its UIDVALIDITY;
+    /// folders below INBOX are not affected. Returns the new folder's id.
+    pub fn rename_inbox(&self, account: &str, to: &str) -> Result<FolderId, StorageError> {
+        let owner = normalize_owner(account)?;
+        let to = canonical_name(to)?;
+        if to == "INBOX" {
+            return Err(StorageError::Invalid(
+                "INBOX cannot be renamed to itself".into(),
+            ));
+        }
+        let _admin = self.admin_lock();
+        let inbox = self
+            .folder_id(&owner, "INBOX")?
+            .ok_or_else(|| StorageError::NotFound(format!("folder INBOX of {owner}")))?;
+        let uids = self.uid_list(inbox)?;
+        let (id, zeroed) = self.transact(|tx| {
+            let id = tx_create_path(tx, &owner, &to, None, false)?;
+            let mut changes = Changes::new(tx);
+            for uid in &uids {
+                if let Some(m) = changes.remove_message(inbox, *uid)? {
+                    changes.add_message(id, &m.flags, m.size, m.internal_date, m.blob)?;
+                }
+            }
+            Ok((id, changes.finish(self.blobs())?))
+        })?;
+        self.collect_blobs(&zeroed);
+        self.trim_expunged(inbox);
+        Ok(id)
+    }
+
+    /// Delete a folder with its messages (releasing their blobs and quota) and its ACL. A
+    /// folder with children loses its messages but stays as a `\Noselect` placeholder (RFC 3501
+    /// §6.3.4); deleting a placeholder that still has children is Invalid. INBOX cannot be
+    /// deleted.
     pub fn delete_folder(&self, id: FolderId) -> Result<(), StorageError> {
         let _admin = self.admin_lock();
         let state = self.folder_state(id)?;
         if state.name == "INBOX" {
             return Err(StorageError::Invalid("INBOX cannot be deleted".into()));
         }
+        let has_children = !self.children(&state.account, &state.name)?.is_empty();
+        if has_children && state.noselect {
+            return Err(StorageError::Invalid(format!(
+                "folder {} has child folders and is already \\Noselect",
+                state.name
+            )));
+        }
         self.retry_while_changing(|| {
             let snap = self.folder_snapshot(id)?;
             let zeroed = self.transact(|tx| {
                 let mut refs = RefDelta::default();
-                tx_drop_folder(tx, &mut refs, &snap)?;
+                if has_children {
+                    let mut folder = tx_empty_folder(tx, &mut refs, &snap)?;
+                    folder.rec.exists = 0;
+                    folder.rec.highest_modseq += 1;
+                    folder.ext = FolderExt {
+                        noselect: true,
+                        recent_from: folder.rec.uidnext,
+                        vanished_horizon: folder.rec.highest_modseq,
+                        ..FolderExt::default()
+                    };
+                    tx_save_folder(tx, id, &mut folder)?;
+                } else {
+                    tx_drop_folder(tx, &mut refs, &snap)?;
+                }
                 refs.apply(tx, self.blobs())
             })?;
             self.collect_blobs(&zeroed);
@@ -465,21 +814,21 @@ impl Store {
         })
     }
 
-    /// Run a scan-then-delete step again while concurrent appends invalidate its scan.
+    /// Run a scan-then-write step again while concurrent changes invalidate its scan.
     pub(crate) fn retry_while_changing(
         &self,
         mut step: impl FnMut() -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         for _ in 0..100 {
             match step() {
-                Err(StorageError::Conflict(s)) if s == CHANGED_DURING_DELETE => continue,
+                Err(StorageError::Conflict(s)) if s == CHANGED_DURING_SCAN => continue,
                 other => return other,
             }
         }
-        Err(StorageError::Conflict(CHANGED_DURING_DELETE.into()))
+        Err(StorageError::Conflict(CHANGED_DURING_SCAN.into()))
     }
 
-    /// The messages of a folder, in UID order.
+    /// The messages of a folder, in UID order (one prefix scan).
     pub fn list_messages(&self, folder: FolderId) -> Result<Vec<MessageRecord>, StorageError> {
         self.folder_state(folder)?;
         self.tree(TreeIx::Messages)
@@ -510,6 +859,7 @@ impl Store {
     /// `(queue, id, recipient index)`, the same transaction marks that recipient delivered
     /// (deleting the queue record when it was the last); if it is missing or already delivered
     /// the whole append aborts with Conflict, so a retried delivery never duplicates.
+    /// OverQuota when the owner's quota would be exceeded; Invalid for a `\Noselect` folder.
     pub fn append_message(
         &self,
         folder: FolderId,
@@ -518,32 +868,13 @@ impl Store {
     ) -> Result<(u32, u64), StorageError> {
         let flags = msg.flags.normalized()?;
         let ((uid, modseq), zeroed) = self.transact(|tx| {
-            let mut refs = RefDelta::default();
-            let mut rec = tx_folder(tx, folder)?;
-            let uid = rec.uidnext;
-            if uid == u32::MAX {
-                return abort(StorageError::Invalid(format!(
-                    "folder {} of {} has used up its UIDs",
-                    rec.name, rec.account
-                )));
-            }
-            rec.uidnext += 1;
-            rec.highest_modseq += 1;
-            rec.exists = rec.exists.saturating_add(1);
-            let value = MessageValue {
-                flags: flags.clone(),
-                size: msg.size,
-                internal_date: msg.internal_date,
-                blob: msg.blob,
-                modseq: rec.highest_modseq,
-            };
-            tx_put(tx.tree(TreeIx::Messages), &message_key(folder, uid), &value)?;
-            refs.add(msg.blob);
+            let mut changes = Changes::new(tx);
+            let uid = changes.add_message(folder, &flags, msg.size, msg.internal_date, msg.blob)?;
             if let Some((queue, id, index)) = consume {
-                tx_consume(tx, &mut refs, queue, id, index)?;
+                tx_consume(tx, &mut changes.refs, queue, id, index)?;
             }
-            tx_put_folder(tx, folder, &rec)?;
-            Ok(((uid, rec.highest_modseq), refs.apply(tx, self.blobs())?))
+            let modseq = changes.modseq(folder)?;
+            Ok(((uid, modseq), changes.finish(self.blobs())?))
         })?;
         self.collect_blobs(&zeroed);
         Ok((uid, modseq))
@@ -554,10 +885,9 @@ impl Store {
     pub fn set_flags(&self, folder: FolderId, uid: u32, flags: Flags) -> Result<u64, StorageError> {
         let flags = flags.normalized()?;
         self.transact(|tx| {
-            let mut rec = tx_folder(tx, folder)?;
-            let messages = tx.tree(TreeIx::Messages);
-            let key = message_key(folder, uid);
-            let Some(mut m) = tx_get::<MessageValue>(messages, &key, "message")? else {
+            let mut changes = Changes::new(tx);
+            changes.folder(folder)?;
+            let Some(mut m) = changes.message(folder, uid)? else {
                 return abort(StorageError::NotFound(format!(
                     "message uid {uid} in folder {folder}"
                 )));
@@ -565,47 +895,32 @@ impl Store {
             if m.flags == flags {
                 return Ok(m.modseq);
             }
-            rec.highest_modseq += 1;
-            m.flags = flags.clone();
-            m.modseq = rec.highest_modseq;
-            tx_put(messages, &key, &m)?;
-            tx_put_folder(tx, folder, &rec)?;
-            Ok(m.modseq)
+            let modseq = changes.set_flags(folder, uid, &mut m, flags.clone())?;
+            changes.finish(self.blobs())?;
+            Ok(modseq)
         })
     }
 
-    /// Remove the listed messages (absent UIDs are ignored), releasing their blobs and
-    /// remembering each UID with the expunge's modseq. Returns the folder's highest modseq
+    /// Remove the listed messages (absent UIDs are ignored), releasing their blobs and quota,
+    /// and remembering each UID with the expunge's modseq. Returns the folder's highest modseq
     /// (unchanged when nothing was removed).
     pub fn expunge(&self, folder: FolderId, uids: &[u32]) -> Result<u64, StorageError> {
         let (modseq, zeroed) = self.transact(|tx| {
-            let mut refs = RefDelta::default();
-            let mut rec = tx_folder(tx, folder)?;
-            let messages = tx.tree(TreeIx::Messages);
-            let new_modseq = rec.highest_modseq + 1;
-            let mut removed = 0u32;
+            let mut changes = Changes::new(tx);
+            changes.folder(folder)?;
             for uid in uids {
-                let key = message_key(folder, *uid);
-                if let Some(m) = tx_get::<MessageValue>(messages, &key, "message")? {
-                    messages.remove(&key)?;
-                    tx.tree(TreeIx::Expunged)
-                        .insert(&key, &new_modseq.to_be_bytes())?;
-                    refs.release(m.blob);
-                    removed += 1;
-                }
+                changes.remove_message(folder, *uid)?;
             }
-            if removed > 0 {
-                rec.highest_modseq = new_modseq;
-                rec.exists = rec.exists.saturating_sub(removed);
-                tx_put_folder(tx, folder, &rec)?;
-            }
-            Ok((rec.highest_modseq, refs.apply(tx, self.blobs())?))
+            let modseq = changes.folder(folder)?.rec.highest_modseq;
+            Ok((modseq, changes.finish(self.blobs())?))
         })?;
         self.collect_blobs(&zeroed);
+        self.trim_expunged(folder);
         Ok(modseq)
     }
 
-    /// UIDs expunged with a modseq greater than `modseq`, ascending (QRESYNC VANISHED).
+    /// UIDs expunged with a modseq greater than `modseq`, ascending (QRESYNC VANISHED). Exact
+    /// only for `modseq >=` [`Store::vanished_horizon`].
     pub fn expunged_since(&self, folder: FolderId, modseq: u64) -> Result<Vec<u32>, StorageError> {
         let mut out = Vec::new();
         for entry in self

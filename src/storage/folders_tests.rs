@@ -54,7 +54,8 @@ fn create_folder_and_look_it_up() {
         "case-sensitive"
     );
     assert_eq!(store.folder_id(BOB, "InBoX").unwrap(), Some(inbox(&store)));
-    assert_eq!(store.list_folders(BOB).unwrap().len(), 7);
+    // 6 default folders + "Lists/rust" + its parent "Lists", created with it (RFC 9051 §6.3.4).
+    assert_eq!(store.list_folders(BOB).unwrap().len(), 8);
 
     let with_use = store
         .create_folder(BOB, "Important", Some("\\Important"))

@@ -24,11 +24,15 @@ pub(crate) enum TreeIx {
     Messages,
     Expunged,
     BlobRefs,
+    FolderExt,
+    Quota,
+    Acl,
+    AclIndex,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 9] = [
+    const FIXED: [TreeIx; 13] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -38,6 +42,10 @@ impl TreeIx {
         TreeIx::Messages,
         TreeIx::Expunged,
         TreeIx::BlobRefs,
+        TreeIx::FolderExt,
+        TreeIx::Quota,
+        TreeIx::Acl,
+        TreeIx::AclIndex,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -59,6 +67,10 @@ impl TreeIx {
             TreeIx::Messages => 6,
             TreeIx::Expunged => 7,
             TreeIx::BlobRefs => 8,
+            TreeIx::FolderExt => 9,
+            TreeIx::Quota => 10,
+            TreeIx::Acl => 11,
+            TreeIx::AclIndex => 12,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -74,6 +86,10 @@ impl TreeIx {
             TreeIx::Messages => "v1/messages".into(),
             TreeIx::Expunged => "v1/expunged".into(),
             TreeIx::BlobRefs => "v1/blobrefs".into(),
+            TreeIx::FolderExt => "v1/folder_ext".into(),
+            TreeIx::Quota => "v1/quota".into(),
+            TreeIx::Acl => "v1/acl".into(),
+            TreeIx::AclIndex => "v1/acl_index".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }
@@ -132,6 +148,21 @@ pub(crate) fn account_prefix(account: &str) -> Vec<u8> {
     k.extend_from_slice(account.as_bytes());
     k.push(0);
     k
+}
+
+/// `identifier 0x00 folder id BE`: the key of `v1/acl_index`.
+pub(crate) fn acl_index_key(identifier: &str, folder: u64) -> Vec<u8> {
+    let mut k = account_prefix(identifier);
+    k.extend_from_slice(&folder.to_be_bytes());
+    k
+}
+
+/// The folder id at the end of an `acl_index_key`.
+pub(crate) fn folder_of_acl_index_key(key: &[u8]) -> Result<u64, StorageError> {
+    match key.len().checked_sub(8).and_then(|at| key.get(at..)) {
+        Some(tail) => decode_u64(tail, "acl index key"),
+        None => Err(StorageError::Encoding("acl index key: too short".into())),
+    }
 }
 
 /// Typed get inside a transaction.

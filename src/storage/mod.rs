@@ -26,6 +26,19 @@
 //! | `v1/expunged`       | folder id u64 BE ++ uid u32 BE        | modseq u64 BE                |
 //! | `v1/queue/<name>`   | queue id u64 BE                       | `QueueRecord`                |
 //! | `v1/blobrefs`       | blob id (32 bytes)                    | refcount u64 BE              |
+//! | `v1/folder_ext`     | folder id u64 BE                      | `FolderExt` (counters)       |
+//! | `v1/quota`          | account (lowercase)                   | `QuotaRecord`                |
+//! | `v1/acl`            | folder id u64 BE                      | `Vec<(identifier, rights)>`  |
+//! | `v1/acl_index`      | identifier `0x00` folder id u64 BE    | rights `String`              |
+//!
+//! The last four trees were added within schema 1 without changing any older record, so data
+//! directories written before them still open: [`Store::open`] rebuilds every `FolderExt` that
+//! is missing or out of step with its folder (it records the folder's UIDNEXT and modseq at its
+//! last update, and every message change moves one of them), and re-sums the quota usage of
+//! the accounts concerned.
+//!
+//! Public folders belong to the empty owner [`PUBLIC_OWNER`]: their names are keyed `0x00 name`
+//! in `v1/folder_names`, and they count against no quota.
 //!
 //! Big-endian integer keys make sled's byte order the numeric order, so scans come out in UID
 //! and queue-id order. bincode is not self-describing: a change to any record's shape bumps the
@@ -40,6 +53,8 @@
 //!   going 0 → 1 requires the blob file to exist. When a count reaches 0 the file is deleted
 //!   after the commit, by a second transaction that re-checks the count (so a concurrent
 //!   re-reference of the same content wins).
+//! - Folder counters (`exists`, unseen, deleted, size, keywords) and account quota usage change
+//!   in the same transaction as the messages they count.
 //! - UIDs are never reused: `uidnext` only grows, and expunged UIDs are remembered with the
 //!   modseq of their expunge (for QRESYNC). UIDVALIDITY comes from a counter in `meta` seeded by
 //!   the clock, so a folder deleted and re-created never gets an old value back.
@@ -53,32 +68,45 @@
 //! round, flushes sled once and answers them all. [`BlobStore::put`] fsyncs the blob file itself
 //! before renaming it into place.
 
+mod acl;
 mod blobs;
+mod changes;
 mod commit;
 mod directory;
 mod folders;
 mod keys;
+mod messages;
 mod queue;
+mod quota;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
+pub use acl::{normalize_rights, ALL_RIGHTS, ANYONE};
 pub use blobs::{BlobId, BlobStore};
 pub use commit::CommitStats;
 pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
 };
-pub use folders::{Flags, FolderId, FolderState, MessageRecord, NewMessage};
+pub use folders::{
+    Flags, FolderId, FolderState, MessageRecord, NewMessage, PUBLIC_OWNER, SEPARATOR,
+};
+pub use messages::{FlagMode, StoreResult};
 pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
+pub use quota::Quota;
 
 use commit::Committer;
 use keys::TreeIx;
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Expunged UIDs remembered per folder for QRESYNC (RFC 7162 §3.2.5.2).
+const EXPUNGED_KEEP: u32 = 100_000;
 
 /// Errors of the storage layer. The `String` payloads name the subject so that the message reads
 /// well on a console: `Exists("account bob@example.com")` prints
@@ -104,6 +132,10 @@ pub enum StorageError {
     Schema { found: u32, supported: u32 },
     #[error("{0}")]
     Conflict(String),
+    /// RFC 9208: the change would exceed the account's limit on `resource` ("STORAGE" or
+    /// "MESSAGE").
+    #[error("over quota: the {resource} limit would be exceeded")]
+    OverQuota { resource: &'static str },
 }
 
 impl StorageError {
@@ -122,6 +154,7 @@ impl StorageError {
                 supported: *supported,
             },
             StorageError::Conflict(s) => StorageError::Conflict(s.clone()),
+            StorageError::OverQuota { resource } => StorageError::OverQuota { resource },
         }
     }
 }
@@ -162,6 +195,8 @@ struct Inner {
     /// Serialises the structural operations that scan and then write (domain, account, alias
     /// and folder creation/deletion), since sled transactions cannot scan.
     admin_lock: Mutex<()>,
+    /// How many expunged UIDs a folder remembers for QRESYNC (see [`Store::vanished_horizon`]).
+    expunged_keep: AtomicU32,
 }
 
 impl Store {
@@ -181,15 +216,28 @@ impl Store {
         }
         db.flush()?;
         let committer = Committer::start(db.clone(), blobs.dirty_dirs())?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 committer,
                 db,
                 trees,
                 blobs,
                 admin_lock: Mutex::new(()),
+                expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
             }),
-        })
+        };
+        store.repair_counters()?;
+        Ok(store)
+    }
+
+    /// How many expunged UIDs each folder keeps (at least; trimming runs in batches).
+    pub(crate) fn expunged_keep(&self) -> u32 {
+        self.inner.expunged_keep.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_expunged_keep(&self, keep: u32) {
+        self.inner.expunged_keep.store(keep, Ordering::Relaxed);
     }
 
     /// The message body store.
