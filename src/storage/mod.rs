@@ -74,6 +74,8 @@ mod changes;
 mod commit;
 mod directory;
 mod folders;
+#[cfg(test)]
+mod imap_tests;
 mod keys;
 mod messages;
 mod queue;

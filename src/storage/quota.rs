@@ -99,6 +99,11 @@ impl Store {
         storage_bytes: Option<u64>,
         messages: Option<u64>,
     ) -> Result<(), StorageError> {
+        if account == super::PUBLIC_OWNER {
+            return Err(StorageError::Invalid(
+                "public folders have no quota".into(),
+            ));
+        }
         let account = normalize_address(account)?;
         self.transact(|tx| {
             if tx.tree(TreeIx::Accounts).get(account.as_bytes())?.is_none() {
