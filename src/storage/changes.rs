@@ -52,8 +52,8 @@ impl<'t> Changes<'t> {
         }
     }
 
-    /// The folder's modseq for this operation: its highest modseq + 1 (once), or the current
-    /// one if nothing changed it yet and `bump` is false.
+    /// The folder's modseq for this operation: the new one if a change bumped it, else its
+    /// current highest modseq.
     pub(crate) fn modseq(&mut self, id: FolderId) -> TxResult<u64> {
         match self.bumped.get(&id) {
             Some(m) => Ok(*m),

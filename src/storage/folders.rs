@@ -6,9 +6,18 @@
 //! body blob and the modseq of its last change. Expunged UIDs stay in `v1/expunged` with the
 //! modseq of their expunge, so QRESYNC can report VANISHED.
 //!
-//! Invariants: a UID is handed out once per UIDVALIDITY (uidnext only grows); every change bumps
-//! `highest_modseq` by one and stamps the changed message with the new value; `exists` equals
-//! the number of message records.
+//! Beside each record, `v1/folder_ext` keeps what STATUS and SELECT need in O(1): unseen,
+//! deleted and size counters, the \Recent watermark, the keywords ever used, the `\Noselect`
+//! state and the size and horizon of the expunge history. ACLs are in [`super::acl`], quota in
+//! [`super::quota`]; message changes go through [`super::changes::Changes`].
+//!
+//! Hierarchy: names are '/'-separated; CREATE makes missing parents, RENAME carries children
+//! along, DELETE of a folder with children leaves a `\Noselect` placeholder. Public folders
+//! belong to [`PUBLIC_OWNER`].
+//!
+//! Invariants: a UID is handed out once per UIDVALIDITY (uidnext only grows); every operation
+//! that changes messages bumps `highest_modseq` by one and stamps the changed messages with the
+//! new value; `exists` equals the number of message records, and the counters match them.
 
 use serde::{Deserialize, Serialize};
 
@@ -204,7 +213,7 @@ pub(crate) struct FolderExt {
 }
 
 impl FolderExt {
-    /// The counters of an empty folder whose next uid is `uidnext`.
+    /// The counters of an empty folder whose \Recent watermark is `recent_from`.
     pub(crate) fn empty(recent_from: u32) -> FolderExt {
         FolderExt {
             recent_from,

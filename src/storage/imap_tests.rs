@@ -42,7 +42,9 @@ fn keyword(k: &str) -> Flags {
 fn counters_follow_append_flags_and_expunge() {
     let (_dir, store) = store_with_bob();
     let f = inbox(&store, BOB);
-    store.append_message(f, msg(&store, b"aaa", 0), None).unwrap();
+    store
+        .append_message(f, msg(&store, b"aaa", 0), None)
+        .unwrap();
     store
         .append_message(f, msg(&store, b"bbbbb", Flags::SEEN), None)
         .unwrap();
@@ -116,14 +118,23 @@ fn store_flags_modes_and_one_modseq() {
             (3, Flags::system(Flags::DELETED), 7)
         ]
     );
-    assert_eq!(store.get_message(f, 2).unwrap().unwrap().flags, keyword("$Work"));
+    assert_eq!(
+        store.get_message(f, 2).unwrap().unwrap().flags,
+        keyword("$Work")
+    );
     assert_eq!(counters(&store, f), (3, 3, 2, 3));
-    assert_eq!(store.folder_keywords(f).unwrap(), vec!["$Work"], "kept once seen");
+    assert_eq!(
+        store.folder_keywords(f).unwrap(),
+        vec!["$Work"],
+        "kept once seen"
+    );
 
     // Replace with the same set in another order and case: unchanged.
     let mut two = keyword("$B");
     two.add_keyword("$a");
-    store.store_flags(f, &[2], FlagMode::Replace, &two, None).unwrap();
+    store
+        .store_flags(f, &[2], FlagMode::Replace, &two, None)
+        .unwrap();
     let mut swapped = keyword("$A");
     swapped.add_keyword("$b");
     let r = store
@@ -151,8 +162,12 @@ fn copy_keeps_flags_dates_and_counts_references() {
     let archive = store.folder_id(BOB, "Archive").unwrap().unwrap();
     let a = msg(&store, b"first", Flags::SEEN);
     store.append_message(f, a.clone(), None).unwrap();
-    store.append_message(f, msg(&store, b"second", 0), None).unwrap();
-    store.append_message(archive, msg(&store, b"x", 0), None).unwrap();
+    store
+        .append_message(f, msg(&store, b"second", 0), None)
+        .unwrap();
+    store
+        .append_message(archive, msg(&store, b"x", 0), None)
+        .unwrap();
     let pairs = store.copy_messages(f, &[2, 7, 1], archive).unwrap();
     assert_eq!(pairs, vec![(2, 2), (1, 3)], "given order, missing skipped");
     let copied = store.get_message(archive, 3).unwrap().unwrap();
@@ -185,7 +200,11 @@ fn move_is_copy_plus_expunge_in_one_transaction() {
     assert_eq!(store.uid_list(f).unwrap(), vec![2]);
     assert_eq!(store.expunged_since(f, 4).unwrap(), vec![1, 3]);
     assert_eq!(counters(&store, trash), (2, 2, 0, 2));
-    assert_eq!(store.quota(BOB).unwrap().messages_used, 3, "moved, not copied");
+    assert_eq!(
+        store.quota(BOB).unwrap().messages_used,
+        3,
+        "moved, not copied"
+    );
     assert_eq!(store.blob_refcount(&BlobId::of(b"a")).unwrap(), 1);
 
     // Move within one folder: new uids, the old ones expunged.
@@ -204,11 +223,25 @@ fn failing_move_leaves_both_folders_unchanged() {
     // Into a shared folder of alice, who has no room left.
     let shared = store.create_folder(ALICE, "Shared", None).unwrap();
     store.set_quota(ALICE, Some(4), None).unwrap();
-    let before = (store.folder_state(f).unwrap(), store.folder_state(shared).unwrap());
+    let before = (
+        store.folder_state(f).unwrap(),
+        store.folder_state(shared).unwrap(),
+    );
     let err = store.move_messages(f, &[1, 2], shared).unwrap_err();
-    assert!(matches!(err, StorageError::OverQuota { resource: "STORAGE" }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StorageError::OverQuota {
+                resource: "STORAGE"
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(
-        (store.folder_state(f).unwrap(), store.folder_state(shared).unwrap()),
+        (
+            store.folder_state(f).unwrap(),
+            store.folder_state(shared).unwrap()
+        ),
         before
     );
     assert_eq!(store.uid_list(f).unwrap(), vec![1, 2]);
@@ -240,19 +273,35 @@ fn quota_limits_append_copy_and_track_usage() {
     let f = inbox(&store, BOB);
     assert_eq!(store.quota(BOB).unwrap(), Quota::default());
     store.set_quota(BOB, Some(10), Some(3)).unwrap();
-    store.append_message(f, msg(&store, b"12345", 0), None).unwrap();
-    store.append_message(f, msg(&store, b"1234", 0), None).unwrap();
+    store
+        .append_message(f, msg(&store, b"12345", 0), None)
+        .unwrap();
+    store
+        .append_message(f, msg(&store, b"1234", 0), None)
+        .unwrap();
     let err = store
         .append_message(f, msg(&store, b"12", 0), None)
         .unwrap_err();
-    assert!(matches!(err, StorageError::OverQuota { resource: "STORAGE" }));
+    assert!(matches!(
+        err,
+        StorageError::OverQuota {
+            resource: "STORAGE"
+        }
+    ));
     assert_eq!(
         err.to_string(),
         "over quota: the STORAGE limit would be exceeded"
     );
     store.append_message(f, msg(&store, b"1", 0), None).unwrap();
-    let err = store.append_message(f, msg(&store, b"", 0), None).unwrap_err();
-    assert!(matches!(err, StorageError::OverQuota { resource: "MESSAGE" }));
+    let err = store
+        .append_message(f, msg(&store, b"", 0), None)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StorageError::OverQuota {
+            resource: "MESSAGE"
+        }
+    ));
     assert!(matches!(
         store.copy_messages(f, &[3], f),
         Err(StorageError::OverQuota { .. })
@@ -283,7 +332,9 @@ fn quota_limits_append_copy_and_track_usage() {
     assert_eq!(store.quota(BOB).unwrap().messages_used, 1);
     // Lifting the limits.
     store.set_quota(BOB, None, None).unwrap();
-    store.append_message(f, msg(&store, &[b'x'; 100], 0), None).unwrap();
+    store
+        .append_message(f, msg(&store, &[b'x'; 100], 0), None)
+        .unwrap();
     // Errors.
     assert!(matches!(
         store.quota("nobody@example.com"),
@@ -303,7 +354,9 @@ fn quota_limits_append_copy_and_track_usage() {
 fn recompute_quota_repairs_usage() {
     let (_dir, store) = store_with_bob();
     let f = inbox(&store, BOB);
-    store.append_message(f, msg(&store, b"abc", 0), None).unwrap();
+    store
+        .append_message(f, msg(&store, b"abc", 0), None)
+        .unwrap();
     store.set_quota(BOB, Some(1000), None).unwrap();
     // Corrupt the usage.
     store
@@ -324,7 +377,10 @@ fn acl_rights_normalised_and_errors() {
     assert_eq!(normalize_rights("tslr").unwrap(), "lrst");
     assert_eq!(normalize_rights("cd").unwrap(), "kxte");
     assert_eq!(normalize_rights("").unwrap(), "");
-    assert!(matches!(normalize_rights("lz"), Err(StorageError::Invalid(_))));
+    assert!(matches!(
+        normalize_rights("lz"),
+        Err(StorageError::Invalid(_))
+    ));
     store.set_acl(f, "Alice@Example.com", "rl").unwrap();
     store.set_acl(f, "Anyone", "l").unwrap();
     assert_eq!(
@@ -344,14 +400,32 @@ fn acl_rights_normalised_and_errors() {
     store.delete_acl(f, "anyone").unwrap();
     assert_eq!(store.rights(f, "carol@example.com").unwrap(), "");
     store.set_acl(f, ALICE, "").unwrap();
-    assert!(store.get_acl(f).unwrap().is_empty(), "empty rights remove the entry");
+    assert!(
+        store.get_acl(f).unwrap().is_empty(),
+        "empty rights remove the entry"
+    );
     assert_eq!(store.tree(TreeIx::AclIndex).len(), 0);
 
-    assert!(matches!(store.set_acl(f, ALICE, "lq"), Err(StorageError::Invalid(_))));
-    assert!(matches!(store.set_acl(f, "-bob@example.com", "l"), Err(StorageError::Invalid(_))));
-    assert!(matches!(store.set_acl(f, "no at sign", "l"), Err(StorageError::Invalid(_))));
-    assert!(matches!(store.set_acl(999_999, ALICE, "l"), Err(StorageError::NotFound(_))));
-    assert!(matches!(store.get_acl(999_999), Err(StorageError::NotFound(_))));
+    assert!(matches!(
+        store.set_acl(f, ALICE, "lq"),
+        Err(StorageError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.set_acl(f, "-bob@example.com", "l"),
+        Err(StorageError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.set_acl(f, "no at sign", "l"),
+        Err(StorageError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.set_acl(999_999, ALICE, "l"),
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_acl(999_999),
+        Err(StorageError::NotFound(_))
+    ));
 }
 
 #[test]
@@ -398,7 +472,10 @@ fn new_folders_inherit_the_parent_acl() {
     let deep = store.create_folder(BOB, "Team/2026/Q1", None).unwrap();
     let mid = store.folder_id(BOB, "Team/2026").unwrap().unwrap();
     for f in [mid, deep] {
-        assert_eq!(store.get_acl(f).unwrap(), vec![(ALICE.into(), "lrs".into())]);
+        assert_eq!(
+            store.get_acl(f).unwrap(),
+            vec![(ALICE.into(), "lrs".into())]
+        );
     }
     // A change to the parent later does not propagate (inheritance is at creation).
     store.set_acl(team, ALICE, "l").unwrap();
@@ -420,15 +497,26 @@ fn create_makes_missing_parents() {
         .map(|s| s.name)
         .collect();
     assert!(names.contains(&"a".to_string()) && names.contains(&"a/b".to_string()));
-    assert!(!store.folder_state(store.folder_id(BOB, "a").unwrap().unwrap()).unwrap().noselect);
+    assert!(
+        !store
+            .folder_state(store.folder_id(BOB, "a").unwrap().unwrap())
+            .unwrap()
+            .noselect
+    );
     // A trailing separator is dropped; existing parents are reused.
     let d = store.create_folder(BOB, "a/b/d/", None).unwrap();
     assert_eq!(store.folder_state(d).unwrap().name, "a/b/d");
     assert_eq!(store.folder_id(BOB, "a/b/c").unwrap(), Some(c));
-    assert!(matches!(store.create_folder(BOB, "a/b", None), Err(StorageError::Exists(_))));
+    assert!(matches!(
+        store.create_folder(BOB, "a/b", None),
+        Err(StorageError::Exists(_))
+    ));
     for bad in ["a//b", "/a", "/"] {
         assert!(
-            matches!(store.create_folder(BOB, bad, None), Err(StorageError::Invalid(_))),
+            matches!(
+                store.create_folder(BOB, bad, None),
+                Err(StorageError::Invalid(_))
+            ),
             "{bad}"
         );
     }
@@ -444,7 +532,9 @@ fn rename_moves_children_and_creates_parents() {
     let ab = store.create_folder(BOB, "a/b", None).unwrap();
     let abc = store.create_folder(BOB, "a/b/c", None).unwrap();
     let other = store.create_folder(BOB, "ab", None).unwrap(); // not a child of "a"
-    store.append_message(ab, msg(&store, b"m", 0), None).unwrap();
+    store
+        .append_message(ab, msg(&store, b"m", 0), None)
+        .unwrap();
     let validity = store.folder_state(abc).unwrap().uidvalidity;
     store.rename_folder(a, "x/y").unwrap();
     assert_eq!(store.folder_state(a).unwrap().name, "x/y");
@@ -452,15 +542,24 @@ fn rename_moves_children_and_creates_parents() {
     assert_eq!(store.folder_state(abc).unwrap().name, "x/y/b/c");
     assert_eq!(store.folder_state(abc).unwrap().uidvalidity, validity);
     assert_eq!(store.folder_state(other).unwrap().name, "ab");
-    assert!(store.folder_id(BOB, "x").unwrap().is_some(), "parent created");
+    assert!(
+        store.folder_id(BOB, "x").unwrap().is_some(),
+        "parent created"
+    );
     assert_eq!(store.folder_id(BOB, "a/b").unwrap(), None);
     assert_eq!(store.folder_id(BOB, "x/y/b").unwrap(), Some(ab));
     assert_eq!(store.uid_list(ab).unwrap(), vec![1]);
 
     // Errors leave everything in place.
-    assert!(matches!(store.rename_folder(a, "x/y/b/z"), Err(StorageError::Invalid(_))));
+    assert!(matches!(
+        store.rename_folder(a, "x/y/b/z"),
+        Err(StorageError::Invalid(_))
+    ));
     store.create_folder(BOB, "t/b", None).unwrap();
-    assert!(matches!(store.rename_folder(a, "t"), Err(StorageError::Exists(_))));
+    assert!(matches!(
+        store.rename_folder(a, "t"),
+        Err(StorageError::Exists(_))
+    ));
     assert_eq!(store.folder_state(ab).unwrap().name, "x/y/b");
 }
 
@@ -469,8 +568,12 @@ fn rename_inbox_moves_its_messages() {
     let (_dir, store) = store_with_bob();
     let f = inbox(&store, BOB);
     let child = store.create_folder(BOB, "INBOX/keep", None).unwrap();
-    store.append_message(f, msg(&store, b"1", Flags::SEEN), None).unwrap();
-    store.append_message(f, msg(&store, b"22", 0), None).unwrap();
+    store
+        .append_message(f, msg(&store, b"1", Flags::SEEN), None)
+        .unwrap();
+    store
+        .append_message(f, msg(&store, b"22", 0), None)
+        .unwrap();
     let before = store.folder_state(f).unwrap();
     let old = store.rename_inbox(BOB, "Old/Mail").unwrap();
     let after = store.folder_state(f).unwrap();
@@ -489,8 +592,14 @@ fn rename_inbox_moves_its_messages() {
     // New mail lands in the empty INBOX with the next uid.
     let (uid, _) = store.append_message(f, msg(&store, b"3", 0), None).unwrap();
     assert_eq!(uid, 3);
-    assert!(matches!(store.rename_inbox(BOB, "Old/Mail"), Err(StorageError::Exists(_))));
-    assert!(matches!(store.rename_inbox(BOB, "inbox"), Err(StorageError::Invalid(_))));
+    assert!(matches!(
+        store.rename_inbox(BOB, "Old/Mail"),
+        Err(StorageError::Exists(_))
+    ));
+    assert!(matches!(
+        store.rename_inbox(BOB, "inbox"),
+        Err(StorageError::Invalid(_))
+    ));
     assert!(matches!(
         store.rename_inbox("nobody@example.com", "X"),
         Err(StorageError::NotFound(_))
@@ -523,7 +632,9 @@ fn delete_with_children_leaves_a_noselect_placeholder() {
     assert_eq!(store.create_folder(BOB, "p", None).unwrap(), p);
     let st = store.folder_state(p).unwrap();
     assert!(!st.noselect && st.uidvalidity > validity && st.uidnext == 1);
-    store.append_message(p, msg(&store, b"again", 0), None).unwrap();
+    store
+        .append_message(p, msg(&store, b"again", 0), None)
+        .unwrap();
     // Placeholder without children: really deleted.
     store.delete_folder(p).unwrap();
     assert!(store.folder_state(p).unwrap().noselect);
@@ -545,17 +656,26 @@ fn public_folders_have_no_owner_and_no_quota() {
         .map(|s| s.name)
         .collect();
     assert_eq!(names, vec!["News", "News/Announcements"]);
-    assert_eq!(store.folder_id("", "News/Announcements").unwrap(), Some(news));
+    assert_eq!(
+        store.folder_id("", "News/Announcements").unwrap(),
+        Some(news)
+    );
     assert_eq!(store.folder_state(news).unwrap().account, "");
     store.set_quota(BOB, Some(0), Some(0)).unwrap();
-    store.append_message(news, msg(&store, b"hello all", 0), None).unwrap();
+    store
+        .append_message(news, msg(&store, b"hello all", 0), None)
+        .unwrap();
     // Copy from a public folder to bob: bob's quota applies.
     assert!(matches!(
         store.copy_messages(news, &[1], inbox(&store, BOB)),
         Err(StorageError::OverQuota { .. })
     ));
     assert_eq!(store.rights(news, BOB).unwrap(), "", "no owner");
-    assert!(store.list_folders(BOB).unwrap().iter().all(|f| f.account == BOB));
+    assert!(store
+        .list_folders(BOB)
+        .unwrap()
+        .iter()
+        .all(|f| f.account == BOB));
 }
 
 #[test]
@@ -574,7 +694,11 @@ fn recent_is_claimed_by_one_session() {
     store.append_message(f, msg(&store, b"3", 0), None).unwrap();
     store.append_message(f, msg(&store, b"4", 0), None).unwrap();
     store.expunge(f, &[4]).unwrap();
-    assert_eq!(store.recent_count(f).unwrap(), 1, "expunged uids do not count");
+    assert_eq!(
+        store.recent_count(f).unwrap(),
+        1,
+        "expunged uids do not count"
+    );
     // Concurrent claims: every watermark handed out once.
     let handles: Vec<_> = (0..4)
         .map(|_| {
@@ -597,9 +721,7 @@ fn expunge_history_is_bounded_with_a_horizon() {
     store.set_expunged_keep(5);
     let f = inbox(&store, BOB);
     let blob = msg(&store, b"m", 0);
-    let (uids, _) = store
-        .append_messages(f, &vec![blob; 10])
-        .unwrap();
+    let (uids, _) = store.append_messages(f, &vec![blob; 10]).unwrap();
     assert_eq!(uids, (1..=10).collect::<Vec<u32>>());
     assert_eq!(store.vanished_horizon(f).unwrap(), 0);
     let mut modseqs = Vec::new();
@@ -609,9 +731,18 @@ fn expunge_history_is_bounded_with_a_horizon() {
     // 8 expunged, 5 kept: the three oldest forgotten.
     let horizon = store.vanished_horizon(f).unwrap();
     assert_eq!(horizon, modseqs[2]);
-    assert_eq!(store.expunged_since(f, horizon).unwrap(), vec![4, 5, 6, 7, 8]);
+    assert_eq!(
+        store.expunged_since(f, horizon).unwrap(),
+        vec![4, 5, 6, 7, 8]
+    );
     assert_eq!(store.expunged_since(f, 0).unwrap().len(), 5);
-    assert_eq!(store.tree(TreeIx::Expunged).scan_prefix(f.to_be_bytes()).count(), 5);
+    assert_eq!(
+        store
+            .tree(TreeIx::Expunged)
+            .scan_prefix(f.to_be_bytes())
+            .count(),
+        5
+    );
     // One expunge of two: dropped as a whole when it gets old.
     store.expunge(f, &[9, 10]).unwrap();
     assert_eq!(store.expunged_since(f, 0).unwrap(), vec![6, 7, 8, 9, 10]);
@@ -628,13 +759,19 @@ fn folder_keywords_collect_from_appends_and_stores() {
         .store_flags(f, &[1], FlagMode::Add, &keyword("$forwarded"), None)
         .unwrap();
     store.set_flags(f, 1, keyword("Project")).unwrap();
-    assert_eq!(store.folder_keywords(f).unwrap(), vec!["$Forwarded", "Project"]);
+    assert_eq!(
+        store.folder_keywords(f).unwrap(),
+        vec!["$Forwarded", "Project"]
+    );
     // Copies bring their keywords along.
     let trash = store.folder_id(BOB, "Trash").unwrap().unwrap();
     store.copy_messages(f, &[1], trash).unwrap();
     assert_eq!(store.folder_keywords(trash).unwrap(), vec!["Project"]);
     // A folder refuses keywords past its limit, atomically.
-    let many: Vec<u32> = store.append_messages(f, &vec![msg(&store, b"k", 0); 1]).unwrap().0;
+    let many: Vec<u32> = store
+        .append_messages(f, &vec![msg(&store, b"k", 0); 1])
+        .unwrap()
+        .0;
     let mut flags = Flags::default();
     for i in 0..300 {
         flags.add_keyword(&format!("k{i}"));
@@ -659,9 +796,13 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         let mut k = msg(&store, b"seen", Flags::SEEN);
         k.flags.add_keyword("$Label");
         store.append_message(f, k, None).unwrap();
-        store.append_message(f, msg(&store, b"deleted", Flags::DELETED), None).unwrap();
+        store
+            .append_message(f, msg(&store, b"deleted", Flags::DELETED), None)
+            .unwrap();
         store.claim_recent(f).unwrap();
-        store.append_message(f, msg(&store, b"new", 0), None).unwrap();
+        store
+            .append_message(f, msg(&store, b"new", 0), None)
+            .unwrap();
         store.set_quota(BOB, Some(1 << 20), None).unwrap();
         let team = store.create_folder(BOB, "Team/x", None).unwrap();
         store.set_acl(team, ALICE, "lr").unwrap();
@@ -670,11 +811,17 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
     };
     let check = |store: &Store| {
         assert_eq!(store.folder_state(f).unwrap(), state);
-        assert_eq!((state.exists, state.unseen, state.deleted, state.size), (3, 2, 1, 14));
+        assert_eq!(
+            (state.exists, state.unseen, state.deleted, state.size),
+            (3, 2, 1, 14)
+        );
         assert_eq!(store.folder_keywords(f).unwrap(), vec!["$Label"]);
         assert_eq!(store.recent_count(f).unwrap(), 1);
         let q = store.quota(BOB).unwrap();
-        assert_eq!((q.storage_used, q.messages_used, q.storage_limit), (14, 3, Some(1 << 20)));
+        assert_eq!(
+            (q.storage_used, q.messages_used, q.storage_limit),
+            (14, 3, Some(1 << 20))
+        );
         assert_eq!(store.rights(team, ALICE).unwrap(), "lr");
     };
     {
@@ -682,7 +829,10 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         check(&store);
         // Simulate a data directory from before `v1/folder_ext` and `v1/quota`: no counters,
         // no usage; and an append by such a build to an existing folder (stale counters).
-        store.tree(TreeIx::FolderExt).remove(f.to_be_bytes()).unwrap();
+        store
+            .tree(TreeIx::FolderExt)
+            .remove(f.to_be_bytes())
+            .unwrap();
         store.tree(TreeIx::Quota).remove(BOB.as_bytes()).unwrap();
         store.commit().unwrap();
     }
@@ -695,14 +845,13 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         assert_eq!(store.quota(BOB).unwrap().storage_used, 14);
         // An old build appends: the folder record moves, the counters do not.
         let trash = store.folder_id(BOB, "Trash").unwrap().unwrap();
-        store.append_message(trash, msg(&store, b"abc", 0), None).unwrap();
-        let mut rec: folders::FolderRecord = keys::get(
-            store.tree(TreeIx::Folders),
-            &trash.to_be_bytes(),
-            "folder",
-        )
-        .unwrap()
-        .unwrap();
+        store
+            .append_message(trash, msg(&store, b"abc", 0), None)
+            .unwrap();
+        let mut rec: folders::FolderRecord =
+            keys::get(store.tree(TreeIx::Folders), &trash.to_be_bytes(), "folder")
+                .unwrap()
+                .unwrap();
         rec.uidnext += 1;
         rec.highest_modseq += 1;
         store
@@ -713,7 +862,11 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
             .tree(TreeIx::Messages)
             .insert(
                 keys::message_key(trash, 2),
-                store.tree(TreeIx::Messages).get(keys::message_key(trash, 1)).unwrap().unwrap(),
+                store
+                    .tree(TreeIx::Messages)
+                    .get(keys::message_key(trash, 1))
+                    .unwrap()
+                    .unwrap(),
             )
             .unwrap();
         assert!(matches!(
@@ -727,7 +880,9 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
     let st = store.folder_state(trash).unwrap();
     assert_eq!((st.exists, st.size), (2, 6));
     assert_eq!(store.quota(BOB).unwrap().storage_used, 20);
-    store.append_message(trash, msg(&store, b"x", 0), None).unwrap();
+    store
+        .append_message(trash, msg(&store, b"x", 0), None)
+        .unwrap();
 }
 
 #[test]

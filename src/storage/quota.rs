@@ -100,9 +100,7 @@ impl Store {
         messages: Option<u64>,
     ) -> Result<(), StorageError> {
         if account == super::PUBLIC_OWNER {
-            return Err(StorageError::Invalid(
-                "public folders have no quota".into(),
-            ));
+            return Err(StorageError::Invalid("public folders have no quota".into()));
         }
         let account = normalize_address(account)?;
         self.transact(|tx| {
