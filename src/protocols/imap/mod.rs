@@ -4,3 +4,4 @@
 //! Files: `types.rs` the command grammar as types.
 
 pub mod types;
+pub mod mutf7;
