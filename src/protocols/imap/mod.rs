@@ -3,5 +3,6 @@
 //!
 //! Files: `types.rs` the command grammar as types.
 
-pub mod types;
+pub mod framer;
 pub mod mutf7;
+pub mod types;

@@ -138,7 +138,10 @@ mod tests {
             decode("~peter/mail/&U,BTFw-/&ZeVnLIqe-").as_deref(),
             Some("~peter/mail/台北/日本語")
         );
-        assert_eq!(encode("~peter/mail/台北/日本語"), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+        assert_eq!(
+            encode("~peter/mail/台北/日本語"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
         assert_eq!(decode("Tom &- Jerry").as_deref(), Some("Tom & Jerry"));
         assert_eq!(encode("Tom & Jerry"), "Tom &- Jerry");
         assert_eq!(encode("Entwürfe"), "Entw&APw-rfe");
@@ -150,18 +153,18 @@ mod tests {
     #[test]
     fn invalid() {
         for bad in [
-            "&",            // unterminated
-            "&U,BTFw",      // unterminated
-            "&Jjo!-",       // bad base64 character
-            "&AGE-",        // encodes "a", printable ASCII must be direct
-            "&ACY-",        // encodes "&"
-            "&U,BTF-",      // leftover bits not zero / truncated unit
-            "&2D0-",        // lone high surrogate
-            "caf\u{e9}",    // raw non-ASCII
-            "tab\there",    // control character
-            "&U,BTFw/-",    // "/" is not in the modified alphabet
-            "&U,BTFwA-",    // extra sextet
-            "&AOk-&AOk-",   // two adjacent shifts: "&AOkA6Q-" is the one spelling
+            "&",          // unterminated
+            "&U,BTFw",    // unterminated
+            "&Jjo!-",     // bad base64 character
+            "&AGE-",      // encodes "a", printable ASCII must be direct
+            "&ACY-",      // encodes "&"
+            "&U,BTF-",    // leftover bits not zero / truncated unit
+            "&2D0-",      // lone high surrogate
+            "caf\u{e9}",  // raw non-ASCII
+            "tab\there",  // control character
+            "&U,BTFw/-",  // "/" is not in the modified alphabet
+            "&U,BTFwA-",  // extra sextet
+            "&AOk-&AOk-", // two adjacent shifts: "&AOkA6Q-" is the one spelling
         ] {
             assert_eq!(decode(bad), None, "{bad:?}");
         }
