@@ -5,4 +5,5 @@
 
 pub mod framer;
 pub mod mutf7;
+pub mod parser;
 pub mod types;
