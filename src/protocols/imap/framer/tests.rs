@@ -417,7 +417,7 @@ proptest! {
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
         decisions in proptest::collection::vec(any::<bool>(), 1..5),
     ) {
-        let whole = drive(small(), &[input.clone()], &decisions);
+        let whole = drive(small(), std::slice::from_ref(&input), &decisions);
         let mut points: Vec<usize> = cuts.iter().map(|c| c.index(input.len() + 1)).collect();
         points.sort_unstable();
         let mut chunks = Vec::new();

@@ -236,7 +236,8 @@ impl<'a> P<'a> {
             self.eat(b'-');
         }
         self.expect(b'}', "\"}\"")?;
-        if !self.eat(b'\n') && !(self.eat(b'\r') && self.eat(b'\n')) {
+        let crlf = self.eat(b'\n') || (self.eat(b'\r') && self.eat(b'\n'));
+        if !crlf {
             return Err("expected CRLF after literal size".into());
         }
         let len = usize::try_from(n).unwrap_or(usize::MAX);
