@@ -3,4 +3,7 @@
 //!
 //! Files: `types.rs` the command grammar as types.
 
+pub mod framer;
+pub mod mutf7;
+pub mod parser;
 pub mod types;
