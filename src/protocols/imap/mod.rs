@@ -3,4 +3,9 @@
 //!
 //! Files: `types.rs` the command grammar as types.
 
+pub mod message;
+pub mod response;
+pub mod search_text;
+pub mod sort;
+pub mod thread;
 pub mod types;
