@@ -337,7 +337,7 @@ fn parse_entity(raw: &[u8], range: Range<usize>, default: ContentType, depth: us
         .map(|v| String::from_utf8_lossy(&unfold(v)).to_ascii_lowercase());
     let identity = cte
         .as_deref()
-        .is_none_or(|c| matches!(c, "7bit" | "8bit" | "binary"));
+        .map_or(true, |c| matches!(c, "7bit" | "8bit" | "binary"));
     let mut kind = Kind::Leaf;
     if depth < MAX_DEPTH {
         if ctype.ty == "multipart" {
@@ -598,14 +598,6 @@ fn to_utf8(bytes: &[u8], charset: Option<&[u8]>) -> String {
 }
 
 impl<'a> ParsedMessage<'a> {
-    pub(crate) fn raw(&self) -> &'a [u8] {
-        self.raw
-    }
-
-    pub(crate) fn root(&self) -> &Entity {
-        &self.root
-    }
-
     fn bytes(&self, r: &Range<usize>) -> &'a [u8] {
         self.raw.get(r.clone()).unwrap_or_default()
     }
