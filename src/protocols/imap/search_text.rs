@@ -172,4 +172,18 @@ Sch=C3=B6ne Gr=C3=BC=C3=9Fe\r\n\
         assert_eq!(m(SearchKey::And(vec![*no(), SearchKey::Seen])), Some(false));
         assert_eq!(m(SearchKey::And(vec![*yes(), *yes()])), Some(true));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_messages_never_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+                                          needle in "\\PC{0,5}") {
+            let msg = parse(&raw);
+            for key in [SearchKey::From(needle.clone()), SearchKey::Subject(needle.clone()),
+                        SearchKey::Body(needle.clone()), SearchKey::Text(needle.clone()),
+                        SearchKey::Header("x".into(), needle.clone()),
+                        SearchKey::SentOn(date(2000, 1, 1))] {
+                proptest::prop_assert!(matches(&key, &msg, &raw).is_some());
+            }
+        }
+    }
 }

@@ -401,4 +401,12 @@ Date: Thu, 1 Jan 1970 00:01:00 +0000\r\n\r\n";
         assert_eq!(i.date, Some(60));
         assert_eq!(i.subject, "Re: hi");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn base_subject_is_total_and_idempotent(s in "[ \\[\\]:(a-zA-Z=?\\t]{0,40}|\\PC{0,40}") {
+            let b = base_subject(&s);
+            proptest::prop_assert_eq!(base_subject(&b), b.clone());
+        }
+    }
 }

@@ -14,6 +14,9 @@ use std::collections::HashMap;
 
 use super::sort::{extract_base_subject, msg_ids, SortInput};
 
+/// Deepest thread level returned as a tree (see `Arena::to_thread`).
+pub const MAX_THREAD_DEPTH: usize = 200;
+
 /// One node of a thread: a message, or (REFERENCES only) a dummy standing for a message
 /// that is referenced but absent, with its replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,59 +176,84 @@ impl Arena<'_> {
 
     /// The sort key of a container: its message's, or for a dummy its first child's.
     fn key(&self, x: usize) -> (i64, u32) {
-        match self.item(x) {
-            Some(i) => sent(i),
-            None => self
-                .children(x)
-                .first()
-                .map_or((i64::MAX, u32::MAX), |&c| self.key(c)),
+        let mut cur = x;
+        for _ in 0..=self.c.len() {
+            if let Some(i) = self.item(cur) {
+                return sent(i);
+            }
+            match self.c.get(cur).and_then(|c| c.children.first()) {
+                Some(&first) => cur = first,
+                None => break,
+            }
         }
+        (i64::MAX, u32::MAX)
     }
 
     fn sort_siblings(&mut self, list: &mut [usize]) {
         list.sort_by_key(|&x| self.key(x));
     }
 
-    /// RFC 5256 step 7: sorts every set of siblings, deepest first.
-    fn sort_tree(&mut self, x: usize) {
-        let mut kids = self.children(x);
-        for &k in &kids {
-            self.sort_tree(k);
-        }
-        self.sort_siblings(&mut kids);
-        if let Some(c) = self.c.get_mut(x) {
-            c.children = kids;
+    /// RFC 5256 step 7: sorts every set of siblings. Dummies only remain at the root, with
+    /// message children, so each set can be sorted on its own, without recursion.
+    fn sort_all(&mut self) {
+        for x in 0..self.c.len() {
+            let mut kids = self.children(x);
+            self.sort_siblings(&mut kids);
+            if let Some(c) = self.c.get_mut(x) {
+                c.children = kids;
+            }
         }
     }
 
-    /// RFC 5256 step 4 on one level; `root` tells whether this is the root set.
-    fn prune(&mut self, list: Vec<usize>, root: bool) -> Vec<usize> {
+    /// The children of `x` with every dummy below it replaced by its own (so replaced)
+    /// children; childless dummies vanish.
+    fn effective_children(&self, x: usize) -> Vec<usize> {
         let mut out = Vec::new();
-        for x in list {
-            let kids = self.children(x);
-            let kids = self.prune(kids, false);
-            if let Some(c) = self.c.get_mut(x) {
-                c.children = kids.clone();
+        let mut stack: Vec<usize> = self.children(x).into_iter().rev().collect();
+        while let Some(c) = stack.pop() {
+            if self.is_dummy(c) {
+                stack.extend(self.children(c).into_iter().rev());
+            } else {
+                out.push(c);
             }
+        }
+        out
+    }
+
+    /// RFC 5256 step 4, without recursion (reference chains can be thousands deep):
+    /// dummies below the root are spliced out; a dummy root with no children is dropped,
+    /// with one child is replaced by it.
+    fn prune(&mut self, roots: Vec<usize>) -> Vec<usize> {
+        let new: Vec<Vec<usize>> = (0..self.c.len())
+            .map(|x| {
+                let is_root = self.c.get(x).is_some_and(|c| c.parent.is_none());
+                if self.is_dummy(x) && !is_root {
+                    Vec::new()
+                } else {
+                    self.effective_children(x)
+                }
+            })
+            .collect();
+        for (x, kids) in new.into_iter().enumerate() {
             for &k in &kids {
                 if let Some(c) = self.c.get_mut(k) {
                     c.parent = Some(x);
                 }
             }
-            if !self.is_dummy(x) {
-                out.push(x);
-            } else if kids.is_empty() {
-                // dropped
-            } else if !root || kids.len() == 1 {
-                let parent = self.c.get(x).and_then(|c| c.parent);
-                for &k in &kids {
-                    if let Some(c) = self.c.get_mut(k) {
-                        c.parent = if root { None } else { parent };
-                    }
+            if let Some(c) = self.c.get_mut(x) {
+                c.children = kids;
+            }
+        }
+        let mut out = Vec::new();
+        for r in roots {
+            let kids = self.children(r);
+            if !self.is_dummy(r) || kids.len() > 1 {
+                out.push(r);
+            } else if let [only] = kids.as_slice() {
+                if let Some(c) = self.c.get_mut(*only) {
+                    c.parent = None;
                 }
-                out.extend(kids);
-            } else {
-                out.push(x);
+                out.push(*only);
             }
         }
         out
@@ -241,14 +269,33 @@ impl Arena<'_> {
             .unwrap_or_default()
     }
 
-    fn to_thread(&self, x: usize) -> Thread {
+    /// The thread below `x`. Below `MAX_THREAD_DEPTH` levels the descendants are listed
+    /// flat, in order, as children of the deepest node: the result is walked and dropped
+    /// recursively, and the stack must stay bounded whatever the References say.
+    fn to_thread(&self, x: usize, depth: usize) -> Thread {
+        let children = if depth + 2 >= MAX_THREAD_DEPTH {
+            let mut flat = Vec::new();
+            let mut stack: Vec<usize> = self.children(x).into_iter().rev().collect();
+            while let Some(c) = stack.pop() {
+                flat.push(c);
+                stack.extend(self.children(c).into_iter().rev());
+            }
+            flat.sort_by_key(|&c| self.key(c));
+            flat.into_iter()
+                .map(|c| Thread {
+                    id: self.item(c).map(|i| i.seq_or_uid),
+                    children: Vec::new(),
+                })
+                .collect()
+        } else {
+            self.children(x)
+                .iter()
+                .map(|&k| self.to_thread(k, depth + 1))
+                .collect()
+        };
         Thread {
             id: self.item(x).map(|i| i.seq_or_uid),
-            children: self
-                .children(x)
-                .iter()
-                .map(|&k| self.to_thread(k))
-                .collect(),
+            children,
         }
     }
 }
@@ -333,7 +380,7 @@ pub fn thread_references(items: &[SortInput]) -> Vec<Thread> {
         .filter(|&x| a.c.get(x).is_some_and(|c| c.parent.is_none()))
         .collect();
     // (4) prune dummies.
-    let mut roots = a.prune(roots, true);
+    let mut roots = a.prune(roots);
     // (5) sort the root set (a dummy by its earliest child).
     for &r in &roots {
         if a.is_dummy(r) {
@@ -349,11 +396,9 @@ pub fn thread_references(items: &[SortInput]) -> Vec<Thread> {
     let roots = merge_by_subject(&mut a, roots);
     // (7) sort every set of siblings, then the roots again.
     let mut roots = roots;
-    for &r in &roots {
-        a.sort_tree(r);
-    }
+    a.sort_all();
     a.sort_siblings(&mut roots);
-    roots.iter().map(|&r| a.to_thread(r)).collect()
+    roots.iter().map(|&r| a.to_thread(r, 0)).collect()
 }
 
 /// RFC 5256 §4 step 6.
@@ -556,5 +601,67 @@ mod tests {
         threads.iter().for_each(|t| collect(t, &mut seen));
         seen.sort();
         assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+    }
+
+    fn ids(threads: &[Thread]) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Thread> = threads.iter().collect();
+        while let Some(t) = stack.pop() {
+            out.extend(t.id);
+            stack.extend(t.children.iter());
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn depth(t: &Thread) -> usize {
+        1 + t.children.iter().map(depth).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn deep_reference_chains_are_capped() {
+        let n = 5000u32;
+        let items: Vec<SortInput> = (1..=n)
+            .map(|i| {
+                let refs: Vec<String> = if i > 1 {
+                    vec![format!("<{}>", i - 1)]
+                } else {
+                    vec![]
+                };
+                let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+                msg(i, "Re: chain", i64::from(i), &format!("<{i}>"), &refs)
+            })
+            .collect();
+        let threads = thread_references(&items);
+        assert_eq!(threads.len(), 1);
+        assert_eq!(depth(&threads[0]), MAX_THREAD_DEPTH);
+        assert_eq!(ids(&threads), (1..=n).collect::<Vec<_>>());
+        let mut out = Vec::new();
+        write_threads(&mut out, &threads);
+        assert!(out.starts_with(b"(1 2 3 4 "));
+        assert!(out.ends_with(b"(4999)(5000))"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn references_keep_every_message_once(
+            graph in proptest::collection::vec(
+                (0u8..12, proptest::collection::vec(0u8..12, 0..4), 0u8..4, 0i64..5), 0..30)
+        ) {
+            let subjects = ["a", "Re: a", "b", ""];
+            let items: Vec<SortInput> = graph
+                .iter()
+                .enumerate()
+                .map(|(i, (id, refs, subj, date))| {
+                    let refs: Vec<String> = refs.iter().map(|r| format!("<{r}>")).collect();
+                    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+                    let id = if *id == 11 { String::new() } else { format!("<{id}>") };
+                    msg(i as u32 + 1, subjects[*subj as usize], *date, &id, &refs)
+                })
+                .collect();
+            let expect: Vec<u32> = (1..=items.len() as u32).collect();
+            proptest::prop_assert_eq!(ids(&thread_references(&items)), expect.clone());
+            proptest::prop_assert_eq!(ids(&thread_orderedsubject(&items)), expect);
+        }
     }
 }
