@@ -12,7 +12,7 @@
 //!   message without a valid `Date:` matches none of them.
 
 use super::message::{decode_header_value, ParsedMessage};
-use super::types::{Date, SearchKey};
+use super::types::{Date, SearchKey, SectionText};
 
 fn contains(hay: &str, needle: &str) -> bool {
     hay.to_lowercase().contains(&needle.to_lowercase())
@@ -40,7 +40,9 @@ fn sent_date(msg: &ParsedMessage<'_>) -> Option<Date> {
 }
 
 /// Evaluates a content key; `None` for keys the session answers from the index.
-/// `raw` is the message as stored (TEXT also searches the raw header).
+/// `raw` is the message as stored (the one `msg` was parsed from); `msg` already holds
+/// it, the parameter stays because the session codes against this signature.
+#[allow(clippy::only_used_in_recursion)]
 pub fn matches(key: &SearchKey, msg: &ParsedMessage<'_>, raw: &[u8]) -> Option<bool> {
     Some(match key {
         SearchKey::Bcc(s) => header_matches(msg, "bcc", s),
@@ -51,13 +53,11 @@ pub fn matches(key: &SearchKey, msg: &ParsedMessage<'_>, raw: &[u8]) -> Option<b
         SearchKey::Header(name, s) => header_matches(msg, name, s),
         SearchKey::Body(s) => body_matches(msg, s),
         SearchKey::Text(s) => {
-            let header_end = raw
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map_or(raw.len(), |p| p + 4);
-            let header = raw.get(..header_end).unwrap_or_default();
-            contains(&decode_header_value(header), s)
-                || contains(&String::from_utf8_lossy(header), s)
+            let header = msg
+                .section(&[], Some(&SectionText::Header))
+                .unwrap_or_default();
+            contains(&decode_header_value(&header), s)
+                || contains(&String::from_utf8_lossy(&header), s)
                 || body_matches(msg, s)
         }
         SearchKey::SentBefore(d) => sent_date(msg).is_some_and(|m| m < *d),
