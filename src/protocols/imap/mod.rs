@@ -6,4 +6,9 @@
 pub mod framer;
 pub mod mutf7;
 pub mod parser;
+pub mod message;
+pub mod response;
+pub mod search_text;
+pub mod sort;
+pub mod thread;
 pub mod types;
