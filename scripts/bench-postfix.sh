@@ -24,6 +24,8 @@
 # on a machine without syslog the log lines are dropped).
 #
 # Requires the Debian `postfix` package (installed with "No configuration").
+# Note: `postfix` prints its errors only to a terminal (otherwise to syslog);
+# if start fails silently, run it under `script -qc` or with POSTFIX_LOG=1.
 set -euo pipefail
 
 cmd=${1:-}
