@@ -16,7 +16,7 @@ use actix::{Arbiter, System};
 use rand::Rng;
 
 use crate::actors::authlog::AuthFailureLog;
-use crate::actors::listener::{bind_all, run_smtp_acceptor, ConnLimiter};
+use crate::actors::listener::{bind_all, imap_spec, run_acceptor, smtp_spec, ConnLimiter};
 use crate::actors::queues::QueueAddrs;
 use crate::actors::{control, tls, ServerContext};
 use crate::clock::{Clock, SystemClock};
@@ -210,24 +210,22 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         tracing::warn!("{p}");
         say(&mut report, format!("warning: {p}"));
     }
-    let limiter = Arc::new(ConnLimiter::default());
+    // SMTP listeners share one set of connection limits, IMAP listeners another.
+    let smtp_limiter = Arc::new(ConnLimiter::default());
+    let imap_limiter = Arc::new(ConnLimiter::default());
     let mut addrs = BTreeMap::new();
     let mut http_servers = Vec::new();
     for b in bound {
-        let service = match b.service {
-            "smtp" => Some(Service::Smtp),
-            "submission" => Some(Service::Submission),
-            "smtps" => Some(Service::Smtps),
+        let spec = match b.service {
+            "smtp" => Some((smtp_spec("smtp", Service::Smtp), &smtp_limiter)),
+            "submission" => Some((smtp_spec("submission", Service::Submission), &smtp_limiter)),
+            "smtps" => Some((smtp_spec("smtps", Service::Smtps), &smtp_limiter)),
+            "imap" => Some((imap_spec("imap", false), &imap_limiter)),
+            "imaps" => Some((imap_spec("imaps", true), &imap_limiter)),
             _ => None,
         };
-        if let Some(service) = service {
-            actix_rt::spawn(run_smtp_acceptor(
-                ctx.clone(),
-                service,
-                b.service,
-                b.listener,
-                limiter.clone(),
-            ));
+        if let Some((spec, limiter)) = spec {
+            actix_rt::spawn(run_acceptor(ctx.clone(), spec, b.listener, limiter.clone()));
         } else {
             match crate::http::start(ctx.clone(), b.listener) {
                 Ok(h) => http_servers.push(h),

@@ -13,7 +13,9 @@ use actix::prelude::*;
 
 use super::supervisor::{apply_backoff, guarded, lock};
 use super::ServerContext;
-use crate::storage::{Flags, FolderId, NewMessage, QueueId, QueueName, StorageError};
+use crate::storage::{
+    FlagMode, Flags, FolderId, NewMessage, QueueId, QueueName, StorageError, StoreResult,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
@@ -25,13 +27,27 @@ pub enum FolderError {
     Unavailable(String),
 }
 
-/// A change to a folder, broadcast to its subscribers after it is stored.
+/// A change to a folder, broadcast to its subscribers after it is stored. Each names its
+/// folder: a session subscribed to several folders over its life tells them apart.
 #[derive(Message, Debug, Clone, PartialEq)]
 #[rtype(result = "()")]
 pub enum MailboxChanged {
-    Added { uid: u32, modseq: u64 },
-    Expunged { uids: Vec<u32>, modseq: u64 },
-    Flags { uid: u32, flags: Flags, modseq: u64 },
+    Added {
+        folder: FolderId,
+        uid: u32,
+        modseq: u64,
+    },
+    Expunged {
+        folder: FolderId,
+        uids: Vec<u32>,
+        modseq: u64,
+    },
+    Flags {
+        folder: FolderId,
+        uid: u32,
+        flags: Flags,
+        modseq: u64,
+    },
 }
 
 /// Append a message (local delivery, APPEND). Sent by the local queue and sessions; the reply
@@ -105,7 +121,11 @@ impl Handler<AppendMessage> for MailboxFolderActor {
             faults.hit("folder.append");
             store.append_message(id, msg.message, msg.consume)
         })??;
-        self.broadcast(MailboxChanged::Added { uid, modseq });
+        self.broadcast(MailboxChanged::Added {
+            folder: id,
+            uid,
+            modseq,
+        });
         Ok((uid, modseq))
     }
 }
@@ -120,6 +140,7 @@ impl Handler<SetFlags> for MailboxFolderActor {
             store.set_flags(id, msg.uid, msg.flags)
         })??;
         self.broadcast(MailboxChanged::Flags {
+            folder: id,
             uid: msg.uid,
             flags,
             modseq,
@@ -137,7 +158,11 @@ impl Handler<Expunge> for MailboxFolderActor {
         let modseq = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             store.expunge(id, &msg.uids)
         })??;
-        self.broadcast(MailboxChanged::Expunged { uids, modseq });
+        self.broadcast(MailboxChanged::Expunged {
+            folder: id,
+            uids,
+            modseq,
+        });
         Ok(modseq)
     }
 }
@@ -147,6 +172,139 @@ impl Handler<Subscribe> for MailboxFolderActor {
 
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Self::Context) {
         self.subscribers.push(msg.0);
+    }
+}
+
+/// Append several messages at once (IMAP APPEND, MULTIAPPEND), in order. Reply: the UIDs.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Vec<u32>, FolderError>")]
+pub struct AppendMessages(pub Vec<NewMessage>);
+
+/// Change the flags of many messages in one transaction (IMAP STORE). Reply: what changed.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<StoreResult, FolderError>")]
+pub struct StoreFlags {
+    pub uids: Vec<u32>,
+    pub mode: FlagMode,
+    pub flags: Flags,
+    pub unchanged_since: Option<u64>,
+}
+
+/// Copy (or move, RFC 6851) messages of this folder into `to`, in one transaction. Reply:
+/// (source uid, new uid) pairs. The target folder's actor is told to announce the arrivals.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Vec<(u32, u32)>, FolderError>")]
+pub struct CopyMessages {
+    pub uids: Vec<u32>,
+    pub to: FolderId,
+    pub remove: bool,
+    pub target: Option<Addr<MailboxFolderActor>>,
+}
+
+/// Tell this folder's subscribers about a change made in another folder's transaction (the
+/// target of a COPY or MOVE).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Announce(pub MailboxChanged);
+
+impl Handler<AppendMessages> for MailboxFolderActor {
+    type Result = Result<Vec<u32>, FolderError>;
+
+    fn handle(&mut self, msg: AppendMessages, ctx: &mut Self::Context) -> Self::Result {
+        let (store, faults, id) = (self.ctx.store.clone(), &self.ctx.faults, self.id);
+        let added = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+            faults.hit("folder.append");
+            let mut added = Vec::with_capacity(msg.0.len());
+            for m in msg.0 {
+                added.push(store.append_message(id, m, None)?);
+            }
+            Ok::<_, StorageError>(added)
+        })??;
+        for (uid, modseq) in &added {
+            self.broadcast(MailboxChanged::Added {
+                folder: id,
+                uid: *uid,
+                modseq: *modseq,
+            });
+        }
+        Ok(added.into_iter().map(|(u, _)| u).collect())
+    }
+}
+
+impl Handler<StoreFlags> for MailboxFolderActor {
+    type Result = Result<StoreResult, FolderError>;
+
+    fn handle(&mut self, msg: StoreFlags, ctx: &mut Self::Context) -> Self::Result {
+        let (store, id) = (self.ctx.store.clone(), self.id);
+        let result = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+            store.store_flags(id, &msg.uids, msg.mode, &msg.flags, msg.unchanged_since)
+        })??;
+        for (uid, flags, modseq) in &result.changed {
+            self.broadcast(MailboxChanged::Flags {
+                folder: id,
+                uid: *uid,
+                flags: flags.clone(),
+                modseq: *modseq,
+            });
+        }
+        Ok(result)
+    }
+}
+
+impl Handler<CopyMessages> for MailboxFolderActor {
+    type Result = Result<Vec<(u32, u32)>, FolderError>;
+
+    fn handle(&mut self, msg: CopyMessages, ctx: &mut Self::Context) -> Self::Result {
+        let (store, id) = (self.ctx.store.clone(), self.id);
+        let (pairs, expunge_modseq) =
+            guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+                if msg.remove {
+                    store
+                        .move_messages(id, &msg.uids, msg.to)
+                        .map(|(p, m)| (p, Some(m)))
+                } else {
+                    store
+                        .copy_messages(id, &msg.uids, msg.to)
+                        .map(|p| (p, None))
+                }
+            })??;
+        if let Some(modseq) = expunge_modseq {
+            self.broadcast(MailboxChanged::Expunged {
+                folder: id,
+                uids: pairs.iter().map(|(s, _)| *s).collect(),
+                modseq,
+            });
+        }
+        let announce = |change: MailboxChanged| {
+            if let Some(t) = &msg.target {
+                t.do_send(Announce(change));
+            }
+        };
+        let modseq = store
+            .folder_state(msg.to)
+            .map(|f| f.highest_modseq)
+            .unwrap_or(0);
+        for (_, new) in &pairs {
+            let change = MailboxChanged::Added {
+                folder: msg.to,
+                uid: *new,
+                modseq,
+            };
+            if msg.to == id {
+                self.broadcast(change);
+            } else {
+                announce(change);
+            }
+        }
+        Ok(pairs)
+    }
+}
+
+impl Handler<Announce> for MailboxFolderActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Announce, _ctx: &mut Self::Context) {
+        self.broadcast(msg.0);
     }
 }
 

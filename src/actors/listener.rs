@@ -10,6 +10,7 @@ use actix::Actor;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+use super::imap_session::ImapSessionActor;
 use super::smtp_session::SmtpSessionActor;
 use super::supervisor::lock;
 use super::ServerContext;
@@ -18,7 +19,15 @@ use crate::protocols::smtp::Service;
 
 /// Services this build serves; the others in `[listeners]` are reported as not yet
 /// implemented instead of being bound to a socket that would answer nothing.
-pub const IMPLEMENTED: &[&str] = &["smtp", "submission", "smtps", "http", "admin"];
+pub const IMPLEMENTED: &[&str] = &[
+    "smtp",
+    "submission",
+    "smtps",
+    "imap",
+    "imaps",
+    "http",
+    "admin",
+];
 
 /// A bound socket waiting for its acceptor.
 pub struct Bound {
@@ -37,9 +46,6 @@ pub fn bind_all(config: &Config) -> (Vec<Bound>, Vec<String>) {
             problems.push(format!(
                 "{service} on {addr}: not implemented in this version yet; nothing listens there"
             ));
-            continue;
-        }
-        if service == "minger" {
             continue;
         }
         match std::net::TcpListener::bind(addr) {
@@ -139,14 +145,25 @@ impl Drop for ConnGuard {
     }
 }
 
-/// Accepts connections for one SMTP service until shutdown.
-pub async fn run_smtp_acceptor(
+/// What an acceptor needs to know about its service.
+pub struct ServiceSpec {
+    pub name: &'static str,
+    /// (total, per IP) connection limits from the current config.
+    pub limits: fn(&Config) -> (usize, usize),
+    /// Said to a client refused for the limits, before closing.
+    pub busy: &'static [u8],
+    /// Starts the session actor for an accepted connection (on a session arbiter).
+    pub spawn: Box<dyn Fn(Arc<ServerContext>, std::net::TcpStream, SocketAddr, ConnGuard)>,
+}
+
+/// Accepts connections for one service until shutdown.
+pub async fn run_acceptor(
     ctx: Arc<ServerContext>,
-    service: Service,
-    name: &'static str,
+    spec: ServiceSpec,
     listener: std::net::TcpListener,
     limiter: Arc<ConnLimiter>,
 ) {
+    let name = spec.name;
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -171,32 +188,49 @@ pub async fn run_smtp_acceptor(
                 continue;
             }
         };
-        let limits = ctx.config().smtp.clone();
-        let Some(guard) = limiter.try_acquire(
-            peer.ip(),
-            limits.max_connections,
-            limits.max_connections_per_ip,
-        ) else {
+        let (total, per_ip) = (spec.limits)(&ctx.config());
+        let Some(guard) = limiter.try_acquire(peer.ip(), total, per_ip) else {
             tracing::warn!(service = name, %peer, "connection limit reached");
-            let _ = stream
-                .write_all(b"421 4.7.0 Too many connections, try again later\r\n")
-                .await;
+            let _ = stream.write_all(spec.busy).await;
             continue;
         };
-        let std_stream = match stream.into_std() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot hand over connection: {e}");
-                continue;
-            }
-        };
-        let sctx = ctx.clone();
-        SmtpSessionActor::start_in_arbiter(ctx.session_arbiter(), move |_| {
-            SmtpSessionActor::new(sctx, service, name, std_stream, peer, guard)
-        });
+        match stream.into_std() {
+            Ok(s) => (spec.spawn)(ctx.clone(), s, peer, guard),
+            Err(e) => tracing::warn!("cannot hand over connection: {e}"),
+        }
     }
     ctx.registry.unregister(&path);
     tracing::info!(service = name, "stopped accepting");
+}
+
+/// The acceptor description of an SMTP listener.
+pub fn smtp_spec(name: &'static str, service: Service) -> ServiceSpec {
+    ServiceSpec {
+        name,
+        limits: |c| (c.smtp.max_connections, c.smtp.max_connections_per_ip),
+        busy: b"421 4.7.0 Too many connections, try again later\r\n",
+        spawn: Box::new(move |ctx, stream, peer, guard| {
+            let arbiter = ctx.session_arbiter().clone();
+            SmtpSessionActor::start_in_arbiter(&arbiter, move |_| {
+                SmtpSessionActor::new(ctx, service, name, stream, peer, guard)
+            });
+        }),
+    }
+}
+
+/// The acceptor description of an IMAP listener (implicit TLS on imaps).
+pub fn imap_spec(name: &'static str, implicit_tls: bool) -> ServiceSpec {
+    ServiceSpec {
+        name,
+        limits: |c| (c.imap.max_connections, c.imap.max_connections_per_ip),
+        busy: b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+        spawn: Box::new(move |ctx, stream, peer, guard| {
+            let arbiter = ctx.session_arbiter().clone();
+            ImapSessionActor::start_in_arbiter(&arbiter, move |_| {
+                ImapSessionActor::new(ctx, name, implicit_tls, stream, peer, guard)
+            });
+        }),
+    }
 }
 
 #[cfg(test)]

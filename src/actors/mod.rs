@@ -20,6 +20,8 @@ pub mod authlog;
 pub mod conn;
 pub mod control;
 pub mod folder;
+pub mod imap_backend;
+pub mod imap_session;
 pub mod listener;
 pub mod queues;
 pub mod smtp_session;

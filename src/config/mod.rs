@@ -39,6 +39,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub dns: DnsConfig,
     pub smtp: SmtpConfig,
+    pub imap: ImapConfig,
     pub queue: QueueConfig,
     pub server: ServerConfig,
     pub log: LogConfig,
@@ -148,6 +149,22 @@ pub struct SmtpConfig {
     pub data_timeout: Duration,
     pub auth_on_smtp_port: bool,
     pub allow_plaintext_auth: bool,
+    pub max_line_length: usize,
+}
+
+/// `[imap]`: limits and timeouts of the IMAP listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Autologout of an authenticated session (RFC 9051 §5.4: at least 30 minutes).
+    pub idle_timeout: Duration,
+    /// Autologout before login.
+    pub login_timeout: Duration,
+    /// LOGIN/AUTHENTICATE without TLS (otherwise LOGINDISABLED until STARTTLS).
+    pub allow_plaintext_login: bool,
+    /// APPENDLIMIT (RFC 7889), bytes.
+    pub append_limit: u64,
     pub max_line_length: usize,
 }
 
@@ -301,6 +318,18 @@ fn read_root(
     let mut s = root.section("smtp", p);
     let smtp = read_smtp(&mut s, p);
     s.finish(p);
+    let mut s = root.section("imap", p);
+    let idle = s.uint("idle_timeout", 1800, 1800, p);
+    let imap = ImapConfig {
+        max_connections: s.count("max_connections", 20_000, 1, p),
+        max_connections_per_ip: s.count("max_connections_per_ip", 20_000, 1, p),
+        idle_timeout: secs(idle),
+        login_timeout: secs(s.uint("login_timeout", 60, 1, p)),
+        allow_plaintext_login: s.boolean("allow_plaintext_login", false, p),
+        append_limit: s.uint("append_limit", 52_428_800, 1024, p),
+        max_line_length: s.count("max_line_length", 65_536, 1000, p),
+    };
+    s.finish(p);
     let mut s = root.section("queue", p);
     let queue = QueueConfig {
         deferred_check_interval: secs(s.uint("deferred_check_interval", 60, 1, p)),
@@ -329,6 +358,7 @@ fn read_root(
         tls,
         dns,
         smtp,
+        imap,
         queue,
         server,
         log,

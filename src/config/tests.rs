@@ -52,6 +52,15 @@ fn shipped_file_equals_documented_defaults() {
         tls: TlsConfig::default(),
         dns: DnsConfig::default(),
         smtp: documented_smtp(),
+        imap: ImapConfig {
+            max_connections: 20_000,
+            max_connections_per_ip: 20_000,
+            idle_timeout: Duration::from_secs(1800),
+            login_timeout: Duration::from_secs(60),
+            allow_plaintext_login: false,
+            append_limit: 52_428_800,
+            max_line_length: 65_536,
+        },
         queue: QueueConfig {
             deferred_check_interval: Duration::from_secs(60),
             local_retry_interval: Duration::from_secs(30),

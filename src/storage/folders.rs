@@ -850,6 +850,30 @@ impl Store {
             .collect()
     }
 
+    /// Messages with UID ≥ `first_uid`, in UID order: what arrived since a session last
+    /// looked (one range scan, not the whole folder).
+    pub fn messages_from(
+        &self,
+        folder: FolderId,
+        first_uid: u32,
+    ) -> Result<Vec<MessageRecord>, StorageError> {
+        let end = folder.checked_add(1).map(|f| f.to_be_bytes().to_vec());
+        let start = message_key(folder, first_uid);
+        let range = match &end {
+            Some(e) => self
+                .tree(TreeIx::Messages)
+                .range(start.as_ref()..e.as_slice()),
+            None => self.tree(TreeIx::Messages).range(start.as_ref()..),
+        };
+        range
+            .map(|entry| {
+                let (k, v) = entry?;
+                let value: MessageValue = keys::decode(&v, "message")?;
+                Ok(value.record(keys::uid_of_message_key(&k)?))
+            })
+            .collect()
+    }
+
     pub fn get_message(
         &self,
         folder: FolderId,

@@ -180,6 +180,26 @@ impl Tx<'_> {
     }
 }
 
+/// Opens sled. Its file lock can outlive the last handle of a store closed a moment ago
+/// (sled's IO threads finish their work first), so a lock conflict is retried for up to two
+/// seconds before it is reported: a restart in the same process, or right after the previous
+/// process exited, must not fail on that.
+fn open_db(dir: &Path) -> Result<sled::Db, StorageError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match sled::Config::new().path(dir).open() {
+            // sled reports the flock conflict as an `Other` error with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// The handle on a data directory. Cheap to clone; every clone shares one sled database, one
 /// blob store and one committer thread, which stops when the last clone is dropped.
 #[derive(Clone)]
@@ -209,7 +229,7 @@ impl Store {
         let db_dir = data_dir.join("db");
         std::fs::create_dir_all(&db_dir)?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
-        let db = sled::Config::new().path(&db_dir).open()?;
+        let db = open_db(&db_dir)?;
         let meta = db.open_tree(keys::META_TREE)?;
         check_schema(&meta)?;
         let mut trees = Vec::with_capacity(TreeIx::COUNT);

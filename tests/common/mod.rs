@@ -24,11 +24,16 @@ data_dir = "{}"
 smtp = "127.0.0.1:0"
 submission = "127.0.0.1:0"
 smtps = "127.0.0.1:0"
+imap = "127.0.0.1:0"
+imaps = "127.0.0.1:0"
 http = "127.0.0.1:0"
 [smtp]
 max_message_size = 100000
 max_recipients = 100
 {smtp_extra}
+[imap]
+allow_plaintext_login = true
+append_limit = 1000000
 [queue]
 local_retry_interval = 1
 deferred_check_interval = 3600
@@ -300,4 +305,106 @@ pub fn message(subject: &str) -> String {
         "From: Sender <sender@example.net>\r\nTo: bob@example.com\r\nSubject: {subject}\r\n\
          Message-ID: <{subject}@example.net>\r\n\r\nHello Bob.\r\n.leading dot\r\nBye.\r\n"
     )
+}
+
+/// A minimal blocking IMAP client for tests: tagged commands, responses as text lines.
+pub struct Imap {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    next: u32,
+    pub greeting: String,
+}
+
+impl Imap {
+    pub fn connect(addr: SocketAddr) -> Imap {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let mut c = Imap {
+            stream,
+            reader,
+            next: 1,
+            greeting: String::new(),
+        };
+        c.greeting = c.read_line();
+        c
+    }
+
+    /// Connects and logs in as `user` (password `PASSWORD`).
+    pub fn login(addr: SocketAddr, user: &str) -> Imap {
+        let mut c = Imap::connect(addr);
+        let r = c.cmd(&format!("LOGIN {user} \"{PASSWORD}\""));
+        assert!(r.last().unwrap().contains("OK"), "{r:?}");
+        c
+    }
+
+    /// One line without its CRLF ("" at EOF).
+    pub fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        let _ = self.reader.read_line(&mut line);
+        line.trim_end_matches(['\r', '\n']).to_string()
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends `tag command` and reads up to and including the tagged completion. Literals in
+    /// responses are read as part of their line.
+    pub fn cmd(&mut self, command: &str) -> Vec<String> {
+        let tag = format!("t{}", self.next);
+        self.next += 1;
+        self.send_raw(format!("{tag} {command}\r\n").as_bytes());
+        self.until_tagged(&tag)
+    }
+
+    pub fn until_tagged(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut l = self.read_line();
+            // A line ending in {n} announces n bytes of literal data.
+            while let Some(n) = literal_len(&l) {
+                let mut data = vec![0u8; n];
+                std::io::Read::read_exact(&mut self.reader, &mut data).unwrap();
+                l.push_str("\r\n");
+                l.push_str(&String::from_utf8_lossy(&data));
+                let rest = self.read_line();
+                l.push_str(&rest);
+            }
+            if l.is_empty() {
+                panic!("connection closed before {tag} completed; got {lines:?}");
+            }
+            let done = l.starts_with(&format!("{tag} "));
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// The tag the next `cmd` will use.
+    pub fn next_tag(&self) -> String {
+        format!("t{}", self.next)
+    }
+
+    pub fn bump(&mut self) -> String {
+        let t = self.next_tag();
+        self.next += 1;
+        t
+    }
+}
+
+fn literal_len(line: &str) -> Option<usize> {
+    let open = line.rfind('{')?;
+    let inner = line[open + 1..].strip_suffix('}')?;
+    inner.trim_end_matches('+').parse().ok()
+}
+
+/// Whether the tagged completion (last line) is OK.
+pub fn ok(lines: &[String]) -> bool {
+    lines
+        .last()
+        .is_some_and(|l| l.split_whitespace().nth(1) == Some("OK"))
 }

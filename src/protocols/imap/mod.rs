@@ -1,14 +1,31 @@
 //! IMAP server side (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1): a pure, sans-IO grammar and
-//! session state machine, in progress (issue 3).
+//! session state machine (issue 3).
 //!
-//! Files: `types.rs` the command grammar as types.
+//! - `framer.rs`: the byte stream → complete commands (literals, LITERAL+/-, line bounds).
+//! - `parser/`: a command → [`types::Command`]; `mutf7.rs` modified UTF-7 names.
+//! - `session.rs`: the state machine; `mailboxes.rs` and `messages.rs` the commands;
+//!   `updates.rs` untagged updates; `names.rs` namespaces and LIST patterns.
+//! - `message/`: ENVELOPE, BODYSTRUCTURE, sections, BINARY, PREVIEW over the raw bytes;
+//!   `search_text.rs`, `sort.rs`, `thread.rs` for SEARCH, SORT and THREAD;
+//!   `response.rs` wire encoding.
+//! - `backend.rs`: the trait through which the session reads and changes mail.
+//!
+//! We write our own grammar rather than use imap-codec 2.0-alpha: the server needs ACL,
+//! ESEARCH/SEARCHRES, LIST-EXTENDED/LIST-STATUS, PREVIEW, APPENDLIMIT, CREATE-SPECIAL-USE,
+//! MULTIAPPEND and QRESYNC parameters, which imap-codec does not parse.
 
+pub mod backend;
 pub mod framer;
-pub mod mutf7;
-pub mod parser;
+pub mod mailboxes;
 pub mod message;
+pub mod messages;
+pub mod mutf7;
+pub mod names;
+pub mod parser;
 pub mod response;
 pub mod search_text;
+pub mod session;
 pub mod sort;
 pub mod thread;
 pub mod types;
+mod updates;

@@ -338,7 +338,7 @@ fn parse_entity(raw: &[u8], range: Range<usize>, default: ContentType, depth: us
         .map(|v| String::from_utf8_lossy(&unfold(v)).to_ascii_lowercase());
     let identity = cte
         .as_deref()
-        .map_or(true, |c| matches!(c, "7bit" | "8bit" | "binary"));
+        .is_none_or(|c| matches!(c, "7bit" | "8bit" | "binary"));
     let mut kind = Kind::Leaf;
     if depth < MAX_DEPTH {
         if ctype.ty == "multipart" {

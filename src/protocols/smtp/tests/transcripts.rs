@@ -575,7 +575,7 @@ fn enqueue_failures() {
 fn too_many_errors_closes() {
     let out = transcript("BOGUS\r\n".repeat(MAX_ERRORS as usize + 2).as_bytes());
     let mut expected = vec!["220 "];
-    expected.extend(std::iter::repeat("500 5.5.2").take(MAX_ERRORS as usize));
+    expected.extend(std::iter::repeat_n("500 5.5.2", MAX_ERRORS as usize));
     expected.extend(["421 4.7.0 mx.example.com Too many errors", "[CLOSE]"]);
     out.expect(&expected);
 }

@@ -1,0 +1,380 @@
+//! The IMAP session's [`Backend`], over storage and the folder actors.
+//!
+//! Reads go to storage directly (sled reads and body files). Changes to a folder's messages
+//! go through its `MailboxFolderActor` (the one writer, which also tells every other session);
+//! the session thread waits for the actor's answer. Folder actors live on the core arbiter,
+//! sessions on the session arbiters, so waiting cannot deadlock; the wait is one sled
+//! transaction long.
+
+use std::sync::Arc;
+
+use super::folder::{AppendMessages, CopyMessages, Expunge, FolderError, StoreFlags};
+use super::ServerContext;
+use crate::protocols::imap::backend::{
+    Backend, BackendError, FlagOp, FolderInfo, FolderRef, MessageMeta, NewMessage, QuotaInfo,
+    StoreOutcome,
+};
+use crate::storage::{self, FlagMode, Flags, FolderState, StorageError};
+
+pub struct StoreBackend {
+    pub ctx: Arc<ServerContext>,
+}
+
+fn err(e: StorageError) -> BackendError {
+    match e {
+        StorageError::NotFound(m) => BackendError::NotFound(format!("{m} not found")),
+        StorageError::Exists(m) => BackendError::Exists(format!("{m} already exists")),
+        StorageError::Invalid(m) => BackendError::Invalid(m),
+        StorageError::Conflict(m) => BackendError::Conflict(m),
+        StorageError::OverQuota { resource } => BackendError::OverQuota(resource),
+        other => {
+            tracing::error!("storage: {other}");
+            BackendError::Unavailable("storage error".into())
+        }
+    }
+}
+
+fn folder_err(e: FolderError) -> BackendError {
+    match e {
+        FolderError::Storage(s) => err(s),
+        other => BackendError::Unavailable(other.to_string()),
+    }
+}
+
+impl StoreBackend {
+    fn info(&self, f: FolderState) -> FolderInfo {
+        let recent = self.ctx.store.recent_count(f.id).unwrap_or(0);
+        FolderInfo {
+            id: f.id,
+            owner: f.account,
+            name: f.name,
+            special_use: f.special_use,
+            uidvalidity: f.uidvalidity,
+            uidnext: f.uidnext,
+            highest_modseq: f.highest_modseq,
+            exists: f.exists,
+            unseen: f.unseen,
+            deleted: f.deleted,
+            size: f.size,
+            recent,
+            subscribed: f.subscribed,
+            noselect: f.noselect,
+        }
+    }
+
+    /// Sends a message to the folder's actor and waits for the answer.
+    fn ask<M>(&self, folder: FolderRef, msg: M) -> Result<M::Result, BackendError>
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+        super::folder::MailboxFolderActor: actix::Handler<M>,
+    {
+        let addr = self
+            .ctx
+            .folders
+            .get(&self.ctx, folder)
+            .map_err(folder_err)?;
+        futures_executor::block_on(addr.send(msg))
+            .map_err(|e| BackendError::Unavailable(format!("folder actor: {e}")))
+    }
+}
+
+fn meta(m: storage::MessageRecord) -> MessageMeta {
+    MessageMeta {
+        uid: m.uid,
+        flags: m.flags.system,
+        keywords: m.flags.keywords,
+        size: m.size,
+        internal_date: m.internal_date,
+        modseq: m.modseq,
+    }
+}
+
+impl Backend for StoreBackend {
+    fn folders(&self, owner: &str) -> Result<Vec<FolderInfo>, BackendError> {
+        let list = self.ctx.store.list_folders(owner).map_err(err)?;
+        Ok(list.into_iter().map(|f| self.info(f)).collect())
+    }
+
+    fn shared_folders(&self, user: &str) -> Result<Vec<FolderInfo>, BackendError> {
+        let list = self.ctx.store.folders_visible_to(user).map_err(err)?;
+        Ok(list.into_iter().map(|f| self.info(f)).collect())
+    }
+
+    fn folder(&self, id: FolderRef) -> Result<FolderInfo, BackendError> {
+        Ok(self.info(self.ctx.store.folder_state(id).map_err(err)?))
+    }
+
+    fn find_folder(&self, owner: &str, name: &str) -> Result<Option<FolderInfo>, BackendError> {
+        let Some(id) = self.ctx.store.folder_id(owner, name).map_err(err)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.folder(id)?))
+    }
+
+    fn account_exists(&self, address: &str) -> bool {
+        matches!(self.ctx.store.get_account(address), Ok(Some(_)))
+    }
+
+    fn is_admin(&self, user: &str) -> bool {
+        matches!(self.ctx.store.get_account(user), Ok(Some(a)) if a.admin)
+    }
+
+    fn rights(&self, folder: FolderRef, user: &str) -> Result<String, BackendError> {
+        self.ctx.store.rights(folder, user).map_err(err)
+    }
+
+    fn acl(&self, folder: FolderRef) -> Result<Vec<(String, String)>, BackendError> {
+        self.ctx.store.get_acl(folder).map_err(err)
+    }
+
+    fn quota(&self, account: &str) -> Result<QuotaInfo, BackendError> {
+        let q = self.ctx.store.quota(account).map_err(err)?;
+        Ok(QuotaInfo {
+            storage_used: q.storage_used,
+            storage_limit: q.storage_limit,
+            messages_used: q.messages_used,
+            messages_limit: q.messages_limit,
+        })
+    }
+
+    fn messages(&self, folder: FolderRef) -> Result<Vec<MessageMeta>, BackendError> {
+        let list = self.ctx.store.list_messages(folder).map_err(err)?;
+        Ok(list.into_iter().map(meta).collect())
+    }
+
+    fn messages_from(
+        &self,
+        folder: FolderRef,
+        first_uid: u32,
+    ) -> Result<Vec<MessageMeta>, BackendError> {
+        let list = self
+            .ctx
+            .store
+            .messages_from(folder, first_uid)
+            .map_err(err)?;
+        Ok(list.into_iter().map(meta).collect())
+    }
+
+    fn now(&self) -> i64 {
+        self.ctx.clock.now()
+    }
+
+    fn message_content(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError> {
+        let m = self
+            .ctx
+            .store
+            .get_message(folder, uid)
+            .map_err(err)?
+            .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))?;
+        self.ctx.store.blobs().get(&m.blob).map_err(err)
+    }
+
+    fn expunged_since(&self, folder: FolderRef, modseq: u64) -> Result<Vec<u32>, BackendError> {
+        self.ctx.store.expunged_since(folder, modseq).map_err(err)
+    }
+
+    fn claim_recent(&self, folder: FolderRef) -> Result<u32, BackendError> {
+        self.ctx.store.claim_recent(folder).map_err(err)
+    }
+
+    fn append(
+        &self,
+        folder: FolderRef,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<u32>, BackendError> {
+        // Bodies are written (and fsynced) here, on the session's thread; the folder actor
+        // only adds the index entries.
+        let mut batch = Vec::with_capacity(messages.len());
+        for m in messages {
+            let blob = self.ctx.store.blobs().put(&m.content).map_err(err)?;
+            batch.push(storage::NewMessage {
+                blob,
+                size: m.content.len() as u64,
+                flags: Flags {
+                    system: m.flags,
+                    keywords: m.keywords,
+                },
+                internal_date: m.internal_date,
+            });
+        }
+        let uids = self
+            .ask(folder, AppendMessages(batch))?
+            .map_err(folder_err)?;
+        // Durable before OK (DESIGN.md §3).
+        self.ctx.store.commit().map_err(err)?;
+        Ok(uids)
+    }
+
+    fn store_flags(
+        &self,
+        folder: FolderRef,
+        uids: &[u32],
+        op: FlagOp,
+        flags: u8,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<StoreOutcome, BackendError> {
+        let mode = match op {
+            FlagOp::Replace => FlagMode::Replace,
+            FlagOp::Add => FlagMode::Add,
+            FlagOp::Remove => FlagMode::Remove,
+        };
+        let r = self
+            .ask(
+                folder,
+                StoreFlags {
+                    uids: uids.to_vec(),
+                    mode,
+                    flags: Flags {
+                        system: flags,
+                        keywords: keywords.to_vec(),
+                    },
+                    unchanged_since,
+                },
+            )?
+            .map_err(folder_err)?;
+        Ok(StoreOutcome {
+            changed: r
+                .changed
+                .into_iter()
+                .map(|(u, f, m)| (u, f.system, f.keywords, m))
+                .collect(),
+            modified: r.modified,
+        })
+    }
+
+    fn expunge(&self, folder: FolderRef, uids: &[u32]) -> Result<u64, BackendError> {
+        let m = self
+            .ask(
+                folder,
+                Expunge {
+                    uids: uids.to_vec(),
+                },
+            )?
+            .map_err(folder_err)?;
+        self.ctx.store.commit().map_err(err)?;
+        Ok(m)
+    }
+
+    fn copy(
+        &self,
+        from: FolderRef,
+        uids: &[u32],
+        to: FolderRef,
+    ) -> Result<Vec<(u32, u32)>, BackendError> {
+        self.copy_or_move(from, uids, to, false)
+    }
+
+    fn move_messages(
+        &self,
+        from: FolderRef,
+        uids: &[u32],
+        to: FolderRef,
+    ) -> Result<Vec<(u32, u32)>, BackendError> {
+        self.copy_or_move(from, uids, to, true)
+    }
+
+    fn create_folder(
+        &self,
+        owner: &str,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<FolderRef, BackendError> {
+        let id = self
+            .ctx
+            .store
+            .create_folder(owner, name, special_use)
+            .map_err(err)?;
+        self.ctx.store.commit().map_err(err)?;
+        Ok(id)
+    }
+
+    fn delete_folder(&self, folder: FolderRef) -> Result<(), BackendError> {
+        self.ctx.store.delete_folder(folder).map_err(err)?;
+        self.ctx.store.commit().map_err(err)
+    }
+
+    fn rename_folder(&self, folder: FolderRef, new_name: &str) -> Result<(), BackendError> {
+        let f = self.ctx.store.folder_state(folder).map_err(err)?;
+        if f.name == "INBOX" {
+            self.ctx
+                .store
+                .rename_inbox(&f.account, new_name)
+                .map_err(err)?;
+        } else {
+            self.ctx
+                .store
+                .rename_folder(folder, new_name)
+                .map_err(err)?;
+        }
+        self.ctx.store.commit().map_err(err)
+    }
+
+    fn set_subscribed(&self, folder: FolderRef, subscribed: bool) -> Result<(), BackendError> {
+        self.ctx
+            .store
+            .set_subscribed(folder, subscribed)
+            .map_err(err)
+    }
+
+    fn set_acl(
+        &self,
+        folder: FolderRef,
+        identifier: &str,
+        rights: &str,
+    ) -> Result<(), BackendError> {
+        self.ctx
+            .store
+            .set_acl(folder, identifier, rights)
+            .map_err(err)?;
+        self.ctx.store.commit().map_err(err)
+    }
+
+    fn delete_acl(&self, folder: FolderRef, identifier: &str) -> Result<(), BackendError> {
+        self.ctx.store.delete_acl(folder, identifier).map_err(err)?;
+        self.ctx.store.commit().map_err(err)
+    }
+
+    fn set_quota(
+        &self,
+        account: &str,
+        storage: Option<u64>,
+        messages: Option<u64>,
+    ) -> Result<(), BackendError> {
+        self.ctx
+            .store
+            .set_quota(account, storage, messages)
+            .map_err(err)?;
+        self.ctx.store.commit().map_err(err)
+    }
+}
+
+impl StoreBackend {
+    fn copy_or_move(
+        &self,
+        from: FolderRef,
+        uids: &[u32],
+        to: FolderRef,
+        remove: bool,
+    ) -> Result<Vec<(u32, u32)>, BackendError> {
+        let target = if from == to {
+            None
+        } else {
+            Some(self.ctx.folders.get(&self.ctx, to).map_err(folder_err)?)
+        };
+        let pairs = self
+            .ask(
+                from,
+                CopyMessages {
+                    uids: uids.to_vec(),
+                    to,
+                    remove,
+                    target,
+                },
+            )?
+            .map_err(folder_err)?;
+        self.ctx.store.commit().map_err(err)?;
+        Ok(pairs)
+    }
+}

@@ -1,0 +1,258 @@
+//! `ImapSessionActor`: the IO shell around [`protocols::imap::Session`]. It reads bytes,
+//! feeds them to the session, performs its actions (write, STARTTLS, password check, watch a
+//! folder) and hands it the changes of the watched folder as they are broadcast — which is
+//! how an IDLE client hears of new mail within a moment of its delivery.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use super::conn::Conn;
+use super::folder::{MailboxChanged, Subscribe};
+use super::imap_backend::StoreBackend;
+use super::listener::ConnGuard;
+use super::ServerContext;
+use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
+use crate::storage::{AuthOutcome, FolderId};
+
+const READ_BUFFER: usize = 16 * 1024;
+
+pub struct ImapSessionActor {
+    ctx: Arc<ServerContext>,
+    name: &'static str,
+    io: Option<SessionIo>,
+    changes: Option<mpsc::UnboundedSender<MailboxChanged>>,
+}
+
+struct SessionIo {
+    implicit_tls: bool,
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    _guard: ConnGuard,
+}
+
+impl ImapSessionActor {
+    pub fn new(
+        ctx: Arc<ServerContext>,
+        name: &'static str,
+        implicit_tls: bool,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        guard: ConnGuard,
+    ) -> ImapSessionActor {
+        ImapSessionActor {
+            ctx,
+            name,
+            io: Some(SessionIo {
+                implicit_tls,
+                stream,
+                peer,
+                _guard: guard,
+            }),
+            changes: None,
+        }
+    }
+}
+
+impl Actor for ImapSessionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.ctx.stats.session_opened(self.name);
+        let Some(io) = self.io.take() else {
+            ctx.stop();
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.changes = Some(tx);
+        let sctx = self.ctx.clone();
+        let me = ctx.address().recipient::<MailboxChanged>();
+        let id = sctx.new_session_id();
+        let span = tracing::info_span!("imap", service = self.name, session = %id, peer = %io.peer);
+        let fut = async move {
+            if let Err(e) = run(sctx, io, id, me, rx).await {
+                tracing::debug!("session ended: {e}");
+            }
+        }
+        .instrument(span);
+        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.ctx.stats.session_closed(self.name);
+    }
+}
+
+impl Handler<MailboxChanged> for ImapSessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MailboxChanged, _ctx: &mut Self::Context) {
+        if let Some(tx) = &self.changes {
+            let _ = tx.send(msg);
+        }
+    }
+}
+
+fn to_change(m: MailboxChanged, watched: Option<FolderId>) -> Option<FolderChange> {
+    let (folder, change) = match m {
+        MailboxChanged::Added { folder, uid, .. } => (folder, FolderChange::Added { uid }),
+        MailboxChanged::Expunged { folder, uids, .. } => (folder, FolderChange::Expunged { uids }),
+        MailboxChanged::Flags {
+            folder,
+            uid,
+            flags,
+            modseq,
+        } => (
+            folder,
+            FolderChange::Flags {
+                uid,
+                flags: flags.system,
+                keywords: flags.keywords,
+                modseq,
+            },
+        ),
+    };
+    (Some(folder) == watched).then_some(change)
+}
+
+async fn run(
+    sctx: Arc<ServerContext>,
+    io: SessionIo,
+    id: String,
+    me: Recipient<MailboxChanged>,
+    mut changes: mpsc::UnboundedReceiver<MailboxChanged>,
+) -> std::io::Result<()> {
+    io.stream.set_nonblocking(true)?;
+    let tcp = TcpStream::from_std(io.stream)?;
+    let _ = tcp.set_nodelay(true);
+    let config = sctx.config();
+    let tls = sctx.tls();
+    let mut conn = Conn::Plain(tcp);
+    if io.implicit_tls {
+        let Some(tls) = tls.clone() else {
+            return Ok(());
+        };
+        conn = conn.upgrade(tls).await?;
+    }
+    let limits = &config.imap;
+    let mut session = Session::new(
+        SessionConfig {
+            hostname: config.hostname.clone(),
+            starttls_available: tls.is_some(),
+            allow_plaintext: limits.allow_plaintext_login,
+            append_limit: limits.append_limit,
+            max_line: limits.max_line_length,
+        },
+        io.implicit_tls,
+    );
+    let backend = StoreBackend { ctx: sctx.clone() };
+    let mut watched: Option<FolderId> = None;
+    let mut subscribed: HashSet<FolderId> = HashSet::new();
+    let mut shutdown = sctx.shutdown_signal();
+    let mut actions: VecDeque<Action> = session.greeting().into();
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        while let Some(action) = actions.pop_front() {
+            match action {
+                Action::Send(bytes) => out.extend_from_slice(&bytes),
+                Action::Close => {
+                    conn.write_all(&out).await?;
+                    conn.flush().await?;
+                    let _ = conn.shutdown().await;
+                    return Ok(());
+                }
+                Action::StartTls => {
+                    conn.write_all(&out).await?;
+                    conn.flush().await?;
+                    out.clear();
+                    let Some(tls) = tls.clone() else {
+                        return Ok(());
+                    };
+                    conn = conn.upgrade(tls).await?;
+                    actions.extend(session.tls_established(&backend));
+                }
+                Action::Authenticate { login, password } => {
+                    let account = authenticate(&sctx, &id, io.peer, login, password).await;
+                    actions.extend(session.resume_auth(account, &backend));
+                }
+                Action::Watch(folder) => {
+                    watched = folder;
+                    if let Some(f) = folder {
+                        // One subscription per folder for the session's life; changes of
+                        // folders no longer selected are dropped by `to_change`.
+                        if subscribed.insert(f) {
+                            match sctx.folders.get(&sctx, f) {
+                                Ok(addr) => addr.do_send(Subscribe(me.clone())),
+                                Err(e) => tracing::warn!("cannot watch folder {f}: {e}"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !out.is_empty() {
+            conn.write_all(&out).await?;
+            conn.flush().await?;
+            out.clear();
+        }
+        let wait = if session.is_authenticated() {
+            limits.idle_timeout
+        } else {
+            limits.login_timeout
+        };
+        tokio::select! {
+            read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
+                Err(_) => actions.extend(session.timeout()),
+                Ok(Ok(0)) => return Ok(()),
+                Ok(Ok(n)) => actions.extend(session.receive(&buf[..n], &backend)),
+                Ok(Err(e)) => return Err(e),
+            },
+            Some(change) = changes.recv() => {
+                if let Some(c) = to_change(change, watched) {
+                    actions.extend(session.folder_changed(c, &backend));
+                }
+            }
+            _ = shutdown.changed() => actions.extend(session.shutdown()),
+        }
+    }
+}
+
+async fn authenticate(
+    sctx: &Arc<ServerContext>,
+    session: &str,
+    peer: SocketAddr,
+    login: String,
+    password: String,
+) -> Option<String> {
+    let store = sctx.store.clone();
+    let l = login.clone();
+    let outcome = tokio::task::spawn_blocking(move || store.verify_password(&l, &password)).await;
+    match outcome {
+        Ok(Ok(AuthOutcome::Ok(account))) => Some(account.address),
+        Ok(Ok(AuthOutcome::BadPassword { address })) => {
+            sctx.auth_log
+                .record("imap", session, peer.ip(), &login, Some(&address));
+            None
+        }
+        Ok(Ok(AuthOutcome::NoSuchAccount)) => {
+            sctx.auth_log
+                .record("imap", session, peer.ip(), &login, None);
+            None
+        }
+        Ok(Err(e)) => {
+            tracing::error!("password check failed: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::error!("password check task failed: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! What an IMAP session needs from the rest of the server, as a trait the protocol defines
+//! and the actor layer implements (DESIGN.md §2: the arrow points from storage to here).
+//! Reads come from storage directly; every change goes through the folder's actor (its only
+//! writer), which assigns UIDs and modseqs and tells the other sessions.
+
+/// A folder, as the session sees it.
+pub type FolderRef = u64;
+
+/// The owner of public folders.
+pub const PUBLIC_OWNER: &str = "";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderInfo {
+    pub id: FolderRef,
+    /// Account address, or [`PUBLIC_OWNER`].
+    pub owner: String,
+    /// Name relative to its owner, '/'-separated, "INBOX" for the inbox.
+    pub name: String,
+    pub special_use: Option<String>,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highest_modseq: u64,
+    pub exists: u32,
+    pub unseen: u32,
+    pub deleted: u32,
+    pub size: u64,
+    pub recent: u32,
+    pub subscribed: bool,
+    pub noselect: bool,
+}
+
+/// One message's index entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub uid: u32,
+    /// System flag bits (see [`flag_bits`]).
+    pub flags: u8,
+    pub keywords: Vec<String>,
+    pub size: u64,
+    pub internal_date: i64,
+    pub modseq: u64,
+}
+
+/// System flag bits, as storage keeps them.
+pub mod flag_bits {
+    pub const SEEN: u8 = 1;
+    pub const ANSWERED: u8 = 2;
+    pub const FLAGGED: u8 = 4;
+    pub const DELETED: u8 = 8;
+    pub const DRAFT: u8 = 16;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Replace,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreOutcome {
+    /// (uid, system flags, keywords, modseq) of each message whose flags changed.
+    pub changed: Vec<(u32, u8, Vec<String>, u64)>,
+    /// UIDs not changed because their modseq was above UNCHANGEDSINCE (RFC 7162 MODIFIED).
+    pub modified: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaInfo {
+    pub storage_used: u64,
+    pub storage_limit: Option<u64>,
+    pub messages_used: u64,
+    pub messages_limit: Option<u64>,
+}
+
+/// A message to append.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub flags: u8,
+    pub keywords: Vec<String>,
+    pub internal_date: i64,
+    pub content: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Exists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("quota exceeded ({0})")]
+    OverQuota(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage failed or a folder actor is restarting: try again.
+    #[error("temporary failure: {0}")]
+    Unavailable(String),
+}
+
+/// The session's window on mail storage. Every method may be called from any state the
+/// session allows it in; none may panic.
+pub trait Backend {
+    // --- reads ---------------------------------------------------------------------------
+    /// All folders of `owner` (INBOX first). For [`PUBLIC_OWNER`]: the public folders.
+    fn folders(&self, owner: &str) -> Result<Vec<FolderInfo>, BackendError>;
+    /// Folders of other owners (and public ones) where `user` holds the 'l' right.
+    fn shared_folders(&self, user: &str) -> Result<Vec<FolderInfo>, BackendError>;
+    fn folder(&self, id: FolderRef) -> Result<FolderInfo, BackendError>;
+    fn find_folder(&self, owner: &str, name: &str) -> Result<Option<FolderInfo>, BackendError>;
+    /// Whether `address` is an account here (for "Other Users/<address>/…" and SETACL).
+    fn account_exists(&self, address: &str) -> bool;
+    fn is_admin(&self, user: &str) -> bool;
+    /// The rights `user` holds on the folder (owner: all of "lrswipkxtea").
+    fn rights(&self, folder: FolderRef, user: &str) -> Result<String, BackendError>;
+    fn acl(&self, folder: FolderRef) -> Result<Vec<(String, String)>, BackendError>;
+    fn quota(&self, account: &str) -> Result<QuotaInfo, BackendError>;
+    /// Index entries in UID order.
+    fn messages(&self, folder: FolderRef) -> Result<Vec<MessageMeta>, BackendError>;
+    /// Index entries with UID ≥ `first_uid` (new arrivals), in UID order.
+    fn messages_from(
+        &self,
+        folder: FolderRef,
+        first_uid: u32,
+    ) -> Result<Vec<MessageMeta>, BackendError> {
+        Ok(self
+            .messages(folder)?
+            .into_iter()
+            .filter(|m| m.uid >= first_uid)
+            .collect())
+    }
+    /// The current time (unix seconds), for SEARCH OLDER/YOUNGER and APPEND's default date.
+    fn now(&self) -> i64;
+    /// The raw message.
+    fn message_content(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError>;
+    /// UIDs expunged with a modseq above `modseq` (QRESYNC VANISHED (EARLIER)).
+    fn expunged_since(&self, folder: FolderRef, modseq: u64) -> Result<Vec<u32>, BackendError>;
+    /// Claims the folder's \Recent messages for this session (rev1): returns the first
+    /// recent UID.
+    fn claim_recent(&self, folder: FolderRef) -> Result<u32, BackendError>;
+
+    // --- changes (through the folder's actor) --------------------------------------------
+    /// Appends in order; returns the new UIDs.
+    fn append(
+        &self,
+        folder: FolderRef,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<u32>, BackendError>;
+    fn store_flags(
+        &self,
+        folder: FolderRef,
+        uids: &[u32],
+        op: FlagOp,
+        flags: u8,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<StoreOutcome, BackendError>;
+    /// Returns the modseq of the expunge.
+    fn expunge(&self, folder: FolderRef, uids: &[u32]) -> Result<u64, BackendError>;
+    /// Returns (source uid, new uid) pairs.
+    fn copy(
+        &self,
+        from: FolderRef,
+        uids: &[u32],
+        to: FolderRef,
+    ) -> Result<Vec<(u32, u32)>, BackendError>;
+    fn move_messages(
+        &self,
+        from: FolderRef,
+        uids: &[u32],
+        to: FolderRef,
+    ) -> Result<Vec<(u32, u32)>, BackendError>;
+    fn create_folder(
+        &self,
+        owner: &str,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<FolderRef, BackendError>;
+    fn delete_folder(&self, folder: FolderRef) -> Result<(), BackendError>;
+    fn rename_folder(&self, folder: FolderRef, new_name: &str) -> Result<(), BackendError>;
+    fn set_subscribed(&self, folder: FolderRef, subscribed: bool) -> Result<(), BackendError>;
+    fn set_acl(
+        &self,
+        folder: FolderRef,
+        identifier: &str,
+        rights: &str,
+    ) -> Result<(), BackendError>;
+    fn delete_acl(&self, folder: FolderRef, identifier: &str) -> Result<(), BackendError>;
+    fn set_quota(
+        &self,
+        account: &str,
+        storage: Option<u64>,
+        messages: Option<u64>,
+    ) -> Result<(), BackendError>;
+}

@@ -1,0 +1,954 @@
+//! Commands on mailboxes (authenticated and selected states): SELECT/EXAMINE (RFC 9051
+//! §6.3.2–3, RFC 7162 CONDSTORE/QRESYNC), CREATE (RFC 6154 USE), DELETE, RENAME,
+//! SUBSCRIBE, UNSUBSCRIBE, LIST/LSUB (RFC 5258, 5819, 6154), NAMESPACE (RFC 2342), STATUS,
+//! APPEND (RFC 3502 MULTIAPPEND, RFC 4315 APPENDUID), ACL (RFC 4314) and QUOTA (RFC 9208).
+//!
+//! Rights (RFC 4314 §4): the owner of a folder holds every right; a folder on which the user
+//! has no right at all is answered as if it did not exist.
+
+use super::backend::{Backend, FolderInfo, NewMessage, PUBLIC_OWNER};
+use super::names::{self, Resolved, OTHER_USERS, PUBLIC, SEPARATOR};
+use super::response;
+use super::session::{line, Action, Done, MsgView, Out, Selected, Session, State};
+use super::types::{
+    CommandBody, Flag, ListCommand, MailboxName, QresyncParams, SelectParams, StatusItem,
+    StoreMode, Tag,
+};
+
+pub const ALL_RIGHTS: &str = "lrswipkxtea";
+
+fn no_such(name: &str) -> Done {
+    Done::No(format!("[NONEXISTENT] No such mailbox: {name}"))
+}
+
+impl Session {
+    pub(super) fn me(&self) -> String {
+        self.user.clone().unwrap_or_default()
+    }
+
+    /// Finds a folder by client-visible name, with the user's rights on it; folders the user
+    /// may not see do not exist.
+    pub(super) fn open_folder(
+        &self,
+        backend: &dyn Backend,
+        name: &str,
+    ) -> Result<(FolderInfo, String), Done> {
+        let me = self.me();
+        let Resolved::Folder { owner, name: inner } = names::resolve(&me, name) else {
+            return Err(Done::No(format!(
+                "[CANNOT] {name} is a namespace, not a mailbox"
+            )));
+        };
+        let folder = backend
+            .find_folder(&owner, &inner)
+            .map_err(Done::from)?
+            .ok_or_else(|| no_such(name))?;
+        let rights = backend.rights(folder.id, &me).map_err(Done::from)?;
+        if rights.is_empty() {
+            return Err(no_such(name));
+        }
+        Ok((folder, rights))
+    }
+
+    pub(super) fn mailbox_command(
+        &mut self,
+        tag: &Tag,
+        body: CommandBody,
+        backend: &dyn Backend,
+        out: &mut Out,
+        actions: &mut Vec<Action>,
+    ) -> Done {
+        use CommandBody::*;
+        let r = match body {
+            Select {
+                mailbox,
+                params,
+                read_only,
+            } => self.select(&mailbox, &params, read_only, backend, out, actions),
+            Create {
+                mailbox,
+                special_use,
+            } => self.create(&mailbox, &special_use, backend),
+            Delete(m) => self.delete(&m, backend),
+            Rename { from, to } => self.rename(&from, &to, backend),
+            Subscribe(m) => self.subscribe(&m, true, backend),
+            Unsubscribe(m) => self.subscribe(&m, false, backend),
+            List(l) => self.list(&l, backend, out),
+            Namespace => {
+                line(
+                    out,
+                    &format!(
+                        "* NAMESPACE ((\"\" \"/\")) ((\"{OTHER_USERS}/\" \"/\")) ((\"{PUBLIC}/\" \"/\"))"
+                    ),
+                );
+                Ok(Done::Ok("NAMESPACE completed".into()))
+            }
+            Status { mailbox, items } => self.status(&mailbox, &items, backend, out),
+            Append { mailbox, messages } => self.append(&mailbox, messages, backend),
+            SetAcl {
+                mailbox,
+                identifier,
+                rights,
+            } => self.set_acl(&mailbox, &identifier, rights.mode, &rights.rights, backend),
+            DeleteAcl {
+                mailbox,
+                identifier,
+            } => self.delete_acl(&mailbox, &identifier, backend),
+            GetAcl(m) => self.get_acl(&m, backend, out),
+            ListRights {
+                mailbox,
+                identifier,
+            } => self.list_rights(&mailbox, &identifier, backend, out),
+            MyRights(m) => self.my_rights(&m, backend, out),
+            GetQuota(root) => self.get_quota(&root, backend, out),
+            GetQuotaRoot(m) => self.get_quota_root(&m, backend, out),
+            SetQuota { root, limits } => self.set_quota(&root, &limits, backend, out),
+            other => Ok(Done::Bad(format!(
+                "{} is not a mailbox command",
+                other.name()
+            ))),
+        };
+        let _ = tag;
+        r.unwrap_or_else(|d| d)
+    }
+
+    // --- SELECT / EXAMINE ----------------------------------------------------------------
+
+    fn select(
+        &mut self,
+        mailbox: &MailboxName,
+        params: &SelectParams,
+        examine: bool,
+        backend: &dyn Backend,
+        out: &mut Out,
+        actions: &mut Vec<Action>,
+    ) -> Result<Done, Done> {
+        // Selecting another mailbox first closes the current one, even if the new SELECT fails
+        // (RFC 9051 §6.3.2); QRESYNC/rev2 clients are told with [CLOSED].
+        if matches!(self.state, State::Selected(_)) {
+            self.state = State::Authenticated;
+            actions.push(Action::Send(std::mem::take(out)));
+            actions.push(Action::Watch(None));
+            if self.qresync || self.rev2 {
+                line(out, "* OK [CLOSED] Previous mailbox closed");
+            }
+        }
+        if params.qresync.is_some() && !self.qresync {
+            return Err(Done::Bad(
+                "QRESYNC must be enabled first (ENABLE QRESYNC)".into(),
+            ));
+        }
+        if params.condstore {
+            self.condstore = true;
+        }
+        let (folder, rights) = self.open_folder(backend, &mailbox.0)?;
+        if folder.noselect {
+            return Err(Done::No(format!(
+                "[CANNOT] {} cannot be selected",
+                mailbox.0
+            )));
+        }
+        if !rights.contains('r') {
+            return Err(Done::No(format!(
+                "[NOPERM] No read access to {}",
+                mailbox.0
+            )));
+        }
+        let writable = ["s", "w", "t", "e", "i"].iter().any(|r| rights.contains(r));
+        let read_only = examine || !writable;
+        let metas = backend.messages(folder.id).map_err(Done::from)?;
+        let first_recent = if read_only {
+            u32::MAX
+        } else {
+            backend.claim_recent(folder.id).unwrap_or(u32::MAX)
+        };
+        let mut highest = folder.highest_modseq;
+        let messages: Vec<MsgView> = metas
+            .into_iter()
+            .map(|m| {
+                highest = highest.max(m.modseq);
+                MsgView {
+                    uid: m.uid,
+                    flags: m.flags,
+                    keywords: m.keywords,
+                    modseq: m.modseq,
+                    recent: m.uid >= first_recent,
+                }
+            })
+            .collect();
+        let keywords = {
+            let mut k: Vec<String> = messages.iter().flat_map(|m| m.keywords.clone()).collect();
+            k.sort();
+            k.dedup();
+            k
+        };
+        let mut fl = Vec::new();
+        response::flags(&mut fl, 31, &keywords, false);
+        line(out, &format!("* FLAGS {}", String::from_utf8_lossy(&fl)));
+        line(out, &format!("* {} EXISTS", messages.len()));
+        if !self.rev2 {
+            let recent = messages.iter().filter(|m| m.recent).count();
+            line(out, &format!("* {recent} RECENT"));
+            if let Some(i) = messages.iter().position(|m| m.flags & 1 == 0) {
+                line(out, &format!("* OK [UNSEEN {}] First unseen", i + 1));
+            }
+        }
+        line(
+            out,
+            &format!("* OK [UIDVALIDITY {}] UIDs valid", folder.uidvalidity),
+        );
+        line(
+            out,
+            &format!("* OK [UIDNEXT {}] Predicted next UID", folder.uidnext),
+        );
+        if read_only {
+            line(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox");
+        } else {
+            let mut pf = Vec::new();
+            response::flags(&mut pf, 31, &keywords, false);
+            let pf = String::from_utf8_lossy(&pf);
+            let pf = format!("{} \\*)", pf.trim_end_matches(')'));
+            let pf = pf.replace("( \\*)", "(\\*)");
+            line(out, &format!("* OK [PERMANENTFLAGS {pf}] Flags permitted"));
+        }
+        line(out, &format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
+        if let Some(q) = &params.qresync {
+            self.qresync_select(q, &folder, &messages, backend, out);
+        }
+        self.state = State::Selected(Box::new(Selected {
+            folder: folder.clone(),
+            read_only,
+            messages,
+            highest_modseq: highest,
+            pending_expunged: Default::default(),
+            pending_flags: Default::default(),
+            pending_added: false,
+            saved: Vec::new(),
+        }));
+        actions.push(Action::Send(std::mem::take(out)));
+        actions.push(Action::Watch(Some(folder.id)));
+        let (mode, verb) = match (read_only, examine) {
+            (true, true) => ("READ-ONLY", "EXAMINE"),
+            (true, false) => ("READ-ONLY", "SELECT"),
+            _ => ("READ-WRITE", "SELECT"),
+        };
+        Ok(Done::Ok(format!("[{mode}] {verb} completed")))
+    }
+
+    /// RFC 7162 §3.2.5: after a QRESYNC SELECT, report what vanished and what changed since
+    /// the client's modseq (if its UIDVALIDITY still holds).
+    fn qresync_select(
+        &self,
+        q: &QresyncParams,
+        folder: &FolderInfo,
+        messages: &[MsgView],
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) {
+        if q.uidvalidity != folder.uidvalidity {
+            return;
+        }
+        let known = |uid: u32| {
+            q.known_uids
+                .as_ref()
+                .is_none_or(|s| s.contains(uid, folder.uidnext.saturating_sub(1)))
+        };
+        if let Ok(mut gone) = backend.expunged_since(folder.id, q.modseq) {
+            gone.retain(|u| known(*u));
+            if !gone.is_empty() {
+                gone.sort_unstable();
+                let mut set = Vec::new();
+                response::sequence_set(&mut set, &gone);
+                line(
+                    out,
+                    &format!("* VANISHED (EARLIER) {}", String::from_utf8_lossy(&set)),
+                );
+            }
+        }
+        for (i, m) in messages.iter().enumerate() {
+            if m.modseq > q.modseq && known(m.uid) {
+                let mut f = Vec::new();
+                response::flags(&mut f, m.flags, &m.keywords, false);
+                line(
+                    out,
+                    &format!(
+                        "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))",
+                        i + 1,
+                        m.uid,
+                        String::from_utf8_lossy(&f),
+                        m.modseq
+                    ),
+                );
+            }
+        }
+    }
+
+    // --- CREATE / DELETE / RENAME / SUBSCRIBE ----------------------------------------------
+
+    /// Whether the user may create `name` (owner relative) under `owner`.
+    fn may_create(&self, backend: &dyn Backend, owner: &str, name: &str) -> Result<(), Done> {
+        let me = self.me();
+        if owner == me {
+            return Ok(());
+        }
+        if owner == PUBLIC_OWNER && backend.is_admin(&me) {
+            return Ok(());
+        }
+        // Someone else's (or a public) folder: needs 'k' on the parent (RFC 4314 §4).
+        let parent = names::parent(name)
+            .ok_or_else(|| Done::No("[NOPERM] Only the owner creates top-level folders".into()))?;
+        let folder = backend
+            .find_folder(owner, parent)
+            .map_err(Done::from)?
+            .ok_or_else(|| Done::No("[NOPERM] No such parent folder".into()))?;
+        let rights = backend.rights(folder.id, &me).map_err(Done::from)?;
+        if rights.contains('k') {
+            Ok(())
+        } else {
+            Err(Done::No("[NOPERM] No right to create folders here".into()))
+        }
+    }
+
+    fn create(
+        &mut self,
+        mailbox: &MailboxName,
+        special_use: &[String],
+        backend: &dyn Backend,
+    ) -> Result<Done, Done> {
+        let me = self.me();
+        let Resolved::Folder { owner, name } = names::resolve(&me, &mailbox.0) else {
+            return Err(Done::No("[CANNOT] That name is a namespace".into()));
+        };
+        if name.is_empty() || name.split(SEPARATOR).any(|p| p.is_empty()) {
+            return Err(Done::Bad("Invalid mailbox name".into()));
+        }
+        if name == "INBOX" {
+            return Err(Done::No("[ALREADYEXISTS] INBOX always exists".into()));
+        }
+        if special_use.len() > 1 {
+            return Err(Done::No(
+                "[USEATTR] Only one special-use attribute per folder".into(),
+            ));
+        }
+        let use_attr = match special_use.first() {
+            None => None,
+            Some(u) => {
+                let known = [
+                    "\\All",
+                    "\\Archive",
+                    "\\Drafts",
+                    "\\Flagged",
+                    "\\Junk",
+                    "\\Sent",
+                    "\\Trash",
+                ];
+                let canon = known
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(u))
+                    .ok_or_else(|| {
+                        Done::No(format!("[USEATTR] Unsupported special-use attribute {u}"))
+                    })?;
+                Some(*canon)
+            }
+        };
+        self.may_create(backend, &owner, &name)?;
+        if let Some(existing) = backend.find_folder(&owner, &name).map_err(Done::from)? {
+            if !existing.noselect {
+                return Err(Done::No("[ALREADYEXISTS] Mailbox already exists".into()));
+            }
+        }
+        backend
+            .create_folder(&owner, &name, use_attr)
+            .map_err(Done::from)?;
+        Ok(Done::Ok("CREATE completed".into()))
+    }
+
+    fn delete(&mut self, mailbox: &MailboxName, backend: &dyn Backend) -> Result<Done, Done> {
+        let (folder, rights) = self.open_folder(backend, &mailbox.0)?;
+        if folder.name == "INBOX" {
+            return Err(Done::No("[CANNOT] INBOX cannot be deleted".into()));
+        }
+        if !rights.contains('x') {
+            return Err(Done::No("[NOPERM] No right to delete this mailbox".into()));
+        }
+        if let State::Selected(sel) = &self.state {
+            if sel.folder.id == folder.id {
+                return Err(Done::No(
+                    "[INUSE] Mailbox is selected; CLOSE it first".into(),
+                ));
+            }
+        }
+        backend.delete_folder(folder.id).map_err(Done::from)?;
+        Ok(Done::Ok("DELETE completed".into()))
+    }
+
+    fn rename(
+        &mut self,
+        from: &MailboxName,
+        to: &MailboxName,
+        backend: &dyn Backend,
+    ) -> Result<Done, Done> {
+        let me = self.me();
+        let (folder, rights) = self.open_folder(backend, &from.0)?;
+        if !rights.contains('x') {
+            return Err(Done::No("[NOPERM] No right to rename this mailbox".into()));
+        }
+        let Resolved::Folder { owner, name } = names::resolve(&me, &to.0) else {
+            return Err(Done::No("[CANNOT] That name is a namespace".into()));
+        };
+        if owner != folder.owner {
+            return Err(Done::No(
+                "[CANNOT] Mailboxes cannot move between owners".into(),
+            ));
+        }
+        if name.is_empty() || name.split(SEPARATOR).any(|p| p.is_empty()) {
+            return Err(Done::Bad("Invalid mailbox name".into()));
+        }
+        if backend
+            .find_folder(&owner, &name)
+            .map_err(Done::from)?
+            .is_some()
+        {
+            return Err(Done::No("[ALREADYEXISTS] Target mailbox exists".into()));
+        }
+        self.may_create(backend, &owner, &name)?;
+        backend
+            .rename_folder(folder.id, &name)
+            .map_err(Done::from)?;
+        Ok(Done::Ok("RENAME completed".into()))
+    }
+
+    fn subscribe(
+        &mut self,
+        mailbox: &MailboxName,
+        on: bool,
+        backend: &dyn Backend,
+    ) -> Result<Done, Done> {
+        let (folder, _) = self.open_folder(backend, &mailbox.0)?;
+        backend.set_subscribed(folder.id, on).map_err(Done::from)?;
+        Ok(Done::Ok(format!(
+            "{} completed",
+            if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" }
+        )))
+    }
+
+    // --- LIST / LSUB / STATUS ------------------------------------------------------------
+
+    /// Every name the user can see: (display name, folder or None for namespace levels).
+    fn visible(&self, backend: &dyn Backend) -> Result<Vec<(String, Option<FolderInfo>)>, Done> {
+        let me = self.me();
+        let mut all: Vec<(String, Option<FolderInfo>)> = Vec::new();
+        for f in backend.folders(&me).map_err(Done::from)? {
+            all.push((f.name.clone(), Some(f)));
+        }
+        let shared = backend.shared_folders(&me).map_err(Done::from)?;
+        let mut owners: Vec<String> = Vec::new();
+        let mut public = false;
+        for f in shared {
+            if f.owner == PUBLIC_OWNER {
+                public = true;
+            } else if !owners.contains(&f.owner) {
+                owners.push(f.owner.clone());
+            }
+            all.push((names::display_name(&me, &f), Some(f)));
+        }
+        if !owners.is_empty() {
+            all.push((OTHER_USERS.to_string(), None));
+            for o in owners {
+                all.push((format!("{OTHER_USERS}/{o}"), None));
+            }
+        }
+        if public || backend.is_admin(&me) {
+            all.push((PUBLIC.to_string(), None));
+        }
+        // Parents that are not visible themselves still appear as \Noselect levels.
+        let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
+        for n in &names {
+            let mut p = names::parent(n);
+            while let Some(parent) = p {
+                if !all.iter().any(|(x, _)| x == parent) {
+                    all.push((parent.to_string(), None));
+                }
+                p = names::parent(parent);
+            }
+        }
+        all.sort_by(|a, b| (a.0 != "INBOX", a.0.as_str()).cmp(&(b.0 != "INBOX", b.0.as_str())));
+        Ok(all)
+    }
+
+    fn list(
+        &mut self,
+        cmd: &ListCommand,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let verb = if cmd.lsub { "LSUB" } else { "LIST" };
+        // `LIST "" ""`: the hierarchy delimiter and root (RFC 9051 §6.3.9).
+        if cmd.patterns.len() == 1 && cmd.patterns[0].is_empty() && !cmd.lsub {
+            line(out, "* LIST (\\Noselect) \"/\" \"\"");
+            return Ok(Done::Ok("LIST completed".into()));
+        }
+        let visible = self.visible(backend)?;
+        let patterns: Vec<String> = cmd
+            .patterns
+            .iter()
+            .map(|p| {
+                let full = names::join_reference(&cmd.reference, p);
+                // INBOX is case-insensitive in patterns too.
+                names::normalise_inbox(&full)
+            })
+            .collect();
+        let subscribed_only = cmd.lsub || cmd.select.subscribed;
+        let show_subscribed = subscribed_only || cmd.ret.subscribed;
+        for (name, folder) in &visible {
+            if !patterns.iter().any(|p| names::matches(p, name)) {
+                continue;
+            }
+            let subscribed = folder.as_ref().is_some_and(|f| f.subscribed);
+            if subscribed_only && !subscribed {
+                continue;
+            }
+            let special = folder.as_ref().and_then(|f| f.special_use.clone());
+            if cmd.select.special_use && special.is_none() {
+                continue;
+            }
+            let has_children = visible.iter().any(|(n, _)| {
+                n.len() > name.len()
+                    && n.starts_with(name.as_str())
+                    && n[name.len()..].starts_with(SEPARATOR)
+            });
+            let mut attrs: Vec<String> = Vec::new();
+            match folder {
+                None => attrs.push("\\Noselect".into()),
+                Some(f) if f.noselect => attrs.push("\\Noselect".into()),
+                _ => {}
+            }
+            if !cmd.lsub {
+                attrs.push(
+                    if has_children {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    }
+                    .into(),
+                );
+            }
+            if show_subscribed && subscribed && !cmd.lsub {
+                attrs.push("\\Subscribed".into());
+            }
+            if let Some(s) = special {
+                attrs.push(s);
+            }
+            let mut l = format!("* {verb} ({}) \"/\" ", attrs.join(" "));
+            let mut n = Vec::new();
+            response::mailbox(&mut n, name, self.utf8);
+            l.push_str(&String::from_utf8_lossy(&n));
+            line(out, &l);
+            if let (Some(items), Some(f)) = (&cmd.ret.status, folder) {
+                if !f.noselect
+                    && backend
+                        .rights(f.id, &self.me())
+                        .is_ok_and(|r| r.contains('r'))
+                {
+                    self.status_line(name, f, items, out);
+                }
+            }
+        }
+        Ok(Done::Ok(format!("{verb} completed")))
+    }
+
+    fn status(
+        &mut self,
+        mailbox: &MailboxName,
+        items: &[StatusItem],
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let (folder, rights) = self.open_folder(backend, &mailbox.0)?;
+        if !rights.contains('r') {
+            return Err(Done::No("[NOPERM] No read access".into()));
+        }
+        if folder.noselect {
+            return Err(Done::No("[CANNOT] Mailbox cannot be selected".into()));
+        }
+        // RFC 9051 §6.3.11: STATUS on the selected mailbox is allowed; report fresh counts.
+        self.status_line(&mailbox.0, &folder, items, out);
+        Ok(Done::Ok("STATUS completed".into()))
+    }
+
+    fn status_line(&self, name: &str, f: &FolderInfo, items: &[StatusItem], out: &mut Out) {
+        let mut parts = Vec::new();
+        for item in items {
+            parts.push(match item {
+                StatusItem::Messages => format!("MESSAGES {}", f.exists),
+                StatusItem::Recent => format!("RECENT {}", f.recent),
+                StatusItem::UidNext => format!("UIDNEXT {}", f.uidnext),
+                StatusItem::UidValidity => format!("UIDVALIDITY {}", f.uidvalidity),
+                StatusItem::Unseen => format!("UNSEEN {}", f.unseen),
+                StatusItem::Deleted => format!("DELETED {}", f.deleted),
+                StatusItem::Size => format!("SIZE {}", f.size),
+                StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", f.highest_modseq),
+                StatusItem::AppendLimit => format!("APPENDLIMIT {}", self.config.append_limit),
+            });
+        }
+        let mut n = Vec::new();
+        response::mailbox(&mut n, name, self.utf8);
+        line(
+            out,
+            &format!(
+                "* STATUS {} ({})",
+                String::from_utf8_lossy(&n),
+                parts.join(" ")
+            ),
+        );
+    }
+
+    // --- APPEND --------------------------------------------------------------------------
+
+    fn append(
+        &mut self,
+        mailbox: &MailboxName,
+        messages: Vec<super::types::AppendMessage>,
+        backend: &dyn Backend,
+    ) -> Result<Done, Done> {
+        let folder = match self.open_folder(backend, &mailbox.0) {
+            Ok((f, rights)) if rights.contains('i') => f,
+            Ok(_) => return Err(Done::No("[NOPERM] No right to append here".into())),
+            // RFC 9051 §6.3.12: a missing target gets TRYCREATE.
+            Err(Done::No(m)) if m.starts_with("[NONEXISTENT]") => {
+                return Err(Done::No("[TRYCREATE] No such mailbox".into()))
+            }
+            Err(d) => return Err(d),
+        };
+        if folder.noselect {
+            return Err(Done::No("[CANNOT] Mailbox cannot hold messages".into()));
+        }
+        let now = backend.now();
+        let mut batch = Vec::with_capacity(messages.len());
+        for m in messages {
+            if m.message.is_empty() {
+                return Err(Done::No("[CANNOT] Empty message".into()));
+            }
+            if m.message.len() as u64 > self.config.append_limit {
+                return Err(Done::No("[TOOBIG] Message exceeds APPENDLIMIT".into()));
+            }
+            let (flags, keywords) = flags_to_bits(&m.flags);
+            batch.push(NewMessage {
+                flags,
+                keywords,
+                internal_date: m.date.map_or(now, |d| d.unix),
+                content: m.message,
+            });
+        }
+        let uids = backend.append(folder.id, batch).map_err(Done::from)?;
+        if let State::Selected(sel) = &mut self.state {
+            if sel.folder.id == folder.id {
+                sel.pending_added = true;
+            }
+        }
+        let mut set = Vec::new();
+        response::sequence_set(&mut set, &uids);
+        Ok(Done::Ok(format!(
+            "[APPENDUID {} {}] APPEND completed",
+            folder.uidvalidity,
+            String::from_utf8_lossy(&set)
+        )))
+    }
+
+    // --- ACL (RFC 4314) --------------------------------------------------------------------
+
+    fn admin_rights(&self, backend: &dyn Backend, mailbox: &str) -> Result<FolderInfo, Done> {
+        let (folder, rights) = self.open_folder(backend, mailbox)?;
+        if rights.contains('a') || backend.is_admin(&self.me()) {
+            Ok(folder)
+        } else {
+            Err(Done::No(
+                "[NOPERM] You may not administer this mailbox".into(),
+            ))
+        }
+    }
+
+    fn set_acl(
+        &mut self,
+        mailbox: &MailboxName,
+        id: &str,
+        mode: StoreMode,
+        rights: &str,
+        backend: &dyn Backend,
+    ) -> Result<Done, Done> {
+        let folder = self.admin_rights(backend, &mailbox.0)?;
+        let id = id.to_ascii_lowercase();
+        if id != "anyone" && !backend.account_exists(&id) {
+            return Err(Done::No(format!("[CANNOT] No such identifier {id}")));
+        }
+        if id == folder.owner {
+            return Err(Done::No(
+                "[CANNOT] The owner always holds every right".into(),
+            ));
+        }
+        let expanded = expand_rights(rights)
+            .map_err(|c| Done::Bad(format!("Unknown right '{c}' (rights are {ALL_RIGHTS})")))?;
+        let current: String = backend
+            .acl(folder.id)
+            .map_err(Done::from)?
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, r)| r)
+            .unwrap_or_default();
+        let new: String = ALL_RIGHTS
+            .chars()
+            .filter(|c| match mode {
+                StoreMode::Replace => expanded.contains(*c),
+                StoreMode::Add => expanded.contains(*c) || current.contains(*c),
+                StoreMode::Remove => current.contains(*c) && !expanded.contains(*c),
+            })
+            .collect();
+        if new.is_empty() {
+            backend.delete_acl(folder.id, &id).map_err(Done::from)?;
+        } else {
+            backend.set_acl(folder.id, &id, &new).map_err(Done::from)?;
+        }
+        Ok(Done::Ok("SETACL completed".into()))
+    }
+
+    fn delete_acl(
+        &mut self,
+        mailbox: &MailboxName,
+        id: &str,
+        backend: &dyn Backend,
+    ) -> Result<Done, Done> {
+        let folder = self.admin_rights(backend, &mailbox.0)?;
+        backend
+            .delete_acl(folder.id, &id.to_ascii_lowercase())
+            .map_err(Done::from)?;
+        Ok(Done::Ok("DELETEACL completed".into()))
+    }
+
+    fn get_acl(
+        &mut self,
+        mailbox: &MailboxName,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let folder = self.admin_rights(backend, &mailbox.0)?;
+        let mut l = String::from("* ACL ");
+        let mut n = Vec::new();
+        response::mailbox(&mut n, &mailbox.0, self.utf8);
+        l.push_str(&String::from_utf8_lossy(&n));
+        if folder.owner != PUBLIC_OWNER {
+            l.push_str(&format!(" {} {ALL_RIGHTS}", quote(&folder.owner)));
+        }
+        for (id, rights) in backend.acl(folder.id).map_err(Done::from)? {
+            l.push_str(&format!(" {} {rights}", quote(&id)));
+        }
+        line(out, &l);
+        Ok(Done::Ok("GETACL completed".into()))
+    }
+
+    fn list_rights(
+        &mut self,
+        mailbox: &MailboxName,
+        id: &str,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let folder = self.admin_rights(backend, &mailbox.0)?;
+        let mut n = Vec::new();
+        response::mailbox(&mut n, &mailbox.0, self.utf8);
+        let (required, optional) = if id.eq_ignore_ascii_case(&folder.owner) {
+            (ALL_RIGHTS.to_string(), String::new())
+        } else {
+            (
+                String::new(),
+                ALL_RIGHTS
+                    .chars()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        };
+        line(
+            out,
+            format!(
+                "* LISTRIGHTS {} {} {} {}",
+                String::from_utf8_lossy(&n),
+                quote(id),
+                if required.is_empty() {
+                    "\"\"".to_string()
+                } else {
+                    required
+                },
+                optional
+            )
+            .trim_end(),
+        );
+        Ok(Done::Ok("LISTRIGHTS completed".into()))
+    }
+
+    fn my_rights(
+        &mut self,
+        mailbox: &MailboxName,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let (_, rights) = self.open_folder(backend, &mailbox.0)?;
+        let mut n = Vec::new();
+        response::mailbox(&mut n, &mailbox.0, self.utf8);
+        line(
+            out,
+            &format!("* MYRIGHTS {} {rights}", String::from_utf8_lossy(&n)),
+        );
+        Ok(Done::Ok("MYRIGHTS completed".into()))
+    }
+
+    // --- QUOTA (RFC 9208): one quota root per account, named by the account --------------
+
+    fn quota_line(
+        &self,
+        root: &str,
+        account: &str,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<(), Done> {
+        let q = backend.quota(account).map_err(Done::from)?;
+        let mut parts = Vec::new();
+        if let Some(limit) = q.storage_limit {
+            parts.push(format!(
+                "STORAGE {} {}",
+                q.storage_used.div_ceil(1024),
+                limit / 1024
+            ));
+        }
+        if let Some(limit) = q.messages_limit {
+            parts.push(format!("MESSAGE {} {}", q.messages_used, limit));
+        }
+        line(
+            out,
+            &format!("* QUOTA {} ({})", quote(root), parts.join(" ")),
+        );
+        Ok(())
+    }
+
+    /// The account a quota root names: "" is the user's own.
+    fn quota_account(&self, root: &str, backend: &dyn Backend) -> Result<String, Done> {
+        let me = self.me();
+        let account = if root.is_empty() {
+            me.clone()
+        } else {
+            root.to_ascii_lowercase()
+        };
+        if account != me && !backend.is_admin(&me) {
+            return Err(Done::No("[NOPERM] Not your quota root".into()));
+        }
+        if !backend.account_exists(&account) {
+            return Err(Done::No(format!("[NONEXISTENT] No quota root {root}")));
+        }
+        Ok(account)
+    }
+
+    fn get_quota(
+        &mut self,
+        root: &str,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let account = self.quota_account(root, backend)?;
+        self.quota_line(root, &account, backend, out)?;
+        Ok(Done::Ok("GETQUOTA completed".into()))
+    }
+
+    fn get_quota_root(
+        &mut self,
+        mailbox: &MailboxName,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let (folder, _) = self.open_folder(backend, &mailbox.0)?;
+        let mut n = Vec::new();
+        response::mailbox(&mut n, &mailbox.0, self.utf8);
+        let n = String::from_utf8_lossy(&n).into_owned();
+        if folder.owner == PUBLIC_OWNER {
+            line(out, &format!("* QUOTAROOT {n}"));
+            return Ok(Done::Ok("GETQUOTAROOT completed".into()));
+        }
+        let root = if folder.owner == self.me() {
+            String::new()
+        } else {
+            folder.owner.clone()
+        };
+        line(out, &format!("* QUOTAROOT {n} {}", quote(&root)));
+        if root.is_empty() || backend.is_admin(&self.me()) {
+            self.quota_line(&root, &folder.owner, backend, out)?;
+        }
+        Ok(Done::Ok("GETQUOTAROOT completed".into()))
+    }
+
+    fn set_quota(
+        &mut self,
+        root: &str,
+        limits: &[(String, u64)],
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        if !backend.is_admin(&self.me()) {
+            return Err(Done::No("[NOPERM] Only administrators set quotas".into()));
+        }
+        let account = self.quota_account(root, backend)?;
+        let (mut storage, mut messages) = (None, None);
+        for (res, limit) in limits {
+            match res.to_ascii_uppercase().as_str() {
+                "STORAGE" => storage = Some(limit.saturating_mul(1024)),
+                "MESSAGE" => messages = Some(*limit),
+                other => return Err(Done::No(format!("[CANNOT] Unsupported resource {other}"))),
+            }
+        }
+        backend
+            .set_quota(&account, storage, messages)
+            .map_err(Done::from)?;
+        self.quota_line(root, &account, backend, out)?;
+        Ok(Done::Ok("SETQUOTA completed".into()))
+    }
+}
+
+/// A quoted string for identifiers in ACL and QUOTA responses.
+fn quote(s: &str) -> String {
+    let mut v = Vec::new();
+    response::astring(&mut v, s.as_bytes());
+    String::from_utf8_lossy(&v).into_owned()
+}
+
+/// Rights letters, with RFC 4314 §2.1.1's obsolete 'c' (→ k x) and 'd' (→ x t e), checked.
+pub fn expand_rights(rights: &str) -> Result<String, char> {
+    let mut out = String::new();
+    for c in rights.chars() {
+        match c {
+            'c' => out.push_str("kx"),
+            'd' => out.push_str("xte"),
+            c if ALL_RIGHTS.contains(c) => out.push(c),
+            c => return Err(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Client flags → (system bits, keywords). \Recent cannot be set and is dropped.
+pub(super) fn flags_to_bits(flags: &[Flag]) -> (u8, Vec<String>) {
+    let mut bits = 0u8;
+    let mut keywords = Vec::new();
+    for f in flags {
+        match f {
+            Flag::Seen => bits |= 1,
+            Flag::Answered => bits |= 2,
+            Flag::Flagged => bits |= 4,
+            Flag::Deleted => bits |= 8,
+            Flag::Draft => bits |= 16,
+            Flag::Recent | Flag::Extension(_) => {}
+            Flag::Keyword(k) => {
+                if !keywords.contains(k) {
+                    keywords.push(k.clone());
+                }
+            }
+        }
+    }
+    (bits, keywords)
+}

@@ -1,0 +1,1113 @@
+//! Commands on the selected mailbox's messages: FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY,
+//! RFC 8970 PREVIEW, RFC 7162 CHANGEDSINCE/VANISHED), STORE (UNCHANGEDSINCE), SEARCH (ESEARCH,
+//! SEARCHRES), SORT/THREAD (RFC 5256, ESORT RFC 5267), COPY/MOVE (RFC 4315 COPYUID, RFC
+//! 6851), EXPUNGE and UID EXPUNGE, CLOSE, UNSELECT, CHECK.
+
+use super::backend::{flag_bits, Backend, FlagOp};
+use super::mailboxes::flags_to_bits;
+use super::message::{self, ParsedMessage};
+use super::response;
+use super::search_text;
+use super::session::{line, Action, Done, Out, Selected, Session, State};
+use super::sort::{self, SortInput};
+use super::types::{
+    CommandBody, Date, FetchAttr, FetchModifiers, SearchKey, SearchReturn, SectionText,
+    SequenceSet, StoreMode, Tag, ThreadAlgorithm,
+};
+use super::updates::report_expunged;
+
+impl Session {
+    pub(super) fn message_command(
+        &mut self,
+        tag: &Tag,
+        body: CommandBody,
+        backend: &dyn Backend,
+        out: &mut Out,
+        actions: &mut Vec<Action>,
+    ) -> Done {
+        use CommandBody::*;
+        let r = match body {
+            Check => Ok(Done::Ok("CHECK completed".into())),
+            Close => self.close_mailbox(true, backend, actions, out),
+            Unselect => self.close_mailbox(false, backend, actions, out),
+            Expunge { uids } => self.expunge(uids.as_ref(), backend, out),
+            Fetch {
+                uid,
+                set,
+                attrs,
+                modifiers,
+            } => self.fetch(uid, &set, &attrs, &modifiers, backend, out),
+            Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            } => {
+                let (bits, keywords) = flags_to_bits(&flags);
+                self.store(
+                    uid,
+                    &set,
+                    mode,
+                    silent,
+                    bits,
+                    &keywords,
+                    unchanged_since,
+                    backend,
+                    out,
+                )
+            }
+            Search { uid, search } => {
+                if let Some(cs) = &search.charset {
+                    if let Err(d) = check_charset(cs) {
+                        return d;
+                    }
+                }
+                self.search(
+                    tag,
+                    uid,
+                    search.ret.as_deref(),
+                    &search.criteria,
+                    backend,
+                    out,
+                )
+            }
+            Sort {
+                uid,
+                criteria,
+                ret,
+                charset,
+                search,
+            } => {
+                if let Err(d) = check_charset(&charset) {
+                    return d;
+                }
+                self.sort(tag, uid, &criteria, ret.as_deref(), &search, backend, out)
+            }
+            Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => {
+                if let Err(d) = check_charset(&charset) {
+                    return d;
+                }
+                self.thread(uid, algorithm, &search, backend, out)
+            }
+            Copy { uid, set, mailbox } => {
+                self.copy_or_move(false, uid, &set, &mailbox.0, backend, out)
+            }
+            Move { uid, set, mailbox } => {
+                self.copy_or_move(true, uid, &set, &mailbox.0, backend, out)
+            }
+            other => Ok(Done::Bad(format!("{} is not valid here", other.name()))),
+        };
+        r.unwrap_or_else(|d| d)
+    }
+
+    fn selected(&self) -> Result<&Selected, Done> {
+        match &self.state {
+            State::Selected(s) => Ok(s),
+            _ => Err(Done::Bad("No mailbox selected".into())),
+        }
+    }
+
+    fn selected_mut(&mut self) -> Result<&mut Selected, Done> {
+        match &mut self.state {
+            State::Selected(s) => Ok(s),
+            _ => Err(Done::Bad("No mailbox selected".into())),
+        }
+    }
+
+    /// Indices (0-based) of the messages a sequence set names, in ascending order.
+    fn resolve_set(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, Done> {
+        let sel = self.selected()?;
+        if let SequenceSet::Saved = set {
+            return Ok(sel
+                .saved
+                .iter()
+                .filter_map(|u| sel.seq_of(*u).map(|s| s - 1))
+                .collect());
+        }
+        if uid {
+            let largest = sel.max_uid();
+            Ok(sel
+                .messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| set.contains(m.uid, largest))
+                .map(|(i, _)| i)
+                .collect())
+        } else {
+            let n = sel.messages.len() as u32;
+            if let SequenceSet::Ranges(ranges) = set {
+                // RFC 9051 §6.4.5: a sequence number beyond EXISTS is an error.
+                let too_big = ranges.iter().any(|r| {
+                    let check = |s: &super::types::SeqNum| matches!(s, super::types::SeqNum::Value(v) if *v > n);
+                    match r {
+                        super::types::SeqRange::Single(a) => check(a),
+                        super::types::SeqRange::Range(a, b) => check(a) && check(b),
+                    }
+                });
+                if too_big {
+                    return Err(Done::Bad("Invalid message sequence number".into()));
+                }
+            }
+            Ok((1..=n)
+                .filter(|s| set.contains(*s, n))
+                .map(|s| s as usize - 1)
+                .collect())
+        }
+    }
+
+    fn rights_here(&self, backend: &dyn Backend) -> String {
+        let Ok(sel) = self.selected() else {
+            return String::new();
+        };
+        backend
+            .rights(sel.folder.id, &self.me())
+            .unwrap_or_default()
+    }
+
+    // --- CLOSE / UNSELECT / EXPUNGE -------------------------------------------------------
+
+    fn close_mailbox(
+        &mut self,
+        expunge: bool,
+        backend: &dyn Backend,
+        actions: &mut Vec<Action>,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let rights = self.rights_here(backend);
+        let sel = self.selected()?;
+        if expunge && !sel.read_only && rights.contains('e') {
+            let uids: Vec<u32> = sel
+                .messages
+                .iter()
+                .filter(|m| m.flags & flag_bits::DELETED != 0)
+                .map(|m| m.uid)
+                .collect();
+            if !uids.is_empty() {
+                // CLOSE expunges silently (RFC 9051 §6.4.1).
+                backend.expunge(sel.folder.id, &uids).map_err(Done::from)?;
+            }
+        }
+        self.state = State::Authenticated;
+        actions.push(Action::Send(std::mem::take(out)));
+        actions.push(Action::Watch(None));
+        Ok(Done::Ok(format!(
+            "{} completed",
+            if expunge { "CLOSE" } else { "UNSELECT" }
+        )))
+    }
+
+    fn expunge(
+        &mut self,
+        within: Option<&SequenceSet>,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let rights = self.rights_here(backend);
+        let qresync = self.qresync;
+        let condstore = self.condstore;
+        let sel = self.selected()?;
+        if sel.read_only {
+            return Err(Done::No("[READ-ONLY] Mailbox is read-only".into()));
+        }
+        if !rights.contains('e') {
+            return Err(Done::No("[NOPERM] No right to expunge".into()));
+        }
+        let largest = sel.max_uid();
+        let uids: Vec<u32> = sel
+            .messages
+            .iter()
+            .filter(|m| m.flags & flag_bits::DELETED != 0)
+            .filter(|m| within.is_none_or(|s| s.contains(m.uid, largest)))
+            .map(|m| m.uid)
+            .collect();
+        let folder = sel.folder.id;
+        let mut modseq = sel.highest_modseq;
+        if !uids.is_empty() {
+            modseq = backend.expunge(folder, &uids).map_err(Done::from)?;
+        }
+        let sel = self.selected_mut()?;
+        report_expunged(sel, &uids, qresync, out);
+        sel.highest_modseq = sel.highest_modseq.max(modseq);
+        if condstore {
+            Ok(Done::Ok(format!(
+                "[HIGHESTMODSEQ {}] EXPUNGE completed",
+                sel.highest_modseq
+            )))
+        } else {
+            Ok(Done::Ok("EXPUNGE completed".into()))
+        }
+    }
+
+    // --- FETCH -----------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn fetch(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        attrs: &[FetchAttr],
+        modifiers: &FetchModifiers,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        if modifiers.vanished && !(uid && self.qresync && modifiers.changed_since.is_some()) {
+            return Err(Done::Bad(
+                "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE".into(),
+            ));
+        }
+        let indices = self.resolve_set(set, uid)?;
+        let (rev2, condstore) = (
+            self.rev2,
+            self.condstore || modifiers.changed_since.is_some(),
+        );
+        if modifiers.changed_since.is_some() {
+            self.condstore = true;
+        }
+        let sel = self.selected()?;
+        let folder = sel.folder.id;
+        let read_only = sel.read_only;
+        if modifiers.vanished {
+            if let Some(since) = modifiers.changed_since {
+                let largest = sel.max_uid().max(sel.folder.uidnext.saturating_sub(1));
+                let mut gone: Vec<u32> = backend
+                    .expunged_since(folder, since)
+                    .map_err(Done::from)?
+                    .into_iter()
+                    .filter(|u| set.contains(*u, largest))
+                    .collect();
+                if !gone.is_empty() {
+                    gone.sort_unstable();
+                    let mut s = Vec::new();
+                    response::sequence_set(&mut s, &gone);
+                    line(
+                        out,
+                        &format!("* VANISHED (EARLIER) {}", String::from_utf8_lossy(&s)),
+                    );
+                }
+            }
+        }
+        let needs_content = attrs.iter().any(needs_content);
+        let sets_seen = !read_only
+            && attrs.iter().any(|a| {
+                matches!(
+                    a,
+                    FetchAttr::BodySection { peek: false, .. }
+                        | FetchAttr::Binary { peek: false, .. }
+                        | FetchAttr::Rfc822
+                        | FetchAttr::Rfc822Text
+                )
+            });
+        let can_seen = sets_seen && self.rights_here(backend).contains('s');
+        for idx in indices {
+            let sel = self.selected()?;
+            let Some(m) = sel.messages.get(idx).cloned() else {
+                continue;
+            };
+            if let Some(since) = modifiers.changed_since {
+                if m.modseq <= since {
+                    continue;
+                }
+            }
+            let mut flags_now = (m.flags, m.keywords.clone(), m.modseq);
+            let mut flags_changed = false;
+            if can_seen && m.flags & flag_bits::SEEN == 0 {
+                if let Ok(outcome) =
+                    backend.store_flags(folder, &[m.uid], FlagOp::Add, flag_bits::SEEN, &[], None)
+                {
+                    if let Some((_, f, k, ms)) = outcome.changed.into_iter().next() {
+                        flags_now = (f, k, ms);
+                        flags_changed = true;
+                        let sel = self.selected_mut()?;
+                        if let Some(v) = sel.messages.get_mut(idx) {
+                            v.flags = f;
+                            v.keywords = flags_now.1.clone();
+                            v.modseq = ms;
+                        }
+                        sel.highest_modseq = sel.highest_modseq.max(ms);
+                    }
+                }
+            }
+            let content = if needs_content {
+                match backend.message_content(folder, m.uid) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        line(
+                            out,
+                            &format!("* NO Message UID {} cannot be read: {e}", m.uid),
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let parsed = content.as_deref().map(message::parse);
+            let meta = backend
+                .messages_from(folder, m.uid)
+                .ok()
+                .and_then(|v| v.into_iter().find(|x| x.uid == m.uid));
+            let mut items: Vec<Vec<u8>> = Vec::new();
+            let mut has_uid = false;
+            let mut has_flags = false;
+            let mut has_modseq = false;
+            for a in attrs {
+                let mut item = Vec::new();
+                match a {
+                    FetchAttr::Uid => {
+                        has_uid = true;
+                        item.extend_from_slice(format!("UID {}", m.uid).as_bytes());
+                    }
+                    FetchAttr::Flags => {
+                        has_flags = true;
+                        item.extend_from_slice(b"FLAGS ");
+                        response::flags(&mut item, flags_now.0, &flags_now.1, m.recent && !rev2);
+                    }
+                    FetchAttr::ModSeq => {
+                        has_modseq = true;
+                        item.extend_from_slice(format!("MODSEQ ({})", flags_now.2).as_bytes());
+                    }
+                    FetchAttr::InternalDate => {
+                        let date = meta.as_ref().map_or(0, |x| x.internal_date);
+                        item.extend_from_slice(
+                            format!("INTERNALDATE \"{}\"", response::date_time(date, 0)).as_bytes(),
+                        );
+                    }
+                    FetchAttr::Rfc822Size => {
+                        let size = meta.as_ref().map_or(0, |x| x.size);
+                        item.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());
+                    }
+                    FetchAttr::Envelope => {
+                        item.extend_from_slice(b"ENVELOPE ");
+                        if let Some(p) = &parsed {
+                            p.envelope(&mut item);
+                        }
+                    }
+                    FetchAttr::Body => {
+                        item.extend_from_slice(b"BODY ");
+                        if let Some(p) = &parsed {
+                            p.body_structure(&mut item, false);
+                        }
+                    }
+                    FetchAttr::BodyStructure => {
+                        item.extend_from_slice(b"BODYSTRUCTURE ");
+                        if let Some(p) = &parsed {
+                            p.body_structure(&mut item, true);
+                        }
+                    }
+                    FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
+                        let (name, text) = match a {
+                            FetchAttr::Rfc822 => ("RFC822", None),
+                            FetchAttr::Rfc822Header => ("RFC822.HEADER", Some(SectionText::Header)),
+                            _ => ("RFC822.TEXT", Some(SectionText::Text)),
+                        };
+                        item.extend_from_slice(name.as_bytes());
+                        item.push(b' ');
+                        let data = parsed.as_ref().and_then(|p| p.section(&[], text.as_ref()));
+                        response::nstring(&mut item, data.as_deref());
+                    }
+                    FetchAttr::BodySection {
+                        section, partial, ..
+                    } => {
+                        item.extend_from_slice(message::section_name(section, *partial).as_bytes());
+                        item.push(b' ');
+                        let data = parsed
+                            .as_ref()
+                            .and_then(|p| p.section(&section.part, section.text.as_ref()));
+                        match data {
+                            Some(d) => {
+                                let d = match partial {
+                                    Some((o, l)) => message::partial(&d, *o, *l).to_vec(),
+                                    None => d,
+                                };
+                                response::literal(&mut item, &d);
+                            }
+                            None => item.extend_from_slice(b"NIL"),
+                        }
+                    }
+                    FetchAttr::Binary { part, partial, .. } => {
+                        let Some(p) = &parsed else { continue };
+                        match p.binary(part) {
+                            Ok(d) => {
+                                let name = binary_name("BINARY", part, partial.map(|x| x.0));
+                                item.extend_from_slice(name.as_bytes());
+                                item.push(b' ');
+                                let d = match partial {
+                                    Some((o, l)) => message::partial(&d, *o, *l).to_vec(),
+                                    None => d,
+                                };
+                                if d.contains(&0) {
+                                    response::literal8(&mut item, &d);
+                                } else {
+                                    response::literal(&mut item, &d);
+                                }
+                            }
+                            Err(_) => {
+                                return Err(Done::No(
+                                    "[UNKNOWN-CTE] Cannot decode this part".into(),
+                                ))
+                            }
+                        }
+                    }
+                    FetchAttr::BinarySize(part) => {
+                        let Some(p) = &parsed else { continue };
+                        match p.binary(part) {
+                            Ok(d) => item.extend_from_slice(
+                                format!("{} {}", binary_name("BINARY.SIZE", part, None), d.len())
+                                    .as_bytes(),
+                            ),
+                            Err(_) => {
+                                return Err(Done::No(
+                                    "[UNKNOWN-CTE] Cannot decode this part".into(),
+                                ))
+                            }
+                        }
+                    }
+                    FetchAttr::Preview => {
+                        item.extend_from_slice(b"PREVIEW ");
+                        let text = parsed.as_ref().map(|p| p.preview()).unwrap_or_default();
+                        response::string(&mut item, text.as_bytes());
+                    }
+                }
+                items.push(item);
+            }
+            if uid && !has_uid {
+                items.insert(0, format!("UID {}", m.uid).into_bytes());
+            }
+            if flags_changed && !has_flags {
+                let mut item = b"FLAGS ".to_vec();
+                response::flags(&mut item, flags_now.0, &flags_now.1, m.recent && !rev2);
+                items.push(item);
+            }
+            if condstore && !has_modseq && modifiers.changed_since.is_some() {
+                items.push(format!("MODSEQ ({})", flags_now.2).into_bytes());
+            }
+            out.extend_from_slice(format!("* {} FETCH (", idx + 1).as_bytes());
+            out.extend_from_slice(&items.join(&b' '));
+            out.extend_from_slice(b")\r\n");
+        }
+        Ok(Done::Ok("FETCH completed".into()))
+    }
+
+    // --- STORE -------------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        bits: u8,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let rights = self.rights_here(backend);
+        let indices = self.resolve_set(set, uid)?;
+        if unchanged_since.is_some() {
+            self.condstore = true;
+        }
+        let (rev2, condstore) = (self.rev2, self.condstore);
+        let sel = self.selected()?;
+        if sel.read_only {
+            return Err(Done::No("[READ-ONLY] Mailbox is read-only".into()));
+        }
+        // RFC 4314 §4: \Seen needs 's', \Deleted 't', other flags 'w'.
+        let need_w = bits & !(flag_bits::SEEN | flag_bits::DELETED) != 0
+            || !keywords.is_empty()
+            || mode == StoreMode::Replace;
+        if (bits & flag_bits::SEEN != 0 && !rights.contains('s'))
+            || (bits & flag_bits::DELETED != 0 && !rights.contains('t'))
+            || (need_w && !rights.contains('w'))
+        {
+            return Err(Done::No(
+                "[NOPERM] Not allowed to change these flags".into(),
+            ));
+        }
+        let folder = sel.folder.id;
+        let uids: Vec<u32> = indices
+            .iter()
+            .filter_map(|i| sel.messages.get(*i).map(|m| m.uid))
+            .collect();
+        let op = match mode {
+            StoreMode::Replace => FlagOp::Replace,
+            StoreMode::Add => FlagOp::Add,
+            StoreMode::Remove => FlagOp::Remove,
+        };
+        let outcome = if uids.is_empty() {
+            Default::default()
+        } else {
+            backend
+                .store_flags(folder, &uids, op, bits, keywords, unchanged_since)
+                .map_err(Done::from)?
+        };
+        let sel = self.selected_mut()?;
+        for (u, f, k, ms) in &outcome.changed {
+            if let Some(seq) = sel.seq_of(*u) {
+                let v = &mut sel.messages[seq - 1];
+                v.flags = *f;
+                v.keywords = k.clone();
+                v.modseq = *ms;
+                sel.highest_modseq = sel.highest_modseq.max(*ms);
+            }
+        }
+        let modified: Vec<u32> = outcome.modified.clone();
+        for i in indices {
+            let Some(m) = sel.messages.get(i) else {
+                continue;
+            };
+            if modified.contains(&m.uid) {
+                continue;
+            }
+            let changed = outcome.changed.iter().any(|c| c.0 == m.uid);
+            // .SILENT still reports MODSEQ changes to CONDSTORE clients (RFC 7162 §3.2).
+            if silent && !(condstore && changed && unchanged_since.is_some()) {
+                continue;
+            }
+            let mut l = format!("* {} FETCH (", i + 1);
+            if uid {
+                l.push_str(&format!("UID {} ", m.uid));
+            }
+            let mut f = Vec::new();
+            response::flags(&mut f, m.flags, &m.keywords, m.recent && !rev2);
+            l.push_str("FLAGS ");
+            l.push_str(&String::from_utf8_lossy(&f));
+            if condstore {
+                l.push_str(&format!(" MODSEQ ({})", m.modseq));
+            }
+            l.push(')');
+            line(out, &l);
+        }
+        if !modified.is_empty() {
+            let numbers: Vec<u32> = if uid {
+                modified
+            } else {
+                modified
+                    .iter()
+                    .filter_map(|u| sel.seq_of(*u).map(|s| s as u32))
+                    .collect()
+            };
+            let mut s = Vec::new();
+            response::sequence_set(&mut s, &numbers);
+            return Ok(Done::Ok(format!(
+                "[MODIFIED {}] Conditional STORE failed for some messages",
+                String::from_utf8_lossy(&s)
+            )));
+        }
+        Ok(Done::Ok("STORE completed".into()))
+    }
+
+    // --- SEARCH / SORT / THREAD ---------------------------------------------------------------
+
+    /// Indices of the messages matching all `keys`.
+    fn evaluate(&self, keys: &[SearchKey], backend: &dyn Backend) -> Result<Vec<usize>, Done> {
+        let sel = self.selected()?;
+        let content = keys.iter().any(key_needs_content);
+        let metas = if keys.iter().any(key_needs_meta) {
+            backend.messages(sel.folder.id).map_err(Done::from)?
+        } else {
+            Vec::new()
+        };
+        let ctx = EvalContext {
+            sel,
+            now: backend.now(),
+            metas: &metas,
+        };
+        let mut hits = Vec::new();
+        for i in 0..sel.messages.len() {
+            let raw = if content {
+                backend
+                    .message_content(sel.folder.id, sel.messages[i].uid)
+                    .ok()
+            } else {
+                None
+            };
+            let parsed = raw.as_deref().map(message::parse);
+            let all = keys
+                .iter()
+                .all(|k| ctx.matches(k, i, parsed.as_ref(), raw.as_deref()));
+            if all {
+                hits.push(i);
+            }
+        }
+        Ok(hits)
+    }
+
+    fn search(
+        &mut self,
+        tag: &Tag,
+        uid: bool,
+        ret: Option<&[SearchReturn]>,
+        keys: &[SearchKey],
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let hits = self.evaluate(keys, backend)?;
+        let sel = self.selected()?;
+        let numbers: Vec<u32> = hits
+            .iter()
+            .map(|i| {
+                if uid {
+                    sel.messages[*i].uid
+                } else {
+                    *i as u32 + 1
+                }
+            })
+            .collect();
+        let uids: Vec<u32> = hits.iter().map(|i| sel.messages[*i].uid).collect();
+        let max_modseq = hits.iter().map(|i| sel.messages[*i].modseq).max();
+        let uses_modseq = keys.iter().any(|k| matches!(k, SearchKey::ModSeq(_)));
+        match ret {
+            None if !self.rev2 => {
+                let mut l = String::from("* SEARCH");
+                for n in &numbers {
+                    l.push_str(&format!(" {n}"));
+                }
+                if uses_modseq {
+                    if let Some(m) = max_modseq {
+                        l.push_str(&format!(" (MODSEQ {m})"));
+                    }
+                }
+                line(out, &l);
+            }
+            _ => {
+                let ret = ret.unwrap_or(&[]);
+                if ret.contains(&SearchReturn::Save) {
+                    self.selected_mut()?.saved = uids;
+                }
+                let only_save = ret.len() == 1 && ret[0] == SearchReturn::Save;
+                if !only_save {
+                    line(
+                        out,
+                        &esearch(
+                            tag,
+                            uid,
+                            ret,
+                            &numbers,
+                            uses_modseq.then_some(max_modseq).flatten(),
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(Done::Ok("SEARCH completed".into()))
+    }
+
+    fn sort_inputs(
+        &self,
+        hits: &[usize],
+        uid: bool,
+        backend: &dyn Backend,
+    ) -> Result<Vec<SortInput>, Done> {
+        let sel = self.selected()?;
+        let metas = backend.messages(sel.folder.id).map_err(Done::from)?;
+        let mut inputs = Vec::with_capacity(hits.len());
+        for &i in hits {
+            let m = &sel.messages[i];
+            let meta = metas.iter().find(|x| x.uid == m.uid);
+            let raw = backend
+                .message_content(sel.folder.id, m.uid)
+                .unwrap_or_default();
+            let p = message::parse(&raw);
+            let header = |n: &str| {
+                p.header(n)
+                    .first()
+                    .map(|v| String::from_utf8_lossy(v).trim().to_string())
+                    .unwrap_or_default()
+            };
+            let ids = |n: &str| -> Vec<String> {
+                header(n)
+                    .split(|c: char| c.is_whitespace() || c == ',')
+                    .filter(|s| s.starts_with('<') && s.ends_with('>'))
+                    .map(|s| s.to_string())
+                    .collect()
+            };
+            inputs.push(SortInput {
+                seq_or_uid: if uid { m.uid } else { i as u32 + 1 },
+                arrival: meta.map_or(0, |x| x.internal_date),
+                size: meta.map_or(0, |x| x.size),
+                subject: header("Subject"),
+                from: header("From"),
+                to: header("To"),
+                cc: header("Cc"),
+                date: p.sent_date(),
+                message_id: ids("Message-ID").into_iter().next(),
+                in_reply_to: ids("In-Reply-To").into_iter().next(),
+                references: ids("References"),
+                display_from: header("From"),
+                display_to: header("To"),
+            });
+        }
+        Ok(inputs)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sort(
+        &mut self,
+        tag: &Tag,
+        uid: bool,
+        criteria: &[super::types::SortCriterion],
+        ret: Option<&[SearchReturn]>,
+        keys: &[SearchKey],
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let hits = self.evaluate(keys, backend)?;
+        let inputs = self.sort_inputs(&hits, uid, backend)?;
+        let sorted = sort::sort(&inputs, criteria);
+        match ret {
+            None => {
+                let mut l = String::from("* SORT");
+                for n in &sorted {
+                    l.push_str(&format!(" {n}"));
+                }
+                line(out, &l);
+            }
+            Some(ret) => {
+                if ret.contains(&SearchReturn::Save) {
+                    let sel = self.selected_mut()?;
+                    sel.saved = hits.iter().map(|i| sel.messages[*i].uid).collect();
+                }
+                // ESORT (RFC 5267): ALL keeps the sort order, so no set compression.
+                let mut l = format!("* ESEARCH (TAG \"{tag}\")");
+                if uid {
+                    l.push_str(" UID");
+                }
+                let want = |r| ret.is_empty() || ret.contains(&r);
+                if want(SearchReturn::Min) && !sorted.is_empty() {
+                    l.push_str(&format!(" MIN {}", sorted[0]));
+                }
+                if want(SearchReturn::Max) && !sorted.is_empty() {
+                    l.push_str(&format!(" MAX {}", sorted[sorted.len() - 1]));
+                }
+                if want(SearchReturn::All) && !sorted.is_empty() {
+                    let all: Vec<String> = sorted.iter().map(|n| n.to_string()).collect();
+                    l.push_str(&format!(" ALL {}", all.join(",")));
+                }
+                if want(SearchReturn::Count) {
+                    l.push_str(&format!(" COUNT {}", sorted.len()));
+                }
+                line(out, &l);
+            }
+        }
+        Ok(Done::Ok("SORT completed".into()))
+    }
+
+    fn thread(
+        &mut self,
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        keys: &[SearchKey],
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let hits = self.evaluate(keys, backend)?;
+        let inputs = self.sort_inputs(&hits, uid, backend)?;
+        let threads = match algorithm {
+            ThreadAlgorithm::OrderedSubject => super::thread::thread_orderedsubject(&inputs),
+            ThreadAlgorithm::References => super::thread::thread_references(&inputs),
+        };
+        let mut l = b"* THREAD ".to_vec();
+        super::thread::write_threads(&mut l, &threads);
+        while l.last() == Some(&b' ') {
+            l.pop();
+        }
+        out.extend_from_slice(&l);
+        out.extend_from_slice(b"\r\n");
+        Ok(Done::Ok("THREAD completed".into()))
+    }
+
+    // --- COPY / MOVE ----------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy_or_move(
+        &mut self,
+        is_move: bool,
+        uid: bool,
+        set: &SequenceSet,
+        target: &str,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Done, Done> {
+        let verb = if is_move { "MOVE" } else { "COPY" };
+        let here = self.rights_here(backend);
+        let indices = self.resolve_set(set, uid)?;
+        let (dest, rights) = match self.open_folder(backend, target) {
+            Ok(x) => x,
+            Err(Done::No(m)) if m.starts_with("[NONEXISTENT]") => {
+                return Err(Done::No("[TRYCREATE] No such target mailbox".into()))
+            }
+            Err(d) => return Err(d),
+        };
+        if !rights.contains('i') {
+            return Err(Done::No(
+                "[NOPERM] No right to insert into the target".into(),
+            ));
+        }
+        let qresync = self.qresync;
+        let sel = self.selected()?;
+        if is_move && (sel.read_only || !here.contains('t') || !here.contains('e')) {
+            return Err(Done::No(
+                "[NOPERM] No right to move messages out of this mailbox".into(),
+            ));
+        }
+        let uids: Vec<u32> = indices
+            .iter()
+            .filter_map(|i| sel.messages.get(*i).map(|m| m.uid))
+            .collect();
+        if uids.is_empty() {
+            return Ok(Done::Ok(format!("{verb} completed (no messages)")));
+        }
+        let pairs = if is_move {
+            backend.move_messages(sel.folder.id, &uids, dest.id)
+        } else {
+            backend.copy(sel.folder.id, &uids, dest.id)
+        }
+        .map_err(Done::from)?;
+        let dest_uidvalidity = backend
+            .folder(dest.id)
+            .map(|f| f.uidvalidity)
+            .unwrap_or(dest.uidvalidity);
+        let (mut src, mut new): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+        for (s, n) in &pairs {
+            src.push(*s);
+            new.push(*n);
+        }
+        let mut s1 = Vec::new();
+        let mut s2 = Vec::new();
+        // COPYUID lists the sets in corresponding order, not compressed out of order.
+        s1.extend_from_slice(join_numbers(&src).as_bytes());
+        s2.extend_from_slice(join_numbers(&new).as_bytes());
+        let code = format!(
+            "[COPYUID {dest_uidvalidity} {} {}]",
+            String::from_utf8_lossy(&s1),
+            String::from_utf8_lossy(&s2)
+        );
+        let same_folder = dest.id == sel.folder.id;
+        if is_move {
+            line(out, &format!("* OK {code} Moved"));
+            let sel = self.selected_mut()?;
+            report_expunged(sel, &src, qresync, out);
+            if same_folder {
+                sel.pending_added = true;
+            }
+            Ok(Done::Ok("MOVE completed".into()))
+        } else {
+            if same_folder {
+                self.selected_mut()?.pending_added = true;
+            }
+            Ok(Done::Ok(format!("{code} COPY completed")))
+        }
+    }
+}
+
+/// Numbers as a comma list with ranges only for ascending consecutive runs (keeps the
+/// pairing of COPYUID's two sets).
+fn join_numbers(ns: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ns.len() {
+        let mut j = i;
+        while j + 1 < ns.len() && ns[j + 1] == ns[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i {
+            format!("{}:{}", ns[i], ns[j])
+        } else {
+            ns[i].to_string()
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+fn check_charset(cs: &str) -> Result<(), Done> {
+    let up = cs.to_ascii_uppercase();
+    if up == "UTF-8" || up == "US-ASCII" || up.is_empty() {
+        Ok(())
+    } else {
+        Err(Done::No(
+            "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into(),
+        ))
+    }
+}
+
+fn binary_name(prefix: &str, part: &[u32], origin: Option<u32>) -> String {
+    let p: Vec<String> = part.iter().map(|n| n.to_string()).collect();
+    match origin {
+        Some(o) => format!("{prefix}[{}]<{o}>", p.join(".")),
+        None => format!("{prefix}[{}]", p.join(".")),
+    }
+}
+
+fn needs_content(a: &FetchAttr) -> bool {
+    !matches!(
+        a,
+        FetchAttr::Uid
+            | FetchAttr::Flags
+            | FetchAttr::ModSeq
+            | FetchAttr::InternalDate
+            | FetchAttr::Rfc822Size
+    )
+}
+
+fn key_needs_content(k: &SearchKey) -> bool {
+    use SearchKey::*;
+    match k {
+        Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | Subject(_) | Text(_) | To(_)
+        | SentBefore(_) | SentOn(_) | SentSince(_) => true,
+        Not(k) => key_needs_content(k),
+        Or(a, b) => key_needs_content(a) || key_needs_content(b),
+        And(ks) => ks.iter().any(key_needs_content),
+        _ => false,
+    }
+}
+
+fn key_needs_meta(k: &SearchKey) -> bool {
+    use SearchKey::*;
+    match k {
+        Before(_) | On(_) | Since(_) | Larger(_) | Smaller(_) | Older(_) | Younger(_) => true,
+        Not(k) => key_needs_meta(k),
+        Or(a, b) => key_needs_meta(a) || key_needs_meta(b),
+        And(ks) => ks.iter().any(key_needs_meta),
+        _ => false,
+    }
+}
+
+/// The ESEARCH response (RFC 4731 / RFC 9051 §7.3.4).
+fn esearch(
+    tag: &Tag,
+    uid: bool,
+    ret: &[SearchReturn],
+    numbers: &[u32],
+    modseq: Option<u64>,
+) -> String {
+    let mut l = format!("* ESEARCH (TAG \"{tag}\")");
+    if uid {
+        l.push_str(" UID");
+    }
+    if !numbers.is_empty() {
+        if ret.contains(&SearchReturn::Min) {
+            l.push_str(&format!(" MIN {}", numbers[0]));
+        }
+        if ret.contains(&SearchReturn::Max) {
+            l.push_str(&format!(" MAX {}", numbers[numbers.len() - 1]));
+        }
+        if ret.is_empty() || ret.contains(&SearchReturn::All) {
+            let mut s = Vec::new();
+            let mut sorted = numbers.to_vec();
+            sorted.sort_unstable();
+            response::sequence_set(&mut s, &sorted);
+            l.push_str(&format!(" ALL {}", String::from_utf8_lossy(&s)));
+        }
+    }
+    if ret.contains(&SearchReturn::Count) {
+        l.push_str(&format!(" COUNT {}", numbers.len()));
+    }
+    if let Some(m) = modseq {
+        l.push_str(&format!(" MODSEQ {m}"));
+    }
+    l
+}
+
+struct EvalContext<'a> {
+    sel: &'a Selected,
+    now: i64,
+    metas: &'a [super::backend::MessageMeta],
+}
+
+impl EvalContext<'_> {
+    fn matches(
+        &self,
+        key: &SearchKey,
+        i: usize,
+        parsed: Option<&ParsedMessage<'_>>,
+        raw: Option<&[u8]>,
+    ) -> bool {
+        use SearchKey::*;
+        let m = &self.sel.messages[i];
+        let meta = || {
+            self.metas
+                .binary_search_by_key(&m.uid, |x| x.uid)
+                .ok()
+                .map(|j| &self.metas[j])
+        };
+        let date = || meta().map(|x| date_of(x.internal_date));
+        let has = |bit: u8| m.flags & bit != 0;
+        match key {
+            All => true,
+            Answered => has(flag_bits::ANSWERED),
+            Unanswered => !has(flag_bits::ANSWERED),
+            Deleted => has(flag_bits::DELETED),
+            Undeleted => !has(flag_bits::DELETED),
+            Draft => has(flag_bits::DRAFT),
+            Undraft => !has(flag_bits::DRAFT),
+            Flagged => has(flag_bits::FLAGGED),
+            Unflagged => !has(flag_bits::FLAGGED),
+            Seen => has(flag_bits::SEEN),
+            Unseen => !has(flag_bits::SEEN),
+            Recent => m.recent,
+            Old => !m.recent,
+            New => m.recent && !has(flag_bits::SEEN),
+            Keyword(k) => m.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)),
+            Unkeyword(k) => !m.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)),
+            Larger(n) => meta().is_some_and(|x| x.size > *n),
+            Smaller(n) => meta().is_some_and(|x| x.size < *n),
+            Before(d) => date().is_some_and(|x| x < *d),
+            On(d) => date().is_some_and(|x| x == *d),
+            Since(d) => date().is_some_and(|x| x >= *d),
+            Older(s) => meta().is_some_and(|x| self.now - x.internal_date >= *s as i64),
+            Younger(s) => meta().is_some_and(|x| self.now - x.internal_date <= *s as i64),
+            ModSeq(ms) => m.modseq >= *ms,
+            Uid(set) => match set {
+                super::types::SequenceSet::Saved => self.sel.saved.contains(&m.uid),
+                s => s.contains(m.uid, self.sel.max_uid()),
+            },
+            SequenceSet(set) => match set {
+                super::types::SequenceSet::Saved => self.sel.saved.contains(&m.uid),
+                s => s.contains(i as u32 + 1, self.sel.messages.len() as u32),
+            },
+            Not(k) => !self.matches(k, i, parsed, raw),
+            Or(a, b) => self.matches(a, i, parsed, raw) || self.matches(b, i, parsed, raw),
+            And(ks) => ks.iter().all(|k| self.matches(k, i, parsed, raw)),
+            content => match (parsed, raw) {
+                (Some(p), Some(r)) => search_text::matches(content, p, r).unwrap_or(false),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// The calendar date of a unix time (UTC), for BEFORE/ON/SINCE.
+fn date_of(unix: i64) -> Date {
+    let (y, m, d) = crate_civil(unix);
+    Date {
+        year: y as u16,
+        month: m as u8,
+        day: d as u8,
+    }
+}
+
+/// Days-to-civil (Howard Hinnant), kept here so the protocol module stays free of the
+/// server's clock module.
+fn crate_civil(unix: i64) -> (i64, u32, u32) {
+    let days = unix.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}

@@ -1,0 +1,325 @@
+//! IMAP end to end over real sockets: sessions, changes seen by other sessions and in IDLE,
+//! SMTP delivery showing up in IDLE, APPEND/COPY/MOVE with UIDPLUS, ACL sharing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{message, ok, Client, Imap, TestServer};
+
+#[test]
+fn login_select_fetch_store_search_expunge() {
+    let server = TestServer::start();
+    let mut smtp = Client::connect(server.addr("smtp"));
+    for i in 0..3 {
+        let r = smtp.deliver(
+            "a@example.net",
+            &["bob@example.com"],
+            &message(&format!("m{i}")),
+        );
+        assert!(r.starts_with("250"), "{r}");
+    }
+    server.wait_inbox("bob@example.com", 3);
+
+    let mut c = Imap::connect(server.addr("imap"));
+    assert!(
+        c.greeting
+            .starts_with("* OK [CAPABILITY IMAP4rev1 IMAP4rev2"),
+        "{}",
+        c.greeting
+    );
+    let r = c.cmd("LOGIN bob@example.com \"wrong\"");
+    assert!(
+        r.last().unwrap().contains("NO [AUTHENTICATIONFAILED]"),
+        "{r:?}"
+    );
+    let r = c.cmd(&format!("LOGIN bob@example.com \"{}\"", common::PASSWORD));
+    assert!(ok(&r), "{r:?}");
+
+    let r = c.cmd("LIST \"\" \"*\"");
+    assert!(ok(&r), "{r:?}");
+    for name in ["INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive"] {
+        assert!(
+            r.iter()
+                .any(|l| l.starts_with("* LIST") && l.ends_with(&format!("\"/\" {name}"))),
+            "{name} in {r:?}"
+        );
+    }
+    assert!(
+        r.iter()
+            .any(|l| l.contains("\\Sent") && l.ends_with(" Sent")),
+        "{r:?}"
+    );
+
+    let r = c.cmd("SELECT INBOX");
+    assert!(ok(&r), "{r:?}");
+    assert!(r.iter().any(|l| l == "* 3 EXISTS"), "{r:?}");
+    assert!(
+        r.iter().any(|l| l.starts_with("* OK [UIDVALIDITY ")),
+        "{r:?}"
+    );
+    assert!(r.last().unwrap().contains("[READ-WRITE]"), "{r:?}");
+
+    let r = c.cmd("FETCH 1:* (UID FLAGS RFC822.SIZE)");
+    assert!(ok(&r), "{r:?}");
+    assert_eq!(
+        r.iter().filter(|l| l.contains(" FETCH (")).count(),
+        3,
+        "{r:?}"
+    );
+
+    let r = c.cmd("FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] ENVELOPE)");
+    assert!(ok(&r), "{r:?}");
+    assert!(r[0].contains("Subject: m1"), "{r:?}");
+    assert!(r[0].contains("ENVELOPE ("), "{r:?}");
+
+    let r = c.cmd("STORE 1 +FLAGS (\\Deleted \\Seen)");
+    assert!(ok(&r), "{r:?}");
+    assert!(
+        r.iter()
+            .any(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("\\Deleted")),
+        "{r:?}"
+    );
+
+    let r = c.cmd("SEARCH UNSEEN");
+    assert!(ok(&r), "{r:?}");
+    assert!(r.contains(&"* SEARCH 2 3".to_string()), "{r:?}");
+    let r = c.cmd("UID SEARCH RETURN (COUNT MIN) SUBJECT m2");
+    assert!(
+        r.iter()
+            .any(|l| l.starts_with("* ESEARCH (TAG ") && l.contains("COUNT 1")),
+        "{r:?}"
+    );
+
+    let r = c.cmd("EXPUNGE");
+    assert!(ok(&r), "{r:?}");
+    assert!(r.contains(&"* 1 EXPUNGE".to_string()), "{r:?}");
+    let r = c.cmd("STATUS INBOX (MESSAGES UNSEEN UIDNEXT SIZE)");
+    assert!(
+        r.iter()
+            .any(|l| l.starts_with("* STATUS INBOX (MESSAGES 2 UNSEEN 2 UIDNEXT 4 SIZE ")),
+        "{r:?}"
+    );
+    let r = c.cmd("LOGOUT");
+    assert!(r.iter().any(|l| l.starts_with("* BYE")), "{r:?}");
+}
+
+/// Reads untagged lines until one satisfies `pred` or `within` passes.
+fn wait_for(c: &mut Imap, within: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+    c.stream.set_read_timeout(Some(within)).unwrap();
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let l = c.read_line();
+        if l.is_empty() {
+            break;
+        }
+        if pred(&l) {
+            c.stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            return Some(l);
+        }
+    }
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    None
+}
+
+#[test]
+fn smtp_delivery_reaches_an_idle_session_within_a_second() {
+    let server = TestServer::start();
+    let mut idle = Imap::login(server.addr("imap"), "bob@example.com");
+    assert!(ok(&idle.cmd("SELECT INBOX")));
+    let tag = idle.bump();
+    idle.send_raw(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(idle.read_line(), "+ idling");
+
+    let mut smtp = Client::connect(server.addr("smtp"));
+    let sent = Instant::now();
+    let r = smtp.deliver("a@example.net", &["bob@example.com"], &message("idle"));
+    assert!(r.starts_with("250"), "{r}");
+    let seen = wait_for(&mut idle, Duration::from_secs(5), |l| l == "* 1 EXISTS");
+    let elapsed = sent.elapsed();
+    assert!(seen.is_some(), "no EXISTS during IDLE");
+    assert!(elapsed < Duration::from_secs(1), "EXISTS after {elapsed:?}");
+
+    idle.send_raw(b"DONE\r\n");
+    let r = idle.until_tagged(&tag);
+    assert!(ok(&r), "{r:?}");
+}
+
+#[test]
+fn changes_from_one_session_reach_the_other_in_and_out_of_idle() {
+    let server = TestServer::start();
+    let mut smtp = Client::connect(server.addr("smtp"));
+    for i in 0..2 {
+        smtp.deliver(
+            "a@example.net",
+            &["bob@example.com"],
+            &message(&format!("x{i}")),
+        );
+    }
+    server.wait_inbox("bob@example.com", 2);
+    let mut a = Imap::login(server.addr("imap"), "bob@example.com");
+    let mut b = Imap::login(server.addr("imap"), "bob@example.com");
+    assert!(ok(&a.cmd("SELECT INBOX")));
+    assert!(ok(&b.cmd("SELECT INBOX")));
+
+    // Out of IDLE: B's flag change shows up in A's next NOOP.
+    assert!(ok(&b.cmd("STORE 1 +FLAGS (\\Flagged)")));
+    std::thread::sleep(Duration::from_millis(200));
+    let r = a.cmd("NOOP");
+    assert!(
+        r.iter()
+            .any(|l| l.starts_with("* 1 FETCH (") && l.contains("\\Flagged")),
+        "{r:?}"
+    );
+
+    // In IDLE: B's expunge and APPEND show up at once.
+    let tag = a.bump();
+    a.send_raw(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(a.read_line(), "+ idling");
+    assert!(ok(&b.cmd("STORE 2 +FLAGS (\\Deleted)")));
+    assert!(wait_for(&mut a, Duration::from_secs(5), |l| l
+        .starts_with("* 2 FETCH (")
+        && l.contains("\\Deleted"))
+    .is_some());
+    assert!(ok(&b.cmd("EXPUNGE")));
+    assert!(wait_for(&mut a, Duration::from_secs(5), |l| l == "* 2 EXPUNGE").is_some());
+    let tag_b = b.bump();
+    b.send_raw(format!("{tag_b} APPEND INBOX (\\Seen) {{12+}}\r\nHello world\n\r\n").as_bytes());
+    let r = b.until_tagged(&tag_b);
+    assert!(r.last().unwrap().contains("[APPENDUID "), "{r:?}");
+    assert!(wait_for(&mut a, Duration::from_secs(5), |l| l == "* 2 EXISTS").is_some());
+    a.send_raw(b"DONE\r\n");
+    assert!(ok(&a.until_tagged(&tag)));
+}
+
+#[test]
+fn append_copy_move_with_uidplus() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob@example.com");
+    let tag = c.bump();
+    c.send_raw(format!("{tag} APPEND Drafts (\\Draft) {{23}}\r\n").as_bytes());
+    assert!(c.read_line().starts_with("+ "));
+    c.send_raw(b"Subject: draft\r\n\r\nbody\r\n\r\n");
+    let r = c.until_tagged(&tag);
+    assert!(r.last().unwrap().contains("[APPENDUID "), "{r:?}");
+    assert!(ok(&c.cmd("SELECT Drafts")));
+    let r = c.cmd("UID COPY 1 Archive");
+    assert!(r.last().unwrap().contains("[COPYUID "), "{r:?}");
+    let r = c.cmd("UID MOVE 1 Trash");
+    assert!(ok(&r), "{r:?}");
+    assert!(r.iter().any(|l| l.starts_with("* OK [COPYUID ")), "{r:?}");
+    assert!(r.iter().any(|l| l == "* 1 EXPUNGE"), "{r:?}");
+    let r = c.cmd("STATUS Trash (MESSAGES)");
+    assert!(
+        r.iter().any(|l| l == "* STATUS Trash (MESSAGES 1)"),
+        "{r:?}"
+    );
+    let r = c.cmd("COPY 1 Nowhere");
+    assert!(
+        r.last().unwrap().contains("BAD") || r.last().unwrap().contains("NO"),
+        "{r:?}"
+    );
+    let r = c.cmd("CREATE Projects/2026");
+    assert!(ok(&r), "{r:?}");
+    let r = c.cmd("LIST \"\" \"Projects*\"");
+    assert!(
+        r.iter()
+            .any(|l| l.contains("\\HasChildren") && l.ends_with(" Projects")),
+        "{r:?}"
+    );
+    let r = c.cmd("APPEND Nowhere {1+}\r\nx");
+    assert!(r.last().unwrap().contains("[TRYCREATE]"), "{r:?}");
+}
+
+#[test]
+fn shared_folders_follow_acl_rights() {
+    let server = TestServer::start();
+    let mut alice = Imap::login(server.addr("imap"), "alice@example.com");
+    assert!(ok(&alice.cmd("CREATE Shared")));
+    let r = alice.cmd("APPEND Shared {7+}\r\nhi bob\n");
+    assert!(ok(&r), "{r:?}");
+    let mut bob = Imap::login(server.addr("imap"), "bob@example.com");
+    let r = bob.cmd("LIST \"\" \"Other Users/*\"");
+    assert!(
+        !r.iter().any(|l| l.contains("Shared")),
+        "invisible before SETACL: {r:?}"
+    );
+    let r = alice.cmd("SETACL Shared bob@example.com lr");
+    assert!(ok(&r), "{r:?}");
+    let r = alice.cmd("GETACL Shared");
+    assert!(r.iter().any(|l| l.contains("bob@example.com lr")), "{r:?}");
+    let r = bob.cmd("LIST \"\" \"Other Users/*\"");
+    assert!(
+        r.iter()
+            .any(|l| l.ends_with("\"Other Users/alice@example.com/Shared\"")),
+        "{r:?}"
+    );
+    let r = bob.cmd("MYRIGHTS \"Other Users/alice@example.com/Shared\"");
+    assert!(r.iter().any(|l| l.ends_with(" lr")), "{r:?}");
+    let r = bob.cmd("SELECT \"Other Users/alice@example.com/Shared\"");
+    assert!(ok(&r) && r.last().unwrap().contains("READ-ONLY"), "{r:?}");
+    let r = bob.cmd("FETCH 1 BODY[]");
+    assert!(r[0].contains("hi bob"), "{r:?}");
+    let r = bob.cmd("SETACL \"Other Users/alice@example.com/Shared\" bob@example.com lrswi");
+    assert!(r.last().unwrap().contains("NO"), "{r:?}");
+}
+
+#[test]
+fn three_failed_logins_close_the_connection_and_are_logged() {
+    let server = TestServer::start();
+    let mut c = Imap::connect(server.addr("imap"));
+    for i in 0..3 {
+        let r = c.cmd(&format!("LOGIN bob@example.com wrong{i}"));
+        assert!(r.last().unwrap().contains("NO"), "{r:?}");
+    }
+    assert_eq!(c.read_line(), "* BYE Too many failed logins");
+    assert_eq!(c.read_line(), "");
+    let log = std::fs::read_to_string(server.data_dir().join("logs/auth-failures.log")).unwrap();
+    assert_eq!(
+        log.lines().filter(|l| l.contains("protocol=imap")).count(),
+        3,
+        "{log}"
+    );
+}
+
+#[test]
+fn literals_beyond_appendlimit_are_refused_before_they_are_read() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob@example.com");
+    let r = c.cmd("APPEND INBOX {2000000}");
+    assert!(r.last().unwrap().contains("NO [TOOBIG]"), "{r:?}");
+    let r = c.cmd("NOOP");
+    assert!(ok(&r), "the session lives on: {r:?}");
+    let r = c.cmd("FOO BAR");
+    assert!(r.last().unwrap().contains("BAD"), "{r:?}");
+    assert!(ok(&c.cmd("NOOP")));
+}
+
+#[test]
+fn python_imaplib_full_session() {
+    let server = TestServer::start();
+    let mut smtp = Client::connect(server.addr("smtp"));
+    smtp.deliver("a@example.net", &["bob@example.com"], &message("py"));
+    server.wait_inbox("bob@example.com", 1);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/imaplib_session.py"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(server.addr("imap").port().to_string())
+        .arg(server.addr("imaps").port().to_string())
+        .args(["bob@example.com", common::PASSWORD])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
