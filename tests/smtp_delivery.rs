@@ -264,3 +264,37 @@ fn a_session_mid_data_finishes_its_message_during_shutdown() {
     assert_eq!(got.len(), 1);
     assert!(String::from_utf8_lossy(&got[0]).contains("still being written"));
 }
+
+#[test]
+fn quota_refuses_at_rcpt_and_full_mailboxes_send_mail_to_the_bad_queue() {
+    let server = TestServer::start();
+    let store = server.store();
+    store.set_quota("bob@example.com", None, Some(1)).unwrap();
+    let mut c = Client::connect(server.addr("smtp"));
+    let r = c.deliver("a@example.net", &["bob@example.com"], &message("fits"));
+    assert!(r.starts_with("250"), "{r}");
+    server.wait_inbox("bob@example.com", 1);
+    c.cmd("EHLO client.example.net");
+    c.cmd("MAIL FROM:<a@example.net>");
+    let r = c.cmd("RCPT TO:<bob@example.com>");
+    assert!(r.starts_with("452 4.2.2"), "over quota at RCPT: {r}");
+    c.cmd("RSET");
+
+    // Accepted while there was room; the mailbox fills before delivery: kept in the bad
+    // queue with the reason, not retried forever and not lost.
+    store.set_quota("bob@example.com", None, Some(2)).unwrap();
+    c.cmd("MAIL FROM:<a@example.net>");
+    assert!(c.cmd("RCPT TO:<bob@example.com>").starts_with("250"));
+    store.set_quota("bob@example.com", None, Some(1)).unwrap();
+    let r = c.data(&message("too-late"));
+    assert!(r.starts_with("250"), "{r}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.queue_depth(QueueName::Bad) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let bad = server.store().queue_list(QueueName::Bad).unwrap();
+    assert_eq!(bad.len(), 1);
+    let why = bad[0].recipients[0].last_error.clone().unwrap_or_default();
+    assert!(why.contains("552 5.2.2"), "{why}");
+    assert_eq!(server.inbox("bob@example.com").len(), 1);
+}

@@ -85,10 +85,17 @@ pub struct MailboxFolderActor {
     path: String,
     ctx: Arc<ServerContext>,
     subscribers: Vec<Recipient<MailboxChanged>>,
+    /// Messages handled since the last idle check.
+    handled: u64,
 }
+
+/// How often an open folder actor checks whether it is still needed; one with no
+/// subscribers that handled nothing for a whole period stops (issue 3: "stopped when idle").
+pub const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl MailboxFolderActor {
     fn broadcast(&mut self, change: MailboxChanged) {
+        self.handled += 1;
         self.subscribers.retain(|s| s.connected());
         for s in &self.subscribers {
             s.do_send(change.clone());
@@ -101,6 +108,16 @@ impl Actor for MailboxFolderActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         apply_backoff(&self.ctx.registry, &self.path, ctx);
+        ctx.run_interval(IDLE_CHECK, |act, ctx| {
+            act.subscribers.retain(|s| s.connected());
+            if act.handled == 0 && act.subscribers.is_empty() {
+                // Leave the registry first, so the next user starts a fresh actor.
+                act.ctx.folders.forget(act.id);
+                act.ctx.registry.unregister(&act.path);
+                ctx.stop();
+            }
+            act.handled = 0;
+        });
     }
 }
 
@@ -336,6 +353,7 @@ impl FolderRegistry {
             path,
             ctx: actor_ctx,
             subscribers: Vec::new(),
+            handled: 1,
         });
         open.insert(id, addr.clone());
         Ok(addr)
@@ -343,5 +361,10 @@ impl FolderRegistry {
 
     pub fn open_count(&self) -> usize {
         lock(&self.open).len()
+    }
+
+    /// Drops the registry's handle on an idle folder actor (which then stops for good).
+    pub fn forget(&self, id: FolderId) {
+        lock(&self.open).remove(&id);
     }
 }

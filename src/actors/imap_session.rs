@@ -145,7 +145,9 @@ async fn run(
         SessionConfig {
             hostname: config.hostname.clone(),
             starttls_available: tls.is_some(),
-            allow_plaintext: limits.allow_plaintext_login,
+            // Plaintext logins only ever from this machine (issue 3: "unless config allows
+            // plaintext on loopback"); everyone else must use TLS.
+            allow_plaintext: limits.allow_plaintext_login && io.peer.ip().is_loopback(),
             append_limit: limits.append_limit,
             max_line: limits.max_line_length,
         },

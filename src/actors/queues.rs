@@ -412,6 +412,11 @@ async fn deliver_one(
         Ok(Ok(_)) => Outcome::Delivered,
         // Already consumed by an earlier attempt: delivered exactly once.
         Ok(Err(FolderError::Storage(StorageError::Conflict(_)))) => Outcome::Delivered,
+        // The mailbox filled up after RCPT was accepted: the message goes to the bad queue
+        // with the reason (a DSN to the sender comes with outbound delivery, issue 5).
+        Ok(Err(FolderError::Storage(StorageError::OverQuota { resource }))) => Outcome::NoMailbox(
+            format!("552 5.2.2 mailbox {account} is full ({resource} quota)"),
+        ),
         Ok(Err(e)) => Outcome::Retry(e.to_string()),
         Err(e) => Outcome::Retry(format!("folder actor: {e}")),
     }

@@ -21,8 +21,8 @@ use crate::protocols::smtp::{
     RecipientCheck, Service, Session, SessionConfig,
 };
 use crate::storage::{
-    AuthOutcome, EnvelopeParams, QueueName, QueueRecipient, QueueRecord, RecipientKind,
-    StorageError, Store,
+    AuthOutcome, Destination, EnvelopeParams, QueueName, QueueRecipient, QueueRecord,
+    RecipientKind, StorageError, Store,
 };
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -94,6 +94,7 @@ struct StoreDirectory<'a>(&'a Store);
 impl Directory for StoreDirectory<'_> {
     fn check_recipient(&self, address: &str) -> RecipientCheck {
         match self.0.check_recipient(address) {
+            Ok(RecipientKind::Local) if self.over_quota(address) => RecipientCheck::MailboxFull,
             Ok(RecipientKind::Local) => RecipientCheck::Local,
             Ok(RecipientKind::UnknownLocal) => RecipientCheck::UnknownLocal,
             Ok(RecipientKind::Remote) => RecipientCheck::Remote,
@@ -102,6 +103,23 @@ impl Directory for StoreDirectory<'_> {
                 RecipientCheck::TempFail
             }
         }
+    }
+}
+
+impl StoreDirectory<'_> {
+    /// Whether a local recipient's mailbox (any account it reaches) is at its quota: better
+    /// a 452 now, while the sender still holds the message, than a bounce later.
+    fn over_quota(&self, address: &str) -> bool {
+        let Ok(dests) = self.0.resolve_recipient(address) else {
+            return false;
+        };
+        dests.iter().any(|d| match d {
+            Destination::Local(account) => self.0.quota(account).is_ok_and(|q| {
+                q.storage_limit.is_some_and(|l| q.storage_used >= l)
+                    || q.messages_limit.is_some_and(|l| q.messages_used >= l)
+            }),
+            Destination::Remote(_) => false,
+        })
     }
 }
 

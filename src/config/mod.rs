@@ -161,7 +161,8 @@ pub struct ImapConfig {
     pub idle_timeout: Duration,
     /// Autologout before login.
     pub login_timeout: Duration,
-    /// LOGIN/AUTHENTICATE without TLS (otherwise LOGINDISABLED until STARTTLS).
+    /// LOGIN/AUTHENTICATE without TLS from loopback clients (otherwise LOGINDISABLED until
+    /// STARTTLS; remote clients always need TLS).
     pub allow_plaintext_login: bool,
     /// APPENDLIMIT (RFC 7889), bytes.
     pub append_limit: u64,

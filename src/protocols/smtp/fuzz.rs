@@ -18,10 +18,11 @@ struct FuzzDirectory;
 
 impl Directory for FuzzDirectory {
     fn check_recipient(&self, address: &str) -> RecipientCheck {
-        match address.len() % 4 {
+        match address.len() % 5 {
             0 => RecipientCheck::Local,
             1 => RecipientCheck::UnknownLocal,
             2 => RecipientCheck::Remote,
+            3 => RecipientCheck::MailboxFull,
             _ => RecipientCheck::TempFail,
         }
     }

@@ -135,6 +135,7 @@ impl Session {
             RecipientCheck::Remote => return reply::r554_relay_denied(&address),
             RecipientCheck::UnknownLocal => return reply::r550_no_such_user(&address),
             RecipientCheck::TempFail => return reply::R451_RCPT_TEMPFAIL,
+            RecipientCheck::MailboxFull => return reply::R452_MAILBOX_FULL,
         }
         if !tx.recipients.iter().any(|r| r.address == address) {
             tx.recipients.push(Recipient {

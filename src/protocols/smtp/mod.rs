@@ -175,6 +175,8 @@ pub enum RecipientCheck {
     Remote,
     /// Lookup failed for now: 451 4.3.0.
     TempFail,
+    /// The mailbox is over its quota: 452 4.2.2 (RFC 3463), the sender retries later.
+    MailboxFull,
 }
 
 /// What the shell must do, in order.

@@ -85,6 +85,7 @@ pub mod status {
     pub const S2_1_0: &str = "2.1.0";
     pub const S2_1_5: &str = "2.1.5";
     pub const S2_7_0: &str = "2.7.0";
+    pub const S4_2_2: &str = "4.2.2";
     pub const S4_3_0: &str = "4.3.0";
     pub const S4_3_1: &str = "4.3.1";
     pub const S4_3_2: &str = "4.3.2";
@@ -132,6 +133,7 @@ pub const R334_PASSWORD: Reply = Reply::plain(334, "UGFzc3dvcmQ6");
 pub const R354_START_DATA: Reply = Reply::plain(354, "End data with <CR><LF>.<CR><LF>");
 pub const R451_RCPT_TEMPFAIL: Reply =
     Reply::new(451, S4_3_0, "Temporary lookup failure, try again later");
+pub const R452_MAILBOX_FULL: Reply = Reply::new(452, S4_2_2, "Mailbox full, try again later");
 pub const R451_LOCAL_ERROR: Reply = Reply::new(451, S4_3_0, "Local error in processing");
 pub const R452_TOO_MANY_RCPTS: Reply = Reply::new(452, S4_5_3, "Too many recipients");
 pub const R452_STORAGE: Reply = Reply::new(452, S4_3_1, "Insufficient system storage");
