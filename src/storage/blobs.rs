@@ -98,9 +98,9 @@ impl BlobStore {
             .insert(dir);
     }
 
-    /// Store `content` under its sha256: tmp file, fsync, rename into place (or drop the tmp when
-    /// the blob already exists). The new directory entry becomes durable at the next
-    /// [`Store::commit`]. Blocking.
+    /// Store `content` under its sha256: tmp file, rename into place (or drop the tmp when the
+    /// blob already exists). The file and its directory entry become durable at the next
+    /// [`Store::commit`] (one syncfs for every blob of that round). Blocking.
     pub fn put(&self, content: &[u8]) -> Result<BlobId, StorageError> {
         let id = BlobId::of(content);
         let target = self.path(&id);
@@ -113,10 +113,12 @@ impl BlobStore {
             self.tmp_counter.fetch_add(1, Ordering::Relaxed),
             rand::random::<u64>()
         ));
+        // No fsync here: the next commit round makes every blob written since the last one
+        // durable with one syncfs (commit.rs). A blob is referenced only by records that are
+        // committed after it is written, so nothing acknowledged can point at a lost file.
         let written = (|| -> std::io::Result<()> {
             let mut f = File::create(&tmp_path)?;
-            f.write_all(content)?;
-            f.sync_all()
+            f.write_all(content)
         })();
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp_path);

@@ -64,9 +64,10 @@
 //! Writes land in sled's memory and log; they are durable only after a flush. A caller that is
 //! about to acknowledge something (SMTP `250` after DATA, IMAP APPEND `OK`) first calls
 //! [`Store::commit`] (or awaits [`Store::commit_async`]). Commits are grouped: one committer
-//! thread takes every waiting request, fsyncs the blob directories made dirty since the last
-//! round, flushes sled once and answers them all. [`BlobStore::put`] fsyncs the blob file itself
-//! before renaming it into place.
+//! thread takes every waiting request, makes every blob file written since the last round
+//! durable with one `syncfs(2)` (contents and renames alike), flushes sled once and answers
+//! them all. [`BlobStore::put`] itself does not fsync: a blob is referenced only by records
+//! committed after it was written.
 
 mod acl;
 mod blobs;
@@ -267,7 +268,7 @@ impl Store {
         &self.inner.blobs
     }
 
-    /// Make everything written so far durable (blob directories fsynced, sled flushed). Blocks
+    /// Make everything written so far durable (blob files synced, sled flushed). Blocks
     /// until the committer thread has done a flush that started after this call.
     pub fn commit(&self) -> Result<(), StorageError> {
         self.inner.committer.commit()
