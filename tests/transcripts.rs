@@ -5,16 +5,28 @@
 //! - `C: text`   the client sends `text` + CRLF; consecutive C/R lines go out together
 //!   (pipelined) before the next S line is read.
 //! - `R: text`   the client sends `text` raw, with `\r`, `\n`, `\\` and `\xNN` escapes, no CRLF added.
-//! - `S: glob`   one reply line from the server must match (`*` any run, `?` one char).
+//! - `S: glob`   one reply line from the server must match (`*` any run, `?` one char);
+//!   `S:` alone is an empty line.
 //! - `CLOSED`    the server must have closed the connection.
-//! - `CONNECT service`  (first line, optional) which listener: smtp (default) or submission.
+//! - `${NAME}`   in an S: line, a run of digits the server chose (a UIDVALIDITY); the first
+//!   occurrence binds it, later S: lines must repeat it and C:/R: lines send it.
+//! - `RECONNECT` (mid-file) drop the connection and open a new one to the same listener.
+//! - `CONNECT service`  (first line, optional) which listener: smtp, submission or imap; the
+//!   default is the directory's protocol (smtp for `smtp/`, imap for `imap/`).
 //! - `# …` and blank lines are comments.
 //!
 //! Each file is replayed twice: client writes whole, then written in small chunks (the
 //! codec's own tests split at every byte; this checks the real socket path).
+//!
+//! SMTP files share one server and leave nothing behind. IMAP files create folders and
+//! messages, so every replay of an IMAP file gets a fresh server: a file starts from an
+//! account holding only the default folders, and may assume that (UIDs start at 1, etc.).
+//! A server literal (`{n}` followed by its bytes) is matched line by line like any other
+//! output, the literal's content lines being S: lines of their own.
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -25,6 +37,7 @@ use common::TestServer;
 #[derive(Debug)]
 enum Step {
     Send(Vec<u8>),
+    Reconnect,
     Expect(String),
     Closed,
 }
@@ -56,8 +69,8 @@ fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
-fn parse(text: &str) -> (String, Vec<Step>) {
-    let mut service = "smtp".to_string();
+fn parse(text: &str, default_service: &str) -> (String, Vec<Step>) {
+    let mut service = default_service.to_string();
     let mut steps = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() || line.starts_with('#') {
@@ -70,8 +83,11 @@ fn parse(text: &str) -> (String, Vec<Step>) {
             steps.push(Step::Send(format!("{c}\r\n").into_bytes()));
         } else if let Some(c) = line.strip_prefix("R: ") {
             steps.push(Step::Send(unescape(c)));
-        } else if let Some(s) = line.strip_prefix("S: ") {
-            steps.push(Step::Expect(s.to_string()));
+        } else if let Some(s) = line.strip_prefix("S:") {
+            // `S:` alone: an empty line (inside a literal).
+            steps.push(Step::Expect(s.strip_prefix(' ').unwrap_or(s).to_string()));
+        } else if line.trim() == "RECONNECT" {
+            steps.push(Step::Reconnect);
         } else if line.trim() == "CLOSED" {
             steps.push(Step::Closed);
         } else {
@@ -107,14 +123,55 @@ fn glob(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
-fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunked: bool) {
+/// Replaces bound `${NAME}`s in `text`.
+fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("${{{k}}}"), v);
+    }
+    out
+}
+
+/// `glob` with one unbound `${NAME}` allowed: it matches a run of digits and is bound.
+fn matches(pattern: &str, text: &str, vars: &mut HashMap<String, String>) -> bool {
+    let pattern = substitute(pattern, vars);
+    let Some(start) = pattern.find("${") else {
+        return glob(&pattern, text);
+    };
+    let end = start + pattern[start..].find('}').expect("${NAME} closed");
+    let (prefix, name, suffix) = (
+        &pattern[..start],
+        &pattern[start + 2..end],
+        &pattern[end + 1..],
+    );
+    for (pos, _) in text.char_indices() {
+        let digits: String = text[pos..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        if !digits.is_empty()
+            && glob(prefix, &text[..pos])
+            && glob(suffix, &text[pos + digits.len()..])
+        {
+            vars.insert(name.to_string(), digits);
+            return true;
+        }
+    }
+    false
+}
+
+fn connect(server: &TestServer, service: &str) -> (TcpStream, BufReader<TcpStream>) {
     let stream = TcpStream::connect(server.addr(service)).unwrap();
     stream.set_nodelay(true).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
+    (stream.try_clone().unwrap(), BufReader::new(stream))
+}
+
+fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunked: bool) {
+    let (mut writer, mut reader) = connect(server, service);
+    let mut vars = HashMap::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut seed = 7u32;
     let mut flush = |pending: &mut Vec<u8>, writer: &mut TcpStream| {
@@ -137,7 +194,18 @@ fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunke
     };
     for (i, step) in steps.iter().enumerate() {
         match step {
-            Step::Send(b) => pending.extend_from_slice(b),
+            Step::Send(b) => {
+                let text = String::from_utf8_lossy(b);
+                if text.contains("${") {
+                    pending.extend_from_slice(substitute(&text, &vars).as_bytes());
+                } else {
+                    pending.extend_from_slice(b);
+                }
+            }
+            Step::Reconnect => {
+                flush(&mut pending, &mut writer);
+                (writer, reader) = connect(server, service);
+            }
             Step::Expect(pattern) => {
                 flush(&mut pending, &mut writer);
                 let mut line = String::new();
@@ -146,7 +214,7 @@ fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunke
                 });
                 let got = line.trim_end_matches(['\r', '\n']);
                 assert!(
-                    glob(pattern, got),
+                    matches(pattern, got, &mut vars),
                     "{name} (chunked={chunked}) step {i}: expected {pattern:?}, got {got:?}"
                 );
             }
@@ -160,8 +228,13 @@ fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunke
     }
 }
 
+fn start_server() -> TestServer {
+    TestServer::start_with("max_line_length = 1000\nallow_plaintext_auth = true")
+}
+
 fn run_dir(proto: &str) {
-    let server = TestServer::start_with("max_line_length = 1000\nallow_plaintext_auth = true");
+    // Only SMTP transcripts share a server (see the module comment).
+    let shared = (proto == "smtp").then(start_server);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/transcripts")
         .join(proto);
@@ -174,15 +247,24 @@ fn run_dir(proto: &str) {
     assert!(!files.is_empty(), "no transcripts in {}", dir.display());
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
-        let (service, steps) = parse(&std::fs::read_to_string(&f).unwrap());
-        replay(&server, &name, &service, &steps, false);
-        replay(&server, &name, &service, &steps, true);
+        let (service, steps) = parse(&std::fs::read_to_string(&f).unwrap(), proto);
+        for chunked in [false, true] {
+            match &shared {
+                Some(server) => replay(server, &name, &service, &steps, chunked),
+                None => replay(&start_server(), &name, &service, &steps, chunked),
+            }
+        }
     }
 }
 
 #[test]
 fn smtp_transcripts() {
     run_dir("smtp");
+}
+
+#[test]
+fn imap_transcripts() {
+    run_dir("imap");
 }
 
 #[test]
@@ -194,4 +276,17 @@ fn glob_matches() {
     assert!(glob("2?0 *", "250 x"));
     assert!(!glob("250 *", "550 x"));
     assert!(glob("*", ""));
+    let mut vars = HashMap::new();
+    assert!(matches(
+        "* OK [UIDVALIDITY ${UV}] *",
+        "* OK [UIDVALIDITY 42] x",
+        &mut vars
+    ));
+    assert_eq!(vars["UV"], "42");
+    assert!(matches("[${UV}]", "[42]", &mut vars));
+    assert!(!matches("[${UV}]", "[43]", &mut vars));
+    assert_eq!(
+        substitute("SELECT x (QRESYNC (${UV} 1))", &vars),
+        "SELECT x (QRESYNC (42 1))"
+    );
 }

@@ -186,7 +186,18 @@ impl Session {
         response::flags(&mut fl, 31, &keywords, false);
         line(out, &format!("* FLAGS {}", String::from_utf8_lossy(&fl)));
         line(out, &format!("* {} EXISTS", messages.len()));
-        if !self.rev2 {
+        if self.rev2 {
+            // RFC 9051 §6.3.2: a LIST response with the mailbox's canonical name is required.
+            let mut l = String::from("* LIST (");
+            if let Some(s) = &folder.special_use {
+                l.push_str(s);
+            }
+            l.push_str(") \"/\" ");
+            let mut n = Vec::new();
+            response::mailbox(&mut n, &names::display_name(&self.me(), &folder), self.utf8);
+            l.push_str(&String::from_utf8_lossy(&n));
+            line(out, &l);
+        } else {
             let recent = messages.iter().filter(|m| m.recent).count();
             line(out, &format!("* {recent} RECENT"));
             if let Some(i) = messages.iter().position(|m| m.flags & 1 == 0) {
@@ -204,11 +215,27 @@ impl Session {
         if read_only {
             line(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox");
         } else {
+            // RFC 4314 §4: PERMANENTFLAGS lists only what this user's rights let them
+            // change: \Seen needs 's', \Deleted 't', the rest and new keywords 'w'.
+            let has = |r: char| rights.contains(r);
+            let mut bits = 0;
+            if has('s') {
+                bits |= 1;
+            }
+            if has('w') {
+                bits |= 2 | 4 | 16;
+            }
+            if has('t') {
+                bits |= 8;
+            }
+            let kw: &[String] = if has('w') { &keywords } else { &[] };
             let mut pf = Vec::new();
-            response::flags(&mut pf, 31, &keywords, false);
-            let pf = String::from_utf8_lossy(&pf);
-            let pf = format!("{} \\*)", pf.trim_end_matches(')'));
-            let pf = pf.replace("( \\*)", "(\\*)");
+            response::flags(&mut pf, bits, kw, false);
+            let mut pf = String::from_utf8_lossy(&pf).into_owned();
+            if has('w') {
+                pf = format!("{} \\*)", pf.trim_end_matches(')'));
+                pf = pf.replace("( \\*)", "(\\*)");
+            }
             line(out, &format!("* OK [PERMANENTFLAGS {pf}] Flags permitted"));
         }
         line(out, &format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
@@ -809,7 +836,7 @@ impl Session {
         account: &str,
         backend: &dyn Backend,
         out: &mut Out,
-    ) -> Result<(), Done> {
+    ) -> Result<bool, Done> {
         let q = backend.quota(account).map_err(Done::from)?;
         let mut parts = Vec::new();
         if let Some(limit) = q.storage_limit {
@@ -822,11 +849,16 @@ impl Session {
         if let Some(limit) = q.messages_limit {
             parts.push(format!("MESSAGE {} {}", q.messages_used, limit));
         }
+        // RFC 9208 §5.1: a QUOTA response lists at least one resource; an account without
+        // limits has no quota root at all.
+        if parts.is_empty() {
+            return Ok(false);
+        }
         line(
             out,
             &format!("* QUOTA {} ({})", quote(root), parts.join(" ")),
         );
-        Ok(())
+        Ok(true)
     }
 
     /// The account a quota root names: "" is the user's own.
@@ -853,7 +885,9 @@ impl Session {
         out: &mut Out,
     ) -> Result<Done, Done> {
         let account = self.quota_account(root, backend)?;
-        self.quota_line(root, &account, backend, out)?;
+        if !self.quota_line(root, &account, backend, out)? {
+            return Err(Done::No(format!("[NONEXISTENT] No quota root {root:?}")));
+        }
         Ok(Done::Ok("GETQUOTA completed".into()))
     }
 
@@ -876,9 +910,15 @@ impl Session {
         } else {
             folder.owner.clone()
         };
+        let mut quota = Vec::new();
+        let has_limits = self.quota_line(&root, &folder.owner, backend, &mut quota)?;
+        if !has_limits {
+            line(out, &format!("* QUOTAROOT {n}"));
+            return Ok(Done::Ok("GETQUOTAROOT completed".into()));
+        }
         line(out, &format!("* QUOTAROOT {n} {}", quote(&root)));
         if root.is_empty() || backend.is_admin(&self.me()) {
-            self.quota_line(&root, &folder.owner, backend, out)?;
+            out.extend_from_slice(&quota);
         }
         Ok(Done::Ok("GETQUOTAROOT completed".into()))
     }

@@ -681,7 +681,7 @@ impl Session {
             _ => {
                 let ret = ret.unwrap_or(&[]);
                 if ret.contains(&SearchReturn::Save) {
-                    self.selected_mut()?.saved = uids;
+                    self.selected_mut()?.saved = saved_result(ret, &uids, &numbers);
                 }
                 let only_save = ret.len() == 1 && ret[0] == SearchReturn::Save;
                 if !only_save {
@@ -907,6 +907,35 @@ impl Session {
             Ok(Done::Ok(format!("{code} COPY completed")))
         }
     }
+}
+
+/// What SEARCH RETURN (SAVE …) saves. RFC 5182 §2.4: with MIN and/or MAX but neither ALL
+/// nor COUNT, only the minimum and/or maximum message is saved, not every match.
+fn saved_result(ret: &[SearchReturn], uids: &[u32], numbers: &[u32]) -> Vec<u32> {
+    let whole = ret.contains(&SearchReturn::All) || ret.contains(&SearchReturn::Count);
+    let (min, max) = (
+        ret.contains(&SearchReturn::Min),
+        ret.contains(&SearchReturn::Max),
+    );
+    if whole || !(min || max) || uids.is_empty() {
+        return uids.to_vec();
+    }
+    // `numbers` and `uids` are in the same (ascending) order.
+    let (lo, hi) = numbers.iter().enumerate().fold((0, 0), |(lo, hi), (i, n)| {
+        (
+            if *n < numbers[lo] { i } else { lo },
+            if *n > numbers[hi] { i } else { hi },
+        )
+    });
+    let mut saved = Vec::new();
+    if min {
+        saved.push(uids[lo]);
+    }
+    if max && !(min && lo == hi) {
+        saved.push(uids[hi]);
+    }
+    saved.sort_unstable();
+    saved
 }
 
 /// Numbers as a comma list with ranges only for ascending consecutive runs (keeps the

@@ -225,7 +225,8 @@ impl Session {
     pub fn capabilities(&self) -> String {
         let mut caps = vec!["IMAP4rev1", "IMAP4rev2"];
         let plain_ok = self.tls || self.config.allow_plaintext;
-        if !self.tls && self.config.starttls_available {
+        // RFC 9051 §6.2.1: STARTTLS is only valid before login, so only offered there.
+        if !self.tls && self.config.starttls_available && !self.is_authenticated() {
             caps.push("STARTTLS");
         }
         if !plain_ok {
@@ -623,6 +624,18 @@ impl Session {
                     return;
                 }
                 let login = String::from_utf8_lossy(parts[1]).into_owned();
+                // RFC 4616 §2: an authzid other than the authenticated identity would mean
+                // acting as someone else, which nobody may; refuse instead of ignoring it.
+                if !parts[0].is_empty() && !parts[0].eq_ignore_ascii_case(parts[1]) {
+                    line(
+                        out,
+                        &format!(
+                            "{} NO [AUTHORIZATIONFAILED] Cannot act as another user",
+                            sasl.tag
+                        ),
+                    );
+                    return;
+                }
                 let password = Secret(parts[2].to_vec());
                 self.start_auth(sasl.tag, login, password, out, actions);
             }
