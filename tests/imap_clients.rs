@@ -133,7 +133,10 @@ fn server_messages(c: &mut Imap, mailbox: &str) -> BTreeMap<u32, ServerMessage> 
     let r = c.cmd("UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
     assert!(ok(&r), "FETCH in {mailbox}: {r:?}");
     let mut out = BTreeMap::new();
-    for l in r.iter().filter(|l| l.starts_with("* ") && l.contains(" FETCH (")) {
+    for l in r
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
+    {
         let field = |name: &str| -> &str {
             let at = l.find(name).unwrap_or_else(|| panic!("{name} in {l}")) + name.len();
             &l[at..]
@@ -265,7 +268,9 @@ fn maildir_snapshot(root: &Path) -> Vec<String> {
             if p.is_dir() {
                 dirs.push(p);
             } else if matches!(
-                p.parent().and_then(|d| d.file_name()).and_then(|n| n.to_str()),
+                p.parent()
+                    .and_then(|d| d.file_name())
+                    .and_then(|n| n.to_str()),
                 Some("cur" | "new")
             ) {
                 out.push(p.strip_prefix(root).unwrap().display().to_string());
@@ -344,7 +349,11 @@ fn assert_in_sync(c: &mut Imap, maildir: &Path, expected: &BTreeMap<&str, View>)
     for (folder, want) in expected {
         let server = server_view(c, folder);
         let local = maildir_view(&maildir.join(folder));
-        assert_eq!(server.len(), want.len(), "messages on the server in {folder}");
+        assert_eq!(
+            server.len(),
+            want.len(),
+            "messages on the server in {folder}"
+        );
         assert_eq!(local.len(), want.len(), "messages in the Maildir {folder}");
         for (n, flags) in want {
             assert_eq!(server.get(n), Some(flags), "server {folder} message {n}");
@@ -415,11 +424,20 @@ fn mbsync_syncs_a_thousand_messages_both_ways_then_has_nothing_to_do() {
     )
     .unwrap();
     for n in [3002, 3003] {
-        std::fs::write(lists.join(format!("new/1700000000.l{n}.test")), test_message(n)).unwrap();
+        std::fs::write(
+            lists.join(format!("new/1700000000.l{n}.test")),
+            test_message(n),
+        )
+        .unwrap();
     }
     expected.insert(
         "Lists",
-        [(3001, "S".to_string()), (3002, String::new()), (3003, String::new())].into(),
+        [
+            (3001, "S".to_string()),
+            (3002, String::new()),
+            (3003, String::new()),
+        ]
+        .into(),
     );
 
     // Server changes, as another IMAP client makes them.
@@ -431,9 +449,16 @@ fn mbsync_syncs_a_thousand_messages_both_ways_then_has_nothing_to_do() {
             .join(",")
     };
     let model = expected.get_mut("INBOX").unwrap();
-    for (range, op, letter) in [(51..=60, "+", 'F'), (61..=70, "+", 'S'), (93..=93, "-", 'S')] {
+    for (range, op, letter) in [
+        (51..=60, "+", 'F'),
+        (61..=70, "+", 'S'),
+        (93..=93, "-", 'S'),
+    ] {
         let flag = imap_flags_of(&letter.to_string());
-        let r = c.cmd(&format!("UID STORE {} {op}FLAGS.SILENT {flag}", uids(range.clone())));
+        let r = c.cmd(&format!(
+            "UID STORE {} {op}FLAGS.SILENT {flag}",
+            uids(range.clone())
+        ));
         assert!(ok(&r), "{r:?}");
         for n in range {
             let f = &model[&n];
@@ -445,7 +470,10 @@ fn mbsync_syncs_a_thousand_messages_both_ways_then_has_nothing_to_do() {
             model.insert(n, f);
         }
     }
-    let r = c.cmd(&format!("UID STORE {} +FLAGS.SILENT (\\Deleted)", uids(71..=80)));
+    let r = c.cmd(&format!(
+        "UID STORE {} +FLAGS.SILENT (\\Deleted)",
+        uids(71..=80)
+    ));
     assert!(ok(&r), "{r:?}");
     let r = c.cmd(&format!("UID EXPUNGE {}", uids(71..=80)));
     assert!(ok(&r), "{r:?}");
@@ -477,7 +505,9 @@ fn mbsync_syncs_a_thousand_messages_both_ways_then_has_nothing_to_do() {
     assert_eq!(expected["INBOX"].len(), 970);
     assert_in_sync(&mut c, &maildir, &expected);
     assert!(
-        server_view(&mut c, "INBOX").values().all(|f| !f.contains('T')),
+        server_view(&mut c, "INBOX")
+            .values()
+            .all(|f| !f.contains('T')),
         "Expunge Both leaves no \\Deleted message"
     );
 
@@ -496,11 +526,218 @@ fn mbsync_syncs_a_thousand_messages_both_ways_then_has_nothing_to_do() {
         );
     }
     assert!(sent.iter().any(|l| l.contains("UID FETCH")), "{output}");
-    assert_eq!(maildir_snapshot(&maildir), files_before, "Maildir after the third run");
-    assert_eq!(server_state(&mut c), server_before, "server after the third run");
+    assert_eq!(
+        maildir_snapshot(&maildir),
+        files_before,
+        "Maildir after the third run"
+    );
+    assert_eq!(
+        server_state(&mut c),
+        server_before,
+        "server after the third run"
+    );
+    // An open session would hold the server's shutdown for its grace period.
+    c.cmd("LOGOUT");
     eprintln!(
         "mbsync: filled 1000 in {filled:?}; first run done at {first:?}, second at {second:?}, \
          third at {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn mbsync_over_plain_imap_and_starttls() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), USER);
+    append(&mut c, "INBOX", &[1, 2, 3]);
+    c.cmd("LOGOUT");
+    let dir = tempfile::tempdir().unwrap();
+    let cert = server.data_dir().join("certs/cert.pem");
+    let port = server.addr("imap").port();
+    // With SSLType None the password goes in the clear: the test config allows that.
+    for (name, security) in [("plain", "SSLType None"), ("starttls", "SSLType STARTTLS")] {
+        let maildir = dir.path().join(name);
+        std::fs::create_dir(&maildir).unwrap();
+        let rc = dir.path().join(format!("{name}.rc"));
+        std::fs::write(&rc, mbsyncrc(port, security, &cert, &maildir)).unwrap();
+        let output = mbsync(&rc, &["-V"], dir.path());
+        assert_eq!(
+            output.contains("Connection is now encrypted"),
+            name == "starttls",
+            "{name}: {output}"
+        );
+        let want: View = (1..=3).map(|n| (n, initial_flags(n))).collect();
+        assert_eq!(
+            maildir_view(&maildir.join("INBOX")),
+            want,
+            "{name}: {output}"
+        );
+        let listed = run(
+            "mbsync",
+            &["-c", rc.to_str().unwrap(), "-l", "-a"],
+            dir.path(),
+            Duration::from_secs(60),
+        );
+        assert!(listed.0, "{name}: mbsync -l: {}", listed.1);
+        for folder in ["INBOX", "Archive", "Sent", "Trash"] {
+            assert!(
+                listed.1.lines().any(|l| l == folder),
+                "{name}: {folder} in {}",
+                listed.1
+            );
+        }
+    }
+}
+
+/// A server for curl: bob's INBOX held messages 1, 2, 3 (UIDs 1, 2, 3) and UID 1 is
+/// expunged, so that UIDs and sequence numbers differ (sequence number 1 is UID 2).
+fn curl_server() -> TestServer {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), USER);
+    append(&mut c, "INBOX", &[1, 2, 3]);
+    for command in [
+        "SELECT INBOX",
+        "UID STORE 1 +FLAGS (\\Deleted)",
+        "EXPUNGE",
+        "LOGOUT",
+    ] {
+        let r = c.cmd(command);
+        assert!(ok(&r), "{command}: {r:?}");
+    }
+    server
+}
+
+fn curl(args: &[&str], dir: &Path) -> (bool, String) {
+    let user = format!("{USER}:{PASSWORD}");
+    let mut all = vec![
+        "--silent",
+        "--show-error",
+        "--max-time",
+        "30",
+        "--user",
+        &user,
+    ];
+    all.extend_from_slice(args);
+    run("curl", &all, dir, Duration::from_secs(60))
+}
+
+fn curl_ok(args: &[&str], dir: &Path) -> String {
+    let (success, output) = curl(args, dir);
+    assert!(success, "curl {args:?}: {output}");
+    output
+}
+
+#[test]
+fn curl_fetches_lists_and_searches_over_imaps() {
+    let server = curl_server();
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("imaps://127.0.0.1:{}", server.addr("imaps").port());
+    let at = |path: &str| format!("{base}/{path}");
+
+    // curl 7.62 and later send UID FETCH for ;UID=, FETCH for ;MAILINDEX=.
+    let got = curl_ok(&["--insecure", &at("INBOX;UID=3")], dir.path());
+    assert_eq!(got, test_message(3));
+    let got = curl_ok(&["--insecure", &at("INBOX;MAILINDEX=1")], dir.path());
+    assert_eq!(got, test_message(2));
+    let (success, got) = curl(&["--insecure", &at("INBOX;UID=1")], dir.path());
+    assert!(!success, "UID 1 was expunged: {got}");
+
+    let got = curl_ok(&["--insecure", &at("")], dir.path());
+    for name in ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"] {
+        assert!(
+            got.lines()
+                .any(|l| l.starts_with("* LIST (") && l.ends_with(&format!("\"/\" {name}"))),
+            "{name} in {got}"
+        );
+    }
+    let got = curl_ok(
+        &["--insecure", &at("INBOX"), "-X", "UID SEARCH ALL"],
+        dir.path(),
+    );
+    assert_eq!(got.trim_end(), "* SEARCH 2 3");
+    let got = curl_ok(
+        &[
+            "--insecure",
+            &at("INBOX"),
+            "-X",
+            "UID SEARCH SUBJECT \"message 3\"",
+        ],
+        dir.path(),
+    );
+    assert_eq!(got.trim_end(), "* SEARCH 3");
+
+    // The self-signed certificate verifies for the configured host name.
+    let cert = server.data_dir().join("certs/cert.pem");
+    let port = server.addr("imaps").port();
+    let resolve = format!("mx.example.com:{port}:127.0.0.1");
+    let url = format!("imaps://mx.example.com:{port}/INBOX;UID=2");
+    let got = curl_ok(
+        &[
+            "--cacert",
+            cert.to_str().unwrap(),
+            "--resolve",
+            &resolve,
+            &url,
+        ],
+        dir.path(),
+    );
+    assert_eq!(got, test_message(2));
+
+    // A wrong password is refused (curl exit 67: login denied).
+    let (success, got) = run(
+        "curl",
+        &[
+            "-sS",
+            "--insecure",
+            "--user",
+            "bob@example.com:wrong",
+            &at("INBOX;UID=2"),
+        ],
+        dir.path(),
+        Duration::from_secs(60),
+    );
+    assert!(!success && got.contains("denied"), "{got}");
+}
+
+#[test]
+fn curl_over_imap_with_starttls() {
+    let server = curl_server();
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("imap://127.0.0.1:{}", server.addr("imap").port());
+    let tls = ["--ssl-reqd", "--insecure"];
+
+    let mut args = tls.to_vec();
+    let url = format!("{base}/INBOX;UID=3");
+    args.extend(["--verbose", url.as_str()]);
+    let got = curl_ok(&args, dir.path());
+    assert!(got.contains(&test_message(3)), "{got}");
+    // --verbose shows the protocol: STARTTLS first, the login only inside TLS.
+    let starttls = got
+        .find(" STARTTLS\r\n")
+        .or_else(|| got.find(" STARTTLS\n"));
+    let login = got.find("AUTHENTICATE").or_else(|| got.find(" LOGIN "));
+    assert!(
+        matches!((starttls, login), (Some(s), Some(l)) if s < l),
+        "STARTTLS before the login: {got}"
+    );
+    assert!(got.contains("SSL connection using"), "{got}");
+
+    // Upload (APPEND) and search through the same STARTTLS session kind.
+    let upload = dir.path().join("upload.eml");
+    std::fs::write(&upload, test_message(4)).unwrap();
+    let mut args = tls.to_vec();
+    let inbox = format!("{base}/INBOX");
+    args.extend(["-T", upload.to_str().unwrap(), inbox.as_str()]);
+    curl_ok(&args, dir.path());
+    let mut args = tls.to_vec();
+    args.extend([inbox.as_str(), "-X", "UID SEARCH ALL"]);
+    assert_eq!(curl_ok(&args, dir.path()).trim_end(), "* SEARCH 2 3 4");
+    let mut args = tls.to_vec();
+    let url = format!("{base}/INBOX;UID=4");
+    args.push(url.as_str());
+    assert_eq!(curl_ok(&args, dir.path()), test_message(4));
+
+    // Without --ssl-reqd curl stays in plaintext; the test config allows plaintext login.
+    let url = format!("{base}/INBOX;UID=2");
+    assert_eq!(curl_ok(&[url.as_str()], dir.path()), test_message(2));
 }
