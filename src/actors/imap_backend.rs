@@ -156,6 +156,19 @@ impl Backend for StoreBackend {
         Ok(list.into_iter().map(meta).collect())
     }
 
+    fn message_meta(
+        &self,
+        folder: FolderRef,
+        uid: u32,
+    ) -> Result<Option<MessageMeta>, BackendError> {
+        Ok(self
+            .ctx
+            .store
+            .get_message(folder, uid)
+            .map_err(err)?
+            .map(meta))
+    }
+
     fn now(&self) -> i64 {
         self.ctx.clock.now()
     }

@@ -130,6 +130,17 @@ pub trait Backend {
             .filter(|m| m.uid >= first_uid)
             .collect())
     }
+    /// One message's index entry.
+    fn message_meta(
+        &self,
+        folder: FolderRef,
+        uid: u32,
+    ) -> Result<Option<MessageMeta>, BackendError> {
+        Ok(self
+            .messages_from(folder, uid)?
+            .into_iter()
+            .find(|m| m.uid == uid))
+    }
     /// The current time (unix seconds), for SEARCH OLDER/YOUNGER and APPEND's default date.
     fn now(&self) -> i64;
     /// The raw message.

@@ -294,6 +294,9 @@ impl Session {
             }
         }
         let needs_content = attrs.iter().any(needs_content);
+        let needs_meta = attrs
+            .iter()
+            .any(|a| matches!(a, FetchAttr::InternalDate | FetchAttr::Rfc822Size));
         let sets_seen = !read_only
             && attrs.iter().any(|a| {
                 matches!(
@@ -349,10 +352,13 @@ impl Session {
                 None
             };
             let parsed = content.as_deref().map(message::parse);
-            let meta = backend
-                .messages_from(folder, m.uid)
-                .ok()
-                .and_then(|v| v.into_iter().find(|x| x.uid == m.uid));
+            // One index lookup, and only for the items that need it (a FETCH 1:* of
+            // FLAGS and UID on a big folder must not touch the index at all).
+            let meta = if needs_meta {
+                backend.message_meta(folder, m.uid).ok().flatten()
+            } else {
+                None
+            };
             let mut items: Vec<Vec<u8>> = Vec::new();
             let mut has_uid = false;
             let mut has_flags = false;
@@ -712,7 +718,10 @@ impl Session {
         let mut inputs = Vec::with_capacity(hits.len());
         for &i in hits {
             let m = &sel.messages[i];
-            let meta = metas.iter().find(|x| x.uid == m.uid);
+            let meta = metas
+                .binary_search_by_key(&m.uid, |x| x.uid)
+                .ok()
+                .map(|j| &metas[j]);
             let raw = backend
                 .message_content(sel.folder.id, m.uid)
                 .unwrap_or_default();
