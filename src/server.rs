@@ -145,7 +145,27 @@ type Booted = (
     Vec<Arbiter>,
 );
 
+/// Raises the soft limit on open files to the hard limit: every connection is a file, and
+/// the default soft limit (often 1024) would cap an IMAP server holding thousands of IDLE
+/// clients far below what the machine allows.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write and read the struct we pass, nothing else.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!("cannot raise the open-files limit");
+            }
+        }
+    }
+}
+
 async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
+    raise_open_files_limit();
     let mut report = Vec::new();
     // Installed before anything is printed: a SIGTERM right after the `ready:` line must
     // already mean a graceful stop.

@@ -768,7 +768,9 @@ fn coalesce(actions: Vec<Action>) -> Vec<Action> {
 }
 
 /// RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH (sequence numbers would shift
-/// under the client); UID variants are fine.
+/// under the client); SORT and THREAD answer with sequence numbers too (RFC 5256), so they
+/// are held back there as well. (Holding back during the UID variants is allowed, if not
+/// required.)
 fn allows_expunge(name: &str) -> bool {
-    !matches!(name, "FETCH" | "STORE" | "SEARCH")
+    !matches!(name, "FETCH" | "STORE" | "SEARCH" | "SORT" | "THREAD")
 }
