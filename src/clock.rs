@@ -54,20 +54,9 @@ pub fn iso8601(unix: i64) -> String {
 }
 
 /// Break unix seconds into (year, month, day, hour, minute, second), UTC.
-/// Howard Hinnant's days-to-civil algorithm.
 pub fn civil(unix: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = unix.div_euclid(86_400);
+    let (y, m, d) = crate::protocols::date::civil_from_days(unix.div_euclid(86_400));
     let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = if m <= 2 { y + 1 } else { y };
     (
         y,
         m,

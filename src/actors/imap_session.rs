@@ -13,13 +13,14 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use super::auth::{check_password, Checked};
 use super::conn::Conn;
 use super::folder::{MailboxChanged, Subscribe};
 use super::imap_backend::StoreBackend;
 use super::listener::ConnGuard;
 use super::ServerContext;
 use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
-use crate::storage::{AuthOutcome, FolderId};
+use crate::storage::FolderId;
 
 const READ_BUFFER: usize = 16 * 1024;
 
@@ -181,7 +182,11 @@ async fn run(
                     actions.extend(session.tls_established(&backend));
                 }
                 Action::Authenticate { login, password } => {
-                    let account = authenticate(&sctx, &id, io.peer, login, password).await;
+                    let account =
+                        match check_password(&sctx, "imap", &id, io.peer, login, password).await {
+                            Checked::Ok(a) => Some(a),
+                            Checked::Failed | Checked::Unavailable => None,
+                        };
                     actions.extend(session.resume_auth(account, &backend));
                 }
                 Action::Watch(folder) => {
@@ -222,39 +227,6 @@ async fn run(
                 }
             }
             _ = shutdown.changed() => actions.extend(session.shutdown()),
-        }
-    }
-}
-
-async fn authenticate(
-    sctx: &Arc<ServerContext>,
-    session: &str,
-    peer: SocketAddr,
-    login: String,
-    password: String,
-) -> Option<String> {
-    let store = sctx.store.clone();
-    let l = login.clone();
-    let outcome = tokio::task::spawn_blocking(move || store.verify_password(&l, &password)).await;
-    match outcome {
-        Ok(Ok(AuthOutcome::Ok(account))) => Some(account.address),
-        Ok(Ok(AuthOutcome::BadPassword { address })) => {
-            sctx.auth_log
-                .record("imap", session, peer.ip(), &login, Some(&address));
-            None
-        }
-        Ok(Ok(AuthOutcome::NoSuchAccount)) => {
-            sctx.auth_log
-                .record("imap", session, peer.ip(), &login, None);
-            None
-        }
-        Ok(Err(e)) => {
-            tracing::error!("password check failed: {e}");
-            None
-        }
-        Err(e) => {
-            tracing::error!("password check task failed: {e}");
-            None
         }
     }
 }

@@ -16,6 +16,7 @@
 //! Queue and folder actors are started under `actix::Supervisor` and contain panics with
 //! [`supervisor::guarded`], so a failing one restarts and reloads from storage.
 
+pub mod auth;
 pub mod authlog;
 pub mod conn;
 pub mod control;

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
+use super::auth::{check_password, Checked};
 use super::conn::Conn;
 use super::listener::ConnGuard;
 use super::queues::{Enqueue, QueueError};
@@ -21,8 +22,8 @@ use crate::protocols::smtp::{
     RecipientCheck, Service, Session, SessionConfig,
 };
 use crate::storage::{
-    AuthOutcome, Destination, EnvelopeParams, QueueName, QueueRecipient, QueueRecord,
-    RecipientKind, StorageError, Store,
+    Destination, EnvelopeParams, QueueName, QueueRecipient, QueueRecord, RecipientKind,
+    StorageError, Store,
 };
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -194,8 +195,13 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                     password,
                     ..
                 } => {
-                    let answer =
-                        authenticate(&sctx, &id, io.peer, &mechanism, login, password).await;
+                    let protocol = format!("smtp/{mechanism}");
+                    let checked = check_password(&sctx, &protocol, &id, io.peer, login, password);
+                    let answer = match checked.await {
+                        Checked::Ok(account) => Answer::Auth(Some(account)),
+                        Checked::Failed => Answer::Auth(None),
+                        Checked::Unavailable => Answer::AuthTempFail,
+                    };
                     actions.extend(session.resume(answer, &dir));
                 }
                 Action::Enqueue(envelope) => {
@@ -228,47 +234,6 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                 Ok(Err(e)) => return Err(e),
             },
             _ = shutdown.changed(), if !shutting_down => shutting_down = true,
-        }
-    }
-}
-
-/// Verifies a password off the session's thread (argon2 is deliberately slow) and records
-/// failures in the auth-failure log.
-async fn authenticate(
-    sctx: &Arc<ServerContext>,
-    session: &str,
-    peer: SocketAddr,
-    mechanism: &str,
-    login: String,
-    password: String,
-) -> Answer {
-    let store = sctx.store.clone();
-    let l = login.clone();
-    let outcome = tokio::task::spawn_blocking(move || store.verify_password(&l, &password)).await;
-    let failed = |account: Option<&str>| {
-        sctx.auth_log.record(
-            &format!("smtp/{mechanism}"),
-            session,
-            peer.ip(),
-            &login,
-            account,
-        );
-        Answer::Auth(None)
-    };
-    match outcome {
-        Ok(Ok(AuthOutcome::Ok(account))) => {
-            tracing::info!(account = %account.address, "authenticated");
-            Answer::Auth(Some(account.address))
-        }
-        Ok(Ok(AuthOutcome::BadPassword { address })) => failed(Some(&address)),
-        Ok(Ok(AuthOutcome::NoSuchAccount)) => failed(None),
-        Ok(Err(e)) => {
-            tracing::error!("password check failed: {e}");
-            Answer::AuthTempFail
-        }
-        Err(e) => {
-            tracing::error!("password check task failed: {e}");
-            Answer::AuthTempFail
         }
     }
 }

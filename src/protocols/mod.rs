@@ -1,3 +1,4 @@
 //! Pure protocol codecs.
+pub mod date;
 pub mod imap;
 pub mod smtp;

@@ -1126,26 +1126,10 @@ impl EvalContext<'_> {
 
 /// The calendar date of a unix time (UTC), for BEFORE/ON/SINCE.
 fn date_of(unix: i64) -> Date {
-    let (y, m, d) = crate_civil(unix);
+    let (y, m, d) = crate::protocols::date::civil_from_days(unix.div_euclid(86_400));
     Date {
         year: y as u16,
         month: m as u8,
         day: d as u8,
     }
-}
-
-/// Days-to-civil (Howard Hinnant), kept here so the protocol module stays free of the
-/// server's clock module.
-fn crate_civil(unix: i64) -> (i64, u32, u32) {
-    let days = unix.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }

@@ -8,6 +8,8 @@
 //! - `date_time` / `parse_date_time` implement `date-time` (INTERNALDATE, APPEND) without
 //!   the surrounding double quotes; the caller adds them.
 
+use crate::protocols::date::{civil_from_days, days_from_civil, MONTHS};
+
 /// `ATOM-CHAR` plus `]` (`ASTRING-CHAR`, RFC 9051 §9): printable ASCII except
 /// `atom-specials` = `( ) { SP CTL % * DQUOTE \`.
 fn is_astring_char(b: u8) -> bool {
@@ -159,36 +161,6 @@ pub fn flags(out: &mut Vec<u8>, system: u8, keywords: &[String], recent: bool) {
     out.push(b'(');
     out.extend_from_slice(items.join(" ").as_bytes());
     out.push(b')');
-}
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// Days since 1970-01-01 to (year, month 1–12, day 1–31) in the proleptic Gregorian calendar.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// (year, month 1–12, day) to days since 1970-01-01.
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `date-time` without the quotes: `"17-Jul-1996 02:44:25 -0700"`, the day space-padded

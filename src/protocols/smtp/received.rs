@@ -106,10 +106,7 @@ fn clean(s: &str) -> String {
 
 /// A unix timestamp as an RFC 5322 date in UTC: "Sun, 22 Nov 2026 00:00:00 +0000".
 pub fn rfc5322_date(unix_secs: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    use crate::protocols::date::{civil_from_days, MONTHS, WEEKDAYS_FROM_EPOCH as DAYS};
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
@@ -121,19 +118,4 @@ pub fn rfc5322_date(unix_secs: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
-}
-
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31), proleptic Gregorian (H. Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }

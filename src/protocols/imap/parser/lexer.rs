@@ -452,7 +452,11 @@ impl<'a> P<'a> {
             return Err("time out of range".into());
         }
         let offset_minutes = sign * (zh * 60 + zm) as i32;
-        let days = days_from_civil(i64::from(date.year), date.month, date.day);
+        let days = crate::protocols::date::days_from_civil(
+            i64::from(date.year),
+            u32::from(date.month),
+            u32::from(date.day),
+        );
         let local = days * 86_400 + i64::from(h * 3600 + m * 60 + s);
         Ok(DateTime {
             unix: local - i64::from(offset_minutes) * 60,
@@ -474,17 +478,6 @@ fn check_date(year: u16, month: u8, day: u8) -> PResult<()> {
     } else {
         Ok(())
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u8, d: u8) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// "INBOX" in any case becomes "INBOX", also as the first level of "inbox/…".
