@@ -22,7 +22,9 @@ use super::ServerContext;
 use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
 use crate::storage::FolderId;
 
-const READ_BUFFER: usize = 16 * 1024;
+/// IMAP commands are small; big APPEND literals arrive over several reads. Kept small
+/// because thousands of IDLE sessions each hold one.
+const READ_BUFFER: usize = 4 * 1024;
 
 pub struct ImapSessionActor {
     ctx: Arc<ServerContext>,
