@@ -6,7 +6,7 @@
 //! STARTTLS offered, the read size, whether a successful `LOGIN` + `SELECT INBOX` comes before
 //! the input (so that half the inputs start in the selected state), and whether folder changes
 //! arrive between reads. The rest is client input, fed in chunks of the read size. Every
-//! `Authenticate` is answered (success first, then alternating), every `StartTls` is
+//! `Authenticate` is answered (failure and success alternate), every `StartTls` is
 //! completed, and changes made "elsewhere" to the watched folder are applied to the backend
 //! and announced through `folder_changed`, so every state and every update path is reached.
 //!
@@ -38,6 +38,9 @@ struct Options {
     chunk: usize,
     /// Apply and announce a change to the watched folder after some reads.
     changes: bool,
+    /// Every password check fails (except the prefix's), so that the failure limit is
+    /// reached; otherwise they alternate, failure first.
+    all_fail: bool,
 }
 
 const CHUNKS: [usize; 4] = [1, 7, 64, 4096];
@@ -52,6 +55,7 @@ impl Options {
             selected,
             chunk: CHUNKS[usize::from((b >> 4) & 0x03)],
             changes: b & 0x40 != 0,
+            all_fail: b & 0x80 != 0,
         }
     }
 }
@@ -67,6 +71,7 @@ struct Driver {
     /// A framer fed the same bytes, answered as the session answers its own.
     shadow: Framer,
     closed: bool,
+    opts: Options,
     answers: u32,
     watched: Option<FolderRef>,
     changes: u32,
@@ -88,6 +93,7 @@ impl Driver {
             backend: MemBackend::new(),
             shadow: Framer::new(session_limits()),
             closed: false,
+            opts,
             answers: 0,
             watched: None,
             changes: 0,
@@ -121,13 +127,23 @@ impl Driver {
                 }
                 Action::Authenticate { .. } => {
                     self.answers += 1;
-                    let ok = self.answers % 2 == 1;
+                    let ok = self.answer_ok();
                     self.session
                         .resume_auth(ok.then(|| USER.to_string()), &self.backend)
                 }
             };
             pending.extend(more.into_iter().rev());
         }
+    }
+
+    /// The prefix's login succeeds; after it, failure and success alternate (failure
+    /// first), or every check fails.
+    fn answer_ok(&self) -> bool {
+        if self.opts.selected && self.answers == 1 {
+            return true;
+        }
+        let n = self.answers - u32::from(self.opts.selected);
+        !self.opts.all_fail && n % 2 == 0
     }
 
     fn receive(&mut self, input: &[u8]) {
@@ -244,8 +260,13 @@ fn session_limits() -> FramerLimits {
 
 /// Runs one input; panics only if an invariant breaks (which is what the fuzzer looks for).
 pub fn drive(data: &[u8]) {
+    transcript(data);
+}
+
+/// [`drive`], returning everything the session wrote (to check what a seed reaches).
+pub fn transcript(data: &[u8]) -> Vec<u8> {
     let Some((&first, input)) = data.split_first() else {
-        return;
+        return Vec::new();
     };
     let opts = Options::from_byte(first);
     let mut d = Driver::new(opts);
@@ -265,16 +286,20 @@ pub fn drive(data: &[u8]) {
         d.receive(b"Z NOOP\r\n");
         d.change(0);
     }
+    d.sent
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn transcript(first: u8, input: &[u8]) -> (Driver, String) {
+    fn run(first: u8, input: &[u8]) -> (Driver, String) {
         let mut d = Driver::new(Options::from_byte(first));
         let greeting = d.session.greeting();
         d.perform(greeting);
+        if d.opts.selected {
+            d.receive(PREFIX);
+        }
         d.receive(input);
         let text = String::from_utf8_lossy(&d.sent).into_owned();
         (d, text)
@@ -290,9 +315,7 @@ mod tests {
 
     #[test]
     fn backend_serves_fetch_of_the_multipart() {
-        let mut input = PREFIX.to_vec();
-        input.extend_from_slice(b"F1 FETCH 3 (BODYSTRUCTURE ENVELOPE)\r\n");
-        let (_, text) = transcript(0x02, &input);
+        let (_, text) = run(0x08, b"F1 FETCH 3 (BODYSTRUCTURE ENVELOPE)\r\n");
         assert!(text.contains("\"MIXED\""), "{text}");
         assert!(text.contains("\"ALTERNATIVE\""), "{text}");
         assert!(text.contains("F1 OK"), "{text}");
@@ -300,10 +323,22 @@ mod tests {
 
     #[test]
     fn login_answers_alternate() {
-        let (d, text) = transcript(0x02, b"a LOGIN x y\r\nb LOGOUT\r\n");
-        assert!(text.contains("b OK LOGOUT"), "{text}");
-        assert_eq!(d.answers, 1);
-        assert!(d.session.is_authenticated());
+        let (d, text) = run(0x02, b"a LOGIN x y\r\nb LOGIN x y\r\nc LOGOUT\r\n");
+        assert!(text.contains("a NO [AUTHENTICATIONFAILED]"), "{text}");
+        assert!(text.contains("b OK [CAPABILITY"), "{text}");
+        assert!(text.contains("c OK LOGOUT"), "{text}");
+        assert_eq!(d.answers, 2);
+    }
+
+    #[test]
+    fn three_failures_close_and_nothing_follows() {
+        let (d, text) = transcript(
+            0x82,
+            b"a LOGIN x y\r\nb LOGIN x y\r\nc LOGIN x y\r\nd NOOP\r\n",
+        );
+        assert!(text.contains("* BYE Too many failed logins"), "{text}");
+        assert!(!text.contains("d OK"), "{text}");
+        assert!(d.closed);
     }
 
     #[test]
