@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn three_failures_close_and_nothing_follows() {
-        let (d, text) = transcript(
+        let (d, text) = run(
             0x82,
             b"a LOGIN x y\r\nb LOGIN x y\r\nc LOGIN x y\r\nd NOOP\r\n",
         );
