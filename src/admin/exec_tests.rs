@@ -109,7 +109,7 @@ fn folder_list_shows_counts_and_special_use() {
             .append_messages(
                 id,
                 &[crate::storage::NewMessage {
-                    blob: blob.clone(),
+                    blob,
                     size: 22,
                     flags,
                     internal_date: 0,
