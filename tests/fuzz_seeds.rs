@@ -3,18 +3,108 @@
 
 use std::path::Path;
 
+/// The seeds of `fuzz/corpus/<target>/`, by file name.
+fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut seeds: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    seeds.sort();
+    seeds
+}
+
+/// Runs every seed through `drive`; returns how many there were.
+fn replay(target: &str, drive: fn(&[u8])) -> usize {
+    let seeds = seeds(target);
+    for (name, data) in &seeds {
+        let run = std::panic::catch_unwind(|| drive(data));
+        assert!(run.is_ok(), "seed {target}/{name} broke an invariant");
+    }
+    seeds.len()
+}
+
 #[test]
 fn smtp_session_seeds() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/smtp_session");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let data = std::fs::read(entry.unwrap().path()).unwrap();
-        ferrymail::protocols::smtp::fuzz::drive(&data);
-        n += 1;
+    let n = replay("smtp_session", ferrymail::protocols::smtp::fuzz::drive);
+    assert!(n >= 10, "smtp_session seed corpus missing: {n} files");
+}
+
+#[test]
+fn imap_session_seeds() {
+    let n = replay("imap_session", ferrymail::protocols::imap::fuzz::drive);
+    assert!(n >= 30, "imap_session seed corpus missing: {n} files");
+}
+
+/// The seeds are realistic sessions: together they complete every IMAP command.
+#[test]
+fn imap_session_seeds_reach_every_command() {
+    let mut completed = std::collections::BTreeSet::new();
+    for (_, data) in seeds("imap_session") {
+        let out = ferrymail::protocols::imap::fuzz::transcript(&data);
+        for line in String::from_utf8_lossy(&out).lines() {
+            let Some((_tag, rest)) = line.split_once(' ') else {
+                continue;
+            };
+            if let Some(text) = rest.strip_prefix("OK ") {
+                // Past a response code: "OK [APPENDUID 1 2] APPEND completed".
+                let text = match text.strip_prefix('[') {
+                    Some(code) => code.split_once("] ").map_or("", |(_, t)| t),
+                    None => text,
+                };
+                completed.insert(text.to_string());
+            }
+        }
     }
-    assert!(
-        n >= 10,
-        "seed corpus missing: {n} files in {}",
-        dir.display()
-    );
+    let expected = [
+        "CAPABILITY completed",
+        "NOOP completed",
+        "ID completed",
+        "LOGOUT completed",
+        "Logged in",
+        "Begin TLS negotiation now",
+        "ENABLE completed",
+        "LIST completed",
+        "LSUB completed",
+        "NAMESPACE completed",
+        "STATUS completed",
+        "CREATE completed",
+        "DELETE completed",
+        "RENAME completed",
+        "SUBSCRIBE completed",
+        "UNSUBSCRIBE completed",
+        "APPEND completed",
+        "GETACL completed",
+        "SETACL completed",
+        "DELETEACL completed",
+        "LISTRIGHTS completed",
+        "MYRIGHTS completed",
+        "GETQUOTA completed",
+        "GETQUOTAROOT completed",
+        "SELECT completed",
+        "EXAMINE completed",
+        "UNSELECT completed",
+        "CLOSE completed",
+        "CHECK completed",
+        "FETCH completed",
+        "STORE completed",
+        "SEARCH completed",
+        "SORT completed",
+        "THREAD completed",
+        "COPY completed",
+        "MOVE completed",
+        "EXPUNGE completed",
+        "IDLE terminated",
+    ];
+    let missing: Vec<&str> = expected
+        .into_iter()
+        .filter(|e| !completed.contains(*e))
+        .collect();
+    assert!(missing.is_empty(), "no seed completes: {missing:?}");
 }

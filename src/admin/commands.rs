@@ -10,6 +10,11 @@ pub(crate) enum Arg {
     Id,
     /// One of [`super::QUEUE_NAMES`].
     Queue,
+    /// Whose folders: an account address, or `public` for the public folders.
+    Owner,
+    /// ACL rights: letters of RFC 4314 ("lrs"), "+letters" / "-letters" to add or remove some,
+    /// or "none" to remove the entry.
+    Rights,
 }
 
 /// An option, `--name VALUE`, `--name=VALUE` or a bare `--name` switch.
@@ -66,6 +71,13 @@ const fn spec(
 }
 
 const QUEUES_DETAIL: &str = "Queues: inbound, local, remote, deferred, toarchive, bad.";
+const OWNER_DETAIL: &str =
+    "ACCOUNT is an account address, or 'public' for the public folders (\"Public Folders/…\" in IMAP).";
+const RIGHTS_DETAIL: &str = "ACCOUNT is an account address, or 'public' for the public folders.
+IDENTIFIER is an account address or 'anyone'.
+RIGHTS (RFC 4314): l lookup, r read, s keep seen, w write flags, i insert, p post,
+k create folders, x delete folder, t delete messages, e expunge, a administer.
+\"lrs\" sets exactly these, \"+w\" adds, \"-w\" removes, \"none\" removes the entry.";
 
 pub(crate) const COMMANDS: &[Spec] = &[
     Spec {
@@ -221,6 +233,66 @@ pub(crate) const COMMANDS: &[Spec] = &[
         1,
         &[],
     ),
+    Spec {
+        details: OWNER_DETAIL,
+        ..spec(
+            "folder list",
+            "folder list ACCOUNT|public",
+            "list an account's folders, or the public ones, with their counts",
+            &[Arg::Owner],
+            1,
+            &[],
+        )
+    },
+    Spec {
+        details: OWNER_DETAIL,
+        ..spec(
+            "folder create",
+            "folder create ACCOUNT|public FOLDER",
+            "create a folder (and its missing parents, \"a/b\")",
+            &[Arg::Owner, Arg::Text("FOLDER")],
+            2,
+            &[],
+        )
+    },
+    Spec {
+        details: OWNER_DETAIL,
+        ..spec(
+            "folder delete",
+            "folder delete ACCOUNT|public FOLDER",
+            "delete a folder and its messages",
+            &[Arg::Owner, Arg::Text("FOLDER")],
+            2,
+            &[],
+        )
+    },
+    Spec {
+        details: OWNER_DETAIL,
+        ..spec(
+            "acl get",
+            "acl get ACCOUNT|public FOLDER",
+            "show who may do what in a folder",
+            &[Arg::Owner, Arg::Text("FOLDER")],
+            2,
+            &[],
+        )
+    },
+    Spec {
+        details: RIGHTS_DETAIL,
+        ..spec(
+            "acl set",
+            "acl set ACCOUNT|public FOLDER IDENTIFIER RIGHTS",
+            "give, change or remove someone's rights on a folder",
+            &[
+                Arg::Owner,
+                Arg::Text("FOLDER"),
+                Arg::Text("IDENTIFIER"),
+                Arg::Rights,
+            ],
+            4,
+            &[],
+        )
+    },
     spec(
         "reload",
         "reload",

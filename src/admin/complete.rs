@@ -2,7 +2,7 @@
 
 use super::commands::{find, groups, subcommands, Arg, Spec};
 use super::words::scan;
-use super::QUEUE_NAMES;
+use super::{PUBLIC, QUEUE_NAMES};
 
 /// Completes the word under the cursor: returns where the replaced word starts (a byte
 /// offset in `line`) and the candidates, sorted. Only the text before `pos` is considered.
@@ -91,8 +91,12 @@ fn after_path(spec: &Spec, rest: &[String]) -> Vec<String> {
                 .map(|f| f.name.to_string()),
         );
     }
-    if spec.args.get(positionals) == Some(&Arg::Queue) {
-        out.extend(QUEUE_NAMES.iter().map(|q| q.to_string()));
+    match spec.args.get(positionals) {
+        Some(Arg::Queue) => out.extend(QUEUE_NAMES.iter().map(|q| q.to_string())),
+        Some(Arg::Owner) => out.push(PUBLIC.to_string()),
+        Some(Arg::Text("IDENTIFIER")) => out.push(crate::storage::ANYONE.to_string()),
+        Some(Arg::Rights) => out.push("none".to_string()),
+        _ => {}
     }
     out
 }

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::AdminCommand;
-use crate::storage::{QueueName, QueueRecord, Store};
+use super::{AdminCommand, PUBLIC};
+use crate::storage::{FolderId, FolderState, QueueName, QueueRecord, Store, ANYONE, PUBLIC_OWNER};
 
 /// Runs a store-level command. Commands that need a running server (status, actors,
 /// reload, shutdown) are refused with a clear message.
@@ -108,6 +108,33 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
             commit(store)?;
             format!("{id:016X} deleted from the {} queue", rec.queue.as_str())
         }
+        AdminCommand::FolderList(owner) => folder_list(store, owner)?,
+        AdminCommand::FolderCreate { owner, name } => {
+            store
+                .create_folder(storage_owner(owner), name, None)
+                .map_err(s)?;
+            commit(store)?;
+            format!("folder {name} created ({})", whose(owner))
+        }
+        AdminCommand::FolderDelete { owner, name } => {
+            let id = folder(store, owner, name)?;
+            store.delete_folder(id).map_err(s)?;
+            commit(store)?;
+            format!("folder {name} deleted ({})", whose(owner))
+        }
+        AdminCommand::AclGet {
+            owner,
+            folder: name,
+        } => {
+            let id = folder(store, owner, name)?;
+            acl_lines(store, owner, id)?
+        }
+        AdminCommand::AclSet {
+            owner,
+            folder: name,
+            identifier,
+            rights,
+        } => acl_set(store, owner, name, identifier, rights)?,
         AdminCommand::Status
         | AdminCommand::Actors
         | AdminCommand::Reload
@@ -140,6 +167,134 @@ pub fn queue_retry(store: &Store, id: u64) -> Result<String, String> {
         "{id:016X} moved from {} to inbound for another attempt",
         rec.queue.as_str()
     ))
+}
+
+/// The storage owner for a command's owner word (`public` → [`PUBLIC_OWNER`]).
+fn storage_owner(owner: &str) -> &str {
+    if owner == PUBLIC {
+        PUBLIC_OWNER
+    } else {
+        owner
+    }
+}
+
+/// "public folders" or "account bob@x", for messages.
+fn whose(owner: &str) -> String {
+    if owner == PUBLIC {
+        "public folders".into()
+    } else {
+        format!("account {owner}")
+    }
+}
+
+fn folder(store: &Store, owner: &str, name: &str) -> Result<FolderId, String> {
+    store
+        .folder_id(storage_owner(owner), name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no folder {name} ({})", whose(owner)))
+}
+
+/// One line per folder: name, messages, unseen, size, special-use (`\Noselect` for a
+/// placeholder kept for its children).
+fn folder_list(store: &Store, owner: &str) -> Result<String, String> {
+    let folders = store
+        .list_folders(storage_owner(owner))
+        .map_err(|e| e.to_string())?;
+    if folders.is_empty() {
+        return Ok(format!("no folders ({})", whose(owner)));
+    }
+    let width = folders
+        .iter()
+        .map(|f| f.name.chars().count())
+        .chain([6])
+        .max()
+        .unwrap_or(6);
+    let mut out = format!(
+        "{:width$}  {:>8}  {:>6}  {:>10}  SPECIAL-USE\n",
+        "FOLDER", "MESSAGES", "UNSEEN", "SIZE"
+    );
+    for f in &folders {
+        let _ = writeln!(
+            out,
+            "{:width$}  {:>8}  {:>6}  {:>10}  {}",
+            f.name,
+            f.exists,
+            f.unseen,
+            f.size,
+            special_use(f)
+        );
+    }
+    Ok(out.trim_end().to_string())
+}
+
+fn special_use(f: &FolderState) -> &str {
+    match (&f.special_use, f.noselect) {
+        (Some(u), _) => u,
+        (None, true) => "\\Noselect",
+        (None, false) => "-",
+    }
+}
+
+/// The ACL, one "IDENTIFIER RIGHTS" line per entry; an account's folder starts with its
+/// owner's implicit full rights.
+fn acl_lines(store: &Store, owner: &str, id: FolderId) -> Result<String, String> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    if owner != PUBLIC {
+        let all = store.rights(id, owner).map_err(|e| e.to_string())?;
+        rows.push((owner.to_ascii_lowercase(), format!("{all} (owner)")));
+    }
+    rows.extend(store.get_acl(id).map_err(|e| e.to_string())?);
+    if rows.is_empty() {
+        return Ok("no ACL entries: nobody has access".into());
+    }
+    let width = rows.iter().map(|(i, _)| i.len()).max().unwrap_or(0);
+    Ok(rows
+        .iter()
+        .map(|(i, r)| format!("{i:width$}  {r}"))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// `acl set`: "none" removes the entry; otherwise RFC 4314 SETACL semantics ("+x", "-x" or
+/// exactly these). The identifier must be `anyone` or an existing account.
+fn acl_set(
+    store: &Store,
+    owner: &str,
+    name: &str,
+    identifier: &str,
+    rights: &str,
+) -> Result<String, String> {
+    let s = |e: crate::storage::StorageError| e.to_string();
+    let id = folder(store, owner, name)?;
+    if identifier != ANYONE && store.get_account(identifier).map_err(s)?.is_none() {
+        return Err(format!(
+            "no account {identifier} (identifiers are account addresses or 'anyone')"
+        ));
+    }
+    if owner != PUBLIC && identifier.eq_ignore_ascii_case(owner) {
+        return Err(format!(
+            "{identifier} owns {name} and always has every right"
+        ));
+    }
+    if rights == "none" {
+        store.delete_acl(id, identifier).map_err(s)?;
+    } else {
+        store.set_acl(id, identifier, rights).map_err(s)?;
+    }
+    commit(store)?;
+    let now = store
+        .get_acl(id)
+        .map_err(s)?
+        .into_iter()
+        .find(|(i, _)| i.eq_ignore_ascii_case(identifier))
+        .map(|(_, r)| r);
+    Ok(match now {
+        Some(r) => format!(
+            "{identifier} now has rights {r} on {name} ({})",
+            whose(owner)
+        ),
+        None => format!("{identifier} has no rights on {name} ({})", whose(owner)),
+    })
 }
 
 fn commit(store: &Store) -> Result<(), String> {

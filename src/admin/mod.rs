@@ -15,6 +15,8 @@ mod complete;
 pub mod console;
 pub mod control;
 pub mod exec;
+#[cfg(test)]
+mod exec_tests;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -70,10 +72,34 @@ pub enum AdminCommand {
         to: String,
     },
     QueueDelete(u64),
+    /// The owner is an account address or [`PUBLIC`] (`public` in commands).
+    FolderList(String),
+    FolderCreate {
+        owner: String,
+        name: String,
+    },
+    FolderDelete {
+        owner: String,
+        name: String,
+    },
+    AclGet {
+        owner: String,
+        folder: String,
+    },
+    /// `rights` as typed: "lrs", "+w", "-w", or "none" (remove the entry).
+    AclSet {
+        owner: String,
+        folder: String,
+        identifier: String,
+        rights: String,
+    },
     Reload,
     Shutdown,
     DkimGenerate(String),
 }
+
+/// The owner word for the public folders (`folder list public`).
+pub const PUBLIC: &str = "public";
 
 impl AdminCommand {
     /// The command words, e.g. `"account add"` (as in `help`).
@@ -98,6 +124,11 @@ impl AdminCommand {
             QueueRetry(_) => "queue retry",
             QueueMove { .. } => "queue move",
             QueueDelete(_) => "queue delete",
+            FolderList(_) => "folder list",
+            FolderCreate { .. } => "folder create",
+            FolderDelete { .. } => "folder delete",
+            AclGet { .. } => "acl get",
+            AclSet { .. } => "acl set",
             Reload => "reload",
             Shutdown => "shutdown",
             DkimGenerate(_) => "dkim generate",
@@ -168,6 +199,27 @@ impl AdminCommand {
                 (vec![format!("{id:016X}")], vec![])
             }
             QueueMove { id, to } => (vec![format!("{id:016X}"), to.clone()], vec![]),
+            FolderList(owner) => (vec![owner.clone()], vec![]),
+            FolderCreate { owner, name }
+            | FolderDelete { owner, name }
+            | AclGet {
+                owner,
+                folder: name,
+            } => (vec![owner.clone(), name.clone()], vec![]),
+            AclSet {
+                owner,
+                folder,
+                identifier,
+                rights,
+            } => (
+                vec![
+                    owner.clone(),
+                    folder.clone(),
+                    identifier.clone(),
+                    rights.clone(),
+                ],
+                vec![],
+            ),
         };
         let mut w: Vec<String> = self.path().split(' ').map(String::from).collect();
         if args.iter().any(|a| a.starts_with("--")) {

@@ -1,7 +1,8 @@
 //! Words → [`AdminCommand`], plus `help` and usage texts, all from the command table.
 
 use super::commands::{find, groups, in_group, subcommands, suggest, Arg, Spec, COMMANDS};
-use super::{AdminCommand, AdminParseError, QUEUE_NAMES};
+use super::{AdminCommand, AdminParseError, PUBLIC, QUEUE_NAMES};
+use crate::storage::{ALL_RIGHTS, ANYONE};
 
 fn did_you_mean(s: Option<&str>) -> String {
     s.map(|s| format!(" (did you mean '{s}'?)"))
@@ -149,6 +150,45 @@ fn arg_name(arg: &Arg) -> &'static str {
         Arg::Text(name) => name,
         Arg::Id => "ID",
         Arg::Queue => "QUEUE",
+        Arg::Owner => "ACCOUNT",
+        Arg::Rights => "RIGHTS",
+    }
+}
+
+fn is_address(value: &str) -> bool {
+    matches!(value.split_once('@'), Some((local, domain))
+        if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
+}
+
+fn not_address(spec: &Spec, value: &str) -> AdminParseError {
+    err(
+        spec,
+        format!("'{value}' is not an address (expected local@domain)"),
+    )
+}
+
+/// RFC 4314 rights: letters of [`ALL_RIGHTS`] (and the obsolete "c" and "d"), optionally
+/// after "+" or "-"; or "none".
+fn check_rights(spec: &Spec, value: &str) -> Result<(), AdminParseError> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(());
+    }
+    let letters = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if letters.is_empty() {
+        return Err(err(
+            spec,
+            format!("'{value}' names no rights (use \"none\" to remove the entry)"),
+        ));
+    }
+    match letters
+        .chars()
+        .find(|c| !ALL_RIGHTS.contains(*c) && !"cd".contains(*c))
+    {
+        Some(c) => Err(err(
+            spec,
+            format!("unknown right '{c}' in '{value}' (rights: {ALL_RIGHTS}, or none)"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -157,23 +197,27 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
         Arg::Text(name) if value.trim().is_empty() => {
             Err(err(spec, format!("{name} must not be empty")))
         }
-        Arg::Text("ADDRESS" | "ALIAS" | "TARGET") => match value.split_once('@') {
-            Some((local, domain))
-                if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
-            {
-                Ok(())
-            }
-            _ => Err(err(
+        Arg::Text("ADDRESS" | "ALIAS" | "TARGET") if !is_address(value) => {
+            Err(not_address(spec, value))
+        }
+        Arg::Text("IDENTIFIER") if !value.eq_ignore_ascii_case(ANYONE) && !is_address(value) => {
+            Err(err(
                 spec,
-                format!("'{value}' is not an address (expected local@domain)"),
-            )),
-        },
+                format!("'{value}' is not an identifier (expected an address or 'anyone')"),
+            ))
+        }
         Arg::Text("NAME" | "DOMAIN")
             if value.contains('@') || value.contains(char::is_whitespace) =>
         {
             Err(err(spec, format!("'{value}' is not a domain name")))
         }
         Arg::Text(_) => Ok(()),
+        Arg::Owner if value.eq_ignore_ascii_case(PUBLIC) || is_address(value) => Ok(()),
+        Arg::Owner => Err(err(
+            spec,
+            format!("'{value}' is not an account address or 'public'"),
+        )),
+        Arg::Rights => check_rights(spec, value),
         Arg::Id => parse_id(value).map(|_| ()).ok_or_else(|| {
             err(
                 spec,
@@ -227,6 +271,7 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
     let arg = |i: usize| p.args.get(i).cloned().unwrap_or_default();
     let password = || p.flag("--password").unwrap_or_default().to_string();
     let queue = |i: usize| p.args.get(i).map(|q| q.to_ascii_lowercase());
+    let owner = || owner_word(&arg(0));
     Ok(match spec.path {
         "status" => Status,
         "actors" => Actors,
@@ -261,6 +306,25 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
             to: queue(1).unwrap_or_default(),
         },
         "queue delete" => QueueDelete(id(&arg(0))),
+        "folder list" => FolderList(owner()),
+        "folder create" => FolderCreate {
+            owner: owner(),
+            name: arg(1),
+        },
+        "folder delete" => FolderDelete {
+            owner: owner(),
+            name: arg(1),
+        },
+        "acl get" => AclGet {
+            owner: owner(),
+            folder: arg(1),
+        },
+        "acl set" => AclSet {
+            owner: owner(),
+            folder: arg(1),
+            identifier: identifier(&arg(2)),
+            rights: rights_word(&arg(3)),
+        },
         "reload" => Reload,
         "shutdown" => Shutdown,
         "dkim generate" => DkimGenerate(arg(0).to_ascii_lowercase()),
@@ -270,6 +334,31 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
             )))
         }
     })
+}
+
+/// "public" in any case becomes [`PUBLIC`]; an address stays as typed (storage normalises).
+fn owner_word(w: &str) -> String {
+    if w.eq_ignore_ascii_case(PUBLIC) {
+        PUBLIC.to_string()
+    } else {
+        w.to_string()
+    }
+}
+
+fn identifier(w: &str) -> String {
+    if w.eq_ignore_ascii_case(ANYONE) {
+        ANYONE.to_string()
+    } else {
+        w.to_string()
+    }
+}
+
+fn rights_word(w: &str) -> String {
+    if w.eq_ignore_ascii_case("none") {
+        "none".to_string()
+    } else {
+        w.to_string()
+    }
 }
 
 /// `help [GROUP | GROUP SUB]`: the topic must name a group or a command.

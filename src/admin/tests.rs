@@ -184,6 +184,95 @@ fn parse_every_command() {
         ("reload", Reload),
         ("shutdown", Shutdown),
         ("dkim generate example.org", DkimGenerate(s("example.org"))),
+        ("folder list bob@x", FolderList(s("bob@x"))),
+        ("folder list PUBLIC", FolderList(s("public"))),
+        (
+            "folder create bob@x \"Projects/2024 Q1\"",
+            FolderCreate {
+                owner: s("bob@x"),
+                name: s("Projects/2024 Q1"),
+            },
+        ),
+        (
+            "FOLDER CREATE public News",
+            FolderCreate {
+                owner: s("public"),
+                name: s("News"),
+            },
+        ),
+        (
+            "folder create bob@x -- --odd",
+            FolderCreate {
+                owner: s("bob@x"),
+                name: s("--odd"),
+            },
+        ),
+        (
+            "folder delete bob@x Trash/old",
+            FolderDelete {
+                owner: s("bob@x"),
+                name: s("Trash/old"),
+            },
+        ),
+        (
+            "acl get bob@x INBOX",
+            AclGet {
+                owner: s("bob@x"),
+                folder: s("INBOX"),
+            },
+        ),
+        (
+            "acl get Public News",
+            AclGet {
+                owner: s("public"),
+                folder: s("News"),
+            },
+        ),
+        (
+            "acl set bob@x INBOX carol@x lrs",
+            AclSet {
+                owner: s("bob@x"),
+                folder: s("INBOX"),
+                identifier: s("carol@x"),
+                rights: s("lrs"),
+            },
+        ),
+        (
+            "acl set bob@x INBOX carol@x +w",
+            AclSet {
+                owner: s("bob@x"),
+                folder: s("INBOX"),
+                identifier: s("carol@x"),
+                rights: s("+w"),
+            },
+        ),
+        (
+            "acl set bob@x INBOX carol@x -wi",
+            AclSet {
+                owner: s("bob@x"),
+                folder: s("INBOX"),
+                identifier: s("carol@x"),
+                rights: s("-wi"),
+            },
+        ),
+        (
+            "acl set public News Anyone NONE",
+            AclSet {
+                owner: s("public"),
+                folder: s("News"),
+                identifier: s("anyone"),
+                rights: s("none"),
+            },
+        ),
+        (
+            "acl set public News anyone cd",
+            AclSet {
+                owner: s("public"),
+                folder: s("News"),
+                identifier: s("anyone"),
+                rights: s("cd"),
+            },
+        ),
     ];
     for (line, want) in cases {
         assert_eq!(parsed(line), Ok(want.clone()), "{line:?}");
@@ -297,6 +386,54 @@ fn parse_errors() {
         ("dkim", "dkim: missing subcommand\nusage: dkim generate"),
         ("help acount", "help: unknown command 'acount' (did you mean 'account'?) (try 'help')\nusage: help [COMMAND]"),
         ("help account add x", "help: unexpected argument 'x'\nusage: help [COMMAND]"),
+        ("folder", "folder: missing subcommand\nusage: folder list|create|delete"),
+        ("folder list", "folder list: missing ACCOUNT\nusage: folder list ACCOUNT|public"),
+        (
+            "folder list bob",
+            "folder list: 'bob' is not an account address or 'public'\nusage: folder list ACCOUNT|public",
+        ),
+        (
+            "folder list public extra",
+            "folder list: unexpected argument 'extra'\nusage: folder list ACCOUNT|public",
+        ),
+        (
+            "folder create bob@x",
+            "folder create: missing FOLDER\nusage: folder create ACCOUNT|public FOLDER",
+        ),
+        (
+            "folder create bob@x ''",
+            "folder create: FOLDER must not be empty\nusage: folder create ACCOUNT|public FOLDER",
+        ),
+        (
+            "folder dlete bob@x a",
+            "unknown command 'folder dlete' (did you mean 'folder delete'?)\nusage: folder list|create|delete",
+        ),
+        (
+            "folder delete publik News",
+            "folder delete: 'publik' is not an account address or 'public'\nusage: folder delete ACCOUNT|public FOLDER",
+        ),
+        ("acl", "acl: missing subcommand\nusage: acl get|set"),
+        ("acl get public", "acl get: missing FOLDER\nusage: acl get ACCOUNT|public FOLDER"),
+        (
+            "acl set bob@x INBOX carol@x",
+            "acl set: missing RIGHTS\nusage: acl set ACCOUNT|public FOLDER IDENTIFIER RIGHTS",
+        ),
+        (
+            "acl set bob@x INBOX carol lr",
+            "acl set: 'carol' is not an identifier (expected an address or 'anyone')\nusage: acl set ACCOUNT|public FOLDER IDENTIFIER RIGHTS",
+        ),
+        (
+            "acl set bob@x INBOX carol@x lrz",
+            "acl set: unknown right 'z' in 'lrz' (rights: lrswipkxtea, or none)\nusage: acl set ACCOUNT|public FOLDER IDENTIFIER RIGHTS",
+        ),
+        (
+            "acl set bob@x INBOX carol@x +",
+            "acl set: '+' names no rights (use \"none\" to remove the entry)\nusage: acl set ACCOUNT|public FOLDER IDENTIFIER RIGHTS",
+        ),
+        (
+            "acl set bob@x INBOX carol@x lr x",
+            "acl set: unexpected argument 'x'\nusage: acl set ACCOUNT|public FOLDER IDENTIFIER RIGHTS",
+        ),
     ];
     for (line, want) in cases {
         assert_eq!(
@@ -326,6 +463,7 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
     use AdminCommand::*;
     let addr = "-{0,2}[a-z0-9.]{1,8}@[a-z0-9.]{1,8}";
     let domain = "[a-z0-9][a-z0-9.-]{0,15}";
+    let folder = "[a-zA-Z0-9 /._-]{0,10}[a-zA-Z0-9äü]";
     let queue = prop::sample::select(QUEUE_NAMES.to_vec()).prop_map(String::from);
     prop_oneof![
         Just(Status),
@@ -342,6 +480,16 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
         prop::option::of(queue.clone()).prop_map(QueueList),
         (any::<u64>(), queue).prop_map(|(id, to)| QueueMove { id, to }),
         any::<u64>().prop_map(QueueShow),
+        prop_oneof![addr.prop_map(String::from), Just(PUBLIC.to_string())].prop_map(FolderList),
+        (addr, folder).prop_map(|(owner, name)| FolderDelete { owner, name }),
+        (addr, folder, addr, "(none|[+-]?[lrswipkxtea]{1,5})").prop_map(
+            |(owner, folder, identifier, rights)| AclSet {
+                owner,
+                folder,
+                identifier,
+                rights
+            }
+        ),
     ]
 }
 
@@ -393,13 +541,13 @@ fn help_for_topics() {
 #[test]
 fn complete_table() {
     let all_groups = [
-        "account", "actors", "alias", "dkim", "domain", "help", "queue", "reload", "shutdown",
-        "status",
+        "account", "acl", "actors", "alias", "dkim", "domain", "folder", "help", "queue", "reload",
+        "shutdown", "status",
     ];
     let cases: &[(&str, usize, &[&str])] = &[
         ("", 0, &all_groups),
-        ("a", 0, &["account", "actors", "alias"]),
-        ("ac", 0, &["account", "actors"]),
+        ("a", 0, &["account", "acl", "actors", "alias"]),
+        ("ac", 0, &["account", "acl", "actors"]),
         ("sh", 0, &["shutdown"]),
         ("  st", 2, &["status"]),
         ("x", 0, &[]),
@@ -436,6 +584,13 @@ fn complete_table() {
             &["delete", "list", "move", "retry", "show"],
         ),
         ("status ", 7, &[]),
+        ("folder ", 7, &["create", "delete", "list"]),
+        ("folder list ", 12, &["public"]),
+        ("folder list p", 12, &["public"]),
+        ("folder create bob@x ", 20, &[]),
+        ("acl set public News ", 20, &["anyone"]),
+        ("acl set public News anyone ", 27, &["none"]),
+        ("acl set public News anyone lr ", 30, &[]),
         ("nope ", 5, &[]),
         ("account nope ", 13, &[]),
     ];

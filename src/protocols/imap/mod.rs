@@ -9,6 +9,8 @@
 //!   `search_text.rs`, `sort.rs`, `thread.rs` for SEARCH, SORT and THREAD;
 //!   `response.rs` wire encoding.
 //! - `backend.rs`: the trait through which the session reads and changes mail.
+//! - `fuzz.rs`: the session under arbitrary input with an in-memory backend (fuzz target and
+//!   seed replay).
 //!
 //! We write our own grammar rather than use imap-codec 2.0-alpha: the server needs ACL,
 //! ESEARCH/SEARCHRES, LIST-EXTENDED/LIST-STATUS, PREVIEW, APPENDLIMIT, CREATE-SPECIAL-USE,
@@ -16,6 +18,7 @@
 
 pub mod backend;
 pub mod framer;
+pub mod fuzz;
 pub mod mailboxes;
 pub mod message;
 pub mod messages;

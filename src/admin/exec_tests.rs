@@ -1,0 +1,240 @@
+//! `folder …` and `acl …` against a real store in a temp dir: what the admin sees, and what
+//! the store holds afterwards.
+
+use super::exec::execute;
+use super::parse_line;
+use crate::storage::{Store, PUBLIC_OWNER};
+
+fn store() -> (tempfile::TempDir, Store) {
+    crate::storage::set_fast_password_hashing_for_tests(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open store");
+    for line in [
+        "domain add example.org",
+        "account add bob@example.org --password pw",
+        "account add carol@example.org --password pw",
+    ] {
+        run(&store, line).expect(line);
+    }
+    (dir, store)
+}
+
+fn run(store: &Store, line: &str) -> Result<String, String> {
+    let cmd = parse_line(line).map_err(|e| e.to_string())?;
+    execute(store, &cmd)
+}
+
+fn ok(store: &Store, line: &str) -> String {
+    run(store, line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+fn fails(store: &Store, line: &str) -> String {
+    match run(store, line) {
+        Ok(out) => panic!("{line}: expected an error, got {out:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn folder_create_list_delete_for_an_account() {
+    let (_dir, store) = store();
+    assert_eq!(
+        ok(&store, "folder create bob@example.org \"Projects/2024 Q1\""),
+        "folder Projects/2024 Q1 created (account bob@example.org)"
+    );
+    // The missing parent was created too.
+    assert!(store
+        .folder_id("bob@example.org", "Projects")
+        .unwrap()
+        .is_some());
+    let list = ok(&store, "folder list bob@example.org");
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(
+        lines[0].starts_with("FOLDER") && lines[0].ends_with("SPECIAL-USE"),
+        "{list}"
+    );
+    let names: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split("  ").next().unwrap_or("").trim())
+        .collect();
+    assert!(
+        names.contains(&"Projects") && names.contains(&"Projects/2024 Q1"),
+        "{list}"
+    );
+    // INBOX first, then by name; every account starts with the default folders.
+    assert_eq!(names[0], "INBOX", "{list}");
+    assert!(names.contains(&"Sent"), "{list}");
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("Projects/2024 Q1 "))
+        .expect("row");
+    let cols: Vec<&str> = row["Projects/2024 Q1".len()..].split_whitespace().collect();
+    assert_eq!(cols, ["0", "0", "0", "-"], "{row}");
+
+    assert_eq!(
+        fails(&store, "folder create bob@example.org Projects"),
+        "folder Projects of bob@example.org already exists"
+    );
+    assert_eq!(
+        ok(&store, "folder delete bob@example.org \"Projects/2024 Q1\""),
+        "folder Projects/2024 Q1 deleted (account bob@example.org)"
+    );
+    assert!(store
+        .folder_id("bob@example.org", "Projects/2024 Q1")
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        fails(&store, "folder delete bob@example.org Nope"),
+        "no folder Nope (account bob@example.org)"
+    );
+    assert!(fails(&store, "folder list nobody@example.org").contains("nobody@example.org"));
+}
+
+#[test]
+fn folder_list_shows_counts_and_special_use() {
+    let (_dir, store) = store();
+    // New accounts get the default folders, Sent among them.
+    ok(&store, "folder create bob@example.org Reports");
+    let id = store
+        .folder_id("bob@example.org", "Reports")
+        .unwrap()
+        .unwrap();
+    let blob = store.blobs().put(b"Subject: hi\r\n\r\nhello\r\n").unwrap();
+    let seen = crate::storage::Flags {
+        system: 1,
+        keywords: vec![],
+    };
+    for flags in [crate::storage::Flags::default(), seen] {
+        store
+            .append_messages(
+                id,
+                &[crate::storage::NewMessage {
+                    blob,
+                    size: 22,
+                    flags,
+                    internal_date: 0,
+                }],
+            )
+            .unwrap();
+    }
+    let list = ok(&store, "folder list bob@example.org");
+    let row = |name: &str| -> Vec<String> {
+        list.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in {list}"))
+            .split_whitespace()
+            .skip(1)
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(row("Reports"), ["2", "1", "44", "-"], "{list}");
+    assert_eq!(row("Sent"), ["0", "0", "0", "\\Sent"], "{list}");
+}
+
+#[test]
+fn public_folders() {
+    let (_dir, store) = store();
+    assert_eq!(
+        ok(&store, "folder list public"),
+        "no folders (public folders)"
+    );
+    assert_eq!(
+        ok(&store, "folder create Public News"),
+        "folder News created (public folders)"
+    );
+    assert!(store.folder_id(PUBLIC_OWNER, "News").unwrap().is_some());
+    assert!(ok(&store, "folder list public")
+        .lines()
+        .any(|l| l.starts_with("News ")));
+    assert_eq!(
+        ok(&store, "acl get public News"),
+        "no ACL entries: nobody has access"
+    );
+    assert_eq!(
+        ok(&store, "acl set public News anyone lr"),
+        "anyone now has rights lr on News (public folders)"
+    );
+    assert_eq!(
+        ok(&store, "acl set public News bob@example.org +lrswi"),
+        "bob@example.org now has rights lrswi on News (public folders)"
+    );
+    assert_eq!(
+        ok(&store, "acl get public News"),
+        "anyone           lr\nbob@example.org  lrswi"
+    );
+    let id = store.folder_id(PUBLIC_OWNER, "News").unwrap().unwrap();
+    assert_eq!(store.rights(id, "carol@example.org").unwrap(), "lr");
+    assert_eq!(
+        ok(&store, "folder delete public News"),
+        "folder News deleted (public folders)"
+    );
+    assert_eq!(
+        fails(&store, "acl get public News"),
+        "no folder News (public folders)"
+    );
+}
+
+#[test]
+fn acl_set_adds_removes_and_clears_rights() {
+    let (_dir, store) = store();
+    ok(&store, "folder create bob@example.org Team");
+    let id = store.folder_id("bob@example.org", "Team").unwrap().unwrap();
+    assert_eq!(
+        ok(&store, "acl get bob@example.org Team"),
+        "bob@example.org  lrswipkxtea (owner)"
+    );
+    let set = |rights: &str| {
+        ok(
+            &store,
+            &format!("acl set bob@example.org Team carol@example.org {rights}"),
+        )
+    };
+    assert_eq!(
+        set("lrs"),
+        "carol@example.org now has rights lrs on Team (account bob@example.org)"
+    );
+    assert_eq!(store.rights(id, "carol@example.org").unwrap(), "lrs");
+    set("+wi");
+    assert_eq!(store.rights(id, "carol@example.org").unwrap(), "lrswi");
+    set("-s");
+    assert_eq!(store.rights(id, "carol@example.org").unwrap(), "lrwi");
+    assert_eq!(
+        ok(&store, "acl get bob@example.org Team"),
+        "bob@example.org    lrswipkxtea (owner)\ncarol@example.org  lrwi"
+    );
+    assert_eq!(
+        set("none"),
+        "carol@example.org has no rights on Team (account bob@example.org)"
+    );
+    assert_eq!(store.rights(id, "carol@example.org").unwrap(), "");
+    // Removing every right removes the entry as well.
+    set("lr");
+    set("-lr");
+    assert_eq!(store.get_acl(id).unwrap(), vec![]);
+}
+
+#[test]
+fn acl_set_errors() {
+    let (_dir, store) = store();
+    assert_eq!(
+        fails(&store, "acl set bob@example.org Nope carol@example.org lr"),
+        "no folder Nope (account bob@example.org)"
+    );
+    assert_eq!(
+        fails(&store, "acl set bob@example.org INBOX dave@example.org lr"),
+        "no account dave@example.org (identifiers are account addresses or 'anyone')"
+    );
+    assert_eq!(
+        fails(&store, "acl set bob@example.org INBOX bob@example.org -l"),
+        "bob@example.org owns INBOX and always has every right"
+    );
+    assert!(fails(
+        &store,
+        "acl set bob@example.org INBOX carol@example.org lrz"
+    )
+    .starts_with("acl set: unknown right 'z'"));
+    assert_eq!(
+        fails(&store, "folder create nobody@example.org X"),
+        "account nobody@example.org not found"
+    );
+}
