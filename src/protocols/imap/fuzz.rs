@@ -12,8 +12,7 @@
 //!
 //! Invariants checked after every step: no panic, no action after `Close` and no output
 //! for input or changes arriving after it, every write ends in CRLF, and the framer's buffer
-//! stays bounded. The session does not expose its framer's `buffered()`, so the bound is
-//! checked on a framer fed the same bytes and answered the way the session answers it.
+//! stays bounded.
 //!
 //! [`MemBackend`] (`fuzz/backend.rs`) keeps everything in memory and implements every
 //! [`Backend`] method.
@@ -23,7 +22,6 @@ mod backend;
 pub use backend::{MemBackend, OTHER, SAMPLE_MESSAGES, USER};
 
 use super::backend::{Backend, FlagOp, FolderRef, NewMessage, StoreOutcome};
-use super::framer::{FrameEvent, Framer, FramerLimits};
 use super::session::{Action, FolderChange, Session, SessionConfig};
 
 /// What the first input byte chooses.
@@ -68,8 +66,6 @@ const MAX_LINE: usize = 8 * 1024;
 struct Driver {
     session: Session,
     backend: MemBackend,
-    /// A framer fed the same bytes, answered as the session answers its own.
-    shadow: Framer,
     closed: bool,
     opts: Options,
     answers: u32,
@@ -91,7 +87,6 @@ impl Driver {
         Driver {
             session: Session::new(config, opts.tls),
             backend: MemBackend::new(),
-            shadow: Framer::new(session_limits()),
             closed: false,
             opts,
             answers: 0,
@@ -121,10 +116,7 @@ impl Driver {
                     self.watched = folder;
                     Vec::new()
                 }
-                Action::StartTls => {
-                    self.shadow = Framer::new(session_limits());
-                    self.session.tls_established(&self.backend)
-                }
+                Action::StartTls => self.session.tls_established(&self.backend),
                 Action::Authenticate { .. } => {
                     self.answers += 1;
                     let ok = self.answer_ok();
@@ -153,39 +145,12 @@ impl Driver {
             return;
         }
         self.perform(out);
-        self.shadow.push(input);
-        self.drain_shadow();
         let bound = (APPEND_LIMIT as usize) + 2 * 1024 * 1024 + input.len();
         assert!(
-            self.shadow.buffered() <= bound,
+            self.session.buffered() <= bound,
             "framer buffer grew to {}",
-            self.shadow.buffered()
+            self.session.buffered()
         );
-    }
-
-    /// Takes every event from the shadow framer, deciding literals by the session's rule.
-    fn drain_shadow(&mut self) {
-        while let Some(ev) = self.shadow.next() {
-            if let FrameEvent::LiteralAnnounced { size, command, .. } = ev {
-                let limit = if command == "APPEND" {
-                    APPEND_LIMIT
-                } else if self.session.is_authenticated() {
-                    1024 * 1024
-                } else {
-                    8 * 1024
-                };
-                if size > limit {
-                    self.shadow.reject_literal();
-                } else {
-                    self.shadow.set_limits(FramerLimits {
-                        max_line: MAX_LINE,
-                        max_literal: limit,
-                        max_command: (limit as usize).saturating_add(1024 * 1024),
-                    });
-                    self.shadow.accept_literal();
-                }
-            }
-        }
     }
 
     /// A change made elsewhere to the watched folder: applied to the backend, then announced.
@@ -246,15 +211,6 @@ impl Driver {
         } else {
             self.perform(out);
         }
-    }
-}
-
-fn session_limits() -> FramerLimits {
-    // What `Session::new` and STARTTLS start from.
-    FramerLimits {
-        max_line: MAX_LINE,
-        max_literal: 8 * 1024,
-        max_command: 64 * 1024,
     }
 }
 

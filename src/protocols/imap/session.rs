@@ -217,6 +217,11 @@ impl Session {
         self.idle.is_some()
     }
 
+    /// Input bytes held, not yet consumed (bounded by the framer's limits).
+    pub fn buffered(&self) -> usize {
+        self.framer.buffered()
+    }
+
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
     }
