@@ -40,10 +40,18 @@ fn cli(config: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// A running `ferrymail serve`, with the stdout lines it printed at start.
+/// A running `ferrymail serve`, with the stdout lines it printed at start. Killed when
+/// dropped, so a failing test leaves no server behind.
 struct Running {
     child: Child,
     lines: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Running {
@@ -94,7 +102,7 @@ impl Running {
             .unwrap()
     }
 
-    fn sigterm(mut self) -> std::process::ExitStatus {
+    fn sigterm(&mut self) -> std::process::ExitStatus {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
@@ -108,9 +116,8 @@ impl Running {
         }
     }
 
-    fn sigkill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn sigkill(self) {
+        // Drop kills and reaps.
     }
 }
 
@@ -118,7 +125,7 @@ impl Running {
 fn first_start_cli_and_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"");
-    let server = Running::start(&config);
+    let mut server = Running::start(&config);
     let password_line = server
         .lines
         .iter()
@@ -175,7 +182,7 @@ fn first_start_cli_and_sigterm() {
     assert!(!ok && out.contains("not running"), "{out}");
 
     // The second start is not a first start.
-    let again = Running::start(&config);
+    let mut again = Running::start(&config);
     assert!(
         !again.lines.iter().any(|l| l.contains("first start")),
         "{:?}",
@@ -193,7 +200,7 @@ fn a_listener_that_cannot_bind_is_named_and_the_others_run() {
         dir.path(),
         &format!("submission = \"127.0.0.1:{port}\"\nsmtp = \"127.0.0.1:0\""),
     );
-    let server = Running::start(&config);
+    let mut server = Running::start(&config);
     let warning = server
         .lines
         .iter()
@@ -303,7 +310,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
         }
     }
     // A last clean run lets the queues drain, then a graceful stop.
-    let server = Running::start(&config);
+    let mut server = Running::start(&config);
     let sock = dir.path().join("data/control.sock");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -404,7 +411,7 @@ fn file_logging_writes_per_service_logs() {
         )
         .0
     );
-    let server = Running::start(&config);
+    let mut server = Running::start(&config);
     let mut c = common::Client::connect(server.addr("smtp"));
     let r = c.deliver(
         "a@example.net",
