@@ -144,7 +144,21 @@ fn init_logging(config: &Config) {
     let _ = tracing_subscriber::registry().with(layers).try_init();
 }
 
+/// glibc malloc raises its mmap threshold dynamically after a large block is freed, after
+/// which argon2's 19 MiB buffers come from the heap and stay there, per thread arena: memory
+/// grew by megabytes per login. A fixed threshold keeps large buffers mmapped (returned on
+/// free), and a bounded arena count keeps per-thread heaps from multiplying.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
+}
+
 fn serve(config_path: Option<PathBuf>, repl: bool) -> ExitCode {
+    tune_allocator();
     let config = match load_config(config_path) {
         Ok(c) => c,
         Err(e) => return fail(&e),

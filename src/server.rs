@@ -201,8 +201,12 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     let auth_log = AuthFailureLog::open(&config.data_dir)
         .map_err(|e| format!("cannot open the auth-failure log: {e}"))?;
 
+    // Sessions run on several arbiters per core: an IMAP command that reads many messages
+    // runs on its session's thread, and the other sessions there wait for it; with more
+    // threads than cores the kernel shares the cores between them instead.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let arbiters: Vec<Arbiter> = (0..=cores).map(|_| Arbiter::new()).collect();
+    let session_threads = (4 * cores).clamp(4, 64);
+    let arbiters: Vec<Arbiter> = (0..=session_threads).map(|_| Arbiter::new()).collect();
     let core = arbiters[0].handle();
     let sessions = arbiters[1..].iter().map(|a| a.handle()).collect();
     let config = Arc::new(config);

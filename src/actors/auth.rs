@@ -29,6 +29,12 @@ pub async fn check_password(
 ) -> Checked {
     let store = sctx.store.clone();
     let l = login.clone();
+    // At most one argon2 verification per core at a time: each needs a 19 MiB buffer, and
+    // a burst of logins (thousands of clients reconnecting) must not turn into thousands
+    // of them at once — in memory or in threads.
+    let Ok(_permit) = sctx.password_checks.acquire().await else {
+        return Checked::Unavailable;
+    };
     let outcome = tokio::task::spawn_blocking(move || store.verify_password(&l, &password)).await;
     let failed = |account: Option<&str>| {
         sctx.auth_log

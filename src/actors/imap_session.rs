@@ -210,6 +210,10 @@ async fn run(
             conn.write_all(&out).await?;
             conn.flush().await?;
             out.clear();
+            // A big FETCH grew the buffer; an idle session should not keep megabytes.
+            if out.capacity() > 64 * 1024 {
+                out = Vec::with_capacity(4096);
+            }
         }
         let wait = if session.is_authenticated() {
             limits.idle_timeout

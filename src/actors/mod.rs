@@ -56,6 +56,8 @@ pub struct ServerContext {
     shutdown: watch::Sender<bool>,
     /// Notified when someone (console `shutdown`, a test) asks the server to stop.
     pub stop_requested: tokio::sync::Notify,
+    /// Bounds concurrent password verifications (see `auth::check_password`).
+    pub password_checks: tokio::sync::Semaphore,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -87,6 +89,9 @@ impl ServerContext {
             queues: OnceLock::new(),
             shutdown,
             stop_requested: tokio::sync::Notify::new(),
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             core,
             session_arbiters,
             next_arbiter: AtomicUsize::new(0),

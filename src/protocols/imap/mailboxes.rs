@@ -170,14 +170,17 @@ impl Session {
                 MsgView {
                     uid: m.uid,
                     flags: m.flags,
-                    keywords: m.keywords,
+                    keywords: m.keywords.into(),
                     modseq: m.modseq,
                     recent: m.uid >= first_recent,
                 }
             })
             .collect();
         let keywords = {
-            let mut k: Vec<String> = messages.iter().flat_map(|m| m.keywords.clone()).collect();
+            let mut k: Vec<String> = messages
+                .iter()
+                .flat_map(|m| m.keywords.iter().cloned())
+                .collect();
             k.sort();
             k.dedup();
             k

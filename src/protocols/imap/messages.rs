@@ -318,7 +318,7 @@ impl Session {
                     continue;
                 }
             }
-            let mut flags_now = (m.flags, m.keywords.clone(), m.modseq);
+            let mut flags_now = (m.flags, m.keywords.to_vec(), m.modseq);
             let mut flags_changed = false;
             if can_seen && m.flags & flag_bits::SEEN == 0 {
                 if let Ok(outcome) =
@@ -330,7 +330,7 @@ impl Session {
                         let sel = self.selected_mut()?;
                         if let Some(v) = sel.messages.get_mut(idx) {
                             v.flags = f;
-                            v.keywords = flags_now.1.clone();
+                            v.keywords = flags_now.1.clone().into();
                             v.modseq = ms;
                         }
                         sel.highest_modseq = sel.highest_modseq.max(ms);
@@ -560,7 +560,7 @@ impl Session {
             if let Some(seq) = sel.seq_of(*u) {
                 let v = &mut sel.messages[seq - 1];
                 v.flags = *f;
-                v.keywords = k.clone();
+                v.keywords = k.clone().into();
                 v.modseq = *ms;
                 sel.highest_modseq = sel.highest_modseq.max(*ms);
             }

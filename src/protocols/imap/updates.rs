@@ -53,7 +53,7 @@ impl Session {
                 sel.messages.push(MsgView {
                     uid: m.uid,
                     flags: m.flags,
-                    keywords: m.keywords,
+                    keywords: m.keywords.into(),
                     modseq: m.modseq,
                     recent: m.uid >= first_recent,
                 });
