@@ -148,7 +148,7 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
         );
     }
     if opts.probe > 0 {
-        report.probe = probe(&shared, opts.probe).await;
+        report.probe = probe(&shared, opts.probe, opts.probe_fetch_all).await;
     }
     let idlers = if opts.idle_clients > 0 {
         let before = procs.snapshot().resident_kb();
@@ -329,13 +329,16 @@ async fn prepare_one(t: usize, shared: Arc<Shared>, count: u64) -> (u64, bool, O
 }
 
 /// Times the big-folder commands on one connection of the first account.
-async fn probe(shared: &Shared, rounds: u32) -> Vec<ProbeCommand> {
-    let commands = [
+async fn probe(shared: &Shared, rounds: u32, fetch_all: bool) -> Vec<ProbeCommand> {
+    let mut commands = vec![
         format!("SELECT {}", shared.mailbox_quoted),
         "FETCH 1:* (FLAGS UID)".to_string(),
         "UID SEARCH UNSEEN".to_string(),
         "UID SEARCH SUBJECT x".to_string(),
     ];
+    if !fetch_all {
+        commands.remove(1);
+    }
     let mut times: Vec<Vec<u64>> = vec![Vec::new(); commands.len()];
     let mut responses = vec![0u64; commands.len()];
     let mut first_error: Vec<Option<String>> = vec![None; commands.len()];
@@ -353,17 +356,18 @@ async fn probe(shared: &Shared, rounds: u32) -> Vec<ProbeCommand> {
             })
             .collect()
     };
-    let mut imap = match ImapClient::connect(&shared.connect).await {
+    let mut imap = match probe_session(shared, false).await {
         Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(e),
     };
-    match imap.login(shared.account(0)).await {
-        Ok(d) if d.ok() => {}
-        Ok(d) => return fail(format!("LOGIN: {}", d.text)),
-        Err(e) => return fail(e.to_string()),
-    }
-    for _ in 0..rounds {
+    // A command that broke the connection (a timeout, most likely) is not
+    // tried again: the server may still be working on it.
+    let mut given_up = vec![false; commands.len()];
+    'rounds: for _ in 0..rounds {
         for (i, command) in commands.iter().enumerate() {
+            if given_up[i] {
+                continue;
+            }
             let started = Instant::now();
             match imap.command(command).await {
                 Ok(d) if d.ok() => {
@@ -378,8 +382,18 @@ async fn probe(shared: &Shared, rounds: u32) -> Vec<ProbeCommand> {
                     first_error[i].get_or_insert(d.text);
                 }
                 Err(e) => {
-                    first_error[i].get_or_insert(e.to_string());
-                    return fail(e.to_string());
+                    first_error[i].get_or_insert(format!(
+                        "{e} after {:.1} s (not retried)",
+                        started.elapsed().as_secs_f64()
+                    ));
+                    given_up[i] = true;
+                    match probe_session(shared, true).await {
+                        Ok(c) => imap = c,
+                        Err(e) => {
+                            first_error[i] = Some(format!("{e}; probe stopped"));
+                            break 'rounds;
+                        }
+                    }
                 }
             }
         }
@@ -403,6 +417,28 @@ async fn probe(shared: &Shared, rounds: u32) -> Vec<ProbeCommand> {
             }
         })
         .collect()
+}
+
+/// A connection logged in as the first account, with the mailbox selected
+/// when `select`.
+async fn probe_session(shared: &Shared, select: bool) -> Result<ImapClient, String> {
+    let mut imap = ImapClient::connect(&shared.connect)
+        .await
+        .map_err(|e| e.to_string())?;
+    match imap.login(shared.account(0)).await {
+        Ok(d) if d.ok() => {}
+        Ok(d) => return Err(format!("LOGIN: {}", d.text)),
+        Err(e) => return Err(e.to_string()),
+    }
+    if select {
+        let select = format!("SELECT {}", shared.mailbox_quoted);
+        match imap.command(&select).await {
+            Ok(d) if d.ok() => {}
+            Ok(d) => return Err(format!("SELECT: {}", d.text)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(imap)
 }
 
 /// Entry point for `ferrymail bench imap ARGS...`.

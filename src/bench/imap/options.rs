@@ -23,6 +23,7 @@ usage: ferrymail bench imap --target HOST:PORT (--user U --password P | --users 
   --prepare N                 first APPEND N messages to each account's mailbox
   --probe ROUNDS              time SELECT, FETCH 1:* (FLAGS UID), UID SEARCH UNSEEN and
                               UID SEARCH SUBJECT x on one connection, ROUNDS times
+  --probe-no-fetch            leave FETCH 1:* out of the probe
   --idle-clients N            hold N connections in IDLE during the load (or for S seconds)
                               and report the server's resident memory per connection
   --tls                       implicit TLS (accepts ANY certificate: bench only)
@@ -44,6 +45,8 @@ pub struct ImapBenchOptions {
     pub size: usize,
     pub prepare: u64,
     pub probe: u32,
+    /// Whether the probe includes `FETCH 1:* (FLAGS UID)`.
+    pub probe_fetch_all: bool,
     pub idle_clients: usize,
     pub tls: TlsMode,
     pub server_pids: Vec<u32>,
@@ -62,6 +65,7 @@ impl Default for ImapBenchOptions {
             size: 4096,
             prepare: 0,
             probe: 0,
+            probe_fetch_all: true,
             idle_clients: 0,
             tls: TlsMode::None,
             server_pids: Vec::new(),
@@ -102,6 +106,10 @@ pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
             "--help" | "-h" => return Ok(Parsed::Help),
             "--tls" => Some(TlsMode::Implicit),
             "--starttls" => Some(TlsMode::StartTls),
+            "--probe-no-fetch" if inline.is_none() => {
+                o.probe_fetch_all = false;
+                continue;
+            }
             _ => None,
         };
         if let Some(mode) = tls {
@@ -281,6 +289,9 @@ mod tests {
         assert_eq!(o.timeout, Duration::from_secs(5));
         let o = run_opts("--target a:1 --user u --password p --starttls --clients 0 --probe 1");
         assert_eq!((o.tls, o.clients), (TlsMode::StartTls, 0));
+        assert!(o.probe_fetch_all);
+        let o = run_opts("--target a:1 --user u --password p --probe 1 --probe-no-fetch");
+        assert!(!o.probe_fetch_all);
     }
 
     #[test]
