@@ -165,25 +165,7 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     shared.deadline = started + Duration::from_secs(opts.seconds);
     let shared = Arc::new(shared);
     if load {
-        let mut tasks = JoinSet::new();
-        for id in 0..opts.clients {
-            tasks.spawn(load::client(id, shared.clone()));
-        }
-        let mut last = started;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(stats) => {
-                    report.ops.merge(stats.ops);
-                    report.connection_errors += stats.connection_errors;
-                    for e in stats.errors {
-                        note(&mut report.errors, e);
-                    }
-                    last = last.max(stats.last_op.unwrap_or(started));
-                }
-                Err(e) => note(&mut report.errors, format!("client task ended: {e}")),
-            }
-        }
-        report.wall = last - started;
+        run_clients(&shared, opts.clients, started, &mut report).await;
     } else if idlers.is_some() {
         tokio::time::sleep_until(shared.deadline.into()).await;
     }
@@ -201,36 +183,71 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     }
     if let Some((group, before, idling)) = idlers {
         let end = procs.snapshot().resident_kb();
-        let (requested, idling_n, failed, setup) = (
-            opts.idle_clients,
-            group.idling,
-            group.failed.clone(),
-            group.setup,
-        );
-        let updates = group.updates.clone();
-        let (closed_cleanly, mut errors) = group.close().await;
-        for e in failed.iter().take(5) {
-            note(&mut errors, format!("setup: {e}"));
-        }
-        let kb_per_connection = match (before, idling) {
-            (Some(b), Some(i)) if idling_n > 0 => Some((i as f64 - b as f64) / idling_n as f64),
-            _ => None,
-        };
-        report.idle = Some(report::IdleReport {
-            requested,
-            idling: idling_n,
-            failed: failed.len(),
-            setup_seconds: setup.as_secs_f64(),
-            server_rss_before_kb: before,
-            server_rss_idling_kb: idling,
-            server_rss_end_kb: end,
-            kb_per_connection,
-            updates_received: updates.load(std::sync::atomic::Ordering::Relaxed),
-            closed_cleanly,
-            errors,
-        });
+        report.idle = Some(close_idlers(group, [before, idling, end]).await);
     }
     Ok(report)
+}
+
+/// Runs the load clients until the deadline and adds up what they counted.
+async fn run_clients(
+    shared: &Arc<Shared>,
+    clients: usize,
+    started: Instant,
+    report: &mut ImapBenchReport,
+) {
+    let mut tasks = JoinSet::new();
+    for id in 0..clients {
+        tasks.spawn(load::client(id, shared.clone()));
+    }
+    let mut last = started;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(stats) => {
+                report.ops.merge(stats.ops);
+                report.connection_errors += stats.connection_errors;
+                for e in stats.errors {
+                    note(&mut report.errors, e);
+                }
+                last = last.max(stats.last_op.unwrap_or(started));
+            }
+            Err(e) => note(&mut report.errors, format!("client task ended: {e}")),
+        }
+    }
+    report.wall = last - started;
+}
+
+/// Closes the idling connections; `rss` is the server's resident memory
+/// before they opened, once all were idling, and at the end of the hold.
+async fn close_idlers(group: idle::IdleGroup, rss: [Option<u64>; 3]) -> report::IdleReport {
+    let [before, idling, end] = rss;
+    let (requested, idling_n, failed, setup) = (
+        group.idling + group.failed.len(),
+        group.idling,
+        group.failed.clone(),
+        group.setup,
+    );
+    let updates = group.updates.clone();
+    let (closed_cleanly, mut errors) = group.close().await;
+    for e in failed.iter().take(5) {
+        note(&mut errors, format!("setup: {e}"));
+    }
+    let kb_per_connection = match (before, idling) {
+        (Some(b), Some(i)) if idling_n > 0 => Some((i as f64 - b as f64) / idling_n as f64),
+        _ => None,
+    };
+    report::IdleReport {
+        requested,
+        idling: idling_n,
+        failed: failed.len(),
+        setup_seconds: setup.as_secs_f64(),
+        server_rss_before_kb: before,
+        server_rss_idling_kb: idling,
+        server_rss_end_kb: end,
+        kb_per_connection,
+        updates_received: updates.load(std::sync::atomic::Ordering::Relaxed),
+        closed_cleanly,
+        errors,
+    }
 }
 
 impl Shared {
