@@ -267,7 +267,7 @@ async fn tls_handshake<S: Io + 'static>(
 }
 
 /// Runs `fut` with a time limit; `what` names it in the error.
-async fn bounded<F: std::future::Future>(
+pub(super) async fn bounded<F: std::future::Future>(
     limit: Duration,
     what: &'static str,
     fut: F,

@@ -6,7 +6,12 @@
 //! server's CPU time per message (summed over every process, so that
 //! multi-process servers such as Postfix compare fairly).
 //!
+//! `bench imap` (in [`imap`]) runs a mixed IMAP load for a number of seconds
+//! and reports operations per second and latency per command, the server's
+//! CPU per operation and, with idling connections, its memory per connection.
+//!
 //! Modules:
+//! - [`imap`]: everything of `bench imap`, reusing the pieces below;
 //! - [`options`]: command-line parsing into [`SmtpBenchOptions`];
 //! - [`message`]: unique, exact-size, dot-stuffed test messages;
 //! - [`client`]: a bounded SMTP client (EHLO, STARTTLS, AUTH PLAIN, PIPELINING);
@@ -16,6 +21,7 @@
 //! - [`report`]: the text and `RESULT {json}` output.
 
 pub mod client;
+pub mod imap;
 pub mod load;
 pub mod message;
 pub mod options;
@@ -38,13 +44,18 @@ use options::{parse_smtp_args, Parsed};
 /// includes the usage text when the arguments were at fault).
 pub fn run(args: &[String]) -> Result<String, String> {
     let usage_error = |e: String| format!("{e}\n\n{USAGE}");
+    if let Some((sub, rest)) = args.split_first() {
+        if sub == "imap" {
+            return imap::run(rest);
+        }
+    }
     let opts = match args.split_first() {
         Some((sub, rest)) if sub == "smtp" => match parse_smtp_args(rest).map_err(usage_error)? {
             Parsed::Help => return Ok(USAGE.to_string()),
             Parsed::Run(opts) => *opts,
         },
         Some((help, _)) if help == "--help" || help == "-h" || help == "help" => {
-            return Ok(USAGE.to_string())
+            return Ok(format!("{USAGE}\n{}", imap::USAGE))
         }
         Some((other, _)) => return Err(usage_error(format!("unknown bench {other:?}"))),
         None => return Err(usage_error("missing benchmark name".into())),

@@ -204,7 +204,7 @@ fn parse_flag(name: &str, o: &mut SmtpBenchOptions) -> Result<Option<&'static st
     Ok(Some(flag))
 }
 
-fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
+pub(super) fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
     let n: u64 = value
         .parse()
         .map_err(|_| format!("{name}: not a number: {value:?}"))?;
@@ -215,7 +215,7 @@ fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
 }
 
 /// `HOST:PORT` or `[V6]:PORT`, with a numeric port.
-fn parse_target(value: &str) -> Result<String, String> {
+pub(super) fn parse_target(value: &str) -> Result<String, String> {
     let (host, port) = value
         .rsplit_once(':')
         .ok_or_else(|| format!("--target: expected HOST:PORT, got {value:?}"))?;
@@ -260,7 +260,7 @@ fn credentials(value: &str) -> Result<Credentials, String> {
 }
 
 /// A process name as in /proc/PID/comm: at most 15 bytes, no slash.
-fn comm(value: &str) -> Result<String, String> {
+pub(super) fn comm(value: &str) -> Result<String, String> {
     if value.is_empty() || value.len() > 15 || value.contains('/') {
         return Err(format!(
             "--server-pids-from-cmd: not a process name: {value:?}"

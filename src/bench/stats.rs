@@ -79,6 +79,19 @@ impl ServerProcs {
 }
 
 impl CpuSnapshot {
+    /// Sum of VmRSS (resident memory) of the processes seen, in KiB; `None`
+    /// when none could be read.
+    pub fn resident_kb(&self) -> Option<u64> {
+        let mut total = None;
+        for &pid in self.ticks.keys() {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            if let Some(kb) = parse_vm_rss_kb(&status) {
+                total = Some(total.unwrap_or(0) + kb);
+            }
+        }
+        total
+    }
+
     /// Number of processes seen.
     pub fn processes(&self) -> usize {
         self.ticks.len()
@@ -146,6 +159,16 @@ pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
     Some(total)
 }
 
+/// The `VmRSS:   1234 kB` line of /proc/PID/status, in KiB.
+pub fn parse_vm_rss_kb(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line["VmRSS:".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn ticks_to_duration(ticks: u64) -> Duration {
     // SAFETY: sysconf has no memory effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -198,6 +221,14 @@ mod tests {
         let spent = before.elapsed_until(&procs.snapshot());
         assert!(spent >= Duration::from_millis(50), "measured {spent:?}");
         assert!(self_cpu_time() >= spent / 2);
+        assert!(before.resident_kb().is_some_and(|kb| kb > 100));
+    }
+
+    #[test]
+    fn vm_rss_line() {
+        let status = "Name:\tx\nVmPeak:\t  10 kB\nVmRSS:\t    4242 kB\nThreads: 1\n";
+        assert_eq!(parse_vm_rss_kb(status), Some(4242));
+        assert_eq!(parse_vm_rss_kb("Name: x\n"), None);
     }
 
     #[test]

@@ -1,0 +1,199 @@
+//! End-to-end runs against a real Ferrymail server started in this process
+//! on 127.0.0.1, port 0.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::server::{ServerHandle, StartOptions};
+
+use super::report::Op;
+use super::*;
+
+const PASSWORD: &str = "bench pass";
+const USERS: [&str; 2] = ["bob@example.com", "alice@example.com"];
+
+struct TestServer {
+    handle: Option<ServerHandle>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        crate::storage::set_fast_password_hashing_for_tests(true);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            r#"
+hostname = "mx.example.com"
+data_dir = "{}"
+[listeners]
+imap = "127.0.0.1:0"
+[imap]
+allow_plaintext_login = true
+[log]
+level = "warn"
+"#,
+            dir.path().join("data").display()
+        );
+        let config = Config::parse(&text, dir.path(), None).expect("config parses");
+        let handle = crate::server::start(config, StartOptions::default()).expect("server starts");
+        let store = handle.ctx.store.clone();
+        store.add_domain("example.com").expect("domain");
+        for user in USERS {
+            store.add_account(user, PASSWORD, false).expect("account");
+        }
+        store.commit().expect("commit");
+        TestServer {
+            handle: Some(handle),
+            _dir: dir,
+        }
+    }
+
+    fn target(&self) -> String {
+        self.handle
+            .as_ref()
+            .expect("running")
+            .addr("imap")
+            .to_string()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.stop();
+        }
+    }
+}
+
+fn options(server: &TestServer) -> ImapBenchOptions {
+    ImapBenchOptions {
+        target: server.target(),
+        accounts: USERS
+            .iter()
+            .map(|u| Credentials {
+                user: u.to_string(),
+                pass: PASSWORD.into(),
+            })
+            .collect(),
+        clients: 2,
+        seconds: 2,
+        size: 2048,
+        timeout: Duration::from_secs(10),
+        server_pids: vec![std::process::id()],
+        ..ImapBenchOptions::default()
+    }
+}
+
+fn run_bounded(opts: ImapBenchOptions) -> ImapBenchReport {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), imap_load(opts))
+            .await
+            .expect("run finishes in time")
+            .expect("run starts")
+    })
+}
+
+#[test]
+fn mixed_load_against_ferrymail_has_no_errors() {
+    let server = TestServer::start();
+    let mut opts = options(&server);
+    opts.prepare = 30;
+    opts.probe = 2;
+    let report = run_bounded(opts);
+    let text = report.render();
+    let prepare = report.prepare.as_ref().expect("prepared");
+    assert_eq!(prepare.messages_appended, 60, "{text}");
+    assert_eq!(prepare.errors, 0, "{text}");
+    assert!(prepare.multiappend, "{text}");
+    assert_eq!(report.probe.len(), 4, "{text}");
+    for p in &report.probe {
+        assert_eq!((p.ok, &p.first_error), (2, &None), "{text}");
+    }
+    // bob's INBOX holds 30 messages, half of them \Seen.
+    assert_eq!(report.probe[1].responses, 30, "{text}");
+    assert_eq!(report.probe[2].responses, 15, "{text}");
+    assert_eq!(report.probe[3].responses, 0, "{text}");
+    assert!(report.ops.ok() > 20, "{text}");
+    assert_eq!(report.ops.errors(), 0, "{text}");
+    assert_eq!(report.connection_errors, 0, "{text}");
+    assert!(report.errors.is_empty(), "{text}");
+    for op in [
+        Op::Login,
+        Op::Select,
+        Op::FetchHeaders,
+        Op::FetchBody,
+        Op::Store,
+        Op::Noop,
+    ] {
+        assert!(
+            report.ops.0.get(&op).is_some_and(|s| s.ok > 0),
+            "{op:?} never ran: {text}"
+        );
+    }
+    assert!(report.server_cpu.is_some_and(|c| c.total > Duration::ZERO));
+    assert!(report.wall >= Duration::from_millis(1500), "{text}");
+    let json = text.lines().last().and_then(|l| l.strip_prefix("RESULT "));
+    let json: serde_json::Value = serde_json::from_str(json.expect("RESULT")).expect("json");
+    assert!(json["operations_per_s"].as_f64().is_some_and(|v| v > 0.0));
+}
+
+#[test]
+fn idle_clients_hold_and_close_cleanly() {
+    let server = TestServer::start();
+    let mut opts = options(&server);
+    opts.idle_clients = 6;
+    opts.clients = 1;
+    opts.seconds = 1;
+    let report = run_bounded(opts);
+    let text = report.render();
+    let idle = report.idle.as_ref().expect("idle report");
+    assert_eq!((idle.idling, idle.failed), (6, 0), "{text}");
+    assert_eq!(idle.closed_cleanly, 6, "{text}");
+    assert!(idle.errors.is_empty(), "{text}");
+    assert!(idle.server_rss_idling_kb.is_some_and(|kb| kb > 0), "{text}");
+    assert!(idle.kb_per_connection.is_some(), "{text}");
+    assert_eq!(report.ops.errors(), 0, "{text}");
+    assert!(text.contains("KB per idle connection:"), "{text}");
+}
+
+#[test]
+fn wrong_password_is_counted_not_fatal() {
+    let server = TestServer::start();
+    let mut opts = options(&server);
+    opts.accounts[0].pass = "wrong".into();
+    opts.accounts.truncate(1);
+    opts.clients = 1;
+    opts.seconds = 1;
+    let report = run_bounded(opts);
+    let login = report.ops.0.get(&Op::Login).expect("LOGIN tried");
+    assert_eq!(login.ok, 0);
+    assert!(login.no >= 1, "{}", report.render());
+    assert!(login.no <= 5, "bounded retries: {}", report.render());
+}
+
+#[test]
+fn cli_entry_runs_imap() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = dir.path().join("users");
+    std::fs::write(&users, format!("{}:{PASSWORD}\n", USERS[1])).expect("write");
+    let args: Vec<String> = format!(
+        "imap --target {} --users {} --clients 1 --seconds 1 --prepare 5",
+        server.target(),
+        users.display()
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect();
+    let text = crate::bench::run(&args).expect("report");
+    assert!(text.contains("operations/s:"), "{text}");
+    let json = text.lines().last().and_then(|l| l.strip_prefix("RESULT "));
+    let json: serde_json::Value = serde_json::from_str(json.expect("RESULT")).expect("json");
+    assert_eq!(json["errors_no_bad"], 0, "{text}");
+    assert_eq!(json["prepare"]["messages_appended"], 5, "{text}");
+}
