@@ -183,6 +183,21 @@ impl Backend for StoreBackend {
         self.ctx.store.blobs().get(&m.blob).map_err(err)
     }
 
+    fn message_header(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError> {
+        let m = self
+            .ctx
+            .store
+            .get_message(folder, uid)
+            .map_err(err)?
+            .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))?;
+        let path = self.ctx.store.blobs().path(&m.blob);
+        let header = self.ctx.headers.get(&m.blob, &path).map_err(|e| {
+            tracing::error!("cannot read message {uid}: {e}");
+            BackendError::Unavailable("cannot read the message".into())
+        })?;
+        Ok(header.to_vec())
+    }
+
     fn expunged_since(&self, folder: FolderRef, modseq: u64) -> Result<Vec<u32>, BackendError> {
         self.ctx.store.expunged_since(folder, modseq).map_err(err)
     }

@@ -21,6 +21,7 @@ pub mod authlog;
 pub mod conn;
 pub mod control;
 pub mod folder;
+pub mod header_cache;
 pub mod imap_backend;
 pub mod imap_session;
 pub mod listener;
@@ -58,6 +59,8 @@ pub struct ServerContext {
     pub stop_requested: tokio::sync::Notify,
     /// Bounds concurrent password verifications (see `auth::check_password`).
     pub password_checks: tokio::sync::Semaphore,
+    /// Message headers for IMAP SEARCH, SORT, THREAD and ENVELOPE.
+    pub headers: header_cache::HeaderCache,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -89,6 +92,7 @@ impl ServerContext {
             queues: OnceLock::new(),
             shutdown,
             stop_requested: tokio::sync::Notify::new(),
+            headers: header_cache::HeaderCache::new(64 * 1024 * 1024),
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

@@ -145,6 +145,13 @@ pub trait Backend {
     fn now(&self) -> i64;
     /// The raw message.
     fn message_content(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError>;
+    /// The message's header section (up to and including the blank line), for SEARCH on
+    /// header fields, SORT and THREAD. Implementations may cache it.
+    fn message_header(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError> {
+        let mut content = self.message_content(folder, uid)?;
+        content.truncate(header_len(&content));
+        Ok(content)
+    }
     /// UIDs expunged with a modseq above `modseq` (QRESYNC VANISHED (EARLIER)).
     fn expunged_since(&self, folder: FolderRef, modseq: u64) -> Result<Vec<u32>, BackendError>;
     /// Claims the folder's \Recent messages for this session (rev1): returns the first
@@ -204,4 +211,19 @@ pub trait Backend {
         storage: Option<u64>,
         messages: Option<u64>,
     ) -> Result<(), BackendError>;
+}
+
+/// The length of a message's header section, including the blank line that ends it (the
+/// whole message when there is no body).
+pub fn header_len(message: &[u8]) -> usize {
+    let crlf = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4);
+    let lf = message.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => message.len(),
+    }
 }

@@ -294,6 +294,10 @@ impl Session {
             }
         }
         let needs_content = attrs.iter().any(needs_content);
+        // ENVELOPE and header sections need only the header: no need to read the body.
+        let header_only = attrs
+            .iter()
+            .all(|a| !self::needs_content(a) || header_attr(a));
         let needs_meta = attrs
             .iter()
             .any(|a| matches!(a, FetchAttr::InternalDate | FetchAttr::Rfc822Size));
@@ -338,7 +342,12 @@ impl Session {
                 }
             }
             let content = if needs_content {
-                match backend.message_content(folder, m.uid) {
+                let read = if header_only {
+                    backend.message_header(folder, m.uid)
+                } else {
+                    backend.message_content(folder, m.uid)
+                };
+                match read {
                     Ok(c) => Some(c),
                     Err(e) => {
                         line(
@@ -616,7 +625,11 @@ impl Session {
     /// Indices of the messages matching all `keys`.
     fn evaluate(&self, keys: &[SearchKey], backend: &dyn Backend) -> Result<Vec<usize>, Done> {
         let sel = self.selected()?;
-        let content = keys.iter().any(key_needs_content);
+        // Keys answered from the index are tried first; a message is read only if they all
+        // match, and then only its header when no key looks at the body.
+        let (content, cheap): (Vec<&SearchKey>, Vec<&SearchKey>) =
+            keys.iter().partition(|k| key_needs_content(k));
+        let header_only = !content.iter().any(|k| key_needs_body(k));
         let metas = if keys.iter().any(key_needs_meta) {
             backend.messages(sel.folder.id).map_err(Done::from)?
         } else {
@@ -629,20 +642,26 @@ impl Session {
         };
         let mut hits = Vec::new();
         for i in 0..sel.messages.len() {
-            let raw = if content {
-                backend
-                    .message_content(sel.folder.id, sel.messages[i].uid)
-                    .ok()
-            } else {
-                None
-            };
-            let parsed = raw.as_deref().map(message::parse);
-            let all = keys
-                .iter()
-                .all(|k| ctx.matches(k, i, parsed.as_ref(), raw.as_deref()));
-            if all {
-                hits.push(i);
+            if !cheap.iter().all(|k| ctx.matches(k, i, None, None)) {
+                continue;
             }
+            if !content.is_empty() {
+                let uid = sel.messages[i].uid;
+                let raw = if header_only {
+                    backend.message_header(sel.folder.id, uid)
+                } else {
+                    backend.message_content(sel.folder.id, uid)
+                };
+                let Ok(raw) = raw else { continue };
+                let parsed = message::parse(&raw);
+                if !content
+                    .iter()
+                    .all(|k| ctx.matches(k, i, Some(&parsed), Some(&raw)))
+                {
+                    continue;
+                }
+            }
+            hits.push(i);
         }
         Ok(hits)
     }
@@ -722,8 +741,9 @@ impl Session {
                 .binary_search_by_key(&m.uid, |x| x.uid)
                 .ok()
                 .map(|j| &metas[j]);
+            // SORT and THREAD look at header fields only.
             let raw = backend
-                .message_content(sel.folder.id, m.uid)
+                .message_header(sel.folder.id, m.uid)
                 .unwrap_or_default();
             let p = message::parse(&raw);
             let header = |n: &str| {
@@ -997,6 +1017,27 @@ fn needs_content(a: &FetchAttr) -> bool {
     )
 }
 
+/// FETCH items answered from the header section alone.
+fn header_attr(a: &FetchAttr) -> bool {
+    match a {
+        FetchAttr::Envelope | FetchAttr::Rfc822Header => true,
+        FetchAttr::BodySection {
+            section,
+            partial: None,
+            ..
+        } => {
+            section.part.is_empty()
+                && matches!(
+                    section.text,
+                    Some(SectionText::Header)
+                        | Some(SectionText::HeaderFields(_))
+                        | Some(SectionText::HeaderFieldsNot(_))
+                )
+        }
+        _ => false,
+    }
+}
+
 fn key_needs_content(k: &SearchKey) -> bool {
     use SearchKey::*;
     match k {
@@ -1005,6 +1046,18 @@ fn key_needs_content(k: &SearchKey) -> bool {
         Not(k) => key_needs_content(k),
         Or(a, b) => key_needs_content(a) || key_needs_content(b),
         And(ks) => ks.iter().any(key_needs_content),
+        _ => false,
+    }
+}
+
+/// Content keys that look past the header (BODY, TEXT).
+fn key_needs_body(k: &SearchKey) -> bool {
+    use SearchKey::*;
+    match k {
+        Body(_) | Text(_) => true,
+        Not(k) => key_needs_body(k),
+        Or(a, b) => key_needs_body(a) || key_needs_body(b),
+        And(ks) => ks.iter().any(key_needs_body),
         _ => false,
     }
 }
