@@ -16,10 +16,13 @@ use crate::storage::BlobId;
 /// Headers longer than this are read whole each time, not cached.
 const MAX_HEADER: usize = 64 * 1024;
 
+/// Cached headers and their total size in bytes.
+type Entries = (HashMap<BlobId, Arc<[u8]>>, usize);
+
 #[derive(Debug)]
 pub struct HeaderCache {
     budget: usize,
-    inner: Mutex<(HashMap<BlobId, Arc<[u8]>>, usize)>,
+    inner: Mutex<Entries>,
 }
 
 impl HeaderCache {
