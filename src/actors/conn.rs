@@ -59,6 +59,40 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Writes `out` and flushes; `out` is left empty.
+    pub async fn send(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        if !out.is_empty() {
+            self.write_all(out).await?;
+            out.clear();
+        }
+        self.flush().await
+    }
+
+    /// Sends what is left in `out`, then closes the connection.
+    pub async fn close_with(mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.send(out).await?;
+        let _ = self.shutdown().await;
+        Ok(())
+    }
+
+    /// STARTTLS: sends the pending "go ahead" reply, then performs the handshake. `None`
+    /// when no certificate is configured (the protocol layer never asks then).
+    pub async fn start_tls(
+        mut self,
+        out: &mut Vec<u8>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Option<Conn>> {
+        self.send(out).await?;
+        match tls {
+            Some(tls) => Ok(Some(self.upgrade(tls).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
 impl AsyncRead for Conn {
     fn poll_read(
         self: Pin<&mut Self>,

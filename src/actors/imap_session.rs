@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -167,20 +167,12 @@ async fn run(
         while let Some(action) = actions.pop_front() {
             match action {
                 Action::Send(bytes) => out.extend_from_slice(&bytes),
-                Action::Close => {
-                    conn.write_all(&out).await?;
-                    conn.flush().await?;
-                    let _ = conn.shutdown().await;
-                    return Ok(());
-                }
+                Action::Close => return conn.close_with(&mut out).await,
                 Action::StartTls => {
-                    conn.write_all(&out).await?;
-                    conn.flush().await?;
-                    out.clear();
-                    let Some(tls) = tls.clone() else {
+                    let Some(upgraded) = conn.start_tls(&mut out, tls.clone()).await? else {
                         return Ok(());
                     };
-                    conn = conn.upgrade(tls).await?;
+                    conn = upgraded;
                     actions.extend(session.tls_established(&backend));
                 }
                 Action::Authenticate { login, password } => {
@@ -207,9 +199,7 @@ async fn run(
             }
         }
         if !out.is_empty() {
-            conn.write_all(&out).await?;
-            conn.flush().await?;
-            out.clear();
+            conn.send(&mut out).await?;
             // A big FETCH grew the buffer; an idle session should not keep megabytes.
             if out.capacity() > 64 * 1024 {
                 out = Vec::with_capacity(4096);

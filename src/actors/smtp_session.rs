@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
@@ -172,20 +172,12 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
         while let Some(action) = actions.pop_front() {
             match action {
                 Action::Send(bytes) => out.extend_from_slice(&bytes),
-                Action::Close => {
-                    conn.write_all(&out).await?;
-                    conn.flush().await?;
-                    let _ = conn.shutdown().await;
-                    return Ok(());
-                }
+                Action::Close => return conn.close_with(&mut out).await,
                 Action::StartTls => {
-                    conn.write_all(&out).await?;
-                    conn.flush().await?;
-                    out.clear();
-                    let Some(tls) = tls.clone() else {
+                    let Some(upgraded) = conn.start_tls(&mut out, tls.clone()).await? else {
                         return Ok(());
                     };
-                    conn = conn.upgrade(tls).await?;
+                    conn = upgraded;
                     tracing::debug!(tls = ?conn.tls_info(), "STARTTLS done");
                     actions.extend(session.tls_established(&dir));
                 }
@@ -217,9 +209,7 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
             }
         }
         if !out.is_empty() {
-            conn.write_all(&out).await?;
-            conn.flush().await?;
-            out.clear();
+            conn.send(&mut out).await?;
         }
         let wait = if session.in_data() {
             limits.data_timeout
