@@ -19,7 +19,8 @@
 # raised so that several bench clients may share an account.
 #
 # Accounts: USERS (default 10) accounts user1@example.com ... with password
-# PASSWORD (default "bench-pass"). The password hashes are ARGON2ID with
+# PASSWORD (default "bench-pass"), plus big@example.com (same password) for
+# the big-folder test; big@ is left out of the users file. The password hashes are ARGON2ID with
 # m=19456 KiB, t=2, p=1: the same scheme and parameters Ferrymail uses for
 # `account add`, so that LOGIN costs the same hash work on both servers.
 # DIR/users holds the `user:password` lines for `ferrymail bench imap --users`.
@@ -47,12 +48,15 @@ setup() {
     chown bench:bench "$DIR/home"
     : > "$DIR/passwd"
     : > "$DIR/users"
-    for i in $(seq 1 "$USERS"); do
+    for i in $(seq 1 "$USERS") big; do
         local user="user$i@example.com" salt hash
+        [ "$i" = big ] && user="big@example.com"
         salt=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 16)
         hash=$(printf '%s' "$PASSWORD" | argon2 "$salt" -id -t 2 -k 19456 -p 1 -e)
         echo "$user:{ARGON2ID}$hash:$uid:$gid::$DIR/home/$user::" >> "$DIR/passwd"
-        echo "$user:$PASSWORD" >> "$DIR/users"
+        # big@example.com (the big-folder test) stays out of the users file,
+        # so the mixed load runs on the USERS accounts only.
+        [ "$i" = big ] || echo "$user:$PASSWORD" >> "$DIR/users"
     done
     # Read by the auth process, which runs as the dovecot user.
     chown root:dovecot "$DIR/passwd"
