@@ -163,19 +163,19 @@ impl Session {
             backend.claim_recent(folder.id).unwrap_or(u32::MAX)
         };
         let mut highest = folder.highest_modseq;
-        let messages: Vec<MsgView> = metas
-            .into_iter()
-            .map(|m| {
-                highest = highest.max(m.modseq);
-                MsgView {
-                    uid: m.uid,
-                    flags: m.flags,
-                    keywords: m.keywords.into(),
-                    modseq: m.modseq,
-                    recent: m.uid >= first_recent,
-                }
-            })
-            .collect();
+        // Built into a fresh, exact allocation: collecting in place would keep the larger
+        // index entries' buffer (more than twice the size) for the whole selection.
+        let mut messages: Vec<MsgView> = Vec::with_capacity(metas.len());
+        messages.extend(metas.into_iter().map(|m| {
+            highest = highest.max(m.modseq);
+            MsgView {
+                uid: m.uid,
+                flags: m.flags,
+                keywords: m.keywords.into(),
+                modseq: m.modseq,
+                recent: m.uid >= first_recent,
+            }
+        }));
         let keywords = {
             let mut k: Vec<String> = messages
                 .iter()
