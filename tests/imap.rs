@@ -323,3 +323,55 @@ fn python_imaplib_full_session() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn subscriptions_are_names_that_outlive_their_folders() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob@example.com");
+    assert!(ok(&c.cmd("CREATE Lists")));
+    assert!(ok(&c.cmd("SUBSCRIBE Lists")));
+    assert!(ok(&c.cmd("DELETE Lists")));
+    // RFC 3501 §6.3.6: deleting a mailbox does not remove its name from the subscriptions.
+    let r = c.cmd("LSUB \"\" Lists");
+    assert!(
+        r.iter().any(|l| l == "* LSUB (\\Noselect) \"/\" Lists"),
+        "{r:?}"
+    );
+    let r = c.cmd("LIST (SUBSCRIBED) \"\" Lists");
+    assert!(
+        r.iter()
+            .any(|l| l == "* LIST (\\NonExistent \\Subscribed) \"/\" Lists"),
+        "{r:?}"
+    );
+    // Re-created, it is subscribed again at once; UNSUBSCRIBE removes it for good.
+    assert!(ok(&c.cmd("CREATE Lists")));
+    let r = c.cmd("LIST (SUBSCRIBED) \"\" Lists");
+    assert!(
+        r.iter()
+            .any(|l| l == "* LIST (\\HasNoChildren \\Subscribed) \"/\" Lists"),
+        "{r:?}"
+    );
+    assert!(ok(&c.cmd("UNSUBSCRIBE Lists")));
+    let r = c.cmd("LSUB \"\" Lists");
+    assert_eq!(r.len(), 1, "{r:?}");
+    // Unsubscribing a name that is not subscribed is not an error.
+    assert!(ok(&c.cmd("UNSUBSCRIBE Never")));
+
+    // Someone else's folder shared with bob is not subscribed for bob just because its
+    // owner subscribed it.
+    let mut alice = Imap::login(server.addr("imap"), "alice@example.com");
+    assert!(ok(&alice.cmd("CREATE Team")));
+    assert!(ok(&alice.cmd("SUBSCRIBE Team")));
+    assert!(ok(&alice.cmd("SETACL Team bob@example.com lr")));
+    let r = c.cmd("LSUB \"\" \"Other Users/*\"");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(ok(
+        &c.cmd("SUBSCRIBE \"Other Users/alice@example.com/Team\"")
+    ));
+    let r = c.cmd("LSUB \"\" \"Other Users/*\"");
+    assert!(
+        r.iter()
+            .any(|l| l.ends_with("\"Other Users/alice@example.com/Team\"")),
+        "{r:?}"
+    );
+}

@@ -319,6 +319,12 @@ impl Backend for StoreBackend {
     }
 
     fn delete_folder(&self, folder: FolderRef) -> Result<(), BackendError> {
+        // A subscription outlives its folder (RFC 3501 §6.3.6): move the folder's own flag
+        // onto the owner's list before the folder goes.
+        let f = self.ctx.store.folder_state(folder).map_err(err)?;
+        if f.subscribed && !f.account.is_empty() {
+            self.ctx.store.subscribe(&f.account, &f.name).map_err(err)?;
+        }
         self.ctx.store.delete_folder(folder).map_err(err)?;
         self.ctx.store.commit().map_err(err)
     }
@@ -344,6 +350,22 @@ impl Backend for StoreBackend {
             .store
             .set_subscribed(folder, subscribed)
             .map_err(err)
+    }
+
+    fn subscription_list(&self, user: &str) -> Result<Vec<String>, BackendError> {
+        self.ctx.store.subscriptions(user).map_err(err)
+    }
+
+    fn set_subscription(&self, user: &str, name: &str, on: bool) -> Result<(), BackendError> {
+        if on {
+            self.ctx.store.subscribe(user, name).map_err(err)
+        } else {
+            self.ctx
+                .store
+                .unsubscribe(user, name)
+                .map_err(err)
+                .map(|_| ())
+        }
     }
 
     fn set_acl(

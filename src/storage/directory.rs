@@ -334,7 +334,7 @@ impl Store {
                 refs.apply(tx, self.blobs())
             })?;
             self.collect_blobs(&zeroed);
-            Ok(())
+            self.drop_subscriptions(&address)
         })
     }
 

@@ -28,11 +28,12 @@ pub(crate) enum TreeIx {
     Quota,
     Acl,
     AclIndex,
+    Subscriptions,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 13] = [
+    const FIXED: [TreeIx; 14] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -46,6 +47,7 @@ impl TreeIx {
         TreeIx::Quota,
         TreeIx::Acl,
         TreeIx::AclIndex,
+        TreeIx::Subscriptions,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -71,6 +73,7 @@ impl TreeIx {
             TreeIx::Quota => 10,
             TreeIx::Acl => 11,
             TreeIx::AclIndex => 12,
+            TreeIx::Subscriptions => 13,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -90,6 +93,7 @@ impl TreeIx {
             TreeIx::Quota => "v1/quota".into(),
             TreeIx::Acl => "v1/acl".into(),
             TreeIx::AclIndex => "v1/acl_index".into(),
+            TreeIx::Subscriptions => "v1/subscriptions".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

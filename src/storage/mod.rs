@@ -81,6 +81,7 @@ mod keys;
 mod messages;
 mod queue;
 mod quota;
+mod subscriptions;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

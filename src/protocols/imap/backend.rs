@@ -198,6 +198,19 @@ pub trait Backend {
     fn delete_folder(&self, folder: FolderRef) -> Result<(), BackendError>;
     fn rename_folder(&self, folder: FolderRef, new_name: &str) -> Result<(), BackendError>;
     fn set_subscribed(&self, folder: FolderRef, subscribed: bool) -> Result<(), BackendError>;
+    /// The user's subscription list (names as the user sees them), besides the folders whose
+    /// own subscribed flag is set. An implementation without a separate list has none.
+    fn subscription_list(&self, _user: &str) -> Result<Vec<String>, BackendError> {
+        Ok(Vec::new())
+    }
+    /// Adds (or removes) a name on the user's subscription list; the name need not exist.
+    /// Without a separate list, only existing own folders can be subscribed.
+    fn set_subscription(&self, user: &str, name: &str, on: bool) -> Result<(), BackendError> {
+        match self.find_folder(user, name)? {
+            Some(f) => self.set_subscribed(f.id, on),
+            None => Err(BackendError::NotFound(format!("no mailbox {name}"))),
+        }
+    }
     fn set_acl(
         &self,
         folder: FolderRef,

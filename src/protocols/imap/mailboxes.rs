@@ -6,7 +6,7 @@
 //! Rights (RFC 4314 §4): the owner of a folder holds every right; a folder on which the user
 //! has no right at all is answered as if it did not exist.
 
-use super::backend::{Backend, FolderInfo, NewMessage, PUBLIC_OWNER};
+use super::backend::{Backend, BackendError, FolderInfo, NewMessage, PUBLIC_OWNER};
 use super::names::{self, Resolved, OTHER_USERS, PUBLIC, SEPARATOR};
 use super::response;
 use super::session::{line, Action, Done, MsgView, Out, Selected, Session, State};
@@ -448,14 +448,36 @@ impl Session {
         Ok(Done::Ok("RENAME completed".into()))
     }
 
+    /// SUBSCRIBE and UNSUBSCRIBE work on names (RFC 9051 §6.3.7–8): a name may be
+    /// subscribed whether or not a mailbox has it, and stays subscribed when its mailbox
+    /// goes.
     fn subscribe(
         &mut self,
         mailbox: &MailboxName,
         on: bool,
         backend: &dyn Backend,
     ) -> Result<Done, Done> {
-        let (folder, _) = self.open_folder(backend, &mailbox.0)?;
-        backend.set_subscribed(folder.id, on).map_err(Done::from)?;
+        let me = self.me();
+        let name = names::normalise_inbox(mailbox.0.trim_end_matches(SEPARATOR));
+        if name.is_empty() {
+            return Err(Done::Bad("Invalid mailbox name".into()));
+        }
+        if !on {
+            // The default folders carry their subscription as a flag of their own.
+            if let Resolved::Folder { owner, name: inner } = names::resolve(&me, &name) {
+                if owner == me {
+                    if let Some(f) = backend.find_folder(&me, &inner).map_err(Done::from)? {
+                        backend.set_subscribed(f.id, false).map_err(Done::from)?;
+                    }
+                }
+            }
+        }
+        match backend.set_subscription(&me, &name, on) {
+            Ok(()) => {}
+            // Nothing to remove is not an error for UNSUBSCRIBE.
+            Err(BackendError::NotFound(_)) if !on => {}
+            Err(e) => return Err(Done::from(e)),
+        }
         Ok(Done::Ok(format!(
             "{} completed",
             if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" }
@@ -530,11 +552,24 @@ impl Session {
             .collect();
         let subscribed_only = cmd.lsub || cmd.select.subscribed;
         let show_subscribed = subscribed_only || cmd.ret.subscribed;
+        let me = self.me();
+        let list = if show_subscribed {
+            backend.subscription_list(&me).map_err(Done::from)?
+        } else {
+            Vec::new()
+        };
+        // A folder's own flag is its owner's subscription, not anyone else's.
+        let is_subscribed = |name: &str, folder: &Option<FolderInfo>| {
+            list.iter().any(|n| n == name)
+                || folder
+                    .as_ref()
+                    .is_some_and(|f| f.subscribed && f.owner == me)
+        };
         for (name, folder) in &visible {
             if !patterns.iter().any(|p| names::matches(p, name)) {
                 continue;
             }
-            let subscribed = folder.as_ref().is_some_and(|f| f.subscribed);
+            let subscribed = is_subscribed(name, folder);
             if subscribed_only && !subscribed {
                 continue;
             }
@@ -582,6 +617,27 @@ impl Session {
                 {
                     self.status_line(name, f, items, out);
                 }
+            }
+        }
+        // Subscribed names without a mailbox (RFC 5258 §3.1: \NonExistent; LSUB: \Noselect).
+        if subscribed_only {
+            for name in &list {
+                if visible.iter().any(|(n, _)| n == name)
+                    || !patterns.iter().any(|p| names::matches(p, name))
+                {
+                    continue;
+                }
+                let attrs = if cmd.lsub {
+                    "\\Noselect"
+                } else {
+                    "\\NonExistent \\Subscribed"
+                };
+                let mut n = Vec::new();
+                response::mailbox(&mut n, name, self.utf8);
+                line(
+                    out,
+                    &format!("* {verb} ({attrs}) \"/\" {}", String::from_utf8_lossy(&n)),
+                );
             }
         }
         Ok(Done::Ok(format!("{verb} completed")))
