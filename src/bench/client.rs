@@ -56,16 +56,71 @@ pub enum ConnError {
     Refused { step: &'static str, line: String },
 }
 
-/// How to open and set up each connection.
+/// Where and how to connect: shared by the SMTP and IMAP load clients.
 #[derive(Clone)]
-pub struct ConnectSpec {
+pub struct Endpoint {
     pub addr: std::net::SocketAddr,
     pub tls: TlsMode,
     pub connector: Option<TlsConnector>,
     pub server_name: rustls_pki_types::ServerName<'static>,
+    pub timeout: Duration,
+}
+
+impl Endpoint {
+    /// Resolves `target` (`host:port`) within `timeout` and prepares TLS as asked.
+    pub async fn resolve(
+        target: &str,
+        tls: TlsMode,
+        timeout: Duration,
+    ) -> Result<Endpoint, String> {
+        let lookup = tokio::net::lookup_host(target);
+        let addr = tokio::time::timeout(timeout, lookup)
+            .await
+            .map_err(|_| format!("resolving {target}: timeout"))?
+            .map_err(|e| format!("resolving {target}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("resolving {target}: no address"))?;
+        let host = target.rsplit_once(':').map_or("", |(h, _)| h);
+        let connector = match tls {
+            TlsMode::None => None,
+            TlsMode::StartTls | TlsMode::Implicit => Some(super::tls::insecure_connector()?),
+        };
+        Ok(Endpoint {
+            addr,
+            tls,
+            connector,
+            server_name: super::tls::server_name(host),
+            timeout,
+        })
+    }
+
+    /// A TCP connection, already in TLS when the mode is implicit TLS.
+    pub async fn open(&self) -> Result<Box<dyn Io>, ConnError> {
+        let tcp = bounded(self.timeout, "connect", TcpStream::connect(self.addr)).await??;
+        tcp.set_nodelay(true)?;
+        Ok(match (&self.tls, &self.connector) {
+            (TlsMode::Implicit, Some(c)) => Box::new(self.handshake(c, tcp).await?),
+            _ => Box::new(tcp),
+        })
+    }
+
+    /// The client side of a TLS handshake (implicit TLS, or after STARTTLS).
+    pub async fn handshake<S: Io + 'static>(
+        &self,
+        c: &TlsConnector,
+        io: S,
+    ) -> Result<tokio_rustls::client::TlsStream<S>, ConnError> {
+        let connect = c.connect(self.server_name.clone(), io);
+        Ok(bounded(self.timeout, "TLS handshake", connect).await??)
+    }
+}
+
+/// How to open and set up each SMTP connection.
+#[derive(Clone)]
+pub struct ConnectSpec {
+    pub endpoint: Endpoint,
     pub helo: String,
     pub auth: Option<Credentials>,
-    pub timeout: Duration,
 }
 
 /// One SMTP connection, past greeting, EHLO, TLS and AUTH.
@@ -79,21 +134,17 @@ pub struct SmtpClient {
 impl SmtpClient {
     /// Connects and does everything up to the first MAIL FROM.
     pub async fn connect(spec: &ConnectSpec) -> Result<SmtpClient, ConnError> {
-        let tcp = bounded(spec.timeout, "connect", TcpStream::connect(spec.addr)).await??;
-        tcp.set_nodelay(true)?;
-        let io: Box<dyn Io> = match (&spec.tls, &spec.connector) {
-            (TlsMode::Implicit, Some(c)) => Box::new(tls_handshake(c, spec, tcp).await?),
-            _ => Box::new(tcp),
-        };
+        let io = spec.endpoint.open().await?;
         let mut client = SmtpClient {
             io,
             buf: Vec::with_capacity(1024),
-            timeout: spec.timeout,
+            timeout: spec.endpoint.timeout,
             extensions: HashSet::new(),
         };
         client.expect(2, "greeting").await?;
         client.ehlo(&spec.helo).await?;
-        if let (TlsMode::StartTls, Some(connector)) = (&spec.tls, &spec.connector) {
+        if let (TlsMode::StartTls, Some(connector)) = (&spec.endpoint.tls, &spec.endpoint.connector)
+        {
             client.starttls(connector, spec).await?;
             client.ehlo(&spec.helo).await?;
         }
@@ -142,7 +193,7 @@ impl SmtpClient {
             return Err(ConnError::Malformed("data after STARTTLS reply".into()));
         }
         let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::duplex(1).0));
-        self.io = Box::new(tls_handshake(c, spec, plain).await?);
+        self.io = Box::new(spec.endpoint.handshake(c, plain).await?);
         self.extensions.clear();
         Ok(())
     }
@@ -250,20 +301,6 @@ fn parse_reply_line(line: &str) -> Result<(u16, bool), ConnError> {
         Some(b'-') => Ok((code, false)),
         Some(_) => Err(ConnError::Malformed(line.chars().take(200).collect())),
     }
-}
-
-async fn tls_handshake<S: Io + 'static>(
-    c: &TlsConnector,
-    spec: &ConnectSpec,
-    io: S,
-) -> Result<tokio_rustls::client::TlsStream<S>, ConnError> {
-    let stream = bounded(
-        spec.timeout,
-        "TLS handshake",
-        c.connect(spec.server_name.clone(), io),
-    )
-    .await??;
-    Ok(stream)
 }
 
 /// Runs `fut` with a time limit; `what` names it in the error.

@@ -38,10 +38,9 @@ pub use report::ImapBenchReport;
 use self::client::{quoted, ConnectSpec, ImapClient};
 use self::report::{note, PrepareReport, ProbeCommand};
 use super::message::{build_message, unix_now, MessageSpec};
-use super::options::{Credentials, TlsMode};
+use super::options::Credentials;
 use super::report::ServerCpu;
 use super::stats::{percentile, self_cpu_time, ServerProcs};
-use super::tls;
 
 /// Messages per MULTIAPPEND command while preparing.
 const PREPARE_BATCH: usize = 100;
@@ -60,29 +59,11 @@ pub struct Shared {
 
 impl Shared {
     async fn new(opts: &ImapBenchOptions) -> Result<Shared, String> {
-        let lookup = tokio::net::lookup_host(opts.target.as_str());
-        let addr = tokio::time::timeout(opts.timeout, lookup)
-            .await
-            .map_err(|_| format!("resolving {}: timeout", opts.target))?
-            .map_err(|e| format!("resolving {}: {e}", opts.target))?
-            .next()
-            .ok_or_else(|| format!("resolving {}: no address", opts.target))?;
-        let host = opts.target.rsplit_once(':').map_or("", |(h, _)| h);
-        let connector = match opts.tls {
-            TlsMode::None => None,
-            TlsMode::StartTls | TlsMode::Implicit => Some(tls::insecure_connector()?),
-        };
         if opts.accounts.is_empty() {
             return Err("no accounts".into());
         }
         Ok(Shared {
-            connect: ConnectSpec {
-                addr,
-                tls: opts.tls,
-                connector,
-                server_name: tls::server_name(host),
-                timeout: opts.timeout,
-            },
+            connect: ConnectSpec::resolve(&opts.target, opts.tls, opts.timeout).await?,
             accounts: opts.accounts.clone(),
             mailbox: opts.mailbox.clone(),
             mailbox_quoted: quoted(&opts.mailbox),

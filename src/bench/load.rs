@@ -20,12 +20,11 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::client::{ConnError, ConnectSpec, Reply, SmtpClient};
+use super::client::{ConnError, ConnectSpec, Endpoint, Reply, SmtpClient};
 use super::message::{build_message, dot_stuff_into, unix_now, MessageSpec};
-use super::options::{SmtpBenchOptions, TlsMode};
+use super::options::SmtpBenchOptions;
 use super::report::{LatencySummary, ServerCpu, SmtpBenchReport};
 use super::stats::{self_cpu_time, ServerProcs};
-use super::tls;
 
 /// Consecutive connection errors a task tolerates before it gives up.
 const MAX_RETRIES: u32 = 3;
@@ -110,27 +109,11 @@ struct Shared {
 
 impl Shared {
     async fn new(opts: &SmtpBenchOptions) -> Result<Shared, String> {
-        let lookup = tokio::net::lookup_host(opts.target.as_str());
-        let addr = tokio::time::timeout(opts.timeout, lookup)
-            .await
-            .map_err(|_| format!("resolving {}: timeout", opts.target))?
-            .map_err(|e| format!("resolving {}: {e}", opts.target))?
-            .next()
-            .ok_or_else(|| format!("resolving {}: no address", opts.target))?;
-        let host = opts.target.rsplit_once(':').map_or("", |(h, _)| h);
-        let connector = match opts.tls {
-            TlsMode::None => None,
-            TlsMode::StartTls | TlsMode::Implicit => Some(tls::insecure_connector()?),
-        };
         Ok(Shared {
             connect: ConnectSpec {
-                addr,
-                tls: opts.tls,
-                connector,
-                server_name: tls::server_name(host),
+                endpoint: Endpoint::resolve(&opts.target, opts.tls, opts.timeout).await?,
                 helo: opts.helo.clone(),
                 auth: opts.auth.clone(),
-                timeout: opts.timeout,
             },
             from: opts.from.clone(),
             to: opts.to.clone(),

@@ -15,7 +15,6 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::bench::client::{bounded, ConnError, Io};
@@ -28,15 +27,8 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Most untagged lines in answer to one command (FETCH 1:* on a big folder).
 const MAX_RESPONSE_LINES: u64 = 20_000_000;
 
-/// How to open and set up each connection.
-#[derive(Clone)]
-pub struct ConnectSpec {
-    pub addr: std::net::SocketAddr,
-    pub tls: TlsMode,
-    pub connector: Option<TlsConnector>,
-    pub server_name: rustls_pki_types::ServerName<'static>,
-    pub timeout: Duration,
-}
+/// Where and how to connect (the SMTP bench's endpoint: address, TLS, timeout).
+pub type ConnectSpec = crate::bench::client::Endpoint;
 
 /// The status of a tagged response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,12 +88,7 @@ pub struct ImapClient {
 impl ImapClient {
     /// Connects, reads the greeting and secures the connection as asked.
     pub async fn connect(spec: &ConnectSpec) -> Result<ImapClient, ConnError> {
-        let tcp = bounded(spec.timeout, "connect", TcpStream::connect(spec.addr)).await??;
-        tcp.set_nodelay(true)?;
-        let io: Box<dyn Io> = match (&spec.tls, &spec.connector) {
-            (TlsMode::Implicit, Some(c)) => Box::new(handshake(c, spec, tcp).await?),
-            _ => Box::new(tcp),
-        };
+        let io = spec.open().await?;
         let mut client = ImapClient {
             io,
             buf: Vec::with_capacity(8192),
@@ -149,7 +136,7 @@ impl ImapClient {
             return Err(ConnError::Malformed("data after STARTTLS reply".into()));
         }
         let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::duplex(1).0));
-        self.io = Box::new(handshake(c, spec, plain).await?);
+        self.io = Box::new(spec.handshake(c, plain).await?);
         self.caps.clear();
         Ok(())
     }
@@ -489,20 +476,6 @@ pub fn quoted(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-async fn handshake<S: Io + 'static>(
-    c: &TlsConnector,
-    spec: &ConnectSpec,
-    io: S,
-) -> Result<tokio_rustls::client::TlsStream<S>, ConnError> {
-    let stream = bounded(
-        spec.timeout,
-        "TLS handshake",
-        c.connect(spec.server_name.clone(), io),
-    )
-    .await??;
-    Ok(stream)
 }
 
 #[cfg(test)]
