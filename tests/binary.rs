@@ -18,7 +18,8 @@ fn write_config(dir: &Path, listeners: &str) -> PathBuf {
         &path,
         format!(
             "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n{listeners}\n\
-             [queue]\nlocal_retry_interval = 1\n[server]\nshutdown_grace = 5\n"
+             [queue]\nlocal_retry_interval = 1\n[server]\nshutdown_grace = 5\n\
+             [auth]\nverify = false\n"
         ),
     )
     .unwrap();
