@@ -57,11 +57,9 @@ fn base64_plain(user: &str, pass: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"))
 }
 
-/// Bob submits `message` (AUTH on submission) to carol; returns the stored content that waits
-/// in the sender's remote queue.
-fn submit(sender: &TestServer, message: &str) -> String {
-    let before = sender.queue_depth(QueueName::Remote);
-    let mut s = Client::connect(sender.addr("submission"));
+/// Bob sends `message` to carol on submission, after AUTH; the final reply.
+fn submit_as_bob(server: &TestServer, message: &str) -> String {
+    let mut s = Client::connect(server.addr("submission"));
     s.cmd("EHLO client.example.net");
     let r = s.cmd(&format!(
         "AUTH PLAIN {}",
@@ -70,7 +68,14 @@ fn submit(sender: &TestServer, message: &str) -> String {
     assert!(r.starts_with("235"), "{r}");
     assert!(s.cmd("MAIL FROM:<bob@example.com>").starts_with("250"));
     assert!(s.cmd(&format!("RCPT TO:<{CAROL}>")).starts_with("250"));
-    let r = s.data(message);
+    s.data(message)
+}
+
+/// [`submit_as_bob`] to a server where carol is remote; returns the stored content that
+/// waits in the sender's remote queue.
+fn submit(sender: &TestServer, message: &str) -> String {
+    let before = sender.queue_depth(QueueName::Remote);
+    let r = submit_as_bob(sender, message);
     assert!(r.starts_with("250"), "{r}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while sender.queue_depth(QueueName::Remote) == before {
@@ -284,16 +289,7 @@ fn authenticated_submission_is_signed_not_checked() {
     let (ok, out) = server.console("dkim generate example.com --algorithm ed25519");
     assert!(ok, "{out}");
     // Local recipient: no Authentication-Results (our own user), but the DKIM signature.
-    let mut s = Client::connect(server.addr("submission"));
-    s.cmd("EHLO client.example.net");
-    let r = s.cmd(&format!(
-        "AUTH PLAIN {}",
-        base64_plain("bob@example.com", PASSWORD)
-    ));
-    assert!(r.starts_with("235"), "{r}");
-    assert!(s.cmd("MAIL FROM:<bob@example.com>").starts_with("250"));
-    assert!(s.cmd(&format!("RCPT TO:<{CAROL}>")).starts_with("250"));
-    let r = s.data(&message("bob@example.com", "local"));
+    let r = submit_as_bob(&server, &message("bob@example.com", "local"));
     assert!(r.starts_with("250"), "{r}");
     let inbox = wait_folder(&server, CAROL, "INBOX", 1);
     assert_eq!(inbox.len(), 1);

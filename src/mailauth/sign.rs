@@ -200,31 +200,17 @@ mod tests {
                 .unwrap(),
             None
         );
-        super::super::keys::generate(
-            &store,
-            "other.example",
-            DkimAlgorithm::Ed25519,
-            Some("o"),
-            now,
-        )
-        .unwrap();
-        let h = signer
-            .sign_submission(&store, MSG, "carol@other.example")
-            .unwrap()
-            .unwrap();
+        let sign_after_key_for = |domain: &str| {
+            super::super::keys::generate(&store, domain, DkimAlgorithm::Ed25519, None, now)
+                .unwrap();
+            signer
+                .sign_submission(&store, MSG, "carol@other.example")
+                .unwrap()
+                .unwrap()
+        };
+        let h = sign_after_key_for("other.example");
         assert!(h.contains("d=other.example"), "{h}");
-        super::super::keys::generate(
-            &store,
-            "example.com",
-            DkimAlgorithm::Ed25519,
-            Some("e"),
-            now,
-        )
-        .unwrap();
-        let h = signer
-            .sign_submission(&store, MSG, "carol@other.example")
-            .unwrap()
-            .unwrap();
+        let h = sign_after_key_for("example.com");
         assert!(h.contains("d=example.com"), "the From: domain wins: {h}");
         assert_eq!(from_domain(MSG).as_deref(), Some("example.com"));
         assert_eq!(from_domain(b"Subject: x\r\n\r\n"), None);

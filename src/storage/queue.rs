@@ -105,7 +105,7 @@ pub struct QueueRecord {
 /// The shape of [`QueueRecord`] before `folder` was added. bincode is not self-describing:
 /// a record written by that build is shorter by the new trailing field, so decoding it as a
 /// `QueueRecord` fails at its end and [`decode_record`] reads it as this instead.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct QueueRecordV1 {
     id: QueueId,
     queue: QueueName,
@@ -421,38 +421,22 @@ pub(crate) mod tests {
     /// Records written before `folder` existed still read, with no folder; new ones keep it.
     #[test]
     fn records_of_the_older_shape_still_decode() {
-        #[derive(Serialize)]
-        struct V1<'a> {
-            id: QueueId,
-            queue: QueueName,
-            blob: BlobId,
-            size: u64,
-            mail_from: &'a str,
-            recipients: Vec<QueueRecipient>,
-            params: EnvelopeParams,
-            received_at: i64,
-            due: Option<i64>,
-            attempts: u32,
-            last_error: Option<String>,
-            origin: &'a str,
-            auth_as: Option<String>,
-        }
         let (_dir, store) = store();
         let mut rec = record(&store, QueueName::Local, b"old", &["bob@example.com"]);
         rec.auth_as = Some("bob@example.com".into());
-        let old = V1 {
+        let old = QueueRecordV1 {
             id: rec.id,
             queue: rec.queue,
             blob: rec.blob,
             size: rec.size,
-            mail_from: &rec.mail_from,
+            mail_from: rec.mail_from.clone(),
             recipients: rec.recipients.clone(),
             params: rec.params.clone(),
             received_at: rec.received_at,
             due: Some(5),
             attempts: 2,
             last_error: Some("x".into()),
-            origin: &rec.origin,
+            origin: rec.origin.clone(),
             auth_as: rec.auth_as.clone(),
         };
         let bytes = keys::encode(&old).unwrap();
