@@ -95,7 +95,22 @@ pub enum AdminCommand {
     },
     Reload,
     Shutdown,
-    DkimGenerate(String),
+    /// `algorithm` is "rsa" or "ed25519" (absent: rsa); without a selector one is made from
+    /// the date.
+    DkimGenerate {
+        domain: String,
+        algorithm: Option<String>,
+        selector: Option<String>,
+    },
+    DkimList(String),
+    DkimActivate {
+        domain: String,
+        selector: String,
+    },
+    DkimDelete {
+        domain: String,
+        selector: String,
+    },
 }
 
 /// The owner word for the public folders (`folder list public`).
@@ -131,7 +146,10 @@ impl AdminCommand {
             AclSet { .. } => "acl set",
             Reload => "reload",
             Shutdown => "shutdown",
-            DkimGenerate(_) => "dkim generate",
+            DkimGenerate { .. } => "dkim generate",
+            DkimList(_) => "dkim list",
+            DkimActivate { .. } => "dkim activate",
+            DkimDelete { .. } => "dkim delete",
         }
     }
 
@@ -169,8 +187,23 @@ impl AdminCommand {
             Status | Actors | DomainList | AccountList | AliasList | Reload | Shutdown => {
                 (vec![], vec![])
             }
-            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimGenerate(x) => {
-                (vec![x.clone()], vec![])
+            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimList(x) => (vec![x.clone()], vec![]),
+            DkimGenerate {
+                domain,
+                algorithm,
+                selector,
+            } => {
+                let mut flags = Vec::new();
+                if let Some(a) = algorithm {
+                    flags.extend(["--algorithm".to_string(), a.clone()]);
+                }
+                if let Some(sel) = selector {
+                    flags.extend(["--selector".to_string(), sel.clone()]);
+                }
+                (vec![domain.clone()], flags)
+            }
+            DkimActivate { domain, selector } | DkimDelete { domain, selector } => {
+                (vec![domain.clone(), selector.clone()], vec![])
             }
             AccountAdd {
                 address,

@@ -29,11 +29,12 @@ pub(crate) enum TreeIx {
     Acl,
     AclIndex,
     Subscriptions,
+    Dkim,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 14] = [
+    const FIXED: [TreeIx; 15] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -48,6 +49,7 @@ impl TreeIx {
         TreeIx::Acl,
         TreeIx::AclIndex,
         TreeIx::Subscriptions,
+        TreeIx::Dkim,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -74,6 +76,7 @@ impl TreeIx {
             TreeIx::Acl => 11,
             TreeIx::AclIndex => 12,
             TreeIx::Subscriptions => 13,
+            TreeIx::Dkim => 14,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -94,6 +97,7 @@ impl TreeIx {
             TreeIx::Acl => "v1/acl".into(),
             TreeIx::AclIndex => "v1/acl_index".into(),
             TreeIx::Subscriptions => "v1/subscriptions".into(),
+            TreeIx::Dkim => "v1/dkim".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

@@ -30,8 +30,11 @@
 //! | `v1/quota`          | account (lowercase)                   | `QuotaRecord`                |
 //! | `v1/acl`            | folder id u64 BE                      | `Vec<(identifier, rights)>`  |
 //! | `v1/acl_index`      | identifier `0x00` folder id u64 BE    | rights `String`              |
+//! | `v1/dkim`           | domain `0x00` selector                | `DkimRecord` (see [`dkim`])  |
 //!
-//! The last four trees were added within schema 1 without changing any older record, so data
+//! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
+//!
+//! The last four trees (and later `v1/dkim`) were added within schema 1 without changing any older record, so data
 //! directories written before them still open: [`Store::open`] rebuilds every `FolderExt` that
 //! is missing or out of step with its folder (it records the folder's UIDNEXT and modseq at its
 //! last update, and every message change moves one of them), and re-sums the quota usage of
@@ -74,6 +77,7 @@ mod blobs;
 mod changes;
 mod commit;
 mod directory;
+mod dkim;
 mod folders;
 #[cfg(test)]
 mod imap_tests;
@@ -96,6 +100,7 @@ pub use commit::CommitStats;
 pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
 };
+pub use dkim::{normalize_selector, DkimAlgorithm, DkimKey};
 pub use folders::{
     Flags, FolderId, FolderState, MessageRecord, NewMessage, PUBLIC_OWNER, SEPARATOR,
 };
@@ -221,6 +226,8 @@ struct Inner {
     admin_lock: Mutex<()>,
     /// How many expunged UIDs a folder remembers for QRESYNC (see [`Store::vanished_horizon`]).
     expunged_keep: AtomicU32,
+    /// The data directory.
+    root: PathBuf,
 }
 
 impl Store {
@@ -248,6 +255,7 @@ impl Store {
                 blobs,
                 admin_lock: Mutex::new(()),
                 expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
+                root: data_dir.to_path_buf(),
             }),
         };
         store.repair_counters()?;
@@ -317,6 +325,11 @@ impl Store {
     /// The data directory's sled database (for ids).
     pub(crate) fn db(&self) -> &sled::Db {
         &self.inner.db
+    }
+
+    /// The data directory the store was opened on.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
     }
 
     /// Where the blob files live.
