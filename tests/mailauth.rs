@@ -17,7 +17,7 @@ const CAROL: &str = "carol@receiver.example";
 /// `extra_auth` lines go into `[auth]`. Plaintext AUTH is allowed (no TLS in these tests).
 fn receiver(dns: &TestDns, extra_auth: &str) -> TestServer {
     let tail = format!(
-        "[dns]\nnameservers = [\"{}\"]\n[auth]\nverify = true\ndns_timeout = 1\nverify_timeout = 5\n{extra_auth}\n",
+        "[dns]\nnameservers = [\"{}\"]\n[auth]\nverify = true\ndns_timeout = 1\nverify_timeout = 5\ntrusted_networks = []\n{extra_auth}\n",
         dns.addr()
     );
     let server = TestServer::start_full("allow_plaintext_auth = true", &tail, None);

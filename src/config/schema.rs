@@ -194,6 +194,26 @@ impl Section {
         out
     }
 
+    /// An array of strings; `None` when the key is absent or not an array of strings
+    /// (the latter reported).
+    pub(crate) fn strings(&mut self, key: &str, p: &mut Problems) -> Option<Vec<String>> {
+        let path = self.path(key);
+        let Value::Array(items) = self.take(key, "an array", p)? else {
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => out.push(s.clone()),
+                other => p.add(
+                    &format!("{path}[{i}]"),
+                    format!("expected a string, found {}", type_name(other)),
+                ),
+            }
+        }
+        Some(out)
+    }
+
     /// Reports every key nobody took.
     pub(crate) fn finish(self, p: &mut Problems) {
         for key in self.table.keys() {

@@ -77,6 +77,10 @@ fn shipped_file_equals_documented_defaults() {
             dmarc_policy: DmarcEnforcement::Enforce,
             dns_timeout: Duration::from_secs(5),
             verify_timeout: Duration::from_secs(30),
+            trusted_networks: vec![
+                Network::parse("127.0.0.0/8").unwrap(),
+                Network::parse("::1/128").unwrap(),
+            ],
         },
         source: None,
     };
@@ -364,6 +368,10 @@ fn auth_section_values_are_checked() {
             dmarc_policy: DmarcEnforcement::Off,
             dns_timeout: Duration::from_secs(2),
             verify_timeout: Duration::from_secs(3),
+            trusted_networks: vec![
+                Network::parse("127.0.0.0/8").unwrap(),
+                Network::parse("::1/128").unwrap(),
+            ],
         }
     );
     let e = parse("[auth]\ndmarc_policy = \"quarantine\"\ndns_timeout = 10\nverify_timeout = 5\n")
@@ -375,4 +383,35 @@ fn auth_section_values_are_checked() {
             "auth.verify_timeout: 5 is shorter than dns_timeout (10)",
         ]
     );
+}
+
+#[test]
+fn networks_parse_and_match() {
+    let n = Network::parse("10.1.0.0/16").unwrap();
+    assert!(n.contains("10.1.200.3".parse().unwrap()));
+    assert!(!n.contains("10.2.0.1".parse().unwrap()));
+    assert!(n.contains("::ffff:10.1.0.9".parse().unwrap()));
+    let v6 = Network::parse("2001:db8::/32").unwrap();
+    assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+    assert!(!v6.contains("10.1.0.1".parse().unwrap()));
+    assert!(Network::parse("0.0.0.0/0")
+        .unwrap()
+        .contains("192.0.2.1".parse().unwrap()));
+    assert_eq!(Network::parse("::1").unwrap().to_string(), "::1/128");
+    for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::/129"] {
+        assert!(Network::parse(bad).is_none(), "{bad}");
+    }
+}
+
+#[test]
+fn trusted_networks_default_and_errors() {
+    let c = parse("[auth]\n").unwrap();
+    assert_eq!(c.auth.trusted_networks.len(), 2);
+    let c = parse("[auth]\ntrusted_networks = []\n").unwrap();
+    assert!(c.auth.trusted_networks.is_empty());
+    let e = parse("[auth]\ntrusted_networks = [\"10.0.0.0/99\", 3]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("auth.trusted_networks[0]"), "{e}");
+    assert!(e.contains("auth.trusted_networks[1]"), "{e}");
 }
