@@ -7,6 +7,7 @@
 //! ├─ listener/<service>          acceptors: connection limits, hand sockets to session arbiters
 //! │   └─ SmtpSessionActor         one per connection, a shell around protocols::smtp::Session
 //! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
+//! │   └─ (remote) one connection worker per destination   outbound SMTP, see remote_queue.rs
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
 //! └─ control                      the console's Unix socket
 //! ```
@@ -26,6 +27,7 @@ pub mod imap_backend;
 pub mod imap_session;
 pub mod listener;
 pub mod queues;
+pub mod remote_queue;
 pub mod smtp_session;
 pub mod stats;
 pub mod supervisor;

@@ -64,7 +64,7 @@ pub struct ReleaseDue;
 pub struct QueueAddrs {
     pub inbound: Addr<InboundQueueActor>,
     pub local: Addr<LocalQueueActor>,
-    pub remote: Addr<HoldQueueActor>,
+    pub remote: Addr<super::remote_queue::RemoteQueueActor>,
     pub deferred: Addr<DeferredQueueActor>,
     pub toarchive: Addr<ArchiveQueueActor>,
     pub bad: Addr<HoldQueueActor>,
@@ -85,9 +85,8 @@ impl QueueAddrs {
             in_flight: HashSet::new(),
         });
         let c = ctx.clone();
-        let remote = Supervisor::start_in_arbiter(arb, move |_| HoldQueueActor {
-            ctx: c,
-            queue: QueueName::Remote,
+        let remote = Supervisor::start_in_arbiter(arb, move |_| {
+            super::remote_queue::RemoteQueueActor::new(c)
         });
         let c = ctx.clone();
         let deferred = Supervisor::start_in_arbiter(arb, move |_| DeferredQueueActor { ctx: c });
@@ -539,8 +538,8 @@ fn release_due(sctx: &ServerContext) -> Result<usize, StorageError> {
 }
 
 // ---------------------------------------------------------------------------------------
-// remote and bad: hold records (remote until outbound delivery exists, issue 5; bad until an
-// admin retries, moves or deletes them)
+// bad: hold records until an admin retries, moves or deletes them (remote delivery is
+// remote_queue.rs)
 // ---------------------------------------------------------------------------------------
 
 pub struct HoldQueueActor {
@@ -566,11 +565,11 @@ impl Supervised for HoldQueueActor {}
 impl Handler<Queued> for HoldQueueActor {
     type Result = ();
     fn handle(&mut self, msg: Queued, _: &mut Self::Context) {
-        let why = match self.queue {
-            QueueName::Remote => "waiting for outbound delivery",
-            _ => "held for an administrator",
-        };
-        tracing::info!(queue = self.queue.as_str(), id = msg.0, "{why}");
+        tracing::info!(
+            queue = self.queue.as_str(),
+            id = msg.0,
+            "held for an administrator"
+        );
     }
 }
 
