@@ -2,6 +2,9 @@
 //! and helpers to look at what was delivered.
 #![allow(dead_code)]
 
+pub mod dns;
+pub mod sink;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,6 +19,11 @@ pub const PASSWORD: &str = "correct horse";
 
 /// The config every test starts from; `smtp_extra` lines go into `[smtp]`.
 pub fn config_text(data_dir: &Path, smtp_extra: &str) -> String {
+    config_text_with(data_dir, smtp_extra, "")
+}
+
+/// As [`config_text`], with whole sections (`[delivery]`, `[dns]` …) appended.
+pub fn config_text_with(data_dir: &Path, smtp_extra: &str, sections: &str) -> String {
     format!(
         r#"
 hostname = "mx.example.com"
@@ -39,6 +47,7 @@ local_retry_interval = 1
 deferred_check_interval = 3600
 [server]
 shutdown_grace = 5
+{sections}
 "#,
         data_dir.display()
     )
@@ -49,6 +58,9 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
+    /// The name server of a test that configured none: it fails every lookup at once
+    /// (SERVFAIL), so remote mail defers and no test ever asks a real name server.
+    pub dns: Option<dns::TestDns>,
 }
 
 impl TestServer {
@@ -67,9 +79,25 @@ impl TestServer {
         smtp_extra: &str,
         clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
     ) -> TestServer {
+        TestServer::start_full(smtp_extra, "", clock)
+    }
+
+    /// As `start_opts`, with extra config sections (see [`config_text_with`]).
+    pub fn start_full(
+        smtp_extra: &str,
+        sections: &str,
+        clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
+    ) -> TestServer {
         ferrymail::storage::set_fast_password_hashing_for_tests(true);
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = config_text(&dir.path().join("data"), smtp_extra);
+        let (dns, sections) = if sections.contains("[dns]") {
+            (None, sections.to_string())
+        } else {
+            let d = dns::TestDns::failing();
+            let s = format!("{}{sections}", d.config());
+            (Some(d), s)
+        };
+        let text = config_text_with(&dir.path().join("data"), smtp_extra, &sections);
         // A real file, so that the console's `reload` can read it again.
         let path = dir.path().join("ferrymail.toml");
         std::fs::write(&path, text).expect("write config");
@@ -79,6 +107,7 @@ impl TestServer {
             dir,
             config,
             clock,
+            dns,
         };
         server.boot();
         let store = server.store();
