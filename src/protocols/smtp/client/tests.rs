@@ -47,13 +47,16 @@ struct Transcript {
     end: String,
 }
 
+/// Cuts reply number `n` into the pieces it is fed in.
+type Splitter<'a> = &'a dyn Fn(usize, &[u8]) -> Vec<Vec<u8>>;
+
 /// Plays `replies` (one element = what the peer sends after the client's last output) to a
 /// client that sends `msgs` in turn and then QUITs. `split` cuts each reply into pieces.
 fn play(
     cfg: &ClientConfig,
     msgs: &[OutgoingMessage],
     replies: &[&str],
-    split: &dyn Fn(usize, &[u8]) -> Vec<Vec<u8>>,
+    split: Splitter,
 ) -> Transcript {
     let mut c = Client::new(cfg.clone());
     let mut t = Transcript {
