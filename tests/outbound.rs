@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::dns::TestDns;
 use common::sink::Sink;
 use common::{Client, TestServer, PASSWORD};
-use ferrymail::actors::queues::{Queued, ReleaseDue};
+use ferrymail::actors::queues::{Queued, ReleaseDue, Rescan};
 use ferrymail::clock::{Clock, ManualClock};
 use ferrymail::storage::{QueueName, QueueRecipient, QueueRecord};
 
@@ -361,4 +361,70 @@ fn console_bounce_and_dns_lookups() {
     );
     assert!(dsn.contains("Status: 5.0.0"), "{dsn}");
     assert_eq!(w.server.queue_depth(QueueName::Deferred), 0);
+}
+
+#[test]
+fn one_connection_carries_every_queued_message_of_a_destination() {
+    let w = world("max_connections_per_domain = 1");
+    let store = w.server.store();
+    for n in 0..3 {
+        let body = note(&format!("batch{n}"));
+        let rec = QueueRecord {
+            id: store.next_queue_id().unwrap(),
+            queue: QueueName::Remote,
+            blob: store.blobs().put(body.as_bytes()).unwrap(),
+            size: body.len() as u64,
+            mail_from: "bob@example.com".into(),
+            recipients: vec![QueueRecipient::new("carol@remote.test")],
+            params: Default::default(),
+            received_at: T0,
+            due: None,
+            attempts: 0,
+            last_error: None,
+            origin: "test".into(),
+            auth_as: None,
+        };
+        store.queue_put(&rec).unwrap();
+    }
+    // One scan queues all three before the worker asks for its first.
+    w.server.handle().ctx.queues().remote.do_send(Rescan);
+    let got = w.sink.wait_accepted(3);
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        w.sink.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one connection for the destination"
+    );
+    wait_for("queues settle", || settled(&w.server));
+}
+
+#[test]
+fn smarthost_relays_everything_with_auth_over_starttls() {
+    // The relay is a second Ferrymail: submission needs STARTTLS, then AUTH.
+    let relay = TestServer::start();
+    let sections = format!(
+        "[delivery]\nsmarthost = \"{}\"\nsmarthost_user = \"alice@example.com\"\n\
+         smarthost_password = \"{PASSWORD}\"\nconnect_timeout = 5\ncommand_timeout = 20\n",
+        relay.addr("submission")
+    );
+    let server = TestServer::start_full("allow_plaintext_auth = true", &sections, None);
+    submit(&server, &["dave@far.test"], "", &note("via relay"));
+    // At the relay the message waits for its own delivery to far.test (its DNS fails).
+    wait_for("the relay to accept", || {
+        relay.queue_depth(QueueName::Remote) + relay.queue_depth(QueueName::Deferred) == 1
+    });
+    let rstore = relay.store();
+    let rec = [QueueName::Remote, QueueName::Deferred]
+        .iter()
+        .flat_map(|q| rstore.queue_list(*q).unwrap())
+        .next()
+        .expect("record at the relay");
+    assert_eq!(rec.mail_from, "bob@example.com");
+    assert_eq!(rec.recipients[0].address, "dave@far.test");
+    assert_eq!(rec.auth_as.as_deref(), Some("alice@example.com"));
+    let body = text(&rstore.blobs().get(&rec.blob).unwrap());
+    assert!(body.contains("with ESMTPSA"), "TLS and AUTH: {body}");
+    assert!(body.contains("Subject: via relay"));
+    wait_for("queues settle", || settled(&server));
+    assert_eq!(server.queue_depth(QueueName::Deferred), 0);
 }
