@@ -428,3 +428,37 @@ fn smarthost_relays_everything_with_auth_over_starttls() {
     wait_for("queues settle", || settled(&server));
     assert_eq!(server.queue_depth(QueueName::Deferred), 0);
 }
+
+#[test]
+fn local_delivery_reports_success_when_asked() {
+    let w = world("");
+    submit(
+        &w.server,
+        &["alice@example.com NOTIFY=SUCCESS", "carol@remote.test"],
+        " ENVID=local-1",
+        &note("hello alice"),
+    );
+    assert_eq!(w.server.wait_inbox("alice@example.com", 1).len(), 1);
+    let inbox = w.server.wait_inbox("bob@example.com", 1);
+    assert_eq!(inbox.len(), 1, "one success report, none for carol");
+    let dsn = text(&inbox[0]);
+    for want in [
+        "Subject: Successful Mail Delivery Report",
+        "Original-Envelope-Id: local-1",
+        "Final-Recipient: rfc822; alice@example.com",
+        "Action: delivered",
+        "Status: 2.0.0",
+        "Content-Type: text/rfc822-headers",
+    ] {
+        assert!(dsn.contains(want), "missing {want:?} in\n{dsn}");
+    }
+    assert!(!dsn.contains("Hello."), "headers only: {dsn}");
+    w.sink.wait_accepted(1);
+    wait_for("queues settle", || settled(&w.server));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        w.server.inbox("bob@example.com").len(),
+        1,
+        "no report for carol"
+    );
+}

@@ -360,12 +360,14 @@ impl Handler<Queued> for LocalQueueActor {
 async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<(), String> {
     let mut no_mailbox = Vec::new();
     let mut retry = None;
+    let mut delivered = Vec::new();
     for (i, r) in rec.recipients.iter().enumerate() {
         if r.delivered {
             continue;
         }
         match deliver_one(&sctx, &rec, i, &r.address).await {
             Outcome::Delivered => {
+                delivered.push(i);
                 Stats::add(&sctx.stats.messages_delivered, 1);
                 tracing::info!(id = format!("{:016X}", rec.id), to = %r.address, "delivered to INBOX");
             }
@@ -376,7 +378,35 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
     if !no_mailbox.is_empty() {
         move_recipients_to_bad(&sctx, rec.id, &no_mailbox).map_err(|e| e.to_string())?;
     }
+    if !delivered.is_empty() {
+        // Best effort after the delivery: a crash in between loses the report, never mail.
+        if let Err(e) = report_delivered(&sctx, &rec, &delivered).await {
+            tracing::warn!(id = rec.id, "cannot send the success report: {e}");
+        }
+    }
     retry.map_or(Ok(()), Err)
+}
+
+/// Success DSNs for delivered recipients that asked for one (NOTIFY=SUCCESS).
+async fn report_delivered(
+    sctx: &Arc<ServerContext>,
+    rec: &QueueRecord,
+    delivered: &[usize],
+) -> Result<(), StorageError> {
+    let config = sctx.config();
+    let cx = crate::outbound::settle::Context {
+        store: &sctx.store,
+        hostname: &config.hostname,
+        delivery: &config.delivery,
+        now: sctx.clock.now(),
+    };
+    let Some(report) = crate::outbound::settle::delivered_report(&cx, rec, delivered)? else {
+        return Ok(());
+    };
+    sctx.store.queue_put(&report)?;
+    sctx.store.commit_async().await?;
+    sctx.queues().notify(QueueName::Inbound, report.id);
+    Ok(())
 }
 
 use super::stats::Stats;

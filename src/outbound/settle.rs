@@ -269,6 +269,31 @@ pub fn report_record(
     }))
 }
 
+/// A success report ("delivered", RFC 3461 §6.2.2) for the local recipients `indexes` of
+/// `rec` whose NOTIFY asks for one; `None` when none does (or the sender is null).
+pub fn delivered_report(
+    cx: &Context,
+    rec: &QueueRecord,
+    indexes: &[usize],
+) -> Result<Option<QueueRecord>, StorageError> {
+    let recipients = indexes
+        .iter()
+        .filter_map(|i| rec.recipients.get(*i))
+        .filter(|r| dsn::wanted(r.notify.as_deref(), Action::Delivered))
+        .map(|r| dsn::Recipient {
+            final_recipient: r.address.clone(),
+            original: r.orcpt.clone(),
+            action: Action::Delivered,
+            status: "2.0.0".into(),
+            diagnostic: None,
+            remote_mta: None,
+            reason: "delivered to the mailbox".into(),
+            will_retry_until: None,
+        })
+        .collect();
+    report_record(cx, rec, recipients)
+}
+
 fn human_duration(secs: i64) -> String {
     let secs = secs.max(0);
     if secs >= 2 * 86_400 {
