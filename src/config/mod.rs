@@ -10,6 +10,7 @@
 //! `smtp.drop_connection_size = 0` becomes 3 x `max_message_size`; a `[listeners]` entry
 //! that is missing or empty disables that service.
 
+mod delivery;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use delivery::{Credentials, DeliveryConfig, HostAuth, Relay, Secret, DEFAULT_RETRY_SCHEDULE};
 use schema::{Problems, Section};
 
 /// The annotated default configuration, used when no `--config` is given.
@@ -41,6 +43,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub imap: ImapConfig,
     pub queue: QueueConfig,
+    pub delivery: DeliveryConfig,
     pub server: ServerConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
@@ -408,6 +411,9 @@ fn read_root(
         local_retry_interval: secs(s.uint("local_retry_interval", 30, 1, p)),
     };
     s.finish(p);
+    let mut s = root.section("delivery", p);
+    let delivery = delivery::read_delivery(&mut s, p);
+    s.finish(p);
     let mut s = root.section("server", p);
     let server = ServerConfig {
         shutdown_grace: secs(s.uint("shutdown_grace", 30, 0, p)),
@@ -435,6 +441,7 @@ fn read_root(
         smtp,
         imap,
         queue,
+        delivery,
         server,
         log,
         auth,

@@ -65,6 +65,20 @@ fn shipped_file_equals_documented_defaults() {
             deferred_check_interval: Duration::from_secs(60),
             local_retry_interval: Duration::from_secs(30),
         },
+        delivery: DeliveryConfig {
+            smarthost: None,
+            smarthost_auth: None,
+            host_auth: Vec::new(),
+            max_connections: 50,
+            max_connections_per_domain: 3,
+            retry_schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
+            message_lifetime: Duration::from_secs(5 * 86_400),
+            delay_notice: Some(Duration::from_secs(4 * 3600)),
+            port: 25,
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+        },
         server: ServerConfig {
             shutdown_grace: Duration::from_secs(30),
         },
@@ -414,4 +428,95 @@ fn trusted_networks_default_and_errors() {
         .to_string();
     assert!(e.contains("auth.trusted_networks[0]"), "{e}");
     assert!(e.contains("auth.trusted_networks[1]"), "{e}");
+}
+
+#[test]
+fn delivery_section_reads_relays_durations_and_host_credentials() {
+    let c = parse(
+        r#"
+[delivery]
+smarthost = "relay.example.net:587"
+smarthost_user = "me"
+smarthost_password = "pw"
+retry_schedule = [60, "2m", "1h"]
+message_lifetime = "2d"
+delay_notice = 0
+port = 2525
+[[delivery.host_auth]]
+host = "MX.Partner.example."
+user = "u"
+password = "p"
+"#,
+    )
+    .expect("parses");
+    let d = &c.delivery;
+    assert_eq!(
+        d.smarthost,
+        Some(Relay {
+            host: "relay.example.net".into(),
+            port: 587
+        })
+    );
+    assert_eq!(
+        d.auth_for("relay.example.net", true)
+            .map(|a| a.user.as_str()),
+        Some("me")
+    );
+    assert_eq!(
+        d.auth_for("mx.partner.example", false)
+            .map(|a| a.user.as_str()),
+        Some("u")
+    );
+    assert_eq!(d.auth_for("other.example", false), None);
+    assert_eq!(
+        d.retry_schedule,
+        vec![
+            Duration::from_secs(60),
+            Duration::from_secs(120),
+            Duration::from_secs(3600)
+        ]
+    );
+    assert_eq!(d.retry_after(1), Duration::from_secs(60));
+    assert_eq!(d.retry_after(3), Duration::from_secs(3600));
+    assert_eq!(
+        d.retry_after(9),
+        Duration::from_secs(3600),
+        "the last entry repeats"
+    );
+    assert_eq!(d.message_lifetime, Duration::from_secs(2 * 86_400));
+    assert_eq!(d.delay_notice, None);
+    assert_eq!(d.port, 2525);
+    assert!(!format!("{d:?}").contains("pw"), "passwords never print");
+}
+
+#[test]
+fn delivery_problems_name_their_keys() {
+    let p = problems(
+        r#"
+[delivery]
+smarthost = "bad host!:25"
+smarthost_user = "only-user"
+retry_schedule = ["soon"]
+message_lifetime = "5 weeks"
+port = 70000
+[[delivery.host_auth]]
+host = "x.example"
+colour = "blue"
+"#,
+    );
+    let want = [
+        "delivery.smarthost: invalid host name in \"bad host!:25\"",
+        "delivery.smarthost_user: smarthost_user and smarthost_password must be set together",
+        "delivery.retry_schedule[0]: invalid duration \"soon\"",
+        "delivery.message_lifetime: invalid duration \"5 weeks\"",
+        "delivery.port: 70000 is not a port number",
+        "delivery.host_auth[0].user: user and password must be set",
+        "delivery.host_auth[0].colour: unknown key",
+    ];
+    for w in want {
+        assert!(
+            p.iter().any(|x| x.starts_with(w)),
+            "missing {w:?} in {p:#?}"
+        );
+    }
 }
