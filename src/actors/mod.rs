@@ -5,7 +5,7 @@
 //! ```text
 //! supervisor (server.rs)
 //! ├─ listener/<service>          acceptors: connection limits, hand sockets to session arbiters
-//! │   └─ SmtpSessionActor         one per connection, a shell around protocols::smtp::Session
+//! │   └─ Smtp/Imap/Pop3SessionActor  one per connection, a shell around protocols::<proto>::Session
 //! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
 //! └─ control                      the console's Unix socket
@@ -25,6 +25,8 @@ pub mod header_cache;
 pub mod imap_backend;
 pub mod imap_session;
 pub mod listener;
+pub mod pop3_backend;
+pub mod pop3_session;
 pub mod queues;
 pub mod smtp_session;
 pub mod stats;
@@ -61,6 +63,8 @@ pub struct ServerContext {
     pub password_checks: tokio::sync::Semaphore,
     /// Message headers for IMAP SEARCH, SORT, THREAD and ENVELOPE.
     pub headers: header_cache::HeaderCache,
+    /// POP3 maildrop locks and octet counts.
+    pub pop3: pop3_backend::Pop3Shared,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -93,6 +97,7 @@ impl ServerContext {
             shutdown,
             stop_requested: tokio::sync::Notify::new(),
             headers: header_cache::HeaderCache::new(64 * 1024 * 1024),
+            pop3: pop3_backend::Pop3Shared::default(),
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
