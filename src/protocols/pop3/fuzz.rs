@@ -285,6 +285,56 @@ fn run(data: &[u8]) -> Driver {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    /// Command lines the structured property test picks from.
+    const WORDS: [&str; 24] = [
+        "USER alice@fuzz.test",
+        "PASS secret",
+        "PASS wrong",
+        "STAT",
+        "LIST",
+        "LIST 2",
+        "RETR 1",
+        "RETR 2",
+        "TOP 3 1",
+        "DELE 1",
+        "DELE 2",
+        "RSET",
+        "NOOP",
+        "UIDL",
+        "UIDL 4",
+        "CAPA",
+        "STLS",
+        "UTF8",
+        "AUTH PLAIN",
+        "AGFsaWNlQGZ1enoudGVzdABzZWNyZXQ=",
+        "AUTH LOGIN",
+        "*",
+        "QUIT",
+        "RETR 0",
+    ];
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_keep_the_invariants(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            super::drive(&data);
+        }
+
+        #[test]
+        fn arbitrary_command_sequences_keep_the_invariants(
+            opt in any::<u8>(),
+            picks in proptest::collection::vec(0..WORDS.len(), 0..40),
+        ) {
+            let mut data = vec![opt];
+            for p in picks {
+                data.extend_from_slice(WORDS[p].as_bytes());
+                data.extend_from_slice(b"\r\n");
+            }
+            super::drive(&data);
+        }
+    }
+
     #[test]
     fn empty_and_tiny_inputs() {
         super::drive(b"");
