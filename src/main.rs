@@ -16,6 +16,7 @@ usage:
   ferrymail console [--config FILE]            attach the console to the running server
   ferrymail bench smtp --target HOST:PORT …    load-test any SMTP server (ferrymail bench smtp --help)
   ferrymail bench imap --target HOST:PORT …    load-test any IMAP server (ferrymail bench imap --help)
+  ferrymail bench pop3 --target HOST:PORT …    load-test any POP3 server (ferrymail bench pop3 --help)
   ferrymail COMMAND … [--config FILE]          one console command, e.g.
       ferrymail domain add example.com
       ferrymail account add bob@example.com --password secret [--admin]

@@ -200,7 +200,7 @@ pub fn parse_users(text: &str) -> Result<Vec<Credentials>, String> {
 
 /// User names and passwords are sent as IMAP quoted strings, so they must
 /// be non-empty (user) and free of CR, LF and NUL.
-fn account(user: &str, pass: &str, what: &str) -> Result<Credentials, String> {
+pub(crate) fn account(user: &str, pass: &str, what: &str) -> Result<Credentials, String> {
     let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
     if user.is_empty() || bad(user) || bad(pass) {
         return Err(format!(
