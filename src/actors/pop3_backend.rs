@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::folder::{Expunge, FolderError, StoreFlags};
+use super::imap_backend::{ask_folder, AskError};
 use super::supervisor::lock;
 use super::ServerContext;
 use crate::protocols::pop3::backend::{Backend, BackendError, Maildrop, MessageInfo, Update};
@@ -91,21 +92,17 @@ impl Pop3StoreBackend {
             .ok_or_else(|| BackendError::Permanent("no maildrop open".into()))
     }
 
-    /// Sends a message to the INBOX's actor and waits for the answer (the session runs on
-    /// a session arbiter, folder actors on the core arbiter: no deadlock).
+    /// Sends a message to the INBOX's actor and waits for the answer.
     fn ask<M>(&self, msg: M) -> Result<M::Result, BackendError>
     where
         M: actix::Message + Send + 'static,
         M::Result: Send,
         super::folder::MailboxFolderActor: actix::Handler<M>,
     {
-        let addr = self
-            .ctx
-            .folders
-            .get(&self.ctx, self.folder()?)
-            .map_err(folder_err)?;
-        futures_executor::block_on(addr.send(msg))
-            .map_err(|e| BackendError::Unavailable(format!("folder actor: {e}")))
+        ask_folder(&self.ctx, self.folder()?, msg).map_err(|e| match e {
+            AskError::Folder(f) => folder_err(f),
+            AskError::Mailbox(m) => BackendError::Unavailable(format!("folder actor: {m}")),
+        })
     }
 }
 

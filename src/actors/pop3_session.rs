@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
@@ -88,18 +87,11 @@ impl Actor for Pop3SessionActor {
 }
 
 async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Result<()> {
-    io.stream.set_nonblocking(true)?;
-    let tcp = TcpStream::from_std(io.stream)?;
-    let _ = tcp.set_nodelay(true);
     let config = sctx.config();
     let tls = sctx.tls();
-    let mut conn = Conn::Plain(tcp);
-    if io.implicit_tls {
-        let Some(tls) = tls.clone() else {
-            return Ok(());
-        };
-        conn = conn.upgrade(tls).await?;
-    }
+    let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
+        return Ok(());
+    };
     let limits = &config.pop3;
     let mut session = Session::new(
         SessionConfig {

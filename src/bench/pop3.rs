@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 use self::client::Pop3Client;
 use super::client::{ConnError, Endpoint};
-use super::imap::options::{account, parse_users};
+use super::imap::options::accounts;
 use super::imap::report::note;
 use super::options::{comm, number, parse_target, Credentials, TlsMode};
 use super::report::{LatencySummary, ServerCpu};
@@ -143,21 +143,7 @@ pub fn parse_pop3_args(args: &[String]) -> Result<Parsed, String> {
         }
     }
     o.target = target.ok_or("--target HOST:PORT is required")?;
-    o.accounts = match (user, password, users_file) {
-        (Some(user), Some(pass), None) => vec![account(&user, &pass, "--user")?],
-        (None, None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("--users: cannot read {path}: {e}"))?;
-            parse_users(&text)?
-        }
-        (Some(_), None, None) | (None, Some(_), None) => {
-            return Err("--user and --password go together".into())
-        }
-        (None, None, None) => {
-            return Err("--user U --password P or --users FILE is required".into())
-        }
-        _ => return Err("--users excludes --user and --password".into()),
-    };
+    o.accounts = accounts(user, password, users_file)?;
     Ok(Parsed::Run(Box::new(o)))
 }
 
@@ -305,13 +291,7 @@ pub async fn pop3_load(opts: Pop3BenchOptions) -> Result<Pop3BenchReport, String
         messages_per_session: opts.messages,
         wall,
         client_cpu: self_cpu_time().saturating_sub(cpu_before),
-        server_cpu: server_before.map(|before| {
-            let after = procs.snapshot();
-            ServerCpu {
-                total: before.elapsed_until(&after),
-                processes: before.processes().max(after.processes()),
-            }
-        }),
+        server_cpu: server_before.map(|before| procs.cpu_since(&before)),
         counts,
     })
 }

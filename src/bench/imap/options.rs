@@ -153,27 +153,34 @@ pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
         }
     }
     o.target = target.ok_or("--target HOST:PORT is required")?;
-    o.accounts = match (user, password, users_file) {
-        (Some(user), Some(pass), None) => vec![account(&user, &pass, "--user")?],
-        (None, None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("--users: cannot read {path}: {e}"))?;
-            parse_users(&text)?
-        }
-        (Some(_), None, None) | (None, Some(_), None) => {
-            return Err("--user and --password go together".into())
-        }
-        (None, None, None) => {
-            return Err("--user U --password P or --users FILE is required".into())
-        }
-        _ => return Err("--users excludes --user and --password".into()),
-    };
+    o.accounts = accounts(user, password, users_file)?;
     if o.clients == 0 && o.idle_clients == 0 && o.prepare == 0 && o.probe == 0 {
         return Err(
             "nothing to do: --clients 0 without --prepare, --probe or --idle-clients".into(),
         );
     }
     Ok(Parsed::Run(Box::new(o)))
+}
+
+/// The accounts of `--user U --password P` or `--users FILE` (exactly one of the two).
+pub(crate) fn accounts(
+    user: Option<String>,
+    password: Option<String>,
+    users_file: Option<String>,
+) -> Result<Vec<Credentials>, String> {
+    match (user, password, users_file) {
+        (Some(user), Some(pass), None) => Ok(vec![account(&user, &pass, "--user")?]),
+        (None, None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("--users: cannot read {path}: {e}"))?;
+            parse_users(&text)
+        }
+        (Some(_), None, None) | (None, Some(_), None) => {
+            Err("--user and --password go together".into())
+        }
+        (None, None, None) => Err("--user U --password P or --users FILE is required".into()),
+        _ => Err("--users excludes --user and --password".into()),
+    }
 }
 
 /// Parses a users file: `user:password` lines; the password may contain ':'.
@@ -200,7 +207,7 @@ pub fn parse_users(text: &str) -> Result<Vec<Credentials>, String> {
 
 /// User names and passwords are sent as IMAP quoted strings, so they must
 /// be non-empty (user) and free of CR, LF and NUL.
-pub(crate) fn account(user: &str, pass: &str, what: &str) -> Result<Credentials, String> {
+fn account(user: &str, pass: &str, what: &str) -> Result<Credentials, String> {
     let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
     if user.is_empty() || bad(user) || bad(pass) {
         return Err(format!(
