@@ -29,7 +29,7 @@ use self::client::Pop3Client;
 use super::client::{ConnError, Endpoint};
 use super::imap::options::accounts;
 use super::imap::report::note;
-use super::options::{comm, number, parse_target, Credentials, TlsMode};
+use super::options::{comm, number, parse_target, tls_option, Credentials, OptionArgs, TlsMode};
 use super::report::{LatencySummary, ServerCpu};
 use super::stats::{self_cpu_time, ServerProcs};
 
@@ -95,37 +95,15 @@ pub enum Parsed {
 pub fn parse_pop3_args(args: &[String]) -> Result<Parsed, String> {
     let mut o = Pop3BenchOptions::default();
     let (mut target, mut user, mut password, mut users_file) = (None, None, None, None);
-    let mut i = 0;
-    while i < args.len() {
-        let (name, inline) = match args[i].split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (args[i].as_str(), None),
-        };
-        i += 1;
-        let mode = match name {
-            "--help" | "-h" => return Ok(Parsed::Help),
-            "--tls" => Some(TlsMode::Implicit),
-            "--starttls" => Some(TlsMode::StartTls),
-            _ => None,
-        };
-        if let Some(mode) = mode {
-            if inline.is_some() {
-                return Err(format!("{name} takes no value"));
-            }
-            if o.tls != TlsMode::None && o.tls != mode {
-                return Err("--tls and --starttls exclude each other".into());
-            }
-            o.tls = mode;
+    let mut args = OptionArgs::new(args);
+    while let Some((name, inline)) = args.next_option() {
+        if name == "--help" || name == "-h" {
+            return Ok(Parsed::Help);
+        }
+        if tls_option(name, &inline, &mut o.tls)? {
             continue;
         }
-        let value = match inline {
-            Some(v) => v,
-            None => {
-                let v = args.get(i).ok_or_else(|| format!("{name} needs a value"))?;
-                i += 1;
-                v.clone()
-            }
-        };
+        let value = args.value(name, inline)?;
         match name {
             "--target" => target = Some(parse_target(&value)?),
             "--user" => user = Some(value),

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use crate::bench::options::{comm, number, parse_target, Credentials, TlsMode};
+use crate::bench::options::{
+    comm, number, parse_target, tls_option, Credentials, OptionArgs, TlsMode,
+};
 
 /// Usage text shown for `--help` and after every usage error.
 pub const USAGE: &str = "\
@@ -95,41 +97,18 @@ pub enum Parsed {
 pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
     let mut o = ImapBenchOptions::default();
     let (mut target, mut user, mut password, mut users_file) = (None, None, None, None);
-    let mut i = 0;
-    while i < args.len() {
-        let (name, inline) = match args[i].split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (args[i].as_str(), None),
-        };
-        i += 1;
-        let tls = match name {
+    let mut args = OptionArgs::new(args);
+    while let Some((name, inline)) = args.next_option() {
+        match name {
             "--help" | "-h" => return Ok(Parsed::Help),
-            "--tls" => Some(TlsMode::Implicit),
-            "--starttls" => Some(TlsMode::StartTls),
             "--probe-no-fetch" if inline.is_none() => {
                 o.probe_fetch_all = false;
                 continue;
             }
-            _ => None,
-        };
-        if let Some(mode) = tls {
-            if inline.is_some() {
-                return Err(format!("{name} takes no value"));
-            }
-            if o.tls != TlsMode::None && o.tls != mode {
-                return Err("--tls and --starttls exclude each other".into());
-            }
-            o.tls = mode;
-            continue;
+            _ if tls_option(name, &inline, &mut o.tls)? => continue,
+            _ => {}
         }
-        let value = match inline {
-            Some(v) => v,
-            None => {
-                let v = args.get(i).ok_or_else(|| format!("{name} needs a value"))?;
-                i += 1;
-                v.clone()
-            }
-        };
+        let value = args.value(name, inline)?;
         match name {
             "--target" => target = Some(parse_target(&value)?),
             "--user" => user = Some(value),
