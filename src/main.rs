@@ -90,7 +90,7 @@ fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
 }
 
 /// Logs go to stderr; with `[log] file_logging` also to per-service files in `data/logs/`
-/// (smtp-in, routing, server; auth-failures is always written).
+/// (smtp-in, pop3, routing, server; auth-failures is always written).
 fn init_logging(config: &Config) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
@@ -117,6 +117,12 @@ fn init_logging(config: &Config) {
                 Targets::new()
                     .with_target("ferrymail::actors::smtp_session", level)
                     .with_target("ferrymail::actors::listener", level),
+            ),
+            (
+                "pop3.log",
+                Targets::new()
+                    .with_target("ferrymail::actors::pop3_session", level)
+                    .with_target("ferrymail::actors::pop3_backend", level),
             ),
             (
                 "routing.log",

@@ -140,6 +140,7 @@ impl Backend for Pop3StoreBackend {
             let size = self.ctx.pop3.wire_size(&self.ctx, &m).map_err(err)?;
             messages.push(MessageInfo { uid: m.uid, size });
         }
+        tracing::info!(account, messages = messages.len(), "maildrop opened");
         self.inbox = Some(inbox);
         self.held = Some(held);
         Ok(Maildrop {
@@ -179,7 +180,13 @@ impl Backend for Pop3StoreBackend {
             .map_err(folder_err)?;
         }
         // Durable before +OK (DESIGN.md §3).
-        self.ctx.store.commit().map_err(err)
+        self.ctx.store.commit().map_err(err)?;
+        tracing::info!(
+            expunged = update.deleted.len(),
+            seen = update.seen.len(),
+            "maildrop updated"
+        );
+        Ok(())
     }
 
     fn release(&mut self) {
