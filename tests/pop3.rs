@@ -1,7 +1,8 @@
 //! POP3 end to end over real sockets (issue 4): the one-session-per-maildrop lock, UIDLs
 //! stable across a restart, DELE+QUIT seen by an IMAP session as EXPUNGE (and nothing else
-//! expunged), RSET undoing marks, SMTP in → POP3 RETR byte-identical to IMAP's BODY[], and
-//! plaintext logins refused without TLS when the config says so.
+//! expunged), RSET undoing marks, SMTP in → POP3 RETR byte-identical to IMAP's BODY[],
+//! plaintext logins refused without TLS when the config says so, the autologout timer, and
+//! shutdown closing sessions without UPDATE.
 
 mod common;
 
@@ -325,4 +326,36 @@ fn failed_logins_reach_the_auth_failure_log_and_close_after_three() {
         .count();
     assert_eq!(pop3_lines, 3, "{log}");
     assert!(!log.contains("wrong"), "no password in the log");
+}
+
+#[test]
+fn a_silent_client_is_logged_out_after_login_timeout() {
+    let mut server = TestServer::start();
+    deliver(&server, 1);
+    server.config.pop3.login_timeout = Duration::from_secs(1);
+    server.restart();
+    let mut c = Pop3::connect(server.addr("pop3"));
+    let started = Instant::now();
+    assert_eq!(c.line(), "-ERR Autologout: idle for too long");
+    assert_eq!(c.line(), "", "closed");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn shutdown_closes_sessions_without_update() {
+    let mut server = TestServer::start();
+    deliver(&server, 2);
+    let mut c = Pop3::login(server.addr("pop3"), BOB);
+    assert!(c.cmd("DELE 1").starts_with("+OK"));
+    server.restart();
+    assert_eq!(c.line(), "-ERR [SYS/TEMP] Server shutting down");
+    assert_eq!(c.line(), "", "closed");
+    assert_eq!(server.inbox(BOB).len(), 2, "no UPDATE without QUIT");
+    let mut c = Pop3::login(server.addr("pop3"), BOB);
+    assert_eq!(c.cmd("STAT").split(' ').nth(1), Some("2"));
+    assert!(c.quit().starts_with("+OK"));
 }
