@@ -425,9 +425,13 @@ fn serve_with_repl_runs_the_console_in_the_foreground() {
 #[test]
 fn file_logging_writes_per_service_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"\npop3 = \"127.0.0.1:0\"");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}[log]\nfile_logging = true\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}[log]\nfile_logging = true\n[pop3]\nallow_plaintext_login = true\n"),
+    )
+    .unwrap();
     assert!(cli(&config, &["domain", "add", "example.com"]).0);
     assert!(
         cli(
@@ -453,7 +457,24 @@ fn file_logging_writes_per_service_logs() {
         assert!(Instant::now() < deadline, "no delivery line in routing.log");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A POP3 session that deletes the message.
+    let pop = std::net::TcpStream::connect(server.addr("pop3")).unwrap();
+    pop.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut reader = BufReader::new(pop.try_clone().unwrap());
+    (&pop)
+        .write_all(b"USER bob@example.com\r\nPASS pw\r\nDELE 1\r\nQUIT\r\n")
+        .unwrap();
+    let mut replies = String::new();
+    for _ in 0..5 {
+        reader.read_line(&mut replies).unwrap();
+    }
+    assert!(replies.contains("(1 deleted, 0 left)"), "{replies}");
     assert!(server.sigterm().success());
+    let pop3 = std::fs::read_to_string(logs.join("pop3.log")).unwrap();
+    assert!(
+        pop3.contains("maildrop opened") && pop3.contains("expunged=1"),
+        "{pop3}"
+    );
     let smtp_in = std::fs::read_to_string(logs.join("smtp-in.log")).unwrap();
     assert!(
         smtp_in.contains("accepted") && smtp_in.contains("from=a@example.net"),
