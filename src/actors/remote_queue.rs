@@ -300,7 +300,13 @@ async fn deliver_record(
         .filter(|i| !rec.recipients[*i].delivered)
         .collect();
     if conn.is_none() && down.is_none() {
-        match deliver::connect(&config, resolver, dest).await {
+        let env = deliver::Env {
+            config: &config,
+            resolver,
+            store,
+            now: sctx.clock.now(),
+        };
+        match deliver::connect(&env, dest).await {
             Ok(c) => {
                 tracing::info!(dest, host = %c.host, addr = %c.addr, tls = c.is_tls(), "connected");
                 *conn = Some(c);
