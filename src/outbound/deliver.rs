@@ -314,8 +314,30 @@ pub fn outgoing(rec: &QueueRecord, indexes: &[usize], content: Vec<u8>) -> Outgo
         needs_smtputf8,
         ret: rec.params.ret.clone(),
         envid: rec.params.envid.clone(),
+        requiretls: rec.params.requiretls,
         content,
     }
+}
+
+/// RFC 8689 §4.2.1: a REQUIRETLS message goes only over TLS whose certificate was
+/// authenticated by MTA-STS or DANE. Why `conn` cannot carry `rec`, if it cannot. (That the
+/// peer offers REQUIRETLS, 5.7.30, is the client codec's check.)
+pub fn requiretls_refusal(rec: &QueueRecord, conn: &Connection) -> Option<String> {
+    if !rec.params.requiretls || conn.authenticated.is_some() {
+        return None;
+    }
+    Some(if conn.is_tls() {
+        format!(
+            "REQUIRETLS: {} was not authenticated by MTA-STS or DANE (the recipient domain \
+             publishes neither an MTA-STS policy nor DNSSEC-signed TLSA records); not sent",
+            conn.host
+        )
+    } else {
+        format!(
+            "REQUIRETLS: {} offers no TLS (STARTTLS), and the message must not go in the clear; not sent",
+            conn.host
+        )
+    })
 }
 
 /// Sends `rec` over `conn`; the attempts, one per recipient in `indexes`. The connection
@@ -330,6 +352,10 @@ pub async fn send(
         let f = DestinationFailure::temporary("4.4.1", "no connection".into());
         return indexes.iter().map(|i| f.attempt(*i)).collect();
     };
+    if let Some(why) = requiretls_refusal(rec, c) {
+        let f = DestinationFailure::permanent("5.7.10", why);
+        return indexes.iter().map(|i| f.attempt(*i)).collect();
+    }
     let (results, usable) = c.deliver(outgoing(rec, indexes, content)).await;
     let host = c.host.clone();
     let peer_dsn = c.capabilities().dsn;
