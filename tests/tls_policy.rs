@@ -94,8 +94,8 @@ fn submit(server: &TestServer, to: &str, mail_params: &str) {
     c.cmd("QUIT");
 }
 
-/// A bounce as text, quoted-printable soft line breaks joined.
-fn bounce_text(msg: &[u8]) -> String {
+/// A stored message as text, quoted-printable soft line breaks joined.
+fn unfolded(msg: &[u8]) -> String {
     String::from_utf8_lossy(msg).replace("=\r\n", "")
 }
 
@@ -275,7 +275,7 @@ fn requiretls_to_a_peer_without_starttls_bounces_with_the_reason() {
     submit(&w.server, "carol+requiretls@remote.test", "");
     let inbox = w.server.wait_inbox("bob@example.com", 1);
     assert_eq!(inbox.len(), 1, "a bounce");
-    let dsn = bounce_text(&inbox[0]);
+    let dsn = unfolded(&inbox[0]);
     assert!(dsn.contains("Status: 5.7.10"), "{dsn}");
     assert!(dsn.contains("offers no TLS"), "{dsn}");
     assert!(dsn.contains("REQUIRETLS"), "{dsn}");
@@ -292,7 +292,7 @@ fn requiretls_over_unauthenticated_tls_bounces() {
     w.sink.offer_requiretls(true);
     submit(&w.server, "carol+RequireTLS@remote.test", "");
     let inbox = w.server.wait_inbox("bob@example.com", 1);
-    let dsn = bounce_text(&inbox[0]);
+    let dsn = unfolded(&inbox[0]);
     assert!(dsn.contains("Status: 5.7.10"), "{dsn}");
     assert!(
         dsn.contains("not authenticated by MTA-STS or DANE"),
@@ -312,7 +312,7 @@ fn requiretls_to_a_peer_without_the_extension_bounces_5_7_30() {
     );
     submit(&w.server, "carol+requiretls@remote.test", "");
     let inbox = w.server.wait_inbox("bob@example.com", 1);
-    let dsn = bounce_text(&inbox[0]);
+    let dsn = unfolded(&inbox[0]);
     assert!(dsn.contains("Status: 5.7.30"), "{dsn}");
     assert!(dsn.contains("REQUIRETLS support required"), "{dsn}");
     assert!(w.sink.received().is_empty());
@@ -461,5 +461,125 @@ fn policy_cache_honours_max_age_and_id_changes() {
     assert_eq!(
         rt.block_on(mta_sts::current(&cx, "remote.test")),
         StsState::None
+    );
+}
+
+#[test]
+fn console_shows_the_policy_and_tlsa_records() {
+    let ca = TestCa::new();
+    let w = world(
+        &ca,
+        Some(ca.issue(&["mx.remote.test"])),
+        Some(&policy("enforce", 86_400)),
+        "trust_ad = true\n",
+    );
+    w.dns.txt(
+        "_smtp._tls.remote.test",
+        "v=TLSRPTv1; rua=mailto:tls@remote.test",
+    );
+    let name = format!("_{}._tcp.mx.remote.test", w.sink.addr.port());
+    w.dns.tlsa(&name, 3, 1, 1, vec![0xab; 32]);
+    let (ok, out) = w.server.console("tls-policy show remote.test");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("MTA-STS: mode Enforce, id 1, fetched now"),
+        "{out}"
+    );
+    assert!(out.contains("  mx: *.remote.test"), "{out}");
+    assert!(
+        out.contains("MX 10 mx.remote.test (listed in the MTA-STS policy)"),
+        "{out}"
+    );
+    assert!(out.contains("none validated (no DANE)"), "{out}");
+    assert!(
+        out.contains("TLS-RPT: reports to tls@remote.test (not sent"),
+        "{out}"
+    );
+    let (_, again) = w.server.console("tls-policy show remote.test");
+    assert!(again.contains("id 1, cached"), "{again}");
+    let (ok, tlsa) = w.server.console(&format!("dns tlsa {name}"));
+    assert!(ok, "{tlsa}");
+    assert!(
+        tlsa.contains(&format!("3 1 1 {}", "ab".repeat(32))),
+        "{tlsa}"
+    );
+    assert!(tlsa.contains("not validated (no AD bit)"), "{tlsa}");
+    w.dns.set_authentic(true);
+    let (_, out) = w.server.console("tls-policy show remote.test");
+    assert!(
+        out.contains("(DNSSEC-validated, DANE applies): 3 1 1 abab"),
+        "{out}"
+    );
+}
+
+/// RFC 8460 §5.3: a finished day's counts become a report mail to the rua address, queued
+/// through the inbound queue, and are then forgotten.
+#[test]
+fn daily_report_goes_to_the_rua_address() {
+    use ferrymail::outbound::tlsrpt;
+    use ferrymail::storage::TlsResult;
+    let dns = TestDns::start();
+    dns.txt(
+        "_smtp._tls.remote.test",
+        "v=TLSRPTv1; rua=mailto:tls@remote.test,https://r.remote.test/x",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let r = TlsResult {
+        policy_type: "sts".into(),
+        policy_string: vec!["version: STSv1".into(), "mode: testing".into()],
+        mx_host: vec!["*.remote.test".into()],
+        failure: tlsrpt::failure("certificate-expired", "mx.remote.test", "127.0.0.1", ""),
+    };
+    tlsrpt::record(&store, T0, "remote.test", &r);
+    tlsrpt::record(
+        &store,
+        T0 + 1,
+        "remote.test",
+        &TlsResult { failure: None, ..r },
+    );
+    let cfg = ferrymail::config::DnsConfig {
+        nameservers: vec![dns.addr()],
+        trust_ad: false,
+    };
+    let resolver = ferrymail::outbound::dns::resolver(&cfg).expect("resolver");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let send = |now| {
+        rt.block_on(tlsrpt::send_due(
+            &store,
+            &resolver,
+            "mx.example.com",
+            now,
+            true,
+        ))
+    };
+    assert!(
+        send(T0 + 2).expect("send").is_empty(),
+        "the day is not over"
+    );
+    let ids = send(T0 + 86_400).expect("send");
+    assert_eq!(ids.len(), 1);
+    let rec = store
+        .queue_get(QueueName::Inbound, ids[0])
+        .expect("get")
+        .expect("queued");
+    assert_eq!(rec.mail_from, "", "null reverse-path");
+    assert_eq!(rec.recipients[0].address, "tls@remote.test");
+    let body = unfolded(&store.blobs().get(&rec.blob).expect("body"));
+    assert!(body.contains("TLS-Report-Domain: remote.test"), "{body}");
+    assert!(
+        body.contains("\"result-type\":\"certificate-expired\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("\"total-successful-session-count\":1"),
+        "{body}"
+    );
+    assert!(
+        store.tlsrpt_list().expect("list").is_empty(),
+        "sent counts are forgotten"
     );
 }

@@ -103,6 +103,27 @@ pub async fn lookup(
     name: &str,
     timeout: Duration,
 ) -> Result<TlsaAnswer, TlsaError> {
+    answer(&query(server, name, timeout).await?, name)
+}
+
+/// How long the console waits for a TLSA answer.
+pub const TLSA_CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLSA records at `name` whatever their DNSSEC status, and whether the answer had the
+/// AD bit (for the console).
+pub async fn lookup_raw(
+    server: SocketAddr,
+    name: &str,
+    timeout: Duration,
+) -> Result<(Vec<Tlsa>, bool), TlsaError> {
+    let reply = query(server, name, timeout).await?;
+    match answer(&reply, name)? {
+        TlsaAnswer::Secure(records) => Ok((records, true)),
+        TlsaAnswer::Insecure => Ok((records(&reply), false)),
+    }
+}
+
+async fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Message, TlsaError> {
     let owner = Name::from_ascii(name).map_err(|e| format!("{name}: {e}"))?;
     let id: u16 = rand::random();
     let mut query = Message::query();
@@ -131,12 +152,28 @@ pub async fn lookup(
             }
         }
     };
-    let reply = match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => return Err(format!("TLSA lookup for {name}: {e}")),
-        Err(_) => return Err(format!("TLSA lookup for {name}: timed out")),
-    };
-    answer(&reply, name)
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(format!("TLSA lookup for {name}: {e}")),
+        Err(_) => Err(format!("TLSA lookup for {name}: timed out")),
+    }
+}
+
+/// The TLSA records in the answer section of `reply`.
+fn records(reply: &Message) -> Vec<Tlsa> {
+    reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TLSA(t) => Some(Tlsa {
+                usage: t.cert_usage.into(),
+                selector: t.selector.into(),
+                matching: t.matching.into(),
+                data: t.cert_data.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Reads a reply to a TLSA query.
@@ -152,19 +189,7 @@ pub fn answer(reply: &Message, name: &str) -> Result<TlsaAnswer, TlsaError> {
     if reply.metadata.truncation {
         return Err(format!("TLSA lookup for {name}: truncated answer"));
     }
-    let records: Vec<Tlsa> = reply
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::TLSA(t) => Some(Tlsa {
-                usage: t.cert_usage.into(),
-                selector: t.selector.into(),
-                matching: t.matching.into(),
-                data: t.cert_data.clone(),
-            }),
-            _ => None,
-        })
-        .collect();
+    let records = records(reply);
     if records.is_empty() || !reply.metadata.authentic_data {
         return Ok(TlsaAnswer::Insecure);
     }

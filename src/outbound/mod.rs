@@ -29,5 +29,6 @@ pub mod mta_sts;
 pub mod policy;
 pub mod session;
 pub mod settle;
+pub mod show;
 pub mod tls;
 pub mod tlsrpt;
