@@ -292,6 +292,7 @@ mod tests {
     fn verifier(dns: &TestDns, budget: u64) -> Verifier {
         let cfg = DnsConfig {
             nameservers: vec![dns.addr()],
+            trust_ad: false,
         };
         Verifier::new(&cfg, Duration::from_secs(1), Duration::from_secs(budget)).unwrap()
     }

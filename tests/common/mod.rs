@@ -2,7 +2,9 @@
 //! and helpers to look at what was delivered.
 #![allow(dead_code)]
 
+pub mod ca;
 pub mod dns;
+pub mod https;
 pub mod sink;
 
 use std::io::{BufRead, BufReader, Read, Write};
