@@ -49,17 +49,12 @@ fn world(delivery: &str) -> World {
     }
 }
 
-fn plain(user: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{PASSWORD}"))
-}
-
 /// bob@example.com submits `message` to `to` (each "address" or "address PARAMS"), with
 /// `mail_params` on MAIL FROM.
 fn submit(server: &TestServer, to: &[&str], mail_params: &str, message: &str) {
     let mut c = Client::connect(server.addr("submission"));
     c.cmd("EHLO client.example.net");
-    let r = c.cmd(&format!("AUTH PLAIN {}", plain("bob@example.com")));
+    let r = c.auth_plain("bob@example.com", PASSWORD);
     assert!(r.starts_with("235"), "{r}");
     let r = c.cmd(&format!("MAIL FROM:<bob@example.com>{mail_params}"));
     assert!(r.starts_with("250"), "{r}");

@@ -1,7 +1,9 @@
 //! A scripted SMTP server for tests (the "remote MX"): 127.0.0.1 port 0, plain TCP, EHLO
 //! with PIPELINING, SIZE, 8BITMIME and (optionally) DSN. RCPT replies come from a per-address
 //! table (default 250); each DATA's final reply comes from a queue the test fills (default
-//! 250). Every accepted message is recorded. It stops when dropped; every wait is bounded.
+//! 250), optionally after a delay (a slow peer). Every finished transaction is recorded with
+//! its connection, the time of its final reply and whether the client went on after it. It
+//! stops when dropped; every wait is bounded.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
@@ -23,6 +25,13 @@ pub struct Received {
     pub rcpts: Vec<String>,
     pub data: String,
     pub reply: String,
+    /// Which connection (counted from 0) carried it.
+    pub connection: usize,
+    /// When the final reply was written.
+    pub replied_at: Instant,
+    /// The client went on after the final reply (another MAIL FROM, RSET or QUIT on the
+    /// same connection), so it had read the reply and acted on it.
+    pub client_went_on: bool,
 }
 
 #[derive(Default)]
@@ -32,6 +41,8 @@ struct Script {
     dsn: bool,
     /// Close the connection after reading the content, without a reply (a crash).
     vanish_after_data: usize,
+    /// Wait this long before the final reply to DATA (a slow peer).
+    data_reply_delay: Duration,
 }
 
 pub struct Sink {
@@ -88,6 +99,11 @@ impl Sink {
     /// The next `n` connections close right after the message content, unanswered.
     pub fn vanish_after_data(&self, n: usize) {
         lock(&self.script).vanish_after_data = n;
+    }
+
+    /// Every final reply to DATA comes `delay` after the content (a slow peer).
+    pub fn delay_data_reply(&self, delay: Duration) {
+        lock(&self.script).data_reply_delay = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -147,10 +163,10 @@ fn accept_loop(
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((sock, _)) => {
-                connections.fetch_add(1, Ordering::SeqCst);
+                let n = connections.fetch_add(1, Ordering::SeqCst);
                 let (s, r, st) = (script.clone(), received.clone(), stop.clone());
                 sessions.push(std::thread::spawn(move || {
-                    let _ = session(sock, s, r, st);
+                    let _ = session(sock, n, s, r, st);
                 }));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -163,6 +179,7 @@ fn accept_loop(
 
 fn session(
     sock: TcpStream,
+    connection: usize,
     script: Arc<Mutex<Script>>,
     received: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
@@ -173,6 +190,8 @@ fn session(
     let mut reader = BufReader::new(sock);
     out.write_all(b"220 sink.test ESMTP\r\n")?;
     let mut tx: Option<Received> = None;
+    // Index in `received` of this connection's last finished transaction.
+    let mut last: Option<usize> = None;
     let started = Instant::now();
     // A partial line read before a timeout stays here for the next read.
     let mut line = String::new();
@@ -186,6 +205,16 @@ fn session(
             Line::Full(l) => l.trim_end().to_string(),
         };
         let upper = cmd.to_ascii_uppercase();
+        if ["MAIL FROM:", "RSET", "QUIT"]
+            .iter()
+            .any(|c| upper.starts_with(c))
+        {
+            if let Some(i) = last.take() {
+                if let Some(r) = lock(&received).get_mut(i) {
+                    r.client_went_on = true;
+                }
+            }
+        }
         let reply = if upper.starts_with("EHLO") {
             let dsn = if lock(&script).dsn { "250-DSN\r\n" } else { "" };
             format!("250-sink.test\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n{dsn}250 8BITMIME\r\n")
@@ -198,6 +227,9 @@ fn session(
                 rcpts: Vec::new(),
                 data: String::new(),
                 reply: String::new(),
+                connection,
+                replied_at: Instant::now(),
+                client_went_on: false,
             });
             "250 2.1.0 ok\r\n".into()
         } else if upper.starts_with("RCPT TO:") {
@@ -228,16 +260,31 @@ fn session(
                     if vanish {
                         return Ok(());
                     }
-                    let r = lock(&script)
-                        .data
-                        .pop_front()
-                        .unwrap_or_else(|| "250 2.0.0 ok queued".into());
+                    let (r, delay) = {
+                        let mut s = lock(&script);
+                        let r = s.data.pop_front();
+                        (
+                            r.unwrap_or_else(|| "250 2.0.0 ok queued".into()),
+                            s.data_reply_delay,
+                        )
+                    };
+                    std::thread::sleep(delay);
+                    // A client that died while we waited never sees the reply: the message
+                    // was not accepted (the time is taken while the client is known alive).
+                    let at = Instant::now();
+                    if peer_closed(&out) {
+                        return Ok(());
+                    }
+                    out.write_all(format!("{r}\r\n").as_bytes())?;
                     if let Some(mut t) = tx.take() {
                         t.data = data;
-                        t.reply = r.clone();
-                        lock(&received).push(t);
+                        t.reply = r;
+                        t.replied_at = at;
+                        let mut received = lock(&received);
+                        last = Some(received.len());
+                        received.push(t);
                     }
-                    format!("{r}\r\n")
+                    continue;
                 }
                 _ => "554 5.5.1 no valid recipients\r\n".into(),
             }
@@ -252,6 +299,20 @@ fn session(
         };
         out.write_all(reply.as_bytes())?;
     }
+}
+
+/// The client closed its end (or the connection broke).
+fn peer_closed(sock: &TcpStream) -> bool {
+    if sock.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let closed = match sock.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    closed || sock.set_nonblocking(false).is_err()
 }
 
 enum Line {
