@@ -303,23 +303,39 @@ fn send_until_killed(
     }
 }
 
-#[test]
-fn sigkill_at_random_moments_loses_no_acknowledged_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
-    let (ok, out) = cli(&config, &["domain", "add", "example.com"]);
+/// Domain example.com and account bob@example.com (password "pw"), through the CLI.
+fn add_bob(config: &Path) {
+    let (ok, out) = cli(config, &["domain", "add", "example.com"]);
     assert!(ok, "{out}");
     let (ok, out) = cli(
-        &config,
+        config,
         &["account", "add", "bob@example.com", "--password", "pw"],
     );
     assert!(ok, "{out}");
+}
 
+/// A seed for the kill moments, printed so that a failure can be replayed by hand.
+fn random_seed() -> u32 {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
     println!("seed {seed}");
+    seed
+}
+
+/// `min_ms` plus a pseudo-random part below `spread_ms`.
+fn random_delay(rng: &mut u32, min_ms: u64, spread_ms: u64) -> Duration {
+    *rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+    Duration::from_millis(min_ms + u64::from(*rng >> 8) % spread_ms)
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    add_bob(&config);
+    let seed = random_seed();
     let mut rng = seed;
     let acked = Arc::new(Mutex::new(Vec::new()));
     for round in 0..5 {
@@ -332,8 +348,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
                 std::thread::spawn(move || send_until_killed(addr, (round * 4 + t) * 100_000, a, s))
             })
             .collect();
-        rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        std::thread::sleep(Duration::from_millis(150 + (rng >> 8) as u64 % 600));
+        std::thread::sleep(random_delay(&mut rng, 150, 600));
         server.sigkill();
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         for s in senders {
@@ -537,18 +552,8 @@ fn sigkill_during_remote_delivery_delivers_every_message_at_least_once() {
             sink.addr.port()
         ),
     );
-    assert!(cli(&config, &["domain", "add", "example.com"]).0);
-    let (ok, out) = cli(
-        &config,
-        &["account", "add", "bob@example.com", "--password", "pw"],
-    );
-    assert!(ok, "{out}");
-
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    println!("seed {seed}");
+    add_bob(&config);
+    let seed = random_seed();
     let mut rng = seed;
     let mut submitted = Vec::new();
     // Per kill: when the server was dead, and how many messages the MX had accepted by then.
@@ -561,8 +566,7 @@ fn sigkill_during_remote_delivery_delivers_every_message_at_least_once() {
             submit_remote(addr, &id);
             submitted.push(id);
         }
-        rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        std::thread::sleep(Duration::from_millis(50 + (rng >> 8) as u64 % 800));
+        std::thread::sleep(random_delay(&mut rng, 50, 800));
         server.sigkill();
         kills.push((Instant::now(), sink.accepted().len()));
     }

@@ -281,7 +281,7 @@ async fn run_worker(
 /// The body of `rec`, read on the blocking pool: the workers share the core arbiter with
 /// every queue and folder actor, which a large body read from a cold disk would stall.
 async fn read_body(store: &Store, rec: &QueueRecord) -> Result<Vec<u8>, StorageError> {
-    let (store, blob) = (store.clone(), rec.blob.clone());
+    let (store, blob) = (store.clone(), rec.blob);
     tokio::task::spawn_blocking(move || store.blobs().get(&blob))
         .await
         .unwrap_or_else(|e| Err(StorageError::Io(std::io::Error::other(e.to_string()))))

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::load::smtp_load_run;
 use super::message::run_marker;
 use super::options::{number, parse_smtp_args, Parsed, SmtpBenchOptions};
-use super::report::SmtpBenchReport;
+use super::report::{aligned, result_line, SmtpBenchReport};
 use super::sink;
 use super::stats::{self_cpu_time, ServerProcs};
 
@@ -201,12 +201,8 @@ impl RelayReport {
             rows.push(("stopped", "drain timeout: not every message arrived".into()));
         }
         out.push_str("relay:\n");
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
-        for (key, value) in rows {
-            out.push_str(&format!("  {:<width$} {value}\n", format!("{key}:")));
-        }
-        let json = serde_json::to_string(&j).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-        out.push_str(&format!("RESULT {json}\n"));
+        out.push_str(&aligned(&rows, "  "));
+        out.push_str(&result_line(&j));
         out
     }
 }
