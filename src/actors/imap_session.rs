@@ -206,7 +206,11 @@ async fn run(
             read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
                 Err(_) => actions.extend(session.timeout()),
                 Ok(Ok(0)) => return Ok(()),
-                Ok(Ok(n)) => actions.extend(session.receive(&buf[..n], &backend)),
+                Ok(Ok(n)) => {
+                    let (back, acts) = receive_off_thread(session, buf[..n].to_vec(), &backend).await?;
+                    session = back;
+                    actions.extend(acts);
+                }
                 Ok(Err(e)) => return Err(e),
             },
             Some(change) = changes.recv() => {
@@ -217,4 +221,23 @@ async fn run(
             _ = shutdown.changed() => actions.extend(session.shutdown()),
         }
     }
+}
+
+/// Runs a command's work (storage reads, folder-actor round trips) on the blocking pool, so
+/// that a long FETCH or SEARCH does not hold up the other sessions that share this
+/// session's arbiter thread: their quick commands (NOOP, IDLE's DONE) answer at once.
+async fn receive_off_thread(
+    mut session: Session,
+    bytes: Vec<u8>,
+    backend: &StoreBackend,
+) -> std::io::Result<(Session, Vec<Action>)> {
+    let backend = StoreBackend {
+        ctx: backend.ctx.clone(),
+    };
+    tokio::task::spawn_blocking(move || {
+        let actions = session.receive(&bytes, &backend);
+        (session, actions)
+    })
+    .await
+    .map_err(|e| std::io::Error::other(format!("IMAP command failed: {e}")))
 }
