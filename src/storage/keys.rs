@@ -29,11 +29,15 @@ pub(crate) enum TreeIx {
     Acl,
     AclIndex,
     Subscriptions,
+    FetchSources,
+    FetchSeen,
+    FetchStatus,
+    FetchDedup,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 14] = [
+    const FIXED: [TreeIx; 18] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -48,6 +52,10 @@ impl TreeIx {
         TreeIx::Acl,
         TreeIx::AclIndex,
         TreeIx::Subscriptions,
+        TreeIx::FetchSources,
+        TreeIx::FetchSeen,
+        TreeIx::FetchStatus,
+        TreeIx::FetchDedup,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -74,6 +82,10 @@ impl TreeIx {
             TreeIx::Acl => 11,
             TreeIx::AclIndex => 12,
             TreeIx::Subscriptions => 13,
+            TreeIx::FetchSources => 14,
+            TreeIx::FetchSeen => 15,
+            TreeIx::FetchStatus => 16,
+            TreeIx::FetchDedup => 17,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -94,6 +106,10 @@ impl TreeIx {
             TreeIx::Acl => "v1/acl".into(),
             TreeIx::AclIndex => "v1/acl_index".into(),
             TreeIx::Subscriptions => "v1/subscriptions".into(),
+            TreeIx::FetchSources => "v1/fetch_sources".into(),
+            TreeIx::FetchSeen => "v1/fetch_seen".into(),
+            TreeIx::FetchStatus => "v1/fetch_status".into(),
+            TreeIx::FetchDedup => "v1/fetch_dedup".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

@@ -9,6 +9,7 @@
 //!   blobs/ab/cdef…     message bodies, named by the sha256 of their content (64 hex chars:
 //!                      the first two name the directory, the other 62 the file)
 //!   blobs/tmp/         unique temporary files; emptied on open
+//!   secret.key         0600, seals fetch passwords (made on first use; see `secrets.rs`)
 //! ```
 //!
 //! # sled trees and key formats
@@ -30,6 +31,7 @@
 //! | `v1/quota`          | account (lowercase)                   | `QuotaRecord`                |
 //! | `v1/acl`            | folder id u64 BE                      | `Vec<(identifier, rights)>`  |
 //! | `v1/acl_index`      | identifier `0x00` folder id u64 BE    | rights `String`              |
+//! | `v1/fetch_*`        | see `fetch.rs` (sources, seen marks, status, dedup) |                 |
 //!
 //! The last four trees were added within schema 1 without changing any older record, so data
 //! directories written before them still open: [`Store::open`] rebuilds every `FolderExt` that
@@ -74,6 +76,7 @@ mod blobs;
 mod changes;
 mod commit;
 mod directory;
+mod fetch;
 mod folders;
 #[cfg(test)]
 mod imap_tests;
@@ -81,6 +84,7 @@ mod keys;
 mod messages;
 mod queue;
 mod quota;
+mod secrets;
 mod subscriptions;
 
 use std::path::{Path, PathBuf};
@@ -96,12 +100,17 @@ pub use commit::CommitStats;
 pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
 };
+pub use fetch::{
+    Accepted, Dedup, DomainPop, FetchProtocol, FetchSource, FetchStatus, FetchedMessage, SourceId,
+    SourceOwner, TlsMode, UnknownTarget,
+};
 pub use folders::{
     Flags, FolderId, FolderState, MessageRecord, NewMessage, PUBLIC_OWNER, SEPARATOR,
 };
 pub use messages::{FlagMode, StoreResult};
 pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
 pub use quota::Quota;
+pub use secrets::SecretKey;
 
 use commit::Committer;
 use keys::TreeIx;
@@ -221,6 +230,9 @@ struct Inner {
     admin_lock: Mutex<()>,
     /// How many expunged UIDs a folder remembers for QRESYNC (see [`Store::vanished_horizon`]).
     expunged_keep: AtomicU32,
+    data_dir: PathBuf,
+    /// The key sealing fetch passwords, loaded (or made) on first use.
+    secret_key: Mutex<Option<Arc<SecretKey>>>,
 }
 
 impl Store {
@@ -248,6 +260,8 @@ impl Store {
                 blobs,
                 admin_lock: Mutex::new(()),
                 expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
+                data_dir: data_dir.to_path_buf(),
+                secret_key: Mutex::new(None),
             }),
         };
         store.repair_counters()?;
@@ -317,6 +331,26 @@ impl Store {
     /// The data directory's sled database (for ids).
     pub(crate) fn db(&self) -> &sled::Db {
         &self.inner.db
+    }
+
+    /// The data directory this store was opened on.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The key that seals secrets (`data_dir/secret.key`, made on first use).
+    pub(crate) fn secret_key(&self) -> Result<Arc<SecretKey>, StorageError> {
+        let mut slot = self
+            .inner
+            .secret_key
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(k) = slot.as_ref() {
+            return Ok(k.clone());
+        }
+        let key = Arc::new(SecretKey::load_or_create(&self.inner.data_dir)?);
+        *slot = Some(key.clone());
+        Ok(key)
     }
 
     /// Where the blob files live.

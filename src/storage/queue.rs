@@ -139,7 +139,7 @@ fn not_in_queue(queue: QueueName, id: QueueId) -> String {
 
 /// Insert `rec` into its queue inside a transaction, adjusting blob references (a record it
 /// replaces releases its own blob).
-fn tx_insert(tx: &Tx, refs: &mut RefDelta, rec: &QueueRecord) -> TxResult<()> {
+pub(crate) fn tx_insert(tx: &Tx, refs: &mut RefDelta, rec: &QueueRecord) -> TxResult<()> {
     let tree = tx.tree(TreeIx::Queue(rec.queue));
     let key = rec.id.to_be_bytes();
     if let Some(old) = tx_get::<QueueRecord>(tree, &key, "queue record")? {
