@@ -21,6 +21,7 @@ pub mod admin;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod fetch;
 pub mod http;
 pub mod protocols;
 pub mod server;

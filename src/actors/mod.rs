@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod authlog;
+pub mod client_tls;
 pub mod conn;
 pub mod control;
 pub mod folder;
