@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fetcher;
 use super::stats::Stats;
 use super::ServerContext;
 use crate::admin::control::{serve_connection, ControlResponse};
@@ -107,7 +108,56 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             }
             Ok(out)
         }
-        other => exec::execute(&ctx.store, &other),
+        other => execute_fetch(ctx, other).await,
+    }
+}
+
+/// The fetch commands need the live fetchers: started on add, stopped on delete, run now.
+async fn execute_fetch(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result<String, String> {
+    use crate::admin::fetch;
+    let store = &ctx.store;
+    match cmd {
+        AdminCommand::SourceAdd { account, spec } => {
+            let (out, id) = fetch::source_add(store, &account, &spec)?;
+            fetcher::ensure(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::DomainPopSet {
+            domain,
+            spec,
+            options,
+        } => {
+            let (out, id) = fetch::domainpop_set(store, &domain, &spec, &options)?;
+            fetcher::ensure(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::SourceDel(id) => {
+            let out = fetch::source_del(store, id)?;
+            fetcher::remove(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::DomainPopDel(domain) => {
+            let id = fetch::domainpop_source(store, &domain)?.id;
+            let out = fetch::source_del(store, id)?;
+            fetcher::remove(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::SourceRun(id) => {
+            if store.fetch_source(id).map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("no source {id} (see `source list`)"));
+            }
+            let report = fetcher::run_now(ctx, id).await?;
+            Ok(format!("source {id}: {report}"))
+        }
+        AdminCommand::DomainPopRun(domain) => {
+            let id = fetch::domainpop_source(store, &domain)?.id;
+            let report = fetcher::run_now(ctx, id).await?;
+            Ok(format!("DomainPOP for {domain}: {report}"))
+        }
+        AdminCommand::SourceStatus(id) => {
+            fetch::source_status(store, id, &|id| ctx.fetchers.is_running(id))
+        }
+        other => exec::execute(store, &other),
     }
 }
 
@@ -147,6 +197,7 @@ fn status(ctx: &ServerContext) -> String {
         Stats::count(&ctx.stats.messages_delivered),
         Stats::count(&ctx.stats.messages_out)
     );
+    let _ = writeln!(out, "{}", crate::admin::fetch::summary(&ctx.store));
     let _ = write!(
         out,
         "actors: {} open folders, {} restarts",

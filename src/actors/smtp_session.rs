@@ -15,15 +15,14 @@ use tracing::Instrument;
 use super::auth::{check_password, Checked};
 use super::conn::Conn;
 use super::listener::ConnGuard;
-use super::queues::{Enqueue, QueueError};
+use super::queues::{store_body, Enqueue, QueueError};
 use super::ServerContext;
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
     RecipientCheck, Service, Session, SessionConfig,
 };
 use crate::storage::{
-    Destination, EnvelopeParams, QueueName, QueueRecipient, QueueRecord, RecipientKind,
-    StorageError, Store,
+    Destination, EnvelopeParams, QueueRecipient, QueueRecord, RecipientKind, StorageError, Store,
 };
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -244,34 +243,34 @@ async fn enqueue(
     content.extend_from_slice(header.as_bytes());
     content.extend_from_slice(&env.body);
     let size = content.len() as u64;
-    let blobs = store.clone();
-    let blob = tokio::task::spawn_blocking(move || blobs.blobs().put(&content))
+    let blob = store_body(&store, content)
         .await
-        .map_err(|e| EnqueueError::Temporary(e.to_string()))?
         .map_err(storage_to_enqueue)?;
+    let recipients = env
+        .recipients
+        .iter()
+        .map(|r| QueueRecipient {
+            address: r.address.clone(),
+            original: r.address.clone(),
+            orcpt: r.orcpt.clone(),
+            notify: r.notify.as_ref().map(|n| {
+                n.iter()
+                    .map(|x| format!("{x:?}").to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+            delivered: false,
+            last_error: None,
+        })
+        .collect();
+    let origin = format!(
+        "{} from {} [{}]{}",
+        env.protocol,
+        env.helo,
+        env.peer.ip,
+        if tls { " tls" } else { "" }
+    );
     let record = QueueRecord {
-        id,
-        queue: QueueName::Inbound,
-        blob,
-        size,
-        mail_from: env.mail_from.clone(),
-        recipients: env
-            .recipients
-            .iter()
-            .map(|r| QueueRecipient {
-                address: r.address.clone(),
-                original: r.address.clone(),
-                orcpt: r.orcpt.clone(),
-                notify: r.notify.as_ref().map(|n| {
-                    n.iter()
-                        .map(|x| format!("{x:?}").to_uppercase())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                }),
-                delivered: false,
-                last_error: None,
-            })
-            .collect(),
         params: EnvelopeParams {
             body: Some(format!("{:?}", env.body_type)),
             smtputf8: env.smtputf8,
@@ -279,18 +278,16 @@ async fn enqueue(
             envid: env.envid.clone(),
             requiretls: false,
         },
-        received_at: now,
-        due: None,
-        attempts: 0,
-        last_error: None,
-        origin: format!(
-            "{} from {} [{}]{}",
-            env.protocol,
-            env.helo,
-            env.peer.ip,
-            if tls { " tls" } else { "" }
-        ),
         auth_as: env.auth_as.clone(),
+        ..QueueRecord::inbound(
+            id,
+            blob,
+            size,
+            env.mail_from.clone(),
+            recipients,
+            origin,
+            now,
+        )
     };
     match sctx.queues().inbound.send(Enqueue(record)).await {
         Ok(Ok(_)) => {

@@ -541,14 +541,30 @@ fn help_for_topics() {
 #[test]
 fn complete_table() {
     let all_groups = [
-        "account", "acl", "actors", "alias", "dkim", "domain", "folder", "help", "queue", "reload",
-        "shutdown", "status",
+        "account",
+        "acl",
+        "actors",
+        "alias",
+        "dkim",
+        "domain",
+        "domainpop",
+        "folder",
+        "help",
+        "queue",
+        "reload",
+        "shutdown",
+        "source",
+        "status",
     ];
     let cases: &[(&str, usize, &[&str])] = &[
         ("", 0, &all_groups),
         ("a", 0, &["account", "acl", "actors", "alias"]),
         ("ac", 0, &["account", "acl", "actors"]),
         ("sh", 0, &["shutdown"]),
+        ("so", 0, &["source"]),
+        ("source ", 7, &["add", "del", "list", "run", "status"]),
+        ("domainpop ", 10, &["del", "run", "set", "show"]),
+        ("source add bob@x --no", 17, &["--no-verify"]),
         ("  st", 2, &["status"]),
         ("x", 0, &[]),
         ("account ", 8, &["add", "del", "list", "passwd"]),

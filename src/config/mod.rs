@@ -43,6 +43,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub server: ServerConfig,
     pub log: LogConfig,
+    pub fetch: FetchConfig,
     /// The file read, or `None` for the embedded default.
     pub source: Option<PathBuf>,
 }
@@ -184,6 +185,16 @@ pub struct ServerConfig {
 pub struct LogConfig {
     pub level: String,
     pub file_logging: bool,
+}
+
+/// `[fetch]`: global limits of MultiPOP and DomainPOP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchConfig {
+    pub max_concurrent: usize,
+    pub min_interval: Duration,
+    pub timeout: Duration,
+    pub max_message_size: u64,
+    pub max_backoff: Duration,
 }
 
 /// Everything wrong with one config file.
@@ -351,6 +362,15 @@ fn read_root(
         p.add("log.level", "must not be empty (e.g. \"info\")");
     }
     s.finish(p);
+    let mut s = root.section("fetch", p);
+    let fetch = FetchConfig {
+        max_concurrent: s.count("max_concurrent", 4, 1, p),
+        min_interval: secs(s.uint("min_interval", 60, 1, p)),
+        timeout: secs(s.uint("timeout", 60, 1, p)),
+        max_message_size: s.uint("max_message_size", 52_428_800, 1024, p),
+        max_backoff: secs(s.uint("max_backoff", 3600, 1, p)),
+    };
+    s.finish(p);
 
     Config {
         hostname,
@@ -363,6 +383,7 @@ fn read_root(
         queue,
         server,
         log,
+        fetch,
         source,
     }
 }

@@ -72,6 +72,13 @@ fn shipped_file_equals_documented_defaults() {
             level: "info".into(),
             file_logging: false,
         },
+        fetch: FetchConfig {
+            max_concurrent: 4,
+            min_interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+            max_message_size: 52_428_800,
+            max_backoff: Duration::from_secs(3600),
+        },
         source: None,
     };
     assert_eq!(c, expected);
@@ -110,6 +117,11 @@ fn shipped_file_documents_every_key_and_each_is_optional() {
         "server.shutdown_grace",
         "log.level",
         "log.file_logging",
+        "fetch.max_concurrent",
+        "fetch.min_interval",
+        "fetch.timeout",
+        "fetch.max_message_size",
+        "fetch.max_backoff",
     ];
     let shipped: toml::Table = toml::from_str(DEFAULT_CONFIG).expect("toml");
     let services = SERVICES.map(|s| format!("listeners.{s}"));

@@ -387,6 +387,12 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// [`testutil::store_with_bob`] for tests outside the storage module.
+#[cfg(test)]
+pub(crate) fn testutil_store_with_bob() -> (tempfile::TempDir, Store) {
+    testutil::store_with_bob()
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;

@@ -97,6 +97,35 @@ pub struct QueueRecord {
     pub auth_as: Option<String>,
 }
 
+impl QueueRecord {
+    /// A new record for the inbound queue, with default envelope parameters.
+    pub fn inbound(
+        id: QueueId,
+        blob: BlobId,
+        size: u64,
+        mail_from: String,
+        recipients: Vec<QueueRecipient>,
+        origin: String,
+        received_at: i64,
+    ) -> QueueRecord {
+        QueueRecord {
+            id,
+            queue: QueueName::Inbound,
+            blob,
+            size,
+            mail_from,
+            recipients,
+            params: EnvelopeParams::default(),
+            received_at,
+            due: None,
+            attempts: 0,
+            last_error: None,
+            origin,
+            auth_as: None,
+        }
+    }
+}
+
 /// One envelope recipient and its delivery state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueRecipient {
