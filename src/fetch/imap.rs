@@ -269,7 +269,9 @@ impl ImapClient {
                 let verb = command.split(' ').next().unwrap_or(command);
                 return Err(FetchError::Server(format!("{verb}: {rest}")));
             }
-            if text.starts_with("* BYE") {
+            // RFC 9051 §7.1.5: BYE precedes the tagged OK of LOGOUT; elsewhere the server
+            // is hanging up.
+            if text.starts_with("* BYE") && command != "LOGOUT" {
                 return Err(FetchError::Server(text));
             }
             if text.starts_with("+") {

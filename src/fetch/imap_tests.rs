@@ -96,8 +96,8 @@ async fn login_select_list_fetch_delete_expunge() {
     assert_eq!(c.fetch_body(5).await.unwrap(), None);
     c.delete(&[9]).await.unwrap();
     c.expunge(&[9]).await.unwrap();
-    // The BYE before the tagged OK of LOGOUT is expected; it ends the session all the same.
-    let _ = c.logout().await;
+    // The BYE before the tagged OK of LOGOUT is expected.
+    c.logout().await.unwrap();
     server.await.unwrap().unwrap();
 }
 

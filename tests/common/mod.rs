@@ -2,6 +2,8 @@
 //! and helpers to look at what was delivered.
 #![allow(dead_code)]
 
+pub mod fetch;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
