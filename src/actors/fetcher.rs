@@ -30,7 +30,7 @@ use super::queues::{store_body, EnqueueFetched};
 use super::supervisor::{apply_backoff, contain, lock};
 use super::ServerContext;
 use crate::fetch::recipients::{self, STAMP_HEADER};
-use crate::fetch::remote::{Endpoint, Remote, RemoteMessage};
+use crate::fetch::remote::{Limits, Remote, RemoteMessage};
 use crate::fetch::FetchError;
 use crate::storage::{
     Accepted, Dedup, DomainPop, FetchSource, FetchedMessage, QueueName, QueueRecipient,
@@ -336,18 +336,13 @@ async fn run_once(
 ) -> Result<(), FetchError> {
     let cfg = sctx.config().fetch.clone();
     let store = &sctx.store;
-    let ep = Endpoint {
-        protocol: source.protocol,
-        host: source.host.clone(),
-        port: source.port,
-        tls: source.tls,
-        verify_cert: source.verify_cert,
-        user: source.user.clone(),
-        password: store.open_secret(&source.password).map_err(local)?,
+    let password = store.open_secret(&source.password).map_err(local)?;
+    let limits = Limits {
         timeout: cfg.timeout,
         max_message: cfg.max_message_size,
     };
-    let mut remote = Remote::connect(&ep).await?;
+    let mut remote = Remote::connect(source, &password, limits).await?;
+    drop(password);
     let listed = remote.list().await?;
     report.on_server = listed.len();
     let seen = store.fetch_seen(source.id).map_err(local)?;

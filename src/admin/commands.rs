@@ -75,7 +75,21 @@ const fn switch(name: &'static str) -> Flag {
     }
 }
 
-const SOURCE_FLAGS: &[Flag] = &[
+/// `a` then `b` (`T` = N + M), for option lists that extend another.
+const fn joined<const N: usize, const M: usize, const T: usize>(
+    a: [Flag; N],
+    b: [Flag; M],
+) -> [Flag; T] {
+    let mut out = [PASSWORD; T];
+    let mut i = 0;
+    while i < T {
+        out[i] = if i < N { a[i] } else { b[i - N] };
+        i += 1;
+    }
+    out
+}
+
+const SOURCE_FLAGS: [Flag; 9] = [
     req("--host", "HOST"),
     req("--user", "USER"),
     PASSWORD,
@@ -86,21 +100,15 @@ const SOURCE_FLAGS: &[Flag] = &[
     switch("--delete"),
     opt("--interval", "SECS"),
 ];
-const DOMAINPOP_FLAGS: &[Flag] = &[
-    req("--host", "HOST"),
-    req("--user", "USER"),
-    PASSWORD,
-    opt("--protocol", "pop3|imap"),
-    opt("--port", "N"),
-    opt("--tls", "none|starttls|implicit"),
-    switch("--no-verify"),
-    switch("--delete"),
-    opt("--interval", "SECS"),
-    opt("--headers", "LIST"),
-    opt("--unknown", "ACCOUNT|bad"),
-    opt("--dedup", "SECS|off"),
-    opt("--raw-copy", "FOLDER"),
-];
+const DOMAINPOP_FLAGS: [Flag; 13] = joined(
+    SOURCE_FLAGS,
+    [
+        opt("--headers", "LIST"),
+        opt("--unknown", "ACCOUNT|bad"),
+        opt("--dedup", "SECS|off"),
+        opt("--raw-copy", "FOLDER"),
+    ],
+);
 const SOURCE_DETAIL: &str =
     "Defaults: --protocol pop3, --tls implicit, --port the protocol's (995/993 with
 implicit TLS, else 110/143), --interval 300. --no-verify skips the certificate check (test
@@ -393,7 +401,7 @@ pub(crate) const COMMANDS: &[Spec] = &[
             "collect an outside mailbox into an account (MultiPOP)",
             &[Arg::Text("ADDRESS")],
             1,
-            SOURCE_FLAGS,
+            &SOURCE_FLAGS,
         )
     },
     spec(
@@ -436,7 +444,7 @@ pub(crate) const COMMANDS: &[Spec] = &[
             "collect a domain's mail from one provider mailbox (DomainPOP)",
             &[Arg::Text("DOMAIN")],
             1,
-            DOMAINPOP_FLAGS,
+            &DOMAINPOP_FLAGS,
         )
     },
     spec(

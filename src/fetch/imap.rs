@@ -332,19 +332,23 @@ impl ImapClient {
                 "the server refuses to log in without TLS (LOGINDISABLED)".into(),
             ));
         }
-        let refused = |e: FetchError| match e {
-            FetchError::Server(text) => FetchError::Auth(text),
-            other => other,
-        };
         if !self.has_capability("AUTH=PLAIN") {
             let cmd = format!("LOGIN {} {}", quote(user)?, quote(password)?);
-            return self.command(&cmd).await.map(|_| ()).map_err(refused);
+            return self
+                .command(&cmd)
+                .await
+                .map(|_| ())
+                .map_err(FetchError::refused);
         }
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
         if self.has_capability("SASL-IR") {
             let cmd = format!("AUTHENTICATE PLAIN {token}");
-            return self.command(&cmd).await.map(|_| ()).map_err(refused);
+            return self
+                .command(&cmd)
+                .await
+                .map(|_| ())
+                .map_err(FetchError::refused);
         }
         let tag = format!("f{}", self.next_tag);
         self.next_tag += 1;
@@ -360,7 +364,7 @@ impl ImapClient {
         self.until_tagged(&tag, "AUTHENTICATE")
             .await
             .map(|_| ())
-            .map_err(refused)
+            .map_err(FetchError::refused)
     }
 
     /// SELECT INBOX; returns its UIDVALIDITY.

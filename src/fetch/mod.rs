@@ -56,3 +56,13 @@ pub enum FetchError {
     #[error("{0}")]
     Local(String),
 }
+
+impl FetchError {
+    /// A server's refusal of a login command is a login error (the status says so).
+    pub fn refused(self) -> FetchError {
+        match self {
+            FetchError::Server(text) => FetchError::Auth(text),
+            other => other,
+        }
+    }
+}

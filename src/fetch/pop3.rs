@@ -185,10 +185,6 @@ impl Pop3Client {
     /// AUTH PLAIN with the initial response when the server lists SASL PLAIN, else
     /// USER/PASS. A refusal is [`FetchError::Auth`].
     pub async fn login(&mut self, user: &str, password: &str) -> Result<(), FetchError> {
-        let refused = |e: FetchError| match e {
-            FetchError::Server(text) => FetchError::Auth(text),
-            other => other,
-        };
         if self.sasl_plain() {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
@@ -196,15 +192,15 @@ impl Pop3Client {
                 .command(&format!("AUTH PLAIN {token}"))
                 .await
                 .map(|_| ())
-                .map_err(refused);
+                .map_err(FetchError::refused);
         }
         self.command(&format!("USER {user}"))
             .await
-            .map_err(refused)?;
+            .map_err(FetchError::refused)?;
         self.command(&format!("PASS {password}"))
             .await
             .map(|_| ())
-            .map_err(refused)
+            .map_err(FetchError::refused)
     }
 
     /// Every message with its UIDL and size (UIDL and LIST, joined by number).

@@ -8,34 +8,15 @@ use super::conn::LineConn;
 use super::imap::ImapClient;
 use super::pop3::Pop3Client;
 use super::FetchError;
-use crate::storage::{FetchProtocol, TlsMode};
+use crate::storage::{FetchProtocol, FetchSource, TlsMode};
 
-/// Where and how to log in. `Debug` never shows the password.
-#[derive(Clone)]
-pub struct Endpoint {
-    pub protocol: FetchProtocol,
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub verify_cert: bool,
-    pub user: String,
-    pub password: String,
-    /// Bound on each read and write, and on connecting.
+/// Bounds on a session with an outside server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// On connecting, and on each read and write.
     pub timeout: Duration,
     /// Largest message fetched.
     pub max_message: u64,
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("protocol", &self.protocol)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Longest response line accepted (a UIDL or FETCH line is far shorter).
@@ -60,53 +41,61 @@ pub enum Remote {
 }
 
 impl Remote {
-    /// Connects over TCP (bounded by the timeout) and opens the mailbox.
-    pub async fn connect(ep: &Endpoint) -> Result<Remote, FetchError> {
-        let addr = format!(
-            "{}:{}",
-            ep.host.trim_start_matches('[').trim_end_matches(']'),
-            ep.port
-        );
-        let addr = if ep.host.contains(':') && !ep.host.starts_with('[') {
-            format!("[{}]:{}", ep.host, ep.port)
+    /// Connects over TCP (bounded by the timeout) and opens `source`'s mailbox.
+    pub async fn connect(
+        source: &FetchSource,
+        password: &str,
+        limits: Limits,
+    ) -> Result<Remote, FetchError> {
+        let host = source.host.trim_start_matches('[').trim_end_matches(']');
+        let addr = if host.contains(':') {
+            format!("[{host}]:{}", source.port)
         } else {
-            addr
+            format!("{host}:{}", source.port)
         };
-        let tcp = tokio::time::timeout(ep.timeout, tokio::net::TcpStream::connect(&addr))
+        let tcp = tokio::time::timeout(limits.timeout, tokio::net::TcpStream::connect(&addr))
             .await
             .map_err(|_| FetchError::Timeout)?
             .map_err(|e| FetchError::Io(std::io::Error::new(e.kind(), format!("{addr}: {e}"))))?;
         let _ = tcp.set_nodelay(true);
-        Remote::open(LineConn::new(Box::new(tcp), ep.timeout, MAX_LINE), ep).await
+        let conn = LineConn::new(Box::new(tcp), limits.timeout, MAX_LINE);
+        Remote::open(conn, source, password, limits).await
     }
 
     /// Opens the mailbox over an established connection: TLS as configured, login, and
     /// for IMAP the INBOX.
-    pub async fn open(mut conn: LineConn, ep: &Endpoint) -> Result<Remote, FetchError> {
-        let tls =
-            || crate::actors::client_tls::client_config(ep.verify_cert).map_err(FetchError::Tls);
-        if ep.tls == TlsMode::Implicit {
-            conn = conn.start_tls(tls()?, &ep.host).await?;
+    pub async fn open(
+        mut conn: LineConn,
+        source: &FetchSource,
+        password: &str,
+        limits: Limits,
+    ) -> Result<Remote, FetchError> {
+        let tls = || {
+            crate::actors::client_tls::client_config(source.verify_cert).map_err(FetchError::Tls)
+        };
+        let host = &source.host;
+        if source.tls == TlsMode::Implicit {
+            conn = conn.start_tls(tls()?, host).await?;
         }
-        match ep.protocol {
+        match source.protocol {
             FetchProtocol::Pop3 => {
                 let mut c = Pop3Client::start(conn).await?;
                 c.capa().await?;
-                if ep.tls == TlsMode::StartTls {
-                    c = c.stls(tls()?, &ep.host).await?;
+                if source.tls == TlsMode::StartTls {
+                    c = c.stls(tls()?, host).await?;
                 }
-                c.login(&ep.user, &ep.password).await?;
+                c.login(&source.user, password).await?;
                 Ok(Remote::Pop3(c))
             }
             FetchProtocol::Imap => {
-                let mut c = ImapClient::start(conn, ep.max_message).await?;
+                let mut c = ImapClient::start(conn, limits.max_message).await?;
                 if c.capabilities.is_empty() {
                     c.capability().await?;
                 }
-                if ep.tls == TlsMode::StartTls {
-                    c = c.starttls(tls()?, &ep.host).await?;
+                if source.tls == TlsMode::StartTls {
+                    c = c.starttls(tls()?, host).await?;
                 }
-                c.login(&ep.user, &ep.password).await?;
+                c.login(&source.user, password).await?;
                 let uidvalidity = c.select_inbox().await?;
                 Ok(Remote::Imap {
                     client: c,
