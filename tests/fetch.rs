@@ -336,3 +336,43 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn failed_runs_back_off_exponentially_on_the_server_clock() {
+    let outside = TestServer::start();
+    let clock = ferrymail::clock::ManualClock::new(1_795_305_600);
+    let home = TestServer::start_opts("", Some(clock.clone()));
+    let (ok, out) = home.console(&format!(
+        "source add {BOB} --host 127.0.0.1 --port {} --protocol imap --tls none \
+         --user {BOB} --password wrong --interval 60",
+        outside.addr("imap").port()
+    ));
+    assert!(ok, "{out}");
+    let id = source_id(&out);
+    let home = &home;
+    let failures = |n: u32| {
+        let want = format!("({n} failed run(s) in a row)");
+        move || status(home, id).contains(&want)
+    };
+    assert!(wait_until(20, failures(1)));
+    assert!(status(home, id).contains("next run: 2026-11-22T00:01:00Z"));
+    // Not due yet: nothing happens however long we wait in real time.
+    clock.advance(59);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(failures(1)());
+    // Due: the second failure waits twice the interval, the third four times.
+    clock.advance(1);
+    assert!(wait_until(20, failures(2)));
+    assert!(
+        status(home, id).contains("next run: 2026-11-22T00:03:00Z"),
+        "{}",
+        status(home, id)
+    );
+    clock.advance(120);
+    assert!(wait_until(20, failures(3)));
+    assert!(
+        status(home, id).contains("next run: 2026-11-22T00:07:00Z"),
+        "{}",
+        status(home, id)
+    );
+}
