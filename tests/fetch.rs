@@ -306,11 +306,27 @@ fn bad_password_unreachable_host_and_tls_failures_show_in_status() {
     let (ok, out) = home.console("source run 99");
     assert!(!ok && out.contains("no source 99"), "{out}");
 
-    // Deleting a source stops its fetcher and forgets it.
+    // Deleting a source stops its fetcher and forgets it; so does deleting its account.
     let (ok, out) = home.console(&format!("source del {wrong}"));
     assert!(ok, "{out}");
     let (ok, _) = home.console(&format!("source status {wrong}"));
     assert!(!ok);
+    let (ok, out) = home.console(&format!(
+        "source add alice@example.com --host 127.0.0.1 --port {closed} --tls none --user u --password p"
+    ));
+    assert!(ok, "{out}");
+    let alice = source_id(&out);
+    let (ok, out) = home.console("account del alice@example.com");
+    assert!(ok, "{out}");
+    let ctx = home.handle().ctx.clone();
+    let gone = |id: u64| {
+        let (_, actors) = home.console("actors");
+        !actors.contains(&format!("fetch/{id} "))
+    };
+    assert!(wait_until(10, || gone(wrong) && gone(alice)));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(gone(alice), "a deleted source's fetcher must not come back");
+    assert_eq!(ctx.registry.restarts(&format!("fetch/{alice}")), 0);
     // The password is stored sealed: not in the database in clear.
     let db = home.data_dir().join("db");
     for entry in walk(&db) {

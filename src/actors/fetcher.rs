@@ -91,10 +91,16 @@ pub fn ensure(sctx: &Arc<ServerContext>, id: SourceId) -> Addr<FetcherActor> {
 
 /// Stops the fetcher of a deleted source.
 pub fn remove(sctx: &Arc<ServerContext>, id: SourceId) {
-    if let Some(addr) = lock(&sctx.fetchers.actors).remove(&id) {
+    if let Some(addr) = forget(sctx, id) {
         addr.do_send(StopFetcher);
     }
+}
+
+/// Drops the registry's address of fetcher `id`: once it stops, its Supervisor has no
+/// reason to restart it (actix restarts only actors someone still holds an address of).
+fn forget(sctx: &ServerContext, id: SourceId) -> Option<Addr<FetcherActor>> {
     sctx.registry.unregister(&path(id));
+    lock(&sctx.fetchers.actors).remove(&id)
 }
 
 /// Runs source `id` now and waits for the outcome.
@@ -188,7 +194,11 @@ impl FetcherActor {
         let store = &self.sctx.store;
         match store.fetch_source(self.id) {
             Ok(Some(_)) => {}
-            Ok(None) => return ctx.stop(),
+            Ok(None) => {
+                // Deleted with its account or domain.
+                forget(&self.sctx, self.id);
+                return ctx.stop();
+            }
             Err(e) => return tracing::error!(source = self.id, "cannot read the source: {e}"),
         }
         let due = store
