@@ -457,7 +457,13 @@ fn inbox_count(data: &Path, account: &str) -> usize {
 }
 
 #[test]
-fn sigkill_during_a_fetch_run_gives_every_message_exactly_once() {
+fn sigkill_during_an_imap_fetch_run_gives_every_message_exactly_once() {
+    sigkill_during_a_fetch_run("imap");
+}
+
+/// 500 messages on a second server, fetched over `protocol` by `ferrymail serve`, which is
+/// killed twice mid-run: each arrives exactly once, and stays on the server.
+fn sigkill_during_a_fetch_run(protocol: &str) {
     use common::fetch::{fill, letter, message_ids};
     let outside = common::TestServer::start();
     let letters: Vec<String> = (0..500)
@@ -476,7 +482,7 @@ fn sigkill_during_a_fetch_run_gives_every_message_exactly_once() {
         assert!(ok, "{out}");
     }
     // Added while no server runs: straight into the store; the fetcher starts with the server.
-    let port = outside.addr("imap").port().to_string();
+    let port = outside.addr(protocol).port().to_string();
     let (ok, out) = cli(
         &config,
         &[

@@ -7,7 +7,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::fetch::{fill, header, letter, message_ids, source_id, wait_until};
+use common::fetch::{
+    add_source, fill, header, letter, message_ids, source_id, status, wait_first_run, wait_until,
+};
 use common::{TestServer, PASSWORD};
 use ferrymail::storage::QueueName;
 
@@ -15,32 +17,7 @@ const BOB: &str = "bob@example.com";
 
 /// `source add` for bob@ on `home`, fetching bob@'s INBOX on `outside` over plain IMAP.
 fn add_imap_source(home: &TestServer, outside: &TestServer, extra: &str) -> u64 {
-    let imap = outside.addr("imap");
-    let (ok, out) = home.console(&format!(
-        "source add {BOB} --host 127.0.0.1 --port {} --protocol imap --tls none \
-         --user {BOB} --password '{PASSWORD}' --interval 3600 {extra}",
-        imap.port()
-    ));
-    assert!(ok, "{out}");
-    assert!(!out.contains(PASSWORD), "{out}");
-    source_id(&out)
-}
-
-fn status(home: &TestServer, id: u64) -> String {
-    let (ok, out) = home.console(&format!("source status {id}"));
-    assert!(ok, "{out}");
-    out
-}
-
-/// Waits until the source's first (automatic) run is over.
-fn wait_first_run(home: &TestServer, id: u64) -> String {
-    let mut last = String::new();
-    let done = wait_until(120, || {
-        last = status(home, id);
-        !last.contains("last run: never") && !last.contains("(running now)")
-    });
-    assert!(done, "the run did not finish: {last}");
-    last
+    add_source(home, outside, "imap", extra)
 }
 
 fn outside_count(outside: &TestServer) -> usize {

@@ -86,3 +86,36 @@ pub fn source_id(console_output: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no source id in {console_output:?}"))
 }
+
+/// `source add` for bob@ on `home`, fetching bob@'s INBOX on `outside` over `protocol`
+/// ("imap" or "pop3") without TLS; `extra` options are appended.
+pub fn add_source(home: &TestServer, outside: &TestServer, protocol: &str, extra: &str) -> u64 {
+    let bob = "bob@example.com";
+    let port = outside.addr(protocol).port();
+    let (ok, out) = home.console(&format!(
+        "source add {bob} --host 127.0.0.1 --port {port} --protocol {protocol} --tls none \
+         --user {bob} --password '{}' --interval 3600 {extra}",
+        super::PASSWORD
+    ));
+    assert!(ok, "{out}");
+    assert!(!out.contains(super::PASSWORD), "{out}");
+    source_id(&out)
+}
+
+/// `source status ID` through the console.
+pub fn status(home: &TestServer, id: u64) -> String {
+    let (ok, out) = home.console(&format!("source status {id}"));
+    assert!(ok, "{out}");
+    out
+}
+
+/// Waits until the source's first (automatic) run is over; returns its status.
+pub fn wait_first_run(home: &TestServer, id: u64) -> String {
+    let mut last = String::new();
+    let done = wait_until(120, || {
+        last = status(home, id);
+        !last.contains("last run: never") && !last.contains("(running now)")
+    });
+    assert!(done, "the run did not finish: {last}");
+    last
+}
