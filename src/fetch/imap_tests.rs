@@ -1,4 +1,4 @@
-use super::super::testing::scripted;
+use super::super::testing::{scripted, scripted_through};
 use super::*;
 
 fn resp(text: &str, literals: &[&str]) -> Response {
@@ -48,7 +48,14 @@ fn parsers() {
 
 #[tokio::test]
 async fn login_select_list_fetch_delete_expunge() {
-    let (conn, server) = scripted(
+    // Whole responses, then every response split at every byte.
+    for capacity in [1 << 20, 1] {
+        login_select_list_fetch_delete_expunge_through(capacity).await;
+    }
+}
+
+async fn login_select_list_fetch_delete_expunge_through(capacity: usize) {
+    let (conn, server) = scripted_through(
         r#"
         S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready
         C: f1 AUTHENTICATE PLAIN AGJvYgBwdw==
@@ -77,6 +84,7 @@ async fn login_select_list_fetch_delete_expunge() {
         S: * BYE
         S: f8 OK
         "#,
+        capacity,
     );
     let mut c = ImapClient::start(conn, 1000).await.unwrap();
     c.login("bob", "pw").await.unwrap();
@@ -160,4 +168,36 @@ async fn login_without_auth_plain_refusals_and_bounds() {
         c.fetch_body(1).await,
         Err(FetchError::TooBig(1000))
     ));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever a server sends, the client ends with a result, never a panic.
+    #[test]
+    fn arbitrary_server_bytes_never_panic(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        prefix in proptest::prelude::any::<bool>(),
+    ) {
+        let mut input = if prefix { b"* OK [CAPABILITY IMAP4rev1] hi\r\n".to_vec() } else { Vec::new() };
+        input.extend_from_slice(&bytes);
+        super::super::testing::block_on(async {
+            let conn = super::super::testing::feeding(&input).await;
+            if let Ok(mut c) = ImapClient::start(conn, 100).await {
+                let _ = c.select_inbox().await;
+                let _ = c.list().await;
+                let _ = c.fetch_body(1).await;
+            }
+        });
+    }
+
+    #[test]
+    fn fetch_responses_never_panic(text in "[ -~]{0,80}", lits in proptest::collection::vec(".{0,10}", 0..3)) {
+        let r = Response {
+            text: text.into_bytes(),
+            literals: lits.into_iter().map(String::into_bytes).collect(),
+        };
+        let _ = parse_fetch(&r);
+        let _ = response_code(&r, "UIDVALIDITY");
+    }
 }

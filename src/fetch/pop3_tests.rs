@@ -1,4 +1,4 @@
-use super::super::testing::scripted;
+use super::super::testing::{scripted, scripted_through};
 use super::*;
 
 #[test]
@@ -28,7 +28,14 @@ fn parsers() {
 
 #[tokio::test]
 async fn user_pass_list_retr_dele_quit() {
-    let (conn, server) = scripted(
+    // Whole responses, then every response split at every byte.
+    for capacity in [1 << 20, 1] {
+        user_pass_list_retr_dele_quit_through(capacity).await;
+    }
+}
+
+async fn user_pass_list_retr_dele_quit_through(capacity: usize) {
+    let (conn, server) = scripted_through(
         r#"
         S: +OK POP3 ready
         C: CAPA
@@ -63,6 +70,7 @@ async fn user_pass_list_retr_dele_quit() {
         C: QUIT
         S: +OK bye
         "#,
+        capacity,
     );
     let mut c = Pop3Client::start(conn).await.unwrap();
     c.capa().await.unwrap();
@@ -171,4 +179,26 @@ async fn greeting_errors_size_bound_and_hangups() {
     let (conn, _server) = scripted("S: +OK\nC: UIDL\nS: +OK\nS: 1 a\nCLOSE");
     let mut c = Pop3Client::start(conn).await.unwrap();
     assert!(matches!(c.list().await, Err(FetchError::Closed)));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever a server sends, the client ends with a result, never a panic.
+    #[test]
+    fn arbitrary_server_bytes_never_panic(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        prefix in proptest::prelude::any::<bool>(),
+    ) {
+        let mut input = if prefix { b"+OK hi\r\n".to_vec() } else { Vec::new() };
+        input.extend_from_slice(&bytes);
+        super::super::testing::block_on(async {
+            let conn = super::super::testing::feeding(&input).await;
+            if let Ok(mut c) = Pop3Client::start(conn).await {
+                let _ = c.capa().await;
+                let _ = c.list().await;
+                let _ = c.retr(1, 100).await;
+            }
+        });
+    }
 }

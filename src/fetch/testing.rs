@@ -12,7 +12,16 @@ use super::conn::LineConn;
 /// A client connection whose other end plays `script`; the handle says how the script
 /// went (an error names the first difference).
 pub fn scripted(script: &str) -> (LineConn, JoinHandle<Result<(), String>>) {
-    let (client, server) = tokio::io::duplex(1 << 20);
+    scripted_through(script, 1 << 20)
+}
+
+/// As [`scripted`], through a pipe of `capacity` bytes: with 1, the client receives every
+/// response split at every byte.
+pub fn scripted_through(
+    script: &str,
+    capacity: usize,
+) -> (LineConn, JoinHandle<Result<(), String>>) {
+    let (client, server) = tokio::io::duplex(capacity);
     let script: Vec<String> = script
         .lines()
         .map(|l| l.trim_start().to_string())
@@ -54,4 +63,21 @@ pub fn scripted(script: &str) -> (LineConn, JoinHandle<Result<(), String>>) {
         LineConn::new(Box::new(client), Duration::from_secs(2), 4096),
         task,
     )
+}
+
+/// A connection that reads `bytes` and then the end of the stream (for robustness tests).
+pub async fn feeding(bytes: &[u8]) -> LineConn {
+    let (client, mut server) = tokio::io::duplex(bytes.len() + 1);
+    let _ = server.write_all(bytes).await;
+    drop(server);
+    LineConn::new(Box::new(client), Duration::from_millis(200), 256)
+}
+
+/// Runs `f` on a fresh single-threaded runtime (proptest bodies are synchronous).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
