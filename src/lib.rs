@@ -10,6 +10,8 @@
 //! - On DATA the session writes the body file and sends `Enqueue` to
 //!   [`actors::queues::InboundQueueActor`], which commits it ([`storage::Store::commit_async`],
 //!   group commit) before the client hears 250.
+//! - On the way in, [`mailauth`] signs mail from authenticated users (DKIM) and checks mail
+//!   from other servers (SPF, DKIM, ARC, DMARC → Authentication-Results, DMARC policy).
 //! - Inbound routes to local / remote / bad; the local queue appends to the recipient's INBOX
 //!   through its [`actors::folder::MailboxFolderActor`], which broadcasts `MailboxChanged`.
 //! - [`admin`] is the one command set for the console (over `data/control.sock`), the CLI
@@ -23,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod fetch;
 pub mod http;
+pub mod mailauth;
 pub mod protocols;
 pub mod server;
 pub mod storage;

@@ -21,6 +21,7 @@ usage:
       ferrymail account add bob@example.com --password secret [--admin]
       ferrymail account list
       ferrymail queue list
+      ferrymail dkim generate example.com [--algorithm rsa|ed25519] [--selector S]
   ferrymail help                               every console command";
 
 fn main() -> ExitCode {

@@ -18,7 +18,8 @@ fn write_config(dir: &Path, listeners: &str) -> PathBuf {
         &path,
         format!(
             "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n{listeners}\n\
-             [queue]\nlocal_retry_interval = 1\n[server]\nshutdown_grace = 5\n"
+             [queue]\nlocal_retry_interval = 1\n[server]\nshutdown_grace = 5\n\
+             [auth]\nverify = false\n"
         ),
     )
     .unwrap();
@@ -161,6 +162,15 @@ fn first_start_cli_and_sigterm() {
         ok && out.contains("uptime") && out.contains("queues:"),
         "{out}"
     );
+    let (ok, out) = cli(
+        &config,
+        &["dkim", "generate", "example.com", "--algorithm", "ed25519"],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p="),
+        "{out}"
+    );
 
     // The printed postmaster password works for AUTH (shown once, at first start).
     let password = password_line
@@ -180,6 +190,21 @@ fn first_start_cli_and_sigterm() {
     assert!(ok && out.contains("bob@example.com"), "{out}");
     let (ok, out) = cli(&config, &["status"]);
     assert!(!ok && out.contains("not running"), "{out}");
+    let (ok, out) = cli(
+        &config,
+        &["dkim", "generate", "example.com", "--selector", "s2"],
+    );
+    assert!(
+        ok && out.contains("s2._domainkey.example.com TXT \"v=DKIM1; k=rsa; p="),
+        "{out}"
+    );
+    let (ok, out) = cli(&config, &["dkim", "list", "example.com"]);
+    assert!(
+        ok && out.contains("ACTIVE") && out.contains("s2  rsa-sha256"),
+        "{out}"
+    );
+    let (ok, out) = cli(&config, &["dkim", "generate", "nowhere.example"]);
+    assert!(!ok && out.contains("not a local domain"), "{out}");
 
     // The second start is not a first start.
     let mut again = Running::start(&config);

@@ -113,6 +113,7 @@ fn status_and_queue_commands() {
             last_error: Some("no such mailbox".into()),
             origin: "test".into(),
             auth_as: None,
+            folder: None,
         })
         .unwrap();
     let (ok, out) = server.console("alias add lost@example.com bob@example.com");

@@ -35,6 +35,7 @@ fn deferred_records_return_to_inbound_when_due() {
             last_error: Some("451 4.4.1 try later".into()),
             origin: "test".into(),
             auth_as: None,
+            folder: None,
         })
         .unwrap();
     let deferred = server.handle().ctx.queues().deferred.clone();

@@ -203,6 +203,7 @@ fn shutdown_tells_idle_sessions_and_restart_resumes_queues() {
         last_error: None,
         origin: "test".into(),
         auth_as: None,
+        folder: None,
     };
     store.queue_put(&rec).unwrap();
     store.commit().unwrap();

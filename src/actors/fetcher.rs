@@ -639,7 +639,7 @@ fn write_raw_copy(
     mark: &str,
     raw: &[u8],
 ) -> std::io::Result<()> {
-    let dir = store.data_dir().join(folder);
+    let dir = store.root().join(folder);
     std::fs::create_dir_all(&dir)?;
     let name: String = mark
         .chars()

@@ -66,6 +66,8 @@ pub struct ServerContext {
     pub password_checks: tokio::sync::Semaphore,
     /// Message headers for IMAP SEARCH, SORT, THREAD and ENVELOPE.
     pub headers: header_cache::HeaderCache,
+    /// DKIM signing keys and the SPF/DKIM/DMARC verifier.
+    pub mail_auth: crate::mailauth::MailAuth,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -100,6 +102,7 @@ impl ServerContext {
             shutdown,
             stop_requested: tokio::sync::Notify::new(),
             headers: header_cache::HeaderCache::new(64 * 1024 * 1024),
+            mail_auth: crate::mailauth::MailAuth::default(),
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

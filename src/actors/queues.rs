@@ -21,7 +21,7 @@ use super::folder::{AppendMessage, FolderError};
 use super::supervisor::{apply_backoff, guarded, Panicked};
 use super::ServerContext;
 use crate::storage::{
-    Accepted, BlobId, Destination, FetchedMessage, Flags, NewMessage, QueueId, QueueName,
+    Accepted, BlobId, Destination, FetchedMessage, Flags, FolderId, NewMessage, QueueId, QueueName,
     QueueRecipient, QueueRecord, StorageError, Store,
 };
 
@@ -416,7 +416,12 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
         match deliver_one(&sctx, &rec, i, &r.address).await {
             Outcome::Delivered => {
                 Stats::add(&sctx.stats.messages_delivered, 1);
-                tracing::info!(id = format!("{:016X}", rec.id), to = %r.address, "delivered to INBOX");
+                tracing::info!(
+                    id = format!("{:016X}", rec.id),
+                    to = %r.address,
+                    "delivered to {}",
+                    rec.folder.as_deref().unwrap_or("INBOX")
+                );
             }
             Outcome::NoMailbox(why) => no_mailbox.push((i, why)),
             Outcome::Retry(why) => retry = Some(why),
@@ -436,7 +441,7 @@ async fn deliver_one(
     i: usize,
     account: &str,
 ) -> Outcome {
-    let folder = match sctx.store.folder_id(account, "INBOX") {
+    let folder = match target_folder(&sctx.store, account, rec.folder.as_deref()) {
         Ok(Some(f)) => f,
         Ok(None) => {
             return Outcome::NoMailbox(format!("550 5.1.1 mailbox {account} does not exist"))
@@ -468,6 +473,32 @@ async fn deliver_one(
         Ok(Err(e)) => Outcome::Retry(e.to_string()),
         Err(e) => Outcome::Retry(format!("folder actor: {e}")),
     }
+}
+
+/// The folder a local record is delivered to: INBOX, or the record's `folder` hint (a DMARC
+/// quarantine sets "Junk"). A hinted folder the account does not have is looked up by
+/// special use (`\\Junk` for "Junk", whatever the user renamed it to), then INBOX: the
+/// message is delivered either way. `None` when the account has no INBOX (no such mailbox).
+fn target_folder(
+    store: &Store,
+    account: &str,
+    hint: Option<&str>,
+) -> Result<Option<FolderId>, StorageError> {
+    if let Some(name) = hint {
+        if let Some(f) = store.folder_id(account, name)? {
+            return Ok(Some(f));
+        }
+        let special = format!("\\{name}");
+        if let Ok(folders) = store.list_folders(account) {
+            if let Some(f) = folders
+                .iter()
+                .find(|f| f.special_use.as_deref() == Some(special.as_str()) && !f.noselect)
+            {
+                return Ok(Some(f.id));
+            }
+        }
+    }
+    store.folder_id(account, "INBOX")
 }
 
 /// Splits the failed recipients off a local record into a bad-queue record, in one

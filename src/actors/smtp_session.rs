@@ -15,8 +15,10 @@ use tracing::Instrument;
 use super::auth::{check_password, Checked};
 use super::conn::Conn;
 use super::listener::ConnGuard;
-use super::queues::{store_body, Enqueue, QueueError};
+use super::queues::{Enqueue, QueueError};
 use super::ServerContext;
+use crate::config::DmarcEnforcement;
+use crate::mailauth::{self, Disposition};
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
     RecipientCheck, Service, Session, SessionConfig,
@@ -196,7 +198,8 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                     actions.extend(session.resume(answer, &dir));
                 }
                 Action::Enqueue(envelope) => {
-                    let answer = Answer::Enqueued(enqueue(&sctx, envelope, conn.is_tls()).await);
+                    let queued = enqueue(&sctx, envelope, io.service, conn.is_tls()).await;
+                    let answer = Answer::Enqueued(queued);
                     actions.extend(session.resume(answer, &dir));
                 }
             }
@@ -227,25 +230,49 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
     }
 }
 
-/// Makes the message durable in the inbound queue: body file (with the Received header)
-/// written and fsynced, queue record committed. Only then is the 250 sent.
+/// Makes the message durable in the inbound queue: body file (with the Received header,
+/// and the DKIM-Signature or Authentication-Results header, see [`authenticate`]) written
+/// and fsynced, queue record committed. Only then is the 250 sent.
 async fn enqueue(
     sctx: &Arc<ServerContext>,
-    env: Envelope,
+    mut env: Envelope,
+    service: Service,
     tls: bool,
 ) -> Result<String, EnqueueError> {
+    let checked = authenticate(sctx, &mut env, service).await?;
     let store = sctx.store.clone();
     let id = store.next_queue_id().map_err(storage_to_enqueue)?;
     let queue_id = format!("{id:016X}");
     let now = sctx.clock.now();
-    let header = received_header(&env, &sctx.config().hostname, &queue_id, &rfc5322_date(now));
-    let mut content = Vec::with_capacity(header.len() + env.body.len());
-    content.extend_from_slice(header.as_bytes());
-    content.extend_from_slice(&env.body);
-    let size = content.len() as u64;
-    let blob = store_body(&store, content)
-        .await
-        .map_err(storage_to_enqueue)?;
+    let received = received_header(&env, &sctx.config().hostname, &queue_id, &rfc5322_date(now));
+    let body = std::mem::take(&mut env.body);
+    let sign_as = env.auth_as.clone();
+    let sctx2 = sctx.clone();
+    let (blob, size) = tokio::task::spawn_blocking(move || {
+        let mut top = checked.header;
+        top.push_str(&received);
+        // RFC 6376 §5: sign what the recipients get; the signature covers the submitted
+        // message, below our own trace fields.
+        if let Some(user) = &sign_as {
+            match sctx2
+                .mail_auth
+                .signer
+                .sign_submission(&sctx2.store, &body, user)
+            {
+                Ok(Some(sig)) => top.push_str(&sig),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("message not DKIM-signed: {e}"),
+            }
+        }
+        let mut content = Vec::with_capacity(top.len() + body.len());
+        content.extend_from_slice(top.as_bytes());
+        content.extend_from_slice(&body);
+        let size = content.len() as u64;
+        sctx2.store.blobs().put(&content).map(|blob| (blob, size))
+    })
+    .await
+    .map_err(|e| EnqueueError::Temporary(e.to_string()))?
+    .map_err(storage_to_enqueue)?;
     let recipients = env
         .recipients
         .iter()
@@ -279,6 +306,7 @@ async fn enqueue(
             requiretls: false,
         },
         auth_as: env.auth_as.clone(),
+        folder: checked.folder,
         ..QueueRecord::inbound(
             id,
             blob,
@@ -306,6 +334,73 @@ async fn enqueue(
         Err(e) => Err(EnqueueError::Temporary(format!("inbound queue: {e}"))),
     }
 }
+
+/// The result of [`authenticate`]: header text to prepend, and where local delivery goes.
+struct MailChecks {
+    header: String,
+    folder: Option<String>,
+}
+
+/// Mail from another server (smtp port, not authenticated) is checked when `[auth] verify`
+/// is on: SPF, DKIM, ARC and DMARC give one Authentication-Results header (forged ones with
+/// our name are removed from the message first), and the DMARC disposition refuses the
+/// message (550 5.7.1) or sends it to Junk. Other mail passes unchanged.
+async fn authenticate(
+    sctx: &Arc<ServerContext>,
+    env: &mut Envelope,
+    service: Service,
+) -> Result<MailChecks, EnqueueError> {
+    let mut checked = MailChecks {
+        header: String::new(),
+        folder: None,
+    };
+    let config = sctx.config();
+    if service != Service::Smtp || env.auth_as.is_some() || !config.auth.verify {
+        return Ok(checked);
+    }
+    let hostname = &config.hostname;
+    if let Some(cleaned) = mailauth::results::strip_forged(&env.body, hostname) {
+        env.body = cleaned;
+    }
+    let verifier = match sctx.mail_auth.verifier(&config) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!("mail authentication unavailable: {e}");
+            return Ok(checked);
+        }
+    };
+    let summary = verifier
+        .check(
+            hostname,
+            mailauth::Inbound {
+                ip: env.peer.ip,
+                helo: &env.helo,
+                mail_from: &env.mail_from,
+                message: &env.body,
+            },
+        )
+        .await;
+    checked.header = mailauth::results::format_header(hostname, &summary);
+    let enforce = config.auth.dmarc_policy == DmarcEnforcement::Enforce;
+    let domain = summary.dmarc.from_domain.as_deref().unwrap_or("the sender");
+    match mailauth::results::disposition(&summary.dmarc, enforce) {
+        Disposition::Deliver => {}
+        Disposition::Quarantine => {
+            tracing::info!(from = %env.mail_from, "DMARC quarantine: to Junk");
+            checked.folder = Some(JUNK.to_string());
+        }
+        Disposition::Reject => {
+            tracing::info!(from = %env.mail_from, "DMARC reject");
+            return Err(EnqueueError::PolicyRejected(format!(
+                "DMARC check failed and {domain} asks receivers to reject such mail"
+            )));
+        }
+    }
+    Ok(checked)
+}
+
+/// Where a quarantined message goes (the folder every account gets, special-use \Junk).
+const JUNK: &str = "Junk";
 
 fn storage_to_enqueue(e: StorageError) -> EnqueueError {
     match &e {

@@ -143,6 +143,23 @@ const fn spec(
     }
 }
 
+const ALGORITHM: Flag = Flag {
+    name: "--algorithm",
+    value: Some("rsa|ed25519"),
+    required: false,
+};
+const SELECTOR: Flag = Flag {
+    name: "--selector",
+    value: Some("S"),
+    required: false,
+};
+const DKIM_GENERATE_DETAIL: &str =
+    "rsa (2048-bit rsa-sha256, the default) is verified everywhere; \
+ed25519 (RFC 8463) is smaller but not yet checked by every receiver.
+Without --selector one is made from the algorithm and the date (rsa-20261121).
+The domain's first key signs at once; a later one waits for 'dkim activate', so that its
+DNS record can be published before mail signed with it goes out.";
+
 const QUEUES_DETAIL: &str = "Queues: inbound, local, remote, deferred, toarchive, bad.";
 const OWNER_DETAIL: &str =
     "ACCOUNT is an account address, or 'public' for the public folders (\"Public Folders/…\" in IMAP).";
@@ -383,13 +400,45 @@ pub(crate) const COMMANDS: &[Spec] = &[
         &[],
     ),
     Spec {
-        details: "Prints the DNS TXT record to publish.",
+        details: DKIM_GENERATE_DETAIL,
         ..spec(
             "dkim generate",
-            "dkim generate DOMAIN",
-            "make a DKIM signing key for DOMAIN",
+            "dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]",
+            "make a DKIM signing key for DOMAIN and print its DNS record",
             &[Arg::Text("DOMAIN")],
             1,
+            &[ALGORITHM, SELECTOR],
+        )
+    },
+    spec(
+        "dkim list",
+        "dkim list DOMAIN",
+        "show DOMAIN's DKIM keys and their DNS records",
+        &[Arg::Text("DOMAIN")],
+        1,
+        &[],
+    ),
+    Spec {
+        details: "Publish the key's DNS record first (dkim list shows it): mail signed with it \
+is only verifiable once the record can be looked up.",
+        ..spec(
+            "dkim activate",
+            "dkim activate DOMAIN SELECTOR",
+            "sign DOMAIN's mail with this key from now on",
+            &[Arg::Text("DOMAIN"), Arg::Text("SELECTOR")],
+            2,
+            &[],
+        )
+    },
+    Spec {
+        details: "Keep an old key until no mail signed with it can still be in transit \
+(a few days); the active key can only be deleted when it is the domain's last.",
+        ..spec(
+            "dkim delete",
+            "dkim delete DOMAIN SELECTOR",
+            "delete one of DOMAIN's DKIM keys (its private key file too)",
+            &[Arg::Text("DOMAIN"), Arg::Text("SELECTOR")],
+            2,
             &[],
         )
     },

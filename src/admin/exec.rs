@@ -4,7 +4,10 @@
 use std::fmt::Write as _;
 
 use super::{AdminCommand, PUBLIC};
-use crate::storage::{FolderId, FolderState, QueueName, QueueRecord, Store, ANYONE, PUBLIC_OWNER};
+use crate::mailauth::keys;
+use crate::storage::{
+    DkimAlgorithm, FolderId, FolderState, QueueName, QueueRecord, Store, ANYONE, PUBLIC_OWNER,
+};
 
 /// Runs a store-level command. Commands that need a running server (status, actors,
 /// reload, shutdown) are refused with a clear message.
@@ -160,11 +163,81 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
         AdminCommand::SourceRun(_) | AdminCommand::DomainPopRun(_) => {
             return Err("the server is not running; fetching needs a running server".into())
         }
-        AdminCommand::DkimGenerate(_) => {
-            return Err("dkim generate: DKIM signing is not implemented yet (issue 5)".into())
+        AdminCommand::DkimGenerate {
+            domain,
+            algorithm,
+            selector,
+        } => dkim_generate(store, domain, algorithm.as_deref(), selector.as_deref())?,
+        AdminCommand::DkimList(domain) => dkim_list(store, domain)?,
+        AdminCommand::DkimActivate { domain, selector } => {
+            let key = store.dkim_activate(domain, selector).map_err(s)?;
+            commit(store)?;
+            format!(
+                "{} now signs the mail of {} (other keys stay until deleted)",
+                key.selector, key.domain
+            )
+        }
+        AdminCommand::DkimDelete { domain, selector } => {
+            store.dkim_delete(domain, selector).map_err(s)?;
+            format!("DKIM key {selector} of {domain} deleted")
         }
     };
     Ok(out)
+}
+
+/// `dkim generate`: makes and stores the key, then shows the DNS record to publish.
+fn dkim_generate(
+    store: &Store,
+    domain: &str,
+    algorithm: Option<&str>,
+    selector: Option<&str>,
+) -> Result<String, String> {
+    let algorithm = match algorithm {
+        None => DkimAlgorithm::Rsa,
+        Some(a) => DkimAlgorithm::parse(a)
+            .ok_or_else(|| format!("unknown algorithm '{a}' (rsa or ed25519)"))?,
+    };
+    let now = crate::clock::unix_now();
+    let key = keys::generate(store, domain, algorithm, selector, now).map_err(|e| e.to_string())?;
+    commit(store)?;
+    let state = if key.active {
+        "active: mail from this domain is signed with it from now on".to_string()
+    } else {
+        format!(
+            "not active yet: publish the record, then 'dkim activate {} {}'",
+            key.domain, key.selector
+        )
+    };
+    Ok(format!(
+        "DKIM key {} ({}) made for {}; {state}\nPublish this DNS record:\n{}",
+        key.selector,
+        key.algorithm.signature_name(),
+        key.domain,
+        key.dns_record()
+    ))
+}
+
+/// `dkim list`: each key with its state and DNS record.
+fn dkim_list(store: &Store, domain: &str) -> Result<String, String> {
+    let keys = store.dkim_list(domain).map_err(|e| e.to_string())?;
+    if keys.is_empty() {
+        return Ok(format!(
+            "no DKIM keys for {domain} (make one with 'dkim generate {domain}')"
+        ));
+    }
+    let mut out = String::new();
+    for k in keys {
+        let _ = writeln!(
+            out,
+            "{}  {}  created {}{}\n  {}",
+            k.selector,
+            k.algorithm.signature_name(),
+            crate::clock::iso8601(k.created),
+            if k.active { "  ACTIVE" } else { "" },
+            k.dns_record()
+        );
+    }
+    Ok(out.trim_end().to_string())
 }
 
 /// Moves a record from whatever queue holds it back to inbound, to be routed again now.

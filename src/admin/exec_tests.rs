@@ -238,3 +238,68 @@ fn acl_set_errors() {
         "account nobody@example.org not found"
     );
 }
+
+#[test]
+fn dkim_generate_list_activate_delete() {
+    let (dir, store) = store();
+    let out = ok(
+        &store,
+        "dkim generate example.org --algorithm ed25519 --selector s1",
+    );
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("DKIM key s1 (ed25519-sha256) made for example.org; active: mail from this domain is signed with it from now on")
+    );
+    assert_eq!(lines.next(), Some("Publish this DNS record:"));
+    let record = lines.next().unwrap_or_default();
+    assert!(
+        record.starts_with("s1._domainkey.example.org TXT \"v=DKIM1; k=ed25519; p="),
+        "{record}"
+    );
+    assert!(dir.path().join("dkim/example.org/s1.pem").is_file());
+
+    let out = ok(&store, "dkim generate example.org");
+    assert!(
+        out.contains("(rsa-sha256)") && out.contains("not active yet"),
+        "{out}"
+    );
+    assert!(out.contains("k=rsa; p=MIIBIjAN"), "{out}");
+    let rsa = out
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_string();
+    assert!(rsa.starts_with("rsa-"), "{rsa}");
+
+    let list = ok(&store, "dkim list example.org");
+    assert_eq!(list.lines().count(), 4, "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("s1  ed25519-sha256") && l.ends_with("ACTIVE")),
+        "{list}"
+    );
+
+    assert_eq!(
+        fails(&store, "dkim delete example.org s1"),
+        "s1 is the active DKIM key of example.org; activate another selector first"
+    );
+    assert_eq!(
+        ok(&store, &format!("dkim activate example.org {rsa}")),
+        format!("{rsa} now signs the mail of example.org (other keys stay until deleted)")
+    );
+    ok(&store, "dkim delete example.org s1");
+    assert!(!dir.path().join("dkim/example.org/s1.pem").exists());
+    assert_eq!(
+        fails(&store, "dkim generate nowhere.example"),
+        "nowhere.example is not a local domain (add it with 'domain add' first)"
+    );
+    assert_eq!(
+        fails(&store, "dkim generate example.org --selector bad_sel"),
+        "invalid selector \"bad_sel\" (letters, digits and hyphens, in dot-separated labels)"
+    );
+    assert_eq!(
+        ok(&store, "dkim list other.example"),
+        "no DKIM keys for other.example (make one with 'dkim generate other.example')"
+    );
+}

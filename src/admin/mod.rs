@@ -98,7 +98,22 @@ pub enum AdminCommand {
     },
     Reload,
     Shutdown,
-    DkimGenerate(String),
+    /// `algorithm` is "rsa" or "ed25519" (absent: rsa); without a selector one is made from
+    /// the date.
+    DkimGenerate {
+        domain: String,
+        algorithm: Option<String>,
+        selector: Option<String>,
+    },
+    DkimList(String),
+    DkimActivate {
+        domain: String,
+        selector: String,
+    },
+    DkimDelete {
+        domain: String,
+        selector: String,
+    },
     /// MultiPOP: an outside mailbox collected into `account`.
     SourceAdd {
         account: String,
@@ -155,7 +170,10 @@ impl AdminCommand {
             AclSet { .. } => "acl set",
             Reload => "reload",
             Shutdown => "shutdown",
-            DkimGenerate(_) => "dkim generate",
+            DkimGenerate { .. } => "dkim generate",
+            DkimList(_) => "dkim list",
+            DkimActivate { .. } => "dkim activate",
+            DkimDelete { .. } => "dkim delete",
             SourceAdd { .. } => "source add",
             SourceList(_) => "source list",
             SourceDel(_) => "source del",
@@ -205,7 +223,7 @@ impl AdminCommand {
             Status | Actors | DomainList | AccountList | AliasList | Reload | Shutdown => {
                 (vec![], vec![])
             }
-            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimGenerate(x) | DomainPopShow(x)
+            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimList(x) | DomainPopShow(x)
             | DomainPopDel(x) | DomainPopRun(x) => (vec![x.clone()], vec![]),
             SourceAdd { account, spec } => (vec![account.clone()], spec.words(redact)),
             DomainPopSet {
@@ -216,6 +234,23 @@ impl AdminCommand {
                 let mut flags = spec.words(redact);
                 flags.extend(options.words());
                 (vec![domain.clone()], flags)
+            }
+            DkimGenerate {
+                domain,
+                algorithm,
+                selector,
+            } => {
+                let mut flags = Vec::new();
+                if let Some(a) = algorithm {
+                    flags.extend(["--algorithm".to_string(), a.clone()]);
+                }
+                if let Some(sel) = selector {
+                    flags.extend(["--selector".to_string(), sel.clone()]);
+                }
+                (vec![domain.clone()], flags)
+            }
+            DkimActivate { domain, selector } | DkimDelete { domain, selector } => {
+                (vec![domain.clone(), selector.clone()], vec![])
             }
             SourceList(a) => (a.iter().cloned().collect(), vec![]),
             SourceDel(id) | SourceRun(id) => (vec![id.to_string()], vec![]),

@@ -334,7 +334,20 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         },
         "reload" => Reload,
         "shutdown" => Shutdown,
-        "dkim generate" => DkimGenerate(arg(0).to_ascii_lowercase()),
+        "dkim generate" => DkimGenerate {
+            domain: arg(0).to_ascii_lowercase(),
+            algorithm: dkim_algorithm(spec, p.flag("--algorithm"))?,
+            selector: p.flag("--selector").map(str::to_ascii_lowercase),
+        },
+        "dkim list" => DkimList(arg(0).to_ascii_lowercase()),
+        "dkim activate" => DkimActivate {
+            domain: arg(0).to_ascii_lowercase(),
+            selector: arg(1).to_ascii_lowercase(),
+        },
+        "dkim delete" => DkimDelete {
+            domain: arg(0).to_ascii_lowercase(),
+            selector: arg(1).to_ascii_lowercase(),
+        },
         "source add" => SourceAdd {
             account: arg(0).to_ascii_lowercase(),
             spec: source_spec(spec, &p)?,
@@ -374,6 +387,18 @@ fn source_spec(
 fn number(s: &str) -> u64 {
     // Checked by `check_arg`.
     s.parse().unwrap_or_default()
+}
+
+/// `--algorithm`: "rsa" or "ed25519", lowercased.
+fn dkim_algorithm(spec: &Spec, value: Option<&str>) -> Result<Option<String>, AdminParseError> {
+    match value.map(str::to_ascii_lowercase) {
+        None => Ok(None),
+        Some(a) if a == "rsa" || a == "ed25519" => Ok(Some(a)),
+        Some(a) => Err(err(
+            spec,
+            format!("unknown algorithm '{a}' (rsa or ed25519)"),
+        )),
+    }
 }
 
 /// "public" in any case becomes [`PUBLIC`]; an address stays as typed (storage normalises).

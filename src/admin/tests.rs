@@ -183,7 +183,37 @@ fn parse_every_command() {
         ("queue delete 0", QueueDelete(0)),
         ("reload", Reload),
         ("shutdown", Shutdown),
-        ("dkim generate example.org", DkimGenerate(s("example.org"))),
+        (
+            "dkim generate Example.org",
+            DkimGenerate {
+                domain: s("example.org"),
+                algorithm: None,
+                selector: None,
+            },
+        ),
+        (
+            "dkim generate example.org --algorithm ED25519 --selector=May2026",
+            DkimGenerate {
+                domain: s("example.org"),
+                algorithm: Some(s("ed25519")),
+                selector: Some(s("may2026")),
+            },
+        ),
+        ("dkim list example.org", DkimList(s("example.org"))),
+        (
+            "dkim activate example.org S2",
+            DkimActivate {
+                domain: s("example.org"),
+                selector: s("s2"),
+            },
+        ),
+        (
+            "dkim delete example.org s1",
+            DkimDelete {
+                domain: s("example.org"),
+                selector: s("s1"),
+            },
+        ),
         ("folder list bob@x", FolderList(s("bob@x"))),
         ("folder list PUBLIC", FolderList(s("public"))),
         (
@@ -382,8 +412,13 @@ fn parse_errors() {
             "queue move 3 trash",
             "queue move: unknown queue 'trash' (queues: inbound, local, remote, deferred, toarchive, bad)\nusage: queue move ID QUEUE",
         ),
-        ("dkim generate", "dkim generate: missing DOMAIN\nusage: dkim generate DOMAIN"),
-        ("dkim", "dkim: missing subcommand\nusage: dkim generate"),
+        ("dkim generate", "dkim generate: missing DOMAIN\nusage: dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]"),
+        (
+            "dkim generate x.org --algorithm dsa",
+            "dkim generate: unknown algorithm 'dsa' (rsa or ed25519)\nusage: dkim generate DOMAIN [--algorithm rsa|ed25519] [--selector S]",
+        ),
+        ("dkim activate x.org", "dkim activate: missing SELECTOR\nusage: dkim activate DOMAIN SELECTOR"),
+        ("dkim", "dkim: missing subcommand\nusage: dkim generate|list|activate|delete"),
         ("help acount", "help: unknown command 'acount' (did you mean 'account'?) (try 'help')\nusage: help [COMMAND]"),
         ("help account add x", "help: unexpected argument 'x'\nusage: help [COMMAND]"),
         ("folder", "folder: missing subcommand\nusage: folder list|create|delete"),
@@ -469,7 +504,17 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
         Just(Status),
         Just(AccountList),
         domain.prop_map(DomainAdd),
-        domain.prop_map(DkimGenerate),
+        (
+            domain,
+            prop::option::of(prop::sample::select(vec!["rsa", "ed25519"])),
+            prop::option::of("[a-z0-9]{1,8}")
+        )
+            .prop_map(|(domain, algorithm, selector)| DkimGenerate {
+                domain,
+                algorithm: algorithm.map(String::from),
+                selector,
+            }),
+        (domain, "[a-z0-9]{1,8}").prop_map(|(domain, selector)| DkimActivate { domain, selector }),
         (addr, ".{1,16}", any::<bool>()).prop_map(|(address, password, admin)| AccountAdd {
             address,
             password,

@@ -43,6 +43,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub server: ServerConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
     pub fetch: FetchConfig,
     /// The file read, or `None` for the embedded default.
     pub source: Option<PathBuf>,
@@ -185,6 +186,29 @@ pub struct ServerConfig {
 pub struct LogConfig {
     pub level: String,
     pub file_logging: bool,
+}
+
+/// `[auth]`: checks of mail arriving on the smtp port (SPF, DKIM, DMARC, ARC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Check mail from other servers and add an Authentication-Results header.
+    pub verify: bool,
+    /// Apply the sender domain's DMARC policy (reject, quarantine) or only record it.
+    pub dmarc_policy: DmarcEnforcement,
+    /// Longest wait for one DNS answer.
+    pub dns_timeout: Duration,
+    /// Longest time all checks of one message may take; what is not done by then is
+    /// `temperror`.
+    pub verify_timeout: Duration,
+}
+
+/// What to do with a message whose DMARC check fails under a reject or quarantine policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmarcEnforcement {
+    /// Reject with 550 5.7.1 / deliver to Junk, as the domain asks.
+    Enforce,
+    /// Deliver normally; the result is only in Authentication-Results.
+    Off,
 }
 
 /// `[fetch]`: global limits of MultiPOP and DomainPOP.
@@ -362,6 +386,8 @@ fn read_root(
         p.add("log.level", "must not be empty (e.g. \"info\")");
     }
     s.finish(p);
+    let mut s = root.section("auth", p);
+    let auth = read_auth(&mut s, p);
     let mut s = root.section("fetch", p);
     let fetch = FetchConfig {
         max_concurrent: s.count("max_concurrent", 4, 1, p),
@@ -383,8 +409,38 @@ fn read_root(
         queue,
         server,
         log,
+        auth,
         fetch,
         source,
+    }
+}
+
+fn read_auth(s: &mut Section, p: &mut Problems) -> AuthConfig {
+    let policy = s.string("dmarc_policy", "enforce", p);
+    let dmarc_policy = match policy.trim().to_ascii_lowercase().as_str() {
+        "enforce" => DmarcEnforcement::Enforce,
+        "off" => DmarcEnforcement::Off,
+        other => {
+            p.add(
+                &s.path("dmarc_policy"),
+                format!("{other:?} is not \"enforce\" or \"off\""),
+            );
+            DmarcEnforcement::Enforce
+        }
+    };
+    let dns_timeout = s.uint("dns_timeout", 5, 1, p);
+    let verify_timeout = s.uint("verify_timeout", 30, 1, p);
+    if verify_timeout < dns_timeout {
+        p.add(
+            &s.path("verify_timeout"),
+            format!("{verify_timeout} is shorter than dns_timeout ({dns_timeout})"),
+        );
+    }
+    AuthConfig {
+        verify: s.boolean("verify", true, p),
+        dmarc_policy,
+        dns_timeout: secs(dns_timeout),
+        verify_timeout: secs(verify_timeout),
     }
 }
 

@@ -72,6 +72,12 @@ fn shipped_file_equals_documented_defaults() {
             level: "info".into(),
             file_logging: false,
         },
+        auth: AuthConfig {
+            verify: true,
+            dmarc_policy: DmarcEnforcement::Enforce,
+            dns_timeout: Duration::from_secs(5),
+            verify_timeout: Duration::from_secs(30),
+        },
         fetch: FetchConfig {
             max_concurrent: 4,
             min_interval: Duration::from_secs(60),
@@ -117,6 +123,10 @@ fn shipped_file_documents_every_key_and_each_is_optional() {
         "server.shutdown_grace",
         "log.level",
         "log.file_logging",
+        "auth.verify",
+        "auth.dmarc_policy",
+        "auth.dns_timeout",
+        "auth.verify_timeout",
         "fetch.max_concurrent",
         "fetch.min_interval",
         "fetch.timeout",
@@ -351,4 +361,30 @@ fn load_without_file_uses_embedded_default_in_current_dir() {
     assert_eq!(c.data_dir, cwd.join("data"));
     assert_eq!(c.source, None);
     assert_eq!(c.listeners.iter().len(), 11);
+}
+
+#[test]
+fn auth_section_values_are_checked() {
+    let c = parse(
+        "[auth]\nverify = false\ndmarc_policy = \"OFF\"\ndns_timeout = 2\nverify_timeout = 3\n",
+    )
+    .expect("parses");
+    assert_eq!(
+        c.auth,
+        AuthConfig {
+            verify: false,
+            dmarc_policy: DmarcEnforcement::Off,
+            dns_timeout: Duration::from_secs(2),
+            verify_timeout: Duration::from_secs(3),
+        }
+    );
+    let e = parse("[auth]\ndmarc_policy = \"quarantine\"\ndns_timeout = 10\nverify_timeout = 5\n")
+        .expect_err("bad values");
+    assert_eq!(
+        e.problems,
+        vec![
+            "auth.dmarc_policy: \"quarantine\" is not \"enforce\" or \"off\"",
+            "auth.verify_timeout: 5 is shorter than dns_timeout (10)",
+        ]
+    );
 }

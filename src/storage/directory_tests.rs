@@ -527,6 +527,7 @@ fn directory_persists_across_reopen() {
                 last_error: Some("451 try later".into()),
                 origin: "test".into(),
                 auth_as: Some("bob@example.com".into()),
+                folder: None,
             })
             .unwrap();
         store.commit().unwrap();

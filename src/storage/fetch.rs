@@ -507,6 +507,7 @@ mod tests {
             last_error: None,
             origin: "fetch".into(),
             auth_as: None,
+            folder: None,
         };
         FetchedMessage {
             source,

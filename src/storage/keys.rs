@@ -29,6 +29,7 @@ pub(crate) enum TreeIx {
     Acl,
     AclIndex,
     Subscriptions,
+    Dkim,
     FetchSources,
     FetchSeen,
     FetchStatus,
@@ -37,7 +38,7 @@ pub(crate) enum TreeIx {
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 18] = [
+    const FIXED: [TreeIx; 19] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -52,6 +53,7 @@ impl TreeIx {
         TreeIx::Acl,
         TreeIx::AclIndex,
         TreeIx::Subscriptions,
+        TreeIx::Dkim,
         TreeIx::FetchSources,
         TreeIx::FetchSeen,
         TreeIx::FetchStatus,
@@ -82,10 +84,11 @@ impl TreeIx {
             TreeIx::Acl => 11,
             TreeIx::AclIndex => 12,
             TreeIx::Subscriptions => 13,
-            TreeIx::FetchSources => 14,
-            TreeIx::FetchSeen => 15,
-            TreeIx::FetchStatus => 16,
-            TreeIx::FetchDedup => 17,
+            TreeIx::Dkim => 14,
+            TreeIx::FetchSources => 15,
+            TreeIx::FetchSeen => 16,
+            TreeIx::FetchStatus => 17,
+            TreeIx::FetchDedup => 18,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -106,6 +109,7 @@ impl TreeIx {
             TreeIx::Acl => "v1/acl".into(),
             TreeIx::AclIndex => "v1/acl_index".into(),
             TreeIx::Subscriptions => "v1/subscriptions".into(),
+            TreeIx::Dkim => "v1/dkim".into(),
             TreeIx::FetchSources => "v1/fetch_sources".into(),
             TreeIx::FetchSeen => "v1/fetch_seen".into(),
             TreeIx::FetchStatus => "v1/fetch_status".into(),

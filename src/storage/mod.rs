@@ -31,9 +31,12 @@
 //! | `v1/quota`          | account (lowercase)                   | `QuotaRecord`                |
 //! | `v1/acl`            | folder id u64 BE                      | `Vec<(identifier, rights)>`  |
 //! | `v1/acl_index`      | identifier `0x00` folder id u64 BE    | rights `String`              |
+//! | `v1/dkim`           | domain `0x00` selector                | `DkimRecord` (see [`dkim`])  |
 //! | `v1/fetch_*`        | see `fetch.rs` (sources, seen marks, status, dedup) |                 |
 //!
-//! The last four trees were added within schema 1 without changing any older record, so data
+//! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
+//!
+//! The last four trees (and later `v1/dkim`) were added within schema 1 without changing any older record, so data
 //! directories written before them still open: [`Store::open`] rebuilds every `FolderExt` that
 //! is missing or out of step with its folder (it records the folder's UIDNEXT and modseq at its
 //! last update, and every message change moves one of them), and re-sums the quota usage of
@@ -76,6 +79,7 @@ mod blobs;
 mod changes;
 mod commit;
 mod directory;
+mod dkim;
 mod fetch;
 mod folders;
 #[cfg(test)]
@@ -100,6 +104,7 @@ pub use commit::CommitStats;
 pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
 };
+pub use dkim::{normalize_selector, DkimAlgorithm, DkimKey};
 pub use fetch::{
     Accepted, Dedup, DomainPop, FetchProtocol, FetchSource, FetchStatus, FetchedMessage, SourceId,
     SourceOwner, TlsMode, UnknownTarget,
@@ -230,7 +235,8 @@ struct Inner {
     admin_lock: Mutex<()>,
     /// How many expunged UIDs a folder remembers for QRESYNC (see [`Store::vanished_horizon`]).
     expunged_keep: AtomicU32,
-    data_dir: PathBuf,
+    /// The data directory.
+    root: PathBuf,
     /// The key sealing fetch passwords, loaded (or made) on first use.
     secret_key: Mutex<Option<Arc<SecretKey>>>,
 }
@@ -260,7 +266,7 @@ impl Store {
                 blobs,
                 admin_lock: Mutex::new(()),
                 expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
-                data_dir: data_dir.to_path_buf(),
+                root: data_dir.to_path_buf(),
                 secret_key: Mutex::new(None),
             }),
         };
@@ -333,9 +339,9 @@ impl Store {
         &self.inner.db
     }
 
-    /// The data directory this store was opened on.
-    pub fn data_dir(&self) -> &Path {
-        &self.inner.data_dir
+    /// The data directory the store was opened on.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
     }
 
     /// The key that seals secrets (`data_dir/secret.key`, made on first use).
@@ -348,7 +354,7 @@ impl Store {
         if let Some(k) = slot.as_ref() {
             return Ok(k.clone());
         }
-        let key = Arc::new(SecretKey::load_or_create(&self.inner.data_dir)?);
+        let key = Arc::new(SecretKey::load_or_create(&self.inner.root)?);
         *slot = Some(key.clone());
         Ok(key)
     }

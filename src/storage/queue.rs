@@ -8,7 +8,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::blobs::{BlobId, RefDelta};
-use super::keys::{self, tx_get, tx_put, TreeIx};
+use sled::transaction::TransactionalTree;
+
+use super::keys::{self, tx_put, TreeIx};
 use super::{abort, StorageError, Store, Tx, TxResult};
 
 pub type QueueId = u64;
@@ -95,6 +97,66 @@ pub struct QueueRecord {
     /// Where it came from, e.g. "smtp from [1.2.3.4] helo x".
     pub origin: String,
     pub auth_as: Option<String>,
+    /// Where local delivery puts the message instead of INBOX (the DMARC quarantine policy
+    /// sends it to "Junk"). Missing folders fall back to INBOX.
+    pub folder: Option<String>,
+}
+
+/// The shape of [`QueueRecord`] before `folder` was added. bincode is not self-describing:
+/// a record written by that build is shorter by the new trailing field, so decoding it as a
+/// `QueueRecord` fails at its end and [`decode_record`] reads it as this instead.
+#[derive(Serialize, Deserialize)]
+struct QueueRecordV1 {
+    id: QueueId,
+    queue: QueueName,
+    blob: BlobId,
+    size: u64,
+    mail_from: String,
+    recipients: Vec<QueueRecipient>,
+    params: EnvelopeParams,
+    received_at: i64,
+    due: Option<i64>,
+    attempts: u32,
+    last_error: Option<String>,
+    origin: String,
+    auth_as: Option<String>,
+}
+
+/// Decodes a stored queue record of either shape.
+fn decode_record(bytes: &[u8]) -> Result<QueueRecord, StorageError> {
+    match keys::decode::<QueueRecord>(bytes, "queue record") {
+        Ok(rec) => Ok(rec),
+        Err(e) => match keys::decode::<QueueRecordV1>(bytes, "queue record") {
+            Ok(v1) => Ok(QueueRecord {
+                id: v1.id,
+                queue: v1.queue,
+                blob: v1.blob,
+                size: v1.size,
+                mail_from: v1.mail_from,
+                recipients: v1.recipients,
+                params: v1.params,
+                received_at: v1.received_at,
+                due: v1.due,
+                attempts: v1.attempts,
+                last_error: v1.last_error,
+                origin: v1.origin,
+                auth_as: v1.auth_as,
+                folder: None,
+            }),
+            Err(_) => Err(e),
+        },
+    }
+}
+
+/// [`decode_record`] of the value at `key`, inside a transaction.
+fn tx_get_record(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<QueueRecord>> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(v) => match decode_record(&v) {
+            Ok(rec) => Ok(Some(rec)),
+            Err(e) => abort(e),
+        },
+    }
 }
 
 impl QueueRecord {
@@ -122,6 +184,7 @@ impl QueueRecord {
             last_error: None,
             origin,
             auth_as: None,
+            folder: None,
         }
     }
 }
@@ -171,7 +234,7 @@ fn not_in_queue(queue: QueueName, id: QueueId) -> String {
 pub(crate) fn tx_insert(tx: &Tx, refs: &mut RefDelta, rec: &QueueRecord) -> TxResult<()> {
     let tree = tx.tree(TreeIx::Queue(rec.queue));
     let key = rec.id.to_be_bytes();
-    if let Some(old) = tx_get::<QueueRecord>(tree, &key, "queue record")? {
+    if let Some(old) = tx_get_record(tree, &key)? {
         refs.release(old.blob);
     }
     tx_put(tree, &key, rec)?;
@@ -187,7 +250,7 @@ fn tx_remove(
     id: QueueId,
 ) -> TxResult<Option<QueueRecord>> {
     let tree = tx.tree(TreeIx::Queue(queue));
-    let old = tx_get::<QueueRecord>(tree, &id.to_be_bytes(), "queue record")?;
+    let old = tx_get_record(tree, &id.to_be_bytes())?;
     if let Some(old) = &old {
         tree.remove(&id.to_be_bytes())?;
         refs.release(old.blob);
@@ -207,7 +270,7 @@ pub(crate) fn tx_consume(
 ) -> TxResult<()> {
     let tree = tx.tree(TreeIx::Queue(queue));
     let key = id.to_be_bytes();
-    let Some(mut rec) = tx_get::<QueueRecord>(tree, &key, "queue record")? else {
+    let Some(mut rec) = tx_get_record(tree, &key)? else {
         return abort(StorageError::Conflict(not_in_queue(queue, id)));
     };
     match rec.recipients.get_mut(index) {
@@ -259,11 +322,10 @@ impl Store {
         queue: QueueName,
         id: QueueId,
     ) -> Result<Option<QueueRecord>, StorageError> {
-        let rec: Option<QueueRecord> = keys::get(
-            self.tree(TreeIx::Queue(queue)),
-            &id.to_be_bytes(),
-            "queue record",
-        )?;
+        let rec = match self.tree(TreeIx::Queue(queue)).get(id.to_be_bytes())? {
+            Some(v) => Some(decode_record(&v)?),
+            None => None,
+        };
         Ok(rec.map(|mut r| {
             r.queue = queue;
             r
@@ -286,7 +348,7 @@ impl Store {
             .iter()
             .values()
             .map(|v| {
-                let mut rec: QueueRecord = keys::decode(&v?, "queue record")?;
+                let mut rec = decode_record(&v?)?;
                 rec.queue = queue;
                 Ok(rec)
             })
@@ -382,7 +444,42 @@ pub(crate) mod tests {
             last_error: None,
             origin: "smtp from [192.0.2.1] helo test".into(),
             auth_as: None,
+            folder: None,
         }
+    }
+
+    /// Records written before `folder` existed still read, with no folder; new ones keep it.
+    #[test]
+    fn records_of_the_older_shape_still_decode() {
+        let (_dir, store) = store();
+        let mut rec = record(&store, QueueName::Local, b"old", &["bob@example.com"]);
+        rec.auth_as = Some("bob@example.com".into());
+        let old = QueueRecordV1 {
+            id: rec.id,
+            queue: rec.queue,
+            blob: rec.blob,
+            size: rec.size,
+            mail_from: rec.mail_from.clone(),
+            recipients: rec.recipients.clone(),
+            params: rec.params.clone(),
+            received_at: rec.received_at,
+            due: Some(5),
+            attempts: 2,
+            last_error: Some("x".into()),
+            origin: rec.origin.clone(),
+            auth_as: rec.auth_as.clone(),
+        };
+        let bytes = keys::encode(&old).unwrap();
+        let back = decode_record(&bytes).unwrap();
+        assert_eq!(back.folder, None);
+        assert_eq!(back.auth_as.as_deref(), Some("bob@example.com"));
+        assert_eq!((back.due, back.attempts), (Some(5), 2));
+        assert_eq!(back.recipients, rec.recipients);
+
+        rec.folder = Some("Junk".into());
+        let back = decode_record(&keys::encode(&rec).unwrap()).unwrap();
+        assert_eq!(back, rec);
+        assert!(decode_record(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

@@ -13,11 +13,22 @@ use ferrymail::config::Config;
 use ferrymail::server::{ServerHandle, StartOptions};
 use ferrymail::storage::{QueueName, Store};
 
+/// The loopback DNS responder of the unit tests, shared with the end-to-end tests.
+#[path = "../../src/mailauth/testdns.rs"]
+pub mod dns;
+
 pub const DOMAIN: &str = "example.com";
 pub const PASSWORD: &str = "correct horse";
 
-/// The config every test starts from; `smtp_extra` lines go into `[smtp]`.
+/// The config every test starts from; `smtp_extra` lines go into `[smtp]`. Mail checks
+/// are off: with them on, the system resolver would be asked (tests use only loopback; see
+/// [`config_text_with`] and `dns::TestDns` for tests of the checks).
 pub fn config_text(data_dir: &Path, smtp_extra: &str) -> String {
+    config_text_with(data_dir, smtp_extra, "[auth]\nverify = false\n")
+}
+
+/// As [`config_text`], with `tail` (whole sections, e.g. `[dns]` and `[auth]`) at the end.
+pub fn config_text_with(data_dir: &Path, smtp_extra: &str, tail: &str) -> String {
     format!(
         r#"
 hostname = "mx.example.com"
@@ -41,6 +52,7 @@ local_retry_interval = 1
 deferred_check_interval = 3600
 [server]
 shutdown_grace = 5
+{tail}
 "#,
         data_dir.display()
     )
@@ -69,9 +81,19 @@ impl TestServer {
         smtp_extra: &str,
         clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
     ) -> TestServer {
+        TestServer::start_full(smtp_extra, "[auth]\nverify = false\n", clock)
+    }
+
+    /// As `start_opts`, with `tail` sections at the end of the config (see
+    /// [`config_text_with`]).
+    pub fn start_full(
+        smtp_extra: &str,
+        tail: &str,
+        clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
+    ) -> TestServer {
         ferrymail::storage::set_fast_password_hashing_for_tests(true);
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = config_text(&dir.path().join("data"), smtp_extra);
+        let text = config_text_with(&dir.path().join("data"), smtp_extra, tail);
         // A real file, so that the console's `reload` can read it again.
         let path = dir.path().join("ferrymail.toml");
         std::fs::write(&path, text).expect("write config");

@@ -570,18 +570,24 @@ impl Session {
                 continue;
             }
             let subscribed = is_subscribed(name, folder);
-            if subscribed_only && !subscribed {
+            // RFC 5258 §3.5: with RECURSIVEMATCH, a name that fails the SUBSCRIBED
+            // selection but has a subscribed descendant is returned with CHILDINFO.
+            let child_info = cmd.select.recursive_match
+                && cmd.select.subscribed
+                && !cmd.lsub
+                && !subscribed
+                && (visible
+                    .iter()
+                    .any(|(n, f)| is_descendant(n, name) && is_subscribed(n, f))
+                    || list.iter().any(|n| is_descendant(n, name)));
+            if subscribed_only && !subscribed && !child_info {
                 continue;
             }
             let special = folder.as_ref().and_then(|f| f.special_use.clone());
             if cmd.select.special_use && special.is_none() {
                 continue;
             }
-            let has_children = visible.iter().any(|(n, _)| {
-                n.len() > name.len()
-                    && n.starts_with(name.as_str())
-                    && n[name.len()..].starts_with(SEPARATOR)
-            });
+            let has_children = visible.iter().any(|(n, _)| is_descendant(n, name));
             let mut attrs: Vec<String> = Vec::new();
             match folder {
                 None => attrs.push("\\Noselect".into()),
@@ -608,6 +614,9 @@ impl Session {
             let mut n = Vec::new();
             response::mailbox(&mut n, name, self.utf8);
             l.push_str(&String::from_utf8_lossy(&n));
+            if child_info {
+                l.push_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             line(out, &l);
             if let (Some(items), Some(f)) = (&cmd.ret.status, folder) {
                 if !f.noselect
@@ -1050,4 +1059,11 @@ pub(super) fn flags_to_bits(flags: &[Flag]) -> (u8, Vec<String>) {
         }
     }
     (bits, keywords)
+}
+
+/// Whether `name` lies below `parent` in the hierarchy.
+fn is_descendant(name: &str, parent: &str) -> bool {
+    name.len() > parent.len()
+        && name.starts_with(parent)
+        && name[parent.len()..].starts_with(SEPARATOR)
 }

@@ -246,6 +246,9 @@ pub enum EnqueueError {
     /// 554 5.7.1.
     #[error("rejected: {0}")]
     Rejected(String),
+    /// 550 5.7.1: the sender's domain asks for this (a DMARC reject policy, RFC 7489 §6.6.4).
+    #[error("refused by policy: {0}")]
+    PolicyRejected(String),
 }
 
 /// A message as received, ready for the inbound queue.

@@ -291,6 +291,11 @@ impl From<&EnqueueError> for Reply {
                 format!("Message rejected: {}", one_line(msg)),
             ),
             EnqueueError::Rejected(_) => Reply::new(554, S5_7_1, "Message rejected"),
+            EnqueueError::PolicyRejected(msg) => Reply::dynamic(
+                550,
+                Some(S5_7_1),
+                format!("Message refused: {}", one_line(msg)),
+            ),
         }
     }
 }

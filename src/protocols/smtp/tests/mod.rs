@@ -123,7 +123,11 @@ impl Shell {
                 Action::Enqueue(env) => {
                     self.out.log.push_str("[ENQUEUE]\r\n");
                     let has = |w: &str| env.body.windows(w.len()).any(|x| x == w.as_bytes());
-                    let result = if has("REJECT") {
+                    let result = if has("DMARC") {
+                        Err(EnqueueError::PolicyRejected(
+                            "DMARC policy of example.org".into(),
+                        ))
+                    } else if has("REJECT") {
                         Err(EnqueueError::Rejected("spam".into()))
                     } else if has("TEMPFAIL") {
                         Err(EnqueueError::Temporary("disk busy".into()))

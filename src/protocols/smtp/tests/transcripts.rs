@@ -547,7 +547,8 @@ fn enqueue_failures() {
     let out = transcript(&with_ehlo(
         "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nREJECT\r\n.\r\n\
          MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nTEMPFAIL\r\n.\r\n\
-         MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nFULL\r\n.\r\nRCPT TO:<bob@example.com>\r\n",
+         MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nFULL\r\n.\r\nRCPT TO:<bob@example.com>\r\n\
+         MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nDMARC\r\n.\r\nRCPT TO:<bob@example.com>\r\n",
     ));
     out.expect(&[
         "220 ",
@@ -567,6 +568,12 @@ fn enqueue_failures() {
         "354 ",
         "[ENQUEUE]",
         "452 4.3.1 Insufficient system storage",
+        "503 5.5.1 Error: need MAIL",
+        "250 2.1.0",
+        "250 2.1.5",
+        "354 ",
+        "[ENQUEUE]",
+        "550 5.7.1 Message refused: DMARC policy of example.org",
         "503 5.5.1 Error: need MAIL",
     ]);
 }
