@@ -15,17 +15,17 @@ use ferrymail::storage::QueueName;
 
 const BOB: &str = "bob@example.com";
 
-/// `source add` for bob@ on `home`, fetching bob@'s INBOX on `outside` over plain IMAP.
-fn add_imap_source(home: &TestServer, outside: &TestServer, extra: &str) -> u64 {
-    add_source(home, outside, "imap", extra)
-}
-
 fn outside_count(outside: &TestServer) -> usize {
     outside.inbox(BOB).len()
 }
 
 #[test]
 fn imap_500_messages_leave_on_server_exactly_once_across_a_fetcher_panic() {
+    bulk_exactly_once_across_a_fetcher_panic("imap");
+}
+
+/// 500 messages fetched over `protocol`, left on the server; the fetcher panics mid-run.
+fn bulk_exactly_once_across_a_fetcher_panic(protocol: &str) {
     let outside = TestServer::start();
     let letters: Vec<String> = (0..500)
         .map(|n| letter("bulk", n, "To: bob@example.com\r\n"))
@@ -34,7 +34,7 @@ fn imap_500_messages_leave_on_server_exactly_once_across_a_fetcher_panic() {
     let home = TestServer::start();
     let ctx = home.handle().ctx.clone();
 
-    let id = add_imap_source(&home, &outside, "");
+    let id = add_source(&home, &outside, protocol, "");
     // Mid-run, the fetcher panics between fetching a message and taking it in.
     assert!(wait_until(120, || home.inbox(BOB).len() >= 100));
     ctx.faults.arm("fetch.accept", 1);
@@ -68,14 +68,18 @@ fn imap_500_messages_leave_on_server_exactly_once_across_a_fetcher_panic() {
         header(one, "X-Ferrymail-Fetched").as_deref(),
         Some("mx.example.com")
     );
-    assert!(String::from_utf8_lossy(one).contains("with IMAP id"));
+    assert!(String::from_utf8_lossy(one).contains(&format!("with {} id", protocol.to_uppercase())));
     assert!(String::from_utf8_lossy(one).ends_with("\r\n.dot line\r\n"));
     let st = status(&home, id);
     assert!(st.contains("last error: none"), "{st}");
 }
 
 #[test]
-fn delete_mode_removes_remote_mail_only_after_the_local_commit() {
+fn imap_delete_mode_removes_remote_mail_only_after_the_local_commit() {
+    delete_mode_removes_remote_mail_only_after_the_local_commit("imap");
+}
+
+fn delete_mode_removes_remote_mail_only_after_the_local_commit(protocol: &str) {
     let outside = TestServer::start();
     let letters: Vec<String> = (0..6)
         .map(|n| letter("del", n, "To: bob@example.com\r\n"))
@@ -86,7 +90,7 @@ fn delete_mode_removes_remote_mail_only_after_the_local_commit() {
     // The first message is taken in, then the fetcher fails before deleting it; the
     // restarted run must delete it without taking it in again.
     ctx.faults.arm("fetch.delete", 1);
-    let id = add_imap_source(&home, &outside, "--delete");
+    let id = add_source(&home, &outside, protocol, "--delete");
     assert!(wait_until(60, || outside_count(&outside) == 0
         && home.inbox(BOB).len() >= 6));
     assert!(wait_until(30, || !status(&home, id).contains("(running now)")));
@@ -114,7 +118,11 @@ fn delete_mode_removes_remote_mail_only_after_the_local_commit() {
 }
 
 #[test]
-fn domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops() {
+fn imap_domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops() {
+    domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops("imap");
+}
+
+fn domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops(protocol: &str) {
     let outside = TestServer::start();
     let home = TestServer::start();
     let store = home.store();
@@ -146,9 +154,9 @@ fn domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops() {
     fill(&outside, BOB, &letters);
 
     let (ok, out) = home.console(&format!(
-        "domainpop set example.com --host 127.0.0.1 --port {} --protocol imap --tls none \
+        "domainpop set example.com --host 127.0.0.1 --port {} --protocol {protocol} --tls none \
          --user {BOB} --password '{PASSWORD}' --interval 3600 --raw-copy domainpop-raw",
-        outside.addr("imap").port()
+        outside.addr(protocol).port()
     ));
     assert!(ok, "{out}");
     let id = source_id(&out);
