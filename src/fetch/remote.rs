@@ -40,9 +40,39 @@ pub enum Remote {
     },
 }
 
+/// How often a login answered with POP3's `[IN-USE]` (RFC 2449 §8.1.1: another session
+/// holds the maildrop) is tried again within one run, and the pause before each try. The
+/// other session is often our own previous one, cut off a moment ago, which the server has
+/// not yet noticed is gone.
+pub const IN_USE_RETRIES: u32 = 3;
+pub const IN_USE_PAUSE: Duration = Duration::from_secs(1);
+
+fn in_use(e: &FetchError) -> bool {
+    matches!(e, FetchError::Auth(text) if text.to_ascii_uppercase().contains("[IN-USE]"))
+}
+
 impl Remote {
-    /// Connects over TCP (bounded by the timeout) and opens `source`'s mailbox.
+    /// Connects and opens `source`'s mailbox, trying again a few times while the server
+    /// says the mailbox is in use.
     pub async fn connect(
+        source: &FetchSource,
+        password: &str,
+        limits: Limits,
+    ) -> Result<Remote, FetchError> {
+        let mut tries = 0;
+        loop {
+            match Remote::connect_once(source, password, limits).await {
+                Err(e) if in_use(&e) && tries < IN_USE_RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(IN_USE_PAUSE * tries).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Connects over TCP (bounded by the timeout) and opens `source`'s mailbox.
+    async fn connect_once(
         source: &FetchSource,
         password: &str,
         limits: Limits,
@@ -186,5 +216,60 @@ impl Remote {
                 client.logout().await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A maildrop that is "in use" for the first login and free for the second.
+    #[tokio::test]
+    async fn a_mailbox_in_use_is_tried_again() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            for attempt in 0..2 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let (r, mut w) = tcp.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"+OK ready\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = match line.split(' ').next().unwrap_or("") {
+                        "CAPA" => b"+OK\r\nUSER\r\nUIDL\r\n.\r\n",
+                        "USER" => b"+OK\r\n",
+                        "PASS" if attempt == 0 => b"-ERR [IN-USE] maildrop locked\r\n",
+                        "PASS" => b"+OK\r\n",
+                        "UIDL" | "LIST" => b"+OK\r\n.\r\n",
+                        "QUIT" => b"+OK bye\r\n",
+                        _ => b"-ERR\r\n",
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+            }
+        });
+        let source = FetchSource {
+            id: 1,
+            owner: crate::storage::SourceOwner::Account("bob@example.com".into()),
+            protocol: FetchProtocol::Pop3,
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::None,
+            verify_cert: true,
+            user: "bob".into(),
+            password: Vec::new(),
+            leave_on_server: true,
+            interval: 60,
+            domainpop: None,
+        };
+        let limits = Limits {
+            timeout: Duration::from_secs(5),
+            max_message: 1000,
+        };
+        let mut remote = Remote::connect(&source, "pw", limits).await.unwrap();
+        assert!(remote.list().await.unwrap().is_empty());
+        remote.finish().await.unwrap();
+        server.await.unwrap();
     }
 }
