@@ -14,6 +14,9 @@
 //!   from other servers (SPF, DKIM, ARC, DMARC → Authentication-Results, DMARC policy).
 //! - Inbound routes to local / remote / bad; the local queue appends to the recipient's INBOX
 //!   through its [`actors::folder::MailboxFolderActor`], which broadcasts `MailboxChanged`.
+//! - Remote mail goes to [`actors::remote_queue::RemoteQueueActor`], which delivers it over
+//!   SMTP with [`outbound`] (MX lookup, the [`protocols::smtp::client`] codec, retries through
+//!   the deferred queue, bounces as RFC 3464 DSNs).
 //! - [`admin`] is the one command set for the console (over `data/control.sock`), the CLI
 //!   and, later, the admin web; [`http`] serves the health page.
 //! - [`bench`] is the load tool behind `ferrymail bench`.
@@ -26,6 +29,7 @@ pub mod config;
 pub mod fetch;
 pub mod http;
 pub mod mailauth;
+pub mod outbound;
 pub mod protocols;
 pub mod server;
 pub mod storage;

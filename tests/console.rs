@@ -60,12 +60,17 @@ fn status_and_queue_commands() {
     s.cmd("MAIL FROM:<bob@example.com>");
     s.cmd("RCPT TO:<far@elsewhere.example>");
     assert!(s.data(&message("console")).starts_with("250"));
+    // The test resolver answers nothing, so the delivery attempt defers it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.queue_depth(QueueName::Remote) == 0 && std::time::Instant::now() < deadline {
+    while server.queue_depth(QueueName::Deferred) == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let (ok, out) = server.console("queue list remote");
+    let (ok, out) = server.console("queue list deferred");
     assert!(ok && out.contains("far@elsewhere.example"), "{out}");
+    assert!(
+        out.contains("next attempt") && out.contains("attempts 1"),
+        "{out}"
+    );
     let id = out
         .lines()
         .nth(1)
@@ -74,7 +79,7 @@ fn status_and_queue_commands() {
         .to_string();
     let (ok, out) = server.console(&format!("queue show {id}"));
     assert!(
-        ok && out.contains("queue: remote") && out.contains("authenticated: bob@example.com"),
+        ok && out.contains("queue: deferred") && out.contains("authenticated: bob@example.com"),
         "{out}"
     );
     let (ok, out) = server.console(&format!("queue move {id} bad"));

@@ -17,7 +17,7 @@ const CAROL: &str = "carol@receiver.example";
 /// `extra_auth` lines go into `[auth]`. Plaintext AUTH is allowed (no TLS in these tests).
 fn receiver(dns: &TestDns, extra_auth: &str) -> TestServer {
     let tail = format!(
-        "[dns]\nnameservers = [\"{}\"]\n[auth]\nverify = true\ndns_timeout = 1\nverify_timeout = 5\n{extra_auth}\n",
+        "[dns]\nnameservers = [\"{}\"]\n[auth]\nverify = true\ndns_timeout = 1\nverify_timeout = 5\ntrusted_networks = []\n{extra_auth}\n",
         dns.addr()
     );
     let server = TestServer::start_full("allow_plaintext_auth = true", &tail, None);
@@ -116,9 +116,9 @@ fn auth_results(stored: &str) -> String {
 
 #[test]
 fn signed_by_one_instance_verifies_at_the_other() {
-    let dns = TestDns::start().unwrap();
-    dns.add_txt("example.com", "v=spf1 ip4:127.0.0.1 -all");
-    dns.add_txt("_dmarc.example.com", "v=DMARC1; p=reject");
+    let dns = TestDns::start();
+    dns.txt("example.com", "v=spf1 ip4:127.0.0.1 -all");
+    dns.txt("_dmarc.example.com", "v=DMARC1; p=reject");
     let sender = TestServer::start_with("allow_plaintext_auth = true");
     let receiver = receiver(&dns, "");
 
@@ -130,7 +130,7 @@ fn signed_by_one_instance_verifies_at_the_other() {
         assert!(ok, "{out}");
         let record = out.lines().last().unwrap();
         let (dns_name, txt) = record.split_once(" TXT ").unwrap();
-        dns.add_txt(dns_name, &txt.replace("\" \"", "").replace('"', ""));
+        dns.txt(dns_name, &txt.replace("\" \"", "").replace('"', ""));
         let (ok, out) = sender.console(&format!("dkim activate example.com {algorithm}"));
         assert!(ok, "{out}");
 
@@ -171,14 +171,14 @@ fn signed_by_one_instance_verifies_at_the_other() {
 
 #[test]
 fn spf_results_and_dmarc_policies_on_port_25() {
-    let dns = TestDns::start().unwrap();
-    dns.add_txt("pass.example", "v=spf1 ip4:127.0.0.1 -all");
-    dns.add_txt("soft.example", "v=spf1 ip4:192.0.2.1 ~all");
-    dns.add_txt("hard.example", "v=spf1 ip4:192.0.2.1 -all");
-    dns.add_txt("strict.example", "v=spf1 ip4:192.0.2.1 -all");
-    dns.add_txt("_dmarc.strict.example", "v=DMARC1; p=reject");
-    dns.add_txt("lax.example", "v=spf1 ip4:192.0.2.1 -all");
-    dns.add_txt("_dmarc.lax.example", "v=DMARC1; p=quarantine");
+    let dns = TestDns::start();
+    dns.txt("pass.example", "v=spf1 ip4:127.0.0.1 -all");
+    dns.txt("soft.example", "v=spf1 ip4:192.0.2.1 ~all");
+    dns.txt("hard.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.txt("strict.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.txt("_dmarc.strict.example", "v=DMARC1; p=reject");
+    dns.txt("lax.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.txt("_dmarc.lax.example", "v=DMARC1; p=quarantine");
     let server = receiver(&dns, "");
 
     for (i, (domain, want)) in [
@@ -243,9 +243,9 @@ fn spf_results_and_dmarc_policies_on_port_25() {
 
 #[test]
 fn dmarc_policy_off_only_records_and_a_dead_dns_gives_temperror() {
-    let dns = TestDns::start().unwrap();
-    dns.add_txt("strict.example", "v=spf1 ip4:192.0.2.1 -all");
-    dns.add_txt("_dmarc.strict.example", "v=DMARC1; p=reject");
+    let dns = TestDns::start();
+    dns.txt("strict.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.txt("_dmarc.strict.example", "v=DMARC1; p=reject");
     dns.set_silent("silent.example");
     dns.set_silent("_dmarc.silent.example");
     dns.set_silent("client.example.net");
@@ -284,7 +284,7 @@ fn dmarc_policy_off_only_records_and_a_dead_dns_gives_temperror() {
 
 #[test]
 fn authenticated_submission_is_signed_not_checked() {
-    let dns = TestDns::start().unwrap();
+    let dns = TestDns::start();
     let server = receiver(&dns, "");
     let (ok, out) = server.console("dkim generate example.com --algorithm ed25519");
     assert!(ok, "{out}");

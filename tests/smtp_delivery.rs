@@ -60,7 +60,8 @@ fn never_an_open_relay_but_authenticated_users_relay() {
     let r = c.cmd("RCPT TO:<nobody@example.com>");
     assert!(r.starts_with("550 5.1.1"), "{r}");
 
-    // On submission an authenticated user may send anywhere: it waits in the remote queue.
+    // On submission an authenticated user may send anywhere: it goes to the remote queue,
+    // and (the test resolver answering nothing) on to the deferred queue.
     let mut s = Client::connect(server.addr("submission"));
     s.cmd("EHLO client.example.net");
     let r = s.cmd("MAIL FROM:<bob@example.com>");
@@ -75,11 +76,11 @@ fn never_an_open_relay_but_authenticated_users_relay() {
     let r = s.data(&message("outbound"));
     assert!(r.starts_with("250"), "{r}");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while server.queue_depth(QueueName::Remote) == 0 && std::time::Instant::now() < deadline {
+    while server.queue_depth(QueueName::Deferred) == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(server.queue_depth(QueueName::Remote), 1);
-    let rec = &server.store().queue_list(QueueName::Remote).unwrap()[0];
+    assert_eq!(server.queue_depth(QueueName::Deferred), 1);
+    let rec = &server.store().queue_list(QueueName::Deferred).unwrap()[0];
     assert_eq!(rec.recipients[0].address, "friend@elsewhere.example");
     assert_eq!(rec.auth_as.as_deref(), Some("bob@example.com"));
 }

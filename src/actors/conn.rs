@@ -1,4 +1,5 @@
-//! A client connection that is plain TCP or TLS (implicit, or after STARTTLS).
+//! A connection that is plain TCP or TLS (implicit, or after STARTTLS): the server side of
+//! sessions clients open, and the client side of outbound delivery.
 
 use std::io;
 use std::pin::Pin;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// How long a TLS handshake may take before the connection is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -17,11 +18,13 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Conn {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// Our side of an outbound connection after STARTTLS.
+    ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl Conn {
     pub fn is_tls(&self) -> bool {
-        matches!(self, Conn::Tls(_))
+        matches!(self, Conn::Tls(_) | Conn::ClientTls(_))
     }
 
     /// The TLS protocol version and cipher suite, for the Received header and logs.
@@ -29,6 +32,14 @@ impl Conn {
         match self {
             Conn::Plain(_) => None,
             Conn::Tls(t) => {
+                let (_, c) = t.get_ref();
+                Some(format!(
+                    "{:?} {:?}",
+                    c.protocol_version()?,
+                    c.negotiated_cipher_suite()?.suite()
+                ))
+            }
+            Conn::ClientTls(t) => {
                 let (_, c) = t.get_ref();
                 Some(format!(
                     "{:?} {:?}",
@@ -47,6 +58,28 @@ impl Conn {
                 let accept = TlsAcceptor::from(config).accept(tcp);
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
                     Ok(Ok(tls)) => Ok(Conn::Tls(Box::new(tls))),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "TLS handshake timed out",
+                    )),
+                }
+            }
+            tls => Ok(tls),
+        }
+    }
+
+    /// Performs the client side of a TLS handshake (outbound STARTTLS) with `name` as SNI.
+    pub async fn connect_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls_pki_types::ServerName<'static>,
+    ) -> io::Result<Conn> {
+        match self {
+            Conn::Plain(tcp) => {
+                let connect = TlsConnector::from(config).connect(name, tcp);
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, connect).await {
+                    Ok(Ok(tls)) => Ok(Conn::ClientTls(Box::new(tls))),
                     Ok(Err(e)) => Err(e),
                     Err(_) => Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -102,6 +135,7 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -115,6 +149,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -122,6 +157,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -129,6 +165,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -108,6 +108,8 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             }
             Ok(out)
         }
+        AdminCommand::QueueBounce(id) => queue_bounce(ctx, id).await,
+        AdminCommand::DnsLookup { kind, name } => dns_lookup(ctx, &kind, &name).await,
         other => execute_fetch(ctx, other).await,
     }
 }
@@ -158,6 +160,70 @@ async fn execute_fetch(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result<St
             fetch::source_status(store, id, &|id| ctx.fetchers.is_running(id))
         }
         other => exec::execute(store, &other),
+    }
+}
+
+/// `queue bounce ID`: every undelivered recipient fails now (5.0.0); the sender gets a DSN
+/// as NOTIFY allows, a null-sender message stays in the bad queue.
+async fn queue_bounce(ctx: &Arc<ServerContext>, id: u64) -> Result<String, String> {
+    use crate::outbound::settle::{self, Attempt};
+    use crate::protocols::smtp::client::Outcome;
+    let rec = exec::find(&ctx.store, id)?;
+    let attempts: Vec<Attempt> = (0..rec.recipients.len())
+        .filter(|i| !rec.recipients[*i].delivered)
+        .map(|i| {
+            Attempt::local(
+                i,
+                Outcome::Permanent,
+                "5.0.0",
+                "bounced by the administrator",
+            )
+        })
+        .collect();
+    let config = ctx.config();
+    let cx = settle::Context {
+        store: &ctx.store,
+        hostname: &config.hostname,
+        delivery: &config.delivery,
+        now: ctx.clock.now(),
+    };
+    let moved = settle::settle(&cx, &rec, &attempts).map_err(|e| e.to_string())?;
+    ctx.store.commit_async().await.map_err(|e| e.to_string())?;
+    let reports = moved
+        .iter()
+        .filter(|(q, _)| *q == QueueName::Inbound)
+        .count();
+    for (q, new) in moved {
+        ctx.queues().notify(q, new);
+    }
+    Ok(format!(
+        "{id:016X} bounced from the {} queue: {} recipient(s), {}",
+        rec.queue.as_str(),
+        attempts.len(),
+        match (rec.mail_from.is_empty(), reports) {
+            (true, _) => "no DSN to the null sender (kept in the bad queue)".to_string(),
+            (false, 0) => "no DSN (NOTIFY=NEVER)".to_string(),
+            (false, _) => format!("DSN sent to <{}>", rec.mail_from),
+        }
+    ))
+}
+
+/// `dns mx|txt|a NAME` through the server's resolver (`[dns] nameservers`).
+async fn dns_lookup(ctx: &Arc<ServerContext>, kind: &str, name: &str) -> Result<String, String> {
+    use crate::outbound::dns::{lookup_lines, resolver, LookupKind};
+    let kind = match kind {
+        "mx" => LookupKind::Mx,
+        "txt" => LookupKind::Txt,
+        _ => LookupKind::A,
+    };
+    let r = resolver(&ctx.config().dns)?;
+    let lines = lookup_lines(&r, kind, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    if lines.is_empty() {
+        Ok(format!("{name}: no records"))
+    } else {
+        Ok(lines.join("\n"))
     }
 }
 

@@ -7,6 +7,7 @@
 //! ├─ listener/<service>          acceptors: connection limits, hand sockets to session arbiters
 //! │   └─ SmtpSessionActor         one per connection, a shell around protocols::smtp::Session
 //! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
+//! │   └─ (remote) one connection worker per destination   outbound SMTP, see remote_queue.rs
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
 //! ├─ fetch/<source id>           FetcherActor, one per MultiPOP/DomainPOP source
 //! └─ control                      the console's Unix socket
@@ -29,6 +30,7 @@ pub mod imap_backend;
 pub mod imap_session;
 pub mod listener;
 pub mod queues;
+pub mod remote_queue;
 pub mod smtp_session;
 pub mod stats;
 pub mod supervisor;
@@ -141,8 +143,17 @@ impl ServerContext {
             .unwrap_or_else(|| unreachable!("queue actors are started before any listener"))
     }
 
+    /// Publishes the queue actors' addresses, then asks each queue to scan its records:
+    /// a queue actor that started before the addresses were known (at boot) must not route
+    /// a record to a neighbour it cannot name yet.
     pub fn set_queues(&self, addrs: queues::QueueAddrs) {
         let _ = self.queues.set(addrs);
+        self.queues().rescan_all();
+    }
+
+    /// Whether [`ServerContext::set_queues`] has run.
+    pub fn queues_ready(&self) -> bool {
+        self.queues.get().is_some()
     }
 
     pub fn core_arbiter(&self) -> &ArbiterHandle {

@@ -71,7 +71,7 @@ pub struct ReleaseDue;
 pub struct QueueAddrs {
     pub inbound: Addr<InboundQueueActor>,
     pub local: Addr<LocalQueueActor>,
-    pub remote: Addr<HoldQueueActor>,
+    pub remote: Addr<super::remote_queue::RemoteQueueActor>,
     pub deferred: Addr<DeferredQueueActor>,
     pub toarchive: Addr<ArchiveQueueActor>,
     pub bad: Addr<HoldQueueActor>,
@@ -92,9 +92,8 @@ impl QueueAddrs {
             in_flight: HashSet::new(),
         });
         let c = ctx.clone();
-        let remote = Supervisor::start_in_arbiter(arb, move |_| HoldQueueActor {
-            ctx: c,
-            queue: QueueName::Remote,
+        let remote = Supervisor::start_in_arbiter(arb, move |_| {
+            super::remote_queue::RemoteQueueActor::new(c)
         });
         let c = ctx.clone();
         let deferred = Supervisor::start_in_arbiter(arb, move |_| DeferredQueueActor { ctx: c });
@@ -116,6 +115,16 @@ impl QueueAddrs {
     }
 
     /// Tell the actor of `queue` that record `id` is waiting there.
+    /// Asks every queue to scan its stored records (at boot, see `ServerContext::set_queues`).
+    pub fn rescan_all(&self) {
+        self.inbound.do_send(Rescan);
+        self.local.do_send(Rescan);
+        self.remote.do_send(Rescan);
+        self.deferred.do_send(Rescan);
+        self.toarchive.do_send(Rescan);
+        self.bad.do_send(Rescan);
+    }
+
     pub fn notify(&self, queue: QueueName, id: QueueId) {
         match queue {
             QueueName::Inbound => self.inbound.do_send(Queued(id)),
@@ -145,7 +154,11 @@ impl Actor for InboundQueueActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         apply_backoff(&self.ctx.registry, &path(QueueName::Inbound), ctx);
-        ctx.notify(Rescan);
+        // At boot the first scan waits for the queue addresses (`set_queues`); after a
+        // restart they are known and the actor rescans at once.
+        if self.ctx.queues_ready() {
+            ctx.notify(Rescan);
+        }
     }
 }
 
@@ -341,7 +354,11 @@ impl Actor for LocalQueueActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         apply_backoff(&self.ctx.registry, &path(QueueName::Local), ctx);
-        ctx.notify(Rescan);
+        // At boot the first scan waits for the queue addresses (`set_queues`); after a
+        // restart they are known and the actor rescans at once.
+        if self.ctx.queues_ready() {
+            ctx.notify(Rescan);
+        }
         let every = self.ctx.config().queue.local_retry_interval;
         ctx.run_interval(every, |_, ctx| ctx.notify(Rescan));
     }
@@ -409,12 +426,14 @@ impl Handler<Queued> for LocalQueueActor {
 async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<(), String> {
     let mut no_mailbox = Vec::new();
     let mut retry = None;
+    let mut delivered = Vec::new();
     for (i, r) in rec.recipients.iter().enumerate() {
         if r.delivered {
             continue;
         }
         match deliver_one(&sctx, &rec, i, &r.address).await {
             Outcome::Delivered => {
+                delivered.push(i);
                 Stats::add(&sctx.stats.messages_delivered, 1);
                 tracing::info!(
                     id = format!("{:016X}", rec.id),
@@ -430,7 +449,35 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
     if !no_mailbox.is_empty() {
         move_recipients_to_bad(&sctx, rec.id, &no_mailbox).map_err(|e| e.to_string())?;
     }
+    if !delivered.is_empty() {
+        // Best effort after the delivery: a crash in between loses the report, never mail.
+        if let Err(e) = report_delivered(&sctx, &rec, &delivered).await {
+            tracing::warn!(id = rec.id, "cannot send the success report: {e}");
+        }
+    }
     retry.map_or(Ok(()), Err)
+}
+
+/// Success DSNs for delivered recipients that asked for one (NOTIFY=SUCCESS).
+async fn report_delivered(
+    sctx: &Arc<ServerContext>,
+    rec: &QueueRecord,
+    delivered: &[usize],
+) -> Result<(), StorageError> {
+    let config = sctx.config();
+    let cx = crate::outbound::settle::Context {
+        store: &sctx.store,
+        hostname: &config.hostname,
+        delivery: &config.delivery,
+        now: sctx.clock.now(),
+    };
+    let Some(report) = crate::outbound::settle::delivered_report(&cx, rec, delivered)? else {
+        return Ok(());
+    };
+    sctx.store.queue_put(&report)?;
+    sctx.store.commit_async().await?;
+    sctx.queues().notify(QueueName::Inbound, report.id);
+    Ok(())
 }
 
 use super::stats::Stats;
@@ -618,8 +665,8 @@ fn release_due(sctx: &ServerContext) -> Result<usize, StorageError> {
 }
 
 // ---------------------------------------------------------------------------------------
-// remote and bad: hold records (remote until outbound delivery exists, issue 5; bad until an
-// admin retries, moves or deletes them)
+// bad: hold records until an admin retries, moves or deletes them (remote delivery is
+// remote_queue.rs)
 // ---------------------------------------------------------------------------------------
 
 pub struct HoldQueueActor {
@@ -645,11 +692,11 @@ impl Supervised for HoldQueueActor {}
 impl Handler<Queued> for HoldQueueActor {
     type Result = ();
     fn handle(&mut self, msg: Queued, _: &mut Self::Context) {
-        let why = match self.queue {
-            QueueName::Remote => "waiting for outbound delivery",
-            _ => "held for an administrator",
-        };
-        tracing::info!(queue = self.queue.as_str(), id = msg.0, "{why}");
+        tracing::info!(
+            queue = self.queue.as_str(),
+            id = msg.0,
+            "held for an administrator"
+        );
     }
 }
 
@@ -671,7 +718,11 @@ impl Actor for ArchiveQueueActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         apply_backoff(&self.ctx.registry, &path(QueueName::ToArchive), ctx);
-        ctx.notify(Rescan);
+        // At boot the first scan waits for the queue addresses (`set_queues`); after a
+        // restart they are known and the actor rescans at once.
+        if self.ctx.queues_ready() {
+            ctx.notify(Rescan);
+        }
     }
 }
 

@@ -355,7 +355,12 @@ async fn authenticate(
         folder: None,
     };
     let config = sctx.config();
-    if service != Service::Smtp || env.auth_as.is_some() || !config.auth.verify {
+    let trusted = config
+        .auth
+        .trusted_networks
+        .iter()
+        .any(|n| n.contains(env.peer.ip));
+    if service != Service::Smtp || env.auth_as.is_some() || !config.auth.verify || trusted {
         return Ok(checked);
     }
     let hostname = &config.hostname;

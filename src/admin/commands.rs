@@ -324,6 +324,42 @@ pub(crate) const COMMANDS: &[Spec] = &[
         &[],
     ),
     Spec {
+        details: "Each undelivered recipient fails with 5.0.0; the sender gets a DSN (unless \
+                  NOTIFY says never, or the sender is the null sender).",
+        ..spec(
+            "queue bounce",
+            "queue bounce ID",
+            "bounce a queued message to its sender now",
+            &[Arg::Id],
+            1,
+            &[],
+        )
+    },
+    spec(
+        "dns mx",
+        "dns mx DOMAIN",
+        "look up MX records as the server sees them",
+        &[Arg::Text("DOMAIN")],
+        1,
+        &[],
+    ),
+    spec(
+        "dns txt",
+        "dns txt NAME",
+        "look up TXT records as the server sees them",
+        &[Arg::Text("NAME")],
+        1,
+        &[],
+    ),
+    spec(
+        "dns a",
+        "dns a HOST",
+        "look up the addresses (A/AAAA) of a host as the server sees them",
+        &[Arg::Text("HOST")],
+        1,
+        &[],
+    ),
+    Spec {
         details: OWNER_DETAIL,
         ..spec(
             "folder list",

@@ -140,6 +140,8 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
         } => acl_set(store, owner, name, identifier, rights)?,
         AdminCommand::Status
         | AdminCommand::Actors
+        | AdminCommand::QueueBounce(_)
+        | AdminCommand::DnsLookup { .. }
         | AdminCommand::Reload
         | AdminCommand::Shutdown => {
             return Err("the server is not running; this command needs a running server".into())
@@ -393,7 +395,7 @@ fn commit(store: &Store) -> Result<(), String> {
     store.commit().map_err(|e| format!("flush failed: {e}"))
 }
 
-fn find(store: &Store, id: u64) -> Result<QueueRecord, String> {
+pub fn find(store: &Store, id: u64) -> Result<QueueRecord, String> {
     store
         .queue_find(id)
         .map_err(|e| e.to_string())?
@@ -406,6 +408,8 @@ fn unknown_queue(name: &str) -> String {
     format!("unknown queue '{name}': use inbound, local, remote, deferred, toarchive or bad")
 }
 
+/// One line per record (id, size, sender, attempts, next attempt, the record's note), then
+/// one line per recipient still to deliver, with its last error.
 fn queue_list(store: &Store, name: Option<&str>) -> Result<String, String> {
     let queues = match name {
         Some(n) => vec![n.parse::<QueueName>().map_err(|_| unknown_queue(n))?],
@@ -416,24 +420,28 @@ fn queue_list(store: &Store, name: Option<&str>) -> Result<String, String> {
         let recs = store.queue_list(q).map_err(|e| e.to_string())?;
         let _ = writeln!(out, "{} ({}):", q.as_str(), recs.len());
         for r in recs {
-            let to: Vec<&str> = r
-                .recipients
-                .iter()
-                .filter(|x| !x.delivered)
-                .map(|x| x.address.as_str())
-                .collect();
-            let _ = writeln!(
-                out,
-                "  {:016X}  {:>8}  <{}> -> {}{}",
-                r.id,
-                r.size,
-                r.mail_from,
-                to.join(", "),
-                r.last_error
-                    .as_ref()
-                    .map(|e| format!("  [{e}]"))
-                    .unwrap_or_default()
-            );
+            let mut line = format!("  {:016X}  {:>8}  <{}>", r.id, r.size, r.mail_from);
+            if r.attempts > 0 {
+                let _ = write!(line, "  attempts {}", r.attempts);
+            }
+            if let Some(due) = r.due {
+                let _ = write!(line, "  next attempt {}", crate::clock::iso8601(due));
+            }
+            if let Some(e) = &r.last_error {
+                let _ = write!(line, "  [{e}]");
+            }
+            let _ = writeln!(out, "{line}");
+            for x in r.recipients.iter().filter(|x| !x.delivered) {
+                let _ = writeln!(
+                    out,
+                    "      -> {}{}",
+                    x.address,
+                    x.last_error
+                        .as_ref()
+                        .map(|e| format!("  {e}"))
+                        .unwrap_or_default()
+                );
+            }
         }
     }
     Ok(out.trim_end().to_string())

@@ -75,6 +75,13 @@ pub enum AdminCommand {
         to: String,
     },
     QueueDelete(u64),
+    /// Bounce now: a DSN to the sender for every undelivered recipient, then delete.
+    QueueBounce(u64),
+    /// `dns mx|txt|a NAME`: a lookup through the server's resolver. `kind` is mx, txt or a.
+    DnsLookup {
+        kind: String,
+        name: String,
+    },
     /// The owner is an account address or [`PUBLIC`] (`public` in commands).
     FolderList(String),
     FolderCreate {
@@ -163,6 +170,12 @@ impl AdminCommand {
             QueueRetry(_) => "queue retry",
             QueueMove { .. } => "queue move",
             QueueDelete(_) => "queue delete",
+            QueueBounce(_) => "queue bounce",
+            DnsLookup { kind, .. } => match kind.as_str() {
+                "mx" => "dns mx",
+                "txt" => "dns txt",
+                _ => "dns a",
+            },
             FolderList(_) => "folder list",
             FolderCreate { .. } => "folder create",
             FolderDelete { .. } => "folder delete",
@@ -278,10 +291,11 @@ impl AdminCommand {
                 vec![],
             ),
             QueueList(q) => (q.iter().cloned().collect(), vec![]),
-            QueueShow(id) | QueueRetry(id) | QueueDelete(id) => {
+            QueueShow(id) | QueueRetry(id) | QueueDelete(id) | QueueBounce(id) => {
                 (vec![format!("{id:016X}")], vec![])
             }
             QueueMove { id, to } => (vec![format!("{id:016X}"), to.clone()], vec![]),
+            DnsLookup { name, .. } => (vec![name.clone()], vec![]),
             FolderList(owner) => (vec![owner.clone()], vec![]),
             FolderCreate { owner, name }
             | FolderDelete { owner, name }

@@ -313,6 +313,11 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
             to: queue(1).unwrap_or_default(),
         },
         "queue delete" => QueueDelete(id(&arg(0))),
+        "queue bounce" => QueueBounce(id(&arg(0))),
+        "dns mx" | "dns txt" | "dns a" => DnsLookup {
+            kind: spec.path.trim_start_matches("dns ").to_string(),
+            name: arg(0).trim_end_matches('.').to_ascii_lowercase(),
+        },
         "folder list" => FolderList(owner()),
         "folder create" => FolderCreate {
             owner: owner(),

@@ -181,6 +181,14 @@ fn parse_every_command() {
             },
         ),
         ("queue delete 0", QueueDelete(0)),
+        ("queue bounce 1F", QueueBounce(31)),
+        (
+            "dns MX Example.ORG.",
+            DnsLookup {
+                kind: s("mx"),
+                name: s("example.org"),
+            },
+        ),
         ("reload", Reload),
         ("shutdown", Shutdown),
         (
@@ -343,7 +351,7 @@ fn parse_errors() {
         ),
         (
             "queue remove 3",
-            "unknown command 'queue remove' (did you mean 'queue move'?)\nusage: queue list|show|retry|move|delete",
+            "unknown command 'queue remove' (did you mean 'queue move'?)\nusage: queue list|show|retry|move|delete|bounce",
         ),
         ("account add", "account add: missing ADDRESS\nusage: account add ADDRESS --password P [--admin]"),
         (
@@ -525,6 +533,11 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
         prop::option::of(queue.clone()).prop_map(QueueList),
         (any::<u64>(), queue).prop_map(|(id, to)| QueueMove { id, to }),
         any::<u64>().prop_map(QueueShow),
+        any::<u64>().prop_map(QueueBounce),
+        (prop::sample::select(vec!["mx", "txt", "a"]), domain).prop_map(|(k, name)| DnsLookup {
+            kind: k.to_string(),
+            name: name.trim_end_matches('.').to_string()
+        }),
         prop_oneof![addr.prop_map(String::from), Just(PUBLIC.to_string())].prop_map(FolderList),
         (addr, folder).prop_map(|(owner, name)| FolderDelete { owner, name }),
         (addr, folder, addr, "(none|[+-]?[lrswipkxtea]{1,5})").prop_map(
@@ -591,6 +604,7 @@ fn complete_table() {
         "actors",
         "alias",
         "dkim",
+        "dns",
         "domain",
         "domainpop",
         "folder",
@@ -642,7 +656,7 @@ fn complete_table() {
         (
             "help queue ",
             11,
-            &["delete", "list", "move", "retry", "show"],
+            &["bounce", "delete", "list", "move", "retry", "show"],
         ),
         ("status ", 7, &[]),
         ("folder ", 7, &["create", "delete", "list"]),

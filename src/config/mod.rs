@@ -10,6 +10,7 @@
 //! `smtp.drop_connection_size = 0` becomes 3 x `max_message_size`; a `[listeners]` entry
 //! that is missing or empty disables that service.
 
+mod delivery;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use delivery::{Credentials, DeliveryConfig, HostAuth, Relay, Secret, DEFAULT_RETRY_SCHEDULE};
 use schema::{Problems, Section};
 
 /// The annotated default configuration, used when no `--config` is given.
@@ -41,6 +43,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub imap: ImapConfig,
     pub queue: QueueConfig,
+    pub delivery: DeliveryConfig,
     pub server: ServerConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
@@ -200,6 +203,53 @@ pub struct AuthConfig {
     /// Longest time all checks of one message may take; what is not done by then is
     /// `temperror`.
     pub verify_timeout: Duration,
+    /// Client networks whose mail is not checked (local relays, scripts on this machine).
+    pub trusted_networks: Vec<Network>,
+}
+
+/// An IP network in CIDR form, e.g. `127.0.0.0/8` or `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Network {
+    /// Parses `ip/prefix` or a bare `ip` (a single host).
+    pub fn parse(s: &str) -> Option<Network> {
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (
+                ip.parse::<std::net::IpAddr>().ok()?,
+                Some(p.parse::<u8>().ok()?),
+            ),
+            None => (s.parse().ok()?, None),
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Network { addr: ip, prefix })
+    }
+
+    /// Whether `ip` lies in this network (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let (a, b, bits) = match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) as u128, u32::from(b) as u128, 32),
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (a >> shift) == (b >> shift)
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
 }
 
 /// What to do with a message whose DMARC check fails under a reject or quarantine policy.
@@ -372,6 +422,9 @@ fn read_root(
         local_retry_interval: secs(s.uint("local_retry_interval", 30, 1, p)),
     };
     s.finish(p);
+    let mut s = root.section("delivery", p);
+    let delivery = delivery::read_delivery(&mut s, p);
+    s.finish(p);
     let mut s = root.section("server", p);
     let server = ServerConfig {
         shutdown_grace: secs(s.uint("shutdown_grace", 30, 0, p)),
@@ -407,6 +460,7 @@ fn read_root(
         smtp,
         imap,
         queue,
+        delivery,
         server,
         log,
         auth,
@@ -441,7 +495,27 @@ fn read_auth(s: &mut Section, p: &mut Problems) -> AuthConfig {
         dmarc_policy,
         dns_timeout: secs(dns_timeout),
         verify_timeout: secs(verify_timeout),
+        trusted_networks: read_networks(s, "trusted_networks", &["127.0.0.0/8", "::1/128"], p),
     }
+}
+
+/// A list of CIDR networks; `default` when the key is absent.
+fn read_networks(s: &mut Section, key: &str, default: &[&str], p: &mut Problems) -> Vec<Network> {
+    let path = s.path(key);
+    let Some(items) = s.strings(key, p) else {
+        return default.iter().filter_map(|n| Network::parse(n)).collect();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match Network::parse(item.trim()) {
+            Some(n) => out.push(n),
+            None => p.add(
+                &format!("{path}[{i}]"),
+                format!("invalid network {item:?} (expected \"ip/prefix\" or \"ip\")"),
+            ),
+        }
+    }
+    out
 }
 
 fn secs(n: u64) -> Duration {

@@ -3,6 +3,7 @@
 //! over as unknown keys. Problems are recorded as `"<path>: <what>"`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use toml::{Table, Value};
 
@@ -194,10 +195,144 @@ impl Section {
         out
     }
 
+    /// An array of strings; `None` when the key is absent or not an array of strings
+    /// (the latter reported).
+    pub(crate) fn strings(&mut self, key: &str, p: &mut Problems) -> Option<Vec<String>> {
+        let path = self.path(key);
+        let Value::Array(items) = self.take(key, "an array", p)? else {
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => out.push(s.clone()),
+                other => p.add(
+                    &format!("{path}[{i}]"),
+                    format!("expected a string, found {}", type_name(other)),
+                ),
+            }
+        }
+        Some(out)
+    }
+
+    /// A duration: an integer of seconds or a string with a unit ("90s", "15m", "4h", "5d").
+    pub(crate) fn duration(
+        &mut self,
+        key: &str,
+        default: Duration,
+        min: Duration,
+        p: &mut Problems,
+    ) -> Duration {
+        let path = self.path(key);
+        let Some(v) = self.table.remove(key) else {
+            return default;
+        };
+        match duration_value(&v) {
+            Ok(d) if d >= min => d,
+            Ok(d) => {
+                p.add(
+                    &path,
+                    format!("{}s is too short (minimum {}s)", d.as_secs(), min.as_secs()),
+                );
+                default
+            }
+            Err(e) => {
+                p.add(&path, e);
+                default
+            }
+        }
+    }
+
+    /// A non-empty array of durations (each as [`Section::duration`]), each at least `min`.
+    pub(crate) fn durations(
+        &mut self,
+        key: &str,
+        default: &[Duration],
+        min: Duration,
+        p: &mut Problems,
+    ) -> Vec<Duration> {
+        let path = self.path(key);
+        let Some(Value::Array(items)) = self.take(key, "an array", p) else {
+            return default.to_vec();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match duration_value(item) {
+                Ok(d) if d >= min => out.push(d),
+                Ok(d) => p.add(
+                    &format!("{path}[{i}]"),
+                    format!("{}s is too short (minimum {}s)", d.as_secs(), min.as_secs()),
+                ),
+                Err(e) => p.add(&format!("{path}[{i}]"), e),
+            }
+        }
+        if items.is_empty() {
+            p.add(&path, "must not be empty");
+            return default.to_vec();
+        }
+        out
+    }
+
+    /// An array of tables (`[[section.key]]`), each a section of its own.
+    pub(crate) fn tables(&mut self, key: &str, p: &mut Problems) -> Vec<Section> {
+        let path = self.path(key);
+        let Some(Value::Array(items)) = self.take(key, "an array", p) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Value::Table(table) => out.push(Section {
+                    prefix: format!("{path}[{i}]"),
+                    table,
+                }),
+                other => p.add(
+                    &format!("{path}[{i}]"),
+                    format!("expected a table, found {}", type_name(&other)),
+                ),
+            }
+        }
+        out
+    }
+
     /// Reports every key nobody took.
     pub(crate) fn finish(self, p: &mut Problems) {
         for key in self.table.keys() {
             p.add(&self.path(key), "unknown key");
         }
     }
+}
+
+/// Seconds, or a string of digits with a unit: s, m, h, d.
+fn duration_value(v: &Value) -> Result<Duration, String> {
+    match v {
+        Value::Integer(i) => u64::try_from(*i)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{i} is negative")),
+        Value::String(s) => parse_duration(s).ok_or_else(|| {
+            format!("invalid duration {s:?} (expected e.g. \"90s\", \"15m\", \"4h\", \"5d\")")
+        }),
+        other => Err(format!(
+            "expected a duration (\"15m\" or seconds), found {}",
+            type_name(other)
+        )),
+    }
+}
+
+/// "90s", "15m", "4h", "5d", or plain seconds "90".
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).map(Duration::from_secs)
 }

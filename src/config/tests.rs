@@ -65,6 +65,20 @@ fn shipped_file_equals_documented_defaults() {
             deferred_check_interval: Duration::from_secs(60),
             local_retry_interval: Duration::from_secs(30),
         },
+        delivery: DeliveryConfig {
+            smarthost: None,
+            smarthost_auth: None,
+            host_auth: Vec::new(),
+            max_connections: 50,
+            max_connections_per_domain: 3,
+            retry_schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
+            message_lifetime: Duration::from_secs(5 * 86_400),
+            delay_notice: Some(Duration::from_secs(4 * 3600)),
+            port: 25,
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+        },
         server: ServerConfig {
             shutdown_grace: Duration::from_secs(30),
         },
@@ -77,6 +91,10 @@ fn shipped_file_equals_documented_defaults() {
             dmarc_policy: DmarcEnforcement::Enforce,
             dns_timeout: Duration::from_secs(5),
             verify_timeout: Duration::from_secs(30),
+            trusted_networks: vec![
+                Network::parse("127.0.0.0/8").unwrap(),
+                Network::parse("::1/128").unwrap(),
+            ],
         },
         fetch: FetchConfig {
             max_concurrent: 4,
@@ -376,6 +394,10 @@ fn auth_section_values_are_checked() {
             dmarc_policy: DmarcEnforcement::Off,
             dns_timeout: Duration::from_secs(2),
             verify_timeout: Duration::from_secs(3),
+            trusted_networks: vec![
+                Network::parse("127.0.0.0/8").unwrap(),
+                Network::parse("::1/128").unwrap(),
+            ],
         }
     );
     let e = parse("[auth]\ndmarc_policy = \"quarantine\"\ndns_timeout = 10\nverify_timeout = 5\n")
@@ -387,4 +409,126 @@ fn auth_section_values_are_checked() {
             "auth.verify_timeout: 5 is shorter than dns_timeout (10)",
         ]
     );
+}
+
+#[test]
+fn networks_parse_and_match() {
+    let n = Network::parse("10.1.0.0/16").unwrap();
+    assert!(n.contains("10.1.200.3".parse().unwrap()));
+    assert!(!n.contains("10.2.0.1".parse().unwrap()));
+    assert!(n.contains("::ffff:10.1.0.9".parse().unwrap()));
+    let v6 = Network::parse("2001:db8::/32").unwrap();
+    assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+    assert!(!v6.contains("10.1.0.1".parse().unwrap()));
+    assert!(Network::parse("0.0.0.0/0")
+        .unwrap()
+        .contains("192.0.2.1".parse().unwrap()));
+    assert_eq!(Network::parse("::1").unwrap().to_string(), "::1/128");
+    for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::/129"] {
+        assert!(Network::parse(bad).is_none(), "{bad}");
+    }
+}
+
+#[test]
+fn trusted_networks_default_and_errors() {
+    let c = parse("[auth]\n").unwrap();
+    assert_eq!(c.auth.trusted_networks.len(), 2);
+    let c = parse("[auth]\ntrusted_networks = []\n").unwrap();
+    assert!(c.auth.trusted_networks.is_empty());
+    let e = parse("[auth]\ntrusted_networks = [\"10.0.0.0/99\", 3]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("auth.trusted_networks[0]"), "{e}");
+    assert!(e.contains("auth.trusted_networks[1]"), "{e}");
+}
+
+#[test]
+fn delivery_section_reads_relays_durations_and_host_credentials() {
+    let c = parse(
+        r#"
+[delivery]
+smarthost = "relay.example.net:587"
+smarthost_user = "me"
+smarthost_password = "pw"
+retry_schedule = [60, "2m", "1h"]
+message_lifetime = "2d"
+delay_notice = 0
+port = 2525
+[[delivery.host_auth]]
+host = "MX.Partner.example."
+user = "u"
+password = "p"
+"#,
+    )
+    .expect("parses");
+    let d = &c.delivery;
+    assert_eq!(
+        d.smarthost,
+        Some(Relay {
+            host: "relay.example.net".into(),
+            port: 587
+        })
+    );
+    assert_eq!(
+        d.auth_for("relay.example.net", true)
+            .map(|a| a.user.as_str()),
+        Some("me")
+    );
+    assert_eq!(
+        d.auth_for("mx.partner.example", false)
+            .map(|a| a.user.as_str()),
+        Some("u")
+    );
+    assert_eq!(d.auth_for("other.example", false), None);
+    assert_eq!(
+        d.retry_schedule,
+        vec![
+            Duration::from_secs(60),
+            Duration::from_secs(120),
+            Duration::from_secs(3600)
+        ]
+    );
+    assert_eq!(d.retry_after(1), Duration::from_secs(60));
+    assert_eq!(d.retry_after(3), Duration::from_secs(3600));
+    assert_eq!(
+        d.retry_after(9),
+        Duration::from_secs(3600),
+        "the last entry repeats"
+    );
+    assert_eq!(d.message_lifetime, Duration::from_secs(2 * 86_400));
+    assert_eq!(d.delay_notice, None);
+    assert_eq!(d.port, 2525);
+    assert!(!format!("{d:?}").contains("pw"), "passwords never print");
+}
+
+#[test]
+fn delivery_problems_name_their_keys() {
+    let p = problems(
+        r#"
+[delivery]
+smarthost = "bad host!:25"
+smarthost_user = "only-user"
+retry_schedule = ["soon"]
+message_lifetime = "5 weeks"
+port = 70000
+[[delivery.host_auth]]
+host = "x.example"
+colour = "blue"
+"#,
+    );
+    let want = [
+        "delivery.smarthost: invalid host name in \"bad host!:25\"",
+        "delivery.smarthost_user: smarthost_user and smarthost_password must be set together",
+        "delivery.retry_schedule[0]: invalid duration \"soon\"",
+        "delivery.message_lifetime: invalid duration \"5 weeks\"",
+        "delivery.port: 70000 is not a port number",
+        "delivery.host_auth[0].user: user and password must be set",
+        "delivery.host_auth[0].colour: unknown key",
+    ];
+    for w in want {
+        assert!(
+            p.iter().any(|x| x.starts_with(w)),
+            "missing {w:?} in {p:#?}"
+        );
+    }
 }

@@ -43,6 +43,7 @@ pub mod keys;
 pub mod results;
 pub mod sign;
 #[cfg(test)]
+#[path = "../../tests/common/dns.rs"]
 pub(crate) mod testdns;
 pub mod verify;
 

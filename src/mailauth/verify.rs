@@ -317,7 +317,7 @@ mod tests {
             crate::clock::unix_now(),
         )
         .unwrap();
-        dns.add_txt(&key.dns_name(), &key.dns_txt());
+        dns.txt(&key.dns_name(), &key.dns_txt());
         let header = Signer::default()
             .sign(&store, BODY.as_bytes(), "example.com")
             .unwrap()
@@ -327,9 +327,9 @@ mod tests {
 
     #[tokio::test]
     async fn signed_messages_verify_and_tampering_fails() {
-        let dns = TestDns::start().unwrap();
-        dns.add_txt("example.com", "v=spf1 ip4:127.0.0.1 -all");
-        dns.add_txt("_dmarc.example.com", "v=DMARC1; p=reject");
+        let dns = TestDns::start();
+        dns.txt("example.com", "v=spf1 ip4:127.0.0.1 -all");
+        dns.txt("_dmarc.example.com", "v=DMARC1; p=reject");
         let v = verifier(&dns, 10);
         for alg in [DkimAlgorithm::Rsa, DkimAlgorithm::Ed25519] {
             let msg = signed(&dns, alg);
@@ -369,11 +369,11 @@ mod tests {
 
     #[tokio::test]
     async fn spf_results_follow_the_published_policy() {
-        let dns = TestDns::start().unwrap();
-        dns.add_txt("pass.example", "v=spf1 ip4:127.0.0.1 -all");
-        dns.add_txt("soft.example", "v=spf1 ip4:192.0.2.1 ~all");
-        dns.add_txt("hard.example", "v=spf1 ip4:192.0.2.1 -all");
-        dns.add_txt("mail.example.com", "v=spf1 ip4:127.0.0.1 -all");
+        let dns = TestDns::start();
+        dns.txt("pass.example", "v=spf1 ip4:127.0.0.1 -all");
+        dns.txt("soft.example", "v=spf1 ip4:192.0.2.1 ~all");
+        dns.txt("hard.example", "v=spf1 ip4:192.0.2.1 -all");
+        dns.txt("mail.example.com", "v=spf1 ip4:127.0.0.1 -all");
         let v = verifier(&dns, 10);
         let msg = BODY.as_bytes();
         for (from, want) in [
@@ -397,7 +397,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_silent_dns_server_gives_temperror_within_the_budget() {
-        let dns = TestDns::start().unwrap();
+        let dns = TestDns::start();
         dns.set_silent("example.com");
         dns.set_silent("mail.example.com");
         dns.set_silent("_dmarc.example.com");
@@ -419,9 +419,9 @@ mod tests {
 
     #[tokio::test]
     async fn dmarc_fails_without_alignment_and_reports_the_policy() {
-        let dns = TestDns::start().unwrap();
-        dns.add_txt("_dmarc.example.com", "v=DMARC1; p=quarantine");
-        dns.add_txt("other.example", "v=spf1 ip4:127.0.0.1 -all");
+        let dns = TestDns::start();
+        dns.txt("_dmarc.example.com", "v=DMARC1; p=quarantine");
+        dns.txt("other.example", "v=spf1 ip4:127.0.0.1 -all");
         let v = verifier(&dns, 10);
         // SPF passes for other.example, which is not the From: domain; no signature.
         let s = v

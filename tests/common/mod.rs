@@ -2,7 +2,9 @@
 //! and helpers to look at what was delivered.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod fetch;
+pub mod sink;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,10 +14,6 @@ use std::time::{Duration, Instant};
 use ferrymail::config::Config;
 use ferrymail::server::{ServerHandle, StartOptions};
 use ferrymail::storage::{QueueName, Store};
-
-/// The loopback DNS responder of the unit tests, shared with the end-to-end tests.
-#[path = "../../src/mailauth/testdns.rs"]
-pub mod dns;
 
 pub const DOMAIN: &str = "example.com";
 pub const PASSWORD: &str = "correct horse";
@@ -63,6 +61,9 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
+    /// The name server of a test that configured none: it fails every lookup at once
+    /// (SERVFAIL), so remote mail defers and no test ever asks a real name server.
+    pub dns: Option<dns::TestDns>,
 }
 
 impl TestServer {
@@ -93,7 +94,14 @@ impl TestServer {
     ) -> TestServer {
         ferrymail::storage::set_fast_password_hashing_for_tests(true);
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = config_text_with(&dir.path().join("data"), smtp_extra, tail);
+        let (dns, sections) = if tail.contains("[dns]") {
+            (None, tail.to_string())
+        } else {
+            let d = dns::TestDns::failing();
+            let s = format!("{}{tail}", d.config());
+            (Some(d), s)
+        };
+        let text = config_text_with(&dir.path().join("data"), smtp_extra, &sections);
         // A real file, so that the console's `reload` can read it again.
         let path = dir.path().join("ferrymail.toml");
         std::fs::write(&path, text).expect("write config");
@@ -103,6 +111,7 @@ impl TestServer {
             dir,
             config,
             clock,
+            dns,
         };
         server.boot();
         let store = server.store();

@@ -68,6 +68,7 @@
 //! - Replies come in command order; a `Send` is never reordered after a later action.
 //! - Passwords appear only in `Action::Authenticate` and never in `Debug` output.
 
+pub mod client;
 mod command;
 mod data;
 mod handlers;

@@ -1,0 +1,348 @@
+//! The remote queue: delivers mail for other domains over SMTP (issue 5).
+//!
+//! A record arriving here ([`Queued`]) is first split, in one transaction, into one record
+//! per destination (a recipient domain, or the smarthost). Each destination has a line of
+//! waiting records; a connection worker for it opens one session (MX hosts in order, see
+//! `outbound::deliver`) and takes the destination's records one after another
+//! ([`NextJob`]) over that session, settling each message's results in storage
+//! (`outbound::settle`) right after its final reply. Workers are bounded per destination
+//! (`max_connections_per_domain`) and in total (`max_connections`).
+//!
+//! Invariants:
+//! - A record is handled by at most one worker: `queued` holds every id that is waiting or
+//!   in flight, and a record leaves the remote queue only in the transaction that settles it.
+//! - Persist, then notify: records made by settling (deferred, DSNs, bad) are committed
+//!   before their queues hear of them.
+//! - On restart everything in memory is dropped (workers die with the actor's context) and
+//!   the queue is scanned again; a message in flight at a crash is sent again (at least once).
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::queues::{path, Queued, Rescan};
+use super::supervisor::{apply_backoff, guarded};
+use super::ServerContext;
+use crate::outbound::deliver::{self, destination};
+use crate::outbound::dns::{self, Resolver};
+use crate::outbound::session::Connection;
+use crate::outbound::settle::{self, Attempt};
+use crate::storage::{QueueId, QueueName, QueueRecord, StorageError};
+
+/// How often the remote queue is scanned for records nobody told it about.
+const RESCAN_EVERY: Duration = Duration::from_secs(60);
+/// Messages one connection carries before it is closed and the destination queued afresh.
+const MAX_MESSAGES_PER_CONNECTION: usize = 1000;
+
+pub struct RemoteQueueActor {
+    ctx: Arc<ServerContext>,
+    resolver: Option<Arc<Resolver>>,
+    /// Records waiting for a worker, per destination.
+    waiting: BTreeMap<String, VecDeque<QueueId>>,
+    /// Workers per destination.
+    workers: BTreeMap<String, usize>,
+    total_workers: usize,
+    /// Every record waiting or in flight.
+    queued: HashSet<QueueId>,
+}
+
+impl RemoteQueueActor {
+    pub fn new(ctx: Arc<ServerContext>) -> RemoteQueueActor {
+        RemoteQueueActor {
+            ctx,
+            resolver: None,
+            waiting: BTreeMap::new(),
+            workers: BTreeMap::new(),
+            total_workers: 0,
+            queued: HashSet::new(),
+        }
+    }
+
+    /// Starts workers where records wait and the limits allow.
+    fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        let config = self.ctx.config();
+        let (per_dest, total) = (
+            config.delivery.max_connections_per_domain,
+            config.delivery.max_connections,
+        );
+        let dests: Vec<String> = self.waiting.keys().cloned().collect();
+        for dest in dests {
+            let waiting = self.waiting.get(&dest).map_or(0, VecDeque::len);
+            let mut running = self.workers.get(&dest).copied().unwrap_or(0);
+            while running < per_dest && running < waiting && self.total_workers < total {
+                running += 1;
+                self.total_workers += 1;
+                self.workers.insert(dest.clone(), running);
+                let worker = run_worker(
+                    ctx.address(),
+                    self.ctx.clone(),
+                    self.resolver.clone(),
+                    dest.clone(),
+                );
+                ctx.spawn(worker.into_actor(self));
+            }
+        }
+    }
+}
+
+impl Actor for RemoteQueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &path(QueueName::Remote), ctx);
+        match dns::resolver(&self.ctx.config().dns) {
+            Ok(r) => self.resolver = Some(Arc::new(r)),
+            Err(e) => tracing::error!("remote delivery has no DNS resolver: {e}"),
+        }
+        if self.ctx.queues_ready() {
+            ctx.notify(Rescan);
+        }
+        ctx.run_interval(RESCAN_EVERY, |_, ctx| ctx.notify(Rescan));
+    }
+}
+
+impl Supervised for RemoteQueueActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::info!("remote queue restarting");
+        self.waiting.clear();
+        self.workers.clear();
+        self.total_workers = 0;
+        self.queued.clear();
+    }
+}
+
+impl Handler<Rescan> for RemoteQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
+        match self.ctx.store.queue_list(QueueName::Remote) {
+            Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
+            Err(e) => tracing::error!("cannot read the remote queue: {e}"),
+        }
+    }
+}
+
+impl Handler<Queued> for RemoteQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
+        let id = msg.0;
+        if self.queued.contains(&id) {
+            return;
+        }
+        let sctx = self.ctx.clone();
+        let split = guarded::<Self, _>(&sctx.registry, "queue/remote", ctx, || {
+            sctx.faults.hit("remote.queue");
+            split_by_destination(&sctx, id)
+        });
+        match split {
+            Ok(Ok(Split::One(dest))) => {
+                self.queued.insert(id);
+                self.waiting.entry(dest).or_default().push_back(id);
+                self.dispatch(ctx);
+            }
+            Ok(Ok(Split::Many(ids))) => ids.into_iter().for_each(|n| ctx.notify(Queued(n))),
+            Ok(Ok(Split::Gone)) => {}
+            Ok(Err(e)) => tracing::error!(id, "cannot read remote queue record: {e}"),
+            Err(_) => {} // restarting: the rescan on start picks it up
+        }
+    }
+}
+
+/// A worker asks for the next record of its destination; `None`: none left.
+#[derive(Message)]
+#[rtype(result = "Option<QueueId>")]
+pub struct NextJob(pub String);
+
+impl Handler<NextJob> for RemoteQueueActor {
+    type Result = Option<QueueId>;
+
+    fn handle(&mut self, msg: NextJob, _: &mut Self::Context) -> Option<QueueId> {
+        let line = self.waiting.get_mut(&msg.0)?;
+        let id = line.pop_front();
+        if line.is_empty() {
+            self.waiting.remove(&msg.0);
+        }
+        id
+    }
+}
+
+/// A worker settled record `id` (or gave up on it until the next scan).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct JobDone(pub QueueId);
+
+impl Handler<JobDone> for RemoteQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: JobDone, _: &mut Self::Context) {
+        self.queued.remove(&msg.0);
+    }
+}
+
+/// A worker closed its connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WorkerEnded(pub String);
+
+impl Handler<WorkerEnded> for RemoteQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: WorkerEnded, ctx: &mut Self::Context) {
+        if let Some(n) = self.workers.get_mut(&msg.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.workers.remove(&msg.0);
+            }
+        }
+        self.total_workers = self.total_workers.saturating_sub(1);
+        self.dispatch(ctx);
+    }
+}
+
+enum Split {
+    /// The record has one destination.
+    One(String),
+    /// It was split into these records.
+    Many(Vec<QueueId>),
+    /// Not in the remote queue (any more), or nothing left to deliver.
+    Gone,
+}
+
+/// Splits record `id` into one record per destination, in one transaction.
+fn split_by_destination(sctx: &ServerContext, id: QueueId) -> Result<Split, StorageError> {
+    let store = &sctx.store;
+    let Some(rec) = store.queue_get(QueueName::Remote, id)? else {
+        return Ok(Split::Gone);
+    };
+    let config = sctx.config();
+    let mut by_dest: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rec.recipients.iter().enumerate() {
+        if !r.delivered {
+            by_dest
+                .entry(destination(&config, &r.address))
+                .or_default()
+                .push(i);
+        }
+    }
+    if by_dest.is_empty() {
+        store.queue_delete(QueueName::Remote, id)?;
+        return Ok(Split::Gone);
+    }
+    let all_pending = rec.recipients.iter().all(|r| !r.delivered);
+    if by_dest.len() == 1 && all_pending {
+        let dest = by_dest.into_keys().next().unwrap_or_default();
+        return Ok(Split::One(dest));
+    }
+    let mut records = Vec::new();
+    for indexes in by_dest.values() {
+        records.push(QueueRecord {
+            id: store.next_queue_id()?,
+            recipients: indexes
+                .iter()
+                .filter_map(|i| rec.recipients.get(*i).cloned())
+                .collect(),
+            ..rec.clone()
+        });
+    }
+    store.queue_replace(QueueName::Remote, id, &records)?;
+    Ok(Split::Many(records.iter().map(|r| r.id).collect()))
+}
+
+/// One connection to `dest`, carrying its records until none is left.
+async fn run_worker(
+    addr: Addr<RemoteQueueActor>,
+    sctx: Arc<ServerContext>,
+    resolver: Option<Arc<Resolver>>,
+    dest: String,
+) {
+    let mut conn: Option<Connection> = None;
+    // Once the destination failed as a whole, the records taken after get the same result
+    // without another try in this round.
+    let mut down: Option<deliver::DestinationFailure> = None;
+    for _ in 0..MAX_MESSAGES_PER_CONNECTION {
+        let Ok(Some(id)) = addr.send(NextJob(dest.clone())).await else {
+            break;
+        };
+        deliver_record(&sctx, resolver.as_ref(), &dest, id, &mut conn, &mut down).await;
+        addr.do_send(JobDone(id));
+        if sctx.is_shutting_down() {
+            break;
+        }
+    }
+    if let Some(c) = conn {
+        c.quit().await;
+    }
+    addr.do_send(WorkerEnded(dest));
+}
+
+async fn deliver_record(
+    sctx: &Arc<ServerContext>,
+    resolver: Option<&Arc<Resolver>>,
+    dest: &str,
+    id: QueueId,
+    conn: &mut Option<Connection>,
+    down: &mut Option<deliver::DestinationFailure>,
+) {
+    let store = &sctx.store;
+    let rec = match store.queue_get(QueueName::Remote, id) {
+        Ok(Some(rec)) => rec,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(id, "cannot read remote queue record: {e}");
+            return;
+        }
+    };
+    let config = sctx.config();
+    let indexes: Vec<usize> = (0..rec.recipients.len())
+        .filter(|i| !rec.recipients[*i].delivered)
+        .collect();
+    if conn.is_none() && down.is_none() {
+        match deliver::connect(&config, resolver, dest).await {
+            Ok(c) => {
+                tracing::info!(dest, host = %c.host, addr = %c.addr, tls = c.is_tls(), "connected");
+                *conn = Some(c);
+            }
+            Err(f) => *down = Some(f),
+        }
+    }
+    let attempts: Vec<Attempt> = match (down.as_ref(), store.blobs().get(&rec.blob)) {
+        (Some(f), _) => indexes.iter().map(|i| f.attempt(*i)).collect(),
+        (None, Ok(content)) => deliver::send(conn, &rec, &indexes, content).await,
+        (None, Err(e)) => {
+            tracing::error!(id, "cannot read the message body: {e}");
+            return;
+        }
+    };
+    for a in &attempts {
+        if let Some(r) = rec.recipients.get(a.index) {
+            tracing::info!(
+                id = format!("{id:016X}"),
+                to = %r.address,
+                outcome = ?a.outcome,
+                "{}",
+                a.text
+            );
+        }
+    }
+    let cx = settle::Context {
+        store,
+        hostname: &config.hostname,
+        delivery: &config.delivery,
+        now: sctx.clock.now(),
+    };
+    match settle::settle(&cx, &rec, &attempts) {
+        Ok(moved) => {
+            if let Err(e) = store.commit_async().await {
+                tracing::error!(id, "flush after delivery failed: {e}");
+            }
+            for (q, new) in moved {
+                sctx.queues().notify(q, new);
+            }
+        }
+        // Left in the remote queue: the next scan tries it again (at least once).
+        Err(e) => tracing::error!(id, "cannot record the delivery results: {e}"),
+    }
+}
