@@ -16,6 +16,7 @@ usage:
   ferrymail console [--config FILE]            attach the console to the running server
   ferrymail bench smtp --target HOST:PORT …    load-test any SMTP server (ferrymail bench smtp --help)
   ferrymail bench imap --target HOST:PORT …    load-test any IMAP server (ferrymail bench imap --help)
+  ferrymail bench pop3 --target HOST:PORT …    load-test any POP3 server (ferrymail bench pop3 --help)
   ferrymail COMMAND … [--config FILE]          one console command, e.g.
       ferrymail domain add example.com
       ferrymail account add bob@example.com --password secret [--admin]
@@ -90,7 +91,7 @@ fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
 }
 
 /// Logs go to stderr; with `[log] file_logging` also to per-service files in `data/logs/`
-/// (smtp-in, routing, server; auth-failures is always written).
+/// (smtp-in, pop3, routing, server; auth-failures is always written).
 fn init_logging(config: &Config) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
@@ -117,6 +118,12 @@ fn init_logging(config: &Config) {
                 Targets::new()
                     .with_target("ferrymail::actors::smtp_session", level)
                     .with_target("ferrymail::actors::listener", level),
+            ),
+            (
+                "pop3.log",
+                Targets::new()
+                    .with_target("ferrymail::actors::pop3_session", level)
+                    .with_target("ferrymail::actors::pop3_backend", level),
             ),
             (
                 "routing.log",

@@ -16,7 +16,9 @@ use actix::{Arbiter, System};
 use rand::Rng;
 
 use crate::actors::authlog::AuthFailureLog;
-use crate::actors::listener::{bind_all, imap_spec, run_acceptor, smtp_spec, ConnLimiter};
+use crate::actors::listener::{
+    bind_all, imap_spec, pop3_spec, run_acceptor, smtp_spec, ConnLimiter,
+};
 use crate::actors::queues::QueueAddrs;
 use crate::actors::{control, tls, ServerContext};
 use crate::clock::{Clock, SystemClock};
@@ -250,9 +252,11 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         tracing::warn!("{p}");
         say(&mut report, format!("warning: {p}"));
     }
-    // SMTP listeners share one set of connection limits, IMAP listeners another.
+    // SMTP listeners share one set of connection limits, IMAP listeners another, POP3
+    // listeners a third.
     let smtp_limiter = Arc::new(ConnLimiter::default());
     let imap_limiter = Arc::new(ConnLimiter::default());
+    let pop3_limiter = Arc::new(ConnLimiter::default());
     let mut addrs = BTreeMap::new();
     let mut http_servers = Vec::new();
     for b in bound {
@@ -262,6 +266,8 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
             "smtps" => Some((smtp_spec("smtps", Service::Smtps), &smtp_limiter)),
             "imap" => Some((imap_spec("imap", false), &imap_limiter)),
             "imaps" => Some((imap_spec("imaps", true), &imap_limiter)),
+            "pop3" => Some((pop3_spec("pop3", false), &pop3_limiter)),
+            "pop3s" => Some((pop3_spec("pop3s", true), &pop3_limiter)),
             _ => None,
         };
         if let Some((spec, limiter)) = spec {

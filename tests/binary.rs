@@ -425,9 +425,13 @@ fn serve_with_repl_runs_the_console_in_the_foreground() {
 #[test]
 fn file_logging_writes_per_service_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"\npop3 = \"127.0.0.1:0\"");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}[log]\nfile_logging = true\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}[log]\nfile_logging = true\n[pop3]\nallow_plaintext_login = true\n"),
+    )
+    .unwrap();
     assert!(cli(&config, &["domain", "add", "example.com"]).0);
     assert!(
         cli(
@@ -453,7 +457,24 @@ fn file_logging_writes_per_service_logs() {
         assert!(Instant::now() < deadline, "no delivery line in routing.log");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A POP3 session that deletes the message.
+    let pop = std::net::TcpStream::connect(server.addr("pop3")).unwrap();
+    pop.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut reader = BufReader::new(pop.try_clone().unwrap());
+    (&pop)
+        .write_all(b"USER bob@example.com\r\nPASS pw\r\nDELE 1\r\nQUIT\r\n")
+        .unwrap();
+    let mut replies = String::new();
+    for _ in 0..5 {
+        reader.read_line(&mut replies).unwrap();
+    }
+    assert!(replies.contains("(1 deleted, 0 left)"), "{replies}");
     assert!(server.sigterm().success());
+    let pop3 = std::fs::read_to_string(logs.join("pop3.log")).unwrap();
+    assert!(
+        pop3.contains("maildrop opened") && pop3.contains("expunged=1"),
+        "{pop3}"
+    );
     let smtp_in = std::fs::read_to_string(logs.join("smtp-in.log")).unwrap();
     assert!(
         smtp_in.contains("accepted") && smtp_in.contains("from=a@example.net"),
@@ -484,6 +505,11 @@ fn inbox_count(data: &Path, account: &str) -> usize {
 #[test]
 fn sigkill_during_an_imap_fetch_run_gives_every_message_exactly_once() {
     sigkill_during_a_fetch_run("imap");
+}
+
+#[test]
+fn sigkill_during_a_pop3_fetch_run_gives_every_message_exactly_once() {
+    sigkill_during_a_fetch_run("pop3");
 }
 
 /// 500 messages on a second server, fetched over `protocol` by `ferrymail serve`, which is
@@ -519,7 +545,7 @@ fn sigkill_during_a_fetch_run(protocol: &str) {
             "--port",
             &port,
             "--protocol",
-            "imap",
+            protocol,
             "--tls",
             "none",
             "--user",
@@ -538,7 +564,8 @@ fn sigkill_during_a_fetch_run(protocol: &str) {
         while inbox_count(&data, "bob@example.com") < at_least {
             assert!(
                 Instant::now() < deadline,
-                "fetching stalled below {at_least}"
+                "fetching stalled below {at_least}: {}",
+                cli(&config, &["source", "status"]).1
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -547,7 +574,11 @@ fn sigkill_during_a_fetch_run(protocol: &str) {
     let mut server = Running::start(&config);
     let deadline = Instant::now() + Duration::from_secs(120);
     while inbox_count(&data, "bob@example.com") < 500 {
-        assert!(Instant::now() < deadline, "not all messages arrived");
+        assert!(
+            Instant::now() < deadline,
+            "not all messages arrived: {}",
+            cli(&config, &["source", "status"]).1
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // Once the run is over, another finds nothing new.

@@ -377,3 +377,108 @@ fn failed_runs_back_off_exponentially_on_the_server_clock() {
         status(home, id)
     );
 }
+
+// ---- the same over POP3, against the second server's POP3 listener ---------------------
+
+#[test]
+fn pop3_500_messages_leave_on_server_exactly_once_across_a_fetcher_panic() {
+    bulk_exactly_once_across_a_fetcher_panic("pop3");
+}
+
+#[test]
+fn pop3_delete_mode_removes_remote_mail_only_after_the_local_commit() {
+    delete_mode_removes_remote_mail_only_after_the_local_commit("pop3");
+}
+
+#[test]
+fn pop3_domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops() {
+    domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops("pop3");
+}
+
+/// A raw POP3 session on the outside server, logged in as bob@ (it holds the maildrop).
+struct Holder {
+    stream: std::net::TcpStream,
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl Holder {
+    fn login(addr: std::net::SocketAddr) -> Holder {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut h = Holder { stream, reader };
+        assert!(h.line().starts_with("+OK"));
+        assert!(h.cmd(&format!("USER {BOB}")).starts_with("+OK"));
+        assert!(h.cmd(&format!("PASS {PASSWORD}")).starts_with("+OK"));
+        h
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        std::io::BufRead::read_line(&mut self.reader, &mut l).unwrap();
+        l
+    }
+
+    fn cmd(&mut self, c: &str) -> String {
+        std::io::Write::write_all(&mut self.stream, format!("{c}\r\n").as_bytes()).unwrap();
+        self.line()
+    }
+}
+
+#[test]
+fn pop3_tls_modes_login_errors_and_the_in_use_lock() {
+    let outside = TestServer::start();
+    fill(
+        &outside,
+        BOB,
+        &[letter("tls", 1, "To: bob@example.com\r\n")],
+    );
+    let home = TestServer::start();
+    let add = |args: String| {
+        let (ok, out) = home.console(&format!(
+            "source add {BOB} --protocol pop3 --interval 3600 --user {BOB} {args}"
+        ));
+        assert!(ok, "{out}");
+        source_id(&out)
+    };
+    let pop3 = outside.addr("pop3").port();
+    let pop3s = outside.addr("pop3s").port();
+    let stls = add(format!(
+        "--host localhost --port {pop3} --tls starttls --no-verify --password '{PASSWORD}'"
+    ));
+    let st = wait_first_run(&home, stls);
+    assert!(st.contains("last error: none"), "{st}");
+    let implicit = add(format!(
+        "--host 127.0.0.1 --port {pop3s} --tls implicit --no-verify --password '{PASSWORD}'"
+    ));
+    let st = wait_first_run(&home, implicit);
+    assert!(st.contains("last error: none"), "{st}");
+    let verified = add(format!(
+        "--host 127.0.0.1 --port {pop3s} --tls implicit --password '{PASSWORD}'"
+    ));
+    let st = wait_first_run(&home, verified);
+    assert!(st.contains("last error: TLS failed"), "{st}");
+    let wrong = add(format!(
+        "--host 127.0.0.1 --port {pop3} --tls none --password nope"
+    ));
+    let st = wait_first_run(&home, wrong);
+    assert!(st.contains("last error: login refused"), "{st}");
+    assert!(!st.contains("nope"), "{st}");
+    // Two separate sources of one mailbox: each took the message in once.
+    assert!(wait_until(20, || home.inbox(BOB).len() >= 2));
+
+    // While another session holds the maildrop, a run fails with the server's reason
+    // (after trying again within the run); once it has quit, the run works.
+    let mut holder = Holder::login(outside.addr("pop3"));
+    let (ok, out) = home.console(&format!("source run {stls}"));
+    assert!(!ok && out.contains("[IN-USE]"), "{out}");
+    assert!(holder.cmd("QUIT").starts_with("+OK"));
+    let (ok, out) = home.console(&format!("source run {stls}"));
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        format!("source {stls}: 1 on the server, 0 fetched, 0 deleted")
+    );
+}

@@ -108,3 +108,50 @@ fn imap_session_seeds_reach_every_command() {
         .collect();
     assert!(missing.is_empty(), "no seed completes: {missing:?}");
 }
+
+#[test]
+fn pop3_session_seeds() {
+    let n = replay("pop3_session", ferrymail::protocols::pop3::fuzz::drive);
+    assert!(n >= 40, "pop3_session seed corpus missing: {n} files");
+}
+
+/// The seeds are realistic sessions: together they reach every command's success and every
+/// response code.
+#[test]
+fn pop3_session_seeds_reach_every_command() {
+    let mut all = String::new();
+    for (_, data) in seeds("pop3_session") {
+        all.push_str(&String::from_utf8_lossy(
+            &ferrymail::protocols::pop3::fuzz::transcript(&data),
+        ));
+    }
+    let expected = [
+        "+OK Capability list follows",
+        "+OK Send the password with PASS",
+        "+OK Logged in",
+        "+OK Unique-ID listing follows",
+        " octets\r\n",
+        "+OK Top of message follows",
+        "+OK Message 1 deleted",
+        "+OK Maildrop has",
+        "+OK Nothing happens",
+        "signing off (1 deleted",
+        "signing off\r\n",
+        "+OK Begin TLS negotiation",
+        "+OK UTF8 enabled",
+        "+OK Mechanisms follow",
+        "+ VXNlcm5hbWU6",
+        "+ UGFzc3dvcmQ6",
+        "-ERR [AUTH] Invalid login or password",
+        "too many failures, closing",
+        "-ERR [IN-USE]",
+        "-ERR [SYS/TEMP]",
+        "removed by another client",
+        "-ERR Command line too long",
+        "-ERR Authentication response too long",
+        "is only valid after login",
+        "is only valid before login",
+    ];
+    let missing: Vec<&str> = expected.into_iter().filter(|e| !all.contains(e)).collect();
+    assert!(missing.is_empty(), "no seed reaches: {missing:?}");
+}

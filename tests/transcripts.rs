@@ -10,19 +10,27 @@
 //! - `CLOSED`    the server must have closed the connection.
 //! - `${NAME}`   in an S: line, a run of digits the server chose (a UIDVALIDITY); the first
 //!   occurrence binds it, later S: lines must repeat it and C:/R: lines send it.
-//! - `RECONNECT` (mid-file) drop the connection and open a new one to the same listener.
-//! - `CONNECT service`  (first line, optional) which listener: smtp, submission or imap; the
-//!   default is the directory's protocol (smtp for `smtp/`, imap for `imap/`).
+//! - `RECONNECT [service]` (mid-file) drop the connection and open a new one, to the same
+//!   listener or to `service` (a POP3 file checks what an IMAP session sees afterwards).
+//! - `CONNECT service`  (first line, optional) which listener: smtp, submission, imap, pop3…;
+//!   the default is the directory's protocol (smtp for `smtp/`, imap for `imap/`, pop3 for
+//!   `pop3/`).
 //! - `# …` and blank lines are comments.
 //!
 //! Each file is replayed twice: client writes whole, then written in small chunks (the
-//! codec's own tests split at every byte; this checks the real socket path).
+//! codec's own tests split at every byte; this checks the real socket path). POP3 files are
+//! replayed a third time pipelined (RFC 2449 §6.6): every command up to the next
+//! `RECONNECT`/`CLOSED` goes out before the first reply is read, and the replies must come
+//! in the same order.
 //!
 //! SMTP files share one server and leave nothing behind. IMAP files create folders and
 //! messages, so every replay of an IMAP file gets a fresh server: a file starts from an
 //! account holding only the default folders, and may assume that (UIDs start at 1, etc.).
 //! A server literal (`{n}` followed by its bytes) is matched line by line like any other
 //! output, the literal's content lines being S: lines of their own.
+//!
+//! POP3 files also get a fresh server each, whose bob@example.com INBOX holds the three
+//! [`POP3_SEED`] messages (appended over IMAP, so stored byte for byte).
 
 mod common;
 
@@ -34,13 +42,22 @@ use std::time::Duration;
 
 use common::TestServer;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Step {
     Send(Vec<u8>),
-    Reconnect,
+    /// To another listener, or the same one (`None`).
+    Reconnect(Option<String>),
     Expect(String),
     Closed,
 }
+
+/// The messages in bob's INBOX when a POP3 transcript starts (UIDs 1-3). The second has
+/// bare LF line ends (as an IMAP APPEND may store them): POP3 sends and counts them as CRLF.
+const POP3_SEED: [&[u8]; 3] = [
+    b"From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: first\r\n\r\nHello Bob.\r\n.leading dot\r\nBye.\r\n",
+    b"From: Carol <carol@example.net>\nSubject: bare LFs\n\none\ntwo\n",
+    b"Subject: caf\xc3\xa9\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nl1\r\nl2\r\nl3\r\nl4\r\n",
+];
 
 fn unescape(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
@@ -86,8 +103,9 @@ fn parse(text: &str, default_service: &str) -> (String, Vec<Step>) {
         } else if let Some(s) = line.strip_prefix("S:") {
             // `S:` alone: an empty line (inside a literal).
             steps.push(Step::Expect(s.strip_prefix(' ').unwrap_or(s).to_string()));
-        } else if line.trim() == "RECONNECT" {
-            steps.push(Step::Reconnect);
+        } else if let Some(rest) = line.trim().strip_prefix("RECONNECT") {
+            let to = rest.trim();
+            steps.push(Step::Reconnect((!to.is_empty()).then(|| to.to_string())));
         } else if line.trim() == "CLOSED" {
             steps.push(Step::Closed);
         } else {
@@ -169,7 +187,48 @@ fn connect(server: &TestServer, service: &str) -> (TcpStream, BufReader<TcpStrea
     (stream.try_clone().unwrap(), BufReader::new(stream))
 }
 
-fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunked: bool) {
+/// How the client writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Each batch of C/R lines in one write.
+    Whole,
+    /// Each batch in small pieces.
+    Chunked,
+    /// Every C/R line up to the next RECONNECT/CLOSED in one write, before any S line.
+    Pipelined,
+}
+
+/// Moves every send of a connection ahead of its first expectation (for [`Mode::Pipelined`]).
+/// A connection whose sends use bound `${NAME}`s is left as it is.
+fn pipelined(steps: &[Step]) -> Vec<Step> {
+    let mut out = Vec::new();
+    for segment in steps.split_inclusive(|s| matches!(s, Step::Reconnect(_) | Step::Closed)) {
+        let uses_vars = segment
+            .iter()
+            .any(|s| matches!(s, Step::Send(b) if b.windows(2).any(|w| w == b"${")));
+        if uses_vars {
+            out.extend_from_slice(segment);
+            continue;
+        }
+        let (sends, others): (Vec<Step>, Vec<Step>) = segment
+            .iter()
+            .cloned()
+            .partition(|s| matches!(s, Step::Send(_)));
+        out.extend(sends);
+        out.extend(others);
+    }
+    out
+}
+
+fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], mode: Mode) {
+    let chunked = mode == Mode::Chunked;
+    let reordered;
+    let steps = if mode == Mode::Pipelined {
+        reordered = pipelined(steps);
+        &reordered[..]
+    } else {
+        steps
+    };
     let (mut writer, mut reader) = connect(server, service);
     let mut vars = HashMap::new();
     let mut pending: Vec<u8> = Vec::new();
@@ -202,20 +261,20 @@ fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunke
                     pending.extend_from_slice(b);
                 }
             }
-            Step::Reconnect => {
+            Step::Reconnect(to) => {
                 flush(&mut pending, &mut writer);
-                (writer, reader) = connect(server, service);
+                (writer, reader) = connect(server, to.as_deref().unwrap_or(service));
             }
             Step::Expect(pattern) => {
                 flush(&mut pending, &mut writer);
                 let mut line = String::new();
                 reader.read_line(&mut line).unwrap_or_else(|e| {
-                    panic!("{name} (chunked={chunked}) step {i}: expected {pattern:?}, read failed: {e}")
+                    panic!("{name} ({mode:?}) step {i}: expected {pattern:?}, read failed: {e}")
                 });
                 let got = line.trim_end_matches(['\r', '\n']);
                 assert!(
                     matches(pattern, got, &mut vars),
-                    "{name} (chunked={chunked}) step {i}: expected {pattern:?}, got {got:?}"
+                    "{name} ({mode:?}) step {i}: expected {pattern:?}, got {got:?}"
                 );
             }
             Step::Closed => {
@@ -230,6 +289,23 @@ fn replay(server: &TestServer, name: &str, service: &str, steps: &[Step], chunke
 
 fn start_server() -> TestServer {
     TestServer::start_with("max_line_length = 1000\nallow_plaintext_auth = true")
+}
+
+/// A fresh server whose bob@example.com INBOX holds [`POP3_SEED`].
+fn start_pop3_server() -> TestServer {
+    let server = start_server();
+    let mut imap = common::Imap::login(server.addr("imap"), "bob@example.com");
+    for m in POP3_SEED {
+        let tag = imap.bump();
+        let mut wire = format!("{tag} APPEND INBOX {{{}+}}\r\n", m.len()).into_bytes();
+        wire.extend_from_slice(m);
+        wire.extend_from_slice(b"\r\n");
+        imap.send_raw(&wire);
+        let r = imap.until_tagged(&tag);
+        assert!(common::ok(&r), "seed APPEND: {r:?}");
+    }
+    imap.cmd("LOGOUT");
+    server
 }
 
 fn run_dir(proto: &str) {
@@ -248,10 +324,18 @@ fn run_dir(proto: &str) {
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let (service, steps) = parse(&std::fs::read_to_string(&f).unwrap(), proto);
-        for chunked in [false, true] {
+        let modes: &[Mode] = if proto == "pop3" {
+            &[Mode::Whole, Mode::Chunked, Mode::Pipelined]
+        } else {
+            &[Mode::Whole, Mode::Chunked]
+        };
+        for &mode in modes {
             match &shared {
-                Some(server) => replay(server, &name, &service, &steps, chunked),
-                None => replay(&start_server(), &name, &service, &steps, chunked),
+                Some(server) => replay(server, &name, &service, &steps, mode),
+                None if proto == "pop3" => {
+                    replay(&start_pop3_server(), &name, &service, &steps, mode)
+                }
+                None => replay(&start_server(), &name, &service, &steps, mode),
             }
         }
     }
@@ -265,6 +349,29 @@ fn smtp_transcripts() {
 #[test]
 fn imap_transcripts() {
     run_dir("imap");
+}
+
+#[test]
+fn pop3_transcripts() {
+    run_dir("pop3");
+}
+
+#[test]
+fn pipelining_moves_sends_ahead_within_a_connection() {
+    let (_, steps) = parse(
+        "S: hi\nC: A\nS: a\nC: B\nS: b\nRECONNECT imap\nS: hi\nC: x ${V}\nS: y\nCLOSED\n",
+        "pop3",
+    );
+    let kinds: String = pipelined(&steps)
+        .iter()
+        .map(|s| match s {
+            Step::Send(_) => 'C',
+            Step::Expect(_) => 'S',
+            Step::Reconnect(_) => 'R',
+            Step::Closed => 'X',
+        })
+        .collect();
+    assert_eq!(kinds, "CCSSSRSCSX");
 }
 
 #[test]

@@ -93,6 +93,27 @@ impl Conn {
 }
 
 impl Conn {
+    /// Takes over an accepted socket (from the acceptor's std listener) and, on an
+    /// implicit-TLS port, performs the handshake. `None` when implicit TLS is asked for but
+    /// no certificate is configured.
+    pub async fn accept(
+        stream: std::net::TcpStream,
+        implicit_tls: bool,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Option<Conn>> {
+        stream.set_nonblocking(true)?;
+        let tcp = TcpStream::from_std(stream)?;
+        let _ = tcp.set_nodelay(true);
+        let conn = Conn::Plain(tcp);
+        if !implicit_tls {
+            return Ok(Some(conn));
+        }
+        match tls {
+            Some(tls) => Ok(Some(conn.upgrade(tls).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Writes `out` and flushes; `out` is left empty.
     pub async fn send(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;

@@ -20,6 +20,31 @@ pub struct StoreBackend {
     pub ctx: Arc<ServerContext>,
 }
 
+/// Why [`ask_folder`] got no answer.
+pub(super) enum AskError {
+    /// The folder's actor could not be found or started.
+    Folder(FolderError),
+    /// It did not answer (restarting, or stopped).
+    Mailbox(actix::MailboxError),
+}
+
+/// Sends `msg` to the folder's actor and waits for its answer. Sessions run on the session
+/// arbiters, folder actors on the core arbiter, so waiting cannot deadlock; the wait is one
+/// sled transaction long.
+pub(super) fn ask_folder<M>(
+    ctx: &Arc<ServerContext>,
+    folder: FolderRef,
+    msg: M,
+) -> Result<M::Result, AskError>
+where
+    M: actix::Message + Send + 'static,
+    M::Result: Send,
+    super::folder::MailboxFolderActor: actix::Handler<M>,
+{
+    let addr = ctx.folders.get(ctx, folder).map_err(AskError::Folder)?;
+    futures_executor::block_on(addr.send(msg)).map_err(AskError::Mailbox)
+}
+
 fn err(e: StorageError) -> BackendError {
     match e {
         StorageError::NotFound(m) => BackendError::NotFound(format!("{m} not found")),
@@ -69,13 +94,10 @@ impl StoreBackend {
         M::Result: Send,
         super::folder::MailboxFolderActor: actix::Handler<M>,
     {
-        let addr = self
-            .ctx
-            .folders
-            .get(&self.ctx, folder)
-            .map_err(folder_err)?;
-        futures_executor::block_on(addr.send(msg))
-            .map_err(|e| BackendError::Unavailable(format!("folder actor: {e}")))
+        ask_folder(&self.ctx, folder, msg).map_err(|e| match e {
+            AskError::Folder(f) => folder_err(f),
+            AskError::Mailbox(m) => BackendError::Unavailable(format!("folder actor: {m}")),
+        })
     }
 }
 

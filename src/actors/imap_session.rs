@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -131,18 +130,11 @@ async fn run(
     me: Recipient<MailboxChanged>,
     mut changes: mpsc::UnboundedReceiver<MailboxChanged>,
 ) -> std::io::Result<()> {
-    io.stream.set_nonblocking(true)?;
-    let tcp = TcpStream::from_std(io.stream)?;
-    let _ = tcp.set_nodelay(true);
     let config = sctx.config();
     let tls = sctx.tls();
-    let mut conn = Conn::Plain(tcp);
-    if io.implicit_tls {
-        let Some(tls) = tls.clone() else {
-            return Ok(());
-        };
-        conn = conn.upgrade(tls).await?;
-    }
+    let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
+        return Ok(());
+    };
     let limits = &config.imap;
     let mut session = Session::new(
         SessionConfig {

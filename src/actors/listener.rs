@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use super::imap_session::ImapSessionActor;
+use super::pop3_session::Pop3SessionActor;
 use super::smtp_session::SmtpSessionActor;
 use super::supervisor::lock;
 use super::ServerContext;
@@ -23,6 +24,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "smtp",
     "submission",
     "smtps",
+    "pop3",
+    "pop3s",
     "imap",
     "imaps",
     "http",
@@ -228,6 +231,21 @@ pub fn imap_spec(name: &'static str, implicit_tls: bool) -> ServiceSpec {
             let arbiter = ctx.session_arbiter().clone();
             ImapSessionActor::start_in_arbiter(&arbiter, move |_| {
                 ImapSessionActor::new(ctx, name, implicit_tls, stream, peer, guard)
+            });
+        }),
+    }
+}
+
+/// The acceptor description of a POP3 listener (implicit TLS on pop3s).
+pub fn pop3_spec(name: &'static str, implicit_tls: bool) -> ServiceSpec {
+    ServiceSpec {
+        name,
+        limits: |c| (c.pop3.max_connections, c.pop3.max_connections_per_ip),
+        busy: b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+        spawn: Box::new(move |ctx, stream, peer, guard| {
+            let arbiter = ctx.session_arbiter().clone();
+            Pop3SessionActor::start_in_arbiter(&arbiter, move |_| {
+                Pop3SessionActor::new(ctx, name, implicit_tls, stream, peer, guard)
             });
         }),
     }

@@ -5,7 +5,7 @@
 //! ```text
 //! supervisor (server.rs)
 //! ├─ listener/<service>          acceptors: connection limits, hand sockets to session arbiters
-//! │   └─ SmtpSessionActor         one per connection, a shell around protocols::smtp::Session
+//! │   └─ Smtp/Imap/Pop3SessionActor  one per connection, a shell around protocols::<proto>::Session
 //! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
 //! │   └─ (remote) one connection worker per destination   outbound SMTP, see remote_queue.rs
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
@@ -29,6 +29,8 @@ pub mod header_cache;
 pub mod imap_backend;
 pub mod imap_session;
 pub mod listener;
+pub mod pop3_backend;
+pub mod pop3_session;
 pub mod queues;
 pub mod remote_queue;
 pub mod smtp_session;
@@ -70,6 +72,8 @@ pub struct ServerContext {
     pub headers: header_cache::HeaderCache,
     /// DKIM signing keys and the SPF/DKIM/DMARC verifier.
     pub mail_auth: crate::mailauth::MailAuth,
+    /// POP3 maildrop locks and octet counts.
+    pub pop3: pop3_backend::Pop3Shared,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -105,6 +109,7 @@ impl ServerContext {
             stop_requested: tokio::sync::Notify::new(),
             headers: header_cache::HeaderCache::new(64 * 1024 * 1024),
             mail_auth: crate::mailauth::MailAuth::default(),
+            pop3: pop3_backend::Pop3Shared::default(),
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

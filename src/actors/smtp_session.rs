@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
@@ -126,19 +125,12 @@ impl StoreDirectory<'_> {
 }
 
 async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Result<()> {
-    io.stream.set_nonblocking(true)?;
-    let tcp = TcpStream::from_std(io.stream)?;
-    let _ = tcp.set_nodelay(true);
     let config = sctx.config();
     let tls = sctx.tls();
     let implicit = io.service == Service::Smtps;
-    let mut conn = Conn::Plain(tcp);
-    if implicit {
-        let Some(tls) = tls.clone() else {
-            return Ok(());
-        };
-        conn = conn.upgrade(tls).await?;
-    }
+    let Some(mut conn) = Conn::accept(io.stream, implicit, tls.clone()).await? else {
+        return Ok(());
+    };
     let limits = &config.smtp;
     let auth_enabled = match io.service {
         Service::Smtp => limits.auth_on_smtp_port,

@@ -39,7 +39,6 @@ use self::client::{quoted, ConnectSpec, ImapClient};
 use self::report::{note, PrepareReport, ProbeCommand};
 use super::message::{build_message, unix_now, MessageSpec};
 use super::options::Credentials;
-use super::report::ServerCpu;
 use super::stats::{percentile, self_cpu_time, ServerProcs};
 
 /// Messages per MULTIAPPEND command while preparing.
@@ -152,13 +151,7 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     }
     if load {
         report.client_cpu = self_cpu_time().saturating_sub(load_cpu_before);
-        report.server_cpu = server_before.map(|before| {
-            let after = procs.snapshot();
-            ServerCpu {
-                total: before.elapsed_until(&after),
-                processes: before.processes().max(after.processes()),
-            }
-        });
+        report.server_cpu = server_before.map(|before| procs.cpu_since(&before));
     } else {
         report.client_cpu = self_cpu_time().saturating_sub(cpu_before);
     }

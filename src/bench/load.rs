@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use super::client::{ConnError, ConnectSpec, Endpoint, Reply, SmtpClient};
 use super::message::{build_message, dot_stuff_into, unix_now, MessageSpec};
 use super::options::SmtpBenchOptions;
-use super::report::{LatencySummary, ServerCpu, SmtpBenchReport};
+use super::report::{LatencySummary, SmtpBenchReport};
 use super::stats::{self_cpu_time, ServerProcs};
 
 /// Consecutive connection errors a task tolerates before it gives up.
@@ -63,13 +63,7 @@ pub async fn smtp_load(opts: SmtpBenchOptions) -> Result<SmtpBenchReport, String
 
     let wall = started.elapsed();
     let client_cpu = self_cpu_time().saturating_sub(cpu_before);
-    let server_cpu = server_before.map(|before| {
-        let after = procs.snapshot();
-        ServerCpu {
-            total: before.elapsed_until(&after),
-            processes: before.processes().max(after.processes()),
-        }
-    });
+    let server_cpu = server_before.map(|before| procs.cpu_since(&before));
     total.latencies_us.sort_unstable();
     Ok(SmtpBenchReport {
         target: opts.target,

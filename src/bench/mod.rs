@@ -10,8 +10,13 @@
 //! and reports operations per second and latency per command, the server's
 //! CPU per operation and, with idling connections, its memory per connection.
 //!
+//! `bench pop3` (in [`pop3`]) runs POP3 sessions (login, LIST, RETR of N messages, QUIT)
+//! over C connections and reports sessions and messages per second, latency per command
+//! and the server's CPU per session and per RETR.
+//!
 //! Modules:
 //! - [`imap`]: everything of `bench imap`, reusing the pieces below;
+//! - [`pop3`]: everything of `bench pop3`;
 //! - [`options`]: command-line parsing into [`SmtpBenchOptions`];
 //! - [`message`]: unique, exact-size, dot-stuffed test messages;
 //! - [`client`]: a bounded SMTP client (EHLO, STARTTLS, AUTH PLAIN, PIPELINING);
@@ -25,6 +30,7 @@ pub mod imap;
 pub mod load;
 pub mod message;
 pub mod options;
+pub mod pop3;
 pub mod report;
 pub mod stats;
 pub mod tls;
@@ -48,6 +54,9 @@ pub fn run(args: &[String]) -> Result<String, String> {
         if sub == "imap" {
             return imap::run(rest);
         }
+        if sub == "pop3" {
+            return pop3::run(rest);
+        }
     }
     let opts = match args.split_first() {
         Some((sub, rest)) if sub == "smtp" => match parse_smtp_args(rest).map_err(usage_error)? {
@@ -55,7 +64,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
             Parsed::Run(opts) => *opts,
         },
         Some((help, _)) if help == "--help" || help == "-h" || help == "help" => {
-            return Ok(format!("{USAGE}\n{}", imap::USAGE))
+            return Ok(format!("{USAGE}\n{}\n{}", imap::USAGE, pop3::USAGE))
         }
         Some((other, _)) => return Err(usage_error(format!("unknown bench {other:?}"))),
         None => return Err(usage_error("missing benchmark name".into())),

@@ -124,13 +124,8 @@ pub fn parse_smtp_args(args: &[String]) -> Result<Parsed, String> {
     let mut o = SmtpBenchOptions::default();
     let mut target = None;
     let mut to: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let (name, inline) = match args[i].split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (args[i].as_str(), None),
-        };
-        i += 1;
+    let mut args = OptionArgs::new(args);
+    while let Some((name, inline)) = args.next_option() {
         if let Some(flag) = parse_flag(name, &mut o)? {
             if inline.is_some() {
                 return Err(format!("{flag} takes no value"));
@@ -140,17 +135,7 @@ pub fn parse_smtp_args(args: &[String]) -> Result<Parsed, String> {
             }
             continue;
         }
-        let value = match inline {
-            Some(v) => v,
-            None => {
-                let v = args
-                    .get(i)
-                    .ok_or_else(|| format!("{name} needs a value"))?
-                    .clone();
-                i += 1;
-                v
-            }
-        };
+        let value = args.value(name, inline)?;
         match name {
             "--target" => target = Some(parse_target(&value)?),
             "--connections" => {
@@ -182,6 +167,62 @@ pub fn parse_smtp_args(args: &[String]) -> Result<Parsed, String> {
         o.to = to;
     }
     Ok(Parsed::Run(Box::new(o)))
+}
+
+/// Walks command-line options: `--name value`, `--name=value` and value-less flags.
+pub(super) struct OptionArgs<'a> {
+    args: &'a [String],
+    i: usize,
+}
+
+impl<'a> OptionArgs<'a> {
+    pub(super) fn new(args: &'a [String]) -> OptionArgs<'a> {
+        OptionArgs { args, i: 0 }
+    }
+
+    /// The next option's name and the value given after `=`, if any.
+    pub(super) fn next_option(&mut self) -> Option<(&'a str, Option<String>)> {
+        let arg = self.args.get(self.i)?;
+        self.i += 1;
+        Some(match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        })
+    }
+
+    /// The value of option `name`: the one after `=`, or the next argument.
+    pub(super) fn value(&mut self, name: &str, inline: Option<String>) -> Result<String, String> {
+        if let Some(v) = inline {
+            return Ok(v);
+        }
+        let v = self
+            .args
+            .get(self.i)
+            .ok_or_else(|| format!("{name} needs a value"))?;
+        self.i += 1;
+        Ok(v.clone())
+    }
+}
+
+/// `--tls` and `--starttls`: sets `tls` and returns true; false for any other option.
+pub(super) fn tls_option(
+    name: &str,
+    inline: &Option<String>,
+    tls: &mut TlsMode,
+) -> Result<bool, String> {
+    let mode = match name {
+        "--tls" => TlsMode::Implicit,
+        "--starttls" => TlsMode::StartTls,
+        _ => return Ok(false),
+    };
+    if inline.is_some() {
+        return Err(format!("{name} takes no value"));
+    }
+    if *tls != TlsMode::None && *tls != mode {
+        return Err("--tls and --starttls exclude each other".into());
+    }
+    *tls = mode;
+    Ok(true)
 }
 
 /// Applies a value-less option; returns its name, or `None` if `name` is not one.

@@ -78,6 +78,17 @@ impl ServerProcs {
     }
 }
 
+impl ServerProcs {
+    /// The CPU the processes used since `before` (a [`ServerProcs::snapshot`]).
+    pub fn cpu_since(&self, before: &CpuSnapshot) -> super::report::ServerCpu {
+        let after = self.snapshot();
+        super::report::ServerCpu {
+            total: before.elapsed_until(&after),
+            processes: before.processes().max(after.processes()),
+        }
+    }
+}
+
 impl CpuSnapshot {
     /// Sum of VmRSS (resident memory) of the processes seen, in KiB; `None`
     /// when none could be read.

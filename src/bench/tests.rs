@@ -395,15 +395,21 @@ fn cli_usage_errors() {
     let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
     let e = run(&args("smtp --connections 2")).expect_err("no target");
     assert!(e.contains("--target") && e.contains("usage:"));
-    assert!(run(&args("pop3 --target a:1"))
+    assert!(run(&args("pop4 --target a:1"))
         .expect_err("unknown")
         .contains("unknown bench"));
+    let e = run(&args("pop3 --target a:1")).expect_err("no account");
+    assert!(
+        e.contains("--users FILE") && e.contains("bench pop3"),
+        "{e}"
+    );
     let e = run(&args("imap --target a:1")).expect_err("no account");
     assert!(
         e.contains("--users FILE") && e.contains("bench imap"),
         "{e}"
     );
     assert!(run(&args("help")).expect("help").contains("bench imap"));
+    assert!(run(&args("help")).expect("help").contains("bench pop3"));
     assert!(run(&[]).is_err());
     assert!(run(&args("smtp --help"))
         .expect("help")

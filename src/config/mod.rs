@@ -42,6 +42,7 @@ pub struct Config {
     pub dns: DnsConfig,
     pub smtp: SmtpConfig,
     pub imap: ImapConfig,
+    pub pop3: Pop3Config,
     pub queue: QueueConfig,
     pub delivery: DeliveryConfig,
     pub server: ServerConfig,
@@ -173,6 +174,23 @@ pub struct ImapConfig {
     pub append_limit: u64,
     pub max_line_length: usize,
 }
+
+/// `[pop3]`: limits and timeouts of the POP3 listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pop3Config {
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Autologout of an authenticated session (RFC 1939 §3: at least 10 minutes).
+    pub idle_timeout: Duration,
+    /// Autologout before login.
+    pub login_timeout: Duration,
+    /// USER/PASS and AUTH without TLS from loopback clients (remote clients always need
+    /// TLS: STLS or pop3s).
+    pub allow_plaintext_login: bool,
+}
+
+/// RFC 1939 §3: "an autologout timer ... of at least 10 minutes".
+pub const MIN_POP3_IDLE_TIMEOUT: u64 = 600;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {
@@ -416,6 +434,15 @@ fn read_root(
         max_line_length: s.count("max_line_length", 65_536, 1000, p),
     };
     s.finish(p);
+    let mut s = root.section("pop3", p);
+    let pop3 = Pop3Config {
+        max_connections: s.count("max_connections", 2000, 1, p),
+        max_connections_per_ip: s.count("max_connections_per_ip", 100, 1, p),
+        idle_timeout: secs(s.uint("idle_timeout", 600, MIN_POP3_IDLE_TIMEOUT, p)),
+        login_timeout: secs(s.uint("login_timeout", 60, 1, p)),
+        allow_plaintext_login: s.boolean("allow_plaintext_login", false, p),
+    };
+    s.finish(p);
     let mut s = root.section("queue", p);
     let queue = QueueConfig {
         deferred_check_interval: secs(s.uint("deferred_check_interval", 60, 1, p)),
@@ -459,6 +486,7 @@ fn read_root(
         dns,
         smtp,
         imap,
+        pop3,
         queue,
         delivery,
         server,

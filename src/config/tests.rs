@@ -61,6 +61,13 @@ fn shipped_file_equals_documented_defaults() {
             append_limit: 52_428_800,
             max_line_length: 65_536,
         },
+        pop3: Pop3Config {
+            max_connections: 2000,
+            max_connections_per_ip: 100,
+            idle_timeout: Duration::from_secs(600),
+            login_timeout: Duration::from_secs(60),
+            allow_plaintext_login: false,
+        },
         queue: QueueConfig {
             deferred_check_interval: Duration::from_secs(60),
             local_retry_interval: Duration::from_secs(30),
@@ -136,6 +143,11 @@ fn shipped_file_documents_every_key_and_each_is_optional() {
         "smtp.auth_on_smtp_port",
         "smtp.allow_plaintext_auth",
         "smtp.max_line_length",
+        "pop3.max_connections",
+        "pop3.max_connections_per_ip",
+        "pop3.idle_timeout",
+        "pop3.login_timeout",
+        "pop3.allow_plaintext_login",
         "queue.deferred_check_interval",
         "queue.local_retry_interval",
         "server.shutdown_grace",
@@ -260,6 +272,18 @@ fn bad_values_are_named() {
         (
             "[smtp]\nmax_message_size = 0",
             "smtp.max_message_size: 0 is too small (minimum 1)",
+        ),
+        (
+            "[pop3]\nidle_timeout = 300",
+            "pop3.idle_timeout: 300 is too small (minimum 600)",
+        ),
+        (
+            "[pop3]\nmax_connections = 0",
+            "pop3.max_connections: 0 is too small (minimum 1)",
+        ),
+        (
+            "[pop3]\nallow_plaintext_login = \"yes\"",
+            "pop3.allow_plaintext_login: expected a boolean, found a string",
         ),
         (
             "[smtp]\nmax_line_length = 512",

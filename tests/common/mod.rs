@@ -37,6 +37,8 @@ submission = "127.0.0.1:0"
 smtps = "127.0.0.1:0"
 imap = "127.0.0.1:0"
 imaps = "127.0.0.1:0"
+pop3 = "127.0.0.1:0"
+pop3s = "127.0.0.1:0"
 http = "127.0.0.1:0"
 [smtp]
 max_message_size = 100000
@@ -45,6 +47,8 @@ max_recipients = 100
 [imap]
 allow_plaintext_login = true
 append_limit = 1000000
+[pop3]
+allow_plaintext_login = true
 [queue]
 local_retry_interval = 1
 deferred_check_interval = 3600

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use crate::bench::options::{comm, number, parse_target, Credentials, TlsMode};
+use crate::bench::options::{
+    comm, number, parse_target, tls_option, Credentials, OptionArgs, TlsMode,
+};
 
 /// Usage text shown for `--help` and after every usage error.
 pub const USAGE: &str = "\
@@ -95,41 +97,18 @@ pub enum Parsed {
 pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
     let mut o = ImapBenchOptions::default();
     let (mut target, mut user, mut password, mut users_file) = (None, None, None, None);
-    let mut i = 0;
-    while i < args.len() {
-        let (name, inline) = match args[i].split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (args[i].as_str(), None),
-        };
-        i += 1;
-        let tls = match name {
+    let mut args = OptionArgs::new(args);
+    while let Some((name, inline)) = args.next_option() {
+        match name {
             "--help" | "-h" => return Ok(Parsed::Help),
-            "--tls" => Some(TlsMode::Implicit),
-            "--starttls" => Some(TlsMode::StartTls),
             "--probe-no-fetch" if inline.is_none() => {
                 o.probe_fetch_all = false;
                 continue;
             }
-            _ => None,
-        };
-        if let Some(mode) = tls {
-            if inline.is_some() {
-                return Err(format!("{name} takes no value"));
-            }
-            if o.tls != TlsMode::None && o.tls != mode {
-                return Err("--tls and --starttls exclude each other".into());
-            }
-            o.tls = mode;
-            continue;
+            _ if tls_option(name, &inline, &mut o.tls)? => continue,
+            _ => {}
         }
-        let value = match inline {
-            Some(v) => v,
-            None => {
-                let v = args.get(i).ok_or_else(|| format!("{name} needs a value"))?;
-                i += 1;
-                v.clone()
-            }
-        };
+        let value = args.value(name, inline)?;
         match name {
             "--target" => target = Some(parse_target(&value)?),
             "--user" => user = Some(value),
@@ -153,27 +132,34 @@ pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
         }
     }
     o.target = target.ok_or("--target HOST:PORT is required")?;
-    o.accounts = match (user, password, users_file) {
-        (Some(user), Some(pass), None) => vec![account(&user, &pass, "--user")?],
-        (None, None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("--users: cannot read {path}: {e}"))?;
-            parse_users(&text)?
-        }
-        (Some(_), None, None) | (None, Some(_), None) => {
-            return Err("--user and --password go together".into())
-        }
-        (None, None, None) => {
-            return Err("--user U --password P or --users FILE is required".into())
-        }
-        _ => return Err("--users excludes --user and --password".into()),
-    };
+    o.accounts = accounts(user, password, users_file)?;
     if o.clients == 0 && o.idle_clients == 0 && o.prepare == 0 && o.probe == 0 {
         return Err(
             "nothing to do: --clients 0 without --prepare, --probe or --idle-clients".into(),
         );
     }
     Ok(Parsed::Run(Box::new(o)))
+}
+
+/// The accounts of `--user U --password P` or `--users FILE` (exactly one of the two).
+pub(crate) fn accounts(
+    user: Option<String>,
+    password: Option<String>,
+    users_file: Option<String>,
+) -> Result<Vec<Credentials>, String> {
+    match (user, password, users_file) {
+        (Some(user), Some(pass), None) => Ok(vec![account(&user, &pass, "--user")?]),
+        (None, None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("--users: cannot read {path}: {e}"))?;
+            parse_users(&text)
+        }
+        (Some(_), None, None) | (None, Some(_), None) => {
+            Err("--user and --password go together".into())
+        }
+        (None, None, None) => Err("--user U --password P or --users FILE is required".into()),
+        _ => Err("--users excludes --user and --password".into()),
+    }
 }
 
 /// Parses a users file: `user:password` lines; the password may contain ':'.
