@@ -298,6 +298,10 @@ async fn run_and_record(sctx: Arc<ServerContext>, id: SourceId) -> Result<RunRep
     let cfg = sctx.config().fetch.clone();
     let interval = source.interval.max(cfg.min_interval.as_secs());
     let now = sctx.clock.now();
+    if !matches!(store.fetch_source(id), Ok(Some(_))) {
+        // Deleted while it ran: nothing to record.
+        return result.map(|()| report).map_err(|e| e.to_string());
+    }
     let mut st = store.fetch_status(id).unwrap_or_default();
     st.last_run = Some(started);
     st.last_fetched = report.fetched;
