@@ -148,13 +148,17 @@ async fn execute_fetch(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result<St
             if store.fetch_source(id).map_err(|e| e.to_string())?.is_none() {
                 return Err(format!("no source {id} (see `source list`)"));
             }
-            let report = fetcher::run_now(ctx, id).await?;
-            Ok(format!("source {id}: {report}"))
+            Ok(match run_for_a_while(ctx, id).await? {
+                Some(report) => format!("source {id}: {report}"),
+                None => still_running(id),
+            })
         }
         AdminCommand::DomainPopRun(domain) => {
             let id = fetch::domainpop_source(store, &domain)?.id;
-            let report = fetcher::run_now(ctx, id).await?;
-            Ok(format!("DomainPOP for {domain}: {report}"))
+            Ok(match run_for_a_while(ctx, id).await? {
+                Some(report) => format!("DomainPOP for {domain}: {report}"),
+                None => still_running(id),
+            })
         }
         AdminCommand::SourceStatus(id) => {
             fetch::source_status(store, id, &|id| ctx.fetchers.is_running(id))
@@ -225,6 +229,25 @@ async fn dns_lookup(ctx: &Arc<ServerContext>, kind: &str, name: &str) -> Result<
     } else {
         Ok(lines.join("\n"))
     }
+}
+
+/// How long `source run` waits for the outcome; a longer run goes on in the background
+/// (the console client gives up on an answer after a minute).
+const RUN_WAIT: Duration = Duration::from_secs(45);
+
+/// Runs a source now; `None` if it is still running after [`RUN_WAIT`].
+async fn run_for_a_while(
+    ctx: &Arc<ServerContext>,
+    id: u64,
+) -> Result<Option<fetcher::RunReport>, String> {
+    match tokio::time::timeout(RUN_WAIT, fetcher::run_now(ctx, id)).await {
+        Ok(report) => report.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+fn still_running(id: u64) -> String {
+    format!("source {id} is still fetching; `source status {id}` shows how it ends")
 }
 
 fn status(ctx: &ServerContext) -> String {
