@@ -4,11 +4,11 @@
 //! to the inbound queue with `EnqueueFetched`, so routing, filters and archiving apply.
 //!
 //! A run: connect and log in ([`Remote`]), list, then for each message not yet marked as
-//! seen: fetch it, stamp it, build its queue records (one to the account; for DomainPOP one
-//! per the recipient rule of `fetch::recipients`), take it in (records and seen mark in one
-//! transaction, answered after the commit), and only then, in delete mode, delete it on the
-//! server. Marked messages still on the server are deleted first (a run that was cut short
-//! after the commit). The status (last run, counts, last error, next run) is written after
+//! seen: fetch it, stamp it, build its queue records (`fetch::deliver`: one to the account;
+//! for DomainPOP by the recipient rule of `fetch::recipients`), take it in (records and seen
+//! mark in one transaction, answered after the commit), and only then, in delete mode,
+//! delete it on the server. Marked messages still on the server are deleted first (a run
+//! that was cut short after the commit). The status (last run, counts, last error, next run) is written after
 //! every run; failures back off exponentially from the source's interval.
 //!
 //! Panics (the fault hooks `fetch.accept` and `fetch.delete` make them in tests) are
@@ -16,9 +16,7 @@
 //! the actor stops, `actix::Supervisor` restarts it, and the run starts again after the
 //! back-off. Nothing is lost or doubled: the seen marks are in storage.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,12 +27,12 @@ use futures_util::FutureExt;
 use super::queues::{store_body, EnqueueFetched};
 use super::supervisor::{apply_backoff, contain, lock};
 use super::ServerContext;
+use crate::fetch::deliver::{domainpop_records, return_path, stamped, to_bad, write_raw_copy};
 use crate::fetch::recipients::{self, STAMP_HEADER};
 use crate::fetch::remote::{Limits, Remote, RemoteMessage};
 use crate::fetch::FetchError;
 use crate::storage::{
-    Accepted, Dedup, DomainPop, FetchSource, FetchedMessage, QueueName, QueueRecipient,
-    QueueRecord, SourceId, SourceOwner, StorageError, Store, UnknownTarget,
+    Accepted, FetchSource, FetchedMessage, QueueRecipient, QueueRecord, SourceId, SourceOwner,
 };
 
 /// The running fetchers and the limit on how many fetch at once.
@@ -491,179 +489,6 @@ async fn take_in(
     Ok(())
 }
 
-fn to_bad(base: QueueRecord, recipients: Vec<QueueRecipient>, why: String) -> QueueRecord {
-    QueueRecord {
-        id: base.id,
-        queue: QueueName::Bad,
-        recipients,
-        last_error: Some(why),
-        ..base
-    }
-}
-
-/// DomainPOP: one inbound record for the local recipients (and the unknown ones, when they
-/// go to an account), or a bad record for the unknown ones; duplicate suppression by
-/// Message-ID when configured and the message has one.
-fn domainpop_records(
-    store: &Store,
-    domain: &str,
-    dp: &DomainPop,
-    raw: &[u8],
-    base: QueueRecord,
-) -> Result<(Vec<QueueRecord>, Option<Dedup>), StorageError> {
-    let failure: RefCell<Option<StorageError>> = RefCell::new(None);
-    let keep = |r: Result<bool, StorageError>| {
-        r.unwrap_or_else(|e| {
-            failure.borrow_mut().get_or_insert(e);
-            false
-        })
-    };
-    let found = recipients::find_recipients(
-        raw,
-        &dp.headers,
-        |a| keep(store.is_local_domain(a.rsplit_once('@').map_or("", |(_, d)| d))),
-        |a| keep(store.resolve_recipient(a).map(|d| !d.is_empty())),
-    );
-    if let Some(e) = failure.into_inner() {
-        return Err(e);
-    }
-    let mut inbound: Vec<QueueRecipient> =
-        found.local.iter().map(|a| QueueRecipient::new(a)).collect();
-    let mut unknown = found.unknown.clone();
-    let nobody = found.local.is_empty() && unknown.is_empty();
-    if nobody {
-        unknown.push(String::new());
-    }
-    let mut records = Vec::new();
-    match &dp.unknown {
-        UnknownTarget::Account(target) => {
-            inbound.extend(unknown.iter().map(|u| QueueRecipient {
-                original: if u.is_empty() {
-                    target.clone()
-                } else {
-                    u.clone()
-                },
-                ..QueueRecipient::new(target)
-            }));
-        }
-        UnknownTarget::BadQueue => {
-            let to: Vec<QueueRecipient> = unknown
-                .iter()
-                .map(|u| {
-                    if u.is_empty() {
-                        QueueRecipient::new(&format!("postmaster@{domain}"))
-                    } else {
-                        QueueRecipient::new(u)
-                    }
-                })
-                .collect();
-            let why = if nobody {
-                "DomainPOP: no local recipient in the headers".to_string()
-            } else {
-                "DomainPOP: no such local recipient".to_string()
-            };
-            let bad_id = if inbound.is_empty() {
-                base.id
-            } else {
-                store.next_queue_id()?
-            };
-            records.push(to_bad(
-                QueueRecord {
-                    id: bad_id,
-                    ..base.clone()
-                },
-                to,
-                why,
-            ));
-        }
-    }
-    if !inbound.is_empty() {
-        records.insert(
-            0,
-            QueueRecord {
-                recipients: inbound,
-                ..base
-            },
-        );
-    }
-    let dedup = dp
-        .dedup_window
-        .zip(recipients::message_id(raw))
-        .map(|(window, message_id)| Dedup { message_id, window });
-    Ok((records, dedup))
-}
-
-/// The fetched message with our trace: a Received header (RFC 5321 §4.4) and the loop stamp.
-fn stamped(
-    raw: &[u8],
-    hostname: &str,
-    source: &FetchSource,
-    protocol: &str,
-    id: u64,
-    now: i64,
-) -> Vec<u8> {
-    let date = crate::protocols::smtp::rfc5322_date(now);
-    let clean = |s: &str| -> String {
-        s.chars()
-            .filter(|c| !c.is_control() && !"()<>;".contains(*c))
-            .collect()
-    };
-    let host = clean(&source.host);
-    let header = match &source.owner {
-        SourceOwner::Account(a) => format!(
-            "Received: from {host} by {hostname} (Ferrymail) with {protocol} id {id:016X}\r\n\tfor <{}>; {date}\r\n",
-            clean(a)
-        ),
-        SourceOwner::Domain(_) => format!(
-            "Received: from {host} by {hostname} (Ferrymail) with {protocol} id {id:016X};\r\n\t{date}\r\n"
-        ),
-    };
-    let mut out = Vec::with_capacity(header.len() + raw.len() + 64);
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(format!("{STAMP_HEADER}: {hostname}\r\n").as_bytes());
-    out.extend_from_slice(raw);
-    out
-}
-
-/// The Return-Path of the fetched message, as the envelope sender ("" if none).
-fn return_path(raw: &[u8]) -> String {
-    recipients::headers(raw)
-        .into_iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("Return-Path"))
-        .and_then(|(_, v)| recipients::addresses(&v).into_iter().next())
-        .unwrap_or_default()
-}
-
-/// DomainPOP's "extra copy": the message as fetched, in `data_dir/<folder>/`, named by
-/// source and mark (a message fetched again after a crash overwrites its own copy).
-fn write_raw_copy(
-    store: &Store,
-    folder: &str,
-    source: SourceId,
-    mark: &str,
-    raw: &[u8],
-) -> std::io::Result<()> {
-    let dir = store.root().join(folder);
-    std::fs::create_dir_all(&dir)?;
-    let name: String = mark
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(format!("{source}-{name}.eml"));
-    let tmp = dir.join(format!(".{source}-{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(raw)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(&dir)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -678,14 +503,5 @@ mod tests {
         assert_eq!(backoff(300, 60, max), 3600);
         // An interval above the cap is never shortened.
         assert_eq!(backoff(7200, 2, max), 7200);
-    }
-
-    #[test]
-    fn return_path_and_stamp() {
-        assert_eq!(
-            return_path(b"Return-Path: <a@b.example>\r\nTo: x@y\r\n\r\n"),
-            "a@b.example"
-        );
-        assert_eq!(return_path(b"Return-Path: <>\r\n\r\n"), "");
     }
 }

@@ -8,6 +8,7 @@
 //! - [`pop3`]: the POP3 client (RFC 1939, 2449, 2595, 5034).
 //! - [`imap`]: a small IMAP client (RFC 9051/3501, 4315 UIDPLUS, 4959 SASL-IR).
 //! - [`recipients`]: DomainPOP's recipient rule and the loop stamp.
+//! - [`deliver`]: what a fetched message becomes here (stamp, queue records, raw copy).
 //! - [`fuzz`]: both clients under arbitrary server bytes (the `fetch_clients` fuzz target).
 //! - [`remote`]: one protocol-neutral view of an outside mailbox (list, fetch, delete,
 //!   finish) over either client, as the fetcher actor uses it.
@@ -28,6 +29,7 @@
 //!   server without it is reported as an error.
 
 pub mod conn;
+pub mod deliver;
 pub mod fuzz;
 pub mod imap;
 pub mod pop3;
