@@ -464,3 +464,47 @@ fn local_delivery_reports_success_when_asked() {
         "no report for carol"
     );
 }
+
+#[test]
+fn a_delay_notice_goes_once_when_the_message_has_waited_long_enough() {
+    let w = world("retry_schedule = [\"10m\"]\nmessage_lifetime = \"2h\"\ndelay_notice = \"20m\"");
+    w.sink.rcpt_reply("carol@remote.test", "451 4.4.1 not now");
+    submit(&w.server, &["carol@remote.test"], "", &note("slow"));
+    // Attempts at 0, 10 and 20 minutes; the third is the first at or past 20 minutes.
+    for round in 1..=4u32 {
+        wait_for("the deferral", || {
+            w.server
+                .store()
+                .queue_list(QueueName::Deferred)
+                .unwrap()
+                .first()
+                .is_some_and(|r| r.attempts == round)
+        });
+        let notices = w.server.inbox("bob@example.com").len();
+        let want = if round >= 3 { 1 } else { 0 };
+        if round == 3 {
+            w.server.wait_inbox("bob@example.com", 1);
+        } else {
+            assert_eq!(notices, want, "notices after attempt {round}");
+        }
+        let due = w.server.store().queue_list(QueueName::Deferred).unwrap()[0]
+            .due
+            .expect("due time");
+        w.clock.advance(due - w.clock.now());
+        assert_eq!(release_due(&w.server), 1);
+    }
+    let inbox = w.server.inbox("bob@example.com");
+    assert_eq!(inbox.len(), 1, "one delay notice, not one per attempt");
+    let dsn = text(&inbox[0]);
+    for want in [
+        "multipart/report",
+        "Final-Recipient: rfc822; carol@remote.test",
+        "Action: delayed",
+        "Status: 4.4.1",
+        "Diagnostic-Code: smtp; 451 4.4.1 not now",
+        "Will-Retry-Until:",
+    ] {
+        assert!(dsn.contains(want), "missing {want:?} in\n{dsn}");
+    }
+    assert!(w.sink.accepted().is_empty());
+}

@@ -109,7 +109,14 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             Ok(out)
         }
         AdminCommand::QueueBounce(id) => queue_bounce(ctx, id).await,
+        AdminCommand::DnsLookup { kind, name } if kind == "tlsa" => tlsa_lookup(ctx, &name).await,
         AdminCommand::DnsLookup { kind, name } => dns_lookup(ctx, &kind, &name).await,
+        AdminCommand::TlsPolicyShow(domain) => {
+            let config = ctx.config();
+            let resolver = crate::outbound::dns::resolver(&config.dns)?;
+            let now = ctx.clock.now();
+            crate::outbound::show::tls_policy(&config, &resolver, &ctx.store, now, &domain).await
+        }
         other => execute_fetch(ctx, other).await,
     }
 }
@@ -248,6 +255,28 @@ async fn run_for_a_while(
 
 fn still_running(id: u64) -> String {
     format!("source {id} is still fetching; `source status {id}` shows how it ends")
+}
+
+/// `dns tlsa NAME`: asked of the first configured name server with the AD bit set, so the
+/// answer says whether it was DNSSEC-validated (RFC 6840 §5.7).
+async fn tlsa_lookup(ctx: &Arc<ServerContext>, name: &str) -> Result<String, String> {
+    use crate::outbound::dane::{lookup_raw, TLSA_CONSOLE_TIMEOUT};
+    let config = ctx.config();
+    let Some(server) = config.dns.nameservers.first() else {
+        return Err("dns tlsa needs [dns] nameservers (the system resolver is not asked)".into());
+    };
+    let (records, authentic) =
+        lookup_raw(*server, &format!("{name}."), TLSA_CONSOLE_TIMEOUT).await?;
+    if records.is_empty() {
+        return Ok(format!("{name}: no records"));
+    }
+    let mut lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    lines.push(match (authentic, config.dns.trust_ad) {
+        (true, true) => "DNSSEC: validated (AD bit from a trusted resolver): DANE applies".into(),
+        (true, false) => "DNSSEC: AD bit set, but [dns] trust_ad is off: DANE not used".into(),
+        (false, _) => "DNSSEC: not validated (no AD bit): DANE not used".into(),
+    });
+    Ok(lines.join("\n"))
 }
 
 fn status(ctx: &ServerContext) -> String {

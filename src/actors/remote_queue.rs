@@ -29,10 +29,13 @@ use crate::outbound::deliver::{self, destination};
 use crate::outbound::dns::{self, Resolver};
 use crate::outbound::session::Connection;
 use crate::outbound::settle::{self, Attempt};
+use crate::outbound::tlsrpt;
 use crate::storage::{QueueId, QueueName, QueueRecord, StorageError};
 
 /// How often the remote queue is scanned for records nobody told it about.
 const RESCAN_EVERY: Duration = Duration::from_secs(60);
+/// How often finished days' TLS reports (RFC 8460) are looked for.
+const TLS_REPORTS_EVERY: Duration = Duration::from_secs(3600);
 /// Messages one connection carries before it is closed and the destination queued afresh.
 const MAX_MESSAGES_PER_CONNECTION: usize = 1000;
 
@@ -100,6 +103,10 @@ impl Actor for RemoteQueueActor {
             ctx.notify(Rescan);
         }
         ctx.run_interval(RESCAN_EVERY, |_, ctx| ctx.notify(Rescan));
+        ctx.run_interval(TLS_REPORTS_EVERY, |act, ctx| {
+            let job = send_tls_reports(act.ctx.clone(), act.resolver.clone());
+            ctx.spawn(job.into_actor(act));
+        });
     }
 }
 
@@ -251,6 +258,35 @@ fn split_by_destination(sctx: &ServerContext, id: QueueId) -> Result<Split, Stor
     Ok(Split::Many(records.iter().map(|r| r.id).collect()))
 }
 
+/// Sends the TLS reports of finished days (or forgets old counts when reports are off).
+async fn send_tls_reports(sctx: Arc<ServerContext>, resolver: Option<Arc<Resolver>>) {
+    let Some(resolver) = resolver else {
+        return;
+    };
+    let config = sctx.config();
+    let now = sctx.clock.now();
+    let sent = tlsrpt::send_due(
+        &sctx.store,
+        &resolver,
+        &config.hostname,
+        now,
+        config.delivery.tls_reports,
+    )
+    .await;
+    match sent {
+        Ok(ids) => {
+            if let Err(e) = sctx.store.commit_async().await {
+                tracing::error!("flush after queueing TLS reports failed: {e}");
+            }
+            for id in ids {
+                tracing::info!(id = format!("{id:016X}"), "TLS report queued");
+                sctx.queues().notify(QueueName::Inbound, id);
+            }
+        }
+        Err(e) => tracing::warn!("cannot send the TLS reports: {e}"),
+    }
+}
+
 /// One connection to `dest`, carrying its records until none is left.
 async fn run_worker(
     addr: Addr<RemoteQueueActor>,
@@ -300,7 +336,13 @@ async fn deliver_record(
         .filter(|i| !rec.recipients[*i].delivered)
         .collect();
     if conn.is_none() && down.is_none() {
-        match deliver::connect(&config, resolver, dest).await {
+        let env = deliver::Env {
+            config: &config,
+            resolver,
+            store,
+            now: sctx.clock.now(),
+        };
+        match deliver::connect(&env, dest).await {
             Ok(c) => {
                 tracing::info!(dest, host = %c.host, addr = %c.addr, tls = c.is_tls(), "connected");
                 *conn = Some(c);

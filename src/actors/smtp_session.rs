@@ -18,6 +18,7 @@ use super::queues::{Enqueue, QueueError};
 use super::ServerContext;
 use crate::config::DmarcEnforcement;
 use crate::mailauth::{self, Disposition};
+use crate::protocols::smtp::requiretls;
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
     RecipientCheck, Service, Session, SessionConfig,
@@ -265,11 +266,19 @@ async fn enqueue(
     .await
     .map_err(|e| EnqueueError::Temporary(e.to_string()))?
     .map_err(storage_to_enqueue)?;
+    // RFC 8689 REQUIRETLS from MAIL FROM, or asked for by a `+requiretls` recipient tag.
+    let tagged: Vec<Option<String>> = env
+        .recipients
+        .iter()
+        .map(|r| requiretls::strip_tag(&r.address))
+        .collect();
+    let requiretls = env.requiretls || tagged.iter().any(Option::is_some);
     let recipients = env
         .recipients
         .iter()
-        .map(|r| QueueRecipient {
-            address: r.address.clone(),
+        .zip(tagged)
+        .map(|(r, stripped)| QueueRecipient {
+            address: stripped.unwrap_or_else(|| r.address.clone()),
             original: r.address.clone(),
             orcpt: r.orcpt.clone(),
             notify: r.notify.as_ref().map(|n| {
@@ -295,7 +304,7 @@ async fn enqueue(
             smtputf8: env.smtputf8,
             ret: env.ret.as_ref().map(|r| format!("{r:?}").to_uppercase()),
             envid: env.envid.clone(),
-            requiretls: false,
+            requiretls,
         },
         auth_as: env.auth_as.clone(),
         folder: checked.folder,

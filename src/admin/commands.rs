@@ -360,6 +360,31 @@ pub(crate) const COMMANDS: &[Spec] = &[
         &[],
     ),
     Spec {
+        details: "NAME is the TLSA owner, e.g. _25._tcp.mx.example.com. Says whether the \
+                  answer carried the AD bit (DNSSEC-validated by a trusted resolver).",
+        ..spec(
+            "dns tlsa",
+            "dns tlsa NAME",
+            "look up TLSA records (DANE) as the server sees them",
+            &[Arg::Text("NAME")],
+            1,
+            &[],
+        )
+    },
+    Spec {
+        details: "Shows the MTA-STS policy (from the cache, fetched when the TXT id changed or \
+                  it expired), each MX host with its TLSA records and whether the policy lets \
+                  mail go there, the TLS-RPT report addresses, and the TLS results counted so far.",
+        ..spec(
+            "tls-policy show",
+            "tls-policy show DOMAIN",
+            "show the outbound TLS policy of a domain: MTA-STS, DANE, TLS reports",
+            &[Arg::Text("DOMAIN")],
+            1,
+            &[],
+        )
+    },
+    Spec {
         details: OWNER_DETAIL,
         ..spec(
             "folder list",

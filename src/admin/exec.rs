@@ -142,6 +142,7 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
         | AdminCommand::Actors
         | AdminCommand::QueueBounce(_)
         | AdminCommand::DnsLookup { .. }
+        | AdminCommand::TlsPolicyShow(_)
         | AdminCommand::Reload
         | AdminCommand::Shutdown => {
             return Err("the server is not running; this command needs a running server".into())

@@ -77,7 +77,10 @@ pub enum AdminCommand {
     QueueDelete(u64),
     /// Bounce now: a DSN to the sender for every undelivered recipient, then delete.
     QueueBounce(u64),
-    /// `dns mx|txt|a NAME`: a lookup through the server's resolver. `kind` is mx, txt or a.
+    /// `tls-policy show DOMAIN`: MTA-STS, DANE and TLS-RPT as delivery sees them.
+    TlsPolicyShow(String),
+    /// `dns mx|txt|a|tlsa NAME`: a lookup through the server's resolver. `kind` is mx, txt,
+    /// a or tlsa.
     DnsLookup {
         kind: String,
         name: String,
@@ -174,8 +177,10 @@ impl AdminCommand {
             DnsLookup { kind, .. } => match kind.as_str() {
                 "mx" => "dns mx",
                 "txt" => "dns txt",
+                "tlsa" => "dns tlsa",
                 _ => "dns a",
             },
+            TlsPolicyShow(_) => "tls-policy show",
             FolderList(_) => "folder list",
             FolderCreate { .. } => "folder create",
             FolderDelete { .. } => "folder delete",
@@ -295,7 +300,7 @@ impl AdminCommand {
                 (vec![format!("{id:016X}")], vec![])
             }
             QueueMove { id, to } => (vec![format!("{id:016X}"), to.clone()], vec![]),
-            DnsLookup { name, .. } => (vec![name.clone()], vec![]),
+            DnsLookup { name, .. } | TlsPolicyShow(name) => (vec![name.clone()], vec![]),
             FolderList(owner) => (vec![owner.clone()], vec![]),
             FolderCreate { owner, name }
             | FolderDelete { owner, name }

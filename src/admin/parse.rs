@@ -314,7 +314,8 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         },
         "queue delete" => QueueDelete(id(&arg(0))),
         "queue bounce" => QueueBounce(id(&arg(0))),
-        "dns mx" | "dns txt" | "dns a" => DnsLookup {
+        "tls-policy show" => TlsPolicyShow(arg(0).trim_end_matches('.').to_ascii_lowercase()),
+        "dns mx" | "dns txt" | "dns a" | "dns tlsa" => DnsLookup {
             kind: spec.path.trim_start_matches("dns ").to_string(),
             name: arg(0).trim_end_matches('.').to_ascii_lowercase(),
         },

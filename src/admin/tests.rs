@@ -190,6 +190,17 @@ fn parse_every_command() {
             },
         ),
         ("reload", Reload),
+        (
+            "tls-policy show Remote.TEST.",
+            TlsPolicyShow(s("remote.test")),
+        ),
+        (
+            "dns tlsa _25._tcp.MX.remote.test",
+            DnsLookup {
+                kind: s("tlsa"),
+                name: s("_25._tcp.mx.remote.test"),
+            },
+        ),
         ("shutdown", Shutdown),
         (
             "dkim generate Example.org",
@@ -534,9 +545,12 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
         (any::<u64>(), queue).prop_map(|(id, to)| QueueMove { id, to }),
         any::<u64>().prop_map(QueueShow),
         any::<u64>().prop_map(QueueBounce),
-        (prop::sample::select(vec!["mx", "txt", "a"]), domain).prop_map(|(k, name)| DnsLookup {
-            kind: k.to_string(),
-            name: name.trim_end_matches('.').to_string()
+        domain.prop_map(|d| TlsPolicyShow(d.trim_end_matches('.').to_string())),
+        (prop::sample::select(vec!["mx", "txt", "a", "tlsa"]), domain).prop_map(|(k, name)| {
+            DnsLookup {
+                kind: k.to_string(),
+                name: name.trim_end_matches('.').to_string(),
+            }
         }),
         prop_oneof![addr.prop_map(String::from), Just(PUBLIC.to_string())].prop_map(FolderList),
         (addr, folder).prop_map(|(owner, name)| FolderDelete { owner, name }),
@@ -614,6 +628,7 @@ fn complete_table() {
         "shutdown",
         "source",
         "status",
+        "tls-policy",
     ];
     let cases: &[(&str, usize, &[&str])] = &[
         ("", 0, &all_groups),

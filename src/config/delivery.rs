@@ -2,6 +2,7 @@
 //! connection limits, retry schedule, message lifetime and delay notices.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::schema::{Problems, Section};
@@ -59,6 +60,15 @@ pub struct DeliveryConfig {
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
     pub data_timeout: Duration,
+    /// RFC 8461: look up and honour MTA-STS policies of recipient domains.
+    pub mta_sts: bool,
+    /// RFC 8460: send the daily TLS reports to the domains that ask for them.
+    pub tls_reports: bool,
+    /// The port MTA-STS policies are fetched from (443; other values are for tests).
+    pub https_port: u16,
+    /// PEM trust anchors that replace the public roots for MTA-STS (policy fetch and MX
+    /// certificates); for tests only (a test CA). `None`: the compiled-in public roots.
+    pub test_trust_roots: Option<PathBuf>,
 }
 
 const MINUTE: u64 = 60;
@@ -100,7 +110,7 @@ impl DeliveryConfig {
     }
 }
 
-pub(super) fn read_delivery(s: &mut Section, p: &mut Problems) -> DeliveryConfig {
+pub(super) fn read_delivery(s: &mut Section, base_dir: &Path, p: &mut Problems) -> DeliveryConfig {
     let smarthost = relay(&s.string("smarthost", "", p), &s.path("smarthost"), p);
     let smarthost_auth = auth(s, "smarthost_user", "smarthost_password", p);
     let mut host_auth = Vec::new();
@@ -131,11 +141,10 @@ pub(super) fn read_delivery(s: &mut Section, p: &mut Problems) -> DeliveryConfig
         Duration::ZERO,
         p,
     );
-    let port = s.uint("port", 25, 1, p);
-    let port = u16::try_from(port).unwrap_or_else(|_| {
-        p.add(&s.path("port"), format!("{port} is not a port number"));
-        25
-    });
+    let port = port_number(s, "port", 25, p);
+    let https_port = port_number(s, "https_port", 443, p);
+    let roots = s.string("test_trust_roots", "", p);
+    let test_trust_roots = (!roots.trim().is_empty()).then(|| base_dir.join(roots.trim()));
     DeliveryConfig {
         smarthost,
         smarthost_auth,
@@ -170,7 +179,19 @@ pub(super) fn read_delivery(s: &mut Section, p: &mut Problems) -> DeliveryConfig
             Duration::from_secs(1),
             p,
         ),
+        mta_sts: s.boolean("mta_sts", true, p),
+        tls_reports: s.boolean("tls_reports", false, p),
+        https_port,
+        test_trust_roots,
     }
+}
+
+fn port_number(s: &mut Section, key: &str, default: u16, p: &mut Problems) -> u16 {
+    let port = s.uint(key, u64::from(default), 1, p);
+    u16::try_from(port).unwrap_or_else(|_| {
+        p.add(&s.path(key), format!("{port} is not a port number"));
+        default
+    })
 }
 
 fn auth(s: &mut Section, user: &str, password: &str, p: &mut Problems) -> Option<Credentials> {

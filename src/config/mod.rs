@@ -141,6 +141,9 @@ pub struct TlsConfig {
 pub struct DnsConfig {
     /// Empty: the system resolver.
     pub nameservers: Vec<SocketAddr>,
+    /// Trust the AD bit (RFC 4035 §3.2.3) in answers of `nameservers`: they are validating
+    /// resolvers on a trusted path. DANE (RFC 7672) is used only then.
+    pub trust_ad: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -417,7 +420,14 @@ fn read_root(
     let mut s = root.section("dns", p);
     let dns = DnsConfig {
         nameservers: s.addresses("nameservers", 53, p),
+        trust_ad: s.boolean("trust_ad", false, p),
     };
+    if dns.trust_ad && dns.nameservers.is_empty() {
+        p.add(
+            "dns.trust_ad",
+            "needs nameservers: the AD bit of the system resolver is not trusted",
+        );
+    }
     s.finish(p);
     let mut s = root.section("smtp", p);
     let smtp = read_smtp(&mut s, p);
@@ -450,7 +460,7 @@ fn read_root(
     };
     s.finish(p);
     let mut s = root.section("delivery", p);
-    let delivery = delivery::read_delivery(&mut s, p);
+    let delivery = delivery::read_delivery(&mut s, base_dir, p);
     s.finish(p);
     let mut s = root.section("server", p);
     let server = ServerConfig {

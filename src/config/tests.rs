@@ -85,6 +85,10 @@ fn shipped_file_equals_documented_defaults() {
             connect_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
+            mta_sts: true,
+            tls_reports: false,
+            https_port: 443,
+            test_trust_roots: None,
         },
         server: ServerConfig {
             shutdown_grace: Duration::from_secs(30),

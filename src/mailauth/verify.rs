@@ -12,9 +12,7 @@ use std::time::Duration;
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::dmarc::Policy;
-use mail_auth::hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
-};
+use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, DkimOutput, DkimResult, DmarcResult, MessageAuthenticator, SpfOutput,
@@ -37,19 +35,8 @@ pub fn resolver_config(
         mail_auth::hickory_resolver::system_conf::read_system_conf()
             .map_err(|e| AuthError::Dns(format!("system resolver configuration: {e}")))?
     } else {
-        let servers = dns
-            .nameservers
-            .iter()
-            .map(|addr| {
-                let mut udp = ConnectionConfig::udp();
-                udp.port = addr.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = addr.port();
-                NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
-            })
-            .collect();
         (
-            ResolverConfig::from_name_servers(servers),
+            crate::outbound::dns::configured_servers(dns),
             ResolverOpts::default(),
         )
     };
@@ -292,6 +279,7 @@ mod tests {
     fn verifier(dns: &TestDns, budget: u64) -> Verifier {
         let cfg = DnsConfig {
             nameservers: vec![dns.addr()],
+            trust_ad: false,
         };
         Verifier::new(&cfg, Duration::from_secs(1), Duration::from_secs(budget)).unwrap()
     }

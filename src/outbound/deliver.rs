@@ -10,12 +10,14 @@
 use std::sync::Arc;
 
 use super::dns::{self, DnsError, MxPlan, Resolver};
+use super::policy::{self, DomainPolicy};
 use super::session::{Connection, OpenError, SessionParams, Timeouts};
 use super::settle::Attempt;
-use super::tls::{policy_for, TlsPolicy};
+use super::tls::TlsPolicy;
+use super::tlsrpt;
 use crate::config::Config;
 use crate::protocols::smtp::client::{Credentials, Outcome, OutgoingMessage, OutgoingRecipient};
-use crate::storage::QueueRecord;
+use crate::storage::{QueueRecord, Store, TlsResult};
 
 /// The destination key of the smarthost (all remote mail goes there when one is set).
 pub const SMARTHOST: &str = "[smarthost]";
@@ -79,25 +81,36 @@ impl DestinationFailure {
     }
 }
 
-/// Opens a session with `dest` (a domain, or [`SMARTHOST`]).
-pub async fn connect(
-    config: &Config,
-    resolver: Option<&Arc<Resolver>>,
-    dest: &str,
-) -> Result<Connection, DestinationFailure> {
-    let Some(resolver) = resolver else {
+/// What opening a session needs besides the destination.
+pub struct Env<'a> {
+    pub config: &'a Config,
+    pub resolver: Option<&'a Arc<Resolver>>,
+    pub store: &'a Store,
+    /// Server clock (MTA-STS cache expiry, TLS report days).
+    pub now: i64,
+}
+
+/// Opens a session with `dest` (a domain, or [`SMARTHOST`]), under the destination's TLS
+/// policy ([`policy`]): DANE or MTA-STS where they apply, opportunistic TLS otherwise.
+pub async fn connect(env: &Env<'_>, dest: &str) -> Result<Connection, DestinationFailure> {
+    let Some(resolver) = env.resolver else {
         return Err(DestinationFailure::temporary(
             "4.4.3",
             "no DNS resolver (see the log at start-up)".into(),
         ));
     };
+    let config = env.config;
     let d = &config.delivery;
     let smarthost = dest == SMARTHOST;
     let (hosts, port) = match (&d.smarthost, smarthost) {
         (Some(relay), true) => (vec![relay.host.clone()], relay.port),
         _ => (mx_hosts(config, resolver, dest).await?, d.port),
     };
-    let policy = policy_for(if smarthost { &hosts[0] } else { dest });
+    let domain = if smarthost {
+        DomainPolicy::none(dest)
+    } else {
+        DomainPolicy::lookup(config, resolver, env.store, env.now, dest).await
+    };
     let timeouts = Timeouts {
         connect: d.connect_timeout,
         command: d.command_timeout,
@@ -106,6 +119,29 @@ pub async fn connect(
     let mut last: Option<DestinationFailure> = None;
     let mut dns_permanent = 0;
     for host in hosts.iter().take(MAX_HOSTS) {
+        if !domain.allows(host) {
+            // RFC 8461 §4.1: an MX host the enforced policy does not list is not used.
+            count(env, &domain.domain, domain.report(), |r| {
+                r.failure = tlsrpt::failure(
+                    "validation-failure",
+                    host,
+                    "",
+                    "MX host not listed in the MTA-STS policy",
+                )
+            });
+            last = Some(DestinationFailure::temporary(
+                "4.7.5",
+                format!("{host}: not an MX host of {dest}'s MTA-STS policy"),
+            ));
+            continue;
+        }
+        let host_policy = match policy::for_host(config, &domain, host, port).await {
+            Ok(p) => p,
+            Err(e) => {
+                last = Some(DestinationFailure::temporary("4.4.3", e));
+                continue;
+            }
+        };
         let addrs = match dns::socket_addrs(resolver, host, port).await {
             Ok(a) => a,
             Err(e) => {
@@ -114,9 +150,9 @@ pub async fn connect(
                 continue;
             }
         };
-        let params = SessionParams {
+        let mut params = SessionParams {
             ehlo_name: config.hostname.clone(),
-            tls: policy.clone(),
+            tls: host_policy.tls.clone(),
             credentials: d.auth_for(host, smarthost).map(|a| Credentials {
                 user: a.user.clone(),
                 password: a.password.0.clone(),
@@ -124,7 +160,21 @@ pub async fn connect(
             timeouts,
         };
         for addr in addrs.into_iter().take(MAX_ADDRESSES) {
+            params.tls = host_policy.tls.clone();
             let mut opened = Connection::open(host, addr, &params, false).await;
+            if let Some(report) = &host_policy.report {
+                report_session(env, &domain.domain, report, host, &addr, &opened);
+                let tls_failed = match &opened {
+                    Ok(c) => !c.is_tls(),
+                    Err(e) => matches!(e, OpenError::Tls(_)) || e.is_no_starttls(),
+                };
+                if tls_failed && host_policy.may_fall_back {
+                    // RFC 8461 §5: testing mode delivers anyway (the failure is reported).
+                    tracing::info!(%host, %addr, "MTA-STS testing: delivering without a validated certificate");
+                    params.tls = TlsPolicy::Opportunistic;
+                    opened = Connection::open(host, addr, &params, false).await;
+                }
+            }
             if let (Err(OpenError::Tls(e)), TlsPolicy::Opportunistic) = (&opened, &params.tls) {
                 tracing::info!(%host, %addr, "TLS handshake failed ({e}); retrying without TLS");
                 opened = Connection::open(host, addr, &params, true).await;
@@ -147,6 +197,35 @@ pub async fn connect(
     Err(last.unwrap_or_else(|| {
         DestinationFailure::temporary("4.4.1", format!("no host to deliver to for {dest}"))
     }))
+}
+
+/// Counts a TLS result under `report` (when a policy applies), as `f` completes it.
+fn count(env: &Env<'_>, domain: &str, report: Option<TlsResult>, f: impl FnOnce(&mut TlsResult)) {
+    if let Some(mut r) = report {
+        f(&mut r);
+        tlsrpt::record(env.store, env.now, domain, &r);
+    }
+}
+
+/// Counts how a session under a policy went: TLS established, or why not (RFC 8460 §4.3).
+fn report_session(
+    env: &Env<'_>,
+    domain: &str,
+    report: &TlsResult,
+    host: &str,
+    addr: &std::net::SocketAddr,
+    opened: &Result<Connection, OpenError>,
+) {
+    let ip = addr.ip().to_string();
+    let failure = match opened {
+        Ok(c) if c.is_tls() => None,
+        Ok(_) => tlsrpt::failure("starttls-not-supported", host, &ip, ""),
+        Err(OpenError::Tls(t)) => tlsrpt::failure(t.result_type, host, &ip, &t.why),
+        Err(e) if e.is_no_starttls() => tlsrpt::failure("starttls-not-supported", host, &ip, ""),
+        // Not a TLS matter (unreachable, refused): not counted.
+        Err(_) => return,
+    };
+    count(env, domain, Some(report.clone()), |r| r.failure = failure);
 }
 
 async fn mx_hosts(
@@ -193,10 +272,18 @@ fn open_failure(host: &str, e: &OpenError) -> DestinationFailure {
             remote_mta: Some(host.to_string()),
             from_server: !r.local,
         },
-        OpenError::Io(e) | OpenError::Tls(e) => DestinationFailure {
+        OpenError::Io(e) => DestinationFailure {
             outcome: Outcome::Temporary,
             status: "4.4.1".into(),
             text: format!("{host}: {e}"),
+            remote_mta: Some(host.to_string()),
+            from_server: false,
+        },
+        // RFC 3463: 4.7.5 "cryptographic failure"; a policy that needs TLS never falls back.
+        OpenError::Tls(e) => DestinationFailure {
+            outcome: Outcome::Temporary,
+            status: "4.7.5".into(),
+            text: format!("{host}: TLS handshake failed: {e}"),
             remote_mta: Some(host.to_string()),
             from_server: false,
         },
@@ -227,8 +314,30 @@ pub fn outgoing(rec: &QueueRecord, indexes: &[usize], content: Vec<u8>) -> Outgo
         needs_smtputf8,
         ret: rec.params.ret.clone(),
         envid: rec.params.envid.clone(),
+        requiretls: rec.params.requiretls,
         content,
     }
+}
+
+/// RFC 8689 §4.2.1: a REQUIRETLS message goes only over TLS whose certificate was
+/// authenticated by MTA-STS or DANE. Why `conn` cannot carry `rec`, if it cannot. (That the
+/// peer offers REQUIRETLS, 5.7.30, is the client codec's check.)
+pub fn requiretls_refusal(rec: &QueueRecord, conn: &Connection) -> Option<String> {
+    if !rec.params.requiretls || conn.authenticated.is_some() {
+        return None;
+    }
+    Some(if conn.is_tls() {
+        format!(
+            "REQUIRETLS: {} was not authenticated by MTA-STS or DANE (the recipient domain \
+             publishes neither an MTA-STS policy nor DNSSEC-signed TLSA records); not sent",
+            conn.host
+        )
+    } else {
+        format!(
+            "REQUIRETLS: {} offers no TLS (STARTTLS), and the message must not go in the clear; not sent",
+            conn.host
+        )
+    })
 }
 
 /// Sends `rec` over `conn`; the attempts, one per recipient in `indexes`. The connection
@@ -243,6 +352,10 @@ pub async fn send(
         let f = DestinationFailure::temporary("4.4.1", "no connection".into());
         return indexes.iter().map(|i| f.attempt(*i)).collect();
     };
+    if let Some(why) = requiretls_refusal(rec, c) {
+        let f = DestinationFailure::permanent("5.7.10", why);
+        return indexes.iter().map(|i| f.attempt(*i)).collect();
+    }
     let (results, usable) = c.deliver(outgoing(rec, indexes, content)).await;
     let host = c.host.clone();
     let peer_dsn = c.capabilities().dsn;

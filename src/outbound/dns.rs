@@ -43,6 +43,16 @@ pub fn resolver(config: &DnsConfig) -> Result<Resolver, String> {
             .build()
             .map_err(|e| format!("cannot build the resolver: {e}"));
     }
+    let rc = configured_servers(config);
+    TokioResolver::builder_with_config(rc, TokioRuntimeProvider::default())
+        .build()
+        .map_err(|e| format!("cannot build the resolver: {e}"))
+}
+
+/// The resolver configuration for `[dns] nameservers` (each over UDP and TCP on its own
+/// port), shared by delivery and the mail checks (`mailauth`). The caller falls back to the
+/// system's configuration when the list is empty.
+pub fn configured_servers(config: &DnsConfig) -> ResolverConfig {
     let servers = config
         .nameservers
         .iter()
@@ -54,10 +64,7 @@ pub fn resolver(config: &DnsConfig) -> Result<Resolver, String> {
             NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
         })
         .collect();
-    let rc = ResolverConfig::from_parts(None, Vec::new(), servers);
-    TokioResolver::builder_with_config(rc, TokioRuntimeProvider::default())
-        .build()
-        .map_err(|e| format!("cannot build the resolver: {e}"))
+    ResolverConfig::from_parts(None, Vec::new(), servers)
 }
 
 /// One mail exchanger of a domain.

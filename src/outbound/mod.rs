@@ -3,7 +3,10 @@
 //!
 //! - [`dns`]: the resolver from `[dns] nameservers` (shared with the mail-authentication
 //!   checks), MX lookup with A/AAAA fallback and null MX (RFC 7505).
-//! - [`tls`]: the per-destination TLS policy hook and the rustls client configurations.
+//! - [`tls`]: TLS policies of a connection and their rustls client configurations.
+//! - [`policy`]: what a destination's TLS policy is: DANE ([`dane`]) over MTA-STS
+//!   ([`mta_sts`], fetched with [`https`]) over opportunistic TLS; results counted for TLS
+//!   reports ([`tlsrpt`]). REQUIRETLS (RFC 8689) is checked per message in [`deliver`].
 //! - [`session`]: one SMTP connection, the IO shell around the sans-IO client codec
 //!   ([`crate::protocols::smtp::client`]).
 //! - [`deliver`]: a destination's connection: MX hosts and addresses in order, one connection
@@ -17,9 +20,15 @@
 //! twice). Nothing is ever lost: the record leaves the remote queue only in the transaction
 //! that settles it.
 
+pub mod dane;
 pub mod deliver;
 pub mod dns;
 pub mod dsn;
+pub mod https;
+pub mod mta_sts;
+pub mod policy;
 pub mod session;
 pub mod settle;
+pub mod show;
 pub mod tls;
+pub mod tlsrpt;

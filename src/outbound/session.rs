@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::tls::{client_config, server_name, TlsPolicy};
+use super::tls::{client_config, result_type, server_name, TlsPolicy};
 use crate::actors::conn::Conn;
 use crate::protocols::smtp::client::{
     Capabilities, Client, ClientConfig, Credentials, Event, OutgoingMessage, RcptResult,
@@ -45,9 +45,30 @@ pub enum OpenError {
     /// TCP connect failed, or the connection broke during the greeting phase.
     Io(String),
     /// The TLS handshake failed (opportunistic TLS may retry in the clear).
-    Tls(String),
+    Tls(TlsFailure),
     /// The peer refused the session (greeting, EHLO, STARTTLS required, AUTH).
     Refused(ServerReply),
+}
+
+/// A failed TLS handshake: why, and the RFC 8460 result type for TLS reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFailure {
+    pub why: String,
+    pub result_type: &'static str,
+}
+
+impl std::fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl OpenError {
+    /// The peer does not offer STARTTLS and the policy requires TLS (the client codec's
+    /// local 4.7.10 refusal).
+    pub fn is_no_starttls(&self) -> bool {
+        matches!(self, OpenError::Refused(r) if r.local && r.status_or_default() == "4.7.10")
+    }
 }
 
 impl std::fmt::Display for OpenError {
@@ -70,6 +91,9 @@ pub struct Connection {
     timeouts: Timeouts,
     tls: TlsPolicy,
     results: Option<Vec<RcptResult>>,
+    /// How the server's certificate was authenticated ("MTA-STS", "DANE"); `None` when it
+    /// was not (opportunistic TLS, or plaintext).
+    pub authenticated: Option<&'static str>,
 }
 
 /// Where a drive of the codec stopped.
@@ -77,7 +101,7 @@ enum Stop {
     Ready,
     Failed(ServerReply),
     Lost(String),
-    TlsFailed(String),
+    TlsFailed(TlsFailure),
     Closed,
 }
 
@@ -117,9 +141,17 @@ impl Connection {
             timeouts: params.timeouts,
             tls: params.tls.clone(),
             results: None,
+            authenticated: None,
         };
         match c.drive(VecDeque::new()).await {
-            Stop::Ready => Ok(c),
+            Stop::Ready => {
+                c.authenticated = if c.is_tls() {
+                    c.tls.authenticates()
+                } else {
+                    None
+                };
+                Ok(c)
+            }
             Stop::Failed(r) => Err(OpenError::Refused(r)),
             Stop::TlsFailed(e) => Err(OpenError::Tls(e)),
             Stop::Lost(e) => Err(OpenError::Io(e)),
@@ -234,16 +266,29 @@ impl Connection {
         }
     }
 
-    async fn start_tls(&mut self) -> Result<(), String> {
-        let config = client_config(&self.tls)?;
-        let name = server_name(&self.host).or_else(|_| server_name(&self.addr.ip().to_string()))?;
-        let Some(conn) = self.conn.take() else {
-            return Err("no connection".into());
+    async fn start_tls(&mut self) -> Result<(), TlsFailure> {
+        let local = |why: String| TlsFailure {
+            why,
+            result_type: "validation-failure",
         };
-        let tls = conn
-            .connect_tls(config, name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let config = client_config(&self.tls).map_err(local)?;
+        let name = server_name(&self.host)
+            .or_else(|_| server_name(&self.addr.ip().to_string()))
+            .map_err(local)?;
+        let Some(conn) = self.conn.take() else {
+            return Err(local("no connection".into()));
+        };
+        let tls = conn.connect_tls(config, name).await.map_err(|e| {
+            // tokio-rustls passes rustls' own error inside the io::Error.
+            let result_type = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .map_or("validation-failure", result_type);
+            TlsFailure {
+                why: e.to_string(),
+                result_type,
+            }
+        })?;
         self.conn = Some(tls);
         Ok(())
     }

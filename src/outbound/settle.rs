@@ -243,11 +243,14 @@ pub fn report_record(
         to: &rec.mail_from,
         recipients,
         original: &original,
-        return_full: !rec
-            .params
-            .ret
-            .as_deref()
-            .is_some_and(|r| r.eq_ignore_ascii_case("HDRS")),
+        // RFC 8689 §5: a REQUIRETLS message is not returned whole (its DSN may not travel
+        // over TLS); the headers say which message it was.
+        return_full: !rec.params.requiretls
+            && !rec
+                .params
+                .ret
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case("HDRS")),
         unique: format!("{id:016X}.dsn"),
     })
     .map_err(StorageError::Invalid)?;

@@ -1,21 +1,22 @@
-//! TLS for outbound delivery: the policy hook and the rustls client configurations.
+//! TLS for outbound delivery: the per-connection TLS policy and the rustls client
+//! configurations.
 //!
-//! [`policy_for`] is the one place that decides, per destination, how much TLS delivery
-//! needs. Today every destination is [`TlsPolicy::Opportunistic`] (RFC 3207 + RFC 7435: use
-//! STARTTLS when offered, accept any certificate, fall back to plaintext when TLS cannot be
-//! had). MTA-STS (RFC 8461), DANE (RFC 7672) and REQUIRETLS (RFC 8689) plug in here: they
-//! return [`TlsPolicy::Required`] or [`TlsPolicy::Verified`] for the destinations they cover
-//! (issue 5, part 4).
+//! What a destination needs is decided in [`super::policy`] (MTA-STS, DANE); this module turns
+//! a [`TlsPolicy`] into a rustls configuration. Without a policy delivery is
+//! [`TlsPolicy::Opportunistic`] (RFC 3207 + RFC 7435: STARTTLS when offered, any certificate,
+//! plaintext when TLS cannot be had).
 
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::ring::default_provider;
 use rustls::RootCertStore;
-use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 
+use super::dane::{DaneVerifier, Tlsa};
 use crate::actors::client_tls::AcceptAnyCertificate;
-
+use crate::config::DeliveryConfig;
 use crate::protocols::smtp::client::TlsMode;
 
 /// How much TLS a destination needs.
@@ -27,6 +28,8 @@ pub enum TlsPolicy {
     Required,
     /// TLS with a certificate that chains to `roots` and matches the MX host name.
     Verified(Arc<RootCertStore>),
+    /// TLS with a certificate that matches the host's DNSSEC-validated TLSA records.
+    Dane(Vec<Tlsa>),
 }
 
 impl TlsPolicy {
@@ -34,14 +37,57 @@ impl TlsPolicy {
     pub fn mode(&self) -> TlsMode {
         match self {
             TlsPolicy::Opportunistic => TlsMode::Opportunistic,
-            TlsPolicy::Required | TlsPolicy::Verified(_) => TlsMode::Required,
+            TlsPolicy::Required | TlsPolicy::Verified(_) | TlsPolicy::Dane(_) => TlsMode::Required,
+        }
+    }
+
+    /// Does a session under this policy authenticate the server (MTA-STS or DANE)?
+    pub fn authenticates(&self) -> Option<&'static str> {
+        match self {
+            TlsPolicy::Verified(_) => Some("MTA-STS"),
+            TlsPolicy::Dane(records) if records.iter().any(Tlsa::usable) => Some("DANE"),
+            _ => None,
         }
     }
 }
 
-/// The TLS policy for mail to `domain` (the recipient domain, or the smarthost's name).
-pub fn policy_for(_domain: &str) -> TlsPolicy {
-    TlsPolicy::Opportunistic
+/// The trust anchors for MTA-STS (policy fetches and MX certificates): the compiled-in public
+/// roots, or the PEM file of `[delivery] test_trust_roots` (tests).
+pub fn trust_roots(d: &DeliveryConfig) -> Result<Arc<RootCertStore>, String> {
+    let mut roots = RootCertStore::empty();
+    match &d.test_trust_roots {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            for c in certs {
+                let c = c.map_err(|e| format!("{}: {e}", path.display()))?;
+                roots
+                    .add(c)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(Arc::new(roots))
+}
+
+/// The RFC 8460 §4.3 result type of a failed TLS handshake.
+pub fn result_type(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::NotValidForName | C::NotValidForNameContext { .. } => "certificate-host-mismatch",
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => "certificate-expired",
+            C::UnknownIssuer | C::BadSignature | C::UnhandledCriticalExtension => {
+                "certificate-not-trusted"
+            }
+            _ => "validation-failure",
+        },
+        _ => "validation-failure",
+    }
 }
 
 /// The rustls client configuration for `policy`.
@@ -63,6 +109,13 @@ pub fn client_config(policy: &TlsPolicy) -> Result<Arc<rustls::ClientConfig>, St
                 .map_err(|e| e.to_string())?;
             builder.with_webpki_verifier(verifier).with_no_client_auth()
         }
+        TlsPolicy::Dane(records) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(DaneVerifier {
+                records: records.clone(),
+                provider,
+            }))
+            .with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }
@@ -85,6 +138,24 @@ mod tests {
         assert!(client_config(&TlsPolicy::Verified(Arc::new(RootCertStore::empty()))).is_err());
         assert_eq!(TlsPolicy::Opportunistic.mode(), TlsMode::Opportunistic);
         assert_eq!(TlsPolicy::Required.mode(), TlsMode::Required);
+        assert!(client_config(&TlsPolicy::Dane(Vec::new())).is_ok());
+        assert_eq!(TlsPolicy::Dane(Vec::new()).authenticates(), None);
+    }
+
+    #[test]
+    fn handshake_errors_have_report_types() {
+        use rustls::CertificateError as C;
+        let e = |c| rustls::Error::InvalidCertificate(c);
+        assert_eq!(
+            result_type(&e(C::NotValidForName)),
+            "certificate-host-mismatch"
+        );
+        assert_eq!(result_type(&e(C::Expired)), "certificate-expired");
+        assert_eq!(result_type(&e(C::UnknownIssuer)), "certificate-not-trusted");
+        assert_eq!(
+            result_type(&rustls::Error::HandshakeNotComplete),
+            "validation-failure"
+        );
     }
 
     #[test]

@@ -33,6 +33,11 @@
 //! | `v1/acl_index`      | identifier `0x00` folder id u64 BE    | rights `String`              |
 //! | `v1/dkim`           | domain `0x00` selector                | `DkimRecord` (see [`dkim`])  |
 //! | `v1/fetch_*`        | see `fetch.rs` (sources, seen marks, status, dedup) |                 |
+//! | `v1/mta_sts`        | policy domain (lowercase)             | `CachedStsPolicy`            |
+//! | `v1/tlsrpt`         | day u32 BE ++ policy domain           | `Vec<TlsPolicyCounts>`       |
+//!
+//! `v1/mta_sts` and `v1/tlsrpt` are outside the transactional set (no transaction spans them:
+//! a cache and statistics, one key per write).
 //!
 //! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
 //!
@@ -90,6 +95,7 @@ mod queue;
 mod quota;
 mod secrets;
 mod subscriptions;
+mod tlspolicy;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -116,6 +122,7 @@ pub use messages::{FlagMode, StoreResult};
 pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
 pub use quota::Quota;
 pub use secrets::SecretKey;
+pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 
 use commit::Committer;
 use keys::TreeIx;

@@ -22,6 +22,8 @@ use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 struct Zone {
     records: HashMap<String, Vec<RData>>,
     silent: HashSet<String>,
+    /// Set the AD bit in answers (as a validating resolver does for signed data).
+    authentic: bool,
 }
 
 fn lock(zone: &Mutex<Zone>) -> std::sync::MutexGuard<'_, Zone> {
@@ -103,6 +105,28 @@ impl TestDns {
         self.add(owner, RData::TXT(TXT::new(strings)));
     }
 
+    /// A TLSA record (RFC 6698).
+    pub fn tlsa(&self, owner: &str, usage: u8, selector: u8, matching: u8, data: Vec<u8>) {
+        use hickory_resolver::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector, TLSA};
+        let t = TLSA::new(
+            CertUsage::from(usage),
+            Selector::from(selector),
+            Matching::from(matching),
+            data,
+        );
+        self.add(owner, RData::TLSA(t));
+    }
+
+    /// Removes every record of `owner`.
+    pub fn remove(&self, owner: &str) {
+        lock(&self.zone).records.remove(&key(owner));
+    }
+
+    /// Answers carry the AD bit (DNSSEC-validated data, RFC 4035 §3.2.3).
+    pub fn set_authentic(&self, on: bool) {
+        lock(&self.zone).authentic = on;
+    }
+
     /// Questions for `name` get no answer at all.
     pub fn set_silent(&self, name: &str) {
         lock(&self.zone).silent.insert(key(name));
@@ -154,6 +178,7 @@ fn answer(query: &Message, zone: &Zone, unknown: ResponseCode) -> Option<Message
     reply.metadata.authoritative = true;
     reply.metadata.recursion_desired = query.metadata.recursion_desired;
     reply.metadata.recursion_available = true;
+    reply.metadata.authentic_data = zone.authentic;
     for q in &query.queries {
         reply.add_query(q.clone());
         let owner = key(&q.name.to_ascii());

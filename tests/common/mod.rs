@@ -2,8 +2,10 @@
 //! and helpers to look at what was delivered.
 #![allow(dead_code)]
 
+pub mod ca;
 pub mod dns;
 pub mod fetch;
+pub mod https;
 pub mod sink;
 
 use std::io::{BufRead, BufReader, Read, Write};

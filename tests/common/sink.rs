@@ -1,10 +1,11 @@
-//! A scripted SMTP server for tests (the "remote MX"): 127.0.0.1 port 0, plain TCP, EHLO
-//! with PIPELINING, SIZE, 8BITMIME and (optionally) DSN. RCPT replies come from a per-address
+//! A scripted SMTP server for tests (the "remote MX"): 127.0.0.1 port 0, EHLO with
+//! PIPELINING, SIZE, 8BITMIME and (optionally) DSN, STARTTLS with a given certificate, and
+//! REQUIRETLS (offered after STARTTLS). RCPT replies come from a per-address
 //! table (default 250); each DATA's final reply comes from a queue the test fills (default
 //! 250). Every accepted message is recorded. It stops when dropped; every wait is bounded.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,8 @@ pub struct Received {
     pub rcpts: Vec<String>,
     pub data: String,
     pub reply: String,
+    /// The transaction ran over TLS.
+    pub tls: bool,
 }
 
 #[derive(Default)]
@@ -32,6 +35,9 @@ struct Script {
     dsn: bool,
     /// Close the connection after reading the content, without a reply (a crash).
     vanish_after_data: usize,
+    /// STARTTLS is offered with this configuration.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    requiretls: bool,
 }
 
 pub struct Sink {
@@ -83,6 +89,27 @@ impl Sink {
 
     pub fn offer_dsn(&self, on: bool) {
         lock(&self.script).dsn = on;
+    }
+
+    /// Offers STARTTLS with `chain` (end entity first) and `key`.
+    pub fn offer_starttls(
+        &self,
+        chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+        key: rustls_pki_types::PrivateKeyDer<'static>,
+    ) {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("sink certificate");
+        lock(&self.script).tls = Some(Arc::new(config));
+    }
+
+    /// Offers REQUIRETLS (RFC 8689) once TLS is active.
+    pub fn offer_requiretls(&self, on: bool) {
+        lock(&self.script).requiretls = on;
     }
 
     /// The next `n` connections close right after the message content, unanswered.
@@ -161,6 +188,107 @@ fn accept_loop(
     }
 }
 
+/// The sink's side of a connection: plain, or TLS after STARTTLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    Gone,
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+            Stream::Gone => Ok(0),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            Stream::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+            Stream::Gone => Ok(()),
+        }
+    }
+}
+
+/// Lines from a [`Stream`]; what was read beyond a line stays for the next.
+struct Lines {
+    stream: Stream,
+    buf: Vec<u8>,
+}
+
+enum Line {
+    Full(String),
+    /// The read timed out; a partial line stays in the buffer.
+    NotYet,
+    Eof,
+}
+
+impl Lines {
+    fn next_line(&mut self) -> std::io::Result<Line> {
+        if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=i).collect();
+            return Ok(Line::Full(String::from_utf8_lossy(&line).into_owned()));
+        }
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Ok(Line::Eof),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(Line::NotYet)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(Line::NotYet)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn send(&mut self, text: &str) -> std::io::Result<()> {
+        self.stream.write_all(text.as_bytes())?;
+        self.stream.flush()
+    }
+
+    /// Switches to TLS (after "220 ready"); input read before the handshake is dropped.
+    fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        };
+        self.buf.clear();
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock)?;
+        }
+        tls.sock
+            .set_read_timeout(Some(Duration::from_millis(200)))?;
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+}
+
 fn session(
     sock: TcpStream,
     script: Arc<Mutex<Script>>,
@@ -169,26 +297,49 @@ fn session(
 ) -> std::io::Result<()> {
     sock.set_nonblocking(false)?;
     sock.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let mut out = sock.try_clone()?;
-    let mut reader = BufReader::new(sock);
-    out.write_all(b"220 sink.test ESMTP\r\n")?;
+    let mut io = Lines {
+        stream: Stream::Plain(sock),
+        buf: Vec::new(),
+    };
+    io.send("220 sink.test ESMTP\r\n")?;
     let mut tx: Option<Received> = None;
     let started = Instant::now();
-    // A partial line read before a timeout stays here for the next read.
-    let mut line = String::new();
     loop {
         if stop.load(Ordering::SeqCst) || started.elapsed() > Duration::from_secs(60) {
             return Ok(());
         }
-        let cmd = match next_line(&mut reader, &mut line)? {
+        let cmd = match io.next_line()? {
             Line::Eof => return Ok(()),
             Line::NotYet => continue,
             Line::Full(l) => l.trim_end().to_string(),
         };
         let upper = cmd.to_ascii_uppercase();
         let reply = if upper.starts_with("EHLO") {
-            let dsn = if lock(&script).dsn { "250-DSN\r\n" } else { "" };
-            format!("250-sink.test\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n{dsn}250 8BITMIME\r\n")
+            let s = lock(&script);
+            let dsn = if s.dsn { "250-DSN\r\n" } else { "" };
+            let starttls = if s.tls.is_some() && !io.is_tls() {
+                "250-STARTTLS\r\n"
+            } else {
+                ""
+            };
+            let requiretls = if s.requiretls && io.is_tls() {
+                "250-REQUIRETLS\r\n"
+            } else {
+                ""
+            };
+            format!("250-sink.test\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n{dsn}{starttls}{requiretls}250 8BITMIME\r\n")
+        } else if upper == "STARTTLS" {
+            let config = lock(&script).tls.clone();
+            match config {
+                Some(c) if !io.is_tls() => {
+                    io.send("220 2.0.0 ready\r\n")?;
+                    tx = None;
+                    // A failed handshake (the client refused the certificate) ends the session.
+                    io.start_tls(c)?;
+                    continue;
+                }
+                _ => "502 5.5.1 not offered\r\n".into(),
+            }
         } else if upper.starts_with("MAIL FROM:") {
             let from = between(&cmd, '<', '>');
             tx = Some(Received {
@@ -198,6 +349,7 @@ fn session(
                 rcpts: Vec::new(),
                 data: String::new(),
                 reply: String::new(),
+                tls: io.is_tls(),
             });
             "250 2.1.0 ok\r\n".into()
         } else if upper.starts_with("RCPT TO:") {
@@ -217,8 +369,8 @@ fn session(
         } else if upper == "DATA" {
             match tx.as_ref() {
                 Some(t) if !t.rcpts.is_empty() => {
-                    out.write_all(b"354 go ahead\r\n")?;
-                    let data = read_data(&mut reader)?;
+                    io.send("354 go ahead\r\n")?;
+                    let data = read_data(&mut io)?;
                     let vanish = {
                         let mut s = lock(&script);
                         let v = s.vanish_after_data > 0;
@@ -245,47 +397,21 @@ fn session(
             tx = None;
             "250 2.0.0 ok\r\n".into()
         } else if upper == "QUIT" {
-            out.write_all(b"221 2.0.0 bye\r\n")?;
+            io.send("221 2.0.0 bye\r\n")?;
             return Ok(());
         } else {
             "502 5.5.2 not implemented\r\n".into()
         };
-        out.write_all(reply.as_bytes())?;
-    }
-}
-
-enum Line {
-    Full(String),
-    /// The read timed out; a partial line stays in the buffer.
-    NotYet,
-    Eof,
-}
-
-/// One line, or a timeout (which keeps what was read of a partial line in `partial`).
-fn next_line(reader: &mut impl BufRead, partial: &mut String) -> std::io::Result<Line> {
-    match reader.read_line(partial) {
-        Ok(0) => Ok(Line::Eof),
-        Ok(_) if !partial.ends_with('\n') => Ok(Line::NotYet),
-        Ok(_) => Ok(Line::Full(std::mem::take(partial))),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            Ok(Line::NotYet)
-        }
-        Err(e) => Err(e),
+        io.send(&reply)?;
     }
 }
 
 /// Reads DATA content up to the lone ".", unstuffed.
-fn read_data(reader: &mut BufReader<TcpStream>) -> std::io::Result<String> {
+fn read_data(io: &mut Lines) -> std::io::Result<String> {
     let mut data = String::new();
     let started = Instant::now();
-    let mut line = String::new();
     while started.elapsed() < Duration::from_secs(20) {
-        let l = match next_line(reader, &mut line)? {
+        let l = match io.next_line()? {
             Line::Eof => break,
             Line::NotYet => continue,
             Line::Full(l) => l,

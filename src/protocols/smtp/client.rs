@@ -14,7 +14,9 @@
 //! anything is sent), RFC 6152 (8BITMIME: `BODY=8BITMIME`), RFC 6531 (SMTPUTF8), RFC 3461
 //! (NOTIFY, ORCPT, RET, ENVID passed on when the peer offers DSN), RFC 3207 (STARTTLS; all
 //! knowledge from before TLS is discarded and EHLO is sent again), RFC 4954 with RFC 4616
-//! (AUTH PLAIN, else AUTH LOGIN), RFC 2034/3463 (enhanced status codes read from replies).
+//! (AUTH PLAIN, else AUTH LOGIN), RFC 2034/3463 (enhanced status codes read from replies),
+//! RFC 8689 (REQUIRETLS passed on; a REQUIRETLS message is refused here, 5.7.10, without TLS
+//! and, 5.7.30, to a peer that does not offer REQUIRETLS).
 //!
 //! Session flow and the state each reply is read in:
 //!
@@ -124,6 +126,8 @@ pub struct Capabilities {
     pub starttls: bool,
     pub dsn: bool,
     pub enhanced_status_codes: bool,
+    /// RFC 8689 REQUIRETLS.
+    pub requiretls: bool,
     /// SASL mechanisms, upper case.
     pub auth: Vec<String>,
 }
@@ -148,6 +152,7 @@ impl Capabilities {
                 "SMTPUTF8" => caps.smtputf8 = true,
                 "STARTTLS" => caps.starttls = true,
                 "DSN" => caps.dsn = true,
+                "REQUIRETLS" => caps.requiretls = true,
                 "ENHANCEDSTATUSCODES" => caps.enhanced_status_codes = true,
                 // "AUTH=PLAIN LOGIN" is the form some old servers use.
                 k if k == "AUTH" || k.starts_with("AUTH=") => {
@@ -298,6 +303,9 @@ pub struct OutgoingMessage {
     pub ret: Option<String>,
     /// RFC 3461 ENVID, decoded.
     pub envid: Option<String>,
+    /// RFC 8689: the message may only go over TLS to a peer that offers REQUIRETLS, and the
+    /// parameter is passed on. (That the certificate was authenticated is the shell's check.)
+    pub requiretls: bool,
 }
 
 /// What the shell must do, in order.
@@ -549,6 +557,22 @@ impl Client {
     }
 
     fn refusal(&self, msg: &OutgoingMessage) -> Option<ServerReply> {
+        // RFC 8689 §4.2.1 and §5: never in the clear; only to a peer that carries the
+        // requirement on.
+        if msg.requiretls && !self.tls {
+            return Some(ServerReply::local(
+                550,
+                "5.7.10",
+                "REQUIRETLS: the receiving server offers no TLS, and the message must not go in the clear",
+            ));
+        }
+        if msg.requiretls && !self.caps.requiretls {
+            return Some(ServerReply::local(
+                550,
+                "5.7.30",
+                "REQUIRETLS support required: the receiving server does not offer REQUIRETLS",
+            ));
+        }
         if msg.needs_smtputf8 && !self.caps.smtputf8 {
             return Some(ServerReply::local(
                 553,
@@ -593,6 +617,9 @@ impl Client {
             if let Some(envid) = &msg.envid {
                 cmd.push_str(&format!(" ENVID={}", xtext_encode(envid)));
             }
+        }
+        if msg.requiretls && self.caps.requiretls {
+            cmd.push_str(" REQUIRETLS");
         }
         cmd.push_str("\r\n");
         cmd.into_bytes()

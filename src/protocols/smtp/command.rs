@@ -45,6 +45,8 @@ pub struct MailParams {
     pub envid: Option<String>,
     /// RFC 4954 §5 AUTH=, xtext-decoded; accepted and otherwise ignored.
     pub auth: Option<String>,
+    /// RFC 8689 §3 REQUIRETLS: the message goes on only over validated TLS.
+    pub requiretls: bool,
 }
 
 /// Parameters of RCPT TO (RFC 3461 §4.1, §4.2).
@@ -222,6 +224,8 @@ fn parse_mail(arg: &str) -> Result<Command, CommandError> {
             "RET" => set_once(&mut p.ret, parse_ret(value)?)?,
             "ENVID" => set_once(&mut p.envid, parse_envid(value)?)?,
             "AUTH" => set_once(&mut p.auth, parse_auth_param(value)?)?,
+            "REQUIRETLS" if value.is_none() && !p.requiretls => p.requiretls = true,
+            "REQUIRETLS" => return Err(Syntax("REQUIRETLS takes no value")),
             _ => return Err(Unsupported("Unsupported MAIL parameter")),
         }
     }

@@ -53,6 +53,10 @@ impl Session {
             "CHUNKING".to_string(),
             "DSN".to_string(),
         ];
+        // RFC 8689 §4.1: REQUIRETLS is offered only once TLS is active.
+        if self.tls {
+            lines.push("REQUIRETLS".to_string());
+        }
         if self.config.starttls_available && !self.tls {
             lines.push("STARTTLS".to_string());
         }
@@ -84,6 +88,9 @@ impl Session {
         } else if !from.is_ascii() && !params.smtputf8 {
             // RFC 6531 §3.4
             reply::R553_NEED_SMTPUTF8
+        } else if params.requiretls && !self.tls {
+            // RFC 8689 §4.1
+            reply::R530_REQUIRETLS_NEEDS_TLS
         } else {
             self.tx = Some(Transaction {
                 mail_from: from,

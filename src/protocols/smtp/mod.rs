@@ -20,7 +20,9 @@
 //! (PIPELINING), RFC 2034/3463 (ENHANCEDSTATUSCODES), RFC 3030 (CHUNKING; BINARYMIME is not
 //! offered), RFC 3461 (DSN parameters: RET, ENVID, NOTIFY, ORCPT; generation of DSNs lives in the
 //! queue), RFC 6531 (SMTPUTF8), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN/LOGIN; RFC 4616 PLAIN),
-//! RFC 3848 (protocol names for `Received:`), RFC 5322 §3.3 (date).
+//! RFC 3848 (protocol names for `Received:`), RFC 5322 §3.3 (date), RFC 8689 (REQUIRETLS: offered
+//! in EHLO over TLS only, `MAIL FROM:<…> REQUIRETLS` accepted over TLS only, 530 5.7.10 otherwise;
+//! the flag is kept on the queue record).
 //!
 //! Commands and the states they are legal in ("helo" = after HELO/EHLO, "tx" = after MAIL):
 //!
@@ -74,6 +76,7 @@ mod data;
 mod handlers;
 mod received;
 mod reply;
+pub mod requiretls;
 mod session;
 
 pub mod fuzz;
@@ -267,6 +270,8 @@ pub struct Envelope {
     pub ret: Option<DsnRet>,
     /// RFC 3461 ENVID, xtext-decoded.
     pub envid: Option<String>,
+    /// RFC 8689 REQUIRETLS on MAIL FROM.
+    pub requiretls: bool,
     pub auth_as: Option<String>,
     pub helo: String,
     pub tls: bool,

@@ -104,6 +104,7 @@ pub mod status {
     pub const S5_7_0: &str = "5.7.0";
     pub const S5_7_1: &str = "5.7.1";
     pub const S5_7_8: &str = "5.7.8";
+    pub const S5_7_10: &str = "5.7.10";
     pub const S5_7_11: &str = "5.7.11";
 }
 
@@ -167,6 +168,12 @@ pub const R503_AUTH_DISABLED: Reply = Reply::new(503, S5_5_1, "Error: authentica
 pub const R503_TLS_ACTIVE: Reply = Reply::new(503, S5_5_1, "Error: TLS already active");
 pub const R504_UNKNOWN_MECH: Reply = Reply::new(504, S5_5_4, "Unrecognized authentication type");
 pub const R530_AUTH_REQUIRED: Reply = Reply::new(530, S5_7_0, "Authentication required");
+/// RFC 8689 §4.1: REQUIRETLS on MAIL FROM only over TLS (5.7.10, "Encryption needed").
+pub const R530_REQUIRETLS_NEEDS_TLS: Reply = Reply::new(
+    530,
+    S5_7_10,
+    "REQUIRETLS needs a TLS session (STARTTLS first)",
+);
 pub const R535_AUTH_FAILED: Reply = Reply::new(535, S5_7_8, "Authentication credentials invalid");
 pub const R538_ENCRYPTION_REQUIRED: Reply = Reply::new(
     538,

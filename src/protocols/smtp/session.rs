@@ -424,6 +424,7 @@ impl Session {
             smtputf8: tx.params.smtputf8,
             ret: tx.params.ret,
             envid: tx.params.envid,
+            requiretls: tx.params.requiretls,
             auth_as: self.auth.clone(),
             helo: helo.name,
             tls: self.tls,

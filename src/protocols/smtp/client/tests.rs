@@ -34,6 +34,7 @@ fn msg(rcpts: &[&str], content: &str) -> OutgoingMessage {
         needs_smtputf8: false,
         ret: None,
         envid: None,
+        requiretls: false,
     }
 }
 
@@ -677,4 +678,75 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(String::from_utf8_lossy(&buf.into_inner()).into_owned(), want);
     }
+}
+
+#[test]
+fn requiretls_is_passed_on_over_tls_and_refused_otherwise() {
+    let mut rt = msg(&["b@y.test"], "x");
+    rt.requiretls = true;
+    // In the clear: refused before anything is sent (RFC 8689 §4.2.1), 5.7.10.
+    let plain = Transcript {
+        sent: "EHLO out.example.com\r\nQUIT\r\n".into(),
+        results: vec![res(&[(Perm, 550, Some("5.7.10"))])],
+        end: "closed".into(),
+    };
+    check(
+        "requiretls in the clear",
+        &config(TlsMode::Off, false, false),
+        &[rt.clone()],
+        &["220 mx\r\n", "250-mx\r\n250 REQUIRETLS\r\n", "221 bye\r\n"],
+        &plain,
+    );
+    let tls_start = [
+        "220 mx\r\n",
+        "250-mx\r\n250 STARTTLS\r\n",
+        "220 2.0.0 go\r\n",
+    ];
+    // Over TLS to a peer without REQUIRETLS: 5.7.30.
+    let no_ext = [&tls_start[..], &["250 mx\r\n", "221 bye\r\n"]].concat();
+    let refused = Transcript {
+        sent: "EHLO out.example.com\r\nSTARTTLS\r\nEHLO out.example.com\r\nQUIT\r\n".into(),
+        results: vec![res(&[(Perm, 550, Some("5.7.30"))])],
+        end: "closed".into(),
+    };
+    check(
+        "requiretls without the extension",
+        &config(TlsMode::Required, false, false),
+        &[rt.clone()],
+        &no_ext,
+        &refused,
+    );
+    // Over TLS to a peer with it: the parameter goes along.
+    let with_ext = [
+        &tls_start[..],
+        &[
+            "250-mx\r\n250 REQUIRETLS\r\n",
+            "250 ok\r\n",
+            "250 ok\r\n",
+            "354 go\r\n",
+            "250 ok\r\n",
+            "221 bye\r\n",
+        ],
+    ]
+    .concat();
+    let sent = Transcript {
+        sent: [
+            "EHLO out.example.com\r\nSTARTTLS\r\nEHLO out.example.com\r\n",
+            "MAIL FROM:<alice@example.com> REQUIRETLS\r\n",
+            "RCPT TO:<b@y.test>\r\n",
+            "DATA\r\n",
+            "x\r\n.\r\n",
+            "QUIT\r\n",
+        ]
+        .concat(),
+        results: vec![res(&[(Ok_, 250, None)])],
+        end: "closed".into(),
+    };
+    check(
+        "requiretls passed on",
+        &config(TlsMode::Required, false, false),
+        &[rt],
+        &with_ext,
+        &sent,
+    );
 }

@@ -154,7 +154,7 @@ fn auth_needs_tls_unless_plaintext_allowed() {
     let out = transcript_with(&cfg, true, &[input.as_bytes()]);
     out.expect(&[
         "220 ",
-        "250 DSN",
+        "250 REQUIRETLS",
         "503 5.5.1 Error: authentication not enabled",
     ]);
 }

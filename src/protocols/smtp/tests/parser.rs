@@ -56,7 +56,7 @@ fn table() {
             mail("a@[IPv6:2001:db8::1]", MailParams::default()),
         ),
         (
-            "MAIL FROM:<a@b.c> size=10 body=8bitmime SMTPUTF8 RET=FULL ENVID=a+2Bb AUTH=x+40y",
+            "MAIL FROM:<a@b.c> size=10 body=8bitmime SMTPUTF8 RET=FULL ENVID=a+2Bb AUTH=x+40y requiretls",
             mail(
                 "a@b.c",
                 MailParams {
@@ -66,6 +66,7 @@ fn table() {
                     ret: Some(DsnRet::Full),
                     envid: Some("a+b".into()),
                     auth: Some("x@y".into()),
+                    requiretls: true,
                 },
             ),
         ),
@@ -114,6 +115,14 @@ fn table() {
         (
             "MAIL FROM:<a@b.c> BODY=9BIT",
             Err(Syntax("Invalid BODY value")),
+        ),
+        (
+            "MAIL FROM:<a@b.c> REQUIRETLS=YES",
+            Err(Syntax("REQUIRETLS takes no value")),
+        ),
+        (
+            "MAIL FROM:<a@b.c> REQUIRETLS REQUIRETLS",
+            Err(Syntax("REQUIRETLS takes no value")),
         ),
         (
             "MAIL FROM:<a@b.c> RET=ALL",

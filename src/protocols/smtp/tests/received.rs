@@ -21,6 +21,7 @@ fn envelope(rcpts: &[&str]) -> Envelope {
         smtputf8: false,
         ret: None,
         envid: None,
+        requiretls: false,
         auth_as: None,
         helo: "client.example.org".into(),
         tls: true,

@@ -26,7 +26,37 @@ fn ehlo_lists_extensions() {
     let out = transcript_with(&cfg, false, &[EHLO.as_bytes()]);
     assert!(out.log.contains("250 STARTTLS\r\n") && !out.log.contains("AUTH"));
     let out = transcript_with(&cfg, true, &[EHLO.as_bytes()]);
-    assert!(out.log.ends_with("250 DSN\r\n"), "{}", out.log);
+    assert!(
+        out.log.ends_with("250-DSN\r\n250 REQUIRETLS\r\n"),
+        "{}",
+        out.log
+    );
+}
+
+/// RFC 8689 §4.1: REQUIRETLS on MAIL FROM needs TLS; over TLS it is taken and kept.
+#[test]
+fn requiretls_only_over_tls() {
+    let cfg = SessionConfig::for_service("mx.example.com", Service::Smtp);
+    let input = with_ehlo("MAIL FROM:<a@example.org> REQUIRETLS\r\n");
+    let out = transcript_with(&cfg, false, &[&input]);
+    assert!(
+        !out.log.contains("REQUIRETLS\r\n250"),
+        "not offered in the clear"
+    );
+    assert!(
+        out.log
+            .ends_with("530 5.7.10 REQUIRETLS needs a TLS session (STARTTLS first)\r\n"),
+        "{}",
+        out.log
+    );
+    let input = with_ehlo(
+        "MAIL FROM:<a@example.org> REQUIRETLS\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n\
+         Subject: s\r\n\r\nbody\r\n.\r\n",
+    );
+    let out = transcript_with(&cfg, true, &[&input]);
+    assert!(out.log.contains("250 REQUIRETLS\r\n"), "{}", out.log);
+    assert!(out.log.contains("[ENQUEUE]"), "{}", out.log);
+    assert!(out.envelopes.len() == 1 && out.envelopes[0].requiretls);
 }
 
 #[test]
