@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Set up, start and stop a stand-alone Postfix instance for the SMTP
-# receive benchmark (see docs/benchmarks.md).
+# receive benchmark and the relay benchmark (see docs/benchmarks.md).
 #
 # Usage (as root):
 #   scripts/bench-postfix.sh setup [DIR]   # write config + queue under DIR
+#   scripts/bench-postfix.sh setup-relay [DIR]  # as setup, plus: relay all
+#                                          # remote mail to the bench sink
 #   scripts/bench-postfix.sh start [DIR]
 #   scripts/bench-postfix.sh stop  [DIR]
 #   scripts/bench-postfix.sh reset-mailbox [DIR]
@@ -22,6 +24,12 @@
 # disabled, connection/rate limits lifted for loopback, in_flow_delay = 0.
 # Logging goes to DIR/maillog only if POSTFIX_LOG=1 (default: no log file;
 # on a machine without syslog the log lines are dropped).
+#
+# setup-relay: mail for other domains goes to relayhost [127.0.0.1]:${SINK_PORT:-2527}
+# (where `ferrymail bench relay` starts its sink), over a cached connection
+# per smtp process, up to smtp_destination_concurrency_limit = 20 at once
+# (the Postfix default, stated explicitly). Clients in mynetworks
+# (127.0.0.0/8) may relay without AUTH (permit_mynetworks, the default).
 #
 # Requires the Debian `postfix` package (installed with "No configuration").
 # Note: `postfix` prints its errors only to a terminal (otherwise to syslog);
@@ -96,13 +104,23 @@ setup() {
     echo "bench-postfix: configured in $CONF (listening on 127.0.0.1:$PORT)"
 }
 
+setup_relay() {
+    setup
+    postconf -c "$CONF" -e \
+        "relayhost = [127.0.0.1]:${SINK_PORT:-2527}" \
+        "smtp_destination_concurrency_limit = 20"
+    postfix -c "$CONF" check
+    echo "bench-postfix: relaying remote mail to 127.0.0.1:${SINK_PORT:-2527}"
+}
+
 case "$cmd" in
     setup) setup ;;
+    setup-relay) setup_relay ;;
     start) postfix -c "$CONF" start ;;
     stop) postfix -c "$CONF" stop ;;
     reset-mailbox)
         : > "$MAIL_SPOOL/bench"
         chown bench:mail "$MAIL_SPOOL/bench"
         chmod 600 "$MAIL_SPOOL/bench" ;;
-    *) die "usage: $0 setup|start|stop|reset-mailbox [DIR]" ;;
+    *) die "usage: $0 setup|setup-relay|start|stop|reset-mailbox [DIR]" ;;
 esac

@@ -15,6 +15,7 @@ usage:
   ferrymail [serve] [--config FILE] [--repl]   run the server (no FILE: the embedded default config)
   ferrymail console [--config FILE]            attach the console to the running server
   ferrymail bench smtp --target HOST:PORT …    load-test any SMTP server (ferrymail bench smtp --help)
+  ferrymail bench relay --target HOST:PORT …   relaying throughput to a sink it starts (… --help)
   ferrymail bench imap --target HOST:PORT …    load-test any IMAP server (ferrymail bench imap --help)
   ferrymail bench pop3 --target HOST:PORT …    load-test any POP3 server (ferrymail bench pop3 --help)
   ferrymail COMMAND … [--config FILE]          one console command, e.g.

@@ -1,5 +1,6 @@
 //! The real binary: first start, CLI commands with and without a running server, SIGTERM,
-//! a listener that cannot bind, and crash safety under SIGKILL.
+//! a listener that cannot bind, and crash safety under SIGKILL (while receiving, and in the
+//! middle of remote deliveries).
 
 mod common;
 
@@ -13,13 +14,18 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_ferrymail");
 
 fn write_config(dir: &Path, listeners: &str) -> PathBuf {
+    write_config_with(dir, listeners, "")
+}
+
+/// As [`write_config`], with `sections` (whole TOML sections) at the end.
+fn write_config_with(dir: &Path, listeners: &str, sections: &str) -> PathBuf {
     let path = dir.join("ferrymail.toml");
     std::fs::write(
         &path,
         format!(
             "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n{listeners}\n\
-             [queue]\nlocal_retry_interval = 1\n[server]\nshutdown_grace = 5\n\
-             [auth]\nverify = false\n"
+             [queue]\nlocal_retry_interval = 1\ndeferred_check_interval = 1\n\
+             [server]\nshutdown_grace = 5\n[auth]\nverify = false\n{sections}"
         ),
     )
     .unwrap();
@@ -297,23 +303,39 @@ fn send_until_killed(
     }
 }
 
-#[test]
-fn sigkill_at_random_moments_loses_no_acknowledged_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
-    let (ok, out) = cli(&config, &["domain", "add", "example.com"]);
+/// Domain example.com and account bob@example.com (password "pw"), through the CLI.
+fn add_bob(config: &Path) {
+    let (ok, out) = cli(config, &["domain", "add", "example.com"]);
     assert!(ok, "{out}");
     let (ok, out) = cli(
-        &config,
+        config,
         &["account", "add", "bob@example.com", "--password", "pw"],
     );
     assert!(ok, "{out}");
+}
 
+/// A seed for the kill moments, printed so that a failure can be replayed by hand.
+fn random_seed() -> u32 {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
     println!("seed {seed}");
+    seed
+}
+
+/// `min_ms` plus a pseudo-random part below `spread_ms`.
+fn random_delay(rng: &mut u32, min_ms: u64, spread_ms: u64) -> Duration {
+    *rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+    Duration::from_millis(min_ms + u64::from(*rng >> 8) % spread_ms)
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    add_bob(&config);
+    let seed = random_seed();
     let mut rng = seed;
     let acked = Arc::new(Mutex::new(Vec::new()));
     for round in 0..5 {
@@ -326,8 +348,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
                 std::thread::spawn(move || send_until_killed(addr, (round * 4 + t) * 100_000, a, s))
             })
             .collect();
-        rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        std::thread::sleep(Duration::from_millis(150 + (rng >> 8) as u64 % 600));
+        std::thread::sleep(random_delay(&mut rng, 150, 600));
         server.sigkill();
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         for s in senders {
@@ -525,13 +546,7 @@ fn sigkill_during_a_fetch_run(protocol: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
     let data = dir.path().join("data");
-    for args in [
-        vec!["domain", "add", "example.com"],
-        vec!["account", "add", "bob@example.com", "--password", "pw"],
-    ] {
-        let (ok, out) = cli(&config, &args);
-        assert!(ok, "{out}");
-    }
+    add_bob(&config);
     // Added while no server runs: straight into the store; the fetcher starts with the server.
     let port = outside.addr(protocol).port().to_string();
     let (ok, out) = cli(
@@ -605,5 +620,154 @@ fn sigkill_during_a_fetch_run(protocol: &str) {
         outside.inbox("bob@example.com").len(),
         500,
         "left on the server"
+    );
+}
+
+/// Waits (bounded) until `status` through the control socket shows every queue in `queues`
+/// empty; the last status text.
+fn wait_queues_empty(dir: &Path, queues: &[&str], within: Duration) -> (bool, String) {
+    let sock = dir.join("data/control.sock");
+    let deadline = Instant::now() + within;
+    loop {
+        let out =
+            ferrymail::admin::control::client_request(&sock, "status", Duration::from_secs(10))
+                .map(|o| o.output)
+                .unwrap_or_else(|e| e.to_string());
+        let line = out.lines().find(|l| l.starts_with("queues:")).unwrap_or("");
+        let empty = queues
+            .iter()
+            .all(|q| line.split_whitespace().any(|w| w == format!("{q}=0")));
+        if empty || Instant::now() > deadline {
+            return (empty, out);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// bob@example.com submits one message with `message_id` to carol@remote.test.
+fn submit_remote(addr: SocketAddr, message_id: &str) {
+    let mut c = common::Client::connect(addr);
+    c.cmd("EHLO client.test");
+    let r = c.auth_plain("bob@example.com", "pw");
+    assert!(r.starts_with("235"), "{r}");
+    let message = format!(
+        "From: <bob@example.com>\r\nTo: <carol@remote.test>\r\nSubject: {message_id}\r\n\
+         Message-ID: <{message_id}>\r\n\r\nbody of {message_id}\r\n"
+    );
+    let r = c.deliver("bob@example.com", &["carol@remote.test"], &message);
+    assert!(r.starts_with("250"), "{r}");
+    c.cmd("QUIT");
+}
+
+fn message_id(data: &str) -> Option<String> {
+    data.lines()
+        .find_map(|l| l.strip_prefix("Message-ID: <"))
+        .map(|l| l.trim_end().trim_end_matches('>').to_string())
+}
+
+/// The server is SIGKILLed while a slow remote MX (the sink answers DATA after 300 ms, over
+/// at most two connections) takes
+/// its messages; after restart every message reaches the MX. A message reaches it twice only
+/// at the at-least-once edge: the MX had answered 250 before the kill and the server had not
+/// acted on that reply yet (no further command on that connection), so it could not have
+/// settled the message. A copy the server had settled (it went on with the next MAIL FROM or
+/// QUIT, which it sends only after settling) must never come again.
+#[test]
+fn sigkill_during_remote_delivery_delivers_every_message_at_least_once() {
+    let dns = common::dns::TestDns::start();
+    dns.mx("remote.test", 10, "mx.remote.test");
+    dns.a("mx.remote.test", std::net::Ipv4Addr::LOCALHOST);
+    let sink = common::sink::Sink::start();
+    sink.delay_data_reply(Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(
+        dir.path(),
+        "submission = \"127.0.0.1:0\"",
+        &format!(
+            "[smtp]\nallow_plaintext_auth = true\n{}[delivery]\nport = {}\n\
+             max_connections_per_domain = 2\nconnect_timeout = 5\ncommand_timeout = 10\n\
+             retry_schedule = [\"1s\"]\n",
+            dns.config(),
+            sink.addr.port()
+        ),
+    );
+    add_bob(&config);
+    let seed = random_seed();
+    let mut rng = seed;
+    let mut submitted = Vec::new();
+    // Per kill: when the server was dead, and how many messages the MX had accepted by then.
+    let mut kills: Vec<(Instant, usize)> = Vec::new();
+    for round in 0..4 {
+        let server = Running::start(&config);
+        let addr = server.addr("submission");
+        for i in 0..10 {
+            let id = format!("crash-{round}-{i}@example.com");
+            submit_remote(addr, &id);
+            submitted.push(id);
+        }
+        std::thread::sleep(random_delay(&mut rng, 50, 800));
+        server.sigkill();
+        kills.push((Instant::now(), sink.accepted().len()));
+    }
+
+    let mut server = Running::start(&config);
+    let (empty, status) = wait_queues_empty(
+        dir.path(),
+        &["inbound", "remote", "deferred", "bad"],
+        Duration::from_secs(60),
+    );
+    assert!(empty, "the queues did not drain: {status}");
+    assert!(server.sigterm().success());
+
+    let accepted = sink.accepted();
+    let mut copies: std::collections::BTreeMap<String, Vec<&common::sink::Received>> =
+        std::collections::BTreeMap::new();
+    for r in &accepted {
+        let id = message_id(&r.data).unwrap_or_else(|| panic!("no Message-ID in {:?}", r.data));
+        copies.entry(id).or_default().push(r);
+    }
+    for id in &submitted {
+        assert!(
+            copies.contains_key(id),
+            "{id} never reached the MX (seed {seed})"
+        );
+    }
+    assert_eq!(
+        copies.len(),
+        submitted.len(),
+        "unexpected messages at the MX"
+    );
+    let mut twice = 0;
+    for (id, list) in &mut copies {
+        list.sort_by_key(|r| r.replied_at);
+        for pair in list.windows(2) {
+            let (first, again) = (pair[0], pair[1]);
+            twice += 1;
+            assert!(
+                !first.client_went_on,
+                "{id} came again although the server had gone on after its 250 (seed {seed})"
+            );
+            assert!(
+                kills
+                    .iter()
+                    .any(|(k, _)| first.replied_at < *k && *k < again.replied_at),
+                "{id} came twice with no kill between the copies (seed {seed})"
+            );
+        }
+    }
+    // The kills must have landed mid-delivery for the test to mean something: some round
+    // ended with messages still on their way.
+    let interrupted = kills
+        .iter()
+        .enumerate()
+        .filter(|(round, (_, n))| *n < (round + 1) * 10)
+        .count();
+    assert!(interrupted > 0, "no kill interrupted a delivery: {kills:?}");
+    println!(
+        "{} submitted, {} accepted by the MX, {twice} again after a kill, {interrupted} of {} kills mid-delivery (accepted at each kill: {:?})",
+        submitted.len(),
+        accepted.len(),
+        kills.len(),
+        kills.iter().map(|(_, n)| n).collect::<Vec<_>>()
     );
 }

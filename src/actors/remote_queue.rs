@@ -30,7 +30,7 @@ use crate::outbound::dns::{self, Resolver};
 use crate::outbound::session::Connection;
 use crate::outbound::settle::{self, Attempt};
 use crate::outbound::tlsrpt;
-use crate::storage::{QueueId, QueueName, QueueRecord, StorageError};
+use crate::storage::{QueueId, QueueName, QueueRecord, StorageError, Store};
 
 /// How often the remote queue is scanned for records nobody told it about.
 const RESCAN_EVERY: Duration = Duration::from_secs(60);
@@ -314,6 +314,15 @@ async fn run_worker(
     addr.do_send(WorkerEnded(dest));
 }
 
+/// The body of `rec`, read on the blocking pool: the workers share the core arbiter with
+/// every queue and folder actor, which a large body read from a cold disk would stall.
+async fn read_body(store: &Store, rec: &QueueRecord) -> Result<Vec<u8>, StorageError> {
+    let (store, blob) = (store.clone(), rec.blob);
+    tokio::task::spawn_blocking(move || store.blobs().get(&blob))
+        .await
+        .unwrap_or_else(|e| Err(StorageError::Io(std::io::Error::other(e.to_string()))))
+}
+
 async fn deliver_record(
     sctx: &Arc<ServerContext>,
     resolver: Option<&Arc<Resolver>>,
@@ -350,13 +359,15 @@ async fn deliver_record(
             Err(f) => *down = Some(f),
         }
     }
-    let attempts: Vec<Attempt> = match (down.as_ref(), store.blobs().get(&rec.blob)) {
-        (Some(f), _) => indexes.iter().map(|i| f.attempt(*i)).collect(),
-        (None, Ok(content)) => deliver::send(conn, &rec, &indexes, content).await,
-        (None, Err(e)) => {
-            tracing::error!(id, "cannot read the message body: {e}");
-            return;
-        }
+    let attempts: Vec<Attempt> = match down.as_ref() {
+        Some(f) => indexes.iter().map(|i| f.attempt(*i)).collect(),
+        None => match read_body(store, &rec).await {
+            Ok(content) => deliver::send(conn, &rec, &indexes, content).await,
+            Err(e) => {
+                tracing::error!(id, "cannot read the message body: {e}");
+                return;
+            }
+        },
     };
     for a in &attempts {
         if let Some(r) = rec.recipients.get(a.index) {

@@ -40,7 +40,13 @@ const REPLY_354_START_INPUT: u16 = 354;
 /// Errors only when the run cannot start (target not resolvable, TLS setup);
 /// connection and SMTP errors during the run are counted in the report.
 pub async fn smtp_load(opts: SmtpBenchOptions) -> Result<SmtpBenchReport, String> {
-    let shared = Arc::new(Shared::new(&opts).await?);
+    smtp_load_run(opts, rand::random()).await
+}
+
+/// As [`smtp_load`], with the run's id (in every Message-ID, see [`run_marker`]) chosen by
+/// the caller.
+pub async fn smtp_load_run(opts: SmtpBenchOptions, run_id: u64) -> Result<SmtpBenchReport, String> {
+    let shared = Arc::new(Shared::new(&opts, run_id).await?);
     let procs = ServerProcs {
         pids: opts.server_pids.clone(),
         comms: opts.server_comms.clone(),
@@ -102,7 +108,7 @@ struct Shared {
 }
 
 impl Shared {
-    async fn new(opts: &SmtpBenchOptions) -> Result<Shared, String> {
+    async fn new(opts: &SmtpBenchOptions, run_id: u64) -> Result<Shared, String> {
         Ok(Shared {
             connect: ConnectSpec {
                 endpoint: Endpoint::resolve(&opts.target, opts.tls, opts.timeout).await?,
@@ -117,7 +123,7 @@ impl Shared {
             deadline: Instant::now() + opts.duration_limit,
             limit_hit: AtomicBool::new(false),
             pipelining: opts.pipelining,
-            run_id: rand::random(),
+            run_id,
         })
     }
 

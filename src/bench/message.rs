@@ -61,6 +61,11 @@ pub fn build_message(spec: &MessageSpec<'_>, size: usize) -> Vec<u8> {
     msg
 }
 
+/// What every Message-ID of run `run_id` contains.
+pub fn run_marker(run_id: u64) -> String {
+    format!("<bench.{run_id:016x}.")
+}
+
 fn headers(spec: &MessageSpec<'_>, pad: bool) -> Vec<u8> {
     let domain = spec
         .from

@@ -6,6 +6,9 @@
 //! server's CPU time per message (summed over every process, so that
 //! multi-process servers such as Postfix compare fairly).
 //!
+//! `bench relay` (in [`relay`]) submits the same load to a relay and measures until an
+//! SMTP sink of its own ([`sink`]) has every message: relaying throughput end to end.
+//!
 //! `bench imap` (in [`imap`]) runs a mixed IMAP load for a number of seconds
 //! and reports operations per second and latency per command, the server's
 //! CPU per operation and, with idling connections, its memory per connection.
@@ -31,7 +34,9 @@ pub mod load;
 pub mod message;
 pub mod options;
 pub mod pop3;
+pub mod relay;
 pub mod report;
+pub mod sink;
 pub mod stats;
 pub mod tls;
 
@@ -57,6 +62,9 @@ pub fn run(args: &[String]) -> Result<String, String> {
         if sub == "pop3" {
             return pop3::run(rest);
         }
+        if sub == "relay" {
+            return run_relay(rest);
+        }
     }
     let opts = match args.split_first() {
         Some((sub, rest)) if sub == "smtp" => match parse_smtp_args(rest).map_err(usage_error)? {
@@ -64,16 +72,35 @@ pub fn run(args: &[String]) -> Result<String, String> {
             Parsed::Run(opts) => *opts,
         },
         Some((help, _)) if help == "--help" || help == "-h" || help == "help" => {
-            return Ok(format!("{USAGE}\n{}\n{}", imap::USAGE, pop3::USAGE))
+            return Ok(format!(
+                "{USAGE}\n{}\n{}\n{}",
+                relay::USAGE,
+                imap::USAGE,
+                pop3::USAGE
+            ))
         }
         Some((other, _)) => return Err(usage_error(format!("unknown bench {other:?}"))),
         None => return Err(usage_error("missing benchmark name".into())),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let report = runtime()?.block_on(smtp_load(opts))?;
+    Ok(report.render())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("starting runtime: {e}"))?;
-    let report = runtime.block_on(smtp_load(opts))?;
+        .map_err(|e| format!("starting runtime: {e}"))
+}
+
+/// `bench relay ARGS...`.
+fn run_relay(args: &[String]) -> Result<String, String> {
+    let opts = match relay::parse_relay_args(args) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => return Ok(relay::USAGE.to_string()),
+        Err(e) => return Err(format!("{e}\n\n{}", relay::USAGE)),
+    };
+    let report = runtime()?.block_on(relay::relay_load(opts))?;
     Ok(report.render())
 }

@@ -96,6 +96,22 @@ struct Json<'a> {
     errors: &'a [String],
 }
 
+/// `key: value` lines, values aligned, each line starting with `indent`.
+pub(super) fn aligned(rows: &[(&str, String)], indent: &str) -> String {
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    let mut out = String::new();
+    for (key, value) in rows {
+        out.push_str(&format!("{indent}{:<width$} {value}\n", format!("{key}:")));
+    }
+    out
+}
+
+/// The machine-readable last line of a report: `RESULT {json}`.
+pub(super) fn result_line(json: &impl Serialize) -> String {
+    let json = serde_json::to_string(json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    format!("RESULT {json}\n")
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -191,13 +207,8 @@ impl SmtpBenchReport {
         for line in &self.errors {
             rows.push(("error", line.clone()));
         }
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
-        let mut out = String::new();
-        for (key, value) in rows {
-            out.push_str(&format!("{:<width$} {value}\n", format!("{key}:")));
-        }
-        let json = serde_json::to_string(&j).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-        out.push_str(&format!("RESULT {json}\n"));
+        let mut out = aligned(&rows, "");
+        out.push_str(&result_line(&j));
         out
     }
 }

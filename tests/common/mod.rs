@@ -319,6 +319,14 @@ impl Client {
     }
 
     /// EHLO, MAIL, RCPT(s), DATA: the usual transaction; returns the final reply.
+    /// AUTH PLAIN as `user`; the reply.
+    pub fn auth_plain(&mut self, user: &str, password: &str) -> String {
+        use base64::Engine;
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        self.cmd(&format!("AUTH PLAIN {token}"))
+    }
+
     pub fn deliver(&mut self, from: &str, to: &[&str], message: &str) -> String {
         let r = self.cmd("EHLO client.example.net");
         assert!(r.starts_with("250"), "EHLO: {r}");

@@ -2,7 +2,9 @@
 //! PIPELINING, SIZE, 8BITMIME and (optionally) DSN, STARTTLS with a given certificate, and
 //! REQUIRETLS (offered after STARTTLS). RCPT replies come from a per-address
 //! table (default 250); each DATA's final reply comes from a queue the test fills (default
-//! 250). Every accepted message is recorded. It stops when dropped; every wait is bounded.
+//! 250), optionally after a delay (a slow peer). Every finished transaction is recorded with
+//! its connection, the time of its final reply and whether the client went on after it. It
+//! stops when dropped; every wait is bounded.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
@@ -26,6 +28,13 @@ pub struct Received {
     pub reply: String,
     /// The transaction ran over TLS.
     pub tls: bool,
+    /// Which connection (counted from 0) carried it.
+    pub connection: usize,
+    /// When the final reply was written.
+    pub replied_at: Instant,
+    /// The client went on after the final reply (another MAIL FROM, RSET or QUIT on the
+    /// same connection), so it had read the reply and acted on it.
+    pub client_went_on: bool,
 }
 
 #[derive(Default)]
@@ -38,6 +47,8 @@ struct Script {
     /// STARTTLS is offered with this configuration.
     tls: Option<Arc<rustls::ServerConfig>>,
     requiretls: bool,
+    /// Wait this long before the final reply to DATA (a slow peer).
+    data_reply_delay: Duration,
 }
 
 pub struct Sink {
@@ -117,6 +128,11 @@ impl Sink {
         lock(&self.script).vanish_after_data = n;
     }
 
+    /// Every final reply to DATA comes `delay` after the content (a slow peer).
+    pub fn delay_data_reply(&self, delay: Duration) {
+        lock(&self.script).data_reply_delay = delay;
+    }
+
     pub fn received(&self) -> Vec<Received> {
         lock(&self.received).clone()
     }
@@ -174,10 +190,10 @@ fn accept_loop(
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((sock, _)) => {
-                connections.fetch_add(1, Ordering::SeqCst);
+                let n = connections.fetch_add(1, Ordering::SeqCst);
                 let (s, r, st) = (script.clone(), received.clone(), stop.clone());
                 sessions.push(std::thread::spawn(move || {
-                    let _ = session(sock, s, r, st);
+                    let _ = session(sock, n, s, r, st);
                 }));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -287,10 +303,20 @@ impl Lines {
     fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
     }
+
+    /// The client closed its end (or the connection broke).
+    fn peer_closed(&self) -> bool {
+        match &self.stream {
+            Stream::Plain(s) => peer_closed(s),
+            Stream::Tls(s) => peer_closed(&s.sock),
+            Stream::Gone => true,
+        }
+    }
 }
 
 fn session(
     sock: TcpStream,
+    connection: usize,
     script: Arc<Mutex<Script>>,
     received: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
@@ -303,6 +329,8 @@ fn session(
     };
     io.send("220 sink.test ESMTP\r\n")?;
     let mut tx: Option<Received> = None;
+    // Index in `received` of this connection's last finished transaction.
+    let mut last: Option<usize> = None;
     let started = Instant::now();
     loop {
         if stop.load(Ordering::SeqCst) || started.elapsed() > Duration::from_secs(60) {
@@ -314,6 +342,16 @@ fn session(
             Line::Full(l) => l.trim_end().to_string(),
         };
         let upper = cmd.to_ascii_uppercase();
+        if ["MAIL FROM:", "RSET", "QUIT"]
+            .iter()
+            .any(|c| upper.starts_with(c))
+        {
+            if let Some(i) = last.take() {
+                if let Some(r) = lock(&received).get_mut(i) {
+                    r.client_went_on = true;
+                }
+            }
+        }
         let reply = if upper.starts_with("EHLO") {
             let s = lock(&script);
             let dsn = if s.dsn { "250-DSN\r\n" } else { "" };
@@ -350,6 +388,9 @@ fn session(
                 data: String::new(),
                 reply: String::new(),
                 tls: io.is_tls(),
+                connection,
+                replied_at: Instant::now(),
+                client_went_on: false,
             });
             "250 2.1.0 ok\r\n".into()
         } else if upper.starts_with("RCPT TO:") {
@@ -380,16 +421,31 @@ fn session(
                     if vanish {
                         return Ok(());
                     }
-                    let r = lock(&script)
-                        .data
-                        .pop_front()
-                        .unwrap_or_else(|| "250 2.0.0 ok queued".into());
+                    let (r, delay) = {
+                        let mut s = lock(&script);
+                        let r = s.data.pop_front();
+                        (
+                            r.unwrap_or_else(|| "250 2.0.0 ok queued".into()),
+                            s.data_reply_delay,
+                        )
+                    };
+                    std::thread::sleep(delay);
+                    // A client that died while we waited never sees the reply: the message
+                    // was not accepted (the time is taken while the client is known alive).
+                    let at = Instant::now();
+                    if io.peer_closed() {
+                        return Ok(());
+                    }
+                    io.send(&format!("{r}\r\n"))?;
                     if let Some(mut t) = tx.take() {
                         t.data = data;
-                        t.reply = r.clone();
-                        lock(&received).push(t);
+                        t.reply = r;
+                        t.replied_at = at;
+                        let mut received = lock(&received);
+                        last = Some(received.len());
+                        received.push(t);
                     }
-                    format!("{r}\r\n")
+                    continue;
                 }
                 _ => "554 5.5.1 no valid recipients\r\n".into(),
             }
@@ -404,6 +460,20 @@ fn session(
         };
         io.send(&reply)?;
     }
+}
+
+/// The client closed its end (or the connection broke).
+fn peer_closed(sock: &TcpStream) -> bool {
+    if sock.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let closed = match sock.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    closed || sock.set_nonblocking(false).is_err()
 }
 
 /// Reads DATA content up to the lone ".", unstuffed.

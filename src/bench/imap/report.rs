@@ -353,15 +353,11 @@ impl ImapBenchReport {
         for e in &self.errors {
             rows.push(("error", e.clone()));
         }
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
-        for (key, value) in rows {
-            out.push_str(&format!("{:<width$} {value}\n", format!("{key}:")));
-        }
+        out.push_str(&crate::bench::report::aligned(&rows, ""));
         if !j.commands.is_empty() {
             out.push_str(&command_table(&j.commands));
         }
-        let json = serde_json::to_string(&j).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-        out.push_str(&format!("RESULT {json}\n"));
+        out.push_str(&crate::bench::report::result_line(&j));
         out
     }
 }
