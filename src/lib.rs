@@ -26,6 +26,7 @@ pub mod admin;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod fetch;
 pub mod http;
 pub mod mailauth;
 pub mod outbound;

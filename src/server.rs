@@ -237,6 +237,7 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         sessions,
     );
     ctx.set_queues(QueueAddrs::start(&ctx));
+    crate::actors::fetcher::start_all(&ctx);
 
     let control_path = control::start(ctx.clone()).map_err(|e| {
         format!(

@@ -505,6 +505,124 @@ fn file_logging_writes_per_service_logs() {
     assert!(all.contains("stopped"), "{all}");
 }
 
+/// The count in `folder list ACCOUNT`'s INBOX row, through the console socket.
+fn inbox_count(data: &Path, account: &str) -> usize {
+    let sock = data.join("control.sock");
+    let Ok(out) = ferrymail::admin::control::client_request(
+        &sock,
+        &format!("folder list {account}"),
+        Duration::from_secs(10),
+    ) else {
+        return 0;
+    };
+    out.output
+        .lines()
+        .find_map(|l| l.strip_prefix("INBOX"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn sigkill_during_an_imap_fetch_run_gives_every_message_exactly_once() {
+    sigkill_during_a_fetch_run("imap");
+}
+
+#[test]
+fn sigkill_during_a_pop3_fetch_run_gives_every_message_exactly_once() {
+    sigkill_during_a_fetch_run("pop3");
+}
+
+/// 500 messages on a second server, fetched over `protocol` by `ferrymail serve`, which is
+/// killed twice mid-run: each arrives exactly once, and stays on the server.
+fn sigkill_during_a_fetch_run(protocol: &str) {
+    use common::fetch::{fill, letter, message_ids};
+    let outside = common::TestServer::start();
+    let letters: Vec<String> = (0..500)
+        .map(|n| letter("kill", n, "To: bob@example.com\r\n"))
+        .collect();
+    fill(&outside, "bob@example.com", &letters);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "smtp = \"127.0.0.1:0\"");
+    let data = dir.path().join("data");
+    add_bob(&config);
+    // Added while no server runs: straight into the store; the fetcher starts with the server.
+    let port = outside.addr(protocol).port().to_string();
+    let (ok, out) = cli(
+        &config,
+        &[
+            "source",
+            "add",
+            "bob@example.com",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--protocol",
+            protocol,
+            "--tls",
+            "none",
+            "--user",
+            "bob@example.com",
+            "--password",
+            common::PASSWORD,
+            "--interval",
+            "3600",
+        ],
+    );
+    assert!(ok && out.starts_with("source 1 added"), "{out}");
+
+    for at_least in [100, 300] {
+        let server = Running::start(&config);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while inbox_count(&data, "bob@example.com") < at_least {
+            assert!(
+                Instant::now() < deadline,
+                "fetching stalled below {at_least}: {}",
+                cli(&config, &["source", "status"]).1
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.sigkill();
+    }
+    let mut server = Running::start(&config);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while inbox_count(&data, "bob@example.com") < 500 {
+        assert!(
+            Instant::now() < deadline,
+            "not all messages arrived: {}",
+            cli(&config, &["source", "status"]).1
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Once the run is over, another finds nothing new.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let out = loop {
+        let (ok, out) = cli(&config, &["source", "run", "1"]);
+        if ok || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        out.trim(),
+        "source 1: 500 on the server, 0 fetched, 0 deleted"
+    );
+    assert!(server.sigterm().success());
+
+    let store = ferrymail::storage::Store::open(&data).unwrap();
+    let ids = message_ids(&store, "bob@example.com");
+    assert_eq!(ids.len(), 500);
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 500, "a message arrived twice");
+    assert_eq!(
+        outside.inbox("bob@example.com").len(),
+        500,
+        "left on the server"
+    );
+}
+
 /// Waits (bounded) until `status` through the control socket shows every queue in `queues`
 /// empty; the last status text.
 fn wait_queues_empty(dir: &Path, queues: &[&str], within: Duration) -> (bool, String) {

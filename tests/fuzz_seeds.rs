@@ -155,3 +155,9 @@ fn pop3_session_seeds_reach_every_command() {
     let missing: Vec<&str> = expected.into_iter().filter(|e| !all.contains(e)).collect();
     assert!(missing.is_empty(), "no seed reaches: {missing:?}");
 }
+
+#[test]
+fn fetch_clients_seeds() {
+    let n = replay("fetch_clients", ferrymail::fetch::fuzz::drive);
+    assert!(n >= 16, "fetch_clients seed corpus missing: {n} files");
+}

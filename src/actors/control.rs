@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fetcher;
 use super::stats::Stats;
 use super::ServerContext;
 use crate::admin::control::{serve_connection, ControlResponse};
@@ -116,7 +117,60 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             let now = ctx.clock.now();
             crate::outbound::show::tls_policy(&config, &resolver, &ctx.store, now, &domain).await
         }
-        other => exec::execute(&ctx.store, &other),
+        other => execute_fetch(ctx, other).await,
+    }
+}
+
+/// The fetch commands need the live fetchers: started on add, stopped on delete, run now.
+async fn execute_fetch(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result<String, String> {
+    use crate::admin::fetch;
+    let store = &ctx.store;
+    match cmd {
+        AdminCommand::SourceAdd { account, spec } => {
+            let (out, id) = fetch::source_add(store, &account, &spec)?;
+            fetcher::ensure(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::DomainPopSet {
+            domain,
+            spec,
+            options,
+        } => {
+            let (out, id) = fetch::domainpop_set(store, &domain, &spec, &options)?;
+            fetcher::ensure(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::SourceDel(id) => {
+            let out = fetch::source_del(store, id)?;
+            fetcher::remove(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::DomainPopDel(domain) => {
+            let id = fetch::domainpop_source(store, &domain)?.id;
+            let out = fetch::source_del(store, id)?;
+            fetcher::remove(ctx, id);
+            Ok(out)
+        }
+        AdminCommand::SourceRun(id) => {
+            if store.fetch_source(id).map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("no source {id} (see `source list`)"));
+            }
+            Ok(match run_for_a_while(ctx, id).await? {
+                Some(report) => format!("source {id}: {report}"),
+                None => still_running(id),
+            })
+        }
+        AdminCommand::DomainPopRun(domain) => {
+            let id = fetch::domainpop_source(store, &domain)?.id;
+            Ok(match run_for_a_while(ctx, id).await? {
+                Some(report) => format!("DomainPOP for {domain}: {report}"),
+                None => still_running(id),
+            })
+        }
+        AdminCommand::SourceStatus(id) => {
+            fetch::source_status(store, id, &|id| ctx.fetchers.is_running(id))
+        }
+        other => exec::execute(store, &other),
     }
 }
 
@@ -184,6 +238,25 @@ async fn dns_lookup(ctx: &Arc<ServerContext>, kind: &str, name: &str) -> Result<
     }
 }
 
+/// How long `source run` waits for the outcome; a longer run goes on in the background
+/// (the console client gives up on an answer after a minute).
+const RUN_WAIT: Duration = Duration::from_secs(45);
+
+/// Runs a source now; `None` if it is still running after [`RUN_WAIT`].
+async fn run_for_a_while(
+    ctx: &Arc<ServerContext>,
+    id: u64,
+) -> Result<Option<fetcher::RunReport>, String> {
+    match tokio::time::timeout(RUN_WAIT, fetcher::run_now(ctx, id)).await {
+        Ok(report) => report.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+fn still_running(id: u64) -> String {
+    format!("source {id} is still fetching; `source status {id}` shows how it ends")
+}
+
 /// `dns tlsa NAME`: asked of the first configured name server with the AD bit set, so the
 /// answer says whether it was DNSSEC-validated (RFC 6840 §5.7).
 async fn tlsa_lookup(ctx: &Arc<ServerContext>, name: &str) -> Result<String, String> {
@@ -242,6 +315,7 @@ fn status(ctx: &ServerContext) -> String {
         Stats::count(&ctx.stats.messages_delivered),
         Stats::count(&ctx.stats.messages_out)
     );
+    let _ = writeln!(out, "{}", crate::admin::fetch::summary(&ctx.store));
     let _ = write!(
         out,
         "actors: {} open folders, {} restarts",

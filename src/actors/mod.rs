@@ -9,6 +9,7 @@
 //! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
 //! │   └─ (remote) one connection worker per destination   outbound SMTP, see remote_queue.rs
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
+//! ├─ fetch/<source id>           FetcherActor, one per MultiPOP/DomainPOP source
 //! └─ control                      the console's Unix socket
 //! ```
 //!
@@ -19,8 +20,10 @@
 
 pub mod auth;
 pub mod authlog;
+pub mod client_tls;
 pub mod conn;
 pub mod control;
+pub mod fetcher;
 pub mod folder;
 pub mod header_cache;
 pub mod imap_backend;
@@ -57,6 +60,8 @@ pub struct ServerContext {
     pub faults: supervisor::FaultHooks,
     pub auth_log: authlog::AuthFailureLog,
     pub folders: folder::FolderRegistry,
+    /// The fetch sources' actors (MultiPOP, DomainPOP).
+    pub fetchers: fetcher::Fetchers,
     queues: OnceLock<queues::QueueAddrs>,
     shutdown: watch::Sender<bool>,
     /// Notified when someone (console `shutdown`, a test) asks the server to stop.
@@ -87,6 +92,7 @@ impl ServerContext {
         session_arbiters: Vec<ArbiterHandle>,
     ) -> Arc<ServerContext> {
         let (shutdown, _) = watch::channel(false);
+        let max_fetchers = config.fetch.max_concurrent;
         Arc::new(ServerContext {
             config: RwLock::new(config),
             tls: RwLock::new(tls),
@@ -97,6 +103,7 @@ impl ServerContext {
             faults: supervisor::FaultHooks::default(),
             auth_log,
             folders: folder::FolderRegistry::default(),
+            fetchers: fetcher::Fetchers::new(max_fetchers),
             queues: OnceLock::new(),
             shutdown,
             stop_requested: tokio::sync::Notify::new(),

@@ -21,8 +21,8 @@ use super::folder::{AppendMessage, FolderError};
 use super::supervisor::{apply_backoff, guarded, Panicked};
 use super::ServerContext;
 use crate::storage::{
-    Destination, Flags, FolderId, NewMessage, QueueId, QueueName, QueueRecipient, QueueRecord,
-    StorageError, Store,
+    Accepted, BlobId, Destination, FetchedMessage, Flags, FolderId, NewMessage, QueueId, QueueName,
+    QueueRecipient, QueueRecord, StorageError, Store,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,13 @@ pub enum QueueError {
 #[derive(Message, Debug)]
 #[rtype(result = "Result<QueueId, QueueError>")]
 pub struct Enqueue(pub QueueRecord);
+
+/// Take in a fetched message (MultiPOP/DomainPOP fetchers): its records and its seen mark
+/// in one transaction ([`Store::fetch_accept`]), answered after the commit, so the fetcher
+/// may then delete the remote copy.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Accepted, QueueError>")]
+pub struct EnqueueFetched(pub FetchedMessage);
 
 /// A record is waiting in the receiving actor's queue (after a move by another actor or the
 /// console). Each queue does its own work with it: route, deliver, archive, or hold.
@@ -161,31 +168,72 @@ impl Supervised for InboundQueueActor {
     }
 }
 
+impl InboundQueueActor {
+    /// Writes with `put` (one transaction), waits for the group commit, then tells each
+    /// queue that got a record. The caller hears back only when it is all durable.
+    fn accept<T: 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        put: impl FnOnce(&Store) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>,
+    ) -> ResponseActFuture<Self, Result<T, QueueError>> {
+        let store = self.ctx.store.clone();
+        let put = guarded::<Self, _>(&self.ctx.registry, "queue/inbound", ctx, || put(&store));
+        let commit = store.commit_async();
+        Box::pin(
+            async move {
+                let written = put??;
+                commit.await?;
+                Ok(written)
+            }
+            .into_actor(self)
+            .map(|res: Result<_, QueueError>, act, ctx| {
+                let (value, records) = res?;
+                for (queue, id) in records {
+                    match queue {
+                        QueueName::Inbound => ctx.notify(Queued(id)),
+                        other => act.ctx.queues().notify(other, id),
+                    }
+                }
+                Ok(value)
+            }),
+        )
+    }
+}
+
 impl Handler<Enqueue> for InboundQueueActor {
     type Result = ResponseActFuture<Self, Result<QueueId, QueueError>>;
 
     fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) -> Self::Result {
-        let store = self.ctx.store.clone();
         let id = msg.0.id;
-        let put = guarded::<Self, _>(&self.ctx.registry, "queue/inbound", ctx, || {
-            store.queue_put(&msg.0)
-        });
-        let commit = store.commit_async();
-        Box::pin(
-            async move {
-                put??;
-                commit.await?;
-                Ok(id)
-            }
-            .into_actor(self)
-            .map(|res: Result<QueueId, QueueError>, _act, ctx| {
-                if let Ok(id) = res {
-                    ctx.notify(Queued(id));
-                }
-                res
-            }),
-        )
+        self.accept(ctx, move |store| {
+            store.queue_put(&msg.0)?;
+            Ok((id, vec![(QueueName::Inbound, id)]))
+        })
     }
+}
+
+impl Handler<EnqueueFetched> for InboundQueueActor {
+    type Result = ResponseActFuture<Self, Result<Accepted, QueueError>>;
+
+    fn handle(&mut self, msg: EnqueueFetched, ctx: &mut Self::Context) -> Self::Result {
+        self.accept(ctx, move |store| {
+            let accepted = store.fetch_accept(&msg.0)?;
+            let records = match &accepted {
+                Accepted::New { records, .. } => records.clone(),
+                Accepted::AlreadySeen => Vec::new(),
+            };
+            Ok((accepted, records))
+        })
+    }
+}
+
+/// Writes a message body file, off the actor threads. Not durable by itself: the commit
+/// that makes the record holding it durable syncs it too (see `storage::commit`).
+pub async fn store_body(store: &Store, content: Vec<u8>) -> Result<BlobId, StorageError> {
+    let blobs = store.clone();
+    tokio::task::spawn_blocking(move || blobs.blobs().put(&content))
+        .await
+        .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?
 }
 
 impl Handler<Queued> for InboundQueueActor {

@@ -24,8 +24,7 @@ use crate::protocols::smtp::{
     RecipientCheck, Service, Session, SessionConfig,
 };
 use crate::storage::{
-    Destination, EnvelopeParams, QueueName, QueueRecipient, QueueRecord, RecipientKind,
-    StorageError, Store,
+    Destination, EnvelopeParams, QueueRecipient, QueueRecord, RecipientKind, StorageError, Store,
 };
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -274,30 +273,32 @@ async fn enqueue(
         .map(|r| requiretls::strip_tag(&r.address))
         .collect();
     let requiretls = env.requiretls || tagged.iter().any(Option::is_some);
+    let recipients = env
+        .recipients
+        .iter()
+        .zip(tagged)
+        .map(|(r, stripped)| QueueRecipient {
+            address: stripped.unwrap_or_else(|| r.address.clone()),
+            original: r.address.clone(),
+            orcpt: r.orcpt.clone(),
+            notify: r.notify.as_ref().map(|n| {
+                n.iter()
+                    .map(|x| format!("{x:?}").to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+            delivered: false,
+            last_error: None,
+        })
+        .collect();
+    let origin = format!(
+        "{} from {} [{}]{}",
+        env.protocol,
+        env.helo,
+        env.peer.ip,
+        if tls { " tls" } else { "" }
+    );
     let record = QueueRecord {
-        id,
-        queue: QueueName::Inbound,
-        blob,
-        size,
-        mail_from: env.mail_from.clone(),
-        recipients: env
-            .recipients
-            .iter()
-            .zip(tagged)
-            .map(|(r, stripped)| QueueRecipient {
-                address: stripped.unwrap_or_else(|| r.address.clone()),
-                original: r.address.clone(),
-                orcpt: r.orcpt.clone(),
-                notify: r.notify.as_ref().map(|n| {
-                    n.iter()
-                        .map(|x| format!("{x:?}").to_uppercase())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                }),
-                delivered: false,
-                last_error: None,
-            })
-            .collect(),
         params: EnvelopeParams {
             body: Some(format!("{:?}", env.body_type)),
             smtputf8: env.smtputf8,
@@ -305,19 +306,17 @@ async fn enqueue(
             envid: env.envid.clone(),
             requiretls,
         },
-        received_at: now,
-        due: None,
-        attempts: 0,
-        last_error: None,
-        origin: format!(
-            "{} from {} [{}]{}",
-            env.protocol,
-            env.helo,
-            env.peer.ip,
-            if tls { " tls" } else { "" }
-        ),
         auth_as: env.auth_as.clone(),
         folder: checked.folder,
+        ..QueueRecord::inbound(
+            id,
+            blob,
+            size,
+            env.mail_from.clone(),
+            recipients,
+            origin,
+            now,
+        )
     };
     match sctx.queues().inbound.send(Enqueue(record)).await {
         Ok(Ok(_)) => {

@@ -136,15 +136,27 @@ where
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(r) => Ok(r),
         Err(payload) => {
-            let reason = panic_message(&payload);
-            tracing::error!(actor = path, %reason, "actor failed; restarting");
-            registry.record_failure(path, &reason);
+            let failed = contain(registry, path, payload);
             ctx.stop();
-            Err(Panicked {
-                path: path.to_string(),
-                reason,
-            })
+            Err(failed)
         }
+    }
+}
+
+/// Counts and logs a panic caught at an actor's boundary (by [`guarded`], or around an
+/// actor's future with `catch_unwind`); the caller then stops the actor so that its
+/// `actix::Supervisor` restarts it.
+pub fn contain(
+    registry: &ActorRegistry,
+    path: &str,
+    payload: Box<dyn std::any::Any + Send>,
+) -> Panicked {
+    let reason = panic_message(&payload);
+    tracing::error!(actor = path, %reason, "actor failed; restarting");
+    registry.record_failure(path, &reason);
+    Panicked {
+        path: path.to_string(),
+        reason,
     }
 }
 

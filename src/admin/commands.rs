@@ -12,6 +12,8 @@ pub(crate) enum Arg {
     Queue,
     /// Whose folders: an account address, or `public` for the public folders.
     Owner,
+    /// A fetch source's number, as `source list` shows it.
+    SourceId,
     /// ACL rights: letters of RFC 4314 ("lrs"), "+letters" / "-letters" to add or remove some,
     /// or "none" to remove the entry.
     Rights,
@@ -50,6 +52,77 @@ const ADMIN: Flag = Flag {
     value: None,
     required: false,
 };
+
+const fn opt(name: &'static str, value: &'static str) -> Flag {
+    Flag {
+        name,
+        value: Some(value),
+        required: false,
+    }
+}
+const fn req(name: &'static str, value: &'static str) -> Flag {
+    Flag {
+        name,
+        value: Some(value),
+        required: true,
+    }
+}
+const fn switch(name: &'static str) -> Flag {
+    Flag {
+        name,
+        value: None,
+        required: false,
+    }
+}
+
+/// `a` then `b` (`T` = N + M), for option lists that extend another.
+const fn joined<const N: usize, const M: usize, const T: usize>(
+    a: [Flag; N],
+    b: [Flag; M],
+) -> [Flag; T] {
+    let mut out = [PASSWORD; T];
+    let mut i = 0;
+    while i < T {
+        out[i] = if i < N { a[i] } else { b[i - N] };
+        i += 1;
+    }
+    out
+}
+
+const SOURCE_FLAGS: [Flag; 9] = [
+    req("--host", "HOST"),
+    req("--user", "USER"),
+    PASSWORD,
+    opt("--protocol", "pop3|imap"),
+    opt("--port", "N"),
+    opt("--tls", "none|starttls|implicit"),
+    switch("--no-verify"),
+    switch("--delete"),
+    opt("--interval", "SECS"),
+];
+const DOMAINPOP_FLAGS: [Flag; 13] = joined(
+    SOURCE_FLAGS,
+    [
+        opt("--headers", "LIST"),
+        opt("--unknown", "ACCOUNT|bad"),
+        opt("--dedup", "SECS|off"),
+        opt("--raw-copy", "FOLDER"),
+    ],
+);
+const SOURCE_DETAIL: &str =
+    "Defaults: --protocol pop3, --tls implicit, --port the protocol's (995/993 with
+implicit TLS, else 110/143), --interval 300. --no-verify skips the certificate check (test
+servers only). --delete removes fetched mail from the server once it is stored here;
+without it mail is left there and never fetched twice. The password is stored encrypted.";
+const DOMAINPOP_DETAIL: &str =
+    "The source options are those of 'source add' (--protocol imap also works).
+--headers: where to look for recipients, in order, comma-separated; names joined by '/'
+count as one (default: X-Rcpt-To,X-Original-To,X-Delivered-To,Delivered-To,Received,To/Cc/Bcc).
+The first entry naming an address in a local domain decides; its local addresses get a copy.
+--unknown: where mail for unknown local addresses goes: an account (default
+postmaster@DOMAIN) or 'bad' (the bad queue). --dedup: drop a second copy of one Message-ID
+to one recipient within SECS seconds (default 86400), or 'off'. --raw-copy: also keep each
+fetched message as a file in this folder of the data directory.";
 
 const fn spec(
     path: &'static str,
@@ -430,6 +503,84 @@ is only verifiable once the record can be looked up.",
             &[],
         )
     },
+    Spec {
+        details: SOURCE_DETAIL,
+        ..spec(
+            "source add",
+            "source add ADDRESS --host HOST --user USER --password P [--protocol pop3|imap] [--port N] [--tls none|starttls|implicit] [--no-verify] [--delete] [--interval SECS]",
+            "collect an outside mailbox into an account (MultiPOP)",
+            &[Arg::Text("ADDRESS")],
+            1,
+            &SOURCE_FLAGS,
+        )
+    },
+    spec(
+        "source list",
+        "source list [ADDRESS]",
+        "list the MultiPOP sources, all or one account's",
+        &[Arg::Text("ADDRESS")],
+        0,
+        &[],
+    ),
+    spec(
+        "source del",
+        "source del ID",
+        "delete a source (MultiPOP or DomainPOP) and what it remembers",
+        &[Arg::SourceId],
+        1,
+        &[],
+    ),
+    spec(
+        "source run",
+        "source run ID",
+        "fetch from a source now and show what came",
+        &[Arg::SourceId],
+        1,
+        &[],
+    ),
+    spec(
+        "source status",
+        "source status [ID]",
+        "show each source's last run, counts, last error and next run",
+        &[Arg::SourceId],
+        0,
+        &[],
+    ),
+    Spec {
+        details: DOMAINPOP_DETAIL,
+        ..spec(
+            "domainpop set",
+            "domainpop set DOMAIN --host HOST --user USER --password P [source options] [--headers LIST] [--unknown ACCOUNT|bad] [--dedup SECS|off] [--raw-copy FOLDER]",
+            "collect a domain's mail from one provider mailbox (DomainPOP)",
+            &[Arg::Text("DOMAIN")],
+            1,
+            &DOMAINPOP_FLAGS,
+        )
+    },
+    spec(
+        "domainpop show",
+        "domainpop show DOMAIN",
+        "show a domain's DomainPOP settings and status",
+        &[Arg::Text("DOMAIN")],
+        1,
+        &[],
+    ),
+    spec(
+        "domainpop del",
+        "domainpop del DOMAIN",
+        "stop collecting a domain's mail (DomainPOP)",
+        &[Arg::Text("DOMAIN")],
+        1,
+        &[],
+    ),
+    spec(
+        "domainpop run",
+        "domainpop run DOMAIN",
+        "fetch a domain's mail now and show what came",
+        &[Arg::Text("DOMAIN")],
+        1,
+        &[],
+    ),
 ];
 
 /// The first words of all commands, in table order, without repeats.

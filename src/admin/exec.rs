@@ -147,6 +147,25 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
         | AdminCommand::Shutdown => {
             return Err("the server is not running; this command needs a running server".into())
         }
+        AdminCommand::SourceAdd { account, spec } => {
+            super::fetch::source_add(store, account, spec)?.0
+        }
+        AdminCommand::SourceList(account) => super::fetch::source_list(store, account.as_deref())?,
+        AdminCommand::SourceDel(id) => super::fetch::source_del(store, *id)?,
+        AdminCommand::SourceStatus(id) => super::fetch::source_status(store, *id, &|_| false)?,
+        AdminCommand::DomainPopSet {
+            domain,
+            spec,
+            options,
+        } => super::fetch::domainpop_set(store, domain, spec, options)?.0,
+        AdminCommand::DomainPopShow(domain) => super::fetch::domainpop_show(store, domain)?,
+        AdminCommand::DomainPopDel(domain) => {
+            let id = super::fetch::domainpop_source(store, domain)?.id;
+            super::fetch::source_del(store, id)?
+        }
+        AdminCommand::SourceRun(_) | AdminCommand::DomainPopRun(_) => {
+            return Err("the server is not running; fetching needs a running server".into())
+        }
         AdminCommand::DkimGenerate {
             domain,
             algorithm,

@@ -17,6 +17,9 @@ pub mod control;
 pub mod exec;
 #[cfg(test)]
 mod exec_tests;
+pub mod fetch;
+#[cfg(test)]
+mod fetch_tests;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -121,6 +124,27 @@ pub enum AdminCommand {
         domain: String,
         selector: String,
     },
+    /// MultiPOP: an outside mailbox collected into `account`.
+    SourceAdd {
+        account: String,
+        spec: fetch::SourceSpec,
+    },
+    /// MultiPOP sources, all or one account's.
+    SourceList(Option<String>),
+    SourceDel(u64),
+    SourceRun(u64),
+    /// Every source's status (MultiPOP and DomainPOP), or one's.
+    SourceStatus(Option<u64>),
+    /// DomainPOP: `domain`'s provider mailbox (replaces an earlier one, keeping what was
+    /// fetched already).
+    DomainPopSet {
+        domain: String,
+        spec: fetch::SourceSpec,
+        options: fetch::DomainPopSpec,
+    },
+    DomainPopShow(String),
+    DomainPopDel(String),
+    DomainPopRun(String),
 }
 
 /// The owner word for the public folders (`folder list public`).
@@ -168,6 +192,15 @@ impl AdminCommand {
             DkimList(_) => "dkim list",
             DkimActivate { .. } => "dkim activate",
             DkimDelete { .. } => "dkim delete",
+            SourceAdd { .. } => "source add",
+            SourceList(_) => "source list",
+            SourceDel(_) => "source del",
+            SourceRun(_) => "source run",
+            SourceStatus(_) => "source status",
+            DomainPopSet { .. } => "domainpop set",
+            DomainPopShow(_) => "domainpop show",
+            DomainPopDel(_) => "domainpop del",
+            DomainPopRun(_) => "domainpop run",
         }
     }
 
@@ -175,7 +208,10 @@ impl AdminCommand {
     pub fn has_secret(&self) -> bool {
         matches!(
             self,
-            AdminCommand::AccountAdd { .. } | AdminCommand::AccountPasswd { .. }
+            AdminCommand::AccountAdd { .. }
+                | AdminCommand::AccountPasswd { .. }
+                | AdminCommand::SourceAdd { .. }
+                | AdminCommand::DomainPopSet { .. }
         )
     }
 
@@ -205,7 +241,18 @@ impl AdminCommand {
             Status | Actors | DomainList | AccountList | AliasList | Reload | Shutdown => {
                 (vec![], vec![])
             }
-            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimList(x) => (vec![x.clone()], vec![]),
+            DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimList(x) | DomainPopShow(x)
+            | DomainPopDel(x) | DomainPopRun(x) => (vec![x.clone()], vec![]),
+            SourceAdd { account, spec } => (vec![account.clone()], spec.words(redact)),
+            DomainPopSet {
+                domain,
+                spec,
+                options,
+            } => {
+                let mut flags = spec.words(redact);
+                flags.extend(options.words());
+                (vec![domain.clone()], flags)
+            }
             DkimGenerate {
                 domain,
                 algorithm,
@@ -223,6 +270,9 @@ impl AdminCommand {
             DkimActivate { domain, selector } | DkimDelete { domain, selector } => {
                 (vec![domain.clone(), selector.clone()], vec![])
             }
+            SourceList(a) => (a.iter().cloned().collect(), vec![]),
+            SourceDel(id) | SourceRun(id) => (vec![id.to_string()], vec![]),
+            SourceStatus(id) => (id.iter().map(u64::to_string).collect(), vec![]),
             AccountAdd {
                 address,
                 password: p,

@@ -152,6 +152,7 @@ fn arg_name(arg: &Arg) -> &'static str {
         Arg::Queue => "QUEUE",
         Arg::Owner => "ACCOUNT",
         Arg::Rights => "RIGHTS",
+        Arg::SourceId => "ID",
     }
 }
 
@@ -218,6 +219,12 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
             format!("'{value}' is not an account address or 'public'"),
         )),
         Arg::Rights => check_rights(spec, value),
+        Arg::SourceId => value.parse::<u64>().map(|_| ()).map_err(|_| {
+            err(
+                spec,
+                format!("bad ID '{value}' (expected a source number, as `source list` shows)"),
+            )
+        }),
         Arg::Id => parse_id(value).map(|_| ()).ok_or_else(|| {
             err(
                 spec,
@@ -347,12 +354,45 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
             domain: arg(0).to_ascii_lowercase(),
             selector: arg(1).to_ascii_lowercase(),
         },
+        "source add" => SourceAdd {
+            account: arg(0).to_ascii_lowercase(),
+            spec: source_spec(spec, &p)?,
+        },
+        "source list" => SourceList(p.args.first().map(|a| a.to_ascii_lowercase())),
+        "source del" => SourceDel(number(&arg(0))),
+        "source run" => SourceRun(number(&arg(0))),
+        "source status" => SourceStatus(p.args.first().map(|a| number(a))),
+        "domainpop set" => {
+            let domain = arg(0).to_ascii_lowercase();
+            let options =
+                super::fetch::domainpop_spec(&domain, |n| p.flag(n)).map_err(|m| err(spec, m))?;
+            DomainPopSet {
+                spec: source_spec(spec, &p)?,
+                domain,
+                options,
+            }
+        }
+        "domainpop show" => DomainPopShow(arg(0).to_ascii_lowercase()),
+        "domainpop del" => DomainPopDel(arg(0).to_ascii_lowercase()),
+        "domainpop run" => DomainPopRun(arg(0).to_ascii_lowercase()),
         other => {
             return Err(AdminParseError::new(format!(
                 "command '{other}' is not implemented"
             )))
         }
     })
+}
+
+fn source_spec(
+    spec: &'static Spec,
+    p: &Parsed,
+) -> Result<super::fetch::SourceSpec, AdminParseError> {
+    super::fetch::source_spec(|n| p.flag(n)).map_err(|m| err(spec, m))
+}
+
+fn number(s: &str) -> u64 {
+    // Checked by `check_arg`.
+    s.parse().unwrap_or_default()
 }
 
 /// `--algorithm`: "rsa" or "ed25519", lowercased.

@@ -48,6 +48,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub fetch: FetchConfig,
     /// The file read, or `None` for the embedded default.
     pub source: Option<PathBuf>,
 }
@@ -281,6 +282,16 @@ pub enum DmarcEnforcement {
     Off,
 }
 
+/// `[fetch]`: global limits of MultiPOP and DomainPOP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchConfig {
+    pub max_concurrent: usize,
+    pub min_interval: Duration,
+    pub timeout: Duration,
+    pub max_message_size: u64,
+    pub max_backoff: Duration,
+}
+
 /// Everything wrong with one config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -467,6 +478,14 @@ fn read_root(
     s.finish(p);
     let mut s = root.section("auth", p);
     let auth = read_auth(&mut s, p);
+    let mut s = root.section("fetch", p);
+    let fetch = FetchConfig {
+        max_concurrent: s.count("max_concurrent", 4, 1, p),
+        min_interval: secs(s.uint("min_interval", 60, 1, p)),
+        timeout: secs(s.uint("timeout", 60, 1, p)),
+        max_message_size: s.uint("max_message_size", 52_428_800, 1024, p),
+        max_backoff: secs(s.uint("max_backoff", 3600, 1, p)),
+    };
     s.finish(p);
 
     Config {
@@ -483,6 +502,7 @@ fn read_root(
         server,
         log,
         auth,
+        fetch,
         source,
     }
 }

@@ -107,6 +107,13 @@ fn shipped_file_equals_documented_defaults() {
                 Network::parse("::1/128").unwrap(),
             ],
         },
+        fetch: FetchConfig {
+            max_concurrent: 4,
+            min_interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+            max_message_size: 52_428_800,
+            max_backoff: Duration::from_secs(3600),
+        },
         source: None,
     };
     assert_eq!(c, expected);
@@ -154,6 +161,11 @@ fn shipped_file_documents_every_key_and_each_is_optional() {
         "auth.dmarc_policy",
         "auth.dns_timeout",
         "auth.verify_timeout",
+        "fetch.max_concurrent",
+        "fetch.min_interval",
+        "fetch.timeout",
+        "fetch.max_message_size",
+        "fetch.max_backoff",
     ];
     let shipped: toml::Table = toml::from_str(DEFAULT_CONFIG).expect("toml");
     let services = SERVICES.map(|s| format!("listeners.{s}"));

@@ -8,15 +8,14 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{ring::default_provider, CryptoProvider};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-
+use rustls::crypto::ring::default_provider;
+use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 
 use super::dane::{DaneVerifier, Tlsa};
+use crate::actors::client_tls::AcceptAnyCertificate;
 use crate::config::DeliveryConfig;
 use crate::protocols::smtp::client::TlsMode;
 
@@ -100,7 +99,9 @@ pub fn client_config(policy: &TlsPolicy) -> Result<Arc<rustls::ClientConfig>, St
     let config = match policy {
         TlsPolicy::Opportunistic | TlsPolicy::Required => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            // Opportunistic TLS encrypts without authenticating: SMTP servers' certificates
+            // often do not match their MX names.
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate::new(provider)))
             .with_no_client_auth(),
         TlsPolicy::Verified(roots) => {
             let verifier = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider)
@@ -123,57 +124,6 @@ pub fn client_config(policy: &TlsPolicy) -> Result<Arc<rustls::ClientConfig>, St
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.trim_matches(|c| c == '[' || c == ']').to_string())
         .map_err(|e| format!("{host}: not a valid TLS server name: {e}"))
-}
-
-/// Accepts any certificate (opportunistic TLS encrypts without authenticating, as SMTP
-/// servers' certificates often do not match their MX names) but still checks that the peer
-/// holds the key of the certificate it sent.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

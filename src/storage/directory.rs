@@ -228,7 +228,8 @@ impl Store {
                 tx.tree(TreeIx::Aliases).remove(a)?;
             }
             Ok(())
-        })
+        })?;
+        self.drop_fetch_sources(&name)
     }
 
     /// Local domains, sorted.
@@ -334,7 +335,8 @@ impl Store {
                 refs.apply(tx, self.blobs())
             })?;
             self.collect_blobs(&zeroed);
-            self.drop_subscriptions(&address)
+            self.drop_subscriptions(&address)?;
+            self.drop_fetch_sources(&address)
         })
     }
 

@@ -30,11 +30,15 @@ pub(crate) enum TreeIx {
     AclIndex,
     Subscriptions,
     Dkim,
+    FetchSources,
+    FetchSeen,
+    FetchStatus,
+    FetchDedup,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 15] = [
+    const FIXED: [TreeIx; 19] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -50,6 +54,10 @@ impl TreeIx {
         TreeIx::AclIndex,
         TreeIx::Subscriptions,
         TreeIx::Dkim,
+        TreeIx::FetchSources,
+        TreeIx::FetchSeen,
+        TreeIx::FetchStatus,
+        TreeIx::FetchDedup,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -77,6 +85,10 @@ impl TreeIx {
             TreeIx::AclIndex => 12,
             TreeIx::Subscriptions => 13,
             TreeIx::Dkim => 14,
+            TreeIx::FetchSources => 15,
+            TreeIx::FetchSeen => 16,
+            TreeIx::FetchStatus => 17,
+            TreeIx::FetchDedup => 18,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -98,6 +110,10 @@ impl TreeIx {
             TreeIx::AclIndex => "v1/acl_index".into(),
             TreeIx::Subscriptions => "v1/subscriptions".into(),
             TreeIx::Dkim => "v1/dkim".into(),
+            TreeIx::FetchSources => "v1/fetch_sources".into(),
+            TreeIx::FetchSeen => "v1/fetch_seen".into(),
+            TreeIx::FetchStatus => "v1/fetch_status".into(),
+            TreeIx::FetchDedup => "v1/fetch_dedup".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

@@ -9,6 +9,7 @@
 //!   blobs/ab/cdef…     message bodies, named by the sha256 of their content (64 hex chars:
 //!                      the first two name the directory, the other 62 the file)
 //!   blobs/tmp/         unique temporary files; emptied on open
+//!   secret.key         0600, seals fetch passwords (made on first use; see `secrets.rs`)
 //! ```
 //!
 //! # sled trees and key formats
@@ -31,6 +32,7 @@
 //! | `v1/acl`            | folder id u64 BE                      | `Vec<(identifier, rights)>`  |
 //! | `v1/acl_index`      | identifier `0x00` folder id u64 BE    | rights `String`              |
 //! | `v1/dkim`           | domain `0x00` selector                | `DkimRecord` (see [`dkim`])  |
+//! | `v1/fetch_*`        | see `fetch.rs` (sources, seen marks, status, dedup) |                 |
 //! | `v1/mta_sts`        | policy domain (lowercase)             | `CachedStsPolicy`            |
 //! | `v1/tlsrpt`         | day u32 BE ++ policy domain           | `Vec<TlsPolicyCounts>`       |
 //!
@@ -83,6 +85,7 @@ mod changes;
 mod commit;
 mod directory;
 mod dkim;
+mod fetch;
 mod folders;
 #[cfg(test)]
 mod imap_tests;
@@ -90,6 +93,7 @@ mod keys;
 mod messages;
 mod queue;
 mod quota;
+mod secrets;
 mod subscriptions;
 mod tlspolicy;
 
@@ -107,12 +111,17 @@ pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
 };
 pub use dkim::{normalize_selector, DkimAlgorithm, DkimKey};
+pub use fetch::{
+    Accepted, Dedup, DomainPop, FetchProtocol, FetchSource, FetchStatus, FetchedMessage, SourceId,
+    SourceOwner, TlsMode, UnknownTarget,
+};
 pub use folders::{
     Flags, FolderId, FolderState, MessageRecord, NewMessage, PUBLIC_OWNER, SEPARATOR,
 };
 pub use messages::{FlagMode, StoreResult};
 pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
 pub use quota::Quota;
+pub use secrets::SecretKey;
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 
 use commit::Committer;
@@ -235,6 +244,8 @@ struct Inner {
     expunged_keep: AtomicU32,
     /// The data directory.
     root: PathBuf,
+    /// The key sealing fetch passwords, loaded (or made) on first use.
+    secret_key: Mutex<Option<Arc<SecretKey>>>,
 }
 
 impl Store {
@@ -263,6 +274,7 @@ impl Store {
                 admin_lock: Mutex::new(()),
                 expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
                 root: data_dir.to_path_buf(),
+                secret_key: Mutex::new(None),
             }),
         };
         store.repair_counters()?;
@@ -339,6 +351,21 @@ impl Store {
         &self.inner.root
     }
 
+    /// The key that seals secrets (`data_dir/secret.key`, made on first use).
+    pub(crate) fn secret_key(&self) -> Result<Arc<SecretKey>, StorageError> {
+        let mut slot = self
+            .inner
+            .secret_key
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(k) = slot.as_ref() {
+            return Ok(k.clone());
+        }
+        let key = Arc::new(SecretKey::load_or_create(&self.inner.root)?);
+        *slot = Some(key.clone());
+        Ok(key)
+    }
+
     /// Where the blob files live.
     pub fn blob_root(&self) -> PathBuf {
         self.inner.blobs.root().to_path_buf()
@@ -371,6 +398,12 @@ pub(crate) fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// [`testutil::store_with_bob`] for tests outside the storage module.
+#[cfg(test)]
+pub(crate) fn testutil_store_with_bob() -> (tempfile::TempDir, Store) {
+    testutil::store_with_bob()
 }
 
 #[cfg(test)]

@@ -159,6 +159,36 @@ fn tx_get_record(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<QueueR
     }
 }
 
+impl QueueRecord {
+    /// A new record for the inbound queue, with default envelope parameters.
+    pub fn inbound(
+        id: QueueId,
+        blob: BlobId,
+        size: u64,
+        mail_from: String,
+        recipients: Vec<QueueRecipient>,
+        origin: String,
+        received_at: i64,
+    ) -> QueueRecord {
+        QueueRecord {
+            id,
+            queue: QueueName::Inbound,
+            blob,
+            size,
+            mail_from,
+            recipients,
+            params: EnvelopeParams::default(),
+            received_at,
+            due: None,
+            attempts: 0,
+            last_error: None,
+            origin,
+            auth_as: None,
+            folder: None,
+        }
+    }
+}
+
 /// One envelope recipient and its delivery state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueRecipient {
@@ -201,7 +231,7 @@ fn not_in_queue(queue: QueueName, id: QueueId) -> String {
 
 /// Insert `rec` into its queue inside a transaction, adjusting blob references (a record it
 /// replaces releases its own blob).
-fn tx_insert(tx: &Tx, refs: &mut RefDelta, rec: &QueueRecord) -> TxResult<()> {
+pub(crate) fn tx_insert(tx: &Tx, refs: &mut RefDelta, rec: &QueueRecord) -> TxResult<()> {
     let tree = tx.tree(TreeIx::Queue(rec.queue));
     let key = rec.id.to_be_bytes();
     if let Some(old) = tx_get_record(tree, &key)? {

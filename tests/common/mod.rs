@@ -4,6 +4,7 @@
 
 pub mod ca;
 pub mod dns;
+pub mod fetch;
 pub mod https;
 pub mod sink;
 

@@ -1,0 +1,171 @@
+//! Secrets that Ferrymail must be able to read back (the passwords of outside mailboxes it
+//! fetches from), sealed at rest with ChaCha20-Poly1305 (RFC 8439).
+//!
+//! Unlike account passwords, which are hashed, a fetch password has to be presented to the
+//! other server, so it is encrypted, not hashed. The 256-bit key lives in
+//! `data_dir/secret.key` (mode 0600), made on first use. Keeping it in its own file means
+//! that a copy of `db/` alone (a backup, a dump, a bug report) does not reveal the
+//! passwords, and the key can be kept or rotated apart from the index. It does not protect
+//! against someone who can read the whole data directory: nothing that runs unattended can.
+//!
+//! Sealed form: 12-byte random nonce ++ ciphertext ++ 16-byte tag. The associated data
+//! names the purpose, so a sealed value cannot be replayed as another kind of secret later.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+
+use super::StorageError;
+
+pub const KEY_FILE: &str = "secret.key";
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+const AAD: &[u8] = b"ferrymail fetch password v1";
+
+/// The key that seals and opens secrets. `Debug` never shows it.
+pub struct SecretKey {
+    cipher: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// Where the key of `data_dir` is kept.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEY_FILE)
+}
+
+impl SecretKey {
+    /// Reads the key file, creating it (0600, fsynced) if it does not exist yet.
+    pub fn load_or_create(data_dir: &Path) -> Result<SecretKey, StorageError> {
+        let path = key_path(data_dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(&path)?,
+            Err(e) => return Err(e.into()),
+        };
+        let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+            StorageError::Invalid(format!(
+                "{} is not a {KEY_LEN}-byte key; restore it from a backup",
+                path.display()
+            ))
+        })?;
+        Ok(SecretKey {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+        })
+    }
+
+    pub fn seal(&self, plaintext: &str) -> Result<Vec<u8>, StorageError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: AAD,
+                },
+            )
+            .map_err(|_| StorageError::Invalid("cannot encrypt a secret".into()))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    pub fn open(&self, sealed: &[u8]) -> Result<String, StorageError> {
+        let bad = || {
+            StorageError::Invalid(
+                "a stored password cannot be decrypted (was secret.key replaced?); set it again"
+                    .into(),
+            )
+        };
+        if sealed.len() < NONCE_LEN {
+            return Err(bad());
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let plain = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: AAD,
+                },
+            )
+            .map_err(|_| bad())?;
+        String::from_utf8(plain).map_err(|_| bad())
+    }
+}
+
+/// Writes a new random key with O_EXCL (a concurrent creator wins and its key is read).
+fn create_key(path: &Path) -> Result<Vec<u8>, StorageError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut key = vec![0u8; KEY_LEN];
+    rand::thread_rng().fill_bytes(&mut key);
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(mut f) => {
+            f.write_all(&key)?;
+            f.sync_all()?;
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read(path)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn seal_open_round_trip_and_key_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::load_or_create(dir.path()).unwrap();
+        let sealed = key.seal("hunter2").unwrap();
+        assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
+        assert_eq!(key.open(&sealed).unwrap(), "hunter2");
+        // Two seals of one secret differ (random nonce).
+        assert_ne!(key.seal("hunter2").unwrap(), sealed);
+        let mode = std::fs::metadata(key_path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // The same key is read back.
+        let again = SecretKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(again.open(&sealed).unwrap(), "hunter2");
+    }
+
+    #[test]
+    fn tampered_or_foreign_secrets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::load_or_create(dir.path()).unwrap();
+        let mut sealed = key.seal("pw").unwrap();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(key.open(&sealed).is_err());
+        assert!(key.open(b"short").is_err());
+        let other = tempfile::tempdir().unwrap();
+        let other_key = SecretKey::load_or_create(other.path()).unwrap();
+        assert!(other_key.open(&key.seal("pw").unwrap()).is_err());
+        std::fs::write(key_path(other.path()), b"too short").unwrap();
+        assert!(SecretKey::load_or_create(other.path()).is_err());
+    }
+}
