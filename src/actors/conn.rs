@@ -190,3 +190,23 @@ impl AsyncWrite for Conn {
         }
     }
 }
+
+/// Runs `work` on `state` on tokio's blocking pool and hands the state back with the result.
+/// Sessions use it for a command's storage work (reads, folder-actor round trips, waiting
+/// for a commit), so that a long command does not hold up the other sessions that share
+/// the session's arbiter thread. A panic in `work` ends only this session, as an error.
+pub async fn on_blocking_pool<T, R>(
+    mut state: T,
+    work: impl FnOnce(&mut T) -> R + Send + 'static,
+) -> io::Result<(T, R)>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let r = work(&mut state);
+        (state, r)
+    })
+    .await
+    .map_err(|e| io::Error::other(format!("session command failed: {e}")))
+}

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
-use super::conn::Conn;
+use super::conn::{on_blocking_pool, Conn};
 use super::folder::{MailboxChanged, Subscribe};
 use super::imap_backend::StoreBackend;
 use super::listener::ConnGuard;
@@ -207,7 +207,12 @@ async fn run(
                 Err(_) => actions.extend(session.timeout()),
                 Ok(Ok(0)) => return Ok(()),
                 Ok(Ok(n)) => {
-                    let (back, acts) = receive_off_thread(session, buf[..n].to_vec(), &backend).await?;
+                    // Off the arbiter: a long FETCH or SEARCH must not hold up the
+                    // quick commands (NOOP, IDLE's DONE) of the sessions sharing it.
+                    let bytes = buf[..n].to_vec();
+                    let b = StoreBackend { ctx: sctx.clone() };
+                    let (back, acts) =
+                        on_blocking_pool(session, move |s| s.receive(&bytes, &b)).await?;
                     session = back;
                     actions.extend(acts);
                 }
@@ -221,23 +226,4 @@ async fn run(
             _ = shutdown.changed() => actions.extend(session.shutdown()),
         }
     }
-}
-
-/// Runs a command's work (storage reads, folder-actor round trips) on the blocking pool, so
-/// that a long FETCH or SEARCH does not hold up the other sessions that share this
-/// session's arbiter thread: their quick commands (NOOP, IDLE's DONE) answer at once.
-async fn receive_off_thread(
-    mut session: Session,
-    bytes: Vec<u8>,
-    backend: &StoreBackend,
-) -> std::io::Result<(Session, Vec<Action>)> {
-    let backend = StoreBackend {
-        ctx: backend.ctx.clone(),
-    };
-    tokio::task::spawn_blocking(move || {
-        let actions = session.receive(&bytes, &backend);
-        (session, actions)
-    })
-    .await
-    .map_err(|e| std::io::Error::other(format!("IMAP command failed: {e}")))
 }

@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
-use super::conn::Conn;
+use super::conn::{on_blocking_pool, Conn};
 use super::listener::ConnGuard;
 use super::pop3_backend::Pop3StoreBackend;
 use super::ServerContext;
@@ -127,7 +127,13 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                             Checked::Failed => AuthAnswer::Rejected,
                             Checked::Unavailable => AuthAnswer::Unavailable,
                         };
-                    actions.extend(session.resume_auth(answer, &mut backend));
+                    // The login takes the maildrop's snapshot: storage work, off the arbiter.
+                    let ((s, b), acts) = on_blocking_pool((session, backend), move |(s, b)| {
+                        s.resume_auth(answer, b)
+                    })
+                    .await?;
+                    (session, backend) = (s, b);
+                    actions.extend(acts);
                 }
             }
         }
@@ -147,7 +153,17 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
             read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
                 Err(_) => actions.extend(session.timeout(&mut backend)),
                 Ok(Ok(0)) => return Ok(()),
-                Ok(Ok(n)) => actions.extend(session.receive(&buf[..n], &mut backend)),
+                Ok(Ok(n)) => {
+                    // RETR reads bodies and QUIT waits for the expunge's commit: off the
+                    // arbiter, so the sessions sharing it are not held up.
+                    let bytes = buf[..n].to_vec();
+                    let ((s, b), acts) = on_blocking_pool((session, backend), move |(s, b)| {
+                        s.receive(&bytes, b)
+                    })
+                    .await?;
+                    (session, backend) = (s, b);
+                    actions.extend(acts);
+                }
                 Ok(Err(e)) => return Err(e),
             },
             _ = shutdown.changed() => actions.extend(session.shutdown(&mut backend)),
