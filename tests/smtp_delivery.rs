@@ -299,4 +299,31 @@ fn quota_refuses_at_rcpt_and_full_mailboxes_send_mail_to_the_bad_queue() {
     let why = bad[0].recipients[0].last_error.clone().unwrap_or_default();
     assert!(why.contains("552 5.2.2"), "{why}");
     assert_eq!(server.inbox("bob@example.com").len(), 1);
+
+    // The sender hears of it: a failure report to a@example.net, on its way out (this test
+    // server has no working DNS, so it waits in the remote or deferred queue).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let store = server.store();
+        let mut out = store.queue_list(QueueName::Remote).unwrap();
+        out.extend(store.queue_list(QueueName::Deferred).unwrap());
+        if let Some(r) = out.into_iter().find(|r| {
+            r.mail_from.is_empty() && r.recipients.iter().any(|t| t.address == "a@example.net")
+        }) {
+            break String::from_utf8_lossy(&store.blobs().get(&r.blob).unwrap()).into_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failure report to the sender"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for want in [
+        "Final-Recipient: rfc822; bob@example.com",
+        "Action: failed",
+        "Status: 5.2.2",
+        "Subject: too-late",
+    ] {
+        assert!(report.contains(want), "missing {want:?} in\n{report}");
+    }
 }

@@ -448,21 +448,34 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
     }
     if !no_mailbox.is_empty() {
         move_recipients_to_bad(&sctx, rec.id, &no_mailbox).map_err(|e| e.to_string())?;
+        // Best effort after the move, as for success reports: a crash in between loses the
+        // report, never the message (it waits in the bad queue).
+        if let Err(e) = report(&sctx, |cx| {
+            crate::outbound::settle::local_failure_report(cx, &rec, &no_mailbox)
+        })
+        .await
+        {
+            tracing::warn!(id = rec.id, "cannot send the failure report: {e}");
+        }
     }
     if !delivered.is_empty() {
         // Best effort after the delivery: a crash in between loses the report, never mail.
-        if let Err(e) = report_delivered(&sctx, &rec, &delivered).await {
+        if let Err(e) = report(&sctx, |cx| {
+            crate::outbound::settle::delivered_report(cx, &rec, &delivered)
+        })
+        .await
+        {
             tracing::warn!(id = rec.id, "cannot send the success report: {e}");
         }
     }
     retry.map_or(Ok(()), Err)
 }
 
-/// Success DSNs for delivered recipients that asked for one (NOTIFY=SUCCESS).
-async fn report_delivered(
+/// Queues the delivery report `build` makes (success or failure DSN, if any is due) through
+/// the inbound queue.
+async fn report(
     sctx: &Arc<ServerContext>,
-    rec: &QueueRecord,
-    delivered: &[usize],
+    build: impl FnOnce(&crate::outbound::settle::Context) -> Result<Option<QueueRecord>, StorageError>,
 ) -> Result<(), StorageError> {
     let config = sctx.config();
     let cx = crate::outbound::settle::Context {
@@ -471,7 +484,7 @@ async fn report_delivered(
         delivery: &config.delivery,
         now: sctx.clock.now(),
     };
-    let Some(report) = crate::outbound::settle::delivered_report(&cx, rec, delivered)? else {
+    let Some(report) = build(&cx)? else {
         return Ok(());
     };
     sctx.store.queue_put(&report)?;
@@ -513,7 +526,7 @@ async fn deliver_one(
         // Already consumed by an earlier attempt: delivered exactly once.
         Ok(Err(FolderError::Storage(StorageError::Conflict(_)))) => Outcome::Delivered,
         // The mailbox filled up after RCPT was accepted: the message goes to the bad queue
-        // with the reason (a DSN to the sender comes with outbound delivery, issue 5).
+        // with the reason, and the sender gets a failure report.
         Ok(Err(FolderError::Storage(StorageError::OverQuota { resource }))) => Outcome::NoMailbox(
             format!("552 5.2.2 mailbox {account} is full ({resource} quota)"),
         ),

@@ -298,6 +298,45 @@ pub fn delivered_report(
     report_record(cx, rec, recipients)
 }
 
+/// The failure report for local recipients that could not be delivered after the message
+/// was accepted (the mailbox went away or filled up): `failed` holds each recipient's index
+/// in `rec` and the reply that explains it ("552 5.2.2 …"). NOTIFY and the null sender are
+/// honoured as for remote failures.
+pub fn local_failure_report(
+    cx: &Context,
+    rec: &QueueRecord,
+    failed: &[(usize, String)],
+) -> Result<Option<QueueRecord>, StorageError> {
+    let recipients = failed
+        .iter()
+        .filter_map(|(i, why)| rec.recipients.get(*i).map(|r| (r, why)))
+        .filter(|(r, _)| dsn::wanted(r.notify.as_deref(), Action::Failed))
+        .map(|(r, why)| dsn::Recipient {
+            final_recipient: r.address.clone(),
+            original: r.orcpt.clone(),
+            action: Action::Failed,
+            status: enhanced_status(why).unwrap_or("5.0.0").to_string(),
+            diagnostic: Some(why.clone()),
+            remote_mta: None,
+            reason: why.clone(),
+            will_retry_until: None,
+        })
+        .collect();
+    report_record(cx, rec, recipients)
+}
+
+/// The enhanced status code (RFC 3463) of a reply such as "552 5.2.2 mailbox full".
+fn enhanced_status(reply: &str) -> Option<&str> {
+    let code = reply.split_whitespace().nth(1)?;
+    let parts: Vec<&str> = code.split('.').collect();
+    (parts.len() == 3
+        && matches!(parts[0], "2" | "4" | "5")
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())))
+    .then_some(code)
+}
+
 fn human_duration(secs: i64) -> String {
     let secs = secs.max(0);
     if secs >= 2 * 86_400 {

@@ -233,3 +233,19 @@ fn success_reports_when_asked_and_the_next_hop_cannot() {
         "the next hop reports y"
     );
 }
+
+#[test]
+fn enhanced_status_is_read_from_a_reply() {
+    assert_eq!(enhanced_status("552 5.2.2 mailbox full"), Some("5.2.2"));
+    assert_eq!(enhanced_status("550 5.1.1 no such mailbox"), Some("5.1.1"));
+    for none in [
+        "550 no such mailbox",
+        "552",
+        "",
+        "552 5.2 full",
+        "552 9.1.1 x",
+        "552 5.x.1 y",
+    ] {
+        assert_eq!(enhanced_status(none), None, "{none:?}");
+    }
+}
