@@ -16,8 +16,14 @@ const CAROL: &str = "carol@receiver.example";
 /// A server that checks mail (its resolver is `dns`), with receiver.example and carol;
 /// `extra_auth` lines go into `[auth]`. Plaintext AUTH is allowed (no TLS in these tests).
 fn receiver(dns: &TestDns, extra_auth: &str) -> TestServer {
+    // Loopback is trusted by default; these tests check mail that comes from there.
+    let trusted = if extra_auth.contains("trusted_networks") {
+        ""
+    } else {
+        "trusted_networks = []\n"
+    };
     let tail = format!(
-        "[dns]\nnameservers = [\"{}\"]\n[auth]\nverify = true\ndns_timeout = 1\nverify_timeout = 5\ntrusted_networks = []\n{extra_auth}\n",
+        "[dns]\nnameservers = [\"{}\"]\n[auth]\nverify = true\ndns_timeout = 1\nverify_timeout = 5\n{trusted}{extra_auth}\n",
         dns.addr()
     );
     let server = TestServer::start_full("allow_plaintext_auth = true", &tail, None);
@@ -306,4 +312,25 @@ fn authenticated_submission_is_signed_not_checked() {
         inbox[0]
     );
     assert!(inbox[0].contains("DKIM-Signature: "), "{}", inbox[0]);
+}
+
+#[test]
+fn mail_from_trusted_networks_is_not_checked() {
+    let dns = TestDns::start();
+    dns.txt("strict.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.txt("_dmarc.strict.example", "v=DMARC1; p=reject");
+    let server = receiver(&dns, "trusted_networks = [\"127.0.0.0/8\", \"::1\"]");
+    // From an untrusted address this would be refused (DMARC p=reject, see above).
+    let r = relay(
+        &server,
+        "boss@strict.example",
+        &message("boss@strict.example", "local script"),
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let inbox = wait_folder(&server, CAROL, "INBOX", 1);
+    assert!(
+        !inbox[0].contains("Authentication-Results:"),
+        "no checks, no header: {}",
+        inbox[0]
+    );
 }
