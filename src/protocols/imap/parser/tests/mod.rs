@@ -1121,4 +1121,6 @@ fn sequence_sets() {
     }
 }
 
+mod metadata;
+mod objectid;
 mod props;
