@@ -734,7 +734,10 @@ impl Session {
         }
         let now = backend.now();
         let mut batch = Vec::with_capacity(messages.len());
-        for m in messages {
+        for mut m in messages {
+            if let Some(parts) = m.catenate.take() {
+                m.message = self.catenate(parts, backend)?;
+            }
             if m.message.is_empty() {
                 return Err(Done::No("[CANNOT] Empty message".into()));
             }

@@ -222,7 +222,7 @@ impl Session {
 }
 
 #[cfg(test)]
-mod session_tests {
+pub(super) mod session_tests {
     //! The commands through a whole session over the in-memory backend: alice owns INBOX,
     //! holds "lrsw" on bob's Team and "lr" on the public Announcements; bob is an admin.
 
@@ -231,12 +231,21 @@ mod session_tests {
     use super::*;
 
     fn login(user: &str, backend: &MemBackend) -> Session {
+        login_with_limit(user, backend, 1 << 20)
+    }
+
+    /// A session logged in as `user`, with APPENDLIMIT `append_limit`.
+    pub(in crate::protocols::imap) fn login_with_limit(
+        user: &str,
+        backend: &MemBackend,
+        append_limit: u64,
+    ) -> Session {
         let mut s = Session::new(
             SessionConfig {
                 hostname: "mx.test".into(),
                 starttls_available: false,
                 allow_plaintext: true,
-                append_limit: 1 << 20,
+                append_limit,
                 max_line: 8192,
             },
             true,
@@ -247,7 +256,12 @@ mod session_tests {
         s
     }
 
-    fn run(s: &mut Session, backend: &MemBackend, input: &str) -> String {
+    /// Everything the session writes for `input`.
+    pub(in crate::protocols::imap) fn run(
+        s: &mut Session,
+        backend: &MemBackend,
+        input: &str,
+    ) -> String {
         let mut text = String::new();
         for a in s.receive(input.as_bytes(), backend) {
             if let Action::Send(b) = a {

@@ -8,6 +8,7 @@
 //! - `message/`: ENVELOPE, BODYSTRUCTURE, sections, BINARY, PREVIEW over the raw bytes;
 //!   `search_text.rs`, `sort.rs`, `thread.rs` for SEARCH, SORT and THREAD;
 //!   `response.rs` wire encoding.
+//! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
 //! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
 //! - `backend.rs`: the trait through which the session reads and changes mail.
@@ -19,6 +20,7 @@
 //! MULTIAPPEND and QRESYNC parameters, which imap-codec does not parse.
 
 pub mod backend;
+pub mod catenate;
 pub mod framer;
 pub mod fuzz;
 pub mod mailboxes;

@@ -300,6 +300,7 @@ impl Session {
                 "OBJECTID",
                 "METADATA",
                 "METADATA-SERVER",
+                "CATENATE",
             ]);
         }
         let mut s = caps.join(" ");

@@ -321,6 +321,18 @@ pub struct AppendMessage {
     pub date: Option<DateTime>,
     /// The literal's bytes (`~{n}` literal8 for binary content: RFC 3516).
     pub message: Vec<u8>,
+    /// `CATENATE (...)` (RFC 4469) instead of a literal: `message` is then empty and the
+    /// session builds the message from these parts.
+    pub catenate: Option<Vec<CatPart>>,
+}
+
+/// `cat-part` (RFC 4469 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `"TEXT" SP literal` (or literal8).
+    Text(Vec<u8>),
+    /// `"URL" SP astring`: an IMAP URL (RFC 5092) of a message or part on this server.
+    Url(String),
 }
 
 /// ACL rights as the client wrote them (RFC 4314 §2.1), e.g. "lrswipkxtea", optionally

@@ -6,7 +6,7 @@
 //! (RFC 7889), MULTIAPPEND (RFC 3502), BINARY (RFC 3516), UTF8=ACCEPT APPEND (RFC 6855),
 //! ESEARCH/SEARCHRES (RFC 4731, RFC 5182), SORT/THREAD (RFC 5256), ESORT (RFC 5267),
 //! WITHIN (RFC 5032), PREVIEW (RFC 8970), ACL (RFC 4314), QUOTA (RFC 9208), OBJECTID (RFC
-//! 8474), METADATA (RFC 5464, in `metadata.rs`).
+//! 8474), METADATA (RFC 5464, in `metadata.rs`), CATENATE (RFC 4469, in `catenate.rs`).
 //!
 //! Implementation notes:
 //! - Files: `lexer.rs` atoms, strings, numbers, dates; `search.rs` search keys and SORT/THREAD;
@@ -20,6 +20,7 @@
 //!   keys nest at most [`lexer::MAX_DEPTH`] deep so that no input exhausts the stack.
 //! - INBOX normalisation assumes "/" as the hierarchy delimiter for "inbox/sub".
 
+mod catenate;
 mod fetch;
 mod lexer;
 mod metadata;
@@ -539,7 +540,11 @@ fn append(p: &mut P) -> PResult<CommandBody> {
             date = Some(p.date_time()?);
             p.sp()?;
         }
-        let message = if p.eat_keyword("UTF8") {
+        let mut catenate = None;
+        let message = if p.eat_keyword("CATENATE") {
+            catenate = Some(catenate::parts(p)?);
+            &[][..]
+        } else if p.eat_keyword("UTF8") {
             p.sp()?;
             p.open()?;
             if p.peek() != Some(b'~') {
@@ -557,6 +562,7 @@ fn append(p: &mut P) -> PResult<CommandBody> {
             flags,
             date,
             message: message.to_vec(),
+            catenate,
         });
     }
     Ok(CommandBody::Append { mailbox, messages })
