@@ -63,3 +63,38 @@ fn catenate_errors() {
     bad("a APPEND INBOX CATENATE URL x", "expected \"(\"");
     bad("a APPEND INBOX CATENATE (URL x", "expected \")\"");
 }
+
+proptest! {
+    /// Printed CATENATE parts (TEXT as literal8, URL quoted) parse back to the same parts.
+    #[test]
+    fn catenate_round_trip(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..40).prop_map(CatPart::Text),
+                "/[A-Za-z0-9;=/%.]{1,30}".prop_map(CatPart::Url),
+            ],
+            1..5,
+        )
+    ) {
+        let mut cmd = b"a APPEND INBOX CATENATE (".to_vec();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                cmd.push(b' ');
+            }
+            match part {
+                CatPart::Text(t) => {
+                    cmd.extend_from_slice(format!("TEXT ~{{{}}}\r\n", t.len()).as_bytes());
+                    cmd.extend_from_slice(t);
+                }
+                CatPart::Url(u) => cmd.extend_from_slice(format!("URL \"{u}\"").as_bytes()),
+            }
+        }
+        cmd.extend_from_slice(b")\r\n");
+        let parsed = parse_command(&cmd, &ParseOptions::default()).map(|c| c.body);
+        let Ok(CommandBody::Append { messages, .. }) = parsed else {
+            return Err(TestCaseError::fail(format!("{parsed:?}")));
+        };
+        prop_assert_eq!(messages.len(), 1);
+        prop_assert_eq!(messages[0].catenate.as_ref(), Some(&parts));
+    }
+}

@@ -108,3 +108,45 @@ fn setmetadata_errors() {
         "NUL in literal",
     );
 }
+
+/// A SETMETADATA entry name: a scope and one to three lower-case components.
+fn entry_name() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![Just("/private"), Just("/shared")],
+        proptest::collection::vec("[a-z0-9._-]{1,8}", 1..4),
+    )
+        .prop_map(|(scope, parts)| format!("{scope}/{}", parts.join("/")))
+}
+
+proptest! {
+    /// Printed entries (values as literal8, or NIL) parse back to the same entries.
+    #[test]
+    fn setmetadata_round_trip(
+        entries in proptest::collection::vec(
+            (entry_name(), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40))),
+            1..5,
+        )
+    ) {
+        let mut cmd = b"a SETMETADATA INBOX (".to_vec();
+        for (i, (name, value)) in entries.iter().enumerate() {
+            if i > 0 {
+                cmd.push(b' ');
+            }
+            cmd.extend_from_slice(name.as_bytes());
+            cmd.push(b' ');
+            match value {
+                Some(v) => {
+                    cmd.extend_from_slice(format!("~{{{}}}\r\n", v.len()).as_bytes());
+                    cmd.extend_from_slice(v);
+                }
+                None => cmd.extend_from_slice(b"NIL"),
+            }
+        }
+        cmd.extend_from_slice(b")\r\n");
+        let parsed = parse_command(&cmd, &ParseOptions::default()).map(|c| c.body);
+        prop_assert_eq!(
+            parsed,
+            Ok(CommandBody::SetMetadata { mailbox: mb("INBOX"), entries })
+        );
+    }
+}

@@ -65,3 +65,25 @@ fn search_emailid_threadid() {
     bad("a SEARCH EMAILID \"M1\"", "expected an object id");
     bad("a SEARCH THREADID", "expected a space");
 }
+
+proptest! {
+    /// Every valid object id is kept exactly (case included) by SEARCH EMAILID/THREADID.
+    #[test]
+    fn objectid_round_trip(id in "[A-Za-z0-9_-]{1,255}", thread in any::<bool>()) {
+        let key = if thread { "THREADID" } else { "EMAILID" };
+        let cmd = format!("a SEARCH {key} {id}\r\n");
+        let parsed = parse_command(cmd.as_bytes(), &ParseOptions::default()).map(|c| c.body);
+        let expected = if thread {
+            SearchKey::ThreadId(id.clone())
+        } else {
+            SearchKey::EmailId(id.clone())
+        };
+        prop_assert_eq!(
+            parsed,
+            Ok(CommandBody::Search {
+                uid: false,
+                search: SearchCommand { ret: None, charset: None, criteria: vec![expected] },
+            })
+        );
+    }
+}
