@@ -40,6 +40,10 @@
 //! `v1/mta_sts` and `v1/tlsrpt` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write).
 //!
+//! RFC 8474 object ids have no tree: MAILBOXID comes from the folder id and UIDVALIDITY,
+//! EMAILID from the blob id (the content's sha256), THREADID from the message's headers (see
+//! `protocols::imap::objectid`), so every record, however old, has them.
+//!
 //! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
 //!
 //! The last four trees (and later `v1/dkim` and `v1/metadata`) were added within schema 1 without changing any older record, so data
