@@ -89,6 +89,10 @@ SEEDS = {
     "38-long-lines": (PRE, b"a LOGIN " + b"x" * 9000 + b" y\r\nb NOOP\r\n" + b"c " + b"(" * 3000 + b"\r\nd CAPABILITY\r\n"),
     "39-deep-nesting": (SEL, b"a SEARCH " + b"NOT " * 2000 + b"ALL\r\nb SEARCH " + b"(" * 500 + b"ALL" + b")" * 500 + b"\r\nc SEARCH " + b"OR ALL " * 1000 + b"ALL\r\nd FETCH 1:* (" + b"FLAGS " * 500 + b"UID)\r\ne FETCH " + b"1," * 2000 + b"2 FLAGS\r\n"),
     "40-idle-before-select": (PRE, LOGIN + b"a IDLE\r\nDONE\r\nb IDLE\r\nc LOGOUT\r\n"),
+    # --- OBJECTID, METADATA, CATENATE ------------------------------------------------
+    "41-objectid": (SEL, b"a FETCH 1:* (EMAILID THREADID)\r\nb UID FETCH 2 (UID THREADID EMAILID)\r\nc SEARCH THREADID T1\r\nd SEARCH EMAILID M0 OR THREADID NIL EMAILID x\r\ne STATUS INBOX (MAILBOXID MESSAGES)\r\nf LIST \"\" * RETURN (STATUS (MAILBOXID))\r\ng CREATE New\r\nh SEARCH EMAILID M/1\r\ni COPY 1 New\r\n"),
+    "42-metadata": (PRE, LOGIN + b"a SETMETADATA INBOX (/private/comment \"mine\" /shared/comment " + lit(b"ours", plus=True) + b")\r\nb GETMETADATA INBOX (/private/comment /shared/comment /private/none)\r\nc GETMETADATA (DEPTH infinity MAXSIZE 2) INBOX /private\r\nd SETMETADATA \"\" (/shared/admin \"x\")\r\ne SETMETADATA \"\" (/private/vendor/a/b ~{3+}\r\na\x00b)\r\nf GETMETADATA (DEPTH 1) \"\" (/private/vendor/a /shared)\r\ng SETMETADATA \"Public Folders/Announcements\" (/shared/x NIL)\r\nh GETMETADATA INBOX /bogus\r\ni SETMETADATA INBOX (/private/x NIL)\r\nj DELETE Trash\r\nk GETMETADATA Nope /shared/x\r\n"),
+    "43-catenate": (SEL, b"a APPEND Drafts CATENATE (URL \"/INBOX/;UID=1/;SECTION=HEADER\" TEXT " + lit(b"body\r\n", plus=True) + b" URL \";UID=3/;SECTION=1.1/;PARTIAL=0.5\")\r\nb APPEND Drafts CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=1\")\r\nc APPEND Drafts CATENATE (TEXT ~{3+}\r\nx\x00y) " + lit(MSG, plus=True) + b"\r\nd APPEND Nope CATENATE (URL \"/INBOX/;UID=1\")\r\ne APPEND Drafts CATENATE (URL \"imap://x/INBOX/;UID=1\" URL \"/INBOX/;UID=1;URLAUTH=a:b:c\")\r\nf APPEND Drafts CATENATE (BODY x)\r\n"),
 }
 
 

@@ -101,6 +101,8 @@ fn imap_session_seeds_reach_every_command() {
         "MOVE completed",
         "EXPUNGE completed",
         "IDLE terminated",
+        "GETMETADATA completed",
+        "SETMETADATA completed",
     ];
     let missing: Vec<&str> = expected
         .into_iter()

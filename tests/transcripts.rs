@@ -8,8 +8,9 @@
 //! - `S: glob`   one reply line from the server must match (`*` any run, `?` one char);
 //!   `S:` alone is an empty line.
 //! - `CLOSED`    the server must have closed the connection.
-//! - `${NAME}`   in an S: line, a run of digits the server chose (a UIDVALIDITY); the first
-//!   occurrence binds it, later S: lines must repeat it and C:/R: lines send it.
+//! - `${NAME}`   in an S: line, a run of letters, digits, `_` and `-` the server chose (a
+//!   UIDVALIDITY, an RFC 8474 object id); the first occurrence binds it, later S: lines must
+//!   repeat it and C:/R: lines send it.
 //! - `RECONNECT [service]` (mid-file) drop the connection and open a new one, to the same
 //!   listener or to `service` (a POP3 file checks what an IMAP session sees afterwards).
 //! - `CONNECT service`  (first line, optional) which listener: smtp, submission, imap, pop3…;
@@ -150,7 +151,8 @@ fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
-/// `glob` with one unbound `${NAME}` allowed: it matches a run of digits and is bound.
+/// `glob` with one unbound `${NAME}` allowed: it matches a run of digits, letters, `_` and `-`
+/// and is bound.
 fn matches(pattern: &str, text: &str, vars: &mut HashMap<String, String>) -> bool {
     let pattern = substitute(pattern, vars);
     let Some(start) = pattern.find("${") else {
@@ -165,7 +167,7 @@ fn matches(pattern: &str, text: &str, vars: &mut HashMap<String, String>) -> boo
     for (pos, _) in text.char_indices() {
         let digits: String = text[pos..]
             .chars()
-            .take_while(|c| c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
             .collect();
         if !digits.is_empty()
             && glob(prefix, &text[..pos])

@@ -220,6 +220,19 @@ impl Backend for StoreBackend {
         Ok(header.to_vec())
     }
 
+    fn email_id(&self, folder: FolderRef, uid: u32) -> Result<String, BackendError> {
+        let m = self
+            .ctx
+            .store
+            .get_message(folder, uid)
+            .map_err(err)?
+            .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))?;
+        // The blob id is the sha256 of the bytes: the same EMAILID the content would give.
+        Ok(crate::protocols::imap::objectid::email_id_from_digest(
+            &m.blob.0,
+        ))
+    }
+
     fn expunged_since(&self, folder: FolderRef, modseq: u64) -> Result<Vec<u32>, BackendError> {
         self.ctx.store.expunged_since(folder, modseq).map_err(err)
     }
@@ -408,6 +421,31 @@ impl Backend for StoreBackend {
         self.ctx.store.commit().map_err(err)
     }
 
+    fn metadata(
+        &self,
+        folder: Option<FolderRef>,
+        user: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        self.ctx
+            .store
+            .metadata(Self::metadata_owner(folder), user)
+            .map_err(err)
+    }
+
+    fn set_metadata(
+        &self,
+        folder: Option<FolderRef>,
+        user: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+    ) -> Result<(), BackendError> {
+        let store = &self.ctx.store;
+        store
+            .set_metadata(Self::metadata_owner(folder), user, changes)
+            .map_err(err)?;
+        // RFC 5464 gives no weaker promise than any other change: durable before OK.
+        store.commit().map_err(err)
+    }
+
     fn set_quota(
         &self,
         account: &str,
@@ -423,6 +461,13 @@ impl Backend for StoreBackend {
 }
 
 impl StoreBackend {
+    fn metadata_owner(folder: Option<FolderRef>) -> storage::MetadataOwner {
+        folder.map_or(
+            storage::MetadataOwner::Server,
+            storage::MetadataOwner::Folder,
+        )
+    }
+
     fn copy_or_move(
         &self,
         from: FolderRef,

@@ -336,6 +336,7 @@ impl Store {
             })?;
             self.collect_blobs(&zeroed);
             self.drop_subscriptions(&address)?;
+            self.drop_server_metadata(&address)?;
             self.drop_fetch_sources(&address)
         })
     }

@@ -555,6 +555,8 @@ fn tx_empty_folder(tx: &Tx, refs: &mut RefDelta, snap: &FolderSnapshot) -> TxRes
     if folder.rec.uidnext != snap.uidnext || folder.rec.highest_modseq != snap.highest_modseq {
         return abort(StorageError::Conflict(CHANGED_DURING_SCAN.into()));
     }
+    // RFC 5464: a mailbox's METADATA entries go with it.
+    super::metadata::tx_drop_metadata(tx, snap.id)?;
     let messages = tx.tree(TreeIx::Messages);
     for uid in &snap.messages {
         let key = message_key(snap.id, *uid);

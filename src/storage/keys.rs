@@ -34,11 +34,12 @@ pub(crate) enum TreeIx {
     FetchSeen,
     FetchStatus,
     FetchDedup,
+    Metadata,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 19] = [
+    const FIXED: [TreeIx; 20] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -58,6 +59,7 @@ impl TreeIx {
         TreeIx::FetchSeen,
         TreeIx::FetchStatus,
         TreeIx::FetchDedup,
+        TreeIx::Metadata,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -89,6 +91,7 @@ impl TreeIx {
             TreeIx::FetchSeen => 16,
             TreeIx::FetchStatus => 17,
             TreeIx::FetchDedup => 18,
+            TreeIx::Metadata => 19,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -114,6 +117,7 @@ impl TreeIx {
             TreeIx::FetchSeen => "v1/fetch_seen".into(),
             TreeIx::FetchStatus => "v1/fetch_status".into(),
             TreeIx::FetchDedup => "v1/fetch_dedup".into(),
+            TreeIx::Metadata => "v1/metadata".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

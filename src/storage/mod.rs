@@ -35,13 +35,18 @@
 //! | `v1/fetch_*`        | see `fetch.rs` (sources, seen marks, status, dedup) |                 |
 //! | `v1/mta_sts`        | policy domain (lowercase)             | `CachedStsPolicy`            |
 //! | `v1/tlsrpt`         | day u32 BE ++ policy domain           | `Vec<TlsPolicyCounts>`       |
+//! | `v1/metadata`       | folder id u64 BE; `0u64` BE [++ account] for the server | `MetadataRecord` (see [`metadata`]) |
 //!
 //! `v1/mta_sts` and `v1/tlsrpt` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write).
 //!
+//! RFC 8474 object ids have no tree: MAILBOXID comes from the folder id and UIDVALIDITY,
+//! EMAILID from the blob id (the content's sha256), THREADID from the message's headers (see
+//! `protocols::imap::objectid`), so every record, however old, has them.
+//!
 //! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
 //!
-//! The last four trees (and later `v1/dkim`) were added within schema 1 without changing any older record, so data
+//! The last four trees (and later `v1/dkim` and `v1/metadata`) were added within schema 1 without changing any older record, so data
 //! directories written before them still open: [`Store::open`] rebuilds every `FolderExt` that
 //! is missing or out of step with its folder (it records the folder's UIDNEXT and modseq at its
 //! last update, and every message change moves one of them), and re-sums the quota usage of
@@ -91,6 +96,7 @@ mod folders;
 mod imap_tests;
 mod keys;
 mod messages;
+mod metadata;
 mod queue;
 mod quota;
 mod secrets;
@@ -119,6 +125,7 @@ pub use folders::{
     Flags, FolderId, FolderState, MessageRecord, NewMessage, PUBLIC_OWNER, SEPARATOR,
 };
 pub use messages::{FlagMode, StoreResult};
+pub use metadata::MetadataOwner;
 pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
 pub use quota::Quota;
 pub use secrets::SecretKey;

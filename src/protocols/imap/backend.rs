@@ -152,6 +152,13 @@ pub trait Backend {
         content.truncate(header_len(&content));
         Ok(content)
     }
+    /// The message's RFC 8474 EMAILID: derived from the sha256 of its bytes (see
+    /// [`super::objectid`]). Storage keeps that digest as the blob id and overrides this.
+    fn email_id(&self, folder: FolderRef, uid: u32) -> Result<String, BackendError> {
+        Ok(super::objectid::email_id_of_content(
+            &self.message_content(folder, uid)?,
+        ))
+    }
     /// UIDs expunged with a modseq above `modseq` (QRESYNC VANISHED (EARLIER)).
     fn expunged_since(&self, folder: FolderRef, modseq: u64) -> Result<Vec<u32>, BackendError>;
     /// Claims the folder's \Recent messages for this session (rev1): returns the first
@@ -223,6 +230,21 @@ pub trait Backend {
         account: &str,
         storage: Option<u64>,
         messages: Option<u64>,
+    ) -> Result<(), BackendError>;
+    /// RFC 5464 entries `user` sees on `folder` (`None`: the server): their own `/private`
+    /// ones and the `/shared` ones, as (lower-case name, value) sorted by name.
+    fn metadata(
+        &self,
+        folder: Option<FolderRef>,
+        user: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, BackendError>;
+    /// Sets (`Some`) or removes (`None`) entries, all or none, durably before returning.
+    /// Rights and limits are the session's to check.
+    fn set_metadata(
+        &self,
+        folder: Option<FolderRef>,
+        user: &str,
+        changes: &[(String, Option<Vec<u8>>)],
     ) -> Result<(), BackendError>;
 }
 

@@ -8,6 +8,7 @@
 
 use super::backend::{Backend, BackendError, FolderInfo, NewMessage, PUBLIC_OWNER};
 use super::names::{self, Resolved, OTHER_USERS, PUBLIC, SEPARATOR};
+use super::objectid;
 use super::response;
 use super::session::{line, Action, Done, MsgView, Out, Selected, Session, State};
 use super::types::{
@@ -242,6 +243,11 @@ impl Session {
             line(out, &format!("* OK [PERMANENTFLAGS {pf}] Flags permitted"));
         }
         line(out, &format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
+        // RFC 8474 §4.2.
+        line(
+            out,
+            &format!("* OK [MAILBOXID ({})] Ok", objectid::mailbox_id(&folder)),
+        );
         if let Some(q) = &params.qresync {
             self.qresync_select(q, &folder, &messages, backend, out);
         }
@@ -387,10 +393,17 @@ impl Session {
                 return Err(Done::No("[ALREADYEXISTS] Mailbox already exists".into()));
             }
         }
-        backend
+        let id = backend
             .create_folder(&owner, &name, use_attr)
             .map_err(Done::from)?;
-        Ok(Done::Ok("CREATE completed".into()))
+        // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
+        match backend.folder(id) {
+            Ok(f) => Ok(Done::Ok(format!(
+                "[MAILBOXID ({})] CREATE completed",
+                objectid::mailbox_id(&f)
+            ))),
+            Err(_) => Ok(Done::Ok("CREATE completed".into())),
+        }
     }
 
     fn delete(&mut self, mailbox: &MailboxName, backend: &dyn Backend) -> Result<Done, Done> {
@@ -684,6 +697,7 @@ impl Session {
                 StatusItem::Size => format!("SIZE {}", f.size),
                 StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", f.highest_modseq),
                 StatusItem::AppendLimit => format!("APPENDLIMIT {}", self.config.append_limit),
+                StatusItem::MailboxId => format!("MAILBOXID ({})", objectid::mailbox_id(f)),
             });
         }
         let mut n = Vec::new();
@@ -720,7 +734,10 @@ impl Session {
         }
         let now = backend.now();
         let mut batch = Vec::with_capacity(messages.len());
-        for m in messages {
+        for mut m in messages {
+            if let Some(parts) = m.catenate.take() {
+                m.message = self.catenate(parts, backend)?;
+            }
             if m.message.is_empty() {
                 return Err(Done::No("[CANNOT] Empty message".into()));
             }

@@ -1,11 +1,13 @@
 //! Commands on the selected mailbox's messages: FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY,
 //! RFC 8970 PREVIEW, RFC 7162 CHANGEDSINCE/VANISHED), STORE (UNCHANGEDSINCE), SEARCH (ESEARCH,
 //! SEARCHRES), SORT/THREAD (RFC 5256, ESORT RFC 5267), COPY/MOVE (RFC 4315 COPYUID, RFC
-//! 6851), EXPUNGE and UID EXPUNGE, CLOSE, UNSELECT, CHECK.
+//! 6851), EXPUNGE and UID EXPUNGE, CLOSE, UNSELECT, CHECK. EMAILID and THREADID (RFC 8474)
+//! are answered by [`super::objectid`].
 
 use super::backend::{flag_bits, Backend, FlagOp};
 use super::mailboxes::flags_to_bits;
 use super::message::{self, ParsedMessage};
+use super::objectid;
 use super::response;
 use super::search_text;
 use super::session::{line, Action, Done, Out, Selected, Session, State};
@@ -361,6 +363,16 @@ impl Session {
                 None
             };
             let parsed = content.as_deref().map(message::parse);
+            let email_id = match objectid::fetch_email_id(attrs, backend, folder, m.uid) {
+                Ok(id) => id,
+                Err(e) => {
+                    line(
+                        out,
+                        &format!("* NO Message UID {} cannot be read: {e}", m.uid),
+                    );
+                    continue;
+                }
+            };
             // One index lookup, and only for the items that need it (a FETCH 1:* of
             // FLAGS and UID on a big folder must not touch the index at all).
             let meta = if needs_meta {
@@ -483,6 +495,9 @@ impl Session {
                                 ))
                             }
                         }
+                    }
+                    FetchAttr::EmailId | FetchAttr::ThreadId => {
+                        objectid::fetch_item(&mut item, a, email_id.as_deref(), parsed.as_ref())
                     }
                     FetchAttr::Preview => {
                         item.extend_from_slice(b"PREVIEW ");
@@ -639,6 +654,7 @@ impl Session {
             sel,
             now: backend.now(),
             metas: &metas,
+            backend,
         };
         let mut hits = Vec::new();
         for i in 0..sel.messages.len() {
@@ -1012,6 +1028,7 @@ fn needs_content(a: &FetchAttr) -> bool {
         FetchAttr::Uid
             | FetchAttr::Flags
             | FetchAttr::ModSeq
+            | FetchAttr::EmailId
             | FetchAttr::InternalDate
             | FetchAttr::Rfc822Size
     )
@@ -1020,7 +1037,7 @@ fn needs_content(a: &FetchAttr) -> bool {
 /// FETCH items answered from the header section alone.
 fn header_attr(a: &FetchAttr) -> bool {
     match a {
-        FetchAttr::Envelope | FetchAttr::Rfc822Header => true,
+        FetchAttr::Envelope | FetchAttr::Rfc822Header | FetchAttr::ThreadId => true,
         FetchAttr::BodySection {
             section,
             partial: None,
@@ -1042,7 +1059,7 @@ fn key_needs_content(k: &SearchKey) -> bool {
     use SearchKey::*;
     match k {
         Bcc(_) | Body(_) | Cc(_) | From(_) | Header(..) | Subject(_) | Text(_) | To(_)
-        | SentBefore(_) | SentOn(_) | SentSince(_) => true,
+        | SentBefore(_) | SentOn(_) | SentSince(_) | ThreadId(_) => true,
         Not(k) => key_needs_content(k),
         Or(a, b) => key_needs_content(a) || key_needs_content(b),
         And(ks) => ks.iter().any(key_needs_content),
@@ -1113,6 +1130,9 @@ struct EvalContext<'a> {
     sel: &'a Selected,
     now: i64,
     metas: &'a [super::backend::MessageMeta],
+    /// For EMAILID and THREADID (RFC 8474), looked up only for messages the other keys let
+    /// through.
+    backend: &'a dyn Backend,
 }
 
 impl EvalContext<'_> {
@@ -1158,6 +1178,10 @@ impl EvalContext<'_> {
             Older(s) => meta().is_some_and(|x| self.now - x.internal_date >= *s as i64),
             Younger(s) => meta().is_some_and(|x| self.now - x.internal_date <= *s as i64),
             ModSeq(ms) => m.modseq >= *ms,
+            EmailId(id) => objectid::search_email_id(self.backend, self.sel.folder.id, m.uid, id),
+            ThreadId(id) => parsed.is_some_and(|p| {
+                objectid::search_thread_id(self.backend, self.sel.folder.id, m.uid, p, id)
+            }),
             Uid(set) => match set {
                 super::types::SequenceSet::Saved => self.sel.saved.contains(&m.uid),
                 s => s.contains(m.uid, self.sel.max_uid()),

@@ -8,6 +8,9 @@
 //! - `message/`: ENVELOPE, BODYSTRUCTURE, sections, BINARY, PREVIEW over the raw bytes;
 //!   `search_text.rs`, `sort.rs`, `thread.rs` for SEARCH, SORT and THREAD;
 //!   `response.rs` wire encoding.
+//! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
+//! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
+//! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
 //! - `backend.rs`: the trait through which the session reads and changes mail.
 //! - `fuzz.rs`: the session under arbitrary input with an in-memory backend (fuzz target and
 //!   seed replay).
@@ -17,13 +20,16 @@
 //! MULTIAPPEND and QRESYNC parameters, which imap-codec does not parse.
 
 pub mod backend;
+pub mod catenate;
 pub mod framer;
 pub mod fuzz;
 pub mod mailboxes;
 pub mod message;
 pub mod messages;
+pub mod metadata;
 pub mod mutf7;
 pub mod names;
+pub mod objectid;
 pub mod parser;
 pub mod response;
 pub mod search_text;

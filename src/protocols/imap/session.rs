@@ -297,6 +297,10 @@ impl Session {
                 "MULTIAPPEND",
                 "PREVIEW",
                 "WITHIN",
+                "OBJECTID",
+                "METADATA",
+                "METADATA-SERVER",
+                "CATENATE",
             ]);
         }
         let mut s = caps.join(" ");
@@ -516,6 +520,9 @@ impl Session {
             | GetQuota(_)
             | GetQuotaRoot(_)
             | SetQuota { .. } => self.mailbox_command(&tag, cmd.body, backend, out, actions),
+            GetMetadata { .. } | SetMetadata { .. } => {
+                self.metadata_command(cmd.body, backend, out)
+            }
             Idle => {
                 self.flush_updates(backend, out, true);
                 line(out, "+ idling");

@@ -160,6 +160,9 @@ pub enum SearchKey {
     /// RFC 5032 WITHIN.
     Older(u64),
     Younger(u64),
+    /// RFC 8474 §6: `EMAILID objectid`, `THREADID objectid`.
+    EmailId(String),
+    ThreadId(String),
 }
 
 /// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE).
@@ -230,6 +233,9 @@ pub enum FetchAttr {
     /// `PREVIEW` (RFC 8970; `LAZY` modifier accepted and ignored).
     Preview,
     ModSeq,
+    /// RFC 8474 §5.3.
+    EmailId,
+    ThreadId,
 }
 
 /// `fetch` command modifiers (RFC 7162: CHANGEDSINCE, VANISHED).
@@ -259,6 +265,8 @@ pub enum StatusItem {
     Size,
     HighestModSeq,
     AppendLimit,
+    /// RFC 8474 §4.2.
+    MailboxId,
 }
 
 /// LIST selection options (RFC 5258, RFC 6154).
@@ -313,6 +321,18 @@ pub struct AppendMessage {
     pub date: Option<DateTime>,
     /// The literal's bytes (`~{n}` literal8 for binary content: RFC 3516).
     pub message: Vec<u8>,
+    /// `CATENATE (...)` (RFC 4469) instead of a literal: `message` is then empty and the
+    /// session builds the message from these parts.
+    pub catenate: Option<Vec<CatPart>>,
+}
+
+/// `cat-part` (RFC 4469 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `"TEXT" SP literal` (or literal8).
+    Text(Vec<u8>),
+    /// `"URL" SP astring`: an IMAP URL (RFC 5092) of a message or part on this server.
+    Url(String),
 }
 
 /// ACL rights as the client wrote them (RFC 4314 §2.1), e.g. "lrswipkxtea", optionally
@@ -347,6 +367,22 @@ pub struct SortCriterion {
 pub enum ThreadAlgorithm {
     OrderedSubject,
     References,
+}
+
+/// GETMETADATA `DEPTH` (RFC 5464 §4.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetadataDepth {
+    #[default]
+    Zero,
+    One,
+    Infinity,
+}
+
+/// GETMETADATA options (RFC 5464 §4.2.1–2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GetMetadataOptions {
+    pub max_size: Option<u64>,
+    pub depth: MetadataDepth,
 }
 
 /// `AUTHENTICATE` mechanisms we know; others are rejected with NO.
@@ -429,6 +465,18 @@ pub enum CommandBody {
     SetQuota {
         root: String,
         limits: Vec<(String, u64)>,
+    },
+    // METADATA (RFC 5464); entry names are checked and lower-cased by the parser.
+    GetMetadata {
+        /// "" for server entries.
+        mailbox: MailboxName,
+        options: GetMetadataOptions,
+        entries: Vec<String>,
+    },
+    SetMetadata {
+        mailbox: MailboxName,
+        /// `None` (NIL) removes the entry.
+        entries: Vec<(String, Option<Vec<u8>>)>,
     },
     // selected
     Check,
@@ -520,6 +568,8 @@ impl CommandBody {
             GetQuota(_) => "GETQUOTA",
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota { .. } => "SETQUOTA",
+            GetMetadata { .. } => "GETMETADATA",
+            SetMetadata { .. } => "SETMETADATA",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",

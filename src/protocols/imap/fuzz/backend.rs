@@ -188,6 +188,8 @@ struct MemState {
     next_id: FolderRef,
     /// account → (storage limit, message limit).
     quotas: BTreeMap<String, (Option<u64>, Option<u64>)>,
+    /// (folder or 0 for the server, user or "" for shared, entry) → value.
+    metadata: BTreeMap<(FolderRef, String, String), Vec<u8>>,
 }
 
 impl MemState {
@@ -587,6 +589,7 @@ impl Backend for MemBackend {
             return Err(BackendError::Invalid("INBOX cannot be deleted".into()));
         }
         s.folders.remove(&folder);
+        s.metadata.retain(|(f, _, _), _| *f != folder);
         Ok(())
     }
 
@@ -660,6 +663,49 @@ impl Backend for MemBackend {
     fn delete_acl(&self, folder: FolderRef, identifier: &str) -> Result<(), BackendError> {
         let mut s = self.state.borrow_mut();
         s.get_mut(folder)?.acl.retain(|(i, _)| i != identifier);
+        Ok(())
+    }
+
+    fn metadata(
+        &self,
+        folder: Option<FolderRef>,
+        user: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        let s = self.state.borrow();
+        let id = match folder {
+            Some(f) => s.get(f)?.id,
+            None => 0,
+        };
+        Ok(s.metadata
+            .iter()
+            .filter(|((f, u, _), _)| *f == id && (u.is_empty() || u == user))
+            .map(|((_, _, n), v)| (n.clone(), v.clone()))
+            .collect())
+    }
+
+    fn set_metadata(
+        &self,
+        folder: Option<FolderRef>,
+        user: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+    ) -> Result<(), BackendError> {
+        let mut s = self.state.borrow_mut();
+        let id = match folder {
+            Some(f) => s.get(f)?.id,
+            None => 0,
+        };
+        for (name, value) in changes {
+            let who = if name.starts_with("/private") {
+                user
+            } else {
+                ""
+            };
+            let key = (id, who.to_string(), name.clone());
+            match value {
+                Some(v) => s.metadata.insert(key, v.clone()),
+                None => s.metadata.remove(&key),
+            };
+        }
         Ok(())
     }
 

@@ -5,7 +5,8 @@
 //! SPECIAL-USE and CREATE-SPECIAL-USE (RFC 6154), STATUS=SIZE (RFC 8438), APPENDLIMIT
 //! (RFC 7889), MULTIAPPEND (RFC 3502), BINARY (RFC 3516), UTF8=ACCEPT APPEND (RFC 6855),
 //! ESEARCH/SEARCHRES (RFC 4731, RFC 5182), SORT/THREAD (RFC 5256), ESORT (RFC 5267),
-//! WITHIN (RFC 5032), PREVIEW (RFC 8970), ACL (RFC 4314), QUOTA (RFC 9208).
+//! WITHIN (RFC 5032), PREVIEW (RFC 8970), ACL (RFC 4314), QUOTA (RFC 9208), OBJECTID (RFC
+//! 8474), METADATA (RFC 5464, in `metadata.rs`), CATENATE (RFC 4469, in `catenate.rs`).
 //!
 //! Implementation notes:
 //! - Files: `lexer.rs` atoms, strings, numbers, dates; `search.rs` search keys and SORT/THREAD;
@@ -19,8 +20,10 @@
 //!   keys nest at most [`lexer::MAX_DEPTH`] deep so that no input exhausts the stack.
 //! - INBOX normalisation assumes "/" as the hierarchy delimiter for "inbox/sub".
 
+mod catenate;
 mod fetch;
 mod lexer;
+mod metadata;
 mod search;
 
 use std::fmt;
@@ -228,6 +231,8 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
             C::GetQuota(p.astring_utf8("a quota root")?)
         }
         "SETQUOTA" => setquota(p)?,
+        "GETMETADATA" => metadata::get(p)?,
+        "SETMETADATA" => metadata::set(p)?,
         _ => return Err("unknown command".into()),
     };
     p.end()?;
@@ -506,6 +511,7 @@ fn status_items(p: &mut P) -> PResult<Vec<StatusItem>> {
             "SIZE" => StatusItem::Size,
             "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
             "APPENDLIMIT" => StatusItem::AppendLimit,
+            "MAILBOXID" => StatusItem::MailboxId,
             other => return Err(format!("unknown status item {other}")),
         });
         if !p.more() {
@@ -534,7 +540,11 @@ fn append(p: &mut P) -> PResult<CommandBody> {
             date = Some(p.date_time()?);
             p.sp()?;
         }
-        let message = if p.eat_keyword("UTF8") {
+        let mut catenate = None;
+        let message = if p.eat_keyword("CATENATE") {
+            catenate = Some(catenate::parts(p)?);
+            &[][..]
+        } else if p.eat_keyword("UTF8") {
             p.sp()?;
             p.open()?;
             if p.peek() != Some(b'~') {
@@ -552,6 +562,7 @@ fn append(p: &mut P) -> PResult<CommandBody> {
             flags,
             date,
             message: message.to_vec(),
+            catenate,
         });
     }
     Ok(CommandBody::Append { mailbox, messages })

@@ -249,6 +249,8 @@ fn key_inner(p: &mut P) -> PResult<SearchKey> {
             K::Or(Box::new(a), Box::new(key(p)?))
         }
         "MODSEQ" => modseq(p)?,
+        "EMAILID" => K::EmailId(objectid(p)?),
+        "THREADID" => K::ThreadId(objectid(p)?),
         other => return Err(format!("unknown search key {other}")),
     })
 }
@@ -270,4 +272,14 @@ fn modseq(p: &mut P) -> PResult<SearchKey> {
         p.sp()?;
     }
     Ok(SearchKey::ModSeq(p.number64("a mod-sequence")?))
+}
+
+/// `SP objectid` (RFC 8474 §7): `1*255(ALPHA / DIGIT / "_" / "-")`, case-sensitive.
+fn objectid(p: &mut P) -> PResult<String> {
+    p.sp()?;
+    let raw = p.atom("an object id")?;
+    match std::str::from_utf8(raw) {
+        Ok(s) if crate::protocols::imap::objectid::is_objectid(s) => Ok(s.to_string()),
+        _ => Err("invalid object id".into()),
+    }
 }

@@ -465,6 +465,7 @@ fn append() {
                 flags: vec![Flag::Seen],
                 date: None,
                 message: MSG.as_bytes().to_vec(),
+                catenate: None,
             }],
         }
     );
@@ -1121,4 +1122,7 @@ fn sequence_sets() {
     }
 }
 
+mod catenate;
+mod metadata;
+mod objectid;
 mod props;
