@@ -17,6 +17,7 @@
 //! MULTIAPPEND and QRESYNC parameters, which imap-codec does not parse.
 
 pub mod backend;
+mod compress;
 pub mod framer;
 pub mod fuzz;
 pub mod mailboxes;
@@ -25,10 +26,12 @@ pub mod messages;
 pub mod mutf7;
 pub mod names;
 pub mod parser;
+mod replace;
 pub mod response;
 pub mod search_text;
 pub mod session;
 pub mod sort;
 pub mod thread;
 pub mod types;
+mod unauthenticate;
 mod updates;

@@ -277,6 +277,8 @@ pub struct ListReturn {
     pub children: bool,
     pub special_use: bool,
     pub status: Option<Vec<StatusItem>>,
+    /// RFC 8440 LIST-MYRIGHTS.
+    pub myrights: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,6 +381,10 @@ pub enum CommandBody {
     },
     // authenticated
     Enable(Vec<String>),
+    /// `COMPRESS` SP algorithm (RFC 4978), as given, uppercased.
+    Compress(String),
+    /// RFC 8437.
+    Unauthenticate,
     Select {
         mailbox: MailboxName,
         params: SelectParams,
@@ -468,6 +474,14 @@ pub enum CommandBody {
         set: SequenceSet,
         mailbox: MailboxName,
     },
+    /// RFC 8508: `[UID] REPLACE id mailbox append-message`.
+    Replace {
+        uid: bool,
+        /// A sequence number, or a UID for UID REPLACE (never 0).
+        id: u32,
+        mailbox: MailboxName,
+        message: AppendMessage,
+    },
     Sort {
         uid: bool,
         criteria: Vec<SortCriterion>,
@@ -497,6 +511,8 @@ impl CommandBody {
             Authenticate { .. } => "AUTHENTICATE",
             Login { .. } => "LOGIN",
             Enable(_) => "ENABLE",
+            Compress(_) => "COMPRESS",
+            Unauthenticate => "UNAUTHENTICATE",
             Select {
                 read_only: false, ..
             } => "SELECT",
@@ -529,6 +545,7 @@ impl CommandBody {
             Store { .. } => "STORE",
             Copy { .. } => "COPY",
             Move { .. } => "MOVE",
+            Replace { .. } => "REPLACE",
             Sort { .. } => "SORT",
             Thread { .. } => "THREAD",
         }

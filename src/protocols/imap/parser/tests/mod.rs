@@ -1121,4 +1121,5 @@ fn sequence_sets() {
     }
 }
 
+mod extensions;
 mod props;

@@ -1,0 +1,113 @@
+//! Table tests for COMPRESS (RFC 4978), UNAUTHENTICATE (RFC 8437), LIST RETURN (MYRIGHTS)
+//! (RFC 8440) and [UID] REPLACE (RFC 8508); each case is also framed split at every byte
+//! (through `ok`/`bad`).
+
+use super::*;
+
+#[test]
+fn compress_and_unauthenticate() {
+    use CommandBody as C;
+    for (input, body) in [
+        ("a COMPRESS DEFLATE", C::Compress("DEFLATE".into())),
+        ("a compress deflate", C::Compress("DEFLATE".into())),
+        ("a COMPRESS LZW", C::Compress("LZW".into())),
+        ("a UNAUTHENTICATE", C::Unauthenticate),
+        ("a unauthenticate", C::Unauthenticate),
+    ] {
+        assert_eq!(ok(input), body, "{input}");
+    }
+    bad("a COMPRESS", "COMPRESS: expected a space");
+    bad("a COMPRESS DEFLATE x", "COMPRESS");
+    bad("a UNAUTHENTICATE now", "UNAUTHENTICATE");
+    bad("a UID UNAUTHENTICATE", "has no UID form");
+    bad("a UID COMPRESS DEFLATE", "has no UID form");
+}
+
+#[test]
+fn list_return_myrights() {
+    let CommandBody::List(l) = ok("a LIST \"\" % RETURN (MYRIGHTS)") else {
+        panic!("not a LIST")
+    };
+    assert!(l.ret.myrights);
+    assert_eq!(l.ret.status, None);
+    let CommandBody::List(l) =
+        ok("a LIST (SUBSCRIBED) \"\" * RETURN (STATUS (MESSAGES) myrights CHILDREN)")
+    else {
+        panic!("not a LIST")
+    };
+    assert!(l.ret.myrights && l.ret.children && l.select.subscribed);
+    assert_eq!(l.ret.status, Some(vec![StatusItem::Messages]));
+    let CommandBody::List(l) = ok("a LIST \"\" %") else {
+        panic!("not a LIST")
+    };
+    assert!(!l.ret.myrights);
+    bad("a LIST \"\" % RETURN (MYRIGHTS", "expected \")\"");
+    bad(
+        "a LIST \"\" % RETURN (MYRIGHT)",
+        "unknown return option MYRIGHT",
+    );
+}
+
+#[test]
+fn replace() {
+    let msg = |flags: Vec<Flag>, body: &str| AppendMessage {
+        flags,
+        date: None,
+        message: body.as_bytes().to_vec(),
+    };
+    for (input, uid, id, mailbox, message) in [
+        (
+            "A003 REPLACE 4 Drafts (\\Seen \\Draft) {5}\r\nhello",
+            false,
+            4,
+            "Drafts",
+            msg(vec![Flag::Seen, Flag::Draft], "hello"),
+        ),
+        (
+            "A004 UID REPLACE 2000 Drafts {3+}\r\nabc",
+            true,
+            2000,
+            "Drafts",
+            msg(vec![], "abc"),
+        ),
+        (
+            "a uid replace 7 \"Sent Items\" () ~{2}\r\nhi",
+            true,
+            7,
+            "Sent Items",
+            msg(vec![], "hi"),
+        ),
+        (
+            "a REPLACE 1 inbox UTF8 (~{2}\r\nhi)",
+            false,
+            1,
+            "INBOX",
+            msg(vec![], "hi"),
+        ),
+    ] {
+        assert_eq!(
+            ok(input),
+            CommandBody::Replace {
+                uid,
+                id,
+                mailbox: mb(mailbox),
+                message,
+            },
+            "{input}"
+        );
+    }
+    let CommandBody::Replace { message, .. } =
+        ok("a REPLACE 1 Drafts \"17-Jul-1996 02:44:25 -0700\" {1}\r\nx")
+    else {
+        panic!("not a REPLACE")
+    };
+    assert_eq!(message.date.map(|d| d.unix), Some(837_596_665));
+    bad("a REPLACE 0 Drafts {1}\r\nx", "REPLACE");
+    bad("a REPLACE * Drafts {1}\r\nx", "REPLACE");
+    bad("a REPLACE 1:2 Drafts {1}\r\nx", "REPLACE");
+    bad("a REPLACE 1 Drafts", "expected a space");
+    bad("a REPLACE 1 Drafts \"x\"", "REPLACE");
+    // One message only: MULTIAPPEND does not apply (RFC 8508 §4.7).
+    bad("a REPLACE 1 Drafts {1}\r\nx {1}\r\ny", "REPLACE");
+    bad("a UID REPLACE 1 Drafts hello", "expected a message literal");
+}
