@@ -111,6 +111,7 @@ fn meta(m: storage::MessageRecord) -> MessageMeta {
         size: m.size,
         internal_date: m.internal_date,
         modseq: m.modseq,
+        save_date: m.save_date,
     }
 }
 

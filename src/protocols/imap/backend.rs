@@ -39,6 +39,8 @@ pub struct MessageMeta {
     pub size: u64,
     pub internal_date: i64,
     pub modseq: u64,
+    /// When it was put in this folder (SAVEDATE, RFC 8514).
+    pub save_date: i64,
 }
 
 /// System flag bits, as storage keeps them.

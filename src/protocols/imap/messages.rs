@@ -298,9 +298,12 @@ impl Session {
         let header_only = attrs
             .iter()
             .all(|a| !self::needs_content(a) || header_attr(a));
-        let needs_meta = attrs
-            .iter()
-            .any(|a| matches!(a, FetchAttr::InternalDate | FetchAttr::Rfc822Size));
+        let needs_meta = attrs.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::SaveDate
+            )
+        });
         let sets_seen = !read_only
             && attrs.iter().any(|a| {
                 matches!(
@@ -392,6 +395,13 @@ impl Session {
                         let date = meta.as_ref().map_or(0, |x| x.internal_date);
                         item.extend_from_slice(
                             format!("INTERNALDATE \"{}\"", response::date_time(date, 0)).as_bytes(),
+                        );
+                    }
+                    FetchAttr::SaveDate => {
+                        // RFC 8514 §4: NIL only where a mailbox keeps no save dates.
+                        let date = meta.as_ref().map_or(0, |x| x.save_date);
+                        item.extend_from_slice(
+                            format!("SAVEDATE \"{}\"", response::date_time(date, 0)).as_bytes(),
                         );
                     }
                     FetchAttr::Rfc822Size => {
@@ -1014,6 +1024,7 @@ fn needs_content(a: &FetchAttr) -> bool {
             | FetchAttr::ModSeq
             | FetchAttr::InternalDate
             | FetchAttr::Rfc822Size
+            | FetchAttr::SaveDate
     )
 }
 
@@ -1065,7 +1076,8 @@ fn key_needs_body(k: &SearchKey) -> bool {
 fn key_needs_meta(k: &SearchKey) -> bool {
     use SearchKey::*;
     match k {
-        Before(_) | On(_) | Since(_) | Larger(_) | Smaller(_) | Older(_) | Younger(_) => true,
+        Before(_) | On(_) | Since(_) | Larger(_) | Smaller(_) | Older(_) | Younger(_)
+        | SavedBefore(_) | SavedOn(_) | SavedSince(_) => true,
         Not(k) => key_needs_meta(k),
         Or(a, b) => key_needs_meta(a) || key_needs_meta(b),
         And(ks) => ks.iter().any(key_needs_meta),
@@ -1132,6 +1144,7 @@ impl EvalContext<'_> {
                 .map(|j| &self.metas[j])
         };
         let date = || meta().map(|x| date_of(x.internal_date));
+        let saved = || meta().map(|x| date_of(x.save_date));
         let has = |bit: u8| m.flags & bit != 0;
         match key {
             All => true,
@@ -1157,6 +1170,10 @@ impl EvalContext<'_> {
             Since(d) => date().is_some_and(|x| x >= *d),
             Older(s) => meta().is_some_and(|x| self.now - x.internal_date >= *s as i64),
             Younger(s) => meta().is_some_and(|x| self.now - x.internal_date <= *s as i64),
+            SavedBefore(d) => saved().is_some_and(|x| x < *d),
+            SavedOn(d) => saved().is_some_and(|x| x == *d),
+            SavedSince(d) => saved().is_some_and(|x| x >= *d),
+            SaveDateSupported => true,
             ModSeq(ms) => m.modseq >= *ms,
             Uid(set) => match set {
                 super::types::SequenceSet::Saved => self.sel.saved.contains(&m.uid),

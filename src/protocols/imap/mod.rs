@@ -18,6 +18,8 @@
 
 pub mod backend;
 mod compress;
+#[cfg(test)]
+mod ext_tests;
 pub mod framer;
 pub mod fuzz;
 pub mod mailboxes;

@@ -311,6 +311,7 @@ impl Session {
                 "BINARY",
                 "MULTIAPPEND",
                 "REPLACE",
+                "SAVEDATE",
                 "PREVIEW",
                 "WITHIN",
                 "COMPRESS=DEFLATE",

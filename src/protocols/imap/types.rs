@@ -160,6 +160,12 @@ pub enum SearchKey {
     /// RFC 5032 WITHIN.
     Older(u64),
     Younger(u64),
+    /// RFC 8514 SAVEDATE: the date the message was put in the mailbox.
+    SavedBefore(Date),
+    SavedOn(Date),
+    SavedSince(Date),
+    /// Every message, in a mailbox that keeps save dates (all of ours do).
+    SaveDateSupported,
 }
 
 /// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE).
@@ -230,6 +236,8 @@ pub enum FetchAttr {
     /// `PREVIEW` (RFC 8970; `LAZY` modifier accepted and ignored).
     Preview,
     ModSeq,
+    /// RFC 8514.
+    SaveDate,
 }
 
 /// `fetch` command modifiers (RFC 7162: CHANGEDSINCE, VANISHED).

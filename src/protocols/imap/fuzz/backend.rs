@@ -163,6 +163,7 @@ impl MemFolder {
                 size: m.content.len() as u64,
                 internal_date: m.internal_date,
                 modseq: self.highest_modseq,
+                save_date: NOW,
             },
             content: m.content,
         });

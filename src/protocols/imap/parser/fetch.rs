@@ -97,6 +97,7 @@ fn fetch_att(p: &mut P) -> PResult<FetchAttr> {
         "BODYSTRUCTURE" => FetchAttr::BodyStructure,
         "UID" => FetchAttr::Uid,
         "MODSEQ" => FetchAttr::ModSeq,
+        "SAVEDATE" => FetchAttr::SaveDate,
         "BODY" if p.peek() != Some(b'[') => FetchAttr::Body,
         "BODY" | "BODY.PEEK" => {
             let section = section(p)?;

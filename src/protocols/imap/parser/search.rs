@@ -204,7 +204,8 @@ fn key_inner(p: &mut P) -> PResult<SearchKey> {
                 K::Unkeyword(kw)
             }
         }
-        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" | "SAVEDBEFORE"
+        | "SAVEDON" | "SAVEDSINCE" => {
             p.sp()?;
             let d = p.date()?;
             match name.as_str() {
@@ -213,9 +214,13 @@ fn key_inner(p: &mut P) -> PResult<SearchKey> {
                 "SINCE" => K::Since(d),
                 "SENTBEFORE" => K::SentBefore(d),
                 "SENTON" => K::SentOn(d),
+                "SAVEDBEFORE" => K::SavedBefore(d),
+                "SAVEDON" => K::SavedOn(d),
+                "SAVEDSINCE" => K::SavedSince(d),
                 _ => K::SentSince(d),
             }
         }
+        "SAVEDATESUPPORTED" => K::SaveDateSupported,
         "LARGER" | "SMALLER" => {
             p.sp()?;
             let n = p.number64("a size")?;

@@ -111,3 +111,36 @@ fn replace() {
     bad("a REPLACE 1 Drafts {1}\r\nx {1}\r\ny", "REPLACE");
     bad("a UID REPLACE 1 Drafts hello", "expected a message literal");
 }
+
+#[test]
+fn savedate() {
+    use SearchKey as K;
+    assert_eq!(
+        fetch_attrs("a FETCH 1:* (UID SAVEDATE)"),
+        vec![FetchAttr::Uid, FetchAttr::SaveDate]
+    );
+    assert_eq!(
+        fetch_attrs("a UID FETCH 1 savedate"),
+        vec![FetchAttr::SaveDate]
+    );
+    let s = search_body(
+        "a SEARCH SAVEDBEFORE 1-Feb-1994 SAVEDON 01-Mar-2020 savedsince 9-Dec-2026 \
+         OR SAVEDATESUPPORTED NOT SAVEDATESUPPORTED",
+    );
+    assert_eq!(
+        s.criteria,
+        vec![
+            K::SavedBefore(date(1994, 2, 1)),
+            K::SavedOn(date(2020, 3, 1)),
+            K::SavedSince(date(2026, 12, 9)),
+            K::Or(
+                Box::new(K::SaveDateSupported),
+                Box::new(K::Not(Box::new(K::SaveDateSupported)))
+            ),
+        ]
+    );
+    bad("a SEARCH SAVEDON", "SEARCH");
+    bad("a SEARCH SAVEDBEFORE yesterday", "SEARCH");
+    bad("a SEARCH SAVEDATESUPPORTED 1-Feb-1994", "SEARCH");
+    bad("a FETCH 1 (SAVEDATE[])", "FETCH");
+}
