@@ -6,6 +6,7 @@
 use super::backend::{flag_bits, Backend, FlagOp};
 use super::mailboxes::flags_to_bits;
 use super::message::{self, ParsedMessage};
+use super::partial;
 use super::response;
 use super::search_text;
 use super::session::{line, Action, Done, Out, Selected, Session, State};
@@ -262,7 +263,10 @@ impl Session {
                 "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE".into(),
             ));
         }
-        let indices = self.resolve_set(set, uid)?;
+        let mut indices = self.resolve_set(set, uid)?;
+        if let Some(range) = modifiers.partial {
+            indices = range.pick(&indices);
+        }
         let (rev2, condstore) = (
             self.rev2,
             self.condstore || modifiers.changed_since.is_some(),
@@ -716,7 +720,8 @@ impl Session {
             _ => {
                 let ret = ret.unwrap_or(&[]);
                 if ret.contains(&SearchReturn::Save) {
-                    self.selected_mut()?.saved = saved_result(ret, &uids, &numbers);
+                    self.selected_mut()?.saved = partial::saved_with_partial(ret, &uids)
+                        .unwrap_or_else(|| saved_result(ret, &uids, &numbers));
                 }
                 let only_save = ret.len() == 1 && ret[0] == SearchReturn::Save;
                 if !only_save {
@@ -1111,6 +1116,11 @@ fn esearch(
             response::sequence_set(&mut s, &sorted);
             l.push_str(&format!(" ALL {}", String::from_utf8_lossy(&s)));
         }
+    }
+    if let Some(range) = partial::partial_of(ret) {
+        let mut sorted = numbers.to_vec();
+        sorted.sort_unstable();
+        l.push_str(&partial::esearch_item(&range, &sorted));
     }
     if ret.contains(&SearchReturn::Count) {
         l.push_str(&format!(" COUNT {}", numbers.len()));

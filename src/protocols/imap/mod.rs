@@ -28,6 +28,7 @@ pub mod messages;
 pub mod mutf7;
 pub mod names;
 pub mod parser;
+mod partial;
 mod replace;
 pub mod response;
 pub mod search_text;

@@ -312,6 +312,7 @@ impl Session {
                 "MULTIAPPEND",
                 "REPLACE",
                 "SAVEDATE",
+                "PARTIAL",
                 "PREVIEW",
                 "WITHIN",
                 "COMPRESS=DEFLATE",

@@ -168,7 +168,7 @@ pub enum SearchKey {
     SaveDateSupported,
 }
 
-/// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE).
+/// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE, RFC 9394 PARTIAL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchReturn {
     Min,
@@ -176,6 +176,17 @@ pub enum SearchReturn {
     All,
     Count,
     Save,
+    Partial(PartialRange),
+}
+
+/// `partial-range` (RFC 9394 §4): results `first:last` counted from the first result (the
+/// lowest UID, 1) or, `from_end`, from the last (`-1:-100`); kept as the client wrote it,
+/// since the response repeats it. Both numbers are non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    pub from_end: bool,
+    pub first: u32,
+    pub last: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +256,8 @@ pub enum FetchAttr {
 pub struct FetchModifiers {
     pub changed_since: Option<u64>,
     pub vanished: bool,
+    /// RFC 9394 PARTIAL (UID FETCH only).
+    pub partial: Option<PartialRange>,
 }
 
 /// `store-att-flags`: `+FLAGS`, `-FLAGS`, `FLAGS`, each optionally `.SILENT`.

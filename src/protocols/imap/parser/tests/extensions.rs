@@ -144,3 +144,52 @@ fn savedate() {
     bad("a SEARCH SAVEDATESUPPORTED 1-Feb-1994", "SEARCH");
     bad("a FETCH 1 (SAVEDATE[])", "FETCH");
 }
+
+#[test]
+fn partial() {
+    let range = |from_end, first, last| PartialRange {
+        from_end,
+        first,
+        last,
+    };
+    for (input, ret) in [
+        (
+            "a UID SEARCH RETURN (PARTIAL -1:-100) UNDELETED",
+            vec![SearchReturn::Partial(range(true, 1, 100))],
+        ),
+        (
+            "a SEARCH RETURN (MIN partial 500:1 SAVE) ALL",
+            vec![
+                SearchReturn::Min,
+                SearchReturn::Partial(range(false, 500, 1)),
+                SearchReturn::Save,
+            ],
+        ),
+    ] {
+        assert_eq!(search_body(input).ret, Some(ret), "{input}");
+    }
+    let CommandBody::Fetch { modifiers, .. } =
+        ok("10 UID FETCH 25900:26600 (UID FLAGS) (PARTIAL -1:-3 CHANGEDSINCE 98305)")
+    else {
+        panic!("not a FETCH")
+    };
+    assert_eq!(modifiers.partial, Some(range(true, 1, 3)));
+    assert_eq!(modifiers.changed_since, Some(98305));
+    bad(
+        "a SEARCH RETURN (PARTIAL 1:5 ALL) ALL",
+        "at most one of PARTIAL and ALL",
+    );
+    bad(
+        "a SEARCH RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL",
+        "at most one",
+    );
+    bad("a SEARCH RETURN (PARTIAL 0:5) ALL", "SEARCH");
+    bad("a SEARCH RETURN (PARTIAL 1:*) ALL", "SEARCH");
+    bad("a SEARCH RETURN (PARTIAL -1:5) ALL", "SEARCH");
+    bad("a SEARCH RETURN (PARTIAL 1) ALL", "SEARCH");
+    bad(
+        "a SORT RETURN (PARTIAL 1:5) (DATE) UTF-8 ALL",
+        "PARTIAL is not supported with SORT",
+    );
+    bad("a FETCH 1:* FLAGS (PARTIAL 1:5)", "PARTIAL needs UID FETCH");
+}

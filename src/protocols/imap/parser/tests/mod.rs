@@ -773,7 +773,8 @@ fn fetch() {
             modifiers,
             FetchModifiers {
                 changed_since: Some(12345),
-                vanished: true
+                vanished: true,
+                partial: None,
             }
         ),
         other => panic!("{other:?}"),
