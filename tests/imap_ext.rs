@@ -59,14 +59,16 @@ fn python_imaplib_over_compress_deflate() {
         "/tests/interop/imaplib_compress.py"
     );
     let port = server.addr("imap").port().to_string();
+    let tls_port = server.addr("imaps").port().to_string();
     let (success, output) = run(
         "python3",
-        &[script, &port, BOB, PASSWORD],
+        &[script, &port, &tls_port, BOB, PASSWORD],
         dir.path(),
         Duration::from_secs(60),
     );
     assert!(success, "imaplib_compress.py failed:\n{output}");
     assert!(output.contains("compress ok"), "{output}");
+    assert!(output.contains("compress over tls ok"), "{output}");
     assert!(output.contains("pipelined compress ok"), "{output}");
     eprintln!("{output}");
 }

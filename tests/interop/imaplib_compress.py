@@ -1,21 +1,25 @@
 """Python imaplib over COMPRESS=DEFLATE (RFC 4978): after the tagged OK both directions are
 raw deflate (zlib with wbits=-15), each write sync-flushed. Usage:
-imaplib_compress.py PORT USER PASSWORD (plain IMAP; the test config allows plain login).
+imaplib_compress.py PORT IMAPS_PORT USER PASSWORD (plain IMAP, where the test config allows
+plain login, then implicit TLS: compression goes inside TLS).
 
-Prints "compress ok wire=N inflated=M" (bytes read from the socket, bytes they inflated to)."""
+Prints "compress ok wire=N inflated=M" (bytes read from the socket, bytes they inflated to),
+"compress over tls ok" and "pipelined compress ok"."""
 import imaplib
 import os
 import socket
 import sys
 import zlib
 
-port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+import ssl
+
+port, tls_port, user, password = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 # imaplib knows no COMPRESS: allow it where RFC 4978 does.
 imaplib.Commands["COMPRESS"] = ("AUTH", "SELECTED")
 
 
-class DeflateIMAP(imaplib.IMAP4):
-    """imaplib with the COMPRESS layer spliced in under its reads and writes."""
+class Deflating:
+    """The COMPRESS layer spliced in under imaplib's reads and writes."""
 
     deflating = False
     wire = 0
@@ -61,6 +65,14 @@ class DeflateIMAP(imaplib.IMAP4):
         return out
 
 
+class DeflateIMAP(Deflating, imaplib.IMAP4):
+    pass
+
+
+class DeflateIMAPS(Deflating, imaplib.IMAP4_SSL):
+    pass
+
+
 m = DeflateIMAP("127.0.0.1", port)
 m.sock.settimeout(20)
 assert "COMPRESS=DEFLATE" not in m.capabilities, m.capabilities
@@ -97,6 +109,23 @@ typ, _ = m.logout()
 assert typ == "BYE"
 assert m.wire < m.inflated, (m.wire, m.inflated)
 print(f"compress ok wire={m.wire} inflated={m.inflated}")
+
+# Inside TLS (the self-signed test certificate: no verification).
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = DeflateIMAPS("127.0.0.1", tls_port, ssl_context=ctx)
+t.sock.settimeout(20)
+typ, _ = t.login(user, password)
+assert typ == "OK"
+t.compress()
+typ, data = t.select("INBOX")
+assert typ == "OK", data
+typ, data = t.fetch("1", "(BODY.PEEK[])")
+assert typ == "OK" and data[0][1] == message, "fetched message differs over TLS"
+typ, _ = t.logout()
+assert typ == "BYE"
+print("compress over tls ok")
 
 # A client that does not wait for the OK: COMPRESS and a compressed NOOP in one write.
 s = socket.create_connection(("127.0.0.1", port), timeout=20)
