@@ -12,6 +12,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use super::deflate::Deflate;
+
 /// How long a TLS handshake may take before the connection is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -20,17 +22,29 @@ pub enum Conn {
     Tls(Box<TlsStream<TcpStream>>),
     /// Our side of an outbound connection after STARTTLS.
     ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// Any of the above after IMAP COMPRESS=DEFLATE (RFC 4978).
+    Deflate(Box<Deflate<Conn>>),
 }
 
 impl Conn {
     pub fn is_tls(&self) -> bool {
-        matches!(self, Conn::Tls(_) | Conn::ClientTls(_))
+        match self {
+            Conn::Deflate(d) => d.get_ref().is_tls(),
+            c => matches!(c, Conn::Tls(_) | Conn::ClientTls(_)),
+        }
+    }
+
+    /// Compresses both directions from now on (IMAP COMPRESS, RFC 4978); `pending` is
+    /// compressed input the session read before it asked for this.
+    pub fn compress(self, pending: Vec<u8>) -> Conn {
+        Conn::Deflate(Box::new(Deflate::new(self, pending)))
     }
 
     /// The TLS protocol version and cipher suite, for the Received header and logs.
     pub fn tls_info(&self) -> Option<String> {
         match self {
             Conn::Plain(_) => None,
+            Conn::Deflate(d) => d.get_ref().tls_info(),
             Conn::Tls(t) => {
                 let (_, c) = t.get_ref();
                 Some(format!(
@@ -157,6 +171,7 @@ impl AsyncRead for Conn {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Deflate(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -171,6 +186,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Deflate(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -179,6 +195,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Deflate(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -187,6 +204,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Conn::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Deflate(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

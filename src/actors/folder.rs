@@ -80,6 +80,11 @@ pub struct Expunge {
 #[rtype(result = "()")]
 pub struct Subscribe(pub Recipient<MailboxChanged>);
 
+/// Stop telling a session about this folder's changes (IMAP UNAUTHENTICATE).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe(pub Recipient<MailboxChanged>);
+
 pub struct MailboxFolderActor {
     id: FolderId,
     path: String,
@@ -189,6 +194,14 @@ impl Handler<Subscribe> for MailboxFolderActor {
 
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Self::Context) {
         self.subscribers.push(msg.0);
+    }
+}
+
+impl Handler<Unsubscribe> for MailboxFolderActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Self::Context) {
+        self.subscribers.retain(|s| *s != msg.0);
     }
 }
 
@@ -314,6 +327,45 @@ impl Handler<CopyMessages> for MailboxFolderActor {
             }
         }
         Ok(pairs)
+    }
+}
+
+/// REPLACE (RFC 8508): expunge `uid` of this folder and append `message` to `to` in one
+/// transaction. Reply: the new UID. `target` (the actor of `to`, when it is another folder)
+/// is told to announce the arrival.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<u32, FolderError>")]
+pub struct ReplaceMessage {
+    pub uid: u32,
+    pub to: FolderId,
+    pub message: NewMessage,
+    pub target: Option<Addr<MailboxFolderActor>>,
+}
+
+impl Handler<ReplaceMessage> for MailboxFolderActor {
+    type Result = Result<u32, FolderError>;
+
+    fn handle(&mut self, msg: ReplaceMessage, ctx: &mut Self::Context) -> Self::Result {
+        let (store, id) = (self.ctx.store.clone(), self.id);
+        let (new, expunged, added) =
+            guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+                store.replace_message(id, msg.uid, msg.to, &msg.message)
+            })??;
+        self.broadcast(MailboxChanged::Expunged {
+            folder: id,
+            uids: vec![msg.uid],
+            modseq: expunged,
+        });
+        let change = MailboxChanged::Added {
+            folder: msg.to,
+            uid: new,
+            modseq: added,
+        };
+        match &msg.target {
+            Some(t) if msg.to != id => t.do_send(Announce(change)),
+            _ => self.broadcast(change),
+        }
+        Ok(new)
     }
 }
 

@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use super::folder::{AppendMessages, CopyMessages, Expunge, FolderError, StoreFlags};
+use super::folder::{
+    AppendMessages, CopyMessages, Expunge, FolderError, ReplaceMessage, StoreFlags,
+};
 use super::ServerContext;
 use crate::protocols::imap::backend::{
     Backend, BackendError, FlagOp, FolderInfo, FolderRef, MessageMeta, NewMessage, QuotaInfo,
@@ -109,6 +111,7 @@ fn meta(m: storage::MessageRecord) -> MessageMeta {
         size: m.size,
         internal_date: m.internal_date,
         modseq: m.modseq,
+        save_date: m.save_date,
     }
 }
 
@@ -318,6 +321,44 @@ impl Backend for StoreBackend {
             .map_err(folder_err)?;
         self.ctx.store.commit().map_err(err)?;
         Ok(m)
+    }
+
+    fn replace(
+        &self,
+        from: FolderRef,
+        uid: u32,
+        to: FolderRef,
+        message: NewMessage,
+    ) -> Result<u32, BackendError> {
+        let blob = self.ctx.store.blobs().put(&message.content).map_err(err)?;
+        let message = storage::NewMessage {
+            blob,
+            size: message.content.len() as u64,
+            flags: Flags {
+                system: message.flags,
+                keywords: message.keywords,
+            },
+            internal_date: message.internal_date,
+        };
+        let target = if from == to {
+            None
+        } else {
+            Some(self.ctx.folders.get(&self.ctx, to).map_err(folder_err)?)
+        };
+        let new = self
+            .ask(
+                from,
+                ReplaceMessage {
+                    uid,
+                    to,
+                    message,
+                    target,
+                },
+            )?
+            .map_err(folder_err)?;
+        // Durable before OK (DESIGN.md §3).
+        self.ctx.store.commit().map_err(err)?;
+        Ok(new)
     }
 
     fn copy(

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
 use super::conn::{on_blocking_pool, Conn};
-use super::folder::{MailboxChanged, Subscribe};
+use super::folder::{MailboxChanged, Subscribe, Unsubscribe};
 use super::imap_backend::StoreBackend;
 use super::listener::ConnGuard;
 use super::ServerContext;
@@ -144,6 +144,7 @@ async fn run(
             // plaintext on loopback"); everyone else must use TLS.
             allow_plaintext: limits.allow_plaintext_login && io.peer.ip().is_loopback(),
             append_limit: limits.append_limit,
+            unauthenticate: limits.unauthenticate,
             max_line: limits.max_line_length,
         },
         io.implicit_tls,
@@ -166,6 +167,20 @@ async fn run(
                     };
                     conn = upgraded;
                     actions.extend(session.tls_established(&backend));
+                }
+                Action::UnwatchAll => {
+                    watched = None;
+                    for f in subscribed.drain() {
+                        if let Ok(addr) = sctx.folders.get(&sctx, f) {
+                            addr.do_send(Unsubscribe(me.clone()));
+                        }
+                    }
+                }
+                Action::Compress { pending } => {
+                    // RFC 4978 §3: the tagged OK goes out uncompressed, all after it not.
+                    conn.send(&mut out).await?;
+                    conn = conn.compress(pending);
+                    actions.extend(session.compression_started(&backend));
                 }
                 Action::Authenticate { login, password } => {
                     let account =

@@ -23,6 +23,7 @@ pub mod authlog;
 pub mod client_tls;
 pub mod conn;
 pub mod control;
+pub mod deflate;
 pub mod fetcher;
 pub mod folder;
 pub mod header_cache;

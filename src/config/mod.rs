@@ -176,6 +176,8 @@ pub struct ImapConfig {
     /// APPENDLIMIT (RFC 7889), bytes.
     pub append_limit: u64,
     pub max_line_length: usize,
+    /// Offer UNAUTHENTICATE (RFC 8437).
+    pub unauthenticate: bool,
 }
 
 /// `[pop3]`: limits and timeouts of the POP3 listeners.
@@ -442,6 +444,7 @@ fn read_root(
         allow_plaintext_login: s.boolean("allow_plaintext_login", false, p),
         append_limit: s.uint("append_limit", 52_428_800, 1024, p),
         max_line_length: s.count("max_line_length", 65_536, 1000, p),
+        unauthenticate: s.boolean("unauthenticate", true, p),
     };
     s.finish(p);
     let mut s = root.section("pop3", p);

@@ -60,6 +60,7 @@ fn shipped_file_equals_documented_defaults() {
             allow_plaintext_login: false,
             append_limit: 52_428_800,
             max_line_length: 65_536,
+            unauthenticate: true,
         },
         pop3: Pop3Config {
             max_connections: 2000,

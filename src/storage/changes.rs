@@ -132,6 +132,7 @@ impl<'t> Changes<'t> {
             internal_date,
             blob,
             modseq,
+            save_date: Some(super::now_secs() as i64),
         };
         tx_put(
             self.tx.tree(TreeIx::Messages),

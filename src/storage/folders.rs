@@ -167,6 +167,10 @@ pub struct MessageRecord {
     pub internal_date: i64,
     pub blob: BlobId,
     pub modseq: u64,
+    /// When the message was put in this folder (IMAP SAVEDATE, RFC 8514): by append,
+    /// delivery, COPY, MOVE or REPLACE. Records written before save dates were kept have
+    /// none; for them this is the internal date.
+    pub save_date: i64,
 }
 
 /// A message to append; the folder assigns uid and modseq.
@@ -303,14 +307,17 @@ impl Folder {
     }
 }
 
-/// Stored value of `v1/messages`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Stored value of `v1/messages`. `save_date` was added after schema 1 shipped: it is the
+/// last field, and a value written without it (five fields) still reads, with `None` (see
+/// `message_value.rs`).
+#[derive(Clone, Debug, Serialize)]
 pub(crate) struct MessageValue {
     pub(crate) flags: Flags,
     pub(crate) size: u64,
     pub(crate) internal_date: i64,
     pub(crate) blob: BlobId,
     pub(crate) modseq: u64,
+    pub(crate) save_date: Option<i64>,
 }
 
 impl MessageValue {
@@ -322,6 +329,7 @@ impl MessageValue {
             internal_date: self.internal_date,
             blob: self.blob,
             modseq: self.modseq,
+            save_date: self.save_date.unwrap_or(self.internal_date),
         }
     }
 }

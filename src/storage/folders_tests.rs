@@ -131,7 +131,8 @@ fn append_assigns_uids_and_modseqs() {
             size: 3,
             internal_date: 1_700_000_000,
             blob: m1.blob,
-            modseq: 2
+            modseq: 2,
+            save_date: msgs[0].save_date,
         }
     );
     assert_eq!(store.get_message(folder, 2).unwrap().unwrap().blob, m2.blob);
@@ -481,4 +482,80 @@ fn delete_folder_while_appends_run_leaves_no_orphans() {
     );
     // Every blob still referenced is held by a message; none held by the deleted folder.
     assert_eq!(store.tree(TreeIx::BlobRefs).len(), 0);
+}
+
+/// SAVEDATE (RFC 8514): a message gets the time it was put in its folder; a record written
+/// before save dates were stored (five fields) still reads, with its internal date as the
+/// save date.
+#[test]
+fn save_dates_are_stored_and_old_records_still_read() {
+    #[derive(serde::Serialize)]
+    struct OldValue {
+        flags: Flags,
+        size: u64,
+        internal_date: i64,
+        blob: crate::storage::blobs::BlobId,
+        modseq: u64,
+    }
+    let (_dir, store) = store_with_bob();
+    let folder = inbox(&store);
+    let before = crate::storage::now_secs() as i64;
+    let m = new_message(&store, b"abc");
+    let (uid, _) = store.append_message(folder, m.clone(), None).unwrap();
+    let after = crate::storage::now_secs() as i64;
+    let rec = store.get_message(folder, uid).unwrap().unwrap();
+    assert_eq!(rec.internal_date, 1_700_000_000);
+    assert!(
+        (before..=after).contains(&rec.save_date),
+        "{}",
+        rec.save_date
+    );
+
+    // The same message as appended (flags, size, blob), so the folder's counters stay right.
+    let old = OldValue {
+        flags: Flags::default(),
+        size: 3,
+        internal_date: 1_500_000_000,
+        blob: m.blob,
+        modseq: 9,
+    };
+    let bytes = bincode::serialize(&old).unwrap();
+    let value: MessageValue = keys::decode(&bytes, "message").unwrap();
+    assert_eq!(value.save_date, None);
+    let rec = value.record(7);
+    assert_eq!(
+        (rec.uid, rec.modseq, rec.size, rec.flags.system),
+        (7, 9, 3, 0)
+    );
+    assert_eq!(rec.save_date, 1_500_000_000);
+    // Such a record in the index reads with its internal date; COPY and MOVE give the
+    // copy the time it arrived in its new folder.
+    store
+        .tree(TreeIx::Messages)
+        .insert(message_key(folder, uid), bytes.clone())
+        .unwrap();
+    let rec = store.get_message(folder, uid).unwrap().unwrap();
+    assert_eq!(
+        (rec.internal_date, rec.save_date),
+        (1_500_000_000, 1_500_000_000)
+    );
+    let archive = store.folder_id(BOB, "Archive").unwrap().unwrap();
+    let before = crate::storage::now_secs() as i64;
+    let pairs = store.copy_messages(folder, &[uid], archive).unwrap();
+    let (moved, _) = store.move_messages(folder, &[uid], archive).unwrap();
+    let after = crate::storage::now_secs() as i64;
+    for (_, new) in pairs.iter().chain(&moved) {
+        let rec = store.get_message(archive, *new).unwrap().unwrap();
+        assert_eq!(rec.internal_date, 1_500_000_000);
+        assert!(
+            (before..=after).contains(&rec.save_date),
+            "{}",
+            rec.save_date
+        );
+    }
+    // And a new value round-trips with its save date.
+    let mut new = keys::decode::<MessageValue>(&bytes, "message").unwrap();
+    new.save_date = Some(1_700_000_000);
+    let again: MessageValue = keys::decode(&keys::encode(&new).unwrap(), "message").unwrap();
+    assert_eq!(again.save_date, Some(1_700_000_000));
 }

@@ -196,6 +196,37 @@ impl Store {
         Ok(out)
     }
 
+    /// REPLACE (RFC 8508): expunge message `uid` of `from` and append `msg` to `to` in ONE
+    /// transaction, the expunge first so that quota counts only the net change (§3.4).
+    /// NotFound if `uid` is not in `from` (nothing changes). Returns the new UID, the
+    /// modseq of the expunge in `from` and the highest modseq of `to`.
+    pub fn replace_message(
+        &self,
+        from: FolderId,
+        uid: u32,
+        to: FolderId,
+        msg: &NewMessage,
+    ) -> Result<(u32, u64, u64), StorageError> {
+        let flags = msg.flags.normalized()?;
+        let (out, zeroed) = self.transact(|tx| {
+            let mut changes = Changes::new(tx);
+            changes.folder(from)?;
+            changes.folder(to)?;
+            if changes.remove_message(from, uid)?.is_none() {
+                return super::abort(StorageError::NotFound(format!(
+                    "message uid {uid} in folder {from}"
+                )));
+            }
+            let new = changes.add_message(to, &flags, msg.size, msg.internal_date, msg.blob)?;
+            let expunged = changes.modseq(from)?;
+            let added = changes.modseq(to)?;
+            Ok(((new, expunged, added), changes.finish(self.blobs())?))
+        })?;
+        self.collect_blobs(&zeroed);
+        self.trim_expunged(from);
+        Ok(out)
+    }
+
     /// Claim the folder's \Recent messages (RFC 3501 §2.3.2): returns the first recent UID and
     /// moves the watermark to UIDNEXT, atomically, so only one session sees each message as
     /// recent. Messages with uid >= the returned value are \Recent for the claiming session.

@@ -23,7 +23,7 @@
 //! | `v1/aliases`        | alias address (lowercase)             | `Vec<String>` targets        |
 //! | `v1/folders`        | folder id u64 BE                      | `FolderRecord` (IMAP.MRK)    |
 //! | `v1/folder_names`   | account `0x00` name (INBOX uppercase) | folder id u64 BE             |
-//! | `v1/messages`       | folder id u64 BE ++ uid u32 BE        | `MessageValue`               |
+//! | `v1/messages`       | folder id u64 BE ++ uid u32 BE        | `MessageValue` (save date optional: older values lack it) |
 //! | `v1/expunged`       | folder id u64 BE ++ uid u32 BE        | modseq u64 BE                |
 //! | `v1/queue/<name>`   | queue id u64 BE                       | `QueueRecord`                |
 //! | `v1/blobrefs`       | blob id (32 bytes)                    | refcount u64 BE              |
@@ -95,6 +95,7 @@ mod folders;
 #[cfg(test)]
 mod imap_tests;
 mod keys;
+mod message_value;
 mod messages;
 mod metadata;
 mod queue;

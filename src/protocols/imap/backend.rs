@@ -39,6 +39,8 @@ pub struct MessageMeta {
     pub size: u64,
     pub internal_date: i64,
     pub modseq: u64,
+    /// When it was put in this folder (SAVEDATE, RFC 8514).
+    pub save_date: i64,
 }
 
 /// System flag bits, as storage keeps them.
@@ -181,6 +183,16 @@ pub trait Backend {
         keywords: &[String],
         unchanged_since: Option<u64>,
     ) -> Result<StoreOutcome, BackendError>;
+    /// REPLACE (RFC 8508): expunge `uid` of `from` and append `message` to `to`, both or
+    /// neither, quota counting only the net change. Returns the new UID; NotFound (nothing
+    /// changed) when `uid` is gone.
+    fn replace(
+        &self,
+        from: FolderRef,
+        uid: u32,
+        to: FolderRef,
+        message: NewMessage,
+    ) -> Result<u32, BackendError>;
     /// Returns the modseq of the expunge.
     fn expunge(&self, folder: FolderRef, uids: &[u32]) -> Result<u64, BackendError>;
     /// Returns (source uid, new uid) pairs.

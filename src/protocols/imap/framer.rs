@@ -164,6 +164,15 @@ impl Framer {
         self.input.extend_from_slice(input);
     }
 
+    /// Takes the input not scanned yet, between commands: after COMPRESS it is compressed
+    /// data for the shell to inflate (RFC 4978).
+    pub fn take_unscanned(&mut self) -> Vec<u8> {
+        let rest = self.input.split_off(self.pos);
+        self.input.clear();
+        self.pos = 0;
+        rest
+    }
+
     /// Bytes held: unscanned input plus the command being assembled.
     pub fn buffered(&self) -> usize {
         self.input.len() - self.pos + self.cmd.len()
@@ -265,7 +274,7 @@ impl Framer {
             return Some(FrameEvent::Frame(frame));
         };
         let (tag, command) = head(&self.cmd);
-        let max_total = if command == "APPEND" {
+        let max_total = if command == "APPEND" || command.ends_with("REPLACE") {
             (self.limits.max_command as u64).saturating_add(self.limits.max_literal)
         } else {
             self.limits.max_command as u64

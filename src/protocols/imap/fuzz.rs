@@ -82,6 +82,7 @@ impl Driver {
             starttls_available: opts.starttls_available,
             allow_plaintext: opts.allow_plaintext,
             append_limit: APPEND_LIMIT,
+            unauthenticate: true,
             max_line: MAX_LINE,
         };
         Driver {
@@ -117,6 +118,11 @@ impl Driver {
                     Vec::new()
                 }
                 Action::StartTls => self.session.tls_established(&self.backend),
+                Action::Compress { .. } => self.session.compression_started(&self.backend),
+                Action::UnwatchAll => {
+                    self.watched = None;
+                    Vec::new()
+                }
                 Action::Authenticate { .. } => {
                     self.answers += 1;
                     let ok = self.answer_ok();

@@ -640,6 +640,15 @@ impl Session {
                     self.status_line(name, f, items, out);
                 }
             }
+            // RFC 8440 §3: after the LIST line, only for a mailbox that itself matched.
+            if let (true, false, Some(f)) = (cmd.ret.myrights, child_info, folder) {
+                if let Ok(rights) = backend.rights(f.id, &me) {
+                    line(
+                        out,
+                        &format!("* MYRIGHTS {} {rights}", String::from_utf8_lossy(&n)),
+                    );
+                }
+            }
         }
         // Subscribed names without a mailbox (RFC 5258 §3.1: \NonExistent; LSUB: \Noselect).
         if subscribed_only {

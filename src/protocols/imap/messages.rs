@@ -8,6 +8,7 @@ use super::backend::{flag_bits, Backend, FlagOp};
 use super::mailboxes::flags_to_bits;
 use super::message::{self, ParsedMessage};
 use super::objectid;
+use super::partial;
 use super::response;
 use super::search_text;
 use super::session::{line, Action, Done, Out, Selected, Session, State};
@@ -264,7 +265,10 @@ impl Session {
                 "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE".into(),
             ));
         }
-        let indices = self.resolve_set(set, uid)?;
+        let mut indices = self.resolve_set(set, uid)?;
+        if let Some(range) = modifiers.partial {
+            indices = range.pick(&indices);
+        }
         let (rev2, condstore) = (
             self.rev2,
             self.condstore || modifiers.changed_since.is_some(),
@@ -300,9 +304,12 @@ impl Session {
         let header_only = attrs
             .iter()
             .all(|a| !self::needs_content(a) || header_attr(a));
-        let needs_meta = attrs
-            .iter()
-            .any(|a| matches!(a, FetchAttr::InternalDate | FetchAttr::Rfc822Size));
+        let needs_meta = attrs.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::SaveDate
+            )
+        });
         let sets_seen = !read_only
             && attrs.iter().any(|a| {
                 matches!(
@@ -404,6 +411,13 @@ impl Session {
                         let date = meta.as_ref().map_or(0, |x| x.internal_date);
                         item.extend_from_slice(
                             format!("INTERNALDATE \"{}\"", response::date_time(date, 0)).as_bytes(),
+                        );
+                    }
+                    FetchAttr::SaveDate => {
+                        // RFC 8514 §4: NIL only where a mailbox keeps no save dates.
+                        let date = meta.as_ref().map_or(0, |x| x.save_date);
+                        item.extend_from_slice(
+                            format!("SAVEDATE \"{}\"", response::date_time(date, 0)).as_bytes(),
                         );
                     }
                     FetchAttr::Rfc822Size => {
@@ -722,7 +736,8 @@ impl Session {
             _ => {
                 let ret = ret.unwrap_or(&[]);
                 if ret.contains(&SearchReturn::Save) {
-                    self.selected_mut()?.saved = saved_result(ret, &uids, &numbers);
+                    self.selected_mut()?.saved = partial::saved_with_partial(ret, &uids)
+                        .unwrap_or_else(|| saved_result(ret, &uids, &numbers));
                 }
                 let only_save = ret.len() == 1 && ret[0] == SearchReturn::Save;
                 if !only_save {
@@ -1031,6 +1046,7 @@ fn needs_content(a: &FetchAttr) -> bool {
             | FetchAttr::EmailId
             | FetchAttr::InternalDate
             | FetchAttr::Rfc822Size
+            | FetchAttr::SaveDate
     )
 }
 
@@ -1082,7 +1098,8 @@ fn key_needs_body(k: &SearchKey) -> bool {
 fn key_needs_meta(k: &SearchKey) -> bool {
     use SearchKey::*;
     match k {
-        Before(_) | On(_) | Since(_) | Larger(_) | Smaller(_) | Older(_) | Younger(_) => true,
+        Before(_) | On(_) | Since(_) | Larger(_) | Smaller(_) | Older(_) | Younger(_)
+        | SavedBefore(_) | SavedOn(_) | SavedSince(_) => true,
         Not(k) => key_needs_meta(k),
         Or(a, b) => key_needs_meta(a) || key_needs_meta(b),
         And(ks) => ks.iter().any(key_needs_meta),
@@ -1116,6 +1133,11 @@ fn esearch(
             response::sequence_set(&mut s, &sorted);
             l.push_str(&format!(" ALL {}", String::from_utf8_lossy(&s)));
         }
+    }
+    if let Some(range) = partial::partial_of(ret) {
+        let mut sorted = numbers.to_vec();
+        sorted.sort_unstable();
+        l.push_str(&partial::esearch_item(&range, &sorted));
     }
     if ret.contains(&SearchReturn::Count) {
         l.push_str(&format!(" COUNT {}", numbers.len()));
@@ -1152,6 +1174,7 @@ impl EvalContext<'_> {
                 .map(|j| &self.metas[j])
         };
         let date = || meta().map(|x| date_of(x.internal_date));
+        let saved = || meta().map(|x| date_of(x.save_date));
         let has = |bit: u8| m.flags & bit != 0;
         match key {
             All => true,
@@ -1177,6 +1200,10 @@ impl EvalContext<'_> {
             Since(d) => date().is_some_and(|x| x >= *d),
             Older(s) => meta().is_some_and(|x| self.now - x.internal_date >= *s as i64),
             Younger(s) => meta().is_some_and(|x| self.now - x.internal_date <= *s as i64),
+            SavedBefore(d) => saved().is_some_and(|x| x < *d),
+            SavedOn(d) => saved().is_some_and(|x| x == *d),
+            SavedSince(d) => saved().is_some_and(|x| x >= *d),
+            SaveDateSupported => true,
             ModSeq(ms) => m.modseq >= *ms,
             EmailId(id) => objectid::search_email_id(self.backend, self.sel.folder.id, m.uid, id),
             ThreadId(id) => parsed.is_some_and(|p| {

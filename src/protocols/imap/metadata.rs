@@ -247,6 +247,7 @@ pub(super) mod session_tests {
                 allow_plaintext: true,
                 append_limit,
                 max_line: 8192,
+                unauthenticate: true,
             },
             true,
         );

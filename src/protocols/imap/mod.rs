@@ -21,6 +21,9 @@
 
 pub mod backend;
 pub mod catenate;
+mod compress;
+#[cfg(test)]
+mod ext_tests;
 pub mod framer;
 pub mod fuzz;
 pub mod mailboxes;
@@ -31,10 +34,13 @@ pub mod mutf7;
 pub mod names;
 pub mod objectid;
 pub mod parser;
+mod partial;
+mod replace;
 pub mod response;
 pub mod search_text;
 pub mod session;
 pub mod sort;
 pub mod thread;
 pub mod types;
+mod unauthenticate;
 mod updates;

@@ -31,6 +31,8 @@ pub struct SessionConfig {
     pub allow_plaintext: bool,
     /// APPENDLIMIT (RFC 7889): the largest message APPEND accepts.
     pub append_limit: u64,
+    /// UNAUTHENTICATE (RFC 8437) offered; RFC 8437 §8 wants a way to turn it off.
+    pub unauthenticate: bool,
     pub max_line: usize,
 }
 
@@ -47,6 +49,15 @@ pub enum Action {
     },
     /// Report changes of this folder (or of none) to `folder_changed` from now on.
     Watch(Option<FolderRef>),
+    /// The tagged OK for COMPRESS was sent: flush it, then deflate both directions (RFC
+    /// 4978), inflating `pending` (input read after the command) first; then call
+    /// `compression_started`.
+    Compress {
+        pending: Vec<u8>,
+    },
+    /// Stop reporting changes of every folder watched so far (UNAUTHENTICATE: the next
+    /// user must hear nothing of the last one's folders).
+    UnwatchAll,
     Close,
 }
 
@@ -143,7 +154,7 @@ struct Sasl {
 
 pub struct Session {
     pub(super) config: SessionConfig,
-    framer: Framer,
+    pub(super) framer: Framer,
     pub(super) state: State,
     pub(super) user: Option<String>,
     pub(super) tls: bool,
@@ -152,12 +163,14 @@ pub struct Session {
     pub(super) utf8: bool,
     pub(super) condstore: bool,
     pub(super) qresync: bool,
+    /// COMPRESS=DEFLATE is on (RFC 4978).
+    pub(super) compressed: bool,
     auth_failures: u32,
     /// Tag of the IDLE command while idling.
-    idle: Option<Tag>,
+    pub(super) idle: Option<Tag>,
     sasl: Option<Sasl>,
-    /// A password check is out; its tag.
-    waiting_auth: Option<Tag>,
+    /// A password check, TLS handshake or COMPRESS start is out; its tag.
+    pub(super) waiting_auth: Option<Tag>,
     closed: bool,
 }
 
@@ -207,6 +220,7 @@ impl Session {
             utf8: false,
             condstore: false,
             qresync: false,
+            compressed: false,
             auth_failures: 0,
             idle: None,
             sasl: None,
@@ -285,6 +299,7 @@ impl Session {
                 "CREATE-SPECIAL-USE",
                 "LIST-EXTENDED",
                 "LIST-STATUS",
+                "LIST-MYRIGHTS",
                 "ESEARCH",
                 "SEARCHRES",
                 "SORT",
@@ -295,13 +310,21 @@ impl Session {
                 "STATUS=SIZE",
                 "BINARY",
                 "MULTIAPPEND",
+                "REPLACE",
+                "SAVEDATE",
+                "PARTIAL",
                 "PREVIEW",
                 "WITHIN",
                 "OBJECTID",
                 "METADATA",
                 "METADATA-SERVER",
                 "CATENATE",
+                "COMPRESS=DEFLATE",
             ]);
+        }
+        if self.is_authenticated() && self.config.unauthenticate && !self.compressed {
+            // Not while compressed: see unauthenticate.rs.
+            caps.push("UNAUTHENTICATE");
         }
         let mut s = caps.join(" ");
         if self.is_authenticated() {
@@ -319,7 +342,7 @@ impl Session {
         self.process(backend)
     }
 
-    fn process(&mut self, backend: &dyn Backend) -> Vec<Action> {
+    pub(super) fn process(&mut self, backend: &dyn Backend) -> Vec<Action> {
         let mut actions = Vec::new();
         while !self.closed && self.waiting_auth.is_none() {
             let Some(event) = self.framer.next() else {
@@ -362,7 +385,7 @@ impl Session {
 
     fn literal_announced(&mut self, tag: Option<String>, size: u64, command: &str, out: &mut Out) {
         let tag = tag.unwrap_or_else(|| "*".into());
-        let limit = if command == "APPEND" {
+        let limit = if command == "APPEND" || command.ends_with("REPLACE") {
             self.config.append_limit
         } else if self.is_authenticated() {
             1024 * 1024
@@ -501,6 +524,11 @@ impl Session {
                 }
             }
             _ if !authed => Done::Bad(format!("{name} is not valid before login")),
+            Unauthenticate => self.unauthenticate(out, actions),
+            Compress(mechanism) => match self.compress(&tag, &mechanism, out, actions) {
+                Some(done) => done,
+                None => return,
+            },
             Enable(caps) => self.enable(&caps, out),
             Select { .. }
             | Create { .. }
@@ -530,6 +558,12 @@ impl Session {
                 return;
             }
             _ if !selected => Done::Bad(format!("{name} needs a selected mailbox")),
+            Replace {
+                uid,
+                id,
+                mailbox,
+                message,
+            } => self.replace(uid, id, &mailbox, message, backend, out),
             body => self.message_command(&tag, body, backend, out, actions),
         };
         let (kind, text) = match done {

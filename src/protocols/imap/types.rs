@@ -163,9 +163,15 @@ pub enum SearchKey {
     /// RFC 8474 §6: `EMAILID objectid`, `THREADID objectid`.
     EmailId(String),
     ThreadId(String),
+    /// RFC 8514 SAVEDATE: the date the message was put in the mailbox.
+    SavedBefore(Date),
+    SavedOn(Date),
+    SavedSince(Date),
+    /// Every message, in a mailbox that keeps save dates (all of ours do).
+    SaveDateSupported,
 }
 
-/// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE).
+/// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE, RFC 9394 PARTIAL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchReturn {
     Min,
@@ -173,6 +179,17 @@ pub enum SearchReturn {
     All,
     Count,
     Save,
+    Partial(PartialRange),
+}
+
+/// `partial-range` (RFC 9394 §4): results `first:last` counted from the first result (the
+/// lowest UID, 1) or, `from_end`, from the last (`-1:-100`); kept as the client wrote it,
+/// since the response repeats it. Both numbers are non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    pub from_end: bool,
+    pub first: u32,
+    pub last: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +253,8 @@ pub enum FetchAttr {
     /// RFC 8474 §5.3.
     EmailId,
     ThreadId,
+    /// RFC 8514.
+    SaveDate,
 }
 
 /// `fetch` command modifiers (RFC 7162: CHANGEDSINCE, VANISHED).
@@ -243,6 +262,8 @@ pub enum FetchAttr {
 pub struct FetchModifiers {
     pub changed_since: Option<u64>,
     pub vanished: bool,
+    /// RFC 9394 PARTIAL (UID FETCH only).
+    pub partial: Option<PartialRange>,
 }
 
 /// `store-att-flags`: `+FLAGS`, `-FLAGS`, `FLAGS`, each optionally `.SILENT`.
@@ -285,6 +306,8 @@ pub struct ListReturn {
     pub children: bool,
     pub special_use: bool,
     pub status: Option<Vec<StatusItem>>,
+    /// RFC 8440 LIST-MYRIGHTS.
+    pub myrights: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -415,6 +438,10 @@ pub enum CommandBody {
     },
     // authenticated
     Enable(Vec<String>),
+    /// `COMPRESS` SP algorithm (RFC 4978), as given, uppercased.
+    Compress(String),
+    /// RFC 8437.
+    Unauthenticate,
     Select {
         mailbox: MailboxName,
         params: SelectParams,
@@ -516,6 +543,14 @@ pub enum CommandBody {
         set: SequenceSet,
         mailbox: MailboxName,
     },
+    /// RFC 8508: `[UID] REPLACE id mailbox append-message`.
+    Replace {
+        uid: bool,
+        /// A sequence number, or a UID for UID REPLACE (never 0).
+        id: u32,
+        mailbox: MailboxName,
+        message: AppendMessage,
+    },
     Sort {
         uid: bool,
         criteria: Vec<SortCriterion>,
@@ -545,6 +580,8 @@ impl CommandBody {
             Authenticate { .. } => "AUTHENTICATE",
             Login { .. } => "LOGIN",
             Enable(_) => "ENABLE",
+            Compress(_) => "COMPRESS",
+            Unauthenticate => "UNAUTHENTICATE",
             Select {
                 read_only: false, ..
             } => "SELECT",
@@ -579,6 +616,7 @@ impl CommandBody {
             Store { .. } => "STORE",
             Copy { .. } => "COPY",
             Move { .. } => "MOVE",
+            Replace { .. } => "REPLACE",
             Sort { .. } => "SORT",
             Thread { .. } => "THREAD",
         }

@@ -163,6 +163,7 @@ impl MemFolder {
                 size: m.content.len() as u64,
                 internal_date: m.internal_date,
                 modseq: self.highest_modseq,
+                save_date: NOW,
             },
             content: m.content,
         });
@@ -547,6 +548,32 @@ impl Backend for MemBackend {
         let f = s.get_mut(folder)?;
         f.remove(uids);
         Ok(f.highest_modseq)
+    }
+
+    fn replace(
+        &self,
+        from: FolderRef,
+        uid: u32,
+        to: FolderRef,
+        message: NewMessage,
+    ) -> Result<u32, BackendError> {
+        let mut s = self.state.borrow_mut();
+        let (old_owner, old_size) = {
+            let f = s.get(from)?;
+            let m = f.messages.iter().find(|m| m.meta.uid == uid);
+            let m = m.ok_or_else(|| BackendError::NotFound(format!("message uid {uid}")))?;
+            (f.owner.clone(), m.meta.size)
+        };
+        let owner = s.get(to)?.owner.clone();
+        let size = message.content.len() as u64;
+        let (bytes, count) = if owner == old_owner {
+            (size.saturating_sub(old_size), 0)
+        } else {
+            (size, 1)
+        };
+        s.check_quota(&owner, bytes, count)?;
+        s.get_mut(from)?.remove(&[uid]);
+        Ok(s.get_mut(to)?.add(message))
     }
 
     fn copy(

@@ -71,6 +71,12 @@ fn modifiers(p: &mut P, uid: bool) -> PResult<FetchModifiers> {
                 m.changed_since = Some(p.number64("a mod-sequence")?);
             }
             "VANISHED" => m.vanished = true,
+            // RFC 9394 §3.3 extends UID FETCH only.
+            "PARTIAL" if uid => {
+                p.sp()?;
+                m.partial = Some(super::search::partial_range(p)?);
+            }
+            "PARTIAL" => return Err("PARTIAL needs UID FETCH".into()),
             other => return Err(format!("unknown modifier {other}")),
         }
         if !p.more() {
@@ -99,6 +105,7 @@ fn fetch_att(p: &mut P) -> PResult<FetchAttr> {
         "MODSEQ" => FetchAttr::ModSeq,
         "EMAILID" => FetchAttr::EmailId,
         "THREADID" => FetchAttr::ThreadId,
+        "SAVEDATE" => FetchAttr::SaveDate,
         "BODY" if p.peek() != Some(b'[') => FetchAttr::Body,
         "BODY" | "BODY.PEEK" => {
             let section = section(p)?;

@@ -117,6 +117,17 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
             search: search::search(p)?,
         },
         "SORT" => search::sort(p, uid)?,
+        "REPLACE" => {
+            p.sp()?;
+            let id = p.nz_number("a message number")?;
+            let mailbox = one_mailbox(p)?;
+            C::Replace {
+                uid,
+                id,
+                mailbox,
+                message: append_message(p)?,
+            }
+        }
         "THREAD" => search::thread(p, uid)?,
         "EXPUNGE" if uid => {
             p.sp()?;
@@ -132,6 +143,7 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
         "NAMESPACE" => C::Namespace,
         "IDLE" => C::Idle,
         "CHECK" => C::Check,
+        "UNAUTHENTICATE" => C::Unauthenticate,
         "CLOSE" => C::Close,
         "UNSELECT" => C::Unselect,
         "EXPUNGE" => C::Expunge { uids: None },
@@ -153,6 +165,10 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
                 return Err("expected a capability".into());
             }
             C::Enable(caps)
+        }
+        "COMPRESS" => {
+            p.sp()?;
+            C::Compress(p.keyword("a compression algorithm")?)
         }
         "SELECT" | "EXAMINE" => select(p, name == "EXAMINE")?,
         "CREATE" => create(p)?,
@@ -474,6 +490,7 @@ fn list(p: &mut P) -> PResult<CommandBody> {
                     "SUBSCRIBED" => ret.subscribed = true,
                     "CHILDREN" => ret.children = true,
                     "SPECIAL-USE" => ret.special_use = true,
+                    "MYRIGHTS" => ret.myrights = true,
                     "STATUS" => {
                         p.sp()?;
                         ret.status = Some(status_items(p)?);
@@ -529,43 +546,49 @@ fn append(p: &mut P) -> PResult<CommandBody> {
     let mailbox = one_mailbox(p)?;
     let mut messages = Vec::new();
     while !p.at_end() || messages.is_empty() {
-        p.sp()?;
-        let mut flags = Vec::new();
-        let mut date = None;
-        if p.peek() == Some(b'(') {
-            flags = p.flag_list()?;
-            p.sp()?;
-        }
-        if p.peek() == Some(b'"') {
-            date = Some(p.date_time()?);
-            p.sp()?;
-        }
-        let mut catenate = None;
-        let message = if p.eat_keyword("CATENATE") {
-            catenate = Some(catenate::parts(p)?);
-            &[][..]
-        } else if p.eat_keyword("UTF8") {
-            p.sp()?;
-            p.open()?;
-            if p.peek() != Some(b'~') {
-                return Err("UTF8 needs a literal8 (~{n})".into());
-            }
-            let m = p.literal(true)?;
-            p.close()?;
-            m
-        } else if matches!(p.peek(), Some(b'{' | b'~')) {
-            p.literal(true)?
-        } else {
-            return Err("expected a message literal".into());
-        };
-        messages.push(AppendMessage {
-            flags,
-            date,
-            message: message.to_vec(),
-            catenate,
-        });
+        messages.push(append_message(p)?);
     }
     Ok(CommandBody::Append { mailbox, messages })
+}
+
+/// `append-message = [SP flag-list] [SP date-time] SP append-data` (RFC 4466, shared by
+/// APPEND and REPLACE).
+fn append_message(p: &mut P) -> PResult<AppendMessage> {
+    p.sp()?;
+    let mut flags = Vec::new();
+    let mut date = None;
+    if p.peek() == Some(b'(') {
+        flags = p.flag_list()?;
+        p.sp()?;
+    }
+    if p.peek() == Some(b'"') {
+        date = Some(p.date_time()?);
+        p.sp()?;
+    }
+    let mut catenate = None;
+    let message = if p.eat_keyword("CATENATE") {
+        catenate = Some(catenate::parts(p)?);
+        &[][..]
+    } else if p.eat_keyword("UTF8") {
+        p.sp()?;
+        p.open()?;
+        if p.peek() != Some(b'~') {
+            return Err("UTF8 needs a literal8 (~{n})".into());
+        }
+        let m = p.literal(true)?;
+        p.close()?;
+        m
+    } else if matches!(p.peek(), Some(b'{' | b'~')) {
+        p.literal(true)?
+    } else {
+        return Err("expected a message literal".into());
+    };
+    Ok(AppendMessage {
+        flags,
+        date,
+        message: message.to_vec(),
+        catenate,
+    })
 }
 
 /// `store = "STORE" SP sequence-set [SP "(" "UNCHANGEDSINCE" SP mod-sequence-valzer ")"]

@@ -2,7 +2,8 @@
 //! WITHIN RFC 5032), SORT and THREAD (RFC 5256, ESORT RFC 5267).
 
 use super::super::types::{
-    CommandBody, SearchCommand, SearchKey, SearchReturn, SortCriterion, SortKey, ThreadAlgorithm,
+    CommandBody, PartialRange, SearchCommand, SearchKey, SearchReturn, SortCriterion, SortKey,
+    ThreadAlgorithm,
 };
 use super::lexer::{PResult, MAX_DEPTH, P};
 
@@ -30,6 +31,14 @@ pub(super) fn search(p: &mut P) -> PResult<SearchCommand> {
 /// 1*(SP search-key)`.
 pub(super) fn sort(p: &mut P, uid: bool) -> PResult<CommandBody> {
     let ret = return_opts(p)?;
+    // RFC 5267 defines PARTIAL for SORT only with CONTEXT=SORT, which is not offered.
+    if ret
+        .iter()
+        .flatten()
+        .any(|r| matches!(r, SearchReturn::Partial(_)))
+    {
+        return Err("PARTIAL is not supported with SORT".into());
+    }
     p.sp()?;
     p.open()?;
     let mut criteria = Vec::new();
@@ -116,6 +125,10 @@ fn return_opts(p: &mut P) -> PResult<Option<Vec<SearchReturn>>> {
                 "ALL" => SearchReturn::All,
                 "COUNT" => SearchReturn::Count,
                 "SAVE" => SearchReturn::Save,
+                "PARTIAL" => {
+                    p.sp()?;
+                    SearchReturn::Partial(partial_range(p)?)
+                }
                 other => return Err(format!("unknown RETURN option {other}")),
             });
             if !p.more() {
@@ -124,7 +137,31 @@ fn return_opts(p: &mut P) -> PResult<Option<Vec<SearchReturn>>> {
         }
         p.close()?;
     }
+    // RFC 9394 §3.1: at most one PARTIAL or ALL.
+    let paging = opts
+        .iter()
+        .filter(|o| matches!(o, SearchReturn::All | SearchReturn::Partial(_)))
+        .count();
+    if paging > 1 {
+        return Err("at most one of PARTIAL and ALL".into());
+    }
     Ok(Some(opts))
+}
+
+/// `partial-range = nz-number ":" nz-number / "-" nz-number ":" "-" nz-number` (RFC 9394).
+pub(super) fn partial_range(p: &mut P) -> PResult<PartialRange> {
+    let from_end = p.eat(b'-');
+    let first = p.nz_number("a partial range")?;
+    p.expect(b':', "\":\" in a partial range")?;
+    if from_end {
+        p.expect(b'-', "\"-\" in a partial range")?;
+    }
+    let last = p.nz_number("a partial range")?;
+    Ok(PartialRange {
+        from_end,
+        first,
+        last,
+    })
 }
 
 /// `search-key *(SP search-key)` up to the line end.
@@ -204,7 +241,8 @@ fn key_inner(p: &mut P) -> PResult<SearchKey> {
                 K::Unkeyword(kw)
             }
         }
-        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" | "SAVEDBEFORE"
+        | "SAVEDON" | "SAVEDSINCE" => {
             p.sp()?;
             let d = p.date()?;
             match name.as_str() {
@@ -213,9 +251,13 @@ fn key_inner(p: &mut P) -> PResult<SearchKey> {
                 "SINCE" => K::Since(d),
                 "SENTBEFORE" => K::SentBefore(d),
                 "SENTON" => K::SentOn(d),
+                "SAVEDBEFORE" => K::SavedBefore(d),
+                "SAVEDON" => K::SavedOn(d),
+                "SAVEDSINCE" => K::SavedSince(d),
                 _ => K::SentSince(d),
             }
         }
+        "SAVEDATESUPPORTED" => K::SaveDateSupported,
         "LARGER" | "SMALLER" => {
             p.sp()?;
             let n = p.number64("a size")?;

@@ -774,7 +774,8 @@ fn fetch() {
             modifiers,
             FetchModifiers {
                 changed_since: Some(12345),
-                vanished: true
+                vanished: true,
+                partial: None,
             }
         ),
         other => panic!("{other:?}"),
@@ -1123,6 +1124,7 @@ fn sequence_sets() {
 }
 
 mod catenate;
+mod extensions;
 mod metadata;
 mod objectid;
 mod props;

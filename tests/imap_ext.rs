@@ -1,0 +1,204 @@
+//! IMAP extensions end to end, with real clients where one exists: COMPRESS=DEFLATE (RFC
+//! 4978) through Python's imaplib over zlib raw-deflate streams and through isync's mbsync
+//! (1.4 turns COMPRESS on by itself whenever the server offers it), and UNAUTHENTICATE (RFC
+//! 8437) handing a connection from one user to the next.
+//!
+//! python3 and mbsync are external programs that `.ci/run` installs; a test fails with a
+//! message saying so when one is missing.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ok, Imap, TestServer, PASSWORD};
+
+const BOB: &str = "bob@example.com";
+const ALICE: &str = "alice@example.com";
+
+/// Runs `program args` with HOME in `dir`, killed after `limit`; (success, stdout+stderr).
+fn run(program: &str, args: &[&str], dir: &Path, limit: Duration) -> (bool, String) {
+    let out_path = dir.join(format!("{program}.out"));
+    let out = std::fs::File::create(&out_path).expect("output file");
+    let err = out.try_clone().expect("output file");
+    let mut child = Command::new(program)
+        .args(args)
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}): is it installed? .ci/run installs it")
+        });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.success(),
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn python_imaplib_over_compress_deflate() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/imaplib_compress.py"
+    );
+    let port = server.addr("imap").port().to_string();
+    let tls_port = server.addr("imaps").port().to_string();
+    let (success, output) = run(
+        "python3",
+        &[script, &port, &tls_port, BOB, PASSWORD],
+        dir.path(),
+        Duration::from_secs(60),
+    );
+    assert!(success, "imaplib_compress.py failed:\n{output}");
+    assert!(output.contains("compress ok"), "{output}");
+    assert!(output.contains("compress over tls ok"), "{output}");
+    assert!(output.contains("pipelined compress ok"), "{output}");
+    eprintln!("{output}");
+}
+
+fn test_message(n: u32) -> String {
+    format!(
+        "From: Filler <filler@example.net>\r\nTo: {BOB}\r\nSubject: message {n}\r\n\
+         Message-ID: <m{n}@ferrymail.test>\r\n\r\nBody of message {n}, {}\r\n",
+        "and some text that compresses. ".repeat(50)
+    )
+}
+
+#[test]
+fn mbsync_syncs_both_ways_over_compress_deflate() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), BOB);
+    for n in 1..=3 {
+        let m = test_message(n);
+        let tag = c.bump();
+        c.send_raw(format!("{tag} APPEND INBOX {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+        let r = c.until_tagged(&tag);
+        assert!(ok(&r), "APPEND: {r:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("mail");
+    std::fs::create_dir(&maildir).unwrap();
+    let rc = dir.path().join("mbsyncrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount bob\nHost 127.0.0.1\nPort {port}\nUser {BOB}\nPass \"{PASSWORD}\"\n\
+             SSLType None\nAuthMechs LOGIN\n\n\
+             IMAPStore remote\nAccount bob\n\n\
+             MaildirStore local\nPath {root}/\nInbox {root}/INBOX\nSubFolders Verbatim\n\n\
+             Channel bob\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n\
+             Expunge Both\nSyncState *\n",
+            port = server.addr("imap").port(),
+            root = maildir.display(),
+        ),
+    )
+    .unwrap();
+    let rc = rc.to_str().unwrap();
+    // -Dn prints the protocol exchange: the session must have been compressed.
+    let (success, output) = run(
+        "mbsync",
+        &["-Dn", "-c", rc, "-a"],
+        dir.path(),
+        Duration::from_secs(120),
+    );
+    assert!(success, "mbsync failed:\n{output}");
+    assert!(
+        output.contains("COMPRESS DEFLATE") && output.contains("OK DEFLATE active"),
+        "mbsync did not compress:\n{output}"
+    );
+    let pulled: Vec<String> = std::fs::read_dir(maildir.join("INBOX/cur"))
+        .unwrap()
+        .chain(std::fs::read_dir(maildir.join("INBOX/new")).unwrap())
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(pulled.len(), 3, "{output}");
+    // Maildir files have the local line ends (isync writes LF) and isync's own X-TUID
+    // header; otherwise they are the messages byte for byte.
+    let local_form = |m: &str| {
+        m.replace("\r\n", "\n")
+            .lines()
+            .filter(|l| !l.starts_with("X-TUID: "))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    for n in 1..=3 {
+        let want = local_form(&test_message(n));
+        assert!(
+            pulled.iter().any(|p| local_form(p) == want),
+            "message {n} not pulled unchanged: {pulled:?}"
+        );
+    }
+    // A message written locally goes up over a compressed session too.
+    let local = test_message(4);
+    std::fs::write(maildir.join("Drafts/new/1.local:2,"), &local).unwrap();
+    let (success, output) = run(
+        "mbsync",
+        &["-Dn", "-c", rc, "-a"],
+        dir.path(),
+        Duration::from_secs(120),
+    );
+    assert!(success, "second mbsync failed:\n{output}");
+    assert!(output.contains("OK DEFLATE active"), "{output}");
+    let r = c.cmd("SELECT Drafts");
+    assert!(r.iter().any(|l| l == "* 1 EXISTS"), "{r:?}");
+    let r = c.cmd("FETCH 1 BODY.PEEK[]");
+    assert!(ok(&r), "{r:?}");
+    let body = local.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(
+        r[0].contains("Subject: message 4") && r[0].contains(body),
+        "pushed message differs: {r:?}"
+    );
+}
+
+/// After UNAUTHENTICATE and a login as alice on the same connection, IDLE reports alice's
+/// INBOX and nothing of bob's, whose INBOX the connection had selected before.
+#[test]
+fn unauthenticate_hands_the_connection_to_another_user() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), BOB);
+    assert!(ok(&c.cmd("SELECT INBOX")));
+    let r = c.cmd("UNAUTHENTICATE");
+    assert!(ok(&r), "{r:?}");
+    let r = c.cmd(&format!("LOGIN {ALICE} \"{PASSWORD}\""));
+    assert!(ok(&r), "{r:?}");
+    let r = c.cmd("SELECT INBOX");
+    assert!(r.iter().any(|l| l == "* 0 EXISTS"), "{r:?}");
+    let tag = c.bump();
+    c.send_raw(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(c.read_line(), "+ idling");
+    let mut other = Imap::connect(server.addr("imap"));
+    for (user, subject) in [(BOB, "for bob"), (ALICE, "for alice")] {
+        let r = other.cmd(&format!("LOGIN {user} \"{PASSWORD}\""));
+        assert!(ok(&r), "{r:?}");
+        let m = format!("Subject: {subject}\r\n\r\nhi\r\n");
+        let t = other.bump();
+        other.send_raw(format!("{t} APPEND INBOX {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+        assert!(ok(&other.until_tagged(&t)));
+        assert!(ok(&other.cmd("UNAUTHENTICATE")));
+    }
+    // Bob's message went in first: a connection still reporting bob's INBOX would show its
+    // EXISTS (of a message alice cannot see) before alice's.
+    assert_eq!(c.read_line(), "* 1 EXISTS");
+    c.send_raw(b"DONE\r\n");
+    let r = c.until_tagged(&tag);
+    assert!(ok(&r), "{r:?}");
+    let r = c.cmd("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    assert!(r[0].contains("Subject: for alice"), "{r:?}");
+}
