@@ -179,3 +179,21 @@ fn a_zero_ttl_turns_the_cache_off() {
     assert_eq!(served(&server), 0);
     assert!(server.handle().ctx.credentials.is_empty());
 }
+
+#[test]
+fn turning_the_cache_off_by_reload_forgets_what_it_held() {
+    let server = TestServer::start();
+    assert!(imap_login(&server, "bob@example.com", PASSWORD));
+    assert!(imap_login(&server, "bob@example.com", PASSWORD));
+    assert_eq!(served(&server), 1);
+    let path = server.config_path();
+    let text = std::fs::read_to_string(&path).expect("read config");
+    let off = text.replacen("[auth]\n", "[auth]\ncredential_cache_ttl = 0\n", 1);
+    assert_ne!(text, off, "the test config has an [auth] section");
+    std::fs::write(&path, off).expect("write config");
+    let (ok, out) = server.console("reload");
+    assert!(ok, "{out}");
+    assert!(imap_login(&server, "bob@example.com", PASSWORD));
+    assert_eq!(served(&server), 1, "not answered from the cache any more");
+    assert!(server.handle().ctx.credentials.is_empty(), "and emptied");
+}

@@ -179,13 +179,13 @@ impl StressClient {
             return Ok(false);
         }
         let deadline = self.shared.deadline;
-        let before = |_: &Self| Instant::now() < deadline;
-        if before(self) && imap.exists > 0 {
+        let before = || Instant::now() < deadline;
+        if before() && imap.exists > 0 {
             let command = fetch_command(&mut self.rng, imap.exists);
             self.run(imap, Op::FetchRandom, command).await?;
         }
         for _ in 0..MAX_AGAIN {
-            if !before(self) || imap.exists == 0 {
+            if !before() || imap.exists == 0 {
                 break;
             }
             let n = self.rng.gen_range(1..=imap.exists);
@@ -196,23 +196,23 @@ impl StressClient {
                 break;
             }
         }
-        if before(self) && self.rng.gen_bool(0.5) {
+        if before() && self.rng.gen_bool(0.5) {
             if let Some(command) = store_command(&mut self.rng, imap.exists, imap.keywords_allowed)
             {
                 self.run(imap, Op::Store, command).await?;
             }
         }
-        if before(self) {
+        if before() {
             if let Some(command) = delete_command(&mut self.rng, imap.exists) {
                 self.run(imap, Op::StoreDeleted, command).await?;
             }
         }
-        if before(self) {
+        if before() {
             self.run(imap, Op::Expunge, "EXPUNGE".into()).await?;
         }
         for _ in 0..MAX_AGAIN {
             let msgs = imap.exists;
-            if !before(self) || msgs - (msgs >> 3) >= MESSAGE_COUNT_THRESHOLD {
+            if !before() || msgs - (msgs >> 3) >= MESSAGE_COUNT_THRESHOLD {
                 break;
             }
             self.append(imap).await?;
