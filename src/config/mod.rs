@@ -212,7 +212,8 @@ pub struct LogConfig {
     pub file_logging: bool,
 }
 
-/// `[auth]`: checks of mail arriving on the smtp port (SPF, DKIM, DMARC, ARC).
+/// `[auth]`: checks of mail arriving on the smtp port (SPF, DKIM, DMARC, ARC), and how long
+/// verified logins are remembered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     /// Check mail from other servers and add an Authentication-Results header.
