@@ -11,13 +11,19 @@
 # under DIR, except the Unix user `bench` (owner of the maildirs), created
 # if missing.
 #
-# Settings: listens only on 127.0.0.1:${PORT:-1143} for IMAP and, when
-# dovecot-pop3d is installed, 127.0.0.1:${POP3_PORT:-1110} for POP3 (imaps
-# and pop3s off, no TLS), plaintext LOGIN and USER/PASS allowed, passdb and userdb from one passwd-file, maildir
-# under DIR/home/USER/Maildir. Dovecot's defaults are kept for everything
-# else, fsync (mail_fsync = optimized) and the login process model
-# (service_count = 1) included; only the per-user+IP connection limit is
-# raised so that several bench clients may share an account.
+# Settings: listens only on 127.0.0.1:${PORT:-1143} for IMAP,
+# 127.0.0.1:${IMAPS_PORT:-1993} for IMAP over implicit TLS and, when
+# dovecot-pop3d is installed, 127.0.0.1:${POP3_PORT:-1110} for POP3 (pop3s
+# off), plaintext LOGIN and USER/PASS allowed, passdb and userdb from one passwd-file, maildir
+# under DIR/home/USER/Maildir. The TLS certificate is a self-signed ECDSA
+# P-256 one made by openssl in DIR/tls/cert.pem and key.pem (CN=localhost),
+# the kind Ferrymail makes for itself; give Ferrymail these two files too
+# ([tls] cert and key) so that TLS costs both servers alike. Dovecot's defaults are kept for everything
+# else, fsync (mail_fsync = optimized), the login process model
+# (service_count = 1) and no auth cache (auth_cache_size = 0) included; only the per-user+IP connection limit is
+# raised so that several bench clients may share an account. AUTH_CACHE=1
+# turns Dovecot's auth cache on (auth_cache_size = 10M, auth_cache_ttl = 5 mins,
+# the same TTL as Ferrymail's [auth] credential_cache_ttl default).
 #
 # Accounts: USERS (default 10) accounts user1@example.com ... with password
 # PASSWORD (default "bench-pass"), plus big@example.com (same password) for
@@ -27,13 +33,15 @@
 # DIR/users holds the `user:password` lines for `ferrymail bench imap --users`
 # and `ferrymail bench pop3 --users`.
 #
-# Requires the Debian packages `dovecot-imapd` and `argon2`; `dovecot-pop3d`
-# for POP3 (without it, setup configures IMAP only and says so).
+# Requires the Debian packages `dovecot-imapd`, `argon2` and `openssl`;
+# `dovecot-pop3d` for POP3 (without it, setup configures IMAP only and says so).
 set -euo pipefail
 
 cmd=${1:-}
 DIR=${2:-/tmp/bench-dovecot}
 PORT=${PORT:-1143}
+IMAPS_PORT=${IMAPS_PORT:-1993}
+AUTH_CACHE=${AUTH_CACHE:-0}
 POP3_PORT=${POP3_PORT:-1110}
 USERS=${USERS:-10}
 PASSWORD=${PASSWORD:-bench-pass}
@@ -44,6 +52,7 @@ command -v dovecot >/dev/null || die "dovecot is not installed (apt-get install 
 
 setup() {
     command -v argon2 >/dev/null || die "argon2 is not installed (apt-get install argon2)"
+    command -v openssl >/dev/null || die "openssl is not installed (apt-get install openssl)"
     id bench >/dev/null 2>&1 || useradd -m -s /usr/sbin/nologin bench
     local uid gid
     uid=$(id -u bench)
@@ -65,6 +74,21 @@ setup() {
     # Read by the auth process, which runs as the dovecot user.
     chown root:dovecot "$DIR/passwd"
     chmod 640 "$DIR/passwd"
+    mkdir -p "$DIR/tls"
+    if [ ! -f "$DIR/tls/cert.pem" ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -days 365 -subj /CN=localhost \
+            -keyout "$DIR/tls/key.pem" -out "$DIR/tls/cert.pem" 2>/dev/null \
+            || die "openssl could not make the certificate"
+    fi
+    # Read by Dovecot's master and by Ferrymail, both started as root here.
+    chmod 600 "$DIR/tls/key.pem"
+    local auth_cache="auth_cache_size = 0"
+    if [ "$AUTH_CACHE" = 1 ]; then
+        auth_cache="auth_cache_size = 10M
+auth_cache_ttl = 5 mins
+auth_cache_negative_ttl = 0"
+    fi
     local protocols=imap pop3_service=""
     if [ -x /usr/lib/dovecot/pop3 ]; then
         protocols="imap pop3"
@@ -91,8 +115,11 @@ state_dir = $DIR/state
 instance_name = bench-dovecot
 protocols = $protocols
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$DIR/tls/cert.pem
+ssl_key = <$DIR/tls/key.pem
 disable_plaintext_auth = no
+$auth_cache
 auth_mechanisms = plain login
 log_path = $DIR/dovecot.log
 info_log_path = /dev/null
@@ -113,7 +140,9 @@ service imap-login {
     port = $PORT
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $IMAPS_PORT
+    ssl = yes
   }
 }
 service imap {
@@ -121,7 +150,7 @@ service imap {
 }
 $pop3_service
 EOF
-    echo "bench-dovecot: set up in $DIR ($USERS users, IMAP port $PORT, protocols: $protocols)"
+    echo "bench-dovecot: set up in $DIR ($USERS users, IMAP port $PORT, IMAPS port $IMAPS_PORT, auth cache: $AUTH_CACHE, protocols: $protocols)"
 }
 
 start() {

@@ -109,6 +109,13 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             Ok(out)
         }
         AdminCommand::QueueBounce(id) => queue_bounce(ctx, id).await,
+        // A cached login must not outlive the password or the account (the cache also
+        // checks the account record on every hit; this frees the entries at once).
+        AdminCommand::AccountDel(ref address) | AdminCommand::AccountPasswd { ref address, .. } => {
+            let out = exec::execute(&ctx.store, &cmd);
+            ctx.credentials.forget(&address.to_lowercase());
+            out
+        }
         AdminCommand::DnsLookup { kind, name } if kind == "tlsa" => tlsa_lookup(ctx, &name).await,
         AdminCommand::DnsLookup { kind, name } => dns_lookup(ctx, &kind, &name).await,
         AdminCommand::TlsPolicyShow(domain) => {

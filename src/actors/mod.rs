@@ -23,6 +23,7 @@ pub mod authlog;
 pub mod client_tls;
 pub mod conn;
 pub mod control;
+pub mod credential_cache;
 pub mod deflate;
 pub mod fetcher;
 pub mod folder;
@@ -69,6 +70,8 @@ pub struct ServerContext {
     pub stop_requested: tokio::sync::Notify,
     /// Bounds concurrent password verifications (see `auth::check_password`).
     pub password_checks: tokio::sync::Semaphore,
+    /// Logins verified recently (see `auth::check_password`); memory only.
+    pub credentials: credential_cache::CredentialCache,
     /// Message headers for IMAP SEARCH, SORT, THREAD and ENVELOPE.
     pub headers: header_cache::HeaderCache,
     /// DKIM signing keys and the SPF/DKIM/DMARC verifier.
@@ -114,6 +117,7 @@ impl ServerContext {
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            credentials: credential_cache::CredentialCache::default(),
             core,
             session_arbiters,
             next_arbiter: AtomicUsize::new(0),

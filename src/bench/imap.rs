@@ -12,17 +12,20 @@
 //! 3. `--idle-clients N`: open N connections that idle, and read the
 //!    server's resident memory once all are idling;
 //! 4. the load: C clients loop over LOGIN, SELECT, FETCH, STORE, APPEND,
-//!    EXPUNGE, SEARCH, NOOP and IDLE for S seconds (see [`load`]) while the
-//!    idle connections, if any, keep idling. Then the idlers close.
+//!    EXPUNGE, SEARCH, NOOP and IDLE for S seconds (see [`load`]), or with
+//!    `--mix stress` over imaptest's stress-mode sessions (see [`stress`]),
+//!    while the idle connections, if any, keep idling. Then the idlers close.
 //!
-//! Modules: [`options`] parses, [`client`] speaks IMAP, [`load`] is the
-//! client loop, [`idle`] the idling connections, [`report`] the output.
+//! Modules: [`options`] parses, [`client`] speaks IMAP, [`load`] and
+//! [`stress`] are the client loops, [`idle`] the idling connections,
+//! [`report`] the output.
 
 pub mod client;
 pub mod idle;
 pub mod load;
 pub mod options;
 pub mod report;
+pub mod stress;
 
 #[cfg(test)]
 mod tests;
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-pub use options::{parse_imap_args, ImapBenchOptions, Parsed, USAGE};
+pub use options::{parse_imap_args, ImapBenchOptions, Mix, Parsed, USAGE};
 pub use report::ImapBenchReport;
 
 use self::client::{quoted, ConnectSpec, ImapClient};
@@ -110,6 +113,7 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     let mut report = ImapBenchReport {
         target: opts.target.clone(),
         tls: opts.tls.as_str(),
+        mix: opts.mix.as_str(),
         clients: opts.clients,
         accounts: opts.accounts.len(),
         seconds: opts.seconds,
@@ -145,7 +149,13 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     shared.deadline = started + Duration::from_secs(opts.seconds);
     let shared = Arc::new(shared);
     if load {
-        run_clients(&shared, opts.clients, started, &mut report).await;
+        let sampler = rss_sampler(&procs);
+        run_clients(&shared, opts.mix, opts.clients, started, &mut report).await;
+        if let Some((stop, task)) = sampler {
+            let _ = stop.send(());
+            report.server_rss_peak_kb = task.await.ok().flatten();
+            report.server_rss_end_kb = procs.snapshot().resident_kb();
+        }
     } else if idlers.is_some() {
         tokio::time::sleep_until(shared.deadline.into()).await;
     }
@@ -162,16 +172,49 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     Ok(report)
 }
 
+/// Samples the server's resident memory twice a second until told to stop; the task
+/// returns the most it saw. `None` when no server process is measured.
+fn rss_sampler(
+    procs: &ServerProcs,
+) -> Option<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Option<u64>>,
+)> {
+    if procs.is_empty() {
+        return None;
+    }
+    let procs = procs.clone();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut peak = None;
+        // Bounded by the stop signal; the cap only guards against a lost sender.
+        for _ in 0..2 * options::MAX_SECONDS {
+            let rss = procs.snapshot().resident_kb();
+            peak = peak.max(rss);
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+        peak
+    });
+    Some((stop, task))
+}
+
 /// Runs the load clients until the deadline and adds up what they counted.
 async fn run_clients(
     shared: &Arc<Shared>,
+    mix: Mix,
     clients: usize,
     started: Instant,
     report: &mut ImapBenchReport,
 ) {
     let mut tasks = JoinSet::new();
     for id in 0..clients {
-        tasks.spawn(load::client(id, shared.clone()));
+        match mix {
+            Mix::Mixed => tasks.spawn(load::client(id, shared.clone())),
+            Mix::Stress => tasks.spawn(stress::client(id, shared.clone())),
+        };
     }
     let mut last = started;
     while let Some(joined) = tasks.join_next().await {
@@ -179,6 +222,10 @@ async fn run_clients(
             Ok(stats) => {
                 report.ops.merge(stats.ops);
                 report.connection_errors += stats.connection_errors;
+                report.protocol_errors += stats.protocol_errors;
+                for n in stats.protocol_notes {
+                    note(&mut report.protocol_notes, n);
+                }
                 for e in stats.errors {
                     note(&mut report.errors, e);
                 }

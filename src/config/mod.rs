@@ -214,7 +214,8 @@ pub struct LogConfig {
     pub file_logging: bool,
 }
 
-/// `[auth]`: checks of mail arriving on the smtp port (SPF, DKIM, DMARC, ARC).
+/// `[auth]`: checks of mail arriving on the smtp port (SPF, DKIM, DMARC, ARC), and how long
+/// verified logins are remembered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     /// Check mail from other servers and add an Authentication-Results header.
@@ -228,6 +229,9 @@ pub struct AuthConfig {
     pub verify_timeout: Duration,
     /// Client networks whose mail is not checked (local relays, scripts on this machine).
     pub trusted_networks: Vec<Network>,
+    /// How long a verified login is remembered in memory, so that a returning client skips
+    /// argon2 (`actors::credential_cache`); zero turns the cache off.
+    pub credential_cache_ttl: Duration,
 }
 
 /// An IP network in CIDR form, e.g. `127.0.0.0/8` or `::1/128`.
@@ -537,6 +541,7 @@ fn read_auth(s: &mut Section, p: &mut Problems) -> AuthConfig {
         dns_timeout: secs(dns_timeout),
         verify_timeout: secs(verify_timeout),
         trusted_networks: read_networks(s, "trusted_networks", &["127.0.0.0/8", "::1/128"], p),
+        credential_cache_ttl: secs(s.uint("credential_cache_ttl", 300, 0, p)),
     }
 }
 

@@ -107,6 +107,7 @@ fn shipped_file_equals_documented_defaults() {
                 Network::parse("127.0.0.0/8").unwrap(),
                 Network::parse("::1/128").unwrap(),
             ],
+            credential_cache_ttl: Duration::from_secs(300),
         },
         fetch: FetchConfig {
             max_concurrent: 4,
@@ -162,6 +163,7 @@ fn shipped_file_documents_every_key_and_each_is_optional() {
         "auth.dmarc_policy",
         "auth.dns_timeout",
         "auth.verify_timeout",
+        "auth.credential_cache_ttl",
         "fetch.max_concurrent",
         "fetch.min_interval",
         "fetch.timeout",
@@ -413,7 +415,8 @@ fn load_without_file_uses_embedded_default_in_current_dir() {
 #[test]
 fn auth_section_values_are_checked() {
     let c = parse(
-        "[auth]\nverify = false\ndmarc_policy = \"OFF\"\ndns_timeout = 2\nverify_timeout = 3\n",
+        "[auth]\nverify = false\ndmarc_policy = \"OFF\"\ndns_timeout = 2\nverify_timeout = 3\n\
+         credential_cache_ttl = 0\n",
     )
     .expect("parses");
     assert_eq!(
@@ -427,6 +430,7 @@ fn auth_section_values_are_checked() {
                 Network::parse("127.0.0.0/8").unwrap(),
                 Network::parse("::1/128").unwrap(),
             ],
+            credential_cache_ttl: Duration::ZERO,
         }
     );
     let e = parse("[auth]\ndmarc_policy = \"quarantine\"\ndns_timeout = 10\nverify_timeout = 5\n")

@@ -380,6 +380,22 @@ impl Store {
         }
     }
 
+    /// The address of the account a login names and a SHA-256 digest of its stored record
+    /// (password hash included); `None` when no account has that name. The credential cache
+    /// keeps the digest with a verified login and trusts it only while the digest is
+    /// unchanged, so any change to the account — a new password, a flag added later such
+    /// as a disable switch — or its deletion ends the cached login, whichever path made it.
+    pub fn account_stamp(&self, login: &str) -> Result<Option<(String, [u8; 32])>, StorageError> {
+        use sha2::{Digest, Sha256};
+        let Ok(address) = normalize_address(login) else {
+            return Ok(None);
+        };
+        let Some(raw) = self.tree(TreeIx::Accounts).get(address.as_bytes())? else {
+            return Ok(None);
+        };
+        Ok(Some((address, Sha256::digest(&raw).into())))
+    }
+
     /// Check a login (the account address, any case). A login naming no account is verified
     /// against a dummy hash so that it takes as long as a wrong password.
     pub fn verify_password(

@@ -186,6 +186,25 @@ fn add_account_creates_default_folders() {
 }
 
 #[test]
+fn account_stamp_changes_with_the_record_and_ends_with_the_account() {
+    let (_dir, store) = store_with_bob();
+    let (address, first) = store.account_stamp("BOB@Example.com").unwrap().unwrap();
+    assert_eq!(address, "bob@example.com");
+    assert_eq!(
+        store.account_stamp("bob@example.com").unwrap(),
+        Some((address, first))
+    );
+    // The same password again still makes a new record (a new salt), so a new stamp.
+    store.set_password("bob@example.com", "secret").unwrap();
+    let (_, second) = store.account_stamp("bob@example.com").unwrap().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(store.account_stamp("nobody@example.com").unwrap(), None);
+    assert_eq!(store.account_stamp("not an address").unwrap(), None);
+    store.del_account("bob@example.com").unwrap();
+    assert_eq!(store.account_stamp("bob@example.com").unwrap(), None);
+}
+
+#[test]
 fn passwords_verify_and_are_never_stored_in_clear() {
     let (_dir, store) = store_with_bob();
     match store.verify_password("BOB@example.com", "secret").unwrap() {

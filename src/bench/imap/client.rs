@@ -83,6 +83,15 @@ pub struct ImapClient {
     pending_idle: Option<String>,
     /// Messages in the selected mailbox, as far as this session knows.
     pub exists: u32,
+    /// Keywords the last untagged FLAGS response announced (lowercase).
+    announced: HashSet<String>,
+    /// Whether the server may create keywords (`\*` in PERMANENTFLAGS).
+    pub keywords_allowed: bool,
+    /// Responses that broke a rule this client checks: a keyword in `FETCH (FLAGS …)` that
+    /// no FLAGS response announced (RFC 9051 §7.3.5; imaptest counts the same).
+    pub protocol_errors: u64,
+    /// The first few of them.
+    pub protocol_notes: Vec<String>,
 }
 
 impl ImapClient {
@@ -98,6 +107,10 @@ impl ImapClient {
             caps: HashSet::new(),
             pending_idle: None,
             exists: 0,
+            announced: HashSet::new(),
+            keywords_allowed: false,
+            protocol_errors: 0,
+            protocol_notes: Vec::new(),
         };
         let deadline = Instant::now() + spec.timeout;
         let greeting = match client.read_response(deadline).await? {
@@ -324,7 +337,19 @@ impl ImapClient {
                 self.exists = n;
             } else if second.eq_ignore_ascii_case(b"EXPUNGE") {
                 self.exists = self.exists.saturating_sub(1);
+            } else if second.eq_ignore_ascii_case(b"FETCH") {
+                self.check_fetch_flags(n, line);
             }
+        } else if first.eq_ignore_ascii_case(b"FLAGS") {
+            self.announced = flag_list(line, b"FLAGS (")
+                .filter(|f| !f.starts_with('\\'))
+                .collect();
+        } else if first.eq_ignore_ascii_case(b"OK")
+            && line
+                .windows(17)
+                .any(|w| w.eq_ignore_ascii_case(b"[PERMANENTFLAGS ("))
+        {
+            self.keywords_allowed = flag_list(line, b"[PERMANENTFLAGS (").any(|f| f == "\\*");
         } else if first.eq_ignore_ascii_case(b"SEARCH") {
             done.search = line[first.len()..]
                 .split(|&b| b == b' ')
@@ -337,6 +362,29 @@ impl ImapClient {
                 .skip(1)
                 .map(|c| c.to_ascii_uppercase())
                 .collect();
+        }
+    }
+
+    /// RFC 9051 §7.3.5: a keyword a FETCH response shows must have been announced by a
+    /// FLAGS response first. Only the response's first physical line is looked at, so that
+    /// message text in a literal is never taken for flags.
+    fn check_fetch_flags(&mut self, seq: u32, line: &[u8]) {
+        let head = line
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(line, |end| &line[..end]);
+        let unannounced: Vec<String> = flag_list(head, b"FLAGS (")
+            .filter(|f| !f.starts_with('\\') && !self.announced.contains(f))
+            .collect();
+        if !unannounced.is_empty() {
+            self.protocol_errors += 1;
+            crate::bench::imap::report::note(
+                &mut self.protocol_notes,
+                format!(
+                    "FETCH {seq} FLAGS shows {} before any FLAGS response announced it",
+                    unannounced.join(" ")
+                ),
+            );
         }
     }
 
@@ -437,6 +485,22 @@ impl ImapClient {
     }
 }
 
+/// The flags of the parenthesised list that follows `opener` (matched without regard to
+/// case), lowercase; nothing when `opener` is absent.
+fn flag_list<'a>(line: &'a [u8], opener: &[u8]) -> impl Iterator<Item = String> + 'a {
+    let start = line
+        .windows(opener.len())
+        .position(|w| w.eq_ignore_ascii_case(opener))
+        .map(|i| i + opener.len());
+    let list = start.map_or(&line[..0], |s| {
+        let rest = &line[s..];
+        &rest[..rest.iter().position(|&b| b == b')').unwrap_or(rest.len())]
+    });
+    list.split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).to_ascii_lowercase())
+}
+
 /// Splits the tagged response's `OK text` into status and text.
 fn tagged(rest: &[u8], done: &mut Done) {
     let text = String::from_utf8_lossy(rest).into_owned();
@@ -490,6 +554,40 @@ mod tests {
         assert_eq!(literal_size(b"* OK {x}"), None);
         assert_eq!(literal_size(b"* OK {}"), None);
         assert_eq!(literal_size(b"* OK done"), None);
+    }
+
+    #[test]
+    fn unannounced_keywords_in_fetch_are_protocol_errors() {
+        let mut c = ImapClient {
+            io: Box::new(tokio::io::duplex(1).0),
+            buf: Vec::new(),
+            pos: 0,
+            timeout: Duration::from_secs(1),
+            next_tag: 0,
+            caps: HashSet::new(),
+            pending_idle: None,
+            exists: 0,
+            announced: HashSet::new(),
+            keywords_allowed: false,
+            protocol_errors: 0,
+            protocol_notes: Vec::new(),
+        };
+        let mut done = Done::default();
+        c.note_untagged(b"FLAGS (\\Seen \\Deleted $Label1)", &mut done);
+        c.note_untagged(b"OK [PERMANENTFLAGS (\\Seen \\*)] ok", &mut done);
+        assert!(c.keywords_allowed);
+        c.note_untagged(b"1 FETCH (FLAGS (\\Seen $label1) UID 4)", &mut done);
+        c.note_untagged(
+            b"2 FETCH (UID 5 BODY[] {20}\r\nFLAGS ($Label9 x)\r\n)",
+            &mut done,
+        );
+        assert_eq!(c.protocol_errors, 0, "{:?}", c.protocol_notes);
+        c.note_untagged(b"3 FETCH (FLAGS ($Label2 \\Flagged))", &mut done);
+        assert_eq!(c.protocol_errors, 1);
+        assert!(c.protocol_notes[0].contains("FETCH 3 FLAGS shows $label2"));
+        c.note_untagged(b"FLAGS (\\Seen $Label1 $Label2)", &mut done);
+        c.note_untagged(b"3 FETCH (FLAGS ($Label2))", &mut done);
+        assert_eq!(c.protocol_errors, 1);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use super::Shared;
 use crate::bench::client::ConnError;
 
 /// Connection failures in a row a client tolerates before it gives up.
-const MAX_RETRIES: u32 = 3;
+pub(super) const MAX_RETRIES: u32 = 3;
 /// A client reconnects (LOGOUT, connect, LOGIN, SELECT) after about this many operations.
 const OPS_PER_LOGIN: u32 = 50;
 /// Most of its own appended messages a client keeps before expunging them.
@@ -35,7 +35,7 @@ const MAX_OWN: usize = 4;
 /// How long a client stays in IDLE.
 const IDLE_HOLD: Duration = Duration::from_millis(100);
 /// Upper bound on connections one client opens in a run.
-const MAX_CONNECTIONS: u32 = 1_000_000;
+pub(super) const MAX_CONNECTIONS: u32 = 1_000_000;
 
 /// What one client measured.
 #[derive(Default)]
@@ -45,6 +45,10 @@ pub struct ClientStats {
     pub errors: Vec<String>,
     /// When its last counted operation finished.
     pub last_op: Option<Instant>,
+    /// Server responses that broke a protocol rule the client checks (see
+    /// `ImapClient::protocol_errors`), and the first few of them.
+    pub protocol_errors: u64,
+    pub protocol_notes: Vec<String>,
 }
 
 /// The weighted mix of operations, per hundred (LOGIN, LOGOUT and the
@@ -141,6 +145,7 @@ impl Client {
             let op = pick(&mut self.rng);
             self.operation(&mut imap, op).await?;
         }
+        self.stats.absorb(&mut imap);
         if Instant::now() >= shared.deadline {
             // Not counted: leave the mailbox as it was.
             self.cleanup(&mut imap).await;
@@ -204,7 +209,15 @@ impl Client {
             Op::Append => return self.append(imap).await,
             Op::Expunge => return self.expunge(imap).await,
             Op::Idle => return self.idle(imap).await,
-            Op::Login | Op::Logout => return Ok(()),
+            // Not in this mix (LOGIN and LOGOUT come around it; the rest is the stress mix's).
+            Op::Login
+            | Op::Logout
+            | Op::LoginReturning
+            | Op::List
+            | Op::Status
+            | Op::FetchRandom
+            | Op::FetchPart
+            | Op::StoreDeleted => return Ok(()),
         };
         let done = imap.command(&command).await?;
         self.record(op, started, &done);
@@ -295,8 +308,23 @@ impl Client {
     }
 
     fn record_latency(&mut self, op: Op, latency: Duration, done: &Done) -> bool {
-        self.stats.last_op = Some(Instant::now());
-        let s = self.stats.ops.get_mut(op);
+        self.stats.record(op, latency, done)
+    }
+}
+
+impl ClientStats {
+    /// Takes over the protocol errors a connection noticed.
+    pub fn absorb(&mut self, imap: &mut ImapClient) {
+        self.protocol_errors += std::mem::take(&mut imap.protocol_errors);
+        for n in std::mem::take(&mut imap.protocol_notes) {
+            note(&mut self.protocol_notes, n);
+        }
+    }
+
+    /// Counts a tagged response that took `latency`; true when it was OK.
+    pub fn record(&mut self, op: Op, latency: Duration, done: &Done) -> bool {
+        self.last_op = Some(Instant::now());
+        let s = self.ops.get_mut(op);
         match done.status {
             Some(Status::Ok) => {
                 s.ok += 1;
@@ -318,7 +346,7 @@ impl Client {
 }
 
 /// `1,5,7` — a UID set of the given UIDs.
-fn uid_set(uids: &[u32]) -> String {
+pub(super) fn uid_set(uids: &[u32]) -> String {
     uids.iter()
         .map(u32::to_string)
         .collect::<Vec<_>>()

@@ -18,7 +18,11 @@ usage: ferrymail bench imap --target HOST:PORT (--user U --password P | --users 
   --target HOST:PORT          IMAP server to load (required)
   --user U --password P       one account for every client
   --users FILE                accounts, one `user:password` a line; clients take them round robin
-  --clients C                 concurrent clients running the mixed load (default 8; 0: no load)
+  --clients C                 concurrent clients running the load (default 8; 0: no load)
+  --mix mixed|stress          mixed: the command mix in docs/benchmarks.md (default);
+                              stress: imaptest's stress-mode sessions (LOGIN, LIST, STATUS,
+                              SELECT, FETCH, STORE, \\Deleted, EXPUNGE, APPEND, LOGOUT), every
+                              client on its own account, so LOGINs after the first return
   --seconds S                 how long the load runs (default 10)
   --mailbox NAME              mailbox to select and append to (default INBOX)
   --size BYTES                size of each appended message (default 4096)
@@ -51,6 +55,7 @@ pub struct ImapBenchOptions {
     pub probe_fetch_all: bool,
     pub idle_clients: usize,
     pub tls: TlsMode,
+    pub mix: Mix,
     pub server_pids: Vec<u32>,
     pub server_comms: Vec<String>,
     pub timeout: Duration,
@@ -70,6 +75,7 @@ impl Default for ImapBenchOptions {
             probe_fetch_all: true,
             idle_clients: 0,
             tls: TlsMode::None,
+            mix: Mix::Mixed,
             server_pids: Vec::new(),
             server_comms: Vec::new(),
             timeout: Duration::from_secs(30),
@@ -77,10 +83,28 @@ impl Default for ImapBenchOptions {
     }
 }
 
+/// Which command mix the load clients run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// `load`: FETCH, STORE, APPEND, EXPUNGE, SEARCH, NOOP, IDLE; a LOGIN every ~50.
+    Mixed,
+    /// `stress`: imaptest's stress-mode sessions, a LOGIN every ~9 commands.
+    Stress,
+}
+
+impl Mix {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mix::Mixed => "mixed",
+            Mix::Stress => "stress",
+        }
+    }
+}
+
 /// Upper bounds that keep a typo from exhausting the machine.
 const MAX_CLIENTS: usize = 10_000;
 const MAX_IDLE_CLIENTS: usize = 100_000;
-const MAX_SECONDS: u64 = 24 * 3600;
+pub(super) const MAX_SECONDS: u64 = 24 * 3600;
 const MAX_SIZE: usize = 10 * 1024 * 1024;
 const MAX_PREPARE: u64 = 10_000_000;
 const MAX_PROBE: u64 = 1000;
@@ -117,6 +141,13 @@ pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
             "--clients" => o.clients = number(name, &value, 0, MAX_CLIENTS as u64)? as usize,
             "--seconds" => o.seconds = number(name, &value, 0, MAX_SECONDS)?,
             "--mailbox" => o.mailbox = mailbox(&value)?,
+            "--mix" => {
+                o.mix = match value.as_str() {
+                    "mixed" => Mix::Mixed,
+                    "stress" => Mix::Stress,
+                    _ => return Err(format!("--mix: {value:?} is not mixed or stress")),
+                }
+            }
             "--size" => o.size = number(name, &value, 200, MAX_SIZE as u64)? as usize,
             "--prepare" => o.prepare = number(name, &value, 0, MAX_PREPARE)?,
             "--probe" => o.probe = number(name, &value, 0, MAX_PROBE)? as u32,
@@ -278,6 +309,9 @@ mod tests {
         assert!(o.probe_fetch_all);
         let o = run_opts("--target a:1 --user u --password p --probe 1 --probe-no-fetch");
         assert!(!o.probe_fetch_all);
+        assert_eq!(o.mix, Mix::Mixed);
+        let o = run_opts("--target a:1 --user u --password p --mix stress");
+        assert_eq!(o.mix, Mix::Stress);
     }
 
     #[test]
@@ -302,6 +336,7 @@ mod tests {
         assert!(err(&format!("{base} --timeout 0")).contains("--timeout"));
         assert!(err(&format!("{base} --mailbox a\"b")).contains("--mailbox"));
         assert!(err(&format!("{base} --bogus 1")).contains("unknown option --bogus"));
+        assert!(err(&format!("{base} --mix heavy")).contains("--mix"));
         assert!(err(&format!("{base} --seconds")).contains("needs a value"));
         assert!(err(&format!("{base} --tls=yes")).contains("takes no value"));
         assert!(err(&format!("{base} --tls --starttls")).contains("exclude"));

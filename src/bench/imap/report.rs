@@ -23,6 +23,10 @@ pub fn note(lines: &mut Vec<String>, line: String) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     Login,
+    /// A LOGIN by a client that logged in before (stress mix).
+    LoginReturning,
+    List,
+    Status,
     Select,
     FetchHeaders,
     FetchBody,
@@ -33,6 +37,12 @@ pub enum Op {
     SearchSubject,
     Noop,
     Idle,
+    /// imaptest's FETCH of random messages and items (stress mix).
+    FetchRandom,
+    /// imaptest's FETCH2: one body part of one message (stress mix).
+    FetchPart,
+    /// imaptest's DELETE: STORE +FLAGS \Deleted (stress mix).
+    StoreDeleted,
     Logout,
 }
 
@@ -40,6 +50,9 @@ impl Op {
     pub fn name(self) -> &'static str {
         match self {
             Op::Login => "LOGIN",
+            Op::LoginReturning => "LOGIN (returning client)",
+            Op::List => "LIST",
+            Op::Status => "STATUS",
             Op::Select => "SELECT",
             Op::FetchHeaders => "FETCH 1:20 (FLAGS UID RFC822.SIZE ENVELOPE)",
             Op::FetchBody => "FETCH n BODY.PEEK[]",
@@ -50,6 +63,9 @@ impl Op {
             Op::SearchSubject => "SEARCH SUBJECT x",
             Op::Noop => "NOOP",
             Op::Idle => "IDLE",
+            Op::FetchRandom => "FETCH random set (random items)",
+            Op::FetchPart => "FETCH n (UID body part)",
+            Op::StoreDeleted => "STORE +FLAGS \\Deleted",
             Op::Logout => "LOGOUT",
         }
     }
@@ -145,6 +161,8 @@ pub struct IdleReport {
 pub struct ImapBenchReport {
     pub target: String,
     pub tls: &'static str,
+    /// The command mix: "mixed" or "stress".
+    pub mix: &'static str,
     pub clients: usize,
     pub accounts: usize,
     pub seconds: u64,
@@ -156,8 +174,15 @@ pub struct ImapBenchReport {
     pub ops: OpStats,
     pub connection_errors: u64,
     pub errors: Vec<String>,
+    /// Server responses that broke a rule the client checks, and the first few.
+    pub protocol_errors: u64,
+    pub protocol_notes: Vec<String>,
     pub client_cpu: Duration,
     pub server_cpu: Option<ServerCpu>,
+    /// The server's resident memory (sum of VmRSS) at the end of the load, and the most
+    /// seen by sampling it twice a second during the load.
+    pub server_rss_end_kb: Option<u64>,
+    pub server_rss_peak_kb: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -178,6 +203,7 @@ struct JsonCommand<'a> {
 struct Json<'a> {
     target: &'a str,
     tls: &'a str,
+    mix: &'a str,
     clients: usize,
     accounts: usize,
     mailbox: &'a str,
@@ -187,11 +213,15 @@ struct Json<'a> {
     operations_per_s: f64,
     errors_no_bad: u64,
     connection_errors: u64,
+    protocol_errors: u64,
+    protocol_error_lines: &'a [String],
     commands: Vec<JsonCommand<'a>>,
     client_cpu_s: f64,
     server_cpu_s: Option<f64>,
     server_cpu_per_op_ms: Option<f64>,
     server_processes: Option<usize>,
+    server_rss_end_kb: Option<u64>,
+    server_rss_peak_kb: Option<u64>,
     prepare: Option<&'a PrepareReport>,
     probe: &'a [ProbeCommand],
     idle: Option<&'a IdleReport>,
@@ -234,6 +264,7 @@ impl ImapBenchReport {
         Json {
             target: &self.target,
             tls: self.tls,
+            mix: self.mix,
             clients: self.clients,
             accounts: self.accounts,
             mailbox: &self.mailbox,
@@ -243,6 +274,8 @@ impl ImapBenchReport {
             operations_per_s: self.ops_per_sec(),
             errors_no_bad: self.ops.errors(),
             connection_errors: self.connection_errors,
+            protocol_errors: self.protocol_errors,
+            protocol_error_lines: &self.protocol_notes,
             commands,
             client_cpu_s: self.client_cpu.as_secs_f64(),
             server_cpu_s: self.server_cpu.map(|s| s.total.as_secs_f64()),
@@ -250,6 +283,8 @@ impl ImapBenchReport {
                 .server_cpu
                 .and_then(|s| (ops > 0).then(|| ms(s.total) / ops as f64)),
             server_processes: self.server_cpu.map(|s| s.processes),
+            server_rss_end_kb: self.server_rss_end_kb,
+            server_rss_peak_kb: self.server_rss_peak_kb,
             prepare: self.prepare.as_ref(),
             probe: &self.probe,
             idle: self.idle.as_ref(),
@@ -264,6 +299,7 @@ impl ImapBenchReport {
         let mut rows: Vec<(&str, String)> = vec![
             ("target", self.target.clone()),
             ("tls", self.tls.into()),
+            ("mix", self.mix.into()),
             ("mailbox", self.mailbox.clone()),
             ("accounts", self.accounts.to_string()),
         ];
@@ -336,6 +372,19 @@ impl ImapBenchReport {
             rows.push(("operations/s", format!("{:.1}", j.operations_per_s)));
             rows.push(("errors (NO/BAD)", j.errors_no_bad.to_string()));
             rows.push(("connection errors", j.connection_errors.to_string()));
+            rows.push(("protocol errors", j.protocol_errors.to_string()));
+            for n in &self.protocol_notes {
+                rows.push(("protocol error", n.clone()));
+            }
+            for op in [Op::Login, Op::LoginReturning] {
+                if let Some(c) = j.commands.iter().find(|c| c.command == op.name()) {
+                    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2} ms"));
+                    rows.push((
+                        op.name(),
+                        format!("p50 {}, p99 {} ({} ok)", ms(c.p50_ms), ms(c.p99_ms), c.ok),
+                    ));
+                }
+            }
         }
         rows.push(("client cpu", format!("{:.3} s", j.client_cpu_s)));
         if let Some(server) = self.server_cpu {
@@ -349,6 +398,12 @@ impl ImapBenchReport {
                     .map_or("n/a".into(), |v| format!("{v:.3} ms")),
             ));
             rows.push(("server processes", server.processes.to_string()));
+        }
+        if let Some(end) = self.server_rss_end_kb {
+            let peak = self
+                .server_rss_peak_kb
+                .map_or(String::new(), |p| format!(", peak {p} KB"));
+            rows.push(("server rss (load)", format!("{end} KB at the end{peak}")));
         }
         for e in &self.errors {
             rows.push(("error", e.clone()));

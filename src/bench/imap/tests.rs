@@ -27,6 +27,7 @@ hostname = "mx.example.com"
 data_dir = "{}"
 [listeners]
 imap = "127.0.0.1:0"
+imaps = "127.0.0.1:0"
 [imap]
 allow_plaintext_login = true
 [log]
@@ -49,10 +50,14 @@ level = "warn"
     }
 
     fn target(&self) -> String {
+        self.addr("imap")
+    }
+
+    fn addr(&self, service: &str) -> String {
         self.handle
             .as_ref()
             .expect("running")
-            .addr("imap")
+            .addr(service)
             .to_string()
     }
 }
@@ -196,4 +201,44 @@ fn cli_entry_runs_imap() {
     let json: serde_json::Value = serde_json::from_str(json.expect("RESULT")).expect("json");
     assert_eq!(json["errors_no_bad"], 0, "{text}");
     assert_eq!(json["prepare"]["messages_appended"], 5, "{text}");
+}
+
+#[test]
+fn stress_mix_over_tls_runs_every_imaptest_state() {
+    let server = TestServer::start();
+    let mut opts = options(&server);
+    opts.target = server.addr("imaps");
+    opts.tls = crate::bench::options::TlsMode::Implicit;
+    opts.mix = Mix::Stress;
+    opts.clients = 4;
+    let report = run_bounded(opts);
+    let text = report.render();
+    assert_eq!(report.mix, "stress");
+    assert_eq!(report.connection_errors, 0, "{text}");
+    assert!(report.errors.is_empty(), "{text}");
+    assert_eq!(report.ops.errors(), 0, "{text}");
+    // Four clients on two accounts: each logs in once cold, then returns.
+    let first = report.ops.0.get(&Op::Login).map_or(0, |s| s.ok);
+    assert_eq!(first, 4, "{text}");
+    for op in [
+        Op::LoginReturning,
+        Op::Select,
+        Op::FetchRandom,
+        Op::FetchPart,
+        Op::Expunge,
+        Op::Append,
+        Op::Logout,
+    ] {
+        assert!(
+            report.ops.0.get(&op).is_some_and(|s| s.ok > 0),
+            "{op:?} never ran: {text}"
+        );
+    }
+    assert!(text.contains("LOGIN (returning client): p50 "), "{text}");
+    assert!(report.server_rss_end_kb.is_some_and(|kb| kb > 0), "{text}");
+    assert!(report.server_rss_peak_kb.is_some_and(|kb| kb > 0), "{text}");
+    let json = text.lines().last().and_then(|l| l.strip_prefix("RESULT "));
+    let json: serde_json::Value = serde_json::from_str(json.expect("RESULT")).expect("json");
+    assert_eq!(json["mix"], "stress");
+    assert!(json["protocol_errors"].is_u64(), "{text}");
 }
