@@ -12,7 +12,7 @@ use super::folder::{AppendMessages, CopyMessages, Expunge, FolderError, StoreFla
 use super::ServerContext;
 use crate::protocols::imap::backend::{
     Backend, BackendError, FlagOp, FolderInfo, FolderRef, MessageMeta, NewMessage, QuotaInfo,
-    StoreOutcome,
+    StagedBody, StagedMessage, StoreOutcome,
 };
 use crate::storage::{self, FlagMode, Flags, FolderState, StorageError};
 
@@ -256,6 +256,41 @@ impl Backend for StoreBackend {
         Ok(uids)
     }
 
+    fn stage(&self) -> Result<Box<dyn StagedBody>, BackendError> {
+        let writer = self.ctx.store.blobs().writer().map_err(err)?;
+        Ok(Box::new(StagedBlob(writer)))
+    }
+
+    fn append_staged(
+        &self,
+        folder: FolderRef,
+        messages: Vec<StagedMessage>,
+    ) -> Result<Vec<u32>, BackendError> {
+        let mut batch = Vec::with_capacity(messages.len());
+        for m in messages {
+            let Ok(staged) = m.body.into_any().downcast::<StagedBlob>() else {
+                return Err(BackendError::Invalid("body staged elsewhere".into()));
+            };
+            let (blob, size) = self.ctx.store.blobs().finish(staged.0).map_err(err)?;
+            batch.push(storage::NewMessage {
+                blob,
+                size,
+                flags: Flags {
+                    system: m.flags,
+                    keywords: m.keywords,
+                },
+                internal_date: m.internal_date,
+            });
+        }
+        // One transaction for the whole batch: a MULTIAPPEND is all or nothing.
+        let uids = self
+            .ask(folder, AppendMessages(batch))?
+            .map_err(folder_err)?;
+        // Durable before OK (DESIGN.md §3).
+        self.ctx.store.commit().map_err(err)?;
+        Ok(uids)
+    }
+
     fn store_flags(
         &self,
         folder: FolderRef,
@@ -419,6 +454,21 @@ impl Backend for StoreBackend {
             .set_quota(account, storage, messages)
             .map_err(err)?;
         self.ctx.store.commit().map_err(err)
+    }
+}
+
+/// An APPEND body staged in the blob store's tmp directory (see `Backend::stage`).
+struct StagedBlob(storage::BlobWriter);
+
+impl StagedBody for StagedBlob {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), BackendError> {
+        self.0.write(bytes).map_err(err)
+    }
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
     }
 }
 

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 
+use super::append::Incoming;
 use super::backend::{Backend, BackendError, FolderInfo, FolderRef};
 use super::framer::{FrameEvent, Framer, FramerLimits};
 use super::parser::{parse_command, ParseOptions};
@@ -21,6 +22,16 @@ use super::types::{AuthMechanism, Command, CommandBody, Secret, Tag};
 
 /// Logins that may fail before the connection is closed.
 pub const MAX_AUTH_FAILURES: u32 = 3;
+
+/// Before login only credentials come as literals (LOGIN's user and password): nothing
+/// bigger is accepted, so an unauthenticated client cannot make the server hold more.
+pub const PRELOGIN_MAX_LITERAL: u64 = 8 * 1024;
+/// A whole command before login (two credential literals and their lines).
+const PRELOGIN_MAX_COMMAND: usize = 24 * 1024;
+/// After login: a literal other than an APPEND message (a SEARCH string, a mailbox name).
+const MAX_LITERAL: u64 = 1024 * 1024;
+/// After login: a whole command, APPEND's messages not counted (they are streamed).
+const MAX_COMMAND: usize = 2 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -158,6 +169,10 @@ pub struct Session {
     sasl: Option<Sasl>,
     /// A password check is out; its tag.
     waiting_auth: Option<Tag>,
+    /// The message literals of the APPEND being received (append.rs).
+    pub(super) incoming: Option<Incoming>,
+    /// The tagged answer to a command being discarded, due when its last byte has come.
+    refusal: Option<String>,
     closed: bool,
 }
 
@@ -192,11 +207,7 @@ impl From<BackendError> for Done {
 
 impl Session {
     pub fn new(config: SessionConfig, tls_active: bool) -> Session {
-        let framer = Framer::new(FramerLimits {
-            max_line: config.max_line,
-            max_literal: 64 * 1024,
-            max_command: 1024 * 1024,
-        });
+        let framer = Framer::new(framer_limits(&config, false));
         Session {
             config,
             framer,
@@ -211,6 +222,8 @@ impl Session {
             idle: None,
             sasl: None,
             waiting_auth: None,
+            incoming: None,
+            refusal: None,
             closed: false,
         }
     }
@@ -241,6 +254,15 @@ impl Session {
     /// Input bytes held, not yet consumed (bounded by the framer's limits).
     pub fn buffered(&self) -> usize {
         self.framer.buffered()
+    }
+
+    /// While an APPEND message literal streams in: how many of its bytes are still to come
+    /// (the shell reads in bigger pieces meanwhile). `None` otherwise.
+    pub fn streaming(&self) -> Option<u64> {
+        if self.closed || self.waiting_auth.is_some() {
+            return None;
+        }
+        self.framer.streaming()
     }
 
     pub fn user(&self) -> Option<&str> {
@@ -324,20 +346,32 @@ impl Session {
             let mut out = Vec::new();
             match event {
                 FrameEvent::Frame(frame) => self.frame(&frame, backend, &mut out, &mut actions),
-                FrameEvent::LiteralAnnounced { tag, size, command } => {
-                    self.literal_announced(tag, size, &command, &mut out)
+                FrameEvent::LiteralAnnounced { tag, size, .. } => {
+                    self.literal_announced(tag, size, &mut out)
                 }
+                FrameEvent::MessageLiteral {
+                    tag,
+                    size,
+                    synchronizing,
+                } => self.message_announced(tag, size, synchronizing, backend, &mut out),
+                FrameEvent::LiteralData(bytes) => self.literal_data(&bytes),
+                FrameEvent::LiteralEnd => self.literal_end(),
                 FrameEvent::LineTooLong { tag } => {
                     let tag = tag.unwrap_or_else(|| "*".into());
                     line(&mut out, &format!("{tag} BAD Line too long"));
                 }
                 FrameEvent::TooLarge { tag, size } => {
-                    let _ = tag;
-                    line(
-                        &mut out,
-                        &format!("* BYE [TOOBIG] A literal of {size} octets is too large"),
-                    );
-                    self.close(&mut out, &mut actions);
+                    // Answered once the client has sent the rest (RFC 7888 §4).
+                    self.incoming = None;
+                    let tag = tag.unwrap_or_else(|| "*".into());
+                    self.refusal = Some(format!(
+                        "{tag} NO [TOOBIG] A literal of {size} octets is too large"
+                    ));
+                }
+                FrameEvent::Dropped { .. } => {
+                    if let Some(text) = self.refusal.take() {
+                        line(&mut out, &text);
+                    }
                 }
             }
             // Handlers that emit an action first push what they wrote before it, so what is
@@ -356,35 +390,58 @@ impl Session {
         actions.push(Action::Close);
     }
 
-    fn literal_announced(&mut self, tag: Option<String>, size: u64, command: &str, out: &mut Out) {
+    /// A synchronizing literal other than an APPEND message: within the framer's limits for
+    /// the current state, or refused before the client sends it.
+    fn literal_announced(&mut self, tag: Option<String>, size: u64, out: &mut Out) {
         let tag = tag.unwrap_or_else(|| "*".into());
-        let limit = if command == "APPEND" {
-            self.config.append_limit
-        } else if self.is_authenticated() {
-            1024 * 1024
-        } else {
-            // Before login only credentials come as literals.
-            8 * 1024
-        };
-        if size > limit {
+        if !self.framer.literal_fits() {
             self.framer.reject_literal();
-            if command == "APPEND" {
-                line(
-                    out,
-                    &format!("{tag} NO [TOOBIG] Message exceeds APPENDLIMIT {limit}"),
-                );
-            } else {
-                line(out, &format!("{tag} BAD Literal too large"));
-            }
+            self.incoming = None;
+            line(
+                out,
+                &format!("{tag} NO [TOOBIG] A literal of {size} octets is too large"),
+            );
             return;
         }
-        self.framer.set_limits(FramerLimits {
-            max_line: self.config.max_line,
-            max_literal: limit,
-            max_command: (limit as usize).saturating_add(1024 * 1024),
-        });
         self.framer.accept_literal();
         line(out, "+ Ready for literal data");
+    }
+
+    /// An APPEND message literal of any kind (append.rs decides).
+    fn message_announced(
+        &mut self,
+        tag: Option<String>,
+        size: u64,
+        synchronizing: bool,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) {
+        let tag = tag.unwrap_or_else(|| "*".into());
+        // Not a command where one is expected: the line ends IDLE or the SASL exchange, as
+        // any other line would.
+        let decision = if let Some(idle) = self.idle.take() {
+            Err(format!("{idle} BAD Expected DONE"))
+        } else if let Some(sasl) = self.sasl.take() {
+            Err(format!("{} BAD Authentication cancelled", sasl.tag))
+        } else {
+            self.message_literal(&tag, size, backend)
+        };
+        match decision {
+            Ok(()) => {
+                self.framer.accept_literal();
+                if synchronizing {
+                    line(out, "+ Ready for literal data");
+                }
+            }
+            Err(text) => {
+                self.framer.reject_literal();
+                if synchronizing {
+                    line(out, &text);
+                } else {
+                    self.refusal = Some(text);
+                }
+            }
+        }
     }
 
     fn frame(
@@ -411,8 +468,16 @@ impl Session {
             return;
         }
         let opts = ParseOptions { utf8: self.utf8 };
-        match parse_command(frame, &opts) {
-            Ok(cmd) => self.dispatch(cmd, backend, out, actions),
+        let parsed = parse_command(frame, &opts);
+        if !matches!(&parsed, Ok(c) if matches!(c.body, CommandBody::Append { .. })) {
+            // Staged bodies belong to an APPEND only.
+            self.incoming = None;
+        }
+        match parsed {
+            Ok(cmd) => {
+                self.dispatch(cmd, backend, out, actions);
+                self.incoming = None;
+            }
             Err(e) => {
                 let tag = e.tag.map_or_else(|| "*".to_string(), |t| t.0);
                 line(out, &format!("{tag} BAD {}", e.message));
@@ -465,11 +530,7 @@ impl Session {
                 } else {
                     line(out, &format!("{tag} OK Begin TLS negotiation now"));
                     // RFC 9051 §6.2.1: nothing the client sent after STARTTLS is used.
-                    self.framer = Framer::new(FramerLimits {
-                        max_line: self.config.max_line,
-                        max_literal: 8 * 1024,
-                        max_command: 64 * 1024,
-                    });
+                    self.framer = Framer::new(framer_limits(&self.config, false));
                     actions.push(Action::Send(std::mem::take(out)));
                     actions.push(Action::StartTls);
                     self.waiting_auth = Some(tag);
@@ -688,6 +749,7 @@ impl Session {
             Some(user) => {
                 self.user = Some(user);
                 self.state = State::Authenticated;
+                self.framer.set_limits(framer_limits(&self.config, true));
                 line(
                     &mut out,
                     &format!("{tag} OK [CAPABILITY {}] Logged in", self.capabilities()),
@@ -777,6 +839,24 @@ impl Session {
             Action::Send(b"* BYE [UNAVAILABLE] Server shutting down\r\n".to_vec()),
             Action::Close,
         ]
+    }
+}
+
+/// The framer's bounds before (`authenticated` false) and after login. APPEND's messages
+/// are bounded by APPENDLIMIT in append.rs, not here: they are streamed, not held.
+fn framer_limits(config: &SessionConfig, authenticated: bool) -> FramerLimits {
+    if authenticated {
+        FramerLimits {
+            max_line: config.max_line,
+            max_literal: MAX_LITERAL,
+            max_command: MAX_COMMAND.max(config.max_line.saturating_mul(2)),
+        }
+    } else {
+        FramerLimits {
+            max_line: config.max_line,
+            max_literal: PRELOGIN_MAX_LITERAL,
+            max_command: PRELOGIN_MAX_COMMAND,
+        }
     }
 }
 

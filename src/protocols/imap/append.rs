@@ -1,0 +1,170 @@
+//! APPEND (RFC 9051 §6.3.12) and MULTIAPPEND (RFC 3502), with message literals streamed to
+//! the backend instead of held in memory; APPENDLIMIT (RFC 7889), literal8 (RFC 3516),
+//! APPENDUID (RFC 4315).
+//!
+//! Implementation notes:
+//! - The framer reports each message literal ([`FrameEvent::MessageLiteral`] in the framer)
+//!   before any of its bytes is read, and the session decides there, in
+//!   [`Session::message_literal`]: before login, BAD (RFC 9051 §6.3.12 is valid in the
+//!   authenticated and selected states only); over APPENDLIMIT, `NO [TOOBIG]` (RFC 7889 §3).
+//!   A synchronizing literal is refused instead of the "+" continuation, so the client sends
+//!   nothing; a non-synchronizing one is on its way, so the framer reads and discards it (and
+//!   the rest of the command) and the same tagged answer follows the command's end.
+//! - Accepted, the literal gets a [`StagedBody`] from [`Backend::stage`] and its pieces are
+//!   written there as they arrive ([`Session::literal_data`]); the store's staging is a file
+//!   in the blob store's tmp directory, hashed while written. The session holds nothing of
+//!   the message but the staging handle.
+//! - When the whole command has arrived, its frame (with empty literals where the messages
+//!   were) is parsed like any other command and [`Session::append`] pairs the parsed
+//!   messages (flags, date) with the staged bodies in order, then appends them all with one
+//!   [`Backend::append_staged`]: one transaction, all or none (RFC 3502: "if the server is
+//!   unable to append all of the messages, it MUST NOT append any").
+//! - Anything that ends the command early (a refusal, a parse error, a write failure) drops
+//!   the staged bodies, and dropping one deletes it.
+//! - A zero-length message is refused (`NO [CANNOT]`), as Dovecot does: it is not a message.
+
+use super::backend::{Backend, BackendError, StagedBody, StagedMessage};
+use super::mailboxes::flags_to_bits;
+use super::response;
+use super::session::{Done, Session, State};
+use super::types::{AppendMessage, MailboxName};
+
+/// The message literals of the APPEND command being received.
+#[derive(Default)]
+pub(super) struct Incoming {
+    /// Bodies complete so far, in command order.
+    bodies: Vec<Box<dyn StagedBody>>,
+    /// The body being written.
+    current: Option<Box<dyn StagedBody>>,
+    /// Writing failed: the command will fail with this once it has arrived.
+    failed: Option<BackendError>,
+}
+
+impl Session {
+    /// A message literal was announced (see the module notes). Returns whether to accept it;
+    /// otherwise the answer to give is in `refusal` (sent by the caller now for a
+    /// synchronizing literal, after the discarded command for a non-synchronizing one).
+    pub(super) fn message_literal(
+        &mut self,
+        tag: &str,
+        size: u64,
+        backend: &dyn Backend,
+    ) -> Result<(), String> {
+        if !self.is_authenticated() {
+            self.incoming = None;
+            return Err(format!("{tag} BAD APPEND is not valid before login"));
+        }
+        let limit = self.config.append_limit;
+        if size > limit {
+            self.incoming = None;
+            return Err(format!(
+                "{tag} NO [TOOBIG] Message exceeds APPENDLIMIT {limit}"
+            ));
+        }
+        let incoming = self.incoming.get_or_insert_with(Incoming::default);
+        if incoming.failed.is_some() {
+            // Nothing more is written; the command fails when it ends.
+            return Ok(());
+        }
+        match backend.stage() {
+            Ok(body) => {
+                incoming.current = Some(body);
+                Ok(())
+            }
+            Err(e) => {
+                self.incoming = None;
+                Err(format!("{tag} {}", done_line(Done::from(e))))
+            }
+        }
+    }
+
+    /// A piece of the accepted message literal.
+    pub(super) fn literal_data(&mut self, bytes: &[u8]) {
+        let Some(incoming) = &mut self.incoming else {
+            return;
+        };
+        if let Some(body) = &mut incoming.current {
+            if let Err(e) = body.write(bytes) {
+                tracing::warn!("cannot stage an APPEND message: {e}");
+                incoming.current = None;
+                incoming.failed = Some(e);
+            }
+        }
+    }
+
+    /// The message literal is complete.
+    pub(super) fn literal_end(&mut self) {
+        if let Some(incoming) = &mut self.incoming {
+            if let Some(body) = incoming.current.take() {
+                incoming.bodies.push(body);
+            }
+        }
+    }
+
+    /// APPEND / MULTIAPPEND once the whole command has arrived: `messages` as parsed (their
+    /// literals empty), the bodies staged by [`Session::literal_data`].
+    pub(super) fn append(
+        &mut self,
+        mailbox: &MailboxName,
+        messages: Vec<AppendMessage>,
+        backend: &dyn Backend,
+    ) -> Result<Done, Done> {
+        let incoming = self.incoming.take().unwrap_or_default();
+        if let Some(e) = incoming.failed {
+            return Err(Done::from(e));
+        }
+        if incoming.bodies.len() != messages.len() {
+            return Err(Done::Bad("APPEND: message literals do not match".into()));
+        }
+        let folder = match self.open_folder(backend, &mailbox.0) {
+            Ok((f, rights)) if rights.contains('i') => f,
+            Ok(_) => return Err(Done::No("[NOPERM] No right to append here".into())),
+            // RFC 9051 §6.3.12: a missing target gets TRYCREATE.
+            Err(Done::No(m)) if m.starts_with("[NONEXISTENT]") => {
+                return Err(Done::No("[TRYCREATE] No such mailbox".into()))
+            }
+            Err(d) => return Err(d),
+        };
+        if folder.noselect {
+            return Err(Done::No("[CANNOT] Mailbox cannot hold messages".into()));
+        }
+        let now = backend.now();
+        let mut batch = Vec::with_capacity(messages.len());
+        for (m, body) in messages.into_iter().zip(incoming.bodies) {
+            if body.is_empty() {
+                return Err(Done::No("[CANNOT] Empty message".into()));
+            }
+            let (flags, keywords) = flags_to_bits(&m.flags);
+            batch.push(StagedMessage {
+                flags,
+                keywords,
+                internal_date: m.date.map_or(now, |d| d.unix),
+                body,
+            });
+        }
+        let uids = backend
+            .append_staged(folder.id, batch)
+            .map_err(Done::from)?;
+        if let State::Selected(sel) = &mut self.state {
+            if sel.folder.id == folder.id {
+                sel.pending_added = true;
+            }
+        }
+        let mut set = Vec::new();
+        response::sequence_set(&mut set, &uids);
+        Ok(Done::Ok(format!(
+            "[APPENDUID {} {}] APPEND completed",
+            folder.uidvalidity,
+            String::from_utf8_lossy(&set)
+        )))
+    }
+}
+
+/// "NO text" / "BAD text" / "OK text" of a completion, without the tag.
+fn done_line(done: Done) -> String {
+    match done {
+        Done::Ok(t) => format!("OK {t}"),
+        Done::No(t) => format!("NO {t}"),
+        Done::Bad(t) => format!("BAD {t}"),
+    }
+}
