@@ -266,12 +266,18 @@ impl Backend for StoreBackend {
         folder: FolderRef,
         messages: Vec<StagedMessage>,
     ) -> Result<Vec<u32>, BackendError> {
-        let mut batch = Vec::with_capacity(messages.len());
+        let mut batch: Vec<storage::NewMessage> = Vec::with_capacity(messages.len());
         for m in messages {
             let Ok(staged) = m.body.into_any().downcast::<StagedBlob>() else {
                 return Err(BackendError::Invalid("body staged elsewhere".into()));
             };
-            let (blob, size) = self.ctx.store.blobs().finish(staged.0).map_err(err)?;
+            let (blob, size) = match self.ctx.store.blobs().finish(staged.0) {
+                Ok(placed) => placed,
+                Err(e) => {
+                    self.forget(batch.iter().map(|m| m.blob).collect());
+                    return Err(err(e));
+                }
+            };
             batch.push(storage::NewMessage {
                 blob,
                 size,
@@ -283,9 +289,18 @@ impl Backend for StoreBackend {
             });
         }
         // One transaction for the whole batch: a MULTIAPPEND is all or nothing.
-        let uids = self
-            .ask(folder, AppendMessages(batch))?
-            .map_err(folder_err)?;
+        let blobs: Vec<storage::BlobId> = batch.iter().map(|m| m.blob).collect();
+        let uids = match self.ask(folder, AppendMessages(batch)) {
+            Ok(Ok(uids)) => uids,
+            Ok(Err(e)) => {
+                self.forget(blobs);
+                return Err(folder_err(e));
+            }
+            Err(e) => {
+                self.forget(blobs);
+                return Err(e);
+            }
+        };
         // Durable before OK (DESIGN.md §3).
         self.ctx.store.commit().map_err(err)?;
         Ok(uids)
@@ -473,6 +488,12 @@ impl StagedBody for StagedBlob {
 }
 
 impl StoreBackend {
+    /// The bodies of an append that failed: nothing refers to them, so their files go
+    /// (unless another append stored the same content meanwhile: the removal checks).
+    fn forget(&self, blobs: Vec<storage::BlobId>) {
+        self.ctx.store.collect_blobs(&blobs);
+    }
+
     fn copy_or_move(
         &self,
         from: FolderRef,

@@ -23,7 +23,7 @@
 //!   the staged bodies, and dropping one deletes it.
 //! - A zero-length message is refused (`NO [CANNOT]`), as Dovecot does: it is not a message.
 
-use super::backend::{Backend, BackendError, StagedBody, StagedMessage};
+use super::backend::{Backend, StagedBody, StagedMessage};
 use super::mailboxes::flags_to_bits;
 use super::response;
 use super::session::{Done, Session, State};
@@ -36,8 +36,11 @@ pub(super) struct Incoming {
     bodies: Vec<Box<dyn StagedBody>>,
     /// The body being written.
     current: Option<Box<dyn StagedBody>>,
-    /// Writing failed: the command will fail with this once it has arrived.
-    failed: Option<BackendError>,
+    /// The current literal is a literal8 (`~{n}`, RFC 3516): NUL allowed.
+    binary: bool,
+    /// Writing failed, or the literal was not valid: the command will fail with this once it
+    /// has arrived.
+    failed: Option<Done>,
 }
 
 impl Session {
@@ -48,6 +51,7 @@ impl Session {
         &mut self,
         tag: &str,
         size: u64,
+        binary: bool,
         backend: &dyn Backend,
     ) -> Result<(), String> {
         if !self.is_authenticated() {
@@ -62,6 +66,7 @@ impl Session {
             ));
         }
         let incoming = self.incoming.get_or_insert_with(Incoming::default);
+        incoming.binary = binary;
         if incoming.failed.is_some() {
             // Nothing more is written; the command fails when it ends.
             return Ok(());
@@ -83,12 +88,21 @@ impl Session {
         let Some(incoming) = &mut self.incoming else {
             return;
         };
-        if let Some(body) = &mut incoming.current {
-            if let Err(e) = body.write(bytes) {
-                tracing::warn!("cannot stage an APPEND message: {e}");
-                incoming.current = None;
-                incoming.failed = Some(e);
-            }
+        let Some(body) = &mut incoming.current else {
+            return;
+        };
+        // RFC 9051 §4.3: CHAR8 excludes NUL; binary content needs literal8 (RFC 3516).
+        if !incoming.binary && bytes.contains(&0) {
+            incoming.current = None;
+            incoming.failed = Some(Done::Bad(
+                "APPEND: NUL in literal (use literal8 ~{n} for binary data)".into(),
+            ));
+            return;
+        }
+        if let Err(e) = body.write(bytes) {
+            tracing::warn!("cannot stage an APPEND message: {e}");
+            incoming.current = None;
+            incoming.failed = Some(Done::from(e));
         }
     }
 
@@ -110,8 +124,8 @@ impl Session {
         backend: &dyn Backend,
     ) -> Result<Done, Done> {
         let incoming = self.incoming.take().unwrap_or_default();
-        if let Some(e) = incoming.failed {
-            return Err(Done::from(e));
+        if let Some(failed) = incoming.failed {
+            return Err(failed);
         }
         if incoming.bodies.len() != messages.len() {
             return Err(Done::Bad("APPEND: message literals do not match".into()));
@@ -168,3 +182,6 @@ fn done_line(done: Done) -> String {
         Done::Bad(t) => format!("BAD {t}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -86,6 +86,8 @@ pub enum FrameEvent {
         tag: Option<String>,
         size: u64,
         synchronizing: bool,
+        /// `~{n}` (RFC 3516): NUL allowed.
+        binary: bool,
     },
     /// The next piece of an accepted message literal (never empty).
     LiteralData(Vec<u8>),
@@ -361,11 +363,12 @@ impl Framer {
                 message: true,
                 sync,
             };
-            self.elide_literal();
+            let binary = self.elide_literal();
             return Some(FrameEvent::MessageLiteral {
                 tag,
                 size,
                 synchronizing: sync,
+                binary,
             });
         }
         let fits = size <= self.limits.max_literal
@@ -416,17 +419,19 @@ impl Framer {
     }
 
     /// Replaces the message literal's announcement at the end of `cmd` by an empty literal of
-    /// the same type: its bytes go out as `LiteralData`, not into the frame.
-    fn elide_literal(&mut self) {
+    /// the same type: its bytes go out as `LiteralData`, not into the frame. Returns whether
+    /// it is a literal8.
+    fn elide_literal(&mut self) -> bool {
         let line = strip_eol(&self.cmd[self.line_start..]);
         let Some(open) = line.iter().rposition(|&b| b == b'{') else {
-            return;
+            return false;
         };
         let binary = open > 0 && line[open - 1] == b'~';
         let cut = self.line_start + open - usize::from(binary);
         self.cmd.truncate(cut);
         self.cmd
             .extend_from_slice(if binary { b"~{0}\r\n" } else { b"{0}\r\n" });
+        binary
     }
 
     fn copy_literal(&mut self, remaining: u64) -> Option<Option<FrameEvent>> {

@@ -353,7 +353,8 @@ impl Session {
                     tag,
                     size,
                     synchronizing,
-                } => self.message_announced(tag, size, synchronizing, backend, &mut out),
+                    binary,
+                } => self.message_announced(tag, size, synchronizing, binary, backend, &mut out),
                 FrameEvent::LiteralData(bytes) => self.literal_data(&bytes),
                 FrameEvent::LiteralEnd => self.literal_end(),
                 FrameEvent::LineTooLong { tag } => {
@@ -413,6 +414,7 @@ impl Session {
         tag: Option<String>,
         size: u64,
         synchronizing: bool,
+        binary: bool,
         backend: &dyn Backend,
         out: &mut Out,
     ) {
@@ -424,7 +426,7 @@ impl Session {
         } else if let Some(sasl) = self.sasl.take() {
             Err(format!("{} BAD Authentication cancelled", sasl.tag))
         } else {
-            self.message_literal(&tag, size, backend)
+            self.message_literal(&tag, size, binary, backend)
         };
         match decision {
             Ok(()) => {

@@ -48,6 +48,16 @@ fn message(tag: &str, size: u64, synchronizing: bool) -> FrameEvent {
         tag: Some(tag.into()),
         size,
         synchronizing,
+        binary: false,
+    }
+}
+
+fn message8(tag: &str, size: u64, synchronizing: bool) -> FrameEvent {
+    FrameEvent::MessageLiteral {
+        tag: Some(tag.into()),
+        size,
+        synchronizing,
+        binary: true,
     }
 }
 
@@ -140,7 +150,7 @@ fn literal8_and_opaque_literal_bytes() {
     assert_eq!(
         ev,
         vec![
-            message("A1", 12, true),
+            message8("A1", 12, true),
             data(b"x\0\r\n{5}\r\nab}"),
             FrameEvent::LiteralEnd,
             frame(b"A1 APPEND INBOX ~{0}\r\n\r\n")
@@ -169,10 +179,10 @@ fn message_literals_of_every_kind_stream_out() {
             message("a", 1, false),
             data(b"f"),
             FrameEvent::LiteralEnd,
-            message("a", 2, true),
+            message8("a", 2, true),
             data(b"\0g"),
             FrameEvent::LiteralEnd,
-            message("a", 1, false),
+            message8("a", 1, false),
             data(b"h"),
             FrameEvent::LiteralEnd,
             frame(
