@@ -7,6 +7,7 @@ pub mod dns;
 pub mod fetch;
 pub mod https;
 pub mod sink;
+pub mod tls_imap;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
