@@ -1,9 +1,13 @@
-//! APPEND (RFC 9051 §6.3.12) and MULTIAPPEND (RFC 3502), with message literals streamed to
-//! the backend instead of held in memory; APPENDLIMIT (RFC 7889), literal8 (RFC 3516),
-//! APPENDUID (RFC 4315).
+//! Literals in the session (RFC 9051 §4.3, §7.5; RFC 7888 LITERAL+) and APPEND (RFC 9051
+//! §6.3.12) and MULTIAPPEND (RFC 3502), with message literals streamed to the backend
+//! instead of held in memory; APPENDLIMIT (RFC 7889), literal8 (RFC 3516), APPENDUID (RFC
+//! 4315).
 //!
 //! Implementation notes:
-//! - The framer reports each message literal ([`FrameEvent::MessageLiteral`] in the framer)
+//! - The framer's bounds follow the session's state ([`framer_limits`]): before login only
+//!   credentials come as literals, at most 8 KiB; after login 1 MiB (SEARCH strings and the
+//!   like). APPEND's messages are not bounded there: they are streamed, not held.
+//! - The framer reports each message literal ([`super::framer::FrameEvent::MessageLiteral`])
 //!   before any of its bytes is read, and the session decides there, in
 //!   [`Session::message_literal`]: before login, BAD (RFC 9051 §6.3.12 is valid in the
 //!   authenticated and selected states only); over APPENDLIMIT, `NO [TOOBIG]` (RFC 7889 §3).
@@ -24,9 +28,10 @@
 //! - A zero-length message is refused (`NO [CANNOT]`), as Dovecot does: it is not a message.
 
 use super::backend::{Backend, StagedBody, StagedMessage};
+use super::framer::FramerLimits;
 use super::mailboxes::flags_to_bits;
 use super::response;
-use super::session::{Done, Session, State};
+use super::session::{line, Done, Out, Session, SessionConfig, State};
 use super::types::{AppendMessage, MailboxName};
 
 /// The message literals of the APPEND command being received.
@@ -43,7 +48,73 @@ pub(super) struct Incoming {
     failed: Option<Done>,
 }
 
+/// Before login only credentials come as literals (LOGIN's user and password): nothing
+/// bigger is accepted, so an unauthenticated client cannot make the server hold more.
+pub(super) const PRELOGIN_MAX_LITERAL: u64 = 8 * 1024;
+/// A whole command before login (two credential literals and their lines).
+const PRELOGIN_MAX_COMMAND: usize = 24 * 1024;
+/// After login: a literal other than an APPEND message (a SEARCH string, a mailbox name).
+const MAX_LITERAL: u64 = 1024 * 1024;
+/// After login: a whole command, APPEND's messages not counted (they are streamed).
+const MAX_COMMAND: usize = 2 * 1024 * 1024;
+
 impl Session {
+    /// A synchronizing literal other than an APPEND message: within the framer's limits for
+    /// the current state, or refused before the client sends it.
+    pub(super) fn literal_announced(&mut self, tag: Option<String>, size: u64, out: &mut Out) {
+        let tag = tag.unwrap_or_else(|| "*".into());
+        if !self.framer.literal_fits() {
+            self.framer.reject_literal();
+            self.incoming = None;
+            line(
+                out,
+                &format!("{tag} NO [TOOBIG] A literal of {size} octets is too large"),
+            );
+            return;
+        }
+        self.framer.accept_literal();
+        line(out, "+ Ready for literal data");
+    }
+
+    /// An APPEND message literal of any kind: accepted (streamed) or refused; see the module
+    /// notes.
+    pub(super) fn message_announced(
+        &mut self,
+        tag: Option<String>,
+        size: u64,
+        synchronizing: bool,
+        binary: bool,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) {
+        let tag = tag.unwrap_or_else(|| "*".into());
+        // Not a command where one is expected: the line ends IDLE or the SASL exchange, as
+        // any other line would.
+        let decision = if let Some(idle) = self.idle.take() {
+            Err(format!("{idle} BAD Expected DONE"))
+        } else if let Some(sasl) = self.sasl.take() {
+            Err(format!("{} BAD Authentication cancelled", sasl.tag))
+        } else {
+            self.message_literal(&tag, size, binary, backend)
+        };
+        match decision {
+            Ok(()) => {
+                self.framer.accept_literal();
+                if synchronizing {
+                    line(out, "+ Ready for literal data");
+                }
+            }
+            Err(text) => {
+                self.framer.reject_literal();
+                if synchronizing {
+                    line(out, &text);
+                } else {
+                    self.refusal = Some(text);
+                }
+            }
+        }
+    }
+
     /// A message literal was announced (see the module notes). Returns whether to accept it;
     /// otherwise the answer to give is in `refusal` (sent by the caller now for a
     /// synchronizing literal, after the discarded command for a non-synchronizing one).
@@ -180,6 +251,24 @@ fn done_line(done: Done) -> String {
         Done::Ok(t) => format!("OK {t}"),
         Done::No(t) => format!("NO {t}"),
         Done::Bad(t) => format!("BAD {t}"),
+    }
+}
+
+/// The framer's bounds before (`authenticated` false) and after login. APPEND's messages
+/// are bounded by APPENDLIMIT in append.rs, not here: they are streamed, not held.
+pub(super) fn framer_limits(config: &SessionConfig, authenticated: bool) -> FramerLimits {
+    if authenticated {
+        FramerLimits {
+            max_line: config.max_line,
+            max_literal: MAX_LITERAL,
+            max_command: MAX_COMMAND.max(config.max_line.saturating_mul(2)),
+        }
+    } else {
+        FramerLimits {
+            max_line: config.max_line,
+            max_literal: PRELOGIN_MAX_LITERAL,
+            max_command: PRELOGIN_MAX_COMMAND,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Commands on mailboxes (authenticated and selected states): SELECT/EXAMINE (RFC 9051
 //! §6.3.2–3, RFC 7162 CONDSTORE/QRESYNC), CREATE (RFC 6154 USE), DELETE, RENAME,
 //! SUBSCRIBE, UNSUBSCRIBE, LIST/LSUB (RFC 5258, 5819, 6154), NAMESPACE (RFC 2342), STATUS,
-//! APPEND (RFC 3502 MULTIAPPEND, RFC 4315 APPENDUID), ACL (RFC 4314) and QUOTA (RFC 9208).
+//! ACL (RFC 4314) and QUOTA (RFC 9208). APPEND, with its streamed literals, is in append.rs.
 //!
 //! Rights (RFC 4314 §4): the owner of a folder holds every right; a folder on which the user
 //! has no right at all is answered as if it did not exist.

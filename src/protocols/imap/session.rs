@@ -2,7 +2,11 @@
 //! client about changes made elsewhere (RFC 9051 §5.2, §7).
 //!
 //! Input bytes go through the [`Framer`] (literals, line bounds) and the parser; each command
-//! runs against the [`Backend`] and produces its responses. Two things leave the session as
+//! runs against the [`Backend`] and produces its responses. The framer's bounds follow the
+//! state (small before login, so that nobody unauthenticated can make the server hold more
+//! than a few kilobytes; raised at login; small again after STARTTLS, which starts a new
+//! framer). APPEND's message literals are not framed into the command: they stream to the
+//! backend's staging as they arrive (append.rs). Two things leave the session as
 //! actions instead of calls: password checks (argon2 is slow; the shell runs them off the
 //! session's thread) and STARTTLS. Changes to the selected folder made by anyone (SMTP
 //! delivery, another session, this one) arrive through [`Session::folder_changed`] and are
@@ -14,24 +18,14 @@
 
 use std::collections::BTreeSet;
 
-use super::append::Incoming;
+use super::append::{framer_limits, Incoming};
 use super::backend::{Backend, BackendError, FolderInfo, FolderRef};
-use super::framer::{FrameEvent, Framer, FramerLimits};
+use super::framer::{FrameEvent, Framer};
 use super::parser::{parse_command, ParseOptions};
 use super::types::{AuthMechanism, Command, CommandBody, Secret, Tag};
 
 /// Logins that may fail before the connection is closed.
 pub const MAX_AUTH_FAILURES: u32 = 3;
-
-/// Before login only credentials come as literals (LOGIN's user and password): nothing
-/// bigger is accepted, so an unauthenticated client cannot make the server hold more.
-pub const PRELOGIN_MAX_LITERAL: u64 = 8 * 1024;
-/// A whole command before login (two credential literals and their lines).
-const PRELOGIN_MAX_COMMAND: usize = 24 * 1024;
-/// After login: a literal other than an APPEND message (a SEARCH string, a mailbox name).
-const MAX_LITERAL: u64 = 1024 * 1024;
-/// After login: a whole command, APPEND's messages not counted (they are streamed).
-const MAX_COMMAND: usize = 2 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -146,15 +140,15 @@ pub(super) enum State {
 
 /// An AUTHENTICATE exchange in progress (continuation lines).
 #[derive(Debug)]
-struct Sasl {
-    tag: Tag,
+pub(super) struct Sasl {
+    pub(super) tag: Tag,
     mechanism: AuthMechanism,
     login: Option<String>,
 }
 
 pub struct Session {
     pub(super) config: SessionConfig,
-    framer: Framer,
+    pub(super) framer: Framer,
     pub(super) state: State,
     pub(super) user: Option<String>,
     pub(super) tls: bool,
@@ -165,14 +159,14 @@ pub struct Session {
     pub(super) qresync: bool,
     auth_failures: u32,
     /// Tag of the IDLE command while idling.
-    idle: Option<Tag>,
-    sasl: Option<Sasl>,
+    pub(super) idle: Option<Tag>,
+    pub(super) sasl: Option<Sasl>,
     /// A password check is out; its tag.
     waiting_auth: Option<Tag>,
     /// The message literals of the APPEND being received (append.rs).
     pub(super) incoming: Option<Incoming>,
     /// The tagged answer to a command being discarded, due when its last byte has come.
-    refusal: Option<String>,
+    pub(super) refusal: Option<String>,
     closed: bool,
 }
 
@@ -389,61 +383,6 @@ impl Session {
         self.state = State::Logout;
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Close);
-    }
-
-    /// A synchronizing literal other than an APPEND message: within the framer's limits for
-    /// the current state, or refused before the client sends it.
-    fn literal_announced(&mut self, tag: Option<String>, size: u64, out: &mut Out) {
-        let tag = tag.unwrap_or_else(|| "*".into());
-        if !self.framer.literal_fits() {
-            self.framer.reject_literal();
-            self.incoming = None;
-            line(
-                out,
-                &format!("{tag} NO [TOOBIG] A literal of {size} octets is too large"),
-            );
-            return;
-        }
-        self.framer.accept_literal();
-        line(out, "+ Ready for literal data");
-    }
-
-    /// An APPEND message literal of any kind (append.rs decides).
-    fn message_announced(
-        &mut self,
-        tag: Option<String>,
-        size: u64,
-        synchronizing: bool,
-        binary: bool,
-        backend: &dyn Backend,
-        out: &mut Out,
-    ) {
-        let tag = tag.unwrap_or_else(|| "*".into());
-        // Not a command where one is expected: the line ends IDLE or the SASL exchange, as
-        // any other line would.
-        let decision = if let Some(idle) = self.idle.take() {
-            Err(format!("{idle} BAD Expected DONE"))
-        } else if let Some(sasl) = self.sasl.take() {
-            Err(format!("{} BAD Authentication cancelled", sasl.tag))
-        } else {
-            self.message_literal(&tag, size, binary, backend)
-        };
-        match decision {
-            Ok(()) => {
-                self.framer.accept_literal();
-                if synchronizing {
-                    line(out, "+ Ready for literal data");
-                }
-            }
-            Err(text) => {
-                self.framer.reject_literal();
-                if synchronizing {
-                    line(out, &text);
-                } else {
-                    self.refusal = Some(text);
-                }
-            }
-        }
     }
 
     fn frame(
@@ -841,24 +780,6 @@ impl Session {
             Action::Send(b"* BYE [UNAVAILABLE] Server shutting down\r\n".to_vec()),
             Action::Close,
         ]
-    }
-}
-
-/// The framer's bounds before (`authenticated` false) and after login. APPEND's messages
-/// are bounded by APPENDLIMIT in append.rs, not here: they are streamed, not held.
-fn framer_limits(config: &SessionConfig, authenticated: bool) -> FramerLimits {
-    if authenticated {
-        FramerLimits {
-            max_line: config.max_line,
-            max_literal: MAX_LITERAL,
-            max_command: MAX_COMMAND.max(config.max_line.saturating_mul(2)),
-        }
-    } else {
-        FramerLimits {
-            max_line: config.max_line,
-            max_literal: PRELOGIN_MAX_LITERAL,
-            max_command: PRELOGIN_MAX_COMMAND,
-        }
     }
 }
 
