@@ -206,3 +206,22 @@ fn limits_rise_at_login() {
     let out = answer(SELECTED, &input);
     assert!(out.contains("s1 OK"), "{out}");
 }
+
+#[test]
+fn a_message_literal_where_idle_or_sasl_expects_a_line_ends_them() {
+    let out = answer(
+        SELECTED,
+        b"i1 IDLE\r\na1 APPEND INBOX {3+}\r\nabc\r\ns1 STATUS INBOX (MESSAGES)\r\n",
+    );
+    assert!(out.contains("i1 BAD Expected DONE\r\n"), "{out}");
+    assert!(!out.contains("a1 "), "{out}");
+    assert!(out.contains("* STATUS INBOX (MESSAGES 4)"), "{out}");
+    let out = answer(
+        LOGGED_OUT,
+        b"x1 AUTHENTICATE PLAIN\r\na1 APPEND INBOX {3}\r\nb1 NOOP\r\n",
+    );
+    assert!(
+        out.contains("x1 BAD Authentication cancelled\r\nb1 OK"),
+        "{out}"
+    );
+}
