@@ -352,6 +352,8 @@ impl Session {
                 FrameEvent::LiteralData(bytes) => self.literal_data(&bytes),
                 FrameEvent::LiteralEnd => self.literal_end(),
                 FrameEvent::LineTooLong { tag } => {
+                    // The command is dropped, with whatever it staged.
+                    self.incoming = None;
                     let tag = tag.unwrap_or_else(|| "*".into());
                     line(&mut out, &format!("{tag} BAD Line too long"));
                 }
@@ -364,6 +366,7 @@ impl Session {
                     ));
                 }
                 FrameEvent::Dropped { .. } => {
+                    self.incoming = None;
                     if let Some(text) = self.refusal.take() {
                         line(&mut out, &text);
                     }

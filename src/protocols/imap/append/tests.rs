@@ -225,3 +225,17 @@ fn a_message_literal_where_idle_or_sasl_expects_a_line_ends_them() {
         "{out}"
     );
 }
+
+#[test]
+fn a_command_dropped_after_a_message_leaves_nothing_for_the_next() {
+    // The harness's lines are at most 8 KiB: the MULTIAPPEND's second line is too long.
+    let mut input = b"a1 APPEND INBOX {3+}\r\nabc ".to_vec();
+    input.extend(std::iter::repeat_n(b'(', 9000));
+    input.extend_from_slice(b"\r\na2 APPEND INBOX {3+}\r\ndef\r\n");
+    let out = answer(SELECTED, &input);
+    assert!(out.contains("a1 BAD Line too long"), "{out}");
+    assert!(
+        out.contains("a2 OK [APPENDUID 1001 5] APPEND completed"),
+        "{out}"
+    );
+}
