@@ -125,7 +125,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Deflate<S> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            if me.rpos < me.rbuf.len() {
+            // Even with no input left, the inflater may hold output it could not hand over
+            // when the caller's buffer was full: drain that before waiting for the client,
+            // who may be waiting for us (the last bytes of a literal, a command's end).
+            if me.rpos < me.rbuf.len() || !me.eof {
                 let (in_before, out_before) = (me.inflate.total_in(), me.inflate.total_out());
                 let status = me
                     .inflate
@@ -287,6 +290,39 @@ mod tests {
             assert_eq!(got.len(), message.len(), "split {split}");
             assert!(got == message, "split {split}");
         }
+    }
+
+    /// The client sends a literal and the command's end sync-flushed, then waits for our
+    /// answer. The session reads exactly the literal's length first (a full buffer), so the
+    /// inflater is left holding the CRLF after the last input byte is consumed: the next
+    /// read must drain it instead of waiting for input that never comes (mbsync's 5 MiB
+    /// APPEND under COMPRESS once stalled here).
+    #[tokio::test]
+    async fn pending_output_is_drained_without_more_input() {
+        let literal: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut sent = literal.clone();
+        sent.extend_from_slice(b"\r\n");
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(&sent).unwrap();
+        e.flush().unwrap(); // sync flush, no final block: the stream stays open
+        let wire = e.get_ref().clone();
+        let (a, mut b) = tokio::io::duplex(1 << 22);
+        let mut z = Deflate::new(a, Vec::new());
+        b.write_all(&wire).await.unwrap();
+        let mut got = vec![0u8; literal.len()];
+        let mut rest = [0u8; 2];
+        // A hang guard, not a timing assertion: without the drain the second read never
+        // returns.
+        let read = async {
+            z.read_exact(&mut got).await.unwrap();
+            z.read_exact(&mut rest).await.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(120), read)
+            .await
+            .expect("inflater output stuck waiting for more input");
+        assert!(got == literal);
+        assert_eq!(&rest, b"\r\n");
+        drop(b);
     }
 
     #[tokio::test]

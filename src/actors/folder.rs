@@ -205,7 +205,8 @@ impl Handler<Unsubscribe> for MailboxFolderActor {
     }
 }
 
-/// Append several messages at once (IMAP APPEND, MULTIAPPEND), in order. Reply: the UIDs.
+/// Append several messages at once (IMAP APPEND, MULTIAPPEND), in order, in one transaction:
+/// all or none. Reply: the UIDs.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<Vec<u32>, FolderError>")]
 pub struct AppendMessages(pub Vec<NewMessage>);
@@ -244,20 +245,18 @@ impl Handler<AppendMessages> for MailboxFolderActor {
         let (store, faults, id) = (self.ctx.store.clone(), &self.ctx.faults, self.id);
         let added = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             faults.hit("folder.append");
-            let mut added = Vec::with_capacity(msg.0.len());
-            for m in msg.0 {
-                added.push(store.append_message(id, m, None)?);
-            }
-            Ok::<_, StorageError>(added)
+            // One transaction: all or none (RFC 3502 MULTIAPPEND; quota checked for all).
+            store.append_messages(id, &msg.0)
         })??;
-        for (uid, modseq) in &added {
+        let (uids, modseq) = added;
+        for uid in &uids {
             self.broadcast(MailboxChanged::Added {
                 folder: id,
                 uid: *uid,
-                modseq: *modseq,
+                modseq,
             });
         }
-        Ok(added.into_iter().map(|(u, _)| u).collect())
+        Ok(uids)
     }
 }
 

@@ -14,7 +14,7 @@ use super::folder::{
 use super::ServerContext;
 use crate::protocols::imap::backend::{
     Backend, BackendError, FlagOp, FolderInfo, FolderRef, MessageMeta, NewMessage, QuotaInfo,
-    StoreOutcome,
+    StagedBody, StagedMessage, StoreOutcome,
 };
 use crate::storage::{self, FlagMode, Flags, FolderState, StorageError};
 
@@ -272,6 +272,56 @@ impl Backend for StoreBackend {
         Ok(uids)
     }
 
+    fn stage(&self) -> Result<Box<dyn StagedBody>, BackendError> {
+        let writer = self.ctx.store.blobs().writer().map_err(err)?;
+        Ok(Box::new(StagedBlob(writer)))
+    }
+
+    fn append_staged(
+        &self,
+        folder: FolderRef,
+        messages: Vec<StagedMessage>,
+    ) -> Result<Vec<u32>, BackendError> {
+        let mut batch: Vec<storage::NewMessage> = Vec::with_capacity(messages.len());
+        for m in messages {
+            let Ok(staged) = m.body.into_any().downcast::<StagedBlob>() else {
+                return Err(BackendError::Invalid("body staged elsewhere".into()));
+            };
+            let (blob, size) = match self.ctx.store.blobs().finish(staged.0) {
+                Ok(placed) => placed,
+                Err(e) => {
+                    self.forget(batch.iter().map(|m| m.blob).collect());
+                    return Err(err(e));
+                }
+            };
+            batch.push(storage::NewMessage {
+                blob,
+                size,
+                flags: Flags {
+                    system: m.flags,
+                    keywords: m.keywords,
+                },
+                internal_date: m.internal_date,
+            });
+        }
+        // One transaction for the whole batch: a MULTIAPPEND is all or nothing.
+        let blobs: Vec<storage::BlobId> = batch.iter().map(|m| m.blob).collect();
+        let uids = match self.ask(folder, AppendMessages(batch)) {
+            Ok(Ok(uids)) => uids,
+            Ok(Err(e)) => {
+                self.forget(blobs);
+                return Err(folder_err(e));
+            }
+            Err(e) => {
+                self.forget(blobs);
+                return Err(e);
+            }
+        };
+        // Durable before OK (DESIGN.md §3).
+        self.ctx.store.commit().map_err(err)?;
+        Ok(uids)
+    }
+
     fn store_flags(
         &self,
         folder: FolderRef,
@@ -501,12 +551,36 @@ impl Backend for StoreBackend {
     }
 }
 
+/// An APPEND body staged in the blob store's tmp directory (see `Backend::stage`).
+struct StagedBlob(storage::BlobWriter);
+
+impl StagedBody for StagedBlob {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), BackendError> {
+        self.0.write(bytes).map_err(err)
+    }
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn contents(&self) -> Result<Vec<u8>, BackendError> {
+        self.0.contents().map_err(err)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+}
+
 impl StoreBackend {
     fn metadata_owner(folder: Option<FolderRef>) -> storage::MetadataOwner {
         folder.map_or(
             storage::MetadataOwner::Server,
             storage::MetadataOwner::Folder,
         )
+    }
+
+    /// The bodies of an append that failed: nothing refers to them, so their files go
+    /// (unless another append stored the same content meanwhile: the removal checks).
+    fn forget(&self, blobs: Vec<storage::BlobId>) {
+        self.ctx.store.collect_blobs(&blobs);
     }
 
     fn copy_or_move(

@@ -1,7 +1,10 @@
 //! `ImapSessionActor`: the IO shell around [`protocols::imap::Session`]. It reads bytes,
 //! feeds them to the session, performs its actions (write, STARTTLS, password check, watch a
 //! folder) and hands it the changes of the watched folder as they are broadcast — which is
-//! how an IDLE client hears of new mail within a moment of its delivery.
+//! how an IDLE client hears of new mail within a moment of its delivery. Reads are 4 KiB
+//! (thousands of idle sessions each hold a buffer), except while an APPEND message literal
+//! streams in: then the shell gathers up to 256 KiB of it before each hop to the blocking
+//! pool, where the session writes it to disk.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -24,6 +27,10 @@ use crate::storage::FolderId;
 /// IMAP commands are small; big APPEND literals arrive over several reads. Kept small
 /// because thousands of IDLE sessions each hold one.
 const READ_BUFFER: usize = 4 * 1024;
+/// While an APPEND message literal streams in, the shell gathers up to this much of it
+/// before handing it to the session on the blocking pool (one hop and one file write per
+/// piece, not per 4 KiB or per TLS record). Allocated only while streaming.
+const STREAM_PIECE: usize = 256 * 1024;
 
 pub struct ImapSessionActor {
     ctx: Arc<ServerContext>,
@@ -217,6 +224,22 @@ async fn run(
         } else {
             limits.login_timeout
         };
+        if let Some(owed) = session.streaming() {
+            // The client owes these bytes whatever happens, so waiting for a whole piece
+            // cannot stall it; no select! here, which could drop a half-read piece.
+            match read_piece(&mut conn, owed, wait).await? {
+                Piece::Eof => return Ok(()),
+                Piece::TimedOut => actions.extend(session.timeout()),
+                Piece::Bytes(bytes) => {
+                    let b = StoreBackend { ctx: sctx.clone() };
+                    let (back, acts) =
+                        on_blocking_pool(session, move |s| s.receive(&bytes, &b)).await?;
+                    session = back;
+                    actions.extend(acts);
+                }
+            }
+            continue;
+        }
         tokio::select! {
             read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
                 Err(_) => actions.extend(session.timeout()),
@@ -241,4 +264,35 @@ async fn run(
             _ = shutdown.changed() => actions.extend(session.shutdown()),
         }
     }
+}
+
+/// What [`read_piece`] got.
+enum Piece {
+    Bytes(Vec<u8>),
+    Eof,
+    TimedOut,
+}
+
+/// Reads up to [`STREAM_PIECE`] bytes of a streaming literal, `owed` being what is left of
+/// it: as many reads as it takes to fill the piece (or to finish the literal).
+async fn read_piece(
+    conn: &mut Conn,
+    owed: u64,
+    wait: std::time::Duration,
+) -> std::io::Result<Piece> {
+    let want = usize::try_from(owed).map_or(STREAM_PIECE, |o| o.clamp(1, STREAM_PIECE));
+    let mut piece = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match tokio::time::timeout(wait, conn.read(&mut piece[got..])).await {
+            Err(_) if got == 0 => return Ok(Piece::TimedOut),
+            Err(_) => break,
+            Ok(Ok(0)) if got == 0 => return Ok(Piece::Eof),
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => got += n,
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+    piece.truncate(got);
+    Ok(Piece::Bytes(piece))
 }

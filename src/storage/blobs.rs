@@ -98,6 +98,56 @@ impl BlobStore {
             .insert(dir);
     }
 
+    fn tmp_path(&self) -> PathBuf {
+        self.tmp.join(format!(
+            "{}-{}-{:016x}",
+            std::process::id(),
+            self.tmp_counter.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u64>()
+        ))
+    }
+
+    /// A body to be written piece by piece (IMAP APPEND streams its literal here): a new
+    /// tmp file, hashed as it is written; [`BlobStore::finish`] moves it into place.
+    pub fn writer(&self) -> Result<BlobWriter, StorageError> {
+        let path = self.tmp_path();
+        let file = File::create(&path)?;
+        Ok(BlobWriter {
+            file,
+            path,
+            hasher: Sha256::new(),
+            len: 0,
+        })
+    }
+
+    /// Moves a written body into place under its sha256, like [`BlobStore::put`]; returns
+    /// the id and the size.
+    pub fn finish(&self, writer: BlobWriter) -> Result<(BlobId, u64), StorageError> {
+        let id = BlobId(writer.hasher.clone().finalize().into());
+        let len = writer.len;
+        self.place(&writer.path, &id)?;
+        Ok((id, len))
+    }
+
+    /// Renames a written tmp file to the blob `id` (or drops it when the blob exists).
+    fn place(&self, tmp_path: &Path, id: &BlobId) -> Result<(), StorageError> {
+        let target = self.path(id);
+        let dir = self.dir_of(id);
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)?;
+            self.mark_dirty(self.root.clone());
+        }
+        if target.exists() {
+            // Written meanwhile by someone else: same content, keep theirs.
+            let _ = fs::remove_file(tmp_path);
+        } else if let Err(e) = fs::rename(tmp_path, &target) {
+            let _ = fs::remove_file(tmp_path);
+            return Err(e.into());
+        }
+        self.mark_dirty(dir);
+        Ok(())
+    }
+
     /// Store `content` under its sha256: tmp file, rename into place (or drop the tmp when the
     /// blob already exists). The file and its directory entry become durable at the next
     /// [`Store::commit`] (one syncfs for every blob of that round). Blocking.
@@ -107,12 +157,7 @@ impl BlobStore {
         if target.exists() {
             return Ok(id);
         }
-        let tmp_path = self.tmp.join(format!(
-            "{}-{}-{:016x}",
-            std::process::id(),
-            self.tmp_counter.fetch_add(1, Ordering::Relaxed),
-            rand::random::<u64>()
-        ));
+        let tmp_path = self.tmp_path();
         // No fsync here: the next commit round makes every blob written since the last one
         // durable with one syncfs (commit.rs). A blob is referenced only by records that are
         // committed after it is written, so nothing acknowledged can point at a lost file.
@@ -124,19 +169,7 @@ impl BlobStore {
             let _ = fs::remove_file(&tmp_path);
             return Err(e.into());
         }
-        let dir = self.dir_of(&id);
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir)?;
-            self.mark_dirty(self.root.clone());
-        }
-        if target.exists() {
-            // Written meanwhile by someone else: same content, keep theirs.
-            let _ = fs::remove_file(&tmp_path);
-        } else if let Err(e) = fs::rename(&tmp_path, &target) {
-            let _ = fs::remove_file(&tmp_path);
-            return Err(e.into());
-        }
-        self.mark_dirty(dir);
+        self.place(&tmp_path, &id)?;
         Ok(id)
     }
 
@@ -168,6 +201,53 @@ impl BlobStore {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A body being written to a tmp file of the blob store (see [`BlobStore::writer`]). Dropped
+/// without [`BlobStore::finish`], its file is removed. Like [`BlobStore::put`], no fsync: the
+/// commit round that makes its record durable makes the file durable too.
+pub struct BlobWriter {
+    file: File,
+    path: PathBuf,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl BlobWriter {
+    /// Appends bytes. Blocking.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.file.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// What was written so far, read back from the temporary file. Blocking.
+    pub fn contents(&self) -> Result<Vec<u8>, StorageError> {
+        Ok(fs::read(&self.path)?)
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // After `finish` the file has moved: nothing to remove then.
+        match fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot remove a blob tmp file");
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod fetch;
 pub mod https;
 pub mod sink;
+pub mod tls_imap;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -98,6 +99,17 @@ impl TestServer {
         tail: &str,
         clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
     ) -> TestServer {
+        TestServer::start_edited(smtp_extra, tail, clock, |text| text)
+    }
+
+    /// As `start_full`, with the config text passed through `edit` first (to change a
+    /// value the common config sets, e.g. `[imap] append_limit`).
+    pub fn start_edited(
+        smtp_extra: &str,
+        tail: &str,
+        clock: Option<std::sync::Arc<ferrymail::clock::ManualClock>>,
+        edit: impl FnOnce(String) -> String,
+    ) -> TestServer {
         ferrymail::storage::set_fast_password_hashing_for_tests(true);
         let dir = tempfile::tempdir().expect("tempdir");
         let (dns, sections) = if tail.contains("[dns]") {
@@ -107,7 +119,11 @@ impl TestServer {
             let s = format!("{}{tail}", d.config());
             (Some(d), s)
         };
-        let text = config_text_with(&dir.path().join("data"), smtp_extra, &sections);
+        let text = edit(config_text_with(
+            &dir.path().join("data"),
+            smtp_extra,
+            &sections,
+        ));
         // A real file, so that the console's `reload` can read it again.
         let path = dir.path().join("ferrymail.toml");
         std::fs::write(&path, text).expect("write config");

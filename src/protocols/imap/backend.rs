@@ -84,6 +84,53 @@ pub struct NewMessage {
     pub content: Vec<u8>,
 }
 
+/// A message body being received: APPEND's literal is written here piece by piece as it
+/// streams in, so that a message of APPENDLIMIT size is never held whole in memory. Dropping
+/// it unappended throws it away (a failed or refused command leaves nothing behind).
+pub trait StagedBody: Send {
+    /// Appends bytes. Blocking (may write a file).
+    fn write(&mut self, bytes: &[u8]) -> Result<(), BackendError>;
+    /// Bytes written so far.
+    fn len(&self) -> u64;
+    /// Everything written so far, read back (CATENATE's TEXT parts and REPLACE's message,
+    /// which are put together or handed on in memory, within APPENDLIMIT).
+    fn contents(&self) -> Result<Vec<u8>, BackendError>;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Back to the concrete type, for the backend that made it (in `append_staged`).
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
+/// Staging in memory: what [`Backend::stage`] gives by default (tests and fuzzing, whose
+/// messages are small).
+#[derive(Debug, Default)]
+pub struct MemoryBody(pub Vec<u8>);
+
+impl StagedBody for MemoryBody {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), BackendError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn contents(&self) -> Result<Vec<u8>, BackendError> {
+        Ok(self.0.clone())
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+}
+
+/// A message to append whose body was staged (see [`StagedBody`]).
+pub struct StagedMessage {
+    pub flags: u8,
+    pub keywords: Vec<String>,
+    pub internal_date: i64,
+    pub body: Box<dyn StagedBody>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
     #[error("{0}")]
@@ -168,12 +215,39 @@ pub trait Backend {
     fn claim_recent(&self, folder: FolderRef) -> Result<u32, BackendError>;
 
     // --- changes (through the folder's actor) --------------------------------------------
-    /// Appends in order; returns the new UIDs.
+    /// Appends in order, all or none; returns the new UIDs.
     fn append(
         &self,
         folder: FolderRef,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<u32>, BackendError>;
+    /// A new, empty staging area for one message body (APPEND streams into it).
+    fn stage(&self) -> Result<Box<dyn StagedBody>, BackendError> {
+        Ok(Box::new(MemoryBody::default()))
+    }
+    /// Appends staged messages in order, all or none (RFC 3502 §6.3.11: a MULTIAPPEND is
+    /// atomic); returns the new UIDs. The bodies must come from this backend's `stage`.
+    fn append_staged(
+        &self,
+        folder: FolderRef,
+        messages: Vec<StagedMessage>,
+    ) -> Result<Vec<u32>, BackendError> {
+        let mut batch = Vec::with_capacity(messages.len());
+        for m in messages {
+            let body = m
+                .body
+                .into_any()
+                .downcast::<MemoryBody>()
+                .map_err(|_| BackendError::Invalid("body staged elsewhere".into()))?;
+            batch.push(NewMessage {
+                flags: m.flags,
+                keywords: m.keywords,
+                internal_date: m.internal_date,
+                content: body.0,
+            });
+        }
+        self.append(folder, batch)
+    }
     fn store_flags(
         &self,
         folder: FolderRef,

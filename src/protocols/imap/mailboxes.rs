@@ -1,12 +1,12 @@
 //! Commands on mailboxes (authenticated and selected states): SELECT/EXAMINE (RFC 9051
 //! §6.3.2–3, RFC 7162 CONDSTORE/QRESYNC), CREATE (RFC 6154 USE), DELETE, RENAME,
 //! SUBSCRIBE, UNSUBSCRIBE, LIST/LSUB (RFC 5258, 5819, 6154), NAMESPACE (RFC 2342), STATUS,
-//! APPEND (RFC 3502 MULTIAPPEND, RFC 4315 APPENDUID), ACL (RFC 4314) and QUOTA (RFC 9208).
+//! ACL (RFC 4314) and QUOTA (RFC 9208). APPEND, with its streamed literals, is in append.rs.
 //!
 //! Rights (RFC 4314 §4): the owner of a folder holds every right; a folder on which the user
 //! has no right at all is answered as if it did not exist.
 
-use super::backend::{Backend, BackendError, FolderInfo, NewMessage, PUBLIC_OWNER};
+use super::backend::{Backend, BackendError, FolderInfo, PUBLIC_OWNER};
 use super::names::{self, Resolved, OTHER_USERS, PUBLIC, SEPARATOR};
 use super::objectid;
 use super::response;
@@ -719,61 +719,6 @@ impl Session {
                 parts.join(" ")
             ),
         );
-    }
-
-    // --- APPEND --------------------------------------------------------------------------
-
-    fn append(
-        &mut self,
-        mailbox: &MailboxName,
-        messages: Vec<super::types::AppendMessage>,
-        backend: &dyn Backend,
-    ) -> Result<Done, Done> {
-        let folder = match self.open_folder(backend, &mailbox.0) {
-            Ok((f, rights)) if rights.contains('i') => f,
-            Ok(_) => return Err(Done::No("[NOPERM] No right to append here".into())),
-            // RFC 9051 §6.3.12: a missing target gets TRYCREATE.
-            Err(Done::No(m)) if m.starts_with("[NONEXISTENT]") => {
-                return Err(Done::No("[TRYCREATE] No such mailbox".into()))
-            }
-            Err(d) => return Err(d),
-        };
-        if folder.noselect {
-            return Err(Done::No("[CANNOT] Mailbox cannot hold messages".into()));
-        }
-        let now = backend.now();
-        let mut batch = Vec::with_capacity(messages.len());
-        for mut m in messages {
-            if let Some(parts) = m.catenate.take() {
-                m.message = self.catenate(parts, backend)?;
-            }
-            if m.message.is_empty() {
-                return Err(Done::No("[CANNOT] Empty message".into()));
-            }
-            if m.message.len() as u64 > self.config.append_limit {
-                return Err(Done::No("[TOOBIG] Message exceeds APPENDLIMIT".into()));
-            }
-            let (flags, keywords) = flags_to_bits(&m.flags);
-            batch.push(NewMessage {
-                flags,
-                keywords,
-                internal_date: m.date.map_or(now, |d| d.unix),
-                content: m.message,
-            });
-        }
-        let uids = backend.append(folder.id, batch).map_err(Done::from)?;
-        if let State::Selected(sel) = &mut self.state {
-            if sel.folder.id == folder.id {
-                sel.pending_added = true;
-            }
-        }
-        let mut set = Vec::new();
-        response::sequence_set(&mut set, &uids);
-        Ok(Done::Ok(format!(
-            "[APPENDUID {} {}] APPEND completed",
-            folder.uidvalidity,
-            String::from_utf8_lossy(&set)
-        )))
     }
 
     // --- ACL (RFC 4314) --------------------------------------------------------------------

@@ -4,6 +4,7 @@
 //! - `framer.rs`: the byte stream → complete commands (literals, LITERAL+/-, line bounds).
 //! - `parser/`: a command → [`types::Command`]; `mutf7.rs` modified UTF-7 names.
 //! - `session.rs`: the state machine; `mailboxes.rs` and `messages.rs` the commands;
+//!   `append.rs` APPEND with its message literals streamed to the backend;
 //!   `updates.rs` untagged updates; `names.rs` namespaces and LIST patterns.
 //! - `message/`: ENVELOPE, BODYSTRUCTURE, sections, BINARY, PREVIEW over the raw bytes;
 //!   `search_text.rs`, `sort.rs`, `thread.rs` for SEARCH, SORT and THREAD;
@@ -19,6 +20,7 @@
 //! ESEARCH/SEARCHRES, LIST-EXTENDED/LIST-STATUS, PREVIEW, APPENDLIMIT, CREATE-SPECIAL-USE,
 //! MULTIAPPEND and QRESYNC parameters, which imap-codec does not parse.
 
+mod append;
 pub mod backend;
 pub mod catenate;
 mod compress;

@@ -75,6 +75,9 @@ impl Session {
         if target.noselect {
             return Err(Done::No("[CANNOT] Mailbox cannot hold messages".into()));
         }
+        let mut message = message;
+        // The literal was streamed to staging by the framer (append.rs), not parsed.
+        message.message = self.staged_replacement()?;
         if message.message.is_empty() {
             return Err(Done::No("[CANNOT] Empty message".into()));
         }

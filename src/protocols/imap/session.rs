@@ -2,7 +2,11 @@
 //! client about changes made elsewhere (RFC 9051 §5.2, §7).
 //!
 //! Input bytes go through the [`Framer`] (literals, line bounds) and the parser; each command
-//! runs against the [`Backend`] and produces its responses. Two things leave the session as
+//! runs against the [`Backend`] and produces its responses. The framer's bounds follow the
+//! state (small before login, so that nobody unauthenticated can make the server hold more
+//! than a few kilobytes; raised at login; small again after STARTTLS, which starts a new
+//! framer). APPEND's message literals are not framed into the command: they stream to the
+//! backend's staging as they arrive (append.rs). Two things leave the session as
 //! actions instead of calls: password checks (argon2 is slow; the shell runs them off the
 //! session's thread) and STARTTLS. Changes to the selected folder made by anyone (SMTP
 //! delivery, another session, this one) arrive through [`Session::folder_changed`] and are
@@ -14,8 +18,9 @@
 
 use std::collections::BTreeSet;
 
+use super::append::{framer_limits, Incoming};
 use super::backend::{Backend, BackendError, FolderInfo, FolderRef};
-use super::framer::{FrameEvent, Framer, FramerLimits};
+use super::framer::{FrameEvent, Framer};
 use super::parser::{parse_command, ParseOptions};
 use super::types::{AuthMechanism, Command, CommandBody, Secret, Tag};
 
@@ -146,8 +151,8 @@ pub(super) enum State {
 
 /// An AUTHENTICATE exchange in progress (continuation lines).
 #[derive(Debug)]
-struct Sasl {
-    tag: Tag,
+pub(super) struct Sasl {
+    pub(super) tag: Tag,
     mechanism: AuthMechanism,
     login: Option<String>,
 }
@@ -168,9 +173,13 @@ pub struct Session {
     auth_failures: u32,
     /// Tag of the IDLE command while idling.
     pub(super) idle: Option<Tag>,
-    sasl: Option<Sasl>,
+    pub(super) sasl: Option<Sasl>,
     /// A password check, TLS handshake or COMPRESS start is out; its tag.
     pub(super) waiting_auth: Option<Tag>,
+    /// The message literals of the APPEND being received (append.rs).
+    pub(super) incoming: Option<Incoming>,
+    /// The tagged answer to a command being discarded, due when its last byte has come.
+    pub(super) refusal: Option<String>,
     closed: bool,
 }
 
@@ -205,11 +214,7 @@ impl From<BackendError> for Done {
 
 impl Session {
     pub fn new(config: SessionConfig, tls_active: bool) -> Session {
-        let framer = Framer::new(FramerLimits {
-            max_line: config.max_line,
-            max_literal: 64 * 1024,
-            max_command: 1024 * 1024,
-        });
+        let framer = Framer::new(framer_limits(&config, false));
         Session {
             config,
             framer,
@@ -225,6 +230,8 @@ impl Session {
             idle: None,
             sasl: None,
             waiting_auth: None,
+            incoming: None,
+            refusal: None,
             closed: false,
         }
     }
@@ -255,6 +262,15 @@ impl Session {
     /// Input bytes held, not yet consumed (bounded by the framer's limits).
     pub fn buffered(&self) -> usize {
         self.framer.buffered()
+    }
+
+    /// While an APPEND message literal streams in: how many of its bytes are still to come
+    /// (the shell reads in bigger pieces meanwhile). `None` otherwise.
+    pub fn streaming(&self) -> Option<u64> {
+        if self.closed || self.waiting_auth.is_some() {
+            return None;
+        }
+        self.framer.streaming()
     }
 
     pub fn user(&self) -> Option<&str> {
@@ -351,20 +367,36 @@ impl Session {
             let mut out = Vec::new();
             match event {
                 FrameEvent::Frame(frame) => self.frame(&frame, backend, &mut out, &mut actions),
-                FrameEvent::LiteralAnnounced { tag, size, command } => {
-                    self.literal_announced(tag, size, &command, &mut out)
+                FrameEvent::LiteralAnnounced { tag, size, .. } => {
+                    self.literal_announced(tag, size, &mut out)
                 }
+                FrameEvent::MessageLiteral {
+                    tag,
+                    size,
+                    synchronizing,
+                    binary,
+                } => self.message_announced(tag, size, synchronizing, binary, backend, &mut out),
+                FrameEvent::LiteralData(bytes) => self.literal_data(&bytes),
+                FrameEvent::LiteralEnd => self.literal_end(),
                 FrameEvent::LineTooLong { tag } => {
+                    // The command is dropped, with whatever it staged.
+                    self.incoming = None;
                     let tag = tag.unwrap_or_else(|| "*".into());
                     line(&mut out, &format!("{tag} BAD Line too long"));
                 }
                 FrameEvent::TooLarge { tag, size } => {
-                    let _ = tag;
-                    line(
-                        &mut out,
-                        &format!("* BYE [TOOBIG] A literal of {size} octets is too large"),
-                    );
-                    self.close(&mut out, &mut actions);
+                    // Answered once the client has sent the rest (RFC 7888 §4).
+                    self.incoming = None;
+                    let tag = tag.unwrap_or_else(|| "*".into());
+                    self.refusal = Some(format!(
+                        "{tag} NO [TOOBIG] A literal of {size} octets is too large"
+                    ));
+                }
+                FrameEvent::Dropped { .. } => {
+                    self.incoming = None;
+                    if let Some(text) = self.refusal.take() {
+                        line(&mut out, &text);
+                    }
                 }
             }
             // Handlers that emit an action first push what they wrote before it, so what is
@@ -381,37 +413,6 @@ impl Session {
         self.state = State::Logout;
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Close);
-    }
-
-    fn literal_announced(&mut self, tag: Option<String>, size: u64, command: &str, out: &mut Out) {
-        let tag = tag.unwrap_or_else(|| "*".into());
-        let limit = if command == "APPEND" || command.ends_with("REPLACE") {
-            self.config.append_limit
-        } else if self.is_authenticated() {
-            1024 * 1024
-        } else {
-            // Before login only credentials come as literals.
-            8 * 1024
-        };
-        if size > limit {
-            self.framer.reject_literal();
-            if command == "APPEND" {
-                line(
-                    out,
-                    &format!("{tag} NO [TOOBIG] Message exceeds APPENDLIMIT {limit}"),
-                );
-            } else {
-                line(out, &format!("{tag} BAD Literal too large"));
-            }
-            return;
-        }
-        self.framer.set_limits(FramerLimits {
-            max_line: self.config.max_line,
-            max_literal: limit,
-            max_command: (limit as usize).saturating_add(1024 * 1024),
-        });
-        self.framer.accept_literal();
-        line(out, "+ Ready for literal data");
     }
 
     fn frame(
@@ -438,8 +439,17 @@ impl Session {
             return;
         }
         let opts = ParseOptions { utf8: self.utf8 };
-        match parse_command(frame, &opts) {
-            Ok(cmd) => self.dispatch(cmd, backend, out, actions),
+        let parsed = parse_command(frame, &opts);
+        if !matches!(&parsed, Ok(c) if matches!(c.body, CommandBody::Append { .. } | CommandBody::Replace { .. }))
+        {
+            // Staged bodies belong to an APPEND or REPLACE only.
+            self.incoming = None;
+        }
+        match parsed {
+            Ok(cmd) => {
+                self.dispatch(cmd, backend, out, actions);
+                self.incoming = None;
+            }
             Err(e) => {
                 let tag = e.tag.map_or_else(|| "*".to_string(), |t| t.0);
                 line(out, &format!("{tag} BAD {}", e.message));
@@ -492,11 +502,7 @@ impl Session {
                 } else {
                     line(out, &format!("{tag} OK Begin TLS negotiation now"));
                     // RFC 9051 §6.2.1: nothing the client sent after STARTTLS is used.
-                    self.framer = Framer::new(FramerLimits {
-                        max_line: self.config.max_line,
-                        max_literal: 8 * 1024,
-                        max_command: 64 * 1024,
-                    });
+                    self.framer = Framer::new(framer_limits(&self.config, false));
                     actions.push(Action::Send(std::mem::take(out)));
                     actions.push(Action::StartTls);
                     self.waiting_auth = Some(tag);
@@ -729,6 +735,7 @@ impl Session {
             Some(user) => {
                 self.user = Some(user);
                 self.state = State::Authenticated;
+                self.framer.set_limits(framer_limits(&self.config, true));
                 line(
                     &mut out,
                     &format!("{tag} OK [CAPABILITY {}] Logged in", self.capabilities()),

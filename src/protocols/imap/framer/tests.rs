@@ -16,7 +16,7 @@ fn run_chunks(limits: FramerLimits, chunks: &[&[u8]], policy: Policy) -> Vec<Fra
     for chunk in chunks {
         f.push(chunk);
         while let Some(ev) = f.next() {
-            if let FrameEvent::LiteralAnnounced { .. } = ev {
+            if let FrameEvent::LiteralAnnounced { .. } | FrameEvent::MessageLiteral { .. } = ev {
                 match policy {
                     Policy::Accept => f.accept_literal(),
                     Policy::Reject => f.reject_literal(),
@@ -24,10 +24,51 @@ fn run_chunks(limits: FramerLimits, chunks: &[&[u8]], policy: Policy) -> Vec<Fra
                     Policy::Sensible => f.reject_literal(),
                 }
             }
-            events.push(ev);
+            push_merged(&mut events, ev);
         }
     }
     events
+}
+
+/// Adds `ev`, merging consecutive `LiteralData` pieces: how a literal is cut into pieces
+/// depends on how the input arrived; the bytes and their order do not.
+fn push_merged(events: &mut Vec<FrameEvent>, ev: FrameEvent) {
+    if let (Some(FrameEvent::LiteralData(prev)), FrameEvent::LiteralData(more)) =
+        (events.last_mut(), &ev)
+    {
+        assert!(!more.is_empty(), "empty LiteralData");
+        prev.extend_from_slice(more);
+        return;
+    }
+    events.push(ev);
+}
+
+fn message(tag: &str, size: u64, synchronizing: bool) -> FrameEvent {
+    FrameEvent::MessageLiteral {
+        tag: Some(tag.into()),
+        size,
+        synchronizing,
+        binary: false,
+    }
+}
+
+fn message8(tag: &str, size: u64, synchronizing: bool) -> FrameEvent {
+    FrameEvent::MessageLiteral {
+        tag: Some(tag.into()),
+        size,
+        synchronizing,
+        binary: true,
+    }
+}
+
+fn data(s: &[u8]) -> FrameEvent {
+    FrameEvent::LiteralData(s.to_vec())
+}
+
+fn dropped(tag: &str) -> FrameEvent {
+    FrameEvent::Dropped {
+        tag: Some(tag.into()),
+    }
 }
 
 /// Runs `input` whole, byte by byte, and split at every position; all must agree.
@@ -106,7 +147,109 @@ fn literal8_and_opaque_literal_bytes() {
     // The literal holds CRLF, a NUL and text that looks like an announcement.
     let input = b"A1 APPEND INBOX ~{12}\r\nx\0\r\n{5}\r\nab}\r\n";
     let ev = run(FramerLimits::default(), input, Policy::Accept);
-    assert_eq!(ev, vec![announced("A1", 12, "APPEND"), frame(input)]);
+    assert_eq!(
+        ev,
+        vec![
+            message8("A1", 12, true),
+            data(b"x\0\r\n{5}\r\nab}"),
+            FrameEvent::LiteralEnd,
+            frame(b"A1 APPEND INBOX ~{0}\r\n\r\n")
+        ]
+    );
+    let input = b"A2 LOGIN ~{12}\r\nx\0\r\n{5}\r\nab} x\r\n";
+    let ev = run(FramerLimits::default(), input, Policy::Accept);
+    assert_eq!(ev, vec![announced("A2", 12, "LOGIN"), frame(input)]);
+}
+
+#[test]
+fn message_literals_of_every_kind_stream_out() {
+    // MULTIAPPEND (RFC 3502) with flags, a date, {n}, {n+}, {n-}, ~{n} and UTF8 (~{n}).
+    let input = b"a APPEND Sent (\\Seen) \"05-Jan-2024 13:14:15 +0100\" {3}\r\nabc {2+}\r\nde\
+                  {1-}\r\nf ~{2}\r\n\0g UTF8 (~{1+}\r\nh)\r\nb NOOP\r\n";
+    let ev = run(FramerLimits::default(), input, Policy::Accept);
+    assert_eq!(
+        ev,
+        vec![
+            message("a", 3, true),
+            data(b"abc"),
+            FrameEvent::LiteralEnd,
+            message("a", 2, false),
+            data(b"de"),
+            FrameEvent::LiteralEnd,
+            message("a", 1, false),
+            data(b"f"),
+            FrameEvent::LiteralEnd,
+            message8("a", 2, true),
+            data(b"\0g"),
+            FrameEvent::LiteralEnd,
+            message8("a", 1, false),
+            data(b"h"),
+            FrameEvent::LiteralEnd,
+            frame(
+                b"a APPEND Sent (\\Seen) \"05-Jan-2024 13:14:15 +0100\" {0}\r\n {0}\r\n\
+                  {0}\r\n ~{0}\r\n UTF8 (~{0}\r\n)\r\n"
+            ),
+            frame(b"b NOOP\r\n"),
+        ]
+    );
+}
+
+#[test]
+fn a_mailbox_literal_is_not_a_message() {
+    let input = b"a APPEND {5}\r\nINBOX {3+}\r\nabc\r\n";
+    let ev = run(FramerLimits::default(), input, Policy::Accept);
+    assert_eq!(
+        ev,
+        vec![
+            announced("a", 5, "APPEND"),
+            message("a", 3, false),
+            data(b"abc"),
+            FrameEvent::LiteralEnd,
+            frame(b"a APPEND {5}\r\nINBOX {0}\r\n\r\n"),
+        ]
+    );
+}
+
+#[test]
+fn message_literals_are_not_buffered() {
+    let mut f = Framer::new(small());
+    f.push(b"a APPEND INBOX {1000000+}\r\n");
+    assert_eq!(f.next(), Some(message("a", 1_000_000, false)));
+    assert_eq!(f.streaming(), None, "not before the decision");
+    f.accept_literal();
+    assert_eq!(f.streaming(), Some(1_000_000));
+    let mut seen = 0;
+    for _ in 0..100 {
+        f.push(&[b'x'; 10_000]);
+        while let Some(ev) = f.next() {
+            match ev {
+                FrameEvent::LiteralData(d) => seen += d.len(),
+                FrameEvent::LiteralEnd => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(f.buffered() < 100, "buffered {}", f.buffered());
+    }
+    assert_eq!(seen, 1_000_000);
+    assert_eq!(f.streaming(), None);
+    f.push(b"\r\n");
+    assert_eq!(f.next(), Some(frame(b"a APPEND INBOX {0}\r\n\r\n")));
+}
+
+#[test]
+fn refused_message_literals() {
+    // Synchronizing: the client sends nothing more of the command.
+    let input = b"a APPEND INBOX {1000}\r\nb NOOP\r\n";
+    let ev = run(small(), input, Policy::Reject);
+    assert_eq!(ev, vec![message("a", 1000, true), frame(b"b NOOP\r\n")]);
+    // Non-synchronizing: the bytes come anyway, and so does the rest of the MULTIAPPEND
+    // (its further literals included); the session answers at `Dropped`.
+    let input = b"a APPEND INBOX {5+}\r\nb NOO {3+}\r\nd\r\n\r\nc NOOP\r\n";
+    let ev = run(small(), input, Policy::Reject);
+    assert_eq!(
+        ev,
+        vec![message("a", 5, false), dropped("a"), frame(b"c NOOP\r\n")]
+    );
 }
 
 #[test]
@@ -204,16 +347,16 @@ fn line_too_long_after_a_literal_drops_the_command() {
 
 #[test]
 fn rejected_literal_discards_the_command() {
-    let input = b"a APPEND INBOX {1000}\r\nb NOOP\r\n";
+    let input = b"a LOGIN {1000}\r\nb NOOP\r\n";
     let ev = run(small(), input, Policy::Sensible);
     assert_eq!(
         ev,
-        vec![announced("a", 1000, "APPEND"), frame(b"b NOOP\r\n")]
+        vec![announced("a", 1000, "LOGIN"), frame(b"b NOOP\r\n")]
     );
     let ev = run(FramerLimits::default(), input, Policy::Reject);
     assert_eq!(
         ev,
-        vec![announced("a", 1000, "APPEND"), frame(b"b NOOP\r\n")]
+        vec![announced("a", 1000, "LOGIN"), frame(b"b NOOP\r\n")]
     );
 }
 
@@ -221,11 +364,11 @@ fn rejected_literal_discards_the_command() {
 fn literal_fits_reflects_limits() {
     let mut f = Framer::new(small());
     assert!(!f.literal_fits());
-    f.push(b"a APPEND INBOX {100}\r\n");
-    assert_eq!(f.next(), Some(announced("a", 100, "APPEND")));
-    assert!(f.literal_fits());
+    f.push(b"a SEARCH TEXT {101}\r\n");
+    assert_eq!(f.next(), Some(announced("a", 101, "SEARCH")));
+    assert!(!f.literal_fits(), "over max_literal (100)");
     f.reject_literal();
-    // Not APPEND: the whole command must stay under max_command (200).
+    // The whole command must stay under max_command (200).
     f.push(b"b LOGIN {100}\r\n");
     assert_eq!(f.next(), Some(announced("b", 100, "LOGIN")));
     assert!(f.literal_fits());
@@ -245,6 +388,7 @@ fn literal_fits_reflects_limits() {
     );
     f.push(&[b'{'; 100]);
     f.push(b"\r\nc NOOP\r\n");
+    assert_eq!(f.next(), Some(dropped("b")));
     assert_eq!(f.next(), Some(frame(b"c NOOP\r\n")));
     assert_eq!(f.next(), None);
     assert_eq!(f.buffered(), 0);
@@ -252,7 +396,7 @@ fn literal_fits_reflects_limits() {
 
 #[test]
 fn non_synchronizing_literal_too_large() {
-    let mut input = b"a APPEND INBOX {101+}\r\n".to_vec();
+    let mut input = b"a LOGIN {101+}\r\n".to_vec();
     input.extend(std::iter::repeat_n(b'\n', 101));
     input.extend_from_slice(b"\r\nb NOOP\r\n");
     let ev = run(small(), &input, Policy::Accept);
@@ -263,6 +407,7 @@ fn non_synchronizing_literal_too_large() {
                 tag: Some("a".into()),
                 size: 101
             },
+            dropped("a"),
             frame(b"b NOOP\r\n")
         ]
     );
@@ -271,7 +416,7 @@ fn non_synchronizing_literal_too_large() {
 #[test]
 fn literal_minus_over_4096_is_too_large() {
     let limits = FramerLimits::default();
-    let mut input = b"a APPEND INBOX {4097-}\r\n".to_vec();
+    let mut input = b"a SEARCH TEXT {4097-}\r\n".to_vec();
     input.extend(std::iter::repeat_n(b'x', 4097));
     input.extend_from_slice(b"\r\nb NOOP\r\n");
     let ev = run_chunks(limits, &[&input], Policy::Accept);
@@ -282,40 +427,54 @@ fn literal_minus_over_4096_is_too_large() {
                 tag: Some("a".into()),
                 size: 4097
             },
+            dropped("a"),
             frame(b"b NOOP\r\n")
         ]
     );
-    let ok = b"a APPEND INBOX {4-}\r\nabcd\r\n";
+    let ok = b"a SEARCH TEXT {4-}\r\nabcd\r\n";
     assert_eq!(run(limits, ok, Policy::Reject), vec![frame(ok)]);
 }
 
 #[test]
-fn append_may_exceed_max_command_up_to_max_literal() {
-    let limits = FramerLimits {
-        max_line: 100,
-        max_literal: 1000,
-        max_command: 50,
-    };
-    let mut f = Framer::new(limits);
-    f.push(b"a APPEND INBOX {1000}\r\n");
-    assert_eq!(f.next(), Some(announced("a", 1000, "APPEND")));
-    assert!(f.literal_fits());
+fn a_multiappend_with_too_many_lines_is_too_large() {
+    let mut f = Framer::new(small());
+    f.push(b"a APPEND INBOX {1+}\r\nx");
+    assert_eq!(f.next(), Some(message("a", 1, false)));
     f.accept_literal();
-    f.push(&[b'x'; 1000]);
-    f.push(b"\r\n");
-    match f.next() {
-        Some(FrameEvent::Frame(fr)) => assert_eq!(fr.len(), 1000 + 25),
-        other => panic!("{other:?}"),
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        f.push(b" {1+}\r\nx");
+        while let Some(ev) = f.next() {
+            if let FrameEvent::MessageLiteral { .. } = ev {
+                f.accept_literal();
+            }
+            events.push(ev);
+        }
     }
+    f.push(b"\r\nb NOOP\r\n");
+    while let Some(ev) = f.next() {
+        events.push(ev);
+    }
+    let too_large = events
+        .iter()
+        .position(|e| matches!(e, FrameEvent::TooLarge { .. }))
+        .expect("TooLarge");
+    assert_eq!(
+        &events[too_large + 1..],
+        &[dropped("a"), frame(b"b NOOP\r\n")]
+    );
+    assert!(f.buffered() == 0);
 }
 
 #[test]
 fn huge_announced_size() {
-    let input = b"a APPEND INBOX {99999999999999999999999}\r\n";
     let mut f = Framer::new(FramerLimits::default());
-    f.push(input);
-    assert_eq!(f.next(), Some(announced("a", u64::MAX, "APPEND")));
+    f.push(b"a LOGIN {99999999999999999999999}\r\n");
+    assert_eq!(f.next(), Some(announced("a", u64::MAX, "LOGIN")));
     assert!(!f.literal_fits());
+    let mut f = Framer::new(FramerLimits::default());
+    f.push(b"a APPEND INBOX {99999999999999999999999}\r\n");
+    assert_eq!(f.next(), Some(message("a", u64::MAX, true)));
 }
 
 #[test]
@@ -363,7 +522,7 @@ fn drive(limits: FramerLimits, chunks: &[Vec<u8>], decisions: &[bool]) -> Vec<Fr
     for chunk in chunks {
         f.push(chunk);
         while let Some(ev) = f.next() {
-            if let FrameEvent::LiteralAnnounced { .. } = ev {
+            if let FrameEvent::LiteralAnnounced { .. } | FrameEvent::MessageLiteral { .. } = ev {
                 if *d.next().unwrap_or(&true) {
                     f.accept_literal();
                 } else {
@@ -373,7 +532,7 @@ fn drive(limits: FramerLimits, chunks: &[Vec<u8>], decisions: &[bool]) -> Vec<Fr
             if let FrameEvent::Frame(fr) = &ev {
                 assert!(fr.len() <= bound, "frame of {} bytes", fr.len());
             }
-            events.push(ev);
+            push_merged(&mut events, ev);
         }
         assert!(f.buffered() <= bound, "buffered {}", f.buffered());
     }
