@@ -158,7 +158,14 @@ impl Session {
         let read_only = examine || !writable;
         let metas = backend.messages(folder.id).map_err(Done::from)?;
         let first_recent = if read_only {
-            u32::MAX
+            // RFC 3501 §6.3.2: EXAMINE leaves \Recent unclaimed but still reports it: the
+            // folder's last `recent` messages are the ones the next SELECT will claim.
+            folder
+                .recent
+                .checked_sub(1)
+                .and_then(|back| metas.len().checked_sub(1 + back as usize))
+                .and_then(|i| metas.get(i))
+                .map_or(u32::MAX, |m| m.uid)
         } else {
             backend.claim_recent(folder.id).unwrap_or(u32::MAX)
         };

@@ -107,6 +107,21 @@ impl Session {
         r.unwrap_or_else(|d| d)
     }
 
+    /// RFC 7162 §3.1: FETCH MODSEQ/CHANGEDSINCE, SEARCH MODSEQ and STORE UNCHANGEDSINCE
+    /// enable CONDSTORE; the first time, with a mailbox selected, the client is told the
+    /// mailbox's HIGHESTMODSEQ, which it did not get at SELECT.
+    pub(super) fn enable_condstore(&mut self, out: &mut Out) {
+        if std::mem::replace(&mut self.condstore, true) {
+            return;
+        }
+        if let State::Selected(sel) = &self.state {
+            line(
+                out,
+                &format!("* OK [HIGHESTMODSEQ {}] Highest", sel.highest_modseq),
+            );
+        }
+    }
+
     fn selected(&self) -> Result<&Selected, Done> {
         match &self.state {
             State::Selected(s) => Ok(s),
@@ -263,13 +278,10 @@ impl Session {
             ));
         }
         let indices = self.resolve_set(set, uid)?;
-        let (rev2, condstore) = (
-            self.rev2,
-            self.condstore || modifiers.changed_since.is_some(),
-        );
-        if modifiers.changed_since.is_some() {
-            self.condstore = true;
+        if modifiers.changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq) {
+            self.enable_condstore(out);
         }
+        let (rev2, condstore) = (self.rev2, self.condstore);
         let sel = self.selected()?;
         let folder = sel.folder.id;
         let read_only = sel.read_only;
@@ -528,7 +540,7 @@ impl Session {
         let rights = self.rights_here(backend);
         let indices = self.resolve_set(set, uid)?;
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore(out);
         }
         let (rev2, condstore) = (self.rev2, self.condstore);
         let sel = self.selected()?;
@@ -675,6 +687,9 @@ impl Session {
         backend: &dyn Backend,
         out: &mut Out,
     ) -> Result<Done, Done> {
+        if keys.iter().any(key_uses_modseq) {
+            self.enable_condstore(out);
+        }
         let hits = self.evaluate(keys, backend)?;
         let sel = self.selected()?;
         let numbers: Vec<u32> = hits
@@ -689,7 +704,7 @@ impl Session {
             .collect();
         let uids: Vec<u32> = hits.iter().map(|i| sel.messages[*i].uid).collect();
         let max_modseq = hits.iter().map(|i| sel.messages[*i].modseq).max();
-        let uses_modseq = keys.iter().any(|k| matches!(k, SearchKey::ModSeq(_)));
+        let uses_modseq = keys.iter().any(key_uses_modseq);
         match ret {
             None if !self.rev2 => {
                 let mut l = String::from("* SEARCH");
@@ -805,7 +820,8 @@ impl Session {
                     let sel = self.selected_mut()?;
                     sel.saved = hits.iter().map(|i| sel.messages[*i].uid).collect();
                 }
-                // ESORT (RFC 5267): ALL keeps the sort order, so no set compression.
+                // ESORT (RFC 5267 §3.1): ALL is in sort order, so only ascending runs of
+                // consecutive numbers become ranges (1:5), never a reordering set.
                 let mut l = format!("* ESEARCH (TAG \"{tag}\")");
                 if uid {
                     l.push_str(" UID");
@@ -818,8 +834,7 @@ impl Session {
                     l.push_str(&format!(" MAX {}", sorted[sorted.len() - 1]));
                 }
                 if want(SearchReturn::All) && !sorted.is_empty() {
-                    let all: Vec<String> = sorted.iter().map(|n| n.to_string()).collect();
-                    l.push_str(&format!(" ALL {}", all.join(",")));
+                    l.push_str(&format!(" ALL {}", join_numbers(&sorted)));
                 }
                 if want(SearchReturn::Count) {
                     l.push_str(&format!(" COUNT {}", sorted.len()));
@@ -1058,6 +1073,18 @@ fn key_needs_body(k: &SearchKey) -> bool {
         Not(k) => key_needs_body(k),
         Or(a, b) => key_needs_body(a) || key_needs_body(b),
         And(ks) => ks.iter().any(key_needs_body),
+        _ => false,
+    }
+}
+
+/// A MODSEQ search key anywhere (a CONDSTORE enabling command, RFC 7162 §3.1).
+fn key_uses_modseq(k: &SearchKey) -> bool {
+    use SearchKey::*;
+    match k {
+        ModSeq(_) => true,
+        Not(k) => key_uses_modseq(k),
+        Or(a, b) => key_uses_modseq(a) || key_uses_modseq(b),
+        And(ks) => ks.iter().any(key_uses_modseq),
         _ => false,
     }
 }
