@@ -375,3 +375,61 @@ fn subscriptions_are_names_that_outlive_their_folders() {
         "{r:?}"
     );
 }
+
+/// RFC 9051 §7.3.5: a keyword another session sets (or a message arriving with one) is
+/// announced in FLAGS and PERMANENTFLAGS before any FETCH or EXISTS shows it, in and out of
+/// IDLE. (imaptest's stress mode counted each miss as a protocol error.)
+#[test]
+fn keywords_from_other_sessions_are_announced_before_they_are_shown() {
+    let server = TestServer::start();
+    let mut a = Imap::login(server.addr("imap"), "bob@example.com");
+    let mut b = Imap::login(server.addr("imap"), "bob@example.com");
+    let tag = b.bump();
+    b.send_raw(format!("{tag} APPEND INBOX {{12+}}\r\nHello world\n\r\n").as_bytes());
+    assert!(ok(&b.until_tagged(&tag)));
+    assert!(ok(&a.cmd("SELECT INBOX")));
+    assert!(ok(&b.cmd("SELECT INBOX")));
+
+    assert!(ok(&b.cmd("STORE 1 +FLAGS ($Fresh)")));
+    // The change reaches A's session through its folder actor: ask until it is there
+    // (bounded), then check the order of what came.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let r = a.cmd("NOOP");
+        if r.iter().any(|l| l.starts_with("* 1 FETCH")) {
+            seen = r;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pos = |p: &str| seen.iter().position(|l| l.starts_with(p));
+    let (flags, permanent, fetch) = (
+        pos("* FLAGS (").expect("FLAGS announced"),
+        pos("* OK [PERMANENTFLAGS (").expect("PERMANENTFLAGS announced"),
+        pos("* 1 FETCH").expect("FETCH"),
+    );
+    assert!(flags < fetch && permanent < fetch, "{seen:?}");
+    assert!(seen[flags].contains("$Fresh") && seen[permanent].contains("$Fresh \\*)"));
+    assert!(seen[fetch].contains("$Fresh"), "{seen:?}");
+
+    // A message that arrives with a new keyword, during IDLE.
+    let tag = a.bump();
+    a.send_raw(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(a.read_line(), "+ idling");
+    let tb = b.bump();
+    b.send_raw(format!("{tb} APPEND INBOX ($Later) {{12+}}\r\nHello again\n\r\n").as_bytes());
+    assert!(ok(&b.until_tagged(&tb)));
+    let first = wait_for(&mut a, Duration::from_secs(5), |l| {
+        l.starts_with("* FLAGS") || l.starts_with("* 2 EXISTS")
+    });
+    let first = first.expect("an update during IDLE");
+    assert!(
+        first.starts_with("* FLAGS") && first.contains("$Fresh $Later"),
+        "{first}"
+    );
+    a.send_raw(b"DONE\r\n");
+    assert!(ok(&a.until_tagged(&tag)));
+    // Known keywords are not announced again.
+    let r = a.cmd("FETCH 1:2 FLAGS");
+    assert!(!r.iter().any(|l| l.starts_with("* FLAGS")), "{r:?}");
+}

@@ -14,6 +14,7 @@ use super::types::{
     CommandBody, Flag, ListCommand, MailboxName, QresyncParams, SelectParams, StatusItem,
     StoreMode, Tag,
 };
+use super::updates;
 
 pub const ALL_RIGHTS: &str = "lrswipkxtea";
 
@@ -192,9 +193,7 @@ impl Session {
             k.dedup();
             k
         };
-        let mut fl = Vec::new();
-        response::flags(&mut fl, 31, &keywords, false);
-        line(out, &format!("* FLAGS {}", String::from_utf8_lossy(&fl)));
+        line(out, &updates::flags_line(&keywords));
         line(out, &format!("* {} EXISTS", messages.len()));
         if self.rev2 {
             // RFC 9051 §6.3.2: a LIST response with the mailbox's canonical name is required.
@@ -222,11 +221,9 @@ impl Session {
             out,
             &format!("* OK [UIDNEXT {}] Predicted next UID", folder.uidnext),
         );
-        if read_only {
-            line(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox");
-        } else {
-            // RFC 4314 §4: PERMANENTFLAGS lists only what this user's rights let them
-            // change: \Seen needs 's', \Deleted 't', the rest and new keywords 'w'.
+        // RFC 4314 §4: PERMANENTFLAGS lists only what this user's rights let them change:
+        // \Seen needs 's', \Deleted 't', the rest and new keywords 'w'.
+        let permanent = (!read_only).then(|| {
             let has = |r: char| rights.contains(r);
             let mut bits = 0;
             if has('s') {
@@ -238,16 +235,9 @@ impl Session {
             if has('t') {
                 bits |= 8;
             }
-            let kw: &[String] = if has('w') { &keywords } else { &[] };
-            let mut pf = Vec::new();
-            response::flags(&mut pf, bits, kw, false);
-            let mut pf = String::from_utf8_lossy(&pf).into_owned();
-            if has('w') {
-                pf = format!("{} \\*)", pf.trim_end_matches(')'));
-                pf = pf.replace("( \\*)", "(\\*)");
-            }
-            line(out, &format!("* OK [PERMANENTFLAGS {pf}] Flags permitted"));
-        }
+            (bits, has('w'))
+        });
+        line(out, &updates::permanent_flags_line(permanent, &keywords));
         line(out, &format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
         if let Some(q) = &params.qresync {
             self.qresync_select(q, &folder, &messages, backend, out);
@@ -261,6 +251,8 @@ impl Session {
             pending_flags: Default::default(),
             pending_added: false,
             saved: Vec::new(),
+            keywords,
+            permanent,
         }));
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Watch(Some(folder.id)));

@@ -14,7 +14,7 @@ use super::types::{
     CommandBody, Date, FetchAttr, FetchModifiers, SearchKey, SearchReturn, SectionText,
     SequenceSet, StoreMode, Tag, ThreadAlgorithm,
 };
-use super::updates::report_expunged;
+use super::updates::{announce_keywords, report_expunged};
 
 impl Session {
     pub(super) fn message_command(
@@ -324,6 +324,15 @@ impl Session {
                 )
             });
         let can_seen = sets_seen && self.rights_here(backend).contains('s');
+        if can_seen || attrs.contains(&FetchAttr::Flags) {
+            let sel = self.selected_mut()?;
+            let shown: Vec<String> = indices
+                .iter()
+                .filter_map(|i| sel.messages.get(*i))
+                .flat_map(|m| m.keywords.iter().cloned())
+                .collect();
+            announce_keywords(sel, &shown, out);
+        }
         for idx in indices {
             let sel = self.selected()?;
             let Some(m) = sel.messages.get(idx).cloned() else {
@@ -586,6 +595,12 @@ impl Session {
                 sel.highest_modseq = sel.highest_modseq.max(*ms);
             }
         }
+        let shown: Vec<String> = outcome
+            .changed
+            .iter()
+            .flat_map(|c| c.2.iter().cloned())
+            .collect();
+        announce_keywords(sel, &shown, out);
         let modified: Vec<u32> = outcome.modified.clone();
         for i in indices {
             let Some(m) = sel.messages.get(i) else {

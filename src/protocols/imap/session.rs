@@ -111,6 +111,12 @@ pub(super) struct Selected {
     pub pending_added: bool,
     /// SEARCHRES (RFC 5182) saved result, as UIDs.
     pub saved: Vec<u32>,
+    /// The keywords the client has been told of in FLAGS (RFC 9051 §7.3.5): one that is
+    /// not here is announced before any FETCH shows it.
+    pub keywords: Vec<String>,
+    /// PERMANENTFLAGS as SELECT computed them from the user's rights: the system flag
+    /// bits and whether new keywords may be made; `None` for a read-only selection.
+    pub permanent: Option<(u8, bool)>,
 }
 
 impl Selected {

@@ -1,9 +1,15 @@
 //! Reporting changes of the selected folder (RFC 9051 §7.4 EXISTS, §7.5.1 EXPUNGE, §7.5.2
 //! unsolicited FETCH; RFC 7162 §3.2.10 VANISHED for QRESYNC clients).
+//!
+//! A keyword the client was not told of in FLAGS (at SELECT, or since) is announced with
+//! new FLAGS and PERMANENTFLAGS responses before the first FETCH that shows it (RFC 9051
+//! §7.3.5: FLAGS lists the flags "applicable for this mailbox"; a client may reject a flag
+//! it has not seen there, as imaptest does). Keywords are never withdrawn from the list
+//! during a selection: a client may still hold messages with them.
 
 use super::backend::Backend;
 use super::response;
-use super::session::{line, MsgView, Out, Session, State};
+use super::session::{line, MsgView, Out, Selected, Session, State};
 
 impl Session {
     /// Sends every pending change of the selected folder. `expunge_ok` is false during
@@ -19,6 +25,13 @@ impl Session {
                 .collect();
             report_expunged(sel, &uids, qresync, out);
         }
+        let shown: Vec<String> = sel
+            .pending_flags
+            .iter()
+            .filter_map(|u| sel.seq_of(*u))
+            .flat_map(|seq| sel.messages[seq - 1].keywords.iter().cloned())
+            .collect();
+        announce_keywords(sel, &shown, out);
         for uid in std::mem::take(&mut sel.pending_flags) {
             if let Some(seq) = sel.seq_of(uid) {
                 let m = &sel.messages[seq - 1];
@@ -48,6 +61,8 @@ impl Session {
             } else {
                 backend.claim_recent(sel.folder.id).unwrap_or(u32::MAX)
             };
+            let shown: Vec<String> = new.iter().flat_map(|m| m.keywords.clone()).collect();
+            announce_keywords(sel, &shown, out);
             for m in new {
                 sel.highest_modseq = sel.highest_modseq.max(m.modseq);
                 sel.messages.push(MsgView {
@@ -97,6 +112,54 @@ pub(super) fn report_expunged(
     } else {
         for s in seqs {
             line(out, &format!("* {s} EXPUNGE"));
+        }
+    }
+}
+
+/// `* FLAGS (...)`: the system flags and `keywords`.
+pub(super) fn flags_line(keywords: &[String]) -> String {
+    let mut fl = b"* FLAGS ".to_vec();
+    response::flags(&mut fl, 31, keywords, false);
+    String::from_utf8_lossy(&fl).into_owned()
+}
+
+/// `* OK [PERMANENTFLAGS (...)]`: `None` for a read-only selection; otherwise the system
+/// flag bits the user may change and whether they may set keywords (then the known ones and
+/// `\*`, RFC 9051 §7.1).
+pub(super) fn permanent_flags_line(permanent: Option<(u8, bool)>, keywords: &[String]) -> String {
+    let Some((bits, may_keyword)) = permanent else {
+        return "* OK [PERMANENTFLAGS ()] Read-only mailbox".into();
+    };
+    let kw: &[String] = if may_keyword { keywords } else { &[] };
+    let mut pf = Vec::new();
+    response::flags(&mut pf, bits, kw, false);
+    if may_keyword {
+        pf.pop();
+        if pf.len() > 1 {
+            pf.push(b' ');
+        }
+        pf.extend_from_slice(b"\\*)");
+    }
+    format!(
+        "* OK [PERMANENTFLAGS {}] Flags permitted",
+        String::from_utf8_lossy(&pf)
+    )
+}
+
+/// Announces the keywords among `shown` that the client has not been told of yet (see the
+/// module notes); call it before writing FETCH responses that show them.
+pub(super) fn announce_keywords(sel: &mut Selected, shown: &[String], out: &mut Out) {
+    let mut added = false;
+    for k in shown {
+        if !sel.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+            sel.keywords.push(k.clone());
+            added = true;
+        }
+    }
+    if added {
+        line(out, &flags_line(&sel.keywords));
+        if sel.permanent.is_some() {
+            line(out, &permanent_flags_line(sel.permanent, &sel.keywords));
         }
     }
 }
