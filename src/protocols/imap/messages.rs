@@ -739,6 +739,24 @@ impl Session {
                     self.selected_mut()?.saved = saved_result(ret, &uids, &numbers);
                 }
                 let only_save = ret.len() == 1 && ret[0] == SearchReturn::Save;
+                // RFC 7162 §3.1.5: with MIN and/or MAX but neither ALL nor COUNT, MODSEQ
+                // is the highest of the messages returned, not of every match.
+                let whole = ret.is_empty()
+                    || ret.contains(&SearchReturn::All)
+                    || ret.contains(&SearchReturn::Count);
+                let max_modseq = if whole {
+                    max_modseq
+                } else {
+                    let sel = self.selected()?;
+                    let mut returned: Vec<usize> = Vec::new();
+                    if ret.contains(&SearchReturn::Min) {
+                        returned.extend(hits.first());
+                    }
+                    if ret.contains(&SearchReturn::Max) {
+                        returned.extend(hits.last());
+                    }
+                    returned.iter().map(|i| sel.messages[*i].modseq).max()
+                };
                 if !only_save {
                     line(
                         out,
