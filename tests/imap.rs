@@ -433,3 +433,48 @@ fn keywords_from_other_sessions_are_announced_before_they_are_shown() {
     let r = a.cmd("FETCH 1:2 FLAGS");
     assert!(!r.iter().any(|l| l.starts_with("* FLAGS")), "{r:?}");
 }
+
+/// RFC 9051 §4.3: a literal holds no NUL (`CHAR8 = %x01-ff`). A message appended as a
+/// binary literal (RFC 3516 `~{n}`) with NULs in it shows them as 0x80 to BODY[] fetches,
+/// same size, while BINARY[] returns the exact bytes as a literal8.
+#[test]
+fn binary_appended_nuls_never_reach_a_plain_literal() {
+    use std::io::Read;
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob@example.com");
+    let body: &[u8] = b"\x00-\xe4\n\r\n\n";
+    let mut msg = b"From: user@domain.org\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    msg.extend_from_slice(body);
+    let tag = c.bump();
+    c.send_raw(format!("{tag} APPEND INBOX ~{{{}+}}\r\n", msg.len()).as_bytes());
+    c.send_raw(&msg);
+    c.send_raw(b"\r\n");
+    assert!(ok(&c.until_tagged(&tag)));
+    assert!(ok(&c.cmd("SELECT INBOX")));
+    c.send_raw(b"f1 FETCH 1 (BODY.PEEK[1] BINARY.PEEK[1] RFC822.SIZE)\r\n");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"f1 OK FETCH completed\r\n") {
+        let n = c.stream.read(&mut buf).expect("read");
+        assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let shown: &[u8] = b"\x80-\xe4\n\r\n\n";
+    let want_body = [b"BODY[1] {7}\r\n".as_slice(), shown].concat();
+    let want_binary = [b"BINARY[1] ~{7}\r\n".as_slice(), body].concat();
+    let has = |needle: &[u8]| got.windows(needle.len()).any(|w| w == needle);
+    assert!(has(&want_body), "{:?}", String::from_utf8_lossy(&got));
+    assert!(has(&want_binary), "{:?}", String::from_utf8_lossy(&got));
+    assert!(has(format!("RFC822.SIZE {}", msg.len()).as_bytes()));
+    let literal_start = got.windows(4).position(|w| w == b"{7}\r").expect("literal");
+    let binary_start = got
+        .windows(5)
+        .position(|w| w == b"~{7}\r")
+        .expect("literal8");
+    assert!(
+        !got[literal_start..binary_start].contains(&0),
+        "a NUL in a plain literal"
+    );
+}

@@ -445,7 +445,10 @@ impl Session {
                         };
                         item.extend_from_slice(name.as_bytes());
                         item.push(b' ');
-                        let data = parsed.as_ref().and_then(|p| p.section(&[], text.as_ref()));
+                        let data = parsed
+                            .as_ref()
+                            .and_then(|p| p.section(&[], text.as_ref()))
+                            .map(message::without_nul);
                         response::nstring(&mut item, data.as_deref());
                     }
                     FetchAttr::BodySection {
@@ -462,7 +465,7 @@ impl Session {
                                     Some((o, l)) => message::partial(&d, *o, *l).to_vec(),
                                     None => d,
                                 };
-                                response::literal(&mut item, &d);
+                                response::literal(&mut item, &message::without_nul(d));
                             }
                             None => item.extend_from_slice(b"NIL"),
                         }
