@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use super::backend::{Backend, BackendError, FolderInfo, FolderRef};
 use super::framer::{FrameEvent, Framer, FramerLimits};
-use super::parser::{parse_command, ParseOptions};
+use super::parser::{parse_command, ParseErrorKind, ParseOptions};
 use super::types::{AuthMechanism, Command, CommandBody, Secret, Tag};
 
 /// Logins that may fail before the connection is closed.
@@ -421,7 +421,12 @@ impl Session {
             Ok(cmd) => self.dispatch(cmd, backend, out, actions),
             Err(e) => {
                 let tag = e.tag.map_or_else(|| "*".to_string(), |t| t.0);
-                line(out, &format!("{tag} BAD {}", e.message));
+                match e.kind {
+                    ParseErrorKind::InvalidMailboxName => {
+                        line(out, &format!("{tag} NO [CANNOT] {}", e.message))
+                    }
+                    ParseErrorKind::Syntax => line(out, &format!("{tag} BAD {}", e.message)),
+                }
             }
         }
     }
