@@ -822,8 +822,9 @@ impl Session {
                 message_id: ids("Message-ID").into_iter().next(),
                 in_reply_to: ids("In-Reply-To").into_iter().next(),
                 references: ids("References"),
-                display_from: header("From"),
-                display_to: header("To"),
+                // Derived from `from` / `to` by the sort (RFC 5957 display names).
+                display_from: String::new(),
+                display_to: String::new(),
             });
         }
         Ok(inputs)

@@ -295,6 +295,7 @@ impl Session {
                 "SEARCHRES",
                 "SORT",
                 "ESORT",
+                "SORT=DISPLAY",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "UTF8=ACCEPT",

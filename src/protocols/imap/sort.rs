@@ -119,8 +119,12 @@ fn local_part(value: &str) -> String {
         .unwrap_or_default()
 }
 
-/// RFC 5957 §2: the decoded display name of the first address, else its addr-spec.
+/// RFC 5957 §2: the decoded display name of the first address, else its addr-spec; when
+/// the list starts with a group, the group's name (its display name, as Dovecot sorts it).
 fn display(value: &str) -> String {
+    if let Some(AddressItem::GroupStart(name)) = parse_addresses(value.as_bytes()).first() {
+        return decode_header_value(name);
+    }
     match first_mailbox(value) {
         Some((Some(name), _, _)) if !name.is_empty() => decode_header_value(&name),
         Some((_, mailbox, host)) => {
@@ -423,6 +427,39 @@ mod tests {
         ];
         assert_eq!(sort(&items, &[crit(SortKey::Cc, false)]), vec![3, 1, 2]);
         assert_eq!(sort(&items, &[crit(SortKey::Cc, true)]), vec![1, 2, 3]);
+    }
+
+    /// imaptest's sort-display-to: decoded names, addr-specs, and group names compare
+    /// together.
+    #[test]
+    fn display_keys_use_names_addresses_and_groups() {
+        let tos = [
+            "foo bar <a@b.c>",
+            "b@c.d",
+            "d",
+            "=?iso-8859-1?q?foo_aar?= <e@f.g>",
+            "=?iso-8859-1?q?foo_car?= <f@g.h>",
+            "a: xx@xx.org, yy@yy.org;",
+            "z: aa@aa.org, bb@bb.org;",
+            "empty:;",
+        ];
+        let items: Vec<SortInput> = tos
+            .iter()
+            .zip(1..)
+            .map(|(to, n)| SortInput {
+                seq_or_uid: n,
+                to: to.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        assert_eq!(
+            sort(&items, &[crit(SortKey::DisplayTo, false)]),
+            vec![6, 2, 3, 8, 4, 1, 5, 7]
+        );
+        assert_eq!(
+            sort(&items, &[crit(SortKey::DisplayTo, true)]),
+            vec![7, 5, 1, 4, 8, 3, 2, 6]
+        );
     }
 
     #[test]
