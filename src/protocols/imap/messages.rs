@@ -27,7 +27,10 @@ impl Session {
     ) -> Done {
         use CommandBody::*;
         let r = match body {
-            Check => Ok(Done::Ok("CHECK completed".into())),
+            Check => {
+                self.sync_with_index(backend);
+                Ok(Done::Ok("CHECK completed".into()))
+            }
             Close => self.close_mailbox(true, backend, actions, out),
             Unselect => self.close_mailbox(false, backend, actions, out),
             Expunge { uids } => self.expunge(uids.as_ref(), backend, out),

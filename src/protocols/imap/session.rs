@@ -451,6 +451,7 @@ impl Session {
                 Done::Ok("CAPABILITY completed".into())
             }
             Noop => {
+                self.sync_with_index(backend);
                 self.flush_updates(backend, out, true);
                 Done::Ok("NOOP completed".into())
             }

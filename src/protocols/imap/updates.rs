@@ -12,6 +12,49 @@ use super::response;
 use super::session::{line, MsgView, Out, Selected, Session, State};
 
 impl Session {
+    /// NOOP and CHECK are where a client polls for changes (RFC 9051 §6.1.2). A change
+    /// another session committed before this command arrived must be reported, even if its
+    /// broadcast is still on its way to this session (it can trail the client's next
+    /// command). The folder's HIGHESTMODSEQ tells whether anything changed; only then is the
+    /// index read and compared with the session's view. The broadcast, when it comes, finds
+    /// nothing new (its modseq is not newer, its UIDs are known or gone).
+    pub(super) fn sync_with_index(&mut self, backend: &dyn Backend) {
+        let State::Selected(sel) = &mut self.state else {
+            return;
+        };
+        let Ok(folder) = backend.folder(sel.folder.id) else {
+            return;
+        };
+        if folder.highest_modseq <= sel.highest_modseq {
+            return;
+        }
+        let Ok(metas) = backend.messages(sel.folder.id) else {
+            return;
+        };
+        let max_uid = sel.max_uid();
+        for m in &sel.messages {
+            if metas.binary_search_by_key(&m.uid, |x| x.uid).is_err() {
+                sel.pending_expunged.insert(m.uid);
+            }
+        }
+        for meta in metas {
+            match sel.seq_of(meta.uid) {
+                Some(seq) => {
+                    let v = &mut sel.messages[seq - 1];
+                    if meta.modseq > v.modseq {
+                        v.flags = meta.flags;
+                        v.keywords = meta.keywords.into();
+                        v.modseq = meta.modseq;
+                        sel.pending_flags.insert(meta.uid);
+                    }
+                }
+                None if meta.uid > max_uid => sel.pending_added = true,
+                None => {}
+            }
+        }
+        sel.highest_modseq = sel.highest_modseq.max(folder.highest_modseq);
+    }
+
     /// Sends every pending change of the selected folder. `expunge_ok` is false during
     /// FETCH, STORE and SEARCH, when sequence numbers must not move.
     pub(super) fn flush_updates(&mut self, backend: &dyn Backend, out: &mut Out, expunge_ok: bool) {
@@ -161,5 +204,105 @@ pub(super) fn announce_keywords(sel: &mut Selected, shown: &[String], out: &mut 
         if sel.permanent.is_some() {
             line(out, &permanent_flags_line(sel.permanent, &sel.keywords));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::backend::{flag_bits, Backend, FlagOp, NewMessage};
+    use super::super::fuzz::{MemBackend, USER};
+    use super::super::session::{Action, FolderChange, Session, SessionConfig};
+
+    fn text(actions: Vec<Action>) -> String {
+        let mut out = Vec::new();
+        for a in actions {
+            if let Action::Send(b) = a {
+                out.extend_from_slice(&b);
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn selected(backend: &MemBackend) -> Session {
+        let config = SessionConfig {
+            hostname: "imap.test".into(),
+            starttls_available: false,
+            allow_plaintext: true,
+            append_limit: 1 << 20,
+            max_line: 8192,
+        };
+        let mut s = Session::new(config, false);
+        let acts = s.receive(b"a LOGIN x y\r\n", backend);
+        assert!(acts
+            .iter()
+            .any(|a| matches!(a, Action::Authenticate { .. })));
+        let r = text(s.resume_auth(Some(USER.into()), backend));
+        assert!(r.contains("a OK"), "{r}");
+        let r = text(s.receive(b"b SELECT INBOX\r\n", backend));
+        assert!(r.contains("b OK [READ-WRITE]"), "{r}");
+        s
+    }
+
+    /// Another session's changes, committed but not yet broadcast to this one, are reported
+    /// at NOOP and CHECK from the index; the broadcast arriving afterwards repeats nothing.
+    #[test]
+    fn noop_and_check_report_changes_whose_broadcast_is_late() {
+        let backend = MemBackend::new();
+        let mut s = selected(&backend);
+        let inbox = backend
+            .find_folder(USER, "INBOX")
+            .ok()
+            .flatten()
+            .expect("INBOX")
+            .id;
+        let outcome = backend
+            .store_flags(
+                inbox,
+                &[1],
+                FlagOp::Add,
+                flag_bits::FLAGGED,
+                &["$New".into()],
+                None,
+            )
+            .expect("store");
+        backend.expunge(inbox, &[2]).expect("expunge");
+        let r = text(s.receive(b"c NOOP\r\n", &backend));
+        let fetch = r.find("* 1 FETCH (UID 1 FLAGS (\\Seen \\Flagged $New))");
+        let flags = r.find("* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Junk $New)");
+        assert!(flags.is_some() && fetch.is_some() && flags < fetch, "{r}");
+        assert!(r.contains("* 2 EXPUNGE\r\n"), "{r}");
+
+        // The late broadcasts change nothing.
+        let (uid, f, k, modseq) = outcome.changed[0].clone();
+        s.folder_changed(
+            FolderChange::Flags {
+                uid,
+                flags: f,
+                keywords: k,
+                modseq,
+            },
+            &backend,
+        );
+        s.folder_changed(FolderChange::Expunged { uids: vec![2] }, &backend);
+        let r = text(s.receive(b"d NOOP\r\n", &backend));
+        assert_eq!(r, "d OK NOOP completed\r\n");
+
+        // A new message, seen at CHECK.
+        backend
+            .append(
+                inbox,
+                vec![NewMessage {
+                    flags: 0,
+                    keywords: vec![],
+                    internal_date: 0,
+                    content: b"Subject: new\r\n\r\nx\r\n".to_vec(),
+                }],
+            )
+            .expect("append");
+        let r = text(s.receive(b"e CHECK\r\n", &backend));
+        assert!(r.contains("* 4 EXISTS\r\n"), "{r}");
+        s.folder_changed(FolderChange::Added { uid: 5 }, &backend);
+        let r = text(s.receive(b"f NOOP\r\n", &backend));
+        assert_eq!(r, "f OK NOOP completed\r\n");
     }
 }
