@@ -284,7 +284,7 @@ impl Session {
         if modifiers.changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq) {
             self.enable_condstore(out);
         }
-        let (rev2, condstore) = (self.rev2, self.condstore);
+        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
         let sel = self.selected()?;
         let folder = sel.folder.id;
         let read_only = sel.read_only;
@@ -519,7 +519,9 @@ impl Session {
                 }
                 items.push(item);
             }
-            if uid && !has_uid {
+            // RFC 7162 §3.2.4: with QRESYNC on, every FETCH response carries the UID (the
+            // client tracks messages by UID, as VANISHED replaces EXPUNGE).
+            if (uid || qresync) && !has_uid {
                 items.insert(0, format!("UID {}", m.uid).into_bytes());
             }
             if flags_changed && !has_flags {
@@ -557,7 +559,7 @@ impl Session {
         if unchanged_since.is_some() {
             self.enable_condstore(out);
         }
-        let (rev2, condstore) = (self.rev2, self.condstore);
+        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
         let sel = self.selected()?;
         if sel.read_only {
             return Err(Done::No("[READ-ONLY] Mailbox is read-only".into()));
@@ -621,7 +623,8 @@ impl Session {
                 continue;
             }
             let mut l = format!("* {} FETCH (", i + 1);
-            if uid {
+            // RFC 7162 §3.2.4: UID in every FETCH response once QRESYNC is on.
+            if uid || qresync {
                 l.push_str(&format!("UID {} ", m.uid));
             }
             let mut f = Vec::new();
