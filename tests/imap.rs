@@ -375,3 +375,106 @@ fn subscriptions_are_names_that_outlive_their_folders() {
         "{r:?}"
     );
 }
+
+/// RFC 9051 §7.3.5: a keyword another session sets (or a message arriving with one) is
+/// announced in FLAGS and PERMANENTFLAGS before any FETCH or EXISTS shows it, in and out of
+/// IDLE. (imaptest's stress mode counted each miss as a protocol error.)
+#[test]
+fn keywords_from_other_sessions_are_announced_before_they_are_shown() {
+    let server = TestServer::start();
+    let mut a = Imap::login(server.addr("imap"), "bob@example.com");
+    let mut b = Imap::login(server.addr("imap"), "bob@example.com");
+    let tag = b.bump();
+    b.send_raw(format!("{tag} APPEND INBOX {{12+}}\r\nHello world\n\r\n").as_bytes());
+    assert!(ok(&b.until_tagged(&tag)));
+    assert!(ok(&a.cmd("SELECT INBOX")));
+    assert!(ok(&b.cmd("SELECT INBOX")));
+
+    assert!(ok(&b.cmd("STORE 1 +FLAGS ($Fresh)")));
+    // The change reaches A's session through its folder actor: ask until it is there
+    // (bounded), then check the order of what came.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let r = a.cmd("NOOP");
+        if r.iter().any(|l| l.starts_with("* 1 FETCH")) {
+            seen = r;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pos = |p: &str| seen.iter().position(|l| l.starts_with(p));
+    let (flags, permanent, fetch) = (
+        pos("* FLAGS (").expect("FLAGS announced"),
+        pos("* OK [PERMANENTFLAGS (").expect("PERMANENTFLAGS announced"),
+        pos("* 1 FETCH").expect("FETCH"),
+    );
+    assert!(flags < fetch && permanent < fetch, "{seen:?}");
+    assert!(seen[flags].contains("$Fresh") && seen[permanent].contains("$Fresh \\*)"));
+    assert!(seen[fetch].contains("$Fresh"), "{seen:?}");
+
+    // A message that arrives with a new keyword, during IDLE.
+    let tag = a.bump();
+    a.send_raw(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(a.read_line(), "+ idling");
+    let tb = b.bump();
+    b.send_raw(format!("{tb} APPEND INBOX ($Later) {{12+}}\r\nHello again\n\r\n").as_bytes());
+    assert!(ok(&b.until_tagged(&tb)));
+    let first = wait_for(&mut a, Duration::from_secs(5), |l| {
+        l.starts_with("* FLAGS") || l.starts_with("* 2 EXISTS")
+    });
+    let first = first.expect("an update during IDLE");
+    assert!(
+        first.starts_with("* FLAGS") && first.contains("$Fresh $Later"),
+        "{first}"
+    );
+    a.send_raw(b"DONE\r\n");
+    assert!(ok(&a.until_tagged(&tag)));
+    // Known keywords are not announced again.
+    let r = a.cmd("FETCH 1:2 FLAGS");
+    assert!(!r.iter().any(|l| l.starts_with("* FLAGS")), "{r:?}");
+}
+
+/// RFC 9051 §4.3: a literal holds no NUL (`CHAR8 = %x01-ff`). A message appended as a
+/// binary literal (RFC 3516 `~{n}`) with NULs in it shows them as 0x80 to BODY[] fetches,
+/// same size, while BINARY[] returns the exact bytes as a literal8.
+#[test]
+fn binary_appended_nuls_never_reach_a_plain_literal() {
+    use std::io::Read;
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob@example.com");
+    let body: &[u8] = b"\x00-\xe4\n\r\n\n";
+    let mut msg = b"From: user@domain.org\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    msg.extend_from_slice(body);
+    let tag = c.bump();
+    c.send_raw(format!("{tag} APPEND INBOX ~{{{}+}}\r\n", msg.len()).as_bytes());
+    c.send_raw(&msg);
+    c.send_raw(b"\r\n");
+    assert!(ok(&c.until_tagged(&tag)));
+    assert!(ok(&c.cmd("SELECT INBOX")));
+    c.send_raw(b"f1 FETCH 1 (BODY.PEEK[1] BINARY.PEEK[1] RFC822.SIZE)\r\n");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"f1 OK FETCH completed\r\n") {
+        let n = c.stream.read(&mut buf).expect("read");
+        assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let shown: &[u8] = b"\x80-\xe4\n\r\n\n";
+    let want_body = [b"BODY[1] {7}\r\n".as_slice(), shown].concat();
+    let want_binary = [b"BINARY[1] ~{7}\r\n".as_slice(), body].concat();
+    let has = |needle: &[u8]| got.windows(needle.len()).any(|w| w == needle);
+    assert!(has(&want_body), "{:?}", String::from_utf8_lossy(&got));
+    assert!(has(&want_binary), "{:?}", String::from_utf8_lossy(&got));
+    assert!(has(format!("RFC822.SIZE {}", msg.len()).as_bytes()));
+    let literal_start = got.windows(4).position(|w| w == b"{7}\r").expect("literal");
+    let binary_start = got
+        .windows(5)
+        .position(|w| w == b"~{7}\r")
+        .expect("literal8");
+    assert!(
+        !got[literal_start..binary_start].contains(&0),
+        "a NUL in a plain literal"
+    );
+}

@@ -5,6 +5,11 @@
 //!
 //! Rights (RFC 4314 §4): the owner of a folder holds every right; a folder on which the user
 //! has no right at all is answered as if it did not exist.
+//!
+//! Subscriptions: the folders an account starts with are subscribed; CREATE subscribes
+//! nothing (not the folder, not the parents it makes). LSUB and LIST (SUBSCRIBED
+//! RECURSIVEMATCH) return an unsubscribed name for a subscribed descendant only when the
+//! patterns do not return that descendant themselves (RFC 3501 §6.3.9, RFC 5258 §3.5).
 
 use super::backend::{Backend, BackendError, FolderInfo, PUBLIC_OWNER};
 use super::names::{self, Resolved, OTHER_USERS, PUBLIC, SEPARATOR};
@@ -15,6 +20,7 @@ use super::types::{
     CommandBody, Flag, ListCommand, MailboxName, QresyncParams, SelectParams, StatusItem,
     StoreMode, Tag,
 };
+use super::updates;
 
 pub const ALL_RIGHTS: &str = "lrswipkxtea";
 
@@ -159,7 +165,14 @@ impl Session {
         let read_only = examine || !writable;
         let metas = backend.messages(folder.id).map_err(Done::from)?;
         let first_recent = if read_only {
-            u32::MAX
+            // RFC 3501 §6.3.2: EXAMINE leaves \Recent unclaimed but still reports it: the
+            // folder's last `recent` messages are the ones the next SELECT will claim.
+            folder
+                .recent
+                .checked_sub(1)
+                .and_then(|back| metas.len().checked_sub(1 + back as usize))
+                .and_then(|i| metas.get(i))
+                .map_or(u32::MAX, |m| m.uid)
         } else {
             backend.claim_recent(folder.id).unwrap_or(u32::MAX)
         };
@@ -186,9 +199,7 @@ impl Session {
             k.dedup();
             k
         };
-        let mut fl = Vec::new();
-        response::flags(&mut fl, 31, &keywords, false);
-        line(out, &format!("* FLAGS {}", String::from_utf8_lossy(&fl)));
+        line(out, &updates::flags_line(&keywords));
         line(out, &format!("* {} EXISTS", messages.len()));
         if self.rev2 {
             // RFC 9051 §6.3.2: a LIST response with the mailbox's canonical name is required.
@@ -216,11 +227,9 @@ impl Session {
             out,
             &format!("* OK [UIDNEXT {}] Predicted next UID", folder.uidnext),
         );
-        if read_only {
-            line(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox");
-        } else {
-            // RFC 4314 §4: PERMANENTFLAGS lists only what this user's rights let them
-            // change: \Seen needs 's', \Deleted 't', the rest and new keywords 'w'.
+        // RFC 4314 §4: PERMANENTFLAGS lists only what this user's rights let them change:
+        // \Seen needs 's', \Deleted 't', the rest and new keywords 'w'.
+        let permanent = (!read_only).then(|| {
             let has = |r: char| rights.contains(r);
             let mut bits = 0;
             if has('s') {
@@ -232,16 +241,9 @@ impl Session {
             if has('t') {
                 bits |= 8;
             }
-            let kw: &[String] = if has('w') { &keywords } else { &[] };
-            let mut pf = Vec::new();
-            response::flags(&mut pf, bits, kw, false);
-            let mut pf = String::from_utf8_lossy(&pf).into_owned();
-            if has('w') {
-                pf = format!("{} \\*)", pf.trim_end_matches(')'));
-                pf = pf.replace("( \\*)", "(\\*)");
-            }
-            line(out, &format!("* OK [PERMANENTFLAGS {pf}] Flags permitted"));
-        }
+            (bits, has('w'))
+        });
+        line(out, &updates::permanent_flags_line(permanent, &keywords));
         line(out, &format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
         // RFC 8474 §4.2.
         line(
@@ -260,6 +262,8 @@ impl Session {
             pending_flags: Default::default(),
             pending_added: false,
             saved: Vec::new(),
+            keywords,
+            permanent,
         }));
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Watch(Some(folder.id)));
@@ -393,9 +397,30 @@ impl Session {
                 return Err(Done::No("[ALREADYEXISTS] Mailbox already exists".into()));
             }
         }
+        // The storage layer makes every new folder subscribed (right for the folders an
+        // account starts with); CREATE does not subscribe (RFC 9051 §6.3.4 leaves that to
+        // SUBSCRIBE, and clients that want it send one), so the folder and any parents it
+        // made are unsubscribed again. A name already on the subscription list stays there.
+        let mut made = Vec::new();
+        let mut level = Some(name.as_str());
+        while let Some(n) = level {
+            if backend
+                .find_folder(&owner, n)
+                .map_err(Done::from)?
+                .is_none()
+            {
+                made.push(n.to_string());
+            }
+            level = names::parent(n);
+        }
         let id = backend
             .create_folder(&owner, &name, use_attr)
             .map_err(Done::from)?;
+        for n in made {
+            if let Some(f) = backend.find_folder(&owner, &n).map_err(Done::from)? {
+                backend.set_subscribed(f.id, false).map_err(Done::from)?;
+            }
+        }
         // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
         match backend.folder(id) {
             Ok(f) => Ok(Done::Ok(format!(
@@ -563,6 +588,7 @@ impl Session {
                 names::normalise_inbox(&full)
             })
             .collect();
+        let matches_any = |name: &str| patterns.iter().any(|p| names::matches(p, name));
         let subscribed_only = cmd.lsub || cmd.select.subscribed;
         let show_subscribed = subscribed_only || cmd.ret.subscribed;
         let me = self.me();
@@ -578,22 +604,35 @@ impl Session {
                     .as_ref()
                     .is_some_and(|f| f.subscribed && f.owner == me)
         };
+        let subscribed_names: Vec<&str> = list
+            .iter()
+            .map(String::as_str)
+            .chain(
+                visible
+                    .iter()
+                    .filter(|(n, f)| is_subscribed(n, f))
+                    .map(|(n, _)| n.as_str()),
+            )
+            .collect();
+        // RFC 5258 §3.5 (CHILDINFO) and RFC 3501 §6.3.9 (LSUB "%"): a name is returned for
+        // a subscribed descendant only when the patterns do not return that descendant.
+        let hidden_subscribed_child = |name: &str| {
+            subscribed_names
+                .iter()
+                .any(|s| is_descendant(s, name) && !matches_any(s))
+        };
         for (name, folder) in &visible {
-            if !patterns.iter().any(|p| names::matches(p, name)) {
+            if !matches_any(name) {
                 continue;
             }
             let subscribed = is_subscribed(name, folder);
-            // RFC 5258 §3.5: with RECURSIVEMATCH, a name that fails the SUBSCRIBED
-            // selection but has a subscribed descendant is returned with CHILDINFO.
             let child_info = cmd.select.recursive_match
                 && cmd.select.subscribed
                 && !cmd.lsub
                 && !subscribed
-                && (visible
-                    .iter()
-                    .any(|(n, f)| is_descendant(n, name) && is_subscribed(n, f))
-                    || list.iter().any(|n| is_descendant(n, name)));
-            if subscribed_only && !subscribed && !child_info {
+                && hidden_subscribed_child(name);
+            let lsub_parent = cmd.lsub && !subscribed && hidden_subscribed_child(name);
+            if subscribed_only && !subscribed && !child_info && !lsub_parent {
                 continue;
             }
             let special = folder.as_ref().and_then(|f| f.special_use.clone());
@@ -603,6 +642,7 @@ impl Session {
             let has_children = visible.iter().any(|(n, _)| is_descendant(n, name));
             let mut attrs: Vec<String> = Vec::new();
             match folder {
+                _ if lsub_parent => attrs.push("\\Noselect".into()),
                 None => attrs.push("\\Noselect".into()),
                 Some(f) if f.noselect => attrs.push("\\Noselect".into()),
                 _ => {}
@@ -620,7 +660,7 @@ impl Session {
             if show_subscribed && subscribed && !cmd.lsub {
                 attrs.push("\\Subscribed".into());
             }
-            if let Some(s) = special {
+            if let Some(s) = special.filter(|_| !lsub_parent) {
                 attrs.push(s);
             }
             let mut l = format!("* {verb} ({}) \"/\" ", attrs.join(" "));
@@ -650,28 +690,72 @@ impl Session {
                 }
             }
         }
-        // Subscribed names without a mailbox (RFC 5258 §3.1: \NonExistent; LSUB: \Noselect).
         if subscribed_only {
-            for name in &list {
-                if visible.iter().any(|(n, _)| n == name)
-                    || !patterns.iter().any(|p| names::matches(p, name))
-                {
-                    continue;
+            self.list_without_mailbox(
+                cmd,
+                &visible,
+                &list,
+                &matches_any,
+                &hidden_subscribed_child,
+                out,
+            );
+        }
+        Ok(Done::Ok(format!("{verb} completed")))
+    }
+
+    /// The part of LIST (SUBSCRIBED) / LSUB about names no mailbox has: subscribed ones
+    /// (RFC 5258 §3.1: `\NonExistent`; LSUB: `\Noselect`), and their unsubscribed parents
+    /// that stand for a subscribed descendant the patterns do not return (LSUB
+    /// `\Noselect`; RECURSIVEMATCH: CHILDINFO).
+    fn list_without_mailbox(
+        &self,
+        cmd: &ListCommand,
+        visible: &[(String, Option<FolderInfo>)],
+        list: &[String],
+        matches_any: &dyn Fn(&str) -> bool,
+        hidden_subscribed_child: &dyn Fn(&str) -> bool,
+        out: &mut Out,
+    ) {
+        let verb = if cmd.lsub { "LSUB" } else { "LIST" };
+        let mut names: Vec<&str> = Vec::new();
+        for name in list {
+            let mut n = Some(name.as_str());
+            while let Some(x) = n {
+                if !names.contains(&x) && !visible.iter().any(|(v, _)| v == x) {
+                    names.push(x);
                 }
+                n = names::parent(x);
+            }
+        }
+        names.sort_unstable();
+        for name in names {
+            if !matches_any(name) {
+                continue;
+            }
+            let (attrs, child_info) = if list.iter().any(|n| n == name) {
                 let attrs = if cmd.lsub {
                     "\\Noselect"
                 } else {
                     "\\NonExistent \\Subscribed"
                 };
-                let mut n = Vec::new();
-                response::mailbox(&mut n, name, self.utf8);
-                line(
-                    out,
-                    &format!("* {verb} ({attrs}) \"/\" {}", String::from_utf8_lossy(&n)),
-                );
+                (attrs, false)
+            } else if !hidden_subscribed_child(name) {
+                continue;
+            } else if cmd.lsub {
+                ("\\Noselect", false)
+            } else if cmd.select.recursive_match {
+                ("\\NonExistent", true)
+            } else {
+                continue;
+            };
+            let mut n = Vec::new();
+            response::mailbox(&mut n, name, self.utf8);
+            let mut l = format!("* {verb} ({attrs}) \"/\" {}", String::from_utf8_lossy(&n));
+            if child_info {
+                l.push_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
             }
+            line(out, &l);
         }
-        Ok(Done::Ok(format!("{verb} completed")))
     }
 
     fn status(

@@ -17,7 +17,7 @@ use super::types::{
     CommandBody, Date, FetchAttr, FetchModifiers, SearchKey, SearchReturn, SectionText,
     SequenceSet, StoreMode, Tag, ThreadAlgorithm,
 };
-use super::updates::report_expunged;
+use super::updates::{announce_keywords, report_expunged};
 
 impl Session {
     pub(super) fn message_command(
@@ -30,7 +30,10 @@ impl Session {
     ) -> Done {
         use CommandBody::*;
         let r = match body {
-            Check => Ok(Done::Ok("CHECK completed".into())),
+            Check => {
+                self.sync_with_index(backend);
+                Ok(Done::Ok("CHECK completed".into()))
+            }
             Close => self.close_mailbox(true, backend, actions, out),
             Unselect => self.close_mailbox(false, backend, actions, out),
             Expunge { uids } => self.expunge(uids.as_ref(), backend, out),
@@ -108,6 +111,21 @@ impl Session {
             other => Ok(Done::Bad(format!("{} is not valid here", other.name()))),
         };
         r.unwrap_or_else(|d| d)
+    }
+
+    /// RFC 7162 §3.1: FETCH MODSEQ/CHANGEDSINCE, SEARCH MODSEQ and STORE UNCHANGEDSINCE
+    /// enable CONDSTORE; the first time, with a mailbox selected, the client is told the
+    /// mailbox's HIGHESTMODSEQ, which it did not get at SELECT.
+    pub(super) fn enable_condstore(&mut self, out: &mut Out) {
+        if std::mem::replace(&mut self.condstore, true) {
+            return;
+        }
+        if let State::Selected(sel) = &self.state {
+            line(
+                out,
+                &format!("* OK [HIGHESTMODSEQ {}] Highest", sel.highest_modseq),
+            );
+        }
     }
 
     fn selected(&self) -> Result<&Selected, Done> {
@@ -269,13 +287,10 @@ impl Session {
         if let Some(range) = modifiers.partial {
             indices = range.pick(&indices);
         }
-        let (rev2, condstore) = (
-            self.rev2,
-            self.condstore || modifiers.changed_since.is_some(),
-        );
-        if modifiers.changed_since.is_some() {
-            self.condstore = true;
+        if modifiers.changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq) {
+            self.enable_condstore(out);
         }
+        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
         let sel = self.selected()?;
         let folder = sel.folder.id;
         let read_only = sel.read_only;
@@ -321,6 +336,15 @@ impl Session {
                 )
             });
         let can_seen = sets_seen && self.rights_here(backend).contains('s');
+        if can_seen || attrs.contains(&FetchAttr::Flags) {
+            let sel = self.selected_mut()?;
+            let shown: Vec<String> = indices
+                .iter()
+                .filter_map(|i| sel.messages.get(*i))
+                .flat_map(|m| m.keywords.iter().cloned())
+                .collect();
+            announce_keywords(sel, &shown, out);
+        }
         for idx in indices {
             let sel = self.selected()?;
             let Some(m) = sel.messages.get(idx).cloned() else {
@@ -450,7 +474,10 @@ impl Session {
                         };
                         item.extend_from_slice(name.as_bytes());
                         item.push(b' ');
-                        let data = parsed.as_ref().and_then(|p| p.section(&[], text.as_ref()));
+                        let data = parsed
+                            .as_ref()
+                            .and_then(|p| p.section(&[], text.as_ref()))
+                            .map(message::without_nul);
                         response::nstring(&mut item, data.as_deref());
                     }
                     FetchAttr::BodySection {
@@ -467,7 +494,7 @@ impl Session {
                                     Some((o, l)) => message::partial(&d, *o, *l).to_vec(),
                                     None => d,
                                 };
-                                response::literal(&mut item, &d);
+                                response::literal(&mut item, &message::without_nul(d));
                             }
                             None => item.extend_from_slice(b"NIL"),
                         }
@@ -521,7 +548,9 @@ impl Session {
                 }
                 items.push(item);
             }
-            if uid && !has_uid {
+            // RFC 7162 §3.2.4: with QRESYNC on, every FETCH response carries the UID (the
+            // client tracks messages by UID, as VANISHED replaces EXPUNGE).
+            if (uid || qresync) && !has_uid {
                 items.insert(0, format!("UID {}", m.uid).into_bytes());
             }
             if flags_changed && !has_flags {
@@ -557,9 +586,9 @@ impl Session {
         let rights = self.rights_here(backend);
         let indices = self.resolve_set(set, uid)?;
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore(out);
         }
-        let (rev2, condstore) = (self.rev2, self.condstore);
+        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
         let sel = self.selected()?;
         if sel.read_only {
             return Err(Done::No("[READ-ONLY] Mailbox is read-only".into()));
@@ -603,6 +632,12 @@ impl Session {
                 sel.highest_modseq = sel.highest_modseq.max(*ms);
             }
         }
+        let shown: Vec<String> = outcome
+            .changed
+            .iter()
+            .flat_map(|c| c.2.iter().cloned())
+            .collect();
+        announce_keywords(sel, &shown, out);
         let modified: Vec<u32> = outcome.modified.clone();
         for i in indices {
             let Some(m) = sel.messages.get(i) else {
@@ -617,7 +652,8 @@ impl Session {
                 continue;
             }
             let mut l = format!("* {} FETCH (", i + 1);
-            if uid {
+            // RFC 7162 §3.2.4: UID in every FETCH response once QRESYNC is on.
+            if uid || qresync {
                 l.push_str(&format!("UID {} ", m.uid));
             }
             let mut f = Vec::new();
@@ -705,6 +741,9 @@ impl Session {
         backend: &dyn Backend,
         out: &mut Out,
     ) -> Result<Done, Done> {
+        if keys.iter().any(key_uses_modseq) {
+            self.enable_condstore(out);
+        }
         let hits = self.evaluate(keys, backend)?;
         let sel = self.selected()?;
         let numbers: Vec<u32> = hits
@@ -719,7 +758,7 @@ impl Session {
             .collect();
         let uids: Vec<u32> = hits.iter().map(|i| sel.messages[*i].uid).collect();
         let max_modseq = hits.iter().map(|i| sel.messages[*i].modseq).max();
-        let uses_modseq = keys.iter().any(|k| matches!(k, SearchKey::ModSeq(_)));
+        let uses_modseq = keys.iter().any(key_uses_modseq);
         match ret {
             None if !self.rev2 => {
                 let mut l = String::from("* SEARCH");
@@ -740,6 +779,24 @@ impl Session {
                         .unwrap_or_else(|| saved_result(ret, &uids, &numbers));
                 }
                 let only_save = ret.len() == 1 && ret[0] == SearchReturn::Save;
+                // RFC 7162 §3.1.5: with MIN and/or MAX but neither ALL nor COUNT, MODSEQ
+                // is the highest of the messages returned, not of every match.
+                let whole = ret.is_empty()
+                    || ret.contains(&SearchReturn::All)
+                    || ret.contains(&SearchReturn::Count);
+                let max_modseq = if whole {
+                    max_modseq
+                } else {
+                    let sel = self.selected()?;
+                    let mut returned: Vec<usize> = Vec::new();
+                    if ret.contains(&SearchReturn::Min) {
+                        returned.extend(hits.first());
+                    }
+                    if ret.contains(&SearchReturn::Max) {
+                        returned.extend(hits.last());
+                    }
+                    returned.iter().map(|i| sel.messages[*i].modseq).max()
+                };
                 if !only_save {
                     line(
                         out,
@@ -802,8 +859,9 @@ impl Session {
                 message_id: ids("Message-ID").into_iter().next(),
                 in_reply_to: ids("In-Reply-To").into_iter().next(),
                 references: ids("References"),
-                display_from: header("From"),
-                display_to: header("To"),
+                // Derived from `from` / `to` by the sort (RFC 5957 display names).
+                display_from: String::new(),
+                display_to: String::new(),
             });
         }
         Ok(inputs)
@@ -836,7 +894,8 @@ impl Session {
                     let sel = self.selected_mut()?;
                     sel.saved = hits.iter().map(|i| sel.messages[*i].uid).collect();
                 }
-                // ESORT (RFC 5267): ALL keeps the sort order, so no set compression.
+                // ESORT (RFC 5267 §3.1): ALL is in sort order, so only ascending runs of
+                // consecutive numbers become ranges (1:5), never a reordering set.
                 let mut l = format!("* ESEARCH (TAG \"{tag}\")");
                 if uid {
                     l.push_str(" UID");
@@ -849,8 +908,7 @@ impl Session {
                     l.push_str(&format!(" MAX {}", sorted[sorted.len() - 1]));
                 }
                 if want(SearchReturn::All) && !sorted.is_empty() {
-                    let all: Vec<String> = sorted.iter().map(|n| n.to_string()).collect();
-                    l.push_str(&format!(" ALL {}", all.join(",")));
+                    l.push_str(&format!(" ALL {}", join_numbers(&sorted)));
                 }
                 if want(SearchReturn::Count) {
                     l.push_str(&format!(" COUNT {}", sorted.len()));
@@ -1091,6 +1149,18 @@ fn key_needs_body(k: &SearchKey) -> bool {
         Not(k) => key_needs_body(k),
         Or(a, b) => key_needs_body(a) || key_needs_body(b),
         And(ks) => ks.iter().any(key_needs_body),
+        _ => false,
+    }
+}
+
+/// A MODSEQ search key anywhere (a CONDSTORE enabling command, RFC 7162 §3.1).
+fn key_uses_modseq(k: &SearchKey) -> bool {
+    use SearchKey::*;
+    match k {
+        ModSeq(_) => true,
+        Not(k) => key_uses_modseq(k),
+        Or(a, b) => key_uses_modseq(a) || key_uses_modseq(b),
+        And(ks) => ks.iter().any(key_uses_modseq),
         _ => false,
     }
 }

@@ -5,13 +5,16 @@
 //! - Matching is a case-insensitive substring test (Unicode lower-casing) on decoded
 //!   values: RFC 2047 words in headers, transfer encodings and charsets of text bodies, as
 //!   far as mail-parser's charset tables go. Non-text parts are not searched.
+//! - FROM, TO, CC and BCC also match each parsed address as `mailbox@host`, its display
+//!   name and group names, so that comments and folding inside an address
+//!   (`<user (c)@ (c) domain.org>`) do not hide it from a search for `user@domain.org`.
 //! - Keys that the mailbox index answers (flags, sizes, internal dates, UIDs, sequence
 //!   sets, MODSEQ, OLDER/YOUNGER) give `None`. NOT, OR and lists combine in three-valued
 //!   logic, so `None` comes back only when the content keys alone cannot decide.
 //! - SENT* use the date in the `Date:` header's own zone, ignoring time (RFC 9051); a
 //!   message without a valid `Date:` matches none of them.
 
-use super::message::{decode_header_value, ParsedMessage};
+use super::message::{decode_header_value, parse_addresses, AddressItem, ParsedMessage};
 use super::types::{Date, SearchKey, SectionText};
 
 fn contains(hay: &str, needle: &str) -> bool {
@@ -22,6 +25,33 @@ fn header_matches(msg: &ParsedMessage<'_>, name: &str, needle: &str) -> bool {
     msg.header(name)
         .iter()
         .any(|v| needle.is_empty() || contains(&decode_header_value(v), needle))
+}
+
+/// An address header: its decoded text, or one of its addresses in normal form.
+fn address_matches(msg: &ParsedMessage<'_>, name: &str, needle: &str) -> bool {
+    header_matches(msg, name, needle)
+        || msg.header(name).iter().any(|v| {
+            parse_addresses(v).iter().any(|item| match item {
+                AddressItem::Mailbox {
+                    name,
+                    mailbox,
+                    host,
+                    ..
+                } => {
+                    let mut addr = String::from_utf8_lossy(mailbox).into_owned();
+                    if let Some(h) = host {
+                        addr.push('@');
+                        addr.push_str(&String::from_utf8_lossy(h));
+                    }
+                    contains(&addr, needle)
+                        || name
+                            .as_ref()
+                            .is_some_and(|n| contains(&decode_header_value(n), needle))
+                }
+                AddressItem::GroupStart(g) => contains(&decode_header_value(g), needle),
+                AddressItem::GroupEnd => false,
+            })
+        })
 }
 
 fn body_matches(msg: &ParsedMessage<'_>, needle: &str) -> bool {
@@ -45,10 +75,10 @@ fn sent_date(msg: &ParsedMessage<'_>) -> Option<Date> {
 #[allow(clippy::only_used_in_recursion)]
 pub fn matches(key: &SearchKey, msg: &ParsedMessage<'_>, raw: &[u8]) -> Option<bool> {
     Some(match key {
-        SearchKey::Bcc(s) => header_matches(msg, "bcc", s),
-        SearchKey::Cc(s) => header_matches(msg, "cc", s),
-        SearchKey::From(s) => header_matches(msg, "from", s),
-        SearchKey::To(s) => header_matches(msg, "to", s),
+        SearchKey::Bcc(s) => address_matches(msg, "bcc", s),
+        SearchKey::Cc(s) => address_matches(msg, "cc", s),
+        SearchKey::From(s) => address_matches(msg, "from", s),
+        SearchKey::To(s) => address_matches(msg, "to", s),
         SearchKey::Subject(s) => header_matches(msg, "subject", s),
         SearchKey::Header(name, s) => header_matches(msg, name, s),
         SearchKey::Body(s) => body_matches(msg, s),
@@ -129,6 +159,28 @@ Sch=C3=B6ne Gr=C3=BC=C3=9Fe\r\n\
             m(SearchKey::Header("X-Missing".into(), "".into())),
             Some(false)
         );
+    }
+
+    /// imaptest's search-addresses: comments inside an address, a name in a comment,
+    /// group names.
+    #[test]
+    fn address_keys_match_normalised_addresses() {
+        let raw = b"From: <user-from (comment)@ (comment) domain.org>\r\n\
+To: user-to@domain.org (RealTo)\r\nCc: groupname: g1@x.org;\r\n\r\n";
+        let msg = parse(raw);
+        let m = |k: SearchKey| matches(&k, &msg, raw);
+        assert_eq!(
+            m(SearchKey::From("user-from@domain.org".into())),
+            Some(true)
+        );
+        assert_eq!(m(SearchKey::From("ser-from@dom".into())), Some(true));
+        assert_eq!(m(SearchKey::From("comment".into())), Some(true));
+        assert_eq!(m(SearchKey::From("realto".into())), Some(false));
+        assert_eq!(m(SearchKey::To("realto".into())), Some(true));
+        assert_eq!(m(SearchKey::Cc("groupname".into())), Some(true));
+        assert_eq!(m(SearchKey::Cc("g1@x.org".into())), Some(true));
+        assert_eq!(m(SearchKey::Cc("g2".into())), Some(false));
+        assert_eq!(m(SearchKey::Bcc("".into())), Some(false));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use super::append::{framer_limits, Incoming};
 use super::backend::{Backend, BackendError, FolderInfo, FolderRef};
 use super::framer::{FrameEvent, Framer};
-use super::parser::{parse_command, ParseOptions};
+use super::parser::{parse_command, ParseErrorKind, ParseOptions};
 use super::types::{AuthMechanism, Command, CommandBody, Secret, Tag};
 
 /// Logins that may fail before the connection is closed.
@@ -127,6 +127,12 @@ pub(super) struct Selected {
     pub pending_added: bool,
     /// SEARCHRES (RFC 5182) saved result, as UIDs.
     pub saved: Vec<u32>,
+    /// The keywords the client has been told of in FLAGS (RFC 9051 §7.3.5): one that is
+    /// not here is announced before any FETCH shows it.
+    pub keywords: Vec<String>,
+    /// PERMANENTFLAGS as SELECT computed them from the user's rights: the system flag
+    /// bits and whether new keywords may be made; `None` for a read-only selection.
+    pub permanent: Option<(u8, bool)>,
 }
 
 impl Selected {
@@ -320,6 +326,7 @@ impl Session {
                 "SEARCHRES",
                 "SORT",
                 "ESORT",
+                "SORT=DISPLAY",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "UTF8=ACCEPT",
@@ -452,7 +459,12 @@ impl Session {
             }
             Err(e) => {
                 let tag = e.tag.map_or_else(|| "*".to_string(), |t| t.0);
-                line(out, &format!("{tag} BAD {}", e.message));
+                match e.kind {
+                    ParseErrorKind::InvalidMailboxName => {
+                        line(out, &format!("{tag} NO [CANNOT] {}", e.message))
+                    }
+                    ParseErrorKind::Syntax => line(out, &format!("{tag} BAD {}", e.message)),
+                }
             }
         }
     }
@@ -476,6 +488,7 @@ impl Session {
                 Done::Ok("CAPABILITY completed".into())
             }
             Noop => {
+                self.sync_with_index(backend);
                 self.flush_updates(backend, out, true);
                 Done::Ok("NOOP completed".into())
             }

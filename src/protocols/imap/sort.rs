@@ -2,10 +2,12 @@
 //! §2.1, shared with THREAD.
 //!
 //! Implementation notes:
-//! - Address keys compare the first mailbox's local part (`addr-mailbox`), DISPLAY* the
-//!   decoded display name or else `mailbox@host` (RFC 5957 §2), with ASCII case folding
-//!   for addresses and Unicode lower-casing for subjects and display names (a stand-in
-//!   for i;unicode-casemap).
+//! - Address keys compare the first address's `addr-mailbox` as ENVELOPE shows it (for a
+//!   group, the group name), DISPLAY* the decoded display name or else `mailbox@host`
+//!   (RFC 5957 §2).
+//! - Text keys compare upper-cased: i;unicode-casemap (RFC 5051) compares titlecased
+//!   strings, and upper case is its stand-in here. It matters beyond case: "[" and "_" sort
+//!   after the letters, as they do in Dovecot.
 //! - DATE is the `Date:` header, the internal date when that is missing or invalid
 //!   (RFC 5256 §3). Every tie, and the end of the criteria, falls back to the sequence
 //!   number (or UID) so the order is total.
@@ -103,15 +105,26 @@ fn first_mailbox(value: &str) -> Option<Mailbox> {
         })
 }
 
-/// `addr-mailbox` of the first address, ASCII-lower-cased.
+/// RFC 5256 §3: the `addr-mailbox` of the first address as ENVELOPE has it, where a group
+/// is `(NIL NIL group-name NIL)`; upper-cased (see the implementation notes).
 fn local_part(value: &str) -> String {
-    first_mailbox(value)
-        .map(|(_, m, _)| String::from_utf8_lossy(&m).to_ascii_lowercase())
+    parse_addresses(value.as_bytes())
+        .into_iter()
+        .find_map(|item| match item {
+            AddressItem::Mailbox { mailbox, .. } => Some(mailbox),
+            AddressItem::GroupStart(name) => Some(name),
+            AddressItem::GroupEnd => None,
+        })
+        .map(|m| String::from_utf8_lossy(&m).to_uppercase())
         .unwrap_or_default()
 }
 
-/// RFC 5957 §2: the decoded display name of the first address, else its addr-spec.
+/// RFC 5957 §2: the decoded display name of the first address, else its addr-spec; when
+/// the list starts with a group, the group's name (its display name, as Dovecot sorts it).
 fn display(value: &str) -> String {
+    if let Some(AddressItem::GroupStart(name)) = parse_addresses(value.as_bytes()).first() {
+        return decode_header_value(name);
+    }
     match first_mailbox(value) {
         Some((Some(name), _, _)) if !name.is_empty() => decode_header_value(&name),
         Some((_, mailbox, host)) => {
@@ -245,14 +258,14 @@ fn key(item: &SortInput, k: SortKey) -> Key {
         SortKey::Cc => Key::Text(local_part(&item.cc)),
         SortKey::From => Key::Text(local_part(&item.from)),
         SortKey::To => Key::Text(local_part(&item.to)),
-        SortKey::Subject => Key::Text(base_subject(&item.subject)),
+        SortKey::Subject => Key::Text(base_subject(&item.subject).to_uppercase()),
         SortKey::DisplayFrom => Key::Text(
             if item.display_from.is_empty() {
                 display(&item.from)
             } else {
                 item.display_from.clone()
             }
-            .to_lowercase(),
+            .to_uppercase(),
         ),
         SortKey::DisplayTo => Key::Text(
             if item.display_to.is_empty() {
@@ -260,7 +273,7 @@ fn key(item: &SortInput, k: SortKey) -> Key {
             } else {
                 item.display_to.clone()
             }
-            .to_lowercase(),
+            .to_uppercase(),
         ),
     }
 }
@@ -386,6 +399,67 @@ mod tests {
         assert_eq!(sort(&items, &[crit(SortKey::To, false)]), vec![1, 2, 3, 4]);
         assert_eq!(sort(&items, &[crit(SortKey::Cc, true)]), vec![1, 2, 3, 4]);
         assert_eq!(sort(&items, &[]), vec![1, 2, 3, 4]);
+    }
+
+    /// imaptest's sort-subject and sort-addresses: upper-cased comparison puts "[" and "_"
+    /// after the letters; a group's name is its first address's mailbox.
+    #[test]
+    fn casemap_order_and_group_addresses() {
+        let subjects = ["_", "[xyz]", "b", "Ad: x", "a", "Re: [FWD: C]", ""];
+        let items: Vec<SortInput> = subjects
+            .iter()
+            .zip(1..)
+            .map(|(s, n)| item(n, s, "x@y", None, 1))
+            .collect();
+        assert_eq!(
+            sort(&items, &[crit(SortKey::Subject, false)]),
+            vec![7, 5, 4, 3, 6, 2, 1]
+        );
+        let cc = |seq, cc: &str| SortInput {
+            seq_or_uid: seq,
+            cc: cc.into(),
+            ..Default::default()
+        };
+        let items = vec![
+            cc(1, "user2@domain2.org (foo bar)"),
+            cc(2, "user2: blah@domain1.org;"),
+            cc(3, "user1@domain1.org"),
+        ];
+        assert_eq!(sort(&items, &[crit(SortKey::Cc, false)]), vec![3, 1, 2]);
+        assert_eq!(sort(&items, &[crit(SortKey::Cc, true)]), vec![1, 2, 3]);
+    }
+
+    /// imaptest's sort-display-to: decoded names, addr-specs, and group names compare
+    /// together.
+    #[test]
+    fn display_keys_use_names_addresses_and_groups() {
+        let tos = [
+            "foo bar <a@b.c>",
+            "b@c.d",
+            "d",
+            "=?iso-8859-1?q?foo_aar?= <e@f.g>",
+            "=?iso-8859-1?q?foo_car?= <f@g.h>",
+            "a: xx@xx.org, yy@yy.org;",
+            "z: aa@aa.org, bb@bb.org;",
+            "empty:;",
+        ];
+        let items: Vec<SortInput> = tos
+            .iter()
+            .zip(1..)
+            .map(|(to, n)| SortInput {
+                seq_or_uid: n,
+                to: to.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        assert_eq!(
+            sort(&items, &[crit(SortKey::DisplayTo, false)]),
+            vec![6, 2, 3, 8, 4, 1, 5, 7]
+        );
+        assert_eq!(
+            sort(&items, &[crit(SortKey::DisplayTo, true)]),
+            vec![7, 5, 1, 4, 8, 3, 2, 6]
+        );
     }
 
     #[test]

@@ -368,11 +368,13 @@ pub fn thread_references(items: &[SortInput]) -> Vec<Thread> {
                 }
             }
         }
-        // (1C) the last reference is the parent, replacing any earlier guess.
-        match chain.last() {
-            Some(&p) if !a.is_ancestor(me, p) => a.link(p, me),
-            Some(_) => {}
-            None => a.unlink(me),
+        // (1C) the last reference is the parent, replacing any earlier guess: the guess is
+        // dropped even when the new link would make a loop and is not made either.
+        a.unlink(me);
+        if let Some(&p) = chain.last() {
+            if !a.is_ancestor(me, p) {
+                a.link(p, me);
+            }
         }
     }
     // (2) root set; (3) the id table is no longer needed.
@@ -581,6 +583,20 @@ mod tests {
             msg(3, "[list] Hello", 3, "<p>", &[]),
         ];
         assert_eq!(w(&thread_references(&items)), "((2 1)(3))");
+    }
+
+    /// RFC 5256 step 1C (imaptest's thread group): message 3's own References name its
+    /// child as parent; the link guessed from message 2 (1 -> 3) is broken all the same.
+    #[test]
+    fn references_own_parent_breaks_a_guessed_link_even_if_it_would_loop() {
+        let items = vec![
+            msg(1, "", 3, "<a@b>", &[]),
+            msg(2, "", 1, "<b@b>", &["<a@b>", "<c@b>"]),
+            msg(3, "", 2, "<c@b>", &["<b@b>"]),
+        ];
+        assert_eq!(w(&thread_references(&items)), "(3 2)(1)");
+        // After message 1 goes (imaptest expunges it), the same shape remains.
+        assert_eq!(w(&thread_references(&items[1..])), "(3 2)");
     }
 
     #[test]

@@ -314,7 +314,8 @@ pub struct ListReturn {
 pub struct ListCommand {
     pub select: ListSelect,
     pub reference: String,
-    /// One or more patterns (`LIST "" ("a*" "b*")` is RFC 5258 syntax).
+    /// The patterns (`LIST "" ("a*" "b*")` is RFC 5258 syntax); those that are not valid
+    /// modified UTF-7 are left out, as they match no name: it may be empty.
     pub patterns: Vec<String>,
     pub ret: ListReturn,
     /// `LSUB` (rev1): subscribed names, `\Noselect` for unsubscribed parents.

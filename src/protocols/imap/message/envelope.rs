@@ -32,6 +32,9 @@ enum Tok {
     /// A quoted string's content, unescaped.
     Quoted(Vec<u8>),
     Special(u8),
+    /// A comment's text without its outer parentheses: ignored by the grammar, but it
+    /// stands for the display name of a bare `user@host (Real Name)`.
+    Comment(Vec<u8>),
 }
 
 fn tokenize(v: &[u8]) -> Vec<Tok> {
@@ -40,7 +43,11 @@ fn tokenize(v: &[u8]) -> Vec<Tok> {
     while let Some(&b) = v.get(i) {
         match b {
             b'(' => {
-                i = skip_comment(v, i);
+                let end = skip_comment(v, i);
+                let inner = v.get(i + 1..end).unwrap_or_default();
+                let inner = inner.strip_suffix(b")").unwrap_or(inner);
+                toks.push(Tok::Comment(unescape(inner)));
+                i = end;
                 continue;
             }
             b'"' => {
@@ -92,11 +99,38 @@ fn tokenize(v: &[u8]) -> Vec<Tok> {
     toks
 }
 
+/// A quoted-pair `\\x` stands for `x`.
+fn unescape(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut bytes = v.iter();
+    while let Some(&b) = bytes.next() {
+        match (b, bytes.clone().next()) {
+            (b'\\', Some(&n)) => {
+                out.push(n);
+                bytes.next();
+            }
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
 fn word(t: &Tok) -> Option<&[u8]> {
     match t {
         Tok::Atom(w) | Tok::Quoted(w) => Some(w),
-        Tok::Special(_) => None,
+        Tok::Special(_) | Tok::Comment(_) => None,
     }
+}
+
+/// The last non-empty comment among `toks`, as a display name.
+fn comment_name(toks: &[Tok]) -> Option<Vec<u8>> {
+    toks.iter().rev().find_map(|t| match t {
+        Tok::Comment(c) => {
+            let c = c.trim_ascii();
+            (!c.is_empty()).then(|| c.to_vec())
+        }
+        _ => None,
+    })
 }
 
 /// Words joined by single spaces; `None` if there are none.
@@ -190,8 +224,10 @@ fn parse_mailbox(toks: &[Tok], mut i: usize) -> (Option<AddressItem>, usize) {
     } else {
         let (mailbox, host, next) = addr_spec(toks, start, b",;");
         i = next;
-        (!mailbox.is_empty() || host.is_some()).then_some(AddressItem::Mailbox {
-            name: None,
+        // A bare addr-spec has no phrase; the old `user@host (Real Name)` form puts the
+        // name in a comment, and ENVELOPE shows it as the name (as Dovecot and UW do).
+        (!mailbox.is_empty() || host.is_some()).then(|| AddressItem::Mailbox {
+            name: comment_name(toks.get(start..next).unwrap_or_default()),
             adl: None,
             mailbox,
             host,
@@ -229,6 +265,7 @@ fn concat(toks: &[Tok]) -> Vec<u8> {
         match t {
             Tok::Atom(w) | Tok::Quoted(w) => out.extend_from_slice(w),
             Tok::Special(c) => out.push(*c),
+            Tok::Comment(_) => {}
         }
     }
     out

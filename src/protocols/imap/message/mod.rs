@@ -649,6 +649,17 @@ pub fn partial(data: &[u8], origin: u32, len: u32) -> &[u8] {
     data.get(start..end).unwrap_or_default()
 }
 
+/// Section data fit for a `literal`: RFC 9051 §4.3 (`CHAR8 = %x01-ff`) allows no NUL
+/// there, but a message appended as a binary literal (`~{n}`, RFC 3516) may hold NULs. A
+/// BODY/RFC822 fetch then shows each NUL as 0x80, as Dovecot does: the size stays the same
+/// (RFC822.SIZE and partial offsets still hold) and BINARY still returns the exact bytes.
+pub fn without_nul(mut data: Vec<u8>) -> Vec<u8> {
+    for b in data.iter_mut().filter(|b| **b == 0) {
+        *b = 0x80;
+    }
+    data
+}
+
 /// The FETCH response item name for a body section: `BODY[1.HEADER.FIELDS (SUBJECT)]<0>`
 /// (RFC 9051 §7.5.2: only the origin of a partial is echoed).
 pub fn section_name(section: &Section, partial: Option<(u32, u32)>) -> String {

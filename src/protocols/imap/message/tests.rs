@@ -80,6 +80,27 @@ fn envelope_8bit_and_odd_addresses() {
     );
 }
 
+/// `user@host (Real Name)`: the comment of a bare address is its display name; empty
+/// Sender/Reply-To fall back to From; a source route stays the adl.
+#[test]
+fn envelope_comment_is_the_name_of_a_bare_address() {
+    let raw = b"From: user@domain (Real Name)\r\nSender: \r\nReply-To: \r\n\
+To: a@b (  ), c@d ((nested) \\) x)\r\nCc: Shown <e@f> (not the name)\r\n\r\n";
+    let real = "((\"Real Name\" NIL \"user\" \"domain\"))";
+    assert_eq!(
+        env(raw),
+        format!(
+            "(NIL NIL {real} {real} {real} ((NIL NIL \"a\" \"b\")(\"(nested) ) x\" NIL \"c\" \"d\")) \
+             ((\"Shown\" NIL \"e\" \"f\")) NIL NIL NIL)"
+        )
+    );
+    assert_eq!(
+        env(b"From: <@route:user@domain>\r\n\r\n"),
+        "(NIL NIL ((NIL \"@route\" \"user\" \"domain\")) ((NIL \"@route\" \"user\" \"domain\")) \
+         ((NIL \"@route\" \"user\" \"domain\")) NIL NIL NIL NIL NIL)"
+    );
+}
+
 const ALTERNATIVE: &[u8] = b"From: a@b\r\nSubject: alt\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/alternative; boundary=\"XX\"\r\n\r\n\
 preamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\

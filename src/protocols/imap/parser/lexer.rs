@@ -36,6 +36,9 @@ pub(super) struct P<'a> {
     pub(super) utf8: bool,
     /// Current nesting of search keys.
     pub(super) depth: usize,
+    /// A mailbox name was well-formed but not valid modified UTF-7: the command fails with
+    /// NO, not BAD (no mailbox can have that name; the syntax was fine).
+    pub(super) invalid_name: bool,
 }
 
 impl<'a> P<'a> {
@@ -45,6 +48,7 @@ impl<'a> P<'a> {
             pos: 0,
             utf8,
             depth: 0,
+            invalid_name: false,
         }
     }
 
@@ -292,31 +296,38 @@ impl<'a> P<'a> {
         }
     }
 
-    fn decode_name(&self, raw: Vec<u8>) -> PResult<String> {
+    /// A name as UTF-8: `None` when it is not valid modified UTF-7 (without UTF8=ACCEPT).
+    fn decode_name(&self, raw: Vec<u8>) -> PResult<Option<String>> {
         let s = String::from_utf8(raw).map_err(|_| "mailbox name is not UTF-8".to_string())?;
-        if self.utf8 {
-            Ok(s)
+        Ok(if self.utf8 {
+            Some(s)
         } else {
-            mutf7::decode(&s).ok_or_else(|| "mailbox name is not valid modified UTF-7".into())
-        }
+            mutf7::decode(&s)
+        })
     }
 
     /// `mailbox = "INBOX" / astring`, decoded; INBOX in any case (also as the first level
     /// of "inbox/sub") is normalised to "INBOX" (RFC 3501 §5.1).
     pub(super) fn mailbox(&mut self) -> PResult<MailboxName> {
         let raw = self.astring("a mailbox name")?;
-        let name = self.decode_name(raw)?;
+        let Some(name) = self.decode_name(raw)? else {
+            self.invalid_name = true;
+            return Err("mailbox name is not valid modified UTF-7".into());
+        };
         Ok(MailboxName(normalise_inbox(name)))
     }
 
-    /// The reference of LIST: a mailbox name, decoded but not normalised.
-    pub(super) fn reference(&mut self) -> PResult<String> {
+    /// The reference of LIST: a mailbox name, decoded but not normalised; `None` when it is
+    /// not valid modified UTF-7 (then nothing can match).
+    pub(super) fn reference(&mut self) -> PResult<Option<String>> {
         let raw = self.astring("a reference name")?;
         self.decode_name(raw)
     }
 
-    /// `list-mailbox = 1*list-char / string`, decoded.
-    pub(super) fn list_mailbox(&mut self) -> PResult<String> {
+    /// `list-mailbox = 1*list-char / string`, decoded; `None` when it is not valid modified
+    /// UTF-7: every name is shown to the client in valid modified UTF-7, so such a pattern
+    /// matches none (short of a wildcard inside a broken shift, which no client means).
+    pub(super) fn list_mailbox(&mut self) -> PResult<Option<String>> {
         let raw = match self.peek() {
             Some(b'"' | b'{') => self.string()?,
             _ => {

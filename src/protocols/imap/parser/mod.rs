@@ -35,11 +35,22 @@ use self::lexer::{PResult, P};
 use super::types::*;
 
 /// A command that could not be parsed: the session answers `tag BAD message` (or `* BAD
-/// message` when no tag could be read).
+/// message` when no tag could be read); for [`ParseErrorKind::InvalidMailboxName`],
+/// `tag NO [CANNOT] message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     pub tag: Option<Tag>,
     pub message: String,
+    pub kind: ParseErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// The command does not follow the grammar.
+    Syntax,
+    /// The grammar holds, but a mailbox name is not valid modified UTF-7 (RFC 3501
+    /// §5.1.3), so it cannot name a mailbox: a NO, as for any other name that cannot be.
+    InvalidMailboxName,
 }
 
 impl fmt::Display for ParseError {
@@ -70,12 +81,14 @@ pub fn parse_command(frame: &[u8], opts: &ParseOptions) -> Result<Command, Parse
         return Err(ParseError {
             tag: None,
             message: message.into(),
+            kind: ParseErrorKind::Syntax,
         });
     }
     let tag = Tag(String::from_utf8_lossy(raw_tag).into_owned());
     let fail = |message: String| ParseError {
         tag: Some(tag.clone()),
         message,
+        kind: ParseErrorKind::Syntax,
     };
     if p.at_end() {
         return Err(fail("expected a command after the tag".into()));
@@ -88,11 +101,18 @@ pub fn parse_command(frame: &[u8], opts: &ParseOptions) -> Result<Command, Parse
             .map_err(|m| fail(format!("UID: {m}")))
             .and_then(|sub| {
                 command(&mut p, &sub, true).map_err(|m| fail(format!("UID {sub}: {m}")))
-            })?
+            })
     } else {
-        command(&mut p, &name, false).map_err(|m| fail(format!("{name}: {m}")))?
+        command(&mut p, &name, false).map_err(|m| fail(format!("{name}: {m}")))
     };
-    Ok(Command { tag, body })
+    match body {
+        Ok(body) => Ok(Command { tag, body }),
+        Err(e) if p.invalid_name => Err(ParseError {
+            kind: ParseErrorKind::InvalidMailboxName,
+            ..e
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// The command body after its name, up to and including the line end.
@@ -191,8 +211,13 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
             let pattern = p.list_mailbox()?;
             C::List(ListCommand {
                 select: ListSelect::default(),
-                reference,
-                patterns: vec![pattern],
+                patterns: reference
+                    .is_some()
+                    .then_some(pattern)
+                    .flatten()
+                    .into_iter()
+                    .collect(),
+                reference: reference.unwrap_or_default(),
                 ret: ListReturn::default(),
                 lsub: true,
             })
@@ -465,7 +490,7 @@ fn list(p: &mut P) -> PResult<CommandBody> {
     }
     let reference = p.reference()?;
     p.sp()?;
-    let mut patterns = Vec::new();
+    let mut patterns: Vec<Option<String>> = Vec::new();
     if p.eat(b'(') {
         loop {
             patterns.push(p.list_mailbox()?);
@@ -504,9 +529,14 @@ fn list(p: &mut P) -> PResult<CommandBody> {
             p.close()?;
         }
     }
+    // Names that are not valid modified UTF-7 match nothing (see `P::list_mailbox`).
+    let patterns = match reference {
+        Some(_) => patterns.into_iter().flatten().collect(),
+        None => Vec::new(),
+    };
     Ok(CommandBody::List(ListCommand {
         select,
-        reference,
+        reference: reference.unwrap_or_default(),
         patterns,
         ret,
         lsub: false,

@@ -321,6 +321,46 @@ fn mailbox_names() {
     assert_eq!(e.message, "DELETE: mailbox name is not UTF-8");
 }
 
+/// imaptest's atoms group: a name of atom-specials is a valid astring but not valid modified
+/// UTF-7. A command on it is a NO (no mailbox can have it), not a syntax error; a LIST
+/// pattern like it matches nothing. Broken syntax stays BAD.
+#[test]
+fn names_that_are_not_modified_utf7() {
+    let atoms = "!#$&'+,-.0123456789:;<=>?@^_`|[}";
+    for cmd in [
+        format!("a SELECT {atoms}"),
+        format!("a CREATE \"{atoms}\""),
+        format!("a RENAME INBOX/x {atoms}"),
+        "a STATUS &AGE- (MESSAGES)".to_string(),
+    ] {
+        let e = parse(&cmd).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::InvalidMailboxName, "{cmd}");
+        assert_eq!(e.tag, Some(Tag("a".into())));
+    }
+    for cmd in ["a SELECT", "a SELECT a b", "a SELECT (x"] {
+        assert_eq!(
+            parse(cmd).unwrap_err().kind,
+            ParseErrorKind::Syntax,
+            "{cmd}"
+        );
+    }
+    let list = |cmd: &str| match ok(cmd) {
+        CommandBody::List(l) => l.patterns,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        list(&format!("a LIST \"\" {atoms}%*")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(&format!("a LIST \"\" ({atoms} x%)")),
+        vec!["x%".to_string()]
+    );
+    assert_eq!(list("a LIST &AGE- *"), Vec::<String>::new());
+    assert_eq!(list("a LSUB \"\" &AGE-*"), Vec::<String>::new());
+    assert_eq!(list("a LSUB \"\" x*"), vec!["x*".to_string()]);
+}
+
 #[test]
 fn create_rename_subscribe() {
     assert_eq!(
