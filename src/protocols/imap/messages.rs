@@ -250,7 +250,7 @@ impl Session {
     // --- FETCH -----------------------------------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    fn fetch(
+    pub(super) fn fetch(
         &mut self,
         uid: bool,
         set: &SequenceSet,

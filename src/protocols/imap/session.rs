@@ -47,6 +47,8 @@ pub enum Action {
     },
     /// Report changes of this folder (or of none) to `folder_changed` from now on.
     Watch(Option<FolderRef>),
+    /// NOTIFY (RFC 5465): pass these owners' account events to `account_event` from now on.
+    WatchAccounts(Vec<String>),
     Close,
 }
 
@@ -152,6 +154,8 @@ pub struct Session {
     pub(super) utf8: bool,
     pub(super) condstore: bool,
     pub(super) qresync: bool,
+    /// NOTIFY SET in force (RFC 5465).
+    pub(super) notify: Option<super::types::NotifySet>,
     auth_failures: u32,
     /// Tag of the IDLE command while idling.
     idle: Option<Tag>,
@@ -207,6 +211,7 @@ impl Session {
             utf8: false,
             condstore: false,
             qresync: false,
+            notify: None,
             auth_failures: 0,
             idle: None,
             sasl: None,
@@ -301,6 +306,7 @@ impl Session {
                 "METADATA",
                 "METADATA-SERVER",
                 "CATENATE",
+                "NOTIFY",
             ]);
         }
         let mut s = caps.join(" ");
@@ -520,6 +526,7 @@ impl Session {
             | GetQuota(_)
             | GetQuotaRoot(_)
             | SetQuota { .. } => self.mailbox_command(&tag, cmd.body, backend, out, actions),
+            Notify(set) => self.notify_command(set, backend, out, actions),
             GetMetadata { .. } | SetMetadata { .. } => {
                 self.metadata_command(cmd.body, backend, out)
             }
@@ -759,14 +766,17 @@ impl Session {
                 }
             }
         }
+        let mut out = Vec::new();
         if self.idle.is_some() {
-            let mut out = Vec::new();
             self.flush_updates(backend, &mut out, true);
-            if !out.is_empty() {
-                return vec![Action::Send(out)];
-            }
+        } else {
+            self.notify_selected_now(backend, &mut out);
         }
-        Vec::new()
+        if out.is_empty() {
+            Vec::new()
+        } else {
+            vec![Action::Send(out)]
+        }
     }
 
     /// Autologout (RFC 9051 §5.4).

@@ -1124,5 +1124,6 @@ fn sequence_sets() {
 
 mod catenate;
 mod metadata;
+mod notify;
 mod objectid;
 mod props;
