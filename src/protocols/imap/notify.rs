@@ -561,3 +561,7 @@ fn check_groups(groups: &[EventGroup]) -> Result<(), Done> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "notify_tests.rs"]
+mod tests;
