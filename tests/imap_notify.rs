@@ -1,6 +1,6 @@
 //! RFC 5465 NOTIFY across sessions: one session NOTIFYs, another changes mailboxes, and the
 //! first hears of it without asking — STATUS for message changes in another mailbox, LIST
-//! for mailboxes created, renamed, deleted and (un)subscribed, METADATA for entries — and
+//! for mailboxes created, renamed, deleted and (un)subscribed (also by the console), METADATA for entries — and
 //! Dovecot's imaptest `notify` script passes when imaptest is installed.
 
 mod common;
@@ -66,6 +66,16 @@ fn a_notify_session_hears_of_changes_made_by_another() {
     wait_for(&mut watcher, |l| l == "* LIST (\\NonExistent) \"/\" Later");
     assert!(ok(&actor.cmd("SETMETADATA Lists (/shared/comment \"hi\")")));
     wait_for(&mut watcher, |l| l == "* METADATA Lists /shared/comment");
+
+    // The console's folder commands are news too.
+    let (done, text) = server.console("folder create bob@example.com FromConsole");
+    assert!(done, "{text}");
+    wait_for(&mut watcher, |l| l == "* LIST () \"/\" FromConsole");
+    let (done, text) = server.console("folder delete bob@example.com FromConsole");
+    assert!(done, "{text}");
+    wait_for(&mut watcher, |l| {
+        l == "* LIST (\\NonExistent) \"/\" FromConsole"
+    });
 
     // The selected mailbox: EXISTS and the FETCH MessageNew asked for, at once.
     let mut smtp = Client::connect(server.addr("smtp"));
