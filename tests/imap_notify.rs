@@ -34,7 +34,7 @@ fn a_notify_session_hears_of_changes_made_by_another() {
     let r = watcher.cmd(
         "NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge)) \
          (personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange \
-         MailboxMetadataChange))",
+         MailboxMetadataChange ServerMetadataChange))",
     );
     assert!(ok(&r), "{r:?}");
     // SET STATUS: the other mailboxes' state at once, not the selected one's.
@@ -66,6 +66,8 @@ fn a_notify_session_hears_of_changes_made_by_another() {
     wait_for(&mut watcher, |l| l == "* LIST (\\NonExistent) \"/\" Later");
     assert!(ok(&actor.cmd("SETMETADATA Lists (/shared/comment \"hi\")")));
     wait_for(&mut watcher, |l| l == "* METADATA Lists /shared/comment");
+    assert!(ok(&actor.cmd("SETMETADATA \"\" (/private/vendor/x \"1\")")));
+    wait_for(&mut watcher, |l| l == "* METADATA \"\" /private/vendor/x");
 
     // The console's folder commands are news too.
     let (done, text) = server.console("folder create bob@example.com FromConsole");
@@ -91,6 +93,31 @@ fn a_notify_session_hears_of_changes_made_by_another() {
     assert!(ok(&actor.cmd("CREATE Quiet")));
     let r = watcher.cmd("NOOP");
     assert_eq!(r.len(), 1, "{r:?}");
+}
+
+#[test]
+fn changes_in_a_mailbox_shared_by_another_user_arrive() {
+    let server = TestServer::start();
+    let addr = server.addr("imap");
+    let mut alice = Imap::login(addr, "alice@example.com");
+    assert!(ok(&alice.cmd("CREATE Shared")));
+    assert!(ok(&alice.cmd("SETACL Shared bob@example.com lr")));
+    let mut bob = Imap::login(addr, "bob@example.com");
+    let r = bob.cmd(
+        "NOTIFY SET STATUS (subtree \"Other Users/alice@example.com\" (MessageNew MessageExpunge))",
+    );
+    assert!(
+        r.iter().any(|l| l.starts_with(
+            "* STATUS \"Other Users/alice@example.com/Shared\" (MESSAGES 0 UIDNEXT 1 "
+        )),
+        "{r:?}"
+    );
+    assert!(ok(&alice.cmd("APPEND Shared {7}\r\nSubj: x")));
+    let l = wait_for(&mut bob, |l| l.starts_with("* STATUS"));
+    assert!(
+        l.starts_with("* STATUS \"Other Users/alice@example.com/Shared\" (MESSAGES 1 UIDNEXT 2 "),
+        "{l}"
+    );
 }
 
 #[test]

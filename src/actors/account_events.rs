@@ -69,6 +69,9 @@ pub enum AccountChanged {
     },
 }
 
+/// The listening key of server-wide changes: no account address can be empty.
+pub const SERVER: &str = "@server";
+
 /// The registry: account → listeners.
 #[derive(Default)]
 pub struct AccountEvents {
@@ -100,16 +103,9 @@ impl AccountEvents {
         }
     }
 
-    /// Server-wide changes (server metadata): every listener hears them.
-    pub fn publish_all(&self, event: AccountChanged) {
-        let mut all = lock(&self.listeners);
-        for list in all.values_mut() {
-            list.retain(|r| r.connected());
-            for r in list.iter() {
-                r.do_send(event.clone());
-            }
-        }
-        all.retain(|_, l| !l.is_empty());
+    /// Server-wide changes (server metadata), to the listeners of [`SERVER`].
+    pub fn publish_server(&self, event: AccountChanged) {
+        self.publish(SERVER, event);
     }
 
     pub fn listener_count(&self) -> usize {
@@ -182,7 +178,7 @@ mod tests {
     fn publishing_without_listeners_is_a_no_op() {
         let r = AccountEvents::default();
         r.publish("a@x", ev(1));
-        r.publish_all(ev(2));
+        r.publish_server(ev(2));
         assert_eq!(r.listener_count(), 0);
     }
 }

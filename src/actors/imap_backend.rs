@@ -85,7 +85,7 @@ impl StoreBackend {
             None => self
                 .ctx
                 .account_events
-                .publish_all(AccountChanged::Metadata {
+                .publish_server(AccountChanged::Metadata {
                     mailbox: None,
                     entries,
                     private_to,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use super::account_events::{AccountChanged, EventQueue, MessageChange};
+use super::account_events::{AccountChanged, EventQueue, MessageChange, SERVER};
 use super::ServerContext;
 use crate::protocols::imap::backend::Backend;
 use crate::protocols::imap::notify::{AccountEvent, MessageKind};
@@ -42,10 +42,12 @@ impl NotifyLink {
         }
     }
 
-    /// Listens to these accounts from now on (once each, for the session's life: after
-    /// NOTIFY NONE the session drops what still arrives).
+    /// Listens to these accounts (and to server-wide changes) from now on, once each, for
+    /// the session's life: after NOTIFY NONE the session drops what still arrives. A new
+    /// NOTIFY SET starts with a clean slate: an overflow while NOTIFY was off lost nothing.
     pub fn watch(&mut self, sctx: &ServerContext, owners: Vec<String>) {
-        for o in owners {
+        self.queue.take_overflow();
+        for o in std::iter::once(SERVER.to_string()).chain(owners) {
             if self.listening.insert(o.clone()) {
                 sctx.account_events.listen(&o, self.me.clone());
             }

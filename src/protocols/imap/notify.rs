@@ -102,19 +102,7 @@ impl Session {
         if let Err(done) = check_groups(&set.groups) {
             return done;
         }
-        let me = self.me();
-        let mut owners = vec![me.clone()];
-        for g in &set.groups {
-            if let MailboxFilter::Subtree(names) | MailboxFilter::Mailboxes(names) = &g.filter {
-                for n in names {
-                    if let Resolved::Folder { owner, .. } = names::resolve(&me, &n.0) {
-                        if !owners.contains(&owner) {
-                            owners.push(owner);
-                        }
-                    }
-                }
-            }
-        }
+        let owners = self.owners_to_watch(&set, backend);
         let status = set.status;
         self.notify = Some(set);
         actions.push(Action::Send(std::mem::take(out)));
@@ -407,6 +395,34 @@ impl Session {
         any.then_some((group.filter != MailboxFilter::SelectedDelayed, attrs))
     }
 
+    /// Whose account events the set needs: the user's own, and the owners of the other
+    /// users' and public mailboxes its filters name (directly, as a subtree, or as
+    /// subscriptions).
+    fn owners_to_watch(&self, set: &NotifySet, backend: &dyn Backend) -> Vec<String> {
+        let me = self.me();
+        let mut named: Vec<String> = Vec::new();
+        for g in &set.groups {
+            match &g.filter {
+                MailboxFilter::Subtree(list) | MailboxFilter::Mailboxes(list) => {
+                    named.extend(list.iter().map(|n| n.0.clone()))
+                }
+                MailboxFilter::Subscribed => {
+                    named.extend(backend.subscription_list(&me).unwrap_or_default())
+                }
+                _ => {}
+            }
+        }
+        let mut owners = vec![me.clone()];
+        for n in named {
+            if let Some(owner) = owner_of(&me, &n) {
+                if !owners.contains(&owner) {
+                    owners.push(owner);
+                }
+            }
+        }
+        owners
+    }
+
     fn is_selected(&self, folder: FolderRef) -> bool {
         matches!(&self.state, State::Selected(sel) if sel.folder.id == folder)
     }
@@ -462,6 +478,24 @@ fn is_subscribed(backend: &dyn Backend, me: &str, owner: &str, name: &str, shown
         || backend
             .subscription_list(me)
             .is_ok_and(|l| l.iter().any(|n| n == shown))
+}
+
+/// The owner of the mailboxes a client-visible name stands for, also for the namespace
+/// levels a SUBTREE may name ("Public Folders", "Other Users/<address>").
+fn owner_of(me: &str, shown: &str) -> Option<String> {
+    match names::resolve(me, shown) {
+        Resolved::Folder { owner, .. } => Some(owner),
+        Resolved::Namespace => {
+            let rest = shown.trim_end_matches(SEPARATOR);
+            if rest == names::PUBLIC {
+                return Some(PUBLIC_OWNER.to_string());
+            }
+            let owner = rest
+                .strip_prefix(names::OTHER_USERS)?
+                .strip_prefix(SEPARATOR)?;
+            (!owner.is_empty()).then(|| owner.to_ascii_lowercase())
+        }
+    }
 }
 
 /// The name the user sees for `owner`'s folder `name`.

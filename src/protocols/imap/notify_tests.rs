@@ -265,3 +265,30 @@ fn mailbox_subscription_and_metadata_events() {
         "* METADATA \"\" /shared/admin\r\n"
     );
 }
+
+#[test]
+fn the_session_asks_for_the_accounts_its_filters_name() {
+    let b = MemBackend::new();
+    let mut s = login(&b);
+    let actions = s.receive(
+        b"n NOTIFY SET (subtree \"Other Users/BOB@fuzz.test\" (MessageNew MessageExpunge)) \
+          (mailboxes (INBOX \"Public Folders/Announcements\") (MessageNew MessageExpunge))\r\n",
+        &b,
+    );
+    let watched: Vec<&Vec<String>> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::WatchAccounts(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        watched,
+        vec![&vec![USER.to_string(), OTHER.to_string(), String::new()]]
+    );
+    // A BAD or NO NOTIFY changes nothing and watches nothing.
+    let actions = s.receive(b"m NOTIFY SET (personal (AnnotationChange))\r\n", &b);
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, Action::WatchAccounts(_))));
+}
