@@ -116,3 +116,98 @@ fn notify_errors() {
     bad("a NOTIFY SET (personal (MessageNew)) ", "");
     bad("a NOTIFY SET (personal (MessageNew))(inboxes NONE)", "");
 }
+
+/// A mailbox filter, printed and as parsed.
+fn filter() -> impl Strategy<Value = (String, MailboxFilter)> {
+    let name = "[A-Za-z][A-Za-z0-9]{0,6}(/[A-Za-z0-9]{1,5})?";
+    prop_oneof![
+        Just(("selected".to_string(), MailboxFilter::Selected)),
+        Just((
+            "SELECTED-DELAYED".to_string(),
+            MailboxFilter::SelectedDelayed
+        )),
+        Just(("inboxes".to_string(), MailboxFilter::Inboxes)),
+        Just(("Personal".to_string(), MailboxFilter::Personal)),
+        Just(("subscribed".to_string(), MailboxFilter::Subscribed)),
+        proptest::collection::vec(name, 1..4).prop_map(|names| {
+            let printed = format!("subtree ({})", names.join(" "));
+            let names = names.into_iter().map(|n| mb(&n)).collect();
+            (printed, MailboxFilter::Subtree(names))
+        }),
+        name.prop_map(|n| (
+            format!("mailboxes \"{n}\""),
+            MailboxFilter::Mailboxes(vec![mb(&n)])
+        )),
+    ]
+    .prop_filter("INBOX is normalised", |(p, _)| {
+        !p.to_ascii_uppercase().contains("INBOX")
+    })
+}
+
+/// An event, printed and as parsed.
+fn event() -> impl Strategy<Value = (String, NotifyEvent)> {
+    prop_oneof![
+        Just(("MessageNew".to_string(), NotifyEvent::MessageNew(vec![]))),
+        Just((
+            "MessageNew (UID FLAGS)".to_string(),
+            NotifyEvent::MessageNew(vec![FetchAttr::Uid, FetchAttr::Flags])
+        )),
+        Just(("messageexpunge".to_string(), NotifyEvent::MessageExpunge)),
+        Just(("FlagChange".to_string(), NotifyEvent::FlagChange)),
+        Just((
+            "AnnotationChange".to_string(),
+            NotifyEvent::AnnotationChange
+        )),
+        Just(("MailboxName".to_string(), NotifyEvent::MailboxName)),
+        Just((
+            "SubscriptionChange".to_string(),
+            NotifyEvent::SubscriptionChange
+        )),
+        Just((
+            "MailboxMetadataChange".to_string(),
+            NotifyEvent::MailboxMetadataChange
+        )),
+        Just((
+            "ServerMetadataChange".to_string(),
+            NotifyEvent::ServerMetadataChange
+        )),
+        "X-[A-Z]{1,6}".prop_map(|e| (e.clone(), NotifyEvent::Other(e))),
+    ]
+}
+
+proptest! {
+    /// Printed NOTIFY SET commands parse back to the same groups.
+    #[test]
+    fn notify_set_round_trip(
+        status in any::<bool>(),
+        groups in proptest::collection::vec(
+            (filter(), proptest::collection::vec(event(), 0..4)),
+            1..4,
+        )
+    ) {
+        let mut cmd = String::from("a NOTIFY SET");
+        if status {
+            cmd.push_str(" STATUS");
+        }
+        let mut expected = Vec::new();
+        for ((printed, filter), events) in groups {
+            let list = if events.is_empty() {
+                "NONE".to_string()
+            } else {
+                let names: Vec<&str> = events.iter().map(|(p, _)| p.as_str()).collect();
+                format!("({})", names.join(" "))
+            };
+            cmd.push_str(&format!(" ({printed} {list})"));
+            expected.push(EventGroup {
+                filter,
+                events: events.into_iter().map(|(_, e)| e).collect(),
+            });
+        }
+        cmd.push_str("\r\n");
+        let parsed = parse_command(cmd.as_bytes(), &ParseOptions::default()).map(|c| c.body);
+        prop_assert_eq!(
+            parsed,
+            Ok(CommandBody::Notify(Some(NotifySet { status, groups: expected })))
+        );
+    }
+}
