@@ -154,13 +154,15 @@ fn imaptest_notify_script() {
     let script = std::path::Path::new(&dir).join("notify");
     let server = TestServer::start();
     let addr = server.addr("imap");
-    let out = std::process::Command::new("imaptest")
-        .arg(format!("host={}", addr.ip()))
-        .arg(format!("port={}", addr.port()))
-        .arg("user=bob@example.com")
-        .arg(format!("pass={PASSWORD}"))
-        .arg(format!("test={}", script.display()))
-        .output();
+    let args = [
+        format!("host={}", addr.ip()),
+        format!("port={}", addr.port()),
+        "user=bob@example.com".to_string(),
+        format!("pass={PASSWORD}"),
+        format!("test={}", script.display()),
+    ];
+    println!("imaptest {}", args.join(" "));
+    let out = std::process::Command::new("imaptest").args(&args).output();
     let out = match out {
         Ok(o) => o,
         Err(e) => panic!("IMAPTEST_TESTS is set but imaptest cannot run: {e}"),
