@@ -13,7 +13,9 @@
 //! - On the way in, [`mailauth`] signs mail from authenticated users (DKIM) and checks mail
 //!   from other servers (SPF, DKIM, ARC, DMARC → Authentication-Results, DMARC policy).
 //! - Inbound routes to local / remote / bad; the local queue appends to the recipient's INBOX
-//!   through its [`actors::folder::MailboxFolderActor`], which broadcasts `MailboxChanged`.
+//!   through its [`actors::folder::MailboxFolderActor`], which broadcasts `MailboxChanged` to
+//!   the folder's watchers and, through [`actors::account_events`], to sessions that watch
+//!   the whole account (IMAP NOTIFY).
 //! - Remote mail goes to [`actors::remote_queue::RemoteQueueActor`], which delivers it over
 //!   SMTP with [`outbound`] (MX lookup, the [`protocols::smtp::client`] codec, retries through
 //!   the deferred queue, bounces as RFC 3464 DSNs).

@@ -103,6 +103,7 @@ fn imap_session_seeds_reach_every_command() {
         "IDLE terminated",
         "GETMETADATA completed",
         "SETMETADATA completed",
+        "NOTIFY completed",
     ];
     let missing: Vec<&str> = expected
         .into_iter()

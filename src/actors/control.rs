@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::account_events::AccountChanged;
 use super::fetcher;
 use super::stats::Stats;
 use super::ServerContext;
@@ -124,8 +125,38 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             let now = ctx.clock.now();
             crate::outbound::show::tls_policy(&config, &resolver, &ctx.store, now, &domain).await
         }
+        AdminCommand::FolderCreate { .. } | AdminCommand::FolderDelete { .. } => {
+            let out = exec::execute(&ctx.store, &cmd)?;
+            announce_folder(ctx, cmd);
+            Ok(out)
+        }
         other => execute_fetch(ctx, other).await,
     }
+}
+
+/// A folder the console created or deleted is news for the owner's NOTIFY sessions, as
+/// one an IMAP client created or deleted would be.
+fn announce_folder(ctx: &ServerContext, cmd: AdminCommand) {
+    let (owner, event) = match cmd {
+        AdminCommand::FolderCreate { owner, name } => {
+            let owner = exec::storage_owner(&owner).to_string();
+            let event = AccountChanged::MailboxCreated {
+                owner: owner.clone(),
+                name,
+            };
+            (owner, event)
+        }
+        AdminCommand::FolderDelete { owner, name } => {
+            let owner = exec::storage_owner(&owner).to_string();
+            let event = AccountChanged::MailboxDeleted {
+                owner: owner.clone(),
+                name,
+            };
+            (owner, event)
+        }
+        _ => return,
+    };
+    ctx.account_events.publish(&owner, event);
 }
 
 /// The fetch commands need the live fetchers: started on add, stopped on delete, run now.

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
 
+use super::account_events::{AccountChanged, MessageChange};
 use super::supervisor::{apply_backoff, guarded, lock};
 use super::ServerContext;
 use crate::storage::{
@@ -87,6 +88,9 @@ pub struct Unsubscribe(pub Recipient<MailboxChanged>);
 
 pub struct MailboxFolderActor {
     id: FolderId,
+    /// The owning account ("" for public folders), whose account-event listeners hear of
+    /// every change here.
+    owner: String,
     path: String,
     ctx: Arc<ServerContext>,
     subscribers: Vec<Recipient<MailboxChanged>>,
@@ -105,6 +109,14 @@ impl MailboxFolderActor {
         for s in &self.subscribers {
             s.do_send(change.clone());
         }
+        let (folder, change) = match change {
+            MailboxChanged::Added { folder, .. } => (folder, MessageChange::Added),
+            MailboxChanged::Expunged { folder, .. } => (folder, MessageChange::Expunged),
+            MailboxChanged::Flags { folder, .. } => (folder, MessageChange::Flags),
+        };
+        self.ctx
+            .account_events
+            .publish(&self.owner, AccountChanged::Message { folder, change });
     }
 }
 
@@ -399,8 +411,10 @@ impl FolderRegistry {
         let path = format!("folder/{}/{}", state.account, state.name);
         ctx.registry.register(&path, "folder");
         let actor_ctx = ctx.clone();
+        let owner = state.account.clone();
         let addr = Supervisor::start_in_arbiter(ctx.core_arbiter(), move |_| MailboxFolderActor {
             id,
+            owner,
             path,
             ctx: actor_ctx,
             subscribers: Vec::new(),

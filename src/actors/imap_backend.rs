@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::account_events::AccountChanged;
 use super::folder::{
     AppendMessages, CopyMessages, Expunge, FolderError, ReplaceMessage, StoreFlags,
 };
@@ -69,6 +70,42 @@ fn folder_err(e: FolderError) -> BackendError {
 }
 
 impl StoreBackend {
+    fn publish(&self, account: &str, event: AccountChanged) {
+        self.ctx.account_events.publish(account, event);
+    }
+
+    /// One event for the changed entries: to the folder's owner (server entries: to all).
+    fn publish_metadata(
+        &self,
+        folder: Option<FolderRef>,
+        user: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+    ) {
+        let entries: Vec<String> = changes.iter().map(|(e, _)| e.clone()).collect();
+        let private_to = Some(user.to_string());
+        match folder {
+            None => self
+                .ctx
+                .account_events
+                .publish_server(AccountChanged::Metadata {
+                    mailbox: None,
+                    entries,
+                    private_to,
+                }),
+            Some(id) => {
+                let Ok(f) = self.ctx.store.folder_state(id) else {
+                    return;
+                };
+                let event = AccountChanged::Metadata {
+                    mailbox: Some((f.account.clone(), f.name.clone())),
+                    entries,
+                    private_to,
+                };
+                self.publish(&f.account, event);
+            }
+        }
+    }
+
     fn info(&self, f: FolderState) -> FolderInfo {
         let recent = self.ctx.store.recent_count(f.id).unwrap_or(0);
         FolderInfo {
@@ -441,6 +478,13 @@ impl Backend for StoreBackend {
             .create_folder(owner, name, special_use)
             .map_err(err)?;
         self.ctx.store.commit().map_err(err)?;
+        self.publish(
+            owner,
+            AccountChanged::MailboxCreated {
+                owner: owner.to_string(),
+                name: name.to_string(),
+            },
+        );
         Ok(id)
     }
 
@@ -452,7 +496,15 @@ impl Backend for StoreBackend {
             self.ctx.store.subscribe(&f.account, &f.name).map_err(err)?;
         }
         self.ctx.store.delete_folder(folder).map_err(err)?;
-        self.ctx.store.commit().map_err(err)
+        self.ctx.store.commit().map_err(err)?;
+        self.publish(
+            &f.account,
+            AccountChanged::MailboxDeleted {
+                owner: f.account.clone(),
+                name: f.name,
+            },
+        );
+        Ok(())
     }
 
     fn rename_folder(&self, folder: FolderRef, new_name: &str) -> Result<(), BackendError> {
@@ -468,7 +520,23 @@ impl Backend for StoreBackend {
                 .rename_folder(folder, new_name)
                 .map_err(err)?;
         }
-        self.ctx.store.commit().map_err(err)
+        self.ctx.store.commit().map_err(err)?;
+        // Renaming INBOX moves its messages to a new mailbox and leaves INBOX in place
+        // (RFC 9051 §6.3.6): for watchers that is a new mailbox.
+        let event = if f.name == "INBOX" {
+            AccountChanged::MailboxCreated {
+                owner: f.account.clone(),
+                name: new_name.to_string(),
+            }
+        } else {
+            AccountChanged::MailboxRenamed {
+                owner: f.account.clone(),
+                from: f.name,
+                to: new_name.to_string(),
+            }
+        };
+        self.publish(&f.account, event);
+        Ok(())
     }
 
     fn set_subscribed(&self, folder: FolderRef, subscribed: bool) -> Result<(), BackendError> {
@@ -484,14 +552,19 @@ impl Backend for StoreBackend {
 
     fn set_subscription(&self, user: &str, name: &str, on: bool) -> Result<(), BackendError> {
         if on {
-            self.ctx.store.subscribe(user, name).map_err(err)
+            self.ctx.store.subscribe(user, name).map_err(err)?;
         } else {
-            self.ctx
-                .store
-                .unsubscribe(user, name)
-                .map_err(err)
-                .map(|_| ())
+            self.ctx.store.unsubscribe(user, name).map_err(err)?;
         }
+        self.publish(
+            user,
+            AccountChanged::Subscription {
+                user: user.to_string(),
+                name: name.to_string(),
+                on,
+            },
+        );
+        Ok(())
     }
 
     fn set_acl(
@@ -534,7 +607,9 @@ impl Backend for StoreBackend {
             .set_metadata(Self::metadata_owner(folder), user, changes)
             .map_err(err)?;
         // RFC 5464 gives no weaker promise than any other change: durable before OK.
-        store.commit().map_err(err)
+        store.commit().map_err(err)?;
+        self.publish_metadata(folder, user, changes);
+        Ok(())
     }
 
     fn set_quota(

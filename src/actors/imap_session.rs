@@ -15,10 +15,12 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use super::account_events::{AccountChanged, EventQueue};
 use super::auth::{check_password, Checked};
 use super::conn::{on_blocking_pool, Conn};
 use super::folder::{MailboxChanged, Subscribe, Unsubscribe};
 use super::imap_backend::StoreBackend;
+use super::imap_notify::{NotifyLink, NOTIFY_QUEUE};
 use super::listener::ConnGuard;
 use super::ServerContext;
 use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
@@ -37,6 +39,7 @@ pub struct ImapSessionActor {
     name: &'static str,
     io: Option<SessionIo>,
     changes: Option<mpsc::UnboundedSender<MailboxChanged>>,
+    events: Option<Arc<EventQueue>>,
 }
 
 struct SessionIo {
@@ -65,6 +68,7 @@ impl ImapSessionActor {
                 _guard: guard,
             }),
             changes: None,
+            events: None,
         }
     }
 }
@@ -82,10 +86,14 @@ impl Actor for ImapSessionActor {
         self.changes = Some(tx);
         let sctx = self.ctx.clone();
         let me = ctx.address().recipient::<MailboxChanged>();
+        let (queue, events) = EventQueue::new(NOTIFY_QUEUE);
+        let queue = Arc::new(queue);
+        self.events = Some(queue.clone());
+        let link = NotifyLink::new(ctx.address().recipient(), queue, events);
         let id = sctx.new_session_id();
         let span = tracing::info_span!("imap", service = self.name, session = %id, peer = %io.peer);
         let fut = async move {
-            if let Err(e) = run(sctx, io, id, me, rx).await {
+            if let Err(e) = run(sctx, io, id, me, rx, link).await {
                 tracing::debug!("session ended: {e}");
             }
         }
@@ -104,6 +112,16 @@ impl Handler<MailboxChanged> for ImapSessionActor {
     fn handle(&mut self, msg: MailboxChanged, _ctx: &mut Self::Context) {
         if let Some(tx) = &self.changes {
             let _ = tx.send(msg);
+        }
+    }
+}
+
+impl Handler<AccountChanged> for ImapSessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AccountChanged, _ctx: &mut Self::Context) {
+        if let Some(q) = &self.events {
+            q.offer(msg);
         }
     }
 }
@@ -136,6 +154,7 @@ async fn run(
     id: String,
     me: Recipient<MailboxChanged>,
     mut changes: mpsc::UnboundedReceiver<MailboxChanged>,
+    mut link: NotifyLink,
 ) -> std::io::Result<()> {
     let config = sctx.config();
     let tls = sctx.tls();
@@ -197,6 +216,7 @@ async fn run(
                         };
                     actions.extend(session.resume_auth(account, &backend));
                 }
+                Action::WatchAccounts(owners) => link.watch(&sctx, owners),
                 Action::Watch(folder) => {
                     watched = folder;
                     if let Some(f) = folder {
@@ -260,6 +280,9 @@ async fn run(
                 if let Some(c) = to_change(change, watched) {
                     actions.extend(session.folder_changed(c, &backend));
                 }
+            }
+            Some(event) = link.rx.recv() => {
+                actions.extend(link.deliver(event, &mut session, &backend));
             }
             _ = shutdown.changed() => actions.extend(session.shutdown()),
         }

@@ -18,6 +18,7 @@
 //! Queue and folder actors are started under `actix::Supervisor` and contain panics with
 //! [`supervisor::guarded`], so a failing one restarts and reloads from storage.
 
+pub mod account_events;
 pub mod auth;
 pub mod authlog;
 pub mod client_tls;
@@ -29,6 +30,7 @@ pub mod fetcher;
 pub mod folder;
 pub mod header_cache;
 pub mod imap_backend;
+pub mod imap_notify;
 pub mod imap_session;
 pub mod listener;
 pub mod pop3_backend;
@@ -62,6 +64,8 @@ pub struct ServerContext {
     pub faults: supervisor::FaultHooks,
     pub auth_log: authlog::AuthFailureLog,
     pub folders: folder::FolderRegistry,
+    /// Account-wide changes for sessions that watch more than one folder (IMAP NOTIFY).
+    pub account_events: account_events::AccountEvents,
     /// The fetch sources' actors (MultiPOP, DomainPOP).
     pub fetchers: fetcher::Fetchers,
     queues: OnceLock<queues::QueueAddrs>,
@@ -107,6 +111,7 @@ impl ServerContext {
             faults: supervisor::FaultHooks::default(),
             auth_log,
             folders: folder::FolderRegistry::default(),
+            account_events: account_events::AccountEvents::default(),
             fetchers: fetcher::Fetchers::new(max_fetchers),
             queues: OnceLock::new(),
             shutdown,

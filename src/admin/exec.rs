@@ -265,7 +265,7 @@ pub fn queue_retry(store: &Store, id: u64) -> Result<String, String> {
 }
 
 /// The storage owner for a command's owner word (`public` → [`PUBLIC_OWNER`]).
-fn storage_owner(owner: &str) -> &str {
+pub fn storage_owner(owner: &str) -> &str {
     if owner == PUBLIC {
         PUBLIC_OWNER
     } else {

@@ -117,6 +117,8 @@ impl Driver {
                     self.watched = folder;
                     Vec::new()
                 }
+                // One session alone: no other account's events to pass on.
+                Action::WatchAccounts(_) => Vec::new(),
                 Action::StartTls => self.session.tls_established(&self.backend),
                 Action::Compress { .. } => self.session.compression_started(&self.backend),
                 Action::UnwatchAll => {

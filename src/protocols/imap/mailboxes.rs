@@ -777,7 +777,13 @@ impl Session {
         Ok(Done::Ok("STATUS completed".into()))
     }
 
-    fn status_line(&self, name: &str, f: &FolderInfo, items: &[StatusItem], out: &mut Out) {
+    pub(super) fn status_line(
+        &self,
+        name: &str,
+        f: &FolderInfo,
+        items: &[StatusItem],
+        out: &mut Out,
+    ) {
         let mut parts = Vec::new();
         for item in items {
             parts.push(match item {

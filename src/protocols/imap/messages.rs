@@ -269,7 +269,7 @@ impl Session {
     // --- FETCH -----------------------------------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    fn fetch(
+    pub(super) fn fetch(
         &mut self,
         uid: bool,
         set: &SequenceSet,

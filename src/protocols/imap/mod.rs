@@ -11,6 +11,7 @@
 //!   `response.rs` wire encoding.
 //! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
+//! - `notify.rs`: RFC 5465 NOTIFY (events of other mailboxes, at once).
 //! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
 //! - `backend.rs`: the trait through which the session reads and changes mail.
 //! - `fuzz.rs`: the session under arbitrary input with an in-memory backend (fuzz target and
@@ -34,6 +35,7 @@ pub mod messages;
 pub mod metadata;
 pub mod mutf7;
 pub mod names;
+pub mod notify;
 pub mod objectid;
 pub mod parser;
 mod partial;

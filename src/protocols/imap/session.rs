@@ -63,6 +63,8 @@ pub enum Action {
     /// Stop reporting changes of every folder watched so far (UNAUTHENTICATE: the next
     /// user must hear nothing of the last one's folders).
     UnwatchAll,
+    /// NOTIFY (RFC 5465): pass these owners' account events to `account_event` from now on.
+    WatchAccounts(Vec<String>),
     Close,
 }
 
@@ -176,6 +178,8 @@ pub struct Session {
     pub(super) qresync: bool,
     /// COMPRESS=DEFLATE is on (RFC 4978).
     pub(super) compressed: bool,
+    /// NOTIFY SET in force (RFC 5465).
+    pub(super) notify: Option<super::types::NotifySet>,
     auth_failures: u32,
     /// Tag of the IDLE command while idling.
     pub(super) idle: Option<Tag>,
@@ -232,6 +236,7 @@ impl Session {
             condstore: false,
             qresync: false,
             compressed: false,
+            notify: None,
             auth_failures: 0,
             idle: None,
             sasl: None,
@@ -342,6 +347,7 @@ impl Session {
                 "METADATA",
                 "METADATA-SERVER",
                 "CATENATE",
+                "NOTIFY",
                 "COMPRESS=DEFLATE",
             ]);
         }
@@ -567,6 +573,7 @@ impl Session {
             | GetQuota(_)
             | GetQuotaRoot(_)
             | SetQuota { .. } => self.mailbox_command(&tag, cmd.body, backend, out, actions),
+            Notify(set) => self.notify_command(set, backend, out, actions),
             GetMetadata { .. } | SetMetadata { .. } => {
                 self.metadata_command(cmd.body, backend, out)
             }
@@ -813,14 +820,17 @@ impl Session {
                 }
             }
         }
+        let mut out = Vec::new();
         if self.idle.is_some() {
-            let mut out = Vec::new();
             self.flush_updates(backend, &mut out, true);
-            if !out.is_empty() {
-                return vec![Action::Send(out)];
-            }
+        } else {
+            self.notify_selected_now(backend, &mut out);
         }
-        Vec::new()
+        if out.is_empty() {
+            Vec::new()
+        } else {
+            vec![Action::Send(out)]
+        }
     }
 
     /// Autologout (RFC 9051 §5.4).

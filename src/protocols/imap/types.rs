@@ -501,6 +501,8 @@ pub enum CommandBody {
         options: GetMetadataOptions,
         entries: Vec<String>,
     },
+    /// RFC 5465 NOTIFY: `None` for NOTIFY NONE.
+    Notify(Option<NotifySet>),
     SetMetadata {
         mailbox: MailboxName,
         /// `None` (NIL) removes the entry.
@@ -608,6 +610,7 @@ impl CommandBody {
             SetQuota { .. } => "SETQUOTA",
             GetMetadata { .. } => "GETMETADATA",
             SetMetadata { .. } => "SETMETADATA",
+            Notify(_) => "NOTIFY",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
@@ -643,4 +646,48 @@ mod tests {
         let rev = SequenceSet::Ranges(vec![SeqRange::Range(SeqNum::Value(7), SeqNum::Value(5))]);
         assert!(rev.contains(6, 10));
     }
+}
+
+/// `notify-set = "SET" [status-indicator] SP event-groups` (RFC 5465 §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySet {
+    /// `SET STATUS`: send a STATUS for each mailbox of the sets at once.
+    pub status: bool,
+    /// In the client's order; the first group whose specifier names a mailbox decides.
+    pub groups: Vec<EventGroup>,
+}
+
+/// `event-group = "(" filter-mailboxes SP events ")"`; no events stands for `NONE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventGroup {
+    pub filter: MailboxFilter,
+    pub events: Vec<NotifyEvent>,
+}
+
+/// `filter-mailboxes` (RFC 5465 §6): the selected mailbox or a set of others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxFilter {
+    Selected,
+    SelectedDelayed,
+    Inboxes,
+    Personal,
+    Subscribed,
+    Subtree(Vec<MailboxName>),
+    Mailboxes(Vec<MailboxName>),
+}
+
+/// `event` (RFC 5465 §5). `Other` keeps an event this server does not know, so that the
+/// session can answer `[BADEVENT]` rather than BAD (§3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyEvent {
+    /// With the attributes to FETCH for each new message of the selected mailbox.
+    MessageNew(Vec<FetchAttr>),
+    MessageExpunge,
+    FlagChange,
+    AnnotationChange,
+    MailboxName,
+    SubscriptionChange,
+    MailboxMetadataChange,
+    ServerMetadataChange,
+    Other(String),
 }

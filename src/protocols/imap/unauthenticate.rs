@@ -31,6 +31,8 @@ impl Session {
         self.utf8 = false;
         self.condstore = false;
         self.qresync = false;
+        // A NOTIFY SET belongs to the user who made it; the next one starts with none.
+        self.notify = None;
         self.idle = None;
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::UnwatchAll);

@@ -90,7 +90,7 @@ fn modifiers(p: &mut P, uid: bool) -> PResult<FetchModifiers> {
     Ok(m)
 }
 
-fn fetch_att(p: &mut P) -> PResult<FetchAttr> {
+pub(super) fn fetch_att(p: &mut P) -> PResult<FetchAttr> {
     let name = p.word("a fetch attribute")?;
     Ok(match name.as_str() {
         "ENVELOPE" => FetchAttr::Envelope,

@@ -1176,5 +1176,6 @@ fn sequence_sets() {
 mod catenate;
 mod extensions;
 mod metadata;
+mod notify;
 mod objectid;
 mod props;
