@@ -17,6 +17,7 @@ use super::types::{
     CommandBody, Date, FetchAttr, FetchModifiers, SearchKey, SearchReturn, SectionText,
     SequenceSet, StoreMode, Tag, ThreadAlgorithm,
 };
+use super::uidonly::fetch_head;
 use super::updates::report_expunged;
 
 impl Session {
@@ -213,7 +214,7 @@ impl Session {
         out: &mut Out,
     ) -> Result<Done, Done> {
         let rights = self.rights_here(backend);
-        let qresync = self.qresync;
+        let vanished = self.reports_vanished();
         let condstore = self.condstore;
         let sel = self.selected()?;
         if sel.read_only {
@@ -236,7 +237,7 @@ impl Session {
             modseq = backend.expunge(folder, &uids).map_err(Done::from)?;
         }
         let sel = self.selected_mut()?;
-        report_expunged(sel, &uids, qresync, out);
+        report_expunged(sel, &uids, vanished, out);
         sel.highest_modseq = sel.highest_modseq.max(modseq);
         if condstore {
             Ok(Done::Ok(format!(
@@ -521,7 +522,7 @@ impl Session {
                 }
                 items.push(item);
             }
-            if uid && !has_uid {
+            if uid && !has_uid && !self.uidonly {
                 items.insert(0, format!("UID {}", m.uid).into_bytes());
             }
             if flags_changed && !has_flags {
@@ -532,7 +533,7 @@ impl Session {
             if condstore && !has_modseq && modifiers.changed_since.is_some() {
                 items.push(format!("MODSEQ ({})", flags_now.2).into_bytes());
             }
-            out.extend_from_slice(format!("* {} FETCH (", idx + 1).as_bytes());
+            out.extend_from_slice(fetch_head(self.uidonly, idx + 1, m.uid).as_bytes());
             out.extend_from_slice(&items.join(&b' '));
             out.extend_from_slice(b")\r\n");
         }
@@ -559,7 +560,7 @@ impl Session {
         if unchanged_since.is_some() {
             self.condstore = true;
         }
-        let (rev2, condstore) = (self.rev2, self.condstore);
+        let (rev2, condstore, uidonly) = (self.rev2, self.condstore, self.uidonly);
         let sel = self.selected()?;
         if sel.read_only {
             return Err(Done::No("[READ-ONLY] Mailbox is read-only".into()));
@@ -616,8 +617,8 @@ impl Session {
             if silent && !(condstore && changed && unchanged_since.is_some()) {
                 continue;
             }
-            let mut l = format!("* {} FETCH (", i + 1);
-            if uid {
+            let mut l = fetch_head(uidonly, i + 1, m.uid);
+            if uid && !uidonly {
                 l.push_str(&format!("UID {} ", m.uid));
             }
             let mut f = Vec::new();
@@ -912,7 +913,7 @@ impl Session {
                 "[NOPERM] No right to insert into the target".into(),
             ));
         }
-        let qresync = self.qresync;
+        let vanished = self.reports_vanished();
         let sel = self.selected()?;
         if is_move && (sel.read_only || !here.contains('t') || !here.contains('e')) {
             return Err(Done::No(
@@ -955,7 +956,7 @@ impl Session {
         if is_move {
             line(out, &format!("* OK {code} Moved"));
             let sel = self.selected_mut()?;
-            report_expunged(sel, &src, qresync, out);
+            report_expunged(sel, &src, vanished, out);
             if same_folder {
                 sel.pending_added = true;
             }

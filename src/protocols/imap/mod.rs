@@ -11,6 +11,7 @@
 //! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
 //! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
+//! - `uidonly.rs`: RFC 9586 UIDONLY (UIDFETCH, VANISHED, `[UIDREQUIRED]`).
 //! - `backend.rs`: the trait through which the session reads and changes mail.
 //! - `fuzz.rs`: the session under arbitrary input with an in-memory backend (fuzz target and
 //!   seed replay).
@@ -42,5 +43,6 @@ pub mod session;
 pub mod sort;
 pub mod thread;
 pub mod types;
+mod uidonly;
 mod unauthenticate;
 mod updates;

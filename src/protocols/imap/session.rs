@@ -163,6 +163,8 @@ pub struct Session {
     pub(super) utf8: bool,
     pub(super) condstore: bool,
     pub(super) qresync: bool,
+    /// UIDONLY (RFC 9586): messages named by UID only, in both directions.
+    pub(super) uidonly: bool,
     /// COMPRESS=DEFLATE is on (RFC 4978).
     pub(super) compressed: bool,
     auth_failures: u32,
@@ -220,6 +222,7 @@ impl Session {
             utf8: false,
             condstore: false,
             qresync: false,
+            uidonly: false,
             compressed: false,
             auth_failures: 0,
             idle: None,
@@ -320,6 +323,7 @@ impl Session {
                 "METADATA-SERVER",
                 "CATENATE",
                 "COMPRESS=DEFLATE",
+                "UIDONLY",
             ]);
         }
         if self.is_authenticated() && self.config.unauthenticate && !self.compressed {
@@ -524,6 +528,7 @@ impl Session {
                 }
             }
             _ if !authed => Done::Bad(format!("{name} is not valid before login")),
+            ref body if self.needs_uid(body) => super::uidonly::uid_required(name),
             Unauthenticate => self.unauthenticate(out, actions),
             Compress(mechanism) => match self.compress(&tag, &mechanism, out, actions) {
                 Some(done) => done,
@@ -590,6 +595,7 @@ impl Session {
                     self.condstore = true;
                     !std::mem::replace(&mut self.qresync, true)
                 }
+                "UIDONLY" => !std::mem::replace(&mut self.uidonly, true),
                 _ => false,
             };
             if newly {
