@@ -17,7 +17,7 @@ use super::types::{
     CommandBody, Date, FetchAttr, FetchModifiers, SearchKey, SearchReturn, SectionText,
     SequenceSet, StoreMode, Tag, ThreadAlgorithm,
 };
-use super::uidonly::fetch_head;
+use super::uidonly::{self, fetch_head};
 use super::updates::report_expunged;
 
 impl Session {
@@ -532,6 +532,9 @@ impl Session {
             }
             if condstore && !has_modseq && modifiers.changed_since.is_some() {
                 items.push(format!("MODSEQ ({})", flags_now.2).into_bytes());
+            }
+            if self.uidonly {
+                uidonly::drop_uid_item(&mut items, m.uid);
             }
             out.extend_from_slice(fetch_head(self.uidonly, idx + 1, m.uid).as_bytes());
             out.extend_from_slice(&items.join(&b' '));

@@ -10,8 +10,9 @@
 //!   set is sequence numbers). `$` (SEARCHRES) is a set of UIDs here and stays allowed.
 //! - §3.3: what would be `* seq FETCH (…)` is `* uid UIDFETCH (…)`: the answers to UID
 //!   FETCH and UID STORE, the unsolicited flag changes (also during IDLE) and the changes a
-//!   QRESYNC SELECT reports. The `UID` item that UID FETCH/STORE add on their own is left
-//!   out (the response's number is the UID); a `UID` item the client asked for is kept.
+//!   QRESYNC SELECT reports. The `UID` item is left out (the response's number is the UID),
+//!   also when the client asked for it, unless it is all it asked for (`msg-att` cannot be
+//!   empty): `UID FETCH 4 (UID)` gives `* 4 UIDFETCH (UID 4)`.
 //! - §3.4: expunges are reported as `VANISHED uid-set` (as for QRESYNC clients) instead of
 //!   `* seq EXPUNGE`, whether or not QRESYNC is enabled: after EXPUNGE, UID EXPUNGE, UID
 //!   MOVE, UID REPLACE and in the updates flushed between commands and during IDLE.
@@ -79,6 +80,15 @@ pub(super) fn fetch_head(uidonly: bool, seq: usize, uid: u32) -> String {
         format!("* {uid} UIDFETCH (")
     } else {
         format!("* {seq} FETCH (")
+    }
+}
+
+/// Leaves out the `UID` items of a UIDFETCH response (its number is the UID already), unless
+/// nothing else was asked for: `msg-att` cannot be empty (RFC 9051 §9).
+pub(super) fn drop_uid_item(items: &mut Vec<Vec<u8>>, uid: u32) {
+    let uid_item = format!("UID {uid}").into_bytes();
+    if items.iter().any(|i| *i != uid_item) {
+        items.retain(|i| *i != uid_item);
     }
 }
 
