@@ -95,6 +95,8 @@ SEEDS = {
     "43-catenate": (SEL, b"a APPEND Drafts CATENATE (URL \"/INBOX/;UID=1/;SECTION=HEADER\" TEXT " + lit(b"body\r\n", plus=True) + b" URL \";UID=3/;SECTION=1.1/;PARTIAL=0.5\")\r\nb APPEND Drafts CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=1\")\r\nc APPEND Drafts CATENATE (TEXT ~{3+}\r\nx\x00y) " + lit(MSG, plus=True) + b"\r\nd APPEND Nope CATENATE (URL \"/INBOX/;UID=1\")\r\ne APPEND Drafts CATENATE (URL \"imap://x/INBOX/;UID=1\" URL \"/INBOX/;UID=1;URLAUTH=a:b:c\")\r\nf APPEND Drafts CATENATE (BODY x)\r\n"),
     # --- NOTIFY -----------------------------------------------------------------------
     "44-notify": (SEL, b"a NOTIFY SET STATUS (selected (MessageNew (UID FLAGS ENVELOPE) MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange MailboxMetadataChange)) (subtree \"Public Folders\" (FlagChange))\r\nb APPEND INBOX " + lit(MSG, plus=True) + b"\r\nc NOTIFY SET (selected-delayed NONE) (inboxes (MessageNew MessageExpunge))\r\nd NOTIFY SET (personal (AnnotationChange))\r\ne NOTIFY SET (selected (MessageNew))\r\nf NOTIFY SET (mailboxes (INBOX Nope) (MessageNew (UID)))\r\ng NOTIFY SET (bogus NONE)\r\nh NOTIFY NONE\r\ni STORE 1 +FLAGS (\\Seen)\r\n"),
+    # --- UIDONLY -----------------------------------------------------------------------
+    "44-uidonly": (SEL, b"a ENABLE UIDONLY QRESYNC\r\nb FETCH 1 FLAGS\r\nc UID FETCH 1:* (FLAGS MODSEQ UID)\r\nd UID STORE 2 +FLAGS (\\Deleted)\r\ne EXPUNGE\r\nf UID SEARCH OR 1 ALL\r\ng UID SEARCH RETURN (SAVE) SEEN\r\nh UID MOVE $ Trash\r\ni IDLE\r\nDONE\r\nj SELECT INBOX (QRESYNC (1 1 1:* (1 1)))\r\nk SELECT INBOX (QRESYNC (1 1))\r\nl NOOP\r\n"),
 }
 
 

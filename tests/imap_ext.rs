@@ -1,7 +1,8 @@
 //! IMAP extensions end to end, with real clients where one exists: COMPRESS=DEFLATE (RFC
 //! 4978) through Python's imaplib over zlib raw-deflate streams and through isync's mbsync
-//! (1.4 turns COMPRESS on by itself whenever the server offers it), and UNAUTHENTICATE (RFC
-//! 8437) handing a connection from one user to the next.
+//! (1.4 turns COMPRESS on by itself whenever the server offers it), UNAUTHENTICATE (RFC
+//! 8437) handing a connection from one user to the next, and UIDONLY (RFC 9586) hearing
+//! another session's changes by UID.
 //!
 //! python3 and mbsync are external programs that `.ci/run` installs; a test fails with a
 //! message saying so when one is missing.
@@ -201,4 +202,54 @@ fn unauthenticate_hands_the_connection_to_another_user() {
     assert!(ok(&r), "{r:?}");
     let r = c.cmd("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
     assert!(r[0].contains("Subject: for alice"), "{r:?}");
+}
+
+/// UIDONLY (RFC 9586): changes made by another session (which did not enable it) reach an
+/// idling UIDONLY session through the folder actor as UIDFETCH and VANISHED, never with
+/// sequence numbers.
+#[test]
+fn uidonly_session_hears_other_sessions_by_uid() {
+    let server = TestServer::start();
+    let mut other = Imap::login(server.addr("imap"), BOB);
+    for n in 1..=3 {
+        let m = test_message(n);
+        let t = other.bump();
+        other.send_raw(format!("{t} APPEND INBOX {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+        assert!(ok(&other.until_tagged(&t)));
+    }
+    let mut c = Imap::login(server.addr("imap"), BOB);
+    let r = c.cmd("ENABLE UIDONLY");
+    assert!(r.iter().any(|l| l == "* ENABLED UIDONLY"), "{r:?}");
+    assert!(ok(&c.cmd("SELECT INBOX")));
+    assert!(ok(&other.cmd("SELECT INBOX")));
+    let tag = c.bump();
+    c.send_raw(format!("{tag} IDLE\r\n").as_bytes());
+    assert_eq!(c.read_line(), "+ idling");
+    // UID 1 is expunged first, so UID 3 is then sequence number 2. (\\Recent: this session
+    // selected first and claimed the messages.)
+    assert!(ok(&other.cmd("UID STORE 1 +FLAGS.SILENT (\\Deleted)")));
+    assert!(ok(&other.cmd("UID EXPUNGE 1")));
+    assert!(ok(&other.cmd("UID STORE 3 +FLAGS.SILENT (\\Flagged)")));
+    let mut heard = Vec::new();
+    while heard.len() < 10 {
+        let l = c.read_line();
+        assert!(!l.is_empty(), "connection closed; heard {heard:?}");
+        let last = l.starts_with("* 3 UIDFETCH");
+        heard.push(l);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(
+        heard,
+        [
+            "* 1 UIDFETCH (FLAGS (\\Deleted \\Recent))",
+            "* VANISHED 1",
+            "* 3 UIDFETCH (FLAGS (\\Flagged \\Recent))",
+        ]
+    );
+    c.send_raw(b"DONE\r\n");
+    assert!(ok(&c.until_tagged(&tag)));
+    let r = c.cmd("FETCH 1 (FLAGS)");
+    assert!(r[0].contains("BAD [UIDREQUIRED]"), "{r:?}");
 }

@@ -5,7 +5,7 @@
 use super::fuzz::{MemBackend, USER};
 use super::session::{Action, Session, SessionConfig};
 
-fn logged_in(b: &MemBackend) -> Session {
+pub(super) fn logged_in(b: &MemBackend) -> Session {
     let mut s = Session::new(
         SessionConfig {
             hostname: "h".into(),
@@ -27,7 +27,7 @@ fn logged_in(b: &MemBackend) -> Session {
     s
 }
 
-fn text(actions: &[Action]) -> String {
+pub(super) fn text(actions: &[Action]) -> String {
     let mut t = String::new();
     for a in actions {
         if let Action::Send(b) = a {

@@ -20,6 +20,7 @@ use super::types::{
     CommandBody, Flag, ListCommand, MailboxName, QresyncParams, SelectParams, StatusItem,
     StoreMode, Tag,
 };
+use super::uidonly;
 use super::updates;
 
 pub const ALL_RIGHTS: &str = "lrswipkxtea";
@@ -215,7 +216,9 @@ impl Session {
         } else {
             let recent = messages.iter().filter(|m| m.recent).count();
             line(out, &format!("* {recent} RECENT"));
-            if let Some(i) = messages.iter().position(|m| m.flags & 1 == 0) {
+            // RFC 9586: no sequence numbers once UIDONLY is on.
+            let first_unseen = messages.iter().position(|m| m.flags & 1 == 0);
+            if let Some(i) = first_unseen.filter(|_| !self.uidonly) {
                 line(out, &format!("* OK [UNSEEN {}] First unseen", i + 1));
             }
         }
@@ -309,16 +312,12 @@ impl Session {
             if m.modseq > q.modseq && known(m.uid) {
                 let mut f = Vec::new();
                 response::flags(&mut f, m.flags, &m.keywords, false);
-                line(
-                    out,
-                    &format!(
-                        "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))",
-                        i + 1,
-                        m.uid,
-                        String::from_utf8_lossy(&f),
-                        m.modseq
-                    ),
-                );
+                let mut l = uidonly::fetch_head(self.uidonly, i + 1, m.uid);
+                if !self.uidonly {
+                    l.push_str(&format!("UID {} ", m.uid));
+                }
+                let f = String::from_utf8_lossy(&f);
+                line(out, &format!("{l}FLAGS {f} MODSEQ ({}))", m.modseq));
             }
         }
     }

@@ -17,6 +17,7 @@ use super::types::{
     CommandBody, Date, FetchAttr, FetchModifiers, SearchKey, SearchReturn, SectionText,
     SequenceSet, StoreMode, Tag, ThreadAlgorithm,
 };
+use super::uidonly::{self, fetch_head};
 use super::updates::{announce_keywords, report_expunged};
 
 impl Session {
@@ -231,7 +232,7 @@ impl Session {
         out: &mut Out,
     ) -> Result<Done, Done> {
         let rights = self.rights_here(backend);
-        let qresync = self.qresync;
+        let vanished = self.reports_vanished();
         let condstore = self.condstore;
         let sel = self.selected()?;
         if sel.read_only {
@@ -254,7 +255,7 @@ impl Session {
             modseq = backend.expunge(folder, &uids).map_err(Done::from)?;
         }
         let sel = self.selected_mut()?;
-        report_expunged(sel, &uids, qresync, out);
+        report_expunged(sel, &uids, vanished, out);
         sel.highest_modseq = sel.highest_modseq.max(modseq);
         if condstore {
             Ok(Done::Ok(format!(
@@ -550,7 +551,7 @@ impl Session {
             }
             // RFC 7162 §3.2.4: with QRESYNC on, every FETCH response carries the UID (the
             // client tracks messages by UID, as VANISHED replaces EXPUNGE).
-            if (uid || qresync) && !has_uid {
+            if (uid || qresync) && !has_uid && !self.uidonly {
                 items.insert(0, format!("UID {}", m.uid).into_bytes());
             }
             if flags_changed && !has_flags {
@@ -561,7 +562,10 @@ impl Session {
             if condstore && !has_modseq && modifiers.changed_since.is_some() {
                 items.push(format!("MODSEQ ({})", flags_now.2).into_bytes());
             }
-            out.extend_from_slice(format!("* {} FETCH (", idx + 1).as_bytes());
+            if self.uidonly {
+                uidonly::drop_uid_item(&mut items, m.uid);
+            }
+            out.extend_from_slice(fetch_head(self.uidonly, idx + 1, m.uid).as_bytes());
             out.extend_from_slice(&items.join(&b' '));
             out.extend_from_slice(b")\r\n");
         }
@@ -588,7 +592,8 @@ impl Session {
         if unchanged_since.is_some() {
             self.enable_condstore(out);
         }
-        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
+        let (rev2, condstore, qresync, uidonly) =
+            (self.rev2, self.condstore, self.qresync, self.uidonly);
         let sel = self.selected()?;
         if sel.read_only {
             return Err(Done::No("[READ-ONLY] Mailbox is read-only".into()));
@@ -651,9 +656,10 @@ impl Session {
             if silent && !(condstore && changed && unchanged_since.is_some()) {
                 continue;
             }
-            let mut l = format!("* {} FETCH (", i + 1);
-            // RFC 7162 §3.2.4: UID in every FETCH response once QRESYNC is on.
-            if uid || qresync {
+            let mut l = fetch_head(uidonly, i + 1, m.uid);
+            // RFC 7162 §3.2.4: UID in every FETCH response once QRESYNC is on (UIDFETCH
+            // carries it in its head, RFC 9586).
+            if (uid || qresync) && !uidonly {
                 l.push_str(&format!("UID {} ", m.uid));
             }
             let mut f = Vec::new();
@@ -970,7 +976,7 @@ impl Session {
                 "[NOPERM] No right to insert into the target".into(),
             ));
         }
-        let qresync = self.qresync;
+        let vanished = self.reports_vanished();
         let sel = self.selected()?;
         if is_move && (sel.read_only || !here.contains('t') || !here.contains('e')) {
             return Err(Done::No(
@@ -1013,7 +1019,7 @@ impl Session {
         if is_move {
             line(out, &format!("* OK {code} Moved"));
             let sel = self.selected_mut()?;
-            report_expunged(sel, &src, qresync, out);
+            report_expunged(sel, &src, vanished, out);
             if same_folder {
                 sel.pending_added = true;
             }

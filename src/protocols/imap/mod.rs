@@ -13,6 +13,7 @@
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
 //! - `notify.rs`: RFC 5465 NOTIFY (events of other mailboxes, at once).
 //! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
+//! - `uidonly.rs`: RFC 9586 UIDONLY (UIDFETCH, VANISHED, `[UIDREQUIRED]`).
 //! - `backend.rs`: the trait through which the session reads and changes mail.
 //! - `fuzz.rs`: the session under arbitrary input with an in-memory backend (fuzz target and
 //!   seed replay).
@@ -46,5 +47,6 @@ pub mod session;
 pub mod sort;
 pub mod thread;
 pub mod types;
+mod uidonly;
 mod unauthenticate;
 mod updates;

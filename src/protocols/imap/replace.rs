@@ -101,9 +101,9 @@ impl Session {
                 target.uidvalidity
             ),
         );
-        let qresync = self.qresync;
+        let vanished = self.reports_vanished();
         if let State::Selected(sel) = &mut self.state {
-            report_expunged(sel, &[old], qresync, out);
+            report_expunged(sel, &[old], vanished, out);
             if target.id == here {
                 sel.pending_added = true;
             }

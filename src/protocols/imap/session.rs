@@ -176,6 +176,8 @@ pub struct Session {
     pub(super) utf8: bool,
     pub(super) condstore: bool,
     pub(super) qresync: bool,
+    /// UIDONLY (RFC 9586): messages named by UID only, in both directions.
+    pub(super) uidonly: bool,
     /// COMPRESS=DEFLATE is on (RFC 4978).
     pub(super) compressed: bool,
     /// NOTIFY SET in force (RFC 5465).
@@ -235,6 +237,7 @@ impl Session {
             utf8: false,
             condstore: false,
             qresync: false,
+            uidonly: false,
             compressed: false,
             notify: None,
             auth_failures: 0,
@@ -349,6 +352,7 @@ impl Session {
                 "CATENATE",
                 "NOTIFY",
                 "COMPRESS=DEFLATE",
+                "UIDONLY",
             ]);
         }
         if self.is_authenticated() && self.config.unauthenticate && !self.compressed {
@@ -549,6 +553,7 @@ impl Session {
                 }
             }
             _ if !authed => Done::Bad(format!("{name} is not valid before login")),
+            ref body if self.needs_uid(body) => super::uidonly::uid_required(name),
             Unauthenticate => self.unauthenticate(out, actions),
             Compress(mechanism) => match self.compress(&tag, &mechanism, out, actions) {
                 Some(done) => done,
@@ -616,6 +621,7 @@ impl Session {
                     self.condstore = true;
                     !std::mem::replace(&mut self.qresync, true)
                 }
+                "UIDONLY" => !std::mem::replace(&mut self.uidonly, true),
                 _ => false,
             };
             if newly {

@@ -5,7 +5,7 @@
 //! - RFC 8437 §3–4.1: everything the login set up is forgotten except TLS (and ID, which
 //!   we keep no state for): the selected mailbox is left without expunging (like UNSELECT),
 //!   its SEARCHRES result goes with it, ENABLEd extensions (IMAP4rev2, UTF8=ACCEPT,
-//!   CONDSTORE, QRESYNC) are off again, and the shell drops every folder subscription
+//!   CONDSTORE, QRESYNC, UIDONLY) are off again, and the shell drops every folder subscription
 //!   ([`Action::UnwatchAll`]) so the next user hears nothing of this one's folders.
 //!   Failed logins keep counting across users (brute-force screening).
 //! - With COMPRESS active the capability is withdrawn and the command is BAD (§3 allows BAD
@@ -33,6 +33,7 @@ impl Session {
         self.qresync = false;
         // A NOTIFY SET belongs to the user who made it; the next one starts with none.
         self.notify = None;
+        self.uidonly = false;
         self.idle = None;
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::UnwatchAll);

@@ -1,5 +1,6 @@
 //! Reporting changes of the selected folder (RFC 9051 §7.4 EXISTS, §7.5.1 EXPUNGE, §7.5.2
-//! unsolicited FETCH; RFC 7162 §3.2.10 VANISHED for QRESYNC clients).
+//! unsolicited FETCH; RFC 7162 §3.2.10 VANISHED for QRESYNC clients; RFC 9586 UIDFETCH and
+//! VANISHED for UIDONLY clients).
 //!
 //! A keyword the client was not told of in FLAGS (at SELECT, or since) is announced with
 //! new FLAGS and PERMANENTFLAGS responses before the first FETCH that shows it (RFC 9051
@@ -10,6 +11,7 @@
 use super::backend::Backend;
 use super::response;
 use super::session::{line, MsgView, Out, Selected, Session, State};
+use super::uidonly::fetch_head;
 
 impl Session {
     /// NOOP and CHECK are where a client polls for changes (RFC 9051 §6.1.2). A change
@@ -58,7 +60,8 @@ impl Session {
     /// Sends every pending change of the selected folder. `expunge_ok` is false during
     /// FETCH, STORE and SEARCH, when sequence numbers must not move.
     pub(super) fn flush_updates(&mut self, backend: &dyn Backend, out: &mut Out, expunge_ok: bool) {
-        let (rev2, qresync, condstore) = (self.rev2, self.qresync, self.condstore);
+        let (rev2, vanished, condstore) = (self.rev2, self.reports_vanished(), self.condstore);
+        let uidonly = self.uidonly;
         let State::Selected(sel) = &mut self.state else {
             return;
         };
@@ -66,7 +69,7 @@ impl Session {
             let uids: Vec<u32> = std::mem::take(&mut sel.pending_expunged)
                 .into_iter()
                 .collect();
-            report_expunged(sel, &uids, qresync, out);
+            report_expunged(sel, &uids, vanished, out);
         }
         let shown: Vec<String> = sel
             .pending_flags
@@ -78,7 +81,11 @@ impl Session {
         for uid in std::mem::take(&mut sel.pending_flags) {
             if let Some(seq) = sel.seq_of(uid) {
                 let m = &sel.messages[seq - 1];
-                let mut l = format!("* {seq} FETCH (UID {uid} FLAGS ");
+                let mut l = fetch_head(uidonly, seq, uid);
+                if !uidonly {
+                    l.push_str(&format!("UID {uid} "));
+                }
+                l.push_str("FLAGS ");
                 let mut f = Vec::new();
                 response::flags(&mut f, m.flags, &m.keywords, m.recent && !rev2);
                 l.push_str(&String::from_utf8_lossy(&f));
@@ -125,13 +132,13 @@ impl Session {
     }
 }
 
-/// Removes `uids` from the session's view and tells the client: VANISHED for QRESYNC
-/// clients, otherwise one EXPUNGE per message, highest sequence number first so that each
+/// Removes `uids` from the session's view and tells the client: VANISHED for QRESYNC and
+/// UIDONLY clients (`vanished`), otherwise one EXPUNGE per message, highest sequence number first so that each
 /// number is still right when the client reads it.
 pub(super) fn report_expunged(
     sel: &mut super::session::Selected,
     uids: &[u32],
-    qresync: bool,
+    vanished: bool,
     out: &mut Out,
 ) {
     let mut seqs: Vec<usize> = uids.iter().filter_map(|u| sel.seq_of(*u)).collect();
@@ -144,7 +151,7 @@ pub(super) fn report_expunged(
         gone.push(sel.messages.remove(s - 1).uid);
     }
     sel.saved.retain(|u| !gone.contains(u));
-    if qresync {
+    if vanished {
         gone.sort_unstable();
         let mut set = Vec::new();
         response::sequence_set(&mut set, &gone);

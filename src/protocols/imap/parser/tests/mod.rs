@@ -1179,3 +1179,4 @@ mod metadata;
 mod notify;
 mod objectid;
 mod props;
+mod uidonly;
