@@ -260,6 +260,7 @@ impl Session {
             pending_flags: Default::default(),
             pending_added: false,
             saved: Vec::new(),
+            contexts: Default::default(),
         }));
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Watch(Some(folder.id)));

@@ -5,6 +5,7 @@
 //! are answered by [`super::objectid`].
 
 use super::backend::{flag_bits, Backend, FlagOp};
+use super::context;
 use super::mailboxes::flags_to_bits;
 use super::message::{self, ParsedMessage};
 use super::objectid;
@@ -33,6 +34,7 @@ impl Session {
             Check => Ok(Done::Ok("CHECK completed".into())),
             Close => self.close_mailbox(true, backend, actions, out),
             Unselect => self.close_mailbox(false, backend, actions, out),
+            CancelUpdate(tags) => Ok(self.cancel_update(&tags)),
             Expunge { uids } => self.expunge(uids.as_ref(), backend, out),
             Fetch {
                 uid,
@@ -653,6 +655,16 @@ impl Session {
 
     /// Indices of the messages matching all `keys`.
     fn evaluate(&self, keys: &[SearchKey], backend: &dyn Backend) -> Result<Vec<usize>, Done> {
+        self.evaluate_at(keys, backend, 0..self.selected()?.messages.len())
+    }
+
+    /// Indices among `candidates` (ascending) of the messages matching all `keys`.
+    pub(super) fn evaluate_at(
+        &self,
+        keys: &[SearchKey],
+        backend: &dyn Backend,
+        candidates: impl IntoIterator<Item = usize>,
+    ) -> Result<Vec<usize>, Done> {
         let sel = self.selected()?;
         // Keys answered from the index are tried first; a message is read only if they all
         // match, and then only its header when no key looks at the body.
@@ -671,7 +683,7 @@ impl Session {
             backend,
         };
         let mut hits = Vec::new();
-        for i in 0..sel.messages.len() {
+        for i in candidates {
             if !cheap.iter().all(|k| ctx.matches(k, i, None, None)) {
                 continue;
             }
@@ -752,12 +764,21 @@ impl Session {
                         ),
                     );
                 }
+                let code = self.start_context(context::NewContext {
+                    tag,
+                    uid,
+                    ret,
+                    keys,
+                    sort: None,
+                    results: uids,
+                });
+                return Ok(Done::Ok(format!("{code}SEARCH completed")));
             }
         }
         Ok(Done::Ok("SEARCH completed".into()))
     }
 
-    fn sort_inputs(
+    pub(super) fn sort_inputs(
         &self,
         hits: &[usize],
         uid: bool,
@@ -855,7 +876,30 @@ impl Session {
                 if want(SearchReturn::Count) {
                     l.push_str(&format!(" COUNT {}", sorted.len()));
                 }
+                if let Some(range) = partial::partial_of(ret) {
+                    l.push_str(&partial::esort_item(&range, &sorted));
+                }
                 line(out, &l);
+                let sel = self.selected()?;
+                let results = sorted
+                    .iter()
+                    .filter_map(|n| match uid {
+                        true => Some(*n),
+                        false => sel
+                            .messages
+                            .get((*n as usize).checked_sub(1)?)
+                            .map(|m| m.uid),
+                    })
+                    .collect();
+                let code = self.start_context(context::NewContext {
+                    tag,
+                    uid,
+                    ret,
+                    keys,
+                    sort: Some(criteria),
+                    results,
+                });
+                return Ok(Done::Ok(format!("{code}SORT completed")));
             }
         }
         Ok(Done::Ok("SORT completed".into()))

@@ -8,6 +8,7 @@
 //! - `message/`: ENVELOPE, BODYSTRUCTURE, sections, BINARY, PREVIEW over the raw bytes;
 //!   `search_text.rs`, `sort.rs`, `thread.rs` for SEARCH, SORT and THREAD;
 //!   `response.rs` wire encoding.
+//! - `context.rs`: RFC 5267 CONTEXT=SEARCH/SORT, results kept up to date.
 //! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
 //! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
@@ -22,6 +23,7 @@
 pub mod backend;
 pub mod catenate;
 mod compress;
+mod context;
 #[cfg(test)]
 mod ext_tests;
 pub mod framer;

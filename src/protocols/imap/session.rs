@@ -122,6 +122,8 @@ pub(super) struct Selected {
     pub pending_added: bool,
     /// SEARCHRES (RFC 5182) saved result, as UIDs.
     pub saved: Vec<u32>,
+    /// RFC 5267 searches kept up to date.
+    pub contexts: super::context::Contexts,
 }
 
 impl Selected {
@@ -304,6 +306,8 @@ impl Session {
                 "SEARCHRES",
                 "SORT",
                 "ESORT",
+                "CONTEXT=SEARCH",
+                "CONTEXT=SORT",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "UTF8=ACCEPT",

@@ -6,9 +6,15 @@ use super::response;
 use super::session::{line, MsgView, Out, Session, State};
 
 impl Session {
-    /// Sends every pending change of the selected folder. `expunge_ok` is false during
-    /// FETCH, STORE and SEARCH, when sequence numbers must not move.
+    /// Sends every pending change of the selected folder, then what it changed in the
+    /// RFC 5267 update contexts. `expunge_ok` is false during FETCH, STORE and SEARCH, when
+    /// sequence numbers must not move.
     pub(super) fn flush_updates(&mut self, backend: &dyn Backend, out: &mut Out, expunge_ok: bool) {
+        self.flush_folder_updates(backend, out, expunge_ok);
+        self.update_contexts(backend, out);
+    }
+
+    fn flush_folder_updates(&mut self, backend: &dyn Backend, out: &mut Out, expunge_ok: bool) {
         let (rev2, qresync, condstore) = (self.rev2, self.qresync, self.condstore);
         let State::Selected(sel) = &mut self.state else {
             return;
@@ -80,6 +86,8 @@ pub(super) fn report_expunged(
     if seqs.is_empty() {
         return;
     }
+    let gone_uids: Vec<u32> = seqs.iter().map(|s| sel.messages[s - 1].uid).collect();
+    super::context::removing_expunged(sel, &gone_uids, out);
     seqs.sort_unstable_by(|a, b| b.cmp(a));
     let mut gone: Vec<u32> = Vec::with_capacity(seqs.len());
     for s in &seqs {
