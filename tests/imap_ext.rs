@@ -284,3 +284,33 @@ fn search_context_hears_another_sessions_changes_during_idle() {
     seen.extend(c.until_tagged(&idle));
     assert!(!seen.iter().any(|l| l.starts_with("* ESEARCH")), "{seen:?}");
 }
+
+/// RFC 5267 §4.3.1: past the server's limit of update contexts (16 per session) the search
+/// is still answered and completes OK, with an untagged `NO [NOUPDATE "tag"]`; cancelling
+/// one context makes room for another.
+#[test]
+fn update_contexts_beyond_the_limit_get_noupdate() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), BOB);
+    assert!(ok(&c.cmd("SELECT INBOX")));
+    let first = c.next_tag();
+    for _ in 0..16 {
+        let r = c.cmd("SEARCH RETURN (UPDATE COUNT) ALL");
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(ok(&r) && r[0].ends_with(") COUNT 0"), "{r:?}");
+    }
+    let tag = c.next_tag();
+    let r = c.cmd("SEARCH RETURN (UPDATE COUNT) ALL");
+    assert_eq!(
+        r[..2],
+        [
+            format!("* ESEARCH (TAG \"{tag}\") COUNT 0"),
+            format!("* NO [NOUPDATE \"{tag}\"] Too many update contexts"),
+        ],
+        "{r:?}"
+    );
+    assert!(ok(&r), "{r:?}");
+    assert!(ok(&c.cmd(&format!("CANCELUPDATE \"{first}\""))));
+    let r = c.cmd("SEARCH RETURN (UPDATE COUNT) ALL");
+    assert!(ok(&r) && !r.iter().any(|l| l.contains("NOUPDATE")), "{r:?}");
+}

@@ -16,11 +16,13 @@
 //!   mailbox order, which the client knows) and one set; a SORT context gives each
 //!   message's position in the sorted result: removals highest position first (each
 //!   position valid once the ones before it are applied), additions lowest first.
-//! - Deviations: UPDATE is honoured with ALL or alone (then the first answer carries no
-//!   result, only the tag); with MIN, MAX, COUNT, PARTIAL or SAVE the search is answered
-//!   once and the completion says `[NOUPDATE "tag"]` (§4.2 lets a server decline), as it
-//!   does beyond [`MAX_CONTEXTS`] contexts. A result that changes only with time (OLDER,
-//!   YOUNGER) or through sequence numbers shifting is not re-evaluated.
+//! - UPDATE does not interact with the other RETURN options (§4.3): with MIN, COUNT or
+//!   PARTIAL the notifications still cover every matching message; UPDATE alone answers
+//!   first with the tag and no result. A tag that already names a context makes the
+//!   searching command BAD (§4.3). Beyond [`MAX_CONTEXTS`] the search is answered but not
+//!   kept: an untagged `NO [NOUPDATE "tag"]` says so (§4.3.1).
+//! - Deviation: a result that changes only with time (OLDER, YOUNGER) or through sequence
+//!   numbers shifting (a sequence-set key) is not re-evaluated.
 //! - CANCELUPDATE of a tag with no context is NO; the others named are still cancelled.
 
 use super::backend::Backend;
@@ -29,7 +31,7 @@ use super::session::{line, Done, Out, Selected, Session, State};
 use super::sort;
 use super::types::{SearchKey, SearchReturn, SortCriterion, Tag};
 
-/// Contexts one session keeps at most; beyond, NOUPDATE.
+/// Contexts one session keeps at most; beyond, NOUPDATE (§4.3.1 asks for at least one).
 pub(super) const MAX_CONTEXTS: usize = 16;
 
 /// The update contexts of the selected mailbox.
@@ -62,24 +64,38 @@ pub(super) struct NewContext<'a> {
 }
 
 impl Session {
-    /// Starts a context if the RETURN options ask for one. The text before the completion:
-    /// empty, or `[NOUPDATE "tag"] ` when the updates are declined.
-    pub(super) fn start_context(&mut self, new: NewContext<'_>) -> String {
+    /// §4.3: UPDATE under a tag that already names a context is BAD (checked before the
+    /// search runs).
+    pub(super) fn check_context_tag(&self, tag: &Tag, ret: &[SearchReturn]) -> Result<(), Done> {
+        match &self.state {
+            State::Selected(sel)
+                if ret.contains(&SearchReturn::Update)
+                    && sel.contexts.0.iter().any(|c| c.tag == tag.0) =>
+            {
+                Err(Done::Bad(format!(
+                    "Tag {tag} already names an update context"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts a context if the RETURN options ask for one; beyond [`MAX_CONTEXTS`] says
+    /// `* NO [NOUPDATE "tag"]` instead (the search itself still completes OK).
+    pub(super) fn start_context(&mut self, new: NewContext<'_>, out: &mut Out) {
         if !new.ret.contains(&SearchReturn::Update) {
-            return String::new();
+            return;
         }
         let State::Selected(sel) = &mut self.state else {
-            return String::new();
+            return;
         };
         let tag = new.tag.0.clone();
-        // A tag names one context; the newer search replaces the older.
-        sel.contexts.0.retain(|c| c.tag != tag);
-        let supported = new
-            .ret
-            .iter()
-            .all(|r| matches!(r, SearchReturn::Update | SearchReturn::All));
-        if !supported || sel.contexts.0.len() >= MAX_CONTEXTS {
-            return format!("[NOUPDATE \"{tag}\"] ");
+        if sel.contexts.0.len() >= MAX_CONTEXTS {
+            line(
+                out,
+                &format!("* NO [NOUPDATE \"{tag}\"] Too many update contexts"),
+            );
+            return;
         }
         let modseq = sel.messages.iter().map(|m| m.modseq).max().unwrap_or(0);
         let max_uid = sel.max_uid();
@@ -92,7 +108,6 @@ impl Session {
             modseq,
             max_uid,
         });
-        String::new()
     }
 
     /// CANCELUPDATE (RFC 5267 §4.4), selected state.

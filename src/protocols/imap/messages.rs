@@ -717,6 +717,7 @@ impl Session {
         backend: &dyn Backend,
         out: &mut Out,
     ) -> Result<Done, Done> {
+        self.check_context_tag(tag, ret.unwrap_or(&[]))?;
         let hits = self.evaluate(keys, backend)?;
         let sel = self.selected()?;
         let numbers: Vec<u32> = hits
@@ -764,15 +765,17 @@ impl Session {
                         ),
                     );
                 }
-                let code = self.start_context(context::NewContext {
-                    tag,
-                    uid,
-                    ret,
-                    keys,
-                    sort: None,
-                    results: uids,
-                });
-                return Ok(Done::Ok(format!("{code}SEARCH completed")));
+                self.start_context(
+                    context::NewContext {
+                        tag,
+                        uid,
+                        ret,
+                        keys,
+                        sort: None,
+                        results: uids,
+                    },
+                    out,
+                );
             }
         }
         Ok(Done::Ok("SEARCH completed".into()))
@@ -841,6 +844,7 @@ impl Session {
         backend: &dyn Backend,
         out: &mut Out,
     ) -> Result<Done, Done> {
+        self.check_context_tag(tag, ret.unwrap_or(&[]))?;
         let hits = self.evaluate(keys, backend)?;
         let inputs = self.sort_inputs(&hits, uid, backend)?;
         let sorted = sort::sort(&inputs, criteria);
@@ -891,15 +895,17 @@ impl Session {
                             .map(|m| m.uid),
                     })
                     .collect();
-                let code = self.start_context(context::NewContext {
-                    tag,
-                    uid,
-                    ret,
-                    keys,
-                    sort: Some(criteria),
-                    results,
-                });
-                return Ok(Done::Ok(format!("{code}SORT completed")));
+                self.start_context(
+                    context::NewContext {
+                        tag,
+                        uid,
+                        ret,
+                        keys,
+                        sort: Some(criteria),
+                        results,
+                    },
+                    out,
+                );
             }
         }
         Ok(Done::Ok("SORT completed".into()))

@@ -88,13 +88,12 @@ pub(super) fn thread(p: &mut P, uid: bool) -> PResult<CommandBody> {
     })
 }
 
-/// `cancelupdate = "CANCELUPDATE" *(SP tag-string)`, `tag-string = string` (RFC 5267
-/// §6; the prose of §4.4 wants at least one tag).
+/// `command-select =/ "CANCELUPDATE" 1*(SP quoted)` (RFC 5267 §5).
 pub(super) fn cancel_update(p: &mut P) -> PResult<CommandBody> {
     let mut tags = Vec::new();
     while p.peek() == Some(b' ') {
         p.sp()?;
-        let t = p.string()?;
+        let t = p.quoted()?;
         tags.push(String::from_utf8(t).map_err(|_| "tag is not UTF-8".to_string())?);
     }
     if tags.is_empty() {

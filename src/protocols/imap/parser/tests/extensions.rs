@@ -252,7 +252,7 @@ fn context_search_and_sort() {
     bad("a SEARCH RETURN (UPDATES) ALL", "unknown RETURN option");
     for (input, tags) in [
         ("a CANCELUPDATE \"B01\"", vec!["B01"]),
-        ("a cancelupdate \"x\" {3}\r\nB 2", vec!["x", "B 2"]),
+        ("a cancelupdate \"x\" \"B 2\"", vec!["x", "B 2"]),
     ] {
         assert_eq!(
             ok(input),
@@ -261,6 +261,7 @@ fn context_search_and_sort() {
         );
     }
     bad("a CANCELUPDATE", "needs a tag");
-    bad("a CANCELUPDATE B01", "string");
-    bad("a CANCELUPDATE \"B01\" ", "string");
+    bad("a CANCELUPDATE B01", "quoted");
+    bad("a CANCELUPDATE \"B01\" {3}\r\nB02", "quoted");
+    bad("a CANCELUPDATE \"B01\" ", "quoted");
 }
