@@ -25,6 +25,8 @@
 //!   numbers shifting (a sequence-set key) is not re-evaluated.
 //! - CANCELUPDATE of a tag with no context is NO; the others named are still cancelled.
 
+use std::collections::{HashMap, HashSet};
+
 use super::backend::Backend;
 use super::response;
 use super::session::{line, Done, Out, Selected, Session, State};
@@ -163,15 +165,20 @@ impl Session {
         let Ok(hits) = self.evaluate_at(&c.keys, backend, dirty.iter().copied()) else {
             return;
         };
+        // Sets, not scans: a STORE 1:* makes every message dirty.
+        let hits: HashSet<usize> = hits.into_iter().collect();
+        let current: HashSet<u32> = c.results.iter().copied().collect();
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         for &i in &dirty {
             let uid = sel.messages[i].uid;
-            match (hits.contains(&i), c.results.contains(&uid)) {
+            match (hits.contains(&i), current.contains(&uid)) {
                 (true, false) => added.push(uid),
                 (false, true) => removed.push(uid),
                 _ => {}
             }
         }
+        let gone: HashSet<u32> = removed.iter().copied().collect();
+        let new: HashSet<u32> = added.iter().copied().collect();
         let new_results: Vec<u32> = match &c.sort {
             _ if added.is_empty() && removed.is_empty() => c.results.clone(),
             None => {
@@ -179,7 +186,7 @@ impl Session {
                     .results
                     .iter()
                     .copied()
-                    .filter(|u| !removed.contains(u))
+                    .filter(|u| !gone.contains(u))
                     .collect();
                 r.extend(&added);
                 r.sort_unstable();
@@ -191,8 +198,7 @@ impl Session {
                     .iter()
                     .enumerate()
                     .filter(|(_, m)| {
-                        (c.results.contains(&m.uid) && !removed.contains(&m.uid))
-                            || added.contains(&m.uid)
+                        (current.contains(&m.uid) && !gone.contains(&m.uid)) || new.contains(&m.uid)
                     })
                     .map(|(i, _)| i)
                     .collect();
@@ -214,14 +220,16 @@ impl Session {
 /// while `gone` are still in the session's view.
 pub(super) fn removing_expunged(sel: &mut Selected, gone: &[u32], out: &mut Out) {
     let mut contexts = std::mem::take(&mut sel.contexts.0);
+    let gone: HashSet<u32> = gone.iter().copied().collect();
     for c in &mut contexts {
-        let removed: Vec<u32> = gone
+        let removed: Vec<u32> = c
+            .results
             .iter()
             .copied()
-            .filter(|u| c.results.contains(u))
+            .filter(|u| gone.contains(u))
             .collect();
         removal(sel, c, &removed, out);
-        c.results.retain(|u| !removed.contains(u));
+        c.results.retain(|u| !gone.contains(u));
     }
     sel.contexts.0 = contexts;
 }
@@ -234,10 +242,7 @@ fn removal(sel: &Selected, c: &SearchContext, removed: &[u32], out: &mut Out) {
     let items = match c.sort {
         None => positioned_set(sel, c.uid, removed),
         Some(_) => {
-            let mut pairs: Vec<(usize, u32)> = removed
-                .iter()
-                .filter_map(|u| Some((c.results.iter().position(|x| x == u)? + 1, *u)))
-                .collect();
+            let mut pairs = positions(&c.results, removed);
             pairs.sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
             positioned_each(sel, c.uid, &pairs)
         }
@@ -253,15 +258,24 @@ fn addition(sel: &Selected, c: &SearchContext, added: &[u32], out: &mut Out) {
     let items = match c.sort {
         None => positioned_set(sel, c.uid, added),
         Some(_) => {
-            let mut pairs: Vec<(usize, u32)> = added
-                .iter()
-                .filter_map(|u| Some((c.results.iter().position(|x| x == u)? + 1, *u)))
-                .collect();
+            let mut pairs = positions(&c.results, added);
             pairs.sort_unstable();
             positioned_each(sel, c.uid, &pairs)
         }
     };
     send(out, c, "ADDTO", &items);
+}
+
+/// `(position, uid)` (1-based) of each of `uids` in `results`.
+fn positions(results: &[u32], uids: &[u32]) -> Vec<(usize, u32)> {
+    let at: HashMap<u32, usize> = results
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (*u, i + 1))
+        .collect();
+    uids.iter()
+        .filter_map(|u| Some((*at.get(u)?, *u)))
+        .collect()
 }
 
 fn send(out: &mut Out, c: &SearchContext, what: &str, items: &str) {
