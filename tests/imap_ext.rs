@@ -1,8 +1,9 @@
 //! IMAP extensions end to end, with real clients where one exists: COMPRESS=DEFLATE (RFC
 //! 4978) through Python's imaplib over zlib raw-deflate streams and through isync's mbsync
 //! (1.4 turns COMPRESS on by itself whenever the server offers it), UNAUTHENTICATE (RFC
-//! 8437) handing a connection from one user to the next, and UIDONLY (RFC 9586) hearing
-//! another session's changes by UID.
+//! 8437) handing a connection from one user to the next, UIDONLY (RFC 9586) hearing
+//! another session's changes by UID, and CONTEXT=SEARCH (RFC 5267) updates caused by
+//! another session.
 //!
 //! python3 and mbsync are external programs that `.ci/run` installs; a test fails with a
 //! message saying so when one is missing.
@@ -252,4 +253,115 @@ fn uidonly_session_hears_other_sessions_by_uid() {
     assert!(ok(&c.until_tagged(&tag)));
     let r = c.cmd("FETCH 1 (FLAGS)");
     assert!(r[0].contains("BAD [UIDREQUIRED]"), "{r:?}");
+}
+
+/// Reads lines until one equals `want`, at most `max` of them; the lines read, `want` last.
+fn read_until(c: &mut Imap, want: &str, max: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..max {
+        let l = c.read_line();
+        assert!(
+            !l.is_empty(),
+            "connection closed waiting for {want:?}; got {seen:?}"
+        );
+        seen.push(l.clone());
+        if l == want {
+            return seen;
+        }
+    }
+    panic!("no {want:?} in {max} lines: {seen:?}");
+}
+
+/// RFC 5267 §4.3: an update context hears of changes another session makes, during IDLE:
+/// a flag change adds to it, an expunge removes from it (before the EXPUNGE, while the
+/// sequence number is valid), a new message adds to it (after the EXISTS).
+#[test]
+fn search_context_hears_another_sessions_changes_during_idle() {
+    let server = TestServer::start();
+    let mut other = Imap::login(server.addr("imap"), BOB);
+    for subject in ["a", "b"] {
+        let m = format!("Subject: {subject}\r\n\r\nhi\r\n");
+        let t = other.bump();
+        other.send_raw(format!("{t} APPEND INBOX {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+        assert!(ok(&other.until_tagged(&t)));
+    }
+    let mut c = Imap::login(server.addr("imap"), BOB);
+    assert!(ok(&c.cmd("SELECT INBOX")));
+    let tag = c.next_tag();
+    let r = c.cmd("SEARCH RETURN (UPDATE) FLAGGED");
+    assert_eq!(
+        r,
+        [
+            format!("* ESEARCH (TAG \"{tag}\")"),
+            format!("{tag} OK SEARCH completed")
+        ]
+    );
+    let idle = c.bump();
+    c.send_raw(format!("{idle} IDLE\r\n").as_bytes());
+    assert_eq!(c.read_line(), "+ idling");
+    assert!(ok(&other.cmd("SELECT INBOX")));
+
+    assert!(ok(&other.cmd("STORE 2 +FLAGS (\\Flagged)")));
+    read_until(&mut c, &format!("* ESEARCH (TAG \"{tag}\") ADDTO (0 2)"), 5);
+
+    assert!(ok(&other.cmd("STORE 2 +FLAGS (\\Deleted)")));
+    assert!(ok(&other.cmd("EXPUNGE")));
+    let seen = read_until(&mut c, "* 2 EXPUNGE", 5);
+    let removed = format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 2)");
+    assert_eq!(seen[seen.len() - 2], removed, "{seen:?}");
+
+    let m = "Subject: c\r\n\r\nhi\r\n";
+    let t = other.bump();
+    other.send_raw(format!("{t} APPEND INBOX (\\Flagged) {{{}+}}\r\n{m}\r\n", m.len()).as_bytes());
+    assert!(ok(&other.until_tagged(&t)));
+    let seen = read_until(&mut c, &format!("* ESEARCH (TAG \"{tag}\") ADDTO (0 2)"), 5);
+    assert!(seen.contains(&"* 2 EXISTS".to_string()), "{seen:?}");
+
+    c.send_raw(b"DONE\r\n");
+    assert!(ok(&c.until_tagged(&idle)));
+    let r = c.cmd(&format!("CANCELUPDATE \"{tag}\""));
+    assert!(ok(&r), "{r:?}");
+    // Cancelled: the next change is reported (FETCH) without an ESEARCH.
+    let idle = c.bump();
+    c.send_raw(format!("{idle} IDLE\r\n").as_bytes());
+    assert_eq!(c.read_line(), "+ idling");
+    assert!(ok(&other.cmd("STORE 1 +FLAGS (\\Flagged)")));
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("* 1 FETCH")) {
+        assert!(seen.len() < 5, "no FETCH for message 1: {seen:?}");
+        seen.push(c.read_line());
+    }
+    c.send_raw(b"DONE\r\n");
+    seen.extend(c.until_tagged(&idle));
+    assert!(!seen.iter().any(|l| l.starts_with("* ESEARCH")), "{seen:?}");
+}
+
+/// RFC 5267 §4.3.1: past the server's limit of update contexts (16 per session) the search
+/// is still answered and completes OK, with an untagged `NO [NOUPDATE "tag"]`; cancelling
+/// one context makes room for another.
+#[test]
+fn update_contexts_beyond_the_limit_get_noupdate() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), BOB);
+    assert!(ok(&c.cmd("SELECT INBOX")));
+    let first = c.next_tag();
+    for _ in 0..16 {
+        let r = c.cmd("SEARCH RETURN (UPDATE COUNT) ALL");
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(ok(&r) && r[0].ends_with(") COUNT 0"), "{r:?}");
+    }
+    let tag = c.next_tag();
+    let r = c.cmd("SEARCH RETURN (UPDATE COUNT) ALL");
+    assert_eq!(
+        r[..2],
+        [
+            format!("* ESEARCH (TAG \"{tag}\") COUNT 0"),
+            format!("* NO [NOUPDATE \"{tag}\"] Too many update contexts"),
+        ],
+        "{r:?}"
+    );
+    assert!(ok(&r), "{r:?}");
+    assert!(ok(&c.cmd(&format!("CANCELUPDATE \"{first}\""))));
+    let r = c.cmd("SEARCH RETURN (UPDATE COUNT) ALL");
+    assert!(ok(&r) && !r.iter().any(|l| l.contains("NOUPDATE")), "{r:?}");
 }

@@ -267,6 +267,7 @@ impl Session {
             saved: Vec::new(),
             keywords,
             permanent,
+            contexts: Default::default(),
         }));
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Watch(Some(folder.id)));

@@ -5,6 +5,7 @@
 //! are answered by [`super::objectid`].
 
 use super::backend::{flag_bits, Backend, FlagOp};
+use super::context;
 use super::mailboxes::flags_to_bits;
 use super::message::{self, ParsedMessage};
 use super::objectid;
@@ -37,6 +38,7 @@ impl Session {
             }
             Close => self.close_mailbox(true, backend, actions, out),
             Unselect => self.close_mailbox(false, backend, actions, out),
+            CancelUpdate(tags) => Ok(self.cancel_update(&tags)),
             Expunge { uids } => self.expunge(uids.as_ref(), backend, out),
             Fetch {
                 uid,
@@ -695,6 +697,16 @@ impl Session {
 
     /// Indices of the messages matching all `keys`.
     fn evaluate(&self, keys: &[SearchKey], backend: &dyn Backend) -> Result<Vec<usize>, Done> {
+        self.evaluate_at(keys, backend, 0..self.selected()?.messages.len())
+    }
+
+    /// Indices among `candidates` (ascending) of the messages matching all `keys`.
+    pub(super) fn evaluate_at(
+        &self,
+        keys: &[SearchKey],
+        backend: &dyn Backend,
+        candidates: impl IntoIterator<Item = usize>,
+    ) -> Result<Vec<usize>, Done> {
         let sel = self.selected()?;
         // Keys answered from the index are tried first; a message is read only if they all
         // match, and then only its header when no key looks at the body.
@@ -713,7 +725,7 @@ impl Session {
             backend,
         };
         let mut hits = Vec::new();
-        for i in 0..sel.messages.len() {
+        for i in candidates {
             if !cheap.iter().all(|k| ctx.matches(k, i, None, None)) {
                 continue;
             }
@@ -750,6 +762,7 @@ impl Session {
         if keys.iter().any(key_uses_modseq) {
             self.enable_condstore(out);
         }
+        self.check_context_tag(tag, ret.unwrap_or(&[]))?;
         let hits = self.evaluate(keys, backend)?;
         let sel = self.selected()?;
         let numbers: Vec<u32> = hits
@@ -815,12 +828,23 @@ impl Session {
                         ),
                     );
                 }
+                self.start_context(
+                    context::NewContext {
+                        tag,
+                        uid,
+                        ret,
+                        keys,
+                        sort: None,
+                        results: uids,
+                    },
+                    out,
+                );
             }
         }
         Ok(Done::Ok("SEARCH completed".into()))
     }
 
-    fn sort_inputs(
+    pub(super) fn sort_inputs(
         &self,
         hits: &[usize],
         uid: bool,
@@ -884,6 +908,7 @@ impl Session {
         backend: &dyn Backend,
         out: &mut Out,
     ) -> Result<Done, Done> {
+        self.check_context_tag(tag, ret.unwrap_or(&[]))?;
         let hits = self.evaluate(keys, backend)?;
         let inputs = self.sort_inputs(&hits, uid, backend)?;
         let sorted = sort::sort(&inputs, criteria);
@@ -919,7 +944,32 @@ impl Session {
                 if want(SearchReturn::Count) {
                     l.push_str(&format!(" COUNT {}", sorted.len()));
                 }
+                if let Some(range) = partial::partial_of(ret) {
+                    l.push_str(&partial::esort_item(&range, &sorted));
+                }
                 line(out, &l);
+                let sel = self.selected()?;
+                let results = sorted
+                    .iter()
+                    .filter_map(|n| match uid {
+                        true => Some(*n),
+                        false => sel
+                            .messages
+                            .get((*n as usize).checked_sub(1)?)
+                            .map(|m| m.uid),
+                    })
+                    .collect();
+                self.start_context(
+                    context::NewContext {
+                        tag,
+                        uid,
+                        ret,
+                        keys,
+                        sort: Some(criteria),
+                        results,
+                    },
+                    out,
+                );
             }
         }
         Ok(Done::Ok("SORT completed".into()))

@@ -9,6 +9,7 @@
 //! - `message/`: ENVELOPE, BODYSTRUCTURE, sections, BINARY, PREVIEW over the raw bytes;
 //!   `search_text.rs`, `sort.rs`, `thread.rs` for SEARCH, SORT and THREAD;
 //!   `response.rs` wire encoding.
+//! - `context.rs`: RFC 5267 CONTEXT=SEARCH/SORT, results kept up to date.
 //! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
 //! - `notify.rs`: RFC 5465 NOTIFY (events of other mailboxes, at once).
@@ -26,6 +27,7 @@ mod append;
 pub mod backend;
 pub mod catenate;
 mod compress;
+mod context;
 #[cfg(test)]
 mod ext_tests;
 pub mod framer;

@@ -4,12 +4,15 @@
 //! Implementation notes:
 //! - Results are counted in mailbox order (ascending UID = ascending sequence number), the
 //!   first being 1; `-1` is the last. A range is the same either way round (500:400 is
-//!   400:500); the response repeats it as the client wrote it. Positions beyond the results
-//!   are left out; a range with none of them answers `NIL` (§3.1).
+//!   400:500); the response gives it lowest first (`4:2` → `2:4`, `-3:-1` → `-1:-3`), as
+//!   Dovecot does and imaptest expects. Positions beyond the results are left out; a range
+//!   with none of them answers `NIL` (§3.1).
+//! - SORT (RFC 5267 §4.4, CONTEXT=SORT): the same ranges count in sort order, and the
+//!   numbers keep that order; only ascending runs of consecutive numbers become `a:b`.
 //! - SAVE with PARTIAL (§3.2, table 1): `$` holds what PARTIAL returned, plus MIN and MAX
 //!   when asked; with COUNT, every match.
-//! - The parser refuses PARTIAL together with ALL or twice (§3.1), in FETCH without UID
-//!   (§3.3), and in SORT (RFC 5267 gives it SORT only with CONTEXT=SORT, not offered).
+//! - The parser refuses PARTIAL together with ALL or twice (§3.1), and in FETCH without UID
+//!   (§3.3).
 //! - UID FETCH: the range picks from the messages the UID set names, before CHANGEDSINCE
 //!   filters them (§3.4).
 
@@ -33,12 +36,13 @@ impl PartialRange {
         all[self.positions(all.len())].to_vec()
     }
 
-    /// As the client wrote it: `1:500`, `-1:-100`.
+    /// Lowest first: `1:500`, `-1:-100` (for `500:1`, `-100:-1` too).
     pub fn wire(&self) -> String {
+        let (lo, hi) = (self.first.min(self.last), self.first.max(self.last));
         if self.from_end {
-            format!("-{}:-{}", self.first, self.last)
+            format!("-{lo}:-{hi}")
         } else {
-            format!("{}:{}", self.first, self.last)
+            format!("{lo}:{hi}")
         }
     }
 }
@@ -63,6 +67,38 @@ pub(super) fn esearch_item(range: &PartialRange, numbers: &[u32]) -> String {
         String::from_utf8_lossy(&s).into_owned()
     };
     format!(" PARTIAL ({} {set})", range.wire())
+}
+
+/// ` PARTIAL (range numbers)` for an ESORT response (RFC 5267 §4.4): `sorted` in sort
+/// order, which the numbers keep.
+pub(super) fn esort_item(range: &PartialRange, sorted: &[u32]) -> String {
+    let picked = range.pick(sorted);
+    let set = if picked.is_empty() {
+        "NIL".to_string()
+    } else {
+        in_order(&picked)
+    };
+    format!(" PARTIAL ({} {set})", range.wire())
+}
+
+/// Numbers in the order given, ascending runs of consecutive numbers as `a:b`:
+/// `5,3,4,2,1` → `5,3:4,2,1`.
+pub(super) fn in_order(ns: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ns.len() {
+        let mut j = i;
+        while j + 1 < ns.len() && ns[j].checked_add(1) == Some(ns[j + 1]) {
+            j += 1;
+        }
+        parts.push(if j == i {
+            ns[i].to_string()
+        } else {
+            format!("{}:{}", ns[i], ns[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
 }
 
 /// What `$` holds after `SEARCH RETURN (SAVE PARTIAL …)` (RFC 9394 §3.2, table 1), or
@@ -117,6 +153,8 @@ mod tests {
         let all = [2, 3, 4, 9, 10];
         assert_eq!(esearch_item(&r(false, 2, 4), &all), " PARTIAL (2:4 3:4,9)");
         assert_eq!(esearch_item(&r(true, 1, 2), &all), " PARTIAL (-1:-2 9:10)");
+        assert_eq!(esearch_item(&r(true, 2, 1), &all), " PARTIAL (-1:-2 9:10)");
+        assert_eq!(esearch_item(&r(false, 4, 2), &all), " PARTIAL (2:4 3:4,9)");
         assert_eq!(esearch_item(&r(false, 6, 9), &all), " PARTIAL (6:9 NIL)");
         use SearchReturn::*;
         let p = Partial(r(false, 2, 3));
@@ -131,5 +169,18 @@ mod tests {
         );
         assert_eq!(saved_with_partial(&[Save, p, Count, Min], &all), None);
         assert_eq!(saved_with_partial(&[Save, Min], &all), None);
+    }
+
+    #[test]
+    fn esort_items_keep_the_sort_order() {
+        assert_eq!(in_order(&[5, 3, 4, 2, 1]), "5,3:4,2,1");
+        assert_eq!(in_order(&[1, 2, 3]), "1:3");
+        assert_eq!(in_order(&[3, 2, 1]), "3,2,1");
+        assert_eq!(in_order(&[u32::MAX, 1]), "4294967295,1");
+        let sorted = [5, 3, 4, 2, 1];
+        assert_eq!(esort_item(&r(false, 2, 4), &sorted), " PARTIAL (2:4 3:4,2)");
+        assert_eq!(esort_item(&r(false, 4, 2), &sorted), " PARTIAL (2:4 3:4,2)");
+        assert_eq!(esort_item(&r(true, 1, 2), &sorted), " PARTIAL (-1:-2 2,1)");
+        assert_eq!(esort_item(&r(false, 6, 9), &sorted), " PARTIAL (6:9 NIL)");
     }
 }

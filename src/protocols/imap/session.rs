@@ -135,6 +135,8 @@ pub(super) struct Selected {
     /// PERMANENTFLAGS as SELECT computed them from the user's rights: the system flag
     /// bits and whether new keywords may be made; `None` for a read-only selection.
     pub permanent: Option<(u8, bool)>,
+    /// RFC 5267 searches kept up to date.
+    pub contexts: super::context::Contexts,
 }
 
 impl Selected {
@@ -335,6 +337,8 @@ impl Session {
                 "SORT",
                 "ESORT",
                 "SORT=DISPLAY",
+                "CONTEXT=SEARCH",
+                "CONTEXT=SORT",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "UTF8=ACCEPT",

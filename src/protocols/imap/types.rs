@@ -171,7 +171,8 @@ pub enum SearchKey {
     SaveDateSupported,
 }
 
-/// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE, RFC 9394 PARTIAL).
+/// `search-return-opt` (RFC 9051 ESEARCH, RFC 5182 SAVE, RFC 9394 PARTIAL, RFC 5267
+/// UPDATE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchReturn {
     Min,
@@ -180,6 +181,8 @@ pub enum SearchReturn {
     Count,
     Save,
     Partial(PartialRange),
+    /// Keep the result up to date with ADDTO/REMOVEFROM (RFC 5267 §4.3).
+    Update,
 }
 
 /// `partial-range` (RFC 9394 §4): results `first:last` counted from the first result (the
@@ -512,6 +515,8 @@ pub enum CommandBody {
     Check,
     Close,
     Unselect,
+    /// RFC 5267 §4.4: `CANCELUPDATE 1*(SP tag-string)`.
+    CancelUpdate(Vec<String>),
     Expunge {
         /// `UID EXPUNGE set` (UIDPLUS).
         uids: Option<SequenceSet>,
@@ -614,6 +619,7 @@ impl CommandBody {
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
+            CancelUpdate(_) => "CANCELUPDATE",
             Expunge { .. } => "EXPUNGE",
             Search { .. } => "SEARCH",
             Fetch { .. } => "FETCH",

@@ -57,9 +57,15 @@ impl Session {
         sel.highest_modseq = sel.highest_modseq.max(folder.highest_modseq);
     }
 
-    /// Sends every pending change of the selected folder. `expunge_ok` is false during
-    /// FETCH, STORE and SEARCH, when sequence numbers must not move.
+    /// Sends every pending change of the selected folder, then what it changed in the
+    /// RFC 5267 update contexts. `expunge_ok` is false during FETCH, STORE and SEARCH, when
+    /// sequence numbers must not move.
     pub(super) fn flush_updates(&mut self, backend: &dyn Backend, out: &mut Out, expunge_ok: bool) {
+        self.flush_folder_updates(backend, out, expunge_ok);
+        self.update_contexts(backend, out);
+    }
+
+    fn flush_folder_updates(&mut self, backend: &dyn Backend, out: &mut Out, expunge_ok: bool) {
         let (rev2, vanished, condstore) = (self.rev2, self.reports_vanished(), self.condstore);
         let uidonly = self.uidonly;
         let State::Selected(sel) = &mut self.state else {
@@ -145,6 +151,8 @@ pub(super) fn report_expunged(
     if seqs.is_empty() {
         return;
     }
+    let gone_uids: Vec<u32> = seqs.iter().map(|s| sel.messages[s - 1].uid).collect();
+    super::context::removing_expunged(sel, &gone_uids, out);
     seqs.sort_unstable_by(|a, b| b.cmp(a));
     let mut gone: Vec<u32> = Vec::with_capacity(seqs.len());
     for s in &seqs {

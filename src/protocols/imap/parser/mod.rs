@@ -168,6 +168,7 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
         "UNAUTHENTICATE" => C::Unauthenticate,
         "CLOSE" => C::Close,
         "UNSELECT" => C::Unselect,
+        "CANCELUPDATE" => search::cancel_update(p)?,
         "EXPUNGE" => C::Expunge { uids: None },
         "ID" => id(p)?,
         "AUTHENTICATE" => authenticate(p)?,

@@ -31,14 +31,6 @@ pub(super) fn search(p: &mut P) -> PResult<SearchCommand> {
 /// 1*(SP search-key)`.
 pub(super) fn sort(p: &mut P, uid: bool) -> PResult<CommandBody> {
     let ret = return_opts(p)?;
-    // RFC 5267 defines PARTIAL for SORT only with CONTEXT=SORT, which is not offered.
-    if ret
-        .iter()
-        .flatten()
-        .any(|r| matches!(r, SearchReturn::Partial(_)))
-    {
-        return Err("PARTIAL is not supported with SORT".into());
-    }
     p.sp()?;
     p.open()?;
     let mut criteria = Vec::new();
@@ -96,6 +88,20 @@ pub(super) fn thread(p: &mut P, uid: bool) -> PResult<CommandBody> {
     })
 }
 
+/// `command-select =/ "CANCELUPDATE" 1*(SP quoted)` (RFC 5267 §5).
+pub(super) fn cancel_update(p: &mut P) -> PResult<CommandBody> {
+    let mut tags = Vec::new();
+    while p.peek() == Some(b' ') {
+        p.sp()?;
+        let t = p.quoted()?;
+        tags.push(String::from_utf8(t).map_err(|_| "tag is not UTF-8".to_string())?);
+    }
+    if tags.is_empty() {
+        return Err("CANCELUPDATE needs a tag".into());
+    }
+    Ok(CommandBody::CancelUpdate(tags))
+}
+
 /// `charset = atom / quoted`.
 fn charset(p: &mut P) -> PResult<String> {
     let raw = if p.peek() == Some(b'"') {
@@ -125,6 +131,7 @@ fn return_opts(p: &mut P) -> PResult<Option<Vec<SearchReturn>>> {
                 "ALL" => SearchReturn::All,
                 "COUNT" => SearchReturn::Count,
                 "SAVE" => SearchReturn::Save,
+                "UPDATE" => SearchReturn::Update,
                 "PARTIAL" => {
                     p.sp()?;
                     SearchReturn::Partial(partial_range(p)?)

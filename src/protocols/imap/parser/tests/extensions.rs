@@ -1,5 +1,6 @@
 //! Table tests for COMPRESS (RFC 4978), UNAUTHENTICATE (RFC 8437), LIST RETURN (MYRIGHTS)
-//! (RFC 8440) and [UID] REPLACE (RFC 8508); each case is also framed split at every byte
+//! (RFC 8440), [UID] REPLACE (RFC 8508), PARTIAL (RFC 9394) and CONTEXT=SEARCH/SORT
+//! (RFC 5267: UPDATE, PARTIAL in SORT, CANCELUPDATE); each case is also framed split at every byte
 //! (through `ok`/`bad`).
 
 use super::*;
@@ -188,9 +189,79 @@ fn partial() {
     bad("a SEARCH RETURN (PARTIAL 1:*) ALL", "SEARCH");
     bad("a SEARCH RETURN (PARTIAL -1:5) ALL", "SEARCH");
     bad("a SEARCH RETURN (PARTIAL 1) ALL", "SEARCH");
-    bad(
-        "a SORT RETURN (PARTIAL 1:5) (DATE) UTF-8 ALL",
-        "PARTIAL is not supported with SORT",
-    );
     bad("a FETCH 1:* FLAGS (PARTIAL 1:5)", "PARTIAL needs UID FETCH");
+}
+
+#[test]
+fn context_search_and_sort() {
+    use SearchReturn::*;
+    let range = |first, last| PartialRange {
+        from_end: false,
+        first,
+        last,
+    };
+    for (input, ret) in [
+        (
+            "B01 UID SEARCH RETURN (UPDATE) BODY body SEEN",
+            vec![Update],
+        ),
+        (
+            "a SEARCH RETURN (update ALL) OR SEEN SUBJECT s",
+            vec![Update, All],
+        ),
+        (
+            "a SEARCH RETURN (PARTIAL 4:2 UPDATE) ALL",
+            vec![Partial(range(4, 2)), Update],
+        ),
+    ] {
+        assert_eq!(search_body(input).ret, Some(ret), "{input}");
+    }
+    for (input, want_ret, want_uid) in [
+        (
+            "a SORT RETURN (PARTIAL 2:4) (REVERSE ARRIVAL) US-ASCII ALL",
+            vec![Partial(range(2, 4))],
+            false,
+        ),
+        (
+            "a UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNSEEN",
+            vec![Update, All],
+            true,
+        ),
+    ] {
+        let CommandBody::Sort { uid, ret, .. } = ok(input) else {
+            panic!("{input}: not a SORT")
+        };
+        assert_eq!((ret, uid), (Some(want_ret), want_uid), "{input}");
+    }
+    bad(
+        "a SORT RETURN (PARTIAL 1) (ARRIVAL) US-ASCII ALL",
+        "partial range",
+    );
+    bad(
+        "a SORT RETURN (PARTIAL 1:*) (ARRIVAL) US-ASCII ALL",
+        "partial range",
+    );
+    bad(
+        "a SORT RETURN (PARTIAL *:1) (ARRIVAL) US-ASCII ALL",
+        "partial range",
+    );
+    bad(
+        "a SORT RETURN (PARTIAL 1:2 ALL) (ARRIVAL) US-ASCII ALL",
+        "at most one",
+    );
+    bad("a SEARCH RETURN (UPDATES) ALL", "unknown RETURN option");
+    for (input, tags) in [
+        ("a CANCELUPDATE \"B01\"", vec!["B01"]),
+        ("a cancelupdate \"x\" \"B 2\"", vec!["x", "B 2"]),
+    ] {
+        assert_eq!(
+            ok(input),
+            CommandBody::CancelUpdate(tags.into_iter().map(String::from).collect()),
+            "{input}"
+        );
+    }
+    bad("a CANCELUPDATE", "needs a tag");
+    bad("a CANCELUPDATE B01", "quoted");
+    bad("a CANCELUPDATE \"B01\" {3}\r\nB02", "quoted");
+    bad("a CANCELUPDATE \"B01\" ", "quoted");
 }
