@@ -10,6 +10,7 @@
 //!   `response.rs` wire encoding.
 //! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
+//! - `urlauth.rs`: RFC 4467 URLAUTH (RESETKEY, GENURLAUTH, URLFETCH; RFC 5524 parameters).
 //! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
 //! - `backend.rs`: the trait through which the session reads and changes mail.
 //! - `fuzz.rs`: the session under arbitrary input with an in-memory backend (fuzz target and
@@ -44,3 +45,4 @@ pub mod thread;
 pub mod types;
 mod unauthenticate;
 mod updates;
+pub mod urlauth;

@@ -319,6 +319,8 @@ impl Session {
                 "METADATA",
                 "METADATA-SERVER",
                 "CATENATE",
+                "URLAUTH",
+                "URLAUTH=BINARY",
                 "COMPRESS=DEFLATE",
             ]);
         }
@@ -550,6 +552,9 @@ impl Session {
             | SetQuota { .. } => self.mailbox_command(&tag, cmd.body, backend, out, actions),
             GetMetadata { .. } | SetMetadata { .. } => {
                 self.metadata_command(cmd.body, backend, out)
+            }
+            ResetKey { .. } | GenUrlAuth(_) | UrlFetch(_) => {
+                self.urlauth_command(cmd.body, backend, out)
             }
             Idle => {
                 self.flush_updates(backend, out, true);

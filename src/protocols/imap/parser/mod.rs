@@ -6,7 +6,8 @@
 //! (RFC 7889), MULTIAPPEND (RFC 3502), BINARY (RFC 3516), UTF8=ACCEPT APPEND (RFC 6855),
 //! ESEARCH/SEARCHRES (RFC 4731, RFC 5182), SORT/THREAD (RFC 5256), ESORT (RFC 5267),
 //! WITHIN (RFC 5032), PREVIEW (RFC 8970), ACL (RFC 4314), QUOTA (RFC 9208), OBJECTID (RFC
-//! 8474), METADATA (RFC 5464, in `metadata.rs`), CATENATE (RFC 4469, in `catenate.rs`).
+//! 8474), METADATA (RFC 5464, in `metadata.rs`), CATENATE (RFC 4469, in `catenate.rs`), URLAUTH
+//! (RFC 4467 with RFC 5524's URLFETCH parameters, in `urlauth.rs`).
 //!
 //! Implementation notes:
 //! - Files: `lexer.rs` atoms, strings, numbers, dates; `search.rs` search keys and SORT/THREAD;
@@ -25,6 +26,7 @@ mod fetch;
 mod lexer;
 mod metadata;
 mod search;
+mod urlauth;
 
 use std::fmt;
 
@@ -249,6 +251,9 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
         "SETQUOTA" => setquota(p)?,
         "GETMETADATA" => metadata::get(p)?,
         "SETMETADATA" => metadata::set(p)?,
+        "RESETKEY" => urlauth::resetkey(p)?,
+        "GENURLAUTH" => urlauth::genurlauth(p)?,
+        "URLFETCH" => urlauth::urlfetch(p)?,
         _ => return Err("unknown command".into()),
     };
     p.end()?;
