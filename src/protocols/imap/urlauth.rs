@@ -443,11 +443,16 @@ impl Session {
             None => parse_section(""),
         };
         let mut items: Vec<Vec<u8>> = Vec::new();
-        if req.body_part_structure {
+        let mime_part = section.as_ref().filter(|s| s.text.is_none());
+        if let (true, Some(sec)) = (req.body_part_structure, mime_part) {
+            // With BINARY the structure describes what BINARY returns: decoded sizes.
+            let described = match content_wanted {
+                Some(UrlContent::Binary) => message::parse(&content).converted(false).ok(),
+                _ => None,
+            };
+            let source = described.as_deref().unwrap_or(&content);
             let mut bs = b"BODYPARTSTRUCTURE ".to_vec();
-            let parsed = message::parse(&content);
-            let mime_part = section.as_ref().filter(|s| s.text.is_none());
-            if mime_part.is_some_and(|s| parsed.part_structure(&s.part, &mut bs)) {
+            if message::parse(source).part_structure(&sec.part, &mut bs) {
                 items.push(bs);
             }
         }
@@ -474,8 +479,8 @@ impl Session {
     }
 }
 
-/// BINARY of a URL's part: its transfer encoding undone (a HEADER/TEXT-style section has
-/// none: `data` as it is); None for an unknown encoding.
+/// BINARY of a URL's part: its transfer encoding undone, and that of every part inside it
+/// (a HEADER/TEXT-style section has none: `data` as it is); None for an unknown encoding.
 fn binary(
     content: &[u8],
     section: Option<&super::types::Section>,
@@ -486,7 +491,8 @@ fn binary(
     if section.text.is_some() {
         return Some(data);
     }
-    let decoded = message::parse(content).binary(&section.part).ok()?;
+    let converted = message::parse(content).converted(true).ok()?;
+    let decoded = message::parse(&converted).section(&section.part, None)?;
     Some(match target.partial {
         Some((offset, len)) => message::partial(&decoded, offset, len.unwrap_or(u32::MAX)).to_vec(),
         None => decoded,

@@ -1128,3 +1128,4 @@ mod extensions;
 mod metadata;
 mod objectid;
 mod props;
+mod urlauth;
