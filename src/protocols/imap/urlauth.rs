@@ -12,7 +12,9 @@
 //!   per (mailbox, user) in storage, made by the first GENURLAUTH and durable before its
 //!   answer; RESETKEY forgets them (durably before OK), which revokes every URL made so
 //!   far; DELETE takes them with the mailbox. Only INTERNAL is offered (`[URLMECH
-//!   INTERNAL]`).
+//!   INTERNAL]` on RESETKEY's OK). RFC 4467 §6 wants every session of the user with the
+//!   mailbox selected to get an untagged `OK [URLMECH …]` on RESETKEY: the session that
+//!   ran it does; other sessions are not told (no change broadcast carries it yet).
 //! - The user and host: `user@host` names the account `user@host` when it exists (clients
 //!   and imaptest write the address split that way); a user that is itself an address
 //!   (`bob%40example.com@host`) names that account when the host is this server's name or
@@ -44,7 +46,7 @@ use super::catenate::{parse_section, part_bytes, split_url, MessageUrl};
 use super::message;
 use super::names::{self, Resolved};
 use super::response;
-use super::session::{line, Done, Out, Session};
+use super::session::{line, Done, Out, Session, State};
 use super::types::{CommandBody, MailboxName, UrlContent, UrlFetchRequest};
 
 /// The one mechanism offered (RFC 4467 §3).
@@ -252,7 +254,7 @@ impl Session {
             CommandBody::ResetKey {
                 mailbox,
                 mechanisms,
-            } => self.reset_key(mailbox.as_ref(), &mechanisms, backend),
+            } => self.reset_key(mailbox.as_ref(), &mechanisms, backend, out),
             CommandBody::GenUrlAuth(pairs) => self
                 .gen_url_auth(&pairs, backend, out)
                 .unwrap_or_else(|d| d),
@@ -295,6 +297,7 @@ impl Session {
         mailbox: Option<&MailboxName>,
         mechanisms: &[String],
         backend: &dyn Backend,
+        out: &mut Out,
     ) -> Done {
         if let Some(m) = mechanisms.iter().find(|m| *m != INTERNAL) {
             return Done::Bad(format!("Unknown URLAUTH mechanism {m}"));
@@ -321,6 +324,13 @@ impl Session {
         for f in &folders {
             if let Err(e) = backend.reset_urlauth_key(f.id, &me) {
                 return e.into();
+            }
+        }
+        // RFC 4467 §6: a session with the mailbox selected hears the mechanisms again (only
+        // this one: other sessions of the user are not told, see the module notes).
+        if let State::Selected(sel) = &self.state {
+            if folders.iter().any(|f| f.id == sel.folder.id) {
+                line(out, &format!("* OK [URLMECH {INTERNAL}] Key reset"));
             }
         }
         Done::Ok(format!("[URLMECH {INTERNAL}] RESETKEY completed"))

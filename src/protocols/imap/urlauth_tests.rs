@@ -176,6 +176,16 @@ fn generate_fetch_and_reset() {
         run(&mut alice, &b, "r RESETKEY INBOX XSAMPLE\r\n"),
         "r BAD Unknown URLAUTH mechanism XSAMPLE\r\n"
     );
+    // With the mailbox selected, the session hears the mechanisms again (RFC 4467 §6).
+    assert!(run(&mut alice, &b, "s SELECT INBOX\r\n").contains("s OK"));
+    assert_eq!(
+        run(&mut alice, &b, "r RESETKEY\r\n"),
+        "* OK [URLMECH INTERNAL] Key reset\r\nr OK [URLMECH INTERNAL] RESETKEY completed\r\n"
+    );
+    assert_eq!(
+        run(&mut alice, &b, "r RESETKEY Drafts\r\n"),
+        "r OK [URLMECH INTERNAL] RESETKEY completed\r\n"
+    );
 }
 
 #[test]
