@@ -7,6 +7,8 @@ Run from fuzz/: python3 imap_seeds.py
 """
 
 import base64
+import hashlib
+import hmac
 import os
 
 # Option bits: 0x01 TLS active, 0x02 plaintext login allowed, 0x04 STARTTLS offered,
@@ -32,6 +34,12 @@ MSG2 = (
     b"--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     b"AAECAwQFBgc=\r\n--b1--\r\n"
 )
+
+
+def urlauth(rump, key=b"mem-key-1"):
+    """A URLAUTH URL as the in-memory backend's GENURLAUTH makes it (its first key is
+    "mem-key-1"), so that seeds reach URLFETCH's success path."""
+    return rump + b":INTERNAL:" + hmac.new(key, rump, hashlib.sha256).hexdigest().encode()
 
 
 def lit(data, plus=False):
@@ -93,6 +101,8 @@ SEEDS = {
     "41-objectid": (SEL, b"a FETCH 1:* (EMAILID THREADID)\r\nb UID FETCH 2 (UID THREADID EMAILID)\r\nc SEARCH THREADID T1\r\nd SEARCH EMAILID M0 OR THREADID NIL EMAILID x\r\ne STATUS INBOX (MAILBOXID MESSAGES)\r\nf LIST \"\" * RETURN (STATUS (MAILBOXID))\r\ng CREATE New\r\nh SEARCH EMAILID M/1\r\ni COPY 1 New\r\n"),
     "42-metadata": (PRE, LOGIN + b"a SETMETADATA INBOX (/private/comment \"mine\" /shared/comment " + lit(b"ours", plus=True) + b")\r\nb GETMETADATA INBOX (/private/comment /shared/comment /private/none)\r\nc GETMETADATA (DEPTH infinity MAXSIZE 2) INBOX /private\r\nd SETMETADATA \"\" (/shared/admin \"x\")\r\ne SETMETADATA \"\" (/private/vendor/a/b ~{3+}\r\na\x00b)\r\nf GETMETADATA (DEPTH 1) \"\" (/private/vendor/a /shared)\r\ng SETMETADATA \"Public Folders/Announcements\" (/shared/x NIL)\r\nh GETMETADATA INBOX /bogus\r\ni SETMETADATA INBOX (/private/x NIL)\r\nj DELETE Trash\r\nk GETMETADATA Nope /shared/x\r\n"),
     "43-catenate": (SEL, b"a APPEND Drafts CATENATE (URL \"/INBOX/;UID=1/;SECTION=HEADER\" TEXT " + lit(b"body\r\n", plus=True) + b" URL \";UID=3/;SECTION=1.1/;PARTIAL=0.5\")\r\nb APPEND Drafts CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=1\")\r\nc APPEND Drafts CATENATE (TEXT ~{3+}\r\nx\x00y) " + lit(MSG, plus=True) + b"\r\nd APPEND Nope CATENATE (URL \"/INBOX/;UID=1\")\r\ne APPEND Drafts CATENATE (URL \"imap://x/INBOX/;UID=1\" URL \"/INBOX/;UID=1;URLAUTH=a:b:c\")\r\nf APPEND Drafts CATENATE (BODY x)\r\n"),
+    # --- URLAUTH --------------------------------------------------------------------
+    "48-urlauth": (SEL, b"a GENURLAUTH \"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous\" INTERNAL\r\nb URLFETCH \"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous") + b"\" (\"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3;URLAUTH=anonymous") + b"\" BINARY BODYPARTSTRUCTURE) (x BODY)\r\nc APPEND Drafts CATENATE (URL \"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous") + b"\")\r\nd GENURLAUTH \"imap://alice@fuzz.test/INBOX/;UID=1;EXPIRE=2001-01-01T00:00:00Z;URLAUTH=user+bob\" INTERNAL \"imap://bob@fuzz.test/INBOX/;UID=1;URLAUTH=authuser\" INTERNAL\r\ne GENURLAUTH x XSAMPLE\r\nf RESETKEY INBOX INTERNAL\r\ng URLFETCH \"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous") + b"\"\r\nh RESETKEY\r\ni RESETKEY Nope\r\nj URLFETCH (a BINARY BODY)\r\n"),
 }
 
 

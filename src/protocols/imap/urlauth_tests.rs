@@ -388,3 +388,19 @@ fn catenate_takes_urlauth_urls_of_other_users() {
     );
     assert!(r.starts_with("c NO [BADURL"), "{r}");
 }
+
+#[test]
+fn the_fuzz_seed_reaches_urlfetch_success() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/corpus/imap_session/48-urlauth-08"
+    );
+    let seed = std::fs::read(path).expect("seed written by fuzz/imap_seeds.py");
+    let text = String::from_utf8_lossy(&super::super::fuzz::transcript(&seed)).into_owned();
+    assert!(text.contains("a OK GENURLAUTH completed"), "{text}");
+    assert!(text.contains(";URLAUTH=anonymous:INTERNAL:"), "{text}");
+    assert!(text.contains(" (BODYPARTSTRUCTURE ("), "{text}");
+    assert!(text.contains("c OK [APPENDUID"), "{text}");
+    assert!(text.contains("f OK [URLMECH INTERNAL]"), "{text}");
+    assert!(text.contains(" NIL\r\ng OK URLFETCH completed"), "{text}");
+}

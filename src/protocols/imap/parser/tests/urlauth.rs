@@ -106,3 +106,51 @@ fn urlfetch() {
     bad(&format!("a URLFETCH ({u} BINARY"), "expected \")\"");
     bad(&format!("a URLFETCH {u}  {u}"), "expected a URL");
 }
+
+fn print_request(r: &UrlFetchRequest) -> String {
+    let url = format!("\"{}\"", r.url);
+    match r.content {
+        None => url,
+        Some(content) => {
+            let mut s = format!("({url}");
+            if r.body_part_structure {
+                s.push_str(" BODYPARTSTRUCTURE");
+            }
+            match content {
+                Some(UrlContent::Body) => s.push_str(" BODY"),
+                Some(UrlContent::Binary) => s.push_str(" BINARY"),
+                None => {}
+            }
+            s.push(')');
+            s
+        }
+    }
+}
+
+fn request_strategy() -> impl Strategy<Value = UrlFetchRequest> {
+    (
+        "imap://[a-z]{1,8}@[a-z.]{1,10}/[A-Za-z%0-9]{1,12}/;UID=[1-9][0-9]{0,4};URLAUTH=(anonymous|authuser|user\\+[a-z]{1,6}):INTERNAL:[0-9a-f]{32,64}",
+        any::<bool>(),
+        proptest::option::of(proptest::option::of(prop_oneof![
+            Just(UrlContent::Body),
+            Just(UrlContent::Binary)
+        ])),
+    )
+        .prop_map(|(url, bps, content)| UrlFetchRequest {
+            url,
+            // BODYPARTSTRUCTURE only exists in the list form.
+            body_part_structure: bps && content.is_some(),
+            content,
+        })
+}
+
+proptest! {
+    /// Printed URLFETCH requests parse back to the same requests.
+    #[test]
+    fn urlfetch_round_trip(reqs in proptest::collection::vec(request_strategy(), 1..4)) {
+        let printed: Vec<String> = reqs.iter().map(print_request).collect();
+        let cmd = format!("a URLFETCH {}\r\n", printed.join(" "));
+        let parsed = parse_command(cmd.as_bytes(), &ParseOptions::default()).map(|c| c.body);
+        prop_assert_eq!(parsed, Ok(CommandBody::UrlFetch(reqs)));
+    }
+}
