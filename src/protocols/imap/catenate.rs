@@ -171,7 +171,7 @@ pub(super) fn parse_section(spec: &str) -> Option<Section> {
 }
 
 /// `NO [BADURL url]`: the URL as `url-resp-text` allows (no "]" or controls).
-fn bad_url(url: &str, why: &str) -> Done {
+pub(super) fn bad_url(url: &str, why: &str) -> Done {
     let clean: String = url
         .chars()
         .filter(|c| *c != ']' && !c.is_control())

@@ -42,7 +42,7 @@
 use ring::hmac;
 
 use super::backend::{Backend, FolderInfo};
-use super::catenate::{parse_section, part_bytes, split_url, MessageUrl};
+use super::catenate::{bad_url, parse_section, part_bytes, split_url, MessageUrl};
 use super::message;
 use super::names::{self, Resolved};
 use super::response;
@@ -232,15 +232,6 @@ fn account_of(name: &str, host: &str) -> String {
     } else {
         format!("{name}@{host}").to_ascii_lowercase()
     }
-}
-
-/// `NO [BADURL url]` (text without "]" or controls).
-fn bad_url(url: &str, why: &str) -> Done {
-    let clean: String = url
-        .chars()
-        .filter(|c| *c != ']' && !c.is_control())
-        .collect();
-    Done::No(format!("[BADURL {clean}] {why}"))
 }
 
 impl Session {
@@ -448,45 +439,64 @@ impl Session {
             line(out, "");
             return;
         };
-        let section = match &target.section {
-            Some(spec) => parse_section(spec),
-            None => parse_section(""),
-        };
-        let mut items: Vec<Vec<u8>> = Vec::new();
-        let mime_part = section.as_ref().filter(|s| s.text.is_none());
-        if let (true, Some(sec)) = (req.body_part_structure, mime_part) {
-            // With BINARY the structure describes what BINARY returns: decoded sizes.
-            let described = match content_wanted {
-                Some(UrlContent::Binary) => message::parse(&content).converted(false).ok(),
-                _ => None,
-            };
-            let source = described.as_deref().unwrap_or(&content);
-            let mut bs = b"BODYPARTSTRUCTURE ".to_vec();
-            if message::parse(source).part_structure(&sec.part, &mut bs) {
-                items.push(bs);
-            }
-        }
-        match content_wanted {
-            Some(UrlContent::Body) => {
-                let mut it = b"BODY ".to_vec();
-                response::literal(&mut it, &data);
-                items.push(it);
-            }
-            Some(UrlContent::Binary) => {
-                let mut it = b"BINARY ".to_vec();
-                match binary(&content, section.as_ref(), &target, data) {
-                    Some(b) if b.contains(&0) => response::literal8(&mut it, &b),
-                    Some(b) => response::literal(&mut it, &b),
-                    None => it.extend_from_slice(b"NIL"),
-                }
-                items.push(it);
-            }
-            None => {}
-        }
+        let items = fetch_items(
+            req.body_part_structure,
+            content_wanted,
+            &content,
+            &target,
+            data,
+        );
         out.push(b'(');
         out.extend_from_slice(&items.join(&b' '));
         line(out, ")");
     }
+}
+
+/// RFC 5524's list items for one URL: BODYPARTSTRUCTURE (for a MIME part), then BODY or
+/// BINARY.
+fn fetch_items(
+    body_part_structure: bool,
+    content_wanted: Option<UrlContent>,
+    content: &[u8],
+    target: &MessageUrl,
+    data: Vec<u8>,
+) -> Vec<Vec<u8>> {
+    let section = match &target.section {
+        Some(spec) => parse_section(spec),
+        None => parse_section(""),
+    };
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let mime_part = section.as_ref().filter(|s| s.text.is_none());
+    if let (true, Some(sec)) = (body_part_structure, mime_part) {
+        // With BINARY the structure describes what BINARY returns: decoded sizes.
+        let described = match content_wanted {
+            Some(UrlContent::Binary) => message::parse(content).converted(false).ok(),
+            _ => None,
+        };
+        let source = described.as_deref().unwrap_or(content);
+        let mut bs = b"BODYPARTSTRUCTURE ".to_vec();
+        if message::parse(source).part_structure(&sec.part, &mut bs) {
+            items.push(bs);
+        }
+    }
+    match content_wanted {
+        Some(UrlContent::Body) => {
+            let mut it = b"BODY ".to_vec();
+            response::literal(&mut it, &data);
+            items.push(it);
+        }
+        Some(UrlContent::Binary) => {
+            let mut it = b"BINARY ".to_vec();
+            match binary(content, section.as_ref(), target, data) {
+                Some(b) if b.contains(&0) => response::literal8(&mut it, &b),
+                Some(b) => response::literal(&mut it, &b),
+                None => it.extend_from_slice(b"NIL"),
+            }
+            items.push(it);
+        }
+        None => {}
+    }
+    items
 }
 
 /// BINARY of a URL's part: its transfer encoding undone, and that of every part inside it
