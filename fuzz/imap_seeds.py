@@ -7,6 +7,8 @@ Run from fuzz/: python3 imap_seeds.py
 """
 
 import base64
+import hashlib
+import hmac
 import os
 
 # Option bits: 0x01 TLS active, 0x02 plaintext login allowed, 0x04 STARTTLS offered,
@@ -32,6 +34,12 @@ MSG2 = (
     b"--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     b"AAECAwQFBgc=\r\n--b1--\r\n"
 )
+
+
+def urlauth(rump, key=b"mem-key-1"):
+    """A URLAUTH URL as the in-memory backend's GENURLAUTH makes it (its first key is
+    "mem-key-1"), so that seeds reach URLFETCH's success path."""
+    return rump + b":INTERNAL:" + hmac.new(key, rump, hashlib.sha256).hexdigest().encode()
 
 
 def lit(data, plus=False):
@@ -97,6 +105,8 @@ SEEDS = {
     "44-notify": (SEL, b"a NOTIFY SET STATUS (selected (MessageNew (UID FLAGS ENVELOPE) MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange MailboxMetadataChange)) (subtree \"Public Folders\" (FlagChange))\r\nb APPEND INBOX " + lit(MSG, plus=True) + b"\r\nc NOTIFY SET (selected-delayed NONE) (inboxes (MessageNew MessageExpunge))\r\nd NOTIFY SET (personal (AnnotationChange))\r\ne NOTIFY SET (selected (MessageNew))\r\nf NOTIFY SET (mailboxes (INBOX Nope) (MessageNew (UID)))\r\ng NOTIFY SET (bogus NONE)\r\nh NOTIFY NONE\r\ni STORE 1 +FLAGS (\\Seen)\r\n"),
     # --- UIDONLY -----------------------------------------------------------------------
     "44-uidonly": (SEL, b"a ENABLE UIDONLY QRESYNC\r\nb FETCH 1 FLAGS\r\nc UID FETCH 1:* (FLAGS MODSEQ UID)\r\nd UID STORE 2 +FLAGS (\\Deleted)\r\ne EXPUNGE\r\nf UID SEARCH OR 1 ALL\r\ng UID SEARCH RETURN (SAVE) SEEN\r\nh UID MOVE $ Trash\r\ni IDLE\r\nDONE\r\nj SELECT INBOX (QRESYNC (1 1 1:* (1 1)))\r\nk SELECT INBOX (QRESYNC (1 1))\r\nl NOOP\r\n"),
+    # --- URLAUTH --------------------------------------------------------------------
+    "48-urlauth": (SEL, b"a GENURLAUTH \"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous\" INTERNAL\r\nb URLFETCH \"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous") + b"\" (\"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3;URLAUTH=anonymous") + b"\" BINARY BODYPARTSTRUCTURE) (x BODY)\r\nc APPEND Drafts CATENATE (URL \"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous") + b"\")\r\nd GENURLAUTH \"imap://alice@fuzz.test/INBOX/;UID=1;EXPIRE=2001-01-01T00:00:00Z;URLAUTH=user+bob\" INTERNAL \"imap://bob@fuzz.test/INBOX/;UID=1;URLAUTH=authuser\" INTERNAL\r\ne GENURLAUTH x XSAMPLE\r\nf RESETKEY INBOX INTERNAL\r\ng URLFETCH \"" + urlauth(b"imap://alice@fuzz.test/INBOX/;UID=3/;SECTION=1;URLAUTH=anonymous") + b"\"\r\nh RESETKEY\r\ni RESETKEY Nope\r\nj URLFETCH (a BINARY BODY)\r\n"),
 }
 
 

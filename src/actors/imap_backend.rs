@@ -612,6 +612,29 @@ impl Backend for StoreBackend {
         Ok(())
     }
 
+    fn urlauth_key(
+        &self,
+        folder: FolderRef,
+        user: &str,
+        create: bool,
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        let store = &self.ctx.store;
+        let existing = store.urlauth_key(folder, user, false).map_err(err)?;
+        if existing.is_some() || !create {
+            return Ok(existing);
+        }
+        let key = store.urlauth_key(folder, user, true).map_err(err)?;
+        // A URL made with a key that a crash would lose would stop working: durable first.
+        store.commit().map_err(err)?;
+        Ok(key)
+    }
+
+    fn reset_urlauth_key(&self, folder: FolderRef, user: &str) -> Result<(), BackendError> {
+        let store = &self.ctx.store;
+        store.reset_urlauth_key(folder, user).map_err(err)?;
+        store.commit().map_err(err)
+    }
+
     fn set_quota(
         &self,
         account: &str,

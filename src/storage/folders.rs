@@ -565,6 +565,8 @@ fn tx_empty_folder(tx: &Tx, refs: &mut RefDelta, snap: &FolderSnapshot) -> TxRes
     }
     // RFC 5464: a mailbox's METADATA entries go with it.
     super::metadata::tx_drop_metadata(tx, snap.id)?;
+    // RFC 4467: its URLAUTH keys too, so a new mailbox of the name honours no old URL.
+    super::urlauth::tx_drop_keys(tx, snap.id)?;
     let messages = tx.tree(TreeIx::Messages);
     for uid in &snap.messages {
         let key = message_key(snap.id, *uid);

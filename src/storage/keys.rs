@@ -35,11 +35,12 @@ pub(crate) enum TreeIx {
     FetchStatus,
     FetchDedup,
     Metadata,
+    UrlAuth,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 20] = [
+    const FIXED: [TreeIx; 21] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -60,6 +61,7 @@ impl TreeIx {
         TreeIx::FetchStatus,
         TreeIx::FetchDedup,
         TreeIx::Metadata,
+        TreeIx::UrlAuth,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -92,6 +94,7 @@ impl TreeIx {
             TreeIx::FetchStatus => 17,
             TreeIx::FetchDedup => 18,
             TreeIx::Metadata => 19,
+            TreeIx::UrlAuth => 20,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -118,6 +121,7 @@ impl TreeIx {
             TreeIx::FetchStatus => "v1/fetch_status".into(),
             TreeIx::FetchDedup => "v1/fetch_dedup".into(),
             TreeIx::Metadata => "v1/metadata".into(),
+            TreeIx::UrlAuth => "v1/urlauth".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

@@ -332,6 +332,16 @@ pub trait Backend {
         user: &str,
         changes: &[(String, Option<Vec<u8>>)],
     ) -> Result<(), BackendError>;
+    /// `user`'s URLAUTH access key for the folder (RFC 4467 §3); with `create`, made (and
+    /// durable) when there is none.
+    fn urlauth_key(
+        &self,
+        folder: FolderRef,
+        user: &str,
+        create: bool,
+    ) -> Result<Option<Vec<u8>>, BackendError>;
+    /// Forgets `user`'s access key for the folder (RESETKEY), durably before returning.
+    fn reset_urlauth_key(&self, folder: FolderRef, user: &str) -> Result<(), BackendError>;
 }
 
 /// The length of a message's header section, including the blank line that ends it (the

@@ -8,9 +8,11 @@
 //!   `;UID=n…` relative to it. After the UID come `/;SECTION=…` (a FETCH section-spec,
 //!   percent-encoded) and `/;PARTIAL=offset[.length]`.
 //! - The user needs the "r" right on the mailbox named, as for FETCH; a stated UIDVALIDITY
-//!   must be the mailbox's. Anything that does not resolve — another server or user, a URL
-//!   without a UID, a missing message or section, URLAUTH (RFC 4467, not offered) — is
-//!   `NO [BADURL url]`, and nothing is appended (RFC 4469 §5).
+//!   must be the mailbox's. A URL with `;URLAUTH=` (RFC 4467) is judged by its token and
+//!   access identifier instead (see `urlauth.rs`), as URLFETCH would, so another user's
+//!   message can be included. Anything that does not resolve — another server or user, a URL
+//!   without a UID, a missing message or section, a URLAUTH URL that does not authorize —
+//!   is `NO [BADURL url]`, and nothing is appended (RFC 4469 §5).
 //! - Mailbox names in URLs are percent-encoded UTF-8 (RFC 5092 §3.2), in the client's view
 //!   of the namespaces ("Other Users/…", "Public Folders/…").
 //! - The whole message must stay within APPENDLIMIT (`NO [TOOBIG]`), checked as parts are
@@ -36,7 +38,7 @@ pub struct MessageUrl {
 }
 
 /// `%XX` escapes decoded; None for a bad escape or non-UTF-8 result.
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -59,32 +61,51 @@ fn strip_param<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     head.eq_ignore_ascii_case(key).then(|| &s[key.len()..])
 }
 
+/// The authority of an absolute URL: the user (decoded, `;AUTH=…` dropped; `None` when
+/// absent) and the host (without port).
+pub(super) type Authority = (Option<String>, String);
+
 /// Parses a URL naming a message on this server (`hostname`) for `user`.
 pub fn parse_url(url: &str, hostname: &str, user: &str) -> Option<MessageUrl> {
-    let path = match strip_param(url, "imap://") {
+    if path_has_urlauth(url) {
+        return None;
+    }
+    let (authority, parsed) = split_url(url)?;
+    if let Some((name, host)) = authority {
+        if !host.eq_ignore_ascii_case(hostname) {
+            return None;
+        }
+        if name.is_some_and(|n| !n.is_empty() && !n.eq_ignore_ascii_case(user)) {
+            return None;
+        }
+    }
+    Some(parsed)
+}
+
+/// Whether a URL carries `;URLAUTH=` (RFC 4467), which [`parse_url`] does not take.
+pub(super) fn path_has_urlauth(url: &str) -> bool {
+    url.to_ascii_uppercase().contains(";URLAUTH=")
+}
+
+/// A URL's authority (for absolute URLs) and the message it names, checking nothing about
+/// whose it is.
+pub(super) fn split_url(url: &str) -> Option<(Option<Authority>, MessageUrl)> {
+    let (authority, path) = match strip_param(url, "imap://") {
         Some(rest) => {
             let (authority, path) = rest.split_at(rest.find('/')?);
             let (userinfo, hostport) = match authority.rsplit_once('@') {
                 Some((u, h)) => (Some(u), h),
                 None => (None, authority),
             };
-            let host = hostport.split(':').next().unwrap_or_default();
-            if !host.eq_ignore_ascii_case(hostname) {
-                return None;
-            }
-            if let Some(u) = userinfo {
-                let name = percent_decode(u.split(';').next().unwrap_or_default())?;
-                if !name.is_empty() && !name.eq_ignore_ascii_case(user) {
-                    return None;
-                }
-            }
-            path
+            let host = hostport.split(':').next().unwrap_or_default().to_string();
+            let name = match userinfo {
+                Some(u) => Some(percent_decode(u.split(';').next().unwrap_or_default())?),
+                None => None,
+            };
+            (Some((name, host)), path)
         }
-        None => url,
+        None => (None, url),
     };
-    if path.to_ascii_uppercase().contains(";URLAUTH=") {
-        return None;
-    }
     // "/mailbox[;UIDVALIDITY=n]/;UID=n…" or ";UID=n…" (relative to the selected mailbox).
     let (mailbox, uidvalidity, rest) = if let Some(rest) = strip_param(path, ";UID=") {
         (None, None, rest)
@@ -127,11 +148,11 @@ pub fn parse_url(url: &str, hostname: &str, user: &str) -> Option<MessageUrl> {
             return None;
         }
     }
-    Some(out)
+    Some((authority, out))
 }
 
 /// A section-spec, parsed by the FETCH grammar itself (RFC 5092 `isection` is one).
-fn parse_section(spec: &str) -> Option<Section> {
+pub(super) fn parse_section(spec: &str) -> Option<Section> {
     let frame = format!("x FETCH 1 BODY.PEEK[{spec}]\r\n");
     match parse_command(frame.as_bytes(), &ParseOptions::default())
         .ok()?
@@ -150,7 +171,7 @@ fn parse_section(spec: &str) -> Option<Section> {
 }
 
 /// `NO [BADURL url]`: the URL as `url-resp-text` allows (no "]" or controls).
-fn bad_url(url: &str, why: &str) -> Done {
+pub(super) fn bad_url(url: &str, why: &str) -> Done {
     let clean: String = url
         .chars()
         .filter(|c| *c != ']' && !c.is_control())
@@ -184,6 +205,14 @@ impl Session {
 
     /// The bytes an IMAP URL names, if the user may read them.
     fn resolve_url(&self, url: &str, backend: &dyn Backend) -> Result<Vec<u8>, Done> {
+        if path_has_urlauth(url) {
+            // RFC 4469 §5 with RFC 4467: the URL's own authorization, not the user's rights.
+            return self
+                .urlauth_part(url, backend)
+                .map(|(content, parsed)| part_bytes(content, &parsed))
+                .ok_or_else(|| bad_url(url, "URLAUTH does not authorize this URL"))?
+                .map_err(|why| bad_url(url, why));
+        }
         let me = self.me();
         let parsed = parse_url(url, &self.config.hostname, &me)
             .ok_or_else(|| bad_url(url, "Not a URL of a message on this server"))?;
@@ -208,20 +237,25 @@ impl Session {
         let content = backend
             .message_content(folder.id, parsed.uid)
             .map_err(|_| bad_url(url, "No such message"))?;
-        let mut data = match &parsed.section {
-            None => content,
-            Some(spec) => {
-                let section = parse_section(spec).ok_or_else(|| bad_url(url, "Invalid section"))?;
-                message::parse(&content)
-                    .section(&section.part, section.text.as_ref())
-                    .ok_or_else(|| bad_url(url, "No such section"))?
-            }
-        };
-        if let Some((offset, len)) = parsed.partial {
-            data = message::partial(&data, offset, len.unwrap_or(u32::MAX)).to_vec();
-        }
-        Ok(data)
+        part_bytes(content, &parsed).map_err(|why| bad_url(url, why))
     }
+}
+
+/// The section and partial range a URL names, out of the whole message.
+pub(super) fn part_bytes(content: Vec<u8>, url: &MessageUrl) -> Result<Vec<u8>, &'static str> {
+    let mut data = match &url.section {
+        None => content,
+        Some(spec) => {
+            let section = parse_section(spec).ok_or("Invalid section")?;
+            message::parse(&content)
+                .section(&section.part, section.text.as_ref())
+                .ok_or("No such section")?
+        }
+    };
+    if let Some((offset, len)) = url.partial {
+        data = message::partial(&data, offset, len.unwrap_or(u32::MAX)).to_vec();
+    }
+    Ok(data)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! - `catenate.rs`: RFC 4469 APPEND CATENATE with RFC 5092 URLs.
 //! - `metadata.rs`: RFC 5464 GETMETADATA/SETMETADATA.
 //! - `notify.rs`: RFC 5465 NOTIFY (events of other mailboxes, at once).
+//! - `urlauth.rs`: RFC 4467 URLAUTH (RESETKEY, GENURLAUTH, URLFETCH; RFC 5524 parameters).
 //! - `objectid.rs`: RFC 8474 MAILBOXID, EMAILID and THREADID.
 //! - `uidonly.rs`: RFC 9586 UIDONLY (UIDFETCH, VANISHED, `[UIDREQUIRED]`).
 //! - `backend.rs`: the trait through which the session reads and changes mail.
@@ -52,3 +53,4 @@ pub mod types;
 mod uidonly;
 mod unauthenticate;
 mod updates;
+pub mod urlauth;

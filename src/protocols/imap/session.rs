@@ -355,6 +355,8 @@ impl Session {
                 "METADATA-SERVER",
                 "CATENATE",
                 "NOTIFY",
+                "URLAUTH",
+                "URLAUTH=BINARY",
                 "COMPRESS=DEFLATE",
                 "UIDONLY",
             ]);
@@ -585,6 +587,9 @@ impl Session {
             Notify(set) => self.notify_command(set, backend, out, actions),
             GetMetadata { .. } | SetMetadata { .. } => {
                 self.metadata_command(cmd.body, backend, out)
+            }
+            ResetKey { .. } | GenUrlAuth(_) | UrlFetch(_) => {
+                self.urlauth_command(cmd.body, backend, out)
             }
             Idle => {
                 self.flush_updates(backend, out, true);

@@ -362,6 +362,23 @@ pub enum CatPart {
     Url(String),
 }
 
+/// One URL of URLFETCH (RFC 4467 §6, with RFC 5524's parameters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlFetchRequest {
+    pub url: String,
+    /// RFC 5524 BODYPARTSTRUCTURE asked for.
+    pub body_part_structure: bool,
+    /// RFC 5524 BODY or BINARY; `None` with no parameter list (plain RFC 4467 form: the
+    /// content as a bare nstring) and `Some(None)` for a list without either.
+    pub content: Option<Option<UrlContent>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlContent {
+    Body,
+    Binary,
+}
+
 /// ACL rights as the client wrote them (RFC 4314 §2.1), e.g. "lrswipkxtea", optionally
 /// prefixed by + or - in SETACL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -511,6 +528,14 @@ pub enum CommandBody {
         /// `None` (NIL) removes the entry.
         entries: Vec<(String, Option<Vec<u8>>)>,
     },
+    /// RFC 4467: no mailbox resets every key of the user.
+    ResetKey {
+        mailbox: Option<MailboxName>,
+        mechanisms: Vec<String>,
+    },
+    /// RFC 4467: (url-rump, mechanism) pairs.
+    GenUrlAuth(Vec<(String, String)>),
+    UrlFetch(Vec<UrlFetchRequest>),
     // selected
     Check,
     Close,
@@ -616,6 +641,9 @@ impl CommandBody {
             GetMetadata { .. } => "GETMETADATA",
             SetMetadata { .. } => "SETMETADATA",
             Notify(_) => "NOTIFY",
+            ResetKey { .. } => "RESETKEY",
+            GenUrlAuth(_) => "GENURLAUTH",
+            UrlFetch(_) => "URLFETCH",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",

@@ -191,6 +191,9 @@ struct MemState {
     quotas: BTreeMap<String, (Option<u64>, Option<u64>)>,
     /// (folder or 0 for the server, user or "" for shared, entry) → value.
     metadata: BTreeMap<(FolderRef, String, String), Vec<u8>>,
+    /// (folder, user) → URLAUTH access key; keys here are counters, not secrets.
+    urlauth_keys: BTreeMap<(FolderRef, String), Vec<u8>>,
+    keys_made: u64,
 }
 
 impl MemState {
@@ -617,6 +620,7 @@ impl Backend for MemBackend {
         }
         s.folders.remove(&folder);
         s.metadata.retain(|(f, _, _), _| *f != folder);
+        s.urlauth_keys.retain(|(f, _), _| *f != folder);
         Ok(())
     }
 
@@ -733,6 +737,34 @@ impl Backend for MemBackend {
                 None => s.metadata.remove(&key),
             };
         }
+        Ok(())
+    }
+
+    fn urlauth_key(
+        &self,
+        folder: FolderRef,
+        user: &str,
+        create: bool,
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        let mut s = self.state.borrow_mut();
+        s.get(folder)?;
+        let k = (folder, user.to_ascii_lowercase());
+        if let Some(key) = s.urlauth_keys.get(&k) {
+            return Ok(Some(key.clone()));
+        }
+        if !create {
+            return Ok(None);
+        }
+        s.keys_made += 1;
+        let key = format!("mem-key-{}", s.keys_made).into_bytes();
+        s.urlauth_keys.insert(k, key.clone());
+        Ok(Some(key))
+    }
+
+    fn reset_urlauth_key(&self, folder: FolderRef, user: &str) -> Result<(), BackendError> {
+        let mut s = self.state.borrow_mut();
+        s.get(folder)?;
+        s.urlauth_keys.remove(&(folder, user.to_ascii_lowercase()));
         Ok(())
     }
 

@@ -19,6 +19,7 @@
 //!   BODYSTRUCTURE syntax). An encoded message/rfc822 (forbidden by RFC 2046 §5.2.1) is
 //!   shown as application/octet-stream, since its parts have no octet ranges to address.
 
+mod convert;
 mod decode;
 mod envelope;
 mod structure;

@@ -147,4 +147,16 @@ impl ParsedMessage<'_> {
     pub fn body_structure(&self, out: &mut Vec<u8>, extensible: bool) {
         write_body(out, self.raw, &self.root, extensible);
     }
+
+    /// The extensible structure of one part (RFC 5524 BODYPARTSTRUCTURE; the empty path is
+    /// the message); false when there is no such part.
+    pub fn part_structure(&self, part: &[u32], out: &mut Vec<u8>) -> bool {
+        match super::resolve(&self.root, part) {
+            Some(e) => {
+                write_body(out, self.raw, e, true);
+                true
+            }
+            None => false,
+        }
+    }
 }

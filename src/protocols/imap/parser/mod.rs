@@ -7,7 +7,8 @@
 //! ESEARCH/SEARCHRES (RFC 4731, RFC 5182), SORT/THREAD (RFC 5256), ESORT (RFC 5267),
 //! WITHIN (RFC 5032), PREVIEW (RFC 8970), ACL (RFC 4314), QUOTA (RFC 9208), OBJECTID (RFC
 //! 8474), METADATA (RFC 5464, in `metadata.rs`), CATENATE (RFC 4469, in `catenate.rs`), NOTIFY
-//! (RFC 5465, in `notify.rs`).
+//! (RFC 5465, in `notify.rs`), URLAUTH (RFC 4467 with RFC 5524's URLFETCH parameters, in
+//! `urlauth.rs`).
 //!
 //! Implementation notes:
 //! - Files: `lexer.rs` atoms, strings, numbers, dates; `search.rs` search keys and SORT/THREAD;
@@ -27,6 +28,7 @@ mod lexer;
 mod metadata;
 mod notify;
 mod search;
+mod urlauth;
 
 use std::fmt;
 
@@ -278,6 +280,9 @@ fn command(p: &mut P, name: &str, uid: bool) -> PResult<CommandBody> {
         "GETMETADATA" => metadata::get(p)?,
         "SETMETADATA" => metadata::set(p)?,
         "NOTIFY" => notify::notify(p)?,
+        "RESETKEY" => urlauth::resetkey(p)?,
+        "GENURLAUTH" => urlauth::genurlauth(p)?,
+        "URLFETCH" => urlauth::urlfetch(p)?,
         _ => return Err("unknown command".into()),
     };
     p.end()?;

@@ -1180,3 +1180,4 @@ mod notify;
 mod objectid;
 mod props;
 mod uidonly;
+mod urlauth;
