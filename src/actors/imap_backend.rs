@@ -320,13 +320,19 @@ impl Backend for StoreBackend {
         messages: Vec<StagedMessage>,
     ) -> Result<Vec<u32>, BackendError> {
         let mut batch: Vec<storage::NewMessage> = Vec::with_capacity(messages.len());
+        // Dropped after the append's transaction, whatever its outcome (storage::BlobPin).
+        let mut pins = Vec::with_capacity(messages.len());
         for m in messages {
             let Ok(staged) = m.body.into_any().downcast::<StagedBlob>() else {
                 return Err(BackendError::Invalid("body staged elsewhere".into()));
             };
             let (blob, size) = match self.ctx.store.blobs().finish(staged.0) {
-                Ok(placed) => placed,
+                Ok((blob, size, pin)) => {
+                    pins.push(pin);
+                    (blob, size)
+                }
                 Err(e) => {
+                    drop(pins);
                     self.forget(batch.iter().map(|m| m.blob).collect());
                     return Err(err(e));
                 }
@@ -343,7 +349,9 @@ impl Backend for StoreBackend {
         }
         // One transaction for the whole batch: a MULTIAPPEND is all or nothing.
         let blobs: Vec<storage::BlobId> = batch.iter().map(|m| m.blob).collect();
-        let uids = match self.ask(folder, AppendMessages(batch)) {
+        let appended = self.ask(folder, AppendMessages(batch));
+        drop(pins);
+        let uids = match appended {
             Ok(Ok(uids)) => uids,
             Ok(Err(e)) => {
                 self.forget(blobs);

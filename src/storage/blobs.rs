@@ -5,7 +5,7 @@
 //! rename durable). Reference counts live in `v1/blobrefs` and change inside the transactions
 //! that add or remove the records holding a blob.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::Write;
@@ -61,6 +61,37 @@ pub struct BlobStore {
     tmp: PathBuf,
     dirty: DirtyDirs,
     tmp_counter: AtomicU64,
+    pins: Pins,
+}
+
+/// Blobs that a body just written was found to duplicate, with how many such writers wait
+/// to reference them (see [`BlobPin`]).
+type Pins = Arc<Mutex<HashMap<BlobId, u32>>>;
+
+/// Keeps an existing blob file from being collected between [`BlobStore::finish`] finding
+/// it (and dropping its own identical copy) and the transaction that references it. Without
+/// it, an EXPUNGE that drops the last reference in that window deletes the file, and the
+/// referencing transaction fails with "blob not found" (seen under imaptest's stress mode,
+/// which appends the same messages over and over). The collector skips pinned blobs under
+/// the same lock as the pin is taken, so either the file is gone before `finish` looks (and
+/// `finish` puts its own copy in place) or it stays until the pin is dropped. Drop the pin
+/// after the referencing transaction, whatever its outcome; a blob whose transaction failed
+/// is collected later like any unreferenced one.
+pub struct BlobPin {
+    pins: Pins,
+    id: BlobId,
+}
+
+impl Drop for BlobPin {
+    fn drop(&mut self) {
+        let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = pins.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                pins.remove(&self.id);
+            }
+        }
+    }
 }
 
 impl BlobStore {
@@ -80,6 +111,7 @@ impl BlobStore {
             tmp,
             dirty: Arc::new(Mutex::new(HashSet::new())),
             tmp_counter: AtomicU64::new(0),
+            pins: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -121,12 +153,22 @@ impl BlobStore {
     }
 
     /// Moves a written body into place under its sha256, like [`BlobStore::put`]; returns
-    /// the id and the size.
-    pub fn finish(&self, writer: BlobWriter) -> Result<(BlobId, u64), StorageError> {
+    /// the id, the size and a pin that keeps the file until the caller's transaction has
+    /// referenced it (see [`BlobPin`]).
+    pub fn finish(&self, writer: BlobWriter) -> Result<(BlobId, u64, BlobPin), StorageError> {
         let id = BlobId(writer.hasher.clone().finalize().into());
         let len = writer.len;
+        // Pinned before `place` looks for an existing file: see `BlobPin`.
+        let pin = {
+            let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+            *pins.entry(id).or_insert(0) += 1;
+            BlobPin {
+                pins: self.pins.clone(),
+                id,
+            }
+        };
         self.place(&writer.path, &id)?;
-        Ok((id, len))
+        Ok((id, len, pin))
     }
 
     /// Renames a written tmp file to the blob `id` (or drops it when the blob exists).
@@ -195,8 +237,15 @@ impl BlobStore {
         self.root.join(hex::encode(&id.0[..1]))
     }
 
-    /// Delete a blob file; a missing file is fine.
+    /// Delete a blob file unless a writer has pinned it; a missing file is fine.
     fn remove(&self, id: &BlobId) -> Result<(), StorageError> {
+        // Held while the file goes, so that `finish` sees it either present and pinned or
+        // already gone.
+        let pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+        if pins.contains_key(id) {
+            tracing::debug!(blob = %id, "not collected: a new reference is on its way");
+            return Ok(());
+        }
         match fs::remove_file(self.path(id)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -386,6 +435,30 @@ mod tests {
         fs::write(tmp.join("partial"), b"x").unwrap();
         let _store = Store::open(dir.path()).unwrap();
         assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+    }
+
+    /// A streamed body that duplicates an unreferenced blob pins it: the collector (an
+    /// EXPUNGE that dropped the last reference) leaves the file until the pin is gone, so
+    /// the append's transaction finds it. Collected first, the file is written anew.
+    #[test]
+    fn a_pinned_duplicate_survives_collection() {
+        let (_dir, store) = store();
+        let content = b"Subject: same\r\n\r\nagain\r\n";
+        let id = store.blobs().put(content).unwrap();
+        let path = store.blobs().path(&id);
+        let mut w = store.blobs().writer().unwrap();
+        w.write(content).unwrap();
+        let (found, len, pin) = store.blobs().finish(w).unwrap();
+        assert_eq!((found, len), (id, content.len() as u64));
+        store.collect_blobs(&[id]);
+        assert!(path.exists(), "a pinned blob was collected");
+        drop(pin);
+        store.collect_blobs(&[id]);
+        assert!(!path.exists(), "an unpinned, unreferenced blob stayed");
+        let mut w = store.blobs().writer().unwrap();
+        w.write(content).unwrap();
+        let (_, _, _pin) = store.blobs().finish(w).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), content);
     }
 
     #[test]

@@ -114,7 +114,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 
 pub use acl::{normalize_rights, ALL_RIGHTS, ANYONE};
-pub use blobs::{BlobId, BlobStore, BlobWriter};
+pub use blobs::{BlobId, BlobPin, BlobStore, BlobWriter};
 pub use commit::CommitStats;
 pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
