@@ -1,6 +1,6 @@
 //! Ferrymail: an all-in-one messaging server.
 //!
-//! A tour, following a message (DESIGN.md §1):
+//! A tour, following a message (docs/architecture.md §1):
 //!
 //! - [`config`] loads the TOML configuration (the embedded default is `config/ferrymail.toml`).
 //! - [`server`] boots the supervisor: store, TLS, queue actors, listeners, console socket.

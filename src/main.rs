@@ -1,5 +1,5 @@
 //! The `ferrymail` command: `serve` (the default), `console`, `bench`, and the one-shot admin
-//! commands of DESIGN.md §5 (`domain add`, `account add`, …), which go through the running
+//! commands of docs/architecture.md §5 (`domain add`, `account add`, …), which go through the running
 //! server's console socket when it runs, and straight to the store when it does not.
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! `start` runs the whole server in an actix `System` on its own thread and returns once
 //! every listener is bound, with their addresses (port 0 picks free ports: what tests use).
 //! `serve` is the foreground command: start, print the `listening <service> <ip:port>` lines
-//! (DESIGN.md §5), wait for SIGTERM/SIGINT or a console `shutdown`, then stop gracefully:
+//! (docs/architecture.md §5), wait for SIGTERM/SIGINT or a console `shutdown`, then stop gracefully:
 //! stop accepting, let sessions finish up to `[server] shutdown_grace`, flush, exit 0.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Replays every fuzz target's seed corpus (DESIGN.md §6, layer 5: fuzzers run outside CI,
+//! Replays every fuzz target's seed corpus (docs/architecture.md §6, layer 5: fuzzers run outside CI,
 //! their seeds in CI).
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Transcript tests (DESIGN.md §6, layer 2): `tests/transcripts/<proto>/*.txt` replayed
+//! Transcript tests (docs/architecture.md §6, layer 2): `tests/transcripts/<proto>/*.txt` replayed
 //! against a real server on port 0.
 //!
 //! Format, one directive per line:

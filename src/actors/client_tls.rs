@@ -5,7 +5,7 @@
 //! its name. With verification off (a source added with `--no-verify`, for a test server
 //! with a self-signed certificate) [`AcceptAnyCertificate`] skips chain and name checks but
 //! still checks the handshake signatures, so the connection is encrypted, merely not
-//! authenticated. Ring provider, as everywhere (DESIGN.md §8).
+//! authenticated. Ring provider, as everywhere (docs/architecture.md §7).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! `MailboxFolderActor`: the one writer of a folder (DESIGN.md §3). It assigns UIDs and
+//! `MailboxFolderActor`: the one writer of a folder (docs/architecture.md §3). It assigns UIDs and
 //! modseqs through storage's single-transaction operations and broadcasts a typed
 //! [`MailboxChanged`] to every subscribed session after each change.
 //!

@@ -304,7 +304,7 @@ impl Backend for StoreBackend {
         let uids = self
             .ask(folder, AppendMessages(batch))?
             .map_err(folder_err)?;
-        // Durable before OK (DESIGN.md §3).
+        // Durable before OK (docs/architecture.md §3).
         self.ctx.store.commit().map_err(err)?;
         Ok(uids)
     }
@@ -362,7 +362,7 @@ impl Backend for StoreBackend {
                 return Err(e);
             }
         };
-        // Durable before OK (DESIGN.md §3).
+        // Durable before OK (docs/architecture.md §3).
         self.ctx.store.commit().map_err(err)?;
         Ok(uids)
     }
@@ -451,7 +451,7 @@ impl Backend for StoreBackend {
                 },
             )?
             .map_err(folder_err)?;
-        // Durable before OK (DESIGN.md §3).
+        // Durable before OK (docs/architecture.md §3).
         self.ctx.store.commit().map_err(err)?;
         Ok(new)
     }

@@ -1,4 +1,4 @@
-//! Actors: IO, TLS, timers, routing and supervision (DESIGN.md §1–2).
+//! Actors: IO, TLS, timers, routing and supervision (docs/architecture.md §1–2).
 //!
 //! The tree, as the console's `actors` command shows it:
 //!

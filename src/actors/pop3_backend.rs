@@ -179,7 +179,7 @@ impl Backend for Pop3StoreBackend {
             })?
             .map_err(folder_err)?;
         }
-        // Durable before +OK (DESIGN.md §3).
+        // Durable before +OK (docs/architecture.md §3).
         self.ctx.store.commit().map_err(err)?;
         tracing::info!(
             expunged = update.deleted.len(),

@@ -1,5 +1,5 @@
 //! The six queues of MDaemon — inbound, local, remote, deferred, ToArchive, bad — each an
-//! actor over its persistent records in storage (DESIGN.md §1).
+//! actor over its persistent records in storage (docs/architecture.md §1).
 //!
 //! Invariants:
 //! - A queue record is in exactly one queue: every move is one storage transaction

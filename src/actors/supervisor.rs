@@ -1,7 +1,7 @@
 //! Supervision: restart counts, back-off, panic containment and the test-only fault hooks.
 //!
 //! actix restarts a supervised actor when it *stops*, not when a handler panics (a panic
-//! kills the actor for good; DESIGN.md §8). So every handler of a supervised actor runs its
+//! kills the actor for good; docs/architecture.md §3). So every handler of a supervised actor runs its
 //! work through [`guarded`]: a panic is caught at the handler boundary, counted here, the
 //! handler answers with an error, and the actor stops itself. `actix::Supervisor` then calls
 //! `Supervised::restarting`, where the actor resets its in-memory state; `started` reloads

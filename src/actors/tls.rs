@@ -1,7 +1,7 @@
 //! TLS for every listener: the configured PEM certificate, or a self-signed one made on
 //! first start in `data/certs`. The same certificate is served whatever SNI the client
 //! sends (or none: mail clients often connect by IP), so the resolver is rustls'
-//! single-certificate one, never the strict SNI resolver (DESIGN.md §8).
+//! single-certificate one, never the strict SNI resolver (docs/architecture.md §7).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! Admin commands: one [`AdminCommand`] set shared by the console REPL, the one-shot CLI
-//! (`ferrymail account add …`) and the admin web (DESIGN.md §2).
+//! (`ferrymail account add …`) and the admin web (docs/architecture.md §2).
 //!
 //! A command travels as a text line: [`split_words`] → [`parse`] → [`AdminCommand`]. The
 //! console validates the line locally, then sends it over the control socket
@@ -31,7 +31,7 @@ pub use complete::complete;
 pub use parse::{help_text, parse, usage};
 pub use words::{join_words, quote_word, split_words};
 
-/// The queues of DESIGN.md §1, as named in commands.
+/// The queues of docs/architecture.md §1, as named in commands.
 pub const QUEUE_NAMES: [&str; 6] = ["inbound", "local", "remote", "deferred", "toarchive", "bad"];
 
 /// One admin command. `Debug` never shows passwords.

@@ -1,4 +1,4 @@
-//! Configuration: the TOML file of DESIGN.md §5, read into typed, validated values.
+//! Configuration: the TOML file of docs/architecture.md §5, read into typed, validated values.
 //!
 //! `config/ferrymail.toml` is the annotated default and is built into the binary
 //! ([`DEFAULT_CONFIG`]); every key is documented there. Reading walks the parsed TOML
@@ -70,7 +70,7 @@ pub struct Listeners {
     pub admin: Option<SocketAddr>,
 }
 
-/// Service names as in DESIGN.md §5, in the order of the file.
+/// Service names as in docs/architecture.md §5, in the order of the file.
 pub const SERVICES: [&str; 11] = [
     "smtp",
     "submission",

@@ -1,5 +1,5 @@
 //! What an IMAP session needs from the rest of the server, as a trait the protocol defines
-//! and the actor layer implements (DESIGN.md §2: the arrow points from storage to here).
+//! and the actor layer implements (docs/architecture.md §2: the arrow points from storage to here).
 //! Reads come from storage directly; every change goes through the folder's actor (its only
 //! writer), which assigns UIDs and modseqs and tells the other sessions.
 

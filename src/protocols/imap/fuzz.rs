@@ -1,6 +1,6 @@
 //! The IMAP session under arbitrary input: what the fuzz target (`fuzz/fuzz_targets/
 //! imap_session.rs`) runs, and what the test suite replays the seed corpus through
-//! (DESIGN.md §6, layer 5).
+//! (docs/architecture.md §6, layer 5).
 //!
 //! The first byte chooses the options (see [`Options`]): TLS active, plaintext login allowed,
 //! STARTTLS offered, the read size, whether a successful `LOGIN` + `SELECT INBOX` comes before

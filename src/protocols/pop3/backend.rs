@@ -1,5 +1,5 @@
 //! What a POP3 session needs from the rest of the server, as a trait the protocol defines
-//! and the actor layer implements (DESIGN.md §2: the arrow points from storage to here).
+//! and the actor layer implements (docs/architecture.md §2: the arrow points from storage to here).
 //!
 //! A backend serves one session: [`Backend::open`] takes the maildrop's lock (RFC 1939 §8:
 //! one session per maildrop) and a snapshot of the INBOX; the lock is held until

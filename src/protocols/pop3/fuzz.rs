@@ -1,6 +1,6 @@
 //! The POP3 session under arbitrary input: what the fuzz target (`fuzz/fuzz_targets/
 //! pop3_session.rs`) runs, and what the test suite replays the seed corpus through
-//! (DESIGN.md §6, layer 5).
+//! (docs/architecture.md §6, layer 5).
 //!
 //! The first byte chooses the options (see [`Options`]): TLS active, plaintext login allowed,
 //! STLS offered, the read size, whether the maildrop is locked by someone else, the backend
