@@ -22,6 +22,41 @@ use std::time::{Duration, Instant};
 
 use common::{Imap, TestServer, PASSWORD};
 
+/// Header lines added to upstream group files that cannot pass as published, each with why.
+/// The suite runs from a temporary copy of the directory with these added; nothing of
+/// imaptest is in this repository.
+const UPSTREAM_FIXES: &[(&str, &str, &str)] = &[(
+    "urlauth2",
+    "messages: 2",
+    "its first command is `fetch 1:2`, but the file has no `messages:` line, and since \
+     imaptest's default became 0 (release-2.3, \"tests: Change default messages from all to \
+     0\") its mailbox starts empty on any server",
+)];
+
+/// A copy of the scripted tests in `dir` with [`UPSTREAM_FIXES`] applied.
+fn patched_copy(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::TempDir::new().expect("temp dir");
+    for entry in std::fs::read_dir(dir).expect("read the tests directory") {
+        let entry = entry.expect("directory entry");
+        if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            continue;
+        }
+        let name = entry.file_name();
+        let mut text = std::fs::read(entry.path()).expect("read a test file");
+        if let Some((group, line, why)) = UPSTREAM_FIXES
+            .iter()
+            .find(|(g, _, _)| name.to_str() == Some(*g))
+        {
+            eprintln!("imaptest: {group}: adding \"{line}\" ({why})");
+            let mut fixed = format!("{line}\n").into_bytes();
+            fixed.append(&mut text);
+            text = fixed;
+        }
+        std::fs::write(copy.path().join(&name), text).expect("write the copy");
+    }
+    copy
+}
+
 /// More than the whole suite needs (about 10 s on a debug build); the child is killed
 /// after it.
 const SUITE_DEADLINE: Duration = Duration::from_secs(600);
@@ -104,6 +139,17 @@ fn imaptest_scripted_suite_has_no_failures() {
         })
         .collect();
 
+    // Groups with a second connection (`user 2`, e.g. urlauth2) select imaptest's mailbox
+    // as that user without creating it (Dovecot setups autocreate it); make it here.
+    let mut second = Imap::login(server.addr("imap"), "alice@example.com");
+    assert!(
+        second
+            .cmd("CREATE imaptest")
+            .last()
+            .is_some_and(|l| l.contains(" OK ")),
+        "CREATE imaptest for the second user"
+    );
+    let copy = patched_copy(&dir);
     let imaps = server.addr("imaps");
     let mut child = Command::new(&binary)
         .arg("host=127.0.0.1")
@@ -112,7 +158,7 @@ fn imaptest_scripted_suite_has_no_failures() {
         .arg("user=bob@example.com")
         .arg("user2=alice@example.com")
         .arg(format!("pass={PASSWORD}"))
-        .arg(format!("test={}", dir.display()))
+        .arg(format!("test={}", copy.path().display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

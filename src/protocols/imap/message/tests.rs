@@ -111,14 +111,14 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 =\r\nau lait\r\n\
 fn multipart_alternative() {
     assert_eq!(
         bs(ALTERNATIVE, true),
-        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 20 2 NIL NIL NIL NIL)\
-(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL) \
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 20 1 NIL NIL NIL NIL)\
+(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 0 NIL NIL NIL NIL) \
 \"ALTERNATIVE\" (\"BOUNDARY\" \"XX\") NIL NIL NIL)"
     );
     assert_eq!(
         bs(ALTERNATIVE, false),
-        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 20 2)\
-(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 1) \"ALTERNATIVE\")"
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 20 1)\
+(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 0) \"ALTERNATIVE\")"
     );
     let m = parse(ALTERNATIVE);
     assert_eq!(m.binary(&[1]).as_deref(), Ok("Café au lait".as_bytes()));
@@ -154,14 +154,14 @@ fn nested_mixed_with_attachment_and_message() {
     let s = bs(MIXED, true);
     assert_eq!(
         s,
-        "(((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)\
-(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL) \"ALTERNATIVE\" (\"BOUNDARY\" \"inner\") NIL NIL NIL)\
+        "(((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 0 NIL NIL NIL NIL)\
+(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 12 0 NIL NIL NIL NIL) \"ALTERNATIVE\" (\"BOUNDARY\" \"inner\") NIL NIL NIL)\
 (\"APPLICATION\" \"PDF\" (\"NAME\" \"a b.pdf\") \"<id1@x>\" NIL \"BASE64\" 14 NIL \
 (\"ATTACHMENT\" (\"FILENAME\" \"a b.pdf\")) (\"en\" \"de\") NIL)\
 (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 182 \
 (NIL \"inner msg\" ((\"Inner\" NIL \"in\" \"x\")) ((\"Inner\" NIL \"in\" \"x\")) ((\"Inner\" NIL \"in\" \"x\")) NIL NIL NIL NIL NIL) \
-((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1 NIL NIL NIL NIL)\
-(\"IMAGE\" \"PNG\" NIL NIL NIL \"X-WEIRD\" 3 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"z\") NIL NIL NIL) 13 NIL NIL NIL NIL) \
+((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 0 NIL NIL NIL NIL)\
+(\"IMAGE\" \"PNG\" NIL NIL NIL \"X-WEIRD\" 3 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"z\") NIL NIL NIL) 12 NIL NIL NIL NIL) \
 \"MIXED\" (\"BOUNDARY\" \"outer\") NIL NIL NIL)"
     );
     let m = parse(MIXED);
@@ -283,13 +283,13 @@ fn malformed_mime() {
     let raw = b"Content-Type: multipart/mixed\r\n\r\nabc";
     assert_eq!(
         bs(raw, false),
-        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 1)"
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 0)"
     );
     // Missing close delimiter, bare LF line ends.
     let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\nContent-Type: text/x\n\nsecond\n";
     assert_eq!(
         bs(raw, false),
-        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1)\
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0)\
 (\"TEXT\" \"X\" NIL NIL NIL \"7BIT\" 7 1) \"MIXED\")"
     );
     assert_eq!(sect(raw, &[2], None).as_deref(), Some("second\n"));
@@ -312,7 +312,7 @@ fn message_rfc822_top_level_and_digest() {
     assert_eq!(
         bs(raw, false),
         "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 16 (NIL \"s\" NIL NIL NIL NIL NIL NIL NIL NIL) \
-(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 2 1) 3) \"DIGEST\")"
+(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 2 0) 2) \"DIGEST\")"
     );
     assert_eq!(sect(raw, &[1, 1], None).as_deref(), Some("hi"));
     assert_eq!(
