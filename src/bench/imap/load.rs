@@ -90,25 +90,45 @@ pub async fn client(id: usize, shared: std::sync::Arc<Shared>) -> ClientStats {
         seq: 0,
         shared,
     };
+    let deadline = c.shared.deadline;
+    reconnecting(
+        &mut c,
+        deadline,
+        |c| &mut c.stats,
+        async |c| c.connection().await,
+    )
+    .await;
+    c.stats
+}
+
+/// Runs one connection after another (`attempt`: `Ok(true)` when it went well) until the
+/// deadline, after `MAX_CONNECTIONS` of them, or after more than `MAX_RETRIES` failures in
+/// a row, pausing longer after each failure. Shared by the mixed and the stress clients.
+pub(super) async fn reconnecting<C>(
+    c: &mut C,
+    deadline: Instant,
+    stats: impl Fn(&mut C) -> &mut ClientStats,
+    mut attempt: impl AsyncFnMut(&mut C) -> Result<bool, ConnError>,
+) {
     let mut failures = 0u32;
     for _ in 0..MAX_CONNECTIONS {
-        if Instant::now() >= c.shared.deadline || failures > MAX_RETRIES {
+        if Instant::now() >= deadline || failures > MAX_RETRIES {
             break;
         }
         if failures > 0 {
             tokio::time::sleep(Duration::from_millis(100 * u64::from(failures))).await;
         }
-        match c.connection().await {
+        match attempt(c).await {
             Ok(true) => failures = 0,
             Ok(false) => failures += 1,
             Err(e) => {
-                c.stats.connection_errors += 1;
-                note(&mut c.stats.errors, e.to_string());
+                let stats = stats(c);
+                stats.connection_errors += 1;
+                note(&mut stats.errors, e.to_string());
                 failures += 1;
             }
         }
     }
-    c.stats
 }
 
 struct Client {

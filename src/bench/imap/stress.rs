@@ -31,15 +31,15 @@
 //! Every command with a tagged response counts as one operation, as imaptest counts them.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::client::{Done, ImapClient};
-use super::load::{ClientStats, MAX_CONNECTIONS, MAX_RETRIES};
-use super::report::{note, Op};
+use super::load::{reconnecting, ClientStats};
+use super::report::Op;
 use super::Shared;
 use crate::bench::client::ConnError;
 
@@ -90,24 +90,14 @@ pub async fn client(id: usize, shared: Arc<Shared>) -> ClientStats {
         logged_in_before: false,
         shared,
     };
-    let mut failures = 0u32;
-    for _ in 0..MAX_CONNECTIONS {
-        if Instant::now() >= c.shared.deadline || failures > MAX_RETRIES {
-            break;
-        }
-        if failures > 0 {
-            tokio::time::sleep(Duration::from_millis(100 * u64::from(failures))).await;
-        }
-        match c.session().await {
-            Ok(true) => failures = 0,
-            Ok(false) => failures += 1,
-            Err(e) => {
-                c.stats.connection_errors += 1;
-                note(&mut c.stats.errors, e.to_string());
-                failures += 1;
-            }
-        }
-    }
+    let deadline = c.shared.deadline;
+    reconnecting(
+        &mut c,
+        deadline,
+        |c| &mut c.stats,
+        async |c| c.session().await,
+    )
+    .await;
     c.stats
 }
 
