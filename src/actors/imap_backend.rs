@@ -435,11 +435,7 @@ impl Backend for StoreBackend {
             },
             internal_date: message.internal_date,
         };
-        let target = if from == to {
-            None
-        } else {
-            Some(self.ctx.folders.get(&self.ctx, to).map_err(folder_err)?)
-        };
+        let target = self.other_folder(from, to)?;
         let new = self
             .ask(
                 from,
@@ -689,6 +685,23 @@ impl StoreBackend {
         self.ctx.store.collect_blobs(&blobs);
     }
 
+    /// The actor of `to` when it differs from `from` (COPY, MOVE and REPLACE into another
+    /// folder: `from`'s actor hands the change on to it), else `None`.
+    fn other_folder(
+        &self,
+        from: FolderRef,
+        to: FolderRef,
+    ) -> Result<Option<actix::Addr<super::folder::MailboxFolderActor>>, BackendError> {
+        if from == to {
+            return Ok(None);
+        }
+        self.ctx
+            .folders
+            .get(&self.ctx, to)
+            .map(Some)
+            .map_err(folder_err)
+    }
+
     fn copy_or_move(
         &self,
         from: FolderRef,
@@ -696,11 +709,7 @@ impl StoreBackend {
         to: FolderRef,
         remove: bool,
     ) -> Result<Vec<(u32, u32)>, BackendError> {
-        let target = if from == to {
-            None
-        } else {
-            Some(self.ctx.folders.get(&self.ctx, to).map_err(folder_err)?)
-        };
+        let target = self.other_folder(from, to)?;
         let pairs = self
             .ask(
                 from,

@@ -164,14 +164,13 @@ mod tests {
         thread_id(&m, &email_id_of_content(header.as_bytes()))
     }
 
-    #[test]
-    fn ids_have_the_objectid_syntax() {
-        let f = FolderInfo {
-            id: 42,
-            owner: "bob@example.com".into(),
-            name: "Work".into(),
+    fn folder(id: u64, owner: &str, name: &str, uidvalidity: u32) -> FolderInfo {
+        FolderInfo {
+            id,
+            owner: owner.into(),
+            name: name.into(),
             special_use: None,
-            uidvalidity: 1_700_000_000,
+            uidvalidity,
             uidnext: 1,
             highest_modseq: 1,
             exists: 0,
@@ -181,7 +180,12 @@ mod tests {
             recent: 0,
             subscribed: true,
             noselect: false,
-        };
+        }
+    }
+
+    #[test]
+    fn ids_have_the_objectid_syntax() {
+        let f = folder(42, "bob@example.com", "Work", 1_700_000_000);
         let ids = [
             mailbox_id(&f),
             email_id_of_content(b"Subject: x\r\n\r\nbody\r\n"),
@@ -202,22 +206,7 @@ mod tests {
 
     #[test]
     fn a_new_uidvalidity_is_a_new_mailbox() {
-        let mut f = FolderInfo {
-            id: 7,
-            owner: String::new(),
-            name: "a".into(),
-            special_use: None,
-            uidvalidity: 5,
-            uidnext: 1,
-            highest_modseq: 1,
-            exists: 0,
-            unseen: 0,
-            deleted: 0,
-            size: 0,
-            recent: 0,
-            subscribed: true,
-            noselect: false,
-        };
+        let mut f = folder(7, "", "a", 5);
         let before = mailbox_id(&f);
         f.name = "renamed".into();
         assert_eq!(mailbox_id(&f), before, "a rename keeps the id");
