@@ -10,7 +10,9 @@
 //! Repeated failures back off: the n-th failure within [`BACKOFF_WINDOW`] delays the restart
 //! by 2^(n-2) seconds (the first restart is immediate), at most [`MAX_BACKOFF`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+#[cfg(any(test, feature = "fault-injection"))]
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -184,30 +186,44 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
 
 /// Test-only fault injection: `arm("folder.append", 1)` makes the next pass through the
 /// hook named `folder.append` panic. Nothing in the server arms a hook; only tests do,
-/// through the in-process server handle.
+/// through the in-process server handle. Without the `fault-injection` feature (every
+/// build but the tests') `hit` is empty and `arm` does not exist.
 #[derive(Debug, Default)]
 pub struct FaultHooks {
+    #[cfg(any(test, feature = "fault-injection"))]
     armed: Mutex<HashMap<&'static str, u32>>,
 }
 
 impl FaultHooks {
+    #[cfg(any(test, feature = "fault-injection"))]
     pub fn arm(&self, hook: &'static str, times: u32) {
         lock(&self.armed).insert(hook, times);
     }
 
-    /// Panics when `hook` is armed (decrementing it). Call at the point of failure.
-    pub fn hit(&self, hook: &'static str) {
-        let fire = {
-            let mut armed = lock(&self.armed);
-            match armed.get_mut(hook) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    true
-                }
-                _ => false,
+    /// Whether `hook` is armed, disarming it once. For hooks that fail rather than panic.
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn take(&self, hook: &'static str) -> bool {
+        let mut armed = lock(&self.armed);
+        match armed.get_mut(hook) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
             }
-        };
-        if fire {
+            _ => false,
+        }
+    }
+
+    /// Always false without the `fault-injection` feature.
+    #[cfg(not(any(test, feature = "fault-injection")))]
+    #[inline(always)]
+    pub fn take(&self, _hook: &'static str) -> bool {
+        false
+    }
+
+    /// Panics when `hook` is armed (decrementing it). Call at the point of failure.
+    #[inline(always)]
+    pub fn hit(&self, hook: &'static str) {
+        if self.take(hook) {
             panic!("injected fault at {hook}");
         }
     }
