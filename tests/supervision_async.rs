@@ -163,6 +163,30 @@ fn panic_in_the_smtp_accept_loop_keeps_the_listener_accepting() {
 }
 
 #[test]
+fn panic_in_an_smtp_session_ends_only_that_session() {
+    let server = TestServer::start();
+    let ctx = server.handle().ctx.clone();
+    let mut other = Client::connect(server.addr("smtp"));
+    assert!(other.greeting.starts_with("220"), "{}", other.greeting);
+
+    ctx.faults.arm("smtp.session", 1);
+    let lost = Client::connect(server.addr("smtp"));
+    assert_eq!(
+        lost.greeting, "",
+        "the failing session's connection is closed"
+    );
+    // Contained, the failed session still stops cleanly: it leaves the open-session count.
+    wait_for("the failed session to be counted and closed", || {
+        ctx.registry.restarts("session/smtp") == 1 && ctx.stats.open_sessions() == 1
+    });
+    let r = other.deliver("x@example.net", &["bob@example.com"], &message("other"));
+    assert!(r.starts_with("250"), "{r}");
+    let r = deliver(&server, &["bob@example.com"], "next");
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(server.wait_inbox("bob@example.com", 2).len(), 2);
+}
+
+#[test]
 fn panic_in_the_console_socket_loop_keeps_the_console_answering() {
     let server = TestServer::start();
     let ctx = server.handle().ctx.clone();

@@ -224,6 +224,23 @@ where
     )
 }
 
+/// A session actor's connection future: it ends the session when done, and a panic in it
+/// is contained by [`in_actor`] (counted under `session/<service>`), so the session still
+/// stops cleanly (its `stopped` closes the count of open sessions) and drops only its own
+/// connection. Sessions are not restarted: the client reconnects.
+pub fn session_future<A, F>(
+    sctx: Arc<ServerContext>,
+    service: &str,
+    fut: F,
+) -> impl ActorFuture<A, Output = ()>
+where
+    A: Actor<Context = actix::Context<A>>,
+    F: Future<Output = ()> + 'static,
+{
+    in_actor(sctx, format!("session/{service}"), fut)
+        .map(|_, _, ctx: &mut actix::Context<A>| ctx.stop())
+}
+
 /// Runs a long-lived task that is no actor (an acceptor, the console socket) under
 /// supervision: registered as `path` (of `kind`) for the console's `actors` and `/health`,
 /// each panic counted, and the task made anew by `factory` after the back-off. What must
