@@ -127,13 +127,33 @@ impl QueueAddrs {
 
     pub fn notify(&self, queue: QueueName, id: QueueId) {
         match queue {
-            QueueName::Inbound => self.inbound.do_send(Queued(id)),
-            QueueName::Local => self.local.do_send(Queued(id)),
-            QueueName::Remote => self.remote.do_send(Queued(id)),
-            QueueName::Deferred => self.deferred.do_send(Queued(id)),
-            QueueName::ToArchive => self.toarchive.do_send(Queued(id)),
-            QueueName::Bad => self.bad.do_send(Queued(id)),
+            QueueName::Inbound => tell(&self.inbound, queue, id),
+            QueueName::Local => tell(&self.local, queue, id),
+            QueueName::Remote => tell(&self.remote, queue, id),
+            QueueName::Deferred => tell(&self.deferred, queue, id),
+            QueueName::ToArchive => tell(&self.toarchive, queue, id),
+            QueueName::Bad => tell(&self.bad, queue, id),
         }
+    }
+}
+
+/// Sends `Queued(id)` to a queue actor. Supervision keeps each queue actor's address alive
+/// across restarts (messages wait in its mailbox meanwhile); should an actor still be gone
+/// for good, the notification is not dropped unseen: the record stays stored and the
+/// failure is logged.
+fn tell<A>(addr: &Addr<A>, queue: QueueName, id: QueueId)
+where
+    A: Actor + Handler<Queued>,
+    A::Context: actix::dev::ToEnvelope<A, Queued>,
+{
+    if addr.connected() {
+        addr.do_send(Queued(id));
+    } else {
+        tracing::error!(
+            queue = queue.as_str(),
+            id,
+            "queue actor is gone; the record stays stored for its next start"
+        );
     }
 }
 
