@@ -9,17 +9,14 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use common::dns::TestDns;
+use common::fetch::wait_until;
 use common::sink::Sink;
 use common::{message, ok, Client, Imap, TestServer, PASSWORD};
 use ferrymail::storage::QueueName;
 
-/// Waits (bounded) until `f` holds; fails the test with `what` otherwise.
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits (bounded, 30 s) until `f` holds; fails the test with `what` otherwise.
+fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    assert!(wait_until(30, f), "timed out waiting for {what}");
 }
 
 /// Nothing left to route or deliver locally.
