@@ -160,6 +160,30 @@ fn panic_in_the_smtp_accept_loop_keeps_the_listener_accepting() {
 }
 
 #[test]
+fn repeated_accept_loop_panics_back_off_and_the_listener_recovers() {
+    let server = TestServer::start();
+    let ctx = server.handle().ctx.clone();
+    ctx.faults.arm("listener.accept", 3);
+    for i in 0..3 {
+        let c = Client::connect(server.addr("smtp"));
+        assert_eq!(c.greeting, "", "connection {i} meets a failing loop");
+    }
+    // Three failures within the window: the third restart waits (2 s), and connections
+    // made meanwhile wait in the socket's backlog, then are served.
+    // (The socket closes while the panic unwinds, a moment before it is counted.)
+    wait_for("three counted failures", || {
+        ctx.registry.restarts("listener/smtp") == 3
+    });
+    assert_eq!(
+        ctx.registry.restart_delay("listener/smtp"),
+        Duration::from_secs(2)
+    );
+    let r = deliver(&server, &["bob@example.com"], "after-back-off");
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(server.wait_inbox("bob@example.com", 1).len(), 1);
+}
+
+#[test]
 fn panic_in_an_smtp_session_ends_only_that_session() {
     let server = TestServer::start();
     let ctx = server.handle().ctx.clone();
