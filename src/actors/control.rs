@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::account_events::AccountChanged;
 use super::fetcher;
 use super::stats::Stats;
+use super::supervisor::{contained, supervise_task};
 use super::ServerContext;
 use crate::admin::control::{serve_connection, ControlResponse};
 use crate::admin::{exec, AdminCommand};
@@ -51,24 +52,36 @@ pub fn start(ctx: Arc<ServerContext>) -> std::io::Result<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     }
-    ctx.registry.register("control", "control");
-    actix_rt::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            let c = ctx.clone();
-            actix_rt::spawn(async move {
-                let _ = serve_connection(stream, move |line| {
-                    let c = c.clone();
-                    async move { handle_line(&c, &line).await }
-                })
-                .await;
-            });
-        }
-    });
+    let listener = Arc::new(listener);
+    let c = ctx.clone();
+    // Supervised: a panic in the accept loop is counted under `control` and the loop made
+    // anew on the same socket; one in a console connection ends that connection only.
+    actix_rt::spawn(supervise_task(
+        ctx,
+        "control".into(),
+        "control",
+        move || accept_loop(c.clone(), listener.clone()),
+    ));
     Ok(path)
+}
+
+/// One run of the console socket's acceptor.
+async fn accept_loop(ctx: Arc<ServerContext>, listener: Arc<tokio::net::UnixListener>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        ctx.faults.hit("control.accept");
+        let c = ctx.clone();
+        actix_rt::spawn(async move {
+            let served = serve_connection(stream, |line| {
+                let c = c.clone();
+                async move { handle_line(&c, &line).await }
+            });
+            let _ = contained(&c.registry, "control", served).await;
+        });
+    }
 }
 
 /// Parses and runs one console line against the live server.

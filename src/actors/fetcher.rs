@@ -17,15 +17,13 @@
 //! back-off. Nothing is lost or doubled: the seen marks are in storage.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures_util::FutureExt;
 
 use super::queues::{store_body, EnqueueFetched};
-use super::supervisor::{apply_backoff, contain, lock};
+use super::supervisor::{apply_backoff, in_actor, lock};
 use super::ServerContext;
 use crate::fetch::deliver::{domainpop_records, return_path, stamped, to_bad, write_raw_copy};
 use crate::fetch::recipients::{self, STAMP_HEADER};
@@ -219,22 +217,16 @@ impl FetcherActor {
         lock(&self.sctx.fetchers.running).insert(self.id);
         let sctx = self.sctx.clone();
         let id = self.id;
-        AssertUnwindSafe(run_and_record(sctx, id))
-            .catch_unwind()
-            .into_actor(self)
-            .map(move |res, act, ctx| {
+        in_actor(sctx.clone(), path(id), run_and_record(sctx, id)).map(
+            move |res, act: &mut Self, _| {
                 act.running = false;
                 lock(&act.sctx.fetchers.running).remove(&id);
-                match res {
-                    Ok(r) => r,
-                    Err(payload) => {
-                        let failed = contain(&act.sctx.registry, &path(id), payload);
-                        record_panic(&act.sctx, id, &failed.reason);
-                        ctx.stop();
-                        Err(failed.to_string())
-                    }
-                }
-            })
+                res.unwrap_or_else(|failed| {
+                    record_panic(&act.sctx, id, &failed.reason);
+                    Err(failed.to_string())
+                })
+            },
+        )
     }
 }
 

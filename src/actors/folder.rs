@@ -5,6 +5,9 @@
 //! One actor per open folder, started on demand by [`FolderRegistry`] on the core arbiter
 //! under `actix::Supervisor`; a panic in a handler is contained (`supervisor::guarded`),
 //! answered with an error and the actor restarts with its state reloaded from storage.
+//! A panic that escapes (outside `guarded`) ends the actor for good; the registry's
+//! watchdog starts a new one on the next use. The subscriber list lives in the registry,
+//! not in the actor, so the sessions in IDLE keep hearing of changes from the new actor.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -93,7 +96,7 @@ pub struct MailboxFolderActor {
     owner: String,
     path: String,
     ctx: Arc<ServerContext>,
-    subscribers: Vec<Recipient<MailboxChanged>>,
+    subscribers: Subscribers,
     /// Messages handled since the last idle check.
     handled: u64,
 }
@@ -104,10 +107,15 @@ pub const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl MailboxFolderActor {
     fn broadcast(&mut self, change: MailboxChanged) {
+        // Test hook: a panic outside `guarded`, which ends the actor for good.
+        self.ctx.faults.hit("folder.broadcast");
         self.handled += 1;
-        self.subscribers.retain(|s| s.connected());
-        for s in &self.subscribers {
-            s.do_send(change.clone());
+        {
+            let mut subscribers = lock(&self.subscribers);
+            subscribers.retain(|s| s.connected());
+            for s in subscribers.iter() {
+                s.do_send(change.clone());
+            }
         }
         let (folder, change) = match change {
             MailboxChanged::Added { folder, .. } => (folder, MessageChange::Added),
@@ -126,8 +134,12 @@ impl Actor for MailboxFolderActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         apply_backoff(&self.ctx.registry, &self.path, ctx);
         ctx.run_interval(IDLE_CHECK, |act, ctx| {
-            act.subscribers.retain(|s| s.connected());
-            if act.handled == 0 && act.subscribers.is_empty() {
+            let unwatched = {
+                let mut subscribers = lock(&act.subscribers);
+                subscribers.retain(|s| s.connected());
+                subscribers.is_empty()
+            };
+            if act.handled == 0 && unwatched {
                 // Leave the registry first, so the next user starts a fresh actor.
                 act.ctx.folders.forget(act.id);
                 act.ctx.registry.unregister(&act.path);
@@ -139,7 +151,7 @@ impl Actor for MailboxFolderActor {
 }
 
 impl Supervised for MailboxFolderActor {
-    /// All folder state lives in storage; only the subscriber list is in memory, and
+    /// All folder state lives in storage; the subscriber list is in the registry, so
     /// sessions keep their subscription across a restart.
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         tracing::info!(actor = %self.path, "restarting");
@@ -205,7 +217,7 @@ impl Handler<Subscribe> for MailboxFolderActor {
     type Result = ();
 
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Self::Context) {
-        self.subscribers.push(msg.0);
+        lock(&self.subscribers).push(msg.0);
     }
 }
 
@@ -213,7 +225,7 @@ impl Handler<Unsubscribe> for MailboxFolderActor {
     type Result = ();
 
     fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Self::Context) {
-        self.subscribers.retain(|s| *s != msg.0);
+        lock(&self.subscribers).retain(|s| *s != msg.0);
     }
 }
 
@@ -388,11 +400,22 @@ impl Handler<Announce> for MailboxFolderActor {
     }
 }
 
+/// The sessions subscribed to one folder. Kept by the registry, so that it outlives the
+/// folder's actor: an actor the watchdog makes anew serves the same subscribers.
+pub type Subscribers = Arc<Mutex<Vec<Recipient<MailboxChanged>>>>;
+
+/// An open folder: its actor and its subscribers.
+struct OpenFolder {
+    addr: Addr<MailboxFolderActor>,
+    subscribers: Subscribers,
+}
+
 /// Finds or starts the actor of a folder. A folder actor that died for good (its address
-/// no longer connected) is started anew: the watchdog half of supervision.
+/// no longer connected) is started anew, with the old one's subscribers, and counted as a
+/// restart: the watchdog half of supervision.
 #[derive(Default)]
 pub struct FolderRegistry {
-    open: Mutex<HashMap<FolderId, Addr<MailboxFolderActor>>>,
+    open: Mutex<HashMap<FolderId, OpenFolder>>,
 }
 
 impl FolderRegistry {
@@ -402,25 +425,38 @@ impl FolderRegistry {
         id: FolderId,
     ) -> Result<Addr<MailboxFolderActor>, FolderError> {
         let mut open = lock(&self.open);
-        if let Some(addr) = open.get(&id) {
-            if addr.connected() {
-                return Ok(addr.clone());
-            }
-        }
+        let subscribers = match open.get(&id) {
+            Some(o) if o.addr.connected() => return Ok(o.addr.clone()),
+            Some(o) => Some(o.subscribers.clone()),
+            None => None,
+        };
         let state = ctx.store.folder_state(id)?;
         let path = format!("folder/{}/{}", state.account, state.name);
         ctx.registry.register(&path, "folder");
+        if subscribers.is_some() {
+            ctx.registry
+                .record_failure(&path, "the actor died; started anew by the watchdog");
+            tracing::warn!(actor = %path, "folder actor died; started anew");
+        }
+        let subscribers = subscribers.unwrap_or_default();
         let actor_ctx = ctx.clone();
         let owner = state.account.clone();
+        let shared = subscribers.clone();
         let addr = Supervisor::start_in_arbiter(ctx.core_arbiter(), move |_| MailboxFolderActor {
             id,
             owner,
             path,
             ctx: actor_ctx,
-            subscribers: Vec::new(),
+            subscribers: shared,
             handled: 1,
         });
-        open.insert(id, addr.clone());
+        open.insert(
+            id,
+            OpenFolder {
+                addr: addr.clone(),
+                subscribers,
+            },
+        );
         Ok(addr)
     }
 

@@ -22,6 +22,7 @@ use super::folder::{MailboxChanged, Subscribe, Unsubscribe};
 use super::imap_backend::StoreBackend;
 use super::imap_notify::{NotifyLink, NOTIFY_QUEUE};
 use super::listener::ConnGuard;
+use super::supervisor::session_future;
 use super::ServerContext;
 use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
 use crate::storage::FolderId;
@@ -98,7 +99,7 @@ impl Actor for ImapSessionActor {
             }
         }
         .instrument(span);
-        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        ctx.spawn(session_future(self.ctx.clone(), self.name, fut));
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +14,7 @@ use tokio::net::TcpListener;
 use super::imap_session::ImapSessionActor;
 use super::pop3_session::Pop3SessionActor;
 use super::smtp_session::SmtpSessionActor;
-use super::supervisor::lock;
+use super::supervisor::{lock, supervise_task};
 use super::ServerContext;
 use crate::config::Config;
 use crate::protocols::smtp::Service;
@@ -159,7 +160,9 @@ pub struct ServiceSpec {
     pub spawn: Box<dyn Fn(Arc<ServerContext>, std::net::TcpStream, SocketAddr, ConnGuard)>,
 }
 
-/// Accepts connections for one service until shutdown.
+/// Accepts connections for one service until shutdown. The accept loop runs supervised
+/// (`supervisor::supervise_task`): a panic in it is counted under `listener/<service>` and
+/// the loop made anew on the same socket, so the service keeps accepting.
 pub async fn run_acceptor(
     ctx: Arc<ServerContext>,
     spec: ServiceSpec,
@@ -168,14 +171,32 @@ pub async fn run_acceptor(
 ) {
     let name = spec.name;
     let listener = match TcpListener::from_std(listener) {
-        Ok(l) => l,
+        Ok(l) => Arc::new(l),
         Err(e) => {
             tracing::error!(service = name, "cannot start acceptor: {e}");
             return;
         }
     };
+    // The acceptor stays on its arbiter's thread: the spec is shared with its runs only.
+    let spec = Rc::new(spec);
     let path = format!("listener/{name}");
-    ctx.registry.register(&path, "listener");
+    let c = ctx.clone();
+    supervise_task(ctx.clone(), path.clone(), "listener", move || {
+        accept_loop(c.clone(), spec.clone(), listener.clone(), limiter.clone())
+    })
+    .await;
+    ctx.registry.unregister(&path);
+    tracing::info!(service = name, "stopped accepting");
+}
+
+/// One run of an acceptor: until shutdown, or until it panics.
+async fn accept_loop(
+    ctx: Arc<ServerContext>,
+    spec: Rc<ServiceSpec>,
+    listener: Arc<TcpListener>,
+    limiter: Arc<ConnLimiter>,
+) {
+    let name = spec.name;
     let mut shutdown = ctx.shutdown_signal();
     loop {
         let accepted = tokio::select! {
@@ -191,6 +212,7 @@ pub async fn run_acceptor(
                 continue;
             }
         };
+        ctx.faults.hit("listener.accept");
         let (total, per_ip) = (spec.limits)(&ctx.config());
         let Some(guard) = limiter.try_acquire(peer.ip(), total, per_ip) else {
             tracing::warn!(service = name, %peer, "connection limit reached");
@@ -202,8 +224,6 @@ pub async fn run_acceptor(
             Err(e) => tracing::warn!("cannot hand over connection: {e}"),
         }
     }
-    ctx.registry.unregister(&path);
-    tracing::info!(service = name, "stopped accepting");
 }
 
 /// The acceptor description of an SMTP listener.

@@ -16,7 +16,9 @@
 //! Queue and folder actors run on the `core` arbiter, sessions on the session arbiters
 //! (one per core), acceptors, control socket and HTTP on the system arbiter.
 //! Queue and folder actors are started under `actix::Supervisor` and contain panics with
-//! [`supervisor::guarded`], so a failing one restarts and reloads from storage.
+//! [`supervisor::guarded`], so a failing one restarts and reloads from storage; their
+//! futures, the sessions' and the long-lived tasks (acceptors, control socket) are
+//! supervised too (`supervisor::in_actor`, `contained`, `supervise_task`).
 
 pub mod account_events;
 pub mod auth;

@@ -19,6 +19,7 @@ use super::auth::{check_password, Checked};
 use super::conn::{on_blocking_pool, Conn};
 use super::listener::ConnGuard;
 use super::pop3_backend::Pop3StoreBackend;
+use super::supervisor::session_future;
 use super::ServerContext;
 use crate::protocols::pop3::{Action, AuthAnswer, Session, SessionConfig};
 
@@ -78,7 +79,7 @@ impl Actor for Pop3SessionActor {
             }
         }
         .instrument(span);
-        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        ctx.spawn(session_future(self.ctx.clone(), self.name, fut));
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {

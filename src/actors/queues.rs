@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::folder::{AppendMessage, FolderError};
-use super::supervisor::{apply_backoff, guarded, Panicked};
+use super::supervisor::{apply_backoff, guarded, in_actor, Panicked};
 use super::ServerContext;
 use crate::storage::{
     Accepted, BlobId, Destination, FetchedMessage, Flags, FolderId, NewMessage, QueueId, QueueName,
@@ -127,13 +127,33 @@ impl QueueAddrs {
 
     pub fn notify(&self, queue: QueueName, id: QueueId) {
         match queue {
-            QueueName::Inbound => self.inbound.do_send(Queued(id)),
-            QueueName::Local => self.local.do_send(Queued(id)),
-            QueueName::Remote => self.remote.do_send(Queued(id)),
-            QueueName::Deferred => self.deferred.do_send(Queued(id)),
-            QueueName::ToArchive => self.toarchive.do_send(Queued(id)),
-            QueueName::Bad => self.bad.do_send(Queued(id)),
+            QueueName::Inbound => tell(&self.inbound, queue, id),
+            QueueName::Local => tell(&self.local, queue, id),
+            QueueName::Remote => tell(&self.remote, queue, id),
+            QueueName::Deferred => tell(&self.deferred, queue, id),
+            QueueName::ToArchive => tell(&self.toarchive, queue, id),
+            QueueName::Bad => tell(&self.bad, queue, id),
         }
+    }
+}
+
+/// Sends `Queued(id)` to a queue actor. Supervision keeps each queue actor's address alive
+/// across restarts (messages wait in its mailbox meanwhile); should an actor still be gone
+/// for good, the notification is not dropped unseen: the record stays stored and the
+/// failure is logged.
+fn tell<A>(addr: &Addr<A>, queue: QueueName, id: QueueId)
+where
+    A: Actor + Handler<Queued>,
+    A::Context: actix::dev::ToEnvelope<A, Queued>,
+{
+    if addr.connected() {
+        addr.do_send(Queued(id));
+    } else {
+        tracing::error!(
+            queue = queue.as_str(),
+            id,
+            "queue actor is gone; the record stays stored for its next start"
+        );
     }
 }
 
@@ -179,23 +199,24 @@ impl InboundQueueActor {
         let store = self.ctx.store.clone();
         let put = guarded::<Self, _>(&self.ctx.registry, "queue/inbound", ctx, || put(&store));
         let commit = store.commit_async();
+        let written = async move {
+            let written = put??;
+            commit.await?;
+            Ok::<_, QueueError>(written)
+        };
         Box::pin(
-            async move {
-                let written = put??;
-                commit.await?;
-                Ok(written)
-            }
-            .into_actor(self)
-            .map(|res: Result<_, QueueError>, act, ctx| {
-                let (value, records) = res?;
-                for (queue, id) in records {
-                    match queue {
-                        QueueName::Inbound => ctx.notify(Queued(id)),
-                        other => act.ctx.queues().notify(other, id),
+            in_actor(self.ctx.clone(), path(QueueName::Inbound), written).map(
+                |res: Result<Result<_, QueueError>, Panicked>, act: &mut Self, ctx| {
+                    let (value, records) = res??;
+                    for (queue, id) in records {
+                        match queue {
+                            QueueName::Inbound => ctx.notify(Queued(id)),
+                            other => act.ctx.queues().notify(other, id),
+                        }
                     }
-                }
-                Ok(value)
-            }),
+                    Ok(value)
+                },
+            ),
         )
     }
 }
@@ -408,14 +429,20 @@ impl Handler<Queued> for LocalQueueActor {
             }
             Err(_) => return, // restarting
         };
-        let fut = deliver_record(sctx, rec)
-            .into_actor(self)
-            .map(move |res, act, _ctx| {
-                act.in_flight.remove(&id);
-                if let Err(e) = res {
-                    tracing::warn!(id, "local delivery will be retried: {e}");
-                }
-            });
+        // A panic in the delivery stops the actor (its Supervisor restarts it and rescans):
+        // the record keeps its recipients not yet consumed, so nothing is delivered twice
+        // and nothing is lost.
+        let fut = in_actor(
+            sctx.clone(),
+            path(QueueName::Local),
+            deliver_record(sctx, rec),
+        )
+        .map(move |res, act: &mut Self, _ctx| {
+            act.in_flight.remove(&id);
+            if let Ok(Err(e)) = res {
+                tracing::warn!(id, "local delivery will be retried: {e}");
+            }
+        });
         ctx.spawn(fut);
     }
 }
@@ -433,6 +460,8 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
         }
         match deliver_one(&sctx, &rec, i, &r.address).await {
             Outcome::Delivered => {
+                // Test hook: a failure between two recipients' deliveries.
+                sctx.faults.hit("local.delivered");
                 delivered.push(i);
                 Stats::add(&sctx.stats.messages_delivered, 1);
                 tracing::info!(
@@ -512,7 +541,7 @@ async fn deliver_one(
         Ok(a) => a,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    let msg = AppendMessage {
+    let append = || AppendMessage {
         message: NewMessage {
             blob: rec.blob,
             size: rec.size,
@@ -521,7 +550,16 @@ async fn deliver_one(
         },
         consume: Some((QueueName::Local, rec.id, i)),
     };
-    match addr.send(msg).await {
+    let mut reply = addr.send(append()).await;
+    if let Err(MailboxError::Closed) = reply {
+        // The folder actor died for good: the registry's watchdog starts a new one (with
+        // the old one's subscribers) and the append goes there. The consume mark makes an
+        // append the dead actor had stored a Conflict, never a second copy.
+        if let Ok(addr) = sctx.folders.get(sctx, folder) {
+            reply = addr.send(append()).await;
+        }
+    }
+    match reply {
         Ok(Ok(_)) => Outcome::Delivered,
         // Already consumed by an earlier attempt: delivered exactly once.
         Ok(Err(FolderError::Storage(StorageError::Conflict(_)))) => Outcome::Delivered,

@@ -15,6 +15,11 @@
 //!   before their queues hear of them.
 //! - On restart everything in memory is dropped (workers die with the actor's context) and
 //!   the queue is scanned again; a message in flight at a crash is sent again (at least once).
+//! - A panic while a worker delivers a record is contained there (`supervisor::contained`):
+//!   counted under `queue/remote`, the connection dropped unfinished, the record (still in
+//!   storage, not settled) handed back to the queue after the back-off, and a new worker
+//!   started for it. The other workers go on. A panic elsewhere in a worker stops the actor
+//!   (`supervisor::in_actor`), which restarts and rescans.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -23,7 +28,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::queues::{path, Queued, Rescan};
-use super::supervisor::{apply_backoff, guarded};
+use super::supervisor::{apply_backoff, contained, guarded, in_actor};
 use super::ServerContext;
 use crate::outbound::deliver::{self, destination};
 use crate::outbound::dns::{self, Resolver};
@@ -36,6 +41,8 @@ use crate::storage::{QueueId, QueueName, QueueRecord, StorageError, Store};
 const RESCAN_EVERY: Duration = Duration::from_secs(60);
 /// How often finished days' TLS reports (RFC 8460) are looked for.
 const TLS_REPORTS_EVERY: Duration = Duration::from_secs(3600);
+/// The TLS-report job's name in the supervision registry.
+const TLS_REPORTS_TASK: &str = "task/tls-reports";
 /// Messages one connection carries before it is closed and the destination queued afresh.
 const MAX_MESSAGES_PER_CONNECTION: usize = 1000;
 
@@ -84,7 +91,8 @@ impl RemoteQueueActor {
                     self.resolver.clone(),
                     dest.clone(),
                 );
-                ctx.spawn(worker.into_actor(self));
+                let remote = path(QueueName::Remote);
+                ctx.spawn(in_actor(self.ctx.clone(), remote, worker).map(|_, _, _| ()));
             }
         }
     }
@@ -103,8 +111,15 @@ impl Actor for RemoteQueueActor {
             ctx.notify(Rescan);
         }
         ctx.run_interval(RESCAN_EVERY, |_, ctx| ctx.notify(Rescan));
+        // The TLS-report job is a task of its own in the registry: a panic in it is counted
+        // there and the next period's run is the job made anew, without disturbing delivery.
+        self.ctx.registry.register(TLS_REPORTS_TASK, "task");
         ctx.run_interval(TLS_REPORTS_EVERY, |act, ctx| {
-            let job = send_tls_reports(act.ctx.clone(), act.resolver.clone());
+            let sctx = act.ctx.clone();
+            let job = send_tls_reports(sctx.clone(), act.resolver.clone());
+            let job = async move {
+                let _ = contained(&sctx.registry, TLS_REPORTS_TASK, job).await;
+            };
             ctx.spawn(job.into_actor(act));
         });
     }
@@ -186,6 +201,25 @@ impl Handler<JobDone> for RemoteQueueActor {
 
     fn handle(&mut self, msg: JobDone, _: &mut Self::Context) {
         self.queued.remove(&msg.0);
+    }
+}
+
+/// A worker's delivery of record `id` panicked: the record is still in storage, unsettled;
+/// it is queued again after `after` (the back-off), for a new worker.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct JobFailed {
+    pub id: QueueId,
+    pub after: Duration,
+}
+
+impl Handler<JobFailed> for RemoteQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: JobFailed, ctx: &mut Self::Context) {
+        self.queued.remove(&msg.id);
+        let id = msg.id;
+        ctx.run_later(msg.after, move |_, ctx| ctx.notify(Queued(id)));
     }
 }
 
@@ -302,7 +336,17 @@ async fn run_worker(
         let Ok(Some(id)) = addr.send(NextJob(dest.clone())).await else {
             break;
         };
-        deliver_record(&sctx, resolver.as_ref(), &dest, id, &mut conn, &mut down).await;
+        let delivery = deliver_record(&sctx, resolver.as_ref(), &dest, id, &mut conn, &mut down);
+        let remote = path(QueueName::Remote);
+        if contained(&sctx.registry, &remote, delivery).await.is_err() {
+            // Where the session stood is unknown: close it without QUIT (the peer drops the
+            // unfinished transaction) and end this worker; the record goes back to the
+            // queue, and a new worker takes it after the back-off.
+            conn = None;
+            let after = sctx.registry.restart_delay(&remote);
+            addr.do_send(JobFailed { id, after });
+            break;
+        }
         addr.do_send(JobDone(id));
         if sctx.is_shutting_down() {
             break;
@@ -362,7 +406,11 @@ async fn deliver_record(
     let attempts: Vec<Attempt> = match down.as_ref() {
         Some(f) => indexes.iter().map(|i| f.attempt(*i)).collect(),
         None => match read_body(store, &rec).await {
-            Ok(content) => deliver::send(conn, &rec, &indexes, content).await,
+            Ok(content) => {
+                // Test hook: a failure mid-delivery (connected, body read, nothing sent).
+                sctx.faults.hit("remote.deliver");
+                deliver::send(conn, &rec, &indexes, content).await
+            }
             Err(e) => {
                 tracing::error!(id, "cannot read the message body: {e}");
                 return;

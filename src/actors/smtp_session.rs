@@ -15,6 +15,7 @@ use super::auth::{check_password, Checked};
 use super::conn::Conn;
 use super::listener::ConnGuard;
 use super::queues::{Enqueue, QueueError};
+use super::supervisor::session_future;
 use super::ServerContext;
 use crate::config::DmarcEnforcement;
 use crate::mailauth::{self, Disposition};
@@ -82,7 +83,7 @@ impl Actor for SmtpSessionActor {
             }
         }
         .instrument(span);
-        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        ctx.spawn(session_future(self.ctx.clone(), self.name, fut));
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -132,6 +133,7 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
     let Some(mut conn) = Conn::accept(io.stream, implicit, tls.clone()).await? else {
         return Ok(());
     };
+    sctx.faults.hit("smtp.session");
     let limits = &config.smtp;
     let auth_enabled = match io.service {
         Service::Smtp => limits.auth_on_smtp_port,

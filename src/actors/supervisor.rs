@@ -9,15 +9,28 @@
 //!
 //! Repeated failures back off: the n-th failure within [`BACKOFF_WINDOW`] delays the restart
 //! by 2^(n-2) seconds (the first restart is immediate), at most [`MAX_BACKOFF`].
+//!
+//! `guarded` sees only the synchronous part of a handler. Work that runs as a future (local
+//! delivery, the remote-delivery workers, the TLS-report job, the acceptors, the console
+//! socket, fetch runs) goes through one of three wrappers over the same containment:
+//! [`contained`] (a future whose panic is counted and turned into `Err(Panicked)`),
+//! [`in_actor`] (a future of an actor's context: a panic also stops the actor, so that its
+//! `actix::Supervisor` restarts it, keeping its address) and [`supervise_task`] (a
+//! long-lived task outside any actor, made anew after the back-off).
 
 use std::collections::BTreeMap;
 #[cfg(any(test, feature = "fault-injection"))]
 use std::collections::HashMap;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix::fut::{ActorFuture, ActorFutureExt};
 use actix::{Actor, ActorContext, AsyncContext};
+use futures_util::FutureExt;
+
+use super::ServerContext;
 
 pub const BACKOFF_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -171,6 +184,92 @@ where
     if !delay.is_zero() {
         tracing::warn!(actor = path, ?delay, "backing off before restart");
         ctx.wait(actix::fut::wrap_future::<_, A>(actix::clock::sleep(delay)));
+    }
+}
+
+/// Runs `fut` with a panic in it contained: counted and logged under `path` as a handler's
+/// panic is, and returned as `Err(Panicked)` instead of ending the task that polls it.
+pub async fn contained<F: Future>(
+    registry: &ActorRegistry,
+    path: &str,
+    fut: F,
+) -> Result<F::Output, Panicked> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .map_err(|payload| contain(registry, path, payload))
+}
+
+/// `fut` as a future of actor `A`'s context, with a panic contained: counted under `path`,
+/// and the actor stopped, so that its `actix::Supervisor` restarts it (dropping its other
+/// futures; `started` rescans storage). A panic that escaped would end the actor's context
+/// for good, and every later `do_send` to its address would be dropped unseen.
+pub fn in_actor<A, F>(
+    sctx: Arc<ServerContext>,
+    path: String,
+    fut: F,
+) -> impl ActorFuture<A, Output = Result<F::Output, Panicked>>
+where
+    A: Actor<Context = actix::Context<A>>,
+    F: Future + 'static,
+{
+    actix::fut::wrap_future::<_, A>(AssertUnwindSafe(fut).catch_unwind()).map(
+        move |res, _act, ctx: &mut actix::Context<A>| {
+            res.map_err(|payload| {
+                let failed = contain(&sctx.registry, &path, payload);
+                ctx.stop();
+                failed
+            })
+        },
+    )
+}
+
+/// A session actor's connection future: it ends the session when done, and a panic in it
+/// is contained by [`in_actor`] (counted under `session/<service>`), so the session still
+/// stops cleanly (its `stopped` closes the count of open sessions) and drops only its own
+/// connection. Sessions are not restarted: the client reconnects.
+pub fn session_future<A, F>(
+    sctx: Arc<ServerContext>,
+    service: &str,
+    fut: F,
+) -> impl ActorFuture<A, Output = ()>
+where
+    A: Actor<Context = actix::Context<A>>,
+    F: Future<Output = ()> + 'static,
+{
+    in_actor(sctx, format!("session/{service}"), fut)
+        .map(|_, _, ctx: &mut actix::Context<A>| ctx.stop())
+}
+
+/// Runs a long-lived task that is no actor (an acceptor, the console socket) under
+/// supervision: registered as `path` (of `kind`) for the console's `actors` and `/health`,
+/// each panic counted, and the task made anew by `factory` after the back-off. What must
+/// outlive a failed run (the listening socket) is owned by the factory, not the run.
+/// Returns when a run ends without panicking, or when the server shuts down.
+pub async fn supervise_task<F, Fut>(
+    sctx: Arc<ServerContext>,
+    path: String,
+    kind: &'static str,
+    mut factory: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    sctx.registry.register(&path, kind);
+    let mut shutdown = sctx.shutdown_signal();
+    while contained(&sctx.registry, &path, factory()).await.is_err() {
+        if sctx.is_shutting_down() {
+            return;
+        }
+        let delay = sctx.registry.restart_delay(&path);
+        if !delay.is_zero() {
+            tracing::warn!(task = path, ?delay, "backing off before restart");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+        tracing::info!(task = path, "restarting");
     }
 }
 
