@@ -403,29 +403,15 @@ impl Screen {
     /// and earlier bans, and removes a deny rule for exactly `net`. Says what it did.
     pub fn unban(&self, net: Network) -> String {
         let mut st = lock(&self.state);
-        let mut lifted: Vec<IpAddr> = Vec::new();
-        let ips: Vec<IpAddr> = st
-            .addresses
-            .keys()
-            .filter(|ip| net.contains(**ip))
-            .copied()
-            .collect();
-        for ip in ips {
-            if let Some(e) = st.addresses.remove(&ip) {
-                if e.rec.ban.is_some() {
-                    lifted.push(ip);
-                }
-            }
-            self.persist(ip, None);
-        }
+        let lifted = self.forget(&mut st, net);
         let denied = self.remove_rule(&mut st, ScreenRule::Deny, net);
         let mut out = match lifted.len() {
             0 => format!("no ban on {}", shown(net)),
             1 => format!("ban of {} lifted", lifted[0]),
-            n => format!("{n} bans in {net} lifted"),
+            n => format!("{n} bans in {} lifted", shown(net)),
         };
         if denied {
-            let _ = write!(out, "; deny rule {net} removed");
+            let _ = write!(out, "; deny rule {} removed", shown(net));
         }
         let still = st.deny.iter().filter(|d| d.contains(net.addr)).count();
         if still > 0 {
@@ -437,22 +423,36 @@ impl Screen {
         out
     }
 
-    /// `screen allow NET`: never counted nor banned from now on (replaces a deny rule for
-    /// the same network; lifts bans within it).
-    pub fn allow(&self, net: Network) -> String {
-        let mut st = lock(&self.state);
-        let denied = self.remove_rule(&mut st, ScreenRule::Deny, net);
-        self.add_rule(&mut st, ScreenRule::Allow, net);
+    /// Forgets every address in `net` (bans, counts, earlier bans); returns those that
+    /// were banned.
+    fn forget(&self, st: &mut State, net: Network) -> Vec<IpAddr> {
         let ips: Vec<IpAddr> = st
             .addresses
             .keys()
             .filter(|ip| net.contains(**ip))
             .copied()
             .collect();
-        for ip in &ips {
-            st.addresses.remove(ip);
-            self.persist(*ip, None);
+        let mut lifted = Vec::new();
+        for ip in ips {
+            if st
+                .addresses
+                .remove(&ip)
+                .is_some_and(|e| e.rec.ban.is_some())
+            {
+                lifted.push(ip);
+            }
+            self.persist(ip, None);
         }
+        lifted
+    }
+
+    /// `screen allow NET`: never counted nor banned from now on (replaces a deny rule for
+    /// the same network; lifts bans within it).
+    pub fn allow(&self, net: Network) -> String {
+        let mut st = lock(&self.state);
+        let denied = self.remove_rule(&mut st, ScreenRule::Deny, net);
+        self.add_rule(&mut st, ScreenRule::Allow, net);
+        self.forget(&mut st, net);
         let mut out = format!("{} allowed: never banned", shown(net));
         if denied {
             out.push_str(" (its deny rule is removed)");
@@ -531,7 +531,7 @@ impl Screen {
             if let Some(b) = &e.rec.ban {
                 let _ = writeln!(
                     out,
-                    "  {ip}  until {}  ({} left, ban {})  {}",
+                    "  {ip}  until {}  ({}s left, ban #{})  {}",
                     iso8601(b.until),
                     b.until - now,
                     e.rec.offences,
