@@ -14,6 +14,8 @@
 //! counts survive a restart. Connection counts are the exception: their window is a minute,
 //! and writing on every accept would put a storage write in front of every connection.
 //! Time comes from the server's [`Clock`], so the windows are tested without sleeping.
+//! Addresses are taken in canonical form: an IPv4-mapped IPv6 peer (a listener on `[::]`)
+//! is the same client as its IPv4 address.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -44,6 +46,8 @@ struct Entry {
     connections: Vec<i64>,
     /// Whether a refusal under the current ban has been logged (once per ban).
     refusal_logged: bool,
+    /// Whether `rec` is in storage (an address seen only connecting is not).
+    stored: bool,
 }
 
 #[derive(Debug, Default)]
@@ -126,6 +130,7 @@ impl Screen {
                         ip,
                         Entry {
                             rec,
+                            stored: true,
                             ..Entry::default()
                         },
                     );
@@ -156,6 +161,7 @@ impl Screen {
     /// Whether `ip` is refused now (a ban or a deny rule); logs the first refusal of a ban.
     /// A ban that has run out is lifted here.
     pub fn banned(&self, cfg: &ScreeningConfig, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         let now = self.clock.now();
         let mut st = lock(&self.state);
         self.banned_locked(cfg, &mut st, ip, now)
@@ -178,7 +184,7 @@ impl Screen {
             tracing::info!(target: "screening", %ip, "ban ended");
             entry.rec.ban = None;
             entry.refusal_logged = false;
-            self.persist(ip, Some(&entry.rec));
+            self.store_entry(ip, entry);
             return false;
         }
         if !entry.refusal_logged {
@@ -196,6 +202,7 @@ impl Screen {
     /// A new connection from `ip`: true when it must be refused (banned, or this one is
     /// over `connections_per_minute` and bans it).
     pub fn connection(&self, cfg: &ScreeningConfig, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         let now = self.clock.now();
         let mut st = lock(&self.state);
         if self.banned_locked(cfg, &mut st, ip, now) {
@@ -205,17 +212,18 @@ impl Screen {
             return false;
         }
         let entry = st.addresses.entry(ip).or_default();
-        if !count(&mut entry.connections, now, 60, cfg.connections_per_minute) {
-            return false;
+        let over = count(&mut entry.connections, now, 60, cfg.connections_per_minute);
+        if over {
+            let reason = format!("{} connections in a minute", cfg.connections_per_minute);
+            self.ban_locked(cfg, &mut st, ip, now, None, reason);
         }
-        let reason = format!("{} connections in a minute", cfg.connections_per_minute);
-        self.ban_locked(cfg, &mut st, ip, now, None, reason);
         self.sweep_maybe(cfg, &mut st, now);
-        true
+        over
     }
 
     /// Counts an offence of `ip`; bans it when a threshold is reached.
     pub fn record(&self, cfg: &ScreeningConfig, ip: IpAddr, offence: Offence<'_>) {
+        let ip = ip.to_canonical();
         let now = self.clock.now();
         let mut st = lock(&self.state);
         if Self::exempt(cfg, &st, ip) {
@@ -275,7 +283,7 @@ impl Screen {
             Some(reason) if rec.ban.is_none() => {
                 self.ban_locked(cfg, &mut st, ip, now, None, reason);
             }
-            _ => self.persist(ip, Some(&entry.rec)),
+            _ => self.store_entry(ip, entry),
         }
         self.sweep_maybe(cfg, &mut st, now);
     }
@@ -317,8 +325,13 @@ impl Screen {
         rec.ban = Some(ban.clone());
         entry.connections.clear();
         entry.refusal_logged = false;
-        self.persist(ip, Some(&entry.rec));
+        self.store_entry(ip, entry);
         ban
+    }
+
+    fn store_entry(&self, ip: IpAddr, entry: &mut Entry) {
+        entry.stored = true;
+        self.persist(ip, Some(&entry.rec));
     }
 
     fn persist(&self, ip: IpAddr, rec: Option<&ScreenRecord>) {
@@ -350,11 +363,12 @@ impl Screen {
             if rec.ban.as_ref().is_some_and(|b| b.until <= now) {
                 rec.ban = None;
             }
-            let keep = worth_keeping(rec, cfg, now) || !e.connections.is_empty();
-            if !worth_keeping(rec, cfg, now) {
+            let keep = worth_keeping(rec, cfg, now);
+            if !keep && e.stored {
+                e.stored = false;
                 gone.push(*ip);
             }
-            keep
+            keep || !e.connections.is_empty()
         });
         for ip in gone {
             self.persist(ip, None);
@@ -383,6 +397,7 @@ impl Screen {
         ip: IpAddr,
         length: Option<i64>,
     ) -> Result<Ban, String> {
+        let ip = ip.to_canonical();
         let now = self.clock.now();
         let mut st = lock(&self.state);
         if cfg.trusted.iter().any(|n| n.contains(ip)) {

@@ -288,3 +288,29 @@ fn forgotten_addresses_leave_memory_and_storage() {
     assert!(list.contains("counting (0"), "{list}");
     assert!(f.store.screen_load().unwrap().addresses.is_empty());
 }
+
+#[test]
+fn an_ipv4_mapped_peer_is_its_ipv4_address() {
+    let f = fixture();
+    let c = cfg();
+    for _ in 0..3 {
+        f.fail(&c, "::ffff:192.0.2.1", None);
+    }
+    assert!(f.screen.banned(&c, ip("192.0.2.1")));
+    assert!(f.screen.connection(&c, ip("::ffff:192.0.2.1")));
+    assert!(f.screen.list(&c).contains("  192.0.2.1  until"));
+}
+
+#[test]
+fn addresses_seen_only_connecting_are_swept_from_memory_without_storage_writes() {
+    let f = fixture();
+    let c = cfg();
+    for i in 0..(SWEEP_EVERY + 10) {
+        let a = IpAddr::from([198, 18, (i / 256) as u8, (i % 256) as u8]);
+        assert!(!f.screen.connection(&c, a));
+        f.clock.advance(1);
+    }
+    // The sweep after SWEEP_EVERY events kept only the last minute's addresses.
+    assert!(lock(&f.screen.state).addresses.len() < 100);
+    assert!(f.store.screen_load().unwrap().addresses.is_empty());
+}
