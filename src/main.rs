@@ -235,7 +235,7 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
                     config.data_dir.display()
                 )
             })
-            .and_then(|store| ferrymail::admin::exec::execute(&store, &cmd))
+            .and_then(|store| ferrymail::admin::exec::execute_with_config(&store, &config, &cmd))
     };
     match result {
         Ok(out) => {

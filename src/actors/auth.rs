@@ -1,6 +1,7 @@
 //! Password checks for every protocol: argon2 runs off the session's thread (it is slow on
 //! purpose), and every failure goes to the auth-failure log with the protocol, session,
-//! client address, the login tried and the account it matched (or none).
+//! client address, the login tried and the account it matched (or none), and is counted by
+//! dynamic screening ([`super::screen`]), which may ban the address.
 //!
 //! A login verified in the last `[auth] credential_cache_ttl` seconds is answered from the
 //! [`super::credential_cache`] without argon2, as long as the account's stored record has not
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::credential_cache::{CacheKey, Remembered};
+use super::screen::Offence;
 use super::ServerContext;
 use crate::storage::AuthOutcome;
 
@@ -33,7 +35,12 @@ pub async fn check_password(
     login: String,
     password: String,
 ) -> Checked {
-    let ttl = sctx.config().auth.credential_cache_ttl;
+    let config = sctx.config();
+    // A banned address gets no more guesses on a connection it already had open.
+    if sctx.screen.banned(&config.screening, peer.ip()) {
+        return Checked::Failed;
+    }
+    let ttl = config.auth.credential_cache_ttl;
     if ttl.is_zero() && !sctx.credentials.is_empty() {
         sctx.credentials.clear(); // turned off by a reload: forget what it held
     }
@@ -64,6 +71,8 @@ pub async fn check_password(
     let failed = |account: Option<&str>| {
         sctx.auth_log
             .record(protocol, session, peer.ip(), &login, account);
+        let offence = Offence::AuthFailure { account };
+        sctx.screen.record(&config.screening, peer.ip(), offence);
         Checked::Failed
     };
     match outcome {

@@ -143,6 +143,14 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             announce_folder(ctx, cmd);
             Ok(out)
         }
+        AdminCommand::Screen(c) => {
+            let out = crate::admin::screen::execute(&ctx.screen, &ctx.config().screening, &c)?;
+            if c != crate::admin::screen::ScreenCommand::List {
+                // A ban or a rule the console reports is one a restart keeps.
+                ctx.store.commit_async().await.map_err(|e| e.to_string())?;
+            }
+            Ok(out)
+        }
         other => execute_fetch(ctx, other).await,
     }
 }

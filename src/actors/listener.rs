@@ -213,7 +213,15 @@ async fn accept_loop(
             }
         };
         ctx.faults.hit("listener.accept");
-        let (total, per_ip) = (spec.limits)(&ctx.config());
+        let config = ctx.config();
+        // Before any session or storage: a banned address gets one line and the door.
+        if ctx.screen.connection(&config.screening, peer.ip()) {
+            if let Some(line) = super::screen::refusal(name) {
+                let _ = stream.write_all(line).await;
+            }
+            continue;
+        }
+        let (total, per_ip) = (spec.limits)(&config);
         let Some(guard) = limiter.try_acquire(peer.ip(), total, per_ip) else {
             tracing::warn!(service = name, %peer, "connection limit reached");
             let _ = stream.write_all(spec.busy).await;

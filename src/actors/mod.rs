@@ -39,6 +39,7 @@ pub mod pop3_backend;
 pub mod pop3_session;
 pub mod queues;
 pub mod remote_queue;
+pub mod screen;
 pub mod smtp_session;
 pub mod stats;
 pub mod supervisor;
@@ -84,6 +85,8 @@ pub struct ServerContext {
     pub mail_auth: crate::mailauth::MailAuth,
     /// POP3 maildrop locks and octet counts.
     pub pop3: pop3_backend::Pop3Shared,
+    /// Dynamic screening: bans of client addresses on every service (`[screening]`).
+    pub screen: screen::Screen,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -103,6 +106,7 @@ impl ServerContext {
     ) -> Arc<ServerContext> {
         let (shutdown, _) = watch::channel(false);
         let max_fetchers = config.fetch.max_concurrent;
+        let screen = screen::Screen::load(store.clone(), clock.clone());
         Arc::new(ServerContext {
             config: RwLock::new(config),
             tls: RwLock::new(tls),
@@ -121,6 +125,7 @@ impl ServerContext {
             headers: header_cache::HeaderCache::new(64 * 1024 * 1024),
             mail_auth: crate::mailauth::MailAuth::default(),
             pop3: pop3_backend::Pop3Shared::default(),
+            screen,
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

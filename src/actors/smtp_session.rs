@@ -15,6 +15,7 @@ use super::auth::{check_password, Checked};
 use super::conn::Conn;
 use super::listener::ConnGuard;
 use super::queues::{Enqueue, QueueError};
+use super::screen::{Offence, Reporter};
 use super::supervisor::session_future;
 use super::ServerContext;
 use crate::config::DmarcEnforcement;
@@ -91,21 +92,29 @@ impl Actor for SmtpSessionActor {
     }
 }
 
-/// Recipient checks straight from storage (a sled read: fast enough to do inline).
-struct StoreDirectory<'a>(&'a Store);
+/// Recipient checks straight from storage (a sled read: fast enough to do inline); unknown
+/// recipients and AUTH probes are reported to screening.
+struct StoreDirectory<'a>(&'a Store, Reporter<'a>);
 
 impl Directory for StoreDirectory<'_> {
     fn check_recipient(&self, address: &str) -> RecipientCheck {
         match self.0.check_recipient(address) {
             Ok(RecipientKind::Local) if self.over_quota(address) => RecipientCheck::MailboxFull,
             Ok(RecipientKind::Local) => RecipientCheck::Local,
-            Ok(RecipientKind::UnknownLocal) => RecipientCheck::UnknownLocal,
+            Ok(RecipientKind::UnknownLocal) => {
+                self.1.report(Offence::FailedRcpt);
+                RecipientCheck::UnknownLocal
+            }
             Ok(RecipientKind::Remote) => RecipientCheck::Remote,
             Err(e) => {
                 tracing::error!("recipient lookup failed: {e}");
                 RecipientCheck::TempFail
             }
         }
+    }
+
+    fn auth_not_offered(&self) {
+        self.1.report(Offence::AuthProbe);
     }
 }
 
@@ -158,7 +167,8 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
     };
     let mut session = Session::new(session_config, peer, implicit);
     let store = sctx.store.clone();
-    let dir = StoreDirectory(&store);
+    let reporter = Reporter::new(&sctx.screen, &config.screening, io.peer.ip());
+    let dir = StoreDirectory(&store, reporter);
     let mut shutdown = sctx.shutdown_signal();
     let mut shutting_down = sctx.is_shutting_down();
     let mut actions: VecDeque<Action> = session.greeting().into();

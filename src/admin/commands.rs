@@ -169,6 +169,14 @@ RIGHTS (RFC 4314): l lookup, r read, s keep seen, w write flags, i insert, p pos
 k create folders, x delete folder, t delete messages, e expunge, a administer.
 \"lrs\" sets exactly these, \"+w\" adds, \"-w\" removes, \"none\" removes the entry.";
 
+const SCREEN_DETAIL: &str =
+    "Dynamic screening ([screening]) counts failed logins (SMTP, IMAP, POP3), unknown
+recipients, AUTH on the smtp port and connection bursts per address, and bans an address
+over a threshold from every service. Trusted networks and allowed ones are never banned.";
+const SCREEN_BAN_DETAIL: &str =
+    "DURATION: 90s, 15m, 4h, 2d or seconds. Without --for, the address's next ban length
+([screening] ban, growing by ban_factor with each ban).";
+
 pub(crate) const COMMANDS: &[Spec] = &[
     Spec {
         details: "COMMAND may be a group (\"account\") or a full command (\"account add\").",
@@ -578,6 +586,52 @@ is only verifiable once the record can be looked up.",
         "domainpop run DOMAIN",
         "fetch a domain's mail now and show what came",
         &[Arg::Text("DOMAIN")],
+        1,
+        &[],
+    ),
+    Spec {
+        details: SCREEN_DETAIL,
+        ..spec(
+            "screen list",
+            "screen list",
+            "show banned addresses, counts, and the allow and deny rules",
+            &[],
+            0,
+            &[],
+        )
+    },
+    Spec {
+        details: SCREEN_BAN_DETAIL,
+        ..spec(
+            "screen ban",
+            "screen ban IP [--for DURATION]",
+            "refuse an address on every service for a while",
+            &[Arg::Text("IP")],
+            1,
+            &[opt("--for", "DURATION")],
+        )
+    },
+    spec(
+        "screen unban",
+        "screen unban IP|IP/PREFIX",
+        "lift the bans in an address or network (and its deny rule)",
+        &[Arg::Text("NETWORK")],
+        1,
+        &[],
+    ),
+    spec(
+        "screen allow",
+        "screen allow IP|IP/PREFIX",
+        "never count nor ban an address or network",
+        &[Arg::Text("NETWORK")],
+        1,
+        &[],
+    ),
+    spec(
+        "screen deny",
+        "screen deny IP|IP/PREFIX",
+        "refuse an address or network on every service until unbanned",
+        &[Arg::Text("NETWORK")],
         1,
         &[],
     ),

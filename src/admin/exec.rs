@@ -163,6 +163,9 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
             let id = super::fetch::domainpop_source(store, domain)?.id;
             super::fetch::source_del(store, id)?
         }
+        AdminCommand::Screen(_) => {
+            return Err("screen commands need the configuration: see execute_with_config".into())
+        }
         AdminCommand::SourceRun(_) | AdminCommand::DomainPopRun(_) => {
             return Err("the server is not running; fetching needs a running server".into())
         }
@@ -186,6 +189,19 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
         }
     };
     Ok(out)
+}
+
+/// [`execute`] for the CLI without a server, with the configuration that the `screen`
+/// commands need (trusted networks, ban lengths).
+pub fn execute_with_config(
+    store: &Store,
+    config: &crate::config::Config,
+    cmd: &AdminCommand,
+) -> Result<String, String> {
+    match cmd {
+        AdminCommand::Screen(c) => super::screen::execute_offline(store, &config.screening, c),
+        other => execute(store, other),
+    }
 }
 
 /// `dkim generate`: makes and stores the key, then shows the DNS record to publish.

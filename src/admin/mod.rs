@@ -21,6 +21,7 @@ pub mod fetch;
 #[cfg(test)]
 mod fetch_tests;
 mod parse;
+pub mod screen;
 #[cfg(test)]
 mod tests;
 mod words;
@@ -145,6 +146,8 @@ pub enum AdminCommand {
     DomainPopShow(String),
     DomainPopDel(String),
     DomainPopRun(String),
+    /// `screen list|ban|unban|allow|deny`: dynamic screening.
+    Screen(screen::ScreenCommand),
 }
 
 /// The owner word for the public folders (`folder list public`).
@@ -201,6 +204,7 @@ impl AdminCommand {
             DomainPopShow(_) => "domainpop show",
             DomainPopDel(_) => "domainpop del",
             DomainPopRun(_) => "domainpop run",
+            Screen(c) => c.path(),
         }
     }
 
@@ -271,6 +275,7 @@ impl AdminCommand {
                 (vec![domain.clone(), selector.clone()], vec![])
             }
             SourceList(a) => (a.iter().cloned().collect(), vec![]),
+            Screen(c) => c.words(),
             SourceDel(id) | SourceRun(id) => (vec![id.to_string()], vec![]),
             SourceStatus(id) => (id.iter().map(u64::to_string).collect(), vec![]),
             AccountAdd {

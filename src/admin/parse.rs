@@ -375,6 +375,9 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         "domainpop show" => DomainPopShow(arg(0).to_ascii_lowercase()),
         "domainpop del" => DomainPopDel(arg(0).to_ascii_lowercase()),
         "domainpop run" => DomainPopRun(arg(0).to_ascii_lowercase()),
+        "screen list" | "screen ban" | "screen unban" | "screen allow" | "screen deny" => Screen(
+            super::screen::parse(spec.path, &p.args, p.flag("--for")).map_err(|m| err(spec, m))?,
+        ),
         other => {
             return Err(AdminParseError::new(format!(
                 "command '{other}' is not implemented"

@@ -12,6 +12,7 @@
 
 mod delivery;
 mod schema;
+mod screening;
 #[cfg(test)]
 mod tests;
 
@@ -21,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use delivery::{Credentials, DeliveryConfig, HostAuth, Relay, Secret, DEFAULT_RETRY_SCHEDULE};
+pub(crate) use schema::parse_duration;
 use schema::{Problems, Section};
+pub use screening::ScreeningConfig;
 
 /// The annotated default configuration, used when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/ferrymail.toml");
@@ -49,6 +52,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub fetch: FetchConfig,
+    pub screening: ScreeningConfig,
     /// The file read, or `None` for the embedded default.
     pub source: Option<PathBuf>,
 }
@@ -494,6 +498,9 @@ fn read_root(
         max_backoff: secs(s.uint("max_backoff", 3600, 1, p)),
     };
     s.finish(p);
+    let mut s = root.section("screening", p);
+    let screening = screening::read_screening(&mut s, p);
+    s.finish(p);
 
     Config {
         hostname,
@@ -510,6 +517,7 @@ fn read_root(
         log,
         auth,
         fetch,
+        screening,
         source,
     }
 }

@@ -116,6 +116,7 @@ fn shipped_file_equals_documented_defaults() {
             max_message_size: 52_428_800,
             max_backoff: Duration::from_secs(3600),
         },
+        screening: ScreeningConfig::default(),
         source: None,
     };
     assert_eq!(c, expected);
@@ -169,6 +170,18 @@ fn shipped_file_documents_every_key_and_each_is_optional() {
         "fetch.timeout",
         "fetch.max_message_size",
         "fetch.max_backoff",
+        "screening.enabled",
+        "screening.trusted",
+        "screening.auth_failures",
+        "screening.account_failures",
+        "screening.failed_rcpts",
+        "screening.auth_probes",
+        "screening.window",
+        "screening.connections_per_minute",
+        "screening.ban",
+        "screening.ban_factor",
+        "screening.ban_max",
+        "screening.forget_after",
     ];
     let shipped: toml::Table = toml::from_str(DEFAULT_CONFIG).expect("toml");
     let services = SERVICES.map(|s| format!("listeners.{s}"));

@@ -1,9 +1,12 @@
 //! HTTP fronts (actix-web). For now: the health page on the `http` and `admin` listeners;
-//! webmail, the admin dashboard, DAV and ActiveSync come in later issues.
+//! webmail, the admin dashboard, DAV and ActiveSync come in later issues. Addresses banned
+//! by dynamic screening get 403 on every path.
 
 use std::sync::Arc;
 
+use actix_web::dev::{Service, ServiceRequest};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use futures_util::future::{ready, Either};
 
 use crate::actors::ServerContext;
 use crate::storage::QueueName;
@@ -17,6 +20,17 @@ pub fn start(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap_fn(|req, srv| {
+                // Dynamic screening: a banned address gets 403 before any handler runs.
+                if banned(&req) {
+                    let refused = HttpResponse::Forbidden()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("Your address is blocked for now.\n");
+                    Either::Left(ready(Ok(req.into_response(refused))))
+                } else {
+                    Either::Right(srv.call(req))
+                }
+            })
             .route("/health", web::get().to(health))
             .route("/", web::get().to(health))
     })
@@ -28,6 +42,17 @@ pub fn start(
     let handle = server.handle();
     actix_rt::spawn(server);
     Ok(handle)
+}
+
+/// Whether the client's address is banned by dynamic screening (`actors::screen`).
+fn banned(req: &ServiceRequest) -> bool {
+    let (Some(ctx), Some(peer)) = (
+        req.app_data::<web::Data<Arc<ServerContext>>>(),
+        req.peer_addr(),
+    ) else {
+        return false;
+    };
+    ctx.screen.banned(&ctx.config().screening, peer.ip())
 }
 
 /// `GET /health`: liveness plus the figures of the console's `status`, as JSON.

@@ -37,8 +37,9 @@
 //! | `v1/tlsrpt`         | day u32 BE ++ policy domain           | `Vec<TlsPolicyCounts>`       |
 //! | `v1/metadata`       | folder id u64 BE; `0u64` BE [++ account] for the server | `MetadataRecord` (see [`metadata`]) |
 //! | `v1/urlauth`        | folder id u64 BE                      | URLAUTH access keys per user (see [`urlauth`]) |
+//! | `v1/screen`         | `ip/`, `account/`, `allow/`, `deny/` + name | dynamic screening (see [`screen`]) |
 //!
-//! `v1/mta_sts` and `v1/tlsrpt` are outside the transactional set (no transaction spans them:
+//! `v1/mta_sts`, `v1/tlsrpt` and `v1/screen` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write).
 //!
 //! RFC 8474 object ids have no tree: MAILBOXID comes from the folder id and UIDVALIDITY,
@@ -101,6 +102,7 @@ mod messages;
 mod metadata;
 mod queue;
 mod quota;
+mod screen;
 mod secrets;
 mod subscriptions;
 mod tlspolicy;
@@ -131,6 +133,7 @@ pub use messages::{FlagMode, StoreResult};
 pub use metadata::MetadataOwner;
 pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
 pub use quota::Quota;
+pub use screen::{Ban, ScreenRecord, ScreenRule, ScreenSnapshot};
 pub use secrets::SecretKey;
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 

@@ -31,7 +31,12 @@ impl Session {
             Command::Expn(_) => self.reply(out, reply::R502_EXPN),
             Command::Help(_) => self.reply(out, reply::R214_HELP),
             Command::StartTls => self.starttls(out),
-            Command::Auth { mechanism, initial } => self.auth(&mechanism, initial, out),
+            Command::Auth { mechanism, initial } => {
+                if !self.config.auth_enabled {
+                    dir.auth_not_offered();
+                }
+                self.auth(&mechanism, initial, out)
+            }
         }
     }
 

@@ -166,6 +166,9 @@ pub struct PeerInfo {
 /// What the session needs to know about addresses; implemented by storage in the actor layer.
 pub trait Directory {
     fn check_recipient(&self, address: &str) -> RecipientCheck;
+    /// Told when a client sends AUTH where it is not offered (the smtp port): a probe for
+    /// a submission service, which the actor layer's screening counts.
+    fn auth_not_offered(&self) {}
 }
 
 /// Result of a recipient lookup.
