@@ -682,7 +682,7 @@ impl StoreBackend {
     /// The bodies of an append that failed: nothing refers to them, so their files go
     /// (unless another append stored the same content meanwhile: the removal checks).
     fn forget(&self, blobs: Vec<storage::BlobId>) {
-        self.ctx.store.collect_blobs(&blobs);
+        self.ctx.store.collect_after_commit(&blobs);
     }
 
     /// The actor of `to` when it differs from `from` (COPY, MOVE and REPLACE into another
