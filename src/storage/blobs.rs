@@ -199,6 +199,13 @@ impl BlobStore {
         }
     }
 
+    /// Makes every file under the blob directory durable, whoever wrote it (the start-up
+    /// sweep: files a previous process left are trusted by deduplication from then on).
+    pub(crate) fn sync_all(&self) -> Result<(), StorageError> {
+        self.durability().dirty.insert(self.root.clone());
+        self.commits.sync_blobs()
+    }
+
     /// Whether `id` was written and not yet made durable.
     fn is_pending(&self, id: &BlobId) -> bool {
         self.durability().pending.contains_key(id)
@@ -453,7 +460,6 @@ impl Store {
 
     /// Delete the files of `zeroed` blobs whose count is still 0, now. Only for blobs whose
     /// release is durable (the committer after its flush) or that no durable record ever held.
-    #[cfg(test)]
     pub(crate) fn collect_blobs(&self, zeroed: &[BlobId]) {
         collect(&self.inner.trees, self.blobs(), zeroed);
     }

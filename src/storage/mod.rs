@@ -91,7 +91,8 @@
 //! [`BlobStore::finish`] therefore return only after a commit round has synced the file
 //! (grouped: one syncfs for all bodies of the round, no fsync per message); a duplicate of a
 //! body still waiting for its sync waits too. A sync error other than ENOSYS/EINVAL fails the
-//! round and every waiter.
+//! round and every waiter. At server start [`Store::sweep`] repairs what a crash left: records
+//! whose body is missing or short, lost or stale reference counts, orphan body files.
 
 mod acl;
 mod blobs;
@@ -111,6 +112,7 @@ mod queue;
 mod quota;
 mod secrets;
 mod subscriptions;
+mod sweep;
 mod tlspolicy;
 mod urlauth;
 
@@ -140,6 +142,7 @@ pub use metadata::MetadataOwner;
 pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
 pub use quota::Quota;
 pub use secrets::SecretKey;
+pub use sweep::{SweepReport, DAMAGED_KEYWORD, ORPHAN_GRACE};
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 
 use commit::{CommitQueue, Committer};
