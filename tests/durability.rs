@@ -12,6 +12,13 @@ use common::{message, Client, Imap, TestServer, PASSWORD};
 use ferrymail::actors::queues::Enqueue;
 use ferrymail::storage::{BlobId, QueueName, QueueRecipient, QueueRecord};
 
+/// APPEND `body` to INBOX (LITERAL+); the response lines.
+fn append(imap: &mut Imap, body: &str) -> Vec<String> {
+    let tag = imap.bump();
+    imap.send_raw(format!("{tag} APPEND INBOX {{{}+}}\r\n{body}\r\n", body.len()).as_bytes());
+    imap.until_tagged(&tag)
+}
+
 fn all_queues_empty(server: &TestServer) -> bool {
     QueueName::ALL
         .into_iter()
@@ -37,13 +44,12 @@ fn smtp_data_gets_451_when_the_body_cannot_be_made_durable() {
     store.inject_sync_errors(0);
 
     // The fault is gone: the sender's retry is accepted and delivered, alone.
-    let r = c.cmd("RSET");
-    assert!(r.starts_with("250"), "RSET: {r}");
-    let r = c.cmd("MAIL FROM:<carol@remote.example>");
-    assert!(r.starts_with("250"), "MAIL: {r}");
-    let r = c.cmd("RCPT TO:<bob@example.com>");
-    assert!(r.starts_with("250"), "RCPT: {r}");
-    let r = c.data(&message("retried"));
+    let mut c = Client::connect(server.addr("smtp"));
+    let r = c.deliver(
+        "carol@remote.example",
+        &["bob@example.com"],
+        &message("retried"),
+    );
     assert!(r.starts_with("250"), "retried DATA: {r}");
     let inbox = server.wait_inbox("bob@example.com", 1);
     assert_eq!(inbox.len(), 1, "delivered: {inbox:?}");
@@ -91,19 +97,13 @@ fn imap_append_gets_no_when_the_body_cannot_be_made_durable() {
     let store = server.store();
     let mut imap = Imap::login(server.addr("imap"), "bob@example.com");
     let body = "Subject: append\r\n\r\nstored?\r\n";
-    let append = |imap: &mut Imap| {
-        let tag = imap.bump();
-        imap.send_raw(format!("{tag} APPEND INBOX {{{}+}}\r\n{body}\r\n", body.len()).as_bytes());
-        imap.until_tagged(&tag)
-    };
-
     store.inject_sync_errors(u32::MAX);
-    let r = append(&mut imap);
+    let r = append(&mut imap, body);
     assert!(r.last().unwrap().contains(" NO "), "{r:?}");
     store.inject_sync_errors(0);
     assert!(server.inbox("bob@example.com").is_empty());
 
-    let r = append(&mut imap);
+    let r = append(&mut imap, body);
     assert!(r.last().unwrap().contains(" OK "), "{r:?}");
     let inbox = server.inbox("bob@example.com");
     assert_eq!(inbox.len(), 1);
@@ -132,9 +132,7 @@ fn a_message_whose_body_was_lost_stays_listed_and_flagged() {
     ];
     let mut imap = Imap::login(server.addr("imap"), "bob@example.com");
     for body in bodies {
-        let tag = imap.bump();
-        imap.send_raw(format!("{tag} APPEND INBOX {{{}+}}\r\n{body}\r\n", body.len()).as_bytes());
-        let r = imap.until_tagged(&tag);
+        let r = append(&mut imap, body);
         assert!(r.last().unwrap().contains(" OK "), "{r:?}");
     }
     drop(imap);

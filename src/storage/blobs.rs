@@ -207,6 +207,7 @@ impl BlobStore {
     }
 
     /// Whether `id` was written and not yet made durable.
+    #[cfg(test)]
     fn is_pending(&self, id: &BlobId) -> bool {
         self.durability().pending.contains_key(id)
     }
@@ -237,9 +238,42 @@ impl BlobStore {
     /// returns once it is durable; returns the id, the size and a pin that keeps the file
     /// until the caller's transaction has referenced it (see [`BlobPin`]).
     pub fn finish(&self, writer: BlobWriter) -> Result<(BlobId, u64, BlobPin), StorageError> {
+        let placed = self.place_pinned(writer)?;
+        self.await_durable(&[placed.0])?;
+        Ok(placed)
+    }
+
+    /// [`BlobStore::finish`] for the bodies of one MULTIAPPEND: one wait covers them all.
+    /// On failure the bodies already placed are left to the collector.
+    pub fn finish_all(
+        &self,
+        writers: Vec<BlobWriter>,
+    ) -> Result<Vec<(BlobId, u64, BlobPin)>, StorageError> {
+        let mut placed = Vec::with_capacity(writers.len());
+        for writer in writers {
+            match self.place_pinned(writer) {
+                Ok(p) => placed.push(p),
+                Err(e) => return Err(self.abandon(placed.iter().map(|p| p.0), e)),
+            }
+        }
+        let ids: Vec<BlobId> = placed.iter().map(|p| p.0).collect();
+        match self.await_durable(&ids) {
+            Ok(()) => Ok(placed),
+            Err(e) => Err(self.abandon(ids, e)),
+        }
+    }
+
+    /// Bodies written for a transaction that will not happen: nothing references them, so
+    /// they are collected after the next commit (unless referenced meanwhile). Returns `e`.
+    fn abandon(&self, ids: impl IntoIterator<Item = BlobId>, e: StorageError) -> StorageError {
+        self.release(&ids.into_iter().collect::<Vec<_>>());
+        e
+    }
+
+    /// Pins a written body's id (before `place` looks for an existing file: see `BlobPin`)
+    /// and moves it into place.
+    fn place_pinned(&self, writer: BlobWriter) -> Result<(BlobId, u64, BlobPin), StorageError> {
         let id = BlobId(writer.hasher.clone().finalize().into());
-        let len = writer.len;
-        // Pinned before `place` looks for an existing file: see `BlobPin`.
         let pin = {
             let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
             *pins.entry(id).or_insert(0) += 1;
@@ -249,8 +283,7 @@ impl BlobStore {
             }
         };
         self.place(&writer.path, &id)?;
-        self.await_durable(&id)?;
-        Ok((id, len, pin))
+        Ok((id, writer.len, pin))
     }
 
     /// Renames a written tmp file to the blob `id` (or drops it when the blob exists) and
@@ -280,10 +313,14 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Returns once the file of `id` is durable: at once when no round is still to sync it,
-    /// else after a round that started now (a sync covers every write before it).
-    fn await_durable(&self, id: &BlobId) -> Result<(), StorageError> {
-        if self.is_pending(id) {
+    /// Returns once the files of `ids` are durable: at once when no round is still to sync
+    /// them, else after one round that started now (a sync covers every write before it).
+    fn await_durable(&self, ids: &[BlobId]) -> Result<(), StorageError> {
+        let pending = {
+            let d = self.durability();
+            ids.iter().any(|id| d.pending.contains_key(id))
+        };
+        if pending {
             self.commits.sync_blobs()?;
         }
         Ok(())
@@ -295,21 +332,43 @@ impl BlobStore {
     /// every body written since the last one), and a duplicate of a body written but not yet
     /// synced waits for that sync too. Blocking.
     pub fn put(&self, content: &[u8]) -> Result<BlobId, StorageError> {
-        let id = BlobId::of(content);
-        let target = self.path(&id);
-        if !target.exists() {
-            let tmp_path = self.tmp_path();
-            let written = (|| -> std::io::Result<()> {
-                let mut f = File::create(&tmp_path)?;
-                f.write_all(content)
-            })();
-            if let Err(e) = written {
-                let _ = fs::remove_file(&tmp_path);
-                return Err(e.into());
+        let id = self.write(content)?;
+        self.await_durable(&[id])?;
+        Ok(id)
+    }
+
+    /// [`BlobStore::put`] for several bodies (a MULTIAPPEND): one wait covers them all. On
+    /// failure the bodies already written are left to the collector.
+    pub fn put_all(&self, contents: &[&[u8]]) -> Result<Vec<BlobId>, StorageError> {
+        let mut ids = Vec::with_capacity(contents.len());
+        for content in contents {
+            match self.write(content) {
+                Ok(id) => ids.push(id),
+                Err(e) => return Err(self.abandon(ids, e)),
             }
-            self.place(&tmp_path, &id)?;
         }
-        self.await_durable(&id)?;
+        match self.await_durable(&ids) {
+            Ok(()) => Ok(ids),
+            Err(e) => Err(self.abandon(ids, e)),
+        }
+    }
+
+    /// Writes `content` to its blob file unless it exists; not yet durable.
+    fn write(&self, content: &[u8]) -> Result<BlobId, StorageError> {
+        let id = BlobId::of(content);
+        if self.path(&id).exists() {
+            return Ok(id);
+        }
+        let tmp_path = self.tmp_path();
+        let written = (|| -> std::io::Result<()> {
+            let mut f = File::create(&tmp_path)?;
+            f.write_all(content)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp_path);
+            return Err(e.into());
+        }
+        self.place(&tmp_path, &id)?;
         Ok(id)
     }
 
@@ -557,6 +616,32 @@ mod tests {
         assert_eq!(found, other);
         assert_eq!(store.commit_stats().blob_syncs_requested, 2);
         assert!(!blobs.is_pending(&other));
+    }
+
+    /// The bodies of a MULTIAPPEND share one wait, through either path.
+    #[test]
+    fn several_bodies_share_one_sync() {
+        let (_dir, store) = store();
+        let blobs = store.blobs();
+        let contents: [&[u8]; 3] = [b"one", b"two", b"three"];
+        let ids = blobs.put_all(&contents).unwrap();
+        assert_eq!(ids, contents.map(BlobId::of));
+        assert_eq!(store.commit_stats().blob_syncs_requested, 1);
+        let writers = [b"four", b"five"]
+            .iter()
+            .map(|c| {
+                let mut w = blobs.writer().unwrap();
+                w.write(*c).unwrap();
+                w
+            })
+            .collect();
+        let placed = blobs.finish_all(writers).unwrap();
+        assert_eq!(placed.len(), 2);
+        assert_eq!(store.commit_stats().blob_syncs_requested, 2);
+        assert!(ids
+            .iter()
+            .chain(placed.iter().map(|p| &p.0))
+            .all(|id| !blobs.is_pending(id) && blobs.exists(id)));
     }
 
     /// A failed sync (EIO) fails the writer, and the body stays pending: the next writer of
