@@ -175,12 +175,31 @@ impl BlobStore {
         }
     }
 
-    /// The round's sync failed: its directories stay dirty, its writes pending and its
-    /// releases waiting.
+    /// The round's sync failed: its directories stay dirty and its releases waiting. The
+    /// files of the writes it covered are deleted: after a failed writeback the kernel may
+    /// have dropped their pages while a later sync reports success, so they cannot be
+    /// trusted. Nothing references them (their writers get this round's error), and the
+    /// next writer of the same content writes it anew.
     pub(crate) fn round_failed(&self, start: RoundStart) {
         let mut d = self.durability();
         d.dirty.extend(start.dirs);
         d.released.extend(start.released);
+        let suspect: Vec<BlobId> = d
+            .pending
+            .iter()
+            .filter(|(_, seq)| **seq <= start.upto)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in suspect {
+            d.pending.remove(&id);
+            match fs::remove_file(self.path(&id)) {
+                Ok(()) => tracing::warn!(blob = %id, "body dropped after a failed sync"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(blob = %id, error = %e, "cannot drop a body whose sync failed")
+                }
+            }
+        }
     }
 
     /// The round's sync succeeded: writes up to `upto` are durable. `unreleased` (releases
@@ -644,10 +663,10 @@ mod tests {
             .all(|id| !blobs.is_pending(id) && blobs.exists(id)));
     }
 
-    /// A failed sync (EIO) fails the writer, and the body stays pending: the next writer of
-    /// the same content does not take the file for durable, it waits for a good round.
+    /// A failed sync (EIO) fails the writer and drops the body it wrote (its pages may be
+    /// gone while a later sync succeeds): the next writer of the same content writes it anew.
     #[test]
-    fn a_failed_sync_fails_the_writer_and_keeps_the_body_pending() {
+    fn a_failed_sync_fails_the_writer_and_drops_its_body() {
         let (_dir, store) = store();
         store.inject_sync_errors(1);
         let err = store.blobs().put(b"unlucky").unwrap_err();
@@ -656,8 +675,10 @@ mod tests {
             "{err}"
         );
         let id = BlobId::of(b"unlucky");
-        assert!(store.blobs().is_pending(&id));
+        assert!(!store.blobs().exists(&id));
+        assert!(!store.blobs().is_pending(&id));
         assert_eq!(store.blobs().put(b"unlucky").unwrap(), id);
+        assert_eq!(store.blobs().get(&id).unwrap(), b"unlucky");
         assert!(!store.blobs().is_pending(&id));
     }
 

@@ -15,9 +15,10 @@
 //!   has to be durable first.
 //! - A body whose last reference was dropped is deleted only after a round that flushed
 //!   sled, so the release is durable before the file goes (see `Store::collect_after_commit`).
-//! - A failed sync (EIO, ENOSPC, …) fails the round: every waiter gets the error, nothing
-//!   written since the last good round counts as durable, and the next round syncs it again.
-//!   Only ENOSYS and EINVAL (no syncfs here) fall back to fsyncing file by file.
+//! - A failed sync (EIO, ENOSPC, …) fails the round: every waiter gets the error, and the
+//!   body files the round covered are deleted (a later sync could report success for pages
+//!   the kernel dropped); their writers failed, and a retry writes them anew. Only ENOSYS
+//!   and EINVAL (no syncfs here) fall back to fsyncing file by file.
 
 #[cfg(any(test, feature = "fault-injection"))]
 use std::sync::atomic::AtomicU32;
