@@ -210,6 +210,11 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
             config.data_dir.display()
         )
     })?;
+    // Once per start, before anything uses the store (storage::sweep).
+    let swept = store
+        .sweep(crate::storage::ORPHAN_GRACE)
+        .map_err(|e| format!("start-up sweep of {}: {e}", config.data_dir.display()))?;
+    tracing::info!(?swept, "start-up sweep done");
     for line in first_start(&store, &config)? {
         say(&mut report, line);
     }

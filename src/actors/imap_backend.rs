@@ -286,12 +286,14 @@ impl Backend for StoreBackend {
         folder: FolderRef,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<u32>, BackendError> {
-        // Bodies are written (and fsynced) here, on the session's thread; the folder actor
-        // only adds the index entries.
-        let mut batch = Vec::with_capacity(messages.len());
-        for m in messages {
-            let blob = self.ctx.store.blobs().put(&m.content).map_err(err)?;
-            batch.push(storage::NewMessage {
+        // Bodies are written (and made durable, one wait for all) here, on the session's
+        // thread; the folder actor only adds the index entries.
+        let contents: Vec<&[u8]> = messages.iter().map(|m| m.content.as_slice()).collect();
+        let blobs = self.ctx.store.blobs().put_all(&contents).map_err(err)?;
+        let batch = messages
+            .into_iter()
+            .zip(blobs)
+            .map(|(m, blob)| storage::NewMessage {
                 blob,
                 size: m.content.len() as u64,
                 flags: Flags {
@@ -299,8 +301,8 @@ impl Backend for StoreBackend {
                     keywords: m.keywords,
                 },
                 internal_date: m.internal_date,
-            });
-        }
+            })
+            .collect();
         let uids = self
             .ask(folder, AppendMessages(batch))?
             .map_err(folder_err)?;
@@ -319,32 +321,27 @@ impl Backend for StoreBackend {
         folder: FolderRef,
         messages: Vec<StagedMessage>,
     ) -> Result<Vec<u32>, BackendError> {
-        let mut batch: Vec<storage::NewMessage> = Vec::with_capacity(messages.len());
-        // Dropped after the append's transaction, whatever its outcome (storage::BlobPin).
-        let mut pins = Vec::with_capacity(messages.len());
+        let mut writers = Vec::with_capacity(messages.len());
+        let mut meta = Vec::with_capacity(messages.len());
         for m in messages {
             let Ok(staged) = m.body.into_any().downcast::<StagedBlob>() else {
                 return Err(BackendError::Invalid("body staged elsewhere".into()));
             };
-            let (blob, size) = match self.ctx.store.blobs().finish(staged.0) {
-                Ok((blob, size, pin)) => {
-                    pins.push(pin);
-                    (blob, size)
-                }
-                Err(e) => {
-                    drop(pins);
-                    self.forget(batch.iter().map(|m| m.blob).collect());
-                    return Err(err(e));
-                }
-            };
+            writers.push(staged.0);
+            meta.push((m.flags, m.keywords, m.internal_date));
+        }
+        // One wait makes every body durable; the pins are dropped after the append's
+        // transaction, whatever its outcome (storage::BlobPin).
+        let placed = self.ctx.store.blobs().finish_all(writers).map_err(err)?;
+        let mut pins = Vec::with_capacity(placed.len());
+        let mut batch: Vec<storage::NewMessage> = Vec::with_capacity(placed.len());
+        for ((blob, size, pin), (system, keywords, internal_date)) in placed.into_iter().zip(meta) {
+            pins.push(pin);
             batch.push(storage::NewMessage {
                 blob,
                 size,
-                flags: Flags {
-                    system: m.flags,
-                    keywords: m.keywords,
-                },
-                internal_date: m.internal_date,
+                flags: Flags { system, keywords },
+                internal_date,
             });
         }
         // One transaction for the whole batch: a MULTIAPPEND is all or nothing.
@@ -682,7 +679,7 @@ impl StoreBackend {
     /// The bodies of an append that failed: nothing refers to them, so their files go
     /// (unless another append stored the same content meanwhile: the removal checks).
     fn forget(&self, blobs: Vec<storage::BlobId>) {
-        self.ctx.store.collect_blobs(&blobs);
+        self.ctx.store.collect_after_commit(&blobs);
     }
 
     /// The actor of `to` when it differs from `from` (COPY, MOVE and REPLACE into another

@@ -61,7 +61,16 @@ impl Pop3Shared {
         if let Some(n) = lock(&self.sizes).get(&m.blob) {
             return Ok(*n);
         }
-        let n = wire_size(&ctx.store.blobs().get(&m.blob)?);
+        let n = match ctx.store.blobs().get(&m.blob) {
+            Ok(body) => wire_size(&body),
+            // A body lost in a crash (the start-up sweep flags the message): the maildrop
+            // still opens, with the recorded size; RETR of it answers -ERR.
+            Err(StorageError::NotFound(_)) => {
+                tracing::warn!(blob = %m.blob, uid = m.uid, "message body missing: listed with its recorded size");
+                return Ok(m.size);
+            }
+            Err(e) => return Err(e),
+        };
         let mut sizes = lock(&self.sizes);
         if sizes.len() >= SIZE_CACHE_ENTRIES {
             sizes.clear();

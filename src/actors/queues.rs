@@ -190,10 +190,13 @@ impl Supervised for InboundQueueActor {
 
 impl InboundQueueActor {
     /// Writes with `put` (one transaction), waits for the group commit, then tells each
-    /// queue that got a record. The caller hears back only when it is all durable.
+    /// queue that got a record. The caller hears back only when it is all durable. When the
+    /// commit fails and `withdraw` is set, the records are deleted again: the sender gets a
+    /// 4xx and will send again, so delivering this copy too would duplicate the message.
     fn accept<T: 'static>(
         &mut self,
         ctx: &mut Context<Self>,
+        withdraw: bool,
         put: impl FnOnce(&Store) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>,
     ) -> ResponseActFuture<Self, Result<T, QueueError>> {
         let store = self.ctx.store.clone();
@@ -201,7 +204,16 @@ impl InboundQueueActor {
         let commit = store.commit_async();
         let written = async move {
             let written = put??;
-            commit.await?;
+            if let Err(e) = commit.await {
+                if withdraw {
+                    for (queue, id) in &written.1 {
+                        if let Err(e) = store.queue_delete(*queue, *id) {
+                            tracing::error!(id, %queue, error = %e, "cannot withdraw a record whose commit failed");
+                        }
+                    }
+                }
+                return Err(e.into());
+            }
             Ok::<_, QueueError>(written)
         };
         Box::pin(
@@ -226,7 +238,7 @@ impl Handler<Enqueue> for InboundQueueActor {
 
     fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) -> Self::Result {
         let id = msg.0.id;
-        self.accept(ctx, move |store| {
+        self.accept(ctx, true, move |store| {
             store.queue_put(&msg.0)?;
             Ok((id, vec![(QueueName::Inbound, id)]))
         })
@@ -237,7 +249,9 @@ impl Handler<EnqueueFetched> for InboundQueueActor {
     type Result = ResponseActFuture<Self, Result<Accepted, QueueError>>;
 
     fn handle(&mut self, msg: EnqueueFetched, ctx: &mut Self::Context) -> Self::Result {
-        self.accept(ctx, move |store| {
+        // Not withdrawn: the seen mark of the same transaction would then keep the message
+        // from being fetched again.
+        self.accept(ctx, false, move |store| {
             let accepted = store.fetch_accept(&msg.0)?;
             let records = match &accepted {
                 Accepted::New { records, .. } => records.clone(),
@@ -248,8 +262,8 @@ impl Handler<EnqueueFetched> for InboundQueueActor {
     }
 }
 
-/// Writes a message body file, off the actor threads. Not durable by itself: the commit
-/// that makes the record holding it durable syncs it too (see `storage::commit`).
+/// Writes a message body file, off the actor threads; durable when this returns (a grouped
+/// sync, see `storage::commit`).
 pub async fn store_body(store: &Store, content: Vec<u8>) -> Result<BlobId, StorageError> {
     let blobs = store.clone();
     tokio::task::spawn_blocking(move || blobs.blobs().put(&content))

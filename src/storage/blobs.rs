@@ -1,9 +1,11 @@
 //! Content-addressed message bodies (`blobs/ab/cdef…`) and their reference counts.
 //!
-//! A body is written to a unique file in `blobs/tmp`, fsynced, then renamed into place; its
-//! directory is remembered as dirty so that the next [`Store::commit`] fsyncs it (which makes the
-//! rename durable). Reference counts live in `v1/blobrefs` and change inside the transactions
-//! that add or remove the records holding a blob.
+//! A body is written to a unique file in `blobs/tmp`, renamed into place and remembered as
+//! pending; the writer returns only after a commit round has synced it (one syncfs for every
+//! body of the round), so a record never references a body that is not durable. Reference
+//! counts live in `v1/blobrefs` and change inside the transactions that add or remove the
+//! records holding a blob; a file whose count reached 0 is deleted only after the round that
+//! made that release durable.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -17,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::commit::CommitQueue;
 use super::keys::{decode_u64, TreeIx};
 use super::{abort, StorageError, Store, Tx, TxResult};
 
@@ -52,14 +55,44 @@ impl FromStr for BlobId {
     }
 }
 
-/// Directories whose new entries are not yet fsynced; drained by the committer.
-pub(crate) type DirtyDirs = Arc<Mutex<HashSet<PathBuf>>>;
+/// What the committer must still make durable, and what it may collect afterwards. One lock
+/// covers it so that a writer's rename and its registration here are one step for a round
+/// looking at them (see [`BlobStore::begin_round`]).
+#[derive(Default)]
+struct Durability {
+    /// Directories with new entries since the last round (for the per-file fallback).
+    dirty: HashSet<PathBuf>,
+    /// Blobs written (renamed into place) but not yet covered by a successful sync, with the
+    /// sequence number of their latest write: a round removes only what it covered.
+    pending: HashMap<BlobId, u64>,
+    seq: u64,
+    /// Blobs whose count reached 0, to delete after a round that flushed sled (so that the
+    /// release is durable before the file goes).
+    released: Vec<BlobId>,
+}
+
+/// What a commit round took on at its start (see [`BlobStore::begin_round`]).
+pub(crate) struct RoundStart {
+    pub(crate) dirs: Vec<PathBuf>,
+    /// Pending writes up to this sequence number are covered by the round's sync.
+    pub(crate) upto: u64,
+    pending: bool,
+    pub(crate) released: Vec<BlobId>,
+}
+
+impl RoundStart {
+    /// Whether there is anything to sync.
+    pub(crate) fn needs_sync(&self) -> bool {
+        self.pending || !self.dirs.is_empty()
+    }
+}
 
 /// The blob directory of a data directory.
 pub struct BlobStore {
     root: PathBuf,
     tmp: PathBuf,
-    dirty: DirtyDirs,
+    durability: Mutex<Durability>,
+    commits: CommitQueue,
     tmp_counter: AtomicU64,
     pins: Pins,
 }
@@ -96,8 +129,8 @@ impl Drop for BlobPin {
 
 impl BlobStore {
     /// Open `root`, creating it and `root/tmp`; leftovers in `tmp` (from a crash mid-write) are
-    /// removed.
-    pub(crate) fn open(root: &Path) -> Result<BlobStore, StorageError> {
+    /// removed. Writers wait on `commits` for their files to become durable.
+    pub(crate) fn open(root: &Path, commits: CommitQueue) -> Result<BlobStore, StorageError> {
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp)?;
         for entry in fs::read_dir(&tmp)? {
@@ -109,7 +142,8 @@ impl BlobStore {
         Ok(BlobStore {
             root: root.to_path_buf(),
             tmp,
-            dirty: Arc::new(Mutex::new(HashSet::new())),
+            durability: Mutex::new(Durability::default()),
+            commits,
             tmp_counter: AtomicU64::new(0),
             pins: Arc::new(Mutex::new(HashMap::new())),
         })
@@ -119,15 +153,82 @@ impl BlobStore {
         &self.root
     }
 
-    pub(crate) fn dirty_dirs(&self) -> DirtyDirs {
-        self.dirty.clone()
-    }
-
-    fn mark_dirty(&self, dir: PathBuf) {
-        self.dirty
+    fn durability(&self) -> std::sync::MutexGuard<'_, Durability> {
+        self.durability
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(dir);
+    }
+
+    /// Takes what a commit round covers: the dirty directories, the pending writes so far
+    /// and (for a round that flushes sled) the released blobs.
+    pub(crate) fn begin_round(&self, take_released: bool) -> RoundStart {
+        let mut d = self.durability();
+        RoundStart {
+            dirs: d.dirty.drain().collect(),
+            upto: d.seq,
+            pending: !d.pending.is_empty(),
+            released: if take_released {
+                std::mem::take(&mut d.released)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The round's sync failed: its directories stay dirty and its releases waiting. The
+    /// files of the writes it covered are deleted: after a failed writeback the kernel may
+    /// have dropped their pages while a later sync reports success, so they cannot be
+    /// trusted. Nothing references them (their writers get this round's error), and the
+    /// next writer of the same content writes it anew.
+    pub(crate) fn round_failed(&self, start: RoundStart) {
+        let mut d = self.durability();
+        d.dirty.extend(start.dirs);
+        d.released.extend(start.released);
+        let suspect: Vec<BlobId> = d
+            .pending
+            .iter()
+            .filter(|(_, seq)| **seq <= start.upto)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in suspect {
+            d.pending.remove(&id);
+            match fs::remove_file(self.path(&id)) {
+                Ok(()) => tracing::warn!(blob = %id, "body dropped after a failed sync"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(blob = %id, error = %e, "cannot drop a body whose sync failed")
+                }
+            }
+        }
+    }
+
+    /// The round's sync succeeded: writes up to `upto` are durable. `unreleased` (releases
+    /// whose sled flush failed) wait for the next round.
+    pub(crate) fn round_synced(&self, upto: u64, unreleased: Vec<BlobId>) {
+        let mut d = self.durability();
+        d.pending.retain(|_, seq| *seq > upto);
+        d.released.extend(unreleased);
+    }
+
+    /// Remembers blobs whose count reached 0, to delete after the next round that flushes
+    /// sled.
+    pub(crate) fn release(&self, zeroed: &[BlobId]) {
+        if !zeroed.is_empty() {
+            self.durability().released.extend_from_slice(zeroed);
+        }
+    }
+
+    /// Makes every file under the blob directory durable, whoever wrote it (the start-up
+    /// sweep: files a previous process left are trusted by deduplication from then on).
+    pub(crate) fn sync_all(&self) -> Result<(), StorageError> {
+        self.durability().dirty.insert(self.root.clone());
+        self.commits.sync_blobs()
+    }
+
+    /// Whether `id` was written and not yet made durable.
+    #[cfg(test)]
+    fn is_pending(&self, id: &BlobId) -> bool {
+        self.durability().pending.contains_key(id)
     }
 
     fn tmp_path(&self) -> PathBuf {
@@ -152,13 +253,46 @@ impl BlobStore {
         })
     }
 
-    /// Moves a written body into place under its sha256, like [`BlobStore::put`]; returns
-    /// the id, the size and a pin that keeps the file until the caller's transaction has
-    /// referenced it (see [`BlobPin`]).
+    /// Moves a written body into place under its sha256, like [`BlobStore::put`], and
+    /// returns once it is durable; returns the id, the size and a pin that keeps the file
+    /// until the caller's transaction has referenced it (see [`BlobPin`]).
     pub fn finish(&self, writer: BlobWriter) -> Result<(BlobId, u64, BlobPin), StorageError> {
+        let placed = self.place_pinned(writer)?;
+        self.await_durable(&[placed.0])?;
+        Ok(placed)
+    }
+
+    /// [`BlobStore::finish`] for the bodies of one MULTIAPPEND: one wait covers them all.
+    /// On failure the bodies already placed are left to the collector.
+    pub fn finish_all(
+        &self,
+        writers: Vec<BlobWriter>,
+    ) -> Result<Vec<(BlobId, u64, BlobPin)>, StorageError> {
+        let mut placed = Vec::with_capacity(writers.len());
+        for writer in writers {
+            match self.place_pinned(writer) {
+                Ok(p) => placed.push(p),
+                Err(e) => return Err(self.abandon(placed.iter().map(|p| p.0), e)),
+            }
+        }
+        let ids: Vec<BlobId> = placed.iter().map(|p| p.0).collect();
+        match self.await_durable(&ids) {
+            Ok(()) => Ok(placed),
+            Err(e) => Err(self.abandon(ids, e)),
+        }
+    }
+
+    /// Bodies written for a transaction that will not happen: nothing references them, so
+    /// they are collected after the next commit (unless referenced meanwhile). Returns `e`.
+    fn abandon(&self, ids: impl IntoIterator<Item = BlobId>, e: StorageError) -> StorageError {
+        self.release(&ids.into_iter().collect::<Vec<_>>());
+        e
+    }
+
+    /// Pins a written body's id (before `place` looks for an existing file: see `BlobPin`)
+    /// and moves it into place.
+    fn place_pinned(&self, writer: BlobWriter) -> Result<(BlobId, u64, BlobPin), StorageError> {
         let id = BlobId(writer.hasher.clone().finalize().into());
-        let len = writer.len;
-        // Pinned before `place` looks for an existing file: see `BlobPin`.
         let pin = {
             let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
             *pins.entry(id).or_insert(0) += 1;
@@ -168,41 +302,83 @@ impl BlobStore {
             }
         };
         self.place(&writer.path, &id)?;
-        Ok((id, len, pin))
+        Ok((id, writer.len, pin))
     }
 
-    /// Renames a written tmp file to the blob `id` (or drops it when the blob exists).
+    /// Renames a written tmp file to the blob `id` (or drops it when the blob exists) and
+    /// registers the write as pending, under the durability lock: a writer that finds the
+    /// file finds it pending too until a round has synced it.
     fn place(&self, tmp_path: &Path, id: &BlobId) -> Result<(), StorageError> {
         let target = self.path(id);
         let dir = self.dir_of(id);
+        let mut d = self.durability();
         if !dir.is_dir() {
             fs::create_dir_all(&dir)?;
-            self.mark_dirty(self.root.clone());
+            d.dirty.insert(self.root.clone());
         }
         if target.exists() {
-            // Written meanwhile by someone else: same content, keep theirs.
+            // Written meanwhile by someone else: same content, keep theirs (pending or not).
             let _ = fs::remove_file(tmp_path);
-        } else if let Err(e) = fs::rename(tmp_path, &target) {
+            return Ok(());
+        }
+        if let Err(e) = fs::rename(tmp_path, &target) {
             let _ = fs::remove_file(tmp_path);
             return Err(e.into());
         }
-        self.mark_dirty(dir);
+        d.seq += 1;
+        let seq = d.seq;
+        d.pending.insert(*id, seq);
+        d.dirty.insert(dir);
+        Ok(())
+    }
+
+    /// Returns once the files of `ids` are durable: at once when no round is still to sync
+    /// them, else after one round that started now (a sync covers every write before it).
+    fn await_durable(&self, ids: &[BlobId]) -> Result<(), StorageError> {
+        let pending = {
+            let d = self.durability();
+            ids.iter().any(|id| d.pending.contains_key(id))
+        };
+        if pending {
+            self.commits.sync_blobs()?;
+        }
         Ok(())
     }
 
     /// Store `content` under its sha256: tmp file, rename into place (or drop the tmp when the
-    /// blob already exists). The file and its directory entry become durable at the next
-    /// [`Store::commit`] (one syncfs for every blob of that round). Blocking.
+    /// blob already exists), and return once the file is durable. A body is durable before
+    /// any record can reference it; the wait is grouped (one syncfs per commit round for
+    /// every body written since the last one), and a duplicate of a body written but not yet
+    /// synced waits for that sync too. Blocking.
     pub fn put(&self, content: &[u8]) -> Result<BlobId, StorageError> {
+        let id = self.write(content)?;
+        self.await_durable(&[id])?;
+        Ok(id)
+    }
+
+    /// [`BlobStore::put`] for several bodies (a MULTIAPPEND): one wait covers them all. On
+    /// failure the bodies already written are left to the collector.
+    pub fn put_all(&self, contents: &[&[u8]]) -> Result<Vec<BlobId>, StorageError> {
+        let mut ids = Vec::with_capacity(contents.len());
+        for content in contents {
+            match self.write(content) {
+                Ok(id) => ids.push(id),
+                Err(e) => return Err(self.abandon(ids, e)),
+            }
+        }
+        match self.await_durable(&ids) {
+            Ok(()) => Ok(ids),
+            Err(e) => Err(self.abandon(ids, e)),
+        }
+    }
+
+    /// Writes `content` to its blob file unless it exists; not yet durable.
+    fn write(&self, content: &[u8]) -> Result<BlobId, StorageError> {
         let id = BlobId::of(content);
-        let target = self.path(&id);
-        if target.exists() {
+        if self.path(&id).exists() {
             return Ok(id);
         }
         let tmp_path = self.tmp_path();
-        // No fsync here: the next commit round makes every blob written since the last one
-        // durable with one syncfs (commit.rs). A blob is referenced only by records that are
-        // committed after it is written, so nothing acknowledged can point at a lost file.
         let written = (|| -> std::io::Result<()> {
             let mut f = File::create(&tmp_path)?;
             f.write_all(content)
@@ -360,22 +536,36 @@ impl Store {
         }
     }
 
-    /// Delete the files of `zeroed` blobs whose count is still 0. Runs as a transaction so that
-    /// it is ordered against a concurrent 0 → 1 (which checks the file exists). Failures are
-    /// logged: a leftover file wastes space, nothing more.
+    /// Delete the files of `zeroed` blobs whose count is still 0, now. Only for blobs whose
+    /// release is durable (the committer after its flush) or that no durable record ever held.
     pub(crate) fn collect_blobs(&self, zeroed: &[BlobId]) {
-        for blob in zeroed {
-            let res = self.transact(|tx| {
-                if tx.tree(TreeIx::BlobRefs).get(blob.0)?.is_none() {
-                    if let Err(e) = self.blobs().remove(blob) {
-                        return super::abort(e);
-                    }
+        collect(&self.inner.trees, self.blobs(), zeroed);
+    }
+
+    /// Delete the files of `zeroed` blobs after the next commit round that flushes sled, if
+    /// their count is still 0 then. Called after the transaction that released them: deleting
+    /// at once would let a crash bring back the record (its removal not yet durable) without
+    /// its body.
+    pub(crate) fn collect_after_commit(&self, zeroed: &[BlobId]) {
+        self.blobs().release(zeroed);
+    }
+}
+
+/// Delete the files of `zeroed` blobs whose count is still 0. Runs as a transaction so that
+/// it is ordered against a concurrent 0 → 1 (which checks the file exists). Failures are
+/// logged: a leftover file wastes space, nothing more (the start-up sweep removes it).
+pub(crate) fn collect(trees: &[sled::Tree], blobs: &BlobStore, zeroed: &[BlobId]) {
+    for blob in zeroed {
+        let res = super::transact_on(trees, |tx| {
+            if tx.tree(TreeIx::BlobRefs).get(blob.0)?.is_none() {
+                if let Err(e) = blobs.remove(blob) {
+                    return super::abort(e);
                 }
-                Ok(())
-            });
-            if let Err(e) = res {
-                tracing::warn!(%blob, error = %e, "cannot delete unreferenced blob");
             }
+            Ok(())
+        });
+        if let Err(e) = res {
+            tracing::warn!(%blob, error = %e, "cannot delete unreferenced blob");
         }
     }
 }
@@ -410,13 +600,119 @@ mod tests {
         assert!(blobs
             .path(&id)
             .ends_with(format!("{}/{}", &hex[..2], &hex[2..])));
-        // Same content again: same id, no tmp file left behind.
+        // Durable when `put` returned: one round synced it.
+        assert!(!blobs.is_pending(&id));
+        assert_eq!(store.commit_stats().blob_syncs_requested, 1);
+        // Same content again: same id, no tmp file left behind, no second sync.
         assert_eq!(blobs.put(b"body").unwrap(), id);
         assert_eq!(fs::read_dir(&blobs.tmp).unwrap().count(), 0);
-        // The directory is fsynced by the next commit.
-        assert!(blobs.dirty.lock().unwrap().contains(&blobs.dir_of(&id)));
+        assert_eq!(store.commit_stats().blob_syncs_requested, 1);
+    }
+
+    /// A body written but not yet synced (another writer's, its round still to come): a
+    /// `put` or `finish` of the same content does not trust the file but waits for a sync.
+    #[test]
+    fn a_duplicate_of_a_pending_body_waits_for_its_sync() {
+        let (_dir, store) = store();
+        let blobs = store.blobs();
+        let content = b"Subject: twice\r\n\r\nbody\r\n";
+        let tmp = blobs.tmp_path();
+        fs::write(&tmp, content).unwrap();
+        let id = BlobId::of(content);
+        blobs.place(&tmp, &id).unwrap();
+        assert!(blobs.is_pending(&id));
+        assert_eq!(blobs.put(content).unwrap(), id);
+        assert_eq!(store.commit_stats().blob_syncs_requested, 1);
+        assert!(!blobs.is_pending(&id));
+        // The same through the streaming path.
+        let tmp = blobs.tmp_path();
+        fs::write(&tmp, b"other").unwrap();
+        let other = BlobId::of(b"other");
+        blobs.place(&tmp, &other).unwrap();
+        let mut w = blobs.writer().unwrap();
+        w.write(b"other").unwrap();
+        let (found, _, _pin) = blobs.finish(w).unwrap();
+        assert_eq!(found, other);
+        assert_eq!(store.commit_stats().blob_syncs_requested, 2);
+        assert!(!blobs.is_pending(&other));
+    }
+
+    /// The bodies of a MULTIAPPEND share one wait, through either path.
+    #[test]
+    fn several_bodies_share_one_sync() {
+        let (_dir, store) = store();
+        let blobs = store.blobs();
+        let contents: [&[u8]; 3] = [b"one", b"two", b"three"];
+        let ids = blobs.put_all(&contents).unwrap();
+        assert_eq!(ids, contents.map(BlobId::of));
+        assert_eq!(store.commit_stats().blob_syncs_requested, 1);
+        let writers = [b"four", b"five"]
+            .iter()
+            .map(|c| {
+                let mut w = blobs.writer().unwrap();
+                w.write(*c).unwrap();
+                w
+            })
+            .collect();
+        let placed = blobs.finish_all(writers).unwrap();
+        assert_eq!(placed.len(), 2);
+        assert_eq!(store.commit_stats().blob_syncs_requested, 2);
+        assert!(ids
+            .iter()
+            .chain(placed.iter().map(|p| &p.0))
+            .all(|id| !blobs.is_pending(id) && blobs.exists(id)));
+    }
+
+    /// A failed sync (EIO) fails the writer and drops the body it wrote (its pages may be
+    /// gone while a later sync succeeds): the next writer of the same content writes it anew.
+    #[test]
+    fn a_failed_sync_fails_the_writer_and_drops_its_body() {
+        let (_dir, store) = store();
+        store.inject_sync_errors(1);
+        let err = store.blobs().put(b"unlucky").unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Io(e) if e.raw_os_error() == Some(libc::EIO)),
+            "{err}"
+        );
+        let id = BlobId::of(b"unlucky");
+        assert!(!store.blobs().exists(&id));
+        assert!(!store.blobs().is_pending(&id));
+        assert_eq!(store.blobs().put(b"unlucky").unwrap(), id);
+        assert_eq!(store.blobs().get(&id).unwrap(), b"unlucky");
+        assert!(!store.blobs().is_pending(&id));
+    }
+
+    /// The file of a released body goes only after a round that flushed sled (the release
+    /// durable); a failed round keeps it.
+    #[test]
+    fn a_released_body_is_deleted_after_its_release_is_durable() {
+        let (_dir, store) = store();
+        let rec = super::super::queue::tests::record(
+            &store,
+            super::super::QueueName::Inbound,
+            b"released",
+            &["bob@example.com"],
+        );
+        store.queue_put(&rec).unwrap();
         store.commit().unwrap();
-        assert!(blobs.dirty.lock().unwrap().is_empty());
+        store
+            .queue_delete(super::super::QueueName::Inbound, rec.id)
+            .unwrap();
+        assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 0);
+        assert!(store.blobs().exists(&rec.blob), "deleted before the commit");
+        store.inject_sync_errors(1);
+        assert!(store.commit().is_err());
+        assert!(
+            store.blobs().exists(&rec.blob),
+            "deleted after a failed round"
+        );
+        store.commit().unwrap();
+        // The committer collects after answering; the next round starts after that.
+        store.commit().unwrap();
+        assert!(
+            !store.blobs().exists(&rec.blob),
+            "not deleted after the commit"
+        );
     }
 
     #[test]

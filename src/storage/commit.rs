@@ -1,16 +1,32 @@
 //! Group commit: one thread makes writes durable for every caller waiting at the time.
 //!
 //! A caller enqueues a waiter and blocks (or awaits). The committer thread takes *all* waiting
-//! requests, makes the blob files written since its last round durable (one syncfs), flushes
-//! sled once and
-//! answers every waiter with the same result. Requests arriving during a flush wait for the next
-//! round, so each answer covers a flush that started after the request.
+//! requests and runs one round for them: it makes the blob files written since its last round
+//! durable (one syncfs), flushes sled when any request asked for it (a [`CommitQueue::commit`];
+//! [`CommitQueue::sync_blobs`] only needs the bodies) and answers every waiter with the same
+//! result. Requests arriving during a round wait for the next one, so each answer covers a
+//! round that started after the request.
+//!
+//! Ordering against power loss (docs/architecture.md §4):
+//! - A body is durable before any record can reference it: `BlobStore::put`/`finish` wait
+//!   for a round covering their file before they return the id. sled writes its log to the
+//!   file on every transaction (it rolls its IO buffer for each batch), so turning its
+//!   background flusher off would not keep a record off the disk until our flush; the body
+//!   has to be durable first.
+//! - A body whose last reference was dropped is deleted only after a round that flushed
+//!   sled, so the release is durable before the file goes (see `Store::collect_after_commit`).
+//! - A failed sync (EIO, ENOSPC, …) fails the round: every waiter gets the error, and the
+//!   body files the round covered are deleted (a later sync could report success for pages
+//!   the kernel dropped); their writers failed, and a retry writes them anew. Only ENOSYS
+//!   and EINVAL (no syncfs here) fall back to fsyncing file by file.
 
+#[cfg(any(test, feature = "fault-injection"))]
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use super::blobs::DirtyDirs;
+use super::blobs::{collect, BlobId, BlobStore};
 use super::StorageError;
 
 /// Counters of the group committer.
@@ -18,7 +34,9 @@ use super::StorageError;
 pub struct CommitStats {
     /// Calls to `commit` / `commit_async`.
     pub commits_requested: u64,
-    /// Flush rounds done (each answers every request waiting when it began).
+    /// Waits of a body writer for its file to become durable.
+    pub blob_syncs_requested: u64,
+    /// Rounds done (each answers every request waiting when it began).
     pub flushes: u64,
 }
 
@@ -45,9 +63,15 @@ impl Waiter {
     }
 }
 
+/// A waiting request: `flush_db` is false for a body writer, which needs only the blob sync.
+struct Request {
+    waiter: Waiter,
+    flush_db: bool,
+}
+
 #[derive(Default)]
 struct State {
-    waiters: Vec<Waiter>,
+    waiters: Vec<Request>,
     shutdown: bool,
 }
 
@@ -55,7 +79,11 @@ struct Shared {
     state: Mutex<State>,
     wake: Condvar,
     requested: AtomicU64,
+    blob_syncs: AtomicU64,
     flushes: AtomicU64,
+    /// Rounds still to fail with EIO in their sync step (`Store::inject_sync_errors`).
+    #[cfg(any(test, feature = "fault-injection"))]
+    failing_syncs: AtomicU32,
     /// Held by the committer around each flush; tests hold it to pile up requests.
     #[cfg(test)]
     gate: Mutex<()>,
@@ -67,71 +95,136 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Whether an injected failure is due for this round's sync step (consumes one).
+    fn sync_fault(&self) -> bool {
+        #[cfg(any(test, feature = "fault-injection"))]
+        {
+            self.failing_syncs
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        }
+        #[cfg(not(any(test, feature = "fault-injection")))]
+        false
+    }
 }
 
-/// The committer thread and its queue. Dropping it stops the thread after it has answered
-/// every pending request.
-pub(crate) struct Committer {
+/// The committer's request queue. The blob store holds a clone to wait for its files.
+#[derive(Clone)]
+pub(crate) struct CommitQueue {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
 }
 
 fn stopped() -> StorageError {
     StorageError::Io(std::io::Error::other("the commit thread has stopped"))
 }
 
-impl Committer {
-    pub(crate) fn start(db: sled::Db, dirty: DirtyDirs) -> Result<Committer, StorageError> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            wake: Condvar::new(),
-            requested: AtomicU64::new(0),
-            flushes: AtomicU64::new(0),
-            #[cfg(test)]
-            gate: Mutex::new(()),
-        });
-        let thread_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("storage-commit".into())
-            .spawn(move || run(&thread_shared, &db, &dirty))?;
-        Ok(Committer {
-            shared,
-            thread: Some(thread),
-        })
+impl CommitQueue {
+    pub(crate) fn new() -> CommitQueue {
+        CommitQueue {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                wake: Condvar::new(),
+                requested: AtomicU64::new(0),
+                blob_syncs: AtomicU64::new(0),
+                flushes: AtomicU64::new(0),
+                #[cfg(any(test, feature = "fault-injection"))]
+                failing_syncs: AtomicU32::new(0),
+                #[cfg(test)]
+                gate: Mutex::new(()),
+            }),
+        }
     }
 
-    fn enqueue(&self, waiter: Waiter) {
-        self.shared.requested.fetch_add(1, Ordering::Relaxed);
-        self.shared.lock().waiters.push(waiter);
+    fn enqueue(&self, waiter: Waiter, flush_db: bool) {
+        let counter = if flush_db {
+            &self.shared.requested
+        } else {
+            &self.shared.blob_syncs
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .lock()
+            .waiters
+            .push(Request { waiter, flush_db });
         self.shared.wake.notify_one();
     }
 
-    pub(crate) fn commit(&self) -> Result<(), StorageError> {
+    fn wait(&self, flush_db: bool) -> Result<(), StorageError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.enqueue(Waiter::Blocking(tx));
+        self.enqueue(Waiter::Blocking(tx), flush_db);
         rx.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Blob files and sled, durable. Blocking.
+    pub(crate) fn commit(&self) -> Result<(), StorageError> {
+        self.wait(true)
+    }
+
+    /// Every blob file written before the call, durable (no sled flush). Blocking.
+    pub(crate) fn sync_blobs(&self) -> Result<(), StorageError> {
+        self.wait(false)
     }
 
     pub(crate) fn commit_async(
         &self,
     ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.enqueue(Waiter::Async(tx));
+        self.enqueue(Waiter::Async(tx), true);
         async move { rx.await.unwrap_or_else(|_| Err(stopped())) }
     }
 
     pub(crate) fn stats(&self) -> CommitStats {
         CommitStats {
             commits_requested: self.shared.requested.load(Ordering::Relaxed),
+            blob_syncs_requested: self.shared.blob_syncs.load(Ordering::Relaxed),
             flushes: self.shared.flushes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Makes the sync step of the next `rounds` rounds fail with EIO.
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub(crate) fn inject_sync_errors(&self, rounds: u32) {
+        self.shared.failing_syncs.store(rounds, Ordering::SeqCst);
+    }
+}
+
+/// The committer thread. Dropping it stops the thread after it has answered every pending
+/// request.
+pub(crate) struct Committer {
+    queue: CommitQueue,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the committer works on: sled (flush, and the transactions that collect blobs) and
+/// the blob store (its not-yet-durable files and released blobs).
+pub(crate) struct Target {
+    pub(crate) db: sled::Db,
+    pub(crate) trees: Vec<sled::Tree>,
+    pub(crate) blobs: Arc<BlobStore>,
+}
+
+impl Committer {
+    pub(crate) fn start(queue: CommitQueue, target: Target) -> Result<Committer, StorageError> {
+        let shared = queue.shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("storage-commit".into())
+            .spawn(move || run(&shared, &target))?;
+        Ok(Committer {
+            queue,
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn queue(&self) -> &CommitQueue {
+        &self.queue
     }
 }
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        self.shared.lock().shutdown = true;
-        self.shared.wake.notify_one();
+        self.queue.shared.lock().shutdown = true;
+        self.queue.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 tracing::error!("storage commit thread panicked");
@@ -140,7 +233,7 @@ impl Drop for Committer {
     }
 }
 
-fn run(shared: &Shared, db: &sled::Db, dirty: &DirtyDirs) {
+fn run(shared: &Shared, target: &Target) {
     loop {
         let batch = {
             let mut state = shared.lock();
@@ -160,47 +253,86 @@ fn run(shared: &Shared, db: &sled::Db, dirty: &DirtyDirs) {
             .gate
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let result = flush(db, dirty);
+        let flush_db = batch.iter().any(|r| r.flush_db);
+        let result = round(shared, target, flush_db);
         shared.flushes.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "storage commit failed");
+        let answer = match &result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "storage commit failed");
+                Err(e.duplicate())
+            }
+        };
+        for request in batch {
+            request.waiter.answer(&answer);
         }
-        for waiter in batch {
-            waiter.answer(&result);
+        if let Ok(released) = result {
+            collect(&target.trees, &target.blobs, &released);
         }
     }
     // Writes not acknowledged by anyone still deserve a final flush on shutdown.
-    if let Err(e) = flush(db, dirty) {
-        tracing::error!(error = %e, "storage flush at shutdown failed");
+    match round(shared, target, true) {
+        Ok(released) => collect(&target.trees, &target.blobs, &released),
+        Err(e) => tracing::error!(error = %e, "storage flush at shutdown failed"),
     }
 }
 
-/// Makes the blob files written since the last round durable, then flushes sled.
+/// One round: makes the blob files written since the last good round durable, then (when
+/// `flush_db`) flushes sled. Returns the released blobs that may now be collected: those
+/// whose release was in sled before this round's flush.
 ///
-/// Blob files are written without an fsync of their own (see `BlobStore::put`); here one
+/// Blob files are written without an fsync of their own (see `BlobStore::put`); one
 /// `syncfs(2)` on the blob directory's filesystem makes all of them — contents, the renames
 /// into place, new directories — durable at once. That is the group commit for bodies: a
-/// round costs one filesystem flush however many messages it covers, instead of one fsync per
-/// file plus one per directory. Where syncfs fails, each dirty directory's files and the
-/// directory itself are fsynced one by one. Directories that fail stay dirty.
-fn flush(db: &sled::Db, dirty: &DirtyDirs) -> Result<(), StorageError> {
-    let dirs: Vec<_> = dirty
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .drain()
-        .collect();
-    if let Some(first) = dirs.first() {
-        if let Err(e) = syncfs(first).or_else(|_| fsync_each(&dirs)) {
-            tracing::error!(error = %e, "cannot make blob files durable");
-            dirty
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .extend(dirs);
-            return Err(e.into());
+/// round costs one filesystem flush however many messages it covers.
+fn round(shared: &Shared, target: &Target, flush_db: bool) -> Result<Vec<BlobId>, StorageError> {
+    let blobs = &target.blobs;
+    let start = blobs.begin_round(flush_db);
+    let synced = if shared.sync_fault() {
+        Err(std::io::Error::from_raw_os_error(libc::EIO))
+    } else if start.needs_sync() {
+        sync_blob_files(blobs.root(), &start.dirs)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = synced {
+        tracing::error!(error = %e, "cannot make blob files durable");
+        blobs.round_failed(start);
+        return Err(e.into());
+    }
+    let upto = start.upto;
+    if !flush_db {
+        blobs.round_synced(upto, Vec::new());
+        return Ok(Vec::new());
+    }
+    match target.db.flush() {
+        Ok(_) => {
+            blobs.round_synced(upto, Vec::new());
+            Ok(start.released)
+        }
+        Err(e) => {
+            // The bodies are durable; the releases are not: they wait for the next round.
+            blobs.round_synced(upto, start.released);
+            Err(e.into())
         }
     }
-    db.flush()?;
-    Ok(())
+}
+
+/// `syncfs` on the blob directory's filesystem; only where the kernel has no syncfs for it
+/// (ENOSYS, EINVAL) each dirty directory's files and the directory are fsynced one by one.
+/// Any other error (EIO above all) is the answer: after a failed writeback the kernel may
+/// have dropped the dirty pages, and an fsync on a fresh handle can then report success for
+/// data that never reached the disk.
+fn sync_blob_files(root: &std::path::Path, dirs: &[std::path::PathBuf]) -> std::io::Result<()> {
+    match syncfs(root) {
+        Err(e) if falls_back(&e) => fsync_each(dirs),
+        other => other,
+    }
+}
+
+/// Whether a syncfs error means "not supported here" rather than "the data did not make it".
+fn falls_back(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EINVAL))
 }
 
 /// `syncfs(2)` on the filesystem holding `path`.
@@ -252,7 +384,7 @@ mod tests {
         let (_dir, store) = store();
         const THREADS: usize = 64;
         // Hold the committer at its first flush so that every other request piles up.
-        let gate = store.inner.committer.shared.gate.lock().unwrap();
+        let gate = store.inner.committer.queue().shared.gate.lock().unwrap();
         let barrier = Arc::new(Barrier::new(THREADS));
         let handles: Vec<_> = (0..THREADS)
             .map(|_| {
@@ -323,6 +455,31 @@ mod tests {
         let stats = store.commit_stats();
         assert_eq!(stats.commits_requested, 8);
         assert!(stats.flushes >= 1 && stats.flushes <= 8);
+    }
+
+    #[test]
+    fn only_missing_syncfs_falls_back_to_fsync() {
+        for (errno, falls) in [
+            (libc::ENOSYS, true),
+            (libc::EINVAL, true),
+            (libc::EIO, false),
+            (libc::ENOSPC, false),
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(falls_back(&e), falls, "{e}");
+        }
+    }
+
+    #[test]
+    fn an_injected_eio_fails_every_waiter_of_the_round() {
+        let (_dir, store) = store();
+        store.inject_sync_errors(1);
+        let err = store.commit().unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Io(e) if e.raw_os_error() == Some(libc::EIO)),
+            "{err}"
+        );
+        store.commit().unwrap();
     }
 
     #[test]

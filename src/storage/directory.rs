@@ -334,7 +334,7 @@ impl Store {
                 }
                 refs.apply(tx, self.blobs())
             })?;
-            self.collect_blobs(&zeroed);
+            self.collect_after_commit(&zeroed);
             self.drop_subscriptions(&address)?;
             self.drop_server_metadata(&address)?;
             self.drop_fetch_sources(&address)

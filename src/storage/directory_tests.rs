@@ -286,6 +286,7 @@ fn del_account_removes_folders_messages_and_blob_refs() {
     assert_eq!(store.folder_id("bob@example.com", "INBOX").unwrap(), None);
     assert_eq!(store.tree(TreeIx::Messages).len(), 0);
     assert_eq!(store.tree(TreeIx::Folders).len(), 0);
+    crate::storage::testutil::settle(&store);
     assert!(!store.blobs().exists(&blob));
     // The address can be used again, with fresh folders.
     store.add_account("bob@example.com", "pw", false).unwrap();

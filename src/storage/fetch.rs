@@ -451,9 +451,9 @@ impl Store {
             ))
         })?;
         if accepted == Accepted::AlreadySeen {
-            self.collect_blobs(&[msg.blob]);
+            self.collect_after_commit(&[msg.blob]);
         }
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok(accepted)
     }
 

@@ -769,7 +769,7 @@ impl Store {
             }
             Ok((id, changes.finish(self.blobs())?))
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         self.trim_expunged(inbox);
         Ok(id)
     }
@@ -811,7 +811,7 @@ impl Store {
                 }
                 refs.apply(tx, self.blobs())
             })?;
-            self.collect_blobs(&zeroed);
+            self.collect_after_commit(&zeroed);
             Ok(())
         })
     }
@@ -921,7 +921,7 @@ impl Store {
             let modseq = changes.modseq(folder)?;
             Ok(((uid, modseq), changes.finish(self.blobs())?))
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok((uid, modseq))
     }
 
@@ -959,7 +959,7 @@ impl Store {
             let modseq = changes.folder(folder)?.rec.highest_modseq;
             Ok((modseq, changes.finish(self.blobs())?))
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         self.trim_expunged(folder);
         Ok(modseq)
     }

@@ -289,6 +289,7 @@ fn expunge_releases_blobs_and_never_reuses_uids() {
     assert_eq!(modseq, 5);
     let st = store.folder_state(folder).unwrap();
     assert_eq!((st.exists, st.highest_modseq, st.uidnext), (1, 5, 4));
+    crate::storage::testutil::settle(&store);
     assert!(
         !store.blobs().exists(&a.blob),
         "last reference gone: file removed"
@@ -328,6 +329,7 @@ fn delete_folder_removes_messages_and_name() {
         Err(StorageError::NotFound(_))
     ));
     assert_eq!(store.folder_id(BOB, "Old").unwrap(), None);
+    crate::storage::testutil::settle(&store);
     assert!(!store.blobs().exists(&msg.blob));
     assert_eq!(store.tree(TreeIx::Expunged).len(), 0);
     assert!(matches!(

@@ -619,6 +619,7 @@ fn delete_with_children_leaves_a_noselect_placeholder() {
     assert!(st.noselect);
     assert_eq!((st.exists, st.size, st.unseen), (0, 0, 0));
     assert!(store.uid_list(p).unwrap().is_empty());
+    crate::storage::testutil::settle(&store);
     assert!(!store.blobs().exists(&m.blob));
     assert_eq!(store.quota(BOB).unwrap().messages_used, 0);
     assert!(matches!(

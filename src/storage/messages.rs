@@ -133,7 +133,7 @@ impl Store {
             let modseq = changes.modseq(folder)?;
             Ok(((uids, modseq), changes.finish(self.blobs())?))
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok(out)
     }
 
@@ -192,7 +192,7 @@ impl Store {
             let modseq = changes.modseq(from)?;
             Ok(((pairs, modseq), changes.finish(self.blobs())?))
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok(out)
     }
 
@@ -222,7 +222,7 @@ impl Store {
             let added = changes.modseq(to)?;
             Ok(((new, expunged, added), changes.finish(self.blobs())?))
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         self.trim_expunged(from);
         Ok(out)
     }

@@ -68,8 +68,9 @@
 //!   trees, so a crash leaves either all or none of it. sled serialises transactions globally.
 //! - Blob reference counts change in the same transaction as the records holding them. A count
 //!   going 0 → 1 requires the blob file to exist. When a count reaches 0 the file is deleted
-//!   after the commit, by a second transaction that re-checks the count (so a concurrent
-//!   re-reference of the same content wins).
+//!   after the next commit round that flushed sled (so the release is durable first), by a
+//!   second transaction that re-checks the count (so a concurrent re-reference of the same
+//!   content wins).
 //! - Folder counters (`exists`, unseen, deleted, size, keywords) and account quota usage change
 //!   in the same transaction as the messages they count.
 //! - UIDs are never reused: `uidnext` only grows, and expunged UIDs are remembered with the
@@ -83,8 +84,16 @@
 //! [`Store::commit`] (or awaits [`Store::commit_async`]). Commits are grouped: one committer
 //! thread takes every waiting request, makes every blob file written since the last round
 //! durable with one `syncfs(2)` (contents and renames alike), flushes sled once and answers
-//! them all. [`BlobStore::put`] itself does not fsync: a blob is referenced only by records
-//! committed after it was written.
+//! them all.
+//!
+//! Ordering against power loss: sled writes its log to the file on every transaction, and
+//! the kernel may write that to disk before the body, so a body must be durable before a
+//! record referencing it is *inserted*, not merely before the flush. [`BlobStore::put`] and
+//! [`BlobStore::finish`] therefore return only after a commit round has synced the file
+//! (grouped: one syncfs for all bodies of the round, no fsync per message); a duplicate of a
+//! body still waiting for its sync waits too. A sync error other than ENOSYS/EINVAL fails the
+//! round and every waiter. At server start [`Store::sweep`] repairs what a crash left: records
+//! whose body is missing or short, lost or stale reference counts, orphan body files.
 
 mod acl;
 mod blobs;
@@ -105,6 +114,7 @@ mod quota;
 mod screen;
 mod secrets;
 mod subscriptions;
+mod sweep;
 mod tlspolicy;
 mod urlauth;
 
@@ -135,9 +145,10 @@ pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord}
 pub use quota::Quota;
 pub use screen::{Ban, ScreenRecord, ScreenRule, ScreenSnapshot};
 pub use secrets::SecretKey;
+pub use sweep::{SweepReport, DAMAGED_KEYWORD, ORPHAN_GRACE};
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 
-use commit::Committer;
+use commit::{CommitQueue, Committer};
 use keys::TreeIx;
 
 /// The schema version this build writes and reads.
@@ -182,7 +193,11 @@ impl StorageError {
     pub(crate) fn duplicate(&self) -> StorageError {
         match self {
             StorageError::Db(e) => StorageError::Db(e.clone()),
-            StorageError::Io(e) => StorageError::Io(std::io::Error::new(e.kind(), e.to_string())),
+            StorageError::Io(e) => StorageError::Io(match e.raw_os_error() {
+                // Callers look at the errno (ENOSPC: 452, EIO: 451).
+                Some(errno) => std::io::Error::from_raw_os_error(errno),
+                None => std::io::Error::new(e.kind(), e.to_string()),
+            }),
             StorageError::Encoding(s) => StorageError::Encoding(s.clone()),
             StorageError::Exists(s) => StorageError::Exists(s.clone()),
             StorageError::NotFound(s) => StorageError::NotFound(s.clone()),
@@ -214,6 +229,19 @@ impl Tx<'_> {
     pub(crate) fn tree(&self, ix: TreeIx) -> &TransactionalTree {
         &self.trees[ix.index()]
     }
+}
+
+/// [`Store::transact`] on `trees` (every tree, indexed by [`TreeIx::index`]).
+pub(crate) fn transact_on<T>(
+    trees: &[sled::Tree],
+    f: impl Fn(&Tx) -> TxResult<T>,
+) -> Result<T, StorageError> {
+    trees
+        .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }))
+        .map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StorageError::Db(e),
+        })
 }
 
 /// Opens sled. Its file lock can outlive the last handle of a store closed a moment ago
@@ -249,7 +277,7 @@ struct Inner {
     db: sled::Db,
     /// Indexed by [`TreeIx::index`].
     trees: Vec<sled::Tree>,
-    blobs: BlobStore,
+    blobs: Arc<BlobStore>,
     /// Serialises the structural operations that scan and then write (domain, account, alias
     /// and folder creation/deletion), since sled transactions cannot scan.
     admin_lock: Mutex<()>,
@@ -268,7 +296,8 @@ impl Store {
         std::fs::create_dir_all(data_dir)?;
         let db_dir = data_dir.join("db");
         std::fs::create_dir_all(&db_dir)?;
-        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+        let commits = CommitQueue::new();
+        let blobs = Arc::new(BlobStore::open(&data_dir.join("blobs"), commits.clone())?);
         let db = open_db(&db_dir)?;
         let meta = db.open_tree(keys::META_TREE)?;
         check_schema(&meta)?;
@@ -277,7 +306,14 @@ impl Store {
             trees.push(db.open_tree(ix.tree_name())?);
         }
         db.flush()?;
-        let committer = Committer::start(db.clone(), blobs.dirty_dirs())?;
+        let committer = Committer::start(
+            commits,
+            commit::Target {
+                db: db.clone(),
+                trees: trees.clone(),
+                blobs: blobs.clone(),
+            },
+        )?;
         let store = Store {
             inner: Arc::new(Inner {
                 committer,
@@ -312,7 +348,7 @@ impl Store {
     /// Make everything written so far durable (blob files synced, sled flushed). Blocks
     /// until the committer thread has done a flush that started after this call.
     pub fn commit(&self) -> Result<(), StorageError> {
-        self.inner.committer.commit()
+        self.inner.committer.queue().commit()
     }
 
     /// [`Store::commit`] for async callers: the request is queued at once; the future resolves
@@ -320,12 +356,19 @@ impl Store {
     pub fn commit_async(
         &self,
     ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
-        self.inner.committer.commit_async()
+        self.inner.committer.queue().commit_async()
     }
 
     /// Counters of the group committer.
     pub fn commit_stats(&self) -> CommitStats {
-        self.inner.committer.stats()
+        self.inner.committer.queue().stats()
+    }
+
+    /// Makes the sync step of the next `rounds` commit rounds fail with EIO, as a failing
+    /// disk would: their waiters (body writers, commits) get the error.
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn inject_sync_errors(&self, rounds: u32) {
+        self.inner.committer.queue().inject_sync_errors(rounds);
     }
 
     /// The sled tree for `ix`, for reads and scans outside transactions.
@@ -336,12 +379,7 @@ impl Store {
     /// Run `f` in one transaction over every tree. `f` may run more than once, so it must not
     /// have side effects outside the transaction.
     pub(crate) fn transact<T>(&self, f: impl Fn(&Tx) -> TxResult<T>) -> Result<T, StorageError> {
-        self.inner.trees[..]
-            .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }))
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StorageError::Db(e),
-            })
+        transact_on(&self.inner.trees, f)
     }
 
     /// Take the lock that serialises scan-then-write structural operations.
@@ -429,6 +467,14 @@ pub(crate) mod testutil {
         let dir = tempfile::TempDir::new().expect("temp dir");
         let store = Store::open(dir.path()).expect("open store");
         (dir, store)
+    }
+
+    /// Waits until the blobs released so far are collected: the committer deletes them after
+    /// answering the round that made their release durable, and a second round starts only
+    /// after that.
+    pub(crate) fn settle(store: &Store) {
+        store.commit().expect("commit");
+        store.commit().expect("commit");
     }
 
     /// A store with domain example.com and account bob@example.com.

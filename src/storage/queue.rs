@@ -313,7 +313,7 @@ impl Store {
             tx_insert(tx, &mut refs, rec)?;
             refs.apply(tx, self.blobs())
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok(())
     }
 
@@ -378,7 +378,7 @@ impl Store {
             }
             refs.apply(tx, self.blobs())
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok(())
     }
 
@@ -398,7 +398,7 @@ impl Store {
             tx_insert(tx, &mut refs, &rec)?;
             refs.apply(tx, self.blobs())
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok(())
     }
 
@@ -413,7 +413,7 @@ impl Store {
             }
             refs.apply(tx, self.blobs())
         })?;
-        self.collect_blobs(&zeroed);
+        self.collect_after_commit(&zeroed);
         Ok(())
     }
 }
@@ -539,6 +539,7 @@ pub(crate) mod tests {
         assert_eq!(store.blob_refcount(&r1.blob).unwrap(), 1);
 
         store.queue_delete(QueueName::Inbound, r1.id).unwrap();
+        crate::storage::testutil::settle(&store);
         assert!(!store.blobs().exists(&r1.blob));
         assert_eq!(store.queue_find(r1.id).unwrap(), None);
         let err = store.queue_delete(QueueName::Inbound, r1.id).unwrap_err();
@@ -605,6 +606,7 @@ pub(crate) mod tests {
         store
             .queue_replace(QueueName::Remote, remote.id, &[])
             .unwrap();
+        crate::storage::testutil::settle(&store);
         assert!(!store.blobs().exists(&rec.blob));
         assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 0);
     }
@@ -693,6 +695,7 @@ pub(crate) mod tests {
                     }
                     _ => {}
                 }
+                crate::storage::testutil::settle(&store);
                 for (b, content) in bodies.iter().enumerate() {
                     let blob = BlobId::of(content);
                     let holders = model.iter().filter(|m| m.2 == b).count() as u64;
