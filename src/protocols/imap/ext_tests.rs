@@ -127,3 +127,26 @@ fn savedate_fetch_and_search() {
         assert!(t.ends_with("k OK SEARCH completed\r\n"), "{key}: {t}");
     }
 }
+
+/// A password check action can be logged with `{:?}` without showing the password.
+#[test]
+fn authenticate_action_debug_hides_the_password() {
+    let b = MemBackend::new();
+    let mut s = Session::new(
+        SessionConfig {
+            hostname: "h".into(),
+            starttls_available: false,
+            allow_plaintext: true,
+            append_limit: 1 << 20,
+            unauthenticate: true,
+            max_line: 8192,
+        },
+        false,
+    );
+    s.greeting();
+    let acts = s.receive(b"l LOGIN bob hunter2secret\r\n", &b);
+    let shown = format!("{acts:?}");
+    assert!(shown.contains("Authenticate"), "{shown}");
+    assert!(shown.contains("bob"), "{shown}");
+    assert!(!shown.contains("hunter2secret"), "{shown}");
+}
