@@ -16,6 +16,7 @@ use super::blobs::RefDelta;
 use super::folders::{tx_create_folder, tx_drop_folder, DEFAULT_FOLDERS};
 use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::quota::{tx_drop_quota, tx_init_quota};
+use super::sender_rights::tx_drop_sender_rights;
 use super::{abort, now_secs, StorageError, Store};
 
 /// Alias chains deeper than this are cut (and logged).
@@ -229,6 +230,7 @@ impl Store {
             }
             Ok(())
         })?;
+        self.drop_domain_rights(&name)?;
         self.drop_fetch_sources(&name)
     }
 
@@ -325,6 +327,7 @@ impl Store {
                     tx_remove_acl_entry(tx, *folder, &address)?;
                 }
                 tx_drop_quota(tx, &address)?;
+                tx_drop_sender_rights(tx, &address)?;
                 if tx
                     .tree(TreeIx::Accounts)
                     .remove(address.as_bytes())?
