@@ -78,27 +78,27 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
             commit(store)?;
             format!("alias {alias} deleted")
         }
-        AdminCommand::SendAsAdd { account, sender } => {
-            store.add_send_as(account, sender).map_err(s)?;
-            commit(store)?;
-            format!("{account} may now send as {sender}")
-        }
-        AdminCommand::SendAsDel { account, sender } => {
-            store.del_send_as(account, sender).map_err(s)?;
-            commit(store)?;
-            format!("{account} may no longer send as {sender}")
-        }
+        AdminCommand::SendAsAdd { account, sender } => committed(
+            store,
+            store.add_send_as(account, sender),
+            format!("{account} may now send as {sender}"),
+        )?,
+        AdminCommand::SendAsDel { account, sender } => committed(
+            store,
+            store.del_send_as(account, sender),
+            format!("{account} may no longer send as {sender}"),
+        )?,
         AdminCommand::SendAsList(account) => sendas_list(store, account.as_deref())?,
-        AdminCommand::DomainAdminAdd { account, domain } => {
-            store.add_domain_admin(account, domain).map_err(s)?;
-            commit(store)?;
-            format!("{account} now administers {domain}")
-        }
-        AdminCommand::DomainAdminDel { account, domain } => {
-            store.del_domain_admin(account, domain).map_err(s)?;
-            commit(store)?;
-            format!("{account} no longer administers {domain}")
-        }
+        AdminCommand::DomainAdminAdd { account, domain } => committed(
+            store,
+            store.add_domain_admin(account, domain),
+            format!("{account} now administers {domain}"),
+        )?,
+        AdminCommand::DomainAdminDel { account, domain } => committed(
+            store,
+            store.del_domain_admin(account, domain),
+            format!("{account} no longer administers {domain}"),
+        )?,
         AdminCommand::QueueList(name) => queue_list(store, name.as_deref())?,
         AdminCommand::QueueShow(id) => {
             let rec = find(store, *id)?;
@@ -511,6 +511,17 @@ fn lines(items: Vec<String>, empty: &str) -> String {
     } else {
         items.join("\n")
     }
+}
+
+/// A change's outcome: its error, or `done` once it is durable.
+fn committed(
+    store: &Store,
+    change: Result<(), crate::storage::StorageError>,
+    done: String,
+) -> Result<String, String> {
+    change.map_err(|e| e.to_string())?;
+    commit(store)?;
+    Ok(done)
 }
 
 /// `sendas list [ACCOUNT]`: one line per account with rights beyond its own addresses.

@@ -487,15 +487,7 @@ impl Store {
 
     /// Every alias with its targets, sorted by alias.
     pub fn list_aliases(&self) -> Result<Vec<(String, Vec<String>)>, StorageError> {
-        self.tree(TreeIx::Aliases)
-            .iter()
-            .map(|entry| {
-                let (k, v) = entry?;
-                let alias = String::from_utf8(k.to_vec())
-                    .map_err(|_| StorageError::Encoding("alias is not UTF-8".into()))?;
-                Ok((alias, keys::decode(&v, "alias")?))
-            })
-            .collect()
+        keys::list_named(self.tree(TreeIx::Aliases), "alias")
     }
 
     fn alias_targets(&self, alias: &str) -> Result<Option<Vec<String>>, StorageError> {

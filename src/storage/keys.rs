@@ -232,6 +232,22 @@ pub(crate) fn tx_put<T: Serialize>(
 }
 
 /// Typed get outside transactions.
+/// Every entry of a tree keyed by a name (an address, a domain), in key order, the values
+/// decoded; `what` names them in errors.
+pub(crate) fn list_named<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    what: &str,
+) -> Result<Vec<(String, T)>, StorageError> {
+    tree.iter()
+        .map(|entry| {
+            let (k, v) = entry?;
+            let name = String::from_utf8(k.to_vec())
+                .map_err(|_| StorageError::Encoding(format!("{what} key is not UTF-8")))?;
+            Ok((name, decode(&v, what)?))
+        })
+        .collect()
+}
+
 pub(crate) fn get<T: DeserializeOwned>(
     tree: &sled::Tree,
     key: &[u8],

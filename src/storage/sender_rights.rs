@@ -79,15 +79,7 @@ impl Store {
 
     /// Every account with sender rights, sorted by account.
     pub fn list_sender_rights(&self) -> Result<Vec<(String, SenderRights)>, StorageError> {
-        self.tree(TreeIx::SenderRights)
-            .iter()
-            .map(|entry| {
-                let (k, v) = entry?;
-                let account = String::from_utf8(k.to_vec())
-                    .map_err(|_| StorageError::Encoding("account is not UTF-8".into()))?;
-                Ok((account, keys::decode(&v, "sender rights")?))
-            })
-            .collect()
+        keys::list_named(self.tree(TreeIx::SenderRights), "sender rights")
     }
 
     /// Lets `account` send as `entry` (`other@dom` or `@dom`). Exists if already allowed.
