@@ -7,7 +7,7 @@ use std::process::Command;
 
 use common::{without_trace, TestServer, PASSWORD};
 
-const MESSAGE: &[u8] = b"From: Interop <sender@example.net>\r\nTo: bob@example.com\r\n\
+const MESSAGE: &[u8] = b"From: Interop <bob@example.com>\r\nTo: bob@example.com\r\n\
 Subject: interop \xc3\xa9t\xc3\xa9\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
 Content-Transfer-Encoding: 8bit\r\n\r\nLine one.\r\n.line starting with a dot\r\n\r\n\
 caf\xc3\xa9 \xe2\x82\xac\r\nlast line\r\n";

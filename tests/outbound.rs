@@ -399,6 +399,13 @@ fn one_connection_carries_every_queued_message_of_a_destination() {
 fn smarthost_relays_everything_with_auth_over_starttls() {
     // The relay is a second Ferrymail: submission needs STARTTLS, then AUTH.
     let relay = TestServer::start();
+    // The relay's account sends for the whole domain (sender authorization): a smarthost
+    // account carries other users' mail, so it is made the domain's administrator there.
+    let rstore = relay.store();
+    rstore
+        .add_domain_admin("alice@example.com", "example.com")
+        .unwrap();
+    rstore.commit().unwrap();
     let sections = format!(
         "[delivery]\nsmarthost = \"{}\"\nsmarthost_user = \"alice@example.com\"\n\
          smarthost_password = \"{PASSWORD}\"\nconnect_timeout = 5\ncommand_timeout = 20\n",
@@ -410,7 +417,6 @@ fn smarthost_relays_everything_with_auth_over_starttls() {
     wait_for("the relay to accept", || {
         relay.queue_depth(QueueName::Remote) + relay.queue_depth(QueueName::Deferred) == 1
     });
-    let rstore = relay.store();
     let rec = [QueueName::Remote, QueueName::Deferred]
         .iter()
         .flat_map(|q| rstore.queue_list(*q).unwrap())

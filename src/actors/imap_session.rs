@@ -210,6 +210,7 @@ async fn run(
                     actions.extend(session.compression_started(&backend));
                 }
                 Action::Authenticate { login, password } => {
+                    let password = String::from_utf8_lossy(&password.0).into_owned();
                     let account =
                         match check_password(&sctx, "imap", &id, io.peer, login, password).await {
                             Checked::Ok(a) => Some(a),

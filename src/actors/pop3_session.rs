@@ -122,12 +122,15 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                     actions.extend(session.tls_established(&mut backend));
                 }
                 Action::Authenticate { login, password } => {
-                    let answer =
-                        match check_password(&sctx, "pop3", &id, io.peer, login, password).await {
-                            Checked::Ok(a) => AuthAnswer::Account(a),
-                            Checked::Failed => AuthAnswer::Rejected,
-                            Checked::Unavailable => AuthAnswer::Unavailable,
-                        };
+                    let answer = match check_password(
+                        &sctx, "pop3", &id, io.peer, login, password.0,
+                    )
+                    .await
+                    {
+                        Checked::Ok(a) => AuthAnswer::Account(a),
+                        Checked::Failed => AuthAnswer::Rejected,
+                        Checked::Unavailable => AuthAnswer::Unavailable,
+                    };
                     // The login takes the maildrop's snapshot: storage work, off the arbiter.
                     let ((s, b), acts) = on_blocking_pool((session, backend), move |(s, b)| {
                         s.resume_auth(answer, b)

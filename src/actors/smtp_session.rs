@@ -19,11 +19,12 @@ use super::screen::{Offence, Reporter};
 use super::supervisor::session_future;
 use super::ServerContext;
 use crate::config::DmarcEnforcement;
+use crate::mailauth::sender::Verdict;
 use crate::mailauth::{self, Disposition};
 use crate::protocols::smtp::requiretls;
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
-    RecipientCheck, Service, Session, SessionConfig,
+    RecipientCheck, SenderCheck, Service, Session, SessionConfig,
 };
 use crate::storage::{
     Destination, EnvelopeParams, QueueRecipient, QueueRecord, RecipientKind, StorageError, Store,
@@ -106,6 +107,12 @@ impl Directory for StoreDirectory<'_> {
                 RecipientCheck::UnknownLocal
             }
             Ok(RecipientKind::Remote) => RecipientCheck::Remote,
+            // Valid SMTP syntax that no address here can have (e.g. an over-long label):
+            // nobody to deliver to, a permanent 550, not a lookup failure.
+            Err(StorageError::Invalid(e)) => {
+                tracing::debug!("recipient refused: {e}");
+                RecipientCheck::UnknownLocal
+            }
             Err(e) => {
                 tracing::error!("recipient lookup failed: {e}");
                 RecipientCheck::TempFail
@@ -115,6 +122,20 @@ impl Directory for StoreDirectory<'_> {
 
     fn auth_not_offered(&self) {
         self.1.report(Offence::AuthProbe);
+    }
+
+    fn check_sender(&self, account: &str, address: &str) -> SenderCheck {
+        match mailauth::sender::may_send_as(self.0, account, address) {
+            Ok(Verdict::Allowed) => SenderCheck::Allowed,
+            Ok(Verdict::Refused(reason)) => {
+                tracing::info!(user = account, "MAIL FROM refused: {reason}");
+                SenderCheck::Refused(reason)
+            }
+            Err(e) => {
+                tracing::error!("sender lookup failed: {e}");
+                SenderCheck::TempFail
+            }
+        }
     }
 }
 
@@ -244,6 +265,9 @@ async fn enqueue(
     service: Service,
     tls: bool,
 ) -> Result<String, EnqueueError> {
+    if let Some(user) = &env.auth_as {
+        check_header_senders(&sctx.store, user, &env.body)?;
+    }
     let checked = authenticate(sctx, &mut env, service).await?;
     let store = sctx.store.clone();
     let id = store.next_queue_id().map_err(storage_to_enqueue)?;
@@ -345,6 +369,19 @@ async fn enqueue(
         Ok(Err(QueueError::Storage(e))) => Err(storage_to_enqueue(e)),
         Ok(Err(e)) => Err(EnqueueError::Temporary(e.to_string())),
         Err(e) => Err(EnqueueError::Temporary(format!("inbound queue: {e}"))),
+    }
+}
+
+/// An authenticated user's message must not claim a From: or Sender: address the user may
+/// not use (`mailauth::sender`): 550 5.7.1 at the end of DATA/BDAT.
+fn check_header_senders(store: &Store, user: &str, body: &[u8]) -> Result<(), EnqueueError> {
+    match mailauth::sender::check_message(store, user, body) {
+        Ok(Verdict::Allowed) => Ok(()),
+        Ok(Verdict::Refused(reason)) => {
+            tracing::info!(user, "message refused: {reason}");
+            Err(EnqueueError::SenderRefused(reason))
+        }
+        Err(e) => Err(storage_to_enqueue(e)),
     }
 }
 

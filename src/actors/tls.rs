@@ -74,17 +74,27 @@ fn generate_self_signed(hostname: &str, cert: &Path, key: &Path) -> Result<(), T
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        std::fs::write(path, text).map_err(err)?;
-        restrict_permissions(path);
-        Ok(())
+        write_private(path, text.as_bytes()).map_err(err)
     };
     write(key, made.key_pair.serialize_pem())?;
     write(cert, made.cert.pem())
 }
 
-fn restrict_permissions(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+/// Writes `bytes` to a file that is 0600 from the moment it exists: the private key is
+/// never readable by others, not even between a write and a later chmod. A file left by an
+/// earlier run keeps its mode on open, so it is set again.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Loads the PEM pair into a rustls server configuration (ring provider, TLS 1.2 and 1.3).
@@ -110,4 +120,27 @@ pub fn load_server_config(paths: &CertPaths) -> Result<Arc<ServerConfig>, TlsErr
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn self_signed_key_is_created_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c/cert.pem"), dir.path().join("c/key.pem"));
+        generate_self_signed("mail.test", &cert, &key).unwrap();
+        for path in [&key, &cert] {
+            let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        // A key left world-readable by someone is made private again when rewritten.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&key, b"x").unwrap();
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read(&key).unwrap(), b"x");
+    }
 }

@@ -160,6 +160,12 @@ Without --selector one is made from the algorithm and the date (rsa-20261121).
 The domain's first key signs at once; a later one waits for 'dkim activate', so that its
 DNS record can be published before mail signed with it goes out.";
 
+const SENDAS_DETAIL: &str =
+    "An authenticated user may send (MAIL FROM, From:, Sender:) as their own address and its
++tag forms, as aliases that deliver to them, and as any address of a domain they administer;
+server admins (--admin) as anyone. Anything else is refused with 550 5.7.1 unless it is on
+the account's \"may send as\" list: SENDER is an address, or @DOMAIN for all of a domain.
+DKIM signs only with the keys of domains the user may send as.";
 const QUEUES_DETAIL: &str = "Queues: inbound, local, remote, deferred, toarchive, bad.";
 const OWNER_DETAIL: &str =
     "ACCOUNT is an account address, or 'public' for the public folders (\"Public Folders/…\" in IMAP).";
@@ -283,6 +289,52 @@ pub(crate) const COMMANDS: &[Spec] = &[
         "delete an alias, or only one of its targets",
         &[Arg::Text("ALIAS"), Arg::Text("TARGET")],
         1,
+        &[],
+    ),
+    Spec {
+        details: SENDAS_DETAIL,
+        ..spec(
+            "sendas add",
+            "sendas add ACCOUNT SENDER",
+            "let an account send as another address (SENDER), or as any of @DOMAIN",
+            &[Arg::Text("ACCOUNT"), Arg::Text("SENDER")],
+            2,
+            &[],
+        )
+    },
+    spec(
+        "sendas del",
+        "sendas del ACCOUNT SENDER",
+        "take an address or @DOMAIN off an account's \"may send as\" list",
+        &[Arg::Text("ACCOUNT"), Arg::Text("SENDER")],
+        2,
+        &[],
+    ),
+    spec(
+        "sendas list",
+        "sendas list [ACCOUNT]",
+        "show what accounts may send as beyond their own addresses",
+        &[Arg::Text("ACCOUNT")],
+        0,
+        &[],
+    ),
+    Spec {
+        details: SENDAS_DETAIL,
+        ..spec(
+            "domainadmin add",
+            "domainadmin add ACCOUNT DOMAIN",
+            "make an account an administrator of a local domain (it may send as any address there)",
+            &[Arg::Text("ACCOUNT"), Arg::Text("DOMAIN")],
+            2,
+            &[],
+        )
+    },
+    spec(
+        "domainadmin del",
+        "domainadmin del ACCOUNT DOMAIN",
+        "end an account's administration of a domain",
+        &[Arg::Text("ACCOUNT"), Arg::Text("DOMAIN")],
+        2,
         &[],
     ),
     Spec {

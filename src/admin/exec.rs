@@ -78,6 +78,27 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
             commit(store)?;
             format!("alias {alias} deleted")
         }
+        AdminCommand::SendAsAdd { account, sender } => committed(
+            store,
+            store.add_send_as(account, sender),
+            format!("{account} may now send as {sender}"),
+        )?,
+        AdminCommand::SendAsDel { account, sender } => committed(
+            store,
+            store.del_send_as(account, sender),
+            format!("{account} may no longer send as {sender}"),
+        )?,
+        AdminCommand::SendAsList(account) => sendas_list(store, account.as_deref())?,
+        AdminCommand::DomainAdminAdd { account, domain } => committed(
+            store,
+            store.add_domain_admin(account, domain),
+            format!("{account} now administers {domain}"),
+        )?,
+        AdminCommand::DomainAdminDel { account, domain } => committed(
+            store,
+            store.del_domain_admin(account, domain),
+            format!("{account} no longer administers {domain}"),
+        )?,
         AdminCommand::QueueList(name) => queue_list(store, name.as_deref())?,
         AdminCommand::QueueShow(id) => {
             let rec = find(store, *id)?;
@@ -506,4 +527,50 @@ fn lines(items: Vec<String>, empty: &str) -> String {
     } else {
         items.join("\n")
     }
+}
+
+/// A change's outcome: its error, or `done` once it is durable.
+fn committed(
+    store: &Store,
+    change: Result<(), crate::storage::StorageError>,
+    done: String,
+) -> Result<String, String> {
+    change.map_err(|e| e.to_string())?;
+    commit(store)?;
+    Ok(done)
+}
+
+/// `sendas list [ACCOUNT]`: one line per account with rights beyond its own addresses.
+fn sendas_list(store: &Store, account: Option<&str>) -> Result<String, String> {
+    let s = |e: crate::storage::StorageError| e.to_string();
+    let all = match account {
+        Some(a) => {
+            let acc = store
+                .get_account(a)
+                .map_err(s)?
+                .ok_or_else(|| format!("not found: account {a}"))?;
+            vec![(
+                acc.address.clone(),
+                store.sender_rights(&acc.address).map_err(s)?,
+            )]
+        }
+        None => store.list_sender_rights().map_err(s)?,
+    };
+    let describe = |(account, rights): (String, crate::storage::SenderRights)| {
+        let mut parts = Vec::new();
+        if !rights.send_as.is_empty() {
+            parts.push(format!("may send as {}", rights.send_as.join(", ")));
+        }
+        if !rights.domains.is_empty() {
+            parts.push(format!("administers {}", rights.domains.join(", ")));
+        }
+        if parts.is_empty() {
+            parts.push("its own addresses only".to_string());
+        }
+        format!("{account}: {}", parts.join("; "))
+    };
+    Ok(lines(
+        all.into_iter().map(describe).collect(),
+        "no account has sender rights beyond its own addresses",
+    ))
 }

@@ -303,3 +303,53 @@ fn dkim_generate_list_activate_delete() {
         "no DKIM keys for other.example (make one with 'dkim generate other.example')"
     );
 }
+
+#[test]
+fn sendas_and_domainadmin_change_what_an_account_may_send_as() {
+    let (_dir, store) = store();
+    ok(&store, "domain add other.example");
+    assert_eq!(
+        ok(&store, "sendas list"),
+        "no account has sender rights beyond its own addresses"
+    );
+    assert_eq!(
+        ok(&store, "sendas add bob@example.org Info@Other.example"),
+        "bob@example.org may now send as Info@Other.example"
+    );
+    ok(&store, "sendas add bob@example.org @remote.example");
+    assert_eq!(
+        ok(&store, "domainadmin add carol@example.org other.example"),
+        "carol@example.org now administers other.example"
+    );
+    assert_eq!(
+        ok(&store, "sendas list"),
+        "bob@example.org: may send as @remote.example, info@other.example\n\
+         carol@example.org: administers other.example"
+    );
+    assert_eq!(
+        ok(&store, "sendas list carol@example.org"),
+        "carol@example.org: administers other.example"
+    );
+    let rule = |account: &str, address: &str| {
+        crate::mailauth::sender::may_send_as(&store, account, address).unwrap()
+            == crate::mailauth::sender::Verdict::Allowed
+    };
+    assert!(rule("bob@example.org", "info@other.example"));
+    assert!(rule("bob@example.org", "anyone@remote.example"));
+    assert!(rule("carol@example.org", "whoever@other.example"));
+    assert!(!rule("carol@example.org", "bob@example.org"));
+
+    assert!(fails(&store, "sendas add bob@example.org info@other.example").contains("exists"));
+    assert!(fails(&store, "sendas add nobody@example.org x@y.example").contains("account"));
+    assert!(fails(&store, "domainadmin add bob@example.org none.example").contains("domain"));
+    ok(&store, "sendas del bob@example.org info@other.example");
+    assert!(!rule("bob@example.org", "info@other.example"));
+    assert_eq!(
+        ok(&store, "domainadmin del carol@example.org other.example"),
+        "carol@example.org no longer administers other.example"
+    );
+    assert_eq!(
+        ok(&store, "sendas list carol@example.org"),
+        "carol@example.org: its own addresses only"
+    );
+}

@@ -66,6 +66,25 @@ pub enum AdminCommand {
         alias: String,
         target: Option<String>,
     },
+    /// `sender` is an address or `@domain` (see `mailauth::sender`).
+    SendAsAdd {
+        account: String,
+        sender: String,
+    },
+    SendAsDel {
+        account: String,
+        sender: String,
+    },
+    /// One account's sender rights, or every account's that has some.
+    SendAsList(Option<String>),
+    DomainAdminAdd {
+        account: String,
+        domain: String,
+    },
+    DomainAdminDel {
+        account: String,
+        domain: String,
+    },
     /// One of [`QUEUE_NAMES`], or all queues.
     QueueList(Option<String>),
     QueueShow(u64),
@@ -171,6 +190,11 @@ impl AdminCommand {
             AliasAdd { .. } => "alias add",
             AliasList => "alias list",
             AliasDel { .. } => "alias del",
+            SendAsAdd { .. } => "sendas add",
+            SendAsDel { .. } => "sendas del",
+            SendAsList(_) => "sendas list",
+            DomainAdminAdd { .. } => "domainadmin add",
+            DomainAdminDel { .. } => "domainadmin del",
             QueueList(_) => "queue list",
             QueueShow(_) => "queue show",
             QueueRetry(_) => "queue retry",
@@ -300,7 +324,23 @@ impl AdminCommand {
                     .collect(),
                 vec![],
             ),
-            QueueList(q) => (q.iter().cloned().collect(), vec![]),
+            SendAsAdd {
+                account,
+                sender: other,
+            }
+            | SendAsDel {
+                account,
+                sender: other,
+            }
+            | DomainAdminAdd {
+                account,
+                domain: other,
+            }
+            | DomainAdminDel {
+                account,
+                domain: other,
+            } => (vec![account.clone(), other.clone()], vec![]),
+            QueueList(q) | SendAsList(q) => (q.iter().cloned().collect(), vec![]),
             QueueShow(id) | QueueRetry(id) | QueueDelete(id) | QueueBounce(id) => {
                 (vec![format!("{id:016X}")], vec![])
             }

@@ -161,6 +161,11 @@ fn is_address(value: &str) -> bool {
         if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
 }
 
+/// `example.com` in `@example.com`: not empty, no second `@`, no spaces.
+fn is_domain_word(value: &str) -> bool {
+    !value.is_empty() && !value.contains('@') && !value.contains(char::is_whitespace)
+}
+
 fn not_address(spec: &Spec, value: &str) -> AdminParseError {
     err(
         spec,
@@ -198,8 +203,13 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
         Arg::Text(name) if value.trim().is_empty() => {
             Err(err(spec, format!("{name} must not be empty")))
         }
-        Arg::Text("ADDRESS" | "ALIAS" | "TARGET") if !is_address(value) => {
+        Arg::Text("ADDRESS" | "ALIAS" | "TARGET" | "ACCOUNT") if !is_address(value) => {
             Err(not_address(spec, value))
+        }
+        Arg::Text("SENDER")
+            if !is_address(value) && !value.strip_prefix('@').is_some_and(is_domain_word) =>
+        {
+            Err(err(spec, format!("'{value}' is not an address or @domain")))
         }
         Arg::Text("IDENTIFIER") if !value.eq_ignore_ascii_case(ANYONE) && !is_address(value) => {
             Err(err(
@@ -304,6 +314,23 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         "alias del" => AliasDel {
             alias: arg(0),
             target: p.args.get(1).cloned(),
+        },
+        "sendas add" => SendAsAdd {
+            account: arg(0),
+            sender: arg(1),
+        },
+        "sendas del" => SendAsDel {
+            account: arg(0),
+            sender: arg(1),
+        },
+        "sendas list" => SendAsList(p.args.first().cloned()),
+        "domainadmin add" => DomainAdminAdd {
+            account: arg(0),
+            domain: arg(1).to_ascii_lowercase(),
+        },
+        "domainadmin del" => DomainAdminDel {
+            account: arg(0),
+            domain: arg(1).to_ascii_lowercase(),
         },
         "queue list" => QueueList(queue(0)),
         "queue show" => QueueShow(id(&arg(0))),

@@ -220,6 +220,36 @@ fn parse_every_command() {
         ),
         ("dkim list example.org", DkimList(s("example.org"))),
         (
+            "sendas add bob@x info@y",
+            SendAsAdd {
+                account: s("bob@x"),
+                sender: s("info@y"),
+            },
+        ),
+        (
+            "SENDAS del bob@x @y.example",
+            SendAsDel {
+                account: s("bob@x"),
+                sender: s("@y.example"),
+            },
+        ),
+        ("sendas list", SendAsList(None)),
+        ("sendas list bob@x", SendAsList(Some(s("bob@x")))),
+        (
+            "domainadmin add bob@x Y.Example",
+            DomainAdminAdd {
+                account: s("bob@x"),
+                domain: s("y.example"),
+            },
+        ),
+        (
+            "domainadmin del bob@x y.example",
+            DomainAdminDel {
+                account: s("bob@x"),
+                domain: s("y.example"),
+            },
+        ),
+        (
             "dkim activate example.org S2",
             DkimActivate {
                 domain: s("example.org"),
@@ -415,6 +445,12 @@ fn parse_errors() {
         ("alias add a@x", "alias add: missing TARGET\nusage: alias add ALIAS TARGET"),
         ("alias add a@x b", "alias add: 'b' is not an address (expected local@domain)\nusage: alias add ALIAS TARGET"),
         ("alias del", "alias del: missing ALIAS\nusage: alias del ALIAS [TARGET]"),
+        ("sendas add bob@x", "sendas add: missing SENDER\nusage: sendas add ACCOUNT SENDER"),
+        ("sendas add bob info@y", "sendas add: 'bob' is not an address (expected local@domain)\nusage: sendas add ACCOUNT SENDER"),
+        ("sendas add bob@x y.example", "sendas add: 'y.example' is not an address or @domain\nusage: sendas add ACCOUNT SENDER"),
+        ("sendas add bob@x @", "sendas add: '@' is not an address or @domain\nusage: sendas add ACCOUNT SENDER"),
+        ("sendas list a@x b@x", "sendas list: unexpected argument 'b@x'\nusage: sendas list [ACCOUNT]"),
+        ("domainadmin add bob@x a@y", "domainadmin add: 'a@y' is not a domain name\nusage: domainadmin add ACCOUNT DOMAIN"),
         ("alias del a@x b@x c@x", "alias del: unexpected argument 'c@x'\nusage: alias del ALIAS [TARGET]"),
         (
             "queue list deferd",
@@ -541,6 +577,16 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
         }),
         (addr, ".{1,16}").prop_map(|(address, password)| AccountPasswd { address, password }),
         (addr, prop::option::of(addr)).prop_map(|(alias, target)| AliasDel { alias, target }),
+        (
+            addr,
+            prop_oneof![
+                addr.prop_map(String::from),
+                domain.prop_map(|d| format!("@{d}"))
+            ]
+        )
+            .prop_map(|(account, sender)| SendAsAdd { account, sender }),
+        prop::option::of(addr).prop_map(SendAsList),
+        (addr, domain).prop_map(|(account, domain)| DomainAdminDel { account, domain }),
         prop::option::of(queue.clone()).prop_map(QueueList),
         (any::<u64>(), queue).prop_map(|(id, to)| QueueMove { id, to }),
         any::<u64>().prop_map(QueueShow),
@@ -620,12 +666,14 @@ fn complete_table() {
         "dkim",
         "dns",
         "domain",
+        "domainadmin",
         "domainpop",
         "folder",
         "help",
         "queue",
         "reload",
         "screen",
+        "sendas",
         "shutdown",
         "source",
         "status",
@@ -641,6 +689,8 @@ fn complete_table() {
         ("screen ban 192.0.2.1 -", 21, &["--for"]),
         ("source ", 7, &["add", "del", "list", "run", "status"]),
         ("domainpop ", 10, &["del", "run", "set", "show"]),
+        ("sendas ", 7, &["add", "del", "list"]),
+        ("domainadmin ", 12, &["add", "del"]),
         ("source add bob@x --no", 17, &["--no-verify"]),
         ("  st", 2, &["status"]),
         ("x", 0, &[]),

@@ -21,7 +21,10 @@
 //! - Signing: [`sign::Signer::sign`] gives the DKIM-Signature header for a message under a
 //!   domain's active key; the SMTP session signs mail from authenticated users
 //!   ([`sign::Signer::sign_submission`]) before it is queued, so every copy (local and remote)
-//!   carries the signature. Outbound delivery needs no other signing step.
+//!   carries the signature. Outbound delivery needs no other signing step. The From:
+//!   domain's key is used only for a user allowed to send as that From: ([`sender`]).
+//! - Sender authorization: [`sender`] says which addresses an authenticated user may use
+//!   (MAIL FROM, From:, Sender:); the SMTP session refuses the rest with 550 5.7.1.
 //! - Checking: on the smtp port, unless `[auth] verify = false`, the session runs
 //!   [`verify::Verifier::check`], prepends [`results::format_header`] and applies
 //!   [`results::disposition`]: reject (550 5.7.1), quarantine (the queue record's `folder` is
@@ -41,6 +44,7 @@
 
 pub mod keys;
 pub mod results;
+pub mod sender;
 pub mod sign;
 #[cfg(test)]
 #[path = "../../tests/common/dns.rs"]

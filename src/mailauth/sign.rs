@@ -8,6 +8,7 @@ use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 
 use super::keys::load_signing_key;
+use super::sender::{self, Verdict};
 use super::AuthError;
 use crate::storage::Store;
 
@@ -89,6 +90,11 @@ impl Signer {
 
     /// Signs a message submitted by `auth_as`: with the key of its From: domain, or, when
     /// that domain has none, of the account's own domain. `None` when neither has a key.
+    ///
+    /// The From: domain's key is used only when `auth_as` may send as every From: and
+    /// Sender: address ([`sender::check_message`]). The session refuses such a message
+    /// before it gets here; this is the second line, so that no path can sign as a domain
+    /// the user may not use.
     pub fn sign_submission(
         &self,
         store: &Store,
@@ -97,7 +103,12 @@ impl Signer {
     ) -> Result<Option<String>, AuthError> {
         let mut domains: Vec<String> = Vec::with_capacity(2);
         if let Some(d) = from_domain(message) {
-            domains.push(d);
+            match sender::check_message(store, auth_as, message)? {
+                Verdict::Allowed => domains.push(d),
+                Verdict::Refused(reason) => {
+                    tracing::warn!(user = auth_as, "not signing with the key of {d}: {reason}")
+                }
+            }
         }
         if let Some((_, d)) = auth_as.rsplit_once('@') {
             let d = d.to_ascii_lowercase();
@@ -192,6 +203,9 @@ mod tests {
         let (_dir, store) = crate::storage::testutil::store();
         store.add_domain("example.com").unwrap();
         store.add_domain("other.example").unwrap();
+        store
+            .add_account("carol@other.example", "pw", false)
+            .unwrap();
         let signer = Signer::default();
         let now = crate::clock::unix_now();
         assert_eq!(
@@ -211,6 +225,17 @@ mod tests {
         let h = sign_after_key_for("other.example");
         assert!(h.contains("d=other.example"), "{h}");
         let h = sign_after_key_for("example.com");
+        assert!(
+            h.contains("d=other.example"),
+            "carol may not send as bob@example.com: its key is not used: {h}"
+        );
+        store
+            .add_send_as("carol@other.example", "bob@example.com")
+            .unwrap();
+        let h = signer
+            .sign_submission(&store, MSG, "carol@other.example")
+            .unwrap()
+            .unwrap();
         assert!(h.contains("d=example.com"), "the From: domain wins: {h}");
         assert_eq!(from_domain(MSG).as_deref(), Some("example.com"));
         assert_eq!(from_domain(b"Subject: x\r\n\r\n"), None);

@@ -16,6 +16,7 @@ use super::blobs::RefDelta;
 use super::folders::{tx_create_folder, tx_drop_folder, DEFAULT_FOLDERS};
 use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::quota::{tx_drop_quota, tx_init_quota};
+use super::sender_rights::tx_drop_sender_rights;
 use super::{abort, now_secs, StorageError, Store};
 
 /// Alias chains deeper than this are cut (and logged).
@@ -229,6 +230,7 @@ impl Store {
             }
             Ok(())
         })?;
+        self.drop_domain_rights(&name)?;
         self.drop_fetch_sources(&name)
     }
 
@@ -325,6 +327,7 @@ impl Store {
                     tx_remove_acl_entry(tx, *folder, &address)?;
                 }
                 tx_drop_quota(tx, &address)?;
+                tx_drop_sender_rights(tx, &address)?;
                 if tx
                     .tree(TreeIx::Accounts)
                     .remove(address.as_bytes())?
@@ -484,15 +487,7 @@ impl Store {
 
     /// Every alias with its targets, sorted by alias.
     pub fn list_aliases(&self) -> Result<Vec<(String, Vec<String>)>, StorageError> {
-        self.tree(TreeIx::Aliases)
-            .iter()
-            .map(|entry| {
-                let (k, v) = entry?;
-                let alias = String::from_utf8(k.to_vec())
-                    .map_err(|_| StorageError::Encoding("alias is not UTF-8".into()))?;
-                Ok((alias, keys::decode(&v, "alias")?))
-            })
-            .collect()
+        keys::list_named(self.tree(TreeIx::Aliases), "alias")
     }
 
     fn alias_targets(&self, alias: &str) -> Result<Option<Vec<String>>, StorageError> {

@@ -36,11 +36,12 @@ pub(crate) enum TreeIx {
     FetchDedup,
     Metadata,
     UrlAuth,
+    SenderRights,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 21] = [
+    const FIXED: [TreeIx; 22] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -62,6 +63,7 @@ impl TreeIx {
         TreeIx::FetchDedup,
         TreeIx::Metadata,
         TreeIx::UrlAuth,
+        TreeIx::SenderRights,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -95,6 +97,7 @@ impl TreeIx {
             TreeIx::FetchDedup => 18,
             TreeIx::Metadata => 19,
             TreeIx::UrlAuth => 20,
+            TreeIx::SenderRights => 21,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -122,6 +125,7 @@ impl TreeIx {
             TreeIx::FetchDedup => "v1/fetch_dedup".into(),
             TreeIx::Metadata => "v1/metadata".into(),
             TreeIx::UrlAuth => "v1/urlauth".into(),
+            TreeIx::SenderRights => "v1/sender_rights".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }
@@ -228,6 +232,22 @@ pub(crate) fn tx_put<T: Serialize>(
 }
 
 /// Typed get outside transactions.
+/// Every entry of a tree keyed by a name (an address, a domain), in key order, the values
+/// decoded; `what` names them in errors.
+pub(crate) fn list_named<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    what: &str,
+) -> Result<Vec<(String, T)>, StorageError> {
+    tree.iter()
+        .map(|entry| {
+            let (k, v) = entry?;
+            let name = String::from_utf8(k.to_vec())
+                .map_err(|_| StorageError::Encoding(format!("{what} key is not UTF-8")))?;
+            Ok((name, decode(&v, what)?))
+        })
+        .collect()
+}
+
 pub(crate) fn get<T: DeserializeOwned>(
     tree: &sled::Tree,
     key: &[u8],

@@ -38,6 +38,7 @@
 //! | `v1/metadata`       | folder id u64 BE; `0u64` BE [++ account] for the server | `MetadataRecord` (see [`metadata`]) |
 //! | `v1/urlauth`        | folder id u64 BE                      | URLAUTH access keys per user (see [`urlauth`]) |
 //! | `v1/screen`         | `ip/`, `account/`, `allow/`, `deny/` + name | dynamic screening (see [`screen`]) |
+//! | `v1/sender_rights`  | account (lowercase)                   | `SenderRights` (see [`sender_rights`]) |
 //!
 //! `v1/mta_sts`, `v1/tlsrpt` and `v1/screen` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write).
@@ -48,7 +49,7 @@
 //!
 //! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
 //!
-//! The last four trees (and later `v1/dkim`, `v1/metadata` and `v1/urlauth`) were added within schema 1 without changing any older record, so data
+//! The last four trees (and later `v1/dkim`, `v1/metadata`, `v1/urlauth` and `v1/sender_rights`) were added within schema 1 without changing any older record, so data
 //! directories written before them still open: [`Store::open`] rebuilds every `FolderExt` that
 //! is missing or out of step with its folder (it records the folder's UIDNEXT and modseq at its
 //! last update, and every message change moves one of them), and re-sums the quota usage of
@@ -113,6 +114,7 @@ mod queue;
 mod quota;
 mod screen;
 mod secrets;
+mod sender_rights;
 mod subscriptions;
 mod sweep;
 mod tlspolicy;
@@ -145,6 +147,7 @@ pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord}
 pub use quota::Quota;
 pub use screen::{Ban, ScreenRecord, ScreenRule, ScreenSnapshot};
 pub use secrets::SecretKey;
+pub use sender_rights::{SenderEntry, SenderRights};
 pub use sweep::{SweepReport, DAMAGED_KEYWORD, ORPHAN_GRACE};
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 

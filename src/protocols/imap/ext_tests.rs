@@ -5,7 +5,8 @@
 use super::fuzz::{MemBackend, USER};
 use super::session::{Action, Session, SessionConfig};
 
-pub(super) fn logged_in(b: &MemBackend) -> Session {
+/// A session after its greeting, plaintext login allowed.
+fn greeted() -> Session {
     let mut s = Session::new(
         SessionConfig {
             hostname: "h".into(),
@@ -18,6 +19,11 @@ pub(super) fn logged_in(b: &MemBackend) -> Session {
         false,
     );
     s.greeting();
+    s
+}
+
+pub(super) fn logged_in(b: &MemBackend) -> Session {
+    let mut s = greeted();
     let acts = s.receive(b"l LOGIN x y\r\n", b);
     assert!(
         matches!(acts[..], [Action::Authenticate { .. }]),
@@ -126,4 +132,15 @@ fn savedate_fetch_and_search() {
         assert_eq!(first, want, "{key}");
         assert!(t.ends_with("k OK SEARCH completed\r\n"), "{key}: {t}");
     }
+}
+
+/// A password check action can be logged with `{:?}` without showing the password.
+#[test]
+fn authenticate_action_debug_hides_the_password() {
+    let b = MemBackend::new();
+    let acts = greeted().receive(b"l LOGIN bob hunter2secret\r\n", &b);
+    let shown = format!("{acts:?}");
+    assert!(shown.contains("Authenticate"), "{shown}");
+    assert!(shown.contains("bob"), "{shown}");
+    assert!(!shown.contains("hunter2secret"), "{shown}");
 }

@@ -47,10 +47,11 @@ pub enum Action {
     Send(Vec<u8>),
     /// The tagged OK for STARTTLS was sent: flush, handshake, then call `tls_established`.
     StartTls,
-    /// Check a password; answer with `resume_auth`.
+    /// Check a password; answer with `resume_auth`. The password is a [`Secret`] so that
+    /// `Debug` output of an action (a trace log) never shows it.
     Authenticate {
         login: String,
-        password: String,
+        password: Secret,
     },
     /// Report changes of this folder (or of none) to `folder_changed` from now on.
     Watch(Option<FolderRef>),
@@ -655,7 +656,6 @@ impl Session {
         out: &mut Out,
         actions: &mut Vec<Action>,
     ) {
-        let password = String::from_utf8_lossy(&password.0).into_owned();
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Authenticate {
             login: user,

@@ -34,10 +34,11 @@ pub enum Action {
     Send(Vec<u8>),
     /// "+OK" to STLS was queued: flush, handshake, then call `tls_established`.
     StartTls,
-    /// Check a password; answer with `resume_auth`.
+    /// Check a password; answer with `resume_auth`. The password is a [`Secret`] so that
+    /// `Debug` output of an action (a trace log) never shows it.
     Authenticate {
         login: String,
-        password: String,
+        password: Secret,
     },
     Close,
 }
@@ -349,10 +350,7 @@ impl Session {
         actions: &mut Vec<Action>,
     ) {
         flush(out, actions);
-        actions.push(Action::Authenticate {
-            login,
-            password: password.0,
-        });
+        actions.push(Action::Authenticate { login, password });
         self.waiting = true;
     }
 

@@ -51,7 +51,7 @@ fn run_chunks(cfg: SessionConfig, tls: bool, backend: MemBackend, chunks: &[&[u8
                     s.tls_established(&mut r.backend)
                 }
                 Action::Authenticate { login, password } => {
-                    let answer = if login == USER && password == PASSWORD {
+                    let answer = if login == USER && password.0 == PASSWORD {
                         AuthAnswer::Account(login)
                     } else if login == "down@fuzz.test" {
                         AuthAnswer::Unavailable
@@ -481,4 +481,17 @@ fn timeout_and_shutdown_close_without_update() {
         a[0],
         Action::Send(b"-ERR [SYS/TEMP] Server shutting down\r\n".to_vec())
     );
+}
+
+/// A password check action can be logged with `{:?}` without showing the password.
+#[test]
+fn authenticate_action_debug_hides_the_password() {
+    let mut s = Session::new(config(true), false);
+    let mut b = MemBackend::new();
+    s.greeting();
+    let mut acts = s.receive(b"USER bob@x\r\n", &mut b);
+    acts.extend(s.receive(b"PASS hunter2secret\r\n", &mut b));
+    let shown = format!("{acts:?}");
+    assert!(shown.contains("Authenticate"), "{shown}");
+    assert!(!shown.contains("hunter2secret"), "{shown}");
 }

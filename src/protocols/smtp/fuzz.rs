@@ -10,8 +10,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{
-    Action, Answer, Directory, EnqueueError, PeerInfo, RecipientCheck, Service, Session,
-    SessionConfig,
+    Action, Answer, Directory, EnqueueError, PeerInfo, RecipientCheck, SenderCheck, Service,
+    Session, SessionConfig,
 };
 
 struct FuzzDirectory;
@@ -24,6 +24,14 @@ impl Directory for FuzzDirectory {
             2 => RecipientCheck::Remote,
             3 => RecipientCheck::MailboxFull,
             _ => RecipientCheck::TempFail,
+        }
+    }
+
+    fn check_sender(&self, account: &str, address: &str) -> SenderCheck {
+        match address.len() % 3 {
+            0 => SenderCheck::Allowed,
+            1 => SenderCheck::Refused(format!("{address} is not {account}'s")),
+            _ => SenderCheck::TempFail,
         }
     }
 }

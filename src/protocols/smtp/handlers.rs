@@ -7,7 +7,7 @@ use super::command::{is_mailbox, Command, MailParams, RcptParams};
 use super::data::{BodyBuf, DotDecoder};
 use super::reply::{self, Reply};
 use super::session::{Helo, Mode, Pending, Session, Transaction};
-use super::{Action, Directory, Recipient, RecipientCheck};
+use super::{Action, Directory, Recipient, RecipientCheck, SenderCheck};
 
 impl Session {
     /// Dispatch a parsed command (mode is `Command`).
@@ -15,7 +15,7 @@ impl Session {
         match cmd {
             Command::Ehlo(name) => self.ehlo(name, true, out),
             Command::Helo(name) => self.ehlo(name, false, out),
-            Command::Mail { from, params } => self.mail(from, params, out),
+            Command::Mail { from, params } => self.mail(from, params, dir, out),
             Command::Rcpt { to, params } => self.rcpt(to, params, dir, out),
             Command::Data => self.data(out),
             Command::Bdat { size, last } => self.bdat(size, last, out),
@@ -76,7 +76,14 @@ impl Session {
     }
 
     /// MAIL, after HELO/EHLO and outside a transaction (RFC 5321 §4.1.1.2).
-    fn mail(&mut self, from: String, params: MailParams, out: &mut Vec<Action>) {
+    fn mail(
+        &mut self,
+        from: String,
+        params: MailParams,
+        dir: &dyn Directory,
+        out: &mut Vec<Action>,
+    ) {
+        let sender = self.auth.as_deref().map(|a| dir.check_sender(a, &from));
         let r = if self.helo.is_none() {
             reply::R503_NEED_HELO
         } else if self.tx.is_some() {
@@ -96,6 +103,10 @@ impl Session {
         } else if params.requiretls && !self.tls {
             // RFC 8689 §4.1
             reply::R530_REQUIRETLS_NEEDS_TLS
+        } else if let Some(SenderCheck::Refused(reason)) = &sender {
+            reply::r550_sender_refused(reason)
+        } else if sender == Some(SenderCheck::TempFail) {
+            reply::R451_RCPT_TEMPFAIL
         } else {
             self.tx = Some(Transaction {
                 mail_from: from,
@@ -133,6 +144,14 @@ impl Session {
         };
         if !is_mailbox(&address) {
             return reply::R553_BAD_RCPT;
+        }
+        // Valid syntax, but no account has such an address and the queue does not carry
+        // them: a clear permanent answer rather than a failed lookup.
+        if address.starts_with('"') {
+            return reply::r550_quoted_local_part(&address);
+        }
+        if address.ends_with(']') {
+            return reply::r550_address_literal(&address);
         }
         if !address.is_ascii() && !tx.params.smtputf8 {
             return reply::R553_NEED_SMTPUTF8;

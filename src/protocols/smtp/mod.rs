@@ -42,6 +42,12 @@
 //! - Paths must be in angle brackets (`MAIL FROM:<a@b>`); a space after the colon is accepted
 //!   because many clients send it. Source routes (`<@x,@y:a@b>`) are accepted and ignored
 //!   (RFC 5321 §4.1.2). `RCPT TO:<Postmaster>` is read as `postmaster@<hostname>` (§4.5.1).
+//! - RCPT with a quoted local part (`"a b"@dom`) is refused with 550 5.1.3 and one with an
+//!   address literal as domain (`a@[192.0.2.1]`) with 550 5.1.2: no account has such an
+//!   address, and such addresses are not relayed.
+//! - After AUTH, MAIL FROM is checked with [`Directory::check_sender`] (550 5.7.1 when the
+//!   user may not use the address); the From:/Sender: fields are checked by the shell at
+//!   enqueue, with the same rule.
 //! - A command line ending in a bare LF is refused (500 5.5.2), never executed.
 //! - In DATA a bare LF is stored as CRLF, but only a real CRLF starts a line: the terminator is
 //!   `CRLF . CRLF` and nothing else (SMTP smuggling defence), and dot-unstuffing only applies
@@ -169,6 +175,19 @@ pub trait Directory {
     /// Told when a client sends AUTH where it is not offered (the smtp port): a probe for
     /// a submission service, which the actor layer's screening counts.
     fn auth_not_offered(&self) {}
+    /// Whether the authenticated `account` may use `address` (without `<>`, "" for the
+    /// null sender) as reverse-path; the rule is `mailauth::sender`.
+    fn check_sender(&self, account: &str, address: &str) -> SenderCheck;
+}
+
+/// Result of a sender check at MAIL FROM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderCheck {
+    Allowed,
+    /// 550 5.7.1 with this reason.
+    Refused(String),
+    /// Lookup failed for now: 451 4.3.0.
+    TempFail,
 }
 
 /// Result of a recipient lookup.
@@ -256,6 +275,9 @@ pub enum EnqueueError {
     /// 550 5.7.1: the sender's domain asks for this (a DMARC reject policy, RFC 7489 §6.6.4).
     #[error("refused by policy: {0}")]
     PolicyRejected(String),
+    /// 550 5.7.1: the authenticated user may not use the message's From:/Sender: address.
+    #[error("sender refused: {0}")]
+    SenderRefused(String),
 }
 
 /// A message as received, ready for the inbound queue.

@@ -94,6 +94,7 @@ pub mod status {
     pub const S4_7_0: &str = "4.7.0";
     pub const S5_0_0: &str = "5.0.0";
     pub const S5_1_1: &str = "5.1.1";
+    pub const S5_1_2: &str = "5.1.2";
     pub const S5_1_3: &str = "5.1.3";
     pub const S5_1_7: &str = "5.1.7";
     pub const S5_3_4: &str = "5.3.4";
@@ -251,6 +252,37 @@ pub fn r550_no_such_user(addr: &str) -> Reply {
     )
 }
 
+/// `550 5.7.1 <reason>`: the authenticated user may not use this sender address; the
+/// reason (from `mailauth::sender`) names the address and the account.
+pub fn r550_sender_refused(reason: &str) -> Reply {
+    Reply::dynamic(550, Some(S5_7_1), one_line(reason))
+}
+
+/// `550 5.1.3 <addr>: …`: a quoted local part, which no account here has and which the
+/// queue does not carry to other servers.
+pub fn r550_quoted_local_part(addr: &str) -> Reply {
+    Reply::dynamic(
+        550,
+        Some(S5_1_3),
+        format!(
+            "<{}>: Recipient address rejected: quoted local parts are not accepted",
+            one_line(addr)
+        ),
+    )
+}
+
+/// `550 5.1.2 <addr>: …`: an address literal (`user@[192.0.2.1]`) as recipient domain.
+pub fn r550_address_literal(addr: &str) -> Reply {
+    Reply::dynamic(
+        550,
+        Some(S5_1_2),
+        format!(
+            "<{}>: Recipient address rejected: address literals are not accepted as domains",
+            one_line(addr)
+        ),
+    )
+}
+
 /// `554 5.7.1 <addr>: Relay access denied`
 pub fn r554_relay_denied(addr: &str) -> Reply {
     Reply::dynamic(
@@ -298,6 +330,7 @@ impl From<&EnqueueError> for Reply {
                 format!("Message rejected: {}", one_line(msg)),
             ),
             EnqueueError::Rejected(_) => Reply::new(554, S5_7_1, "Message rejected"),
+            EnqueueError::SenderRefused(reason) => r550_sender_refused(reason),
             EnqueueError::PolicyRejected(msg) => Reply::dynamic(
                 550,
                 Some(S5_7_1),

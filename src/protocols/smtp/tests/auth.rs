@@ -10,22 +10,32 @@ fn b64(s: &str) -> String {
     STANDARD.encode(s)
 }
 
+/// EHLO, AUTH PLAIN as alice (with an initial response), then `commands` (CRLF-terminated;
+/// `{AUTH}` stands for the same AUTH PLAIN line again), all in one write.
+fn as_alice(commands: &str) -> super::Outcome {
+    let auth = format!("AUTH PLAIN {}", b64("\0alice\0secret"));
+    let commands = commands.replace("{AUTH}", &auth);
+    transcript(format!("EHLO c\r\n{auth}\r\n{commands}").as_bytes())
+}
+
+/// The replies [`as_alice`] starts with.
+const ALICE_IN: [&str; 4] = [
+    "220 ",
+    "250 AUTH PLAIN LOGIN",
+    "[AUTH PLAIN - alice]",
+    "235 2.7.0 Authentication successful",
+];
+
 #[test]
 fn plain_with_initial_response_and_pipelining() {
-    let out = transcript(
-        format!(
-            "EHLO c\r\nAUTH PLAIN {}\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<x@remote.org>\r\n\
-             DATA\r\nhi\r\n.\r\nAUTH PLAIN {}\r\n",
-            b64("\0alice\0secret"),
-            b64("\0alice\0secret")
-        )
-        .as_bytes(),
+    let out = as_alice(
+        "MAIL FROM:<alice@example.com>\r\nRCPT TO:<x@remote.org>\r\nDATA\r\nhi\r\n.\r\n{AUTH}\r\n",
     );
     out.expect(&[
-        "220 ",
-        "250 AUTH PLAIN LOGIN",
-        "[AUTH PLAIN - alice]",
-        "235 2.7.0 Authentication successful",
+        ALICE_IN[0],
+        ALICE_IN[1],
+        ALICE_IN[2],
+        ALICE_IN[3],
         "250 2.1.0",
         "250 2.1.5",
         "354 ",
@@ -234,4 +244,55 @@ fn password_is_not_in_debug_output() {
         text.contains("alice") && !text.contains("hunter2"),
         "{text}"
     );
+}
+
+/// After AUTH, MAIL FROM goes through the directory's sender rule: 550 5.7.1 with the
+/// reason for someone else's address, 451 when the lookup fails, and the transaction is
+/// not opened (RCPT then needs MAIL). `<>` and the user's own +tag forms pass.
+#[test]
+fn authenticated_mail_from_must_be_the_users() {
+    let out = as_alice(
+        "MAIL FROM:<bob@example.com>\r\nRCPT TO:<x@remote.org>\r\n\
+         MAIL FROM:<temp@example.com>\r\nMAIL FROM:<alice+news@example.com>\r\nRSET\r\n\
+         MAIL FROM:<>\r\nRSET\r\n",
+    );
+    out.expect(&[
+        ALICE_IN[0],
+        ALICE_IN[1],
+        ALICE_IN[2],
+        ALICE_IN[3],
+        "550 5.7.1 <bob@example.com>: Sender address rejected: not owned by user alice@example.com",
+        "503 5.5.1 Error: need MAIL command",
+        "451 4.3.0",
+        "250 2.1.0",
+        "250 2.0.0",
+        "250 2.1.0",
+        "250 2.0.0",
+    ]);
+}
+
+/// Without AUTH (mail from another server on port 25) the sender rule does not apply.
+#[test]
+fn unauthenticated_mail_from_is_not_checked() {
+    let out =
+        transcript(b"EHLO c\r\nMAIL FROM:<bob@example.com>\r\nRCPT TO:<alice@example.com>\r\n");
+    out.expect(&["220 ", "250 AUTH PLAIN LOGIN", "250 2.1.0", "250 2.1.5"]);
+}
+
+/// Quoted local parts and address literals get a clear permanent refusal, not a 451.
+#[test]
+fn quoted_and_literal_recipients_are_refused_permanently() {
+    let out = transcript(
+        b"EHLO c\r\nMAIL FROM:<x@remote.org>\r\nRCPT TO:<\"john doe\"@example.com>\r\n\
+          RCPT TO:<alice@[192.0.2.1]>\r\nRCPT TO:<alice@[IPv6:2001:db8::1]>\r\nRCPT TO:<alice@example.com>\r\n",
+    );
+    out.expect(&[
+        "220 ",
+        "250 AUTH PLAIN LOGIN",
+        "250 2.1.0",
+        "550 5.1.3 <\"john doe\"@example.com>: Recipient address rejected: quoted local parts",
+        "550 5.1.2 <alice@[192.0.2.1]>: Recipient address rejected: address literals",
+        "550 5.1.2 <alice@[IPv6:2001:db8::1]>",
+        "250 2.1.5",
+    ]);
 }

@@ -11,8 +11,8 @@ mod transcripts;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{
-    Action, Answer, Directory, EnqueueError, Envelope, PeerInfo, RecipientCheck, Service, Session,
-    SessionConfig,
+    Action, Answer, Directory, EnqueueError, Envelope, PeerInfo, RecipientCheck, SenderCheck,
+    Service, Session, SessionConfig,
 };
 
 /// bob*/alice/jörg/postmaster are local; temp@ fails; other @example.com are unknown; the
@@ -29,6 +29,20 @@ impl Directory for FakeDir {
             a if a.starts_with("bob") && a.ends_with("@example.com") => RecipientCheck::Local,
             a if a.ends_with("@example.com") => RecipientCheck::UnknownLocal,
             _ => RecipientCheck::Remote,
+        }
+    }
+
+    /// alice may use her address, its +tag forms and <>; temp@ fails; the rest is refused.
+    fn check_sender(&self, account: &str, address: &str) -> SenderCheck {
+        let own =
+            |a: &str| a == account || (a.starts_with("alice+") && a.ends_with("@example.com"));
+        match address {
+            "" => SenderCheck::Allowed,
+            "temp@example.com" => SenderCheck::TempFail,
+            a if account == "alice@example.com" && own(a) => SenderCheck::Allowed,
+            a => SenderCheck::Refused(format!(
+                "<{a}>: Sender address rejected: not owned by user {account}"
+            )),
         }
     }
 }
