@@ -100,6 +100,7 @@ mod message_value;
 mod messages;
 mod metadata;
 mod queue;
+mod queue_counts;
 mod quota;
 mod secrets;
 mod subscriptions;
@@ -256,6 +257,8 @@ struct Inner {
     root: PathBuf,
     /// The key sealing fetch passwords, loaded (or made) on first use.
     secret_key: Mutex<Option<Arc<SecretKey>>>,
+    /// Queue depths, counted once at open and moved by every commit since.
+    queue_counts: queue_counts::QueueCounts,
 }
 
 impl Store {
@@ -274,6 +277,8 @@ impl Store {
             trees.push(db.open_tree(ix.tree_name())?);
         }
         db.flush()?;
+        let queue_counts =
+            queue_counts::QueueCounts::scan(|q| trees[TreeIx::Queue(q).index()].len());
         let committer = Committer::start(db.clone(), blobs.dirty_dirs())?;
         let store = Store {
             inner: Arc::new(Inner {
@@ -285,6 +290,7 @@ impl Store {
                 expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
                 root: data_dir.to_path_buf(),
                 secret_key: Mutex::new(None),
+                queue_counts,
             }),
         };
         store.repair_counters()?;
@@ -323,6 +329,10 @@ impl Store {
     /// Counters of the group committer.
     pub fn commit_stats(&self) -> CommitStats {
         self.inner.committer.stats()
+    }
+
+    pub(crate) fn queue_counts(&self) -> &queue_counts::QueueCounts {
+        &self.inner.queue_counts
     }
 
     /// The sled tree for `ix`, for reads and scans outside transactions.
