@@ -18,6 +18,7 @@ usage:
   ferrymail bench relay --target HOST:PORT …   relaying throughput to a sink it starts (… --help)
   ferrymail bench imap --target HOST:PORT …    load-test any IMAP server (ferrymail bench imap --help)
   ferrymail bench pop3 --target HOST:PORT …    load-test any POP3 server (ferrymail bench pop3 --help)
+  ferrymail bench drip --smtp H:P --imap H:P … slow-drip connections vs a normal client (… --help)
   ferrymail COMMAND … [--config FILE]          one console command, e.g.
       ferrymail domain add example.com
       ferrymail account add bob@example.com --password secret [--admin]

@@ -278,7 +278,8 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         if let Some((spec, limiter)) = spec {
             actix_rt::spawn(run_acceptor(ctx.clone(), spec, b.listener, limiter.clone()));
         } else {
-            match crate::http::start(ctx.clone(), b.listener) {
+            let health = crate::http::Health::for_listener(b.service);
+            match crate::http::start(ctx.clone(), b.listener, health) {
                 Ok(h) => http_servers.push(h),
                 Err(e) => {
                     say(

@@ -236,7 +236,8 @@ fn health_page_answers() {
         "{body}"
     );
     assert!(body.contains("\"status\":\"ok\""), "{body}");
-    assert!(body.contains("\"inbound\":0"), "{body}");
+    // The public listener says only that the server lives (figures: admin, tests/limits.rs).
+    assert!(!body.contains("queues"), "{body}");
 }
 
 #[test]

@@ -11,13 +11,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::account_events::{AccountChanged, EventQueue};
 use super::auth::{check_password, Checked};
 use super::conn::{on_blocking_pool, Conn};
+use super::deadline::{earliest, read_before, Read, UnitDeadline};
 use super::folder::{MailboxChanged, Subscribe, Unsubscribe};
 use super::imap_backend::StoreBackend;
 use super::imap_notify::{NotifyLink, NOTIFY_QUEUE};
@@ -159,10 +159,14 @@ async fn run(
 ) -> std::io::Result<()> {
     let config = sctx.config();
     let tls = sctx.tls();
+    let limits = &config.imap;
+    // The login must be done within `login_timeout` of connecting (the TLS handshake
+    // included), however the bytes trickle in; see `deadline`.
+    let mut login = UnitDeadline::starting_now(limits.login_timeout);
+    let mut literal = UnitDeadline::default();
     let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
         return Ok(());
     };
-    let limits = &config.imap;
     let mut session = Session::new(
         SessionConfig {
             hostname: config.hostname.clone(),
@@ -241,15 +245,18 @@ async fn run(
                 out = Vec::with_capacity(4096);
             }
         }
-        let wait = if session.is_authenticated() {
-            limits.idle_timeout
+        // After UNAUTHENTICATE (RFC 8437) the next login has `login_timeout` again.
+        login.track(!session.is_authenticated(), limits.login_timeout);
+        literal.track(session.in_literal(), limits.literal_timeout);
+        let until = if session.is_authenticated() {
+            earliest(Some(limits.idle_timeout), &[literal])
         } else {
-            limits.login_timeout
+            earliest(None, &[login, literal])
         };
         if let Some(owed) = session.streaming() {
             // The client owes these bytes whatever happens, so waiting for a whole piece
             // cannot stall it; no select! here, which could drop a half-read piece.
-            match read_piece(&mut conn, owed, wait).await? {
+            match read_piece(&mut conn, owed, until).await? {
                 Piece::Eof => return Ok(()),
                 Piece::TimedOut => actions.extend(session.timeout()),
                 Piece::Bytes(bytes) => {
@@ -263,10 +270,17 @@ async fn run(
             continue;
         }
         tokio::select! {
-            read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
-                Err(_) => actions.extend(session.timeout()),
-                Ok(Ok(0)) => return Ok(()),
-                Ok(Ok(n)) => {
+            read = read_before(&mut conn, &mut buf, until) => match read? {
+                Read::Expired => {
+                    tracing::info!(
+                        authenticated = session.is_authenticated(),
+                        in_literal = session.in_literal(),
+                        "deadline passed; closing"
+                    );
+                    actions.extend(session.timeout());
+                }
+                Read::Eof => return Ok(()),
+                Read::Bytes(n) => {
                     // Off the arbiter: a long FETCH or SEARCH must not hold up the
                     // quick commands (NOOP, IDLE's DONE) of the sessions sharing it.
                     let bytes = buf[..n].to_vec();
@@ -276,7 +290,6 @@ async fn run(
                     session = back;
                     actions.extend(acts);
                 }
-                Ok(Err(e)) => return Err(e),
             },
             Some(change) = changes.recv() => {
                 if let Some(c) = to_change(change, watched) {
@@ -303,19 +316,17 @@ enum Piece {
 async fn read_piece(
     conn: &mut Conn,
     owed: u64,
-    wait: std::time::Duration,
+    until: Option<tokio::time::Instant>,
 ) -> std::io::Result<Piece> {
     let want = usize::try_from(owed).map_or(STREAM_PIECE, |o| o.clamp(1, STREAM_PIECE));
     let mut piece = vec![0u8; want];
     let mut got = 0;
     while got < want {
-        match tokio::time::timeout(wait, conn.read(&mut piece[got..])).await {
-            Err(_) if got == 0 => return Ok(Piece::TimedOut),
-            Err(_) => break,
-            Ok(Ok(0)) if got == 0 => return Ok(Piece::Eof),
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => got += n,
-            Ok(Err(e)) => return Err(e),
+        match read_before(conn, &mut piece[got..], until).await? {
+            Read::Expired if got == 0 => return Ok(Piece::TimedOut),
+            Read::Eof if got == 0 => return Ok(Piece::Eof),
+            Read::Expired | Read::Eof => break,
+            Read::Bytes(n) => got += n,
         }
     }
     piece.truncate(got);

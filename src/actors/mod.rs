@@ -27,6 +27,7 @@ pub mod client_tls;
 pub mod conn;
 pub mod control;
 pub mod credential_cache;
+pub mod deadline;
 pub mod deflate;
 pub mod fetcher;
 pub mod folder;

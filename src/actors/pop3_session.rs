@@ -4,19 +4,20 @@
 //! close. The session's backend ([`Pop3StoreBackend`]) holds the maildrop lock; it is
 //! dropped with the session, so the lock never outlives the connection.
 //!
-//! Timeouts: `[pop3] login_timeout` before login, `idle_timeout` after (RFC 1939 §3:
-//! at least 10 minutes). On server shutdown the session says so and closes without UPDATE.
+//! Timeouts: the login must be done within `[pop3] login_timeout` of connecting (a whole-unit
+//! deadline, see `deadline`), then `idle_timeout` between reads (RFC 1939 §3: at least 10
+//! minutes). On server shutdown the session says so and closes without UPDATE.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
 use super::conn::{on_blocking_pool, Conn};
+use super::deadline::{earliest, read_before, Read, UnitDeadline};
 use super::listener::ConnGuard;
 use super::pop3_backend::Pop3StoreBackend;
 use super::supervisor::session_future;
@@ -90,10 +91,13 @@ impl Actor for Pop3SessionActor {
 async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Result<()> {
     let config = sctx.config();
     let tls = sctx.tls();
+    let limits = &config.pop3;
+    // The login must be done within `login_timeout` of connecting (the TLS handshake
+    // included), however the bytes trickle in; see `deadline`.
+    let mut login = UnitDeadline::starting_now(limits.login_timeout);
     let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
         return Ok(());
     };
-    let limits = &config.pop3;
     let mut session = Session::new(
         SessionConfig {
             hostname: config.hostname.clone(),
@@ -148,16 +152,23 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                 out = Vec::with_capacity(4096);
             }
         }
-        let wait = if session.is_authenticated() {
-            limits.idle_timeout
+        let until = if session.is_authenticated() {
+            login.stop();
+            earliest(Some(limits.idle_timeout), &[])
         } else {
-            limits.login_timeout
+            login.at()
         };
         tokio::select! {
-            read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
-                Err(_) => actions.extend(session.timeout(&mut backend)),
-                Ok(Ok(0)) => return Ok(()),
-                Ok(Ok(n)) => {
+            read = read_before(&mut conn, &mut buf, until) => match read? {
+                Read::Expired => {
+                    tracing::info!(
+                        authenticated = session.is_authenticated(),
+                        "deadline passed; closing"
+                    );
+                    actions.extend(session.timeout(&mut backend));
+                }
+                Read::Eof => return Ok(()),
+                Read::Bytes(n) => {
                     // RETR reads bodies and QUIT waits for the expunge's commit: off the
                     // arbiter, so the sessions sharing it are not held up.
                     let bytes = buf[..n].to_vec();
@@ -168,7 +179,6 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                     (session, backend) = (s, b);
                     actions.extend(acts);
                 }
-                Ok(Err(e)) => return Err(e),
             },
             _ = shutdown.changed() => actions.extend(session.shutdown(&mut backend)),
         }

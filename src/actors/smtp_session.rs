@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
 use super::conn::Conn;
+use super::deadline::{read_before, Read, UnitDeadline};
 use super::listener::ConnGuard;
 use super::queues::{Enqueue, QueueError};
 use super::screen::{Offence, Reporter};
@@ -195,10 +195,19 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
     let mut actions: VecDeque<Action> = session.greeting().into();
     let mut out: Vec<u8> = Vec::with_capacity(1024);
     let mut buf = vec![0u8; READ_BUFFER];
+    // Whole-unit deadlines (see `deadline`): the next command line must arrive whole
+    // within `command_timeout` of the last reply, a DATA/BDAT transfer within
+    // `data_timeout` of its start, however slowly the bytes come.
+    let mut command = UnitDeadline::starting_now(limits.command_timeout);
+    let mut data = UnitDeadline::default();
     loop {
+        let mut replied = false;
         while let Some(action) = actions.pop_front() {
             match action {
-                Action::Send(bytes) => out.extend_from_slice(&bytes),
+                Action::Send(bytes) => {
+                    replied = true;
+                    out.extend_from_slice(&bytes);
+                }
                 Action::Close => return conn.close_with(&mut out).await,
                 Action::StartTls => {
                     let Some(upgraded) = conn.start_tls(&mut out, tls.clone()).await? else {
@@ -239,17 +248,22 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
         if !out.is_empty() {
             conn.send(&mut out).await?;
         }
-        let wait = if session.in_data() {
-            limits.data_timeout
-        } else {
-            limits.command_timeout
-        };
+        let in_data = session.in_data();
+        data.track(in_data, limits.data_timeout);
+        if in_data {
+            command.stop();
+        } else if replied || command.at().is_none() {
+            command.restart(limits.command_timeout);
+        }
+        let until = if in_data { data.at() } else { command.at() };
         tokio::select! {
-            read = tokio::time::timeout(wait, conn.read(&mut buf)) => match read {
-                Err(_) => actions.extend(session.timeout()),
-                Ok(Ok(0)) => return Ok(()),
-                Ok(Ok(n)) => actions.extend(session.receive(&buf[..n], &dir)),
-                Ok(Err(e)) => return Err(e),
+            read = read_before(&mut conn, &mut buf, until) => match read? {
+                Read::Expired => {
+                    tracing::info!(in_data, "deadline passed; closing");
+                    actions.extend(session.timeout());
+                }
+                Read::Eof => return Ok(()),
+                Read::Bytes(n) => actions.extend(session.receive(&buf[..n], &dir)),
             },
             _ = shutdown.changed(), if !shutting_down => shutting_down = true,
         }

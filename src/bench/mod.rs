@@ -17,6 +17,9 @@
 //! over C connections and reports sessions and messages per second, latency per command
 //! and the server's CPU per session and per RETR.
 //!
+//! `bench drip` (in [`drip`]) holds slow-drip connections open against SMTP and IMAP and
+//! measures how quickly a normal client still connects, logs in and sends.
+//!
 //! Modules:
 //! - [`imap`]: everything of `bench imap`, reusing the pieces below;
 //! - [`pop3`]: everything of `bench pop3`;
@@ -29,6 +32,7 @@
 //! - [`report`]: the text and `RESULT {json}` output.
 
 pub mod client;
+pub mod drip;
 pub mod imap;
 pub mod load;
 pub mod message;
@@ -65,6 +69,13 @@ pub fn run(args: &[String]) -> Result<String, String> {
         if sub == "relay" {
             return run_relay(rest);
         }
+        if sub == "drip" {
+            return match drip::parse_drip_args(rest) {
+                Ok(Some(opts)) => runtime()?.block_on(drip::drip_run(opts)),
+                Ok(None) => Ok(drip::USAGE.to_string()),
+                Err(e) => Err(format!("{e}\n\n{}", drip::USAGE)),
+            };
+        }
     }
     let opts = match args.split_first() {
         Some((sub, rest)) if sub == "smtp" => match parse_smtp_args(rest).map_err(usage_error)? {
@@ -73,10 +84,11 @@ pub fn run(args: &[String]) -> Result<String, String> {
         },
         Some((help, _)) if help == "--help" || help == "-h" || help == "help" => {
             return Ok(format!(
-                "{USAGE}\n{}\n{}\n{}",
+                "{USAGE}\n{}\n{}\n{}\n{}",
                 relay::USAGE,
                 imap::USAGE,
-                pop3::USAGE
+                pop3::USAGE,
+                drip::USAGE
             ))
         }
         Some((other, _)) => return Err(usage_error(format!("unknown bench {other:?}"))),

@@ -172,8 +172,10 @@ pub struct ImapConfig {
     pub max_connections_per_ip: usize,
     /// Autologout of an authenticated session (RFC 9051 §5.4: at least 30 minutes).
     pub idle_timeout: Duration,
-    /// Autologout before login.
+    /// The login must be done this long after connecting (a whole-unit deadline).
     pub login_timeout: Duration,
+    /// A literal must arrive whole this long after it starts (a whole-unit deadline).
+    pub literal_timeout: Duration,
     /// LOGIN/AUTHENTICATE without TLS from loopback clients (otherwise LOGINDISABLED until
     /// STARTTLS; remote clients always need TLS).
     pub allow_plaintext_login: bool,
@@ -446,9 +448,10 @@ fn read_root(
     let idle = s.uint("idle_timeout", 1800, 1800, p);
     let imap = ImapConfig {
         max_connections: s.count("max_connections", 20_000, 1, p),
-        max_connections_per_ip: s.count("max_connections_per_ip", 20_000, 1, p),
+        max_connections_per_ip: s.count("max_connections_per_ip", 50, 1, p),
         idle_timeout: secs(idle),
         login_timeout: secs(s.uint("login_timeout", 60, 1, p)),
+        literal_timeout: secs(s.uint("literal_timeout", 1200, 1, p)),
         allow_plaintext_login: s.boolean("allow_plaintext_login", false, p),
         append_limit: s.uint("append_limit", 52_428_800, 1024, p),
         max_line_length: s.count("max_line_length", 65_536, 1000, p),
@@ -458,7 +461,7 @@ fn read_root(
     let mut s = root.section("pop3", p);
     let pop3 = Pop3Config {
         max_connections: s.count("max_connections", 2000, 1, p),
-        max_connections_per_ip: s.count("max_connections_per_ip", 100, 1, p),
+        max_connections_per_ip: s.count("max_connections_per_ip", 10, 1, p),
         idle_timeout: secs(s.uint("idle_timeout", 600, MIN_POP3_IDLE_TIMEOUT, p)),
         login_timeout: secs(s.uint("login_timeout", 60, 1, p)),
         allow_plaintext_login: s.boolean("allow_plaintext_login", false, p),
@@ -639,7 +642,7 @@ fn read_smtp(s: &mut Section, p: &mut Problems) -> SmtpConfig {
         drop_connection_size,
         max_recipients: s.count("max_recipients", 1000, MIN_RECIPIENTS, p),
         max_connections: s.count("max_connections", 1000, 1, p),
-        max_connections_per_ip: s.count("max_connections_per_ip", 50, 1, p),
+        max_connections_per_ip: s.count("max_connections_per_ip", 20, 1, p),
         command_timeout: secs(s.uint("command_timeout", 300, 1, p)),
         data_timeout: secs(s.uint("data_timeout", 600, 1, p)),
         auth_on_smtp_port: s.boolean("auth_on_smtp_port", false, p),

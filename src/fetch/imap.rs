@@ -16,7 +16,7 @@ use std::sync::Arc;
 use base64::Engine;
 
 use super::conn::LineConn;
-use super::FetchError;
+use super::{Budget, FetchError, MAX_LISTING_BYTES};
 
 /// One response: its text with each literal replaced by `{n}`, and the literals in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -212,7 +212,7 @@ impl ImapClient {
             max_literal,
             exists: 0,
         };
-        let g = c.read_response().await?;
+        let g = c.read_response(&mut Budget::bytes(max_literal)).await?;
         let text = String::from_utf8_lossy(&g.text).into_owned();
         if !text.starts_with("* OK") && !text.starts_with("* PREAUTH") {
             return Err(FetchError::Server(format!("greeting: {text}")));
@@ -221,16 +221,20 @@ impl ImapClient {
         Ok(c)
     }
 
-    async fn read_response(&mut self) -> Result<Response, FetchError> {
+    /// One response (a line and the literals it announces), taken from `budget`.
+    async fn read_response(&mut self, budget: &mut Budget) -> Result<Response, FetchError> {
         let mut resp = Response {
             text: self.conn.read_line().await?,
             literals: Vec::new(),
         };
+        budget.take(resp.text.len())?;
         while let Some(n) = literal_at_end(&resp.text) {
             if n > self.max_literal {
                 return Err(FetchError::TooBig(self.max_literal));
             }
-            resp.literals.push(self.conn.read_exact(n as usize).await?);
+            let n = usize::try_from(n).map_err(|_| FetchError::TooBig(self.max_literal))?;
+            budget.take(n)?;
+            resp.literals.push(self.conn.read_exact(n).await?);
             let more = self.conn.read_line().await?;
             resp.text.extend_from_slice(&more);
             if resp.text.len() > self.conn.max_line {
@@ -256,11 +260,21 @@ impl ImapClient {
         command: &str,
     ) -> Result<Vec<Response>, FetchError> {
         let mut untagged = Vec::new();
+        // What one command's untagged responses may hold: a listing of every message, or
+        // one message literal and its neighbours; a server sending more is refused.
+        let max = self.max_literal.saturating_add(MAX_LISTING_BYTES);
+        let mut budget = Budget::listing("an IMAP command", max);
         loop {
-            let r = self.read_response().await?;
+            let r = self.read_response(&mut budget).await?;
             let text = String::from_utf8_lossy(&r.text).into_owned();
             if let Some(rest) = text.strip_prefix(tag).and_then(|t| t.strip_prefix(' ')) {
-                if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case("OK") {
+                // Bytes, not `rest[..2]`: the status may start with a non-ASCII character
+                // (a lossy-decoded byte is 3 bytes long), and slicing a str inside one panics.
+                if rest
+                    .as_bytes()
+                    .get(..2)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(b"OK"))
+                {
                     if let Some(caps) = Some(caps_from(rest)).filter(|c| !c.is_empty()) {
                         self.capabilities = caps;
                     }

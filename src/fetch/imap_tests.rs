@@ -170,6 +170,50 @@ async fn login_without_auth_plain_refusals_and_bounds() {
     ));
 }
 
+/// A tagged status that starts with a non-ASCII byte used to panic (a str sliced inside a
+/// character); now it is the server's error like any other status than OK.
+#[tokio::test]
+async fn a_non_ascii_byte_after_the_tag_is_an_error_not_a_panic() {
+    for status in ["\u{20ac}K what", "\u{e9}"] {
+        let (conn, _server) = scripted(&format!(
+            r#"
+            S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready
+            C: f1 SELECT INBOX
+            S: f1 {status}
+            "#
+        ));
+        let mut c = ImapClient::start(conn, 1000).await.unwrap();
+        match c.select_inbox().await {
+            Err(FetchError::Server(text)) => assert!(text.contains(status), "{text}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// A listing is bounded: a server that answers UID FETCH with more untagged responses than
+/// any mailbox this client collects is refused with a clear error, not buffered.
+#[tokio::test]
+async fn an_endless_listing_is_refused() {
+    let mut script = String::from(
+        "S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\n\
+         C: f1 SELECT INBOX\n\
+         S: * 1 EXISTS\n\
+         S: * OK [UIDVALIDITY 7] ok\n\
+         S: f1 OK [READ-WRITE] done\n\
+         C: f2 UID FETCH 1:* (UID RFC822.SIZE)\n",
+    );
+    for i in 1..=crate::fetch::MAX_LISTING_ENTRIES + 1 {
+        script.push_str(&format!("S: * {i} FETCH (UID {i} RFC822.SIZE 10)\n"));
+    }
+    let (conn, _server) = scripted(&script);
+    let mut c = ImapClient::start(conn, 1000).await.unwrap();
+    c.select_inbox().await.unwrap();
+    match c.list().await {
+        Err(FetchError::Protocol(e)) => assert!(e.contains("entries"), "{e}"),
+        other => panic!("{:?}", other.map(|l| l.len())),
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 

@@ -61,6 +61,65 @@ pub enum FetchError {
     Local(String),
 }
 
+/// Bound on a listing (POP3 UIDL or LIST, IMAP's UID FETCH of every UID and size), in
+/// bytes: ~80 bytes an entry gives room for 200,000 messages.
+pub const MAX_LISTING_BYTES: u64 = 16 * 1024 * 1024;
+/// Bound on the entries of a listing: a mailbox with more is not collected (the error
+/// says so) rather than held in memory whatever its size.
+pub const MAX_LISTING_ENTRIES: usize = 200_000;
+
+/// What a multi-line answer may still hold: bytes, and for a listing entries too. Every
+/// line or response read is taken from it, so no server can make a client buffer more.
+#[derive(Debug)]
+pub struct Budget {
+    bytes: u64,
+    max_bytes: u64,
+    /// `Some((left, max, name))` for a listing.
+    entries: Option<(usize, usize, &'static str)>,
+}
+
+impl Budget {
+    /// A message or other payload of at most `max_bytes`: more is [`FetchError::TooBig`].
+    pub fn bytes(max_bytes: u64) -> Budget {
+        Budget {
+            bytes: max_bytes,
+            max_bytes,
+            entries: None,
+        }
+    }
+
+    /// The listing `name` (e.g. "UIDL"): at most `max_bytes` and [`MAX_LISTING_ENTRIES`]
+    /// entries, more is a protocol error naming the listing.
+    pub fn listing(name: &'static str, max_bytes: u64) -> Budget {
+        Budget {
+            entries: Some((MAX_LISTING_ENTRIES, MAX_LISTING_ENTRIES, name)),
+            ..Budget::bytes(max_bytes)
+        }
+    }
+
+    /// Takes one entry of `len` bytes.
+    pub fn take(&mut self, len: usize) -> Result<(), FetchError> {
+        let len = u64::try_from(len).unwrap_or(u64::MAX);
+        let over_bytes = len > self.bytes;
+        self.bytes = self.bytes.saturating_sub(len);
+        match &mut self.entries {
+            None if over_bytes => Err(FetchError::TooBig(self.max_bytes)),
+            None => Ok(()),
+            Some((left, max, name)) => {
+                if over_bytes || *left == 0 {
+                    return Err(FetchError::Protocol(format!(
+                        "the server's answer to {name} is longer than the limit of {} bytes \
+                         or {max} entries",
+                        self.max_bytes
+                    )));
+                }
+                *left -= 1;
+                Ok(())
+            }
+        }
+    }
+}
+
 impl FetchError {
     /// A server's refusal of a login command is a login error (the status says so).
     pub fn refused(self) -> FetchError {

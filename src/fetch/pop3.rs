@@ -14,7 +14,7 @@ use std::sync::Arc;
 use base64::Engine;
 
 use super::conn::LineConn;
-use super::FetchError;
+use super::{Budget, FetchError, MAX_LISTING_BYTES};
 
 /// `+OK text` → Ok(text), `-ERR text` → Err(text) (RFC 1939 §3); anything else is a
 /// protocol error.
@@ -113,19 +113,15 @@ impl Pop3Client {
         parse_status(&line)?.map_err(|e| FetchError::Server(format!("{verb}: -ERR {e}")))
     }
 
-    /// The lines of a multi-line response, unstuffed, up to `max_bytes` in total.
-    async fn multiline(&mut self, max_bytes: u64) -> Result<Vec<Vec<u8>>, FetchError> {
+    /// The lines of a multi-line response, unstuffed, within `budget`.
+    async fn multiline(&mut self, mut budget: Budget) -> Result<Vec<Vec<u8>>, FetchError> {
         let mut lines = Vec::new();
-        let mut total = 0u64;
         loop {
             let line = self.conn.read_line().await?;
             let Some(l) = unstuff(&line) else {
                 return Ok(lines);
             };
-            total += l.len() as u64 + 2;
-            if total > max_bytes {
-                return Err(FetchError::TooBig(max_bytes));
-            }
+            budget.take(l.len() + 2)?;
             lines.push(l.to_vec());
         }
     }
@@ -135,7 +131,7 @@ impl Pop3Client {
         self.conn.send(b"CAPA\r\n").await?;
         match self.status("CAPA").await {
             Ok(_) => {
-                let lines = self.multiline(64 * 1024).await?;
+                let lines = self.multiline(Budget::listing("CAPA", 64 * 1024)).await?;
                 self.capabilities = lines
                     .iter()
                     .map(|l| String::from_utf8_lossy(l).trim().to_string())
@@ -206,9 +202,13 @@ impl Pop3Client {
     /// Every message with its UIDL and size (UIDL and LIST, joined by number).
     pub async fn list(&mut self) -> Result<Vec<Pop3Message>, FetchError> {
         self.command("UIDL").await?;
-        let uidls = self.multiline(u64::MAX).await?;
+        let uidls = self
+            .multiline(Budget::listing("UIDL", MAX_LISTING_BYTES))
+            .await?;
         self.command("LIST").await?;
-        let sizes = self.multiline(u64::MAX).await?;
+        let sizes = self
+            .multiline(Budget::listing("LIST", MAX_LISTING_BYTES))
+            .await?;
         let mut size_of = std::collections::HashMap::new();
         for l in &sizes {
             let (n, size) = parse_list_line(l)?;
@@ -230,7 +230,7 @@ impl Pop3Client {
     /// RETR: the message, lines joined with CRLF, at most `max_bytes`.
     pub async fn retr(&mut self, number: u32, max_bytes: u64) -> Result<Vec<u8>, FetchError> {
         self.command(&format!("RETR {number}")).await?;
-        let lines = self.multiline(max_bytes).await?;
+        let lines = self.multiline(Budget::bytes(max_bytes)).await?;
         let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 2).sum());
         for l in lines {
             out.extend_from_slice(&l);

@@ -202,3 +202,33 @@ proptest::proptest! {
         });
     }
 }
+
+/// UIDL (and LIST) answers are bounded in entries and bytes: a server that never ends its
+/// listing gets a clear error instead of an ever-growing buffer.
+#[tokio::test]
+async fn an_endless_uidl_listing_is_refused() {
+    let mut script = String::from("S: +OK ready\nC: UIDL\nS: +OK\n");
+    for i in 1..=crate::fetch::MAX_LISTING_ENTRIES + 1 {
+        script.push_str(&format!("S: {i} u{i}\n"));
+    }
+    let (conn, _server) = scripted(&script);
+    let mut c = Pop3Client::start(conn).await.unwrap();
+    match c.list().await {
+        Err(FetchError::Protocol(e)) => assert!(e.contains("UIDL") && e.contains("entries"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn budgets_count_bytes_and_entries() {
+    let mut b = crate::fetch::Budget::bytes(10);
+    b.take(6).unwrap();
+    assert!(matches!(b.take(5), Err(FetchError::TooBig(10))));
+    let mut b = crate::fetch::Budget::listing("LIST", 1000);
+    for _ in 0..crate::fetch::MAX_LISTING_ENTRIES {
+        b.take(0).unwrap();
+    }
+    assert!(matches!(b.take(0), Err(FetchError::Protocol(_))));
+    let mut b = crate::fetch::Budget::listing("LIST", 10);
+    assert!(matches!(b.take(11), Err(FetchError::Protocol(_))));
+}

@@ -1,5 +1,10 @@
 //! HTTP fronts (actix-web). For now: the health page on the `http` and `admin` listeners;
-//! webmail, the admin dashboard, DAV and ActiveSync come in later issues. Addresses banned
+//! webmail, the admin dashboard, DAV and ActiveSync come in later issues.
+//!
+//! The `http` listener is public (all addresses, no authentication): its `/health` says
+//! only whether the server is alive. The queue depths, session counts and the rest are
+//! for operators, on the `admin` listener only (loopback by default). No figure is counted
+//! per request: queue depths come from the store's in-memory counters. Addresses banned
 //! by dynamic screening get 403 on every path.
 
 use std::sync::Arc;
@@ -8,16 +13,41 @@ use actix_web::dev::{Service, ServiceRequest};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use futures_util::future::{ready, Either};
 
+use crate::actors::stats::Stats;
 use crate::actors::ServerContext;
 use crate::storage::QueueName;
+
+/// What a listener's `/health` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Liveness only: `{"status":"ok"}` (or "stopping").
+    Liveness,
+    /// Liveness plus uptime, sessions, queue depths and message counts.
+    Figures,
+}
+
+impl Health {
+    /// The health page a listener serves: figures on `admin`, liveness elsewhere.
+    pub fn for_listener(service: &str) -> Health {
+        if service == "admin" {
+            Health::Figures
+        } else {
+            Health::Liveness
+        }
+    }
+}
 
 /// Starts an HTTP server on an already-bound listener; returns its handle (to stop it).
 pub fn start(
     ctx: Arc<ServerContext>,
     listener: std::net::TcpListener,
+    health: Health,
 ) -> std::io::Result<actix_web::dev::ServerHandle> {
     let data = web::Data::new(ctx);
     let server = HttpServer::new(move || {
+        let page = move |ctx: web::Data<Arc<ServerContext>>| async move {
+            HttpResponse::Ok().json(health_body(&ctx, health))
+        };
         App::new()
             .app_data(data.clone())
             .wrap_fn(|req, srv| {
@@ -31,8 +61,8 @@ pub fn start(
                     Either::Right(srv.call(req))
                 }
             })
-            .route("/health", web::get().to(health))
-            .route("/", web::get().to(health))
+            .route("/health", web::get().to(page))
+            .route("/", web::get().to(page))
     })
     .workers(1)
     .disable_signals()
@@ -55,21 +85,29 @@ fn banned(req: &ServiceRequest) -> bool {
     ctx.screen.banned(&ctx.config().screening, peer.ip())
 }
 
-/// `GET /health`: liveness plus the figures of the console's `status`, as JSON.
-async fn health(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {
+/// `GET /health` as JSON: liveness, and with [`Health::Figures`] the figures of the
+/// console's `status`.
+pub fn health_body(ctx: &ServerContext, health: Health) -> serde_json::Value {
+    let status = if ctx.is_shutting_down() {
+        "stopping"
+    } else {
+        "ok"
+    };
+    if health == Health::Liveness {
+        return serde_json::json!({ "status": status });
+    }
     let mut queues = serde_json::Map::new();
     for q in QueueName::ALL {
         let depth = ctx.store.queue_depth(q).unwrap_or(0);
         queues.insert(q.as_str().to_string(), depth.into());
     }
-    let body = serde_json::json!({
-        "status": if ctx.is_shutting_down() { "stopping" } else { "ok" },
+    serde_json::json!({
+        "status": status,
         "uptime_seconds": ctx.stats.started.elapsed().as_secs(),
         "sessions": ctx.stats.sessions(),
         "queues": queues,
-        "messages_in": crate::actors::stats::Stats::count(&ctx.stats.messages_in),
-        "messages_delivered": crate::actors::stats::Stats::count(&ctx.stats.messages_delivered),
+        "messages_in": Stats::count(&ctx.stats.messages_in),
+        "messages_delivered": Stats::count(&ctx.stats.messages_delivered),
         "actor_restarts": ctx.registry.total_restarts(),
-    });
-    HttpResponse::Ok().json(body)
+    })
 }

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::blobs::{BlobId, RefDelta};
 use super::keys::{self, TreeIx};
 use super::queue::{tx_insert, QueueId, QueueName, QueueRecord};
+use super::queue_counts::QueueDelta;
 use super::{StorageError, Store};
 
 pub type SourceId = u64;
@@ -393,11 +394,11 @@ impl Store {
     /// dedup marks and the seen mark. Not durable until the next commit.
     pub fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
         let seen = seen_key(msg.source, &msg.mark);
-        let (accepted, zeroed) = self.transact(|tx| {
+        let (accepted, zeroed, queued) = self.transact(|tx| {
             if tx.tree(TreeIx::FetchSeen).get(&seen)?.is_some() {
-                return Ok((Accepted::AlreadySeen, Vec::new()));
+                return Ok((Accepted::AlreadySeen, Vec::new(), QueueDelta::default()));
             }
-            let mut refs = RefDelta::default();
+            let (mut refs, mut queued) = (RefDelta::default(), QueueDelta::default());
             let mut written = Vec::new();
             let mut suppressed = 0;
             for rec in &msg.records {
@@ -426,7 +427,7 @@ impl Store {
                 if rec.recipients.is_empty() {
                     continue;
                 }
-                tx_insert(tx, &mut refs, &rec)?;
+                tx_insert(tx, &mut refs, &mut queued, &rec)?;
                 written.push((rec.queue, rec.id));
             }
             tx.tree(TreeIx::FetchSeen)
@@ -439,6 +440,7 @@ impl Store {
                         suppressed,
                     },
                     vec![msg.blob],
+                    queued,
                 ));
             }
             let zeroed = refs.apply(tx, self.blobs())?;
@@ -448,8 +450,10 @@ impl Store {
                     suppressed,
                 },
                 zeroed,
+                queued,
             ))
         })?;
+        self.count_queued(queued);
         if accepted == Accepted::AlreadySeen {
             self.collect_after_commit(&[msg.blob]);
         }

@@ -27,6 +27,7 @@ use super::changes::Changes;
 use super::directory::normalize_address;
 use super::keys::{self, message_key, tx_get, tx_put, TreeIx, UIDVALIDITY_KEY};
 use super::queue::{tx_consume, QueueId, QueueName};
+use super::queue_counts::QueueDelta;
 use super::quota::tx_add_usage;
 use super::{abort, now_secs, StorageError, Store, Tx, TxResult};
 
@@ -912,15 +913,17 @@ impl Store {
         consume: Option<(QueueName, QueueId, usize)>,
     ) -> Result<(u32, u64), StorageError> {
         let flags = msg.flags.normalized()?;
-        let ((uid, modseq), zeroed) = self.transact(|tx| {
+        let ((uid, modseq), zeroed, queued) = self.transact(|tx| {
             let mut changes = Changes::new(tx);
+            let mut queued = QueueDelta::default();
             let uid = changes.add_message(folder, &flags, msg.size, msg.internal_date, msg.blob)?;
             if let Some((queue, id, index)) = consume {
-                tx_consume(tx, &mut changes.refs, queue, id, index)?;
+                tx_consume(tx, &mut changes.refs, &mut queued, queue, id, index)?;
             }
             let modseq = changes.modseq(folder)?;
-            Ok(((uid, modseq), changes.finish(self.blobs())?))
+            Ok(((uid, modseq), changes.finish(self.blobs())?, queued))
         })?;
+        self.count_queued(queued);
         self.collect_after_commit(&zeroed);
         Ok((uid, modseq))
     }

@@ -111,6 +111,7 @@ mod message_value;
 mod messages;
 mod metadata;
 mod queue;
+mod queue_counts;
 mod quota;
 mod screen;
 mod secrets;
@@ -290,6 +291,8 @@ struct Inner {
     root: PathBuf,
     /// The key sealing fetch passwords, loaded (or made) on first use.
     secret_key: Mutex<Option<Arc<SecretKey>>>,
+    /// Queue depths, counted once at open and moved by every commit since.
+    queue_counts: queue_counts::QueueCounts,
 }
 
 impl Store {
@@ -309,6 +312,8 @@ impl Store {
             trees.push(db.open_tree(ix.tree_name())?);
         }
         db.flush()?;
+        let queue_counts =
+            queue_counts::QueueCounts::scan(|q| trees[TreeIx::Queue(q).index()].len());
         let committer = Committer::start(
             commits,
             commit::Target {
@@ -327,6 +332,7 @@ impl Store {
                 expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
                 root: data_dir.to_path_buf(),
                 secret_key: Mutex::new(None),
+                queue_counts,
             }),
         };
         store.repair_counters()?;
@@ -372,6 +378,10 @@ impl Store {
     #[cfg(any(test, feature = "fault-injection"))]
     pub fn inject_sync_errors(&self, rounds: u32) {
         self.inner.committer.queue().inject_sync_errors(rounds);
+    }
+
+    pub(crate) fn queue_counts(&self) -> &queue_counts::QueueCounts {
+        &self.inner.queue_counts
     }
 
     /// The sled tree for `ix`, for reads and scans outside transactions.

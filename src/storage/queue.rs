@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::blobs::{BlobId, RefDelta};
+use super::queue_counts::QueueDelta;
 use sled::transaction::TransactionalTree;
 
 use super::keys::{self, tx_put, TreeIx};
@@ -230,12 +231,18 @@ fn not_in_queue(queue: QueueName, id: QueueId) -> String {
 }
 
 /// Insert `rec` into its queue inside a transaction, adjusting blob references (a record it
-/// replaces releases its own blob).
-pub(crate) fn tx_insert(tx: &Tx, refs: &mut RefDelta, rec: &QueueRecord) -> TxResult<()> {
+/// replaces releases its own blob) and `queued` (when it replaces none).
+pub(crate) fn tx_insert(
+    tx: &Tx,
+    refs: &mut RefDelta,
+    queued: &mut QueueDelta,
+    rec: &QueueRecord,
+) -> TxResult<()> {
     let tree = tx.tree(TreeIx::Queue(rec.queue));
     let key = rec.id.to_be_bytes();
-    if let Some(old) = tx_get_record(tree, &key)? {
-        refs.release(old.blob);
+    match tx_get_record(tree, &key)? {
+        Some(old) => refs.release(old.blob),
+        None => queued.add(rec.queue, 1),
     }
     tx_put(tree, &key, rec)?;
     refs.add(rec.blob);
@@ -246,6 +253,7 @@ pub(crate) fn tx_insert(tx: &Tx, refs: &mut RefDelta, rec: &QueueRecord) -> TxRe
 fn tx_remove(
     tx: &Tx,
     refs: &mut RefDelta,
+    queued: &mut QueueDelta,
     queue: QueueName,
     id: QueueId,
 ) -> TxResult<Option<QueueRecord>> {
@@ -254,6 +262,7 @@ fn tx_remove(
     if let Some(old) = &old {
         tree.remove(&id.to_be_bytes())?;
         refs.release(old.blob);
+        queued.add(queue, -1);
     }
     Ok(old)
 }
@@ -264,6 +273,7 @@ fn tx_remove(
 pub(crate) fn tx_consume(
     tx: &Tx,
     refs: &mut RefDelta,
+    queued: &mut QueueDelta,
     queue: QueueName,
     id: QueueId,
     index: usize,
@@ -293,6 +303,7 @@ pub(crate) fn tx_consume(
     if rec.recipients.iter().all(|r| r.delivered) {
         tree.remove(&key)?;
         refs.release(rec.blob);
+        queued.add(queue, -1);
     } else {
         tx_put(tree, &key, &rec)?;
     }
@@ -308,11 +319,12 @@ impl Store {
     /// Insert (or overwrite) `rec` in `rec.queue`. A new record takes a reference on its blob,
     /// which must exist.
     pub fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
-        let zeroed = self.transact(|tx| {
-            let mut refs = RefDelta::default();
-            tx_insert(tx, &mut refs, rec)?;
-            refs.apply(tx, self.blobs())
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            tx_insert(tx, &mut refs, &mut queued, rec)?;
+            Ok((refs.apply(tx, self.blobs())?, queued))
         })?;
+        self.count_queued(queued);
         self.collect_after_commit(&zeroed);
         Ok(())
     }
@@ -355,8 +367,10 @@ impl Store {
             .collect()
     }
 
+    /// The number of records in `queue`, from the in-memory counters (no scan; see
+    /// `queue_counts`).
     pub fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
-        Ok(self.tree(TreeIx::Queue(queue)).len())
+        Ok(self.queue_counts().get(queue))
     }
 
     /// Atomically remove `id` from `from` and insert each of `new_records` into its own queue
@@ -368,16 +382,17 @@ impl Store {
         id: QueueId,
         new_records: &[QueueRecord],
     ) -> Result<(), StorageError> {
-        let zeroed = self.transact(|tx| {
-            let mut refs = RefDelta::default();
-            if tx_remove(tx, &mut refs, from, id)?.is_none() {
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            if tx_remove(tx, &mut refs, &mut queued, from, id)?.is_none() {
                 return abort(StorageError::Conflict(not_in_queue(from, id)));
             }
             for rec in new_records {
-                tx_insert(tx, &mut refs, rec)?;
+                tx_insert(tx, &mut refs, &mut queued, rec)?;
             }
-            refs.apply(tx, self.blobs())
+            Ok((refs.apply(tx, self.blobs())?, queued))
         })?;
+        self.count_queued(queued);
         self.collect_after_commit(&zeroed);
         Ok(())
     }
@@ -389,30 +404,32 @@ impl Store {
         from: QueueName,
         to: QueueName,
     ) -> Result<(), StorageError> {
-        let zeroed = self.transact(|tx| {
-            let mut refs = RefDelta::default();
-            let Some(mut rec) = tx_remove(tx, &mut refs, from, id)? else {
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            let Some(mut rec) = tx_remove(tx, &mut refs, &mut queued, from, id)? else {
                 return abort(StorageError::Conflict(not_in_queue(from, id)));
             };
             rec.queue = to;
-            tx_insert(tx, &mut refs, &rec)?;
-            refs.apply(tx, self.blobs())
+            tx_insert(tx, &mut refs, &mut queued, &rec)?;
+            Ok((refs.apply(tx, self.blobs())?, queued))
         })?;
+        self.count_queued(queued);
         self.collect_after_commit(&zeroed);
         Ok(())
     }
 
     /// Delete record `id` from `queue`, releasing its blob. NotFound if it is not there.
     pub fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
-        let zeroed = self.transact(|tx| {
-            let mut refs = RefDelta::default();
-            if tx_remove(tx, &mut refs, queue, id)?.is_none() {
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            if tx_remove(tx, &mut refs, &mut queued, queue, id)?.is_none() {
                 return abort(StorageError::NotFound(format!(
                     "queue record {id} in the {queue} queue"
                 )));
             }
-            refs.apply(tx, self.blobs())
+            Ok((refs.apply(tx, self.blobs())?, queued))
         })?;
+        self.count_queued(queued);
         self.collect_after_commit(&zeroed);
         Ok(())
     }

@@ -43,6 +43,7 @@ imaps = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
 http = "127.0.0.1:0"
+admin = "127.0.0.1:0"
 [smtp]
 max_message_size = 100000
 max_recipients = 100

@@ -237,6 +237,16 @@ impl Framer {
         }
     }
 
+    /// Whether literal bytes are owed: a literal is being read, streamed or skipped. The
+    /// shell gives the whole literal one deadline (`[imap] literal_timeout`).
+    pub fn in_literal(&self) -> bool {
+        match self.state {
+            State::Literal { .. } | State::Stream { .. } => true,
+            State::Discard { skip, .. } => skip > 0,
+            State::Line | State::AwaitingDecision { .. } => false,
+        }
+    }
+
     /// Whether the synchronizing literal now awaiting a decision is within the limits (if
     /// not, answer `NO [TOOBIG]` and `reject_literal`; accepting it anyway yields
     /// [`FrameEvent::TooLarge`]). Message literals always "fit": the session judges their

@@ -281,6 +281,11 @@ impl Session {
         self.framer.buffered()
     }
 
+    /// Whether the client owes literal bytes (see [`Framer::in_literal`]).
+    pub fn in_literal(&self) -> bool {
+        !self.closed && self.framer.in_literal()
+    }
+
     /// While an APPEND message literal streams in: how many of its bytes are still to come
     /// (the shell reads in bigger pieces meanwhile). `None` otherwise.
     pub fn streaming(&self) -> Option<u64> {
