@@ -165,6 +165,9 @@ fn imap_and_pop3_refuse_connections_over_the_per_address_cap() {
     let mut server = TestServer::start();
     server.config.imap.max_connections_per_ip = 2;
     server.config.pop3.max_connections_per_ip = 2;
+    // Loopback, where the test connects from, is trusted by default and then held only
+    // to the total.
+    server.config.screening.trusted.clear();
     server.restart();
     let _a = Imap::connect(server.addr("imap"));
     let _b = Imap::connect(server.addr("imaps"));
@@ -250,4 +253,30 @@ fn health_shows_figures_on_admin_only_from_counters() {
     server.restart();
     let admin = http_get(server.addr("admin"), "/health");
     assert!(admin.contains("\"bad\":1"), "{admin}");
+}
+
+#[test]
+fn trusted_networks_are_held_only_to_the_total() {
+    let mut server = TestServer::start();
+    server.config.imap.max_connections_per_ip = 2;
+    server.config.pop3.max_connections_per_ip = 1;
+    server.restart();
+    // 127.0.0.1 is in the default [screening] trusted networks.
+    let imap: Vec<_> = (0..5)
+        .map(|_| {
+            let (s, mut r) = connect(server.addr("imap"));
+            let greeting = lines_until(&mut r, "* ");
+            assert!(greeting[0].starts_with("* OK"), "{greeting:?}");
+            (s, r)
+        })
+        .collect();
+    let pop3: Vec<_> = (0..3)
+        .map(|_| {
+            let (s, mut r) = connect(server.addr("pop3"));
+            let greeting = lines_until(&mut r, "+OK");
+            assert!(greeting[0].starts_with("+OK"), "{greeting:?}");
+            (s, r)
+        })
+        .collect();
+    drop((imap, pop3));
 }

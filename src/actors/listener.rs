@@ -221,7 +221,13 @@ async fn accept_loop(
             }
             continue;
         }
-        let (total, per_ip) = (spec.limits)(&config);
+        let (total, mut per_ip) = (spec.limits)(&config);
+        if config.screening.trusts(peer.ip()) {
+            // Trusted networks (loopback by default: local scripts, webmail, benchmarks)
+            // are held only to the total, as Postfix exempts $mynetworks from its
+            // per-client limits.
+            per_ip = total;
+        }
         let Some(guard) = limiter.try_acquire(peer.ip(), total, per_ip) else {
             tracing::warn!(service = name, %peer, "connection limit reached");
             let _ = stream.write_all(spec.busy).await;

@@ -641,7 +641,7 @@ fn read_smtp(s: &mut Section, p: &mut Problems) -> SmtpConfig {
         max_message_size,
         drop_connection_size,
         max_recipients: s.count("max_recipients", 1000, MIN_RECIPIENTS, p),
-        max_connections: s.count("max_connections", 1000, 1, p),
+        max_connections: s.count("max_connections", 2000, 1, p),
         max_connections_per_ip: s.count("max_connections_per_ip", 20, 1, p),
         command_timeout: secs(s.uint("command_timeout", 300, 1, p)),
         data_timeout: secs(s.uint("data_timeout", 600, 1, p)),

@@ -60,6 +60,15 @@ impl Default for ScreeningConfig {
     }
 }
 
+impl ScreeningConfig {
+    /// Whether `ip` is in a trusted network. Also exempts it from the per-address
+    /// connection caps (`max_connections_per_ip`), whether screening is on or off.
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|n| n.contains(ip))
+    }
+}
+
 const DEFAULT_TRUSTED: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
 fn default_trusted() -> Vec<Network> {

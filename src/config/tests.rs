@@ -20,7 +20,7 @@ fn documented_smtp() -> SmtpConfig {
         max_message_size: 26_214_400,
         drop_connection_size: 3 * 26_214_400,
         max_recipients: 1000,
-        max_connections: 1000,
+        max_connections: 2000,
         max_connections_per_ip: 20,
         command_timeout: Duration::from_secs(300),
         data_timeout: Duration::from_secs(600),
