@@ -509,12 +509,8 @@ impl Backend for StoreBackend {
     }
 
     fn delete_folder(&self, folder: FolderRef) -> Result<(), BackendError> {
-        // A subscription outlives its folder (RFC 3501 §6.3.6): move the folder's own flag
-        // onto the owner's list before the folder goes.
+        // The folder's subscription moves onto the owner's list in the same transaction.
         let f = self.ctx.store.folder_state(folder).map_err(err)?;
-        if f.subscribed && !f.account.is_empty() {
-            self.ctx.store.subscribe(&f.account, &f.name).map_err(err)?;
-        }
         self.ctx.store.delete_folder(folder).map_err(err)?;
         self.ctx.store.commit().map_err(err)?;
         self.publish(

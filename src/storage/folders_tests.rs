@@ -593,3 +593,20 @@ fn update_maildrop_is_all_or_nothing() {
     assert!(messages[0].flags.has(Flags::SEEN));
     assert_eq!(store.expunged_since(folder, modseq - 1).unwrap(), [1]);
 }
+
+/// DELETE of a subscribed folder: the folder goes and its name lands on the owner's
+/// subscription list, in the one transaction (RFC 3501 §6.3.6).
+#[test]
+fn deleting_a_subscribed_folder_keeps_the_subscription() {
+    let (_dir, store) = store_with_bob();
+    let id = store.create_folder(BOB, "Old", None).unwrap();
+    store.set_subscribed(id, true).unwrap();
+    let m = new_message(&store, b"old");
+    store.append_message(id, m, None).unwrap();
+    store.delete_folder(id).unwrap();
+    assert_eq!(store.folder_id(BOB, "Old").unwrap(), None);
+    assert!(store
+        .subscriptions(BOB)
+        .unwrap()
+        .contains(&"Old".to_string()));
+}
