@@ -109,6 +109,15 @@ fn big_inbox(n: usize, size: usize) -> (MemBackend, Vec<Vec<u8>>) {
     (b, contents)
 }
 
+/// [`big_inbox`] and a session logged in with INBOX selected.
+fn selected_big(n: usize, size: usize) -> (MemBackend, Vec<Vec<u8>>, Session) {
+    let (b, contents) = big_inbox(n, size);
+    let mut s = logged_in(&b);
+    let r = text(&s.receive(b"s SELECT INBOX\r\n", &b));
+    assert!(r.contains("s OK"), "{r}");
+    (b, contents, s)
+}
+
 /// Feeds `input`, then resumes until the FETCH under way is done; every chunk is checked
 /// against the bound. Returns all output and the number of chunks.
 fn run_chunked(s: &mut Session, b: &MemBackend, input: &[u8], slack: usize) -> (Vec<u8>, usize) {
@@ -158,10 +167,7 @@ fn literals(out: &[u8]) -> Vec<&[u8]> {
 
 #[test]
 fn a_big_fetch_comes_in_bounded_chunks_and_pipelined_commands_wait_for_it() {
-    let (b, contents) = big_inbox(12, 100_000);
-    let mut s = logged_in(&b);
-    let r = text(&s.receive(b"s SELECT INBOX\r\n", &b));
-    assert!(r.contains("s OK"), "{r}");
+    let (b, contents, mut s) = selected_big(12, 100_000);
     let (out, chunks) = run_chunked(
         &mut s,
         &b,
@@ -187,10 +193,7 @@ fn a_big_fetch_comes_in_bounded_chunks_and_pipelined_commands_wait_for_it() {
 
 #[test]
 fn fetches_that_parse_the_message_are_chunked_per_message_too() {
-    let (b, contents) = big_inbox(12, 100_000);
-    let mut s = logged_in(&b);
-    let r = text(&s.receive(b"s SELECT INBOX\r\n", &b));
-    assert!(r.contains("s OK"), "{r}");
+    let (b, contents, mut s) = selected_big(12, 100_000);
     // BODY[TEXT] and BODYSTRUCTURE need the message parsed: held whole, one at a time.
     let (out, chunks) = run_chunked(
         &mut s,
@@ -210,9 +213,7 @@ fn fetches_that_parse_the_message_are_chunked_per_message_too() {
 
 #[test]
 fn body_without_peek_sets_seen_on_the_streamed_messages() {
-    let (b, _) = big_inbox(3, 100_000);
-    let mut s = logged_in(&b);
-    s.receive(b"s SELECT INBOX\r\n", &b);
+    let (b, _, mut s) = selected_big(3, 100_000);
     let (out, _) = run_chunked(&mut s, &b, b"f FETCH 5:7 BODY[]\r\n", 64 * 1024);
     let text = String::from_utf8_lossy(&out);
     // The FLAGS item added for the new \Seen follows the streamed literal.
