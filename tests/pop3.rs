@@ -359,3 +359,34 @@ fn shutdown_closes_sessions_without_update() {
     assert_eq!(c.cmd("STAT").split(' ').nth(1), Some("2"));
     assert!(c.quit().starts_with("+OK"));
 }
+
+/// UPDATE is one transaction (issue 10): a failure between marking the retrieved message
+/// \Seen and expunging the deleted one leaves both undone, and QUIT says so.
+#[test]
+fn a_failed_update_changes_nothing() {
+    let server = TestServer::start();
+    deliver(&server, 3);
+    server.handle().ctx.faults.arm("folder.maildrop.between", 1);
+    let mut pop = Pop3::login(server.addr("pop3"), BOB);
+    assert!(pop.multi("RETR 2").0.starts_with("+OK"));
+    assert_eq!(pop.cmd("DELE 1"), "+OK Message 1 deleted");
+    let r = pop.quit();
+    assert!(
+        r.starts_with("-ERR") && r.contains("nothing deleted or marked seen"),
+        "{r}"
+    );
+    assert_eq!(server.inbox(BOB).len(), 3, "the deletion was undone");
+    let mut imap = Imap::login(server.addr("imap"), BOB);
+    assert!(ok(&imap.cmd("SELECT INBOX")));
+    let r = imap.cmd("FETCH 1:* (FLAGS)");
+    assert!(ok(&r), "{r:?}");
+    assert!(!r.iter().any(|l| l.contains("\\Seen")), "half done: {r:?}");
+    assert!(ok(&imap.cmd("LOGOUT")));
+
+    // The hook fired once: the same UPDATE now goes through whole.
+    let mut pop = login_when_free(server.addr("pop3"), BOB);
+    assert!(pop.multi("RETR 2").0.starts_with("+OK"));
+    assert_eq!(pop.cmd("DELE 1"), "+OK Message 1 deleted");
+    assert!(pop.quit().starts_with("+OK"), "second QUIT");
+    assert_eq!(server.inbox(BOB).len(), 2);
+}

@@ -292,15 +292,55 @@ impl Handler<StoreFlags> for MailboxFolderActor {
         let result = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             store.store_flags(id, &msg.uids, msg.mode, &msg.flags, msg.unchanged_since)
         })??;
+        self.broadcast_flags(&result);
+        Ok(result)
+    }
+}
+
+impl MailboxFolderActor {
+    fn broadcast_flags(&mut self, result: &StoreResult) {
         for (uid, flags, modseq) in &result.changed {
             self.broadcast(MailboxChanged::Flags {
-                folder: id,
+                folder: self.id,
                 uid: *uid,
                 flags: flags.clone(),
                 modseq: *modseq,
             });
         }
-        Ok(result)
+    }
+}
+
+/// POP3 UPDATE (RFC 1939 §6): `\Seen` on `seen` and the expunge of `deleted`, in one
+/// transaction (`Store::update_maildrop`): never flagged but not expunged.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), FolderError>")]
+pub struct UpdateMaildrop {
+    pub seen: Vec<u32>,
+    pub deleted: Vec<u32>,
+}
+
+impl Handler<UpdateMaildrop> for MailboxFolderActor {
+    type Result = Result<(), FolderError>;
+
+    fn handle(&mut self, msg: UpdateMaildrop, ctx: &mut Self::Context) -> Self::Result {
+        let (store, faults, id) = (self.ctx.store.clone(), &self.ctx.faults, self.id);
+        let (flagged, modseq) = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+            store.update_maildrop(id, &msg.seen, &msg.deleted, || {
+                if faults.take("folder.maildrop.between") {
+                    return Err(StorageError::Io(std::io::Error::other("fault injected")));
+                }
+                Ok(())
+            })
+        })??;
+        self.broadcast_flags(&flagged);
+        if !msg.deleted.is_empty() {
+            self.broadcast(MailboxChanged::Expunged {
+                folder: id,
+                uids: msg.deleted,
+                modseq,
+            });
+        }
+        Ok(())
     }
 }
 

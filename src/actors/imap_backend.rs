@@ -23,6 +23,21 @@ pub struct StoreBackend {
     pub ctx: Arc<ServerContext>,
 }
 
+impl StoreBackend {
+    /// A message's index record; NotFound when the folder has no such UID.
+    fn message_record(
+        &self,
+        folder: FolderRef,
+        uid: u32,
+    ) -> Result<storage::MessageRecord, BackendError> {
+        self.ctx
+            .store
+            .get_message(folder, uid)
+            .map_err(err)?
+            .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))
+    }
+}
+
 /// Why [`ask_folder`] got no answer.
 pub(super) enum AskError {
     /// The folder's actor could not be found or started.
@@ -235,23 +250,29 @@ impl Backend for StoreBackend {
         self.ctx.clock.now()
     }
 
+    fn open_content(
+        &self,
+        folder: FolderRef,
+        uid: u32,
+    ) -> Result<(u64, Box<dyn std::io::Read + Send>), BackendError> {
+        let m = self.message_record(folder, uid)?;
+        let path = self.ctx.store.blobs().path(&m.blob);
+        let file = std::fs::File::open(&path)
+            .and_then(|f| Ok((f.metadata()?.len(), f)))
+            .map_err(|e| {
+                tracing::error!("cannot read message {uid}: {e}");
+                BackendError::Unavailable("cannot read the message".into())
+            })?;
+        Ok((file.0, Box::new(file.1)))
+    }
+
     fn message_content(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError> {
-        let m = self
-            .ctx
-            .store
-            .get_message(folder, uid)
-            .map_err(err)?
-            .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))?;
+        let m = self.message_record(folder, uid)?;
         self.ctx.store.blobs().get(&m.blob).map_err(err)
     }
 
     fn message_header(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError> {
-        let m = self
-            .ctx
-            .store
-            .get_message(folder, uid)
-            .map_err(err)?
-            .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))?;
+        let m = self.message_record(folder, uid)?;
         let path = self.ctx.store.blobs().path(&m.blob);
         let header = self.ctx.headers.get(&m.blob, &path).map_err(|e| {
             tracing::error!("cannot read message {uid}: {e}");
@@ -261,12 +282,7 @@ impl Backend for StoreBackend {
     }
 
     fn email_id(&self, folder: FolderRef, uid: u32) -> Result<String, BackendError> {
-        let m = self
-            .ctx
-            .store
-            .get_message(folder, uid)
-            .map_err(err)?
-            .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))?;
+        let m = self.message_record(folder, uid)?;
         // The blob id is the sha256 of the bytes: the same EMAILID the content would give.
         Ok(crate::protocols::imap::objectid::email_id_from_digest(
             &m.blob.0,
@@ -490,12 +506,8 @@ impl Backend for StoreBackend {
     }
 
     fn delete_folder(&self, folder: FolderRef) -> Result<(), BackendError> {
-        // A subscription outlives its folder (RFC 3501 §6.3.6): move the folder's own flag
-        // onto the owner's list before the folder goes.
+        // The folder's subscription moves onto the owner's list in the same transaction.
         let f = self.ctx.store.folder_state(folder).map_err(err)?;
-        if f.subscribed && !f.account.is_empty() {
-            self.ctx.store.subscribe(&f.account, &f.name).map_err(err)?;
-        }
         self.ctx.store.delete_folder(folder).map_err(err)?;
         self.ctx.store.commit().map_err(err)?;
         self.publish(

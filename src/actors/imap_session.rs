@@ -4,7 +4,9 @@
 //! how an IDLE client hears of new mail within a moment of its delivery. Reads are 4 KiB
 //! (thousands of idle sessions each hold a buffer), except while an APPEND message literal
 //! streams in: then the shell gathers up to 256 KiB of it before each hop to the blocking
-//! pool, where the session writes it to disk.
+//! pool, where the session writes it to disk. Output is bounded the other way round: a big
+//! FETCH comes from the session in chunks, each written (waiting for the client to take
+//! it) before the next is asked for, and no input is read meanwhile (fetch_stream.rs).
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -190,6 +192,8 @@ async fn run(
     loop {
         while let Some(action) = actions.pop_front() {
             match action {
+                // A FETCH chunk is taken over, not copied.
+                Action::Send(bytes) if out.is_empty() => out = bytes,
                 Action::Send(bytes) => out.extend_from_slice(&bytes),
                 Action::Close => return conn.close_with(&mut out).await,
                 Action::StartTls => {
@@ -239,11 +243,23 @@ async fn run(
             }
         }
         if !out.is_empty() {
+            sctx.stats.imap_output_queued(out.len());
+            // Waits for the socket: a client that reads slowly holds up the next chunk of
+            // a FETCH, never makes the session hold more.
             conn.send(&mut out).await?;
-            // A big FETCH grew the buffer; an idle session should not keep megabytes.
-            if out.capacity() > 64 * 1024 {
-                out = Vec::with_capacity(4096);
-            }
+        }
+        if session.has_more_output() {
+            // The next chunk of a FETCH (fetch_stream.rs); no input is read meanwhile, so
+            // pipelined commands wait in the session's bounded input buffer.
+            let b = StoreBackend { ctx: sctx.clone() };
+            let (back, acts) = on_blocking_pool(session, move |s| s.resume(&b)).await?;
+            session = back;
+            actions.extend(acts);
+            continue;
+        }
+        // A big response grew the buffer; an idle session should not keep it.
+        if out.capacity() > 64 * 1024 {
+            out = Vec::with_capacity(4096);
         }
         // After UNAUTHENTICATE (RFC 8437) the next login has `login_timeout` again.
         login.track(!session.is_authenticated(), limits.login_timeout);

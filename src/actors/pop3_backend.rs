@@ -7,19 +7,20 @@
 //! - Octet counts: a message's size as POP3 sends it differs from the stored size when it
 //!   holds bare LFs (an IMAP APPEND may store them). Bodies are content-addressed and never
 //!   change, so the count is computed once per body and kept in a bounded map.
-//! - UPDATE goes through the folder actor (`StoreFlags` for \Seen, then `Expunge` of exactly
-//!   the DELE'd UIDs), which tells IMAP sessions; then the store is flushed before +OK.
+//! - UPDATE goes through the folder actor (`UpdateMaildrop`: \Seen on the retrieved and the
+//!   expunge of exactly the DELE'd UIDs, in one transaction), which tells IMAP sessions;
+//!   then the store is flushed before +OK.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use super::folder::{Expunge, FolderError, StoreFlags};
+use super::folder::{FolderError, UpdateMaildrop};
 use super::imap_backend::{ask_folder, AskError};
 use super::supervisor::lock;
 use super::ServerContext;
 use crate::protocols::pop3::backend::{Backend, BackendError, Maildrop, MessageInfo, Update};
 use crate::protocols::pop3::message::wire_size;
-use crate::storage::{BlobId, FlagMode, Flags, FolderId, MessageRecord, StorageError};
+use crate::storage::{BlobId, FolderId, MessageRecord, StorageError};
 
 /// Bodies whose octet count is remembered; past this the map starts over.
 const SIZE_CACHE_ENTRIES: usize = 200_000;
@@ -170,21 +171,10 @@ impl Backend for Pop3StoreBackend {
     }
 
     fn commit(&mut self, update: &Update) -> Result<(), BackendError> {
-        if !update.seen.is_empty() {
-            self.ask(StoreFlags {
-                uids: update.seen.clone(),
-                mode: FlagMode::Add,
-                flags: Flags {
-                    system: Flags::SEEN,
-                    keywords: Vec::new(),
-                },
-                unchanged_since: None,
-            })?
-            .map_err(folder_err)?;
-        }
-        if !update.deleted.is_empty() {
-            self.ask(Expunge {
-                uids: update.deleted.clone(),
+        if !update.seen.is_empty() || !update.deleted.is_empty() {
+            self.ask(UpdateMaildrop {
+                seen: update.seen.clone(),
+                deleted: update.deleted.clone(),
             })?
             .map_err(folder_err)?;
         }

@@ -15,6 +15,9 @@ pub struct Stats {
     pub messages_out: AtomicU64,
     sessions: Mutex<BTreeMap<&'static str, u64>>,
     connections_total: AtomicU64,
+    /// The most output any IMAP session has held for its connection at once (bytes): the
+    /// bound that chunked FETCH keeps (issue 10), for the console and the tests.
+    imap_output_peak: AtomicU64,
 }
 
 impl Default for Stats {
@@ -26,6 +29,7 @@ impl Default for Stats {
             messages_out: AtomicU64::new(0),
             sessions: Mutex::new(BTreeMap::new()),
             connections_total: AtomicU64::new(0),
+            imap_output_peak: AtomicU64::new(0),
         }
     }
 }
@@ -53,6 +57,16 @@ impl Stats {
 
     pub fn connections_total(&self) -> u64 {
         self.connections_total.load(Ordering::Relaxed)
+    }
+
+    /// An IMAP session is about to write `bytes` of output it holds.
+    pub fn imap_output_queued(&self, bytes: usize) {
+        self.imap_output_peak
+            .fetch_max(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn imap_output_peak(&self) -> u64 {
+        self.imap_output_peak.load(Ordering::Relaxed)
     }
 
     pub fn count(counter: &AtomicU64) -> u64 {

@@ -9,6 +9,8 @@
 //! 2. `--probe R`: on one connection, time the commands whose cost grows
 //!    with the folder: SELECT, `FETCH 1:* (FLAGS UID)`, `UID SEARCH UNSEEN`,
 //!    `UID SEARCH SUBJECT x`, R times each;
+//!    then `--fetch-all R`: `FETCH 1:* BODY.PEEK[]` of the whole mailbox R times,
+//!    with the server's memory sampled throughout (see [`bigfetch`]);
 //! 3. `--idle-clients N`: open N connections that idle, and read the
 //!    server's resident memory once all are idling;
 //! 4. the load: C clients loop over LOGIN, SELECT, FETCH, STORE, APPEND,
@@ -20,6 +22,7 @@
 //! [`stress`] are the client loops, [`idle`] the idling connections,
 //! [`report`] the output.
 
+pub mod bigfetch;
 pub mod client;
 pub mod idle;
 pub mod load;
@@ -134,6 +137,9 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     if opts.probe > 0 {
         report.probe = probe(&shared, opts.probe, opts.probe_fetch_all).await;
     }
+    if opts.fetch_all > 0 {
+        report.fetch_all = Some(bigfetch::fetch_all(&shared, &procs, opts.fetch_all).await);
+    }
     let idlers = if opts.idle_clients > 0 {
         let before = procs.snapshot().resident_kb();
         let group = idle::open(Arc::new(shared.clone_spec()), opts.idle_clients).await;
@@ -149,7 +155,7 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     shared.deadline = started + Duration::from_secs(opts.seconds);
     let shared = Arc::new(shared);
     if load {
-        let sampler = rss_sampler(&procs);
+        let sampler = rss_sampler(&procs, Duration::from_millis(500));
         run_clients(&shared, opts.mix, opts.clients, started, &mut report).await;
         if let Some((stop, task)) = sampler {
             let _ = stop.send(());
@@ -172,10 +178,11 @@ pub async fn imap_load(opts: ImapBenchOptions) -> Result<ImapBenchReport, String
     Ok(report)
 }
 
-/// Samples the server's resident memory twice a second until told to stop; the task
+/// Samples the server's resident memory every `interval` until told to stop; the task
 /// returns the most it saw. `None` when no server process is measured.
 fn rss_sampler(
     procs: &ServerProcs,
+    interval: Duration,
 ) -> Option<(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Option<u64>>,
@@ -188,12 +195,13 @@ fn rss_sampler(
     let task = tokio::spawn(async move {
         let mut peak = None;
         // Bounded by the stop signal; the cap only guards against a lost sender.
-        for _ in 0..2 * options::MAX_SECONDS {
+        let cap = options::MAX_SECONDS * 1000 / (interval.as_millis().max(1) as u64);
+        for _ in 0..cap {
             let rss = procs.snapshot().resident_kb();
             peak = peak.max(rss);
             tokio::select! {
                 _ = &mut stopped => break,
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(interval) => {}
             }
         }
         peak

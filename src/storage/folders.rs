@@ -778,7 +778,8 @@ impl Store {
     /// Delete a folder with its messages (releasing their blobs and quota) and its ACL. A
     /// folder with children loses its messages but stays as a `\Noselect` placeholder (RFC 3501
     /// §6.3.4); deleting a placeholder that still has children is Invalid. INBOX cannot be
-    /// deleted.
+    /// deleted. A subscription outlives its folder (RFC 3501 §6.3.6): the folder's own
+    /// `subscribed` flag moves onto the owner's list in the same transaction.
     pub fn delete_folder(&self, id: FolderId) -> Result<(), StorageError> {
         let _admin = self.admin_lock();
         let state = self.folder_state(id)?;
@@ -796,6 +797,12 @@ impl Store {
             let snap = self.folder_snapshot(id)?;
             let zeroed = self.transact(|tx| {
                 let mut refs = RefDelta::default();
+                if state.subscribed && !state.account.is_empty() {
+                    tx.tree(TreeIx::Subscriptions).insert(
+                        super::subscriptions::key(&state.account, &state.name),
+                        &[][..],
+                    )?;
+                }
                 if has_children {
                     let mut folder = tx_empty_folder(tx, &mut refs, &snap)?;
                     folder.rec.exists = 0;

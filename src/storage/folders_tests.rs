@@ -561,3 +561,54 @@ fn save_dates_are_stored_and_old_records_still_read() {
     let again: MessageValue = keys::decode(&keys::encode(&new).unwrap(), "message").unwrap();
     assert_eq!(again.save_date, Some(1_700_000_000));
 }
+
+/// POP3's UPDATE: \Seen and the expunge in one transaction; an error between them (the
+/// fault hook's place) leaves neither.
+#[test]
+fn update_maildrop_is_all_or_nothing() {
+    let (_dir, store) = store_with_bob();
+    let folder = inbox(&store);
+    for body in [&b"one"[..], b"two", b"three"] {
+        let m = new_message(&store, body);
+        store.append_message(folder, m, None).unwrap();
+    }
+    let err = store
+        .update_maildrop(folder, &[2], &[1], || {
+            Err(StorageError::Invalid("fault injected".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Invalid(_)), "{err:?}");
+    let messages = store.list_messages(folder).unwrap();
+    assert_eq!(messages.len(), 3, "nothing expunged");
+    assert!(
+        messages.iter().all(|m| !m.flags.has(Flags::SEEN)),
+        "nothing flagged"
+    );
+
+    let (flagged, modseq) = store
+        .update_maildrop(folder, &[2], &[1], || Ok(()))
+        .unwrap();
+    assert_eq!(flagged.changed.len(), 1);
+    assert_eq!(flagged.changed[0].0, 2);
+    let messages = store.list_messages(folder).unwrap();
+    assert_eq!(messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 3]);
+    assert!(messages[0].flags.has(Flags::SEEN));
+    assert_eq!(store.expunged_since(folder, modseq - 1).unwrap(), [1]);
+}
+
+/// DELETE of a subscribed folder: the folder goes and its name lands on the owner's
+/// subscription list, in the one transaction (RFC 3501 §6.3.6).
+#[test]
+fn deleting_a_subscribed_folder_keeps_the_subscription() {
+    let (_dir, store) = store_with_bob();
+    let id = store.create_folder(BOB, "Old", None).unwrap();
+    store.set_subscribed(id, true).unwrap();
+    let m = new_message(&store, b"old");
+    store.append_message(id, m, None).unwrap();
+    store.delete_folder(id).unwrap();
+    assert_eq!(store.folder_id(BOB, "Old").unwrap(), None);
+    assert!(store
+        .subscriptions(BOB)
+        .unwrap()
+        .contains(&"Old".to_string()));
+}

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use super::changes::Changes;
 use super::folders::{tx_load_folder, tx_save_folder, Flags, FolderId, NewMessage};
 use super::keys::{self, message_key, TreeIx};
-use super::{StorageError, Store};
+use super::{abort, StorageError, Store, TxResult};
 
 /// How STORE combines the given flags with a message's (RFC 9051 §6.4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +67,34 @@ fn same_flags(a: &Flags, b: &Flags) -> bool {
 }
 
 /// `uids` without repeats, first occurrence kept.
+/// STORE's flag changes on `uids` (sorted, distinct) inside a transaction.
+fn tx_store_flags(
+    changes: &mut Changes<'_>,
+    folder: FolderId,
+    uids: &[u32],
+    mode: FlagMode,
+    flags: &Flags,
+    unchanged_since: Option<u64>,
+) -> TxResult<StoreResult> {
+    let mut result = StoreResult::default();
+    for uid in uids {
+        let Some(mut m) = changes.message(folder, *uid)? else {
+            continue;
+        };
+        if unchanged_since.is_some_and(|since| m.modseq > since) {
+            result.modified.push(*uid);
+            continue;
+        }
+        let new = combine(&m.flags, mode, flags);
+        if same_flags(&new, &m.flags) {
+            continue;
+        }
+        let modseq = changes.set_flags(folder, *uid, &mut m, new)?;
+        result.changed.push((*uid, m.flags.clone(), modseq));
+    }
+    Ok(result)
+}
+
 fn distinct(uids: &[u32]) -> Vec<u32> {
     let mut seen = HashSet::new();
     uids.iter().copied().filter(|u| seen.insert(*u)).collect()
@@ -90,26 +118,49 @@ impl Store {
         let (result, _) = self.transact(|tx| {
             let mut changes = Changes::new(tx);
             changes.folder(folder)?;
-            let mut result = StoreResult::default();
-            for uid in &uids {
-                let Some(mut m) = changes.message(folder, *uid)? else {
-                    continue;
-                };
-                if unchanged_since.is_some_and(|since| m.modseq > since) {
-                    result.modified.push(*uid);
-                    continue;
-                }
-                let new = combine(&m.flags, mode, &flags);
-                if same_flags(&new, &m.flags) {
-                    continue;
-                }
-                let modseq = changes.set_flags(folder, *uid, &mut m, new)?;
-                result.changed.push((*uid, m.flags.clone(), modseq));
-            }
+            let mut result =
+                tx_store_flags(&mut changes, folder, &uids, mode, &flags, unchanged_since)?;
             result.highest_modseq = changes.modseq(folder)?;
             Ok((result, changes.finish(self.blobs())?))
         })?;
         Ok(result)
+    }
+
+    /// POP3's UPDATE state (RFC 1939 §6): `\Seen` on the retrieved messages and the expunge
+    /// of the deleted ones, in ONE transaction, so that a failure leaves the maildrop as it
+    /// was instead of flagged but not expunged. `between` runs inside the transaction after
+    /// the flags and before the expunge; an error from it aborts both (fault injection).
+    /// Returns the flag changes and the modseq of the expunge.
+    pub fn update_maildrop(
+        &self,
+        folder: FolderId,
+        seen: &[u32],
+        deleted: &[u32],
+        between: impl Fn() -> Result<(), StorageError>,
+    ) -> Result<(StoreResult, u64), StorageError> {
+        let seen_flag = Flags::system(Flags::SEEN);
+        let mut seen = distinct(seen);
+        seen.sort_unstable();
+        let (out, zeroed) = self.transact(|tx| {
+            let mut changes = Changes::new(tx);
+            changes.folder(folder)?;
+            let mut result =
+                tx_store_flags(&mut changes, folder, &seen, FlagMode::Add, &seen_flag, None)?;
+            if let Err(e) = between() {
+                return abort(e);
+            }
+            for uid in deleted {
+                changes.remove_message(folder, *uid)?;
+            }
+            result.highest_modseq = changes.modseq(folder)?;
+            let expunged = changes.folder(folder)?.rec.highest_modseq;
+            Ok(((result, expunged), changes.finish(self.blobs())?))
+        })?;
+        self.collect_blobs(&zeroed);
+        if !deleted.is_empty() {
+            self.trim_expunged(folder);
+        }
+        Ok(out)
     }
 
     /// MULTIAPPEND (RFC 3502): append every message in one transaction, all or none. Returns

@@ -10,7 +10,7 @@
 use super::keys::TreeIx;
 use super::{StorageError, Store};
 
-fn key(account: &str, name: &str) -> Vec<u8> {
+pub(crate) fn key(account: &str, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(account.len() + 1 + name.len());
     k.extend_from_slice(account.to_ascii_lowercase().as_bytes());
     k.push(0);

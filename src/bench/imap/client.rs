@@ -92,6 +92,8 @@ pub struct ImapClient {
     pub protocol_errors: u64,
     /// The first few of them.
     pub protocol_notes: Vec<String>,
+    /// Bytes read from the server so far (after TLS).
+    pub received: u64,
 }
 
 impl ImapClient {
@@ -111,6 +113,7 @@ impl ImapClient {
             keywords_allowed: false,
             protocol_errors: 0,
             protocol_notes: Vec::new(),
+            received: 0,
         };
         let deadline = Instant::now() + spec.timeout;
         let greeting = match client.read_response(deadline).await? {
@@ -481,6 +484,7 @@ impl ImapClient {
         if n == 0 {
             return Err(ConnError::Closed);
         }
+        self.received += n as u64;
         Ok(())
     }
 }
@@ -571,6 +575,7 @@ mod tests {
             keywords_allowed: false,
             protocol_errors: 0,
             protocol_notes: Vec::new(),
+            received: 0,
         };
         let mut done = Done::default();
         c.note_untagged(b"FLAGS (\\Seen \\Deleted $Label1)", &mut done);

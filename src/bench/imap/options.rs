@@ -30,6 +30,9 @@ usage: ferrymail bench imap --target HOST:PORT (--user U --password P | --users 
   --probe ROUNDS              time SELECT, FETCH 1:* (FLAGS UID), UID SEARCH UNSEEN and
                               UID SEARCH SUBJECT x on one connection, ROUNDS times
   --probe-no-fetch            leave FETCH 1:* out of the probe
+  --fetch-all ROUNDS          FETCH 1:* BODY.PEEK[] of the whole mailbox ROUNDS times on one
+                              connection; reports MB/s and, with --server-pid, the server's
+                              RSS growth (sampled every 100 ms) and CPU per MB
   --idle-clients N            hold N connections in IDLE during the load (or for S seconds)
                               and report the server's resident memory per connection
   --tls                       implicit TLS (accepts ANY certificate: bench only)
@@ -53,6 +56,8 @@ pub struct ImapBenchOptions {
     pub probe: u32,
     /// Whether the probe includes `FETCH 1:* (FLAGS UID)`.
     pub probe_fetch_all: bool,
+    /// Rounds of `FETCH 1:* BODY.PEEK[]` (bigfetch.rs).
+    pub fetch_all: u32,
     pub idle_clients: usize,
     pub tls: TlsMode,
     pub mix: Mix,
@@ -73,6 +78,7 @@ impl Default for ImapBenchOptions {
             prepare: 0,
             probe: 0,
             probe_fetch_all: true,
+            fetch_all: 0,
             idle_clients: 0,
             tls: TlsMode::None,
             mix: Mix::Mixed,
@@ -151,6 +157,7 @@ pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
             "--size" => o.size = number(name, &value, 200, MAX_SIZE as u64)? as usize,
             "--prepare" => o.prepare = number(name, &value, 0, MAX_PREPARE)?,
             "--probe" => o.probe = number(name, &value, 0, MAX_PROBE)? as u32,
+            "--fetch-all" => o.fetch_all = number(name, &value, 0, MAX_PROBE)? as u32,
             "--idle-clients" => {
                 o.idle_clients = number(name, &value, 0, MAX_IDLE_CLIENTS as u64)? as usize
             }
@@ -164,9 +171,10 @@ pub fn parse_imap_args(args: &[String]) -> Result<Parsed, String> {
     }
     o.target = target.ok_or("--target HOST:PORT is required")?;
     o.accounts = accounts(user, password, users_file)?;
-    if o.clients == 0 && o.idle_clients == 0 && o.prepare == 0 && o.probe == 0 {
+    if o.clients == 0 && o.idle_clients == 0 && o.prepare == 0 && o.probe == 0 && o.fetch_all == 0 {
         return Err(
-            "nothing to do: --clients 0 without --prepare, --probe or --idle-clients".into(),
+            "nothing to do: --clients 0 without --prepare, --probe, --fetch-all or --idle-clients"
+                .into(),
         );
     }
     Ok(Parsed::Run(Box::new(o)))

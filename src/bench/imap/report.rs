@@ -169,6 +169,7 @@ pub struct ImapBenchReport {
     pub mailbox: String,
     pub prepare: Option<PrepareReport>,
     pub probe: Vec<ProbeCommand>,
+    pub fetch_all: Option<super::bigfetch::FetchAllReport>,
     pub idle: Option<IdleReport>,
     pub wall: Duration,
     pub ops: OpStats,
@@ -224,6 +225,7 @@ struct Json<'a> {
     server_rss_peak_kb: Option<u64>,
     prepare: Option<&'a PrepareReport>,
     probe: &'a [ProbeCommand],
+    fetch_all: Option<&'a super::bigfetch::FetchAllReport>,
     idle: Option<&'a IdleReport>,
     errors: &'a [String],
 }
@@ -287,6 +289,7 @@ impl ImapBenchReport {
             server_rss_peak_kb: self.server_rss_peak_kb,
             prepare: self.prepare.as_ref(),
             probe: &self.probe,
+            fetch_all: self.fetch_all.as_ref(),
             idle: self.idle.as_ref(),
             errors: &self.errors,
         }
@@ -337,6 +340,9 @@ impl ImapBenchReport {
                         .map_or(String::new(), |e| format!(", error: {e}"))
                 ),
             ));
+        }
+        if let Some(f) = &self.fetch_all {
+            rows.extend(f.rows());
         }
         if let Some(i) = &self.idle {
             let kb = |v: Option<u64>| v.map_or("n/a".into(), |v| format!("{v} KB"));

@@ -147,6 +147,32 @@ fn mixed_load_against_ferrymail_has_no_errors() {
     assert!(json["operations_per_s"].as_f64().is_some_and(|v| v > 0.0));
 }
 
+/// `--fetch-all`: every prepared message comes back in each round, all its bytes counted,
+/// with the server's memory and CPU read.
+#[test]
+fn fetch_all_reads_the_whole_mailbox_each_round() {
+    let server = TestServer::start();
+    let mut opts = options(&server);
+    opts.clients = 0;
+    opts.accounts.truncate(1);
+    opts.prepare = 20;
+    opts.size = 50_000;
+    opts.fetch_all = 3;
+    let report = run_bounded(opts);
+    let text = report.render();
+    let f = report.fetch_all.as_ref().expect("fetched");
+    assert_eq!((f.rounds_ok, &f.first_error), (3, &None), "{text}");
+    assert_eq!(f.messages, 20, "{text}");
+    assert!(f.bytes >= 3 * 20 * 50_000, "{text}");
+    assert!(f.mb_per_s > 0.0, "{text}");
+    assert!(
+        f.server_rss_before_kb.is_some() && f.server_rss_peak_kb.is_some(),
+        "{text}"
+    );
+    assert!(f.server_cpu_ms_per_mb.is_some(), "{text}");
+    assert!(text.contains("fetch all server rss"), "{text}");
+}
+
 #[test]
 fn idle_clients_hold_and_close_cleanly() {
     let server = TestServer::start();

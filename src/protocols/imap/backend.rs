@@ -194,6 +194,20 @@ pub trait Backend {
     fn now(&self) -> i64;
     /// The raw message.
     fn message_content(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError>;
+    /// The raw message as a reader, and its length: FETCH BODY[] copies big messages out
+    /// in pieces (fetch_stream.rs) instead of holding them whole. Storage overrides this
+    /// with the blob file itself.
+    fn open_content(
+        &self,
+        folder: FolderRef,
+        uid: u32,
+    ) -> Result<(u64, Box<dyn std::io::Read + Send>), BackendError> {
+        let content = self.message_content(folder, uid)?;
+        Ok((
+            content.len() as u64,
+            Box::new(std::io::Cursor::new(content)),
+        ))
+    }
     /// The message's header section (up to and including the blank line), for SEARCH on
     /// header fields, SORT and THREAD. Implementations may cache it.
     fn message_header(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError> {

@@ -6,6 +6,7 @@
 
 use super::backend::{flag_bits, Backend, FlagOp};
 use super::context;
+use super::fetch_stream::{FetchJob, FetchPlan, Progress, Streaming, OUTPUT_CHUNK};
 use super::mailboxes::flags_to_bits;
 use super::message::{self, ParsedMessage};
 use super::objectid;
@@ -45,7 +46,7 @@ impl Session {
                 set,
                 attrs,
                 modifiers,
-            } => self.fetch(uid, &set, &attrs, &modifiers, backend, out),
+            } => self.fetch(uid, &set, &attrs, &modifiers, backend, out, Some(tag)),
             Store {
                 uid,
                 set,
@@ -271,6 +272,9 @@ impl Session {
 
     // --- FETCH -----------------------------------------------------------------------------
 
+    /// FETCH. With `chunked` (the command's tag) the output stops at
+    /// [`OUTPUT_CHUNK`] and the rest is left to `resume` (fetch_stream.rs); without, it is
+    /// all written to `out` (NOTIFY's FETCH of new messages).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn fetch(
         &mut self,
@@ -280,6 +284,7 @@ impl Session {
         modifiers: &FetchModifiers,
         backend: &dyn Backend,
         out: &mut Out,
+        chunked: Option<&Tag>,
     ) -> Result<Done, Done> {
         if modifiers.vanished && !(uid && self.qresync && modifiers.changed_since.is_some()) {
             return Err(Done::Bad(
@@ -293,7 +298,6 @@ impl Session {
         if modifiers.changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq) {
             self.enable_condstore(out);
         }
-        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
         let sel = self.selected()?;
         let folder = sel.folder.id;
         let read_only = sel.read_only;
@@ -348,14 +352,66 @@ impl Session {
                 .collect();
             announce_keywords(sel, &shown, out);
         }
-        for idx in indices {
+        let plan = FetchPlan {
+            needs_content,
+            header_only,
+            needs_meta,
+            can_seen,
+            streamed: FetchPlan::streamed_item(attrs, self::needs_content),
+        };
+        let mut job = FetchJob {
+            tag: chunked.cloned(),
+            uid,
+            attrs: attrs.to_vec(),
+            modifiers: modifiers.clone(),
+            folder,
+            plan,
+            left: indices.into(),
+            streaming: None,
+            failed: None,
+        };
+        let limit = chunked.map_or(usize::MAX, |_| OUTPUT_CHUNK);
+        match self.fetch_more(&mut job, backend, out, limit)? {
+            Progress::Finished => Ok(Done::Ok("FETCH completed".into())),
+            Progress::More => {
+                self.fetching = Some(job);
+                Ok(Done::Ok("FETCH continues".into()))
+            }
+            Progress::Broken(e) => {
+                // `resume` closes the connection once this output has gone.
+                job.failed = Some(e);
+                self.fetching = Some(job);
+                Ok(Done::Ok("FETCH broken".into()))
+            }
+        }
+    }
+
+    /// One message's FETCH response; the streaming state when it ends in a literal still
+    /// to be copied from the backend's reader.
+    pub(super) fn fetch_message(
+        &mut self,
+        job: &FetchJob,
+        idx: usize,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<Option<Streaming>, Done> {
+        let (uid, attrs, modifiers, folder) = (job.uid, &job.attrs, &job.modifiers, job.folder);
+        let FetchPlan {
+            needs_content,
+            header_only,
+            needs_meta,
+            can_seen,
+            streamed,
+        } = job.plan;
+        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
+        {
             let sel = self.selected()?;
             let Some(m) = sel.messages.get(idx).cloned() else {
-                continue;
+                return Ok(None);
             };
             if let Some(since) = modifiers.changed_since {
                 if m.modseq <= since {
-                    continue;
+                    return Ok(None);
                 }
             }
             let mut flags_now = (m.flags, m.keywords.to_vec(), m.modseq);
@@ -377,7 +433,28 @@ impl Session {
                     }
                 }
             }
-            let content = if needs_content {
+            let mut literal = None;
+            let content = if let Some(at) = streamed {
+                match backend.open_content(folder, m.uid) {
+                    Ok((len, reader)) => {
+                        let name = match &attrs[at] {
+                            FetchAttr::BodySection { section, .. } => {
+                                message::section_name(section, None)
+                            }
+                            _ => "RFC822".into(),
+                        };
+                        literal = Some((format!("{name} ").into_bytes(), len, reader));
+                    }
+                    Err(e) => {
+                        line(
+                            out,
+                            &format!("* NO Message UID {} cannot be read: {e}", m.uid),
+                        );
+                        return Ok(None);
+                    }
+                }
+                None
+            } else if needs_content {
                 let read = if header_only {
                     backend.message_header(folder, m.uid)
                 } else {
@@ -390,7 +467,7 @@ impl Session {
                             out,
                             &format!("* NO Message UID {} cannot be read: {e}", m.uid),
                         );
-                        continue;
+                        return Ok(None);
                     }
                 }
             } else {
@@ -404,7 +481,7 @@ impl Session {
                         out,
                         &format!("* NO Message UID {} cannot be read: {e}", m.uid),
                     );
-                    continue;
+                    return Ok(None);
                 }
             };
             // One index lookup, and only for the items that need it (a FETCH 1:* of
@@ -418,7 +495,12 @@ impl Session {
             let mut has_uid = false;
             let mut has_flags = false;
             let mut has_modseq = false;
-            for a in attrs {
+            for (i, a) in attrs.iter().enumerate() {
+                if Some(i) == streamed {
+                    // The literal's place: fetch_stream.rs copies it from `literal`.
+                    items.push(Vec::new());
+                    continue;
+                }
                 let mut item = Vec::new();
                 match a {
                     FetchAttr::Uid => {
@@ -567,11 +649,14 @@ impl Session {
             if self.uidonly {
                 uidonly::drop_uid_item(&mut items, m.uid);
             }
-            out.extend_from_slice(fetch_head(self.uidonly, idx + 1, m.uid).as_bytes());
-            out.extend_from_slice(&items.join(&b' '));
-            out.extend_from_slice(b")\r\n");
+            let head = fetch_head(self.uidonly, idx + 1, m.uid);
+            Ok(FetchJob::write_response(
+                out,
+                head.as_bytes(),
+                &items,
+                literal,
+            ))
         }
-        Ok(Done::Ok("FETCH completed".into()))
     }
 
     // --- STORE -------------------------------------------------------------------------------

@@ -357,7 +357,15 @@ impl Session {
                 SeqNum::Value(after),
             )]);
             // A failed FETCH is no reason to fail anything else; the client has EXISTS.
-            let _ = self.fetch(true, &set, &attrs, &FetchModifiers::default(), backend, out);
+            let _ = self.fetch(
+                true,
+                &set,
+                &attrs,
+                &FetchModifiers::default(),
+                backend,
+                out,
+                None,
+            );
         }
     }
 

@@ -195,6 +195,8 @@ pub struct Session {
     pub(super) incoming: Option<Incoming>,
     /// The tagged answer to a command being discarded, due when its last byte has come.
     pub(super) refusal: Option<String>,
+    /// A chunked FETCH under way (fetch_stream.rs): no input is processed until it is done.
+    pub(super) fetching: Option<super::fetch_stream::FetchJob>,
     closed: bool,
 }
 
@@ -249,6 +251,7 @@ impl Session {
             waiting_auth: None,
             incoming: None,
             refusal: None,
+            fetching: None,
             closed: false,
         }
     }
@@ -289,7 +292,7 @@ impl Session {
     /// While an APPEND message literal streams in: how many of its bytes are still to come
     /// (the shell reads in bigger pieces meanwhile). `None` otherwise.
     pub fn streaming(&self) -> Option<u64> {
-        if self.closed || self.waiting_auth.is_some() {
+        if self.closed || self.waiting_auth.is_some() || self.fetching.is_some() {
             return None;
         }
         self.framer.streaming()
@@ -389,7 +392,7 @@ impl Session {
 
     pub(super) fn process(&mut self, backend: &dyn Backend) -> Vec<Action> {
         let mut actions = Vec::new();
-        while !self.closed && self.waiting_auth.is_none() {
+        while !self.closed && self.waiting_auth.is_none() && self.fetching.is_none() {
             let Some(event) = self.framer.next() else {
                 break;
             };
@@ -438,10 +441,16 @@ impl Session {
     }
 
     fn close(&mut self, out: &mut Out, actions: &mut Vec<Action>) {
-        self.closed = true;
-        self.state = State::Logout;
+        self.close_now();
         actions.push(Action::Send(std::mem::take(out)));
         actions.push(Action::Close);
+    }
+
+    /// Ends the session: no more input is processed and no FETCH goes on.
+    pub(super) fn close_now(&mut self) {
+        self.closed = true;
+        self.state = State::Logout;
+        self.fetching = None;
     }
 
     fn frame(
@@ -612,6 +621,22 @@ impl Session {
             } => self.replace(uid, id, &mailbox, message, backend, out),
             body => self.message_command(&tag, body, backend, out, actions),
         };
+        if self.fetching.is_some() {
+            // A chunked FETCH goes on in `resume`, which completes it.
+            return;
+        }
+        self.complete(&tag, name, done, backend, out);
+    }
+
+    /// The tagged completion of command `name`, after the updates that may go before it.
+    pub(super) fn complete(
+        &mut self,
+        tag: &Tag,
+        name: &str,
+        done: Done,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) {
         let (kind, text) = match done {
             Done::Ok(t) => {
                 // RFC 9051 §7: pending changes are reported before the completion.

@@ -526,7 +526,7 @@ impl Session {
             ),
             Err(e) => err(
                 out,
-                &format!("{}; some deleted messages not removed", backend_err(&e)),
+                &format!("{}; nothing deleted or marked seen", backend_err(&e)),
             ),
         }
         self.close(backend, out, actions);
