@@ -224,3 +224,28 @@ impl Read for Inflate {
         Err(std::io::Error::other("inflate makes no progress"))
     }
 }
+
+/// A client that stops reading for good is disconnected once it has taken none of the
+/// output for `output_timeout`: it does not hold its session (and connection slot)
+/// forever. Nothing is timed: the test waits, bounded, for the session to be gone.
+#[test]
+fn a_client_that_stops_reading_is_disconnected_after_the_output_timeout() {
+    let mut server = TestServer::start();
+    server.config.imap.output_timeout = Duration::from_secs(2);
+    server.restart();
+    let (n, size) = (40, 1024 * 1024);
+    fill_inbox(&server, n, size);
+    let mut c = selected(&server);
+    let open = |server: &TestServer| server.handle().ctx.stats.open_sessions();
+    assert_eq!(open(&server), 1);
+    c.send_raw(b"f FETCH 1:* BODY.PEEK[]\r\n");
+    assert!(
+        common::fetch::wait_until(120, || open(&server) == 0),
+        "the stalled session is still open"
+    );
+    // What the server had handed to the socket before it gave up is there, then the end:
+    // far less than the 40 MiB asked for.
+    let mut got = Vec::new();
+    let _ = c.stream.read_to_end(&mut got);
+    assert!(got.len() < n * size, "{} bytes arrived", got.len());
+}

@@ -162,7 +162,19 @@ fn size_limits_reject_and_drop() {
 
 #[test]
 fn connection_limit_per_ip() {
-    let server = TestServer::start_with("max_connections_per_ip = 2");
+    let mut server = TestServer::start_with("max_connections_per_ip = 2");
+    // Loopback is a trusted network by default, held only to the total: three at once.
+    let held: Vec<_> = ["smtp", "submission", "smtp"]
+        .iter()
+        .map(|s| Client::connect(server.addr(s)))
+        .collect();
+    for c in &held {
+        assert!(c.greeting.starts_with("220 "), "{}", c.greeting);
+    }
+    drop(held);
+    // Untrusted, the third is refused.
+    server.config.screening.trusted.clear();
+    server.restart();
     let _a = Client::connect(server.addr("smtp"));
     let _b = Client::connect(server.addr("submission"));
     let c = Client::connect(server.addr("smtp"));

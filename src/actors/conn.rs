@@ -128,21 +128,30 @@ impl Conn {
         }
     }
 
-    /// Writes `out` and flushes; `out` is left empty.
-    pub async fn send(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+    /// Writes `out` and flushes; `out` is left empty. A client that takes none of it for
+    /// `stall` is given up on (`TimedOut`): without this a client that stops reading
+    /// holds its session and connection slot forever, and while the session waits to
+    /// write it reads nothing, so no read deadline (the login's included) would ever fire.
+    /// Progress restarts the wait: a slow reader is served, a stalled one is not.
+    pub async fn send(&mut self, out: &mut Vec<u8>, stall: Duration) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
-        if !out.is_empty() {
-            self.write_all(out).await?;
-            out.clear();
+        let mut sent = 0;
+        while sent < out.len() {
+            let n = progress(stall, self.write(&out[sent..])).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            sent += n;
         }
-        self.flush().await
+        out.clear();
+        progress(stall, self.flush()).await
     }
 
     /// Sends what is left in `out`, then closes the connection.
-    pub async fn close_with(mut self, out: &mut Vec<u8>) -> io::Result<()> {
+    pub async fn close_with(mut self, out: &mut Vec<u8>, stall: Duration) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
-        self.send(out).await?;
-        let _ = self.shutdown().await;
+        self.send(out, stall).await?;
+        let _ = progress(stall, self.shutdown()).await;
         Ok(())
     }
 
@@ -152,8 +161,9 @@ impl Conn {
         mut self,
         out: &mut Vec<u8>,
         tls: Option<Arc<rustls::ServerConfig>>,
+        stall: Duration,
     ) -> io::Result<Option<Conn>> {
-        self.send(out).await?;
+        self.send(out, stall).await?;
         match tls {
             Some(tls) => Ok(Some(self.upgrade(tls).await?)),
             None => Ok(None),
@@ -207,6 +217,22 @@ impl AsyncWrite for Conn {
             Conn::Deflate(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
+}
+
+/// One write step that must make progress within `stall`.
+async fn progress<T>(
+    stall: Duration,
+    step: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(stall, step).await.unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the client took none of our output for {}s",
+                stall.as_secs()
+            ),
+        ))
+    })
 }
 
 /// Runs `work` on `state` on tokio's blocking pool and hands the state back with the result.

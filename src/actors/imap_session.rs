@@ -195,9 +195,12 @@ async fn run(
                 // A FETCH chunk is taken over, not copied.
                 Action::Send(bytes) if out.is_empty() => out = bytes,
                 Action::Send(bytes) => out.extend_from_slice(&bytes),
-                Action::Close => return conn.close_with(&mut out).await,
+                Action::Close => return conn.close_with(&mut out, limits.output_timeout).await,
                 Action::StartTls => {
-                    let Some(upgraded) = conn.start_tls(&mut out, tls.clone()).await? else {
+                    let Some(upgraded) = conn
+                        .start_tls(&mut out, tls.clone(), limits.output_timeout)
+                        .await?
+                    else {
                         return Ok(());
                     };
                     conn = upgraded;
@@ -213,7 +216,7 @@ async fn run(
                 }
                 Action::Compress { pending } => {
                     // RFC 4978 §3: the tagged OK goes out uncompressed, all after it not.
-                    conn.send(&mut out).await?;
+                    conn.send(&mut out, limits.output_timeout).await?;
                     conn = conn.compress(pending);
                     actions.extend(session.compression_started(&backend));
                 }
@@ -246,7 +249,7 @@ async fn run(
             sctx.stats.imap_output_queued(out.len());
             // Waits for the socket: a client that reads slowly holds up the next chunk of
             // a FETCH, never makes the session hold more.
-            conn.send(&mut out).await?;
+            conn.send(&mut out, limits.output_timeout).await?;
         }
         if session.has_more_output() {
             // The next chunk of a FETCH (fetch_stream.rs); no input is read meanwhile, so

@@ -117,9 +117,12 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
         while let Some(action) = actions.pop_front() {
             match action {
                 Action::Send(bytes) => out.extend_from_slice(&bytes),
-                Action::Close => return conn.close_with(&mut out).await,
+                Action::Close => return conn.close_with(&mut out, limits.output_timeout).await,
                 Action::StartTls => {
-                    let Some(upgraded) = conn.start_tls(&mut out, tls.clone()).await? else {
+                    let Some(upgraded) = conn
+                        .start_tls(&mut out, tls.clone(), limits.output_timeout)
+                        .await?
+                    else {
                         return Ok(());
                     };
                     conn = upgraded;
@@ -146,7 +149,7 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
             }
         }
         if !out.is_empty() {
-            conn.send(&mut out).await?;
+            conn.send(&mut out, limits.output_timeout).await?;
             // A big RETR grew the buffer; do not keep megabytes between commands.
             if out.capacity() > 64 * 1024 {
                 out = Vec::with_capacity(4096);

@@ -208,9 +208,12 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
                     replied = true;
                     out.extend_from_slice(&bytes);
                 }
-                Action::Close => return conn.close_with(&mut out).await,
+                Action::Close => return conn.close_with(&mut out, limits.command_timeout).await,
                 Action::StartTls => {
-                    let Some(upgraded) = conn.start_tls(&mut out, tls.clone()).await? else {
+                    let Some(upgraded) = conn
+                        .start_tls(&mut out, tls.clone(), limits.command_timeout)
+                        .await?
+                    else {
                         return Ok(());
                     };
                     conn = upgraded;
@@ -246,7 +249,7 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
             }
         }
         if !out.is_empty() {
-            conn.send(&mut out).await?;
+            conn.send(&mut out, limits.command_timeout).await?;
         }
         let in_data = session.in_data();
         data.track(in_data, limits.data_timeout);

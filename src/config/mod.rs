@@ -176,6 +176,8 @@ pub struct ImapConfig {
     pub login_timeout: Duration,
     /// A literal must arrive whole this long after it starts (a whole-unit deadline).
     pub literal_timeout: Duration,
+    /// A client that takes none of our output for this long is disconnected.
+    pub output_timeout: Duration,
     /// LOGIN/AUTHENTICATE without TLS from loopback clients (otherwise LOGINDISABLED until
     /// STARTTLS; remote clients always need TLS).
     pub allow_plaintext_login: bool,
@@ -195,6 +197,8 @@ pub struct Pop3Config {
     pub idle_timeout: Duration,
     /// Autologout before login.
     pub login_timeout: Duration,
+    /// A client that takes none of our output for this long is disconnected.
+    pub output_timeout: Duration,
     /// USER/PASS and AUTH without TLS from loopback clients (remote clients always need
     /// TLS: STLS or pop3s).
     pub allow_plaintext_login: bool,
@@ -452,6 +456,7 @@ fn read_root(
         idle_timeout: secs(idle),
         login_timeout: secs(s.uint("login_timeout", 60, 1, p)),
         literal_timeout: secs(s.uint("literal_timeout", 1200, 1, p)),
+        output_timeout: secs(s.uint("output_timeout", 600, 1, p)),
         allow_plaintext_login: s.boolean("allow_plaintext_login", false, p),
         append_limit: s.uint("append_limit", 52_428_800, 1024, p),
         max_line_length: s.count("max_line_length", 65_536, 1000, p),
@@ -464,6 +469,7 @@ fn read_root(
         max_connections_per_ip: s.count("max_connections_per_ip", 10, 1, p),
         idle_timeout: secs(s.uint("idle_timeout", 600, MIN_POP3_IDLE_TIMEOUT, p)),
         login_timeout: secs(s.uint("login_timeout", 60, 1, p)),
+        output_timeout: secs(s.uint("output_timeout", 600, 1, p)),
         allow_plaintext_login: s.boolean("allow_plaintext_login", false, p),
     };
     s.finish(p);

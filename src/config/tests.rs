@@ -58,6 +58,7 @@ fn shipped_file_equals_documented_defaults() {
             idle_timeout: Duration::from_secs(1800),
             login_timeout: Duration::from_secs(60),
             literal_timeout: Duration::from_secs(1200),
+            output_timeout: Duration::from_secs(600),
             allow_plaintext_login: false,
             append_limit: 52_428_800,
             max_line_length: 65_536,
@@ -68,6 +69,7 @@ fn shipped_file_equals_documented_defaults() {
             max_connections_per_ip: 10,
             idle_timeout: Duration::from_secs(600),
             login_timeout: Duration::from_secs(60),
+            output_timeout: Duration::from_secs(600),
             allow_plaintext_login: false,
         },
         queue: QueueConfig {
