@@ -428,13 +428,28 @@ async fn deliver_record(
             );
         }
     }
-    let cx = settle::Context {
-        store,
-        hostname: &config.hostname,
-        delivery: &config.delivery,
-        now: sctx.clock.now(),
+    // On the blocking pool: settling may write a DSN body, and a body put waits for its
+    // sync round (docs/architecture.md §4), which must not stall this worker's thread.
+    let settled = {
+        let (store, config, now) = (store.clone(), config.clone(), sctx.clock.now());
+        let rec = rec.clone();
+        tokio::task::spawn_blocking(move || {
+            let cx = settle::Context {
+                store: &store,
+                hostname: &config.hostname,
+                delivery: &config.delivery,
+                now,
+            };
+            settle::settle(&cx, &rec, &attempts)
+        })
+        .await
+        .unwrap_or_else(|e| match e.try_into_panic() {
+            // Contained and counted by the worker's supervision, as before.
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => Err(StorageError::Io(std::io::Error::other(e.to_string()))),
+        })
     };
-    match settle::settle(&cx, &rec, &attempts) {
+    match settled {
         Ok(moved) => {
             if let Err(e) = store.commit_async().await {
                 tracing::error!(id, "flush after delivery failed: {e}");

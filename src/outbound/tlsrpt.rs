@@ -242,7 +242,13 @@ pub async fn send_due(
             let json = report_json(submitter, day, &domain, &counts, &report_id);
             let bytes = report_message(submitter, day, &domain, &to, &json, &report_id, now)
                 .map_err(StorageError::Invalid)?;
-            let blob = store.blobs().put(&bytes)?;
+            // A body put waits for its sync round: on the blocking pool, not this thread.
+            let blob = {
+                let (store, bytes) = (store.clone(), bytes.clone());
+                tokio::task::spawn_blocking(move || store.blobs().put(&bytes))
+                    .await
+                    .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))??
+            };
             store.queue_put(&QueueRecord {
                 id,
                 queue: QueueName::Inbound,
