@@ -407,7 +407,8 @@ async fn take_in(
     let id = store.next_queue_id().map_err(local)?;
     let content = stamped(&raw, &hostname, source, protocol, id, now);
     let size = content.len() as u64;
-    let blob = store_body(store, content).await.map_err(local)?;
+    // The pin lives until this function's enqueue has referenced the body.
+    let (blob, _pin) = store_body(store, content).await.map_err(local)?;
     let base = QueueRecord::inbound(
         id,
         blob,

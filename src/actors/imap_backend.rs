@@ -305,7 +305,13 @@ impl Backend for StoreBackend {
         // Bodies are written (and made durable, one wait for all) here, on the session's
         // thread; the folder actor only adds the index entries.
         let contents: Vec<&[u8]> = messages.iter().map(|m| m.content.as_slice()).collect();
-        let blobs = self.ctx.store.blobs().put_all(&contents).map_err(err)?;
+        // The pins live until the folder actor's transaction has referenced the bodies.
+        let (blobs, _pins) = self
+            .ctx
+            .store
+            .blobs()
+            .put_all_pinned(&contents)
+            .map_err(err)?;
         let batch = messages
             .into_iter()
             .zip(blobs)
@@ -438,7 +444,12 @@ impl Backend for StoreBackend {
         to: FolderRef,
         message: NewMessage,
     ) -> Result<u32, BackendError> {
-        let blob = self.ctx.store.blobs().put(&message.content).map_err(err)?;
+        let (blob, _pin) = self
+            .ctx
+            .store
+            .blobs()
+            .put_pinned(&message.content)
+            .map_err(err)?;
         let message = storage::NewMessage {
             blob,
             size: message.content.len() as u64,

@@ -21,8 +21,8 @@ use super::folder::{AppendMessage, FolderError};
 use super::supervisor::{apply_backoff, guarded, in_actor, Panicked};
 use super::ServerContext;
 use crate::storage::{
-    Accepted, BlobId, Destination, FetchedMessage, Flags, FolderId, NewMessage, QueueId, QueueName,
-    QueueRecipient, QueueRecord, StorageError, Store,
+    Accepted, BlobId, BlobPin, Destination, FetchedMessage, Flags, FolderId, NewMessage, QueueId,
+    QueueName, QueueRecipient, QueueRecord, StorageError, Store,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -263,10 +263,14 @@ impl Handler<EnqueueFetched> for InboundQueueActor {
 }
 
 /// Writes a message body file, off the actor threads; durable when this returns (a grouped
-/// sync, see `storage::commit`).
-pub async fn store_body(store: &Store, content: Vec<u8>) -> Result<BlobId, StorageError> {
+/// sync, see `storage::commit`). Hold the pin until the transaction that references the
+/// body is done (see `BlobStore::put_pinned`).
+pub async fn store_body(
+    store: &Store,
+    content: Vec<u8>,
+) -> Result<(BlobId, BlobPin), StorageError> {
     let blobs = store.clone();
-    tokio::task::spawn_blocking(move || blobs.blobs().put(&content))
+    tokio::task::spawn_blocking(move || blobs.blobs().put_pinned(&content))
         .await
         .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?
 }

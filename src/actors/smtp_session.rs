@@ -294,7 +294,9 @@ async fn enqueue(
     let body = std::mem::take(&mut env.body);
     let sign_as = env.auth_as.clone();
     let sctx2 = sctx.clone();
-    let (blob, size) = tokio::task::spawn_blocking(move || {
+    // The pin keeps the body file until the inbound queue's transaction has referenced it
+    // (see `BlobStore::put_pinned`): it lives to the end of this function.
+    let (blob, size, _pin) = tokio::task::spawn_blocking(move || {
         let mut top = checked.header;
         top.push_str(&received);
         // RFC 6376 §5: sign what the recipients get; the signature covers the submitted
@@ -314,7 +316,8 @@ async fn enqueue(
         content.extend_from_slice(top.as_bytes());
         content.extend_from_slice(&body);
         let size = content.len() as u64;
-        sctx2.store.blobs().put(&content).map(|blob| (blob, size))
+        let (blob, pin) = sctx2.store.blobs().put_pinned(&content)?;
+        Ok((blob, size, pin))
     })
     .await
     .map_err(|e| EnqueueError::Temporary(e.to_string()))?

@@ -293,14 +293,7 @@ impl BlobStore {
     /// and moves it into place.
     fn place_pinned(&self, writer: BlobWriter) -> Result<(BlobId, u64, BlobPin), StorageError> {
         let id = BlobId(writer.hasher.clone().finalize().into());
-        let pin = {
-            let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
-            *pins.entry(id).or_insert(0) += 1;
-            BlobPin {
-                pins: self.pins.clone(),
-                id,
-            }
-        };
+        let pin = self.pin(id);
         self.place(&writer.path, &id)?;
         Ok((id, writer.len, pin))
     }
@@ -343,6 +336,38 @@ impl BlobStore {
             self.commits.sync_blobs()?;
         }
         Ok(())
+    }
+
+    /// Keeps blob `id` from being collected until the pin is dropped (see [`BlobPin`]).
+    fn pin(&self, id: BlobId) -> BlobPin {
+        let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+        *pins.entry(id).or_insert(0) += 1;
+        BlobPin {
+            pins: self.pins.clone(),
+            id,
+        }
+    }
+
+    /// [`BlobStore::put`] with a pin that keeps the file until the caller's transaction has
+    /// referenced it: a body identical to one whose last reference was just dropped may
+    /// find that file and keep it instead of writing its own, and without the pin the
+    /// collector could delete it before the referencing transaction (which would then fail
+    /// with "blob not found"). Drop the pin after that transaction, whatever its outcome.
+    pub fn put_pinned(&self, content: &[u8]) -> Result<(BlobId, BlobPin), StorageError> {
+        // Pinned before `write` looks for an existing file: see `BlobPin`.
+        let pin = self.pin(BlobId::of(content));
+        let id = self.write(content)?;
+        self.await_durable(&[id])?;
+        Ok((id, pin))
+    }
+
+    /// [`BlobStore::put_all`] with pins, as [`BlobStore::put_pinned`].
+    pub fn put_all_pinned(
+        &self,
+        contents: &[&[u8]],
+    ) -> Result<(Vec<BlobId>, Vec<BlobPin>), StorageError> {
+        let pins = contents.iter().map(|c| self.pin(BlobId::of(c))).collect();
+        Ok((self.put_all(contents)?, pins))
     }
 
     /// Store `content` under its sha256: tmp file, rename into place (or drop the tmp when the
@@ -755,6 +780,48 @@ mod tests {
         w.write(content).unwrap();
         let (_, _, _pin) = store.blobs().finish(w).unwrap();
         assert_eq!(fs::read(&path).unwrap(), content);
+    }
+
+    /// The same for whole bodies put at once (SMTP, fetched mail, IMAP APPEND without a
+    /// streamed literal): `put_pinned` finds the unreferenced file and keeps it from the
+    /// collector until the referencing transaction; `put_all_pinned` too.
+    #[test]
+    fn put_pinned_keeps_a_duplicate_from_the_collector() {
+        let (_dir, store) = store();
+        let content: &[u8] = b"Subject: same\r\n\r\nonce more\r\n";
+        let id = store.blobs().put(content).unwrap();
+        let path = store.blobs().path(&id);
+        let (found, pin) = store.blobs().put_pinned(content).unwrap();
+        assert_eq!(found, id);
+        store.collect_blobs(&[id]);
+        assert!(path.exists(), "a pinned blob was collected");
+        // The transaction that references it now finds the file.
+        store
+            .transact(|tx| {
+                let mut d = RefDelta::default();
+                d.add(id);
+                d.apply(tx, store.blobs())
+            })
+            .unwrap();
+        drop(pin);
+        store.collect_blobs(&[id]);
+        assert!(path.exists(), "a referenced blob was collected");
+
+        let other: &[u8] = b"Subject: other\r\n\r\nbody\r\n";
+        let other_id = store.blobs().put(other).unwrap();
+        let (ids, pins) = store.blobs().put_all_pinned(&[other]).unwrap();
+        assert_eq!(ids, vec![other_id]);
+        store.collect_blobs(&[other_id]);
+        assert!(
+            store.blobs().exists(&other_id),
+            "a pinned blob was collected"
+        );
+        drop(pins);
+        store.collect_blobs(&[other_id]);
+        assert!(
+            !store.blobs().exists(&other_id),
+            "an unpinned, unreferenced blob stayed"
+        );
     }
 
     #[test]
