@@ -161,6 +161,26 @@ fn a_literal_that_never_completes_gets_bye_after_literal_timeout() {
 }
 
 #[test]
+fn a_logged_in_command_dripped_a_byte_at_a_time_gets_bye_after_idle_timeout() {
+    let mut server = TestServer::start();
+    // Below the config's minimum (RFC 9051's 30 minutes), set directly for the test: the
+    // per-read idle timeout alone never fires for a byte every 200 ms.
+    server.config.imap.idle_timeout = DEADLINE;
+    server.restart();
+    let mut c = Imap::login(server.addr("imap"), "bob@example.com");
+    c.send_raw(b"a SEARCH SUBJECT ");
+    let mut r = BufReader::new(c.stream.try_clone().expect("clone"));
+    let lines = dripped_until(&c.stream, &mut r, b"x", "* BYE");
+    assert!(lines.last().unwrap().starts_with("* BYE"), "{lines:?}");
+    // Whole commands, however many, are not cut off: each completes.
+    let mut busy = Imap::login(server.addr("imap"), "bob@example.com");
+    for _ in 0..3 {
+        std::thread::sleep(DEADLINE / 2);
+        assert!(common::ok(&busy.cmd("NOOP")));
+    }
+}
+
+#[test]
 fn imap_and_pop3_refuse_connections_over_the_per_address_cap() {
     let mut server = TestServer::start();
     server.config.imap.max_connections_per_ip = 2;

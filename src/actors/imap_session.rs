@@ -166,6 +166,10 @@ async fn run(
     // included), however the bytes trickle in; see `deadline`.
     let mut login = UnitDeadline::starting_now(limits.login_timeout);
     let mut literal = UnitDeadline::default();
+    // A logged-in client's command must arrive whole within `idle_timeout` of its first
+    // byte: the per-read idle timeout alone would let a command dripped a byte at a time
+    // hold the session for ever.
+    let mut command = UnitDeadline::default();
     let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
         return Ok(());
     };
@@ -267,8 +271,12 @@ async fn run(
         // After UNAUTHENTICATE (RFC 8437) the next login has `login_timeout` again.
         login.track(!session.is_authenticated(), limits.login_timeout);
         literal.track(session.in_literal(), limits.literal_timeout);
+        command.track(
+            session.is_authenticated() && session.mid_command() && !session.in_literal(),
+            limits.idle_timeout,
+        );
         let until = if session.is_authenticated() {
-            earliest(Some(limits.idle_timeout), &[literal])
+            earliest(Some(limits.idle_timeout), &[literal, command])
         } else {
             earliest(None, &[login, literal])
         };

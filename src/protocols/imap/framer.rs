@@ -247,6 +247,13 @@ impl Framer {
         }
     }
 
+    /// Whether a command has begun and is not yet whole: bytes of it have arrived (or
+    /// literal bytes are owed). The shell gives an authenticated client's command one
+    /// deadline from its first byte, as it gives a literal.
+    pub fn mid_command(&self) -> bool {
+        !self.cmd.is_empty() || self.pos < self.input.len() || self.in_literal()
+    }
+
     /// Whether the synchronizing literal now awaiting a decision is within the limits (if
     /// not, answer `NO [TOOBIG]` and `reject_literal`; accepting it anyway yields
     /// [`FrameEvent::TooLarge`]). Message literals always "fit": the session judges their

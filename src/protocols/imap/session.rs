@@ -289,6 +289,11 @@ impl Session {
         !self.closed && self.framer.in_literal()
     }
 
+    /// Whether a command has begun and is not yet whole (see [`Framer::mid_command`]).
+    pub fn mid_command(&self) -> bool {
+        !self.closed && self.framer.mid_command()
+    }
+
     /// While an APPEND message literal streams in: how many of its bytes are still to come
     /// (the shell reads in bigger pieces meanwhile). `None` otherwise.
     pub fn streaming(&self) -> Option<u64> {

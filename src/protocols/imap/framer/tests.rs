@@ -589,3 +589,23 @@ proptest! {
         prop_assert_eq!(drive(small(), &chunks, &decisions), whole);
     }
 }
+
+#[test]
+fn mid_command_from_the_first_byte_to_the_frame() {
+    let mut f = Framer::new(FramerLimits::default());
+    assert!(!f.mid_command());
+    f.push(b"a NO");
+    assert_eq!(f.next(), None);
+    assert!(f.mid_command(), "a started line");
+    f.push(b"OP\r\n");
+    assert_eq!(f.next(), Some(frame(b"a NOOP\r\n")));
+    assert!(!f.mid_command(), "the command is whole");
+    f.push(b"b LOGIN {3}\r\n");
+    assert!(matches!(
+        f.next(),
+        Some(FrameEvent::LiteralAnnounced { .. })
+    ));
+    f.accept_literal();
+    assert_eq!(f.next(), None);
+    assert!(f.mid_command(), "literal bytes are owed");
+}
