@@ -181,6 +181,28 @@ fn a_logged_in_command_dripped_a_byte_at_a_time_gets_bye_after_idle_timeout() {
 }
 
 #[test]
+fn a_logged_in_pop3_command_dripped_a_byte_at_a_time_gets_err_after_idle_timeout() {
+    let mut server = TestServer::start();
+    // Below the config's minimum (RFC 1939's 10 minutes), set directly for the test.
+    server.config.pop3.idle_timeout = DEADLINE;
+    server.restart();
+    let (mut s, mut r) = connect(server.addr("pop3"));
+    assert!(lines_until(&mut r, "+OK")[0].starts_with("+OK"));
+    s.write_all(b"USER bob@example.com\r\n").expect("USER");
+    assert!(lines_until(&mut r, "+OK")[0].starts_with("+OK"));
+    s.write_all(format!("PASS {}\r\n", common::PASSWORD).as_bytes())
+        .expect("PASS");
+    assert!(
+        lines_until(&mut r, "+OK")[0].starts_with("+OK"),
+        "logged in"
+    );
+    s.write_all(b"TOP 1 ").expect("a started line");
+    // The autologout, not a "line too long" (which a drip lasting long enough would earn).
+    let lines = dripped_until(&s, &mut r, b"1", "-ERR Autologout");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+}
+
+#[test]
 fn imap_and_pop3_refuse_connections_over_the_per_address_cap() {
     let mut server = TestServer::start();
     server.config.imap.max_connections_per_ip = 2;

@@ -95,6 +95,9 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
     // The login must be done within `login_timeout` of connecting (the TLS handshake
     // included), however the bytes trickle in; see `deadline`.
     let mut login = UnitDeadline::starting_now(limits.login_timeout);
+    // A logged-in client's command line must arrive whole within `idle_timeout` of its
+    // first byte (a line dripped a byte at a time would restart the per-read timeout).
+    let mut command = UnitDeadline::default();
     let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
         return Ok(());
     };
@@ -157,7 +160,8 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
         }
         let until = if session.is_authenticated() {
             login.stop();
-            earliest(Some(limits.idle_timeout), &[])
+            command.track(session.buffered() > 0, limits.idle_timeout);
+            earliest(Some(limits.idle_timeout), &[command])
         } else {
             login.at()
         };
