@@ -58,11 +58,12 @@ fn smtp_data_gets_451_when_the_body_cannot_be_made_durable() {
     assert!(!text.contains("lost to EIO"), "{text}");
 }
 
-/// The body is durable (written before the fault) and the sync fails in the commit that
-/// would make the queue record durable: the record is withdrawn, so the 4xx the sender gets
-/// is not followed by a delivery of this copy.
+/// The body is durable (written before the fault) and the sync fails in the round that
+/// would make the queue record durable: the record is never written (the inbound queue
+/// writes it only after the round's sync) or, had the sled flush failed after it, withdrawn;
+/// either way the 4xx the sender gets is not followed by a delivery of this copy.
 #[test]
-fn a_failed_commit_withdraws_the_queue_record() {
+fn a_failed_commit_leaves_no_queue_record() {
     let server = TestServer::start();
     let store = server.store();
     let body = b"Subject: withdrawn\r\n\r\nnot to be delivered\r\n";

@@ -189,22 +189,46 @@ impl Supervised for InboundQueueActor {
 }
 
 impl InboundQueueActor {
-    /// Writes with `put` (one transaction), waits for the group commit, then tells each
-    /// queue that got a record. The caller hears back only when it is all durable. When the
-    /// commit fails and `withdraw` is set, the records are deleted again: the sender gets a
-    /// 4xx and will send again, so delivering this copy too would duplicate the message.
-    fn accept<T: 'static>(
+    /// Writes with `put` (one transaction) and makes it durable, then tells each queue that
+    /// got a record. The caller hears back only when it is all durable. `put` runs on the
+    /// commit thread after the round's body sync (`Store::write_after_sync`): an SMTP body
+    /// is written without its own sync (`BlobStore::write_pinned`), and its record must not
+    /// reach sled before it is durable; one round covers both. When the flush fails and
+    /// `withdraw` is set, the records are deleted again: the sender gets a 4xx and will send
+    /// again, so delivering this copy too would duplicate the message.
+    fn accept<T: Send + 'static>(
         &mut self,
-        ctx: &mut Context<Self>,
         withdraw: bool,
-        put: impl FnOnce(&Store) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>,
+        put: impl FnOnce(&Store) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>
+            + Send
+            + 'static,
     ) -> ResponseActFuture<Self, Result<T, QueueError>> {
         let store = self.ctx.store.clone();
-        let put = guarded::<Self, _>(&self.ctx.registry, "queue/inbound", ctx, || put(&store));
-        let commit = store.commit_async();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let writer = store.clone();
+        let commit = store.write_after_sync(move || {
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                || put(&writer),
+            )));
+        });
         let written = async move {
-            let written = put??;
-            if let Err(e) = commit.await {
+            let committed = commit.await;
+            let written = match rx.await {
+                Ok(Ok(written)) => written?,
+                // Counted and the actor restarted by `in_actor`, as a panic on its thread.
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                // Not run: the body sync failed (the round's error), or the commit thread
+                // has stopped.
+                Err(_) => {
+                    return Err(committed
+                        .err()
+                        .unwrap_or_else(|| {
+                            StorageError::Io(std::io::Error::other("the record write did not run"))
+                        })
+                        .into())
+                }
+            };
+            if let Err(e) = committed {
                 if withdraw {
                     for (queue, id) in &written.1 {
                         if let Err(e) = store.queue_delete(*queue, *id) {
@@ -236,9 +260,9 @@ impl InboundQueueActor {
 impl Handler<Enqueue> for InboundQueueActor {
     type Result = ResponseActFuture<Self, Result<QueueId, QueueError>>;
 
-    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Enqueue, _ctx: &mut Self::Context) -> Self::Result {
         let id = msg.0.id;
-        self.accept(ctx, true, move |store| {
+        self.accept(true, move |store| {
             store.queue_put(&msg.0)?;
             Ok((id, vec![(QueueName::Inbound, id)]))
         })
@@ -248,10 +272,10 @@ impl Handler<Enqueue> for InboundQueueActor {
 impl Handler<EnqueueFetched> for InboundQueueActor {
     type Result = ResponseActFuture<Self, Result<Accepted, QueueError>>;
 
-    fn handle(&mut self, msg: EnqueueFetched, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: EnqueueFetched, _ctx: &mut Self::Context) -> Self::Result {
         // Not withdrawn: the seen mark of the same transaction would then keep the message
         // from being fetched again.
-        self.accept(ctx, false, move |store| {
+        self.accept(false, move |store| {
             let accepted = store.fetch_accept(&msg.0)?;
             let records = match &accepted {
                 Accepted::New { records, .. } => records.clone(),

@@ -294,8 +294,10 @@ async fn enqueue(
     let body = std::mem::take(&mut env.body);
     let sign_as = env.auth_as.clone();
     let sctx2 = sctx.clone();
-    // The pin keeps the body file until the inbound queue's transaction has referenced it
-    // (see `BlobStore::put_pinned`): it lives to the end of this function.
+    // Written, not yet durable: the inbound queue writes the record after its commit
+    // round's sync (`Store::write_after_sync`), so one round makes both durable. The pin
+    // keeps the body file until that transaction has referenced it (see
+    // `BlobStore::put_pinned`): it lives to the end of this function.
     let (blob, size, _pin) = tokio::task::spawn_blocking(move || {
         let mut top = checked.header;
         top.push_str(&received);
@@ -316,7 +318,7 @@ async fn enqueue(
         content.extend_from_slice(top.as_bytes());
         content.extend_from_slice(&body);
         let size = content.len() as u64;
-        let (blob, pin) = sctx2.store.blobs().put_pinned(&content)?;
+        let (blob, pin) = sctx2.store.blobs().write_pinned(&content)?;
         Ok((blob, size, pin))
     })
     .await

@@ -227,7 +227,7 @@ impl BlobStore {
 
     /// Whether `id` was written and not yet made durable.
     #[cfg(test)]
-    fn is_pending(&self, id: &BlobId) -> bool {
+    pub(super) fn is_pending(&self, id: &BlobId) -> bool {
         self.durability().pending.contains_key(id)
     }
 
@@ -359,6 +359,14 @@ impl BlobStore {
         let id = self.write(content)?;
         self.await_durable(&[id])?;
         Ok((id, pin))
+    }
+
+    /// Writes `content` to its blob file (or finds it) without waiting for it to be
+    /// durable, pinned as [`BlobStore::put_pinned`]. Only for a body whose record is then
+    /// written through [`Store::write_after_sync`], which runs the write after the sync.
+    pub fn write_pinned(&self, content: &[u8]) -> Result<(BlobId, BlobPin), StorageError> {
+        let pin = self.pin(BlobId::of(content));
+        Ok((self.write(content)?, pin))
     }
 
     /// [`BlobStore::put_all`] with pins, as [`BlobStore::put_pinned`].

@@ -368,6 +368,22 @@ impl Store {
         self.inner.committer.queue().commit_async()
     }
 
+    /// Runs `write` (a record write) on the commit thread once every body file written
+    /// before this call is durable, then flushes sled; resolves after that flush. Bodies
+    /// written with [`BlobStore::write_pinned`] (not yet durable) are referenced this way,
+    /// so that the record can never reach the disk before its body, in one commit round.
+    /// `write` reports its own outcome (e.g. through a channel); it is dropped without
+    /// running when the sync fails, and the future then gives the error.
+    pub fn write_after_sync(
+        &self,
+        write: impl FnOnce() + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
+        self.inner
+            .committer
+            .queue()
+            .write_after_sync(Box::new(write))
+    }
+
     /// Counters of the group committer.
     pub fn commit_stats(&self) -> CommitStats {
         self.inner.committer.queue().stats()
