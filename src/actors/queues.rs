@@ -286,15 +286,16 @@ impl Handler<EnqueueFetched> for InboundQueueActor {
     }
 }
 
-/// Writes a message body file, off the actor threads; durable when this returns (a grouped
-/// sync, see `storage::commit`). Hold the pin until the transaction that references the
-/// body is done (see `BlobStore::put_pinned`).
+/// Writes a message body file, off the actor threads, not yet durable: its record goes in
+/// through [`EnqueueFetched`], whose write runs after the commit round's sync
+/// (`Store::write_after_sync`). Hold the pin until that transaction is done (see
+/// `BlobStore::put_pinned`).
 pub async fn store_body(
     store: &Store,
     content: Vec<u8>,
 ) -> Result<(BlobId, BlobPin), StorageError> {
     let blobs = store.clone();
-    tokio::task::spawn_blocking(move || blobs.blobs().put_pinned(&content))
+    tokio::task::spawn_blocking(move || blobs.blobs().write_pinned(&content))
         .await
         .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?
 }
