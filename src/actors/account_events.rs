@@ -22,52 +22,14 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 
 use super::supervisor::lock;
-use crate::storage::FolderId;
+pub use crate::protocols::imap::notify::{AccountEvent, MessageKind};
 
-/// Which kind of message change a folder made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageChange {
-    Added,
-    Expunged,
-    Flags,
-}
-
-/// A change in an account, published after it is stored. Owners and names are storage's
-/// (owner "" for public folders, names relative to their owner).
+/// A change in an account, published after it is stored: the protocol layer's
+/// [`AccountEvent`] (owners and names as storage keeps them: owner "" for public folders,
+/// names relative to their owner), as an actor message.
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
 #[rtype(result = "()")]
-pub enum AccountChanged {
-    Message {
-        folder: FolderId,
-        change: MessageChange,
-    },
-    MailboxCreated {
-        owner: String,
-        name: String,
-    },
-    MailboxDeleted {
-        owner: String,
-        name: String,
-    },
-    MailboxRenamed {
-        owner: String,
-        from: String,
-        to: String,
-    },
-    /// `user` (un)subscribed `name` (as that user sees it); published on `user`'s account.
-    Subscription {
-        user: String,
-        name: String,
-        on: bool,
-    },
-    /// Metadata entries of a mailbox (`Some((owner, name))`) or of the server changed;
-    /// `/private` ones are only `private_to`'s business.
-    Metadata {
-        mailbox: Option<(String, String)>,
-        entries: Vec<String>,
-        private_to: Option<String>,
-    },
-}
+pub struct AccountChanged(pub AccountEvent);
 
 /// The listening key of server-wide changes: no account address can be empty.
 pub const SERVER: &str = "@server";
@@ -154,10 +116,10 @@ mod tests {
     use super::*;
 
     fn ev(n: u64) -> AccountChanged {
-        AccountChanged::Message {
+        AccountChanged(AccountEvent::Message {
             folder: n,
-            change: MessageChange::Added,
-        }
+            kind: MessageKind::New,
+        })
     }
 
     #[test]

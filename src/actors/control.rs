@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::account_events::AccountChanged;
+use super::account_events::{AccountChanged, AccountEvent};
 use super::fetcher;
 use super::stats::Stats;
 use super::supervisor::{contained, supervise_task};
@@ -161,18 +161,18 @@ fn announce_folder(ctx: &ServerContext, cmd: AdminCommand) {
     let (owner, event) = match cmd {
         AdminCommand::FolderCreate { owner, name } => {
             let owner = exec::storage_owner(&owner).to_string();
-            let event = AccountChanged::MailboxCreated {
+            let event = AccountChanged(AccountEvent::Created {
                 owner: owner.clone(),
                 name,
-            };
+            });
             (owner, event)
         }
         AdminCommand::FolderDelete { owner, name } => {
             let owner = exec::storage_owner(&owner).to_string();
-            let event = AccountChanged::MailboxDeleted {
+            let event = AccountChanged(AccountEvent::Deleted {
                 owner: owner.clone(),
                 name,
-            };
+            });
             (owner, event)
         }
         _ => return,

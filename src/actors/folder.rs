@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
 
-use super::account_events::{AccountChanged, MessageChange};
+use super::account_events::AccountChanged;
 use super::supervisor::{apply_backoff, guarded, lock};
 use super::ServerContext;
+use crate::protocols::imap::notify::{AccountEvent, MessageKind};
 use crate::storage::{
     FlagMode, Flags, FolderId, NewMessage, QueueId, QueueName, StorageError, StoreResult,
 };
@@ -117,14 +118,15 @@ impl MailboxFolderActor {
                 s.do_send(change.clone());
             }
         }
-        let (folder, change) = match change {
-            MailboxChanged::Added { folder, .. } => (folder, MessageChange::Added),
-            MailboxChanged::Expunged { folder, .. } => (folder, MessageChange::Expunged),
-            MailboxChanged::Flags { folder, .. } => (folder, MessageChange::Flags),
+        let (folder, kind) = match change {
+            MailboxChanged::Added { folder, .. } => (folder, MessageKind::New),
+            MailboxChanged::Expunged { folder, .. } => (folder, MessageKind::Expunge),
+            MailboxChanged::Flags { folder, .. } => (folder, MessageKind::Flags),
         };
-        self.ctx
-            .account_events
-            .publish(&self.owner, AccountChanged::Message { folder, change });
+        self.ctx.account_events.publish(
+            &self.owner,
+            AccountChanged(AccountEvent::Message { folder, kind }),
+        );
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::account_events::AccountChanged;
+use super::account_events::{AccountChanged, AccountEvent};
 use super::folder::{
     AppendMessages, CopyMessages, Expunge, FolderError, ReplaceMessage, StoreFlags,
 };
@@ -99,23 +99,24 @@ impl StoreBackend {
         let entries: Vec<String> = changes.iter().map(|(e, _)| e.clone()).collect();
         let private_to = Some(user.to_string());
         match folder {
-            None => self
-                .ctx
-                .account_events
-                .publish_server(AccountChanged::Metadata {
-                    mailbox: None,
-                    entries,
-                    private_to,
-                }),
+            None => {
+                self.ctx
+                    .account_events
+                    .publish_server(AccountChanged(AccountEvent::Metadata {
+                        mailbox: None,
+                        entries,
+                        private_to,
+                    }))
+            }
             Some(id) => {
                 let Ok(f) = self.ctx.store.folder_state(id) else {
                     return;
                 };
-                let event = AccountChanged::Metadata {
+                let event = AccountChanged(AccountEvent::Metadata {
                     mailbox: Some((f.account.clone(), f.name.clone())),
                     entries,
                     private_to,
-                };
+                });
                 self.publish(&f.account, event);
             }
         }
@@ -508,10 +509,10 @@ impl Backend for StoreBackend {
         self.ctx.store.commit().map_err(err)?;
         self.publish(
             owner,
-            AccountChanged::MailboxCreated {
+            AccountChanged(AccountEvent::Created {
                 owner: owner.to_string(),
                 name: name.to_string(),
-            },
+            }),
         );
         Ok(id)
     }
@@ -523,10 +524,10 @@ impl Backend for StoreBackend {
         self.ctx.store.commit().map_err(err)?;
         self.publish(
             &f.account,
-            AccountChanged::MailboxDeleted {
+            AccountChanged(AccountEvent::Deleted {
                 owner: f.account.clone(),
                 name: f.name,
-            },
+            }),
         );
         Ok(())
     }
@@ -548,16 +549,16 @@ impl Backend for StoreBackend {
         // Renaming INBOX moves its messages to a new mailbox and leaves INBOX in place
         // (RFC 9051 §6.3.6): for watchers that is a new mailbox.
         let event = if f.name == "INBOX" {
-            AccountChanged::MailboxCreated {
+            AccountChanged(AccountEvent::Created {
                 owner: f.account.clone(),
                 name: new_name.to_string(),
-            }
+            })
         } else {
-            AccountChanged::MailboxRenamed {
+            AccountChanged(AccountEvent::Renamed {
                 owner: f.account.clone(),
                 from: f.name,
                 to: new_name.to_string(),
-            }
+            })
         };
         self.publish(&f.account, event);
         Ok(())
@@ -582,11 +583,11 @@ impl Backend for StoreBackend {
         }
         self.publish(
             user,
-            AccountChanged::Subscription {
+            AccountChanged(AccountEvent::Subscription {
                 user: user.to_string(),
                 name: name.to_string(),
                 on,
-            },
+            }),
         );
         Ok(())
     }

@@ -1,6 +1,5 @@
 //! The IMAP session's end of the account-event broadcast (RFC 5465 NOTIFY): which accounts
-//! it listens to, the bounded queue between its actor and its IO loop, and the translation
-//! of [`AccountChanged`] into the protocol's [`AccountEvent`].
+//! it listens to, and the bounded queue between its actor and its IO loop.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,10 +7,9 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use super::account_events::{AccountChanged, EventQueue, MessageChange, SERVER};
+use super::account_events::{AccountChanged, EventQueue, SERVER};
 use super::ServerContext;
 use crate::protocols::imap::backend::Backend;
-use crate::protocols::imap::notify::{AccountEvent, MessageKind};
 use crate::protocols::imap::session::{Action, Session};
 
 /// Events a session holds for its client before it gives up on them and sends
@@ -64,36 +62,6 @@ impl NotifyLink {
         if self.queue.take_overflow() {
             return session.notify_overflow();
         }
-        session.account_event(to_event(event), backend)
-    }
-}
-
-fn to_event(e: AccountChanged) -> AccountEvent {
-    match e {
-        AccountChanged::Message { folder, change } => AccountEvent::Message {
-            folder,
-            kind: match change {
-                MessageChange::Added => MessageKind::New,
-                MessageChange::Expunged => MessageKind::Expunge,
-                MessageChange::Flags => MessageKind::Flags,
-            },
-        },
-        AccountChanged::MailboxCreated { owner, name } => AccountEvent::Created { owner, name },
-        AccountChanged::MailboxDeleted { owner, name } => AccountEvent::Deleted { owner, name },
-        AccountChanged::MailboxRenamed { owner, from, to } => {
-            AccountEvent::Renamed { owner, from, to }
-        }
-        AccountChanged::Subscription { user, name, on } => {
-            AccountEvent::Subscription { user, name, on }
-        }
-        AccountChanged::Metadata {
-            mailbox,
-            entries,
-            private_to,
-        } => AccountEvent::Metadata {
-            mailbox,
-            entries,
-            private_to,
-        },
+        session.account_event(event.0, backend)
     }
 }
