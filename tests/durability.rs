@@ -60,7 +60,7 @@ fn smtp_data_gets_451_when_the_body_cannot_be_made_durable() {
 
 /// The body is durable (written before the fault) and the sync fails in the round that
 /// would make the queue record durable: the record is never written (the inbound queue
-/// writes it only after the round's sync) or, had the sled flush failed after it, withdrawn;
+/// writes it only after the round's sync) or, had the index flush failed after it, withdrawn;
 /// either way the 4xx the sender gets is not followed by a delivery of this copy.
 #[test]
 fn a_failed_commit_leaves_no_queue_record() {

@@ -221,7 +221,7 @@ fn shutdown_tells_idle_sessions_and_restart_resumes_queues() {
     };
     store.queue_put(&rec).unwrap();
     store.commit().unwrap();
-    drop(store); // sled allows one open store per data directory
+    drop(store); // one open store per data directory
 
     let stopper = std::thread::spawn({
         let h = server.handle.take().unwrap();

@@ -34,7 +34,7 @@
 //!
 //! - DMARC `temperror`/`permerror` never rejects or quarantines: mail is not lost to a DNS
 //!   outage. A DNS timeout is a `temperror` of the check concerned, never a stalled session.
-//! - Private keys are files (0600) beside sled, not sled values (see `storage::dkim`).
+//! - Private keys are files (0600) beside the storage index, not index values (see `storage::dkim`).
 //! - Authenticated mail is not checked (it is ours), and port 25 mail is not signed.
 //!
 //! # Layering

@@ -1,17 +1,9 @@
-//! Access control lists (RFC 4314): per folder, a list of (identifier, rights) in `v1/acl`,
-//! mirrored in `v1/acl_index` keyed (identifier, folder) so that "which folders may this user
-//! see" is a prefix scan, not a walk over every folder.
-//!
-//! Identifiers are account addresses (lowercase) and `anyone`. Negative rights ("-user") are
-//! not supported (RFC 4314 §2 makes them optional). The owner of a folder always has every
-//! right; public folders ([`super::PUBLIC_OWNER`]) have no owner, only their ACL.
+//! Access rights (RFC 4314 §2.1): the rights alphabet and its normalisation, shared by
+//! every backend. Where ACLs are kept is the backend's business (see `traits::Folders`).
 
 use std::collections::BTreeSet;
 
-use super::directory::normalize_address;
-use super::folders::{FolderId, FolderState};
-use super::keys::{self, acl_index_key, tx_get, tx_put, TreeIx};
-use super::{abort, StorageError, Store, Tx, TxResult};
+use super::StorageError;
 
 /// Every right of RFC 4314 §2.1, in the order normalised rights strings use.
 pub const ALL_RIGHTS: &str = "lrswipkxtea";
@@ -19,11 +11,9 @@ pub const ALL_RIGHTS: &str = "lrswipkxtea";
 /// The identifier that stands for everybody (RFC 4314 §2).
 pub const ANYONE: &str = "anyone";
 
-type Acl = Vec<(String, String)>;
-
 /// The rights in `rights` as a set; the obsolete "c" counts as "k" and "d" as "xte" (RFC 4314
 /// §2.1.1). Invalid for an unknown letter.
-fn rights_set(rights: &str) -> Result<BTreeSet<usize>, StorageError> {
+pub(crate) fn rights_set(rights: &str) -> Result<BTreeSet<usize>, StorageError> {
     let mut set = BTreeSet::new();
     for c in rights.chars() {
         let expanded = match c {
@@ -46,7 +36,7 @@ fn rights_set(rights: &str) -> Result<BTreeSet<usize>, StorageError> {
     Ok(set)
 }
 
-fn rights_string(set: &BTreeSet<usize>) -> String {
+pub(crate) fn rights_string(set: &BTreeSet<usize>) -> String {
     set.iter()
         .filter_map(|ix| ALL_RIGHTS.get(*ix..*ix + 1))
         .collect()
@@ -55,190 +45,4 @@ fn rights_string(set: &BTreeSet<usize>) -> String {
 /// Rights normalised: the set of `rights` in [`ALL_RIGHTS`] order.
 pub fn normalize_rights(rights: &str) -> Result<String, StorageError> {
     rights_set(rights).map(|s| rights_string(&s))
-}
-
-/// `anyone` or an account address, lowercase.
-fn normalize_identifier(identifier: &str) -> Result<String, StorageError> {
-    if identifier.eq_ignore_ascii_case(ANYONE) {
-        return Ok(ANYONE.to_string());
-    }
-    if identifier.starts_with('-') {
-        return Err(StorageError::Invalid(
-            "negative rights are not supported".into(),
-        ));
-    }
-    normalize_address(identifier)
-}
-
-fn tx_acl(tx: &Tx, folder: FolderId) -> TxResult<Acl> {
-    Ok(tx_get(tx.tree(TreeIx::Acl), &folder.to_be_bytes(), "acl")?.unwrap_or_default())
-}
-
-/// Replace `folder`'s ACL `old` by `new`, keeping the index in step.
-fn tx_write_acl(tx: &Tx, folder: FolderId, old: &Acl, new: &Acl) -> TxResult<()> {
-    let index = tx.tree(TreeIx::AclIndex);
-    for (id, _) in old {
-        index.remove(acl_index_key(id, folder))?;
-    }
-    for (id, rights) in new {
-        tx_put(index, &acl_index_key(id, folder), rights)?;
-    }
-    if new.is_empty() {
-        tx.tree(TreeIx::Acl).remove(&folder.to_be_bytes())?;
-        Ok(())
-    } else {
-        tx_put(tx.tree(TreeIx::Acl), &folder.to_be_bytes(), new)
-    }
-}
-
-/// Give `child` a copy of `parent`'s ACL (at creation: MDaemon semantics).
-pub(crate) fn tx_inherit_acl(tx: &Tx, parent: FolderId, child: FolderId) -> TxResult<()> {
-    let acl = tx_acl(tx, parent)?;
-    if acl.is_empty() {
-        return Ok(());
-    }
-    let old = tx_acl(tx, child)?;
-    tx_write_acl(tx, child, &old, &acl)
-}
-
-/// Remove `folder`'s ACL and its index entries.
-pub(crate) fn tx_drop_acl(tx: &Tx, folder: FolderId) -> TxResult<()> {
-    let old = tx_acl(tx, folder)?;
-    tx_write_acl(tx, folder, &old, &Vec::new())
-}
-
-/// Remove `identifier`'s entry from `folder`'s ACL.
-pub(crate) fn tx_remove_acl_entry(tx: &Tx, folder: FolderId, identifier: &str) -> TxResult<()> {
-    let old = tx_acl(tx, folder)?;
-    let new: Acl = old
-        .iter()
-        .filter(|(id, _)| id != identifier)
-        .cloned()
-        .collect();
-    tx_write_acl(tx, folder, &old, &new)
-}
-
-impl Store {
-    /// The folders whose ACL names `identifier` (from the index).
-    pub(crate) fn acl_folders_of(
-        &self,
-        identifier: &str,
-    ) -> Result<Vec<(FolderId, String)>, StorageError> {
-        let mut out = Vec::new();
-        for entry in self
-            .tree(TreeIx::AclIndex)
-            .scan_prefix(keys::account_prefix(identifier))
-        {
-            let (k, v) = entry?;
-            out.push((
-                keys::folder_of_acl_index_key(&k)?,
-                keys::decode(&v, "acl rights")?,
-            ));
-        }
-        Ok(out)
-    }
-
-    /// The ACL of a folder (GETACL), sorted by identifier. The owner's implicit full rights are
-    /// not listed.
-    pub fn get_acl(&self, folder: FolderId) -> Result<Vec<(String, String)>, StorageError> {
-        self.folder_state(folder)?;
-        let acl: Option<Acl> = keys::get(self.tree(TreeIx::Acl), &folder.to_be_bytes(), "acl")?;
-        Ok(acl.unwrap_or_default())
-    }
-
-    /// SETACL (RFC 4314 §3.1): give `identifier` exactly `rights`, or add ("+rights") or
-    /// remove ("-rights") some. Rights are normalised (see [`normalize_rights`]); an entry left
-    /// with no rights is removed.
-    pub fn set_acl(
-        &self,
-        folder: FolderId,
-        identifier: &str,
-        rights: &str,
-    ) -> Result<(), StorageError> {
-        let identifier = normalize_identifier(identifier)?;
-        let (mode, letters) = match rights.chars().next() {
-            Some('+') => (1, &rights[1..]),
-            Some('-') => (-1, &rights[1..]),
-            _ => (0, rights),
-        };
-        let given = rights_set(letters)?;
-        self.transact(|tx| {
-            super::folders::tx_load_folder(tx, folder)?;
-            let old = tx_acl(tx, folder)?;
-            let current = match old.iter().find(|(id, _)| *id == identifier) {
-                Some((_, r)) => match rights_set(r) {
-                    Ok(s) => s,
-                    Err(e) => return abort(e),
-                },
-                None => BTreeSet::new(),
-            };
-            let wanted: BTreeSet<usize> = match mode {
-                1 => current.union(&given).copied().collect(),
-                -1 => current.difference(&given).copied().collect(),
-                _ => given.clone(),
-            };
-            let mut new: Acl = old
-                .iter()
-                .filter(|(id, _)| *id != identifier)
-                .cloned()
-                .collect();
-            if !wanted.is_empty() {
-                new.push((identifier.clone(), rights_string(&wanted)));
-                new.sort();
-            }
-            tx_write_acl(tx, folder, &old, &new)
-        })
-    }
-
-    /// DELETEACL (RFC 4314 §3.2): remove `identifier`'s entry (absent: nothing to do).
-    pub fn delete_acl(&self, folder: FolderId, identifier: &str) -> Result<(), StorageError> {
-        let identifier = normalize_identifier(identifier)?;
-        self.transact(|tx| {
-            super::folders::tx_load_folder(tx, folder)?;
-            tx_remove_acl_entry(tx, folder, &identifier)
-        })
-    }
-
-    /// MYRIGHTS (RFC 4314 §3.5): every right for the owner, otherwise the union of `user`'s
-    /// entry and `anyone`'s.
-    pub fn rights(&self, folder: FolderId, user: &str) -> Result<String, StorageError> {
-        let state = self.folder_state(folder)?;
-        let user = normalize_address(user).ok();
-        if user.as_deref() == Some(state.account.as_str()) {
-            return Ok(ALL_RIGHTS.to_string());
-        }
-        let mut set = BTreeSet::new();
-        for (id, rights) in self.get_acl(folder)? {
-            if id == ANYONE || Some(&id) == user.as_ref() {
-                set.extend(rights_set(&rights)?);
-            }
-        }
-        Ok(rights_string(&set))
-    }
-
-    /// Folders of other owners (public folders included) that `user` may see: where `user` or
-    /// `anyone` has the "l" right. From the index, by owner then name.
-    pub fn folders_visible_to(&self, user: &str) -> Result<Vec<FolderState>, StorageError> {
-        let user = normalize_address(user)?;
-        let mut ids = BTreeSet::new();
-        for identifier in [user.as_str(), ANYONE] {
-            for (folder, rights) in self.acl_folders_of(identifier)? {
-                if rights.contains('l') {
-                    ids.insert(folder);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for id in ids {
-            match self.folder_state(id) {
-                Ok(state) if state.account != user => out.push(state),
-                Ok(_) => {}
-                // Deleted between the index scan and now.
-                Err(StorageError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        out.sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
-        Ok(out)
-    }
 }

@@ -2,19 +2,18 @@
 //!
 //! A caller enqueues a waiter and blocks (or awaits). The committer thread takes *all* waiting
 //! requests and runs one round for them: it makes the blob files written since its last round
-//! durable (one syncfs), flushes sled when any request asked for it (a [`CommitQueue::commit`];
+//! durable (one syncfs), flushes the backend's index when any request asked for it (a [`CommitQueue::commit`];
 //! [`CommitQueue::sync_blobs`] only needs the bodies) and answers every waiter with the same
 //! result. Requests arriving during a round wait for the next one, so each answer covers a
 //! round that started after the request.
 //!
 //! Ordering against power loss (docs/architecture.md §4):
 //! - A body is durable before any record can reference it: `BlobStore::put`/`finish` wait
-//!   for a round covering their file before they return the id. sled writes its log to the
-//!   file on every transaction (it rolls its IO buffer for each batch), so turning its
-//!   background flusher off would not keep a record off the disk until our flush; the body
+//!   for a round covering their file before they return the id. An index may write its log to
+//!   the file on every transaction, so a record can reach the disk before our flush; the body
 //!   has to be durable first.
 //! - A body whose last reference was dropped is deleted only after a round that flushed
-//!   sled, so the release is durable before the file goes (see `Store::collect_after_commit`).
+//!   the index, so the release is durable before the file goes (see [`IndexFlush::collect`]).
 //! - A failed sync (EIO, ENOSPC, …) fails the round: every waiter gets the error, and the
 //!   body files the round covered are deleted (a later sync could report success for pages
 //!   the kernel dropped); their writers failed, and a retry writes them anew. Only ENOSYS
@@ -26,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use super::blobs::{collect, BlobId, BlobStore};
+use super::blobs::{BlobId, BlobStore};
 use super::StorageError;
 
 /// Counters of the group committer.
@@ -63,9 +62,9 @@ impl Waiter {
     }
 }
 
-/// A record write that must not reach sled before the bodies it references are durable;
+/// A record write that must not reach the index before the bodies it references are durable;
 /// the committer runs it after its round's sync and before its flush.
-pub(crate) type AfterSync = Box<dyn FnOnce() + Send>;
+pub type AfterSync = Box<dyn FnOnce() + Send>;
 
 /// A waiting request: `flush_db` is false for a body writer, which needs only the blob sync.
 /// `after_sync` is a write to run between the round's sync and its flush (dropped unrun
@@ -169,12 +168,12 @@ impl CommitQueue {
         rx.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Blob files and sled, durable. Blocking.
+    /// Blob files and the index, durable. Blocking.
     pub(crate) fn commit(&self) -> Result<(), StorageError> {
         self.wait(true)
     }
 
-    /// Every blob file written before the call, durable (no sled flush). Blocking.
+    /// Every blob file written before the call, durable (no index flush). Blocking.
     pub(crate) fn sync_blobs(&self) -> Result<(), StorageError> {
         self.wait(false)
     }
@@ -189,7 +188,7 @@ impl CommitQueue {
 
     /// One round for a record and its bodies: `write` runs on the commit thread once every
     /// body written before this call is durable (the round's sync), then the round flushes
-    /// sled; the future resolves after that flush. Where the sync fails, `write` is dropped
+    /// the index; the future resolves after that flush. Where the sync fails, `write` is dropped
     /// without running and the future gives the error. SMTP reception uses it to answer 250
     /// after one round instead of two (a body sync, then the record's commit).
     pub(crate) fn write_after_sync(
@@ -203,6 +202,14 @@ impl CommitQueue {
             after_sync: Some(write),
         });
         async move { rx.await.unwrap_or_else(|_| Err(stopped())) }
+    }
+
+    /// Held by the committer around each flush: a test holding it piles up requests.
+    #[cfg(test)]
+    pub(crate) fn test_gate(
+        &self,
+    ) -> Result<MutexGuard<'_, ()>, std::sync::PoisonError<MutexGuard<'_, ()>>> {
+        self.shared.gate.lock()
     }
 
     pub(crate) fn stats(&self) -> CommitStats {
@@ -227,11 +234,18 @@ pub(crate) struct Committer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// What the committer works on: sled (flush, and the transactions that collect blobs) and
-/// the blob store (its not-yet-durable files and released blobs).
+/// The backend's part of a commit round: flushing its index (the records), and deleting
+/// the files of released blobs whose count is still 0 once that flush made the release
+/// durable (ordered against a concurrent re-reference of the same content).
+pub(crate) trait IndexFlush: Send + 'static {
+    fn flush(&self) -> Result<(), StorageError>;
+    fn collect(&self, blobs: &BlobStore, released: &[BlobId]);
+}
+
+/// What the committer works on: the backend's index and the blob store (its
+/// not-yet-durable files and released blobs).
 pub(crate) struct Target {
-    pub(crate) db: sled::Db,
-    pub(crate) trees: Vec<sled::Tree>,
+    pub(crate) index: Box<dyn IndexFlush>,
     pub(crate) blobs: Arc<BlobStore>,
 }
 
@@ -306,19 +320,19 @@ fn run(shared: &Shared, target: &Target) {
             waiter.answer(&answer);
         }
         if let Ok(released) = result {
-            collect(&target.trees, &target.blobs, &released);
+            target.index.collect(&target.blobs, &released);
         }
     }
     // Writes not acknowledged by anyone still deserve a final flush on shutdown.
     match round(shared, target, true, Vec::new()) {
-        Ok(released) => collect(&target.trees, &target.blobs, &released),
+        Ok(released) => target.index.collect(&target.blobs, &released),
         Err(e) => tracing::error!(error = %e, "storage flush at shutdown failed"),
     }
 }
 
 /// One round: makes the blob files written since the last good round durable, then (when
-/// `flush_db`) flushes sled. Returns the released blobs that may now be collected: those
-/// whose release was in sled before this round's flush.
+/// `flush_db`) flushes the index. Returns the released blobs that may now be collected: those
+/// whose release was in the index before this round's flush.
 ///
 /// Blob files are written without an fsync of their own (see `BlobStore::put`); one
 /// `syncfs(2)` on the blob directory's filesystem makes all of them — contents, the renames
@@ -359,12 +373,12 @@ fn round(
     if !flush_db {
         return Ok(Vec::new());
     }
-    match target.db.flush() {
+    match target.index.flush() {
         Ok(_) => Ok(start.released),
         Err(e) => {
             // The bodies are durable; the releases are not: they wait for the next round.
             blobs.round_synced(upto, start.released);
-            Err(e.into())
+            Err(e)
         }
     }
 }
@@ -382,7 +396,7 @@ fn sync_blob_files(root: &std::path::Path, dirs: &[std::path::PathBuf]) -> std::
 }
 
 /// Whether a syncfs error means "not supported here" rather than "the data did not make it".
-fn falls_back(e: &std::io::Error) -> bool {
+pub(crate) fn falls_back(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EINVAL))
 }
 
@@ -411,158 +425,4 @@ fn fsync_each(dirs: &[std::path::PathBuf]) -> std::io::Result<()> {
         std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::testutil::store;
-    use super::*;
-    use std::sync::Barrier;
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn commit_flushes_and_counts() {
-        let (_dir, store) = store();
-        store.commit().unwrap();
-        store.commit().unwrap();
-        let stats = store.commit_stats();
-        assert_eq!(stats.commits_requested, 2);
-        assert_eq!(stats.flushes, 2);
-    }
-
-    #[test]
-    fn concurrent_commits_share_flushes() {
-        let (_dir, store) = store();
-        const THREADS: usize = 64;
-        // Hold the committer at its first flush so that every other request piles up.
-        let gate = store.inner.committer.queue().shared.gate.lock().unwrap();
-        let barrier = Arc::new(Barrier::new(THREADS));
-        let handles: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let store = store.clone();
-                let barrier = barrier.clone();
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    store.commit()
-                })
-            })
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while store.commit_stats().commits_requested < THREADS as u64 {
-            assert!(Instant::now() < deadline, "threads did not enqueue");
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        drop(gate);
-        for h in handles {
-            h.join().unwrap().unwrap();
-        }
-        let stats = store.commit_stats();
-        assert_eq!(stats.commits_requested, THREADS as u64);
-        assert!(stats.flushes <= 2, "{stats:?}");
-    }
-
-    #[test]
-    fn ungated_concurrent_commits_use_fewer_flushes_than_calls() {
-        let (_dir, store) = store();
-        const THREADS: usize = 32;
-        const ROUNDS: usize = 10;
-        let barrier = Arc::new(Barrier::new(THREADS));
-        let handles: Vec<_> = (0..THREADS)
-            .map(|i| {
-                let store = store.clone();
-                let barrier = barrier.clone();
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    for r in 0..ROUNDS {
-                        store
-                            .add_domain(&format!("d{i}-{r}.example"))
-                            .and_then(|()| store.commit())
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        let stats = store.commit_stats();
-        assert_eq!(stats.commits_requested, (THREADS * ROUNDS) as u64);
-        assert!(stats.flushes < stats.commits_requested, "{stats:?}");
-        assert_eq!(store.list_domains().unwrap().len(), THREADS * ROUNDS);
-    }
-
-    #[test]
-    fn commit_async_resolves() {
-        let (_dir, store) = store();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let futs: Vec<_> = (0..8).map(|_| store.commit_async()).collect();
-        rt.block_on(async {
-            for f in futs {
-                f.await.unwrap();
-            }
-        });
-        let stats = store.commit_stats();
-        assert_eq!(stats.commits_requested, 8);
-        assert!(stats.flushes >= 1 && stats.flushes <= 8);
-    }
-
-    #[test]
-    fn only_missing_syncfs_falls_back_to_fsync() {
-        for (errno, falls) in [
-            (libc::ENOSYS, true),
-            (libc::EINVAL, true),
-            (libc::EIO, false),
-            (libc::ENOSPC, false),
-        ] {
-            let e = std::io::Error::from_raw_os_error(errno);
-            assert_eq!(falls_back(&e), falls, "{e}");
-        }
-    }
-
-    #[test]
-    fn an_injected_eio_fails_every_waiter_of_the_round() {
-        let (_dir, store) = store();
-        store.inject_sync_errors(1);
-        let err = store.commit().unwrap_err();
-        assert!(
-            matches!(&err, StorageError::Io(e) if e.raw_os_error() == Some(libc::EIO)),
-            "{err}"
-        );
-        store.commit().unwrap();
-    }
-
-    /// A write after the sync runs once the bodies written before it are durable, before
-    /// the round's flush; when the sync fails it does not run and the caller gets the error.
-    #[test]
-    fn a_write_after_sync_runs_only_after_a_good_sync() {
-        let (_dir, store) = store();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let (blob, _pin) = store.blobs().write_pinned(b"pending body").unwrap();
-        let blobs = store.inner.blobs.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let done = store.write_after_sync(move || {
-            // The body this record would reference is durable by now.
-            tx.send(blobs.is_pending(&blob)).unwrap();
-        });
-        rt.block_on(done).unwrap();
-        assert!(!rx.recv().unwrap(), "ran before the body was synced");
-
-        store.inject_sync_errors(1);
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let failed = store.write_after_sync(move || tx.send(()).unwrap());
-        let err = rt.block_on(failed).unwrap_err();
-        assert!(err.to_string().contains("Input/output error"), "{err}");
-        assert!(rx.recv().is_err(), "the write ran despite the failed sync");
-    }
-
-    #[test]
-    fn dropped_async_waiter_does_not_stall_the_committer() {
-        let (_dir, store) = store();
-        drop(store.commit_async());
-        store.commit().unwrap();
-    }
 }

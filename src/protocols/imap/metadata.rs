@@ -5,7 +5,7 @@
 //! Implementation notes:
 //! - `/private/…` entries belong to the user who set them; `/shared/…` entries are seen by
 //!   everyone who may see the mailbox (or, for the server, by every user). Storage keeps them
-//!   in sled (`storage::metadata`); they follow RENAME and go with DELETE.
+//!   (`storage::traits::Folders::metadata`); they follow RENAME and go with DELETE.
 //! - Rights (RFC 5464 §3.3 with ACL, RFC 4314): reading or writing a mailbox's entries needs
 //!   "l" and one of "r", "s", "w", "i", "p". Writing a `/shared` entry of a mailbox also needs
 //!   "w" (our choice: a shared entry is a change everyone with access sees, like a flag);

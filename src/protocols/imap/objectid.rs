@@ -4,7 +4,7 @@
 //! and every message or folder written before this module existed has one too:
 //!
 //! - **MAILBOXID** `F<folder id>-<uidvalidity>` (hex). The folder id is handed out once by
-//!   sled's id generator and survives RENAME (which moves the name, not the record); the
+//!   storage's id generator and survives RENAME (which moves the name, not the record); the
 //!   UIDVALIDITY comes from a server-wide counter that never repeats. A `\Noselect`
 //!   placeholder revived by CREATE keeps its record but gets a fresh UIDVALIDITY, so the new
 //!   mailbox has a new MAILBOXID as RFC 8474 §4 requires ("a new mailbox with the same name

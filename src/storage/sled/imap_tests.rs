@@ -4,15 +4,17 @@
 use super::keys::TreeIx;
 use super::testutil::store_with_bob;
 use super::*;
+#[allow(unused_imports)]
+use crate::storage::*;
 
 const BOB: &str = "bob@example.com";
 const ALICE: &str = "alice@example.com";
 
-fn inbox(store: &Store, account: &str) -> FolderId {
+fn inbox(store: &SledStore, account: &str) -> FolderId {
     store.folder_id(account, "INBOX").unwrap().unwrap()
 }
 
-fn msg(store: &Store, body: &[u8], flags: u8) -> NewMessage {
+fn msg(store: &SledStore, body: &[u8], flags: u8) -> NewMessage {
     NewMessage {
         blob: store.blobs().put(body).unwrap(),
         size: body.len() as u64,
@@ -21,13 +23,13 @@ fn msg(store: &Store, body: &[u8], flags: u8) -> NewMessage {
     }
 }
 
-fn with_alice() -> (tempfile::TempDir, Store) {
+fn with_alice() -> (tempfile::TempDir, SledStore) {
     let (dir, store) = store_with_bob();
     store.add_account(ALICE, "pw", false).unwrap();
     (dir, store)
 }
 
-fn counters(store: &Store, f: FolderId) -> (u32, u32, u32, u64) {
+fn counters(store: &SledStore, f: FolderId) -> (u32, u32, u32, u64) {
     let s = store.folder_state(f).unwrap();
     (s.exists, s.unseen, s.deleted, s.size)
 }
@@ -360,7 +362,7 @@ fn recompute_quota_repairs_usage() {
     store.set_quota(BOB, Some(1000), None).unwrap();
     // Corrupt the usage.
     store
-        .transact(|tx| quota::tx_add_usage(tx, BOB, 500, 7))
+        .transact(|tx| super::quota::tx_add_usage(tx, BOB, 500, 7))
         .unwrap();
     assert_eq!(store.quota(BOB).unwrap().messages_used, 8);
     let q = store.recompute_quota(BOB).unwrap();
@@ -619,7 +621,7 @@ fn delete_with_children_leaves_a_noselect_placeholder() {
     assert!(st.noselect);
     assert_eq!((st.exists, st.size, st.unseen), (0, 0, 0));
     assert!(store.uid_list(p).unwrap().is_empty());
-    crate::storage::testutil::settle(&store);
+    super::testutil::settle(&store);
     assert!(!store.blobs().exists(&m.blob));
     assert_eq!(store.quota(BOB).unwrap().messages_used, 0);
     assert!(matches!(
@@ -789,7 +791,7 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
     let dir = tempfile::TempDir::new().unwrap();
     set_fast_password_hashing_for_tests(true);
     let (f, team, state) = {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         store.add_domain("example.com").unwrap();
         store.add_account(BOB, "pw", false).unwrap();
         store.add_account(ALICE, "pw", false).unwrap();
@@ -810,7 +812,7 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         store.commit().unwrap();
         (f, team, store.folder_state(f).unwrap())
     };
-    let check = |store: &Store| {
+    let check = |store: &SledStore| {
         assert_eq!(store.folder_state(f).unwrap(), state);
         assert_eq!(
             (state.exists, state.unseen, state.deleted, state.size),
@@ -826,7 +828,7 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         assert_eq!(store.rights(team, ALICE).unwrap(), "lr");
     };
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         check(&store);
         // Simulate a data directory from before `v1/folder_ext` and `v1/quota`: no counters,
         // no usage; and an append by such a build to an existing folder (stale counters).
@@ -838,7 +840,7 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         store.commit().unwrap();
     }
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let st = store.folder_state(f).unwrap();
         assert_eq!((st.exists, st.unseen, st.deleted, st.size), (3, 2, 1, 14));
         assert_eq!(store.folder_keywords(f).unwrap(), vec!["$Label"]);
@@ -849,7 +851,7 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         store
             .append_message(trash, msg(&store, b"abc", 0), None)
             .unwrap();
-        let mut rec: folders::FolderRecord =
+        let mut rec: super::folders::FolderRecord =
             keys::get(store.tree(TreeIx::Folders), &trash.to_be_bytes(), "folder")
                 .unwrap()
                 .unwrap();
@@ -876,7 +878,7 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         ));
         store.commit().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let trash = store.folder_id(BOB, "Trash").unwrap().unwrap();
     let st = store.folder_state(trash).unwrap();
     assert_eq!((st.exists, st.size), (2, 6));

@@ -1,15 +1,17 @@
 use super::super::queue::tests::record;
 use super::super::testutil::store_with_bob;
-use super::super::QueueRecord;
 use super::*;
+use crate::storage::QueueRecord;
+#[allow(unused_imports)]
+use crate::storage::*;
 
 const BOB: &str = "bob@example.com";
 
-fn inbox(store: &Store) -> FolderId {
+fn inbox(store: &SledStore) -> FolderId {
     store.folder_id(BOB, "INBOX").unwrap().unwrap()
 }
 
-fn new_message(store: &Store, body: &[u8]) -> NewMessage {
+fn new_message(store: &SledStore, body: &[u8]) -> NewMessage {
     NewMessage {
         blob: store.blobs().put(body).unwrap(),
         size: body.len() as u64,
@@ -169,7 +171,7 @@ fn append_errors_leave_the_folder_unchanged() {
     assert!(store.list_messages(folder).unwrap().is_empty());
 }
 
-fn queued_for_two(store: &Store) -> QueueRecord {
+fn queued_for_two(store: &SledStore) -> QueueRecord {
     let rec = record(
         store,
         QueueName::Local,
@@ -289,7 +291,7 @@ fn expunge_releases_blobs_and_never_reuses_uids() {
     assert_eq!(modseq, 5);
     let st = store.folder_state(folder).unwrap();
     assert_eq!((st.exists, st.highest_modseq, st.uidnext), (1, 5, 4));
-    crate::storage::testutil::settle(&store);
+    super::super::testutil::settle(&store);
     assert!(
         !store.blobs().exists(&a.blob),
         "last reference gone: file removed"
@@ -329,7 +331,7 @@ fn delete_folder_removes_messages_and_name() {
         Err(StorageError::NotFound(_))
     ));
     assert_eq!(store.folder_id(BOB, "Old").unwrap(), None);
-    crate::storage::testutil::settle(&store);
+    super::super::testutil::settle(&store);
     assert!(!store.blobs().exists(&msg.blob));
     assert_eq!(store.tree(TreeIx::Expunged).len(), 0);
     assert!(matches!(
@@ -406,8 +408,8 @@ fn concurrent_appends_get_distinct_uids() {
 fn folders_persist_across_reopen() {
     let dir = tempfile::TempDir::new().unwrap();
     let (folder, before, blob) = {
-        super::super::set_fast_password_hashing_for_tests(true);
-        let store = Store::open(dir.path()).unwrap();
+        crate::storage::set_fast_password_hashing_for_tests(true);
+        let store = SledStore::open(dir.path()).unwrap();
         store.add_domain("example.com").unwrap();
         store.add_account(BOB, "pw", false).unwrap();
         let folder = inbox(&store);
@@ -420,7 +422,7 @@ fn folders_persist_across_reopen() {
         store.commit().unwrap();
         (folder, store.folder_state(folder).unwrap(), msg.blob)
     };
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let after = store.folder_state(folder).unwrap();
     assert_eq!(
         after, before,

@@ -5,17 +5,20 @@
 //! their limits at [`Changes::finish`]).
 //!
 //! Also here: the rebuild of the counters from the messages (at open, for folders written by a
-//! build that did not keep them, and for [`Store::recompute_quota`]).
+//! build that did not keep them, and for [`SledStore::recompute_quota`]).
 
 use std::collections::BTreeMap;
 
-use super::blobs::{BlobId, BlobStore, RefDelta};
+use super::blobrefs::RefDelta;
+
 use super::folders::{
-    tx_load_folder, tx_save_folder, Flags, Folder, FolderExt, FolderId, FolderRecord, MessageValue,
+    tx_load_folder, tx_save_folder, Folder, FolderExt, FolderRecord, MessageValue,
 };
 use super::keys::{self, message_key, tx_get, tx_put, TreeIx};
 use super::quota::tx_add_usage;
-use super::{abort, StorageError, Store, Tx, TxResult};
+use super::{abort, SledStore, StorageError, Tx, TxResult};
+use crate::storage::blobs::{BlobId, BlobStore};
+use crate::storage::folders::{Flags, FolderId};
 
 /// The changes of one operation inside one transaction. Every folder touched gets one new
 /// modseq for the whole operation (RFC 7162 allows equal modseqs within one command).
@@ -48,7 +51,7 @@ impl<'t> Changes<'t> {
         }
         match self.folders.get_mut(&id) {
             Some(f) => Ok(f),
-            None => abort(super::folders::folder_not_found(id)),
+            None => abort(crate::storage::folders::folder_not_found(id)),
         }
     }
 
@@ -212,7 +215,7 @@ struct Recount {
     ext: FolderExt,
 }
 
-impl Store {
+impl SledStore {
     /// Count a folder's messages and expunge records (a scan).
     fn recount(&self, id: FolderId) -> Result<Recount, StorageError> {
         let mut out = Recount::default();
@@ -249,7 +252,7 @@ impl Store {
                 let Some(mut rec) =
                     tx_get::<FolderRecord>(tx.tree(TreeIx::Folders), &key, "folder")?
                 else {
-                    return abort(super::folders::folder_not_found(id));
+                    return abort(crate::storage::folders::folder_not_found(id));
                 };
                 if rec.uidnext != before.uidnext || rec.highest_modseq != before.highest_modseq {
                     return abort(StorageError::Conflict(

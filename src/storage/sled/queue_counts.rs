@@ -3,13 +3,13 @@
 //!
 //! One scan per queue when the store opens; after that every committed transaction that
 //! adds or removes a queue record moves its queue's counter. The transaction closures only
-//! report what they did (a closure may run more than once, see [`Store::transact`]); the
+//! report what they did (a closure may run more than once, see [`SledStore::transact`]); the
 //! counters move after the commit, so a reader may lag a write by a moment, never drift.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::queue::QueueName;
-use super::Store;
+use super::SledStore;
+use crate::storage::queue::QueueName;
 
 #[derive(Debug, Default)]
 pub(crate) struct QueueCounts([AtomicI64; QueueName::ALL.len()]);
@@ -48,7 +48,7 @@ impl QueueCounts {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Moves the queue counters by what a committed transaction did.
     pub(crate) fn count_queued(&self, delta: QueueDelta) {
         self.queue_counts().apply(delta);

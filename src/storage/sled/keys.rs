@@ -4,8 +4,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sled::transaction::TransactionalTree;
 
-use super::queue::QueueName;
 use super::{abort, StorageError, TxResult};
+use crate::storage::queue::QueueName;
 
 /// Unversioned tree holding the schema version and counters.
 pub(crate) const META_TREE: &str = "meta";
@@ -262,6 +262,8 @@ pub(crate) fn get<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::storage::*;
 
     #[test]
     fn tree_indexes_are_dense_and_names_unique() {

@@ -8,7 +8,7 @@
 //! creation) counts too; see the IMAP backend.
 
 use super::keys::TreeIx;
-use super::{StorageError, Store};
+use super::{SledStore, StorageError};
 
 pub(crate) fn key(account: &str, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(account.len() + 1 + name.len());
@@ -18,8 +18,19 @@ pub(crate) fn key(account: &str, name: &str) -> Vec<u8> {
     k
 }
 
-impl Store {
-    pub fn subscribe(&self, account: &str, name: &str) -> Result<(), StorageError> {
+impl SledStore {
+    /// Forgets `account`'s whole list (the account is being deleted).
+    pub(crate) fn drop_subscriptions(&self, account: &str) -> Result<(), StorageError> {
+        let tree = self.tree(TreeIx::Subscriptions);
+        for k in tree.scan_prefix(key(account, "")).keys() {
+            tree.remove(k?)?;
+        }
+        Ok(())
+    }
+}
+
+impl SledStore {
+    pub(crate) fn subscribe(&self, account: &str, name: &str) -> Result<(), StorageError> {
         if name.is_empty() || name.contains('\0') {
             return Err(StorageError::Invalid(format!(
                 "invalid mailbox name {name:?}"
@@ -30,25 +41,16 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a name; returns whether it was on the list.
-    pub fn unsubscribe(&self, account: &str, name: &str) -> Result<bool, StorageError> {
+    pub(crate) fn unsubscribe(&self, account: &str, name: &str) -> Result<bool, StorageError> {
         Ok(self
             .tree(TreeIx::Subscriptions)
             .remove(key(account, name))?
             .is_some())
     }
+}
 
-    /// Forgets `account`'s whole list (the account is being deleted).
-    pub(crate) fn drop_subscriptions(&self, account: &str) -> Result<(), StorageError> {
-        let tree = self.tree(TreeIx::Subscriptions);
-        for k in tree.scan_prefix(key(account, "")).keys() {
-            tree.remove(k?)?;
-        }
-        Ok(())
-    }
-
-    /// The names on `account`'s list, sorted.
-    pub fn subscriptions(&self, account: &str) -> Result<Vec<String>, StorageError> {
+impl SledStore {
+    pub(crate) fn subscriptions(&self, account: &str) -> Result<Vec<String>, StorageError> {
         let prefix = key(account, "");
         let mut names = Vec::new();
         for entry in self.tree(TreeIx::Subscriptions).scan_prefix(&prefix) {
@@ -74,7 +76,7 @@ mod tests {
         assert!(store.subscribe("bob@example.com", "").is_err());
         store.commit().unwrap();
         drop(store);
-        let store = super::super::Store::open(dir.path()).unwrap();
+        let store = super::super::SledStore::open(dir.path()).unwrap();
         assert_eq!(
             store.subscriptions("bob@example.com").unwrap(),
             vec!["Lists/rust"]

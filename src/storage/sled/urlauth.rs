@@ -9,7 +9,7 @@
 //! transactions cannot scan a prefix). RENAME keeps the folder id, so the keys (and the URLs,
 //! which name the mailbox) follow it only as far as the URL text does: a URL names the old
 //! name and no longer resolves. Keys are 32 random octets from the operating system's
-//! generator. The caller makes a new key durable ([`Store::commit`]) before a URL made with
+//! generator. The caller makes a new key durable ([`SledStore::commit`]) before a URL made with
 //! it is handed out, and a removal durable before RESETKEY answers OK.
 
 use std::collections::BTreeMap;
@@ -17,9 +17,11 @@ use std::collections::BTreeMap;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-use super::folders::{tx_load_folder, FolderId};
+use super::folders::tx_load_folder;
+
 use super::keys::{self, tx_get, tx_put, TreeIx};
-use super::{StorageError, Store};
+use super::{SledStore, StorageError};
+use crate::storage::folders::FolderId;
 
 /// Octets of an access key (the HMAC-SHA256 block is larger; 256 bits is its strength).
 pub const KEY_LEN: usize = 32;
@@ -30,10 +32,8 @@ pub(crate) struct KeyRecord {
     keys: BTreeMap<String, Vec<u8>>,
 }
 
-impl Store {
-    /// `user`'s access key for `folder`; with `create`, one is made when there is none (a
-    /// folder that is gone is then NotFound).
-    pub fn urlauth_key(
+impl SledStore {
+    pub(crate) fn urlauth_key(
         &self,
         folder: FolderId,
         user: &str,
@@ -67,9 +67,11 @@ impl Store {
         })
     }
 
-    /// Forgets `user`'s access key for `folder` (RESETKEY); the next GENURLAUTH makes a new
-    /// one. A folder that is gone is NotFound.
-    pub fn reset_urlauth_key(&self, folder: FolderId, user: &str) -> Result<(), StorageError> {
+    pub(crate) fn reset_urlauth_key(
+        &self,
+        folder: FolderId,
+        user: &str,
+    ) -> Result<(), StorageError> {
         let user = user.to_ascii_lowercase();
         let key = folder.to_be_bytes();
         self.transact(|tx| {
@@ -121,7 +123,7 @@ mod tests {
         assert_ne!(k, other);
         store.commit().unwrap();
         drop(store);
-        let store = crate::storage::Store::open(dir.path()).unwrap();
+        let store = super::super::SledStore::open(dir.path()).unwrap();
         assert_eq!(
             store.urlauth_key(work, BOB, false).unwrap(),
             Some(k.clone())

@@ -1,6 +1,8 @@
 use super::super::testutil::{store, store_with_bob};
-use super::super::QueueName;
 use super::*;
+use crate::storage::QueueName;
+#[allow(unused_imports)]
+use crate::storage::*;
 
 fn local(a: &str) -> Destination {
     Destination::Local(a.to_string())
@@ -286,7 +288,7 @@ fn del_account_removes_folders_messages_and_blob_refs() {
     assert_eq!(store.folder_id("bob@example.com", "INBOX").unwrap(), None);
     assert_eq!(store.tree(TreeIx::Messages).len(), 0);
     assert_eq!(store.tree(TreeIx::Folders).len(), 0);
-    crate::storage::testutil::settle(&store);
+    super::super::testutil::settle(&store);
     assert!(!store.blobs().exists(&blob));
     // The address can be used again, with fresh folders.
     store.add_account("bob@example.com", "pw", false).unwrap();
@@ -522,7 +524,7 @@ fn directory_persists_across_reopen() {
     let dir = tempfile::TempDir::new().unwrap();
     set_fast_password_hashing_for_tests(true);
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         store.add_domain("example.com").unwrap();
         store
             .add_account("bob@example.com", "secret", true)
@@ -552,7 +554,7 @@ fn directory_persists_across_reopen() {
             .unwrap();
         store.commit().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.list_domains().unwrap(), vec!["example.com"]);
     assert!(matches!(
         store.verify_password("bob@example.com", "secret").unwrap(),

@@ -1,0 +1,564 @@
+//! MDaemon's six message queues: one sled tree each (`v1/queue/<name>`), records keyed by
+//! queue id (u64 BE, so scans are in arrival order). Every record holds one reference on its
+//! body blob; moving a record between queues is one transaction.
+
+use serde::{Deserialize, Serialize};
+
+use super::blobrefs::RefDelta;
+use crate::storage::queue::*;
+
+use super::queue_counts::QueueDelta;
+use crate::storage::blobs::BlobId;
+use sled::transaction::TransactionalTree;
+
+use super::keys::{self, tx_put, TreeIx};
+use super::{abort, SledStore, StorageError, Tx, TxResult};
+
+/// The shape of [`QueueRecord`] before `folder` was added. bincode is not self-describing:
+/// a record written by that build is shorter by the new trailing field, so decoding it as a
+/// `QueueRecord` fails at its end and [`decode_record`] reads it as this instead.
+#[derive(Serialize, Deserialize)]
+struct QueueRecordV1 {
+    id: QueueId,
+    queue: QueueName,
+    blob: BlobId,
+    size: u64,
+    mail_from: String,
+    recipients: Vec<QueueRecipient>,
+    params: EnvelopeParams,
+    received_at: i64,
+    due: Option<i64>,
+    attempts: u32,
+    last_error: Option<String>,
+    origin: String,
+    auth_as: Option<String>,
+}
+
+/// Decodes a stored queue record of either shape.
+fn decode_record(bytes: &[u8]) -> Result<QueueRecord, StorageError> {
+    match keys::decode::<QueueRecord>(bytes, "queue record") {
+        Ok(rec) => Ok(rec),
+        Err(e) => match keys::decode::<QueueRecordV1>(bytes, "queue record") {
+            Ok(v1) => Ok(QueueRecord {
+                id: v1.id,
+                queue: v1.queue,
+                blob: v1.blob,
+                size: v1.size,
+                mail_from: v1.mail_from,
+                recipients: v1.recipients,
+                params: v1.params,
+                received_at: v1.received_at,
+                due: v1.due,
+                attempts: v1.attempts,
+                last_error: v1.last_error,
+                origin: v1.origin,
+                auth_as: v1.auth_as,
+                folder: None,
+            }),
+            Err(_) => Err(e),
+        },
+    }
+}
+
+/// [`decode_record`] of the value at `key`, inside a transaction.
+fn tx_get_record(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<QueueRecord>> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(v) => match decode_record(&v) {
+            Ok(rec) => Ok(Some(rec)),
+            Err(e) => abort(e),
+        },
+    }
+}
+
+fn not_in_queue(queue: QueueName, id: QueueId) -> String {
+    format!("queue record {id} is not in the {queue} queue")
+}
+
+/// Insert `rec` into its queue inside a transaction, adjusting blob references (a record it
+/// replaces releases its own blob) and `queued` (when it replaces none).
+pub(crate) fn tx_insert(
+    tx: &Tx,
+    refs: &mut RefDelta,
+    queued: &mut QueueDelta,
+    rec: &QueueRecord,
+) -> TxResult<()> {
+    let tree = tx.tree(TreeIx::Queue(rec.queue));
+    let key = rec.id.to_be_bytes();
+    match tx_get_record(tree, &key)? {
+        Some(old) => refs.release(old.blob),
+        None => queued.add(rec.queue, 1),
+    }
+    tx_put(tree, &key, rec)?;
+    refs.add(rec.blob);
+    Ok(())
+}
+
+/// Remove record `id` from `queue` inside a transaction, releasing its blob.
+fn tx_remove(
+    tx: &Tx,
+    refs: &mut RefDelta,
+    queued: &mut QueueDelta,
+    queue: QueueName,
+    id: QueueId,
+) -> TxResult<Option<QueueRecord>> {
+    let tree = tx.tree(TreeIx::Queue(queue));
+    let old = tx_get_record(tree, &id.to_be_bytes())?;
+    if let Some(old) = &old {
+        tree.remove(&id.to_be_bytes())?;
+        refs.release(old.blob);
+        queued.add(queue, -1);
+    }
+    Ok(old)
+}
+
+/// Mark recipient `index` of record `id` in `queue` delivered, deleting the record when none is
+/// left undelivered. Conflict when the record or the recipient is missing or already done, so
+/// that a retried delivery aborts instead of duplicating.
+pub(crate) fn tx_consume(
+    tx: &Tx,
+    refs: &mut RefDelta,
+    queued: &mut QueueDelta,
+    queue: QueueName,
+    id: QueueId,
+    index: usize,
+) -> TxResult<()> {
+    let tree = tx.tree(TreeIx::Queue(queue));
+    let key = id.to_be_bytes();
+    let Some(mut rec) = tx_get_record(tree, &key)? else {
+        return abort(StorageError::Conflict(not_in_queue(queue, id)));
+    };
+    match rec.recipients.get_mut(index) {
+        Some(r) if !r.delivered => {
+            r.delivered = true;
+            r.last_error = None;
+        }
+        Some(r) => {
+            return abort(StorageError::Conflict(format!(
+                "recipient {} of queue record {id} was already delivered",
+                r.address
+            )))
+        }
+        None => {
+            return abort(StorageError::Conflict(format!(
+                "queue record {id} has no recipient #{index}"
+            )))
+        }
+    }
+    if rec.recipients.iter().all(|r| r.delivered) {
+        tree.remove(&key)?;
+        refs.release(rec.blob);
+        queued.add(queue, -1);
+    } else {
+        tx_put(tree, &key, &rec)?;
+    }
+    Ok(())
+}
+
+impl SledStore {
+    pub(crate) fn next_queue_id(&self) -> Result<QueueId, StorageError> {
+        Ok(self.db().generate_id()? + 1)
+    }
+
+    pub(crate) fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            tx_insert(tx, &mut refs, &mut queued, rec)?;
+            Ok((refs.apply(tx, self.blobs())?, queued))
+        })?;
+        self.count_queued(queued);
+        self.collect_after_commit(&zeroed);
+        Ok(())
+    }
+
+    pub(crate) fn queue_replace(
+        &self,
+        from: QueueName,
+        id: QueueId,
+        new_records: &[QueueRecord],
+    ) -> Result<(), StorageError> {
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            if tx_remove(tx, &mut refs, &mut queued, from, id)?.is_none() {
+                return abort(StorageError::Conflict(not_in_queue(from, id)));
+            }
+            for rec in new_records {
+                tx_insert(tx, &mut refs, &mut queued, rec)?;
+            }
+            Ok((refs.apply(tx, self.blobs())?, queued))
+        })?;
+        self.count_queued(queued);
+        self.collect_after_commit(&zeroed);
+        Ok(())
+    }
+
+    pub(crate) fn queue_move(
+        &self,
+        id: QueueId,
+        from: QueueName,
+        to: QueueName,
+    ) -> Result<(), StorageError> {
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            let Some(mut rec) = tx_remove(tx, &mut refs, &mut queued, from, id)? else {
+                return abort(StorageError::Conflict(not_in_queue(from, id)));
+            };
+            rec.queue = to;
+            tx_insert(tx, &mut refs, &mut queued, &rec)?;
+            Ok((refs.apply(tx, self.blobs())?, queued))
+        })?;
+        self.count_queued(queued);
+        self.collect_after_commit(&zeroed);
+        Ok(())
+    }
+
+    pub(crate) fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
+        let (zeroed, queued) = self.transact(|tx| {
+            let (mut refs, mut queued) = Default::default();
+            if tx_remove(tx, &mut refs, &mut queued, queue, id)?.is_none() {
+                return abort(StorageError::NotFound(format!(
+                    "queue record {id} in the {queue} queue"
+                )));
+            }
+            Ok((refs.apply(tx, self.blobs())?, queued))
+        })?;
+        self.count_queued(queued);
+        self.collect_after_commit(&zeroed);
+        Ok(())
+    }
+}
+
+impl SledStore {
+    pub(crate) fn queue_get(
+        &self,
+        queue: QueueName,
+        id: QueueId,
+    ) -> Result<Option<QueueRecord>, StorageError> {
+        let rec = match self.tree(TreeIx::Queue(queue)).get(id.to_be_bytes())? {
+            Some(v) => Some(decode_record(&v)?),
+            None => None,
+        };
+        Ok(rec.map(|mut r| {
+            r.queue = queue;
+            r
+        }))
+    }
+
+    pub(crate) fn queue_find(&self, id: QueueId) -> Result<Option<QueueRecord>, StorageError> {
+        for q in QueueName::ALL {
+            if let Some(rec) = self.queue_get(q, id)? {
+                return Ok(Some(rec));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
+        self.tree(TreeIx::Queue(queue))
+            .iter()
+            .values()
+            .map(|v| {
+                let mut rec = decode_record(&v?)?;
+                rec.queue = queue;
+                Ok(rec)
+            })
+            .collect()
+    }
+
+    pub(crate) fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
+        Ok(self.queue_counts().get(queue))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::testutil::store;
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::storage::*;
+
+    pub(crate) fn record(
+        store: &SledStore,
+        queue: QueueName,
+        body: &[u8],
+        rcpts: &[&str],
+    ) -> QueueRecord {
+        let blob = store.blobs().put(body).unwrap();
+        QueueRecord {
+            id: store.next_queue_id().unwrap(),
+            queue,
+            blob,
+            size: body.len() as u64,
+            mail_from: "alice@remote.example".into(),
+            recipients: rcpts.iter().map(|r| QueueRecipient::new(r)).collect(),
+            params: EnvelopeParams::default(),
+            received_at: 1_700_000_000,
+            due: None,
+            attempts: 0,
+            last_error: None,
+            origin: "smtp from [192.0.2.1] helo test".into(),
+            auth_as: None,
+            folder: None,
+        }
+    }
+
+    /// Records written before `folder` existed still read, with no folder; new ones keep it.
+    #[test]
+    fn records_of_the_older_shape_still_decode() {
+        let (_dir, store) = store();
+        let mut rec = record(&store, QueueName::Local, b"old", &["bob@example.com"]);
+        rec.auth_as = Some("bob@example.com".into());
+        let old = QueueRecordV1 {
+            id: rec.id,
+            queue: rec.queue,
+            blob: rec.blob,
+            size: rec.size,
+            mail_from: rec.mail_from.clone(),
+            recipients: rec.recipients.clone(),
+            params: rec.params.clone(),
+            received_at: rec.received_at,
+            due: Some(5),
+            attempts: 2,
+            last_error: Some("x".into()),
+            origin: rec.origin.clone(),
+            auth_as: rec.auth_as.clone(),
+        };
+        let bytes = keys::encode(&old).unwrap();
+        let back = decode_record(&bytes).unwrap();
+        assert_eq!(back.folder, None);
+        assert_eq!(back.auth_as.as_deref(), Some("bob@example.com"));
+        assert_eq!((back.due, back.attempts), (Some(5), 2));
+        assert_eq!(back.recipients, rec.recipients);
+
+        rec.folder = Some("Junk".into());
+        let back = decode_record(&keys::encode(&rec).unwrap()).unwrap();
+        assert_eq!(back, rec);
+        assert!(decode_record(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn queue_names_parse_and_print() {
+        for q in QueueName::ALL {
+            assert_eq!(q.as_str().parse::<QueueName>().unwrap(), q);
+            assert_eq!(q.to_string(), q.as_str());
+        }
+        assert_eq!(
+            "ARCHIVE".parse::<QueueName>().unwrap(),
+            QueueName::ToArchive
+        );
+        assert_eq!("Inbound".parse::<QueueName>().unwrap(), QueueName::Inbound);
+        let err = "outbox".parse::<QueueName>().unwrap_err();
+        assert!(
+            err.to_string().contains("unknown queue \"outbox\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ids_increase() {
+        let (_dir, store) = store();
+        let a = store.next_queue_id().unwrap();
+        let b = store.next_queue_id().unwrap();
+        assert!(b > a && a > 0);
+    }
+
+    #[test]
+    fn put_get_find_list_depth_delete() {
+        let (_dir, store) = store();
+        let r1 = record(&store, QueueName::Inbound, b"one", &["bob@example.com"]);
+        let r2 = record(&store, QueueName::Inbound, b"two", &["carol@example.com"]);
+        store.queue_put(&r2).unwrap();
+        store.queue_put(&r1).unwrap();
+        assert_eq!(store.queue_depth(QueueName::Inbound).unwrap(), 2);
+        assert_eq!(store.queue_depth(QueueName::Local).unwrap(), 0);
+        assert_eq!(
+            store.queue_get(QueueName::Inbound, r1.id).unwrap(),
+            Some(r1.clone())
+        );
+        assert_eq!(store.queue_get(QueueName::Local, r1.id).unwrap(), None);
+        assert_eq!(store.queue_find(r2.id).unwrap(), Some(r2.clone()));
+        let ids: Vec<_> = store
+            .queue_list(QueueName::Inbound)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, vec![r1.id, r2.id]);
+        assert_eq!(store.blob_refcount(&r1.blob).unwrap(), 1);
+
+        // Updating in place keeps a single reference.
+        let mut updated = r1.clone();
+        updated.attempts = 3;
+        store.queue_put(&updated).unwrap();
+        assert_eq!(store.blob_refcount(&r1.blob).unwrap(), 1);
+
+        store.queue_delete(QueueName::Inbound, r1.id).unwrap();
+        super::super::testutil::settle(&store);
+        assert!(!store.blobs().exists(&r1.blob));
+        assert_eq!(store.queue_find(r1.id).unwrap(), None);
+        let err = store.queue_delete(QueueName::Inbound, r1.id).unwrap_err();
+        assert!(matches!(err, StorageError::NotFound(_)));
+        assert_eq!(
+            err.to_string(),
+            format!("queue record {} in the inbound queue not found", r1.id)
+        );
+    }
+
+    #[test]
+    fn put_with_missing_blob_is_refused() {
+        let (_dir, store) = store();
+        let mut rec = record(&store, QueueName::Inbound, b"x", &["a@b.example"]);
+        rec.blob = BlobId::of(b"not stored");
+        assert!(matches!(
+            store.queue_put(&rec),
+            Err(StorageError::NotFound(_))
+        ));
+        assert_eq!(store.queue_depth(QueueName::Inbound).unwrap(), 0);
+    }
+
+    #[test]
+    fn replace_routes_one_record_into_several_sharing_the_blob() {
+        let (_dir, store) = store();
+        let rec = record(
+            &store,
+            QueueName::Inbound,
+            b"body",
+            &["bob@example.com", "x@remote.example"],
+        );
+        store.queue_put(&rec).unwrap();
+        let mut local = rec.clone();
+        local.id = store.next_queue_id().unwrap();
+        local.queue = QueueName::Local;
+        local.recipients.truncate(1);
+        let mut remote = rec.clone();
+        remote.id = store.next_queue_id().unwrap();
+        remote.queue = QueueName::Remote;
+        remote.recipients.remove(0);
+        store
+            .queue_replace(QueueName::Inbound, rec.id, &[local.clone(), remote.clone()])
+            .unwrap();
+        assert_eq!(store.queue_depth(QueueName::Inbound).unwrap(), 0);
+        assert_eq!(
+            store.queue_get(QueueName::Local, local.id).unwrap(),
+            Some(local.clone())
+        );
+        assert_eq!(
+            store.queue_get(QueueName::Remote, remote.id).unwrap(),
+            Some(remote.clone())
+        );
+        assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 2);
+
+        // Second replace of the same id: Conflict, nothing changed.
+        let err = store
+            .queue_replace(QueueName::Inbound, rec.id, &[])
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Conflict(_)));
+        assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 2);
+
+        store.queue_delete(QueueName::Local, local.id).unwrap();
+        assert!(store.blobs().exists(&rec.blob));
+        store
+            .queue_replace(QueueName::Remote, remote.id, &[])
+            .unwrap();
+        super::super::testutil::settle(&store);
+        assert!(!store.blobs().exists(&rec.blob));
+        assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 0);
+    }
+
+    #[test]
+    fn move_keeps_the_record_and_its_reference() {
+        let (_dir, store) = store();
+        let rec = record(&store, QueueName::Remote, b"m", &["x@remote.example"]);
+        store.queue_put(&rec).unwrap();
+        store
+            .queue_move(rec.id, QueueName::Remote, QueueName::Deferred)
+            .unwrap();
+        let moved = store
+            .queue_get(QueueName::Deferred, rec.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(moved.queue, QueueName::Deferred);
+        assert_eq!(moved.recipients, rec.recipients);
+        assert_eq!(store.queue_depth(QueueName::Remote).unwrap(), 0);
+        assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 1);
+        let err = store
+            .queue_move(rec.id, QueueName::Remote, QueueName::Bad)
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Conflict(_)));
+        assert_eq!(
+            err.to_string(),
+            format!("queue record {} is not in the remote queue", rec.id)
+        );
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put { body: usize, queue: usize },
+        Delete { pick: usize },
+        Move { pick: usize, queue: usize },
+        Split { pick: usize, bodies: Vec<usize> },
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..3usize, 0..6usize).prop_map(|(body, queue)| Op::Put { body, queue }),
+            (0..8usize).prop_map(|pick| Op::Delete { pick }),
+            (0..8usize, 0..6usize).prop_map(|(pick, queue)| Op::Move { pick, queue }),
+            (0..8usize, proptest::collection::vec(0..3usize, 0..3))
+                .prop_map(|(pick, bodies)| Op::Split { pick, bodies }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Against a model: a blob's refcount is the number of records holding it, and its file
+        /// exists exactly while that number is positive.
+        #[test]
+        fn refcounts_follow_the_records(ops in proptest::collection::vec(op(), 1..25)) {
+            let (_dir, store) = store();
+            let bodies: [&[u8]; 3] = [b"b0", b"b1", b"b2"];
+            let mut model: Vec<(QueueName, QueueId, usize)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Put { body, queue } => {
+                        let rec = record(&store, QueueName::ALL[queue], bodies[body], &["x@y.example"]);
+                        store.queue_put(&rec).unwrap();
+                        model.push((rec.queue, rec.id, body));
+                    }
+                    Op::Delete { pick } if !model.is_empty() => {
+                        let (q, id, _) = model.remove(pick % model.len());
+                        store.queue_delete(q, id).unwrap();
+                    }
+                    Op::Move { pick, queue } if !model.is_empty() => {
+                        let i = pick % model.len();
+                        let (q, id, _) = model[i];
+                        store.queue_move(id, q, QueueName::ALL[queue]).unwrap();
+                        model[i].0 = QueueName::ALL[queue];
+                    }
+                    Op::Split { pick, bodies: parts } if !model.is_empty() => {
+                        let (q, id, _) = model.remove(pick % model.len());
+                        let mut news = Vec::new();
+                        for (n, body) in parts.into_iter().enumerate() {
+                            let rec = record(&store, QueueName::ALL[n], bodies[body], &["x@y.example"]);
+                            model.push((rec.queue, rec.id, body));
+                            news.push(rec);
+                        }
+                        store.queue_replace(q, id, &news).unwrap();
+                    }
+                    _ => {}
+                }
+                super::super::testutil::settle(&store);
+                for (b, content) in bodies.iter().enumerate() {
+                    let blob = BlobId::of(content);
+                    let holders = model.iter().filter(|m| m.2 == b).count() as u64;
+                    proptest::prop_assert_eq!(store.blob_refcount(&blob).unwrap(), holders);
+                    proptest::prop_assert_eq!(store.blobs().exists(&blob), holders > 0);
+                }
+                let total: usize = QueueName::ALL.iter().map(|q| store.queue_depth(*q).unwrap()).sum();
+                proptest::prop_assert_eq!(total, model.len());
+            }
+        }
+    }
+}
