@@ -65,6 +65,8 @@
 mod acl;
 mod blobs;
 mod commit;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod conformance;
 mod directory;
 mod dkim;
 mod fetch;

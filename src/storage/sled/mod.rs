@@ -65,6 +65,8 @@ mod blobrefs;
 mod changes;
 #[cfg(test)]
 mod commit_tests;
+#[cfg(test)]
+mod conformance_tests;
 mod directory;
 mod dkim;
 mod fetch;

@@ -1,0 +1,138 @@
+//! Directory checks: domains, accounts and credentials, aliases, recipients, sender rights.
+
+use super::{fresh, Open, ALICE, BOB};
+use crate::storage::{AuthOutcome, Destination, RecipientKind, StorageError};
+
+/// Domains, accounts, passwords, aliases and recipient resolution: created, found, changed
+/// and deleted; duplicates and unknown domains refused.
+pub fn directory_crud_and_credentials(open: Open) {
+    let (_dir, store) = fresh(open);
+    store.add_domain("Example.ORG").unwrap();
+    assert!(store
+        .list_domains()
+        .unwrap()
+        .contains(&"example.org".to_string()));
+    assert!(store.is_local_domain("example.org").unwrap());
+    assert!(!store.is_local_domain("remote.test").unwrap());
+    assert!(matches!(
+        store.add_domain("example.org"),
+        Err(StorageError::Exists(_))
+    ));
+
+    let carol = store.add_account("Carol@Example.org", "pw1", true).unwrap();
+    assert_eq!(carol.address, "carol@example.org");
+    assert!(carol.admin);
+    assert_eq!(
+        store.get_account("carol@example.org").unwrap(),
+        Some(carol.clone())
+    );
+    assert!(store.add_account("dave@unknown.test", "pw", false).is_err());
+    assert!(matches!(
+        store.add_account("carol@example.org", "pw", false),
+        Err(StorageError::Exists(_))
+    ));
+    let addresses: Vec<String> = store
+        .list_accounts()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.address)
+        .collect();
+    for a in [ALICE, BOB, "carol@example.org"] {
+        assert!(addresses.contains(&a.to_string()), "{a} in {addresses:?}");
+    }
+
+    assert_eq!(
+        store.verify_password("CAROL@example.org", "pw1").unwrap(),
+        AuthOutcome::Ok(carol.clone())
+    );
+    assert!(matches!(
+        store.verify_password("carol@example.org", "wrong").unwrap(),
+        AuthOutcome::BadPassword { .. }
+    ));
+    assert_eq!(
+        store.verify_password("nobody@example.org", "pw1").unwrap(),
+        AuthOutcome::NoSuchAccount
+    );
+    let (_, stamp) = store.account_stamp("carol@example.org").unwrap().unwrap();
+    store.set_password("carol@example.org", "pw2").unwrap();
+    let (_, new_stamp) = store.account_stamp("carol@example.org").unwrap().unwrap();
+    assert_ne!(stamp, new_stamp, "a new password changes the account stamp");
+    assert!(matches!(
+        store.verify_password("carol@example.org", "pw1").unwrap(),
+        AuthOutcome::BadPassword { .. }
+    ));
+    assert!(matches!(
+        store.verify_password("carol@example.org", "pw2").unwrap(),
+        AuthOutcome::Ok(_)
+    ));
+
+    store
+        .add_alias("info@example.org", "carol@example.org")
+        .unwrap();
+    store
+        .add_alias("info@example.org", "someone@remote.test")
+        .unwrap();
+    let dests = store.resolve_recipient("INFO@example.org").unwrap();
+    assert!(
+        dests.contains(&Destination::Local("carol@example.org".into())),
+        "{dests:?}"
+    );
+    assert!(
+        dests.contains(&Destination::Remote("someone@remote.test".into())),
+        "{dests:?}"
+    );
+    assert_eq!(
+        store.check_recipient("info@example.org").unwrap(),
+        RecipientKind::Local
+    );
+    assert_eq!(
+        store.check_recipient("nobody@example.org").unwrap(),
+        RecipientKind::UnknownLocal
+    );
+    assert_eq!(
+        store.check_recipient("x@remote.test").unwrap(),
+        RecipientKind::Remote
+    );
+    store.del_alias("info@example.org", None).unwrap();
+    assert!(store
+        .list_aliases()
+        .unwrap()
+        .iter()
+        .all(|(alias, _)| alias != "info@example.org"));
+    assert_eq!(
+        store.check_recipient("info@example.org").unwrap(),
+        RecipientKind::UnknownLocal
+    );
+
+    store.del_account("carol@example.org").unwrap();
+    assert_eq!(store.get_account("carol@example.org").unwrap(), None);
+    assert_eq!(
+        store.verify_password("carol@example.org", "pw2").unwrap(),
+        AuthOutcome::NoSuchAccount
+    );
+    assert_eq!(store.account_stamp("carol@example.org").unwrap(), None);
+    store.del_domain("example.org").unwrap();
+    assert!(!store.is_local_domain("example.org").unwrap());
+    assert!(matches!(
+        store.del_domain("example.org"),
+        Err(StorageError::NotFound(_))
+    ));
+}
+
+/// Send-as entries and domain administration: added, listed, removed.
+pub fn sender_rights_round_trip(open: Open) {
+    let (_dir, store) = fresh(open);
+    store.add_send_as(BOB, "sales@example.com").unwrap();
+    store.add_domain_admin(BOB, "example.com").unwrap();
+    let rights = store.sender_rights(BOB).unwrap();
+    assert_ne!(rights, Default::default());
+    assert!(store
+        .list_sender_rights()
+        .unwrap()
+        .iter()
+        .any(|(account, r)| account == BOB && *r == rights));
+    store.del_send_as(BOB, "sales@example.com").unwrap();
+    store.del_domain_admin(BOB, "example.com").unwrap();
+    assert_eq!(store.sender_rights(BOB).unwrap(), Default::default());
+    assert_eq!(store.sender_rights(ALICE).unwrap(), Default::default());
+}

@@ -1,0 +1,143 @@
+//! The behaviour every storage backend must show, as checks over the [`Store`] handle alone
+//! (no backend internals). A backend's tests call each check with a function that opens that
+//! backend on a data directory: the embedded backend runs them in its own tests, and the
+//! PostgreSQL backend runs the same ones.
+//!
+//! Each check makes its own data directory (removed afterwards), so the checks are
+//! independent and may run in parallel. Compiled for this crate's tests and, through the
+//! `fault-injection` feature that the test build enables, for other crates' tests.
+
+mod directory;
+mod folders;
+mod queue;
+mod small;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{set_fast_password_hashing_for_tests, BlobId, Flags, FolderId, NewMessage};
+use super::{StorageError, Store};
+
+pub use directory::{directory_crud_and_credentials, sender_rights_round_trip};
+pub use folders::{
+    acl_grants_and_revokes, expunge_and_vanished, flags_and_changes_since_modseq,
+    folder_create_rename_delete, quota_accounting_and_over_quota, subscriptions_round_trip,
+    uid_and_modseq_strictly_increase,
+};
+pub use queue::{blob_references_counted_and_released, queue_put_move_delete_per_queue};
+pub use small::{
+    commit_survives_reopen, dkim_round_trip, fetch_sources_round_trip, screening_round_trip,
+    tls_policy_round_trip,
+};
+
+/// Opens the backend under test on a data directory (creating what it needs there). Called
+/// again on the same directory to see what survived a close.
+pub type Open<'a> = &'a dyn Fn(&Path) -> Result<Store, StorageError>;
+
+/// One check: panics (an assertion) when the backend misbehaves.
+pub type Check = fn(Open);
+
+/// Every check, by name: a backend's test suite runs each (the embedded backend's tests run every one).
+pub const CHECKS: &[(&str, Check)] = &[
+    (
+        "directory_crud_and_credentials",
+        directory_crud_and_credentials,
+    ),
+    ("sender_rights_round_trip", sender_rights_round_trip),
+    ("folder_create_rename_delete", folder_create_rename_delete),
+    (
+        "uid_and_modseq_strictly_increase",
+        uid_and_modseq_strictly_increase,
+    ),
+    (
+        "flags_and_changes_since_modseq",
+        flags_and_changes_since_modseq,
+    ),
+    ("expunge_and_vanished", expunge_and_vanished),
+    ("acl_grants_and_revokes", acl_grants_and_revokes),
+    (
+        "quota_accounting_and_over_quota",
+        quota_accounting_and_over_quota,
+    ),
+    ("subscriptions_round_trip", subscriptions_round_trip),
+    (
+        "queue_put_move_delete_per_queue",
+        queue_put_move_delete_per_queue,
+    ),
+    (
+        "blob_references_counted_and_released",
+        blob_references_counted_and_released,
+    ),
+    ("dkim_round_trip", dkim_round_trip),
+    ("fetch_sources_round_trip", fetch_sources_round_trip),
+    ("screening_round_trip", screening_round_trip),
+    ("tls_policy_round_trip", tls_policy_round_trip),
+    ("commit_survives_reopen", commit_survives_reopen),
+];
+
+/// A fresh data directory under the system's temporary directory, removed on drop.
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    /// Makes a new, empty directory.
+    pub fn make() -> DataDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "ferrymail-conformance-{}-{n}-{}",
+            std::process::id(),
+            super::now_secs()
+        ));
+        std::fs::create_dir_all(&path).expect("make a conformance data directory");
+        DataDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) const BOB: &str = "bob@example.com";
+pub(crate) const ALICE: &str = "alice@example.com";
+
+/// A fresh backend with domain example.com and accounts bob@ and alice@ (cheap hashing).
+pub(crate) fn fresh(open: Open) -> (DataDir, Store) {
+    set_fast_password_hashing_for_tests(true);
+    let dir = DataDir::make();
+    let store = open(dir.path()).expect("open the backend");
+    store.add_domain("example.com").expect("add domain");
+    store.add_account(BOB, "bob-pw", false).expect("add bob");
+    store
+        .add_account(ALICE, "alice-pw", false)
+        .expect("add alice");
+    (dir, store)
+}
+
+pub(crate) fn inbox(store: &Store, account: &str) -> FolderId {
+    store
+        .folder_id(account, "INBOX")
+        .expect("folder_id")
+        .expect("every account has an INBOX")
+}
+
+/// A durable body with `content`.
+pub(crate) fn body(store: &Store, content: &[u8]) -> BlobId {
+    store.blobs().put(content).expect("put body")
+}
+
+/// Appends a message with `content` and no flags; returns (uid, modseq).
+pub(crate) fn append(store: &Store, folder: FolderId, content: &[u8]) -> (u32, u64) {
+    let msg = NewMessage {
+        blob: body(store, content),
+        size: content.len() as u64,
+        flags: Flags::default(),
+        internal_date: 1_700_000_000,
+    };
+    store.append_message(folder, msg, None).expect("append")
+}
