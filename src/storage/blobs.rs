@@ -19,8 +19,16 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::commit::CommitQueue;
 use super::StorageError;
+
+/// Where a writer waits for its files to become durable: the group committer (see
+/// `commit.rs`), which runs the rounds that sync them. A trait so that the file store does
+/// not depend on the committer that drives it.
+pub(crate) trait SyncRounds: Send + Sync {
+    /// Returns once a round that started after the call has synced every blob file written
+    /// before it.
+    fn sync_blobs(&self) -> Result<(), StorageError>;
+}
 
 /// The sha256 of a body; printed and parsed as 64 lowercase hex characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
@@ -91,7 +99,7 @@ pub struct BlobStore {
     root: PathBuf,
     pub(crate) tmp: PathBuf,
     durability: Mutex<Durability>,
-    commits: CommitQueue,
+    commits: Box<dyn SyncRounds>,
     tmp_counter: AtomicU64,
     pins: Pins,
 }
@@ -129,7 +137,10 @@ impl Drop for BlobPin {
 impl BlobStore {
     /// Open `root`, creating it and `root/tmp`; leftovers in `tmp` (from a crash mid-write) are
     /// removed. Writers wait on `commits` for their files to become durable.
-    pub(crate) fn open(root: &Path, commits: CommitQueue) -> Result<BlobStore, StorageError> {
+    pub(crate) fn open(
+        root: &Path,
+        commits: Box<dyn SyncRounds>,
+    ) -> Result<BlobStore, StorageError> {
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp)?;
         for entry in fs::read_dir(&tmp)? {

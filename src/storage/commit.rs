@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use super::blobs::{BlobId, BlobStore};
+use super::blobs::{BlobId, BlobStore, SyncRounds};
 use super::StorageError;
 
 /// Counters of the group committer.
@@ -224,6 +224,12 @@ impl CommitQueue {
     #[cfg(any(test, feature = "fault-injection"))]
     pub(crate) fn inject_sync_errors(&self, rounds: u32) {
         self.shared.failing_syncs.store(rounds, Ordering::SeqCst);
+    }
+}
+
+impl SyncRounds for CommitQueue {
+    fn sync_blobs(&self) -> Result<(), StorageError> {
+        CommitQueue::sync_blobs(self)
     }
 }
 

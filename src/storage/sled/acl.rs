@@ -160,7 +160,7 @@ impl SledStore {
         };
         let given = rights_set(letters)?;
         self.transact(|tx| {
-            super::folders::tx_load_folder(tx, folder)?;
+            super::folder_record::tx_load_folder(tx, folder)?;
             let old = tx_acl(tx, folder)?;
             let current = match old.iter().find(|(id, _)| *id == identifier) {
                 Some((_, r)) => match rights_set(r) {
@@ -194,7 +194,7 @@ impl SledStore {
     ) -> Result<(), StorageError> {
         let identifier = normalize_identifier(identifier)?;
         self.transact(|tx| {
-            super::folders::tx_load_folder(tx, folder)?;
+            super::folder_record::tx_load_folder(tx, folder)?;
             tx_remove_acl_entry(tx, folder, &identifier)
         })
     }

@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn a_released_body_is_deleted_after_its_release_is_durable() {
         let (_dir, store) = store();
-        let rec = super::super::queue::tests::record(
+        let rec = super::super::testutil::record(
             &store,
             QueueName::Inbound,
             b"released",

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::blobrefs::RefDelta;
 
-use super::folders::{
+use super::folder_record::{
     tx_load_folder, tx_save_folder, Folder, FolderExt, FolderRecord, MessageValue,
 };
 use super::keys::{self, message_key, tx_get, tx_put, TreeIx};

@@ -1,4 +1,4 @@
-use super::super::queue::tests::record;
+use super::super::testutil::record;
 use super::super::testutil::store_with_bob;
 use super::*;
 use crate::storage::QueueRecord;

@@ -851,7 +851,7 @@ fn new_counters_persist_and_are_rebuilt_for_old_data() {
         store
             .append_message(trash, msg(&store, b"abc", 0), None)
             .unwrap();
-        let mut rec: super::folders::FolderRecord =
+        let mut rec: super::folder_record::FolderRecord =
             keys::get(store.tree(TreeIx::Folders), &trash.to_be_bytes(), "folder")
                 .unwrap()
                 .unwrap();

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::folders::MessageValue;
+use super::folder_record::MessageValue;
 
 impl<'de> Deserialize<'de> for MessageValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -7,7 +7,7 @@
 //! references in step.
 
 use super::changes::Changes;
-use super::folders::{tx_load_folder, tx_save_folder};
+use super::folder_record::{tx_load_folder, tx_save_folder};
 use super::keys::{self, message_key, TreeIx};
 use super::{abort, SledStore, StorageError, TxResult};
 use crate::storage::folders::{Flags, FolderId, NewMessage};

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::folders::tx_load_folder;
+use super::folder_record::tx_load_folder;
 use crate::storage::metadata::*;
 
 use super::keys::{self, tx_get, tx_put, TreeIx};

@@ -70,6 +70,7 @@ mod conformance_tests;
 mod directory;
 mod dkim;
 mod fetch;
+mod folder_record;
 mod folders;
 #[cfg(test)]
 mod imap_tests;
@@ -225,7 +226,10 @@ impl SledStore {
         let db_dir = data_dir.join("db");
         std::fs::create_dir_all(&db_dir)?;
         let commits = CommitQueue::new();
-        let blobs = Arc::new(BlobStore::open(&data_dir.join("blobs"), commits.clone())?);
+        let blobs = Arc::new(BlobStore::open(
+            &data_dir.join("blobs"),
+            Box::new(commits.clone()),
+        )?);
         let db = open_db(&db_dir)?;
         let meta = db.open_tree(keys::META_TREE)?;
         check_schema(&meta)?;
@@ -412,6 +416,35 @@ pub(crate) mod testutil {
     pub(crate) fn settle(store: &SledStore) {
         store.commit().expect("commit");
         store.commit().expect("commit");
+    }
+
+    /// A queue record for `rcpts` with a durable body, not yet put anywhere.
+    pub(crate) fn record(
+        store: &SledStore,
+        queue: crate::storage::QueueName,
+        body: &[u8],
+        rcpts: &[&str],
+    ) -> crate::storage::QueueRecord {
+        let blob = store.blobs().put(body).unwrap();
+        crate::storage::QueueRecord {
+            id: store.next_queue_id().unwrap(),
+            queue,
+            blob,
+            size: body.len() as u64,
+            mail_from: "alice@remote.example".into(),
+            recipients: rcpts
+                .iter()
+                .map(|r| crate::storage::QueueRecipient::new(r))
+                .collect(),
+            params: crate::storage::EnvelopeParams::default(),
+            received_at: 1_700_000_000,
+            due: None,
+            attempts: 0,
+            last_error: None,
+            origin: "smtp from [192.0.2.1] helo test".into(),
+            auth_as: None,
+            folder: None,
+        }
     }
 
     /// A store with domain example.com and account bob@example.com.

@@ -272,35 +272,11 @@ impl SledStore {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::super::testutil::record;
     use super::super::testutil::store;
     use super::*;
     #[allow(unused_imports)]
     use crate::storage::*;
-
-    pub(crate) fn record(
-        store: &SledStore,
-        queue: QueueName,
-        body: &[u8],
-        rcpts: &[&str],
-    ) -> QueueRecord {
-        let blob = store.blobs().put(body).unwrap();
-        QueueRecord {
-            id: store.next_queue_id().unwrap(),
-            queue,
-            blob,
-            size: body.len() as u64,
-            mail_from: "alice@remote.example".into(),
-            recipients: rcpts.iter().map(|r| QueueRecipient::new(r)).collect(),
-            params: EnvelopeParams::default(),
-            received_at: 1_700_000_000,
-            due: None,
-            attempts: 0,
-            last_error: None,
-            origin: "smtp from [192.0.2.1] helo test".into(),
-            auth_as: None,
-            folder: None,
-        }
-    }
 
     /// Records written before `folder` existed still read, with no folder; new ones keep it.
     #[test]

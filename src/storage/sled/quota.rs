@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::folders::tx_load_folder;
+use super::folder_record::tx_load_folder;
 use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::{abort, SledStore, StorageError, Tx, TxResult};
 use crate::storage::directory::normalize_address;

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use super::folders::MessageValue;
+use super::folder_record::MessageValue;
 use super::keys::{self, decode_u64, TreeIx};
 use super::{SledStore, StorageError};
 use crate::storage::blobs::BlobId;
@@ -218,7 +218,7 @@ impl SledStore {
 /// restart would) and runs the sweep.
 #[cfg(test)]
 mod tests {
-    use super::super::queue::tests::record;
+    use super::super::testutil::record;
     use super::super::testutil::{store, store_with_bob};
     use super::*;
     #[allow(unused_imports)]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-use super::folders::tx_load_folder;
+use super::folder_record::tx_load_folder;
 
 use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::{SledStore, StorageError};
