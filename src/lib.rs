@@ -8,7 +8,7 @@
 //!   [`actors::smtp_session::SmtpSessionActor`], the IO shell around the pure
 //!   [`protocols::smtp::Session`] codec.
 //! - On DATA the session writes the body file and sends `Enqueue` to
-//!   [`actors::queues::InboundQueueActor`], which commits it ([`storage::Store::commit_async`],
+//!   [`actors::queues::InboundQueueActor`], which commits it ([`storage::Durability::commit_async`],
 //!   group commit) before the client hears 250.
 //! - On the way in, [`mailauth`] signs mail from authenticated users (DKIM) and checks mail
 //!   from other servers (SPF, DKIM, ARC, DMARC → Authentication-Results, DMARC policy).

@@ -1,8 +1,13 @@
 //! Folder checks: the folder tree, UIDs and modseqs, flags and changes, expunge history, ACL,
 //! quota and subscriptions.
 
-use super::{append, body, fresh, inbox, Open, ALICE, BOB};
-use crate::storage::{FlagMode, Flags, NewMessage, StorageError, ALL_RIGHTS};
+use super::{append, fresh, inbox, message, Open, ALICE, BOB};
+use crate::storage::{FlagMode, Flags, FolderId, StorageError, Store, ALL_RIGHTS};
+
+/// Appends three messages to `folder`; returns their UIDs.
+fn three_messages(store: &Store, folder: FolderId) -> [u32; 3] {
+    [b"one".as_slice(), b"two", b"three"].map(|content| append(store, folder, content).0)
+}
 
 /// Default folders exist; a folder is created, found, renamed and deleted; names are unique.
 pub fn folder_create_rename_delete(open: Open) {
@@ -85,9 +90,7 @@ pub fn uid_and_modseq_strictly_increase(open: Open) {
 pub fn flags_and_changes_since_modseq(open: Open) {
     let (_dir, store) = fresh(open);
     let folder = inbox(&store, BOB);
-    let (u1, _) = append(&store, folder, b"one");
-    let (u2, _) = append(&store, folder, b"two");
-    let (u3, _) = append(&store, folder, b"three");
+    let [u1, u2, u3] = three_messages(&store, folder);
     let m0 = store.folder_state(folder).unwrap().highest_modseq;
     assert_eq!(store.folder_state(folder).unwrap().unseen, 3);
 
@@ -168,9 +171,7 @@ pub fn flags_and_changes_since_modseq(open: Open) {
 pub fn expunge_and_vanished(open: Open) {
     let (_dir, store) = fresh(open);
     let folder = inbox(&store, BOB);
-    let (u1, _) = append(&store, folder, b"one");
-    let (u2, _) = append(&store, folder, b"two");
-    let (u3, _) = append(&store, folder, b"three");
+    let [u1, u2, u3] = three_messages(&store, folder);
     let before = store.folder_state(folder).unwrap().highest_modseq;
     let modseq = store.expunge(folder, &[u1, u3]).unwrap();
     assert!(modseq > before);
@@ -238,15 +239,8 @@ pub fn quota_accounting_and_over_quota(open: Open) {
     store.set_quota(BOB, Some(150), Some(10)).unwrap();
     let q = store.quota(BOB).unwrap();
     assert_eq!((q.storage_limit, q.messages_limit), (Some(150), Some(10)));
-    let big = vec![b'y'; 60];
-    let msg = NewMessage {
-        blob: body(&store, &big),
-        size: big.len() as u64,
-        flags: Flags::default(),
-        internal_date: 1_700_000_000,
-    };
     assert!(matches!(
-        store.append_message(folder, msg, None),
+        store.append_message(folder, message(&store, &[b'y'; 60]), None),
         Err(StorageError::OverQuota {
             resource: "STORAGE"
         })
@@ -256,14 +250,8 @@ pub fn quota_accounting_and_over_quota(open: Open) {
     assert_eq!(store.message_count(folder).unwrap(), 1);
 
     store.set_quota(BOB, None, Some(1)).unwrap();
-    let msg = NewMessage {
-        blob: body(&store, b"small"),
-        size: 5,
-        flags: Flags::default(),
-        internal_date: 1_700_000_000,
-    };
     assert!(matches!(
-        store.append_message(folder, msg, None),
+        store.append_message(folder, message(&store, b"small"), None),
         Err(StorageError::OverQuota {
             resource: "MESSAGE"
         })

@@ -131,13 +131,19 @@ pub(crate) fn body(store: &Store, content: &[u8]) -> BlobId {
     store.blobs().put(content).expect("put body")
 }
 
-/// Appends a message with `content` and no flags; returns (uid, modseq).
-pub(crate) fn append(store: &Store, folder: FolderId, content: &[u8]) -> (u32, u64) {
-    let msg = NewMessage {
+/// A new message with `content` (its body durable) and no flags.
+pub(crate) fn message(store: &Store, content: &[u8]) -> NewMessage {
+    NewMessage {
         blob: body(store, content),
         size: content.len() as u64,
         flags: Flags::default(),
         internal_date: 1_700_000_000,
-    };
-    store.append_message(folder, msg, None).expect("append")
+    }
+}
+
+/// Appends a message with `content` and no flags; returns (uid, modseq).
+pub(crate) fn append(store: &Store, folder: FolderId, content: &[u8]) -> (u32, u64) {
+    store
+        .append_message(folder, message(store, content), None)
+        .expect("append")
 }
