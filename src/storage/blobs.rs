@@ -373,7 +373,7 @@ impl BlobStore {
 
     /// Writes `content` to its blob file (or finds it) without waiting for it to be
     /// durable, pinned as [`BlobStore::put_pinned`]. Only for a body whose record is then
-    /// written through [`Store::write_after_sync`], which runs the write after the sync.
+    /// written through [`super::Store::write_after_sync`], which runs the write after the sync.
     pub fn write_pinned(&self, content: &[u8]) -> Result<(BlobId, BlobPin), StorageError> {
         let pin = self.pin(BlobId::of(content));
         Ok((self.write(content)?, pin))

@@ -169,7 +169,7 @@ pub trait Folders: Send + Sync {
     ) -> Result<Option<MessageRecord>, StorageError>;
 
     /// UIDs expunged with a modseq greater than `modseq`, ascending (QRESYNC VANISHED). Exact
-    /// only for `modseq >=` [`Store::vanished_horizon`].
+    /// only for `modseq >=` [`Folders::vanished_horizon`].
     fn expunged_since(&self, folder: FolderId, modseq: u64) -> Result<Vec<u32>, StorageError>;
 
     /// STATUS RECENT without claiming: the messages at or above the watermark (a key-only range
@@ -185,7 +185,7 @@ pub trait Folders: Send + Sync {
     /// Keywords ever used in the folder, in order of first use (for FLAGS/PERMANENTFLAGS).
     fn folder_keywords(&self, folder: FolderId) -> Result<Vec<String>, StorageError>;
 
-    /// [`Store::expunged_since`]`(folder, m)` is exact for every `m >=` this value; below it,
+    /// [`Folders::expunged_since`]`(folder, m)` is exact for every `m >=` this value; below it,
     /// older expunges have been forgotten (the folder keeps the last 100,000) and a QRESYNC
     /// client must be answered another way (RFC 7162 §3.2.5.2). 0 while nothing was forgotten.
     fn vanished_horizon(&self, folder: FolderId) -> Result<u64, StorageError>;
@@ -239,7 +239,7 @@ pub trait FolderWrites: Send + Sync {
 
     /// Rename a folder and every folder below it ("a/…" → "b/…"), keeping their UIDVALIDITY,
     /// messages and ACLs, and creating the missing parents of the new name (RFC 9051 §6.3.6).
-    /// INBOX cannot be renamed here: see [`Store::rename_inbox`].
+    /// INBOX cannot be renamed here: see [`FolderWrites::rename_inbox`].
     fn rename_folder(&self, id: FolderId, new_name: &str) -> Result<(), StorageError>;
 
     /// RENAME INBOX (RFC 9051 §6.3.6): create folder `to` (with missing parents) and move every
@@ -322,7 +322,7 @@ pub trait FolderWrites: Send + Sync {
 
     /// MOVE (RFC 6851): copy and expunge from `from` in ONE transaction, so a failure (quota,
     /// `\Noselect` target, missing folder) leaves both folders as they were. Returns the uid
-    /// pairs as [`Store::copy_messages`] and the modseq of the expunge in `from` (its highest
+    /// pairs as [`FolderWrites::copy_messages`] and the modseq of the expunge in `from` (its highest
     /// modseq, unchanged if nothing moved).
     fn move_messages(
         &self,
@@ -350,7 +350,7 @@ pub trait FolderWrites: Send + Sync {
 
     /// Sets (`Some`) or removes (`None`) entries of `user` on `on`, all or none. Names must be
     /// `/private/…` or `/shared/…`; they are stored lower-case. A folder that is gone is
-    /// NotFound. The caller makes it durable ([`Store::commit`]) before acknowledging.
+    /// NotFound. The caller makes it durable ([`Durability::commit`]) before acknowledging.
     fn set_metadata(
         &self,
         on: MetadataOwner,
@@ -456,7 +456,7 @@ pub trait Durability: Send + Sync {
     /// [`BlobStore::write_pinned`] (not yet durable) are referenced this way, so that the
     /// record can never reach the disk before its body, in one commit round. `write`
     /// reports its own outcome (e.g. through a channel); it is dropped without running when
-    /// the sync fails, and the future then gives the error. [`Store::write_after_sync`]
+    /// the sync fails, and the future then gives the error. [`super::Store::write_after_sync`]
     /// takes any closure.
     fn write_after_sync(&self, write: AfterSync) -> CommitFuture;
 
