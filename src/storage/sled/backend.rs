@@ -1,8 +1,11 @@
-//! The storage traits for [`SledStore`]: each method is the sled implementation of the same
-//! name (in the file of its concern: `folders.rs`, `queue.rs`, …).
+//! The storage traits whose methods span several files of [`SledStore`]: `Directory`
+//! (domains, accounts, aliases in `directory.rs`, quota limits in `quota.rs`), `Folders` and
+//! `FolderWrites` (`folders.rs`, `messages.rs`, `acl.rs`, `quota.rs`, `subscriptions.rs`,
+//! `metadata.rs`, `urlauth.rs`), `BlobRefs` and `Durability`. A trait has one impl block,
+//! so each method here is the sled method of the same name in the file of its concern. The
+//! traits kept in one file (`Queue`, `QueueWrites`, `DkimStore`, `FetchStore`,
+//! `TlsPolicyStore`, `Screening`, `SenderRightsStore`) are implemented there.
 
-use std::collections::HashSet;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,32 +94,6 @@ impl Directory for SledStore {
 
     fn recompute_quota(&self, account: &str) -> Result<Quota, StorageError> {
         SledStore::recompute_quota(self, account)
-    }
-}
-
-impl SenderRightsStore for SledStore {
-    fn sender_rights(&self, account: &str) -> Result<SenderRights, StorageError> {
-        SledStore::sender_rights(self, account)
-    }
-
-    fn list_sender_rights(&self) -> Result<Vec<(String, SenderRights)>, StorageError> {
-        SledStore::list_sender_rights(self)
-    }
-
-    fn add_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
-        SledStore::add_send_as(self, account, entry)
-    }
-
-    fn del_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
-        SledStore::del_send_as(self, account, entry)
-    }
-
-    fn add_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
-        SledStore::add_domain_admin(self, account, domain)
-    }
-
-    fn del_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
-        SledStore::del_domain_admin(self, account, domain)
     }
 }
 
@@ -354,55 +331,6 @@ impl FolderWrites for SledStore {
     }
 }
 
-impl Queue for SledStore {
-    fn queue_get(
-        &self,
-        queue: QueueName,
-        id: QueueId,
-    ) -> Result<Option<QueueRecord>, StorageError> {
-        SledStore::queue_get(self, queue, id)
-    }
-
-    fn queue_find(&self, id: QueueId) -> Result<Option<QueueRecord>, StorageError> {
-        SledStore::queue_find(self, id)
-    }
-
-    fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
-        SledStore::queue_list(self, queue)
-    }
-
-    fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
-        SledStore::queue_depth(self, queue)
-    }
-}
-
-impl QueueWrites for SledStore {
-    fn next_queue_id(&self) -> Result<QueueId, StorageError> {
-        SledStore::next_queue_id(self)
-    }
-
-    fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
-        SledStore::queue_put(self, rec)
-    }
-
-    fn queue_replace(
-        &self,
-        from: QueueName,
-        id: QueueId,
-        new_records: &[QueueRecord],
-    ) -> Result<(), StorageError> {
-        SledStore::queue_replace(self, from, id, new_records)
-    }
-
-    fn queue_move(&self, id: QueueId, from: QueueName, to: QueueName) -> Result<(), StorageError> {
-        SledStore::queue_move(self, id, from, to)
-    }
-
-    fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
-        SledStore::queue_delete(self, queue, id)
-    }
-}
-
 impl BlobRefs for SledStore {
     fn blobs(&self) -> &BlobStore {
         SledStore::blobs(self)
@@ -449,171 +377,5 @@ impl Durability for SledStore {
 
     fn sweep(&self, grace: Duration) -> Result<SweepReport, StorageError> {
         SledStore::sweep(self, grace)
-    }
-}
-
-impl DkimStore for SledStore {
-    fn dkim_add(
-        &self,
-        domain: &str,
-        selector: &str,
-        algorithm: DkimAlgorithm,
-        public_key: &str,
-        private_pem: &[u8],
-        created: i64,
-    ) -> Result<DkimKey, StorageError> {
-        SledStore::dkim_add(
-            self,
-            domain,
-            selector,
-            algorithm,
-            public_key,
-            private_pem,
-            created,
-        )
-    }
-
-    fn dkim_list(&self, domain: &str) -> Result<Vec<DkimKey>, StorageError> {
-        SledStore::dkim_list(self, domain)
-    }
-
-    fn dkim_active(&self, domain: &str) -> Result<Option<DkimKey>, StorageError> {
-        SledStore::dkim_active(self, domain)
-    }
-
-    fn dkim_activate(&self, domain: &str, selector: &str) -> Result<DkimKey, StorageError> {
-        SledStore::dkim_activate(self, domain, selector)
-    }
-
-    fn dkim_delete(&self, domain: &str, selector: &str) -> Result<(), StorageError> {
-        SledStore::dkim_delete(self, domain, selector)
-    }
-
-    fn dkim_private_key(&self, key: &DkimKey) -> Result<Vec<u8>, StorageError> {
-        SledStore::dkim_private_key(self, key)
-    }
-}
-
-impl FetchStore for SledStore {
-    fn seal_secret(&self, plaintext: &str) -> Result<Vec<u8>, StorageError> {
-        SledStore::seal_secret(self, plaintext)
-    }
-
-    fn open_secret(&self, sealed: &[u8]) -> Result<String, StorageError> {
-        SledStore::open_secret(self, sealed)
-    }
-
-    fn fetch_add_source(&self, source: FetchSource) -> Result<FetchSource, StorageError> {
-        SledStore::fetch_add_source(self, source)
-    }
-
-    fn fetch_set_domainpop(&self, source: FetchSource) -> Result<FetchSource, StorageError> {
-        SledStore::fetch_set_domainpop(self, source)
-    }
-
-    fn fetch_source(&self, id: SourceId) -> Result<Option<FetchSource>, StorageError> {
-        SledStore::fetch_source(self, id)
-    }
-
-    fn fetch_sources(&self) -> Result<Vec<FetchSource>, StorageError> {
-        SledStore::fetch_sources(self)
-    }
-
-    fn fetch_domainpop(&self, domain: &str) -> Result<Option<FetchSource>, StorageError> {
-        SledStore::fetch_domainpop(self, domain)
-    }
-
-    fn fetch_del_source(&self, id: SourceId) -> Result<FetchSource, StorageError> {
-        SledStore::fetch_del_source(self, id)
-    }
-
-    fn fetch_status(&self, id: SourceId) -> Result<FetchStatus, StorageError> {
-        SledStore::fetch_status(self, id)
-    }
-
-    fn fetch_set_status(&self, id: SourceId, status: &FetchStatus) -> Result<(), StorageError> {
-        SledStore::fetch_set_status(self, id, status)
-    }
-
-    fn fetch_seen(&self, source: SourceId) -> Result<HashSet<String>, StorageError> {
-        SledStore::fetch_seen(self, source)
-    }
-
-    fn fetch_forget_gone(
-        &self,
-        source: SourceId,
-        on_server: &HashSet<String>,
-    ) -> Result<usize, StorageError> {
-        SledStore::fetch_forget_gone(self, source, on_server)
-    }
-
-    fn fetch_expire_dedup(
-        &self,
-        source: SourceId,
-        window: u64,
-        now: i64,
-    ) -> Result<usize, StorageError> {
-        SledStore::fetch_expire_dedup(self, source, window, now)
-    }
-
-    fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
-        SledStore::fetch_accept(self, msg)
-    }
-
-    fn fetch_is_seen(&self, source: SourceId, mark: &str) -> Result<bool, StorageError> {
-        SledStore::fetch_is_seen(self, source, mark)
-    }
-}
-
-impl TlsPolicyStore for SledStore {
-    fn mta_sts_get(&self, domain: &str) -> Result<Option<CachedStsPolicy>, StorageError> {
-        SledStore::mta_sts_get(self, domain)
-    }
-
-    fn mta_sts_put(&self, domain: &str, p: &CachedStsPolicy) -> Result<(), StorageError> {
-        SledStore::mta_sts_put(self, domain, p)
-    }
-
-    fn tlsrpt_add(&self, day: u32, domain: &str, r: &TlsResult) -> Result<(), StorageError> {
-        SledStore::tlsrpt_add(self, day, domain, r)
-    }
-
-    fn tlsrpt_list(&self) -> Result<Vec<(u32, String, Vec<TlsPolicyCounts>)>, StorageError> {
-        SledStore::tlsrpt_list(self)
-    }
-
-    fn tlsrpt_remove(&self, day: u32, domain: &str) -> Result<(), StorageError> {
-        SledStore::tlsrpt_remove(self, day, domain)
-    }
-}
-
-impl Screening for SledStore {
-    fn screen_load(&self) -> Result<ScreenSnapshot, StorageError> {
-        SledStore::screen_load(self)
-    }
-
-    fn screen_put_address(
-        &self,
-        ip: IpAddr,
-        rec: Option<&ScreenRecord>,
-    ) -> Result<(), StorageError> {
-        SledStore::screen_put_address(self, ip, rec)
-    }
-
-    fn screen_put_account(
-        &self,
-        account: &str,
-        times: Option<&Vec<i64>>,
-    ) -> Result<(), StorageError> {
-        SledStore::screen_put_account(self, account, times)
-    }
-
-    fn screen_put_rule(
-        &self,
-        rule: ScreenRule,
-        network: &str,
-        present: bool,
-    ) -> Result<(), StorageError> {
-        SledStore::screen_put_rule(self, rule, network, present)
     }
 }

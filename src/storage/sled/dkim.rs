@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::{abort, SledStore, StorageError};
 use crate::storage::dkim::*;
+use crate::storage::traits::DkimStore;
 
 /// Stored value of `v1/dkim`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -56,8 +57,8 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    pub(crate) fn dkim_add(
+impl DkimStore for SledStore {
+    fn dkim_add(
         &self,
         domain: &str,
         selector: &str,
@@ -108,7 +109,7 @@ impl SledStore {
         Ok(to_key(&domain, &selector, rec))
     }
 
-    pub(crate) fn dkim_list(&self, domain: &str) -> Result<Vec<DkimKey>, StorageError> {
+    fn dkim_list(&self, domain: &str) -> Result<Vec<DkimKey>, StorageError> {
         let domain = dkim_domain(domain)?;
         let mut out = Vec::new();
         for item in self.tree(TreeIx::Dkim).scan_prefix(domain_prefix(&domain)) {
@@ -120,18 +121,14 @@ impl SledStore {
         Ok(out)
     }
 
-    pub(crate) fn dkim_active(&self, domain: &str) -> Result<Option<DkimKey>, StorageError> {
+    fn dkim_active(&self, domain: &str) -> Result<Option<DkimKey>, StorageError> {
         let Ok(domain) = dkim_domain(domain) else {
             return Ok(None);
         };
         Ok(self.dkim_list(&domain)?.into_iter().find(|k| k.active))
     }
 
-    pub(crate) fn dkim_activate(
-        &self,
-        domain: &str,
-        selector: &str,
-    ) -> Result<DkimKey, StorageError> {
+    fn dkim_activate(&self, domain: &str, selector: &str) -> Result<DkimKey, StorageError> {
         let domain = dkim_domain(domain)?;
         let selector = normalize_selector(selector)?;
         let _admin = self.admin_lock();
@@ -162,7 +159,7 @@ impl SledStore {
         Ok(key)
     }
 
-    pub(crate) fn dkim_delete(&self, domain: &str, selector: &str) -> Result<(), StorageError> {
+    fn dkim_delete(&self, domain: &str, selector: &str) -> Result<(), StorageError> {
         let domain = dkim_domain(domain)?;
         let selector = normalize_selector(selector)?;
         let _admin = self.admin_lock();
@@ -189,7 +186,7 @@ impl SledStore {
         }
     }
 
-    pub(crate) fn dkim_private_key(&self, key: &DkimKey) -> Result<Vec<u8>, StorageError> {
+    fn dkim_private_key(&self, key: &DkimKey) -> Result<Vec<u8>, StorageError> {
         let path = self.dkim_file(&key.domain, &key.selector);
         std::fs::read(&path).map_err(|e| {
             StorageError::Io(std::io::Error::new(

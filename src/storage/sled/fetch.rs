@@ -22,6 +22,7 @@ use std::collections::HashSet;
 
 use super::blobrefs::RefDelta;
 use crate::storage::fetch::*;
+use crate::storage::traits::FetchStore;
 
 use super::keys::{self, TreeIx};
 use super::queue::tx_insert;
@@ -63,19 +64,16 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    pub(crate) fn seal_secret(&self, plaintext: &str) -> Result<Vec<u8>, StorageError> {
+impl FetchStore for SledStore {
+    fn seal_secret(&self, plaintext: &str) -> Result<Vec<u8>, StorageError> {
         self.secret_key()?.seal(plaintext)
     }
 
-    pub(crate) fn open_secret(&self, sealed: &[u8]) -> Result<String, StorageError> {
+    fn open_secret(&self, sealed: &[u8]) -> Result<String, StorageError> {
         self.secret_key()?.open(sealed)
     }
 
-    pub(crate) fn fetch_add_source(
-        &self,
-        mut source: FetchSource,
-    ) -> Result<FetchSource, StorageError> {
+    fn fetch_add_source(&self, mut source: FetchSource) -> Result<FetchSource, StorageError> {
         let _admin = self.admin_lock();
         let tree = self.tree(TreeIx::FetchSources);
         let last = match tree.last()? {
@@ -87,10 +85,7 @@ impl SledStore {
         Ok(source)
     }
 
-    pub(crate) fn fetch_set_domainpop(
-        &self,
-        source: FetchSource,
-    ) -> Result<FetchSource, StorageError> {
+    fn fetch_set_domainpop(&self, source: FetchSource) -> Result<FetchSource, StorageError> {
         let SourceOwner::Domain(domain) = &source.owner else {
             return Err(StorageError::Invalid("not a DomainPOP source".into()));
         };
@@ -108,11 +103,11 @@ impl SledStore {
         }
     }
 
-    pub(crate) fn fetch_source(&self, id: SourceId) -> Result<Option<FetchSource>, StorageError> {
+    fn fetch_source(&self, id: SourceId) -> Result<Option<FetchSource>, StorageError> {
         keys::get(self.tree(TreeIx::FetchSources), &id_key(id), "fetch source")
     }
 
-    pub(crate) fn fetch_sources(&self) -> Result<Vec<FetchSource>, StorageError> {
+    fn fetch_sources(&self) -> Result<Vec<FetchSource>, StorageError> {
         self.tree(TreeIx::FetchSources)
             .iter()
             .values()
@@ -120,10 +115,7 @@ impl SledStore {
             .collect()
     }
 
-    pub(crate) fn fetch_domainpop(
-        &self,
-        domain: &str,
-    ) -> Result<Option<FetchSource>, StorageError> {
+    fn fetch_domainpop(&self, domain: &str) -> Result<Option<FetchSource>, StorageError> {
         let domain = domain.to_ascii_lowercase();
         Ok(self
             .fetch_sources()?
@@ -131,7 +123,7 @@ impl SledStore {
             .find(|s| s.owner == SourceOwner::Domain(domain.clone())))
     }
 
-    pub(crate) fn fetch_del_source(&self, id: SourceId) -> Result<FetchSource, StorageError> {
+    fn fetch_del_source(&self, id: SourceId) -> Result<FetchSource, StorageError> {
         let Some(source) = self.fetch_source(id)? else {
             return Err(StorageError::NotFound(format!("source {id}")));
         };
@@ -146,24 +138,20 @@ impl SledStore {
         Ok(source)
     }
 
-    pub(crate) fn fetch_status(&self, id: SourceId) -> Result<FetchStatus, StorageError> {
+    fn fetch_status(&self, id: SourceId) -> Result<FetchStatus, StorageError> {
         Ok(
             keys::get(self.tree(TreeIx::FetchStatus), &id_key(id), "fetch status")?
                 .unwrap_or_default(),
         )
     }
 
-    pub(crate) fn fetch_set_status(
-        &self,
-        id: SourceId,
-        status: &FetchStatus,
-    ) -> Result<(), StorageError> {
+    fn fetch_set_status(&self, id: SourceId, status: &FetchStatus) -> Result<(), StorageError> {
         self.tree(TreeIx::FetchStatus)
             .insert(id_key(id), keys::encode(status)?)?;
         Ok(())
     }
 
-    pub(crate) fn fetch_seen(&self, source: SourceId) -> Result<HashSet<String>, StorageError> {
+    fn fetch_seen(&self, source: SourceId) -> Result<HashSet<String>, StorageError> {
         let prefix = id_key(source);
         let mut out = HashSet::new();
         for k in self.tree(TreeIx::FetchSeen).scan_prefix(prefix).keys() {
@@ -173,7 +161,7 @@ impl SledStore {
         Ok(out)
     }
 
-    pub(crate) fn fetch_forget_gone(
+    fn fetch_forget_gone(
         &self,
         source: SourceId,
         on_server: &HashSet<String>,
@@ -189,7 +177,7 @@ impl SledStore {
         Ok(n)
     }
 
-    pub(crate) fn fetch_expire_dedup(
+    fn fetch_expire_dedup(
         &self,
         source: SourceId,
         window: u64,
@@ -207,7 +195,7 @@ impl SledStore {
         Ok(n)
     }
 
-    pub(crate) fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
+    fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
         let seen = seen_key(msg.source, &msg.mark);
         let (accepted, zeroed, queued) = self.transact(|tx| {
             if tx.tree(TreeIx::FetchSeen).get(&seen)?.is_some() {
@@ -276,7 +264,7 @@ impl SledStore {
         Ok(accepted)
     }
 
-    pub(crate) fn fetch_is_seen(&self, source: SourceId, mark: &str) -> Result<bool, StorageError> {
+    fn fetch_is_seen(&self, source: SourceId, mark: &str) -> Result<bool, StorageError> {
         Ok(self
             .tree(TreeIx::FetchSeen)
             .contains_key(seen_key(source, mark))?)

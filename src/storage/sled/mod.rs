@@ -401,6 +401,7 @@ fn check_schema(meta: &sled::Tree) -> Result<(), StorageError> {
 pub(crate) mod testutil {
     use super::*;
     use crate::storage::set_fast_password_hashing_for_tests;
+    use crate::storage::QueueWrites;
 
     /// A fresh store in a temporary directory, with cheap password hashing.
     pub(crate) fn store() -> (tempfile::TempDir, SledStore) {

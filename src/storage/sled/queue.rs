@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blobrefs::RefDelta;
 use crate::storage::queue::*;
+use crate::storage::traits::{Queue, QueueWrites};
 
 use super::queue_counts::QueueDelta;
 use crate::storage::blobs::BlobId;
@@ -155,12 +156,12 @@ pub(crate) fn tx_consume(
     Ok(())
 }
 
-impl SledStore {
-    pub(crate) fn next_queue_id(&self) -> Result<QueueId, StorageError> {
+impl QueueWrites for SledStore {
+    fn next_queue_id(&self) -> Result<QueueId, StorageError> {
         Ok(self.db().generate_id()? + 1)
     }
 
-    pub(crate) fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
+    fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
         let (zeroed, queued) = self.transact(|tx| {
             let (mut refs, mut queued) = Default::default();
             tx_insert(tx, &mut refs, &mut queued, rec)?;
@@ -171,7 +172,7 @@ impl SledStore {
         Ok(())
     }
 
-    pub(crate) fn queue_replace(
+    fn queue_replace(
         &self,
         from: QueueName,
         id: QueueId,
@@ -192,12 +193,7 @@ impl SledStore {
         Ok(())
     }
 
-    pub(crate) fn queue_move(
-        &self,
-        id: QueueId,
-        from: QueueName,
-        to: QueueName,
-    ) -> Result<(), StorageError> {
+    fn queue_move(&self, id: QueueId, from: QueueName, to: QueueName) -> Result<(), StorageError> {
         let (zeroed, queued) = self.transact(|tx| {
             let (mut refs, mut queued) = Default::default();
             let Some(mut rec) = tx_remove(tx, &mut refs, &mut queued, from, id)? else {
@@ -212,7 +208,7 @@ impl SledStore {
         Ok(())
     }
 
-    pub(crate) fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
+    fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
         let (zeroed, queued) = self.transact(|tx| {
             let (mut refs, mut queued) = Default::default();
             if tx_remove(tx, &mut refs, &mut queued, queue, id)?.is_none() {
@@ -228,8 +224,8 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    pub(crate) fn queue_get(
+impl Queue for SledStore {
+    fn queue_get(
         &self,
         queue: QueueName,
         id: QueueId,
@@ -244,7 +240,7 @@ impl SledStore {
         }))
     }
 
-    pub(crate) fn queue_find(&self, id: QueueId) -> Result<Option<QueueRecord>, StorageError> {
+    fn queue_find(&self, id: QueueId) -> Result<Option<QueueRecord>, StorageError> {
         for q in QueueName::ALL {
             if let Some(rec) = self.queue_get(q, id)? {
                 return Ok(Some(rec));
@@ -253,7 +249,7 @@ impl SledStore {
         Ok(None)
     }
 
-    pub(crate) fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
+    fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
         self.tree(TreeIx::Queue(queue))
             .iter()
             .values()
@@ -265,7 +261,7 @@ impl SledStore {
             .collect()
     }
 
-    pub(crate) fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
+    fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
         Ok(self.queue_counts().get(queue))
     }
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::keys;
 use super::{SledStore, StorageError};
 use crate::storage::screen::*;
+use crate::storage::traits::Screening;
 
 const SCREEN_TREE: &str = "v1/screen";
 const IP: &str = "ip/";
@@ -43,8 +44,8 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    pub(crate) fn screen_load(&self) -> Result<ScreenSnapshot, StorageError> {
+impl Screening for SledStore {
+    fn screen_load(&self) -> Result<ScreenSnapshot, StorageError> {
         let mut out = ScreenSnapshot::default();
         for item in self.screen_tree()?.iter() {
             let (k, v) = item?;
@@ -71,7 +72,7 @@ impl SledStore {
         Ok(out)
     }
 
-    pub(crate) fn screen_put_address(
+    fn screen_put_address(
         &self,
         ip: IpAddr,
         rec: Option<&ScreenRecord>,
@@ -80,7 +81,7 @@ impl SledStore {
         self.screen_put(k, rec)
     }
 
-    pub(crate) fn screen_put_account(
+    fn screen_put_account(
         &self,
         account: &str,
         times: Option<&Vec<i64>>,
@@ -88,7 +89,7 @@ impl SledStore {
         self.screen_put(key(ACCOUNT, account), times)
     }
 
-    pub(crate) fn screen_put_rule(
+    fn screen_put_rule(
         &self,
         rule: ScreenRule,
         network: &str,

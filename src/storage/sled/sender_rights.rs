@@ -8,6 +8,7 @@ use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::{abort, SledStore, StorageError, Tx, TxResult};
 use crate::storage::directory::{normalize_address, normalize_domain};
 use crate::storage::sender_rights::*;
+use crate::storage::traits::SenderRightsStore;
 
 /// Called when an account is deleted, inside its transaction.
 pub(crate) fn tx_drop_sender_rights(tx: &Tx, account: &str) -> TxResult<()> {
@@ -88,8 +89,8 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    pub(crate) fn sender_rights(&self, account: &str) -> Result<SenderRights, StorageError> {
+impl SenderRightsStore for SledStore {
+    fn sender_rights(&self, account: &str) -> Result<SenderRights, StorageError> {
         let Ok(account) = normalize_address(account) else {
             return Ok(SenderRights::default());
         };
@@ -101,21 +102,21 @@ impl SledStore {
         .unwrap_or_default())
     }
 
-    pub(crate) fn list_sender_rights(&self) -> Result<Vec<(String, SenderRights)>, StorageError> {
+    fn list_sender_rights(&self) -> Result<Vec<(String, SenderRights)>, StorageError> {
         keys::list_named(self.tree(TreeIx::SenderRights), "sender rights")
     }
 
-    pub(crate) fn add_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
+    fn add_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
         let entry = SenderEntry::parse(entry)?.as_stored();
         self.change_rights(account, List::SendAs, entry, true)
     }
 
-    pub(crate) fn del_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
+    fn del_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
         let entry = SenderEntry::parse(entry)?.as_stored();
         self.change_rights(account, List::SendAs, entry, false)
     }
 
-    pub(crate) fn add_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
+    fn add_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
         let domain = normalize_domain(domain)?;
         if !self.is_local_domain(&domain)? {
             return Err(StorageError::NotFound(format!("domain {domain}")));
@@ -123,7 +124,7 @@ impl SledStore {
         self.change_rights(account, List::Domains, domain, true)
     }
 
-    pub(crate) fn del_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
+    fn del_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
         let domain = normalize_domain(domain)?;
         self.change_rights(account, List::Domains, domain, false)
     }

@@ -28,6 +28,7 @@ use crate::storage::folders::Flags;
 use crate::storage::messages::FlagMode;
 use crate::storage::queue::{QueueName, QueueRecord};
 use crate::storage::sweep::*;
+use crate::storage::traits::{Queue, QueueWrites};
 
 /// Why a record's body cannot be used.
 enum BodyFault {

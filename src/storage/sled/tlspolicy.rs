@@ -6,6 +6,7 @@
 use super::keys;
 use super::{SledStore, StorageError};
 use crate::storage::tlspolicy::*;
+use crate::storage::traits::TlsPolicyStore;
 
 const MTA_STS_TREE: &str = "v1/mta_sts";
 const TLSRPT_TREE: &str = "v1/tlsrpt";
@@ -23,11 +24,8 @@ impl SledStore {
     }
 }
 
-impl SledStore {
-    pub(crate) fn mta_sts_get(
-        &self,
-        domain: &str,
-    ) -> Result<Option<CachedStsPolicy>, StorageError> {
+impl TlsPolicyStore for SledStore {
+    fn mta_sts_get(&self, domain: &str) -> Result<Option<CachedStsPolicy>, StorageError> {
         let tree = self.side_tree(MTA_STS_TREE)?;
         match tree.get(domain.to_ascii_lowercase().as_bytes())? {
             Some(v) => Ok(Some(keys::decode(&v, "MTA-STS policy")?)),
@@ -35,22 +33,13 @@ impl SledStore {
         }
     }
 
-    pub(crate) fn mta_sts_put(
-        &self,
-        domain: &str,
-        p: &CachedStsPolicy,
-    ) -> Result<(), StorageError> {
+    fn mta_sts_put(&self, domain: &str, p: &CachedStsPolicy) -> Result<(), StorageError> {
         let tree = self.side_tree(MTA_STS_TREE)?;
         tree.insert(domain.to_ascii_lowercase().as_bytes(), keys::encode(p)?)?;
         Ok(())
     }
 
-    pub(crate) fn tlsrpt_add(
-        &self,
-        day: u32,
-        domain: &str,
-        r: &TlsResult,
-    ) -> Result<(), StorageError> {
+    fn tlsrpt_add(&self, day: u32, domain: &str, r: &TlsResult) -> Result<(), StorageError> {
         let tree = self.side_tree(TLSRPT_TREE)?;
         let mut failed = None;
         tree.update_and_fetch(day_key(day, domain), |old| {
@@ -70,9 +59,7 @@ impl SledStore {
         failed.map_or(Ok(()), Err)
     }
 
-    pub(crate) fn tlsrpt_list(
-        &self,
-    ) -> Result<Vec<(u32, String, Vec<TlsPolicyCounts>)>, StorageError> {
+    fn tlsrpt_list(&self) -> Result<Vec<(u32, String, Vec<TlsPolicyCounts>)>, StorageError> {
         let tree = self.side_tree(TLSRPT_TREE)?;
         let mut out = Vec::new();
         for entry in tree.iter() {
@@ -87,7 +74,7 @@ impl SledStore {
         Ok(out)
     }
 
-    pub(crate) fn tlsrpt_remove(&self, day: u32, domain: &str) -> Result<(), StorageError> {
+    fn tlsrpt_remove(&self, day: u32, domain: &str) -> Result<(), StorageError> {
         self.side_tree(TLSRPT_TREE)?.remove(day_key(day, domain))?;
         Ok(())
     }
