@@ -16,10 +16,9 @@ use actix::{Arbiter, System};
 use rand::Rng;
 
 use crate::actors::authlog::AuthFailureLog;
-use crate::actors::listener::{
-    bind_all, imap_spec, pop3_spec, run_acceptor, smtp_spec, ConnLimiter,
-};
+use crate::actors::listener::{bind_all, imap_spec, pop3_spec, run_acceptor, smtp_spec};
 use crate::actors::queues::QueueAddrs;
+use crate::actors::session::limits::ConnLimiter;
 use crate::actors::{control, tls, ServerContext};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;

@@ -41,6 +41,7 @@ pub mod pop3_session;
 pub mod queues;
 pub mod remote_queue;
 pub mod screen;
+pub mod session;
 pub mod smtp_session;
 pub mod stats;
 pub mod supervisor;

@@ -1,24 +1,27 @@
-//! `SmtpSessionActor`: the IO shell around [`protocols::smtp::Session`]. It reads bytes,
-//! feeds them to the session, and performs the actions the session returns: write replies,
-//! start TLS, check a password, enqueue a message durably (only then does the session say
-//! 250), close.
+//! `SmtpSessionActor`: the SMTP adapter of the session shell (`session::shell`) around
+//! [`protocols::smtp::Session`]. The shell reads bytes and performs the common actions
+//! (write, STARTTLS, password check, close); here is what is SMTP's own: enqueue a message
+//! durably (only then does the session say 250), the recipient and sender checks, and the
+//! command and DATA/BDAT deadlines.
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix::prelude::*;
-use tracing::Instrument;
+use actix::Context;
+use tokio::time::Instant;
 
-use super::auth::{check_password, Checked};
+use super::auth::Checked;
 use super::conn::Conn;
-use super::deadline::{read_before, Read, UnitDeadline};
-use super::listener::ConnGuard;
+use super::deadline::UnitDeadline;
 use super::queues::{Enqueue, QueueError};
 use super::screen::{Offence, Reporter};
-use super::supervisor::session_future;
+use super::session::shell::{no_event, Opening, ProtocolSession, SessionActor, ShellAction};
 use super::ServerContext;
-use crate::config::DmarcEnforcement;
+use crate::config::{Config, DmarcEnforcement};
 use crate::mailauth::sender::Verdict;
 use crate::mailauth::{self, Disposition};
 use crate::protocols::smtp::requiretls;
@@ -30,66 +33,190 @@ use crate::storage::{
     Destination, EnvelopeParams, QueueRecipient, QueueRecord, RecipientKind, StorageError, Store,
 };
 
-const READ_BUFFER: usize = 16 * 1024;
+pub type SmtpSessionActor = SessionActor<SmtpSession>;
 
-pub struct SmtpSessionActor {
-    ctx: Arc<ServerContext>,
-    name: &'static str,
-    io: Option<SessionIo>,
+/// The SMTP session with what its checks and actions need, and its deadlines.
+pub struct SmtpSession {
+    session: Session,
+    env: SmtpEnv,
+    /// The next command line must arrive whole within `command_timeout` of the last reply
+    /// (a whole-unit deadline, see `deadline`)...
+    command: UnitDeadline,
+    /// ... a DATA/BDAT transfer within `data_timeout` of its start, however slowly the
+    /// bytes come.
+    data: UnitDeadline,
 }
 
-struct SessionIo {
+/// What the SMTP session's checks and actions use besides the session.
+struct SmtpEnv {
+    sctx: Arc<ServerContext>,
+    config: Arc<Config>,
+    store: Store,
     service: Service,
-    stream: std::net::TcpStream,
     peer: SocketAddr,
-    _guard: ConnGuard,
 }
 
-impl SmtpSessionActor {
-    pub fn new(
-        ctx: Arc<ServerContext>,
-        service: Service,
-        name: &'static str,
-        stream: std::net::TcpStream,
-        peer: SocketAddr,
-        guard: ConnGuard,
-    ) -> SmtpSessionActor {
-        SmtpSessionActor {
-            ctx,
-            name,
-            io: Some(SessionIo {
-                service,
-                stream,
-                peer,
-                _guard: guard,
-            }),
-        }
+impl SmtpEnv {
+    fn directory(&self) -> StoreDirectory<'_> {
+        let reporter = Reporter::new(&self.sctx.screen, &self.config.screening, self.peer.ip());
+        StoreDirectory(&self.store, reporter)
     }
 }
 
-impl Actor for SmtpSessionActor {
-    type Context = Context<Self>;
+impl ProtocolSession for SmtpSession {
+    type Params = Service;
+    type Action = Action;
+    /// `Enqueue`'s envelope.
+    type Own = Envelope;
+    type Links = ();
+    type Wiring = ();
+    type Event = Infallible;
+    const READ_BUFFER: usize = 16 * 1024;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.ctx.stats.session_opened(self.name);
-        let Some(io) = self.io.take() else {
-            ctx.stop();
-            return;
+    fn implicit_tls(service: &Service) -> bool {
+        *service == Service::Smtps
+    }
+
+    fn span(service: &'static str, id: &str, peer: SocketAddr) -> tracing::Span {
+        tracing::info_span!("smtp", service, session = %id, peer = %peer)
+    }
+
+    fn wire(_ctx: &mut Context<SessionActor<Self>>, _links: &mut ()) {}
+
+    fn new(opening: &Opening<'_>, service: Service, _wiring: ()) -> SmtpSession {
+        let config = opening.config;
+        let limits = &config.smtp;
+        let auth_enabled = match service {
+            Service::Smtp => limits.auth_on_smtp_port,
+            Service::Submission | Service::Smtps => true,
         };
-        let sctx = self.ctx.clone();
-        let id = sctx.new_session_id();
-        let span = tracing::info_span!("smtp", service = self.name, session = %id, peer = %io.peer);
-        let fut = async move {
-            if let Err(e) = run(sctx, io, id).await {
-                tracing::debug!("session ended: {e}");
-            }
+        let session_config = SessionConfig {
+            hostname: config.hostname.clone(),
+            service,
+            max_message_size: limits.max_message_size,
+            drop_size: limits.drop_connection_size,
+            max_recipients: limits.max_recipients,
+            auth_enabled,
+            auth_required: service != Service::Smtp,
+            allow_plaintext_auth: limits.allow_plaintext_auth,
+            starttls_available: opening.tls_available,
+            max_line_length: limits.max_line_length,
+        };
+        let peer = PeerInfo {
+            ip: opening.peer.ip(),
+            port: opening.peer.port(),
+            session_id: opening.id.to_string(),
+        };
+        SmtpSession {
+            session: Session::new(session_config, peer, opening.implicit_tls),
+            env: SmtpEnv {
+                sctx: opening.sctx.clone(),
+                config: config.clone(),
+                store: opening.sctx.store.clone(),
+                service,
+                peer: opening.peer,
+            },
+            command: UnitDeadline::default(),
+            data: UnitDeadline::default(),
         }
-        .instrument(span);
-        ctx.spawn(session_future(self.ctx.clone(), self.name, fut));
     }
 
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.ctx.stats.session_closed(self.name);
+    fn connected(&mut self) {
+        self.env.sctx.faults.hit("smtp.session");
+        self.command = UnitDeadline::starting_now(self.env.config.smtp.command_timeout);
+    }
+
+    fn greeting(&mut self) -> Vec<Action> {
+        self.session.greeting()
+    }
+
+    fn classify(action: Action) -> ShellAction<Envelope> {
+        match action {
+            Action::Send(bytes) => ShellAction::Send(bytes),
+            Action::StartTls => ShellAction::StartTls,
+            Action::Authenticate {
+                mechanism,
+                login,
+                password,
+                ..
+            } => ShellAction::Authenticate {
+                protocol: format!("smtp/{mechanism}"),
+                login,
+                password,
+            },
+            Action::Enqueue(envelope) => ShellAction::Own(envelope),
+            Action::Close => ShellAction::Close,
+        }
+    }
+
+    fn stall(&self) -> Duration {
+        self.env.config.smtp.command_timeout
+    }
+
+    async fn receive(mut self, input: Cow<'_, [u8]>) -> io::Result<(Self, Vec<Action>)> {
+        let acts = self.session.receive(&input, &self.env.directory());
+        Ok((self, acts))
+    }
+
+    async fn authenticated(mut self, checked: Checked) -> io::Result<(Self, Vec<Action>)> {
+        let answer = match checked {
+            Checked::Ok(account) => Answer::Auth(Some(account)),
+            Checked::Failed => Answer::Auth(None),
+            Checked::Unavailable => Answer::AuthTempFail,
+        };
+        let acts = self.session.resume(answer, &self.env.directory());
+        Ok((self, acts))
+    }
+
+    fn tls_established(&mut self) -> Vec<Action> {
+        self.session.tls_established(&self.env.directory())
+    }
+
+    async fn perform(&mut self, envelope: Envelope, conn: &Conn) -> Vec<Action> {
+        let env = &self.env;
+        let queued = enqueue(&env.sctx, envelope, env.service, conn.is_tls()).await;
+        self.session
+            .resume(Answer::Enqueued(queued), &self.env.directory())
+    }
+
+    fn deadline(&mut self, replied: bool) -> Option<Instant> {
+        let limits = &self.env.config.smtp;
+        let in_data = self.session.in_data();
+        self.data.track(in_data, limits.data_timeout);
+        if in_data {
+            self.command.stop();
+        } else if replied || self.command.at().is_none() {
+            self.command.restart(limits.command_timeout);
+        }
+        if in_data {
+            self.data.at()
+        } else {
+            self.command.at()
+        }
+    }
+
+    fn log_expiry(&self) {
+        tracing::info!(in_data = self.session.in_data(), "deadline passed; closing");
+    }
+
+    fn timeout(&mut self) -> Vec<Action> {
+        self.session.timeout()
+    }
+
+    /// Not while a message is being read or an answer is pending: the shell asks again.
+    fn shutdown(&mut self) -> Vec<Action> {
+        if self.session.in_data() || self.session.is_waiting() {
+            return Vec::new();
+        }
+        self.session.shutdown()
+    }
+
+    async fn next_event(&mut self) -> Infallible {
+        no_event().await
+    }
+
+    fn on_event(&mut self, event: Infallible) -> Vec<Action> {
+        match event {}
     }
 }
 
@@ -153,123 +280,6 @@ impl StoreDirectory<'_> {
             }),
             Destination::Remote(_) => false,
         })
-    }
-}
-
-async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Result<()> {
-    let config = sctx.config();
-    let tls = sctx.tls();
-    let implicit = io.service == Service::Smtps;
-    let Some(mut conn) = Conn::accept(io.stream, implicit, tls.clone()).await? else {
-        return Ok(());
-    };
-    sctx.faults.hit("smtp.session");
-    let limits = &config.smtp;
-    let auth_enabled = match io.service {
-        Service::Smtp => limits.auth_on_smtp_port,
-        Service::Submission | Service::Smtps => true,
-    };
-    let session_config = SessionConfig {
-        hostname: config.hostname.clone(),
-        service: io.service,
-        max_message_size: limits.max_message_size,
-        drop_size: limits.drop_connection_size,
-        max_recipients: limits.max_recipients,
-        auth_enabled,
-        auth_required: io.service != Service::Smtp,
-        allow_plaintext_auth: limits.allow_plaintext_auth,
-        starttls_available: tls.is_some(),
-        max_line_length: limits.max_line_length,
-    };
-    let peer = PeerInfo {
-        ip: io.peer.ip(),
-        port: io.peer.port(),
-        session_id: id.clone(),
-    };
-    let mut session = Session::new(session_config, peer, implicit);
-    let store = sctx.store.clone();
-    let reporter = Reporter::new(&sctx.screen, &config.screening, io.peer.ip());
-    let dir = StoreDirectory(&store, reporter);
-    let mut shutdown = sctx.shutdown_signal();
-    let mut shutting_down = sctx.is_shutting_down();
-    let mut actions: VecDeque<Action> = session.greeting().into();
-    let mut out: Vec<u8> = Vec::with_capacity(1024);
-    let mut buf = vec![0u8; READ_BUFFER];
-    // Whole-unit deadlines (see `deadline`): the next command line must arrive whole
-    // within `command_timeout` of the last reply, a DATA/BDAT transfer within
-    // `data_timeout` of its start, however slowly the bytes come.
-    let mut command = UnitDeadline::starting_now(limits.command_timeout);
-    let mut data = UnitDeadline::default();
-    loop {
-        let mut replied = false;
-        while let Some(action) = actions.pop_front() {
-            match action {
-                Action::Send(bytes) => {
-                    replied = true;
-                    out.extend_from_slice(&bytes);
-                }
-                Action::Close => return conn.close_with(&mut out, limits.command_timeout).await,
-                Action::StartTls => {
-                    let Some(upgraded) = conn
-                        .start_tls(&mut out, tls.clone(), limits.command_timeout)
-                        .await?
-                    else {
-                        return Ok(());
-                    };
-                    conn = upgraded;
-                    tracing::debug!(tls = ?conn.tls_info(), "STARTTLS done");
-                    actions.extend(session.tls_established(&dir));
-                }
-                Action::Authenticate {
-                    mechanism,
-                    login,
-                    password,
-                    ..
-                } => {
-                    let protocol = format!("smtp/{mechanism}");
-                    let checked = check_password(&sctx, &protocol, &id, io.peer, login, password);
-                    let answer = match checked.await {
-                        Checked::Ok(account) => Answer::Auth(Some(account)),
-                        Checked::Failed => Answer::Auth(None),
-                        Checked::Unavailable => Answer::AuthTempFail,
-                    };
-                    actions.extend(session.resume(answer, &dir));
-                }
-                Action::Enqueue(envelope) => {
-                    let queued = enqueue(&sctx, envelope, io.service, conn.is_tls()).await;
-                    let answer = Answer::Enqueued(queued);
-                    actions.extend(session.resume(answer, &dir));
-                }
-            }
-        }
-        if shutting_down && !session.in_data() && !session.is_waiting() {
-            actions.extend(session.shutdown());
-            if !actions.is_empty() {
-                continue;
-            }
-        }
-        if !out.is_empty() {
-            conn.send(&mut out, limits.command_timeout).await?;
-        }
-        let in_data = session.in_data();
-        data.track(in_data, limits.data_timeout);
-        if in_data {
-            command.stop();
-        } else if replied || command.at().is_none() {
-            command.restart(limits.command_timeout);
-        }
-        let until = if in_data { data.at() } else { command.at() };
-        tokio::select! {
-            read = read_before(&mut conn, &mut buf, until) => match read? {
-                Read::Expired => {
-                    tracing::info!(in_data, "deadline passed; closing");
-                    actions.extend(session.timeout());
-                }
-                Read::Eof => return Ok(()),
-                Read::Bytes(n) => actions.extend(session.receive(&buf[..n], &dir)),
-            },
-            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
-        }
     }
 }
 
