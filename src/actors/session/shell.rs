@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use tokio::io::AsyncRead;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -359,7 +360,11 @@ enum Piece {
 
 /// Reads up to [`STREAM_PIECE`] bytes of a streaming literal, `owed` being what is left of
 /// it: as many reads as it takes to fill the piece (or to finish the literal).
-async fn read_piece(conn: &mut Conn, owed: u64, until: Option<Instant>) -> io::Result<Piece> {
+async fn read_piece<R: AsyncRead + Unpin>(
+    conn: &mut R,
+    owed: u64,
+    until: Option<Instant>,
+) -> io::Result<Piece> {
     let want = usize::try_from(owed).map_or(STREAM_PIECE, |o| o.clamp(1, STREAM_PIECE));
     let mut piece = vec![0u8; want];
     let mut got = 0;
@@ -373,4 +378,74 @@ async fn read_piece(conn: &mut Conn, owed: u64, until: Option<Instant>) -> io::R
     }
     piece.truncate(got);
     Ok(Piece::Bytes(piece))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    fn bytes(p: Piece) -> Vec<u8> {
+        match p {
+            Piece::Bytes(b) => b,
+            Piece::Eof => panic!("unexpected end of input"),
+            Piece::TimedOut => panic!("unexpected timeout"),
+        }
+    }
+
+    /// A piece gathers several reads, stops at what the literal still owes, and leaves the
+    /// rest of the input (the next command) unread.
+    #[tokio::test]
+    async fn a_piece_gathers_reads_up_to_what_is_owed() {
+        let (mut client, mut server) = tokio::io::duplex(16);
+        let writer = tokio::spawn(async move {
+            for chunk in [&b"hello "[..], b"wor", b"ld", b"\r\nA1 NOOP\r\n"] {
+                client.write_all(chunk).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            client
+        });
+        let got = bytes(read_piece(&mut server, 11, None).await.unwrap());
+        assert_eq!(got, b"hello world");
+        let _client = writer.await.unwrap();
+        let rest = bytes(read_piece(&mut server, 1, None).await.unwrap());
+        assert_eq!(rest, b"\r", "only what is owed is read");
+    }
+
+    /// A piece never takes more than [`STREAM_PIECE`] bytes, whatever is owed.
+    #[tokio::test]
+    async fn a_piece_is_bounded() {
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        let writer = tokio::spawn(async move {
+            let data = vec![b'x'; STREAM_PIECE + 100];
+            client.write_all(&data).await.unwrap();
+            client
+        });
+        let got = bytes(read_piece(&mut server, u64::MAX, None).await.unwrap());
+        assert_eq!(got.len(), STREAM_PIECE);
+        let _client = writer.await.unwrap();
+    }
+
+    /// Nothing read before the deadline is a timeout; input that ends is the end; a piece
+    /// cut short by either still hands over what came.
+    #[tokio::test]
+    async fn timeout_and_end_of_input() {
+        let (client, mut server) = tokio::io::duplex(64);
+        let soon = Some(Instant::now() + Duration::from_millis(50));
+        assert!(matches!(
+            read_piece(&mut server, 10, soon).await.unwrap(),
+            Piece::TimedOut
+        ));
+        let mut client = client;
+        client.write_all(b"abc").await.unwrap();
+        drop(client);
+        assert_eq!(
+            bytes(read_piece(&mut server, 10, None).await.unwrap()),
+            b"abc"
+        );
+        assert!(matches!(
+            read_piece(&mut server, 10, None).await.unwrap(),
+            Piece::Eof
+        ));
+    }
 }
