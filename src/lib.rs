@@ -31,6 +31,7 @@ pub mod config;
 pub mod fetch;
 pub mod http;
 pub mod mailauth;
+pub mod net;
 pub mod outbound;
 pub mod protocols;
 pub mod server;

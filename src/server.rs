@@ -20,9 +20,10 @@ use crate::actors::listener::{
     bind_all, imap_spec, pop3_spec, run_acceptor, smtp_spec, ConnLimiter,
 };
 use crate::actors::queues::QueueAddrs;
-use crate::actors::{control, tls, ServerContext};
+use crate::actors::{control, ServerContext};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::net::tls;
 use crate::protocols::smtp::Service;
 use crate::storage::Store;
 

@@ -418,8 +418,8 @@ fn reload(ctx: &ServerContext) -> Result<String, String> {
         notes.push("listeners changed: take effect after a restart");
         new.listeners = old.listeners.clone();
     }
-    let cert = super::tls::ensure_certificate(&new).map_err(|e| e.to_string())?;
-    let tls = super::tls::load_server_config(&cert).map_err(|e| e.to_string())?;
+    let cert = crate::net::tls::ensure_certificate(&new).map_err(|e| e.to_string())?;
+    let tls = crate::net::tls::load_server_config(&cert).map_err(|e| e.to_string())?;
     ctx.set_tls(Some(tls));
     ctx.set_config(Arc::new(new));
     let mut out = String::from(

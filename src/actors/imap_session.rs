@@ -18,14 +18,14 @@ use tracing::Instrument;
 
 use super::account_events::{AccountChanged, EventQueue};
 use super::auth::{check_password, Checked};
-use super::conn::{on_blocking_pool, Conn};
-use super::deadline::{earliest, read_before, Read, UnitDeadline};
 use super::folder::{MailboxChanged, Subscribe, Unsubscribe};
 use super::imap_backend::StoreBackend;
 use super::imap_notify::{NotifyLink, NOTIFY_QUEUE};
 use super::listener::ConnGuard;
 use super::supervisor::session_future;
 use super::ServerContext;
+use crate::net::conn::{on_blocking_pool, Conn};
+use crate::net::deadline::{earliest, read_before, Read, UnitDeadline};
 use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
 use crate::storage::FolderId;
 

@@ -23,12 +23,8 @@
 pub mod account_events;
 pub mod auth;
 pub mod authlog;
-pub mod client_tls;
-pub mod conn;
 pub mod control;
 pub mod credential_cache;
-pub mod deadline;
-pub mod deflate;
 pub mod fetcher;
 pub mod folder;
 pub mod header_cache;
@@ -44,7 +40,6 @@ pub mod screen;
 pub mod smtp_session;
 pub mod stats;
 pub mod supervisor;
-pub mod tls;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};

@@ -16,12 +16,12 @@ use actix::prelude::*;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
-use super::conn::{on_blocking_pool, Conn};
-use super::deadline::{earliest, read_before, Read, UnitDeadline};
 use super::listener::ConnGuard;
 use super::pop3_backend::Pop3StoreBackend;
 use super::supervisor::session_future;
 use super::ServerContext;
+use crate::net::conn::{on_blocking_pool, Conn};
+use crate::net::deadline::{earliest, read_before, Read, UnitDeadline};
 use crate::protocols::pop3::{Action, AuthAnswer, Session, SessionConfig};
 
 /// POP3 commands are short lines; the buffer bounds how much pipelined input one read takes.

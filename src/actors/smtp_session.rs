@@ -11,8 +11,6 @@ use actix::prelude::*;
 use tracing::Instrument;
 
 use super::auth::{check_password, Checked};
-use super::conn::Conn;
-use super::deadline::{read_before, Read, UnitDeadline};
 use super::listener::ConnGuard;
 use super::queues::{Enqueue, QueueError};
 use super::screen::{Offence, Reporter};
@@ -21,6 +19,8 @@ use super::ServerContext;
 use crate::config::DmarcEnforcement;
 use crate::mailauth::sender::Verdict;
 use crate::mailauth::{self, Disposition};
+use crate::net::conn::Conn;
+use crate::net::deadline::{read_before, Read, UnitDeadline};
 use crate::protocols::smtp::requiretls;
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
