@@ -235,6 +235,17 @@ fn scan_file(text: &str) -> Scan {
                     }
                 }
             }
+            // `extern crate sled;` names a crate without a `::`.
+            Kind::Ident(k)
+                if k == "extern" && tokens.get(i + 1).is_some_and(|t| t.is_ident("crate")) =>
+            {
+                if let Some(name) = tokens.get(i + 2).and_then(Token::ident) {
+                    scan.paths
+                        .push((names(&inline), vec![name.to_string()], t.line));
+                }
+                i += 3;
+                continue;
+            }
             Kind::Ident(k) if k == "use" => {
                 let mut j = i + 1;
                 let mut found = Vec::new();

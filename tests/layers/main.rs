@@ -69,7 +69,9 @@ const ALLOWED_CYCLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "helper storage: storage behind traits, the sled code in its own module",
+        "helper storage: storage behind traits, the sled code in its own module (the issue \
+         names acl/changes/directory/folders/quota and blobs/keys/queue; the cycles through \
+         sender_rights, urlauth, metadata, queue_counts and commit were found by this test)",
         &[
             "storage::acl → storage::folders → storage::quota → storage::directory → storage::acl",
             "storage::acl → storage::folders → storage::directory → storage::acl",
@@ -459,14 +461,21 @@ fn builder_resolves_super_self_groups_and_path_attributes() {
 fn builder_sees_outside_crates_by_their_first_segment() {
     let found: Vec<(String, usize)> = graph::bare_paths(
         "t.rs",
-        "use sled::Tree;\nuse std::{io, sync::Arc};\nfn f() -> ::sled::Result<()> { a::b::c() }\n// sled::Db\n",
+        "use sled::Tree;\nuse std::{io, sync::Arc};\nfn f() -> ::sled::Result<()> { a::b::c() }\n// sled::Db\nextern crate sled;\n",
     )
     .into_iter()
     .map(|b| (b.first, b.line))
     .collect();
-    let expect: Vec<(String, usize)> = [("sled", 1), ("std", 2), ("std", 2), ("sled", 3), ("a", 3)]
-        .iter()
-        .map(|(n, l)| (n.to_string(), *l))
-        .collect();
+    let expect: Vec<(String, usize)> = [
+        ("sled", 1),
+        ("std", 2),
+        ("std", 2),
+        ("sled", 3),
+        ("a", 3),
+        ("sled", 5),
+    ]
+    .iter()
+    .map(|(n, l)| (n.to_string(), *l))
+    .collect();
     assert_eq!(found, expect);
 }
