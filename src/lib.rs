@@ -19,8 +19,10 @@
 //! - Remote mail goes to [`actors::remote_queue::RemoteQueueActor`], which delivers it over
 //!   SMTP with [`outbound`] (MX lookup, the [`protocols::smtp::client`] codec, retries through
 //!   the deferred queue, bounces as RFC 3464 DSNs).
-//! - [`admin`] is the one command set for the console (over `data/control.sock`), the CLI
-//!   and, later, the admin web; [`http`] serves the health page.
+//! - [`net`] is the connection and TLS plumbing under all of these (plain/TLS streams,
+//!   certificates, client TLS, deadlines, deflate).
+//! - [`admin`] is the one command set for the console (over `data/control.sock`, served by
+//!   [`admin::socket`]), the CLI and, later, the admin web; [`http`] serves the health page.
 //! - [`bench`] is the load tool behind `ferrymail bench`.
 
 pub mod actors;
@@ -31,6 +33,7 @@ pub mod config;
 pub mod fetch;
 pub mod http;
 pub mod mailauth;
+pub mod net;
 pub mod outbound;
 pub mod protocols;
 pub mod server;

@@ -181,7 +181,7 @@ fn serve(config_path: Option<PathBuf>, repl: bool) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if repl {
-        let mut target = SocketTarget::new(ferrymail::actors::control::socket_path(&data_dir));
+        let mut target = SocketTarget::new(ferrymail::admin::socket::socket_path(&data_dir));
         if let Err(e) = run_repl(&mut target, Some(&data_dir.join("console_history"))) {
             eprintln!("console: {e}");
         }
@@ -202,7 +202,7 @@ fn console(config_path: Option<PathBuf>) -> ExitCode {
             config.data_dir.display()
         ));
     }
-    let mut target = SocketTarget::new(ferrymail::actors::control::socket_path(&config.data_dir));
+    let mut target = SocketTarget::new(ferrymail::admin::socket::socket_path(&config.data_dir));
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ferrymail_history"));
     match run_repl(&mut target, history.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -222,7 +222,7 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
     };
     let result = if ferrymail::server::is_running(&config.data_dir) {
         let line = ferrymail::admin::join_words(words);
-        let sock = ferrymail::actors::control::socket_path(&config.data_dir);
+        let sock = ferrymail::admin::socket::socket_path(&config.data_dir);
         match client_request(&sock, &line, Duration::from_secs(60)) {
             Ok(r) if r.ok => Ok(r.output),
             Ok(r) => Err(r.output),

@@ -23,14 +23,14 @@ use tokio::time::Instant;
 
 use super::account_events::{AccountChanged, EventQueue};
 use super::auth::Checked;
-use super::conn::{on_blocking_pool, Conn};
-use super::deadline::{earliest, UnitDeadline};
 use super::folder::{MailboxChanged, Subscribe, Unsubscribe};
 use super::imap_backend::StoreBackend;
 use super::imap_notify::{NotifyLink, NOTIFY_QUEUE};
 use super::session::shell::{Opening, ProtocolSession, SessionActor, ShellAction};
 use super::ServerContext;
 use crate::config::ImapConfig;
+use crate::net::conn::{on_blocking_pool, Conn};
+use crate::net::deadline::{earliest, UnitDeadline};
 use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
 use crate::storage::FolderId;
 

@@ -19,11 +19,11 @@ use actix::Context;
 use tokio::time::Instant;
 
 use super::auth::Checked;
-use super::conn::{on_blocking_pool, Conn};
-use super::deadline::{earliest, UnitDeadline};
 use super::pop3_backend::Pop3StoreBackend;
 use super::session::shell::{no_event, Opening, ProtocolSession, SessionActor, ShellAction};
 use crate::config::Pop3Config;
+use crate::net::conn::{on_blocking_pool, Conn};
+use crate::net::deadline::{earliest, UnitDeadline};
 use crate::protocols::pop3::{Action, AuthAnswer, Session, SessionConfig};
 
 pub type Pop3SessionActor = SessionActor<Pop3Session>;

@@ -15,8 +15,6 @@ use actix::Context;
 use tokio::time::Instant;
 
 use super::auth::Checked;
-use super::conn::Conn;
-use super::deadline::UnitDeadline;
 use super::queues::{Enqueue, QueueError};
 use super::screen::{Offence, Reporter};
 use super::session::shell::{no_event, Opening, ProtocolSession, SessionActor, ShellAction};
@@ -24,6 +22,8 @@ use super::ServerContext;
 use crate::config::{Config, DmarcEnforcement};
 use crate::mailauth::sender::Verdict;
 use crate::mailauth::{self, Disposition};
+use crate::net::conn::Conn;
+use crate::net::deadline::UnitDeadline;
 use crate::protocols::smtp::requiretls;
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,

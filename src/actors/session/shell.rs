@@ -27,11 +27,11 @@ use tracing::Instrument;
 
 use super::limits::ConnGuard;
 use crate::actors::auth::{check_password, Checked};
-use crate::actors::conn::Conn;
-use crate::actors::deadline::{read_before, Read};
 use crate::actors::supervisor::session_future;
 use crate::actors::ServerContext;
 use crate::config::Config;
+use crate::net::conn::Conn;
+use crate::net::deadline::{read_before, Read};
 
 /// While a literal streams in (IMAP APPEND), the shell gathers up to this much of it before
 /// handing it to the session (one hop to the blocking pool and one file write per piece,

@@ -1,19 +1,23 @@
 //! The console's Unix socket (`data/control.sock`): one process owns sled, every other
 //! `ferrymail` command talks to it here. Each request line is parsed into the shared
 //! `AdminCommand` set and executed against the live server.
+//!
+//! It lives in the admin layer, above the actors (docs/architecture.md §2): admin commands
+//! drive the actors through [`ServerContext`], the actors never run admin code. The server
+//! starts it (`server.rs`); the supervision tree still shows it as `control`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::account_events::{AccountChanged, AccountEvent};
-use super::fetcher;
-use super::stats::Stats;
-use super::supervisor::{contained, supervise_task};
-use super::ServerContext;
-use crate::admin::control::{serve_connection, ControlResponse};
-use crate::admin::{exec, AdminCommand};
+use super::control::{serve_connection, ControlResponse};
+use super::{exec, AdminCommand};
+use crate::actors::account_events::{AccountChanged, AccountEvent};
+use crate::actors::fetcher;
+use crate::actors::stats::Stats;
+use crate::actors::supervisor::{contained, supervise_task};
+use crate::actors::ServerContext;
 use crate::storage::QueueName;
 
 pub const SOCKET_NAME: &str = "control.sock";
@@ -418,8 +422,8 @@ fn reload(ctx: &ServerContext) -> Result<String, String> {
         notes.push("listeners changed: take effect after a restart");
         new.listeners = old.listeners.clone();
     }
-    let cert = super::tls::ensure_certificate(&new).map_err(|e| e.to_string())?;
-    let tls = super::tls::load_server_config(&cert).map_err(|e| e.to_string())?;
+    let cert = crate::net::tls::ensure_certificate(&new).map_err(|e| e.to_string())?;
+    let tls = crate::net::tls::load_server_config(&cert).map_err(|e| e.to_string())?;
     ctx.set_tls(Some(tls));
     ctx.set_config(Arc::new(new));
     let mut out = String::from(
