@@ -270,10 +270,10 @@ async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Re
     }
 }
 
-/// Makes the message durable in the inbound queue: body file (with the Received header,
-/// and the DKIM-Signature or Authentication-Results header, see [`verify`]) written and
-/// fsynced, queue record committed. Only then is the 250 sent. What is accepted, and as
-/// which record, is [`accept`]'s decision; this does the IO around it.
+/// Makes the message durable in the inbound queue: the body file (with the Received header
+/// and the DKIM-Signature or Authentication-Results header, see [`accept::stored_content`])
+/// written, its queue record committed after the commit round's sync. Only then is the 250
+/// sent. What is accepted, and as which record, is [`accept`]'s decision; this does the IO.
 async fn enqueue(
     sctx: &Arc<ServerContext>,
     mut env: Envelope,
@@ -295,24 +295,10 @@ async fn enqueue(
     // keeps the body file until that transaction has referenced it (see
     // `BlobStore::put_pinned`): it lives to the end of this function.
     let (blob, size, _pin) = tokio::task::spawn_blocking(move || {
-        let mut top = checked.header;
-        top.push_str(&received);
-        // RFC 6376 §5: sign what the recipients get; the signature covers the submitted
-        // message, below our own trace fields.
-        if let Some(user) = &sign_as {
-            match sctx2
-                .mail_auth
-                .signer
-                .sign_submission(&sctx2.store, &body, user)
-            {
-                Ok(Some(sig)) => top.push_str(&sig),
-                Ok(None) => {}
-                Err(e) => tracing::warn!("message not DKIM-signed: {e}"),
-            }
-        }
-        let mut content = Vec::with_capacity(top.len() + body.len());
-        content.extend_from_slice(top.as_bytes());
-        content.extend_from_slice(&body);
+        let (store, signer) = (&sctx2.store, &sctx2.mail_auth.signer);
+        let header = &checked.header;
+        let sign_as = sign_as.as_deref();
+        let content = accept::stored_content(store, signer, header, &received, sign_as, &body);
         let size = content.len() as u64;
         let (blob, pin) = sctx2.store.blobs().write_pinned(&content)?;
         Ok((blob, size, pin))

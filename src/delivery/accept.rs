@@ -11,10 +11,11 @@
 use crate::config::{AuthConfig, DmarcEnforcement};
 use crate::mailauth::results::{self, Disposition};
 use crate::mailauth::sender::{self, SenderDirectory, Verdict};
-use crate::mailauth::AuthSummary;
+use crate::mailauth::{AuthSummary, Signer};
 use crate::protocols::smtp::{self, requiretls, EnqueueError, Envelope, Service};
 use crate::storage::{
     self, BlobId, EnvelopeParams, NotifyList, QueueId, QueueRecipient, QueueRecord, StorageError,
+    Store,
 };
 
 /// Where a quarantined message goes (the folder every account gets, special-use \Junk).
@@ -90,6 +91,32 @@ pub fn judge(
         }
     };
     Ok(Checks { header, folder })
+}
+
+/// The message as stored: on top of what was received, the checks' header (see [`Checks`]),
+/// our Received field, and for an authenticated user's message (`sign_as`) a DKIM-Signature.
+/// RFC 6376 §5: sign what the recipients get; the signature covers the submitted message,
+/// below our own trace fields. A message that cannot be signed goes unsigned (logged).
+pub fn stored_content(
+    store: &Store,
+    signer: &Signer,
+    checks_header: &str,
+    received: &str,
+    sign_as: Option<&str>,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut top = format!("{checks_header}{received}");
+    if let Some(user) = sign_as {
+        match signer.sign_submission(store, body, user) {
+            Ok(Some(sig)) => top.push_str(&sig),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("message not DKIM-signed: {e}"),
+        }
+    }
+    let mut content = Vec::with_capacity(top.len() + body.len());
+    content.extend_from_slice(top.as_bytes());
+    content.extend_from_slice(body);
+    content
 }
 
 /// The body file written for a message, and the queue id it is filed under.

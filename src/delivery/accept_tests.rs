@@ -343,3 +343,35 @@ fn storage_failures_answer_temporarily_or_as_a_full_disk() {
     let full = StorageError::Io(std::io::Error::from_raw_os_error(libc::ENOSPC));
     assert_eq!(storage_to_enqueue(full), EnqueueError::InsufficientStorage);
 }
+
+#[test]
+fn stored_content_puts_the_checks_and_trace_fields_on_top_and_signs_submissions() {
+    let (_dir, store) = crate::storage::testutil::store();
+    store.add_domain("example.org").unwrap();
+    let signer = Signer::default();
+    let env = from(Some("alice@example.org"), "alice@example.org");
+    let received = "Received: from client.example.org\r\n";
+    let checks = "Authentication-Results: mx.example.com; none\r\n";
+    let unsigned = stored_content(&store, &signer, checks, received, None, &env.body);
+    assert_eq!(
+        unsigned,
+        [checks.as_bytes(), received.as_bytes(), &env.body].concat()
+    );
+
+    // No key for the domain yet: the submission goes unsigned.
+    let user = env.auth_as.as_deref();
+    let content = stored_content(&store, &signer, "", received, user, &env.body);
+    assert_eq!(content, [received.as_bytes(), &env.body].concat());
+
+    let algorithm = storage::DkimAlgorithm::Ed25519;
+    crate::mailauth::keys::generate(&store, "example.org", algorithm, Some("s1"), 1).unwrap();
+    let content = stored_content(&store, &signer, "", received, user, &env.body);
+    let text = String::from_utf8(content).unwrap();
+    let signature = text.strip_prefix(received).expect("Received first");
+    assert!(signature.starts_with("DKIM-Signature: "), "{text}");
+    assert!(
+        signature.contains("d=example.org") && signature.contains("s=s1"),
+        "{text}"
+    );
+    assert!(text.ends_with("From: alice@example.org\r\nSubject: hi\r\n\r\nhello\r\n"));
+}
