@@ -7,7 +7,8 @@
 //! - [`actors::listener`] accepts a connection and starts an
 //!   [`actors::smtp_session::SmtpSessionActor`], the IO shell around the pure
 //!   [`protocols::smtp::Session`] codec.
-//! - On DATA the session writes the body file and sends `Enqueue` to
+//! - On DATA [`delivery::accept`] decides what is accepted and as which queue record (sender
+//!   rights, DMARC, REQUIRETLS); the session writes the body file and sends `Enqueue` to
 //!   [`actors::queues::InboundQueueActor`], which commits it ([`storage::Store::commit_async`],
 //!   group commit) before the client hears 250.
 //! - On the way in, [`mailauth`] signs mail from authenticated users (DKIM) and checks mail
@@ -30,6 +31,7 @@ pub mod admin;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod fetch;
 pub mod http;
 pub mod mailauth;

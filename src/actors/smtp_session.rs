@@ -19,19 +19,17 @@ use super::queues::{Enqueue, QueueError};
 use super::screen::{Offence, Reporter};
 use super::session::shell::{no_event, Opening, ProtocolSession, SessionActor, ShellAction};
 use super::ServerContext;
-use crate::config::{Config, DmarcEnforcement};
+use crate::config::Config;
+use crate::delivery::accept::{self, storage_to_enqueue};
+use crate::mailauth;
 use crate::mailauth::sender::Verdict;
-use crate::mailauth::{self, Disposition};
 use crate::net::conn::Conn;
 use crate::net::deadline::UnitDeadline;
-use crate::protocols::smtp::requiretls;
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
     RecipientCheck, SenderCheck, Service, Session, SessionConfig,
 };
-use crate::storage::{
-    Destination, EnvelopeParams, QueueRecipient, QueueRecord, RecipientKind, StorageError, Store,
-};
+use crate::storage::{Destination, RecipientKind, StorageError, Store};
 
 pub type SmtpSessionActor = SessionActor<SmtpSession>;
 
@@ -283,19 +281,18 @@ impl StoreDirectory<'_> {
     }
 }
 
-/// Makes the message durable in the inbound queue: body file (with the Received header,
-/// and the DKIM-Signature or Authentication-Results header, see [`authenticate`]) written
-/// and fsynced, queue record committed. Only then is the 250 sent.
+/// Makes the message durable in the inbound queue: the body file (with the Received header
+/// and the DKIM-Signature or Authentication-Results header, see [`accept::stored_content`])
+/// written, its queue record committed after the commit round's sync. Only then is the 250
+/// sent. What is accepted, and as which record, is [`accept`]'s decision; this does the IO.
 async fn enqueue(
     sctx: &Arc<ServerContext>,
     mut env: Envelope,
     service: Service,
     tls: bool,
 ) -> Result<String, EnqueueError> {
-    if let Some(user) = &env.auth_as {
-        check_header_senders(&sctx.store, user, &env.body)?;
-    }
-    let checked = authenticate(sctx, &mut env, service).await?;
+    accept::check_header_senders(&sctx.store, &env)?;
+    let checked = verify(sctx, &mut env, service).await?;
     let store = sctx.store.clone();
     let id = store.next_queue_id().map_err(storage_to_enqueue)?;
     let queue_id = format!("{id:016X}");
@@ -309,24 +306,10 @@ async fn enqueue(
     // keeps the body file until that transaction has referenced it (see
     // `BlobStore::put_pinned`): it lives to the end of this function.
     let (blob, size, _pin) = tokio::task::spawn_blocking(move || {
-        let mut top = checked.header;
-        top.push_str(&received);
-        // RFC 6376 §5: sign what the recipients get; the signature covers the submitted
-        // message, below our own trace fields.
-        if let Some(user) = &sign_as {
-            match sctx2
-                .mail_auth
-                .signer
-                .sign_submission(&sctx2.store, &body, user)
-            {
-                Ok(Some(sig)) => top.push_str(&sig),
-                Ok(None) => {}
-                Err(e) => tracing::warn!("message not DKIM-signed: {e}"),
-            }
-        }
-        let mut content = Vec::with_capacity(top.len() + body.len());
-        content.extend_from_slice(top.as_bytes());
-        content.extend_from_slice(&body);
+        let (store, signer) = (&sctx2.store, &sctx2.mail_auth.signer);
+        let header = &checked.header;
+        let sign_as = sign_as.as_deref();
+        let content = accept::stored_content(store, signer, header, &received, sign_as, &body);
         let size = content.len() as u64;
         let (blob, pin) = sctx2.store.blobs().write_pinned(&content)?;
         Ok((blob, size, pin))
@@ -334,58 +317,8 @@ async fn enqueue(
     .await
     .map_err(|e| EnqueueError::Temporary(e.to_string()))?
     .map_err(storage_to_enqueue)?;
-    // RFC 8689 REQUIRETLS from MAIL FROM, or asked for by a `+requiretls` recipient tag.
-    let tagged: Vec<Option<String>> = env
-        .recipients
-        .iter()
-        .map(|r| requiretls::strip_tag(&r.address))
-        .collect();
-    let requiretls = env.requiretls || tagged.iter().any(Option::is_some);
-    let recipients = env
-        .recipients
-        .iter()
-        .zip(tagged)
-        .map(|(r, stripped)| QueueRecipient {
-            address: stripped.unwrap_or_else(|| r.address.clone()),
-            original: r.address.clone(),
-            orcpt: r.orcpt.clone(),
-            notify: r.notify.as_ref().map(|n| {
-                n.iter()
-                    .map(|x| format!("{x:?}").to_uppercase())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }),
-            delivered: false,
-            last_error: None,
-        })
-        .collect();
-    let origin = format!(
-        "{} from {} [{}]{}",
-        env.protocol,
-        env.helo,
-        env.peer.ip,
-        if tls { " tls" } else { "" }
-    );
-    let record = QueueRecord {
-        params: EnvelopeParams {
-            body: Some(format!("{:?}", env.body_type)),
-            smtputf8: env.smtputf8,
-            ret: env.ret.as_ref().map(|r| format!("{r:?}").to_uppercase()),
-            envid: env.envid.clone(),
-            requiretls,
-        },
-        auth_as: env.auth_as.clone(),
-        folder: checked.folder,
-        ..QueueRecord::inbound(
-            id,
-            blob,
-            size,
-            env.mail_from.clone(),
-            recipients,
-            origin,
-            now,
-        )
-    };
+    let stored = accept::StoredBody { id, blob, size };
+    let record = accept::queue_record(&env, stored, checked.folder, tls, now);
     match sctx.queues().inbound.send(Enqueue(record)).await {
         Ok(Ok(_)) => {
             super::stats::Stats::add(&sctx.stats.messages_in, 1);
@@ -404,99 +337,35 @@ async fn enqueue(
     }
 }
 
-/// An authenticated user's message must not claim a From: or Sender: address the user may
-/// not use (`mailauth::sender`): 550 5.7.1 at the end of DATA/BDAT.
-fn check_header_senders(store: &Store, user: &str, body: &[u8]) -> Result<(), EnqueueError> {
-    match mailauth::sender::check_message(store, user, body) {
-        Ok(Verdict::Allowed) => Ok(()),
-        Ok(Verdict::Refused(reason)) => {
-            tracing::info!(user, "message refused: {reason}");
-            Err(EnqueueError::SenderRefused(reason))
-        }
-        Err(e) => Err(storage_to_enqueue(e)),
-    }
-}
-
-/// The result of [`authenticate`]: header text to prepend, and where local delivery goes.
-struct MailChecks {
-    header: String,
-    folder: Option<String>,
-}
-
-/// Mail from another server (smtp port, not authenticated) is checked when `[auth] verify`
-/// is on: SPF, DKIM, ARC and DMARC give one Authentication-Results header (forged ones with
-/// our name are removed from the message first), and the DMARC disposition refuses the
-/// message (550 5.7.1) or sends it to Junk. Other mail passes unchanged.
-async fn authenticate(
+/// Mail from another server is checked when [`accept::wants_verification`] says so: SPF,
+/// DKIM, ARC and DMARC over DNS give one Authentication-Results header (forged ones with our
+/// name are removed from the message first), and [`accept::judge`] decides what the DMARC
+/// policy makes of it. Other mail passes unchanged.
+async fn verify(
     sctx: &Arc<ServerContext>,
     env: &mut Envelope,
     service: Service,
-) -> Result<MailChecks, EnqueueError> {
-    let mut checked = MailChecks {
-        header: String::new(),
-        folder: None,
-    };
+) -> Result<accept::Checks, EnqueueError> {
     let config = sctx.config();
-    let trusted = config
-        .auth
-        .trusted_networks
-        .iter()
-        .any(|n| n.contains(env.peer.ip));
-    if service != Service::Smtp || env.auth_as.is_some() || !config.auth.verify || trusted {
-        return Ok(checked);
+    if !accept::wants_verification(&config.auth, service, env) {
+        return Ok(accept::Checks::default());
     }
     let hostname = &config.hostname;
-    if let Some(cleaned) = mailauth::results::strip_forged(&env.body, hostname) {
-        env.body = cleaned;
-    }
+    accept::strip_forged_results(env, hostname);
     let verifier = match sctx.mail_auth.verifier(&config) {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!("mail authentication unavailable: {e}");
-            return Ok(checked);
+            return Ok(accept::Checks::default());
         }
     };
-    let summary = verifier
-        .check(
-            hostname,
-            mailauth::Inbound {
-                ip: env.peer.ip,
-                helo: &env.helo,
-                mail_from: &env.mail_from,
-                message: &env.body,
-            },
-        )
-        .await;
-    checked.header = mailauth::results::format_header(hostname, &summary);
-    let enforce = config.auth.dmarc_policy == DmarcEnforcement::Enforce;
-    let domain = summary.dmarc.from_domain.as_deref().unwrap_or("the sender");
-    match mailauth::results::disposition(&summary.dmarc, enforce) {
-        Disposition::Deliver => {}
-        Disposition::Quarantine => {
-            tracing::info!(from = %env.mail_from, "DMARC quarantine: to Junk");
-            checked.folder = Some(JUNK.to_string());
-        }
-        Disposition::Reject => {
-            tracing::info!(from = %env.mail_from, "DMARC reject");
-            return Err(EnqueueError::PolicyRejected(format!(
-                "DMARC check failed and {domain} asks receivers to reject such mail"
-            )));
-        }
-    }
-    Ok(checked)
-}
-
-/// Where a quarantined message goes (the folder every account gets, special-use \Junk).
-const JUNK: &str = "Junk";
-
-fn storage_to_enqueue(e: StorageError) -> EnqueueError {
-    match &e {
-        StorageError::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
-            EnqueueError::InsufficientStorage
-        }
-        _ => {
-            tracing::error!("enqueue failed: {e}");
-            EnqueueError::Temporary("local error in processing".into())
-        }
-    }
+    let inbound = mailauth::Inbound {
+        ip: env.peer.ip,
+        helo: &env.helo,
+        mail_from: &env.mail_from,
+        message: &env.body,
+    };
+    let summary = verifier.check(hostname, inbound).await;
+    let enforcement = config.auth.dmarc_policy;
+    accept::judge(&summary, hostname, enforcement, &env.mail_from)
 }

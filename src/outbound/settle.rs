@@ -14,7 +14,9 @@
 
 use crate::config::DeliveryConfig;
 use crate::protocols::smtp::client::{Outcome, RcptResult};
-use crate::storage::{QueueId, QueueName, QueueRecipient, QueueRecord, StorageError, Store};
+use crate::storage::{
+    DsnRet, QueueId, QueueName, QueueRecipient, QueueRecord, StorageError, Store,
+};
 
 use super::dsn::{self, Action};
 
@@ -124,7 +126,7 @@ pub fn settle(
                     Action::Relayed
                 };
                 // A next hop with DSN support reports success itself (RFC 3461 §4.2).
-                if !a.peer_dsn && dsn::wanted(r.notify.as_deref(), action) {
+                if !a.peer_dsn && dsn::wanted(r.notify.as_ref(), action) {
                     succeeded.push(report(action, format!("delivered: {}", a.text), None));
                 }
             }
@@ -152,7 +154,7 @@ pub fn settle(
                     last_error: Some(a.text.clone()),
                     ..r.clone()
                 });
-                if delay_due && dsn::wanted(r.notify.as_deref(), Action::Delayed) {
+                if delay_due && dsn::wanted(r.notify.as_ref(), Action::Delayed) {
                     let why = format!("not delivered yet, will retry: {}", a.text);
                     delayed.push(report(Action::Delayed, why, Some(expires)));
                 }
@@ -192,7 +194,7 @@ pub fn settle(
     if !null_sender {
         let bounces: Vec<dsn::Recipient> = failed
             .into_iter()
-            .filter(|(q, _)| dsn::wanted(q.notify.as_deref(), Action::Failed))
+            .filter(|(q, _)| dsn::wanted(q.notify.as_ref(), Action::Failed))
             .map(|(_, r)| r)
             .collect();
         for list in [bounces, delayed, succeeded] {
@@ -245,12 +247,7 @@ pub fn report_record(
         original: &original,
         // RFC 8689 §5: a REQUIRETLS message is not returned whole (its DSN may not travel
         // over TLS); the headers say which message it was.
-        return_full: !rec.params.requiretls
-            && !rec
-                .params
-                .ret
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case("HDRS")),
+        return_full: !rec.params.requiretls && rec.params.ret != Some(DsnRet::Hdrs),
         unique: format!("{id:016X}.dsn"),
     })
     .map_err(StorageError::Invalid)?;
@@ -283,7 +280,7 @@ pub fn delivered_report(
     let recipients = indexes
         .iter()
         .filter_map(|i| rec.recipients.get(*i))
-        .filter(|r| dsn::wanted(r.notify.as_deref(), Action::Delivered))
+        .filter(|r| dsn::wanted(r.notify.as_ref(), Action::Delivered))
         .map(|r| dsn::Recipient {
             final_recipient: r.address.clone(),
             original: r.orcpt.clone(),
@@ -310,7 +307,7 @@ pub fn local_failure_report(
     let recipients = failed
         .iter()
         .filter_map(|(i, why)| rec.recipients.get(*i).map(|r| (r, why)))
-        .filter(|(r, _)| dsn::wanted(r.notify.as_deref(), Action::Failed))
+        .filter(|(r, _)| dsn::wanted(r.notify.as_ref(), Action::Failed))
         .map(|(r, why)| dsn::Recipient {
             final_recipient: r.address.clone(),
             original: r.orcpt.clone(),

@@ -102,6 +102,7 @@ mod changes;
 mod commit;
 mod directory;
 mod dkim;
+mod envelope;
 mod fetch;
 mod folders;
 #[cfg(test)]
@@ -135,6 +136,7 @@ pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
 };
 pub use dkim::{normalize_selector, DkimAlgorithm, DkimKey};
+pub use envelope::{BodyType, DsnNotify, DsnRet, NotifyList};
 pub use fetch::{
     Accepted, Dedup, DomainPop, FetchProtocol, FetchSource, FetchStatus, FetchedMessage, SourceId,
     SourceOwner, TlsMode, UnknownTarget,

@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::{Config, DeliveryConfig};
 use crate::storage::testutil::store;
-use crate::storage::EnvelopeParams;
+use crate::storage::{DsnNotify, EnvelopeParams, NotifyList};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -138,7 +138,7 @@ fn expiry_bounces_with_the_last_error_and_notify_never_is_silent() {
     let (_d, store) = store();
     let d = delivery();
     let mut rec = record(&store, "bob@example.com", &["x@r.test", "y@r.test"]);
-    rec.recipients[1].notify = Some("NEVER".into());
+    rec.recipients[1].notify = Some(NotifyList::new(vec![DsnNotify::Never]));
     rec.attempts = 9;
     store.queue_put(&rec).unwrap();
     let cx = Context {
@@ -206,8 +206,8 @@ fn success_reports_when_asked_and_the_next_hop_cannot() {
     let (_d, store) = store();
     let d = delivery();
     let mut rec = record(&store, "bob@example.com", &["x@r.test", "y@r.test"]);
-    rec.recipients[0].notify = Some("SUCCESS".into());
-    rec.recipients[1].notify = Some("SUCCESS".into());
+    rec.recipients[0].notify = Some(NotifyList::new(vec![DsnNotify::Success]));
+    rec.recipients[1].notify = Some(NotifyList::new(vec![DsnNotify::Success]));
     store.queue_put(&rec).unwrap();
     let cx = Context {
         store: &store,
