@@ -281,8 +281,10 @@ impl Handler<Change> for LocalQueueActor {
             return Box::pin(actix::fut::ready(Err(Refused::Busy(id, QueueName::Local))));
         }
         Box::pin(change::apply(self.ctx.clone(), QueueName::Local, msg).map(
-            move |res, act: &mut Self, _| {
+            move |res, act: &mut Self, ctx| {
                 act.in_flight.remove(&id);
+                // Still here when the change was refused: delivered now, not at the rescan.
+                ctx.notify(Queued(id));
                 res
             },
         ))
