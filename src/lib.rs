@@ -17,7 +17,7 @@
 //!   through its [`actors::folder::MailboxFolderActor`], which broadcasts `MailboxChanged` to
 //!   the folder's watchers and, through [`actors::account_events`], to sessions that watch
 //!   the whole account (IMAP NOTIFY).
-//! - Remote mail goes to [`actors::remote_queue::RemoteQueueActor`], which delivers it over
+//! - Remote mail goes to [`actors::queues::remote::RemoteQueueActor`], which delivers it over
 //!   SMTP with [`outbound`] (MX lookup, the [`protocols::smtp::client`] codec, retries through
 //!   the deferred queue, bounces as RFC 3464 DSNs).
 //! - [`net`] is the connection and TLS plumbing under all of these (plain/TLS streams,

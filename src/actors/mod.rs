@@ -7,7 +7,7 @@
 //! ├─ listener/<service>          acceptors: connection limits, hand sockets to session arbiters
 //! │   └─ Smtp/Imap/Pop3SessionActor  one per connection, a shell around protocols::<proto>::Session
 //! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
-//! │   └─ (remote) one connection worker per destination   outbound SMTP, see remote_queue.rs
+//! │   └─ (remote) one connection worker per destination   outbound SMTP, see queues/remote.rs
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
 //! ├─ fetch/<source id>           FetcherActor, one per MultiPOP/DomainPOP source
 //! └─ control                      the console's Unix socket (served by admin::socket)
@@ -34,7 +34,6 @@ pub mod listener;
 pub mod pop3_backend;
 pub mod pop3_session;
 pub mod queues;
-pub mod remote_queue;
 pub mod screen;
 pub mod session;
 pub mod smtp_session;

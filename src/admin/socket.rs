@@ -15,6 +15,7 @@ use super::control::{serve_connection, ControlResponse};
 use super::{exec, AdminCommand};
 use crate::actors::account_events::{AccountChanged, AccountEvent};
 use crate::actors::fetcher;
+use crate::actors::queues::{self, Change};
 use crate::actors::stats::Stats;
 use crate::actors::supervisor::{contained, supervise_task};
 use crate::actors::ServerContext;
@@ -114,19 +115,13 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             ctx.stop_requested.notify_one();
             Ok("shutting down: no new connections; sessions get the grace period".into())
         }
-        AdminCommand::QueueRetry(id) => {
-            let out = exec::queue_retry(&ctx.store, id)?;
-            ctx.queues().notify(QueueName::Inbound, id);
-            Ok(out)
-        }
+        AdminCommand::QueueRetry(id) => queue_change(ctx, Change::Retry(id)).await,
         AdminCommand::QueueMove { id, ref to } => {
-            let out = exec::execute(&ctx.store, &cmd)?;
-            if let Ok(q) = to.parse::<QueueName>() {
-                ctx.queues().notify(q, id);
-            }
-            Ok(out)
+            let to = to.parse().map_err(|_| exec::unknown_queue(to))?;
+            queue_change(ctx, Change::MoveTo { id, to }).await
         }
-        AdminCommand::QueueBounce(id) => queue_bounce(ctx, id).await,
+        AdminCommand::QueueDelete(id) => queue_change(ctx, Change::Delete(id)).await,
+        AdminCommand::QueueBounce(id) => queue_change(ctx, Change::Bounce(id)).await,
         // A cached login must not outlive the password or the account (the cache also
         // checks the account record on every hit; this frees the entries at once).
         AdminCommand::AccountDel(ref address) | AdminCommand::AccountPasswd { ref address, .. } => {
@@ -237,49 +232,13 @@ async fn execute_fetch(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result<St
     }
 }
 
-/// `queue bounce ID`: every undelivered recipient fails now (5.0.0); the sender gets a DSN
-/// as NOTIFY allows, a null-sender message stays in the bad queue.
-async fn queue_bounce(ctx: &Arc<ServerContext>, id: u64) -> Result<String, String> {
-    use crate::outbound::settle::{self, Attempt};
-    use crate::protocols::smtp::client::Outcome;
-    let rec = exec::find(&ctx.store, id)?;
-    let attempts: Vec<Attempt> = (0..rec.recipients.len())
-        .filter(|i| !rec.recipients[*i].delivered)
-        .map(|i| {
-            Attempt::local(
-                i,
-                Outcome::Permanent,
-                "5.0.0",
-                "bounced by the administrator",
-            )
-        })
-        .collect();
-    let config = ctx.config();
-    let cx = settle::Context {
-        store: &ctx.store,
-        hostname: &config.hostname,
-        delivery: &config.delivery,
-        now: ctx.clock.now(),
-    };
-    let moved = settle::settle(&cx, &rec, &attempts).map_err(|e| e.to_string())?;
-    ctx.store.commit_async().await.map_err(|e| e.to_string())?;
-    let reports = moved
-        .iter()
-        .filter(|(q, _)| *q == QueueName::Inbound)
-        .count();
-    for (q, new) in moved {
-        ctx.queues().notify(q, new);
-    }
-    Ok(format!(
-        "{id:016X} bounced from the {} queue: {} recipient(s), {}",
-        rec.queue.as_str(),
-        attempts.len(),
-        match (rec.mail_from.is_empty(), reports) {
-            (true, _) => "no DSN to the null sender (kept in the bad queue)".to_string(),
-            (false, 0) => "no DSN (NOTIFY=NEVER)".to_string(),
-            (false, _) => format!("DSN sent to <{}>", rec.mail_from),
-        }
-    ))
+/// A queue command as a typed change to the queue actor holding the record (which answers
+/// busy while the record is being delivered).
+async fn queue_change(ctx: &ServerContext, change: Change) -> Result<String, String> {
+    queues::change(ctx, change)
+        .await
+        .map(|done| done.text())
+        .map_err(|e| e.to_string())
 }
 
 /// `dns mx|txt|a NAME` through the server's resolver (`[dns] nameservers`).

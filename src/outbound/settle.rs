@@ -1,5 +1,6 @@
 //! Settling a delivery attempt: the per-recipient results of one attempt on one queue record
-//! become, in one storage transaction, (a) nothing more for delivered recipients, (b) a
+//! become the records that replace it (the queue actor that holds the record writes them,
+//! in one storage transaction): (a) nothing more for delivered recipients, (b) a
 //! deferred record with the temporarily failed ones and the time of the next attempt, (c) a
 //! bounce (DSN) in the inbound queue for the failed ones — or a bad-queue record when the
 //! sender is the null sender — and (d) delay and success reports where NOTIFY asks for them.
@@ -76,13 +77,16 @@ pub struct Context<'a> {
 /// Where the records made by settling went: notify these queues.
 pub type Moved = Vec<(QueueName, QueueId)>;
 
-/// Settles `attempts` on `rec` (which is in `rec.queue`), in one transaction. Recipients
-/// of `rec` without an attempt that are not delivered count as temporarily failed.
+/// Decides how `attempts` settle `rec`: the records that replace it (none when everything
+/// was delivered). It writes report bodies, but no queue record: the queue actor holding
+/// `rec` applies the result in one transaction (`actors::queues`), so a record is never
+/// changed under the worker delivering it. Recipients of `rec` without an attempt that are
+/// not delivered count as temporarily failed.
 pub fn settle(
     cx: &Context,
     rec: &QueueRecord,
     attempts: &[Attempt],
-) -> Result<Moved, StorageError> {
+) -> Result<Vec<QueueRecord>, StorageError> {
     let d = cx.delivery;
     let attempt_no = rec.attempts.saturating_add(1);
     let expires = rec
@@ -203,8 +207,12 @@ pub fn settle(
             }
         }
     }
-    cx.store.queue_replace(rec.queue, rec.id, &records)?;
-    Ok(records.iter().map(|r| (r.queue, r.id)).collect())
+    Ok(records)
+}
+
+/// Where `records` go: the queues to notify once they are written.
+pub fn moved(records: &[QueueRecord]) -> Moved {
+    records.iter().map(|r| (r.queue, r.id)).collect()
 }
 
 fn failed_rcpt(r: &QueueRecipient, why: &str) -> QueueRecipient {

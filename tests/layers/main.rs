@@ -55,12 +55,6 @@ const SLED_ALLOWED_FILES: &[&str] = &[
 /// does a listed one that no longer occurs, so the list stays exact.
 const ALLOWED_CYCLES: &[(&str, &[&str])] = &[
     (
-        "helper queue: typed queue messages, routing out of actors/queues.rs",
-        &[
-            "actors::queues → actors::remote_queue → actors::queues",
-        ],
-    ),
-    (
         "helper storage: storage behind traits, the sled code in its own module (the issue \
          names acl/changes/directory/folders/quota and blobs/keys/queue; the cycles through \
          sender_rights, urlauth, metadata, queue_counts and commit were found by this test)",

@@ -10,7 +10,10 @@
 //!
 //! Invariants:
 //! - A record is handled by at most one worker: `queued` holds every id that is waiting or
-//!   in flight, and a record leaves the remote queue only in the transaction that settles it.
+//!   in flight, and a record leaves the remote queue only in the transaction that settles it,
+//!   which this actor writes ([`Settle`]: the worker decides with `outbound::settle`).
+//! - A record in flight (`in_flight`: taken by a worker, not yet settled) is not changed by
+//!   the console: a [`Change`] to it answers busy. One still waiting leaves its line first.
 //! - Persist, then notify: records made by settling (deferred, DSNs, bad) are committed
 //!   before their queues hear of them.
 //! - On restart everything in memory is dropped (workers die with the actor's context) and
@@ -27,9 +30,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::queues::{path, Queued, Rescan};
-use super::supervisor::{apply_backoff, contained, guarded, in_actor};
-use super::ServerContext;
+use super::change::{self, Change, Changed, Refused};
+use super::messages::{path, Enqueue, Queued, Rescan};
+use crate::actors::supervisor::{apply_backoff, contained, guarded, in_actor};
+use crate::actors::ServerContext;
 use crate::outbound::deliver::{self, destination};
 use crate::outbound::dns::{self, Resolver};
 use crate::outbound::session::Connection;
@@ -56,6 +60,8 @@ pub struct RemoteQueueActor {
     total_workers: usize,
     /// Every record waiting or in flight.
     queued: HashSet<QueueId>,
+    /// The records a worker has taken and not yet settled (or a [`Change`] is applying).
+    in_flight: HashSet<QueueId>,
 }
 
 impl RemoteQueueActor {
@@ -67,6 +73,7 @@ impl RemoteQueueActor {
             workers: BTreeMap::new(),
             total_workers: 0,
             queued: HashSet::new(),
+            in_flight: HashSet::new(),
         }
     }
 
@@ -132,6 +139,7 @@ impl Supervised for RemoteQueueActor {
         self.workers.clear();
         self.total_workers = 0;
         self.queued.clear();
+        self.in_flight.clear();
     }
 }
 
@@ -187,6 +195,9 @@ impl Handler<NextJob> for RemoteQueueActor {
         if line.is_empty() {
             self.waiting.remove(&msg.0);
         }
+        if let Some(id) = id {
+            self.in_flight.insert(id);
+        }
         id
     }
 }
@@ -201,6 +212,7 @@ impl Handler<JobDone> for RemoteQueueActor {
 
     fn handle(&mut self, msg: JobDone, _: &mut Self::Context) {
         self.queued.remove(&msg.0);
+        self.in_flight.remove(&msg.0);
     }
 }
 
@@ -218,8 +230,56 @@ impl Handler<JobFailed> for RemoteQueueActor {
 
     fn handle(&mut self, msg: JobFailed, ctx: &mut Self::Context) {
         self.queued.remove(&msg.id);
+        self.in_flight.remove(&msg.id);
         let id = msg.id;
         ctx.run_later(msg.after, move |_, ctx| ctx.notify(Queued(id)));
+    }
+}
+
+/// A worker's decision on record `id` (`outbound::settle`): `records` take its place, in
+/// one transaction written here. Reply: where they went, to notify once committed.
+#[derive(Message)]
+#[rtype(result = "Result<settle::Moved, StorageError>")]
+pub struct Settle {
+    pub id: QueueId,
+    pub records: Vec<QueueRecord>,
+}
+
+impl Handler<Settle> for RemoteQueueActor {
+    type Result = Result<settle::Moved, StorageError>;
+
+    fn handle(&mut self, msg: Settle, _: &mut Self::Context) -> Self::Result {
+        self.ctx
+            .store
+            .queue_replace(QueueName::Remote, msg.id, &msg.records)?;
+        Ok(settle::moved(&msg.records))
+    }
+}
+
+impl Handler<Change> for RemoteQueueActor {
+    type Result = ResponseActFuture<Self, Result<Changed, Refused>>;
+
+    fn handle(&mut self, msg: Change, _: &mut Self::Context) -> Self::Result {
+        let id = msg.id();
+        if self.in_flight.contains(&id) {
+            return Box::pin(actix::fut::ready(Err(Refused::Busy(id, QueueName::Remote))));
+        }
+        // Waiting in a line: it leaves the line, and no worker takes it while it changes.
+        for line in self.waiting.values_mut() {
+            line.retain(|w| *w != id);
+        }
+        self.waiting.retain(|_, line| !line.is_empty());
+        self.queued.insert(id);
+        self.in_flight.insert(id);
+        Box::pin(change::apply(self.ctx.clone(), QueueName::Remote, msg).map(
+            move |res, act: &mut Self, ctx| {
+                act.queued.remove(&id);
+                act.in_flight.remove(&id);
+                // Still here when the change was refused: back in its line.
+                ctx.notify(Queued(id));
+                res
+            },
+        ))
     }
 }
 
@@ -299,22 +359,37 @@ async fn send_tls_reports(sctx: Arc<ServerContext>, resolver: Option<Arc<Resolve
     };
     let config = sctx.config();
     let now = sctx.clock.now();
+    let inbound = sctx.queues().inbound.clone();
+    // Each report goes in through the inbound queue, committed when it answers.
+    let enqueue = |rec| {
+        let inbound = inbound.clone();
+        async move {
+            match inbound.send(Enqueue(rec)).await {
+                Ok(Ok(id)) => Ok(id),
+                Ok(Err(e)) => Err(StorageError::Io(std::io::Error::other(e.to_string()))),
+                Err(e) => Err(StorageError::Io(std::io::Error::other(format!(
+                    "the inbound queue does not answer: {e}"
+                )))),
+            }
+        }
+    };
     let sent = tlsrpt::send_due(
         &sctx.store,
         &resolver,
         &config.hostname,
         now,
         config.delivery.tls_reports,
+        enqueue,
     )
     .await;
     match sent {
         Ok(ids) => {
+            // The forgotten counts.
             if let Err(e) = sctx.store.commit_async().await {
                 tracing::error!("flush after queueing TLS reports failed: {e}");
             }
             for id in ids {
                 tracing::info!(id = format!("{id:016X}"), "TLS report queued");
-                sctx.queues().notify(QueueName::Inbound, id);
             }
         }
         Err(e) => tracing::warn!("cannot send the TLS reports: {e}"),
@@ -336,7 +411,15 @@ async fn run_worker(
         let Ok(Some(id)) = addr.send(NextJob(dest.clone())).await else {
             break;
         };
-        let delivery = deliver_record(&sctx, resolver.as_ref(), &dest, id, &mut conn, &mut down);
+        let delivery = deliver_record(
+            &addr,
+            &sctx,
+            resolver.as_ref(),
+            &dest,
+            id,
+            &mut conn,
+            &mut down,
+        );
         let remote = path(QueueName::Remote);
         if contained(&sctx.registry, &remote, delivery).await.is_err() {
             // Where the session stood is unknown: close it without QUIT (the peer drops the
@@ -368,6 +451,7 @@ async fn read_body(store: &Store, rec: &QueueRecord) -> Result<Vec<u8>, StorageE
 }
 
 async fn deliver_record(
+    addr: &Addr<RemoteQueueActor>,
     sctx: &Arc<ServerContext>,
     resolver: Option<&Arc<Resolver>>,
     dest: &str,
@@ -428,26 +512,23 @@ async fn deliver_record(
             );
         }
     }
-    // On the blocking pool: settling may write a DSN body, and a body put waits for its
-    // sync round (docs/architecture.md §4), which must not stall this worker's thread.
-    let settled = {
-        let (store, config, now) = (store.clone(), config.clone(), sctx.clock.now());
-        let rec = rec.clone();
-        tokio::task::spawn_blocking(move || {
-            let cx = settle::Context {
-                store: &store,
-                hostname: &config.hostname,
-                delivery: &config.delivery,
-                now,
-            };
-            settle::settle(&cx, &rec, &attempts)
-        })
+    // Decided off this worker's thread (a DSN body put waits for its sync round).
+    let settled = change::settle_off_thread(sctx, rec.clone(), attempts)
         .await
         .unwrap_or_else(|e| match e.try_into_panic() {
             // Contained and counted by the worker's supervision, as before.
             Ok(payload) => std::panic::resume_unwind(payload),
             Err(e) => Err(StorageError::Io(std::io::Error::other(e.to_string()))),
-        })
+        });
+    // The decision is written by the queue actor, which alone writes queue records.
+    let settled = match settled {
+        Ok(records) => match addr.send(Settle { id, records }).await {
+            Ok(written) => written,
+            Err(e) => Err(StorageError::Io(std::io::Error::other(format!(
+                "the remote queue does not answer: {e}"
+            )))),
+        },
+        Err(e) => Err(e),
     };
     match settled {
         Ok(moved) => {
