@@ -2,8 +2,13 @@
 //! domain example.com and the accounts [`USERS`] (password [`PASSWORD`]): what the tests of
 //! `bench imap`, `bench pop3` and `bench relay` load.
 
+use std::future::Future;
+use std::time::Duration;
+
 use ferrymail::config::Config;
 use ferrymail::server::{ServerHandle, StartOptions};
+
+use crate::options::Credentials;
 
 pub const PASSWORD: &str = "bench pass";
 pub const USERS: [&str; 2] = ["bob@example.com", "alice@example.com"];
@@ -55,4 +60,31 @@ impl Drop for TestServer {
             h.stop();
         }
     }
+}
+
+/// [`USERS`] with [`PASSWORD`], as a tool's `--users` list.
+pub fn accounts() -> Vec<Credentials> {
+    USERS
+        .iter()
+        .map(|u| Credentials {
+            user: u.to_string(),
+            pass: PASSWORD.into(),
+        })
+        .collect()
+}
+
+/// Runs a load to its report on a runtime of its own, failing the test when it does not
+/// start or has not finished within a minute.
+pub fn run_bounded<R>(load: impl Future<Output = Result<R, String>>) -> R {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), load)
+            .await
+            .expect("run finishes in time")
+            .expect("run starts")
+    })
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::report::Op;
 use super::*;
-use crate::test_server::{TestServer, PASSWORD, USERS};
+use crate::test_server::{self, accounts, TestServer, PASSWORD, USERS};
 
 /// A server with IMAP on plain and implicit TLS, plaintext LOGIN allowed.
 fn start() -> TestServer {
@@ -18,13 +18,7 @@ fn start() -> TestServer {
 fn options(server: &TestServer) -> ImapBenchOptions {
     ImapBenchOptions {
         target: server.addr("imap"),
-        accounts: USERS
-            .iter()
-            .map(|u| Credentials {
-                user: u.to_string(),
-                pass: PASSWORD.into(),
-            })
-            .collect(),
+        accounts: accounts(),
         clients: 2,
         seconds: 2,
         size: 2048,
@@ -35,17 +29,7 @@ fn options(server: &TestServer) -> ImapBenchOptions {
 }
 
 fn run_bounded(opts: ImapBenchOptions) -> ImapBenchReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(60), imap_load(opts))
-            .await
-            .expect("run finishes in time")
-            .expect("run starts")
-    })
+    test_server::run_bounded(imap_load(opts))
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::test_server::{TestServer, PASSWORD, USERS};
+use crate::test_server::{self, accounts, TestServer, USERS};
 use ferrymail::storage::{Flags, NewMessage};
 
 /// Messages in each INBOX.
@@ -46,13 +46,7 @@ fn start() -> TestServer {
 fn options(target: String, tls: TlsMode) -> Pop3BenchOptions {
     Pop3BenchOptions {
         target,
-        accounts: USERS
-            .iter()
-            .map(|u| Credentials {
-                user: u.to_string(),
-                pass: PASSWORD.into(),
-            })
-            .collect(),
+        accounts: accounts(),
         clients: 2,
         sessions: 3,
         messages: 2,
@@ -64,17 +58,7 @@ fn options(target: String, tls: TlsMode) -> Pop3BenchOptions {
 }
 
 fn run_bounded(opts: Pop3BenchOptions) -> Pop3BenchReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(60), pop3_load(opts))
-            .await
-            .expect("run finishes in time")
-            .expect("run starts")
-    })
+    test_server::run_bounded(pop3_load(opts))
 }
 
 #[test]
