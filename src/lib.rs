@@ -24,11 +24,11 @@
 //!   certificates, client TLS, deadlines, deflate).
 //! - [`admin`] is the one command set for the console (over `data/control.sock`, served by
 //!   [`admin::socket`]), the CLI and, later, the admin web; [`http`] serves the health page.
-//! - [`bench`] is the load tool behind `ferrymail bench`.
+//! - The load tool behind `ferrymail bench` is a crate of its own, `bench/` (ferrymail-bench),
+//!   which uses this library; none of it is compiled into the server.
 
 pub mod actors;
 pub mod admin;
-pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod delivery;

@@ -510,65 +510,6 @@ fn a_delay_notice_goes_once_when_the_message_has_waited_long_enough() {
     assert!(w.sink.accepted().is_empty());
 }
 
-/// `ferrymail bench relay` end to end: submissions with AUTH go through the remote queue to
-/// the smarthost, which is the tool's own sink; every message is counted there once.
-#[test]
-fn bench_relay_counts_every_message_at_its_own_sink() {
-    use ferrymail::bench::relay::{parse_relay_args, relay_load_on};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let sink = listener.local_addr().unwrap();
-    let server = TestServer::start_full(
-        "allow_plaintext_auth = true",
-        &format!("[delivery]\nsmarthost = \"{sink}\"\nmax_connections_per_domain = 4\n"),
-        None,
-    );
-    let auth = format!("bob@example.com:{PASSWORD}");
-    let target = server.addr("submission").to_string();
-    let args: Vec<String> = [
-        "--target",
-        &target,
-        "--connections",
-        "4",
-        "--messages",
-        "40",
-        "--size",
-        "2048",
-        "--auth",
-        &auth,
-        "--from",
-        "bob@example.com",
-        "--to",
-        "carol@remote.test",
-        "--drain-timeout",
-        "60",
-        "--timeout",
-        "20",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let opts = parse_relay_args(&args).unwrap().unwrap();
-    let report = rt.block_on(relay_load_on(listener, opts)).unwrap();
-    let text = report.render();
-    assert_eq!(report.submission.accepted, 40, "{text}");
-    assert_eq!(report.arrived, 40, "{text}");
-    assert_eq!((report.duplicates, report.other), (0, 0), "{text}");
-    assert!(!report.drain_timeout_hit, "{text}");
-    assert!(report.bytes >= 40 * 2048, "{text}");
-    assert!(
-        text.contains("end-to-end messages/s:") && text.contains("RESULT {"),
-        "{text}"
-    );
-    assert_eq!(server.queue_depth(QueueName::Remote), 0);
-}
-
 /// The subject of a queued record's message.
 fn subject_of(server: &TestServer, rec: &QueueRecord) -> String {
     let body = text(&server.store().blobs().get(&rec.blob).expect("body"));

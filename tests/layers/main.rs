@@ -85,14 +85,6 @@ const ALLOWED_CYCLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "helper bench: the load tool leaves src/ for its own crate",
-        &[
-            "bench::imap → bench::imap::report → bench::imap::bigfetch → bench::imap",
-            "bench::imap → bench::imap::client → bench::imap::report → bench::imap::bigfetch → bench::imap",
-            "bench::report → bench::stats → bench::report",
-        ],
-    ),
-    (
         "no helper of issue 11: cycles inside one protocol (the IMAP session and its command modules, smtp ⇄ smtp::reply); left for the lead to assign",
         &[
             "protocols::imap::append → protocols::imap::session → protocols::imap::append",

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
-use crate::bench::client::{bounded, ConnError, Io};
-use crate::bench::options::{Credentials, TlsMode};
+use crate::client::{bounded, ConnError, Io};
+use crate::options::{Credentials, TlsMode};
 
 /// Longest logical response line, literals included.
 const MAX_RESPONSE_LINE: usize = 64 * 1024 * 1024;
@@ -28,7 +28,7 @@ const READ_CHUNK: usize = 16 * 1024;
 const MAX_RESPONSE_LINES: u64 = 20_000_000;
 
 /// Where and how to connect (the SMTP bench's endpoint: address, TLS, timeout).
-pub type ConnectSpec = crate::bench::client::Endpoint;
+pub type ConnectSpec = crate::client::Endpoint;
 
 /// The status of a tagged response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,7 +381,7 @@ impl ImapClient {
             .collect();
         if !unannounced.is_empty() {
             self.protocol_errors += 1;
-            crate::bench::imap::report::note(
+            crate::imap::report::note(
                 &mut self.protocol_notes,
                 format!(
                     "FETCH {seq} FLAGS shows {} before any FLAGS response announced it",

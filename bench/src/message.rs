@@ -124,7 +124,7 @@ pub fn dot_stuff_into(msg: &[u8], out: &mut Vec<u8>) {
 
 /// `Date` header value, RFC 5322 §3.3, always in UTC (the server's own formatter).
 pub fn rfc5322_date(unix_time: u64) -> String {
-    crate::protocols::smtp::rfc5322_date(i64::try_from(unix_time).unwrap_or(i64::MAX))
+    ferrymail::protocols::smtp::rfc5322_date(i64::try_from(unix_time).unwrap_or(i64::MAX))
 }
 
 /// Seconds since the Unix epoch now (0 if the clock is before 1970).

@@ -41,7 +41,7 @@ use super::client::{Done, ImapClient};
 use super::load::{reconnecting, ClientStats};
 use super::report::Op;
 use super::Shared;
-use crate::bench::client::ConnError;
+use crate::client::ConnError;
 
 /// imaptest's `msgs` default: APPEND runs only while the mailbox holds fewer messages.
 const MESSAGE_COUNT_THRESHOLD: u32 = 30;

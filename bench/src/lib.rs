@@ -1,5 +1,10 @@
 //! `ferrymail bench`: load tools that work against any server, ours or not.
 //!
+//! A crate of its own (the `ferrymail-bench` binary, which `ferrymail bench ARGS…` runs), so
+//! that the server carries none of it; it uses the server library only for what both sides
+//! share (the client TLS configuration, the RFC 5322 date) and, in its tests, to start a
+//! real server in process.
+//!
 //! `bench smtp` opens C connections to an SMTP server and sends N messages
 //! of a given size over them, then reports throughput, latency percentiles,
 //! its own CPU time and, when given server PIDs or process names, the
@@ -44,6 +49,8 @@ pub mod sink;
 pub mod stats;
 pub mod tls;
 
+#[cfg(test)]
+mod test_server;
 #[cfg(test)]
 mod tests;
 

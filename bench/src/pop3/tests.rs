@@ -4,12 +4,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::config::Config;
-use crate::server::{ServerHandle, StartOptions};
-use crate::storage::{Flags, NewMessage};
+use crate::test_server::{self, accounts, TestServer, USERS};
+use ferrymail::storage::{Flags, NewMessage};
 
-const PASSWORD: &str = "bench pass";
-const USERS: [&str; 2] = ["bob@example.com", "alice@example.com"];
 /// Messages in each INBOX.
 const MESSAGES: usize = 3;
 
@@ -17,76 +14,39 @@ fn message(i: usize) -> Vec<u8> {
     format!("Subject: bench {i}\r\n\r\n.dot line\r\nbody {i}\r\n").into_bytes()
 }
 
-struct TestServer {
-    handle: Option<ServerHandle>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    fn start() -> TestServer {
-        crate::storage::set_fast_password_hashing_for_tests(true);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let text = format!(
-            "hostname = \"mx.example.com\"\ndata_dir = \"{}\"\n[listeners]\npop3 = \"127.0.0.1:0\"\n\
-             pop3s = \"127.0.0.1:0\"\n[pop3]\nallow_plaintext_login = true\n[log]\nlevel = \"warn\"\n",
-            dir.path().join("data").display()
-        );
-        let config = Config::parse(&text, dir.path(), None).expect("config parses");
-        let handle = crate::server::start(config, StartOptions::default()).expect("server starts");
-        let store = handle.ctx.store.clone();
-        store.add_domain("example.com").expect("domain");
-        for user in USERS {
-            store.add_account(user, PASSWORD, false).expect("account");
-            let inbox = store
-                .folder_id(user, "INBOX")
-                .expect("read")
-                .expect("INBOX");
-            for i in 0..MESSAGES {
-                let m = message(i);
-                let blob = store.blobs().put(&m).expect("blob");
-                let new = NewMessage {
-                    blob,
-                    size: m.len() as u64,
-                    flags: Flags::default(),
-                    internal_date: 0,
-                };
-                store.append_message(inbox, new, None).expect("append");
-            }
-        }
-        store.commit().expect("commit");
-        TestServer {
-            handle: Some(handle),
-            _dir: dir,
+/// A server with POP3 on plain and implicit TLS, plaintext USER/PASS allowed, and
+/// [`MESSAGES`] messages in each account's INBOX.
+fn start() -> TestServer {
+    let server = TestServer::start(
+        "[listeners]\npop3 = \"127.0.0.1:0\"\npop3s = \"127.0.0.1:0\"\n\
+         [pop3]\nallow_plaintext_login = true\n",
+    );
+    let store = server.handle().ctx.store.clone();
+    for user in USERS {
+        let inbox = store
+            .folder_id(user, "INBOX")
+            .expect("read")
+            .expect("INBOX");
+        for i in 0..MESSAGES {
+            let m = message(i);
+            let blob = store.blobs().put(&m).expect("blob");
+            let new = NewMessage {
+                blob,
+                size: m.len() as u64,
+                flags: Flags::default(),
+                internal_date: 0,
+            };
+            store.append_message(inbox, new, None).expect("append");
         }
     }
-
-    fn target(&self, service: &str) -> String {
-        self.handle
-            .as_ref()
-            .expect("running")
-            .addr(service)
-            .to_string()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            h.stop();
-        }
-    }
+    store.commit().expect("commit");
+    server
 }
 
 fn options(target: String, tls: TlsMode) -> Pop3BenchOptions {
     Pop3BenchOptions {
         target,
-        accounts: USERS
-            .iter()
-            .map(|u| Credentials {
-                user: u.to_string(),
-                pass: PASSWORD.into(),
-            })
-            .collect(),
+        accounts: accounts(),
         clients: 2,
         sessions: 3,
         messages: 2,
@@ -98,29 +58,19 @@ fn options(target: String, tls: TlsMode) -> Pop3BenchOptions {
 }
 
 fn run_bounded(opts: Pop3BenchOptions) -> Pop3BenchReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(60), pop3_load(opts))
-            .await
-            .expect("run finishes in time")
-            .expect("run starts")
-    })
+    test_server::run_bounded(pop3_load(opts))
 }
 
 #[test]
 fn sessions_retrieve_and_count_over_plain_stls_and_tls() {
-    let server = TestServer::start();
+    let server = start();
     let octets_per_session: u64 = (0..2).map(|i| message(i).len() as u64).sum();
     for (service, tls) in [
         ("pop3", TlsMode::None),
         ("pop3", TlsMode::StartTls),
         ("pop3s", TlsMode::Implicit),
     ] {
-        let r = run_bounded(options(server.target(service), tls));
+        let r = run_bounded(options(server.addr(service), tls));
         let c = &r.counts;
         assert_eq!(c.sessions_ok, 6, "{tls:?}: {}", r.render());
         assert_eq!(c.retrieved(), 12);
@@ -139,15 +89,15 @@ fn sessions_retrieve_and_count_over_plain_stls_and_tls() {
         assert_eq!(v["tls"], tls.as_str());
     }
     // Nothing was deleted: the mailboxes are as they were.
-    let store = server.handle.as_ref().expect("running").ctx.store.clone();
+    let store = server.handle().ctx.store.clone();
     let inbox = store.folder_id(USERS[0], "INBOX").unwrap().unwrap();
     assert_eq!(store.list_messages(inbox).unwrap().len(), MESSAGES);
 }
 
 #[test]
 fn a_wrong_password_and_a_locked_maildrop_are_counted() {
-    let server = TestServer::start();
-    let mut o = options(server.target("pop3"), TlsMode::None);
+    let server = start();
+    let mut o = options(server.addr("pop3"), TlsMode::None);
     o.accounts[0].pass = "wrong".into();
     o.accounts.truncate(1);
     o.clients = 1;
@@ -157,7 +107,7 @@ fn a_wrong_password_and_a_locked_maildrop_are_counted() {
     assert!(r.render().contains("-ERR [AUTH]"), "{}", r.render());
 
     // Eight clients on one account: every session either completes or meets the lock.
-    let mut o = options(server.target("pop3"), TlsMode::None);
+    let mut o = options(server.addr("pop3"), TlsMode::None);
     o.accounts.truncate(1);
     o.clients = 8;
     o.sessions = 2;

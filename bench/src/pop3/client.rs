@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::bench::client::{bounded, ConnError, Endpoint, Io};
-use crate::bench::options::{Credentials, TlsMode};
+use crate::client::{bounded, ConnError, Endpoint, Io};
+use crate::options::{Credentials, TlsMode};
 
 /// Longest status or listing line accepted.
 const MAX_LINE: usize = 64 * 1024;

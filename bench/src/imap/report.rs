@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bench::report::{LatencySummary, ServerCpu};
+use crate::report::{LatencySummary, ServerCpu};
 
 /// Distinct error lines kept, per command and for connections.
 const MAX_LINES: usize = 5;
@@ -414,11 +414,11 @@ impl ImapBenchReport {
         for e in &self.errors {
             rows.push(("error", e.clone()));
         }
-        out.push_str(&crate::bench::report::aligned(&rows, ""));
+        out.push_str(&crate::report::aligned(&rows, ""));
         if !j.commands.is_empty() {
             out.push_str(&command_table(&j.commands));
         }
-        out.push_str(&crate::bench::report::result_line(&j));
+        out.push_str(&crate::report::result_line(&j));
         out
     }
 }

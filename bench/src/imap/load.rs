@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use super::client::{Done, ImapClient, Status};
 use super::report::{note, Op, OpStats};
 use super::Shared;
-use crate::bench::client::ConnError;
+use crate::client::ConnError;
 
 /// Connection failures in a row a client tolerates before it gives up.
 pub(super) const MAX_RETRIES: u32 = 3;

@@ -7,9 +7,7 @@
 
 use std::time::Duration;
 
-use crate::bench::options::{
-    comm, number, parse_target, tls_option, Credentials, OptionArgs, TlsMode,
-};
+use crate::options::{comm, number, parse_target, tls_option, Credentials, OptionArgs, TlsMode};
 
 /// Usage text shown for `--help` and after every usage error.
 pub const USAGE: &str = "\

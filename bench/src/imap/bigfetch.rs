@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{probe_session, rss_sampler, Shared};
-use crate::bench::stats::ServerProcs;
+use crate::stats::ServerProcs;
 
 /// How often the server's RSS is read while the FETCH runs.
 const RSS_INTERVAL: Duration = Duration::from_millis(100);

@@ -3,83 +3,22 @@
 
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::server::{ServerHandle, StartOptions};
-
 use super::report::Op;
 use super::*;
+use crate::test_server::{self, accounts, TestServer, PASSWORD, USERS};
 
-const PASSWORD: &str = "bench pass";
-const USERS: [&str; 2] = ["bob@example.com", "alice@example.com"];
-
-struct TestServer {
-    handle: Option<ServerHandle>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    fn start() -> TestServer {
-        crate::storage::set_fast_password_hashing_for_tests(true);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let text = format!(
-            r#"
-hostname = "mx.example.com"
-data_dir = "{}"
-[listeners]
-imap = "127.0.0.1:0"
-imaps = "127.0.0.1:0"
-[imap]
-allow_plaintext_login = true
-[log]
-level = "warn"
-"#,
-            dir.path().join("data").display()
-        );
-        let config = Config::parse(&text, dir.path(), None).expect("config parses");
-        let handle = crate::server::start(config, StartOptions::default()).expect("server starts");
-        let store = handle.ctx.store.clone();
-        store.add_domain("example.com").expect("domain");
-        for user in USERS {
-            store.add_account(user, PASSWORD, false).expect("account");
-        }
-        store.commit().expect("commit");
-        TestServer {
-            handle: Some(handle),
-            _dir: dir,
-        }
-    }
-
-    fn target(&self) -> String {
-        self.addr("imap")
-    }
-
-    fn addr(&self, service: &str) -> String {
-        self.handle
-            .as_ref()
-            .expect("running")
-            .addr(service)
-            .to_string()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            h.stop();
-        }
-    }
+/// A server with IMAP on plain and implicit TLS, plaintext LOGIN allowed.
+fn start() -> TestServer {
+    TestServer::start(
+        "[listeners]\nimap = \"127.0.0.1:0\"\nimaps = \"127.0.0.1:0\"\n\
+         [imap]\nallow_plaintext_login = true\n",
+    )
 }
 
 fn options(server: &TestServer) -> ImapBenchOptions {
     ImapBenchOptions {
-        target: server.target(),
-        accounts: USERS
-            .iter()
-            .map(|u| Credentials {
-                user: u.to_string(),
-                pass: PASSWORD.into(),
-            })
-            .collect(),
+        target: server.addr("imap"),
+        accounts: accounts(),
         clients: 2,
         seconds: 2,
         size: 2048,
@@ -90,22 +29,12 @@ fn options(server: &TestServer) -> ImapBenchOptions {
 }
 
 fn run_bounded(opts: ImapBenchOptions) -> ImapBenchReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(60), imap_load(opts))
-            .await
-            .expect("run finishes in time")
-            .expect("run starts")
-    })
+    test_server::run_bounded(imap_load(opts))
 }
 
 #[test]
 fn mixed_load_against_ferrymail_has_no_errors() {
-    let server = TestServer::start();
+    let server = start();
     let mut opts = options(&server);
     opts.prepare = 30;
     opts.probe = 2;
@@ -151,7 +80,7 @@ fn mixed_load_against_ferrymail_has_no_errors() {
 /// with the server's memory and CPU read.
 #[test]
 fn fetch_all_reads_the_whole_mailbox_each_round() {
-    let server = TestServer::start();
+    let server = start();
     let mut opts = options(&server);
     opts.clients = 0;
     opts.accounts.truncate(1);
@@ -175,7 +104,7 @@ fn fetch_all_reads_the_whole_mailbox_each_round() {
 
 #[test]
 fn idle_clients_hold_and_close_cleanly() {
-    let server = TestServer::start();
+    let server = start();
     let mut opts = options(&server);
     opts.idle_clients = 6;
     opts.clients = 1;
@@ -194,7 +123,7 @@ fn idle_clients_hold_and_close_cleanly() {
 
 #[test]
 fn wrong_password_is_counted_not_fatal() {
-    let server = TestServer::start();
+    let server = start();
     let mut opts = options(&server);
     opts.accounts[0].pass = "wrong".into();
     opts.accounts.truncate(1);
@@ -209,19 +138,19 @@ fn wrong_password_is_counted_not_fatal() {
 
 #[test]
 fn cli_entry_runs_imap() {
-    let server = TestServer::start();
+    let server = start();
     let dir = tempfile::tempdir().expect("tempdir");
     let users = dir.path().join("users");
     std::fs::write(&users, format!("{}:{PASSWORD}\n", USERS[1])).expect("write");
     let args: Vec<String> = format!(
         "imap --target {} --users {} --clients 1 --seconds 1 --prepare 5",
-        server.target(),
+        server.addr("imap"),
         users.display()
     )
     .split_whitespace()
     .map(String::from)
     .collect();
-    let text = crate::bench::run(&args).expect("report");
+    let text = crate::run(&args).expect("report");
     assert!(text.contains("operations/s:"), "{text}");
     let json = text.lines().last().and_then(|l| l.strip_prefix("RESULT "));
     let json: serde_json::Value = serde_json::from_str(json.expect("RESULT")).expect("json");
@@ -231,10 +160,10 @@ fn cli_entry_runs_imap() {
 
 #[test]
 fn stress_mix_over_tls_runs_every_imaptest_state() {
-    let server = TestServer::start();
+    let server = start();
     let mut opts = options(&server);
     opts.target = server.addr("imaps");
-    opts.tls = crate::bench::options::TlsMode::Implicit;
+    opts.tls = crate::options::TlsMode::Implicit;
     opts.mix = Mix::Stress;
     opts.clients = 4;
     let report = run_bounded(opts);

@@ -7,11 +7,11 @@
 
 use tokio_rustls::TlsConnector;
 
-pub use crate::net::client_tls::{server_name, AcceptAnyCertificate};
+pub use ferrymail::net::client_tls::{server_name, AcceptAnyCertificate};
 
 /// A connector using the ring provider and [`AcceptAnyCertificate`].
 pub fn insecure_connector() -> Result<TlsConnector, String> {
-    Ok(TlsConnector::from(crate::net::client_tls::client_config(
-        false,
-    )?))
+    Ok(TlsConnector::from(
+        ferrymail::net::client_tls::client_config(false)?,
+    ))
 }

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use super::client::ImapClient;
 use super::Shared;
-use crate::bench::client::ConnError;
+use crate::client::ConnError;
 
 /// Connections being set up at once.
 const SETUP_CONCURRENCY: usize = 64;

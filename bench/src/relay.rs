@@ -279,6 +279,8 @@ pub async fn relay_load_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_server::{TestServer, PASSWORD};
+    use ferrymail::storage::QueueName;
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -310,5 +312,53 @@ mod tests {
         assert!(parse_relay_args(&args("--sink 127.0.0.1:1"))
             .unwrap_err()
             .contains("--target"));
+    }
+
+    /// `ferrymail bench relay` end to end: submissions with AUTH go through the remote queue
+    /// to the smarthost, which is the tool's own sink; every message is counted there once.
+    #[test]
+    fn bench_relay_counts_every_message_at_its_own_sink() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind the sink");
+        let sink = listener.local_addr().expect("sink address");
+        // Delivery to a smarthost and no mail checks ask no name server; should anything ask,
+        // it asks a closed loopback port, never a real one.
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("a free UDP port");
+        let server = TestServer::start(&format!(
+            "[listeners]\nsubmission = \"127.0.0.1:0\"\n[smtp]\nallow_plaintext_auth = true\n\
+             [delivery]\nsmarthost = \"{sink}\"\nmax_connections_per_domain = 4\n\
+             [auth]\nverify = false\n[dns]\nnameservers = [\"{closed}\"]\n"
+        ));
+        let mut argv = args(&format!(
+            "--target {} --connections 4 --messages 40 --size 2048 --from bob@example.com \
+             --to carol@remote.test --drain-timeout 60 --timeout 20",
+            server.addr("submission")
+        ));
+        // The password has a space: one argument, not split.
+        argv.extend(["--auth".into(), format!("bob@example.com:{PASSWORD}")]);
+        let opts = parse_relay_args(&argv).expect("parsed").expect("not help");
+        let report = rt
+            .block_on(relay_load_on(listener, opts))
+            .expect("run starts");
+        let text = report.render();
+        assert_eq!(report.submission.accepted, 40, "{text}");
+        assert_eq!(report.arrived, 40, "{text}");
+        assert_eq!((report.duplicates, report.other), (0, 0), "{text}");
+        assert!(!report.drain_timeout_hit, "{text}");
+        assert!(report.bytes >= 40 * 2048, "{text}");
+        assert!(
+            text.contains("end-to-end messages/s:") && text.contains("RESULT {"),
+            "{text}"
+        );
+        let store = server.handle().ctx.store.clone();
+        assert_eq!(store.queue_depth(QueueName::Remote).expect("read"), 0);
     }
 }

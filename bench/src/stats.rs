@@ -224,10 +224,18 @@ mod tests {
         };
         let before = procs.snapshot();
         assert_eq!(before.processes(), 1);
-        let start = std::time::Instant::now();
+        // Spin until getrusage has seen 150 ms of CPU (not wall time: on a loaded machine
+        // this thread may get little of it), within a generous bound.
+        let (cpu_start, start) = (self_cpu_time(), std::time::Instant::now());
         let mut x = 0u64;
-        while start.elapsed() < Duration::from_millis(150) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+        while self_cpu_time().saturating_sub(cpu_start) < Duration::from_millis(150) {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no CPU time in 120 s"
+            );
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+            }
         }
         let spent = before.elapsed_until(&procs.snapshot());
         assert!(spent >= Duration::from_millis(50), "measured {spent:?}");
