@@ -48,13 +48,7 @@ fn main() -> ExitCode {
             }
             console(config_path)
         }
-        "bench" => match ferrymail::bench::run(&args[1..]) {
-            Ok(report) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        },
+        "bench" => bench(&args[1..]),
         "-h" | "--help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -181,7 +175,7 @@ fn serve(config_path: Option<PathBuf>, repl: bool) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if repl {
-        let mut target = SocketTarget::new(ferrymail::actors::control::socket_path(&data_dir));
+        let mut target = SocketTarget::new(ferrymail::admin::socket::socket_path(&data_dir));
         if let Err(e) = run_repl(&mut target, Some(&data_dir.join("console_history"))) {
             eprintln!("console: {e}");
         }
@@ -202,7 +196,7 @@ fn console(config_path: Option<PathBuf>) -> ExitCode {
             config.data_dir.display()
         ));
     }
-    let mut target = SocketTarget::new(ferrymail::actors::control::socket_path(&config.data_dir));
+    let mut target = SocketTarget::new(ferrymail::admin::socket::socket_path(&config.data_dir));
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ferrymail_history"));
     match run_repl(&mut target, history.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -222,7 +216,7 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
     };
     let result = if ferrymail::server::is_running(&config.data_dir) {
         let line = ferrymail::admin::join_words(words);
-        let sock = ferrymail::actors::control::socket_path(&config.data_dir);
+        let sock = ferrymail::admin::socket::socket_path(&config.data_dir);
         match client_request(&sock, &line, Duration::from_secs(60)) {
             Ok(r) if r.ok => Ok(r.output),
             Ok(r) => Err(r.output),
@@ -247,6 +241,28 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
         }
         Err(e) => fail(&e),
     }
+}
+
+/// `ferrymail bench ARGS…`: the load tool is its own package (`bench/`, ferrymail-bench), so
+/// that the server carries none of its code. This runs the `ferrymail-bench` binary that the
+/// same `cargo build` puts next to this one, in place of this process (exec: its output,
+/// exit status and signals are the command's own).
+fn bench(args: &[String]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(&format!("bench: cannot find this executable's path: {e}")),
+    };
+    let tool = exe.with_file_name("ferrymail-bench");
+    if !tool.is_file() {
+        return fail(&format!(
+            "bench: the load tool {} is missing; build it next to this binary with \
+             `cargo build --release` (both binaries) or `cargo build --release -p ferrymail-bench`",
+            tool.display()
+        ));
+    }
+    let err = std::process::Command::new(&tool).args(args).exec();
+    fail(&format!("bench: cannot run {}: {err}", tool.display()))
 }
 
 fn fail(msg: &str) -> ExitCode {

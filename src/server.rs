@@ -16,13 +16,14 @@ use actix::{Arbiter, System};
 use rand::Rng;
 
 use crate::actors::authlog::AuthFailureLog;
-use crate::actors::listener::{
-    bind_all, imap_spec, pop3_spec, run_acceptor, smtp_spec, ConnLimiter,
-};
+use crate::actors::listener::{bind_all, imap_spec, pop3_spec, run_acceptor, smtp_spec};
 use crate::actors::queues::QueueAddrs;
-use crate::actors::{control, tls, ServerContext};
+use crate::actors::session::limits::ConnLimiter;
+use crate::actors::ServerContext;
+use crate::admin::socket;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::net::tls;
 use crate::protocols::smtp::Service;
 use crate::storage::Store;
 
@@ -203,7 +204,7 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
             config.data_dir.display()
         )
     })?;
-    control::refuse_if_running(&config.data_dir)?;
+    socket::refuse_if_running(&config.data_dir)?;
     let store = Store::open(&config.data_dir).map_err(|e| {
         format!(
             "cannot open the store in {}: {e}",
@@ -244,7 +245,7 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     ctx.set_queues(QueueAddrs::start(&ctx));
     crate::actors::fetcher::start_all(&ctx);
 
-    let control_path = control::start(ctx.clone()).map_err(|e| {
+    let control_path = socket::start(ctx.clone()).map_err(|e| {
         format!(
             "cannot open the console socket in {}: {e}",
             config.data_dir.display()
@@ -389,11 +390,11 @@ async fn graceful_stop(ctx: &Arc<ServerContext>, http: Vec<actix_web::dev::Serve
     if let Err(e) = ctx.store.commit_async().await {
         tracing::error!("final flush failed: {e}");
     }
-    control::remove_socket(&ctx.config().data_dir);
+    socket::remove_socket(&ctx.config().data_dir);
     tracing::info!("stopped");
 }
 
 /// Whether a server is running on this data directory (its console socket answers).
 pub fn is_running(data_dir: &Path) -> bool {
-    control::socket_answers(data_dir)
+    socket::socket_answers(data_dir)
 }

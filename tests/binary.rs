@@ -771,3 +771,56 @@ fn sigkill_during_remote_delivery_delivers_every_message_at_least_once() {
         kills.iter().map(|(_, n)| n).collect::<Vec<_>>()
     );
 }
+
+/// `ferrymail bench …` runs the `ferrymail-bench` binary found next to it, with the same
+/// arguments, and exits with its status; without it, the error names the build command.
+/// Both files are placed by `install` (a child process), so that no write handle of ours can
+/// leak into another test's fork and make the exec fail with "text file busy".
+#[test]
+fn bench_runs_the_load_tool_found_next_to_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let install = |from: &Path, to: &str| {
+        let to = dir.path().join(to);
+        let ok = Command::new("install")
+            .args(["-m", "755"])
+            .arg(from)
+            .arg(&to)
+            .status()
+            .expect("install(1) runs")
+            .success();
+        assert!(ok, "install {} {}", from.display(), to.display());
+        to
+    };
+    let bin = install(Path::new(BIN), "ferrymail");
+    let out = Command::new(&bin)
+        .args(["bench", "smtp", "--help"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("ferrymail-bench") && err.contains("cargo build --release"),
+        "{err}"
+    );
+
+    // A stand-in for the load tool: prints each argument it got, bracketed, and exits 3.
+    let script = dir.path().join("script");
+    std::fs::write(&script, "#!/bin/sh\nprintf '[%s]' \"$@\"\nexit 3\n").unwrap();
+    install(&script, "ferrymail-bench");
+    let out = Command::new(&bin)
+        .args([
+            "bench",
+            "smtp",
+            "--target",
+            "127.0.0.1:1",
+            "--from",
+            "a b@c",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[smtp][--target][127.0.0.1:1][--from][a b@c]"
+    );
+}

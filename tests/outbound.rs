@@ -510,61 +510,89 @@ fn a_delay_notice_goes_once_when_the_message_has_waited_long_enough() {
     assert!(w.sink.accepted().is_empty());
 }
 
-/// `ferrymail bench relay` end to end: submissions with AUTH go through the remote queue to
-/// the smarthost, which is the tool's own sink; every message is counted there once.
+/// The subject of a queued record's message.
+fn subject_of(server: &TestServer, rec: &QueueRecord) -> String {
+    let body = text(&server.store().blobs().get(&rec.blob).expect("body"));
+    body.lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The remote-queue records, by subject.
+fn remote_by_subject(server: &TestServer) -> Vec<(String, u64)> {
+    let recs = server.store().queue_list(QueueName::Remote).expect("list");
+    recs.iter().map(|r| (subject_of(server, r), r.id)).collect()
+}
+
+/// The contract for console changes to a record a remote worker is delivering: `queue
+/// retry|delete|bounce|move` answer "busy, try again" and change nothing, and the attempt
+/// settles as if they had not been sent (delivered once). A record still waiting for the
+/// worker is changed at once: deleted, it is never delivered; retried, it goes round
+/// through inbound and is delivered once. No record is lost or left behind.
 #[test]
-fn bench_relay_counts_every_message_at_its_own_sink() {
-    use ferrymail::bench::relay::{parse_relay_args, relay_load_on};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let sink = listener.local_addr().unwrap();
-    let server = TestServer::start_full(
-        "allow_plaintext_auth = true",
-        &format!("[delivery]\nsmarthost = \"{sink}\"\nmax_connections_per_domain = 4\n"),
-        None,
+fn console_changes_wait_for_the_worker_delivering_a_record() {
+    let w = world("max_connections_per_domain = 1");
+    w.sink.hold_data(true);
+    submit(&w.server, &["carol@remote.test"], "", &note("in-flight"));
+    wait_for("the worker to hold in DATA", || w.sink.held() == 1);
+    submit(&w.server, &["carol@remote.test"], "", &note("deleted"));
+    submit(&w.server, &["carol@remote.test"], "", &note("retried"));
+    // One worker per destination: the two wait in line behind the held one.
+    wait_for("three records in the remote queue", || {
+        remote_by_subject(&w.server).len() == 3 && w.server.queue_depth(QueueName::Inbound) == 0
+    });
+    let id = |subject: &str| {
+        remote_by_subject(&w.server)
+            .into_iter()
+            .find(|(s, _)| s == subject)
+            .map(|(_, id)| id)
+            .unwrap_or_else(|| panic!("no record for {subject}"))
+    };
+    let (held, deleted, retried) = (id("in-flight"), id("deleted"), id("retried"));
+
+    for cmd in ["retry", "delete", "bounce", "move"] {
+        let line = match cmd {
+            "move" => format!("queue move {held:X} bad"),
+            _ => format!("queue {cmd} {held:X}"),
+        };
+        let (ok, out) = w.server.console(&line);
+        assert!(!ok && out.contains("busy, try again"), "{line}: {out}");
+    }
+    assert_eq!(id("in-flight"), held, "the held record is untouched");
+    assert_eq!(w.server.queue_depth(QueueName::Bad), 0);
+
+    let (ok, out) = w.server.console(&format!("queue delete {deleted:X}"));
+    assert!(ok && out.contains("deleted from the remote queue"), "{out}");
+    let (ok, out) = w.server.console(&format!("queue retry {retried:X}"));
+    assert!(ok && out.contains("from remote to inbound"), "{out}");
+    assert_eq!(w.sink.held(), 1, "still held while the console worked");
+
+    w.sink.hold_data(false);
+    wait_for("two deliveries and empty queues", || {
+        w.sink.accepted().len() >= 2 && QueueName::ALL.iter().all(|q| w.server.queue_depth(*q) == 0)
+    });
+    let mut subjects: Vec<String> = w
+        .sink
+        .accepted()
+        .iter()
+        .filter_map(|m| {
+            m.data
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .map(str::to_string)
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        ["in-flight", "retried"],
+        "each once, the deleted never"
     );
-    let auth = format!("bob@example.com:{PASSWORD}");
-    let target = server.addr("submission").to_string();
-    let args: Vec<String> = [
-        "--target",
-        &target,
-        "--connections",
-        "4",
-        "--messages",
-        "40",
-        "--size",
-        "2048",
-        "--auth",
-        &auth,
-        "--from",
-        "bob@example.com",
-        "--to",
-        "carol@remote.test",
-        "--drain-timeout",
-        "60",
-        "--timeout",
-        "20",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let opts = parse_relay_args(&args).unwrap().unwrap();
-    let report = rt.block_on(relay_load_on(listener, opts)).unwrap();
-    let text = report.render();
-    assert_eq!(report.submission.accepted, 40, "{text}");
-    assert_eq!(report.arrived, 40, "{text}");
-    assert_eq!((report.duplicates, report.other), (0, 0), "{text}");
-    assert!(!report.drain_timeout_hit, "{text}");
-    assert!(report.bytes >= 40 * 2048, "{text}");
+    let (ok, out) = w.server.console(&format!("queue delete {held:X}"));
+    assert!(!ok && out.contains("no queued message"), "{out}");
     assert!(
-        text.contains("end-to-end messages/s:") && text.contains("RESULT {"),
-        "{text}"
+        w.server.inbox("bob@example.com").is_empty(),
+        "no report to the sender"
     );
-    assert_eq!(server.queue_depth(QueueName::Remote), 0);
 }

@@ -212,7 +212,7 @@ fn panic_in_an_smtp_session_ends_only_that_session() {
 fn panic_in_the_console_socket_loop_keeps_the_console_answering() {
     let server = TestServer::start();
     let ctx = server.handle().ctx.clone();
-    let socket = ferrymail::actors::control::socket_path(&server.data_dir());
+    let socket = ferrymail::admin::socket::socket_path(&server.data_dir());
     let ask =
         || ferrymail::admin::control::client_request(&socket, "actors", Duration::from_secs(10));
 

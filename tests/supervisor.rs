@@ -54,7 +54,7 @@ fn panicking_folder_and_queue_actors_restart_and_lose_nothing() {
 
     // The console shows the restarts.
     let out = ferrymail::admin::control::client_request(
-        &ferrymail::actors::control::socket_path(&server.data_dir()),
+        &ferrymail::admin::socket::socket_path(&server.data_dir()),
         "actors",
         std::time::Duration::from_secs(10),
     )

@@ -1,9 +1,9 @@
 //! The IMAP session's [`Backend`], over storage and the folder actors.
 //!
-//! Reads go to storage directly (sled reads and body files). Changes to a folder's messages
+//! Reads go to storage directly (index reads and body files). Changes to a folder's messages
 //! go through its `MailboxFolderActor` (the one writer, which also tells every other session);
 //! the session thread waits for the actor's answer. Folder actors live on the core arbiter,
-//! sessions on the session arbiters, so waiting cannot deadlock; the wait is one sled
+//! sessions on the session arbiters, so waiting cannot deadlock; the wait is one storage
 //! transaction long.
 
 use std::sync::Arc;
@@ -48,7 +48,7 @@ pub(super) enum AskError {
 
 /// Sends `msg` to the folder's actor and waits for its answer. Sessions run on the session
 /// arbiters, folder actors on the core arbiter, so waiting cannot deadlock; the wait is one
-/// sled transaction long.
+/// storage transaction long.
 pub(super) fn ask_folder<M>(
     ctx: &Arc<ServerContext>,
     folder: FolderRef,

@@ -1,111 +1,316 @@
-//! `ImapSessionActor`: the IO shell around [`protocols::imap::Session`]. It reads bytes,
-//! feeds them to the session, performs its actions (write, STARTTLS, password check, watch a
-//! folder) and hands it the changes of the watched folder as they are broadcast — which is
-//! how an IDLE client hears of new mail within a moment of its delivery. Reads are 4 KiB
-//! (thousands of idle sessions each hold a buffer), except while an APPEND message literal
-//! streams in: then the shell gathers up to 256 KiB of it before each hop to the blocking
-//! pool, where the session writes it to disk. Output is bounded the other way round: a big
-//! FETCH comes from the session in chunks, each written (waiting for the client to take
-//! it) before the next is asked for, and no input is read meanwhile (fetch_stream.rs).
+//! `ImapSessionActor`: the IMAP adapter of the session shell (`session::shell`) around
+//! [`protocols::imap::Session`]. The shell reads bytes and performs the common actions
+//! (write, STARTTLS, COMPRESS, password check, close); here is what is IMAP's own: folder
+//! watches, and the changes of the watched folder and of NOTIFY's accounts as they are
+//! broadcast — which is how an IDLE client hears of new mail within a moment of its
+//! delivery. Reads are 4 KiB (thousands of idle sessions each hold a buffer), except while
+//! an APPEND message literal streams in: then the shell gathers up to 256 KiB of it before
+//! each hop to the blocking pool, where the session writes it to disk. Output is bounded
+//! the other way round: a big FETCH comes from the session in chunks, each written (waiting
+//! for the client to take it) before the next is asked for, and no input is read meanwhile
+//! (fetch_stream.rs).
 
-use std::collections::{HashSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use tracing::Instrument;
+use tokio::time::Instant;
 
 use super::account_events::{AccountChanged, EventQueue};
-use super::auth::{check_password, Checked};
-use super::conn::{on_blocking_pool, Conn};
-use super::deadline::{earliest, read_before, Read, UnitDeadline};
+use super::auth::Checked;
 use super::folder::{MailboxChanged, Subscribe, Unsubscribe};
 use super::imap_backend::StoreBackend;
 use super::imap_notify::{NotifyLink, NOTIFY_QUEUE};
-use super::listener::ConnGuard;
-use super::supervisor::session_future;
+use super::session::shell::{Opening, ProtocolSession, SessionActor, ShellAction};
 use super::ServerContext;
+use crate::config::ImapConfig;
+use crate::net::conn::{on_blocking_pool, Conn};
+use crate::net::deadline::{earliest, UnitDeadline};
 use crate::protocols::imap::session::{Action, FolderChange, Session, SessionConfig};
 use crate::storage::FolderId;
 
-/// IMAP commands are small; big APPEND literals arrive over several reads. Kept small
-/// because thousands of IDLE sessions each hold one.
-const READ_BUFFER: usize = 4 * 1024;
-/// While an APPEND message literal streams in, the shell gathers up to this much of it
-/// before handing it to the session on the blocking pool (one hop and one file write per
-/// piece, not per 4 KiB or per TLS record). Allocated only while streaming.
-const STREAM_PIECE: usize = 256 * 1024;
+pub type ImapSessionActor = SessionActor<ImapSession>;
 
-pub struct ImapSessionActor {
-    ctx: Arc<ServerContext>,
-    name: &'static str,
-    io: Option<SessionIo>,
+/// The IMAP session with its folder watches and deadlines.
+pub struct ImapSession {
+    session: Session,
+    sctx: Arc<ServerContext>,
+    backend: StoreBackend,
+    limits: ImapConfig,
+    /// The login must be done within `login_timeout` of connecting (the TLS handshake
+    /// included), however the bytes trickle in; see `deadline`.
+    login: UnitDeadline,
+    literal: UnitDeadline,
+    /// A logged-in client's command must arrive whole within `idle_timeout` of its first
+    /// byte: the per-read idle timeout alone would let a command dripped a byte at a time
+    /// hold the session for ever.
+    command: UnitDeadline,
+    watched: Option<FolderId>,
+    subscribed: HashSet<FolderId>,
+    wiring: Wiring,
+}
+
+/// The actor's end of the folder and account broadcasts.
+#[derive(Default)]
+pub struct Links {
     changes: Option<mpsc::UnboundedSender<MailboxChanged>>,
     events: Option<Arc<EventQueue>>,
 }
 
-struct SessionIo {
-    implicit_tls: bool,
-    stream: std::net::TcpStream,
-    peer: SocketAddr,
-    _guard: ConnGuard,
+/// The IO loop's end of the folder and account broadcasts.
+pub struct Wiring {
+    me: Recipient<MailboxChanged>,
+    changes: mpsc::UnboundedReceiver<MailboxChanged>,
+    link: NotifyLink,
 }
 
-impl ImapSessionActor {
-    pub fn new(
-        ctx: Arc<ServerContext>,
-        name: &'static str,
-        implicit_tls: bool,
-        stream: std::net::TcpStream,
-        peer: SocketAddr,
-        guard: ConnGuard,
-    ) -> ImapSessionActor {
-        ImapSessionActor {
-            ctx,
-            name,
-            io: Some(SessionIo {
-                implicit_tls,
-                stream,
-                peer,
-                _guard: guard,
-            }),
-            changes: None,
-            events: None,
-        }
+/// A broadcast the session hears.
+pub enum Event {
+    Folder(MailboxChanged),
+    Account(AccountChanged),
+}
+
+impl ProtocolSession for ImapSession {
+    /// Whether TLS is implicit (imaps).
+    type Params = bool;
+    type Action = Action;
+    type Own = Own;
+    type Links = Links;
+    type Wiring = Wiring;
+    type Event = Event;
+    /// IMAP commands are small; big APPEND literals arrive over several reads (and stream
+    /// in pieces, see the shell). Kept small because thousands of IDLE sessions each hold
+    /// one.
+    const READ_BUFFER: usize = 4 * 1024;
+
+    fn implicit_tls(params: &bool) -> bool {
+        *params
     }
-}
 
-impl Actor for ImapSessionActor {
-    type Context = Context<Self>;
+    fn span(service: &'static str, id: &str, peer: SocketAddr) -> tracing::Span {
+        tracing::info_span!("imap", service, session = %id, peer = %peer)
+    }
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.ctx.stats.session_opened(self.name);
-        let Some(io) = self.io.take() else {
-            ctx.stop();
-            return;
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.changes = Some(tx);
-        let sctx = self.ctx.clone();
-        let me = ctx.address().recipient::<MailboxChanged>();
+    fn wire(ctx: &mut Context<ImapSessionActor>, links: &mut Links) -> Wiring {
+        let (tx, changes) = mpsc::unbounded_channel();
+        links.changes = Some(tx);
         let (queue, events) = EventQueue::new(NOTIFY_QUEUE);
         let queue = Arc::new(queue);
-        self.events = Some(queue.clone());
-        let link = NotifyLink::new(ctx.address().recipient(), queue, events);
-        let id = sctx.new_session_id();
-        let span = tracing::info_span!("imap", service = self.name, session = %id, peer = %io.peer);
-        let fut = async move {
-            if let Err(e) = run(sctx, io, id, me, rx, link).await {
-                tracing::debug!("session ended: {e}");
-            }
+        links.events = Some(queue.clone());
+        Wiring {
+            me: ctx.address().recipient::<MailboxChanged>(),
+            changes,
+            link: NotifyLink::new(ctx.address().recipient(), queue, events),
         }
-        .instrument(span);
-        ctx.spawn(session_future(self.ctx.clone(), self.name, fut));
     }
 
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.ctx.stats.session_closed(self.name);
+    fn new(opening: &Opening<'_>, implicit_tls: bool, wiring: Wiring) -> ImapSession {
+        let limits = opening.config.imap.clone();
+        let session = Session::new(
+            SessionConfig {
+                hostname: opening.config.hostname.clone(),
+                starttls_available: opening.tls_available,
+                // Plaintext logins only ever from this machine (issue 3: "unless config
+                // allows plaintext on loopback"); everyone else must use TLS.
+                allow_plaintext: limits.allow_plaintext_login && opening.peer.ip().is_loopback(),
+                append_limit: limits.append_limit,
+                unauthenticate: limits.unauthenticate,
+                max_line: limits.max_line_length,
+            },
+            implicit_tls,
+        );
+        ImapSession {
+            session,
+            sctx: opening.sctx.clone(),
+            backend: StoreBackend {
+                ctx: opening.sctx.clone(),
+            },
+            login: UnitDeadline::starting_now(limits.login_timeout),
+            literal: UnitDeadline::default(),
+            command: UnitDeadline::default(),
+            limits,
+            watched: None,
+            subscribed: HashSet::new(),
+            wiring,
+        }
+    }
+
+    fn greeting(&mut self) -> Vec<Action> {
+        self.session.greeting()
+    }
+
+    fn classify(action: Action) -> ShellAction<Own> {
+        match action {
+            Action::Send(bytes) => ShellAction::Send(bytes),
+            Action::StartTls => ShellAction::StartTls,
+            Action::Compress { pending } => ShellAction::Compress { pending },
+            Action::Authenticate { login, password } => ShellAction::Authenticate {
+                protocol: "imap".into(),
+                login,
+                password: String::from_utf8_lossy(&password.0).into_owned(),
+            },
+            Action::Close => ShellAction::Close,
+            Action::Watch(folder) => ShellAction::Own(Own::Watch(folder)),
+            Action::UnwatchAll => ShellAction::Own(Own::UnwatchAll),
+            Action::WatchAccounts(owners) => ShellAction::Own(Own::WatchAccounts(owners)),
+        }
+    }
+
+    fn stall(&self) -> Duration {
+        self.limits.output_timeout
+    }
+
+    async fn receive(self, input: Cow<'_, [u8]>) -> io::Result<(Self, Vec<Action>)> {
+        // Off the arbiter: a long FETCH or SEARCH must not hold up the quick commands
+        // (NOOP, IDLE's DONE) of the sessions sharing it.
+        let bytes = input.into_owned();
+        self.off_arbiter(move |s, b| s.receive(&bytes, b)).await
+    }
+
+    async fn authenticated(mut self, checked: Checked) -> io::Result<(Self, Vec<Action>)> {
+        let account = match checked {
+            Checked::Ok(a) => Some(a),
+            Checked::Failed | Checked::Unavailable => None,
+        };
+        let acts = self.session.resume_auth(account, &self.backend);
+        Ok((self, acts))
+    }
+
+    fn tls_established(&mut self) -> Vec<Action> {
+        self.session.tls_established(&self.backend)
+    }
+
+    fn compression_started(&mut self) -> Vec<Action> {
+        self.session.compression_started(&self.backend)
+    }
+
+    async fn perform(&mut self, action: Own, _conn: &Conn) -> Vec<Action> {
+        match action {
+            Own::UnwatchAll => {
+                self.watched = None;
+                for f in self.subscribed.drain() {
+                    if let Ok(addr) = self.sctx.folders.get(&self.sctx, f) {
+                        addr.do_send(Unsubscribe(self.wiring.me.clone()));
+                    }
+                }
+            }
+            Own::WatchAccounts(owners) => self.wiring.link.watch(&self.sctx, owners),
+            Own::Watch(folder) => {
+                self.watched = folder;
+                if let Some(f) = folder {
+                    // One subscription per folder for the session's life; changes of
+                    // folders no longer selected are dropped by `to_change`.
+                    if self.subscribed.insert(f) {
+                        match self.sctx.folders.get(&self.sctx, f) {
+                            Ok(addr) => addr.do_send(Subscribe(self.wiring.me.clone())),
+                            Err(e) => tracing::warn!("cannot watch folder {f}: {e}"),
+                        }
+                    }
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    async fn more_output(self) -> io::Result<(Self, Option<Vec<Action>>)> {
+        if !self.session.has_more_output() {
+            return Ok((self, None));
+        }
+        // The next chunk of a FETCH (fetch_stream.rs).
+        let (back, acts) = self.off_arbiter(|s, b| s.resume(b)).await?;
+        Ok((back, Some(acts)))
+    }
+
+    fn sending(&self, bytes: usize) {
+        self.sctx.stats.imap_output_queued(bytes);
+    }
+
+    fn deadline(&mut self, _replied: bool) -> Option<Instant> {
+        let l = &self.limits;
+        let (authenticated, in_literal) =
+            (self.session.is_authenticated(), self.session.in_literal());
+        // After UNAUTHENTICATE (RFC 8437) the next login has `login_timeout` again.
+        self.login.track(!authenticated, l.login_timeout);
+        self.literal.track(in_literal, l.literal_timeout);
+        self.command.track(
+            authenticated && self.session.mid_command() && !in_literal,
+            l.idle_timeout,
+        );
+        if authenticated {
+            earliest(Some(l.idle_timeout), &[self.literal, self.command])
+        } else {
+            earliest(None, &[self.login, self.literal])
+        }
+    }
+
+    fn streaming(&self) -> Option<u64> {
+        self.session.streaming()
+    }
+
+    fn log_expiry(&self) {
+        tracing::info!(
+            authenticated = self.session.is_authenticated(),
+            in_literal = self.session.in_literal(),
+            "deadline passed; closing"
+        );
+    }
+
+    fn timeout(&mut self) -> Vec<Action> {
+        self.session.timeout()
+    }
+
+    fn shutdown(&mut self) -> Vec<Action> {
+        self.session.shutdown()
+    }
+
+    async fn next_event(&mut self) -> Event {
+        let w = &mut self.wiring;
+        tokio::select! {
+            Some(change) = w.changes.recv() => Event::Folder(change),
+            Some(event) = w.link.rx.recv() => Event::Account(event),
+            else => std::future::pending().await,
+        }
+    }
+
+    fn on_event(&mut self, event: Event) -> Vec<Action> {
+        match event {
+            Event::Folder(change) => match to_change(change, self.watched) {
+                Some(c) => self.session.folder_changed(c, &self.backend),
+                None => Vec::new(),
+            },
+            Event::Account(event) => {
+                self.wiring
+                    .link
+                    .deliver(event, &mut self.session, &self.backend)
+            }
+        }
+    }
+}
+
+/// IMAP's own actions: which folder and accounts the session hears of.
+pub enum Own {
+    Watch(Option<FolderId>),
+    UnwatchAll,
+    WatchAccounts(Vec<String>),
+}
+
+impl ImapSession {
+    /// Runs `work` on the session on the blocking pool.
+    async fn off_arbiter(
+        mut self,
+        work: impl FnOnce(&mut Session, &StoreBackend) -> Vec<Action> + Send + 'static,
+    ) -> io::Result<(Self, Vec<Action>)> {
+        let b = StoreBackend {
+            ctx: self.sctx.clone(),
+        };
+        let (session, acts) = on_blocking_pool(self.session, move |s| work(s, &b)).await?;
+        self.session = session;
+        Ok((self, acts))
     }
 }
 
@@ -113,7 +318,7 @@ impl Handler<MailboxChanged> for ImapSessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: MailboxChanged, _ctx: &mut Self::Context) {
-        if let Some(tx) = &self.changes {
+        if let Some(tx) = &self.links().changes {
             let _ = tx.send(msg);
         }
     }
@@ -123,7 +328,7 @@ impl Handler<AccountChanged> for ImapSessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: AccountChanged, _ctx: &mut Self::Context) {
-        if let Some(q) = &self.events {
+        if let Some(q) = &self.links().events {
             q.offer(msg);
         }
     }
@@ -149,213 +354,4 @@ fn to_change(m: MailboxChanged, watched: Option<FolderId>) -> Option<FolderChang
         ),
     };
     (Some(folder) == watched).then_some(change)
-}
-
-async fn run(
-    sctx: Arc<ServerContext>,
-    io: SessionIo,
-    id: String,
-    me: Recipient<MailboxChanged>,
-    mut changes: mpsc::UnboundedReceiver<MailboxChanged>,
-    mut link: NotifyLink,
-) -> std::io::Result<()> {
-    let config = sctx.config();
-    let tls = sctx.tls();
-    let limits = &config.imap;
-    // The login must be done within `login_timeout` of connecting (the TLS handshake
-    // included), however the bytes trickle in; see `deadline`.
-    let mut login = UnitDeadline::starting_now(limits.login_timeout);
-    let mut literal = UnitDeadline::default();
-    // A logged-in client's command must arrive whole within `idle_timeout` of its first
-    // byte: the per-read idle timeout alone would let a command dripped a byte at a time
-    // hold the session for ever.
-    let mut command = UnitDeadline::default();
-    let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
-        return Ok(());
-    };
-    let mut session = Session::new(
-        SessionConfig {
-            hostname: config.hostname.clone(),
-            starttls_available: tls.is_some(),
-            // Plaintext logins only ever from this machine (issue 3: "unless config allows
-            // plaintext on loopback"); everyone else must use TLS.
-            allow_plaintext: limits.allow_plaintext_login && io.peer.ip().is_loopback(),
-            append_limit: limits.append_limit,
-            unauthenticate: limits.unauthenticate,
-            max_line: limits.max_line_length,
-        },
-        io.implicit_tls,
-    );
-    let backend = StoreBackend { ctx: sctx.clone() };
-    let mut watched: Option<FolderId> = None;
-    let mut subscribed: HashSet<FolderId> = HashSet::new();
-    let mut shutdown = sctx.shutdown_signal();
-    let mut actions: VecDeque<Action> = session.greeting().into();
-    let mut out: Vec<u8> = Vec::with_capacity(4096);
-    let mut buf = vec![0u8; READ_BUFFER];
-    loop {
-        while let Some(action) = actions.pop_front() {
-            match action {
-                // A FETCH chunk is taken over, not copied.
-                Action::Send(bytes) if out.is_empty() => out = bytes,
-                Action::Send(bytes) => out.extend_from_slice(&bytes),
-                Action::Close => return conn.close_with(&mut out, limits.output_timeout).await,
-                Action::StartTls => {
-                    let Some(upgraded) = conn
-                        .start_tls(&mut out, tls.clone(), limits.output_timeout)
-                        .await?
-                    else {
-                        return Ok(());
-                    };
-                    conn = upgraded;
-                    actions.extend(session.tls_established(&backend));
-                }
-                Action::UnwatchAll => {
-                    watched = None;
-                    for f in subscribed.drain() {
-                        if let Ok(addr) = sctx.folders.get(&sctx, f) {
-                            addr.do_send(Unsubscribe(me.clone()));
-                        }
-                    }
-                }
-                Action::Compress { pending } => {
-                    // RFC 4978 §3: the tagged OK goes out uncompressed, all after it not.
-                    conn.send(&mut out, limits.output_timeout).await?;
-                    conn = conn.compress(pending);
-                    actions.extend(session.compression_started(&backend));
-                }
-                Action::Authenticate { login, password } => {
-                    let password = String::from_utf8_lossy(&password.0).into_owned();
-                    let account =
-                        match check_password(&sctx, "imap", &id, io.peer, login, password).await {
-                            Checked::Ok(a) => Some(a),
-                            Checked::Failed | Checked::Unavailable => None,
-                        };
-                    actions.extend(session.resume_auth(account, &backend));
-                }
-                Action::WatchAccounts(owners) => link.watch(&sctx, owners),
-                Action::Watch(folder) => {
-                    watched = folder;
-                    if let Some(f) = folder {
-                        // One subscription per folder for the session's life; changes of
-                        // folders no longer selected are dropped by `to_change`.
-                        if subscribed.insert(f) {
-                            match sctx.folders.get(&sctx, f) {
-                                Ok(addr) => addr.do_send(Subscribe(me.clone())),
-                                Err(e) => tracing::warn!("cannot watch folder {f}: {e}"),
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if !out.is_empty() {
-            sctx.stats.imap_output_queued(out.len());
-            // Waits for the socket: a client that reads slowly holds up the next chunk of
-            // a FETCH, never makes the session hold more.
-            conn.send(&mut out, limits.output_timeout).await?;
-        }
-        if session.has_more_output() {
-            // The next chunk of a FETCH (fetch_stream.rs); no input is read meanwhile, so
-            // pipelined commands wait in the session's bounded input buffer.
-            let b = StoreBackend { ctx: sctx.clone() };
-            let (back, acts) = on_blocking_pool(session, move |s| s.resume(&b)).await?;
-            session = back;
-            actions.extend(acts);
-            continue;
-        }
-        // A big response grew the buffer; an idle session should not keep it.
-        if out.capacity() > 64 * 1024 {
-            out = Vec::with_capacity(4096);
-        }
-        // After UNAUTHENTICATE (RFC 8437) the next login has `login_timeout` again.
-        login.track(!session.is_authenticated(), limits.login_timeout);
-        literal.track(session.in_literal(), limits.literal_timeout);
-        command.track(
-            session.is_authenticated() && session.mid_command() && !session.in_literal(),
-            limits.idle_timeout,
-        );
-        let until = if session.is_authenticated() {
-            earliest(Some(limits.idle_timeout), &[literal, command])
-        } else {
-            earliest(None, &[login, literal])
-        };
-        if let Some(owed) = session.streaming() {
-            // The client owes these bytes whatever happens, so waiting for a whole piece
-            // cannot stall it; no select! here, which could drop a half-read piece.
-            match read_piece(&mut conn, owed, until).await? {
-                Piece::Eof => return Ok(()),
-                Piece::TimedOut => actions.extend(session.timeout()),
-                Piece::Bytes(bytes) => {
-                    let b = StoreBackend { ctx: sctx.clone() };
-                    let (back, acts) =
-                        on_blocking_pool(session, move |s| s.receive(&bytes, &b)).await?;
-                    session = back;
-                    actions.extend(acts);
-                }
-            }
-            continue;
-        }
-        tokio::select! {
-            read = read_before(&mut conn, &mut buf, until) => match read? {
-                Read::Expired => {
-                    tracing::info!(
-                        authenticated = session.is_authenticated(),
-                        in_literal = session.in_literal(),
-                        "deadline passed; closing"
-                    );
-                    actions.extend(session.timeout());
-                }
-                Read::Eof => return Ok(()),
-                Read::Bytes(n) => {
-                    // Off the arbiter: a long FETCH or SEARCH must not hold up the
-                    // quick commands (NOOP, IDLE's DONE) of the sessions sharing it.
-                    let bytes = buf[..n].to_vec();
-                    let b = StoreBackend { ctx: sctx.clone() };
-                    let (back, acts) =
-                        on_blocking_pool(session, move |s| s.receive(&bytes, &b)).await?;
-                    session = back;
-                    actions.extend(acts);
-                }
-            },
-            Some(change) = changes.recv() => {
-                if let Some(c) = to_change(change, watched) {
-                    actions.extend(session.folder_changed(c, &backend));
-                }
-            }
-            Some(event) = link.rx.recv() => {
-                actions.extend(link.deliver(event, &mut session, &backend));
-            }
-            _ = shutdown.changed() => actions.extend(session.shutdown()),
-        }
-    }
-}
-
-/// What [`read_piece`] got.
-enum Piece {
-    Bytes(Vec<u8>),
-    Eof,
-    TimedOut,
-}
-
-/// Reads up to [`STREAM_PIECE`] bytes of a streaming literal, `owed` being what is left of
-/// it: as many reads as it takes to fill the piece (or to finish the literal).
-async fn read_piece(
-    conn: &mut Conn,
-    owed: u64,
-    until: Option<tokio::time::Instant>,
-) -> std::io::Result<Piece> {
-    let want = usize::try_from(owed).map_or(STREAM_PIECE, |o| o.clamp(1, STREAM_PIECE));
-    let mut piece = vec![0u8; want];
-    let mut got = 0;
-    while got < want {
-        match read_before(conn, &mut piece[got..], until).await? {
-            Read::Expired if got == 0 => return Ok(Piece::TimedOut),
-            Read::Eof if got == 0 => return Ok(Piece::Eof),
-            Read::Expired | Read::Eof => break,
-            Read::Bytes(n) => got += n,
-        }
-    }
-    piece.truncate(got);
-    Ok(Piece::Bytes(piece))
 }

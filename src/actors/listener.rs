@@ -1,11 +1,9 @@
 //! Listeners: bind every configured service, accept connections within the limits, and hand
 //! each socket to a session actor on a session arbiter.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix::Actor;
 use tokio::io::AsyncWriteExt;
@@ -13,8 +11,9 @@ use tokio::net::TcpListener;
 
 use super::imap_session::ImapSessionActor;
 use super::pop3_session::Pop3SessionActor;
+use super::session::limits::{ConnGuard, ConnLimiter};
 use super::smtp_session::SmtpSessionActor;
-use super::supervisor::{lock, supervise_task};
+use super::supervisor::supervise_task;
 use super::ServerContext;
 use crate::config::Config;
 use crate::protocols::smtp::Service;
@@ -92,61 +91,6 @@ pub fn bind_error(service: &str, addr: SocketAddr, e: &std::io::Error) -> String
         _ => format!("check [listeners] {service}"),
     };
     format!("cannot listen for {service} on {addr}: {e} — {remedy}")
-}
-
-/// Connection limits across the SMTP listeners: in total and per client address.
-#[derive(Debug, Default)]
-pub struct ConnLimiter {
-    total: AtomicUsize,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// Holds one connection's place; released on drop.
-#[derive(Debug)]
-pub struct ConnGuard {
-    limiter: Arc<ConnLimiter>,
-    ip: IpAddr,
-}
-
-impl ConnLimiter {
-    pub fn try_acquire(
-        self: &Arc<Self>,
-        ip: IpAddr,
-        max_total: usize,
-        max_per_ip: usize,
-    ) -> Option<ConnGuard> {
-        let mut per_ip = lock(&self.per_ip);
-        let n = per_ip.entry(ip).or_insert(0);
-        if *n >= max_per_ip || self.total.load(Ordering::SeqCst) >= max_total {
-            if *n == 0 {
-                per_ip.remove(&ip);
-            }
-            return None;
-        }
-        *n += 1;
-        self.total.fetch_add(1, Ordering::SeqCst);
-        Some(ConnGuard {
-            limiter: self.clone(),
-            ip,
-        })
-    }
-
-    pub fn total(&self) -> usize {
-        self.total.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        let mut per_ip = lock(&self.limiter.per_ip);
-        if let Some(n) = per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&self.ip);
-            }
-        }
-        self.limiter.total.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// What an acceptor needs to know about its service.
@@ -249,7 +193,7 @@ pub fn smtp_spec(name: &'static str, service: Service) -> ServiceSpec {
         spawn: Box::new(move |ctx, stream, peer, guard| {
             let arbiter = ctx.session_arbiter().clone();
             SmtpSessionActor::start_in_arbiter(&arbiter, move |_| {
-                SmtpSessionActor::new(ctx, service, name, stream, peer, guard)
+                SmtpSessionActor::new(ctx, name, service, stream, peer, guard)
             });
         }),
     }
@@ -288,21 +232,6 @@ pub fn pop3_spec(name: &'static str, implicit_tls: bool) -> ServiceSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_total_and_per_ip() {
-        let l = Arc::new(ConnLimiter::default());
-        let a: IpAddr = "127.0.0.1".parse().unwrap();
-        let b: IpAddr = "127.0.0.2".parse().unwrap();
-        let g1 = l.try_acquire(a, 3, 2).unwrap();
-        let _g2 = l.try_acquire(a, 3, 2).unwrap();
-        assert!(l.try_acquire(a, 3, 2).is_none(), "per-ip limit");
-        let _g3 = l.try_acquire(b, 3, 2).unwrap();
-        assert!(l.try_acquire(b, 3, 2).is_none(), "total limit");
-        drop(g1);
-        assert_eq!(l.total(), 2);
-        assert!(l.try_acquire(a, 3, 2).is_some());
-    }
 
     #[test]
     fn bind_errors_name_port_and_remedy() {

@@ -6,11 +6,11 @@
 //! supervisor (server.rs)
 //! ├─ listener/<service>          acceptors: connection limits, hand sockets to session arbiters
 //! │   └─ Smtp/Imap/Pop3SessionActor  one per connection, a shell around protocols::<proto>::Session
-//! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over sled records
-//! │   └─ (remote) one connection worker per destination   outbound SMTP, see remote_queue.rs
+//! ├─ queue/{inbound,local,remote,deferred,toarchive,bad}   queue actors over stored records
+//! │   └─ (remote) one connection worker per destination   outbound SMTP, see queues/remote.rs
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
 //! ├─ fetch/<source id>           FetcherActor, one per MultiPOP/DomainPOP source
-//! └─ control                      the console's Unix socket
+//! └─ control                      the console's Unix socket (served by admin::socket)
 //! ```
 //!
 //! Queue and folder actors run on the `core` arbiter, sessions on the session arbiters
@@ -23,12 +23,7 @@
 pub mod account_events;
 pub mod auth;
 pub mod authlog;
-pub mod client_tls;
-pub mod conn;
-pub mod control;
 pub mod credential_cache;
-pub mod deadline;
-pub mod deflate;
 pub mod fetcher;
 pub mod folder;
 pub mod header_cache;
@@ -39,12 +34,11 @@ pub mod listener;
 pub mod pop3_backend;
 pub mod pop3_session;
 pub mod queues;
-pub mod remote_queue;
 pub mod screen;
+pub mod session;
 pub mod smtp_session;
 pub mod stats;
 pub mod supervisor;
-pub mod tls;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};

@@ -1,193 +1,179 @@
-//! `Pop3SessionActor`: the IO shell around [`protocols::pop3::Session`]. It reads bytes,
-//! feeds them to the session and performs its actions: write, STLS (RFC 2595 §4; the
-//! session has already dropped input that came before the handshake), password check,
-//! close. The session's backend ([`Pop3StoreBackend`]) holds the maildrop lock; it is
-//! dropped with the session, so the lock never outlives the connection.
+//! `Pop3SessionActor`: the POP3 adapter of the session shell (`session::shell`) around
+//! [`protocols::pop3::Session`]. The shell reads bytes and performs the common actions
+//! (write, STLS — RFC 2595 §4; the session has already dropped input that came before the
+//! handshake —, password check, close); here is what is POP3's own. The session's backend
+//! ([`Pop3StoreBackend`]) holds the maildrop lock; it is dropped with the session, so the
+//! lock never outlives the connection.
 //!
 //! Timeouts: the login must be done within `[pop3] login_timeout` of connecting (a whole-unit
 //! deadline, see `deadline`), then `idle_timeout` between reads (RFC 1939 §3: at least 10
 //! minutes). On server shutdown the session says so and closes without UPDATE.
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::Duration;
 
-use actix::prelude::*;
-use tracing::Instrument;
+use actix::Context;
+use tokio::time::Instant;
 
-use super::auth::{check_password, Checked};
-use super::conn::{on_blocking_pool, Conn};
-use super::deadline::{earliest, read_before, Read, UnitDeadline};
-use super::listener::ConnGuard;
+use super::auth::Checked;
 use super::pop3_backend::Pop3StoreBackend;
-use super::supervisor::session_future;
-use super::ServerContext;
+use super::session::shell::{no_event, Opening, ProtocolSession, SessionActor, ShellAction};
+use crate::config::Pop3Config;
+use crate::net::conn::{on_blocking_pool, Conn};
+use crate::net::deadline::{earliest, UnitDeadline};
 use crate::protocols::pop3::{Action, AuthAnswer, Session, SessionConfig};
 
-/// POP3 commands are short lines; the buffer bounds how much pipelined input one read takes.
-const READ_BUFFER: usize = 4 * 1024;
+pub type Pop3SessionActor = SessionActor<Pop3Session>;
 
-pub struct Pop3SessionActor {
-    ctx: Arc<ServerContext>,
-    name: &'static str,
-    io: Option<SessionIo>,
+/// The POP3 session with its backend and deadlines.
+pub struct Pop3Session {
+    session: Session,
+    backend: Pop3StoreBackend,
+    limits: Pop3Config,
+    /// The login must be done within `login_timeout` of connecting (the TLS handshake
+    /// included), however the bytes trickle in; see `deadline`.
+    login: UnitDeadline,
+    /// A logged-in client's command line must arrive whole within `idle_timeout` of its
+    /// first byte (a line dripped a byte at a time would restart the per-read timeout).
+    command: UnitDeadline,
 }
 
-struct SessionIo {
-    implicit_tls: bool,
-    stream: std::net::TcpStream,
-    peer: SocketAddr,
-    _guard: ConnGuard,
-}
+impl ProtocolSession for Pop3Session {
+    /// Whether TLS is implicit (pop3s).
+    type Params = bool;
+    type Action = Action;
+    type Own = Infallible;
+    type Links = ();
+    type Wiring = ();
+    type Event = Infallible;
+    /// POP3 commands are short lines; the buffer bounds how much pipelined input one read
+    /// takes.
+    const READ_BUFFER: usize = 4 * 1024;
 
-impl Pop3SessionActor {
-    pub fn new(
-        ctx: Arc<ServerContext>,
-        name: &'static str,
-        implicit_tls: bool,
-        stream: std::net::TcpStream,
-        peer: SocketAddr,
-        guard: ConnGuard,
-    ) -> Pop3SessionActor {
-        Pop3SessionActor {
-            ctx,
-            name,
-            io: Some(SessionIo {
-                implicit_tls,
-                stream,
-                peer,
-                _guard: guard,
-            }),
-        }
-    }
-}
-
-impl Actor for Pop3SessionActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.ctx.stats.session_opened(self.name);
-        let Some(io) = self.io.take() else {
-            ctx.stop();
-            return;
-        };
-        let sctx = self.ctx.clone();
-        let id = sctx.new_session_id();
-        let span = tracing::info_span!("pop3", service = self.name, session = %id, peer = %io.peer);
-        let fut = async move {
-            if let Err(e) = run(sctx, io, id).await {
-                tracing::debug!("session ended: {e}");
-            }
-        }
-        .instrument(span);
-        ctx.spawn(session_future(self.ctx.clone(), self.name, fut));
+    fn implicit_tls(params: &bool) -> bool {
+        *params
     }
 
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.ctx.stats.session_closed(self.name);
+    fn span(service: &'static str, id: &str, peer: SocketAddr) -> tracing::Span {
+        tracing::info_span!("pop3", service, session = %id, peer = %peer)
     }
-}
 
-async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Result<()> {
-    let config = sctx.config();
-    let tls = sctx.tls();
-    let limits = &config.pop3;
-    // The login must be done within `login_timeout` of connecting (the TLS handshake
-    // included), however the bytes trickle in; see `deadline`.
-    let mut login = UnitDeadline::starting_now(limits.login_timeout);
-    // A logged-in client's command line must arrive whole within `idle_timeout` of its
-    // first byte (a line dripped a byte at a time would restart the per-read timeout).
-    let mut command = UnitDeadline::default();
-    let Some(mut conn) = Conn::accept(io.stream, io.implicit_tls, tls.clone()).await? else {
-        return Ok(());
-    };
-    let mut session = Session::new(
-        SessionConfig {
-            hostname: config.hostname.clone(),
-            starttls_available: tls.is_some(),
-            // Plaintext logins only ever from this machine, as for IMAP; everyone else must
-            // use TLS.
-            allow_plaintext: limits.allow_plaintext_login && io.peer.ip().is_loopback(),
-        },
-        io.implicit_tls,
-    );
-    let mut backend = Pop3StoreBackend::new(sctx.clone());
-    let mut shutdown = sctx.shutdown_signal();
-    let mut actions: VecDeque<Action> = session.greeting().into();
-    let mut out: Vec<u8> = Vec::with_capacity(4096);
-    let mut buf = vec![0u8; READ_BUFFER];
-    loop {
-        while let Some(action) = actions.pop_front() {
-            match action {
-                Action::Send(bytes) => out.extend_from_slice(&bytes),
-                Action::Close => return conn.close_with(&mut out, limits.output_timeout).await,
-                Action::StartTls => {
-                    let Some(upgraded) = conn
-                        .start_tls(&mut out, tls.clone(), limits.output_timeout)
-                        .await?
-                    else {
-                        return Ok(());
-                    };
-                    conn = upgraded;
-                    actions.extend(session.tls_established(&mut backend));
-                }
-                Action::Authenticate { login, password } => {
-                    let answer = match check_password(
-                        &sctx, "pop3", &id, io.peer, login, password.0,
-                    )
-                    .await
-                    {
-                        Checked::Ok(a) => AuthAnswer::Account(a),
-                        Checked::Failed => AuthAnswer::Rejected,
-                        Checked::Unavailable => AuthAnswer::Unavailable,
-                    };
-                    // The login takes the maildrop's snapshot: storage work, off the arbiter.
-                    let ((s, b), acts) = on_blocking_pool((session, backend), move |(s, b)| {
-                        s.resume_auth(answer, b)
-                    })
-                    .await?;
-                    (session, backend) = (s, b);
-                    actions.extend(acts);
-                }
-            }
-        }
-        if !out.is_empty() {
-            conn.send(&mut out, limits.output_timeout).await?;
-            // A big RETR grew the buffer; do not keep megabytes between commands.
-            if out.capacity() > 64 * 1024 {
-                out = Vec::with_capacity(4096);
-            }
-        }
-        let until = if session.is_authenticated() {
-            login.stop();
-            command.track(session.buffered() > 0, limits.idle_timeout);
-            earliest(Some(limits.idle_timeout), &[command])
-        } else {
-            login.at()
-        };
-        tokio::select! {
-            read = read_before(&mut conn, &mut buf, until) => match read? {
-                Read::Expired => {
-                    tracing::info!(
-                        authenticated = session.is_authenticated(),
-                        "deadline passed; closing"
-                    );
-                    actions.extend(session.timeout(&mut backend));
-                }
-                Read::Eof => return Ok(()),
-                Read::Bytes(n) => {
-                    // RETR reads bodies and QUIT waits for the expunge's commit: off the
-                    // arbiter, so the sessions sharing it are not held up.
-                    let bytes = buf[..n].to_vec();
-                    let ((s, b), acts) = on_blocking_pool((session, backend), move |(s, b)| {
-                        s.receive(&bytes, b)
-                    })
-                    .await?;
-                    (session, backend) = (s, b);
-                    actions.extend(acts);
-                }
+    fn wire(_ctx: &mut Context<SessionActor<Self>>, _links: &mut ()) {}
+
+    fn new(opening: &Opening<'_>, implicit_tls: bool, _wiring: ()) -> Pop3Session {
+        let limits = opening.config.pop3.clone();
+        let session = Session::new(
+            SessionConfig {
+                hostname: opening.config.hostname.clone(),
+                starttls_available: opening.tls_available,
+                // Plaintext logins only ever from this machine, as for IMAP; everyone else
+                // must use TLS.
+                allow_plaintext: limits.allow_plaintext_login && opening.peer.ip().is_loopback(),
             },
-            _ = shutdown.changed() => actions.extend(session.shutdown(&mut backend)),
+            implicit_tls,
+        );
+        Pop3Session {
+            session,
+            backend: Pop3StoreBackend::new(opening.sctx.clone()),
+            login: UnitDeadline::starting_now(limits.login_timeout),
+            command: UnitDeadline::default(),
+            limits,
         }
+    }
+
+    fn greeting(&mut self) -> Vec<Action> {
+        self.session.greeting()
+    }
+
+    fn classify(action: Action) -> ShellAction<Infallible> {
+        match action {
+            Action::Send(bytes) => ShellAction::Send(bytes),
+            Action::StartTls => ShellAction::StartTls,
+            Action::Authenticate { login, password } => ShellAction::Authenticate {
+                protocol: "pop3".into(),
+                login,
+                password: password.0,
+            },
+            Action::Close => ShellAction::Close,
+        }
+    }
+
+    fn stall(&self) -> Duration {
+        self.limits.output_timeout
+    }
+
+    async fn receive(self, input: Cow<'_, [u8]>) -> io::Result<(Self, Vec<Action>)> {
+        // RETR reads bodies and QUIT waits for the expunge's commit: off the arbiter, so
+        // the sessions sharing it are not held up.
+        let bytes = input.into_owned();
+        self.off_arbiter(move |s, b| s.receive(&bytes, b)).await
+    }
+
+    async fn authenticated(self, checked: Checked) -> io::Result<(Self, Vec<Action>)> {
+        let answer = match checked {
+            Checked::Ok(a) => AuthAnswer::Account(a),
+            Checked::Failed => AuthAnswer::Rejected,
+            Checked::Unavailable => AuthAnswer::Unavailable,
+        };
+        // The login takes the maildrop's snapshot: storage work, off the arbiter.
+        self.off_arbiter(move |s, b| s.resume_auth(answer, b)).await
+    }
+
+    fn tls_established(&mut self) -> Vec<Action> {
+        self.session.tls_established(&mut self.backend)
+    }
+
+    async fn perform(&mut self, action: Infallible, _conn: &Conn) -> Vec<Action> {
+        match action {}
+    }
+
+    fn deadline(&mut self, _replied: bool) -> Option<Instant> {
+        if self.session.is_authenticated() {
+            self.login.stop();
+            let idle = self.limits.idle_timeout;
+            self.command.track(self.session.buffered() > 0, idle);
+            earliest(Some(idle), &[self.command])
+        } else {
+            self.login.at()
+        }
+    }
+
+    fn log_expiry(&self) {
+        tracing::info!(
+            authenticated = self.session.is_authenticated(),
+            "deadline passed; closing"
+        );
+    }
+
+    fn timeout(&mut self) -> Vec<Action> {
+        self.session.timeout(&mut self.backend)
+    }
+
+    fn shutdown(&mut self) -> Vec<Action> {
+        self.session.shutdown(&mut self.backend)
+    }
+
+    async fn next_event(&mut self) -> Infallible {
+        no_event().await
+    }
+
+    fn on_event(&mut self, event: Infallible) -> Vec<Action> {
+        match event {}
+    }
+}
+
+impl Pop3Session {
+    /// Runs `work` on the session and its backend on the blocking pool.
+    async fn off_arbiter(
+        mut self,
+        work: impl FnOnce(&mut Session, &mut Pop3StoreBackend) -> Vec<Action> + Send + 'static,
+    ) -> io::Result<(Self, Vec<Action>)> {
+        let ((s, b), acts) =
+            on_blocking_pool((self.session, self.backend), move |(s, b)| work(s, b)).await?;
+        (self.session, self.backend) = (s, b);
+        Ok((self, acts))
     }
 }

@@ -1,99 +1,224 @@
-//! `SmtpSessionActor`: the IO shell around [`protocols::smtp::Session`]. It reads bytes,
-//! feeds them to the session, and performs the actions the session returns: write replies,
-//! start TLS, check a password, enqueue a message durably (only then does the session say
-//! 250), close.
+//! `SmtpSessionActor`: the SMTP adapter of the session shell (`session::shell`) around
+//! [`protocols::smtp::Session`]. The shell reads bytes and performs the common actions
+//! (write, STARTTLS, password check, close); here is what is SMTP's own: enqueue a message
+//! durably (only then does the session say 250), the recipient and sender checks, and the
+//! command and DATA/BDAT deadlines.
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix::prelude::*;
-use tracing::Instrument;
+use actix::Context;
+use tokio::time::Instant;
 
-use super::auth::{check_password, Checked};
-use super::conn::Conn;
-use super::deadline::{read_before, Read, UnitDeadline};
-use super::listener::ConnGuard;
+use super::auth::Checked;
 use super::queues::{Enqueue, QueueError};
 use super::screen::{Offence, Reporter};
-use super::supervisor::session_future;
+use super::session::shell::{no_event, Opening, ProtocolSession, SessionActor, ShellAction};
 use super::ServerContext;
-use crate::config::DmarcEnforcement;
+use crate::config::Config;
+use crate::delivery::accept::{self, storage_to_enqueue};
+use crate::mailauth;
 use crate::mailauth::sender::Verdict;
-use crate::mailauth::{self, Disposition};
-use crate::protocols::smtp::requiretls;
+use crate::net::conn::Conn;
+use crate::net::deadline::UnitDeadline;
 use crate::protocols::smtp::{
     received_header, rfc5322_date, Action, Answer, Directory, EnqueueError, Envelope, PeerInfo,
     RecipientCheck, SenderCheck, Service, Session, SessionConfig,
 };
-use crate::storage::{
-    Destination, EnvelopeParams, QueueRecipient, QueueRecord, RecipientKind, StorageError, Store,
-};
+use crate::storage::{Destination, RecipientKind, StorageError, Store};
 
-const READ_BUFFER: usize = 16 * 1024;
+pub type SmtpSessionActor = SessionActor<SmtpSession>;
 
-pub struct SmtpSessionActor {
-    ctx: Arc<ServerContext>,
-    name: &'static str,
-    io: Option<SessionIo>,
+/// The SMTP session with what its checks and actions need, and its deadlines.
+pub struct SmtpSession {
+    session: Session,
+    env: SmtpEnv,
+    /// The next command line must arrive whole within `command_timeout` of the last reply
+    /// (a whole-unit deadline, see `deadline`)...
+    command: UnitDeadline,
+    /// ... a DATA/BDAT transfer within `data_timeout` of its start, however slowly the
+    /// bytes come.
+    data: UnitDeadline,
 }
 
-struct SessionIo {
+/// What the SMTP session's checks and actions use besides the session.
+struct SmtpEnv {
+    sctx: Arc<ServerContext>,
+    config: Arc<Config>,
+    store: Store,
     service: Service,
-    stream: std::net::TcpStream,
     peer: SocketAddr,
-    _guard: ConnGuard,
 }
 
-impl SmtpSessionActor {
-    pub fn new(
-        ctx: Arc<ServerContext>,
-        service: Service,
-        name: &'static str,
-        stream: std::net::TcpStream,
-        peer: SocketAddr,
-        guard: ConnGuard,
-    ) -> SmtpSessionActor {
-        SmtpSessionActor {
-            ctx,
-            name,
-            io: Some(SessionIo {
-                service,
-                stream,
-                peer,
-                _guard: guard,
-            }),
-        }
+impl SmtpEnv {
+    fn directory(&self) -> StoreDirectory<'_> {
+        let reporter = Reporter::new(&self.sctx.screen, &self.config.screening, self.peer.ip());
+        StoreDirectory(&self.store, reporter)
     }
 }
 
-impl Actor for SmtpSessionActor {
-    type Context = Context<Self>;
+impl ProtocolSession for SmtpSession {
+    type Params = Service;
+    type Action = Action;
+    /// `Enqueue`'s envelope.
+    type Own = Envelope;
+    type Links = ();
+    type Wiring = ();
+    type Event = Infallible;
+    const READ_BUFFER: usize = 16 * 1024;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.ctx.stats.session_opened(self.name);
-        let Some(io) = self.io.take() else {
-            ctx.stop();
-            return;
+    fn implicit_tls(service: &Service) -> bool {
+        *service == Service::Smtps
+    }
+
+    fn span(service: &'static str, id: &str, peer: SocketAddr) -> tracing::Span {
+        tracing::info_span!("smtp", service, session = %id, peer = %peer)
+    }
+
+    fn wire(_ctx: &mut Context<SessionActor<Self>>, _links: &mut ()) {}
+
+    fn new(opening: &Opening<'_>, service: Service, _wiring: ()) -> SmtpSession {
+        let config = opening.config;
+        let limits = &config.smtp;
+        let auth_enabled = match service {
+            Service::Smtp => limits.auth_on_smtp_port,
+            Service::Submission | Service::Smtps => true,
         };
-        let sctx = self.ctx.clone();
-        let id = sctx.new_session_id();
-        let span = tracing::info_span!("smtp", service = self.name, session = %id, peer = %io.peer);
-        let fut = async move {
-            if let Err(e) = run(sctx, io, id).await {
-                tracing::debug!("session ended: {e}");
-            }
+        let session_config = SessionConfig {
+            hostname: config.hostname.clone(),
+            service,
+            max_message_size: limits.max_message_size,
+            drop_size: limits.drop_connection_size,
+            max_recipients: limits.max_recipients,
+            auth_enabled,
+            auth_required: service != Service::Smtp,
+            allow_plaintext_auth: limits.allow_plaintext_auth,
+            starttls_available: opening.tls_available,
+            max_line_length: limits.max_line_length,
+        };
+        let peer = PeerInfo {
+            ip: opening.peer.ip(),
+            port: opening.peer.port(),
+            session_id: opening.id.to_string(),
+        };
+        SmtpSession {
+            session: Session::new(session_config, peer, opening.implicit_tls),
+            env: SmtpEnv {
+                sctx: opening.sctx.clone(),
+                config: config.clone(),
+                store: opening.sctx.store.clone(),
+                service,
+                peer: opening.peer,
+            },
+            command: UnitDeadline::default(),
+            data: UnitDeadline::default(),
         }
-        .instrument(span);
-        ctx.spawn(session_future(self.ctx.clone(), self.name, fut));
     }
 
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.ctx.stats.session_closed(self.name);
+    fn connected(&mut self) {
+        self.env.sctx.faults.hit("smtp.session");
+        self.command = UnitDeadline::starting_now(self.env.config.smtp.command_timeout);
+    }
+
+    fn greeting(&mut self) -> Vec<Action> {
+        self.session.greeting()
+    }
+
+    fn classify(action: Action) -> ShellAction<Envelope> {
+        match action {
+            Action::Send(bytes) => ShellAction::Send(bytes),
+            Action::StartTls => ShellAction::StartTls,
+            Action::Authenticate {
+                mechanism,
+                login,
+                password,
+                ..
+            } => ShellAction::Authenticate {
+                protocol: format!("smtp/{mechanism}"),
+                login,
+                password,
+            },
+            Action::Enqueue(envelope) => ShellAction::Own(envelope),
+            Action::Close => ShellAction::Close,
+        }
+    }
+
+    fn stall(&self) -> Duration {
+        self.env.config.smtp.command_timeout
+    }
+
+    async fn receive(mut self, input: Cow<'_, [u8]>) -> io::Result<(Self, Vec<Action>)> {
+        let acts = self.session.receive(&input, &self.env.directory());
+        Ok((self, acts))
+    }
+
+    async fn authenticated(mut self, checked: Checked) -> io::Result<(Self, Vec<Action>)> {
+        let answer = match checked {
+            Checked::Ok(account) => Answer::Auth(Some(account)),
+            Checked::Failed => Answer::Auth(None),
+            Checked::Unavailable => Answer::AuthTempFail,
+        };
+        let acts = self.session.resume(answer, &self.env.directory());
+        Ok((self, acts))
+    }
+
+    fn tls_established(&mut self) -> Vec<Action> {
+        self.session.tls_established(&self.env.directory())
+    }
+
+    async fn perform(&mut self, envelope: Envelope, conn: &Conn) -> Vec<Action> {
+        let env = &self.env;
+        let queued = enqueue(&env.sctx, envelope, env.service, conn.is_tls()).await;
+        self.session
+            .resume(Answer::Enqueued(queued), &self.env.directory())
+    }
+
+    fn deadline(&mut self, replied: bool) -> Option<Instant> {
+        let limits = &self.env.config.smtp;
+        let in_data = self.session.in_data();
+        self.data.track(in_data, limits.data_timeout);
+        if in_data {
+            self.command.stop();
+        } else if replied || self.command.at().is_none() {
+            self.command.restart(limits.command_timeout);
+        }
+        if in_data {
+            self.data.at()
+        } else {
+            self.command.at()
+        }
+    }
+
+    fn log_expiry(&self) {
+        tracing::info!(in_data = self.session.in_data(), "deadline passed; closing");
+    }
+
+    fn timeout(&mut self) -> Vec<Action> {
+        self.session.timeout()
+    }
+
+    /// Not while a message is being read or an answer is pending: the shell asks again.
+    fn shutdown(&mut self) -> Vec<Action> {
+        if self.session.in_data() || self.session.is_waiting() {
+            return Vec::new();
+        }
+        self.session.shutdown()
+    }
+
+    async fn next_event(&mut self) -> Infallible {
+        no_event().await
+    }
+
+    fn on_event(&mut self, event: Infallible) -> Vec<Action> {
+        match event {}
     }
 }
 
-/// Recipient checks straight from storage (a sled read: fast enough to do inline); unknown
+/// Recipient checks straight from storage (an index read: fast enough to do inline); unknown
 /// recipients and AUTH probes are reported to screening.
 struct StoreDirectory<'a>(&'a Store, Reporter<'a>);
 
@@ -156,136 +281,18 @@ impl StoreDirectory<'_> {
     }
 }
 
-async fn run(sctx: Arc<ServerContext>, io: SessionIo, id: String) -> std::io::Result<()> {
-    let config = sctx.config();
-    let tls = sctx.tls();
-    let implicit = io.service == Service::Smtps;
-    let Some(mut conn) = Conn::accept(io.stream, implicit, tls.clone()).await? else {
-        return Ok(());
-    };
-    sctx.faults.hit("smtp.session");
-    let limits = &config.smtp;
-    let auth_enabled = match io.service {
-        Service::Smtp => limits.auth_on_smtp_port,
-        Service::Submission | Service::Smtps => true,
-    };
-    let session_config = SessionConfig {
-        hostname: config.hostname.clone(),
-        service: io.service,
-        max_message_size: limits.max_message_size,
-        drop_size: limits.drop_connection_size,
-        max_recipients: limits.max_recipients,
-        auth_enabled,
-        auth_required: io.service != Service::Smtp,
-        allow_plaintext_auth: limits.allow_plaintext_auth,
-        starttls_available: tls.is_some(),
-        max_line_length: limits.max_line_length,
-    };
-    let peer = PeerInfo {
-        ip: io.peer.ip(),
-        port: io.peer.port(),
-        session_id: id.clone(),
-    };
-    let mut session = Session::new(session_config, peer, implicit);
-    let store = sctx.store.clone();
-    let reporter = Reporter::new(&sctx.screen, &config.screening, io.peer.ip());
-    let dir = StoreDirectory(&store, reporter);
-    let mut shutdown = sctx.shutdown_signal();
-    let mut shutting_down = sctx.is_shutting_down();
-    let mut actions: VecDeque<Action> = session.greeting().into();
-    let mut out: Vec<u8> = Vec::with_capacity(1024);
-    let mut buf = vec![0u8; READ_BUFFER];
-    // Whole-unit deadlines (see `deadline`): the next command line must arrive whole
-    // within `command_timeout` of the last reply, a DATA/BDAT transfer within
-    // `data_timeout` of its start, however slowly the bytes come.
-    let mut command = UnitDeadline::starting_now(limits.command_timeout);
-    let mut data = UnitDeadline::default();
-    loop {
-        let mut replied = false;
-        while let Some(action) = actions.pop_front() {
-            match action {
-                Action::Send(bytes) => {
-                    replied = true;
-                    out.extend_from_slice(&bytes);
-                }
-                Action::Close => return conn.close_with(&mut out, limits.command_timeout).await,
-                Action::StartTls => {
-                    let Some(upgraded) = conn
-                        .start_tls(&mut out, tls.clone(), limits.command_timeout)
-                        .await?
-                    else {
-                        return Ok(());
-                    };
-                    conn = upgraded;
-                    tracing::debug!(tls = ?conn.tls_info(), "STARTTLS done");
-                    actions.extend(session.tls_established(&dir));
-                }
-                Action::Authenticate {
-                    mechanism,
-                    login,
-                    password,
-                    ..
-                } => {
-                    let protocol = format!("smtp/{mechanism}");
-                    let checked = check_password(&sctx, &protocol, &id, io.peer, login, password);
-                    let answer = match checked.await {
-                        Checked::Ok(account) => Answer::Auth(Some(account)),
-                        Checked::Failed => Answer::Auth(None),
-                        Checked::Unavailable => Answer::AuthTempFail,
-                    };
-                    actions.extend(session.resume(answer, &dir));
-                }
-                Action::Enqueue(envelope) => {
-                    let queued = enqueue(&sctx, envelope, io.service, conn.is_tls()).await;
-                    let answer = Answer::Enqueued(queued);
-                    actions.extend(session.resume(answer, &dir));
-                }
-            }
-        }
-        if shutting_down && !session.in_data() && !session.is_waiting() {
-            actions.extend(session.shutdown());
-            if !actions.is_empty() {
-                continue;
-            }
-        }
-        if !out.is_empty() {
-            conn.send(&mut out, limits.command_timeout).await?;
-        }
-        let in_data = session.in_data();
-        data.track(in_data, limits.data_timeout);
-        if in_data {
-            command.stop();
-        } else if replied || command.at().is_none() {
-            command.restart(limits.command_timeout);
-        }
-        let until = if in_data { data.at() } else { command.at() };
-        tokio::select! {
-            read = read_before(&mut conn, &mut buf, until) => match read? {
-                Read::Expired => {
-                    tracing::info!(in_data, "deadline passed; closing");
-                    actions.extend(session.timeout());
-                }
-                Read::Eof => return Ok(()),
-                Read::Bytes(n) => actions.extend(session.receive(&buf[..n], &dir)),
-            },
-            _ = shutdown.changed(), if !shutting_down => shutting_down = true,
-        }
-    }
-}
-
-/// Makes the message durable in the inbound queue: body file (with the Received header,
-/// and the DKIM-Signature or Authentication-Results header, see [`authenticate`]) written
-/// and fsynced, queue record committed. Only then is the 250 sent.
+/// Makes the message durable in the inbound queue: the body file (with the Received header
+/// and the DKIM-Signature or Authentication-Results header, see [`accept::stored_content`])
+/// written, its queue record committed after the commit round's sync. Only then is the 250
+/// sent. What is accepted, and as which record, is [`accept`]'s decision; this does the IO.
 async fn enqueue(
     sctx: &Arc<ServerContext>,
     mut env: Envelope,
     service: Service,
     tls: bool,
 ) -> Result<String, EnqueueError> {
-    if let Some(user) = &env.auth_as {
-        check_header_senders(&sctx.store, user, &env.body)?;
-    }
-    let checked = authenticate(sctx, &mut env, service).await?;
+    accept::check_header_senders(&sctx.store, &env)?;
+    let checked = verify(sctx, &mut env, service).await?;
     let store = sctx.store.clone();
     let id = store.next_queue_id().map_err(storage_to_enqueue)?;
     let queue_id = format!("{id:016X}");
@@ -299,24 +306,10 @@ async fn enqueue(
     // keeps the body file until that transaction has referenced it (see
     // `BlobStore::put_pinned`): it lives to the end of this function.
     let (blob, size, _pin) = tokio::task::spawn_blocking(move || {
-        let mut top = checked.header;
-        top.push_str(&received);
-        // RFC 6376 §5: sign what the recipients get; the signature covers the submitted
-        // message, below our own trace fields.
-        if let Some(user) = &sign_as {
-            match sctx2
-                .mail_auth
-                .signer
-                .sign_submission(&sctx2.store, &body, user)
-            {
-                Ok(Some(sig)) => top.push_str(&sig),
-                Ok(None) => {}
-                Err(e) => tracing::warn!("message not DKIM-signed: {e}"),
-            }
-        }
-        let mut content = Vec::with_capacity(top.len() + body.len());
-        content.extend_from_slice(top.as_bytes());
-        content.extend_from_slice(&body);
+        let (store, signer) = (&sctx2.store, &sctx2.mail_auth.signer);
+        let header = &checked.header;
+        let sign_as = sign_as.as_deref();
+        let content = accept::stored_content(store, signer, header, &received, sign_as, &body);
         let size = content.len() as u64;
         let (blob, pin) = sctx2.store.blobs().write_pinned(&content)?;
         Ok((blob, size, pin))
@@ -324,58 +317,8 @@ async fn enqueue(
     .await
     .map_err(|e| EnqueueError::Temporary(e.to_string()))?
     .map_err(storage_to_enqueue)?;
-    // RFC 8689 REQUIRETLS from MAIL FROM, or asked for by a `+requiretls` recipient tag.
-    let tagged: Vec<Option<String>> = env
-        .recipients
-        .iter()
-        .map(|r| requiretls::strip_tag(&r.address))
-        .collect();
-    let requiretls = env.requiretls || tagged.iter().any(Option::is_some);
-    let recipients = env
-        .recipients
-        .iter()
-        .zip(tagged)
-        .map(|(r, stripped)| QueueRecipient {
-            address: stripped.unwrap_or_else(|| r.address.clone()),
-            original: r.address.clone(),
-            orcpt: r.orcpt.clone(),
-            notify: r.notify.as_ref().map(|n| {
-                n.iter()
-                    .map(|x| format!("{x:?}").to_uppercase())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }),
-            delivered: false,
-            last_error: None,
-        })
-        .collect();
-    let origin = format!(
-        "{} from {} [{}]{}",
-        env.protocol,
-        env.helo,
-        env.peer.ip,
-        if tls { " tls" } else { "" }
-    );
-    let record = QueueRecord {
-        params: EnvelopeParams {
-            body: Some(format!("{:?}", env.body_type)),
-            smtputf8: env.smtputf8,
-            ret: env.ret.as_ref().map(|r| format!("{r:?}").to_uppercase()),
-            envid: env.envid.clone(),
-            requiretls,
-        },
-        auth_as: env.auth_as.clone(),
-        folder: checked.folder,
-        ..QueueRecord::inbound(
-            id,
-            blob,
-            size,
-            env.mail_from.clone(),
-            recipients,
-            origin,
-            now,
-        )
-    };
+    let stored = accept::StoredBody { id, blob, size };
+    let record = accept::queue_record(&env, stored, checked.folder, tls, now);
     match sctx.queues().inbound.send(Enqueue(record)).await {
         Ok(Ok(_)) => {
             super::stats::Stats::add(&sctx.stats.messages_in, 1);
@@ -394,99 +337,35 @@ async fn enqueue(
     }
 }
 
-/// An authenticated user's message must not claim a From: or Sender: address the user may
-/// not use (`mailauth::sender`): 550 5.7.1 at the end of DATA/BDAT.
-fn check_header_senders(store: &Store, user: &str, body: &[u8]) -> Result<(), EnqueueError> {
-    match mailauth::sender::check_message(store, user, body) {
-        Ok(Verdict::Allowed) => Ok(()),
-        Ok(Verdict::Refused(reason)) => {
-            tracing::info!(user, "message refused: {reason}");
-            Err(EnqueueError::SenderRefused(reason))
-        }
-        Err(e) => Err(storage_to_enqueue(e)),
-    }
-}
-
-/// The result of [`authenticate`]: header text to prepend, and where local delivery goes.
-struct MailChecks {
-    header: String,
-    folder: Option<String>,
-}
-
-/// Mail from another server (smtp port, not authenticated) is checked when `[auth] verify`
-/// is on: SPF, DKIM, ARC and DMARC give one Authentication-Results header (forged ones with
-/// our name are removed from the message first), and the DMARC disposition refuses the
-/// message (550 5.7.1) or sends it to Junk. Other mail passes unchanged.
-async fn authenticate(
+/// Mail from another server is checked when [`accept::wants_verification`] says so: SPF,
+/// DKIM, ARC and DMARC over DNS give one Authentication-Results header (forged ones with our
+/// name are removed from the message first), and [`accept::judge`] decides what the DMARC
+/// policy makes of it. Other mail passes unchanged.
+async fn verify(
     sctx: &Arc<ServerContext>,
     env: &mut Envelope,
     service: Service,
-) -> Result<MailChecks, EnqueueError> {
-    let mut checked = MailChecks {
-        header: String::new(),
-        folder: None,
-    };
+) -> Result<accept::Checks, EnqueueError> {
     let config = sctx.config();
-    let trusted = config
-        .auth
-        .trusted_networks
-        .iter()
-        .any(|n| n.contains(env.peer.ip));
-    if service != Service::Smtp || env.auth_as.is_some() || !config.auth.verify || trusted {
-        return Ok(checked);
+    if !accept::wants_verification(&config.auth, service, env) {
+        return Ok(accept::Checks::default());
     }
     let hostname = &config.hostname;
-    if let Some(cleaned) = mailauth::results::strip_forged(&env.body, hostname) {
-        env.body = cleaned;
-    }
+    accept::strip_forged_results(env, hostname);
     let verifier = match sctx.mail_auth.verifier(&config) {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!("mail authentication unavailable: {e}");
-            return Ok(checked);
+            return Ok(accept::Checks::default());
         }
     };
-    let summary = verifier
-        .check(
-            hostname,
-            mailauth::Inbound {
-                ip: env.peer.ip,
-                helo: &env.helo,
-                mail_from: &env.mail_from,
-                message: &env.body,
-            },
-        )
-        .await;
-    checked.header = mailauth::results::format_header(hostname, &summary);
-    let enforce = config.auth.dmarc_policy == DmarcEnforcement::Enforce;
-    let domain = summary.dmarc.from_domain.as_deref().unwrap_or("the sender");
-    match mailauth::results::disposition(&summary.dmarc, enforce) {
-        Disposition::Deliver => {}
-        Disposition::Quarantine => {
-            tracing::info!(from = %env.mail_from, "DMARC quarantine: to Junk");
-            checked.folder = Some(JUNK.to_string());
-        }
-        Disposition::Reject => {
-            tracing::info!(from = %env.mail_from, "DMARC reject");
-            return Err(EnqueueError::PolicyRejected(format!(
-                "DMARC check failed and {domain} asks receivers to reject such mail"
-            )));
-        }
-    }
-    Ok(checked)
-}
-
-/// Where a quarantined message goes (the folder every account gets, special-use \Junk).
-const JUNK: &str = "Junk";
-
-fn storage_to_enqueue(e: StorageError) -> EnqueueError {
-    match &e {
-        StorageError::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
-            EnqueueError::InsufficientStorage
-        }
-        _ => {
-            tracing::error!("enqueue failed: {e}");
-            EnqueueError::Temporary("local error in processing".into())
-        }
-    }
+    let inbound = mailauth::Inbound {
+        ip: env.peer.ip,
+        helo: &env.helo,
+        mail_from: &env.mail_from,
+        message: &env.body,
+    };
+    let summary = verifier.check(hostname, inbound).await;
+    let enforcement = config.auth.dmarc_policy;
+    accept::judge(&summary, hostname, enforcement, &env.mail_from)
 }

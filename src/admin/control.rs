@@ -1,5 +1,5 @@
 //! The control socket (`data_dir/control.sock`): how the console and the one-shot CLI reach
-//! the running server, which alone owns sled (docs/architecture.md §4).
+//! the running server, which alone owns the store (docs/architecture.md §4).
 //!
 //! Protocol: newline-delimited JSON over a Unix stream socket. The client sends one request per
 //! line, `{"line":"account add bob@x --password pw"}`, and reads one response per line,

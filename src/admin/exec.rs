@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{AdminCommand, PUBLIC};
+use crate::actors::queues::{self, Change};
 use crate::mailauth::keys;
 use crate::storage::{
     DkimAlgorithm, FolderId, FolderState, QueueName, QueueRecord, Store, ANYONE, PUBLIC_OWNER,
@@ -104,34 +105,12 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
             let rec = find(store, *id)?;
             show(&rec)
         }
-        AdminCommand::QueueRetry(id) => queue_retry(store, *id)?,
+        AdminCommand::QueueRetry(id) => queue_offline(store, Change::Retry(*id))?,
         AdminCommand::QueueMove { id, to } => {
-            let to: QueueName = to.parse().map_err(|_| unknown_queue(to))?;
-            let rec = find(store, *id)?;
-            if rec.queue == to {
-                return Err(format!("{id:016X} is already in the {} queue", to.as_str()));
-            }
-            let moved = QueueRecord {
-                queue: to,
-                due: None,
-                ..rec.clone()
-            };
-            store
-                .queue_replace(rec.queue, *id, std::slice::from_ref(&moved))
-                .map_err(s)?;
-            commit(store)?;
-            format!(
-                "{id:016X} moved from {} to {}",
-                rec.queue.as_str(),
-                to.as_str()
-            )
+            let to = to.parse().map_err(|_| unknown_queue(to))?;
+            queue_offline(store, Change::MoveTo { id: *id, to })?
         }
-        AdminCommand::QueueDelete(id) => {
-            let rec = find(store, *id)?;
-            store.queue_delete(rec.queue, *id).map_err(s)?;
-            commit(store)?;
-            format!("{id:016X} deleted from the {} queue", rec.queue.as_str())
-        }
+        AdminCommand::QueueDelete(id) => queue_offline(store, Change::Delete(*id))?,
         AdminCommand::FolderList(owner) => folder_list(store, owner)?,
         AdminCommand::FolderCreate { owner, name } => {
             store
@@ -280,25 +259,12 @@ fn dkim_list(store: &Store, domain: &str) -> Result<String, String> {
     Ok(out.trim_end().to_string())
 }
 
-/// Moves a record from whatever queue holds it back to inbound, to be routed again now.
-pub fn queue_retry(store: &Store, id: u64) -> Result<String, String> {
-    let rec = find(store, id)?;
-    if rec.queue == QueueName::Inbound {
-        return Ok(format!("{id:016X} is already in the inbound queue"));
-    }
-    let again = QueueRecord {
-        queue: QueueName::Inbound,
-        due: None,
-        ..rec.clone()
-    };
-    store
-        .queue_replace(rec.queue, id, std::slice::from_ref(&again))
-        .map_err(|e| e.to_string())?;
-    commit(store)?;
-    Ok(format!(
-        "{id:016X} moved from {} to inbound for another attempt",
-        rec.queue.as_str()
-    ))
+/// A queue command without a running server: applied by the queue module directly (no
+/// worker can have the record then). The running server sends it to the queue actors.
+fn queue_offline(store: &Store, change: Change) -> Result<String, String> {
+    queues::apply_offline(store, &change)
+        .map(|done| done.text())
+        .map_err(|e| e.to_string())
 }
 
 /// The storage owner for a command's owner word (`public` → [`PUBLIC_OWNER`]).
@@ -442,7 +408,7 @@ pub fn find(store: &Store, id: u64) -> Result<QueueRecord, String> {
         })
 }
 
-fn unknown_queue(name: &str) -> String {
+pub fn unknown_queue(name: &str) -> String {
     format!("unknown queue '{name}': use inbound, local, remote, deferred, toarchive or bad")
 }
 

@@ -1,6 +1,6 @@
 //! The `source` (MultiPOP) and `domainpop` (DomainPOP) commands: their option values,
 //! checked when a line is parsed, and their store-level execution. Running a source needs
-//! the live server (`actors::control`).
+//! the live server (`admin::socket`).
 
 use std::fmt::Write as _;
 

@@ -22,6 +22,7 @@ pub mod fetch;
 mod fetch_tests;
 mod parse;
 pub mod screen;
+pub mod socket;
 #[cfg(test)]
 mod tests;
 mod words;

@@ -109,7 +109,7 @@ impl LineConn {
                 "the server sent data before the TLS handshake".into(),
             ));
         }
-        let name = crate::actors::client_tls::server_name(host);
+        let name = crate::net::client_tls::server_name(host);
         let connect = tokio_rustls::TlsConnector::from(config).connect(name, self.stream);
         let tls = tokio::time::timeout(self.timeout, connect)
             .await

@@ -18,7 +18,7 @@
 //!
 //! Implementation notes:
 //! - Exactly once: a message's seen mark (its UIDL, or UIDVALIDITY:UID) is written in the
-//!   same sled transaction as its queue records, and the remote copy is deleted only after
+//!   same storage transaction as its queue records, and the remote copy is deleted only after
 //!   that transaction is durable. A crash at any point either refetches a message whose
 //!   records were lost with their mark, or deletes remotely, on the next run, one that is
 //!   marked. A message is never taken in twice and never deleted unread.

@@ -147,7 +147,7 @@ async fn auth_plain_when_offered_and_refusals() {
     let (conn, server) = scripted("S: +OK hi\nC: CAPA\nS: +OK\nS: USER\nS: .");
     let mut c = Pop3Client::start(conn).await.unwrap();
     c.capa().await.unwrap();
-    let cfg = crate::actors::client_tls::client_config(false).unwrap();
+    let cfg = crate::net::client_tls::client_config(false).unwrap();
     assert!(matches!(
         c.stls(cfg, "localhost").await,
         Err(FetchError::Tls(_))

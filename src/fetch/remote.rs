@@ -100,9 +100,8 @@ impl Remote {
         password: &str,
         limits: Limits,
     ) -> Result<Remote, FetchError> {
-        let tls = || {
-            crate::actors::client_tls::client_config(source.verify_cert).map_err(FetchError::Tls)
-        };
+        let tls =
+            || crate::net::client_tls::client_config(source.verify_cert).map_err(FetchError::Tls);
         let host = &source.host;
         if source.tls == TlsMode::Implicit {
             conn = conn.start_tls(tls()?, host).await?;

@@ -17,7 +17,8 @@ use super::tls::TlsPolicy;
 use super::tlsrpt;
 use crate::config::Config;
 use crate::protocols::smtp::client::{Credentials, Outcome, OutgoingMessage, OutgoingRecipient};
-use crate::storage::{QueueRecord, Store, TlsResult};
+use crate::protocols::smtp::{DsnNotify, DsnRet};
+use crate::storage::{self, QueueRecord, Store, TlsResult};
 
 /// The destination key of the smarthost (all remote mail goes there when one is set).
 pub const SMARTHOST: &str = "[smarthost]";
@@ -297,7 +298,7 @@ pub fn outgoing(rec: &QueueRecord, indexes: &[usize], content: Vec<u8>) -> Outgo
         .filter_map(|i| rec.recipients.get(*i))
         .map(|r| OutgoingRecipient {
             address: r.address.clone(),
-            notify: r.notify.clone(),
+            notify: r.notify.as_ref().map(wire_notify),
             orcpt: r.orcpt.clone(),
         })
         .collect();
@@ -312,11 +313,27 @@ pub fn outgoing(rec: &QueueRecord, indexes: &[usize], content: Vec<u8>) -> Outgo
         recipients,
         eight_bit: !content.is_ascii(),
         needs_smtputf8,
-        ret: rec.params.ret.clone(),
+        ret: rec.params.ret.map(|r| match r {
+            storage::DsnRet::Full => DsnRet::Full,
+            storage::DsnRet::Hdrs => DsnRet::Hdrs,
+        }),
         envid: rec.params.envid.clone(),
         requiretls: rec.params.requiretls,
         content,
     }
+}
+
+/// A stored NOTIFY list as the client codec sends it.
+fn wire_notify(list: &storage::NotifyList) -> Vec<DsnNotify> {
+    list.keywords()
+        .iter()
+        .map(|k| match k {
+            storage::DsnNotify::Never => DsnNotify::Never,
+            storage::DsnNotify::Success => DsnNotify::Success,
+            storage::DsnNotify::Failure => DsnNotify::Failure,
+            storage::DsnNotify::Delay => DsnNotify::Delay,
+        })
+        .collect()
 }
 
 /// RFC 8689 §4.2.1: a REQUIRETLS message goes only over TLS whose certificate was

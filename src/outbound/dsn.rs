@@ -20,6 +20,7 @@ use mail_builder::mime::{BodyPart, MimePart};
 use mail_builder::MessageBuilder;
 
 use crate::protocols::smtp::rfc5322_date;
+use crate::storage::{DsnNotify, NotifyList};
 
 /// Largest original message returned whole in a failure DSN; larger ones return headers.
 pub const MAX_RETURNED: usize = 2 * 1024 * 1024;
@@ -45,23 +46,21 @@ impl Action {
     }
 
     /// The NOTIFY keyword that asks for this kind of report.
-    fn notify_keyword(self) -> &'static str {
+    fn notify_keyword(self) -> DsnNotify {
         match self {
-            Action::Failed => "FAILURE",
-            Action::Delayed => "DELAY",
-            Action::Delivered | Action::Relayed => "SUCCESS",
+            Action::Failed => DsnNotify::Failure,
+            Action::Delayed => DsnNotify::Delay,
+            Action::Delivered | Action::Relayed => DsnNotify::Success,
         }
     }
 }
 
-/// Whether a recipient with `notify` (the RCPT NOTIFY value, upper case, comma separated)
-/// wants a report of `action` (RFC 3461 §4.1).
-pub fn wanted(notify: Option<&str>, action: Action) -> bool {
+/// Whether a recipient with `notify` (its RCPT NOTIFY list) wants a report of `action`
+/// (RFC 3461 §4.1).
+pub fn wanted(notify: Option<&NotifyList>, action: Action) -> bool {
     match notify {
         None => matches!(action, Action::Failed | Action::Delayed),
-        Some(n) => n
-            .split(',')
-            .any(|k| k.trim().eq_ignore_ascii_case(action.notify_keyword())),
+        Some(n) => n.contains(action.notify_keyword()),
     }
 }
 
@@ -333,10 +332,13 @@ mod tests {
         assert!(wanted(None, Action::Failed));
         assert!(wanted(None, Action::Delayed));
         assert!(!wanted(None, Action::Delivered));
-        assert!(!wanted(Some("NEVER"), Action::Failed));
-        assert!(wanted(Some("SUCCESS,FAILURE"), Action::Relayed));
-        assert!(!wanted(Some("SUCCESS,FAILURE"), Action::Delayed));
-        assert!(wanted(Some("delay"), Action::Delayed));
+        let list = |keywords: &[DsnNotify]| NotifyList::new(keywords.to_vec());
+        let never = list(&[DsnNotify::Never]);
+        let success_failure = list(&[DsnNotify::Success, DsnNotify::Failure]);
+        assert!(!wanted(Some(&never), Action::Failed));
+        assert!(wanted(Some(&success_failure), Action::Relayed));
+        assert!(!wanted(Some(&success_failure), Action::Delayed));
+        assert!(wanted(Some(&list(&[DsnNotify::Delay])), Action::Delayed));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!   names its version; more than one STSv1 record counts as none.
 //! - §3.2/§3.3: the policy is `https://mta-sts.<domain>/.well-known/mta-sts.txt`, fetched with
 //!   a certificate valid for that name, no redirects, bounded in time and size.
-//! - §5.1: the policy is cached (sled, `v1/mta_sts`) with the TXT id it was fetched under, for
+//! - §5.1: the policy is cached (the store's TLS policy cache) with the TXT id it was fetched under, for
 //!   `max_age`. A cached, unexpired policy is used while the TXT id is unchanged; a new id means
 //!   a fetch; when the TXT record is gone or a fetch fails the cached policy stays in force
 //!   until it expires.

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::tls::{client_config, result_type, server_name, TlsPolicy};
-use crate::actors::conn::Conn;
+use crate::net::conn::Conn;
 use crate::protocols::smtp::client::{
     Capabilities, Client, ClientConfig, Credentials, Event, OutgoingMessage, RcptResult,
     ServerReply, TlsMode,

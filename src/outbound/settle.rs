@@ -1,5 +1,6 @@
 //! Settling a delivery attempt: the per-recipient results of one attempt on one queue record
-//! become, in one storage transaction, (a) nothing more for delivered recipients, (b) a
+//! become the records that replace it (the queue actor that holds the record writes them,
+//! in one storage transaction): (a) nothing more for delivered recipients, (b) a
 //! deferred record with the temporarily failed ones and the time of the next attempt, (c) a
 //! bounce (DSN) in the inbound queue for the failed ones — or a bad-queue record when the
 //! sender is the null sender — and (d) delay and success reports where NOTIFY asks for them.
@@ -14,7 +15,9 @@
 
 use crate::config::DeliveryConfig;
 use crate::protocols::smtp::client::{Outcome, RcptResult};
-use crate::storage::{QueueId, QueueName, QueueRecipient, QueueRecord, StorageError, Store};
+use crate::storage::{
+    DsnRet, QueueId, QueueName, QueueRecipient, QueueRecord, StorageError, Store,
+};
 
 use super::dsn::{self, Action};
 
@@ -74,13 +77,16 @@ pub struct Context<'a> {
 /// Where the records made by settling went: notify these queues.
 pub type Moved = Vec<(QueueName, QueueId)>;
 
-/// Settles `attempts` on `rec` (which is in `rec.queue`), in one transaction. Recipients
-/// of `rec` without an attempt that are not delivered count as temporarily failed.
+/// Decides how `attempts` settle `rec`: the records that replace it (none when everything
+/// was delivered). It writes report bodies, but no queue record: the queue actor holding
+/// `rec` applies the result in one transaction (`actors::queues`), so a record is never
+/// changed under the worker delivering it. Recipients of `rec` without an attempt that are
+/// not delivered count as temporarily failed.
 pub fn settle(
     cx: &Context,
     rec: &QueueRecord,
     attempts: &[Attempt],
-) -> Result<Moved, StorageError> {
+) -> Result<Vec<QueueRecord>, StorageError> {
     let d = cx.delivery;
     let attempt_no = rec.attempts.saturating_add(1);
     let expires = rec
@@ -124,7 +130,7 @@ pub fn settle(
                     Action::Relayed
                 };
                 // A next hop with DSN support reports success itself (RFC 3461 §4.2).
-                if !a.peer_dsn && dsn::wanted(r.notify.as_deref(), action) {
+                if !a.peer_dsn && dsn::wanted(r.notify.as_ref(), action) {
                     succeeded.push(report(action, format!("delivered: {}", a.text), None));
                 }
             }
@@ -152,7 +158,7 @@ pub fn settle(
                     last_error: Some(a.text.clone()),
                     ..r.clone()
                 });
-                if delay_due && dsn::wanted(r.notify.as_deref(), Action::Delayed) {
+                if delay_due && dsn::wanted(r.notify.as_ref(), Action::Delayed) {
                     let why = format!("not delivered yet, will retry: {}", a.text);
                     delayed.push(report(Action::Delayed, why, Some(expires)));
                 }
@@ -192,7 +198,7 @@ pub fn settle(
     if !null_sender {
         let bounces: Vec<dsn::Recipient> = failed
             .into_iter()
-            .filter(|(q, _)| dsn::wanted(q.notify.as_deref(), Action::Failed))
+            .filter(|(q, _)| dsn::wanted(q.notify.as_ref(), Action::Failed))
             .map(|(_, r)| r)
             .collect();
         for list in [bounces, delayed, succeeded] {
@@ -201,8 +207,12 @@ pub fn settle(
             }
         }
     }
-    cx.store.queue_replace(rec.queue, rec.id, &records)?;
-    Ok(records.iter().map(|r| (r.queue, r.id)).collect())
+    Ok(records)
+}
+
+/// Where `records` go: the queues to notify once they are written.
+pub fn moved(records: &[QueueRecord]) -> Moved {
+    records.iter().map(|r| (r.queue, r.id)).collect()
 }
 
 fn failed_rcpt(r: &QueueRecipient, why: &str) -> QueueRecipient {
@@ -245,12 +255,7 @@ pub fn report_record(
         original: &original,
         // RFC 8689 §5: a REQUIRETLS message is not returned whole (its DSN may not travel
         // over TLS); the headers say which message it was.
-        return_full: !rec.params.requiretls
-            && !rec
-                .params
-                .ret
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case("HDRS")),
+        return_full: !rec.params.requiretls && rec.params.ret != Some(DsnRet::Hdrs),
         unique: format!("{id:016X}.dsn"),
     })
     .map_err(StorageError::Invalid)?;
@@ -283,7 +288,7 @@ pub fn delivered_report(
     let recipients = indexes
         .iter()
         .filter_map(|i| rec.recipients.get(*i))
-        .filter(|r| dsn::wanted(r.notify.as_deref(), Action::Delivered))
+        .filter(|r| dsn::wanted(r.notify.as_ref(), Action::Delivered))
         .map(|r| dsn::Recipient {
             final_recipient: r.address.clone(),
             original: r.orcpt.clone(),
@@ -310,7 +315,7 @@ pub fn local_failure_report(
     let recipients = failed
         .iter()
         .filter_map(|(i, why)| rec.recipients.get(*i).map(|r| (r, why)))
-        .filter(|(r, _)| dsn::wanted(r.notify.as_deref(), Action::Failed))
+        .filter(|(r, _)| dsn::wanted(r.notify.as_ref(), Action::Failed))
         .map(|(r, why)| dsn::Recipient {
             final_recipient: r.address.clone(),
             original: r.orcpt.clone(),

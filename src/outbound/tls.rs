@@ -15,8 +15,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use super::dane::{DaneVerifier, Tlsa};
-use crate::actors::client_tls::AcceptAnyCertificate;
 use crate::config::DeliveryConfig;
+use crate::net::client_tls::AcceptAnyCertificate;
 use crate::protocols::smtp::client::TlsMode;
 
 /// How much TLS a destination needs.

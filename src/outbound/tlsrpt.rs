@@ -208,14 +208,22 @@ pub fn report_message(
 }
 
 /// Sends the reports of every finished day (when `send`), or forgets counts older than
-/// [`KEEP_DAYS`] (when not). Returns the inbound records made, to notify the queue of.
-pub async fn send_due(
+/// [`KEEP_DAYS`] (when not). Each report goes in as a new inbound record through `enqueue`
+/// (the inbound queue's `Enqueue`: committed when it answers); a day's counts are forgotten
+/// only after its report is in, so a crash in between sends it twice rather than never.
+/// Returns the ids of the records made.
+pub async fn send_due<F, Fut>(
     store: &Store,
     resolver: &Resolver,
     submitter: &str,
     now: i64,
     send: bool,
-) -> Result<Vec<QueueId>, StorageError> {
+    enqueue: F,
+) -> Result<Vec<QueueId>, StorageError>
+where
+    F: Fn(QueueRecord) -> Fut,
+    Fut: std::future::Future<Output = Result<QueueId, StorageError>>,
+{
     let today = day_of(now);
     let mut made = Vec::new();
     for (day, domain, counts) in store.tlsrpt_list()? {
@@ -249,7 +257,7 @@ pub async fn send_due(
                     .await
                     .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))??
             };
-            store.queue_put(&QueueRecord {
+            enqueue(QueueRecord {
                 id,
                 queue: QueueName::Inbound,
                 blob,
@@ -264,7 +272,8 @@ pub async fn send_due(
                 origin: format!("TLS report for {domain}"),
                 auth_as: None,
                 folder: None,
-            })?;
+            })
+            .await?;
             made.push(id);
         }
         store.tlsrpt_remove(day, &domain)?;

@@ -69,6 +69,7 @@ mod commit;
 pub mod conformance;
 mod directory;
 mod dkim;
+mod envelope;
 mod fetch;
 mod folders;
 mod messages;
@@ -92,6 +93,7 @@ pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,
 };
 pub use dkim::{normalize_selector, DkimAlgorithm, DkimKey};
+pub use envelope::{BodyType, DsnNotify, DsnRet, NotifyList};
 pub use fetch::{
     Accepted, Dedup, DomainPop, FetchProtocol, FetchSource, FetchStatus, FetchedMessage, SourceId,
     SourceOwner, TlsMode, UnknownTarget,

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::blobs::BlobId;
+use super::envelope::{BodyType, DsnRet, NotifyList};
 use super::StorageError;
 
 pub type QueueId = u64;
@@ -136,7 +137,7 @@ pub struct QueueRecipient {
     /// RFC 3461 ORCPT.
     pub orcpt: Option<String>,
     /// RFC 3461 NOTIFY.
-    pub notify: Option<String>,
+    pub notify: Option<NotifyList>,
     pub delivered: bool,
     pub last_error: Option<String>,
 }
@@ -156,9 +157,9 @@ impl QueueRecipient {
 /// RFC 8689 REQUIRETLS).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeParams {
-    pub body: Option<String>,
+    pub body: Option<BodyType>,
     pub smtputf8: bool,
-    pub ret: Option<String>,
+    pub ret: Option<DsnRet>,
     pub envid: Option<String>,
     pub requiretls: bool,
 }

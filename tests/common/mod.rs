@@ -188,7 +188,7 @@ impl TestServer {
 
     /// Runs one console command through the control socket.
     pub fn console(&self, line: &str) -> (bool, String) {
-        let sock = ferrymail::actors::control::socket_path(&self.data_dir());
+        let sock = ferrymail::admin::socket::socket_path(&self.data_dir());
         let r = ferrymail::admin::control::client_request(&sock, line, Duration::from_secs(30))
             .expect("console socket answers");
         (r.ok, r.output)

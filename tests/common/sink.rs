@@ -49,6 +49,10 @@ struct Script {
     requiretls: bool,
     /// Wait this long before the final reply to DATA (a slow peer).
     data_reply_delay: Duration,
+    /// Hold every final reply to DATA until the test lets go ([`Sink::hold_data`]).
+    hold_data: bool,
+    /// Transactions held now.
+    held: usize,
 }
 
 pub struct Sink {
@@ -131,6 +135,17 @@ impl Sink {
     /// Every final reply to DATA comes `delay` after the content (a slow peer).
     pub fn delay_data_reply(&self, delay: Duration) {
         lock(&self.script).data_reply_delay = delay;
+    }
+
+    /// While on, the final reply to DATA waits (at most a minute) until it is turned off: a
+    /// peer that keeps a delivery in flight as long as the test needs.
+    pub fn hold_data(&self, on: bool) {
+        lock(&self.script).hold_data = on;
+    }
+
+    /// How many transactions wait in DATA for [`Sink::hold_data`] to be turned off.
+    pub fn held(&self) -> usize {
+        lock(&self.script).held
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -421,6 +436,7 @@ fn session(
                     if vanish {
                         return Ok(());
                     }
+                    hold(&script, &stop);
                     let (r, delay) = {
                         let mut s = lock(&script);
                         let r = s.data.pop_front();
@@ -460,6 +476,22 @@ fn session(
         };
         io.send(&reply)?;
     }
+}
+
+/// Waits (bounded) while the script holds DATA replies, counted in `held` meanwhile.
+fn hold(script: &Mutex<Script>, stop: &AtomicBool) {
+    if !lock(script).hold_data {
+        return;
+    }
+    lock(script).held += 1;
+    let started = Instant::now();
+    while lock(script).hold_data
+        && !stop.load(Ordering::SeqCst)
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    lock(script).held -= 1;
 }
 
 /// The client closed its end (or the connection broke).

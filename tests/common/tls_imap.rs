@@ -18,7 +18,7 @@ impl<T: Read + Write + Send> Stream for T {}
 pub fn tls(sock: TcpStream) -> Box<dyn Stream> {
     // Any certificate: these tests are about literals, not about certificate checks
     // (tests/imap_clients.rs pins the certificate with curl).
-    let config = ferrymail::actors::client_tls::client_config(false).expect("TLS config");
+    let config = ferrymail::net::client_tls::client_config(false).expect("TLS config");
     let name = ServerName::try_from("mx.example.com").expect("name");
     let conn = rustls::ClientConnection::new(config, name).expect("client");
     Box::new(rustls::StreamOwned::new(conn, sock))

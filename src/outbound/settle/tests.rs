@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::{Config, DeliveryConfig};
 use crate::storage::testutil::store;
-use crate::storage::EnvelopeParams;
+use crate::storage::{DsnNotify, EnvelopeParams, NotifyList};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -30,8 +30,24 @@ fn record(store: &Store, from: &str, rcpts: &[&str]) -> QueueRecord {
         auth_as: None,
         folder: None,
     };
-    store.queue_put(&rec).unwrap();
     rec
+}
+
+/// The records settling made for `queue` (settling writes no queue record itself).
+fn in_queue(records: &[QueueRecord], queue: QueueName) -> Vec<QueueRecord> {
+    records
+        .iter()
+        .filter(|r| r.queue == queue)
+        .cloned()
+        .collect()
+}
+
+/// The record `id` settling kept in `queue`.
+fn kept(records: &[QueueRecord], queue: QueueName, id: QueueId) -> QueueRecord {
+    in_queue(records, queue)
+        .into_iter()
+        .find(|r| r.id == id)
+        .expect("record kept")
 }
 
 fn attempt(i: usize, outcome: Outcome, code: &str) -> Attempt {
@@ -65,7 +81,7 @@ fn partial_failure_defers_bounces_and_drops_the_delivered() {
         delivery: &d,
         now: NOW + 10,
     };
-    let moved = settle(
+    let records = settle(
         &cx,
         &rec,
         &[
@@ -75,11 +91,8 @@ fn partial_failure_defers_bounces_and_drops_the_delivered() {
         ],
     )
     .unwrap();
-    assert_eq!(store.queue_depth(QueueName::Remote).unwrap(), 0);
-    let deferred = store
-        .queue_get(QueueName::Deferred, rec.id)
-        .unwrap()
-        .expect("deferred");
+    assert_eq!(in_queue(&records, QueueName::Remote).len(), 0);
+    let deferred = kept(&records, QueueName::Deferred, rec.id);
     assert_eq!(deferred.recipients.len(), 1);
     assert_eq!(deferred.recipients[0].address, "b@r.test");
     assert_eq!(deferred.attempts, 1);
@@ -92,7 +105,7 @@ fn partial_failure_defers_bounces_and_drops_the_delivered() {
         deferred.recipients[0].last_error.as_deref(),
         Some("451 4.3.0 later")
     );
-    let inbound = store.queue_list(QueueName::Inbound).unwrap();
+    let inbound = in_queue(&records, QueueName::Inbound);
     assert_eq!(inbound.len(), 1, "one bounce");
     let dsn = &inbound[0];
     assert_eq!(dsn.mail_from, "");
@@ -104,7 +117,7 @@ fn partial_failure_defers_bounces_and_drops_the_delivered() {
         !text.contains("a@r.test"),
         "no success report without NOTIFY=SUCCESS"
     );
-    assert_eq!(moved.len(), 2);
+    assert_eq!(records.len(), 2);
 }
 
 #[test]
@@ -118,14 +131,14 @@ fn null_sender_failures_go_to_the_bad_queue_not_back() {
         delivery: &d,
         now: NOW,
     };
-    settle(
+    let records = settle(
         &cx,
         &rec,
         &[attempt(0, Outcome::Permanent, "550 5.1.1 unknown")],
     )
     .unwrap();
-    assert_eq!(store.queue_depth(QueueName::Inbound).unwrap(), 0);
-    let bad = store.queue_list(QueueName::Bad).unwrap();
+    assert_eq!(in_queue(&records, QueueName::Inbound).len(), 0);
+    let bad = in_queue(&records, QueueName::Bad);
     assert_eq!(bad.len(), 1);
     assert_eq!(
         bad[0].last_error.as_deref(),
@@ -138,16 +151,15 @@ fn expiry_bounces_with_the_last_error_and_notify_never_is_silent() {
     let (_d, store) = store();
     let d = delivery();
     let mut rec = record(&store, "bob@example.com", &["x@r.test", "y@r.test"]);
-    rec.recipients[1].notify = Some("NEVER".into());
+    rec.recipients[1].notify = Some(NotifyList::new(vec![DsnNotify::Never]));
     rec.attempts = 9;
-    store.queue_put(&rec).unwrap();
     let cx = Context {
         store: &store,
         hostname: "mx.example.com",
         delivery: &d,
         now: NOW + 5 * 86_400,
     };
-    settle(
+    let records = settle(
         &cx,
         &rec,
         &[
@@ -156,8 +168,8 @@ fn expiry_bounces_with_the_last_error_and_notify_never_is_silent() {
         ],
     )
     .unwrap();
-    assert_eq!(store.queue_depth(QueueName::Deferred).unwrap(), 0);
-    let inbound = store.queue_list(QueueName::Inbound).unwrap();
+    assert_eq!(in_queue(&records, QueueName::Deferred).len(), 0);
+    let inbound = in_queue(&records, QueueName::Inbound);
     assert_eq!(inbound.len(), 1);
     let text = body_of(&store, &inbound[0]);
     assert!(text.contains("Final-Recipient: rfc822; x@r.test"));
@@ -179,11 +191,8 @@ fn the_last_retry_is_at_expiry() {
         delivery: &d,
         now: NOW + 60,
     };
-    settle(&cx, &rec, &[attempt(0, Outcome::Temporary, "451 4.4.1 x")]).unwrap();
-    let deferred = store
-        .queue_get(QueueName::Deferred, rec.id)
-        .unwrap()
-        .unwrap();
+    let records = settle(&cx, &rec, &[attempt(0, Outcome::Temporary, "451 4.4.1 x")]).unwrap();
+    let deferred = kept(&records, QueueName::Deferred, rec.id);
     assert_eq!(deferred.due, Some(NOW + 600));
 }
 
@@ -206,9 +215,8 @@ fn success_reports_when_asked_and_the_next_hop_cannot() {
     let (_d, store) = store();
     let d = delivery();
     let mut rec = record(&store, "bob@example.com", &["x@r.test", "y@r.test"]);
-    rec.recipients[0].notify = Some("SUCCESS".into());
-    rec.recipients[1].notify = Some("SUCCESS".into());
-    store.queue_put(&rec).unwrap();
+    rec.recipients[0].notify = Some(NotifyList::new(vec![DsnNotify::Success]));
+    rec.recipients[1].notify = Some(NotifyList::new(vec![DsnNotify::Success]));
     let cx = Context {
         store: &store,
         hostname: "mx.example.com",
@@ -217,13 +225,13 @@ fn success_reports_when_asked_and_the_next_hop_cannot() {
     };
     let mut with_dsn = attempt(1, Outcome::Delivered, "250 2.0.0 ok");
     with_dsn.peer_dsn = true;
-    settle(
+    let records = settle(
         &cx,
         &rec,
         &[attempt(0, Outcome::Delivered, "250 2.0.0 ok"), with_dsn],
     )
     .unwrap();
-    let inbound = store.queue_list(QueueName::Inbound).unwrap();
+    let inbound = in_queue(&records, QueueName::Inbound);
     assert_eq!(inbound.len(), 1);
     let text = body_of(&store, &inbound[0]);
     assert!(text.contains("Action: relayed"), "{text}");

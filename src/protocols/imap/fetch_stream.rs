@@ -30,6 +30,9 @@ pub const OUTPUT_CHUNK: usize = 256 * 1024;
 /// How much of a streamed literal is read from its reader at a time.
 const READ_PIECE: usize = 64 * 1024;
 
+/// The item streamed as a literal: its name and a space, its length, and the reader of it.
+pub(super) type Literal = (Vec<u8>, u64, Box<dyn Read + Send>);
+
 /// A FETCH in progress: what it fetches and which messages are left.
 pub(super) struct FetchJob {
     /// `None` for a FETCH the session runs whole (NOTIFY's unsolicited ones).
@@ -113,7 +116,7 @@ impl FetchJob {
         out: &mut Out,
         head: &[u8],
         items: &[Vec<u8>],
-        literal: Option<(Vec<u8>, u64, Box<dyn Read + Send>)>,
+        literal: Option<Literal>,
     ) -> Option<Streaming> {
         let at = literal
             .as_ref()

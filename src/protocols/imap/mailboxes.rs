@@ -11,7 +11,7 @@
 //! RECURSIVEMATCH) return an unsubscribed name for a subscribed descendant only when the
 //! patterns do not return that descendant themselves (RFC 3501 §6.3.9, RFC 5258 §3.5).
 
-use super::backend::{Backend, BackendError, FolderInfo, PUBLIC_OWNER};
+use super::backend::{Backend, BackendError, FolderInfo, MessageMeta, PUBLIC_OWNER};
 use super::names::{self, Resolved, OTHER_USERS, PUBLIC, SEPARATOR};
 use super::objectid;
 use super::response;
@@ -131,16 +131,7 @@ impl Session {
         out: &mut Out,
         actions: &mut Vec<Action>,
     ) -> Result<Done, Done> {
-        // Selecting another mailbox first closes the current one, even if the new SELECT fails
-        // (RFC 9051 §6.3.2); QRESYNC/rev2 clients are told with [CLOSED].
-        if matches!(self.state, State::Selected(_)) {
-            self.state = State::Authenticated;
-            actions.push(Action::Send(std::mem::take(out)));
-            actions.push(Action::Watch(None));
-            if self.qresync || self.rev2 {
-                line(out, "* OK [CLOSED] Previous mailbox closed");
-            }
-        }
+        self.close_for_select(out, actions);
         if params.qresync.is_some() && !self.qresync {
             return Err(Done::Bad(
                 "QRESYNC must be enabled first (ENABLE QRESYNC)".into(),
@@ -165,32 +156,8 @@ impl Session {
         let writable = ["s", "w", "t", "e", "i"].iter().any(|r| rights.contains(r));
         let read_only = examine || !writable;
         let metas = backend.messages(folder.id).map_err(Done::from)?;
-        let first_recent = if read_only {
-            // RFC 3501 §6.3.2: EXAMINE leaves \Recent unclaimed but still reports it: the
-            // folder's last `recent` messages are the ones the next SELECT will claim.
-            folder
-                .recent
-                .checked_sub(1)
-                .and_then(|back| metas.len().checked_sub(1 + back as usize))
-                .and_then(|i| metas.get(i))
-                .map_or(u32::MAX, |m| m.uid)
-        } else {
-            backend.claim_recent(folder.id).unwrap_or(u32::MAX)
-        };
-        let mut highest = folder.highest_modseq;
-        // Built into a fresh, exact allocation: collecting in place would keep the larger
-        // index entries' buffer (more than twice the size) for the whole selection.
-        let mut messages: Vec<MsgView> = Vec::with_capacity(metas.len());
-        messages.extend(metas.into_iter().map(|m| {
-            highest = highest.max(m.modseq);
-            MsgView {
-                uid: m.uid,
-                flags: m.flags,
-                keywords: m.keywords.into(),
-                modseq: m.modseq,
-                recent: m.uid >= first_recent,
-            }
-        }));
+        let first_recent = first_recent(&folder, &metas, read_only, backend);
+        let (messages, highest) = message_views(metas, first_recent, folder.highest_modseq);
         let keywords = {
             let mut k: Vec<String> = messages
                 .iter()
@@ -202,26 +169,7 @@ impl Session {
         };
         line(out, &updates::flags_line(&keywords));
         line(out, &format!("* {} EXISTS", messages.len()));
-        if self.rev2 {
-            // RFC 9051 §6.3.2: a LIST response with the mailbox's canonical name is required.
-            let mut l = String::from("* LIST (");
-            if let Some(s) = &folder.special_use {
-                l.push_str(s);
-            }
-            l.push_str(") \"/\" ");
-            let mut n = Vec::new();
-            response::mailbox(&mut n, &names::display_name(&self.me(), &folder), self.utf8);
-            l.push_str(&String::from_utf8_lossy(&n));
-            line(out, &l);
-        } else {
-            let recent = messages.iter().filter(|m| m.recent).count();
-            line(out, &format!("* {recent} RECENT"));
-            // RFC 9586: no sequence numbers once UIDONLY is on.
-            let first_unseen = messages.iter().position(|m| m.flags & 1 == 0);
-            if let Some(i) = first_unseen.filter(|_| !self.uidonly) {
-                line(out, &format!("* OK [UNSEEN {}] First unseen", i + 1));
-            }
-        }
+        self.select_name_or_counts(&folder, &messages, out);
         line(
             out,
             &format!("* OK [UIDVALIDITY {}] UIDs valid", folder.uidvalidity),
@@ -230,22 +178,7 @@ impl Session {
             out,
             &format!("* OK [UIDNEXT {}] Predicted next UID", folder.uidnext),
         );
-        // RFC 4314 §4: PERMANENTFLAGS lists only what this user's rights let them change:
-        // \Seen needs 's', \Deleted 't', the rest and new keywords 'w'.
-        let permanent = (!read_only).then(|| {
-            let has = |r: char| rights.contains(r);
-            let mut bits = 0;
-            if has('s') {
-                bits |= 1;
-            }
-            if has('w') {
-                bits |= 2 | 4 | 16;
-            }
-            if has('t') {
-                bits |= 8;
-            }
-            (bits, has('w'))
-        });
+        let permanent = (!read_only).then(|| permanent_flags(&rights));
         line(out, &updates::permanent_flags_line(permanent, &keywords));
         line(out, &format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
         // RFC 8474 §4.2.
@@ -279,6 +212,43 @@ impl Session {
         Ok(Done::Ok(format!("[{mode}] {verb} completed")))
     }
 
+    /// Selecting another mailbox first closes the current one, even if the new SELECT fails
+    /// (RFC 9051 §6.3.2); QRESYNC/rev2 clients are told with [CLOSED].
+    fn close_for_select(&mut self, out: &mut Out, actions: &mut Vec<Action>) {
+        if matches!(self.state, State::Selected(_)) {
+            self.state = State::Authenticated;
+            actions.push(Action::Send(std::mem::take(out)));
+            actions.push(Action::Watch(None));
+            if self.qresync || self.rev2 {
+                line(out, "* OK [CLOSED] Previous mailbox closed");
+            }
+        }
+    }
+
+    /// IMAP4rev2 (RFC 9051 §6.3.2): a LIST response with the mailbox's canonical name is
+    /// required. IMAP4rev1: RECENT and the first unseen message instead.
+    fn select_name_or_counts(&self, folder: &FolderInfo, messages: &[MsgView], out: &mut Out) {
+        if self.rev2 {
+            let mut l = String::from("* LIST (");
+            if let Some(s) = &folder.special_use {
+                l.push_str(s);
+            }
+            l.push_str(") \"/\" ");
+            let mut n = Vec::new();
+            response::mailbox(&mut n, &names::display_name(&self.me(), folder), self.utf8);
+            l.push_str(&String::from_utf8_lossy(&n));
+            line(out, &l);
+        } else {
+            let recent = messages.iter().filter(|m| m.recent).count();
+            line(out, &format!("* {recent} RECENT"));
+            // RFC 9586: no sequence numbers once UIDONLY is on.
+            let first_unseen = messages.iter().position(|m| m.flags & 1 == 0);
+            if let Some(i) = first_unseen.filter(|_| !self.uidonly) {
+                line(out, &format!("* OK [UNSEEN {}] First unseen", i + 1));
+            }
+        }
+    }
+
     /// RFC 7162 §3.2.5: after a QRESYNC SELECT, report what vanished and what changed since
     /// the client's modseq (if its UIDVALIDITY still holds).
     fn qresync_select(
@@ -300,13 +270,7 @@ impl Session {
         if let Ok(mut gone) = backend.expunged_since(folder.id, q.modseq) {
             gone.retain(|u| known(*u));
             if !gone.is_empty() {
-                gone.sort_unstable();
-                let mut set = Vec::new();
-                response::sequence_set(&mut set, &gone);
-                line(
-                    out,
-                    &format!("* VANISHED (EARLIER) {}", String::from_utf8_lossy(&set)),
-                );
+                updates::vanished_line(out, true, &mut gone);
             }
         }
         for (i, m) in messages.iter().enumerate() {
@@ -579,15 +543,7 @@ impl Session {
             return Ok(Done::Ok("LIST completed".into()));
         }
         let visible = self.visible(backend)?;
-        let patterns: Vec<String> = cmd
-            .patterns
-            .iter()
-            .map(|p| {
-                let full = names::join_reference(&cmd.reference, p);
-                // INBOX is case-insensitive in patterns too.
-                names::normalise_inbox(&full)
-            })
-            .collect();
+        let patterns = list_patterns(cmd);
         let matches_any = |name: &str| patterns.iter().any(|p| names::matches(p, name));
         let subscribed_only = cmd.lsub || cmd.select.subscribed;
         let show_subscribed = subscribed_only || cmd.ret.subscribed;
@@ -635,60 +591,17 @@ impl Session {
             if subscribed_only && !subscribed && !child_info && !lsub_parent {
                 continue;
             }
-            let special = folder.as_ref().and_then(|f| f.special_use.clone());
-            if cmd.select.special_use && special.is_none() {
+            let entry = ListEntry {
+                folder: folder.as_ref(),
+                lsub_parent,
+                child_info,
+                show_subscribed: show_subscribed && subscribed,
+                has_children: visible.iter().any(|(n, _)| is_descendant(n, name)),
+            };
+            if cmd.select.special_use && entry.special_use().is_none() {
                 continue;
             }
-            let has_children = visible.iter().any(|(n, _)| is_descendant(n, name));
-            let mut attrs: Vec<String> = Vec::new();
-            match folder {
-                _ if lsub_parent => attrs.push("\\Noselect".into()),
-                None => attrs.push("\\Noselect".into()),
-                Some(f) if f.noselect => attrs.push("\\Noselect".into()),
-                _ => {}
-            }
-            if !cmd.lsub {
-                attrs.push(
-                    if has_children {
-                        "\\HasChildren"
-                    } else {
-                        "\\HasNoChildren"
-                    }
-                    .into(),
-                );
-            }
-            if show_subscribed && subscribed && !cmd.lsub {
-                attrs.push("\\Subscribed".into());
-            }
-            if let Some(s) = special.filter(|_| !lsub_parent) {
-                attrs.push(s);
-            }
-            let mut l = format!("* {verb} ({}) \"/\" ", attrs.join(" "));
-            let mut n = Vec::new();
-            response::mailbox(&mut n, name, self.utf8);
-            l.push_str(&String::from_utf8_lossy(&n));
-            if child_info {
-                l.push_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-            }
-            line(out, &l);
-            if let (Some(items), Some(f)) = (&cmd.ret.status, folder) {
-                if !f.noselect
-                    && backend
-                        .rights(f.id, &self.me())
-                        .is_ok_and(|r| r.contains('r'))
-                {
-                    self.status_line(name, f, items, out);
-                }
-            }
-            // RFC 8440 §3: after the LIST line, only for a mailbox that itself matched.
-            if let (true, false, Some(f)) = (cmd.ret.myrights, child_info, folder) {
-                if let Ok(rights) = backend.rights(f.id, &me) {
-                    line(
-                        out,
-                        &format!("* MYRIGHTS {} {rights}", String::from_utf8_lossy(&n)),
-                    );
-                }
-            }
+            self.list_line(cmd, name, &entry, backend, out);
         }
         if subscribed_only {
             self.list_without_mailbox(
@@ -701,6 +614,49 @@ impl Session {
             );
         }
         Ok(Done::Ok(format!("{verb} completed")))
+    }
+
+    /// One LIST/LSUB response line, and the STATUS (RFC 5819) and MYRIGHTS (RFC 8440)
+    /// lines LIST-EXTENDED's RETURN options ask for after it.
+    fn list_line(
+        &self,
+        cmd: &ListCommand,
+        name: &str,
+        entry: &ListEntry<'_>,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) {
+        let verb = if cmd.lsub { "LSUB" } else { "LIST" };
+        let attrs = entry.attributes(cmd.lsub);
+        let mut l = format!("* {verb} ({}) \"/\" ", attrs.join(" "));
+        let mut n = Vec::new();
+        response::mailbox(&mut n, name, self.utf8);
+        l.push_str(&String::from_utf8_lossy(&n));
+        if entry.child_info {
+            l.push_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        }
+        line(out, &l);
+        let Some(f) = entry.folder else {
+            return;
+        };
+        if let Some(items) = &cmd.ret.status {
+            if !f.noselect
+                && backend
+                    .rights(f.id, &self.me())
+                    .is_ok_and(|r| r.contains('r'))
+            {
+                self.status_line(name, f, items, out);
+            }
+        }
+        // RFC 8440 §3: after the LIST line, only for a mailbox that itself matched.
+        if cmd.ret.myrights && !entry.child_info {
+            if let Ok(rights) = backend.rights(f.id, &self.me()) {
+                line(
+                    out,
+                    &format!("* MYRIGHTS {} {rights}", String::from_utf8_lossy(&n)),
+                );
+            }
+        }
     }
 
     /// The part of LIST (SUBSCRIBED) / LSUB about names no mailbox has: subscribed ones
@@ -1127,4 +1083,122 @@ fn is_descendant(name: &str, parent: &str) -> bool {
     name.len() > parent.len()
         && name.starts_with(parent)
         && name[parent.len()..].starts_with(SEPARATOR)
+}
+
+/// The first UID that counts as `\Recent` in a new selection. SELECT claims the folder's
+/// recent messages; RFC 3501 §6.3.2: EXAMINE leaves \Recent unclaimed but still reports it:
+/// the folder's last `recent` messages are the ones the next SELECT will claim.
+fn first_recent(
+    folder: &FolderInfo,
+    metas: &[MessageMeta],
+    read_only: bool,
+    backend: &dyn Backend,
+) -> u32 {
+    if read_only {
+        folder
+            .recent
+            .checked_sub(1)
+            .and_then(|back| metas.len().checked_sub(1 + back as usize))
+            .and_then(|i| metas.get(i))
+            .map_or(u32::MAX, |m| m.uid)
+    } else {
+        backend.claim_recent(folder.id).unwrap_or(u32::MAX)
+    }
+}
+
+/// The selection's view of each message, and the highest modseq among them and `highest`.
+fn message_views(metas: Vec<MessageMeta>, first_recent: u32, highest: u64) -> (Vec<MsgView>, u64) {
+    let mut highest = highest;
+    // Built into a fresh, exact allocation: collecting in place would keep the larger
+    // index entries' buffer (more than twice the size) for the whole selection.
+    let mut messages: Vec<MsgView> = Vec::with_capacity(metas.len());
+    messages.extend(metas.into_iter().map(|m| {
+        highest = highest.max(m.modseq);
+        MsgView {
+            uid: m.uid,
+            flags: m.flags,
+            keywords: m.keywords.into(),
+            modseq: m.modseq,
+            recent: m.uid >= first_recent,
+        }
+    }));
+    (messages, highest)
+}
+
+/// RFC 4314 §4: PERMANENTFLAGS lists only what this user's rights let them change: \Seen
+/// needs 's', \Deleted 't', the rest and new keywords 'w'. The flag bits, and whether new
+/// keywords may be made.
+fn permanent_flags(rights: &str) -> (u8, bool) {
+    let has = |r: char| rights.contains(r);
+    let mut bits = 0;
+    if has('s') {
+        bits |= 1;
+    }
+    if has('w') {
+        bits |= 2 | 4 | 16;
+    }
+    if has('t') {
+        bits |= 8;
+    }
+    (bits, has('w'))
+}
+
+/// LIST's patterns, each joined to the reference name, INBOX in any case as INBOX.
+fn list_patterns(cmd: &ListCommand) -> Vec<String> {
+    cmd.patterns
+        .iter()
+        .map(|p| {
+            let full = names::join_reference(&cmd.reference, p);
+            // INBOX is case-insensitive in patterns too.
+            names::normalise_inbox(&full)
+        })
+        .collect()
+}
+
+/// A name LIST/LSUB returns, with what its attributes depend on.
+struct ListEntry<'a> {
+    /// `None`: a name with no mailbox (a parent in the hierarchy).
+    folder: Option<&'a FolderInfo>,
+    /// Returned by LSUB only for a subscribed descendant the patterns do not return.
+    lsub_parent: bool,
+    /// Returned only for such a descendant, with CHILDINFO (RFC 5258 §3.5).
+    child_info: bool,
+    /// Subscribed, and the command shows subscriptions.
+    show_subscribed: bool,
+    has_children: bool,
+}
+
+impl ListEntry<'_> {
+    /// RFC 6154 special-use attribute.
+    fn special_use(&self) -> Option<&String> {
+        self.folder.and_then(|f| f.special_use.as_ref())
+    }
+
+    /// The name attributes (RFC 9051 §7.3.1, RFC 5258, RFC 6154); LSUB shows no children.
+    fn attributes(&self, lsub: bool) -> Vec<String> {
+        let mut attrs: Vec<String> = Vec::new();
+        match self.folder {
+            _ if self.lsub_parent => attrs.push("\\Noselect".into()),
+            None => attrs.push("\\Noselect".into()),
+            Some(f) if f.noselect => attrs.push("\\Noselect".into()),
+            _ => {}
+        }
+        if !lsub {
+            attrs.push(
+                if self.has_children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                }
+                .into(),
+            );
+        }
+        if self.show_subscribed && !lsub {
+            attrs.push("\\Subscribed".into());
+        }
+        if let Some(s) = self.special_use().filter(|_| !self.lsub_parent) {
+            attrs.push(s.clone());
+        }
+        attrs
+    }
 }

@@ -4,9 +4,10 @@
 //! 6851), EXPUNGE and UID EXPUNGE, CLOSE, UNSELECT, CHECK. EMAILID and THREADID (RFC 8474)
 //! are answered by [`super::objectid`].
 
-use super::backend::{flag_bits, Backend, FlagOp};
+use super::backend::{flag_bits, Backend, FlagOp, FolderRef, StoreOutcome};
 use super::context;
-use super::fetch_stream::{FetchJob, FetchPlan, Progress, Streaming, OUTPUT_CHUNK};
+use super::fetch_items::{FlagState, ItemSource};
+use super::fetch_stream::{FetchJob, FetchPlan, Literal, Progress, Streaming, OUTPUT_CHUNK};
 use super::mailboxes::flags_to_bits;
 use super::message::{self, ParsedMessage};
 use super::objectid;
@@ -20,7 +21,7 @@ use super::types::{
     SequenceSet, StoreMode, Tag, ThreadAlgorithm,
 };
 use super::uidonly::{self, fetch_head};
-use super::updates::{announce_keywords, report_expunged};
+use super::updates::{announce_keywords, report_expunged, vanished_line};
 
 impl Session {
     pub(super) fn message_command(
@@ -68,44 +69,30 @@ impl Session {
                     out,
                 )
             }
-            Search { uid, search } => {
-                if let Some(cs) = &search.charset {
-                    if let Err(d) = check_charset(cs) {
-                        return d;
-                    }
-                }
-                self.search(
-                    tag,
-                    uid,
-                    search.ret.as_deref(),
-                    &search.criteria,
-                    backend,
-                    out,
-                )
-            }
+            Search { uid, search } => search
+                .charset
+                .as_deref()
+                .map_or(Ok(()), check_charset)
+                .and_then(|()| {
+                    let ret = search.ret.as_deref();
+                    self.search(tag, uid, ret, &search.criteria, backend, out)
+                }),
             Sort {
                 uid,
                 criteria,
                 ret,
                 charset,
                 search,
-            } => {
-                if let Err(d) = check_charset(&charset) {
-                    return d;
-                }
+            } => check_charset(&charset).and_then(|()| {
                 self.sort(tag, uid, &criteria, ret.as_deref(), &search, backend, out)
-            }
+            }),
             Thread {
                 uid,
                 algorithm,
                 charset,
                 search,
-            } => {
-                if let Err(d) = check_charset(&charset) {
-                    return d;
-                }
-                self.thread(uid, algorithm, &search, backend, out)
-            }
+            } => check_charset(&charset)
+                .and_then(|()| self.thread(uid, algorithm, &search, backend, out)),
             Copy { uid, set, mailbox } => {
                 self.copy_or_move(false, uid, &set, &mailbox.0, backend, out)
             }
@@ -298,52 +285,12 @@ impl Session {
         if modifiers.changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq) {
             self.enable_condstore(out);
         }
-        let sel = self.selected()?;
-        let folder = sel.folder.id;
-        let read_only = sel.read_only;
-        if modifiers.vanished {
-            if let Some(since) = modifiers.changed_since {
-                let largest = sel.max_uid().max(sel.folder.uidnext.saturating_sub(1));
-                let mut gone: Vec<u32> = backend
-                    .expunged_since(folder, since)
-                    .map_err(Done::from)?
-                    .into_iter()
-                    .filter(|u| set.contains(*u, largest))
-                    .collect();
-                if !gone.is_empty() {
-                    gone.sort_unstable();
-                    let mut s = Vec::new();
-                    response::sequence_set(&mut s, &gone);
-                    line(
-                        out,
-                        &format!("* VANISHED (EARLIER) {}", String::from_utf8_lossy(&s)),
-                    );
-                }
-            }
+        let folder = self.selected()?.folder.id;
+        if let (true, Some(since)) = (modifiers.vanished, modifiers.changed_since) {
+            self.report_vanished_earlier(set, since, backend, out)?;
         }
-        let needs_content = attrs.iter().any(needs_content);
-        // ENVELOPE and header sections need only the header: no need to read the body.
-        let header_only = attrs
-            .iter()
-            .all(|a| !self::needs_content(a) || header_attr(a));
-        let needs_meta = attrs.iter().any(|a| {
-            matches!(
-                a,
-                FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::SaveDate
-            )
-        });
-        let sets_seen = !read_only
-            && attrs.iter().any(|a| {
-                matches!(
-                    a,
-                    FetchAttr::BodySection { peek: false, .. }
-                        | FetchAttr::Binary { peek: false, .. }
-                        | FetchAttr::Rfc822
-                        | FetchAttr::Rfc822Text
-                )
-            });
-        let can_seen = sets_seen && self.rights_here(backend).contains('s');
-        if can_seen || attrs.contains(&FetchAttr::Flags) {
+        let plan = self.fetch_plan(attrs, backend)?;
+        if plan.can_seen || attrs.contains(&FetchAttr::Flags) {
             let sel = self.selected_mut()?;
             let shown: Vec<String> = indices
                 .iter()
@@ -352,13 +299,6 @@ impl Session {
                 .collect();
             announce_keywords(sel, &shown, out);
         }
-        let plan = FetchPlan {
-            needs_content,
-            header_only,
-            needs_meta,
-            can_seen,
-            streamed: FetchPlan::streamed_item(attrs, self::needs_content),
-        };
         let mut job = FetchJob {
             tag: chunked.cloned(),
             uid,
@@ -386,6 +326,60 @@ impl Session {
         }
     }
 
+    /// RFC 7162 §3.2.6 `* VANISHED (EARLIER)`: the UIDs in `set` expunged since `since`.
+    fn report_vanished_earlier(
+        &self,
+        set: &SequenceSet,
+        since: u64,
+        backend: &dyn Backend,
+        out: &mut Out,
+    ) -> Result<(), Done> {
+        let sel = self.selected()?;
+        let largest = sel.max_uid().max(sel.folder.uidnext.saturating_sub(1));
+        let mut gone: Vec<u32> = backend
+            .expunged_since(sel.folder.id, since)
+            .map_err(Done::from)?
+            .into_iter()
+            .filter(|u| set.contains(*u, largest))
+            .collect();
+        if !gone.is_empty() {
+            vanished_line(out, true, &mut gone);
+        }
+        Ok(())
+    }
+
+    /// What each message's response needs, worked out once for the command.
+    fn fetch_plan(&self, attrs: &[FetchAttr], backend: &dyn Backend) -> Result<FetchPlan, Done> {
+        let read_only = self.selected()?.read_only;
+        // ENVELOPE and header sections need only the header: no need to read the body.
+        let header_only = attrs
+            .iter()
+            .all(|a| !self::needs_content(a) || header_attr(a));
+        let needs_meta = attrs.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::SaveDate
+            )
+        });
+        let sets_seen = !read_only
+            && attrs.iter().any(|a| {
+                matches!(
+                    a,
+                    FetchAttr::BodySection { peek: false, .. }
+                        | FetchAttr::Binary { peek: false, .. }
+                        | FetchAttr::Rfc822
+                        | FetchAttr::Rfc822Text
+                )
+            });
+        Ok(FetchPlan {
+            needs_content: attrs.iter().any(needs_content),
+            header_only,
+            needs_meta,
+            can_seen: sets_seen && self.rights_here(backend).contains('s'),
+            streamed: FetchPlan::streamed_item(attrs, self::needs_content),
+        })
+    }
+
     /// One message's FETCH response; the streaming state when it ends in a literal still
     /// to be copied from the backend's reader.
     pub(super) fn fetch_message(
@@ -395,267 +389,118 @@ impl Session {
         backend: &dyn Backend,
         out: &mut Out,
     ) -> Result<Option<Streaming>, Done> {
-        let (uid, attrs, modifiers, folder) = (job.uid, &job.attrs, &job.modifiers, job.folder);
-        let FetchPlan {
-            needs_content,
-            header_only,
-            needs_meta,
-            can_seen,
-            streamed,
-        } = job.plan;
-        let (rev2, condstore, qresync) = (self.rev2, self.condstore, self.qresync);
-        {
-            let sel = self.selected()?;
-            let Some(m) = sel.messages.get(idx).cloned() else {
+        let Some(m) = self.selected()?.messages.get(idx).cloned() else {
+            return Ok(None);
+        };
+        if let Some(since) = job.modifiers.changed_since {
+            if m.modseq <= since {
                 return Ok(None);
-            };
-            if let Some(since) = modifiers.changed_since {
-                if m.modseq <= since {
-                    return Ok(None);
-                }
             }
-            let mut flags_now = (m.flags, m.keywords.to_vec(), m.modseq);
-            let mut flags_changed = false;
-            if can_seen && m.flags & flag_bits::SEEN == 0 {
-                if let Ok(outcome) =
-                    backend.store_flags(folder, &[m.uid], FlagOp::Add, flag_bits::SEEN, &[], None)
-                {
-                    if let Some((_, f, k, ms)) = outcome.changed.into_iter().next() {
-                        flags_now = (f, k, ms);
-                        flags_changed = true;
-                        let sel = self.selected_mut()?;
-                        if let Some(v) = sel.messages.get_mut(idx) {
-                            v.flags = f;
-                            v.keywords = flags_now.1.clone().into();
-                            v.modseq = ms;
-                        }
-                        sel.highest_modseq = sel.highest_modseq.max(ms);
-                    }
-                }
+        }
+        let seen = match job.plan.can_seen && m.flags & flag_bits::SEEN == 0 {
+            true => self.mark_seen(job.folder, idx, m.uid, backend)?,
+            false => None,
+        };
+        let flags_changed = seen.is_some();
+        let flags = seen.unwrap_or_else(|| (m.flags, m.keywords.to_vec(), m.modseq));
+        let Some((content, literal)) = fetch_content(job, m.uid, backend, out) else {
+            return Ok(None);
+        };
+        let parsed = content.as_deref().map(message::parse);
+        let email_id = match objectid::fetch_email_id(&job.attrs, backend, job.folder, m.uid) {
+            Ok(id) => id,
+            Err(e) => {
+                unreadable(out, m.uid, &e);
+                return Ok(None);
             }
-            let mut literal = None;
-            let content = if let Some(at) = streamed {
-                match backend.open_content(folder, m.uid) {
-                    Ok((len, reader)) => {
-                        let name = match &attrs[at] {
-                            FetchAttr::BodySection { section, .. } => {
-                                message::section_name(section, None)
-                            }
-                            _ => "RFC822".into(),
-                        };
-                        literal = Some((format!("{name} ").into_bytes(), len, reader));
-                    }
-                    Err(e) => {
-                        line(
-                            out,
-                            &format!("* NO Message UID {} cannot be read: {e}", m.uid),
-                        );
-                        return Ok(None);
-                    }
-                }
-                None
-            } else if needs_content {
-                let read = if header_only {
-                    backend.message_header(folder, m.uid)
-                } else {
-                    backend.message_content(folder, m.uid)
-                };
-                match read {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        line(
-                            out,
-                            &format!("* NO Message UID {} cannot be read: {e}", m.uid),
-                        );
-                        return Ok(None);
-                    }
-                }
-            } else {
-                None
-            };
-            let parsed = content.as_deref().map(message::parse);
-            let email_id = match objectid::fetch_email_id(attrs, backend, folder, m.uid) {
-                Ok(id) => id,
-                Err(e) => {
-                    line(
-                        out,
-                        &format!("* NO Message UID {} cannot be read: {e}", m.uid),
-                    );
-                    return Ok(None);
-                }
-            };
-            // One index lookup, and only for the items that need it (a FETCH 1:* of
-            // FLAGS and UID on a big folder must not touch the index at all).
-            let meta = if needs_meta {
-                backend.message_meta(folder, m.uid).ok().flatten()
-            } else {
-                None
-            };
-            let mut items: Vec<Vec<u8>> = Vec::new();
-            let mut has_uid = false;
-            let mut has_flags = false;
-            let mut has_modseq = false;
-            for (i, a) in attrs.iter().enumerate() {
-                if Some(i) == streamed {
-                    // The literal's place: fetch_stream.rs copies it from `literal`.
-                    items.push(Vec::new());
-                    continue;
-                }
-                let mut item = Vec::new();
-                match a {
-                    FetchAttr::Uid => {
-                        has_uid = true;
-                        item.extend_from_slice(format!("UID {}", m.uid).as_bytes());
-                    }
-                    FetchAttr::Flags => {
-                        has_flags = true;
-                        item.extend_from_slice(b"FLAGS ");
-                        response::flags(&mut item, flags_now.0, &flags_now.1, m.recent && !rev2);
-                    }
-                    FetchAttr::ModSeq => {
-                        has_modseq = true;
-                        item.extend_from_slice(format!("MODSEQ ({})", flags_now.2).as_bytes());
-                    }
-                    FetchAttr::InternalDate => {
-                        let date = meta.as_ref().map_or(0, |x| x.internal_date);
-                        item.extend_from_slice(
-                            format!("INTERNALDATE \"{}\"", response::date_time(date, 0)).as_bytes(),
-                        );
-                    }
-                    FetchAttr::SaveDate => {
-                        // RFC 8514 §4: NIL only where a mailbox keeps no save dates.
-                        let date = meta.as_ref().map_or(0, |x| x.save_date);
-                        item.extend_from_slice(
-                            format!("SAVEDATE \"{}\"", response::date_time(date, 0)).as_bytes(),
-                        );
-                    }
-                    FetchAttr::Rfc822Size => {
-                        let size = meta.as_ref().map_or(0, |x| x.size);
-                        item.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());
-                    }
-                    FetchAttr::Envelope => {
-                        item.extend_from_slice(b"ENVELOPE ");
-                        if let Some(p) = &parsed {
-                            p.envelope(&mut item);
-                        }
-                    }
-                    FetchAttr::Body => {
-                        item.extend_from_slice(b"BODY ");
-                        if let Some(p) = &parsed {
-                            p.body_structure(&mut item, false);
-                        }
-                    }
-                    FetchAttr::BodyStructure => {
-                        item.extend_from_slice(b"BODYSTRUCTURE ");
-                        if let Some(p) = &parsed {
-                            p.body_structure(&mut item, true);
-                        }
-                    }
-                    FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
-                        let (name, text) = match a {
-                            FetchAttr::Rfc822 => ("RFC822", None),
-                            FetchAttr::Rfc822Header => ("RFC822.HEADER", Some(SectionText::Header)),
-                            _ => ("RFC822.TEXT", Some(SectionText::Text)),
-                        };
-                        item.extend_from_slice(name.as_bytes());
-                        item.push(b' ');
-                        let data = parsed
-                            .as_ref()
-                            .and_then(|p| p.section(&[], text.as_ref()))
-                            .map(message::without_nul);
-                        response::nstring(&mut item, data.as_deref());
-                    }
-                    FetchAttr::BodySection {
-                        section, partial, ..
-                    } => {
-                        item.extend_from_slice(message::section_name(section, *partial).as_bytes());
-                        item.push(b' ');
-                        let data = parsed
-                            .as_ref()
-                            .and_then(|p| p.section(&section.part, section.text.as_ref()));
-                        match data {
-                            Some(d) => {
-                                let d = match partial {
-                                    Some((o, l)) => message::partial(&d, *o, *l).to_vec(),
-                                    None => d,
-                                };
-                                response::literal(&mut item, &message::without_nul(d));
-                            }
-                            None => item.extend_from_slice(b"NIL"),
-                        }
-                    }
-                    FetchAttr::Binary { part, partial, .. } => {
-                        let Some(p) = &parsed else { continue };
-                        match p.binary(part) {
-                            Ok(d) => {
-                                let name = binary_name("BINARY", part, partial.map(|x| x.0));
-                                item.extend_from_slice(name.as_bytes());
-                                item.push(b' ');
-                                let d = match partial {
-                                    Some((o, l)) => message::partial(&d, *o, *l).to_vec(),
-                                    None => d,
-                                };
-                                if d.contains(&0) {
-                                    response::literal8(&mut item, &d);
-                                } else {
-                                    response::literal(&mut item, &d);
-                                }
-                            }
-                            Err(_) => {
-                                return Err(Done::No(
-                                    "[UNKNOWN-CTE] Cannot decode this part".into(),
-                                ))
-                            }
-                        }
-                    }
-                    FetchAttr::BinarySize(part) => {
-                        let Some(p) = &parsed else { continue };
-                        match p.binary(part) {
-                            Ok(d) => item.extend_from_slice(
-                                format!("{} {}", binary_name("BINARY.SIZE", part, None), d.len())
-                                    .as_bytes(),
-                            ),
-                            Err(_) => {
-                                return Err(Done::No(
-                                    "[UNKNOWN-CTE] Cannot decode this part".into(),
-                                ))
-                            }
-                        }
-                    }
-                    FetchAttr::EmailId | FetchAttr::ThreadId => {
-                        objectid::fetch_item(&mut item, a, email_id.as_deref(), parsed.as_ref())
-                    }
-                    FetchAttr::Preview => {
-                        item.extend_from_slice(b"PREVIEW ");
-                        let text = parsed.as_ref().map(|p| p.preview()).unwrap_or_default();
-                        response::string(&mut item, text.as_bytes());
-                    }
-                }
+        };
+        // One index lookup, and only for the items that need it (a FETCH 1:* of
+        // FLAGS and UID on a big folder must not touch the index at all).
+        let meta = match job.plan.needs_meta {
+            true => backend.message_meta(job.folder, m.uid).ok().flatten(),
+            false => None,
+        };
+        let source = ItemSource {
+            uid: m.uid,
+            flags: &flags,
+            recent: m.recent && !self.rev2,
+            meta: meta.as_ref(),
+            parsed: parsed.as_ref(),
+            email_id: email_id.as_deref(),
+        };
+        let mut items: Vec<Vec<u8>> = Vec::with_capacity(job.attrs.len() + 2);
+        for (i, a) in job.attrs.iter().enumerate() {
+            if Some(i) == job.plan.streamed {
+                // The literal's place: fetch_stream.rs copies it from `literal`.
+                items.push(Vec::new());
+            } else if let Some(item) = source.item(a)? {
                 items.push(item);
             }
-            // RFC 7162 §3.2.4: with QRESYNC on, every FETCH response carries the UID (the
-            // client tracks messages by UID, as VANISHED replaces EXPUNGE).
-            if (uid || qresync) && !has_uid && !self.uidonly {
-                items.insert(0, format!("UID {}", m.uid).into_bytes());
-            }
-            if flags_changed && !has_flags {
-                let mut item = b"FLAGS ".to_vec();
-                response::flags(&mut item, flags_now.0, &flags_now.1, m.recent && !rev2);
-                items.push(item);
-            }
-            if condstore && !has_modseq && modifiers.changed_since.is_some() {
-                items.push(format!("MODSEQ ({})", flags_now.2).into_bytes());
-            }
-            if self.uidonly {
-                uidonly::drop_uid_item(&mut items, m.uid);
-            }
-            let head = fetch_head(self.uidonly, idx + 1, m.uid);
-            Ok(FetchJob::write_response(
-                out,
-                head.as_bytes(),
-                &items,
-                literal,
-            ))
+        }
+        self.add_implied_items(job, &source, flags_changed, &mut items);
+        if self.uidonly {
+            uidonly::drop_uid_item(&mut items, m.uid);
+        }
+        let head = fetch_head(self.uidonly, idx + 1, m.uid);
+        Ok(FetchJob::write_response(
+            out,
+            head.as_bytes(),
+            &items,
+            literal,
+        ))
+    }
+
+    /// Sets `\Seen` on a message that FETCH reads (BODY[] without PEEK) and updates the
+    /// selected view; the new flags, or `None` when nothing changed. A failure to set it is
+    /// not the FETCH's failure.
+    fn mark_seen(
+        &mut self,
+        folder: FolderRef,
+        idx: usize,
+        uid: u32,
+        backend: &dyn Backend,
+    ) -> Result<Option<FlagState>, Done> {
+        let seen = flag_bits::SEEN;
+        let Ok(outcome) = backend.store_flags(folder, &[uid], FlagOp::Add, seen, &[], None) else {
+            return Ok(None);
+        };
+        let Some((_, flags, keywords, modseq)) = outcome.changed.into_iter().next() else {
+            return Ok(None);
+        };
+        let sel = self.selected_mut()?;
+        if let Some(v) = sel.messages.get_mut(idx) {
+            v.flags = flags;
+            v.keywords = keywords.clone().into();
+            v.modseq = modseq;
+        }
+        sel.highest_modseq = sel.highest_modseq.max(modseq);
+        Ok(Some((flags, keywords, modseq)))
+    }
+
+    /// Items the response carries without being asked: the UID of a UID FETCH (RFC 7162
+    /// §3.2.4: with QRESYNC on, every FETCH response carries it, as VANISHED replaces
+    /// EXPUNGE), FLAGS that the FETCH itself changed, and MODSEQ with CHANGEDSINCE.
+    fn add_implied_items(
+        &self,
+        job: &FetchJob,
+        source: &ItemSource<'_>,
+        flags_changed: bool,
+        items: &mut Vec<Vec<u8>>,
+    ) {
+        let asked = |a: FetchAttr| job.attrs.contains(&a);
+        if (job.uid || self.qresync) && !asked(FetchAttr::Uid) && !self.uidonly {
+            items.insert(0, format!("UID {}", source.uid).into_bytes());
+        }
+        if flags_changed && !asked(FetchAttr::Flags) {
+            let mut item = Vec::new();
+            source.flags_item(&mut item);
+            items.push(item);
+        }
+        let changed_since = job.modifiers.changed_since.is_some();
+        if self.condstore && changed_since && !asked(FetchAttr::ModSeq) {
+            let mut item = Vec::new();
+            source.modseq_item(&mut item);
+            items.push(item);
         }
     }
 
@@ -679,24 +524,11 @@ impl Session {
         if unchanged_since.is_some() {
             self.enable_condstore(out);
         }
-        let (rev2, condstore, qresync, uidonly) =
-            (self.rev2, self.condstore, self.qresync, self.uidonly);
         let sel = self.selected()?;
         if sel.read_only {
             return Err(Done::No("[READ-ONLY] Mailbox is read-only".into()));
         }
-        // RFC 4314 §4: \Seen needs 's', \Deleted 't', other flags 'w'.
-        let need_w = bits & !(flag_bits::SEEN | flag_bits::DELETED) != 0
-            || !keywords.is_empty()
-            || mode == StoreMode::Replace;
-        if (bits & flag_bits::SEEN != 0 && !rights.contains('s'))
-            || (bits & flag_bits::DELETED != 0 && !rights.contains('t'))
-            || (need_w && !rights.contains('w'))
-        {
-            return Err(Done::No(
-                "[NOPERM] Not allowed to change these flags".into(),
-            ));
-        }
+        may_store(&rights, mode, bits, keywords)?;
         let folder = sel.folder.id;
         let uids: Vec<u32> = indices
             .iter()
@@ -730,17 +562,53 @@ impl Session {
             .flat_map(|c| c.2.iter().cloned())
             .collect();
         announce_keywords(sel, &shown, out);
-        let modified: Vec<u32> = outcome.modified.clone();
-        for i in indices {
+        let conditional = unchanged_since.is_some();
+        self.store_responses(uid, &indices, &outcome, silent, conditional, out)?;
+        if outcome.modified.is_empty() {
+            return Ok(Done::Ok("STORE completed".into()));
+        }
+        let sel = self.selected()?;
+        let numbers: Vec<u32> = if uid {
+            outcome.modified
+        } else {
+            outcome
+                .modified
+                .iter()
+                .filter_map(|u| sel.seq_of(*u).map(|s| s as u32))
+                .collect()
+        };
+        let mut s = Vec::new();
+        response::sequence_set(&mut s, &numbers);
+        Ok(Done::Ok(format!(
+            "[MODIFIED {}] Conditional STORE failed for some messages",
+            String::from_utf8_lossy(&s)
+        )))
+    }
+
+    /// STORE's untagged FETCH responses with the new flags: one per message of `indices`
+    /// that UNCHANGEDSINCE did not hold back (`conditional`: the STORE had it).
+    fn store_responses(
+        &self,
+        uid: bool,
+        indices: &[usize],
+        outcome: &StoreOutcome,
+        silent: bool,
+        conditional: bool,
+        out: &mut Out,
+    ) -> Result<(), Done> {
+        let (rev2, condstore, qresync, uidonly) =
+            (self.rev2, self.condstore, self.qresync, self.uidonly);
+        let sel = self.selected()?;
+        for &i in indices {
             let Some(m) = sel.messages.get(i) else {
                 continue;
             };
-            if modified.contains(&m.uid) {
+            if outcome.modified.contains(&m.uid) {
                 continue;
             }
             let changed = outcome.changed.iter().any(|c| c.0 == m.uid);
             // .SILENT still reports MODSEQ changes to CONDSTORE clients (RFC 7162 §3.2).
-            if silent && !(condstore && changed && unchanged_since.is_some()) {
+            if silent && !(condstore && changed && conditional) {
                 continue;
             }
             let mut l = fetch_head(uidonly, i + 1, m.uid);
@@ -759,23 +627,7 @@ impl Session {
             l.push(')');
             line(out, &l);
         }
-        if !modified.is_empty() {
-            let numbers: Vec<u32> = if uid {
-                modified
-            } else {
-                modified
-                    .iter()
-                    .filter_map(|u| sel.seq_of(*u).map(|s| s as u32))
-                    .collect()
-            };
-            let mut s = Vec::new();
-            response::sequence_set(&mut s, &numbers);
-            return Ok(Done::Ok(format!(
-                "[MODIFIED {}] Conditional STORE failed for some messages",
-                String::from_utf8_lossy(&s)
-            )));
-        }
-        Ok(Done::Ok("STORE completed".into()))
+        Ok(())
     }
 
     // --- SEARCH / SORT / THREAD ---------------------------------------------------------------
@@ -865,16 +717,10 @@ impl Session {
         let uses_modseq = keys.iter().any(key_uses_modseq);
         match ret {
             None if !self.rev2 => {
-                let mut l = String::from("* SEARCH");
-                for n in &numbers {
-                    l.push_str(&format!(" {n}"));
-                }
-                if uses_modseq {
-                    if let Some(m) = max_modseq {
-                        l.push_str(&format!(" (MODSEQ {m})"));
-                    }
-                }
-                line(out, &l);
+                line(
+                    out,
+                    &search_line(&numbers, max_modseq.filter(|_| uses_modseq)),
+                );
             }
             _ => {
                 let ret = ret.unwrap_or(&[]);
@@ -891,15 +737,7 @@ impl Session {
                 let max_modseq = if whole {
                     max_modseq
                 } else {
-                    let sel = self.selected()?;
-                    let mut returned: Vec<usize> = Vec::new();
-                    if ret.contains(&SearchReturn::Min) {
-                        returned.extend(hits.first());
-                    }
-                    if ret.contains(&SearchReturn::Max) {
-                        returned.extend(hits.last());
-                    }
-                    returned.iter().map(|i| sel.messages[*i].modseq).max()
+                    min_max_modseq(self.selected()?, ret, &hits)
                 };
                 if !only_save {
                     line(
@@ -1228,12 +1066,81 @@ fn check_charset(cs: &str) -> Result<(), Done> {
     }
 }
 
-fn binary_name(prefix: &str, part: &[u32], origin: Option<u32>) -> String {
-    let p: Vec<String> = part.iter().map(|n| n.to_string()).collect();
-    match origin {
-        Some(o) => format!("{prefix}[{}]<{o}>", p.join(".")),
-        None => format!("{prefix}[{}]", p.join(".")),
+/// The IMAP4rev1 `* SEARCH` response (RFC 3501 §7.2.5), with RFC 7162 §3.1.5's highest
+/// MODSEQ when the search used MODSEQ.
+fn search_line(numbers: &[u32], modseq: Option<u64>) -> String {
+    let mut l = String::from("* SEARCH");
+    for n in numbers {
+        l.push_str(&format!(" {n}"));
     }
+    if let Some(m) = modseq {
+        l.push_str(&format!(" (MODSEQ {m})"));
+    }
+    l
+}
+
+/// The highest modseq of the messages an ESEARCH with MIN and/or MAX returns.
+fn min_max_modseq(sel: &Selected, ret: &[SearchReturn], hits: &[usize]) -> Option<u64> {
+    let mut returned: Vec<usize> = Vec::new();
+    if ret.contains(&SearchReturn::Min) {
+        returned.extend(hits.first());
+    }
+    if ret.contains(&SearchReturn::Max) {
+        returned.extend(hits.last());
+    }
+    returned.iter().map(|i| sel.messages[*i].modseq).max()
+}
+
+/// RFC 4314 §4: STORE of \Seen needs the right 's', of \Deleted 't', of other flags 'w'.
+fn may_store(rights: &str, mode: StoreMode, bits: u8, keywords: &[String]) -> Result<(), Done> {
+    let need_w = bits & !(flag_bits::SEEN | flag_bits::DELETED) != 0
+        || !keywords.is_empty()
+        || mode == StoreMode::Replace;
+    if (bits & flag_bits::SEEN != 0 && !rights.contains('s'))
+        || (bits & flag_bits::DELETED != 0 && !rights.contains('t'))
+        || (need_w && !rights.contains('w'))
+    {
+        return Err(Done::No(
+            "[NOPERM] Not allowed to change these flags".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What one message's FETCH needs of its content: the content (only the header when that
+/// is all the items need), and the reader of the item streamed as a literal. `None` when it
+/// cannot be read: the NO line is written and the message skipped.
+fn fetch_content(
+    job: &FetchJob,
+    uid: u32,
+    backend: &dyn Backend,
+    out: &mut Out,
+) -> Option<(Option<Vec<u8>>, Option<Literal>)> {
+    let read = if let Some(at) = job.plan.streamed {
+        backend.open_content(job.folder, uid).map(|(len, reader)| {
+            let name = match &job.attrs[at] {
+                FetchAttr::BodySection { section, .. } => message::section_name(section, None),
+                _ => "RFC822".into(),
+            };
+            (None, Some((format!("{name} ").into_bytes(), len, reader)))
+        })
+    } else if job.plan.needs_content && job.plan.header_only {
+        backend
+            .message_header(job.folder, uid)
+            .map(|c| (Some(c), None))
+    } else if job.plan.needs_content {
+        backend
+            .message_content(job.folder, uid)
+            .map(|c| (Some(c), None))
+    } else {
+        Ok((None, None))
+    };
+    read.map_err(|e| unreadable(out, uid, &e)).ok()
+}
+
+/// The untagged NO for a message FETCH cannot read (the command goes on with the others).
+fn unreadable(out: &mut Out, uid: u32, e: &dyn std::fmt::Display) {
+    line(out, &format!("* NO Message UID {uid} cannot be read: {e}"));
 }
 
 fn needs_content(a: &FetchAttr) -> bool {

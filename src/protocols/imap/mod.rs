@@ -31,6 +31,7 @@ mod compress;
 mod context;
 #[cfg(test)]
 mod ext_tests;
+mod fetch_items;
 mod fetch_stream;
 pub mod framer;
 pub mod fuzz;

@@ -513,12 +513,41 @@ impl Session {
         out: &mut Out,
         actions: &mut Vec<Action>,
     ) {
-        use CommandBody::*;
         let tag = cmd.tag.clone();
         let name = cmd.body.name();
+        let done = match self.any_state_command(&tag, cmd.body, backend, out, actions) {
+            Ok(done) => done,
+            Err(_) if !self.is_authenticated() => {
+                Some(Done::Bad(format!("{name} is not valid before login")))
+            }
+            Err(body) => self.authenticated_command(&tag, body, backend, out, actions),
+        };
+        // `None`: the command has answered, or goes on, by itself.
+        let Some(done) = done else {
+            return;
+        };
+        if self.fetching.is_some() {
+            // A chunked FETCH goes on in `resume`, which completes it.
+            return;
+        }
+        self.complete(&tag, name, done, backend, out);
+    }
+
+    /// The commands valid in any state (RFC 9051 §6.1) and those of the not authenticated
+    /// state (§6.2); `Err` gives back any other. `Ok(None)`: the command has answered, or
+    /// goes on, by itself.
+    fn any_state_command(
+        &mut self,
+        tag: &Tag,
+        body: CommandBody,
+        backend: &dyn Backend,
+        out: &mut Out,
+        actions: &mut Vec<Action>,
+    ) -> Result<Option<Done>, CommandBody> {
+        use CommandBody::*;
         let authed = self.is_authenticated();
-        let selected = matches!(self.state, State::Selected(_));
-        let done: Done = match cmd.body {
+        let plaintext_refused = !(self.tls || self.config.allow_plaintext);
+        Ok(Some(match body {
             Capability => {
                 line(out, &format!("* CAPABILITY {}", self.capabilities()));
                 Done::Ok("CAPABILITY completed".into())
@@ -532,7 +561,7 @@ impl Session {
                 line(out, "* BYE Logging out");
                 line(out, &format!("{tag} OK LOGOUT completed"));
                 self.close(out, actions);
-                return;
+                return Ok(None);
             }
             Id(_) => {
                 line(
@@ -541,50 +570,65 @@ impl Session {
                 );
                 Done::Ok("ID completed".into())
             }
-            StartTls => {
-                if authed {
-                    Done::Bad("STARTTLS is only valid before login".into())
-                } else if self.tls {
-                    Done::Bad("TLS is already active".into())
-                } else if !self.config.starttls_available {
-                    Done::No("STARTTLS is not available".into())
-                } else {
-                    line(out, &format!("{tag} OK Begin TLS negotiation now"));
-                    // RFC 9051 §6.2.1: nothing the client sent after STARTTLS is used.
-                    self.framer = Framer::new(framer_limits(&self.config, false));
-                    actions.push(Action::Send(std::mem::take(out)));
-                    actions.push(Action::StartTls);
-                    self.waiting_auth = Some(tag);
-                    return;
-                }
+            StartTls => return Ok(self.starttls(tag, out, actions)),
+            Login { .. } | Authenticate { .. } if authed => {
+                Done::Bad("Already authenticated".into())
+            }
+            Login { .. } if plaintext_refused => {
+                Done::No("[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS".into())
+            }
+            Authenticate { .. } if plaintext_refused => {
+                Done::No("[PRIVACYREQUIRED] Authentication is disabled until STARTTLS".into())
             }
             Login { user, password } => {
-                if authed {
-                    Done::Bad("Already authenticated".into())
-                } else if !(self.tls || self.config.allow_plaintext) {
-                    Done::No("[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS".into())
-                } else {
-                    self.start_auth(tag, user, password, out, actions);
-                    return;
-                }
+                self.start_auth(tag.clone(), user, password, out, actions);
+                return Ok(None);
             }
             Authenticate { mechanism, initial } => {
-                if authed {
-                    Done::Bad("Already authenticated".into())
-                } else if !(self.tls || self.config.allow_plaintext) {
-                    Done::No("[PRIVACYREQUIRED] Authentication is disabled until STARTTLS".into())
-                } else {
-                    self.start_sasl(tag, mechanism, initial, out, actions);
-                    return;
-                }
+                self.start_sasl(tag.clone(), mechanism, initial, out, actions);
+                return Ok(None);
             }
-            _ if !authed => Done::Bad(format!("{name} is not valid before login")),
+            other => return Err(other),
+        }))
+    }
+
+    /// STARTTLS (RFC 9051 §6.2.1): refused after login, over TLS, or without a certificate;
+    /// else `None`, the TLS handshake follows.
+    fn starttls(&mut self, tag: &Tag, out: &mut Out, actions: &mut Vec<Action>) -> Option<Done> {
+        if self.is_authenticated() {
+            Some(Done::Bad("STARTTLS is only valid before login".into()))
+        } else if self.tls {
+            Some(Done::Bad("TLS is already active".into()))
+        } else if !self.config.starttls_available {
+            Some(Done::No("STARTTLS is not available".into()))
+        } else {
+            line(out, &format!("{tag} OK Begin TLS negotiation now"));
+            // RFC 9051 §6.2.1: nothing the client sent after STARTTLS is used.
+            self.framer = Framer::new(framer_limits(&self.config, false));
+            actions.push(Action::Send(std::mem::take(out)));
+            actions.push(Action::StartTls);
+            self.waiting_auth = Some(tag.clone());
+            None
+        }
+    }
+
+    /// The commands of the authenticated and selected states (RFC 9051 §6.3, §6.4) and their
+    /// extensions; `None`: the command has answered, or goes on, by itself.
+    fn authenticated_command(
+        &mut self,
+        tag: &Tag,
+        body: CommandBody,
+        backend: &dyn Backend,
+        out: &mut Out,
+        actions: &mut Vec<Action>,
+    ) -> Option<Done> {
+        use CommandBody::*;
+        let name = body.name();
+        let selected = matches!(self.state, State::Selected(_));
+        Some(match body {
             ref body if self.needs_uid(body) => super::uidonly::uid_required(name),
             Unauthenticate => self.unauthenticate(out, actions),
-            Compress(mechanism) => match self.compress(&tag, &mechanism, out, actions) {
-                Some(done) => done,
-                None => return,
-            },
+            Compress(mechanism) => return self.compress(tag, &mechanism, out, actions),
             Enable(caps) => self.enable(&caps, out),
             Select { .. }
             | Create { .. }
@@ -603,19 +647,17 @@ impl Session {
             | MyRights(_)
             | GetQuota(_)
             | GetQuotaRoot(_)
-            | SetQuota { .. } => self.mailbox_command(&tag, cmd.body, backend, out, actions),
+            | SetQuota { .. } => self.mailbox_command(tag, body, backend, out, actions),
             Notify(set) => self.notify_command(set, backend, out, actions),
-            GetMetadata { .. } | SetMetadata { .. } => {
-                self.metadata_command(cmd.body, backend, out)
-            }
+            GetMetadata { .. } | SetMetadata { .. } => self.metadata_command(body, backend, out),
             ResetKey { .. } | GenUrlAuth(_) | UrlFetch(_) => {
-                self.urlauth_command(cmd.body, backend, out)
+                self.urlauth_command(body, backend, out)
             }
             Idle => {
                 self.flush_updates(backend, out, true);
                 line(out, "+ idling");
-                self.idle = Some(tag);
-                return;
+                self.idle = Some(tag.clone());
+                return None;
             }
             _ if !selected => Done::Bad(format!("{name} needs a selected mailbox")),
             Replace {
@@ -624,13 +666,8 @@ impl Session {
                 mailbox,
                 message,
             } => self.replace(uid, id, &mailbox, message, backend, out),
-            body => self.message_command(&tag, body, backend, out, actions),
-        };
-        if self.fetching.is_some() {
-            // A chunked FETCH goes on in `resume`, which completes it.
-            return;
-        }
-        self.complete(&tag, name, done, backend, out);
+            body => self.message_command(tag, body, backend, out, actions),
+        })
     }
 
     /// The tagged completion of command `name`, after the updates that may go before it.

@@ -160,18 +160,24 @@ pub(super) fn report_expunged(
     }
     sel.saved.retain(|u| !gone.contains(u));
     if vanished {
-        gone.sort_unstable();
-        let mut set = Vec::new();
-        response::sequence_set(&mut set, &gone);
-        line(
-            out,
-            &format!("* VANISHED {}", String::from_utf8_lossy(&set)),
-        );
+        vanished_line(out, false, &mut gone);
     } else {
         for s in seqs {
             line(out, &format!("* {s} EXPUNGE"));
         }
     }
+}
+
+/// `* VANISHED uids` (RFC 7162 §3.2.10), `(EARLIER)` when `earlier`; sorts `gone`.
+pub(super) fn vanished_line(out: &mut Out, earlier: bool, gone: &mut [u32]) {
+    gone.sort_unstable();
+    let mut set = Vec::new();
+    response::sequence_set(&mut set, gone);
+    let earlier = if earlier { " (EARLIER)" } else { "" };
+    line(
+        out,
+        &format!("* VANISHED{earlier} {}", String::from_utf8_lossy(&set)),
+    );
 }
 
 /// `* FLAGS (...)`: the system flags and `keywords`.

@@ -64,7 +64,7 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use super::command::xtext_encode;
+use super::command::{xtext_encode, DsnNotify, DsnRet};
 
 /// Longest reply line accepted, CRLF included (RFC 5321 §4.5.3.1.5 says 512; be lenient).
 pub const MAX_REPLY_LINE: usize = 8192;
@@ -281,8 +281,8 @@ impl RcptResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingRecipient {
     pub address: String,
-    /// RFC 3461 NOTIFY as on the wire ("SUCCESS,FAILURE", "NEVER").
-    pub notify: Option<String>,
+    /// RFC 3461 NOTIFY, in the order to send it.
+    pub notify: Option<Vec<DsnNotify>>,
     /// RFC 3461 ORCPT as "addr-type;address", the address decoded.
     pub orcpt: Option<String>,
 }
@@ -299,8 +299,8 @@ pub struct OutgoingMessage {
     pub eight_bit: bool,
     /// An address or header is non-ASCII: SMTPUTF8 needed.
     pub needs_smtputf8: bool,
-    /// RFC 3461 RET ("FULL"/"HDRS").
-    pub ret: Option<String>,
+    /// RFC 3461 RET.
+    pub ret: Option<DsnRet>,
     /// RFC 3461 ENVID, decoded.
     pub envid: Option<String>,
     /// RFC 8689: the message may only go over TLS to a peer that offers REQUIRETLS, and the
@@ -611,8 +611,8 @@ impl Client {
             cmd.push_str(" SMTPUTF8");
         }
         if self.caps.dsn {
-            if let Some(ret) = &msg.ret {
-                cmd.push_str(&format!(" RET={ret}"));
+            if let Some(ret) = msg.ret {
+                cmd.push_str(&format!(" RET={}", ret.keyword()));
             }
             if let Some(envid) = &msg.envid {
                 cmd.push_str(&format!(" ENVID={}", xtext_encode(envid)));
@@ -629,7 +629,8 @@ impl Client {
         let mut cmd = format!("RCPT TO:<{}>", r.address);
         if self.caps.dsn {
             if let Some(n) = &r.notify {
-                cmd.push_str(&format!(" NOTIFY={n}"));
+                let keywords: Vec<&str> = n.iter().map(|k| k.keyword()).collect();
+                cmd.push_str(&format!(" NOTIFY={}", keywords.join(",")));
             }
             if let Some((kind, addr)) = r.orcpt.as_deref().and_then(|o| o.split_once(';')) {
                 cmd.push_str(&format!(" ORCPT={kind};{}", xtext_encode(addr)));

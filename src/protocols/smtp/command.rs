@@ -22,6 +22,16 @@ pub enum DsnRet {
     Hdrs,
 }
 
+impl DsnRet {
+    /// The keyword as sent on the wire.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DsnRet::Full => "FULL",
+            DsnRet::Hdrs => "HDRS",
+        }
+    }
+}
+
 /// RFC 3461 §4.1 `NOTIFY=` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DsnNotify {
@@ -29,6 +39,18 @@ pub enum DsnNotify {
     Success,
     Failure,
     Delay,
+}
+
+impl DsnNotify {
+    /// The keyword as sent on the wire.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DsnNotify::Never => "NEVER",
+            DsnNotify::Success => "SUCCESS",
+            DsnNotify::Failure => "FAILURE",
+            DsnNotify::Delay => "DELAY",
+        }
+    }
 }
 
 /// Parameters of MAIL FROM (RFC 5321 §4.1.1.2 `Mail-parameters`).

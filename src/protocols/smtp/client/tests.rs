@@ -137,9 +137,9 @@ fn pipelined_delivery_with_dsn_parameters_and_partial_failure() {
         &["b@y.test", "c@y.test"],
         "Subject: hi\r\n\r\n.dot\r\nend\r\n",
     );
-    m.ret = Some("HDRS".into());
+    m.ret = Some(DsnRet::Hdrs);
     m.envid = Some("id+1".into());
-    m.recipients[0].notify = Some("SUCCESS,FAILURE".into());
+    m.recipients[0].notify = Some(vec![DsnNotify::Success, DsnNotify::Failure]);
     m.recipients[0].orcpt = Some("rfc822;b=x@y.test".into());
     let replies = [
         "220 mx.y.test ESMTP\r\n",
@@ -178,7 +178,7 @@ fn pipelined_delivery_with_dsn_parameters_and_partial_failure() {
 fn helo_fallback_without_pipelining_sends_one_command_at_a_time() {
     let mut m = msg(&["b@y.test"], "x");
     // Not passed on: the peer has no DSN extension.
-    m.ret = Some("FULL".into());
+    m.ret = Some(DsnRet::Full);
     let replies = [
         "220 old.y.test\r\n",
         "502 5.5.2 command not recognized\r\n",

@@ -1,0 +1,206 @@
+//! The inbound queue: takes new messages in (sessions, fetchers, reports) and routes each
+//! to the local, remote and bad queues by the rules of `delivery::route`.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::change::{self, Change, Changed, Refused};
+use super::messages::{path, Enqueue, EnqueueFetched, QueueError, Queued, Rescan};
+use crate::actors::supervisor::{apply_backoff, guarded, in_actor, Panicked};
+use crate::actors::ServerContext;
+use crate::delivery::route;
+use crate::storage::{Accepted, BlobId, BlobPin, QueueId, QueueName, StorageError, Store};
+
+pub struct InboundQueueActor {
+    pub(super) ctx: Arc<ServerContext>,
+}
+
+impl Actor for InboundQueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        apply_backoff(&self.ctx.registry, &path(QueueName::Inbound), ctx);
+        // At boot the first scan waits for the queue addresses (`set_queues`); after a
+        // restart they are known and the actor rescans at once.
+        if self.ctx.queues_ready() {
+            ctx.notify(Rescan);
+        }
+    }
+}
+
+impl Supervised for InboundQueueActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::info!("inbound queue restarting");
+    }
+}
+
+impl InboundQueueActor {
+    /// Writes with `put` (one transaction) and makes it durable, then tells each queue that
+    /// got a record. The caller hears back only when it is all durable. `put` runs on the
+    /// commit thread after the round's body sync (`Store::write_after_sync`): an SMTP body
+    /// is written without its own sync (`BlobStore::write_pinned`), and its record must not
+    /// reach the index before it is durable; one round covers both. When the flush fails and
+    /// `withdraw` is set, the records are deleted again: the sender gets a 4xx and will send
+    /// again, so delivering this copy too would duplicate the message.
+    fn accept<T: Send + 'static>(
+        &mut self,
+        withdraw: bool,
+        put: impl FnOnce(&Store) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>
+            + Send
+            + 'static,
+    ) -> ResponseActFuture<Self, Result<T, QueueError>> {
+        let store = self.ctx.store.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let writer = store.clone();
+        let commit = store.write_after_sync(move || {
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                || put(&writer),
+            )));
+        });
+        let written = async move {
+            let committed = commit.await;
+            let written = match rx.await {
+                Ok(Ok(written)) => written?,
+                // Counted and the actor restarted by `in_actor`, as a panic on its thread.
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                // Not run: the body sync failed (the round's error), or the commit thread
+                // has stopped.
+                Err(_) => {
+                    return Err(committed
+                        .err()
+                        .unwrap_or_else(|| {
+                            StorageError::Io(std::io::Error::other("the record write did not run"))
+                        })
+                        .into())
+                }
+            };
+            if let Err(e) = committed {
+                if withdraw {
+                    for (queue, id) in &written.1 {
+                        if let Err(e) = store.queue_delete(*queue, *id) {
+                            tracing::error!(id, %queue, error = %e, "cannot withdraw a record whose commit failed");
+                        }
+                    }
+                }
+                return Err(e.into());
+            }
+            Ok::<_, QueueError>(written)
+        };
+        Box::pin(
+            in_actor(self.ctx.clone(), path(QueueName::Inbound), written).map(
+                |res: Result<Result<_, QueueError>, Panicked>, act: &mut Self, ctx| {
+                    let (value, records) = res??;
+                    for (queue, id) in records {
+                        match queue {
+                            QueueName::Inbound => ctx.notify(Queued(id)),
+                            other => act.ctx.queues().notify(other, id),
+                        }
+                    }
+                    Ok(value)
+                },
+            ),
+        )
+    }
+}
+
+impl Handler<Enqueue> for InboundQueueActor {
+    type Result = ResponseActFuture<Self, Result<QueueId, QueueError>>;
+
+    fn handle(&mut self, msg: Enqueue, _ctx: &mut Self::Context) -> Self::Result {
+        let id = msg.0.id;
+        self.accept(true, move |store| {
+            store.queue_put(&msg.0)?;
+            Ok((id, vec![(QueueName::Inbound, id)]))
+        })
+    }
+}
+
+impl Handler<EnqueueFetched> for InboundQueueActor {
+    type Result = ResponseActFuture<Self, Result<Accepted, QueueError>>;
+
+    fn handle(&mut self, msg: EnqueueFetched, _ctx: &mut Self::Context) -> Self::Result {
+        // Not withdrawn: the seen mark of the same transaction would then keep the message
+        // from being fetched again.
+        self.accept(false, move |store| {
+            let accepted = store.fetch_accept(&msg.0)?;
+            let records = match &accepted {
+                Accepted::New { records, .. } => records.clone(),
+                Accepted::AlreadySeen => Vec::new(),
+            };
+            Ok((accepted, records))
+        })
+    }
+}
+
+/// Writes a message body file, off the actor threads, not yet durable: its record goes in
+/// through [`EnqueueFetched`], whose write runs after the commit round's sync
+/// (`Store::write_after_sync`). Hold the pin until that transaction is done (see
+/// `BlobStore::put_pinned`).
+pub async fn store_body(
+    store: &Store,
+    content: Vec<u8>,
+) -> Result<(BlobId, BlobPin), StorageError> {
+    let blobs = store.clone();
+    tokio::task::spawn_blocking(move || blobs.blobs().write_pinned(&content))
+        .await
+        .map_err(|e| StorageError::Io(std::io::Error::other(e.to_string())))?
+}
+
+impl Handler<Queued> for InboundQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
+        let sctx = self.ctx.clone();
+        let routed = guarded::<Self, _>(&sctx.registry, "queue/inbound", ctx, || {
+            sctx.faults.hit("inbound.route");
+            route_record(&sctx.store, msg.0)
+        });
+        match routed {
+            Ok(Ok(records)) => {
+                for (queue, id) in records {
+                    tracing::debug!(from = msg.0, to = queue.as_str(), id, "routed");
+                    sctx.queues().notify(queue, id);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(id = msg.0, "routing failed, will retry: {e}");
+                let retry = sctx.config().queue.local_retry_interval;
+                ctx.run_later(retry, move |_, ctx| ctx.notify(Queued(msg.0)));
+            }
+            Err(_) => {} // restarting: the rescan on start routes it
+        }
+    }
+}
+
+impl Handler<Rescan> for InboundQueueActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
+        match self.ctx.store.queue_list(QueueName::Inbound) {
+            Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
+            Err(e) => tracing::error!("cannot read the inbound queue: {e}"),
+        }
+    }
+}
+
+/// Routes inbound record `id` (`delivery::route`): one local record for the local accounts,
+/// one remote record for remote addresses, one bad record for recipients that resolve to
+/// nothing; all in one transaction. Returns where the new records went. A record no longer
+/// in inbound (already routed) yields nothing.
+fn route_record(store: &Store, id: QueueId) -> Result<Vec<(QueueName, QueueId)>, StorageError> {
+    let Some(rec) = store.queue_get(QueueName::Inbound, id)? else {
+        return Ok(Vec::new());
+    };
+    let records = route::route(store, &rec)?.into_records(&rec, || store.next_queue_id())?;
+    store.queue_replace(QueueName::Inbound, id, &records)?;
+    Ok(records.iter().map(|r| (r.queue, r.id)).collect())
+}
+
+impl Handler<Change> for InboundQueueActor {
+    type Result = ResponseActFuture<Self, Result<Changed, Refused>>;
+
+    fn handle(&mut self, msg: Change, _ctx: &mut Self::Context) -> Self::Result {
+        Box::pin(change::apply(self.ctx.clone(), QueueName::Inbound, msg))
+    }
+}
