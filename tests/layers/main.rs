@@ -108,7 +108,6 @@ const ALLOWED_CYCLES: &[(&str, &[&str])] = &[
             "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::context → protocols::imap::session → protocols::imap::append",
             "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::uidonly → protocols::imap::session → protocols::imap::append",
             "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::backend → protocols::imap::objectid → protocols::imap::backend",
             "protocols::imap::context → protocols::imap::session → protocols::imap::context",
             "protocols::imap::fetch_stream → protocols::imap::session → protocols::imap::fetch_stream",
             "protocols::imap::session → protocols::imap::uidonly → protocols::imap::session",
