@@ -98,21 +98,6 @@ const ALLOWED_CYCLES: &[(&str, &[&str])] = &[
             "bench::report → bench::stats → bench::report",
         ],
     ),
-    (
-        "no helper of issue 11: cycles inside one protocol (the IMAP session and its command modules); left for the lead to assign",
-        &[
-            "protocols::imap::append → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::uidonly → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::fuzz → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::context → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::uidonly → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::context → protocols::imap::session → protocols::imap::context",
-            "protocols::imap::fetch_stream → protocols::imap::session → protocols::imap::fetch_stream",
-            "protocols::imap::session → protocols::imap::uidonly → protocols::imap::session",
-        ],
-    ),
 ];
 
 /// At most this many cycles are listed (the search is bounded; the graph is small).
