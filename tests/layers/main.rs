@@ -35,34 +35,14 @@ const LAYER_RULES: &[(&str, &[&str])] = &[
 /// The sled backend's own directory: the only place that may name the `sled` crate.
 const SLED_BACKEND_DIR: &str = "src/storage/sled/";
 
-/// Files outside [`SLED_BACKEND_DIR`] that still name sled. EMPTY in the final design:
-/// until the sled backend module lands (issue 11), the storage files that use sled today
-/// are listed here; the lead empties it when the storage helper's move is merged.
+/// Files outside [`SLED_BACKEND_DIR`] allowed to name sled: none. An entry would need a
+/// reason beside it, and a listed file that no longer names sled fails the test.
 const SLED_ALLOWED_FILES: &[&str] = &[];
 
-/// Import cycles that exist on this branch's base, each written from its smallest module
-/// (as the failure message prints them), grouped by whose work removes them. EMPTY in the
-/// final design: the lead empties it at merge. A cycle not listed fails the test, and so
-/// does a listed one that no longer occurs, so the list stays exact.
-const ALLOWED_CYCLES: &[(&str, &[&str])] = &[
-    (
-        "no helper of issue 11: cycles inside one protocol (the IMAP session and its command modules, smtp ⇄ smtp::reply); left for the lead to assign",
-        &[
-            "protocols::imap::append → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::uidonly → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::fuzz → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::updates → protocols::imap::context → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::uidonly → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::append → protocols::imap::mailboxes → protocols::imap::session → protocols::imap::append",
-            "protocols::imap::backend → protocols::imap::objectid → protocols::imap::backend",
-            "protocols::imap::context → protocols::imap::session → protocols::imap::context",
-            "protocols::imap::fetch_stream → protocols::imap::session → protocols::imap::fetch_stream",
-            "protocols::imap::session → protocols::imap::uidonly → protocols::imap::session",
-            "protocols::smtp → protocols::smtp::reply → protocols::smtp",
-        ],
-    ),
-];
+/// Import cycles tolerated for now, each written from its smallest module (as the failure
+/// message prints them), grouped under the reason they exist: none. A cycle not listed
+/// fails the test, and so does a listed one that no longer occurs, so the list stays exact.
+const ALLOWED_CYCLES: &[(&str, &[&str])] = &[];
 
 /// At most this many cycles are listed (the search is bounded; the graph is small).
 const CYCLE_LIMIT: usize = 10_000;

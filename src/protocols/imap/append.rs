@@ -4,7 +4,7 @@
 //! 4315).
 //!
 //! Implementation notes:
-//! - The framer's bounds follow the session's state ([`framer_limits`]): before login only
+//! - The framer's bounds follow the session's state ([`framer_limits`](super::session::framer_limits)): before login only
 //!   credentials come as literals, at most 8 KiB; after login 1 MiB (SEARCH strings and the
 //!   like). APPEND's messages are not bounded there: they are streamed, not held.
 //! - The framer reports each message literal ([`super::framer::FrameEvent::MessageLiteral`])
@@ -28,35 +28,10 @@
 //! - A zero-length message is refused (`NO [CANNOT]`), as Dovecot does: it is not a message.
 
 use super::backend::{Backend, StagedBody, StagedMessage};
-use super::framer::FramerLimits;
 use super::mailboxes::flags_to_bits;
 use super::response;
-use super::session::{line, Done, Out, Session, SessionConfig, State};
+use super::session::{line, Done, Incoming, Out, Session, State};
 use super::types::{AppendMessage, CatPart, MailboxName};
-
-/// The message literals of the APPEND command being received.
-#[derive(Default)]
-pub(super) struct Incoming {
-    /// Bodies complete so far, in command order.
-    bodies: Vec<Box<dyn StagedBody>>,
-    /// The body being written.
-    current: Option<Box<dyn StagedBody>>,
-    /// The current literal is a literal8 (`~{n}`, RFC 3516): NUL allowed.
-    binary: bool,
-    /// Writing failed, or the literal was not valid: the command will fail with this once it
-    /// has arrived.
-    failed: Option<Done>,
-}
-
-/// Before login only credentials come as literals (LOGIN's user and password): nothing
-/// bigger is accepted, so an unauthenticated client cannot make the server hold more.
-pub(super) const PRELOGIN_MAX_LITERAL: u64 = 8 * 1024;
-/// A whole command before login (two credential literals and their lines).
-const PRELOGIN_MAX_COMMAND: usize = 24 * 1024;
-/// After login: a literal other than an APPEND message (a SEARCH string, a mailbox name).
-const MAX_LITERAL: u64 = 1024 * 1024;
-/// After login: a whole command, APPEND's messages not counted (they are streamed).
-const MAX_COMMAND: usize = 2 * 1024 * 1024;
 
 impl Session {
     /// A synchronizing literal other than an APPEND message: within the framer's limits for
@@ -312,24 +287,6 @@ fn done_line(done: Done) -> String {
         Done::Ok(t) => format!("OK {t}"),
         Done::No(t) => format!("NO {t}"),
         Done::Bad(t) => format!("BAD {t}"),
-    }
-}
-
-/// The framer's bounds before (`authenticated` false) and after login. APPEND's messages
-/// are bounded by APPENDLIMIT in append.rs, not here: they are streamed, not held.
-pub(super) fn framer_limits(config: &SessionConfig, authenticated: bool) -> FramerLimits {
-    if authenticated {
-        FramerLimits {
-            max_line: config.max_line,
-            max_literal: MAX_LITERAL,
-            max_command: MAX_COMMAND.max(config.max_line.saturating_mul(2)),
-        }
-    } else {
-        FramerLimits {
-            max_line: config.max_line,
-            max_literal: PRELOGIN_MAX_LITERAL,
-            max_command: PRELOGIN_MAX_COMMAND,
-        }
     }
 }
 

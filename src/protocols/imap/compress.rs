@@ -11,7 +11,6 @@
 //!   §3 ("active via another layer") never happens: rustls negotiates no TLS compression.
 //! - An algorithm other than DEFLATE: BAD (RFC 4978 §3, "unknown argument").
 
-use super::backend::Backend;
 use super::session::{line, Action, Done, Out, Session};
 use super::types::Tag;
 
@@ -41,11 +40,5 @@ impl Session {
         actions.push(Action::Compress { pending });
         self.waiting_auth = Some(tag.clone());
         None
-    }
-
-    /// Called by the shell once both directions are compressed.
-    pub fn compression_started(&mut self, backend: &dyn Backend) -> Vec<Action> {
-        self.waiting_auth = None;
-        self.process(backend)
     }
 }

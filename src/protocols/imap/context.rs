@@ -29,30 +29,12 @@ use std::collections::{HashMap, HashSet};
 
 use super::backend::Backend;
 use super::response;
-use super::session::{line, Done, Out, Selected, Session, State};
+use super::session::{line, Done, Out, SearchContext, Selected, Session, State};
 use super::sort;
 use super::types::{SearchKey, SearchReturn, SortCriterion, Tag};
 
 /// Contexts one session keeps at most; beyond, NOUPDATE (§4.3.1 asks for at least one).
 pub(super) const MAX_CONTEXTS: usize = 16;
-
-/// The update contexts of the selected mailbox.
-#[derive(Debug, Default)]
-pub(super) struct Contexts(Vec<SearchContext>);
-
-#[derive(Debug)]
-struct SearchContext {
-    tag: String,
-    uid: bool,
-    keys: Vec<SearchKey>,
-    /// `Some` for SORT.
-    sort: Option<Vec<SortCriterion>>,
-    /// UIDs: ascending for SEARCH, in sort order for SORT.
-    results: Vec<u32>,
-    /// The highest MODSEQ and UID already evaluated.
-    modseq: u64,
-    max_uid: u32,
-}
 
 /// What a SEARCH or SORT with `RETURN (UPDATE …)` asks to keep.
 pub(super) struct NewContext<'a> {

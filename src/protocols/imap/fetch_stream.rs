@@ -6,13 +6,13 @@
 //! until its output reaches [`OUTPUT_CHUNK`] and then stops; the session keeps the job and
 //! reads no further commands (pipelined ones wait in the framer, whose size is bounded).
 //! The shell sends the chunk — waiting for the socket, which is the back-pressure of a slow
-//! client — and only then calls [`Session::resume`] for the next one. So the output a
+//! client — and only then calls [`Session::resume`](super::session::Session::resume) for the next one. So the output a
 //! session holds is one chunk plus at most one message's non-streamed items, whatever the
 //! folder size and however many FETCHes are pipelined; compression and TLS sit below the
 //! shell's writes and only ever see one chunk.
 //!
 //! A whole-message item (`BODY[]`, `BODY.PEEK[]`, `RFC822`) that is the only item needing
-//! the content is not read into memory at all: [`Backend::open_content`] gives a reader
+//! the content is not read into memory at all: [`Backend::open_content`](super::backend::Backend::open_content) gives a reader
 //! and the literal is copied from it in pieces, straight into the chunk being built (one
 //! copy of each byte in memory, a piece at a time, instead of the body, its section copy
 //! and the response's copies).
@@ -20,8 +20,8 @@
 use std::collections::VecDeque;
 use std::io::Read;
 
-use super::backend::{Backend, FolderRef};
-use super::session::{line, Action, Done, Out, Session};
+use super::backend::FolderRef;
+use super::response::Out;
 use super::types::{FetchAttr, FetchModifiers, Tag};
 
 /// A chunked FETCH yields once its output has reached this many bytes.
@@ -159,7 +159,7 @@ impl FetchJob {
 impl Streaming {
     /// Copies the literal into `out` until `out` reaches `limit` bytes or the literal
     /// ends (then the tail follows). True when the message's response is complete.
-    fn pump(&mut self, out: &mut Out, limit: usize) -> std::io::Result<bool> {
+    pub(super) fn pump(&mut self, out: &mut Out, limit: usize) -> std::io::Result<bool> {
         while self.left > 0 {
             let room = limit.saturating_sub(out.len());
             if room == 0 {
@@ -194,81 +194,6 @@ impl Streaming {
         }
         out.extend_from_slice(&std::mem::take(&mut self.tail));
         Ok(true)
-    }
-}
-
-impl Session {
-    /// Runs `job` until its output reaches `limit` bytes or it is done.
-    pub(super) fn fetch_more(
-        &mut self,
-        job: &mut FetchJob,
-        backend: &dyn Backend,
-        out: &mut Out,
-        limit: usize,
-    ) -> Result<Progress, Done> {
-        loop {
-            if let Some(s) = &mut job.streaming {
-                match s.pump(out, limit) {
-                    Ok(true) => job.streaming = None,
-                    Ok(false) => return Ok(Progress::More),
-                    Err(e) => return Ok(Progress::Broken(e)),
-                }
-            }
-            if out.len() >= limit {
-                return Ok(if job.left.is_empty() {
-                    Progress::Finished
-                } else {
-                    Progress::More
-                });
-            }
-            let Some(idx) = job.left.pop_front() else {
-                return Ok(Progress::Finished);
-            };
-            job.streaming = self.fetch_message(job, idx, backend, out)?;
-        }
-    }
-
-    /// A chunked FETCH is under way: the shell sends what it has, then calls
-    /// [`Session::resume`] (and reads no input meanwhile).
-    pub fn has_more_output(&self) -> bool {
-        self.fetching.is_some()
-    }
-
-    /// The next chunk of the FETCH under way; once it is done, its completion and whatever
-    /// pipelined commands were waiting behind it.
-    pub fn resume(&mut self, backend: &dyn Backend) -> Vec<Action> {
-        let Some(mut job) = self.fetching.take() else {
-            return self.process(backend);
-        };
-        let mut out = Vec::new();
-        if let Some(e) = job.failed.take() {
-            return self.broken_literal(out, &e);
-        }
-        let done = match self.fetch_more(&mut job, backend, &mut out, OUTPUT_CHUNK) {
-            Ok(Progress::More) => {
-                self.fetching = Some(job);
-                return vec![Action::Send(out)];
-            }
-            Ok(Progress::Broken(e)) => return self.broken_literal(out, &e),
-            Ok(Progress::Finished) => Done::Ok("FETCH completed".into()),
-            Err(done) => done,
-        };
-        if let Some(tag) = &job.tag {
-            self.complete(tag, "FETCH", done, backend, &mut out);
-        }
-        let mut actions = vec![Action::Send(out)];
-        actions.extend(self.process(backend));
-        actions
-    }
-
-    /// A streamed literal broke off: nothing more can be said on this connection.
-    pub(super) fn broken_literal(&mut self, out: Out, e: &std::io::Error) -> Vec<Action> {
-        self.close_now();
-        let mut out = out;
-        // Not a response the client can parse (it is inside a literal), but it names the
-        // cause for whoever reads a capture.
-        line(&mut out, &format!("\r\n* BYE Message cannot be read: {e}"));
-        vec![Action::Send(out), Action::Close]
     }
 }
 

@@ -5,9 +5,10 @@
 use std::io::Read;
 
 use super::*;
-use crate::protocols::imap::backend::NewMessage;
+use crate::protocols::imap::backend::{Backend, NewMessage};
 use crate::protocols::imap::ext_tests::{logged_in, text};
 use crate::protocols::imap::fuzz::{MemBackend, USER};
+use crate::protocols::imap::session::{Action, Session};
 
 fn stream(data: &[u8], tail: &[u8]) -> Streaming {
     Streaming {

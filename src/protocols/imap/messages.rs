@@ -380,6 +380,46 @@ impl Session {
         })
     }
 
+    /// Runs `job` until its output reaches `limit` bytes or it is done.
+    pub(super) fn fetch_more(
+        &mut self,
+        job: &mut FetchJob,
+        backend: &dyn Backend,
+        out: &mut Out,
+        limit: usize,
+    ) -> Result<Progress, Done> {
+        loop {
+            if let Some(s) = &mut job.streaming {
+                match s.pump(out, limit) {
+                    Ok(true) => job.streaming = None,
+                    Ok(false) => return Ok(Progress::More),
+                    Err(e) => return Ok(Progress::Broken(e)),
+                }
+            }
+            if out.len() >= limit {
+                return Ok(if job.left.is_empty() {
+                    Progress::Finished
+                } else {
+                    Progress::More
+                });
+            }
+            let Some(idx) = job.left.pop_front() else {
+                return Ok(Progress::Finished);
+            };
+            job.streaming = self.fetch_message(job, idx, backend, out)?;
+        }
+    }
+
+    /// A streamed literal broke off: nothing more can be said on this connection.
+    pub(super) fn broken_literal(&mut self, out: Out, e: &std::io::Error) -> Vec<Action> {
+        self.close_now();
+        let mut out = out;
+        // Not a response the client can parse (it is inside a literal), but it names the
+        // cause for whoever reads a capture.
+        line(&mut out, &format!("\r\n* BYE Message cannot be read: {e}"));
+        vec![Action::Send(out), Action::Close]
+    }
+
     /// One message's FETCH response; the streaming state when it ends in a literal still
     /// to be copied from the backend's reader.
     pub(super) fn fetch_message(

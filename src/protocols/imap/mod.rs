@@ -3,7 +3,9 @@
 //!
 //! - `framer.rs`: the byte stream → complete commands (literals, LITERAL+/-, line bounds).
 //! - `parser/`: a command → [`types::Command`]; `mutf7.rs` modified UTF-7 names.
-//! - `session.rs`: the state machine; `mailboxes.rs` and `messages.rs` the commands;
+//! - `session.rs`: the session's state (imports no command module); `mailboxes.rs` and
+//!   `messages.rs` the commands, as `impl Session` blocks above it; `dispatch.rs`, above
+//!   them all, the entry points the shell calls and the routing of each command;
 //!   `append.rs` APPEND with its message literals streamed to the backend;
 //!   `updates.rs` untagged updates; `names.rs` namespaces and LIST patterns.
 //! - `message/`: ENVELOPE, BODYSTRUCTURE, sections, BINARY, PREVIEW over the raw bytes;
@@ -29,6 +31,7 @@ pub mod backend;
 pub mod catenate;
 mod compress;
 mod context;
+mod dispatch;
 #[cfg(test)]
 mod ext_tests;
 mod fetch_items;

@@ -35,6 +35,15 @@ fn quoted(out: &mut Vec<u8>, s: &[u8]) {
 
 /// `astring`: an atom when every octet is an `ASTRING-CHAR` (and it is not `NIL`, which a
 /// client could misread in an `nstring` position), else a string.
+/// Responses produced by a command: untagged lines first, then the tagged completion.
+pub type Out = Vec<u8>;
+
+/// Appends one response line and its CRLF.
+pub fn line(out: &mut Out, text: &str) {
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
     if !s.is_empty() && s.iter().all(|&b| is_astring_char(b)) && !s.eq_ignore_ascii_case(b"NIL") {
         out.extend_from_slice(s);

@@ -79,6 +79,7 @@
 pub mod client;
 mod command;
 mod data;
+mod enqueue_error;
 mod handlers;
 mod received;
 mod reply;
@@ -97,6 +98,7 @@ pub use command::{
     parse_command, xtext_decode, xtext_encode, BodyType, Command, CommandError, DsnNotify, DsnRet,
     MailParams, RcptParams,
 };
+pub use enqueue_error::EnqueueError;
 pub use received::{received_header, rfc5322_date};
 pub use reply::Reply;
 pub use session::{Session, MAX_ERRORS};
@@ -258,26 +260,6 @@ pub enum Answer {
     AuthTempFail,
     /// `Ok(queue id)`: 250 2.0.0 Ok: queued as <id>.
     Enqueued(Result<String, EnqueueError>),
-}
-
-/// Why a message could not be queued; mapped to the wire in `reply.rs`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EnqueueError {
-    /// 451 4.3.0.
-    #[error("temporary failure: {0}")]
-    Temporary(String),
-    /// 452 4.3.1.
-    #[error("insufficient system storage")]
-    InsufficientStorage,
-    /// 554 5.7.1.
-    #[error("rejected: {0}")]
-    Rejected(String),
-    /// 550 5.7.1: the sender's domain asks for this (a DMARC reject policy, RFC 7489 §6.6.4).
-    #[error("refused by policy: {0}")]
-    PolicyRejected(String),
-    /// 550 5.7.1: the authenticated user may not use the message's From:/Sender: address.
-    #[error("sender refused: {0}")]
-    SenderRefused(String),
 }
 
 /// A message as received, ready for the inbound queue.

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::command::CommandError;
-use super::EnqueueError;
+use super::enqueue_error::EnqueueError;
 
 /// One reply, possibly multi-line (lines separated by `\n` in `text`).
 #[derive(Debug, Clone, PartialEq, Eq)]

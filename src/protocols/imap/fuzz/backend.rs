@@ -463,6 +463,12 @@ impl Backend for MemBackend {
             .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))
     }
 
+    fn email_id(&self, folder: FolderRef, uid: u32) -> Result<String, BackendError> {
+        Ok(crate::protocols::imap::objectid::email_id_of_content(
+            &self.message_content(folder, uid)?,
+        ))
+    }
+
     fn expunged_since(&self, folder: FolderRef, modseq: u64) -> Result<Vec<u32>, BackendError> {
         let s = self.state.borrow();
         Ok(s.get(folder)?
