@@ -10,7 +10,7 @@
 //!   here means anything after a restart, and nothing of it is written to disk or logged
 //!   (`Debug` shows the entry count only).
 //! - **Value:** the account's address, a digest of its stored record taken before the
-//!   password was verified ([`crate::storage::Store::account_stamp`]), and the expiry. The
+//!   password was verified ([`crate::storage::Directory::account_stamp`]), and the expiry. The
 //!   caller ([`super::auth::check_password`]) trusts a hit only while the record's digest is
 //!   unchanged, so a password change, the account's deletion or any other change to the
 //!   record ends the cached login whichever path made it (console, CLI, a later API). The

@@ -1,5 +1,5 @@
 //! `ImapSessionActor`: the IMAP adapter of the session shell (`session::shell`) around
-//! [`protocols::imap::Session`]. The shell reads bytes and performs the common actions
+//! [`crate::protocols::imap::session::Session`]. The shell reads bytes and performs the common actions
 //! (write, STARTTLS, COMPRESS, password check, close); here is what is IMAP's own: folder
 //! watches, and the changes of the watched folder and of NOTIFY's accounts as they are
 //! broadcast — which is how an IDLE client hears of new mail within a moment of its

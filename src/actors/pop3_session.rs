@@ -1,5 +1,5 @@
 //! `Pop3SessionActor`: the POP3 adapter of the session shell (`session::shell`) around
-//! [`protocols::pop3::Session`]. The shell reads bytes and performs the common actions
+//! [`crate::protocols::pop3::Session`]. The shell reads bytes and performs the common actions
 //! (write, STLS — RFC 2595 §4; the session has already dropped input that came before the
 //! handshake —, password check, close); here is what is POP3's own. The session's backend
 //! ([`Pop3StoreBackend`]) holds the maildrop lock; it is dropped with the session, so the

@@ -1,5 +1,5 @@
 //! `SmtpSessionActor`: the SMTP adapter of the session shell (`session::shell`) around
-//! [`protocols::smtp::Session`]. The shell reads bytes and performs the common actions
+//! [`crate::protocols::smtp::Session`]. The shell reads bytes and performs the common actions
 //! (write, STARTTLS, password check, close); here is what is SMTP's own: enqueue a message
 //! durably (only then does the session say 250), the recipient and sender checks, and the
 //! command and DATA/BDAT deadlines.

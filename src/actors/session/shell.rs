@@ -134,7 +134,7 @@ pub trait ProtocolSession: Sized + Unpin + 'static {
     /// a reply.
     fn deadline(&mut self, replied: bool) -> Option<Instant>;
     /// Bytes of a literal the client still owes, while one streams in: read them in pieces
-    /// of up to [`STREAM_PIECE`].
+    /// of up to `STREAM_PIECE`.
     fn streaming(&self) -> Option<u64> {
         None
     }
