@@ -316,7 +316,7 @@ impl MailboxFolderActor {
 }
 
 /// POP3 UPDATE (RFC 1939 §6): `\Seen` on `seen` and the expunge of `deleted`, in one
-/// transaction (`Store::update_maildrop`): never flagged but not expunged.
+/// transaction (`FolderWriter::update_maildrop`): never flagged but not expunged.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), FolderError>")]
 pub struct UpdateMaildrop {
@@ -439,6 +439,19 @@ impl Handler<ReplaceMessage> for MailboxFolderActor {
     }
 }
 
+impl MailboxFolderActor {
+    /// Runs one write on this folder under `guarded` (a panic is counted and contained).
+    fn write<R>(
+        &self,
+        ctx: &mut Context<Self>,
+        work: impl FnOnce(&FolderWriter, FolderId) -> Result<R, StorageError>,
+    ) -> Result<R, FolderError> {
+        let (writer, id) = (&self.writer, self.id);
+        guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || work(writer, id))?
+            .map_err(FolderError::from)
+    }
+}
+
 /// Claims the folder's \Recent messages for one session (RFC 3501 §2.3.2). Reply: the
 /// first UID that is recent for it.
 #[derive(Message, Debug)]
@@ -449,11 +462,7 @@ impl Handler<ClaimRecent> for MailboxFolderActor {
     type Result = Result<u32, FolderError>;
 
     fn handle(&mut self, _msg: ClaimRecent, ctx: &mut Self::Context) -> Self::Result {
-        let (store, id) = (self.writer.clone(), self.id);
-        guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
-            store.claim_recent(id)
-        })?
-        .map_err(FolderError::from)
+        self.write(ctx, |w, id| w.claim_recent(id))
     }
 }
 
@@ -467,11 +476,7 @@ impl Handler<DeleteFolder> for MailboxFolderActor {
     type Result = Result<(), FolderError>;
 
     fn handle(&mut self, _msg: DeleteFolder, ctx: &mut Self::Context) -> Self::Result {
-        let (store, id) = (self.writer.clone(), self.id);
-        guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
-            store.delete_folder(id)
-        })?
-        .map_err(FolderError::from)
+        self.write(ctx, |w, id| w.delete_folder(id))
     }
 }
 
@@ -487,16 +492,14 @@ impl Handler<RenameFolder> for MailboxFolderActor {
     type Result = Result<(), FolderError>;
 
     fn handle(&mut self, msg: RenameFolder, ctx: &mut Self::Context) -> Self::Result {
-        let (writer, id) = (self.writer.clone(), self.id);
-        let state = self.ctx.store.folder_state(id)?;
-        guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
+        let state = self.ctx.store.folder_state(self.id)?;
+        self.write(ctx, |w, id| {
             if state.name == "INBOX" {
-                writer.rename_inbox(&state.account, &msg.to).map(|_| ())
+                w.rename_inbox(&state.account, &msg.to).map(|_| ())
             } else {
-                writer.rename_folder(id, &msg.to)
+                w.rename_folder(id, &msg.to)
             }
-        })??;
-        Ok(())
+        })
     }
 }
 

@@ -194,6 +194,16 @@ impl StorageError {
 /// store.claim_recent(folder); // folder state: only the folder actors' FolderWriter
 /// # }
 /// ```
+///
+/// The same calls on the write handles compile:
+///
+/// ```
+/// # fn f(w: &ferrymail::storage::Writers, rec: &ferrymail::storage::QueueRecord) {
+/// # let folder: ferrymail::storage::FolderId = 1;
+/// let _ = w.queues.queue_put(rec);
+/// let _ = w.folders.claim_recent(folder);
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Store(Arc<dyn Backend>);
 
