@@ -230,7 +230,9 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
                     config.data_dir.display()
                 )
             })
-            .and_then(|store| ferrymail::admin::exec::execute_with_config(&store, &config, &cmd))
+            .and_then(|(store, writers)| {
+                ferrymail::admin::exec::execute_with_config(&store, &writers, &config, &cmd)
+            })
     };
     match result {
         Ok(out) => {

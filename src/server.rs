@@ -205,7 +205,9 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         )
     })?;
     socket::refuse_if_running(&config.data_dir)?;
-    let store = Store::open(&config.data_dir).map_err(|e| {
+    // The write handles come with the store, once: ServerContext moves them into the folder
+    // registry and the queue actors' field, where nothing else can reach them.
+    let (store, writers) = Store::open(&config.data_dir).map_err(|e| {
         format!(
             "cannot open the store in {}: {e}",
             config.data_dir.display()
@@ -237,6 +239,7 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         config.clone(),
         Some(tls),
         store,
+        writers,
         options.clock.clone(),
         auth_log,
         core,

@@ -375,7 +375,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     }
     assert!(server.sigterm().success());
 
-    let store = ferrymail::storage::Store::open(&dir.path().join("data")).unwrap();
+    let (store, _) = ferrymail::storage::Store::open(&dir.path().join("data")).unwrap();
     let inbox = common::inbox_of(&store, "bob@example.com");
     let mut counts = std::collections::HashMap::new();
     for m in &inbox {
@@ -611,7 +611,7 @@ fn sigkill_during_a_fetch_run(protocol: &str) {
     );
     assert!(server.sigterm().success());
 
-    let store = ferrymail::storage::Store::open(&data).unwrap();
+    let (store, _) = ferrymail::storage::Store::open(&data).unwrap();
     let ids = message_ids(&store, "bob@example.com");
     assert_eq!(ids.len(), 500);
     let unique: std::collections::BTreeSet<_> = ids.iter().collect();

@@ -100,12 +100,13 @@ fn status_and_queue_commands() {
     // A bad-queue record (its recipient did not exist) is retried once the address does:
     // back through inbound, routed, delivered.
     let store = server.store();
+    let (_, queues) = server.writers();
     let blob = store
         .blobs()
         .put(b"Subject: lost\r\n\r\nfound\r\n")
         .unwrap();
     let id = store.next_queue_id().unwrap();
-    store
+    queues
         .queue_put(&ferrymail::storage::QueueRecord {
             id,
             queue: QueueName::Bad,

@@ -38,6 +38,7 @@ fn content(i: usize, size: usize) -> Vec<u8> {
 /// no SMTP, no APPEND); nobody has the folder open yet.
 fn fill_inbox(server: &TestServer, n: usize, size: usize) {
     let store = server.store();
+    let (folders, _) = server.writers();
     let inbox = store
         .folder_id(USER, "INBOX")
         .expect("reads")
@@ -45,7 +46,7 @@ fn fill_inbox(server: &TestServer, n: usize, size: usize) {
     for i in 0..n {
         let c = content(i, size);
         let blob: BlobId = store.blobs().put(&c).expect("blob written");
-        store
+        folders
             .append_message(
                 inbox,
                 NewMessage {

@@ -290,6 +290,7 @@ fn a_failing_bounce_is_kept_in_the_bad_queue_never_bounced() {
     let w = world("");
     w.sink.rcpt_reply("gone@remote.test", "550 5.1.1 gone");
     let store = w.server.store();
+    let (_, queues) = w.server.writers();
     let body = b"From: MAILER-DAEMON@elsewhere.test\r\nSubject: a bounce\r\n\r\nbounced\r\n";
     let rec = QueueRecord {
         id: store.next_queue_id().unwrap(),
@@ -307,7 +308,7 @@ fn a_failing_bounce_is_kept_in_the_bad_queue_never_bounced() {
         auth_as: None,
         folder: None,
     };
-    store.queue_put(&rec).unwrap();
+    queues.queue_put(&rec).unwrap();
     w.server
         .handle()
         .ctx
@@ -363,6 +364,7 @@ fn console_bounce_and_dns_lookups() {
 fn one_connection_carries_every_queued_message_of_a_destination() {
     let w = world("max_connections_per_domain = 1");
     let store = w.server.store();
+    let (_, queues) = w.server.writers();
     for n in 0..3 {
         let body = note(&format!("batch{n}"));
         let rec = QueueRecord {
@@ -381,7 +383,7 @@ fn one_connection_carries_every_queued_message_of_a_destination() {
             auth_as: None,
             folder: None,
         };
-        store.queue_put(&rec).unwrap();
+        queues.queue_put(&rec).unwrap();
     }
     // One scan queues all three before the worker asks for its first.
     w.server.handle().ctx.queues().remote.do_send(Rescan);

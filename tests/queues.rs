@@ -15,12 +15,13 @@ fn deferred_records_return_to_inbound_when_due() {
     let clock = ManualClock::new(1_800_000_000);
     let server = TestServer::start_opts("", Some(clock.clone()));
     let store = server.store();
+    let (_, queues) = server.writers();
     let blob = store
         .blobs()
         .put(b"Subject: later\r\n\r\nwait for it\r\n")
         .unwrap();
     let id = store.next_queue_id().unwrap();
-    store
+    queues
         .queue_put(&QueueRecord {
             id,
             queue: QueueName::Deferred,

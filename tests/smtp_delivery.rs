@@ -189,6 +189,7 @@ fn shutdown_tells_idle_sessions_and_restart_resumes_queues() {
 
     // A record left in the inbound queue is routed and delivered at the next start.
     let store = server.store();
+    let (_, queues) = server.writers();
     let blob = store
         .blobs()
         .put(b"Subject: left over\r\n\r\nfrom before the restart\r\n")
@@ -219,9 +220,9 @@ fn shutdown_tells_idle_sessions_and_restart_resumes_queues() {
         auth_as: None,
         folder: None,
     };
-    store.queue_put(&rec).unwrap();
+    queues.queue_put(&rec).unwrap();
     store.commit().unwrap();
-    drop(store); // one open store per data directory
+    drop((store, queues)); // one open store per data directory
 
     let stopper = std::thread::spawn({
         let h = server.handle.take().unwrap();

@@ -390,7 +390,7 @@ fn policy_cache_honours_max_age_and_id_changes() {
     dns.a("mta-sts.remote.test", Ipv4Addr::LOCALHOST);
     let https = PolicyServer::start(ca.issue(&["mta-sts.remote.test"]), &policy("testing", 600));
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("store");
+    let (store, _) = Store::open(dir.path()).expect("store");
     let cfg = ferrymail::config::DnsConfig {
         nameservers: vec![dns.addr()],
         trust_ad: false,
@@ -524,7 +524,7 @@ fn daily_report_goes_to_the_rua_address() {
         "v=TLSRPTv1; rua=mailto:tls@remote.test,https://r.remote.test/x",
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("store");
+    let (store, _) = Store::open(dir.path()).expect("store");
     let r = TlsResult {
         policy_type: "sts".into(),
         policy_string: vec!["version: STSv1".into(), "mode: testing".into()],

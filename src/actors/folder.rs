@@ -19,7 +19,8 @@ use super::supervisor::{apply_backoff, guarded, lock};
 use super::ServerContext;
 use crate::protocols::imap::notify::{AccountEvent, MessageKind};
 use crate::storage::{
-    FlagMode, Flags, FolderId, NewMessage, QueueId, QueueName, StorageError, StoreResult,
+    FlagMode, Flags, FolderId, FolderWriter, NewMessage, QueueId, QueueName, StorageError,
+    StoreResult,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,8 @@ pub struct MailboxFolderActor {
     owner: String,
     path: String,
     ctx: Arc<ServerContext>,
+    /// The folder writes (from the registry): this actor is the folder's one writer.
+    writer: FolderWriter,
     subscribers: Subscribers,
     /// Messages handled since the last idle check.
     handled: u64,
@@ -164,7 +167,7 @@ impl Handler<AppendMessage> for MailboxFolderActor {
     type Result = Result<(u32, u64), FolderError>;
 
     fn handle(&mut self, msg: AppendMessage, ctx: &mut Self::Context) -> Self::Result {
-        let (store, faults, id) = (self.ctx.store.clone(), &self.ctx.faults, self.id);
+        let (store, faults, id) = (self.writer.clone(), &self.ctx.faults, self.id);
         let (uid, modseq) = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             faults.hit("folder.append");
             store.append_message(id, msg.message, msg.consume)
@@ -182,7 +185,7 @@ impl Handler<SetFlags> for MailboxFolderActor {
     type Result = Result<u64, FolderError>;
 
     fn handle(&mut self, msg: SetFlags, ctx: &mut Self::Context) -> Self::Result {
-        let (store, id) = (self.ctx.store.clone(), self.id);
+        let (store, id) = (self.writer.clone(), self.id);
         let flags = msg.flags.clone();
         let modseq = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             store.set_flags(id, msg.uid, msg.flags)
@@ -201,7 +204,7 @@ impl Handler<Expunge> for MailboxFolderActor {
     type Result = Result<u64, FolderError>;
 
     fn handle(&mut self, msg: Expunge, ctx: &mut Self::Context) -> Self::Result {
-        let (store, id) = (self.ctx.store.clone(), self.id);
+        let (store, id) = (self.writer.clone(), self.id);
         let uids = msg.uids.clone();
         let modseq = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             store.expunge(id, &msg.uids)
@@ -268,7 +271,7 @@ impl Handler<AppendMessages> for MailboxFolderActor {
     type Result = Result<Vec<u32>, FolderError>;
 
     fn handle(&mut self, msg: AppendMessages, ctx: &mut Self::Context) -> Self::Result {
-        let (store, faults, id) = (self.ctx.store.clone(), &self.ctx.faults, self.id);
+        let (store, faults, id) = (self.writer.clone(), &self.ctx.faults, self.id);
         let added = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             faults.hit("folder.append");
             // One transaction: all or none (RFC 3502 MULTIAPPEND; quota checked for all).
@@ -290,7 +293,7 @@ impl Handler<StoreFlags> for MailboxFolderActor {
     type Result = Result<StoreResult, FolderError>;
 
     fn handle(&mut self, msg: StoreFlags, ctx: &mut Self::Context) -> Self::Result {
-        let (store, id) = (self.ctx.store.clone(), self.id);
+        let (store, id) = (self.writer.clone(), self.id);
         let result = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             store.store_flags(id, &msg.uids, msg.mode, &msg.flags, msg.unchanged_since)
         })??;
@@ -313,7 +316,7 @@ impl MailboxFolderActor {
 }
 
 /// POP3 UPDATE (RFC 1939 §6): `\Seen` on `seen` and the expunge of `deleted`, in one
-/// transaction (`Store::update_maildrop`): never flagged but not expunged.
+/// transaction (`FolderWriter::update_maildrop`): never flagged but not expunged.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), FolderError>")]
 pub struct UpdateMaildrop {
@@ -325,7 +328,7 @@ impl Handler<UpdateMaildrop> for MailboxFolderActor {
     type Result = Result<(), FolderError>;
 
     fn handle(&mut self, msg: UpdateMaildrop, ctx: &mut Self::Context) -> Self::Result {
-        let (store, faults, id) = (self.ctx.store.clone(), &self.ctx.faults, self.id);
+        let (store, faults, id) = (self.writer.clone(), &self.ctx.faults, self.id);
         let (flagged, modseq) = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             store.update_maildrop(id, &msg.seen, &msg.deleted, || {
                 if faults.take("folder.maildrop.between") {
@@ -350,7 +353,7 @@ impl Handler<CopyMessages> for MailboxFolderActor {
     type Result = Result<Vec<(u32, u32)>, FolderError>;
 
     fn handle(&mut self, msg: CopyMessages, ctx: &mut Self::Context) -> Self::Result {
-        let (store, id) = (self.ctx.store.clone(), self.id);
+        let (store, id) = (self.writer.clone(), self.id);
         let (pairs, expunge_modseq) =
             guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
                 if msg.remove {
@@ -375,7 +378,9 @@ impl Handler<CopyMessages> for MailboxFolderActor {
                 t.do_send(Announce(change));
             }
         };
-        let modseq = store
+        let modseq = self
+            .ctx
+            .store
             .folder_state(msg.to)
             .map(|f| f.highest_modseq)
             .unwrap_or(0);
@@ -411,7 +416,7 @@ impl Handler<ReplaceMessage> for MailboxFolderActor {
     type Result = Result<u32, FolderError>;
 
     fn handle(&mut self, msg: ReplaceMessage, ctx: &mut Self::Context) -> Self::Result {
-        let (store, id) = (self.ctx.store.clone(), self.id);
+        let (store, id) = (self.writer.clone(), self.id);
         let (new, expunged, added) =
             guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
                 store.replace_message(id, msg.uid, msg.to, &msg.message)
@@ -431,6 +436,70 @@ impl Handler<ReplaceMessage> for MailboxFolderActor {
             _ => self.broadcast(change),
         }
         Ok(new)
+    }
+}
+
+impl MailboxFolderActor {
+    /// Runs one write on this folder under `guarded` (a panic is counted and contained).
+    fn write<R>(
+        &self,
+        ctx: &mut Context<Self>,
+        work: impl FnOnce(&FolderWriter, FolderId) -> Result<R, StorageError>,
+    ) -> Result<R, FolderError> {
+        let (writer, id) = (&self.writer, self.id);
+        guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || work(writer, id))?
+            .map_err(FolderError::from)
+    }
+}
+
+/// Claims the folder's \Recent messages for one session (RFC 3501 §2.3.2). Reply: the
+/// first UID that is recent for it.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<u32, FolderError>")]
+pub struct ClaimRecent;
+
+impl Handler<ClaimRecent> for MailboxFolderActor {
+    type Result = Result<u32, FolderError>;
+
+    fn handle(&mut self, _msg: ClaimRecent, ctx: &mut Self::Context) -> Self::Result {
+        self.write(ctx, |w, id| w.claim_recent(id))
+    }
+}
+
+/// Deletes the folder with its messages (see `FolderWrites::delete_folder`). The caller
+/// commits and announces it to the account.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), FolderError>")]
+pub struct DeleteFolder;
+
+impl Handler<DeleteFolder> for MailboxFolderActor {
+    type Result = Result<(), FolderError>;
+
+    fn handle(&mut self, _msg: DeleteFolder, ctx: &mut Self::Context) -> Self::Result {
+        self.write(ctx, |w, id| w.delete_folder(id))
+    }
+}
+
+/// Renames the folder (and those below it) to `to`; renaming INBOX moves its messages to a
+/// new folder `to` instead (RFC 9051 §6.3.6). The caller commits and announces it.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), FolderError>")]
+pub struct RenameFolder {
+    pub to: String,
+}
+
+impl Handler<RenameFolder> for MailboxFolderActor {
+    type Result = Result<(), FolderError>;
+
+    fn handle(&mut self, msg: RenameFolder, ctx: &mut Self::Context) -> Self::Result {
+        let state = self.ctx.store.folder_state(self.id)?;
+        self.write(ctx, |w, id| {
+            if state.name == "INBOX" {
+                w.rename_inbox(&state.account, &msg.to).map(|_| ())
+            } else {
+                w.rename_folder(id, &msg.to)
+            }
+        })
     }
 }
 
@@ -455,12 +524,21 @@ struct OpenFolder {
 /// Finds or starts the actor of a folder. A folder actor that died for good (its address
 /// no longer connected) is started anew, with the old one's subscribers, and counted as a
 /// restart: the watchdog half of supervision.
-#[derive(Default)]
 pub struct FolderRegistry {
     open: Mutex<HashMap<FolderId, OpenFolder>>,
+    /// The store's folder writes, given to each folder actor it starts and to no one else.
+    writer: FolderWriter,
 }
 
 impl FolderRegistry {
+    /// The registry owning `writer` (made once, at server start, with the store).
+    pub fn new(writer: FolderWriter) -> FolderRegistry {
+        FolderRegistry {
+            open: Mutex::default(),
+            writer,
+        }
+    }
+
     pub fn get(
         &self,
         ctx: &Arc<ServerContext>,
@@ -484,11 +562,13 @@ impl FolderRegistry {
         let actor_ctx = ctx.clone();
         let owner = state.account.clone();
         let shared = subscribers.clone();
+        let writer = self.writer.clone();
         let addr = Supervisor::start_in_arbiter(ctx.core_arbiter(), move |_| MailboxFolderActor {
             id,
             owner,
             path,
             ctx: actor_ctx,
+            writer,
             subscribers: shared,
             handled: 1,
         });
@@ -500,6 +580,13 @@ impl FolderRegistry {
             },
         );
         Ok(addr)
+    }
+
+    /// The folder writes, for integration tests that seed folders directly (test builds
+    /// only: see `ServerContext::writers_for_tests`).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn writer_for_tests(&self) -> &FolderWriter {
+        &self.writer
     }
 
     pub fn open_count(&self) -> usize {

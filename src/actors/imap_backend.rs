@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use super::account_events::{AccountChanged, AccountEvent};
 use super::folder::{
-    AppendMessages, CopyMessages, Expunge, FolderError, ReplaceMessage, StoreFlags,
+    AppendMessages, ClaimRecent, CopyMessages, DeleteFolder, Expunge, FolderError, RenameFolder,
+    ReplaceMessage, StoreFlags,
 };
 use super::ServerContext;
 use crate::protocols::imap::backend::{
@@ -295,7 +296,7 @@ impl Backend for StoreBackend {
     }
 
     fn claim_recent(&self, folder: FolderRef) -> Result<u32, BackendError> {
-        self.ctx.store.claim_recent(folder).map_err(err)
+        self.ask(folder, ClaimRecent)?.map_err(folder_err)
     }
 
     fn append(
@@ -520,7 +521,7 @@ impl Backend for StoreBackend {
     fn delete_folder(&self, folder: FolderRef) -> Result<(), BackendError> {
         // The folder's subscription moves onto the owner's list in the same transaction.
         let f = self.ctx.store.folder_state(folder).map_err(err)?;
-        self.ctx.store.delete_folder(folder).map_err(err)?;
+        self.ask(folder, DeleteFolder)?.map_err(folder_err)?;
         self.ctx.store.commit().map_err(err)?;
         self.publish(
             &f.account,
@@ -534,17 +535,8 @@ impl Backend for StoreBackend {
 
     fn rename_folder(&self, folder: FolderRef, new_name: &str) -> Result<(), BackendError> {
         let f = self.ctx.store.folder_state(folder).map_err(err)?;
-        if f.name == "INBOX" {
-            self.ctx
-                .store
-                .rename_inbox(&f.account, new_name)
-                .map_err(err)?;
-        } else {
-            self.ctx
-                .store
-                .rename_folder(folder, new_name)
-                .map_err(err)?;
-        }
+        let to = new_name.to_string();
+        self.ask(folder, RenameFolder { to })?.map_err(folder_err)?;
         self.ctx.store.commit().map_err(err)?;
         // Renaming INBOX moves its messages to a new mailbox and leaves INBOX in place
         // (RFC 9051 §6.3.6): for watchers that is a new mailbox.

@@ -48,7 +48,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::storage::Store;
+use crate::storage::{Store, Writers};
 
 /// Everything the actors share: configuration (swappable by `reload`), the store, the TLS
 /// configuration, counters, the supervision registry and the shutdown signal.
@@ -61,7 +61,10 @@ pub struct ServerContext {
     pub registry: supervisor::ActorRegistry,
     pub faults: supervisor::FaultHooks,
     pub auth_log: authlog::AuthFailureLog,
+    /// The folder actors, which alone hold the store's folder writes.
     pub folders: folder::FolderRegistry,
+    /// The store's queue writes, reachable only by the queue actors (a private field).
+    pub queue_records: queues::RecordWriter,
     /// Account-wide changes for sessions that watch more than one folder (IMAP NOTIFY).
     pub account_events: account_events::AccountEvents,
     /// The fetch sources' actors (MultiPOP, DomainPOP).
@@ -94,6 +97,7 @@ impl ServerContext {
         config: Arc<Config>,
         tls: Option<Arc<rustls::ServerConfig>>,
         store: Store,
+        writers: Writers,
         clock: Arc<dyn Clock>,
         auth_log: authlog::AuthFailureLog,
         core: ArbiterHandle,
@@ -111,7 +115,8 @@ impl ServerContext {
             registry: supervisor::ActorRegistry::default(),
             faults: supervisor::FaultHooks::default(),
             auth_log,
-            folders: folder::FolderRegistry::default(),
+            folders: folder::FolderRegistry::new(writers.folders),
+            queue_records: queues::RecordWriter::new(writers.queues),
             account_events: account_events::AccountEvents::default(),
             fetchers: fetcher::Fetchers::new(max_fetchers),
             queues: OnceLock::new(),
@@ -151,6 +156,19 @@ impl ServerContext {
 
     pub fn set_tls(&self, tls: Option<Arc<rustls::ServerConfig>>) {
         *self.tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
+    }
+
+    /// The one door to the folder and queue writes outside their actors, for tests that
+    /// seed messages or queue records directly. Only with the `fault-injection` feature,
+    /// which release builds lack.
+    #[cfg(feature = "fault-injection")]
+    pub fn writers_for_tests(
+        &self,
+    ) -> (&crate::storage::FolderWriter, &crate::storage::QueueWriter) {
+        (
+            self.folders.writer_for_tests(),
+            self.queue_records.for_tests(),
+        )
     }
 
     /// The queue actors' addresses (set once at boot).

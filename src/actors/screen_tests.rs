@@ -37,7 +37,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let (store, _) = Store::open(dir.path()).unwrap();
     let clock = ManualClock::new(T0);
     let screen = Screen::load(store.clone(), clock.clone());
     Fixture {

@@ -7,12 +7,24 @@ use super::{AdminCommand, PUBLIC};
 use crate::actors::queues::{self, Change};
 use crate::mailauth::keys;
 use crate::storage::{
-    DkimAlgorithm, FolderId, FolderState, QueueName, QueueRecord, Store, ANYONE, PUBLIC_OWNER,
+    DkimAlgorithm, FolderId, FolderState, QueueName, QueueRecord, Store, Writers, ANYONE,
+    PUBLIC_OWNER,
 };
 
 /// Runs a store-level command. Commands that need a running server (status, actors,
-/// reload, shutdown) are refused with a clear message.
+/// reload, shutdown) are refused with a clear message, and so are the ones that write
+/// folder state or queue records (the running server's console sends those to the actors;
+/// the one-shot CLI has the write handles: [`execute_with_config`]).
 pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
+    run(store, None, cmd)
+}
+
+/// [`execute`], with the store's write handles when no server runs (so no actor owns them).
+pub(super) fn run(
+    store: &Store,
+    writers: Option<&Writers>,
+    cmd: &AdminCommand,
+) -> Result<String, String> {
     let s = |e: crate::storage::StorageError| e.to_string();
     let out = match cmd {
         AdminCommand::Help(topic) => super::help_text(topic.as_deref()),
@@ -105,12 +117,12 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
             let rec = find(store, *id)?;
             show(&rec)
         }
-        AdminCommand::QueueRetry(id) => queue_offline(store, Change::Retry(*id))?,
+        AdminCommand::QueueRetry(id) => queue_offline(store, writers, Change::Retry(*id))?,
         AdminCommand::QueueMove { id, to } => {
             let to = to.parse().map_err(|_| unknown_queue(to))?;
-            queue_offline(store, Change::MoveTo { id: *id, to })?
+            queue_offline(store, writers, Change::MoveTo { id: *id, to })?
         }
-        AdminCommand::QueueDelete(id) => queue_offline(store, Change::Delete(*id))?,
+        AdminCommand::QueueDelete(id) => queue_offline(store, writers, Change::Delete(*id))?,
         AdminCommand::FolderList(owner) => folder_list(store, owner)?,
         AdminCommand::FolderCreate { owner, name } => {
             store
@@ -121,9 +133,9 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
         }
         AdminCommand::FolderDelete { owner, name } => {
             let id = folder(store, owner, name)?;
-            store.delete_folder(id).map_err(s)?;
+            offline(writers)?.folders.delete_folder(id).map_err(s)?;
             commit(store)?;
-            format!("folder {name} deleted ({})", whose(owner))
+            folder_deleted(owner, name)
         }
         AdminCommand::AclGet {
             owner,
@@ -195,13 +207,24 @@ pub fn execute(store: &Store, cmd: &AdminCommand) -> Result<String, String> {
 /// commands need (trusted networks, ban lengths).
 pub fn execute_with_config(
     store: &Store,
+    writers: &Writers,
     config: &crate::config::Config,
     cmd: &AdminCommand,
 ) -> Result<String, String> {
     match cmd {
         AdminCommand::Screen(c) => super::screen::execute_offline(store, &config.screening, c),
-        other => execute(store, other),
+        other => run(store, Some(writers), other),
     }
+}
+
+/// The write handles of the one-shot CLI; absent on the live path, where these commands
+/// go to the folder and queue actors instead (see `socket::execute_live`).
+fn offline(writers: Option<&Writers>) -> Result<&Writers, String> {
+    writers.ok_or_else(|| {
+        "this command writes folder state or queue records: the running server's actors do it \
+         (use the console), or run it with no server"
+            .to_string()
+    })
 }
 
 /// `dkim generate`: makes and stores the key, then shows the DNS record to publish.
@@ -261,8 +284,12 @@ fn dkim_list(store: &Store, domain: &str) -> Result<String, String> {
 
 /// A queue command without a running server: applied by the queue module directly (no
 /// worker can have the record then). The running server sends it to the queue actors.
-fn queue_offline(store: &Store, change: Change) -> Result<String, String> {
-    queues::apply_offline(store, &change)
+fn queue_offline(
+    store: &Store,
+    writers: Option<&Writers>,
+    change: Change,
+) -> Result<String, String> {
+    queues::apply_offline(store, &offline(writers)?.queues, &change)
         .map(|done| done.text())
         .map_err(|e| e.to_string())
 }
@@ -285,7 +312,13 @@ fn whose(owner: &str) -> String {
     }
 }
 
-fn folder(store: &Store, owner: &str, name: &str) -> Result<FolderId, String> {
+/// The answer to `folder delete`.
+pub(super) fn folder_deleted(owner: &str, name: &str) -> String {
+    format!("folder {name} deleted ({})", whose(owner))
+}
+
+/// The id of `owner`'s folder `name`, or a message naming what is missing.
+pub(super) fn folder(store: &Store, owner: &str, name: &str) -> Result<FolderId, String> {
     store
         .folder_id(storage_owner(owner), name)
         .map_err(|e| e.to_string())?

@@ -1,14 +1,28 @@
 //! `folder …` and `acl …` against a real store in a temp dir: what the admin sees, and what
 //! the store holds afterwards.
 
-use super::exec::execute;
 use super::parse_line;
-use crate::storage::{Store, PUBLIC_OWNER};
+use crate::storage::{Store, Writers, PUBLIC_OWNER};
 
-fn store() -> (tempfile::TempDir, Store) {
+/// A store with its write handles, as the one-shot CLI opens it.
+struct Opened {
+    store: Store,
+    writers: Writers,
+}
+
+impl std::ops::Deref for Opened {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+fn store() -> (tempfile::TempDir, Opened) {
     crate::storage::set_fast_password_hashing_for_tests(true);
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open store");
+    let (store, writers) = Store::open(dir.path()).expect("open store");
+    let store = Opened { store, writers };
     for line in [
         "domain add example.org",
         "account add bob@example.org --password pw",
@@ -19,16 +33,16 @@ fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn run(store: &Store, line: &str) -> Result<String, String> {
+fn run(store: &Opened, line: &str) -> Result<String, String> {
     let cmd = parse_line(line).map_err(|e| e.to_string())?;
-    execute(store, &cmd)
+    super::exec::run(&store.store, Some(&store.writers), &cmd)
 }
 
-fn ok(store: &Store, line: &str) -> String {
+fn ok(store: &Opened, line: &str) -> String {
     run(store, line).unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
-fn fails(store: &Store, line: &str) -> String {
+fn fails(store: &Opened, line: &str) -> String {
     match run(store, line) {
         Ok(out) => panic!("{line}: expected an error, got {out:?}"),
         Err(e) => e,
@@ -106,6 +120,8 @@ fn folder_list_shows_counts_and_special_use() {
     };
     for flags in [crate::storage::Flags::default(), seen] {
         store
+            .writers
+            .folders
             .append_messages(
                 id,
                 &[crate::storage::NewMessage {
@@ -331,7 +347,7 @@ fn sendas_and_domainadmin_change_what_an_account_may_send_as() {
         "carol@example.org: administers other.example"
     );
     let rule = |account: &str, address: &str| {
-        crate::mailauth::sender::may_send_as(&store, account, address).unwrap()
+        crate::mailauth::sender::may_send_as(&store.store, account, address).unwrap()
             == crate::mailauth::sender::Verdict::Allowed
     };
     assert!(rule("bob@example.org", "info@other.example"));

@@ -15,6 +15,7 @@ use super::control::{serve_connection, ControlResponse};
 use super::{exec, AdminCommand};
 use crate::actors::account_events::{AccountChanged, AccountEvent};
 use crate::actors::fetcher;
+use crate::actors::folder::DeleteFolder;
 use crate::actors::queues::{self, Change};
 use crate::actors::stats::Stats;
 use crate::actors::supervisor::{contained, supervise_task};
@@ -137,7 +138,15 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             let now = ctx.clock.now();
             crate::outbound::show::tls_policy(&config, &resolver, &ctx.store, now, &domain).await
         }
-        AdminCommand::FolderCreate { .. } | AdminCommand::FolderDelete { .. } => {
+        AdminCommand::FolderDelete {
+            ref owner,
+            ref name,
+        } => {
+            let out = folder_delete(ctx, owner, name).await?;
+            announce_folder(ctx, cmd);
+            Ok(out)
+        }
+        AdminCommand::FolderCreate { .. } => {
             let out = exec::execute(&ctx.store, &cmd)?;
             announce_folder(ctx, cmd);
             Ok(out)
@@ -152,6 +161,23 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
         }
         other => execute_fetch(ctx, other).await,
     }
+}
+
+/// `folder delete` on the running server: the folder's actor (its one writer) deletes it,
+/// then the store is flushed before the answer.
+async fn folder_delete(
+    ctx: &Arc<ServerContext>,
+    owner: &str,
+    name: &str,
+) -> Result<String, String> {
+    let id = exec::folder(&ctx.store, owner, name)?;
+    let addr = ctx.folders.get(ctx, id).map_err(|e| e.to_string())?;
+    addr.send(DeleteFolder)
+        .await
+        .map_err(|e| format!("folder actor: {e}"))?
+        .map_err(|e| e.to_string())?;
+    ctx.store.commit_async().await.map_err(|e| e.to_string())?;
+    Ok(exec::folder_deleted(owner, name))
 }
 
 /// A folder the console created or deleted is news for the owner's NOTIFY sessions, as

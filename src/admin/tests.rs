@@ -971,8 +971,10 @@ fn screen_commands_run_without_a_server() {
         dir.path().display()
     );
     let config = Config::parse(&text, dir.path(), None).unwrap();
-    let store = crate::storage::Store::open(dir.path()).unwrap();
-    let run = |line: &str| exec::execute_with_config(&store, &config, &parse_line(line).unwrap());
+    let (store, writers) = crate::storage::Store::open(dir.path()).unwrap();
+    let run = |line: &str| {
+        exec::execute_with_config(&store, &writers, &config, &parse_line(line).unwrap())
+    };
     let out = run("screen ban 192.0.2.1 --for 1h").unwrap();
     assert!(
         out.starts_with("192.0.2.1 banned from every service until"),

@@ -111,8 +111,9 @@ pub use sender_rights::{SenderEntry, SenderRights};
 pub use sweep::{SweepReport, DAMAGED_KEYWORD, ORPHAN_GRACE};
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 pub use traits::{
-    Backend, BlobRefs, CommitFuture, Directory, DkimStore, Durability, FetchStore, FolderWrites,
-    Folders, Queue, QueueWrites, Screening, SenderRightsStore, TlsPolicyStore,
+    Backend, BlobRefs, CatalogWrites, CommitFuture, Directory, DkimStore, Durability, FetchStore,
+    FolderWrites, Folders, Queue, QueueWrites, Screening, SenderRightsStore, Shared,
+    TlsPolicyStore,
 };
 
 /// The schema version this build writes and reads.
@@ -176,24 +177,80 @@ impl StorageError {
     }
 }
 
-/// The handle on a data directory's storage: one backend behind the [`Backend`] traits,
-/// whose methods it offers directly (`store.append_message(…)`). Cheap to clone; every clone
-/// shares the backend. Opened with `Store::open` (the embedded backend) or made from any
-/// backend with [`Store::new`].
+/// The handle on a data directory's storage that everyone holds: one backend, offering its
+/// [`Shared`] part directly (`store.folder_state(…)`, `store.commit()`). Folder message
+/// state and queue records are not written through it: those writes need the
+/// [`FolderWriter`] and [`QueueWriter`] that come with it, once, from [`Store::new`] or
+/// `Store::open`. Cheap to clone; every clone shares the backend.
+///
+/// ```compile_fail
+/// # fn f(store: &ferrymail::storage::Store, rec: &ferrymail::storage::QueueRecord) {
+/// store.queue_put(rec); // queue records: only the queue actors' QueueWriter
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # fn f(store: &ferrymail::storage::Store, folder: ferrymail::storage::FolderId) {
+/// store.claim_recent(folder); // folder state: only the folder actors' FolderWriter
+/// # }
+/// ```
+///
+/// The same calls on the write handles compile:
+///
+/// ```
+/// # fn f(w: &ferrymail::storage::Writers, rec: &ferrymail::storage::QueueRecord) {
+/// # let folder: ferrymail::storage::FolderId = 1;
+/// let _ = w.queues.queue_put(rec);
+/// let _ = w.folders.claim_recent(folder);
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Store(Arc<dyn Backend>);
 
+/// The write handles that come with a newly opened store, once: the server moves them into
+/// the folder registry and the queue actors (private fields there), so nothing else in the
+/// crate can reach them.
+pub struct Writers {
+    pub folders: FolderWriter,
+    pub queues: QueueWriter,
+}
+
+/// The only way to a folder's message-state mutations ([`FolderWrites`]). Made by
+/// [`Store::new`] alone; cloned only by its owner (the folder registry hands one to each
+/// folder actor).
+#[derive(Clone)]
+pub struct FolderWriter(Arc<dyn Backend>);
+
+/// The only way to queue-record mutations ([`QueueWrites`]). Made by [`Store::new`] alone;
+/// owned by the queue actors.
+#[derive(Clone)]
+pub struct QueueWriter(Arc<dyn Backend>);
+
 impl Store {
-    /// A handle on `backend`.
-    pub fn new(backend: Arc<dyn Backend>) -> Store {
-        Store(backend)
+    /// A handle on `backend`, with its write handles.
+    pub fn new(backend: Arc<dyn Backend>) -> (Store, Writers) {
+        let writers = Writers {
+            folders: FolderWriter(backend.clone()),
+            queues: QueueWriter(backend.clone()),
+        };
+        (Store(backend), writers)
     }
 
     /// [`Durability::write_after_sync`] for any closure.
     pub fn write_after_sync(&self, write: impl FnOnce() + Send + 'static) -> CommitFuture {
         self.0.write_after_sync(Box::new(write))
     }
+}
 
+impl std::ops::Deref for Store {
+    type Target = dyn Shared;
+
+    fn deref(&self) -> &(dyn Shared + 'static) {
+        self.0.shared()
+    }
+}
+
+impl FolderWriter {
     /// [`FolderWrites::update_maildrop`] for any closure.
     pub fn update_maildrop(
         &self,
@@ -206,11 +263,19 @@ impl Store {
     }
 }
 
-impl std::ops::Deref for Store {
-    type Target = dyn Backend;
+impl std::ops::Deref for FolderWriter {
+    type Target = dyn FolderWrites;
 
-    fn deref(&self) -> &(dyn Backend + 'static) {
-        &*self.0
+    fn deref(&self) -> &(dyn FolderWrites + 'static) {
+        self.0.folder_writes()
+    }
+}
+
+impl std::ops::Deref for QueueWriter {
+    type Target = dyn QueueWrites;
+
+    fn deref(&self) -> &(dyn QueueWrites + 'static) {
+        self.0.queue_writes()
     }
 }
 
@@ -235,10 +300,16 @@ pub(crate) mod testutil {
 
     /// A fresh store in a temporary directory, with cheap password hashing.
     pub(crate) fn store() -> (tempfile::TempDir, Store) {
+        let (dir, store, _) = opened();
+        (dir, store)
+    }
+
+    /// [`store`] with its write handles.
+    pub(crate) fn opened() -> (tempfile::TempDir, Store, Writers) {
         set_fast_password_hashing_for_tests(true);
         let dir = tempfile::TempDir::new().expect("temp dir");
-        let store = Store::open(dir.path()).expect("open store");
-        (dir, store)
+        let (store, writers) = Store::open(dir.path()).expect("open store");
+        (dir, store, writers)
     }
 
     /// A store with domain example.com and account bob@example.com.
@@ -260,6 +331,8 @@ mod tests {
     fn handles_cross_threads() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Store>();
+        assert_send_sync::<FolderWriter>();
+        assert_send_sync::<QueueWriter>();
         assert_send_sync::<StorageError>();
         assert_send_sync::<BlobStore>();
     }

@@ -3,8 +3,10 @@
 //! [`Backend`] bundles them and [`super::Store`] is the cheap-clone handle callers hold.
 //!
 //! Reads and writes of folders and queues are separate traits ([`Folders`] and
-//! [`FolderWrites`], [`Queue`] and [`QueueWrites`]), so that a handle carrying only the
-//! mutations can be given to the folder and queue actors alone. Every trait is object safe
+//! [`FolderWrites`], [`Queue`] and [`QueueWrites`]): [`super::Store`] offers only
+//! [`Shared`] (reads, [`CatalogWrites`] and the rest), and the mutations are reachable only
+//! through the [`super::FolderWriter`] and [`super::QueueWriter`] made when the store is
+//! opened, which the folder and queue actors own. Every trait is object safe
 //! (closures are boxed, futures are boxed) and `Send + Sync`. `conformance` holds the
 //! behaviour every backend must show.
 
@@ -205,38 +207,16 @@ pub trait Folders: Send + Sync {
     fn subscriptions(&self, account: &str) -> Result<Vec<String>, StorageError>;
 }
 
-/// Mutations of folders and their messages (create/rename/delete, append, flags, expunge,
-/// copy/move, ACL, subscriptions, metadata, URLAUTH keys). Kept apart from [`Folders`] so
-/// that the handle for them can be given to the folder actor alone (one writer per folder).
+/// Mutations of a folder's message state and identity (append, flags, expunge, copy/move,
+/// replace, the \Recent watermark, POP3's update, rename, delete): whatever changes its
+/// messages, counters, modseq or name. Not part of what [`super::Store`] offers: only a
+/// [`super::FolderWriter`], made once when the store is opened and owned by the folder
+/// actors' registry, reaches them (one writer per folder, by types).
 ///
 /// Every mutation is atomic: a crash leaves all or none of it. UIDs and modseqs only grow;
 /// folder counters, quota usage and blob reference counts change together with the messages
 /// they count.
 pub trait FolderWrites: Send + Sync {
-    /// SETACL (RFC 4314 §3.1): give `identifier` exactly `rights`, or add ("+rights") or
-    /// remove ("-rights") some. Rights are normalised (see [`normalize_rights`]); an entry left
-    /// with no rights is removed.
-    fn set_acl(&self, folder: FolderId, identifier: &str, rights: &str)
-        -> Result<(), StorageError>;
-
-    /// DELETEACL (RFC 4314 §3.2): remove `identifier`'s entry (absent: nothing to do).
-    fn delete_acl(&self, folder: FolderId, identifier: &str) -> Result<(), StorageError>;
-
-    /// Create a folder, and its missing parents ("a/b/c" also creates "a" and "a/b", RFC 9051
-    /// §6.3.4). `account` must exist, or be [`PUBLIC_OWNER`] for a public folder. Each new
-    /// folder starts with a fresh UIDVALIDITY, UIDNEXT 1, modseq 1, subscribed, and a copy of
-    /// its parent's ACL. The name must be new (INBOX compares case-insensitively), except that
-    /// a `\Noselect` placeholder of that name becomes a normal folder again.
-    fn create_folder(
-        &self,
-        account: &str,
-        name: &str,
-        special_use: Option<&str>,
-    ) -> Result<FolderId, StorageError>;
-
-    /// Subscribe or unsubscribe (IMAP SUBSCRIBE/UNSUBSCRIBE).
-    fn set_subscribed(&self, id: FolderId, subscribed: bool) -> Result<(), StorageError>;
-
     /// Rename a folder and every folder below it ("a/…" → "b/…"), keeping their UIDVALIDITY,
     /// messages and ACLs, and creating the missing parents of the new name (RFC 9051 §6.3.6).
     /// INBOX cannot be renamed here: see [`FolderWrites::rename_inbox`].
@@ -347,6 +327,36 @@ pub trait FolderWrites: Send + Sync {
     /// moves the watermark to UIDNEXT, atomically, so only one session sees each message as
     /// recent. Messages with uid >= the returned value are \Recent for the claiming session.
     fn claim_recent(&self, folder: FolderId) -> Result<u32, StorageError>;
+}
+
+/// Writes to the folder catalog that hold no per-folder message state: creating a folder,
+/// its ACL, subscriptions, METADATA entries and URLAUTH keys. Each is one atomic write that
+/// no folder actor caches or orders against its messages, so any holder of a
+/// [`super::Store`] may make them (see `docs/architecture.md`, "One writer per folder").
+pub trait CatalogWrites: Send + Sync {
+    /// SETACL (RFC 4314 §3.1): give `identifier` exactly `rights`, or add ("+rights") or
+    /// remove ("-rights") some. Rights are normalised (see [`normalize_rights`]); an entry left
+    /// with no rights is removed.
+    fn set_acl(&self, folder: FolderId, identifier: &str, rights: &str)
+        -> Result<(), StorageError>;
+
+    /// DELETEACL (RFC 4314 §3.2): remove `identifier`'s entry (absent: nothing to do).
+    fn delete_acl(&self, folder: FolderId, identifier: &str) -> Result<(), StorageError>;
+
+    /// Create a folder, and its missing parents ("a/b/c" also creates "a" and "a/b", RFC 9051
+    /// §6.3.4). `account` must exist, or be [`PUBLIC_OWNER`] for a public folder. Each new
+    /// folder starts with a fresh UIDVALIDITY, UIDNEXT 1, modseq 1, subscribed, and a copy of
+    /// its parent's ACL. The name must be new (INBOX compares case-insensitively), except that
+    /// a `\Noselect` placeholder of that name becomes a normal folder again.
+    fn create_folder(
+        &self,
+        account: &str,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<FolderId, StorageError>;
+
+    /// Subscribe or unsubscribe (IMAP SUBSCRIBE/UNSUBSCRIBE).
+    fn set_subscribed(&self, id: FolderId, subscribed: bool) -> Result<(), StorageError>;
 
     /// Sets (`Some`) or removes (`None`) entries of `user` on `on`, all or none. Names must be
     /// `/private/…` or `/shared/…`; they are stored lower-case. A folder that is gone is
@@ -379,6 +389,10 @@ pub trait FolderWrites: Send + Sync {
 
 /// Reads of the six queues (inbound, local, remote, deferred, to-archive, bad).
 pub trait Queue: Send + Sync {
+    /// A new queue id: unique and increasing, across restarts too. Handing one out writes
+    /// no record (a session numbers its record before it asks a queue actor to store it).
+    fn next_queue_id(&self) -> Result<QueueId, StorageError>;
+
     fn queue_get(&self, queue: QueueName, id: QueueId)
         -> Result<Option<QueueRecord>, StorageError>;
 
@@ -393,13 +407,11 @@ pub trait Queue: Send + Sync {
     fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError>;
 }
 
-/// Mutations of queue records. Kept apart from [`Queue`] so that the handle for them can
-/// be given to the queue actors alone. Queue ids only grow; a record's blob reference is
+/// Mutations of queue records. Not part of what [`super::Store`] offers: only a
+/// [`super::QueueWriter`], made once when the store is opened and owned by the queue actors,
+/// reaches them. Queue ids only grow; a record's blob reference is
 /// counted while the record exists.
 pub trait QueueWrites: Send + Sync {
-    /// A new queue id: unique and increasing, across restarts too.
-    fn next_queue_id(&self) -> Result<QueueId, StorageError>;
-
     /// Insert (or overwrite) `rec` in `rec.queue`. A new record takes a reference on its blob,
     /// which must exist.
     fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError>;
@@ -419,6 +431,12 @@ pub trait QueueWrites: Send + Sync {
 
     /// Delete record `id` from `queue`, releasing its blob. NotFound if it is not there.
     fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError>;
+
+    /// Takes in one fetched message, exactly once (see the module notes): in one
+    /// transaction, unless `mark` is already seen, drops the recipients that duplicate
+    /// suppression finds delivered within the window, writes the remaining records, their
+    /// dedup marks and the seen mark. Not durable until the next commit.
+    fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError>;
 }
 
 /// Message bodies: the shared file store and the backend's reference counts on it.
@@ -553,12 +571,6 @@ pub trait FetchStore: Send + Sync {
         now: i64,
     ) -> Result<usize, StorageError>;
 
-    /// Takes in one fetched message, exactly once (see the module notes): in one
-    /// transaction, unless `mark` is already seen, drops the recipients that duplicate
-    /// suppression finds delivered within the window, writes the remaining records, their
-    /// dedup marks and the seen mark. Not durable until the next commit.
-    fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError>;
-
     /// Whether `mark` of `source` has been taken in (and not forgotten).
     fn fetch_is_seen(&self, source: SourceId, mark: &str) -> Result<bool, StorageError>;
 }
@@ -610,14 +622,14 @@ pub trait Screening: Send + Sync {
     ) -> Result<(), StorageError>;
 }
 
-/// Every storage trait: what a backend implements, and what [`super::Store`] hands out.
-pub trait Backend:
+/// What every holder of a [`super::Store`] may call: all reads, and the writes that no actor
+/// needs to order (directory, catalog, blobs, durability and the smaller stores).
+pub trait Shared:
     Directory
     + SenderRightsStore
     + Folders
-    + FolderWrites
+    + CatalogWrites
     + Queue
-    + QueueWrites
     + BlobRefs
     + Durability
     + DkimStore
@@ -627,13 +639,12 @@ pub trait Backend:
 {
 }
 
-impl<T> Backend for T where
+impl<T> Shared for T where
     T: Directory
         + SenderRightsStore
         + Folders
-        + FolderWrites
+        + CatalogWrites
         + Queue
-        + QueueWrites
         + BlobRefs
         + Durability
         + DkimStore
@@ -641,4 +652,36 @@ impl<T> Backend for T where
         + TlsPolicyStore
         + Screening
 {
+}
+
+/// Every storage trait: what a backend implements. [`super::Store`] offers its [`Shared`]
+/// part; the folder and queue writes go to [`super::FolderWriter`] and
+/// [`super::QueueWriter`]. The three views are methods (not trait upcasting) so that any
+/// backend type gets them from the blanket impl.
+pub trait Backend: Shared + FolderWrites + QueueWrites {
+    /// This backend as [`Shared`].
+    fn shared(&self) -> &(dyn Shared + 'static);
+
+    /// This backend's folder writes.
+    fn folder_writes(&self) -> &(dyn FolderWrites + 'static);
+
+    /// This backend's queue writes.
+    fn queue_writes(&self) -> &(dyn QueueWrites + 'static);
+}
+
+impl<T> Backend for T
+where
+    T: Shared + FolderWrites + QueueWrites + 'static,
+{
+    fn shared(&self) -> &(dyn Shared + 'static) {
+        self
+    }
+
+    fn folder_writes(&self) -> &(dyn FolderWrites + 'static) {
+        self
+    }
+
+    fn queue_writes(&self) -> &(dyn QueueWrites + 'static) {
+        self
+    }
 }

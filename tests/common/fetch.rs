@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferrymail::storage::{Flags, NewMessage, Store};
+use ferrymail::storage::{Flags, FolderWriter, NewMessage, Store};
 
 use super::TestServer;
 
@@ -15,19 +15,20 @@ pub fn letter(tag: &str, n: usize, headers: &str) -> String {
 }
 
 /// Appends `messages` to `account`'s INBOX of a running server, straight through storage
-/// (before any session opens the folder), and commits.
+/// (before any session opens the folder: the test door `writers_for_tests`), and commits.
 pub fn fill(server: &TestServer, account: &str, messages: &[String]) {
-    fill_store(&server.store(), account, messages);
+    let (store, ctx) = (server.store(), server.handle().ctx.clone());
+    fill_store(&store, ctx.writers_for_tests().0, account, messages);
 }
 
-pub fn fill_store(store: &Store, account: &str, messages: &[String]) {
+pub fn fill_store(store: &Store, folders: &FolderWriter, account: &str, messages: &[String]) {
     let folder = store
         .folder_id(account, "INBOX")
         .unwrap()
         .expect("INBOX exists");
     for m in messages {
         let blob = store.blobs().put(m.as_bytes()).unwrap();
-        store
+        folders
             .append_message(
                 folder,
                 NewMessage {

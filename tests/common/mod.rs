@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ferrymail::config::Config;
 use ferrymail::server::{ServerHandle, StartOptions};
-use ferrymail::storage::{QueueName, Store};
+use ferrymail::storage::{FolderWriter, QueueName, QueueWriter, Store};
 
 pub const DOMAIN: &str = "example.com";
 pub const PASSWORD: &str = "correct horse";
@@ -184,6 +184,14 @@ impl TestServer {
 
     pub fn store(&self) -> Store {
         self.handle().ctx.store.clone()
+    }
+
+    /// The test door to the folder and queue writes (`ServerContext::writers_for_tests`),
+    /// for tests that seed messages or queue records directly. Drop them with the store
+    /// before a restart (they share its backend).
+    pub fn writers(&self) -> (FolderWriter, QueueWriter) {
+        let (folders, queues) = self.handle().ctx.writers_for_tests();
+        (folders.clone(), queues.clone())
     }
 
     /// Runs one console command through the control socket.

@@ -21,7 +21,8 @@ fn start() -> TestServer {
         "[listeners]\npop3 = \"127.0.0.1:0\"\npop3s = \"127.0.0.1:0\"\n\
          [pop3]\nallow_plaintext_login = true\n",
     );
-    let store = server.handle().ctx.store.clone();
+    let ctx = server.handle().ctx.clone();
+    let (store, folders) = (&ctx.store, ctx.writers_for_tests().0);
     for user in USERS {
         let inbox = store
             .folder_id(user, "INBOX")
@@ -36,7 +37,7 @@ fn start() -> TestServer {
                 flags: Flags::default(),
                 internal_date: 0,
             };
-            store.append_message(inbox, new, None).expect("append");
+            folders.append_message(inbox, new, None).expect("append");
         }
     }
     store.commit().expect("commit");

@@ -17,7 +17,7 @@ use crate::actors::supervisor::in_actor;
 use crate::actors::ServerContext;
 use crate::outbound::settle;
 use crate::protocols::smtp::client::Outcome;
-use crate::storage::{QueueId, QueueName, QueueRecord, StorageError, Store};
+use crate::storage::{QueueId, QueueName, QueueRecord, QueueWriter, StorageError, Store};
 
 use super::messages::path;
 
@@ -155,7 +155,11 @@ pub async fn change(ctx: &ServerContext, change: Change) -> Result<Changed, Refu
 
 /// Applies `change` with no server running (the one-shot CLI): then no worker has the
 /// record. Bounce needs the running server (its DSN goes through the queues).
-pub fn apply_offline(store: &Store, change: &Change) -> Result<Changed, Refused> {
+pub fn apply_offline(
+    store: &Store,
+    writer: &QueueWriter,
+    change: &Change,
+) -> Result<Changed, Refused> {
     let id = change.id();
     let rec = store.queue_find(id)?.ok_or(Refused::NoSuchRecord(id))?;
     let (records, done) = match plan(store, rec.queue, change)? {
@@ -168,7 +172,7 @@ pub fn apply_offline(store: &Store, change: &Change) -> Result<Changed, Refused>
             ))
         }
     };
-    write(store, rec.queue, id, records.as_deref())?;
+    write(writer, rec.queue, id, records.as_deref())?;
     store
         .commit()
         .map_err(|e| Refused::Failed(format!("flush failed: {e}")))?;
@@ -198,7 +202,7 @@ where
                 Plan::Delete => (None, Done::Deleted),
                 Plan::Bounce(rec) => bounce(&sctx, *rec).await?,
             };
-            write(store, queue, id, records.as_deref())?;
+            write(super::writer(&sctx), queue, id, records.as_deref())?;
             store.commit_async().await?;
             for (q, new) in settle::moved(records.as_deref().unwrap_or_default()) {
                 sctx.queues().notify(q, new);
@@ -246,14 +250,14 @@ fn plan(store: &Store, queue: QueueName, change: &Change) -> Result<Plan, Refuse
 /// Writes a planned change in one transaction: `records` replace record `id` of `queue`,
 /// or (`None`) it is deleted.
 fn write(
-    store: &Store,
+    writer: &QueueWriter,
     queue: QueueName,
     id: QueueId,
     records: Option<&[QueueRecord]>,
 ) -> Result<(), Refused> {
     let written = match records {
-        Some(records) => store.queue_replace(queue, id, records),
-        None => store.queue_delete(queue, id),
+        Some(records) => writer.queue_replace(queue, id, records),
+        None => writer.queue_delete(queue, id),
     };
     written.map_err(|e| match e {
         StorageError::Conflict(_) | StorageError::NotFound(_) => Refused::Moved(id),

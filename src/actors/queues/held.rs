@@ -75,7 +75,7 @@ fn release_due(sctx: &ServerContext) -> Result<usize, StorageError> {
             due: None,
             ..rec
         };
-        sctx.store.queue_replace(
+        super::writer(sctx).queue_replace(
             QueueName::Deferred,
             released.id,
             std::slice::from_ref(&released),
@@ -195,7 +195,7 @@ fn archive(sctx: &ServerContext, id: QueueId) -> Result<(), StorageError> {
     f.write_all(&body)?;
     f.sync_all()?;
     std::fs::File::open(&dir)?.sync_all()?;
-    store.queue_delete(QueueName::ToArchive, id)?;
+    super::writer(sctx).queue_delete(QueueName::ToArchive, id)?;
     tracing::info!(id, path = %path.display(), "archived");
     Ok(())
 }

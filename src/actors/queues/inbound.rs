@@ -10,7 +10,9 @@ use super::messages::{path, Enqueue, EnqueueFetched, QueueError, Queued, Rescan}
 use crate::actors::supervisor::{apply_backoff, guarded, in_actor, Panicked};
 use crate::actors::ServerContext;
 use crate::delivery::route;
-use crate::storage::{Accepted, BlobId, BlobPin, QueueId, QueueName, StorageError, Store};
+use crate::storage::{
+    Accepted, BlobId, BlobPin, QueueId, QueueName, QueueWriter, StorageError, Store,
+};
 
 pub struct InboundQueueActor {
     pub(super) ctx: Arc<ServerContext>,
@@ -46,16 +48,17 @@ impl InboundQueueActor {
     fn accept<T: Send + 'static>(
         &mut self,
         withdraw: bool,
-        put: impl FnOnce(&Store) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>
+        put: impl FnOnce(&QueueWriter) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>
             + Send
             + 'static,
     ) -> ResponseActFuture<Self, Result<T, QueueError>> {
         let store = self.ctx.store.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let writer = store.clone();
+        let writer = super::writer(&self.ctx).clone();
+        let put_writer = writer.clone();
         let commit = store.write_after_sync(move || {
             let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                || put(&writer),
+                || put(&put_writer),
             )));
         });
         let written = async move {
@@ -78,7 +81,7 @@ impl InboundQueueActor {
             if let Err(e) = committed {
                 if withdraw {
                     for (queue, id) in &written.1 {
-                        if let Err(e) = store.queue_delete(*queue, *id) {
+                        if let Err(e) = writer.queue_delete(*queue, *id) {
                             tracing::error!(id, %queue, error = %e, "cannot withdraw a record whose commit failed");
                         }
                     }
@@ -154,7 +157,7 @@ impl Handler<Queued> for InboundQueueActor {
         let sctx = self.ctx.clone();
         let routed = guarded::<Self, _>(&sctx.registry, "queue/inbound", ctx, || {
             sctx.faults.hit("inbound.route");
-            route_record(&sctx.store, msg.0)
+            route_record(&sctx.store, super::writer(&sctx), msg.0)
         });
         match routed {
             Ok(Ok(records)) => {
@@ -188,12 +191,16 @@ impl Handler<Rescan> for InboundQueueActor {
 /// one remote record for remote addresses, one bad record for recipients that resolve to
 /// nothing; all in one transaction. Returns where the new records went. A record no longer
 /// in inbound (already routed) yields nothing.
-fn route_record(store: &Store, id: QueueId) -> Result<Vec<(QueueName, QueueId)>, StorageError> {
+fn route_record(
+    store: &Store,
+    writer: &QueueWriter,
+    id: QueueId,
+) -> Result<Vec<(QueueName, QueueId)>, StorageError> {
     let Some(rec) = store.queue_get(QueueName::Inbound, id)? else {
         return Ok(Vec::new());
     };
     let records = route::route(store, &rec)?.into_records(&rec, || store.next_queue_id())?;
-    store.queue_replace(QueueName::Inbound, id, &records)?;
+    writer.queue_replace(QueueName::Inbound, id, &records)?;
     Ok(records.iter().map(|r| (r.queue, r.id)).collect())
 }
 

@@ -177,7 +177,7 @@ async fn report(
     let Some(report) = build(&cx)? else {
         return Ok(());
     };
-    sctx.store.queue_put(&report)?;
+    super::writer(sctx).queue_put(&report)?;
     sctx.store.commit_async().await?;
     sctx.queues().notify(QueueName::Inbound, report.id);
     Ok(())
@@ -267,7 +267,7 @@ fn move_recipients_to_bad(
     if keep.recipients.iter().any(|r| !r.delivered) {
         new.push(keep);
     }
-    store.queue_replace(QueueName::Local, id, &new)?;
+    super::writer(sctx).queue_replace(QueueName::Local, id, &new)?;
     sctx.queues().notify(QueueName::Bad, new[0].id);
     Ok(())
 }

@@ -4,8 +4,9 @@
 //! The actors of this module are the only writers of queue records: sessions, fetchers,
 //! the console and the delivery workers send them typed messages ([`Enqueue`],
 //! [`EnqueueFetched`], [`Change`], the remote workers' `Settle`), and they decide with the
-//! plain rules of `delivery::route` and `outbound::settle`. A test checks that no other
-//! module calls the store's queue writes.
+//! plain rules of `delivery::route` and `outbound::settle`. The types enforce it: the
+//! store's queue writes are a [`QueueWriter`] that only [`RecordWriter`]'s private field
+//! holds, and `Store` has no queue-write methods.
 //!
 //! Invariants:
 //! - A queue record is in exactly one queue: every move is one storage transaction
@@ -30,13 +31,39 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::ServerContext;
-use crate::storage::{QueueId, QueueName};
+use crate::storage::{QueueId, QueueName, QueueWriter};
 
 pub use change::{apply_offline, change, Change, Changed, Done, Refused};
 pub use held::{ArchiveQueueActor, DeferredQueueActor, HoldQueueActor};
 pub use inbound::{store_body, InboundQueueActor};
 pub use local::LocalQueueActor;
 pub use messages::{path, Enqueue, EnqueueFetched, QueueError, Queued, ReleaseDue, Rescan};
+
+/// The store's queue writes, held by [`ServerContext`] for the queue actors. Its field is
+/// private to this module, so no code outside the queue actors can write a queue record:
+/// others send typed messages (`Enqueue`, `Change`, …).
+pub struct RecordWriter(QueueWriter);
+
+impl RecordWriter {
+    /// Wraps the handle made with the store at server start.
+    pub fn new(writer: QueueWriter) -> RecordWriter {
+        RecordWriter(writer)
+    }
+}
+
+impl RecordWriter {
+    /// The queue writes, for integration tests that seed queue records directly (test
+    /// builds only: see `ServerContext::writers_for_tests`).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn for_tests(&self) -> &QueueWriter {
+        &self.0
+    }
+}
+
+/// The queue writes, for the queue actors.
+fn writer(sctx: &ServerContext) -> &QueueWriter {
+    &sctx.queue_records.0
+}
 
 /// The queue actors' addresses.
 #[derive(Clone)]

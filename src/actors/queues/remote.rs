@@ -249,9 +249,7 @@ impl Handler<Settle> for RemoteQueueActor {
     type Result = Result<settle::Moved, StorageError>;
 
     fn handle(&mut self, msg: Settle, _: &mut Self::Context) -> Self::Result {
-        self.ctx
-            .store
-            .queue_replace(QueueName::Remote, msg.id, &msg.records)?;
+        super::writer(&self.ctx).queue_replace(QueueName::Remote, msg.id, &msg.records)?;
         Ok(settle::moved(&msg.records))
     }
 }
@@ -329,7 +327,7 @@ fn split_by_destination(sctx: &ServerContext, id: QueueId) -> Result<Split, Stor
         }
     }
     if by_dest.is_empty() {
-        store.queue_delete(QueueName::Remote, id)?;
+        super::writer(sctx).queue_delete(QueueName::Remote, id)?;
         return Ok(Split::Gone);
     }
     let all_pending = rec.recipients.iter().all(|r| !r.delivered);
@@ -348,7 +346,7 @@ fn split_by_destination(sctx: &ServerContext, id: QueueId) -> Result<Split, Stor
             ..rec.clone()
         });
     }
-    store.queue_replace(QueueName::Remote, id, &records)?;
+    super::writer(sctx).queue_replace(QueueName::Remote, id, &records)?;
     Ok(Split::Many(records.iter().map(|r| r.id).collect()))
 }
 

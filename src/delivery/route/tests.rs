@@ -1,10 +1,10 @@
 use super::*;
-use crate::storage::testutil::store;
-use crate::storage::{DsnNotify, NotifyList};
+use crate::storage::testutil::opened;
+use crate::storage::{DsnNotify, NotifyList, Writers};
 
 /// example.com is local with bob and carol; "team" is an alias for both.
-fn directory() -> (tempfile::TempDir, Store) {
-    let (dir, store) = store();
+fn directory() -> (tempfile::TempDir, Store, Writers) {
+    let (dir, store, writers) = opened();
     store.add_domain("example.com").expect("domain");
     for a in ["bob@example.com", "carol@example.com"] {
         store.add_account(a, "secret", false).expect("account");
@@ -15,7 +15,7 @@ fn directory() -> (tempfile::TempDir, Store) {
     store
         .add_alias("team@example.com", "carol@example.com")
         .expect("alias");
-    (dir, store)
+    (dir, store, writers)
 }
 
 fn record(rcpts: &[&str]) -> QueueRecord {
@@ -38,7 +38,7 @@ fn addresses(list: &[QueueRecipient]) -> Vec<&str> {
 
 #[test]
 fn local_remote_and_unknown_recipients_are_split() {
-    let (_d, store) = directory();
+    let (_d, store, _) = directory();
     let routes = route(
         &store,
         &record(&["Bob@Example.com", "far@remote.test", "nobody@example.com"]),
@@ -52,7 +52,7 @@ fn local_remote_and_unknown_recipients_are_split() {
 
 #[test]
 fn aliases_and_plus_addresses_reach_each_account_once() {
-    let (_d, store) = directory();
+    let (_d, store, _) = directory();
     let mut rec = record(&["team@example.com", "bob+lists@example.com"]);
     rec.recipients[0].notify = Some(NotifyList::new(vec![DsnNotify::Success]));
     let routes = route(&store, &rec).expect("routed");
@@ -70,7 +70,7 @@ fn aliases_and_plus_addresses_reach_each_account_once() {
 
 #[test]
 fn delivered_recipients_are_not_routed_again() {
-    let (_d, store) = directory();
+    let (_d, store, _) = directory();
     let mut rec = record(&["bob@example.com", "carol@example.com"]);
     rec.recipients[0].delivered = true;
     let routes = route(&store, &rec).expect("routed");
@@ -79,7 +79,7 @@ fn delivered_recipients_are_not_routed_again() {
 
 #[test]
 fn records_are_made_per_queue_with_new_ids() {
-    let (_d, store) = directory();
+    let (_d, store, _) = directory();
     let rec = record(&["bob@example.com", "far@remote.test", "nobody@example.com"]);
     let mut next = 100;
     let records = route(&store, &rec)
@@ -109,7 +109,7 @@ fn records_are_made_per_queue_with_new_ids() {
 
 #[test]
 fn target_folder_follows_the_hint_its_special_use_then_inbox() {
-    let (_d, store) = directory();
+    let (_d, store, writers) = directory();
     let inbox = store.folder_id("bob@example.com", "INBOX").unwrap();
     assert!(inbox.is_some());
     assert_eq!(
@@ -129,7 +129,10 @@ fn target_folder_follows_the_hint_its_special_use_then_inbox() {
         .folder_id("carol@example.com", "Junk")
         .unwrap()
         .expect("default Junk");
-    store.rename_folder(junk_of_carol, "Spam").expect("rename");
+    writers
+        .folders
+        .rename_folder(junk_of_carol, "Spam")
+        .expect("rename");
     assert_eq!(
         target_folder(&store, "carol@example.com", Some("Junk")).unwrap(),
         Some(junk_of_carol)

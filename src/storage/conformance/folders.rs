@@ -36,13 +36,13 @@ pub fn folder_create_rename_delete(open: Open) {
     assert_eq!(state.exists, 0);
 
     append(&store, id, b"Subject: kept across the rename\r\n\r\nx");
-    store.rename_folder(id, "Work").unwrap();
+    store.0.rename_folder(id, "Work").unwrap();
     assert_eq!(store.folder_id(BOB, "Projects").unwrap(), None);
     assert_eq!(store.folder_id(BOB, "Work").unwrap(), Some(id));
     assert_eq!(store.folder_state(id).unwrap().name, "Work");
     assert_eq!(store.message_count(id).unwrap(), 1);
 
-    store.delete_folder(id).unwrap();
+    store.0.delete_folder(id).unwrap();
     assert_eq!(store.folder_id(BOB, "Work").unwrap(), None);
     assert!(store.folder_state(id).is_err());
     assert!(store
@@ -70,7 +70,7 @@ pub fn uid_and_modseq_strictly_increase(open: Open) {
     assert!(state.uidnext > last.0);
     assert_eq!(state.highest_modseq, last.1);
     assert_eq!(state.exists, 5);
-    let expunged = store.expunge(folder, &[last.0]).unwrap();
+    let expunged = store.0.expunge(folder, &[last.0]).unwrap();
     assert!(expunged > last.1);
     let (uid, modseq) = append(&store, folder, b"after the expunge");
     assert!(uid > last.0, "UID {uid} reused");
@@ -80,7 +80,7 @@ pub fn uid_and_modseq_strictly_increase(open: Open) {
 
     let tmp = store.create_folder(BOB, "Tmp", None).unwrap();
     let validity = store.folder_state(tmp).unwrap().uidvalidity;
-    store.delete_folder(tmp).unwrap();
+    store.0.delete_folder(tmp).unwrap();
     let again = store.create_folder(BOB, "Tmp", None).unwrap();
     assert_ne!(store.folder_state(again).unwrap().uidvalidity, validity);
 }
@@ -97,6 +97,7 @@ pub fn flags_and_changes_since_modseq(open: Open) {
     let mut seen_flagged = Flags::system(Flags::SEEN | Flags::FLAGGED);
     seen_flagged.add_keyword("$Important");
     let res = store
+        .0
         .store_flags(folder, &[u2], FlagMode::Add, &seen_flagged, None)
         .unwrap();
     assert_eq!(res.changed.len(), 1);
@@ -117,6 +118,7 @@ pub fn flags_and_changes_since_modseq(open: Open) {
 
     // A STORE that changes nothing takes no modseq.
     let again = store
+        .0
         .store_flags(
             folder,
             &[u2],
@@ -130,6 +132,7 @@ pub fn flags_and_changes_since_modseq(open: Open) {
 
     // UNCHANGEDSINCE m0: u2 changed after m0 and is left alone; u1 is changed.
     let cond = store
+        .0
         .store_flags(
             folder,
             &[u1, u2],
@@ -145,6 +148,7 @@ pub fn flags_and_changes_since_modseq(open: Open) {
     );
 
     let m1 = store
+        .0
         .set_flags(folder, u3, Flags::system(Flags::DELETED))
         .unwrap();
     assert!(m1 > cond.highest_modseq);
@@ -173,7 +177,7 @@ pub fn expunge_and_vanished(open: Open) {
     let folder = inbox(&store, BOB);
     let [u1, u2, u3] = three_messages(&store, folder);
     let before = store.folder_state(folder).unwrap().highest_modseq;
-    let modseq = store.expunge(folder, &[u1, u3]).unwrap();
+    let modseq = store.0.expunge(folder, &[u1, u3]).unwrap();
     assert!(modseq > before);
     assert_eq!(store.uid_list(folder).unwrap(), vec![u2]);
     assert_eq!(store.message_count(folder).unwrap(), 1);
@@ -240,7 +244,9 @@ pub fn quota_accounting_and_over_quota(open: Open) {
     let q = store.quota(BOB).unwrap();
     assert_eq!((q.storage_limit, q.messages_limit), (Some(150), Some(10)));
     assert!(matches!(
-        store.append_message(folder, message(&store, &[b'y'; 60]), None),
+        store
+            .0
+            .append_message(folder, message(&store, &[b'y'; 60]), None),
         Err(StorageError::OverQuota {
             resource: "STORAGE"
         })
@@ -251,13 +257,15 @@ pub fn quota_accounting_and_over_quota(open: Open) {
 
     store.set_quota(BOB, None, Some(1)).unwrap();
     assert!(matches!(
-        store.append_message(folder, message(&store, b"small"), None),
+        store
+            .0
+            .append_message(folder, message(&store, b"small"), None),
         Err(StorageError::OverQuota {
             resource: "MESSAGE"
         })
     ));
 
-    store.expunge(folder, &[uid]).unwrap();
+    store.0.expunge(folder, &[uid]).unwrap();
     let q = store.quota(BOB).unwrap();
     assert_eq!((q.storage_used, q.messages_used), (0, 0));
     assert_eq!(store.recompute_quota(BOB).unwrap().storage_used, 0);

@@ -1,5 +1,6 @@
 //! The behaviour every storage backend must show, as checks over the [`Store`] handle alone
-//! (no backend internals). A backend's tests call each check with a function that opens that
+//! (no backend internals). The folder and queue writes, which `Store` does not offer, are
+//! called on the backend behind it (`store.0`, visible inside `storage` only). A backend's tests call each check with a function that opens that
 //! backend on a data directory: the embedded backend runs them in its own tests, and the
 //! PostgreSQL backend runs the same ones.
 //!
@@ -144,6 +145,7 @@ pub(crate) fn message(store: &Store, content: &[u8]) -> NewMessage {
 /// Appends a message with `content` and no flags; returns (uid, modseq).
 pub(crate) fn append(store: &Store, folder: FolderId, content: &[u8]) -> (u32, u64) {
     store
+        .0
         .append_message(folder, message(store, content), None)
         .expect("append")
 }

@@ -29,7 +29,7 @@ pub fn queue_put_move_delete_per_queue(open: Open) {
             assert!(rec.id > last, "queue id {} after {last}", rec.id);
         }
         last_id = Some(rec.id);
-        store.queue_put(&rec).unwrap();
+        store.0.queue_put(&rec).unwrap();
         assert_eq!(store.queue_get(queue, rec.id).unwrap(), Some(rec.clone()));
         assert_eq!(store.queue_find(rec.id).unwrap(), Some(rec.clone()));
         assert_eq!(store.queue_list(queue).unwrap(), vec![rec.clone()]);
@@ -37,7 +37,7 @@ pub fn queue_put_move_delete_per_queue(open: Open) {
         assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 1);
 
         let to = QueueName::ALL[(i + 1) % QueueName::ALL.len()];
-        store.queue_move(rec.id, queue, to).unwrap();
+        store.0.queue_move(rec.id, queue, to).unwrap();
         assert_eq!(store.queue_get(queue, rec.id).unwrap(), None);
         assert_eq!(store.queue_depth(queue).unwrap(), 0);
         let moved = store.queue_get(to, rec.id).unwrap().expect("moved record");
@@ -46,18 +46,21 @@ pub fn queue_put_move_delete_per_queue(open: Open) {
             (rec.blob, rec.recipients.clone())
         );
         assert_eq!(store.queue_depth(to).unwrap(), 1);
-        assert!(store.queue_move(rec.id, queue, to).is_err(), "moved twice");
+        assert!(
+            store.0.queue_move(rec.id, queue, to).is_err(),
+            "moved twice"
+        );
         assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 1);
 
-        store.queue_delete(to, rec.id).unwrap();
+        store.0.queue_delete(to, rec.id).unwrap();
         assert_eq!(store.queue_find(rec.id).unwrap(), None);
         assert_eq!(store.queue_depth(to).unwrap(), 0);
         assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 0);
-        assert!(store.queue_delete(to, rec.id).is_err(), "deleted twice");
+        assert!(store.0.queue_delete(to, rec.id).is_err(), "deleted twice");
     }
     // Replacing a record by its successors keeps the body referenced by them alone.
     let rec = record(&store, QueueName::Inbound, b"split me");
-    store.queue_put(&rec).unwrap();
+    store.0.queue_put(&rec).unwrap();
     let mut a = rec.clone();
     a.id = store.next_queue_id().unwrap();
     a.queue = QueueName::Local;
@@ -65,6 +68,7 @@ pub fn queue_put_move_delete_per_queue(open: Open) {
     b.id = store.next_queue_id().unwrap();
     b.queue = QueueName::Remote;
     store
+        .0
         .queue_replace(QueueName::Inbound, rec.id, &[a.clone(), b.clone()])
         .unwrap();
     assert_eq!(store.queue_get(QueueName::Inbound, rec.id).unwrap(), None);
@@ -85,7 +89,7 @@ pub fn blob_references_counted_and_released(open: Open) {
     let (uid, _) = append(&store, folder, content);
     assert_eq!(store.blob_refcount(&blob).unwrap(), 1);
     let other = store.create_folder(BOB, "Copies", None).unwrap();
-    let copied = store.copy_messages(folder, &[uid], other).unwrap();
+    let copied = store.0.copy_messages(folder, &[uid], other).unwrap();
     assert_eq!(copied.len(), 1, "{copied:?}");
     assert_eq!(copied[0].0, uid);
     assert_eq!(store.blob_refcount(&blob).unwrap(), 2);
@@ -95,7 +99,7 @@ pub fn blob_references_counted_and_released(open: Open) {
     );
     assert_eq!(store.blobs().get(&blob).unwrap(), content);
 
-    store.expunge(folder, &[uid]).unwrap();
+    store.0.expunge(folder, &[uid]).unwrap();
     assert_eq!(store.blob_refcount(&blob).unwrap(), 1);
     store.commit().unwrap();
     store.commit().unwrap();
@@ -103,7 +107,7 @@ pub fn blob_references_counted_and_released(open: Open) {
         store.blobs().exists(&blob),
         "collected while still referenced"
     );
-    store.delete_folder(other).unwrap();
+    store.0.delete_folder(other).unwrap();
     assert_eq!(store.blob_refcount(&blob).unwrap(), 0);
     // The committer collects after answering the round that made the release durable; the
     // next round starts only after that.

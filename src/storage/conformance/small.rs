@@ -214,6 +214,7 @@ pub fn commit_survives_reopen(open: Open) {
         let folder = inbox(&store, BOB);
         let (uid, _) = append(&store, folder, b"Subject: durable\r\n\r\nkept");
         store
+            .0
             .set_flags(
                 folder,
                 uid,
@@ -232,7 +233,7 @@ pub fn commit_survives_reopen(open: Open) {
             "127.0.0.1".into(),
             1_700_000_000,
         );
-        store.queue_put(&rec).unwrap();
+        store.0.queue_put(&rec).unwrap();
         store.commit().unwrap();
         (folder, uid, rec)
     };

@@ -184,32 +184,6 @@ impl Folders for SledStore {
 }
 
 impl FolderWrites for SledStore {
-    fn set_acl(
-        &self,
-        folder: FolderId,
-        identifier: &str,
-        rights: &str,
-    ) -> Result<(), StorageError> {
-        SledStore::set_acl(self, folder, identifier, rights)
-    }
-
-    fn delete_acl(&self, folder: FolderId, identifier: &str) -> Result<(), StorageError> {
-        SledStore::delete_acl(self, folder, identifier)
-    }
-
-    fn create_folder(
-        &self,
-        account: &str,
-        name: &str,
-        special_use: Option<&str>,
-    ) -> Result<FolderId, StorageError> {
-        SledStore::create_folder(self, account, name, special_use)
-    }
-
-    fn set_subscribed(&self, id: FolderId, subscribed: bool) -> Result<(), StorageError> {
-        SledStore::set_subscribed(self, id, subscribed)
-    }
-
     fn rename_folder(&self, id: FolderId, new_name: &str) -> Result<(), StorageError> {
         SledStore::rename_folder(self, id, new_name)
     }
@@ -298,6 +272,34 @@ impl FolderWrites for SledStore {
 
     fn claim_recent(&self, folder: FolderId) -> Result<u32, StorageError> {
         SledStore::claim_recent(self, folder)
+    }
+}
+
+impl CatalogWrites for SledStore {
+    fn set_acl(
+        &self,
+        folder: FolderId,
+        identifier: &str,
+        rights: &str,
+    ) -> Result<(), StorageError> {
+        SledStore::set_acl(self, folder, identifier, rights)
+    }
+
+    fn delete_acl(&self, folder: FolderId, identifier: &str) -> Result<(), StorageError> {
+        SledStore::delete_acl(self, folder, identifier)
+    }
+
+    fn create_folder(
+        &self,
+        account: &str,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<FolderId, StorageError> {
+        SledStore::create_folder(self, account, name, special_use)
+    }
+
+    fn set_subscribed(&self, id: FolderId, subscribed: bool) -> Result<(), StorageError> {
+        SledStore::set_subscribed(self, id, subscribed)
     }
 
     fn set_metadata(

@@ -7,7 +7,7 @@ use crate::storage::conformance;
 use crate::storage::{StorageError, Store};
 
 fn open(dir: &Path) -> Result<Store, StorageError> {
-    Store::open(dir)
+    Store::open(dir).map(|(store, _)| store)
 }
 
 macro_rules! checks {

@@ -195,7 +195,17 @@ impl FetchStore for SledStore {
         Ok(n)
     }
 
-    fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
+    fn fetch_is_seen(&self, source: SourceId, mark: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .tree(TreeIx::FetchSeen)
+            .contains_key(seen_key(source, mark))?)
+    }
+}
+
+impl SledStore {
+    /// [`crate::storage::QueueWrites::fetch_accept`]: the records of a fetched message are
+    /// queue records, so the trait method is with the other queue writes (in `queue.rs`).
+    pub(super) fn accept_fetched(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
         let seen = seen_key(msg.source, &msg.mark);
         let (accepted, zeroed, queued) = self.transact(|tx| {
             if tx.tree(TreeIx::FetchSeen).get(&seen)?.is_some() {
@@ -262,12 +272,6 @@ impl FetchStore for SledStore {
         }
         self.collect_after_commit(&zeroed);
         Ok(accepted)
-    }
-
-    fn fetch_is_seen(&self, source: SourceId, mark: &str) -> Result<bool, StorageError> {
-        Ok(self
-            .tree(TreeIx::FetchSeen)
-            .contains_key(seen_key(source, mark))?)
     }
 }
 

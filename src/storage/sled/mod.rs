@@ -96,7 +96,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 
 use super::commit::{self, CommitQueue, Committer, IndexFlush};
-use super::{BlobId, BlobStore, CommitStats, SecretKey, StorageError, Store, SCHEMA_VERSION};
+use super::{
+    BlobId, BlobStore, CommitStats, SecretKey, StorageError, Store, Writers, SCHEMA_VERSION,
+};
 use keys::TreeIx;
 
 use super::now_secs;
@@ -195,7 +197,8 @@ impl Store {
     /// Open (creating when needed) the data directory with the embedded backend:
     /// `data_dir/db` for the index and `data_dir/blobs` for bodies. Refuses a database
     /// written by a newer schema ([`StorageError::Schema`]).
-    pub fn open(data_dir: &Path) -> Result<Store, StorageError> {
+    /// The write handles come with it, once (see [`Writers`]).
+    pub fn open(data_dir: &Path) -> Result<(Store, Writers), StorageError> {
         Ok(Store::new(Arc::new(SledStore::open(data_dir)?)))
     }
 }
@@ -401,7 +404,7 @@ fn check_schema(meta: &sled::Tree) -> Result<(), StorageError> {
 pub(crate) mod testutil {
     use super::*;
     use crate::storage::set_fast_password_hashing_for_tests;
-    use crate::storage::QueueWrites;
+    use crate::storage::Queue;
 
     /// A fresh store in a temporary directory, with cheap password hashing.
     pub(crate) fn store() -> (tempfile::TempDir, SledStore) {

@@ -157,10 +157,6 @@ pub(crate) fn tx_consume(
 }
 
 impl QueueWrites for SledStore {
-    fn next_queue_id(&self) -> Result<QueueId, StorageError> {
-        Ok(self.db().generate_id()? + 1)
-    }
-
     fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
         let (zeroed, queued) = self.transact(|tx| {
             let (mut refs, mut queued) = Default::default();
@@ -222,9 +218,20 @@ impl QueueWrites for SledStore {
         self.collect_after_commit(&zeroed);
         Ok(())
     }
+
+    fn fetch_accept(
+        &self,
+        msg: &crate::storage::FetchedMessage,
+    ) -> Result<crate::storage::Accepted, StorageError> {
+        self.accept_fetched(msg)
+    }
 }
 
 impl Queue for SledStore {
+    fn next_queue_id(&self) -> Result<QueueId, StorageError> {
+        Ok(self.db().generate_id()? + 1)
+    }
+
     fn queue_get(
         &self,
         queue: QueueName,
