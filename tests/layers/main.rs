@@ -25,9 +25,37 @@ const LAYER_RULES: &[(&str, &[&str])] = &[
     ("fetch", &["actors", "admin", "http", "server"]),
     ("actors", &["admin", "http", "server"]),
     (
+        "delivery",
+        &[
+            "actors", "admin", "http", "server", "outbound", "fetch", "net",
+        ],
+    ),
+    (
+        "mailauth",
+        &[
+            "actors", "admin", "http", "server", "fetch", "delivery", "net",
+        ],
+    ),
+    (
+        "config",
+        &[
+            "actors",
+            "admin",
+            "http",
+            "server",
+            "outbound",
+            "fetch",
+            "delivery",
+            "mailauth",
+            "net",
+            "storage",
+            "protocols",
+        ],
+    ),
+    (
         "storage",
         &[
-            "actors", "admin", "outbound", "fetch", "http", "server", "net",
+            "actors", "admin", "outbound", "fetch", "http", "server", "net", "delivery", "mailauth",
         ],
     ),
 ];
