@@ -144,7 +144,8 @@ fn a_deleted_account_cannot_log_in_from_the_cache() {
     // Deleted behind the console's back: the digest check catches it too.
     assert!(imap_login(&server, "bob@example.com", PASSWORD));
     server
-        .store()
+        .writers()
+        .0
         .del_account("bob@example.com")
         .expect("delete");
     assert!(!imap_login(&server, "bob@example.com", PASSWORD));

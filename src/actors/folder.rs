@@ -539,6 +539,14 @@ impl FolderRegistry {
         }
     }
 
+    /// Delete an account with all its folders (one transaction; see
+    /// [`crate::storage::FolderWrites::del_account`]). The registry makes it because it owns the folder
+    /// writes: a folder actor still open on one of those folders finds its folder gone at its
+    /// next write and answers that it no longer exists.
+    pub fn delete_account(&self, address: &str) -> Result<(), StorageError> {
+        self.writer.del_account(address)
+    }
+
     pub fn get(
         &self,
         ctx: &Arc<ServerContext>,

@@ -53,9 +53,9 @@ pub(super) fn run(
             )
         }
         AdminCommand::AccountDel(address) => {
-            store.del_account(address).map_err(s)?;
+            offline(writers)?.folders.del_account(address).map_err(s)?;
             commit(store)?;
-            format!("account {address} deleted")
+            account_deleted(address)
         }
         AdminCommand::AccountPasswd { address, password } => {
             store.set_password(address, password).map_err(s)?;
@@ -219,6 +219,11 @@ pub fn execute_with_config(
 
 /// The write handles of the one-shot CLI; absent on the live path, where these commands
 /// go to the folder and queue actors instead (see `socket::execute_live`).
+/// What `account del` answers.
+pub(super) fn account_deleted(address: &str) -> String {
+    format!("account {address} deleted")
+}
+
 fn offline(writers: Option<&Writers>) -> Result<&Writers, String> {
     writers.ok_or_else(|| {
         "this command writes folder state or queue records: the running server's actors do it \

@@ -125,7 +125,14 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
         AdminCommand::QueueBounce(id) => queue_change(ctx, Change::Bounce(id)).await,
         // A cached login must not outlive the password or the account (the cache also
         // checks the account record on every hit; this frees the entries at once).
-        AdminCommand::AccountDel(ref address) | AdminCommand::AccountPasswd { ref address, .. } => {
+        // Deleting an account deletes its folders: a folder write, made by the folder
+        // registry that owns them.
+        AdminCommand::AccountDel(ref address) => {
+            let out = account_delete(ctx, address).await;
+            ctx.credentials.forget(&address.to_lowercase());
+            out
+        }
+        AdminCommand::AccountPasswd { ref address, .. } => {
             let out = exec::execute(&ctx.store, &cmd);
             ctx.credentials.forget(&address.to_lowercase());
             out
@@ -165,6 +172,16 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
 
 /// `folder delete` on the running server: the folder's actor (its one writer) deletes it,
 /// then the store is flushed before the answer.
+async fn account_delete(ctx: &Arc<ServerContext>, address: &str) -> Result<String, String> {
+    let (sctx, who) = (ctx.clone(), address.to_string());
+    tokio::task::spawn_blocking(move || sctx.folders.delete_account(&who))
+        .await
+        .map_err(|e| format!("account delete: {e}"))?
+        .map_err(|e| e.to_string())?;
+    ctx.store.commit_async().await.map_err(|e| e.to_string())?;
+    Ok(exec::account_deleted(address))
+}
+
 async fn folder_delete(
     ctx: &Arc<ServerContext>,
     owner: &str,

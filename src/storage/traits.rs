@@ -49,11 +49,6 @@ pub trait Directory: Send + Sync {
         admin: bool,
     ) -> Result<Account, StorageError>;
 
-    /// Delete an account with its folders and messages (their blob references released), its
-    /// quota, and its entries in other folders' ACLs. Aliases pointing at it stay (they then
-    /// resolve to nothing there).
-    fn del_account(&self, address: &str) -> Result<(), StorageError>;
-
     fn set_password(&self, address: &str, password: &str) -> Result<(), StorageError>;
 
     /// Every account, sorted by address.
@@ -217,6 +212,12 @@ pub trait Folders: Send + Sync {
 /// folder counters, quota usage and blob reference counts change together with the messages
 /// they count.
 pub trait FolderWrites: Send + Sync {
+    /// Delete an account with its folders and messages (their blob references released), its
+    /// quota, and its entries in other folders' ACLs. Aliases pointing at it stay (they then
+    /// resolve to nothing there). A folder write: it removes folders, so only the folder
+    /// registry (the folder actors' owner) holds it.
+    fn del_account(&self, address: &str) -> Result<(), StorageError>;
+
     /// Rename a folder and every folder below it ("a/…" → "b/…"), keeping their UIDVALIDITY,
     /// messages and ACLs, and creating the missing parents of the new name (RFC 9051 §6.3.6).
     /// INBOX cannot be renamed here: see [`FolderWrites::rename_inbox`].

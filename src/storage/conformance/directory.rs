@@ -104,7 +104,7 @@ pub fn directory_crud_and_credentials(open: Open) {
         RecipientKind::UnknownLocal
     );
 
-    store.del_account("carol@example.org").unwrap();
+    store.0.del_account("carol@example.org").unwrap();
     assert_eq!(store.get_account("carol@example.org").unwrap(), None);
     assert_eq!(
         store.verify_password("carol@example.org", "pw2").unwrap(),

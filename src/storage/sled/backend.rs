@@ -39,10 +39,6 @@ impl Directory for SledStore {
         SledStore::add_account(self, address, password, admin)
     }
 
-    fn del_account(&self, address: &str) -> Result<(), StorageError> {
-        SledStore::del_account(self, address)
-    }
-
     fn set_password(&self, address: &str, password: &str) -> Result<(), StorageError> {
         SledStore::set_password(self, address, password)
     }
@@ -184,6 +180,10 @@ impl Folders for SledStore {
 }
 
 impl FolderWrites for SledStore {
+    fn del_account(&self, address: &str) -> Result<(), StorageError> {
+        SledStore::del_account(self, address)
+    }
+
     fn rename_folder(&self, id: FolderId, new_name: &str) -> Result<(), StorageError> {
         SledStore::rename_folder(self, id, new_name)
     }

@@ -179,7 +179,7 @@ mod tests {
         ));
         assert_eq!(store.list_sender_rights().unwrap().len(), 1);
 
-        store.del_account("bob@a.example").unwrap();
+        store.0.del_account("bob@a.example").unwrap();
         assert!(store.list_sender_rights().unwrap().is_empty());
     }
 
