@@ -5,7 +5,7 @@
 //! Nothing here knows about actors, admin commands, HTTP or the server: it may use
 //! [`crate::config`] (the server TLS configuration is built from it) and outside crates
 //! only, so [`crate::outbound`] and [`crate::fetch`] can use it without reaching up into
-//! [`crate::actors`] (`tests/layers` checks this).
+//! the actor layer (`tests/layers` checks this).
 
 pub mod client_tls;
 pub mod conn;

@@ -1,5 +1,5 @@
 //! Outbound delivery (issue 5): everything the remote queue actor
-//! ([`crate::actors::queues::remote::RemoteQueueActor`]) uses to get mail to other servers.
+//! (`RemoteQueueActor`, in the actor layer above) uses to get mail to other servers.
 //!
 //! - [`dns`]: the resolver from `[dns] nameservers` (shared with the mail-authentication
 //!   checks), MX lookup with A/AAAA fallback and null MX (RFC 7505).
