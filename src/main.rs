@@ -223,7 +223,7 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
             Err(e) => Err(format!("cannot reach the server's console socket: {e}")),
         }
     } else {
-        ferrymail::storage::Store::open(&config.data_dir)
+        ferrymail::storage::Store::open_configured(&config.data_dir, &config.storage)
             .map_err(|e| {
                 format!(
                     "cannot open the store in {}: {e}",

@@ -207,12 +207,13 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     socket::refuse_if_running(&config.data_dir)?;
     // The write handles come with the store, once: ServerContext moves them into the folder
     // registry and the queue actors' field, where nothing else can reach them.
-    let (store, writers) = Store::open(&config.data_dir).map_err(|e| {
-        format!(
-            "cannot open the store in {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
+    let (store, writers) =
+        Store::open_configured(&config.data_dir, &config.storage).map_err(|e| {
+            format!(
+                "cannot open the store in {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
     // Once per start, before anything uses the store (storage::sweep).
     let swept = store
         .sweep(crate::storage::ORPHAN_GRACE)

@@ -53,8 +53,50 @@ pub struct Config {
     pub auth: AuthConfig,
     pub fetch: FetchConfig,
     pub screening: ScreeningConfig,
+    pub storage: StorageConfig,
     /// The file read, or `None` for the embedded default.
     pub source: Option<PathBuf>,
+}
+
+/// `[storage]`: which backend keeps the index, and where bodies live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// `blobs`: the body directory (every node of a cluster mounts the same one); `None`:
+    /// `data_dir/blobs`. Relative paths are resolved like `data_dir`.
+    pub blobs: Option<PathBuf>,
+}
+
+/// `[storage] backend`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StorageBackend {
+    /// The embedded index in `data_dir/db` (one process).
+    #[default]
+    Sled,
+    /// A PostgreSQL(-compatible) database shared by every node.
+    Postgres(PostgresConfig),
+}
+
+/// The PostgreSQL settings of `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// `url`: `postgresql://user[:password]@host[:port]/db[?sslmode=require]`, or a key=value
+    /// connection string (`host=/run/postgresql dbname=mail`: a Unix socket directory).
+    pub url: String,
+    /// `schema`: the PostgreSQL schema holding the tables (default `public`).
+    pub schema: String,
+    /// `pool_size`: connections this node keeps at most.
+    pub pool_size: usize,
+    /// `statement_timeout`: a statement running longer is cancelled (and its operation fails).
+    pub statement_timeout: Duration,
+    /// `node`: this node's name in the cluster (default: the hostname).
+    pub node: String,
+    /// `lease`: how long a queue record claimed by a node stays its own without a heartbeat;
+    /// a node that dies leaves its records to another node after this.
+    pub lease: Duration,
+    /// `poll_interval`: how often a node looks for other nodes' changes when no notification
+    /// arrives (the only way on databases without LISTEN, such as CockroachDB).
+    pub poll_interval: Duration,
 }
 
 /// One address per service; `None` = disabled.
@@ -510,6 +552,9 @@ fn read_root(
     let mut s = root.section("screening", p);
     let screening = screening::read_screening(&mut s, p);
     s.finish(p);
+    let mut s = root.section("storage", p);
+    let storage = read_storage(&mut s, base_dir, &hostname, p);
+    s.finish(p);
 
     Config {
         hostname,
@@ -527,8 +572,70 @@ fn read_root(
         auth,
         fetch,
         screening,
+        storage,
         source,
     }
+}
+
+fn read_storage(
+    s: &mut Section,
+    base_dir: &Path,
+    hostname: &str,
+    p: &mut Problems,
+) -> StorageConfig {
+    let backend = s.string("backend", "sled", p);
+    let url = s.string("url", "", p);
+    let schema = s.string("schema", "public", p);
+    let pool_size = s.count("pool_size", 16, 1, p);
+    let statement_timeout = s.duration(
+        "statement_timeout",
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+        p,
+    );
+    let node = s.string("node", "", p).trim().to_string();
+    let node = if node.is_empty() {
+        hostname.to_string()
+    } else {
+        node
+    };
+    let lease = s.duration("lease", Duration::from_secs(60), Duration::from_secs(1), p);
+    let poll_interval = s.duration(
+        "poll_interval",
+        Duration::from_secs(5),
+        Duration::from_secs(1),
+        p,
+    );
+    let blobs = s.string("blobs", "", p);
+    let blobs = (!blobs.trim().is_empty()).then(|| resolve(base_dir, &blobs));
+    let backend = match backend.trim().to_ascii_lowercase().as_str() {
+        "sled" => StorageBackend::Sled,
+        "postgres" | "postgresql" => {
+            if url.trim().is_empty() {
+                p.add("storage.url", "is required with backend = \"postgres\"");
+            }
+            if schema.trim().is_empty() {
+                p.add("storage.schema", "must not be empty");
+            }
+            StorageBackend::Postgres(PostgresConfig {
+                url,
+                schema,
+                pool_size,
+                statement_timeout,
+                node,
+                lease,
+                poll_interval,
+            })
+        }
+        other => {
+            p.add(
+                "storage.backend",
+                format!("unknown backend {other:?} (expected \"sled\" or \"postgres\")"),
+            );
+            StorageBackend::Sled
+        }
+    };
+    StorageConfig { backend, blobs }
 }
 
 fn read_auth(s: &mut Section, p: &mut Problems) -> AuthConfig {

@@ -120,6 +120,7 @@ fn shipped_file_equals_documented_defaults() {
             max_backoff: Duration::from_secs(3600),
         },
         screening: ScreeningConfig::default(),
+        storage: StorageConfig::default(),
         source: None,
     };
     assert_eq!(c, expected);

@@ -141,7 +141,16 @@ impl BlobStore {
         root: &Path,
         commits: Box<dyn SyncRounds>,
     ) -> Result<BlobStore, StorageError> {
-        let tmp = root.join("tmp");
+        BlobStore::open_with_tmp(root, root.join("tmp"), commits)
+    }
+
+    /// [`BlobStore::open`] with temporary files in `tmp` (under `root/tmp`, on the same file
+    /// system): the nodes of a cluster share `root`, and each empties only its own `tmp`.
+    pub(crate) fn open_with_tmp(
+        root: &Path,
+        tmp: PathBuf,
+        commits: Box<dyn SyncRounds>,
+    ) -> Result<BlobStore, StorageError> {
         fs::create_dir_all(&tmp)?;
         for entry in fs::read_dir(&tmp)? {
             let entry = entry?;

@@ -74,6 +74,7 @@ mod fetch;
 mod folders;
 mod messages;
 mod metadata;
+mod pg;
 mod queue;
 mod quota;
 mod screen;
@@ -83,6 +84,8 @@ mod sled;
 mod sweep;
 mod tlspolicy;
 pub mod traits;
+#[cfg(any(test, feature = "fault-injection"))]
+pub use pg::testing as pg_testing;
 
 use std::sync::Arc;
 
@@ -234,6 +237,22 @@ impl Store {
             queues: QueueWriter(backend.clone()),
         };
         (Store(backend), writers)
+    }
+
+    /// Opens the backend `storage` names on `data_dir` (see `[storage]` in the
+    /// configuration), with its write handles.
+    pub fn open_configured(
+        data_dir: &std::path::Path,
+        storage: &crate::config::StorageConfig,
+    ) -> Result<(Store, Writers), StorageError> {
+        match &storage.backend {
+            crate::config::StorageBackend::Sled => {
+                Store::open_sled(data_dir, storage.blobs.as_deref())
+            }
+            crate::config::StorageBackend::Postgres(pg) => {
+                Store::open_postgres(data_dir, storage.blobs.as_deref(), pg)
+            }
+        }
     }
 
     /// [`Durability::write_after_sync`] for any closure.

@@ -201,6 +201,14 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<(Store, Writers), StorageError> {
         Ok(Store::new(Arc::new(SledStore::open(data_dir)?)))
     }
+
+    /// [`Store::open`] with the bodies in `blobs` instead of `data_dir/blobs`.
+    pub fn open_sled(
+        data_dir: &Path,
+        blobs: Option<&Path>,
+    ) -> Result<(Store, Writers), StorageError> {
+        Ok(Store::new(Arc::new(SledStore::open_at(data_dir, blobs)?)))
+    }
 }
 
 /// The committer's view of sled: the flush that makes a round's records durable, and the
@@ -225,14 +233,22 @@ impl SledStore {
     /// Open (creating when needed) the data directory: `data_dir/db` for sled and
     /// `data_dir/blobs` for bodies. Refuses a database written by a newer schema.
     pub(crate) fn open(data_dir: &Path) -> Result<SledStore, StorageError> {
+        SledStore::open_at(data_dir, None)
+    }
+
+    /// [`SledStore::open`] with the bodies in `blobs` (default `data_dir/blobs`).
+    pub(crate) fn open_at(
+        data_dir: &Path,
+        blobs: Option<&Path>,
+    ) -> Result<SledStore, StorageError> {
         std::fs::create_dir_all(data_dir)?;
         let db_dir = data_dir.join("db");
         std::fs::create_dir_all(&db_dir)?;
         let commits = CommitQueue::new();
-        let blobs = Arc::new(BlobStore::open(
-            &data_dir.join("blobs"),
-            Box::new(commits.clone()),
-        )?);
+        let blob_root = blobs
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| data_dir.join("blobs"));
+        let blobs = Arc::new(BlobStore::open(&blob_root, Box::new(commits.clone()))?);
         let db = open_db(&db_dir)?;
         let meta = db.open_tree(keys::META_TREE)?;
         check_schema(&meta)?;

@@ -1,0 +1,202 @@
+//! Connections to PostgreSQL for synchronous callers.
+//!
+//! The storage traits are synchronous and are called from actix arbiters, which are tokio
+//! runtimes. The blocking `postgres` client drives its own small runtime and must not be used
+//! on a thread that is already inside one, so a call made from such a thread runs on a short
+//! scoped thread (`std::thread::scope`): the closure may borrow the caller's arguments, and
+//! the caller blocks until it has finished, as it would on sled's disk I/O. Callers outside
+//! any runtime (the commit thread, the console's one-shot commands, tests) run it in place.
+//!
+//! The pool holds at most `size` connections; a caller waits for a free one. A connection
+//! that broke is dropped and a new one is made on the next checkout. Every connection sets
+//! the configured `search_path` and `statement_timeout` when it is made.
+
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, Transaction};
+
+use crate::storage::StorageError;
+
+/// How to reach the database: everything a new connection needs.
+#[derive(Clone)]
+pub(crate) struct Connect {
+    pub(crate) config: postgres::Config,
+    /// rustls configuration when the URL asks for TLS (`sslmode=require`), else none.
+    pub(crate) tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    /// The schema the tables live in (`search_path`).
+    pub(crate) schema: String,
+    pub(crate) statement_timeout: Duration,
+}
+
+impl Connect {
+    pub(crate) fn connect(&self) -> Result<Client, StorageError> {
+        let mut client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(postgres::NoTls),
+        }
+        .map_err(pg_error)?;
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {}; SET statement_timeout = {}",
+                quote_ident(&self.schema),
+                self.statement_timeout.as_millis()
+            ))
+            .map_err(pg_error)?;
+        Ok(client)
+    }
+}
+
+/// A bounded pool of connections.
+pub(crate) struct Pool {
+    connect: Connect,
+    size: usize,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Client>,
+    /// Connections in existence (idle or checked out).
+    open: usize,
+}
+
+impl Pool {
+    pub(crate) fn new(connect: Connect, size: usize) -> Pool {
+        Pool {
+            connect,
+            size: size.max(1),
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn connect_settings(&self) -> &Connect {
+        &self.connect
+    }
+
+    /// Runs `f` with a connection (see the module notes for the thread it runs on).
+    pub(crate) fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StorageError> + Send,
+    ) -> Result<T, StorageError> {
+        let mut client = self.checkout()?;
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                let client = &mut client;
+                match s.spawn(move || f(client)).join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        } else {
+            f(&mut client)
+        };
+        self.checkin(client);
+        result
+    }
+
+    /// Runs `f` in one transaction and commits it. `f` runs again (up to 10 times in all)
+    /// when PostgreSQL reports a serialization failure or a deadlock, so it must not have
+    /// side effects outside the transaction.
+    pub(crate) fn tx<T: Send>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StorageError> + Send,
+    ) -> Result<T, StorageError> {
+        self.with(move |client| {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut tx = client.transaction().map_err(pg_error)?;
+                let outcome = f(&mut tx);
+                let outcome = match outcome {
+                    Ok(v) => tx.commit().map(|()| v).map_err(pg_error),
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Err(StorageError::Backend(msg)) if attempt < 10 && is_retryable(&msg) => {
+                        continue
+                    }
+                    other => return other,
+                }
+            }
+        })
+    }
+
+    fn checkout(&self) -> Result<Client, StorageError> {
+        let mut state = lock(&self.state);
+        loop {
+            while let Some(client) = state.idle.pop() {
+                if !client.is_closed() {
+                    return Ok(client);
+                }
+                state.open -= 1;
+            }
+            if state.open < self.size {
+                state.open += 1;
+                drop(state);
+                return match self.connect.connect() {
+                    Ok(c) => Ok(c),
+                    Err(e) => {
+                        lock(&self.state).open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn checkin(&self, client: Client) {
+        let mut state = lock(&self.state);
+        if client.is_closed() {
+            state.open -= 1;
+        } else {
+            state.idle.push(client);
+        }
+        drop(state);
+        self.freed.notify_one();
+    }
+}
+
+fn lock(m: &Mutex<PoolState>) -> std::sync::MutexGuard<'_, PoolState> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The marker [`pg_error`] puts before the SQLSTATE of an error the transaction may retry.
+const RETRY_MARK: &str = "(retryable ";
+
+fn is_retryable(msg: &str) -> bool {
+    msg.contains(RETRY_MARK)
+}
+
+/// A PostgreSQL error as a [`StorageError`]: a unique violation is `Exists`, a foreign key
+/// violation `NotFound`, everything else `Backend` with the server's words (and, for
+/// serialization failures and deadlocks, a mark that lets [`Pool::tx`] retry).
+pub(crate) fn pg_error(e: postgres::Error) -> StorageError {
+    match e.code() {
+        Some(code)
+            if *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            StorageError::Backend(format!("{e} {RETRY_MARK}{})", code.code()))
+        }
+        _ => StorageError::Backend(match e.as_db_error() {
+            Some(db) => format!("PostgreSQL: {}", db.message()),
+            None => format!("PostgreSQL: {e}"),
+        }),
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
