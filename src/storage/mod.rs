@@ -114,9 +114,9 @@ pub use sender_rights::{SenderEntry, SenderRights};
 pub use sweep::{SweepReport, DAMAGED_KEYWORD, ORPHAN_GRACE};
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 pub use traits::{
-    Backend, BlobRefs, CatalogWrites, CommitFuture, Directory, DkimStore, Durability, FetchStore,
-    FolderWrites, Folders, Queue, QueueWrites, Screening, SenderRightsStore, Shared,
-    TlsPolicyStore,
+    Backend, BlobRefs, CatalogWrites, Cluster, ClusterEvent, CommitFuture, Directory, DkimStore,
+    Durability, FetchStore, FolderWrites, Folders, Lease, NodeInfo, Queue, QueueWrites, Screening,
+    SenderRightsStore, Shared, TlsPolicyStore,
 };
 
 /// The schema version this build writes and reads.

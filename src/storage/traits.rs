@@ -187,6 +187,15 @@ pub trait Folders: Send + Sync {
     /// client must be answered another way (RFC 7162 §3.2.5.2). 0 while nothing was forgotten.
     fn vanished_horizon(&self, folder: FolderId) -> Result<u64, StorageError>;
 
+    /// Messages whose modseq is above `modseq`, in UID order: what changed (added or flags)
+    /// since a reader last looked. With [`Folders::expunged_since`] it tells a node what
+    /// another node did to a folder.
+    fn changed_since(
+        &self,
+        folder: FolderId,
+        modseq: u64,
+    ) -> Result<Vec<MessageRecord>, StorageError>;
+
     /// The entries `user` sees on `on`: their own `/private` ones and the `/shared` ones, as
     /// (name, value) sorted by name.
     fn metadata(
@@ -623,6 +632,79 @@ pub trait Screening: Send + Sync {
     ) -> Result<(), StorageError>;
 }
 
+/// A change another node made, heard by this one (see [`Cluster::watch`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterEvent {
+    /// Folder `folder` changed; its highest modseq is now `modseq` (0: the folder was deleted
+    /// or renamed).
+    Folder { folder: FolderId, modseq: u64 },
+    /// Settings changed (accounts, domains, aliases, DKIM keys, screening): `what` names them
+    /// ("directory", "dkim", "screening", ...).
+    Settings { what: String },
+    /// Notifications may have been lost (the listening connection broke and was made
+    /// again): look at everything watched.
+    Resync,
+}
+
+/// A node of the cluster, from its heartbeat row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    /// Unix seconds.
+    pub started: i64,
+    /// Unix seconds of the last heartbeat.
+    pub seen: i64,
+    pub version: String,
+    /// Queue records leased to it.
+    pub leases: u64,
+}
+
+/// A queue record's lease: which node works on it, until when (Unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub queue: QueueName,
+    pub id: QueueId,
+    pub owner: String,
+    pub until: i64,
+}
+
+/// Several nodes on one database. The embedded backend is always a cluster of one: it has
+/// no other node to hear from, and every queue record is its own.
+pub trait Cluster: Send + Sync {
+    /// This node's name (the embedded backend: "").
+    fn node_name(&self) -> String;
+
+    /// Renews this node's heartbeat row and the leases of the queue records it holds.
+    fn heartbeat(&self) -> Result<(), StorageError>;
+
+    /// At start: the records of `queue` this node may work on, leasing them to it — those
+    /// leased to this node (by its previous run), never leased, or whose lease expired. The
+    /// embedded backend: every record.
+    fn queue_claim_startup(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError>;
+
+    /// While running: up to `max` records of `queue` whose lease expired (their node died),
+    /// leased to this node now. The embedded backend: none.
+    fn queue_claim_orphans(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError>;
+
+    /// Every node that has run, by name.
+    fn cluster_nodes(&self) -> Result<Vec<NodeInfo>, StorageError>;
+
+    /// Every lease held, by queue and id.
+    fn queue_leases(&self) -> Result<Vec<Lease>, StorageError>;
+
+    /// Calls `on_event` (on a thread of the backend's) for each change another node makes,
+    /// until the store is dropped. The embedded backend never calls it.
+    fn watch(&self, on_event: Box<dyn Fn(ClusterEvent) + Send + Sync>) -> Result<(), StorageError>;
+
+    /// How often a watcher should also look for changes by itself (notifications can be
+    /// lost, and some databases have none); `None` for the embedded backend.
+    fn poll_interval(&self) -> Option<std::time::Duration>;
+}
+
 /// What every holder of a [`super::Store`] may call: all reads, and the writes that no actor
 /// needs to order (directory, catalog, blobs, durability and the smaller stores).
 pub trait Shared:
@@ -637,6 +719,7 @@ pub trait Shared:
     + FetchStore
     + TlsPolicyStore
     + Screening
+    + Cluster
 {
 }
 
@@ -652,6 +735,7 @@ impl<T> Shared for T where
         + FetchStore
         + TlsPolicyStore
         + Screening
+        + Cluster
 {
 }
 

@@ -184,6 +184,14 @@ impl Folders for PgStore {
         PgStore::vanished_horizon(self, folder)
     }
 
+    fn changed_since(
+        &self,
+        folder: FolderId,
+        modseq: u64,
+    ) -> Result<Vec<MessageRecord>, StorageError> {
+        PgStore::changed_since(self, folder, modseq)
+    }
+
     fn metadata(
         &self,
         on: MetadataOwner,
@@ -615,5 +623,43 @@ impl Durability for PgStore {
 
     fn sweep(&self, grace: std::time::Duration) -> Result<SweepReport, StorageError> {
         PgStore::sweep(self, grace)
+    }
+}
+
+impl Cluster for PgStore {
+    fn node_name(&self) -> String {
+        PgStore::node(self).to_string()
+    }
+
+    fn heartbeat(&self) -> Result<(), StorageError> {
+        PgStore::heartbeat(self)
+    }
+
+    fn queue_claim_startup(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
+        PgStore::queue_claim_startup(self, queue)
+    }
+
+    fn queue_claim_orphans(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError> {
+        PgStore::queue_claim_orphans(self, queue, max)
+    }
+
+    fn cluster_nodes(&self) -> Result<Vec<NodeInfo>, StorageError> {
+        PgStore::cluster_nodes(self)
+    }
+
+    fn queue_leases(&self) -> Result<Vec<Lease>, StorageError> {
+        PgStore::queue_leases(self)
+    }
+
+    fn watch(&self, on_event: Box<dyn Fn(ClusterEvent) + Send + Sync>) -> Result<(), StorageError> {
+        PgStore::watch(self, on_event)
+    }
+
+    fn poll_interval(&self) -> Option<std::time::Duration> {
+        Some(PgStore::poll_interval(self))
     }
 }

@@ -725,3 +725,51 @@ impl PgStore {
         Err(todo("sweep"))
     }
 }
+
+impl PgStore {
+    pub(crate) fn changed_since(
+        &self,
+        folder: FolderId,
+        modseq: u64,
+    ) -> Result<Vec<MessageRecord>, StorageError> {
+        let _ = (folder, modseq);
+        Err(todo("changed_since"))
+    }
+
+    pub(crate) fn heartbeat(&self) -> Result<(), StorageError> {
+        Err(todo("heartbeat"))
+    }
+
+    pub(crate) fn queue_claim_startup(
+        &self,
+        queue: QueueName,
+    ) -> Result<Vec<QueueRecord>, StorageError> {
+        let _ = queue;
+        Err(todo("queue_claim_startup"))
+    }
+
+    pub(crate) fn queue_claim_orphans(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError> {
+        let _ = (queue, max);
+        Err(todo("queue_claim_orphans"))
+    }
+
+    pub(crate) fn cluster_nodes(&self) -> Result<Vec<NodeInfo>, StorageError> {
+        Err(todo("cluster_nodes"))
+    }
+
+    pub(crate) fn queue_leases(&self) -> Result<Vec<Lease>, StorageError> {
+        Err(todo("queue_leases"))
+    }
+
+    pub(crate) fn watch(
+        &self,
+        on_event: Box<dyn Fn(ClusterEvent) + Send + Sync>,
+    ) -> Result<(), StorageError> {
+        let _ = on_event;
+        Err(todo("watch"))
+    }
+}

@@ -162,6 +162,17 @@ impl Folders for SledStore {
         SledStore::vanished_horizon(self, folder)
     }
 
+    fn changed_since(
+        &self,
+        folder: FolderId,
+        modseq: u64,
+    ) -> Result<Vec<MessageRecord>, StorageError> {
+        // sled keeps no modseq index: one prefix scan of the folder.
+        let mut changed = SledStore::list_messages(self, folder)?;
+        changed.retain(|m| m.modseq > modseq);
+        Ok(changed)
+    }
+
     fn metadata(
         &self,
         on: MetadataOwner,
@@ -379,5 +390,47 @@ impl Durability for SledStore {
 
     fn sweep(&self, grace: Duration) -> Result<SweepReport, StorageError> {
         SledStore::sweep(self, grace)
+    }
+}
+
+/// The embedded backend is a cluster of one node.
+impl Cluster for SledStore {
+    fn node_name(&self) -> String {
+        String::new()
+    }
+
+    fn heartbeat(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn queue_claim_startup(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
+        self.queue_list(queue)
+    }
+
+    fn queue_claim_orphans(
+        &self,
+        _queue: QueueName,
+        _max: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    fn cluster_nodes(&self) -> Result<Vec<NodeInfo>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    fn queue_leases(&self) -> Result<Vec<Lease>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    fn watch(
+        &self,
+        _on_event: Box<dyn Fn(ClusterEvent) + Send + Sync>,
+    ) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        None
     }
 }
