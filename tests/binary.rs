@@ -25,7 +25,8 @@ fn write_config_with(dir: &Path, listeners: &str, sections: &str) -> PathBuf {
         format!(
             "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n{listeners}\n\
              [queue]\nlocal_retry_interval = 1\ndeferred_check_interval = 1\n\
-             [server]\nshutdown_grace = 5\n[auth]\nverify = false\n{sections}"
+             [server]\nshutdown_grace = 5\n[auth]\nverify = false\n{sections}{}",
+            common::storage_section(&dir.join("data"), "node-a")
         ),
     )
     .unwrap();
@@ -375,7 +376,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     }
     assert!(server.sigterm().success());
 
-    let (store, _) = ferrymail::storage::Store::open(&dir.path().join("data")).unwrap();
+    let store = common::open_store(&dir.path().join("data"));
     let inbox = common::inbox_of(&store, "bob@example.com");
     let mut counts = std::collections::HashMap::new();
     for m in &inbox {
@@ -611,7 +612,7 @@ fn sigkill_during_a_fetch_run(protocol: &str) {
     );
     assert!(server.sigterm().success());
 
-    let (store, _) = ferrymail::storage::Store::open(&data).unwrap();
+    let store = common::open_store(&data);
     let ids = message_ids(&store, "bob@example.com");
     assert_eq!(ids.len(), 500);
     let unique: std::collections::BTreeSet<_> = ids.iter().collect();
