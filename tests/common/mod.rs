@@ -6,6 +6,7 @@ pub mod ca;
 pub mod dns;
 pub mod fetch;
 pub mod https;
+pub mod proc;
 pub mod sink;
 pub mod tls_imap;
 
