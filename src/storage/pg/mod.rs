@@ -30,6 +30,9 @@ mod backend;
 mod blobrefs;
 #[cfg(test)]
 mod conformance_tests;
+pub(crate) mod folders;
+#[cfg(test)]
+mod folders_tests;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod todo;

@@ -157,25 +157,6 @@ impl PgStore {
         Err(todo("folders_visible_to"))
     }
 
-    pub(crate) fn folder_id(
-        &self,
-        account: &str,
-        name: &str,
-    ) -> Result<Option<FolderId>, StorageError> {
-        let _ = (account, name);
-        Err(todo("folder_id"))
-    }
-
-    pub(crate) fn folder_state(&self, id: FolderId) -> Result<FolderState, StorageError> {
-        let _ = (id,);
-        Err(todo("folder_state"))
-    }
-
-    pub(crate) fn list_folders(&self, account: &str) -> Result<Vec<FolderState>, StorageError> {
-        let _ = (account,);
-        Err(todo("list_folders"))
-    }
-
     pub(crate) fn list_messages(
         &self,
         folder: FolderId,
@@ -385,16 +366,6 @@ impl PgStore {
     ) -> Result<(), StorageError> {
         let _ = (folder, identifier);
         Err(todo("delete_acl"))
-    }
-
-    pub(crate) fn create_folder(
-        &self,
-        account: &str,
-        name: &str,
-        special_use: Option<&str>,
-    ) -> Result<FolderId, StorageError> {
-        let _ = (account, name, special_use);
-        Err(todo("create_folder"))
     }
 
     pub(crate) fn set_subscribed(
