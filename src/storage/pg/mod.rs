@@ -30,8 +30,12 @@ mod backend;
 mod blobrefs;
 #[cfg(test)]
 mod conformance_tests;
+mod directory;
+mod folders;
 pub(crate) mod pool;
+mod quota;
 pub(crate) mod schema;
+mod sender_rights;
 mod todo;
 
 use std::path::{Path, PathBuf};
