@@ -26,6 +26,7 @@
 //! its queue leases on a heartbeat. Folder writes notify the channel of
 //! [`PgStore::channel`] (`LISTEN`/`NOTIFY`), which other nodes' folder registries hear.
 
+mod acl;
 mod backend;
 mod blobrefs;
 #[cfg(test)]
@@ -33,9 +34,12 @@ mod conformance_tests;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
+mod metadata;
 pub(crate) mod pool;
 pub(crate) mod schema;
+mod subscriptions;
 mod todo;
+mod urlauth;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
