@@ -28,9 +28,12 @@
 
 mod backend;
 mod blobrefs;
+mod changes;
 #[cfg(test)]
 mod conformance_tests;
+mod messages;
 pub(crate) mod pool;
+mod queue;
 pub(crate) mod schema;
 mod todo;
 

@@ -176,66 +176,6 @@ impl PgStore {
         Err(todo("list_folders"))
     }
 
-    pub(crate) fn list_messages(
-        &self,
-        folder: FolderId,
-    ) -> Result<Vec<MessageRecord>, StorageError> {
-        let _ = (folder,);
-        Err(todo("list_messages"))
-    }
-
-    pub(crate) fn messages_from(
-        &self,
-        folder: FolderId,
-        first_uid: u32,
-    ) -> Result<Vec<MessageRecord>, StorageError> {
-        let _ = (folder, first_uid);
-        Err(todo("messages_from"))
-    }
-
-    pub(crate) fn get_message(
-        &self,
-        folder: FolderId,
-        uid: u32,
-    ) -> Result<Option<MessageRecord>, StorageError> {
-        let _ = (folder, uid);
-        Err(todo("get_message"))
-    }
-
-    pub(crate) fn expunged_since(
-        &self,
-        folder: FolderId,
-        modseq: u64,
-    ) -> Result<Vec<u32>, StorageError> {
-        let _ = (folder, modseq);
-        Err(todo("expunged_since"))
-    }
-
-    pub(crate) fn recent_count(&self, folder: FolderId) -> Result<u32, StorageError> {
-        let _ = (folder,);
-        Err(todo("recent_count"))
-    }
-
-    pub(crate) fn message_count(&self, folder: FolderId) -> Result<u32, StorageError> {
-        let _ = (folder,);
-        Err(todo("message_count"))
-    }
-
-    pub(crate) fn uid_list(&self, folder: FolderId) -> Result<Vec<u32>, StorageError> {
-        let _ = (folder,);
-        Err(todo("uid_list"))
-    }
-
-    pub(crate) fn folder_keywords(&self, folder: FolderId) -> Result<Vec<String>, StorageError> {
-        let _ = (folder,);
-        Err(todo("folder_keywords"))
-    }
-
-    pub(crate) fn vanished_horizon(&self, folder: FolderId) -> Result<u64, StorageError> {
-        let _ = (folder,);
-        Err(todo("vanished_horizon"))
-    }
-
     pub(crate) fn metadata(
         &self,
         on: MetadataOwner,
@@ -273,99 +213,6 @@ impl PgStore {
     pub(crate) fn delete_folder(&self, id: FolderId) -> Result<(), StorageError> {
         let _ = (id,);
         Err(todo("delete_folder"))
-    }
-
-    pub(crate) fn append_message(
-        &self,
-        folder: FolderId,
-        msg: NewMessage,
-        consume: Option<(QueueName, QueueId, usize)>,
-    ) -> Result<(u32, u64), StorageError> {
-        let _ = (folder, msg, consume);
-        Err(todo("append_message"))
-    }
-
-    pub(crate) fn set_flags(
-        &self,
-        folder: FolderId,
-        uid: u32,
-        flags: Flags,
-    ) -> Result<u64, StorageError> {
-        let _ = (folder, uid, flags);
-        Err(todo("set_flags"))
-    }
-
-    pub(crate) fn expunge(&self, folder: FolderId, uids: &[u32]) -> Result<u64, StorageError> {
-        let _ = (folder, uids);
-        Err(todo("expunge"))
-    }
-
-    pub(crate) fn store_flags(
-        &self,
-        folder: FolderId,
-        uids: &[u32],
-        mode: FlagMode,
-        flags: &Flags,
-        unchanged_since: Option<u64>,
-    ) -> Result<StoreResult, StorageError> {
-        let _ = (folder, uids, mode, flags, unchanged_since);
-        Err(todo("store_flags"))
-    }
-
-    pub(crate) fn update_maildrop(
-        &self,
-        folder: FolderId,
-        seen: &[u32],
-        deleted: &[u32],
-        between: &dyn Fn() -> Result<(), StorageError>,
-    ) -> Result<(StoreResult, u64), StorageError> {
-        let _ = (folder, seen, deleted, between);
-        Err(todo("update_maildrop"))
-    }
-
-    pub(crate) fn append_messages(
-        &self,
-        folder: FolderId,
-        msgs: &[NewMessage],
-    ) -> Result<(Vec<u32>, u64), StorageError> {
-        let _ = (folder, msgs);
-        Err(todo("append_messages"))
-    }
-
-    pub(crate) fn copy_messages(
-        &self,
-        from: FolderId,
-        uids: &[u32],
-        to: FolderId,
-    ) -> Result<Vec<(u32, u32)>, StorageError> {
-        let _ = (from, uids, to);
-        Err(todo("copy_messages"))
-    }
-
-    pub(crate) fn move_messages(
-        &self,
-        from: FolderId,
-        uids: &[u32],
-        to: FolderId,
-    ) -> Result<(Vec<(u32, u32)>, u64), StorageError> {
-        let _ = (from, uids, to);
-        Err(todo("move_messages"))
-    }
-
-    pub(crate) fn replace_message(
-        &self,
-        from: FolderId,
-        uid: u32,
-        to: FolderId,
-        msg: &NewMessage,
-    ) -> Result<(u32, u64, u64), StorageError> {
-        let _ = (from, uid, to, msg);
-        Err(todo("replace_message"))
-    }
-
-    pub(crate) fn claim_recent(&self, folder: FolderId) -> Result<u32, StorageError> {
-        let _ = (folder,);
-        Err(todo("claim_recent"))
     }
 
     pub(crate) fn set_acl(
@@ -727,15 +574,6 @@ impl PgStore {
 }
 
 impl PgStore {
-    pub(crate) fn changed_since(
-        &self,
-        folder: FolderId,
-        modseq: u64,
-    ) -> Result<Vec<MessageRecord>, StorageError> {
-        let _ = (folder, modseq);
-        Err(todo("changed_since"))
-    }
-
     pub(crate) fn heartbeat(&self) -> Result<(), StorageError> {
         Err(todo("heartbeat"))
     }
