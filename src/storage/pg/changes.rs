@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use postgres::{Row, Statement, Transaction};
 
 use super::blobrefs::RefDelta;
+use super::folders::{blob_of, db_id, u32_of, u64_of};
 use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::blobs::BlobId;
@@ -33,35 +34,20 @@ pub(crate) const MESSAGE_COLUMNS: &str =
 
 /// A row of [`MESSAGE_COLUMNS`] as a message record.
 pub(crate) fn message_record(row: &Row) -> Result<MessageRecord, StorageError> {
-    let system: i16 = row.get(2);
-    let blob: Vec<u8> = row.get(7);
-    let blob: [u8; 32] = blob
-        .as_slice()
-        .try_into()
-        .map_err(|_| StorageError::Encoding(format!("blob id of {} bytes", blob.len())))?;
+    let system: i16 = row.get("system_flags");
     Ok(MessageRecord {
-        uid: to_u32(row.get(0), "uid")?,
-        modseq: to_u64(row.get(1), "modseq")?,
+        uid: u32_of(row, "uid")?,
+        modseq: u64_of(row, "modseq")?,
         flags: Flags {
             system: u8::try_from(system)
                 .map_err(|_| StorageError::Encoding(format!("system flags {system}")))?,
-            keywords: row.get(3),
+            keywords: row.get("keywords"),
         },
-        size: to_u64(row.get(4), "message size")?,
-        internal_date: row.get(5),
-        save_date: row.get(6),
-        blob: BlobId(blob),
+        size: u64_of(row, "size")?,
+        internal_date: row.get("internal_date"),
+        save_date: row.get("save_date"),
+        blob: blob_of(row.get("blob"))?,
     })
-}
-
-/// A stored bigint that must fit a u32 (UIDs, counters).
-pub(crate) fn to_u32(v: i64, what: &str) -> Result<u32, StorageError> {
-    u32::try_from(v).map_err(|_| StorageError::Encoding(format!("{what} {v} out of range")))
-}
-
-/// A stored bigint that must not be negative (modseqs, sizes).
-pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64, StorageError> {
-    u64::try_from(v).map_err(|_| StorageError::Encoding(format!("{what} {v} out of range")))
 }
 
 /// A u64 as a bigint (modseqs, sizes and ids stay far below 2^63).
@@ -87,22 +73,21 @@ pub(crate) struct LockedFolder {
 
 impl LockedFolder {
     fn from_row(row: &Row) -> Result<(FolderId, LockedFolder), StorageError> {
-        let count = |i: usize, what: &str| to_u32(row.get(i), what);
         Ok((
-            to_u64(row.get(0), "folder id")?,
+            u64_of(row, "id")?,
             LockedFolder {
-                account: row.get(1),
-                name: row.get(2),
-                uidnext: count(3, "uidnext")?,
-                highest_modseq: to_u64(row.get(4), "modseq")?,
-                exists: count(5, "exists")?,
-                unseen: count(6, "unseen")?,
-                deleted: count(7, "deleted")?,
-                size: to_u64(row.get(8), "folder size")?,
-                noselect: row.get(9),
-                keywords: row.get(10),
-                expunged: to_u64(row.get(11), "expunged count")?,
-                vanished_horizon: to_u64(row.get(12), "vanished horizon")?,
+                account: row.get("account"),
+                name: row.get("name"),
+                uidnext: u32_of(row, "uidnext")?,
+                highest_modseq: u64_of(row, "highest_modseq")?,
+                exists: u32_of(row, "exists_count")?,
+                unseen: u32_of(row, "unseen")?,
+                deleted: u32_of(row, "deleted")?,
+                size: u64_of(row, "size")?,
+                noselect: row.get("noselect"),
+                keywords: row.get("keywords"),
+                expunged: u64_of(row, "expunged_count")?,
+                vanished_horizon: u64_of(row, "vanished_horizon")?,
             },
         ))
     }
@@ -164,7 +149,7 @@ impl<'a, 't> Changes<'a, 't> {
     ) -> Result<Changes<'a, 't>, StorageError> {
         let wanted = ids
             .iter()
-            .map(|id| to_i64(*id, "folder id"))
+            .map(|id| db_id(*id))
             .collect::<Result<BTreeSet<i64>, _>>()?;
         let wanted: Vec<i64> = wanted.into_iter().collect();
         let rows = tx
@@ -253,7 +238,7 @@ impl<'a, 't> Changes<'a, 't> {
                 &format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder = $1 AND uid = ANY($2)"
                 ),
-                &[&to_i64(folder, "folder id")?, &uids],
+                &[&db_id(folder)?, &uids],
             )
             .map_err(pg_error)?;
         let mut out = BTreeMap::new();
@@ -314,7 +299,7 @@ impl<'a, 't> Changes<'a, 't> {
             .execute(
                 &insert,
                 &[
-                    &to_i64(id, "folder id")?,
+                    &db_id(id)?,
                     &i64::from(uid),
                     &to_i64(modseq, "modseq")?,
                     &i16::from(flags.system),
@@ -342,7 +327,7 @@ impl<'a, 't> Changes<'a, 't> {
             return Ok(());
         }
         let modseq = to_i64(self.bump(id)?, "modseq")?;
-        let folder_key = to_i64(id, "folder id")?;
+        let folder_key = db_id(id)?;
         let uids: Vec<i64> = msgs.iter().map(|m| i64::from(m.uid)).collect();
         self.tx
             .execute(
@@ -404,7 +389,7 @@ impl<'a, 't> Changes<'a, 't> {
             .execute(
                 &update,
                 &[
-                    &to_i64(id, "folder id")?,
+                    &db_id(id)?,
                     &i64::from(m.uid),
                     &i16::from(flags.system),
                     &flags.keywords,
@@ -436,7 +421,7 @@ impl<'a, 't> Changes<'a, 't> {
                             expunged_count = $9, vanished_horizon = $10
                      WHERE id = $1",
                     &[
-                        &to_i64(*id, "folder id")?,
+                        &db_id(*id)?,
                         &i64::from(f.uidnext),
                         &to_i64(f.highest_modseq, "modseq")?,
                         &i64::from(f.exists),
@@ -474,16 +459,17 @@ impl<'a, 't> Changes<'a, 't> {
         if self.folder(id)?.expunged <= keep.saturating_add(keep / 100) {
             return Ok(());
         }
-        let folder_key = to_i64(id, "folder id")?;
-        let held: i64 = self
-            .tx
-            .query_one(
-                "SELECT count(*) FROM expunged WHERE folder = $1",
-                &[&folder_key],
-            )
-            .map_err(pg_error)?
-            .get(0);
-        let held = to_u64(held, "expunged count")?;
+        let folder_key = db_id(id)?;
+        let held = u64_of(
+            &self
+                .tx
+                .query_one(
+                    "SELECT count(*) AS held FROM expunged WHERE folder = $1",
+                    &[&folder_key],
+                )
+                .map_err(pg_error)?,
+            "held",
+        )?;
         let excess = held.saturating_sub(keep);
         let mut removed = 0;
         let mut cutoff = None;
@@ -497,7 +483,7 @@ impl<'a, 't> Changes<'a, 't> {
                 )
                 .map_err(pg_error)?;
             if let Some(row) = row {
-                let modseq: i64 = row.get(0);
+                let modseq: i64 = row.get("modseq");
                 removed = self
                     .tx
                     .execute(
@@ -505,7 +491,7 @@ impl<'a, 't> Changes<'a, 't> {
                         &[&folder_key, &modseq],
                     )
                     .map_err(pg_error)?;
-                cutoff = Some(to_u64(modseq, "modseq")?);
+                cutoff = Some(u64_of(&row, "modseq")?);
             }
         }
         let folder = self.folder_mut(id)?;

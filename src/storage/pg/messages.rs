@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 
 use postgres::GenericClient;
 
-use super::changes::{message_record, to_i64, to_u32, to_u64, Changes, MESSAGE_COLUMNS};
+use super::changes::{message_record, to_i64, Changes, MESSAGE_COLUMNS};
+use super::folders::{db_id, u32_of, u64_of};
 use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::folders::{folder_not_found, Flags, FolderId, MessageRecord, NewMessage};
@@ -260,7 +261,7 @@ impl PgStore {
     /// Moves the \Recent watermark to UIDNEXT under the folder's row lock. Not a change of
     /// the folder's messages, flags or modseq, so nothing is notified.
     pub(crate) fn claim_recent(&self, folder: FolderId) -> Result<u32, StorageError> {
-        let key = to_i64(folder, "folder id")?;
+        let key = db_id(folder)?;
         self.pool().tx(|tx| {
             let row = tx
                 .query_opt(
@@ -269,7 +270,7 @@ impl PgStore {
                 )
                 .map_err(pg_error)?
                 .ok_or_else(|| folder_not_found(folder))?;
-            let first = to_u32(row.get(0), "recent watermark")?;
+            let first = u32_of(&row, "recent_from")?;
             tx.execute(
                 "UPDATE folders SET recent_from = uidnext WHERE id = $1",
                 &[&key],
@@ -280,23 +281,18 @@ impl PgStore {
     }
 }
 
-/// One column of folder `id`'s row (NotFound when there is none).
-fn folder_column<T>(
+/// Columns of folder `id`'s row (NotFound when there is none).
+fn folder_row(
     c: &mut impl GenericClient,
     id: FolderId,
-    column: &str,
-) -> Result<T, StorageError>
-where
-    T: for<'r> postgres::types::FromSql<'r>,
-{
-    let row = c
-        .query_opt(
-            &format!("SELECT {column} FROM folders WHERE id = $1"),
-            &[&to_i64(id, "folder id")?],
-        )
-        .map_err(pg_error)?
-        .ok_or_else(|| folder_not_found(id))?;
-    Ok(row.get(0))
+    columns: &str,
+) -> Result<postgres::Row, StorageError> {
+    c.query_opt(
+        &format!("SELECT {columns} FROM folders WHERE id = $1"),
+        &[&db_id(id)?],
+    )
+    .map_err(pg_error)?
+    .ok_or_else(|| folder_not_found(id))
 }
 
 /// The messages of `folder` matched by `condition` (on `$2`), in UID order.
@@ -311,7 +307,7 @@ fn select_messages(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder = $1 AND {condition}
              ORDER BY uid"
         ),
-        &[&to_i64(folder, "folder id")?, &arg],
+        &[&db_id(folder)?, &arg],
     )
     .map_err(pg_error)?
     .iter()
@@ -325,7 +321,7 @@ impl PgStore {
         folder: FolderId,
     ) -> Result<Vec<MessageRecord>, StorageError> {
         self.pool().with(|c| {
-            folder_column::<i64>(c, folder, "id")?;
+            folder_row(c, folder, "id")?;
             select_messages(c, folder, "uid >= $2", 0)
         })
     }
@@ -357,7 +353,7 @@ impl PgStore {
     ) -> Result<Vec<MessageRecord>, StorageError> {
         let modseq = to_i64(modseq, "modseq")?;
         self.pool().with(|c| {
-            folder_column::<i64>(c, folder, "id")?;
+            folder_row(c, folder, "id")?;
             select_messages(c, folder, "modseq > $2", modseq)
         })
     }
@@ -371,22 +367,22 @@ impl PgStore {
         self.pool().with(|c| {
             c.query(
                 "SELECT uid FROM expunged WHERE folder = $1 AND modseq > $2 ORDER BY uid",
-                &[&to_i64(folder, "folder id")?, &modseq],
+                &[&db_id(folder)?, &modseq],
             )
             .map_err(pg_error)?
             .iter()
-            .map(|r| to_u32(r.get(0), "uid"))
+            .map(|r| u32_of(r, "uid"))
             .collect()
         })
     }
 
     pub(crate) fn recent_count(&self, folder: FolderId) -> Result<u32, StorageError> {
         self.pool().with(|c| {
-            let from: i64 = folder_column(c, folder, "recent_from")?;
+            let from: i64 = folder_row(c, folder, "recent_from")?.get("recent_from");
             let n: i64 = c
                 .query_one(
                     "SELECT count(*) FROM messages WHERE folder = $1 AND uid >= $2",
-                    &[&to_i64(folder, "folder id")?, &from],
+                    &[&db_id(folder)?, &from],
                 )
                 .map_err(pg_error)?
                 .get(0);
@@ -396,32 +392,33 @@ impl PgStore {
 
     pub(crate) fn message_count(&self, folder: FolderId) -> Result<u32, StorageError> {
         self.pool()
-            .with(|c| to_u32(folder_column(c, folder, "exists_count")?, "exists"))
+            .with(|c| u32_of(&folder_row(c, folder, "exists_count")?, "exists_count"))
     }
 
     pub(crate) fn uid_list(&self, folder: FolderId) -> Result<Vec<u32>, StorageError> {
         self.pool().with(|c| {
-            folder_column::<i64>(c, folder, "id")?;
+            folder_row(c, folder, "id")?;
             c.query(
                 "SELECT uid FROM messages WHERE folder = $1 ORDER BY uid",
-                &[&to_i64(folder, "folder id")?],
+                &[&db_id(folder)?],
             )
             .map_err(pg_error)?
             .iter()
-            .map(|r| to_u32(r.get(0), "uid"))
+            .map(|r| u32_of(r, "uid"))
             .collect()
         })
     }
 
     pub(crate) fn folder_keywords(&self, folder: FolderId) -> Result<Vec<String>, StorageError> {
-        self.pool().with(|c| folder_column(c, folder, "keywords"))
+        self.pool()
+            .with(|c| Ok(folder_row(c, folder, "keywords")?.get("keywords")))
     }
 
     pub(crate) fn vanished_horizon(&self, folder: FolderId) -> Result<u64, StorageError> {
         self.pool().with(|c| {
-            to_u64(
-                folder_column(c, folder, "vanished_horizon")?,
-                "vanished horizon",
+            u64_of(
+                &folder_row(c, folder, "vanished_horizon")?,
+                "vanished_horizon",
             )
         })
     }

@@ -29,12 +29,19 @@
 mod backend;
 mod blobrefs;
 mod changes;
+mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+pub(crate) mod folders;
+#[cfg(test)]
+mod folders_tests;
 mod messages;
 pub(crate) mod pool;
 mod queue;
+#[cfg(test)]
+mod queue_tests;
 pub(crate) mod schema;
+mod sweep;
 mod todo;
 
 use std::path::{Path, PathBuf};
