@@ -42,6 +42,9 @@ mod queue;
 mod queue_tests;
 pub(crate) mod schema;
 mod sweep;
+mod directory;
+mod quota;
+mod sender_rights;
 mod todo;
 
 use std::path::{Path, PathBuf};
