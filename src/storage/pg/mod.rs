@@ -29,6 +29,7 @@
 mod acl;
 mod backend;
 mod blobrefs;
+mod changes;
 mod cluster;
 #[cfg(test)]
 mod conformance_tests;
@@ -36,6 +37,7 @@ mod directory;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
+mod messages;
 mod metadata;
 pub(crate) mod pool;
 mod queue;
