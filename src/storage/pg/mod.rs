@@ -33,6 +33,7 @@ mod conformance_tests;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod todo;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

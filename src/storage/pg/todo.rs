@@ -764,12 +764,4 @@ impl PgStore {
     pub(crate) fn queue_leases(&self) -> Result<Vec<Lease>, StorageError> {
         Err(todo("queue_leases"))
     }
-
-    pub(crate) fn watch(
-        &self,
-        on_event: Box<dyn Fn(ClusterEvent) + Send + Sync>,
-    ) -> Result<(), StorageError> {
-        let _ = on_event;
-        Err(todo("watch"))
-    }
 }
