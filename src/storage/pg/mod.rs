@@ -28,10 +28,18 @@
 
 mod backend;
 mod blobrefs;
+mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+pub(crate) mod folders;
+#[cfg(test)]
+mod folders_tests;
 pub(crate) mod pool;
+mod queue;
+#[cfg(test)]
+mod queue_tests;
 pub(crate) mod schema;
+mod sweep;
 mod todo;
 mod watch;
 
