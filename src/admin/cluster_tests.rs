@@ -75,3 +75,38 @@ fn the_embedded_backend_is_a_single_node() {
         );
     }
 }
+
+#[test]
+fn two_nodes_on_one_database_are_listed() {
+    use crate::storage::pg_testing as testing;
+    let Some(url) = testing::url("two_nodes_on_one_database_are_listed") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schema = testing::schema_for(dir.path());
+    let open = |node: &str| {
+        let cfg = testing::config(&url, &schema, node);
+        let (store, _) = Store::open_postgres(&dir.path().join(node), None, &cfg)
+            .unwrap_or_else(|e| panic!("opening {node}: {e}"));
+        (store, cfg)
+    };
+    let (a, cfg) = open("node-a");
+    let (_b, _) = open("node-b");
+    let storage = StorageConfig {
+        backend: crate::config::StorageBackend::Postgres(cfg),
+        blobs: None,
+    };
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let out = execute(&a, &storage, false, now).expect("cluster");
+    assert!(out.contains("node-a (this)"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("node-b ")), "{out}");
+    assert!(
+        out.ends_with("2 nodes, 2 alive (heartbeat within 60s)"),
+        "{out}"
+    );
+    assert_eq!(
+        execute(&a, &storage, true, now).as_deref(),
+        Ok("no queue leases")
+    );
+    testing::drop_schema(&url, &schema);
+}
