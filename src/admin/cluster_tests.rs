@@ -84,14 +84,8 @@ fn two_nodes_on_one_database_are_listed() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let schema = testing::schema_for(dir.path());
-    let open = |node: &str| {
-        let cfg = testing::config(&url, &schema, node);
-        let (store, _) = Store::open_postgres(&dir.path().join(node), None, &cfg)
-            .unwrap_or_else(|e| panic!("opening {node}: {e}"));
-        (store, cfg)
-    };
-    let (a, cfg) = open("node-a");
-    let (_b, _) = open("node-b");
+    let (a, cfg) = testing::open_node(&url, dir.path(), &schema, "node-a");
+    let (_b, _) = testing::open_node(&url, dir.path(), &schema, "node-b");
     let storage = StorageConfig {
         backend: crate::config::StorageBackend::Postgres(cfg),
         blobs: None,

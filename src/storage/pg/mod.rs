@@ -350,6 +350,15 @@ pub mod testing {
         Store::open_postgres(dir, None, &config(url, &schema_for(dir), "test-node"))
     }
 
+    /// Opens node `node` of a test cluster: the nodes share `schema` and the bodies in
+    /// `dir/blobs`; each has its own data directory `dir/<node>`.
+    pub fn open_node(url: &str, dir: &Path, schema: &str, node: &str) -> (Store, PostgresConfig) {
+        let cfg = config(url, schema, node);
+        let (store, _) = Store::open_postgres(&dir.join(node), Some(&dir.join("blobs")), &cfg)
+            .unwrap_or_else(|e| panic!("opening node {node}: {e}"));
+        (store, cfg)
+    }
+
     /// Drops `schema` and everything in it.
     pub fn drop_schema(url: &str, schema: &str) {
         if let Ok(mut c) = url

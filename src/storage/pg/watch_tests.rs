@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{parse_folder, parse_settings};
 use crate::storage::pg::testing;
-use crate::storage::{ClusterEvent, Store};
+use crate::storage::ClusterEvent;
 
 #[test]
 fn folder_payloads_parse_and_own_ones_are_dropped() {
@@ -46,14 +46,6 @@ fn settings_payloads_parse_and_own_ones_are_dropped() {
             "{bad:?} was accepted"
         );
     }
-}
-
-/// Opens node `node` on `schema` with its own data directory under `dir`.
-fn node(url: &str, dir: &std::path::Path, schema: &str, node: &str) -> Store {
-    let cfg = testing::config(url, schema, node);
-    let (store, _) = Store::open_postgres(&dir.join(node), Some(&dir.join("blobs")), &cfg)
-        .unwrap_or_else(|e| panic!("opening node {node}: {e}"));
-    store
 }
 
 /// A plain connection to the test database (not a node's).
@@ -102,7 +94,7 @@ fn a_watcher_hears_other_nodes_and_stops_with_the_store() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let schema = testing::schema_for(dir.path());
-    let b = node(&url, dir.path(), &schema, "node-b");
+    let (b, _) = testing::open_node(&url, dir.path(), &schema, "node-b");
     let (tx, rx) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
     b.watch(Box::new(move |e| {
