@@ -228,13 +228,3 @@ impl PgStore {
 
 }
 
-impl PgStore {
-    pub(crate) fn watch(
-        &self,
-        on_event: Box<dyn Fn(ClusterEvent) + Send + Sync>,
-    ) -> Result<(), StorageError> {
-        let _ = on_event;
-        Err(todo("watch"))
-    }
-
-}
