@@ -30,6 +30,7 @@ mod backend;
 mod blobrefs;
 #[cfg(test)]
 mod conformance_tests;
+pub(crate) mod import;
 pub(crate) mod pool;
 pub(crate) mod schema;
 mod todo;

@@ -21,17 +21,17 @@ use crate::storage::folders::DEFAULT_FOLDERS;
 const MAX_ALIAS_DEPTH: usize = 10;
 
 #[derive(Serialize, Deserialize)]
-struct DomainRecord {
-    created: u64,
+pub(crate) struct DomainRecord {
+    pub(crate) created: u64,
 }
 
 #[derive(Serialize, Deserialize)]
-struct AccountRecord {
-    address: String,
+pub(crate) struct AccountRecord {
+    pub(crate) address: String,
     /// PHC string.
-    hash: String,
-    admin: bool,
-    created: u64,
+    pub(crate) hash: String,
+    pub(crate) admin: bool,
+    pub(crate) created: u64,
 }
 
 impl AccountRecord {

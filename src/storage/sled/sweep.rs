@@ -165,37 +165,24 @@ impl SledStore {
     /// Removes body files no count references, once older than `grace`.
     fn sweep_orphans(&self, grace: Duration, report: &mut SweepReport) -> Result<(), StorageError> {
         let now = SystemTime::now();
-        for dir in std::fs::read_dir(self.blobs().root())? {
-            let dir = dir?;
-            let prefix = dir.file_name().to_string_lossy().into_owned();
-            if prefix.len() != 2 || !dir.file_type()?.is_dir() {
-                continue; // `tmp` and anything not ours
+        for (blob, path) in self.blobs().files()? {
+            if self.blob_refcount(&blob)? > 0 {
+                continue;
             }
-            for file in std::fs::read_dir(dir.path())? {
-                let file = file?;
-                let name = file.file_name().to_string_lossy().into_owned();
-                let Ok(blob) = format!("{prefix}{name}").parse::<BlobId>() else {
-                    continue;
-                };
-                if self.blob_refcount(&blob)? > 0 {
-                    continue;
-                }
-                let age = file
-                    .metadata()?
-                    .modified()
-                    .ok()
-                    .and_then(|m| now.duration_since(m).ok())
-                    .unwrap_or_default();
-                if age < grace {
-                    report.orphans_kept += 1;
-                    continue;
-                }
-                // Re-checks the count in a transaction and respects pins, like any collection.
-                self.collect_blobs(&[blob]);
-                if !self.blobs().exists(&blob) {
-                    tracing::info!(%blob, "unreferenced body file removed");
-                    report.orphans_removed += 1;
-                }
+            let age = std::fs::metadata(&path)?
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if age < grace {
+                report.orphans_kept += 1;
+                continue;
+            }
+            // Re-checks the count in a transaction and respects pins, like any collection.
+            self.collect_blobs(&[blob]);
+            if !self.blobs().exists(&blob) {
+                tracing::info!(%blob, "unreferenced body file removed");
+                report.orphans_removed += 1;
             }
         }
         Ok(())

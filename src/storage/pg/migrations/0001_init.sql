@@ -158,3 +158,18 @@ CREATE TABLE blobrefs (
 
 -- ---- the smaller stores ---------------------------------------------------------------
 -- (DKIM, fetch, TLS policy and screening tables follow, one section each.)
+
+-- ---- storage migrate ------------------------------------------------------------------
+-- What `ferrymail storage migrate` has copied so far, so that a run that was interrupted
+-- continues where it stopped: 'source' (value: the data directory copied; another source is
+-- refused), 'directory', 'folder:<id>' (value: the last UID copied, or 'done'),
+-- 'queue:<name>' (value: the last queue id copied), 'blobrefs' (value: the last blob, hex),
+-- 'counters', 'complete'. Each batch writes its rows and its progress in one transaction.
+CREATE TABLE migration_progress (
+    item  text PRIMARY KEY,
+    value text NOT NULL DEFAULT '',
+    done  timestamptz NOT NULL DEFAULT now()
+);
+-- Expunges older than this modseq were forgotten (RFC 7162 §3.2.5.2; 0: none). Added here if
+-- the folder section does not have it, since a migrated folder carries its horizon over.
+ALTER TABLE folders ADD COLUMN IF NOT EXISTS vanished_horizon bigint NOT NULL DEFAULT 0;
