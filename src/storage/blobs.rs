@@ -457,28 +457,6 @@ impl BlobStore {
         self.root.join(&hex[..2]).join(&hex[2..])
     }
 
-    /// Every body file in the store, with its path (the `tmp` directory and names that are
-    /// not blob ids are not listed).
-    pub fn files(&self) -> Result<Vec<(BlobId, PathBuf)>, StorageError> {
-        let mut out = Vec::new();
-        for dir in fs::read_dir(&self.root)? {
-            let dir = dir?;
-            let prefix = dir.file_name().to_string_lossy().into_owned();
-            if prefix.len() != 2 || !dir.file_type()?.is_dir() {
-                continue; // `tmp` and anything not ours
-            }
-            for file in fs::read_dir(dir.path())? {
-                let file = file?;
-                let name = file.file_name().to_string_lossy().into_owned();
-                if let Ok(blob) = format!("{prefix}{name}").parse::<BlobId>() {
-                    out.push((blob, file.path()));
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-
     pub fn exists(&self, id: &BlobId) -> bool {
         self.path(id).is_file()
     }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::sweep::visit_blob_dirs;
 use super::{BlobId, StorageError, Store, PUBLIC_OWNER};
 use crate::storage::QueueName;
 
@@ -119,15 +120,19 @@ pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
             report.wrong_refcount.push((*blob, stored, *count));
         }
     }
-    for (blob, _) in blobs.files()? {
-        if held.contains_key(&blob) {
-            continue;
+    visit_blob_dirs(blobs, |_, files| {
+        for (blob, _) in files {
+            if held.contains_key(blob) {
+                continue;
+            }
+            report.orphans.push(*blob);
+            let stored = store.blob_refcount(blob)?;
+            if stored != 0 {
+                report.wrong_refcount.push((*blob, stored, 0));
+            }
         }
-        report.orphans.push(blob);
-        let stored = store.blob_refcount(&blob)?;
-        if stored != 0 {
-            report.wrong_refcount.push((blob, stored, 0));
-        }
-    }
+        Ok(())
+    })?;
+    report.orphans.sort();
     Ok(report)
 }

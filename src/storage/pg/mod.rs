@@ -28,11 +28,19 @@
 
 mod backend;
 mod blobrefs;
+mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+pub(crate) mod folders;
+#[cfg(test)]
+mod folders_tests;
 pub(crate) mod import;
 pub(crate) mod pool;
+mod queue;
+#[cfg(test)]
+mod queue_tests;
 pub(crate) mod schema;
+mod sweep;
 mod todo;
 
 use std::path::{Path, PathBuf};
