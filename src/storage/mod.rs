@@ -64,16 +64,21 @@
 
 mod acl;
 mod blobs;
+pub mod check;
 mod commit;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod conformance;
 mod directory;
 mod dkim;
+mod dump;
 mod envelope;
 mod fetch;
 mod folders;
 mod messages;
 mod metadata;
+pub mod migrate;
+#[cfg(test)]
+mod migrate_tests;
 mod pg;
 mod queue;
 mod quota;

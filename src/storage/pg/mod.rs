@@ -37,6 +37,7 @@ mod directory;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
+pub(crate) mod import;
 mod messages;
 mod metadata;
 pub(crate) mod pool;

@@ -163,3 +163,15 @@ CREATE TABLE blobrefs (
 -- Every expunge of the folder with a modseq above this is still in `expunged` (QRESYNC,
 -- RFC 7162 §3.2.5.2); older ones were forgotten once more than the kept number piled up.
 ALTER TABLE folders ADD COLUMN vanished_horizon bigint NOT NULL DEFAULT 0;
+
+-- ---- storage migrate ------------------------------------------------------------------
+-- What `ferrymail storage migrate` has copied so far, so that a run that was interrupted
+-- continues where it stopped: 'source' (value: the data directory copied; another source is
+-- refused), 'directory', 'folder:<id>' (value: the last UID copied, or 'done'),
+-- 'queue:<name>' (value: the last queue id copied), 'blobrefs' (value: the last blob, hex),
+-- 'counters', 'complete'. Each batch writes its rows and its progress in one transaction.
+CREATE TABLE migration_progress (
+    item  text PRIMARY KEY,
+    value text NOT NULL DEFAULT '',
+    done  timestamptz NOT NULL DEFAULT now()
+);
