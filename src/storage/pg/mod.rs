@@ -30,8 +30,15 @@ mod backend;
 mod blobrefs;
 #[cfg(test)]
 mod conformance_tests;
+mod dkim;
+mod fetch;
 pub(crate) mod pool;
 pub(crate) mod schema;
+mod screen;
+mod settings;
+#[cfg(test)]
+mod small_tests;
+mod tlspolicy;
 mod todo;
 
 use std::path::{Path, PathBuf};
@@ -271,7 +278,7 @@ impl PgStore {
         self.inner.committer.queue().inject_sync_errors(rounds);
     }
 
-    /// The slot of the key that seals fetch passwords (see `small.rs`).
+    /// The slot of the key that seals fetch passwords (see `fetch.rs`).
     pub(crate) fn secret_key_slot(&self) -> &Mutex<Option<Arc<SecretKey>>> {
         &self.inner.secret_key
     }
