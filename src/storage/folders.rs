@@ -101,6 +101,32 @@ impl Flags {
     }
 }
 
+/// Keywords a folder remembers at most (RFC 9051 §2.3.2 lets a server refuse new ones).
+pub(crate) const MAX_FOLDER_KEYWORDS: usize = 256;
+
+/// Adds the keywords of `flags` that `known` (a folder's keywords, in order of first use)
+/// lacks; false, and nothing added, when that would pass [`MAX_FOLDER_KEYWORDS`]. Every
+/// backend keeps a folder's keyword list by this rule.
+pub(crate) fn note_keywords(known: &mut Vec<String>, flags: &Flags) -> bool {
+    let new: Vec<&String> = flags
+        .keywords
+        .iter()
+        .filter(|k| !known.iter().any(|x| x.eq_ignore_ascii_case(k)))
+        .collect();
+    if known.len() + new.len() > MAX_FOLDER_KEYWORDS {
+        return false;
+    }
+    known.extend(new.into_iter().cloned());
+    true
+}
+
+/// The error of a change that would pass [`MAX_FOLDER_KEYWORDS`] in folder `name`.
+pub(crate) fn too_many_keywords(name: &str) -> StorageError {
+    StorageError::Invalid(format!(
+        "folder {name} has {MAX_FOLDER_KEYWORDS} keywords; no new ones accepted"
+    ))
+}
+
 /// The owner of public folders (RFC 4314 shared namespace): no account, no quota. Their access
 /// is decided by their ACL alone.
 pub const PUBLIC_OWNER: &str = "";
@@ -184,6 +210,45 @@ pub(crate) fn canonical_name(name: &str) -> Result<String, StorageError> {
     } else {
         Ok(trimmed.to_string())
     }
+}
+
+/// The names above `name`, outermost first: "a/b/c" → ["a", "a/b"] (the parents CREATE and
+/// RENAME make when missing, RFC 9051 §6.3.4).
+pub(crate) fn ancestors(name: &str) -> Vec<&str> {
+    name.match_indices(SEPARATOR)
+        .map(|(i, _)| &name[..i])
+        .collect()
+}
+
+/// Checks RENAME of folder `old` to `new` (both canonical): INBOX has its own RENAME (see
+/// `FolderWrites::rename_inbox`), and a folder cannot move below itself.
+pub(crate) fn check_rename(old: &str, new: &str) -> Result<(), StorageError> {
+    if old == "INBOX" || new == "INBOX" {
+        return Err(StorageError::Invalid("INBOX cannot be renamed".into()));
+    }
+    if new.starts_with(&format!("{old}{SEPARATOR}")) {
+        return Err(StorageError::Invalid(format!(
+            "folder {old} cannot be moved below itself"
+        )));
+    }
+    Ok(())
+}
+
+/// The new name of `name` (the renamed folder `old` itself or one below it) when `old`
+/// becomes `new`.
+pub(crate) fn renamed(name: &str, old: &str, new: &str) -> String {
+    format!("{new}{}", name.get(old.len()..).unwrap_or_default())
+}
+
+/// Checks a name for a subscription list: any name the client gives (it may name no
+/// folder), but not empty and without NUL.
+pub(crate) fn check_subscription_name(name: &str) -> Result<(), StorageError> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(StorageError::Invalid(format!(
+            "invalid mailbox name {name:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// The account address (lowercase), or [`PUBLIC_OWNER`] for public folders.

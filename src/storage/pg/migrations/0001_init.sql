@@ -258,3 +258,8 @@ CREATE TABLE screen_rules (
     network text NOT NULL,
     PRIMARY KEY (rule, network)
 );
+
+-- ---- messages -------------------------------------------------------------------------
+-- Every expunge of the folder with a modseq above this is still in `expunged` (QRESYNC,
+-- RFC 7162 §3.2.5.2); older ones were forgotten once more than the kept number piled up.
+ALTER TABLE folders ADD COLUMN vanished_horizon bigint NOT NULL DEFAULT 0;
