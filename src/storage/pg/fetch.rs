@@ -21,11 +21,12 @@ use postgres::{GenericClient, Transaction};
 
 use super::blobrefs::RefDelta;
 use super::pool::pg_error;
+use super::queue;
 use super::settings::{decode, encode, lock_named};
 use super::PgStore;
 use crate::storage::{
-    Accepted, FetchSource, FetchStatus, FetchedMessage, QueueName, QueueRecord, SecretKey,
-    SourceId, SourceOwner, StorageError,
+    Accepted, FetchSource, FetchStatus, FetchedMessage, QueueName, SecretKey, SourceId,
+    SourceOwner, StorageError,
 };
 
 /// The row of `secrets` holding the key that seals fetch passwords.
@@ -72,9 +73,8 @@ fn put_source(tx: &mut Transaction<'_>, source: &FetchSource) -> Result<(), Stor
 
 /// Deletes the sources owned by `owner` (an account or a domain being deleted) with
 /// everything remembered about them, inside the caller's transaction; notifies the other
-/// nodes when there were any. Returns how many went. For `del_account` and `del_domain`,
-/// as the embedded backend drops an owner's sources when it goes.
-#[cfg_attr(not(test), allow(dead_code))] // until those call it
+/// nodes when there were any. Returns how many went. `del_account` calls it in its
+/// transaction, so an account and its sources go together.
 pub(crate) fn drop_sources_tx(
     store: &PgStore,
     tx: &mut Transaction<'_>,
@@ -349,6 +349,7 @@ impl PgStore {
     /// server.
     pub(crate) fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
         let id = sql_id(msg.source).ok_or_else(|| no_source(msg.source))?;
+        let lease_ms = queue::lease_millis(self);
         let (accepted, zeroed) = self.pool().tx(|tx| {
             // Keeps the source (and its marks) from being deleted until the commit.
             let exists = tx
@@ -395,7 +396,7 @@ impl PgStore {
                 if rec.recipients.is_empty() {
                     continue;
                 }
-                insert_record(tx, &mut refs, &rec, self.node(), self.lease())?;
+                queue::insert_tx(tx, &mut refs, &rec, self.node(), lease_ms)?;
                 written.push((rec.queue, rec.id));
             }
             // With nothing written, nothing holds the body: it is collected after the commit.
@@ -462,33 +463,4 @@ fn dedup_mark(
         )
         .map_err(pg_error)?
         .is_some())
-}
-
-/// Inserts the new queue record `rec` inside `tx`, leased to `node` for `lease` as every
-/// queue write leases its record to the node that wrote it, taking a reference on its blob.
-fn insert_record(
-    tx: &mut Transaction<'_>,
-    refs: &mut RefDelta,
-    rec: &QueueRecord,
-    node: &str,
-    lease: std::time::Duration,
-) -> Result<(), StorageError> {
-    let id = i64::try_from(rec.id)
-        .map_err(|_| StorageError::Invalid(format!("queue id {} out of range", rec.id)))?;
-    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-    tx.execute(
-        "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until)
-         VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond')",
-        &[
-            &id,
-            &rec.queue.as_str(),
-            &&rec.blob.0[..],
-            &encode(rec)?,
-            &node,
-            &lease_ms,
-        ],
-    )
-    .map_err(pg_error)?;
-    refs.add(rec.blob);
-    Ok(())
 }
