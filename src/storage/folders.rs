@@ -186,6 +186,34 @@ pub(crate) fn canonical_name(name: &str) -> Result<String, StorageError> {
     }
 }
 
+/// The names above `name`, outermost first: "a/b/c" → ["a", "a/b"] (the parents CREATE and
+/// RENAME make when missing, RFC 9051 §6.3.4).
+pub(crate) fn ancestors(name: &str) -> Vec<&str> {
+    name.match_indices(SEPARATOR)
+        .map(|(i, _)| &name[..i])
+        .collect()
+}
+
+/// Checks RENAME of folder `old` to `new` (both canonical): INBOX has its own RENAME (see
+/// `FolderWrites::rename_inbox`), and a folder cannot move below itself.
+pub(crate) fn check_rename(old: &str, new: &str) -> Result<(), StorageError> {
+    if old == "INBOX" || new == "INBOX" {
+        return Err(StorageError::Invalid("INBOX cannot be renamed".into()));
+    }
+    if new.starts_with(&format!("{old}{SEPARATOR}")) {
+        return Err(StorageError::Invalid(format!(
+            "folder {old} cannot be moved below itself"
+        )));
+    }
+    Ok(())
+}
+
+/// The new name of `name` (the renamed folder `old` itself or one below it) when `old`
+/// becomes `new`.
+pub(crate) fn renamed(name: &str, old: &str, new: &str) -> String {
+    format!("{new}{}", name.get(old.len()..).unwrap_or_default())
+}
+
 /// The account address (lowercase), or [`PUBLIC_OWNER`] for public folders.
 pub(crate) fn normalize_owner(account: &str) -> Result<String, StorageError> {
     if account == PUBLIC_OWNER {

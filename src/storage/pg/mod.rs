@@ -28,14 +28,21 @@
 
 mod backend;
 mod blobrefs;
+mod cluster;
 #[cfg(test)]
 mod conformance_tests;
 mod directory;
-mod folders;
+pub(crate) mod folders;
+#[cfg(test)]
+mod folders_tests;
 pub(crate) mod pool;
+mod queue;
+#[cfg(test)]
+mod queue_tests;
 mod quota;
 pub(crate) mod schema;
 mod sender_rights;
+mod sweep;
 mod todo;
 
 use std::path::{Path, PathBuf};

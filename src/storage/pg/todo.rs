@@ -26,25 +26,6 @@ impl PgStore {
         Err(todo("folders_visible_to"))
     }
 
-    pub(crate) fn folder_id(
-        &self,
-        account: &str,
-        name: &str,
-    ) -> Result<Option<FolderId>, StorageError> {
-        let _ = (account, name);
-        Err(todo("folder_id"))
-    }
-
-    pub(crate) fn folder_state(&self, id: FolderId) -> Result<FolderState, StorageError> {
-        let _ = (id,);
-        Err(todo("folder_state"))
-    }
-
-    pub(crate) fn list_folders(&self, account: &str) -> Result<Vec<FolderState>, StorageError> {
-        let _ = (account,);
-        Err(todo("list_folders"))
-    }
-
     pub(crate) fn list_messages(
         &self,
         folder: FolderId,
@@ -251,16 +232,6 @@ impl PgStore {
         Err(todo("delete_acl"))
     }
 
-    pub(crate) fn create_folder(
-        &self,
-        account: &str,
-        name: &str,
-        special_use: Option<&str>,
-    ) -> Result<FolderId, StorageError> {
-        let _ = (account, name, special_use);
-        Err(todo("create_folder"))
-    }
-
     pub(crate) fn set_subscribed(
         &self,
         id: FolderId,
@@ -307,64 +278,6 @@ impl PgStore {
     ) -> Result<(), StorageError> {
         let _ = (folder, user);
         Err(todo("reset_urlauth_key"))
-    }
-
-    pub(crate) fn next_queue_id(&self) -> Result<QueueId, StorageError> {
-        Err(todo("next_queue_id"))
-    }
-
-    pub(crate) fn queue_get(
-        &self,
-        queue: QueueName,
-        id: QueueId,
-    ) -> Result<Option<QueueRecord>, StorageError> {
-        let _ = (queue, id);
-        Err(todo("queue_get"))
-    }
-
-    pub(crate) fn queue_find(&self, id: QueueId) -> Result<Option<QueueRecord>, StorageError> {
-        let _ = (id,);
-        Err(todo("queue_find"))
-    }
-
-    pub(crate) fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
-        let _ = (queue,);
-        Err(todo("queue_list"))
-    }
-
-    pub(crate) fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
-        let _ = (queue,);
-        Err(todo("queue_depth"))
-    }
-
-    pub(crate) fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
-        let _ = (rec,);
-        Err(todo("queue_put"))
-    }
-
-    pub(crate) fn queue_replace(
-        &self,
-        from: QueueName,
-        id: QueueId,
-        new_records: &[QueueRecord],
-    ) -> Result<(), StorageError> {
-        let _ = (from, id, new_records);
-        Err(todo("queue_replace"))
-    }
-
-    pub(crate) fn queue_move(
-        &self,
-        id: QueueId,
-        from: QueueName,
-        to: QueueName,
-    ) -> Result<(), StorageError> {
-        let _ = (id, from, to);
-        Err(todo("queue_move"))
-    }
-
-    pub(crate) fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
-        let _ = (queue, id);
-        Err(todo("queue_delete"))
     }
 
     pub(crate) fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
@@ -584,13 +497,6 @@ impl PgStore {
 }
 
 impl PgStore {
-    pub(crate) fn sweep(&self, grace: std::time::Duration) -> Result<SweepReport, StorageError> {
-        let _ = grace;
-        Err(todo("sweep"))
-    }
-}
-
-impl PgStore {
     pub(crate) fn changed_since(
         &self,
         folder: FolderId,
@@ -598,35 +504,6 @@ impl PgStore {
     ) -> Result<Vec<MessageRecord>, StorageError> {
         let _ = (folder, modseq);
         Err(todo("changed_since"))
-    }
-
-    pub(crate) fn heartbeat(&self) -> Result<(), StorageError> {
-        Err(todo("heartbeat"))
-    }
-
-    pub(crate) fn queue_claim_startup(
-        &self,
-        queue: QueueName,
-    ) -> Result<Vec<QueueRecord>, StorageError> {
-        let _ = queue;
-        Err(todo("queue_claim_startup"))
-    }
-
-    pub(crate) fn queue_claim_orphans(
-        &self,
-        queue: QueueName,
-        max: usize,
-    ) -> Result<Vec<QueueRecord>, StorageError> {
-        let _ = (queue, max);
-        Err(todo("queue_claim_orphans"))
-    }
-
-    pub(crate) fn cluster_nodes(&self) -> Result<Vec<NodeInfo>, StorageError> {
-        Err(todo("cluster_nodes"))
-    }
-
-    pub(crate) fn queue_leases(&self) -> Result<Vec<Lease>, StorageError> {
-        Err(todo("queue_leases"))
     }
 
     pub(crate) fn watch(

@@ -33,13 +33,6 @@ use super::{abort, now_secs, SledStore, StorageError, Tx, TxResult};
 use crate::storage::folders::*;
 use crate::storage::queue::{QueueId, QueueName};
 
-/// The names above `name`, outermost first: "a/b/c" → ["a", "a/b"].
-fn ancestors(name: &str) -> Vec<&str> {
-    name.match_indices(SEPARATOR)
-        .map(|(i, _)| &name[..i])
-        .collect()
-}
-
 /// The marker of a folder that changed between its scan and the transaction acting on it.
 const CHANGED_DURING_SCAN: &str = "folder changed while being scanned; try again";
 
@@ -313,23 +306,14 @@ impl SledStore {
         let new_name = canonical_name(new_name)?;
         let _admin = self.admin_lock();
         let state = self.folder_state(id)?;
-        if state.name == "INBOX" || new_name == "INBOX" {
-            return Err(StorageError::Invalid("INBOX cannot be renamed".into()));
-        }
-        if new_name.starts_with(&format!("{}{SEPARATOR}", state.name)) {
-            return Err(StorageError::Invalid(format!(
-                "folder {} cannot be moved below itself",
-                state.name
-            )));
-        }
+        check_rename(&state.name, &new_name)?;
         let owner = state.account.clone();
         let mut moves = vec![(state.name.clone(), id)];
         moves.extend(self.children(&owner, &state.name)?);
         self.transact(|tx| {
             let names = tx.tree(TreeIx::FolderNames);
-            let renamed = |old: &str| format!("{new_name}{}", &old[state.name.len()..]);
             for (old, _) in &moves {
-                let new = renamed(old);
+                let new = renamed(old, &state.name, &new_name);
                 if names.get(keys::folder_name_key(&owner, &new))?.is_some() {
                     return abort(StorageError::Exists(format!("folder {new} of {owner}")));
                 }
@@ -340,7 +324,7 @@ impl SledStore {
                 if folder.rec.name != *old {
                     return abort(StorageError::Conflict(CHANGED_DURING_SCAN.into()));
                 }
-                let new = renamed(old);
+                let new = renamed(old, &state.name, &new_name);
                 names.remove(keys::folder_name_key(&owner, old))?;
                 names.insert(
                     keys::folder_name_key(&owner, &new),
