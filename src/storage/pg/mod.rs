@@ -32,6 +32,7 @@ mod cluster;
 #[cfg(test)]
 mod conformance_tests;
 mod directory;
+mod directory_helpers;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
