@@ -188,6 +188,33 @@ impl AccountRecord {
     }
 }
 
+/// The account stamp of a record found (see `Directory::account_stamp`).
+pub(crate) fn stamp_of(
+    record: Option<AccountRecord>,
+) -> Result<Option<(String, [u8; 32])>, StorageError> {
+    match record {
+        Some(rec) => Ok(Some((rec.address.clone(), rec.stamp()?))),
+        None => Ok(None),
+    }
+}
+
+/// An alias and its new target, normalised, with the alias's domain: Invalid for an alias
+/// pointing to itself.
+pub(crate) fn alias_pair(
+    alias: &str,
+    target: &str,
+) -> Result<(String, String, String), StorageError> {
+    let alias = normalize_address(alias)?;
+    let target = normalize_address(target)?;
+    if alias == target {
+        return Err(StorageError::Invalid(format!(
+            "alias {alias} cannot point to itself"
+        )));
+    }
+    let domain = domain_of(&alias).to_string();
+    Ok((alias, target, domain))
+}
+
 /// Checks a login against the account it names (`None`: no such account, and the password is
 /// verified against the dummy hash so that a miss costs as much as a wrong password).
 pub(crate) fn check_login(

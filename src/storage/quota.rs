@@ -13,6 +13,15 @@ pub struct Quota {
     pub messages_limit: Option<u64>,
 }
 
+/// The normalised account whose limits `set_quota` changes: Invalid for the public folders'
+/// owner, which has no quota.
+pub(crate) fn quota_account(account: &str) -> Result<String, StorageError> {
+    if account == super::PUBLIC_OWNER {
+        return Err(StorageError::Invalid("public folders have no quota".into()));
+    }
+    super::directory::normalize_address(account)
+}
+
 impl Quota {
     /// Adds `bytes` and `messages` (either may be negative, usage never goes below 0) to the
     /// usage. A positive change that would take the usage over a limit is OverQuota and

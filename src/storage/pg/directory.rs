@@ -8,36 +8,14 @@
 //! nodes; the primary keys back them up (a unique violation is reported as Exists). Every
 //! change notifies the settings channel with `"{node} directory"` so that other nodes reload.
 
-use postgres::error::SqlState;
 use postgres::{GenericClient, Transaction};
 
+use super::directory_helpers::{exists_on_unique, from_db, notify_directory, to_db};
 use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::directory::*;
 use crate::storage::folders::DEFAULT_FOLDERS;
 use crate::storage::{now_secs, StorageError};
-
-/// An unsigned count or time as stored in a bigint.
-pub(crate) fn to_db(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// A bigint read back as unsigned (negative values, which no writer stores, read as 0).
-pub(crate) fn from_db(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-/// `pg_error`, except that a unique violation is `Exists(what)`: another node inserted the
-/// same key first.
-pub(crate) fn exists_on_unique(what: String) -> impl FnOnce(postgres::Error) -> StorageError {
-    move |e| {
-        if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-            StorageError::Exists(what)
-        } else {
-            pg_error(e)
-        }
-    }
-}
 
 /// Locks domain `name`'s row until the end of the transaction: NotFound if there is none.
 fn lock_domain(tx: &mut Transaction<'_>, name: &str) -> Result<(), StorageError> {
@@ -79,22 +57,6 @@ pub(crate) fn account_record(
         admin: r.get(2),
         created: from_db(r.get(3)),
     }))
-}
-
-/// Tells the other nodes that the directory changed (delivered when `tx` commits).
-pub(crate) fn notify_directory(
-    store: &PgStore,
-    tx: &mut Transaction<'_>,
-) -> Result<(), StorageError> {
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[
-            &store.channel("settings"),
-            &format!("{} directory", store.node()),
-        ],
-    )
-    .map_err(pg_error)?;
-    Ok(())
 }
 
 /// Recipient resolution's lookups, on one connection.
@@ -277,10 +239,7 @@ impl PgStore {
         &self,
         login: &str,
     ) -> Result<Option<(String, [u8; 32])>, StorageError> {
-        match self.login_record(login)? {
-            Some(rec) => Ok(Some((rec.address.clone(), rec.stamp()?))),
-            None => Ok(None),
-        }
+        stamp_of(self.login_record(login)?)
     }
 
     pub(crate) fn verify_password(
@@ -293,14 +252,7 @@ impl PgStore {
 
     // ---- aliases ----
     pub(crate) fn add_alias(&self, alias: &str, target: &str) -> Result<(), StorageError> {
-        let alias = normalize_address(alias)?;
-        let target = normalize_address(target)?;
-        if alias == target {
-            return Err(StorageError::Invalid(format!(
-                "alias {alias} cannot point to itself"
-            )));
-        }
-        let domain = domain_of(&alias).to_string();
+        let (alias, target, domain) = alias_pair(alias, target)?;
         self.pool().tx(|tx| {
             lock_domain(tx, &domain)?;
             if is_account(tx, &alias)? {

@@ -34,6 +34,7 @@ mod cluster;
 #[cfg(test)]
 mod conformance_tests;
 mod directory;
+mod directory_helpers;
 mod dkim;
 mod fetch;
 pub(crate) mod folders;

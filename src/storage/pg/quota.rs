@@ -6,11 +6,11 @@
 
 use postgres::{GenericClient, Row, Transaction};
 
-use super::directory::{from_db, notify_directory, to_db};
+use super::directory_helpers::{from_db, notify_directory, to_db};
 use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::directory::normalize_address;
-use crate::storage::quota::Quota;
+use crate::storage::quota::{quota_account, Quota};
 use crate::storage::StorageError;
 
 /// The quota of a row (storage_used, messages_used, storage_limit, messages_limit), where
@@ -147,10 +147,7 @@ impl PgStore {
         storage_bytes: Option<u64>,
         messages: Option<u64>,
     ) -> Result<(), StorageError> {
-        if account == crate::storage::PUBLIC_OWNER {
-            return Err(StorageError::Invalid("public folders have no quota".into()));
-        }
-        let account = normalize_address(account)?;
+        let account = quota_account(account)?;
         let (storage, count) = (storage_bytes.map(to_db), messages.map(to_db));
         self.pool().tx(|tx| {
             if tx

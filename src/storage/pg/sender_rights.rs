@@ -6,7 +6,7 @@
 
 use postgres::{GenericClient, Transaction};
 
-use super::directory::notify_directory;
+use super::directory_helpers::notify_directory;
 use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::directory::{normalize_address, normalize_domain};

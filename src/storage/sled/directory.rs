@@ -230,10 +230,7 @@ impl SledStore {
         &self,
         login: &str,
     ) -> Result<Option<(String, [u8; 32])>, StorageError> {
-        match self.account_record(login)? {
-            Some(rec) => Ok(Some((rec.address.clone(), rec.stamp()?))),
-            None => Ok(None),
-        }
+        stamp_of(self.account_record(login)?)
     }
 
     pub(crate) fn verify_password(
@@ -246,14 +243,7 @@ impl SledStore {
 
     // ---- aliases ----
     pub(crate) fn add_alias(&self, alias: &str, target: &str) -> Result<(), StorageError> {
-        let alias = normalize_address(alias)?;
-        let target = normalize_address(target)?;
-        if alias == target {
-            return Err(StorageError::Invalid(format!(
-                "alias {alias} cannot point to itself"
-            )));
-        }
-        let domain = domain_of(&alias).to_string();
+        let (alias, target, domain) = alias_pair(alias, target)?;
         let _admin = self.admin_lock();
         self.transact(|tx| {
             if tx.tree(TreeIx::Domains).get(domain.as_bytes())?.is_none() {

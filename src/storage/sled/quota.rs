@@ -100,10 +100,7 @@ impl SledStore {
         storage_bytes: Option<u64>,
         messages: Option<u64>,
     ) -> Result<(), StorageError> {
-        if account == crate::storage::PUBLIC_OWNER {
-            return Err(StorageError::Invalid("public folders have no quota".into()));
-        }
-        let account = normalize_address(account)?;
+        let account = quota_account(account)?;
         self.transact(|tx| {
             if tx.tree(TreeIx::Accounts).get(account.as_bytes())?.is_none() {
                 return abort(StorageError::NotFound(format!("account {account}")));
