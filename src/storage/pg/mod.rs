@@ -32,6 +32,7 @@ mod changes;
 mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+mod directory;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
@@ -40,11 +41,10 @@ pub(crate) mod pool;
 mod queue;
 #[cfg(test)]
 mod queue_tests;
-pub(crate) mod schema;
-mod sweep;
-mod directory;
 mod quota;
+pub(crate) mod schema;
 mod sender_rights;
+mod sweep;
 mod todo;
 
 use std::path::{Path, PathBuf};
