@@ -26,7 +26,8 @@ use super::quota::tx_add_usage;
 use super::PgStore;
 use crate::storage::blobs::BlobId;
 use crate::storage::folders::{
-    folder_not_found, note_keywords, too_many_keywords, Flags, FolderId, MessageRecord,
+    count_message, folder_not_found, note_keywords, too_many_keywords, Flags, FolderId,
+    MessageRecord,
 };
 use crate::storage::StorageError;
 
@@ -96,24 +97,12 @@ impl LockedFolder {
 
     /// Count a message in (`add`) or out of the unseen/deleted/size counters.
     fn count(&mut self, flags: &Flags, size: u64, add: bool) {
-        let step = |n: u32| {
-            if add {
-                n.saturating_add(1)
-            } else {
-                n.saturating_sub(1)
-            }
-        };
-        if !flags.has(Flags::SEEN) {
-            self.unseen = step(self.unseen);
-        }
-        if flags.has(Flags::DELETED) {
-            self.deleted = step(self.deleted);
-        }
-        self.size = if add {
-            self.size.saturating_add(size)
-        } else {
-            self.size.saturating_sub(size)
-        };
+        count_message(
+            (&mut self.unseen, &mut self.deleted, &mut self.size),
+            flags,
+            size,
+            add,
+        );
     }
 
     fn note_keywords(&mut self, flags: &Flags) -> Result<(), StorageError> {
