@@ -268,6 +268,17 @@ pub(crate) fn renamed(name: &str, old: &str, new: &str) -> String {
     format!("{new}{}", name.get(old.len()..).unwrap_or_default())
 }
 
+/// Checks a name for a subscription list: any name the client gives (it may name no
+/// folder), but not empty and without NUL.
+pub(crate) fn check_subscription_name(name: &str) -> Result<(), StorageError> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(StorageError::Invalid(format!(
+            "invalid mailbox name {name:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// The account address (lowercase), or [`PUBLIC_OWNER`] for public folders.
 pub(crate) fn normalize_owner(account: &str) -> Result<String, StorageError> {
     if account == PUBLIC_OWNER {

@@ -11,122 +11,6 @@ fn todo(name: &str) -> StorageError {
 }
 
 impl PgStore {
-    pub(crate) fn get_acl(&self, folder: FolderId) -> Result<Vec<(String, String)>, StorageError> {
-        let _ = (folder,);
-        Err(todo("get_acl"))
-    }
-
-    pub(crate) fn rights(&self, folder: FolderId, user: &str) -> Result<String, StorageError> {
-        let _ = (folder, user);
-        Err(todo("rights"))
-    }
-
-    pub(crate) fn folders_visible_to(&self, user: &str) -> Result<Vec<FolderState>, StorageError> {
-        let _ = (user,);
-        Err(todo("folders_visible_to"))
-    }
-
-    pub(crate) fn metadata(
-        &self,
-        on: MetadataOwner,
-        user: &str,
-    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
-        let _ = (on, user);
-        Err(todo("metadata"))
-    }
-
-    pub(crate) fn subscriptions(&self, account: &str) -> Result<Vec<String>, StorageError> {
-        let _ = (account,);
-        Err(todo("subscriptions"))
-    }
-
-    pub(crate) fn del_account(&self, address: &str) -> Result<(), StorageError> {
-        let _ = (address,);
-        Err(todo("del_account"))
-    }
-
-    pub(crate) fn rename_folder(&self, id: FolderId, new_name: &str) -> Result<(), StorageError> {
-        let _ = (id, new_name);
-        Err(todo("rename_folder"))
-    }
-
-    pub(crate) fn rename_inbox(&self, account: &str, to: &str) -> Result<FolderId, StorageError> {
-        let _ = (account, to);
-        Err(todo("rename_inbox"))
-    }
-
-    pub(crate) fn delete_folder(&self, id: FolderId) -> Result<(), StorageError> {
-        let _ = (id,);
-        Err(todo("delete_folder"))
-    }
-
-    pub(crate) fn set_acl(
-        &self,
-        folder: FolderId,
-        identifier: &str,
-        rights: &str,
-    ) -> Result<(), StorageError> {
-        let _ = (folder, identifier, rights);
-        Err(todo("set_acl"))
-    }
-
-    pub(crate) fn delete_acl(
-        &self,
-        folder: FolderId,
-        identifier: &str,
-    ) -> Result<(), StorageError> {
-        let _ = (folder, identifier);
-        Err(todo("delete_acl"))
-    }
-
-    pub(crate) fn set_subscribed(
-        &self,
-        id: FolderId,
-        subscribed: bool,
-    ) -> Result<(), StorageError> {
-        let _ = (id, subscribed);
-        Err(todo("set_subscribed"))
-    }
-
-    pub(crate) fn set_metadata(
-        &self,
-        on: MetadataOwner,
-        user: &str,
-        changes: &[(String, Option<Vec<u8>>)],
-    ) -> Result<(), StorageError> {
-        let _ = (on, user, changes);
-        Err(todo("set_metadata"))
-    }
-
-    pub(crate) fn subscribe(&self, account: &str, name: &str) -> Result<(), StorageError> {
-        let _ = (account, name);
-        Err(todo("subscribe"))
-    }
-
-    pub(crate) fn unsubscribe(&self, account: &str, name: &str) -> Result<bool, StorageError> {
-        let _ = (account, name);
-        Err(todo("unsubscribe"))
-    }
-
-    pub(crate) fn urlauth_key(
-        &self,
-        folder: FolderId,
-        user: &str,
-        create: bool,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        let _ = (folder, user, create);
-        Err(todo("urlauth_key"))
-    }
-
-    pub(crate) fn reset_urlauth_key(
-        &self,
-        folder: FolderId,
-        user: &str,
-    ) -> Result<(), StorageError> {
-        let _ = (folder, user);
-        Err(todo("reset_urlauth_key"))
-    }
-
     pub(crate) fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
         let _ = (msg,);
         Err(todo("fetch_accept"))
@@ -341,6 +225,7 @@ impl PgStore {
         let _ = (rule, network, present);
         Err(todo("screen_put_rule"))
     }
+
 }
 
 impl PgStore {
@@ -351,4 +236,5 @@ impl PgStore {
         let _ = on_event;
         Err(todo("watch"))
     }
+
 }
