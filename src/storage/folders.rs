@@ -120,6 +120,34 @@ pub(crate) fn note_keywords(known: &mut Vec<String>, flags: &Flags) -> bool {
     true
 }
 
+/// Counts a message with `flags` and `size` in (`add`) or out of a folder's kept counters
+/// (`unseen`, `deleted`, `total` size), as every backend keeps them.
+pub(crate) fn count_message(
+    (unseen, deleted, total): (&mut u32, &mut u32, &mut u64),
+    flags: &Flags,
+    size: u64,
+    add: bool,
+) {
+    let step = |n: &mut u32| {
+        *n = if add {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        }
+    };
+    if !flags.has(Flags::SEEN) {
+        step(unseen);
+    }
+    if flags.has(Flags::DELETED) {
+        step(deleted);
+    }
+    *total = if add {
+        total.saturating_add(size)
+    } else {
+        total.saturating_sub(size)
+    };
+}
+
 /// The error of a change that would pass [`MAX_FOLDER_KEYWORDS`] in folder `name`.
 pub(crate) fn too_many_keywords(name: &str) -> StorageError {
     StorageError::Invalid(format!(

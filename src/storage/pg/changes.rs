@@ -3,7 +3,8 @@
 //! inside one transaction and keeps, in step with them, each folder's UIDNEXT, modseq,
 //! `exists`, unseen/deleted/size counters, keywords and expunge history (trimmed to
 //! [`PgStore::expunged_keep`]), the blob reference counts and the owners' quota usage
-//! (checked against their limits at [`Changes::finish`]), and notifies the other nodes.
+//! (charged at [`Changes::finish`] by `quota::tx_add_usage`, which refuses what passes a
+//! limit), and notifies the other nodes.
 //!
 //! Locks: [`Changes::lock`] takes every folder row the operation touches at once, in id
 //! order (`FOR UPDATE`), before anything else; then the quota rows (by owner), then the blob
@@ -21,10 +22,12 @@ use postgres::{Row, Statement, Transaction};
 use super::blobrefs::RefDelta;
 use super::folders::{blob_of, db_id, u32_of, u64_of};
 use super::pool::pg_error;
+use super::quota::tx_add_usage;
 use super::PgStore;
 use crate::storage::blobs::BlobId;
 use crate::storage::folders::{
-    folder_not_found, note_keywords, too_many_keywords, Flags, FolderId, MessageRecord,
+    count_message, folder_not_found, note_keywords, too_many_keywords, Flags, FolderId,
+    MessageRecord,
 };
 use crate::storage::StorageError;
 
@@ -94,24 +97,12 @@ impl LockedFolder {
 
     /// Count a message in (`add`) or out of the unseen/deleted/size counters.
     fn count(&mut self, flags: &Flags, size: u64, add: bool) {
-        let step = |n: u32| {
-            if add {
-                n.saturating_add(1)
-            } else {
-                n.saturating_sub(1)
-            }
-        };
-        if !flags.has(Flags::SEEN) {
-            self.unseen = step(self.unseen);
-        }
-        if flags.has(Flags::DELETED) {
-            self.deleted = step(self.deleted);
-        }
-        self.size = if add {
-            self.size.saturating_add(size)
-        } else {
-            self.size.saturating_sub(size)
-        };
+        count_message(
+            (&mut self.unseen, &mut self.deleted, &mut self.size),
+            flags,
+            size,
+            add,
+        );
     }
 
     fn note_keywords(&mut self, flags: &Flags) -> Result<(), StorageError> {
@@ -437,7 +428,7 @@ impl<'a, 't> Changes<'a, 't> {
         }
         let usage = std::mem::take(&mut self.usage);
         for (owner, (bytes, messages)) in &usage {
-            add_usage(self.tx, owner, *bytes, *messages)?;
+            tx_add_usage(self.tx, owner, *bytes, *messages)?;
         }
         let zeroed = self.refs.apply(self.tx, store.blobs())?;
         let channel = store.channel("folders");
@@ -501,51 +492,4 @@ impl<'a, 't> Changes<'a, 't> {
         }
         Ok(())
     }
-}
-
-/// Add `bytes` and `messages` (either may be negative) to `owner`'s usage. A positive change
-/// that would take the usage over a limit is OverQuota (RFC 9208 §4.2: a command that would
-/// exceed a limit fails as a whole), as the embedded backend decides it. Nothing for public
-/// folders.
-fn add_usage(
-    tx: &mut Transaction<'_>,
-    owner: &str,
-    bytes: i64,
-    messages: i64,
-) -> Result<(), StorageError> {
-    if owner.is_empty() || (bytes == 0 && messages == 0) {
-        return Ok(());
-    }
-    let row = tx
-        .query_opt(
-            "SELECT storage_used, messages_used, storage_limit, messages_limit
-             FROM quota WHERE account = $1 FOR UPDATE",
-            &[&owner],
-        )
-        .map_err(pg_error)?;
-    let (used, count, storage_limit, messages_limit): (i64, i64, Option<i64>, Option<i64>) =
-        match &row {
-            Some(r) => (r.get(0), r.get(1), r.get(2), r.get(3)),
-            None => (0, 0, None, None),
-        };
-    let storage = used.max(0).saturating_add(bytes).max(0);
-    let count = count.max(0).saturating_add(messages).max(0);
-    if bytes > 0 && storage_limit.is_some_and(|limit| storage > limit) {
-        return Err(StorageError::OverQuota {
-            resource: "STORAGE",
-        });
-    }
-    if messages > 0 && messages_limit.is_some_and(|limit| count > limit) {
-        return Err(StorageError::OverQuota {
-            resource: "MESSAGE",
-        });
-    }
-    tx.execute(
-        "INSERT INTO quota (account, storage_used, messages_used) VALUES ($1, $2, $3)
-         ON CONFLICT (account) DO UPDATE
-         SET storage_used = EXCLUDED.storage_used, messages_used = EXCLUDED.messages_used",
-        &[&owner, &storage, &count],
-    )
-    .map_err(pg_error)?;
-    Ok(())
 }

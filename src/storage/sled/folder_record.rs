@@ -56,24 +56,12 @@ impl FolderExt {
 
     /// Count a message in (`add`) or out of the unseen/deleted/size counters.
     pub(crate) fn count(&mut self, flags: &Flags, size: u64, add: bool) {
-        let step = |n: u32| {
-            if add {
-                n.saturating_add(1)
-            } else {
-                n.saturating_sub(1)
-            }
-        };
-        if !flags.has(Flags::SEEN) {
-            self.unseen = step(self.unseen);
-        }
-        if flags.has(Flags::DELETED) {
-            self.deleted = step(self.deleted);
-        }
-        self.size = if add {
-            self.size.saturating_add(size)
-        } else {
-            self.size.saturating_sub(size)
-        };
+        count_message(
+            (&mut self.unseen, &mut self.deleted, &mut self.size),
+            flags,
+            size,
+            add,
+        );
     }
 
     /// Add the keywords of `flags` not known yet; false (and nothing added) when that would
