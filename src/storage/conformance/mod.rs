@@ -22,8 +22,8 @@ use super::{StorageError, Store};
 pub use directory::{directory_crud_and_credentials, sender_rights_round_trip};
 pub use folders::{
     acl_grants_and_revokes, expunge_and_vanished, flags_and_changes_since_modseq,
-    folder_create_rename_delete, quota_accounting_and_over_quota, subscriptions_round_trip,
-    uid_and_modseq_strictly_increase,
+    folder_create_rename_delete, folder_hierarchy_and_rename_inbox,
+    quota_accounting_and_over_quota, subscriptions_round_trip, uid_and_modseq_strictly_increase,
 };
 pub use queue::{
     blob_references_counted_and_released, queue_put_move_delete_per_queue,
@@ -64,6 +64,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         quota_accounting_and_over_quota,
     ),
     ("subscriptions_round_trip", subscriptions_round_trip),
+    (
+        "folder_hierarchy_and_rename_inbox",
+        folder_hierarchy_and_rename_inbox,
+    ),
     (
         "queue_put_move_delete_per_queue",
         queue_put_move_delete_per_queue,
