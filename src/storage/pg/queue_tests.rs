@@ -563,7 +563,6 @@ fn sweep_recount_is_not_overwritten_by_a_writer_in_flight() {
 /// A folder message whose body was lost keeps its row and gets `$Damaged`, once. The rows
 /// are written as a crash would leave them; the flag goes through the message writes.
 #[test]
-#[ignore = "needs the PostgreSQL message writes (store_flags), not merged yet"]
 fn sweep_flags_messages_with_lost_bodies() {
     let Some(cl) = Cluster::new("sweep_flags_messages_with_lost_bodies") else {
         return;
