@@ -225,7 +225,6 @@ impl PgStore {
         let _ = (rule, network, present);
         Err(todo("screen_put_rule"))
     }
-
 }
 
 impl PgStore {
@@ -236,5 +235,4 @@ impl PgStore {
         let _ = on_event;
         Err(todo("watch"))
     }
-
 }
