@@ -30,8 +30,7 @@ use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::sweep::{visit_blob_dirs, BodyFault, SweepSteps};
 use crate::storage::{
-    BlobId, BlobStore, FlagMode, Flags, QueueName, QueueRecord, StorageError, SweepReport,
-    DAMAGED_KEYWORD,
+    BlobId, BlobStore, FlagMode, Flags, StorageError, SweepReport, DAMAGED_KEYWORD,
 };
 
 fn blob_of(bytes: &[u8], what: &str) -> Result<BlobId, StorageError> {
@@ -73,38 +72,6 @@ impl SweepSteps for PgStore {
 
     fn commit_sweep(&self) -> Result<(), StorageError> {
         self.commit()
-    }
-
-    fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
-        for queue in QueueName::ALL {
-            if queue == QueueName::Bad {
-                continue; // nothing is delivered from there
-            }
-            for rec in self.queue_list(queue)? {
-                let Some(fault) = BodyFault::check(self.blobs(), &rec.blob, rec.size)? else {
-                    continue;
-                };
-                let reason = fault.describe(&rec.blob, rec.size);
-                let bad = QueueRecord {
-                    queue: QueueName::Bad,
-                    last_error: Some(reason.clone()),
-                    ..rec.clone()
-                };
-                match self.queue_replace(queue, rec.id, &[bad]) {
-                    Ok(()) => {}
-                    // Gone or moved by another node since the listing: not ours to repair.
-                    Err(StorageError::Conflict(_)) => continue,
-                    Err(e) => return Err(e),
-                }
-                tracing::error!(
-                    id = %format!("{:016X}", rec.id),
-                    %queue,
-                    "queue record moved to the bad queue: {reason}"
-                );
-                report.queue_records_damaged += 1;
-            }
-        }
-        Ok(())
     }
 
     fn sweep_messages(&self, report: &mut SweepReport) -> Result<(), StorageError> {
