@@ -3,6 +3,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::blobs::{BlobId, BlobStore};
+use super::queue::{QueueName, QueueRecord};
+use super::traits::{Queue, QueueWrites};
 use super::StorageError;
 
 /// How old an unreferenced body file must be before the sweep removes it.
@@ -100,9 +102,43 @@ pub(crate) fn visit_blob_dirs(
 /// keeps the repairs sound: the bodies present made durable first; then the records (a
 /// damaged one is moved or flagged, still holding its body); then the counts, rebuilt from
 /// the records; last the files no count references.
-pub(crate) trait SweepSteps {
+pub(crate) trait SweepSteps: Queue + QueueWrites {
     fn body_store(&self) -> &BlobStore;
-    fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError>;
+
+    /// Moves every record outside the bad queue whose body is missing or short to the bad
+    /// queue, with the reason in `last_error` (still holding its body). A record gone or
+    /// moved meanwhile (by another node) is left to whoever has it.
+    fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
+        for queue in QueueName::ALL {
+            if queue == QueueName::Bad {
+                continue; // nothing is delivered from there
+            }
+            for rec in self.queue_list(queue)? {
+                let Some(fault) = BodyFault::check(self.body_store(), &rec.blob, rec.size)? else {
+                    continue;
+                };
+                let reason = fault.describe(&rec.blob, rec.size);
+                let bad = QueueRecord {
+                    queue: QueueName::Bad,
+                    last_error: Some(reason.clone()),
+                    ..rec.clone()
+                };
+                match self.queue_replace(queue, rec.id, &[bad]) {
+                    Ok(()) => {}
+                    Err(StorageError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+                tracing::error!(
+                    id = %format!("{:016X}", rec.id),
+                    %queue,
+                    "queue record moved to the bad queue: {reason}"
+                );
+                report.queue_records_damaged += 1;
+            }
+        }
+        Ok(())
+    }
+
     fn sweep_messages(&self, report: &mut SweepReport) -> Result<(), StorageError>;
     fn rebuild_refcounts(&self, report: &mut SweepReport) -> Result<(), StorageError>;
     fn sweep_orphans(&self, grace: Duration, report: &mut SweepReport) -> Result<(), StorageError>;

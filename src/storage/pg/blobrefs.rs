@@ -77,7 +77,7 @@ impl RefDelta {
 }
 
 /// Takes `blob`'s advisory lock until the end of the transaction.
-fn lock_blob(tx: &mut impl GenericClient, blob: &BlobId) -> Result<(), StorageError> {
+pub(crate) fn lock_blob(tx: &mut impl GenericClient, blob: &BlobId) -> Result<(), StorageError> {
     let mut key = [0u8; 8];
     key.copy_from_slice(&blob.0[..8]);
     tx.execute(

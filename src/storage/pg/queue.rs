@@ -66,7 +66,6 @@ pub(crate) fn lease_millis(store: &PgStore) -> i64 {
 }
 
 /// Record `id` of `queue`, locked for the rest of the transaction.
-#[cfg_attr(not(test), allow(dead_code))]
 fn lock_record(
     tx: &mut Transaction<'_>,
     queue: QueueName,
@@ -163,8 +162,6 @@ pub(crate) fn insert_tx(
 /// blob into `refs` when no recipient is left undelivered. Conflict when the record or the
 /// recipient is missing or already delivered, so that a retried delivery aborts instead of
 /// duplicating. The record's lease is left as it is.
-// Called by the message writes (append with consume); until they land only by tests.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn consume_recipient_tx(
     tx: &mut Transaction<'_>,
     queue: QueueName,

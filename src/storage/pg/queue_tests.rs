@@ -495,6 +495,71 @@ fn sweep_recounts_references_and_removes_old_orphans() {
     assert_eq!(again.orphans_removed, 0, "{again:?}");
 }
 
+/// A writer that read a blob's (wrong) count just before the sweep locked `blobrefs` does
+/// not write its stale sum over the sweep's correction.
+#[test]
+fn sweep_recount_is_not_overwritten_by_a_writer_in_flight() {
+    let Some(cl) = Cluster::new("sweep_recount_is_not_overwritten_by_a_writer_in_flight") else {
+        return;
+    };
+    let a = cl.node("a", LONG);
+    let rec = queued(&a, QueueName::Remote, b"counted wrong");
+    let blob = &rec.blob.0[..];
+    let key = i64::from_be_bytes(rec.blob.0[..8].try_into().unwrap());
+    let mut writer = cl.sql();
+    writer
+        .execute("UPDATE blobrefs SET refcount = 7 WHERE blob = $1", &[&blob])
+        .unwrap();
+    // The writer, as RefDelta::apply does: the blob's lock, then the count.
+    let mut tx = writer.transaction().unwrap();
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+        .unwrap();
+    let read: i64 = tx
+        .query_one("SELECT refcount FROM blobrefs WHERE blob = $1", &[&blob])
+        .unwrap()
+        .get(0);
+    assert_eq!(read, 7);
+    let b = cl.node("b", LONG);
+    let sweeper = std::thread::spawn(move || b.sweep(ORPHAN_GRACE));
+    // Until the sweep finished or waits for the blob's lock.
+    let mut watch = cl.sql();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sweeper.is_finished() && Instant::now() < deadline {
+        let waiting: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+                &[&(key >> 32 & 0xffff_ffff), &(key & 0xffff_ffff)],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Its stale sum: either it waits for the sweep and deadlocks (one side is aborted and,
+    // for the sweep, retried), or the sweep already committed and it wins.
+    let written = tx.execute(
+        "INSERT INTO blobrefs (blob, refcount) VALUES ($1, $2)
+         ON CONFLICT (blob) DO UPDATE SET refcount = EXCLUDED.refcount",
+        &[&blob, &(read + 1)],
+    );
+    if written.is_ok() {
+        tx.commit().unwrap();
+    } else {
+        drop(tx);
+    }
+    let report = sweeper.join().unwrap().unwrap();
+    assert_eq!(report.refcounts_fixed, 1, "{report:?}");
+    assert_eq!(
+        a.blob_refcount(&rec.blob).unwrap(),
+        1,
+        "the writer's stale count survived the sweep (writer ok: {})",
+        written.is_ok()
+    );
+}
+
 /// A folder message whose body was lost keeps its row and gets `$Damaged`, once. The rows
 /// are written as a crash would leave them; the flag goes through the message writes.
 #[test]

@@ -13,7 +13,11 @@
 //!   transaction holding `blobrefs` in SHARE ROW EXCLUSIVE mode: every writer changes
 //!   `blobrefs` in the transaction that adds or removes a record, so while the sweep holds
 //!   the lock no record holding a body appears or goes, and a writer that was on its way
-//!   applies its change to the corrected count afterwards.
+//!   applies its change to the corrected count afterwards. Each corrected count is written
+//!   under the blob's advisory lock, which a writer holds from before it reads the count:
+//!   one that read a wrong count just before the sweep locked the table deadlocks with the
+//!   sweep instead of writing its stale sum over the fix, and the transaction PostgreSQL
+//!   aborts runs again ([`super::pool::Pool::tx`] retries deadlocks).
 //! - A body file with no `blobrefs` row, older than the grace period, is removed under the
 //!   blob's advisory lock ([`blobrefs::collect`]), ordered against a count going 0 → 1 on
 //!   any node.
@@ -26,8 +30,7 @@ use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::sweep::{visit_blob_dirs, BodyFault, SweepSteps};
 use crate::storage::{
-    BlobId, BlobStore, FlagMode, Flags, QueueName, QueueRecord, StorageError, SweepReport,
-    DAMAGED_KEYWORD,
+    BlobId, BlobStore, FlagMode, Flags, StorageError, SweepReport, DAMAGED_KEYWORD,
 };
 
 fn blob_of(bytes: &[u8], what: &str) -> Result<BlobId, StorageError> {
@@ -69,38 +72,6 @@ impl SweepSteps for PgStore {
 
     fn commit_sweep(&self) -> Result<(), StorageError> {
         self.commit()
-    }
-
-    fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
-        for queue in QueueName::ALL {
-            if queue == QueueName::Bad {
-                continue; // nothing is delivered from there
-            }
-            for rec in self.queue_list(queue)? {
-                let Some(fault) = BodyFault::check(self.blobs(), &rec.blob, rec.size)? else {
-                    continue;
-                };
-                let reason = fault.describe(&rec.blob, rec.size);
-                let bad = QueueRecord {
-                    queue: QueueName::Bad,
-                    last_error: Some(reason.clone()),
-                    ..rec.clone()
-                };
-                match self.queue_replace(queue, rec.id, &[bad]) {
-                    Ok(()) => {}
-                    // Gone or moved by another node since the listing: not ours to repair.
-                    Err(StorageError::Conflict(_)) => continue,
-                    Err(e) => return Err(e),
-                }
-                tracing::error!(
-                    id = %format!("{:016X}", rec.id),
-                    %queue,
-                    "queue record moved to the bad queue: {reason}"
-                );
-                report.queue_records_damaged += 1;
-            }
-        }
-        Ok(())
     }
 
     fn sweep_messages(&self, report: &mut SweepReport) -> Result<(), StorageError> {
@@ -160,13 +131,19 @@ impl SweepSteps for PgStore {
                          GROUP BY blob)
                      SELECT coalesce(h.blob, b.blob), coalesce(b.refcount, 0), coalesce(h.n, 0)
                      FROM held h FULL JOIN blobrefs b ON b.blob = h.blob
-                     WHERE coalesce(b.refcount, 0) <> coalesce(h.n, 0)",
+                     WHERE coalesce(b.refcount, 0) <> coalesce(h.n, 0)
+                     ORDER BY 1",
                     &[],
                 )
                 .map_err(pg_error)?;
             for row in &wrong {
                 let blob = blob_of(row.get(0), "blob count")?;
                 let (counted, holders): (i64, i64) = (row.get(1), row.get(2));
+                // A writer that read this count before the table lock and now waits for
+                // it holds the blob's lock: the two deadlock, PostgreSQL aborts one and its
+                // transaction runs again, reading the corrected count (no stale count
+                // written over the fix).
+                blobrefs::lock_blob(tx, &blob)?;
                 tracing::warn!(%blob, counted, holders, "blob reference count corrected");
                 if holders == 0 {
                     tx.execute("DELETE FROM blobrefs WHERE blob = $1", &[&&blob.0[..]])

@@ -26,9 +26,9 @@ use super::{SledStore, StorageError};
 use crate::storage::blobs::{BlobId, BlobStore};
 use crate::storage::folders::Flags;
 use crate::storage::messages::FlagMode;
-use crate::storage::queue::{QueueName, QueueRecord};
+use crate::storage::queue::QueueName;
 use crate::storage::sweep::*;
-use crate::storage::traits::{Queue, QueueWrites};
+use crate::storage::traits::Queue;
 
 impl SledStore {
     /// Whether the body of a record of `size` bytes is there in full.
@@ -44,33 +44,6 @@ impl SweepSteps for SledStore {
 
     fn commit_sweep(&self) -> Result<(), StorageError> {
         self.commit()
-    }
-
-    fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
-        for queue in QueueName::ALL {
-            if queue == QueueName::Bad {
-                continue; // nothing is delivered from there
-            }
-            for rec in self.queue_list(queue)? {
-                let Some(fault) = self.body_fault(&rec.blob, rec.size)? else {
-                    continue;
-                };
-                let reason = fault.describe(&rec.blob, rec.size);
-                tracing::error!(
-                    id = %format!("{:016X}", rec.id),
-                    %queue,
-                    "queue record moved to the bad queue: {reason}"
-                );
-                let bad = QueueRecord {
-                    queue: QueueName::Bad,
-                    last_error: Some(reason),
-                    ..rec.clone()
-                };
-                self.queue_replace(queue, rec.id, &[bad])?;
-                report.queue_records_damaged += 1;
-            }
-        }
-        Ok(())
     }
 
     fn sweep_messages(&self, report: &mut SweepReport) -> Result<(), StorageError> {
