@@ -84,6 +84,7 @@ mod sled;
 mod sweep;
 mod tlspolicy;
 pub mod traits;
+mod urlauth;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use pg::testing as pg_testing;
 

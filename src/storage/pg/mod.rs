@@ -26,21 +26,30 @@
 //! its queue leases on a heartbeat. Folder writes notify the channel of
 //! [`PgStore::channel`] (`LISTEN`/`NOTIFY`), which other nodes' folder registries hear.
 
+mod acl;
 mod backend;
 mod blobrefs;
+mod changes;
 mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+mod directory;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
+mod messages;
+mod metadata;
 pub(crate) mod pool;
 mod queue;
 #[cfg(test)]
 mod queue_tests;
+mod quota;
 pub(crate) mod schema;
+mod sender_rights;
+mod subscriptions;
 mod sweep;
 mod todo;
+mod urlauth;
 mod watch;
 
 use std::path::{Path, PathBuf};

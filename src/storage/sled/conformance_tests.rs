@@ -41,6 +41,7 @@ checks!(
     acl_grants_and_revokes,
     quota_accounting_and_over_quota,
     subscriptions_round_trip,
+    folder_hierarchy_and_rename_inbox,
     queue_put_move_delete_per_queue,
     blob_references_counted_and_released,
     dkim_round_trip,
@@ -48,4 +49,5 @@ checks!(
     screening_round_trip,
     tls_policy_round_trip,
     commit_survives_reopen,
+    sweep_sends_damaged_queue_records_to_bad,
 );
