@@ -164,10 +164,11 @@ impl PgStore {
     ) -> Result<PgStore, StorageError> {
         std::fs::create_dir_all(data_dir)?;
         let connect = connect_settings(cfg)?;
-        {
+        // The server opens the store on its runtime's thread.
+        pool::off_runtime(|| -> Result<(), StorageError> {
             let mut client = connect.connect()?;
-            schema::migrate(&mut client, &cfg.schema)?;
-        }
+            schema::migrate(&mut client, &cfg.schema).map(|_| ())
+        })?;
         let pool = Arc::new(Pool::new(connect, cfg.pool_size));
         let commits = CommitQueue::new();
         let blob_root = blobs

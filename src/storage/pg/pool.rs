@@ -84,20 +84,13 @@ impl Pool {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, StorageError> + Send,
     ) -> Result<T, StorageError> {
-        let mut client = self.checkout()?;
-        let result = if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| {
-                let client = &mut client;
-                match s.spawn(move || f(client)).join() {
-                    Ok(r) => r,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            })
-        } else {
-            f(&mut client)
-        };
-        self.checkin(client);
-        result
+        // Connecting (in `checkout`) runs the blocking client too.
+        off_runtime(|| {
+            let mut client = self.checkout()?;
+            let result = f(&mut client);
+            self.checkin(client);
+            result
+        })
     }
 
     /// Runs `f` in one transaction and commits it. `f` runs again (up to 10 times in all)
@@ -165,6 +158,18 @@ impl Pool {
         drop(state);
         self.freed.notify_one();
     }
+}
+
+/// Runs `f` where the blocking client may run: in place, or on a short scoped thread when
+/// the caller is inside a tokio runtime (see the module notes).
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 fn lock(m: &Mutex<PoolState>) -> std::sync::MutexGuard<'_, PoolState> {
