@@ -481,13 +481,7 @@ impl PgStore {
     }
 
     pub(crate) fn rename_inbox(&self, account: &str, to: &str) -> Result<FolderId, StorageError> {
-        let owner = normalize_owner(account)?;
-        let to = canonical_name(to)?;
-        if to == "INBOX" {
-            return Err(StorageError::Invalid(
-                "INBOX cannot be renamed to itself".into(),
-            ));
-        }
+        let (owner, to) = rename_inbox_args(account, to)?;
         self.pool().tx(|tx| {
             let inbox = lookup(tx, &owner, "INBOX", "FOR UPDATE")?
                 .ok_or_else(|| StorageError::NotFound(format!("folder INBOX of {owner}")))?;
