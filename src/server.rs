@@ -329,12 +329,18 @@ fn first_start(store: &Store, config: &Config) -> Result<Vec<String>, String> {
         return Ok(Vec::new());
     }
     let domain = config.hostname.to_ascii_lowercase();
-    store.add_domain(&domain).map_err(|e| e.to_string())?;
     let password = random_password();
     let address = format!("postmaster@{domain}");
-    store
-        .add_account(&address, &password, true)
-        .map_err(|e| e.to_string())?;
+    // Nodes of a cluster starting together on an empty database race here: the one whose
+    // domain (or account) already exists leaves the first start to the other.
+    match store.add_domain(&domain) {
+        Err(crate::storage::StorageError::Exists(_)) => return Ok(Vec::new()),
+        other => other.map_err(|e| e.to_string())?,
+    }
+    match store.add_account(&address, &password, true) {
+        Err(crate::storage::StorageError::Exists(_)) => return Ok(Vec::new()),
+        other => other.map_err(|e| e.to_string())?,
+    };
     store.commit().map_err(|e| e.to_string())?;
     Ok(vec![
         format!("first start: created domain {domain}"),

@@ -6,6 +6,7 @@ pub mod ca;
 pub mod dns;
 pub mod fetch;
 pub mod https;
+pub mod proc;
 pub mod sink;
 pub mod tls_imap;
 
@@ -28,8 +29,50 @@ pub fn config_text(data_dir: &Path, smtp_extra: &str) -> String {
     config_text_with(data_dir, smtp_extra, "[auth]\nverify = false\n")
 }
 
+/// The backend the end-to-end tests run on: the embedded one, unless
+/// `FERRYMAIL_TEST_BACKEND=postgres` (then `FERRYMAIL_TEST_PG_URL` names the database; `.ci/run`
+/// runs the suite both ways).
+pub fn on_postgres() -> bool {
+    std::env::var("FERRYMAIL_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The `[storage]` section for a server on `data_dir`: empty on the embedded backend; on
+/// PostgreSQL a schema of its own (named after the data directory) in the test database, so
+/// that tests never share tables, and node name `node`.
+pub fn storage_section(data_dir: &Path, node: &str) -> String {
+    if !on_postgres() {
+        return String::new();
+    }
+    let url = std::env::var(ferrymail::storage::pg_testing::URL_VAR)
+        .expect("FERRYMAIL_TEST_BACKEND=postgres needs FERRYMAIL_TEST_PG_URL");
+    format!(
+        "\n[storage]\nbackend = \"postgres\"\nurl = \"{url}\"\nschema = \"{}\"\nnode = \"{node}\"\n",
+        ferrymail::storage::pg_testing::schema_for(data_dir)
+    )
+}
+
+/// Opens the store of a stopped server on `data_dir` with the backend the tests run on
+/// (see [`on_postgres`]).
+pub fn open_store(data_dir: &Path) -> Store {
+    if on_postgres() {
+        let url = std::env::var(ferrymail::storage::pg_testing::URL_VAR)
+            .expect("FERRYMAIL_TEST_BACKEND=postgres needs FERRYMAIL_TEST_PG_URL");
+        let cfg = ferrymail::storage::pg_testing::config(
+            &url,
+            &ferrymail::storage::pg_testing::schema_for(data_dir),
+            "test-reader",
+        );
+        Store::open_postgres(data_dir, None, &cfg)
+            .expect("open the PostgreSQL store")
+            .0
+    } else {
+        Store::open(data_dir).expect("open the store").0
+    }
+}
+
 /// As [`config_text`], with `tail` (whole sections, e.g. `[dns]` and `[auth]`) at the end.
 pub fn config_text_with(data_dir: &Path, smtp_extra: &str, tail: &str) -> String {
+    let storage = storage_section(data_dir, "node-a");
     format!(
         r#"
 hostname = "mx.example.com"
@@ -59,6 +102,7 @@ deferred_check_interval = 3600
 [server]
 shutdown_grace = 5
 {tail}
+{storage}
 "#,
         data_dir.display()
     )

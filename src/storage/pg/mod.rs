@@ -29,15 +29,23 @@
 mod acl;
 mod backend;
 mod blobrefs;
+mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+mod directory;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
 mod metadata;
 pub(crate) mod pool;
+mod queue;
+#[cfg(test)]
+mod queue_tests;
+mod quota;
 pub(crate) mod schema;
+mod sender_rights;
 mod subscriptions;
+mod sweep;
 mod todo;
 mod urlauth;
 

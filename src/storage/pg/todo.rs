@@ -11,137 +11,6 @@ fn todo(name: &str) -> StorageError {
 }
 
 impl PgStore {
-    pub(crate) fn add_domain(&self, name: &str) -> Result<(), StorageError> {
-        let _ = (name,);
-        Err(todo("add_domain"))
-    }
-
-    pub(crate) fn del_domain(&self, name: &str) -> Result<(), StorageError> {
-        let _ = (name,);
-        Err(todo("del_domain"))
-    }
-
-    pub(crate) fn list_domains(&self) -> Result<Vec<String>, StorageError> {
-        Err(todo("list_domains"))
-    }
-
-    pub(crate) fn is_local_domain(&self, name: &str) -> Result<bool, StorageError> {
-        let _ = (name,);
-        Err(todo("is_local_domain"))
-    }
-
-    pub(crate) fn add_account(
-        &self,
-        address: &str,
-        password: &str,
-        admin: bool,
-    ) -> Result<Account, StorageError> {
-        let _ = (address, password, admin);
-        Err(todo("add_account"))
-    }
-
-    pub(crate) fn set_password(&self, address: &str, password: &str) -> Result<(), StorageError> {
-        let _ = (address, password);
-        Err(todo("set_password"))
-    }
-
-    pub(crate) fn list_accounts(&self) -> Result<Vec<Account>, StorageError> {
-        Err(todo("list_accounts"))
-    }
-
-    pub(crate) fn get_account(&self, address: &str) -> Result<Option<Account>, StorageError> {
-        let _ = (address,);
-        Err(todo("get_account"))
-    }
-
-    pub(crate) fn account_stamp(
-        &self,
-        login: &str,
-    ) -> Result<Option<(String, [u8; 32])>, StorageError> {
-        let _ = (login,);
-        Err(todo("account_stamp"))
-    }
-
-    pub(crate) fn verify_password(
-        &self,
-        login: &str,
-        password: &str,
-    ) -> Result<AuthOutcome, StorageError> {
-        let _ = (login, password);
-        Err(todo("verify_password"))
-    }
-
-    pub(crate) fn add_alias(&self, alias: &str, target: &str) -> Result<(), StorageError> {
-        let _ = (alias, target);
-        Err(todo("add_alias"))
-    }
-
-    pub(crate) fn del_alias(&self, alias: &str, target: Option<&str>) -> Result<(), StorageError> {
-        let _ = (alias, target);
-        Err(todo("del_alias"))
-    }
-
-    pub(crate) fn list_aliases(&self) -> Result<Vec<(String, Vec<String>)>, StorageError> {
-        Err(todo("list_aliases"))
-    }
-
-    pub(crate) fn resolve_recipient(
-        &self,
-        address: &str,
-    ) -> Result<Vec<Destination>, StorageError> {
-        let _ = (address,);
-        Err(todo("resolve_recipient"))
-    }
-
-    pub(crate) fn check_recipient(&self, address: &str) -> Result<RecipientKind, StorageError> {
-        let _ = (address,);
-        Err(todo("check_recipient"))
-    }
-
-    pub(crate) fn set_quota(
-        &self,
-        account: &str,
-        storage_bytes: Option<u64>,
-        messages: Option<u64>,
-    ) -> Result<(), StorageError> {
-        let _ = (account, storage_bytes, messages);
-        Err(todo("set_quota"))
-    }
-
-    pub(crate) fn recompute_quota(&self, account: &str) -> Result<Quota, StorageError> {
-        let _ = (account,);
-        Err(todo("recompute_quota"))
-    }
-
-    pub(crate) fn sender_rights(&self, account: &str) -> Result<SenderRights, StorageError> {
-        let _ = (account,);
-        Err(todo("sender_rights"))
-    }
-
-    pub(crate) fn list_sender_rights(&self) -> Result<Vec<(String, SenderRights)>, StorageError> {
-        Err(todo("list_sender_rights"))
-    }
-
-    pub(crate) fn add_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
-        let _ = (account, entry);
-        Err(todo("add_send_as"))
-    }
-
-    pub(crate) fn del_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
-        let _ = (account, entry);
-        Err(todo("del_send_as"))
-    }
-
-    pub(crate) fn add_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
-        let _ = (account, domain);
-        Err(todo("add_domain_admin"))
-    }
-
-    pub(crate) fn del_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
-        let _ = (account, domain);
-        Err(todo("del_domain_admin"))
-    }
-
     pub(crate) fn list_messages(
         &self,
         folder: FolderId,
@@ -200,11 +69,6 @@ impl PgStore {
     pub(crate) fn vanished_horizon(&self, folder: FolderId) -> Result<u64, StorageError> {
         let _ = (folder,);
         Err(todo("vanished_horizon"))
-    }
-
-    pub(crate) fn quota(&self, account: &str) -> Result<Quota, StorageError> {
-        let _ = (account,);
-        Err(todo("quota"))
     }
 
     pub(crate) fn append_message(
@@ -298,64 +162,6 @@ impl PgStore {
     pub(crate) fn claim_recent(&self, folder: FolderId) -> Result<u32, StorageError> {
         let _ = (folder,);
         Err(todo("claim_recent"))
-    }
-
-    pub(crate) fn next_queue_id(&self) -> Result<QueueId, StorageError> {
-        Err(todo("next_queue_id"))
-    }
-
-    pub(crate) fn queue_get(
-        &self,
-        queue: QueueName,
-        id: QueueId,
-    ) -> Result<Option<QueueRecord>, StorageError> {
-        let _ = (queue, id);
-        Err(todo("queue_get"))
-    }
-
-    pub(crate) fn queue_find(&self, id: QueueId) -> Result<Option<QueueRecord>, StorageError> {
-        let _ = (id,);
-        Err(todo("queue_find"))
-    }
-
-    pub(crate) fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
-        let _ = (queue,);
-        Err(todo("queue_list"))
-    }
-
-    pub(crate) fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
-        let _ = (queue,);
-        Err(todo("queue_depth"))
-    }
-
-    pub(crate) fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
-        let _ = (rec,);
-        Err(todo("queue_put"))
-    }
-
-    pub(crate) fn queue_replace(
-        &self,
-        from: QueueName,
-        id: QueueId,
-        new_records: &[QueueRecord],
-    ) -> Result<(), StorageError> {
-        let _ = (from, id, new_records);
-        Err(todo("queue_replace"))
-    }
-
-    pub(crate) fn queue_move(
-        &self,
-        id: QueueId,
-        from: QueueName,
-        to: QueueName,
-    ) -> Result<(), StorageError> {
-        let _ = (id, from, to);
-        Err(todo("queue_move"))
-    }
-
-    pub(crate) fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
-        let _ = (queue, id);
-        Err(todo("queue_delete"))
     }
 
     pub(crate) fn fetch_accept(&self, msg: &FetchedMessage) -> Result<Accepted, StorageError> {
@@ -572,13 +378,7 @@ impl PgStore {
         let _ = (rule, network, present);
         Err(todo("screen_put_rule"))
     }
-}
 
-impl PgStore {
-    pub(crate) fn sweep(&self, grace: std::time::Duration) -> Result<SweepReport, StorageError> {
-        let _ = grace;
-        Err(todo("sweep"))
-    }
 }
 
 impl PgStore {
@@ -591,35 +391,6 @@ impl PgStore {
         Err(todo("changed_since"))
     }
 
-    pub(crate) fn heartbeat(&self) -> Result<(), StorageError> {
-        Err(todo("heartbeat"))
-    }
-
-    pub(crate) fn queue_claim_startup(
-        &self,
-        queue: QueueName,
-    ) -> Result<Vec<QueueRecord>, StorageError> {
-        let _ = queue;
-        Err(todo("queue_claim_startup"))
-    }
-
-    pub(crate) fn queue_claim_orphans(
-        &self,
-        queue: QueueName,
-        max: usize,
-    ) -> Result<Vec<QueueRecord>, StorageError> {
-        let _ = (queue, max);
-        Err(todo("queue_claim_orphans"))
-    }
-
-    pub(crate) fn cluster_nodes(&self) -> Result<Vec<NodeInfo>, StorageError> {
-        Err(todo("cluster_nodes"))
-    }
-
-    pub(crate) fn queue_leases(&self) -> Result<Vec<Lease>, StorageError> {
-        Err(todo("queue_leases"))
-    }
-
     pub(crate) fn watch(
         &self,
         on_event: Box<dyn Fn(ClusterEvent) + Send + Sync>,
@@ -627,4 +398,5 @@ impl PgStore {
         let _ = on_event;
         Err(todo("watch"))
     }
+
 }

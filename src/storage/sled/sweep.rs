@@ -18,7 +18,7 @@
 //!   mtime); a younger one may belong to a write still on its way and stays.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::folder_record::MessageValue;
 use super::keys::{self, decode_u64, TreeIx};
@@ -30,32 +30,10 @@ use crate::storage::queue::{QueueName, QueueRecord};
 use crate::storage::sweep::*;
 use crate::storage::traits::{Queue, QueueWrites};
 
-/// Why a record's body cannot be used.
-enum BodyFault {
-    Missing,
-    Short { found: u64 },
-}
-
-impl BodyFault {
-    fn describe(&self, blob: &BlobId, size: u64) -> String {
-        match self {
-            BodyFault::Missing => format!("body {blob} is missing (lost in a crash?)"),
-            BodyFault::Short { found } => {
-                format!("body {blob} has {found} of its {size} bytes (cut short in a crash?)")
-            }
-        }
-    }
-}
-
 impl SledStore {
     /// Whether the body of a record of `size` bytes is there in full.
     fn body_fault(&self, blob: &BlobId, size: u64) -> Result<Option<BodyFault>, StorageError> {
-        match std::fs::metadata(self.blobs().path(blob)) {
-            Ok(m) if m.len() < size => Ok(Some(BodyFault::Short { found: m.len() })),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(BodyFault::Missing)),
-            Err(e) => Err(e.into()),
-        }
+        BodyFault::check(self.blobs(), blob, size)
     }
 
     fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
@@ -164,41 +142,24 @@ impl SledStore {
 
     /// Removes body files no count references, once older than `grace`.
     fn sweep_orphans(&self, grace: Duration, report: &mut SweepReport) -> Result<(), StorageError> {
-        let now = SystemTime::now();
-        for dir in std::fs::read_dir(self.blobs().root())? {
-            let dir = dir?;
-            let prefix = dir.file_name().to_string_lossy().into_owned();
-            if prefix.len() != 2 || !dir.file_type()?.is_dir() {
-                continue; // `tmp` and anything not ours
-            }
-            for file in std::fs::read_dir(dir.path())? {
-                let file = file?;
-                let name = file.file_name().to_string_lossy().into_owned();
-                let Ok(blob) = format!("{prefix}{name}").parse::<BlobId>() else {
-                    continue;
-                };
-                if self.blob_refcount(&blob)? > 0 {
+        visit_blob_dirs(self.blobs(), |_, files| {
+            for (blob, age) in files {
+                if self.blob_refcount(blob)? > 0 {
                     continue;
                 }
-                let age = file
-                    .metadata()?
-                    .modified()
-                    .ok()
-                    .and_then(|m| now.duration_since(m).ok())
-                    .unwrap_or_default();
-                if age < grace {
+                if *age < grace {
                     report.orphans_kept += 1;
                     continue;
                 }
                 // Re-checks the count in a transaction and respects pins, like any collection.
-                self.collect_blobs(&[blob]);
-                if !self.blobs().exists(&blob) {
+                self.collect_blobs(&[*blob]);
+                if !self.blobs().exists(blob) {
                     tracing::info!(%blob, "unreferenced body file removed");
                     report.orphans_removed += 1;
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -227,6 +188,7 @@ mod tests {
     use crate::storage::{NewMessage, QueueRecord};
     use std::fs::{self, File};
     use std::path::Path;
+    use std::time::SystemTime;
 
     /// Drops `store` and opens its data directory again.
     fn reopen(dir: &Path, store: SledStore) -> SledStore {

@@ -1,0 +1,349 @@
+//! The six queues in the `queue` table: one row per record (the bincode [`QueueRecord`] in
+//! `record`, its body id repeated in `blob`), each row holding one reference on its body, as
+//! the embedded backend's queue trees do.
+//!
+//! Every write here also leases the record to this node (`lease_owner`, `lease_until =
+//! now() + lease`, the database's clock): the node that wrote a record is the one whose
+//! queue actor works on it. `cluster.rs` renews and hands over leases.
+//!
+//! Queue ids are unique across the queues (the primary key), as the id generator makes
+//! them; a record put into one queue while its id is in another is refused with Conflict
+//! instead of silently moving it.
+
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row, Transaction};
+
+use super::blobrefs::RefDelta;
+use super::pool::pg_error;
+use super::PgStore;
+use crate::storage::{BlobId, QueueId, QueueName, QueueRecord, StorageError};
+
+fn not_in_queue(queue: QueueName, id: QueueId) -> String {
+    format!("queue record {id} is not in the {queue} queue")
+}
+
+/// A queue id as the `bigint` it is stored as.
+pub(crate) fn sql_id(id: QueueId) -> Result<i64, StorageError> {
+    i64::try_from(id).map_err(|_| StorageError::Invalid(format!("queue id {id} is out of range")))
+}
+
+fn encode(rec: &QueueRecord) -> Result<Vec<u8>, StorageError> {
+    bincode::serialize(rec).map_err(|e| StorageError::Encoding(format!("queue record: {e}")))
+}
+
+/// The record in a row's `record` column, placed in `queue` (the row's queue is the truth,
+/// as the tree a sled record sits in is).
+fn decode(bytes: &[u8], queue: QueueName) -> Result<QueueRecord, StorageError> {
+    let mut rec: QueueRecord = bincode::deserialize(bytes)
+        .map_err(|e| StorageError::Encoding(format!("queue record: {e}")))?;
+    rec.queue = queue;
+    Ok(rec)
+}
+
+/// A row's `queue` column as a [`QueueName`].
+pub(crate) fn queue_of(name: &str) -> Result<QueueName, StorageError> {
+    name.parse()
+        .map_err(|_| StorageError::Encoding(format!("queue row: unknown queue {name:?}")))
+}
+
+/// The record of a row selected as `(queue, record)` from column `first` on.
+pub(crate) fn record_of(row: &Row, first: usize) -> Result<QueueRecord, StorageError> {
+    let queue: &str = row.get(first);
+    let bytes: &[u8] = row.get(first + 1);
+    decode(bytes, queue_of(queue)?)
+}
+
+fn blob_of(bytes: &[u8]) -> Result<BlobId, StorageError> {
+    bytes
+        .try_into()
+        .map(BlobId)
+        .map_err(|_| StorageError::Encoding("queue row: blob id is not 32 bytes".into()))
+}
+
+/// The lease length in milliseconds, for `now() + $n * interval '1 millisecond'`.
+pub(crate) fn lease_millis(store: &PgStore) -> i64 {
+    i64::try_from(store.lease().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Record `id` of `queue`, locked for the rest of the transaction.
+#[cfg_attr(not(test), allow(dead_code))]
+fn lock_record(
+    tx: &mut Transaction<'_>,
+    queue: QueueName,
+    id: QueueId,
+) -> Result<Option<QueueRecord>, StorageError> {
+    tx.query_opt(
+        "SELECT queue, record FROM queue WHERE id = $1 AND queue = $2 FOR UPDATE",
+        &[&sql_id(id)?, &queue.as_str()],
+    )
+    .map_err(pg_error)?
+    .map(|row| record_of(&row, 0))
+    .transpose()
+}
+
+/// Removes record `id` from `queue` inside `tx`, releasing its blob into `refs`; the record
+/// removed, or `None` when it was not there.
+fn remove_tx(
+    tx: &mut Transaction<'_>,
+    refs: &mut RefDelta,
+    queue: QueueName,
+    id: QueueId,
+) -> Result<Option<QueueRecord>, StorageError> {
+    let row = tx
+        .query_opt(
+            "DELETE FROM queue WHERE id = $1 AND queue = $2 RETURNING queue, record, blob",
+            &[&sql_id(id)?, &queue.as_str()],
+        )
+        .map_err(pg_error)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    refs.release(blob_of(row.get(2))?);
+    record_of(&row, 0).map(Some)
+}
+
+/// Inserts (or overwrites) `rec` in its queue inside `tx`, leased to `node` for
+/// `lease_ms`: takes a reference on its blob and releases the one of a record it replaces.
+/// Conflict when `rec.id` is in another queue. Also for `fetch_accept`.
+pub(crate) fn insert_tx(
+    tx: &mut Transaction<'_>,
+    refs: &mut RefDelta,
+    rec: &QueueRecord,
+    node: &str,
+    lease_ms: i64,
+) -> Result<(), StorageError> {
+    let id = sql_id(rec.id)?;
+    let old = tx
+        .query_opt(
+            "SELECT queue, blob FROM queue WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .map_err(pg_error)?;
+    let bytes = encode(rec)?;
+    let params: [&(dyn ToSql + Sync); 6] = [
+        &id,
+        &rec.queue.as_str(),
+        &&rec.blob.0[..],
+        &bytes,
+        &node,
+        &lease_ms,
+    ];
+    match old {
+        Some(row) => {
+            let queue: &str = row.get(0);
+            if queue != rec.queue.as_str() {
+                return Err(StorageError::Conflict(format!(
+                    "queue record {} is in the {queue} queue, not the {} queue",
+                    rec.id, rec.queue
+                )));
+            }
+            refs.release(blob_of(row.get(1))?);
+            tx.execute(
+                "UPDATE queue SET queue = $2, blob = $3, record = $4, lease_owner = $5,
+                 lease_until = now() + $6::bigint * interval '1 millisecond' WHERE id = $1",
+                &params,
+            )
+            .map_err(pg_error)?;
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until)
+                 VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond')",
+                &params,
+            )
+            .map_err(pg_error)?;
+        }
+    }
+    refs.add(rec.blob);
+    Ok(())
+}
+
+/// Marks recipient `rcpt` of record `id` in `queue` delivered inside `tx` (local delivery
+/// appending the message in the same transaction), deleting the record and releasing its
+/// blob into `refs` when no recipient is left undelivered. Conflict when the record or the
+/// recipient is missing or already delivered, so that a retried delivery aborts instead of
+/// duplicating. The record's lease is left as it is.
+// Called by the message writes (append with consume); until they land only by tests.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn consume_recipient_tx(
+    tx: &mut Transaction<'_>,
+    queue: QueueName,
+    id: QueueId,
+    rcpt: usize,
+    refs: &mut RefDelta,
+) -> Result<(), StorageError> {
+    let Some(mut rec) = lock_record(tx, queue, id)? else {
+        return Err(StorageError::Conflict(not_in_queue(queue, id)));
+    };
+    match rec.recipients.get_mut(rcpt) {
+        Some(r) if !r.delivered => {
+            r.delivered = true;
+            r.last_error = None;
+        }
+        Some(r) => {
+            return Err(StorageError::Conflict(format!(
+                "recipient {} of queue record {id} was already delivered",
+                r.address
+            )))
+        }
+        None => {
+            return Err(StorageError::Conflict(format!(
+                "queue record {id} has no recipient #{rcpt}"
+            )))
+        }
+    }
+    if rec.recipients.iter().all(|r| r.delivered) {
+        tx.execute("DELETE FROM queue WHERE id = $1", &[&sql_id(id)?])
+            .map_err(pg_error)?;
+        refs.release(rec.blob);
+    } else {
+        tx.execute(
+            "UPDATE queue SET record = $2 WHERE id = $1",
+            &[&sql_id(id)?, &encode(&rec)?],
+        )
+        .map_err(pg_error)?;
+    }
+    Ok(())
+}
+
+/// The records of a `SELECT queue, record …`.
+fn records(rows: Vec<Row>) -> Result<Vec<QueueRecord>, StorageError> {
+    rows.iter().map(|row| record_of(row, 0)).collect()
+}
+
+impl PgStore {
+    /// Runs `f` in one transaction with a [`RefDelta`] applied at its end, then hands the
+    /// blobs whose count reached 0 to the collector.
+    fn queue_tx(
+        &self,
+        f: impl Fn(&mut Transaction<'_>, &mut RefDelta) -> Result<(), StorageError> + Send + Sync,
+    ) -> Result<(), StorageError> {
+        let zeroed = self.pool().tx(|tx| {
+            let mut refs = RefDelta::default();
+            f(tx, &mut refs)?;
+            refs.apply(tx, self.blobs())
+        })?;
+        self.collect_after_commit(&zeroed);
+        Ok(())
+    }
+
+    pub(crate) fn next_queue_id(&self) -> Result<QueueId, StorageError> {
+        self.pool().with(|c| {
+            let id: i64 = c
+                .query_one("SELECT nextval('queue_ids')", &[])
+                .map_err(pg_error)?
+                .get(0);
+            u64::try_from(id)
+                .map_err(|_| StorageError::Encoding(format!("queue id sequence gave {id}")))
+        })
+    }
+
+    pub(crate) fn queue_get(
+        &self,
+        queue: QueueName,
+        id: QueueId,
+    ) -> Result<Option<QueueRecord>, StorageError> {
+        self.pool().with(|c| {
+            c.query_opt(
+                "SELECT queue, record FROM queue WHERE id = $1 AND queue = $2",
+                &[&sql_id(id)?, &queue.as_str()],
+            )
+            .map_err(pg_error)?
+            .map(|row| record_of(&row, 0))
+            .transpose()
+        })
+    }
+
+    pub(crate) fn queue_find(&self, id: QueueId) -> Result<Option<QueueRecord>, StorageError> {
+        self.pool().with(|c| {
+            c.query_opt(
+                "SELECT queue, record FROM queue WHERE id = $1",
+                &[&sql_id(id)?],
+            )
+            .map_err(pg_error)?
+            .map(|row| record_of(&row, 0))
+            .transpose()
+        })
+    }
+
+    pub(crate) fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
+        self.pool().with(|c| {
+            records(
+                c.query(
+                    "SELECT queue, record FROM queue WHERE queue = $1 ORDER BY id",
+                    &[&queue.as_str()],
+                )
+                .map_err(pg_error)?,
+            )
+        })
+    }
+
+    /// Counted by the `(queue, id)` index: exact on every node, and no counter row that
+    /// every queue write of every node would have to lock (see docs/architecture.md for
+    /// the measurement).
+    pub(crate) fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
+        self.pool().with(|c| count_queue(c, queue))
+    }
+
+    pub(crate) fn queue_put(&self, rec: &QueueRecord) -> Result<(), StorageError> {
+        let lease = lease_millis(self);
+        self.queue_tx(|tx, refs| insert_tx(tx, refs, rec, self.node(), lease))
+    }
+
+    pub(crate) fn queue_replace(
+        &self,
+        from: QueueName,
+        id: QueueId,
+        new_records: &[QueueRecord],
+    ) -> Result<(), StorageError> {
+        let lease = lease_millis(self);
+        self.queue_tx(|tx, refs| {
+            if remove_tx(tx, refs, from, id)?.is_none() {
+                return Err(StorageError::Conflict(not_in_queue(from, id)));
+            }
+            for rec in new_records {
+                insert_tx(tx, refs, rec, self.node(), lease)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn queue_move(
+        &self,
+        id: QueueId,
+        from: QueueName,
+        to: QueueName,
+    ) -> Result<(), StorageError> {
+        let lease = lease_millis(self);
+        self.queue_tx(|tx, refs| {
+            let Some(mut rec) = remove_tx(tx, refs, from, id)? else {
+                return Err(StorageError::Conflict(not_in_queue(from, id)));
+            };
+            rec.queue = to;
+            insert_tx(tx, refs, &rec, self.node(), lease)
+        })
+    }
+
+    pub(crate) fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
+        self.queue_tx(|tx, refs| {
+            if remove_tx(tx, refs, queue, id)?.is_none() {
+                return Err(StorageError::NotFound(format!(
+                    "queue record {id} in the {queue} queue"
+                )));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The number of records in `queue`.
+fn count_queue(c: &mut impl GenericClient, queue: QueueName) -> Result<usize, StorageError> {
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM queue WHERE queue = $1",
+            &[&queue.as_str()],
+        )
+        .map_err(pg_error)?
+        .get(0);
+    Ok(usize::try_from(n).unwrap_or(0))
+}

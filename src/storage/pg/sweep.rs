@@ -1,0 +1,205 @@
+//! The start-up sweep for PostgreSQL: the embedded backend's repairs (see
+//! `storage::sled::sweep` and `Durability::sweep`), made safe to run while other nodes are
+//! running, since every node runs it when it starts.
+//!
+//! - Every body file present now is synced first, as with sled.
+//! - A queue record (outside the bad queue) whose body is missing or short goes to the bad
+//!   queue with the reason, in a transaction that finds it still there (another node may
+//!   have delivered it meanwhile). Bodies are durable before a record naming them is
+//!   inserted, so a record another node is writing is never taken for damaged.
+//! - A folder message whose body is missing or short gets the keyword
+//!   [`DAMAGED_KEYWORD`] (through `store_flags`, so its modseq moves and other nodes hear).
+//! - Reference counts are recounted from the records (queue rows and messages) in one
+//!   transaction holding `blobrefs` in SHARE ROW EXCLUSIVE mode: every writer changes
+//!   `blobrefs` in the transaction that adds or removes a record, so while the sweep holds
+//!   the lock no record holding a body appears or goes, and a writer that was on its way
+//!   applies its change to the corrected count afterwards.
+//! - A body file with no `blobrefs` row, older than the grace period, is removed under the
+//!   blob's advisory lock ([`blobrefs::collect`]), ordered against a count going 0 → 1 on
+//!   any node.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::blobrefs;
+use super::pool::pg_error;
+use super::PgStore;
+use crate::storage::sweep::{visit_blob_dirs, BodyFault};
+use crate::storage::{
+    BlobId, FlagMode, Flags, QueueName, QueueRecord, StorageError, SweepReport, DAMAGED_KEYWORD,
+};
+
+fn blob_of(bytes: &[u8], what: &str) -> Result<BlobId, StorageError> {
+    bytes
+        .try_into()
+        .map(BlobId)
+        .map_err(|_| StorageError::Encoding(format!("{what}: blob id is not 32 bytes")))
+}
+
+impl PgStore {
+    fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
+        for queue in QueueName::ALL {
+            if queue == QueueName::Bad {
+                continue; // nothing is delivered from there
+            }
+            for rec in self.queue_list(queue)? {
+                let Some(fault) = BodyFault::check(self.blobs(), &rec.blob, rec.size)? else {
+                    continue;
+                };
+                let reason = fault.describe(&rec.blob, rec.size);
+                let bad = QueueRecord {
+                    queue: QueueName::Bad,
+                    last_error: Some(reason.clone()),
+                    ..rec.clone()
+                };
+                match self.queue_replace(queue, rec.id, &[bad]) {
+                    Ok(()) => {}
+                    // Gone or moved by another node since the listing: not ours to repair.
+                    Err(StorageError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+                tracing::error!(
+                    id = %format!("{:016X}", rec.id),
+                    %queue,
+                    "queue record moved to the bad queue: {reason}"
+                );
+                report.queue_records_damaged += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn sweep_messages(&self, report: &mut SweepReport) -> Result<(), StorageError> {
+        let rows = self.pool().with(|c| {
+            c.query(
+                "SELECT folder, uid, blob, size FROM messages m
+                 WHERE NOT EXISTS (SELECT 1 FROM unnest(m.keywords) k WHERE lower(k) = lower($1))
+                 ORDER BY folder, uid",
+                &[&DAMAGED_KEYWORD],
+            )
+            .map_err(pg_error)
+        })?;
+        let flag = Flags {
+            system: 0,
+            keywords: vec![DAMAGED_KEYWORD.to_string()],
+        };
+        for row in rows {
+            let (folder, uid, size): (i64, i64, i64) = (row.get(0), row.get(1), row.get(3));
+            let blob = blob_of(row.get(2), "message")?;
+            let size = u64::try_from(size).unwrap_or(0);
+            let Some(fault) = BodyFault::check(self.blobs(), &blob, size)? else {
+                continue;
+            };
+            let (Ok(folder), Ok(uid)) = (u64::try_from(folder), u32::try_from(uid)) else {
+                return Err(StorageError::Encoding(format!(
+                    "message row: folder {folder} uid {uid} out of range"
+                )));
+            };
+            let reason = fault.describe(&blob, size);
+            let done = self.store_flags(folder, &[uid], FlagMode::Add, &flag, None)?;
+            if !done.changed.iter().any(|c| c.0 == uid) {
+                continue; // expunged, or flagged by another node's sweep, meanwhile
+            }
+            tracing::error!(
+                folder,
+                uid,
+                "message kept and flagged {DAMAGED_KEYWORD}: {reason}"
+            );
+            report.messages_damaged += 1;
+        }
+        Ok(())
+    }
+
+    /// Sets every blob's reference count to the number of records holding it, in one
+    /// transaction that keeps every other writer of counts waiting.
+    fn rebuild_refcounts(&self, report: &mut SweepReport) -> Result<(), StorageError> {
+        report.refcounts_fixed += self.pool().tx(|tx| {
+            tx.batch_execute("LOCK TABLE blobrefs IN SHARE ROW EXCLUSIVE MODE")
+                .map_err(pg_error)?;
+            // Read after the lock: the statement's snapshot sees every writer that got in
+            // before it.
+            let wrong = tx
+                .query(
+                    "WITH held AS (
+                         SELECT blob, count(*) AS n
+                         FROM (SELECT blob FROM queue UNION ALL SELECT blob FROM messages) h
+                         GROUP BY blob)
+                     SELECT coalesce(h.blob, b.blob), coalesce(b.refcount, 0), coalesce(h.n, 0)
+                     FROM held h FULL JOIN blobrefs b ON b.blob = h.blob
+                     WHERE coalesce(b.refcount, 0) <> coalesce(h.n, 0)",
+                    &[],
+                )
+                .map_err(pg_error)?;
+            for row in &wrong {
+                let blob = blob_of(row.get(0), "blob count")?;
+                let (counted, holders): (i64, i64) = (row.get(1), row.get(2));
+                tracing::warn!(%blob, counted, holders, "blob reference count corrected");
+                if holders == 0 {
+                    tx.execute("DELETE FROM blobrefs WHERE blob = $1", &[&&blob.0[..]])
+                } else {
+                    tx.execute(
+                        "INSERT INTO blobrefs (blob, refcount) VALUES ($1, $2)
+                         ON CONFLICT (blob) DO UPDATE SET refcount = EXCLUDED.refcount",
+                        &[&&blob.0[..], &holders],
+                    )
+                }
+                .map_err(pg_error)?;
+            }
+            Ok(wrong.len())
+        })?;
+        Ok(())
+    }
+
+    /// The blobs with a count whose id starts with `first` (one index range per blob
+    /// directory).
+    fn counted_with_prefix(&self, first: u8) -> Result<HashSet<BlobId>, StorageError> {
+        let from = vec![first];
+        let rows = self.pool().with(|c| {
+            match first.checked_add(1) {
+                Some(next) => c.query(
+                    "SELECT blob FROM blobrefs WHERE blob >= $1 AND blob < $2",
+                    &[&from, &vec![next]],
+                ),
+                None => c.query("SELECT blob FROM blobrefs WHERE blob >= $1", &[&from]),
+            }
+            .map_err(pg_error)
+        })?;
+        rows.iter()
+            .map(|row| blob_of(row.get(0), "blob count"))
+            .collect()
+    }
+
+    /// Removes body files no count references, once older than `grace`.
+    fn sweep_orphans(&self, grace: Duration, report: &mut SweepReport) -> Result<(), StorageError> {
+        visit_blob_dirs(self.blobs(), |first, files| {
+            let counted = self.counted_with_prefix(first)?;
+            for (blob, age) in files {
+                if counted.contains(blob) {
+                    continue;
+                }
+                if *age < grace {
+                    report.orphans_kept += 1;
+                    continue;
+                }
+                // Re-checks the count under the blob's advisory lock and respects pins.
+                blobrefs::collect(self.pool(), self.blobs(), &[*blob]);
+                if !self.blobs().exists(blob) {
+                    tracing::info!(%blob, "unreferenced body file removed");
+                    report.orphans_removed += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn sweep(&self, grace: Duration) -> Result<SweepReport, StorageError> {
+        let mut report = SweepReport::default();
+        self.blobs().sync_all()?;
+        self.sweep_queues(&mut report)?;
+        self.sweep_messages(&mut report)?;
+        self.rebuild_refcounts(&mut report)?;
+        self.sweep_orphans(grace, &mut report)?;
+        self.commit()?;
+        Ok(report)
+    }
+}
