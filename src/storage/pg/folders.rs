@@ -17,6 +17,7 @@ use postgres::{GenericClient, Row, Transaction};
 
 use super::blobrefs::RefDelta;
 use super::pool::pg_error;
+use super::quota::tx_add_usage;
 use super::PgStore;
 use crate::storage::directory::normalize_address;
 use crate::storage::folders::*;
@@ -374,29 +375,8 @@ fn empty_folder(
         .map_err(pg_error)?;
     tx.execute("DELETE FROM urlauth WHERE folder = $1", &[&id])
         .map_err(pg_error)?;
-    release_usage(tx, &state.account, state.size, state.exists)
-}
-
-/// Takes `bytes` and `messages` off `owner`'s usage (never below 0; public folders count
-/// nowhere).
-fn release_usage(
-    tx: &mut Transaction<'_>,
-    owner: &str,
-    bytes: u64,
-    messages: u32,
-) -> Result<(), StorageError> {
-    if owner == PUBLIC_OWNER || (bytes == 0 && messages == 0) {
-        return Ok(());
-    }
-    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-    tx.execute(
-        "UPDATE quota SET storage_used = GREATEST(storage_used - $2, 0),
-             messages_used = GREATEST(messages_used - $3, 0)
-         WHERE account = $1",
-        &[&owner, &bytes, &i64::from(messages)],
-    )
-    .map_err(pg_error)?;
-    Ok(())
+    let bytes = i64::try_from(state.size).unwrap_or(i64::MAX);
+    tx_add_usage(tx, &state.account, -bytes, -i64::from(state.exists))
 }
 
 /// The folders strictly below `name` of `owner`, locked FOR UPDATE, in id order (the order

@@ -378,7 +378,6 @@ impl PgStore {
         let _ = (rule, network, present);
         Err(todo("screen_put_rule"))
     }
-
 }
 
 impl PgStore {
@@ -398,5 +397,4 @@ impl PgStore {
         let _ = on_event;
         Err(todo("watch"))
     }
-
 }
