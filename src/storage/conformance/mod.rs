@@ -25,7 +25,10 @@ pub use folders::{
     folder_create_rename_delete, folder_hierarchy_and_rename_inbox,
     quota_accounting_and_over_quota, subscriptions_round_trip, uid_and_modseq_strictly_increase,
 };
-pub use queue::{blob_references_counted_and_released, queue_put_move_delete_per_queue};
+pub use queue::{
+    blob_references_counted_and_released, queue_put_move_delete_per_queue,
+    sweep_sends_damaged_queue_records_to_bad,
+};
 pub use small::{
     commit_survives_reopen, dkim_round_trip, fetch_sources_round_trip, screening_round_trip,
     tls_policy_round_trip,
@@ -78,6 +81,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("screening_round_trip", screening_round_trip),
     ("tls_policy_round_trip", tls_policy_round_trip),
     ("commit_survives_reopen", commit_survives_reopen),
+    (
+        "sweep_sends_damaged_queue_records_to_bad",
+        sweep_sends_damaged_queue_records_to_bad,
+    ),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.

@@ -29,6 +29,7 @@
 mod acl;
 mod backend;
 mod blobrefs;
+mod changes;
 mod cluster;
 #[cfg(test)]
 mod conformance_tests;
@@ -36,6 +37,7 @@ mod directory;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
+mod messages;
 mod metadata;
 pub(crate) mod pool;
 mod queue;
@@ -48,6 +50,7 @@ mod subscriptions;
 mod sweep;
 mod todo;
 mod urlauth;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -354,6 +357,15 @@ pub mod testing {
     /// Opens the backend on `dir` with its own schema in the test database.
     pub fn open(url: &str, dir: &Path) -> Result<(Store, Writers), StorageError> {
         Store::open_postgres(dir, None, &config(url, &schema_for(dir), "test-node"))
+    }
+
+    /// Opens node `node` of a test cluster: the nodes share `schema` and the bodies in
+    /// `dir/blobs`; each has its own data directory `dir/<node>`.
+    pub fn open_node(url: &str, dir: &Path, schema: &str, node: &str) -> (Store, PostgresConfig) {
+        let cfg = config(url, schema, node);
+        let (store, _) = Store::open_postgres(&dir.join(node), Some(&dir.join("blobs")), &cfg)
+            .unwrap_or_else(|e| panic!("opening node {node}: {e}"));
+        (store, cfg)
     }
 
     /// Drops `schema` and everything in it.

@@ -49,4 +49,5 @@ checks!(
     screening_round_trip,
     tls_policy_round_trip,
     commit_survives_reopen,
+    sweep_sends_damaged_queue_records_to_bad,
 );

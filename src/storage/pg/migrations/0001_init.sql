@@ -158,3 +158,8 @@ CREATE TABLE blobrefs (
 
 -- ---- the smaller stores ---------------------------------------------------------------
 -- (DKIM, fetch, TLS policy and screening tables follow, one section each.)
+
+-- ---- messages -------------------------------------------------------------------------
+-- Every expunge of the folder with a modseq above this is still in `expunged` (QRESYNC,
+-- RFC 7162 §3.2.5.2); older ones were forgotten once more than the kept number piled up.
+ALTER TABLE folders ADD COLUMN vanished_horizon bigint NOT NULL DEFAULT 0;
