@@ -17,7 +17,6 @@ use postgres::{GenericClient, Row, Transaction};
 
 use super::blobrefs::RefDelta;
 use super::pool::pg_error;
-use super::quota::tx_add_usage;
 use super::PgStore;
 use crate::storage::directory::normalize_address;
 use crate::storage::folders::*;
@@ -249,7 +248,7 @@ pub(crate) fn create_path(
         tx.execute(
             "UPDATE folders SET uidvalidity = $2, uidnext = 1, highest_modseq = 1,
                  exists_count = 0, unseen = 0, deleted = 0, size = 0, noselect = false,
-                 recent_from = 1, keywords = '{}', expunged_count = 0,
+                 recent_from = 1, keywords = '{}', expunged_count = 0, vanished_horizon = 0,
                  special_use = COALESCE($3, special_use)
              WHERE id = $1",
             &[&db_id(id)?, &uidvalidity, &special_use],
@@ -375,8 +374,30 @@ fn empty_folder(
         .map_err(pg_error)?;
     tx.execute("DELETE FROM urlauth WHERE folder = $1", &[&id])
         .map_err(pg_error)?;
-    let bytes = i64::try_from(state.size).unwrap_or(i64::MAX);
-    tx_add_usage(tx, &state.account, -bytes, -i64::from(state.exists))
+    release_usage(tx, &state.account, state.size, state.exists)
+}
+
+/// Takes `bytes` and `messages` off `owner`'s usage (never below 0; public folders count
+/// nowhere). Not `quota::tx_add_usage`: the quota module imports the directory's, which
+/// imports this one (account creation makes folders), and module imports stay acyclic.
+fn release_usage(
+    tx: &mut Transaction<'_>,
+    owner: &str,
+    bytes: u64,
+    messages: u32,
+) -> Result<(), StorageError> {
+    if owner == PUBLIC_OWNER || (bytes == 0 && messages == 0) {
+        return Ok(());
+    }
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    tx.execute(
+        "UPDATE quota SET storage_used = GREATEST(storage_used - $2, 0),
+             messages_used = GREATEST(messages_used - $3, 0)
+         WHERE account = $1",
+        &[&owner, &bytes, &i64::from(messages)],
+    )
+    .map_err(pg_error)?;
+    Ok(())
 }
 
 /// The folders strictly below `name` of `owner`, locked FOR UPDATE, in id order (the order
@@ -606,7 +627,8 @@ impl PgStore {
                 tx.execute(
                     "UPDATE folders SET exists_count = 0, unseen = 0, deleted = 0, size = 0,
                          noselect = true, highest_modseq = highest_modseq + 1,
-                         recent_from = uidnext, keywords = '{}', expunged_count = 0
+                         recent_from = uidnext, keywords = '{}', expunged_count = 0,
+                         vanished_horizon = highest_modseq + 1
                      WHERE id = $1",
                     &[&db_id(id)?],
                 )

@@ -56,6 +56,8 @@ pub(crate) fn init_quota(tx: &mut Transaction<'_>, account: &str) -> Result<(), 
 /// write's transaction. A positive change that would take the usage over a limit is
 /// OverQuota, and the caller's transaction should abort (RFC 9208 §4.2). No-op for public
 /// folders (owner "").
+// Called by the message writes; unused until they are written.
+#[allow(dead_code)]
 pub(crate) fn tx_add_usage(
     tx: &mut Transaction<'_>,
     owner: &str,

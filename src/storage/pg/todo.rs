@@ -226,4 +226,3 @@ impl PgStore {
         Err(todo("screen_put_rule"))
     }
 }
-
