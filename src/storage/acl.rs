@@ -62,6 +62,14 @@ pub(crate) fn normalize_identifier(identifier: &str) -> Result<String, StorageEr
     normalize_address(identifier)
 }
 
+/// SETACL's arguments checked before any lookup: the identifier normalised, and the rights
+/// (with an optional "+" or "-") known letters; Invalid otherwise.
+pub(crate) fn check_acl_change(identifier: &str, rights: &str) -> Result<String, StorageError> {
+    let identifier = normalize_identifier(identifier)?;
+    changed_rights("", rights)?;
+    Ok(identifier)
+}
+
 /// SETACL's new rights for an entry that has `current` (normalised; "" when absent):
 /// exactly `change`, or with "+rights" added, or with "-rights" removed (RFC 4314 §3.1).
 /// Normalised; "" means the entry goes.

@@ -262,6 +262,19 @@ pub(crate) fn check_rename(old: &str, new: &str) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// RENAME INBOX's arguments checked: the owner (normalised) and the new folder's name
+/// (canonical, not INBOX itself).
+pub(crate) fn rename_inbox_args(account: &str, to: &str) -> Result<(String, String), StorageError> {
+    let owner = normalize_owner(account)?;
+    let to = canonical_name(to)?;
+    if to == "INBOX" {
+        return Err(StorageError::Invalid(
+            "INBOX cannot be renamed to itself".into(),
+        ));
+    }
+    Ok((owner, to))
+}
+
 /// The new name of `name` (the renamed folder `old` itself or one below it) when `old`
 /// becomes `new`.
 pub(crate) fn renamed(name: &str, old: &str, new: &str) -> String {

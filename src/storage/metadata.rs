@@ -16,12 +16,15 @@ pub(crate) fn is_private(name: &str) -> bool {
     name == "/private" || name.starts_with("/private/")
 }
 
-/// Checks an entry name: below `/private/` or `/shared/` (RFC 5464 §3.2).
-pub(crate) fn check_entry_name(name: &str) -> Result<(), StorageError> {
-    if !(is_private(name) || name.starts_with("/shared/")) || name.len() < 9 {
-        return Err(StorageError::Invalid(format!(
-            "invalid metadata entry {name:?}"
-        )));
+/// Checks the entry names of SETMETADATA's changes: each below `/private/` or `/shared/`
+/// (RFC 5464 §3.2).
+pub(crate) fn check_entry_names(changes: &[(String, Option<Vec<u8>>)]) -> Result<(), StorageError> {
+    for (name, _) in changes {
+        if !(is_private(name) || name.starts_with("/shared/")) || name.len() < 9 {
+            return Err(StorageError::Invalid(format!(
+                "invalid metadata entry {name:?}"
+            )));
+        }
     }
     Ok(())
 }

@@ -76,9 +76,7 @@ impl PgStore {
         identifier: &str,
         rights: &str,
     ) -> Result<(), StorageError> {
-        let identifier = normalize_identifier(identifier)?;
-        // An unknown right is Invalid whatever the entry holds.
-        changed_rights("", rights)?;
+        let identifier = check_acl_change(identifier, rights)?;
         self.pool().tx(|tx| {
             let state = load_state(tx, folder, "FOR UPDATE")?;
             let wanted = changed_rights(&entry(tx, folder, &identifier)?, rights)?;

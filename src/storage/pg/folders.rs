@@ -248,7 +248,7 @@ pub(crate) fn create_path(
         tx.execute(
             "UPDATE folders SET uidvalidity = $2, uidnext = 1, highest_modseq = 1,
                  exists_count = 0, unseen = 0, deleted = 0, size = 0, noselect = false,
-                 recent_from = 1, keywords = '{}', expunged_count = 0,
+                 recent_from = 1, keywords = '{}', expunged_count = 0, vanished_horizon = 0,
                  special_use = COALESCE($3, special_use)
              WHERE id = $1",
             &[&db_id(id)?, &uidvalidity, &special_use],
@@ -378,7 +378,8 @@ fn empty_folder(
 }
 
 /// Takes `bytes` and `messages` off `owner`'s usage (never below 0; public folders count
-/// nowhere).
+/// nowhere). Not `quota::tx_add_usage`: the quota module imports the directory's, which
+/// imports this one (account creation makes folders), and module imports stay acyclic.
 fn release_usage(
     tx: &mut Transaction<'_>,
     owner: &str,
@@ -481,13 +482,7 @@ impl PgStore {
     }
 
     pub(crate) fn rename_inbox(&self, account: &str, to: &str) -> Result<FolderId, StorageError> {
-        let owner = normalize_owner(account)?;
-        let to = canonical_name(to)?;
-        if to == "INBOX" {
-            return Err(StorageError::Invalid(
-                "INBOX cannot be renamed to itself".into(),
-            ));
-        }
+        let (owner, to) = rename_inbox_args(account, to)?;
         self.pool().tx(|tx| {
             let inbox = lookup(tx, &owner, "INBOX", "FOR UPDATE")?
                 .ok_or_else(|| StorageError::NotFound(format!("folder INBOX of {owner}")))?;
@@ -632,7 +627,8 @@ impl PgStore {
                 tx.execute(
                     "UPDATE folders SET exists_count = 0, unseen = 0, deleted = 0, size = 0,
                          noselect = true, highest_modseq = highest_modseq + 1,
-                         recent_from = uidnext, keywords = '{}', expunged_count = 0
+                         recent_from = uidnext, keywords = '{}', expunged_count = 0,
+                         vanished_horizon = highest_modseq + 1
                      WHERE id = $1",
                     &[&db_id(id)?],
                 )

@@ -316,6 +316,11 @@ fn delete_with_children_leaves_a_noselect_placeholder() {
     );
     assert_eq!(placeholder.uidvalidity, before.uidvalidity);
     assert!(placeholder.highest_modseq > before.highest_modseq);
+    // Every expunge before the placeholder is forgotten (QRESYNC answers another way).
+    assert_eq!(
+        s.vanished_horizon(parent).unwrap(),
+        placeholder.highest_modseq
+    );
     assert_eq!(usage(s, BOB), (10, 1));
     assert_eq!(s.blob_refcount(&body).unwrap(), 0);
     assert!(s
@@ -336,6 +341,7 @@ fn delete_with_children_leaves_a_noselect_placeholder() {
     assert!(!revived.noselect);
     assert!(revived.uidvalidity > before.uidvalidity);
     assert_eq!((revived.uidnext, revived.highest_modseq), (1, 1));
+    assert_eq!(s.vanished_horizon(parent).unwrap(), 0);
 
     // Without children a folder goes, with its ACL.
     s.delete_folder(child).unwrap();

@@ -49,9 +49,7 @@ impl PgStore {
         user: &str,
         changes: &[(String, Option<Vec<u8>>)],
     ) -> Result<(), StorageError> {
-        for (name, _) in changes {
-            check_entry_name(name)?;
-        }
+        check_entry_names(changes)?;
         let folder = folder_of(on)?;
         let me = user.to_ascii_lowercase();
         self.pool().tx(|tx| {

@@ -129,9 +129,7 @@ impl SledStore {
         identifier: &str,
         rights: &str,
     ) -> Result<(), StorageError> {
-        let identifier = normalize_identifier(identifier)?;
-        // Checked before the transaction: an unknown right is Invalid whatever the entry.
-        changed_rights("", rights)?;
+        let identifier = check_acl_change(identifier, rights)?;
         self.transact(|tx| {
             super::folder_record::tx_load_folder(tx, folder)?;
             let old = tx_acl(tx, folder)?;

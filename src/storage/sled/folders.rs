@@ -338,13 +338,7 @@ impl SledStore {
     }
 
     pub(crate) fn rename_inbox(&self, account: &str, to: &str) -> Result<FolderId, StorageError> {
-        let owner = normalize_owner(account)?;
-        let to = canonical_name(to)?;
-        if to == "INBOX" {
-            return Err(StorageError::Invalid(
-                "INBOX cannot be renamed to itself".into(),
-            ));
-        }
+        let (owner, to) = rename_inbox_args(account, to)?;
         let _admin = self.admin_lock();
         let inbox = self
             .folder_id(&owner, "INBOX")?

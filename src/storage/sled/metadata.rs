@@ -105,9 +105,7 @@ impl SledStore {
         user: &str,
         changes: &[(String, Option<Vec<u8>>)],
     ) -> Result<(), StorageError> {
-        for (name, _) in changes {
-            check_entry_name(name)?;
-        }
+        check_entry_names(changes)?;
         self.transact(|tx| {
             if let MetadataOwner::Folder(id) = on {
                 tx_load_folder(tx, id)?;
