@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ferrymail::admin::console::{run_repl, SocketTarget};
 use ferrymail::admin::control::client_request;
+use ferrymail::admin::storage_cmd::USAGE as STORAGE_USAGE;
 use ferrymail::config::Config;
 
 const USAGE: &str = "\
@@ -49,8 +50,14 @@ fn main() -> ExitCode {
             console(config_path)
         }
         "bench" => bench(&args[1..]),
+        "storage" => storage(config_path, &args[1..]),
+        "help" if args.len() == 1 => {
+            println!("{}", ferrymail::admin::help_text(None));
+            println!("\ncommands of the binary (not of the console):\n{STORAGE_USAGE}");
+            ExitCode::SUCCESS
+        }
         "-h" | "--help" => {
-            println!("{USAGE}");
+            println!("{USAGE}\n{STORAGE_USAGE}");
             ExitCode::SUCCESS
         }
         "-V" | "--version" => {
@@ -241,6 +248,21 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `ferrymail storage migrate …` / `ferrymail storage check`: exit status 0 when all is in
+/// order, 1 on an error, 2 when the command ran and found a mismatch or a problem.
+fn storage(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let running = ferrymail::server::is_running(&config.data_dir);
+    match ferrymail::admin::storage_cmd::run(&config, words, running) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
         Err(e) => fail(&e),
     }
 }

@@ -24,6 +24,7 @@ mod fetch_tests;
 mod parse;
 pub mod screen;
 pub mod socket;
+pub mod storage_cmd;
 #[cfg(test)]
 mod tests;
 mod words;

@@ -25,9 +25,10 @@
 //! EMAILID from the blob id (the content's sha256), THREADID from the message's headers (see
 //! `protocols::imap::objectid`), so every record, however old, has them.
 //!
-//! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not index
-//! values. Public folders belong to the empty owner [`PUBLIC_OWNER`], and count against no
-//! quota.
+//! In the embedded backend, DKIM private keys are files,
+//! `data_dir/dkim/<domain>/<selector>.pem` (0600), not index values; the PostgreSQL backend
+//! keeps them, and the key `secret.key` holds, in the database that every node shares.
+//! Public folders belong to the empty owner [`PUBLIC_OWNER`], and count against no quota.
 //!
 //! # Invariants (every backend)
 //!
@@ -64,16 +65,21 @@
 
 mod acl;
 mod blobs;
+pub mod check;
 mod commit;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod conformance;
 mod directory;
 mod dkim;
+mod dump;
 mod envelope;
 mod fetch;
 mod folders;
 mod messages;
 mod metadata;
+pub mod migrate;
+#[cfg(test)]
+mod migrate_tests;
 mod pg;
 mod queue;
 mod quota;

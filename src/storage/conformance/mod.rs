@@ -31,9 +31,12 @@ pub use queue::{
     blob_references_counted_and_released, queue_put_move_delete_per_queue,
     sweep_sends_damaged_queue_records_to_bad,
 };
+// Fixtures the PostgreSQL backend's own tests share.
+#[cfg(test)]
+pub(crate) use small::{bob_source, fetched_message, tls_results};
 pub use small::{
-    commit_survives_reopen, dkim_round_trip, fetch_sources_round_trip, screening_round_trip,
-    tls_policy_round_trip,
+    commit_survives_reopen, dkim_round_trip, fetch_accept_exactly_once, fetch_sources_round_trip,
+    screening_round_trip, tls_policy_round_trip,
 };
 
 /// Opens the backend under test on a data directory (creating what it needs there). Called
@@ -84,6 +87,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
     ("dkim_round_trip", dkim_round_trip),
     ("fetch_sources_round_trip", fetch_sources_round_trip),
+    ("fetch_accept_exactly_once", fetch_accept_exactly_once),
     ("screening_round_trip", screening_round_trip),
     ("tls_policy_round_trip", tls_policy_round_trip),
     ("commit_survives_reopen", commit_survives_reopen),

@@ -1,6 +1,6 @@
 //! The storage traits implemented for [`PgStore`]: each method is the inherent method of the
 //! same name in the file of its concern (`directory.rs`, `folders.rs`, `catalog.rs`,
-//! `queue.rs`, `small.rs`, …), as the sled backend does.
+//! `queue.rs`, `dkim.rs`, `fetch.rs`, …), as the sled backend does.
 
 use std::collections::HashSet;
 use std::net::IpAddr;

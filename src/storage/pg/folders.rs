@@ -699,6 +699,9 @@ impl PgStore {
             ] {
                 tx.execute(sql, &[&address]).map_err(pg_error)?;
             }
+            // Its fetch sources (as the embedded backend drops them), in the same
+            // transaction: the account and its sources go together.
+            super::fetch::drop_sources_tx(self, tx, &address)?;
             tx.execute(
                 "SELECT pg_notify($1, $2)",
                 &[
@@ -710,17 +713,6 @@ impl PgStore {
             refs.apply(tx, self.blobs())
         })?;
         self.collect_after_commit(&zeroed);
-        // Its fetch sources, as the embedded backend does, after the account is gone: a
-        // failure here leaves sources whose owner no longer exists (they deliver nowhere),
-        // not an account half deleted, so it is logged rather than reported.
-        let sources = self.fetch_sources().and_then(|all| {
-            all.into_iter()
-                .filter(|s| s.owner.name().eq_ignore_ascii_case(&address))
-                .try_for_each(|s| self.fetch_del_source(s.id).map(drop))
-        });
-        if let Err(e) = sources {
-            tracing::warn!(account = %address, error = %e, "cannot remove the fetch sources of a deleted account");
-        }
         Ok(())
     }
 }

@@ -35,9 +35,12 @@ mod cluster;
 mod conformance_tests;
 mod directory;
 mod directory_helpers;
+mod dkim;
+mod fetch;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
+pub(crate) mod import;
 mod messages;
 mod metadata;
 pub(crate) mod pool;
@@ -46,10 +49,14 @@ mod queue;
 mod queue_tests;
 mod quota;
 pub(crate) mod schema;
+mod screen;
 mod sender_rights;
+mod settings;
+#[cfg(test)]
+mod small_tests;
 mod subscriptions;
 mod sweep;
-mod todo;
+mod tlspolicy;
 mod urlauth;
 mod watch;
 
@@ -225,11 +232,6 @@ impl PgStore {
         self.inner.poll_interval
     }
 
-    /// The schema the tables live in.
-    pub(crate) fn schema(&self) -> &str {
-        &self.inner.schema
-    }
-
     /// The LISTEN/NOTIFY channel for `kind` ("folders", "settings"): named after the schema,
     /// since channels are per database and several schemas may share one.
     pub(crate) fn channel(&self, kind: &str) -> String {
@@ -290,7 +292,7 @@ impl PgStore {
         self.inner.committer.queue().inject_sync_errors(rounds);
     }
 
-    /// The slot of the key that seals fetch passwords (see `small.rs`).
+    /// The slot of the key that seals fetch passwords (see `fetch.rs`).
     pub(crate) fn secret_key_slot(&self) -> &Mutex<Option<Arc<SecretKey>>> {
         &self.inner.secret_key
     }

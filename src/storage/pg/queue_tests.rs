@@ -498,7 +498,6 @@ fn sweep_recounts_references_and_removes_old_orphans() {
 /// A folder message whose body was lost keeps its row and gets `$Damaged`, once. The rows
 /// are written as a crash would leave them; the flag goes through the message writes.
 #[test]
-#[ignore = "needs the PostgreSQL message writes (store_flags), not merged yet"]
 fn sweep_flags_messages_with_lost_bodies() {
     let Some(cl) = Cluster::new("sweep_flags_messages_with_lost_bodies") else {
         return;

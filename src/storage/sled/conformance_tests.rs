@@ -47,6 +47,7 @@ checks!(
     blob_references_counted_and_released,
     dkim_round_trip,
     fetch_sources_round_trip,
+    fetch_accept_exactly_once,
     screening_round_trip,
     tls_policy_round_trip,
     commit_survives_reopen,

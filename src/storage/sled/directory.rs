@@ -16,8 +16,8 @@ use crate::storage::directory::*;
 use crate::storage::folders::DEFAULT_FOLDERS;
 
 #[derive(Serialize, Deserialize)]
-struct DomainRecord {
-    created: u64,
+pub(crate) struct DomainRecord {
+    pub(crate) created: u64,
 }
 
 /// Recipient resolution reads the trees directly.

@@ -34,7 +34,7 @@ use crate::storage::folders::FolderId;
 /// Stored value of `v1/metadata`: (user, entry name) → value; user is "" for `/shared`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct MetadataRecord {
-    entries: BTreeMap<(String, String), Vec<u8>>,
+    pub(crate) entries: BTreeMap<(String, String), Vec<u8>>,
 }
 
 /// The record key holding `name` for `user`.

@@ -69,6 +69,7 @@ mod commit_tests;
 mod conformance_tests;
 mod directory;
 mod dkim;
+mod export;
 mod fetch;
 mod folder_record;
 mod folders;

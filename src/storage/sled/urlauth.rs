@@ -28,7 +28,7 @@ use crate::storage::urlauth::KEY_LEN;
 /// Stored value of `v1/urlauth`: user (lower-case) → access key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct KeyRecord {
-    keys: BTreeMap<String, Vec<u8>>,
+    pub(crate) keys: BTreeMap<String, Vec<u8>>,
 }
 
 impl SledStore {

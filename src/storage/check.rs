@@ -1,0 +1,138 @@
+//! `ferrymail storage check`: a read-only consistency check of any backend, through the
+//! storage traits. Every message and queue record must have its body file with the recorded
+//! size; every reference count must equal a recount of the records holding the blob; body
+//! files nothing references (orphans) are listed. The start-up sweep repairs what this
+//! finds; this only reports, so it may run beside a running server (a write landing during
+//! the check can then show as a passing difference).
+
+use std::collections::BTreeMap;
+
+use super::sweep::visit_blob_dirs;
+use super::{BlobId, StorageError, Store, PUBLIC_OWNER};
+use crate::storage::QueueName;
+
+/// What [`check`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub folders: u64,
+    pub messages: u64,
+    pub queue_records: u64,
+    /// Distinct bodies referenced.
+    pub bodies: u64,
+    /// Records whose body file is missing: (record, blob).
+    pub missing: Vec<(String, BlobId)>,
+    /// Records whose body file has another size: (record, blob, recorded, on disk).
+    pub wrong_size: Vec<(String, BlobId, u64, u64)>,
+    /// Reference counts that differ from the recount: (blob, stored, recounted).
+    pub wrong_refcount: Vec<(BlobId, u64, u64)>,
+    /// Body files no record references (the start-up sweep removes them).
+    pub orphans: Vec<BlobId>,
+}
+
+impl CheckReport {
+    /// Whether anything is wrong (orphans only waste space and are not counted).
+    pub fn ok(&self) -> bool {
+        self.missing.is_empty() && self.wrong_size.is_empty() && self.wrong_refcount.is_empty()
+    }
+
+    /// The report as text: the problems, one per line, then a summary line.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        for (rec, blob) in &self.missing {
+            out.push(format!("missing body: {rec}: {blob}"));
+        }
+        for (rec, blob, want, have) in &self.wrong_size {
+            out.push(format!(
+                "wrong body size: {rec}: {blob} is {have} bytes, recorded {want}"
+            ));
+        }
+        for (blob, stored, counted) in &self.wrong_refcount {
+            out.push(format!(
+                "wrong reference count: {blob} stored {stored}, records holding it {counted}"
+            ));
+        }
+        for blob in &self.orphans {
+            out.push(format!("orphan body file (no reference): {blob}"));
+        }
+        out.push(format!(
+            "{}: {} folders, {} messages, {} queue records, {} bodies; {} missing, {} wrong \
+             size, {} wrong reference counts, {} orphan files",
+            if self.ok() { "OK" } else { "PROBLEMS" },
+            self.folders,
+            self.messages,
+            self.queue_records,
+            self.bodies,
+            self.missing.len(),
+            self.wrong_size.len(),
+            self.wrong_refcount.len(),
+            self.orphans.len()
+        ));
+        out.join("\n")
+    }
+}
+
+/// Checks `store` (see the module notes).
+pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
+    let mut report = CheckReport::default();
+    // blob → (records holding it, a record naming it and its recorded size).
+    let mut held: BTreeMap<BlobId, (u64, String, u64)> = BTreeMap::new();
+    let mut note = |blob: BlobId, what: String, size: u64| {
+        held.entry(blob).or_insert((0, what, size)).0 += 1;
+    };
+    let mut owners: Vec<String> = store
+        .list_accounts()?
+        .into_iter()
+        .map(|a| a.address)
+        .collect();
+    owners.push(PUBLIC_OWNER.to_string());
+    for owner in &owners {
+        for f in store.list_folders(owner)? {
+            report.folders += 1;
+            for m in store.list_messages(f.id)? {
+                report.messages += 1;
+                let what = format!("message {} of folder {:?} of {owner:?}", m.uid, f.name);
+                note(m.blob, what, m.size);
+            }
+        }
+    }
+    for q in QueueName::ALL {
+        for r in store.queue_list(q)? {
+            report.queue_records += 1;
+            note(
+                r.blob,
+                format!("queue {} record {}", q.as_str(), r.id),
+                r.size,
+            );
+        }
+    }
+    report.bodies = held.len() as u64;
+    let blobs = store.blobs();
+    for (blob, (count, what, size)) in &held {
+        match std::fs::metadata(blobs.path(blob)) {
+            Ok(meta) if meta.len() == *size => {}
+            Ok(meta) => report
+                .wrong_size
+                .push((what.clone(), *blob, *size, meta.len())),
+            Err(_) => report.missing.push((what.clone(), *blob)),
+        }
+        let stored = store.blob_refcount(blob)?;
+        if stored != *count {
+            report.wrong_refcount.push((*blob, stored, *count));
+        }
+    }
+    visit_blob_dirs(blobs, |_, files| {
+        for (blob, _) in files {
+            if held.contains_key(blob) {
+                continue;
+            }
+            report.orphans.push(*blob);
+            let stored = store.blob_refcount(blob)?;
+            if stored != 0 {
+                report.wrong_refcount.push((*blob, stored, 0));
+            }
+        }
+        Ok(())
+    })?;
+    report.orphans.sort();
+    Ok(report)
+}

@@ -1,0 +1,164 @@
+//! What `storage migrate` carries from one backend to another that the storage traits do
+//! not give: the raw parts of the directory (creation times, password hashes), a folder's
+//! hidden state (its name key, \Recent watermark, expunge history), metadata and URLAUTH
+//! keys of every user, reference counts and the id counters. The embedded backend fills
+//! these in (`sled::export`), the PostgreSQL backend writes them (`pg::import`); everything
+//! else travels as the traits' own types ([`MessageRecord`], [`QueueRecord`], …).
+
+use super::{BlobId, FolderId, FolderState, Quota, SenderRights};
+
+/// One account as stored: the password hash travels as it is (argon2id PHC string).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AccountDump {
+    pub(crate) address: String,
+    pub(crate) hash: String,
+    pub(crate) admin: bool,
+    pub(crate) created: u64,
+}
+
+/// One METADATA entry (RFC 5464): `folder` 0 is the server; `owner` is "" for `/shared`
+/// entries and the user for `/private` ones.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct MetadataDump {
+    pub(crate) folder: FolderId,
+    pub(crate) owner: String,
+    pub(crate) name: String,
+    pub(crate) value: Vec<u8>,
+}
+
+/// Everything that is not a folder, a message or a queue record.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DirectoryDump {
+    /// (domain, created).
+    pub(crate) domains: Vec<(String, u64)>,
+    pub(crate) accounts: Vec<AccountDump>,
+    /// (alias, targets in order).
+    pub(crate) aliases: Vec<(String, Vec<String>)>,
+    /// Accounts with limits or usage.
+    pub(crate) quotas: Vec<(String, Quota)>,
+    pub(crate) sender_rights: Vec<(String, SenderRights)>,
+    /// (account, name) of every subscription.
+    pub(crate) subscriptions: Vec<(String, String)>,
+    /// The server's entries (folder 0).
+    pub(crate) server_metadata: Vec<MetadataDump>,
+}
+
+/// A folder with what its state does not show.
+#[derive(Clone, Debug)]
+pub(crate) struct FolderDump {
+    pub(crate) state: FolderState,
+    /// The unique name key (INBOX uppercased).
+    pub(crate) name_key: String,
+    /// The \Recent watermark: messages with uid >= it are recent for the next claimer.
+    pub(crate) recent_from: u32,
+    /// Keywords ever used, in order of first use.
+    pub(crate) keywords: Vec<String>,
+    pub(crate) vanished_horizon: u64,
+}
+
+/// A folder's dependent rows, besides its messages.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FolderExtras {
+    /// (uid, modseq of the expunge), by uid.
+    pub(crate) expunged: Vec<(u32, u64)>,
+    /// (identifier, rights).
+    pub(crate) acl: Vec<(String, String)>,
+    pub(crate) metadata: Vec<MetadataDump>,
+    /// (user, URLAUTH access key).
+    pub(crate) urlauth: Vec<(String, Vec<u8>)>,
+}
+
+/// The counters a copy must continue from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    /// The last UIDVALIDITY handed out.
+    pub(crate) uidvalidity: u32,
+    /// Above every folder id and queue id handed out so far.
+    pub(crate) id_watermark: u64,
+}
+
+/// A reference count as stored.
+pub(crate) type RefCount = (BlobId, u64);
+
+/// A checksum both sides of a migration compute the same way over what they hold: a
+/// folder's state and its messages (uid, modseq, flags, blob), or a queue's records. Every
+/// field is length-prefixed, so no two different sequences hash alike by concatenation.
+pub(crate) struct Checksum {
+    hasher: sha2::Sha256,
+    /// Items (messages, records) hashed.
+    pub(crate) count: u64,
+}
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Checksum {
+            hasher: sha2::Digest::new(),
+            count: 0,
+        }
+    }
+}
+
+impl Checksum {
+    fn field(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.hasher, (bytes.len() as u64).to_be_bytes());
+        sha2::Digest::update(&mut self.hasher, bytes);
+    }
+
+    /// A folder's state and hidden counters (not an item).
+    pub(crate) fn folder(&mut self, f: &FolderDump) {
+        let s = &f.state;
+        self.field(s.account.as_bytes());
+        self.field(s.name.as_bytes());
+        self.field(f.name_key.as_bytes());
+        self.field(s.special_use.as_deref().unwrap_or("").as_bytes());
+        for n in [
+            u64::from(s.uidvalidity),
+            u64::from(s.uidnext),
+            s.highest_modseq,
+            u64::from(s.exists),
+            u64::from(s.unseen),
+            u64::from(s.deleted),
+            s.size,
+            u64::from(s.subscribed),
+            u64::from(s.noselect),
+            u64::from(f.recent_from),
+            f.vanished_horizon,
+        ] {
+            self.field(&n.to_be_bytes());
+        }
+        for k in &f.keywords {
+            self.field(k.as_bytes());
+        }
+    }
+
+    /// One message.
+    pub(crate) fn message(
+        &mut self,
+        uid: u32,
+        modseq: u64,
+        system: u8,
+        keywords: &[String],
+        blob: &BlobId,
+    ) {
+        self.count += 1;
+        self.field(&uid.to_be_bytes());
+        self.field(&modseq.to_be_bytes());
+        self.field(&[system]);
+        self.field(&(keywords.len() as u64).to_be_bytes());
+        for k in keywords {
+            self.field(k.as_bytes());
+        }
+        self.field(&blob.0);
+    }
+
+    /// One record, as its encoded bytes.
+    pub(crate) fn record(&mut self, bytes: &[u8]) {
+        self.count += 1;
+        self.field(bytes);
+    }
+
+    /// (items, hex digest).
+    pub(crate) fn finish(self) -> (u64, String) {
+        (self.count, hex::encode(sha2::Digest::finalize(self.hasher)))
+    }
+}

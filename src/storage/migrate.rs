@@ -1,0 +1,396 @@
+//! `ferrymail storage migrate`: copies the embedded backend's data directory into a
+//! PostgreSQL database, resumably, and verifies the copy.
+//!
+//! The source is read through the storage traits where they give everything (messages, ACLs,
+//! queue records, aliases, quotas, sender rights) and through `sled::export` where they do
+//! not (see `storage::dump`); the target is written by `pg::import`, batch by batch, each
+//! batch in one transaction with its progress entry. The order: bodies (only when they move
+//! to another directory), directory, folders with their messages, queues, reference counts,
+//! counters. Run again after an interruption, the copy continues after the last batch
+//! committed. At the end both sides are compared: row counts per table, a checksum per
+//! folder (its state, and uid, modseq, flags and blob of every message) and per queue.
+//!
+//! The server must not run on the data directory meanwhile (the caller checks its console
+//! socket): the copy is of a directory nothing changes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::dump::{Checksum, FolderDump};
+use super::pg::import::{self, DONE};
+use super::pg::PgStore;
+use super::sled::SledStore;
+use super::traits::{Folders, Queue};
+use super::{BlobId, QueueName, StorageError};
+use crate::config::PostgresConfig;
+
+/// What `storage migrate` was asked for.
+#[derive(Clone, Debug)]
+pub struct MigrateOptions {
+    /// The target database (URL or key=value string).
+    pub url: String,
+    /// The schema the tables go to (created when missing).
+    pub schema: String,
+    /// Copy the bodies to this directory (the PostgreSQL configuration's `blobs`); `None`:
+    /// they stay where they are.
+    pub blobs: Option<PathBuf>,
+    /// Rows per transaction.
+    pub batch: usize,
+    /// Testing aid: stop with an error after this many batches were committed, as an
+    /// interruption would.
+    pub stop_after: Option<u64>,
+}
+
+impl MigrateOptions {
+    pub fn new(url: &str, schema: &str) -> MigrateOptions {
+        MigrateOptions {
+            url: url.to_string(),
+            schema: schema.to_string(),
+            blobs: None,
+            batch: 1000,
+            stop_after: None,
+        }
+    }
+}
+
+/// Where a long run reports how far it is.
+pub trait Progress {
+    /// A phase begins with `total` items.
+    fn phase(&mut self, name: &str, total: u64);
+    /// `n` more items of the phase are done.
+    fn advance(&mut self, n: u64);
+    /// The phase is over.
+    fn end_phase(&mut self);
+}
+
+/// What the final comparison found: one line per thing compared, and the mismatches.
+#[derive(Clone, Debug, Default)]
+pub struct Verification {
+    pub lines: Vec<String>,
+    pub mismatches: Vec<String>,
+}
+
+impl Verification {
+    fn compare(&mut self, what: &str, source: &str, target: &str) {
+        if source == target {
+            self.lines.push(format!("{what}: {source} (equal)"));
+        } else {
+            let m = format!("{what}: source {source}, target {target}");
+            self.lines.push(format!("MISMATCH {m}"));
+            self.mismatches.push(m);
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// The marker of an interruption asked for with [`MigrateOptions::stop_after`].
+pub const STOPPED: &str = "migration stopped on request after";
+
+/// Counts committed batches and stops after the asked number.
+struct Batches {
+    done: u64,
+    stop_after: Option<u64>,
+}
+
+impl Batches {
+    fn committed(&mut self) -> Result<(), StorageError> {
+        self.done += 1;
+        match self.stop_after {
+            Some(n) if self.done >= n => Err(StorageError::Invalid(format!(
+                "{STOPPED} {n} batches (--stop-after)"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Copies the embedded data directory `data_dir` (bodies in `blobs`, default
+/// `data_dir/blobs`) into the database of `opts` (see the module notes) and verifies it.
+pub fn migrate(
+    data_dir: &Path,
+    blobs: Option<&Path>,
+    opts: &MigrateOptions,
+    progress: &mut dyn Progress,
+) -> Result<Verification, StorageError> {
+    let sled = SledStore::open_at(data_dir, blobs)?;
+    let target_blobs = opts.blobs.clone().or(blobs.map(Path::to_path_buf));
+    let pg_cfg = PostgresConfig {
+        url: opts.url.clone(),
+        schema: opts.schema.clone(),
+        pool_size: 2,
+        statement_timeout: Duration::from_secs(600),
+        node: "storage-migrate".into(),
+        lease: Duration::from_secs(60),
+        poll_interval: Duration::from_secs(5),
+    };
+    let pg = PgStore::open(data_dir, target_blobs.as_deref(), &pg_cfg)?;
+    let source = std::fs::canonicalize(data_dir)?
+        .to_string_lossy()
+        .into_owned();
+    let result = copy(&sled, &pg, &source, opts, progress).and_then(|()| {
+        progress.phase("verify", 0);
+        let v = verify(&sled, &pg);
+        progress.end_phase();
+        v
+    });
+    pg.import_leave()?;
+    result
+}
+
+fn copy(
+    sled: &SledStore,
+    pg: &PgStore,
+    source: &str,
+    opts: &MigrateOptions,
+    progress: &mut dyn Progress,
+) -> Result<(), StorageError> {
+    let done = pg.import_begin(source)?;
+    if done.contains_key(import::COMPLETE) {
+        return Ok(());
+    }
+    let batch = opts.batch.max(1);
+    let mut batches = Batches {
+        done: 0,
+        stop_after: opts.stop_after,
+    };
+    let refcounts = sled.export_refcounts()?;
+    if sled.blob_root() != pg.blob_root() {
+        copy_bodies(sled, pg, &refcounts, progress)?;
+    }
+
+    if !done.contains_key(import::DIRECTORY) {
+        progress.phase("directory", 1);
+        pg.import_directory(&sled.export_directory()?)?;
+        progress.advance(1);
+        progress.end_phase();
+        batches.committed()?;
+    }
+
+    let folders = sled.export_folders()?;
+    let total = folders.iter().map(|f| u64::from(f.state.exists)).sum();
+    progress.phase("folders", total);
+    for f in &folders {
+        copy_folder(
+            sled,
+            pg,
+            f,
+            done.get(&import::folder_item(f.state.id)),
+            batch,
+            &mut batches,
+            progress,
+        )?;
+    }
+    progress.end_phase();
+
+    for q in QueueName::ALL {
+        let records = sled.queue_list(q)?;
+        progress.phase(&format!("queue {}", q.as_str()), records.len() as u64);
+        let after: u64 = match done.get(&import::queue_item(q)) {
+            Some(v) => parse(v, "queue progress")?,
+            None => 0,
+        };
+        progress.advance(records.iter().filter(|r| r.id <= after).count() as u64);
+        let rest: Vec<_> = records.into_iter().filter(|r| r.id > after).collect();
+        for chunk in rest.chunks(batch) {
+            pg.import_queue_batch(q, chunk)?;
+            progress.advance(chunk.len() as u64);
+            batches.committed()?;
+        }
+        progress.end_phase();
+    }
+
+    progress.phase("reference counts", refcounts.len() as u64);
+    let after: Option<BlobId> = done
+        .get(import::BLOBREFS)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse())
+        .transpose()?;
+    let start = refcounts.partition_point(|(b, _)| Some(*b) <= after);
+    progress.advance(start as u64);
+    for chunk in refcounts[start..].chunks(batch.saturating_mul(10)) {
+        pg.import_refcounts(chunk)?;
+        progress.advance(chunk.len() as u64);
+        batches.committed()?;
+    }
+    progress.end_phase();
+
+    pg.import_counters(sled.export_counters()?)
+}
+
+fn parse<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, StorageError> {
+    v.parse()
+        .map_err(|_| StorageError::Encoding(format!("{what}: unreadable value {v:?}")))
+}
+
+/// Copies folder `f` after the last UID recorded as done (`recorded`).
+fn copy_folder(
+    sled: &SledStore,
+    pg: &PgStore,
+    f: &FolderDump,
+    recorded: Option<&String>,
+    batch: usize,
+    batches: &mut Batches,
+    progress: &mut dyn Progress,
+) -> Result<(), StorageError> {
+    let id = f.state.id;
+    let after: u32 = match recorded.map(String::as_str) {
+        Some(DONE) => {
+            progress.advance(u64::from(f.state.exists));
+            return Ok(());
+        }
+        Some("") | None => 0,
+        Some(v) => parse(v, "folder progress")?,
+    };
+    let messages = Folders::messages_from(sled, id, after.saturating_add(1))?;
+    progress.advance(u64::from(f.state.exists).saturating_sub(messages.len() as u64));
+    let extras = sled.export_folder_extras(id)?;
+    let mut first = recorded.is_none();
+    let mut chunks = messages.chunks(batch).peekable();
+    if chunks.peek().is_none() {
+        pg.import_folder_batch(f, first, &[], Some(&extras))?;
+        return batches.committed();
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = chunks.peek().is_none();
+        pg.import_folder_batch(f, first, chunk, last.then_some(&extras))?;
+        first = false;
+        progress.advance(chunk.len() as u64);
+        batches.committed()?;
+    }
+    Ok(())
+}
+
+/// Copies every referenced body to the target's blob directory, checking each copy's size
+/// and sha256 (a file already there is checked the same way, and replaced if it differs).
+fn copy_bodies(
+    sled: &SledStore,
+    pg: &PgStore,
+    refcounts: &[(BlobId, u64)],
+    progress: &mut dyn Progress,
+) -> Result<(), StorageError> {
+    progress.phase("bodies", refcounts.len() as u64);
+    for (blob, _) in refcounts {
+        let from = sled.blobs().path(blob);
+        let to = pg.blobs().path(blob);
+        let size = std::fs::metadata(&from)
+            .map_err(|e| StorageError::Invalid(format!("body {blob} ({}): {e}", from.display())))?
+            .len();
+        if !body_matches(&to, blob, size) {
+            copy_file(&from, &to)?;
+            if !body_matches(&to, blob, size) {
+                return Err(StorageError::Invalid(format!(
+                    "the copy of body {blob} at {} does not match (size or sha256)",
+                    to.display()
+                )));
+            }
+        }
+        progress.advance(1);
+    }
+    progress.end_phase();
+    Ok(())
+}
+
+/// Whether `path` holds body `blob` of `size` bytes.
+fn body_matches(path: &Path, blob: &BlobId, size: u64) -> bool {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes.len() as u64 == size && BlobId::of(&bytes) == *blob,
+        Err(_) => false,
+    }
+}
+
+/// Copies `from` to `to` through a temporary file beside it, synced before the rename.
+fn copy_file(from: &Path, to: &Path) -> Result<(), StorageError> {
+    let dir = to
+        .parent()
+        .ok_or_else(|| StorageError::Invalid(format!("{} has no directory", to.display())))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = to.with_extension("copying");
+    std::fs::copy(from, &tmp)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, to)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Compares the source with the copy: row counts, per-folder and per-queue checksums.
+fn verify(sled: &SledStore, pg: &PgStore) -> Result<Verification, StorageError> {
+    let d = sled.export_directory()?;
+    let folders = sled.export_folders()?;
+    let mut v = Verification::default();
+    let mut source: HashMap<&str, u64> = HashMap::new();
+    source.insert("domains", d.domains.len() as u64);
+    source.insert("accounts", d.accounts.len() as u64);
+    source.insert(
+        "aliases",
+        d.aliases.iter().map(|(_, t)| t.len() as u64).sum(),
+    );
+    source.insert("quota", d.quotas.len() as u64);
+    source.insert("sender_rights", d.sender_rights.len() as u64);
+    source.insert("folders", folders.len() as u64);
+    source.insert("subscriptions", d.subscriptions.len() as u64);
+    source.insert("blobrefs", sled.export_refcounts()?.len() as u64);
+    let mut metadata = d.server_metadata.len() as u64;
+    let (mut messages, mut expunged, mut acl, mut urlauth) = (0, 0, 0, 0);
+    for f in &folders {
+        let mut sum = Checksum::default();
+        sum.folder(f);
+        for m in Folders::list_messages(sled, f.state.id)? {
+            sum.message(m.uid, m.modseq, m.flags.system, &m.flags.keywords, &m.blob);
+        }
+        let x = sled.export_folder_extras(f.state.id)?;
+        expunged += x.expunged.len() as u64;
+        acl += x.acl.len() as u64;
+        metadata += x.metadata.len() as u64;
+        urlauth += x.urlauth.len() as u64;
+        let (n, digest) = sum.finish();
+        messages += n;
+        let target = match pg.import_folder_checksum(f.state.id)? {
+            Some((n, d)) => format!("{n} messages, {d}"),
+            None => "missing".into(),
+        };
+        v.compare(
+            &format!(
+                "folder {} {:?} of {:?}",
+                f.state.id, f.state.name, f.state.account
+            ),
+            &format!("{n} messages, {digest}"),
+            &target,
+        );
+    }
+    source.insert("messages", messages);
+    source.insert("expunged", expunged);
+    source.insert("acl", acl);
+    source.insert("metadata", metadata);
+    source.insert("urlauth", urlauth);
+    let mut queued = 0;
+    for q in QueueName::ALL {
+        let mut sum = Checksum::default();
+        for r in sled.queue_list(q)? {
+            let bytes = bincode::serialize(&r)
+                .map_err(|e| StorageError::Encoding(format!("queue record: {e}")))?;
+            sum.record(&bytes);
+        }
+        let (n, digest) = sum.finish();
+        queued += n;
+        let (tn, td) = pg.import_queue_checksum(q)?;
+        v.compare(
+            &format!("queue {}", q.as_str()),
+            &format!("{n} records, {digest}"),
+            &format!("{tn} records, {td}"),
+        );
+    }
+    source.insert("queue", queued);
+    for (table, n) in pg.import_counts()? {
+        let s = source.get(table).copied().unwrap_or(0);
+        v.compare(
+            &format!("table {table}"),
+            &format!("{s} rows"),
+            &format!("{n} rows"),
+        );
+    }
+    Ok(v)
+}

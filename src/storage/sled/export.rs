@@ -1,0 +1,199 @@
+//! Reading out what the storage traits do not give, for `storage migrate` (see
+//! `storage::dump`): raw directory records, each folder's name key, \Recent watermark and
+//! expunge history, every user's metadata and URLAUTH keys, the reference counts and the
+//! counters. Reads only, except [`SledStore::export_counters`] (see there).
+
+use super::directory::DomainRecord;
+use super::folder_record::{Folder, FolderExt, FolderRecord};
+use super::keys::{self, TreeIx, UIDVALIDITY_KEY};
+use super::metadata::MetadataRecord;
+use super::urlauth::KeyRecord;
+use super::{SledStore, StorageError};
+use crate::storage::directory::AccountRecord;
+use crate::storage::dump::*;
+use crate::storage::{BlobId, FolderId};
+
+/// The UTF-8 text of a stored key; `what` names it in the error.
+fn key_text(bytes: &[u8], what: &str) -> Result<String, StorageError> {
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| StorageError::Encoding(format!("{what} key is not UTF-8")))
+}
+
+/// A key `text 0x00 rest` split at its first NUL.
+fn split_nul<'a>(key: &'a [u8], what: &str) -> Result<(&'a [u8], &'a [u8]), StorageError> {
+    let at = key
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or_else(|| StorageError::Encoding(format!("{what} key has no separator")))?;
+    Ok((&key[..at], &key[at + 1..]))
+}
+
+/// A metadata record's entries as rows of `folder`.
+fn metadata_rows(folder: FolderId, rec: MetadataRecord) -> Vec<MetadataDump> {
+    rec.entries
+        .into_iter()
+        .map(|((owner, name), value)| MetadataDump {
+            folder,
+            owner,
+            name,
+            value,
+        })
+        .collect()
+}
+
+impl SledStore {
+    /// Domains, accounts (with their hashes), aliases, quotas, sender rights,
+    /// subscriptions and the server's metadata.
+    pub(crate) fn export_directory(&self) -> Result<DirectoryDump, StorageError> {
+        let domains = keys::list_named::<DomainRecord>(self.tree(TreeIx::Domains), "domain")?
+            .into_iter()
+            .map(|(name, rec)| (name, rec.created))
+            .collect();
+        let accounts = keys::list_named::<AccountRecord>(self.tree(TreeIx::Accounts), "account")?
+            .into_iter()
+            .map(|(_, a)| AccountDump {
+                address: a.address,
+                hash: a.hash,
+                admin: a.admin,
+                created: a.created,
+            })
+            .collect();
+        let mut quotas = Vec::new();
+        for key in self.tree(TreeIx::Quota).iter().keys() {
+            let account = key_text(&key?, "quota")?;
+            let quota = self.quota(&account)?;
+            quotas.push((account, quota));
+        }
+        let mut subscriptions = Vec::new();
+        for key in self.tree(TreeIx::Subscriptions).iter().keys() {
+            let key = key?;
+            let (account, name) = split_nul(&key, "subscription")?;
+            subscriptions.push((
+                key_text(account, "subscription")?,
+                key_text(name, "subscription")?,
+            ));
+        }
+        let mut server_metadata = Vec::new();
+        for entry in self.tree(TreeIx::Metadata).scan_prefix(0u64.to_be_bytes()) {
+            let (_, v) = entry?;
+            let rec: MetadataRecord = keys::decode(&v, "server metadata")?;
+            server_metadata.extend(metadata_rows(0, rec));
+        }
+        server_metadata.sort();
+        Ok(DirectoryDump {
+            domains,
+            accounts,
+            aliases: self.list_aliases()?,
+            quotas,
+            sender_rights: crate::storage::SenderRightsStore::list_sender_rights(self)?,
+            subscriptions,
+            server_metadata,
+        })
+    }
+
+    /// Every folder (public ones included), by id.
+    pub(crate) fn export_folders(&self) -> Result<Vec<FolderDump>, StorageError> {
+        let mut out = Vec::new();
+        for entry in self.tree(TreeIx::FolderNames).iter() {
+            let (k, v) = entry?;
+            let (_, name_key) = split_nul(&k, "folder name")?;
+            let id = keys::decode_u64(&v, "folder id")?;
+            let key = id.to_be_bytes();
+            let rec: FolderRecord = keys::get(self.tree(TreeIx::Folders), &key, "folder")?
+                .ok_or_else(|| {
+                    StorageError::Encoding(format!("folder name {k:?} names missing folder {id}"))
+                })?;
+            let ext: FolderExt = keys::get(self.tree(TreeIx::FolderExt), &key, "folder counters")?
+                .filter(|ext: &FolderExt| ext.in_step_with(&rec))
+                .ok_or_else(|| {
+                    StorageError::Encoding(format!(
+                        "the counters of folder {id} are out of date; open the data directory \
+                         once (the server repairs them) and migrate again"
+                    ))
+                })?;
+            let folder = Folder { rec, ext };
+            out.push(FolderDump {
+                state: folder.state(id),
+                name_key: key_text(name_key, "folder name")?,
+                recent_from: folder.ext.recent_from,
+                keywords: folder.ext.keywords,
+                vanished_horizon: folder.ext.vanished_horizon,
+            });
+        }
+        out.sort_by_key(|f| f.state.id);
+        Ok(out)
+    }
+
+    /// A folder's expunge history, ACL, metadata and URLAUTH keys.
+    pub(crate) fn export_folder_extras(&self, id: FolderId) -> Result<FolderExtras, StorageError> {
+        let key = id.to_be_bytes();
+        let mut expunged = Vec::new();
+        for entry in self.tree(TreeIx::Expunged).scan_prefix(key) {
+            let (k, v) = entry?;
+            expunged.push((
+                keys::uid_of_message_key(&k)?,
+                keys::decode_u64(&v, "expunge modseq")?,
+            ));
+        }
+        let metadata = keys::get::<MetadataRecord>(self.tree(TreeIx::Metadata), &key, "metadata")?
+            .map(|rec| metadata_rows(id, rec))
+            .unwrap_or_default();
+        let urlauth = keys::get::<KeyRecord>(self.tree(TreeIx::UrlAuth), &key, "urlauth keys")?
+            .map(|rec| rec.keys.into_iter().collect())
+            .unwrap_or_default();
+        Ok(FolderExtras {
+            expunged,
+            acl: self.get_acl(id)?,
+            metadata,
+            urlauth,
+        })
+    }
+
+    /// Every blob reference count, by blob.
+    pub(crate) fn export_refcounts(&self) -> Result<Vec<RefCount>, StorageError> {
+        self.tree(TreeIx::BlobRefs)
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry?;
+                let id: [u8; 32] = k.as_ref().try_into().map_err(|_| {
+                    StorageError::Encoding("blob reference key: expected 32 bytes".into())
+                })?;
+                Ok((BlobId(id), keys::decode_u64(&v, "blob refcount")?))
+            })
+            .collect()
+    }
+
+    /// The last UIDVALIDITY and a value above every folder and queue id handed out. Both
+    /// come from sled's id generator, whose current value can only be read by taking the
+    /// next one: this burns one id (a gap, which ids may have) and is the export's only
+    /// write.
+    pub(crate) fn export_counters(&self) -> Result<Counters, StorageError> {
+        let meta = self.db().open_tree(keys::META_TREE)?;
+        let uidvalidity = match meta.get(UIDVALIDITY_KEY)? {
+            Some(v) => keys::decode_u32(&v, "uidvalidity counter")?,
+            None => 0,
+        };
+        // Ids are `generate_id() + 1` (see folders.rs and queue.rs): every one so far is at
+        // most this one's value.
+        let id_watermark = self.db().generate_id()? + 1;
+        Ok(Counters {
+            uidvalidity,
+            id_watermark,
+        })
+    }
+}
+
+#[cfg(test)]
+impl SledStore {
+    /// Damage for `storage check` tests: one more reference on `blob` than records hold.
+    pub(crate) fn test_bump_refcount(&self, blob: &BlobId) {
+        let tree = self.tree(TreeIx::BlobRefs);
+        let old = tree
+            .get(blob.0)
+            .expect("read refcount")
+            .map(|v| keys::decode_u64(&v, "refcount").expect("refcount"))
+            .unwrap_or(0);
+        tree.insert(blob.0, &(old + 1).to_be_bytes())
+            .expect("write refcount");
+    }
+}
