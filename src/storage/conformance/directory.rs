@@ -136,3 +136,103 @@ pub fn sender_rights_round_trip(open: Open) {
     assert_eq!(store.sender_rights(BOB).unwrap(), Default::default());
     assert_eq!(store.sender_rights(ALICE).unwrap(), Default::default());
 }
+
+/// Alias resolution: targets in discovery order, each address once (loops end), chains cut
+/// after ten levels, and plus-addressing (`user+tag@dom` reaches `user@dom` unless an account
+/// or alias is named exactly `user+tag@dom`).
+pub fn aliases_recursion_and_plus_addressing(open: Open) {
+    let (_dir, s) = fresh(open);
+    let local = |a: &str| Destination::Local(a.into());
+    let remote = |a: &str| Destination::Remote(a.into());
+    s.add_account("carol@example.com", "pw", false).unwrap();
+    // team -> (staff -> bob, carol), bob again, a remote address; order is discovery order.
+    s.add_alias("staff@example.com", "bob@example.com").unwrap();
+    s.add_alias("staff@example.com", "carol@example.com")
+        .unwrap();
+    s.add_alias("team@example.com", "staff@example.com")
+        .unwrap();
+    s.add_alias("team@example.com", "bob@example.com").unwrap();
+    s.add_alias("team@example.com", "x@remote.test").unwrap();
+    assert_eq!(
+        s.resolve_recipient("Team@Example.com").unwrap(),
+        [
+            local("bob@example.com"),
+            local("carol@example.com"),
+            remote("x@remote.test")
+        ]
+    );
+    assert_eq!(
+        s.list_aliases().unwrap(),
+        [
+            (
+                "staff@example.com".to_string(),
+                vec!["bob@example.com".to_string(), "carol@example.com".into()]
+            ),
+            (
+                "team@example.com".to_string(),
+                vec![
+                    "staff@example.com".to_string(),
+                    "bob@example.com".into(),
+                    "x@remote.test".into()
+                ]
+            ),
+        ]
+    );
+
+    // A loop ends; its accounts are still reached.
+    s.add_alias("ping@example.com", "pong@example.com").unwrap();
+    s.add_alias("pong@example.com", "ping@example.com").unwrap();
+    s.add_alias("pong@example.com", "carol@example.com")
+        .unwrap();
+    assert_eq!(
+        s.resolve_recipient("ping@example.com").unwrap(),
+        [local("carol@example.com")]
+    );
+
+    // A chain a0 -> a1 -> ... -> a12 -> bob is cut after ten levels of aliases.
+    for i in 0..12 {
+        s.add_alias(
+            &format!("a{i}@example.com"),
+            &format!("a{}@example.com", i + 1),
+        )
+        .unwrap();
+    }
+    s.add_alias("a12@example.com", "bob@example.com").unwrap();
+    assert!(s.resolve_recipient("a0@example.com").unwrap().is_empty());
+    assert_eq!(
+        s.resolve_recipient("a3@example.com").unwrap(),
+        [local("bob@example.com")]
+    );
+
+    // Plus-addressing.
+    s.add_alias("sales@example.com", "carol@example.com")
+        .unwrap();
+    assert_eq!(
+        s.resolve_recipient("bob+lists@example.com").unwrap(),
+        [local("bob@example.com")]
+    );
+    assert_eq!(
+        s.resolve_recipient("sales+q3@example.com").unwrap(),
+        [local("carol@example.com")]
+    );
+    // An alias named exactly with the tag wins over the base.
+    s.add_alias("bob+boss@example.com", "carol@example.com")
+        .unwrap();
+    assert_eq!(
+        s.resolve_recipient("bob+boss@example.com").unwrap(),
+        [local("carol@example.com")]
+    );
+    assert!(s.resolve_recipient("+x@example.com").unwrap().is_empty());
+    assert!(s
+        .resolve_recipient("nobody+x@example.com")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.check_recipient("nobody+x@example.com").unwrap(),
+        RecipientKind::UnknownLocal
+    );
+    assert_eq!(
+        s.check_recipient("bob+x@example.com").unwrap(),
+        RecipientKind::Local
+    );
+}

@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::{set_fast_password_hashing_for_tests, BlobId, Flags, FolderId, NewMessage};
 use super::{StorageError, Store};
 
-pub use directory::{directory_crud_and_credentials, sender_rights_round_trip};
+pub use directory::{
+    aliases_recursion_and_plus_addressing, directory_crud_and_credentials, sender_rights_round_trip,
+};
 pub use folders::{
     acl_grants_and_revokes, expunge_and_vanished, flags_and_changes_since_modseq,
     folder_create_rename_delete, folder_hierarchy_and_rename_inbox,
@@ -51,6 +53,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         directory_crud_and_credentials,
     ),
     ("sender_rights_round_trip", sender_rights_round_trip),
+    (
+        "aliases_recursion_and_plus_addressing",
+        aliases_recursion_and_plus_addressing,
+    ),
     ("folder_create_rename_delete", folder_create_rename_delete),
     (
         "uid_and_modseq_strictly_increase",

@@ -42,6 +42,7 @@ macro_rules! checks {
 checks!(
     directory_crud_and_credentials,
     sender_rights_round_trip,
+    aliases_recursion_and_plus_addressing,
     folder_create_rename_delete,
     uid_and_modseq_strictly_increase,
     flags_and_changes_since_modseq,

@@ -129,9 +129,9 @@ impl PgStore {
             tx.execute("DELETE FROM domains WHERE name = $1", &[&name])
                 .map_err(pg_error)?;
             super::sender_rights::drop_domain_rights(tx, &name)?;
+            super::fetch::drop_sources_tx(self, tx, &name)?;
             notify_directory(self, tx)
-        })?;
-        crate::storage::fetch::drop_sources_of(self, &name)
+        })
     }
 
     pub(crate) fn list_domains(&self) -> Result<Vec<String>, StorageError> {

@@ -36,13 +36,5 @@ pub(crate) fn notify_directory(
     store: &PgStore,
     tx: &mut Transaction<'_>,
 ) -> Result<(), StorageError> {
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[
-            &store.channel("settings"),
-            &format!("{} directory", store.node()),
-        ],
-    )
-    .map_err(pg_error)?;
-    Ok(())
+    store.notify_settings(tx, "directory")
 }
