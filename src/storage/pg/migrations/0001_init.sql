@@ -170,6 +170,7 @@ CREATE TABLE migration_progress (
     value text NOT NULL DEFAULT '',
     done  timestamptz NOT NULL DEFAULT now()
 );
--- Expunges older than this modseq were forgotten (RFC 7162 §3.2.5.2; 0: none). Added here if
--- the folder section does not have it, since a migrated folder carries its horizon over.
+-- Expunges older than this modseq were forgotten (RFC 7162 §3.2.5.2; 0: none). A migrated
+-- folder carries its horizon over. The messages section adds the same column (without IF
+-- NOT EXISTS); once it is in, this line goes (until then it must stay after that one).
 ALTER TABLE folders ADD COLUMN IF NOT EXISTS vanished_horizon bigint NOT NULL DEFAULT 0;
