@@ -247,6 +247,8 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         sessions,
     );
     ctx.set_queues(QueueAddrs::start(&ctx));
+    // Several nodes on one database: hear their changes, renew leases, claim orphans.
+    crate::actors::cluster::start(&ctx);
     crate::actors::fetcher::start_all(&ctx);
 
     let control_path = socket::start(ctx.clone()).map_err(|e| {

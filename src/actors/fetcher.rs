@@ -68,6 +68,26 @@ pub fn start_all(sctx: &Arc<ServerContext>) {
     }
 }
 
+/// Starts the fetchers of sources added and stops those of sources deleted elsewhere (by
+/// another node of a cluster), so that this node fetches what the store lists, as at boot.
+pub fn sync_with_store(sctx: &Arc<ServerContext>) {
+    let sources = match sctx.store.fetch_sources() {
+        Ok(sources) => sources,
+        Err(e) => return tracing::error!("cannot read the fetch sources: {e}"),
+    };
+    let gone: Vec<SourceId> = lock(&sctx.fetchers.actors)
+        .keys()
+        .filter(|id| !sources.iter().any(|s| s.id == **id))
+        .copied()
+        .collect();
+    for id in gone {
+        remove(sctx, id);
+    }
+    for s in &sources {
+        ensure(sctx, s.id);
+    }
+}
+
 /// Starts the fetcher of `id` unless it runs; returns its address.
 pub fn ensure(sctx: &Arc<ServerContext>, id: SourceId) -> Addr<FetcherActor> {
     let mut actors = lock(&sctx.fetchers.actors);

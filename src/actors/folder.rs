@@ -23,6 +23,9 @@ use crate::storage::{
     StoreResult,
 };
 
+pub use super::folder_changes::MailboxChanged;
+use super::folder_changes::{Known, SharedKnown};
+
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
     #[error(transparent)]
@@ -31,29 +34,6 @@ pub enum FolderError {
     Failed(#[from] super::supervisor::Panicked),
     #[error("folder actor unavailable: {0}")]
     Unavailable(String),
-}
-
-/// A change to a folder, broadcast to its subscribers after it is stored. Each names its
-/// folder: a session subscribed to several folders over its life tells them apart.
-#[derive(Message, Debug, Clone, PartialEq)]
-#[rtype(result = "()")]
-pub enum MailboxChanged {
-    Added {
-        folder: FolderId,
-        uid: u32,
-        modseq: u64,
-    },
-    Expunged {
-        folder: FolderId,
-        uids: Vec<u32>,
-        modseq: u64,
-    },
-    Flags {
-        folder: FolderId,
-        uid: u32,
-        flags: Flags,
-        modseq: u64,
-    },
 }
 
 /// Append a message (local delivery, APPEND). Sent by the local queue and sessions; the reply
@@ -101,6 +81,9 @@ pub struct MailboxFolderActor {
     /// The folder writes (from the registry): this actor is the folder's one writer.
     writer: FolderWriter,
     subscribers: Subscribers,
+    /// What this node has told the subscribers, when other nodes share the folder (see
+    /// [`Known`]); `None` on a single node.
+    known: Option<SharedKnown>,
     /// Messages handled since the last idle check.
     handled: u64,
 }
@@ -110,7 +93,17 @@ pub struct MailboxFolderActor {
 pub const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl MailboxFolderActor {
+    /// Tells the subscribers and the account's listeners of a change this node made, and
+    /// remembers it so that it is not announced again as another node's.
     fn broadcast(&mut self, change: MailboxChanged) {
+        if let Some(known) = &self.known {
+            lock(known).local(&change);
+        }
+        self.publish(change);
+    }
+
+    /// Tells the subscribers and the account's listeners of a change.
+    fn publish(&mut self, change: MailboxChanged) {
         // Test hook: a panic outside `guarded`, which ends the actor for good.
         self.ctx.faults.hit("folder.broadcast");
         self.handled += 1;
@@ -511,14 +504,68 @@ impl Handler<Announce> for MailboxFolderActor {
     }
 }
 
+/// Another node may have changed the folder: look and tell the subscribers. `modseq`: the
+/// folder's highest modseq as notified (0: deleted or renamed), or `None` to read it.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct Refresh {
+    pub modseq: Option<u64>,
+}
+
+impl Handler<Refresh> for MailboxFolderActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Refresh, ctx: &mut Self::Context) {
+        let Some(known) = self.known.clone() else {
+            return;
+        };
+        match self.refresh(&known, msg.modseq) {
+            Ok(changes) => changes.into_iter().for_each(|c| self.publish(c)),
+            Err(StorageError::NotFound(_)) => {
+                // Deleted on another node: this actor has nothing left to serve. Its
+                // sessions find the folder gone at their next command.
+                tracing::info!(actor = %self.path, "folder deleted on another node");
+                self.ctx.folders.forget(self.id);
+                self.ctx.registry.unregister(&self.path);
+                ctx.stop();
+            }
+            Err(e) => tracing::warn!(actor = %self.path, "reading other nodes' changes: {e}"),
+        }
+    }
+}
+
+impl MailboxFolderActor {
+    /// The changes other nodes made since `known`, recorded as told.
+    fn refresh(
+        &self,
+        known: &SharedKnown,
+        heard: Option<u64>,
+    ) -> Result<Vec<MailboxChanged>, StorageError> {
+        let store = &self.ctx.store;
+        let upto = match heard {
+            Some(m) if m > 0 => m,
+            // Deleted or renamed (or not said): the folder's own state tells.
+            _ => store.folder_state(self.id)?.highest_modseq,
+        };
+        let from = lock(known).modseq();
+        if upto <= from {
+            return Ok(Vec::new());
+        }
+        let changed = store.changed_since(self.id, from)?;
+        let expunged = store.expunged_since(self.id, from)?;
+        Ok(lock(known).remote(self.id, upto, changed, expunged))
+    }
+}
+
 /// The sessions subscribed to one folder. Kept by the registry, so that it outlives the
 /// folder's actor: an actor the watchdog makes anew serves the same subscribers.
 pub type Subscribers = Arc<Mutex<Vec<Recipient<MailboxChanged>>>>;
 
-/// An open folder: its actor and its subscribers.
+/// An open folder: its actor, its subscribers and (several nodes) what they were told.
 struct OpenFolder {
     addr: Addr<MailboxFolderActor>,
     subscribers: Subscribers,
+    known: Option<SharedKnown>,
 }
 
 /// Finds or starts the actor of a folder. A folder actor that died for good (its address
@@ -528,14 +575,56 @@ pub struct FolderRegistry {
     open: Mutex<HashMap<FolderId, OpenFolder>>,
     /// The store's folder writes, given to each folder actor it starts and to no one else.
     writer: FolderWriter,
+    /// Whether other nodes write to the same folders (then each open folder keeps a
+    /// [`Known`] to tell its subscribers of their changes).
+    clustered: bool,
 }
 
 impl FolderRegistry {
-    /// The registry owning `writer` (made once, at server start, with the store).
-    pub fn new(writer: FolderWriter) -> FolderRegistry {
+    /// The registry owning `writer` (made once, at server start, with the store);
+    /// `clustered` when other nodes share the store.
+    pub fn new(writer: FolderWriter, clustered: bool) -> FolderRegistry {
         FolderRegistry {
             open: Mutex::default(),
             writer,
+            clustered,
+        }
+    }
+
+    /// The open folders that have subscribers on this node: those whose other nodes'
+    /// changes matter here.
+    pub fn watched(&self) -> Vec<FolderId> {
+        let open = lock(&self.open);
+        open.iter()
+            .filter(|(_, o)| {
+                let mut s = lock(&o.subscribers);
+                s.retain(|r| r.connected());
+                !s.is_empty()
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Another node changed `folder` (its highest modseq now `modseq`; `None`: look it
+    /// up): its actor tells the subscribers, if the folder has any here.
+    pub fn changed_elsewhere(
+        &self,
+        ctx: &Arc<ServerContext>,
+        folder: FolderId,
+        modseq: Option<u64>,
+    ) {
+        let addr = {
+            let open = lock(&self.open);
+            let Some(o) = open.get(&folder) else { return };
+            if lock(&o.subscribers).is_empty() {
+                return;
+            }
+            o.addr.connected().then(|| o.addr.clone())
+        };
+        // A dead actor is started anew (the watchdog), with the same subscribers.
+        match addr.map_or_else(|| self.get(ctx, folder), Ok) {
+            Ok(addr) => addr.do_send(Refresh { modseq }),
+            Err(e) => tracing::warn!(folder, "cannot tell of another node's change: {e}"),
         }
     }
 
@@ -553,12 +642,18 @@ impl FolderRegistry {
         id: FolderId,
     ) -> Result<Addr<MailboxFolderActor>, FolderError> {
         let mut open = lock(&self.open);
-        let subscribers = match open.get(&id) {
+        let (subscribers, known) = match open.get(&id) {
             Some(o) if o.addr.connected() => return Ok(o.addr.clone()),
-            Some(o) => Some(o.subscribers.clone()),
-            None => None,
+            Some(o) => (Some(o.subscribers.clone()), o.known.clone()),
+            None => (None, None),
         };
         let state = ctx.store.folder_state(id)?;
+        let known = match known {
+            Some(k) => Some(k),
+            None => self
+                .clustered
+                .then(|| Arc::new(Mutex::new(Known::new(&state)))),
+        };
         let path = format!("folder/{}/{}", state.account, state.name);
         ctx.registry.register(&path, "folder");
         if subscribers.is_some() {
@@ -571,6 +666,7 @@ impl FolderRegistry {
         let owner = state.account.clone();
         let shared = subscribers.clone();
         let writer = self.writer.clone();
+        let actor_known = known.clone();
         let addr = Supervisor::start_in_arbiter(ctx.core_arbiter(), move |_| MailboxFolderActor {
             id,
             owner,
@@ -578,6 +674,7 @@ impl FolderRegistry {
             ctx: actor_ctx,
             writer,
             subscribers: shared,
+            known: actor_known,
             handled: 1,
         });
         open.insert(
@@ -585,6 +682,7 @@ impl FolderRegistry {
             OpenFolder {
                 addr: addr.clone(),
                 subscribers,
+                known,
             },
         );
         Ok(addr)

@@ -23,9 +23,11 @@
 pub mod account_events;
 pub mod auth;
 pub mod authlog;
+pub mod cluster;
 pub mod credential_cache;
 pub mod fetcher;
 pub mod folder;
+pub mod folder_changes;
 pub mod header_cache;
 pub mod imap_backend;
 pub mod imap_notify;
@@ -106,6 +108,8 @@ impl ServerContext {
         let (shutdown, _) = watch::channel(false);
         let max_fetchers = config.fetch.max_concurrent;
         let screen = screen::Screen::load(store.clone(), clock.clone());
+        // Other nodes share the store when it asks to be polled for their changes.
+        let clustered = store.poll_interval().is_some();
         Arc::new(ServerContext {
             config: RwLock::new(config),
             tls: RwLock::new(tls),
@@ -115,7 +119,7 @@ impl ServerContext {
             registry: supervisor::ActorRegistry::default(),
             faults: supervisor::FaultHooks::default(),
             auth_log,
-            folders: folder::FolderRegistry::new(writers.folders),
+            folders: folder::FolderRegistry::new(writers.folders, clustered),
             queue_records: queues::RecordWriter::new(writers.queues),
             account_events: account_events::AccountEvents::default(),
             fetchers: fetcher::Fetchers::new(max_fetchers),

@@ -122,33 +122,62 @@ impl Screen {
     /// The screener with what `store` remembers (an unreadable store starts empty, loudly:
     /// screening must not keep the server from starting).
     pub fn load(store: Store, clock: Arc<dyn Clock>) -> Screen {
-        let mut state = State::default();
-        match store.screen_load() {
-            Ok(snap) => {
-                for (ip, rec) in snap.addresses {
-                    state.addresses.insert(
-                        ip,
-                        Entry {
-                            rec,
-                            stored: true,
-                            ..Entry::default()
-                        },
-                    );
-                }
-                state.accounts = snap.accounts.into_iter().collect();
-                let parse = |nets: Vec<String>| -> Vec<Network> {
-                    nets.iter().filter_map(|n| Network::parse(n)).collect()
-                };
-                state.allow = parse(snap.allow);
-                state.deny = parse(snap.deny);
-            }
-            Err(e) => tracing::error!("screening: cannot read the stored state: {e}"),
-        }
+        let state = Self::read(&store).unwrap_or_else(|e| {
+            tracing::error!("screening: cannot read the stored state: {e}");
+            State::default()
+        });
         Screen {
             state: Mutex::new(state),
             store,
             clock,
         }
+    }
+
+    /// Reads the stored state again (another node of a cluster changed bans or rules). On a
+    /// read error the state in memory stays. What is kept in memory only (connection
+    /// rates, logged refusals) is kept for the addresses still listed.
+    pub fn reload(&self) {
+        let mut fresh = match Self::read(&self.store) {
+            Ok(state) => state,
+            Err(e) => return tracing::error!("screening: cannot read the stored state: {e}"),
+        };
+        let mut st = lock(&self.state);
+        for (ip, entry) in fresh.addresses.iter_mut() {
+            if let Some(old) = st.addresses.get_mut(ip) {
+                entry.connections = std::mem::take(&mut old.connections);
+                entry.refusal_logged = old.refusal_logged && entry.rec.ban.is_some();
+            }
+        }
+        // Addresses seen only connecting were never stored: keep them.
+        for (ip, old) in st.addresses.drain() {
+            if !old.stored && !fresh.addresses.contains_key(&ip) {
+                fresh.addresses.insert(ip, old);
+            }
+        }
+        fresh.since_sweep = st.since_sweep;
+        *st = fresh;
+    }
+
+    fn read(store: &Store) -> Result<State, crate::storage::StorageError> {
+        let snap = store.screen_load()?;
+        let mut state = State::default();
+        for (ip, rec) in snap.addresses {
+            state.addresses.insert(
+                ip,
+                Entry {
+                    rec,
+                    stored: true,
+                    ..Entry::default()
+                },
+            );
+        }
+        state.accounts = snap.accounts.into_iter().collect();
+        let parse = |nets: Vec<String>| -> Vec<Network> {
+            nets.iter().filter_map(|n| Network::parse(n)).collect()
+        };
+        state.allow = parse(snap.allow);
+        state.deny = parse(snap.deny);
+        Ok(state)
     }
 
     /// Whether `ip` is exempt: screening off, a trusted network, or allowed.

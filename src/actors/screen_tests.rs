@@ -314,3 +314,21 @@ fn addresses_seen_only_connecting_are_swept_from_memory_without_storage_writes()
     assert!(lock(&f.screen.state).addresses.len() < 100);
     assert!(f.store.screen_load().unwrap().addresses.is_empty());
 }
+
+#[test]
+fn reload_picks_up_bans_and_rules_made_by_another_screener() {
+    // Two screeners on one store: two nodes of a cluster.
+    let f = fixture();
+    let c = cfg();
+    let other = f.reload();
+    other.ban(&c, ip("192.0.2.1"), Some(3600)).unwrap();
+    other.deny(&c, net("203.0.113.0/24")).unwrap();
+    assert!(!f.screen.banned(&c, ip("192.0.2.1")), "not heard yet");
+    f.screen.reload();
+    assert!(f.screen.banned(&c, ip("192.0.2.1")));
+    assert!(f.screen.banned(&c, ip("203.0.113.9")));
+    // And lifted elsewhere: lifted here after the next reload.
+    other.unban(net("192.0.2.1"));
+    f.screen.reload();
+    assert!(!f.screen.banned(&c, ip("192.0.2.1")));
+}

@@ -212,6 +212,14 @@ pub(crate) const COMMANDS: &[Spec] = &[
         &[],
     ),
     spec(
+        "cluster",
+        "cluster [leases]",
+        "list the nodes sharing the database (leases: the queue records each works on)",
+        &[Arg::Text("leases")],
+        0,
+        &[],
+    ),
+    spec(
         "domain add",
         "domain add NAME",
         "add a local domain",

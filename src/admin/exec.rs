@@ -175,8 +175,11 @@ pub(super) fn run(
             let id = super::fetch::domainpop_source(store, domain)?.id;
             super::fetch::source_del(store, id)?
         }
-        AdminCommand::Screen(_) => {
-            return Err("screen commands need the configuration: see execute_with_config".into())
+        AdminCommand::Screen(_) | AdminCommand::Cluster | AdminCommand::ClusterLeases => {
+            return Err(format!(
+                "{} commands need the configuration: see execute_with_config",
+                cmd.path()
+            ))
         }
         AdminCommand::SourceRun(_) | AdminCommand::DomainPopRun(_) => {
             return Err("the server is not running; fetching needs a running server".into())
@@ -213,6 +216,12 @@ pub fn execute_with_config(
 ) -> Result<String, String> {
     match cmd {
         AdminCommand::Screen(c) => super::screen::execute_offline(store, &config.screening, c),
+        AdminCommand::Cluster | AdminCommand::ClusterLeases => super::cluster::execute(
+            store,
+            &config.storage,
+            *cmd == AdminCommand::ClusterLeases,
+            crate::clock::Clock::now(&crate::clock::SystemClock),
+        ),
         other => run(store, Some(writers), other),
     }
 }

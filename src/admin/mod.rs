@@ -10,6 +10,7 @@
 //! Everything the parser, `help` and tab completion know comes from one table
 //! (`commands::COMMANDS`).
 
+pub mod cluster;
 mod commands;
 mod complete;
 pub mod console;
@@ -44,6 +45,10 @@ pub enum AdminCommand {
     Help(Option<String>),
     Status,
     Actors,
+    /// `cluster`: the nodes sharing the database.
+    Cluster,
+    /// `cluster leases`: the queue leases they hold.
+    ClusterLeases,
     DomainAdd(String),
     DomainList,
     DomainDel(String),
@@ -182,6 +187,7 @@ impl AdminCommand {
             Help(_) => "help",
             Status => "status",
             Actors => "actors",
+            Cluster | ClusterLeases => "cluster",
             DomainAdd(_) => "domain add",
             DomainList => "domain list",
             DomainDel(_) => "domain del",
@@ -268,9 +274,9 @@ impl AdminCommand {
                     .collect(),
                 vec![],
             ),
-            Status | Actors | DomainList | AccountList | AliasList | Reload | Shutdown => {
-                (vec![], vec![])
-            }
+            Status | Actors | Cluster | DomainList | AccountList | AliasList | Reload
+            | Shutdown => (vec![], vec![]),
+            ClusterLeases => (vec!["leases".to_string()], vec![]),
             DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimList(x) | DomainPopShow(x)
             | DomainPopDel(x) | DomainPopRun(x) => (vec![x.clone()], vec![]),
             SourceAdd { account, spec } => (vec![account.clone()], spec.words(redact)),

@@ -292,6 +292,16 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
     Ok(match spec.path {
         "status" => Status,
         "actors" => Actors,
+        "cluster" => match arg(0).to_ascii_lowercase().as_str() {
+            "" => Cluster,
+            "leases" => ClusterLeases,
+            other => {
+                return Err(err(
+                    spec,
+                    format!("unknown word '{other}' (expected 'leases')"),
+                ))
+            }
+        },
         "domain add" => DomainAdd(arg(0).to_ascii_lowercase()),
         "domain list" => DomainList,
         "domain del" => DomainDel(arg(0).to_ascii_lowercase()),

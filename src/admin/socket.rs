@@ -111,6 +111,12 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
     match cmd {
         AdminCommand::Status => Ok(status(ctx)),
         AdminCommand::Actors => Ok(actors(ctx)),
+        AdminCommand::Cluster | AdminCommand::ClusterLeases => crate::admin::cluster::execute(
+            &ctx.store,
+            &ctx.config().storage,
+            cmd == AdminCommand::ClusterLeases,
+            ctx.clock.now(),
+        ),
         AdminCommand::Reload => reload(ctx),
         AdminCommand::Shutdown => {
             ctx.stop_requested.notify_one();

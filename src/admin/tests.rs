@@ -87,6 +87,9 @@ fn parse_every_command() {
         ("status", Status),
         ("STATUS", Status),
         ("actors", Actors),
+        ("cluster", Cluster),
+        ("cluster leases", ClusterLeases),
+        ("CLUSTER Leases", ClusterLeases),
         ("domain add Example.ORG", DomainAdd(s("example.org"))),
         ("domain list", DomainList),
         ("domain del example.org", DomainDel(s("example.org"))),
@@ -385,6 +388,10 @@ fn parse_errors() {
         ("acount list", "unknown command 'acount' (did you mean 'account'?) (try 'help')"),
         ("stat", "unknown command 'stat' (did you mean 'status'?) (try 'help')"),
         ("frobnicate", "unknown command 'frobnicate' (try 'help')"),
+        (
+            "cluster nodes",
+            "cluster: unknown word 'nodes' (expected 'leases')\nusage: cluster [leases]",
+        ),
         ("account", "account: missing subcommand\nusage: account add|del|passwd|list"),
         (
             "account ad bob@x",
@@ -663,6 +670,7 @@ fn complete_table() {
         "acl",
         "actors",
         "alias",
+        "cluster",
         "dkim",
         "dns",
         "domain",

@@ -45,6 +45,11 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// Drops every parsed key (they are parsed again on their next use).
+    pub fn clear(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// The DKIM-Signature header field (CRLF-terminated) for `message` under `domain`, or
     /// `None` when the domain has no active key. relaxed/relaxed canonicalization, which
     /// survives the header refolding relays do (RFC 6376 §3.4).

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::directory::normalize_address;
 use super::StorageError;
 
 /// Every right of RFC 4314 §2.1, in the order normalised rights strings use.
@@ -45,4 +46,57 @@ pub(crate) fn rights_string(set: &BTreeSet<usize>) -> String {
 /// Rights normalised: the set of `rights` in [`ALL_RIGHTS`] order.
 pub fn normalize_rights(rights: &str) -> Result<String, StorageError> {
     rights_set(rights).map(|s| rights_string(&s))
+}
+
+/// An ACL identifier as stored: `anyone` or an account address, lowercase. Negative rights
+/// ("-user") are not supported (RFC 4314 §2 makes them optional).
+pub(crate) fn normalize_identifier(identifier: &str) -> Result<String, StorageError> {
+    if identifier.eq_ignore_ascii_case(ANYONE) {
+        return Ok(ANYONE.to_string());
+    }
+    if identifier.starts_with('-') {
+        return Err(StorageError::Invalid(
+            "negative rights are not supported".into(),
+        ));
+    }
+    normalize_address(identifier)
+}
+
+/// SETACL's new rights for an entry that has `current` (normalised; "" when absent):
+/// exactly `change`, or with "+rights" added, or with "-rights" removed (RFC 4314 §3.1).
+/// Normalised; "" means the entry goes.
+pub(crate) fn changed_rights(current: &str, change: &str) -> Result<String, StorageError> {
+    let (mode, letters) = match change.chars().next() {
+        Some('+') => (1, &change[1..]),
+        Some('-') => (-1, &change[1..]),
+        _ => (0, change),
+    };
+    let given = rights_set(letters)?;
+    let current = rights_set(current)?;
+    let wanted: BTreeSet<usize> = match mode {
+        1 => current.union(&given).copied().collect(),
+        -1 => current.difference(&given).copied().collect(),
+        _ => given,
+    };
+    Ok(rights_string(&wanted))
+}
+
+/// MYRIGHTS (RFC 4314 §3.5) of `user` on a folder of `owner` with ACL `acl`: every right for
+/// the owner, otherwise the union of `user`'s entry and `anyone`'s.
+pub(crate) fn effective_rights(
+    owner: &str,
+    user: &str,
+    acl: &[(String, String)],
+) -> Result<String, StorageError> {
+    let user = normalize_address(user).ok();
+    if user.as_deref() == Some(owner) {
+        return Ok(ALL_RIGHTS.to_string());
+    }
+    let mut set = BTreeSet::new();
+    for (id, rights) in acl {
+        if id == ANYONE || Some(id) == user.as_ref() {
+            set.extend(rights_set(rights)?);
+        }
+    }
+    Ok(rights_string(&set))
 }

@@ -5,6 +5,7 @@
 //! Names are stored lowercase: domains are case-insensitive (RFC 5321 §2.4), and although local
 //! parts may be case-sensitive, every mail server in use treats them as not, and so do we.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -141,4 +142,174 @@ pub(crate) fn normalize_address(address: &str) -> Result<String, StorageError> {
     }
     let domain = normalize_domain(domain).map_err(|_| invalid())?;
     Ok(format!("{}@{domain}", local.to_lowercase()))
+}
+
+/// The domain of a normalised address (empty when it has no `@`).
+pub(crate) fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+}
+
+/// A new password's hash; Invalid for an empty password.
+pub(crate) fn new_password_hash(password: &str) -> Result<String, StorageError> {
+    if password.is_empty() {
+        return Err(StorageError::Invalid(
+            "the password must not be empty".into(),
+        ));
+    }
+    hash_password(password)
+}
+
+/// An account as a backend stores it. Its encoding is what [`AccountRecord::stamp`] digests,
+/// so a field added here later changes every stamp and ends every cached login.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct AccountRecord {
+    pub(crate) address: String,
+    /// PHC string.
+    pub(crate) hash: String,
+    pub(crate) admin: bool,
+    pub(crate) created: u64,
+}
+
+impl AccountRecord {
+    pub(crate) fn account(&self) -> Account {
+        Account {
+            address: self.address.clone(),
+            admin: self.admin,
+            created: self.created,
+        }
+    }
+
+    /// The SHA-256 digest of the record (see `Directory::account_stamp`).
+    pub(crate) fn stamp(&self) -> Result<[u8; 32], StorageError> {
+        use sha2::{Digest, Sha256};
+        let raw = bincode::serialize(self)
+            .map_err(|e| StorageError::Encoding(format!("account {}: {e}", self.address)))?;
+        Ok(Sha256::digest(&raw).into())
+    }
+}
+
+/// Checks a login against the account it names (`None`: no such account, and the password is
+/// verified against the dummy hash so that a miss costs as much as a wrong password).
+pub(crate) fn check_login(
+    record: Option<AccountRecord>,
+    password: &str,
+) -> Result<AuthOutcome, StorageError> {
+    match record {
+        Some(rec) => {
+            if password_matches(password, &rec.hash)? {
+                Ok(AuthOutcome::Ok(rec.account()))
+            } else {
+                Ok(AuthOutcome::BadPassword {
+                    address: rec.address,
+                })
+            }
+        }
+        None => {
+            password_matches(password, dummy_hash()?)?;
+            Ok(AuthOutcome::NoSuchAccount)
+        }
+    }
+}
+
+/// Alias chains deeper than this are cut (and logged).
+pub(crate) const MAX_ALIAS_DEPTH: usize = 10;
+
+/// What recipient resolution asks of a backend, name by name (all names normalised).
+pub(crate) trait RecipientLookup {
+    fn is_local_domain(&mut self, domain: &str) -> Result<bool, StorageError>;
+    fn is_account(&mut self, address: &str) -> Result<bool, StorageError>;
+    /// The targets of an alias, in order; `None` when `alias` is not one.
+    fn alias_targets(&mut self, alias: &str) -> Result<Option<Vec<String>>, StorageError>;
+}
+
+/// Resolves a normalised recipient address to its destinations (see
+/// `Directory::resolve_recipient`): aliases followed depth first, each address once, at most
+/// [`MAX_ALIAS_DEPTH`] deep; `user+tag@dom` reaches `user@dom` unless an account or alias is
+/// named exactly `user+tag@dom`.
+pub(crate) fn resolve(
+    lookup: &mut impl RecipientLookup,
+    address: &str,
+) -> Result<Vec<Destination>, StorageError> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    expand(lookup, address, 0, &mut seen, &mut out)?;
+    Ok(out)
+}
+
+/// Classifies a normalised recipient address for RCPT TO.
+pub(crate) fn classify(
+    lookup: &mut impl RecipientLookup,
+    address: &str,
+) -> Result<RecipientKind, StorageError> {
+    if !lookup.is_local_domain(domain_of(address))? {
+        return Ok(RecipientKind::Remote);
+    }
+    if resolve(lookup, address)?.is_empty() {
+        Ok(RecipientKind::UnknownLocal)
+    } else {
+        Ok(RecipientKind::Local)
+    }
+}
+
+fn expand(
+    lookup: &mut impl RecipientLookup,
+    address: &str,
+    depth: usize,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<Destination>,
+) -> Result<(), StorageError> {
+    if depth > MAX_ALIAS_DEPTH {
+        tracing::warn!(address, "alias chain deeper than {MAX_ALIAS_DEPTH}; cut");
+        return Ok(());
+    }
+    if !seen.insert(address.to_string()) {
+        return Ok(()); // a loop, or a second path to the same address
+    }
+    if !lookup.is_local_domain(domain_of(address))? {
+        push_unique(out, Destination::Remote(address.to_string()));
+        return Ok(());
+    }
+    if expand_exact(lookup, address, depth, seen, out)? {
+        return Ok(());
+    }
+    if let Some((local, domain)) = address.rsplit_once('@') {
+        if let Some((base, _tag)) = local.split_once('+') {
+            if !base.is_empty() {
+                let base = format!("{base}@{domain}");
+                if seen.insert(base.clone()) {
+                    expand_exact(lookup, &base, depth, seen, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Expand `address` if it is an account or an alias; false if it is neither.
+fn expand_exact(
+    lookup: &mut impl RecipientLookup,
+    address: &str,
+    depth: usize,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<Destination>,
+) -> Result<bool, StorageError> {
+    if lookup.is_account(address)? {
+        push_unique(out, Destination::Local(address.to_string()));
+        return Ok(true);
+    }
+    match lookup.alias_targets(address)? {
+        Some(targets) => {
+            for t in targets {
+                expand(lookup, &t, depth + 1, seen, out)?;
+            }
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+fn push_unique(out: &mut Vec<Destination>, d: Destination) {
+    if !out.contains(&d) {
+        out.push(d);
+    }
 }

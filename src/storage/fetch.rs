@@ -191,3 +191,16 @@ pub enum Accepted {
     /// The mark was there already: nothing was written.
     AlreadySeen,
 }
+
+/// Deletes the sources owned by `owner` (an account or a domain being deleted).
+pub(crate) fn drop_sources_of(
+    store: &impl super::traits::FetchStore,
+    owner: &str,
+) -> Result<(), super::StorageError> {
+    for s in store.fetch_sources()? {
+        if s.owner.name().eq_ignore_ascii_case(owner) {
+            store.fetch_del_source(s.id)?;
+        }
+    }
+    Ok(())
+}

@@ -101,6 +101,32 @@ impl Flags {
     }
 }
 
+/// Keywords a folder remembers at most (RFC 9051 §2.3.2 lets a server refuse new ones).
+pub(crate) const MAX_FOLDER_KEYWORDS: usize = 256;
+
+/// Adds the keywords of `flags` that `known` (a folder's keywords, in order of first use)
+/// lacks; false, and nothing added, when that would pass [`MAX_FOLDER_KEYWORDS`]. Every
+/// backend keeps a folder's keyword list by this rule.
+pub(crate) fn note_keywords(known: &mut Vec<String>, flags: &Flags) -> bool {
+    let new: Vec<&String> = flags
+        .keywords
+        .iter()
+        .filter(|k| !known.iter().any(|x| x.eq_ignore_ascii_case(k)))
+        .collect();
+    if known.len() + new.len() > MAX_FOLDER_KEYWORDS {
+        return false;
+    }
+    known.extend(new.into_iter().cloned());
+    true
+}
+
+/// The error of a change that would pass [`MAX_FOLDER_KEYWORDS`] in folder `name`.
+pub(crate) fn too_many_keywords(name: &str) -> StorageError {
+    StorageError::Invalid(format!(
+        "folder {name} has {MAX_FOLDER_KEYWORDS} keywords; no new ones accepted"
+    ))
+}
+
 /// The owner of public folders (RFC 4314 shared namespace): no account, no quota. Their access
 /// is decided by their ACL alone.
 pub const PUBLIC_OWNER: &str = "";
@@ -212,6 +238,17 @@ pub(crate) fn check_rename(old: &str, new: &str) -> Result<(), StorageError> {
 /// becomes `new`.
 pub(crate) fn renamed(name: &str, old: &str, new: &str) -> String {
     format!("{new}{}", name.get(old.len()..).unwrap_or_default())
+}
+
+/// Checks a name for a subscription list: any name the client gives (it may name no
+/// folder), but not empty and without NUL.
+pub(crate) fn check_subscription_name(name: &str) -> Result<(), StorageError> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(StorageError::Invalid(format!(
+            "invalid mailbox name {name:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// The account address (lowercase), or [`PUBLIC_OWNER`] for public folders.

@@ -25,9 +25,10 @@
 //! EMAILID from the blob id (the content's sha256), THREADID from the message's headers (see
 //! `protocols::imap::objectid`), so every record, however old, has them.
 //!
-//! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not index
-//! values. Public folders belong to the empty owner [`PUBLIC_OWNER`], and count against no
-//! quota.
+//! In the embedded backend, DKIM private keys are files,
+//! `data_dir/dkim/<domain>/<selector>.pem` (0600), not index values; the PostgreSQL backend
+//! keeps them, and the key `secret.key` holds, in the database that every node shares.
+//! Public folders belong to the empty owner [`PUBLIC_OWNER`], and count against no quota.
 //!
 //! # Invariants (every backend)
 //!
@@ -89,6 +90,7 @@ mod sled;
 mod sweep;
 mod tlspolicy;
 pub mod traits;
+mod urlauth;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use pg::testing as pg_testing;
 

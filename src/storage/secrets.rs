@@ -8,6 +8,10 @@
 //! passwords, and the key can be kept or rotated apart from the index. It does not protect
 //! against someone who can read the whole data directory: nothing that runs unattended can.
 //!
+//! The PostgreSQL backend keeps the key in the database instead (every node must open the
+//! passwords any node sealed): [`SecretKey::new_key_bytes`] makes one and
+//! [`SecretKey::from_bytes`] builds the key from what was stored.
+//!
 //! Sealed form: 12-byte random nonce ++ ciphertext ++ 16-byte tag. The associated data
 //! names the purpose, so a sealed value cannot be replayed as another kind of secret later.
 
@@ -50,15 +54,27 @@ impl SecretKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(&path)?,
             Err(e) => return Err(e.into()),
         };
-        let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+        SecretKey::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// The key made of `bytes` (a stored key); `origin` names where they were kept, for
+    /// the error when they are not a key.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<SecretKey, StorageError> {
+        let key: [u8; KEY_LEN] = bytes.try_into().map_err(|_| {
             StorageError::Invalid(format!(
-                "{} is not a {KEY_LEN}-byte key; restore it from a backup",
-                path.display()
+                "{origin} is not a {KEY_LEN}-byte key; restore it from a backup"
             ))
         })?;
         Ok(SecretKey {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
         })
+    }
+
+    /// A new random key, to be stored (then read back with [`SecretKey::from_bytes`]).
+    pub fn new_key_bytes() -> Vec<u8> {
+        let mut key = vec![0u8; KEY_LEN];
+        rand::thread_rng().fill_bytes(&mut key);
+        key
     }
 
     pub fn seal(&self, plaintext: &str) -> Result<Vec<u8>, StorageError> {
@@ -83,7 +99,7 @@ impl SecretKey {
     pub fn open(&self, sealed: &[u8]) -> Result<String, StorageError> {
         let bad = || {
             StorageError::Invalid(
-                "a stored password cannot be decrypted (was secret.key replaced?); set it again"
+                "a stored password cannot be decrypted (was the secret key replaced?); set it again"
                     .into(),
             )
         };
@@ -108,8 +124,7 @@ impl SecretKey {
 /// Writes a new random key with O_EXCL (a concurrent creator wins and its key is read).
 fn create_key(path: &Path) -> Result<Vec<u8>, StorageError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut key = vec![0u8; KEY_LEN];
-    rand::thread_rng().fill_bytes(&mut key);
+    let key = SecretKey::new_key_bytes();
     let created = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -167,5 +182,19 @@ mod tests {
         assert!(other_key.open(&key.seal("pw").unwrap()).is_err());
         std::fs::write(key_path(other.path()), b"too short").unwrap();
         assert!(SecretKey::load_or_create(other.path()).is_err());
+    }
+
+    #[test]
+    fn a_key_made_from_stored_bytes_opens_what_it_sealed() {
+        let bytes = SecretKey::new_key_bytes();
+        let sealed = SecretKey::from_bytes(&bytes, "test")
+            .unwrap()
+            .seal("pw")
+            .unwrap();
+        let again = SecretKey::from_bytes(&bytes, "test").unwrap();
+        assert_eq!(again.open(&sealed).unwrap(), "pw");
+        assert_ne!(SecretKey::new_key_bytes(), bytes);
+        let err = SecretKey::from_bytes(&bytes[1..], "the stored key").unwrap_err();
+        assert!(err.to_string().contains("the stored key"), "{err}");
     }
 }

@@ -44,3 +44,51 @@ impl SenderEntry {
         }
     }
 }
+
+/// Which list of [`SenderRights`] a change is for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RightsList {
+    SendAs,
+    Domains,
+}
+
+impl SenderRights {
+    /// Adds (`add`) or removes `value` on one list of `account`'s rights, kept sorted: Exists
+    /// when adding what is there, NotFound when removing what is not.
+    pub(crate) fn change(
+        &mut self,
+        account: &str,
+        list: RightsList,
+        value: &str,
+        add: bool,
+    ) -> Result<(), StorageError> {
+        let (items, what) = match list {
+            RightsList::SendAs => (&mut self.send_as, "may send as"),
+            RightsList::Domains => (&mut self.domains, "administers"),
+        };
+        let present = items.iter().any(|x| x == value);
+        match (add, present) {
+            (true, true) => Err(StorageError::Exists(format!("{account} {what} {value}"))),
+            (false, false) => Err(StorageError::NotFound(format!("{account} {what} {value}"))),
+            (true, false) => {
+                items.push(value.to_string());
+                items.sort();
+                Ok(())
+            }
+            (false, true) => {
+                items.retain(|x| x != value);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes a deleted `domain` off both lists (administered, and `@domain` as a sender), so
+    /// that a domain re-created later starts with no rights granted. True if anything changed.
+    pub(crate) fn drop_domain(&mut self, domain: &str) -> bool {
+        let whole = format!("@{domain}");
+        let before = (self.send_as.len(), self.domains.len());
+        self.domains.retain(|d| d != domain);
+        self.send_as.retain(|e| *e != whole);
+        before != (self.send_as.len(), self.domains.len())
+    }
+}

@@ -95,3 +95,28 @@ pub(crate) fn visit_blob_dirs(
     }
     Ok(())
 }
+
+/// A backend's sweep, step by step. [`SweepSteps::run_sweep`] runs them in the order that
+/// keeps the repairs sound: the bodies present made durable first; then the records (a
+/// damaged one is moved or flagged, still holding its body); then the counts, rebuilt from
+/// the records; last the files no count references.
+pub(crate) trait SweepSteps {
+    fn body_store(&self) -> &BlobStore;
+    fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError>;
+    fn sweep_messages(&self, report: &mut SweepReport) -> Result<(), StorageError>;
+    fn rebuild_refcounts(&self, report: &mut SweepReport) -> Result<(), StorageError>;
+    fn sweep_orphans(&self, grace: Duration, report: &mut SweepReport) -> Result<(), StorageError>;
+    /// Makes the sweep's changes durable (a commit round).
+    fn commit_sweep(&self) -> Result<(), StorageError>;
+
+    fn run_sweep(&self, grace: Duration) -> Result<SweepReport, StorageError> {
+        let mut report = SweepReport::default();
+        self.body_store().sync_all()?;
+        self.sweep_queues(&mut report)?;
+        self.sweep_messages(&mut report)?;
+        self.rebuild_refcounts(&mut report)?;
+        self.sweep_orphans(grace, &mut report)?;
+        self.commit_sweep()?;
+        Ok(report)
+    }
+}

@@ -500,11 +500,14 @@ pub trait Durability: Send + Sync {
     fn sweep(&self, grace: Duration) -> Result<SweepReport, StorageError>;
 }
 
-/// DKIM signing keys: several selectors per domain, one active; private keys are files.
+/// DKIM signing keys: several selectors per domain, one active. Private keys are files of
+/// the data directory in the embedded backend, and columns of the keys' rows in PostgreSQL
+/// (so that every node signs).
 pub trait DkimStore: Send + Sync {
-    /// Stores a new key: `private_pem` goes to its 0600 file, the rest to the backend. The domain
-    /// must be a local domain and the selector new for it. The first key of a domain becomes
-    /// active. Returns the key as stored.
+    /// Stores a new key: `private_pem` goes to its 0600 file (embedded) or the key's row
+    /// (PostgreSQL), the rest to the backend. The domain must be a local domain and the
+    /// selector new for it. The first key of a domain becomes active. Returns the key as
+    /// stored.
     fn dkim_add(
         &self,
         domain: &str,
@@ -535,7 +538,8 @@ pub trait DkimStore: Send + Sync {
 /// Fetch sources (MultiPOP/DomainPOP), their status, seen marks and de-duplication, and the
 /// sealing of their passwords.
 pub trait FetchStore: Send + Sync {
-    /// Seals a secret with the data directory's key (made on first use).
+    /// Seals a secret with the store's key, made on first use: the data directory's
+    /// `secret.key` (embedded), or one in the database that every node shares (PostgreSQL).
     fn seal_secret(&self, plaintext: &str) -> Result<Vec<u8>, StorageError>;
 
     fn open_secret(&self, sealed: &[u8]) -> Result<String, StorageError>;

@@ -66,7 +66,7 @@ impl Handler<Rescan> for DeferredQueueActor {
 fn release_due(sctx: &ServerContext) -> Result<usize, StorageError> {
     let now = sctx.clock.now();
     let mut n = 0;
-    for rec in sctx.store.queue_list(QueueName::Deferred)? {
+    for rec in super::load(sctx, QueueName::Deferred)? {
         if rec.due.is_some_and(|due| due > now) {
             continue;
         }
@@ -153,7 +153,7 @@ impl Supervised for ArchiveQueueActor {}
 impl Handler<Rescan> for ArchiveQueueActor {
     type Result = ();
     fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
-        match self.ctx.store.queue_list(QueueName::ToArchive) {
+        match super::load(&self.ctx, QueueName::ToArchive) {
             Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
             Err(e) => tracing::error!("cannot read the ToArchive queue: {e}"),
         }

@@ -180,7 +180,7 @@ impl Handler<Rescan> for InboundQueueActor {
     type Result = ();
 
     fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
-        match self.ctx.store.queue_list(QueueName::Inbound) {
+        match super::load(&self.ctx, QueueName::Inbound) {
             Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
             Err(e) => tracing::error!("cannot read the inbound queue: {e}"),
         }

@@ -57,7 +57,7 @@ impl Handler<Rescan> for LocalQueueActor {
     type Result = ();
 
     fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
-        match self.ctx.store.queue_list(QueueName::Local) {
+        match super::load(&self.ctx, QueueName::Local) {
             Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
             Err(e) => tracing::error!("cannot read the local queue: {e}"),
         }

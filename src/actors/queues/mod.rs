@@ -31,7 +31,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::ServerContext;
-use crate::storage::{QueueId, QueueName, QueueWriter};
+use crate::storage::{QueueId, QueueName, QueueRecord, QueueWriter, StorageError};
 
 pub use change::{apply_offline, change, Change, Changed, Done, Refused};
 pub use held::{ArchiveQueueActor, DeferredQueueActor, HoldQueueActor};
@@ -63,6 +63,15 @@ impl RecordWriter {
 /// The queue writes, for the queue actors.
 fn writer(sctx: &ServerContext) -> &QueueWriter {
     &sctx.queue_records.0
+}
+
+/// The records of `queue` this node works on, now leased to it
+/// ([`crate::storage::Cluster::queue_claim_startup`]): on one node, every record; with
+/// several nodes on one database, this node's, those never leased and those whose node's
+/// lease ran out. Every load and rescan of a queue actor goes through it, so that two nodes
+/// never work on one record.
+fn load(sctx: &ServerContext, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError> {
+    sctx.store.queue_claim_startup(queue)
 }
 
 /// The queue actors' addresses.

@@ -147,7 +147,7 @@ impl Handler<Rescan> for RemoteQueueActor {
     type Result = ();
 
     fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
-        match self.ctx.store.queue_list(QueueName::Remote) {
+        match super::load(&self.ctx, QueueName::Remote) {
             Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
             Err(e) => tracing::error!("cannot read the remote queue: {e}"),
         }

@@ -290,3 +290,83 @@ pub fn subscriptions_round_trip(open: Open) {
         .unwrap()
         .contains(&"Lists/rust".to_string()));
 }
+
+/// The folder tree: CREATE makes parents (which pass their ACL down), RENAME carries the
+/// children, DELETE of a folder with children leaves an empty `\Noselect` placeholder (its
+/// METADATA and URLAUTH keys gone, its subscription kept) that CREATE revives with a new
+/// UIDVALIDITY; RENAME INBOX moves the messages into a new folder and leaves INBOX empty.
+pub fn folder_hierarchy_and_rename_inbox(open: Open) {
+    use crate::storage::MetadataOwner;
+    let (_dir, store) = fresh(open);
+    let top = store.create_folder(BOB, "Top", None).unwrap();
+    store.set_acl(top, ALICE, "lr").unwrap();
+    let child = store.create_folder(BOB, "Top/Mid/Leaf", None).unwrap();
+    let mid = store
+        .folder_id(BOB, "Top/Mid")
+        .unwrap()
+        .expect("parent made");
+    assert_eq!(store.rights(child, ALICE).unwrap(), "lr");
+    assert_eq!(store.rights(mid, ALICE).unwrap(), "lr");
+
+    store.0.rename_folder(top, "Moved/Top").unwrap();
+    assert!(store.folder_id(BOB, "Moved").unwrap().is_some());
+    assert_eq!(
+        store.folder_state(child).unwrap().name,
+        "Moved/Top/Mid/Leaf"
+    );
+    assert_eq!(store.folder_id(BOB, "Top/Mid").unwrap(), None);
+
+    append(&store, mid, b"in the parent");
+    let shared = MetadataOwner::Folder(mid);
+    store
+        .set_metadata(
+            shared,
+            BOB,
+            &[("/shared/comment".into(), Some(b"x".to_vec()))],
+        )
+        .unwrap();
+    store.urlauth_key(mid, BOB, true).unwrap();
+    let before = store.folder_state(mid).unwrap();
+    store.0.delete_folder(mid).unwrap();
+    let placeholder = store.folder_state(mid).unwrap();
+    assert!(placeholder.noselect);
+    assert_eq!((placeholder.exists, placeholder.size), (0, 0));
+    assert!(store.metadata(shared, BOB).unwrap().is_empty());
+    assert_eq!(store.urlauth_key(mid, BOB, false).unwrap(), None);
+    assert!(store
+        .subscriptions(BOB)
+        .unwrap()
+        .contains(&"Moved/Top/Mid".to_string()));
+    assert_eq!(store.quota(BOB).unwrap().messages_used, 0);
+    assert!(matches!(
+        store.0.delete_folder(mid),
+        Err(StorageError::Invalid(_))
+    ));
+    assert_eq!(
+        store.create_folder(BOB, "Moved/Top/Mid", None).unwrap(),
+        mid
+    );
+    let revived = store.folder_state(mid).unwrap();
+    assert!(!revived.noselect);
+    assert!(revived.uidvalidity > before.uidvalidity);
+
+    let inbox = inbox(&store, BOB);
+    append(&store, inbox, b"one");
+    append(&store, inbox, b"two");
+    let kept = store.folder_state(inbox).unwrap();
+    let old = store.0.rename_inbox(BOB, "Old/Inbox").unwrap();
+    let emptied = store.folder_state(inbox).unwrap();
+    assert_eq!((emptied.exists, emptied.uidvalidity), (0, kept.uidvalidity));
+    assert!(emptied.uidnext >= kept.uidnext);
+    assert!(emptied.highest_modseq > kept.highest_modseq);
+    assert_eq!(store.uid_list(old).unwrap(), [1, 2]);
+    assert_eq!(store.folder_state(old).unwrap().exists, 2);
+    assert_eq!(store.quota(BOB).unwrap().messages_used, 2);
+    assert_eq!(
+        store
+            .expunged_since(inbox, kept.highest_modseq)
+            .unwrap()
+            .len(),
+        2
+    );
+}

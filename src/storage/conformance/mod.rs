@@ -22,13 +22,19 @@ use super::{StorageError, Store};
 pub use directory::{directory_crud_and_credentials, sender_rights_round_trip};
 pub use folders::{
     acl_grants_and_revokes, expunge_and_vanished, flags_and_changes_since_modseq,
-    folder_create_rename_delete, quota_accounting_and_over_quota, subscriptions_round_trip,
-    uid_and_modseq_strictly_increase,
+    folder_create_rename_delete, folder_hierarchy_and_rename_inbox,
+    quota_accounting_and_over_quota, subscriptions_round_trip, uid_and_modseq_strictly_increase,
 };
-pub use queue::{blob_references_counted_and_released, queue_put_move_delete_per_queue};
+pub use queue::{
+    blob_references_counted_and_released, queue_put_move_delete_per_queue,
+    sweep_sends_damaged_queue_records_to_bad,
+};
+// Fixtures the PostgreSQL backend's own tests share.
+#[cfg(test)]
+pub(crate) use small::{bob_source, fetched_message, tls_results};
 pub use small::{
-    commit_survives_reopen, dkim_round_trip, fetch_sources_round_trip, screening_round_trip,
-    tls_policy_round_trip,
+    commit_survives_reopen, dkim_round_trip, fetch_accept_exactly_once, fetch_sources_round_trip,
+    screening_round_trip, tls_policy_round_trip,
 };
 
 /// Opens the backend under test on a data directory (creating what it needs there). Called
@@ -62,6 +68,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
     ("subscriptions_round_trip", subscriptions_round_trip),
     (
+        "folder_hierarchy_and_rename_inbox",
+        folder_hierarchy_and_rename_inbox,
+    ),
+    (
         "queue_put_move_delete_per_queue",
         queue_put_move_delete_per_queue,
     ),
@@ -71,9 +81,14 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
     ("dkim_round_trip", dkim_round_trip),
     ("fetch_sources_round_trip", fetch_sources_round_trip),
+    ("fetch_accept_exactly_once", fetch_accept_exactly_once),
     ("screening_round_trip", screening_round_trip),
     ("tls_policy_round_trip", tls_policy_round_trip),
     ("commit_survives_reopen", commit_survives_reopen),
+    (
+        "sweep_sends_damaged_queue_records_to_bad",
+        sweep_sends_damaged_queue_records_to_bad,
+    ),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.

@@ -1,7 +1,12 @@
 //! Queue and blob-reference checks.
 
-use super::{append, body, fresh, inbox, Open, BOB};
-use crate::storage::{QueueName, QueueRecipient, QueueRecord, StorageError};
+use std::fs::File;
+use std::time::{Duration, SystemTime};
+
+use super::{append, body, fresh, inbox, DataDir, Open, BOB};
+use crate::storage::{
+    QueueName, QueueRecipient, QueueRecord, StorageError, SweepReport, ORPHAN_GRACE,
+};
 
 fn record(store: &crate::storage::Store, queue: QueueName, content: &[u8]) -> QueueRecord {
     let id = store.next_queue_id().unwrap();
@@ -118,4 +123,70 @@ pub fn blob_references_counted_and_released(open: Open) {
         store.blobs().get(&blob),
         Err(StorageError::NotFound(_))
     ));
+}
+
+/// The start-up sweep after a crash lost or cut bodies: records in the queues that deliver
+/// go to the bad queue with the reason, still holding their bodies; an old unreferenced file
+/// goes, a young one stays; a second sweep finds nothing to do.
+pub fn sweep_sends_damaged_queue_records_to_bad(open: Open) {
+    let dir = DataDir::make();
+    let (lost, cut, fine, old, young) = {
+        let store = open(dir.path()).expect("open the backend");
+        let lost = record(&store, QueueName::Inbound, b"Subject: lost\r\n\r\nbody\r\n");
+        let cut = record(
+            &store,
+            QueueName::Remote,
+            b"Subject: cut\r\n\r\ncut in half\r\n",
+        );
+        let fine = record(&store, QueueName::Remote, b"Subject: fine\r\n\r\nfine\r\n");
+        for rec in [&lost, &cut, &fine] {
+            store.0.queue_put(rec).unwrap();
+        }
+        let old = body(&store, b"an old orphan");
+        let young = body(&store, b"a young orphan");
+        store.commit().unwrap();
+        std::fs::remove_file(store.blobs().path(&lost.blob)).unwrap();
+        let file = File::options()
+            .write(true)
+            .open(store.blobs().path(&cut.blob))
+            .unwrap();
+        file.set_len(10).unwrap();
+        File::options()
+            .write(true)
+            .open(store.blobs().path(&old))
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * ORPHAN_GRACE)
+            .unwrap();
+        (lost, cut, fine, old, young)
+    };
+    let store = open(dir.path()).expect("reopen the backend");
+    let report = store.sweep(ORPHAN_GRACE).unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            queue_records_damaged: 2,
+            orphans_removed: 1,
+            orphans_kept: 1,
+            ..SweepReport::default()
+        }
+    );
+    assert!(store.queue_list(QueueName::Inbound).unwrap().is_empty());
+    assert_eq!(store.queue_list(QueueName::Remote).unwrap(), vec![fine]);
+    let bad = store.queue_list(QueueName::Bad).unwrap();
+    let ids: Vec<_> = bad.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [lost.id, cut.id]);
+    let reason = |i: usize| bad[i].last_error.clone().unwrap_or_default();
+    assert!(reason(0).contains("is missing"), "{}", reason(0));
+    assert!(reason(1).contains("has 10 of its"), "{}", reason(1));
+    assert_eq!(store.blob_refcount(&lost.blob).unwrap(), 1);
+    assert_eq!(store.blob_refcount(&cut.blob).unwrap(), 1);
+    assert!(!store.blobs().exists(&old));
+    assert!(store.blobs().exists(&young));
+    let again = store.sweep(Duration::ZERO).unwrap();
+    assert_eq!(again.queue_records_damaged, 0, "{again:?}");
+    assert_eq!(
+        again.orphans_removed, 1,
+        "the young orphan, with no grace: {again:?}"
+    );
+    assert!(!store.blobs().exists(&young));
 }

@@ -3,11 +3,11 @@
 
 use std::net::IpAddr;
 
-use super::{append, fresh, inbox, DataDir, Open, BOB};
+use super::{append, fresh, inbox, DataDir, Open, ALICE, BOB};
 use crate::storage::{
-    Ban, CachedStsPolicy, DkimAlgorithm, FetchProtocol, FetchSource, FetchStatus, QueueName,
-    QueueRecipient, QueueRecord, ScreenRecord, ScreenRule, SourceOwner, StorageError,
-    TlsFailureCount, TlsMode, TlsResult,
+    Accepted, Ban, BlobStore, CachedStsPolicy, Dedup, DkimAlgorithm, FetchProtocol, FetchSource,
+    FetchStatus, FetchedMessage, QueueId, QueueName, QueueRecipient, QueueRecord, ScreenRecord,
+    ScreenRule, SourceId, SourceOwner, StorageError, TlsFailureCount, TlsMode, TlsResult,
 };
 
 /// Keys are added (the first active), listed, activated, read back and deleted; the active
@@ -122,6 +122,135 @@ pub fn fetch_sources_round_trip(open: Open) {
     assert!(store.fetch_del_source(added.id).is_err());
 }
 
+/// A fetched message is taken in once: a repeat of its mark writes nothing and holds not its
+/// body; duplicate suppression drops the recipients that had the Message-ID within the
+/// window, and only those; the marks of messages gone from the server are forgotten.
+pub fn fetch_accept_exactly_once(open: Open) {
+    let dir = DataDir::make();
+    let store = open(dir.path()).expect("open the backend");
+    let source = store
+        .fetch_add_source(bob_source(store.seal_secret("pw").unwrap()))
+        .unwrap()
+        .id;
+    let fetched = |mark: &str, id: u64, to: &[&str], now: i64| {
+        fetched_message(store.blobs(), source, mark, id, to, now)
+    };
+    let first = fetched("7:1", 1, &[BOB], 1000);
+    assert_eq!(
+        store.0.fetch_accept(&first).unwrap(),
+        Accepted::New {
+            records: vec![(QueueName::Inbound, 1)],
+            suppressed: 0
+        }
+    );
+    // The same message again, as after a crash between the commit and the remote delete.
+    let again = fetched("7:1", 2, &[BOB], 1001);
+    assert_eq!(store.0.fetch_accept(&again).unwrap(), Accepted::AlreadySeen);
+    assert_eq!(store.blob_refcount(&first.blob).unwrap(), 1);
+    assert_eq!(store.blob_refcount(&again.blob).unwrap(), 0);
+    assert!(store.fetch_is_seen(source, "7:1").unwrap());
+
+    // One Message-ID to three recipients, fetched three times within the window.
+    let to = [BOB, ALICE, "Carol@example.com"];
+    let dedup = Dedup {
+        message_id: "<m1@remote.test>".into(),
+        window: 3600,
+    };
+    for (i, now) in [(0, 1000), (1, 1001), (2, 1002)] {
+        let mut m = fetched(&format!("u{i}"), 10 + i, &to, now);
+        m.dedup = Some(dedup.clone());
+        let (written, suppressed) = if i == 0 { (1, 0) } else { (0, 3) };
+        assert!(
+            matches!(
+                store.0.fetch_accept(&m).unwrap(),
+                Accepted::New { ref records, suppressed: s } if records.len() == written && s == suppressed
+            ),
+            "copy {i}"
+        );
+    }
+    // After the window the Message-ID is delivered again.
+    assert_eq!(store.fetch_expire_dedup(source, 3600, 4600).unwrap(), 3);
+    let mut late = fetched("u3", 13, &to[..1], 4600);
+    late.dedup = Some(dedup);
+    assert!(matches!(
+        store.0.fetch_accept(&late).unwrap(),
+        Accepted::New { ref records, suppressed: 0 } if records.len() == 1
+    ));
+
+    // Gone from the server: forgotten; still there: kept.
+    let on_server = ["u1", "u2", "u3"].map(String::from).into();
+    assert_eq!(store.fetch_forget_gone(source, &on_server).unwrap(), 2);
+    assert_eq!(store.fetch_seen(source).unwrap(), on_server);
+}
+
+/// Bob's IMAP source, not added yet, with the `sealed` password.
+pub(crate) fn bob_source(sealed: Vec<u8>) -> FetchSource {
+    FetchSource {
+        id: 0,
+        owner: SourceOwner::Account(BOB.into()),
+        protocol: FetchProtocol::Imap,
+        host: "imap.remote.test".into(),
+        port: 993,
+        tls: TlsMode::Implicit,
+        verify_cert: true,
+        user: "bob".into(),
+        password: sealed,
+        leave_on_server: true,
+        interval: 300,
+        domainpop: None,
+    }
+}
+
+/// Message `mark` fetched from `source` at `now`: a body of its own (mark and `id`) in
+/// `blobs`, held by the new inbound record `id` for `to`.
+pub(crate) fn fetched_message(
+    blobs: &BlobStore,
+    source: SourceId,
+    mark: &str,
+    id: QueueId,
+    to: &[&str],
+    now: i64,
+) -> FetchedMessage {
+    let content = format!("Subject: {mark} {id}\r\n\r\nbody\r\n");
+    let blob = blobs.put(content.as_bytes()).expect("put body");
+    let rec = QueueRecord::inbound(
+        id,
+        blob,
+        content.len() as u64,
+        String::new(),
+        to.iter().map(|a| QueueRecipient::new(a)).collect(),
+        "fetch".into(),
+        now,
+    );
+    FetchedMessage {
+        source,
+        mark: mark.into(),
+        blob,
+        records: vec![rec],
+        dedup: None,
+        now,
+    }
+}
+
+/// A successful TLS session under an MTA-STS policy, and a failed one under the same policy.
+pub(crate) fn tls_results() -> (TlsResult, TlsResult) {
+    let ok = TlsResult {
+        policy_type: "sts".into(),
+        policy_string: vec!["version: STSv1".into()],
+        mx_host: vec!["mx.remote.test".into()],
+        failure: None,
+    };
+    let failed = TlsResult {
+        failure: Some(TlsFailureCount {
+            result_type: "certificate-expired".into(),
+            receiving_mx_hostname: "mx.remote.test".into(),
+            ..TlsFailureCount::default()
+        }),
+        ..ok.clone()
+    };
+    (ok, failed)
+}
+
 /// Address records, account failure times and allow/deny rules are stored, loaded and
 /// removed.
 pub fn screening_round_trip(open: Open) {
@@ -175,20 +304,7 @@ pub fn tls_policy_round_trip(open: Open) {
     store.mta_sts_put("Remote.TEST", &policy).unwrap();
     assert_eq!(store.mta_sts_get("remote.test").unwrap(), Some(policy));
 
-    let ok = TlsResult {
-        policy_type: "sts".into(),
-        policy_string: vec!["version: STSv1".into()],
-        mx_host: vec!["mx.remote.test".into()],
-        failure: None,
-    };
-    let failed = TlsResult {
-        failure: Some(TlsFailureCount {
-            result_type: "certificate-expired".into(),
-            receiving_mx_hostname: "mx.remote.test".into(),
-            ..TlsFailureCount::default()
-        }),
-        ..ok.clone()
-    };
+    let (ok, failed) = tls_results();
     store.tlsrpt_add(19_700, "remote.test", &ok).unwrap();
     store.tlsrpt_add(19_700, "remote.test", &ok).unwrap();
     store.tlsrpt_add(19_700, "remote.test", &failed).unwrap();

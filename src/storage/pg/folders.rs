@@ -15,8 +15,10 @@
 use postgres::error::SqlState;
 use postgres::{GenericClient, Row, Transaction};
 
+use super::blobrefs::RefDelta;
 use super::pool::pg_error;
 use super::PgStore;
+use crate::storage::directory::normalize_address;
 use crate::storage::folders::*;
 use crate::storage::{now_secs, BlobId, StorageError};
 
@@ -343,5 +345,382 @@ impl PgStore {
         // Byte order of the names, as the embedded backend lists them (not the collation's).
         out.sort_by(|a, b| (a.name != "INBOX", &a.name).cmp(&(b.name != "INBOX", &b.name)));
         Ok(out)
+    }
+}
+
+/// Removes a folder's messages, expunge history, METADATA entries and URLAUTH keys inside
+/// `tx`, releasing their blobs (into `refs`) and the owner's usage. The row stays (the caller
+/// deletes it or makes it a placeholder).
+fn empty_folder(
+    tx: &mut Transaction<'_>,
+    refs: &mut RefDelta,
+    state: &FolderState,
+) -> Result<(), StorageError> {
+    let id = db_id(state.id)?;
+    for row in tx
+        .query(
+            "DELETE FROM messages WHERE folder = $1 RETURNING blob",
+            &[&id],
+        )
+        .map_err(pg_error)?
+    {
+        refs.release(blob_of(row.get(0))?);
+    }
+    tx.execute("DELETE FROM expunged WHERE folder = $1", &[&id])
+        .map_err(pg_error)?;
+    // RFC 5464: a mailbox's METADATA entries go with it; RFC 4467: its URLAUTH keys too, so
+    // a new mailbox of the name honours no old URL.
+    tx.execute("DELETE FROM metadata WHERE folder = $1", &[&id])
+        .map_err(pg_error)?;
+    tx.execute("DELETE FROM urlauth WHERE folder = $1", &[&id])
+        .map_err(pg_error)?;
+    release_usage(tx, &state.account, state.size, state.exists)
+}
+
+/// Takes `bytes` and `messages` off `owner`'s usage (never below 0; public folders count
+/// nowhere).
+fn release_usage(
+    tx: &mut Transaction<'_>,
+    owner: &str,
+    bytes: u64,
+    messages: u32,
+) -> Result<(), StorageError> {
+    if owner == PUBLIC_OWNER || (bytes == 0 && messages == 0) {
+        return Ok(());
+    }
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    tx.execute(
+        "UPDATE quota SET storage_used = GREATEST(storage_used - $2, 0),
+             messages_used = GREATEST(messages_used - $3, 0)
+         WHERE account = $1",
+        &[&owner, &bytes, &i64::from(messages)],
+    )
+    .map_err(pg_error)?;
+    Ok(())
+}
+
+/// The folders strictly below `name` of `owner`, locked FOR UPDATE, in id order (the order
+/// every catalog write locks several folders in).
+fn children(
+    tx: &mut Transaction<'_>,
+    owner: &str,
+    name: &str,
+) -> Result<Vec<FolderState>, StorageError> {
+    let prefix = format!("{name}{SEPARATOR}");
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {STATE_COLUMNS} FROM folders
+                 WHERE account = $1 AND left(name_key, char_length($2)) = $2
+                 ORDER BY id FOR UPDATE"
+            ),
+            &[&owner, &prefix],
+        )
+        .map_err(pg_error)?;
+    rows.iter().map(state_of).collect()
+}
+
+/// One message moved by RENAME INBOX.
+struct Moved {
+    uid: i64,
+    flags: i16,
+    keywords: Vec<String>,
+    size: i64,
+}
+
+/// Keywords a folder remembers at most (as the embedded backend: RFC 9051 §2.3.2 lets a
+/// server refuse new ones).
+const MAX_FOLDER_KEYWORDS: usize = 256;
+
+impl PgStore {
+    pub(crate) fn set_subscribed(
+        &self,
+        id: FolderId,
+        subscribed: bool,
+    ) -> Result<(), StorageError> {
+        self.pool().with(|c| {
+            let n = c
+                .execute(
+                    "UPDATE folders SET subscribed = $2 WHERE id = $1",
+                    &[&db_id(id)?, &subscribed],
+                )
+                .map_err(pg_error)?;
+            if n == 0 {
+                return Err(folder_not_found(id));
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn rename_folder(&self, id: FolderId, new_name: &str) -> Result<(), StorageError> {
+        let new_name = canonical_name(new_name)?;
+        self.pool().tx(|tx| {
+            let state = load_state(tx, id, "FOR UPDATE")?;
+            check_rename(&state.name, &new_name)?;
+            let owner = state.account.clone();
+            let mut moves = vec![state.clone()];
+            moves.extend(children(tx, &owner, &state.name)?);
+            for folder in &moves {
+                let new = renamed(&folder.name, &state.name, &new_name);
+                if lookup(tx, &owner, &new, "")?.is_some() {
+                    return Err(StorageError::Exists(format!("folder {new} of {owner}")));
+                }
+            }
+            create_ancestors(self, tx, &owner, &new_name)?;
+            for folder in &moves {
+                let new = renamed(&folder.name, &state.name, &new_name);
+                tx.execute(
+                    "UPDATE folders SET name = $2, name_key = $2 WHERE id = $1",
+                    &[&db_id(folder.id)?, &new],
+                )
+                .map_err(|e| name_taken(e, &owner, &new))?;
+                self.notify_folder(tx, folder.id, 0)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn rename_inbox(&self, account: &str, to: &str) -> Result<FolderId, StorageError> {
+        let owner = normalize_owner(account)?;
+        let to = canonical_name(to)?;
+        if to == "INBOX" {
+            return Err(StorageError::Invalid(
+                "INBOX cannot be renamed to itself".into(),
+            ));
+        }
+        self.pool().tx(|tx| {
+            let inbox = lookup(tx, &owner, "INBOX", "FOR UPDATE")?
+                .ok_or_else(|| StorageError::NotFound(format!("folder INBOX of {owner}")))?;
+            let id = create_path(self, tx, &owner, &to, None, false)?;
+            let target = load_state(tx, id, "FOR UPDATE")?;
+            let moved: Vec<Moved> = tx
+                .query(
+                    "SELECT uid, system_flags, keywords, size FROM messages
+                     WHERE folder = $1 ORDER BY uid",
+                    &[&db_id(inbox)?],
+                )
+                .map_err(pg_error)?
+                .iter()
+                .map(|r| Moved {
+                    uid: r.get(0),
+                    flags: r.get(1),
+                    keywords: r.get(2),
+                    size: r.get(3),
+                })
+                .collect();
+            if moved.is_empty() {
+                return Ok(id);
+            }
+            let n = i64::try_from(moved.len()).unwrap_or(i64::MAX);
+            if i64::from(target.uidnext) + n > i64::from(u32::MAX) {
+                return Err(StorageError::Invalid(format!(
+                    "folder {to} of {owner} has used up its UIDs"
+                )));
+            }
+            // The counters of the messages moved, and the keywords in order of first use.
+            let (mut unseen, mut deleted, mut size) = (0i64, 0i64, 0i64);
+            let mut keywords: Vec<String> = tx
+                .query_one("SELECT keywords FROM folders WHERE id = $1", &[&db_id(id)?])
+                .map_err(pg_error)?
+                .get(0);
+            for m in &moved {
+                let flags = u8::try_from(m.flags).unwrap_or(0);
+                if flags & Flags::SEEN == 0 {
+                    unseen += 1;
+                }
+                if flags & Flags::DELETED != 0 {
+                    deleted += 1;
+                }
+                size = size.saturating_add(m.size);
+                for k in &m.keywords {
+                    if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                        keywords.push(k.clone());
+                    }
+                }
+            }
+            if keywords.len() > MAX_FOLDER_KEYWORDS {
+                return Err(StorageError::Invalid(format!(
+                    "folder {to} has {MAX_FOLDER_KEYWORDS} keywords; no new ones accepted"
+                )));
+            }
+            let inbox_row = tx
+                .query_one(
+                    "UPDATE folders SET highest_modseq = highest_modseq + 1, exists_count = 0,
+                         unseen = 0, deleted = 0, size = 0,
+                         expunged_count = expunged_count + $2
+                     WHERE id = $1 RETURNING highest_modseq",
+                    &[&db_id(inbox)?, &n],
+                )
+                .map_err(pg_error)?;
+            let inbox_modseq: i64 = inbox_row.get(0);
+            let target_modseq = i64::try_from(target.highest_modseq + 1).unwrap_or(i64::MAX);
+            let uids: Vec<i64> = moved.iter().map(|m| m.uid).collect();
+            // Every moved UID is remembered as expunged from INBOX (QRESYNC), with the
+            // modseq of this change.
+            tx.execute(
+                "INSERT INTO expunged (folder, uid, modseq) SELECT $1, uid, $2
+                 FROM unnest($3::bigint[]) AS uid
+                 ON CONFLICT (folder, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
+                &[&db_id(inbox)?, &inbox_modseq, &uids],
+            )
+            .map_err(pg_error)?;
+            // New UIDs from the new folder's UIDNEXT, in the old UID order.
+            tx.execute(
+                "UPDATE messages m SET folder = $2, uid = $3 + o.ix - 1, modseq = $4,
+                     save_date = $5
+                 FROM (SELECT uid, ix FROM unnest($6::bigint[]) WITH ORDINALITY AS t(uid, ix)) o
+                 WHERE m.folder = $1 AND m.uid = o.uid",
+                &[
+                    &db_id(inbox)?,
+                    &db_id(id)?,
+                    &i64::from(target.uidnext),
+                    &target_modseq,
+                    &i64::try_from(now_secs()).unwrap_or(i64::MAX),
+                    &uids,
+                ],
+            )
+            .map_err(pg_error)?;
+            tx.execute(
+                "UPDATE folders SET uidnext = uidnext + $2, highest_modseq = $3,
+                     exists_count = exists_count + $2, unseen = unseen + $4,
+                     deleted = deleted + $5, size = size + $6, keywords = $7
+                 WHERE id = $1",
+                &[
+                    &db_id(id)?,
+                    &n,
+                    &target_modseq,
+                    &unseen,
+                    &deleted,
+                    &size,
+                    &keywords,
+                ],
+            )
+            .map_err(pg_error)?;
+            // Blob references and quota usage stay: the messages only changed folder.
+            self.notify_folder(tx, inbox, u64::try_from(inbox_modseq).unwrap_or(0))?;
+            self.notify_folder(tx, id, target.highest_modseq + 1)?;
+            Ok(id)
+        })
+    }
+
+    pub(crate) fn delete_folder(&self, id: FolderId) -> Result<(), StorageError> {
+        let zeroed = self.pool().tx(|tx| {
+            let state = load_state(tx, id, "FOR UPDATE")?;
+            if state.name == "INBOX" {
+                return Err(StorageError::Invalid("INBOX cannot be deleted".into()));
+            }
+            let has_children = !children(tx, &state.account, &state.name)?.is_empty();
+            if has_children && state.noselect {
+                return Err(StorageError::Invalid(format!(
+                    "folder {} has child folders and is already \\Noselect",
+                    state.name
+                )));
+            }
+            if state.subscribed && state.account != PUBLIC_OWNER {
+                tx.execute(
+                    "INSERT INTO subscriptions (account, name) VALUES ($1, $2)
+                     ON CONFLICT (account, name) DO NOTHING",
+                    &[&state.account, &state.name],
+                )
+                .map_err(pg_error)?;
+            }
+            let mut refs = RefDelta::default();
+            empty_folder(tx, &mut refs, &state)?;
+            if has_children {
+                // The placeholder keeps its ACL and UIDVALIDITY; nothing below UIDNEXT is
+                // recent again, and every expunge before now is forgotten.
+                tx.execute(
+                    "UPDATE folders SET exists_count = 0, unseen = 0, deleted = 0, size = 0,
+                         noselect = true, highest_modseq = highest_modseq + 1,
+                         recent_from = uidnext, keywords = '{}', expunged_count = 0
+                     WHERE id = $1",
+                    &[&db_id(id)?],
+                )
+                .map_err(pg_error)?;
+            } else {
+                tx.execute("DELETE FROM folders WHERE id = $1", &[&db_id(id)?])
+                    .map_err(pg_error)?;
+            }
+            self.notify_folder(tx, id, 0)?;
+            refs.apply(tx, self.blobs())
+        })?;
+        self.collect_after_commit(&zeroed);
+        Ok(())
+    }
+
+    pub(crate) fn del_account(&self, address: &str) -> Result<(), StorageError> {
+        let address = normalize_address(address)?;
+        let zeroed = self.pool().tx(|tx| {
+            if tx
+                .query_opt(
+                    "SELECT 1 FROM accounts WHERE address = $1 FOR UPDATE",
+                    &[&address],
+                )
+                .map_err(pg_error)?
+                .is_none()
+            {
+                return Err(StorageError::NotFound(format!("account {address}")));
+            }
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT {STATE_COLUMNS} FROM folders WHERE account = $1
+                         ORDER BY id FOR UPDATE"
+                    ),
+                    &[&address],
+                )
+                .map_err(pg_error)?;
+            let mut refs = RefDelta::default();
+            for row in &rows {
+                let state = state_of(row)?;
+                empty_folder(tx, &mut refs, &state)?;
+                tx.execute("DELETE FROM folders WHERE id = $1", &[&db_id(state.id)?])
+                    .map_err(pg_error)?;
+                self.notify_folder(tx, state.id, 0)?;
+            }
+            // Its entries in other folders' ACLs: an ACL change of each of those folders.
+            let granted = tx
+                .query(
+                    "DELETE FROM acl a USING folders f
+                     WHERE a.identifier = $1 AND f.id = a.folder
+                     RETURNING f.id, f.highest_modseq",
+                    &[&address],
+                )
+                .map_err(pg_error)?;
+            for row in &granted {
+                self.notify_folder(tx, u64_of(row, "id")?, u64_of(row, "highest_modseq")?)?;
+            }
+            for sql in [
+                "DELETE FROM quota WHERE account = $1",
+                "DELETE FROM sender_rights WHERE account = $1",
+                "DELETE FROM subscriptions WHERE account = $1",
+                "DELETE FROM metadata WHERE folder = 0 AND owner = $1",
+                "DELETE FROM accounts WHERE address = $1",
+            ] {
+                tx.execute(sql, &[&address]).map_err(pg_error)?;
+            }
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[
+                    &self.channel("settings"),
+                    &format!("{} directory", self.node()),
+                ],
+            )
+            .map_err(pg_error)?;
+            refs.apply(tx, self.blobs())
+        })?;
+        self.collect_after_commit(&zeroed);
+        // Its fetch sources, as the embedded backend does, after the account is gone: a
+        // failure here leaves sources whose owner no longer exists (they deliver nowhere),
+        // not an account half deleted, so it is logged rather than reported.
+        let sources = self.fetch_sources().and_then(|all| {
+            all.into_iter()
+                .filter(|s| s.owner.name().eq_ignore_ascii_case(&address))
+                .try_for_each(|s| self.fetch_del_source(s.id).map(drop))
+        });
+        if let Err(e) = sources {
+            tracing::warn!(account = %address, error = %e, "cannot remove the fetch sources of a deleted account");
+        }
+        Ok(())
     }
 }

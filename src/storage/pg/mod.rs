@@ -26,22 +26,38 @@
 //! its queue leases on a heartbeat. Folder writes notify the channel of
 //! [`PgStore::channel`] (`LISTEN`/`NOTIFY`), which other nodes' folder registries hear.
 
+mod acl;
 mod backend;
 mod blobrefs;
+mod changes;
 mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+mod directory;
+mod dkim;
+mod fetch;
 pub(crate) mod folders;
 #[cfg(test)]
 mod folders_tests;
 pub(crate) mod import;
+mod messages;
+mod metadata;
 pub(crate) mod pool;
 mod queue;
 #[cfg(test)]
 mod queue_tests;
+mod quota;
 pub(crate) mod schema;
+mod screen;
+mod sender_rights;
+mod settings;
+#[cfg(test)]
+mod small_tests;
+mod subscriptions;
 mod sweep;
-mod todo;
+mod tlspolicy;
+mod urlauth;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -215,11 +231,6 @@ impl PgStore {
         self.inner.poll_interval
     }
 
-    /// The schema the tables live in.
-    pub(crate) fn schema(&self) -> &str {
-        &self.inner.schema
-    }
-
     /// The LISTEN/NOTIFY channel for `kind` ("folders", "settings"): named after the schema,
     /// since channels are per database and several schemas may share one.
     pub(crate) fn channel(&self, kind: &str) -> String {
@@ -280,7 +291,7 @@ impl PgStore {
         self.inner.committer.queue().inject_sync_errors(rounds);
     }
 
-    /// The slot of the key that seals fetch passwords (see `small.rs`).
+    /// The slot of the key that seals fetch passwords (see `fetch.rs`).
     pub(crate) fn secret_key_slot(&self) -> &Mutex<Option<Arc<SecretKey>>> {
         &self.inner.secret_key
     }
@@ -348,6 +359,15 @@ pub mod testing {
     /// Opens the backend on `dir` with its own schema in the test database.
     pub fn open(url: &str, dir: &Path) -> Result<(Store, Writers), StorageError> {
         Store::open_postgres(dir, None, &config(url, &schema_for(dir), "test-node"))
+    }
+
+    /// Opens node `node` of a test cluster: the nodes share `schema` and the bodies in
+    /// `dir/blobs`; each has its own data directory `dir/<node>`.
+    pub fn open_node(url: &str, dir: &Path, schema: &str, node: &str) -> (Store, PostgresConfig) {
+        let cfg = config(url, schema, node);
+        let (store, _) = Store::open_postgres(&dir.join(node), Some(&dir.join("blobs")), &cfg)
+            .unwrap_or_else(|e| panic!("opening node {node}: {e}"));
+        (store, cfg)
     }
 
     /// Drops `schema` and everything in it.

@@ -279,8 +279,11 @@ impl PgStore {
     }
 
     /// Counted by the `(queue, id)` index: exact on every node, and no counter row that
-    /// every queue write of every node would have to lock (see docs/architecture.md for
-    /// the measurement).
+    /// every queue write of every node would have to lock (which would order all queue
+    /// writes of the cluster one after another). Measured with 100,000 records spread over
+    /// the six queues (`queue_tests::queue_depth_cost`, a 2-core machine under load): all six
+    /// depths in 36-53 ms, one queue of 16,700 records in about 5 ms; the callers are
+    /// `/health`, the console's `status` and a held queue's start, not per message.
     pub(crate) fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
         self.pool().with(|c| count_queue(c, queue))
     }

@@ -24,9 +24,10 @@ use std::time::Duration;
 use super::blobrefs;
 use super::pool::pg_error;
 use super::PgStore;
-use crate::storage::sweep::{visit_blob_dirs, BodyFault};
+use crate::storage::sweep::{visit_blob_dirs, BodyFault, SweepSteps};
 use crate::storage::{
-    BlobId, FlagMode, Flags, QueueName, QueueRecord, StorageError, SweepReport, DAMAGED_KEYWORD,
+    BlobId, BlobStore, FlagMode, Flags, QueueName, QueueRecord, StorageError, SweepReport,
+    DAMAGED_KEYWORD,
 };
 
 fn blob_of(bytes: &[u8], what: &str) -> Result<BlobId, StorageError> {
@@ -37,6 +38,39 @@ fn blob_of(bytes: &[u8], what: &str) -> Result<BlobId, StorageError> {
 }
 
 impl PgStore {
+    pub(crate) fn sweep(&self, grace: Duration) -> Result<SweepReport, StorageError> {
+        self.run_sweep(grace)
+    }
+
+    /// The blobs with a count whose id starts with `first` (one index range per blob
+    /// directory).
+    fn counted_with_prefix(&self, first: u8) -> Result<HashSet<BlobId>, StorageError> {
+        let from = vec![first];
+        let rows = self.pool().with(|c| {
+            match first.checked_add(1) {
+                Some(next) => c.query(
+                    "SELECT blob FROM blobrefs WHERE blob >= $1 AND blob < $2",
+                    &[&from, &vec![next]],
+                ),
+                None => c.query("SELECT blob FROM blobrefs WHERE blob >= $1", &[&from]),
+            }
+            .map_err(pg_error)
+        })?;
+        rows.iter()
+            .map(|row| blob_of(row.get(0), "blob count"))
+            .collect()
+    }
+}
+
+impl SweepSteps for PgStore {
+    fn body_store(&self) -> &BlobStore {
+        self.blobs()
+    }
+
+    fn commit_sweep(&self) -> Result<(), StorageError> {
+        self.commit()
+    }
+
     fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
         for queue in QueueName::ALL {
             if queue == QueueName::Bad {
@@ -150,25 +184,6 @@ impl PgStore {
         Ok(())
     }
 
-    /// The blobs with a count whose id starts with `first` (one index range per blob
-    /// directory).
-    fn counted_with_prefix(&self, first: u8) -> Result<HashSet<BlobId>, StorageError> {
-        let from = vec![first];
-        let rows = self.pool().with(|c| {
-            match first.checked_add(1) {
-                Some(next) => c.query(
-                    "SELECT blob FROM blobrefs WHERE blob >= $1 AND blob < $2",
-                    &[&from, &vec![next]],
-                ),
-                None => c.query("SELECT blob FROM blobrefs WHERE blob >= $1", &[&from]),
-            }
-            .map_err(pg_error)
-        })?;
-        rows.iter()
-            .map(|row| blob_of(row.get(0), "blob count"))
-            .collect()
-    }
-
     /// Removes body files no count references, once older than `grace`.
     fn sweep_orphans(&self, grace: Duration, report: &mut SweepReport) -> Result<(), StorageError> {
         visit_blob_dirs(self.blobs(), |first, files| {
@@ -190,16 +205,5 @@ impl PgStore {
             }
             Ok(())
         })
-    }
-
-    pub(crate) fn sweep(&self, grace: Duration) -> Result<SweepReport, StorageError> {
-        let mut report = SweepReport::default();
-        self.blobs().sync_all()?;
-        self.sweep_queues(&mut report)?;
-        self.sweep_messages(&mut report)?;
-        self.rebuild_refcounts(&mut report)?;
-        self.sweep_orphans(grace, &mut report)?;
-        self.commit()?;
-        Ok(report)
     }
 }

@@ -16,19 +16,6 @@ use crate::storage::folders::{FolderId, FolderState};
 
 type Acl = Vec<(String, String)>;
 
-/// `anyone` or an account address, lowercase.
-fn normalize_identifier(identifier: &str) -> Result<String, StorageError> {
-    if identifier.eq_ignore_ascii_case(ANYONE) {
-        return Ok(ANYONE.to_string());
-    }
-    if identifier.starts_with('-') {
-        return Err(StorageError::Invalid(
-            "negative rights are not supported".into(),
-        ));
-    }
-    normalize_address(identifier)
-}
-
 fn tx_acl(tx: &Tx, folder: FolderId) -> TxResult<Acl> {
     Ok(tx_get(tx.tree(TreeIx::Acl), &folder.to_be_bytes(), "acl")?.unwrap_or_default())
 }
@@ -107,17 +94,7 @@ impl SledStore {
 
     pub(crate) fn rights(&self, folder: FolderId, user: &str) -> Result<String, StorageError> {
         let state = self.folder_state(folder)?;
-        let user = normalize_address(user).ok();
-        if user.as_deref() == Some(state.account.as_str()) {
-            return Ok(ALL_RIGHTS.to_string());
-        }
-        let mut set = BTreeSet::new();
-        for (id, rights) in self.get_acl(folder)? {
-            if id == ANYONE || Some(&id) == user.as_ref() {
-                set.extend(rights_set(&rights)?);
-            }
-        }
-        Ok(rights_string(&set))
+        effective_rights(&state.account, user, &self.get_acl(folder)?)
     }
 
     pub(crate) fn folders_visible_to(&self, user: &str) -> Result<Vec<FolderState>, StorageError> {
@@ -153,26 +130,18 @@ impl SledStore {
         rights: &str,
     ) -> Result<(), StorageError> {
         let identifier = normalize_identifier(identifier)?;
-        let (mode, letters) = match rights.chars().next() {
-            Some('+') => (1, &rights[1..]),
-            Some('-') => (-1, &rights[1..]),
-            _ => (0, rights),
-        };
-        let given = rights_set(letters)?;
+        // Checked before the transaction: an unknown right is Invalid whatever the entry.
+        changed_rights("", rights)?;
         self.transact(|tx| {
             super::folder_record::tx_load_folder(tx, folder)?;
             let old = tx_acl(tx, folder)?;
-            let current = match old.iter().find(|(id, _)| *id == identifier) {
-                Some((_, r)) => match rights_set(r) {
-                    Ok(s) => s,
-                    Err(e) => return abort(e),
-                },
-                None => BTreeSet::new(),
-            };
-            let wanted: BTreeSet<usize> = match mode {
-                1 => current.union(&given).copied().collect(),
-                -1 => current.difference(&given).copied().collect(),
-                _ => given.clone(),
+            let current = old
+                .iter()
+                .find(|(id, _)| *id == identifier)
+                .map_or("", |(_, r)| r.as_str());
+            let wanted = match changed_rights(current, rights) {
+                Ok(w) => w,
+                Err(e) => return abort(e),
             };
             let mut new: Acl = old
                 .iter()
@@ -180,7 +149,7 @@ impl SledStore {
                 .cloned()
                 .collect();
             if !wanted.is_empty() {
-                new.push((identifier.clone(), rights_string(&wanted)));
+                new.push((identifier.clone(), wanted));
                 new.sort();
             }
             tx_write_acl(tx, folder, &old, &new)

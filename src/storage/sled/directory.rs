@@ -3,8 +3,6 @@
 //! Names are stored lowercase: domains are case-insensitive (RFC 5321 §2.4), and although local
 //! parts may be case-sensitive, every mail server in use treats them as not, and so do we.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
 use super::acl::tx_remove_acl_entry;
@@ -17,35 +15,29 @@ use super::{abort, now_secs, SledStore, StorageError};
 use crate::storage::directory::*;
 use crate::storage::folders::DEFAULT_FOLDERS;
 
-/// Alias chains deeper than this are cut (and logged).
-const MAX_ALIAS_DEPTH: usize = 10;
-
 #[derive(Serialize, Deserialize)]
 pub(crate) struct DomainRecord {
     pub(crate) created: u64,
 }
 
-#[derive(Serialize, Deserialize)]
-pub(crate) struct AccountRecord {
-    pub(crate) address: String,
-    /// PHC string.
-    pub(crate) hash: String,
-    pub(crate) admin: bool,
-    pub(crate) created: u64,
-}
+/// Recipient resolution reads the trees directly.
+struct Lookup<'a>(&'a SledStore);
 
-impl AccountRecord {
-    fn account(&self) -> Account {
-        Account {
-            address: self.address.clone(),
-            admin: self.admin,
-            created: self.created,
-        }
+impl RecipientLookup for Lookup<'_> {
+    fn is_local_domain(&mut self, domain: &str) -> Result<bool, StorageError> {
+        self.0.is_local_domain(domain)
     }
-}
 
-fn domain_of(address: &str) -> &str {
-    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+    fn is_account(&mut self, address: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .0
+            .tree(TreeIx::Accounts)
+            .contains_key(address.as_bytes())?)
+    }
+
+    fn alias_targets(&mut self, alias: &str) -> Result<Option<Vec<String>>, StorageError> {
+        keys::get(self.0.tree(TreeIx::Aliases), alias.as_bytes(), "alias")
+    }
 }
 
 impl SledStore {
@@ -53,70 +45,6 @@ impl SledStore {
         match normalize_address(address) {
             Ok(a) => keys::get(self.tree(TreeIx::Accounts), a.as_bytes(), "account"),
             Err(_) => Ok(None),
-        }
-    }
-
-    fn alias_targets(&self, alias: &str) -> Result<Option<Vec<String>>, StorageError> {
-        keys::get(self.tree(TreeIx::Aliases), alias.as_bytes(), "alias")
-    }
-
-    fn expand(
-        &self,
-        address: &str,
-        depth: usize,
-        seen: &mut HashSet<String>,
-        out: &mut Vec<Destination>,
-    ) -> Result<(), StorageError> {
-        if depth > MAX_ALIAS_DEPTH {
-            tracing::warn!(address, "alias chain deeper than {MAX_ALIAS_DEPTH}; cut");
-            return Ok(());
-        }
-        if !seen.insert(address.to_string()) {
-            return Ok(()); // a loop, or a second path to the same address
-        }
-        if !self.is_local_domain(domain_of(address))? {
-            push_unique(out, Destination::Remote(address.to_string()));
-            return Ok(());
-        }
-        if self.expand_exact(address, depth, seen, out)? {
-            return Ok(());
-        }
-        if let Some((local, domain)) = address.rsplit_once('@') {
-            if let Some((base, _tag)) = local.split_once('+') {
-                if !base.is_empty() {
-                    let base = format!("{base}@{domain}");
-                    if seen.insert(base.clone()) {
-                        self.expand_exact(&base, depth, seen, out)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Expand `address` if it is an account or an alias; false if it is neither.
-    fn expand_exact(
-        &self,
-        address: &str,
-        depth: usize,
-        seen: &mut HashSet<String>,
-        out: &mut Vec<Destination>,
-    ) -> Result<bool, StorageError> {
-        if self
-            .tree(TreeIx::Accounts)
-            .contains_key(address.as_bytes())?
-        {
-            push_unique(out, Destination::Local(address.to_string()));
-            return Ok(true);
-        }
-        match self.alias_targets(address)? {
-            Some(targets) => {
-                for t in targets {
-                    self.expand(&t, depth + 1, seen, out)?;
-                }
-                Ok(true)
-            }
-            None => Ok(false),
         }
     }
 }
@@ -201,12 +129,7 @@ impl SledStore {
         admin: bool,
     ) -> Result<Account, StorageError> {
         let address = normalize_address(address)?;
-        if password.is_empty() {
-            return Err(StorageError::Invalid(
-                "the password must not be empty".into(),
-            ));
-        }
-        let hash = hash_password(password)?;
+        let hash = new_password_hash(password)?;
         let domain = domain_of(&address).to_string();
         let _admin = self.admin_lock();
         self.transact(|tx| {
@@ -279,12 +202,7 @@ impl SledStore {
 
     pub(crate) fn set_password(&self, address: &str, password: &str) -> Result<(), StorageError> {
         let address = normalize_address(address)?;
-        if password.is_empty() {
-            return Err(StorageError::Invalid(
-                "the password must not be empty".into(),
-            ));
-        }
-        let hash = hash_password(password)?;
+        let hash = new_password_hash(password)?;
         self.transact(|tx| {
             let tree = tx.tree(TreeIx::Accounts);
             let Some(mut rec) = tx_get::<AccountRecord>(tree, address.as_bytes(), "account")?
@@ -312,14 +230,10 @@ impl SledStore {
         &self,
         login: &str,
     ) -> Result<Option<(String, [u8; 32])>, StorageError> {
-        use sha2::{Digest, Sha256};
-        let Ok(address) = normalize_address(login) else {
-            return Ok(None);
-        };
-        let Some(raw) = self.tree(TreeIx::Accounts).get(address.as_bytes())? else {
-            return Ok(None);
-        };
-        Ok(Some((address, Sha256::digest(&raw).into())))
+        match self.account_record(login)? {
+            Some(rec) => Ok(Some((rec.address.clone(), rec.stamp()?))),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn verify_password(
@@ -327,21 +241,7 @@ impl SledStore {
         login: &str,
         password: &str,
     ) -> Result<AuthOutcome, StorageError> {
-        match self.account_record(login)? {
-            Some(rec) => {
-                if password_matches(password, &rec.hash)? {
-                    Ok(AuthOutcome::Ok(rec.account()))
-                } else {
-                    Ok(AuthOutcome::BadPassword {
-                        address: rec.address,
-                    })
-                }
-            }
-            None => {
-                password_matches(password, dummy_hash()?)?;
-                Ok(AuthOutcome::NoSuchAccount)
-            }
-        }
+        check_login(self.account_record(login)?, password)
     }
 
     // ---- aliases ----
@@ -410,29 +310,11 @@ impl SledStore {
         &self,
         address: &str,
     ) -> Result<Vec<Destination>, StorageError> {
-        let address = normalize_address(address)?;
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        self.expand(&address, 0, &mut seen, &mut out)?;
-        Ok(out)
+        resolve(&mut Lookup(self), &normalize_address(address)?)
     }
 
     pub(crate) fn check_recipient(&self, address: &str) -> Result<RecipientKind, StorageError> {
-        let address = normalize_address(address)?;
-        if !self.is_local_domain(domain_of(&address))? {
-            return Ok(RecipientKind::Remote);
-        }
-        if self.resolve_recipient(&address)?.is_empty() {
-            Ok(RecipientKind::UnknownLocal)
-        } else {
-            Ok(RecipientKind::Local)
-        }
-    }
-}
-
-fn push_unique(out: &mut Vec<Destination>, d: Destination) {
-    if !out.contains(&d) {
-        out.push(d);
+        classify(&mut Lookup(self), &normalize_address(address)?)
     }
 }
 

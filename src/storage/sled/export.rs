@@ -3,7 +3,8 @@
 //! expunge history, every user's metadata and URLAUTH keys, the reference counts and the
 //! counters. Reads only, except [`SledStore::export_counters`] (see there).
 
-use super::directory::{AccountRecord, DomainRecord};
+use super::directory::DomainRecord;
+use crate::storage::directory::AccountRecord;
 use super::folder_record::{Folder, FolderExt, FolderRecord};
 use super::keys::{self, TreeIx, UIDVALIDITY_KEY};
 use super::metadata::MetadataRecord;

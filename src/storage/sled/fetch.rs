@@ -55,12 +55,7 @@ fn decode_time(v: &[u8]) -> i64 {
 impl SledStore {
     /// Deletes the sources owned by `owner` (an account or a domain being deleted).
     pub(crate) fn drop_fetch_sources(&self, owner: &str) -> Result<(), StorageError> {
-        for s in self.fetch_sources()? {
-            if s.owner.name().eq_ignore_ascii_case(owner) {
-                self.fetch_del_source(s.id)?;
-            }
-        }
-        Ok(())
+        crate::storage::fetch::drop_sources_of(self, owner)
     }
 }
 

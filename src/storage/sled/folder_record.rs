@@ -11,9 +11,6 @@ use crate::storage::blobs::BlobId;
 use crate::storage::folders::*;
 use crate::storage::StorageError;
 
-/// Keywords a folder remembers at most (RFC 9051 §2.3.2 lets a server refuse new ones).
-const MAX_FOLDER_KEYWORDS: usize = 256;
-
 /// Stored value of `v1/folders` (its shape is fixed by schema 1).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct FolderRecord {
@@ -82,16 +79,7 @@ impl FolderExt {
     /// Add the keywords of `flags` not known yet; false (and nothing added) when that would
     /// pass the limit.
     pub(crate) fn note_keywords(&mut self, flags: &Flags) -> bool {
-        let new: Vec<&String> = flags
-            .keywords
-            .iter()
-            .filter(|k| !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)))
-            .collect();
-        if self.keywords.len() + new.len() > MAX_FOLDER_KEYWORDS {
-            return false;
-        }
-        self.keywords.extend(new.into_iter().cloned());
-        true
+        note_keywords(&mut self.keywords, flags)
     }
 
     pub(crate) fn in_step_with(&self, rec: &FolderRecord) -> bool {
@@ -131,10 +119,7 @@ impl Folder {
         if self.ext.note_keywords(flags) {
             Ok(())
         } else {
-            Err(StorageError::Invalid(format!(
-                "folder {} has {MAX_FOLDER_KEYWORDS} keywords; no new ones accepted",
-                self.rec.name
-            )))
+            Err(too_many_keywords(&self.rec.name))
         }
     }
 }

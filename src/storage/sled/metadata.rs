@@ -37,11 +37,6 @@ pub(crate) struct MetadataRecord {
     pub(crate) entries: BTreeMap<(String, String), Vec<u8>>,
 }
 
-/// Whether `name` is a private entry (else shared).
-fn is_private(name: &str) -> bool {
-    name == "/private" || name.starts_with("/private/")
-}
-
 /// The record key holding `name` for `user`.
 fn record_key(on: MetadataOwner, user: &str, private: bool) -> Vec<u8> {
     match on {
@@ -111,11 +106,7 @@ impl SledStore {
         changes: &[(String, Option<Vec<u8>>)],
     ) -> Result<(), StorageError> {
         for (name, _) in changes {
-            if !(is_private(name) || name.starts_with("/shared/")) || name.len() < 9 {
-                return Err(StorageError::Invalid(format!(
-                    "invalid metadata entry {name:?}"
-                )));
-            }
+            check_entry_name(name)?;
         }
         self.transact(|tx| {
             if let MetadataOwner::Folder(id) = on {

@@ -33,14 +33,6 @@ impl QuotaRecord {
     }
 }
 
-fn apply(used: u64, delta: i64) -> u64 {
-    if delta >= 0 {
-        used.saturating_add(delta.unsigned_abs())
-    } else {
-        used.saturating_sub(delta.unsigned_abs())
-    }
-}
-
 /// Add `bytes` and `messages` (either may be negative) to `owner`'s usage inside a transaction.
 /// A positive change that would take the usage over a limit aborts with OverQuota (RFC 9208
 /// §4.2: a command that would exceed a limit fails as a whole). No-op for public folders.
@@ -50,20 +42,12 @@ pub(crate) fn tx_add_usage(tx: &Tx, owner: &str, bytes: i64, messages: i64) -> T
     }
     let tree = tx.tree(TreeIx::Quota);
     let mut rec: QuotaRecord = tx_get(tree, owner.as_bytes(), "quota")?.unwrap_or_default();
-    let storage = apply(rec.storage_used, bytes);
-    let count = apply(rec.messages_used, messages);
-    if bytes > 0 && rec.storage_limit.is_some_and(|limit| storage > limit) {
-        return abort(StorageError::OverQuota {
-            resource: "STORAGE",
-        });
+    let mut quota = rec.quota();
+    if let Err(e) = quota.charge(bytes, messages) {
+        return abort(e);
     }
-    if messages > 0 && rec.messages_limit.is_some_and(|limit| count > limit) {
-        return abort(StorageError::OverQuota {
-            resource: "MESSAGE",
-        });
-    }
-    rec.storage_used = storage;
-    rec.messages_used = count;
+    rec.storage_used = quota.storage_used;
+    rec.messages_used = quota.messages_used;
     tx_put(tree, owner.as_bytes(), &rec)
 }
 

@@ -16,18 +16,11 @@ pub(crate) fn tx_drop_sender_rights(tx: &Tx, account: &str) -> TxResult<()> {
     Ok(())
 }
 
-/// Which list of [`SenderRights`] a change is for.
-#[derive(Clone, Copy)]
-enum List {
-    SendAs,
-    Domains,
-}
-
 impl SledStore {
     fn change_rights(
         &self,
         account: &str,
-        list: List,
+        list: RightsList,
         value: String,
         add: bool,
     ) -> Result<(), StorageError> {
@@ -40,23 +33,8 @@ impl SledStore {
             let tree = tx.tree(TreeIx::SenderRights);
             let mut rights: SenderRights =
                 tx_get(tree, account.as_bytes(), "sender rights")?.unwrap_or_default();
-            let (items, what) = match list {
-                List::SendAs => (&mut rights.send_as, "may send as"),
-                List::Domains => (&mut rights.domains, "administers"),
-            };
-            let present = items.contains(&value);
-            match (add, present) {
-                (true, true) => {
-                    return abort(StorageError::Exists(format!("{account} {what} {value}")))
-                }
-                (false, false) => {
-                    return abort(StorageError::NotFound(format!("{account} {what} {value}")))
-                }
-                (true, false) => {
-                    items.push(value.clone());
-                    items.sort();
-                }
-                (false, true) => items.retain(|x| *x != value),
+            if let Err(e) = rights.change(&account, list, &value, add) {
+                return abort(e);
             }
             if rights.is_empty() {
                 tree.remove(account.as_bytes())?;
@@ -70,12 +48,8 @@ impl SledStore {
     /// Called when a domain is deleted: no account administers it or may send as `@domain`
     /// any more, so that a domain re-created later starts with no rights granted.
     pub(crate) fn drop_domain_rights(&self, domain: &str) -> Result<(), StorageError> {
-        let whole = format!("@{domain}");
         for (account, mut rights) in self.list_sender_rights()? {
-            let before = rights.clone();
-            rights.domains.retain(|d| d != domain);
-            rights.send_as.retain(|e| *e != whole);
-            if rights == before {
+            if !rights.drop_domain(domain) {
                 continue;
             }
             let tree = self.tree(TreeIx::SenderRights);
@@ -108,12 +82,12 @@ impl SenderRightsStore for SledStore {
 
     fn add_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
         let entry = SenderEntry::parse(entry)?.as_stored();
-        self.change_rights(account, List::SendAs, entry, true)
+        self.change_rights(account, RightsList::SendAs, entry, true)
     }
 
     fn del_send_as(&self, account: &str, entry: &str) -> Result<(), StorageError> {
         let entry = SenderEntry::parse(entry)?.as_stored();
-        self.change_rights(account, List::SendAs, entry, false)
+        self.change_rights(account, RightsList::SendAs, entry, false)
     }
 
     fn add_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
@@ -121,12 +95,12 @@ impl SenderRightsStore for SledStore {
         if !self.is_local_domain(&domain)? {
             return Err(StorageError::NotFound(format!("domain {domain}")));
         }
-        self.change_rights(account, List::Domains, domain, true)
+        self.change_rights(account, RightsList::Domains, domain, true)
     }
 
     fn del_domain_admin(&self, account: &str, domain: &str) -> Result<(), StorageError> {
         let domain = normalize_domain(domain)?;
-        self.change_rights(account, List::Domains, domain, false)
+        self.change_rights(account, RightsList::Domains, domain, false)
     }
 }
 

@@ -31,11 +31,7 @@ impl SledStore {
 
 impl SledStore {
     pub(crate) fn subscribe(&self, account: &str, name: &str) -> Result<(), StorageError> {
-        if name.is_empty() || name.contains('\0') {
-            return Err(StorageError::Invalid(format!(
-                "invalid mailbox name {name:?}"
-            )));
-        }
+        crate::storage::folders::check_subscription_name(name)?;
         self.tree(TreeIx::Subscriptions)
             .insert(key(account, name), &[][..])?;
         Ok(())

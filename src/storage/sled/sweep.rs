@@ -23,7 +23,7 @@ use std::time::Duration;
 use super::folder_record::MessageValue;
 use super::keys::{self, decode_u64, TreeIx};
 use super::{SledStore, StorageError};
-use crate::storage::blobs::BlobId;
+use crate::storage::blobs::{BlobId, BlobStore};
 use crate::storage::folders::Flags;
 use crate::storage::messages::FlagMode;
 use crate::storage::queue::{QueueName, QueueRecord};
@@ -34,6 +34,16 @@ impl SledStore {
     /// Whether the body of a record of `size` bytes is there in full.
     fn body_fault(&self, blob: &BlobId, size: u64) -> Result<Option<BodyFault>, StorageError> {
         BodyFault::check(self.blobs(), blob, size)
+    }
+}
+
+impl SweepSteps for SledStore {
+    fn body_store(&self) -> &BlobStore {
+        self.blobs()
+    }
+
+    fn commit_sweep(&self) -> Result<(), StorageError> {
+        self.commit()
     }
 
     fn sweep_queues(&self, report: &mut SweepReport) -> Result<(), StorageError> {
@@ -165,14 +175,7 @@ impl SledStore {
 
 impl SledStore {
     pub(crate) fn sweep(&self, grace: Duration) -> Result<SweepReport, StorageError> {
-        let mut report = SweepReport::default();
-        self.blobs().sync_all()?;
-        self.sweep_queues(&mut report)?;
-        self.sweep_messages(&mut report)?;
-        self.rebuild_refcounts(&mut report)?;
-        self.sweep_orphans(grace, &mut report)?;
-        self.commit()?;
-        Ok(report)
+        self.run_sweep(grace)
     }
 }
 

@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 use super::folder_record::tx_load_folder;
@@ -23,8 +22,8 @@ use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::{SledStore, StorageError};
 use crate::storage::folders::FolderId;
 
-/// Octets of an access key (the HMAC-SHA256 block is larger; 256 bits is its strength).
-pub const KEY_LEN: usize = 32;
+#[cfg(test)]
+use crate::storage::urlauth::KEY_LEN;
 
 /// Stored value of `v1/urlauth`: user (lower-case) → access key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -48,10 +47,7 @@ impl SledStore {
         if !create {
             return Ok(None);
         }
-        let mut fresh = vec![0u8; KEY_LEN];
-        SystemRandom::new()
-            .fill(&mut fresh)
-            .map_err(|_| StorageError::Invalid("no random numbers for a URLAUTH key".into()))?;
+        let fresh = crate::storage::urlauth::new_key()?;
         self.transact(|tx| {
             tx_load_folder(tx, folder)?;
             let tree = tx.tree(TreeIx::UrlAuth);

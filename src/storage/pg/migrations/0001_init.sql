@@ -159,6 +159,11 @@ CREATE TABLE blobrefs (
 -- ---- the smaller stores ---------------------------------------------------------------
 -- (DKIM, fetch, TLS policy and screening tables follow, one section each.)
 
+-- ---- messages -------------------------------------------------------------------------
+-- Every expunge of the folder with a modseq above this is still in `expunged` (QRESYNC,
+-- RFC 7162 §3.2.5.2); older ones were forgotten once more than the kept number piled up.
+ALTER TABLE folders ADD COLUMN vanished_horizon bigint NOT NULL DEFAULT 0;
+
 -- ---- storage migrate ------------------------------------------------------------------
 -- What `ferrymail storage migrate` has copied so far, so that a run that was interrupted
 -- continues where it stopped: 'source' (value: the data directory copied; another source is
@@ -169,8 +174,103 @@ CREATE TABLE migration_progress (
     item  text PRIMARY KEY,
     value text NOT NULL DEFAULT '',
     done  timestamptz NOT NULL DEFAULT now()
+
+-- ---- DKIM -----------------------------------------------------------------------------
+-- Signing keys, several selectors per domain. The private key (PEM) is here, not in a
+-- node-local file, so that every node signs with it. `algorithm` is 'rsa' or 'ed25519'. At
+-- most one key per domain is active (the index); writes of one domain's keys take an
+-- advisory lock, so "the first key becomes active" holds with several nodes.
+-- No reference to `domains`: as with the embedded backend, keys outlive their domain.
+CREATE TABLE dkim_keys (
+    domain      text NOT NULL,          -- lowercase ASCII
+    selector    text NOT NULL,          -- lowercase
+    algorithm   text NOT NULL,
+    created     bigint NOT NULL,
+    active      boolean NOT NULL,
+    public_key  text NOT NULL,          -- the base64 `p=` value
+    private_key bytea NOT NULL,         -- PEM
+    PRIMARY KEY (domain, selector)
 );
--- Expunges older than this modseq were forgotten (RFC 7162 §3.2.5.2; 0: none). A migrated
--- folder carries its horizon over. The messages section adds the same column (without IF
--- NOT EXISTS); once it is in, this line goes (until then it must stay after that one).
-ALTER TABLE folders ADD COLUMN IF NOT EXISTS vanished_horizon bigint NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX dkim_one_active ON dkim_keys (domain) WHERE active;
+
+-- ---- fetch ----------------------------------------------------------------------------
+-- The key sealing fetch passwords (name 'fetch'), shared by every node: made once by
+-- whichever node needs it first (INSERT … ON CONFLICT DO NOTHING, then read back).
+CREATE TABLE secrets (
+    name text PRIMARY KEY,
+    key  bytea NOT NULL
+);
+
+-- Fetch sources (MultiPOP, DomainPOP). `source` is the bincode `FetchSource` (its `id` is
+-- the row's); `owner` the owning account or domain, lowercase (deleted with it);
+-- `domainpop` marks a domain's source. Source writes take the advisory lock "fetch
+-- sources" (ids are the highest plus one; a domain's DomainPOP source is replaced in place).
+CREATE TABLE fetch_sources (
+    id        bigint PRIMARY KEY,
+    owner     text NOT NULL,
+    domainpop boolean NOT NULL,
+    source    bytea NOT NULL
+);
+CREATE INDEX fetch_sources_owner ON fetch_sources (owner);
+
+-- How the runs of a source went: bincode `FetchStatus`.
+CREATE TABLE fetch_status (
+    source bigint PRIMARY KEY REFERENCES fetch_sources (id) ON DELETE CASCADE,
+    status bytea NOT NULL
+);
+
+-- What was taken in from a source (exactly once: the mark is written in the transaction
+-- that writes the queue records). `mark` is the UIDL, or "UIDVALIDITY:UID".
+CREATE TABLE fetch_seen (
+    source     bigint NOT NULL REFERENCES fetch_sources (id) ON DELETE CASCADE,
+    mark       text NOT NULL,
+    fetched_at bigint NOT NULL,
+    PRIMARY KEY (source, mark)
+);
+
+-- Duplicate suppression (DomainPOP): when a Message-ID last went to a recipient.
+CREATE TABLE fetch_dedup (
+    source       bigint NOT NULL REFERENCES fetch_sources (id) ON DELETE CASCADE,
+    recipient    text NOT NULL,         -- lowercase
+    message_id   text NOT NULL,
+    delivered_at bigint NOT NULL,
+    PRIMARY KEY (source, recipient, message_id)
+);
+
+-- ---- TLS policy -----------------------------------------------------------------------
+-- The MTA-STS policy cache (RFC 8461 §5.1), by policy domain (lowercase).
+CREATE TABLE mta_sts (
+    domain     text PRIMARY KEY,
+    id         text NOT NULL,
+    text       text NOT NULL,
+    fetched_at bigint NOT NULL,
+    expires_at bigint NOT NULL
+);
+
+-- TLSRPT counters (RFC 8460 §4) per day (days since 1970) and policy domain (lowercase):
+-- bincode `Vec<TlsPolicyCounts>`, updated under the row's lock.
+CREATE TABLE tlsrpt (
+    day    bigint NOT NULL,
+    domain text NOT NULL,
+    counts bytea NOT NULL,
+    PRIMARY KEY (day, domain)
+);
+
+-- ---- screening ------------------------------------------------------------------------
+-- Dynamic screening: per-address records (bincode `ScreenRecord`), per-account failure
+-- times, and the allow/deny rules (`rule` 'allow' or 'deny', the network as written).
+CREATE TABLE screen_addresses (
+    address text PRIMARY KEY,           -- as `IpAddr` prints it
+    record  bytea NOT NULL
+);
+
+CREATE TABLE screen_accounts (
+    account text PRIMARY KEY,
+    times   bigint[] NOT NULL
+);
+
+CREATE TABLE screen_rules (
+    rule    text NOT NULL,
+    network text NOT NULL,
+    PRIMARY KEY (rule, network)
+);
