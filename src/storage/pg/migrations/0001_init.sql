@@ -174,6 +174,7 @@ CREATE TABLE migration_progress (
     item  text PRIMARY KEY,
     value text NOT NULL DEFAULT '',
     done  timestamptz NOT NULL DEFAULT now()
+);
 
 -- ---- DKIM -----------------------------------------------------------------------------
 -- Signing keys, several selectors per domain. The private key (PEM) is here, not in a
