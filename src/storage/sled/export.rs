@@ -4,12 +4,12 @@
 //! counters. Reads only, except [`SledStore::export_counters`] (see there).
 
 use super::directory::DomainRecord;
-use crate::storage::directory::AccountRecord;
 use super::folder_record::{Folder, FolderExt, FolderRecord};
 use super::keys::{self, TreeIx, UIDVALIDITY_KEY};
 use super::metadata::MetadataRecord;
 use super::urlauth::KeyRecord;
 use super::{SledStore, StorageError};
+use crate::storage::directory::AccountRecord;
 use crate::storage::dump::*;
 use crate::storage::{BlobId, FolderId};
 
