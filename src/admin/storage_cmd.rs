@@ -13,8 +13,8 @@ use crate::storage::migrate::{migrate, MigrateOptions, Progress};
 use crate::storage::Store;
 
 /// The usage lines (shown by `ferrymail --help` and `ferrymail help`).
-pub const USAGE: &str = "\
-  ferrymail storage migrate --to postgres --url URL [--schema NAME] [--blobs PATH]
+pub const USAGE: &str =
+    "  ferrymail storage migrate --to postgres --url URL [--schema NAME] [--blobs PATH]
                                                copy the embedded data directory into
                                                PostgreSQL (server stopped; resumable; verified)
   ferrymail storage check                      check bodies and reference counts (either backend)";
@@ -30,7 +30,7 @@ pub fn run(config: &Config, words: &[String], server_running: bool) -> Result<bo
             if let Some(extra) = words.get(1) {
                 return Err(format!("storage check: unknown argument '{extra}'"));
             }
-            run_check(config)
+            run_check(config, server_running)
         }
         _ => Err(format!("usage:\n{USAGE}")),
     }
@@ -130,11 +130,17 @@ fn run_migrate(config: &Config, words: &[String], server_running: bool) -> Resul
     Ok(v.ok())
 }
 
-fn run_check(config: &Config) -> Result<bool, String> {
+fn run_check(config: &Config, server_running: bool) -> Result<bool, String> {
     let (store, _writers) =
         Store::open_configured(&config.data_dir, &config.storage).map_err(|e| {
+            let hint = if server_running {
+                " (the embedded backend is opened by one process at a time: stop the server \
+                 to check it; on PostgreSQL the check runs beside the servers)"
+            } else {
+                ""
+            };
             format!(
-                "cannot open the store in {}: {e}",
+                "cannot open the store in {}: {e}{hint}",
                 config.data_dir.display()
             )
         })?;

@@ -220,9 +220,20 @@ fn migrate_resumes_after_an_interruption_and_verifies() {
     testing::drop_schema(&url, &straight);
 }
 
-/// Reads the copy through a PostgreSQL `Store` and compares with the sled one: folder
-/// states, messages and queue records. Skipped (loudly) while the PostgreSQL read methods
-/// are still placeholders.
+/// `r`, or `None` (with a loud note) while the PostgreSQL method is still a placeholder.
+fn written<T>(r: Result<T, StorageError>, what: &str) -> Option<T> {
+    match r {
+        Err(StorageError::Backend(e)) if e.contains("not implemented yet") => {
+            eprintln!("SKIPPED read-back of {what} through the PostgreSQL Store: {e}");
+            None
+        }
+        other => Some(other.unwrap()),
+    }
+}
+
+/// Reads the copy through a PostgreSQL `Store` and compares with the sled one: accounts,
+/// folder states, messages, expunge history, ACLs and queue records. A part whose
+/// PostgreSQL method is still a placeholder is skipped loudly.
 fn read_back(url: &str, src: &Path, schema: &str) {
     let sled = SledStore::open(src).unwrap();
     let pg_dir = tempfile::TempDir::new().unwrap();
@@ -232,39 +243,33 @@ fn read_back(url: &str, src: &Path, schema: &str) {
         &testing::config(url, schema, "reader"),
     )
     .unwrap();
-    match Directory::list_accounts(&pg) {
-        Err(StorageError::Backend(e)) if e.contains("not implemented yet") => {
-            eprintln!("SKIPPED read-back through the PostgreSQL Store: {e}");
-            return;
-        }
-        other => {
-            let got = other.unwrap();
-            assert_eq!(got, Directory::list_accounts(&sled).unwrap());
-        }
+    if let Some(got) = written(Directory::list_accounts(&pg), "accounts") {
+        assert_eq!(got, Directory::list_accounts(&sled).unwrap());
     }
+    let mut compared = 0;
     for owner in ACCOUNTS.into_iter().chain([PUBLIC_OWNER]) {
         let folders = Folders::list_folders(&sled, owner).unwrap();
-        assert_eq!(Folders::list_folders(&pg, owner).unwrap(), folders);
+        if let Some(got) = written(Folders::list_folders(&pg, owner), "folders") {
+            assert_eq!(got, folders);
+            compared += folders.len();
+        }
         for f in folders {
-            assert_eq!(
-                Folders::list_messages(&pg, f.id).unwrap(),
-                Folders::list_messages(&sled, f.id).unwrap()
-            );
-            assert_eq!(
-                Folders::expunged_since(&pg, f.id, 0).unwrap(),
-                Folders::expunged_since(&sled, f.id, 0).unwrap()
-            );
-            assert_eq!(
-                Folders::get_acl(&pg, f.id).unwrap(),
-                Folders::get_acl(&sled, f.id).unwrap()
-            );
+            if let Some(got) = written(Folders::list_messages(&pg, f.id), "messages") {
+                assert_eq!(got, Folders::list_messages(&sled, f.id).unwrap());
+            }
+            if let Some(got) = written(Folders::expunged_since(&pg, f.id, 0), "expunges") {
+                assert_eq!(got, Folders::expunged_since(&sled, f.id, 0).unwrap());
+            }
+            if let Some(got) = written(Folders::get_acl(&pg, f.id), "ACLs") {
+                assert_eq!(got, Folders::get_acl(&sled, f.id).unwrap());
+            }
         }
     }
+    eprintln!("read back {compared} folder states through the PostgreSQL Store");
     for q in QueueName::ALL {
-        assert_eq!(
-            Queue::queue_list(&pg, q).unwrap(),
-            Queue::queue_list(&sled, q).unwrap()
-        );
+        if let Some(got) = written(Queue::queue_list(&pg, q), "queues") {
+            assert_eq!(got, Queue::queue_list(&sled, q).unwrap());
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use postgres::Transaction;
 
+use super::folders::{blob_of, state_of, u32_of, u64_of, STATE_COLUMNS};
 use super::pool::pg_error;
 use super::PgStore;
 use crate::storage::dump::*;
@@ -371,37 +372,22 @@ impl PgStore {
         self.pool().with(|c| {
             let Some(r) = c
                 .query_opt(
-                    "SELECT account, name, name_key, special_use, uidvalidity, uidnext,
-                     highest_modseq, exists_count, unseen, deleted, size, subscribed, noselect,
-                     recent_from, keywords, vanished_horizon FROM folders WHERE id = $1",
+                    &format!(
+                        "SELECT {STATE_COLUMNS}, name_key, recent_from, keywords, \
+                         vanished_horizon FROM folders WHERE id = $1"
+                    ),
                     &[&id],
                 )
                 .map_err(pg_error)?
             else {
                 return Ok(None);
             };
-            let u32_of = |i: usize| u32::try_from(r.get::<_, i64>(i)).unwrap_or(u32::MAX);
-            let u64_of = |i: usize| u64::try_from(r.get::<_, i64>(i)).unwrap_or(u64::MAX);
             let folder = FolderDump {
-                state: crate::storage::FolderState {
-                    id: id as u64,
-                    account: r.get(0),
-                    name: r.get(1),
-                    special_use: r.get(3),
-                    uidvalidity: u32_of(4),
-                    uidnext: u32_of(5),
-                    highest_modseq: u64_of(6),
-                    exists: u32_of(7),
-                    unseen: u32_of(8),
-                    deleted: u32_of(9),
-                    size: u64_of(10),
-                    subscribed: r.get(11),
-                    noselect: r.get(12),
-                },
-                name_key: r.get(2),
-                recent_from: u32_of(13),
-                keywords: r.get(14),
-                vanished_horizon: u64_of(15),
+                state: state_of(&r)?,
+                name_key: r.get("name_key"),
+                recent_from: u32_of(&r, "recent_from")?,
+                keywords: r.get("keywords"),
+                vanished_horizon: u64_of(&r, "vanished_horizon")?,
             };
             let mut sum = Checksum::default();
             sum.folder(&folder);
@@ -413,15 +399,14 @@ impl PgStore {
                 )
                 .map_err(pg_error)?;
             for m in rows {
-                let blob: Vec<u8> = m.get(4);
-                let blob = crate::storage::BlobId(blob.try_into().unwrap_or([0; 32]));
-                let keywords: Vec<String> = m.get(3);
+                let keywords: Vec<String> = m.get("keywords");
+                let flags = u8::try_from(m.get::<_, i16>("system_flags")).unwrap_or(u8::MAX);
                 sum.message(
-                    u32::try_from(m.get::<_, i64>(0)).unwrap_or(u32::MAX),
-                    u64::try_from(m.get::<_, i64>(1)).unwrap_or(u64::MAX),
-                    u8::try_from(m.get::<_, i16>(2)).unwrap_or(u8::MAX),
+                    u32_of(&m, "uid")?,
+                    u64_of(&m, "modseq")?,
+                    flags,
                     &keywords,
-                    &blob,
+                    &blob_of(m.get("blob"))?,
                 );
             }
             Ok(Some(sum.finish()))
