@@ -86,10 +86,12 @@ impl Pool {
     ) -> Result<T, StorageError> {
         // Connecting (in `checkout`) runs the blocking client too.
         off_runtime(|| {
-            let mut client = self.checkout()?;
-            let result = f(&mut client);
-            self.checkin(client);
-            result
+            let mut lent = Lent {
+                pool: self,
+                client: Some(self.checkout()?),
+            };
+            let client = lent.client.as_mut().expect("a checked-out client");
+            f(client)
         })
     }
 
@@ -172,6 +174,29 @@ pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// A checked-out connection, returned to the pool when dropped — also when the closure using
+/// it panicked: the connection is then closed (it may be in the middle of a transaction) and
+/// its place freed, so a panic never shrinks the pool.
+struct Lent<'a> {
+    pool: &'a Pool,
+    client: Option<Client>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            drop(client);
+            lock(&self.pool.state).open -= 1;
+            self.pool.freed.notify_one();
+        } else {
+            self.pool.checkin(client);
+        }
+    }
+}
+
 fn lock(m: &Mutex<PoolState>) -> std::sync::MutexGuard<'_, PoolState> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -183,9 +208,9 @@ fn is_retryable(msg: &str) -> bool {
     msg.contains(RETRY_MARK)
 }
 
-/// A PostgreSQL error as a [`StorageError`]: a unique violation is `Exists`, a foreign key
-/// violation `NotFound`, everything else `Backend` with the server's words (and, for
-/// serialization failures and deadlocks, a mark that lets [`Pool::tx`] retry).
+/// A PostgreSQL error as a [`StorageError::Backend`] with the server's words (and, for
+/// serialization failures and deadlocks, a mark that lets [`Pool::tx`] retry). Callers that
+/// expect a unique violation check its SQLSTATE themselves and answer `Exists`.
 pub(crate) fn pg_error(e: postgres::Error) -> StorageError {
     match e.code() {
         Some(code)
@@ -204,4 +229,39 @@ pub(crate) fn pg_error(e: postgres::Error) -> StorageError {
 /// `name` as a quoted SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A closure that panics with the pool's only connection frees its place: the next
+    /// caller gets a new connection instead of waiting for ever.
+    #[test]
+    fn a_panic_with_a_connection_does_not_shrink_the_pool() {
+        // (The variable `testing::url` reads; that module imports this one.)
+        let Ok(url) = std::env::var("FERRYMAIL_TEST_PG_URL") else {
+            eprintln!("SKIPPED pool panic test: no PostgreSQL (FERRYMAIL_TEST_PG_URL is not set)");
+            return;
+        };
+        let pool = Pool::new(
+            Connect {
+                config: url.parse().expect("test URL"),
+                tls: None,
+                schema: "public".into(),
+                statement_timeout: Duration::from_secs(30),
+            },
+            1,
+        );
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = pool.with(|_c| -> Result<(), StorageError> { panic!("test panic") });
+        }));
+        assert!(panicked.is_err());
+        let one: i32 = pool
+            .with(|c| Ok(c.query_one("SELECT 1", &[]).map_err(pg_error)?.get(0)))
+            .expect("a new connection");
+        assert_eq!(one, 1);
+    }
 }
