@@ -9,7 +9,9 @@
 //!
 //! The pool holds at most `size` connections; a caller waits for a free one. A connection
 //! that broke is dropped and a new one is made on the next checkout. Every connection sets
-//! the configured `search_path` and `statement_timeout` when it is made.
+//! the configured `search_path` and `statement_timeout` when it is made, and
+//! `synchronous_commit = off`: a transaction's commit does not wait for its WAL to reach the
+//! disk. Durability comes from the commit rounds instead, as with sled (see [`flush_wal`]).
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -39,7 +41,7 @@ impl Connect {
         .map_err(pg_error)?;
         client
             .batch_execute(&format!(
-                "SET search_path TO {}; SET statement_timeout = {}",
+                "SET search_path TO {}; SET statement_timeout = {}; SET synchronous_commit = off",
                 quote_ident(&self.schema),
                 self.statement_timeout.as_millis()
             ))
@@ -160,6 +162,19 @@ impl Pool {
         drop(state);
         self.freed.notify_one();
     }
+}
+
+/// Makes every transaction committed so far durable: one transaction with an id, committed
+/// with `synchronous_commit = on`, waits until the WAL is on disk up to its commit record,
+/// which covers every earlier (asynchronous) commit of the database. This is the commit
+/// round's index flush: one WAL flush for all the writes of the round (group commit), where
+/// a synchronous commit per transaction would flush once per write.
+pub(crate) fn flush_wal(client: &mut Client) -> Result<(), StorageError> {
+    client
+        .batch_execute(
+            "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
+        )
+        .map_err(pg_error)
 }
 
 /// Runs `f` where the blocking client may run: in place, or on a short scoped thread when
