@@ -171,9 +171,7 @@ impl Pool {
 /// a synchronous commit per transaction would flush once per write.
 pub(crate) fn flush_wal(client: &mut Client) -> Result<(), StorageError> {
     client
-        .batch_execute(
-            "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
-        )
+        .batch_execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT")
         .map_err(pg_error)
 }
 
