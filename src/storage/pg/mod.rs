@@ -51,6 +51,8 @@ mod queue;
 mod queue_tests;
 mod quota;
 pub(crate) mod schema;
+#[cfg(test)]
+mod schema_tests;
 mod screen;
 mod sender_rights;
 mod settings;
