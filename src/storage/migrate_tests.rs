@@ -384,11 +384,9 @@ fn written<T>(r: Result<T, StorageError>, what: &str) -> Option<T> {
     }
 }
 
-/// Reads the copy through a PostgreSQL `Store` and compares with the sled one: accounts,
-/// folder states, messages, expunge history, ACLs and queue records. A part whose
-/// PostgreSQL method is still a placeholder is skipped loudly.
-fn read_back(url: &str, src: &Path, schema: &str) {
-    let sled = SledStore::open(src).unwrap();
+/// A PostgreSQL store on the copy in `schema` (bodies where the source `src` has them), with
+/// the node directory it needs (kept while the store is used).
+fn reader(url: &str, src: &Path, schema: &str) -> (tempfile::TempDir, PgStore) {
     let pg_dir = tempfile::TempDir::new().unwrap();
     let pg = PgStore::open(
         pg_dir.path(),
@@ -396,6 +394,15 @@ fn read_back(url: &str, src: &Path, schema: &str) {
         &testing::config(url, schema, "reader"),
     )
     .unwrap();
+    (pg_dir, pg)
+}
+
+/// Reads the copy through a PostgreSQL `Store` and compares with the sled one: accounts,
+/// folder states, messages, expunge history, ACLs and queue records. A part whose
+/// PostgreSQL method is still a placeholder is skipped loudly.
+fn read_back(url: &str, src: &Path, schema: &str) {
+    let sled = SledStore::open(src).unwrap();
+    let (_pg_dir, pg) = reader(url, src, schema);
     if let Some(got) = written(Directory::list_accounts(&pg), "accounts") {
         assert_eq!(got, Directory::list_accounts(&sled).unwrap());
     }
@@ -698,13 +705,7 @@ fn migrate_resumes_at_every_batch_of_the_smaller_stores() {
     );
     assert!(v.ok(), "{:#?}", v.mismatches);
     let sled = SledStore::open(src.path()).unwrap();
-    let pg_dir = tempfile::TempDir::new().unwrap();
-    let pg = PgStore::open(
-        pg_dir.path(),
-        Some(&src.path().join("blobs")),
-        &testing::config(&url, &schema, "reader"),
-    )
-    .unwrap();
+    let (_pg_dir, pg) = reader(&url, src.path(), &schema);
     read_back_small(&sled, &pg);
     testing::drop_schema(&url, &schema);
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use postgres::{Client, Transaction};
 
+use super::dkim;
 use super::fetch::put_source;
 use super::folders::{blob_of, state_of, u32_of, u64_of, STATE_COLUMNS};
 use super::pool::pg_error;
@@ -15,8 +16,8 @@ use super::settings::{decode, encode};
 use super::PgStore;
 use crate::storage::dump::*;
 use crate::storage::{
-    CachedStsPolicy, DkimAlgorithm, DkimKey, FetchSource, FolderId, MessageRecord, QueueName,
-    QueueRecord, SourceId, StorageError,
+    CachedStsPolicy, FetchSource, FolderId, MessageRecord, QueueName, QueueRecord, SourceId,
+    StorageError,
 };
 
 /// The progress entries (see the `storage migrate` section of `0001_init.sql`).
@@ -521,20 +522,7 @@ fn import_extras(tx: &mut Transaction<'_>, id: i64, x: &FolderExtras) -> Result<
 fn insert_small(tx: &mut Transaction<'_>, row: &SmallRow) -> Result<(), StorageError> {
     let id = |id: SourceId| int(id, "fetch source id");
     match row {
-        SmallRow::Dkim(k, private) => tx.execute(
-            "INSERT INTO dkim_keys
-             (domain, selector, algorithm, created, active, public_key, private_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &k.domain,
-                &k.selector,
-                &k.algorithm.as_str(),
-                &k.created,
-                &k.active,
-                &k.public_key,
-                private,
-            ],
-        ),
+        SmallRow::Dkim(key, private) => return dkim::insert_key(tx, key, private),
         SmallRow::FetchSource(source) => return put_source(tx, source),
         SmallRow::FetchStatus(source, status) => tx.execute(
             "INSERT INTO fetch_status (source, status) VALUES ($1, $2)",
@@ -588,22 +576,11 @@ fn small_rows(c: &mut Client, store: &str) -> Result<Vec<SmallRow>, StorageError
     let mut query = |sql: &str| c.query(sql, &[]).map_err(pg_error);
     match store {
         "dkim" => {
-            for r in query(
-                "SELECT domain, selector, algorithm, created, active, public_key, private_key
-                 FROM dkim_keys",
-            )? {
-                let algorithm: &str = r.get("algorithm");
-                let key = DkimKey {
-                    domain: r.get("domain"),
-                    selector: r.get("selector"),
-                    algorithm: DkimAlgorithm::parse(algorithm).ok_or_else(|| {
-                        StorageError::Encoding(format!("DKIM key: unknown algorithm {algorithm:?}"))
-                    })?,
-                    created: r.get("created"),
-                    active: r.get("active"),
-                    public_key: r.get("public_key"),
-                };
-                out.push(SmallRow::Dkim(key, r.get("private_key")));
+            for r in query(&format!(
+                "SELECT {}, private_key FROM dkim_keys",
+                dkim::KEY_COLUMNS
+            ))? {
+                out.push(SmallRow::Dkim(dkim::key_of(&r)?, r.get("private_key")));
             }
         }
         "fetch" => {
