@@ -191,9 +191,34 @@ pub(crate) enum SmallRow {
     ScreenRule(&'static str, String),
 }
 
-/// The smaller stores in the order they are copied (fetch sources before what refers to
-/// them); each is one phase and one progress entry.
-pub(crate) const SMALL_STORES: [&str; 4] = ["dkim", "fetch", "tls policy", "screening"];
+/// The smaller stores; each is one phase and one progress entry of a migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SmallStore {
+    Dkim,
+    Fetch,
+    TlsPolicy,
+    Screening,
+}
+
+impl SmallStore {
+    /// In the order they are copied.
+    pub(crate) const ALL: [SmallStore; 4] = [
+        SmallStore::Dkim,
+        SmallStore::Fetch,
+        SmallStore::TlsPolicy,
+        SmallStore::Screening,
+    ];
+
+    /// The name of its phase and of its progress entry.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SmallStore::Dkim => "dkim",
+            SmallStore::Fetch => "fetch",
+            SmallStore::TlsPolicy => "tls policy",
+            SmallStore::Screening => "screening",
+        }
+    }
+}
 
 impl SmallRow {
     /// The PostgreSQL table the row goes to (the verification counts rows per table).

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::dump::{small_checksum, Checksum, FolderDump, SmallRow, SMALL_STORES};
+use super::dump::{small_checksum, Checksum, FolderDump, SmallRow, SmallStore};
 use super::pg::import::{self, DONE};
 use super::pg::PgStore;
 use super::sled::SledStore;
@@ -219,13 +219,13 @@ fn copy(
         progress.end_phase();
     }
 
-    for store in SMALL_STORES {
+    for store in SmallStore::ALL {
         let copied: u64 = match done.get(&import::small_item(store)) {
             Some(v) => parse(v, "store progress")?,
             None => 0,
         };
         let rows = sled.export_small(store)?;
-        progress.phase(store, rows.len() as u64);
+        progress.phase(store.name(), rows.len() as u64);
         progress.advance(copied.min(rows.len() as u64));
         let mut at = copied;
         let rest = rows
@@ -505,7 +505,7 @@ fn verify(sled: &SledStore, pg: &PgStore) -> Result<Verification, StorageError> 
         );
     }
     source.insert("queue", queued);
-    for store in SMALL_STORES {
+    for store in SmallStore::ALL {
         let rows = sled.export_small(store)?;
         for row in &rows {
             *source.entry(row.table()).or_insert(0) += 1;
@@ -514,11 +514,11 @@ fn verify(sled: &SledStore, pg: &PgStore) -> Result<Verification, StorageError> 
         let (n, digest) = small_checksum(&rows)?;
         let (tn, td) = small_checksum(&target)?;
         v.compare(
-            &format!("store {store}"),
+            &format!("store {}", store.name()),
             &format!("{n} rows, {digest}"),
             &format!("{tn} rows, {td}"),
         );
-        if store == "fetch" {
+        if store == SmallStore::Fetch {
             let (sealed, opened) = compare_passwords(sled, pg, &rows, &target)?;
             v.compare(
                 "fetch passwords opening equal on both sides",

@@ -38,8 +38,8 @@ pub(crate) fn queue_item(q: QueueName) -> String {
 }
 
 /// The entry of one of the smaller stores (value: the rows copied so far).
-pub(crate) fn small_item(store: &str) -> String {
-    format!("store:{store}")
+pub(crate) fn small_item(store: SmallStore) -> String {
+    format!("store:{}", store.name())
 }
 
 /// The entry of the bodies copied to another directory (value: the last blob, hex).
@@ -365,7 +365,7 @@ impl PgStore {
     /// there already. Fetch passwords must be sealed with this database's key.
     pub(crate) fn import_small_batch(
         &self,
-        store: &str,
+        store: SmallStore,
         copied: u64,
         rows: &[SmallRow],
     ) -> Result<(), StorageError> {
@@ -461,7 +461,10 @@ impl PgStore {
 
     /// The rows of a smaller store as stored (the order does not matter, see
     /// [`small_checksum`]).
-    pub(crate) fn import_small_rows(&self, store: &str) -> Result<Vec<SmallRow>, StorageError> {
+    pub(crate) fn import_small_rows(
+        &self,
+        store: SmallStore,
+    ) -> Result<Vec<SmallRow>, StorageError> {
         self.pool().with(|c| small_rows(c, store))
     }
 
@@ -571,11 +574,11 @@ fn source_id(row: &postgres::Row, column: &str) -> Result<SourceId, StorageError
 }
 
 /// Reads back the rows of a smaller store.
-fn small_rows(c: &mut Client, store: &str) -> Result<Vec<SmallRow>, StorageError> {
+fn small_rows(c: &mut Client, store: SmallStore) -> Result<Vec<SmallRow>, StorageError> {
     let mut out = Vec::new();
     let mut query = |sql: &str| c.query(sql, &[]).map_err(pg_error);
     match store {
-        "dkim" => {
+        SmallStore::Dkim => {
             for r in query(&format!(
                 "SELECT {}, private_key FROM dkim_keys",
                 dkim::KEY_COLUMNS
@@ -583,7 +586,7 @@ fn small_rows(c: &mut Client, store: &str) -> Result<Vec<SmallRow>, StorageError
                 out.push(SmallRow::Dkim(dkim::key_of(&r)?, r.get("private_key")));
             }
         }
-        "fetch" => {
+        SmallStore::Fetch => {
             for r in query("SELECT id, source FROM fetch_sources")? {
                 let mut source: FetchSource = decode(r.get("source"), "fetch source")?;
                 source.id = source_id(&r, "id")?;
@@ -609,7 +612,7 @@ fn small_rows(c: &mut Client, store: &str) -> Result<Vec<SmallRow>, StorageError
                 ));
             }
         }
-        "tls policy" => {
+        SmallStore::TlsPolicy => {
             for r in query("SELECT domain, id, text, fetched_at, expires_at FROM mta_sts")? {
                 let policy = CachedStsPolicy {
                     id: r.get("id"),
@@ -628,7 +631,7 @@ fn small_rows(c: &mut Client, store: &str) -> Result<Vec<SmallRow>, StorageError
                 out.push(SmallRow::TlsRpt(day, r.get("domain"), counts));
             }
         }
-        "screening" => {
+        SmallStore::Screening => {
             for r in query("SELECT address, record FROM screen_addresses")? {
                 let address: &str = r.get("address");
                 let ip = address.parse().map_err(|_| {
@@ -652,9 +655,6 @@ fn small_rows(c: &mut Client, store: &str) -> Result<Vec<SmallRow>, StorageError
                 };
                 out.push(SmallRow::ScreenRule(rule, r.get("network")));
             }
-        }
-        other => {
-            return Err(StorageError::Invalid(format!("no store {other:?} to read")));
         }
     }
     Ok(out)

@@ -186,14 +186,14 @@ impl SledStore {
 }
 
 impl SledStore {
-    /// The rows of one of the smaller stores (see [`SMALL_STORES`]), in a stable order:
+    /// The rows of one of the smaller stores (see [`SmallStore`]), in a stable order:
     /// DKIM keys with their private keys (the files under `dkim/`), fetch sources (passwords
     /// sealed with this data directory's key) then their status, seen and duplicate marks,
     /// the MTA-STS cache and TLSRPT counts, the screening state.
-    pub(crate) fn export_small(&self, store: &str) -> Result<Vec<SmallRow>, StorageError> {
+    pub(crate) fn export_small(&self, store: SmallStore) -> Result<Vec<SmallRow>, StorageError> {
         let mut rows = Vec::new();
         match store {
-            "dkim" => {
+            SmallStore::Dkim => {
                 let mut domains: Vec<String> = Vec::new();
                 for key in self.tree(TreeIx::Dkim).iter().keys() {
                     let key = key?;
@@ -209,7 +209,7 @@ impl SledStore {
                     }
                 }
             }
-            "fetch" => {
+            SmallStore::Fetch => {
                 let sources = FetchStore::fetch_sources(self)?;
                 let ids: Vec<SourceId> = sources.iter().map(|s| s.id).collect();
                 rows.extend(sources.into_iter().map(SmallRow::FetchSource));
@@ -237,7 +237,7 @@ impl SledStore {
                     }
                 }
             }
-            "tls policy" => {
+            SmallStore::TlsPolicy => {
                 for entry in self.db().open_tree(MTA_STS_TREE)?.iter() {
                     let (k, v) = entry?;
                     rows.push(SmallRow::MtaSts(
@@ -249,7 +249,7 @@ impl SledStore {
                     rows.push(SmallRow::TlsRpt(day, domain, counts));
                 }
             }
-            "screening" => {
+            SmallStore::Screening => {
                 let s = Screening::screen_load(self)?;
                 rows.extend(
                     s.addresses
@@ -267,11 +267,6 @@ impl SledStore {
                         .map(|n| SmallRow::ScreenRule("allow", n)),
                 );
                 rows.extend(s.deny.into_iter().map(|n| SmallRow::ScreenRule("deny", n)));
-            }
-            other => {
-                return Err(StorageError::Invalid(format!(
-                    "no store {other:?} to export"
-                )));
             }
         }
         Ok(rows)
