@@ -15,10 +15,12 @@
 //! # Transactions and durability
 //!
 //! Every operation that touches more than one row runs in one transaction
-//! ([`pool::Pool::tx`]), committed before the call returns; with PostgreSQL's default
-//! `synchronous_commit = on` a committed transaction is durable, so the commit rounds of
-//! [`Durability`](crate::storage::Durability) only sync the body files (bodies before
-//! records, as with sled: a body is durable before a record referencing it is inserted).
+//! ([`pool::Pool::tx`]), committed before the call returns (visible to every node at once)
+//! but asynchronously (`synchronous_commit = off`): as with sled, writes are durable after a
+//! commit round of [`Durability`](crate::storage::Durability), which syncs the body files and
+//! then flushes the WAL once for every transaction before it (`pool::flush_wal`). Callers
+//! about to acknowledge wait for that round, as they do on sled. Bodies before records holds
+//! as with sled: a body is durable before a record referencing it is inserted.
 //!
 //! # Several nodes
 //!
@@ -109,15 +111,16 @@ impl Store {
     }
 }
 
-/// The committer's view of PostgreSQL: nothing to flush (every transaction is durable when
-/// it commits), and the collection of released blobs.
+/// The committer's view of PostgreSQL: the round's flush makes every transaction committed
+/// before it durable (one WAL flush; transactions commit asynchronously, see `pool.rs`), and
+/// the collection of released blobs after it.
 struct PgIndex {
     pool: Arc<Pool>,
 }
 
 impl IndexFlush for PgIndex {
     fn flush(&self) -> Result<(), StorageError> {
-        Ok(())
+        self.pool.with(pool::flush_wal)
     }
 
     fn collect(&self, blobs: &BlobStore, released: &[BlobId]) {

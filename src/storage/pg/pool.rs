@@ -9,7 +9,9 @@
 //!
 //! The pool holds at most `size` connections; a caller waits for a free one. A connection
 //! that broke is dropped and a new one is made on the next checkout. Every connection sets
-//! the configured `search_path` and `statement_timeout` when it is made.
+//! the configured `search_path` and `statement_timeout` when it is made, and
+//! `synchronous_commit = off`: a transaction's commit does not wait for its WAL to reach the
+//! disk. Durability comes from the commit rounds instead, as with sled (see [`flush_wal`]).
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -39,7 +41,7 @@ impl Connect {
         .map_err(pg_error)?;
         client
             .batch_execute(&format!(
-                "SET search_path TO {}; SET statement_timeout = {}",
+                "SET search_path TO {}; SET statement_timeout = {}; SET synchronous_commit = off",
                 quote_ident(&self.schema),
                 self.statement_timeout.as_millis()
             ))
@@ -86,10 +88,12 @@ impl Pool {
     ) -> Result<T, StorageError> {
         // Connecting (in `checkout`) runs the blocking client too.
         off_runtime(|| {
-            let mut client = self.checkout()?;
-            let result = f(&mut client);
-            self.checkin(client);
-            result
+            let mut lent = Lent {
+                pool: self,
+                client: Some(self.checkout()?),
+            };
+            let client = lent.client.as_mut().expect("a checked-out client");
+            f(client)
         })
     }
 
@@ -160,6 +164,17 @@ impl Pool {
     }
 }
 
+/// Makes every transaction committed so far durable: one transaction with an id, committed
+/// with `synchronous_commit = on`, waits until the WAL is on disk up to its commit record,
+/// which covers every earlier (asynchronous) commit of the database. This is the commit
+/// round's index flush: one WAL flush for all the writes of the round (group commit), where
+/// a synchronous commit per transaction would flush once per write.
+pub(crate) fn flush_wal(client: &mut Client) -> Result<(), StorageError> {
+    client
+        .batch_execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT")
+        .map_err(pg_error)
+}
+
 /// Runs `f` where the blocking client may run: in place, or on a short scoped thread when
 /// the caller is inside a tokio runtime (see the module notes).
 pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
@@ -170,6 +185,29 @@ pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         Ok(r) => r,
         Err(panic) => std::panic::resume_unwind(panic),
     })
+}
+
+/// A checked-out connection, returned to the pool when dropped — also when the closure using
+/// it panicked: the connection is then closed (it may be in the middle of a transaction) and
+/// its place freed, so a panic never shrinks the pool.
+struct Lent<'a> {
+    pool: &'a Pool,
+    client: Option<Client>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            drop(client);
+            lock(&self.pool.state).open -= 1;
+            self.pool.freed.notify_one();
+        } else {
+            self.pool.checkin(client);
+        }
+    }
 }
 
 fn lock(m: &Mutex<PoolState>) -> std::sync::MutexGuard<'_, PoolState> {
@@ -183,9 +221,9 @@ fn is_retryable(msg: &str) -> bool {
     msg.contains(RETRY_MARK)
 }
 
-/// A PostgreSQL error as a [`StorageError`]: a unique violation is `Exists`, a foreign key
-/// violation `NotFound`, everything else `Backend` with the server's words (and, for
-/// serialization failures and deadlocks, a mark that lets [`Pool::tx`] retry).
+/// A PostgreSQL error as a [`StorageError::Backend`] with the server's words (and, for
+/// serialization failures and deadlocks, a mark that lets [`Pool::tx`] retry). Callers that
+/// expect a unique violation check its SQLSTATE themselves and answer `Exists`.
 pub(crate) fn pg_error(e: postgres::Error) -> StorageError {
     match e.code() {
         Some(code)
@@ -204,4 +242,39 @@ pub(crate) fn pg_error(e: postgres::Error) -> StorageError {
 /// `name` as a quoted SQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A closure that panics with the pool's only connection frees its place: the next
+    /// caller gets a new connection instead of waiting for ever.
+    #[test]
+    fn a_panic_with_a_connection_does_not_shrink_the_pool() {
+        // (The variable `testing::url` reads; that module imports this one.)
+        let Ok(url) = std::env::var("FERRYMAIL_TEST_PG_URL") else {
+            eprintln!("SKIPPED pool panic test: no PostgreSQL (FERRYMAIL_TEST_PG_URL is not set)");
+            return;
+        };
+        let pool = Pool::new(
+            Connect {
+                config: url.parse().expect("test URL"),
+                tls: None,
+                schema: "public".into(),
+                statement_timeout: Duration::from_secs(30),
+            },
+            1,
+        );
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = pool.with(|_c| -> Result<(), StorageError> { panic!("test panic") });
+        }));
+        assert!(panicked.is_err());
+        let one: i32 = pool
+            .with(|c| Ok(c.query_one("SELECT 1", &[]).map_err(pg_error)?.get(0)))
+            .expect("a new connection");
+        assert_eq!(one, 1);
+    }
 }
