@@ -1,11 +1,17 @@
 //! What `storage migrate` carries from one backend to another that the storage traits do
 //! not give: the raw parts of the directory (creation times, password hashes), a folder's
 //! hidden state (its name key, \Recent watermark, expunge history), metadata and URLAUTH
-//! keys of every user, reference counts and the id counters. The embedded backend fills
+//! keys of every user, reference counts and the id counters, and the rows of the smaller
+//! stores ([`SmallRow`]: DKIM private keys, fetch marks, caches). The embedded backend fills
 //! these in (`sled::export`), the PostgreSQL backend writes them (`pg::import`); everything
 //! else travels as the traits' own types ([`MessageRecord`], [`QueueRecord`], …).
 
-use super::{BlobId, FolderId, FolderState, Quota, SenderRights};
+use std::net::IpAddr;
+
+use super::{
+    BlobId, CachedStsPolicy, DkimKey, FetchSource, FetchStatus, FolderId, FolderState, Quota,
+    ScreenRecord, SenderRights, SourceId, StorageError, TlsPolicyCounts,
+};
 
 /// One account as stored: the password hash travels as it is (argon2id PHC string).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,4 +167,118 @@ impl Checksum {
     pub(crate) fn finish(self) -> (u64, String) {
         (self.count, hex::encode(sha2::Digest::finalize(self.hasher)))
     }
+}
+
+/// A row of the smaller stores: DKIM keys (with the private key), fetch sources and what
+/// is remembered of them, the MTA-STS cache and TLSRPT counts, and the screening state.
+/// Both backends list them the same way (`sled::export`, `pg::import`), so a copy can be
+/// written in batches and compared.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum SmallRow {
+    Dkim(DkimKey, Vec<u8>),
+    /// The password is sealed with the key of the store it was read from.
+    FetchSource(FetchSource),
+    FetchStatus(SourceId, FetchStatus),
+    /// (source, mark, fetched at).
+    FetchSeen(SourceId, String, i64),
+    /// (source, recipient, Message-ID, delivered at).
+    FetchDedup(SourceId, String, String, i64),
+    MtaSts(String, CachedStsPolicy),
+    TlsRpt(u32, String, Vec<TlsPolicyCounts>),
+    ScreenAddress(IpAddr, ScreenRecord),
+    ScreenAccount(String, Vec<i64>),
+    /// ("allow" or "deny", network as written).
+    ScreenRule(&'static str, String),
+}
+
+/// The smaller stores; each is one phase and one progress entry of a migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SmallStore {
+    Dkim,
+    Fetch,
+    TlsPolicy,
+    Screening,
+}
+
+impl SmallStore {
+    /// In the order they are copied.
+    pub(crate) const ALL: [SmallStore; 4] = [
+        SmallStore::Dkim,
+        SmallStore::Fetch,
+        SmallStore::TlsPolicy,
+        SmallStore::Screening,
+    ];
+
+    /// The name of its phase and of its progress entry.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SmallStore::Dkim => "dkim",
+            SmallStore::Fetch => "fetch",
+            SmallStore::TlsPolicy => "tls policy",
+            SmallStore::Screening => "screening",
+        }
+    }
+}
+
+impl SmallRow {
+    /// The PostgreSQL table the row goes to (the verification counts rows per table).
+    pub(crate) fn table(&self) -> &'static str {
+        match self {
+            SmallRow::Dkim(..) => "dkim_keys",
+            SmallRow::FetchSource(_) => "fetch_sources",
+            SmallRow::FetchStatus(..) => "fetch_status",
+            SmallRow::FetchSeen(..) => "fetch_seen",
+            SmallRow::FetchDedup(..) => "fetch_dedup",
+            SmallRow::MtaSts(..) => "mta_sts",
+            SmallRow::TlsRpt(..) => "tlsrpt",
+            SmallRow::ScreenAddress(..) => "screen_addresses",
+            SmallRow::ScreenAccount(..) => "screen_accounts",
+            SmallRow::ScreenRule(..) => "screen_rules",
+        }
+    }
+
+    /// The row's bytes for [`small_checksum`]. A fetch password is left out: it is sealed
+    /// with another key on each side (the verification opens and compares them instead).
+    fn checksum_bytes(&self) -> Result<Vec<u8>, StorageError> {
+        let encoded = match self {
+            SmallRow::Dkim(k, private) => bincode::serialize(&(
+                &k.domain,
+                &k.selector,
+                k.algorithm,
+                k.created,
+                k.active,
+                &k.public_key,
+                private,
+            )),
+            SmallRow::FetchSource(s) => bincode::serialize(&FetchSource {
+                password: Vec::new(),
+                ..s.clone()
+            }),
+            SmallRow::FetchStatus(id, s) => bincode::serialize(&(id, s)),
+            SmallRow::FetchSeen(id, mark, at) => bincode::serialize(&(id, mark, at)),
+            SmallRow::FetchDedup(id, r, m, at) => bincode::serialize(&(id, r, m, at)),
+            SmallRow::MtaSts(d, p) => bincode::serialize(&(d, p)),
+            SmallRow::TlsRpt(day, d, c) => bincode::serialize(&(day, d, c)),
+            SmallRow::ScreenAddress(ip, r) => bincode::serialize(&(ip, r)),
+            SmallRow::ScreenAccount(a, t) => bincode::serialize(&(a, t)),
+            SmallRow::ScreenRule(rule, net) => bincode::serialize(&(rule, net)),
+        };
+        let mut bytes = self.table().as_bytes().to_vec();
+        bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);
+        Ok(bytes)
+    }
+}
+
+/// (rows, hex digest) of one smaller store's rows, whatever order they were listed in.
+pub(crate) fn small_checksum(rows: &[SmallRow]) -> Result<(u64, String), StorageError> {
+    let mut encoded = rows
+        .iter()
+        .map(SmallRow::checksum_bytes)
+        .collect::<Result<Vec<_>, _>>()?;
+    encoded.sort();
+    let mut sum = Checksum::default();
+    for bytes in &encoded {
+        sum.record(bytes);
+    }
+    Ok(sum.finish())
 }

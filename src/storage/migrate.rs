@@ -5,10 +5,18 @@
 //! queue records, aliases, quotas, sender rights) and through `sled::export` where they do
 //! not (see `storage::dump`); the target is written by `pg::import`, batch by batch, each
 //! batch in one transaction with its progress entry. The order: bodies (only when they move
-//! to another directory), directory, folders with their messages, queues, reference counts,
-//! counters. Run again after an interruption, the copy continues after the last batch
-//! committed. At the end both sides are compared: row counts per table, a checksum per
-//! folder (its state, and uid, modseq, flags and blob of every message) and per queue.
+//! to another directory; their progress is recorded after each batch of synced copies),
+//! directory, folders with their messages, queues, the smaller stores (DKIM keys, fetch
+//! sources and marks, TLS policy cache and counts, screening), reference counts, counters.
+//! Run again after an interruption, the copy continues after the last batch committed. At
+//! the end both sides are compared: row counts per table, a checksum per folder (its state,
+//! and uid, modseq, flags and blob of every message), per queue and per smaller store, and
+//! every fetch password is opened on both sides and compared.
+//!
+//! Fetch passwords are re-sealed: opened with the data directory's `secret.key` and sealed
+//! with the database's key (made if it has none). Copying the file's key into the database
+//! instead would fail on a database that has a key already, and would put one key on two
+//! kinds of storage with different backup and access rules; re-sealing works either way.
 //!
 //! The server must not run on the data directory meanwhile (the caller checks its console
 //! socket): the copy is of a directory nothing changes.
@@ -17,11 +25,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::dump::{Checksum, FolderDump};
+use super::dump::{small_checksum, Checksum, FolderDump, SmallRow, SmallStore};
 use super::pg::import::{self, DONE};
 use super::pg::PgStore;
 use super::sled::SledStore;
-use super::traits::{Folders, Queue};
+use super::traits::{FetchStore, Folders, Queue};
 use super::{BlobId, QueueName, StorageError};
 use crate::config::PostgresConfig;
 
@@ -159,7 +167,15 @@ fn copy(
     };
     let refcounts = sled.export_refcounts()?;
     if sled.blob_root() != pg.blob_root() {
-        copy_bodies(sled, pg, &refcounts, progress)?;
+        copy_bodies(
+            sled,
+            pg,
+            &refcounts,
+            done.get(import::BODIES),
+            batch,
+            &mut batches,
+            progress,
+        )?;
     }
 
     if !done.contains_key(import::DIRECTORY) {
@@ -203,6 +219,31 @@ fn copy(
         progress.end_phase();
     }
 
+    for store in SmallStore::ALL {
+        let copied: u64 = match done.get(&import::small_item(store)) {
+            Some(v) => parse(v, "store progress")?,
+            None => 0,
+        };
+        let rows = sled.export_small(store)?;
+        progress.phase(store.name(), rows.len() as u64);
+        progress.advance(copied.min(rows.len() as u64));
+        let mut at = copied;
+        let rest = rows
+            .get(usize::try_from(copied).unwrap_or(usize::MAX)..)
+            .unwrap_or(&[]);
+        for chunk in rest.chunks(batch) {
+            let chunk = chunk
+                .iter()
+                .map(|row| reseal(sled, pg, row))
+                .collect::<Result<Vec<_>, _>>()?;
+            pg.import_small_batch(store, at, &chunk)?;
+            at += chunk.len() as u64;
+            progress.advance(chunk.len() as u64);
+            batches.committed()?;
+        }
+        progress.end_phase();
+    }
+
     progress.phase("reference counts", refcounts.len() as u64);
     let after: Option<BlobId> = done
         .get(import::BLOBREFS)
@@ -219,6 +260,25 @@ fn copy(
     progress.end_phase();
 
     pg.import_counters(sled.export_counters()?)
+}
+
+/// `row`, with a fetch password sealed with the target's key instead of the source's.
+fn reseal(sled: &SledStore, pg: &PgStore, row: &SmallRow) -> Result<SmallRow, StorageError> {
+    match row {
+        SmallRow::FetchSource(s) if !s.password.is_empty() => {
+            let plain = sled.open_secret(&s.password).map_err(|e| {
+                StorageError::Invalid(format!(
+                    "the password of fetch source {} does not open with the data directory's \
+                     key: {e}",
+                    s.id
+                ))
+            })?;
+            let mut s = s.clone();
+            s.password = pg.seal_secret(&plain)?;
+            Ok(SmallRow::FetchSource(s))
+        }
+        other => Ok(other.clone()),
+    }
 }
 
 fn parse<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, StorageError> {
@@ -264,16 +324,45 @@ fn copy_folder(
     Ok(())
 }
 
-/// Copies every referenced body to the target's blob directory, checking each copy's size
-/// and sha256 (a file already there is checked the same way, and replaced if it differs).
+/// Copies every referenced body after the last one recorded (`recorded`) to the target's
+/// blob directory, checking each copy's size and sha256 (a file already there is checked the
+/// same way, and replaced if it differs). The last body of each batch is recorded once the
+/// batch's copies are synced, so a rerun does not copy them again.
 fn copy_bodies(
     sled: &SledStore,
     pg: &PgStore,
     refcounts: &[(BlobId, u64)],
+    recorded: Option<&String>,
+    batch: usize,
+    batches: &mut Batches,
     progress: &mut dyn Progress,
 ) -> Result<(), StorageError> {
     progress.phase("bodies", refcounts.len() as u64);
-    for (blob, _) in refcounts {
+    let after: Option<BlobId> = recorded
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse())
+        .transpose()?;
+    let start = refcounts.partition_point(|(b, _)| Some(*b) <= after);
+    progress.advance(start as u64);
+    for chunk in refcounts[start..].chunks(batch) {
+        copy_body_batch(sled, pg, chunk)?;
+        if let Some((last, _)) = chunk.last() {
+            pg.import_mark(import::BODIES, &last.to_string())?;
+        }
+        progress.advance(chunk.len() as u64);
+        batches.committed()?;
+    }
+    progress.end_phase();
+    Ok(())
+}
+
+/// Copies (or checks) the bodies of `chunk`.
+fn copy_body_batch(
+    sled: &SledStore,
+    pg: &PgStore,
+    chunk: &[(BlobId, u64)],
+) -> Result<(), StorageError> {
+    for (blob, _) in chunk {
         let from = sled.blobs().path(blob);
         let to = pg.blobs().path(blob);
         let size = std::fs::metadata(&from)
@@ -288,9 +377,7 @@ fn copy_bodies(
                 )));
             }
         }
-        progress.advance(1);
     }
-    progress.end_phase();
     Ok(())
 }
 
@@ -316,7 +403,41 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Compares the source with the copy: row counts, per-folder and per-queue checksums.
+/// (sealed passwords in `rows`, those of them that open in `target` to what they open to on
+/// the source).
+fn compare_passwords(
+    sled: &SledStore,
+    pg: &PgStore,
+    rows: &[SmallRow],
+    target: &[SmallRow],
+) -> Result<(u64, u64), StorageError> {
+    let copies: HashMap<u64, &[u8]> = target
+        .iter()
+        .filter_map(|r| match r {
+            SmallRow::FetchSource(s) => Some((s.id, s.password.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let (mut sealed, mut opened) = (0, 0);
+    for row in rows {
+        let SmallRow::FetchSource(s) = row else {
+            continue;
+        };
+        if s.password.is_empty() {
+            continue;
+        }
+        sealed += 1;
+        let plain = sled.open_secret(&s.password)?;
+        let copy = copies.get(&s.id).map(|c| pg.open_secret(c));
+        if matches!(copy, Some(Ok(p)) if p == plain) {
+            opened += 1;
+        }
+    }
+    Ok((sealed, opened))
+}
+
+/// Compares the source with the copy: row counts, per-folder, per-queue and per-store
+/// checksums, fetch passwords.
 fn verify(sled: &SledStore, pg: &PgStore) -> Result<Verification, StorageError> {
     let d = sled.export_directory()?;
     let folders = sled.export_folders()?;
@@ -384,6 +505,28 @@ fn verify(sled: &SledStore, pg: &PgStore) -> Result<Verification, StorageError> 
         );
     }
     source.insert("queue", queued);
+    for store in SmallStore::ALL {
+        let rows = sled.export_small(store)?;
+        for row in &rows {
+            *source.entry(row.table()).or_insert(0) += 1;
+        }
+        let target = pg.import_small_rows(store)?;
+        let (n, digest) = small_checksum(&rows)?;
+        let (tn, td) = small_checksum(&target)?;
+        v.compare(
+            &format!("store {}", store.name()),
+            &format!("{n} rows, {digest}"),
+            &format!("{tn} rows, {td}"),
+        );
+        if store == SmallStore::Fetch {
+            let (sealed, opened) = compare_passwords(sled, pg, &rows, &target)?;
+            v.compare(
+                "fetch passwords opening equal on both sides",
+                &format!("{sealed}"),
+                &format!("{opened}"),
+            );
+        }
+    }
     for (table, n) in pg.import_counts()? {
         let s = source.get(table).copied().unwrap_or(0);
         v.compare(

@@ -151,6 +151,142 @@ fn fill(dir: &Path) {
     store.commit().unwrap();
 }
 
+/// The fetch password of the source made by [`fill_small`].
+const FETCH_PASSWORD: &str = "pop s3cret";
+/// The DKIM private key of [`fill_small`] (any bytes: the store does not parse it).
+const DKIM_PEM: &[u8] =
+    b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+test+key\n-----END PRIVATE KEY-----\n";
+
+/// Adds the smaller stores' state to `dir`: two DKIM keys (one active), a fetch source with
+/// a sealed password, its status, seen and duplicate marks (taken in through
+/// `fetch_accept`), an MTA-STS policy, TLSRPT counts, a screening ban, account failures and
+/// allow/deny rules.
+fn fill_small(dir: &Path) {
+    let (store, w) = Store::open_sled(dir, None).expect("open sled");
+    store
+        .dkim_add(
+            "example.com",
+            "s1",
+            DkimAlgorithm::Ed25519,
+            "AAAA",
+            DKIM_PEM,
+            1_700_000_000,
+        )
+        .unwrap();
+    store
+        .dkim_add(
+            "example.com",
+            "s2",
+            DkimAlgorithm::Ed25519,
+            "BBBB",
+            b"second",
+            1_700_000_001,
+        )
+        .unwrap();
+    let source = store
+        .fetch_add_source(FetchSource {
+            id: 0,
+            owner: SourceOwner::Domain("example.com".into()),
+            protocol: FetchProtocol::Pop3,
+            host: "pop.remote.example".into(),
+            port: 995,
+            tls: TlsMode::Implicit,
+            verify_cert: true,
+            user: "catchall".into(),
+            password: store.seal_secret(FETCH_PASSWORD).unwrap(),
+            leave_on_server: false,
+            interval: 600,
+            domainpop: None,
+        })
+        .unwrap();
+    store
+        .fetch_set_status(
+            source.id,
+            &FetchStatus {
+                last_run: Some(1_700_000_100),
+                total_fetched: 2,
+                ..FetchStatus::default()
+            },
+        )
+        .unwrap();
+    for mark in ["uidl-1", "uidl-2"] {
+        let body = format!("Subject: {mark}\r\nMessage-ID: <{mark}@remote>\r\n\r\nx\r\n");
+        let blob = store.blobs().put(body.as_bytes()).unwrap();
+        let rec = QueueRecord::inbound(
+            store.next_queue_id().unwrap(),
+            blob,
+            body.len() as u64,
+            "a@remote.example".into(),
+            vec![QueueRecipient::new("ann@example.com")],
+            "fetch".into(),
+            1_700_000_000,
+        );
+        let accepted = w
+            .queues
+            .fetch_accept(&FetchedMessage {
+                source: source.id,
+                mark: mark.into(),
+                blob,
+                records: vec![rec],
+                dedup: Some(Dedup {
+                    message_id: format!("<{mark}@remote>"),
+                    window: 86_400,
+                }),
+                now: 1_700_000_200,
+            })
+            .unwrap();
+        assert!(matches!(accepted, Accepted::New { .. }), "{accepted:?}");
+    }
+    store
+        .mta_sts_put(
+            "Remote.Example",
+            &CachedStsPolicy {
+                id: "20260101".into(),
+                text: "version: STSv1\nmode: enforce\nmx: mx.remote.example\nmax_age: 86400\n"
+                    .into(),
+                fetched_at: 1_700_000_000,
+                expires_at: 1_700_086_400,
+            },
+        )
+        .unwrap();
+    let result = TlsResult {
+        policy_type: "sts".into(),
+        policy_string: vec!["version: STSv1".into()],
+        mx_host: vec!["mx.remote.example".into()],
+        failure: Some(TlsFailureCount {
+            result_type: "certificate-expired".into(),
+            receiving_mx_hostname: "mx.remote.example".into(),
+            ..TlsFailureCount::default()
+        }),
+    };
+    store.tlsrpt_add(19_700, "remote.example", &result).unwrap();
+    store.tlsrpt_add(19_700, "remote.example", &result).unwrap();
+    store.tlsrpt_add(19_701, "other.example", &result).unwrap();
+    let banned = ScreenRecord {
+        auth_failures: vec![1_700_000_001, 1_700_000_002],
+        ban: Some(Ban {
+            since: 1_700_000_002,
+            until: 1_700_003_602,
+            reason: "5 failed logins in 600s".into(),
+        }),
+        offences: 1,
+        ..ScreenRecord::default()
+    };
+    store
+        .screen_put_address("192.0.2.7".parse().unwrap(), Some(&banned))
+        .unwrap();
+    store
+        .screen_put_account("bob@example.com", Some(&vec![1_700_000_005]))
+        .unwrap();
+    store
+        .screen_put_rule(ScreenRule::Allow, "198.51.100.0/24", true)
+        .unwrap();
+    store
+        .screen_put_rule(ScreenRule::Deny, "203.0.113.0/24", true)
+        .unwrap();
+    store.commit().unwrap();
+}
+
 fn target(url: &str, schema: &str) -> MigrateOptions {
     let mut opts = MigrateOptions::new(url, schema);
     opts.batch = 100;
@@ -164,6 +300,7 @@ fn migrate_resumes_after_an_interruption_and_verifies() {
     };
     let src = tempfile::TempDir::new().unwrap();
     fill(src.path());
+    fill_small(src.path());
     let schema = format!("{}_mig", testing::schema_for(src.path()));
     testing::drop_schema(&url, &schema);
     let mut opts = target(&url, &schema);
@@ -179,13 +316,29 @@ fn migrate_resumes_after_an_interruption_and_verifies() {
     let v = migrate(src.path(), None, &opts, &mut progress).expect("resumed run");
     assert!(v.ok(), "mismatches: {:#?}", v.mismatches);
     assert!(progress.phases.iter().any(|p| p == "verify"));
-    assert!(
-        v.lines
-            .iter()
-            .any(|l| l.starts_with("table messages: 1728 rows")),
-        "{:#?}",
-        v.lines
-    );
+    for line in [
+        "table messages: 1728 rows",
+        "table dkim_keys: 2 rows",
+        "table fetch_sources: 1 rows",
+        "table fetch_status: 1 rows",
+        "table fetch_seen: 2 rows",
+        "table fetch_dedup: 2 rows",
+        "table mta_sts: 1 rows",
+        "table tlsrpt: 2 rows",
+        "table screen_addresses: 1 rows",
+        "table screen_accounts: 1 rows",
+        "table screen_rules: 2 rows",
+        "fetch passwords opening equal on both sides: 1 (equal)",
+    ] {
+        assert!(
+            v.lines.iter().any(|l| l.starts_with(line)),
+            "{line}: {:#?}",
+            v.lines
+        );
+    }
+    for store in ["dkim", "fetch", "tls policy", "screening"] {
+        assert!(progress.phases.iter().any(|p| p == store), "{store}");
+    }
     // A run after completion only verifies again.
     let v = migrate(src.path(), None, &opts, &mut Count::default()).unwrap();
     assert!(v.ok(), "{:#?}", v.mismatches);
@@ -231,11 +384,9 @@ fn written<T>(r: Result<T, StorageError>, what: &str) -> Option<T> {
     }
 }
 
-/// Reads the copy through a PostgreSQL `Store` and compares with the sled one: accounts,
-/// folder states, messages, expunge history, ACLs and queue records. A part whose
-/// PostgreSQL method is still a placeholder is skipped loudly.
-fn read_back(url: &str, src: &Path, schema: &str) {
-    let sled = SledStore::open(src).unwrap();
+/// A PostgreSQL store on the copy in `schema` (bodies where the source `src` has them), with
+/// the node directory it needs (kept while the store is used).
+fn reader(url: &str, src: &Path, schema: &str) -> (tempfile::TempDir, PgStore) {
     let pg_dir = tempfile::TempDir::new().unwrap();
     let pg = PgStore::open(
         pg_dir.path(),
@@ -243,6 +394,15 @@ fn read_back(url: &str, src: &Path, schema: &str) {
         &testing::config(url, schema, "reader"),
     )
     .unwrap();
+    (pg_dir, pg)
+}
+
+/// Reads the copy through a PostgreSQL `Store` and compares with the sled one: accounts,
+/// folder states, messages, expunge history, ACLs and queue records. A part whose
+/// PostgreSQL method is still a placeholder is skipped loudly.
+fn read_back(url: &str, src: &Path, schema: &str) {
+    let sled = SledStore::open(src).unwrap();
+    let (_pg_dir, pg) = reader(url, src, schema);
     if let Some(got) = written(Directory::list_accounts(&pg), "accounts") {
         assert_eq!(got, Directory::list_accounts(&sled).unwrap());
     }
@@ -271,6 +431,139 @@ fn read_back(url: &str, src: &Path, schema: &str) {
             assert_eq!(got, Queue::queue_list(&sled, q).unwrap());
         }
     }
+    read_back_small(&sled, &pg);
+}
+
+/// The smaller stores through the PostgreSQL `Store`: DKIM keys and the private key, the
+/// fetch source (its password, sealed on sled, opens), status and marks, the TLS policy
+/// cache and counts, the screening state.
+fn read_back_small(sled: &SledStore, pg: &PgStore) {
+    let keys = pg.dkim_list("example.com").unwrap();
+    assert_eq!(keys, sled.dkim_list("example.com").unwrap());
+    assert_eq!(keys.len(), 2);
+    let active = pg.dkim_active("example.com").unwrap().expect("active key");
+    assert_eq!(active.selector, "s1");
+    assert_eq!(pg.dkim_private_key(&active).unwrap(), DKIM_PEM);
+
+    let sources = FetchStore::fetch_sources(pg).unwrap();
+    assert_eq!(sources.len(), 1);
+    let (copy, orig) = (&sources[0], &FetchStore::fetch_sources(sled).unwrap()[0]);
+    assert_eq!(pg.open_secret(&copy.password).unwrap(), FETCH_PASSWORD);
+    assert_eq!(
+        FetchSource {
+            password: Vec::new(),
+            ..copy.clone()
+        },
+        FetchSource {
+            password: Vec::new(),
+            ..orig.clone()
+        }
+    );
+    assert_eq!(
+        pg.fetch_domainpop("example.com").unwrap().map(|s| s.id),
+        Some(orig.id)
+    );
+    assert_eq!(pg.fetch_status(copy.id).unwrap().total_fetched, 2);
+    assert_eq!(
+        pg.fetch_seen(copy.id).unwrap(),
+        sled.fetch_seen(orig.id).unwrap()
+    );
+    assert!(pg.fetch_is_seen(copy.id, "uidl-2").unwrap());
+    // The dedup marks came along: both expire (window 0 at a later time), as on sled.
+    assert_eq!(pg.fetch_expire_dedup(copy.id, 0, 1_800_000_000).unwrap(), 2);
+
+    assert_eq!(
+        pg.mta_sts_get("remote.example").unwrap(),
+        sled.mta_sts_get("remote.example").unwrap()
+    );
+    assert!(pg.mta_sts_get("remote.example").unwrap().is_some());
+    let reports = pg.tlsrpt_list().unwrap();
+    assert_eq!(reports, sled.tlsrpt_list().unwrap());
+    assert_eq!(reports.len(), 2);
+
+    let screening = pg.screen_load().unwrap();
+    assert_eq!(screening, sled.screen_load().unwrap());
+    assert!(screening.addresses[0].1.ban.is_some());
+    assert_eq!(screening.allow, vec!["198.51.100.0/24".to_string()]);
+    assert_eq!(screening.deny, vec!["203.0.113.0/24".to_string()]);
+}
+
+/// Every file under `dir` with its inode (a file copied again gets a new one: copies are
+/// renamed into place).
+fn files_with_inodes(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                out.push((entry.path(), meta.ino()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn migrate_copies_bodies_to_another_directory_once() {
+    let Some(url) = testing::url("migrate_copies_bodies_to_another_directory_once") else {
+        return;
+    };
+    let src = tempfile::TempDir::new().unwrap();
+    fill(src.path());
+    let bodies = tempfile::TempDir::new().unwrap();
+    let schema = format!("{}_blobs", testing::schema_for(src.path()));
+    testing::drop_schema(&url, &schema);
+    let mut opts = target(&url, &schema);
+    opts.blobs = Some(bodies.path().join("copy"));
+
+    // Interrupted after three batches of 100 bodies.
+    opts.stop_after = Some(3);
+    let err = migrate(src.path(), None, &opts, &mut Count::default()).expect_err("must stop");
+    assert!(err.to_string().contains(STOPPED), "{err}");
+    let first = files_with_inodes(bodies.path());
+    assert_eq!(first.len(), 300, "three batches of bodies copied");
+
+    // A wrong file where a body not copied yet goes is replaced by the copy.
+    let refcounts = SledStore::open(src.path())
+        .unwrap()
+        .export_refcounts()
+        .unwrap();
+    let pg = PgStore::open(
+        src.path(),
+        opts.blobs.as_deref(),
+        &testing::config(&url, &schema, "looker"),
+    )
+    .unwrap();
+    let (late, _) = refcounts[1000];
+    let late_path = pg.blobs().path(&late);
+    std::fs::create_dir_all(late_path.parent().unwrap()).unwrap();
+    std::fs::write(&late_path, b"not the body").unwrap();
+
+    opts.stop_after = None;
+    let v = migrate(src.path(), None, &opts, &mut Count::default()).expect("resumed run");
+    assert!(v.ok(), "{:#?}", v.mismatches);
+    let sled = SledStore::open(src.path()).unwrap();
+    let after = files_with_inodes(bodies.path());
+    assert_eq!(after.len(), refcounts.len());
+    for (path, inode) in &first {
+        let now = after.iter().find(|(p, _)| p == path).expect("still there");
+        assert_eq!(now.1, *inode, "{} was copied twice", path.display());
+    }
+    for (blob, _) in &refcounts {
+        let copied = std::fs::read(pg.blobs().path(blob)).unwrap();
+        let original = std::fs::read(sled.blobs().path(blob)).unwrap();
+        assert_eq!(copied.len(), original.len());
+        assert_eq!(BlobId::of(&copied), *blob, "sha256 of the copy");
+    }
+    // The source's bodies are still where they were.
+    assert!(sled.blobs().path(&late).exists());
+    testing::drop_schema(&url, &schema);
 }
 
 /// Damage for `storage check` to find: one body file deleted, one reference count off by one.
@@ -343,5 +636,76 @@ fn check_finds_a_missing_body_and_a_wrong_refcount_on_postgres() {
     }
     let (store, _w) = Store::new(std::sync::Arc::new(pg.clone()));
     damage_and_check(&store, |blob| pg.test_bump_refcount(blob));
+    testing::drop_schema(&url, &schema);
+}
+
+#[test]
+fn migrate_resumes_at_every_batch_of_the_smaller_stores() {
+    let Some(url) = testing::url("migrate_resumes_at_every_batch_of_the_smaller_stores") else {
+        return;
+    };
+    let src = tempfile::TempDir::new().unwrap();
+    {
+        set_fast_password_hashing_for_tests(true);
+        let (store, _w) = Store::open_sled(src.path(), None).expect("open sled");
+        store.add_domain("example.com").unwrap();
+        store.add_account("ann@example.com", "pw", false).unwrap();
+        store.commit().unwrap();
+    }
+    fill_small(src.path());
+    let schema = format!("{}_small", testing::schema_for(src.path()));
+    testing::drop_schema(&url, &schema);
+
+    // A target holding only a cached MTA-STS policy is not empty: refused.
+    let held = format!("{schema}_held");
+    testing::drop_schema(&url, &held);
+    let pg_dir = tempfile::TempDir::new().unwrap();
+    PgStore::open(pg_dir.path(), None, &testing::config(&url, &held, "other"))
+        .unwrap()
+        .mta_sts_put(
+            "elsewhere.example",
+            &CachedStsPolicy {
+                id: "1".into(),
+                text: "version: STSv1\n".into(),
+                fetched_at: 0,
+                expires_at: 1,
+            },
+        )
+        .unwrap();
+    let err = migrate(
+        src.path(),
+        None,
+        &target(&url, &held),
+        &mut Count::default(),
+    )
+    .expect_err("must refuse");
+    assert!(
+        matches!(&err, StorageError::Conflict(m) if m.contains("mta_sts")),
+        "{err}"
+    );
+    testing::drop_schema(&url, &held);
+
+    let mut opts = target(&url, &schema);
+    opts.batch = 1;
+    opts.stop_after = Some(1);
+    // One row per transaction and one transaction per run: every batch boundary (inside
+    // each of the smaller stores too) is a point the copy resumes from.
+    let mut runs = 0;
+    let v = loop {
+        runs += 1;
+        assert!(runs <= 200, "the copy does not end");
+        match migrate(src.path(), None, &opts, &mut Count::default()) {
+            Ok(v) => break v,
+            Err(e) => assert!(e.to_string().contains(STOPPED), "{e}"),
+        }
+    };
+    assert!(
+        runs > 15,
+        "only {runs} runs: the smaller stores were not batched"
+    );
+    assert!(v.ok(), "{:#?}", v.mismatches);
+    let sled = SledStore::open(src.path()).unwrap();
+    let (_pg_dir, pg) = reader(&url, src.path(), &schema);
+    read_back_small(&sled, &pg);
     testing::drop_schema(&url, &schema);
 }

@@ -24,9 +24,9 @@ use crate::storage::dkim::{dkim_domain, normalize_selector};
 use crate::storage::{DkimAlgorithm, DkimKey, StorageError};
 
 /// The columns [`key_of`] reads, in its order.
-const KEY_COLUMNS: &str = "domain, selector, algorithm, created, active, public_key";
+pub(super) const KEY_COLUMNS: &str = "domain, selector, algorithm, created, active, public_key";
 
-fn key_of(row: &Row) -> Result<DkimKey, StorageError> {
+pub(super) fn key_of(row: &Row) -> Result<DkimKey, StorageError> {
     let algorithm: &str = row.get(2);
     Ok(DkimKey {
         domain: row.get(0),
@@ -57,6 +57,30 @@ fn list(c: &mut impl GenericClient, domain: &str) -> Result<Vec<DkimKey>, Storag
     .iter()
     .map(key_of)
     .collect()
+}
+
+/// Writes the row of `key` with its private key (`storage migrate` copies keys with it).
+pub(super) fn insert_key(
+    c: &mut impl GenericClient,
+    key: &DkimKey,
+    private_pem: &[u8],
+) -> Result<(), StorageError> {
+    c.execute(
+        "INSERT INTO dkim_keys
+         (domain, selector, algorithm, created, active, public_key, private_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &key.domain,
+            &key.selector,
+            &key.algorithm.as_str(),
+            &key.created,
+            &key.active,
+            &key.public_key,
+            &private_pem,
+        ],
+    )
+    .map_err(pg_error)?;
+    Ok(())
 }
 
 impl PgStore {
@@ -100,21 +124,7 @@ impl PgStore {
                 active: keys.is_empty(),
                 public_key: public_key.to_string(),
             };
-            tx.execute(
-                "INSERT INTO dkim_keys
-                 (domain, selector, algorithm, created, active, public_key, private_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &key.domain,
-                    &key.selector,
-                    &key.algorithm.as_str(),
-                    &key.created,
-                    &key.active,
-                    &key.public_key,
-                    &private_pem,
-                ],
-            )
-            .map_err(pg_error)?;
+            insert_key(tx, &key, private_pem)?;
             self.notify_settings(tx, "dkim")?;
             Ok(key)
         })

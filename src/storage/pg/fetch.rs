@@ -53,7 +53,10 @@ fn source_of(row: &postgres::Row) -> Result<FetchSource, StorageError> {
 }
 
 /// Writes `source` in the row of its id (inserted or replaced).
-fn put_source(tx: &mut Transaction<'_>, source: &FetchSource) -> Result<(), StorageError> {
+pub(super) fn put_source(
+    tx: &mut Transaction<'_>,
+    source: &FetchSource,
+) -> Result<(), StorageError> {
     let id = sql_id(source.id).ok_or_else(|| no_source(source.id))?;
     let domainpop = matches!(source.owner, SourceOwner::Domain(_));
     tx.execute(

@@ -6,13 +6,19 @@
 
 use std::collections::HashMap;
 
-use postgres::Transaction;
+use postgres::{Client, Transaction};
 
+use super::dkim;
+use super::fetch::put_source;
 use super::folders::{blob_of, state_of, u32_of, u64_of, STATE_COLUMNS};
 use super::pool::pg_error;
+use super::settings::{decode, encode};
 use super::PgStore;
 use crate::storage::dump::*;
-use crate::storage::{FolderId, MessageRecord, QueueName, QueueRecord, StorageError};
+use crate::storage::{
+    CachedStsPolicy, FetchSource, FolderId, MessageRecord, QueueName, QueueRecord, SourceId,
+    StorageError,
+};
 
 /// The progress entries (see the `storage migrate` section of `0001_init.sql`).
 pub(crate) const SOURCE: &str = "source";
@@ -31,9 +37,17 @@ pub(crate) fn queue_item(q: QueueName) -> String {
     format!("queue:{}", q.as_str())
 }
 
+/// The entry of one of the smaller stores (value: the rows copied so far).
+pub(crate) fn small_item(store: SmallStore) -> String {
+    format!("store:{}", store.name())
+}
+
+/// The entry of the bodies copied to another directory (value: the last blob, hex).
+pub(crate) const BODIES: &str = "bodies";
+
 /// The tables a migration fills; a target holding rows in any of them, without a
 /// `migration_progress` entry naming the same source, is refused.
-pub(crate) const TABLES: [&str; 14] = [
+pub(crate) const TABLES: [&str; 24] = [
     "domains",
     "accounts",
     "aliases",
@@ -48,6 +62,16 @@ pub(crate) const TABLES: [&str; 14] = [
     "urlauth",
     "queue",
     "blobrefs",
+    "dkim_keys",
+    "fetch_sources",
+    "fetch_status",
+    "fetch_seen",
+    "fetch_dedup",
+    "mta_sts",
+    "tlsrpt",
+    "screen_addresses",
+    "screen_accounts",
+    "screen_rules",
 ];
 
 fn int(n: u64, what: &str) -> Result<i64, StorageError> {
@@ -337,6 +361,28 @@ impl PgStore {
         })
     }
 
+    /// One batch of the rows of a smaller store (`store`), the `copied` first of which are
+    /// there already. Fetch passwords must be sealed with this database's key.
+    pub(crate) fn import_small_batch(
+        &self,
+        store: SmallStore,
+        copied: u64,
+        rows: &[SmallRow],
+    ) -> Result<(), StorageError> {
+        self.pool().tx(|tx| {
+            for row in rows {
+                insert_small(tx, row)?;
+            }
+            let done = copied + rows.len() as u64;
+            set_progress(tx, &small_item(store), &done.to_string())
+        })
+    }
+
+    /// Records a progress entry by itself (for work outside the database, such as bodies).
+    pub(crate) fn import_mark(&self, item: &str, value: &str) -> Result<(), StorageError> {
+        self.pool().tx(|tx| set_progress(tx, item, value))
+    }
+
     /// Takes the migration's own row out of `nodes` (it is no node of the cluster).
     pub(crate) fn import_leave(&self) -> Result<(), StorageError> {
         self.pool().with(|c| {
@@ -413,6 +459,15 @@ impl PgStore {
         })
     }
 
+    /// The rows of a smaller store as stored (the order does not matter, see
+    /// [`small_checksum`]).
+    pub(crate) fn import_small_rows(
+        &self,
+        store: SmallStore,
+    ) -> Result<Vec<SmallRow>, StorageError> {
+        self.pool().with(|c| small_rows(c, store))
+    }
+
     /// The checksum of queue `q`'s records as stored, in id order.
     pub(crate) fn import_queue_checksum(
         &self,
@@ -464,6 +519,145 @@ fn import_extras(tx: &mut Transaction<'_>, id: i64, x: &FolderExtras) -> Result<
         .map_err(pg_error)?;
     }
     Ok(())
+}
+
+/// Writes one row of a smaller store.
+fn insert_small(tx: &mut Transaction<'_>, row: &SmallRow) -> Result<(), StorageError> {
+    let id = |id: SourceId| int(id, "fetch source id");
+    match row {
+        SmallRow::Dkim(key, private) => return dkim::insert_key(tx, key, private),
+        SmallRow::FetchSource(source) => return put_source(tx, source),
+        SmallRow::FetchStatus(source, status) => tx.execute(
+            "INSERT INTO fetch_status (source, status) VALUES ($1, $2)",
+            &[&id(*source)?, &encode(status)?],
+        ),
+        SmallRow::FetchSeen(source, mark, at) => tx.execute(
+            "INSERT INTO fetch_seen (source, mark, fetched_at) VALUES ($1, $2, $3)",
+            &[&id(*source)?, mark, at],
+        ),
+        SmallRow::FetchDedup(source, recipient, message_id, at) => tx.execute(
+            "INSERT INTO fetch_dedup (source, recipient, message_id, delivered_at)
+             VALUES ($1, $2, $3, $4)",
+            &[&id(*source)?, recipient, message_id, at],
+        ),
+        SmallRow::MtaSts(domain, p) => tx.execute(
+            "INSERT INTO mta_sts (domain, id, text, fetched_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[domain, &p.id, &p.text, &p.fetched_at, &p.expires_at],
+        ),
+        SmallRow::TlsRpt(day, domain, counts) => tx.execute(
+            "INSERT INTO tlsrpt (day, domain, counts) VALUES ($1, $2, $3)",
+            &[&i64::from(*day), domain, &encode(counts)?],
+        ),
+        SmallRow::ScreenAddress(ip, rec) => tx.execute(
+            "INSERT INTO screen_addresses (address, record) VALUES ($1, $2)",
+            &[&ip.to_string(), &encode(rec)?],
+        ),
+        SmallRow::ScreenAccount(account, times) => tx.execute(
+            "INSERT INTO screen_accounts (account, times) VALUES ($1, $2)",
+            &[account, times],
+        ),
+        SmallRow::ScreenRule(rule, network) => tx.execute(
+            "INSERT INTO screen_rules (rule, network) VALUES ($1, $2)",
+            &[rule, network],
+        ),
+    }
+    .map_err(pg_error)?;
+    Ok(())
+}
+
+/// A source id as stored.
+fn source_id(row: &postgres::Row, column: &str) -> Result<SourceId, StorageError> {
+    let id: i64 = row.get(column);
+    SourceId::try_from(id)
+        .map_err(|_| StorageError::Encoding(format!("fetch source id {id} out of range")))
+}
+
+/// Reads back the rows of a smaller store.
+fn small_rows(c: &mut Client, store: SmallStore) -> Result<Vec<SmallRow>, StorageError> {
+    let mut out = Vec::new();
+    let mut query = |sql: &str| c.query(sql, &[]).map_err(pg_error);
+    match store {
+        SmallStore::Dkim => {
+            for r in query(&format!(
+                "SELECT {}, private_key FROM dkim_keys",
+                dkim::KEY_COLUMNS
+            ))? {
+                out.push(SmallRow::Dkim(dkim::key_of(&r)?, r.get("private_key")));
+            }
+        }
+        SmallStore::Fetch => {
+            for r in query("SELECT id, source FROM fetch_sources")? {
+                let mut source: FetchSource = decode(r.get("source"), "fetch source")?;
+                source.id = source_id(&r, "id")?;
+                out.push(SmallRow::FetchSource(source));
+            }
+            for r in query("SELECT source, status FROM fetch_status")? {
+                let status = decode(r.get("status"), "fetch status")?;
+                out.push(SmallRow::FetchStatus(source_id(&r, "source")?, status));
+            }
+            for r in query("SELECT source, mark, fetched_at FROM fetch_seen")? {
+                out.push(SmallRow::FetchSeen(
+                    source_id(&r, "source")?,
+                    r.get("mark"),
+                    r.get("fetched_at"),
+                ));
+            }
+            for r in query("SELECT source, recipient, message_id, delivered_at FROM fetch_dedup")? {
+                out.push(SmallRow::FetchDedup(
+                    source_id(&r, "source")?,
+                    r.get("recipient"),
+                    r.get("message_id"),
+                    r.get("delivered_at"),
+                ));
+            }
+        }
+        SmallStore::TlsPolicy => {
+            for r in query("SELECT domain, id, text, fetched_at, expires_at FROM mta_sts")? {
+                let policy = CachedStsPolicy {
+                    id: r.get("id"),
+                    text: r.get("text"),
+                    fetched_at: r.get("fetched_at"),
+                    expires_at: r.get("expires_at"),
+                };
+                out.push(SmallRow::MtaSts(r.get("domain"), policy));
+            }
+            for r in query("SELECT day, domain, counts FROM tlsrpt")? {
+                let day: i64 = r.get("day");
+                let day = u32::try_from(day).map_err(|_| {
+                    StorageError::Encoding(format!("TLS report day {day} out of range"))
+                })?;
+                let counts = decode(r.get("counts"), "TLS report")?;
+                out.push(SmallRow::TlsRpt(day, r.get("domain"), counts));
+            }
+        }
+        SmallStore::Screening => {
+            for r in query("SELECT address, record FROM screen_addresses")? {
+                let address: &str = r.get("address");
+                let ip = address.parse().map_err(|_| {
+                    StorageError::Encoding(format!("screening: {address:?} is not an address"))
+                })?;
+                let rec = decode(r.get("record"), "screening record")?;
+                out.push(SmallRow::ScreenAddress(ip, rec));
+            }
+            for r in query("SELECT account, times FROM screen_accounts")? {
+                out.push(SmallRow::ScreenAccount(r.get("account"), r.get("times")));
+            }
+            for r in query("SELECT rule, network FROM screen_rules")? {
+                let rule = match r.get::<_, &str>("rule") {
+                    "allow" => "allow",
+                    "deny" => "deny",
+                    other => {
+                        return Err(StorageError::Encoding(format!(
+                            "screening rule {other:?} is neither allow nor deny"
+                        )))
+                    }
+                };
+                out.push(SmallRow::ScreenRule(rule, r.get("network")));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

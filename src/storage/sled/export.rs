@@ -1,17 +1,19 @@
 //! Reading out what the storage traits do not give, for `storage migrate` (see
 //! `storage::dump`): raw directory records, each folder's name key, \Recent watermark and
 //! expunge history, every user's metadata and URLAUTH keys, the reference counts and the
-//! counters. Reads only, except [`SledStore::export_counters`] (see there).
+//! counters, the rows of the smaller stores. Reads only, except [`SledStore::export_counters`] (see there).
 
 use super::directory::DomainRecord;
 use super::folder_record::{Folder, FolderExt, FolderRecord};
 use super::keys::{self, TreeIx, UIDVALIDITY_KEY};
 use super::metadata::MetadataRecord;
+use super::tlspolicy::MTA_STS_TREE;
 use super::urlauth::KeyRecord;
 use super::{SledStore, StorageError};
 use crate::storage::directory::AccountRecord;
 use crate::storage::dump::*;
-use crate::storage::{BlobId, FolderId};
+use crate::storage::traits::{DkimStore, FetchStore, Screening, TlsPolicyStore};
+use crate::storage::{BlobId, FolderId, SourceId};
 
 /// The UTF-8 text of a stored key; `what` names it in the error.
 fn key_text(bytes: &[u8], what: &str) -> Result<String, StorageError> {
@@ -181,6 +183,102 @@ impl SledStore {
             id_watermark,
         })
     }
+}
+
+impl SledStore {
+    /// The rows of one of the smaller stores (see [`SmallStore`]), in a stable order:
+    /// DKIM keys with their private keys (the files under `dkim/`), fetch sources (passwords
+    /// sealed with this data directory's key) then their status, seen and duplicate marks,
+    /// the MTA-STS cache and TLSRPT counts, the screening state.
+    pub(crate) fn export_small(&self, store: SmallStore) -> Result<Vec<SmallRow>, StorageError> {
+        let mut rows = Vec::new();
+        match store {
+            SmallStore::Dkim => {
+                let mut domains: Vec<String> = Vec::new();
+                for key in self.tree(TreeIx::Dkim).iter().keys() {
+                    let key = key?;
+                    let domain = key_text(split_nul(&key, "DKIM")?.0, "DKIM")?;
+                    if domains.last() != Some(&domain) {
+                        domains.push(domain);
+                    }
+                }
+                for domain in domains {
+                    for key in DkimStore::dkim_list(self, &domain)? {
+                        let private = DkimStore::dkim_private_key(self, &key)?;
+                        rows.push(SmallRow::Dkim(key, private));
+                    }
+                }
+            }
+            SmallStore::Fetch => {
+                let sources = FetchStore::fetch_sources(self)?;
+                let ids: Vec<SourceId> = sources.iter().map(|s| s.id).collect();
+                rows.extend(sources.into_iter().map(SmallRow::FetchSource));
+                for id in ids {
+                    let key = id.to_be_bytes();
+                    if let Some(status) =
+                        keys::get(self.tree(TreeIx::FetchStatus), &key, "fetch status")?
+                    {
+                        rows.push(SmallRow::FetchStatus(id, status));
+                    }
+                    for entry in self.tree(TreeIx::FetchSeen).scan_prefix(key) {
+                        let (k, v) = entry?;
+                        let mark = key_text(&k[key.len()..], "fetch seen")?;
+                        rows.push(SmallRow::FetchSeen(id, mark, time_of(&v, "fetch seen")?));
+                    }
+                    for entry in self.tree(TreeIx::FetchDedup).scan_prefix(key) {
+                        let (k, v) = entry?;
+                        let (recipient, message_id) = split_nul(&k[key.len()..], "fetch dedup")?;
+                        rows.push(SmallRow::FetchDedup(
+                            id,
+                            key_text(recipient, "fetch dedup")?,
+                            key_text(message_id, "fetch dedup")?,
+                            time_of(&v, "fetch dedup")?,
+                        ));
+                    }
+                }
+            }
+            SmallStore::TlsPolicy => {
+                for entry in self.db().open_tree(MTA_STS_TREE)?.iter() {
+                    let (k, v) = entry?;
+                    rows.push(SmallRow::MtaSts(
+                        key_text(&k, "MTA-STS")?,
+                        keys::decode(&v, "MTA-STS policy")?,
+                    ));
+                }
+                for (day, domain, counts) in TlsPolicyStore::tlsrpt_list(self)? {
+                    rows.push(SmallRow::TlsRpt(day, domain, counts));
+                }
+            }
+            SmallStore::Screening => {
+                let s = Screening::screen_load(self)?;
+                rows.extend(
+                    s.addresses
+                        .into_iter()
+                        .map(|(ip, r)| SmallRow::ScreenAddress(ip, r)),
+                );
+                rows.extend(
+                    s.accounts
+                        .into_iter()
+                        .map(|(a, t)| SmallRow::ScreenAccount(a, t)),
+                );
+                rows.extend(
+                    s.allow
+                        .into_iter()
+                        .map(|n| SmallRow::ScreenRule("allow", n)),
+                );
+                rows.extend(s.deny.into_iter().map(|n| SmallRow::ScreenRule("deny", n)));
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// A time stored as i64 big-endian.
+fn time_of(v: &[u8], what: &str) -> Result<i64, StorageError> {
+    let bytes: [u8; 8] = v
+        .try_into()
+        .map_err(|_| StorageError::Encoding(format!("{what} time: expected 8 bytes")))?;
+    Ok(i64::from_be_bytes(bytes))
 }
 
 #[cfg(test)]

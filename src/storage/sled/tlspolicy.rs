@@ -8,7 +8,7 @@ use super::{SledStore, StorageError};
 use crate::storage::tlspolicy::*;
 use crate::storage::traits::TlsPolicyStore;
 
-const MTA_STS_TREE: &str = "v1/mta_sts";
+pub(super) const MTA_STS_TREE: &str = "v1/mta_sts";
 const TLSRPT_TREE: &str = "v1/tlsrpt";
 
 /// Key of a day's counters: day number (days since 1970) u32 BE ++ policy domain.

@@ -168,7 +168,9 @@ ALTER TABLE folders ADD COLUMN vanished_horizon bigint NOT NULL DEFAULT 0;
 -- What `ferrymail storage migrate` has copied so far, so that a run that was interrupted
 -- continues where it stopped: 'source' (value: the data directory copied; another source is
 -- refused), 'directory', 'folder:<id>' (value: the last UID copied, or 'done'),
--- 'queue:<name>' (value: the last queue id copied), 'blobrefs' (value: the last blob, hex),
+-- 'queue:<name>' (value: the last queue id copied), 'store:<name>' (value: the rows of
+-- that smaller store copied: dkim, fetch, tls policy, screening), 'bodies' (value: the last
+-- body copied to another directory, hex), 'blobrefs' (value: the last blob, hex),
 -- 'counters', 'complete'. Each batch writes its rows and its progress in one transaction.
 CREATE TABLE migration_progress (
     item  text PRIMARY KEY,
