@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::proc::{
-    cli, message_id, random_delay, random_seed, send_until_killed, submit_remote,
-    wait_queues_empty, Running, BIN,
+    assert_each_acknowledged_once, cli, message_id, random_delay, random_seed, send_until_killed,
+    submit_remote, wait_queues_empty, Running, BIN,
 };
 
 fn write_config(dir: &Path, listeners: &str) -> PathBuf {
@@ -209,34 +209,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message() {
 
     let store = common::open_store(&dir.path().join("data"));
     let inbox = common::inbox_of(&store, "bob@example.com");
-    let mut counts = std::collections::HashMap::new();
-    for m in &inbox {
-        let text = String::from_utf8_lossy(m);
-        let subject = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Subject: "))
-            .unwrap()
-            .to_string();
-        *counts.entry(subject).or_insert(0) += 1;
-    }
-    let acked = acked.lock().unwrap();
-    assert!(
-        acked.len() > 20,
-        "too few messages acknowledged to mean anything: {}",
-        acked.len()
-    );
-    for s in acked.iter() {
-        assert_eq!(
-            counts.get(s),
-            Some(&1),
-            "{s} acknowledged but found {:?} times (seed {seed})",
-            counts.get(s)
-        );
-    }
-    for (s, n) in &counts {
-        assert_eq!(*n, 1, "{s} stored {n} times (seed {seed})");
-    }
-    println!("{} acknowledged, {} stored", acked.len(), inbox.len());
+    assert_each_acknowledged_once(&acked.lock().unwrap(), &inbox, seed);
 }
 
 #[test]

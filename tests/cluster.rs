@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::proc::{cli, message_id, random_delay, random_seed, send_until_killed, Running};
+use common::proc::{
+    assert_each_acknowledged_once, cli, message_id, random_delay, random_seed, send_until_killed,
+    Running,
+};
 use ferrymail::storage::{pg_testing, QueueName};
 
 /// A cluster of nodes on one schema of the test database, sharing one blob directory.
@@ -425,34 +428,6 @@ fn a_node_killed_under_smtp_load_loses_no_acknowledged_message() {
     });
     assert!(drained, "the queues did not drain (seed {seed})");
     let inbox = common::inbox_of(&store, "bob@example.com");
-    let mut counts = std::collections::HashMap::new();
-    for m in &inbox {
-        let text = String::from_utf8_lossy(m);
-        let subject = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Subject: "))
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        *counts.entry(subject).or_insert(0usize) += 1;
-    }
-    let acked = acked.lock().unwrap();
-    assert!(
-        acked.len() > 20,
-        "too few messages acknowledged: {}",
-        acked.len()
-    );
-    for s in acked.iter() {
-        assert_eq!(
-            counts.get(s),
-            Some(&1),
-            "{s} acknowledged but stored {:?} times (seed {seed})",
-            counts.get(s)
-        );
-    }
-    for (s, n) in &counts {
-        assert_eq!(*n, 1, "{s} stored {n} times (seed {seed})");
-    }
-    println!("{} acknowledged, {} stored", acked.len(), inbox.len());
+    assert_each_acknowledged_once(&acked.lock().unwrap(), &inbox, seed);
     drop((a, b));
 }

@@ -222,3 +222,36 @@ pub fn message_id(data: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix("Message-ID: <"))
         .map(|l| l.trim_end().trim_end_matches('>').to_string())
 }
+
+/// The crash tests' ledger: every acknowledged subject is in `inbox` exactly once, and no
+/// subject is there twice. Prints the counts.
+pub fn assert_each_acknowledged_once(acked: &[String], inbox: &[Vec<u8>], seed: u32) {
+    let mut counts = std::collections::HashMap::new();
+    for m in inbox {
+        let text = String::from_utf8_lossy(m);
+        let subject = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        *counts.entry(subject).or_insert(0usize) += 1;
+    }
+    assert!(
+        acked.len() > 20,
+        "too few messages acknowledged to mean anything: {} (seed {seed})",
+        acked.len()
+    );
+    for s in acked {
+        assert_eq!(
+            counts.get(s),
+            Some(&1),
+            "{s} acknowledged but found {:?} times (seed {seed})",
+            counts.get(s)
+        );
+    }
+    for (s, n) in &counts {
+        assert_eq!(*n, 1, "{s} stored {n} times (seed {seed})");
+    }
+    println!("{} acknowledged, {} stored", acked.len(), inbox.len());
+}

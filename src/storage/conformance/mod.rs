@@ -170,3 +170,53 @@ pub(crate) fn append(store: &Store, folder: FolderId, content: &[u8]) -> (u32, u
         .append_message(folder, message(store, content), None)
         .expect("append")
 }
+
+/// One `#[test]` per check, each calling `$run(name, check)` (the backend's runner: it opens
+/// the backend its way, or says it skipped), and a test that the list is [`CHECKS`] whole.
+/// Each backend's test module expands it once, so a new check is listed here only.
+#[cfg(test)]
+macro_rules! test_every_check {
+    ($run:path) => {
+        $crate::storage::conformance::test_every_check!(@each $run;
+            directory_crud_and_credentials,
+            sender_rights_round_trip,
+            aliases_recursion_and_plus_addressing,
+            folder_create_rename_delete,
+            uid_and_modseq_strictly_increase,
+            flags_and_changes_since_modseq,
+            expunge_and_vanished,
+            acl_grants_and_revokes,
+            quota_accounting_and_over_quota,
+            subscriptions_round_trip,
+            folder_hierarchy_and_rename_inbox,
+            queue_put_move_delete_per_queue,
+            blob_references_counted_and_released,
+            dkim_round_trip,
+            fetch_sources_round_trip,
+            fetch_accept_exactly_once,
+            screening_round_trip,
+            tls_policy_round_trip,
+            commit_survives_reopen,
+            sweep_sends_damaged_queue_records_to_bad);
+    };
+    (@each $run:path; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $run(stringify!($name), $crate::storage::conformance::$name);
+            }
+        )*
+
+        /// Every check of the suite has its test here.
+        #[test]
+        fn every_check_runs() {
+            let here = [$(stringify!($name)),*];
+            for (name, _) in $crate::storage::conformance::CHECKS {
+                assert!(here.contains(name), "conformance check {name} has no test");
+            }
+            assert_eq!(here.len(), $crate::storage::conformance::CHECKS.len());
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use test_every_check;
