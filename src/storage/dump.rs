@@ -3,7 +3,7 @@
 //! hidden state (its name key, \Recent watermark, expunge history), metadata and URLAUTH
 //! keys of every user, reference counts and the id counters, and the rows of the smaller
 //! stores ([`SmallRow`]: DKIM private keys, fetch marks, caches). The embedded backend fills
-//! these in (`sled::export`), the PostgreSQL backend writes them (`pg::import`); everything
+//! these in (through [`Export`]), the PostgreSQL backend writes them (`pg::import`); everything
 //! else travels as the traits' own types ([`MessageRecord`], [`QueueRecord`], …).
 
 use std::net::IpAddr;
@@ -171,7 +171,7 @@ impl Checksum {
 
 /// A row of the smaller stores: DKIM keys (with the private key), fetch sources and what
 /// is remembered of them, the MTA-STS cache and TLSRPT counts, and the screening state.
-/// Both backends list them the same way (`sled::export`, `pg::import`), so a copy can be
+/// Both backends list them the same way ([`Export`], `pg::import`), so a copy can be
 /// written in batches and compared.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum SmallRow {
@@ -281,4 +281,28 @@ pub(crate) fn small_checksum(rows: &[SmallRow]) -> Result<(u64, String), Storage
         sum.record(bytes);
     }
     Ok(sum.finish())
+}
+
+/// What `storage migrate` reads from its source beyond the storage traits: the embedded
+/// backend's own records, implemented in its `export` module (which also opens one, see
+/// `open_embedded` there). Reads only, except `export_counters` (see its implementation).
+pub(crate) trait Export: super::Shared {
+    /// Domains, accounts (with their hashes), aliases, quotas, sender rights, subscriptions
+    /// and the server's metadata.
+    fn export_directory(&self) -> Result<DirectoryDump, StorageError>;
+
+    /// Every folder with its identity and counters, by id.
+    fn export_folders(&self) -> Result<Vec<FolderDump>, StorageError>;
+
+    /// What a folder holds beside its messages (expunge history, metadata, URLAUTH keys, ...).
+    fn export_folder_extras(&self, id: FolderId) -> Result<FolderExtras, StorageError>;
+
+    /// Every body's reference count, by blob.
+    fn export_refcounts(&self) -> Result<Vec<RefCount>, StorageError>;
+
+    /// Values above every id and UIDVALIDITY handed out.
+    fn export_counters(&self) -> Result<Counters, StorageError>;
+
+    /// The rows of one of the smaller stores, in a stable order.
+    fn export_small(&self, store: SmallStore) -> Result<Vec<SmallRow>, StorageError>;
 }

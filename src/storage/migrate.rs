@@ -2,7 +2,7 @@
 //! PostgreSQL database, resumably, and verifies the copy.
 //!
 //! The source is read through the storage traits where they give everything (messages, ACLs,
-//! queue records, aliases, quotas, sender rights) and through `sled::export` where they do
+//! queue records, aliases, quotas, sender rights) and through [`Export`] (the embedded backend's own records) where they do
 //! not (see `storage::dump`); the target is written by `pg::import`, batch by batch, each
 //! batch in one transaction with its progress entry. The order: bodies (only when they move
 //! to another directory; their progress is recorded after each batch of synced copies),
@@ -25,11 +25,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::dump::{small_checksum, Checksum, FolderDump, SmallRow, SmallStore};
+use super::dump::{small_checksum, Checksum, Export, FolderDump, SmallRow, SmallStore};
 use super::pg::import::{self, DONE};
 use super::pg::PgStore;
-use super::sled::SledStore;
-use super::traits::{FetchStore, Folders, Queue};
+use super::traits::Folders;
 use super::{BlobId, QueueName, StorageError};
 use crate::config::PostgresConfig;
 
@@ -124,7 +123,8 @@ pub fn migrate(
     opts: &MigrateOptions,
     progress: &mut dyn Progress,
 ) -> Result<Verification, StorageError> {
-    let sled = SledStore::open_at(data_dir, blobs)?;
+    let source_store = <dyn Export>::open_embedded(data_dir, blobs)?;
+    let sled: &dyn Export = &*source_store;
     let target_blobs = opts.blobs.clone().or(blobs.map(Path::to_path_buf));
     let pg_cfg = PostgresConfig {
         url: opts.url.clone(),
@@ -139,9 +139,9 @@ pub fn migrate(
     let source = std::fs::canonicalize(data_dir)?
         .to_string_lossy()
         .into_owned();
-    let result = copy(&sled, &pg, &source, opts, progress).and_then(|()| {
+    let result = copy(sled, &pg, &source, opts, progress).and_then(|()| {
         progress.phase("verify", 0);
-        let v = verify(&sled, &pg);
+        let v = verify(sled, &pg);
         progress.end_phase();
         v
     });
@@ -150,7 +150,7 @@ pub fn migrate(
 }
 
 fn copy(
-    sled: &SledStore,
+    sled: &dyn Export,
     pg: &PgStore,
     source: &str,
     opts: &MigrateOptions,
@@ -263,7 +263,7 @@ fn copy(
 }
 
 /// `row`, with a fetch password sealed with the target's key instead of the source's.
-fn reseal(sled: &SledStore, pg: &PgStore, row: &SmallRow) -> Result<SmallRow, StorageError> {
+fn reseal(sled: &dyn Export, pg: &PgStore, row: &SmallRow) -> Result<SmallRow, StorageError> {
     match row {
         SmallRow::FetchSource(s) if !s.password.is_empty() => {
             let plain = sled.open_secret(&s.password).map_err(|e| {
@@ -288,7 +288,7 @@ fn parse<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, StorageError> {
 
 /// Copies folder `f` after the last UID recorded as done (`recorded`).
 fn copy_folder(
-    sled: &SledStore,
+    sled: &dyn Export,
     pg: &PgStore,
     f: &FolderDump,
     recorded: Option<&String>,
@@ -329,7 +329,7 @@ fn copy_folder(
 /// same way, and replaced if it differs). The last body of each batch is recorded once the
 /// batch's copies are synced, so a rerun does not copy them again.
 fn copy_bodies(
-    sled: &SledStore,
+    sled: &dyn Export,
     pg: &PgStore,
     refcounts: &[(BlobId, u64)],
     recorded: Option<&String>,
@@ -358,7 +358,7 @@ fn copy_bodies(
 
 /// Copies (or checks) the bodies of `chunk`.
 fn copy_body_batch(
-    sled: &SledStore,
+    sled: &dyn Export,
     pg: &PgStore,
     chunk: &[(BlobId, u64)],
 ) -> Result<(), StorageError> {
@@ -406,7 +406,7 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), StorageError> {
 /// (sealed passwords in `rows`, those of them that open in `target` to what they open to on
 /// the source).
 fn compare_passwords(
-    sled: &SledStore,
+    sled: &dyn Export,
     pg: &PgStore,
     rows: &[SmallRow],
     target: &[SmallRow],
@@ -438,7 +438,7 @@ fn compare_passwords(
 
 /// Compares the source with the copy: row counts, per-folder, per-queue and per-store
 /// checksums, fetch passwords.
-fn verify(sled: &SledStore, pg: &PgStore) -> Result<Verification, StorageError> {
+fn verify(sled: &dyn Export, pg: &PgStore) -> Result<Verification, StorageError> {
     let d = sled.export_directory()?;
     let folders = sled.export_folders()?;
     let mut v = Verification::default();

@@ -1,6 +1,6 @@
 //! The folder catalog in PostgreSQL: one `folders` row per folder (its counters, and the
 //! lock every message write of the folder takes), created, listed, renamed and deleted here
-//! with the embedded backend's behaviour (see `storage::sled::folders`).
+//! with the embedded backend's behaviour (its `folders` module).
 //!
 //! Hierarchy: names are '/'-separated; CREATE makes missing parents (each inheriting its
 //! parent's ACL), RENAME carries children along, DELETE of a folder with children leaves a

@@ -1,5 +1,5 @@
 //! The start-up sweep for PostgreSQL: the embedded backend's repairs (see
-//! `storage::sled::sweep` and `Durability::sweep`), made safe to run while other nodes are
+//! the embedded backend's sweep and `Durability::sweep`), made safe to run while other nodes are
 //! running, since every node runs it when it starts.
 //!
 //! - Every body file present now is synced first, as with sled.

@@ -284,7 +284,7 @@ fn time_of(v: &[u8], what: &str) -> Result<i64, StorageError> {
 #[cfg(test)]
 impl SledStore {
     /// Damage for `storage check` tests: one more reference on `blob` than records hold.
-    pub(crate) fn test_bump_refcount(&self, blob: &BlobId) {
+    fn bump_refcount(&self, blob: &BlobId) {
         let tree = self.tree(TreeIx::BlobRefs);
         let old = tree
             .get(blob.0)
@@ -293,5 +293,59 @@ impl SledStore {
             .unwrap_or(0);
         tree.insert(blob.0, &(old + 1).to_be_bytes())
             .expect("write refcount");
+    }
+}
+
+impl Export for SledStore {
+    fn export_directory(&self) -> Result<DirectoryDump, StorageError> {
+        SledStore::export_directory(self)
+    }
+
+    fn export_folders(&self) -> Result<Vec<FolderDump>, StorageError> {
+        SledStore::export_folders(self)
+    }
+
+    fn export_folder_extras(&self, id: FolderId) -> Result<FolderExtras, StorageError> {
+        SledStore::export_folder_extras(self, id)
+    }
+
+    fn export_refcounts(&self) -> Result<Vec<RefCount>, StorageError> {
+        SledStore::export_refcounts(self)
+    }
+
+    fn export_counters(&self) -> Result<Counters, StorageError> {
+        SledStore::export_counters(self)
+    }
+
+    fn export_small(&self, store: SmallStore) -> Result<Vec<SmallRow>, StorageError> {
+        SledStore::export_small(self, store)
+    }
+}
+
+impl dyn Export {
+    /// The embedded backend on `data_dir` (bodies in `blobs`, default `data_dir/blobs`) as a
+    /// migration's source.
+    pub(crate) fn open_embedded(
+        data_dir: &std::path::Path,
+        blobs: Option<&std::path::Path>,
+    ) -> Result<Box<dyn Export>, StorageError> {
+        Ok(Box::new(SledStore::open_at(data_dir, blobs)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SledStore;
+    use crate::storage::migrate_tests::{damage_and_check, fill};
+    use crate::storage::Store;
+
+    /// `storage check` on the embedded backend (the PostgreSQL twin is in `migrate_tests`).
+    #[test]
+    fn check_finds_a_missing_body_and_a_wrong_refcount_on_sled() {
+        let src = tempfile::TempDir::new().unwrap();
+        fill(src.path());
+        let sled = SledStore::open(src.path()).unwrap();
+        let (store, _w) = Store::new(std::sync::Arc::new(sled.clone()));
+        damage_and_check(&store, |blob| sled.bump_refcount(blob));
     }
 }
