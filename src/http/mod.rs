@@ -7,6 +7,9 @@
 //! per request: queue depths come from the store's in-memory counters. Addresses banned
 //! by dynamic screening get 403 on every path.
 
+pub mod auth;
+pub mod error;
+
 use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceRequest};

@@ -1,0 +1,112 @@
+//! Who is asking: the [`Principal`] behind an HTTP request, from the session cookie, HTTP
+//! Basic (an account's password) or an API key (`Authorization: Bearer …`).
+//!
+//! The roles follow the directory: an account with the admin flag administers the whole
+//! server; an account with domain-admin rights (`domainadmin add`) administers its domains
+//! only; any other account is a user (webmail, DAV). API keys carry a [`Scope`] that limits
+//! what they may do whatever their owner may.
+
+/// What an authenticated caller may do on the management side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The whole server.
+    Admin,
+    /// These domains (lowercase, sorted) and the accounts, aliases and queue records in them.
+    DomainAdmin(Vec<String>),
+    /// Only its own mail: no management.
+    User,
+}
+
+/// How far an API key reaches (sessions and Basic logins have [`Scope::All`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// GET only.
+    ReadOnly,
+    /// Read everything; change domains, accounts, aliases and folders.
+    Accounts,
+    /// Read everything; change queue records.
+    Queues,
+    /// Anything the owner may.
+    All,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::ReadOnly, Scope::Accounts, Scope::Queues, Scope::All];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::ReadOnly => "read-only",
+            Scope::Accounts => "accounts",
+            Scope::Queues => "queues",
+            Scope::All => "all",
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown scope {s:?} (read-only, accounts, queues or all)"))
+    }
+}
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// The signed, encrypted session cookie of a browser login.
+    Session,
+    /// `Authorization: Basic` with an account's password.
+    Basic,
+    /// `Authorization: Bearer` with an API key; the key's id.
+    ApiKey(String),
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The account (lowercase); for an API key, the account that created it.
+    pub address: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub via: Via,
+}
+
+impl Principal {
+    /// Whether the caller administers something (the server or at least one domain).
+    pub fn is_manager(&self) -> bool {
+        !matches!(self.role, Role::User)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether the caller may see and manage `domain` (any case).
+    pub fn may_domain(&self, domain: &str) -> bool {
+        match &self.role {
+            Role::Admin => true,
+            Role::DomainAdmin(ds) => ds.iter().any(|d| d.eq_ignore_ascii_case(domain)),
+            Role::User => false,
+        }
+    }
+
+    /// Whether the caller may see and manage the account, alias or recipient `address`
+    /// (by its domain part).
+    pub fn may_address(&self, address: &str) -> bool {
+        match address.rsplit_once('@') {
+            Some((_, domain)) => self.may_domain(domain),
+            None => self.is_admin(),
+        }
+    }
+
+    /// Whether the key's scope allows a change of this kind (`Scope::ReadOnly` for reads).
+    pub fn scope_allows(&self, need: Scope) -> bool {
+        match (self.scope, need) {
+            (_, Scope::ReadOnly) | (Scope::All, _) => true,
+            (have, need) => have == need,
+        }
+    }
+}
