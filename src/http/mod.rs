@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 
 use std::sync::Arc;
 
