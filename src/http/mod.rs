@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod csrf;
+pub mod dashboard;
 pub mod error;
 pub mod login;
 pub mod metrics;
