@@ -45,7 +45,8 @@ struct QueueTab {
 }
 
 struct Row {
-    id: u64,
+    /// As the console shows it (16 hex digits).
+    id: String,
     from: String,
     to: String,
     size: u64,
@@ -110,7 +111,7 @@ pub async fn list(ctx: Ctx, req: HttpRequest, query: web::Query<QueueQuery>) -> 
         .filter(|r| visible(&who, r))
         .filter(|r| {
             filter.is_empty()
-                || r.id.to_string() == filter
+                || shown_id(r.id).ends_with(&filter)
                 || r.mail_from.to_lowercase().contains(&filter)
                 || r.recipients.iter().any(|x| x.address.contains(&filter))
                 || r.last_error
@@ -125,7 +126,7 @@ pub async fn list(ctx: Ctx, req: HttpRequest, query: web::Query<QueueQuery>) -> 
     let rows = page
         .into_iter()
         .map(|r| Row {
-            id: r.id,
+            id: shown_id(r.id),
             from: if r.mail_from.is_empty() {
                 "<>".into()
             } else {
@@ -181,7 +182,7 @@ struct Recipient {
 #[template(path = "queue_record.html")]
 struct RecordPage {
     chrome: Chrome,
-    id: u64,
+    id: String,
     queue: String,
     from: String,
     recipients: Vec<Recipient>,
@@ -197,16 +198,33 @@ struct RecordPage {
     back: String,
 }
 
+/// A queue id as the console shows and reads it: 16 hex digits.
+fn shown_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// A queue id typed or linked as the console shows it (hex, at most 16 digits).
+fn parse_id(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 16 {
+        return Err(format!("bad message id {s:?}"));
+    }
+    u64::from_str_radix(s, 16).map_err(|_| format!("bad message id {s:?}"))
+}
+
 /// The most of a message's header shown.
 const HEADER_MAX: usize = 64 * 1024;
 
 /// `GET /queues/record/{id}`.
-pub async fn record(ctx: Ctx, req: HttpRequest, id: web::Path<u64>) -> HttpResponse {
+pub async fn record(ctx: Ctx, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
     let who = match gate(&ctx, &req, Need::Manager).await {
         Ok(w) => w,
         Err(r) => return r,
     };
-    let id = id.into_inner();
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return redirect_with(&req, "/queues", Err(e)),
+    };
     let sctx = ctx.get_ref().clone();
     let found = web::block(move || {
         let rec = sctx.store.queue_find(id).map_err(|e| e.to_string())?;
@@ -227,13 +245,17 @@ pub async fn record(ctx: Ctx, req: HttpRequest, id: web::Path<u64>) -> HttpRespo
     let (rec, headers) = match found {
         Ok(Some((r, h))) if visible(&who, &r) => (r, h),
         Ok(_) => {
-            return redirect_with(&req, "/queues", Err(format!("no queued message {id}")));
+            return redirect_with(
+                &req,
+                "/queues",
+                Err(format!("no queued message {}", shown_id(id))),
+            );
         }
         Err(e) => return redirect_with(&req, "/queues", Err(e)),
     };
     let t = RecordPage {
         chrome: Chrome::new(&req, &who, "/queues"),
-        id,
+        id: shown_id(id),
         queue: rec.queue.as_str().to_string(),
         from: if rec.mail_from.is_empty() {
             "<>".into()
@@ -297,7 +319,7 @@ async fn apply(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, String> {
     let ids: Vec<u64> = f
         .all("id")
         .into_iter()
-        .map(|i| i.parse().map_err(|_| format!("bad message id {i:?}")))
+        .map(parse_id)
         .collect::<Result<_, _>>()?;
     if ids.is_empty() {
         return Err("no message ticked".into());
@@ -309,7 +331,7 @@ async fn apply(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, String> {
         // A domain admin acts only on records it can see.
         let rec = ctx.store.queue_find(id).map_err(|e| e.to_string())?;
         if !rec.as_ref().is_some_and(|r| visible(who, r)) {
-            failed.push(format!("{id}: no such queued message"));
+            failed.push(format!("{}: no such queued message", shown_id(id)));
             continue;
         }
         let cmd = match action {
@@ -321,7 +343,7 @@ async fn apply(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, String> {
         };
         match run(ctx, cmd).await {
             Ok(out) => done.push(out),
-            Err(e) => failed.push(format!("{id}: {e}")),
+            Err(e) => failed.push(format!("{}: {e}", shown_id(id))),
         }
     }
     let mut text = done.join("; ");
@@ -345,5 +367,15 @@ mod tests {
         assert_eq!(header_part(b"A: 1\r\nB: 2\r\n\r\nbody"), "A: 1\r\nB: 2");
         assert_eq!(header_part(b"A: 1\n\nbody"), "A: 1");
         assert_eq!(header_part(b"A: 1"), "A: 1");
+    }
+
+    #[test]
+    fn ids_as_the_console_writes_them() {
+        assert_eq!(shown_id(16), "0000000000000010");
+        assert_eq!(parse_id("0000000000000010"), Ok(16));
+        assert_eq!(parse_id("10"), Ok(16));
+        assert!(parse_id("").is_err());
+        assert!(parse_id("xyz").is_err());
+        assert!(parse_id("00000000000000001").is_err());
     }
 }
