@@ -9,7 +9,8 @@
     try {
       var o = JSON.parse(data);
       if (o && typeof o === "object") {
-        return [o.time || o.timestamp || "", (o.level || "").toUpperCase(), o.service || o.target || "",
+        var when = o.time_ms ? new Date(o.time_ms).toISOString() : "";
+        return [when, (o.level || "").toUpperCase(), o.service || o.target || "",
           o.session ? "[" + o.session + "]" : "", o.message || o.line || data].join(" ").trim();
       }
     } catch (e) { /* plain text */ }
@@ -28,12 +29,18 @@
     source = new EventSource(form.getAttribute("data-stream") + "?" + params.toString());
     source.onopen = function () { state.textContent = "live"; };
     source.onerror = function () { state.textContent = "disconnected; retrying"; };
-    source.onmessage = function (ev) {
+    var show = function (ev) {
       if (paused) { return; }
       out.appendChild(document.createTextNode(line(ev.data) + "\n"));
       while (out.childNodes.length > KEEP) { out.removeChild(out.firstChild); }
       out.scrollTop = out.scrollHeight;
     };
+    // The API names its events "log" (and "lagged" when this reader fell behind).
+    source.addEventListener("log", show);
+    source.onmessage = show;
+    source.addEventListener("lagged", function (ev) {
+      out.appendChild(document.createTextNode("… " + ev.data + " lines skipped …\n"));
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -490,6 +490,7 @@ pub async fn logs(ctx: Ctx, req: HttpRequest) -> HttpResponse {
 struct SettingsPage {
     chrome: Chrome,
     config: String,
+    settings_js: String,
 }
 
 pub async fn settings(ctx: Ctx, req: HttpRequest) -> HttpResponse {
@@ -497,12 +498,13 @@ pub async fn settings(ctx: Ctx, req: HttpRequest) -> HttpResponse {
     let t = SettingsPage {
         chrome: Chrome::new(&req, &who, "/settings"),
         config: effective_config(&ctx).await,
+        settings_js: assets::url("settings.js"),
     };
     render(&req, &t.chrome, &t)
 }
 
-/// The effective configuration as shown: the `status` command's summary (listeners,
-/// queues) until the API's masked configuration document is merged in.
+/// The running server's summary (the console's `status`); the configuration itself, with
+/// secrets masked, is the API's `/api/v1/settings`, which the page's script shows.
 async fn effective_config(ctx: &Ctx) -> String {
     run(ctx, AdminCommand::Status).await.unwrap_or_else(|e| e)
 }
