@@ -125,3 +125,218 @@ fn dashboard_in_headless_chromium() {
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
 }
+
+/// A logged-in dashboard session over HTTPS, without a browser: its cookie and CSRF token.
+struct WebSession {
+    addr: std::net::SocketAddr,
+    cookie: String,
+    csrf: String,
+}
+
+impl WebSession {
+    fn login(addr: std::net::SocketAddr, address: &str, password: &str) -> WebSession {
+        let body: String = form_urlencoded_pairs(&[("address", address), ("password", password)]);
+        let r = common::http::request(
+            addr,
+            true,
+            "POST",
+            "/login",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+        let cookie = r.cookie("fm_session").expect("a session cookie");
+        let line = r.set_cookie("fm_session").unwrap().to_ascii_lowercase();
+        assert!(
+            line.contains("httponly")
+                && line.contains("samesite=strict")
+                && line.contains("secure"),
+            "{line}"
+        );
+        let mut s = WebSession {
+            addr,
+            cookie,
+            csrf: String::new(),
+        };
+        let page = s.get("/twofa");
+        assert_eq!(page.status, 200, "{}", page.text());
+        let text = page.text();
+        s.csrf = text
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .expect("a CSRF field")
+            .to_string();
+        s
+    }
+
+    fn get(&self, path: &str) -> common::http::Response {
+        let cookie = format!("fm_session={}", self.cookie);
+        common::http::request(self.addr, true, "GET", path, &[("Cookie", &cookie)], b"")
+    }
+
+    /// Posts a form (with the CSRF token); the flash message it redirects with.
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let body = form_urlencoded_pairs(&all);
+        let cookie = format!("fm_session={}", self.cookie);
+        let r = common::http::request(
+            self.addr,
+            true,
+            "POST",
+            path,
+            &[
+                ("Cookie", &cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes(),
+        );
+        let flash = r.cookie("fm_flash").unwrap_or_default();
+        let flash = form_urlencoded::parse(format!("f={flash}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        (r.status, flash)
+    }
+}
+
+fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A domain admin sees and changes only its own domain on every dashboard page, and the
+/// server-wide pages refuse it (no browser needed).
+#[test]
+fn dashboard_domain_admin_is_held_to_its_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let cli = |args: &[&str]| {
+        let (ok, out) = common::proc::cli(&config, args);
+        assert!(ok, "{args:?}: {out}");
+        out
+    };
+    cli(&["domain", "add", "a.test"]);
+    cli(&["domain", "add", "b.test"]);
+    cli(&["account", "add", "boss@a.test", "--password", "boss pw"]);
+    cli(&["domainadmin", "add", "boss@a.test", "a.test"]);
+    cli(&["account", "add", "ann@a.test", "--password", "x"]);
+    cli(&["account", "add", "ben@b.test", "--password", "x"]);
+    cli(&["alias", "add", "sales@b.test", "ben@b.test"]);
+    cli(&["alias", "add", "info@a.test", "ann@a.test"]);
+
+    let s = WebSession::login(server.addr("admin"), "boss@a.test", "boss pw");
+
+    // Reads: only a.test.
+    for (path, mine, theirs) in [
+        ("/domains", "a.test", "b.test"),
+        ("/accounts", "ann@a.test", "ben@b.test"),
+        ("/aliases", "info@a.test", "sales@b.test"),
+        ("/dkim", "a.test", "b.test"),
+        ("/", "a.test", "b.test"),
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let text = r.text();
+        assert!(text.contains(mine), "{path} lacks {mine}");
+        assert!(!text.contains(theirs), "{path} shows {theirs}");
+    }
+    // Server-wide pages and the live figures are for admins.
+    for path in ["/events", "/screening", "/sources", "/logs", "/settings"] {
+        assert_eq!(s.get(path).status, 403, "{path}");
+    }
+
+    // Changes outside a.test are refused, and nothing changes.
+    for (path, fields) in [
+        (
+            "/accounts",
+            vec![("action", "delete"), ("address", "ben@b.test")],
+        ),
+        (
+            "/accounts",
+            vec![
+                ("action", "password"),
+                ("address", "ben@b.test"),
+                ("password", "p"),
+            ],
+        ),
+        (
+            "/accounts",
+            vec![
+                ("action", "add"),
+                ("address", "eve@b.test"),
+                ("password", "p"),
+            ],
+        ),
+        (
+            "/accounts",
+            vec![
+                ("action", "add"),
+                ("address", "root@a.test"),
+                ("password", "p"),
+                ("admin", "1"),
+            ],
+        ),
+        ("/domains", vec![("action", "add"), ("name", "c.test")]),
+        ("/domains", vec![("action", "delete"), ("name", "b.test")]),
+        (
+            "/aliases",
+            vec![("action", "delete"), ("alias", "sales@b.test")],
+        ),
+        (
+            "/aliases",
+            vec![
+                ("action", "add"),
+                ("alias", "x@b.test"),
+                ("target", "ann@a.test"),
+            ],
+        ),
+        ("/dkim", vec![("action", "generate"), ("domain", "b.test")]),
+    ] {
+        let (status, flash) = s.post(path, &fields);
+        assert_eq!(status, 303, "{path} {fields:?}");
+        assert!(flash.starts_with("err:"), "{path} {fields:?}: {flash}");
+    }
+    let accounts = cli(&["account", "list"]);
+    assert!(accounts.contains("ben@b.test"), "{accounts}");
+    assert!(!accounts.contains("eve@b.test") && !accounts.contains("root@a.test"));
+    let domains = cli(&["domain", "list"]);
+    assert!(
+        domains.contains("b.test") && !domains.contains("c.test"),
+        "{domains}"
+    );
+    let aliases = cli(&["alias", "list"]);
+    assert!(aliases.contains("sales@b.test") && !aliases.contains("x@b.test"));
+    assert!(!cli(&["dkim", "list", "b.test"]).contains("ACTIVE"));
+
+    // Within a.test it works.
+    let (_, flash) = s.post(
+        "/accounts",
+        &[
+            ("action", "add"),
+            ("address", "cat@a.test"),
+            ("password", "p"),
+        ],
+    );
+    assert!(flash.starts_with("ok:"), "{flash}");
+    assert!(cli(&["account", "list"]).contains("cat@a.test"));
+
+    // Without the CSRF token the same post is refused outright.
+    let cookie = format!("fm_session={}", s.cookie);
+    let r = common::http::request(
+        s.addr,
+        true,
+        "POST",
+        "/accounts",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"action=delete&address=cat%40a.test",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(cli(&["account", "list"]).contains("cat@a.test"));
+}
