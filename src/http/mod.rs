@@ -13,6 +13,7 @@ pub mod auth;
 pub mod csrf;
 pub mod error;
 pub mod login;
+pub mod metrics;
 pub mod security;
 pub mod server;
 pub mod session;

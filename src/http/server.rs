@@ -132,6 +132,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
 /// `/metrics`, and the dashboard, which takes every other path (so it comes last).
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(figures));
+    cfg.configure(super::metrics::configure);
 }
 
 /// The public web front's routes (http and https listeners) besides `/health`: the place
