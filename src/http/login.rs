@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::auth::Role;
+use super::principal::Role;
 use crate::actors::auth::{check_password, Checked};
 use crate::actors::screen::Offence;
 use crate::actors::supervisor::lock;
@@ -231,7 +231,7 @@ pub fn totp_enabled(ctx: &ServerContext, account: &str) -> Result<bool, String> 
 pub struct KeyOwner {
     pub id: String,
     pub owner: String,
-    pub scope: super::auth::Scope,
+    pub scope: super::principal::Scope,
 }
 
 /// The key `presented` (`fm_<id>_<secret>`) if it is a live API key (`admin::apikey`).
