@@ -1,12 +1,15 @@
 //! `/metrics` over a running server: a message sent over SMTP and delivered to a local
-//! folder, and a failed IMAP login, move the counters and the latency histogram that a
-//! scrape of the server's own state shows (through the handler the admin listener mounts).
+//! folder, one relayed to a remote server (a test DNS and SMTP sink on loopback), and a
+//! failed IMAP login move the counters and the latency histograms that a scrape of the
+//! server's own state shows (through the handler the admin listener mounts).
 
 mod common;
 
 use actix_web::test as web_test;
 use actix_web::{web, App};
-use common::{message, Client, Imap, TestServer};
+use common::dns::TestDns;
+use common::sink::Sink;
+use common::{message, Client, Imap, TestServer, PASSWORD};
 
 /// One scrape of the running server's figures, through `http::metrics`'s handler.
 fn scrape(server: &TestServer) -> String {
@@ -102,4 +105,42 @@ fn a_delivered_message_and_a_failed_login_move_the_counters() {
         sample(&after, "ferrymail_auth_failures_total{protocol=\"smtp\"}"),
         0.0
     );
+}
+
+#[test]
+fn a_remote_acceptance_moves_the_sent_counter_and_its_histogram() {
+    let dns = TestDns::start();
+    dns.mx("remote.test", 10, "mx.remote.test");
+    dns.a("mx.remote.test", std::net::Ipv4Addr::LOCALHOST);
+    let sink = Sink::start();
+    let sections = format!(
+        "{}\n[delivery]\nport = {}\nconnect_timeout = 5\ncommand_timeout = 20\n",
+        dns.config(),
+        sink.addr.port()
+    );
+    let server = TestServer::start_full("allow_plaintext_auth = true", &sections, None);
+    let mut c = Client::connect(server.addr("submission"));
+    c.cmd("EHLO client.example.net");
+    let r = c.auth_plain("bob@example.com", PASSWORD);
+    assert!(r.starts_with("235"), "{r}");
+    for line in ["MAIL FROM:<bob@example.com>", "RCPT TO:<carol@remote.test>"] {
+        let r = c.cmd(line);
+        assert!(r.starts_with("250"), "{line}: {r}");
+    }
+    let r = c.data(
+        "From: Bob <bob@example.com>\r\nTo: carol@remote.test\r\nSubject: out\r\n\
+         Message-ID: <out@example.com>\r\n\r\nHello.\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(sink.wait_accepted(1).len(), 1);
+    let after = scrape_until(&server, |t| {
+        sample(t, "ferrymail_remote_delivery_seconds_count") >= 1.0
+    });
+    assert_eq!(sample(&after, "ferrymail_messages_sent_total"), 1.0);
+    assert_eq!(
+        sample(&after, "ferrymail_remote_delivery_seconds_count"),
+        1.0
+    );
+    assert_eq!(sample(&after, "ferrymail_messages_delivered_total"), 0.0);
+    drop(dns);
 }
