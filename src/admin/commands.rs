@@ -682,9 +682,9 @@ is only verifiable once the record can be looked up.",
         details: APIKEY_DETAIL,
         ..spec(
             "apikey add",
-            "apikey add OWNER NAME [--scope read-only|accounts|queues|all]",
+            "apikey add OWNER LABEL [--scope read-only|accounts|queues|all]",
             "make a management API key acting as account OWNER (printed once)",
-            &[Arg::Text("OWNER"), Arg::Text("NAME")],
+            &[Arg::Text("OWNER"), Arg::Text("LABEL")],
             2,
             &[opt("--scope", "read-only|accounts|queues|all")],
         )
