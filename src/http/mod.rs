@@ -13,13 +13,16 @@ pub mod auth;
 pub mod csrf;
 pub mod dashboard;
 pub mod error;
+pub mod front;
 pub mod login;
 pub mod metrics;
+pub mod principal;
 pub mod security;
 pub mod server;
 pub mod session;
 
-pub use server::{start, Front, Listener};
+pub use front::{Front, Listener};
+pub use server::start;
 
 use crate::actors::stats::Stats;
 use crate::actors::ServerContext;
