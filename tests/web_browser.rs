@@ -244,6 +244,20 @@ fn dashboard_domain_admin_is_held_to_its_domain() {
         assert!(text.contains(mine), "{path} lacks {mine}");
         assert!(!text.contains(theirs), "{path} shows {theirs}");
     }
+    // The dashboard takes only its session: HTTP Basic (which a browser resends on its
+    // own, also on another site's form post) is for the API.
+    let auth = common::http::basic("boss@a.test", "boss pw");
+    let r = common::http::request(
+        s.addr,
+        true,
+        "GET",
+        "/accounts",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/login"));
+
     // Server-wide pages and the live figures are for admins.
     for path in ["/events", "/screening", "/sources", "/logs", "/settings"] {
         assert_eq!(s.get(path).status, 403, "{path}");

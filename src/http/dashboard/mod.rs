@@ -27,7 +27,7 @@ use askama::Template;
 
 use crate::actors::ServerContext;
 use crate::admin::AdminCommand;
-use crate::http::auth::{Principal, Role};
+use crate::http::auth::{Principal, Role, Via};
 
 /// The server context as the listeners' apps hold it.
 pub(crate) type Ctx = web::Data<Arc<ServerContext>>;
@@ -236,11 +236,14 @@ pub enum Need {
 }
 
 /// The logged-in caller, or the answer to give instead: a redirect to the login page
-/// without a session, 403 for a user or a domain admin on an admin page.
+/// without a session (Basic and API keys are for the API), 403 for a user or a domain
+/// admin on an admin page.
 pub async fn gate(ctx: &Ctx, req: &HttpRequest, need: Need) -> Result<Principal, HttpResponse> {
     let who = match crate::http::auth::principal(ctx, req).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err(redirect("/login")),
+        // Only a session: a browser resends HTTP Basic credentials on its own, even on a
+        // post from another site, and the CSRF check exempts them (they are for the API).
+        Ok(Some(p)) if p.via == Via::Session => p,
+        Ok(_) => return Err(redirect("/login")),
         Err(e) => return Err(actix_web::ResponseError::error_response(&e)),
     };
     let allowed = match need {
