@@ -65,6 +65,7 @@ fn write_config(dir: &Path, dns: &str, delivery_port: u16) -> PathBuf {
         format!(
             "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n\
              smtp = \"127.0.0.1:0\"\nsubmission = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\
+             http = \"127.0.0.1:0\"\n\
              [queue]\nlocal_retry_interval = 1\ndeferred_check_interval = 1\n\
              [server]\nshutdown_grace = 5\n[auth]\nverify = false\n\
              [smtp]\nallow_plaintext_auth = true\n{dns}\
@@ -353,4 +354,42 @@ fn dashboard_domain_admin_is_held_to_its_domain() {
     );
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(cli(&["account", "list"]).contains("cat@a.test"));
+}
+
+/// The static files: on the admin and the public listener alike, versioned URLs cached for
+/// a year, an ETag answered with 304, unknown names 404.
+#[test]
+fn static_files_are_embedded_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let login = common::http::get(server.addr("admin"), true, "/login");
+    assert_eq!(login.status, 200, "{}", login.text());
+    let page = login.text();
+    let css = page
+        .split("href=\"")
+        .filter_map(|t| t.split('"').next())
+        .find(|u| u.starts_with("/static/app.css?v="))
+        .unwrap_or_else(|| panic!("no versioned stylesheet link in {page}"))
+        .to_string();
+    for (addr, tls) in [(server.addr("admin"), true), (server.addr("http"), false)] {
+        let r = common::http::get(addr, tls, &css);
+        assert_eq!(r.status, 200, "{css}");
+        assert!(r.header("content-type").unwrap().starts_with("text/css"));
+        assert!(r.header("cache-control").unwrap().contains("immutable"));
+        let etag = r.header("etag").unwrap().to_string();
+        assert!(css.ends_with(etag.trim_matches('"')), "{css} {etag}");
+        assert!(!r.body.is_empty());
+        let again = common::http::request(addr, tls, "GET", &css, &[("If-None-Match", &etag)], b"");
+        assert_eq!(again.status, 304);
+        // Without the version the file is revalidated each time.
+        let plain = common::http::get(addr, tls, "/static/app.css");
+        assert_eq!(plain.header("cache-control"), Some("no-cache"));
+        assert_eq!(
+            common::http::get(addr, tls, "/static/nothing.js").status,
+            404
+        );
+    }
+    let license = common::http::get(server.addr("admin"), true, "/static/vendor/uplot/LICENSE");
+    assert!(license.text().contains("MIT License"));
 }
