@@ -310,6 +310,14 @@ fn dashboard_domain_admin_is_held_to_its_domain() {
             ],
         ),
         ("/dkim", vec![("action", "generate"), ("domain", "b.test")]),
+        (
+            "/accounts",
+            vec![
+                ("action", "domainadmin-add"),
+                ("address", "ann@a.test"),
+                ("domain", "a.test"),
+            ],
+        ),
     ] {
         let (status, flash) = s.post(path, &fields);
         assert_eq!(status, 303, "{path} {fields:?}");

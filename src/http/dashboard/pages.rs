@@ -205,6 +205,32 @@ async fn account_action(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, 
             .await
         }
         "delete" => run(ctx, AdminCommand::AccountDel(address)).await,
+        // Granting a domain's administration is a server-wide right.
+        "domainadmin-add" | "domainadmin-del" if !who.is_admin() => {
+            Err("only administrators grant domain administration".into())
+        }
+        "domainadmin-add" => {
+            let domain = f.need("domain", "Domain")?.to_ascii_lowercase();
+            run(
+                ctx,
+                AdminCommand::DomainAdminAdd {
+                    account: address,
+                    domain,
+                },
+            )
+            .await
+        }
+        "domainadmin-del" => {
+            let domain = f.need("domain", "Domain")?.to_ascii_lowercase();
+            run(
+                ctx,
+                AdminCommand::DomainAdminDel {
+                    account: address,
+                    domain,
+                },
+            )
+            .await
+        }
         "twofa-reset" => {
             let (sctx, a) = (ctx.get_ref().clone(), address.clone());
             web::block(move || crate::admin::twofa::reset(&sctx.store, &a))
