@@ -72,7 +72,7 @@ use std::time::Duration;
 use super::commit::{self, CommitQueue, Committer, IndexFlush};
 use super::{BlobId, BlobStore, CommitStats, SecretKey, StorageError, Store, Writers};
 use crate::config::PostgresConfig;
-use pool::{pg_error, Connect, Pool};
+use pool::{pg_error, Connect, Db, Pool};
 
 /// Expunged UIDs remembered per folder for QRESYNC (RFC 7162 §3.2.5.2), as with sled.
 const EXPUNGED_KEEP: u32 = 100_000;
