@@ -128,6 +128,34 @@ impl IndexFlush for PgIndex {
     fn collect(&self, blobs: &BlobStore, released: &[BlobId]) {
         blobrefs::collect(&self.pool, blobs, released);
     }
+
+    /// Side by side, on up to as many threads as the pool has connections: each write is a
+    /// transaction of several round trips, and one after the other they bounded a round (and
+    /// so SMTP ingest) by the sum of their latencies. They are independent records; the
+    /// round's flush still follows them all.
+    fn run_writes(&self, writes: Vec<commit::AfterSync>) {
+        let threads = writes.len().min(self.pool.size());
+        if threads <= 1 {
+            writes.into_iter().for_each(commit::run_write);
+            return;
+        }
+        let queue = std::sync::Mutex::new(writes);
+        let next = || {
+            queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop()
+        };
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    while let Some(write) = next() {
+                        commit::run_write(write);
+                    }
+                });
+            }
+        });
+    }
 }
 
 /// The connection settings of `cfg`: its URL or key=value string, with TLS through rustls

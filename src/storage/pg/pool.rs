@@ -349,6 +349,11 @@ impl Pool {
         }
     }
 
+    /// The most connections the pool opens.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
     pub(crate) fn connect_settings(&self) -> &Connect {
         &self.connect
     }
