@@ -631,6 +631,52 @@ mod tests {
 
     use super::*;
 
+    /// From inside a runtime, a call runs on a worker thread (not the caller's), may borrow
+    /// and change the caller's data, and a panic in it reaches the caller; calls made at
+    /// once from several threads all finish (none waits behind another for ever).
+    #[test]
+    fn calls_from_a_runtime_run_on_workers_with_borrows_and_panics() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let caller = std::thread::current().id();
+            let mut seen = Vec::new();
+            let ran_on = off_runtime(|| {
+                seen.push(1);
+                std::thread::current().id()
+            });
+            assert_ne!(ran_on, caller);
+            assert_eq!(seen, [1]);
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                off_runtime(|| panic!("test panic in a worker"))
+            }));
+            assert!(panicked.is_err());
+            // The worker survived its job's panic: the next call still runs.
+            assert_eq!(off_runtime(|| 2 + 2), 4);
+        });
+        // Eight callers, each in its own runtime, each call waiting for all eight to have
+        // started: this finishes only if every call got a worker of its own.
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for i in 0..8u64 {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .expect("a runtime");
+                    let got = runtime.block_on(async {
+                        off_runtime(|| {
+                            barrier.wait();
+                            i * 10
+                        })
+                    });
+                    assert_eq!(got, i * 10);
+                });
+            }
+        });
+    }
+
     /// A closure that panics with the pool's only connection frees its place: the next
     /// caller gets a new connection instead of waiting for ever.
     #[test]
