@@ -246,6 +246,23 @@ pub(crate) struct Committer {
 pub(crate) trait IndexFlush: Send + 'static {
     fn flush(&self) -> Result<(), StorageError>;
     fn collect(&self, blobs: &BlobStore, released: &[BlobId]);
+
+    /// Runs a round's record writes (see [`round`]), all of them before returning; each
+    /// reports its own outcome. One after the other here; a backend whose writes wait on
+    /// round trips to a server runs them side by side.
+    fn run_writes(&self, writes: Vec<AfterSync>) {
+        for write in writes {
+            run_write(write);
+        }
+    }
+}
+
+/// Runs one record write of a round; a panic in it is caught and logged, so that it cannot
+/// stop the commit thread.
+pub(crate) fn run_write(write: AfterSync) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).is_err() {
+        tracing::error!("a record write after the body sync panicked");
+    }
 }
 
 /// What the committer works on: the backend's index and the blob store (its
@@ -371,11 +388,7 @@ fn round(
     // The bodies are durable from here: writers that find them need not wait any more.
     let upto = start.upto;
     blobs.round_synced(upto, Vec::new());
-    for write in writes {
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).is_err() {
-            tracing::error!("a record write after the body sync panicked");
-        }
-    }
+    target.index.run_writes(writes);
     if !flush_db {
         return Ok(Vec::new());
     }

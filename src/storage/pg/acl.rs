@@ -6,10 +6,8 @@
 //! An ACL change locks the folder row (ordering it against every other write of the folder)
 //! and notifies the other nodes with the folder's highest modseq.
 
-use postgres::Transaction;
-
 use super::folders::{db_id, load_state, state_of, STATE_COLUMNS};
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::acl::*;
 use crate::storage::directory::normalize_address;
@@ -17,11 +15,7 @@ use crate::storage::folders::{FolderId, FolderState};
 use crate::storage::StorageError;
 
 /// The rights of `identifier` on `folder` ("" when it has no entry).
-fn entry(
-    tx: &mut Transaction<'_>,
-    folder: FolderId,
-    identifier: &str,
-) -> Result<String, StorageError> {
+fn entry(tx: &mut Tx<'_>, folder: FolderId, identifier: &str) -> Result<String, StorageError> {
     let row = tx
         .query_opt(
             "SELECT rights FROM acl WHERE folder = $1 AND identifier = $2",

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use postgres::{GenericClient, Transaction};
-
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::{BlobId, BlobStore, StorageError};
 
@@ -32,7 +30,7 @@ impl RefDelta {
     /// once `tx` has committed.
     pub(crate) fn apply(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Tx<'_>,
         blobs: &BlobStore,
     ) -> Result<Vec<BlobId>, StorageError> {
         let mut zeroed = Vec::new();
@@ -77,7 +75,7 @@ impl RefDelta {
 }
 
 /// Takes `blob`'s advisory lock until the end of the transaction.
-pub(crate) fn lock_blob(tx: &mut impl GenericClient, blob: &BlobId) -> Result<(), StorageError> {
+pub(crate) fn lock_blob(tx: &mut impl Db, blob: &BlobId) -> Result<(), StorageError> {
     let mut key = [0u8; 8];
     key.copy_from_slice(&blob.0[..8]);
     tx.execute(

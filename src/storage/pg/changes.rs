@@ -17,11 +17,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use postgres::{Row, Statement, Transaction};
+use postgres::Row;
 
 use super::blobrefs::RefDelta;
 use super::folders::{blob_of, db_id, u32_of, u64_of};
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::quota::tx_add_usage;
 use super::PgStore;
 use crate::storage::blobs::BlobId;
@@ -117,7 +117,7 @@ impl LockedFolder {
 /// The changes of one operation inside one transaction. Every folder touched gets one new
 /// modseq for the whole operation (RFC 7162 allows equal modseqs within one command).
 pub(crate) struct Changes<'a, 't> {
-    tx: &'a mut Transaction<'t>,
+    tx: &'a mut Tx<'t>,
     folders: BTreeMap<FolderId, LockedFolder>,
     /// The folders changed so far (their modseq was bumped once).
     bumped: BTreeSet<FolderId>,
@@ -126,8 +126,6 @@ pub(crate) struct Changes<'a, 't> {
     refs: RefDelta,
     /// Per owner: (bytes, messages) added (negative: removed).
     usage: BTreeMap<String, (i64, i64)>,
-    insert: Option<Statement>,
-    update_flags: Option<Statement>,
     now: i64,
 }
 
@@ -135,7 +133,7 @@ impl<'a, 't> Changes<'a, 't> {
     /// Locks the rows of `ids` (in id order, whatever the order given) for this
     /// transaction. NotFound for the first of `ids` that does not exist.
     pub(crate) fn lock(
-        tx: &'a mut Transaction<'t>,
+        tx: &'a mut Tx<'t>,
         ids: &[FolderId],
     ) -> Result<Changes<'a, 't>, StorageError> {
         let wanted = ids
@@ -166,14 +164,12 @@ impl<'a, 't> Changes<'a, 't> {
             expunged_from: BTreeSet::new(),
             refs: RefDelta::default(),
             usage: BTreeMap::new(),
-            insert: None,
-            update_flags: None,
             now: i64::try_from(crate::storage::now_secs()).unwrap_or(i64::MAX),
         })
     }
 
     /// The transaction, for writes made beside the messages (a queue recipient consumed).
-    pub(crate) fn tx_and_refs(&mut self) -> (&mut Transaction<'t>, &mut RefDelta) {
+    pub(crate) fn tx_and_refs(&mut self) -> (&mut Tx<'t>, &mut RefDelta) {
         (&mut *self.tx, &mut self.refs)
     }
 
@@ -271,24 +267,11 @@ impl<'a, 't> Changes<'a, 't> {
         folder.count(flags, size, true);
         folder.note_keywords(flags)?;
         let owner = folder.account.clone();
-        let insert = match &self.insert {
-            Some(s) => s.clone(),
-            None => {
-                let s = self
-                    .tx
-                    .prepare(
-                        "INSERT INTO messages (folder, uid, modseq, system_flags, keywords, size,
-                                               internal_date, save_date, blob)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .map_err(pg_error)?;
-                self.insert = Some(s.clone());
-                s
-            }
-        };
         self.tx
             .execute(
-                &insert,
+                "INSERT INTO messages (folder, uid, modseq, system_flags, keywords, size,
+                                       internal_date, save_date, blob)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
                     &db_id(id)?,
                     &i64::from(uid),
@@ -362,23 +345,10 @@ impl<'a, 't> Changes<'a, 't> {
         folder.count(&m.flags, 0, false);
         folder.count(&flags, 0, true);
         folder.note_keywords(&flags)?;
-        let update = match &self.update_flags {
-            Some(s) => s.clone(),
-            None => {
-                let s = self
-                    .tx
-                    .prepare(
-                        "UPDATE messages SET system_flags = $3, keywords = $4, modseq = $5
-                         WHERE folder = $1 AND uid = $2",
-                    )
-                    .map_err(pg_error)?;
-                self.update_flags = Some(s.clone());
-                s
-            }
-        };
         self.tx
             .execute(
-                &update,
+                "UPDATE messages SET system_flags = $3, keywords = $4, modseq = $5
+                 WHERE folder = $1 AND uid = $2",
                 &[
                     &db_id(id)?,
                     &i64::from(m.uid),
@@ -399,18 +369,23 @@ impl<'a, 't> Changes<'a, 't> {
     /// [`PgStore::collect_after_commit`] once the transaction has committed.
     pub(crate) fn finish(mut self, store: &PgStore) -> Result<Vec<BlobId>, StorageError> {
         let bumped: Vec<FolderId> = self.bumped.iter().copied().collect();
+        let channel = store.channel("folders");
         for id in &bumped {
             if self.expunged_from.contains(id) {
                 self.trim_expunged(*id, store.expunged_keep())?;
             }
             let f = self.folder(*id)?;
             let keywords = f.keywords.clone();
+            let payload = format!("{} {id} {}", store.node(), f.highest_modseq);
+            // The notification of the other nodes rides on the row's update (one round trip);
+            // it is delivered at commit.
             self.tx
                 .execute(
                     "UPDATE folders SET uidnext = $2, highest_modseq = $3, exists_count = $4,
                             unseen = $5, deleted = $6, size = $7, keywords = $8,
                             expunged_count = $9, vanished_horizon = $10
-                     WHERE id = $1",
+                     WHERE id = $1
+                     RETURNING pg_notify($11, $12)",
                     &[
                         &db_id(*id)?,
                         &i64::from(f.uidnext),
@@ -422,6 +397,8 @@ impl<'a, 't> Changes<'a, 't> {
                         &keywords,
                         &to_i64(f.expunged, "expunged count")?,
                         &to_i64(f.vanished_horizon, "vanished horizon")?,
+                        &channel,
+                        &payload,
                     ],
                 )
                 .map_err(pg_error)?;
@@ -431,13 +408,6 @@ impl<'a, 't> Changes<'a, 't> {
             tx_add_usage(self.tx, owner, *bytes, *messages)?;
         }
         let zeroed = self.refs.apply(self.tx, store.blobs())?;
-        let channel = store.channel("folders");
-        for id in &bumped {
-            let payload = format!("{} {id} {}", store.node(), self.folder(*id)?.highest_modseq);
-            self.tx
-                .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
-                .map_err(pg_error)?;
-        }
         Ok(zeroed)
     }
 

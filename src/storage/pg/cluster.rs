@@ -21,7 +21,7 @@
 
 use postgres::types::ToSql;
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::queue::{lease_millis, queue_of, record_of};
 use super::PgStore;
 use crate::storage::{Lease, NodeInfo, QueueName, QueueRecord, StorageError};

@@ -8,17 +8,15 @@
 //! nodes; the primary keys back them up (a unique violation is reported as Exists). Every
 //! change notifies the settings channel with `"{node} directory"` so that other nodes reload.
 
-use postgres::{GenericClient, Transaction};
-
 use super::directory_helpers::{exists_on_unique, from_db, notify_directory, to_db};
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::directory::*;
 use crate::storage::folders::DEFAULT_FOLDERS;
 use crate::storage::{now_secs, StorageError};
 
 /// Locks domain `name`'s row until the end of the transaction: NotFound if there is none.
-fn lock_domain(tx: &mut Transaction<'_>, name: &str) -> Result<(), StorageError> {
+fn lock_domain(tx: &mut Tx<'_>, name: &str) -> Result<(), StorageError> {
     let found = tx
         .query_opt("SELECT 1 FROM domains WHERE name = $1 FOR UPDATE", &[&name])
         .map_err(pg_error)?;
@@ -28,21 +26,21 @@ fn lock_domain(tx: &mut Transaction<'_>, name: &str) -> Result<(), StorageError>
     }
 }
 
-fn exists(c: &mut impl GenericClient, sql: &str, key: &str) -> Result<bool, StorageError> {
+fn exists(c: &mut impl Db, sql: &str, key: &str) -> Result<bool, StorageError> {
     Ok(c.query_opt(sql, &[&key]).map_err(pg_error)?.is_some())
 }
 
-fn is_account(c: &mut impl GenericClient, address: &str) -> Result<bool, StorageError> {
+fn is_account(c: &mut impl Db, address: &str) -> Result<bool, StorageError> {
     exists(c, "SELECT 1 FROM accounts WHERE address = $1", address)
 }
 
-fn is_alias(c: &mut impl GenericClient, address: &str) -> Result<bool, StorageError> {
+fn is_alias(c: &mut impl Db, address: &str) -> Result<bool, StorageError> {
     exists(c, "SELECT 1 FROM aliases WHERE alias = $1 LIMIT 1", address)
 }
 
 /// The stored record of a normalised address.
 pub(crate) fn account_record(
-    c: &mut impl GenericClient,
+    c: &mut impl Db,
     address: &str,
 ) -> Result<Option<AccountRecord>, StorageError> {
     let row = c
@@ -60,9 +58,9 @@ pub(crate) fn account_record(
 }
 
 /// Recipient resolution's lookups, on one connection.
-struct Lookup<'a, C: GenericClient>(&'a mut C);
+struct Lookup<'a, C: Db>(&'a mut C);
 
-impl<C: GenericClient> RecipientLookup for Lookup<'_, C> {
+impl<C: Db> RecipientLookup for Lookup<'_, C> {
     fn is_local_domain(&mut self, domain: &str) -> Result<bool, StorageError> {
         match normalize_domain(domain) {
             Ok(d) => exists(self.0, "SELECT 1 FROM domains WHERE name = $1", &d),

@@ -3,9 +3,8 @@
 //! Exists. A module of their own so that those writers do not import each other in a circle.
 
 use postgres::error::SqlState;
-use postgres::Transaction;
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Tx};
 use super::PgStore;
 use crate::storage::StorageError;
 
@@ -32,9 +31,6 @@ pub(crate) fn exists_on_unique(what: String) -> impl FnOnce(postgres::Error) -> 
 }
 
 /// Tells the other nodes that the directory changed (delivered when `tx` commits).
-pub(crate) fn notify_directory(
-    store: &PgStore,
-    tx: &mut Transaction<'_>,
-) -> Result<(), StorageError> {
+pub(crate) fn notify_directory(store: &PgStore, tx: &mut Tx<'_>) -> Result<(), StorageError> {
     store.notify_settings(tx, "directory")
 }

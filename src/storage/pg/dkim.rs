@@ -15,9 +15,9 @@
 //! checks hold with several nodes writing at once, and notifies the settings channel
 //! ("NODE dkim") so that other nodes sign with the new key set.
 
-use postgres::{GenericClient, Row};
+use postgres::Row;
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::settings::lock_named;
 use super::PgStore;
 use crate::storage::dkim::{dkim_domain, normalize_selector};
@@ -45,7 +45,7 @@ fn not_found(domain: &str, selector: &str) -> StorageError {
 }
 
 /// The keys of `domain` by selector (byte order, as the embedded backend lists them).
-fn list(c: &mut impl GenericClient, domain: &str) -> Result<Vec<DkimKey>, StorageError> {
+fn list(c: &mut impl Db, domain: &str) -> Result<Vec<DkimKey>, StorageError> {
     c.query(
         &format!(
             "SELECT {KEY_COLUMNS} FROM dkim_keys WHERE domain = $1
@@ -61,7 +61,7 @@ fn list(c: &mut impl GenericClient, domain: &str) -> Result<Vec<DkimKey>, Storag
 
 /// Writes the row of `key` with its private key (`storage migrate` copies keys with it).
 pub(super) fn insert_key(
-    c: &mut impl GenericClient,
+    c: &mut impl Db,
     key: &DkimKey,
     private_pem: &[u8],
 ) -> Result<(), StorageError> {

@@ -17,10 +17,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use postgres::{GenericClient, Transaction};
-
 use super::blobrefs::RefDelta;
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::queue;
 use super::settings::{decode, encode, lock_named};
 use super::PgStore;
@@ -53,10 +51,7 @@ fn source_of(row: &postgres::Row) -> Result<FetchSource, StorageError> {
 }
 
 /// Writes `source` in the row of its id (inserted or replaced).
-pub(super) fn put_source(
-    tx: &mut Transaction<'_>,
-    source: &FetchSource,
-) -> Result<(), StorageError> {
+pub(super) fn put_source(tx: &mut Tx<'_>, source: &FetchSource) -> Result<(), StorageError> {
     let id = sql_id(source.id).ok_or_else(|| no_source(source.id))?;
     let domainpop = matches!(source.owner, SourceOwner::Domain(_));
     tx.execute(
@@ -80,7 +75,7 @@ pub(super) fn put_source(
 /// transaction, so an account and its sources go together.
 pub(crate) fn drop_sources_tx(
     store: &PgStore,
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     owner: &str,
 ) -> Result<u64, StorageError> {
     lock_named(tx, SOURCES_LOCK)?;
@@ -427,7 +422,7 @@ impl PgStore {
 }
 
 /// The id of `domain`'s DomainPOP source, if it has one.
-fn domainpop_id(c: &mut impl GenericClient, domain: &str) -> Result<Option<i64>, StorageError> {
+fn domainpop_id(c: &mut impl Db, domain: &str) -> Result<Option<i64>, StorageError> {
     Ok(c.query_opt(
         "SELECT id FROM fetch_sources WHERE owner = $1 AND domainpop ORDER BY id LIMIT 1",
         &[&domain],
@@ -445,7 +440,7 @@ fn expired_before(window: u64, now: i64) -> i64 {
 /// `before` (within the window): true when it is to be delivered. One statement, so two
 /// nodes taking in copies of one message at once deliver it once.
 fn dedup_mark(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     source: i64,
     recipient: &str,
     message_id: &str,

@@ -13,10 +13,10 @@
 //! `(account, name_key)`: the second is [`StorageError::Exists`].
 
 use postgres::error::SqlState;
-use postgres::{GenericClient, Row, Transaction};
+use postgres::Row;
 
 use super::blobrefs::RefDelta;
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::directory::normalize_address;
 use crate::storage::folders::*;
@@ -73,7 +73,7 @@ pub(crate) fn state_of(row: &Row) -> Result<FolderState, StorageError> {
 /// Folder `id`'s state, its row locked with `lock` ("FOR UPDATE", "FOR SHARE" or "").
 /// NotFound when it does not exist.
 pub(crate) fn load_state(
-    c: &mut impl GenericClient,
+    c: &mut impl Db,
     id: FolderId,
     lock: &str,
 ) -> Result<FolderState, StorageError> {
@@ -89,7 +89,7 @@ pub(crate) fn load_state(
 
 /// The id of `owner`'s folder `name` (canonical), its row locked with `lock`.
 fn lookup(
-    c: &mut impl GenericClient,
+    c: &mut impl Db,
     owner: &str,
     name: &str,
     lock: &str,
@@ -106,7 +106,7 @@ fn lookup(
 /// A fresh UIDVALIDITY: seeded by the clock, strictly greater than any handed out before on
 /// any node (the counter row is updated under its row lock), wrapping to the clock (or 1)
 /// past `u32::MAX` as the embedded backend does.
-fn next_uidvalidity(tx: &mut Transaction<'_>) -> Result<i64, StorageError> {
+fn next_uidvalidity(tx: &mut Tx<'_>) -> Result<i64, StorageError> {
     let now = i64::from(u32::try_from(now_secs()).unwrap_or(u32::MAX)).max(1);
     let row = tx
         .query_one(
@@ -132,7 +132,7 @@ fn name_taken(e: postgres::Error, owner: &str, name: &str) -> StorageError {
 /// Inserts the row of a new, empty folder; `None` when the name is taken and `or_nothing`
 /// is set (else Exists).
 fn insert_folder(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     owner: &str,
     name: &str,
     special_use: Option<&str>,
@@ -159,11 +159,7 @@ fn insert_folder(
 }
 
 /// Gives `child` a copy of `parent`'s ACL (at creation: MDaemon semantics).
-fn inherit_acl(
-    tx: &mut Transaction<'_>,
-    parent: FolderId,
-    child: FolderId,
-) -> Result<(), StorageError> {
+fn inherit_acl(tx: &mut Tx<'_>, parent: FolderId, child: FolderId) -> Result<(), StorageError> {
     tx.execute(
         "INSERT INTO acl (folder, identifier, rights)
          SELECT $2, identifier, rights FROM acl WHERE folder = $1
@@ -180,7 +176,7 @@ fn inherit_acl(
 /// commits meanwhile on another node.
 pub(crate) fn create_folder_tx(
     store: &PgStore,
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     account: &str,
     name: &str,
     special_use: Option<&str>,
@@ -199,7 +195,7 @@ pub(crate) fn create_folder_tx(
 /// of `name`'s parent, if it has one.
 fn create_ancestors(
     store: &PgStore,
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     owner: &str,
     name: &str,
 ) -> Result<Option<FolderId>, StorageError> {
@@ -232,7 +228,7 @@ fn create_ancestors(
 /// UIDVALIDITY when `revive` is set; otherwise an existing name is Exists.
 pub(crate) fn create_path(
     store: &PgStore,
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     owner: &str,
     name: &str,
     special_use: Option<&str>,
@@ -269,7 +265,7 @@ impl PgStore {
     /// it was deleted or renamed); delivered when `tx` commits.
     pub(crate) fn notify_folder(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Tx<'_>,
         id: FolderId,
         modseq: u64,
     ) -> Result<(), StorageError> {
@@ -352,7 +348,7 @@ impl PgStore {
 /// `tx`, releasing their blobs (into `refs`) and the owner's usage. The row stays (the caller
 /// deletes it or makes it a placeholder).
 fn empty_folder(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     refs: &mut RefDelta,
     state: &FolderState,
 ) -> Result<(), StorageError> {
@@ -381,7 +377,7 @@ fn empty_folder(
 /// nowhere). Not `quota::tx_add_usage`: the quota module imports the directory's, which
 /// imports this one (account creation makes folders), and module imports stay acyclic.
 fn release_usage(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     owner: &str,
     bytes: u64,
     messages: u32,
@@ -402,11 +398,7 @@ fn release_usage(
 
 /// The folders strictly below `name` of `owner`, locked FOR UPDATE, in id order (the order
 /// every catalog write locks several folders in).
-fn children(
-    tx: &mut Transaction<'_>,
-    owner: &str,
-    name: &str,
-) -> Result<Vec<FolderState>, StorageError> {
+fn children(tx: &mut Tx<'_>, owner: &str, name: &str) -> Result<Vec<FolderState>, StorageError> {
     let prefix = format!("{name}{SEPARATOR}");
     let rows = tx
         .query(

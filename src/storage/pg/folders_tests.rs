@@ -5,6 +5,7 @@
 
 use super::blobrefs::RefDelta;
 use super::folders::{create_folder_tx, db_id};
+use super::pool::Db;
 use super::{testing, PgStore};
 use crate::storage::folders::DEFAULT_FOLDERS;
 use crate::storage::*;

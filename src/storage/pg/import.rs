@@ -6,12 +6,10 @@
 
 use std::collections::HashMap;
 
-use postgres::{Client, Transaction};
-
 use super::dkim;
 use super::fetch::put_source;
 use super::folders::{blob_of, state_of, u32_of, u64_of, STATE_COLUMNS};
-use super::pool::pg_error;
+use super::pool::{pg_error, Conn, Db, Tx};
 use super::settings::{decode, encode};
 use super::PgStore;
 use crate::storage::dump::*;
@@ -80,7 +78,7 @@ fn int(n: u64, what: &str) -> Result<i64, StorageError> {
     i64::try_from(n).map_err(|_| StorageError::Invalid(format!("{what} {n} is out of range")))
 }
 
-fn set_progress(tx: &mut Transaction<'_>, item: &str, value: &str) -> Result<(), StorageError> {
+fn set_progress(tx: &mut Tx<'_>, item: &str, value: &str) -> Result<(), StorageError> {
     tx.execute(
         "INSERT INTO migration_progress (item, value) VALUES ($1, $2)
          ON CONFLICT (item) DO UPDATE SET value = EXCLUDED.value, done = now()",
@@ -90,7 +88,7 @@ fn set_progress(tx: &mut Transaction<'_>, item: &str, value: &str) -> Result<(),
     Ok(())
 }
 
-fn insert_metadata(tx: &mut Transaction<'_>, rows: &[MetadataDump]) -> Result<(), StorageError> {
+fn insert_metadata(tx: &mut Tx<'_>, rows: &[MetadataDump]) -> Result<(), StorageError> {
     let st = tx
         .prepare("INSERT INTO metadata (folder, owner, name, value) VALUES ($1, $2, $3, $4)")
         .map_err(pg_error)?;
@@ -492,7 +490,7 @@ impl PgStore {
 }
 
 /// A folder's expunge history, ACL, metadata and URLAUTH keys.
-fn import_extras(tx: &mut Transaction<'_>, id: i64, x: &FolderExtras) -> Result<(), StorageError> {
+fn import_extras(tx: &mut Tx<'_>, id: i64, x: &FolderExtras) -> Result<(), StorageError> {
     let st = tx
         .prepare("INSERT INTO expunged (folder, uid, modseq) VALUES ($1, $2, $3)")
         .map_err(pg_error)?;
@@ -524,7 +522,7 @@ fn import_extras(tx: &mut Transaction<'_>, id: i64, x: &FolderExtras) -> Result<
 }
 
 /// Writes one row of a smaller store.
-fn insert_small(tx: &mut Transaction<'_>, row: &SmallRow) -> Result<(), StorageError> {
+fn insert_small(tx: &mut Tx<'_>, row: &SmallRow) -> Result<(), StorageError> {
     let id = |id: SourceId| int(id, "fetch source id");
     match row {
         SmallRow::Dkim(key, private) => return dkim::insert_key(tx, key, private),
@@ -588,7 +586,7 @@ fn source_id(row: &postgres::Row, column: &str) -> Result<SourceId, StorageError
 }
 
 /// Reads back the rows of a smaller store.
-fn small_rows(c: &mut Client, store: SmallStore) -> Result<Vec<SmallRow>, StorageError> {
+fn small_rows(c: &mut Conn, store: SmallStore) -> Result<Vec<SmallRow>, StorageError> {
     let mut out = Vec::new();
     let mut query = |sql: &str| c.query(sql, &[]).map_err(pg_error);
     match store {

@@ -11,11 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use postgres::GenericClient;
-
 use super::changes::{message_record, to_i64, Changes, MESSAGE_COLUMNS};
 use super::folders::{db_id, u32_of, u64_of};
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::folders::{folder_not_found, Flags, FolderId, MessageRecord, NewMessage};
 use crate::storage::messages::{combine, distinct, same_flags, FlagMode, StoreResult};
@@ -282,11 +280,7 @@ impl PgStore {
 }
 
 /// Columns of folder `id`'s row (NotFound when there is none).
-fn folder_row(
-    c: &mut impl GenericClient,
-    id: FolderId,
-    columns: &str,
-) -> Result<postgres::Row, StorageError> {
+fn folder_row(c: &mut impl Db, id: FolderId, columns: &str) -> Result<postgres::Row, StorageError> {
     c.query_opt(
         &format!("SELECT {columns} FROM folders WHERE id = $1"),
         &[&db_id(id)?],
@@ -297,7 +291,7 @@ fn folder_row(
 
 /// The messages of `folder` matched by `condition` (on `$2`), in UID order.
 fn select_messages(
-    c: &mut impl GenericClient,
+    c: &mut impl Db,
     folder: FolderId,
     condition: &str,
     arg: i64,

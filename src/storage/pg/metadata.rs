@@ -9,7 +9,7 @@
 //! caller's (the IMAP layer).
 
 use super::folders::{db_id, load_state};
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::metadata::*;
 use crate::storage::StorageError;

@@ -73,7 +73,7 @@ use std::time::Duration;
 use super::commit::{self, CommitQueue, Committer, IndexFlush};
 use super::{BlobId, BlobStore, CommitStats, SecretKey, StorageError, Store, Writers};
 use crate::config::PostgresConfig;
-use pool::{pg_error, Connect, Pool};
+use pool::{pg_error, Connect, Db, Pool};
 
 /// Expunged UIDs remembered per folder for QRESYNC (RFC 7162 §3.2.5.2), as with sled.
 const EXPUNGED_KEEP: u32 = 100_000;
@@ -128,6 +128,34 @@ impl IndexFlush for PgIndex {
 
     fn collect(&self, blobs: &BlobStore, released: &[BlobId]) {
         blobrefs::collect(&self.pool, blobs, released);
+    }
+
+    /// Side by side, on up to as many threads as the pool has connections: each write is a
+    /// transaction of several round trips, and one after the other they bounded a round (and
+    /// so SMTP ingest) by the sum of their latencies. They are independent records; the
+    /// round's flush still follows them all.
+    fn run_writes(&self, writes: Vec<commit::AfterSync>) {
+        let threads = writes.len().min(self.pool.size());
+        if threads <= 1 {
+            writes.into_iter().for_each(commit::run_write);
+            return;
+        }
+        let queue = std::sync::Mutex::new(writes);
+        let next = || {
+            queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop()
+        };
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    while let Some(write) = next() {
+                        commit::run_write(write);
+                    }
+                });
+            }
+        });
     }
 }
 

@@ -11,10 +11,10 @@
 //! instead of silently moving it.
 
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row, Transaction};
+use postgres::Row;
 
 use super::blobrefs::RefDelta;
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::{BlobId, QueueId, QueueName, QueueRecord, StorageError};
 
@@ -67,7 +67,7 @@ pub(crate) fn lease_millis(store: &PgStore) -> i64 {
 
 /// Record `id` of `queue`, locked for the rest of the transaction.
 fn lock_record(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     queue: QueueName,
     id: QueueId,
 ) -> Result<Option<QueueRecord>, StorageError> {
@@ -83,7 +83,7 @@ fn lock_record(
 /// Removes record `id` from `queue` inside `tx`, releasing its blob into `refs`; the record
 /// removed, or `None` when it was not there.
 fn remove_tx(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     refs: &mut RefDelta,
     queue: QueueName,
     id: QueueId,
@@ -105,19 +105,13 @@ fn remove_tx(
 /// `lease_ms`: takes a reference on its blob and releases the one of a record it replaces.
 /// Conflict when `rec.id` is in another queue. Also for `fetch_accept`.
 pub(crate) fn insert_tx(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     refs: &mut RefDelta,
     rec: &QueueRecord,
     node: &str,
     lease_ms: i64,
 ) -> Result<(), StorageError> {
     let id = sql_id(rec.id)?;
-    let old = tx
-        .query_opt(
-            "SELECT queue, blob FROM queue WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .map_err(pg_error)?;
     let bytes = encode(rec)?;
     let params: [&(dyn ToSql + Sync); 6] = [
         &id,
@@ -127,31 +121,37 @@ pub(crate) fn insert_tx(
         &node,
         &lease_ms,
     ];
-    match old {
-        Some(row) => {
-            let queue: &str = row.get(0);
-            if queue != rec.queue.as_str() {
-                return Err(StorageError::Conflict(format!(
-                    "queue record {} is in the {queue} queue, not the {} queue",
-                    rec.id, rec.queue
-                )));
-            }
-            refs.release(blob_of(row.get(1))?);
-            tx.execute(
-                "UPDATE queue SET queue = $2, blob = $3, record = $4, lease_owner = $5,
-                 lease_until = now() + $6::bigint * interval '1 millisecond' WHERE id = $1",
-                &params,
+    // A new id (the usual case) is one statement; an id already present is locked and
+    // checked below.
+    let inserted = tx
+        .execute(
+            "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until)
+             VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond')
+             ON CONFLICT (id) DO NOTHING",
+            &params,
+        )
+        .map_err(pg_error)?;
+    if inserted == 0 {
+        let row = tx
+            .query_one(
+                "SELECT queue, blob FROM queue WHERE id = $1 FOR UPDATE",
+                &[&id],
             )
             .map_err(pg_error)?;
+        let queue: &str = row.get(0);
+        if queue != rec.queue.as_str() {
+            return Err(StorageError::Conflict(format!(
+                "queue record {} is in the {queue} queue, not the {} queue",
+                rec.id, rec.queue
+            )));
         }
-        None => {
-            tx.execute(
-                "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until)
-                 VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond')",
-                &params,
-            )
-            .map_err(pg_error)?;
-        }
+        refs.release(blob_of(row.get(1))?);
+        tx.execute(
+            "UPDATE queue SET queue = $2, blob = $3, record = $4, lease_owner = $5,
+             lease_until = now() + $6::bigint * interval '1 millisecond' WHERE id = $1",
+            &params,
+        )
+        .map_err(pg_error)?;
     }
     refs.add(rec.blob);
     Ok(())
@@ -163,7 +163,7 @@ pub(crate) fn insert_tx(
 /// recipient is missing or already delivered, so that a retried delivery aborts instead of
 /// duplicating. The record's lease is left as it is.
 pub(crate) fn consume_recipient_tx(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     queue: QueueName,
     id: QueueId,
     rcpt: usize,
@@ -213,7 +213,7 @@ impl PgStore {
     /// blobs whose count reached 0 to the collector.
     fn queue_tx(
         &self,
-        f: impl Fn(&mut Transaction<'_>, &mut RefDelta) -> Result<(), StorageError> + Send + Sync,
+        f: impl Fn(&mut Tx<'_>, &mut RefDelta) -> Result<(), StorageError> + Send + Sync,
     ) -> Result<(), StorageError> {
         let zeroed = self.pool().tx(|tx| {
             let mut refs = RefDelta::default();
@@ -315,13 +315,27 @@ impl PgStore {
         to: QueueName,
     ) -> Result<(), StorageError> {
         let lease = lease_millis(self);
-        self.queue_tx(|tx, refs| {
-            let Some(mut rec) = remove_tx(tx, refs, from, id)? else {
-                return Err(StorageError::Conflict(not_in_queue(from, id)));
-            };
-            rec.queue = to;
-            insert_tx(tx, refs, &rec, self.node(), lease)
-        })
+        // The record keeps its id, body and reference: only its row's queue (the truth, see
+        // `decode`) and lease change, in one statement.
+        let moved = self.pool().with(|c| {
+            c.execute(
+                "UPDATE queue SET queue = $3, lease_owner = $4,
+                 lease_until = now() + $5::bigint * interval '1 millisecond'
+                 WHERE id = $1 AND queue = $2",
+                &[
+                    &sql_id(id)?,
+                    &from.as_str(),
+                    &to.as_str(),
+                    &self.node(),
+                    &lease,
+                ],
+            )
+            .map_err(pg_error)
+        })?;
+        if moved == 0 {
+            return Err(StorageError::Conflict(not_in_queue(from, id)));
+        }
+        Ok(())
     }
 
     pub(crate) fn queue_delete(&self, queue: QueueName, id: QueueId) -> Result<(), StorageError> {
@@ -337,7 +351,7 @@ impl PgStore {
 }
 
 /// The number of records in `queue`.
-fn count_queue(c: &mut impl GenericClient, queue: QueueName) -> Result<usize, StorageError> {
+fn count_queue(c: &mut impl Db, queue: QueueName) -> Result<usize, StorageError> {
     let n: i64 = c
         .query_one(
             "SELECT count(*) FROM queue WHERE queue = $1",

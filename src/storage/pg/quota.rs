@@ -4,10 +4,10 @@
 //!
 //! Storage is counted in bytes; IMAP reports KiB (rounding is the session's job).
 
-use postgres::{GenericClient, Row, Transaction};
+use postgres::Row;
 
 use super::directory_helpers::{from_db, notify_directory, to_db};
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::directory::normalize_address;
 use crate::storage::quota::{quota_account, Quota};
@@ -27,7 +27,7 @@ fn quota_of(row: &Row) -> Quota {
 }
 
 /// `account`'s quota; NotFound when there is no such account.
-fn read_quota(c: &mut impl GenericClient, account: &str) -> Result<Quota, StorageError> {
+fn read_quota(c: &mut impl Db, account: &str) -> Result<Quota, StorageError> {
     let row = c
         .query_opt(
             "SELECT q.storage_used, q.messages_used, q.storage_limit, q.messages_limit
@@ -41,7 +41,7 @@ fn read_quota(c: &mut impl GenericClient, account: &str) -> Result<Quota, Storag
 }
 
 /// Gives a new account an empty quota row (no limits, nothing used), replacing any left over.
-pub(crate) fn init_quota(tx: &mut Transaction<'_>, account: &str) -> Result<(), StorageError> {
+pub(crate) fn init_quota(tx: &mut Tx<'_>, account: &str) -> Result<(), StorageError> {
     tx.execute(
         "INSERT INTO quota (account) VALUES ($1)
          ON CONFLICT (account) DO UPDATE SET storage_used = 0, messages_used = 0,
@@ -57,7 +57,7 @@ pub(crate) fn init_quota(tx: &mut Transaction<'_>, account: &str) -> Result<(), 
 /// OverQuota, and the caller's transaction should abort (RFC 9208 §4.2). No-op for public
 /// folders (owner "").
 pub(crate) fn tx_add_usage(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     owner: &str,
     bytes: i64,
     messages: i64,
@@ -65,23 +65,43 @@ pub(crate) fn tx_add_usage(
     if owner.is_empty() || (bytes == 0 && messages == 0) {
         return Ok(());
     }
-    let mut quota = match tx
-        .query_opt(
-            "SELECT storage_used, messages_used, storage_limit, messages_limit
-             FROM quota WHERE account = $1 FOR UPDATE",
-            &[&owner],
+    // One statement: the row is locked, changed (never below 0, as `Quota::charge` clamps)
+    // and read back; a limit passed aborts the caller's transaction with the error.
+    let row = tx
+        .query_one(
+            "INSERT INTO quota AS q (account, storage_used, messages_used)
+             VALUES ($1, GREATEST($2::bigint, 0), GREATEST($3::bigint, 0))
+             ON CONFLICT (account) DO UPDATE
+             SET storage_used = GREATEST(q.storage_used + $2::bigint, 0),
+                 messages_used = GREATEST(q.messages_used + $3::bigint, 0)
+             RETURNING storage_used, messages_used, storage_limit, messages_limit",
+            &[&owner, &bytes, &messages],
         )
-        .map_err(pg_error)?
+        .map_err(pg_error)?;
+    let quota = quota_of(&row);
+    if bytes > 0
+        && quota
+            .storage_limit
+            .is_some_and(|limit| quota.storage_used > limit)
     {
-        Some(row) => quota_of(&row),
-        None => Quota::default(),
-    };
-    quota.charge(bytes, messages)?;
-    set_usage(tx, owner, &quota)
+        return Err(StorageError::OverQuota {
+            resource: "STORAGE",
+        });
+    }
+    if messages > 0
+        && quota
+            .messages_limit
+            .is_some_and(|limit| quota.messages_used > limit)
+    {
+        return Err(StorageError::OverQuota {
+            resource: "MESSAGE",
+        });
+    }
+    Ok(())
 }
 
 /// Writes `quota`'s usage (not its limits) for `account`.
-fn set_usage(tx: &mut Transaction<'_>, account: &str, quota: &Quota) -> Result<(), StorageError> {
+fn set_usage(tx: &mut Tx<'_>, account: &str, quota: &Quota) -> Result<(), StorageError> {
     tx.execute(
         "INSERT INTO quota (account, storage_used, messages_used) VALUES ($1, $2, $3)
          ON CONFLICT (account) DO UPDATE SET storage_used = EXCLUDED.storage_used,
@@ -99,7 +119,7 @@ fn set_usage(tx: &mut Transaction<'_>, account: &str, quota: &Quota) -> Result<(
 /// Recounts folder `id` from its messages and expunge records, as the embedded backend's
 /// repair does: the counters follow the messages; known keywords are kept and those found
 /// added; the \Recent watermark never passes UIDNEXT. Returns (size, messages).
-fn recount_folder(tx: &mut Transaction<'_>, id: i64) -> Result<(u64, u64), StorageError> {
+fn recount_folder(tx: &mut Tx<'_>, id: i64) -> Result<(u64, u64), StorageError> {
     let row = tx
         .query_one(
             "SELECT count(*), coalesce(sum(size), 0)::bigint,

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::settings::{decode, encode};
 use super::PgStore;
 use crate::storage::{ScreenRecord, ScreenRule, ScreenSnapshot, StorageError};

@@ -4,10 +4,8 @@
 //! changes from several nodes to one account apply one after the other and cannot outlive
 //! the account's deletion.
 
-use postgres::{GenericClient, Transaction};
-
 use super::directory_helpers::notify_directory;
-use super::pool::pg_error;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::directory::{normalize_address, normalize_domain};
 use crate::storage::sender_rights::*;
@@ -19,11 +17,7 @@ fn decode(account: &str, raw: &[u8]) -> Result<SenderRights, StorageError> {
 }
 
 /// Stores `account`'s rights (deleting the row when they are empty).
-fn save(
-    tx: &mut Transaction<'_>,
-    account: &str,
-    rights: &SenderRights,
-) -> Result<(), StorageError> {
+fn save(tx: &mut Tx<'_>, account: &str, rights: &SenderRights) -> Result<(), StorageError> {
     if rights.is_empty() {
         tx.execute("DELETE FROM sender_rights WHERE account = $1", &[&account])
             .map_err(pg_error)?;
@@ -40,7 +34,7 @@ fn save(
     Ok(())
 }
 
-fn rights_of(c: &mut impl GenericClient, account: &str) -> Result<SenderRights, StorageError> {
+fn rights_of(c: &mut impl Db, account: &str) -> Result<SenderRights, StorageError> {
     match c
         .query_opt(
             "SELECT rights FROM sender_rights WHERE account = $1",
@@ -55,10 +49,7 @@ fn rights_of(c: &mut impl GenericClient, account: &str) -> Result<SenderRights, 
 
 /// Called when a domain is deleted, inside its transaction: no account administers it or
 /// may send as `@domain` any more.
-pub(crate) fn drop_domain_rights(
-    tx: &mut Transaction<'_>,
-    domain: &str,
-) -> Result<(), StorageError> {
+pub(crate) fn drop_domain_rights(tx: &mut Tx<'_>, domain: &str) -> Result<(), StorageError> {
     let rows = tx
         .query(
             "SELECT account, rights FROM sender_rights ORDER BY account FOR UPDATE",

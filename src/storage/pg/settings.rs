@@ -2,11 +2,10 @@
 //! the other nodes that a setting changed, serializing one kind of write across nodes, and
 //! the bincode values kept in `bytea` columns.
 
-use postgres::GenericClient;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::StorageError;
 
@@ -14,11 +13,7 @@ impl PgStore {
     /// Queues the notification "`node` `what`" on the settings channel inside the caller's
     /// transaction (PostgreSQL delivers it at commit, and drops it on a rollback). `what`
     /// is one of `directory`, `dkim`, `screening`, `fetch`.
-    pub(crate) fn notify_settings(
-        &self,
-        c: &mut impl GenericClient,
-        what: &str,
-    ) -> Result<(), StorageError> {
+    pub(crate) fn notify_settings(&self, c: &mut impl Db, what: &str) -> Result<(), StorageError> {
         c.execute(
             "SELECT pg_notify($1, $2)",
             &[
@@ -34,7 +29,7 @@ impl PgStore {
 /// Takes the transaction-scoped advisory lock named `name` (e.g. "dkim example.com"): writes
 /// that must not interleave on any node take the same name. The key is the first 8 bytes of
 /// the name's SHA-256, so unrelated names practically never share a lock.
-pub(crate) fn lock_named(c: &mut impl GenericClient, name: &str) -> Result<(), StorageError> {
+pub(crate) fn lock_named(c: &mut impl Db, name: &str) -> Result<(), StorageError> {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(name.as_bytes());
     let mut key = [0u8; 8];

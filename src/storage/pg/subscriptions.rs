@@ -3,7 +3,7 @@
 //! outlives its folder (RFC 3501 §6.3.6) and may name one that does not exist. The folders'
 //! own `subscribed` flag counts too (see the IMAP backend).
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::folders::check_subscription_name;
 use crate::storage::StorageError;

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::blobrefs;
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::sweep::{visit_blob_dirs, BodyFault, SweepSteps};
 use crate::storage::{

@@ -3,7 +3,7 @@
 //! policy one node fetched serves every node, and the day's report counts every node's
 //! deliveries. A cache and statistics: no notifications.
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::settings::{decode, encode};
 use super::PgStore;
 use crate::storage::tlspolicy::add_result;

@@ -6,7 +6,7 @@
 //! URL made with it at once.
 
 use super::folders::{db_id, load_state};
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::folders::FolderId;
 use crate::storage::StorageError;
