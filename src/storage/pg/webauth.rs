@@ -6,7 +6,7 @@
 
 use postgres::Row;
 
-use super::pool::pg_error;
+use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::directory::normalize_address;
 use crate::storage::traits::WebAuth;
@@ -49,7 +49,7 @@ fn key_of(row: &Row) -> Result<ApiKeyRecord, StorageError> {
 
 /// Inserts `account`'s TOTP state, replacing any; false when there is no such account.
 pub(crate) fn put_totp(
-    c: &mut impl postgres::GenericClient,
+    c: &mut impl Db,
     account: &str,
     state: &TotpState,
 ) -> Result<bool, StorageError> {
@@ -74,7 +74,7 @@ pub(crate) fn put_totp(
 
 /// Inserts a new API key; false when its owner is no account.
 pub(crate) fn put_key(
-    c: &mut impl postgres::GenericClient,
+    c: &mut impl Db,
     key: &ApiKeyRecord,
 ) -> Result<bool, StorageError> {
     let n = c
@@ -99,7 +99,7 @@ pub(crate) fn put_key(
 
 /// Every account's TOTP state, by account.
 pub(crate) fn totp_rows(
-    c: &mut impl postgres::GenericClient,
+    c: &mut impl Db,
 ) -> Result<Vec<(String, TotpState)>, StorageError> {
     c.query(
         "SELECT account, secret, enabled, recovery, last_step FROM totp
@@ -114,7 +114,7 @@ pub(crate) fn totp_rows(
 
 /// Every API key, by id.
 pub(crate) fn key_rows(
-    c: &mut impl postgres::GenericClient,
+    c: &mut impl Db,
 ) -> Result<Vec<ApiKeyRecord>, StorageError> {
     c.query(
         &format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id COLLATE \"C\""),
