@@ -435,11 +435,11 @@ fn parse_errors() {
         ),
         (
             "account",
-            "account: missing subcommand\nusage: account add|del|passwd|list|2fa",
+            "account: missing subcommand\nusage: account add|del|passwd|list|admin|disable|enable|quota|show|2fa",
         ),
         (
             "account ad bob@x",
-            "unknown command 'account ad' (did you mean 'account add'?)\nusage: account add|del|passwd|list|2fa",
+            "unknown command 'account ad' (did you mean 'account add'?)\nusage: account add|del|passwd|list|admin|disable|enable|quota|show|2fa",
         ),
         (
             "queue remove 3",
@@ -778,7 +778,14 @@ fn complete_table() {
         ("source add bob@x --no", 17, &["--no-verify"]),
         ("  st", 2, &["status"]),
         ("x", 0, &[]),
-        ("account ", 8, &["2fa", "add", "del", "list", "passwd"]),
+        (
+            "account ",
+            8,
+            &[
+                "2fa", "add", "admin", "del", "disable", "enable", "list", "passwd", "quota",
+                "show",
+            ],
+        ),
         ("account p", 8, &["passwd"]),
         ("ACCOUNT l", 8, &["list"]),
         ("queue m", 6, &["move"]),
