@@ -217,3 +217,51 @@ fn twofa_and_api_keys_on_a_live_server() {
     assert_eq!(apikey::authenticate(&store, &key).unwrap(), None);
     assert!(store.totp_get("bob@example.com").unwrap().is_some());
 }
+
+/// `account disable` refuses IMAP LOGIN and SMTP AUTH with the right password (even one the
+/// credential cache remembers) while mail to the account is still delivered; `account enable`
+/// lets it in again.
+#[test]
+fn a_disabled_account_cannot_log_in_but_still_receives_mail() {
+    use base64::Engine;
+    let server = TestServer::start_with("allow_plaintext_auth = true");
+    let token =
+        base64::engine::general_purpose::STANDARD.encode("\0bob@example.com\0correct horse");
+    let smtp_auth = || {
+        let mut s = Client::connect(server.addr("submission"));
+        s.cmd("EHLO c");
+        s.cmd(&format!("AUTH PLAIN {token}"))
+    };
+    let imap_login = || {
+        let mut c = common::Imap::connect(server.addr("imap"));
+        let r = c.cmd(&format!("LOGIN bob@example.com \"{}\"", common::PASSWORD));
+        r.last().cloned().unwrap_or_default()
+    };
+    // Remembered by the credential cache first.
+    assert!(imap_login().contains("OK"));
+    assert!(smtp_auth().starts_with("235"));
+
+    let (ok, out) = server.console("account disable bob@example.com");
+    assert!(ok && out.contains("disabled"), "{out}");
+    let (ok, out) = server.console("account list");
+    assert!(ok && out.contains("bob@example.com (disabled)"), "{out}");
+    let (ok, out) = server.console("account show bob@example.com");
+    assert!(ok && out.contains("disabled:   yes"), "{out}");
+    let refused = imap_login();
+    assert!(refused.contains("NO"), "{refused}");
+    let refused = smtp_auth();
+    assert!(refused.starts_with("535"), "{refused}");
+
+    // Mail to it is still accepted and delivered.
+    let mut s = Client::connect(server.addr("smtp"));
+    s.cmd("EHLO c");
+    assert!(s.cmd("MAIL FROM:<sender@example.net>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<bob@example.com>").starts_with("250"));
+    assert!(s.data(&message("while disabled")).starts_with("250"));
+    assert_eq!(server.wait_inbox("bob@example.com", 1).len(), 1);
+
+    let (ok, out) = server.console("account enable bob@example.com");
+    assert!(ok, "{out}");
+    assert!(imap_login().contains("OK"));
+    assert!(smtp_auth().starts_with("235"));
+}

@@ -185,6 +185,14 @@ const SCREEN_BAN_DETAIL: &str =
     "DURATION: 90s, 15m, 4h, 2d or seconds. Without --for, the address's next ban length
 ([screening] ban, growing by ban_factor with each ban).";
 
+const DISABLE_DETAIL: &str =
+    "A disabled account cannot log in (IMAP, POP3, SMTP AUTH, the web and the API): it is
+answered like a wrong password and the server's log says it is disabled. Sessions already
+open stay open. Mail to the account is still accepted and delivered; 'account enable' lets
+it log in again with its unchanged password.";
+const QUOTA_DETAIL: &str =
+    "BYTES may end in K, M or G (powers of 1024); 'none' lifts the limit. A limit left out
+stays as it is. Usage may already be above a new limit: then only further growth is refused.";
 const TWOFA_DETAIL: &str =
     "begin: makes a new secret and prints it, as base32 and as an otpauth:// URI to enter
 or scan into an authenticator app; nothing changes at login yet. confirm ADDRESS CODE:
@@ -287,6 +295,52 @@ pub(crate) const COMMANDS: &[Spec] = &[
         "list the accounts",
         &[],
         0,
+        &[],
+    ),
+    spec(
+        "account admin",
+        "account admin ADDRESS on|off",
+        "grant or withdraw administrator rights (the admin dashboard and API)",
+        &[Arg::Text("ADDRESS"), Arg::Choice("on|off", &["on", "off"])],
+        2,
+        &[],
+    ),
+    Spec {
+        details: DISABLE_DETAIL,
+        ..spec(
+            "account disable",
+            "account disable ADDRESS",
+            "refuse the account's logins (mail to it is still delivered)",
+            &[Arg::Text("ADDRESS")],
+            1,
+            &[],
+        )
+    },
+    spec(
+        "account enable",
+        "account enable ADDRESS",
+        "let a disabled account log in again",
+        &[Arg::Text("ADDRESS")],
+        1,
+        &[],
+    ),
+    Spec {
+        details: QUOTA_DETAIL,
+        ..spec(
+            "account quota",
+            "account quota ADDRESS [--storage BYTES|none] [--messages N|none]",
+            "set or lift an account's storage and message limits (none given: show them)",
+            &[Arg::Text("ADDRESS")],
+            1,
+            &[opt("--storage", "BYTES|none"), opt("--messages", "N|none")],
+        )
+    },
+    spec(
+        "account show",
+        "account show ADDRESS",
+        "show an account: admin, disabled, two-factor login, quota, sender rights",
+        &[Arg::Text("ADDRESS")],
+        1,
         &[],
     ),
     Spec {

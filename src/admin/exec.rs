@@ -64,14 +64,49 @@ pub(super) fn run(
         }
         AdminCommand::AccountList => {
             let accounts = store.list_accounts().map_err(s)?;
-            lines(
-                accounts
-                    .into_iter()
-                    .map(|a| format!("{}{}", a.address, if a.admin { " (admin)" } else { "" }))
-                    .collect(),
-                "no accounts",
+            let line = |a: crate::storage::Account| {
+                let mut marks = Vec::new();
+                if a.admin {
+                    marks.push("admin");
+                }
+                if a.disabled {
+                    marks.push("disabled");
+                }
+                if marks.is_empty() {
+                    a.address
+                } else {
+                    format!("{} ({})", a.address, marks.join(", "))
+                }
+            };
+            lines(accounts.into_iter().map(line).collect(), "no accounts")
+        }
+        AdminCommand::AccountAdmin { address, admin } => {
+            store.set_admin(address, *admin).map_err(s)?;
+            commit(store)?;
+            if *admin {
+                format!("{address} is now an administrator")
+            } else {
+                format!("{address} is no longer an administrator")
+            }
+        }
+        AdminCommand::AccountDisable(address) => {
+            store.set_disabled(address, true).map_err(s)?;
+            commit(store)?;
+            format!(
+                "account {address} disabled: its logins are refused; mail to it is still delivered"
             )
         }
+        AdminCommand::AccountEnable(address) => {
+            store.set_disabled(address, false).map_err(s)?;
+            commit(store)?;
+            format!("account {address} enabled")
+        }
+        AdminCommand::AccountQuota {
+            address,
+            storage,
+            messages,
+        } => account_quota(store, address, *storage, *messages)?,
+        AdminCommand::AccountShow(address) => account_show(store, address)?,
         AdminCommand::AliasAdd { alias, target } => {
             store.add_alias(alias, target).map_err(s)?;
             commit(store)?;
@@ -218,6 +253,79 @@ pub(super) fn run(
         }
     };
     Ok(out)
+}
+
+/// A quota limit as shown: a number, or "none".
+fn limit_text(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "none".to_string(), |n| n.to_string())
+}
+
+/// `account quota`: changes the limits given (the others kept), then shows the quota.
+fn account_quota(
+    store: &Store,
+    address: &str,
+    storage: Option<Option<u64>>,
+    messages: Option<Option<u64>>,
+) -> Result<String, String> {
+    let s = |e: crate::storage::StorageError| e.to_string();
+    let account = store
+        .get_account(address)
+        .map_err(s)?
+        .ok_or_else(|| format!("not found: account {address}"))?;
+    let before = store.quota(&account.address).map_err(s)?;
+    if storage.is_some() || messages.is_some() {
+        store
+            .set_quota(
+                &account.address,
+                storage.unwrap_or(before.storage_limit),
+                messages.unwrap_or(before.messages_limit),
+            )
+            .map_err(s)?;
+        commit(store)?;
+    }
+    let q = store.quota(&account.address).map_err(s)?;
+    Ok(format!(
+        "quota of {}: storage {} of {} bytes, messages {} of {}",
+        account.address,
+        q.storage_used,
+        limit_text(q.storage_limit),
+        q.messages_used,
+        limit_text(q.messages_limit)
+    ))
+}
+
+/// `account show`: one "name: value" line each.
+fn account_show(store: &Store, address: &str) -> Result<String, String> {
+    let s = |e: crate::storage::StorageError| e.to_string();
+    let a = store
+        .get_account(address)
+        .map_err(s)?
+        .ok_or_else(|| format!("not found: account {address}"))?;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let q = store.quota(&a.address).map_err(s)?;
+    let rights = store.sender_rights(&a.address).map_err(s)?;
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    Ok(format!(
+        "account:    {}\nadmin:      {}\ndisabled:   {}\n2fa:        {}\ncreated:    {}\n\
+         storage:    {} of {} bytes\nmessages:   {} of {}\nsend as:    {}\nadministers: {}",
+        a.address,
+        yes_no(a.admin),
+        yes_no(a.disabled),
+        super::twofa::status(store, &a.address)?,
+        a.created,
+        q.storage_used,
+        limit_text(q.storage_limit),
+        q.messages_used,
+        limit_text(q.messages_limit),
+        list(&rights.send_as),
+        list(&rights.domains),
+    ))
 }
 
 /// `account 2fa …`.

@@ -439,3 +439,65 @@ fn apikey_add_list_del() {
     );
     assert_eq!(ok(&store, "apikey list"), "no API keys");
 }
+
+#[test]
+fn account_admin_disable_quota_and_show() {
+    let (_dir, store) = store();
+    assert_eq!(
+        ok(&store, "account list"),
+        "bob@example.org\ncarol@example.org"
+    );
+    ok(&store, "account admin bob@example.org on");
+    ok(&store, "account disable bob@example.org");
+    assert_eq!(
+        ok(&store, "account list"),
+        "bob@example.org (admin, disabled)\ncarol@example.org"
+    );
+    assert!(matches!(
+        store.verify_password("bob@example.org", "pw").unwrap(),
+        crate::storage::AuthOutcome::BadPassword { .. }
+    ));
+    assert_eq!(
+        ok(
+            &store,
+            "account quota bob@example.org --storage 1K --messages 5"
+        ),
+        "quota of bob@example.org: storage 0 of 1024 bytes, messages 0 of 5"
+    );
+    // A limit left out is kept.
+    assert_eq!(
+        ok(&store, "account quota bob@example.org --storage none"),
+        "quota of bob@example.org: storage 0 of none bytes, messages 0 of 5"
+    );
+    let show = ok(&store, "account show bob@example.org");
+    for line in [
+        "admin:      yes",
+        "disabled:   yes",
+        "2fa:        off",
+        "messages:   0 of 5",
+        "send as:    -",
+    ] {
+        assert!(show.contains(line), "{line:?} in {show}");
+    }
+    ok(&store, "account enable bob@example.org");
+    ok(&store, "account admin bob@example.org off");
+    assert!(ok(&store, "account show bob@example.org").contains("disabled:   no"));
+    assert!(matches!(
+        store.verify_password("bob@example.org", "pw").unwrap(),
+        crate::storage::AuthOutcome::Ok(_)
+    ));
+    for line in [
+        "account disable nobody@example.org",
+        "account show nobody@example.org",
+        "account quota nobody@example.org --messages 1",
+    ] {
+        assert!(fails(&store, line).contains("not found"), "{line}");
+    }
+    for line in [
+        "account quota bob@example.org --storage 5T",
+        "account quota bob@example.org --messages 5K",
+        "account admin bob@example.org maybe",
+    ] {
+        assert!(parse_line(line).is_err(), "{line}");
+    }
+}

@@ -65,6 +65,24 @@ pub enum AdminCommand {
         password: String,
     },
     AccountList,
+    /// `account admin ADDRESS on|off`: administrator rights.
+    AccountAdmin {
+        address: String,
+        admin: bool,
+    },
+    /// `account disable ADDRESS`: refused at every login; still receives mail.
+    AccountDisable(String),
+    AccountEnable(String),
+    /// `account quota ADDRESS [--storage BYTES|none] [--messages N|none]`: for each limit,
+    /// `None` keeps it, `Some(None)` lifts it, `Some(Some(n))` sets it. Without either, shows
+    /// the quota.
+    AccountQuota {
+        address: String,
+        storage: Option<Option<u64>>,
+        messages: Option<Option<u64>>,
+    },
+    /// `account show ADDRESS`: flags, 2FA, quota and sender rights.
+    AccountShow(String),
     AliasAdd {
         alias: String,
         target: String,
@@ -236,6 +254,11 @@ impl AdminCommand {
             AccountDel(_) => "account del",
             AccountPasswd { .. } => "account passwd",
             AccountList => "account list",
+            AccountAdmin { .. } => "account admin",
+            AccountDisable(_) => "account disable",
+            AccountEnable(_) => "account enable",
+            AccountQuota { .. } => "account quota",
+            AccountShow(_) => "account show",
             AliasAdd { .. } => "alias add",
             AliasList => "alias list",
             AliasDel { .. } => "alias del",
@@ -338,6 +361,28 @@ impl AdminCommand {
             ),
             ApiKeyDel(id) => (vec![id.clone()], vec![]),
             ClusterLeases => (vec!["leases".to_string()], vec![]),
+            AccountAdmin { address, admin } => (
+                vec![
+                    address.clone(),
+                    if *admin { "on" } else { "off" }.to_string(),
+                ],
+                vec![],
+            ),
+            AccountQuota {
+                address,
+                storage,
+                messages,
+            } => {
+                let limit = |name: &str, l: &Option<Option<u64>>| match l {
+                    None => vec![],
+                    Some(None) => vec![name.to_string(), "none".to_string()],
+                    Some(Some(n)) => vec![name.to_string(), n.to_string()],
+                };
+                let mut flags = limit("--storage", storage);
+                flags.extend(limit("--messages", messages));
+                (vec![address.clone()], flags)
+            }
+            AccountDisable(x) | AccountEnable(x) | AccountShow(x) => (vec![x.clone()], vec![]),
             DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimList(x) | DomainPopShow(x)
             | DomainPopDel(x) | DomainPopRun(x) => (vec![x.clone()], vec![]),
             SourceAdd { account, spec } => (vec![account.clone()], spec.words(redact)),

@@ -339,6 +339,18 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
             password: password(),
         },
         "account list" => AccountList,
+        "account admin" => AccountAdmin {
+            address: arg(0),
+            admin: arg(1).eq_ignore_ascii_case("on"),
+        },
+        "account disable" => AccountDisable(arg(0)),
+        "account enable" => AccountEnable(arg(0)),
+        "account quota" => AccountQuota {
+            address: arg(0),
+            storage: limit(spec, "--storage", p.flag("--storage"), true)?,
+            messages: limit(spec, "--messages", p.flag("--messages"), false)?,
+        },
+        "account show" => AccountShow(arg(0)),
         "alias add" => AliasAdd {
             alias: arg(0),
             target: arg(1),
@@ -475,6 +487,47 @@ fn source_spec(
     p: &Parsed,
 ) -> Result<super::fetch::SourceSpec, AdminParseError> {
     super::fetch::source_spec(|n| p.flag(n)).map_err(|m| err(spec, m))
+}
+
+/// A quota limit option: absent (keep), `none` (lift) or a number; with `sizes`, the number
+/// may end in K, M or G (powers of 1024).
+fn limit(
+    spec: &Spec,
+    name: &str,
+    value: Option<&str>,
+    sizes: bool,
+) -> Result<Option<Option<u64>>, AdminParseError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(Some(None));
+    }
+    let bad = || {
+        let what = if sizes {
+            "bytes (K, M, G allowed)"
+        } else {
+            "a count"
+        };
+        err(spec, format!("{name}: '{value}' is not {what} or 'none'"))
+    };
+    let (digits, unit) = match value.char_indices().last() {
+        Some((i, c)) if sizes && c.is_ascii_alphabetic() => {
+            let unit: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(bad()),
+            };
+            (&value[..i], unit)
+        }
+        _ => (value, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(unit).map(|n| Some(Some(n))).ok_or_else(bad)
 }
 
 fn number(s: &str) -> u64 {

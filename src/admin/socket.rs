@@ -138,7 +138,9 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             ctx.credentials.forget(&address.to_lowercase());
             out
         }
-        AdminCommand::AccountPasswd { ref address, .. } => {
+        AdminCommand::AccountPasswd { ref address, .. }
+        | AdminCommand::AccountDisable(ref address)
+        | AdminCommand::AccountAdmin { ref address, .. } => {
             let out = exec::execute(&ctx.store, &cmd);
             ctx.credentials.forget(&address.to_lowercase());
             out

@@ -144,6 +144,47 @@ fn parse_every_command() {
         ),
         ("account list", AccountList),
         (
+            "account admin bob@x ON",
+            AccountAdmin {
+                address: s("bob@x"),
+                admin: true,
+            },
+        ),
+        (
+            "account admin bob@x off",
+            AccountAdmin {
+                address: s("bob@x"),
+                admin: false,
+            },
+        ),
+        ("account disable bob@x", AccountDisable(s("bob@x"))),
+        ("account enable bob@x", AccountEnable(s("bob@x"))),
+        ("account show bob@x", AccountShow(s("bob@x"))),
+        (
+            "account quota bob@x --storage 2M --messages none",
+            AccountQuota {
+                address: s("bob@x"),
+                storage: Some(Some(2 << 20)),
+                messages: Some(None),
+            },
+        ),
+        (
+            "account quota bob@x --messages=10",
+            AccountQuota {
+                address: s("bob@x"),
+                storage: None,
+                messages: Some(Some(10)),
+            },
+        ),
+        (
+            "account quota bob@x",
+            AccountQuota {
+                address: s("bob@x"),
+                storage: None,
+                messages: None,
+            },
+        ),
+        (
             "alias add postmaster@x bob@x",
             AliasAdd {
                 alias: s("postmaster@x"),
@@ -394,11 +435,11 @@ fn parse_errors() {
         ),
         (
             "account",
-            "account: missing subcommand\nusage: account add|del|passwd|list|2fa",
+            "account: missing subcommand\nusage: account add|del|passwd|list|admin|disable|enable|quota|show|2fa",
         ),
         (
             "account ad bob@x",
-            "unknown command 'account ad' (did you mean 'account add'?)\nusage: account add|del|passwd|list|2fa",
+            "unknown command 'account ad' (did you mean 'account add'?)\nusage: account add|del|passwd|list|admin|disable|enable|quota|show|2fa",
         ),
         (
             "queue remove 3",
@@ -586,6 +627,20 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
             admin
         }),
         (addr, ".{1,16}").prop_map(|(address, password)| AccountPasswd { address, password }),
+        (addr, any::<bool>()).prop_map(|(address, admin)| AccountAdmin { address, admin }),
+        addr.prop_map(AccountDisable),
+        addr.prop_map(AccountEnable),
+        addr.prop_map(AccountShow),
+        (
+            addr,
+            prop::option::of(prop::option::of(any::<u64>())),
+            prop::option::of(prop::option::of(any::<u64>()))
+        )
+            .prop_map(|(address, storage, messages)| AccountQuota {
+                address,
+                storage,
+                messages
+            }),
         (addr, prop::option::of(addr)).prop_map(|(alias, target)| AliasDel { alias, target }),
         (
             addr,
@@ -723,7 +778,14 @@ fn complete_table() {
         ("source add bob@x --no", 17, &["--no-verify"]),
         ("  st", 2, &["status"]),
         ("x", 0, &[]),
-        ("account ", 8, &["2fa", "add", "del", "list", "passwd"]),
+        (
+            "account ",
+            8,
+            &[
+                "2fa", "add", "admin", "del", "disable", "enable", "list", "passwd", "quota",
+                "show",
+            ],
+        ),
         ("account p", 8, &["passwd"]),
         ("ACCOUNT l", 8, &["list"]),
         ("queue m", 6, &["move"]),

@@ -74,6 +74,9 @@ pub struct Account {
     pub admin: bool,
     /// Unix seconds.
     pub created: u64,
+    /// Refused at every login (answered like a wrong password); mail to it is still
+    /// accepted and delivered.
+    pub disabled: bool,
 }
 
 /// The result of checking a login.
@@ -161,6 +164,9 @@ pub(crate) fn new_password_hash(password: &str) -> Result<String, StorageError> 
 
 /// An account as a backend stores it. Its encoding is what [`AccountRecord::stamp`] digests,
 /// so a field added here later changes every stamp and ends every cached login.
+///
+/// Fields are only ever appended: a record written before a field existed is read by
+/// [`AccountRecord::decode`] through the older layout, with the new field's default.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct AccountRecord {
     pub(crate) address: String,
@@ -168,6 +174,18 @@ pub(crate) struct AccountRecord {
     pub(crate) hash: String,
     pub(crate) admin: bool,
     pub(crate) created: u64,
+    /// Added after the first release (see [`AccountRecordV1`]).
+    pub(crate) disabled: bool,
+}
+
+/// The record's first layout, without `disabled`: data directories made before the flag
+/// existed hold these.
+#[derive(Deserialize)]
+pub(crate) struct AccountRecordV1 {
+    address: String,
+    hash: String,
+    admin: bool,
+    created: u64,
 }
 
 impl AccountRecord {
@@ -176,6 +194,27 @@ impl AccountRecord {
             address: self.address.clone(),
             admin: self.admin,
             created: self.created,
+            disabled: self.disabled,
+        }
+    }
+
+    /// Decodes a stored record of either layout. The current one is tried first: an older
+    /// record is shorter and fails it (bincode has no field tags, and a missing field is the
+    /// end of the input), while a current one never decodes as the older layout by mistake
+    /// because it is tried second.
+    pub(crate) fn decode(raw: &[u8]) -> Result<AccountRecord, StorageError> {
+        match bincode::deserialize::<AccountRecord>(raw) {
+            Ok(rec) => Ok(rec),
+            Err(current) => match bincode::deserialize::<AccountRecordV1>(raw) {
+                Ok(v1) => Ok(AccountRecord {
+                    address: v1.address,
+                    hash: v1.hash,
+                    admin: v1.admin,
+                    created: v1.created,
+                    disabled: false,
+                }),
+                Err(_) => Err(StorageError::Encoding(format!("account record: {current}"))),
+            },
         }
     }
 
@@ -223,7 +262,15 @@ pub(crate) fn check_login(
 ) -> Result<AuthOutcome, StorageError> {
     match record {
         Some(rec) => {
-            if password_matches(password, &rec.hash)? {
+            let matches = password_matches(password, &rec.hash)?;
+            if matches && rec.disabled {
+                // Answered like a wrong password, so that a login cannot tell a disabled
+                // account from a bad guess; the log says why.
+                tracing::warn!(account = %rec.address, "login refused: the account is disabled");
+                Ok(AuthOutcome::BadPassword {
+                    address: rec.address,
+                })
+            } else if matches {
                 Ok(AuthOutcome::Ok(rec.account()))
             } else {
                 Ok(AuthOutcome::BadPassword {

@@ -21,6 +21,7 @@ pub(crate) struct AccountDump {
     pub(crate) hash: String,
     pub(crate) admin: bool,
     pub(crate) created: u64,
+    pub(crate) disabled: bool,
 }
 
 /// One METADATA entry (RFC 5464): `folder` 0 is the server; `owner` is "" for `/shared`

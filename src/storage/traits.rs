@@ -51,6 +51,14 @@ pub trait Directory: Send + Sync {
 
     fn set_password(&self, address: &str, password: &str) -> Result<(), StorageError>;
 
+    /// Grant or withdraw administrator rights (the admin dashboard and API). NotFound if there
+    /// is no such account.
+    fn set_admin(&self, address: &str, admin: bool) -> Result<(), StorageError>;
+
+    /// Disable or enable an account: a disabled one is refused at every login, answered like
+    /// a wrong password, and still receives mail. NotFound if there is no such account.
+    fn set_disabled(&self, address: &str, disabled: bool) -> Result<(), StorageError>;
+
     /// Every account, sorted by address.
     fn list_accounts(&self) -> Result<Vec<Account>, StorageError>;
 

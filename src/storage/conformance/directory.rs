@@ -3,6 +3,59 @@
 use super::{fresh, Open, ALICE, BOB};
 use crate::storage::{AuthOutcome, Destination, RecipientKind, StorageError};
 
+/// Account flags: admin rights and disabling change the record (and so its stamp, which ends
+/// cached logins); a disabled account's right password is answered like a wrong one, and it
+/// still receives mail; unknown accounts are NotFound.
+pub fn account_flags_round_trip(open: Open) {
+    let (_dir, store) = fresh(open);
+    let bob = store.get_account(BOB).unwrap().unwrap();
+    assert!(!bob.admin && !bob.disabled, "{bob:?}");
+    let stamp = || store.account_stamp(BOB).unwrap().unwrap().1;
+    let first = stamp();
+
+    store.set_admin(BOB, true).unwrap();
+    assert!(store.get_account(BOB).unwrap().unwrap().admin);
+    let admin_stamp = stamp();
+    assert_ne!(first, admin_stamp, "admin rights change the account stamp");
+
+    store.set_disabled(BOB, true).unwrap();
+    let got = store.get_account(BOB).unwrap().unwrap();
+    assert!(got.disabled && got.admin, "{got:?}");
+    assert!(store
+        .list_accounts()
+        .unwrap()
+        .iter()
+        .any(|a| a.address == BOB && a.disabled));
+    assert_ne!(admin_stamp, stamp(), "disabling changes the stamp");
+    assert_eq!(
+        store.verify_password(BOB, "bob-pw").unwrap(),
+        AuthOutcome::BadPassword {
+            address: BOB.to_string()
+        },
+        "a disabled account's right password is refused like a wrong one"
+    );
+    assert_eq!(
+        store.resolve_recipient(BOB).unwrap(),
+        vec![Destination::Local(BOB.to_string())],
+        "a disabled account still receives mail"
+    );
+    assert_eq!(store.check_recipient(BOB).unwrap(), RecipientKind::Local);
+
+    store.set_disabled(BOB, false).unwrap();
+    store.set_admin(BOB, false).unwrap();
+    assert!(matches!(
+        store.verify_password(BOB, "bob-pw").unwrap(),
+        AuthOutcome::Ok(a) if !a.disabled && !a.admin
+    ));
+    assert_eq!(first, stamp(), "the same record, the same stamp");
+    for r in [
+        store.set_admin("nobody@example.com", true),
+        store.set_disabled("nobody@example.com", true),
+    ] {
+        assert!(matches!(r, Err(StorageError::NotFound(_))), "{r:?}");
+    }
+}
+
 /// Domains, accounts, passwords, aliases and recipient resolution: created, found, changed
 /// and deleted; duplicates and unknown domains refused.
 pub fn directory_crud_and_credentials(open: Open) {

@@ -21,7 +21,8 @@ use super::{set_fast_password_hashing_for_tests, BlobId, Flags, FolderId, NewMes
 use super::{StorageError, Store};
 
 pub use directory::{
-    aliases_recursion_and_plus_addressing, directory_crud_and_credentials, sender_rights_round_trip,
+    account_flags_round_trip, aliases_recursion_and_plus_addressing,
+    directory_crud_and_credentials, sender_rights_round_trip,
 };
 pub use folders::{
     acl_grants_and_revokes, expunge_and_vanished, flags_and_changes_since_modseq,
@@ -55,6 +56,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         directory_crud_and_credentials,
     ),
     ("sender_rights_round_trip", sender_rights_round_trip),
+    ("account_flags_round_trip", account_flags_round_trip),
     (
         "aliases_recursion_and_plus_addressing",
         aliases_recursion_and_plus_addressing,
@@ -183,6 +185,7 @@ macro_rules! test_every_check {
         $crate::storage::conformance::test_every_check!(@each $run;
             directory_crud_and_credentials,
             sender_rights_round_trip,
+            account_flags_round_trip,
             aliases_recursion_and_plus_addressing,
             folder_create_rename_delete,
             uid_and_modseq_strictly_increase,

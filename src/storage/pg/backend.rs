@@ -39,6 +39,14 @@ impl Directory for PgStore {
         PgStore::set_password(self, address, password)
     }
 
+    fn set_admin(&self, address: &str, admin: bool) -> Result<(), StorageError> {
+        PgStore::set_admin(self, address, admin)
+    }
+
+    fn set_disabled(&self, address: &str, disabled: bool) -> Result<(), StorageError> {
+        PgStore::set_disabled(self, address, disabled)
+    }
+
     fn list_accounts(&self) -> Result<Vec<Account>, StorageError> {
         PgStore::list_accounts(self)
     }

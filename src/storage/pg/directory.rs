@@ -45,7 +45,7 @@ pub(crate) fn account_record(
 ) -> Result<Option<AccountRecord>, StorageError> {
     let row = c
         .query_opt(
-            "SELECT address, hash, admin, created FROM accounts WHERE address = $1",
+            "SELECT address, hash, admin, created, disabled FROM accounts WHERE address = $1",
             &[&address],
         )
         .map_err(pg_error)?;
@@ -54,6 +54,7 @@ pub(crate) fn account_record(
         hash: r.get(1),
         admin: r.get(2),
         created: from_db(r.get(3)),
+        disabled: r.get(4),
     }))
 }
 
@@ -171,6 +172,7 @@ impl PgStore {
                 hash: hash.clone(),
                 admin,
                 created: now_secs(),
+                disabled: false,
             };
             tx.execute(
                 "INSERT INTO accounts (address, domain, hash, admin, created)
@@ -204,10 +206,39 @@ impl PgStore {
         })
     }
 
+    pub(crate) fn set_admin(&self, address: &str, admin: bool) -> Result<(), StorageError> {
+        self.set_account_flag(
+            address,
+            "UPDATE accounts SET admin = $2 WHERE address = $1",
+            admin,
+        )
+    }
+
+    pub(crate) fn set_disabled(&self, address: &str, disabled: bool) -> Result<(), StorageError> {
+        self.set_account_flag(
+            address,
+            "UPDATE accounts SET disabled = $2 WHERE address = $1",
+            disabled,
+        )
+    }
+
+    /// Runs `sql` (`$1` the address, `$2` the value) and tells the other nodes.
+    fn set_account_flag(&self, address: &str, sql: &str, value: bool) -> Result<(), StorageError> {
+        let address = normalize_address(address)?;
+        self.pool().tx(|tx| {
+            let changed = tx.execute(sql, &[&address, &value]).map_err(pg_error)?;
+            if changed == 0 {
+                return Err(StorageError::NotFound(format!("account {address}")));
+            }
+            notify_directory(self, tx)
+        })
+    }
+
     pub(crate) fn list_accounts(&self) -> Result<Vec<Account>, StorageError> {
         self.pool().with(|c| {
             Ok(c.query(
-                "SELECT address, admin, created FROM accounts ORDER BY address COLLATE \"C\"",
+                "SELECT address, admin, created, disabled FROM accounts
+                 ORDER BY address COLLATE \"C\"",
                 &[],
             )
             .map_err(pg_error)?
@@ -216,6 +247,7 @@ impl PgStore {
                 address: r.get(0),
                 admin: r.get(1),
                 created: from_db(r.get(2)),
+                disabled: r.get(3),
             })
             .collect())
         })

@@ -163,14 +163,15 @@ impl PgStore {
             for a in &d.accounts {
                 let domain = a.address.rsplit('@').next().unwrap_or_default();
                 tx.execute(
-                    "INSERT INTO accounts (address, domain, hash, admin, created)
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO accounts (address, domain, hash, admin, created, disabled)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
                         &a.address,
                         &domain,
                         &a.hash,
                         &a.admin,
                         &int(a.created, "creation time")?,
+                        &a.disabled,
                     ],
                 )
                 .map_err(pg_error)?;

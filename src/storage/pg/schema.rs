@@ -15,6 +15,11 @@ use crate::storage::StorageError;
 pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "webauth", include_str!("migrations/0002_webauth.sql")),
+    (
+        3,
+        "account_flags",
+        include_str!("migrations/0003_account_flags.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.

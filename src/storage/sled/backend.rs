@@ -43,6 +43,14 @@ impl Directory for SledStore {
         SledStore::set_password(self, address, password)
     }
 
+    fn set_admin(&self, address: &str, admin: bool) -> Result<(), StorageError> {
+        SledStore::set_admin(self, address, admin)
+    }
+
+    fn set_disabled(&self, address: &str, disabled: bool) -> Result<(), StorageError> {
+        SledStore::set_disabled(self, address, disabled)
+    }
+
     fn list_accounts(&self) -> Result<Vec<Account>, StorageError> {
         SledStore::list_accounts(self)
     }

@@ -44,9 +44,26 @@ impl RecipientLookup for Lookup<'_> {
 impl SledStore {
     fn account_record(&self, address: &str) -> Result<Option<AccountRecord>, StorageError> {
         match normalize_address(address) {
-            Ok(a) => keys::get(self.tree(TreeIx::Accounts), a.as_bytes(), "account"),
+            Ok(a) => match self.tree(TreeIx::Accounts).get(a.as_bytes())? {
+                Some(raw) => AccountRecord::decode(&raw).map(Some),
+                None => Ok(None),
+            },
             Err(_) => Ok(None),
         }
+    }
+}
+
+/// The account record under `address` in a transaction, of either stored layout.
+pub(crate) fn tx_account(
+    tree: &sled::transaction::TransactionalTree,
+    address: &str,
+) -> super::TxResult<Option<AccountRecord>> {
+    match tree.get(address.as_bytes())? {
+        None => Ok(None),
+        Some(raw) => match AccountRecord::decode(&raw) {
+            Ok(rec) => Ok(Some(rec)),
+            Err(e) => abort(e),
+        },
     }
 }
 
@@ -149,6 +166,7 @@ impl SledStore {
                 hash: hash.clone(),
                 admin,
                 created: now_secs(),
+                disabled: false,
             };
             tx_put(accounts, address.as_bytes(), &rec)?;
             for (name, special_use) in DEFAULT_FOLDERS {
@@ -208,8 +226,7 @@ impl SledStore {
         let hash = new_password_hash(password)?;
         self.transact(|tx| {
             let tree = tx.tree(TreeIx::Accounts);
-            let Some(mut rec) = tx_get::<AccountRecord>(tree, address.as_bytes(), "account")?
-            else {
+            let Some(mut rec) = tx_account(tree, &address)? else {
                 return abort(StorageError::NotFound(format!("account {address}")));
             };
             rec.hash = hash.clone();
@@ -217,11 +234,36 @@ impl SledStore {
         })
     }
 
+    /// Changes one field of an account's record (rewritten in the current layout).
+    fn update_account(
+        &self,
+        address: &str,
+        change: impl Fn(&mut AccountRecord),
+    ) -> Result<(), StorageError> {
+        let address = normalize_address(address)?;
+        self.transact(|tx| {
+            let tree = tx.tree(TreeIx::Accounts);
+            let Some(mut rec) = tx_account(tree, &address)? else {
+                return abort(StorageError::NotFound(format!("account {address}")));
+            };
+            change(&mut rec);
+            tx_put(tree, address.as_bytes(), &rec)
+        })
+    }
+
+    pub(crate) fn set_admin(&self, address: &str, admin: bool) -> Result<(), StorageError> {
+        self.update_account(address, |rec| rec.admin = admin)
+    }
+
+    pub(crate) fn set_disabled(&self, address: &str, disabled: bool) -> Result<(), StorageError> {
+        self.update_account(address, |rec| rec.disabled = disabled)
+    }
+
     pub(crate) fn list_accounts(&self) -> Result<Vec<Account>, StorageError> {
         self.tree(TreeIx::Accounts)
             .iter()
             .values()
-            .map(|v| Ok(keys::decode::<AccountRecord>(&v?, "account")?.account()))
+            .map(|v| Ok(AccountRecord::decode(&v?)?.account()))
             .collect()
     }
 

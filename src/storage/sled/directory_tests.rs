@@ -234,7 +234,7 @@ fn passwords_verify_and_are_never_stored_in_clear() {
         .get("bob@example.com")
         .unwrap()
         .unwrap();
-    let rec: AccountRecord = keys::decode(&raw, "account").unwrap();
+    let rec = AccountRecord::decode(&raw).unwrap();
     assert!(rec.hash.starts_with("$argon2id$"), "{}", rec.hash);
     assert!(!rec.hash.contains("secret"));
 
@@ -587,4 +587,64 @@ proptest::proptest! {
     fn normalize_address_never_panics(s in "\\PC{0,40}") {
         let _ = normalize_address(&s);
     }
+}
+
+/// A record written before the `disabled` flag existed (the first layout) still opens: read,
+/// listed, logged in, exported, and rewritten in the current layout when a flag changes.
+#[test]
+fn account_records_of_the_first_layout_still_read() {
+    #[derive(serde::Serialize)]
+    struct FirstLayout {
+        address: String,
+        hash: String,
+        admin: bool,
+        created: u64,
+    }
+    let (_dir, store) = store();
+    store.add_domain("example.com").unwrap();
+    let old = FirstLayout {
+        address: "old@example.com".into(),
+        hash: hash_password("old-pw").unwrap(),
+        admin: true,
+        created: 1_600_000_000,
+    };
+    store
+        .tree(TreeIx::Accounts)
+        .insert("old@example.com", bincode::serialize(&old).unwrap())
+        .unwrap();
+    let expected = Account {
+        address: "old@example.com".into(),
+        admin: true,
+        created: 1_600_000_000,
+        disabled: false,
+    };
+    assert_eq!(
+        store.get_account("old@example.com").unwrap(),
+        Some(expected.clone())
+    );
+    assert!(store.list_accounts().unwrap().contains(&expected));
+    assert_eq!(
+        store.verify_password("old@example.com", "old-pw").unwrap(),
+        AuthOutcome::Ok(expected)
+    );
+    let dump = store.export_directory().unwrap();
+    assert!(dump
+        .accounts
+        .iter()
+        .any(|a| a.address == "old@example.com" && a.admin && !a.disabled));
+
+    store.set_disabled("old@example.com", true).unwrap();
+    let raw = store
+        .tree(TreeIx::Accounts)
+        .get("old@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(raw.len() > bincode::serialize(&old).unwrap().len());
+    let rec = AccountRecord::decode(&raw).unwrap();
+    assert!(rec.disabled && rec.admin && rec.created == 1_600_000_000);
+    assert!(matches!(
+        store.verify_password("old@example.com", "old-pw").unwrap(),
+        AuthOutcome::BadPassword { .. }
+    ));
+    assert!(AccountRecord::decode(b"\x01").is_err());
 }

@@ -51,15 +51,17 @@ impl SledStore {
             .into_iter()
             .map(|(name, rec)| (name, rec.created))
             .collect();
-        let accounts = keys::list_named::<AccountRecord>(self.tree(TreeIx::Accounts), "account")?
-            .into_iter()
-            .map(|(_, a)| AccountDump {
+        let mut accounts = Vec::new();
+        for raw in self.tree(TreeIx::Accounts).iter().values() {
+            let a = AccountRecord::decode(&raw?)?;
+            accounts.push(AccountDump {
                 address: a.address,
                 hash: a.hash,
                 admin: a.admin,
                 created: a.created,
-            })
-            .collect();
+                disabled: a.disabled,
+            });
+        }
         let mut quotas = Vec::new();
         for key in self.tree(TreeIx::Quota).iter().keys() {
             let account = key_text(&key?, "quota")?;
