@@ -7,8 +7,10 @@
 //! per request: queue depths come from the store's in-memory counters. Addresses banned
 //! by dynamic screening get 403 on every path.
 
+pub mod api;
 pub mod auth;
 pub mod error;
+pub mod logtail;
 
 use std::sync::Arc;
 
