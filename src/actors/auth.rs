@@ -71,6 +71,7 @@ pub async fn check_password(
     let failed = |account: Option<&str>| {
         sctx.auth_log
             .record(protocol, session, peer.ip(), &login, account);
+        sctx.stats.auth_failed(protocol);
         let offence = Offence::AuthFailure { account };
         sctx.screen.record(&config.screening, peer.ip(), offence);
         Checked::Failed

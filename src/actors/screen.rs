@@ -558,6 +558,16 @@ impl Screen {
     }
 
     /// `screen list`: bans, counts, accounts under attack, rules and trusted networks.
+    /// Addresses banned now (for `/metrics`): a count over memory, nothing swept or stored.
+    pub fn active_bans(&self) -> usize {
+        let now = self.clock.now();
+        lock(&self.state)
+            .addresses
+            .values()
+            .filter(|e| e.rec.ban.as_ref().is_some_and(|b| b.until > now))
+            .count()
+    }
+
     pub fn list(&self, cfg: &ScreeningConfig) -> String {
         let now = self.clock.now();
         let mut st = lock(&self.state);

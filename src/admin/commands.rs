@@ -14,6 +14,8 @@ pub(crate) enum Arg {
     Owner,
     /// A fetch source's number, as `source list` shows it.
     SourceId,
+    /// One of a fixed set of words (shown as `a|b|c` in usage, offered by completion).
+    Choice(&'static str, &'static [&'static str]),
     /// ACL rights: letters of RFC 4314 ("lrs"), "+letters" / "-letters" to add or remove some,
     /// or "none" to remove the entry.
     Rights,
@@ -183,6 +185,18 @@ const SCREEN_BAN_DETAIL: &str =
     "DURATION: 90s, 15m, 4h, 2d or seconds. Without --for, the address's next ban length
 ([screening] ban, growing by ban_factor with each ban).";
 
+const TWOFA_DETAIL: &str =
+    "begin: makes a new secret and prints it, as base32 and as an otpauth:// URI to enter
+or scan into an authenticator app; nothing changes at login yet. confirm ADDRESS CODE:
+switches two-factor login on with a current 6-digit code from the app, and prints ten
+recovery codes, each usable once instead of a code: they are shown only now. reset: turns
+it off (a lost device); the account logs in with its password alone until enrolled again.";
+const APIKEY_DETAIL: &str =
+    "The key (fm_<id>_<secret>) is printed once and only its digest is kept: copy it now.
+It is sent as 'Authorization: Bearer KEY' and acts as OWNER, within --scope: read-only (GET
+only), accounts (also change domains, accounts, aliases, folders), queues (also change queue
+records), all (default: anything OWNER may).";
+
 pub(crate) const COMMANDS: &[Spec] = &[
     Spec {
         details: "COMMAND may be a group (\"account\") or a full command (\"account add\").",
@@ -275,6 +289,21 @@ pub(crate) const COMMANDS: &[Spec] = &[
         0,
         &[],
     ),
+    Spec {
+        details: TWOFA_DETAIL,
+        ..spec(
+            "account 2fa",
+            "account 2fa status|begin|confirm|reset ADDRESS [CODE]",
+            "two-factor login (TOTP) of an account: show, enrol, confirm with a code, reset",
+            &[
+                Arg::Choice("ACTION", &super::TwoFaAction::WORDS),
+                Arg::Text("ADDRESS"),
+                Arg::Text("CODE"),
+            ],
+            2,
+            &[],
+        )
+    },
     spec(
         "alias add",
         "alias add ALIAS TARGET",
@@ -646,6 +675,33 @@ is only verifiable once the record can be looked up.",
         "domainpop run DOMAIN",
         "fetch a domain's mail now and show what came",
         &[Arg::Text("DOMAIN")],
+        1,
+        &[],
+    ),
+    Spec {
+        details: APIKEY_DETAIL,
+        ..spec(
+            "apikey add",
+            "apikey add OWNER LABEL [--scope read-only|accounts|queues|all]",
+            "make a management API key acting as account OWNER (printed once)",
+            &[Arg::Text("OWNER"), Arg::Text("LABEL")],
+            2,
+            &[opt("--scope", "read-only|accounts|queues|all")],
+        )
+    },
+    spec(
+        "apikey list",
+        "apikey list",
+        "list the API keys (never their secrets)",
+        &[],
+        0,
+        &[],
+    ),
+    spec(
+        "apikey del",
+        "apikey del ID",
+        "revoke an API key: it stops working at once",
+        &[Arg::Text("KEYID")],
         1,
         &[],
     ),

@@ -96,6 +96,7 @@ fn after_path(spec: &Spec, rest: &[String]) -> Vec<String> {
         Some(Arg::Owner) => out.push(PUBLIC.to_string()),
         Some(Arg::Text("IDENTIFIER")) => out.push(crate::storage::ANYONE.to_string()),
         Some(Arg::Rights) => out.push("none".to_string()),
+        Some(Arg::Choice(_, words)) => out.extend(words.iter().map(|w| w.to_string())),
         _ => {}
     }
     out

@@ -198,12 +198,81 @@ pub(super) fn run(
                 key.selector, key.domain
             )
         }
+        AdminCommand::TwoFa { action, address } => twofa(store, action, address)?,
+        AdminCommand::ApiKeyAdd { owner, name, scope } => {
+            let (info, key) = super::apikey::create(store, owner, name, *scope)?;
+            format!(
+                "API key {} ({}) made for {} with scope {}\n{key}\n\
+                 Copy it now: it is not kept and cannot be shown again.",
+                info.id, info.name, info.owner, info.scope
+            )
+        }
+        AdminCommand::ApiKeyList => apikey_list(store)?,
+        AdminCommand::ApiKeyDel(id) => {
+            super::apikey::revoke(store, id)?;
+            format!("API key {id} revoked")
+        }
         AdminCommand::DkimDelete { domain, selector } => {
             store.dkim_delete(domain, selector).map_err(s)?;
             format!("DKIM key {selector} of {domain} deleted")
         }
     };
     Ok(out)
+}
+
+/// `account 2fa …`.
+fn twofa(store: &Store, action: &super::TwoFaAction, address: &str) -> Result<String, String> {
+    use super::twofa;
+    use super::TwoFaAction;
+    Ok(match action {
+        TwoFaAction::Status => format!(
+            "two-factor login of {address}: {}",
+            twofa::status(store, address)?
+        ),
+        TwoFaAction::Begin => {
+            let e = twofa::begin(store, address)?;
+            format!(
+                "secret: {}\nuri:    {}\nEnter it into an authenticator app, then run \
+                 `account 2fa confirm {address} CODE` with the code it shows.",
+                e.secret_base32, e.otpauth_uri
+            )
+        }
+        TwoFaAction::Confirm(code) => {
+            let codes = twofa::confirm(store, address, code)?;
+            format!(
+                "two-factor login is on for {address}. Recovery codes (each works once; \
+                 they are shown only now):\n{}",
+                codes.join("\n")
+            )
+        }
+        TwoFaAction::Reset => {
+            twofa::reset(store, address)?;
+            format!("two-factor login is off for {address}")
+        }
+    })
+}
+
+/// `apikey list`: one key a line, never a secret.
+fn apikey_list(store: &Store) -> Result<String, String> {
+    let keys = super::apikey::list(store)?;
+    Ok(lines(
+        keys.into_iter()
+            .map(|k| {
+                format!(
+                    "{}  {:<9}  {}  {}  created {}  last used {}",
+                    k.id,
+                    k.scope.as_str(),
+                    k.owner,
+                    k.name,
+                    crate::clock::iso8601(i64::try_from(k.created).unwrap_or(i64::MAX)),
+                    k.last_used.map_or("never".to_string(), |t| {
+                        crate::clock::iso8601(i64::try_from(t).unwrap_or(i64::MAX))
+                    })
+                )
+            })
+            .collect(),
+        "no API keys",
+    ))
 }
 
 /// [`execute`] for the CLI without a server, with the configuration that the `screen`

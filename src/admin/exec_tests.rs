@@ -369,3 +369,73 @@ fn sendas_and_domainadmin_change_what_an_account_may_send_as() {
         "carol@example.org: its own addresses only"
     );
 }
+
+#[test]
+fn twofa_enrol_confirm_status_reset() {
+    let (_dir, store) = store();
+    assert_eq!(
+        ok(&store, "account 2fa status bob@example.org"),
+        "two-factor login of bob@example.org: off"
+    );
+    let begun = ok(&store, "account 2fa begin bob@example.org");
+    let secret = begun
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: "))
+        .expect("the secret is printed");
+    assert!(begun.contains("otpauth://totp/Ferrymail:bob%40example.org?secret="));
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .unwrap();
+    let step =
+        crate::admin::twofa::step_of(crate::clock::Clock::now(&crate::clock::SystemClock) as u64);
+    // The code of the step before too: the step may turn between the two reads of the clock.
+    let codes = [step - 1, step].map(|s| crate::admin::twofa::code_at(&secret, s));
+    let confirmed = codes
+        .iter()
+        .find_map(|c| run(&store, &format!("account 2fa confirm bob@example.org {c}")).ok())
+        .expect("a current code confirms");
+    assert_eq!(confirmed.lines().count(), 11, "{confirmed}");
+    assert_eq!(
+        ok(&store, "account 2fa status bob@example.org"),
+        "two-factor login of bob@example.org: on (10 recovery codes left)"
+    );
+    assert!(fails(&store, "account 2fa begin bob@example.org").contains("reset it first"));
+    assert!(fails(&store, "account 2fa status nobody@example.org").contains("no such account"));
+    ok(&store, "account 2fa reset bob@example.org");
+    assert_eq!(
+        ok(&store, "account 2fa status bob@example.org"),
+        "two-factor login of bob@example.org: off"
+    );
+}
+
+#[test]
+fn apikey_add_list_del() {
+    let (_dir, store) = store();
+    assert_eq!(ok(&store, "apikey list"), "no API keys");
+    let made = ok(&store, "apikey add bob@example.org ci --scope queues");
+    let key = made.lines().nth(1).expect("the key on its own line");
+    let info = crate::admin::apikey::authenticate(&store, key)
+        .unwrap()
+        .expect("the printed key works");
+    assert_eq!(info.scope, crate::admin::apikey::Scope::Queues);
+    let listed = ok(&store, "apikey list");
+    assert!(listed.starts_with(&info.id), "{listed}");
+    assert!(listed.contains("queues") && listed.contains("bob@example.org"));
+    assert!(!listed.contains(&key[12..]), "no secret listed");
+    assert!(fails(&store, "apikey add nobody@example.org ci").contains("not found"));
+    ok(&store, &format!("apikey del {}", info.id));
+    assert!(fails(&store, &format!("apikey del {}", info.id)).contains("not found"));
+    assert_eq!(
+        crate::admin::apikey::authenticate(&store, key).unwrap(),
+        None
+    );
+    // Deleting the owner deletes its keys.
+    let made = ok(&store, "apikey add carol@example.org ci");
+    let key = made.lines().nth(1).unwrap().to_string();
+    ok(&store, "account del carol@example.org");
+    assert_eq!(
+        crate::admin::apikey::authenticate(&store, &key).unwrap(),
+        None
+    );
+    assert_eq!(ok(&store, "apikey list"), "no API keys");
+}

@@ -10,6 +10,7 @@
 //! Everything the parser, `help` and tab completion know comes from one table
 //! (`commands::COMMANDS`).
 
+pub mod apikey;
 pub mod cluster;
 mod commands;
 mod complete;
@@ -27,6 +28,7 @@ pub mod socket;
 pub mod storage_cmd;
 #[cfg(test)]
 mod tests;
+pub mod twofa;
 mod words;
 
 use std::fmt;
@@ -174,6 +176,45 @@ pub enum AdminCommand {
     DomainPopRun(String),
     /// `screen list|ban|unban|allow|deny`: dynamic screening.
     Screen(screen::ScreenCommand),
+    /// `account 2fa status|begin|confirm|reset ADDRESS [CODE]`: two-factor login.
+    TwoFa {
+        action: TwoFaAction,
+        address: String,
+    },
+    /// `apikey add OWNER NAME [--scope S]`: prints the key once.
+    ApiKeyAdd {
+        owner: String,
+        name: String,
+        scope: apikey::Scope,
+    },
+    ApiKeyList,
+    ApiKeyDel(String),
+}
+
+/// What `account 2fa` does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TwoFaAction {
+    Status,
+    /// Makes a pending secret and prints it (base32 and `otpauth://` URI).
+    Begin,
+    /// Switches it on with a current code; prints the recovery codes once.
+    Confirm(String),
+    /// Turns it off (a lost device).
+    Reset,
+}
+
+impl TwoFaAction {
+    /// The action words, in `help` order.
+    pub const WORDS: [&'static str; 4] = ["status", "begin", "confirm", "reset"];
+
+    pub fn word(&self) -> &'static str {
+        match self {
+            TwoFaAction::Status => "status",
+            TwoFaAction::Begin => "begin",
+            TwoFaAction::Confirm(_) => "confirm",
+            TwoFaAction::Reset => "reset",
+        }
+    }
 }
 
 /// The owner word for the public folders (`folder list public`).
@@ -237,6 +278,10 @@ impl AdminCommand {
             DomainPopDel(_) => "domainpop del",
             DomainPopRun(_) => "domainpop run",
             Screen(c) => c.path(),
+            TwoFa { .. } => "account 2fa",
+            ApiKeyAdd { .. } => "apikey add",
+            ApiKeyList => "apikey list",
+            ApiKeyDel(_) => "apikey del",
         }
     }
 
@@ -248,6 +293,10 @@ impl AdminCommand {
                 | AdminCommand::AccountPasswd { .. }
                 | AdminCommand::SourceAdd { .. }
                 | AdminCommand::DomainPopSet { .. }
+                | AdminCommand::TwoFa {
+                    action: TwoFaAction::Confirm(_),
+                    ..
+                }
         )
     }
 
@@ -275,7 +324,19 @@ impl AdminCommand {
                 vec![],
             ),
             Status | Actors | Cluster | DomainList | AccountList | AliasList | Reload
-            | Shutdown => (vec![], vec![]),
+            | Shutdown | ApiKeyList => (vec![], vec![]),
+            TwoFa { action, address } => {
+                let mut args = vec![action.word().to_string(), address.clone()];
+                if let TwoFaAction::Confirm(code) = action {
+                    args.push(secret(code));
+                }
+                (args, vec![])
+            }
+            ApiKeyAdd { owner, name, scope } => (
+                vec![owner.clone(), name.clone()],
+                vec!["--scope".to_string(), scope.as_str().to_string()],
+            ),
+            ApiKeyDel(id) => (vec![id.clone()], vec![]),
             ClusterLeases => (vec!["leases".to_string()], vec![]),
             DomainAdd(x) | DomainDel(x) | AccountDel(x) | DkimList(x) | DomainPopShow(x)
             | DomainPopDel(x) | DomainPopRun(x) => (vec![x.clone()], vec![]),

@@ -147,7 +147,7 @@ fn parse_rest(spec: &'static Spec, rest: &[String]) -> Result<Parsed, AdminParse
 
 fn arg_name(arg: &Arg) -> &'static str {
     match arg {
-        Arg::Text(name) => name,
+        Arg::Text(name) | Arg::Choice(name, _) => name,
         Arg::Id => "ID",
         Arg::Queue => "QUEUE",
         Arg::Owner => "ACCOUNT",
@@ -222,6 +222,13 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
         {
             Err(err(spec, format!("'{value}' is not a domain name")))
         }
+        Arg::Text("OWNER") if !is_address(value) => Err(not_address(spec, value)),
+        Arg::Text("KEYID") if value.len() != 8 || !value.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Err(err(
+                spec,
+                format!("bad key id '{value}' (8 hex digits, as `apikey list` shows)"),
+            ))
+        }
         Arg::Text(_) => Ok(()),
         Arg::Owner if value.eq_ignore_ascii_case(PUBLIC) || is_address(value) => Ok(()),
         Arg::Owner => Err(err(
@@ -229,6 +236,22 @@ fn check_arg(spec: &Spec, arg: &Arg, value: &str) -> Result<(), AdminParseError>
             format!("'{value}' is not an account address or 'public'"),
         )),
         Arg::Rights => check_rights(spec, value),
+        Arg::Choice(name, words) => {
+            let lower = value.to_ascii_lowercase();
+            if words.contains(&lower.as_str()) {
+                Ok(())
+            } else {
+                Err(err(
+                    spec,
+                    format!(
+                        "unknown {} '{value}'{} (one of: {})",
+                        name.to_ascii_lowercase(),
+                        did_you_mean(suggest(&lower, words)),
+                        words.join(", ")
+                    ),
+                ))
+            }
+        }
         Arg::SourceId => value.parse::<u64>().map(|_| ()).map_err(|_| {
             err(
                 spec,
@@ -415,6 +438,30 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         "screen list" | "screen ban" | "screen unban" | "screen allow" | "screen deny" => Screen(
             super::screen::parse(spec.path, &p.args, p.flag("--for")).map_err(|m| err(spec, m))?,
         ),
+        "account 2fa" => {
+            let action = match (arg(0).to_ascii_lowercase().as_str(), p.args.get(2)) {
+                ("confirm", Some(code)) => super::TwoFaAction::Confirm(code.clone()),
+                ("confirm", None) => return Err(err(spec, "confirm needs the CODE".into())),
+                (_, Some(code)) => return Err(err(spec, format!("unexpected argument '{code}'"))),
+                ("status", None) => super::TwoFaAction::Status,
+                ("begin", None) => super::TwoFaAction::Begin,
+                _ => super::TwoFaAction::Reset,
+            };
+            TwoFa {
+                action,
+                address: arg(1),
+            }
+        }
+        "apikey add" => ApiKeyAdd {
+            owner: arg(0),
+            name: arg(1),
+            scope: match p.flag("--scope") {
+                None => super::apikey::Scope::All,
+                Some(s) => s.parse().map_err(|m| err(spec, m))?,
+            },
+        },
+        "apikey list" => ApiKeyList,
+        "apikey del" => ApiKeyDel(arg(0).to_ascii_lowercase()),
         other => {
             return Err(AdminParseError::new(format!(
                 "command '{other}' is not implemented"

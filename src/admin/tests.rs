@@ -392,10 +392,13 @@ fn parse_errors() {
             "cluster nodes",
             "cluster: unknown word 'nodes' (expected 'leases')\nusage: cluster [leases]",
         ),
-        ("account", "account: missing subcommand\nusage: account add|del|passwd|list"),
+        (
+            "account",
+            "account: missing subcommand\nusage: account add|del|passwd|list|2fa",
+        ),
         (
             "account ad bob@x",
-            "unknown command 'account ad' (did you mean 'account add'?)\nusage: account add|del|passwd|list",
+            "unknown command 'account ad' (did you mean 'account add'?)\nusage: account add|del|passwd|list|2fa",
         ),
         (
             "queue remove 3",
@@ -670,6 +673,7 @@ fn complete_table() {
         "acl",
         "actors",
         "alias",
+        "apikey",
         "cluster",
         "dkim",
         "dns",
@@ -689,7 +693,7 @@ fn complete_table() {
     ];
     let cases: &[(&str, usize, &[&str])] = &[
         ("", 0, &all_groups),
-        ("a", 0, &["account", "acl", "actors", "alias"]),
+        ("a", 0, &["account", "acl", "actors", "alias", "apikey"]),
         ("ac", 0, &["account", "acl", "actors"]),
         ("sh", 0, &["shutdown"]),
         ("so", 0, &["source"]),
@@ -702,7 +706,7 @@ fn complete_table() {
         ("source add bob@x --no", 17, &["--no-verify"]),
         ("  st", 2, &["status"]),
         ("x", 0, &[]),
-        ("account ", 8, &["add", "del", "list", "passwd"]),
+        ("account ", 8, &["2fa", "add", "del", "list", "passwd"]),
         ("account p", 8, &["passwd"]),
         ("ACCOUNT l", 8, &["list"]),
         ("queue m", 6, &["move"]),
@@ -1010,4 +1014,120 @@ fn screen_commands_run_without_a_server() {
     assert!(store.screen_load().unwrap().addresses.is_empty());
     // The store-only executor says why it cannot run them.
     assert!(exec::execute(&store, &parse_line("screen list").unwrap()).is_err());
+}
+
+// ---- two-factor login and API keys ---------------------------------------------------------
+
+#[test]
+fn twofa_and_apikey_commands_parse_and_print_back() {
+    use super::apikey::Scope;
+    use super::TwoFaAction;
+    use AdminCommand::*;
+    let s = |x: &str| x.to_string();
+    let cases = vec![
+        (
+            "account 2fa status bob@x",
+            TwoFa {
+                action: TwoFaAction::Status,
+                address: s("bob@x"),
+            },
+        ),
+        (
+            "ACCOUNT 2FA Begin bob@x",
+            TwoFa {
+                action: TwoFaAction::Begin,
+                address: s("bob@x"),
+            },
+        ),
+        (
+            "account 2fa confirm bob@x 123456",
+            TwoFa {
+                action: TwoFaAction::Confirm(s("123456")),
+                address: s("bob@x"),
+            },
+        ),
+        (
+            "account 2fa reset bob@x",
+            TwoFa {
+                action: TwoFaAction::Reset,
+                address: s("bob@x"),
+            },
+        ),
+        (
+            "apikey add bob@x 'ci runner'",
+            ApiKeyAdd {
+                owner: s("bob@x"),
+                name: s("ci runner"),
+                scope: Scope::All,
+            },
+        ),
+        (
+            "apikey add bob@x ci --scope read-only",
+            ApiKeyAdd {
+                owner: s("bob@x"),
+                name: s("ci"),
+                scope: Scope::ReadOnly,
+            },
+        ),
+        ("apikey list", ApiKeyList),
+        ("apikey del 0A1B2C3D", ApiKeyDel(s("0a1b2c3d"))),
+    ];
+    for (line, want) in cases {
+        assert_eq!(parsed(line), Ok(want.clone()), "{line:?}");
+        assert_eq!(parse(&want.to_words()), Ok(want.clone()), "{line:?}");
+    }
+    let errors = [
+        (
+            "account 2fa",
+            "account 2fa: missing ACTION\nusage: account 2fa status|begin|confirm|reset ADDRESS [CODE]",
+        ),
+        (
+            "account 2fa enable bob@x",
+            "account 2fa: unknown action 'enable' (one of: status, begin, confirm, reset)\nusage: account 2fa status|begin|confirm|reset ADDRESS [CODE]",
+        ),
+        (
+            "account 2fa confirm bob@x",
+            "account 2fa: confirm needs the CODE\nusage: account 2fa status|begin|confirm|reset ADDRESS [CODE]",
+        ),
+        (
+            "account 2fa status bob@x 123456",
+            "account 2fa: unexpected argument '123456'\nusage: account 2fa status|begin|confirm|reset ADDRESS [CODE]",
+        ),
+        (
+            "account 2fa status bob",
+            "account 2fa: 'bob' is not an address (expected local@domain)\nusage: account 2fa status|begin|confirm|reset ADDRESS [CODE]",
+        ),
+        (
+            "apikey add bob@x ci --scope everything",
+            "apikey add: unknown scope \"everything\" (read-only, accounts, queues or all)\nusage: apikey add OWNER LABEL [--scope read-only|accounts|queues|all]",
+        ),
+        (
+            "apikey add bob ci",
+            "apikey add: 'bob' is not an address (expected local@domain)\nusage: apikey add OWNER LABEL [--scope read-only|accounts|queues|all]",
+        ),
+        (
+            "apikey del 12",
+            "apikey del: bad key id '12' (8 hex digits, as `apikey list` shows)\nusage: apikey del ID",
+        ),
+    ];
+    for (line, want) in errors {
+        assert_eq!(
+            parsed(line).as_ref().map_err(String::as_str),
+            Err(want),
+            "{line:?}"
+        );
+    }
+    // A confirmation code stays out of history and logs.
+    let cmd = parse_line("account 2fa confirm bob@x 123456").unwrap();
+    assert!(cmd.has_secret());
+    assert!(!format!("{cmd:?}").contains("123456"));
+    assert!(!parse_line("account 2fa status bob@x").unwrap().has_secret());
+    assert_eq!(
+        complete("account 2fa ", 12),
+        (12, vec![s("begin"), s("confirm"), s("reset"), s("status")])
+    );
+    assert_eq!(
+        complete("apikey ", 7),
+        (7, vec![s("add"), s("del"), s("list")])
+    );
 }

@@ -17,41 +17,9 @@ pub enum Role {
     User,
 }
 
-/// How far an API key reaches (sessions and Basic logins have [`Scope::All`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    /// GET only.
-    ReadOnly,
-    /// Read everything; change domains, accounts, aliases and folders.
-    Accounts,
-    /// Read everything; change queue records.
-    Queues,
-    /// Anything the owner may.
-    All,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::ReadOnly, Scope::Accounts, Scope::Queues, Scope::All];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::ReadOnly => "read-only",
-            Scope::Accounts => "accounts",
-            Scope::Queues => "queues",
-            Scope::All => "all",
-        }
-    }
-}
-
-impl std::str::FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|x| x.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown scope {s:?} (read-only, accounts, queues or all)"))
-    }
-}
+/// How far an API key reaches: defined beside the keys (`admin::apikey`, which this layer
+/// calls to check a key), named here with the other parts of a [`Principal`].
+pub use crate::admin::apikey::Scope;
 
 /// How the caller proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod logtail;
+pub mod metrics;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 
+use super::{ApiKeyRecord, TotpState};
 use super::{
     BlobId, CachedStsPolicy, DkimKey, FetchSource, FetchStatus, FolderId, FolderState, Quota,
     ScreenRecord, SenderRights, SourceId, StorageError, TlsPolicyCounts,
@@ -170,7 +171,8 @@ impl Checksum {
 }
 
 /// A row of the smaller stores: DKIM keys (with the private key), fetch sources and what
-/// is remembered of them, the MTA-STS cache and TLSRPT counts, and the screening state.
+/// is remembered of them, the MTA-STS cache and TLSRPT counts, the screening state, and
+/// the web front's TOTP state and API keys.
 /// Both backends list them the same way ([`Export`], `pg::import`), so a copy can be
 /// written in batches and compared.
 #[derive(Clone, Debug, PartialEq)]
@@ -189,6 +191,9 @@ pub(crate) enum SmallRow {
     ScreenAccount(String, Vec<i64>),
     /// ("allow" or "deny", network as written).
     ScreenRule(&'static str, String),
+    /// (account, its TOTP state).
+    Totp(String, TotpState),
+    ApiKey(ApiKeyRecord),
 }
 
 /// The smaller stores; each is one phase and one progress entry of a migration.
@@ -198,15 +203,17 @@ pub(crate) enum SmallStore {
     Fetch,
     TlsPolicy,
     Screening,
+    WebAuth,
 }
 
 impl SmallStore {
     /// In the order they are copied.
-    pub(crate) const ALL: [SmallStore; 4] = [
+    pub(crate) const ALL: [SmallStore; 5] = [
         SmallStore::Dkim,
         SmallStore::Fetch,
         SmallStore::TlsPolicy,
         SmallStore::Screening,
+        SmallStore::WebAuth,
     ];
 
     /// The name of its phase and of its progress entry.
@@ -216,6 +223,7 @@ impl SmallStore {
             SmallStore::Fetch => "fetch",
             SmallStore::TlsPolicy => "tls policy",
             SmallStore::Screening => "screening",
+            SmallStore::WebAuth => "web auth",
         }
     }
 }
@@ -234,6 +242,8 @@ impl SmallRow {
             SmallRow::ScreenAddress(..) => "screen_addresses",
             SmallRow::ScreenAccount(..) => "screen_accounts",
             SmallRow::ScreenRule(..) => "screen_rules",
+            SmallRow::Totp(..) => "totp",
+            SmallRow::ApiKey(_) => "api_keys",
         }
     }
 
@@ -262,6 +272,8 @@ impl SmallRow {
             SmallRow::ScreenAddress(ip, r) => bincode::serialize(&(ip, r)),
             SmallRow::ScreenAccount(a, t) => bincode::serialize(&(a, t)),
             SmallRow::ScreenRule(rule, net) => bincode::serialize(&(rule, net)),
+            SmallRow::Totp(account, state) => bincode::serialize(&(account, state)),
+            SmallRow::ApiKey(key) => bincode::serialize(key),
         };
         let mut bytes = self.table().as_bytes().to_vec();
         bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);

@@ -91,6 +91,7 @@ mod sweep;
 mod tlspolicy;
 pub mod traits;
 mod urlauth;
+mod webauth;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use pg::testing as pg_testing;
 
@@ -123,8 +124,9 @@ pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCount
 pub use traits::{
     Backend, BlobRefs, CatalogWrites, Cluster, ClusterEvent, CommitFuture, Directory, DkimStore,
     Durability, FetchStore, FolderWrites, Folders, Lease, NodeInfo, Queue, QueueWrites, Screening,
-    SenderRightsStore, Shared, TlsPolicyStore,
+    SenderRightsStore, Shared, TlsPolicyStore, WebAuth,
 };
+pub use webauth::{ApiKeyRecord, TotpState};
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;

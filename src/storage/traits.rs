@@ -636,6 +636,46 @@ pub trait Screening: Send + Sync {
     ) -> Result<(), StorageError>;
 }
 
+/// The web front's second factors and API keys (see `storage::webauth`). Deleting an
+/// account deletes its TOTP state and the API keys it owns, in the same transaction.
+pub trait WebAuth: Send + Sync {
+    /// `account`'s TOTP state, pending or enabled.
+    fn totp_get(&self, account: &str) -> Result<Option<TotpState>, StorageError>;
+
+    /// Stores (replacing) `account`'s TOTP state. NotFound when there is no such account.
+    fn totp_put(&self, account: &str, state: &TotpState) -> Result<(), StorageError>;
+
+    /// Forgets `account`'s TOTP state; whether there was one.
+    fn totp_delete(&self, account: &str) -> Result<bool, StorageError>;
+
+    /// Replay refusal, atomically: when `account`'s TOTP is enabled and `step` is later than
+    /// the last step accepted, records `step` and answers true; otherwise changes nothing
+    /// and answers false. Two logins racing with one code cannot both win.
+    fn totp_claim_step(&self, account: &str, step: u64) -> Result<bool, StorageError>;
+
+    /// Uses up a recovery code, atomically: removes `digest` from `account`'s unused codes
+    /// and answers true, or false when it is not among them (or TOTP is not enabled).
+    fn totp_use_recovery(&self, account: &str, digest: &[u8]) -> Result<bool, StorageError>;
+
+    /// Every account's TOTP state, by account (for copies between backends).
+    fn totp_list(&self) -> Result<Vec<(String, TotpState)>, StorageError>;
+
+    /// Stores a new key. Exists when its id is taken; NotFound when its owner is no account.
+    fn apikey_add(&self, key: &ApiKeyRecord) -> Result<(), StorageError>;
+
+    fn apikey_get(&self, id: &str) -> Result<Option<ApiKeyRecord>, StorageError>;
+
+    /// Every key, by id.
+    fn apikey_list(&self) -> Result<Vec<ApiKeyRecord>, StorageError>;
+
+    /// Deletes a key. NotFound when there is none.
+    fn apikey_delete(&self, id: &str) -> Result<(), StorageError>;
+
+    /// Records a use of key `id` at `at` (unix seconds); a key deleted meanwhile is left
+    /// deleted.
+    fn apikey_touch(&self, id: &str, at: u64) -> Result<(), StorageError>;
+}
+
 /// A change another node made, heard by this one (see [`Cluster::watch`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClusterEvent {
@@ -723,6 +763,7 @@ pub trait Shared:
     + FetchStore
     + TlsPolicyStore
     + Screening
+    + WebAuth
     + Cluster
 {
 }
@@ -739,6 +780,7 @@ impl<T> Shared for T where
         + FetchStore
         + TlsPolicyStore
         + Screening
+        + WebAuth
         + Cluster
 {
 }

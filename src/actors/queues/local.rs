@@ -125,6 +125,8 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
                 sctx.faults.hit("local.delivered");
                 delivered.push(i);
                 Stats::add(&sctx.stats.messages_delivered, 1);
+                sctx.stats
+                    .local_delivered_after(sctx.clock.now() - rec.received_at);
                 tracing::info!(
                     id = format!("{:016X}", rec.id),
                     to = %r.address,

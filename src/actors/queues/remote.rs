@@ -32,6 +32,7 @@ use actix::prelude::*;
 
 use super::change::{self, Change, Changed, Refused};
 use super::messages::{path, Enqueue, Queued, Rescan};
+use crate::actors::stats::Stats;
 use crate::actors::supervisor::{apply_backoff, contained, guarded, in_actor};
 use crate::actors::ServerContext;
 use crate::outbound::deliver::{self, destination};
@@ -39,6 +40,7 @@ use crate::outbound::dns::{self, Resolver};
 use crate::outbound::session::Connection;
 use crate::outbound::settle::{self, Attempt};
 use crate::outbound::tlsrpt;
+use crate::protocols::smtp::client::Outcome;
 use crate::storage::{QueueId, QueueName, QueueRecord, StorageError, Store};
 
 /// How often the remote queue is scanned for records nobody told it about.
@@ -500,6 +502,11 @@ async fn deliver_record(
         },
     };
     for a in &attempts {
+        if a.outcome == Outcome::Delivered {
+            Stats::add(&sctx.stats.messages_out, 1);
+            sctx.stats
+                .remote_delivered_after(sctx.clock.now() - rec.received_at);
+        }
         if let Some(r) = rec.recipients.get(a.index) {
             tracing::info!(
                 id = format!("{id:016X}"),

@@ -47,7 +47,7 @@ pub(crate) const BODIES: &str = "bodies";
 
 /// The tables a migration fills; a target holding rows in any of them, without a
 /// `migration_progress` entry naming the same source, is refused.
-pub(crate) const TABLES: [&str; 24] = [
+pub(crate) const TABLES: [&str; 26] = [
     "domains",
     "accounts",
     "aliases",
@@ -72,6 +72,8 @@ pub(crate) const TABLES: [&str; 24] = [
     "screen_addresses",
     "screen_accounts",
     "screen_rules",
+    "totp",
+    "api_keys",
 ];
 
 fn int(n: u64, what: &str) -> Result<i64, StorageError> {
@@ -561,6 +563,18 @@ fn insert_small(tx: &mut Transaction<'_>, row: &SmallRow) -> Result<(), StorageE
             "INSERT INTO screen_rules (rule, network) VALUES ($1, $2)",
             &[rule, network],
         ),
+        SmallRow::Totp(account, state) => {
+            return match super::webauth::put_totp(tx, account, state)? {
+                true => Ok(()),
+                false => Err(StorageError::NotFound(format!("account {account}"))),
+            }
+        }
+        SmallRow::ApiKey(key) => {
+            return match super::webauth::put_key(tx, key)? {
+                true => Ok(()),
+                false => Err(StorageError::NotFound(format!("account {}", key.owner))),
+            }
+        }
     }
     .map_err(pg_error)?;
     Ok(())
@@ -655,6 +669,18 @@ fn small_rows(c: &mut Client, store: SmallStore) -> Result<Vec<SmallRow>, Storag
                 };
                 out.push(SmallRow::ScreenRule(rule, r.get("network")));
             }
+        }
+        SmallStore::WebAuth => {
+            out.extend(
+                super::webauth::totp_rows(c)?
+                    .into_iter()
+                    .map(|(a, t)| SmallRow::Totp(a, t)),
+            );
+            out.extend(
+                super::webauth::key_rows(c)?
+                    .into_iter()
+                    .map(SmallRow::ApiKey),
+            );
         }
     }
     Ok(out)

@@ -63,6 +63,7 @@ mod sweep;
 mod tlspolicy;
 mod urlauth;
 mod watch;
+mod webauth;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -12,8 +12,10 @@ use crate::storage::StorageError;
 
 /// Every migration, in order: (version, name, SQL). A released migration is never edited; a
 /// change is a new entry.
-pub(crate) const MIGRATIONS: &[(u32, &str, &str)] =
-    &[(1, "init", include_str!("migrations/0001_init.sql"))];
+pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "webauth", include_str!("migrations/0002_webauth.sql")),
+];
 
 /// The schema version this build writes and reads.
 pub(crate) fn latest() -> u32 {

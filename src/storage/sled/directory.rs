@@ -11,6 +11,7 @@ use super::folders::{tx_create_folder, tx_drop_folder};
 use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::quota::{tx_drop_quota, tx_init_quota};
 use super::sender_rights::tx_drop_sender_rights;
+use super::webauth::tx_drop_webauth;
 use super::{abort, now_secs, SledStore, StorageError};
 use crate::storage::directory::*;
 use crate::storage::folders::DEFAULT_FOLDERS;
@@ -174,6 +175,7 @@ impl SledStore {
                 snaps.push(self.folder_snapshot(keys::decode_u64(&v?, "folder id")?)?);
             }
             let granted = self.acl_folders_of(&address)?;
+            let api_keys = self.apikeys_of(&address)?;
             let zeroed = self.transact(|tx| {
                 let mut refs = RefDelta::default();
                 for snap in &snaps {
@@ -184,6 +186,7 @@ impl SledStore {
                 }
                 tx_drop_quota(tx, &address)?;
                 tx_drop_sender_rights(tx, &address)?;
+                tx_drop_webauth(tx, &address, &api_keys)?;
                 if tx
                     .tree(TreeIx::Accounts)
                     .remove(address.as_bytes())?

@@ -12,7 +12,7 @@ use super::urlauth::KeyRecord;
 use super::{SledStore, StorageError};
 use crate::storage::directory::AccountRecord;
 use crate::storage::dump::*;
-use crate::storage::traits::{DkimStore, FetchStore, Screening, TlsPolicyStore};
+use crate::storage::traits::{DkimStore, FetchStore, Screening, TlsPolicyStore, WebAuth};
 use crate::storage::{BlobId, FolderId, SourceId};
 
 /// The UTF-8 text of a stored key; `what` names it in the error.
@@ -267,6 +267,18 @@ impl SledStore {
                         .map(|n| SmallRow::ScreenRule("allow", n)),
                 );
                 rows.extend(s.deny.into_iter().map(|n| SmallRow::ScreenRule("deny", n)));
+            }
+            SmallStore::WebAuth => {
+                rows.extend(
+                    WebAuth::totp_list(self)?
+                        .into_iter()
+                        .map(|(a, t)| SmallRow::Totp(a, t)),
+                );
+                rows.extend(
+                    WebAuth::apikey_list(self)?
+                        .into_iter()
+                        .map(SmallRow::ApiKey),
+                );
             }
         }
         Ok(rows)

@@ -37,11 +37,13 @@ pub(crate) enum TreeIx {
     Metadata,
     UrlAuth,
     SenderRights,
+    Totp,
+    ApiKeys,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 22] = [
+    const FIXED: [TreeIx; 24] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -64,6 +66,8 @@ impl TreeIx {
         TreeIx::Metadata,
         TreeIx::UrlAuth,
         TreeIx::SenderRights,
+        TreeIx::Totp,
+        TreeIx::ApiKeys,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -98,6 +102,8 @@ impl TreeIx {
             TreeIx::Metadata => 19,
             TreeIx::UrlAuth => 20,
             TreeIx::SenderRights => 21,
+            TreeIx::Totp => 22,
+            TreeIx::ApiKeys => 23,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -126,6 +132,8 @@ impl TreeIx {
             TreeIx::Metadata => "v1/metadata".into(),
             TreeIx::UrlAuth => "v1/urlauth".into(),
             TreeIx::SenderRights => "v1/sender_rights".into(),
+            TreeIx::Totp => "v1/totp".into(),
+            TreeIx::ApiKeys => "v1/api_keys".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

@@ -29,6 +29,8 @@
 //! | `v1/urlauth`        | folder id u64 BE                      | URLAUTH access keys per user (see `urlauth.rs`) |
 //! | `v1/screen`         | `ip/`, `account/`, `allow/`, `deny/` + name | dynamic screening (see `screen.rs`) |
 //! | `v1/sender_rights`  | account (lowercase)                   | `SenderRights` (see `sender_rights.rs`) |
+//! | `v1/totp`           | account (lowercase)                   | `TotpState` (see `webauth.rs`) |
+//! | `v1/api_keys`       | key id (8 hex digits)                 | `ApiKeyRecord` (see `webauth.rs`) |
 //!
 //! `v1/mta_sts`, `v1/tlsrpt` and `v1/screen` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write).
@@ -39,7 +41,7 @@
 //!
 //! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
 //!
-//! The last four trees (and later `v1/dkim`, `v1/metadata`, `v1/urlauth` and `v1/sender_rights`) were added within schema 1 without changing any older record, so data
+//! The last four trees (and later `v1/dkim`, `v1/metadata`, `v1/urlauth`, `v1/sender_rights`, `v1/totp` and `v1/api_keys`) were added within schema 1 without changing any older record, so data
 //! directories written before them still open: [`SledStore::open`] rebuilds every `FolderExt` that
 //! is missing or out of step with its folder (it records the folder's UIDNEXT and modseq at its
 //! last update, and every message change moves one of them), and re-sums the quota usage of
@@ -88,6 +90,7 @@ mod subscriptions;
 mod sweep;
 mod tlspolicy;
 mod urlauth;
+mod webauth;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
