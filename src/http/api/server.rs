@@ -1,8 +1,8 @@
 //! Server-wide endpoints: status, cluster, settings and reload, the console line, logs
-//! (recent and live), screening, and the fetch sources (MultiPOP/DomainPOP).
+//! (recent and live), screening, the fetch sources (MultiPOP/DomainPOP) and API keys.
 //!
-//! All but the fetch sources are for admins only (403 for domain admins); a domain admin
-//! sees the sources of its accounts and domains.
+//! All but the fetch sources and API keys are for admins only (403 for domain admins); a
+//! domain admin sees the sources of its accounts and domains, and its own API keys.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,7 +31,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/screening", web::post().to(screening_change))
         .route("/sources", web::get().to(sources))
         .route("/sources/{id}/run", web::post().to(source_run))
-        .route("/sources/{id}", web::delete().to(source_del));
+        .route("/sources/{id}", web::delete().to(source_del))
+        .route("/apikeys", web::get().to(apikeys))
+        .route("/apikeys", web::post().to(apikey_create))
+        .route("/apikeys/{id}", web::delete().to(apikey_revoke));
 }
 
 // ---------------------------------------------------------------- status and cluster
@@ -590,5 +593,133 @@ pub async fn source_del(
     visible_source(&ctx, &m.0, id)?;
     need_scope(&m.0, Scope::Accounts)?;
     run(&ctx, AdminCommand::SourceDel(id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- API keys
+
+/// An API key as listed: everything but the secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyView {
+    /// 8 hex digits.
+    pub id: String,
+    pub name: String,
+    /// The account the key acts as.
+    pub owner: String,
+    /// read-only, accounts, queues or all.
+    pub scope: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// Unix seconds of the last use (to the minute).
+    pub last_used: Option<u64>,
+}
+
+impl From<crate::admin::apikey::ApiKeyInfo> for ApiKeyView {
+    fn from(k: crate::admin::apikey::ApiKeyInfo) -> Self {
+        ApiKeyView {
+            id: k.id,
+            name: k.name,
+            owner: k.owner,
+            scope: k.scope.as_str().to_string(),
+            created: k.created,
+            last_used: k.last_used,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKeyView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// 1 to 64 printable characters.
+    pub name: String,
+    /// read-only, accounts, queues or all (default).
+    pub scope: Option<String>,
+    /// The account the key acts as (default: the caller; others: admins only).
+    pub owner: Option<String>,
+}
+
+/// A new key: shown once, not kept.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    /// `fm_<id>_<secret>`, for `Authorization: Bearer`.
+    pub key: String,
+    pub info: ApiKeyView,
+}
+
+fn keys_of(ctx: &crate::actors::ServerContext, p: &Principal) -> Result<Vec<ApiKeyView>, ApiError> {
+    Ok(crate::admin::apikey::list(&ctx.store)
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .filter(|k| p.is_admin() || k.owner.eq_ignore_ascii_case(&p.address))
+        .map(ApiKeyView::from)
+        .collect())
+}
+
+/// API keys: an admin sees every key, a domain admin its own.
+#[utoipa::path(get, path = "/api/v1/apikeys", tag = "server",
+    responses((status = 200, body = ApiKeyList), Failures))]
+pub async fn apikeys(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        items: keys_of(&ctx, &m.0)?,
+    }))
+}
+
+/// Makes a key (scope `all` needed); the answer is the only place the key appears.
+#[utoipa::path(post, path = "/api/v1/apikeys", tag = "server", request_body = NewApiKey,
+    responses((status = 201, body = CreatedApiKey), Failures))]
+pub async fn apikey_create(
+    ctx: Ctx,
+    m: Manager,
+    body: web::Json<NewApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    let p = m.0;
+    need_scope(&p, Scope::All)?;
+    let NewApiKey { name, scope, owner } = body.into_inner();
+    let scope: Scope = match scope {
+        None => Scope::All,
+        Some(s) => s.parse().map_err(ApiError::unprocessable)?,
+    };
+    let owner = owner.unwrap_or_else(|| p.address.clone()).to_lowercase();
+    if owner != p.address {
+        need_admin(&p)?;
+        if ctx.store.get_account(&owner)?.is_none() {
+            return Err(ApiError::unprocessable(format!("no account {owner}")));
+        }
+    }
+    let (store, o) = (ctx.store.clone(), owner.clone());
+    let (info, key) = web::block(move || crate::admin::apikey::create(&store, &o, &name, scope))
+        .await
+        .map_err(|e| ApiError::internal(format!("worker: {e}")))?
+        .map_err(ApiError::unprocessable)?;
+    Ok(HttpResponse::Created().json(CreatedApiKey {
+        key,
+        info: info.into(),
+    }))
+}
+
+/// Revokes a key: it stops working at once (scope `all`; a domain admin: its own keys).
+#[utoipa::path(delete, path = "/api/v1/apikeys/{id}", tag = "server",
+    params(("id" = String, Path, description = "the key's id")),
+    responses((status = 204, description = "revoked"), Failures))]
+pub async fn apikey_revoke(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    if !keys_of(&ctx, &m.0)?.iter().any(|k| k.id == id) {
+        return Err(hidden(&format!("API key {id}")));
+    }
+    need_scope(&m.0, Scope::All)?;
+    let store = ctx.store.clone();
+    web::block(move || crate::admin::apikey::revoke(&store, &id))
+        .await
+        .map_err(|e| ApiError::internal(format!("worker: {e}")))?
+        .map_err(ApiError::unprocessable)?;
     Ok(HttpResponse::NoContent().finish())
 }
