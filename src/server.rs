@@ -271,6 +271,11 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     let pop3_limiter = Arc::new(ConnLimiter::default());
     let mut addrs = BTreeMap::new();
     let mut http_servers = Vec::new();
+    // Where the plain http listener sends clients that bring passwords (http::security).
+    let https_port = bound
+        .iter()
+        .find(|b| b.service == "https")
+        .map(|b| b.addr.port());
     for b in bound {
         let spec = match b.service {
             "smtp" => Some((smtp_spec("smtp", Service::Smtp), &smtp_limiter)),
@@ -284,9 +289,12 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         };
         if let Some((spec, limiter)) = spec {
             actix_rt::spawn(run_acceptor(ctx.clone(), spec, b.listener, limiter.clone()));
-        } else {
-            let health = crate::http::Health::for_listener(b.service);
-            match crate::http::start(ctx.clone(), b.listener, health) {
+        } else if let Some(listener) = crate::http::Listener::for_service(b.service) {
+            let front = crate::http::Front {
+                listener,
+                https_port,
+            };
+            match crate::http::start(ctx.clone(), b.listener, front) {
                 Ok(h) => http_servers.push(h),
                 Err(e) => {
                     say(
@@ -296,6 +304,12 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
                     continue;
                 }
             }
+        } else {
+            say(
+                &mut report,
+                format!("warning: {} on {}: no server for it", b.service, b.addr),
+            );
+            continue;
         }
         addrs.insert(b.service.to_string(), b.addr);
         say(&mut report, format!("listening {} {}", b.service, b.addr));

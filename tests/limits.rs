@@ -240,17 +240,11 @@ fn imap_and_pop3_refuse_connections_over_the_per_address_cap() {
     assert!(admitted, "a freed place is not given again");
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(READ_BOUND)).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").expect("write");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("read");
-    assert!(
-        body.starts_with("HTTP/1.") && body.contains(" 200 "),
-        "{body}"
-    );
-    body
+/// `GET path` (over TLS when `tls`: the admin listener), asserting 200; the body.
+fn http_get(addr: SocketAddr, tls: bool, path: &str) -> String {
+    let res = common::http::get(addr, tls, path);
+    assert_eq!(res.status, 200, "{}", res.text());
+    res.text()
 }
 
 #[test]
@@ -275,18 +269,18 @@ fn health_shows_figures_on_admin_only_from_counters() {
     rec.queue = QueueName::Bad;
     queues.queue_put(&rec).unwrap();
 
-    let public = http_get(server.addr("http"), "/health");
+    let public = http_get(server.addr("http"), false, "/health");
     assert!(public.ends_with("{\"status\":\"ok\"}"), "{public}");
     for private in ["queues", "sessions", "messages_in", "uptime"] {
         assert!(!public.contains(private), "{private} on http: {public}");
     }
-    let admin = http_get(server.addr("admin"), "/health");
+    let admin = http_get(server.addr("admin"), true, "/health");
     assert!(admin.contains("\"status\":\"ok\""), "{admin}");
     assert!(admin.contains("\"bad\":1"), "{admin}");
     assert!(admin.contains("\"sessions\""), "{admin}");
 
     queues.queue_delete(QueueName::Bad, id).unwrap();
-    let admin = http_get(server.addr("admin"), "/health");
+    let admin = http_get(server.addr("admin"), true, "/health");
     assert!(admin.contains("\"bad\":0"), "{admin}");
     // The counters survive a restart (counted once at open). The delete collected the
     // body, so the record needs it again.
@@ -294,7 +288,7 @@ fn health_shows_figures_on_admin_only_from_counters() {
     queues.queue_put(&rec).unwrap();
     drop((store, queues));
     server.restart();
-    let admin = http_get(server.addr("admin"), "/health");
+    let admin = http_get(server.addr("admin"), true, "/health");
     assert!(admin.contains("\"bad\":1"), "{admin}");
 }
 

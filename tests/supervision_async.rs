@@ -28,12 +28,8 @@ fn local_work_done(server: &TestServer) -> bool {
 
 /// `actor_restarts` as `GET /health` on the admin listener reports it.
 fn health_restarts(server: &TestServer) -> u64 {
-    let mut s = std::net::TcpStream::connect(server.addr("admin")).expect("connect admin");
-    std::io::Write::write_all(&mut s, b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut page = String::new();
-    std::io::Read::read_to_string(&mut s, &mut page).unwrap();
-    let body = page.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(body).expect("health is JSON");
+    // The admin listener is HTTPS.
+    let json = common::http::get(server.addr("admin"), true, "/health").json();
     json["actor_restarts"].as_u64().expect("actor_restarts")
 }
 

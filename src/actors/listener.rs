@@ -29,6 +29,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "imap",
     "imaps",
     "http",
+    "https",
     "admin",
 ];
 

@@ -11,6 +11,7 @@
 //! that is missing or empty disables that service.
 
 mod delivery;
+mod http;
 mod schema;
 mod screening;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use delivery::{Credentials, DeliveryConfig, HostAuth, Relay, Secret, DEFAULT_RETRY_SCHEDULE};
+pub use http::HttpConfig;
 pub(crate) use schema::parse_duration;
 use schema::{Problems, Section};
 pub use screening::ScreeningConfig;
@@ -53,6 +55,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub fetch: FetchConfig,
     pub screening: ScreeningConfig,
+    pub http: HttpConfig,
     pub storage: StorageConfig,
     /// The file read, or `None` for the embedded default.
     pub source: Option<PathBuf>,
@@ -113,11 +116,13 @@ pub struct Listeners {
     /// UDP.
     pub minger: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
+    /// The web front over TLS (webmail, DAV, ActiveSync to come).
+    pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
 }
 
 /// Service names as in docs/architecture.md §5, in the order of the file.
-pub const SERVICES: [&str; 11] = [
+pub const SERVICES: [&str; 12] = [
     "smtp",
     "submission",
     "smtps",
@@ -128,11 +133,12 @@ pub const SERVICES: [&str; 11] = [
     "odmr",
     "minger",
     "http",
+    "https",
     "admin",
 ];
 
 impl Listeners {
-    fn all(&self) -> [Option<SocketAddr>; 11] {
+    fn all(&self) -> [Option<SocketAddr>; 12] {
         [
             self.smtp,
             self.submission,
@@ -144,6 +150,7 @@ impl Listeners {
             self.odmr,
             self.minger,
             self.http,
+            self.https,
             self.admin,
         ]
     }
@@ -160,6 +167,7 @@ impl Listeners {
             "odmr" => &mut self.odmr,
             "minger" => &mut self.minger,
             "http" => &mut self.http,
+            "https" => &mut self.https,
             "admin" => &mut self.admin,
             _ => return None,
         })
@@ -552,6 +560,9 @@ fn read_root(
     let mut s = root.section("screening", p);
     let screening = screening::read_screening(&mut s, p);
     s.finish(p);
+    let mut s = root.section("http", p);
+    let http = http::read_http(&mut s, p);
+    s.finish(p);
     let mut s = root.section("storage", p);
     let storage = read_storage(&mut s, base_dir, &hostname, p);
     s.finish(p);
@@ -572,6 +583,7 @@ fn read_root(
         auth,
         fetch,
         screening,
+        http,
         storage,
         source,
     }

@@ -1,23 +1,26 @@
-//! HTTP fronts (actix-web). For now: the health page on the `http` and `admin` listeners;
-//! webmail, the admin dashboard, DAV and ActiveSync come in later issues.
+//! The web front (actix-web): one application per web listener ([`server`]), the
+//! middleware they share ([`security`], [`session`], [`csrf`]), logins ([`login`]) and who
+//! is asking ([`auth`]). The admin dashboard, the management API and metrics plug into the
+//! admin listener's application; webmail, DAV and ActiveSync will plug into the public ones.
 //!
-//! The `http` listener is public (all addresses, no authentication): its `/health` says
-//! only whether the server is alive. The queue depths, session counts and the rest are
-//! for operators, on the `admin` listener only (loopback by default). No figure is counted
-//! per request: queue depths come from the store's in-memory counters. Addresses banned
-//! by dynamic screening get 403 on every path.
+//! The `http`/`https` listeners are public: their `/health` says only whether the server
+//! is alive. The queue depths, session counts and the rest are for operators, on the
+//! `admin` listener only (HTTPS, loopback by default). No figure is counted per request:
+//! queue depths come from the store's in-memory counters. Addresses banned by dynamic
+//! screening get 403 on every path.
 
 pub mod api;
 pub mod auth;
+pub mod csrf;
 pub mod error;
+pub mod login;
 pub mod logtail;
 pub mod metrics;
+pub mod security;
+pub mod server;
+pub mod session;
 
-use std::sync::Arc;
-
-use actix_web::dev::{Service, ServiceRequest};
-use actix_web::{web, App, HttpResponse, HttpServer};
-use futures_util::future::{ready, Either};
+pub use server::{start, Front, Listener};
 
 use crate::actors::stats::Stats;
 use crate::actors::ServerContext;
@@ -30,65 +33,6 @@ pub enum Health {
     Liveness,
     /// Liveness plus uptime, sessions, queue depths and message counts.
     Figures,
-}
-
-impl Health {
-    /// The health page a listener serves: figures on `admin`, liveness elsewhere.
-    pub fn for_listener(service: &str) -> Health {
-        if service == "admin" {
-            Health::Figures
-        } else {
-            Health::Liveness
-        }
-    }
-}
-
-/// Starts an HTTP server on an already-bound listener; returns its handle (to stop it).
-pub fn start(
-    ctx: Arc<ServerContext>,
-    listener: std::net::TcpListener,
-    health: Health,
-) -> std::io::Result<actix_web::dev::ServerHandle> {
-    let data = web::Data::new(ctx);
-    let server = HttpServer::new(move || {
-        let page = move |ctx: web::Data<Arc<ServerContext>>| async move {
-            HttpResponse::Ok().json(health_body(&ctx, health))
-        };
-        App::new()
-            .app_data(data.clone())
-            .wrap_fn(|req, srv| {
-                // Dynamic screening: a banned address gets 403 before any handler runs.
-                if banned(&req) {
-                    let refused = HttpResponse::Forbidden()
-                        .content_type("text/plain; charset=utf-8")
-                        .body("Your address is blocked for now.\n");
-                    Either::Left(ready(Ok(req.into_response(refused))))
-                } else {
-                    Either::Right(srv.call(req))
-                }
-            })
-            .route("/health", web::get().to(page))
-            .route("/", web::get().to(page))
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(5)
-    .listen(listener)?
-    .run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    Ok(handle)
-}
-
-/// Whether the client's address is banned by dynamic screening (`actors::screen`).
-fn banned(req: &ServiceRequest) -> bool {
-    let (Some(ctx), Some(peer)) = (
-        req.app_data::<web::Data<Arc<ServerContext>>>(),
-        req.peer_addr(),
-    ) else {
-        return false;
-    };
-    ctx.screen.banned(&ctx.config().screening, peer.ip())
 }
 
 /// `GET /health` as JSON: liveness, and with [`Health::Figures`] the figures of the
@@ -117,3 +61,5 @@ pub fn health_body(ctx: &ServerContext, health: Health) -> serde_json::Value {
         "actor_restarts": ctx.registry.total_restarts(),
     })
 }
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,11 @@
 //! passwords any node sealed): [`SecretKey::new_key_bytes`] makes one and
 //! [`SecretKey::from_bytes`] builds the key from what was stored.
 //!
+//! Other parts derive keys of their own from this one ([`SecretKey::derive`], HMAC-SHA256
+//! with a purpose label): the web session cookies are sealed with such a key, so every
+//! node of a cluster opens any node's cookies and sessions survive a restart, while the
+//! stored key itself never leaves this module.
+//!
 //! Sealed form: 12-byte random nonce ++ ciphertext ++ 16-byte tag. The associated data
 //! names the purpose, so a sealed value cannot be replayed as another kind of secret later.
 
@@ -32,6 +37,8 @@ const AAD: &[u8] = b"ferrymail fetch password v1";
 /// The key that seals and opens secrets. `Debug` never shows it.
 pub struct SecretKey {
     cipher: ChaCha20Poly1305,
+    /// HMAC key over the stored bytes, for [`SecretKey::derive`].
+    derive: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -67,6 +74,7 @@ impl SecretKey {
         })?;
         Ok(SecretKey {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+            derive: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
         })
     }
 
@@ -75,6 +83,18 @@ impl SecretKey {
         let mut key = vec![0u8; KEY_LEN];
         rand::thread_rng().fill_bytes(&mut key);
         key
+    }
+
+    /// A 256-bit key for `purpose` (e.g. "web session v1"), the same for the same stored
+    /// key: HMAC-SHA256(stored key, "ferrymail derived key: " ++ purpose). Knowing one
+    /// derived key reveals neither the stored key nor another purpose's.
+    pub fn derive(&self, purpose: &str) -> [u8; KEY_LEN] {
+        let mut label = b"ferrymail derived key: ".to_vec();
+        label.extend_from_slice(purpose.as_bytes());
+        let tag = ring::hmac::sign(&self.derive, &label);
+        let mut out = [0u8; KEY_LEN];
+        out.copy_from_slice(&tag.as_ref()[..KEY_LEN]);
+        out
     }
 
     pub fn seal(&self, plaintext: &str) -> Result<Vec<u8>, StorageError> {
@@ -194,6 +214,19 @@ mod tests {
         let again = SecretKey::from_bytes(&bytes, "test").unwrap();
         assert_eq!(again.open(&sealed).unwrap(), "pw");
         assert_ne!(SecretKey::new_key_bytes(), bytes);
+        // Derived keys: stable for one stored key and purpose, distinct otherwise.
+        let (a, b) = (
+            SecretKey::from_bytes(&bytes, "test").unwrap(),
+            SecretKey::from_bytes(&bytes, "test").unwrap(),
+        );
+        assert_eq!(a.derive("web session v1"), b.derive("web session v1"));
+        assert_ne!(a.derive("web session v1"), a.derive("other"));
+        let other = SecretKey::from_bytes(&SecretKey::new_key_bytes(), "test").unwrap();
+        assert_ne!(other.derive("web session v1"), a.derive("web session v1"));
+        assert!(!a
+            .derive("x")
+            .windows(8)
+            .any(|w| bytes.windows(8).any(|v| v == w)));
         let err = SecretKey::from_bytes(&bytes[1..], "the stored key").unwrap_err();
         assert!(err.to_string().contains("the stored key"), "{err}");
     }

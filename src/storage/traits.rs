@@ -544,6 +544,11 @@ pub trait FetchStore: Send + Sync {
 
     fn open_secret(&self, sealed: &[u8]) -> Result<String, StorageError>;
 
+    /// A key for `purpose` derived from that same stored key (`SecretKey::derive`): equal
+    /// on every node and across restarts, e.g. for the web session cookies. Read-only
+    /// apart from making the stored key on first use.
+    fn derived_key(&self, purpose: &str) -> Result<[u8; 32], StorageError>;
+
     /// Adds a source; its `id` is chosen here (the smallest unused above every other).
     fn fetch_add_source(&self, source: FetchSource) -> Result<FetchSource, StorageError>;
 

@@ -5,6 +5,7 @@
 pub mod ca;
 pub mod dns;
 pub mod fetch;
+pub mod http;
 pub mod https;
 pub mod proc;
 pub mod sink;
@@ -86,6 +87,7 @@ imaps = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
 http = "127.0.0.1:0"
+https = "127.0.0.1:0"
 admin = "127.0.0.1:0"
 [smtp]
 max_message_size = 100000

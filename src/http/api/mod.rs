@@ -25,7 +25,6 @@
 //! The OpenAPI 3 document ([`openapi`], `GET /api/v1/openapi.json`) is generated from the
 //! handlers' annotations and types.
 
-mod caller;
 mod directory;
 mod queues;
 mod server;
@@ -45,7 +44,7 @@ use crate::admin::AdminCommand;
 use crate::http::auth::{Principal, Scope};
 use crate::http::error::ApiError;
 
-pub use caller::Manager;
+pub use crate::http::auth::Manager;
 
 /// The server context as the handlers get it.
 pub(crate) type Ctx = web::Data<Arc<ServerContext>>;
@@ -111,9 +110,15 @@ pub enum Failures {
     /// Well-formed but invalid input.
     #[response(status = 422)]
     Invalid(#[to_schema] ErrorBody),
+    /// Too many failed logins from the client's address.
+    #[response(status = 429)]
+    RateLimited(#[to_schema] ErrorBody),
     /// A storage failure.
     #[response(status = 500)]
     Internal(#[to_schema] ErrorBody),
+    /// A check that could not run now (e.g. the API key store).
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
 }
 
 /// Paging of a list: `offset` (default 0) and `limit` (default 50, at most 1000).

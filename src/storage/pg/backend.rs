@@ -467,6 +467,10 @@ impl FetchStore for PgStore {
         PgStore::open_secret(self, sealed)
     }
 
+    fn derived_key(&self, purpose: &str) -> Result<[u8; 32], StorageError> {
+        PgStore::derived_key(self, purpose)
+    }
+
     fn fetch_add_source(&self, source: FetchSource) -> Result<FetchSource, StorageError> {
         PgStore::fetch_add_source(self, source)
     }

@@ -135,6 +135,10 @@ impl PgStore {
         self.secret_key()?.open(sealed)
     }
 
+    pub(crate) fn derived_key(&self, purpose: &str) -> Result<[u8; 32], StorageError> {
+        Ok(self.secret_key()?.derive(purpose))
+    }
+
     pub(crate) fn fetch_add_source(
         &self,
         source: FetchSource,

@@ -68,6 +68,10 @@ impl FetchStore for SledStore {
         self.secret_key()?.open(sealed)
     }
 
+    fn derived_key(&self, purpose: &str) -> Result<[u8; 32], StorageError> {
+        Ok(self.secret_key()?.derive(purpose))
+    }
+
     fn fetch_add_source(&self, mut source: FetchSource) -> Result<FetchSource, StorageError> {
         let _admin = self.admin_lock();
         let tree = self.tree(TreeIx::FetchSources);

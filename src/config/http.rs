@@ -1,0 +1,61 @@
+//! `[http]`: the web front's logins and sessions (issue 13) — whether passwords may cross
+//! plain HTTP from other machines, how long a browser session lasts, and how many failed
+//! web logins one address may make before it is told to wait.
+
+use std::time::Duration;
+
+use super::schema::{Problems, Section};
+
+/// What `http::session`, `http::login` and `http::security` read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Accept credentials on the plain `http` listener from any address (otherwise only
+    /// from loopback; others are sent to the `https` listener).
+    pub allow_plaintext_login: bool,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after its login, used or not.
+    pub session_max: Duration,
+    /// Failed web logins from one address within 15 minutes before it gets 429.
+    pub login_failures: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            allow_plaintext_login: false,
+            session_idle: Duration::from_secs(1800),
+            session_max: Duration::from_secs(43_200),
+            login_failures: 10,
+        }
+    }
+}
+
+pub(super) fn read_http(s: &mut Section, p: &mut Problems) -> HttpConfig {
+    let d = HttpConfig::default();
+    let one = Duration::from_secs(1);
+    let failures = s.uint("login_failures", u64::from(d.login_failures), 1, p);
+    let c = HttpConfig {
+        allow_plaintext_login: s.boolean("allow_plaintext_login", d.allow_plaintext_login, p),
+        session_idle: s.duration("session_idle", d.session_idle, one, p),
+        session_max: s.duration("session_max", d.session_max, one, p),
+        login_failures: u32::try_from(failures).unwrap_or_else(|_| {
+            p.add(
+                &s.path("login_failures"),
+                format!("{failures} is too large"),
+            );
+            d.login_failures
+        }),
+    };
+    if c.session_max < c.session_idle {
+        p.add(
+            &s.path("session_max"),
+            format!(
+                "{}s is shorter than session_idle ({}s)",
+                c.session_max.as_secs(),
+                c.session_idle.as_secs()
+            ),
+        );
+    }
+    c
+}

@@ -1,0 +1,109 @@
+//! Cross-site request forgery: a state-changing request (POST, PUT, PATCH, DELETE) that is
+//! authenticated by the session cookie must also carry the session's token, in the
+//! `X-CSRF-Token` header (scripts) or the `csrf` field of a url-encoded form (templates put
+//! [`token`] in a hidden field); otherwise 403 `csrf`. A page of another site can make the
+//! browser send the cookie (SameSite=Strict already stops most of that) but cannot read the
+//! token. Requests with an `Authorization` header (HTTP Basic, API keys) are not
+//! authenticated by the cookie and are exempt.
+
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpRequest, ResponseError};
+
+use super::error::ApiError;
+use super::session;
+use crate::actors::ServerContext;
+
+/// The header a script sends the token in.
+pub const HEADER: &str = "X-CSRF-Token";
+/// The form field a form sends it in.
+pub const FIELD: &str = "csrf";
+/// Forms larger than this are not read for the token (send the header instead).
+const FORM_LIMIT: usize = 1024 * 1024;
+
+/// The CSRF token of the request's session, for templates (`None`: no session).
+pub fn token(req: &HttpRequest) -> Option<String> {
+    let ctx = req.app_data::<web::Data<Arc<ServerContext>>>()?;
+    session::current(ctx, req).map(|s| s.csrf)
+}
+
+/// Whether the method changes state.
+fn changes_state(method: &Method) -> bool {
+    [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method)
+}
+
+/// Equal byte strings, compared in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The `csrf` field of a url-encoded form body.
+fn form_field(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(text).ok()?;
+    pairs
+        .into_inner()
+        .into_iter()
+        .find(|(k, _)| k == FIELD)
+        .map(|(_, v)| v)
+}
+
+/// Middleware: the check of the module comment.
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let pass = |req: ServiceRequest, next: Next<_>| async move {
+        next.call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body)
+    };
+    if !changes_state(req.method()) || req.headers().contains_key(header::AUTHORIZATION) {
+        return pass(req, next).await;
+    }
+    let Some(ctx) = req
+        .app_data::<web::Data<Arc<ServerContext>>>()
+        .map(|d| d.get_ref().clone())
+    else {
+        return pass(req, next).await;
+    };
+    let Some(session) = session::current(&ctx, req.request()) else {
+        return pass(req, next).await;
+    };
+    let mut presented = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if presented.is_none() && is_form {
+        // Read the form for its field, then put the body back for the handler.
+        let body = req
+            .extract::<web::Bytes>()
+            .await
+            .unwrap_or_else(|_| web::Bytes::new());
+        if body.len() <= FORM_LIMIT {
+            presented = form_field(&body);
+        }
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    if presented.is_some_and(|t| same(t.as_bytes(), session.csrf.as_bytes())) {
+        return pass(req, next).await;
+    }
+    let err = ApiError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "missing or wrong CSRF token (send the X-CSRF-Token header or the csrf form field)",
+    );
+    Ok(req
+        .into_response(err.error_response())
+        .map_into_right_body())
+}

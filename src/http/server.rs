@@ -1,0 +1,147 @@
+//! One actix-web application per listener (docs/architecture.md §5):
+//!
+//! - `admin` (HTTPS, loopback by default): `/health` with figures, then the management
+//!   API (`/api/v1`), `/metrics` and the dashboard (everything else, `/` included).
+//! - `http` (plain) and `https`: `/health` (liveness only) and the web front of
+//!   [`web_routes`] (webmail, DAV and ActiveSync will add theirs there).
+//!
+//! Every application has the same middleware, outermost first: security headers
+//! (`security::headers`), the screening refusal, the plain-HTTP password rule (acts on the
+//! `http` listener only), the session refresh and the CSRF check. TLS listeners use the
+//! server's rustls configuration, the one mail uses (same certificate, ring provider); it
+//! is read when the listener starts. HTTP/1.1 only: actix-web's http2 is not built.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use super::{csrf, health_body, security, session, Health};
+use crate::actors::ServerContext;
+
+/// Which web listener an application serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Management: HTTPS.
+    Admin,
+    /// The public web front in clear.
+    Http,
+    /// The public web front over TLS.
+    Https,
+}
+
+impl Listener {
+    /// The listener of a `[listeners]` service name, if it is a web one.
+    pub fn for_service(service: &str) -> Option<Listener> {
+        match service {
+            "admin" => Some(Listener::Admin),
+            "http" => Some(Listener::Http),
+            "https" => Some(Listener::Https),
+            _ => None,
+        }
+    }
+}
+
+/// What the middleware and handlers of one application know about their listener
+/// (`web::Data<Front>` in every app).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Front {
+    pub listener: Listener,
+    /// The port of the `https` listener, where the plain-HTTP rule sends clients.
+    pub https_port: Option<u16>,
+}
+
+impl Front {
+    /// Whether answers go over TLS (Secure cookies, HSTS).
+    pub fn tls(&self) -> bool {
+        self.listener != Listener::Http
+    }
+}
+
+/// Starts the web server of `front` on an already-bound listener; returns its handle (to
+/// stop it).
+pub fn start(
+    ctx: Arc<ServerContext>,
+    listener: std::net::TcpListener,
+    front: Front,
+) -> std::io::Result<actix_web::dev::ServerHandle> {
+    let tls = if front.tls() {
+        let Some(config) = ctx.tls() else {
+            return Err(std::io::Error::other("no TLS certificate is loaded"));
+        };
+        Some(config.as_ref().clone())
+    } else {
+        None
+    };
+    let data = web::Data::new(ctx);
+    let server =
+        HttpServer::new(move || app(data.clone(), front, move |cfg| routes(cfg, front.listener)))
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(5);
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    }
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    Ok(handle)
+}
+
+/// An application for `front` with the shared middleware (module comment) around
+/// `routes`. Tests of handlers build theirs with it too (`actix_web::test::init_service`).
+pub fn app(
+    ctx: web::Data<Arc<ServerContext>>,
+    front: Front,
+    routes: impl FnOnce(&mut web::ServiceConfig),
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(ctx)
+        .app_data(web::Data::new(front))
+        .configure(routes)
+        .wrap(from_fn(csrf::middleware))
+        .wrap(from_fn(session::refresh))
+        .wrap(from_fn(security::plaintext))
+        .wrap(from_fn(security::screening))
+        .wrap(from_fn(security::headers))
+}
+
+/// The routes of a listener's application, after the middleware.
+pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
+    match listener {
+        Listener::Admin => admin_routes(cfg),
+        Listener::Http | Listener::Https => {
+            cfg.route("/health", web::get().to(liveness));
+            web_routes(cfg);
+        }
+    }
+}
+
+/// The admin listener: `/health` with figures, then the management API (`/api/v1`),
+/// `/metrics`, and the dashboard, which takes every other path (so it comes last).
+pub fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(figures));
+}
+
+/// The public web front's routes (http and https listeners) besides `/health`: the place
+/// where webmail, DAV and ActiveSync register theirs.
+pub fn web_routes(_cfg: &mut web::ServiceConfig) {}
+
+async fn liveness(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {
+    HttpResponse::Ok().json(health_body(&ctx, Health::Liveness))
+}
+
+async fn figures(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {
+    HttpResponse::Ok().json(health_body(&ctx, Health::Figures))
+}
