@@ -18,7 +18,8 @@ use serde_json::{json, Value};
 
 use common::{Client, TestServer, PASSWORD};
 use ferrymail::actors::ServerContext;
-use ferrymail::http::server::{app, Front, Listener};
+use ferrymail::http::server::app;
+use ferrymail::http::{Front, Listener};
 use ferrymail::storage::QueueName;
 
 const ROOT: &str = "root@example.com";

@@ -170,3 +170,50 @@ fn console_repl_over_a_pipe() {
     assert!(text.contains("unknown command 'acount'"), "{text}");
     assert!(server.store().is_local_domain("example.org").unwrap());
 }
+
+/// `account 2fa` and `apikey` on the live server: the printed secret and key work, the key
+/// goes with its revocation and with its owner's account.
+#[test]
+fn twofa_and_api_keys_on_a_live_server() {
+    use ferrymail::admin::{apikey, twofa};
+    let server = TestServer::start();
+    let store = server.store();
+    let (ok, out) = server.console("account 2fa begin bob@example.com");
+    assert!(ok, "{out}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: "))
+        .expect("the secret is printed");
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .expect("base32");
+    let now = ferrymail::clock::Clock::now(&ferrymail::clock::SystemClock) as u64;
+    // The step may turn between here and the server's clock: either code of the window.
+    let confirmed = [twofa::step_of(now), twofa::step_of(now) - 1]
+        .iter()
+        .map(|s| twofa::code_at(&secret, *s))
+        .find_map(|code| {
+            let (ok, out) = server.console(&format!("account 2fa confirm bob@example.com {code}"));
+            ok.then_some(out)
+        })
+        .expect("a current code confirms");
+    let recovery = confirmed.lines().nth(1).expect("recovery codes follow");
+    assert!(twofa::verify(&store, "bob@example.com", recovery, now).unwrap());
+    assert!(!twofa::verify(&store, "bob@example.com", recovery, now).unwrap());
+    let (ok, out) = server.console("account 2fa status bob@example.com");
+    assert!(ok && out.contains("on (9 recovery codes left)"), "{out}");
+
+    let (ok, out) = server.console("apikey add alice@example.com monitoring --scope read-only");
+    assert!(ok, "{out}");
+    let key = out.lines().nth(1).expect("the key").to_string();
+    let info = apikey::authenticate(&store, &key)
+        .unwrap()
+        .expect("the key works");
+    assert_eq!(info.scope, apikey::Scope::ReadOnly);
+    let (ok, out) = server.console("apikey list");
+    assert!(ok && out.contains(&info.id) && !out.contains(&key), "{out}");
+    let (ok, out) = server.console("account del alice@example.com");
+    assert!(ok, "{out}");
+    assert_eq!(apikey::authenticate(&store, &key).unwrap(), None);
+    assert!(store.totp_get("bob@example.com").unwrap().is_some());
+}

@@ -618,6 +618,23 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
                 rights
             }
         ),
+        (
+            prop_oneof![
+                Just(TwoFaAction::Status),
+                Just(TwoFaAction::Begin),
+                Just(TwoFaAction::Reset),
+                "[0-9 ]{6,8}".prop_map(TwoFaAction::Confirm),
+            ],
+            addr
+        )
+            .prop_map(|(action, address)| TwoFa { action, address }),
+        (
+            addr,
+            "[a-zA-Z][a-zA-Z0-9 ._-]{0,15}",
+            prop::sample::select(super::apikey::Scope::ALL.to_vec())
+        )
+            .prop_map(|(owner, name, scope)| ApiKeyAdd { owner, name, scope }),
+        "[0-9a-f]{8}".prop_map(ApiKeyDel),
     ]
 }
 

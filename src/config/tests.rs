@@ -432,7 +432,7 @@ fn load_without_file_uses_embedded_default_in_current_dir() {
     let cwd = std::env::current_dir().expect("cwd");
     assert_eq!(c.data_dir, cwd.join("data"));
     assert_eq!(c.source, None);
-    assert_eq!(c.listeners.iter().len(), 11);
+    assert_eq!(c.listeners.iter().len(), 12);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::auth::Role;
+use super::principal::Role;
 use crate::actors::auth::{check_password, Checked};
 use crate::actors::screen::Offence;
 use crate::actors::supervisor::lock;
@@ -231,7 +231,7 @@ pub fn totp_enabled(ctx: &ServerContext, account: &str) -> Result<bool, String> 
 pub struct KeyOwner {
     pub id: String,
     pub owner: String,
-    pub scope: super::auth::Scope,
+    pub scope: super::principal::Scope,
 }
 
 /// The key `presented` (`fm_<id>_<secret>`) if it is a live API key (`admin::apikey`).
@@ -245,21 +245,26 @@ mod twofa {
 
     /// Whether `account` has TOTP enabled.
     pub(super) fn enabled(ctx: &ServerContext, account: &str) -> Result<bool, String> {
-        let _ = (ctx, account);
-        Ok(false)
+        Ok(crate::admin::twofa::status(&ctx.store, account)?.enabled)
     }
 
-    /// Whether `code` is a valid TOTP or recovery code of `account` now.
+    /// Whether `code` is a valid TOTP or recovery code of `account` now (a code is
+    /// accepted once: a replay fails).
     pub(super) fn verify(ctx: &ServerContext, account: &str, code: &str) -> Result<bool, String> {
-        let _ = (ctx, account, code);
-        Err("two-factor authentication is not built yet".into())
+        let now = u64::try_from(ctx.clock.now()).unwrap_or(0);
+        crate::admin::twofa::verify(&ctx.store, account, code, now)
     }
 
     pub(super) fn api_key(
         ctx: &ServerContext,
         presented: &str,
     ) -> Result<Option<KeyOwner>, String> {
-        let _ = (ctx, presented);
-        Err("API keys are not built yet".into())
+        Ok(
+            crate::admin::apikey::authenticate(&ctx.store, presented)?.map(|k| KeyOwner {
+                id: k.id,
+                owner: k.owner,
+                scope: k.scope,
+            }),
+        )
     }
 }

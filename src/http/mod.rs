@@ -13,14 +13,17 @@ pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod error;
+pub mod front;
 pub mod login;
 pub mod logtail;
 pub mod metrics;
+pub mod principal;
 pub mod security;
 pub mod server;
 pub mod session;
 
-pub use server::{start, Front, Listener};
+pub use front::{Front, Listener};
+pub use server::start;
 
 use crate::actors::stats::Stats;
 use crate::actors::ServerContext;

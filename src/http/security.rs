@@ -20,7 +20,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpResponse};
 
 use super::error::ApiError;
-use super::server::{Front, Listener};
+use super::front::{Front, Listener};
 use crate::actors::ServerContext;
 
 /// The Content-Security-Policy of every answer: only this origin, no inline script or

@@ -18,47 +18,9 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
+pub use super::front::{Front, Listener};
 use super::{csrf, health_body, security, session, Health};
 use crate::actors::ServerContext;
-
-/// Which web listener an application serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
-    /// Management: HTTPS.
-    Admin,
-    /// The public web front in clear.
-    Http,
-    /// The public web front over TLS.
-    Https,
-}
-
-impl Listener {
-    /// The listener of a `[listeners]` service name, if it is a web one.
-    pub fn for_service(service: &str) -> Option<Listener> {
-        match service {
-            "admin" => Some(Listener::Admin),
-            "http" => Some(Listener::Http),
-            "https" => Some(Listener::Https),
-            _ => None,
-        }
-    }
-}
-
-/// What the middleware and handlers of one application know about their listener
-/// (`web::Data<Front>` in every app).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Front {
-    pub listener: Listener,
-    /// The port of the `https` listener, where the plain-HTTP rule sends clients.
-    pub https_port: Option<u16>,
-}
-
-impl Front {
-    /// Whether answers go over TLS (Secure cookies, HSTS).
-    pub fn tls(&self) -> bool {
-        self.listener != Listener::Http
-    }
-}
 
 /// Starts the web server of `front` on an already-bound listener; returns its handle (to
 /// stop it).
@@ -132,6 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
 /// `/metrics`, and the dashboard, which takes every other path (so it comes last).
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(figures));
+    cfg.configure(super::metrics::configure);
 }
 
 /// The public web front's routes (http and https listeners) besides `/health`: the place

@@ -28,7 +28,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::server::Front;
+use super::front::Front;
 use crate::actors::ServerContext;
 
 /// The cookie's name.

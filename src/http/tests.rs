@@ -543,3 +543,107 @@ async fn plain_http_refuses_remote_passwords_but_not_loopback() {
     assert_eq!(res.status(), StatusCode::OK);
     let _ = Method::GET;
 }
+
+#[actix_web::test]
+async fn two_factor_accounts_need_the_code_and_cannot_use_basic() {
+    use crate::admin::twofa;
+    let w = world("");
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let account = "root@example.com";
+    twofa::begin(&w.ctx.store, account).expect("begin");
+    let secret = w.ctx.store.totp_get(account).unwrap().unwrap().secret;
+    let now = T0 as u64;
+    let recovery = twofa::confirm_at(
+        &w.ctx.store,
+        account,
+        &twofa::code_at(&secret, twofa::step_of(now)),
+        now,
+    )
+    .expect("confirm");
+    // The password alone is half a login.
+    let ok = login::check(&w.ctx, ip, account, PASSWORD, None)
+        .await
+        .unwrap();
+    assert!(ok.needs_totp);
+    // Basic cannot carry the code: 401 that says why.
+    let req = TestRequest::get()
+        .insert_header((header::AUTHORIZATION, basic(account, PASSWORD)))
+        .peer_addr(peer())
+        .to_http_request();
+    let err = auth::principal(&w.ctx, &req).await.unwrap_err();
+    assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+    assert!(err.message.contains("two-factor"), "{err}");
+    // A session before the second factor is not a principal.
+    let svc = service!(w, Listener::Https);
+    let cookie = session::start(
+        &w.ctx,
+        &TestRequest::get().to_http_request(),
+        account,
+        false,
+    );
+    let req = TestRequest::get().uri("/me").cookie(cookie).to_request();
+    assert_eq!(
+        test::call_service(&svc, req).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A wrong code fails (and counts); the next step's code and a recovery code pass.
+    w.clock.advance(30);
+    assert_eq!(
+        login::check(&w.ctx, ip, account, PASSWORD, Some("000000")).await,
+        Err(LoginError::TotpBad)
+    );
+    let code = twofa::code_at(&secret, twofa::step_of(now + 30));
+    let ok = login::check(&w.ctx, ip, account, PASSWORD, Some(&code))
+        .await
+        .unwrap();
+    assert!(!ok.needs_totp);
+    assert_eq!(ok.role, Role::Admin);
+    // The same code again is a replay.
+    assert_eq!(
+        login::second_factor(&w.ctx, ip, account, &code).await,
+        Err(LoginError::TotpBad)
+    );
+    assert_eq!(
+        login::second_factor(&w.ctx, ip, account, &recovery[0]).await,
+        Ok(())
+    );
+}
+
+#[actix_web::test]
+async fn api_keys_authenticate_with_their_scope() {
+    use crate::admin::apikey;
+    let w = world("");
+    let (info, key) =
+        apikey::create(&w.ctx.store, "dom@example.com", "ci", auth::Scope::Queues).expect("key");
+    let svc = service!(w, Listener::Admin);
+    let call = |bearer: &str| {
+        TestRequest::post()
+            .uri("/change")
+            .peer_addr(peer())
+            .insert_header((header::AUTHORIZATION, format!("Bearer {bearer}")))
+            .to_request()
+    };
+    assert_eq!(
+        test::call_and_read_body(&svc, call(&key)).await,
+        "dom@example.com|"
+    );
+    let req = TestRequest::get()
+        .insert_header((header::AUTHORIZATION, format!("Bearer {key}")))
+        .peer_addr(peer())
+        .to_http_request();
+    let p = auth::principal(&w.ctx, &req).await.unwrap().unwrap();
+    assert_eq!(p.via, Via::ApiKey(info.id.clone()));
+    assert_eq!(p.scope, auth::Scope::Queues);
+    assert_eq!(p.role, Role::DomainAdmin(vec!["example.org".into()]));
+    // A wrong or revoked key: 401.
+    let wrong = format!("{}x", key);
+    assert_eq!(
+        test::call_service(&svc, call(&wrong)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    apikey::revoke(&w.ctx.store, &info.id).expect("revoke");
+    assert_eq!(
+        test::call_service(&svc, call(&key)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -159,8 +159,8 @@ const DKIM_PEM: &[u8] =
 
 /// Adds the smaller stores' state to `dir`: two DKIM keys (one active), a fetch source with
 /// a sealed password, its status, seen and duplicate marks (taken in through
-/// `fetch_accept`), an MTA-STS policy, TLSRPT counts, a screening ban, account failures and
-/// allow/deny rules.
+/// `fetch_accept`), an MTA-STS policy, TLSRPT counts, a screening ban, account failures,
+/// allow/deny rules, and ann's TOTP state and an API key of hers.
 fn fill_small(dir: &Path) {
     let (store, w) = Store::open_sled(dir, None).expect("open sled");
     store
@@ -283,6 +283,24 @@ fn fill_small(dir: &Path) {
         .unwrap();
     store
         .screen_put_rule(ScreenRule::Deny, "203.0.113.0/24", true)
+        .unwrap();
+    let totp = TotpState {
+        secret: vec![3; 20],
+        enabled: true,
+        recovery: vec![vec![1; 32], vec![2; 32]],
+        last_step: 56_666_666,
+    };
+    store.totp_put("ann@example.com", &totp).unwrap();
+    store
+        .apikey_add(&ApiKeyRecord {
+            id: "0badcafe".into(),
+            name: "ci".into(),
+            owner: "ann@example.com".into(),
+            scope: "queues".into(),
+            digest: vec![9; 32],
+            created: 1_700_000_000,
+            last_used: Some(1_700_000_060),
+        })
         .unwrap();
     store.commit().unwrap();
 }
@@ -487,6 +505,13 @@ fn read_back_small(sled: &dyn Export, pg: &PgStore) {
     assert!(screening.addresses[0].1.ban.is_some());
     assert_eq!(screening.allow, vec!["198.51.100.0/24".to_string()]);
     assert_eq!(screening.deny, vec!["203.0.113.0/24".to_string()]);
+
+    let totp = pg.totp_list().unwrap();
+    assert_eq!(totp, sled.totp_list().unwrap());
+    assert_eq!(totp.len(), 1);
+    let keys = pg.apikey_list().unwrap();
+    assert_eq!(keys, sled.apikey_list().unwrap());
+    assert_eq!(keys.len(), 1);
 }
 
 /// Every file under `dir` with its inode (a file copied again gets a new one: copies are

@@ -223,7 +223,7 @@ impl WebAuth for PgStore {
     }
 
     fn totp_list(&self) -> Result<Vec<(String, TotpState)>, StorageError> {
-        self.pool().with(|c| totp_rows(c))
+        self.pool().with(totp_rows)
     }
 
     fn apikey_add(&self, key: &ApiKeyRecord) -> Result<(), StorageError> {
@@ -259,7 +259,7 @@ impl WebAuth for PgStore {
     }
 
     fn apikey_list(&self) -> Result<Vec<ApiKeyRecord>, StorageError> {
-        self.pool().with(|c| key_rows(c))
+        self.pool().with(key_rows)
     }
 
     fn apikey_delete(&self, id: &str) -> Result<(), StorageError> {

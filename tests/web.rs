@@ -1,0 +1,104 @@
+//! The web listeners of the real binary (issue 13): `admin` answers over HTTPS with the
+//! server's certificate, `http` in clear, `https` over TLS; `/health` shows figures on
+//! admin only; every answer has the security headers, HSTS only over TLS; credentials
+//! from loopback are accepted on plain HTTP (the rule's refusal of other addresses, which
+//! a test on loopback cannot be, is tested on the rule itself in `http::security` and
+//! through the middleware in `http::tests`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::http::{basic, get, request};
+use common::proc::Running;
+
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("ferrymail.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n\
+             http = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\
+             [server]\nshutdown_grace = 5\n[auth]\nverify = false\n{}",
+            common::storage_section(&dir.join("data"), "node-a")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The postmaster password printed at first start.
+fn first_password(server: &Running) -> String {
+    server
+        .lines
+        .iter()
+        .find_map(|l| l.split(" with password ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no password line in {:?}", server.lines))
+        .to_string()
+}
+
+#[test]
+fn web_listeners_of_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut server = Running::start(&config);
+    let (http, https, admin) = (
+        server.addr("http"),
+        server.addr("https"),
+        server.addr("admin"),
+    );
+
+    // admin: HTTPS, figures.
+    let res = get(admin, true, "/health");
+    assert_eq!(res.status, 200, "{}", res.text());
+    let body = res.json();
+    assert_eq!(body["status"], "ok");
+    assert!(body.get("queues").is_some(), "{body}");
+    assert_eq!(
+        res.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+
+    // http: clear, liveness only, no HSTS; https: TLS, liveness, HSTS.
+    let res = get(http, false, "/health");
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json(), serde_json::json!({"status": "ok"}));
+    assert_eq!(res.header("strict-transport-security"), None);
+    let res = get(https, true, "/health");
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json(), serde_json::json!({"status": "ok"}));
+    assert_eq!(
+        res.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+
+    // The security headers on every answer, a 404 included.
+    for (addr, tls) in [(http, false), (https, true), (admin, true)] {
+        for path in ["/health", "/no/such/page"] {
+            let res = get(addr, tls, path);
+            let csp = res.header("content-security-policy").unwrap_or_default();
+            assert!(csp.contains("default-src 'self'"), "{addr} {path}: {csp}");
+            assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+            assert_eq!(res.header("x-frame-options"), Some("DENY"));
+            assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+            assert_eq!(res.header("referrer-policy"), Some("no-referrer"));
+        }
+    }
+
+    // Credentials over plain HTTP from loopback pass the plain-HTTP rule.
+    let password = first_password(&server);
+    let auth = basic("postmaster@mx.test", &password);
+    let res = request(
+        http,
+        false,
+        "GET",
+        "/health",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.header("location"), None);
+
+    assert!(server.sigterm().success());
+}
