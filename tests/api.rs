@@ -6,6 +6,8 @@
 //! Callers: root@example.com (admin), dom@example.org (domain admin of example.org only),
 //! bob@example.com (a user).
 
+#[path = "api/binary.rs"]
+mod binary;
 mod common;
 
 use std::sync::Arc;
@@ -1260,4 +1262,81 @@ fn the_log_stream_sends_new_lines_as_server_sent_events() {
         assert!(got.contains("\"message\":\"line 0\""), "{got}");
         assert!(!got.contains("line 1\""), "filtered by session: {got}");
     });
+}
+
+// ---------------------------------------------------------------- end to end
+
+#[test]
+fn end_to_end_over_https_against_the_binary() {
+    let b = binary::start();
+    // Without credentials: 401 with the JSON error.
+    let r = common::http::get(b.admin, true, "/api/v1/domains");
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "unauthorized");
+
+    let (st, v) = b.call("POST", "/api/v1/domains", Some(json!({"name": "e2e.test"})));
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = b.call(
+        "POST",
+        "/api/v1/accounts",
+        Some(json!({"address": "sam@e2e.test", "password": "sam's pw"})),
+    );
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = b.call("GET", "/api/v1/accounts?domain=e2e.test", None);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["items"][0]["address"], "sam@e2e.test");
+    let (st, v) = b.call("GET", "/api/v1/domains", None);
+    assert_eq!(st, 200);
+    assert!(v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["name"] == "e2e.test"));
+
+    // A deferred record: sam sends to a remote domain whose lookup fails.
+    let mut c = Client::connect(b.server.addr("submission"));
+    c.cmd("EHLO client.example.net");
+    let r = c.auth_plain("sam@e2e.test", "sam's pw");
+    assert!(r.starts_with("235"), "{r}");
+    assert!(c.cmd("MAIL FROM:<sam@e2e.test>").starts_with("250"));
+    assert!(c.cmd("RCPT TO:<someone@remote.test>").starts_with("250"));
+    assert!(c.data("Subject: e2e\r\n\r\nHi.\r\n").starts_with("250"));
+    c.cmd("QUIT");
+    let mut id = None;
+    for _ in 0..600 {
+        let (st, v) = b.call("GET", "/api/v1/queues/deferred", None);
+        assert_eq!(st, 200, "{v}");
+        if let Some(i) = v["items"][0]["id"].as_str() {
+            id = Some(i.to_string());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let id = id.expect("the message is deferred");
+    let (st, v) = b.call("GET", "/api/v1/queues", None);
+    assert_eq!(st, 200);
+    let deferred = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "deferred")
+        .unwrap();
+    assert_eq!(deferred["count"], 1, "{v}");
+    let (st, v) = b.call("POST", &format!("/api/v1/queues/deferred/{id}/retry"), None);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["from"], "deferred");
+
+    // Delete the account and the domain.
+    let (st, v) = b.call("DELETE", "/api/v1/accounts/sam@e2e.test", None);
+    assert_eq!(st, 204, "{v}");
+    let (st, _) = b.call("GET", "/api/v1/accounts/sam@e2e.test", None);
+    assert_eq!(st, 404);
+    let (st, v) = b.call("DELETE", "/api/v1/domains/e2e.test", None);
+    assert_eq!(st, 204, "{v}");
+
+    // The document is served.
+    let r = common::http::get(b.admin, true, "/api/v1/openapi.json");
+    assert_eq!(r.status, 200);
+    assert!(r.json()["paths"]["/api/v1/accounts"].is_object());
 }
