@@ -1,6 +1,9 @@
 //! The real binary for the API's end-to-end tests (`tests/api.rs`,
 //! `tests/api_schemathesis.rs`).
 
+// Each test binary uses part of it.
+#![allow(dead_code)]
+
 use serde_json::Value;
 
 use crate::common;
@@ -18,6 +21,11 @@ pub struct Binary {
 }
 
 pub fn start() -> Binary {
+    start_with("")
+}
+
+/// [`start`] with `extra` sections at the end of the configuration.
+pub fn start_with(extra: &str) -> Binary {
     let dir = tempfile::tempdir().unwrap();
     let dns = common::dns::TestDns::failing();
     let path = dir.path().join("ferrymail.toml");
@@ -27,7 +35,7 @@ pub fn start() -> Binary {
             "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n\
              submission = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\
              [smtp]\nallow_plaintext_auth = true\n\
-             [server]\nshutdown_grace = 5\n[auth]\nverify = false\n{}{}",
+             [server]\nshutdown_grace = 5\n[auth]\nverify = false\n{}{}{extra}",
             dns.config(),
             common::storage_section(&dir.path().join("data"), "node-a")
         ),

@@ -4,50 +4,30 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{blocking, hidden, need_admin, need_scope, run, Ctx, Failures, Manager, Paging};
+use super::{
+    blocking, hidden, need_admin, need_scope, resource, run, Ctx, Failures, Manager, Paging,
+};
 use crate::admin::{AdminCommand, PUBLIC};
 use crate::http::auth::{Principal, Scope};
 use crate::http::error::ApiError;
 use crate::storage::{Account, PUBLIC_OWNER};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/domains", web::get().to(domains_list))
-        .route("/domains", web::post().to(domain_add))
-        .route("/domains/{name}", web::get().to(domain_get))
-        .route("/domains/{name}", web::delete().to(domain_del))
-        .route("/domains/{name}/admins", web::post().to(domain_admin_add))
-        .route(
-            "/domains/{name}/admins/{account}",
-            web::delete().to(domain_admin_del),
-        )
-        .route("/domains/{name}/dkim", web::get().to(dkim_list))
-        .route("/domains/{name}/dkim", web::post().to(dkim_generate))
-        .route(
-            "/domains/{name}/dkim/{selector}/activate",
-            web::post().to(dkim_activate),
-        )
-        .route(
-            "/domains/{name}/dkim/{selector}",
-            web::delete().to(dkim_delete),
-        )
-        .route("/accounts", web::get().to(accounts_list))
-        .route("/accounts", web::post().to(account_add))
-        .route("/accounts/{address}", web::get().to(account_get))
-        .route("/accounts/{address}", web::patch().to(account_patch))
-        .route("/accounts/{address}", web::delete().to(account_del))
-        .route("/accounts/{address}/sendas", web::post().to(sendas_add))
-        .route(
-            "/accounts/{address}/sendas/{sender}",
-            web::delete().to(sendas_del),
-        )
-        .route("/aliases", web::get().to(aliases_list))
-        .route("/aliases", web::post().to(alias_add))
-        .route("/aliases/{alias}", web::delete().to(alias_del))
-        .route("/folders/{owner}", web::get().to(folders_list))
-        .route("/folders/{owner}", web::post().to(folder_create))
-        .route("/folders/{owner}", web::delete().to(folder_delete))
-        .route("/folders/{owner}/acl", web::get().to(acl_get))
-        .route("/folders/{owner}/acl", web::put().to(acl_set));
+    resource!(cfg, "/domains", GET => domains_list, POST => domain_add);
+    resource!(cfg, "/domains/{name}", GET => domain_get, DELETE => domain_del);
+    resource!(cfg, "/domains/{name}/admins", POST => domain_admin_add);
+    resource!(cfg, "/domains/{name}/admins/{account}", DELETE => domain_admin_del);
+    resource!(cfg, "/domains/{name}/dkim", GET => dkim_list, POST => dkim_generate);
+    resource!(cfg, "/domains/{name}/dkim/{selector}/activate", POST => dkim_activate);
+    resource!(cfg, "/domains/{name}/dkim/{selector}", DELETE => dkim_delete);
+    resource!(cfg, "/accounts", GET => accounts_list, POST => account_add);
+    resource!(cfg, "/accounts/{address}", GET => account_get, PATCH => account_patch, DELETE => account_del);
+    resource!(cfg, "/accounts/{address}/sendas", POST => sendas_add);
+    resource!(cfg, "/accounts/{address}/sendas/{sender}", DELETE => sendas_del);
+    resource!(cfg, "/aliases", GET => aliases_list, POST => alias_add);
+    resource!(cfg, "/aliases/{alias}", DELETE => alias_del);
+    resource!(cfg, "/folders/{owner}", GET => folders_list, POST => folder_create, DELETE => folder_delete);
+    resource!(cfg, "/folders/{owner}/acl", GET => acl_get, PUT => acl_set);
 }
 
 // ---------------------------------------------------------------- domains
@@ -69,6 +49,9 @@ pub struct DomainList {
 #[serde(deny_unknown_fields)]
 pub struct NewDomain {
     /// The domain name, e.g. `example.com`.
+    #[schema(
+        pattern = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){1,3}$"
+    )]
     pub name: String,
 }
 
@@ -76,6 +59,7 @@ pub struct NewDomain {
 #[serde(deny_unknown_fields)]
 pub struct NewDomainAdmin {
     /// An existing account that is to administer the domain.
+    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
     pub account: String,
 }
 
@@ -213,7 +197,7 @@ pub async fn domain_admin_add(
     need_admin(&m.0)?;
     let account = body.into_inner().account.to_ascii_lowercase();
     if ctx.store.get_account(&account)?.is_none() {
-        return Err(ApiError::unprocessable(format!("no account {account}")));
+        return Err(ApiError::not_found(format!("no account {account}")));
     }
     if ctx.store.sender_rights(&account)?.domains.contains(&name) {
         return Err(ApiError::conflict(format!(
@@ -318,7 +302,10 @@ pub struct AccountDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
+    /// In a local domain the caller administers (else 404).
+    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
     pub address: String,
+    #[schema(min_length = 1)]
     pub password: String,
     /// Server administrator (only admins may grant it).
     #[serde(default)]
@@ -330,6 +317,7 @@ pub struct NewAccount {
 #[serde(deny_unknown_fields)]
 pub struct AccountChange {
     /// A new password.
+    #[schema(min_length = 1)]
     pub password: Option<String>,
 }
 
@@ -436,10 +424,13 @@ pub async fn account_add(
             "{address:?} is not an address (local@domain)"
         )));
     };
-    if local.is_empty() || !p.may_domain(domain) || !ctx.store.is_local_domain(domain)? {
+    if local.is_empty() {
         return Err(ApiError::unprocessable(format!(
-            "{domain:?} is not a local domain you administer"
+            "{address:?} is not an address (local@domain)"
         )));
+    }
+    if !p.may_domain(domain) || !ctx.store.is_local_domain(domain)? {
+        return Err(hidden(&format!("domain {domain}")));
     }
     if admin {
         need_admin(&p)?;
@@ -530,6 +521,7 @@ pub async fn account_del(
 #[serde(deny_unknown_fields)]
 pub struct NewSendAs {
     /// `other@domain` or `@domain`.
+    #[schema(pattern = r"^[A-Za-z0-9._+-]{0,32}@[A-Za-z0-9.-]{1,64}$")]
     pub sender: String,
 }
 
@@ -549,9 +541,7 @@ pub async fn sendas_add(
     let sender = body.into_inner().sender.to_lowercase();
     // A domain admin may hand out only addresses of its own domains.
     if !m.0.may_address(&sender) {
-        return Err(ApiError::unprocessable(format!(
-            "{sender} is not in a domain you administer"
-        )));
+        return Err(hidden(&format!("domain of {sender}")));
     }
     if ctx
         .store
@@ -627,8 +617,11 @@ pub struct AliasList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAlias {
+    /// In a local domain the caller administers (else 404).
+    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
     pub alias: String,
     /// A local account, another alias or a remote address.
+    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
     pub target: String,
 }
 
@@ -679,9 +672,10 @@ pub async fn alias_add(
         )));
     };
     if !m.0.may_domain(domain) || !ctx.store.is_local_domain(domain)? {
-        return Err(ApiError::unprocessable(format!(
-            "{domain:?} is not a local domain you administer"
-        )));
+        return Err(hidden(&format!("domain {domain}")));
+    }
+    if ctx.store.get_account(&alias)?.is_some() {
+        return Err(ApiError::conflict(format!("{alias} is an account")));
     }
     if let Ok(existing) = alias_info(&ctx, &alias) {
         if existing
@@ -763,9 +757,27 @@ pub struct DkimList {
 #[serde(deny_unknown_fields)]
 pub struct NewDkim {
     /// rsa (default) or ed25519.
-    pub algorithm: Option<String>,
+    pub algorithm: Option<DkimAlgorithmArg>,
     /// Absent: one made from the date.
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,30}$")]
     pub selector: Option<String>,
+}
+
+/// A DKIM key algorithm.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DkimAlgorithmArg {
+    Rsa,
+    Ed25519,
+}
+
+impl DkimAlgorithmArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            DkimAlgorithmArg::Rsa => "rsa",
+            DkimAlgorithmArg::Ed25519 => "ed25519",
+        }
+    }
 }
 
 fn dkim_infos(ctx: &crate::actors::ServerContext, domain: &str) -> Result<Vec<DkimInfo>, ApiError> {
@@ -817,13 +829,7 @@ pub async fn dkim_generate(
         algorithm,
         selector,
     } = body.into_inner();
-    if let Some(a) = &algorithm {
-        if crate::storage::DkimAlgorithm::parse(a).is_none() {
-            return Err(ApiError::unprocessable(format!(
-                "unknown algorithm {a:?} (rsa or ed25519)"
-            )));
-        }
-    }
+    let algorithm = algorithm.map(|a| a.as_str().to_string());
     let before: Vec<String> = dkim_infos(&ctx, &name)?
         .into_iter()
         .map(|k| k.selector)
@@ -1130,6 +1136,9 @@ pub async fn acl_set(
         rights,
     } = body.into_inner();
     folder_exists(&ctx, &owner, &name)?;
+    if identifier != crate::storage::ANYONE && ctx.store.get_account(&identifier)?.is_none() {
+        return Err(ApiError::not_found(format!("no account {identifier}")));
+    }
     need_scope(&m.0, Scope::Accounts)?;
     run(
         &ctx,

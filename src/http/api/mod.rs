@@ -66,7 +66,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::PathConfig::default()
                     .error_handler(|e, _| ApiError::not_found(format!("path: {e}")).into()),
             )
-            .route("/openapi.json", web::get().to(openapi_json))
+            .service(
+                web::resource("/openapi.json")
+                    .route(web::get().to(openapi_json))
+                    .default_service(not_allowed("GET")),
+            )
             .configure(directory::configure)
             .configure(queues::configure)
             .configure(server::configure)
@@ -224,6 +228,36 @@ where
         .await
         .map_err(|e| ApiError::internal(format!("worker: {e}")))?
 }
+
+/// The default service of a resource: 405 with the methods it has in `Allow`.
+pub(crate) fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::route().to(move || async move {
+        let mut r = actix_web::ResponseError::error_response(&ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this endpoint answers {allow}"),
+        ));
+        r.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        r
+    })
+}
+
+/// Registers `path` with its routes; other methods get 405 (see [`not_allowed`]).
+macro_rules! resource {
+    ($cfg:expr, $path:expr, $($method:ident => $handler:expr),+ $(,)?) => {{
+        let allow = concat!($(stringify!($method), ", "),+);
+        let allow: &'static str = allow.trim_end_matches(", ");
+        $cfg.service(
+            actix_web::web::resource($path)
+                $(.route(actix_web::web::method(actix_web::http::Method::$method).to($handler)))+
+                .default_service($crate::http::api::not_allowed(allow)),
+        );
+    }};
+}
+pub(crate) use resource;
 
 /// A short answer for changes with nothing else to show.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -11,21 +11,20 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{blocking, hidden, need_scope, queue_change, Ctx, Failures, Manager, Paging};
+use super::{blocking, hidden, need_scope, queue_change, resource, Ctx, Failures, Manager, Paging};
 use crate::actors::queues::Change;
 use crate::http::auth::{Principal, Scope};
 use crate::http::error::ApiError;
 use crate::storage::{QueueName, QueueRecord};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/queues", web::get().to(queues_counts))
-        .route("/queues/{queue}", web::get().to(queue_list))
-        .route("/queues/{queue}/bulk", web::post().to(queue_bulk))
-        .route("/queues/{queue}/{id}", web::get().to(queue_show))
-        .route("/queues/{queue}/{id}", web::delete().to(queue_delete))
-        .route("/queues/{queue}/{id}/retry", web::post().to(queue_retry))
-        .route("/queues/{queue}/{id}/bounce", web::post().to(queue_bounce))
-        .route("/queues/{queue}/{id}/move", web::post().to(queue_move));
+    resource!(cfg, "/queues", GET => queues_counts);
+    resource!(cfg, "/queues/{queue}", GET => queue_list);
+    resource!(cfg, "/queues/{queue}/bulk", POST => queue_bulk);
+    resource!(cfg, "/queues/{queue}/{id}", GET => queue_show, DELETE => queue_delete);
+    resource!(cfg, "/queues/{queue}/{id}/retry", POST => queue_retry);
+    resource!(cfg, "/queues/{queue}/{id}/bounce", POST => queue_bounce);
+    resource!(cfg, "/queues/{queue}/{id}/move", POST => queue_move);
 }
 
 /// How much of a body is read to show its header.
@@ -106,7 +105,42 @@ pub struct QueueDetail {
 #[serde(deny_unknown_fields)]
 pub struct MoveTo {
     /// The queue to move it to.
-    pub to: String,
+    pub to: QueueArg,
+}
+
+/// A queue name.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueArg {
+    Inbound,
+    Local,
+    Remote,
+    Deferred,
+    Toarchive,
+    Bad,
+}
+
+impl From<QueueArg> for QueueName {
+    fn from(q: QueueArg) -> QueueName {
+        match q {
+            QueueArg::Inbound => QueueName::Inbound,
+            QueueArg::Local => QueueName::Local,
+            QueueArg::Remote => QueueName::Remote,
+            QueueArg::Deferred => QueueName::Deferred,
+            QueueArg::Toarchive => QueueName::ToArchive,
+            QueueArg::Bad => QueueName::Bad,
+        }
+    }
+}
+
+/// What a bulk change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkAction {
+    Retry,
+    Bounce,
+    Delete,
+    Move,
 }
 
 /// What a change did.
@@ -124,12 +158,12 @@ pub struct ChangeResult {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bulk {
-    /// retry, bounce, delete or move.
-    pub action: String,
+    pub action: BulkAction,
     /// Record ids (hexadecimal), at most 1000.
+    #[schema(max_items = 1000)]
     pub ids: Vec<String>,
-    /// The target queue of `move`.
-    pub to: Option<String>,
+    /// The target queue of `move` (required with it, refused with the others).
+    pub to: Option<QueueArg>,
 }
 
 /// The outcome for one id of a bulk change.
@@ -400,10 +434,10 @@ pub async fn queue_move(
     let (q, id) = path.into_inner();
     let to = body.into_inner().to;
     let r = change_one(&ctx, &m.0, &q, &id, |n| {
-        let to = to
-            .parse()
-            .map_err(|_| ApiError::unprocessable(crate::admin::exec::unknown_queue(&to)))?;
-        Ok(Change::MoveTo { id: n, to })
+        Ok(Change::MoveTo {
+            id: n,
+            to: to.into(),
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(r))
@@ -448,31 +482,23 @@ pub async fn queue_bulk(
             "at most {MAX_BULK} ids at a time"
         )));
     }
-    let to = match (action.as_str(), to) {
-        ("move", Some(t)) => Some(
-            t.parse::<QueueName>()
-                .map_err(|_| ApiError::unprocessable(crate::admin::exec::unknown_queue(&t)))?,
-        ),
-        ("move", None) => return Err(ApiError::unprocessable("move needs \"to\"")),
-        ("retry" | "bounce" | "delete", None) => None,
-        ("retry" | "bounce" | "delete", Some(_)) => {
-            return Err(ApiError::unprocessable("\"to\" is only for move"))
-        }
-        (other, _) => {
-            return Err(ApiError::unprocessable(format!(
-                "unknown action {other:?} (retry, bounce, delete or move)"
-            )))
-        }
+    let to: Option<QueueName> = match (action, to) {
+        (BulkAction::Move, Some(t)) => Some(t.into()),
+        (BulkAction::Move, None) => return Err(ApiError::unprocessable("move needs \"to\"")),
+        (_, None) => None,
+        (_, Some(_)) => return Err(ApiError::unprocessable("\"to\" is only for move")),
     };
     let mut items = Vec::with_capacity(ids.len());
     for id in ids {
         let r = change_one(&ctx, &m.0, &queue, &id, |n| {
-            Ok(match (action.as_str(), to) {
-                ("retry", _) => Change::Retry(n),
-                ("bounce", _) => Change::Bounce(n),
-                ("delete", _) => Change::Delete(n),
-                (_, Some(to)) => Change::MoveTo { id: n, to },
-                (_, None) => unreachable!("checked above"),
+            Ok(match (action, to) {
+                (BulkAction::Retry, _) => Change::Retry(n),
+                (BulkAction::Bounce, _) => Change::Bounce(n),
+                (BulkAction::Delete, _) => Change::Delete(n),
+                (BulkAction::Move, Some(to)) => Change::MoveTo { id: n, to },
+                (BulkAction::Move, None) => {
+                    return Err(ApiError::unprocessable("move needs \"to\""))
+                }
             })
         })
         .await;

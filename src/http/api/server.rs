@@ -11,7 +11,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{hidden, need_admin, need_scope, run, Ctx, Done, Failures, Manager};
+use super::{hidden, need_admin, need_scope, resource, run, Ctx, Done, Failures, Manager};
 use crate::actors::stats::Stats;
 use crate::admin::AdminCommand;
 use crate::http::auth::{Principal, Scope};
@@ -20,21 +20,19 @@ use crate::http::logtail::{self, LogLine};
 use crate::storage::{QueueName, SourceOwner};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/status", web::get().to(status))
-        .route("/cluster", web::get().to(cluster))
-        .route("/settings", web::get().to(settings))
-        .route("/settings/reload", web::post().to(reload))
-        .route("/command", web::post().to(command))
-        .route("/logs", web::get().to(logs))
-        .route("/logs/stream", web::get().to(logs_stream))
-        .route("/screening", web::get().to(screening))
-        .route("/screening", web::post().to(screening_change))
-        .route("/sources", web::get().to(sources))
-        .route("/sources/{id}/run", web::post().to(source_run))
-        .route("/sources/{id}", web::delete().to(source_del))
-        .route("/apikeys", web::get().to(apikeys))
-        .route("/apikeys", web::post().to(apikey_create))
-        .route("/apikeys/{id}", web::delete().to(apikey_revoke));
+    resource!(cfg, "/status", GET => status);
+    resource!(cfg, "/cluster", GET => cluster);
+    resource!(cfg, "/settings", GET => settings);
+    resource!(cfg, "/settings/reload", POST => reload);
+    resource!(cfg, "/command", POST => command);
+    resource!(cfg, "/logs", GET => logs);
+    resource!(cfg, "/logs/stream", GET => logs_stream);
+    resource!(cfg, "/screening", GET => screening, POST => screening_change);
+    resource!(cfg, "/sources", GET => sources);
+    resource!(cfg, "/sources/{id}/run", POST => source_run);
+    resource!(cfg, "/sources/{id}", DELETE => source_del);
+    resource!(cfg, "/apikeys", GET => apikeys, POST => apikey_create);
+    resource!(cfg, "/apikeys/{id}", DELETE => apikey_revoke);
 }
 
 // ---------------------------------------------------------------- status and cluster
@@ -252,6 +250,7 @@ pub struct LogQuery {
     /// Only this service (smtp, imap, pop3, submission, queues, …).
     pub service: Option<String>,
     /// This level and more severe: error, warn, info, debug, trace.
+    #[param(pattern = "^(error|warn|info|debug|trace|ERROR|WARN|INFO|DEBUG|TRACE)$")]
     pub level: Option<String>,
     /// Only this session id.
     pub session: Option<String>,
@@ -636,8 +635,10 @@ pub struct ApiKeyList {
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// 1 to 64 printable characters.
+    #[schema(pattern = r"^[A-Za-z0-9 ._-]{1,64}$")]
     pub name: String,
     /// read-only, accounts, queues or all (default).
+    #[schema(pattern = "^(read-only|accounts|queues|all)$")]
     pub scope: Option<String>,
     /// The account the key acts as (default: the caller; others: admins only).
     pub owner: Option<String>,
@@ -688,7 +689,7 @@ pub async fn apikey_create(
     if owner != p.address {
         need_admin(&p)?;
         if ctx.store.get_account(&owner)?.is_none() {
-            return Err(ApiError::unprocessable(format!("no account {owner}")));
+            return Err(ApiError::not_found(format!("no account {owner}")));
         }
     }
     let (store, o) = (ctx.store.clone(), owner.clone());
