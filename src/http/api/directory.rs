@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    blocking, hidden, need_admin, need_scope, resource, run, Ctx, Failures, Manager, Paging,
+    blocking, hidden, need_admin, need_scope, resource, run, Body, Ctx, Failures, Manager, Paging,
 };
 use crate::admin::{AdminCommand, PUBLIC};
 use crate::http::auth::{Principal, Scope};
@@ -127,7 +127,7 @@ pub async fn domains_list(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError
 pub async fn domain_add(
     ctx: Ctx,
     m: Manager,
-    body: web::Json<NewDomain>,
+    body: Body<NewDomain>,
 ) -> Result<HttpResponse, ApiError> {
     need_scope(&m.0, Scope::Accounts)?;
     need_admin(&m.0)?;
@@ -190,7 +190,7 @@ pub async fn domain_admin_add(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    body: web::Json<NewDomainAdmin>,
+    body: Body<NewDomainAdmin>,
 ) -> Result<HttpResponse, ApiError> {
     let name = visible_domain(&ctx, &m.0, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
@@ -409,7 +409,7 @@ pub async fn accounts_list(
 pub async fn account_add(
     ctx: Ctx,
     m: Manager,
-    body: web::Json<NewAccount>,
+    body: Body<NewAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let p = m.0;
     need_scope(&p, Scope::Accounts)?;
@@ -478,7 +478,7 @@ pub async fn account_patch(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    body: web::Json<AccountChange>,
+    body: Body<AccountChange>,
 ) -> Result<HttpResponse, ApiError> {
     let acc = visible_account(&ctx, &m.0, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
@@ -534,7 +534,7 @@ pub async fn sendas_add(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    body: web::Json<NewSendAs>,
+    body: Body<NewSendAs>,
 ) -> Result<HttpResponse, ApiError> {
     let acc = visible_account(&ctx, &m.0, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
@@ -661,7 +661,7 @@ pub async fn aliases_list(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError
 pub async fn alias_add(
     ctx: Ctx,
     m: Manager,
-    body: web::Json<NewAlias>,
+    body: Body<NewAlias>,
 ) -> Result<HttpResponse, ApiError> {
     need_scope(&m.0, Scope::Accounts)?;
     let NewAlias { alias, target } = body.into_inner();
@@ -821,7 +821,7 @@ pub async fn dkim_generate(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    body: web::Json<NewDkim>,
+    body: Body<NewDkim>,
 ) -> Result<HttpResponse, ApiError> {
     let name = visible_domain(&ctx, &m.0, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
@@ -1049,7 +1049,7 @@ pub async fn folder_create(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    body: web::Json<NewFolder>,
+    body: Body<NewFolder>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = visible_owner(&ctx, &m.0, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
@@ -1127,7 +1127,7 @@ pub async fn acl_set(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    body: web::Json<AclChange>,
+    body: Body<AclChange>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = visible_owner(&ctx, &m.0, &path)?;
     let AclChange {

@@ -259,6 +259,46 @@ macro_rules! resource {
 }
 pub(crate) use resource;
 
+/// A JSON request body, which must be an object (serde would also read a struct from an
+/// array, by position); anything else is 422.
+pub struct Body<T>(pub T);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Body<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let v = json.await?.into_inner();
+            if !v.is_object() {
+                return Err(
+                    ApiError::unprocessable("the request body must be a JSON object").into(),
+                );
+            }
+            serde_json::from_value(v)
+                .map(Body)
+                .map_err(|e| ApiError::unprocessable(format!("request body: {e}")).into())
+        })
+    }
+}
+
 /// A short answer for changes with nothing else to show.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Done {

@@ -11,7 +11,9 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{blocking, hidden, need_scope, queue_change, resource, Ctx, Failures, Manager, Paging};
+use super::{
+    blocking, hidden, need_scope, queue_change, resource, Body, Ctx, Failures, Manager, Paging,
+};
 use crate::actors::queues::Change;
 use crate::http::auth::{Principal, Scope};
 use crate::http::error::ApiError;
@@ -429,7 +431,7 @@ pub async fn queue_move(
     ctx: Ctx,
     m: Manager,
     path: web::Path<(String, String)>,
-    body: web::Json<MoveTo>,
+    body: Body<MoveTo>,
 ) -> Result<HttpResponse, ApiError> {
     let (q, id) = path.into_inner();
     let to = body.into_inner().to;
@@ -471,7 +473,7 @@ pub async fn queue_bulk(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    body: web::Json<Bulk>,
+    body: Body<Bulk>,
 ) -> Result<HttpResponse, ApiError> {
     let queue = path.into_inner();
     queue_name(&queue)?;

@@ -11,7 +11,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{hidden, need_admin, need_scope, resource, run, Ctx, Done, Failures, Manager};
+use super::{hidden, need_admin, need_scope, resource, run, Body, Ctx, Done, Failures, Manager};
 use crate::actors::stats::Stats;
 use crate::admin::AdminCommand;
 use crate::http::auth::{Principal, Scope};
@@ -232,7 +232,7 @@ pub struct CommandLine {
 pub async fn command(
     ctx: Ctx,
     m: Manager,
-    body: web::Json<CommandLine>,
+    body: Body<CommandLine>,
 ) -> Result<HttpResponse, ApiError> {
     need_admin(&m.0)?;
     need_scope(&m.0, Scope::All)?;
@@ -264,7 +264,7 @@ impl LogQuery {
         Ok(logtail::Filter {
             service: self.service.clone().filter(|s| !s.is_empty()),
             level: match self.level.as_deref() {
-                None | Some("") => None,
+                None => None,
                 Some(l) => Some(l.parse().map_err(|_| {
                     ApiError::unprocessable(format!(
                         "unknown level {l:?} (error, warn, info, debug, trace)"
@@ -425,7 +425,7 @@ pub async fn screening(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
 pub async fn screening_change(
     ctx: Ctx,
     m: Manager,
-    body: web::Json<ScreeningChange>,
+    body: Body<ScreeningChange>,
 ) -> Result<HttpResponse, ApiError> {
     need_admin(&m.0)?;
     need_scope(&m.0, Scope::All)?;
@@ -676,7 +676,7 @@ pub async fn apikeys(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
 pub async fn apikey_create(
     ctx: Ctx,
     m: Manager,
-    body: web::Json<NewApiKey>,
+    body: Body<NewApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     let p = m.0;
     need_scope(&p, Scope::All)?;
