@@ -94,6 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
 /// `/metrics`, and the dashboard, which takes every other path (so it comes last).
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(figures));
+    cfg.configure(super::api::configure);
     cfg.configure(super::metrics::configure);
     cfg.configure(super::dashboard::configure);
 }

@@ -1,0 +1,74 @@
+//! The OpenAPI document exercised by schemathesis (PyPI `schemathesis`, `.ci/run` installs
+//! it) against the real binary's admin listener over HTTPS, as the postmaster (HTTP
+//! Basic), with every check: no 5xx, every answer documented and matching its schema,
+//! invalid input refused, and the rest of `--checks all`. Bounded by `--max-examples` and
+//! `--max-time` so that it takes a couple of minutes.
+//!
+//! Left out: `POST /api/v1/command` (a generated console line could be `shutdown`),
+//! `GET /api/v1/logs/stream` (an endless event stream), `POST /api/v1/settings/reload`
+//! and `POST /api/v1/screening` (a generated ban could shut the test's own address out).
+//! They are tested in `tests/api.rs`.
+//!
+//! Without the `schemathesis` command this test prints SKIPPED loudly and passes, unless
+//! `FERRYMAIL_REQUIRE_SCHEMATHESIS` is set (`.ci/run` sets it), then it fails.
+
+#[path = "api/binary.rs"]
+mod binary;
+mod common;
+
+use std::process::Command;
+
+/// The command, if installed.
+fn schemathesis() -> Option<&'static str> {
+    ["schemathesis", "st"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[test]
+fn the_openapi_document_holds_under_schemathesis() {
+    let Some(cmd) = schemathesis() else {
+        assert!(
+            std::env::var_os("FERRYMAIL_REQUIRE_SCHEMATHESIS").is_none(),
+            "schemathesis is required here but not installed (pip install schemathesis)"
+        );
+        eprintln!("SKIPPED: schemathesis is not installed (pip install schemathesis)");
+        return;
+    };
+    // Its `ignored_auth` check sends wrong credentials on purpose: the per-address login
+    // limit would then answer 429 to everything that follows.
+    let b = binary::start_with("\n[http]\nlogin_failures = 1000000\n");
+    let url = format!("https://{}/api/v1/openapi.json", b.admin);
+    let report = tempfile::tempdir().unwrap();
+    let out = Command::new(cmd)
+        .args(["--no-color", "run"])
+        .arg(&url)
+        .args(["--checks", "all"])
+        .args(["--tls-verify", "false"])
+        .args(["--auth", &format!("{}:{}", b.login, b.password)])
+        .args(["--max-examples", "15"])
+        .args(["--max-time", "150"])
+        .args(["--workers", "1"])
+        .args(["--seed", "13"])
+        .args(["--request-timeout", "30"])
+        .args(["--generation-database", "none"])
+        .args(["--exclude-path", "/api/v1/command"])
+        .args(["--exclude-path", "/api/v1/logs/stream"])
+        .args(["--exclude-path", "/api/v1/settings/reload"])
+        .args(["--exclude-path", "/api/v1/screening"])
+        .current_dir(report.path())
+        .output()
+        .expect("schemathesis runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "schemathesis found problems:\n{text}");
+    // The server is still there and answering.
+    let r = common::http::get(b.admin, true, "/health");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
