@@ -93,20 +93,29 @@ fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
     Config::load(path.as_deref()).map_err(|e| e.to_string())
 }
 
-/// Logs go to stderr; with `[log] file_logging` also to per-service files in `data/logs/`
-/// (smtp-in, pop3, routing, server; auth-failures is always written).
+/// Logs go to stderr and to the in-memory tail of `http::logtail`; with `[log] file_logging`
+/// also to per-service files in `data/logs/` (smtp-in, pop3, routing, server; auth-failures
+/// is always written).
 fn init_logging(config: &Config) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{Layer, Registry};
     type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let mut layers: Vec<Boxed> = vec![tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter)
-        .boxed()];
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let mut layers: Vec<Boxed> = vec![
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+            .boxed(),
+        // The in-memory tail the API and the dashboard show (same levels as stderr).
+        ferrymail::http::logtail::layer()
+            .with_filter(filter())
+            .boxed(),
+    ];
     if config.log.file_logging {
         let dir = config.data_dir.join("logs");
         let _ = std::fs::create_dir_all(&dir);

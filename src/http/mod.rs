@@ -9,11 +9,13 @@
 //! queue depths come from the store's in-memory counters. Addresses banned by dynamic
 //! screening get 403 on every path.
 
+pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod error;
 pub mod front;
 pub mod login;
+pub mod logtail;
 pub mod metrics;
 pub mod principal;
 pub mod security;

@@ -1,0 +1,1145 @@
+//! Domains, domain admins, accounts, sender rights, aliases, DKIM keys, folders and ACLs.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{blocking, hidden, need_admin, need_scope, run, Ctx, Failures, Manager, Paging};
+use crate::admin::{AdminCommand, PUBLIC};
+use crate::http::auth::{Principal, Scope};
+use crate::http::error::ApiError;
+use crate::storage::{Account, PUBLIC_OWNER};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/domains", web::get().to(domains_list))
+        .route("/domains", web::post().to(domain_add))
+        .route("/domains/{name}", web::get().to(domain_get))
+        .route("/domains/{name}", web::delete().to(domain_del))
+        .route("/domains/{name}/admins", web::post().to(domain_admin_add))
+        .route(
+            "/domains/{name}/admins/{account}",
+            web::delete().to(domain_admin_del),
+        )
+        .route("/domains/{name}/dkim", web::get().to(dkim_list))
+        .route("/domains/{name}/dkim", web::post().to(dkim_generate))
+        .route(
+            "/domains/{name}/dkim/{selector}/activate",
+            web::post().to(dkim_activate),
+        )
+        .route(
+            "/domains/{name}/dkim/{selector}",
+            web::delete().to(dkim_delete),
+        )
+        .route("/accounts", web::get().to(accounts_list))
+        .route("/accounts", web::post().to(account_add))
+        .route("/accounts/{address}", web::get().to(account_get))
+        .route("/accounts/{address}", web::patch().to(account_patch))
+        .route("/accounts/{address}", web::delete().to(account_del))
+        .route("/accounts/{address}/sendas", web::post().to(sendas_add))
+        .route(
+            "/accounts/{address}/sendas/{sender}",
+            web::delete().to(sendas_del),
+        )
+        .route("/aliases", web::get().to(aliases_list))
+        .route("/aliases", web::post().to(alias_add))
+        .route("/aliases/{alias}", web::delete().to(alias_del))
+        .route("/folders/{owner}", web::get().to(folders_list))
+        .route("/folders/{owner}", web::post().to(folder_create))
+        .route("/folders/{owner}", web::delete().to(folder_delete))
+        .route("/folders/{owner}/acl", web::get().to(acl_get))
+        .route("/folders/{owner}/acl", web::put().to(acl_set));
+}
+
+// ---------------------------------------------------------------- domains
+
+/// A local domain.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DomainInfo {
+    pub name: String,
+    /// Accounts that administer it (`domainadmin add`).
+    pub admins: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DomainList {
+    pub items: Vec<DomainInfo>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDomain {
+    /// The domain name, e.g. `example.com`.
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDomainAdmin {
+    /// An existing account that is to administer the domain.
+    pub account: String,
+}
+
+/// The domain admins of every domain, from the sender rights (one read).
+fn admins_by_domain(
+    ctx: &crate::actors::ServerContext,
+) -> Result<std::collections::HashMap<String, Vec<String>>, ApiError> {
+    let mut m: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (account, rights) in ctx.store.list_sender_rights()? {
+        for d in rights.domains {
+            m.entry(d).or_default().push(account.clone());
+        }
+    }
+    Ok(m)
+}
+
+/// The domain `name` as the caller may see it, or 404.
+fn visible_domain(
+    ctx: &crate::actors::ServerContext,
+    p: &Principal,
+    name: &str,
+) -> Result<String, ApiError> {
+    let lower = name.to_ascii_lowercase();
+    if !p.may_domain(&lower) || !ctx.store.is_local_domain(&lower)? {
+        return Err(hidden(&format!("domain {name}")));
+    }
+    Ok(lower)
+}
+
+fn domain_info(ctx: &crate::actors::ServerContext, name: &str) -> Result<DomainInfo, ApiError> {
+    let mut admins = admins_by_domain(ctx)?.remove(name).unwrap_or_default();
+    admins.sort();
+    Ok(DomainInfo {
+        name: name.to_string(),
+        admins,
+    })
+}
+
+/// The local domains the caller administers.
+#[utoipa::path(get, path = "/api/v1/domains", tag = "directory",
+    responses((status = 200, body = DomainList), Failures))]
+pub async fn domains_list(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
+    let p = m.0;
+    let list = blocking(&ctx, move |ctx| {
+        let mut admins = admins_by_domain(ctx)?;
+        Ok(ctx
+            .store
+            .list_domains()?
+            .into_iter()
+            .filter(|d| p.may_domain(d))
+            .map(|d| {
+                let mut a = admins.remove(&d).unwrap_or_default();
+                a.sort();
+                DomainInfo { name: d, admins: a }
+            })
+            .collect())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(DomainList { items: list }))
+}
+
+/// Adds a local domain (admins only; scope `accounts`).
+#[utoipa::path(post, path = "/api/v1/domains", tag = "directory", request_body = NewDomain,
+    responses((status = 201, body = DomainInfo), Failures))]
+pub async fn domain_add(
+    ctx: Ctx,
+    m: Manager,
+    body: web::Json<NewDomain>,
+) -> Result<HttpResponse, ApiError> {
+    need_scope(&m.0, Scope::Accounts)?;
+    need_admin(&m.0)?;
+    let name = body.into_inner().name.trim().to_ascii_lowercase();
+    if ctx.store.is_local_domain(&name)? {
+        return Err(ApiError::conflict(format!("domain {name} already exists")));
+    }
+    run(&ctx, AdminCommand::DomainAdd(name.clone())).await?;
+    Ok(HttpResponse::Created().json(domain_info(&ctx, &name)?))
+}
+
+/// One domain.
+#[utoipa::path(get, path = "/api/v1/domains/{name}", tag = "directory",
+    params(("name" = String, Path, description = "domain name")),
+    responses((status = 200, body = DomainInfo), Failures))]
+pub async fn domain_get(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = visible_domain(&ctx, &m.0, &path)?;
+    Ok(HttpResponse::Ok().json(domain_info(&ctx, &name)?))
+}
+
+/// Deletes a domain and its aliases (admins only). 409 while accounts remain in it.
+#[utoipa::path(delete, path = "/api/v1/domains/{name}", tag = "directory",
+    params(("name" = String, Path, description = "domain name")),
+    responses((status = 204, description = "deleted"), Failures))]
+pub async fn domain_del(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = visible_domain(&ctx, &m.0, &path)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    need_admin(&m.0)?;
+    let suffix = format!("@{name}");
+    let used = blocking(&ctx, move |ctx| {
+        Ok(ctx
+            .store
+            .list_accounts()?
+            .iter()
+            .any(|a| a.address.ends_with(&suffix)))
+    })
+    .await?;
+    if used {
+        return Err(ApiError::conflict(format!(
+            "domain {name} still has accounts: delete them first"
+        )));
+    }
+    run(&ctx, AdminCommand::DomainDel(name)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Makes an account an administrator of the domain (admins only).
+#[utoipa::path(post, path = "/api/v1/domains/{name}/admins", tag = "directory",
+    params(("name" = String, Path, description = "domain name")), request_body = NewDomainAdmin,
+    responses((status = 201, body = DomainInfo), Failures))]
+pub async fn domain_admin_add(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    body: web::Json<NewDomainAdmin>,
+) -> Result<HttpResponse, ApiError> {
+    let name = visible_domain(&ctx, &m.0, &path)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    need_admin(&m.0)?;
+    let account = body.into_inner().account.to_ascii_lowercase();
+    if ctx.store.get_account(&account)?.is_none() {
+        return Err(ApiError::unprocessable(format!("no account {account}")));
+    }
+    if ctx.store.sender_rights(&account)?.domains.contains(&name) {
+        return Err(ApiError::conflict(format!(
+            "{account} already administers {name}"
+        )));
+    }
+    run(
+        &ctx,
+        AdminCommand::DomainAdminAdd {
+            account,
+            domain: name.clone(),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(domain_info(&ctx, &name)?))
+}
+
+/// Ends an account's administration of the domain (admins only).
+#[utoipa::path(delete, path = "/api/v1/domains/{name}/admins/{account}", tag = "directory",
+    params(("name" = String, Path, description = "domain name"),
+           ("account" = String, Path, description = "account address")),
+    responses((status = 204, description = "removed"), Failures))]
+pub async fn domain_admin_del(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, account) = path.into_inner();
+    let name = visible_domain(&ctx, &m.0, &name)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    need_admin(&m.0)?;
+    let account = account.to_ascii_lowercase();
+    if !ctx.store.sender_rights(&account)?.domains.contains(&name) {
+        return Err(ApiError::not_found(format!(
+            "{account} does not administer {name}"
+        )));
+    }
+    run(
+        &ctx,
+        AdminCommand::DomainAdminDel {
+            account,
+            domain: name,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// An account in a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountInfo {
+    pub address: String,
+    /// Administers the whole server.
+    pub admin: bool,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+impl From<Account> for AccountInfo {
+    fn from(a: Account) -> Self {
+        AccountInfo {
+            address: a.address,
+            admin: a.admin,
+            created: a.created,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountPage {
+    pub items: Vec<AccountInfo>,
+    /// Accounts matching the filters, over all pages.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// Quota limits (absent: none) and usage.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuotaInfo {
+    pub storage_used: u64,
+    pub storage_limit: Option<u64>,
+    pub messages_used: u64,
+    pub messages_limit: Option<u64>,
+}
+
+/// One account with its quota and sender rights.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountDetail {
+    pub address: String,
+    pub admin: bool,
+    pub created: u64,
+    pub quota: QuotaInfo,
+    /// Addresses (`other@dom`) and domains (`@dom`) it may send as.
+    pub send_as: Vec<String>,
+    /// Domains it administers.
+    pub administers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub address: String,
+    pub password: String,
+    /// Server administrator (only admins may grant it).
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// The changes `PATCH /accounts/{address}` makes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChange {
+    /// A new password.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountFilter {
+    /// Only this domain's accounts.
+    pub domain: Option<String>,
+    /// Only addresses containing this text (any case).
+    pub q: Option<String>,
+}
+
+/// The account as the caller may see it, or 404.
+fn visible_account(
+    ctx: &crate::actors::ServerContext,
+    p: &Principal,
+    address: &str,
+) -> Result<Account, ApiError> {
+    if !p.may_address(address) {
+        return Err(hidden(&format!("account {address}")));
+    }
+    ctx.store
+        .get_account(address)?
+        .ok_or_else(|| hidden(&format!("account {address}")))
+}
+
+fn account_detail(
+    ctx: &crate::actors::ServerContext,
+    a: Account,
+) -> Result<AccountDetail, ApiError> {
+    let q = ctx.store.quota(&a.address)?;
+    let rights = ctx.store.sender_rights(&a.address)?;
+    Ok(AccountDetail {
+        quota: QuotaInfo {
+            storage_used: q.storage_used,
+            storage_limit: q.storage_limit,
+            messages_used: q.messages_used,
+            messages_limit: q.messages_limit,
+        },
+        send_as: rights.send_as,
+        administers: rights.domains,
+        address: a.address,
+        admin: a.admin,
+        created: a.created,
+    })
+}
+
+/// The accounts the caller administers, paged and filtered.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "directory",
+    params(Paging, AccountFilter),
+    responses((status = 200, body = AccountPage), Failures))]
+pub async fn accounts_list(
+    ctx: Ctx,
+    m: Manager,
+    paging: web::Query<Paging>,
+    filter: web::Query<AccountFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let (p, paging, filter) = (m.0, paging.into_inner(), filter.into_inner());
+    paging.resolve()?;
+    let page = blocking(&ctx, move |ctx| {
+        let domain = filter
+            .domain
+            .map(|d| format!("@{}", d.to_ascii_lowercase()));
+        let q = filter.q.map(|q| q.to_lowercase());
+        let all: Vec<AccountInfo> = ctx
+            .store
+            .list_accounts()?
+            .into_iter()
+            .filter(|a| p.may_address(&a.address))
+            .filter(|a| domain.as_ref().is_none_or(|d| a.address.ends_with(d)))
+            .filter(|a| q.as_ref().is_none_or(|q| a.address.contains(q)))
+            .map(AccountInfo::from)
+            .collect();
+        let (items, total, offset, limit) = paging.page(all)?;
+        Ok(AccountPage {
+            items,
+            total,
+            offset,
+            limit,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Creates an account (with its default folders) in a domain the caller administers.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "directory", request_body = NewAccount,
+    responses((status = 201, body = AccountDetail), Failures))]
+pub async fn account_add(
+    ctx: Ctx,
+    m: Manager,
+    body: web::Json<NewAccount>,
+) -> Result<HttpResponse, ApiError> {
+    let p = m.0;
+    need_scope(&p, Scope::Accounts)?;
+    let NewAccount {
+        address,
+        password,
+        admin,
+    } = body.into_inner();
+    let address = address.trim().to_lowercase();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Err(ApiError::unprocessable(format!(
+            "{address:?} is not an address (local@domain)"
+        )));
+    };
+    if local.is_empty() || !p.may_domain(domain) || !ctx.store.is_local_domain(domain)? {
+        return Err(ApiError::unprocessable(format!(
+            "{domain:?} is not a local domain you administer"
+        )));
+    }
+    if admin {
+        need_admin(&p)?;
+    }
+    if password.is_empty() {
+        return Err(ApiError::unprocessable("the password is empty"));
+    }
+    if ctx.store.get_account(&address)?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "account {address} already exists"
+        )));
+    }
+    run(
+        &ctx,
+        AdminCommand::AccountAdd {
+            address: address.clone(),
+            password,
+            admin,
+        },
+    )
+    .await?;
+    let acc = visible_account(&ctx, &p, &address)?;
+    Ok(HttpResponse::Created().json(account_detail(&ctx, acc)?))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/api/v1/accounts/{address}", tag = "directory",
+    params(("address" = String, Path, description = "account address")),
+    responses((status = 200, body = AccountDetail), Failures))]
+pub async fn account_get(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let acc = visible_account(&ctx, &m.0, &path)?;
+    Ok(HttpResponse::Ok().json(account_detail(&ctx, acc)?))
+}
+
+/// Changes an account: its password.
+#[utoipa::path(patch, path = "/api/v1/accounts/{address}", tag = "directory",
+    params(("address" = String, Path, description = "account address")),
+    request_body = AccountChange,
+    responses((status = 200, body = AccountDetail), Failures))]
+pub async fn account_patch(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    body: web::Json<AccountChange>,
+) -> Result<HttpResponse, ApiError> {
+    let acc = visible_account(&ctx, &m.0, &path)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    if let Some(password) = body.into_inner().password {
+        if password.is_empty() {
+            return Err(ApiError::unprocessable("the password is empty"));
+        }
+        run(
+            &ctx,
+            AdminCommand::AccountPasswd {
+                address: acc.address.clone(),
+                password,
+            },
+        )
+        .await?;
+    }
+    let acc = visible_account(&ctx, &m.0, &acc.address)?;
+    Ok(HttpResponse::Ok().json(account_detail(&ctx, acc)?))
+}
+
+/// Deletes an account with its folders and messages.
+#[utoipa::path(delete, path = "/api/v1/accounts/{address}", tag = "directory",
+    params(("address" = String, Path, description = "account address")),
+    responses((status = 204, description = "deleted"), Failures))]
+pub async fn account_del(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let acc = visible_account(&ctx, &m.0, &path)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    if acc.address == m.0.address {
+        return Err(ApiError::conflict("you cannot delete your own account"));
+    }
+    run(&ctx, AdminCommand::AccountDel(acc.address)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSendAs {
+    /// `other@domain` or `@domain`.
+    pub sender: String,
+}
+
+/// Lets the account send as another address or a whole domain (`@domain`).
+#[utoipa::path(post, path = "/api/v1/accounts/{address}/sendas", tag = "directory",
+    params(("address" = String, Path, description = "account address")),
+    request_body = NewSendAs,
+    responses((status = 201, body = AccountDetail), Failures))]
+pub async fn sendas_add(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    body: web::Json<NewSendAs>,
+) -> Result<HttpResponse, ApiError> {
+    let acc = visible_account(&ctx, &m.0, &path)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    let sender = body.into_inner().sender.to_lowercase();
+    // A domain admin may hand out only addresses of its own domains.
+    if !m.0.may_address(&sender) {
+        return Err(ApiError::unprocessable(format!(
+            "{sender} is not in a domain you administer"
+        )));
+    }
+    if ctx
+        .store
+        .sender_rights(&acc.address)?
+        .send_as
+        .contains(&sender)
+    {
+        return Err(ApiError::conflict(format!(
+            "{} may already send as {sender}",
+            acc.address
+        )));
+    }
+    run(
+        &ctx,
+        AdminCommand::SendAsAdd {
+            account: acc.address.clone(),
+            sender,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(account_detail(&ctx, acc)?))
+}
+
+/// Takes an entry off the account's "may send as" list.
+#[utoipa::path(delete, path = "/api/v1/accounts/{address}/sendas/{sender}", tag = "directory",
+    params(("address" = String, Path, description = "account address"),
+           ("sender" = String, Path, description = "`other@domain` or `@domain`")),
+    responses((status = 204, description = "removed"), Failures))]
+pub async fn sendas_del(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (address, sender) = path.into_inner();
+    let acc = visible_account(&ctx, &m.0, &address)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    let sender = sender.to_lowercase();
+    if !ctx
+        .store
+        .sender_rights(&acc.address)?
+        .send_as
+        .contains(&sender)
+    {
+        return Err(ApiError::not_found(format!(
+            "{} has no right to send as {sender}",
+            acc.address
+        )));
+    }
+    run(
+        &ctx,
+        AdminCommand::SendAsDel {
+            account: acc.address,
+            sender,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- aliases
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AliasInfo {
+    pub alias: String,
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AliasList {
+    pub items: Vec<AliasInfo>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAlias {
+    pub alias: String,
+    /// A local account, another alias or a remote address.
+    pub target: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AliasTarget {
+    /// Remove only this target (absent: the whole alias).
+    pub target: Option<String>,
+}
+
+fn alias_info(ctx: &crate::actors::ServerContext, alias: &str) -> Result<AliasInfo, ApiError> {
+    ctx.store
+        .list_aliases()?
+        .into_iter()
+        .find(|(a, _)| a == alias)
+        .map(|(alias, targets)| AliasInfo { alias, targets })
+        .ok_or_else(|| hidden(&format!("alias {alias}")))
+}
+
+/// The aliases of the caller's domains.
+#[utoipa::path(get, path = "/api/v1/aliases", tag = "directory",
+    responses((status = 200, body = AliasList), Failures))]
+pub async fn aliases_list(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
+    let items = ctx
+        .store
+        .list_aliases()?
+        .into_iter()
+        .filter(|(a, _)| m.0.may_address(a))
+        .map(|(alias, targets)| AliasInfo { alias, targets })
+        .collect();
+    Ok(HttpResponse::Ok().json(AliasList { items }))
+}
+
+/// Adds a target to an alias (made on its first target).
+#[utoipa::path(post, path = "/api/v1/aliases", tag = "directory", request_body = NewAlias,
+    responses((status = 201, body = AliasInfo), Failures))]
+pub async fn alias_add(
+    ctx: Ctx,
+    m: Manager,
+    body: web::Json<NewAlias>,
+) -> Result<HttpResponse, ApiError> {
+    need_scope(&m.0, Scope::Accounts)?;
+    let NewAlias { alias, target } = body.into_inner();
+    let alias = alias.trim().to_lowercase();
+    let Some((_, domain)) = alias.rsplit_once('@') else {
+        return Err(ApiError::unprocessable(format!(
+            "{alias:?} is not an address"
+        )));
+    };
+    if !m.0.may_domain(domain) || !ctx.store.is_local_domain(domain)? {
+        return Err(ApiError::unprocessable(format!(
+            "{domain:?} is not a local domain you administer"
+        )));
+    }
+    if let Ok(existing) = alias_info(&ctx, &alias) {
+        if existing
+            .targets
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&target))
+        {
+            return Err(ApiError::conflict(format!(
+                "alias {alias} already reaches {target}"
+            )));
+        }
+    }
+    run(
+        &ctx,
+        AdminCommand::AliasAdd {
+            alias: alias.clone(),
+            target,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(alias_info(&ctx, &alias)?))
+}
+
+/// Deletes an alias, or one of its targets.
+#[utoipa::path(delete, path = "/api/v1/aliases/{alias}", tag = "directory",
+    params(("alias" = String, Path, description = "the alias address"), AliasTarget),
+    responses((status = 204, description = "deleted"), Failures))]
+pub async fn alias_del(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    q: web::Query<AliasTarget>,
+) -> Result<HttpResponse, ApiError> {
+    let alias = path.into_inner().to_lowercase();
+    if !m.0.may_address(&alias) {
+        return Err(hidden(&format!("alias {alias}")));
+    }
+    let info = alias_info(&ctx, &alias)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    let target = q.into_inner().target;
+    if let Some(t) = &target {
+        if !info.targets.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+            return Err(ApiError::not_found(format!(
+                "alias {alias} has no target {t}"
+            )));
+        }
+    }
+    run(&ctx, AdminCommand::AliasDel { alias, target }).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- DKIM
+
+/// A DKIM key and the DNS record to publish for it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DkimInfo {
+    pub domain: String,
+    pub selector: String,
+    /// rsa-sha256 or ed25519-sha256.
+    pub algorithm: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// The key that signs the domain's mail now.
+    pub active: bool,
+    /// Where to publish the TXT record: `SELECTOR._domainkey.DOMAIN`.
+    pub dns_name: String,
+    /// The TXT record's text.
+    pub dns_txt: String,
+    /// The record as a zone-file line.
+    pub dns_record: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DkimList {
+    pub items: Vec<DkimInfo>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDkim {
+    /// rsa (default) or ed25519.
+    pub algorithm: Option<String>,
+    /// Absent: one made from the date.
+    pub selector: Option<String>,
+}
+
+fn dkim_infos(ctx: &crate::actors::ServerContext, domain: &str) -> Result<Vec<DkimInfo>, ApiError> {
+    Ok(ctx
+        .store
+        .dkim_list(domain)?
+        .into_iter()
+        .map(|k| DkimInfo {
+            dns_name: k.dns_name(),
+            dns_txt: k.dns_txt(),
+            dns_record: k.dns_record(),
+            algorithm: k.algorithm.signature_name().to_string(),
+            domain: k.domain,
+            selector: k.selector,
+            created: k.created,
+            active: k.active,
+        })
+        .collect())
+}
+
+/// The domain's DKIM keys with their DNS records.
+#[utoipa::path(get, path = "/api/v1/domains/{name}/dkim", tag = "directory",
+    params(("name" = String, Path, description = "domain name")),
+    responses((status = 200, body = DkimList), Failures))]
+pub async fn dkim_list(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = visible_domain(&ctx, &m.0, &path)?;
+    Ok(HttpResponse::Ok().json(DkimList {
+        items: dkim_infos(&ctx, &name)?,
+    }))
+}
+
+/// Makes a new key (the domain's first becomes active); answers it with its DNS record.
+#[utoipa::path(post, path = "/api/v1/domains/{name}/dkim", tag = "directory",
+    params(("name" = String, Path, description = "domain name")), request_body = NewDkim,
+    responses((status = 201, body = DkimInfo), Failures))]
+pub async fn dkim_generate(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    body: web::Json<NewDkim>,
+) -> Result<HttpResponse, ApiError> {
+    let name = visible_domain(&ctx, &m.0, &path)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    let NewDkim {
+        algorithm,
+        selector,
+    } = body.into_inner();
+    if let Some(a) = &algorithm {
+        if crate::storage::DkimAlgorithm::parse(a).is_none() {
+            return Err(ApiError::unprocessable(format!(
+                "unknown algorithm {a:?} (rsa or ed25519)"
+            )));
+        }
+    }
+    let before: Vec<String> = dkim_infos(&ctx, &name)?
+        .into_iter()
+        .map(|k| k.selector)
+        .collect();
+    if let Some(s) = &selector {
+        if before.contains(s) {
+            return Err(ApiError::conflict(format!("{name} already has a key {s}")));
+        }
+    }
+    run(
+        &ctx,
+        AdminCommand::DkimGenerate {
+            domain: name.clone(),
+            algorithm,
+            selector,
+        },
+    )
+    .await?;
+    let made = dkim_infos(&ctx, &name)?
+        .into_iter()
+        .find(|k| !before.contains(&k.selector))
+        .ok_or_else(|| ApiError::internal("the new key is not in the store"))?;
+    Ok(HttpResponse::Created().json(made))
+}
+
+/// Makes a key the one that signs the domain's mail.
+#[utoipa::path(post, path = "/api/v1/domains/{name}/dkim/{selector}/activate", tag = "directory",
+    params(("name" = String, Path, description = "domain name"),
+           ("selector" = String, Path, description = "the key's selector")),
+    responses((status = 200, body = DkimInfo), Failures))]
+pub async fn dkim_activate(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, selector) = path.into_inner();
+    let name = visible_domain(&ctx, &m.0, &name)?;
+    dkim_key(&ctx, &name, &selector)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    run(
+        &ctx,
+        AdminCommand::DkimActivate {
+            domain: name.clone(),
+            selector: selector.clone(),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(dkim_key(&ctx, &name, &selector)?))
+}
+
+fn dkim_key(
+    ctx: &crate::actors::ServerContext,
+    domain: &str,
+    selector: &str,
+) -> Result<DkimInfo, ApiError> {
+    dkim_infos(ctx, domain)?
+        .into_iter()
+        .find(|k| k.selector == selector)
+        .ok_or_else(|| ApiError::not_found(format!("{domain} has no DKIM key {selector}")))
+}
+
+/// Deletes a key (the active one only when it is the domain's last).
+#[utoipa::path(delete, path = "/api/v1/domains/{name}/dkim/{selector}", tag = "directory",
+    params(("name" = String, Path, description = "domain name"),
+           ("selector" = String, Path, description = "the key's selector")),
+    responses((status = 204, description = "deleted"), Failures))]
+pub async fn dkim_delete(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, selector) = path.into_inner();
+    let name = visible_domain(&ctx, &m.0, &name)?;
+    let key = dkim_key(&ctx, &name, &selector)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    if key.active && dkim_infos(&ctx, &name)?.len() > 1 {
+        return Err(ApiError::conflict(
+            "the active key goes only when it is the last: activate another first",
+        ));
+    }
+    run(
+        &ctx,
+        AdminCommand::DkimDelete {
+            domain: name,
+            selector,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- folders and ACLs
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FolderInfo {
+    pub name: String,
+    pub messages: u32,
+    pub unseen: u32,
+    /// Bytes.
+    pub size: u64,
+    pub special_use: Option<String>,
+    /// A placeholder kept for its children.
+    pub noselect: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FolderList {
+    pub owner: String,
+    pub items: Vec<FolderInfo>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFolder {
+    /// Hierarchy separator `/`; missing parents are made too.
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FolderName {
+    /// The folder's name.
+    pub name: String,
+}
+
+/// One ACL entry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AclEntry {
+    /// An account address or `anyone`.
+    pub identifier: String,
+    /// RFC 4314 rights letters.
+    pub rights: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AclInfo {
+    pub owner: String,
+    pub folder: String,
+    /// The owner's implicit rights are not listed.
+    pub entries: Vec<AclEntry>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AclChange {
+    pub name: String,
+    pub identifier: String,
+    /// "lrs" (exactly), "+w", "-w", or "none" (remove the entry).
+    pub rights: String,
+}
+
+/// The owner word for commands (`public` or a visible, existing account), or 403/404:
+/// the public folders are server-wide (admins only).
+fn visible_owner(
+    ctx: &crate::actors::ServerContext,
+    p: &Principal,
+    owner: &str,
+) -> Result<String, ApiError> {
+    if owner.eq_ignore_ascii_case(PUBLIC) {
+        need_admin(p)?;
+        return Ok(PUBLIC.to_string());
+    }
+    Ok(visible_account(ctx, p, owner)?.address)
+}
+
+fn folder_list(ctx: &crate::actors::ServerContext, owner: &str) -> Result<FolderList, ApiError> {
+    let storage_owner = if owner == PUBLIC { PUBLIC_OWNER } else { owner };
+    let items = ctx
+        .store
+        .list_folders(storage_owner)?
+        .into_iter()
+        .map(|f| FolderInfo {
+            name: f.name,
+            messages: f.exists,
+            unseen: f.unseen,
+            size: f.size,
+            special_use: f.special_use,
+            noselect: f.noselect,
+        })
+        .collect();
+    Ok(FolderList {
+        owner: owner.to_string(),
+        items,
+    })
+}
+
+fn folder_exists(
+    ctx: &crate::actors::ServerContext,
+    owner: &str,
+    name: &str,
+) -> Result<crate::storage::FolderId, ApiError> {
+    let storage_owner = if owner == PUBLIC { PUBLIC_OWNER } else { owner };
+    ctx.store
+        .folder_id(storage_owner, name)?
+        .ok_or_else(|| ApiError::not_found(format!("no folder {name} of {owner}")))
+}
+
+/// An account's folders, or the public ones (`public`, admins only).
+#[utoipa::path(get, path = "/api/v1/folders/{owner}", tag = "directory",
+    params(("owner" = String, Path, description = "account address or `public`")),
+    responses((status = 200, body = FolderList), Failures))]
+pub async fn folders_list(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = visible_owner(&ctx, &m.0, &path)?;
+    Ok(HttpResponse::Ok().json(folder_list(&ctx, &owner)?))
+}
+
+/// Creates a folder (and its missing parents).
+#[utoipa::path(post, path = "/api/v1/folders/{owner}", tag = "directory",
+    params(("owner" = String, Path, description = "account address or `public`")),
+    request_body = NewFolder,
+    responses((status = 201, body = FolderList), Failures))]
+pub async fn folder_create(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    body: web::Json<NewFolder>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = visible_owner(&ctx, &m.0, &path)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    let name = body.into_inner().name;
+    if folder_exists(&ctx, &owner, &name).is_ok() {
+        return Err(ApiError::conflict(format!("folder {name} exists already")));
+    }
+    run(
+        &ctx,
+        AdminCommand::FolderCreate {
+            owner: owner.clone(),
+            name,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(folder_list(&ctx, &owner)?))
+}
+
+/// Deletes a folder with its messages.
+#[utoipa::path(delete, path = "/api/v1/folders/{owner}", tag = "directory",
+    params(("owner" = String, Path, description = "account address or `public`"), FolderName),
+    responses((status = 204, description = "deleted"), Failures))]
+pub async fn folder_delete(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    q: web::Query<FolderName>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = visible_owner(&ctx, &m.0, &path)?;
+    let name = q.into_inner().name;
+    folder_exists(&ctx, &owner, &name)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    run(&ctx, AdminCommand::FolderDelete { owner, name }).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn acl_info(
+    ctx: &crate::actors::ServerContext,
+    owner: &str,
+    name: &str,
+) -> Result<AclInfo, ApiError> {
+    let id = folder_exists(ctx, owner, name)?;
+    Ok(AclInfo {
+        owner: owner.to_string(),
+        folder: name.to_string(),
+        entries: ctx
+            .store
+            .get_acl(id)?
+            .into_iter()
+            .map(|(identifier, rights)| AclEntry { identifier, rights })
+            .collect(),
+    })
+}
+
+/// A folder's ACL.
+#[utoipa::path(get, path = "/api/v1/folders/{owner}/acl", tag = "directory",
+    params(("owner" = String, Path, description = "account address or `public`"), FolderName),
+    responses((status = 200, body = AclInfo), Failures))]
+pub async fn acl_get(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    q: web::Query<FolderName>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = visible_owner(&ctx, &m.0, &path)?;
+    Ok(HttpResponse::Ok().json(acl_info(&ctx, &owner, &q.name)?))
+}
+
+/// Sets, changes or removes (`none`) one ACL entry.
+#[utoipa::path(put, path = "/api/v1/folders/{owner}/acl", tag = "directory",
+    params(("owner" = String, Path, description = "account address or `public`")),
+    request_body = AclChange,
+    responses((status = 200, body = AclInfo), Failures))]
+pub async fn acl_set(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    body: web::Json<AclChange>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = visible_owner(&ctx, &m.0, &path)?;
+    let AclChange {
+        name,
+        identifier,
+        rights,
+    } = body.into_inner();
+    folder_exists(&ctx, &owner, &name)?;
+    need_scope(&m.0, Scope::Accounts)?;
+    run(
+        &ctx,
+        AdminCommand::AclSet {
+            owner: owner.clone(),
+            folder: name.clone(),
+            identifier,
+            rights,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(acl_info(&ctx, &owner, &name)?))
+}

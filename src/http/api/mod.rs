@@ -1,0 +1,331 @@
+//! The management API: JSON under `/api/v1/` on the admin listener, for admins and domain
+//! admins (HTTP Basic, API keys, or the dashboard's session).
+//!
+//! It shares the console's commands: reads come straight from the storage traits, every
+//! change is an [`AdminCommand`] run by `admin::socket::execute_live` (so it flushes and
+//! notifies the actors exactly as the console does), or a typed queue [`Change`] sent to
+//! the queue actors; the answer is the object read back. `POST /api/v1/command` runs any
+//! console line (admins with scope `all`).
+//!
+//! Access, checked on every endpoint:
+//! - the caller's key scope ([`Scope`]): reads need nothing, domain/account/alias/folder/
+//!   DKIM changes need `accounts`, queue changes `queues`, server-wide changes `all`;
+//! - a domain admin sees only its domains' objects: lists leave the others out, and an
+//!   object of another domain answers **404**, exactly as one that does not exist, so
+//!   that nothing leaks whether it exists. Server-wide things (status, settings, logs,
+//!   screening, cluster, API keys of others, the console line, creating domains) answer
+//!   **403** to domain admins: they exist on every server, there is nothing to hide.
+//!
+//! Errors are [`ApiError`] JSON. The executor answers failures as text; rather than read
+//! the English, each handler checks what decides the status (exists? visible?) with reads
+//! first, and a failure the checks did not foresee (a change racing with another, a value
+//! the store refuses) is 422 with the executor's message. Queue changes carry typed
+//! refusals ([`Refused`]).
+//!
+//! The OpenAPI 3 document ([`openapi`], `GET /api/v1/openapi.json`) is generated from the
+//! handlers' annotations and types.
+
+mod directory;
+mod queues;
+mod server;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::actors::queues::{Change, Refused};
+use crate::actors::ServerContext;
+use crate::admin::AdminCommand;
+use crate::http::auth::{Principal, Scope};
+use crate::http::error::ApiError;
+
+pub use crate::http::auth::Manager;
+
+/// The server context as the handlers get it.
+pub(crate) type Ctx = web::Data<Arc<ServerContext>>;
+
+/// Registers the `/api/v1` scope.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(
+                web::JsonConfig::default().error_handler(|e, _| {
+                    ApiError::unprocessable(format!("request body: {e}")).into()
+                }),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::unprocessable(format!("query: {e}")).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::not_found(format!("path: {e}")).into()),
+            )
+            .route("/openapi.json", web::get().to(openapi_json))
+            .configure(directory::configure)
+            .configure(queues::configure)
+            .configure(server::configure)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::not_found("no such API endpoint"))
+            })),
+    );
+}
+
+/// The error body every failure has (`http::error::ApiError`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorInner,
+}
+
+/// A failure: a stable `code` to match on and a `message` for people.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorInner {
+    /// bad_request, unauthorized, forbidden, not_found, conflict, invalid, rate_limited,
+    /// internal, unavailable, csrf.
+    pub code: String,
+    pub message: String,
+}
+
+/// The failures any endpoint may answer (documented once for all of them).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Failures {
+    /// No or wrong credentials.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// Authenticated, but the role or key scope does not allow it.
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ErrorBody),
+    /// No such object, or one of a domain the caller does not administer.
+    #[response(status = 404)]
+    NotFound(#[to_schema] ErrorBody),
+    /// It exists already, or is in use.
+    #[response(status = 409)]
+    Conflict(#[to_schema] ErrorBody),
+    /// Well-formed but invalid input.
+    #[response(status = 422)]
+    Invalid(#[to_schema] ErrorBody),
+    /// Too many failed logins from the client's address.
+    #[response(status = 429)]
+    RateLimited(#[to_schema] ErrorBody),
+    /// A storage failure.
+    #[response(status = 500)]
+    Internal(#[to_schema] ErrorBody),
+    /// A check that could not run now (e.g. the API key store).
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
+/// Paging of a list: `offset` (default 0) and `limit` (default 50, at most 1000).
+#[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    #[param(minimum = 0)]
+    pub offset: Option<usize>,
+    #[param(minimum = 0, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+/// The largest page.
+pub const MAX_LIMIT: usize = 1000;
+/// The page size without `limit`.
+pub const DEFAULT_LIMIT: usize = 50;
+
+impl Paging {
+    /// (offset, limit) with the defaults; a limit above [`MAX_LIMIT`] is 422.
+    pub fn resolve(&self) -> Result<(usize, usize), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit > MAX_LIMIT {
+            return Err(ApiError::unprocessable(format!(
+                "limit {limit} is above {MAX_LIMIT}"
+            )));
+        }
+        Ok((self.offset.unwrap_or(0), limit))
+    }
+
+    /// One page of `items`: (the page, total).
+    pub fn page<T>(&self, items: Vec<T>) -> Result<(Vec<T>, usize, usize, usize), ApiError> {
+        let (offset, limit) = self.resolve()?;
+        let total = items.len();
+        let page = items.into_iter().skip(offset).take(limit).collect();
+        Ok((page, total, offset, limit))
+    }
+}
+
+/// Refuses a change the key's scope does not cover (403).
+pub(crate) fn need_scope(p: &Principal, need: Scope) -> Result<(), ApiError> {
+    if p.scope_allows(need) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "the API key's scope ({}) does not allow this (needs {})",
+            p.scope.as_str(),
+            need.as_str()
+        )))
+    }
+}
+
+/// Refuses a server-wide operation to anyone but an admin (403).
+pub(crate) fn need_admin(p: &Principal) -> Result<(), ApiError> {
+    if p.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only server administrators may do this",
+        ))
+    }
+}
+
+/// 404 for an object of a domain the caller does not administer (as if it did not exist).
+pub(crate) fn hidden(what: &str) -> ApiError {
+    ApiError::not_found(format!("{what} not found"))
+}
+
+/// Runs an admin command on the live server, as the console would. A failure the handler's
+/// checks did not foresee is 422 with the executor's message.
+pub(crate) async fn run(ctx: &Ctx, cmd: AdminCommand) -> Result<String, ApiError> {
+    crate::admin::socket::execute_live(ctx.get_ref(), cmd)
+        .await
+        .map_err(ApiError::unprocessable)
+}
+
+/// Sends a queue change to the queue actors; typed refusals get their status.
+pub(crate) async fn queue_change(
+    ctx: &Ctx,
+    change: Change,
+) -> Result<crate::actors::queues::Changed, ApiError> {
+    crate::actors::queues::change(ctx.get_ref(), change)
+        .await
+        .map_err(|e| match e {
+            Refused::NoSuchRecord(_) => ApiError::not_found(e.to_string()),
+            Refused::Busy(..) | Refused::AlreadyThere(..) | Refused::Moved(_) => {
+                ApiError::conflict(e.to_string())
+            }
+            Refused::Failed(m) => {
+                tracing::error!(error = %m, "queue change failed");
+                ApiError::internal(m)
+            }
+        })
+}
+
+/// Runs a blocking store read off the HTTP worker (the PostgreSQL backend blocks).
+pub(crate) async fn blocking<T, F>(ctx: &Ctx, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&ServerContext) -> Result<T, ApiError> + Send + 'static,
+{
+    let c = ctx.get_ref().clone();
+    web::block(move || f(&c))
+        .await
+        .map_err(|e| ApiError::internal(format!("worker: {e}")))?
+}
+
+/// A short answer for changes with nothing else to show.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Done {
+    /// What the console would have printed.
+    pub output: String,
+}
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("fm_<id>_<secret>")
+                    .description(Some("An API key (see `apikey create`)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ferrymail management API",
+        description = "Domains, accounts, queues and the rest of the console's commands as JSON."
+    ),
+    paths(
+        directory::domains_list,
+        directory::domain_add,
+        directory::domain_get,
+        directory::domain_del,
+        directory::domain_admin_add,
+        directory::domain_admin_del,
+        directory::accounts_list,
+        directory::account_add,
+        directory::account_get,
+        directory::account_patch,
+        directory::account_del,
+        directory::sendas_add,
+        directory::sendas_del,
+        directory::aliases_list,
+        directory::alias_add,
+        directory::alias_del,
+        directory::dkim_list,
+        directory::dkim_generate,
+        directory::dkim_activate,
+        directory::dkim_delete,
+        directory::folders_list,
+        directory::folder_create,
+        directory::folder_delete,
+        directory::acl_get,
+        directory::acl_set,
+        queues::queues_counts,
+        queues::queue_list,
+        queues::queue_show,
+        queues::queue_retry,
+        queues::queue_bounce,
+        queues::queue_move,
+        queues::queue_delete,
+        queues::queue_bulk,
+        server::status,
+        server::cluster,
+        server::settings,
+        server::reload,
+        server::command,
+        server::logs,
+        server::logs_stream,
+        server::screening,
+        server::screening_change,
+        server::sources,
+        server::source_run,
+        server::source_del,
+        server::apikeys,
+        server::apikey_create,
+        server::apikey_revoke,
+    ),
+    components(schemas(ErrorBody, ErrorInner, Done)),
+    modifiers(&SecuritySchemes),
+    security(("basic" = []), ("bearer" = [])),
+    tags(
+        (name = "directory", description = "Domains, accounts, aliases, sender rights, DKIM, folders"),
+        (name = "queues", description = "The six queues and their records"),
+        (name = "server", description = "Status, settings, logs, screening, fetch sources, the console")
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI 3 document of this API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(openapi())
+}

@@ -1,0 +1,500 @@
+//! The six queues: counts, paged records, one record, and the changes the console makes
+//! (retry, bounce, move, delete), one or many. Changes go to the queue actors as typed
+//! [`Change`]s, so a record being delivered answers 409 (busy) and nothing changes.
+//!
+//! A domain admin sees the records whose sender or one of whose recipients is in its
+//! domains; the others are left out of lists and counts, and answer 404.
+
+use std::io::Read;
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{blocking, hidden, need_scope, queue_change, Ctx, Failures, Manager, Paging};
+use crate::actors::queues::Change;
+use crate::http::auth::{Principal, Scope};
+use crate::http::error::ApiError;
+use crate::storage::{QueueName, QueueRecord};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/queues", web::get().to(queues_counts))
+        .route("/queues/{queue}", web::get().to(queue_list))
+        .route("/queues/{queue}/bulk", web::post().to(queue_bulk))
+        .route("/queues/{queue}/{id}", web::get().to(queue_show))
+        .route("/queues/{queue}/{id}", web::delete().to(queue_delete))
+        .route("/queues/{queue}/{id}/retry", web::post().to(queue_retry))
+        .route("/queues/{queue}/{id}/bounce", web::post().to(queue_bounce))
+        .route("/queues/{queue}/{id}/move", web::post().to(queue_move));
+}
+
+/// How much of a body is read to show its header.
+const HEADER_READ_LIMIT: u64 = 64 * 1024;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueCount {
+    /// inbound, local, remote, deferred, toarchive or bad.
+    pub name: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueCounts {
+    pub items: Vec<QueueCount>,
+}
+
+/// A recipient of a queued message.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecipientInfo {
+    pub address: String,
+    /// As the client gave it.
+    pub original: String,
+    pub delivered: bool,
+    pub last_error: Option<String>,
+}
+
+/// A queued message in a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueItem {
+    /// Hexadecimal, as the console shows it.
+    pub id: String,
+    pub queue: String,
+    /// "" is the null sender.
+    pub from: String,
+    pub recipients: Vec<RecipientInfo>,
+    pub size: u64,
+    pub attempts: u32,
+    /// Unix seconds of the next attempt, if one is planned.
+    pub next_attempt: Option<i64>,
+    pub last_error: Option<String>,
+    /// Unix seconds.
+    pub received: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueuePage {
+    pub items: Vec<QueueItem>,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// A header field of a queued message.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HeaderField {
+    pub name: String,
+    pub value: String,
+}
+
+/// One queued message: its envelope, header and delivery state.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueDetail {
+    #[serde(flatten)]
+    pub item: QueueItem,
+    /// Where it came from, e.g. "smtp from [1.2.3.4] helo x".
+    pub origin: String,
+    /// The account that submitted it, if authenticated.
+    pub authenticated: Option<String>,
+    /// MAIL FROM parameters (BODY, SMTPUTF8, RET, ENVID, REQUIRETLS).
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// The message header (unfolded), as far as it is in the first 64 KiB.
+    pub headers: Vec<HeaderField>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveTo {
+    /// The queue to move it to.
+    pub to: String,
+}
+
+/// What a change did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChangeResult {
+    pub id: String,
+    /// The queue it was in.
+    pub from: String,
+    /// The queue it is in now; absent when it is gone (deleted, bounced).
+    pub queue: Option<String>,
+    /// The console's answer.
+    pub output: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bulk {
+    /// retry, bounce, delete or move.
+    pub action: String,
+    /// Record ids (hexadecimal), at most 1000.
+    pub ids: Vec<String>,
+    /// The target queue of `move`.
+    pub to: Option<String>,
+}
+
+/// The outcome for one id of a bulk change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BulkItem {
+    pub id: String,
+    /// The HTTP status this id alone would have had.
+    pub status: u16,
+    pub output: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BulkResult {
+    pub done: usize,
+    pub failed: usize,
+    pub items: Vec<BulkItem>,
+}
+
+fn domain_of(address: &str) -> Option<&str> {
+    address.rsplit_once('@').map(|(_, d)| d)
+}
+
+/// Whether a domain admin may see the record: its sender or a recipient is in its domains.
+pub(crate) fn visible(p: &Principal, rec: &QueueRecord) -> bool {
+    p.is_admin()
+        || domain_of(&rec.mail_from).is_some_and(|d| p.may_domain(d))
+        || rec.recipients.iter().any(|r| {
+            domain_of(&r.address).is_some_and(|d| p.may_domain(d))
+                || domain_of(&r.original).is_some_and(|d| p.may_domain(d))
+        })
+}
+
+fn queue_name(name: &str) -> Result<QueueName, ApiError> {
+    name.parse()
+        .map_err(|_| ApiError::not_found(crate::admin::exec::unknown_queue(name)))
+}
+
+fn queue_id(id: &str) -> Result<u64, ApiError> {
+    u64::from_str_radix(id, 16)
+        .map_err(|_| ApiError::not_found(format!("no queued message {id} (ids are hexadecimal)")))
+}
+
+fn item(r: &QueueRecord) -> QueueItem {
+    QueueItem {
+        id: format!("{:016X}", r.id),
+        queue: r.queue.as_str().to_string(),
+        from: r.mail_from.clone(),
+        recipients: r
+            .recipients
+            .iter()
+            .map(|x| RecipientInfo {
+                address: x.address.clone(),
+                original: x.original.clone(),
+                delivered: x.delivered,
+                last_error: x.last_error.clone(),
+            })
+            .collect(),
+        size: r.size,
+        attempts: r.attempts,
+        next_attempt: r.due,
+        last_error: r.last_error.clone(),
+        received: r.received_at,
+    }
+}
+
+/// The header of a body file: fields unfolded, up to the blank line or the read limit.
+fn headers(path: &std::path::Path) -> Vec<HeaderField> {
+    let mut buf = Vec::new();
+    let Ok(f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    if f.take(HEADER_READ_LIMIT).read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut out: Vec<HeaderField> = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.value.push(' ');
+                last.value.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            out.push(HeaderField {
+                name: name.trim().to_string(),
+                value: value.trim().to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// Each queue's number of records (a domain admin's: of those it may see).
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queues",
+    responses((status = 200, body = QueueCounts), Failures))]
+pub async fn queues_counts(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
+    let p = m.0;
+    let items = blocking(&ctx, move |ctx| {
+        QueueName::ALL
+            .iter()
+            .map(|q| {
+                let count = if p.is_admin() {
+                    // The store's in-memory counter: no scan.
+                    ctx.store.queue_depth(*q)?
+                } else {
+                    ctx.store
+                        .queue_list(*q)?
+                        .iter()
+                        .filter(|r| visible(&p, r))
+                        .count()
+                };
+                Ok(QueueCount {
+                    name: q.as_str().to_string(),
+                    count,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(QueueCounts { items }))
+}
+
+/// A queue's records, in id order, paged.
+#[utoipa::path(get, path = "/api/v1/queues/{queue}", tag = "queues",
+    params(("queue" = String, Path, description = "inbound, local, remote, deferred, toarchive or bad"), Paging),
+    responses((status = 200, body = QueuePage), Failures))]
+pub async fn queue_list(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let q = queue_name(&path)?;
+    let (p, paging) = (m.0, paging.into_inner());
+    let (offset, limit) = paging.resolve()?;
+    let page = blocking(&ctx, move |ctx| {
+        let recs = ctx.store.queue_list(q)?;
+        let visible: Vec<&QueueRecord> = recs.iter().filter(|r| visible(&p, r)).collect();
+        Ok(QueuePage {
+            total: visible.len(),
+            items: visible
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(item)
+                .collect(),
+            offset,
+            limit,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The record `id` of `queue` as the caller may see it, or 404.
+fn record(
+    ctx: &crate::actors::ServerContext,
+    p: &Principal,
+    queue: &str,
+    id: &str,
+) -> Result<QueueRecord, ApiError> {
+    let (q, n) = (queue_name(queue)?, queue_id(id)?);
+    match ctx.store.queue_get(q, n)? {
+        Some(r) if visible(p, &r) => Ok(r),
+        _ => Err(hidden(&format!("queued message {id} in {queue}"))),
+    }
+}
+
+/// One record: envelope, header, attempts and errors.
+#[utoipa::path(get, path = "/api/v1/queues/{queue}/{id}", tag = "queues",
+    params(("queue" = String, Path, description = "queue name"),
+           ("id" = String, Path, description = "record id (hexadecimal)")),
+    responses((status = 200, body = QueueDetail), Failures))]
+pub async fn queue_show(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (queue, id) = path.into_inner();
+    let p = m.0;
+    let detail = blocking(&ctx, move |ctx| {
+        let r = record(ctx, &p, &queue, &id)?;
+        let path = ctx.store.blobs().path(&r.blob);
+        Ok(QueueDetail {
+            item: item(&r),
+            origin: r.origin.clone(),
+            authenticated: r.auth_as.clone(),
+            params: serde_json::to_value(&r.params).unwrap_or(serde_json::Value::Null),
+            headers: headers(&path),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(detail))
+}
+
+/// Checks and applies one change to `id` of `queue`.
+async fn change_one(
+    ctx: &Ctx,
+    p: &Principal,
+    queue: &str,
+    id: &str,
+    make: impl FnOnce(u64) -> Result<Change, ApiError>,
+) -> Result<ChangeResult, ApiError> {
+    let rec = record(ctx, p, queue, id)?;
+    need_scope(p, Scope::Queues)?;
+    let changed = queue_change(ctx, make(rec.id)?).await?;
+    let now = ctx
+        .store
+        .queue_find(rec.id)?
+        .map(|r| r.queue.as_str().to_string());
+    Ok(ChangeResult {
+        id: format!("{:016X}", rec.id),
+        from: changed.from.as_str().to_string(),
+        queue: now,
+        output: changed.text(),
+    })
+}
+
+/// Back to inbound for another attempt now.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/{id}/retry", tag = "queues",
+    params(("queue" = String, Path, description = "queue name"),
+           ("id" = String, Path, description = "record id (hexadecimal)")),
+    responses((status = 200, body = ChangeResult), Failures))]
+pub async fn queue_retry(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (q, id) = path.into_inner();
+    let r = change_one(&ctx, &m.0, &q, &id, |n| Ok(Change::Retry(n))).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// Bounce now: a DSN to the sender for every undelivered recipient, then gone.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/{id}/bounce", tag = "queues",
+    params(("queue" = String, Path, description = "queue name"),
+           ("id" = String, Path, description = "record id (hexadecimal)")),
+    responses((status = 200, body = ChangeResult), Failures))]
+pub async fn queue_bounce(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (q, id) = path.into_inner();
+    let r = change_one(&ctx, &m.0, &q, &id, |n| Ok(Change::Bounce(n))).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// Moves the record, unchanged, into another queue.
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/{id}/move", tag = "queues",
+    params(("queue" = String, Path, description = "queue name"),
+           ("id" = String, Path, description = "record id (hexadecimal)")),
+    request_body = MoveTo,
+    responses((status = 200, body = ChangeResult), Failures))]
+pub async fn queue_move(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+    body: web::Json<MoveTo>,
+) -> Result<HttpResponse, ApiError> {
+    let (q, id) = path.into_inner();
+    let to = body.into_inner().to;
+    let r = change_one(&ctx, &m.0, &q, &id, |n| {
+        let to = to
+            .parse()
+            .map_err(|_| ApiError::unprocessable(crate::admin::exec::unknown_queue(&to)))?;
+        Ok(Change::MoveTo { id: n, to })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// Deletes the record (no DSN).
+#[utoipa::path(delete, path = "/api/v1/queues/{queue}/{id}", tag = "queues",
+    params(("queue" = String, Path, description = "queue name"),
+           ("id" = String, Path, description = "record id (hexadecimal)")),
+    responses((status = 200, body = ChangeResult), Failures))]
+pub async fn queue_delete(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (q, id) = path.into_inner();
+    let r = change_one(&ctx, &m.0, &q, &id, |n| Ok(Change::Delete(n))).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// The largest bulk change.
+const MAX_BULK: usize = 1000;
+
+/// One change to many records of the queue; each id's outcome is reported (200 even when
+/// some failed: see `failed`).
+#[utoipa::path(post, path = "/api/v1/queues/{queue}/bulk", tag = "queues",
+    params(("queue" = String, Path, description = "queue name")),
+    request_body = Bulk,
+    responses((status = 200, body = BulkResult), Failures))]
+pub async fn queue_bulk(
+    ctx: Ctx,
+    m: Manager,
+    path: web::Path<String>,
+    body: web::Json<Bulk>,
+) -> Result<HttpResponse, ApiError> {
+    let queue = path.into_inner();
+    queue_name(&queue)?;
+    need_scope(&m.0, Scope::Queues)?;
+    let Bulk { action, ids, to } = body.into_inner();
+    if ids.len() > MAX_BULK {
+        return Err(ApiError::unprocessable(format!(
+            "at most {MAX_BULK} ids at a time"
+        )));
+    }
+    let to = match (action.as_str(), to) {
+        ("move", Some(t)) => Some(
+            t.parse::<QueueName>()
+                .map_err(|_| ApiError::unprocessable(crate::admin::exec::unknown_queue(&t)))?,
+        ),
+        ("move", None) => return Err(ApiError::unprocessable("move needs \"to\"")),
+        ("retry" | "bounce" | "delete", None) => None,
+        ("retry" | "bounce" | "delete", Some(_)) => {
+            return Err(ApiError::unprocessable("\"to\" is only for move"))
+        }
+        (other, _) => {
+            return Err(ApiError::unprocessable(format!(
+                "unknown action {other:?} (retry, bounce, delete or move)"
+            )))
+        }
+    };
+    let mut items = Vec::with_capacity(ids.len());
+    for id in ids {
+        let r = change_one(&ctx, &m.0, &queue, &id, |n| {
+            Ok(match (action.as_str(), to) {
+                ("retry", _) => Change::Retry(n),
+                ("bounce", _) => Change::Bounce(n),
+                ("delete", _) => Change::Delete(n),
+                (_, Some(to)) => Change::MoveTo { id: n, to },
+                (_, None) => unreachable!("checked above"),
+            })
+        })
+        .await;
+        items.push(match r {
+            Ok(c) => BulkItem {
+                id,
+                status: 200,
+                output: Some(c.output),
+                error: None,
+            },
+            Err(e) => BulkItem {
+                id,
+                status: e.status.as_u16(),
+                output: None,
+                error: Some(e.message),
+            },
+        });
+    }
+    let done = items.iter().filter(|i| i.status == 200).count();
+    Ok(HttpResponse::Ok().json(BulkResult {
+        done,
+        failed: items.len() - done,
+        items,
+    }))
+}

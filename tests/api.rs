@@ -1,0 +1,1263 @@
+//! The management API (`/api/v1`): through actix-web's test service, with the admin
+//! application's real middleware (`http::server::app`) and authentication (HTTP Basic,
+//! API keys) against a running test server (its actors, queues and store), and end to end
+//! over HTTPS against the running server's admin listener.
+//!
+//! Callers: root@example.com (admin), dom@example.org (domain admin of example.org only),
+//! bob@example.com (a user).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
+use serde_json::{json, Value};
+
+use common::{Client, TestServer, PASSWORD};
+use ferrymail::actors::ServerContext;
+use ferrymail::http::server::app;
+use ferrymail::http::{Front, Listener};
+use ferrymail::storage::QueueName;
+
+const ROOT: &str = "root@example.com";
+const DOM: &str = "dom@example.org";
+const BOB: &str = "bob@example.com";
+
+/// A test server with the callers above, example.org, and one DKIM key of example.com.
+fn server() -> TestServer {
+    // Submission without TLS (AUTH over plain text, loopback only) for the deferred records.
+    let s = TestServer::start_with("allow_plaintext_auth = true");
+    let store = s.store();
+    store.add_account(ROOT, PASSWORD, true).unwrap();
+    store.add_domain("example.org").unwrap();
+    store.add_account(DOM, PASSWORD, false).unwrap();
+    store
+        .add_account("carol@example.org", PASSWORD, false)
+        .unwrap();
+    store.add_domain_admin(DOM, "example.org").unwrap();
+    store.commit().unwrap();
+    let (ok, out) = s.console("dkim generate example.com --algorithm ed25519 --selector s1");
+    assert!(ok, "{out}");
+    s
+}
+
+fn basic(who: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{who}:{PASSWORD}"))
+    )
+}
+
+/// Runs `f` with a test service of the admin application serving the API on `ctx`.
+fn with_api<F, Fut>(ctx: Arc<ServerContext>, f: F)
+where
+    F: FnOnce(Api) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    actix_rt::System::new().block_on(async move {
+        let front = Front {
+            listener: Listener::Admin,
+            https_port: None,
+        };
+        let svc = test::init_service(app(web::Data::new(ctx), front, |cfg| {
+            ferrymail::http::api::configure(cfg)
+        }))
+        .await;
+        f(Api(Box::new(Boxed { inner: svc }))).await
+    });
+}
+
+type Svc = Box<
+    dyn actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        Future = futures_util::future::LocalBoxFuture<
+            'static,
+            Result<actix_web::dev::ServiceResponse, actix_web::Error>,
+        >,
+    >,
+>;
+
+/// The application's service with its body type boxed, so that helpers can name it.
+struct Boxed<S> {
+    inner: S,
+}
+
+impl<S, B> actix_web::dev::Service<actix_http::Request> for Boxed<S>
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    S::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    type Response = actix_web::dev::ServiceResponse;
+    type Error = actix_web::Error;
+    type Future =
+        futures_util::future::LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    actix_web::dev::forward_ready!(inner);
+
+    fn call(&self, req: actix_http::Request) -> Self::Future {
+        let f = self.inner.call(req);
+        Box::pin(async move { f.await.map(|r| r.map_into_boxed_body()) })
+    }
+}
+
+/// The test service, with a request helper.
+struct Api(Svc);
+
+impl Api {
+    /// `method path` as `who` (None: no credentials) with an optional JSON body; returns
+    /// the status and the body as JSON (Null when empty).
+    async fn call(
+        &self,
+        who: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_auth(who.map(basic), method, path, body).await
+    }
+
+    async fn call_auth(
+        &self,
+        auth: Option<String>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = TestRequest::default()
+            .method(method)
+            .uri(path)
+            .peer_addr("127.0.0.1:40000".parse().unwrap());
+        if let Some(a) = auth {
+            req = req.insert_header(("Authorization", a));
+        }
+        if let Some(b) = body {
+            req = req.set_json(b);
+        }
+        let resp = test::call_service(&self.0, req.to_request()).await;
+        let status = resp.status();
+        let bytes = test::read_body(resp).await;
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{path}: not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        (status, v)
+    }
+
+    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (s, v) = self.call(Some(ROOT), method.clone(), path, body).await;
+        assert!(s.is_success(), "{method} {path}: {s} {v}");
+        v
+    }
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn domains_and_accounts_crud_with_statuses() {
+    let s = server();
+    with_api(s.handle().ctx.clone(), |api| async move {
+        // 401 without or with wrong credentials, 403 for a user.
+        let (st, v) = api.call(None, Method::GET, "/api/v1/domains", None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+        assert_eq!(code(&v), "unauthorized");
+        let (st, _) = api
+            .call_auth(
+                Some("Basic cm9vdEBleGFtcGxlLmNvbTp3cm9uZw==".into()),
+                Method::GET,
+                "/api/v1/domains",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let (st, v) = api
+            .call(Some(BOB), Method::GET, "/api/v1/domains", None)
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+
+        // Domains: create (201), duplicate (409), list, delete.
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/domains",
+                Some(json!({"name": "New.Test"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["name"], "new.test");
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/domains",
+                Some(json!({"name": "new.test"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        assert_eq!(code(&v), "conflict");
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/domains",
+                Some(json!({"nom": "x"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let list = api.ok(Method::GET, "/api/v1/domains", None).await;
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["example.com", "example.org", "mx.example.com", "new.test"]
+        );
+        assert!(
+            s.store().is_local_domain("new.test").unwrap(),
+            "really stored"
+        );
+
+        // Accounts: create (201), duplicate (409), bad domain (422), get, patch, list.
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/accounts",
+                Some(json!({"address": "Zed@new.test", "password": "pw one"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["address"], "zed@new.test");
+        assert_eq!(v["admin"], false);
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/accounts",
+                Some(json!({"address": "zed@new.test", "password": "x"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/accounts",
+                Some(json!({"address": "a@nowhere.test", "password": "x"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        // The domain still has an account: 409.
+        let (st, v) = api
+            .call(Some(ROOT), Method::DELETE, "/api/v1/domains/new.test", None)
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        let v = api
+            .ok(
+                Method::PATCH,
+                "/api/v1/accounts/zed@new.test",
+                Some(json!({"password": "pw two"})),
+            )
+            .await;
+        assert_eq!(v["address"], "zed@new.test");
+        assert!(matches!(
+            s.store().verify_password("zed@new.test", "pw two").unwrap(),
+            ferrymail::storage::AuthOutcome::Ok(_)
+        ));
+        let page = api
+            .ok(
+                Method::GET,
+                "/api/v1/accounts?domain=example.com&limit=2",
+                None,
+            )
+            .await;
+        assert_eq!(page["total"], 3, "{page}");
+        assert_eq!(page["limit"], 2);
+        assert_eq!(page["items"].as_array().unwrap().len(), 2);
+        let page = api
+            .ok(Method::GET, "/api/v1/accounts?q=ZED&offset=0", None)
+            .await;
+        assert_eq!(page["total"], 1, "{page}");
+        let (st, _) = api
+            .call(Some(ROOT), Method::GET, "/api/v1/accounts?limit=5000", None)
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Delete the account (204), then again (404), then the domain (204).
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/accounts/zed@new.test",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        assert!(s.store().get_account("zed@new.test").unwrap().is_none());
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/accounts/zed@new.test",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+        assert_eq!(code(&v), "not_found");
+        let (st, _) = api
+            .call(Some(ROOT), Method::DELETE, "/api/v1/domains/new.test", None)
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _) = api
+            .call(Some(ROOT), Method::GET, "/api/v1/domains/new.test", None)
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+    });
+}
+
+#[test]
+fn aliases_sender_rights_dkim_folders_and_acls() {
+    let s = server();
+    with_api(s.handle().ctx.clone(), |api| async move {
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/aliases",
+                Some(json!({"alias": "info@example.com", "target": BOB})),
+            )
+            .await;
+        assert_eq!(v["targets"], json!([BOB]));
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/aliases",
+                Some(json!({"alias": "info@example.com", "target": BOB})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+        let list = api.ok(Method::GET, "/api/v1/aliases", None).await;
+        assert!(list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["alias"] == "info@example.com"));
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/aliases/info@example.com",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/accounts/bob@example.com/sendas",
+                Some(json!({"sender": "@example.com"})),
+            )
+            .await;
+        assert_eq!(v["send_as"], json!(["@example.com"]));
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/accounts/bob@example.com/sendas/@example.com",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/domains/example.com/admins",
+                Some(json!({"account": BOB})),
+            )
+            .await;
+        assert_eq!(v["admins"], json!([BOB]));
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/domains/example.com/admins/bob@example.com",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+
+        // DKIM: the key made by the console, a new one, activation, deletion.
+        let v = api
+            .ok(Method::GET, "/api/v1/domains/example.com/dkim", None)
+            .await;
+        let k = &v["items"][0];
+        assert_eq!(k["selector"], "s1");
+        assert_eq!(k["dns_name"], "s1._domainkey.example.com");
+        assert!(k["dns_txt"]
+            .as_str()
+            .unwrap()
+            .starts_with("v=DKIM1; k=ed25519; p="));
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/domains/example.com/dkim",
+                Some(json!({"algorithm": "ed25519", "selector": "s2"})),
+            )
+            .await;
+        assert_eq!(v["selector"], "s2");
+        assert_eq!(v["active"], false);
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/domains/example.com/dkim",
+                Some(json!({"selector": "s2"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/domains/example.com/dkim/s2/activate",
+                None,
+            )
+            .await;
+        assert_eq!(v["active"], true);
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/domains/example.com/dkim/s1",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+
+        // Folders and ACLs.
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/folders/bob@example.com",
+                Some(json!({"name": "Projects"})),
+            )
+            .await;
+        assert!(v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "Projects"));
+        let v = api
+            .ok(
+                Method::PUT,
+                "/api/v1/folders/bob@example.com/acl",
+                Some(
+                    json!({"name": "Projects", "identifier": "alice@example.com", "rights": "lr"}),
+                ),
+            )
+            .await;
+        assert_eq!(v["entries"][0]["identifier"], "alice@example.com");
+        let v = api
+            .ok(
+                Method::GET,
+                "/api/v1/folders/bob@example.com/acl?name=Projects",
+                None,
+            )
+            .await;
+        assert_eq!(v["entries"][0]["rights"], "lr");
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/folders/bob@example.com?name=Projects",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::GET,
+                "/api/v1/folders/bob@example.com/acl?name=Projects",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/folders/public",
+                Some(json!({"name": "Shared"})),
+            )
+            .await;
+        assert_eq!(v["owner"], "public");
+    });
+}
+
+/// Submits a message from bob to a remote address: with the test server's failing name
+/// server it ends up deferred.
+fn deferred_record(s: &TestServer) -> u64 {
+    let before = s.queue_depth(QueueName::Deferred);
+    let mut c = Client::connect(s.addr("submission"));
+    c.cmd("EHLO client.example.net");
+    assert!(c.auth_plain(BOB, PASSWORD).starts_with("235"));
+    assert!(c.cmd("MAIL FROM:<bob@example.com>").starts_with("250"));
+    assert!(c.cmd("RCPT TO:<carol@remote.test>").starts_with("250"));
+    let r = c.data(
+        "From: bob@example.com\r\nTo: carol@remote.test\r\nSubject: api test\r\n\r\nHello.\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    c.cmd("QUIT");
+    for _ in 0..600 {
+        if s.queue_depth(QueueName::Deferred) > before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let recs = s.store().queue_list(QueueName::Deferred).unwrap();
+    assert!(recs.len() > before, "the message was deferred");
+    recs.last().unwrap().id
+}
+
+#[test]
+fn queues_list_show_and_change() {
+    let s = server();
+    let id = deferred_record(&s);
+    let hex = format!("{id:016X}");
+    let ctx = s.handle().ctx.clone();
+    let h = hex.clone();
+    with_api(ctx, |api| async move {
+        let hex = h;
+        let v = api.ok(Method::GET, "/api/v1/queues", None).await;
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items.len(), 6);
+        let deferred = items.iter().find(|q| q["name"] == "deferred").unwrap();
+        assert_eq!(deferred["count"], 1);
+
+        let v = api
+            .ok(Method::GET, "/api/v1/queues/deferred?limit=10", None)
+            .await;
+        assert_eq!(v["total"], 1);
+        let item = &v["items"][0];
+        assert_eq!(item["id"], hex);
+        assert_eq!(item["from"], BOB);
+        assert_eq!(item["recipients"][0]["address"], "carol@remote.test");
+        assert!(item["attempts"].as_u64().unwrap() >= 1, "{item}");
+        let (st, _) = api
+            .call(Some(ROOT), Method::GET, "/api/v1/queues/nope", None)
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+
+        let v = api
+            .ok(Method::GET, &format!("/api/v1/queues/deferred/{hex}"), None)
+            .await;
+        assert!(
+            v["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["name"] == "Subject" && h["value"] == "api test"),
+            "{v}"
+        );
+        assert_eq!(v["authenticated"], BOB);
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::GET,
+                "/api/v1/queues/remote/00000000000000FF",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+
+        // Move to bad, then bulk: an unknown id is reported, the real one moves back.
+        let v = api
+            .ok(
+                Method::POST,
+                &format!("/api/v1/queues/deferred/{hex}/move"),
+                Some(json!({"to": "bad"})),
+            )
+            .await;
+        assert_eq!(v["queue"], "bad", "{v}");
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                &format!("/api/v1/queues/bad/{hex}/move"),
+                Some(json!({"to": "bad"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/queues/bad/bulk",
+                Some(json!({"action": "move", "to": "deferred", "ids": [hex, "00000000000000FF"]})),
+            )
+            .await;
+        assert_eq!(v["done"], 1, "{v}");
+        assert_eq!(v["failed"], 1);
+        assert_eq!(v["items"][1]["status"], 404);
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/queues/deferred/bulk",
+                Some(json!({"action": "explode", "ids": []})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                &format!("/api/v1/queues/deferred/{hex}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["queue"], Value::Null, "gone");
+    });
+    assert!(s.store().queue_find(id).unwrap().is_none());
+
+    // Retry of a deferred record: back to inbound for another attempt now.
+    let id = deferred_record(&s);
+    let hex = format!("{id:016X}");
+    let attempts = s.store().queue_find(id).unwrap().unwrap().attempts;
+    with_api(s.handle().ctx.clone(), |api| async move {
+        let v = api
+            .ok(
+                Method::POST,
+                &format!("/api/v1/queues/deferred/{hex}/retry"),
+                None,
+            )
+            .await;
+        assert!(
+            v["output"]
+                .as_str()
+                .unwrap()
+                .contains("from deferred to inbound for another attempt"),
+            "{v}"
+        );
+        assert_eq!(v["from"], "deferred");
+    });
+    // The attempt is made at once: the record leaves deferred with one more attempt, or
+    // settles for good.
+    let mut moved_on = false;
+    for _ in 0..600 {
+        moved_on = s
+            .store()
+            .queue_find(id)
+            .unwrap()
+            .is_none_or(|r| r.attempts > attempts);
+        if moved_on {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(moved_on, "another attempt was made");
+}
+
+/// A domain admin of example.org on example.com's objects: 404 for every object (as if it
+/// did not exist) and 403 for server-wide things; and its own domain works.
+#[test]
+fn a_domain_admin_is_refused_on_another_domain_on_every_endpoint() {
+    let s = server();
+    let id = deferred_record(&s);
+    let hex = format!("{id:016X}");
+    s.console("alias add info@example.com bob@example.com");
+    s.console("folder create bob@example.com Projects");
+    with_api(s.handle().ctx.clone(), move |api| async move {
+        let q = format!("/api/v1/queues/deferred/{hex}");
+        let table: Vec<(Method, String, Option<Value>, StatusCode)> = vec![
+            (
+                Method::GET,
+                "/api/v1/domains/example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/domains/example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/domains/example.com/admins".into(),
+                Some(json!({"account": DOM})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/domains/example.com/admins/root@example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::GET,
+                "/api/v1/domains/example.com/dkim".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/domains/example.com/dkim".into(),
+                Some(json!({})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/domains/example.com/dkim/s1/activate".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/domains/example.com/dkim/s1".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/domains".into(),
+                Some(json!({"name": "evil.test"})),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::GET,
+                "/api/v1/accounts/bob@example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::PATCH,
+                "/api/v1/accounts/bob@example.com".into(),
+                Some(json!({"password": "x"})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/accounts/bob@example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/accounts".into(),
+                Some(json!({"address": "x@example.com", "password": "p"})),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                Method::POST,
+                "/api/v1/accounts/bob@example.com/sendas".into(),
+                Some(json!({"sender": "@example.org"})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/accounts/bob@example.com/sendas/@example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/aliases".into(),
+                Some(json!({"alias": "x@example.com", "target": DOM})),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/aliases/info@example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::GET,
+                "/api/v1/folders/bob@example.com".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/folders/bob@example.com".into(),
+                Some(json!({"name": "X"})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/folders/bob@example.com?name=Projects".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::GET,
+                "/api/v1/folders/bob@example.com/acl?name=Projects".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::PUT,
+                "/api/v1/folders/bob@example.com/acl".into(),
+                Some(json!({"name": "Projects", "identifier": DOM, "rights": "lr"})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::GET,
+                "/api/v1/folders/public".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (Method::GET, q.clone(), None, StatusCode::NOT_FOUND),
+            (Method::DELETE, q.clone(), None, StatusCode::NOT_FOUND),
+            (
+                Method::POST,
+                format!("{q}/retry"),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                format!("{q}/bounce"),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                format!("{q}/move"),
+                Some(json!({"to": "bad"})),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::GET,
+                "/api/v1/status".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::GET,
+                "/api/v1/cluster".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::GET,
+                "/api/v1/settings".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::POST,
+                "/api/v1/settings/reload".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::POST,
+                "/api/v1/command".into(),
+                Some(json!({"line": "domain list"})),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::GET,
+                "/api/v1/logs".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::GET,
+                "/api/v1/logs/stream".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::GET,
+                "/api/v1/screening".into(),
+                None,
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::POST,
+                "/api/v1/screening".into(),
+                Some(json!({"action": "ban", "address": "192.0.2.1"})),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                Method::POST,
+                "/api/v1/sources/1/run".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/sources/1".into(),
+                None,
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/api/v1/apikeys".into(),
+                Some(json!({"name": "k", "owner": ROOT})),
+                StatusCode::FORBIDDEN,
+            ),
+        ];
+        for (method, path, body, want) in table {
+            let (st, v) = api.call(Some(DOM), method.clone(), &path, body).await;
+            assert_eq!(st, want, "{method} {path}: {v}");
+        }
+        // Lists leave the other domain out.
+        let v = api
+            .call(Some(DOM), Method::GET, "/api/v1/domains", None)
+            .await
+            .1;
+        assert_eq!(v["items"].as_array().unwrap().len(), 1);
+        assert_eq!(v["items"][0]["name"], "example.org");
+        let v = api
+            .call(Some(DOM), Method::GET, "/api/v1/accounts", None)
+            .await
+            .1;
+        let addrs: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["address"].as_str().unwrap())
+            .collect();
+        assert_eq!(addrs, ["carol@example.org", DOM]);
+        let v = api
+            .call(Some(DOM), Method::GET, "/api/v1/aliases", None)
+            .await
+            .1;
+        assert_eq!(v["items"], json!([]));
+        let v = api
+            .call(Some(DOM), Method::GET, "/api/v1/queues/deferred", None)
+            .await
+            .1;
+        assert_eq!(v["total"], 0, "{v}");
+        let v = api
+            .call(Some(DOM), Method::GET, "/api/v1/queues", None)
+            .await
+            .1;
+        assert!(
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|q| q["count"] == 0),
+            "{v}"
+        );
+        // Its own domain works.
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::POST,
+                "/api/v1/accounts",
+                Some(json!({"address": "new@example.org", "password": "p"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::POST,
+                "/api/v1/accounts",
+                Some(json!({"address": "boss@example.org", "password": "p", "admin": true})),
+            )
+            .await;
+        assert_eq!(
+            st,
+            StatusCode::FORBIDDEN,
+            "no admin rights from a domain admin: {v}"
+        );
+        let (st, _) = api
+            .call(
+                Some(DOM),
+                Method::GET,
+                "/api/v1/domains/example.org/dkim",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+    });
+    // Nothing of example.com changed.
+    assert!(s.store().get_account(BOB).unwrap().is_some());
+    assert!(s.store().queue_find(id).unwrap().is_some());
+}
+
+#[test]
+fn api_keys_scopes_and_the_console_line() {
+    let s = server();
+    with_api(s.handle().ctx.clone(), |api| async move {
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/apikeys",
+                Some(json!({"name": "ro", "scope": "read-only"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let key = v["key"].as_str().unwrap().to_string();
+        let key_id = v["info"]["id"].as_str().unwrap().to_string();
+        assert!(key.starts_with("fm_"));
+        let bearer = || Some(format!("Bearer {key}"));
+        // A read-only key reads, and is refused every change.
+        let (st, _) = api
+            .call_auth(bearer(), Method::GET, "/api/v1/accounts", None)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, v) = api
+            .call_auth(
+                bearer(),
+                Method::POST,
+                "/api/v1/domains",
+                Some(json!({"name": "k.test"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+        let (st, _) = api
+            .call_auth(
+                bearer(),
+                Method::POST,
+                "/api/v1/command",
+                Some(json!({"line": "domain list"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let v = api.ok(Method::GET, "/api/v1/apikeys", None).await;
+        assert!(v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == key_id.as_str() && k["scope"] == "read-only"));
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                &format!("/api/v1/apikeys/{key_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _) = api
+            .call_auth(bearer(), Method::GET, "/api/v1/accounts", None)
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "a revoked key stops working");
+
+        // The console line: output, and 422 for a line that does not parse or fails.
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/command",
+                Some(json!({"line": "domain list"})),
+            )
+            .await;
+        assert!(v["output"].as_str().unwrap().contains("example.org"), "{v}");
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/command",
+                Some(json!({"line": "frobnicate"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/command",
+                Some(json!({"line": "domain del nowhere.test"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    });
+}
+
+#[test]
+fn status_settings_screening_sources_logs_and_the_openapi_document() {
+    let s = server();
+    with_api(s.handle().ctx.clone(), |api| async move {
+        let v = api.ok(Method::GET, "/api/v1/status", None).await;
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["queues"].as_object().unwrap().len(), 6);
+        let v = api.ok(Method::GET, "/api/v1/cluster", None).await;
+        assert!(v["nodes"].is_array());
+        let v = api.ok(Method::GET, "/api/v1/settings", None).await;
+        assert_eq!(v["hostname"], "mx.example.com");
+        assert_eq!(v["file"]["smtp"]["max_recipients"], 100, "{v}");
+        let v = api.ok(Method::POST, "/api/v1/settings/reload", None).await;
+        assert!(v["output"].as_str().unwrap().starts_with("reloaded"), "{v}");
+
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/screening",
+                Some(json!({"action": "ban", "address": "192.0.2.7", "for": "1h"})),
+            )
+            .await;
+        assert!(
+            v["bans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["address"] == "192.0.2.7"),
+            "{v}"
+        );
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/screening",
+                Some(json!({"action": "deny", "address": "198.51.100.0/24"})),
+            )
+            .await;
+        assert_eq!(v["deny"], json!(["198.51.100.0/24"]), "{v}");
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::POST,
+                "/api/v1/screening",
+                Some(json!({"action": "ban", "address": "not-an-ip"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let v = api.ok(Method::GET, "/api/v1/sources", None).await;
+        assert_eq!(v["items"], json!([]));
+        let (st, _) = api
+            .call(Some(ROOT), Method::POST, "/api/v1/sources/99/run", None)
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+
+        // Logs: a line logged in a session span shows with its service and session.
+        let tail = ferrymail::http::logtail::global();
+        tail.push(ferrymail::http::logtail::LogLine {
+            seq: 0,
+            time_ms: 1,
+            level: "WARN".into(),
+            target: "ferrymail::actors::smtp_session".into(),
+            service: "smtp".into(),
+            session: Some("APITEST1".into()),
+            message: "a line for the API test".into(),
+        });
+        let v = api
+            .ok(
+                Method::GET,
+                "/api/v1/logs?session=APITEST1&level=warn",
+                None,
+            )
+            .await;
+        assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(v["items"][0]["service"], "smtp");
+        let (st, _) = api
+            .call(Some(ROOT), Method::GET, "/api/v1/logs?level=loud", None)
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let (st, doc) = api
+            .call(None, Method::GET, "/api/v1/openapi.json", None)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        for p in [
+            "/api/v1/domains",
+            "/api/v1/accounts",
+            "/api/v1/queues",
+            "/api/v1/queues/{queue}/{id}/retry",
+        ] {
+            assert!(doc["paths"][p].is_object(), "{p} is documented");
+        }
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["basic"]["scheme"], "basic");
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        // Every operation documents the error answers with the error schema.
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for code in ["401", "403", "404", "422"] {
+                    let r = &op["responses"][code]["content"]["application/json"]["schema"]
+                        ["properties"]["error"]["$ref"];
+                    assert_eq!(
+                        r, "#/components/schemas/ErrorInner",
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+        }
+        // An actual error has that shape.
+        let (_, v) = api
+            .call(
+                Some(ROOT),
+                Method::GET,
+                "/api/v1/accounts/none@example.com",
+                None,
+            )
+            .await;
+        let e: ferrymail::http::api::ErrorBody = serde_json::from_value(v).unwrap();
+        assert_eq!(e.error.code, "not_found");
+    });
+}
+
+/// The live stream: a line pushed after the stream opened arrives as an SSE event.
+#[test]
+fn the_log_stream_sends_new_lines_as_server_sent_events() {
+    let s = server();
+    with_api(s.handle().ctx.clone(), |api| async move {
+        let req = TestRequest::get()
+            .uri("/api/v1/logs/stream?session=STREAM1")
+            .insert_header(("Authorization", basic(ROOT)))
+            .peer_addr("127.0.0.1:40000".parse().unwrap())
+            .to_request();
+        let resp = test::call_service(&api.0, req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.headers().get("content-type").unwrap(),
+            "text/event-stream"
+        );
+        let mut body = resp.into_body();
+        use actix_web::body::MessageBody;
+        let mut got = String::new();
+        let tail = ferrymail::http::logtail::global();
+        for i in 0..20 {
+            tail.push(ferrymail::http::logtail::LogLine {
+                seq: 0,
+                time_ms: i,
+                level: "INFO".into(),
+                target: "t".into(),
+                service: "imap".into(),
+                session: Some(if i % 2 == 0 { "STREAM1" } else { "OTHER" }.into()),
+                message: format!("line {i}"),
+            });
+            let chunk =
+                std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await;
+            got.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
+            if got.contains("line 2\"") {
+                break;
+            }
+        }
+        assert!(got.contains(": stream open"), "{got}");
+        assert!(got.contains("event: log\ndata: {"), "{got}");
+        assert!(got.contains("\"message\":\"line 0\""), "{got}");
+        assert!(!got.contains("line 1\""), "filtered by session: {got}");
+    });
+}
