@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod csrf;
+pub mod dashboard;
 pub mod error;
 pub mod front;
 pub mod login;

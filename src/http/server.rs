@@ -93,13 +93,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
 /// The admin listener: `/health` with figures, then the management API (`/api/v1`),
 /// `/metrics`, and the dashboard, which takes every other path (so it comes last).
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(figures));
-    cfg.configure(super::metrics::configure);
+    cfg.route("/health", web::get().to(figures))
+        .configure(super::api::configure)
+        .configure(super::metrics::configure)
+        .configure(crate::http::dashboard::configure);
 }
 
 /// The public web front's routes (http and https listeners) besides `/health`: the place
 /// where webmail, DAV and ActiveSync register theirs.
-pub fn web_routes(_cfg: &mut web::ServiceConfig) {}
+pub fn web_routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(crate::http::dashboard::web_configure);
+}
 
 async fn liveness(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {
     HttpResponse::Ok().json(health_body(&ctx, Health::Liveness))

@@ -1,0 +1,381 @@
+//! The six queues: each paged and filterable, one record's envelope, headers and delivery
+//! attempts, and retry, bounce, move and delete for one record or the ticked ones. Changes
+//! go to the queue actors through the live executor, one command per record, as the
+//! console sends them; a record a worker holds answers "busy" and is left alone.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::forms::Form;
+use super::{gate, redirect_with, render, run, Chrome, Ctx, Need, Pager};
+use crate::admin::{AdminCommand, QUEUE_NAMES};
+use crate::http::auth::Principal;
+use crate::storage::{QueueName, QueueRecord};
+
+#[derive(serde::Deserialize)]
+pub struct QueueQuery {
+    #[serde(default)]
+    queue: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+/// Whether `who` may see `rec`: its sender or one of its recipients is in their domains.
+fn visible(who: &Principal, rec: &QueueRecord) -> bool {
+    who.is_admin()
+        || (!rec.mail_from.is_empty() && who.may_address(&rec.mail_from))
+        || rec.recipients.iter().any(|r| who.may_address(&r.address))
+}
+
+fn age(now: i64, t: i64) -> String {
+    let s = (now - t).max(0);
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+struct QueueTab {
+    name: &'static str,
+    depth: usize,
+}
+
+struct Row {
+    /// As the console shows it (16 hex digits).
+    id: String,
+    from: String,
+    to: String,
+    size: u64,
+    age: String,
+    attempts: u32,
+    due: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "queues.html")]
+struct QueuesPage {
+    chrome: Chrome,
+    tabs: Vec<QueueTab>,
+    queue: String,
+    q: String,
+    rows: Vec<Row>,
+    pager: Pager,
+    /// The query the pager's links keep.
+    pager_extra: String,
+    queue_names: Vec<&'static str>,
+    back: String,
+}
+
+/// `GET /queues?queue=NAME&q=TEXT&page=N`.
+pub async fn list(ctx: Ctx, req: HttpRequest, query: web::Query<QueueQuery>) -> HttpResponse {
+    let who = match gate(&ctx, &req, Need::Manager).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let queue: QueueName = query
+        .queue
+        .as_deref()
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(QueueName::Deferred);
+    let filter = query.q.clone().unwrap_or_default().trim().to_lowercase();
+    // Depths come from the store's counters; domain admins see only their count.
+    let tabs = QueueName::ALL
+        .iter()
+        .map(|q| QueueTab {
+            name: q.as_str(),
+            depth: if who.is_admin() {
+                ctx.store.queue_depth(*q).unwrap_or(0)
+            } else if *q == queue {
+                usize::MAX
+            } else {
+                0
+            },
+        })
+        .collect::<Vec<_>>();
+    let (sctx, q) = (ctx.get_ref().clone(), queue);
+    let records = web::block(move || sctx.store.queue_list(q))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => return redirect_with(&req, "/", Err(e)),
+    };
+    let mut shown: Vec<QueueRecord> = records
+        .into_iter()
+        .filter(|r| visible(&who, r))
+        .filter(|r| {
+            filter.is_empty()
+                || shown_id(r.id).ends_with(&filter)
+                || r.mail_from.to_lowercase().contains(&filter)
+                || r.recipients.iter().any(|x| x.address.contains(&filter))
+                || r.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().contains(&filter))
+        })
+        .collect();
+    shown.sort_by_key(|r| r.id);
+    let visible_count = shown.len();
+    let (page, pager) = Pager::cut(shown, query.page.unwrap_or(1));
+    let now = ctx.clock.now();
+    let rows = page
+        .into_iter()
+        .map(|r| Row {
+            id: shown_id(r.id),
+            from: if r.mail_from.is_empty() {
+                "<>".into()
+            } else {
+                r.mail_from.clone()
+            },
+            to: r
+                .recipients
+                .iter()
+                .map(|x| x.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            size: r.size,
+            age: age(now, r.received_at),
+            attempts: r.attempts,
+            due: r.due.map(crate::clock::iso8601).unwrap_or_default(),
+            error: r.last_error.clone().unwrap_or_default(),
+        })
+        .collect();
+    let tabs = tabs
+        .into_iter()
+        .map(|mut t| {
+            if t.depth == usize::MAX {
+                t.depth = visible_count;
+            }
+            t
+        })
+        .collect();
+    let mut back = format!("/queues?queue={}", queue.as_str());
+    if !filter.is_empty() {
+        back.push_str("&q=");
+        back.extend(form_urlencoded::byte_serialize(filter.as_bytes()));
+    }
+    let t = QueuesPage {
+        chrome: Chrome::new(&req, &who, "/queues"),
+        tabs,
+        queue: queue.as_str().to_string(),
+        q: filter.clone(),
+        rows,
+        pager,
+        pager_extra: super::query_tail(&[("queue", queue.as_str()), ("q", &filter)]),
+        queue_names: QUEUE_NAMES.to_vec(),
+        back,
+    };
+    render(&req, &t.chrome, &t)
+}
+
+struct Recipient {
+    address: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "queue_record.html")]
+struct RecordPage {
+    chrome: Chrome,
+    id: String,
+    queue: String,
+    from: String,
+    recipients: Vec<Recipient>,
+    size: u64,
+    received: String,
+    origin: String,
+    auth_as: String,
+    attempts: u32,
+    due: String,
+    error: String,
+    headers: String,
+    queue_names: Vec<&'static str>,
+    back: String,
+}
+
+/// A queue id as the console shows and reads it: 16 hex digits.
+fn shown_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// A queue id typed or linked as the console shows it (hex, at most 16 digits).
+fn parse_id(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 16 {
+        return Err(format!("bad message id {s:?}"));
+    }
+    u64::from_str_radix(s, 16).map_err(|_| format!("bad message id {s:?}"))
+}
+
+/// The most of a message's header shown.
+const HEADER_MAX: usize = 64 * 1024;
+
+/// `GET /queues/record/{id}`.
+pub async fn record(ctx: Ctx, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    let who = match gate(&ctx, &req, Need::Manager).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return redirect_with(&req, "/queues", Err(e)),
+    };
+    let sctx = ctx.get_ref().clone();
+    let found = web::block(move || {
+        let rec = sctx.store.queue_find(id).map_err(|e| e.to_string())?;
+        let head = match &rec {
+            Some(r) => sctx
+                .store
+                .blobs()
+                .get(&r.blob)
+                .map(|body| header_part(&body))
+                .unwrap_or_else(|e| format!("(the message body cannot be read: {e})")),
+            None => String::new(),
+        };
+        Ok::<_, String>(rec.map(|r| (r, head)))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    let (rec, headers) = match found {
+        Ok(Some((r, h))) if visible(&who, &r) => (r, h),
+        Ok(_) => {
+            return redirect_with(
+                &req,
+                "/queues",
+                Err(format!("no queued message {}", shown_id(id))),
+            );
+        }
+        Err(e) => return redirect_with(&req, "/queues", Err(e)),
+    };
+    let t = RecordPage {
+        chrome: Chrome::new(&req, &who, "/queues"),
+        id: shown_id(id),
+        queue: rec.queue.as_str().to_string(),
+        from: if rec.mail_from.is_empty() {
+            "<>".into()
+        } else {
+            rec.mail_from.clone()
+        },
+        recipients: rec
+            .recipients
+            .iter()
+            .map(|r| Recipient {
+                address: r.address.clone(),
+                state: if r.delivered {
+                    "delivered".into()
+                } else {
+                    r.last_error.clone().unwrap_or_else(|| "pending".into())
+                },
+            })
+            .collect(),
+        size: rec.size,
+        received: crate::clock::iso8601(rec.received_at),
+        origin: rec.origin.clone(),
+        auth_as: rec.auth_as.clone().unwrap_or_default(),
+        attempts: rec.attempts,
+        due: rec.due.map(crate::clock::iso8601).unwrap_or_default(),
+        error: rec.last_error.clone().unwrap_or_default(),
+        headers,
+        queue_names: QUEUE_NAMES.to_vec(),
+        back: format!("/queues?queue={}", rec.queue.as_str()),
+    };
+    render(&req, &t.chrome, &t)
+}
+
+/// The header block of a message (up to the first empty line), at most [`HEADER_MAX`].
+fn header_part(body: &[u8]) -> String {
+    let end = body
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| body.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(body.len())
+        .min(HEADER_MAX);
+    String::from_utf8_lossy(&body[..end]).into_owned()
+}
+
+/// `POST /queues`: `action` (retry, bounce, delete, move with `to`) on every ticked `id`.
+pub async fn action(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let who = match gate(&ctx, &req, Need::Manager).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let f = Form::parse(&body);
+    // Back to the list the form came from (only a queue page).
+    let back = match f.get("back") {
+        b if b.starts_with("/queues") && !b.contains("//") => b.to_string(),
+        _ => "/queues".to_string(),
+    };
+    let result = apply(&ctx, &who, &f).await;
+    redirect_with(&req, &back, result)
+}
+
+async fn apply(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, String> {
+    let ids: Vec<u64> = f
+        .all("id")
+        .into_iter()
+        .map(parse_id)
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Err("no message ticked".into());
+    }
+    let action = f.get("action");
+    let to = f.get("to").to_string();
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for id in ids {
+        // A domain admin acts only on records it can see.
+        let rec = ctx.store.queue_find(id).map_err(|e| e.to_string())?;
+        if !rec.as_ref().is_some_and(|r| visible(who, r)) {
+            failed.push(format!("{}: no such queued message", shown_id(id)));
+            continue;
+        }
+        let cmd = match action {
+            "retry" => AdminCommand::QueueRetry(id),
+            "bounce" => AdminCommand::QueueBounce(id),
+            "delete" => AdminCommand::QueueDelete(id),
+            "move" => AdminCommand::QueueMove { id, to: to.clone() },
+            other => return Err(format!("unknown action {other:?}")),
+        };
+        match run(ctx, cmd).await {
+            Ok(out) => done.push(out),
+            Err(e) => failed.push(format!("{}: {e}", shown_id(id))),
+        }
+    }
+    let mut text = done.join("; ");
+    if failed.is_empty() {
+        Ok(text)
+    } else {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(&failed.join("; "));
+        Err(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_part_stops_at_the_blank_line() {
+        assert_eq!(header_part(b"A: 1\r\nB: 2\r\n\r\nbody"), "A: 1\r\nB: 2");
+        assert_eq!(header_part(b"A: 1\n\nbody"), "A: 1");
+        assert_eq!(header_part(b"A: 1"), "A: 1");
+    }
+
+    #[test]
+    fn ids_as_the_console_writes_them() {
+        assert_eq!(shown_id(16), "0000000000000010");
+        assert_eq!(parse_id("0000000000000010"), Ok(16));
+        assert_eq!(parse_id("10"), Ok(16));
+        assert!(parse_id("").is_err());
+        assert!(parse_id("xyz").is_err());
+        assert!(parse_id("00000000000000001").is_err());
+    }
+}
