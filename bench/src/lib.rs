@@ -25,6 +25,9 @@
 //! `bench drip` (in [`drip`]) holds slow-drip connections open against SMTP and IMAP and
 //! measures how quickly a normal client still connects, logs in and sends.
 //!
+//! `bench api` and `bench sse` (in [`api`]) load the management API with GET requests and
+//! measure the server's CPU per open dashboard stream (issue 13).
+//!
 //! Modules:
 //! - [`imap`]: everything of `bench imap`, reusing the pieces below;
 //! - [`pop3`]: everything of `bench pop3`;
@@ -36,6 +39,7 @@
 //! - [`stats`]: percentiles, getrusage and /proc CPU accounting;
 //! - [`report`]: the text and `RESULT {json}` output.
 
+pub mod api;
 pub mod client;
 pub mod drip;
 pub mod imap;
@@ -73,6 +77,12 @@ pub fn run(args: &[String]) -> Result<String, String> {
         if sub == "pop3" {
             return pop3::run(rest);
         }
+        if sub == "api" {
+            return api::run(api::Command::Api, rest);
+        }
+        if sub == "sse" {
+            return api::run(api::Command::Sse, rest);
+        }
         if sub == "relay" {
             return run_relay(rest);
         }
@@ -91,11 +101,13 @@ pub fn run(args: &[String]) -> Result<String, String> {
         },
         Some((help, _)) if help == "--help" || help == "-h" || help == "help" => {
             return Ok(format!(
-                "{USAGE}\n{}\n{}\n{}\n{}",
+                "{USAGE}\n{}\n{}\n{}\n{}\n{}\n{}",
                 relay::USAGE,
                 imap::USAGE,
                 pop3::USAGE,
-                drip::USAGE
+                drip::USAGE,
+                api::USAGE,
+                api::SSE_USAGE
             ))
         }
         Some((other, _)) => return Err(usage_error(format!("unknown bench {other:?}"))),
