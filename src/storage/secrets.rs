@@ -57,6 +57,13 @@ impl SecretKey {
     pub fn load_or_create(data_dir: &Path) -> Result<SecretKey, StorageError> {
         let path = key_path(data_dir);
         let bytes = match std::fs::read(&path) {
+            // An empty key file is what a creator of an older build left when the disk was
+            // full: no secret can have been sealed with it, so a new key replaces it.
+            Ok(b) if b.is_empty() => {
+                tracing::warn!(path = %path.display(), "the secret key file is empty; making a new key");
+                std::fs::remove_file(&path)?;
+                create_key(&path)?
+            }
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(&path)?,
             Err(e) => return Err(e.into()),
@@ -141,19 +148,30 @@ impl SecretKey {
     }
 }
 
-/// Writes a new random key with O_EXCL (a concurrent creator wins and its key is read).
+/// Writes a new random key: whole and fsynced in a temporary file first, then linked into
+/// place, so the key file never exists half-written (a full disk fails the call and leaves
+/// no file). A concurrent creator that linked first wins and its key is read.
 fn create_key(path: &Path) -> Result<Vec<u8>, StorageError> {
     use std::os::unix::fs::OpenOptionsExt;
     let key = SecretKey::new_key_bytes();
-    let created = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
-    match created {
-        Ok(mut f) => {
-            f.write_all(&key)?;
-            f.sync_all()?;
+    let tmp = path.with_extension(format!(
+        "tmp.{}.{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()
+    })();
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
             if let Some(dir) = path.parent() {
                 std::fs::File::open(dir)?.sync_all()?;
             }
@@ -168,6 +186,24 @@ fn create_key(path: &Path) -> Result<Vec<u8>, StorageError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// An empty key file (left by an older build on a full disk) is replaced by a whole key;
+    /// no temporary file is left behind.
+    #[test]
+    fn an_empty_key_file_is_replaced_and_no_temporary_file_remains() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(key_path(dir.path()), b"").unwrap();
+        let key = SecretKey::load_or_create(dir.path()).unwrap();
+        let sealed = key.seal("s").unwrap();
+        assert_eq!(std::fs::read(key_path(dir.path())).unwrap().len(), KEY_LEN);
+        let again = SecretKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(again.open(&sealed).unwrap(), "s");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![KEY_FILE.to_string()]);
+    }
 
     #[test]
     fn seal_open_round_trip_and_key_file_is_private() {

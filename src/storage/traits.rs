@@ -420,6 +420,16 @@ pub trait Queue: Send + Sync {
     /// Every record of `queue`, in id order.
     fn queue_list(&self, queue: QueueName) -> Result<Vec<QueueRecord>, StorageError>;
 
+    /// At most `limit` records of `queue` after skipping `offset`, in id order: one page of
+    /// [`Queue::queue_list`] that decodes only the records it returns (a dashboard page of a
+    /// queue of 100,000 records must not read them all).
+    fn queue_page(
+        &self,
+        queue: QueueName,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError>;
+
     /// The number of records in `queue`, from the in-memory counters (no scan; see
     /// `queue_counts`).
     fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError>;

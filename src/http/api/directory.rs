@@ -944,14 +944,25 @@ pub struct FolderList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFolder {
-    /// Hierarchy separator `/`; missing parents are made too.
+    /// Hierarchy separator `/`; missing parents are made too. No control characters, no
+    /// empty level, at most 255 bytes of UTF-8.
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f/]+(/[^\x00-\x1f\x7f-\x9f/]+)*/?$",
+        min_length = 1,
+        max_length = 63
+    )]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FolderName {
-    /// The folder's name.
+    /// The folder's name (no control characters, no empty level).
+    #[param(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f/]+(/[^\x00-\x1f\x7f-\x9f/]+)*/?$",
+        min_length = 1,
+        max_length = 63
+    )]
     pub name: String,
 }
 
@@ -975,9 +986,18 @@ pub struct AclInfo {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AclChange {
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f/]+(/[^\x00-\x1f\x7f-\x9f/]+)*/?$",
+        min_length = 1,
+        max_length = 63
+    )]
     pub name: String,
+    /// An account address or `anyone`.
+    #[schema(pattern = r"^(anyone|[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64})$")]
     pub identifier: String,
-    /// "lrs" (exactly), "+w", "-w", or "none" (remove the entry).
+    /// RFC 4314 rights letters (`lrswipkxtea`, and the obsolete `c` and `d`): "lrs"
+    /// (exactly), "+w", "-w", or "none" (remove the entry).
+    #[schema(pattern = "^(none|[+-]?[lrswipkxteacd]+)$")]
     pub rights: String,
 }
 

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::forms::Form;
-use super::{gate, redirect_with, render, run, Chrome, Ctx, Need, Pager};
+use super::{gate, redirect_with, render, run, Chrome, Ctx, Need, Pager, PAGE_SIZE};
 use crate::admin::{AdminCommand, QUEUE_NAMES};
 use crate::http::auth::Principal;
 use crate::storage::{QueueName, QueueRecord};
@@ -97,31 +97,11 @@ pub async fn list(ctx: Ctx, req: HttpRequest, query: web::Query<QueueQuery>) -> 
             },
         })
         .collect::<Vec<_>>();
-    let (sctx, q) = (ctx.get_ref().clone(), queue);
-    let records = web::block(move || sctx.store.queue_list(q))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    let records = match records {
-        Ok(r) => r,
-        Err(e) => return redirect_with(&req, "/", Err(e)),
-    };
-    let mut shown: Vec<QueueRecord> = records
-        .into_iter()
-        .filter(|r| visible(&who, r))
-        .filter(|r| {
-            filter.is_empty()
-                || shown_id(r.id).ends_with(&filter)
-                || r.mail_from.to_lowercase().contains(&filter)
-                || r.recipients.iter().any(|x| x.address.contains(&filter))
-                || r.last_error
-                    .as_deref()
-                    .is_some_and(|e| e.to_lowercase().contains(&filter))
-        })
-        .collect();
-    shown.sort_by_key(|r| r.id);
-    let visible_count = shown.len();
-    let (page, pager) = Pager::cut(shown, query.page.unwrap_or(1));
+    let (page, pager, visible_count) =
+        match read_page(&ctx, &who, queue, &filter, query.page.unwrap_or(1)).await {
+            Ok(x) => x,
+            Err(e) => return redirect_with(&req, "/", Err(e)),
+        };
     let now = ctx.clock.now();
     let rows = page
         .into_iter()
@@ -210,6 +190,53 @@ fn parse_id(s: &str) -> Result<u64, String> {
         return Err(format!("bad message id {s:?}"));
     }
     u64::from_str_radix(s, 16).map_err(|_| format!("bad message id {s:?}"))
+}
+
+/// One page of `queue` as `who` may see it, filtered; with the number of records shown
+/// over all pages. An admin without a filter sees every record: the depth counter is the
+/// total and only the page is read. Otherwise the queue is read whole and cut.
+async fn read_page(
+    ctx: &Ctx,
+    who: &Principal,
+    queue: QueueName,
+    filter: &str,
+    page: usize,
+) -> Result<(Vec<QueueRecord>, Pager, usize), String> {
+    let sctx = ctx.get_ref().clone();
+    if who.is_admin() && filter.is_empty() {
+        let total = ctx.store.queue_depth(queue).map_err(|e| e.to_string())?;
+        let pages = total.div_ceil(PAGE_SIZE).max(1);
+        let page = page.clamp(1, pages);
+        let records = web::block(move || {
+            sctx.store
+                .queue_page(queue, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        return Ok((records, Pager { page, pages, total }, total));
+    }
+    let records = web::block(move || sctx.store.queue_list(queue))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut shown: Vec<QueueRecord> = records
+        .into_iter()
+        .filter(|r| visible(who, r))
+        .filter(|r| {
+            filter.is_empty()
+                || shown_id(r.id).ends_with(filter)
+                || r.mail_from.to_lowercase().contains(filter)
+                || r.recipients.iter().any(|x| x.address.contains(filter))
+                || r.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().contains(filter))
+        })
+        .collect();
+    shown.sort_by_key(|r| r.id);
+    let count = shown.len();
+    let (page, pager) = Pager::cut(shown, page);
+    Ok((page, pager, count))
 }
 
 /// The most of a message's header shown.

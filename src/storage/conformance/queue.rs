@@ -63,6 +63,26 @@ pub fn queue_put_move_delete_per_queue(open: Open) {
         assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 0);
         assert!(store.0.queue_delete(to, rec.id).is_err(), "deleted twice");
     }
+    // Pages of a queue: the list cut at offset and limit, in id order, and nothing past
+    // its end.
+    let recs: Vec<QueueRecord> = (0..7)
+        .map(|i| {
+            let r = record(&store, QueueName::Deferred, format!("page {i}").as_bytes());
+            store.0.queue_put(&r).unwrap();
+            r
+        })
+        .collect();
+    assert_eq!(store.queue_list(QueueName::Deferred).unwrap(), recs);
+    for (offset, limit) in [(0, 3), (3, 3), (6, 3), (7, 3), (2, 0), (0, 100)] {
+        let want: Vec<QueueRecord> = recs.iter().skip(offset).take(limit).cloned().collect();
+        let got = store
+            .queue_page(QueueName::Deferred, offset, limit)
+            .unwrap();
+        assert_eq!(got, want, "page at {offset}, {limit} records");
+    }
+    for r in &recs {
+        store.0.queue_delete(QueueName::Deferred, r.id).unwrap();
+    }
     // Replacing a record by its successors keeps the body referenced by them alone.
     let rec = record(&store, QueueName::Inbound, b"split me");
     store.0.queue_put(&rec).unwrap();

@@ -392,6 +392,15 @@ impl Queue for PgStore {
         PgStore::queue_list(self, queue)
     }
 
+    fn queue_page(
+        &self,
+        queue: QueueName,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError> {
+        PgStore::queue_page(self, queue, offset, limit)
+    }
+
     fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
         PgStore::queue_depth(self, queue)
     }

@@ -275,6 +275,25 @@ impl PgStore {
         })
     }
 
+    /// One page in id order, through the `(queue, id)` index.
+    pub(crate) fn queue_page(
+        &self,
+        queue: QueueName,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError> {
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.pool().with(|c| {
+            records(
+                c.query(
+                    "SELECT queue, record FROM queue WHERE queue = $1 ORDER BY id OFFSET $2 LIMIT $3",
+                    &[&queue.as_str(), &as_i64(offset), &as_i64(limit)],
+                )
+                .map_err(pg_error)?,
+            )
+        })
+    }
+
     /// Counted by the `(queue, id)` index: exact on every node, and no counter row that
     /// every queue write of every node would have to lock (which would order all queue
     /// writes of the cluster one after another). Measured with 100,000 records spread over

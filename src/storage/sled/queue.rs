@@ -268,6 +268,26 @@ impl Queue for SledStore {
             .collect()
     }
 
+    fn queue_page(
+        &self,
+        queue: QueueName,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<QueueRecord>, StorageError> {
+        // Skipped entries are stepped over without decoding them.
+        self.tree(TreeIx::Queue(queue))
+            .iter()
+            .values()
+            .skip(offset)
+            .take(limit)
+            .map(|v| {
+                let mut rec = decode_record(&v?)?;
+                rec.queue = queue;
+                Ok(rec)
+            })
+            .collect()
+    }
+
     fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
         Ok(self.queue_counts().get(queue))
     }
