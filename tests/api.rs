@@ -1323,9 +1323,58 @@ fn end_to_end_over_https_against_the_binary() {
         .find(|q| q["name"] == "deferred")
         .unwrap();
     assert_eq!(deferred["count"], 1, "{v}");
+    let (st, first) = b.call("GET", &format!("/api/v1/queues/deferred/{id}"), None);
+    assert_eq!(st, 200, "{first}");
+    assert_eq!(first["attempts"], 1, "{first}");
     let (st, v) = b.call("POST", &format!("/api/v1/queues/deferred/{id}/retry"), None);
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["from"], "deferred");
+
+    // Where the retried message went: routing gives it a new record id (inbound, then one
+    // record per destination), so the old id is gone at once; the remote attempt fails
+    // again (the name server fails every lookup) and the message is back in deferred
+    // under its new id with a second attempt counted. Not expired, and the delay notice
+    // (4 h by default) is not due, so no DSN: the sender's mailbox stays empty.
+    let mut again = None;
+    for _ in 0..600 {
+        let (st, v) = b.call("GET", "/api/v1/queues/deferred", None);
+        assert_eq!(st, 200, "{v}");
+        if let Some(item) = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["attempts"] == 2)
+        {
+            again = Some(item.clone());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let again = again.expect("the retried message is deferred again after a second attempt");
+    assert_ne!(again["id"], json!(id), "{again}");
+    assert_eq!(again["from"], "sam@e2e.test", "{again}");
+    assert_eq!(again["recipients"][0]["address"], "someone@remote.test");
+    assert_eq!(again["recipients"][0]["delivered"], false);
+    assert_eq!(again["received"], first["received"], "the same message");
+    assert!(again["last_error"].is_string(), "{again}");
+    assert!(again["next_attempt"].is_i64(), "{again}");
+    let (st, _) = b.call("GET", &format!("/api/v1/queues/deferred/{id}"), None);
+    assert_eq!(st, 404, "the old record id is gone");
+    // Nothing else anywhere: one message, in deferred, and no DSN queued...
+    let (st, v) = b.call("GET", "/api/v1/queues", None);
+    assert_eq!(st, 200);
+    for q in v["items"].as_array().unwrap() {
+        let want = if q["name"] == "deferred" { 1 } else { 0 };
+        assert_eq!(q["count"], want, "{v}");
+    }
+    // ...nor delivered to the sender (checked after the queues: a DSN on its way would
+    // have been in one of them).
+    let (st, v) = b.call("GET", "/api/v1/accounts/sam@e2e.test", None);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["quota"]["messages_used"], 0,
+        "no DSN in the sender's mailbox: {v}"
+    );
 
     // Delete the account and the domain.
     let (st, v) = b.call("DELETE", "/api/v1/accounts/sam@e2e.test", None);
