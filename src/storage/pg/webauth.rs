@@ -73,10 +73,7 @@ pub(crate) fn put_totp(
 }
 
 /// Inserts a new API key; false when its owner is no account.
-pub(crate) fn put_key(
-    c: &mut impl Db,
-    key: &ApiKeyRecord,
-) -> Result<bool, StorageError> {
+pub(crate) fn put_key(c: &mut impl Db, key: &ApiKeyRecord) -> Result<bool, StorageError> {
     let n = c
         .execute(
             "INSERT INTO api_keys (id, name, owner, scope, digest, created, last_used)
@@ -98,9 +95,7 @@ pub(crate) fn put_key(
 }
 
 /// Every account's TOTP state, by account.
-pub(crate) fn totp_rows(
-    c: &mut impl Db,
-) -> Result<Vec<(String, TotpState)>, StorageError> {
+pub(crate) fn totp_rows(c: &mut impl Db) -> Result<Vec<(String, TotpState)>, StorageError> {
     c.query(
         "SELECT account, secret, enabled, recovery, last_step FROM totp
          ORDER BY account COLLATE \"C\"",
@@ -113,9 +108,7 @@ pub(crate) fn totp_rows(
 }
 
 /// Every API key, by id.
-pub(crate) fn key_rows(
-    c: &mut impl Db,
-) -> Result<Vec<ApiKeyRecord>, StorageError> {
+pub(crate) fn key_rows(c: &mut impl Db) -> Result<Vec<ApiKeyRecord>, StorageError> {
     c.query(
         &format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id COLLATE \"C\""),
         &[],
