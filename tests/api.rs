@@ -340,6 +340,132 @@ fn domains_and_accounts_crud_with_statuses() {
 }
 
 #[test]
+fn account_patch_admin_flag_disabled_and_quota() {
+    let s = server();
+    with_api(s.handle().ctx.clone(), |api| async move {
+        let carol = "/api/v1/accounts/carol@example.org";
+        // The admin flag: a full admin grants it, a domain admin is refused (403).
+        let v = api
+            .ok(Method::PATCH, carol, Some(json!({"admin": true})))
+            .await;
+        assert_eq!(v["admin"], true, "{v}");
+        assert!(
+            s.store()
+                .get_account("carol@example.org")
+                .unwrap()
+                .unwrap()
+                .admin
+        );
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::PATCH,
+                carol,
+                Some(json!({"admin": false})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+        assert!(
+            s.store()
+                .get_account("carol@example.org")
+                .unwrap()
+                .unwrap()
+                .admin
+        );
+        let v = api
+            .ok(Method::PATCH, carol, Some(json!({"admin": false})))
+            .await;
+        assert_eq!(v["admin"], false, "{v}");
+
+        // Disabled: shown back, then Basic auth as that account is refused (401), until
+        // it is enabled again. A domain admin may disable an account of their domain.
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::PATCH,
+                &format!("/api/v1/accounts/{DOM}"),
+                Some(json!({"disabled": true})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["disabled"], true, "{v}");
+        let (st, v) = api
+            .call(Some(DOM), Method::GET, "/api/v1/accounts", None)
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+        let list = api.ok(Method::GET, "/api/v1/accounts?q=dom@", None).await;
+        assert_eq!(list["items"][0]["disabled"], true, "{list}");
+        api.ok(
+            Method::PATCH,
+            &format!("/api/v1/accounts/{DOM}"),
+            Some(json!({"disabled": false})),
+        )
+        .await;
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::PATCH,
+                carol,
+                Some(json!({"disabled": true})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["disabled"], true);
+        assert!(
+            s.store()
+                .get_account("carol@example.org")
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
+
+        // Quota: set both, then lift one (null) while the other is kept (absent).
+        let v = api
+            .ok(
+                Method::PATCH,
+                "/api/v1/accounts/bob@example.com",
+                Some(json!({"quota": {"storage": 1048576, "messages": 10}})),
+            )
+            .await;
+        assert_eq!(v["quota"]["storage_limit"], 1048576, "{v}");
+        assert_eq!(v["quota"]["messages_limit"], 10, "{v}");
+        let v = api
+            .ok(
+                Method::PATCH,
+                "/api/v1/accounts/bob@example.com",
+                Some(json!({"quota": {"messages": null}})),
+            )
+            .await;
+        assert_eq!(v["quota"]["storage_limit"], 1048576, "{v}");
+        assert_eq!(v["quota"]["messages_limit"], Value::Null, "{v}");
+        let q = s.store().quota("bob@example.com").unwrap();
+        assert_eq!((q.storage_limit, q.messages_limit), (Some(1048576), None));
+        let v = api
+            .ok(Method::GET, "/api/v1/accounts/bob@example.com", None)
+            .await;
+        assert_eq!(v["quota"]["storage_limit"], 1048576, "{v}");
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::PATCH,
+                "/api/v1/accounts/bob@example.com",
+                Some(json!({"quota": {"bytes": 1}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Not on one's own account: 409, and nothing changed.
+        let me = format!("/api/v1/accounts/{ROOT}");
+        for body in [json!({"disabled": true}), json!({"admin": false})] {
+            let (st, v) = api.call(Some(ROOT), Method::PATCH, &me, Some(body)).await;
+            assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        }
+        let root = s.store().get_account(ROOT).unwrap().unwrap();
+        assert!(root.admin && !root.disabled);
+    });
+}
+
+#[test]
 fn aliases_sender_rights_dkim_folders_and_acls() {
     let s = server();
     with_api(s.handle().ctx.clone(), |api| async move {

@@ -254,6 +254,8 @@ pub struct AccountInfo {
     pub address: String,
     /// Administers the whole server.
     pub admin: bool,
+    /// Refused at every login; still receives mail.
+    pub disabled: bool,
     /// Unix seconds.
     pub created: u64,
 }
@@ -263,6 +265,7 @@ impl From<Account> for AccountInfo {
         AccountInfo {
             address: a.address,
             admin: a.admin,
+            disabled: a.disabled,
             created: a.created,
         }
     }
@@ -290,7 +293,10 @@ pub struct QuotaInfo {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccountDetail {
     pub address: String,
+    /// Administers the whole server.
     pub admin: bool,
+    /// Refused at every login; still receives mail.
+    pub disabled: bool,
     pub created: u64,
     pub quota: QuotaInfo,
     /// Addresses (`other@dom`) and domains (`@dom`) it may send as.
@@ -319,6 +325,34 @@ pub struct AccountChange {
     /// A new password.
     #[schema(min_length = 1)]
     pub password: Option<String>,
+    /// Server administrator; only a full admin may change it, and not on their own account.
+    pub admin: Option<bool>,
+    /// Refuse every login (mail is still accepted); not on the caller's own account.
+    pub disabled: Option<bool>,
+    /// New limits: an absent limit is kept, a null one lifted.
+    pub quota: Option<QuotaChange>,
+}
+
+/// Quota limits to change: absent keeps the limit, `null` lifts it, a number sets it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaChange {
+    /// Bytes.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, nullable)]
+    pub storage: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, nullable)]
+    pub messages: Option<Option<u64>>,
+}
+
+/// Tells a present field (`Some`, maybe `Some(None)` for `null`) from an absent one (`None`,
+/// through `#[serde(default)]`).
+fn present<'de, D>(d: D) -> Result<Option<Option<u64>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -361,6 +395,7 @@ fn account_detail(
         administers: rights.domains,
         address: a.address,
         admin: a.admin,
+        disabled: a.disabled,
         created: a.created,
     })
 }
@@ -469,7 +504,8 @@ pub async fn account_get(
     Ok(HttpResponse::Ok().json(account_detail(&ctx, acc)?))
 }
 
-/// Changes an account: its password.
+/// Changes an account: its password, admin flag (full admins only), disabled flag and quota
+/// limits. Each change goes through the admin executor, in that order.
 #[utoipa::path(patch, path = "/api/v1/accounts/{address}", tag = "directory",
     params(("address" = String, Path, description = "account address")),
     request_body = AccountChange,
@@ -480,22 +516,70 @@ pub async fn account_patch(
     path: web::Path<String>,
     body: Body<AccountChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let acc = visible_account(&ctx, &m.0, &path)?;
-    need_scope(&m.0, Scope::Accounts)?;
-    if let Some(password) = body.into_inner().password {
-        if password.is_empty() {
-            return Err(ApiError::unprocessable("the password is empty"));
-        }
+    let p = m.0;
+    let acc = visible_account(&ctx, &p, &path)?;
+    need_scope(&p, Scope::Accounts)?;
+    let AccountChange {
+        password,
+        admin,
+        disabled,
+        quota,
+    } = body.into_inner();
+    // Check everything before changing anything.
+    if password.as_deref() == Some("") {
+        return Err(ApiError::unprocessable("the password is empty"));
+    }
+    if admin.is_some() {
+        need_admin(&p)?;
+    }
+    let own = acc.address == p.address;
+    if own && admin == Some(false) && acc.admin {
+        return Err(ApiError::conflict("you cannot demote your own account"));
+    }
+    if own && disabled == Some(true) {
+        return Err(ApiError::conflict("you cannot disable your own account"));
+    }
+    let address = acc.address.clone();
+    if let Some(password) = password {
         run(
             &ctx,
             AdminCommand::AccountPasswd {
-                address: acc.address.clone(),
+                address: address.clone(),
                 password,
             },
         )
         .await?;
     }
-    let acc = visible_account(&ctx, &m.0, &acc.address)?;
+    if let Some(admin) = admin.filter(|&a| a != acc.admin) {
+        run(
+            &ctx,
+            AdminCommand::AccountAdmin {
+                address: address.clone(),
+                admin,
+            },
+        )
+        .await?;
+    }
+    if let Some(disabled) = disabled.filter(|&d| d != acc.disabled) {
+        let cmd = if disabled {
+            AdminCommand::AccountDisable(address.clone())
+        } else {
+            AdminCommand::AccountEnable(address.clone())
+        };
+        run(&ctx, cmd).await?;
+    }
+    if let Some(q) = quota.filter(|q| q.storage.is_some() || q.messages.is_some()) {
+        run(
+            &ctx,
+            AdminCommand::AccountQuota {
+                address: address.clone(),
+                storage: q.storage,
+                messages: q.messages,
+            },
+        )
+        .await?;
+    }
+    let acc = visible_account(&ctx, &p, &address)?;
     Ok(HttpResponse::Ok().json(account_detail(&ctx, acc)?))
 }
 
