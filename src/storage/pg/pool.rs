@@ -336,6 +336,29 @@ struct PoolState {
     open: usize,
 }
 
+/// The blocking client drives its connection on a runtime of its own, so closing one from a
+/// thread that runs an async runtime panics ("cannot start a runtime from within a
+/// runtime"). The last handle to a store can be dropped anywhere (a test's server context
+/// on its runtime, a shutdown): the idle connections are closed on a thread of their own.
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut lock(&self.state).idle);
+        if idle.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            drop(idle);
+            return;
+        }
+        let closer = std::thread::Builder::new()
+            .name("pg-close".into())
+            .spawn(move || drop(idle));
+        if let Ok(t) = closer {
+            let _ = t.join();
+        }
+    }
+}
+
 impl Pool {
     pub(crate) fn new(connect: Connect, size: usize) -> Pool {
         Pool {
