@@ -364,6 +364,127 @@ fn dashboard_domain_admin_is_held_to_its_domain() {
     assert!(cli(&["account", "list"]).contains("cat@a.test"));
 }
 
+/// The accounts page's flags and limits: an administrator disables and enables logins,
+/// grants and removes administrator rights and sets quota limits (with K/M/G sizes and
+/// `none`); a domain admin may disable accounts of its domain but not change administrator
+/// rights; nobody disables or demotes the account they are logged in with (no browser).
+#[test]
+fn dashboard_account_flags_and_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let cli = |args: &[&str]| {
+        let (ok, out) = common::proc::cli(&config, args);
+        assert!(ok, "{args:?}: {out}");
+        out
+    };
+    cli(&["domain", "add", "a.test"]);
+    cli(&[
+        "account",
+        "add",
+        "root@a.test",
+        "--password",
+        "root pw",
+        "--admin",
+    ]);
+    cli(&["account", "add", "boss@a.test", "--password", "boss pw"]);
+    cli(&["domainadmin", "add", "boss@a.test", "a.test"]);
+    cli(&["account", "add", "ann@a.test", "--password", "x"]);
+    // `account show`, its columns' padding collapsed to one space.
+    let show = |a: &str| {
+        cli(&["account", "show", a])
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    let root = WebSession::login(server.addr("admin"), "root@a.test", "root pw");
+    let ok = |s: &WebSession, fields: &[(&str, &str)]| {
+        let (status, flash) = s.post("/accounts", fields);
+        assert_eq!(status, 303, "{fields:?}");
+        assert!(flash.starts_with("ok:"), "{fields:?}: {flash}");
+    };
+    let refused = |s: &WebSession, fields: &[(&str, &str)]| {
+        let (status, flash) = s.post("/accounts", fields);
+        assert_eq!(status, 303, "{fields:?}");
+        assert!(flash.starts_with("err:"), "{fields:?}: {flash}");
+    };
+
+    ok(&root, &[("action", "disable"), ("address", "ann@a.test")]);
+    assert!(
+        show("ann@a.test").contains("disabled: yes"),
+        "{}",
+        show("ann@a.test")
+    );
+    let page = root.get("/accounts").text();
+    assert!(page.contains("disabled</strong>"), "the list marks it");
+    ok(&root, &[("action", "enable"), ("address", "ann@a.test")]);
+    assert!(
+        show("ann@a.test").contains("disabled: no"),
+        "{}",
+        show("ann@a.test")
+    );
+
+    ok(&root, &[("action", "admin-on"), ("address", "ann@a.test")]);
+    assert!(cli(&["account", "list"]).contains("ann@a.test (admin"));
+    ok(&root, &[("action", "admin-off"), ("address", "ann@a.test")]);
+    assert!(!cli(&["account", "list"]).contains("ann@a.test (admin"));
+
+    ok(
+        &root,
+        &[
+            ("action", "quota"),
+            ("address", "ann@a.test"),
+            ("storage", "2M"),
+            ("messages", "100"),
+        ],
+    );
+    let shown = show("ann@a.test");
+    assert!(
+        shown.contains("2097152") && shown.contains("100"),
+        "{shown}"
+    );
+    // An empty field keeps its limit; `none` lifts one.
+    ok(
+        &root,
+        &[
+            ("action", "quota"),
+            ("address", "ann@a.test"),
+            ("storage", "none"),
+            ("messages", ""),
+        ],
+    );
+    let shown = show("ann@a.test");
+    assert!(
+        !shown.contains("2097152") && shown.contains("100"),
+        "{shown}"
+    );
+    refused(
+        &root,
+        &[
+            ("action", "quota"),
+            ("address", "ann@a.test"),
+            ("storage", "lots"),
+        ],
+    );
+
+    // Not oneself.
+    refused(&root, &[("action", "disable"), ("address", "root@a.test")]);
+    refused(
+        &root,
+        &[("action", "admin-off"), ("address", "root@a.test")],
+    );
+    assert!(show("root@a.test").contains("disabled: no"));
+
+    // A domain admin: logins of its domain, not administrator rights.
+    let boss = WebSession::login(server.addr("admin"), "boss@a.test", "boss pw");
+    refused(&boss, &[("action", "admin-on"), ("address", "ann@a.test")]);
+    assert!(!cli(&["account", "list"]).contains("ann@a.test (admin"));
+    ok(&boss, &[("action", "disable"), ("address", "ann@a.test")]);
+    assert!(show("ann@a.test").contains("disabled: yes"));
+}
+
 /// The static files: on the admin and the public listener alike, versioned URLs cached for
 /// a year, an ETag answered with 304, unknown names 404.
 #[test]

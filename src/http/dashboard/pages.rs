@@ -111,6 +111,7 @@ struct AccountsPage {
 struct AccountRow {
     address: String,
     admin: bool,
+    disabled: bool,
     quota: String,
 }
 
@@ -145,6 +146,7 @@ pub async fn accounts(ctx: Ctx, req: HttpRequest, q: web::Query<ListQuery>) -> H
             AccountRow {
                 address: a.address,
                 admin: a.admin,
+                disabled: a.disabled,
                 quota,
             }
         })
@@ -205,6 +207,33 @@ async fn account_action(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, 
             .await
         }
         "delete" => run(ctx, AdminCommand::AccountDel(address)).await,
+        // Locking oneself out from the page one is using is refused, as in the API.
+        "disable" | "admin-off" if address == who.address => {
+            Err("you cannot disable or demote your own account".into())
+        }
+        "disable" => run(ctx, AdminCommand::AccountDisable(address)).await,
+        "enable" => run(ctx, AdminCommand::AccountEnable(address)).await,
+        // Administrator rights are server-wide: only administrators change them.
+        "admin-on" | "admin-off" if !who.is_admin() => {
+            Err("only administrators change administrator rights".into())
+        }
+        "admin-on" | "admin-off" => {
+            let admin = f.get("action") == "admin-on";
+            run(ctx, AdminCommand::AccountAdmin { address, admin }).await
+        }
+        "quota" => {
+            // The console's own parser reads the limits (K/M/G sizes, `none` lifts, an
+            // empty field keeps the limit), so the page and the console agree.
+            let mut words = vec!["account".to_string(), "quota".into(), address];
+            for (field, flag) in [("storage", "--storage"), ("messages", "--messages")] {
+                let v = f.get(field).trim();
+                if !v.is_empty() {
+                    words.extend([flag.to_string(), v.to_string()]);
+                }
+            }
+            let cmd = crate::admin::parse(&words).map_err(|e| e.message)?;
+            run(ctx, cmd).await
+        }
         // Granting a domain's administration is a server-wide right.
         "domainadmin-add" | "domainadmin-del" if !who.is_admin() => {
             Err("only administrators grant domain administration".into())
