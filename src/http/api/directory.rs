@@ -329,7 +329,9 @@ pub struct AccountChange {
     pub admin: Option<bool>,
     /// Refuse every login (mail is still accepted); not on the caller's own account.
     pub disabled: Option<bool>,
-    /// New limits: an absent limit is kept, a null one lifted.
+    /// New limits: an absent limit is kept, a null one lifted (`"quota": null` changes
+    /// nothing).
+    #[schema(nullable)]
     pub quota: Option<QuotaChange>,
 }
 
@@ -337,22 +339,44 @@ pub struct AccountChange {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaChange {
-    /// Bytes.
+    /// Bytes (a whole number up to 2^53 - 1).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u64>, nullable)]
+    #[schema(value_type = Option<u64>, nullable, minimum = 0, maximum = 9007199254740991_u64)]
     pub storage: Option<Option<u64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u64>, nullable)]
+    #[schema(value_type = Option<u64>, nullable, minimum = 0, maximum = 9007199254740991_u64)]
     pub messages: Option<Option<u64>>,
 }
 
+/// The largest limit: what every JSON reader holds exactly (2^53 - 1).
+const MAX_LIMIT_VALUE: u64 = (1 << 53) - 1;
+
 /// Tells a present field (`Some`, maybe `Some(None)` for `null`) from an absent one (`None`,
-/// through `#[serde(default)]`).
+/// through `#[serde(default)]`). A whole number written as `5.0` is the number 5 (JSON
+/// Schema's `integer` allows it); fractions, negatives and values above
+/// [`MAX_LIMIT_VALUE`] are refused.
 fn present<'de, D>(d: D) -> Result<Option<Option<u64>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    Option::<u64>::deserialize(d).map(Some)
+    use serde::de::Error;
+    let v = Option::<serde_json::Number>::deserialize(d)?;
+    let Some(n) = v else {
+        return Ok(Some(None));
+    };
+    let whole = match (n.as_u64(), n.as_f64()) {
+        (Some(u), _) => Some(u),
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f <= MAX_LIMIT_VALUE as f64 => {
+            Some(f as u64)
+        }
+        _ => None,
+    };
+    match whole {
+        Some(u) if u <= MAX_LIMIT_VALUE => Ok(Some(Some(u))),
+        _ => Err(D::Error::custom(format!(
+            "a limit is a whole number from 0 to {MAX_LIMIT_VALUE}, or null"
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
