@@ -1515,3 +1515,128 @@ fn end_to_end_over_https_against_the_binary() {
     assert_eq!(r.status, 200);
     assert!(r.json()["paths"]["/api/v1/accounts"].is_object());
 }
+
+/// What the OpenAPI document says is invalid, the server refuses (422), and what it says is
+/// valid but the state forbids is a 409: the rules schemathesis holds the API to.
+#[test]
+fn the_published_schema_is_what_the_server_enforces() {
+    let s = server();
+    with_api(s.handle().ctx.clone(), |api| async move {
+        let refused = |path: &'static str, method: Method, body: Value| {
+            let api = &api;
+            async move {
+                let (st, v) = api.call(Some(ROOT), method, path, Some(body)).await;
+                assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+                assert_eq!(code(&v), "invalid", "{v}");
+                v
+            }
+        };
+        // A key name outside its pattern, a folder name above its length, a domain and an
+        // address outside the grammar the document publishes.
+        refused("/api/v1/apikeys", Method::POST, json!({"name": "ops*"})).await;
+        let v = refused(
+            "/api/v1/folders/bob@example.com",
+            Method::POST,
+            json!({"name": "x".repeat(64)}),
+        )
+        .await;
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("/name"),
+            "{v}"
+        );
+        refused(
+            "/api/v1/domains",
+            Method::POST,
+            json!({"name": "-bad-.test"}),
+        )
+        .await;
+        refused(
+            "/api/v1/accounts",
+            Method::POST,
+            json!({"address": "someone@.example.com", "password": "pw"}),
+        )
+        .await;
+        // Nothing half-done: neither the domain nor the account exists.
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::GET,
+                "/api/v1/accounts/someone@.example.com",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        // An offset beyond the document's maximum.
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::GET,
+                "/api/v1/accounts?offset=9007199254740992",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (st, _) = api
+            .call(
+                Some(ROOT),
+                Method::GET,
+                "/api/v1/accounts?offset=9007199254740991",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        // A log level outside the documented names (tracing itself would read "2").
+        let (st, _) = api
+            .call(Some(ROOT), Method::GET, "/api/v1/logs?level=2", None)
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        let (st, _) = api
+            .call(Some(ROOT), Method::GET, "/api/v1/logs?level=WARN", None)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        // The domain exists; the account the body names does not.
+        refused(
+            "/api/v1/domains/example.com/admins",
+            Method::POST,
+            json!({"account": "nobody@example.com"}),
+        )
+        .await;
+        // Well formed, but INBOX is never deleted: a conflict with the folder's state.
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::DELETE,
+                "/api/v1/folders/bob@example.com?name=INBOX",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        assert_eq!(code(&v), "conflict");
+        // A key cannot revoke itself; another credential can.
+        let v = api
+            .ok(
+                Method::POST,
+                "/api/v1/apikeys",
+                Some(json!({"name": "ops", "scope": "all"})),
+            )
+            .await;
+        let key = v["key"].as_str().unwrap().to_string();
+        let id = v["info"]["id"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/apikeys/{id}");
+        let (st, v) = api
+            .call_auth(Some(format!("Bearer {key}")), Method::DELETE, &path, None)
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        let (st, _) = api
+            .call_auth(
+                Some(format!("Bearer {key}")),
+                Method::GET,
+                "/api/v1/apikeys",
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "the key still works");
+        let (st, _) = api.call(Some(ROOT), Method::DELETE, &path, None).await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+    });
+}

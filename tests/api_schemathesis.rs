@@ -1,8 +1,9 @@
 //! The OpenAPI document exercised by schemathesis (PyPI `schemathesis`, `.ci/run` installs
 //! it) against the real binary's admin listener over HTTPS, as the postmaster (HTTP
 //! Basic), with every check: no 5xx, every answer documented and matching its schema,
-//! invalid input refused, and the rest of `--checks all`. Bounded by `--max-examples` and
-//! `--max-time` so that it takes a couple of minutes.
+//! invalid input refused, and the rest of `--checks all` (valid data may be answered 422 for what no
+//! schema can say, e.g. an alias that points to itself: `tests/api/schemathesis.toml`). Deterministic (seed, derandomised generation) and bounded
+//! by `--max-examples`, so every machine sends the same requests.
 //!
 //! Left out: `POST /api/v1/command` (a generated console line could be `shutdown`),
 //! `GET /api/v1/logs/stream` (an endless event stream), `POST /api/v1/settings/reload`
@@ -41,28 +42,42 @@ fn the_openapi_document_holds_under_schemathesis() {
     // Its `ignored_auth` check sends wrong credentials on purpose: the per-address login
     // limit would then answer 429 to everything that follows.
     let b = binary::start_with("\n[http]\nlogin_failures = 1000000\n");
+    // An API key rather than the postmaster's password: the run changes that password
+    // (PATCH /api/v1/accounts/{address} is under test too), which would leave every later
+    // request a 401. The API refuses to revoke the key a request comes with.
+    let (status, created) = b.call(
+        "POST",
+        "/api/v1/apikeys",
+        Some(serde_json::json!({"name": "schemathesis", "scope": "all"})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().expect("a key").to_string();
     let url = format!("https://{}/api/v1/openapi.json", b.admin);
     let report = tempfile::tempdir().unwrap();
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/schemathesis.toml");
     let out = Command::new(cmd)
-        .args(["--no-color", "run"])
+        .arg("--no-color")
+        .arg("--config-file")
+        .arg(&config)
+        .arg("run")
         .arg(&url)
         .args(["--checks", "all"])
         .args(["--tls-verify", "false"])
-        .args(["--auth", &format!("{}:{}", b.login, b.password)])
-        .args(["--max-examples", "15"])
-        .args(["--max-time", "150"])
+        .args(["--header", &format!("Authorization: Bearer {key}")])
+        // The same requests on every machine: a fixed seed, derandomised generation and a
+        // count (not a time) bounding each operation, so a failure here is one anybody can
+        // replay. `--max-time` is only the backstop for a machine far slower than usual.
+        .args(["--max-examples", "6"])
+        .args(["--max-time", "900"])
+        .args(["--generation-deterministic"])
         .args(["--workers", "1"])
         .args(["--seed", "13"])
         .args(["--request-timeout", "30"])
-        .args(["--generation-database", "none"])
         .args(["--exclude-path", "/api/v1/command"])
         .args(["--exclude-path", "/api/v1/logs/stream"])
         .args(["--exclude-path", "/api/v1/settings/reload"])
         .args(["--exclude-path", "/api/v1/screening"])
-        // Known open mismatch: PATCH's `quota` accepts a value schemathesis calls the wrong
-        // type (ST201, not yet pinned down); left out until fixed, with GET and DELETE on the
-        // same path (tests/api.rs covers all three).
-        .args(["--exclude-path", "/api/v1/accounts/{address}"])
         .current_dir(report.path())
         .output()
         .expect("schemathesis runs");

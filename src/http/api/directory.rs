@@ -59,7 +59,9 @@ pub struct NewDomain {
 #[serde(deny_unknown_fields)]
 pub struct NewDomainAdmin {
     /// An existing account that is to administer the domain.
-    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2}@[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){1,3}$"
+    )]
     pub account: String,
 }
 
@@ -196,8 +198,10 @@ pub async fn domain_admin_add(
     need_scope(&m.0, Scope::Accounts)?;
     need_admin(&m.0)?;
     let account = body.into_inner().account.to_ascii_lowercase();
+    // The path's domain exists (404 above otherwise); an unknown account named in the body
+    // makes the request unprocessable, not the domain missing.
     if ctx.store.get_account(&account)?.is_none() {
-        return Err(ApiError::not_found(format!("no account {account}")));
+        return Err(ApiError::unprocessable(format!("no account {account}")));
     }
     if ctx.store.sender_rights(&account)?.domains.contains(&name) {
         return Err(ApiError::conflict(format!(
@@ -309,7 +313,9 @@ pub struct AccountDetail {
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// In a local domain the caller administers (else 404).
-    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2}@[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){1,3}$"
+    )]
     pub address: String,
     #[schema(min_length = 1)]
     pub password: String,
@@ -629,7 +635,9 @@ pub async fn account_del(
 #[serde(deny_unknown_fields)]
 pub struct NewSendAs {
     /// `other@domain` or `@domain`.
-    #[schema(pattern = r"^[A-Za-z0-9._+-]{0,32}@[A-Za-z0-9.-]{1,64}$")]
+    #[schema(
+        pattern = r"^([A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2})?@[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){1,3}$"
+    )]
     pub sender: String,
 }
 
@@ -726,10 +734,14 @@ pub struct AliasList {
 #[serde(deny_unknown_fields)]
 pub struct NewAlias {
     /// In a local domain the caller administers (else 404).
-    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2}@[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){1,3}$"
+    )]
     pub alias: String,
     /// A local account, another alias or a remote address.
-    #[schema(pattern = r"^[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64}$")]
+    #[schema(
+        pattern = r"^[A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2}@[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){1,3}$"
+    )]
     pub target: String,
 }
 
@@ -1101,7 +1113,9 @@ pub struct AclChange {
     )]
     pub name: String,
     /// An account address or `anyone`.
-    #[schema(pattern = r"^(anyone|[A-Za-z0-9._+-]{1,32}@[A-Za-z0-9.-]{1,64})$")]
+    #[schema(
+        pattern = r"^(anyone|[A-Za-z0-9_+-]{1,20}(\.[A-Za-z0-9_+-]{1,20}){0,2}@[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?){1,3})$"
+    )]
     pub identifier: String,
     /// RFC 4314 rights letters (`lrswipkxtea`, and the obsolete `c` and `d`): "lrs"
     /// (exactly), "+w", "-w", or "none" (remove the entry).
@@ -1210,7 +1224,21 @@ pub async fn folder_delete(
     let name = q.into_inner().name;
     folder_exists(&ctx, &owner, &name)?;
     need_scope(&m.0, Scope::Accounts)?;
-    run(&ctx, AdminCommand::FolderDelete { owner, name }).await?;
+    // The request is well formed; what refuses it is the folder's state (INBOX, or a
+    // folder that only holds children and is already \Noselect): a conflict, as IMAP
+    // answers [CANNOT].
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Err(ApiError::conflict("INBOX cannot be deleted"));
+    }
+    run(&ctx, AdminCommand::FolderDelete { owner, name })
+        .await
+        .map_err(|e| {
+            if e.status == actix_web::http::StatusCode::UNPROCESSABLE_ENTITY {
+                ApiError::conflict(e.message)
+            } else {
+                e
+            }
+        })?;
     Ok(HttpResponse::NoContent().finish())
 }
 

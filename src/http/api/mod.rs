@@ -129,7 +129,7 @@ pub enum Failures {
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub offset: Option<usize>,
     #[param(minimum = 0, maximum = 1000)]
     pub limit: Option<usize>,
@@ -137,6 +137,9 @@ pub struct Paging {
 
 /// The largest page.
 pub const MAX_LIMIT: usize = 1000;
+/// The largest offset the document admits (2^53 - 1, the largest integer every JSON reader
+/// keeps exactly).
+pub const MAX_OFFSET: usize = 9007199254740991;
 /// The page size without `limit`.
 pub const DEFAULT_LIMIT: usize = 50;
 
@@ -144,12 +147,18 @@ impl Paging {
     /// (offset, limit) with the defaults; a limit above [`MAX_LIMIT`] is 422.
     pub fn resolve(&self) -> Result<(usize, usize), ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        let offset = self.offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(ApiError::unprocessable(format!(
+                "offset {offset} is above {MAX_OFFSET}"
+            )));
+        }
         if limit > MAX_LIMIT {
             return Err(ApiError::unprocessable(format!(
                 "limit {limit} is above {MAX_LIMIT}"
             )));
         }
-        Ok((self.offset.unwrap_or(0), limit))
+        Ok((offset, limit))
     }
 
     /// One page of `items`: (the page, total).
@@ -260,7 +269,8 @@ macro_rules! resource {
 pub(crate) use resource;
 
 /// A JSON request body, which must be an object (serde would also read a struct from an
-/// array, by position); anything else is 422.
+/// array, by position) and must match `T`'s schema in the published OpenAPI document
+/// (patterns, lengths, bounds: see [`body_schema_error`]); anything else is 422.
 pub struct Body<T>(pub T);
 
 impl<T> Body<T> {
@@ -276,7 +286,67 @@ impl<T> std::ops::Deref for Body<T> {
     }
 }
 
-impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T> {
+/// Validators of request bodies, one per schema name, compiled on first use from the
+/// OpenAPI document with every component schema reachable (`$ref`s resolve inside it).
+fn body_validator(name: &str) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        return Ok(v.clone());
+    }
+    let doc = serde_json::to_value(openapi()).map_err(|e| e.to_string())?;
+    let components = doc
+        .pointer("/components")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    if doc
+        .pointer(&format!("/components/schemas/{name}"))
+        .is_none()
+    {
+        return Err(format!("no schema {name} in the OpenAPI document"));
+    }
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": components,
+    });
+    let v = Arc::new(jsonschema::validator_for(&root).map_err(|e| e.to_string())?);
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name.to_string(), v.clone());
+    Ok(v)
+}
+
+/// Why `value` does not match the published schema `name`, if it does not. The OpenAPI
+/// document is what clients (and schemathesis) generate requests from; checking bodies
+/// against it keeps the two from disagreeing about what is valid.
+pub(crate) fn body_schema_error(name: &str, value: &serde_json::Value) -> Option<String> {
+    let validator = match body_validator(name) {
+        Ok(v) => v,
+        // A type without a published schema is a bug of ours, not of the request: log it
+        // and let serde's own checks decide.
+        Err(e) => {
+            tracing::error!(schema = name, "request body schema unavailable: {e}");
+            return None;
+        }
+    };
+    let first = validator.iter_errors(value).next().map(|e| {
+        let at = e.instance_path().to_string();
+        if at.is_empty() {
+            format!("request body: {e}")
+        } else {
+            format!("request body at {at}: {e}")
+        }
+    });
+    first
+}
+
+impl<T: serde::de::DeserializeOwned + utoipa::ToSchema + 'static> actix_web::FromRequest
+    for Body<T>
+{
     type Error = actix_web::Error;
     type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -291,6 +361,9 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T
                 return Err(
                     ApiError::unprocessable("the request body must be a JSON object").into(),
                 );
+            }
+            if let Some(why) = body_schema_error(&T::name(), &v) {
+                return Err(ApiError::unprocessable(why).into());
             }
             serde_json::from_value(v)
                 .map(Body)

@@ -265,11 +265,23 @@ impl LogQuery {
             service: self.service.clone().filter(|s| !s.is_empty()),
             level: match self.level.as_deref() {
                 None => None,
-                Some(l) => Some(l.parse().map_err(|_| {
-                    ApiError::unprocessable(format!(
+                // Exactly the names of the documented pattern (tracing's own parser would
+                // also take digits and mixed case).
+                Some(l)
+                    if ["error", "warn", "info", "debug", "trace"]
+                        .iter()
+                        .any(|n| l == *n || l == n.to_ascii_uppercase()) =>
+                {
+                    Some(
+                        l.parse()
+                            .map_err(|_| ApiError::unprocessable(format!("unknown level {l:?}")))?,
+                    )
+                }
+                Some(l) => {
+                    return Err(ApiError::unprocessable(format!(
                         "unknown level {l:?} (error, warn, info, debug, trace)"
-                    ))
-                })?),
+                    )))
+                }
             },
             session: self.session.clone().filter(|s| !s.is_empty()),
         })
@@ -717,6 +729,13 @@ pub async fn apikey_revoke(
         return Err(hidden(&format!("API key {id}")));
     }
     need_scope(&m.0, Scope::All)?;
+    // Like the rule that nobody deletes their own account: a client never cuts off the key
+    // it is calling with by accident (another key, the dashboard or the console can).
+    if m.0.via == crate::http::principal::Via::ApiKey(id.clone()) {
+        return Err(ApiError::conflict(
+            "this key authenticates the request; revoke it with another key, the dashboard or the console",
+        ));
+    }
     let store = ctx.store.clone();
     web::block(move || crate::admin::apikey::revoke(&store, &id))
         .await
