@@ -2,8 +2,9 @@
 //! chromedriver by the selenium script `tests/web/dashboard.py`, against the real binary.
 //! The script logs in with the postmaster password printed at first start, checks the
 //! session cookie's flags and the CSRF refusal, sets up two-factor login and logs in with a
-//! TOTP code, creates a domain and an account, watches the overview's counter move when a
-//! message arrives over SMTP, and retries a deferred message from the queue page.
+//! TOTP code, creates a domain and an account, adds a fetch source for the account and grants
+//! a right on one of its folders, watches the overview's counter move when a message arrives
+//! over SMTP, and retries a deferred message from the queue page.
 //!
 //! Needs `chromium`, `chromedriver`, `python3` and the `selenium` Python package; when one
 //! is missing the test says SKIPPED loudly (set `FERRYMAIL_REQUIRE_BROWSER=1` to make that
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::proc::Running;
+use common::web::WebSession;
 
 /// What is missing to run a browser, if anything.
 fn missing_tools() -> Option<String> {
@@ -125,87 +127,6 @@ fn dashboard_in_headless_chromium() {
         out.status
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
-}
-
-/// A logged-in dashboard session over HTTPS, without a browser: its cookie and CSRF token.
-struct WebSession {
-    addr: std::net::SocketAddr,
-    cookie: String,
-    csrf: String,
-}
-
-impl WebSession {
-    fn login(addr: std::net::SocketAddr, address: &str, password: &str) -> WebSession {
-        let body: String = form_urlencoded_pairs(&[("address", address), ("password", password)]);
-        let r = common::http::request(
-            addr,
-            true,
-            "POST",
-            "/login",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            body.as_bytes(),
-        );
-        assert_eq!(r.status, 303, "{}", r.text());
-        let cookie = r.cookie("fm_session").expect("a session cookie");
-        let line = r.set_cookie("fm_session").unwrap().to_ascii_lowercase();
-        assert!(
-            line.contains("httponly")
-                && line.contains("samesite=strict")
-                && line.contains("secure"),
-            "{line}"
-        );
-        let mut s = WebSession {
-            addr,
-            cookie,
-            csrf: String::new(),
-        };
-        let page = s.get("/twofa");
-        assert_eq!(page.status, 200, "{}", page.text());
-        let text = page.text();
-        s.csrf = text
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|t| t.split('"').next())
-            .expect("a CSRF field")
-            .to_string();
-        s
-    }
-
-    fn get(&self, path: &str) -> common::http::Response {
-        let cookie = format!("fm_session={}", self.cookie);
-        common::http::request(self.addr, true, "GET", path, &[("Cookie", &cookie)], b"")
-    }
-
-    /// Posts a form (with the CSRF token); the flash message it redirects with.
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let mut all = vec![("csrf", self.csrf.as_str())];
-        all.extend_from_slice(fields);
-        let body = form_urlencoded_pairs(&all);
-        let cookie = format!("fm_session={}", self.cookie);
-        let r = common::http::request(
-            self.addr,
-            true,
-            "POST",
-            path,
-            &[
-                ("Cookie", &cookie),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            body.as_bytes(),
-        );
-        let flash = r.cookie("fm_flash").unwrap_or_default();
-        let flash = form_urlencoded::parse(format!("f={flash}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
-        (r.status, flash)
-    }
-}
-
-fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
 
 /// A domain admin sees and changes only its own domain on every dashboard page, and the

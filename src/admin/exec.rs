@@ -199,6 +199,9 @@ pub(super) fn run(
         }
         AdminCommand::SourceList(account) => super::fetch::source_list(store, account.as_deref())?,
         AdminCommand::SourceDel(id) => super::fetch::source_del(store, *id)?,
+        AdminCommand::SourcePasswd { id, password } => {
+            super::fetch::source_passwd(store, *id, password)?
+        }
         AdminCommand::SourceStatus(id) => super::fetch::source_status(store, *id, &|_| false)?,
         AdminCommand::DomainPopSet {
             domain,

@@ -300,6 +300,22 @@ pub fn domainpop_source(store: &Store, domain: &str) -> Result<FetchSource, Stri
         .ok_or_else(|| format!("no DomainPOP for {domain}"))
 }
 
+/// `source passwd`: seals the new password and writes it in place; the fetcher reads the
+/// source afresh at its next run, so nothing else needs telling.
+pub fn source_passwd(store: &Store, id: SourceId, password: &str) -> Result<String, String> {
+    if password.contains(['\r', '\n', '\0']) {
+        return Err("the password cannot contain line breaks".into());
+    }
+    let mut source = store
+        .fetch_source(id)
+        .map_err(s)?
+        .ok_or_else(|| format!("no source {id} (see `source list`)"))?;
+    source.password = store.seal_secret(password).map_err(s)?;
+    store.fetch_update_source(source).map_err(s)?;
+    commit(store)?;
+    Ok(format!("source {id}: password changed"))
+}
+
 pub fn source_del(store: &Store, id: SourceId) -> Result<String, String> {
     let source = store.fetch_del_source(id).map_err(s)?;
     commit(store)?;

@@ -2,7 +2,7 @@
 
 use super::fetch::{DomainPopSpec, SourceSpec};
 use super::*;
-use crate::storage::{FetchProtocol, TlsMode};
+use crate::storage::{FetchProtocol, FetchSource, TlsMode};
 
 fn spec() -> SourceSpec {
     SourceSpec {
@@ -199,4 +199,53 @@ fn sources_are_stored_listed_shown_and_deleted_offline() {
     assert!(run("source del 1").is_err());
     // The sealed password is not in the database files in clear.
     let _ = store;
+}
+
+#[test]
+fn source_passwd_changes_only_the_password() {
+    let cmd = parse_line("source passwd 4 --password 'new pw'").unwrap();
+    assert_eq!(
+        cmd,
+        AdminCommand::SourcePasswd {
+            id: 4,
+            password: "new pw".into()
+        }
+    );
+    assert_eq!(parse(&cmd.to_words()), Ok(cmd.clone()));
+    assert!(cmd.has_secret());
+    assert!(!format!("{cmd:?}").contains("new pw"));
+    assert!(parse_line("source passwd 4")
+        .unwrap_err()
+        .to_string()
+        .contains("--password"));
+
+    let (_dir, store) = crate::storage::testutil_store_with_bob();
+    let run = |line: &str| exec::execute(&store, &parse_line(line).unwrap());
+    run("source add bob@example.com --host h --user bob --password old --interval 60").unwrap();
+    let before = store.fetch_source(1).unwrap().unwrap();
+    let mut status = store.fetch_status(1).unwrap();
+    status.total_fetched = 7;
+    store.fetch_set_status(1, &status).unwrap();
+
+    let out = run("source passwd 1 --password 'new pw'").unwrap();
+    assert_eq!(out, "source 1: password changed");
+    let after = store.fetch_source(1).unwrap().unwrap();
+    assert_eq!(store.open_secret(&after.password).unwrap(), "new pw");
+    // Everything else is as it was, and the status (kept beside it) too.
+    assert_eq!(
+        FetchSource {
+            password: before.password.clone(),
+            ..after
+        },
+        before
+    );
+    assert_eq!(store.fetch_status(1).unwrap().total_fetched, 7);
+
+    assert_eq!(
+        run("source passwd 9 --password x").unwrap_err(),
+        "no source 9 (see `source list`)"
+    );
+    assert!(run("source passwd 1 --password 'a\nb'")
+        .unwrap_err()
+        .contains("line breaks"));
 }

@@ -179,6 +179,12 @@ pub enum AdminCommand {
     /// MultiPOP sources, all or one account's.
     SourceList(Option<String>),
     SourceDel(u64),
+    /// `source passwd ID --password P`: a new login password (MultiPOP or DomainPOP),
+    /// keeping the source's id and what was fetched from it.
+    SourcePasswd {
+        id: u64,
+        password: String,
+    },
     SourceRun(u64),
     /// Every source's status (MultiPOP and DomainPOP), or one's.
     SourceStatus(Option<u64>),
@@ -294,6 +300,7 @@ impl AdminCommand {
             SourceAdd { .. } => "source add",
             SourceList(_) => "source list",
             SourceDel(_) => "source del",
+            SourcePasswd { .. } => "source passwd",
             SourceRun(_) => "source run",
             SourceStatus(_) => "source status",
             DomainPopSet { .. } => "domainpop set",
@@ -315,6 +322,7 @@ impl AdminCommand {
             AdminCommand::AccountAdd { .. }
                 | AdminCommand::AccountPasswd { .. }
                 | AdminCommand::SourceAdd { .. }
+                | AdminCommand::SourcePasswd { .. }
                 | AdminCommand::DomainPopSet { .. }
                 | AdminCommand::TwoFa {
                     action: TwoFaAction::Confirm(_),
@@ -415,6 +423,7 @@ impl AdminCommand {
             SourceList(a) => (a.iter().cloned().collect(), vec![]),
             Screen(c) => c.words(),
             SourceDel(id) | SourceRun(id) => (vec![id.to_string()], vec![]),
+            SourcePasswd { id, password: p } => (vec![id.to_string()], password(p)),
             SourceStatus(id) => (id.iter().map(u64::to_string).collect(), vec![]),
             AccountAdd {
                 address,

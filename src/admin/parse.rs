@@ -432,6 +432,10 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         },
         "source list" => SourceList(p.args.first().map(|a| a.to_ascii_lowercase())),
         "source del" => SourceDel(number(&arg(0))),
+        "source passwd" => SourcePasswd {
+            id: number(&arg(0)),
+            password: password(),
+        },
         "source run" => SourceRun(number(&arg(0))),
         "source status" => SourceStatus(p.args.first().map(|a| number(a))),
         "domainpop set" => {

@@ -771,7 +771,11 @@ fn complete_table() {
         ("so", 0, &["source"]),
         ("screen ", 7, &["allow", "ban", "deny", "list", "unban"]),
         ("screen ban 192.0.2.1 -", 21, &["--for"]),
-        ("source ", 7, &["add", "del", "list", "run", "status"]),
+        (
+            "source ",
+            7,
+            &["add", "del", "list", "passwd", "run", "status"],
+        ),
         ("domainpop ", 10, &["del", "run", "set", "show"]),
         ("sendas ", 7, &["add", "del", "list"]),
         ("domainadmin ", 12, &["add", "del"]),

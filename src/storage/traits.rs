@@ -574,6 +574,10 @@ pub trait FetchStore: Send + Sync {
     /// of the one it replaces.
     fn fetch_set_domainpop(&self, source: FetchSource) -> Result<FetchSource, StorageError>;
 
+    /// Replaces source `source.id` (a changed password, say), keeping its id and what was
+    /// fetched from it already. NotFound if there is none.
+    fn fetch_update_source(&self, source: FetchSource) -> Result<FetchSource, StorageError>;
+
     fn fetch_source(&self, id: SourceId) -> Result<Option<FetchSource>, StorageError>;
 
     /// Every source, in id order.

@@ -10,6 +10,7 @@ pub mod https;
 pub mod proc;
 pub mod sink;
 pub mod tls_imap;
+pub mod web;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

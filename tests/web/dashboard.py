@@ -3,7 +3,8 @@ tests/web_browser.rs, which passes its addresses in the environment):
 
  1. log in with the postmaster password printed at first start; the session cookie's flags;
  2. a form post without the CSRF token is refused (403, code "csrf");
- 3. create a domain and an account;
+ 3. create a domain and an account; add a MultiPOP source for it (its password is not
+    shown back) and grant `anyone` a right on one of its folders;
  4. send a message to the account over SMTP: the overview's counter moves, no reload;
  5. a message to an unreachable remote domain lands in the deferred queue; retry it from
     the queue page;
@@ -19,6 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fm  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 BASE = os.environ["FM_BASE"].rstrip("/")
 ADMIN = os.environ["FM_ADMIN"]
@@ -110,6 +112,36 @@ def run(d):
     kind, msg = flash(d)
     assert "ok" in kind, msg
     assert "bob@example.test" in text_of(d, "accounts")
+
+    step("add a MultiPOP source; its password is not shown back")
+    d.get(BASE + "/sources")
+    d.find_element(By.CSS_SELECTOR, "#source-add-box summary").click()
+    d.find_element(By.ID, "source-owner").send_keys("bob@example.test")
+    Select(d.find_element(By.ID, "source-tls")).select_by_value("none")
+    d.find_element(By.ID, "source-host").send_keys("127.0.0.1")
+    d.find_element(By.ID, "source-port").send_keys("1")
+    d.find_element(By.ID, "source-user").send_keys("bob")
+    d.find_element(By.ID, "source-password").send_keys("source secret")
+    d.find_element(By.ID, "source-add").click()
+    fm.wait(d).until(lambda d: flash(d)[0] is not None)
+    kind, msg = flash(d)
+    assert "ok" in kind, msg
+    assert "bob@example.test" in text_of(d, "sources")
+    assert "source secret" not in d.page_source
+
+    step("grant anyone a right on one of bob's folders")
+    d.get(BASE + "/folders")
+    d.find_element(By.ID, "folder-owner").send_keys("bob@example.test")
+    d.find_element(By.CSS_SELECTOR, "#folder-owner-form button").click()
+    fm.wait(d).until(lambda d: d.find_elements(By.ID, "folders"))
+    d.find_element(By.CSS_SELECTOR, "#folders tbody tr details summary").click()
+    d.find_element(By.ID, "acl-id-1").send_keys("anyone")
+    d.find_element(By.ID, "acl-rights-1").send_keys("lr")
+    d.find_element(By.CSS_SELECTOR, "#folders form.grant button").click()
+    fm.wait(d).until(lambda d: flash(d)[0] is not None)
+    kind, msg = flash(d)
+    assert "ok" in kind, msg
+    assert "anyone: lr" in text_of(d, "folders"), text_of(d, "folders")
 
     step("a message over SMTP moves the overview's counter without a reload")
     d.get(BASE + "/")

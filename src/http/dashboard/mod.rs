@@ -6,17 +6,19 @@
 //! the console and the API take, so the dashboard holds no second copy of a rule. Forms post
 //! (with the session's CSRF token) to handlers that run the command and redirect back with a
 //! one-shot flash message (post/redirect/get). Admins see everything; domain admins only
-//! their domains' accounts, aliases, DKIM keys and queue records, enforced here on the
+//! their domains' accounts, aliases, folders, DKIM keys and queue records, enforced here on the
 //! server side, not by hiding links. Templates live in `web/templates` and are compiled
 //! with the code (askama); no script or style is inline, as the Content-Security-Policy
 //! forbids them.
 
 mod assets;
+mod folders;
 mod forms;
 mod login;
 mod overview;
 mod pages;
 mod queues;
+mod sources;
 
 use std::sync::Arc;
 
@@ -50,13 +52,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts", web::post().to(pages::accounts_post))
         .route("/aliases", web::get().to(pages::aliases))
         .route("/aliases", web::post().to(pages::aliases_post))
+        .route("/folders", web::get().to(folders::page))
+        .route("/folders", web::post().to(folders::post))
         .route("/queues", web::get().to(queues::list))
         .route("/queues", web::post().to(queues::action))
         .route("/queues/record/{id}", web::get().to(queues::record))
         .route("/screening", web::get().to(pages::screening))
         .route("/screening", web::post().to(pages::screening_post))
-        .route("/sources", web::get().to(pages::sources))
-        .route("/sources", web::post().to(pages::sources_post))
+        .route("/sources", web::get().to(sources::page))
+        .route("/sources", web::post().to(sources::post))
         .route("/dkim", web::get().to(pages::dkim))
         .route("/dkim", web::post().to(pages::dkim_post))
         .route("/logs", web::get().to(pages::logs))
@@ -128,6 +132,7 @@ impl Chrome {
             ("/domains", "Domains"),
             ("/accounts", "Accounts"),
             ("/aliases", "Aliases"),
+            ("/folders", "Folders"),
             ("/queues", "Queues"),
             ("/dkim", "DKIM"),
         ];

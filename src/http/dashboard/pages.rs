@@ -1,6 +1,7 @@
-//! The directory and configuration pages: domains, accounts, aliases, screening, fetch
-//! sources, DKIM keys, logs and settings. Each GET reads; each POST runs one admin command
-//! (after checking the caller may touch that domain) and redirects back with its output.
+//! The directory and configuration pages: domains, accounts, aliases, screening, DKIM
+//! keys, logs and settings (fetch sources are `sources`, folders and ACLs `folders`). Each
+//! GET reads; each POST runs one admin command (after checking the caller may touch that
+//! domain) and redirects back with its output.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -12,7 +13,6 @@ use super::{
 use crate::admin::screen::ScreenCommand;
 use crate::admin::AdminCommand;
 use crate::http::auth::Principal;
-use crate::storage::SourceOwner;
 
 /// `?page=N&q=TEXT` of a list page.
 #[derive(serde::Deserialize)]
@@ -366,80 +366,6 @@ pub async fn screening_post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> Htt
     }
     .await;
     redirect_with(&req, "/screening", result)
-}
-
-// ---- Sources (MultiPOP, DomainPOP) ----
-
-#[derive(Template)]
-#[template(path = "sources.html")]
-struct SourcesPage {
-    chrome: Chrome,
-    sources: Vec<SourceRow>,
-}
-
-struct SourceRow {
-    id: u64,
-    owner: String,
-    server: String,
-    user: String,
-    last_run: String,
-    last_success: String,
-    fetched: String,
-    error: String,
-}
-
-fn when(t: Option<i64>) -> String {
-    t.map(crate::clock::iso8601)
-        .unwrap_or_else(|| "never".into())
-}
-
-pub async fn sources(ctx: Ctx, req: HttpRequest) -> HttpResponse {
-    let who = gate_or_return!(ctx, req, Need::Admin);
-    let sources = ctx
-        .store
-        .fetch_sources()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| {
-            let st = ctx.store.fetch_status(s.id).unwrap_or_default();
-            SourceRow {
-                id: s.id,
-                owner: match &s.owner {
-                    SourceOwner::Account(a) => format!("MultiPOP → {a}"),
-                    SourceOwner::Domain(d) => format!("DomainPOP for {d}"),
-                },
-                server: format!("{} {}:{}", s.protocol.as_str(), s.host, s.port),
-                user: s.user.clone(),
-                last_run: when(st.last_run),
-                last_success: when(st.last_success),
-                fetched: format!("{} last run, {} in all", st.last_fetched, st.total_fetched),
-                error: st.last_error.unwrap_or_default(),
-            }
-        })
-        .collect();
-    let t = SourcesPage {
-        chrome: Chrome::new(&req, &who, "/sources"),
-        sources,
-    };
-    render(&req, &t.chrome, &t)
-}
-
-pub async fn sources_post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let _who = gate_or_return!(ctx, req, Need::Admin);
-    let f = Form::parse(&body);
-    let result = async {
-        let id: u64 = f
-            .need("id", "Source")?
-            .parse()
-            .map_err(|_| "bad source id".to_string())?;
-        match f.get("action") {
-            "run" => run(&ctx, AdminCommand::SourceRun(id)).await,
-            "delete" => run(&ctx, AdminCommand::SourceDel(id)).await,
-            other => Err(format!("unknown action {other:?}")),
-        }
-    }
-    .await;
-    redirect_with(&req, "/sources", result)
 }
 
 // ---- DKIM ----

@@ -496,6 +496,10 @@ impl FetchStore for PgStore {
         PgStore::fetch_set_domainpop(self, source)
     }
 
+    fn fetch_update_source(&self, source: FetchSource) -> Result<FetchSource, StorageError> {
+        PgStore::fetch_update_source(self, source)
+    }
+
     fn fetch_source(&self, id: SourceId) -> Result<Option<FetchSource>, StorageError> {
         PgStore::fetch_source(self, id)
     }

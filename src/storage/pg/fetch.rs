@@ -181,6 +181,26 @@ impl PgStore {
         })
     }
 
+    pub(crate) fn fetch_update_source(
+        &self,
+        source: FetchSource,
+    ) -> Result<FetchSource, StorageError> {
+        let id = sql_id(source.id).ok_or_else(|| no_source(source.id))?;
+        self.pool().tx(|tx| {
+            lock_named(tx, SOURCES_LOCK)?;
+            let there = tx
+                .query_opt("SELECT 1 FROM fetch_sources WHERE id = $1", &[&id])
+                .map_err(pg_error)?
+                .is_some();
+            if !there {
+                return Err(no_source(source.id));
+            }
+            put_source(tx, &source)?;
+            self.notify_settings(tx, "fetch")?;
+            Ok(source.clone())
+        })
+    }
+
     pub(crate) fn fetch_source(&self, id: SourceId) -> Result<Option<FetchSource>, StorageError> {
         let Some(id) = sql_id(id) else {
             return Ok(None);

@@ -102,6 +102,19 @@ impl FetchStore for SledStore {
         }
     }
 
+    fn fetch_update_source(&self, source: FetchSource) -> Result<FetchSource, StorageError> {
+        // Written only where the source still is, in one step: a delete racing with the
+        // change cannot bring the source back.
+        let bytes = keys::encode(&source)?;
+        let written = self
+            .tree(TreeIx::FetchSources)
+            .update_and_fetch(id_key(source.id), |old| old.map(|_| bytes.clone()))?;
+        match written {
+            Some(_) => Ok(source),
+            None => Err(StorageError::NotFound(format!("source {}", source.id))),
+        }
+    }
+
     fn fetch_source(&self, id: SourceId) -> Result<Option<FetchSource>, StorageError> {
         keys::get(self.tree(TreeIx::FetchSources), &id_key(id), "fetch source")
     }
