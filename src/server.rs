@@ -314,6 +314,9 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         addrs.insert(b.service.to_string(), b.addr);
         say(&mut report, format!("listening {} {}", b.service, b.addr));
     }
+    // What clients are told to connect to (autoconfig, Autodiscover): port-0 listeners'
+    // real ports.
+    crate::http::clientconfig::record_bound(&ctx, &addrs);
     say(
         &mut report,
         format!(

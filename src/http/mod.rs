@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clientconfig;
 pub mod csrf;
 pub mod dashboard;
 pub mod error;

@@ -100,9 +100,11 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The public web front's routes (http and https listeners) besides `/health`: the place
-/// where webmail, DAV and ActiveSync register theirs.
+/// where webmail, DAV and ActiveSync register theirs. Mail clients' self-configuration
+/// (autoconfig, Autodiscover, Apple profiles) is here already.
 pub fn web_routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(super::dashboard::web_configure);
+    cfg.configure(super::clientconfig::configure);
 }
 
 async fn liveness(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {

@@ -12,6 +12,7 @@
 //! forbids them.
 
 mod assets;
+mod dns;
 mod folders;
 mod forms;
 mod login;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sources", web::post().to(sources::post))
         .route("/dkim", web::get().to(pages::dkim))
         .route("/dkim", web::post().to(pages::dkim_post))
+        .route("/dns", web::get().to(dns::page))
         .route("/logs", web::get().to(pages::logs))
         .route("/settings", web::get().to(pages::settings))
         .route("/settings", web::post().to(pages::settings_post));
@@ -135,6 +137,7 @@ impl Chrome {
             ("/folders", "Folders"),
             ("/queues", "Queues"),
             ("/dkim", "DKIM"),
+            ("/dns", "DNS"),
         ];
         if self.admin {
             v.extend([
