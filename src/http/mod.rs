@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod error;
 pub mod front;
 pub mod login;
+pub mod login_steps;
 pub mod logtail;
 pub mod metrics;
 pub mod principal;
