@@ -23,6 +23,7 @@ pub mod principal;
 pub mod security;
 pub mod server;
 pub mod session;
+pub mod webmail;
 
 pub use front::{Front, Listener};
 pub use server::start;
