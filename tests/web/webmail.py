@@ -6,7 +6,8 @@ tests/web_browser.rs, which passes its addresses in the environment):
  3. the message appears in the INBOX list (unread), and opens in the reader;
  4. the HTML part shows in its sandboxed frame with no script element and no alert;
  5. the attachment downloads and is byte-identical to what was sent;
- 6. flag it from the reader; the list shows it flagged and read; log out.
+ 6. flag it from the reader; the list shows it flagged and read;
+ 7. at 375 px wide, neither the list nor the reader scrolls sideways; log out.
 
 Every wait is bounded; any failure raises, and the exit status is non-zero."""
 
@@ -41,6 +42,12 @@ def no_alert(d):
     except NoAlertPresentException:
         return
     raise AssertionError(f"a script ran: alert {text!r}")
+
+
+def fits(d):
+    inner, scroll = d.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollWidth]")
+    assert scroll <= inner, f"{d.current_url}: {scroll} px wide in a {inner} px window"
 
 
 def send(payload):
@@ -130,6 +137,15 @@ def run(d, digest, size):
         By.XPATH, "ancestor::tr")
     assert "seen" == row.get_attribute("class").strip(), row.get_attribute("class")
     assert row.find_elements(By.CSS_SELECTOR, ".badge.flagged")
+
+    step("at 375 px wide, the list and the reader fit without sideways scrolling")
+    d.set_window_size(375, 800)
+    d.refresh()
+    fm.wait(d).until(lambda d: d.find_elements(By.ID, "messages"))
+    fits(d)
+    d.find_element(By.LINK_TEXT, SUBJECT).click()
+    fm.wait(d).until(lambda d: d.find_elements(By.ID, "subject"))
+    fits(d)
 
     step("log out")
     d.find_element(By.ID, "logout").click()

@@ -66,20 +66,23 @@ pub(super) fn tree(
         .map(|f| (display_name(user, &f), f))
         .collect();
     shared.sort_by_key(|a| a.0.to_lowercase());
-    let own = own.into_iter().map(|f| (f.name.clone(), f));
+    // Own folders indent under their parents; a shared one shows its whole name, as its
+    // parents ("Other Users/<owner>") are namespace levels, not folders in the list.
+    let own = own.into_iter().map(|f| {
+        let depth = f.name.matches('/').count();
+        let label = f.name.rsplit('/').next().unwrap_or(&f.name).to_string();
+        (label, depth, f)
+    });
+    let shared = shared.into_iter().map(|(name, f)| (name, 0, f));
     Ok(own
         .chain(shared)
-        .map(|(name, f)| {
-            let depth = name.matches('/').count();
-            let label = name.rsplit('/').next().unwrap_or(&name).to_string();
-            FolderLink {
-                id: f.id,
-                label,
-                depth,
-                unseen: f.unseen,
-                noselect: f.noselect,
-                current: f.id == current,
-            }
+        .map(|(label, depth, f)| FolderLink {
+            id: f.id,
+            label,
+            depth,
+            unseen: f.unseen,
+            noselect: f.noselect,
+            current: f.id == current,
         })
         .collect())
 }

@@ -552,3 +552,40 @@ async fn the_list_is_newest_first_fifty_to_a_page() {
         "{second}"
     );
 }
+
+#[actix_web::test]
+async fn shared_folders_show_as_the_acl_allows() {
+    let w = world("");
+    let svc = service!(w);
+    let (roots, uid) = deliver(&w, "root@example.com", "Subject: team news\n\nhi\n").await;
+    let s = log_in!(&svc, "alice@example.com");
+    let inbox = folder(&w, "alice@example.com", "INBOX").await;
+    let (_, before) = body_of!(&svc, s.get(&format!("/mail/{inbox}")));
+    assert!(!before.contains("Other Users/"), "{before}");
+    // root lets alice look up and read (not delete) its INBOX.
+    backend(&w, move |b| {
+        b.set_acl(roots, "alice@example.com", "lrs").unwrap()
+    })
+    .await;
+    let (_, after) = body_of!(&svc, s.get(&format!("/mail/{inbox}")));
+    assert!(
+        after.contains(&format!(
+            "href=\"/mail/{roots}\">Other Users/root@example.com/INBOX"
+        )),
+        "{after}"
+    );
+    let (status, list) = body_of!(&svc, s.get(&format!("/mail/{roots}")));
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("team news"), "{list}");
+    let (status, _) = body_of!(&svc, s.get(&format!("/mail/{roots}/{uid}")));
+    assert_eq!(status, StatusCode::OK);
+    // No `t`/`e` right: deleting is refused and the message stays.
+    let req = s.post(
+        &format!("/mail/{roots}/{uid}"),
+        &format!("csrf={}&action=delete", s.csrf),
+    );
+    let res = test::call_service(&svc, req.to_request()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let still = backend(&w, move |b| b.message_meta(roots, uid).unwrap()).await;
+    assert!(still.is_some());
+}
