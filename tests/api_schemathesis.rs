@@ -31,6 +31,12 @@ fn schemathesis() -> Option<&'static str> {
 
 #[test]
 fn the_openapi_document_holds_under_schemathesis() {
+    // The contract is the HTTP layer's, the same on either storage backend: CI runs it in
+    // the embedded run and leaves it out of the PostgreSQL one (tests/api.rs runs there).
+    if std::env::var("FERRYMAIL_TEST_BACKEND").is_ok_and(|b| b == "postgres") {
+        eprintln!("SKIPPED on the postgres backend: the API contract is checked in the sled run");
+        return;
+    }
     let Some(cmd) = schemathesis() else {
         assert!(
             std::env::var_os("FERRYMAIL_REQUIRE_SCHEMATHESIS").is_none(),
@@ -69,7 +75,7 @@ fn the_openapi_document_holds_under_schemathesis() {
         // count (not a time) bounding each operation, so a failure here is one anybody can
         // replay. `--max-time` is only the backstop for a machine far slower than usual.
         .args(["--max-examples", "6"])
-        .args(["--max-time", "900"])
+        .args(["--max-time", "600"])
         .args(["--generation-deterministic"])
         .args(["--workers", "1"])
         .args(["--seed", "13"])

@@ -1,6 +1,7 @@
-//! The admin dashboard in a real browser: Debian's headless Chromium driven through
-//! chromedriver by the selenium script `tests/web/dashboard.py`, against the real binary.
-//! The script logs in with the postmaster password printed at first start, checks the
+//! The admin dashboard and webmail in a real browser: Debian's headless Chromium driven
+//! through chromedriver by the selenium scripts `tests/web/dashboard.py` and
+//! `tests/web/webmail.py` (see [`webmail_in_headless_chromium`]), against the real binary.
+//! The dashboard's script logs in with the postmaster password printed at first start, checks the
 //! session cookie's flags and the CSRF refusal, sets up two-factor login and logs in with a
 //! TOTP code, creates a domain and an account, adds a fetch source for the account and grants
 //! a right on one of its folders, watches the overview's counter move when a message arrives
@@ -116,6 +117,42 @@ fn dashboard_in_headless_chromium() {
         .env("FM_PASSWORD", &password)
         .env("FM_SMTP", server.addr("smtp").to_string())
         .env("FM_SUBMISSION", server.addr("submission").to_string())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}
+
+/// Webmail (issue 14) in the browser, on the plain `http` listener from loopback: the
+/// script `tests/web/webmail.py` sends a message with an HTML part full of scripts and a
+/// 5 MiB attachment over SMTP, logs in at `/`, finds the message in the INBOX list, opens
+/// it (no script runs), downloads the attachment and compares its bytes, flags it and logs
+/// out.
+#[test]
+fn webmail_in_headless_chromium() {
+    if !browser_available("webmail_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let downloads = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("http://{}", server.addr("http")))
+        .env("FM_USER", "postmaster@mx.test")
+        .env("FM_PASSWORD", &password)
+        .env("FM_SMTP", server.addr("smtp").to_string())
+        .env("FM_DOWNLOADS", downloads.path())
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

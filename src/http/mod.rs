@@ -17,12 +17,14 @@ pub mod dashboard;
 pub mod error;
 pub mod front;
 pub mod login;
+pub mod login_steps;
 pub mod logtail;
 pub mod metrics;
 pub mod principal;
 pub mod security;
 pub mod server;
 pub mod session;
+pub mod webmail;
 
 pub use front::{Front, Listener};
 pub use server::start;

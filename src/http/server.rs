@@ -3,7 +3,7 @@
 //! - `admin` (HTTPS, loopback by default): `/health` with figures, then the management
 //!   API (`/api/v1`), `/metrics` and the dashboard (everything else, `/` included).
 //! - `http` (plain) and `https`: `/health` (liveness only) and the web front of
-//!   [`web_routes`] (webmail, DAV and ActiveSync will add theirs there).
+//!   [`web_routes`]: webmail (`http::webmail`); DAV and ActiveSync will add theirs there.
 //!
 //! Every application has the same middleware, outermost first: security headers
 //! (`security::headers`), the screening refusal, the plain-HTTP password rule (acts on the
@@ -99,12 +99,13 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(super::dashboard::configure);
 }
 
-/// The public web front's routes (http and https listeners) besides `/health`: the place
-/// where webmail, DAV and ActiveSync register theirs. Mail clients' self-configuration
-/// (autoconfig, Autodiscover, Apple profiles) is here already.
+/// The public web front's routes (http and https listeners) besides `/health`: the static
+/// files, mail clients' self-configuration (autoconfig, Autodiscover, Apple profiles) and
+/// webmail (DAV and ActiveSync will register theirs here).
 pub fn web_routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(super::dashboard::web_configure);
     cfg.configure(super::clientconfig::configure);
+    cfg.configure(super::webmail::configure);
 }
 
 async fn liveness(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {

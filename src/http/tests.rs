@@ -19,18 +19,18 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::storage::Store;
 
-const PASSWORD: &str = "correct horse";
-const T0: i64 = 1_800_000_000;
+pub(super) const PASSWORD: &str = "correct horse";
+pub(super) const T0: i64 = 1_800_000_000;
 
-struct World {
-    _dir: tempfile::TempDir,
-    ctx: Arc<ServerContext>,
-    clock: Arc<ManualClock>,
+pub(super) struct World {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) ctx: Arc<ServerContext>,
+    pub(super) clock: Arc<ManualClock>,
 }
 
 /// A server context on a fresh store (alice: user, root: admin, dom: domain admin of
 /// example.org), with `extra` config lines.
-fn world(extra: &str) -> World {
+pub(super) fn world(extra: &str) -> World {
     crate::storage::set_fast_password_hashing_for_tests(true);
     let dir = tempfile::tempdir().expect("tempdir");
     let text = format!("data_dir = {:?}\n{extra}", dir.path().display().to_string());
@@ -71,7 +71,7 @@ fn world(extra: &str) -> World {
     }
 }
 
-fn peer() -> SocketAddr {
+pub(super) fn peer() -> SocketAddr {
     "127.0.0.1:40000".parse().unwrap()
 }
 
@@ -112,11 +112,13 @@ async fn me(ctx: web::Data<Arc<ServerContext>>, req: HttpRequest) -> HttpRespons
     }
 }
 
+/// The test handlers first: they win over the listener's own routes of the same path
+/// (webmail's `/login` on the public listeners).
 fn test_routes(cfg: &mut web::ServiceConfig, listener: Listener) {
-    routes(cfg, listener);
     cfg.route("/login", web::post().to(login_handler))
         .route("/change", web::post().to(change))
         .route("/me", web::get().to(me));
+    routes(cfg, listener);
 }
 
 macro_rules! service {
@@ -209,7 +211,9 @@ async fn health_shows_figures_on_admin_only() {
 }
 
 /// The value a response gives `fm_session`, and the whole Set-Cookie line.
-fn session_cookie<B>(res: &actix_web::dev::ServiceResponse<B>) -> Option<(String, String)> {
+pub(super) fn session_cookie<B>(
+    res: &actix_web::dev::ServiceResponse<B>,
+) -> Option<(String, String)> {
     let line = res
         .headers()
         .get_all(header::SET_COOKIE)

@@ -32,6 +32,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 static ASSETS: &[Asset] = &[
     asset!("app.css", CSS),
     asset!("app.js", JS),
+    asset!("mail.css", CSS),
     asset!("overview.js", JS),
     asset!("logs.js", JS),
     asset!("settings.js", JS),

@@ -6,15 +6,13 @@
 //! TOTP or recovery code (`http::login::second_factor`) and marks it done. A wrong code
 //! counts as a failed login, as a wrong password does.
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::forms::Form;
 use super::{gate, redirect, redirect_with, render, Chrome, Ctx, Need};
-use crate::http::login::{LoginError, LoginOk};
+use crate::http::login_steps;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -30,12 +28,6 @@ struct CodePage {
     chrome: Chrome,
     address: String,
     error: String,
-}
-
-fn peer(req: &HttpRequest) -> IpAddr {
-    req.peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 fn login_page(req: &HttpRequest, address: &str, error: &str, status: StatusCode) -> HttpResponse {
@@ -58,18 +50,14 @@ pub async fn form(ctx: Ctx, req: HttpRequest) -> HttpResponse {
     login_page(&req, "", "", StatusCode::OK)
 }
 
-/// `POST /login`: address and password.
+/// `POST /login`: address and password (the steps of `http::login_steps`); an account
+/// that administers nothing is refused here (webmail is its place).
 pub async fn submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let f = Form::parse(&body);
     let address = f.get("address").to_lowercase();
-    let password = f.raw("password");
-    match crate::http::login::check(ctx.get_ref(), peer(&req), &address, password, None).await {
-        Ok(LoginOk {
-            address,
-            role,
-            needs_totp,
-        }) => {
-            if role == crate::http::auth::Role::User {
+    match login_steps::password(ctx.get_ref(), &req, &address, f.raw("password")).await {
+        Ok(started) => {
+            if started.login.role == crate::http::auth::Role::User {
                 return login_page(
                     &req,
                     &address,
@@ -77,52 +65,23 @@ pub async fn submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRespons
                     StatusCode::FORBIDDEN,
                 );
             }
-            let cookie = crate::http::session::start(&ctx, &req, &address, !needs_totp);
-            let to = if needs_totp { "/login/code" } else { "/" };
+            let to = if started.login.needs_totp {
+                "/login/code"
+            } else {
+                "/"
+            };
             HttpResponse::SeeOther()
                 .insert_header((actix_web::http::header::LOCATION, to))
-                .cookie(cookie)
+                .cookie(started.cookie)
                 .finish()
         }
-        Err(LoginError::TotpRequired) => {
-            // The password was right; the code step follows.
-            let cookie = crate::http::session::start(&ctx, &req, &address, false);
-            HttpResponse::SeeOther()
-                .insert_header((actix_web::http::header::LOCATION, "/login/code"))
-                .cookie(cookie)
-                .finish()
-        }
-        Err(LoginError::Limited { retry_after_secs }) => login_page(
-            &req,
-            &address,
-            &format!("Too many failed logins: try again in {retry_after_secs} s."),
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
-        Err(LoginError::Unavailable) => login_page(
-            &req,
-            &address,
-            "The login cannot be checked now; try again later.",
-            StatusCode::SERVICE_UNAVAILABLE,
-        ),
-        Err(LoginError::Bad) | Err(LoginError::TotpBad) => login_page(
-            &req,
-            &address,
-            "Wrong address or password.",
-            StatusCode::UNAUTHORIZED,
-        ),
+        Err(r) => login_page(&req, &address, &r.message, r.status),
     }
-}
-
-/// The session of a login waiting for its second factor.
-fn pending(ctx: &Ctx, req: &HttpRequest) -> Option<String> {
-    crate::http::session::current(ctx, req)
-        .filter(|s| !s.mfa_done)
-        .map(|s| s.address)
 }
 
 /// `GET /login/code`: the TOTP or recovery code step.
 pub async fn code_form(ctx: Ctx, req: HttpRequest) -> HttpResponse {
-    let Some(address) = pending(&ctx, &req) else {
+    let Some(address) = login_steps::pending(&ctx, &req) else {
         return redirect("/login");
     };
     let t = CodePage {
@@ -133,43 +92,29 @@ pub async fn code_form(ctx: Ctx, req: HttpRequest) -> HttpResponse {
     render(&req, &t.chrome, &t)
 }
 
-/// `POST /login/code`: the code is checked by `http::login::second_factor`, which counts a
+/// `POST /login/code`: the code is checked by `http::login_steps::code`, which counts a
 /// wrong one as a failed login.
 pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(address) = pending(&ctx, &req) else {
+    let Some(address) = login_steps::pending(&ctx, &req) else {
         return redirect("/login");
     };
     let f = Form::parse(&body);
-    let code = f.get("code");
-    let (error, status) =
-        match crate::http::login::second_factor(ctx.get_ref(), peer(&req), &address, code).await {
-            Ok(()) => {
-                let cookie = crate::http::session::start(&ctx, &req, &address, true);
-                return HttpResponse::SeeOther()
-                    .insert_header((actix_web::http::header::LOCATION, "/"))
-                    .cookie(cookie)
-                    .finish();
-            }
-            Err(LoginError::Limited { retry_after_secs }) => (
-                format!("Too many failed logins: try again in {retry_after_secs} s."),
-                StatusCode::TOO_MANY_REQUESTS,
-            ),
-            Err(LoginError::Unavailable) => (
-                "The check cannot run now; try again later.".to_string(),
-                StatusCode::SERVICE_UNAVAILABLE,
-            ),
-            Err(_) => (
-                "That code is not right (or was used already).".to_string(),
-                StatusCode::UNAUTHORIZED,
-            ),
-        };
+    let refusal = match login_steps::code(ctx.get_ref(), &req, &address, f.get("code")).await {
+        Ok(cookie) => {
+            return HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, "/"))
+                .cookie(cookie)
+                .finish();
+        }
+        Err(r) => r,
+    };
     let t = CodePage {
         chrome: Chrome::anonymous(&req, "/login"),
         address,
-        error,
+        error: refusal.message,
     };
     let mut resp = render(&req, &t.chrome, &t);
-    *resp.status_mut() = status;
+    *resp.status_mut() = refusal.status;
     resp
 }
 

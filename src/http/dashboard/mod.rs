@@ -70,10 +70,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings", web::post().to(pages::settings_post));
 }
 
-/// The `http` and `https` listeners: the shared static files (webmail's pages will link
-/// them too).
+/// The `http` and `https` listeners: the shared static files (webmail's pages link them
+/// too).
 pub fn web_configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/{name:.*}", web::get().to(assets::serve));
+}
+
+/// The URL of a static file with its version (for pages outside the dashboard: webmail).
+pub fn asset_url(name: &str) -> String {
+    assets::url(name)
 }
 
 /// A one-shot message shown on the page a form redirects to.

@@ -1,0 +1,168 @@
+//! Webmail, first slice (issue 14): log in, the folder tree, a folder's message list and
+//! the reader, on the public `http` and `https` listeners (docs/architecture.md §5).
+//!
+//! Implementation notes:
+//!
+//! - Logins are the dashboard's (`http::login_steps`, `http::session`, `http::csrf`): the
+//!   same session cookie, CSRF token, per-address failure limit, screening reports, TOTP
+//!   step and `[http] session_idle` / `session_max` expiry. Any account may log in here.
+//!   Only the session cookie counts: HTTP Basic is exempt from the CSRF check, so it must
+//!   not open a mailbox in a browser. The form posts to `/login`, so the plain-HTTP
+//!   password rule of `http::security` applies to it.
+//! - Mail goes through the IMAP session's backend (`actors::imap_backend::StoreBackend`):
+//!   reads from the store's index and body files, every change (flags, move to Trash)
+//!   through the folder's `MailboxFolderActor`, which tells IMAP IDLE and NOTIFY
+//!   sessions. Its calls block (they wait for the actor), so they run on the blocking
+//!   pool ([`call`]).
+//! - Folders are named by id and messages by UID in URLs. Every request checks the
+//!   caller's ACL rights on the folder (RFC 4314: `r` to read, `s` for \Seen, `w` for
+//!   \Flagged, `t`+`e` to delete); a folder the caller may not read is 404, the same as
+//!   one that does not exist, so ids of other people's folders tell nothing.
+//! - A message's HTML is sanitised with ammonia ([`render`]) and served from its own URL
+//!   with its own Content-Security-Policy (no scripts, images only as `data:` URLs made
+//!   from the message's own `cid:` parts, sandboxed) into an `<iframe sandbox>`: remote
+//!   images are never loaded. Plain text is escaped, its links made clickable.
+//!
+//! Not in this slice: compose, search, live updates (SSE), folder management, snooze,
+//! remembered devices, other sort orders and conversations.
+
+mod folders;
+mod login;
+mod reader;
+mod render;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+
+use crate::actors::imap_backend::StoreBackend;
+use crate::http::dashboard::Ctx;
+use crate::http::session;
+use crate::protocols::imap::backend::{Backend, BackendError, FolderInfo, FolderRef};
+
+/// The routes of the `http` and `https` listeners' webmail.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(login::home))
+        .route("/login", web::post().to(login::submit))
+        .route("/login/code", web::get().to(login::code_form))
+        .route("/login/code", web::post().to(login::code_submit))
+        .route("/logout", web::post().to(login::logout))
+        .route("/mail", web::get().to(folders::inbox))
+        .route("/mail/{folder}", web::get().to(folders::list))
+        .route("/mail/{folder}/{uid}", web::get().to(reader::show))
+        .route("/mail/{folder}/{uid}", web::post().to(reader::act))
+        .route("/mail/{folder}/{uid}/html", web::get().to(reader::html))
+        .route(
+            "/mail/{folder}/{uid}/part/{n}",
+            web::get().to(reader::attachment),
+        )
+        .route("/mail/{folder}/{uid}/source", web::get().to(reader::source));
+}
+
+/// Why a webmail request failed, as the user sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// No such folder or message, or not one the caller may see.
+    #[error("not found")]
+    NotFound,
+    /// The caller may see it but not do this (missing ACL right).
+    #[error("you may not {0} in this folder")]
+    Forbidden(&'static str),
+    /// A form or path the handlers do not know.
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage or a folder actor failed; try again.
+    #[error("the mailbox cannot be read now; try again later")]
+    Unavailable,
+}
+
+impl From<BackendError> for MailError {
+    fn from(e: BackendError) -> MailError {
+        match e {
+            BackendError::NotFound(_) => MailError::NotFound,
+            BackendError::Invalid(m) | BackendError::Conflict(m) | BackendError::Exists(m) => {
+                MailError::Invalid(m)
+            }
+            BackendError::OverQuota(r) => MailError::Invalid(format!("quota exceeded ({r})")),
+            BackendError::Unavailable(m) => {
+                tracing::warn!("webmail: {m}");
+                MailError::Unavailable
+            }
+        }
+    }
+}
+
+impl ResponseError for MailError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            MailError::NotFound => StatusCode::NOT_FOUND,
+            MailError::Forbidden(_) => StatusCode::FORBIDDEN,
+            MailError::Invalid(_) => StatusCode::BAD_REQUEST,
+            MailError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("{self}\n"))
+    }
+}
+
+/// The logged-in account (second factor done); `None`: answer [`to_login`].
+pub(crate) fn user(ctx: &Ctx, req: &HttpRequest) -> Option<String> {
+    session::current(ctx, req)
+        .filter(|s| s.mfa_done)
+        .map(|s| s.address)
+}
+
+/// The answer without a session: to the login page.
+pub(crate) fn to_login() -> HttpResponse {
+    crate::http::dashboard::redirect("/")
+}
+
+/// Runs `work` on the mail backend on the blocking pool (its calls wait for folder actors).
+pub(crate) async fn call<T, F>(ctx: &Ctx, work: F) -> Result<T, MailError>
+where
+    T: Send + 'static,
+    F: FnOnce(&StoreBackend) -> Result<T, MailError> + Send + 'static,
+{
+    let backend = StoreBackend {
+        ctx: Arc::clone(ctx.get_ref()),
+    };
+    web::block(move || work(&backend)).await.map_err(|e| {
+        tracing::error!("webmail: blocking call failed: {e}");
+        MailError::Unavailable
+    })?
+}
+
+/// The folder `id` with the caller's rights on it, when `user` may read it (else NotFound).
+pub(crate) fn readable(
+    b: &impl Backend,
+    user: &str,
+    id: FolderRef,
+) -> Result<(FolderInfo, String), MailError> {
+    let info = b.folder(id)?;
+    let rights = b.rights(id, user)?;
+    if info.noselect || !rights.contains('r') {
+        return Err(MailError::NotFound);
+    }
+    Ok((info, rights))
+}
+
+/// The name the user sees for a folder: its own name, `Other Users/<owner>/<name>` or
+/// `Public Folders/<name>` (the IMAP namespaces, `protocols::imap::names`).
+pub(crate) fn display_name(user: &str, f: &FolderInfo) -> String {
+    use crate::protocols::imap::backend::PUBLIC_OWNER;
+    use crate::protocols::imap::names::{OTHER_USERS, PUBLIC};
+    if f.owner == user {
+        f.name.clone()
+    } else if f.owner == PUBLIC_OWNER {
+        format!("{PUBLIC}/{}", f.name)
+    } else {
+        format!("{OTHER_USERS}/{}/{}", f.owner, f.name)
+    }
+}
