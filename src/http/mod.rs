@@ -15,6 +15,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod error;
 pub mod front;
+pub mod jobs;
 pub mod login;
 pub mod logtail;
 pub mod metrics;

@@ -38,11 +38,14 @@ pub fn start(
         None
     };
     let data = web::Data::new(ctx);
-    let server =
-        HttpServer::new(move || app(data.clone(), front, move |cfg| routes(cfg, front.listener)))
-            .workers(1)
-            .disable_signals()
-            .shutdown_timeout(5);
+    // One registry per listener, made here and not per worker: jobs outlive requests.
+    let jobs = web::Data::new(super::jobs::Jobs::new());
+    let server = HttpServer::new(move || {
+        app(data.clone(), front, move |cfg| routes(cfg, front.listener)).app_data(jobs.clone())
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5);
     let server = match tls {
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,

@@ -12,7 +12,9 @@
 //! forbids them.
 
 mod assets;
+mod bulk;
 mod forms;
+mod jobs;
 mod login;
 mod overview;
 mod pages;
@@ -53,6 +55,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/queues", web::get().to(queues::list))
         .route("/queues", web::post().to(queues::action))
         .route("/queues/record/{id}", web::get().to(queues::record))
+        .route("/jobs", web::get().to(jobs::list))
+        .route("/jobs", web::post().to(jobs::start))
+        .route("/jobs/events", web::get().to(jobs::events))
+        .route("/jobs/{id}", web::get().to(jobs::show))
+        .route("/jobs/{id}/events", web::get().to(jobs::job_events))
         .route("/screening", web::get().to(pages::screening))
         .route("/screening", web::post().to(pages::screening_post))
         .route("/sources", web::get().to(pages::sources))
@@ -129,6 +136,7 @@ impl Chrome {
             ("/accounts", "Accounts"),
             ("/aliases", "Aliases"),
             ("/queues", "Queues"),
+            ("/jobs", "Jobs"),
             ("/dkim", "DKIM"),
         ];
         if self.admin {
