@@ -1,7 +1,9 @@
 //! One actix-web application per listener (docs/architecture.md §5):
 //!
 //! - `admin` (HTTPS, loopback by default): `/health` with figures, then the management
-//!   API (`/api/v1`), `/metrics` and the dashboard (everything else, `/` included).
+//!   API (`/api/v1`), `/metrics` and the dashboard (everything else, `/` included). Its
+//!   application also holds the registry of long jobs (`http::jobs`), made once per
+//!   listener so that a job outlives the request and the worker that started it.
 //! - `http` (plain) and `https`: `/health` (liveness only) and the web front of
 //!   [`web_routes`] (webmail, DAV and ActiveSync will add theirs there).
 //!

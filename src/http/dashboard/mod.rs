@@ -9,7 +9,8 @@
 //! their domains' accounts, aliases, DKIM keys and queue records, enforced here on the
 //! server side, not by hiding links. Templates live in `web/templates` and are compiled
 //! with the code (askama); no script or style is inline, as the Content-Security-Policy
-//! forbids them.
+//! forbids them. Work on many records (a bulk queue change, a check of the store) runs as a
+//! job (`http::jobs`) with a live progress bar on the jobs page (`jobs`, `bulk`).
 
 mod assets;
 mod bulk;
