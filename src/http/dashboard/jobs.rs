@@ -237,7 +237,8 @@ enum Watch {
 }
 
 struct StreamState {
-    ctx: Arc<ServerContext>,
+    /// The server's shutdown signal.
+    stop: tokio::sync::watch::Receiver<bool>,
     jobs: Arc<Jobs>,
     who: Principal,
     watch: Watch,
@@ -248,7 +249,7 @@ struct StreamState {
 
 /// The next event of a stream (module notes); `None` ends it.
 async fn next_event(mut s: StreamState) -> Option<(web::Bytes, StreamState)> {
-    if s.over || s.ctx.is_shutting_down() {
+    if s.over || *s.stop.borrow() {
         return None;
     }
     if !s.first {
@@ -293,7 +294,7 @@ async fn stream(ctx: Ctx, req: HttpRequest, watch: Watch) -> HttpResponse {
         return no_jobs();
     };
     let state = StreamState {
-        ctx: ctx.get_ref().clone(),
+        stop: ctx.shutdown_signal(),
         rx: jobs.subscribe(),
         jobs,
         who,
@@ -330,7 +331,88 @@ pub async fn job_events(ctx: Ctx, req: HttpRequest, id: web::Path<String>) -> Ht
 
 #[cfg(test)]
 mod tests {
-    use super::cut_lines;
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::http::auth::{Role, Scope, Via};
+    use crate::storage::migrate::Progress;
+
+    fn who(address: &str, role: Role) -> Principal {
+        Principal {
+            address: address.into(),
+            role,
+            scope: Scope::All,
+            via: Via::Session,
+        }
+    }
+
+    fn state(jobs: &Arc<Jobs>, who: Principal, watch: Watch) -> StreamState {
+        StreamState {
+            stop: tokio::sync::watch::channel(false).1,
+            rx: jobs.subscribe(),
+            jobs: jobs.clone(),
+            who,
+            watch,
+            first: true,
+            over: false,
+        }
+    }
+
+    /// The JSON of a `data:` event.
+    fn data(b: &web::Bytes) -> serde_json::Value {
+        let text = std::str::from_utf8(b).unwrap();
+        let json = text.strip_prefix("data: ").unwrap().trim_end();
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_job_stream_sends_progress_and_ends_with_the_job() {
+        let jobs = Jobs::new();
+        let root = who("root@x.test", Role::Admin);
+        let mut h = jobs
+            .start(
+                JobKind::QueueBulk,
+                "t".into(),
+                "root@x.test",
+                ManualClock::new(1_800_000_000),
+            )
+            .unwrap();
+        let s = state(&jobs, root.clone(), Watch::One(h.id()));
+        let (b, s) = next_event(s).await.unwrap();
+        assert_eq!(data(&b)["state"], "running");
+        h.phase("move", 3);
+        h.advance(2);
+        let (b, s) = next_event(s).await.unwrap();
+        let v = data(&b);
+        assert_eq!(
+            (v["phase"].as_str(), v["done"].as_u64(), v["total"].as_u64()),
+            (Some("move"), Some(2), Some(3))
+        );
+        h.advance(1);
+        h.finish(Some("3 moved".into()), None);
+        let (b, s) = next_event(s).await.unwrap();
+        let v = data(&b);
+        assert_eq!(
+            (v["state"].as_str(), v["done"].as_u64()),
+            (Some("done"), Some(3))
+        );
+        assert_eq!(v["result"], "3 moved");
+        assert!(
+            next_event(s).await.is_none(),
+            "the stream ends with the job"
+        );
+
+        // Another's job is "gone" to a domain admin, and left out of its list.
+        let dom = who("dom@a.test", Role::DomainAdmin(vec!["a.test".into()]));
+        let (b, s) = next_event(state(&jobs, dom.clone(), Watch::One(1)))
+            .await
+            .unwrap();
+        assert_eq!(&b[..], b"event: gone\ndata: {}\n\n");
+        assert!(next_event(s).await.is_none());
+        let (b, _) = next_event(state(&jobs, dom, Watch::All)).await.unwrap();
+        assert_eq!(data(&b), serde_json::json!([]));
+        let (b, _) = next_event(state(&jobs, root, Watch::All)).await.unwrap();
+        assert_eq!(data(&b)[0]["id"], 1);
+    }
 
     #[test]
     fn long_reports_keep_their_summary() {
