@@ -16,6 +16,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod error;
 pub mod front;
+pub mod jobs;
 pub mod login;
 pub mod login_steps;
 pub mod logtail;

@@ -1,7 +1,9 @@
 //! One actix-web application per listener (docs/architecture.md §5):
 //!
 //! - `admin` (HTTPS, loopback by default): `/health` with figures, then the management
-//!   API (`/api/v1`), `/metrics` and the dashboard (everything else, `/` included).
+//!   API (`/api/v1`), `/metrics` and the dashboard (everything else, `/` included). Its
+//!   application also holds the registry of long jobs (`http::jobs`), made once per
+//!   listener so that a job outlives the request and the worker that started it.
 //! - `http` (plain) and `https`: `/health` (liveness only) and the web front of
 //!   [`web_routes`]: webmail (`http::webmail`); DAV and ActiveSync will add theirs there.
 //!
@@ -38,11 +40,14 @@ pub fn start(
         None
     };
     let data = web::Data::new(ctx);
-    let server =
-        HttpServer::new(move || app(data.clone(), front, move |cfg| routes(cfg, front.listener)))
-            .workers(1)
-            .disable_signals()
-            .shutdown_timeout(5);
+    // One registry per listener, made here and not per worker: jobs outlive requests.
+    let jobs = web::Data::new(super::jobs::Jobs::new());
+    let server = HttpServer::new(move || {
+        app(data.clone(), front, move |cfg| routes(cfg, front.listener)).app_data(jobs.clone())
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5);
     let server = match tls {
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,

@@ -4,9 +4,14 @@
 //! files nothing references (orphans) are listed. The start-up sweep repairs what this
 //! finds; this only reports, so it may run beside a running server (a write landing during
 //! the check can then show as a passing difference).
+//!
+//! [`check_with`] reports its phases through `migrate::Progress`: the dashboard runs the
+//! check as a job with a live bar (`http::jobs`); the console's [`check`] reports nothing
+//! and prints only the report, as it always did.
 
 use std::collections::BTreeMap;
 
+use super::migrate::Progress;
 use super::sweep::visit_blob_dirs;
 use super::{BlobId, StorageError, Store, PUBLIC_OWNER};
 use crate::storage::QueueName;
@@ -73,6 +78,25 @@ impl CheckReport {
 
 /// Checks `store` (see the module notes).
 pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
+    check_with(store, &mut Silent)
+}
+
+/// A progress that reports nothing.
+struct Silent;
+
+impl Progress for Silent {
+    fn phase(&mut self, _: &str, _: u64) {}
+    fn advance(&mut self, _: u64) {}
+    fn end_phase(&mut self) {}
+}
+
+/// Bodies checked between two reports of progress (a report takes a lock).
+const REPORT_EVERY: u64 = 64;
+
+/// [`check`], reporting its phases to `progress`: "folders" (one item per owner), "queues"
+/// (one per queue), "bodies" (one per distinct body) and "orphans" (files seen; the total
+/// is not known beforehand).
+pub fn check_with(store: &Store, progress: &mut dyn Progress) -> Result<CheckReport, StorageError> {
     let mut report = CheckReport::default();
     // blob → (records holding it, a record naming it and its recorded size).
     let mut held: BTreeMap<BlobId, (u64, String, u64)> = BTreeMap::new();
@@ -85,6 +109,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
         .map(|a| a.address)
         .collect();
     owners.push(PUBLIC_OWNER.to_string());
+    progress.phase("folders", owners.len() as u64);
     for owner in &owners {
         for f in store.list_folders(owner)? {
             report.folders += 1;
@@ -94,7 +119,10 @@ pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
                 note(m.blob, what, m.size);
             }
         }
+        progress.advance(1);
     }
+    progress.end_phase();
+    progress.phase("queues", QueueName::ALL.len() as u64);
     for q in QueueName::ALL {
         for r in store.queue_list(q)? {
             report.queue_records += 1;
@@ -104,10 +132,19 @@ pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
                 r.size,
             );
         }
+        progress.advance(1);
     }
+    progress.end_phase();
     report.bodies = held.len() as u64;
+    progress.phase("bodies", report.bodies);
+    let mut unreported = 0;
     let blobs = store.blobs();
     for (blob, (count, what, size)) in &held {
+        unreported += 1;
+        if unreported == REPORT_EVERY {
+            progress.advance(unreported);
+            unreported = 0;
+        }
         match std::fs::metadata(blobs.path(blob)) {
             Ok(meta) if meta.len() == *size => {}
             Ok(meta) => report
@@ -120,7 +157,11 @@ pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
             report.wrong_refcount.push((*blob, stored, *count));
         }
     }
+    progress.advance(unreported);
+    progress.end_phase();
+    progress.phase("orphans", 0);
     visit_blob_dirs(blobs, |_, files| {
+        progress.advance(files.len() as u64);
         for (blob, _) in files {
             if held.contains_key(blob) {
                 continue;
@@ -133,6 +174,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StorageError> {
         }
         Ok(())
     })?;
+    progress.end_phase();
     report.orphans.sort();
     Ok(report)
 }

@@ -8,7 +8,9 @@ tests/web_browser.rs, which passes its addresses in the environment):
  4. send a message to the account over SMTP: the overview's counter moves, no reload;
  5. a message to an unreachable remote domain lands in the deferred queue; retry it from
     the queue page;
- 6. set up two-factor login, log out, log in again with a TOTP code.
+ 6. set up two-factor login, log out, log in again with a TOTP code;
+ 7. start a check of the store from the jobs page: its bar reaches 100 % and the result
+    shows, from the page's event stream, without a reload.
 
 Every wait is bounded; any failure raises, and the exit status is non-zero."""
 
@@ -233,6 +235,21 @@ def run(d):
     d.find_element(By.ID, "code").send_keys(code)
     d.find_element(By.ID, "code-submit").click()
     fm.wait(d).until(lambda d: d.find_elements(By.ID, "overview"))
+
+    step("check the store as a job: the bar reaches 100 % live")
+    d.get(BASE + "/jobs")
+    d.find_element(By.ID, "job-check").click()
+    fm.wait(d).until(lambda d: "/jobs/" in d.current_url)
+    d.execute_script("window.fmNoReload = 'still here';")
+    job = d.current_url.rsplit("/", 1)[1]
+    # "finished" is set by jobs.js when the stream's last event (the job done) arrives.
+    fm.wait(d, 60).until(lambda d: text_of(d, "jobs-live") == "finished")
+    bar = d.find_element(By.ID, f"job-{job}-bar")
+    value, top = bar.get_attribute("value"), bar.get_attribute("max")
+    assert value is not None and float(value) == float(top), (value, top)
+    assert text_of(d, f"job-{job}-state") == "done", text_of(d, f"job-{job}-state")
+    assert text_of(d, f"job-{job}-result").startswith("OK:"), text_of(d, f"job-{job}-result")
+    assert d.execute_script("return window.fmNoReload;") == "still here"
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@
 //! handlers' annotations and types.
 
 mod directory;
+mod jobs;
 mod queues;
 mod server;
 #[cfg(test)]
@@ -73,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .configure(directory::configure)
             .configure(queues::configure)
+            .configure(jobs::configure)
             .configure(server::configure)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found("no such API endpoint"))
@@ -441,6 +443,8 @@ impl utoipa::Modify for SecuritySchemes {
         queues::queue_move,
         queues::queue_delete,
         queues::queue_bulk,
+        jobs::jobs_list,
+        jobs::job_get,
         server::status,
         server::cluster,
         server::settings,
@@ -463,6 +467,7 @@ impl utoipa::Modify for SecuritySchemes {
     tags(
         (name = "directory", description = "Domains, accounts, aliases, sender rights, DKIM, folders"),
         (name = "queues", description = "The six queues and their records"),
+        (name = "jobs", description = "Long jobs started from the dashboard, with their progress"),
         (name = "server", description = "Status, settings, logs, screening, fetch sources, the console")
     )
 )]

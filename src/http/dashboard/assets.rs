@@ -36,6 +36,7 @@ static ASSETS: &[Asset] = &[
     asset!("overview.js", JS),
     asset!("logs.js", JS),
     asset!("settings.js", JS),
+    asset!("jobs.js", JS),
     asset!("vendor/uplot/uPlot.iife.min.js", JS),
     asset!("vendor/uplot/uPlot.min.css", CSS),
     asset!("vendor/uplot/LICENSE", "text/plain; charset=utf-8"),

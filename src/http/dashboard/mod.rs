@@ -9,12 +9,15 @@
 //! their domains' accounts, aliases, folders, DKIM keys and queue records, enforced here on the
 //! server side, not by hiding links. Templates live in `web/templates` and are compiled
 //! with the code (askama); no script or style is inline, as the Content-Security-Policy
-//! forbids them.
+//! forbids them. Work on many records (a bulk queue change, a check of the store) runs as a
+//! job (`http::jobs`) with a live progress bar on the jobs page (`jobs`, `bulk`).
 
 mod assets;
+mod bulk;
 mod dns;
 mod folders;
 mod forms;
+mod jobs;
 mod login;
 mod overview;
 mod pages;
@@ -58,6 +61,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/queues", web::get().to(queues::list))
         .route("/queues", web::post().to(queues::action))
         .route("/queues/record/{id}", web::get().to(queues::record))
+        .route("/jobs", web::get().to(jobs::list))
+        .route("/jobs", web::post().to(jobs::start))
+        .route("/jobs/events", web::get().to(jobs::events))
+        .route("/jobs/{id}", web::get().to(jobs::show))
+        .route("/jobs/{id}/events", web::get().to(jobs::job_events))
         .route("/screening", web::get().to(pages::screening))
         .route("/screening", web::post().to(pages::screening_post))
         .route("/sources", web::get().to(sources::page))
@@ -141,6 +149,7 @@ impl Chrome {
             ("/aliases", "Aliases"),
             ("/folders", "Folders"),
             ("/queues", "Queues"),
+            ("/jobs", "Jobs"),
             ("/dkim", "DKIM"),
             ("/dns", "DNS"),
         ];

@@ -1,13 +1,15 @@
 //! The six queues: each paged and filterable, one record's envelope, headers and delivery
 //! attempts, and retry, bounce, move and delete for one record or the ticked ones. Changes
 //! go to the queue actors through the live executor, one command per record, as the
-//! console sends them; a record a worker holds answers "busy" and is left alone.
+//! console sends them; a record a worker holds answers "busy" and is left alone. A change
+//! of one record answers at once; more than one ticked, or every record matching the
+//! filter, runs as a job ([`super::bulk`]) and the form lands on the job's page.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::forms::Form;
-use super::{gate, redirect_with, render, run, Chrome, Ctx, Need, Pager, PAGE_SIZE};
+use super::{gate, redirect, redirect_with, render, run, Chrome, Ctx, Need, Pager, PAGE_SIZE};
 use crate::admin::{AdminCommand, QUEUE_NAMES};
 use crate::http::auth::Principal;
 use crate::storage::{QueueName, QueueRecord};
@@ -23,7 +25,7 @@ pub struct QueueQuery {
 }
 
 /// Whether `who` may see `rec`: its sender or one of its recipients is in their domains.
-fn visible(who: &Principal, rec: &QueueRecord) -> bool {
+pub(super) fn visible(who: &Principal, rec: &QueueRecord) -> bool {
     who.is_admin()
         || (!rec.mail_from.is_empty() && who.may_address(&rec.mail_from))
         || rec.recipients.iter().any(|r| who.may_address(&r.address))
@@ -179,12 +181,12 @@ struct RecordPage {
 }
 
 /// A queue id as the console shows and reads it: 16 hex digits.
-fn shown_id(id: u64) -> String {
+pub(super) fn shown_id(id: u64) -> String {
     format!("{id:016x}")
 }
 
 /// A queue id typed or linked as the console shows it (hex, at most 16 digits).
-fn parse_id(s: &str) -> Result<u64, String> {
+pub(super) fn parse_id(s: &str) -> Result<u64, String> {
     let s = s.trim();
     if s.is_empty() || s.len() > 16 {
         return Err(format!("bad message id {s:?}"));
@@ -222,21 +224,24 @@ async fn read_page(
         .map_err(|e| e.to_string())?;
     let mut shown: Vec<QueueRecord> = records
         .into_iter()
-        .filter(|r| visible(who, r))
-        .filter(|r| {
-            filter.is_empty()
-                || shown_id(r.id).ends_with(filter)
-                || r.mail_from.to_lowercase().contains(filter)
-                || r.recipients.iter().any(|x| x.address.contains(filter))
-                || r.last_error
-                    .as_deref()
-                    .is_some_and(|e| e.to_lowercase().contains(filter))
-        })
+        .filter(|r| shown_in_list(who, filter, r))
         .collect();
     shown.sort_by_key(|r| r.id);
     let count = shown.len();
     let (page, pager) = Pager::cut(shown, page);
     Ok((page, pager, count))
+}
+
+/// Whether the list of `who` filtered by `filter` (lowercase; "" for none) shows `r`.
+pub(super) fn shown_in_list(who: &Principal, filter: &str, r: &QueueRecord) -> bool {
+    visible(who, r)
+        && (filter.is_empty()
+            || shown_id(r.id).ends_with(filter)
+            || r.mail_from.to_lowercase().contains(filter)
+            || r.recipients.iter().any(|x| x.address.contains(filter))
+            || r.last_error
+                .as_deref()
+                .is_some_and(|e| e.to_lowercase().contains(filter)))
 }
 
 /// The most of a message's header shown.
@@ -326,7 +331,9 @@ fn header_part(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..end]).into_owned()
 }
 
-/// `POST /queues`: `action` (retry, bounce, delete, move with `to`) on every ticked `id`.
+/// `POST /queues`: `action` (retry, bounce, delete, move with `to`) on every ticked `id`,
+/// or with `all` on every record of `queue` matching the filter `q`. One record is changed
+/// at once; more run as a job, and the answer is a redirect to its page.
 pub async fn action(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let who = match gate(&ctx, &req, Need::Manager).await {
         Ok(w) => w,
@@ -338,6 +345,12 @@ pub async fn action(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRespons
         b if b.starts_with("/queues") && !b.contains("//") => b.to_string(),
         _ => "/queues".to_string(),
     };
+    if f.checked("all") || f.all("id").len() > 1 {
+        return match super::bulk::start(&ctx, &req, who, &f) {
+            Ok(job) => redirect(&format!("/jobs/{job}")),
+            Err(e) => redirect_with(&req, &back, Err(e)),
+        };
+    }
     let result = apply(&ctx, &who, &f).await;
     redirect_with(&req, &back, result)
 }
