@@ -92,11 +92,14 @@ pub async fn submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRespons
                 .cookie(cookie)
                 .finish()
         }
-        Err(LoginError::Limited { retry_after_secs }) => login_page(
-            &req,
-            &address,
-            &format!("Too many failed logins: try again in {retry_after_secs} s."),
-            StatusCode::TOO_MANY_REQUESTS,
+        Err(LoginError::Limited { retry_after_secs }) => retry_after(
+            login_page(
+                &req,
+                &address,
+                &format!("Too many failed logins: try again in {retry_after_secs} s."),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            Some(retry_after_secs),
         ),
         Err(LoginError::Unavailable) => login_page(
             &req,
@@ -141,7 +144,7 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
     };
     let f = Form::parse(&body);
     let code = f.get("code");
-    let (error, status) =
+    let (error, status, wait) =
         match crate::http::login::second_factor(ctx.get_ref(), peer(&req), &address, code).await {
             Ok(()) => {
                 let cookie = crate::http::session::start(&ctx, &req, &address, true);
@@ -153,14 +156,17 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
             Err(LoginError::Limited { retry_after_secs }) => (
                 format!("Too many failed logins: try again in {retry_after_secs} s."),
                 StatusCode::TOO_MANY_REQUESTS,
+                Some(retry_after_secs),
             ),
             Err(LoginError::Unavailable) => (
                 "The check cannot run now; try again later.".to_string(),
                 StatusCode::SERVICE_UNAVAILABLE,
+                None,
             ),
             Err(_) => (
                 "That code is not right (or was used already).".to_string(),
                 StatusCode::UNAUTHORIZED,
+                None,
             ),
         };
     let t = CodePage {
@@ -170,6 +176,18 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
     };
     let mut resp = render(&req, &t.chrome, &t);
     *resp.status_mut() = status;
+    retry_after(resp, wait)
+}
+
+/// Adds `Retry-After` (seconds until the login limit lifts) to a 429 page, as the API's
+/// 429 has it (RFC 6585 §4).
+fn retry_after(mut resp: HttpResponse, secs: Option<u64>) -> HttpResponse {
+    if let Some(secs) = secs {
+        resp.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(secs),
+        );
+    }
     resp
 }
 
