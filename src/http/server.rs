@@ -16,7 +16,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{guard, web, App, HttpResponse, HttpServer};
 
 pub use super::front::{Front, Listener};
 use super::{csrf, health_body, security, session, Health};
@@ -84,7 +84,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
     match listener {
         Listener::Admin => admin_routes(cfg),
         Listener::Http | Listener::Https => {
-            cfg.route("/health", web::get().to(liveness));
+            cfg.route("/health", get_or_head().to(liveness));
             web_routes(cfg);
         }
     }
@@ -93,7 +93,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
 /// The admin listener: `/health` with figures, then the management API (`/api/v1`),
 /// `/metrics`, and the dashboard, which takes every other path (so it comes last).
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(figures));
+    cfg.route("/health", get_or_head().to(figures));
     cfg.configure(super::api::configure);
     cfg.configure(super::metrics::configure);
     cfg.configure(super::dashboard::configure);
@@ -103,6 +103,14 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
 /// where webmail, DAV and ActiveSync register theirs.
 pub fn web_routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(super::dashboard::web_configure);
+}
+
+/// A route for GET and HEAD. actix-web does not answer HEAD from a GET route (a GET guard
+/// refuses it), and RFC 9110 §9.3.2 wants HEAD to answer as GET would: monitors probe
+/// `/health` with HEAD. The HTTP/1 encoder leaves the body out of a HEAD answer and keeps
+/// its Content-Length.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 async fn liveness(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {

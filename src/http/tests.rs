@@ -719,3 +719,26 @@ async fn every_429_carries_retry_after() {
         );
     }
 }
+
+/// HEAD /health answers as GET (status, type, middleware) on every listener; the HTTP/1
+/// encoder drops the body on the wire (tests/web.rs sees that).
+#[actix_web::test]
+async fn head_health_answers_like_get_on_every_listener() {
+    let w = world("");
+    for listener in [Listener::Admin, Listener::Https, Listener::Http] {
+        let svc = service!(w, listener);
+        let req = TestRequest::default()
+            .method(Method::HEAD)
+            .uri("/health")
+            .peer_addr(peer())
+            .to_request();
+        let res = test::call_service(&svc, req).await;
+        assert_eq!(res.status(), StatusCode::OK, "{listener:?}");
+        assert_eq!(
+            res.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json",
+            "{listener:?}"
+        );
+        assert!(res.headers().contains_key(header::X_FRAME_OPTIONS));
+    }
+}
