@@ -132,7 +132,10 @@ fn status_and_queue_commands() {
         "{out}"
     );
     let (ok, out) = server.console(&format!("queue retry {id:X}"));
-    assert!(ok && out.contains("to inbound"), "{out}");
+    assert!(
+        ok && out.contains("retried from bad, another attempt now: ") && out.ends_with(" in local"),
+        "{out}"
+    );
     let got = server.wait_inbox("bob@example.com", 1);
     assert_eq!(got.len(), 1);
     assert!(String::from_utf8_lossy(&got[0]).contains("found"));
