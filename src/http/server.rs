@@ -8,8 +8,11 @@
 //! Every application has the same middleware, outermost first: security headers
 //! (`security::headers`), the screening refusal, the plain-HTTP password rule (acts on the
 //! `http` listener only), the session refresh and the CSRF check. TLS listeners use the
-//! server's rustls configuration, the one mail uses (same certificate, ring provider); it
-//! is read when the listener starts. HTTP/1.1 only: actix-web's http2 is not built.
+//! server's rustls configuration, the one mail uses (same certificate, ring provider),
+//! with a certificate resolver that asks the server context at each handshake
+//! ([`CurrentCertificate`]): the console's `reload` swaps the certificate there, and the
+//! web listeners serve the new one from the next connection on, as the mail listeners do
+//! (their sessions read it when TLS starts). HTTP/1.1 only: actix-web's http2 is not built.
 
 use std::sync::Arc;
 
@@ -33,7 +36,7 @@ pub fn start(
         let Some(config) = ctx.tls() else {
             return Err(std::io::Error::other("no TLS certificate is loaded"));
         };
-        Some(config.as_ref().clone())
+        Some(follow_reloads(&ctx, &config))
     } else {
         None
     };
@@ -51,6 +54,38 @@ pub fn start(
     let handle = server.handle();
     actix_rt::spawn(server);
     Ok(handle)
+}
+
+/// The server's rustls configuration for a web listener, its certificate taken at each
+/// handshake from what the server has now. actix-web keeps the configuration it is given
+/// for the listener's life, so the certificate must be looked up behind it.
+fn follow_reloads(ctx: &Arc<ServerContext>, config: &rustls::ServerConfig) -> rustls::ServerConfig {
+    let mut config = config.clone();
+    config.cert_resolver = Arc::new(CurrentCertificate(ctx.clone()));
+    config
+}
+
+/// Resolves with the certificate of the server's TLS configuration in force now
+/// (`ServerContext::tls`, replaced by `reload`). The protocol versions and the provider
+/// stay those of the configuration the listener started with: a reload changes only the
+/// certificate (`net::tls::load_server_config`).
+pub struct CurrentCertificate(Arc<ServerContext>);
+
+impl std::fmt::Debug for CurrentCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CurrentCertificate")
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CurrentCertificate {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        // No configuration (none is ever unset once a TLS listener started): the handshake
+        // fails rather than serving something else.
+        self.0.tls()?.cert_resolver.resolve(hello)
+    }
 }
 
 /// An application for `front` with the shared middleware (module comment) around
