@@ -55,10 +55,10 @@ fn basic(who: &str) -> String {
 }
 
 /// Runs `f` with a test service of the admin application serving the API on `ctx`.
-fn with_api<F, Fut>(ctx: Arc<ServerContext>, f: F)
+fn with_api<F, Fut, T>(ctx: Arc<ServerContext>, f: F) -> T
 where
     F: FnOnce(Api) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = T>,
 {
     actix_rt::System::new().block_on(async move {
         let front = Front {
@@ -70,7 +70,7 @@ where
         }))
         .await;
         f(Api(Box::new(Boxed { inner: svc }))).await
-    });
+    })
 }
 
 type Svc = Box<
@@ -770,42 +770,74 @@ fn queues_list_show_and_change() {
     });
     assert!(s.store().queue_find(id).unwrap().is_none());
 
-    // Retry of a deferred record: back to inbound for another attempt now.
+    // Retry of a deferred record: routed again at once, under a new id, which the answer
+    // gives with its queue (remote: carol@remote.test).
     let id = deferred_record(&s);
     let hex = format!("{id:016X}");
     let attempts = s.store().queue_find(id).unwrap().unwrap().attempts;
-    with_api(s.handle().ctx.clone(), |api| async move {
-        let v = api
-            .ok(
-                Method::POST,
-                &format!("/api/v1/queues/deferred/{hex}/retry"),
-                None,
-            )
-            .await;
-        assert!(
-            v["output"]
-                .as_str()
-                .unwrap()
-                .contains("from deferred to inbound for another attempt"),
-            "{v}"
-        );
-        assert_eq!(v["from"], "deferred");
+    let v = with_api(s.handle().ctx.clone(), |api| async move {
+        api.ok(
+            Method::POST,
+            &format!("/api/v1/queues/deferred/{hex}/retry"),
+            None,
+        )
+        .await
     });
-    // The attempt is made at once: the record leaves deferred with one more attempt, or
-    // settles for good.
+    assert_eq!(v["from"], "deferred", "{v}");
+    assert_eq!(v["queue"], "remote", "{v}");
+    let new_hex = v["id"].as_str().expect("id").to_string();
+    let new = u64::from_str_radix(&new_hex, 16).expect("hexadecimal id");
+    assert_ne!(new, id, "routing gives a new id");
+    assert_eq!(
+        v["records"],
+        json!([{"id": new_hex, "queue": "remote"}]),
+        "{v}"
+    );
+    assert!(
+        v["output"].as_str().unwrap().contains(&format!(
+            "retried from deferred, another attempt now: {new_hex} in remote"
+        )),
+        "{v}"
+    );
+    assert!(s.store().queue_find(id).unwrap().is_none(), "replaced");
+    // The attempt is made at once: the new record is tried (it comes back to deferred
+    // with one more attempt, under the same id), or settles for good.
     let mut moved_on = false;
     for _ in 0..600 {
         moved_on = s
             .store()
-            .queue_find(id)
+            .queue_find(new)
             .unwrap()
-            .is_none_or(|r| r.attempts > attempts);
+            .is_none_or(|r| r.queue == QueueName::Deferred && r.attempts > attempts);
         if moved_on {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(moved_on, "another attempt was made");
+
+    // The bulk retry reports each id's new place the same way.
+    let back = s.store().queue_find(new).unwrap();
+    assert!(
+        back.is_some_and(|r| r.queue == QueueName::Deferred),
+        "back in deferred: remote.test does not resolve"
+    );
+    let v = with_api(s.handle().ctx.clone(), |api| async move {
+        api.ok(
+            Method::POST,
+            "/api/v1/queues/deferred/bulk",
+            Some(json!({"action": "retry", "ids": [new_hex]})),
+        )
+        .await
+    });
+    assert_eq!(v["done"], 1, "{v}");
+    let item = &v["items"][0];
+    assert_eq!(item["status"], 200, "{v}");
+    let now = &item["records"][0];
+    assert_eq!(now["queue"], "remote", "{v}");
+    let again = u64::from_str_radix(now["id"].as_str().unwrap(), 16).unwrap();
+    assert_ne!(again, new, "{v}");
+    assert!(s.store().queue_find(new).unwrap().is_none());
 }
 
 /// A domain admin of example.org on example.com's objects: 404 for every object (as if it
@@ -1330,8 +1362,23 @@ fn status_settings_screening_sources_logs_and_the_openapi_document() {
                         "{method} {path} {code}"
                     );
                 }
+                // A 429 says when to try again.
+                assert!(
+                    op["responses"]["429"]["headers"]["Retry-After"].is_object(),
+                    "{method} {path} 429"
+                );
             }
         }
+        // A change answers where the record is now: `records` of `{id, queue}`.
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["ChangeResult"]["properties"]["records"]["items"]["$ref"],
+            "#/components/schemas/Location",
+            "{}",
+            schemas["ChangeResult"]
+        );
+        assert!(schemas["Location"]["properties"]["queue"].is_object());
+        assert!(schemas["BulkItem"]["properties"]["records"].is_object());
         // An actual error has that shape.
         let (_, v) = api
             .call(
@@ -1452,9 +1499,10 @@ fn end_to_end_over_https_against_the_binary() {
     let (st, first) = b.call("GET", &format!("/api/v1/queues/deferred/{id}"), None);
     assert_eq!(st, 200, "{first}");
     assert_eq!(first["attempts"], 1, "{first}");
-    let (st, v) = b.call("POST", &format!("/api/v1/queues/deferred/{id}/retry"), None);
-    assert_eq!(st, 200, "{v}");
-    assert_eq!(v["from"], "deferred");
+    let (st, retried) = b.call("POST", &format!("/api/v1/queues/deferred/{id}/retry"), None);
+    assert_eq!(st, 200, "{retried}");
+    assert_eq!(retried["from"], "deferred");
+    assert_eq!(retried["queue"], "remote", "{retried}");
 
     // Where the retried message went: routing gives it a new record id (inbound, then one
     // record per destination), so the old id is gone at once; the remote attempt fails
@@ -1478,6 +1526,7 @@ fn end_to_end_over_https_against_the_binary() {
     }
     let again = again.expect("the retried message is deferred again after a second attempt");
     assert_ne!(again["id"], json!(id), "{again}");
+    assert_eq!(again["id"], retried["id"], "the id the retry answered");
     assert_eq!(again["from"], "sam@e2e.test", "{again}");
     assert_eq!(again["recipients"][0]["address"], "someone@remote.test");
     assert_eq!(again["recipients"][0]["delivered"], false);

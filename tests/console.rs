@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 use common::{message, Client, TestServer};
 use ferrymail::storage::QueueName;
+use rustls_pki_types::CertificateDer;
 
 #[test]
 fn reload_applies_new_limits_to_new_sessions_without_dropping_open_ones() {
@@ -38,6 +39,53 @@ fn reload_applies_new_limits_to_new_sessions_without_dropping_open_ones() {
     assert!(!ok && out.contains("smtp.max_mesage_size"), "{out}");
     let mut third = Client::connect(server.addr("smtp"));
     assert!(third.cmd("EHLO x").contains("SIZE 50000"));
+}
+
+/// `reload` with a new certificate: the web listeners (admin, https) serve it from the
+/// next connection on, as the mail listeners (imaps) do.
+#[test]
+fn reload_serves_a_new_certificate_on_the_web_listeners_too() {
+    use rustls_pki_types::pem::PemObject;
+    let server = TestServer::start();
+    let certs = server.data_dir().join("certs");
+    let before = CertificateDer::from_pem_file(certs.join("cert.pem")).expect("first cert");
+    for service in ["admin", "https", "imaps"] {
+        assert_eq!(served(server.addr(service)), before.to_vec(), "{service}");
+    }
+    let made = rcgen::generate_simple_self_signed(vec!["renewed.example.com".to_string()])
+        .expect("new certificate");
+    std::fs::write(certs.join("key.pem"), made.key_pair.serialize_pem()).expect("key");
+    std::fs::write(certs.join("cert.pem"), made.cert.pem()).expect("cert");
+    let (ok, out) = server.console("reload");
+    assert!(ok, "{out}");
+    assert_ne!(made.cert.der().to_vec(), before.to_vec());
+    for service in ["admin", "https", "imaps"] {
+        assert_eq!(
+            served(server.addr(service)),
+            made.cert.der().to_vec(),
+            "{service} serves the reloaded certificate"
+        );
+    }
+}
+
+/// The end-entity certificate `addr` presents in a TLS handshake (DER).
+fn served(addr: std::net::SocketAddr) -> Vec<u8> {
+    let config = ferrymail::net::client_tls::client_config(false).expect("TLS config");
+    let name = ferrymail::net::client_tls::server_name("localhost");
+    let mut conn = rustls::ClientConnection::new(config, name).expect("TLS client");
+    let mut sock = std::net::TcpStream::connect(addr).expect("connect");
+    let bound = Some(std::time::Duration::from_secs(30));
+    sock.set_read_timeout(bound).expect("timeout");
+    sock.set_write_timeout(bound).expect("timeout");
+    // Each round moves the handshake on or fails; a handshake is a few rounds.
+    for _ in 0..16 {
+        if !conn.is_handshaking() {
+            break;
+        }
+        conn.complete_io(&mut sock).expect("handshake");
+    }
+    let chain = conn.peer_certificates().expect("the server's certificate");
+    chain[0].to_vec()
 }
 
 #[test]
@@ -132,7 +180,10 @@ fn status_and_queue_commands() {
         "{out}"
     );
     let (ok, out) = server.console(&format!("queue retry {id:X}"));
-    assert!(ok && out.contains("to inbound"), "{out}");
+    assert!(
+        ok && out.contains("retried from bad, another attempt now: ") && out.ends_with(" in local"),
+        "{out}"
+    );
     let got = server.wait_inbox("bob@example.com", 1);
     assert_eq!(got.len(), 1);
     assert!(String::from_utf8_lossy(&got[0]).contains("found"));

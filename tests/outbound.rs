@@ -567,7 +567,10 @@ fn console_changes_wait_for_the_worker_delivering_a_record() {
     let (ok, out) = w.server.console(&format!("queue delete {deleted:X}"));
     assert!(ok && out.contains("deleted from the remote queue"), "{out}");
     let (ok, out) = w.server.console(&format!("queue retry {retried:X}"));
-    assert!(ok && out.contains("from remote to inbound"), "{out}");
+    assert!(
+        ok && out.contains("retried from remote, another attempt now: "),
+        "{out}"
+    );
     assert_eq!(w.sink.held(), 1, "still held while the console worked");
 
     w.sink.hold_data(false);

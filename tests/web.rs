@@ -73,6 +73,33 @@ fn web_listeners_of_the_binary() {
         Some("max-age=31536000")
     );
 
+    // HEAD /health answers as GET on every listener, without the body (monitors probe
+    // with HEAD).
+    for (addr, tls) in [(http, false), (https, true), (admin, true)] {
+        let got = get(addr, tls, "/health");
+        let res = request(addr, tls, "HEAD", "/health", &[], b"");
+        assert_eq!(res.status, 200, "{addr}: {}", res.text());
+        assert_eq!(res.header("content-type"), Some("application/json"));
+        assert!(
+            res.body.is_empty(),
+            "{addr}: a body after HEAD: {}",
+            res.text()
+        );
+        let length: usize = res
+            .header("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| panic!("{addr}: no Content-Length on HEAD"));
+        assert!(length > 0, "{addr}: the GET body's length");
+        assert!(
+            length.abs_diff(got.body.len()) < 8,
+            "{addr}: {length} vs GET"
+        );
+        assert!(
+            res.header("x-frame-options").is_some(),
+            "{addr}: the middleware ran"
+        );
+    }
+
     // The security headers on every answer, a 404 included.
     for (addr, tls) in [(http, false), (https, true), (admin, true)] {
         for path in ["/health", "/no/such/page"] {

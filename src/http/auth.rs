@@ -165,9 +165,12 @@ async fn bearer(
 pub fn login_error(e: LoginError) -> ApiError {
     match e {
         LoginError::Bad | LoginError::TotpBad => ApiError::unauthorized("wrong login or password"),
-        LoginError::Limited { retry_after_secs } => ApiError::too_many(format!(
-            "too many failed logins from your address; try again in {retry_after_secs} seconds"
-        )),
+        LoginError::Limited { retry_after_secs } => ApiError::too_many(
+            format!(
+                "too many failed logins from your address; try again in {retry_after_secs} seconds"
+            ),
+            retry_after_secs,
+        ),
         LoginError::TotpRequired => ApiError::unauthorized(
             "this account uses two-factor authentication: log in on the dashboard or use an API key",
         ),

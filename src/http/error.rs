@@ -1,6 +1,8 @@
 //! The JSON error every HTTP API answer uses: `{"error": {"code": "...", "message": "..."}}`
 //! with the HTTP status that means it (400, 401, 403, 404, 409, 422, 429, 500, 503). The
-//! `code` strings are stable: clients match on them, the message is for people.
+//! `code` strings are stable: clients match on them, the message is for people. A 429
+//! carries `Retry-After` with the seconds until the limit lifts (RFC 6585 §4, RFC 9110
+//! §10.2.3), so a client can wait instead of parsing the message.
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
@@ -15,6 +17,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds until a rate limit lifts: the `Retry-After` of a 429.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -34,6 +38,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -57,8 +62,12 @@ impl ApiError {
     pub fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
-    pub fn too_many(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+    /// A limit that lifts in `retry_after_secs` seconds (sent as `Retry-After`).
+    pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
@@ -92,6 +101,9 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 "Basic realm=\"ferrymail\", charset=\"UTF-8\"",
             ));
+        }
+        if let Some(secs) = self.retry_after {
+            r.insert_header((header::RETRY_AFTER, secs));
         }
         r.insert_header((header::CACHE_CONTROL, "no-store"));
         r.json(Body {

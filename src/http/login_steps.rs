@@ -32,6 +32,8 @@ pub fn peer(req: &HttpRequest) -> IpAddr {
 pub struct Refusal {
     pub message: String,
     pub status: StatusCode,
+    /// For a 429: the seconds until the login limit lifts (the page's `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -39,8 +41,24 @@ impl Refusal {
         Refusal {
             message: message.into(),
             status,
+            retry_after: None,
         }
     }
+}
+
+/// Adds `Retry-After` (seconds until the login limit lifts) to a 429 page, as the API's
+/// 429 has it (RFC 6585 §4).
+pub fn with_retry_after(
+    mut resp: actix_web::HttpResponse,
+    secs: Option<u64>,
+) -> actix_web::HttpResponse {
+    if let Some(secs) = secs {
+        resp.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(secs),
+        );
+    }
+    resp
 }
 
 /// A password step that passed: the session cookie to set, and whether the code step must
@@ -104,10 +122,13 @@ pub async fn code(
 /// What a failed step tells the user; `wrong` for a wrong password or code.
 fn refusal(e: LoginError, wrong: &str) -> Refusal {
     match e {
-        LoginError::Limited { retry_after_secs } => Refusal::new(
-            format!("Too many failed logins: try again in {retry_after_secs} s."),
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
+        LoginError::Limited { retry_after_secs } => Refusal {
+            retry_after: Some(retry_after_secs),
+            ..Refusal::new(
+                format!("Too many failed logins: try again in {retry_after_secs} s."),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+        },
         LoginError::Unavailable => Refusal::new(
             "The login cannot be checked now; try again later.",
             StatusCode::SERVICE_UNAVAILABLE,

@@ -10,15 +10,18 @@
 //! Every application has the same middleware, outermost first: security headers
 //! (`security::headers`), the screening refusal, the plain-HTTP password rule (acts on the
 //! `http` listener only), the session refresh and the CSRF check. TLS listeners use the
-//! server's rustls configuration, the one mail uses (same certificate, ring provider); it
-//! is read when the listener starts. HTTP/1.1 only: actix-web's http2 is not built.
+//! server's rustls configuration, the one mail uses (same certificate, ring provider),
+//! with a certificate resolver that asks the server context at each handshake
+//! ([`CurrentCertificate`]): the console's `reload` swaps the certificate there, and the
+//! web listeners serve the new one from the next connection on, as the mail listeners do
+//! (their sessions read it when TLS starts). HTTP/1.1 only: actix-web's http2 is not built.
 
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{guard, web, App, HttpResponse, HttpServer};
 
 pub use super::front::{Front, Listener};
 use super::{csrf, health_body, security, session, Health};
@@ -35,7 +38,7 @@ pub fn start(
         let Some(config) = ctx.tls() else {
             return Err(std::io::Error::other("no TLS certificate is loaded"));
         };
-        Some(config.as_ref().clone())
+        Some(follow_reloads(&ctx, &config))
     } else {
         None
     };
@@ -56,6 +59,38 @@ pub fn start(
     let handle = server.handle();
     actix_rt::spawn(server);
     Ok(handle)
+}
+
+/// The server's rustls configuration for a web listener, its certificate taken at each
+/// handshake from what the server has now. actix-web keeps the configuration it is given
+/// for the listener's life, so the certificate must be looked up behind it.
+fn follow_reloads(ctx: &Arc<ServerContext>, config: &rustls::ServerConfig) -> rustls::ServerConfig {
+    let mut config = config.clone();
+    config.cert_resolver = Arc::new(CurrentCertificate(ctx.clone()));
+    config
+}
+
+/// Resolves with the certificate of the server's TLS configuration in force now
+/// (`ServerContext::tls`, replaced by `reload`). The protocol versions and the provider
+/// stay those of the configuration the listener started with: a reload changes only the
+/// certificate (`net::tls::load_server_config`).
+pub struct CurrentCertificate(Arc<ServerContext>);
+
+impl std::fmt::Debug for CurrentCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CurrentCertificate")
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CurrentCertificate {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        // No configuration (none is ever unset once a TLS listener started): the handshake
+        // fails rather than serving something else.
+        self.0.tls()?.cert_resolver.resolve(hello)
+    }
 }
 
 /// An application for `front` with the shared middleware (module comment) around
@@ -89,7 +124,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
     match listener {
         Listener::Admin => admin_routes(cfg),
         Listener::Http | Listener::Https => {
-            cfg.route("/health", web::get().to(liveness));
+            cfg.route("/health", get_or_head().to(liveness));
             web_routes(cfg);
         }
     }
@@ -98,7 +133,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, listener: Listener) {
 /// The admin listener: `/health` with figures, then the management API (`/api/v1`),
 /// `/metrics`, and the dashboard, which takes every other path (so it comes last).
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(figures));
+    cfg.route("/health", get_or_head().to(figures));
     cfg.configure(super::api::configure);
     cfg.configure(super::metrics::configure);
     cfg.configure(super::dashboard::configure);
@@ -111,6 +146,14 @@ pub fn web_routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(super::dashboard::web_configure);
     cfg.configure(super::clientconfig::configure);
     cfg.configure(super::webmail::configure);
+}
+
+/// A route for GET and HEAD. actix-web does not answer HEAD from a GET route (a GET guard
+/// refuses it), and RFC 9110 §9.3.2 wants HEAD to answer as GET would: monitors probe
+/// `/health` with HEAD. The HTTP/1 encoder leaves the body out of a HEAD answer and keeps
+/// its Content-Length.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 async fn liveness(ctx: web::Data<Arc<ServerContext>>) -> HttpResponse {

@@ -651,3 +651,98 @@ async fn api_keys_authenticate_with_their_scope() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Every 429 says in `Retry-After` when the login limit lifts (the seconds left of the
+/// oldest failure's window): the API with Basic and with a key, the dashboard's login and
+/// its code step.
+#[actix_web::test]
+async fn every_429_carries_retry_after() {
+    use crate::admin::twofa;
+    let w = world("[http]\nlogin_failures = 2\n");
+    let account = "root@example.com";
+    twofa::begin(&w.ctx.store, account).expect("begin");
+    let secret = w.ctx.store.totp_get(account).unwrap().unwrap().secret;
+    let now = T0 as u64;
+    let code = twofa::code_at(&secret, twofa::step_of(now));
+    twofa::confirm_at(&w.ctx.store, account, &code, now).expect("confirm");
+    // A login waiting for its code, opened before the limit.
+    let pending = session::start(
+        &w.ctx,
+        &TestRequest::get().to_http_request(),
+        account,
+        false,
+    );
+    let csrf = session::current(
+        &w.ctx,
+        &TestRequest::get().cookie(pending.clone()).to_http_request(),
+    )
+    .expect("session")
+    .csrf;
+    for _ in 0..2 {
+        let got = login::check(&w.ctx, peer().ip(), "alice@example.com", "wrong", None).await;
+        assert_eq!(got, Err(LoginError::Bad));
+    }
+    w.clock.advance(100);
+    let wait = (login::WINDOW - 100).to_string();
+
+    let svc = service!(w, Listener::Admin);
+    let api = |authorization: String| {
+        TestRequest::get()
+            .uri("/api/v1/queues")
+            .peer_addr(peer())
+            .insert_header((header::AUTHORIZATION, authorization))
+            .to_request()
+    };
+    let requests = [
+        ("api basic", api(basic("alice@example.com", PASSWORD))),
+        ("api key", api("Bearer fm_no_such_key".into())),
+        (
+            "dashboard login",
+            login_request("alice@example.com", PASSWORD).to_request(),
+        ),
+        (
+            "dashboard code",
+            TestRequest::post()
+                .uri("/login/code")
+                .peer_addr(peer())
+                .cookie(pending)
+                .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                .set_payload(format!("csrf={csrf}&code=123456"))
+                .to_request(),
+        ),
+    ];
+    for (what, req) in requests {
+        let res = test::call_service(&svc, req).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{what}");
+        assert_eq!(
+            res.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap()),
+            Some(wait.as_str()),
+            "{what}"
+        );
+    }
+}
+
+/// HEAD /health answers as GET (status, type, middleware) on every listener; the HTTP/1
+/// encoder drops the body on the wire (tests/web.rs sees that).
+#[actix_web::test]
+async fn head_health_answers_like_get_on_every_listener() {
+    let w = world("");
+    for listener in [Listener::Admin, Listener::Https, Listener::Http] {
+        let svc = service!(w, listener);
+        let req = TestRequest::default()
+            .method(Method::HEAD)
+            .uri("/health")
+            .peer_addr(peer())
+            .to_request();
+        let res = test::call_service(&svc, req).await;
+        assert_eq!(res.status(), StatusCode::OK, "{listener:?}");
+        assert_eq!(
+            res.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json",
+            "{listener:?}"
+        );
+        assert!(res.headers().contains_key(header::X_FRAME_OPTIONS));
+    }
+}

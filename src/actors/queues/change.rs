@@ -8,6 +8,12 @@
 //! offered: an attempt can take as long as a slow peer takes to answer DATA, longer than
 //! the console waits for an answer. After the attempt settles, the record is in whatever
 //! queue settling put it (or gone, when delivered), and the same command works there.
+//!
+//! A retry routes the record at once (`delivery::route`, the rules the inbound queue
+//! applies), in the change's own transaction, instead of handing it to the inbound queue:
+//! routing gives the record new ids (one per queue its recipients go to), and only the
+//! change that wrote them can say which, so the console and the API answer where the
+//! record is now. The outcome is the one inbound would have reached.
 
 use std::sync::Arc;
 
@@ -15,6 +21,7 @@ use actix::prelude::*;
 
 use crate::actors::supervisor::in_actor;
 use crate::actors::ServerContext;
+use crate::delivery::route;
 use crate::outbound::settle;
 use crate::protocols::smtp::client::Outcome;
 use crate::storage::{QueueId, QueueName, QueueRecord, QueueWriter, StorageError, Store};
@@ -28,7 +35,8 @@ const LOOKUPS: usize = 5;
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
 #[rtype(result = "Result<Changed, Refused>")]
 pub enum Change {
-    /// Back to inbound (due time cleared), to be routed and tried again now.
+    /// Routed again now (due time cleared), to be tried again at once: its recipients go
+    /// to the local, remote and bad queues under new ids ([`Done::Retried`]).
     Retry(QueueId),
     /// Every undelivered recipient fails now (5.0.0): the sender gets a DSN as NOTIFY
     /// allows, a null-sender message goes to (or stays in) the bad queue.
@@ -61,7 +69,9 @@ pub struct Changed {
 pub enum Done {
     /// Retry of a record already in inbound: nothing to do.
     AlreadyInbound,
-    Retried,
+    /// Routed again: the records (queue, new id) that took its place, one per queue its
+    /// recipients went to; none when nothing was left to deliver.
+    Retried(Vec<(QueueName, QueueId)>),
     Moved(QueueName),
     Deleted,
     Bounced {
@@ -78,7 +88,19 @@ impl Changed {
         let (id, from) = (self.id, self.from.as_str());
         match &self.done {
             Done::AlreadyInbound => format!("{id:016X} is already in the inbound queue"),
-            Done::Retried => format!("{id:016X} moved from {from} to inbound for another attempt"),
+            Done::Retried(to) if to.is_empty() => {
+                format!("{id:016X} retried from {from}: no recipient was left to deliver to")
+            }
+            Done::Retried(to) => {
+                let now: Vec<String> = to
+                    .iter()
+                    .map(|(q, new)| format!("{new:016X} in {}", q.as_str()))
+                    .collect();
+                format!(
+                    "{id:016X} retried from {from}, another attempt now: {}",
+                    now.join(", ")
+                )
+            }
             Done::Moved(to) => format!("{id:016X} moved from {from} to {}", to.as_str()),
             Done::Deleted => format!("{id:016X} deleted from the {from} queue"),
             Done::Bounced {
@@ -239,7 +261,16 @@ fn plan(store: &Store, queue: QueueName, change: &Change) -> Result<Plan, Refuse
     };
     Ok(match change {
         Change::Retry(_) if queue == QueueName::Inbound => Plan::Nothing(Done::AlreadyInbound),
-        Change::Retry(_) => Plan::Replace(vec![elsewhere(QueueName::Inbound)], Done::Retried),
+        Change::Retry(_) => {
+            let again = QueueRecord {
+                due: None,
+                ..rec.clone()
+            };
+            let records =
+                route::route(store, &again)?.into_records(&again, || store.next_queue_id())?;
+            let to = settle::moved(&records);
+            Plan::Replace(records, Done::Retried(to))
+        }
         Change::MoveTo { to, .. } if *to == queue => return Err(Refused::AlreadyThere(id, *to)),
         Change::MoveTo { to, .. } => Plan::Replace(vec![elsewhere(*to)], Done::Moved(*to)),
         Change::Delete(_) => Plan::Delete,

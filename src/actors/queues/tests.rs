@@ -34,10 +34,40 @@ mod offline {
     fn retry_move_and_delete_each_change_one_record_once() {
         let (_d, store, w) = opened();
         let rec = queued(&store, &w.queues, QueueName::Deferred);
+        // A retry routes the record now (b@example.com is remote here) under a new id, and
+        // says which.
         let done = apply_offline(&store, &w.queues, &Change::Retry(rec.id)).expect("retried");
-        assert_eq!((done.from, done.done), (QueueName::Deferred, Done::Retried));
-        let now = store.queue_find(rec.id).unwrap().expect("still queued");
-        assert_eq!((now.queue, now.due), (QueueName::Inbound, None));
+        let Done::Retried(to) = &done.done else {
+            panic!("not retried: {done:?}");
+        };
+        let [(queue, new)] = to.as_slice() else {
+            panic!("one record expected: {to:?}");
+        };
+        assert_eq!(
+            (done.from, *queue),
+            (QueueName::Deferred, QueueName::Remote)
+        );
+        assert_ne!(*new, rec.id);
+        assert_eq!(store.queue_find(rec.id).unwrap(), None, "replaced");
+        let now = store.queue_find(*new).unwrap().expect("routed record");
+        assert_eq!(
+            (now.queue, now.due, now.blob),
+            (QueueName::Remote, None, rec.blob)
+        );
+        assert_eq!(
+            done.text(),
+            format!(
+                "{:016X} retried from deferred, another attempt now: {new:016X} in remote",
+                rec.id
+            )
+        );
+        assert_eq!(store.queue_depth(QueueName::Deferred).unwrap(), 0);
+        let rec = now;
+        let inbound = Change::MoveTo {
+            id: rec.id,
+            to: QueueName::Inbound,
+        };
+        apply_offline(&store, &w.queues, &inbound).expect("moved");
         let again = apply_offline(&store, &w.queues, &Change::Retry(rec.id)).expect("answered");
         assert_eq!(again.done, Done::AlreadyInbound);
 

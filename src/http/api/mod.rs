@@ -116,8 +116,10 @@ pub enum Failures {
     /// Well-formed but invalid input.
     #[response(status = 422)]
     Invalid(#[to_schema] ErrorBody),
-    /// Too many failed logins from the client's address.
-    #[response(status = 429)]
+    /// Too many failed logins from the client's address; `Retry-After` says when to try again.
+    #[response(status = 429, headers(
+        ("Retry-After" = u64, description = "Seconds until the login limit lifts")
+    ))]
     RateLimited(#[to_schema] ErrorBody),
     /// A storage failure.
     #[response(status = 500)]

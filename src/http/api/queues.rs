@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::{
     blocking, hidden, need_scope, queue_change, resource, Body, Ctx, Failures, Manager, Paging,
 };
-use crate::actors::queues::Change;
+use crate::actors::queues::{Change, Done};
 use crate::http::auth::{Principal, Scope};
 use crate::http::error::ApiError;
 use crate::storage::{QueueName, QueueRecord};
@@ -145,14 +145,37 @@ pub enum BulkAction {
     Move,
 }
 
+/// Where a record is: its id and queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Location {
+    /// Hexadecimal.
+    pub id: String,
+    pub queue: String,
+}
+
+impl Location {
+    fn new(queue: QueueName, id: u64) -> Location {
+        Location {
+            id: format!("{id:016X}"),
+            queue: queue.as_str().to_string(),
+        }
+    }
+}
+
 /// What a change did.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChangeResult {
+    /// The record's id now. A retry routes the record again, and routing gives it a new id
+    /// (the first of `records`); the other changes keep the id asked for.
     pub id: String,
     /// The queue it was in.
     pub from: String,
-    /// The queue it is in now; absent when it is gone (deleted, bounced).
+    /// The queue it is in now; absent when it is gone (deleted, bounced, or retried with
+    /// nobody left to deliver to).
     pub queue: Option<String>,
+    /// Every record it is now: a retry leaves one per queue its recipients go to (local,
+    /// remote, bad); empty when it is gone.
+    pub records: Vec<Location>,
     /// The console's answer.
     pub output: String,
 }
@@ -171,9 +194,13 @@ pub struct Bulk {
 /// The outcome for one id of a bulk change.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BulkItem {
+    /// The id asked for.
     pub id: String,
     /// The HTTP status this id alone would have had.
     pub status: u16,
+    /// Where the record is now, as in the single change's `records` (after a retry: its
+    /// new ids); empty when it is gone or the change failed.
+    pub records: Vec<Location>,
     pub output: Option<String>,
     pub error: Option<String>,
 }
@@ -390,19 +417,30 @@ async fn change_one(
     let rec = record(ctx, p, queue, id)?;
     need_scope(p, Scope::Queues)?;
     let changed = queue_change(ctx, make(rec.id)?).await?;
-    let now = ctx
-        .store
-        .queue_find(rec.id)?
-        .map(|r| r.queue.as_str().to_string());
+    let records: Vec<Location> = match &changed.done {
+        // Only the change knows the ids routing gave (the old one is gone).
+        Done::Retried(to) => to.iter().map(|(q, id)| Location::new(*q, *id)).collect(),
+        _ => ctx
+            .store
+            .queue_find(rec.id)?
+            .map(|r| Location::new(r.queue, r.id))
+            .into_iter()
+            .collect(),
+    };
+    let (id, queue) = match records.first() {
+        Some(now) => (now.id.clone(), Some(now.queue.clone())),
+        None => (format!("{:016X}", rec.id), None),
+    };
     Ok(ChangeResult {
-        id: format!("{:016X}", rec.id),
+        id,
         from: changed.from.as_str().to_string(),
-        queue: now,
+        queue,
+        records,
         output: changed.text(),
     })
 }
 
-/// Back to inbound for another attempt now.
+/// Another attempt now: the record is routed again (new ids; the answer says where it is).
 #[utoipa::path(post, path = "/api/v1/queues/{queue}/{id}/retry", tag = "queues",
     params(("queue" = String, Path, description = "queue name"),
            ("id" = String, Path, description = "record id (hexadecimal)")),
@@ -519,12 +557,14 @@ pub async fn queue_bulk(
             Ok(c) => BulkItem {
                 id,
                 status: 200,
+                records: c.records,
                 output: Some(c.output),
                 error: None,
             },
             Err(e) => BulkItem {
                 id,
                 status: e.status.as_u16(),
+                records: Vec::new(),
                 output: None,
                 error: Some(e.message),
             },

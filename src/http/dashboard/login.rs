@@ -75,7 +75,10 @@ pub async fn submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRespons
                 .cookie(started.cookie)
                 .finish()
         }
-        Err(r) => login_page(&req, &address, &r.message, r.status),
+        Err(r) => {
+            let wait = r.retry_after;
+            login_steps::with_retry_after(login_page(&req, &address, &r.message, r.status), wait)
+        }
     }
 }
 
@@ -115,7 +118,7 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
     };
     let mut resp = render(&req, &t.chrome, &t);
     *resp.status_mut() = refusal.status;
-    resp
+    login_steps::with_retry_after(resp, refusal.retry_after)
 }
 
 /// `POST /logout` (with the CSRF token, like every form).

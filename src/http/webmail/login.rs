@@ -44,10 +44,13 @@ fn login_page(req: &HttpRequest, address: &str, refusal: Option<Refusal>) -> Htt
             .unwrap_or_default(),
     };
     let mut resp = render(req, &t.chrome, &t);
-    if let Some(r) = refusal {
-        *resp.status_mut() = r.status;
+    match refusal {
+        Some(r) => {
+            *resp.status_mut() = r.status;
+            login_steps::with_retry_after(resp, r.retry_after)
+        }
+        None => resp,
     }
-    resp
 }
 
 fn see_other(to: &str, cookie: actix_web::cookie::Cookie<'static>) -> HttpResponse {
@@ -105,7 +108,7 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
             };
             let mut resp = render(&req, &t.chrome, &t);
             *resp.status_mut() = r.status;
-            resp
+            login_steps::with_retry_after(resp, r.retry_after)
         }
     }
 }
