@@ -73,7 +73,10 @@ pub fn queue_put_move_delete_per_queue(open: Open) {
         })
         .collect();
     assert_eq!(store.queue_list(QueueName::Deferred).unwrap(), recs);
-    for (offset, limit) in [(0, 3), (3, 3), (6, 3), (7, 3), (2, 0), (0, 100)] {
+    // Every cut, in the first half and the second (the embedded backend reads the second
+    // from the end) and past the end.
+    let cuts = (0..=8).flat_map(|o| [0, 1, 2, 3, 6, 7, 100].map(|l| (o, l)));
+    for (offset, limit) in cuts {
         let want: Vec<QueueRecord> = recs.iter().skip(offset).take(limit).cloned().collect();
         let got = store
             .queue_page(QueueName::Deferred, offset, limit)
