@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms::Form;
 use super::queues::{parse_id, shown_id, shown_in_list, visible};
-use super::{run, Ctx};
+use super::{gate, redirect, redirect_with, run, Ctx, Need};
 use crate::admin::AdminCommand;
 use crate::http::auth::Principal;
 use crate::http::jobs::{JobHandle, JobKind};
@@ -192,4 +192,28 @@ async fn one(ctx: &Ctx, who: &Principal, action: Action, id: u64) -> Result<(), 
         return Err("no such queued message".into());
     }
     run(ctx, action.command(id)).await.map(|_| ())
+}
+
+/// `POST /queues`: `action` (retry, bounce, delete, move with `to`) on every ticked `id`,
+/// or with `all` on every record of `queue` matching the filter `q`. One record is changed
+/// at once; more run as a job, and the answer is a redirect to its page.
+pub async fn action(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let who = match gate(&ctx, &req, Need::Manager).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let f = Form::parse(&body);
+    // Back to the list the form came from (only a queue page).
+    let back = match f.get("back") {
+        b if b.starts_with("/queues") && !b.contains("//") => b.to_string(),
+        _ => "/queues".to_string(),
+    };
+    if f.checked("all") || f.all("id").len() > 1 {
+        return match start(&ctx, &req, who, &f) {
+            Ok(job) => redirect(&format!("/jobs/{job}")),
+            Err(e) => redirect_with(&req, &back, Err(e)),
+        };
+    }
+    let result = super::queues::apply(&ctx, &who, &f).await;
+    redirect_with(&req, &back, result)
 }

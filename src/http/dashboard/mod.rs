@@ -59,7 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/folders", web::get().to(folders::page))
         .route("/folders", web::post().to(folders::post))
         .route("/queues", web::get().to(queues::list))
-        .route("/queues", web::post().to(queues::action))
+        .route("/queues", web::post().to(bulk::action))
         .route("/queues/record/{id}", web::get().to(queues::record))
         .route("/jobs", web::get().to(jobs::list))
         .route("/jobs", web::post().to(jobs::start))

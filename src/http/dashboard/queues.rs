@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::forms::Form;
-use super::{gate, redirect, redirect_with, render, run, Chrome, Ctx, Need, Pager, PAGE_SIZE};
+use super::{gate, redirect_with, render, run, Chrome, Ctx, Need, Pager, PAGE_SIZE};
 use crate::admin::{AdminCommand, QUEUE_NAMES};
 use crate::http::auth::Principal;
 use crate::storage::{QueueName, QueueRecord};
@@ -331,31 +331,8 @@ fn header_part(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..end]).into_owned()
 }
 
-/// `POST /queues`: `action` (retry, bounce, delete, move with `to`) on every ticked `id`,
-/// or with `all` on every record of `queue` matching the filter `q`. One record is changed
-/// at once; more run as a job, and the answer is a redirect to its page.
-pub async fn action(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let who = match gate(&ctx, &req, Need::Manager).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let f = Form::parse(&body);
-    // Back to the list the form came from (only a queue page).
-    let back = match f.get("back") {
-        b if b.starts_with("/queues") && !b.contains("//") => b.to_string(),
-        _ => "/queues".to_string(),
-    };
-    if f.checked("all") || f.all("id").len() > 1 {
-        return match super::bulk::start(&ctx, &req, who, &f) {
-            Ok(job) => redirect(&format!("/jobs/{job}")),
-            Err(e) => redirect_with(&req, &back, Err(e)),
-        };
-    }
-    let result = apply(&ctx, &who, &f).await;
-    redirect_with(&req, &back, result)
-}
-
-async fn apply(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, String> {
+/// One ticked record's change, at once (`bulk::action` runs more as a job).
+pub(super) async fn apply(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, String> {
     let ids: Vec<u64> = f
         .all("id")
         .into_iter()
