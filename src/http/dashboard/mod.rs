@@ -12,6 +12,7 @@
 //! forbids them. Work on many records (a bulk queue change, a check of the store) runs as a
 //! job (`http::jobs`) with a live progress bar on the jobs page (`jobs`, `bulk`).
 
+mod apikeys;
 mod assets;
 mod bulk;
 mod dns;
@@ -73,6 +74,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/dkim", web::get().to(pages::dkim))
         .route("/dkim", web::post().to(pages::dkim_post))
         .route("/dns", web::get().to(dns::page))
+        .route("/apikeys", web::get().to(apikeys::page))
+        .route("/apikeys", web::post().to(apikeys::post))
         .route("/logs", web::get().to(pages::logs))
         .route("/settings", web::get().to(pages::settings))
         .route("/settings", web::post().to(pages::settings_post));
@@ -152,6 +155,7 @@ impl Chrome {
             ("/jobs", "Jobs"),
             ("/dkim", "DKIM"),
             ("/dns", "DNS"),
+            ("/apikeys", "API keys"),
         ];
         if self.admin {
             v.extend([
