@@ -177,11 +177,19 @@ fn domainpop_delivers_each_recipient_once_routes_unknown_and_stops_loops(protoco
         message_ids(&store, "postmaster@example.com"),
         vec!["<2-unknown@example.net>", "<3-foreign@example.net>"]
     );
+    // Delivery is asynchronous: the run's count says fetched, not yet in the folder.
+    assert!(wait_until(20, || !home
+        .inbox("alice@example.com")
+        .is_empty()));
     assert_eq!(
         message_ids(&store, "alice@example.com"),
         vec!["<5-envelope@example.net>"]
     );
     // The loop went to the bad queue, with the reason.
+    assert!(wait_until(20, || !store
+        .queue_list(QueueName::Bad)
+        .unwrap()
+        .is_empty()));
     let bad = store.queue_list(QueueName::Bad).unwrap();
     assert_eq!(bad.len(), 1, "{bad:?}");
     assert!(
