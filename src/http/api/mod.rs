@@ -25,12 +25,13 @@
 //! The OpenAPI 3 document ([`openapi`], `GET /api/v1/openapi.json`) is generated from the
 //! handlers' annotations and types.
 
+mod aliases;
 mod directory;
+mod dkim;
+mod folders;
 mod jobs;
 mod queues;
 mod server;
-#[cfg(test)]
-mod tests;
 
 use std::sync::Arc;
 
@@ -73,6 +74,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(not_allowed("GET")),
             )
             .configure(directory::configure)
+            .configure(aliases::configure)
+            .configure(dkim::configure)
+            .configure(folders::configure)
             .configure(queues::configure)
             .configure(jobs::configure)
             .configure(server::configure)
@@ -300,15 +304,19 @@ fn body_validator(name: &str) -> Result<std::sync::Arc<jsonschema::Validator>, S
     if let Some(v) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
         return Ok(v.clone());
     }
-    let doc = serde_json::to_value(openapi()).map_err(|e| e.to_string())?;
-    let components = doc
-        .pointer("/components")
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({}));
-    if doc
-        .pointer(&format!("/components/schemas/{name}"))
-        .is_none()
-    {
+    // The document's components, serialised once for every schema (not once per type).
+    static COMPONENTS: OnceLock<Result<serde_json::Value, String>> = OnceLock::new();
+    let components = COMPONENTS
+        .get_or_init(|| {
+            let doc = serde_json::to_value(openapi()).map_err(|e| e.to_string())?;
+            Ok(doc
+                .pointer("/components")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({})))
+        })
+        .as_ref()
+        .map_err(Clone::clone)?;
+    if components.pointer(&format!("/schemas/{name}")).is_none() {
         return Err(format!("no schema {name} in the OpenAPI document"));
     }
     let root = serde_json::json!({
@@ -425,18 +433,18 @@ impl utoipa::Modify for SecuritySchemes {
         directory::account_del,
         directory::sendas_add,
         directory::sendas_del,
-        directory::aliases_list,
-        directory::alias_add,
-        directory::alias_del,
-        directory::dkim_list,
-        directory::dkim_generate,
-        directory::dkim_activate,
-        directory::dkim_delete,
-        directory::folders_list,
-        directory::folder_create,
-        directory::folder_delete,
-        directory::acl_get,
-        directory::acl_set,
+        aliases::aliases_list,
+        aliases::alias_add,
+        aliases::alias_del,
+        dkim::dkim_list,
+        dkim::dkim_generate,
+        dkim::dkim_activate,
+        dkim::dkim_delete,
+        folders::folders_list,
+        folders::folder_create,
+        folders::folder_delete,
+        folders::acl_get,
+        folders::acl_set,
         queues::queues_counts,
         queues::queue_list,
         queues::queue_show,
