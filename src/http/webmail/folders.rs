@@ -33,6 +33,8 @@ pub struct Row {
     pub size: String,
     pub seen: bool,
     pub flagged: bool,
+    /// Keywords, shown as categories (`super::categories`).
+    pub keywords: Vec<String>,
 }
 
 #[derive(Template)]
@@ -176,6 +178,7 @@ fn page_rows(
             size: format_size(m.size),
             seen: m.flags & flag_bits::SEEN != 0,
             flagged: m.flags & flag_bits::FLAGGED != 0,
+            keywords: m.keywords.clone(),
         });
     }
     Ok((rows, pager))

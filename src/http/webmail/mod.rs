@@ -21,14 +21,22 @@
 //! - A message's HTML is sanitised with ammonia ([`render`]) and served from its own URL
 //!   with its own Content-Security-Policy (no scripts, images only as `data:` URLs made
 //!   from the message's own `cid:` parts, sandboxed) into an `<iframe sandbox>`: remote
-//!   images are never loaded. Plain text is escaped, its links made clickable.
+//!   images are loaded only once the user allows them for the message or its sender
+//!   ([`images`]), and links showing one host but going to another are flagged
+//!   ([`links`]). Plain text is escaped, its links made clickable. Categories are IMAP
+//!   keywords ([`categories`]).
 //!
 //! Not in this slice: compose, search, live updates (SSE), folder management, snooze,
 //! remembered devices, other sort orders and conversations.
 
+mod categories;
 mod folders;
+mod images;
+mod links;
 mod login;
 mod reader;
+#[cfg(test)]
+mod reader_tests;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -59,7 +67,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/mail/{folder}/{uid}/part/{n}",
             web::get().to(reader::attachment),
         )
-        .route("/mail/{folder}/{uid}/source", web::get().to(reader::source));
+        .route("/mail/{folder}/{uid}/source", web::get().to(reader::source))
+        .route("/mail/{folder}/{uid}/images", web::post().to(images::set))
+        .route(
+            "/mail/{folder}/{uid}/categories",
+            web::post().to(categories::change),
+        );
 }
 
 /// Why a webmail request failed, as the user sees it.

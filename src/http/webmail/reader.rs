@@ -4,7 +4,13 @@
 //!   plain text with links), the attachments and the actions. Opening a message sets
 //!   \Seen when the caller holds the `s` right, as IMAP's FETCH BODY[] does.
 //! - `GET …/html`: the sanitised HTML as a document of its own, with a CSP of its own
-//!   ([`FRAME_CSP`]) and framing allowed from this origin only.
+//!   ([`FRAME_CSP`], or [`images::FRAME_CSP_IMAGES`] when remote images are allowed) and
+//!   framing allowed from this origin only. Both this and the page take `?images=1`
+//!   (remote images for this message, [`super::images`]).
+//! - The page notes the remote images blocked (with the choices to show them) and the
+//!   links whose text names another host ([`super::links`]); inline images the HTML
+//!   shows are not listed again as attachments (their part numbers stay as they were);
+//!   the message's keywords show as categories ([`super::categories`]).
 //! - `GET …/part/{n}`: attachment `n`, decoded, as `Content-Disposition: attachment`
 //!   and `application/octet-stream` (never rendered by the browser).
 //! - `GET …/source`: the message as stored, as plain text.
@@ -18,9 +24,12 @@ use askama::Template;
 use mail_parser::{MessageParser, MimeHeaders};
 
 use super::folders::{format_date, format_size, tree, FolderLink};
+use super::images;
+use super::links::Suspicious;
 use super::login::field;
 use super::render::{
-    attachment_disposition, frame_document, inline_images, linkify, sanitize_html,
+    attachment_disposition, content_id, frame_document, inline_image_ids, inline_images, linkify,
+    sanitize_html,
 };
 use super::{call, display_name, readable, to_login, user, MailError};
 use crate::http::dashboard::{redirect, render, Chrome, Ctx};
@@ -59,6 +68,16 @@ struct MessagePage {
     attachments: Vec<Attachment>,
     seen: bool,
     flagged: bool,
+    /// `?images=1`: remote images shown for this message (passed on to the frame).
+    images_asked: bool,
+    blocked_images: usize,
+    /// The sender as the image allow-list knows it (empty: none).
+    sender: String,
+    sender_allowed: bool,
+    suspicious: Vec<Suspicious>,
+    /// The message's keywords, shown as categories.
+    keywords: Vec<String>,
+    can_write: bool,
 }
 
 /// What the page needs of the message, read on the blocking pool.
@@ -75,6 +94,12 @@ struct Shown {
     attachments: Vec<Attachment>,
     seen: bool,
     flagged: bool,
+    blocked_images: usize,
+    sender: String,
+    sender_allowed: bool,
+    suspicious: Vec<Suspicious>,
+    keywords: Vec<String>,
+    can_write: bool,
 }
 
 type MsgPath = web::Path<(FolderRef, u32)>;
@@ -105,12 +130,18 @@ fn addresses(a: Option<&mail_parser::Address<'_>>) -> String {
         .join(", ")
 }
 
+/// Whether the URL asks for remote images (`?images=1`, [`super::images`]).
+fn images_asked(req: &HttpRequest) -> bool {
+    form_urlencoded::parse(req.query_string().as_bytes()).any(|(k, v)| k == "images" && v == "1")
+}
+
 /// `GET /mail/{folder}/{uid}`.
 pub async fn show(ctx: Ctx, req: HttpRequest, path: MsgPath) -> Result<HttpResponse, MailError> {
     let Some(me) = user(&ctx, &req) else {
         return Ok(to_login());
     };
     let (folder, uid) = path.into_inner();
+    let images_asked = images_asked(&req);
     let who = me.clone();
     let s = call(&ctx, move |b| {
         let (info, rights) = readable(b, &who, folder)?;
@@ -125,10 +156,30 @@ pub async fn show(ctx: Ctx, req: HttpRequest, path: MsgPath) -> Result<HttpRespo
             .parse(&raw)
             .ok_or_else(|| MailError::Invalid("the message cannot be parsed".into()))?;
         let has_html = m.html_part(0).is_some_and(|p| p.is_text_html());
-        let text = m.body_text(0).unwrap_or_default();
+        let text = if has_html {
+            Default::default()
+        } else {
+            m.body_text(0).unwrap_or_default()
+        };
+        let sender = images::sender(&m);
+        let sender_allowed = match &sender {
+            Some(s) => images::sender_allowed(b, &who, s)?,
+            None => false,
+        };
+        // Sanitised here only for what the page says about it (blocked images, suspicious
+        // links, inline parts shown); the frame's own request makes the markup it shows.
+        let cleaned = has_html.then(|| {
+            let html = m.body_html(0).unwrap_or_default();
+            sanitize_html(&html, inline_image_ids(&m), images_asked || sender_allowed)
+        });
+        let shown_cids = cleaned
+            .as_ref()
+            .map(|c| c.shown_cids.clone())
+            .unwrap_or_default();
         let attachments = m
             .attachments()
             .enumerate()
+            .filter(|(_, p)| !content_id(p).is_some_and(|id| shown_cids.contains(&id)))
             .map(|(index, p)| Attachment {
                 index,
                 name: p.attachment_name().unwrap_or("(no name)").to_string(),
@@ -151,6 +202,12 @@ pub async fn show(ctx: Ctx, req: HttpRequest, path: MsgPath) -> Result<HttpRespo
             attachments,
             seen,
             flagged: meta.flags & flag_bits::FLAGGED != 0,
+            blocked_images: cleaned.as_ref().map_or(0, |c| c.blocked_images),
+            sender: sender.unwrap_or_default(),
+            sender_allowed,
+            suspicious: cleaned.map(|c| c.suspicious).unwrap_or_default(),
+            keywords: meta.keywords,
+            can_write: rights.contains('w'),
         })
     })
     .await?;
@@ -173,6 +230,13 @@ pub async fn show(ctx: Ctx, req: HttpRequest, path: MsgPath) -> Result<HttpRespo
         attachments: s.attachments,
         seen: s.seen,
         flagged: s.flagged,
+        images_asked,
+        blocked_images: s.blocked_images,
+        sender: s.sender,
+        sender_allowed: s.sender_allowed,
+        suspicious: s.suspicious,
+        keywords: s.keywords,
+        can_write: s.can_write,
     };
     Ok(render(&req, &t.chrome, &t))
 }
@@ -183,7 +247,8 @@ pub async fn html(ctx: Ctx, req: HttpRequest, path: MsgPath) -> Result<HttpRespo
         return Ok(to_login());
     };
     let (folder, uid) = path.into_inner();
-    let doc = call(&ctx, move |b| {
+    let asked = images_asked(&req);
+    let (doc, remote) = call(&ctx, move |b| {
         let raw = content(b, &me, folder, uid)?;
         let m = MessageParser::new()
             .parse(&raw)
@@ -191,13 +256,24 @@ pub async fn html(ctx: Ctx, req: HttpRequest, path: MsgPath) -> Result<HttpRespo
         if !m.html_part(0).is_some_and(|p| p.is_text_html()) {
             return Err(MailError::NotFound);
         }
+        let remote = asked
+            || match images::sender(&m) {
+                Some(s) => images::sender_allowed(b, &me, &s)?,
+                None => false,
+            };
         let html = m.body_html(0).unwrap_or_default();
-        Ok(frame_document(&sanitize_html(&html, inline_images(&m))))
+        let cleaned = sanitize_html(&html, inline_images(&m), remote);
+        Ok((frame_document(&cleaned.html), remote))
     })
     .await?;
+    let csp = if remote {
+        images::FRAME_CSP_IMAGES
+    } else {
+        FRAME_CSP
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, FRAME_CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::X_FRAME_OPTIONS, "SAMEORIGIN"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(doc))
@@ -215,12 +291,13 @@ pub async fn attachment(
     let (folder, uid, n) = path.into_inner();
     let (name, bytes) = call(&ctx, move |b| {
         let raw = content(b, &me, folder, uid)?;
-        let m = MessageParser::new()
+        let mut m = MessageParser::new()
             .parse(&raw)
             .ok_or(MailError::NotFound)?;
-        let part = m.attachments().nth(n).ok_or(MailError::NotFound)?;
+        let id = *m.attachments.get(n).ok_or(MailError::NotFound)? as usize;
+        let part = m.parts.get_mut(id).ok_or(MailError::NotFound)?;
         let name = part.attachment_name().unwrap_or("attachment").to_string();
-        Ok((name, part.contents().to_vec()))
+        Ok((name, take_contents(part)))
     })
     .await?;
     Ok(HttpResponse::Ok()
@@ -228,6 +305,19 @@ pub async fn attachment(
         .insert_header((header::CONTENT_DISPOSITION, attachment_disposition(&name)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(bytes))
+}
+
+/// The decoded contents of `part`, moved out of the parsed message rather than copied: a
+/// decoded (base64, quoted-printable) body is already owned, so a large attachment is not
+/// held a second time while it is sent.
+fn take_contents(part: &mut mail_parser::MessagePart<'_>) -> Vec<u8> {
+    use mail_parser::PartType;
+    match std::mem::take(&mut part.body) {
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+        PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
+        PartType::Message(m) => m.raw_message().to_vec(),
+        PartType::Multipart(_) => Vec::new(),
+    }
 }
 
 /// `GET /mail/{folder}/{uid}/source`: the message as stored.

@@ -6,25 +6,48 @@
 //! `javascript:` or `data:` URL, SVG or MathML survives) and then shown in a sandboxed
 //! frame whose own CSP forbids scripts anyway: two independent walls. Links keep only
 //! `http`, `https` and `mailto` targets and get `rel="noopener noreferrer"` and
-//! `target="_blank"`. Images are never fetched from elsewhere: an `<img>` survives only
-//! when it points at one of the message's own parts (`cid:`, RFC 2392), which is inlined
-//! as a `data:` URL of an image type; any other source is dropped.
+//! `target="_blank"`; a link whose shown text names another host than its target is marked
+//! ([`super::links`]). An `<img>` that points at one of the message's own parts (`cid:`,
+//! RFC 2392) is inlined as a `data:` URL of an image type. Remote images (`http`/`https`)
+//! are dropped and counted unless the user allowed them for this message or its sender
+//! ([`super::images`]); any other source is dropped.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use mail_parser::{Message, MimeHeaders};
+use mail_parser::{Message, MessagePart, MimeHeaders};
 
 /// The message's inline images by Content-ID (without the angle brackets), as `data:`
 /// URLs. Only image types: a `data:` URL of anything else is never made.
 pub fn inline_images(message: &Message<'_>) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for part in &message.parts {
-        let (Some(cid), Some(ct)) = (part.content_id(), part.content_type()) else {
-            continue;
-        };
+    image_parts(message)
+        .map(|(cid, sub, part)| {
+            let url = format!(
+                "data:image/{sub};base64,{}",
+                STANDARD.encode(part.contents())
+            );
+            (cid, url)
+        })
+        .collect()
+}
+
+/// The Content-IDs [`inline_images`] would give, each with an empty URL: enough for the
+/// reader page to learn which parts the HTML shows without encoding them.
+pub fn inline_image_ids(message: &Message<'_>) -> HashMap<String, String> {
+    image_parts(message)
+        .map(|(cid, _, _)| (cid, String::new()))
+        .collect()
+}
+
+/// The parts with a Content-ID and a safe image type: (id, lower-case subtype, part).
+fn image_parts<'m, 'x>(
+    message: &'m Message<'x>,
+) -> impl Iterator<Item = (String, String, &'m MessagePart<'x>)> + 'm {
+    message.parts.iter().filter_map(|part| {
+        let ct = part.content_type()?;
         let sub = ct.subtype().unwrap_or("");
         let safe_sub = !sub.is_empty()
             && sub
@@ -34,50 +57,106 @@ pub fn inline_images(message: &Message<'_>) -> HashMap<String, String> {
             || !safe_sub
             || sub.eq_ignore_ascii_case("svg+xml")
         {
-            continue;
+            return None;
         }
-        let cid = cid.trim().trim_start_matches('<').trim_end_matches('>');
-        let url = format!(
-            "data:image/{};base64,{}",
-            sub.to_ascii_lowercase(),
-            STANDARD.encode(part.contents())
-        );
-        out.insert(cid.to_string(), url);
-    }
-    out
+        Some((content_id(part)?, sub.to_ascii_lowercase(), part))
+    })
+}
+
+/// The Content-ID of a part as [`inline_images`] keys it.
+pub fn content_id(part: &MessagePart<'_>) -> Option<String> {
+    part.content_id().map(|c| {
+        c.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string()
+    })
+}
+
+/// A message's HTML after [`sanitize_html`], with what the reader tells about it.
+pub struct Cleaned {
+    /// The markup for the frame's document.
+    pub html: String,
+    /// Remote (`http`/`https`) image sources dropped because remote images were not allowed.
+    pub blocked_images: usize,
+    /// The Content-IDs of the inline images the HTML shows (not listed again as attachments).
+    pub shown_cids: HashSet<String>,
+    /// Links whose shown text names another host than they go to ([`super::links`]).
+    pub suspicious: Vec<super::links::Suspicious>,
 }
 
 /// `html` cleaned for the message frame (module comment); `images` from [`inline_images`].
-pub fn sanitize_html(html: &str, images: HashMap<String, String>) -> String {
+/// With `remote_images`, `http(s)` image sources are kept (the frame's CSP then allows
+/// `img-src https:` for that response); without, they are dropped and counted.
+pub fn sanitize_html(html: &str, images: HashMap<String, String>, remote_images: bool) -> Cleaned {
     let schemes: HashSet<&str> = ["http", "https", "mailto", "cid"].into_iter().collect();
-    ammonia::Builder::default()
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let record = Arc::clone(&seen);
+    let clean = ammonia::Builder::default()
         .url_schemes(schemes)
         .url_relative(ammonia::UrlRelative::Deny)
         .link_rel(Some("noopener noreferrer"))
         .set_tag_attribute_value("a", "target", "_blank")
         .attribute_filter(move |element, attribute, value| {
-            filter_url(&images, element, attribute, value)
+            filter_url(&images, remote_images, &record, element, attribute, value)
         })
         .clean(html)
-        .to_string()
+        .to_string();
+    let (html, suspicious) = super::links::mark(&clean);
+    let seen = match seen.lock() {
+        Ok(mut s) => std::mem::take(&mut *s),
+        Err(_) => Seen::default(),
+    };
+    Cleaned {
+        html,
+        blocked_images: seen.blocked,
+        shown_cids: seen.cids,
+        suspicious,
+    }
+}
+
+/// What the attribute filter saw while cleaning (it runs inside ammonia, so it reports
+/// through shared state).
+#[derive(Default)]
+struct Seen {
+    blocked: usize,
+    cids: HashSet<String>,
 }
 
 /// The attribute filter of [`sanitize_html`], run after ammonia's scheme check: `cid:`
-/// images become their `data:` URL, every other image source and every other `cid:` goes.
+/// images become their `data:` URL, remote images stay only when allowed, every other
+/// image source and every other `cid:` goes.
 fn filter_url<'a>(
     images: &HashMap<String, String>,
+    remote_images: bool,
+    seen: &Mutex<Seen>,
     element: &str,
     attribute: &str,
     value: &'a str,
 ) -> Option<Cow<'a, str>> {
-    let is_cid = value
-        .trim_start()
-        .get(..4)
-        .is_some_and(|s| s.eq_ignore_ascii_case("cid:"));
+    let v = value.trim_start();
+    let has_scheme = |scheme: &str| {
+        v.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    };
+    let is_cid = has_scheme("cid:");
     if element == "img" && attribute == "src" {
-        let id = value.trim_start().get(4..).filter(|_| is_cid)?;
+        if has_scheme("http://") || has_scheme("https://") {
+            if remote_images {
+                return Some(Cow::Borrowed(value));
+            }
+            if let Ok(mut s) = seen.lock() {
+                s.blocked += 1;
+            }
+            return None;
+        }
+        let id = v.get(4..).filter(|_| is_cid)?;
         let id = percent_decode(id.trim());
-        return images.get(&id).map(|u| Cow::Owned(u.clone()));
+        let url = images.get(&id)?;
+        if let Ok(mut s) = seen.lock() {
+            s.cids.insert(id);
+        }
+        return Some(Cow::Owned(url.clone()));
     }
     if is_cid {
         return None;
@@ -207,7 +286,7 @@ mod tests {
     use super::*;
 
     fn clean(html: &str) -> String {
-        sanitize_html(html, HashMap::new())
+        sanitize_html(html, HashMap::new(), false).html
     }
 
     #[test]
@@ -262,13 +341,39 @@ mod tests {
             "logo@x".to_string(),
             "data:image/png;base64,AAAA".to_string(),
         );
-        let out = sanitize_html(
+        let c = sanitize_html(
             "<img src=\"https://tracker.test/p.gif\"><img src=\"cid:logo@x\" alt=\"l\"><img src=\"cid:none\">",
             images,
+            false,
         );
+        let out = c.html;
+        assert_eq!(c.blocked_images, 1);
+        assert_eq!(c.shown_cids.into_iter().collect::<Vec<_>>(), ["logo@x"]);
         assert!(!out.contains("tracker.test"), "{out}");
         assert!(out.contains("src=\"data:image/png;base64,AAAA\""), "{out}");
         assert_eq!(out.matches("src=").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn remote_images_stay_only_when_allowed() {
+        let html = "<img src=\"https://img.test/a.png\"><img src=\"http://img.test/b.png\">\
+                    <img src=\"javascript:alert(1)\"><img src=\"data:image/png;base64,AAAA\">";
+        let shown = sanitize_html(html, HashMap::new(), true);
+        assert!(
+            shown.html.contains("src=\"https://img.test/a.png\""),
+            "{}",
+            shown.html
+        );
+        assert!(
+            shown.html.contains("src=\"http://img.test/b.png\""),
+            "{}",
+            shown.html
+        );
+        assert_eq!(shown.html.matches("src=").count(), 2, "{}", shown.html);
+        assert_eq!(shown.blocked_images, 0);
+        let blocked = sanitize_html(html, HashMap::new(), false);
+        assert_eq!(blocked.html.matches("src=").count(), 0, "{}", blocked.html);
+        assert_eq!(blocked.blocked_images, 2);
     }
 
     #[test]
