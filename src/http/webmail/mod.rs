@@ -23,10 +23,17 @@
 //!   from the message's own `cid:` parts, sandboxed) into an `<iframe sandbox>`: remote
 //!   images are never loaded. Plain text is escaped, its links made clickable.
 //!
-//! Not in this slice: compose, search, live updates (SSE), folder management, snooze,
+//! - The open list follows the folder live ([`live`]: server-sent events, the folder
+//!   actor's subscription as IMAP IDLE's), and acts on many messages at once ([`bulk`]).
+//!
+//! Not in this slice: compose, search, folder management, snooze,
 //! remembered devices, other sort orders and conversations.
 
+mod bulk;
 mod folders;
+mod live;
+#[cfg(test)]
+mod live_tests;
 mod login;
 mod reader;
 mod render;
@@ -52,6 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/mail", web::get().to(folders::inbox))
         .route("/mail/{folder}", web::get().to(folders::list))
+        // Before `/mail/{folder}/{uid}`, which would take these names as a UID.
+        .route("/mail/{folder}/events", web::get().to(live::events))
+        .route("/mail/{folder}/bulk", web::post().to(bulk::act))
         .route("/mail/{folder}/{uid}", web::get().to(reader::show))
         .route("/mail/{folder}/{uid}", web::post().to(reader::act))
         .route("/mail/{folder}/{uid}/html", web::get().to(reader::html))
