@@ -480,3 +480,44 @@ fn static_files_are_embedded_and_cached() {
     let license = common::http::get(server.addr("admin"), true, "/static/vendor/uplot/LICENSE");
     assert!(license.text().contains("MIT License"));
 }
+
+/// The webmail's live list and bulk actions (issue 14) in the browser: the script
+/// `tests/web/webmail_live.py` keeps the INBOX list open while a message arrives over SMTP
+/// (it appears without a reload) and \Flagged is set over IMAP (the row shows it), then
+/// selects two messages and moves them to another folder.
+#[test]
+fn webmail_live_in_headless_chromium() {
+    if !browser_available("webmail_live_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    // An IMAP listener, with LOGIN from loopback without TLS, for imaplib.
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[listeners]\n",
+        "[listeners]\nimap = \"127.0.0.1:0\"\n",
+        1,
+    ) + "[imap]\nallow_plaintext_login = true\n";
+    std::fs::write(&config, text).unwrap();
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_live.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("http://{}", server.addr("http")))
+        .env("FM_USER", "postmaster@mx.test")
+        .env("FM_PASSWORD", &password)
+        .env("FM_SMTP", server.addr("smtp").to_string())
+        .env("FM_IMAP", server.addr("imap").to_string())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}

@@ -9,7 +9,7 @@ use mail_parser::MessageParser;
 
 use super::{call, display_name, readable, to_login, user, MailError};
 use crate::http::dashboard::{redirect, render, Chrome, Ctx, Pager};
-use crate::protocols::imap::backend::{flag_bits, Backend, FolderInfo, FolderRef};
+use crate::protocols::imap::backend::{flag_bits, Backend, FolderInfo, FolderRef, MessageMeta};
 
 /// One entry of the folder tree.
 pub struct FolderLink {
@@ -48,6 +48,11 @@ struct FolderPage {
     rows: Vec<Row>,
     pager: Pager,
     pager_extra: String,
+    /// The folder's highest modseq when the page was read: the live updates resync from it.
+    modseq: u64,
+    /// Folders the selected messages may be moved or copied to (`bulk.rs`).
+    targets: Vec<super::bulk::Target>,
+    live_js: String,
 }
 
 /// The folders `user` sees, own first (INBOX at the top), then shared and public ones by
@@ -121,11 +126,13 @@ pub async fn list(
     let folder = path.into_inner();
     let page = query.page.unwrap_or(1);
     let who = me.clone();
-    let (tree, name, rows, pager) = call(&ctx, move |b| {
+    let (tree, name, rows, pager, modseq, targets) = call(&ctx, move |b| {
         let (info, _) = readable(b, &who, folder)?;
         let tree = tree(b, &who, folder)?;
         let (rows, pager) = page_rows(b, folder, page)?;
-        Ok((tree, display_name(&who, &info), rows, pager))
+        let targets = super::bulk::targets(b, &who, folder)?;
+        let name = display_name(&who, &info);
+        Ok((tree, name, rows, pager, info.highest_modseq, targets))
     })
     .await?;
     let mut chrome = Chrome::anonymous(&req, "/mail");
@@ -139,6 +146,9 @@ pub async fn list(
         rows,
         pager,
         pager_extra: String::new(),
+        modseq,
+        targets,
+        live_js: crate::http::dashboard::asset_url("mail-live.js"),
     };
     Ok(render(&req, &t.chrome, &t))
 }
@@ -155,33 +165,45 @@ fn page_rows(
     let parser = MessageParser::new();
     let mut rows = Vec::with_capacity(shown.len());
     for m in shown {
-        let header = match b.message_header(folder, m.uid) {
-            Ok(h) => h,
-            // Expunged since the index was read: not on this page any more.
-            Err(crate::protocols::imap::backend::BackendError::NotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let parsed = parser.parse_headers(&header);
-        let (from, subject) = match &parsed {
-            Some(p) => (sender(p), p.subject().unwrap_or("").to_string()),
-            None => (String::new(), String::new()),
-        };
-        rows.push(Row {
-            uid: m.uid,
-            from,
-            subject: if subject.trim().is_empty() {
-                "(no subject)".into()
-            } else {
-                subject
-            },
-            date: format_date(m.internal_date),
-            size: format_size(m.size),
-            seen: m.flags & flag_bits::SEEN != 0,
-            flagged: m.flags & flag_bits::FLAGGED != 0,
-            keywords: m.keywords.clone(),
-        });
+        if let Some(r) = row(b, folder, &m, &parser)? {
+            rows.push(r);
+        }
     }
     Ok((rows, pager))
+}
+
+/// The list row of message `m` (`None`: expunged since the index was read). The live
+/// updates (`live.rs`) send the same row for a new message.
+pub(super) fn row(
+    b: &impl Backend,
+    folder: FolderRef,
+    m: &MessageMeta,
+    parser: &MessageParser,
+) -> Result<Option<Row>, MailError> {
+    let header = match b.message_header(folder, m.uid) {
+        Ok(h) => h,
+        Err(crate::protocols::imap::backend::BackendError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let parsed = parser.parse_headers(&header);
+    let (from, subject) = match &parsed {
+        Some(p) => (sender(p), p.subject().unwrap_or("").to_string()),
+        None => (String::new(), String::new()),
+    };
+    Ok(Some(Row {
+        uid: m.uid,
+        from,
+        subject: if subject.trim().is_empty() {
+            "(no subject)".into()
+        } else {
+            subject
+        },
+        date: format_date(m.internal_date),
+        size: format_size(m.size),
+        seen: m.flags & flag_bits::SEEN != 0,
+        flagged: m.flags & flag_bits::FLAGGED != 0,
+        keywords: m.keywords.clone(),
+    }))
 }
 
 /// The sender as a list shows it: the display name, else the address.

@@ -26,13 +26,20 @@
 //!   ([`links`]). Plain text is escaped, its links made clickable. Categories are IMAP
 //!   keywords ([`categories`]).
 //!
-//! Not in this slice: compose, search, live updates (SSE), folder management, snooze,
+//! - The open list follows the folder live ([`live`]: server-sent events, the folder
+//!   actor's subscription as IMAP IDLE's), and acts on many messages at once ([`bulk`]).
+//!
+//! Not in this slice: compose, search, folder management, snooze,
 //! remembered devices, other sort orders and conversations.
 
+mod bulk;
 mod categories;
 mod folders;
 mod images;
 mod links;
+mod live;
+#[cfg(test)]
+mod live_tests;
 mod login;
 mod reader;
 #[cfg(test)]
@@ -60,6 +67,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/mail", web::get().to(folders::inbox))
         .route("/mail/{folder}", web::get().to(folders::list))
+        // Before `/mail/{folder}/{uid}`, which would take these names as a UID.
+        .route("/mail/{folder}/events", web::get().to(live::events))
+        .route("/mail/{folder}/bulk", web::post().to(bulk::act))
         .route("/mail/{folder}/{uid}", web::get().to(reader::show))
         .route("/mail/{folder}/{uid}", web::post().to(reader::act))
         .route("/mail/{folder}/{uid}/html", web::get().to(reader::html))

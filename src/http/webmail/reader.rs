@@ -416,7 +416,7 @@ fn apply(
     Ok(())
 }
 
-fn need(rights: &str, right: char, what: &'static str) -> Result<(), MailError> {
+pub(super) fn need(rights: &str, right: char, what: &'static str) -> Result<(), MailError> {
     if rights.contains(right) {
         Ok(())
     } else {
@@ -426,7 +426,7 @@ fn need(rights: &str, right: char, what: &'static str) -> Result<(), MailError> 
 
 /// The caller's Trash: the folder marked `\Trash` (RFC 6154), else the one named Trash,
 /// else a new one.
-fn trash(b: &impl Backend, me: &str) -> Result<FolderRef, MailError> {
+pub(super) fn trash(b: &impl Backend, me: &str) -> Result<FolderRef, MailError> {
     let folders = b.folders(me)?;
     let marked = folders
         .iter()
