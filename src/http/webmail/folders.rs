@@ -1,15 +1,15 @@
 //! The folder tree with unread counts and a folder's message list: newest first (by the
-//! date the message arrived, IMAP's INTERNALDATE), 50 to a page (the dashboard's pager), with from,
-//! subject, date, size and the \Seen and \Flagged flags. Only the page shown has its
-//! header read (the body files are not opened for the others).
+//! date the message arrived, IMAP's INTERNALDATE) unless sorted, searched or shown as
+//! conversations (`list_query`), 50 to a page (the dashboard's pager), with from,
+//! subject, date, size and the \Seen and \Flagged flags.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use mail_parser::MessageParser;
 
+use super::list_query::{self, ListQuery, ListView};
 use super::{call, display_name, readable, to_login, user, MailError};
 use crate::http::dashboard::{redirect, render, Chrome, Ctx, Pager};
-use crate::protocols::imap::backend::{flag_bits, Backend, FolderInfo, FolderRef};
+use crate::protocols::imap::backend::{Backend, FolderInfo, FolderRef};
 
 /// One entry of the folder tree.
 pub struct FolderLink {
@@ -46,6 +46,8 @@ struct FolderPage {
     rows: Vec<Row>,
     pager: Pager,
     pager_extra: String,
+    /// Sort links, the search form, conversations (`list_query`).
+    list: ListView,
 }
 
 /// The folders `user` sees, own first (INBOX at the top), then shared and public ones by
@@ -101,33 +103,41 @@ pub async fn inbox(ctx: Ctx, req: HttpRequest) -> Result<HttpResponse, MailError
     Ok(redirect(&format!("/mail/{id}")))
 }
 
-#[derive(serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<usize>,
-}
-
-/// `GET /mail/{folder}?page=N`: the tree and one page of the folder's messages.
+/// `GET /mail/{folder}?page=N&sort=…&…`: the tree and one page of the folder's messages,
+/// sorted, searched or as conversations ([`list_query`](super::list_query)).
 pub async fn list(
     ctx: Ctx,
     req: HttpRequest,
     path: web::Path<FolderRef>,
-    query: web::Query<PageQuery>,
+    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, MailError> {
     let Some(me) = user(&ctx, &req) else {
         return Ok(to_login());
     };
     let folder = path.into_inner();
-    let page = query.page.unwrap_or(1);
+    let q = query.into_inner();
+    let page = q.page.unwrap_or(1);
+    let parsed = list_query::parse(&q);
     let who = me.clone();
-    let (tree, name, rows, pager) = call(&ctx, move |b| {
+    let pager_extra = list_query::pager_extra(&q);
+    let (tree, name, rows, pager, list) = call(&ctx, move |b| {
         let (info, _) = readable(b, &who, folder)?;
         let tree = tree(b, &who, folder)?;
-        let (rows, pager) = page_rows(b, folder, page)?;
-        Ok((tree, display_name(&who, &info), rows, pager))
+        let name = display_name(&who, &info);
+        let mut list = list_query::view(folder, &q, parsed.as_ref().ok());
+        let (rows, pager) = match &parsed {
+            Ok(p) => list_query::page(b, &who, info, p, page, &mut list)?,
+            Err(e) => {
+                list.error = Some(e.clone());
+                Pager::cut(Vec::new(), 1)
+            }
+        };
+        Ok((tree, name, rows, pager, list))
     })
     .await?;
     let mut chrome = Chrome::anonymous(&req, "/mail");
     chrome.who = me;
+    let bad = list.error.is_some();
     let t = FolderPage {
         chrome,
         css: crate::http::dashboard::asset_url("mail.css"),
@@ -136,49 +146,15 @@ pub async fn list(
         name,
         rows,
         pager,
-        pager_extra: String::new(),
+        pager_extra,
+        list,
     };
-    Ok(render(&req, &t.chrome, &t))
-}
-
-/// Page `page` of the folder, newest first.
-fn page_rows(
-    b: &impl Backend,
-    folder: FolderRef,
-    page: usize,
-) -> Result<(Vec<Row>, Pager), MailError> {
-    let mut all = b.messages(folder)?;
-    all.sort_by_key(|m| std::cmp::Reverse((m.internal_date, m.uid)));
-    let (shown, pager) = Pager::cut(all, page);
-    let parser = MessageParser::new();
-    let mut rows = Vec::with_capacity(shown.len());
-    for m in shown {
-        let header = match b.message_header(folder, m.uid) {
-            Ok(h) => h,
-            // Expunged since the index was read: not on this page any more.
-            Err(crate::protocols::imap::backend::BackendError::NotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let parsed = parser.parse_headers(&header);
-        let (from, subject) = match &parsed {
-            Some(p) => (sender(p), p.subject().unwrap_or("").to_string()),
-            None => (String::new(), String::new()),
-        };
-        rows.push(Row {
-            uid: m.uid,
-            from,
-            subject: if subject.trim().is_empty() {
-                "(no subject)".into()
-            } else {
-                subject
-            },
-            date: format_date(m.internal_date),
-            size: format_size(m.size),
-            seen: m.flags & flag_bits::SEEN != 0,
-            flagged: m.flags & flag_bits::FLAGGED != 0,
-        });
+    let mut resp = render(&req, &t.chrome, &t);
+    if bad {
+        // The page with the form and the message, as a 400: the query was not valid.
+        *resp.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
     }
-    Ok((rows, pager))
+    Ok(resp)
 }
 
 /// The sender as a list shows it: the display name, else the address.

@@ -22,11 +22,16 @@
 //!   with its own Content-Security-Policy (no scripts, images only as `data:` URLs made
 //!   from the message's own `cid:` parts, sandboxed) into an `<iframe sandbox>`: remote
 //!   images are never loaded. Plain text is escaped, its links made clickable.
+//! - The message list sorts, searches and groups conversations with the IMAP SORT, SEARCH
+//!   and THREAD=REFERENCES code ([`list_query`], `protocols::imap::query`).
 //!
-//! Not in this slice: compose, search, live updates (SSE), folder management, snooze,
-//! remembered devices, other sort orders and conversations.
+//! Not in this slice: compose, live updates (SSE), folder management, snooze,
+//! remembered devices.
 
 mod folders;
+mod list_query;
+#[cfg(test)]
+mod list_tests;
 mod login;
 mod reader;
 mod render;
