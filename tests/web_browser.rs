@@ -521,3 +521,36 @@ fn webmail_live_in_headless_chromium() {
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
 }
+
+/// Webmail's message list (issue 14) in the browser: the script
+/// `tests/web/webmail_search.py` sends three messages over SMTP (two one conversation),
+/// sorts by subject with the column header, searches for a subject, and opens the
+/// conversation view and a conversation.
+#[test]
+fn webmail_sort_search_and_conversations_in_headless_chromium() {
+    if !browser_available("webmail_sort_search_and_conversations_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_search.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("http://{}", server.addr("http")))
+        .env("FM_USER", "postmaster@mx.test")
+        .env("FM_PASSWORD", &password)
+        .env("FM_SMTP", server.addr("smtp").to_string())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}

@@ -80,9 +80,11 @@
   }
 
   function added(m) {
+    // Only the plain list's first page shows new mail at the top (data-page is 0 for a
+    // sorted or searched list or conversations, where it may belong elsewhere).
+    if (!firstPage || rowOf(m.uid)) { return; }
     var tbody = document.querySelector("#messages tbody");
     if (!tbody) { window.location.reload(); return; }
-    if (!firstPage || rowOf(m.uid)) { return; }
     var tr = document.createElement("tr");
     tr.setAttribute("data-uid", String(m.uid));
     tr.setAttribute("data-subject", m.subject);

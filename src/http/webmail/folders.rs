@@ -1,12 +1,13 @@
 //! The folder tree with unread counts and a folder's message list: newest first (by the
-//! date the message arrived, IMAP's INTERNALDATE), 50 to a page (the dashboard's pager), with from,
-//! subject, date, size and the \Seen and \Flagged flags. Only the page shown has its
-//! header read (the body files are not opened for the others).
+//! date the message arrived, IMAP's INTERNALDATE) unless sorted, searched or shown as
+//! conversations (`list_query`), 50 to a page (the dashboard's pager), with from,
+//! subject, date, size and the \Seen and \Flagged flags.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use mail_parser::MessageParser;
 
+use super::list_query::{self, ListQuery, ListView};
 use super::{call, display_name, readable, to_login, user, MailError};
 use crate::http::dashboard::{redirect, render, Chrome, Ctx, Pager};
 use crate::protocols::imap::backend::{flag_bits, Backend, FolderInfo, FolderRef, MessageMeta};
@@ -53,6 +54,8 @@ struct FolderPage {
     /// Folders the selected messages may be moved or copied to (`bulk.rs`).
     targets: Vec<super::bulk::Target>,
     live_js: String,
+    /// Sort links, the search form, conversations (`list_query`).
+    list: ListView,
 }
 
 /// The folders `user` sees, own first (INBOX at the top), then shared and public ones by
@@ -108,35 +111,43 @@ pub async fn inbox(ctx: Ctx, req: HttpRequest) -> Result<HttpResponse, MailError
     Ok(redirect(&format!("/mail/{id}")))
 }
 
-#[derive(serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<usize>,
-}
-
-/// `GET /mail/{folder}?page=N`: the tree and one page of the folder's messages.
+/// `GET /mail/{folder}?page=N&sort=…&…`: the tree and one page of the folder's messages,
+/// sorted, searched or as conversations ([`list_query`](super::list_query)).
 pub async fn list(
     ctx: Ctx,
     req: HttpRequest,
     path: web::Path<FolderRef>,
-    query: web::Query<PageQuery>,
+    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, MailError> {
     let Some(me) = user(&ctx, &req) else {
         return Ok(to_login());
     };
     let folder = path.into_inner();
-    let page = query.page.unwrap_or(1);
+    let q = query.into_inner();
+    let page = q.page.unwrap_or(1);
+    let parsed = list_query::parse(&q);
     let who = me.clone();
-    let (tree, name, rows, pager, modseq, targets) = call(&ctx, move |b| {
+    let pager_extra = list_query::pager_extra(&q);
+    let (tree, name, rows, pager, list, modseq, targets) = call(&ctx, move |b| {
         let (info, _) = readable(b, &who, folder)?;
         let tree = tree(b, &who, folder)?;
-        let (rows, pager) = page_rows(b, folder, page)?;
-        let targets = super::bulk::targets(b, &who, folder)?;
         let name = display_name(&who, &info);
-        Ok((tree, name, rows, pager, info.highest_modseq, targets))
+        let modseq = info.highest_modseq;
+        let targets = super::bulk::targets(b, &who, folder)?;
+        let mut list = list_query::view(folder, &q, parsed.as_ref().ok());
+        let (rows, pager) = match &parsed {
+            Ok(p) => list_query::page(b, &who, info, p, page, &mut list)?,
+            Err(e) => {
+                list.error = Some(e.clone());
+                Pager::cut(Vec::new(), 1)
+            }
+        };
+        Ok((tree, name, rows, pager, list, modseq, targets))
     })
     .await?;
     let mut chrome = Chrome::anonymous(&req, "/mail");
     chrome.who = me;
+    let bad = list.error.is_some();
     let t = FolderPage {
         chrome,
         css: crate::http::dashboard::asset_url("mail.css"),
@@ -145,37 +156,24 @@ pub async fn list(
         name,
         rows,
         pager,
-        pager_extra: String::new(),
+        pager_extra,
+        list,
         modseq,
         targets,
         live_js: crate::http::dashboard::asset_url("mail-live.js"),
     };
-    Ok(render(&req, &t.chrome, &t))
-}
-
-/// Page `page` of the folder, newest first.
-fn page_rows(
-    b: &impl Backend,
-    folder: FolderRef,
-    page: usize,
-) -> Result<(Vec<Row>, Pager), MailError> {
-    let mut all = b.messages(folder)?;
-    all.sort_by_key(|m| std::cmp::Reverse((m.internal_date, m.uid)));
-    let (shown, pager) = Pager::cut(all, page);
-    let parser = MessageParser::new();
-    let mut rows = Vec::with_capacity(shown.len());
-    for m in shown {
-        if let Some(r) = row(b, folder, &m, &parser)? {
-            rows.push(r);
-        }
+    let mut resp = render(&req, &t.chrome, &t);
+    if bad {
+        // The page with the form and the message, as a 400: the query was not valid.
+        *resp.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
     }
-    Ok((rows, pager))
+    Ok(resp)
 }
 
 /// The list row of message `m` (`None`: expunged since the index was read). The live
 /// updates (`live.rs`) send the same row for a new message.
 pub(super) fn row(
-    b: &impl Backend,
+    b: &(impl Backend + ?Sized),
     folder: FolderRef,
     m: &MessageMeta,
     parser: &MessageParser,

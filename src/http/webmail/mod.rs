@@ -29,14 +29,20 @@
 //! - The open list follows the folder live ([`live`]: server-sent events, the folder
 //!   actor's subscription as IMAP IDLE's), and acts on many messages at once ([`bulk`]).
 //!
-//! Not in this slice: compose, search, folder management, snooze,
-//! remembered devices, other sort orders and conversations.
+//! - The message list sorts, searches and groups conversations with the IMAP SORT, SEARCH
+//!   and THREAD=REFERENCES code ([`list_query`], `protocols::imap::query`); the live
+//!   updates run on the plain list (newest first), where new mail goes at the top.
+//!
+//! Not in this slice: compose, folder management, snooze, remembered devices.
 
 mod bulk;
 mod categories;
 mod folders;
 mod images;
 mod links;
+mod list_query;
+#[cfg(test)]
+mod list_tests;
 mod live;
 #[cfg(test)]
 mod live_tests;

@@ -48,6 +48,7 @@ pub mod notify;
 pub mod objectid;
 pub mod parser;
 mod partial;
+pub mod query;
 mod replace;
 pub mod response;
 pub mod search_text;
