@@ -122,7 +122,8 @@ pub async fn list(
     let (tree, name, rows, pager) = call(&ctx, move |b| {
         let (info, _) = readable(b, &who, folder)?;
         let tree = tree(b, &who, folder)?;
-        let (rows, pager) = page_rows(b, folder, page)?;
+        let prefs = super::prefs::load(b, &who)?;
+        let (rows, pager) = page_rows(b, folder, page, &prefs)?;
         Ok((tree, display_name(&who, &info), rows, pager))
     })
     .await?;
@@ -146,6 +147,7 @@ fn page_rows(
     b: &impl Backend,
     folder: FolderRef,
     page: usize,
+    prefs: &super::prefs::Prefs,
 ) -> Result<(Vec<Row>, Pager), MailError> {
     let mut all = b.messages(folder)?;
     all.sort_by_key(|m| std::cmp::Reverse((m.internal_date, m.uid)));
@@ -172,7 +174,7 @@ fn page_rows(
             } else {
                 subject
             },
-            date: format_date(m.internal_date),
+            date: super::prefs::format_for(prefs, m.internal_date),
             size: format_size(m.size),
             seen: m.flags & flag_bits::SEEN != 0,
             flagged: m.flags & flag_bits::FLAGGED != 0,

@@ -23,13 +23,24 @@
 //!   from the message's own `cid:` parts, sandboxed) into an `<iframe sandbox>`: remote
 //!   images are never loaded. Plain text is escaped, its links made clickable.
 //!
-//! Not in this slice: compose, search, live updates (SSE), folder management, snooze,
-//! remembered devices, other sort orders and conversations.
+//! - `/settings` ([`settings`]): display name, signature and time zone ([`prefs`], kept as
+//!   the account's RFC 5464 metadata; list dates show in the user's zone), the password
+//!   and two-factor enrolment (the dashboard's `admin::twofa`);
+//!   `/folders` ([`manage`]): create, rename, delete and (un)subscribe own folders through
+//!   the backend calls of IMAP's CREATE/RENAME/DELETE/SUBSCRIBE.
+//!
+//! Not in this slice: compose, search, live updates (SSE), snooze, remembered devices,
+//! other sort orders and conversations.
 
 mod folders;
 mod login;
+mod manage;
+pub mod prefs;
 mod reader;
 mod render;
+mod settings;
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 mod tests;
 
@@ -59,7 +70,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/mail/{folder}/{uid}/part/{n}",
             web::get().to(reader::attachment),
         )
-        .route("/mail/{folder}/{uid}/source", web::get().to(reader::source));
+        .route("/mail/{folder}/{uid}/source", web::get().to(reader::source))
+        .route("/settings", web::get().to(settings::page))
+        .route("/settings", web::post().to(settings::submit))
+        .route("/folders", web::get().to(manage::page))
+        .route("/folders", web::post().to(manage::submit));
 }
 
 /// Why a webmail request failed, as the user sees it.
