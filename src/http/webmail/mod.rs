@@ -24,7 +24,7 @@
 //!   images are never loaded. Plain text is escaped, its links made clickable.
 //!
 //! - `/settings` ([`settings`]): display name, signature and time zone ([`prefs`], kept as
-//!   the account's RFC 5464 metadata; list dates show in the user's zone), the password
+//!   the account's RFC 5464 metadata; list and reader dates show in the user's zone), the password
 //!   and two-factor enrolment (the dashboard's `admin::twofa`);
 //!   `/folders` ([`manage`]): create, rename, delete and (un)subscribe own folders through
 //!   the backend calls of IMAP's CREATE/RENAME/DELETE/SUBSCRIBE.

@@ -245,7 +245,7 @@ async fn a_bad_time_zone_is_refused_and_nothing_is_stored() {
 }
 
 #[actix_web::test]
-async fn the_message_list_shows_dates_in_the_users_zone() {
+async fn the_message_list_and_reader_show_dates_in_the_users_zone() {
     let w = world("");
     let svc = service!(w);
     let inbox = backend(&w, |b| {
@@ -270,6 +270,9 @@ async fn the_message_list_shows_dates_in_the_users_zone() {
     let body = format!("csrf={csrf}&action=prefs&time_zone=America%2FNew_York");
     test::call_service(&svc, form("/settings", &cookie, &body).to_request()).await;
     let (_, page) = page!(&svc, get(&format!("/mail/{inbox}"), &cookie));
+    assert!(page.contains("2027-01-15 03:00"), "{page}");
+    // The reader too (the message has no Date: field, so its arrival).
+    let (_, page) = page!(&svc, get(&format!("/mail/{inbox}/1"), &cookie));
     assert!(page.contains("2027-01-15 03:00"), "{page}");
 }
 
