@@ -554,3 +554,35 @@ fn webmail_sort_search_and_conversations_in_headless_chromium() {
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
 }
+
+/// Webmail settings and folder management (issue 14) in the browser, on the plain `http`
+/// listener from loopback: the script `tests/web/webmail_settings.py` sets a display name,
+/// a signature and a time zone (and has a bad zone refused), creates a folder and one under
+/// it, renames the child and finds it in the folder tree; both pages fit 375 px.
+#[test]
+fn webmail_settings_in_headless_chromium() {
+    if !browser_available("webmail_settings_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_settings.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("http://{}", server.addr("http")))
+        .env("FM_USER", "postmaster@mx.test")
+        .env("FM_PASSWORD", &password)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}

@@ -144,7 +144,7 @@ struct TwoFaPage {
 }
 
 /// The QR code of `text` as an inline SVG element (no XML declaration).
-fn qr_svg(text: &str) -> String {
+pub(crate) fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {
         Ok(code) => {
             let svg = code

@@ -20,6 +20,8 @@ mod folders;
 mod forms;
 mod jobs;
 mod login;
+// The QR code of a TOTP secret, for webmail's two-factor settings too.
+pub(crate) use login::qr_svg;
 mod overview;
 mod pages;
 mod queues;

@@ -134,9 +134,10 @@ pub async fn list(
         let name = display_name(&who, &info);
         let modseq = info.highest_modseq;
         let targets = super::bulk::targets(b, &who, folder)?;
+        let prefs = super::prefs::load(b, &who)?;
         let mut list = list_query::view(folder, &q, parsed.as_ref().ok());
         let (rows, pager) = match &parsed {
-            Ok(p) => list_query::page(b, &who, info, p, page, &mut list)?,
+            Ok(p) => list_query::page(b, &who, info, p, page, &prefs, &mut list)?,
             Err(e) => {
                 list.error = Some(e.clone());
                 Pager::cut(Vec::new(), 1)
@@ -177,6 +178,7 @@ pub(super) fn row(
     folder: FolderRef,
     m: &MessageMeta,
     parser: &MessageParser,
+    prefs: &super::prefs::Prefs,
 ) -> Result<Option<Row>, MailError> {
     let header = match b.message_header(folder, m.uid) {
         Ok(h) => h,
@@ -196,7 +198,7 @@ pub(super) fn row(
         } else {
             subject
         },
-        date: format_date(m.internal_date),
+        date: super::prefs::format_for(prefs, m.internal_date),
         size: format_size(m.size),
         seen: m.flags & flag_bits::SEEN != 0,
         flagged: m.flags & flag_bits::FLAGGED != 0,

@@ -312,6 +312,7 @@ pub fn page(
     info: FolderInfo,
     p: &Parsed,
     page: usize,
+    prefs: &super::prefs::Prefs,
     view: &mut ListView,
 ) -> Result<(Vec<Row>, Pager), MailError> {
     let folder = info.id;
@@ -348,7 +349,7 @@ pub fn page(
                 .find(|c| c.contains(&uid))
                 .ok_or(MailError::NotFound)?;
             let (shown, pager) = Pager::cut(members, page);
-            return Ok((rows(b, folder, &metas, &shown)?, pager));
+            return Ok((rows(b, folder, &metas, &shown, prefs)?, pager));
         }
         // Newest conversation first: by its latest arrival (then UID).
         let latest = |c: &Vec<u32>| {
@@ -361,10 +362,11 @@ pub fn page(
         convs.sort_by_cached_key(|c| std::cmp::Reverse(latest(c)));
         let (shown, pager) = Pager::cut(convs, page);
         let heads: Vec<u32> = shown.iter().map(|c| latest(c).1).collect();
-        let mut latest_rows: std::collections::HashMap<u32, Row> = rows(b, folder, &metas, &heads)?
-            .into_iter()
-            .map(|r| (r.uid, r))
-            .collect();
+        let mut latest_rows: std::collections::HashMap<u32, Row> =
+            rows(b, folder, &metas, &heads, prefs)?
+                .into_iter()
+                .map(|r| (r.uid, r))
+                .collect();
         for (c, head) in shown.iter().zip(heads) {
             // A row is missing when its message was expunged meanwhile.
             if let Some(latest) = latest_rows.remove(&head) {
@@ -391,7 +393,7 @@ pub fn page(
         )
     };
     let (shown, pager) = Pager::cut(order, page);
-    Ok((rows(b, folder, &metas, &shown)?, pager))
+    Ok((rows(b, folder, &metas, &shown, prefs)?, pager))
 }
 
 /// The UIDs of each thread (preorder, dummies left out).
@@ -428,12 +430,13 @@ fn rows(
     folder: FolderRef,
     metas: &[MessageMeta],
     uids: &[u32],
+    prefs: &super::prefs::Prefs,
 ) -> Result<Vec<Row>, MailError> {
     let parser = mail_parser::MessageParser::new();
     let mut rows = Vec::with_capacity(uids.len());
     for m in uids.iter().filter_map(|u| meta(metas, *u)) {
         // None: expunged since the index was read, not on this page any more.
-        rows.extend(super::folders::row(b, folder, m, &parser)?);
+        rows.extend(super::folders::row(b, folder, m, &parser, prefs)?);
     }
     Ok(rows)
 }

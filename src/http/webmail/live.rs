@@ -194,6 +194,7 @@ impl Stream {
     /// The events telling the page of one change.
     async fn describe(&self, heard: Heard) -> Vec<String> {
         let folder = self.folder;
+        let me = self.me.clone();
         let work = move |b: &crate::actors::imap_backend::StoreBackend| {
             let mut out = Vec::new();
             match heard {
@@ -204,7 +205,10 @@ impl Stream {
                 Heard::Folder(MailboxChanged::Added { uid, modseq, .. }) => {
                     let meta = b.message_meta(folder, uid)?;
                     let r = match meta {
-                        Some(m) => row(b, folder, &m, &MessageParser::new())?,
+                        Some(m) => {
+                            let prefs = super::prefs::load(b, &me)?;
+                            row(b, folder, &m, &MessageParser::new(), &prefs)?
+                        }
                         None => None,
                     };
                     // Gone again already: its expunge follows.

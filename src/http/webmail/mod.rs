@@ -33,7 +33,13 @@
 //!   and THREAD=REFERENCES code ([`list_query`], `protocols::imap::query`); the live
 //!   updates run on the plain list (newest first), where new mail goes at the top.
 //!
-//! Not in this slice: compose, folder management, snooze, remembered devices.
+//! - `/settings` ([`settings`]): display name, signature and time zone ([`prefs`], kept as
+//!   the account's RFC 5464 metadata; list and reader dates show in the user's zone), the password
+//!   and two-factor enrolment (the dashboard's `admin::twofa`);
+//!   `/folders` ([`manage`]): create, rename, delete and (un)subscribe own folders through
+//!   the backend calls of IMAP's CREATE/RENAME/DELETE/SUBSCRIBE.
+//!
+//! Not in this slice: compose, snooze, remembered devices.
 
 mod bulk;
 mod categories;
@@ -47,10 +53,15 @@ mod live;
 #[cfg(test)]
 mod live_tests;
 mod login;
+mod manage;
+pub mod prefs;
 mod reader;
 #[cfg(test)]
 mod reader_tests;
 mod render;
+mod settings;
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 mod tests;
 
@@ -88,7 +99,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/mail/{folder}/{uid}/categories",
             web::post().to(categories::change),
-        );
+        )
+        .route("/settings", web::get().to(settings::page))
+        .route("/settings", web::post().to(settings::submit))
+        .route("/folders", web::get().to(manage::page))
+        .route("/folders", web::post().to(manage::submit));
 }
 
 /// Why a webmail request failed, as the user sees it.

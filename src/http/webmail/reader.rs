@@ -23,7 +23,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::folders::{format_date, format_size, tree, FolderLink};
+use super::folders::{format_size, tree, FolderLink};
 use super::images;
 use super::links::Suspicious;
 use super::login::field;
@@ -192,10 +192,10 @@ pub async fn show(ctx: Ctx, req: HttpRequest, path: MsgPath) -> Result<HttpRespo
             from: addresses(m.from()),
             to: addresses(m.to()),
             cc: addresses(m.cc()),
-            date: m
-                .date()
-                .map(|d| format_date(d.to_timestamp()))
-                .unwrap_or_else(|| format_date(meta.internal_date)),
+            date: super::prefs::format_for(
+                &super::prefs::load(b, &who)?,
+                m.date().map_or(meta.internal_date, |d| d.to_timestamp()),
+            ),
             subject: m.subject().unwrap_or("(no subject)").to_string(),
             has_html,
             text_html: linkify(&text),
