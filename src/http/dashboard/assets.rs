@@ -33,6 +33,7 @@ static ASSETS: &[Asset] = &[
     asset!("app.css", CSS),
     asset!("app.js", JS),
     asset!("mail.css", CSS),
+    asset!("compose.js", JS),
     asset!("overview.js", JS),
     asset!("logs.js", JS),
     asset!("settings.js", JS),

@@ -23,15 +23,24 @@
 //!   from the message's own `cid:` parts, sandboxed) into an `<iframe sandbox>`: remote
 //!   images are never loaded. Plain text is escaped, its links made clickable.
 //!
-//! Not in this slice: compose, search, live updates (SSE), folder management, snooze,
+//! - Compose, reply, forward, drafts and attachments: [`compose`] (the form),
+//!   [`compose_send`] (through the SMTP submission pipeline), [`drafts`], [`uploads`].
+//!
+//! Not in this slice: search, live updates (SSE), folder management, snooze,
 //! remembered devices, other sort orders and conversations.
 
+mod compose;
+mod compose_send;
+#[cfg(test)]
+mod compose_tests;
+mod drafts;
 mod folders;
 mod login;
 mod reader;
 mod render;
 #[cfg(test)]
 mod tests;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -59,7 +68,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/mail/{folder}/{uid}/part/{n}",
             web::get().to(reader::attachment),
         )
-        .route("/mail/{folder}/{uid}/source", web::get().to(reader::source));
+        .route("/mail/{folder}/{uid}/source", web::get().to(reader::source))
+        .service(
+            web::resource("/compose")
+                .app_data(web::PayloadConfig::new(uploads::CHUNK_LIMIT))
+                .route(web::get().to(compose::show))
+                .route(web::post().to(compose::submit)),
+        )
+        .service(
+            web::resource("/compose/{cid}/upload/{n}")
+                .app_data(web::PayloadConfig::new(uploads::CHUNK_LIMIT))
+                .route(web::put().to(uploads::put))
+                .route(web::delete().to(uploads::delete)),
+        );
 }
 
 /// Why a webmail request failed, as the user sees it.
