@@ -555,3 +555,51 @@ async fn a_draft_is_replaced_not_duplicated_reopened_and_gone_once_sent() {
     assert!(contents(&w, "alice@example.com", "Drafts").await.is_empty());
     let _ = Arc::clone(&w.ctx);
 }
+
+#[actix_web::test]
+async fn attachments_are_removed_one_by_one_and_discard_drops_draft_and_uploads() {
+    let w = world_with_queues("");
+    let svc = service!(w);
+    let s = log_in!(&svc, "alice@example.com");
+    let (_, page) = body_of!(&svc, s.get("/compose"));
+    let cid = input(&page, "cid");
+    for n in 0..3 {
+        let url = format!("/compose/{cid}/upload/{n}?name=f{n}.txt&type=text/plain&offset=0");
+        let res = test::call_service(&svc, s.put(&url, b"abc".to_vec()).to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // The script's DELETE, and the form's remove-N without a script.
+    let req = TestRequest::delete()
+        .uri(&format!("/compose/{cid}/upload/0"))
+        .peer_addr(peer())
+        .insert_header((header::COOKIE, format!("fm_session={}", s.cookie)))
+        .insert_header(("X-CSRF-Token", s.csrf.clone()));
+    assert_eq!(
+        test::call_service(&svc, req.to_request()).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let (status, after) = body_of!(&svc, s.post("/compose", &form_of(&page, "remove-1", &[])));
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert!(
+        !after.contains(">f0.txt<") && !after.contains(">f1.txt<"),
+        "{after}"
+    );
+    assert!(after.contains(">f2.txt<"), "{after}");
+    // Saved, then discarded: no draft, no uploads.
+    let (_, saved) = body_of!(
+        &svc,
+        s.post("/compose", &form_of(&after, "save", &[("subject", "gone")]))
+    );
+    assert_eq!(contents(&w, "alice@example.com", "Drafts").await.len(), 1);
+    let res = test::call_service(
+        &svc,
+        s.post("/compose", &form_of(&saved, "discard", &[]))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(location(&res), "/mail");
+    assert!(contents(&w, "alice@example.com", "Drafts").await.is_empty());
+    let dir =
+        super::uploads::dir(&web::Data::new(w.ctx.clone()), "alice@example.com", &cid).unwrap();
+    assert!(!dir.exists());
+}
