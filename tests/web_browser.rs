@@ -586,3 +586,52 @@ fn webmail_settings_in_headless_chromium() {
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
 }
+
+/// Webmail compose in Chromium (tests/web/webmail_compose.py): a reply sent from the
+/// browser arrives for the other account (read over IMAP), a draft typed in the browser
+/// is in Drafts once, and a 5 MiB attachment uploaded in chunks comes back byte for byte.
+#[test]
+fn webmail_compose_in_headless_chromium() {
+    if !browser_available("webmail_compose_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    // Plain IMAP on loopback for the script's checks.
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "http = \"127.0.0.1:0\"\n",
+        "http = \"127.0.0.1:0\"\nimap = \"127.0.0.1:0\"\n",
+        1,
+    ) + "[imap]\nallow_plaintext_login = true\n";
+    std::fs::write(&config, text).unwrap();
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let (ok, out) = common::proc::cli(
+        &config,
+        &["account", "add", "bob@mx.test", "--password", "bob pw"],
+    );
+    assert!(ok, "{out}");
+    let downloads = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_compose.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("http://{}", server.addr("http")))
+        .env("FM_USER", "postmaster@mx.test")
+        .env("FM_PASSWORD", &password)
+        .env("FM_OTHER", "bob@mx.test")
+        .env("FM_OTHER_PASSWORD", "bob pw")
+        .env("FM_SMTP", server.addr("smtp").to_string())
+        .env("FM_IMAP", server.addr("imap").to_string())
+        .env("FM_DOWNLOADS", downloads.path())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}

@@ -285,7 +285,8 @@ impl StoreDirectory<'_> {
 /// and the DKIM-Signature or Authentication-Results header, see [`accept::stored_content`])
 /// written, its queue record committed after the commit round's sync. Only then is the 250
 /// sent. What is accepted, and as which record, is [`accept`]'s decision; this does the IO.
-async fn enqueue(
+/// Webmail's send (`http::webmail::compose_send`) comes through here too.
+pub(crate) async fn enqueue(
     sctx: &Arc<ServerContext>,
     mut env: Envelope,
     service: Service,

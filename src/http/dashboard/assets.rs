@@ -34,6 +34,7 @@ static ASSETS: &[Asset] = &[
     asset!("app.js", JS),
     asset!("mail.css", CSS),
     asset!("mail-live.js", JS),
+    asset!("compose.js", JS),
     asset!("overview.js", JS),
     asset!("logs.js", JS),
     asset!("settings.js", JS),

@@ -39,10 +39,18 @@
 //!   `/folders` ([`manage`]): create, rename, delete and (un)subscribe own folders through
 //!   the backend calls of IMAP's CREATE/RENAME/DELETE/SUBSCRIBE.
 //!
-//! Not in this slice: compose, snooze, remembered devices.
+//! - Compose, reply, forward, drafts and attachments: [`compose`] (the form),
+//!   [`compose_send`] (through the SMTP submission pipeline), [`drafts`], [`uploads`].
+//!
+//! Not in this slice: snooze, remembered devices, rich text.
 
 mod bulk;
 mod categories;
+mod compose;
+mod compose_send;
+#[cfg(test)]
+mod compose_tests;
+mod drafts;
 mod folders;
 mod images;
 mod links;
@@ -64,6 +72,7 @@ mod settings;
 mod settings_tests;
 #[cfg(test)]
 mod tests;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -103,7 +112,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings", web::get().to(settings::page))
         .route("/settings", web::post().to(settings::submit))
         .route("/folders", web::get().to(manage::page))
-        .route("/folders", web::post().to(manage::submit));
+        .route("/folders", web::post().to(manage::submit))
+        .service(
+            web::resource("/compose")
+                .app_data(web::PayloadConfig::new(uploads::CHUNK_LIMIT))
+                .route(web::get().to(compose::show))
+                .route(web::post().to(compose::submit)),
+        )
+        .service(
+            web::resource("/compose/{cid}/upload/{n}")
+                .app_data(web::PayloadConfig::new(uploads::CHUNK_LIMIT))
+                .route(web::put().to(uploads::put))
+                .route(web::delete().to(uploads::delete)),
+        );
 }
 
 /// Why a webmail request failed, as the user sees it.

@@ -94,6 +94,7 @@ mod tests;
 use std::fmt;
 use std::net::IpAddr;
 
+pub(crate) use command::is_mailbox;
 pub use command::{
     parse_command, xtext_decode, xtext_encode, BodyType, Command, CommandError, DsnNotify, DsnRet,
     MailParams, RcptParams,
