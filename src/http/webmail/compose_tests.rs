@@ -156,7 +156,9 @@ fn textarea(page: &str) -> String {
     let start = page.find("name=\"body\"").expect("the body");
     let rest = &page[start..];
     let inner = &rest[rest.find('>').unwrap() + 1..rest.find("</textarea>").unwrap()];
-    html_unescape(inner)
+    // A browser drops one newline right after <textarea> (HTML's parsing rules); the
+    // template writes one there so a body that starts with blank lines keeps them.
+    html_unescape(inner.strip_prefix('\n').unwrap_or(inner))
 }
 
 fn html_unescape(s: &str) -> String {
