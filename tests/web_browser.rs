@@ -635,3 +635,37 @@ fn webmail_compose_in_headless_chromium() {
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
 }
+
+/// The webmail reader's safety features and categories in headless Chromium: the script
+/// `tests/web/webmail_reader.py` sends an HTML message with a remote image and a link
+/// showing another host than it goes to, checks the image is blocked and the link flagged,
+/// allows images for the message and then for the sender (kept after a reload), and adds
+/// and removes a category.
+#[test]
+fn webmail_reader_in_headless_chromium() {
+    if !browser_available("webmail_reader_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_reader.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("http://{}", server.addr("http")))
+        .env("FM_USER", "postmaster@mx.test")
+        .env("FM_PASSWORD", &password)
+        .env("FM_SMTP", server.addr("smtp").to_string())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}
