@@ -130,6 +130,41 @@ fn dashboard_in_headless_chromium() {
     assert!(stdout.contains("all steps passed"), "{stdout}");
 }
 
+/// Runs the browser script `tests/web/<name>.py` against `server`'s `http` listener as
+/// postmaster@mx.test, with `env` besides `FM_BASE`, `FM_USER` and `FM_PASSWORD`; it must
+/// exit 0 and print "all steps passed".
+fn run_webmail_script(server: &Running, password: &str, name: &str, env: &[(&str, String)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/web/{name}.py"));
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("http://{}", server.addr("http")))
+        .env("FM_USER", "postmaster@mx.test")
+        .env("FM_PASSWORD", password)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}
+
+/// Adds a plain `imap` listener on loopback, with LOGIN allowed without TLS, for the
+/// scripts' imaplib checks.
+fn with_plain_imap(config: &Path) {
+    let text = std::fs::read_to_string(config).unwrap().replacen(
+        "[listeners]\n",
+        "[listeners]\nimap = \"127.0.0.1:0\"\n",
+        1,
+    ) + "[imap]\nallow_plaintext_login = true\n";
+    std::fs::write(config, text).unwrap();
+}
+
 /// Webmail (issue 14) in the browser, on the plain `http` listener from loopback: the
 /// script `tests/web/webmail.py` sends a message with an HTML part full of scripts and a
 /// 5 MiB attachment over SMTP, logs in at `/`, finds the message in the INBOX list, opens
@@ -145,25 +180,15 @@ fn webmail_in_headless_chromium() {
     let server = Running::start(&config);
     let password = first_password(&server.lines);
     let downloads = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("FM_BASE", format!("http://{}", server.addr("http")))
-        .env("FM_USER", "postmaster@mx.test")
-        .env("FM_PASSWORD", &password)
-        .env("FM_SMTP", server.addr("smtp").to_string())
-        .env("FM_DOWNLOADS", downloads.path())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
-        out.status
+    run_webmail_script(
+        &server,
+        &password,
+        "webmail",
+        &[
+            ("FM_SMTP", server.addr("smtp").to_string()),
+            ("FM_DOWNLOADS", downloads.path().display().to_string()),
+        ],
     );
-    assert!(stdout.contains("all steps passed"), "{stdout}");
 }
 
 /// A domain admin sees and changes only its own domain on every dashboard page, and the
@@ -492,34 +517,18 @@ fn webmail_live_in_headless_chromium() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "", closed_port());
-    // An IMAP listener, with LOGIN from loopback without TLS, for imaplib.
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "[listeners]\n",
-        "[listeners]\nimap = \"127.0.0.1:0\"\n",
-        1,
-    ) + "[imap]\nallow_plaintext_login = true\n";
-    std::fs::write(&config, text).unwrap();
+    with_plain_imap(&config);
     let server = Running::start(&config);
     let password = first_password(&server.lines);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_live.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("FM_BASE", format!("http://{}", server.addr("http")))
-        .env("FM_USER", "postmaster@mx.test")
-        .env("FM_PASSWORD", &password)
-        .env("FM_SMTP", server.addr("smtp").to_string())
-        .env("FM_IMAP", server.addr("imap").to_string())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
-        out.status
+    run_webmail_script(
+        &server,
+        &password,
+        "webmail_live",
+        &[
+            ("FM_SMTP", server.addr("smtp").to_string()),
+            ("FM_IMAP", server.addr("imap").to_string()),
+        ],
     );
-    assert!(stdout.contains("all steps passed"), "{stdout}");
 }
 
 /// Webmail's message list (issue 14) in the browser: the script
@@ -535,24 +544,12 @@ fn webmail_sort_search_and_conversations_in_headless_chromium() {
     let config = write_config(dir.path(), "", closed_port());
     let server = Running::start(&config);
     let password = first_password(&server.lines);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_search.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("FM_BASE", format!("http://{}", server.addr("http")))
-        .env("FM_USER", "postmaster@mx.test")
-        .env("FM_PASSWORD", &password)
-        .env("FM_SMTP", server.addr("smtp").to_string())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
-        out.status
+    run_webmail_script(
+        &server,
+        &password,
+        "webmail_search",
+        &[("FM_SMTP", server.addr("smtp").to_string())],
     );
-    assert!(stdout.contains("all steps passed"), "{stdout}");
 }
 
 /// Webmail settings and folder management (issue 14) in the browser, on the plain `http`
@@ -568,23 +565,7 @@ fn webmail_settings_in_headless_chromium() {
     let config = write_config(dir.path(), "", closed_port());
     let server = Running::start(&config);
     let password = first_password(&server.lines);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_settings.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("FM_BASE", format!("http://{}", server.addr("http")))
-        .env("FM_USER", "postmaster@mx.test")
-        .env("FM_PASSWORD", &password)
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    assert!(stdout.contains("all steps passed"), "{stdout}");
+    run_webmail_script(&server, &password, "webmail_settings", &[]);
 }
 
 /// Webmail compose in Chromium (tests/web/webmail_compose.py): a reply sent from the
@@ -597,13 +578,7 @@ fn webmail_compose_in_headless_chromium() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "", closed_port());
-    // Plain IMAP on loopback for the script's checks.
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "http = \"127.0.0.1:0\"\n",
-        "http = \"127.0.0.1:0\"\nimap = \"127.0.0.1:0\"\n",
-        1,
-    ) + "[imap]\nallow_plaintext_login = true\n";
-    std::fs::write(&config, text).unwrap();
+    with_plain_imap(&config);
     let server = Running::start(&config);
     let password = first_password(&server.lines);
     let (ok, out) = common::proc::cli(
@@ -612,28 +587,18 @@ fn webmail_compose_in_headless_chromium() {
     );
     assert!(ok, "{out}");
     let downloads = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_compose.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("FM_BASE", format!("http://{}", server.addr("http")))
-        .env("FM_USER", "postmaster@mx.test")
-        .env("FM_PASSWORD", &password)
-        .env("FM_OTHER", "bob@mx.test")
-        .env("FM_OTHER_PASSWORD", "bob pw")
-        .env("FM_SMTP", server.addr("smtp").to_string())
-        .env("FM_IMAP", server.addr("imap").to_string())
-        .env("FM_DOWNLOADS", downloads.path())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
-        out.status
+    run_webmail_script(
+        &server,
+        &password,
+        "webmail_compose",
+        &[
+            ("FM_OTHER", "bob@mx.test".to_string()),
+            ("FM_OTHER_PASSWORD", "bob pw".to_string()),
+            ("FM_SMTP", server.addr("smtp").to_string()),
+            ("FM_IMAP", server.addr("imap").to_string()),
+            ("FM_DOWNLOADS", downloads.path().display().to_string()),
+        ],
     );
-    assert!(stdout.contains("all steps passed"), "{stdout}");
 }
 
 /// The webmail reader's safety features and categories in headless Chromium: the script
@@ -650,22 +615,10 @@ fn webmail_reader_in_headless_chromium() {
     let config = write_config(dir.path(), "", closed_port());
     let server = Running::start(&config);
     let password = first_password(&server.lines);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/webmail_reader.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("FM_BASE", format!("http://{}", server.addr("http")))
-        .env("FM_USER", "postmaster@mx.test")
-        .env("FM_PASSWORD", &password)
-        .env("FM_SMTP", server.addr("smtp").to_string())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
-        out.status
+    run_webmail_script(
+        &server,
+        &password,
+        "webmail_reader",
+        &[("FM_SMTP", server.addr("smtp").to_string())],
     );
-    assert!(stdout.contains("all steps passed"), "{stdout}");
 }

@@ -12,6 +12,7 @@ import time
 os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not fetch drivers or browsers
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -73,3 +74,23 @@ def totp(secret_b32, at=None, step=30, digits=6):
     off = mac[-1] & 0x0F
     code = (struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % (10 ** digits)
     return str(code).zfill(digits), counter
+
+
+def submit_and_wait(d, button):
+    """Clicks a form's button and waits for the page the server answers with.
+
+    A marker set on the old document disappears with it; asking for it while the browser
+    is between documents can fail (chromedriver reports a node or a context that no longer
+    exists), which only means "not yet". Selenium's staleness_of raises on that race.
+    """
+    d.execute_script("window.__fmOldPage = true;")
+    button.click()
+
+    def gone(drv):
+        try:
+            return drv.execute_script(
+                "return document.readyState === 'complete' && !window.__fmOldPage;")
+        except WebDriverException:
+            return False
+
+    wait(d).until(gone)

@@ -16,7 +16,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fm  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 BASE = os.environ["FM_BASE"].rstrip("/")
@@ -47,9 +46,7 @@ def labelled(d):
 
 def submit(d, button):
     """Clicks a form's button and waits for the page it answers (the old one gone)."""
-    old = d.find_element(By.TAG_NAME, "html")
-    button.click()
-    fm.wait(d).until(ec.staleness_of(old))
+    fm.submit_and_wait(d, button)
 
 
 def flash(d):

@@ -11,40 +11,16 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use mail_parser::{MessageParser, MimeHeaders};
 
-use crate::actors::imap_backend::StoreBackend;
+use super::test_support::{backend, service};
 use crate::actors::queues::QueueAddrs;
-use crate::http::server::{app, routes, Front, Listener};
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
 use crate::protocols::imap::backend::{flag_bits, Backend, FolderRef, NewMessage};
-
-macro_rules! service {
-    ($w:expr) => {{
-        let front = Front {
-            listener: Listener::Https,
-            https_port: None,
-        };
-        test::init_service(app(web::Data::new($w.ctx.clone()), front, |cfg| {
-            routes(cfg, Listener::Https)
-        }))
-        .await
-    }};
-}
 
 /// A world whose queue actors run (local delivery included).
 fn world_with_queues(extra: &str) -> World {
     let w = world(extra);
     w.ctx.set_queues(QueueAddrs::start(&w.ctx));
     w
-}
-
-async fn backend<T: Send + 'static>(
-    w: &World,
-    f: impl FnOnce(&StoreBackend) -> T + Send + 'static,
-) -> T {
-    let b = StoreBackend { ctx: w.ctx.clone() };
-    tokio::task::spawn_blocking(move || f(&b))
-        .await
-        .expect("backend call")
 }
 
 async fn folder(w: &World, owner: &str, name: &str) -> FolderRef {

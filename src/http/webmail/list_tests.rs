@@ -5,25 +5,11 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
-use actix_web::web;
 
+use super::test_support::service;
 use crate::actors::imap_backend::StoreBackend;
-use crate::http::server::{app, routes, Front, Listener};
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
 use crate::protocols::imap::backend::{Backend, FolderRef, NewMessage};
-
-macro_rules! service {
-    ($w:expr) => {{
-        let front = Front {
-            listener: Listener::Https,
-            https_port: None,
-        };
-        test::init_service(app(web::Data::new($w.ctx.clone()), front, |cfg| {
-            routes(cfg, Listener::Https)
-        }))
-        .await
-    }};
-}
 
 macro_rules! body_of {
     ($svc:expr, $req:expr) => {{

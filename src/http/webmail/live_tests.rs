@@ -10,39 +10,13 @@ use std::pin::Pin;
 use actix_web::body::MessageBody;
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
-use actix_web::web;
 
-use crate::actors::imap_backend::StoreBackend;
-use crate::http::server::{app, routes, Front, Listener};
+use super::test_support::{backend, service};
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
 use crate::protocols::imap::backend::{flag_bits, Backend, FlagOp, FolderRef, NewMessage};
 
 const ALICE: &str = "alice@example.com";
 const ROOT: &str = "root@example.com";
-
-macro_rules! service {
-    ($w:expr) => {{
-        let front = Front {
-            listener: Listener::Https,
-            https_port: None,
-        };
-        test::init_service(app(web::Data::new($w.ctx.clone()), front, |cfg| {
-            routes(cfg, Listener::Https)
-        }))
-        .await
-    }};
-}
-
-/// Runs backend calls off the test's arbiter (the folder actors answer on theirs).
-async fn backend<T: Send + 'static>(
-    w: &World,
-    f: impl FnOnce(&StoreBackend) -> T + Send + 'static,
-) -> T {
-    let b = StoreBackend { ctx: w.ctx.clone() };
-    tokio::task::spawn_blocking(move || f(&b))
-        .await
-        .expect("backend call")
-}
 
 async fn inbox(w: &World, owner: &str) -> FolderRef {
     let owner = owner.to_string();

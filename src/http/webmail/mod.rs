@@ -71,6 +71,8 @@ mod settings;
 #[cfg(test)]
 mod settings_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 mod uploads;
 

@@ -6,39 +6,14 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
-use actix_web::web;
 
 use super::images::{FRAME_CSP_IMAGES, PREFIX};
 use super::reader::FRAME_CSP;
+use super::test_support::{backend, service};
 use crate::actors::imap_backend::StoreBackend;
-use crate::http::server::{app, routes, Front, Listener};
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
 use crate::protocols::imap::backend::{Backend, FolderRef, NewMessage};
 use crate::protocols::imap::session::{Action, Session, SessionConfig};
-
-macro_rules! service {
-    ($w:expr) => {{
-        let front = Front {
-            listener: Listener::Https,
-            https_port: None,
-        };
-        test::init_service(app(web::Data::new($w.ctx.clone()), front, |cfg| {
-            routes(cfg, Listener::Https)
-        }))
-        .await
-    }};
-}
-
-/// Runs backend calls off the test's arbiter (the folder actors live on it).
-async fn backend<T: Send + 'static>(
-    w: &World,
-    f: impl FnOnce(&StoreBackend) -> T + Send + 'static,
-) -> T {
-    let b = StoreBackend { ctx: w.ctx.clone() };
-    tokio::task::spawn_blocking(move || f(&b))
-        .await
-        .expect("backend call")
-}
 
 /// Appends `raw` (LF line ends) to alice's INBOX through its folder actor.
 async fn deliver(w: &World, raw: &str) -> (FolderRef, u32) {

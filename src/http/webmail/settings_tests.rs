@@ -7,40 +7,16 @@ use std::collections::VecDeque;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
-use actix_web::web;
 
 use super::prefs;
+use super::test_support::{backend, service};
 use crate::actors::auth::{check_password, Checked};
 use crate::actors::imap_backend::StoreBackend;
-use crate::http::server::{app, routes, Front, Listener};
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
 use crate::protocols::imap::backend::{Backend, NewMessage};
 use crate::protocols::imap::session::{Action, Session, SessionConfig};
 
 const ALICE: &str = "alice@example.com";
-
-macro_rules! service {
-    ($w:expr) => {{
-        let front = Front {
-            listener: Listener::Https,
-            https_port: None,
-        };
-        test::init_service(app(web::Data::new($w.ctx.clone()), front, |cfg| {
-            routes(cfg, Listener::Https)
-        }))
-        .await
-    }};
-}
-
-async fn backend<T: Send + 'static>(
-    w: &World,
-    f: impl FnOnce(&StoreBackend) -> T + Send + 'static,
-) -> T {
-    let b = StoreBackend { ctx: w.ctx.clone() };
-    tokio::task::spawn_blocking(move || f(&b))
-        .await
-        .expect("backend call")
-}
 
 fn form(uri: &str, cookie: &str, body: &str) -> TestRequest {
     TestRequest::post()
