@@ -127,7 +127,8 @@ pub async fn act(
     let uids = uids(&body)?;
     let page = field("page").parse::<usize>().unwrap_or(1).max(1);
     call(&ctx, move |b| apply(b, &me, folder, &uids, action)).await?;
-    Ok(redirect(&format!("/mail/{folder}?page={page}")))
+    let back = super::list_query::back_tail(&field("list"));
+    Ok(redirect(&format!("/mail/{folder}?page={page}{back}")))
 }
 
 /// Checks every right `action` needs, then makes the change (module notes).

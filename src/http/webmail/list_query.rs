@@ -27,6 +27,7 @@ use crate::protocols::imap::query::FolderQuery;
 use crate::protocols::imap::sort::{sort, SortInput};
 use crate::protocols::imap::thread::{thread_references, Thread};
 use crate::protocols::imap::types::{Date, SearchKey, SortCriterion, SortKey};
+use actix_web::web;
 
 use super::folders::Row;
 use super::MailError;
@@ -303,6 +304,15 @@ pub fn pager_extra(q: &ListQuery) -> String {
         t.push_str(&format!("&thread={u}"));
     }
     t
+}
+
+/// The list a form came from, as the `&…` tail of the list's URL: the form's `list`
+/// field (the page's [`pager_extra`]) read again as a query, so the redirect after an
+/// action keeps the sort and search and carries nothing else.
+pub fn back_tail(raw: &str) -> String {
+    web::Query::<ListQuery>::from_query(raw.trim_start_matches('&'))
+        .map(|q| pager_extra(&q))
+        .unwrap_or_default()
 }
 
 /// The rows (or conversations) of page `page` for the parsed query.

@@ -321,6 +321,119 @@ async fn the_pager_keeps_sort_and_search() {
     assert_eq!(got.last().map(String::as_str), Some("even 118"));
 }
 
+/// The value of the hidden input `name` on `page`, unescaped.
+fn hidden(page: &str, name: &str) -> String {
+    let at = page
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name}: {page}"));
+    let rest = &page[at..];
+    unescape(
+        rest.split("value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap(),
+    )
+}
+
+fn post(cookie: &str, uri: &str, body: String) -> TestRequest {
+    TestRequest::post()
+        .uri(uri)
+        .peer_addr(peer())
+        .insert_header((header::COOKIE, format!("fm_session={cookie}")))
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(body)
+}
+
+#[actix_web::test]
+async fn actions_on_a_sorted_search_go_back_to_it() {
+    let w = world("");
+    let svc = service!(w);
+    let batch = (0..120)
+        .map(|i| {
+            let kind = if i % 2 == 0 { "even" } else { "odd" };
+            (
+                T0 + i,
+                format!("From: x@example.com\nSubject: {kind} {i:03}\n\nx\n"),
+            )
+        })
+        .collect();
+    let inbox = fill(&w, batch).await;
+    let cookie = log_in!(&svc);
+    let (_, page) = body_of!(
+        &svc,
+        get(
+            &cookie,
+            &format!("/mail/{inbox}?page=2&subject=even&sort=subject&order=asc")
+        )
+    );
+    let csrf = hidden(&page, "csrf");
+    let list = hidden(&page, "list");
+    assert_eq!(list, "&sort=subject&order=asc&subject=even");
+    let enc = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let uid = page
+        .split("data-uid=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a row")
+        .to_string();
+    let back = format!("/mail/{inbox}?page=2&sort=subject&order=asc&subject=even");
+    // One row's button, and the bulk form: both back to page 2 of the same list.
+    let res = test::call_service(
+        &svc,
+        post(
+            &cookie,
+            &format!("/mail/{inbox}/{uid}"),
+            format!(
+                "csrf={}&action=flag&back=list&page=2&list={}",
+                enc(&csrf),
+                enc(&list)
+            ),
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers().get(header::LOCATION).unwrap(), back.as_str());
+    let res = test::call_service(
+        &svc,
+        post(
+            &cookie,
+            &format!("/mail/{inbox}/bulk"),
+            format!(
+                "csrf={}&action=seen&uid={uid}&page=2&list={}",
+                enc(&csrf),
+                enc(&list)
+            ),
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers().get(header::LOCATION).unwrap(), back.as_str());
+    // Whatever else the field holds is not carried into the redirect.
+    let res = test::call_service(
+        &svc,
+        post(
+            &cookie,
+            &format!("/mail/{inbox}/bulk"),
+            format!(
+                "csrf={}&action=unseen&uid={uid}&page=1&list={}",
+                enc(&csrf),
+                enc("&sort=size&next=https://evil.test/&x=%0d%0aSet-Cookie:+a=b")
+            ),
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers().get(header::LOCATION).unwrap(),
+        format!("/mail/{inbox}?page=1&sort=size").as_str()
+    );
+}
+
 #[actix_web::test]
 async fn conversations_group_by_references() {
     let w = world("");

@@ -355,7 +355,8 @@ impl Action {
 }
 
 /// `POST /mail/{folder}/{uid}`: an action of the module comment; back to the message, or
-/// to the list (`back=list`, always after a delete).
+/// to the list (`back=list`, always after a delete) at `page`, with the sort and search of
+/// the form's `list` field.
 pub async fn act(
     ctx: Ctx,
     req: HttpRequest,
@@ -372,7 +373,8 @@ pub async fn act(
     let page = field(&body, "page").parse::<usize>().unwrap_or(1).max(1);
     Ok(
         if action == Action::Delete || field(&body, "back") == "list" {
-            redirect(&format!("/mail/{folder}?page={page}"))
+            let back = super::list_query::back_tail(&field(&body, "list"));
+            redirect(&format!("/mail/{folder}?page={page}{back}"))
         } else {
             redirect(&format!("/mail/{folder}/{uid}"))
         },
