@@ -283,6 +283,19 @@ impl Backend for StoreBackend {
         Ok(header.to_vec())
     }
 
+    fn sort_fields(
+        &self,
+        folder: FolderRef,
+        uid: u32,
+    ) -> Result<std::sync::Arc<crate::protocols::imap::sort::SortInput>, BackendError> {
+        let m = self.message_record(folder, uid)?;
+        let path = self.ctx.store.blobs().path(&m.blob);
+        self.ctx.headers.sort_fields(&m.blob, &path).map_err(|e| {
+            tracing::error!("cannot read message {uid}: {e}");
+            BackendError::Unavailable("cannot read the message".into())
+        })
+    }
+
     fn email_id(&self, folder: FolderRef, uid: u32) -> Result<String, BackendError> {
         let m = self.message_record(folder, uid)?;
         // The blob id is the sha256 of the bytes: the same EMAILID the content would give.

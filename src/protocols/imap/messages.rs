@@ -822,39 +822,16 @@ impl Session {
                 .binary_search_by_key(&m.uid, |x| x.uid)
                 .ok()
                 .map(|j| &metas[j]);
-            // SORT and THREAD look at header fields only.
-            let raw = backend
-                .message_header(sel.folder.id, m.uid)
+            // SORT and THREAD look at header fields only, parsed once per body
+            // (`Backend::sort_fields`); a message gone meanwhile sorts as empty.
+            let fields = backend
+                .sort_fields(sel.folder.id, m.uid)
                 .unwrap_or_default();
-            let p = message::parse(&raw);
-            let header = |n: &str| {
-                p.header(n)
-                    .first()
-                    .map(|v| String::from_utf8_lossy(v).trim().to_string())
-                    .unwrap_or_default()
-            };
-            let ids = |n: &str| -> Vec<String> {
-                header(n)
-                    .split(|c: char| c.is_whitespace() || c == ',')
-                    .filter(|s| s.starts_with('<') && s.ends_with('>'))
-                    .map(|s| s.to_string())
-                    .collect()
-            };
             inputs.push(SortInput {
                 seq_or_uid: if uid { m.uid } else { i as u32 + 1 },
                 arrival: meta.map_or(0, |x| x.internal_date),
                 size: meta.map_or(0, |x| x.size),
-                subject: header("Subject"),
-                from: header("From"),
-                to: header("To"),
-                cc: header("Cc"),
-                date: p.sent_date(),
-                message_id: ids("Message-ID").into_iter().next(),
-                in_reply_to: ids("In-Reply-To").into_iter().next(),
-                references: ids("References"),
-                // Derived from `from` / `to` by the sort (RFC 5957 display names).
-                display_from: String::new(),
-                display_to: String::new(),
+                ..(*fields).clone()
             });
         }
         Ok(inputs)
@@ -1393,5 +1370,37 @@ fn date_of(unix: i64) -> Date {
         year: y as u16,
         month: m as u8,
         day: d as u8,
+    }
+}
+
+/// What SORT and THREAD read of a message's header section `raw` (RFC 5256): raw Subject,
+/// From, To and Cc, the Date: as unix time and the message ids; `seq_or_uid`, `arrival`
+/// and `size` are left 0 for the caller, the RFC 5957 display keys empty (the sort derives
+/// them).
+pub fn sort_fields_of(raw: &[u8]) -> SortInput {
+    let p = message::parse(raw);
+    let header = |n: &str| {
+        p.header(n)
+            .first()
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .unwrap_or_default()
+    };
+    let ids = |n: &str| -> Vec<String> {
+        header(n)
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| s.starts_with('<') && s.ends_with('>'))
+            .map(|s| s.to_string())
+            .collect()
+    };
+    SortInput {
+        subject: header("Subject"),
+        from: header("From"),
+        to: header("To"),
+        cc: header("Cc"),
+        date: p.sent_date(),
+        message_id: ids("Message-ID").into_iter().next(),
+        in_reply_to: ids("In-Reply-To").into_iter().next(),
+        references: ids("References"),
+        ..SortInput::default()
     }
 }
