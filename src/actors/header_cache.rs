@@ -5,7 +5,7 @@
 //! full, it is emptied and refills with what is used.
 //!
 //! Beside the headers, the same cache keeps what SORT and THREAD read of each header,
-//! already parsed (`messages::sort_fields_of`): sorting a large folder by subject or
+//! already parsed (`sort::sort_fields_of`): sorting a large folder by subject or
 //! threading it would otherwise parse every header again on every request (the webmail's
 //! sorted lists and conversations, IMAP SORT and THREAD). Same key, same rules, its own
 //! byte budget (an estimate: the strings' lengths and a fixed overhead per entry).
@@ -17,8 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use super::supervisor::lock;
 use crate::protocols::imap::backend::header_len;
-use crate::protocols::imap::messages::sort_fields_of;
-use crate::protocols::imap::sort::SortInput;
+use crate::protocols::imap::sort::{sort_fields_of, SortInput};
 use crate::storage::BlobId;
 
 /// Headers longer than this are read whole each time, not cached.

@@ -1,4 +1,4 @@
-//! Sending a compose: the message built with mail-builder (MIME structure, transfer
+//! Sending a compose, or saving it as a draft: the message built with mail-builder (MIME structure, transfer
 //! encodings, RFC 2047 for non-ASCII headers), then handed to the same submission pipeline
 //! an SMTP AUTH client's message goes through (`actors::smtp_session::enqueue`): the
 //! From:/Sender: check of `delivery::accept::check_header_senders`, the Received field, DKIM
@@ -17,6 +17,13 @@
 //!   folder actor, \Answered or `$Forwarded` on the original, the compose's draft expunged,
 //!   its uploads removed, the recipients remembered. A failure there is logged, not shown
 //!   as a send failure: the message is on its way, and sending again would send it twice.
+//!
+//! Drafts (the second half of this file): a compose saved into the account's Drafts folder (special-use \Drafts, RFC
+//! 6154), flagged \Draft and \Seen, through the folder's actor like an IMAP APPEND.
+//!
+//! Saving again replaces the compose's previous draft: the new one is appended first, then
+//! the old UID expunged, so a failure in between leaves two drafts, never none. Sending or
+//! discarding the compose removes its draft.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,13 +36,15 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::mime::{BodyPart, MimePart};
 use mail_builder::MessageBuilder;
 
-use super::compose::{message_ref, page, parse_addresses, Addr, Form, ORIGIN_HEADER};
+use super::compose_form::{
+    message_ref, page, parse_addresses, remember, Addr, Form, ORIGIN_HEADER,
+};
 use super::uploads::{self, Upload};
 use super::{call, MailError};
 use crate::actors::smtp_session;
 use crate::http::dashboard::{redirect, Ctx};
 use crate::mailauth::sender::{may_send_as, Verdict};
-use crate::protocols::imap::backend::{flag_bits, Backend, FlagOp, NewMessage};
+use crate::protocols::imap::backend::{flag_bits, Backend, FlagOp, FolderRef, NewMessage};
 use crate::protocols::smtp::{BodyType, EnqueueError, Envelope, PeerInfo, Recipient, Service};
 use crate::storage::RecipientKind;
 
@@ -250,8 +259,8 @@ async fn submit(
     if built.message.len() as u64 > cap {
         return Err(MailError::Invalid(format!(
             "the message is {}, over this server's limit of {}",
-            super::folders::format_size(built.message.len() as u64),
-            super::folders::format_size(cap)
+            super::rows::format_size(built.message.len() as u64),
+            super::rows::format_size(cap)
         )));
     }
     if !ctx.queues_ready() {
@@ -376,7 +385,7 @@ async fn after_send(
 ) {
     let (who, form) = (me.to_string(), form.clone());
     let done = call(ctx, move |b| {
-        let sent = super::drafts::special(b, &who, "\\Sent", "Sent")?;
+        let sent = special(b, &who, "\\Sent", "Sent")?;
         b.append(
             sent,
             vec![NewMessage {
@@ -387,8 +396,8 @@ async fn after_send(
             }],
         )?;
         mark_original(b, &who, &form.origin)?;
-        super::drafts::delete(b, &who, &form.draft)?;
-        super::compose::remember(b, &who, &recipients)?;
+        delete_draft(b, &who, &form.draft)?;
+        remember(b, &who, &recipients)?;
         Ok(())
     })
     .await;
@@ -428,5 +437,81 @@ fn mark_original(b: &impl Backend, me: &str, origin: &str) -> Result<(), MailErr
         }
         _ => {}
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- drafts
+
+/// The account's Drafts: the folder marked \Drafts, else the one named Drafts, else a new
+/// one.
+pub fn folder(b: &impl Backend, me: &str) -> Result<FolderRef, MailError> {
+    special(b, me, "\\Drafts", "Drafts")
+}
+
+/// The account's folder with special-use `mark`, else the one called `name`, else a new
+/// one with that name and mark.
+pub fn special(b: &impl Backend, me: &str, mark: &str, name: &str) -> Result<FolderRef, MailError> {
+    let folders = b.folders(me)?;
+    let found = folders
+        .iter()
+        .find(|f| f.special_use.as_deref() == Some(mark))
+        .or_else(|| folders.iter().find(|f| f.name.eq_ignore_ascii_case(name)));
+    match found {
+        Some(f) => Ok(f.id),
+        None => Ok(b.create_folder(me, name, Some(mark))?),
+    }
+}
+
+/// Saves `form` as a draft, replacing its previous one; the new draft's `F/U`.
+pub async fn save(
+    ctx: &Ctx,
+    me: &str,
+    form: &Form,
+    dir: &std::path::Path,
+) -> Result<String, MailError> {
+    let (form2, dir2) = (form.clone(), dir.to_path_buf());
+    let now = ctx.clock.now();
+    let host = ctx.config().hostname.clone();
+    let Built { message, .. } = web::block(move || {
+        let attachments = uploads::list(&dir2)?
+            .into_iter()
+            .map(|u| Ok((u.clone(), uploads::read(&dir2, u.n)?)))
+            .collect::<Result<Vec<_>, MailError>>()?;
+        build(&form2, &attachments, now, &host, true)
+    })
+    .await
+    .map_err(|_| MailError::Unavailable)??;
+    let who = me.to_string();
+    let old = form.draft.clone();
+    call(ctx, move |b| {
+        let drafts = folder(b, &who)?;
+        let uid = b.append(
+            drafts,
+            vec![NewMessage {
+                flags: flag_bits::DRAFT | flag_bits::SEEN,
+                keywords: Vec::new(),
+                internal_date: now,
+                content: message,
+            }],
+        )?;
+        let uid = *uid
+            .first()
+            .ok_or_else(|| MailError::Invalid("the draft was not saved".into()))?;
+        delete_draft(b, &who, &old)?;
+        Ok(format!("{drafts}/{uid}"))
+    })
+    .await
+}
+
+/// Removes the draft `F/U` (`""`: none) when it is in the account's Drafts and still there.
+pub fn delete_draft(b: &impl Backend, me: &str, draft: &str) -> Result<(), MailError> {
+    let Some((f, uid)) = message_ref(draft) else {
+        return Ok(());
+    };
+    if f != folder(b, me)? || b.message_meta(f, uid)?.is_none() {
+        return Ok(());
+    }
+    b.store_flags(f, &[uid], FlagOp::Add, flag_bits::DELETED, &[], None)?;
+    b.expunge(f, &[uid])?;
     Ok(())
 }

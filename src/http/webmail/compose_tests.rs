@@ -393,9 +393,9 @@ fn send_securely_puts_requiretls_on_the_queue_record() {
         assert_eq!(record.params.requiretls, on);
     }
     // The checkbox is what sets it.
-    let form = super::compose::Form::parse(b"requiretls=1&to=a%40b.test");
+    let form = super::compose_form::Form::parse(b"requiretls=1&to=a%40b.test");
     assert!(form.requiretls);
-    assert!(!super::compose::Form::parse(b"to=a%40b.test").requiretls);
+    assert!(!super::compose_form::Form::parse(b"to=a%40b.test").requiretls);
 }
 
 #[actix_web::test]

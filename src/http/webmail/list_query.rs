@@ -29,7 +29,7 @@ use crate::protocols::imap::thread::{thread_references, Thread};
 use crate::protocols::imap::types::{Date, SearchKey, SortCriterion, SortKey};
 use actix_web::web;
 
-use super::folders::Row;
+use super::rows::Row;
 use super::MailError;
 
 /// The query string as it comes.
@@ -446,7 +446,7 @@ fn rows(
     let mut rows = Vec::with_capacity(uids.len());
     for m in uids.iter().filter_map(|u| meta(metas, *u)) {
         // None: expunged since the index was read, not on this page any more.
-        rows.extend(super::folders::row(b, folder, m, &parser, prefs)?);
+        rows.extend(super::rows::row(b, folder, m, &parser, prefs)?);
     }
     Ok(rows)
 }

@@ -47,7 +47,7 @@ use mail_parser::MessageParser;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use super::folders::row;
+use super::rows::row;
 use super::{call, readable, user, MailError};
 use crate::actors::account_events::{AccountChanged, AccountEvent};
 use crate::actors::folder::{MailboxChanged, Subscribe};

@@ -40,20 +40,22 @@
 //!   the backend calls of IMAP's CREATE/RENAME/DELETE/SUBSCRIBE.
 //!
 //! - Compose, reply, forward, drafts and attachments: [`compose`] (the form),
-//!   [`compose_send`] (through the SMTP submission pipeline), [`drafts`], [`uploads`].
+//!   [`compose_send`] (through the SMTP submission pipeline), drafts, [`uploads`].
 //!
 //! Not in this slice: snooze, remembered devices, rich text.
 
 mod bulk;
 mod categories;
 mod compose;
+mod compose_form;
 mod compose_send;
 #[cfg(test)]
 mod compose_tests;
-mod drafts;
 mod folders;
 mod images;
 mod links;
+#[cfg(test)]
+mod links_tests;
 mod list_query;
 #[cfg(test)]
 mod list_tests;
@@ -67,6 +69,7 @@ mod reader;
 #[cfg(test)]
 mod reader_tests;
 mod render;
+mod rows;
 mod settings;
 #[cfg(test)]
 mod settings_tests;

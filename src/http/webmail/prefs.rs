@@ -182,8 +182,29 @@ fn format_in(zone: Tz, t: i64, pattern: &str) -> String {
     match Utc.timestamp_opt(t, 0).single() {
         Some(utc) => utc.with_timezone(&zone).format(pattern).to_string(),
         // Out of chrono's range (a forged INTERNALDATE): the UTC rendering never fails.
-        None => super::folders::format_date(t),
+        None => format_date(t),
     }
+}
+
+/// Unix seconds as `2026-12-04 13:27` (UTC).
+pub(super) fn format_date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil from days (H. Hinnant's algorithm), proleptic Gregorian.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::folders::{format_size, tree, FolderLink};
 use super::images;
 use super::links::Suspicious;
 use super::login::field;
@@ -31,6 +30,7 @@ use super::render::{
     attachment_disposition, content_id, frame_document, inline_image_ids, inline_images, linkify,
     sanitize_html,
 };
+use super::rows::{format_size, tree, FolderLink};
 use super::{call, display_name, readable, to_login, user, MailError};
 use crate::http::dashboard::{redirect, render, Chrome, Ctx};
 use crate::protocols::imap::backend::{flag_bits, Backend, FlagOp, FolderRef};

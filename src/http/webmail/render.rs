@@ -20,6 +20,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use mail_parser::{Message, MessagePart, MimeHeaders};
 
+use super::links::escape;
+
 /// The message's inline images by Content-ID (without the angle brackets), as `data:`
 /// URLs. Only image types: a `data:` URL of anything else is never made.
 pub fn inline_images(message: &Message<'_>) -> HashMap<String, String> {
@@ -177,22 +179,6 @@ pub fn frame_document(clean: &str) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"referrer\" content=\"no-referrer\"></head><body>{clean}</body></html>\n"
     )
-}
-
-/// HTML-escapes `s` (text and attribute values).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Plain text as HTML: escaped, with `http://` and `https://` links made clickable (each

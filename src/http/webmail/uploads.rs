@@ -175,7 +175,7 @@ pub fn add(
 pub fn too_big(cap: u64) -> MailError {
     MailError::Invalid(format!(
         "attachments are limited to {} in total (the largest message this server sends)",
-        super::folders::format_size(cap)
+        super::rows::format_size(cap)
     ))
 }
 

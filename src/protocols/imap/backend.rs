@@ -215,7 +215,7 @@ pub trait Backend {
         content.truncate(header_len(&content));
         Ok(content)
     }
-    /// What SORT and THREAD read of the message ([`super::messages::sort_fields_of`]: its
+    /// What SORT and THREAD read of the message ([`super::sort::sort_fields_of`]: its
     /// header fields, with `seq_or_uid`, `arrival` and `size` 0). Implementations may
     /// cache it: it depends on the message's bytes alone.
     fn sort_fields(
@@ -224,9 +224,7 @@ pub trait Backend {
         uid: u32,
     ) -> Result<std::sync::Arc<super::sort::SortInput>, BackendError> {
         let header = self.message_header(folder, uid)?;
-        Ok(std::sync::Arc::new(super::messages::sort_fields_of(
-            &header,
-        )))
+        Ok(std::sync::Arc::new(super::sort::sort_fields_of(&header)))
     }
     /// The message's RFC 8474 EMAILID: derived from the sha256 of its bytes (see
     /// `objectid.rs`, which sits above this trait). Storage keeps that digest as the blob

@@ -297,6 +297,38 @@ pub fn sort(items: &[SortInput], criteria: &[SortCriterion]) -> Vec<u32> {
     keyed.into_iter().map(|(_, i)| i.seq_or_uid).collect()
 }
 
+/// What SORT and THREAD read of a message's header section `raw` (RFC 5256): raw Subject,
+/// From, To and Cc, the Date: as unix time and the message ids; `seq_or_uid`, `arrival`
+/// and `size` are left 0 for the caller, the RFC 5957 display keys empty (the sort derives
+/// them).
+pub fn sort_fields_of(raw: &[u8]) -> SortInput {
+    let p = super::message::parse(raw);
+    let header = |n: &str| {
+        p.header(n)
+            .first()
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .unwrap_or_default()
+    };
+    let ids = |n: &str| -> Vec<String> {
+        header(n)
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| s.starts_with('<') && s.ends_with('>'))
+            .map(|s| s.to_string())
+            .collect()
+    };
+    SortInput {
+        subject: header("Subject"),
+        from: header("From"),
+        to: header("To"),
+        cc: header("Cc"),
+        date: p.sent_date(),
+        message_id: ids("Message-ID").into_iter().next(),
+        in_reply_to: ids("In-Reply-To").into_iter().next(),
+        references: ids("References"),
+        ..SortInput::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::message::parse;
