@@ -11,43 +11,16 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::test_support::{backend, service};
+use super::test_support::{backend, deliver, folder, service};
 use crate::actors::queues::QueueAddrs;
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
-use crate::protocols::imap::backend::{flag_bits, Backend, FolderRef, NewMessage};
+use crate::protocols::imap::backend::{flag_bits, Backend};
 
 /// A world whose queue actors run (local delivery included).
 fn world_with_queues(extra: &str) -> World {
     let w = world(extra);
     w.ctx.set_queues(QueueAddrs::start(&w.ctx));
     w
-}
-
-async fn folder(w: &World, owner: &str, name: &str) -> FolderRef {
-    let (owner, name) = (owner.to_string(), name.to_string());
-    backend(w, move |b| {
-        b.find_folder(&owner, &name).unwrap().unwrap().id
-    })
-    .await
-}
-
-async fn deliver(w: &World, owner: &str, raw: &str) -> (FolderRef, u32) {
-    let inbox = folder(w, owner, "INBOX").await;
-    let raw = raw.replace('\n', "\r\n").into_bytes();
-    let uid = backend(w, move |b| {
-        b.append(
-            inbox,
-            vec![NewMessage {
-                flags: 0,
-                keywords: Vec::new(),
-                internal_date: T0,
-                content: raw,
-            }],
-        )
-        .unwrap()[0]
-    })
-    .await;
-    (inbox, uid)
 }
 
 /// The messages of `owner`'s folder `name` (none when it does not exist yet).

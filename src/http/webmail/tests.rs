@@ -8,37 +8,9 @@ use std::sync::Arc;
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 
-use super::test_support::{backend, service};
-use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
-use crate::protocols::imap::backend::{flag_bits, Backend, FolderRef, NewMessage};
-
-async fn folder(w: &World, owner: &str, name: &str) -> FolderRef {
-    let (owner, name) = (owner.to_string(), name.to_string());
-    backend(w, move |b| {
-        b.find_folder(&owner, &name).unwrap().unwrap().id
-    })
-    .await
-}
-
-/// Appends `raw` to `owner`'s INBOX through its folder actor; its UID.
-async fn deliver(w: &World, owner: &str, raw: &str) -> (FolderRef, u32) {
-    let inbox = folder(w, owner, "INBOX").await;
-    let raw = raw.replace('\n', "\r\n").into_bytes();
-    let uid = backend(w, move |b| {
-        b.append(
-            inbox,
-            vec![NewMessage {
-                flags: 0,
-                keywords: Vec::new(),
-                internal_date: T0,
-                content: raw,
-            }],
-        )
-        .unwrap()[0]
-    })
-    .await;
-    (inbox, uid)
-}
+use super::test_support::{backend, deliver, folder, service};
+use crate::http::tests::{peer, session_cookie, world, PASSWORD, T0};
+use crate::protocols::imap::backend::{flag_bits, Backend, NewMessage};
 
 fn form_post(uri: &str, body: String) -> TestRequest {
     TestRequest::post()
