@@ -173,7 +173,7 @@ impl Checksum {
 
 /// A row of the smaller stores: DKIM keys (with the private key), fetch sources and what
 /// is remembered of them, the MTA-STS cache and TLSRPT counts, the screening state, and
-/// the web front's TOTP state and API keys.
+/// the web front's TOTP state and API keys, the snooze records.
 /// Both backends list them the same way ([`Export`], `pg::import`), so a copy can be
 /// written in batches and compared.
 #[derive(Clone, Debug, PartialEq)]
@@ -195,6 +195,7 @@ pub(crate) enum SmallRow {
     /// (account, its TOTP state).
     Totp(String, TotpState),
     ApiKey(ApiKeyRecord),
+    Snooze(crate::storage::SnoozeRecord),
 }
 
 /// The smaller stores; each is one phase and one progress entry of a migration.
@@ -205,16 +206,18 @@ pub(crate) enum SmallStore {
     TlsPolicy,
     Screening,
     WebAuth,
+    Snooze,
 }
 
 impl SmallStore {
     /// In the order they are copied.
-    pub(crate) const ALL: [SmallStore; 5] = [
+    pub(crate) const ALL: [SmallStore; 6] = [
         SmallStore::Dkim,
         SmallStore::Fetch,
         SmallStore::TlsPolicy,
         SmallStore::Screening,
         SmallStore::WebAuth,
+        SmallStore::Snooze,
     ];
 
     /// The name of its phase and of its progress entry.
@@ -225,6 +228,7 @@ impl SmallStore {
             SmallStore::TlsPolicy => "tls policy",
             SmallStore::Screening => "screening",
             SmallStore::WebAuth => "web auth",
+            SmallStore::Snooze => "snooze",
         }
     }
 }
@@ -245,6 +249,7 @@ impl SmallRow {
             SmallRow::ScreenRule(..) => "screen_rules",
             SmallRow::Totp(..) => "totp",
             SmallRow::ApiKey(_) => "api_keys",
+            SmallRow::Snooze(_) => "snooze",
         }
     }
 
@@ -275,6 +280,7 @@ impl SmallRow {
             SmallRow::ScreenRule(rule, net) => bincode::serialize(&(rule, net)),
             SmallRow::Totp(account, state) => bincode::serialize(&(account, state)),
             SmallRow::ApiKey(key) => bincode::serialize(key),
+            SmallRow::Snooze(rec) => bincode::serialize(rec),
         };
         let mut bytes = self.table().as_bytes().to_vec();
         bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);

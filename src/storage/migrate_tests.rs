@@ -302,6 +302,17 @@ fn fill_small(dir: &Path) {
             last_used: Some(1_700_000_060),
         })
         .unwrap();
+    store
+        .snooze_put(&crate::storage::SnoozeRecord {
+            id: 77,
+            account: "ann@example.com".into(),
+            wake: 1_800_000_000,
+            folder: "INBOX".into(),
+            from_uid: 3,
+            snoozed_uid: Some(9),
+            email_id: "Mabc".into(),
+        })
+        .unwrap();
     store.commit().unwrap();
 }
 
@@ -346,6 +357,7 @@ fn migrate_resumes_after_an_interruption_and_verifies() {
         "table screen_addresses: 1 rows",
         "table screen_accounts: 1 rows",
         "table screen_rules: 2 rows",
+        "table snooze: 1 rows",
         "fetch passwords opening equal on both sides: 1 (equal)",
     ] {
         assert!(
@@ -354,7 +366,7 @@ fn migrate_resumes_after_an_interruption_and_verifies() {
             v.lines
         );
     }
-    for store in ["dkim", "fetch", "tls policy", "screening"] {
+    for store in ["dkim", "fetch", "tls policy", "screening", "snooze"] {
         assert!(progress.phases.iter().any(|p| p == store), "{store}");
     }
     // A run after completion only verifies again.

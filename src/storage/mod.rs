@@ -87,6 +87,7 @@ mod screen;
 mod secrets;
 mod sender_rights;
 mod sled;
+pub mod snooze;
 mod sweep;
 mod tlspolicy;
 pub mod traits;
@@ -119,6 +120,7 @@ pub use quota::Quota;
 pub use screen::{Ban, ScreenRecord, ScreenRule, ScreenSnapshot};
 pub use secrets::SecretKey;
 pub use sender_rights::{SenderEntry, SenderRights};
+pub use snooze::{SnoozeRecord, SnoozeStore};
 pub use sweep::{SweepReport, DAMAGED_KEYWORD, ORPHAN_GRACE};
 pub use tlspolicy::{add_result, CachedStsPolicy, TlsFailureCount, TlsPolicyCounts, TlsResult};
 pub use traits::{

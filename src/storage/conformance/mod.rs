@@ -12,6 +12,7 @@ mod directory;
 mod folders;
 mod queue;
 mod small;
+mod snooze;
 mod webauth;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub use small::{
     commit_survives_reopen, dkim_round_trip, fetch_accept_exactly_once, fetch_sources_round_trip,
     screening_round_trip, tls_policy_round_trip,
 };
+pub use snooze::snooze_round_trip;
 pub use webauth::webauth_round_trip;
 
 /// Opens the backend under test on a data directory (creating what it needs there). Called
@@ -96,6 +98,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("tls_policy_round_trip", tls_policy_round_trip),
     ("commit_survives_reopen", commit_survives_reopen),
     ("webauth_round_trip", webauth_round_trip),
+    ("snooze_round_trip", snooze_round_trip),
     (
         "sweep_sends_damaged_queue_records_to_bad",
         sweep_sends_damaged_queue_records_to_bad,
@@ -204,6 +207,7 @@ macro_rules! test_every_check {
             tls_policy_round_trip,
             commit_survives_reopen,
             webauth_round_trip,
+            snooze_round_trip,
             sweep_sends_damaged_queue_records_to_bad);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {

@@ -45,7 +45,7 @@ pub(crate) const BODIES: &str = "bodies";
 
 /// The tables a migration fills; a target holding rows in any of them, without a
 /// `migration_progress` entry naming the same source, is refused.
-pub(crate) const TABLES: [&str; 26] = [
+pub(crate) const TABLES: [&str; 27] = [
     "domains",
     "accounts",
     "aliases",
@@ -72,6 +72,7 @@ pub(crate) const TABLES: [&str; 26] = [
     "screen_rules",
     "totp",
     "api_keys",
+    "snooze",
 ];
 
 fn int(n: u64, what: &str) -> Result<i64, StorageError> {
@@ -574,6 +575,7 @@ fn insert_small(tx: &mut Tx<'_>, row: &SmallRow) -> Result<(), StorageError> {
                 false => Err(StorageError::NotFound(format!("account {}", key.owner))),
             }
         }
+        SmallRow::Snooze(rec) => return super::snooze::insert(tx, rec),
     }
     .map_err(pg_error)?;
     Ok(())
@@ -680,6 +682,14 @@ fn small_rows(c: &mut Conn, store: SmallStore) -> Result<Vec<SmallRow>, StorageE
                     .into_iter()
                     .map(SmallRow::ApiKey),
             );
+        }
+        SmallStore::Snooze => {
+            for r in query(&format!(
+                "SELECT {} FROM snooze ORDER BY wake, id",
+                super::snooze::COLUMNS
+            ))? {
+                out.push(SmallRow::Snooze(super::snooze::record_of(&r)?));
+            }
         }
     }
     Ok(out)

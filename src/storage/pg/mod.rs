@@ -58,6 +58,7 @@ mod sender_rights;
 mod settings;
 #[cfg(test)]
 mod small_tests;
+mod snooze;
 mod subscriptions;
 mod sweep;
 mod tlspolicy;

@@ -282,6 +282,10 @@ impl SledStore {
                         .map(SmallRow::ApiKey),
                 );
             }
+            SmallStore::Snooze => {
+                use crate::storage::SnoozeStore;
+                rows.extend(self.snooze_list()?.into_iter().map(SmallRow::Snooze));
+            }
         }
         Ok(rows)
     }

@@ -31,9 +31,12 @@
 //! | `v1/sender_rights`  | account (lowercase)                   | `SenderRights` (see `sender_rights.rs`) |
 //! | `v1/totp`           | account (lowercase)                   | `TotpState` (see `webauth.rs`) |
 //! | `v1/api_keys`       | key id (8 hex digits)                 | `ApiKeyRecord` (see `webauth.rs`) |
+//! | `v1/snooze`         | wake time ++ record id (see `snooze.rs`) | `SnoozeRecord`            |
+//! | `v1/snooze_ids`     | record id u64 BE                      | its `v1/snooze` key          |
 //!
 //! `v1/mta_sts`, `v1/tlsrpt` and `v1/screen` are outside the transactional set (no transaction spans them:
-//! a cache and statistics, one key per write).
+//! a cache and statistics, one key per write). The two snooze trees are outside it too: their own
+//! transaction spans just them.
 //!
 //! RFC 8474 object ids have no tree: MAILBOXID comes from the folder id and UIDVALIDITY,
 //! EMAILID from the blob id (the content's sha256), THREADID from the message's headers (see
@@ -86,6 +89,7 @@ mod queue_counts;
 mod quota;
 mod screen;
 mod sender_rights;
+mod snooze;
 mod subscriptions;
 mod sweep;
 mod tlspolicy;
