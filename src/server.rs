@@ -250,6 +250,8 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     // Several nodes on one database: hear their changes, renew leases, claim orphans.
     crate::actors::cluster::start(&ctx);
     crate::actors::fetcher::start_all(&ctx);
+    // Wakes at once what came due while the server was down.
+    crate::actors::snooze::start(&ctx);
 
     let control_path = socket::start(ctx.clone()).map_err(|e| {
         format!(

@@ -10,6 +10,7 @@
 //! │   └─ (remote) one connection worker per destination   outbound SMTP, see queues/remote.rs
 //! ├─ folder/<account>/<name>     MailboxFolderActor, one per open folder, the folder's only writer
 //! ├─ fetch/<source id>           FetcherActor, one per MultiPOP/DomainPOP source
+//! ├─ snooze                      the waker of snoozed messages (a timer task)
 //! └─ control                      the console's Unix socket (served by admin::socket)
 //! ```
 //!
@@ -39,6 +40,7 @@ pub mod queues;
 pub mod screen;
 pub mod session;
 pub mod smtp_session;
+pub mod snooze;
 pub mod stats;
 pub mod supervisor;
 
@@ -87,6 +89,8 @@ pub struct ServerContext {
     pub pop3: pop3_backend::Pop3Shared,
     /// Dynamic screening: bans of client addresses on every service (`[screening]`).
     pub screen: screen::Screen,
+    /// Rung when a message is snoozed, so the waker looks at the next wake time again.
+    pub snoozes: snooze::SnoozeWaker,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
@@ -130,6 +134,7 @@ impl ServerContext {
             mail_auth: crate::mailauth::MailAuth::default(),
             pop3: pop3_backend::Pop3Shared::default(),
             screen,
+            snoozes: snooze::SnoozeWaker::default(),
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
