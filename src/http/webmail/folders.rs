@@ -30,6 +30,8 @@ struct FolderPage {
     live_js: String,
     /// Sort links, the search form, conversations (`list_query`).
     list: ListView,
+    /// The Snooze control's context and, in `Snoozed`, the wake times (`snooze`).
+    wakes: super::snooze::Wakes,
 }
 
 /// `GET /mail`: the INBOX.
@@ -63,13 +65,14 @@ pub async fn list(
     let parsed = list_query::parse(&q);
     let who = me.clone();
     let pager_extra = list_query::pager_extra(&q);
-    let (tree, name, rows, pager, list, modseq, targets) = call(&ctx, move |b| {
+    let (tree, name, rows, pager, list, modseq, targets, wakes) = call(&ctx, move |b| {
         let (info, _) = readable(b, &who, folder)?;
         let tree = tree(b, &who, folder)?;
         let name = display_name(&who, &info);
         let modseq = info.highest_modseq;
         let targets = super::bulk::targets(b, &who, folder)?;
         let prefs = super::prefs::load(b, &who)?;
+        let wakes = super::snooze::wakes(b, &who, &info, &prefs)?;
         let mut list = list_query::view(folder, &q, parsed.as_ref().ok());
         let (rows, pager) = match &parsed {
             Ok(p) => list_query::page(b, &who, info, p, page, &prefs, &mut list)?,
@@ -78,7 +81,7 @@ pub async fn list(
                 Pager::cut(Vec::new(), 1)
             }
         };
-        Ok((tree, name, rows, pager, list, modseq, targets))
+        Ok((tree, name, rows, pager, list, modseq, targets, wakes))
     })
     .await?;
     let mut chrome = Chrome::anonymous(&req, "/mail");
@@ -96,6 +99,7 @@ pub async fn list(
         list,
         modseq,
         targets,
+        wakes,
         live_js: crate::http::dashboard::asset_url("mail-live.js"),
     };
     let mut resp = render(&req, &t.chrome, &t);

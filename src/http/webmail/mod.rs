@@ -42,7 +42,10 @@
 //! - Compose, reply, forward, drafts and attachments: [`compose`] (the form),
 //!   [`compose_send`] (through the SMTP submission pipeline), drafts, [`uploads`].
 //!
-//! Not in this slice: snooze, remembered devices, rich text.
+//! - Snooze ([`snooze`]): messages put away to the `Snoozed` folder until a chosen time,
+//!   brought back unread by `actors::snooze`'s waker.
+//!
+//! Not in this slice: remembered devices, rich text.
 
 mod bulk;
 mod categories;
@@ -73,6 +76,9 @@ mod rows;
 mod settings;
 #[cfg(test)]
 mod settings_tests;
+mod snooze;
+#[cfg(test)]
+mod snooze_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -101,6 +107,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Before `/mail/{folder}/{uid}`, which would take these names as a UID.
         .route("/mail/{folder}/events", web::get().to(live::events))
         .route("/mail/{folder}/bulk", web::post().to(bulk::act))
+        .route("/mail/{folder}/snooze", web::post().to(snooze::snooze))
+        .route("/mail/{folder}/wake", web::post().to(snooze::wake_now))
         .route("/mail/{folder}/{uid}", web::get().to(reader::show))
         .route("/mail/{folder}/{uid}", web::post().to(reader::act))
         .route("/mail/{folder}/{uid}/html", web::get().to(reader::html))
