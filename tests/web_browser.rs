@@ -622,3 +622,24 @@ fn webmail_reader_in_headless_chromium() {
         &[("FM_SMTP", server.addr("smtp").to_string())],
     );
 }
+
+/// Webmail Snooze in headless Chromium (tests/web/webmail_snooze.py): a message sent over
+/// SMTP is snoozed from the reader and leaves INBOX, the Snoozed folder shows its wake
+/// time and Wake now brings it back unread, and the list's bulk form snoozes it until a
+/// typed date and time.
+#[test]
+fn webmail_snooze_in_headless_chromium() {
+    if !browser_available("webmail_snooze_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    run_webmail_script(
+        &server,
+        &password,
+        "webmail_snooze",
+        &[("FM_SMTP", server.addr("smtp").to_string())],
+    );
+}
