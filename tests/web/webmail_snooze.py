@@ -39,8 +39,11 @@ def fits(d):
 
 
 def labelled(d):
-    """Every visible input, select and textarea has a <label for> or an aria-label."""
-    for el in d.find_elements(By.CSS_SELECTOR, "input, select, textarea"):
+    """Every control of the Snooze forms has a <label for> or an aria-label."""
+    controls = d.find_elements(By.CSS_SELECTOR, ".snooze input, .snooze select, "
+                                                ".snooze-bulk input, .snooze-bulk select")
+    assert controls, f"{d.current_url}: no Snooze control"
+    for el in controls:
         if el.get_attribute("type") == "hidden" or el.get_attribute("hidden") is not None:
             continue
         ident = el.get_attribute("id")
