@@ -39,7 +39,7 @@ use crate::protocols::imap::backend::{flag_bits, Backend, BackendError, FlagOp, 
 use crate::storage::{SnoozeRecord, StorageError};
 
 /// The folder snoozed messages wait in (one per account, made on first use).
-pub const SNOOZED: &str = "Snoozed";
+pub const SNOOZED: &str = crate::storage::snooze::SNOOZED_FOLDER;
 
 /// Records woken per storage read.
 pub const BATCH: usize = 100;

@@ -1,7 +1,9 @@
 //! `ferrymail storage check`: a read-only consistency check of any backend, through the
 //! storage traits. Every message and queue record must have its body file with the recorded
 //! size; every reference count must equal a recount of the records holding the blob; body
-//! files nothing references (orphans) are listed. The start-up sweep repairs what this
+//! files nothing references (orphans) are listed, and so are snooze records whose message
+//! is not in the account's `Snoozed` folder under the recorded UID (not a fault: the
+//! snooze waker settles them at their time, see `actors::snooze`). The start-up sweep repairs what this
 //! finds; this only reports, so it may run beside a running server (a write landing during
 //! the check can then show as a passing difference).
 //!
@@ -32,6 +34,10 @@ pub struct CheckReport {
     pub wrong_refcount: Vec<(BlobId, u64, u64)>,
     /// Body files no record references (the start-up sweep removes them).
     pub orphans: Vec<BlobId>,
+    /// Snooze records (`storage::snooze`).
+    pub snoozed: u64,
+    /// Snooze records whose message is not in `Snoozed` under the recorded UID.
+    pub stale_snoozes: Vec<String>,
 }
 
 impl CheckReport {
@@ -58,6 +64,18 @@ impl CheckReport {
         }
         for blob in &self.orphans {
             out.push(format!("orphan body file (no reference): {blob}"));
+        }
+        for rec in &self.stale_snoozes {
+            out.push(format!(
+                "{rec}: its message is not in Snoozed under the recorded UID (settled at its wake time)"
+            ));
+        }
+        if self.snoozed > 0 {
+            out.push(format!(
+                "{} snooze records, {} not in Snoozed",
+                self.snoozed,
+                self.stale_snoozes.len()
+            ));
         }
         out.push(format!(
             "{}: {} folders, {} messages, {} queue records, {} bodies; {} missing, {} wrong \
@@ -176,5 +194,25 @@ pub fn check_with(store: &Store, progress: &mut dyn Progress) -> Result<CheckRep
     })?;
     progress.end_phase();
     report.orphans.sort();
+    check_snoozes(store, &mut report)?;
     Ok(report)
+}
+
+/// Counts the snooze records and lists those whose message is not where they say.
+fn check_snoozes(store: &Store, report: &mut CheckReport) -> Result<(), StorageError> {
+    for rec in store.snooze_list()? {
+        report.snoozed += 1;
+        let folder = store.folder_id(&rec.account, super::snooze::SNOOZED_FOLDER)?;
+        let present = match (folder, rec.snoozed_uid) {
+            (Some(f), Some(uid)) => store.get_message(f, uid)?.is_some(),
+            _ => false,
+        };
+        if !present {
+            report.stale_snoozes.push(format!(
+                "snooze record {} of {} (from {:?})",
+                rec.id, rec.account, rec.folder
+            ));
+        }
+    }
+    Ok(())
 }

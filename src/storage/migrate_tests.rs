@@ -606,6 +606,33 @@ fn migrate_copies_bodies_to_another_directory_once() {
 }
 
 /// Damage for `storage check` to find: one body file deleted, one reference count off by one.
+/// `storage check` counts snooze records and lists one whose message is not in Snoozed.
+#[test]
+fn check_lists_snooze_records_whose_message_is_not_in_snoozed() {
+    let (_dir, store) = crate::storage::testutil::store_with_bob();
+    let rec = crate::storage::SnoozeRecord {
+        id: 5,
+        account: "bob@example.com".into(),
+        wake: 1_800_000_000,
+        folder: "INBOX".into(),
+        from_uid: 1,
+        snoozed_uid: Some(1),
+        email_id: "Mabc".into(),
+    };
+    store.snooze_put(&rec).unwrap();
+    let report = check(&store).unwrap();
+    assert!(report.ok(), "not a fault: {report:?}");
+    assert_eq!(report.snoozed, 1);
+    assert_eq!(report.stale_snoozes.len(), 1, "{report:?}");
+    assert!(
+        report
+            .render()
+            .contains("1 snooze records, 1 not in Snoozed"),
+        "{}",
+        report.render()
+    );
+}
+
 pub(crate) fn damage_and_check(store: &Store, bump: impl FnOnce(&BlobId)) {
     let before = check(store).unwrap();
     assert!(before.ok(), "{}", before.render());

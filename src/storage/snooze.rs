@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::StorageError;
 
+/// The folder snoozed messages wait in, one per account (made on first use).
+pub const SNOOZED_FOLDER: &str = "Snoozed";
+
 /// One snoozed message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnoozeRecord {
