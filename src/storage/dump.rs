@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use super::{ApiKeyRecord, TotpState};
+use super::{ApiKeyRecord, DeviceRecord, TotpState};
 use super::{
     BlobId, CachedStsPolicy, DkimKey, FetchSource, FetchStatus, FolderId, FolderState, Quota,
     ScreenRecord, SenderRights, SourceId, StorageError, TlsPolicyCounts,
@@ -195,6 +195,8 @@ pub(crate) enum SmallRow {
     /// (account, its TOTP state).
     Totp(String, TotpState),
     ApiKey(ApiKeyRecord),
+    /// A remembered device (`storage::devices`), copied in the web auth phase.
+    Device(DeviceRecord),
 }
 
 /// The smaller stores; each is one phase and one progress entry of a migration.
@@ -245,6 +247,7 @@ impl SmallRow {
             SmallRow::ScreenRule(..) => "screen_rules",
             SmallRow::Totp(..) => "totp",
             SmallRow::ApiKey(_) => "api_keys",
+            SmallRow::Device(_) => "remembered_devices",
         }
     }
 
@@ -275,6 +278,7 @@ impl SmallRow {
             SmallRow::ScreenRule(rule, net) => bincode::serialize(&(rule, net)),
             SmallRow::Totp(account, state) => bincode::serialize(&(account, state)),
             SmallRow::ApiKey(key) => bincode::serialize(key),
+            SmallRow::Device(device) => bincode::serialize(device),
         };
         let mut bytes = self.table().as_bytes().to_vec();
         bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);
