@@ -42,7 +42,11 @@
 //! - Compose, reply, forward, drafts and attachments: [`compose`] (the form),
 //!   [`compose_send`] (through the SMTP submission pipeline), drafts, [`uploads`].
 //!
-//! Not in this slice: snooze, remembered devices, rich text.
+//! - Remembered devices ([`remember`]): "Remember this device" on the code step leaves a
+//!   long-lived token that lets later logins skip the code (never the password);
+//!   `/settings/devices` ([`devices`]) lists and forgets them.
+//!
+//! Not in this slice: snooze, rich text.
 
 mod bulk;
 mod categories;
@@ -51,6 +55,7 @@ mod compose_form;
 mod compose_send;
 #[cfg(test)]
 mod compose_tests;
+mod devices;
 mod folders;
 mod images;
 mod links;
@@ -68,6 +73,9 @@ pub mod prefs;
 mod reader;
 #[cfg(test)]
 mod reader_tests;
+mod remember;
+#[cfg(test)]
+mod remember_tests;
 mod render;
 mod rows;
 mod settings;
@@ -116,6 +124,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/settings", web::get().to(settings::page))
         .route("/settings", web::post().to(settings::submit))
+        .route("/settings/devices", web::get().to(devices::page))
+        .route("/settings/devices", web::post().to(devices::submit))
         .route("/folders", web::get().to(manage::page))
         .route("/folders", web::post().to(manage::submit))
         .service(
