@@ -15,7 +15,9 @@
 //!   with Max-Age = `[http] remember_device_days`; the record expires at the same moment.
 //!   0 days turns the feature off: no checkbox, no token made, none accepted.
 //! - A token that does not open (unknown, forgotten, expired, garbled, another account's)
-//!   is ignored and its cookie removed; an expired record is deleted when presented.
+//!   is ignored and its cookie removed; an expired record is deleted when presented, and
+//!   when the account remembers another device. An account keeps at most [`MAX_DEVICES`]:
+//!   a new one replaces the least recently used.
 //! - Revoked by the user in `/settings/devices` (one or all), and all of an account's at
 //!   once by a password change (webmail settings, console `account passwd`, the API) and by
 //!   two-factor login turned off (webmail settings, console `account 2fa reset`, the API's
@@ -39,6 +41,8 @@ use crate::storage::{DeviceRecord, StorageError};
 pub const COOKIE: &str = "fm_device";
 /// Seconds per day of `[http] remember_device_days`.
 const DAY: u64 = 86_400;
+/// Devices remembered per account at most: a new one replaces the least recently used.
+pub const MAX_DEVICES: usize = 20;
 /// Longest label kept (characters).
 const LABEL_MAX: usize = 80;
 
@@ -137,6 +141,7 @@ pub async fn remember(ctx: &Ctx, req: &HttpRequest, account: &str) -> Option<Coo
     let value = format!("{}.{}", device.id, URL_SAFE_NO_PAD.encode(secret));
     let sctx = ctx.get_ref().clone();
     let stored = web::block(move || {
+        make_room(&sctx, &device.account, now)?;
         sctx.store.device_add(&device)?;
         sctx.store.commit()
     })
@@ -160,6 +165,25 @@ pub async fn remember(ctx: &Ctx, req: &HttpRequest, account: &str) -> Option<Coo
             None
         }
     }
+}
+
+/// Before a new device of `account`: deletes its expired devices, and its least recently
+/// used ones beyond [`MAX_DEVICES`] - 1, so that an account's records stay few however often
+/// its user ticks the box (a token never presented again is otherwise never looked at).
+fn make_room(ctx: &ServerContext, account: &str, now: u64) -> Result<(), StorageError> {
+    let mut live = Vec::new();
+    for d in ctx.store.device_list(Some(account))? {
+        if now >= d.expires {
+            ctx.store.device_delete(account, &d.id)?;
+        } else {
+            live.push(d);
+        }
+    }
+    live.sort_by_key(|d| std::cmp::Reverse(d.last_used));
+    for d in live.iter().skip(MAX_DEVICES - 1) {
+        ctx.store.device_delete(account, &d.id)?;
+    }
+    Ok(())
 }
 
 /// The cookie that removes the browser's device token.

@@ -9,7 +9,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 
-use super::remember::label_of;
+use super::remember::{label_of, MAX_DEVICES};
 use super::test_support::service;
 use crate::admin::{twofa, AdminCommand};
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
@@ -455,4 +455,44 @@ fn labels_name_the_browser_and_system() {
     assert_eq!(label_of("curl/8.5.0"), "curl/8.5.0");
     assert_eq!(label_of(""), "An unnamed browser");
     assert_eq!(label_of(&"x".repeat(500)).chars().count(), 80);
+}
+
+#[actix_web::test]
+async fn expired_and_least_recently_used_devices_make_room_for_a_new_one() {
+    let w = world("");
+    let secret = enrol(&w, ALICE);
+    let svc = service!(w);
+    let now = w.ctx.clock.now() as u64;
+    // One expired device and MAX_DEVICES live ones, device 0 the least recently used.
+    let add = |id: String, last_used: u64, expires: u64| {
+        w.ctx
+            .store
+            .device_add(&DeviceRecord {
+                account: ALICE.into(),
+                id,
+                digest: vec![1; 32],
+                label: "old".into(),
+                created: 0,
+                last_used,
+                expires,
+            })
+            .unwrap();
+    };
+    add("ffffffffffffffff".into(), 5, now);
+    for n in 0..MAX_DEVICES as u64 {
+        add(format!("{n:016x}"), 10 + n, now + 86_400);
+    }
+    let (_, line, _) = code_login!(&svc, w, secret, true, FIREFOX);
+    assert!(line.is_some());
+    let ids: Vec<String> = devices_of(&w).into_iter().map(|d| d.id).collect();
+    assert_eq!(ids.len(), MAX_DEVICES, "{ids:?}");
+    assert!(
+        !ids.contains(&"ffffffffffffffff".to_string()),
+        "the expired one went"
+    );
+    assert!(
+        !ids.contains(&format!("{:016x}", 0)),
+        "the least recently used went"
+    );
+    assert!(ids.contains(&format!("{:016x}", 1)));
 }
