@@ -643,3 +643,19 @@ fn webmail_snooze_in_headless_chromium() {
         &[("FM_SMTP", server.addr("smtp").to_string())],
     );
 }
+
+/// Webmail's "Remember this device" (issue 14) in headless Chromium: the script
+/// `tests/web/webmail_remember.py` turns two-factor login on in Settings, logs in ticking
+/// the box on the code step, logs out and in again with only the password, forgets the
+/// device in Settings, and finds the code step back at the next login.
+#[test]
+fn webmail_remember_device_in_headless_chromium() {
+    if !browser_available("webmail_remember_device_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    run_webmail_script(&server, &password, "webmail_remember", &[]);
+}

@@ -59,6 +59,8 @@ pub(super) fn run(
         }
         AdminCommand::AccountPasswd { address, password } => {
             store.set_password(address, password).map_err(s)?;
+            // A new password forgets the devices remembered at webmail logins.
+            store.device_delete_all(address).map_err(s)?;
             commit(store)?;
             format!("password of {address} changed")
         }

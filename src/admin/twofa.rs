@@ -8,7 +8,8 @@
 //! only as SHA-256 digests (80 random bits each: no slow hash needed). [`verify`] accepts a
 //! code only for a time step later than the last one accepted (no replay of an observed
 //! code) and a recovery code only once; both are decided atomically by the store.
-//! [`reset`] (an administrator's, for a lost device) turns it off.
+//! [`reset`] (an administrator's, for a lost device) turns it off and forgets the
+//! account's remembered devices.
 
 use std::fmt;
 
@@ -292,10 +293,15 @@ pub fn verify(
         .map_err(|e| e.to_string())
 }
 
-/// Turns two-factor login off for `account` (pending enrolment included).
+/// Turns two-factor login off for `account` (pending enrolment included), and forgets the
+/// devices remembered at its webmail logins (`storage::devices`): they only ever skipped a
+/// code, and a code asked for again later must not be skipped by a device of before.
 pub fn reset(store: &Store, account: &str) -> Result<(), String> {
     let account = existing_account(store, account)?;
     store.totp_delete(&account).map_err(|e| e.to_string())?;
+    store
+        .device_delete_all(&account)
+        .map_err(|e| e.to_string())?;
     commit(store)
 }
 

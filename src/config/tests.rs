@@ -180,6 +180,7 @@ fn shipped_file_documents_every_key_and_each_is_optional() {
         "http.session_idle",
         "http.session_max",
         "http.login_failures",
+        "http.remember_device_days",
         "screening.enabled",
         "screening.trusted",
         "screening.auth_failures",

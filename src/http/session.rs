@@ -181,17 +181,21 @@ fn account_stamp(ctx: &ServerContext, address: &str) -> Option<String> {
     }
 }
 
-/// The session cookie carrying `value`, Secure when the listener is TLS.
-fn cookie(req: &HttpRequest, value: String) -> Cookie<'static> {
-    let tls = match req.app_data::<web::Data<Front>>() {
+/// Whether the request came on a TLS listener (its cookies are then Secure).
+pub(crate) fn tls(req: &HttpRequest) -> bool {
+    match req.app_data::<web::Data<Front>>() {
         Some(front) => front.tls(),
         None => req.connection_info().scheme() == "https",
-    };
+    }
+}
+
+/// The session cookie carrying `value`, Secure when the listener is TLS.
+fn cookie(req: &HttpRequest, value: String) -> Cookie<'static> {
     Cookie::build(COOKIE, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(tls)
+        .secure(tls(req))
         .finish()
 }
 

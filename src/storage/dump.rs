@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use super::{ApiKeyRecord, TotpState};
+use super::{ApiKeyRecord, DeviceRecord, TotpState};
 use super::{
     BlobId, CachedStsPolicy, DkimKey, FetchSource, FetchStatus, FolderId, FolderState, Quota,
     ScreenRecord, SenderRights, SourceId, StorageError, TlsPolicyCounts,
@@ -196,6 +196,8 @@ pub(crate) enum SmallRow {
     Totp(String, TotpState),
     ApiKey(ApiKeyRecord),
     Snooze(crate::storage::SnoozeRecord),
+    /// A remembered device (`storage::devices`), copied in the web auth phase.
+    Device(DeviceRecord),
 }
 
 /// The smaller stores; each is one phase and one progress entry of a migration.
@@ -250,6 +252,7 @@ impl SmallRow {
             SmallRow::Totp(..) => "totp",
             SmallRow::ApiKey(_) => "api_keys",
             SmallRow::Snooze(_) => "snooze",
+            SmallRow::Device(_) => "remembered_devices",
         }
     }
 
@@ -281,6 +284,7 @@ impl SmallRow {
             SmallRow::Totp(account, state) => bincode::serialize(&(account, state)),
             SmallRow::ApiKey(key) => bincode::serialize(key),
             SmallRow::Snooze(rec) => bincode::serialize(rec),
+            SmallRow::Device(device) => bincode::serialize(device),
         };
         let mut bytes = self.table().as_bytes().to_vec();
         bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);

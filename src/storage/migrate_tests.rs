@@ -313,6 +313,17 @@ fn fill_small(dir: &Path) {
             email_id: "Mabc".into(),
         })
         .unwrap();
+    store
+        .device_add(&DeviceRecord {
+            account: "ann@example.com".into(),
+            id: "00000000cafe0001".into(),
+            digest: vec![4; 32],
+            label: "Firefox on Linux".into(),
+            created: 1_700_000_000,
+            last_used: 1_700_000_120,
+            expires: 1_702_592_000,
+        })
+        .unwrap();
     store.commit().unwrap();
 }
 
@@ -524,6 +535,9 @@ fn read_back_small(sled: &dyn Export, pg: &PgStore) {
     let keys = pg.apikey_list().unwrap();
     assert_eq!(keys, sled.apikey_list().unwrap());
     assert_eq!(keys.len(), 1);
+    let devices = pg.device_list(None).unwrap();
+    assert_eq!(devices, sled.device_list(None).unwrap());
+    assert_eq!(devices.len(), 1);
 }
 
 /// Every file under `dir` with its inode (a file copied again gets a new one: copies are

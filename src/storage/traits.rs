@@ -792,6 +792,7 @@ pub trait Shared:
     + Screening
     + WebAuth
     + super::snooze::SnoozeStore
+    + DeviceStore
     + Cluster
 {
 }
@@ -810,6 +811,7 @@ impl<T> Shared for T where
         + Screening
         + WebAuth
         + super::snooze::SnoozeStore
+        + DeviceStore
         + Cluster
 {
 }

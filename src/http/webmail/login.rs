@@ -1,6 +1,7 @@
 //! Logging in to webmail at `/`, the code step of an account with two-factor login, and
 //! logging out. The steps are `http::login_steps`', shared with the dashboard; here any
-//! account may log in.
+//! account may log in. A browser remembered at the code step ([`super::remember`]) skips
+//! that step once the password step passed.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -9,6 +10,8 @@ use askama::Template;
 use crate::http::dashboard::{redirect, render, Chrome, Ctx};
 use crate::http::login_steps::{self, Refusal};
 use crate::http::session;
+
+use super::remember::{self, Presented};
 
 #[derive(Template)]
 #[template(path = "mail/login.html")]
@@ -24,6 +27,8 @@ struct CodePage {
     chrome: Chrome,
     address: String,
     error: String,
+    /// `[http] remember_device_days`: the checkbox is shown when it is not 0.
+    remember_days: u32,
 }
 
 /// The value of a form field (`form_urlencoded`), "" when absent.
@@ -72,11 +77,26 @@ pub async fn home(ctx: Ctx, req: HttpRequest) -> HttpResponse {
 pub async fn submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let address = field(&body, "address").trim().to_lowercase();
     let password = field(&body, "password");
-    match login_steps::password(ctx.get_ref(), &req, &address, &password).await {
-        Ok(s) if s.login.needs_totp => see_other("/login/code", s.cookie),
-        Ok(s) => see_other("/mail", s.cookie),
-        Err(r) => login_page(&req, &address, Some(r)),
+    let started = match login_steps::password(ctx.get_ref(), &req, &address, &password).await {
+        Ok(s) => s,
+        Err(r) => return login_page(&req, &address, Some(r)),
+    };
+    // Only now, with the password right, is a device token looked at.
+    let device = remember::presented(&ctx, &req, &started.login.address).await;
+    let mut resp = match (started.login.needs_totp, device) {
+        (true, Presented::Remembered) => {
+            let full = session::start(&ctx, &req, &started.login.address, true);
+            see_other("/mail", full)
+        }
+        (true, _) => see_other("/login/code", started.cookie),
+        (false, _) => see_other("/mail", started.cookie),
+    };
+    if device == Presented::Stale {
+        if let Err(e) = resp.add_cookie(&remember::removal()) {
+            tracing::warn!("webmail: cannot remove a device cookie: {e}");
+        }
     }
+    resp
 }
 
 /// `GET /login/code`.
@@ -88,6 +108,7 @@ pub async fn code_form(ctx: Ctx, req: HttpRequest) -> HttpResponse {
         chrome: Chrome::anonymous(&req, "/"),
         address,
         error: String::new(),
+        remember_days: remember::days(&ctx),
     };
     render(&req, &t.chrome, &t)
 }
@@ -99,12 +120,23 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
     };
     let code = field(&body, "code");
     match login_steps::code(ctx.get_ref(), &req, &address, code.trim()).await {
-        Ok(cookie) => see_other("/mail", cookie),
+        Ok(cookie) => {
+            let mut resp = see_other("/mail", cookie);
+            if field(&body, "remember") == "on" {
+                if let Some(device) = remember::remember(&ctx, &req, &address).await {
+                    if let Err(e) = resp.add_cookie(&device) {
+                        tracing::warn!("webmail: cannot set the device cookie: {e}");
+                    }
+                }
+            }
+            resp
+        }
         Err(r) => {
             let t = CodePage {
                 chrome: Chrome::anonymous(&req, "/"),
                 address,
                 error: r.message,
+                remember_days: remember::days(&ctx),
             };
             let mut resp = render(&req, &t.chrome, &t);
             *resp.status_mut() = r.status;

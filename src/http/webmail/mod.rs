@@ -44,8 +44,11 @@
 //!
 //! - Snooze ([`snooze`]): messages put away to the `Snoozed` folder until a chosen time,
 //!   brought back unread by `actors::snooze`'s waker.
+//! - Remembered devices ([`remember`]): "Remember this device" on the code step leaves a
+//!   long-lived token that lets later logins skip the code (never the password);
+//!   `/settings/devices` ([`devices`]) lists and forgets them.
 //!
-//! Not in this slice: remembered devices, rich text.
+//! Not in this slice: rich text.
 
 mod bulk;
 mod categories;
@@ -54,6 +57,7 @@ mod compose_form;
 mod compose_send;
 #[cfg(test)]
 mod compose_tests;
+mod devices;
 mod folders;
 mod images;
 mod links;
@@ -71,6 +75,9 @@ pub mod prefs;
 mod reader;
 #[cfg(test)]
 mod reader_tests;
+mod remember;
+#[cfg(test)]
+mod remember_tests;
 mod render;
 mod rows;
 mod settings;
@@ -124,6 +131,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/settings", web::get().to(settings::page))
         .route("/settings", web::post().to(settings::submit))
+        .route("/settings/devices", web::get().to(devices::page))
+        .route("/settings/devices", web::post().to(devices::submit))
         .route("/folders", web::get().to(manage::page))
         .route("/folders", web::post().to(manage::submit))
         .service(

@@ -11,7 +11,8 @@
 //!   stolen session cannot brute-force it), then goes through `Store::set_password` and a
 //!   commit, the path of the console's `account passwd`: the credential cache
 //!   (`actors::credential_cache`) compares the stored record, so the old password stops
-//!   working for IMAP, POP3 and SMTP at once.
+//!   working for IMAP, POP3 and SMTP at once. It also forgets the account's remembered
+//!   devices (`super::remember`), as turning two-factor login off does.
 //! - Two-factor login is the dashboard's (`admin::twofa`, as its `/twofa` page and the
 //!   console's `account 2fa`): `2fa-begin` answers a page with the secret and its QR code,
 //!   `2fa-confirm` one with the recovery codes (pages, not redirects: a secret never goes
@@ -211,6 +212,8 @@ async fn change_password(
     let sctx = ctx.get_ref().clone();
     let done = web::block(move || {
         sctx.store.set_password(&me, &new)?;
+        // A new password forgets every remembered device (`super::remember`).
+        sctx.store.device_delete_all(&me)?;
         sctx.store.commit()
     })
     .await;

@@ -8,6 +8,7 @@
 //! independent and may run in parallel. Compiled for this crate's tests and, through the
 //! `fault-injection` feature that the test build enables, for other crates' tests.
 
+mod devices;
 mod directory;
 mod folders;
 mod queue;
@@ -35,6 +36,7 @@ pub use queue::{
     sweep_sends_damaged_queue_records_to_bad,
 };
 // Fixtures the PostgreSQL backend's own tests share.
+pub use devices::devices_round_trip;
 #[cfg(test)]
 pub(crate) use small::{bob_source, fetched_message, tls_results};
 pub use small::{
@@ -99,6 +101,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("commit_survives_reopen", commit_survives_reopen),
     ("webauth_round_trip", webauth_round_trip),
     ("snooze_round_trip", snooze_round_trip),
+    ("devices_round_trip", devices_round_trip),
     (
         "sweep_sends_damaged_queue_records_to_bad",
         sweep_sends_damaged_queue_records_to_bad,
@@ -208,6 +211,7 @@ macro_rules! test_every_check {
             commit_survives_reopen,
             webauth_round_trip,
             snooze_round_trip,
+            devices_round_trip,
             sweep_sends_damaged_queue_records_to_bad);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {

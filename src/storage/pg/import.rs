@@ -45,7 +45,7 @@ pub(crate) const BODIES: &str = "bodies";
 
 /// The tables a migration fills; a target holding rows in any of them, without a
 /// `migration_progress` entry naming the same source, is refused.
-pub(crate) const TABLES: [&str; 27] = [
+pub(crate) const TABLES: [&str; 28] = [
     "domains",
     "accounts",
     "aliases",
@@ -73,6 +73,7 @@ pub(crate) const TABLES: [&str; 27] = [
     "totp",
     "api_keys",
     "snooze",
+    "remembered_devices",
 ];
 
 fn int(n: u64, what: &str) -> Result<i64, StorageError> {
@@ -576,6 +577,15 @@ fn insert_small(tx: &mut Tx<'_>, row: &SmallRow) -> Result<(), StorageError> {
             }
         }
         SmallRow::Snooze(rec) => return super::snooze::insert(tx, rec),
+        SmallRow::Device(device) => {
+            return match super::devices::put_device(tx, device)? {
+                true => Ok(()),
+                false => Err(StorageError::NotFound(format!(
+                    "account {}",
+                    device.account
+                ))),
+            }
+        }
     }
     .map_err(pg_error)?;
     Ok(())
@@ -681,6 +691,11 @@ fn small_rows(c: &mut Conn, store: SmallStore) -> Result<Vec<SmallRow>, StorageE
                 super::webauth::key_rows(c)?
                     .into_iter()
                     .map(SmallRow::ApiKey),
+            );
+            out.extend(
+                super::devices::device_rows(c)?
+                    .into_iter()
+                    .map(SmallRow::Device),
             );
         }
         SmallStore::Snooze => {

@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         include_str!("migrations/0003_account_flags.sql"),
     ),
     (4, "snooze", include_str!("migrations/0004_snooze.sql")),
+    (5, "devices", include_str!("migrations/0005_devices.sql")),
 ];
 
 /// The schema version this build writes and reads.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::acl::tx_remove_acl_entry;
 use super::blobrefs::RefDelta;
+use super::devices::tx_drop_devices;
 use super::folders::{tx_create_folder, tx_drop_folder};
 use super::keys::{self, tx_get, tx_put, TreeIx};
 use super::quota::{tx_drop_quota, tx_init_quota};
@@ -194,6 +195,7 @@ impl SledStore {
             }
             let granted = self.acl_folders_of(&address)?;
             let api_keys = self.apikeys_of(&address)?;
+            let devices = self.device_keys_of(&address)?;
             let zeroed = self.transact(|tx| {
                 let mut refs = RefDelta::default();
                 for snap in &snaps {
@@ -205,6 +207,7 @@ impl SledStore {
                 tx_drop_quota(tx, &address)?;
                 tx_drop_sender_rights(tx, &address)?;
                 tx_drop_webauth(tx, &address, &api_keys)?;
+                tx_drop_devices(tx, &devices)?;
                 if tx
                     .tree(TreeIx::Accounts)
                     .remove(address.as_bytes())?

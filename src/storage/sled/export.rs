@@ -13,6 +13,7 @@ use super::{SledStore, StorageError};
 use crate::storage::directory::AccountRecord;
 use crate::storage::dump::*;
 use crate::storage::traits::{DkimStore, FetchStore, Screening, TlsPolicyStore, WebAuth};
+use crate::storage::DeviceStore;
 use crate::storage::{BlobId, FolderId, SourceId};
 
 /// The UTF-8 text of a stored key; `what` names it in the error.
@@ -280,6 +281,11 @@ impl SledStore {
                     WebAuth::apikey_list(self)?
                         .into_iter()
                         .map(SmallRow::ApiKey),
+                );
+                rows.extend(
+                    DeviceStore::device_list(self, None)?
+                        .into_iter()
+                        .map(SmallRow::Device),
                 );
             }
             SmallStore::Snooze => {

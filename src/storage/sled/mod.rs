@@ -33,6 +33,7 @@
 //! | `v1/api_keys`       | key id (8 hex digits)                 | `ApiKeyRecord` (see `webauth.rs`) |
 //! | `v1/snooze`         | wake time ++ record id (see `snooze.rs`) | `SnoozeRecord`            |
 //! | `v1/snooze_ids`     | record id u64 BE                      | its `v1/snooze` key          |
+//! | `v1/devices`        | account `0x00` device id (16 hex digits) | `DeviceRecord` (see `devices.rs`) |
 //!
 //! `v1/mta_sts`, `v1/tlsrpt` and `v1/screen` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write). The two snooze trees are outside it too: their own
@@ -44,7 +45,7 @@
 //!
 //! DKIM private keys are files, `data_dir/dkim/<domain>/<selector>.pem` (0600), not sled values.
 //!
-//! The last four trees (and later `v1/dkim`, `v1/metadata`, `v1/urlauth`, `v1/sender_rights`, `v1/totp` and `v1/api_keys`) were added within schema 1 without changing any older record, so data
+//! The last four trees (and later `v1/dkim`, `v1/metadata`, `v1/urlauth`, `v1/sender_rights`, `v1/totp`, `v1/api_keys` and `v1/devices`) were added within schema 1 without changing any older record, so data
 //! directories written before them still open: [`SledStore::open`] rebuilds every `FolderExt` that
 //! is missing or out of step with its folder (it records the folder's UIDNEXT and modseq at its
 //! last update, and every message change moves one of them), and re-sums the quota usage of
@@ -72,6 +73,7 @@ mod changes;
 mod commit_tests;
 #[cfg(test)]
 mod conformance_tests;
+mod devices;
 mod directory;
 mod dkim;
 mod export;
