@@ -5,6 +5,9 @@
 //!   quoted, the original's attachments carried over), `?forward=F/U&as=attachment` (the
 //!   original whole, as a `message/rfc822` part), `?draft=F/U` (a draft reopened: sending
 //!   or saving replaces it). `F/U` is a folder id and a UID, as in the reader's URLs.
+//! - Rich text ([`super::compose_rich`]): an HTML original is quoted as HTML, and such a
+//!   compose, a draft holding HTML, or any compose of a user who chose rich text opens in
+//!   the editor; `POST /compose` with `action=mode` and `mode=rich|plain` remembers the choice.
 //! - `POST /compose`: `action` = `send` ([`super::compose_send`]), `save` (to Drafts,
 //!   [`super::compose_send`]; compose.js posts it every ~10 s when the form changed, with
 //!   `ajax=1` for a short JSON answer), `discard` (the draft and the uploads go), or
@@ -28,6 +31,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use mail_parser::{Message, MessageParser, MimeHeaders};
 
+use super::compose_rich;
 use super::prefs::format_date;
 use super::uploads::{self};
 use super::{call, readable, to_login, user, MailError};
@@ -100,6 +104,7 @@ pub async fn show(
     let form = call(&ctx, move |b| {
         // The user's signature from the settings, its macros expanded (`prefs`).
         let signature = super::prefs::signature_for(&b.ctx, &who);
+        let rich = compose_rich::load_rich(b, &who)?;
         let mut f = prefill(b, &who, start, &dir, cap)?;
         f.cid = cid;
         if f.from.is_empty() {
@@ -114,7 +119,16 @@ pub async fn show(
             } else {
                 "-- \n"
             };
-            f.body = format!("\n\n{sep}{sig}{}", f.body);
+            let block = format!("\n\n{sep}{sig}");
+            f.body = format!("{block}{}", f.body);
+            if !f.html.is_empty() {
+                f.html = format!("{}{}", compose_rich::from_text(&block), f.html);
+            }
+        }
+        // The remembered choice; an HTML original or draft opened rich already.
+        f.rich |= rich;
+        if f.rich && f.html.is_empty() {
+            f.html = compose_rich::from_text(&f.body);
         }
         Ok(f)
     })
@@ -232,6 +246,10 @@ fn prefill(
             let text = m.body_text(0).unwrap_or_default();
             let quoted: String = text.lines().map(|l| format!("> {l}\n")).collect();
             f.body = format!("\n\nOn {when}, {who} wrote:\n{quoted}");
+            if let Some(html) = compose_rich::html_of(&m) {
+                f.html = compose_rich::quote(&format!("On {when}, {who} wrote:"), &html);
+                f.rich = true;
+            }
             f.origin = format!("reply {}/{}", at.0, at.1);
         }
         Start::Forward { at, attach } => {
@@ -258,6 +276,10 @@ fn prefill(
                     field_of(m.to()).join(", "),
                 );
                 f.body = format!("{head}{}", m.body_text(0).unwrap_or_default());
+                if let Some(html) = compose_rich::html_of(&m) {
+                    f.html = compose_rich::from_text(&head) + &compose_rich::sanitize(&html);
+                    f.rich = true;
+                }
                 carry_attachments(&m, dir, cap)?;
             }
             f.origin = format!("forward {}/{}", at.0, at.1);
@@ -275,6 +297,10 @@ fn prefill(
             f.bcc = field_of(m.bcc()).join(", ");
             f.subject = m.subject().unwrap_or("").to_string();
             f.body = m.body_text(0).unwrap_or_default().replace("\r\n", "\n");
+            if let Some(html) = compose_rich::html_of(&m) {
+                f.html = compose_rich::sanitize(&html);
+                f.rich = true;
+            }
             f.in_reply_to = ids(m.in_reply_to()).join(" ");
             f.references = ids(m.references()).join(" ");
             f.origin = m
@@ -314,6 +340,12 @@ pub async fn submit(
         return Ok(to_login());
     };
     let action = super::login::field(&body, "action");
+    if action == "mode" {
+        // The plain/rich switch of compose-rich.js (compose_rich's module comment).
+        let rich = super::login::field(&body, "mode") == "rich";
+        call(&ctx, move |b| compose_rich::save_rich(b, &me, rich)).await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let ajax = super::login::field(&body, "ajax") == "1";
     let mut form = Form::parse(&body);
     let dir = uploads::dir(&ctx, &me, &form.cid)?;

@@ -40,14 +40,18 @@
 //!   the backend calls of IMAP's CREATE/RENAME/DELETE/SUBSCRIBE.
 //!
 //! - Compose, reply, forward, drafts and attachments: [`compose`] (the form),
-//!   [`compose_send`] (through the SMTP submission pipeline), drafts, [`uploads`].
+//!   [`compose_send`] (through the SMTP submission pipeline), drafts, [`uploads`]; rich
+//!   text as multipart/alternative: [`compose_rich`].
 //!
-//! Not in this slice: snooze, remembered devices, rich text.
+//! Not in this slice: snooze, remembered devices.
 
 mod bulk;
 mod categories;
 mod compose;
 mod compose_form;
+mod compose_rich;
+#[cfg(test)]
+mod compose_rich_tests;
 mod compose_send;
 #[cfg(test)]
 mod compose_tests;
