@@ -12,6 +12,10 @@
   var modeField = document.getElementById("compose-mode");
   var csrf = form.querySelector('input[name="csrf"]').value;
   if (!textarea || !htmlField || !modeField) { return; }
+  // With a script, files go up in chunks (compose.js): the form's own file input, for
+  // browsers without one, goes.
+  var noJsFiles = document.getElementById("no-js-files");
+  if (noJsFiles) { noJsFiles.remove(); }
 
   // Plain text as editor lines (as the server's compose_rich::from_text writes them).
   function fromText(text) {

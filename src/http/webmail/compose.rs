@@ -11,7 +11,9 @@
 //! - `POST /compose`: `action` = `send` ([`super::compose_send`]), `save` (to Drafts,
 //!   [`super::compose_send`]; compose.js posts it every ~10 s when the form changed, with
 //!   `ajax=1` for a short JSON answer), `discard` (the draft and the uploads go), or
-//!   `remove-N` (drop attachment `N`, for the form without a script).
+//!   `remove-N` (drop attachment `N`, for the form without a script), `attach` (the
+//!   form again once its file inputs' files are stored). The form is
+//!   `multipart/form-data` ([`super::compose_multipart`]); scripts post it url-encoded.
 //! - Attachments live on disk per compose until the message is sent ([`super::uploads`]).
 //!
 //! Implementation notes:
@@ -330,15 +332,52 @@ fn carry_attachments(m: &Message<'_>, dir: &std::path::Path, cap: u64) -> Result
     Ok(())
 }
 
-/// `POST /compose` (module comment).
+/// The body of a url-encoded post, at most `limit` bytes.
+async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, MailError> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    while let Some(piece) = payload.next().await {
+        let piece =
+            piece.map_err(|e| MailError::Invalid(format!("the form was cut short: {e}")))?;
+        if body.len() + piece.len() > limit {
+            return Err(MailError::Invalid("the form is too large".into()));
+        }
+        body.extend_from_slice(&piece);
+    }
+    Ok(body)
+}
+
+/// `POST /compose` (module comment): url-encoded (the script's posts), or
+/// `multipart/form-data` with files (the form without a script,
+/// [`super::compose_multipart`]).
 pub async fn submit(
     ctx: Ctx,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, MailError> {
     let Some(me) = user(&ctx, &req) else {
         return Ok(to_login());
     };
+    let boundary = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::http::multipart::boundary);
+    let (body, refused) = match boundary {
+        Some(b) => {
+            let posted = super::compose_multipart::read(&ctx, &me, &b, payload).await?;
+            (posted.fields, posted.refused)
+        }
+        None => (read_limited(payload, uploads::CHUNK_LIMIT).await?, None),
+    };
+    let body = web::Bytes::from(body);
+    if let Some(e) = refused {
+        // Over the cap: the form again, with what was typed and the error.
+        let form = Form::parse(&body);
+        let mut res = page(&ctx, &req, &me, form, e.to_string(), String::new()).await?;
+        *res.status_mut() = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+        return Ok(res);
+    }
     let action = super::login::field(&body, "action");
     if action == "mode" {
         // The plain/rich switch of compose-rich.js (compose_rich's module comment).
@@ -365,6 +404,8 @@ pub async fn submit(
                 (Err(e), false) => page(&ctx, &req, &me, form, e.to_string(), String::new()).await,
             }
         }
+        // Files chosen without a script are stored by now: the form again, with them.
+        "attach" => page(&ctx, &req, &me, form, String::new(), String::new()).await,
         "discard" => {
             let draft = form.draft.clone();
             let who = me.clone();

@@ -49,6 +49,9 @@ mod bulk;
 mod categories;
 mod compose;
 mod compose_form;
+mod compose_multipart;
+#[cfg(test)]
+mod compose_multipart_tests;
 mod compose_rich;
 #[cfg(test)]
 mod compose_rich_tests;
