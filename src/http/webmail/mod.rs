@@ -49,6 +49,8 @@ mod bulk;
 mod categories;
 mod compose;
 mod compose_form;
+#[cfg(test)]
+mod compose_limits_tests;
 mod compose_multipart;
 #[cfg(test)]
 mod compose_multipart_tests;
