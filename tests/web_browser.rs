@@ -659,3 +659,33 @@ fn webmail_remember_device_in_headless_chromium() {
     let password = first_password(&server.lines);
     run_webmail_script(&server, &password, "webmail_remember", &[]);
 }
+
+/// Rich-text compose in Chromium (tests/web/webmail_compose_rich.py): formatted text typed
+/// in the editor arrives for the other account (read over IMAP) as multipart/alternative
+/// with the HTML and the derived plain text, and the rich choice is remembered.
+#[test]
+fn webmail_compose_rich_in_headless_chromium() {
+    if !browser_available("webmail_compose_rich_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    with_plain_imap(&config);
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let (ok, out) = common::proc::cli(
+        &config,
+        &["account", "add", "bob@mx.test", "--password", "bob pw"],
+    );
+    assert!(ok, "{out}");
+    run_webmail_script(
+        &server,
+        &password,
+        "webmail_compose_rich",
+        &[
+            ("FM_OTHER", "bob@mx.test".to_string()),
+            ("FM_OTHER_PASSWORD", "bob pw".to_string()),
+            ("FM_IMAP", server.addr("imap").to_string()),
+        ],
+    );
+}

@@ -1,7 +1,10 @@
 //! Cross-site request forgery: a state-changing request (POST, PUT, PATCH, DELETE) that is
 //! authenticated by the session cookie must also carry the session's token, in the
-//! `X-CSRF-Token` header (scripts) or the `csrf` field of a url-encoded form (templates put
-//! [`token`] in a hidden field); otherwise 403 `csrf`. A page of another site can make the
+//! `X-CSRF-Token` header (scripts) or the `csrf` field of a url-encoded or
+//! `multipart/form-data` form (templates put [`token`] in a hidden field); otherwise 403
+//! `csrf`. A multipart form is read only until its `csrf` part (templates put it first) and
+//! at most [`MULTIPART_HEAD`] bytes: the rest of the body, file uploads included, streams
+//! on to the handler untouched and is never held here. A page of another site can make the
 //! browser send the cookie (SameSite=Strict already stops most of that) but cannot read the
 //! token. Requests with an `Authorization` header (HTTP Basic, API keys) are not
 //! authenticated by the cookie and are exempt.
@@ -15,6 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpRequest, ResponseError};
 
 use super::error::ApiError;
+use super::multipart::Event;
 use super::session;
 use crate::actors::ServerContext;
 
@@ -24,6 +28,8 @@ pub const HEADER: &str = "X-CSRF-Token";
 pub const FIELD: &str = "csrf";
 /// Forms larger than this are not read for the token (send the header instead).
 const FORM_LIMIT: usize = 1024 * 1024;
+/// How much of a multipart form is read looking for the token.
+pub const MULTIPART_HEAD: usize = 64 * 1024;
 
 /// The CSRF token of the request's session, for templates (`None`: no session).
 pub fn token(req: &HttpRequest) -> Option<String> {
@@ -50,6 +56,43 @@ fn form_field(body: &[u8]) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == FIELD)
         .map(|(_, v)| v)
+}
+
+/// The `csrf` part of a multipart body, read from its start (module comment); the body is
+/// put back whole for the handler, what was read followed by the rest of the stream.
+async fn multipart_field(req: &mut ServiceRequest, boundary: &str) -> Option<String> {
+    use actix_web::HttpMessage;
+    use futures_util::StreamExt;
+    let mut payload = req.take_payload();
+    let mut head = web::BytesMut::new();
+    let mut parser = super::multipart::Parser::new(boundary);
+    let (mut in_token, mut value, mut found) = (false, Vec::new(), None);
+    'read: while head.len() < MULTIPART_HEAD {
+        let Some(Ok(piece)) = payload.next().await else {
+            break;
+        };
+        head.extend_from_slice(&piece);
+        let Ok(events) = parser.feed(&piece) else {
+            break;
+        };
+        for e in events {
+            match e {
+                Event::Part(h) => in_token = h.name == FIELD && h.filename.is_none(),
+                Event::Data(d) if in_token => value.extend(d),
+                Event::End if in_token => {
+                    found = String::from_utf8(std::mem::take(&mut value)).ok();
+                    break 'read;
+                }
+                _ => {}
+            }
+        }
+    }
+    let head = head.freeze();
+    let rest = futures_util::stream::once(async move { Ok(head) }).chain(payload);
+    req.set_payload(actix_web::dev::Payload::Stream {
+        payload: Box::pin(rest),
+    });
+    found
 }
 
 /// Middleware: the check of the module comment.
@@ -94,6 +137,14 @@ pub async fn middleware(
             presented = form_field(&body);
         }
         req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::multipart::boundary);
+    if let (None, Some(boundary)) = (&presented, boundary) {
+        presented = multipart_field(&mut req, &boundary).await;
     }
     if presented.is_some_and(|t| same(t.as_bytes(), session.csrf.as_bytes())) {
         return pass(req, next).await;

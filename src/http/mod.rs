@@ -21,6 +21,7 @@ pub mod login;
 pub mod login_steps;
 pub mod logtail;
 pub mod metrics;
+pub mod multipart;
 pub mod principal;
 pub mod security;
 pub mod server;

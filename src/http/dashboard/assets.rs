@@ -35,6 +35,7 @@ static ASSETS: &[Asset] = &[
     asset!("mail.css", CSS),
     asset!("mail-live.js", JS),
     asset!("compose.js", JS),
+    asset!("compose-rich.js", JS),
     asset!("overview.js", JS),
     asset!("logs.js", JS),
     asset!("settings.js", JS),

@@ -5,10 +5,15 @@
 //!   quoted, the original's attachments carried over), `?forward=F/U&as=attachment` (the
 //!   original whole, as a `message/rfc822` part), `?draft=F/U` (a draft reopened: sending
 //!   or saving replaces it). `F/U` is a folder id and a UID, as in the reader's URLs.
+//! - Rich text ([`super::compose_rich`]): an HTML original is quoted as HTML, and such a
+//!   compose, a draft holding HTML, or any compose of a user who chose rich text opens in
+//!   the editor; `POST /compose` with `action=mode` and `mode=rich|plain` remembers the choice.
 //! - `POST /compose`: `action` = `send` ([`super::compose_send`]), `save` (to Drafts,
 //!   [`super::compose_send`]; compose.js posts it every ~10 s when the form changed, with
 //!   `ajax=1` for a short JSON answer), `discard` (the draft and the uploads go), or
-//!   `remove-N` (drop attachment `N`, for the form without a script).
+//!   `remove-N` (drop attachment `N`, for the form without a script), `attach` (the
+//!   form again once its file inputs' files are stored). The form is
+//!   `multipart/form-data` ([`super::compose_multipart`]); scripts post it url-encoded.
 //! - Attachments live on disk per compose until the message is sent ([`super::uploads`]).
 //!
 //! Implementation notes:
@@ -28,6 +33,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use mail_parser::{Message, MessageParser, MimeHeaders};
 
+use super::compose_rich;
 use super::prefs::format_date;
 use super::uploads::{self};
 use super::{call, readable, to_login, user, MailError};
@@ -100,6 +106,7 @@ pub async fn show(
     let form = call(&ctx, move |b| {
         // The user's signature from the settings, its macros expanded (`prefs`).
         let signature = super::prefs::signature_for(&b.ctx, &who);
+        let rich = compose_rich::load_rich(b, &who)?;
         let mut f = prefill(b, &who, start, &dir, cap)?;
         f.cid = cid;
         if f.from.is_empty() {
@@ -114,7 +121,16 @@ pub async fn show(
             } else {
                 "-- \n"
             };
-            f.body = format!("\n\n{sep}{sig}{}", f.body);
+            let block = format!("\n\n{sep}{sig}");
+            f.body = format!("{block}{}", f.body);
+            if !f.html.is_empty() {
+                f.html = format!("{}{}", compose_rich::from_text(&block), f.html);
+            }
+        }
+        // The remembered choice; an HTML original or draft opened rich already.
+        f.rich |= rich;
+        if f.rich && f.html.is_empty() {
+            f.html = compose_rich::from_text(&f.body);
         }
         Ok(f)
     })
@@ -232,6 +248,10 @@ fn prefill(
             let text = m.body_text(0).unwrap_or_default();
             let quoted: String = text.lines().map(|l| format!("> {l}\n")).collect();
             f.body = format!("\n\nOn {when}, {who} wrote:\n{quoted}");
+            if let Some(html) = compose_rich::html_of(&m) {
+                f.html = compose_rich::quote(&format!("On {when}, {who} wrote:"), &html);
+                f.rich = true;
+            }
             f.origin = format!("reply {}/{}", at.0, at.1);
         }
         Start::Forward { at, attach } => {
@@ -258,6 +278,10 @@ fn prefill(
                     field_of(m.to()).join(", "),
                 );
                 f.body = format!("{head}{}", m.body_text(0).unwrap_or_default());
+                if let Some(html) = compose_rich::html_of(&m) {
+                    f.html = compose_rich::from_text(&head) + &compose_rich::sanitize(&html);
+                    f.rich = true;
+                }
                 carry_attachments(&m, dir, cap)?;
             }
             f.origin = format!("forward {}/{}", at.0, at.1);
@@ -275,6 +299,10 @@ fn prefill(
             f.bcc = field_of(m.bcc()).join(", ");
             f.subject = m.subject().unwrap_or("").to_string();
             f.body = m.body_text(0).unwrap_or_default().replace("\r\n", "\n");
+            if let Some(html) = compose_rich::html_of(&m) {
+                f.html = compose_rich::sanitize(&html);
+                f.rich = true;
+            }
             f.in_reply_to = ids(m.in_reply_to()).join(" ");
             f.references = ids(m.references()).join(" ");
             f.origin = m
@@ -304,16 +332,59 @@ fn carry_attachments(m: &Message<'_>, dir: &std::path::Path, cap: u64) -> Result
     Ok(())
 }
 
-/// `POST /compose` (module comment).
+/// The body of a url-encoded post, at most `limit` bytes.
+async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, MailError> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    while let Some(piece) = payload.next().await {
+        let piece =
+            piece.map_err(|e| MailError::Invalid(format!("the form was cut short: {e}")))?;
+        if body.len() + piece.len() > limit {
+            return Err(MailError::Invalid("the form is too large".into()));
+        }
+        body.extend_from_slice(&piece);
+    }
+    Ok(body)
+}
+
+/// `POST /compose` (module comment): url-encoded (the script's posts), or
+/// `multipart/form-data` with files (the form without a script,
+/// [`super::compose_multipart`]).
 pub async fn submit(
     ctx: Ctx,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, MailError> {
     let Some(me) = user(&ctx, &req) else {
         return Ok(to_login());
     };
+    let boundary = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::http::multipart::boundary);
+    let (body, refused) = match boundary {
+        Some(b) => {
+            let posted = super::compose_multipart::read(&ctx, &me, &b, payload).await?;
+            (posted.fields, posted.refused)
+        }
+        None => (read_limited(payload, uploads::CHUNK_LIMIT).await?, None),
+    };
+    let body = web::Bytes::from(body);
+    if let Some(e) = refused {
+        // Over the cap: the form again, with what was typed and the error.
+        let form = Form::parse(&body);
+        let mut res = page(&ctx, &req, &me, form, e.to_string(), String::new()).await?;
+        *res.status_mut() = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+        return Ok(res);
+    }
     let action = super::login::field(&body, "action");
+    if action == "mode" {
+        // The plain/rich switch of compose-rich.js (compose_rich's module comment).
+        let rich = super::login::field(&body, "mode") == "rich";
+        call(&ctx, move |b| compose_rich::save_rich(b, &me, rich)).await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let ajax = super::login::field(&body, "ajax") == "1";
     let mut form = Form::parse(&body);
     let dir = uploads::dir(&ctx, &me, &form.cid)?;
@@ -333,6 +404,8 @@ pub async fn submit(
                 (Err(e), false) => page(&ctx, &req, &me, form, e.to_string(), String::new()).await,
             }
         }
+        // Files chosen without a script are stored by now: the form again, with them.
+        "attach" => page(&ctx, &req, &me, form, String::new(), String::new()).await,
         "discard" => {
             let draft = form.draft.clone();
             let who = me.clone();

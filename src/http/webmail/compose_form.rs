@@ -37,6 +37,10 @@ pub struct Form {
     pub origin: String,
     /// The draft this compose replaces, `F/U`; empty before the first save.
     pub draft: String,
+    /// The rich editor's HTML (`html` field), sent only when `rich` ([`super::compose_rich`]).
+    pub html: String,
+    /// The editor was in rich mode (`mode=rich`, set by compose-rich.js only).
+    pub rich: bool,
 }
 
 impl Form {
@@ -59,6 +63,8 @@ impl Form {
                 "references" => f.references = v,
                 "origin" => f.origin = v,
                 "draft" => f.draft = v,
+                "html" => f.html = v,
+                "mode" => f.rich = v == "rich",
                 _ => {}
             }
         }
@@ -147,6 +153,7 @@ pub struct ComposePage {
     pub chrome: Chrome,
     pub css: String,
     pub js: String,
+    pub rich_js: String,
     pub tree: Vec<FolderLink>,
     pub form: Form,
     pub attachments: Vec<Upload>,
@@ -178,6 +185,7 @@ pub async fn page(
         chrome,
         css: crate::http::dashboard::asset_url("mail.css"),
         js: crate::http::dashboard::asset_url("compose.js"),
+        rich_js: crate::http::dashboard::asset_url("compose-rich.js"),
         tree,
         sizes: attachments.iter().map(|a| format_size(a.size)).collect(),
         attachments,

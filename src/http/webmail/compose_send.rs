@@ -39,6 +39,7 @@ use mail_builder::MessageBuilder;
 use super::compose_form::{
     message_ref, page, parse_addresses, remember, Addr, Form, ORIGIN_HEADER,
 };
+use super::compose_rich;
 use super::uploads::{self, Upload};
 use super::{call, MailError};
 use crate::actors::smtp_session;
@@ -130,10 +131,7 @@ pub fn build(
     if !refs.is_empty() {
         m = m.references(MessageId::new_list(refs.into_iter()));
     }
-    let text = MimePart::new(
-        ContentType::new("text/plain").attribute("charset", "utf-8"),
-        BodyPart::Text(form.body.clone().into()),
-    );
+    let text = body_part(form)?;
     m = if attachments.is_empty() {
         m.body(text)
     } else {
@@ -171,6 +169,37 @@ pub fn build(
         from,
         recipients,
     })
+}
+
+/// The message's text: the textarea as text/plain, or in rich mode the sanitised HTML
+/// with its derived text as multipart/alternative ([`super::compose_rich`]).
+fn body_part(form: &Form) -> Result<MimePart<'static>, MailError> {
+    let text = |t: String| {
+        MimePart::new(
+            ContentType::new("text/plain").attribute("charset", "utf-8"),
+            BodyPart::Text(t.into()),
+        )
+    };
+    if !form.rich {
+        return Ok(text(form.body.clone()));
+    }
+    if form.html.len() > compose_rich::MAX_HTML {
+        return Err(MailError::Invalid(format!(
+            "the message text is over {}",
+            super::rows::format_size(compose_rich::MAX_HTML as u64)
+        )));
+    }
+    let clean = compose_rich::sanitize(&form.html);
+    let plain = compose_rich::to_text(&clean);
+    let html = MimePart::new(
+        ContentType::new("text/html").attribute("charset", "utf-8"),
+        BodyPart::Text(clean.into()),
+    );
+    // RFC 2046 §5.1.4: the richest alternative last.
+    Ok(MimePart::new(
+        "multipart/alternative",
+        BodyPart::Multipart(vec![text(plain), html]),
+    ))
 }
 
 fn one_line(s: &str) -> String {

@@ -17,14 +17,18 @@ use crate::http::tests::{peer, session_cookie, world, World, PASSWORD, T0};
 use crate::protocols::imap::backend::{flag_bits, Backend};
 
 /// A world whose queue actors run (local delivery included).
-fn world_with_queues(extra: &str) -> World {
+pub(super) fn world_with_queues(extra: &str) -> World {
     let w = world(extra);
     w.ctx.set_queues(QueueAddrs::start(&w.ctx));
     w
 }
 
 /// The messages of `owner`'s folder `name` (none when it does not exist yet).
-async fn contents(w: &World, owner: &str, name: &str) -> Vec<(u8, Vec<String>, Vec<u8>)> {
+pub(super) async fn contents(
+    w: &World,
+    owner: &str,
+    name: &str,
+) -> Vec<(u8, Vec<String>, Vec<u8>)> {
     let (owner, name) = (owner.to_string(), name.to_string());
     backend(w, move |b| {
         let Some(f) = b.find_folder(&owner, &name).unwrap() else {
@@ -40,7 +44,7 @@ async fn contents(w: &World, owner: &str, name: &str) -> Vec<(u8, Vec<String>, V
 }
 
 /// Waits (bounded) until `owner`'s INBOX holds `n` messages; its messages.
-async fn inbox_of(w: &World, owner: &str, n: usize) -> Vec<Vec<u8>> {
+pub(super) async fn inbox_of(w: &World, owner: &str, n: usize) -> Vec<Vec<u8>> {
     for _ in 0..400 {
         let got = contents(w, owner, "INBOX").await;
         if got.len() >= n {
@@ -51,20 +55,20 @@ async fn inbox_of(w: &World, owner: &str, n: usize) -> Vec<Vec<u8>> {
     panic!("{owner}'s INBOX never held {n} messages");
 }
 
-struct Session {
-    cookie: String,
-    csrf: String,
+pub(super) struct Session {
+    pub(super) cookie: String,
+    pub(super) csrf: String,
 }
 
 impl Session {
-    fn get(&self, uri: &str) -> TestRequest {
+    pub(super) fn get(&self, uri: &str) -> TestRequest {
         TestRequest::get()
             .uri(uri)
             .peer_addr(peer())
             .insert_header((header::COOKIE, format!("fm_session={}", self.cookie)))
     }
 
-    fn post(&self, uri: &str, body: &str) -> TestRequest {
+    pub(super) fn post(&self, uri: &str, body: &str) -> TestRequest {
         TestRequest::post()
             .uri(uri)
             .peer_addr(peer())
@@ -73,7 +77,7 @@ impl Session {
             .set_payload(body.to_string())
     }
 
-    fn put(&self, uri: &str, body: Vec<u8>) -> TestRequest {
+    pub(super) fn put(&self, uri: &str, body: Vec<u8>) -> TestRequest {
         TestRequest::put()
             .uri(uri)
             .peer_addr(peer())
@@ -83,7 +87,7 @@ impl Session {
     }
 }
 
-fn location<B>(res: &actix_web::dev::ServiceResponse<B>) -> String {
+pub(super) fn location<B>(res: &actix_web::dev::ServiceResponse<B>) -> String {
     res.headers()
         .get(header::LOCATION)
         .map(|v| v.to_str().unwrap().to_string())
@@ -91,7 +95,7 @@ fn location<B>(res: &actix_web::dev::ServiceResponse<B>) -> String {
 }
 
 /// The value of the form input `name` on `page` (attributes as compose.html writes them).
-fn input(page: &str, name: &str) -> String {
+pub(super) fn input(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\"");
     let at = page
         .find(&marker)
@@ -101,7 +105,7 @@ fn input(page: &str, name: &str) -> String {
     html_unescape(v.split('"').next().unwrap())
 }
 
-fn textarea(page: &str) -> String {
+pub(super) fn textarea(page: &str) -> String {
     let start = page.find("name=\"body\"").expect("the body");
     let rest = &page[start..];
     let inner = &rest[rest.find('>').unwrap() + 1..rest.find("</textarea>").unwrap()];
@@ -110,7 +114,7 @@ fn textarea(page: &str) -> String {
     html_unescape(inner.strip_prefix('\n').unwrap_or(inner))
 }
 
-fn html_unescape(s: &str) -> String {
+pub(super) fn html_unescape(s: &str) -> String {
     s.replace("&#60;", "<")
         .replace("&#62;", ">")
         .replace("&#34;", "\"")
@@ -123,7 +127,7 @@ fn html_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn enc(s: &str) -> String {
+pub(super) fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -135,6 +139,8 @@ macro_rules! body_of {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }};
 }
+
+pub(super) use body_of;
 
 macro_rules! log_in {
     ($svc:expr, $address:expr) => {{
@@ -161,9 +167,10 @@ macro_rules! log_in {
         s
     }};
 }
+pub(super) use log_in;
 
 /// The post of the form on `page` with `action`, `changes` replacing its fields.
-fn form_of(page: &str, action: &str, changes: &[(&str, &str)]) -> String {
+pub(super) fn form_of(page: &str, action: &str, changes: &[(&str, &str)]) -> String {
     let mut fields: Vec<(String, String)> = [
         "csrf",
         "cid",
@@ -195,7 +202,7 @@ fn form_of(page: &str, action: &str, changes: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
+pub(super) fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
     MessageParser::new().parse(raw).expect("a message")
 }
 

@@ -31,6 +31,8 @@
 //!   When that is not the folder's modseq once subscribed, changes were missed and the
 //!   first event is `resync`; the same when the queue overflowed (a slow reader). The
 //!   unread counts of the caller's folders are sent on every (re)connection.
+//! - The user's preferences (the time zone of a `new` row's date) are read once, when the
+//!   stream opens: a change in the settings shows from the next (re)connection.
 //! - A heartbeat comment every [`HEARTBEAT`] keeps proxies from closing an idle stream;
 //!   the response headers are those of the dashboard's streams (no-store, no proxy
 //!   buffering).
@@ -160,6 +162,9 @@ struct Stream {
     stop: watch::Receiver<bool>,
     /// Events ready to send, oldest first.
     pending: VecDeque<String>,
+    /// The user's preferences (the dates' time zone of a `new` row), read once per stream
+    /// rather than once per message: a burst of arrivals would read them each time.
+    prefs: Arc<super::prefs::Prefs>,
 }
 
 impl Stream {
@@ -194,7 +199,7 @@ impl Stream {
     /// The events telling the page of one change.
     async fn describe(&self, heard: Heard) -> Vec<String> {
         let folder = self.folder;
-        let me = self.me.clone();
+        let prefs = Arc::clone(&self.prefs);
         let work = move |b: &crate::actors::imap_backend::StoreBackend| {
             let mut out = Vec::new();
             match heard {
@@ -205,10 +210,7 @@ impl Stream {
                 Heard::Folder(MailboxChanged::Added { uid, modseq, .. }) => {
                     let meta = b.message_meta(folder, uid)?;
                     let r = match meta {
-                        Some(m) => {
-                            let prefs = super::prefs::load(b, &me)?;
-                            row(b, folder, &m, &MessageParser::new(), &prefs)?
-                        }
+                        Some(m) => row(b, folder, &m, &MessageParser::new(), &prefs)?,
                         None => None,
                     };
                     // Gone again already: its expunge follows.
@@ -296,7 +298,7 @@ pub async fn events(
     ctx.account_events.listen(&me, listener.recipient());
     // Read after subscribing: whatever changes later is heard.
     let who = me.clone();
-    let (modseq, counts) = call(&ctx, move |b| {
+    let (modseq, counts, prefs) = call(&ctx, move |b| {
         let (info, _) = readable(b, &who, folder)?;
         let mut counts = vec![(folder, info.unseen)];
         counts.extend(
@@ -305,7 +307,8 @@ pub async fn events(
                 .filter(|f| f.id != folder && !f.noselect)
                 .map(|f| (f.id, f.unseen)),
         );
-        Ok((info.highest_modseq, counts))
+        let prefs = super::prefs::load(b, &who)?;
+        Ok((info.highest_modseq, counts, Arc::new(prefs)))
     })
     .await?;
     let mut pending = VecDeque::new();
@@ -323,6 +326,7 @@ pub async fn events(
         rx,
         overflow,
         pending,
+        prefs,
     };
     let body = futures_util::stream::unfold(state, |mut s| async move {
         let text = s.next().await?;

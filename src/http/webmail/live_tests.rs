@@ -523,3 +523,33 @@ async fn each_bulk_action_needs_its_acl_right() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(uids(&w, roots).await.contains(&theirs));
 }
+
+#[actix_web::test]
+async fn an_idle_stream_sends_a_heartbeat_and_rows_in_the_users_zone() {
+    let w = world("");
+    let svc = service!(w);
+    let inbox = inbox(&w, ALICE).await;
+    let s = log_in!(&svc, &w, ALICE);
+    // The zone is read when the stream opens (live.rs): set before.
+    let zone = "time_zone=Asia%2FTokyo&display_name=&signature=&action=prefs";
+    let res = test::call_service(
+        &svc,
+        s.post("/settings", &format!("{zone}&csrf={}", s.csrf))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = test::call_service(&svc, s.get(&format!("/mail/{inbox}/events")).to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = open_body(res);
+    until(&mut body, "event: unread").await;
+    // Nothing happens in the folder: the next chunk is the heartbeat comment (after
+    // HEARTBEAT; `until` reads a bounded number of chunks, no clock is asserted).
+    let beat = until(&mut body, ": heartbeat").await;
+    assert_eq!(beat, ": heartbeat\n\n");
+    // A new row's date in the user's zone: T0 is 2027-01-15 08:00 UTC, 17:00 in Tokyo.
+    deliver(&w, inbox, "late news").await;
+    let new = until(&mut body, "event: new").await;
+    assert!(new.contains("late news"), "{new}");
+    assert!(new.contains("2027-01-15 17:00"), "{new}");
+}

@@ -40,20 +40,27 @@
 //!   the backend calls of IMAP's CREATE/RENAME/DELETE/SUBSCRIBE.
 //!
 //! - Compose, reply, forward, drafts and attachments: [`compose`] (the form),
-//!   [`compose_send`] (through the SMTP submission pipeline), drafts, [`uploads`].
+//!   [`compose_send`] (through the SMTP submission pipeline), drafts, [`uploads`]; rich
+//!   text as multipart/alternative: [`compose_rich`].
 //!
 //! - Snooze ([`snooze`]): messages put away to the `Snoozed` folder until a chosen time,
 //!   brought back unread by `actors::snooze`'s waker.
 //! - Remembered devices ([`remember`]): "Remember this device" on the code step leaves a
 //!   long-lived token that lets later logins skip the code (never the password);
 //!   `/settings/devices` ([`devices`]) lists and forgets them.
-//!
-//! Not in this slice: rich text.
 
 mod bulk;
 mod categories;
 mod compose;
 mod compose_form;
+#[cfg(test)]
+mod compose_limits_tests;
+mod compose_multipart;
+#[cfg(test)]
+mod compose_multipart_tests;
+mod compose_rich;
+#[cfg(test)]
+mod compose_rich_tests;
 mod compose_send;
 #[cfg(test)]
 mod compose_tests;

@@ -9,6 +9,9 @@
 //!   in the `X-CSRF-Token` header (`http::csrf`). The compose's total is capped at
 //!   `[smtp] max_message_size`: the message could not be sent past it (413).
 //! - `DELETE /compose/{cid}/upload/{n}`: removes attachment `n`.
+//! - The compose form itself, posted as `multipart/form-data` without a script: its file
+//!   parts are written here as they arrive ([`begin`], [`append`];
+//!   `super::compose_multipart`), under the same cap.
 //!
 //! A compose's directory goes when the message is sent or discarded; directories older than
 //! [`MAX_AGE`] are removed whenever the account opens a compose (a session that never came
@@ -169,6 +172,28 @@ pub fn add(
     write_meta(dir, n, name, content_type)?;
     fs::write(dir.join(n.to_string()), bytes).map_err(io_error)?;
     Ok(n)
+}
+
+/// Starts a new, empty attachment streamed in by the form without a script
+/// (`super::compose_multipart`); its number. Invalid past [`MAX_FILES`].
+pub fn begin(dir: &Path, name: &str, content_type: &str) -> Result<u32, MailError> {
+    fs::create_dir_all(dir).map_err(io_error)?;
+    let n = list(dir)?.last().map_or(0, |u| u.n + 1);
+    if n >= MAX_FILES {
+        return Err(MailError::Invalid("too many attachments".into()));
+    }
+    write_meta(dir, n, name, content_type)?;
+    fs::write(dir.join(n.to_string()), b"").map_err(io_error)?;
+    Ok(n)
+}
+
+/// Appends `bytes` to attachment `n` (after [`begin`]).
+pub fn append(dir: &Path, n: u32, bytes: &[u8]) -> Result<(), MailError> {
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(n.to_string()))
+        .map_err(io_error)?;
+    f.write_all(bytes).map_err(io_error)
 }
 
 /// The error past the size cap.
