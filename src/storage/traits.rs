@@ -791,6 +791,7 @@ pub trait Shared:
     + TlsPolicyStore
     + Screening
     + WebAuth
+    + DavFileStore
     + Cluster
 {
 }
@@ -808,6 +809,7 @@ impl<T> Shared for T where
         + TlsPolicyStore
         + Screening
         + WebAuth
+        + DavFileStore
         + Cluster
 {
 }

@@ -20,6 +20,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "account_flags",
         include_str!("migrations/0003_account_flags.sql"),
     ),
+    (
+        6,
+        "dav_files",
+        include_str!("migrations/0006_dav_files.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.

@@ -39,11 +39,12 @@ pub(crate) enum TreeIx {
     SenderRights,
     Totp,
     ApiKeys,
+    DavFiles,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 24] = [
+    const FIXED: [TreeIx; 25] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -68,6 +69,7 @@ impl TreeIx {
         TreeIx::SenderRights,
         TreeIx::Totp,
         TreeIx::ApiKeys,
+        TreeIx::DavFiles,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -104,6 +106,7 @@ impl TreeIx {
             TreeIx::SenderRights => 21,
             TreeIx::Totp => 22,
             TreeIx::ApiKeys => 23,
+            TreeIx::DavFiles => 24,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -134,6 +137,7 @@ impl TreeIx {
             TreeIx::SenderRights => "v1/sender_rights".into(),
             TreeIx::Totp => "v1/totp".into(),
             TreeIx::ApiKeys => "v1/api_keys".into(),
+            TreeIx::DavFiles => "v1/dav_files".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

@@ -69,6 +69,7 @@ mod changes;
 mod commit_tests;
 #[cfg(test)]
 mod conformance_tests;
+mod davfiles;
 mod directory;
 mod dkim;
 mod export;
