@@ -18,6 +18,8 @@ pub struct HttpConfig {
     pub session_max: Duration,
     /// Failed web logins from one address within 15 minutes before it gets 429.
     pub login_failures: u32,
+    /// The largest WebDAV resource a PUT may store, in bytes (`http::dav`; 413 past it).
+    pub dav_max_resource_size: u64,
 }
 
 impl Default for HttpConfig {
@@ -27,6 +29,7 @@ impl Default for HttpConfig {
             session_idle: Duration::from_secs(1800),
             session_max: Duration::from_secs(43_200),
             login_failures: 10,
+            dav_max_resource_size: 100 * 1024 * 1024,
         }
     }
 }
@@ -39,6 +42,7 @@ pub(super) fn read_http(s: &mut Section, p: &mut Problems) -> HttpConfig {
         allow_plaintext_login: s.boolean("allow_plaintext_login", d.allow_plaintext_login, p),
         session_idle: s.duration("session_idle", d.session_idle, one, p),
         session_max: s.duration("session_max", d.session_max, one, p),
+        dav_max_resource_size: s.uint("dav_max_resource_size", d.dav_max_resource_size, 1, p),
         login_failures: u32::try_from(failures).unwrap_or_else(|_| {
             p.add(
                 &s.path("login_failures"),
