@@ -160,6 +160,15 @@ pub fn dav_files_round_trip(open: Open) {
     ));
     assert_eq!(files.dav_usage(BOB).unwrap(), 16);
 
+    // The repair tools count files: the quota recount keeps their bytes, the start-up
+    // sweep their blob references (and files), and the check finds nothing wrong.
+    assert_eq!(store.recompute_quota(BOB).unwrap().storage_used, 16);
+    store.sweep(std::time::Duration::ZERO).unwrap();
+    assert_eq!(store.blob_refcount(&blob).unwrap(), 1);
+    assert!(store.blobs().exists(&blob));
+    let report = crate::storage::check::check(&store).unwrap();
+    assert!(report.ok(), "{report:?}");
+
     // Quota: a PUT past the limit fails whole.
     store.set_quota(BOB, Some(20), None).unwrap();
     let big = PutBody {
