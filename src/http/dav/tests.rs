@@ -363,3 +363,26 @@ async fn locks_and_the_if_header() {
     let (s, _, _) = call!(svc, "PUT", format!("{ALICE}/locked"), [], b"y");
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
+
+#[actix_rt::test]
+async fn a_session_cookie_neither_logs_in_nor_meets_the_csrf_check() {
+    let w = world("");
+    let svc = service!(w);
+    let http_req = TestRequest::default().peer_addr(peer()).to_http_request();
+    let cookie = crate::http::session::start(&w.ctx, &http_req, "alice@example.com", true);
+    let cookie = format!("{}={}", cookie.name(), cookie.value());
+    // A browser's session alone: 401 with the Basic challenge (not the CSRF check's 403,
+    // and not a login).
+    let req = TestRequest::put()
+        .uri(&format!("{ALICE}/f"))
+        .peer_addr(peer())
+        .insert_header(("Cookie", cookie.clone()))
+        .set_payload("x")
+        .to_request();
+    let res = test::call_service(&svc, req).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key("WWW-Authenticate"));
+    // With Basic as well, the request is the Basic user's.
+    let (s, _, _) = call!(svc, "PUT", format!("{ALICE}/f"), [("Cookie", cookie)], b"x");
+    assert_eq!(s, StatusCode::CREATED);
+}
