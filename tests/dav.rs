@@ -261,6 +261,11 @@ fn discovery_principals_and_basic_auth() {
     );
     assert_eq!(res.status, 204);
     assert_ne!(res.header("etag"), Some(etag.as_str()));
+    // HEAD: GET's headers, no body.
+    let res = dav(http, "HEAD", "/dav/files/bob@example.com/f.txt", &[], b"");
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-length"), Some("3"));
+    assert!(res.body.is_empty(), "a body after HEAD");
 }
 
 #[test]

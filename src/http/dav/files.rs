@@ -64,29 +64,26 @@ fn preconditions(
     Ok(())
 }
 
-/// GET/HEAD: a resource's body from its blob file, or a collection's member list.
+/// GET/HEAD: a resource's body from its blob file, or a collection's member list. HEAD
+/// answers the same: actix-web's HTTP/1 encoder leaves the body out and keeps its
+/// Content-Length (RFC 9110 §9.3.2).
 pub(crate) async fn get(
     ctx: &Ctx,
     req: &HttpRequest,
     me: &str,
     path: &str,
-    with_body: bool,
 ) -> Result<HttpResponse, DavError> {
     let n = node(ctx, me, path).await?.ok_or_else(DavError::not_found)?;
     let etag = n.etag();
     preconditions(req, etag.as_deref(), true, true)?;
     let Some(body) = &n.body else {
-        return listing(ctx, me, &n, with_body).await;
+        return listing(ctx, me, &n).await;
     };
     let mut r = HttpResponse::Ok();
     r.content_type(body.content_type.as_str())
         .insert_header((header::LAST_MODIFIED, http_date(n.modified)));
     if let Some(e) = &etag {
         r.insert_header((header::ETAG, e.as_str()));
-    }
-    if !with_body {
-        r.no_chunking(body.size);
-        return Ok(r.finish());
     }
     let path = ctx.store.blobs().path(&body.blob);
     let file = blocking(move || {
@@ -121,12 +118,7 @@ fn read_chunks(
 }
 
 /// A collection's GET: its members as a plain HTML list of links.
-async fn listing(
-    ctx: &Ctx,
-    me: &str,
-    n: &DavNode,
-    with_body: bool,
-) -> Result<HttpResponse, DavError> {
+async fn listing(ctx: &Ctx, me: &str, n: &DavNode) -> Result<HttpResponse, DavError> {
     let (c, m, p) = (ctx.get_ref().clone(), me.to_string(), n.path.clone());
     let children = blocking(move || Ok(file_store(&c)?.dav_children(&m, &p)?)).await?;
     let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
@@ -146,10 +138,6 @@ async fn listing(
     html.push_str("</ul></body></html>");
     let mut r = HttpResponse::Ok();
     r.content_type("text/html; charset=utf-8");
-    if !with_body {
-        r.no_chunking(html.len() as u64);
-        return Ok(r.finish());
-    }
     Ok(r.body(html))
 }
 

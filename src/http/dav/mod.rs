@@ -332,8 +332,7 @@ async fn handle_files(
 ) -> Result<HttpResponse, DavError> {
     match req.method().as_str() {
         "OPTIONS" => Ok(options()),
-        "GET" => files::get(ctx, req, me, path, true).await,
-        "HEAD" => files::get(ctx, req, me, path, false).await,
+        "GET" | "HEAD" => files::get(ctx, req, me, path).await,
         "PUT" => files::put(ctx, req, payload, me, path).await,
         "DELETE" => files::delete(ctx, req, me, path).await,
         "MKCOL" => files::mkcol(ctx, req, payload, me, path).await,
