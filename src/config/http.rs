@@ -26,6 +26,8 @@ pub struct HttpConfig {
     /// Days a "remember this device" token of a webmail login lets the browser skip the
     /// two-factor code; 0 turns the feature off (`http::webmail::remember`).
     pub remember_device_days: u32,
+    /// The largest WebDAV resource a PUT may store, in bytes (`http::dav`; 413 past it).
+    pub dav_max_resource_size: u64,
 }
 
 impl Default for HttpConfig {
@@ -36,6 +38,7 @@ impl Default for HttpConfig {
             session_max: Duration::from_secs(43_200),
             login_failures: 10,
             remember_device_days: 30,
+            dav_max_resource_size: 100 * 1024 * 1024,
         }
     }
 }
@@ -54,6 +57,7 @@ pub(super) fn read_http(s: &mut Section, p: &mut Problems) -> HttpConfig {
         allow_plaintext_login: s.boolean("allow_plaintext_login", d.allow_plaintext_login, p),
         session_idle: s.duration("session_idle", d.session_idle, one, p),
         session_max: s.duration("session_max", d.session_max, one, p),
+        dav_max_resource_size: s.uint("dav_max_resource_size", d.dav_max_resource_size, 1, p),
         login_failures: u32::try_from(failures).unwrap_or_else(|_| {
             p.add(
                 &s.path("login_failures"),

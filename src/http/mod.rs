@@ -14,6 +14,7 @@ pub mod auth;
 pub mod clientconfig;
 pub mod csrf;
 pub mod dashboard;
+pub mod dav;
 pub mod error;
 pub mod front;
 pub mod jobs;

@@ -143,6 +143,7 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
 /// files, mail clients' self-configuration (autoconfig, Autodiscover, Apple profiles) and
 /// webmail (DAV and ActiveSync will register theirs here).
 pub fn web_routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(super::dav::configure);
     cfg.configure(super::dashboard::web_configure);
     cfg.configure(super::clientconfig::configure);
     cfg.configure(super::webmail::configure);

@@ -3,3 +3,4 @@ pub mod date;
 pub mod imap;
 pub mod pop3;
 pub mod smtp;
+pub mod webdav;

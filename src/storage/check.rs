@@ -153,6 +153,18 @@ pub fn check_with(store: &Store, progress: &mut dyn Progress) -> Result<CheckRep
         progress.advance(1);
     }
     progress.end_phase();
+    // WebDAV resources hold bodies too (storage::davfiles).
+    if let Some(files) = store.dav_files() {
+        for (account, node) in files.dav_all()? {
+            if let Some(b) = node.body {
+                note(
+                    b.blob,
+                    format!("file {:?} of {account:?}", node.path),
+                    b.size,
+                );
+            }
+        }
+    }
     report.bodies = held.len() as u64;
     progress.phase("bodies", report.bodies);
     let mut unreported = 0;

@@ -29,7 +29,7 @@ use super::dump::{small_checksum, Checksum, Export, FolderDump, SmallRow, SmallS
 use super::pg::import::{self, DONE};
 use super::pg::PgStore;
 use super::traits::Folders;
-use super::{BlobId, QueueName, StorageError};
+use super::{BlobId, DavFileStore, QueueName, StorageError};
 use crate::config::PostgresConfig;
 
 /// What `storage migrate` was asked for.
@@ -238,6 +238,21 @@ fn copy(
                 .collect::<Result<Vec<_>, _>>()?;
             pg.import_small_batch(store, at, &chunk)?;
             at += chunk.len() as u64;
+            progress.advance(chunk.len() as u64);
+            batches.committed()?;
+        }
+        progress.end_phase();
+    }
+
+    // WebDAV files: rows as they are (their references and usage come with the reference
+    // counts and the directory); an upsert, so a resumed copy simply writes them again.
+    if let (Some(from), Some(to)) = (sled.dav_files(), pg.dav_files()) {
+        let nodes = from.dav_all()?;
+        progress.phase("dav files", nodes.len() as u64);
+        for chunk in nodes.chunks(batch) {
+            for (account, node) in chunk {
+                to.dav_import(account, node)?;
+            }
             progress.advance(chunk.len() as u64);
             batches.committed()?;
         }
@@ -526,6 +541,24 @@ fn verify(sled: &dyn Export, pg: &PgStore) -> Result<Verification, StorageError>
                 &format!("{opened}"),
             );
         }
+    }
+    if let (Some(from), Some(to)) = (sled.dav_files(), pg.dav_files()) {
+        let digest =
+            |nodes: Vec<(String, super::davfiles::DavNode)>| -> Result<String, StorageError> {
+                let mut sum = Checksum::default();
+                for n in &nodes {
+                    let bytes = bincode::serialize(n)
+                        .map_err(|e| StorageError::Encoding(format!("dav node: {e}")))?;
+                    sum.record(&bytes);
+                }
+                let (n, d) = sum.finish();
+                Ok(format!("{n} nodes, {d}"))
+            };
+        v.compare(
+            "dav files",
+            &digest(from.dav_all()?)?,
+            &digest(to.dav_all()?)?,
+        );
     }
     for (table, n) in pg.import_counts()? {
         let s = source.get(table).copied().unwrap_or(0);

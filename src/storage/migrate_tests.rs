@@ -148,6 +148,26 @@ pub(crate) fn fill(dir: &Path) {
             w.queues.queue_put(&rec).unwrap();
         }
     }
+    // WebDAV files (storage::davfiles): a collection, two resources, a dead property.
+    let files = store.dav_files().expect("sled has a file store");
+    files
+        .dav_mkcol("bob@example.com", "/docs", 1_700_000_000)
+        .unwrap();
+    for (i, path) in ["/docs/a.txt", "/b.bin"].into_iter().enumerate() {
+        let content = format!("file {i}\r\n");
+        let body = davfiles::PutBody {
+            blob: store.blobs().put(content.as_bytes()).unwrap(),
+            size: content.len() as u64,
+            content_type: "text/plain".into(),
+        };
+        files
+            .dav_put("bob@example.com", path, &body, 1_700_000_000)
+            .unwrap();
+    }
+    let prop = ("urn:x".to_string(), "p".to_string(), Some("v".to_string()));
+    files
+        .dav_patch("bob@example.com", "/docs", &[prop])
+        .unwrap();
     store.commit().unwrap();
 }
 
@@ -471,6 +491,12 @@ fn read_back(url: &str, src: &Path, schema: &str) {
     for q in QueueName::ALL {
         if let Some(got) = written(Queue::queue_list(&pg, q), "queues") {
             assert_eq!(got, Queue::queue_list(sled, q).unwrap());
+        }
+    }
+    if let (Some(from), Some(to)) = (sled.dav_files(), pg.dav_files()) {
+        if let Some(got) = written(to.dav_all(), "dav files") {
+            assert_eq!(got, from.dav_all().unwrap());
+            assert_eq!(got.len(), 3, "{got:?}");
         }
     }
     read_back_small(sled, &pg);

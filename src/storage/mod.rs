@@ -69,6 +69,7 @@ pub mod check;
 mod commit;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod conformance;
+pub mod davfiles;
 mod devices;
 mod directory;
 mod dkim;
@@ -102,6 +103,7 @@ use std::sync::Arc;
 pub use acl::{normalize_rights, ALL_RIGHTS, ANYONE};
 pub use blobs::{BlobId, BlobPin, BlobStore, BlobWriter};
 pub use commit::{AfterSync, CommitStats};
+pub use davfiles::{DavFileStore, DavFiles};
 pub use devices::{DeviceRecord, DeviceStore};
 pub use directory::{
     set_fast_password_hashing_for_tests, Account, AuthOutcome, Destination, RecipientKind,

@@ -793,6 +793,7 @@ pub trait Shared:
     + WebAuth
     + super::snooze::SnoozeStore
     + DeviceStore
+    + DavFileStore
     + Cluster
 {
 }
@@ -812,6 +813,7 @@ impl<T> Shared for T where
         + WebAuth
         + super::snooze::SnoozeStore
         + DeviceStore
+        + DavFileStore
         + Cluster
 {
 }

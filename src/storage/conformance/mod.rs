@@ -8,6 +8,7 @@
 //! independent and may run in parallel. Compiled for this crate's tests and, through the
 //! `fault-injection` feature that the test build enables, for other crates' tests.
 
+mod davfiles;
 mod devices;
 mod directory;
 mod folders;
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::{set_fast_password_hashing_for_tests, BlobId, Flags, FolderId, NewMessage};
 use super::{StorageError, Store};
 
+pub use davfiles::dav_files_round_trip;
 pub use directory::{
     account_flags_round_trip, aliases_recursion_and_plus_addressing,
     directory_crud_and_credentials, sender_rights_round_trip,
@@ -102,6 +104,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("webauth_round_trip", webauth_round_trip),
     ("snooze_round_trip", snooze_round_trip),
     ("devices_round_trip", devices_round_trip),
+    ("dav_files_round_trip", dav_files_round_trip),
     (
         "sweep_sends_damaged_queue_records_to_bad",
         sweep_sends_damaged_queue_records_to_bad,
@@ -212,6 +215,7 @@ macro_rules! test_every_check {
             webauth_round_trip,
             snooze_round_trip,
             devices_round_trip,
+            dav_files_round_trip,
             sweep_sends_damaged_queue_records_to_bad);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {

@@ -678,6 +678,8 @@ impl PgStore {
             for row in &granted {
                 self.notify_folder(tx, u64_of(row, "id")?, u64_of(row, "highest_modseq")?)?;
             }
+            // Its WebDAV files' bodies (the rows go with the account's row).
+            super::davfiles::drop_account_files(tx, &address, &mut refs)?;
             for sql in [
                 "DELETE FROM quota WHERE account = $1",
                 "DELETE FROM sender_rights WHERE account = $1",

@@ -35,6 +35,7 @@ mod changes;
 mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+mod davfiles;
 mod devices;
 mod directory;
 mod directory_helpers;

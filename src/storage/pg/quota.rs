@@ -207,6 +207,15 @@ impl PgStore {
                 usage.storage_used = usage.storage_used.saturating_add(size);
                 usage.messages_used = usage.messages_used.saturating_add(count);
             }
+            // WebDAV files count against the storage limit too (storage::davfiles).
+            let files: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(SUM(size), 0)::bigint FROM dav_files WHERE account = $1",
+                    &[&account],
+                )
+                .map_err(pg_error)?
+                .get(0);
+            usage.storage_used = usage.storage_used.saturating_add(from_db(files));
             set_usage(tx, &account, &usage)?;
             read_quota(tx, &account)
         })

@@ -22,6 +22,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
     ),
     (4, "snooze", include_str!("migrations/0004_snooze.sql")),
     (5, "devices", include_str!("migrations/0005_devices.sql")),
+    (
+        6,
+        "dav_files",
+        include_str!("migrations/0006_dav_files.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.

@@ -127,7 +127,8 @@ impl SweepSteps for PgStore {
                 .query(
                     "WITH held AS (
                          SELECT blob, count(*) AS n
-                         FROM (SELECT blob FROM queue UNION ALL SELECT blob FROM messages) h
+                         FROM (SELECT blob FROM queue UNION ALL SELECT blob FROM messages
+                               UNION ALL SELECT blob FROM dav_files WHERE blob IS NOT NULL) h
                          GROUP BY blob)
                      SELECT coalesce(h.blob, b.blob), coalesce(b.refcount, 0), coalesce(h.n, 0)
                      FROM held h FULL JOIN blobrefs b ON b.blob = h.blob

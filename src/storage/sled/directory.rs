@@ -196,8 +196,10 @@ impl SledStore {
             let granted = self.acl_folders_of(&address)?;
             let api_keys = self.apikeys_of(&address)?;
             let devices = self.device_keys_of(&address)?;
+            let dav = self.dav_subtree(&address, "")?;
             let zeroed = self.transact(|tx| {
                 let mut refs = RefDelta::default();
+                super::davfiles::tx_drop_dav(tx, &address, &dav, &mut refs)?;
                 for snap in &snaps {
                     tx_drop_folder(tx, &mut refs, snap)?;
                 }

@@ -40,11 +40,12 @@ pub(crate) enum TreeIx {
     Totp,
     ApiKeys,
     Devices,
+    DavFiles,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 25] = [
+    const FIXED: [TreeIx; 26] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -70,6 +71,7 @@ impl TreeIx {
         TreeIx::Totp,
         TreeIx::ApiKeys,
         TreeIx::Devices,
+        TreeIx::DavFiles,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -107,6 +109,7 @@ impl TreeIx {
             TreeIx::Totp => 22,
             TreeIx::ApiKeys => 23,
             TreeIx::Devices => 24,
+            TreeIx::DavFiles => 25,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -138,6 +141,7 @@ impl TreeIx {
             TreeIx::Totp => "v1/totp".into(),
             TreeIx::ApiKeys => "v1/api_keys".into(),
             TreeIx::Devices => "v1/devices".into(),
+            TreeIx::DavFiles => "v1/dav_files".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

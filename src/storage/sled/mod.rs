@@ -73,6 +73,7 @@ mod changes;
 mod commit_tests;
 #[cfg(test)]
 mod conformance_tests;
+mod davfiles;
 mod devices;
 mod directory;
 mod dkim;

@@ -77,8 +77,15 @@ impl SledStore {
         {
             ids.push(keys::decode_u64(&v?, "folder id")?);
         }
+        // WebDAV files count against the storage limit too (storage::davfiles); callers
+        // hold the admin lock, which every file-store write takes.
+        let files: u64 = self
+            .dav_subtree(owner, "")?
+            .iter()
+            .filter_map(|n| n.body.as_ref().map(|b| b.size))
+            .sum();
         self.transact(|tx| {
-            let (mut bytes, mut messages) = (0u64, 0u64);
+            let (mut bytes, mut messages) = (files, 0u64);
             for id in &ids {
                 let folder = tx_load_folder(tx, *id)?;
                 bytes = bytes.saturating_add(folder.ext.size);

@@ -93,6 +93,13 @@ impl SweepSteps for SledStore {
             let value: MessageValue = keys::decode(&v, "message")?;
             *held.entry(value.blob).or_insert(0) += 1;
         }
+        for entry in self.tree(TreeIx::DavFiles).iter() {
+            let (_, v) = entry?;
+            let node: crate::storage::davfiles::DavNode = keys::decode(&v, "dav node")?;
+            if let Some(b) = node.body {
+                *held.entry(b.blob).or_insert(0) += 1;
+            }
+        }
         let refs = self.tree(TreeIx::BlobRefs);
         let mut fix = |blob: BlobId, counted: u64, holders: u64| -> Result<(), StorageError> {
             tracing::warn!(%blob, counted, holders, "blob reference count corrected");
