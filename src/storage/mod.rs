@@ -69,6 +69,7 @@ pub mod check;
 mod commit;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod conformance;
+pub mod davstore;
 mod directory;
 mod dkim;
 mod dump;

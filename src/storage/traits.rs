@@ -792,6 +792,7 @@ pub trait Shared:
     + Screening
     + WebAuth
     + Cluster
+    + super::davstore::DavStore
 {
 }
 
@@ -809,6 +810,7 @@ impl<T> Shared for T where
         + Screening
         + WebAuth
         + Cluster
+        + super::davstore::DavStore
 {
 }
 

@@ -8,6 +8,7 @@
 //! independent and may run in parallel. Compiled for this crate's tests and, through the
 //! `fault-injection` feature that the test build enables, for other crates' tests.
 
+mod davstore;
 mod directory;
 mod folders;
 mod queue;
@@ -34,6 +35,9 @@ pub use queue::{
     sweep_sends_damaged_queue_records_to_bad,
 };
 // Fixtures the PostgreSQL backend's own tests share.
+pub use davstore::{
+    dav_collections_and_defaults, dav_objects_conditions_and_uids, dav_sync_tokens_and_tombstones,
+};
 #[cfg(test)]
 pub(crate) use small::{bob_source, fetched_message, tls_results};
 pub use small::{
@@ -99,6 +103,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "sweep_sends_damaged_queue_records_to_bad",
         sweep_sends_damaged_queue_records_to_bad,
+    ),
+    ("dav_collections_and_defaults", dav_collections_and_defaults),
+    (
+        "dav_objects_conditions_and_uids",
+        dav_objects_conditions_and_uids,
+    ),
+    (
+        "dav_sync_tokens_and_tombstones",
+        dav_sync_tokens_and_tombstones,
     ),
 ];
 
@@ -204,7 +217,10 @@ macro_rules! test_every_check {
             tls_policy_round_trip,
             commit_survives_reopen,
             webauth_round_trip,
-            sweep_sends_damaged_queue_records_to_bad);
+            sweep_sends_damaged_queue_records_to_bad,
+            dav_collections_and_defaults,
+            dav_objects_conditions_and_uids,
+            dav_sync_tokens_and_tombstones);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
         $(

@@ -35,6 +35,7 @@ mod changes;
 mod cluster;
 #[cfg(test)]
 mod conformance_tests;
+mod davstore;
 mod directory;
 mod directory_helpers;
 mod dkim;

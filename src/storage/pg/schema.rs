@@ -20,6 +20,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "account_flags",
         include_str!("migrations/0003_account_flags.sql"),
     ),
+    (7, "davstore", include_str!("migrations/0007_davstore.sql")),
 ];
 
 /// The schema version this build writes and reads.

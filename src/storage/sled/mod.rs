@@ -31,6 +31,7 @@
 //! | `v1/sender_rights`  | account (lowercase)                   | `SenderRights` (see `sender_rights.rs`) |
 //! | `v1/totp`           | account (lowercase)                   | `TotpState` (see `webauth.rs`) |
 //! | `v1/api_keys`       | key id (8 hex digits)                 | `ApiKeyRecord` (see `webauth.rs`) |
+//! | `v1/dav_*`          | see `davstore.rs` (calendars, address books, their objects and changes) | |
 //!
 //! `v1/mta_sts`, `v1/tlsrpt` and `v1/screen` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write).
@@ -69,6 +70,7 @@ mod changes;
 mod commit_tests;
 #[cfg(test)]
 mod conformance_tests;
+mod davstore;
 mod directory;
 mod dkim;
 mod export;
