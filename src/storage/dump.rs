@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 
+use super::davstore::{DavCollection, DavObject};
 use super::{ApiKeyRecord, TotpState};
 use super::{
     BlobId, CachedStsPolicy, DkimKey, FetchSource, FetchStatus, FolderId, FolderState, Quota,
@@ -195,6 +196,13 @@ pub(crate) enum SmallRow {
     /// (account, its TOTP state).
     Totp(String, TotpState),
     ApiKey(ApiKeyRecord),
+    /// A calendar or address book; its id is the source's (the target chooses its own) and
+    /// its tombstones are not copied (the target's token history starts at the counter).
+    DavCollection(DavCollection),
+    /// (owner, collection name, object).
+    DavObject(String, String, DavObject),
+    /// An owner that was given the default collections.
+    DavHome(String),
 }
 
 /// The smaller stores; each is one phase and one progress entry of a migration.
@@ -205,16 +213,18 @@ pub(crate) enum SmallStore {
     TlsPolicy,
     Screening,
     WebAuth,
+    Dav,
 }
 
 impl SmallStore {
     /// In the order they are copied.
-    pub(crate) const ALL: [SmallStore; 5] = [
+    pub(crate) const ALL: [SmallStore; 6] = [
         SmallStore::Dkim,
         SmallStore::Fetch,
         SmallStore::TlsPolicy,
         SmallStore::Screening,
         SmallStore::WebAuth,
+        SmallStore::Dav,
     ];
 
     /// The name of its phase and of its progress entry.
@@ -225,6 +235,7 @@ impl SmallStore {
             SmallStore::TlsPolicy => "tls policy",
             SmallStore::Screening => "screening",
             SmallStore::WebAuth => "web auth",
+            SmallStore::Dav => "calendars and contacts",
         }
     }
 }
@@ -245,6 +256,9 @@ impl SmallRow {
             SmallRow::ScreenRule(..) => "screen_rules",
             SmallRow::Totp(..) => "totp",
             SmallRow::ApiKey(_) => "api_keys",
+            SmallRow::DavCollection(_) => "dav_collections",
+            SmallRow::DavObject(..) => "dav_objects",
+            SmallRow::DavHome(_) => "dav_homes",
         }
     }
 
@@ -275,6 +289,13 @@ impl SmallRow {
             SmallRow::ScreenRule(rule, net) => bincode::serialize(&(rule, net)),
             SmallRow::Totp(account, state) => bincode::serialize(&(account, state)),
             SmallRow::ApiKey(key) => bincode::serialize(key),
+            // Without the id (each backend chooses its own) and the tombstone state (not
+            // copied).
+            SmallRow::DavCollection(c) => {
+                bincode::serialize(&(&c.owner, &c.name, c.kind, &c.props, &c.components, c.sync))
+            }
+            SmallRow::DavObject(owner, name, o) => bincode::serialize(&(owner, name, o)),
+            SmallRow::DavHome(owner) => bincode::serialize(owner),
         };
         let mut bytes = self.table().as_bytes().to_vec();
         bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);

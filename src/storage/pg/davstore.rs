@@ -15,6 +15,7 @@ use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::davstore::*;
 use crate::storage::directory::normalize_address;
+use crate::storage::dump::SmallRow;
 use crate::storage::StorageError;
 
 const COLL_COLUMNS: &str = "id, owner, name, kind, display_name, color, description, \
@@ -142,6 +143,102 @@ fn bump(c: &mut impl Db, coll: &DavCollection, tombstones: u64) -> Result<(), St
     )
     .map_err(pg_error)?;
     Ok(())
+}
+
+/// Writes one row of `storage migrate`. A collection's counter carries over and tokens
+/// below it expire (its tombstones are not copied: clients sync afresh once); an object
+/// finds its collection by owner and name, copied before it.
+pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageError> {
+    match row {
+        SmallRow::DavHome(owner) => {
+            c.execute("INSERT INTO dav_homes (owner) VALUES ($1)", &[owner])
+                .map_err(pg_error)?;
+        }
+        SmallRow::DavCollection(coll) => {
+            c.execute(
+                "INSERT INTO dav_collections (owner, name, kind, display_name, color,
+                   description, components, sync, expired_below)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                &[
+                    &coll.owner,
+                    &coll.name,
+                    &coll.kind.as_str(),
+                    &coll.props.display_name,
+                    &coll.props.color,
+                    &coll.props.description,
+                    &coll.components,
+                    &to_db(coll.sync),
+                ],
+            )
+            .map_err(pg_error)?;
+        }
+        SmallRow::DavObject(owner, name, o) => {
+            let n = c
+                .execute(
+                    "INSERT INTO dav_objects (collection, name, uid, etag, data, component,
+                       first_start, last_end, changed)
+                     SELECT id, $3, $4, $5, $6, $7, $8, $9, $10 FROM dav_collections
+                     WHERE owner = $1 AND name = $2",
+                    &[
+                        owner,
+                        name,
+                        &o.name,
+                        &o.uid,
+                        &o.etag,
+                        &o.data,
+                        &o.component,
+                        &o.first,
+                        &o.last,
+                        &to_db(o.changed),
+                    ],
+                )
+                .map_err(pg_error)?;
+            if n == 0 {
+                return Err(StorageError::NotFound(format!("collection {owner}/{name}")));
+            }
+        }
+        _ => {
+            return Err(StorageError::Invalid(
+                "not a row of the calendars and contacts".into(),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Every home, collection and object as rows (the migration's verification).
+pub(crate) fn export_rows(c: &mut impl Db) -> Result<Vec<SmallRow>, StorageError> {
+    let mut out = Vec::new();
+    for r in c
+        .query("SELECT owner FROM dav_homes", &[])
+        .map_err(pg_error)?
+    {
+        out.push(SmallRow::DavHome(r.get(0)));
+    }
+    for r in c
+        .query(&format!("SELECT {COLL_COLUMNS} FROM dav_collections"), &[])
+        .map_err(pg_error)?
+    {
+        out.push(SmallRow::DavCollection(collection_of(&r)?));
+    }
+    let rows = c
+        .query(
+            &format!(
+                "SELECT c.owner, c.name AS collection_name, o.{} FROM dav_objects o
+                 JOIN dav_collections c ON c.id = o.collection",
+                OBJ_COLUMNS.replace(", ", ", o.")
+            ),
+            &[],
+        )
+        .map_err(pg_error)?;
+    for r in rows {
+        out.push(SmallRow::DavObject(
+            r.get("owner"),
+            r.get("collection_name"),
+            object_of(&r),
+        ));
+    }
+    Ok(out)
 }
 
 impl PgStore {

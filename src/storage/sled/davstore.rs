@@ -24,6 +24,7 @@ use super::keys::{self, TreeIx};
 use super::{abort, SledStore, StorageError, TxResult};
 use crate::storage::davstore::*;
 use crate::storage::directory::normalize_address;
+use crate::storage::dump::SmallRow;
 
 const TREES: [&str; 6] = [
     "v1/dav_collections",
@@ -173,6 +174,25 @@ impl SledStore {
             "DAV collection",
         )?
         .ok_or_else(|| StorageError::NotFound(format!("collection {collection}")))
+    }
+
+    /// Every home, collection and object, for `storage migrate` (collections before their
+    /// objects, so that a copy can find each object's collection).
+    pub(crate) fn dav_export(&self) -> Result<Vec<SmallRow>, StorageError> {
+        let mut rows = Vec::new();
+        for k in self.dav_tree(HOMES)?.iter().keys() {
+            rows.push(SmallRow::DavHome(String::from_utf8_lossy(&k?).into_owned()));
+        }
+        let collections = self.dav_all_collections()?;
+        for c in &collections {
+            rows.push(SmallRow::DavCollection(c.clone()));
+        }
+        for c in collections {
+            for o in self.dav_objects(c.id)? {
+                rows.push(SmallRow::DavObject(c.owner.clone(), c.name.clone(), o));
+            }
+        }
+        Ok(rows)
     }
 
     /// Drops the oldest tombstones of `collection` beyond `keep`, moving `expired_below`.
