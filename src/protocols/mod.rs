@@ -1,4 +1,6 @@
 //! Pure protocol codecs.
+pub mod caldav;
+pub mod carddav;
 pub mod date;
 pub mod imap;
 pub mod pop3;

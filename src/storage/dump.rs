@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 
+use super::davstore::{DavCollection, DavObject};
 use super::{ApiKeyRecord, DeviceRecord, TotpState};
 use super::{
     BlobId, CachedStsPolicy, DkimKey, FetchSource, FetchStatus, FolderId, FolderState, Quota,
@@ -198,6 +199,13 @@ pub(crate) enum SmallRow {
     Snooze(crate::storage::SnoozeRecord),
     /// A remembered device (`storage::devices`), copied in the web auth phase.
     Device(DeviceRecord),
+    /// A calendar or address book; its id is the source's (the target chooses its own) and
+    /// its tombstones are not copied (the target's token history starts at the counter).
+    DavCollection(DavCollection),
+    /// (owner, collection name, object).
+    DavObject(String, String, DavObject),
+    /// An owner that was given the default collections.
+    DavHome(String),
 }
 
 /// The smaller stores; each is one phase and one progress entry of a migration.
@@ -209,17 +217,19 @@ pub(crate) enum SmallStore {
     Screening,
     WebAuth,
     Snooze,
+    Dav,
 }
 
 impl SmallStore {
     /// In the order they are copied.
-    pub(crate) const ALL: [SmallStore; 6] = [
+    pub(crate) const ALL: [SmallStore; 7] = [
         SmallStore::Dkim,
         SmallStore::Fetch,
         SmallStore::TlsPolicy,
         SmallStore::Screening,
         SmallStore::WebAuth,
         SmallStore::Snooze,
+        SmallStore::Dav,
     ];
 
     /// The name of its phase and of its progress entry.
@@ -231,6 +241,7 @@ impl SmallStore {
             SmallStore::Screening => "screening",
             SmallStore::WebAuth => "web auth",
             SmallStore::Snooze => "snooze",
+            SmallStore::Dav => "calendars and contacts",
         }
     }
 }
@@ -253,6 +264,9 @@ impl SmallRow {
             SmallRow::ApiKey(_) => "api_keys",
             SmallRow::Snooze(_) => "snooze",
             SmallRow::Device(_) => "remembered_devices",
+            SmallRow::DavCollection(_) => "dav_collections",
+            SmallRow::DavObject(..) => "dav_objects",
+            SmallRow::DavHome(_) => "dav_homes",
         }
     }
 
@@ -285,6 +299,13 @@ impl SmallRow {
             SmallRow::ApiKey(key) => bincode::serialize(key),
             SmallRow::Snooze(rec) => bincode::serialize(rec),
             SmallRow::Device(device) => bincode::serialize(device),
+            // Without the id (each backend chooses its own) and the tombstone state (not
+            // copied).
+            SmallRow::DavCollection(c) => {
+                bincode::serialize(&(&c.owner, &c.name, c.kind, &c.props, &c.components, c.sync))
+            }
+            SmallRow::DavObject(owner, name, o) => bincode::serialize(&(owner, name, o)),
+            SmallRow::DavHome(owner) => bincode::serialize(owner),
         };
         let mut bytes = self.table().as_bytes().to_vec();
         bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);

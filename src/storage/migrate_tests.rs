@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use super::check::check;
+use super::davstore::DavStore;
 use super::dump::Export;
 use super::migrate::{migrate, MigrateOptions, Progress, STOPPED};
 use super::pg::PgStore;
@@ -344,6 +345,23 @@ fn fill_small(dir: &Path) {
             expires: 1_702_592_000,
         })
         .unwrap();
+    let cal = store.dav_collections("ann@example.com").unwrap()[0].clone();
+    for name in ["a.ics", "b.ics"] {
+        let obj = davstore::NewObject {
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            data: format!("BEGIN:VCALENDAR {name}"),
+            component: "VEVENT".into(),
+            first: Some(1_700_000_000),
+            last: None,
+        };
+        store
+            .dav_put(cal.id, &obj, &davstore::Condition::Any)
+            .unwrap();
+    }
+    store
+        .dav_delete(cal.id, "b.ics", &davstore::Condition::Any)
+        .unwrap();
     store.commit().unwrap();
 }
 
@@ -564,6 +582,46 @@ fn read_back_small(sled: &dyn Export, pg: &PgStore) {
     let devices = pg.device_list(None).unwrap();
     assert_eq!(devices, sled.device_list(None).unwrap());
     assert_eq!(devices.len(), 1);
+
+    // Calendars and contacts: collections (ids are each backend's own), objects with their
+    // ETags and counters; the counter carries over, older tokens expire.
+    let strip = |mut c: davstore::DavCollection| {
+        (c.id, c.expired_below, c.tombstones) = (0, 0, 0);
+        c
+    };
+    let (from, to) = (
+        sled.dav_all_collections().unwrap(),
+        pg.dav_all_collections().unwrap(),
+    );
+    assert!(from.len() >= 3, "every account has its default collections");
+    let ann = |list: &[davstore::DavCollection]| {
+        list.iter()
+            .find(|c| c.owner == "ann@example.com" && c.name == "calendar")
+            .cloned()
+            .expect("ann's calendar")
+    };
+    assert_eq!(
+        to.iter().cloned().map(strip).collect::<Vec<_>>(),
+        from.iter().cloned().map(strip).collect::<Vec<_>>()
+    );
+    let (src, dst) = (&ann(&from), &ann(&to));
+    assert_eq!(src.sync, 3);
+    assert_eq!(
+        pg.dav_objects(dst.id).unwrap(),
+        sled.dav_objects(src.id).unwrap()
+    );
+    assert_eq!(
+        pg.dav_changes(dst.id, 3).unwrap(),
+        davstore::Changes::Since {
+            token: 3,
+            changed: vec![],
+            deleted: vec![]
+        }
+    );
+    assert_eq!(
+        pg.dav_changes(dst.id, 1).unwrap(),
+        davstore::Changes::Expired
+    );
 }
 
 /// Every file under `dir` with its inode (a file copied again gets a new one: copies are

@@ -70,6 +70,7 @@ mod commit;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod conformance;
 pub mod davfiles;
+pub mod davstore;
 mod devices;
 mod directory;
 mod dkim;

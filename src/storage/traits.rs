@@ -795,6 +795,7 @@ pub trait Shared:
     + DeviceStore
     + DavFileStore
     + Cluster
+    + super::davstore::DavStore
 {
 }
 
@@ -815,6 +816,7 @@ impl<T> Shared for T where
         + DeviceStore
         + DavFileStore
         + Cluster
+        + super::davstore::DavStore
 {
 }
 

@@ -9,6 +9,7 @@
 //! `fault-injection` feature that the test build enables, for other crates' tests.
 
 mod davfiles;
+mod davstore;
 mod devices;
 mod directory;
 mod folders;
@@ -38,6 +39,9 @@ pub use queue::{
     sweep_sends_damaged_queue_records_to_bad,
 };
 // Fixtures the PostgreSQL backend's own tests share.
+pub use davstore::{
+    dav_collections_and_defaults, dav_objects_conditions_and_uids, dav_sync_tokens_and_tombstones,
+};
 pub use devices::devices_round_trip;
 #[cfg(test)]
 pub(crate) use small::{bob_source, fetched_message, tls_results};
@@ -108,6 +112,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "sweep_sends_damaged_queue_records_to_bad",
         sweep_sends_damaged_queue_records_to_bad,
+    ),
+    ("dav_collections_and_defaults", dav_collections_and_defaults),
+    (
+        "dav_objects_conditions_and_uids",
+        dav_objects_conditions_and_uids,
+    ),
+    (
+        "dav_sync_tokens_and_tombstones",
+        dav_sync_tokens_and_tombstones,
     ),
 ];
 
@@ -216,7 +229,10 @@ macro_rules! test_every_check {
             snooze_round_trip,
             devices_round_trip,
             dav_files_round_trip,
-            sweep_sends_damaged_queue_records_to_bad);
+            sweep_sends_damaged_queue_records_to_bad,
+            dav_collections_and_defaults,
+            dav_objects_conditions_and_uids,
+            dav_sync_tokens_and_tombstones);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
         $(

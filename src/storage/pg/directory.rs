@@ -184,6 +184,7 @@ impl PgStore {
                 super::folders::create_folder_tx(self, tx, &address, name, special_use)?;
             }
             super::quota::init_quota(tx, &address)?;
+            super::davstore::make_defaults(tx, &address)?;
             notify_directory(self, tx)?;
             Ok(rec.account())
         })

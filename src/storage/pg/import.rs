@@ -45,7 +45,7 @@ pub(crate) const BODIES: &str = "bodies";
 
 /// The tables a migration fills; a target holding rows in any of them, without a
 /// `migration_progress` entry naming the same source, is refused.
-pub(crate) const TABLES: [&str; 28] = [
+pub(crate) const TABLES: [&str; 31] = [
     "domains",
     "accounts",
     "aliases",
@@ -74,6 +74,9 @@ pub(crate) const TABLES: [&str; 28] = [
     "api_keys",
     "snooze",
     "remembered_devices",
+    "dav_homes",
+    "dav_collections",
+    "dav_objects",
 ];
 
 fn int(n: u64, what: &str) -> Result<i64, StorageError> {
@@ -586,6 +589,9 @@ fn insert_small(tx: &mut Tx<'_>, row: &SmallRow) -> Result<(), StorageError> {
                 ))),
             }
         }
+        SmallRow::DavCollection(_) | SmallRow::DavObject(..) | SmallRow::DavHome(_) => {
+            return super::davstore::import_row(tx, row)
+        }
     }
     .map_err(pg_error)?;
     Ok(())
@@ -681,6 +687,7 @@ fn small_rows(c: &mut Conn, store: SmallStore) -> Result<Vec<SmallRow>, StorageE
                 out.push(SmallRow::ScreenRule(rule, r.get("network")));
             }
         }
+        SmallStore::Dav => out.extend(super::davstore::export_rows(c)?),
         SmallStore::WebAuth => {
             out.extend(
                 super::webauth::totp_rows(c)?

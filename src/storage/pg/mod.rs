@@ -36,6 +36,7 @@ mod cluster;
 #[cfg(test)]
 mod conformance_tests;
 mod davfiles;
+mod davstore;
 mod devices;
 mod directory;
 mod directory_helpers;

@@ -27,6 +27,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "dav_files",
         include_str!("migrations/0006_dav_files.sql"),
     ),
+    (7, "davstore", include_str!("migrations/0007_davstore.sql")),
 ];
 
 /// The schema version this build writes and reads.

@@ -151,7 +151,7 @@ impl SledStore {
         let hash = new_password_hash(password)?;
         let domain = domain_of(&address).to_string();
         let _admin = self.admin_lock();
-        self.transact(|tx| {
+        let account = self.transact(|tx| {
             if tx.tree(TreeIx::Domains).get(domain.as_bytes())?.is_none() {
                 return abort(StorageError::NotFound(format!("domain {domain}")));
             }
@@ -175,7 +175,11 @@ impl SledStore {
             }
             tx_init_quota(tx, &address)?;
             Ok(rec.account())
-        })
+        })?;
+        // Outside the account's transaction (other trees); a crash in between is mended
+        // when the account's collections are first listed.
+        self.dav_make_defaults(&address)?;
+        Ok(account)
     }
 
     pub(crate) fn del_account(&self, address: &str) -> Result<(), StorageError> {
@@ -222,6 +226,7 @@ impl SledStore {
             self.collect_after_commit(&zeroed);
             self.drop_subscriptions(&address)?;
             self.drop_server_metadata(&address)?;
+            self.dav_drop_owner(&address)?;
             self.drop_fetch_sources(&address)
         })
     }

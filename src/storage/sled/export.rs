@@ -271,6 +271,7 @@ impl SledStore {
                 );
                 rows.extend(s.deny.into_iter().map(|n| SmallRow::ScreenRule("deny", n)));
             }
+            SmallStore::Dav => rows.extend(self.dav_export()?),
             SmallStore::WebAuth => {
                 rows.extend(
                     WebAuth::totp_list(self)?

@@ -34,6 +34,7 @@
 //! | `v1/snooze`         | wake time ++ record id (see `snooze.rs`) | `SnoozeRecord`            |
 //! | `v1/snooze_ids`     | record id u64 BE                      | its `v1/snooze` key          |
 //! | `v1/devices`        | account `0x00` device id (16 hex digits) | `DeviceRecord` (see `devices.rs`) |
+//! | `v1/dav_*`          | see `davstore.rs` (calendars, address books, their objects and changes) | |
 //!
 //! `v1/mta_sts`, `v1/tlsrpt` and `v1/screen` are outside the transactional set (no transaction spans them:
 //! a cache and statistics, one key per write). The two snooze trees are outside it too: their own
@@ -74,6 +75,7 @@ mod commit_tests;
 #[cfg(test)]
 mod conformance_tests;
 mod davfiles;
+mod davstore;
 mod devices;
 mod directory;
 mod dkim;

@@ -1,0 +1,303 @@
+//! Calendar and contact collections (CalDAV, CardDAV; issue 15) and their objects, with a
+//! per-collection change counter that is the WebDAV sync-token (RFC 6578).
+//!
+//! A collection belongs to an account (`owner`) and has a name (its path segment,
+//! unique per owner). It is a calendar (its supported components, RFC 4791 §5.2.3: a task
+//! list is a calendar of VTODO only) or an address book. Its objects are named resources
+//! holding the iCalendar or vCard text, the UID (unique per collection), a strong ETag, the
+//! component type and, for calendar objects, the span of their instances (Unix seconds)
+//! for time-range prefiltering; the DAV layer computes these with `protocols::caldav` /
+//! `protocols::carddav`: the store does not parse.
+//!
+//! # The change counter
+//!
+//! Every put and delete raises the collection's counter by one, in the same atomic step,
+//! and records the object's name with the new value (a delete leaves a tombstone). "Changes
+//! since token N" answers the names changed and deleted after N, each once, and the
+//! current token. At most [`TOMBSTONES_KEPT`] tombstones are kept per collection; dropping
+//! older ones moves the collection's `expired_below`: a token under it (or above the
+//! current counter) answers [`Changes::Expired`] (RFC 6578 §3.2: 403 valid-sync-token).
+//!
+//! # Invariants (every backend)
+//!
+//! - A put or delete is atomic: the object, its UID entry, the counter and the change
+//!   record change together or not at all.
+//! - Conditional writes ([`Condition`]) are decided inside that atomic step, so two writers
+//!   racing with one ETag cannot both win.
+//! - Deleting an account deletes its collections with everything in them.
+//! - Every account gets [`default_collections`] once: when it is created, or (accounts made
+//!   before this store existed) the first time its collections are listed. An owner who
+//!   deletes them later does not get them back.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::StorageError;
+
+/// Tombstones kept per collection before the oldest are dropped (and older tokens expire).
+pub const TOMBSTONES_KEPT: u64 = 10_000;
+
+/// A calendar or an address book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CollectionKind {
+    Calendar,
+    AddressBook,
+}
+
+impl CollectionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectionKind::Calendar => "calendar",
+            CollectionKind::AddressBook => "addressbook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CollectionKind> {
+        match s {
+            "calendar" => Some(CollectionKind::Calendar),
+            "addressbook" => Some(CollectionKind::AddressBook),
+            _ => None,
+        }
+    }
+}
+
+/// The properties a client sets on a collection (MKCALENDAR, extended MKCOL, PROPPATCH).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionProps {
+    pub display_name: String,
+    /// `#RRGGBB` or `#RRGGBBAA` as Apple's calendar-color carries it; empty: none.
+    pub color: String,
+    pub description: String,
+}
+
+/// A collection as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DavCollection {
+    /// Chosen by the store, never reused.
+    pub id: u64,
+    /// The account (lowercase).
+    pub owner: String,
+    /// The path segment, unique per owner.
+    pub name: String,
+    pub kind: CollectionKind,
+    pub props: CollectionProps,
+    /// Calendars: the component names accepted (`VEVENT`, `VTODO`, …); address books: empty.
+    pub components: Vec<String>,
+    /// The change counter: the current sync-token (0: never changed).
+    pub sync: u64,
+    /// Tokens below this have lost tombstones: they answer [`Changes::Expired`].
+    pub expired_below: u64,
+    /// Tombstones currently kept.
+    pub tombstones: u64,
+}
+
+/// A collection to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCollection {
+    pub owner: String,
+    pub name: String,
+    pub kind: CollectionKind,
+    pub props: CollectionProps,
+    pub components: Vec<String>,
+}
+
+/// An object (calendar object or address object resource) as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DavObject {
+    /// The resource name in its collection (`<uid>.ics`, whatever the client chose).
+    pub name: String,
+    pub uid: String,
+    /// Strong ETag, quoted ([`etag_of`]).
+    pub etag: String,
+    pub data: String,
+    /// `VEVENT`, `VTODO`, `VJOURNAL`, `VFREEBUSY` or `VCARD`.
+    pub component: String,
+    /// Earliest instance start (Unix seconds); `None`: undated (matches every range).
+    pub first: Option<i64>,
+    /// Latest instance end; `None`: unbounded or undated.
+    pub last: Option<i64>,
+    /// The collection's counter value of this object's last change.
+    pub changed: u64,
+}
+
+/// An object to store: [`DavObject`] without what the store decides (ETag, counter).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewObject {
+    pub name: String,
+    pub uid: String,
+    pub data: String,
+    pub component: String,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+/// An If-Match / If-None-Match condition on a write (RFC 9110 §13.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// No condition.
+    Any,
+    /// `If-Match: <etag>`: the object exists with this ETag.
+    Match(String),
+    /// `If-None-Match: *`: the object does not exist.
+    Absent,
+}
+
+/// What a put did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored; `created` when the name was new.
+    Stored { object: DavObject, created: bool },
+    /// The condition did not hold (412); nothing changed.
+    PreconditionFailed,
+    /// Another object of the collection (its name) holds the UID (`no-uid-conflict`).
+    UidConflict(String),
+}
+
+/// What a delete did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    PreconditionFailed,
+}
+
+/// The answer to "changes since token N".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changes {
+    Since {
+        /// The current token.
+        token: u64,
+        /// Names put since N, in change order.
+        changed: Vec<String>,
+        /// Names deleted since N (and not put again), in change order.
+        deleted: Vec<String>,
+    },
+    /// The token is older than the tombstones kept, or newer than the counter.
+    Expired,
+}
+
+/// The collections every account starts with: a calendar, a task list and an address book.
+pub fn default_collections(owner: &str) -> Vec<NewCollection> {
+    let make = |name: &str, kind, display: &str, components: &[&str]| NewCollection {
+        owner: owner.to_string(),
+        name: name.to_string(),
+        kind,
+        props: CollectionProps {
+            display_name: display.to_string(),
+            ..CollectionProps::default()
+        },
+        components: components.iter().map(|c| c.to_string()).collect(),
+    };
+    vec![
+        make(
+            "calendar",
+            CollectionKind::Calendar,
+            "Calendar",
+            &["VEVENT"],
+        ),
+        make("tasks", CollectionKind::Calendar, "Tasks", &["VTODO"]),
+        make("contacts", CollectionKind::AddressBook, "Contacts", &[]),
+    ]
+}
+
+/// The strong ETag of `data`: 128 bits of its SHA-256, quoted. Equal content, equal ETag,
+/// on every backend and across migrations.
+pub fn etag_of(data: &str) -> String {
+    let digest = Sha256::digest(data.as_bytes());
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// A collection or object name: a non-empty path segment without `/`, control characters
+/// or the dot names, at most 255 bytes.
+pub fn check_name(name: &str) -> Result<(), StorageError> {
+    if name.is_empty()
+        || name.len() > 255
+        || name == "."
+        || name == ".."
+        || name.chars().any(|c| c == '/' || c.is_control())
+    {
+        return Err(StorageError::Invalid(format!(
+            "bad DAV resource name {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `obj` can overlap `[start, end)` by its indexed span (a prefilter: the exact
+/// test is `protocols::caldav`'s).
+pub fn may_overlap(obj_first: Option<i64>, obj_last: Option<i64>, start: i64, end: i64) -> bool {
+    match obj_first {
+        None => true,
+        Some(first) => first < end && obj_last.is_none_or(|last| last > start),
+    }
+}
+
+/// Calendar and contact collections (see the module documentation).
+pub trait DavStore: Send + Sync {
+    /// Creates a collection. Exists when the owner has one of that name; NotFound when
+    /// the owner is no account.
+    fn dav_create_collection(&self, new: &NewCollection) -> Result<DavCollection, StorageError>;
+
+    /// `owner`'s collection `name`.
+    fn dav_collection(
+        &self,
+        owner: &str,
+        name: &str,
+    ) -> Result<Option<DavCollection>, StorageError>;
+
+    /// `owner`'s collections by name, after giving the owner [`default_collections`] if it
+    /// never had them (NotFound when the owner is no account).
+    fn dav_collections(&self, owner: &str) -> Result<Vec<DavCollection>, StorageError>;
+
+    /// Every collection of every owner, by owner and name (copies between backends).
+    fn dav_all_collections(&self) -> Result<Vec<DavCollection>, StorageError>;
+
+    /// Replaces a collection's properties. NotFound when there is none.
+    fn dav_set_props(
+        &self,
+        owner: &str,
+        name: &str,
+        props: &CollectionProps,
+    ) -> Result<DavCollection, StorageError>;
+
+    /// Deletes a collection with its objects and tombstones. NotFound when there is none.
+    fn dav_delete_collection(&self, owner: &str, name: &str) -> Result<(), StorageError>;
+
+    /// Stores `obj` in collection `collection` under `cond` (module documentation).
+    /// NotFound when the collection does not exist.
+    fn dav_put(
+        &self,
+        collection: u64,
+        obj: &NewObject,
+        cond: &Condition,
+    ) -> Result<PutOutcome, StorageError>;
+
+    fn dav_get(&self, collection: u64, name: &str) -> Result<Option<DavObject>, StorageError>;
+
+    /// Every object of the collection, by name.
+    fn dav_objects(&self, collection: u64) -> Result<Vec<DavObject>, StorageError>;
+
+    /// The objects whose indexed span may overlap `[start, end)` ([`may_overlap`]), by name.
+    fn dav_objects_in_range(
+        &self,
+        collection: u64,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<DavObject>, StorageError>;
+
+    /// Deletes an object under `cond` (`Absent` is not a delete condition: Invalid).
+    fn dav_delete(
+        &self,
+        collection: u64,
+        name: &str,
+        cond: &Condition,
+    ) -> Result<DeleteOutcome, StorageError>;
+
+    /// Drops the oldest tombstones of `collection` beyond `keep` (the store does this by
+    /// itself past [`TOMBSTONES_KEPT`]); tokens older than a dropped one expire.
+    fn dav_prune_tombstones(&self, collection: u64, keep: u64) -> Result<(), StorageError>;
+
+    /// Changes since `token`: 0 (the initial sync of RFC 6578 §3.8) lists every object as
+    /// changed and nothing deleted. NotFound when no collection.
+    fn dav_changes(&self, collection: u64, token: u64) -> Result<Changes, StorageError>;
+}

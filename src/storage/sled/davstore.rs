@@ -1,0 +1,530 @@
+//! `DavStore` on sled: calendar and contact collections (see `storage::davstore`).
+//!
+//! | tree                       | key                              | value (bincode)           |
+//! |----------------------------|----------------------------------|---------------------------|
+//! | `v1/dav_collections`       | collection id u64 BE             | `DavCollection`           |
+//! | `v1/dav_collection_names`  | owner `0x00` name                | collection id u64 BE      |
+//! | `v1/dav_objects`           | collection id BE ++ name         | `DavObject`               |
+//! | `v1/dav_uids`              | collection id BE ++ UID          | name                      |
+//! | `v1/dav_changes`           | collection id BE ++ counter BE   | `ChangeRecord`            |
+//! | `v1/dav_homes`             | owner                            | empty: defaults were made |
+//!
+//! These trees are outside the set every other transaction spans: each DAV write is one
+//! transaction over these six alone (sled serialises transactions globally, so atomicity
+//! holds the same). Collection ids come from sled's id generator, never reused. A live
+//! object has one change record (at its `changed`), moved on each put; a delete leaves a
+//! tombstone record. Structural operations (collections, defaults, an owner's removal)
+//! run under the store's admin lock, which account creation and deletion also hold.
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::keys::{self, TreeIx};
+use super::{abort, SledStore, StorageError, TxResult};
+use crate::storage::davstore::*;
+use crate::storage::directory::normalize_address;
+use crate::storage::dump::SmallRow;
+
+const TREES: [&str; 6] = [
+    "v1/dav_collections",
+    "v1/dav_collection_names",
+    "v1/dav_objects",
+    "v1/dav_uids",
+    "v1/dav_changes",
+    "v1/dav_homes",
+];
+const COLLECTIONS: usize = 0;
+const NAMES: usize = 1;
+const OBJECTS: usize = 2;
+const UIDS: usize = 3;
+const CHANGES: usize = 4;
+const HOMES: usize = 5;
+
+/// One entry of the change log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ChangeRecord {
+    name: String,
+    deleted: bool,
+}
+
+fn name_key(owner: &str, name: &str) -> Vec<u8> {
+    let mut k = owner.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+fn sub_key(collection: u64, tail: &[u8]) -> Vec<u8> {
+    let mut k = collection.to_be_bytes().to_vec();
+    k.extend_from_slice(tail);
+    k
+}
+
+fn change_key(collection: u64, counter: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&collection.to_be_bytes());
+    k[8..].copy_from_slice(&counter.to_be_bytes());
+    k
+}
+
+fn put<T: Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxResult<()> {
+    keys::tx_put(tree, key, value)
+}
+
+fn get<T: serde::de::DeserializeOwned>(
+    tree: &TransactionalTree,
+    key: &[u8],
+    what: &str,
+) -> TxResult<Option<T>> {
+    keys::tx_get(tree, key, what)
+}
+
+impl SledStore {
+    fn dav_trees(&self) -> Result<Vec<sled::Tree>, StorageError> {
+        TREES.iter().map(|n| Ok(self.db().open_tree(n)?)).collect()
+    }
+
+    fn dav_tree(&self, ix: usize) -> Result<sled::Tree, StorageError> {
+        Ok(self.db().open_tree(TREES[ix])?)
+    }
+
+    /// One transaction over the DAV trees.
+    fn dav_transact<T>(
+        &self,
+        f: impl Fn(&[TransactionalTree]) -> TxResult<T>,
+    ) -> Result<T, StorageError> {
+        let trees = self.dav_trees()?;
+        trees
+            .as_slice()
+            .transaction(|t: &Vec<TransactionalTree>| f(t))
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => e.into(),
+            })
+    }
+
+    /// Gives `owner` the default collections unless it had them already. The caller holds
+    /// the admin lock (account creation does).
+    pub(crate) fn dav_make_defaults(&self, owner: &str) -> Result<(), StorageError> {
+        if self.dav_tree(HOMES)?.contains_key(owner.as_bytes())? {
+            return Ok(());
+        }
+        let ids: Vec<u64> = default_collections(owner)
+            .iter()
+            .map(|_| self.db().generate_id())
+            .collect::<Result<_, _>>()?;
+        let defaults = default_collections(owner);
+        self.dav_transact(|t| {
+            if t[HOMES].get(owner.as_bytes())?.is_some() {
+                return Ok(());
+            }
+            for (new, id) in defaults.iter().zip(&ids) {
+                if t[NAMES].get(name_key(owner, &new.name))?.is_none() {
+                    tx_insert_collection(t, *id, new)?;
+                }
+            }
+            t[HOMES].insert(owner.as_bytes(), &[][..])?;
+            Ok(())
+        })
+    }
+
+    /// Deletes everything `owner` has here (account deletion; the caller holds the admin
+    /// lock).
+    pub(crate) fn dav_drop_owner(&self, owner: &str) -> Result<(), StorageError> {
+        let prefix = name_key(owner, "");
+        let names: Vec<String> = self
+            .dav_tree(NAMES)?
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?[prefix.len()..]).into_owned()))
+            .collect::<Result<_, StorageError>>()?;
+        for name in names {
+            self.dav_remove_collection(owner, &name)?;
+        }
+        self.dav_tree(HOMES)?.remove(owner.as_bytes())?;
+        Ok(())
+    }
+
+    fn dav_remove_collection(&self, owner: &str, name: &str) -> Result<(), StorageError> {
+        let Some(coll) = self.dav_collection(owner, name)? else {
+            return Err(StorageError::NotFound(format!("collection {owner}/{name}")));
+        };
+        let prefix = coll.id.to_be_bytes();
+        // Objects, UIDs and change records go in batches outside the collection's removal:
+        // the collection record goes first, so nothing can reach the rest meanwhile.
+        self.dav_transact(|t| {
+            t[COLLECTIONS].remove(&prefix[..])?;
+            t[NAMES].remove(name_key(owner, name))?;
+            Ok(())
+        })?;
+        for ix in [OBJECTS, UIDS, CHANGES] {
+            let tree = self.dav_tree(ix)?;
+            for k in tree.scan_prefix(prefix).keys() {
+                tree.remove(k?)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn dav_load(&self, collection: u64) -> Result<DavCollection, StorageError> {
+        keys::get(
+            &self.dav_tree(COLLECTIONS)?,
+            &collection.to_be_bytes(),
+            "DAV collection",
+        )?
+        .ok_or_else(|| StorageError::NotFound(format!("collection {collection}")))
+    }
+
+    /// Every home, collection and object, for `storage migrate` (collections before their
+    /// objects, so that a copy can find each object's collection).
+    pub(crate) fn dav_export(&self) -> Result<Vec<SmallRow>, StorageError> {
+        let mut rows = Vec::new();
+        for k in self.dav_tree(HOMES)?.iter().keys() {
+            rows.push(SmallRow::DavHome(String::from_utf8_lossy(&k?).into_owned()));
+        }
+        let collections = self.dav_all_collections()?;
+        for c in &collections {
+            rows.push(SmallRow::DavCollection(c.clone()));
+        }
+        for c in collections {
+            for o in self.dav_objects(c.id)? {
+                rows.push(SmallRow::DavObject(c.owner.clone(), c.name.clone(), o));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Drops the oldest tombstones of `collection` beyond `keep`, moving `expired_below`.
+    pub(crate) fn prune_dav_tombstones(
+        &self,
+        collection: u64,
+        keep: u64,
+    ) -> Result<(), StorageError> {
+        let coll = self.dav_load(collection)?;
+        if coll.tombstones <= keep {
+            return Ok(());
+        }
+        let excess = (coll.tombstones - keep) as usize;
+        let mut victims = Vec::with_capacity(excess);
+        for entry in self
+            .dav_tree(CHANGES)?
+            .scan_prefix(collection.to_be_bytes())
+        {
+            let (k, v) = entry?;
+            let rec: ChangeRecord = keys::decode(&v, "DAV change")?;
+            if rec.deleted {
+                victims.push(k);
+                if victims.len() == excess {
+                    break;
+                }
+            }
+        }
+        self.dav_transact(|t| {
+            let ckey = collection.to_be_bytes();
+            let Some(mut coll) = get::<DavCollection>(&t[COLLECTIONS], &ckey, "DAV collection")?
+            else {
+                return Ok(());
+            };
+            for k in &victims {
+                if t[CHANGES].remove(k.as_ref())?.is_some() {
+                    coll.tombstones = coll.tombstones.saturating_sub(1);
+                    let counter = keys::decode_u64(&k[8..], "DAV change counter");
+                    match counter {
+                        Ok(c) => coll.expired_below = coll.expired_below.max(c),
+                        Err(e) => return abort(e),
+                    }
+                }
+            }
+            put(&t[COLLECTIONS], &ckey, &coll)
+        })
+    }
+}
+
+fn tx_insert_collection(t: &[TransactionalTree], id: u64, new: &NewCollection) -> TxResult<()> {
+    let coll = DavCollection {
+        id,
+        owner: new.owner.clone(),
+        name: new.name.clone(),
+        kind: new.kind,
+        props: new.props.clone(),
+        components: new.components.clone(),
+        sync: 0,
+        expired_below: 0,
+        tombstones: 0,
+    };
+    put(&t[COLLECTIONS], &id.to_be_bytes(), &coll)?;
+    t[NAMES].insert(name_key(&new.owner, &new.name), &id.to_be_bytes()[..])?;
+    Ok(())
+}
+
+fn tx_conflict<T>(e: StorageError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Whether `cond` holds for `existing`.
+fn holds(cond: &Condition, existing: Option<&DavObject>) -> bool {
+    match (cond, existing) {
+        (Condition::Any, _) => true,
+        (Condition::Match(tag), Some(o)) => &o.etag == tag,
+        (Condition::Match(_), None) => false,
+        (Condition::Absent, e) => e.is_none(),
+    }
+}
+
+impl DavStore for SledStore {
+    fn dav_create_collection(&self, new: &NewCollection) -> Result<DavCollection, StorageError> {
+        let owner = normalize_address(&new.owner)?;
+        check_name(&new.name)?;
+        let new = NewCollection {
+            owner: owner.clone(),
+            ..new.clone()
+        };
+        let _admin = self.admin_lock();
+        if self.tree(TreeIx::Accounts).get(owner.as_bytes())?.is_none() {
+            return Err(StorageError::NotFound(format!("account {owner}")));
+        }
+        let id = self.db().generate_id()?;
+        self.dav_transact(|t| {
+            if t[NAMES].get(name_key(&owner, &new.name))?.is_some() {
+                return tx_conflict(StorageError::Exists(format!(
+                    "collection {owner}/{}",
+                    new.name
+                )));
+            }
+            tx_insert_collection(t, id, &new)
+        })?;
+        self.dav_load(id)
+    }
+
+    fn dav_collection(
+        &self,
+        owner: &str,
+        name: &str,
+    ) -> Result<Option<DavCollection>, StorageError> {
+        let Ok(owner) = normalize_address(owner) else {
+            return Ok(None);
+        };
+        match self.dav_tree(NAMES)?.get(name_key(&owner, name))? {
+            None => Ok(None),
+            Some(id) => self
+                .dav_load(keys::decode_u64(&id, "collection id")?)
+                .map(Some),
+        }
+    }
+
+    fn dav_collections(&self, owner: &str) -> Result<Vec<DavCollection>, StorageError> {
+        let owner = normalize_address(owner)?;
+        {
+            let _admin = self.admin_lock();
+            if self.tree(TreeIx::Accounts).get(owner.as_bytes())?.is_none() {
+                return Err(StorageError::NotFound(format!("account {owner}")));
+            }
+            self.dav_make_defaults(&owner)?;
+        }
+        let prefix = name_key(&owner, "");
+        let mut out = Vec::new();
+        for v in self.dav_tree(NAMES)?.scan_prefix(&prefix).values() {
+            out.push(self.dav_load(keys::decode_u64(&v?, "collection id")?)?);
+        }
+        Ok(out)
+    }
+
+    fn dav_all_collections(&self) -> Result<Vec<DavCollection>, StorageError> {
+        let mut out = Vec::new();
+        for v in self.dav_tree(NAMES)?.iter().values() {
+            out.push(self.dav_load(keys::decode_u64(&v?, "collection id")?)?);
+        }
+        Ok(out)
+    }
+
+    fn dav_set_props(
+        &self,
+        owner: &str,
+        name: &str,
+        props: &CollectionProps,
+    ) -> Result<DavCollection, StorageError> {
+        let Some(coll) = self.dav_collection(owner, name)? else {
+            return Err(StorageError::NotFound(format!("collection {owner}/{name}")));
+        };
+        self.dav_transact(|t| {
+            let key = coll.id.to_be_bytes();
+            let Some(mut c) = get::<DavCollection>(&t[COLLECTIONS], &key, "DAV collection")? else {
+                return tx_conflict(StorageError::NotFound(format!("collection {name}")));
+            };
+            c.props = props.clone();
+            put(&t[COLLECTIONS], &key, &c)?;
+            Ok(c)
+        })
+    }
+
+    fn dav_delete_collection(&self, owner: &str, name: &str) -> Result<(), StorageError> {
+        let _admin = self.admin_lock();
+        self.dav_remove_collection(owner, name)
+    }
+
+    fn dav_put(
+        &self,
+        collection: u64,
+        obj: &NewObject,
+        cond: &Condition,
+    ) -> Result<PutOutcome, StorageError> {
+        check_name(&obj.name)?;
+        let etag = etag_of(&obj.data);
+        let outcome = self.dav_transact(|t| {
+            let ckey = collection.to_be_bytes();
+            let Some(mut coll) = get::<DavCollection>(&t[COLLECTIONS], &ckey, "DAV collection")?
+            else {
+                return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
+            };
+            let okey = sub_key(collection, obj.name.as_bytes());
+            let existing: Option<DavObject> = get(&t[OBJECTS], &okey, "DAV object")?;
+            if !holds(cond, existing.as_ref()) {
+                return Ok(PutOutcome::PreconditionFailed);
+            }
+            let ukey = sub_key(collection, obj.uid.as_bytes());
+            if let Some(holder) = t[UIDS].get(&ukey)? {
+                if holder.as_ref() != obj.name.as_bytes() {
+                    let holder = String::from_utf8_lossy(&holder).into_owned();
+                    return Ok(PutOutcome::UidConflict(holder));
+                }
+            }
+            if let Some(old) = &existing {
+                t[CHANGES].remove(&change_key(collection, old.changed)[..])?;
+                if old.uid != obj.uid {
+                    t[UIDS].remove(sub_key(collection, old.uid.as_bytes()))?;
+                }
+            }
+            coll.sync += 1;
+            let stored = DavObject {
+                name: obj.name.clone(),
+                uid: obj.uid.clone(),
+                etag: etag.clone(),
+                data: obj.data.clone(),
+                component: obj.component.clone(),
+                first: obj.first,
+                last: obj.last,
+                changed: coll.sync,
+            };
+            put(&t[OBJECTS], &okey, &stored)?;
+            t[UIDS].insert(ukey, obj.name.as_bytes())?;
+            let rec = ChangeRecord {
+                name: obj.name.clone(),
+                deleted: false,
+            };
+            put(&t[CHANGES], &change_key(collection, coll.sync), &rec)?;
+            put(&t[COLLECTIONS], &ckey, &coll)?;
+            Ok(PutOutcome::Stored {
+                object: stored,
+                created: existing.is_none(),
+            })
+        })?;
+        Ok(outcome)
+    }
+
+    fn dav_get(&self, collection: u64, name: &str) -> Result<Option<DavObject>, StorageError> {
+        keys::get(
+            &self.dav_tree(OBJECTS)?,
+            &sub_key(collection, name.as_bytes()),
+            "DAV object",
+        )
+    }
+
+    fn dav_objects(&self, collection: u64) -> Result<Vec<DavObject>, StorageError> {
+        self.dav_tree(OBJECTS)?
+            .scan_prefix(collection.to_be_bytes())
+            .values()
+            .map(|v| keys::decode(&v?, "DAV object"))
+            .collect()
+    }
+
+    fn dav_objects_in_range(
+        &self,
+        collection: u64,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<DavObject>, StorageError> {
+        // The embedded backend has no span index: it decodes every object and keeps those
+        // whose span may overlap (PostgreSQL filters in the query).
+        Ok(self
+            .dav_objects(collection)?
+            .into_iter()
+            .filter(|o| may_overlap(o.first, o.last, start, end))
+            .collect())
+    }
+
+    fn dav_delete(
+        &self,
+        collection: u64,
+        name: &str,
+        cond: &Condition,
+    ) -> Result<DeleteOutcome, StorageError> {
+        if *cond == Condition::Absent {
+            return Err(StorageError::Invalid(
+                "If-None-Match is not a delete condition".into(),
+            ));
+        }
+        let outcome = self.dav_transact(|t| {
+            let ckey = collection.to_be_bytes();
+            let Some(mut coll) = get::<DavCollection>(&t[COLLECTIONS], &ckey, "DAV collection")?
+            else {
+                return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
+            };
+            let okey = sub_key(collection, name.as_bytes());
+            let Some(old) = get::<DavObject>(&t[OBJECTS], &okey, "DAV object")? else {
+                return Ok(DeleteOutcome::NotFound);
+            };
+            if !holds(cond, Some(&old)) {
+                return Ok(DeleteOutcome::PreconditionFailed);
+            }
+            t[OBJECTS].remove(okey)?;
+            t[UIDS].remove(sub_key(collection, old.uid.as_bytes()))?;
+            t[CHANGES].remove(&change_key(collection, old.changed)[..])?;
+            coll.sync += 1;
+            coll.tombstones += 1;
+            let rec = ChangeRecord {
+                name: name.to_string(),
+                deleted: true,
+            };
+            put(&t[CHANGES], &change_key(collection, coll.sync), &rec)?;
+            put(&t[COLLECTIONS], &ckey, &coll)?;
+            Ok(DeleteOutcome::Deleted)
+        })?;
+        if outcome == DeleteOutcome::Deleted {
+            self.prune_dav_tombstones(collection, TOMBSTONES_KEPT)?;
+        }
+        Ok(outcome)
+    }
+
+    fn dav_prune_tombstones(&self, collection: u64, keep: u64) -> Result<(), StorageError> {
+        self.prune_dav_tombstones(collection, keep)
+    }
+
+    fn dav_changes(&self, collection: u64, token: u64) -> Result<Changes, StorageError> {
+        let coll = self.dav_load(collection)?;
+        if token > coll.sync || (token != 0 && token < coll.expired_below) {
+            return Ok(Changes::Expired);
+        }
+        let tree = self.dav_tree(CHANGES)?;
+        let from = change_key(collection, token.saturating_add(1));
+        let to = change_key(collection, u64::MAX);
+        // A name changed more than once (deleted and put again) keeps its latest record.
+        let mut latest: std::collections::HashMap<String, (u64, bool)> = Default::default();
+        for (order, v) in (0u64..).zip(tree.range(from..=to).values()) {
+            let rec: ChangeRecord = keys::decode(&v?, "DAV change")?;
+            latest.insert(rec.name, (order, rec.deleted));
+        }
+        let mut ordered: Vec<(u64, bool, String)> = latest
+            .into_iter()
+            .filter(|(_, (_, deleted))| !(token == 0 && *deleted))
+            .map(|(name, (order, deleted))| (order, deleted, name))
+            .collect();
+        ordered.sort();
+        let (deleted, changed): (Vec<_>, Vec<_>) = ordered.into_iter().partition(|r| r.1);
+        Ok(Changes::Since {
+            token: coll.sync,
+            changed: changed.into_iter().map(|r| r.2).collect(),
+            deleted: deleted.into_iter().map(|r| r.2).collect(),
+        })
+    }
+}
