@@ -91,8 +91,8 @@ pub(super) fn targets(
     Ok(out)
 }
 
-/// The `uid` fields of the form, each once, in the order given.
-fn uids(body: &[u8]) -> Result<Vec<u32>, MailError> {
+/// The `uid` fields of the form, each once, in the order given (also for `snooze`).
+pub(super) fn uids(body: &[u8]) -> Result<Vec<u32>, MailError> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (k, v) in form_urlencoded::parse(body) {

@@ -115,23 +115,9 @@ fn local_to_unix(zone: Tz, local: NaiveDateTime) -> Result<i64, MailError> {
         .ok_or_else(|| MailError::Invalid("that time does not exist in your time zone".into()))
 }
 
-/// The `uid` fields of a form, each once.
+/// The `uid` fields of a form, each once; at least one.
 fn uids(body: &[u8]) -> Result<Vec<u32>, MailError> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (k, v) in form_urlencoded::parse(body) {
-        if k != "uid" {
-            continue;
-        }
-        let uid = v
-            .parse::<u32>()
-            .ok()
-            .filter(|u| *u > 0)
-            .ok_or_else(|| MailError::Invalid(format!("not a message: {v}")))?;
-        if seen.insert(uid) {
-            out.push(uid);
-        }
-    }
+    let out = super::bulk::uids(body)?;
     if out.is_empty() {
         return Err(MailError::Invalid("select at least one message".into()));
     }
