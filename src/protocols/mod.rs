@@ -2,6 +2,7 @@
 pub mod caldav;
 pub mod carddav;
 pub mod date;
+pub mod davreport;
 pub mod imap;
 pub mod pop3;
 pub mod smtp;

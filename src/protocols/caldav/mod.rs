@@ -16,6 +16,7 @@
 //! | §9.7 | comp-filter, prop-filter, param-filter, text-match, is-not-defined | `filter` | full (text-match on text values) |
 //! | §9.9 | time-range on VEVENT, VTODO, VJOURNAL, VALARM, date properties | `timerange`, `filter` | full but VTODO COMPLETED/CREATED (see `timerange`) |
 //! | §7.10 | free-busy-query | `freebusy` | VEVENT and VFREEBUSY |
+//! | §7.8-§7.10, §9.5-§9.10 | REPORT bodies: calendar-query, calendar-multiget, free-busy-query | `report` | parsed (calendar-data selection kept for the caller to apply) |
 //!
 //! # Invariants for maintainers
 //!
@@ -26,6 +27,7 @@
 pub mod error;
 pub mod filter;
 pub mod freebusy;
+pub mod report;
 pub mod timerange;
 pub mod validate;
 

@@ -16,10 +16,12 @@
 //!
 //! RFCs: 4918 (WebDAV; the XML elements of §14, the headers of §10, multistatus §13),
 //! 4331 (quota property names), 5397 (`current-user-principal`), 3744 (the privilege
-//! names of `current-user-privilege-set`).
+//! names of `current-user-privilege-set`), 6578 (the sync-collection REPORT body, with what
+//! every REPORT body shares in [`report`]).
 
 pub mod headers;
 pub mod multistatus;
+pub mod report;
 pub mod request;
 #[cfg(test)]
 mod tests;
