@@ -154,6 +154,25 @@ fn run_webmail_script(server: &Running, password: &str, name: &str, env: &[(&str
     assert!(stdout.contains("all steps passed"), "{stdout}");
 }
 
+/// The browser test of the shape most webmail scripts share: a fresh server on the
+/// default config, the script `tests/web/<script>.py` run against its `http` listener as
+/// postmaster, with the SMTP listener's address in `FM_SMTP` when `smtp` is set. `test`
+/// names the test for the skip message.
+fn webmail_script_on_fresh_server(test: &str, script: &str, smtp: bool) {
+    if !browser_available(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let env = match smtp {
+        true => vec![("FM_SMTP", server.addr("smtp").to_string())],
+        false => vec![],
+    };
+    run_webmail_script(&server, &password, script, &env);
+}
+
 /// Adds a plain `imap` listener on loopback, with LOGIN allowed without TLS, for the
 /// scripts' imaplib checks.
 fn with_plain_imap(config: &Path) {
@@ -537,18 +556,10 @@ fn webmail_live_in_headless_chromium() {
 /// conversation view and a conversation.
 #[test]
 fn webmail_sort_search_and_conversations_in_headless_chromium() {
-    if !browser_available("webmail_sort_search_and_conversations_in_headless_chromium") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "", closed_port());
-    let server = Running::start(&config);
-    let password = first_password(&server.lines);
-    run_webmail_script(
-        &server,
-        &password,
+    webmail_script_on_fresh_server(
+        "webmail_sort_search_and_conversations_in_headless_chromium",
         "webmail_search",
-        &[("FM_SMTP", server.addr("smtp").to_string())],
+        true,
     );
 }
 
@@ -558,14 +569,11 @@ fn webmail_sort_search_and_conversations_in_headless_chromium() {
 /// it, renames the child and finds it in the folder tree; both pages fit 375 px.
 #[test]
 fn webmail_settings_in_headless_chromium() {
-    if !browser_available("webmail_settings_in_headless_chromium") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "", closed_port());
-    let server = Running::start(&config);
-    let password = first_password(&server.lines);
-    run_webmail_script(&server, &password, "webmail_settings", &[]);
+    webmail_script_on_fresh_server(
+        "webmail_settings_in_headless_chromium",
+        "webmail_settings",
+        false,
+    );
 }
 
 /// Webmail compose in Chromium (tests/web/webmail_compose.py): a reply sent from the
@@ -608,18 +616,10 @@ fn webmail_compose_in_headless_chromium() {
 /// and removes a category.
 #[test]
 fn webmail_reader_in_headless_chromium() {
-    if !browser_available("webmail_reader_in_headless_chromium") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "", closed_port());
-    let server = Running::start(&config);
-    let password = first_password(&server.lines);
-    run_webmail_script(
-        &server,
-        &password,
+    webmail_script_on_fresh_server(
+        "webmail_reader_in_headless_chromium",
         "webmail_reader",
-        &[("FM_SMTP", server.addr("smtp").to_string())],
+        true,
     );
 }
 
@@ -629,18 +629,10 @@ fn webmail_reader_in_headless_chromium() {
 /// typed date and time.
 #[test]
 fn webmail_snooze_in_headless_chromium() {
-    if !browser_available("webmail_snooze_in_headless_chromium") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "", closed_port());
-    let server = Running::start(&config);
-    let password = first_password(&server.lines);
-    run_webmail_script(
-        &server,
-        &password,
+    webmail_script_on_fresh_server(
+        "webmail_snooze_in_headless_chromium",
         "webmail_snooze",
-        &[("FM_SMTP", server.addr("smtp").to_string())],
+        true,
     );
 }
 
@@ -650,14 +642,11 @@ fn webmail_snooze_in_headless_chromium() {
 /// device in Settings, and finds the code step back at the next login.
 #[test]
 fn webmail_remember_device_in_headless_chromium() {
-    if !browser_available("webmail_remember_device_in_headless_chromium") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "", closed_port());
-    let server = Running::start(&config);
-    let password = first_password(&server.lines);
-    run_webmail_script(&server, &password, "webmail_remember", &[]);
+    webmail_script_on_fresh_server(
+        "webmail_remember_device_in_headless_chromium",
+        "webmail_remember",
+        false,
+    );
 }
 
 /// Rich-text compose in Chromium (tests/web/webmail_compose_rich.py): formatted text typed
