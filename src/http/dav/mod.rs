@@ -43,6 +43,7 @@ use super::auth;
 use crate::actors::ServerContext;
 use crate::protocols::webdav::multistatus::error_body;
 use crate::protocols::webdav::WebDavError;
+use crate::storage::davstore::CollectionKind;
 use crate::storage::{DavFiles, StorageError};
 
 /// The shared application data handlers take.
@@ -77,6 +78,22 @@ pub(crate) enum Target {
     Principal(String),
     /// `/dav/files/<address>` and below: the owner and the decoded path (`""` or `/a/b`).
     Files { owner: String, path: String },
+    /// `/dav/calendars/<address>/` or `/dav/addressbooks/<address>/`: the account's
+    /// calendar-home-set or addressbook-home-set.
+    Home { owner: String, kind: CollectionKind },
+    /// `/dav/calendars/<address>/<name>/` or `/dav/addressbooks/<address>/<name>/`.
+    Collection {
+        owner: String,
+        kind: CollectionKind,
+        name: String,
+    },
+    /// A resource in a calendar or address book.
+    Object {
+        owner: String,
+        kind: CollectionKind,
+        collection: String,
+        name: String,
+    },
 }
 
 /// Why a DAV request failed: a status and, for the RFC's pre- and postconditions, the
@@ -234,8 +251,67 @@ pub(crate) fn target_of(path: &str) -> Result<Option<Target>, DavError> {
             owner: owner(a),
             path: tail.iter().map(|s| format!("/{s}")).collect(),
         }),
+        [h, a, tail @ ..] => {
+            let Some(kind) = home_kind(h) else {
+                return Ok(None);
+            };
+            let owner = owner(a);
+            match tail {
+                [] => Some(Target::Home { owner, kind }),
+                [name] => Some(Target::Collection {
+                    owner,
+                    kind,
+                    name: name.clone(),
+                }),
+                [collection, name] => Some(Target::Object {
+                    owner,
+                    kind,
+                    collection: collection.clone(),
+                    name: name.clone(),
+                }),
+                _ => None,
+            }
+        }
         _ => None,
     })
+}
+
+/// The path segment under `/dav/` of the homes of `kind`.
+pub(crate) fn home_segment(kind: CollectionKind) -> &'static str {
+    match kind {
+        CollectionKind::Calendar => "calendars",
+        CollectionKind::AddressBook => "addressbooks",
+    }
+}
+
+fn home_kind(segment: &str) -> Option<CollectionKind> {
+    [CollectionKind::Calendar, CollectionKind::AddressBook]
+        .into_iter()
+        .find(|k| home_segment(*k) == segment)
+}
+
+/// The href of `owner`'s calendar or address-book home (`/dav/calendars/<address>/`).
+pub(crate) fn home_href(owner: &str, kind: CollectionKind) -> String {
+    format!("/dav/{}/{}/", home_segment(kind), encode_segment(owner))
+}
+
+/// The href of a calendar or address book (ends in `/`).
+pub(crate) fn collection_href(owner: &str, kind: CollectionKind, name: &str) -> String {
+    format!("{}{}/", home_href(owner, kind), encode_segment(name))
+}
+
+/// The href of an object in a calendar or address book.
+pub(crate) fn object_href(
+    owner: &str,
+    kind: CollectionKind,
+    collection: &str,
+    name: &str,
+) -> String {
+    format!(
+        "{}{}",
+        collection_href(owner, kind, collection),
+        encode_segment(name)
+    )
 }
 
 /// Percent-decoding (RFC 3986 §2.1) into UTF-8.
@@ -301,6 +377,12 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
                     return Err(DavError::not_found());
                 }
                 handle_files(&ctx, &req, payload, &me, &path).await
+            }
+            Target::Home { .. } | Target::Collection { .. } | Target::Object { .. } => {
+                Err(DavError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "calendars and address books over HTTP are not built yet",
+                ))
             }
         }
     }

@@ -9,6 +9,7 @@ use actix_web::web;
 use super::{file_href, target_of, Target};
 use crate::http::server::{app, routes, Front, Listener};
 use crate::http::tests::{peer, world, PASSWORD};
+use crate::storage::davstore::CollectionKind;
 
 const ALICE: &str = "/dav/files/alice@example.com";
 
@@ -75,6 +76,35 @@ fn paths_decode_into_targets() {
         })
     );
     assert_eq!(target_of("/dav/other").unwrap(), None);
+    assert_eq!(
+        target_of("/dav/calendars/A@b/").unwrap(),
+        Some(Target::Home {
+            owner: "a@b".into(),
+            kind: CollectionKind::Calendar
+        })
+    );
+    assert_eq!(
+        target_of("/dav/addressbooks/a@b/contacts/").unwrap(),
+        Some(Target::Collection {
+            owner: "a@b".into(),
+            kind: CollectionKind::AddressBook,
+            name: "contacts".into()
+        })
+    );
+    assert_eq!(
+        target_of("/dav/calendars/a@b/work/x%20y.ics").unwrap(),
+        Some(Target::Object {
+            owner: "a@b".into(),
+            kind: CollectionKind::Calendar,
+            collection: "work".into(),
+            name: "x y.ics".into()
+        })
+    );
+    assert_eq!(target_of("/dav/calendars/a@b/c/d/e").unwrap(), None);
+    assert_eq!(
+        super::object_href("a@b", CollectionKind::Calendar, "my cal", "e.ics"),
+        "/dav/calendars/a@b/my%20cal/e.ics"
+    );
     for bad in [
         "/dav/files/a/../b",
         "/dav/files/a/%2F",
