@@ -9,6 +9,7 @@ and exits non-zero on the first failure.
 """
 
 import sys
+from urllib.parse import unquote
 from datetime import datetime, timezone
 
 import caldav
@@ -53,7 +54,7 @@ client = caldav.DAVClient(url=url, username=user, password=password)
 principal = client.principal()
 ok("principal " + str(principal.url))
 home = principal.calendar_home_set
-assert str(home.url).endswith("/dav/calendars/%s/" % user), home.url
+assert unquote(str(home.url)).endswith("/dav/calendars/%s/" % user), home.url
 ok("calendar-home-set " + str(home.url))
 names = sorted(str(c.url) for c in principal.calendars())
 assert any(n.endswith("/calendar/") for n in names), names
