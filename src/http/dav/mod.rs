@@ -27,9 +27,15 @@
 //! - The file store is reached through `storage::DavFileStore`: a backend without one
 //!   would answer 501 (both backends have one).
 
+mod cal;
+#[cfg(test)]
+mod cal_tests;
+mod calobjects;
+mod calprops;
 mod files;
 mod lockreq;
 mod locks;
+mod mkcalendar;
 mod props;
 #[cfg(test)]
 mod tests;
@@ -103,6 +109,9 @@ pub(crate) struct DavError {
     pub status: StatusCode,
     pub condition: Option<&'static str>,
     pub message: String,
+    /// A whole XML error body, for conditions outside `DAV:` (CalDAV's, CardDAV's) or
+    /// with content (`no-uid-conflict`'s href); it wins over `condition`.
+    pub xml: Option<String>,
 }
 
 impl DavError {
@@ -111,6 +120,7 @@ impl DavError {
             status,
             condition: None,
             message: message.into(),
+            xml: None,
         }
     }
 
@@ -119,6 +129,7 @@ impl DavError {
             status,
             condition: Some(condition),
             message: String::new(),
+            xml: None,
         }
     }
 
@@ -137,6 +148,11 @@ impl DavError {
                 header::WWW_AUTHENTICATE,
                 "Basic realm=\"Ferrymail DAV\", charset=\"UTF-8\"",
             ));
+        }
+        if let Some(xml) = &self.xml {
+            return r
+                .content_type("application/xml; charset=utf-8")
+                .body(xml.clone());
         }
         match self.condition {
             Some(c) => r
@@ -365,7 +381,7 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
         // OPTIONS on the root says what is spoken without credentials (clients probe it).
         let target = target_of(req.path())?.ok_or_else(DavError::not_found)?;
         if req.method() == Method::OPTIONS && target == Target::Root {
-            return Ok(options());
+            return Ok(cal::options());
         }
         let me = caller(&ctx, &req).await?;
         match target {
@@ -379,10 +395,7 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
                 handle_files(&ctx, &req, payload, &me, &path).await
             }
             Target::Home { .. } | Target::Collection { .. } | Target::Object { .. } => {
-                Err(DavError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "calendars and address books over HTTP are not built yet",
-                ))
+                cal::handle(&ctx, &req, payload, &me, &target).await
             }
         }
     }
@@ -424,6 +437,10 @@ async fn handle_files(
         "PROPPATCH" => props::proppatch(ctx, req, payload, me, path).await,
         "LOCK" => lockreq::lock(ctx, req, payload, me, path).await,
         "UNLOCK" => lockreq::unlock(req, me, path),
+        "MKCALENDAR" => Err(DavError::new(
+            StatusCode::FORBIDDEN,
+            "calendars are made in the calendar home",
+        )),
         _ => Ok(HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, ALLOW))
             .finish()),
