@@ -41,7 +41,7 @@ macro_rules! call_as {
     ($svc:expr, $who:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {{
         let req = TestRequest::default()
             .method(actix_web::http::Method::from_bytes($method.as_bytes()).unwrap())
-            .uri(&$path)
+            .uri(AsRef::<str>::as_ref(&$path))
             .peer_addr(peer())
             .insert_header(("Authorization", auth($who)))
             $(.insert_header(($h, $v)))*
@@ -88,7 +88,7 @@ async fn discovery_homes_and_collections() {
         "/dav/principals/alice@example.com/",
         &format!("{CAL}/calendar/"),
     ] {
-        let (s, h, _) = call!(svc, "OPTIONS", path.to_string(), [], b"");
+        let (s, h, _) = call!(svc, "OPTIONS", path, [], b"");
         assert_eq!(s, StatusCode::OK, "{path}");
         let dav = h.get("DAV").unwrap().to_str().unwrap();
         assert!(
@@ -107,7 +107,7 @@ async fn discovery_homes_and_collections() {
     let (s, _, body) = call!(
         svc,
         "PROPFIND",
-        "/dav/principals/alice@example.com/".to_string(),
+        "/dav/principals/alice@example.com/",
         [("Depth", "0")],
         ask
     );
@@ -216,7 +216,7 @@ async fn mkcalendar_mkcol_proppatch_and_delete() {
     let (s, _, _) = call!(
         svc,
         "MKCALENDAR",
-        "/dav/files/alice@example.com/c/".to_string(),
+        "/dav/files/alice@example.com/c/",
         [],
         b""
     );
