@@ -88,7 +88,7 @@ async fn discovery_homes_and_collections() {
         "/dav/principals/alice@example.com/",
         &format!("{CAL}/calendar/"),
     ] {
-        let (s, h, _) = call!(svc, "OPTIONS", path.to_string(), [], b"");
+        let (s, h, _) = call!(svc, "OPTIONS", path, [], b"");
         assert_eq!(s, StatusCode::OK, "{path}");
         let dav = h.get("DAV").unwrap().to_str().unwrap();
         assert!(
@@ -107,7 +107,7 @@ async fn discovery_homes_and_collections() {
     let (s, _, body) = call!(
         svc,
         "PROPFIND",
-        "/dav/principals/alice@example.com/".to_string(),
+        "/dav/principals/alice@example.com/",
         [("Depth", "0")],
         ask
     );
@@ -216,11 +216,15 @@ async fn mkcalendar_mkcol_proppatch_and_delete() {
     let (s, _, _) = call!(
         svc,
         "MKCALENDAR",
-        "/dav/files/alice@example.com/c/".to_string(),
+        "/dav/files/alice@example.com/c/",
         [],
         b""
     );
     assert_eq!(s, StatusCode::FORBIDDEN);
+    for outside in ["/dav/", "/dav/principals/alice@example.com/"] {
+        let (s, _, _) = call!(svc, "MKCALENDAR", outside, [], b"");
+        assert_eq!(s, StatusCode::FORBIDDEN, "{outside}");
+    }
     // A property that cannot be set fails the whole creation (403 / 424).
     let bad = br#"<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>X</d:displayname><d:getetag>x</d:getetag></d:prop></d:set></c:mkcalendar>"#;
     let (s, _, body) = call!(svc, "MKCALENDAR", format!("{CAL}/bad/"), [], bad);
