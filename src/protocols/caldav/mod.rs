@@ -25,6 +25,7 @@
 //!   rule can never make a query loop.
 
 pub mod bundle;
+pub mod caldata;
 pub mod error;
 pub mod filter;
 pub mod freebusy;
