@@ -290,7 +290,7 @@ enum Done {
     Ok(String, String),
     /// The ETag no longer matched: the form again, with the current ETag and facts (and
     /// the current fields, shown when the post was no save).
-    Conflict(Option<EventFields>, Frame),
+    Conflict(Option<EventFields>, Box<Frame>),
 }
 
 fn put(
@@ -387,7 +387,7 @@ pub async fn submit(
             };
             Ok(Done::Conflict(
                 fields,
-                Frame {
+                Box::new(Frame {
                     cal: coll.name.clone(),
                     name: if current.is_some() {
                         name.clone()
@@ -398,7 +398,7 @@ pub async fn submit(
                     calendars: Vec::new(),
                     facts,
                     zone: zone.name().to_string(),
-                },
+                }),
             ))
         };
         let back_date = |data: &str| {
@@ -505,7 +505,14 @@ pub async fn submit(
                  saved. Your version is below; save again to replace theirs, or reopen the \
                  event to see it."
             };
-            Ok(page(&req, me, fr, f, msg.to_string(), StatusCode::CONFLICT))
+            Ok(page(
+                &req,
+                me,
+                *fr,
+                f,
+                msg.to_string(),
+                StatusCode::CONFLICT,
+            ))
         }
     }
 }
