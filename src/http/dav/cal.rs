@@ -86,11 +86,7 @@ pub(crate) async fn handle(
         ("PROPPATCH", _) => calprops::proppatch(ctx, payload, target).await,
         ("MKCALENDAR", _) => mkcalendar::make(ctx, payload, target, true).await,
         ("MKCOL", _) => mkcalendar::make(ctx, payload, target, false).await,
-        // The one arm REPORT takes until `report` is routed here.
-        ("REPORT", _) => Err(DavError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "REPORT is not built yet",
-        )),
+        ("REPORT", _) => super::report::report(ctx, req, payload, me, target).await,
         ("DELETE", Target::Collection { owner, name, .. }) => {
             mkcalendar::delete(ctx, owner, name).await
         }

@@ -41,7 +41,7 @@ macro_rules! call_as {
     ($svc:expr, $who:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {{
         let req = TestRequest::default()
             .method(actix_web::http::Method::from_bytes($method.as_bytes()).unwrap())
-            .uri(&$path)
+            .uri(AsRef::<str>::as_ref(&$path))
             .peer_addr(peer())
             .insert_header(("Authorization", auth($who)))
             $(.insert_header(($h, $v)))*

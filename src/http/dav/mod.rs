@@ -38,6 +38,9 @@ mod lockreq;
 mod locks;
 mod mkcalendar;
 mod props;
+mod report;
+#[cfg(test)]
+mod report_tests;
 #[cfg(test)]
 mod tests;
 
@@ -48,7 +51,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth;
 use crate::actors::ServerContext;
-use crate::protocols::webdav::multistatus::error_body;
+use crate::protocols::webdav::multistatus::error_body_in;
+use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::WebDavError;
 use crate::storage::davstore::CollectionKind;
 use crate::storage::{DavFiles, StorageError};
@@ -109,6 +113,8 @@ pub(crate) enum Target {
 pub(crate) struct DavError {
     pub status: StatusCode,
     pub condition: Option<&'static str>,
+    /// The condition's namespace (`DAV:` unless set by [`DavError::condition_in`]).
+    pub ns: &'static str,
     pub message: String,
     /// A whole XML error body, for conditions outside `DAV:` (CalDAV's, CardDAV's) or
     /// with content (`no-uid-conflict`'s href); it wins over `condition`.
@@ -120,6 +126,7 @@ impl DavError {
         DavError {
             status,
             condition: None,
+            ns: DAV,
             message: message.into(),
             xml: None,
         }
@@ -129,8 +136,17 @@ impl DavError {
         DavError {
             status,
             condition: Some(condition),
+            ns: DAV,
             message: String::new(),
             xml: None,
+        }
+    }
+
+    /// A condition in namespace `ns` (CalDAV's, CardDAV's).
+    pub fn condition_in(status: StatusCode, ns: &'static str, condition: &'static str) -> DavError {
+        DavError {
+            ns,
+            ..DavError::condition(status, condition)
         }
     }
 
@@ -158,7 +174,7 @@ impl DavError {
         match self.condition {
             Some(c) => r
                 .content_type("application/xml; charset=utf-8")
-                .body(error_body(c)),
+                .body(error_body_in(self.ns, c)),
             None => r
                 .content_type("text/plain; charset=utf-8")
                 .body(format!("{}\n", self.message)),
@@ -402,6 +418,11 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
                     return Err(DavError::not_found());
                 }
                 handle_files(&ctx, &req, payload, &me, &path).await
+            }
+            Target::Home { .. } | Target::Collection { .. } | Target::Object { .. }
+                if req.method().as_str() == "REPORT" =>
+            {
+                report::report(&ctx, &req, payload, &me, &target).await
             }
             Target::Home { .. } | Target::Collection { .. } | Target::Object { .. } => {
                 cal::handle(&ctx, &req, payload, &me, &target).await
