@@ -1,8 +1,8 @@
 //! CalDAV (RFC 4791) and CardDAV (RFC 6352) over HTTP: the calendar and address-book
 //! homes (`/dav/calendars/<address>/`, `/dav/addressbooks/<address>/`), their collections
 //! and objects. This file dispatches by method and holds what the handlers share: access,
-//! the OPTIONS answer, the namespaces and the error bodies of CalDAV/CardDAV
-//! preconditions. PROPFIND/PROPPATCH are in [`super::calprops`], objects (GET, PUT,
+//! what the handlers share (namespaces, the OPTIONS answer, precondition error bodies,
+//! the principal's properties) is in [`super::calcommon`]. PROPFIND/PROPPATCH are in [`super::calprops`], objects (GET, PUT,
 //! DELETE, COPY, MOVE) in [`super::calobjects`], MKCALENDAR, extended MKCOL and a
 //! collection's DELETE in [`super::mkcalendar`].
 //!
@@ -19,26 +19,8 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::calcommon::{options, ALLOW};
 use super::{calobjects, calprops, mkcalendar, Ctx, DavError, Target};
-use crate::protocols::webdav::report::{CALDAV, CARDDAV};
-use crate::protocols::webdav::xml::DAV;
-use crate::storage::davstore::CollectionKind;
-
-/// Apple's calendar server namespace (`getctag`).
-pub(crate) const CALSERVER: &str = "http://calendarserver.org/ns/";
-/// Apple's iCal namespace (`calendar-color`).
-pub(crate) const ICAL: &str = "http://apple.com/ns/ical/";
-
-/// Collection names in a calendar home that scheduling (RFC 6638) owns.
-pub(crate) const RESERVED: [&str; 2] = ["inbox", "outbox"];
-
-/// The DAV compliance classes announced on the DAV resources (RFC 4918 §10.1, RFC 4791
-/// §5.1, RFC 6352 §6.1, RFC 5689 §3).
-const DAV_CLASSES: &str = "1, 2, 3, calendar-access, addressbook, extended-mkcol";
-
-/// What the Allow header lists on calendars and address books.
-const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, \
-COPY, MOVE, REPORT";
 
 /// What a caller may do with a home or collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +45,6 @@ pub(crate) fn access(
     } else {
         Err(DavError::not_found())
     }
-}
-
-/// OPTIONS on the DAV resources (the root, principals, homes, collections, objects).
-pub(crate) fn options() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("DAV", DAV_CLASSES))
-        .insert_header((header::ALLOW, ALLOW))
-        .insert_header(("MS-Author-Via", "DAV"))
-        .finish()
 }
 
 fn not_allowed(why: &str) -> Result<HttpResponse, DavError> {
@@ -149,35 +122,4 @@ pub(crate) async fn handle(
             .insert_header((header::ALLOW, ALLOW))
             .finish()),
     }
-}
-
-/// The namespace of `kind`'s preconditions and properties.
-pub(crate) fn kind_ns(kind: CollectionKind) -> &'static str {
-    match kind {
-        CollectionKind::Calendar => CALDAV,
-        CollectionKind::AddressBook => CARDDAV,
-    }
-}
-
-/// An error with a precondition element `{ns}local` holding `inner` (already XML).
-pub(crate) fn precondition(
-    status: StatusCode,
-    ns: &'static str,
-    local: &'static str,
-    inner: &str,
-    message: impl Into<String>,
-) -> DavError {
-    let mut e = DavError::new(status, message);
-    e.condition = Some(local);
-    let body = if ns == DAV {
-        format!("<D:{local}>{inner}</D:{local}>")
-    } else {
-        format!("<P:{local} xmlns:P=\"{ns}\">{inner}</P:{local}>")
-    };
-    e.xml = Some(format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\">{body}\
-<D:responsedescription>{}</D:responsedescription></D:error>",
-        quick_xml::escape::escape(e.message.as_str())
-    ));
-    e
 }

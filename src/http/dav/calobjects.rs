@@ -18,7 +18,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::cal::{kind_ns, precondition};
+use super::calcommon::{kind_ns, precondition};
 use super::{blocking, header_str, object_href, target_of, Ctx, DavError, Target};
 use crate::protocols::caldav::validate::{validate_calendar, CalendarPrecondition, ComponentKind};
 use crate::protocols::carddav::validate::{validate_card, AddressPrecondition};

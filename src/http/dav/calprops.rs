@@ -24,7 +24,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use quick_xml::escape::escape;
 
-use super::cal::{CALSERVER, ICAL};
+use super::calcommon::{kind_ns, CALSERVER, ICAL};
 use super::calobjects::content_type;
 use super::mkcalendar::{description, set_prop};
 use super::props::{
@@ -177,7 +177,7 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
         (DAV, "sync-token") => coll.map(|c| escape(sync_token_uri(c.sync).as_str()).into_owned()),
         (CALSERVER, "getctag") => coll.map(|c| format!("\"{}\"", c.sync).replace('"', "&quot;")),
         (DAV, "supported-report-set") => coll.map(|c| {
-            let ns = super::cal::kind_ns(c.kind);
+            let ns = kind_ns(c.kind);
             SUPPORTED
                 .iter()
                 .filter(|(n, _)| *n == ns || *n == DAV)
@@ -216,7 +216,7 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
         (CALDAV, "max-resource-size") if is_cal => coll.map(|_| env.max_size.to_string()),
         (CARDDAV, "max-resource-size") if !is_cal => coll.map(|_| env.max_size.to_string()),
         (CALDAV, "calendar-description") | (CARDDAV, "addressbook-description")
-            if name.ns == super::cal::kind_ns(kind) && name.local == description(kind) =>
+            if name.ns == kind_ns(kind) && name.local == description(kind) =>
         {
             coll.and_then(|c| text(&c.props.description))
         }
@@ -286,37 +286,6 @@ pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
         href: res.href(),
         propstats: vec![(200, found), (404, missing)],
     }
-}
-
-/// The CalDAV/CardDAV properties of `me`'s principal (`None`: not one of them).
-pub(crate) fn principal_value(name: &PropName, me: &str) -> Option<String> {
-    match (name.ns.as_str(), name.local.as_str()) {
-        (CALDAV, "calendar-home-set") => Some(href(&home_href(me, CollectionKind::Calendar))),
-        (CARDDAV, "addressbook-home-set") => {
-            Some(href(&home_href(me, CollectionKind::AddressBook)))
-        }
-        (CALDAV, "calendar-user-address-set") => Some(format!(
-            "{}{}",
-            href(&format!("mailto:{me}")),
-            href(&principal_href(me))
-        )),
-        _ => None,
-    }
-}
-
-/// The names [`principal_value`] answers.
-pub(crate) fn principal_names() -> Vec<PropName> {
-    [
-        (CALDAV, "calendar-home-set"),
-        (CARDDAV, "addressbook-home-set"),
-        (CALDAV, "calendar-user-address-set"),
-    ]
-    .iter()
-    .map(|(ns, l)| PropName {
-        ns: ns.to_string(),
-        local: l.to_string(),
-    })
-    .collect()
 }
 
 /// The collection `name` of `owner` if it is of `kind`.

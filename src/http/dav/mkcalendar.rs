@@ -17,7 +17,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::cal::{kind_ns, ICAL, RESERVED};
+use super::calcommon::{kind_ns, ICAL, RESERVED};
 use super::{blocking, xml_body, Ctx, DavError, Target};
 use crate::protocols::caldav::validate::ComponentKind;
 use crate::protocols::webdav::multistatus::{reason, write_prop, Prop};

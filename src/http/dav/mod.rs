@@ -30,6 +30,7 @@
 mod cal;
 #[cfg(test)]
 mod cal_tests;
+mod calcommon;
 mod calobjects;
 mod calprops;
 mod files;
@@ -397,7 +398,7 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
         // OPTIONS on the root says what is spoken without credentials (clients probe it).
         let target = target_of(req.path())?.ok_or_else(DavError::not_found)?;
         if req.method() == Method::OPTIONS && target == Target::Root {
-            return Ok(cal::options());
+            return Ok(calcommon::options());
         }
         let me = caller(&ctx, &req).await?;
         if req.method().as_str() == "MKCALENDAR"

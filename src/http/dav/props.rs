@@ -333,7 +333,7 @@ pub(crate) async fn principal(
         }
     }
     match req.method().as_str() {
-        "OPTIONS" => return Ok(super::cal::options()),
+        "OPTIONS" => return Ok(super::calcommon::options()),
         "PROPFIND" => {}
         _ => {
             return Err(DavError::new(
@@ -367,7 +367,7 @@ fn principal_response(
 ) -> Response {
     let value = |name: &PropName| -> Option<String> {
         if name.ns != DAV {
-            return super::calprops::principal_value(name, me);
+            return super::calcommon::principal_value(name, me);
         }
         Some(match name.local.as_str() {
             "current-user-principal" | "principal-URL" => href(mine),
@@ -386,7 +386,7 @@ fn principal_response(
     .iter()
     .map(|l| PropName::dav(l))
     .collect();
-    all.extend(super::calprops::principal_names());
+    all.extend(super::calcommon::principal_names());
     let (mut found, mut missing) = (Vec::new(), Vec::new());
     match ask {
         Propfind::PropName => {

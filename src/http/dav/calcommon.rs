@@ -1,0 +1,106 @@
+//! What the CalDAV/CardDAV handlers share (a leaf under them, so they import it and not
+//! each other): the namespaces, the names scheduling keeps, the OPTIONS answer, the error
+//! bodies of preconditions outside `DAV:`, and the calendar and address-book properties
+//! of a principal.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::HttpResponse;
+use quick_xml::escape::escape;
+
+use super::{encode_segment, home_href, DavError};
+use crate::protocols::webdav::report::{CALDAV, CARDDAV};
+use crate::protocols::webdav::xml::DAV;
+use crate::protocols::webdav::PropName;
+use crate::storage::davstore::CollectionKind;
+
+/// Apple's calendar server namespace (`getctag`).
+pub(crate) const CALSERVER: &str = "http://calendarserver.org/ns/";
+/// Apple's iCal namespace (`calendar-color`).
+pub(crate) const ICAL: &str = "http://apple.com/ns/ical/";
+
+/// Collection names in a calendar home that scheduling (RFC 6638) owns.
+pub(crate) const RESERVED: [&str; 2] = ["inbox", "outbox"];
+
+/// The DAV compliance classes announced on the DAV resources (RFC 4918 §10.1, RFC 4791
+/// §5.1, RFC 6352 §6.1, RFC 5689 §3).
+const DAV_CLASSES: &str = "1, 2, 3, calendar-access, addressbook, extended-mkcol";
+
+/// What the Allow header lists on calendars and address books.
+pub(crate) const ALLOW: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, \
+COPY, MOVE, REPORT";
+
+/// OPTIONS on the DAV resources (the root, principals, homes, collections, objects).
+pub(crate) fn options() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("DAV", DAV_CLASSES))
+        .insert_header((header::ALLOW, ALLOW))
+        .insert_header(("MS-Author-Via", "DAV"))
+        .finish()
+}
+
+/// The namespace of `kind`'s preconditions and properties.
+pub(crate) fn kind_ns(kind: CollectionKind) -> &'static str {
+    match kind {
+        CollectionKind::Calendar => CALDAV,
+        CollectionKind::AddressBook => CARDDAV,
+    }
+}
+
+/// An error with a precondition element `{ns}local` holding `inner` (already XML).
+pub(crate) fn precondition(
+    status: StatusCode,
+    ns: &'static str,
+    local: &'static str,
+    inner: &str,
+    message: impl Into<String>,
+) -> DavError {
+    let mut e = DavError::new(status, message);
+    e.condition = Some(local);
+    let body = if ns == DAV {
+        format!("<D:{local}>{inner}</D:{local}>")
+    } else {
+        format!("<P:{local} xmlns:P=\"{ns}\">{inner}</P:{local}>")
+    };
+    e.xml = Some(format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\">{body}\
+<D:responsedescription>{}</D:responsedescription></D:error>",
+        quick_xml::escape::escape(e.message.as_str())
+    ));
+    e
+}
+
+fn href(h: &str) -> String {
+    format!("<D:href>{}</D:href>", escape(h))
+}
+
+/// The CalDAV/CardDAV properties of `me`'s principal (`None`: not one of them).
+pub(crate) fn principal_value(name: &PropName, me: &str) -> Option<String> {
+    match (name.ns.as_str(), name.local.as_str()) {
+        (CALDAV, "calendar-home-set") => Some(href(&home_href(me, CollectionKind::Calendar))),
+        (CARDDAV, "addressbook-home-set") => {
+            Some(href(&home_href(me, CollectionKind::AddressBook)))
+        }
+        (CALDAV, "calendar-user-address-set") => Some(format!(
+            "{}{}",
+            href(&format!("mailto:{me}")),
+            href(&format!("/dav/principals/{}/", encode_segment(me)))
+        )),
+        _ => None,
+    }
+}
+
+/// The names [`principal_value`] answers.
+pub(crate) fn principal_names() -> Vec<PropName> {
+    [
+        (CALDAV, "calendar-home-set"),
+        (CARDDAV, "addressbook-home-set"),
+        (CALDAV, "calendar-user-address-set"),
+    ]
+    .iter()
+    .map(|(ns, l)| PropName {
+        ns: ns.to_string(),
+        local: l.to_string(),
+    })
+    .collect()
+}
