@@ -31,6 +31,9 @@ mod files;
 mod lockreq;
 mod locks;
 mod props;
+// Wired into the CalDAV handlers when they land (principal PROPFIND, OPTIONS, POST).
+#[allow(dead_code)]
+mod schedule;
 #[cfg(test)]
 mod tests;
 
