@@ -117,11 +117,21 @@ fn a_request_not_from_the_organizer_or_to_a_stranger_is_ignored() {
         process_local(&store, "alice@example.com", &msg, NOW).unwrap(),
         Applied::Ignored(_)
     ));
+    // An account the REQUEST does not invite (neither by its address nor by the one it
+    // was sent to).
+    store.add_account("dave@example.com", "pw", false).unwrap();
     let msg = request_for("alice@example.com");
+    let mut msg2 = msg.clone();
+    msg2.recipient = "dave@example.com".into();
     assert!(matches!(
-        process_local(&store, "bob@example.com", &msg, NOW).unwrap(),
+        process_local(&store, "dave@example.com", &msg2, NOW).unwrap(),
         Applied::Ignored(_)
-    ) || find_by_uid(&store, "bob@example.com", "ev1").unwrap().is_none());
+    ));
+    assert!(find_by_uid(&store, "dave@example.com", "ev1").unwrap().is_none());
+    assert!(store
+        .dav_collection("dave@example.com", super::INBOX)
+        .unwrap()
+        .is_none());
     assert!(store
         .dav_collection("alice@example.com", super::INBOX)
         .unwrap()
