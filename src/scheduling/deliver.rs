@@ -20,8 +20,8 @@ use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, Message, Method};
 use crate::protocols::smtp::{BodyType, Envelope, PeerInfo, Recipient, Service};
 use crate::storage::davstore::{
-    CollectionKind, CollectionProps, Condition, DavCollection, DavObject, NewCollection,
-    NewObject, PutOutcome,
+    CollectionKind, CollectionProps, Condition, DavCollection, DavObject, NewCollection, NewObject,
+    PutOutcome,
 };
 use crate::storage::{Destination, RecipientKind, Store};
 
@@ -88,9 +88,7 @@ async fn run(
             blocking(move || write_status(&store, id, &obj, cal, &statuses)).await?;
         }
     } else if itip::attendees(source).contains_key(&owner) {
-        if let Some(reply) =
-            itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &owner, now)
-        {
+        if let Some(reply) = itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &owner, now) {
             deliver(ctx, &reply).await;
         }
     }
@@ -258,7 +256,9 @@ pub fn process_local(
             };
             if let Some(c) = &existing_cal {
                 if itip::organizer(c).map(|o| o.0).as_deref() != Some(msg.sender.as_str()) {
-                    return Ok(Applied::Ignored("the stored event has another organizer".into()));
+                    return Ok(Applied::Ignored(
+                        "the stored event has another organizer".into(),
+                    ));
                 }
             }
             Some(itip::attendee_copy(cal, me, existing_cal.as_ref()))
@@ -269,8 +269,7 @@ pub fn process_local(
             }
             match &existing_cal {
                 Some(c)
-                    if itip::organizer(c).map(|o| o.0).as_deref()
-                        == Some(msg.sender.as_str()) =>
+                    if itip::organizer(c).map(|o| o.0).as_deref() == Some(msg.sender.as_str()) =>
                 {
                     Some(itip::apply_cancel(c, cal).map_err(|e| e.to_string())?)
                 }
@@ -453,7 +452,9 @@ fn default_calendar(
     let takes = |c: &&DavCollection| {
         c.kind == CollectionKind::Calendar
             && !reserved(&c.name)
-            && c.components.iter().any(|k| k.eq_ignore_ascii_case(component))
+            && c.components
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(component))
     };
     Ok(colls
         .iter()

@@ -127,7 +127,9 @@ fn a_request_not_from_the_organizer_or_to_a_stranger_is_ignored() {
         process_local(&store, "dave@example.com", &msg2, NOW).unwrap(),
         Applied::Ignored(_)
     ));
-    assert!(find_by_uid(&store, "dave@example.com", "ev1").unwrap().is_none());
+    assert!(find_by_uid(&store, "dave@example.com", "ev1")
+        .unwrap()
+        .is_none());
     assert!(store
         .dav_collection("dave@example.com", super::INBOX)
         .unwrap()
@@ -159,7 +161,10 @@ fn an_imip_reply_by_mail_updates_the_organizers_copy() {
     let mail = reply_mail("carol@remote.test", "ACCEPTED");
     let text = String::from_utf8_lossy(&mail).into_owned();
     assert!(text.contains("multipart/alternative"), "{text}");
-    assert!(text.contains("method=REPLY") || text.contains("method=\"REPLY\""), "{text}");
+    assert!(
+        text.contains("method=REPLY") || text.contains("method=\"REPLY\""),
+        "{text}"
+    );
     let done = process_message(&store, "bob@example.com", &mail, "mx.example.com", NOW)
         .unwrap()
         .unwrap();
@@ -199,7 +204,9 @@ fn a_reply_from_another_sender_or_someone_not_invited_is_ignored() {
         NOW,
     )
     .unwrap();
-    let text = reply.text().replace("carol@remote.test", "dave@remote.test");
+    let text = reply
+        .text()
+        .replace("carol@remote.test", "dave@remote.test");
     reply.calendar = parse_calendar(&text).unwrap();
     reply.sender = "dave@remote.test".into();
     let mail = imip_message(&reply, "remote.test", NOW).unwrap();
@@ -210,11 +217,21 @@ fn a_reply_from_another_sender_or_someone_not_invited_is_ignored() {
     let (_, copy) = find_by_uid(&store, "bob@example.com", "ev1")
         .unwrap()
         .unwrap();
-    assert!(!copy.data.contains("ACCEPTED:mailto:carol"), "{}", copy.data);
+    assert!(
+        !copy.data.contains("ACCEPTED:mailto:carol"),
+        "{}",
+        copy.data
+    );
     // Mail without a calendar part is not looked at.
     assert_eq!(
-        process_message(&store, "bob@example.com", b"Subject: hi\r\n\r\nhello\r\n", "mx", NOW)
-            .unwrap(),
+        process_message(
+            &store,
+            "bob@example.com",
+            b"Subject: hi\r\n\r\nhello\r\n",
+            "mx",
+            NOW
+        )
+        .unwrap(),
         None
     );
 }

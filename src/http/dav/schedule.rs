@@ -92,9 +92,7 @@ pub(crate) fn resourcetype(name: &str) -> Option<String> {
         OUTBOX => "schedule-outbox",
         _ => return None,
     };
-    Some(format!(
-        "<D:collection/><C:{which} xmlns:C=\"{CALDAV}\"/>"
-    ))
+    Some(format!("<D:collection/><C:{which} xmlns:C=\"{CALDAV}\"/>"))
 }
 
 fn caldav_error(status: StatusCode, condition: &str) -> HttpResponse {
@@ -161,7 +159,9 @@ pub(crate) fn schedule_response(
         let kind = store
             .check_recipient(who)
             .unwrap_or(RecipientKind::UnknownLocal);
-        let account = store.get_account(who)?.map(|a| a.address.to_ascii_lowercase());
+        let account = store
+            .get_account(who)?
+            .map(|a| a.address.to_ascii_lowercase());
         match (kind, account) {
             (RecipientKind::Local, Some(account)) => {
                 let busy = busy_of(store, &account, req.start, req.end)?;

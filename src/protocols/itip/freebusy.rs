@@ -59,7 +59,10 @@ pub fn parse_request(text: &str) -> Result<FreeBusyRequest, String> {
             .map(|d| d.timestamp())
             .ok_or_else(|| format!("no {} date-time", p.as_str()))
     };
-    let (start, end) = (time(ICalendarProperty::Dtstart)?, time(ICalendarProperty::Dtend)?);
+    let (start, end) = (
+        time(ICalendarProperty::Dtstart)?,
+        time(ICalendarProperty::Dtend)?,
+    );
     if end <= start {
         return Err("DTEND is not after DTSTART".into());
     }
@@ -94,7 +97,8 @@ pub fn reply(req: &FreeBusyRequest, attendee: &str, busy: &[Busy], now: i64) -> 
         fb.add_uid(uid);
     }
     fb.add_dtstamp(PartialDateTime::from_utc_timestamp(now));
-    let at = |t: i64| ICalendarValue::PartialDateTime(Box::new(PartialDateTime::from_utc_timestamp(t)));
+    let at =
+        |t: i64| ICalendarValue::PartialDateTime(Box::new(PartialDateTime::from_utc_timestamp(t)));
     fb.add_property(ICalendarProperty::Dtstart, at(req.start));
     fb.add_property(ICalendarProperty::Dtend, at(req.end));
     fb.entries.push(req.organizer_entry.clone());

@@ -528,7 +528,8 @@ fn set_partstat(cal: &mut ICalendar, who: &str, value: ICalendarParticipationSta
         }
         for e in c.entries.iter_mut() {
             if e.name == ICalendarProperty::Attendee && entry_address(e).as_deref() == Some(who) {
-                e.params.retain(|p| p.name != ICalendarParameterName::Partstat);
+                e.params
+                    .retain(|p| p.name != ICalendarParameterName::Partstat);
                 e.params.push(ICalendarParameter::partstat(value.clone()));
                 found = true;
             }

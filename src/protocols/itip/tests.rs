@@ -105,7 +105,10 @@ fn an_unchanged_save_sends_nothing_and_a_time_change_reinvites() {
     assert!(organizer_messages(Some(&old), Some(&same), "bob@example.com", NOW).is_empty());
     let moved = cal(&event("", &[&a]).replace("T100000Z", "T120000Z"));
     let msgs = organizer_messages(Some(&old), Some(&moved), "bob@example.com", NOW);
-    assert_eq!(by_recipient(&msgs).get("alice@example.com"), Some(&Method::Request));
+    assert_eq!(
+        by_recipient(&msgs).get("alice@example.com"),
+        Some(&Method::Request)
+    );
 }
 
 #[test]
@@ -135,7 +138,11 @@ fn schedule_agent_client_and_none_are_left_to_the_client() {
         BTreeMap::from([("carol@remote.test".to_string(), Method::Request)])
     );
     // The message itself carries no SCHEDULE-AGENT parameter (RFC 6638 §3.2.3).
-    assert!(!msgs[0].text().contains("SCHEDULE-AGENT"), "{}", msgs[0].text());
+    assert!(
+        !msgs[0].text().contains("SCHEDULE-AGENT"),
+        "{}",
+        msgs[0].text()
+    );
     // An organizer with SCHEDULE-AGENT=CLIENT gets no REPLY from the server.
     let copy = cal(
         &event("", &["ATTENDEE;PARTSTAT=ACCEPTED:mailto:alice@example.com"]).replace(
@@ -170,7 +177,11 @@ fn a_partstat_change_replies_to_the_organizer_with_that_attendee_only() {
     assert!(attendee_reply(Some(&new), Some(&new), "alice@example.com", NOW).is_none());
     // Deleting the copy declines.
     let decline = attendee_reply(Some(&new), None, "alice@example.com", NOW).unwrap();
-    assert!(decline.text().contains("PARTSTAT=DECLINED"), "{}", decline.text());
+    assert!(
+        decline.text().contains("PARTSTAT=DECLINED"),
+        "{}",
+        decline.text()
+    );
 
     // The organizer's copy takes the reply.
     let reply_cal = parse_calendar(&text).unwrap();
@@ -185,7 +196,10 @@ fn a_reply_from_someone_not_invited_is_refused() {
     let copy = cal(&event("", &[&att("alice@example.com")]));
     let reply = cal(&format!(
         "METHOD:REPLY\n{}",
-        event("", &["ATTENDEE;PARTSTAT=ACCEPTED:mailto:mallory@remote.test"])
+        event(
+            "",
+            &["ATTENDEE;PARTSTAT=ACCEPTED:mailto:mallory@remote.test"]
+        )
     ));
     assert_eq!(
         apply_reply(&copy, &reply).unwrap_err(),
@@ -196,10 +210,7 @@ fn a_reply_from_someone_not_invited_is_refused() {
 #[test]
 fn a_recurring_event_with_an_override_invites_per_instance() {
     // alice is on every instance; carol only on the overridden one.
-    let master = event(
-        "RRULE:FREQ=WEEKLY;COUNT=5\n",
-        &[&att("alice@example.com")],
-    );
+    let master = event("RRULE:FREQ=WEEKLY;COUNT=5\n", &[&att("alice@example.com")]);
     let over = event(
         "RECURRENCE-ID:20270117T100000Z\n",
         &[&att("alice@example.com"), &att("carol@remote.test")],
@@ -214,7 +225,10 @@ fn a_recurring_event_with_an_override_invites_per_instance() {
         .unwrap();
     let text = carol.text();
     assert!(text.contains("RECURRENCE-ID"), "{text}");
-    assert!(!text.contains("RRULE"), "carol hears of her instance only: {text}");
+    assert!(
+        !text.contains("RRULE"),
+        "carol hears of her instance only: {text}"
+    );
     let alice = msgs
         .iter()
         .find(|m| m.recipient == "alice@example.com")
@@ -280,7 +294,10 @@ fn schedule_status_is_set_on_the_named_attendees() {
         ("carol@remote.test".to_string(), "1.1".to_string()),
     ]);
     assert!(set_schedule_status(&mut c, &statuses));
-    assert!(!set_schedule_status(&mut c, &statuses), "second time: no change");
+    assert!(
+        !set_schedule_status(&mut c, &statuses),
+        "second time: no change"
+    );
     let text = c.to_string();
     assert!(text.contains("SCHEDULE-STATUS=1.2"), "{text}");
     assert!(text.contains("SCHEDULE-STATUS=1.1"), "{text}");

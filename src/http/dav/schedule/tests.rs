@@ -9,9 +9,7 @@ fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, _writers) = Store::open(dir.path()).expect("store");
     store.add_domain("example.com").unwrap();
-    store
-        .add_account("alice@example.com", "pw", false)
-        .unwrap();
+    store.add_account("alice@example.com", "pw", false).unwrap();
     store.add_account("bob@example.com", "pw", false).unwrap();
     (dir, store)
 }
