@@ -4,23 +4,20 @@
 //! invitation; carol's leaves through the remote queue as iMIP; carol's REPLY (ACCEPTED),
 //! sent by SMTP to bob, updates bob's event.
 //!
-//! The organizer's event is written to the store and handed to `scheduling::after_write`
-//! as the CalDAV PUT handler does after its write (the PUT itself is tested with the
-//! CalDAV handlers).
+//! The organizer's event arrives by CalDAV PUT; discovery (OPTIONS, the principal's
+//! schedule-inbox-URL/outbox-URL) and a free/busy POST to the outbox are checked too.
 
 mod common;
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::dns::TestDns;
 use common::sink::Sink;
-use common::{Client, TestServer};
-use ferrymail::protocols::caldav::timerange::index_span;
+use common::{http, Client, TestServer, PASSWORD};
 use ferrymail::protocols::caldav::validate::parse_calendar;
 use ferrymail::protocols::itip::{self, Method};
-use ferrymail::storage::davstore::{Condition, DavCollection, NewObject, PutOutcome};
+use ferrymail::storage::davstore::DavCollection;
 use ferrymail::storage::Store;
 use mail_parser::{MessageParser, MimeHeaders};
 
@@ -90,36 +87,26 @@ fn invitation_to_a_local_and_an_outside_attendee_and_the_reply_by_mail() {
     );
     let server = TestServer::start_full("", &sections, None);
     let store = server.store();
-    let ctx = Arc::clone(&server.handle().ctx);
 
-    // bob's client stores the event; the write path then schedules.
+    // bob's client PUTs the event; the server schedules before it answers.
     let coll = calendar(&store, "bob@example.com");
-    let parsed = parse_calendar(EVENT).unwrap();
-    let (first, last) = index_span(&parsed).unwrap();
-    let put = NewObject {
-        name: "planning.ics".into(),
-        uid: UID.into(),
-        data: EVENT.into(),
-        component: "VEVENT".into(),
-        first,
-        last,
-    };
-    let PutOutcome::Stored { object, .. } =
-        store.dav_put(coll.id, &put, &Condition::Absent).unwrap()
-    else {
-        panic!("event not stored");
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(ferrymail::scheduling::after_write(
-        &ctx,
-        "bob@example.com",
-        &coll,
-        None,
-        Some(&object),
-    ));
+    let auth = http::basic("bob@example.com", PASSWORD);
+    let web = server.addr("http");
+    let r = http::request(
+        web,
+        false,
+        "PUT",
+        "/dav/calendars/bob@example.com/calendar/planning.ics",
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "text/calendar; charset=utf-8"),
+            ("If-None-Match", "*"),
+        ],
+        EVENT.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    // The stored object gained SCHEDULE-STATUS: no ETag of what was sent (RFC 4791 §5.3.4).
+    assert_eq!(r.header("etag"), None);
 
     // alice (local): the REQUEST in her schedule inbox, the event in her calendar.
     let inbox = store
@@ -209,5 +196,70 @@ fn invitation_to_a_local_and_an_outside_attendee_and_the_reply_by_mail() {
     assert_eq!(
         partstat(&store, "bob@example.com", "alice@example.com").as_deref(),
         Some("NEEDS-ACTION")
+    );
+
+    // RFC 6638 discovery: the DAV class, the principal's inbox and outbox.
+    let r = http::request(
+        web,
+        false,
+        "OPTIONS",
+        "/dav/calendars/bob@example.com/",
+        &[("Authorization", auth.as_str())],
+        b"",
+    );
+    assert!(
+        r.header("dav")
+            .unwrap_or("")
+            .contains("calendar-auto-schedule"),
+        "{:?}",
+        r.headers
+    );
+    let body = br#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:schedule-inbox-URL/><C:schedule-outbox-URL/></D:prop></D:propfind>"#;
+    let r = http::request(
+        web,
+        false,
+        "PROPFIND",
+        "/dav/principals/bob@example.com/",
+        &[
+            ("Authorization", auth.as_str()),
+            ("Depth", "0"),
+            ("Content-Type", "application/xml"),
+        ],
+        body,
+    );
+    assert_eq!(r.status, 207, "{}", r.text());
+    assert!(
+        r.text().contains("/dav/calendars/bob@example.com/inbox/"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("/dav/calendars/bob@example.com/outbox/"),
+        "{}",
+        r.text()
+    );
+
+    // Free/busy of alice through bob's outbox: busy at the planning meeting.
+    let fb = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test client//EN\r\nMETHOD:REQUEST\r\n\
+BEGIN:VFREEBUSY\r\nUID:fb-1\r\nDTSTAMP:20270101T090000Z\r\nDTSTART:20270110T000000Z\r\n\
+DTEND:20270111T000000Z\r\nORGANIZER:mailto:bob@example.com\r\nATTENDEE:mailto:alice@example.com\r\n\
+END:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let r = http::request(
+        web,
+        false,
+        "POST",
+        "/dav/calendars/bob@example.com/outbox/",
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "text/calendar"),
+        ],
+        fb.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text().replace("\r\n ", "");
+    assert!(text.contains("2.0;Success"), "{text}");
+    assert!(
+        text.contains("FBTYPE=BUSY:20270110T100000Z/20270110T110000Z"),
+        "{text}"
     );
 }

@@ -33,24 +33,29 @@ pub const NOT_DELIVERED: &str = "5.1";
 
 /// What CalDAV PUT/DELETE (and the webmail calendar) call after a successful write of
 /// `new` over `old` (either absent) in `collection`, by `actor`. Errors are logged: the
-/// write the client was answered for stands.
+/// write the client was answered for stands. `true` when `new` was rewritten with
+/// SCHEDULE-STATUS (its ETag changed: a PUT must not answer the old one).
 pub async fn after_write(
     ctx: &Arc<ServerContext>,
     actor: &str,
     collection: &DavCollection,
     old: Option<&DavObject>,
     new: Option<&DavObject>,
-) {
+) -> bool {
     if collection.kind != CollectionKind::Calendar || reserved(&collection.name) {
-        return;
+        return false;
     }
-    if let Err(e) = run(ctx, collection, old, new).await {
-        tracing::warn!(
-            actor,
-            owner = %collection.owner,
-            collection = %collection.name,
-            "scheduling after a write failed: {e}"
-        );
+    match run(ctx, collection, old, new).await {
+        Ok(rewritten) => rewritten,
+        Err(e) => {
+            tracing::warn!(
+                actor,
+                owner = %collection.owner,
+                collection = %collection.name,
+                "scheduling after a write failed: {e}"
+            );
+            false
+        }
     }
 }
 
@@ -64,13 +69,13 @@ async fn run(
     collection: &DavCollection,
     old: Option<&DavObject>,
     new: Option<&DavObject>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let (old_cal, new_cal) = (parse(old), parse(new));
     let Some(source) = new_cal.as_ref().or(old_cal.as_ref()) else {
-        return Ok(());
+        return Ok(false);
     };
     let Some((organizer, _)) = itip::organizer(source) else {
-        return Ok(());
+        return Ok(false);
     };
     let owner = collection.owner.to_ascii_lowercase();
     let now = ctx.clock.now();
@@ -85,14 +90,14 @@ async fn run(
         }
         if let (Some(obj), Some(cal), false) = (new, new_cal, statuses.is_empty()) {
             let (store, id, obj) = (ctx.store.clone(), collection.id, obj.clone());
-            blocking(move || write_status(&store, id, &obj, cal, &statuses)).await?;
+            return blocking(move || write_status(&store, id, &obj, cal, &statuses)).await;
         }
     } else if itip::attendees(source).contains_key(&owner) {
         if let Some(reply) = itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &owner, now) {
             deliver(ctx, &reply).await;
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -111,9 +116,9 @@ fn write_status(
     obj: &DavObject,
     mut cal: ICalendar,
     statuses: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     if !itip::set_schedule_status(&mut cal, statuses) {
-        return Ok(());
+        return Ok(false);
     }
     let put = NewObject {
         name: obj.name.clone(),
@@ -127,10 +132,13 @@ fn write_status(
         .dav_put(collection, &put, &Condition::Match(obj.etag.clone()))
         .map_err(|e| e.to_string())?
     {
-        PutOutcome::Stored { .. } => Ok(()),
+        PutOutcome::Stored { .. } => {
+            store.commit().map_err(|e| e.to_string())?;
+            Ok(true)
+        }
         other => {
             tracing::debug!("SCHEDULE-STATUS not written: {other:?}");
-            Ok(())
+            Ok(false)
         }
     }
 }

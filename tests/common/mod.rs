@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod ca;
+pub mod dav;
 pub mod dns;
 pub mod fetch;
 pub mod http;

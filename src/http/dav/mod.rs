@@ -27,12 +27,19 @@
 //! - The file store is reached through `storage::DavFileStore`: a backend without one
 //!   would answer 501 (both backends have one).
 
+mod cal;
+#[cfg(test)]
+mod cal_tests;
+mod calobjects;
+mod calprops;
 mod files;
 mod lockreq;
 mod locks;
+mod mkcalendar;
 mod props;
-// Wired into the CalDAV handlers when they land (principal PROPFIND, OPTIONS, POST).
-#[allow(dead_code)]
+mod report;
+#[cfg(test)]
+mod report_tests;
 mod schedule;
 #[cfg(test)]
 mod tests;
@@ -44,7 +51,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth;
 use crate::actors::ServerContext;
-use crate::protocols::webdav::multistatus::error_body;
+use crate::protocols::webdav::multistatus::error_body_in;
+use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::WebDavError;
 use crate::storage::davstore::CollectionKind;
 use crate::storage::{DavFiles, StorageError};
@@ -105,7 +113,12 @@ pub(crate) enum Target {
 pub(crate) struct DavError {
     pub status: StatusCode,
     pub condition: Option<&'static str>,
+    /// The condition's namespace (`DAV:` unless set by [`DavError::condition_in`]).
+    pub ns: &'static str,
     pub message: String,
+    /// A whole XML error body, for conditions outside `DAV:` (CalDAV's, CardDAV's) or
+    /// with content (`no-uid-conflict`'s href); it wins over `condition`.
+    pub xml: Option<String>,
 }
 
 impl DavError {
@@ -113,7 +126,9 @@ impl DavError {
         DavError {
             status,
             condition: None,
+            ns: DAV,
             message: message.into(),
+            xml: None,
         }
     }
 
@@ -121,7 +136,17 @@ impl DavError {
         DavError {
             status,
             condition: Some(condition),
+            ns: DAV,
             message: String::new(),
+            xml: None,
+        }
+    }
+
+    /// A condition in namespace `ns` (CalDAV's, CardDAV's).
+    pub fn condition_in(status: StatusCode, ns: &'static str, condition: &'static str) -> DavError {
+        DavError {
+            ns,
+            ..DavError::condition(status, condition)
         }
     }
 
@@ -141,10 +166,15 @@ impl DavError {
                 "Basic realm=\"Ferrymail DAV\", charset=\"UTF-8\"",
             ));
         }
+        if let Some(xml) = &self.xml {
+            return r
+                .content_type("application/xml; charset=utf-8")
+                .body(xml.clone());
+        }
         match self.condition {
             Some(c) => r
                 .content_type("application/xml; charset=utf-8")
-                .body(error_body(c)),
+                .body(error_body_in(self.ns, c)),
             None => r
                 .content_type("text/plain; charset=utf-8")
                 .body(format!("{}\n", self.message)),
@@ -368,7 +398,7 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
         // OPTIONS on the root says what is spoken without credentials (clients probe it).
         let target = target_of(req.path())?.ok_or_else(DavError::not_found)?;
         if req.method() == Method::OPTIONS && target == Target::Root {
-            return Ok(options());
+            return Ok(cal::options());
         }
         let me = caller(&ctx, &req).await?;
         match target {
@@ -381,11 +411,13 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
                 }
                 handle_files(&ctx, &req, payload, &me, &path).await
             }
+            Target::Home { .. } | Target::Collection { .. } | Target::Object { .. }
+                if req.method().as_str() == "REPORT" =>
+            {
+                report::report(&ctx, &req, payload, &me, &target).await
+            }
             Target::Home { .. } | Target::Collection { .. } | Target::Object { .. } => {
-                Err(DavError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "calendars and address books over HTTP are not built yet",
-                ))
+                cal::handle(&ctx, &req, payload, &me, &target).await
             }
         }
     }
@@ -427,6 +459,10 @@ async fn handle_files(
         "PROPPATCH" => props::proppatch(ctx, req, payload, me, path).await,
         "LOCK" => lockreq::lock(ctx, req, payload, me, path).await,
         "UNLOCK" => lockreq::unlock(req, me, path),
+        "MKCALENDAR" => Err(DavError::new(
+            StatusCode::FORBIDDEN,
+            "calendars are made in the calendar home",
+        )),
         _ => Ok(HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, ALLOW))
             .finish()),

@@ -9,8 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::locks;
 use super::{
-    blocking, encode_segment, file_href, file_store, http_date, options, xml_body, Ctx, DavError,
-    Target,
+    blocking, encode_segment, file_href, file_store, http_date, xml_body, Ctx, DavError, Target,
 };
 use crate::actors::ServerContext;
 use crate::protocols::webdav::headers::{self, Depth};
@@ -44,7 +43,7 @@ const ON_REQUEST: [&str; 5] = [
 
 /// `Depth` for PROPFIND: 0 or 1; infinity (the default) is refused (§9.1, 403 with
 /// `propfind-finite-depth`), as many servers do, so a PROPFIND is never the whole tree.
-fn propfind_depth(req: &HttpRequest) -> Result<Depth, DavError> {
+pub(crate) fn propfind_depth(req: &HttpRequest) -> Result<Depth, DavError> {
     let value = req.headers().get("Depth").and_then(|v| v.to_str().ok());
     match headers::depth(value, Depth::Infinity)? {
         Depth::Infinity => Err(DavError::condition(
@@ -55,7 +54,7 @@ fn propfind_depth(req: &HttpRequest) -> Result<Depth, DavError> {
     }
 }
 
-fn multistatus_response(responses: &[Response]) -> HttpResponse {
+pub(crate) fn multistatus_response(responses: &[Response]) -> HttpResponse {
     HttpResponse::build(StatusCode::MULTI_STATUS)
         .content_type("application/xml; charset=utf-8")
         .body(multistatus(responses))
@@ -67,19 +66,19 @@ fn iso_date(secs: u64) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn href(h: &str) -> String {
+pub(crate) fn href(h: &str) -> String {
     format!("<D:href>{}</D:href>", quick_xml::escape::escape(h))
 }
 
-fn principal_href(me: &str) -> String {
+pub(crate) fn principal_href(me: &str) -> String {
     format!("/dav/principals/{}/", encode_segment(me))
 }
 
 /// What live-property values of a node need besides the node: quota and locks.
-struct Facts {
-    me: String,
-    used: u64,
-    available: Option<u64>,
+pub(crate) struct Facts {
+    pub me: String,
+    pub used: u64,
+    pub available: Option<u64>,
 }
 
 /// The value of live property `local` of `node` (`None`: the node has no such property).
@@ -116,7 +115,8 @@ const SUPPORTED_LOCK: &str = "<D:lockentry><D:lockscope><D:exclusive/></D:locksc
 </D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>";
 
 /// The owner holds every privilege (RFC 3744 §3: `all` aggregates the rest).
-const PRIVILEGES: &str = "<D:privilege><D:all/></D:privilege><D:privilege><D:read/></D:privilege>\
+pub(crate) const PRIVILEGES: &str =
+    "<D:privilege><D:all/></D:privilege><D:privilege><D:read/></D:privilege>\
 <D:privilege><D:write/></D:privilege><D:privilege><D:write-properties/></D:privilege>\
 <D:privilege><D:write-content/></D:privilege><D:privilege><D:bind/></D:privilege>\
 <D:privilege><D:unbind/></D:privilege><D:privilege><D:unlock/></D:privilege>\
@@ -213,7 +213,7 @@ fn node_response(owner: &str, node: &DavNode, ask: &Propfind, f: &Facts) -> Resp
     }
 }
 
-fn quota_facts(ctx: &Arc<ServerContext>, me: &str) -> Result<Facts, DavError> {
+pub(crate) fn quota_facts(ctx: &Arc<ServerContext>, me: &str) -> Result<Facts, DavError> {
     let q = ctx.store.quota(me)?;
     Ok(Facts {
         me: me.to_string(),
@@ -333,7 +333,7 @@ pub(crate) async fn principal(
         }
     }
     match req.method().as_str() {
-        "OPTIONS" => return Ok(options()),
+        "OPTIONS" => return Ok(super::cal::options()),
         "PROPFIND" => {}
         _ => {
             return Err(DavError::new(
@@ -365,8 +365,11 @@ fn principal_response(
     is_principal: bool,
     ask: &Propfind,
 ) -> Response {
-    let value = |local: &str| -> Option<String> {
-        Some(match local {
+    let value = |name: &PropName| -> Option<String> {
+        if name.ns != DAV {
+            return super::calprops::principal_value(name, me);
+        }
+        Some(match name.local.as_str() {
             "current-user-principal" | "principal-URL" => href(mine),
             "displayname" => quick_xml::escape::escape(me).into_owned(),
             "resourcetype" if is_principal => "<D:collection/><D:principal/>".into(),
@@ -374,35 +377,36 @@ fn principal_response(
             _ => return None,
         })
     };
-    let all = [
+    let mut all: Vec<PropName> = [
         "resourcetype",
         "displayname",
         "current-user-principal",
         "principal-URL",
-    ];
+    ]
+    .iter()
+    .map(|l| PropName::dav(l))
+    .collect();
+    all.extend(super::calprops::principal_names());
     let (mut found, mut missing) = (Vec::new(), Vec::new());
     match ask {
         Propfind::PropName => {
             found = all
-                .iter()
-                .map(|l| Prop {
-                    name: PropName::dav(l),
-                    value: None,
-                })
+                .into_iter()
+                .map(|name| Prop { name, value: None })
                 .collect();
         }
         Propfind::AllProp { .. } => {
             found = all
-                .iter()
-                .map(|l| Prop {
-                    name: PropName::dav(l),
-                    value: value(l),
+                .into_iter()
+                .map(|name| {
+                    let value = value(&name);
+                    Prop { name, value }
                 })
                 .collect();
         }
         Propfind::Prop(names) => {
             for n in names {
-                match value(&n.local).filter(|_| n.ns == DAV) {
+                match value(n) {
                     Some(v) => found.push(Prop {
                         name: n.clone(),
                         value: Some(v),

@@ -15,7 +15,8 @@
 //!   unknown local addresses, `5.3;No scheduling support for user` for outside ones.
 //!   The ORGANIZER must be the authenticated account (403 `organizer-allowed`); a body
 //!   that is not such a request is 400 `valid-calendar-data`.
-//! - [`DAV_TOKEN`]: what OPTIONS on calendar resources adds to its `DAV` header.
+//! - OPTIONS on the DAV resources adds `calendar-auto-schedule` to its `DAV` header
+//!   (`cal::options`).
 
 use std::sync::Arc;
 
@@ -34,11 +35,7 @@ use crate::scheduling::{reserved, INBOX, OUTBOX};
 use crate::storage::davstore::CollectionKind;
 use crate::storage::{RecipientKind, Store};
 
-/// The CalDAV namespace.
-pub(crate) const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
-
-/// The compliance class OPTIONS advertises for scheduling (RFC 6638 §2).
-pub(crate) const DAV_TOKEN: &str = "calendar-auto-schedule";
+pub(crate) use crate::protocols::webdav::report::CALDAV;
 
 /// At most this many bytes of a POSTed request.
 pub(crate) const POST_LIMIT: usize = 256 * 1024;
@@ -82,6 +79,24 @@ pub(crate) fn principal_props(owner: &str) -> Vec<Prop> {
             value: Some("INDIVIDUAL".into()),
         },
     ]
+}
+
+/// The principal property `name` of `owner` when it is one of [`principal_props`] that the
+/// principal does not answer already (calendar-user-address-set is `calprops`'s).
+pub(crate) fn principal_value(name: &PropName, owner: &str) -> Option<String> {
+    principal_props(owner)
+        .into_iter()
+        .find(|p| &p.name == name && p.name.local != "calendar-user-address-set")
+        .and_then(|p| p.value)
+}
+
+/// The names [`principal_value`] answers (for allprop/propname).
+pub(crate) fn principal_names() -> Vec<PropName> {
+    principal_props("")
+        .into_iter()
+        .map(|p| p.name)
+        .filter(|n| n.local != "calendar-user-address-set")
+        .collect()
 }
 
 /// The `resourcetype` value of a calendar-home child named `name` when it is the schedule

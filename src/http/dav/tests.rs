@@ -13,7 +13,7 @@ use crate::storage::davstore::CollectionKind;
 
 const ALICE: &str = "/dav/files/alice@example.com";
 
-fn auth() -> String {
+pub(super) fn auth() -> String {
     use base64::Engine;
     let raw = format!("alice@example.com:{PASSWORD}");
     format!(
@@ -35,6 +35,8 @@ macro_rules! service {
     }};
 }
 
+pub(super) use service;
+
 macro_rules! call {
     ($svc:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {{
         let req = TestRequest::default()
@@ -52,6 +54,7 @@ macro_rules! call {
         (status, headers, String::from_utf8_lossy(&body).into_owned())
     }};
 }
+pub(super) use call;
 
 #[test]
 fn paths_decode_into_targets() {

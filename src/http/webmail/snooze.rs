@@ -19,8 +19,6 @@
 //!   in the zone (a daylight-saving gap), is refused; an ambiguous one (the hour repeated
 //!   in autumn) is its earlier instant.
 
-use std::collections::HashSet;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -162,8 +160,19 @@ pub async fn snooze(
         let info = own_movable(b, &me, folder)?;
         let zone = super::prefs::load(b, &me)?.zone();
         let wake = wake_time(when, &at, zone, b.now())?;
-        let present: HashSet<u32> = b.messages(folder)?.into_iter().map(|m| m.uid).collect();
-        let uids: Vec<u32> = uids.into_iter().filter(|u| present.contains(u)).collect();
+        // Each uid looked up by key: a click costs the messages picked, not the folder.
+        let mut present = Vec::with_capacity(uids.len());
+        for uid in uids {
+            if b.ctx
+                .store
+                .get_message(folder, uid)
+                .map_err(unavailable)?
+                .is_some()
+            {
+                present.push(uid);
+            }
+        }
+        let uids = present;
         if uids.is_empty() {
             return Err(MailError::Invalid("select at least one message".into()));
         }

@@ -245,6 +245,12 @@ async fn refusals_change_nothing() {
             format!("csrf={csrf}&when=tomorrow"),
             StatusCode::BAD_REQUEST,
         ),
+        // A uid the folder does not hold.
+        (
+            inbox,
+            format!("csrf={csrf}&uid={}&when=tomorrow", uid + 1000),
+            StatusCode::BAD_REQUEST,
+        ),
         // Someone else's folder: as if it did not exist.
         (
             root_inbox,

@@ -12,6 +12,7 @@
 //! | §8.6, §8.7, §10.3-§10.7 | REPORT bodies: addressbook-query (address-data, filter, limit), addressbook-multiget | `report` | parsed |
 //! | RFC 4790 | i;ascii-casemap, i;unicode-casemap, i;octet | `text` | unicode-casemap approximated (see `text`) |
 
+pub mod addrdata;
 pub mod filter;
 pub mod report;
 pub mod text;

@@ -130,3 +130,39 @@ pub fn prop_body(props: &[Prop]) -> String {
 pub fn error_body(condition: &str) -> String {
     format!("{DECL}<D:error xmlns:D=\"DAV:\"><D:{condition}/></D:error>")
 }
+
+/// An `error` body naming a condition in namespace `ns` (CalDAV's `valid-filter`,
+/// CardDAV's `supported-address-data`, …); `DAV:` ones as [`error_body`].
+pub fn error_body_in(ns: &str, condition: &str) -> String {
+    if ns == DAV {
+        return error_body(condition);
+    }
+    format!(
+        "{DECL}<D:error xmlns:D=\"DAV:\" xmlns:C=\"{}\"><C:{condition}/></D:error>",
+        escape(ns)
+    )
+}
+
+/// The start of a multistatus body written a `response` at a time ([`write_response`]).
+pub fn multistatus_open() -> String {
+    format!("{DECL}<D:multistatus xmlns:D=\"DAV:\">")
+}
+
+/// The end of a streamed multistatus body, with RFC 6578's `sync-token` when given.
+pub fn multistatus_close(out: &mut String, sync_token: Option<&str>) {
+    if let Some(t) = sync_token {
+        out.push_str(&format!("<D:sync-token>{}</D:sync-token>", escape(t)));
+    }
+    out.push_str("</D:multistatus>");
+}
+
+/// A `response` for `href` with a status and an `error` naming a `DAV:` condition
+/// (RFC 6578 §3.6 and RFC 6352 §8.6.1: 507 with `number-of-matches-within-limits` for a
+/// truncated answer).
+pub fn write_status_error(out: &mut String, href: &str, status: u16, condition: &str) {
+    out.push_str("<D:response>");
+    out.push_str(&format!("<D:href>{}</D:href>", escape(href)));
+    out.push_str(&status_line(status));
+    out.push_str(&format!("<D:error><D:{condition}/></D:error>"));
+    out.push_str("</D:response>");
+}

@@ -1,0 +1,536 @@
+//! Calendar and address objects (RFC 4791 §5.3.2, RFC 6352 §6.3.2): GET/HEAD, PUT with
+//! its preconditions, DELETE, and COPY/MOVE between the caller's collections of one kind.
+//!
+//! Implementation notes:
+//!
+//! - A PUT body is read whole, bounded by `[http] dav_max_resource_size` (the
+//!   `max-resource-size` the collections announce), validated by
+//!   `protocols::caldav::validate` / `protocols::carddav::validate` and stored verbatim:
+//!   the ETag on the answer is the stored object's (RFC 4791 §5.3.4).
+//! - If-Match and If-None-Match become a `storage::davstore::Condition` decided by the
+//!   store in the same atomic step as the write, so two writers racing with one ETag
+//!   cannot both win (412 for the loser).
+//! - MOVE is a put in the destination then a conditional delete of the source; if the
+//!   source changed meanwhile, the copy is taken back and the answer is 412.
+//! - [`after_write`] is the one place a successful write is reported to what follows it
+//!   (scheduling, RFC 6638, is wired there).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::cal::{kind_ns, precondition};
+use super::{blocking, header_str, object_href, target_of, Ctx, DavError, Target};
+use crate::protocols::caldav::validate::{validate_calendar, CalendarPrecondition, ComponentKind};
+use crate::protocols::carddav::validate::{validate_card, AddressPrecondition};
+use crate::protocols::webdav::headers;
+use crate::protocols::webdav::report::{CALDAV, CARDDAV};
+use crate::storage::davstore::CollectionKind;
+use crate::storage::davstore::{
+    Condition, DavCollection, DavObject, DeleteOutcome, NewObject, PutOutcome,
+};
+
+/// An object's address: its owner, home kind, collection and name.
+#[derive(Debug, Clone)]
+pub(crate) struct At {
+    pub owner: String,
+    pub kind: CollectionKind,
+    pub collection: String,
+    pub name: String,
+}
+
+/// A successful write, for what follows it: `old` is the object before, `new` after
+/// (`None`: absent). Scheduling (RFC 6638, `crate::scheduling::after_write`) runs before
+/// the answer; `true` when it rewrote `new` (SCHEDULE-STATUS), so the answer must not give
+/// the ETag of what the client sent (RFC 4791 §5.3.4).
+pub(crate) async fn after_write(
+    ctx: &Ctx,
+    actor: &str,
+    collection: &DavCollection,
+    old: Option<&DavObject>,
+    new: Option<&DavObject>,
+) -> bool {
+    crate::scheduling::after_write(ctx.get_ref(), actor, collection, old, new).await
+}
+
+/// The collection an object lives in, of the right kind, or 404 (`missing`: the status
+/// when it does not exist: 409 for a PUT, RFC 4918 §9.7.1).
+async fn collection_of(
+    ctx: &Ctx,
+    owner: &str,
+    kind: CollectionKind,
+    name: &str,
+    missing: StatusCode,
+) -> Result<DavCollection, DavError> {
+    let (c, o, n) = (ctx.get_ref().clone(), owner.to_string(), name.to_string());
+    let col = blocking(move || Ok(c.store.dav_collection(&o, &n)?)).await?;
+    match col {
+        Some(col) if col.kind == kind => Ok(col),
+        _ => Err(DavError::new(missing, "no such collection")),
+    }
+}
+
+async fn object(ctx: &Ctx, collection: u64, name: &str) -> Result<Option<DavObject>, DavError> {
+    let (c, n) = (ctx.get_ref().clone(), name.to_string());
+    blocking(move || Ok(c.store.dav_get(collection, &n)?)).await
+}
+
+/// The Content-Type of an object.
+pub(crate) fn content_type(kind: CollectionKind, component: &str) -> String {
+    match kind {
+        CollectionKind::Calendar => format!(
+            "text/calendar; charset=utf-8; component={}",
+            component.to_ascii_lowercase()
+        ),
+        CollectionKind::AddressBook => "text/vcard; charset=utf-8".to_string(),
+    }
+}
+
+/// GET/HEAD (HEAD: actix-web leaves the body out and keeps Content-Length).
+pub(crate) async fn get(ctx: &Ctx, req: &HttpRequest, at: &At) -> Result<HttpResponse, DavError> {
+    let col = collection_of(
+        ctx,
+        &at.owner,
+        at.kind,
+        &at.collection,
+        StatusCode::NOT_FOUND,
+    )
+    .await?;
+    let obj = object(ctx, col.id, &at.name)
+        .await?
+        .ok_or_else(DavError::not_found)?;
+    if let Some(v) = header_str(req, "If-None-Match") {
+        if headers::etag_matches(v, Some(&obj.etag)) {
+            return Err(DavError::new(StatusCode::NOT_MODIFIED, "not modified"));
+        }
+    }
+    if let Some(v) = header_str(req, "If-Match") {
+        if !headers::etag_matches(v, Some(&obj.etag)) {
+            return Err(DavError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "If-Match does not hold",
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(content_type(at.kind, &obj.component))
+        .insert_header((header::ETAG, obj.etag.as_str()))
+        .body(obj.data))
+}
+
+/// The store condition of a write's If-Match / If-None-Match (RFC 9110 §13.1). `Err`:
+/// decided already (412) from the object as it is now.
+fn condition(req: &HttpRequest, current: Option<&DavObject>) -> Result<Condition, DavError> {
+    let failed = || DavError::new(StatusCode::PRECONDITION_FAILED, "the precondition failed");
+    let mut cond = Condition::Any;
+    if let Some(v) = header_str(req, "If-Match") {
+        let cur = current.ok_or_else(failed)?;
+        if !headers::etag_matches(v, Some(&cur.etag)) {
+            return Err(failed());
+        }
+        cond = Condition::Match(cur.etag.clone());
+    }
+    if let Some(v) = header_str(req, "If-None-Match") {
+        if v.trim() == "*" {
+            if current.is_some() {
+                return Err(failed());
+            }
+            cond = Condition::Absent;
+        } else if headers::etag_matches(v, current.map(|c| c.etag.as_str())) {
+            return Err(failed());
+        } else if let Some(cur) = current {
+            // Decided against this ETag: the write holds only if it is still there.
+            if cond == Condition::Any {
+                cond = Condition::Match(cur.etag.clone());
+            }
+        }
+    }
+    Ok(cond)
+}
+
+fn cal_error(e: CalendarPrecondition) -> DavError {
+    let status = StatusCode::FORBIDDEN;
+    let local = e.element();
+    precondition(status, CALDAV, local, "", e.to_string())
+}
+
+fn card_error(e: AddressPrecondition) -> DavError {
+    let local = e.element();
+    precondition(StatusCode::FORBIDDEN, CARDDAV, local, "", e.to_string())
+}
+
+/// The components a calendar accepts.
+pub(crate) fn kinds(col: &DavCollection) -> Vec<ComponentKind> {
+    col.components
+        .iter()
+        .filter_map(|c| ComponentKind::parse(c))
+        .collect()
+}
+
+/// Validates `data` for `col` into the object to store as `name`.
+fn validate(
+    col: &DavCollection,
+    name: &str,
+    data: String,
+    max: usize,
+) -> Result<NewObject, DavError> {
+    match col.kind {
+        CollectionKind::Calendar => {
+            let o = validate_calendar(&data, &kinds(col), max).map_err(cal_error)?;
+            Ok(NewObject {
+                name: name.to_string(),
+                uid: o.uid,
+                component: o.kind.as_str().to_string(),
+                first: o.first,
+                last: o.last,
+                data,
+            })
+        }
+        CollectionKind::AddressBook => {
+            let o = validate_card(&data, max).map_err(card_error)?;
+            Ok(NewObject {
+                name: name.to_string(),
+                uid: o.uid,
+                component: "VCARD".to_string(),
+                first: None,
+                last: None,
+                data,
+            })
+        }
+    }
+}
+
+/// Whether a PUT's Content-Type is one the collection takes (absent: assumed so).
+fn media_type_ok(kind: CollectionKind, value: Option<&str>) -> bool {
+    let Some(v) = value else { return true };
+    let essence = v
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match kind {
+        CollectionKind::Calendar => essence == "text/calendar",
+        CollectionKind::AddressBook => {
+            matches!(
+                essence.as_str(),
+                "text/vcard" | "text/x-vcard" | "text/directory"
+            )
+        }
+    }
+}
+
+fn uid_conflict(at: &At, holder: &str) -> DavError {
+    let href = object_href(&at.owner, at.kind, &at.collection, holder);
+    precondition(
+        StatusCode::FORBIDDEN,
+        kind_ns(at.kind),
+        "no-uid-conflict",
+        &format!(
+            "<D:href>{}</D:href>",
+            quick_xml::escape::escape(href.as_str())
+        ),
+        format!("the UID is used by {href}"),
+    )
+}
+
+/// PUT: 201 created, 204 replaced, each with the stored ETag.
+pub(crate) async fn put(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    payload: web::Payload,
+    me: &str,
+    at: &At,
+) -> Result<HttpResponse, DavError> {
+    let col = collection_of(
+        ctx,
+        &at.owner,
+        at.kind,
+        &at.collection,
+        StatusCode::CONFLICT,
+    )
+    .await?;
+    let max = usize::try_from(ctx.config().http.dav_max_resource_size).unwrap_or(usize::MAX);
+    let ns = kind_ns(at.kind);
+    let too_big = || {
+        precondition(
+            StatusCode::FORBIDDEN,
+            ns,
+            "max-resource-size",
+            "",
+            format!("a resource holds at most {max} bytes"),
+        )
+    };
+    if header_str(req, "Content-Length")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .is_some_and(|n| n > max)
+    {
+        return Err(too_big());
+    }
+    if !media_type_ok(at.kind, header_str(req, "Content-Type")) {
+        let (local, what) = match at.kind {
+            CollectionKind::Calendar => ("supported-calendar-data", "text/calendar"),
+            CollectionKind::AddressBook => ("supported-address-data", "text/vcard"),
+        };
+        return Err(precondition(
+            StatusCode::FORBIDDEN,
+            ns,
+            local,
+            "",
+            format!("only {what} is stored here"),
+        ));
+    }
+    let body = match payload.to_bytes_limited(max).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            return Err(DavError::new(
+                StatusCode::BAD_REQUEST,
+                "the body could not be read",
+            ))
+        }
+        Err(_) => return Err(too_big()),
+    };
+    let data = String::from_utf8(body.to_vec()).map_err(|_| {
+        let local = match at.kind {
+            CollectionKind::Calendar => "valid-calendar-data",
+            CollectionKind::AddressBook => "valid-address-data",
+        };
+        precondition(
+            StatusCode::FORBIDDEN,
+            ns,
+            local,
+            "",
+            "the body is not UTF-8",
+        )
+    })?;
+    drop(body);
+    let (c, col2, name) = (ctx.get_ref().clone(), col.clone(), at.name.clone());
+    let new = blocking(move || validate(&col2, &name, data, max)).await?;
+    let old = object(ctx, col.id, &at.name).await?;
+    let cond = condition(req, old.as_ref())?;
+    let id = col.id;
+    let outcome = blocking(move || {
+        let out = c.store.dav_put(id, &new, &cond)?;
+        c.store.commit()?;
+        Ok(out)
+    })
+    .await?;
+    match outcome {
+        PutOutcome::Stored { object, created } => {
+            let rewritten = after_write(ctx, me, &col, old.as_ref(), Some(&object)).await;
+            let mut r = if created {
+                HttpResponse::Created()
+            } else {
+                HttpResponse::NoContent()
+            };
+            if !rewritten {
+                r.insert_header((header::ETAG, object.etag.as_str()));
+            }
+            Ok(r.finish())
+        }
+        PutOutcome::PreconditionFailed => Err(DavError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "the object changed",
+        )),
+        PutOutcome::UidConflict(holder) => Err(uid_conflict(at, &holder)),
+    }
+}
+
+/// DELETE of an object (If-Match honoured): 204, 404, 412.
+pub(crate) async fn delete(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    me: &str,
+    at: &At,
+) -> Result<HttpResponse, DavError> {
+    let col = collection_of(
+        ctx,
+        &at.owner,
+        at.kind,
+        &at.collection,
+        StatusCode::NOT_FOUND,
+    )
+    .await?;
+    let old = object(ctx, col.id, &at.name)
+        .await?
+        .ok_or_else(DavError::not_found)?;
+    let cond = match condition(req, Some(&old))? {
+        Condition::Absent => Condition::Any,
+        c => c,
+    };
+    let (c, name, id) = (ctx.get_ref().clone(), at.name.clone(), col.id);
+    let outcome = blocking(move || {
+        let out = c.store.dav_delete(id, &name, &cond)?;
+        c.store.commit()?;
+        Ok(out)
+    })
+    .await?;
+    match outcome {
+        DeleteOutcome::Deleted => {
+            after_write(ctx, me, &col, Some(&old), None).await;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        DeleteOutcome::NotFound => Err(DavError::not_found()),
+        DeleteOutcome::PreconditionFailed => Err(DavError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "the object changed",
+        )),
+    }
+}
+
+/// COPY and MOVE of an object into another collection (or name) of the caller's of the
+/// same kind: 201 created, 204 replaced; 412 when the destination exists and Overwrite
+/// is F; 409 without the destination collection; 403 onto itself, across kinds or into a
+/// collection that does not take the component.
+pub(crate) async fn copy_or_move(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    me: &str,
+    at: &At,
+    remove: bool,
+) -> Result<HttpResponse, DavError> {
+    let dest = header_str(req, "Destination")
+        .ok_or_else(|| DavError::new(StatusCode::BAD_REQUEST, "Destination is missing"))?;
+    let (authority, dest_path) = headers::destination(dest)?;
+    if let Some(a) = authority {
+        let host = req.connection_info().host().to_string();
+        if !a.eq_ignore_ascii_case(&host) {
+            return Err(DavError::new(
+                StatusCode::BAD_GATEWAY,
+                "the destination is on another server",
+            ));
+        }
+    }
+    let to = match target_of(&dest_path)? {
+        Some(Target::Object {
+            owner,
+            kind,
+            collection,
+            name,
+        }) if owner == me && kind == at.kind => At {
+            owner,
+            kind,
+            collection,
+            name,
+        },
+        _ => {
+            return Err(DavError::new(
+                StatusCode::FORBIDDEN,
+                "the destination is not in one of your collections of this kind",
+            ))
+        }
+    };
+    if to.collection == at.collection && to.name == at.name {
+        return Err(DavError::new(
+            StatusCode::FORBIDDEN,
+            "source and destination are the same",
+        ));
+    }
+    let overwrite = headers::overwrite(header_str(req, "Overwrite"))?;
+    let from_col = collection_of(
+        ctx,
+        &at.owner,
+        at.kind,
+        &at.collection,
+        StatusCode::NOT_FOUND,
+    )
+    .await?;
+    let source = object(ctx, from_col.id, &at.name)
+        .await?
+        .ok_or_else(DavError::not_found)?;
+    if let Some(v) = header_str(req, "If-Match") {
+        if !headers::etag_matches(v, Some(&source.etag)) {
+            return Err(DavError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "If-Match does not hold",
+            ));
+        }
+    }
+    let to_col = collection_of(
+        ctx,
+        &to.owner,
+        to.kind,
+        &to.collection,
+        StatusCode::CONFLICT,
+    )
+    .await?;
+    if to.kind == CollectionKind::Calendar && !to_col.components.contains(&source.component) {
+        return Err(precondition(
+            StatusCode::FORBIDDEN,
+            CALDAV,
+            "supported-calendar-component",
+            "",
+            format!("{} is not accepted there", source.component),
+        ));
+    }
+    let existing = object(ctx, to_col.id, &to.name).await?;
+    if existing.is_some() && !overwrite {
+        return Err(DavError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "the destination exists",
+        ));
+    }
+    let cond = match &existing {
+        Some(e) => Condition::Match(e.etag.clone()),
+        None => Condition::Absent,
+    };
+    let new = NewObject {
+        name: to.name.clone(),
+        uid: source.uid.clone(),
+        data: source.data.clone(),
+        component: source.component.clone(),
+        first: source.first,
+        last: source.last,
+    };
+    let (c, src_etag, src_name, from_id, to_id) = (
+        ctx.get_ref().clone(),
+        source.etag.clone(),
+        at.name.clone(),
+        from_col.id,
+        to_col.id,
+    );
+    let (outcome, moved) = blocking(move || {
+        let out = c.store.dav_put(to_id, &new, &cond)?;
+        let PutOutcome::Stored { created, .. } = &out else {
+            return Ok((out, true));
+        };
+        if !remove {
+            c.store.commit()?;
+            return Ok((out, true));
+        }
+        let gone = c
+            .store
+            .dav_delete(from_id, &src_name, &Condition::Match(src_etag))?;
+        if gone != DeleteOutcome::Deleted {
+            // The source changed under us: take the copy back.
+            if *created {
+                c.store.dav_delete(to_id, &new.name, &Condition::Any)?;
+            }
+            c.store.commit()?;
+            return Ok((out, false));
+        }
+        c.store.commit()?;
+        Ok((out, true))
+    })
+    .await?;
+    match outcome {
+        PutOutcome::Stored { object, created } if moved => {
+            // A MOVE between the owner's calendars is one change of the same event for
+            // scheduling (no new invitations, no cancellations); a COPY schedules nothing.
+            if remove {
+                after_write(ctx, me, &to_col, Some(&source), Some(&object)).await;
+            }
+            let mut r = if created {
+                HttpResponse::Created()
+            } else {
+                HttpResponse::NoContent()
+            };
+            Ok(r.insert_header((header::ETAG, object.etag.as_str()))
+                .finish())
+        }
+        PutOutcome::Stored { .. } | PutOutcome::PreconditionFailed => Err(DavError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "the source or the destination changed",
+        )),
+        PutOutcome::UidConflict(holder) => Err(uid_conflict(&to, &holder)),
+    }
+}

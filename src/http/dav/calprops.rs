@@ -1,0 +1,514 @@
+//! PROPFIND and PROPPATCH on calendar and address-book homes, collections and objects
+//! (RFC 4918 §9.1-9.2 with the properties of RFC 4791 §5.2, RFC 6352 §6.2, RFC 6578
+//! §4 (sync-token), RFC 3744 §5.4 (current-user-privilege-set), RFC 4331 (quota) and
+//! Apple's `getctag` and `calendar-color`), and the CalDAV/CardDAV properties of a
+//! principal (home sets, calendar-user-address-set).
+//!
+//! Implementation notes:
+//!
+//! - Depth 1 on a collection streams its multistatus: the objects are read once from
+//!   the store and each `response` is written as the body is sent, a few dozen per chunk,
+//!   so the answer is never held whole beside the objects (measured on 10,000 events in
+//!   `cal_tests.rs`).
+//! - allprop gives the RFC 4918 properties a resource has (resourcetype, displayname,
+//!   getetag, getcontenttype, getcontentlength) and what `include` names; propname lists
+//!   every property the resource has.
+//! - PROPPATCH sets `displayname`, `calendar-color`, `calendar-description` and
+//!   `addressbook-description` on a collection. There is no dead-property store for
+//!   calendars and address books: any other property fails with 403 (all or nothing, RFC
+//!   4918 §9.2: the rest 424).
+
+use std::convert::Infallible;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use quick_xml::escape::escape;
+
+use super::cal::{CALSERVER, ICAL};
+use super::calobjects::content_type;
+use super::mkcalendar::{description, set_prop};
+use super::props::{
+    href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts, PRIVILEGES,
+};
+use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
+use crate::protocols::davreport::SUPPORTED;
+use crate::protocols::webdav::headers::Depth;
+use crate::protocols::webdav::multistatus::{write_response, Prop, Response};
+use crate::protocols::webdav::report::{CALDAV, CARDDAV};
+use crate::protocols::webdav::request::{self, PatchOp, Propfind};
+use crate::protocols::webdav::xml::{Element, DAV};
+use crate::protocols::webdav::PropName;
+use crate::storage::davstore::{CollectionKind, DavCollection, DavObject};
+
+/// Responses per chunk of a streamed multistatus.
+const PER_CHUNK: usize = 64;
+
+/// The DAV:sync-token of counter value `n` (RFC 6578 §3.2: a URI).
+pub(crate) fn sync_token_uri(n: u64) -> String {
+    format!("http://ferrymail.invalid/sync/{n}")
+}
+
+/// A resource PROPFIND describes.
+pub(crate) enum Res<'a> {
+    Home {
+        owner: &'a str,
+        kind: CollectionKind,
+    },
+    Coll(&'a DavCollection),
+    Obj(&'a DavCollection, &'a DavObject),
+}
+
+impl Res<'_> {
+    fn href(&self) -> String {
+        match self {
+            Res::Home { owner, kind } => home_href(owner, *kind),
+            Res::Coll(c) => collection_href(&c.owner, c.kind, &c.name),
+            Res::Obj(c, o) => object_href(&c.owner, c.kind, &c.name, &o.name),
+        }
+    }
+
+    fn owner(&self) -> &str {
+        match self {
+            Res::Home { owner, .. } => owner,
+            Res::Coll(c) | Res::Obj(c, _) => &c.owner,
+        }
+    }
+}
+
+/// What values need besides the resource.
+pub(crate) struct Env {
+    pub facts: Facts,
+    pub max_size: u64,
+}
+
+/// `<X:local xmlns:X="ns" attrs/>` for a value holding an element of another namespace.
+fn empty_el(ns: &str, local: &str, attrs: &str) -> String {
+    if ns == DAV {
+        format!("<D:{local}{attrs}/>")
+    } else {
+        format!("<X:{local} xmlns:X=\"{ns}\"{attrs}/>")
+    }
+}
+
+/// Every property name a resource may have, for propname (those without a value are
+/// left out per resource).
+fn known() -> Vec<PropName> {
+    let mut v: Vec<PropName> = [
+        "resourcetype",
+        "displayname",
+        "getetag",
+        "getcontenttype",
+        "getcontentlength",
+        "sync-token",
+        "supported-report-set",
+        "current-user-principal",
+        "current-user-privilege-set",
+        "owner",
+        "quota-used-bytes",
+        "quota-available-bytes",
+    ]
+    .iter()
+    .map(|l| PropName::dav(l))
+    .collect();
+    let n = |ns: &str, l: &str| PropName {
+        ns: ns.to_string(),
+        local: l.to_string(),
+    };
+    v.extend([
+        n(CALSERVER, "getctag"),
+        n(CALDAV, "supported-calendar-component-set"),
+        n(CALDAV, "supported-calendar-data"),
+        n(CALDAV, "max-resource-size"),
+        n(CALDAV, "calendar-description"),
+        n(CALDAV, "calendar-home-set"),
+        n(ICAL, "calendar-color"),
+        n(CARDDAV, "addressbook-description"),
+        n(CARDDAV, "supported-address-data"),
+        n(CARDDAV, "max-resource-size"),
+        n(CARDDAV, "addressbook-home-set"),
+    ]);
+    v
+}
+
+/// The RFC 4918 properties allprop answers.
+const ALLPROP: [&str; 5] = [
+    "resourcetype",
+    "displayname",
+    "getetag",
+    "getcontenttype",
+    "getcontentlength",
+];
+
+/// The value of property `name` of `res` (already XML), `None` when it has none.
+pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
+    let coll = match res {
+        Res::Coll(c) => Some(*c),
+        _ => None,
+    };
+    let kind = match res {
+        Res::Home { kind, .. } => *kind,
+        Res::Coll(c) | Res::Obj(c, _) => c.kind,
+    };
+    let is_cal = kind == CollectionKind::Calendar;
+    let text = |s: &str| (!s.is_empty()).then(|| escape(s).into_owned());
+    match (name.ns.as_str(), name.local.as_str()) {
+        (DAV, "resourcetype") => Some(match res {
+            Res::Home { .. } => "<D:collection/>".into(),
+            Res::Coll(c) if c.kind == CollectionKind::Calendar => {
+                super::schedule::resourcetype(&c.name).unwrap_or_else(|| {
+                    format!("<D:collection/>{}", empty_el(CALDAV, "calendar", ""))
+                })
+            }
+            Res::Coll(_) => format!("<D:collection/>{}", empty_el(CARDDAV, "addressbook", "")),
+            Res::Obj(..) => String::new(),
+        }),
+        (DAV, "displayname") => match res {
+            Res::Home { owner, .. } => text(owner),
+            Res::Coll(c) if c.props.display_name.is_empty() => text(&c.name),
+            Res::Coll(c) => text(&c.props.display_name),
+            Res::Obj(..) => None,
+        },
+        (DAV, "getetag") => match res {
+            Res::Obj(_, o) => text(&o.etag),
+            _ => None,
+        },
+        (DAV, "getcontenttype") => match res {
+            Res::Obj(c, o) => text(&content_type(c.kind, &o.component)),
+            _ => None,
+        },
+        (DAV, "getcontentlength") => match res {
+            Res::Obj(_, o) => Some(o.data.len().to_string()),
+            _ => None,
+        },
+        (DAV, "sync-token") => coll.map(|c| escape(sync_token_uri(c.sync).as_str()).into_owned()),
+        (CALSERVER, "getctag") => coll.map(|c| format!("\"{}\"", c.sync).replace('"', "&quot;")),
+        (DAV, "supported-report-set") => coll.map(|c| {
+            let ns = super::cal::kind_ns(c.kind);
+            SUPPORTED
+                .iter()
+                .filter(|(n, _)| *n == ns || *n == DAV)
+                .map(|(n, l)| {
+                    format!(
+                        "<D:supported-report><D:report>{}</D:report></D:supported-report>",
+                        empty_el(n, l, "")
+                    )
+                })
+                .collect()
+        }),
+        (DAV, "current-user-principal") => Some(href(&principal_href(&env.facts.me))),
+        (DAV, "current-user-privilege-set") => Some(PRIVILEGES.into()),
+        (DAV, "owner") => Some(href(&principal_href(res.owner()))),
+        (DAV, "quota-used-bytes") if !matches!(res, Res::Obj(..)) => {
+            Some(env.facts.used.to_string())
+        }
+        (DAV, "quota-available-bytes") if !matches!(res, Res::Obj(..)) => Some(
+            env.facts
+                .available
+                .map_or_else(|| "9223372036854775807".to_string(), |a| a.to_string()),
+        ),
+        (CALDAV, "supported-calendar-component-set") if is_cal => coll.map(|c| {
+            c.components
+                .iter()
+                .map(|k| empty_el(CALDAV, "comp", &format!(" name=\"{}\"", escape(k.as_str()))))
+                .collect()
+        }),
+        (CALDAV, "supported-calendar-data") if is_cal => coll.map(|_| {
+            empty_el(
+                CALDAV,
+                "calendar-data",
+                " content-type=\"text/calendar\" version=\"2.0\"",
+            )
+        }),
+        (CALDAV, "max-resource-size") if is_cal => coll.map(|_| env.max_size.to_string()),
+        (CARDDAV, "max-resource-size") if !is_cal => coll.map(|_| env.max_size.to_string()),
+        (CALDAV, "calendar-description") | (CARDDAV, "addressbook-description")
+            if name.ns == super::cal::kind_ns(kind) && name.local == description(kind) =>
+        {
+            coll.and_then(|c| text(&c.props.description))
+        }
+        (ICAL, "calendar-color") if is_cal => coll.and_then(|c| text(&c.props.color)),
+        (CARDDAV, "supported-address-data") if !is_cal => coll.map(|_| {
+            ["3.0", "4.0"]
+                .iter()
+                .map(|v| {
+                    empty_el(
+                        CARDDAV,
+                        "address-data-type",
+                        &format!(" content-type=\"text/vcard\" version=\"{v}\""),
+                    )
+                })
+                .collect()
+        }),
+        (CALDAV, "calendar-home-set") if is_cal => Some(href(&home_href(res.owner(), kind))),
+        (CARDDAV, "addressbook-home-set") if !is_cal => Some(href(&home_href(res.owner(), kind))),
+        _ => None,
+    }
+}
+
+/// The `response` of `res` to `ask`.
+pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
+    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    match ask {
+        Propfind::PropName => {
+            for name in known() {
+                if value(res, &name, env).is_some() {
+                    found.push(Prop { name, value: None });
+                }
+            }
+        }
+        Propfind::AllProp { include } => {
+            let names = ALLPROP
+                .iter()
+                .map(|l| PropName::dav(l))
+                .chain(include.iter().cloned());
+            for name in names {
+                if found.iter().any(|p: &Prop| p.name == name) {
+                    continue;
+                }
+                if let Some(v) = value(res, &name, env) {
+                    found.push(Prop {
+                        name,
+                        value: Some(v),
+                    });
+                }
+            }
+        }
+        Propfind::Prop(names) => {
+            for name in names {
+                match value(res, name, env) {
+                    Some(v) => found.push(Prop {
+                        name: name.clone(),
+                        value: Some(v),
+                    }),
+                    None => missing.push(Prop {
+                        name: name.clone(),
+                        value: None,
+                    }),
+                }
+            }
+        }
+    }
+    Response::Props {
+        href: res.href(),
+        propstats: vec![(200, found), (404, missing)],
+    }
+}
+
+/// The CalDAV/CardDAV properties of `me`'s principal (`None`: not one of them).
+pub(crate) fn principal_value(name: &PropName, me: &str) -> Option<String> {
+    match (name.ns.as_str(), name.local.as_str()) {
+        (CALDAV, "calendar-home-set") => Some(href(&home_href(me, CollectionKind::Calendar))),
+        (CARDDAV, "addressbook-home-set") => {
+            Some(href(&home_href(me, CollectionKind::AddressBook)))
+        }
+        (CALDAV, "calendar-user-address-set") => Some(format!(
+            "{}{}",
+            href(&format!("mailto:{me}")),
+            href(&principal_href(me))
+        )),
+        _ => super::schedule::principal_value(name, me),
+    }
+}
+
+/// The names [`principal_value`] answers.
+pub(crate) fn principal_names() -> Vec<PropName> {
+    [
+        (CALDAV, "calendar-home-set"),
+        (CARDDAV, "addressbook-home-set"),
+        (CALDAV, "calendar-user-address-set"),
+    ]
+    .iter()
+    .map(|(ns, l)| PropName {
+        ns: ns.to_string(),
+        local: l.to_string(),
+    })
+    .chain(super::schedule::principal_names())
+    .collect()
+}
+
+/// The collection `name` of `owner` if it is of `kind`.
+fn find(
+    ctx: &std::sync::Arc<crate::actors::ServerContext>,
+    owner: &str,
+    kind: CollectionKind,
+    name: &str,
+) -> Result<DavCollection, DavError> {
+    match ctx.store.dav_collection(owner, name)? {
+        Some(c) if c.kind == kind => Ok(c),
+        _ => Err(DavError::not_found()),
+    }
+}
+
+const MS_OPEN: &str =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">";
+const MS_CLOSE: &str = "</D:multistatus>";
+
+/// PROPFIND on a home, collection or object (depth 0 or 1).
+pub(crate) async fn propfind(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    payload: web::Payload,
+    me: &str,
+    target: &Target,
+) -> Result<HttpResponse, DavError> {
+    let depth = propfind_depth(req)?;
+    let ask = request::parse_propfind(&xml_body(payload).await?)?;
+    let c = ctx.get_ref().clone();
+    let env = Env {
+        facts: {
+            let (c, me) = (c.clone(), me.to_string());
+            blocking(move || quota_facts(&c, &me)).await?
+        },
+        max_size: ctx.config().http.dav_max_resource_size,
+    };
+    match target.clone() {
+        Target::Home { owner, kind } => {
+            let cols = blocking(move || Ok(c.store.dav_collections(&owner)?)).await?;
+            let owner = match target {
+                Target::Home { owner, .. } => owner.as_str(),
+                _ => unreachable!("matched above"),
+            };
+            let mut out = vec![response(&Res::Home { owner, kind }, &ask, &env)];
+            if depth == Depth::One {
+                for col in cols.iter().filter(|c| c.kind == kind) {
+                    out.push(response(&Res::Coll(col), &ask, &env));
+                }
+            }
+            Ok(multistatus_response(&out))
+        }
+        Target::Collection { owner, kind, name } => {
+            let (col, objects) = blocking(move || {
+                let col = find(&c, &owner, kind, &name)?;
+                let objects = if depth == Depth::One {
+                    c.store.dav_objects(col.id)?
+                } else {
+                    Vec::new()
+                };
+                Ok((col, objects))
+            })
+            .await?;
+            let mut head = String::from(MS_OPEN);
+            write_response(&mut head, &response(&Res::Coll(&col), &ask, &env));
+            let mut objects = objects.into_iter();
+            let body = std::iter::from_fn(move || {
+                let mut chunk = String::new();
+                for o in objects.by_ref().take(PER_CHUNK) {
+                    write_response(&mut chunk, &response(&Res::Obj(&col, &o), &ask, &env));
+                }
+                (!chunk.is_empty()).then(|| web::Bytes::from(chunk))
+            });
+            let all = std::iter::once(web::Bytes::from(head))
+                .chain(body)
+                .chain(std::iter::once(web::Bytes::from_static(
+                    MS_CLOSE.as_bytes(),
+                )))
+                .map(Ok::<_, Infallible>);
+            Ok(HttpResponse::build(StatusCode::MULTI_STATUS)
+                .content_type("application/xml; charset=utf-8")
+                .streaming(futures_util::stream::iter(all)))
+        }
+        Target::Object {
+            owner,
+            kind,
+            collection,
+            name,
+        } => {
+            let (col, obj) = blocking(move || {
+                let col = find(&c, &owner, kind, &collection)?;
+                let obj = c
+                    .store
+                    .dav_get(col.id, &name)?
+                    .ok_or_else(DavError::not_found)?;
+                Ok((col, obj))
+            })
+            .await?;
+            Ok(multistatus_response(&[response(
+                &Res::Obj(&col, &obj),
+                &ask,
+                &env,
+            )]))
+        }
+        _ => Err(DavError::not_found()),
+    }
+}
+
+/// The element a PROPPATCH remove stands for: the name with no value.
+fn bare(name: &PropName) -> Element {
+    Element {
+        ns: name.ns.clone(),
+        local: name.local.clone(),
+        ..Element::default()
+    }
+}
+
+/// PROPPATCH: on a collection, the settable properties (module comment), all or nothing;
+/// on a home or an object, nothing is settable.
+pub(crate) async fn proppatch(
+    ctx: &Ctx,
+    payload: web::Payload,
+    target: &Target,
+) -> Result<HttpResponse, DavError> {
+    let ops = request::parse_proppatch(&xml_body(payload).await?)?;
+    let c = ctx.get_ref().clone();
+    let (here, col) = match target.clone() {
+        Target::Collection { owner, kind, name } => {
+            let col = blocking(move || find(&c, &owner, kind, &name)).await?;
+            (collection_href(&col.owner, col.kind, &col.name), Some(col))
+        }
+        Target::Home { owner, kind } => (home_href(&owner, kind), None),
+        Target::Object {
+            owner,
+            kind,
+            collection,
+            name,
+        } => {
+            let (o, cn, n) = (owner.clone(), collection.clone(), name.clone());
+            blocking(move || {
+                let col = find(&c, &o, kind, &cn)?;
+                c.store
+                    .dav_get(col.id, &n)?
+                    .ok_or_else(DavError::not_found)?;
+                Ok(())
+            })
+            .await?;
+            (object_href(&owner, kind, &collection, &name), None)
+        }
+        _ => return Err(DavError::not_found()),
+    };
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    let mut props = col.as_ref().map(|c| c.props.clone()).unwrap_or_default();
+    for op in &ops {
+        let (name, el) = match op {
+            PatchOp::Set(n, el) => (n.clone(), el.clone()),
+            PatchOp::Remove(n) => (n.clone(), bare(n)),
+        };
+        let done = match &col {
+            Some(col) => set_prop(&mut props, col.kind, &el),
+            None => false,
+        };
+        if done {
+            ok.push(Prop { name, value: None });
+        } else {
+            bad.push(Prop { name, value: None });
+        }
+    }
+    let propstats = if bad.is_empty() {
+        if let Some(col) = col {
+            let c = ctx.get_ref().clone();
+            blocking(move || {
+                c.store.dav_set_props(&col.owner, &col.name, &props)?;
+                c.store.commit()?;
+                Ok(())
+            })
+            .await?;
+        }
+        vec![(200, ok)]
+    } else {
+        vec![(403, bad), (424, ok)]
+    };
+    Ok(multistatus_response(&[Response::Props {
+        href: here,
+        propstats,
+    }]))
+}

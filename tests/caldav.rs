@@ -1,0 +1,290 @@
+//! CalDAV and CardDAV on the real binary (issue 15): discovery from `/.well-known/caldav`
+//! to the calendar home with a raw HTTP client, MKCALENDAR, an event with a 1 MB
+//! description put, read back and deleted, ETag preconditions (412), `no-uid-conflict`,
+//! another account's 404, vCard 3 and 4, a depth-1 PROPFIND over 10,000 events; then the
+//! python `caldav` library and `caldav-server-tester` (in a virtualenv whose interpreter
+//! `FERRYMAIL_CALDAV_PYTHON` names; a loud skip without it, a failure when
+//! `FERRYMAIL_REQUIRE_CALDAV=1`).
+//!
+//! On the backend `FERRYMAIL_TEST_BACKEND` names (`common::storage_section`).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::dav::{server, PASSWORD};
+use common::http::{basic, request, Response};
+
+const CAL: &str = "/dav/calendars/bob@example.com";
+
+fn as_user(
+    who: &str,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let auth = basic(who, PASSWORD);
+    let mut all = vec![("Authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    request(addr, false, method, path, &all, body)
+}
+
+fn bob(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    as_user("bob@example.com", addr, method, path, headers, body)
+}
+
+/// An event; `description` is folded at 75 octets as RFC 5545 §3.1 says.
+fn event(uid: &str, description: &str) -> String {
+    let line = format!("DESCRIPTION:{description}");
+    let mut folded = String::with_capacity(line.len() + line.len() / 37);
+    let bytes = line.as_bytes();
+    let mut at = 0;
+    let mut first = true;
+    while at < bytes.len() {
+        let width = if first { 75 } else { 74 };
+        let end = (at + width).min(bytes.len());
+        if !first {
+            folded.push(' ');
+        }
+        folded.push_str(&line[at..end]);
+        folded.push_str("\r\n");
+        at = end;
+        first = false;
+    }
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//ferrymail test//EN\r\nBEGIN:VEVENT\r\n\
+UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260201T090000Z\r\n\
+DTEND:20260201T100000Z\r\nSUMMARY:{uid}\r\n{folded}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// The text of the first `<D:href>` after `marker` (a property's name) in a multistatus.
+fn href_after(body: &str, marker: &str) -> Option<String> {
+    let at = body.find(marker)?;
+    let open = body[at..].find("<D:href>")? + at + "<D:href>".len();
+    let close = body[open..].find("</D:href>")? + open;
+    Some(body[open..close].to_string())
+}
+
+#[test]
+fn discovery_events_contacts_and_preconditions() {
+    let (_dir, _config, _server, http) = server("");
+    // RFC 6764: the well-known URI, then current-user-principal, then the home set.
+    let res = request(http, false, "PROPFIND", "/.well-known/caldav", &[], b"");
+    assert_eq!(res.status, 301);
+    let root = res.header("location").unwrap().to_string();
+    let ask =
+        br#"<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
+    let res = bob(http, "PROPFIND", &root, &[("Depth", "0")], ask);
+    assert_eq!(res.status, 207, "{}", res.text());
+    let principal = href_after(&res.text(), "current-user-principal").unwrap();
+    assert_eq!(principal, "/dav/principals/bob@example.com/");
+    let ask = br#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-home-set/></d:prop></d:propfind>"#;
+    let res = bob(http, "PROPFIND", &principal, &[("Depth", "0")], ask);
+    let home = href_after(&res.text(), "calendar-home-set").unwrap();
+    assert_eq!(home, format!("{CAL}/"));
+    let res = bob(http, "OPTIONS", &home, &[], b"");
+    assert!(res
+        .header("dav")
+        .is_some_and(|d| d.contains("calendar-access")));
+
+    // MKCALENDAR, then the home lists it.
+    let mk = br#"<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Trips</d:displayname></d:prop></d:set></c:mkcalendar>"#;
+    let res = bob(http, "MKCALENDAR", &format!("{home}trips/"), &[], mk);
+    assert_eq!(res.status, 201, "{}", res.text());
+    let res = bob(http, "PROPFIND", &home, &[("Depth", "1")], b"");
+    assert!(res.text().contains("<D:displayname>Trips</D:displayname>"));
+
+    // An event with a 1 MB description: PUT, GET the same bytes, ETag preconditions.
+    let big = "x".repeat(1024 * 1024);
+    let ev = event("big-1", &big);
+    let url = format!("{home}trips/big-1.ics");
+    let ct = ("Content-Type", "text/calendar; charset=utf-8");
+    let res = bob(
+        http,
+        "PUT",
+        &url,
+        &[ct, ("If-None-Match", "*")],
+        ev.as_bytes(),
+    );
+    assert_eq!(res.status, 201, "{}", res.text());
+    let etag = res.header("etag").unwrap().to_string();
+    let res = bob(http, "GET", &url, &[], b"");
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body, ev.as_bytes());
+    assert_eq!(res.header("etag"), Some(etag.as_str()));
+    let res = bob(
+        http,
+        "PUT",
+        &url,
+        &[ct, ("If-None-Match", "*")],
+        ev.as_bytes(),
+    );
+    assert_eq!(res.status, 412);
+    let res = bob(
+        http,
+        "PUT",
+        &url,
+        &[ct, ("If-Match", "\"0000\"")],
+        ev.as_bytes(),
+    );
+    assert_eq!(res.status, 412);
+    let res = bob(http, "DELETE", &url, &[("If-Match", "\"0000\"")], b"");
+    assert_eq!(res.status, 412);
+    // The same UID under another name: no-uid-conflict with the holder's href.
+    let res = bob(
+        http,
+        "PUT",
+        &format!("{home}trips/dup.ics"),
+        &[ct],
+        ev.as_bytes(),
+    );
+    assert_eq!(res.status, 403);
+    assert!(res.text().contains("no-uid-conflict"), "{}", res.text());
+    assert!(res.text().contains(&url), "{}", res.text());
+    // Another account: 404 for everything of bob's.
+    for (method, path) in [
+        ("GET", url.as_str()),
+        ("PROPFIND", home.as_str()),
+        ("DELETE", url.as_str()),
+    ] {
+        let res = as_user(
+            "eve@example.com",
+            http,
+            method,
+            path,
+            &[("Depth", "0")],
+            b"",
+        );
+        assert_eq!(res.status, 404, "{method} {path}");
+    }
+    let res = bob(http, "DELETE", &url, &[("If-Match", etag.as_str())], b"");
+    assert_eq!(res.status, 204);
+    let res = bob(http, "GET", &url, &[], b"");
+    assert_eq!(res.status, 404);
+
+    // vCard 3 and 4 in the default address book.
+    let book = "/dav/addressbooks/bob@example.com/contacts";
+    let v3 = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Example\r\nN:Example;Ann;;;\r\nUID:ann-3\r\nTEL;TYPE=CELL:+1 555 0100\r\nEND:VCARD\r\n";
+    let v4 = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Bo Example\r\nUID:urn:uuid:bo-4\r\nEMAIL;TYPE=work:bo@example.net\r\nEND:VCARD\r\n";
+    for (name, card) in [("ann.vcf", v3), ("bo.vcf", v4)] {
+        let path = format!("{book}/{name}");
+        let res = bob(
+            http,
+            "PUT",
+            &path,
+            &[("Content-Type", "text/vcard")],
+            card.as_bytes(),
+        );
+        assert_eq!(res.status, 201, "{name}: {}", res.text());
+        let res = bob(http, "GET", &path, &[], b"");
+        assert_eq!(res.body, card.as_bytes());
+    }
+    let res = bob(
+        http,
+        "PROPFIND",
+        &format!("{book}/"),
+        &[("Depth", "1")],
+        b"",
+    );
+    assert_eq!(res.text().matches("<D:response>").count(), 3);
+}
+
+#[test]
+fn propfind_depth_one_over_ten_thousand_events() {
+    let (_dir, _config, _server, http) = server("");
+    let res = bob(http, "MKCALENDAR", &format!("{CAL}/many/"), &[], b"");
+    assert_eq!(res.status, 201);
+    let n = 10_000;
+    let threads = 4;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                for i in (t..n).step_by(threads) {
+                    let ev = event(&format!("e{i}"), "one of many");
+                    let res = bob(
+                        http,
+                        "PUT",
+                        &format!("{CAL}/many/e{i}.ics"),
+                        &[("Content-Type", "text/calendar")],
+                        ev.as_bytes(),
+                    );
+                    assert_eq!(res.status, 201, "{i}: {}", res.text());
+                }
+            });
+        }
+    });
+    let ask = br#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#;
+    let res = bob(
+        http,
+        "PROPFIND",
+        &format!("{CAL}/many/"),
+        &[("Depth", "1")],
+        ask,
+    );
+    assert_eq!(res.status, 207);
+    let body = res.text();
+    assert_eq!(body.matches("<D:response>").count(), n + 1);
+    assert_eq!(body.matches("<D:getetag>").count(), n);
+    eprintln!("PROPFIND depth 1 over {n} events: {} bytes", body.len());
+}
+
+/// The interpreter of the virtualenv with `caldav` and `caldav-server-tester`, or a loud
+/// skip (a failure when FERRYMAIL_REQUIRE_CALDAV is set).
+fn caldav_python() -> Option<PathBuf> {
+    match std::env::var_os("FERRYMAIL_CALDAV_PYTHON") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            assert!(
+                std::env::var("FERRYMAIL_REQUIRE_CALDAV").is_err(),
+                "FERRYMAIL_REQUIRE_CALDAV is set but FERRYMAIL_CALDAV_PYTHON is not"
+            );
+            eprintln!(
+                "SKIP: FERRYMAIL_CALDAV_PYTHON is not set (a python with caldav and \
+                 caldav-server-tester; FERRYMAIL_REQUIRE_CALDAV=1 makes this a failure)"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn python_caldav_library() {
+    let Some(python) = caldav_python() else {
+        return;
+    };
+    let (_dir, _config, _server, http) = server("");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/caldav/client.py");
+    let url = format!("http://{http}/dav/");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args([&url, "bob@example.com", PASSWORD])
+        .output()
+        .expect("the python interpreter runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for step in [
+        "ok principal",
+        "ok calendar-home-set",
+        "ok make_calendar",
+        "ok save_event",
+        "ok load event",
+        "ok edit event",
+        "ok save_todo",
+        "ok delete event",
+        "ok delete calendar",
+    ] {
+        assert!(stdout.contains(step), "{step} missing:\n{stdout}\n{stderr}");
+    }
+}

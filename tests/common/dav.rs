@@ -1,0 +1,53 @@
+//! A real `ferrymail serve` for the DAV tests (tests/dav.rs, tests/caldav.rs): a config on
+//! 127.0.0.1 port 0, accounts bob@ and eve@example.com, and the loud skip of a missing
+//! external tool.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::proc::{cli, Running};
+
+pub const PASSWORD: &str = "dav pass 1";
+
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("ferrymail.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "hostname = \"mx.test\"\ndata_dir = \"data\"\n[listeners]\n\
+             http = \"127.0.0.1:0\"\n[server]\nshutdown_grace = 5\n[auth]\nverify = false\n{extra}{}",
+            super::storage_section(&dir.join("data"), "node-a")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A server with accounts bob@ and eve@example.com (both with [`PASSWORD`]).
+pub fn server(extra: &str) -> (tempfile::TempDir, PathBuf, Running, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), extra);
+    let server = Running::start(&config);
+    let http = server.addr("http");
+    let (ok, out) = cli(&config, &["domain", "add", "example.com"]);
+    assert!(ok, "{out}");
+    for who in ["bob@example.com", "eve@example.com"] {
+        let (ok, out) = cli(&config, &["account", "add", who, "--password", PASSWORD]);
+        assert!(ok, "{out}");
+    }
+    (dir, config, server, http)
+}
+
+/// Whether `tool` runs; otherwise a loud SKIP, or a failure when `require` is set.
+pub fn have(tool: &str, require: &str) -> bool {
+    let found = Command::new(tool).arg("--version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var(require).is_err(),
+            "{tool} is not installed and {require} is set"
+        );
+        eprintln!("SKIP: {tool} is not installed (set {require}=1 to make this a failure)");
+    }
+    found
+}
