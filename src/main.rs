@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ferrymail::admin::console::{run_repl, SocketTarget};
-use ferrymail::admin::control::client_request;
+use ferrymail::admin::control::client_request_with_progress;
 use ferrymail::admin::storage_cmd::USAGE as STORAGE_USAGE;
 use ferrymail::config::Config;
 
@@ -231,9 +231,19 @@ fn one_shot(config_path: Option<PathBuf>, words: &[String]) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = if ferrymail::server::is_running(&config.data_dir) {
-        let line = ferrymail::admin::join_words(words);
+        let line = match &cmd {
+            ferrymail::admin::AdminCommand::Calendar(_) => ferrymail::admin::join_words(
+                &ferrymail::admin::calendar::for_server(cmd.clone()).to_words(),
+            ),
+            _ => ferrymail::admin::join_words(words),
+        };
         let sock = ferrymail::admin::socket::socket_path(&config.data_dir);
-        match client_request(&sock, &line, Duration::from_secs(60)) {
+        match client_request_with_progress(
+            &sock,
+            &line,
+            Duration::from_secs(60),
+            &mut ferrymail::admin::calendar::show_progress,
+        ) {
             Ok(r) if r.ok => Ok(r.output),
             Ok(r) => Err(r.output),
             Err(e) => Err(format!("cannot reach the server's console socket: {e}")),

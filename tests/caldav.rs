@@ -268,7 +268,7 @@ fn python_caldav_library() {
     let url = format!("http://{http}/dav/");
     let out = Command::new(&python)
         .arg(&script)
-        .args([&url, "bob@example.com", PASSWORD])
+        .args([&url, "bob@example.com", PASSWORD, "reports"])
         .output()
         .expect("the python interpreter runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -282,6 +282,9 @@ fn python_caldav_library() {
         "ok load event",
         "ok edit event",
         "ok save_todo",
+        "ok events",
+        "ok time-range search",
+        "ok sync token",
         "ok delete event",
         "ok delete calendar",
     ] {

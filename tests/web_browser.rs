@@ -678,3 +678,16 @@ fn webmail_compose_rich_in_headless_chromium() {
         ],
     );
 }
+
+/// Webmail calendar and contacts in Chromium (tests/web/webmail_calendar.py): an event made
+/// from the month view shows in today's cell and opens again; a contact made on the
+/// contacts page is found by search and suggested in compose's To field; both pages fit
+/// 375 px.
+#[test]
+fn webmail_calendar_and_contacts_in_headless_chromium() {
+    webmail_script_on_fresh_server(
+        "webmail_calendar_and_contacts_in_headless_chromium",
+        "webmail_calendar",
+        false,
+    );
+}

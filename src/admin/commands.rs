@@ -177,6 +177,17 @@ RIGHTS (RFC 4314): l lookup, r read, s keep seen, w write flags, i insert, p pos
 k create folders, x delete folder, t delete messages, e expunge, a administer.
 \"lrs\" sets exactly these, \"+w\" adds, \"-w\" removes, \"none\" removes the entry.";
 
+const CALENDAR_DETAIL: &str =
+    "NAME is the collection's path segment (/dav/calendars/ACCOUNT/NAME/ for CalDAV,
+/dav/addressbooks/ACCOUNT/NAME/ for CardDAV). Every account starts with calendar, tasks
+and contacts.";
+const CALENDAR_IMPORT_DETAIL: &str =
+    "FILE is read by the server (a relative path is taken from the console's directory).
+An .ics file is split into one object per UID (a recurring event keeps its overridden
+instances, each object the VTIMEZONEs it uses; METHOD is dropped); a .vcf file into one
+object per card. Each is checked as a CalDAV/CardDAV PUT would be: invalid ones are
+counted and listed with the reason, the others stored. An object whose UID the collection
+holds already replaces it.";
 const SCREEN_DETAIL: &str =
     "Dynamic screening ([screening]) counts failed logins (SMTP, IMAP, POP3), unknown
 recipients, AUTH on the smtp port and connection bursts per address, and bans an address
@@ -765,6 +776,59 @@ is only verifiable once the record can be looked up.",
         "revoke an API key: it stops working at once",
         &[Arg::Text("KEYID")],
         1,
+        &[],
+    ),
+    Spec {
+        details: CALENDAR_DETAIL,
+        ..spec(
+            "calendar list",
+            "calendar list ACCOUNT",
+            "list an account's calendars, task lists and address books",
+            &[Arg::Text("ACCOUNT")],
+            1,
+            &[],
+        )
+    },
+    Spec {
+        details: CALENDAR_DETAIL,
+        ..spec(
+            "calendar create",
+            "calendar create ACCOUNT NAME [--tasks | --addressbook] [--display TEXT]",
+            "make a calendar (events), a task list (--tasks) or an address book (--addressbook)",
+            &[Arg::Text("ACCOUNT"), Arg::Text("NAME")],
+            2,
+            &[
+                switch("--tasks"),
+                switch("--addressbook"),
+                opt("--display", "TEXT"),
+            ],
+        )
+    },
+    spec(
+        "calendar delete",
+        "calendar delete ACCOUNT NAME",
+        "delete a calendar or address book with everything in it",
+        &[Arg::Text("ACCOUNT"), Arg::Text("NAME")],
+        2,
+        &[],
+    ),
+    Spec {
+        details: CALENDAR_IMPORT_DETAIL,
+        ..spec(
+            "calendar import",
+            "calendar import ACCOUNT NAME FILE",
+            "store the events/tasks of an .ics file or the cards of a .vcf file in a collection",
+            &[Arg::Text("ACCOUNT"), Arg::Text("NAME"), Arg::Text("FILE")],
+            3,
+            &[],
+        )
+    },
+    spec(
+        "calendar export",
+        "calendar export ACCOUNT NAME FILE",
+        "write a collection to one .ics (calendars) or .vcf (address books) file",
+        &[Arg::Text("ACCOUNT"), Arg::Text("NAME"), Arg::Text("FILE")],
+        3,
         &[],
     ),
     Spec {

@@ -14,7 +14,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
-use super::control::{client_request, ControlResponse};
+use super::control::{client_request_with_progress, ControlResponse};
 use super::{complete, help_text, parse, split_words, AdminCommand};
 
 pub const PROMPT: &str = "ferrymail> ";
@@ -47,7 +47,15 @@ impl SocketTarget {
 
 impl ConsoleTarget for SocketTarget {
     fn run(&mut self, line: &str) -> ControlResponse {
-        client_request(&self.path, line, self.timeout).unwrap_or_else(|e| {
+        let mut shown = false;
+        let r = client_request_with_progress(&self.path, line, self.timeout, &mut |p| {
+            shown = true;
+            super::calendar::show_progress(p);
+        });
+        if shown && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!();
+        }
+        r.unwrap_or_else(|e| {
             ControlResponse::error(format!(
                 "cannot reach the server at {}: {e}",
                 self.path.display()
@@ -184,7 +192,13 @@ pub fn run_repl(target: &mut dyn ConsoleTarget, history_file: Option<&Path>) -> 
             Step::Exit => break,
             Step::Local(text) => print_output(&mut stdout, &text)?,
             Step::Send { command } => {
-                let response = target.run(line.trim());
+                let response = match command {
+                    AdminCommand::Calendar(_) => {
+                        let words = super::calendar::for_server(command.clone()).to_words();
+                        target.run(&super::join_words(&words))
+                    }
+                    _ => target.run(line.trim()),
+                };
                 if response.ok {
                     print_output(&mut stdout, &response.output)?;
                 } else {

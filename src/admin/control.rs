@@ -6,7 +6,18 @@
 //! `{"ok":true,"output":"..."}` (newlines in `output` are JSON-escaped, so a response is always
 //! one line). Requests are answered in order; a connection may carry any number of them.
 //! A request line longer than [`MAX_REQUEST_LINE`] or not valid JSON gets `ok: false` and the
-//! connection lives on.
+//! connection lives on. A long command (`calendar import`) may send progress lines,
+//! `{"progress":"import: 1200/10000"}`, before its response; clients that do not show them
+//! skip them ([`client_request`] does).
+
+/// A progress line of a long command (module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlProgress {
+    pub progress: String,
+}
+
+/// Where a command running for the socket sends its progress lines.
+pub type ProgressSender = tokio::sync::mpsc::UnboundedSender<String>;
 
 use std::future::Future;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -58,6 +69,16 @@ fn to_json_line<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
 /// Sends one request and waits for its response (blocking). `timeout` bounds each read
 /// and write.
 pub fn client_request(socket: &Path, line: &str, timeout: Duration) -> io::Result<ControlResponse> {
+    client_request_with_progress(socket, line, timeout, &mut |_| {})
+}
+
+/// [`client_request`], passing each progress line to `on_progress` as it comes.
+pub fn client_request_with_progress(
+    socket: &Path,
+    line: &str,
+    timeout: Duration,
+    on_progress: &mut dyn FnMut(&str),
+) -> io::Result<ControlResponse> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -66,18 +87,28 @@ pub fn client_request(socket: &Path, line: &str, timeout: Duration) -> io::Resul
     };
     stream.write_all(&to_json_line(&request)?)?;
     stream.flush()?;
-    let mut reader = BufReader::new(stream.take(MAX_RESPONSE_LINE));
-    let mut response = Vec::new();
-    reader.read_until(b'\n', &mut response)?;
-    if response.last() != Some(&b'\n') {
-        let why = if response.len() as u64 >= MAX_RESPONSE_LINE {
-            "response too long"
-        } else {
-            "connection closed before the response"
-        };
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
+    let mut reader = BufReader::new(stream);
+    // Progress lines, then the response; the server ends each command with its response.
+    loop {
+        let mut response = Vec::new();
+        (&mut reader)
+            .take(MAX_RESPONSE_LINE)
+            .read_until(b'\n', &mut response)?;
+        if response.last() != Some(&b'\n') {
+            let why = if response.len() as u64 >= MAX_RESPONSE_LINE {
+                "response too long"
+            } else {
+                "connection closed before the response"
+            };
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
+        }
+        if let Ok(p) = serde_json::from_slice::<ControlProgress>(&response) {
+            on_progress(&p.progress);
+            continue;
+        }
+        return serde_json::from_slice(&response)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
     }
-    serde_json::from_slice(&response).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// One request line read from the socket.
@@ -134,6 +165,19 @@ where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = ControlResponse>,
 {
+    serve_connection_with_progress(stream, move |line, _| handler(line)).await
+}
+
+/// [`serve_connection`] whose handler may send progress lines while it runs: they are
+/// written as they come, before its response.
+pub async fn serve_connection_with_progress<F, Fut>(
+    stream: tokio::net::UnixStream,
+    mut handler: F,
+) -> io::Result<()>
+where
+    F: FnMut(String, ProgressSender) -> Fut,
+    Fut: Future<Output = ControlResponse>,
+{
     let (read, mut write) = stream.into_split();
     let mut reader = tokio::io::BufReader::new(read);
     loop {
@@ -147,7 +191,22 @@ where
                     continue;
                 }
                 match serde_json::from_slice::<ControlRequest>(&bytes) {
-                    Ok(req) => handler(req.line).await,
+                    Ok(req) => {
+                        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                        let run = handler(req.line, tx);
+                        tokio::pin!(run);
+                        let response = loop {
+                            tokio::select! {
+                                r = &mut run => break r,
+                                Some(p) = rx.recv() => {
+                                    let line = to_json_line(&ControlProgress { progress: p })?;
+                                    write.write_all(&line).await?;
+                                    write.flush().await?;
+                                }
+                            }
+                        };
+                        response
+                    }
                     Err(e) => ControlResponse::error(format!(
                         "bad request: {e} (expected {{\"line\":\"...\"}})"
                     )),

@@ -252,6 +252,16 @@ pub(super) fn run(
             super::apikey::revoke(store, id)?;
             format!("API key {id} revoked")
         }
+        // The one-shot CLI (with the write handles) shows an import's progress on stderr.
+        AdminCommand::Calendar(c) => super::calendar::execute(
+            store,
+            c,
+            &mut super::calendar::Lines::new(|l| {
+                if writers.is_some() {
+                    super::calendar::show_progress(&l)
+                }
+            }),
+        )?,
         AdminCommand::DkimDelete { domain, selector } => {
             store.dkim_delete(domain, selector).map_err(s)?;
             format!("DKIM key {selector} of {domain} deleted")

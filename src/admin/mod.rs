@@ -11,6 +11,9 @@
 //! (`commands::COMMANDS`).
 
 pub mod apikey;
+pub mod calendar;
+#[cfg(test)]
+mod calendar_tests;
 pub mod cluster;
 mod commands;
 mod complete;
@@ -213,6 +216,8 @@ pub enum AdminCommand {
     },
     ApiKeyList,
     ApiKeyDel(String),
+    /// `calendar list|create|delete|import|export`: calendars and address books.
+    Calendar(calendar::CalendarCommand),
 }
 
 /// What `account 2fa` does.
@@ -312,6 +317,7 @@ impl AdminCommand {
             ApiKeyAdd { .. } => "apikey add",
             ApiKeyList => "apikey list",
             ApiKeyDel(_) => "apikey del",
+            Calendar(c) => c.path(),
         }
     }
 
@@ -422,6 +428,7 @@ impl AdminCommand {
             }
             SourceList(a) => (a.iter().cloned().collect(), vec![]),
             Screen(c) => c.words(),
+            Calendar(c) => c.words(),
             SourceDel(id) | SourceRun(id) => (vec![id.to_string()], vec![]),
             SourcePasswd { id, password: p } => (vec![id.to_string()], password(p)),
             SourceStatus(id) => (id.iter().map(u64::to_string).collect(), vec![]),

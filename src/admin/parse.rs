@@ -451,6 +451,11 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         "domainpop show" => DomainPopShow(arg(0).to_ascii_lowercase()),
         "domainpop del" => DomainPopDel(arg(0).to_ascii_lowercase()),
         "domainpop run" => DomainPopRun(arg(0).to_ascii_lowercase()),
+        "calendar list" | "calendar create" | "calendar delete" | "calendar import"
+        | "calendar export" => Calendar(
+            super::calendar::parse(spec.path, &p.args, &|n| p.flag(n).map(str::to_string))
+                .map_err(|m| err(spec, m))?,
+        ),
         "screen list" | "screen ban" | "screen unban" | "screen allow" | "screen deny" => Screen(
             super::screen::parse(spec.path, &p.args, p.flag("--for")).map_err(|m| err(spec, m))?,
         ),

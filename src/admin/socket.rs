@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::control::{serve_connection, ControlResponse};
+use super::control::{serve_connection_with_progress, ControlResponse, ProgressSender};
 use super::{exec, AdminCommand};
 use crate::actors::account_events::{AccountChanged, AccountEvent};
 use crate::actors::fetcher;
@@ -81,9 +81,9 @@ async fn accept_loop(ctx: Arc<ServerContext>, listener: Arc<tokio::net::UnixList
         ctx.faults.hit("control.accept");
         let c = ctx.clone();
         actix_rt::spawn(async move {
-            let served = serve_connection(stream, |line| {
+            let served = serve_connection_with_progress(stream, |line, progress| {
                 let c = c.clone();
-                async move { handle_line(&c, &line).await }
+                async move { handle_line_with_progress(&c, &line, Some(progress)).await }
             });
             let _ = contained(&c.registry, "control", served).await;
         });
@@ -92,10 +92,20 @@ async fn accept_loop(ctx: Arc<ServerContext>, listener: Arc<tokio::net::UnixList
 
 /// Parses and runs one console line against the live server.
 pub async fn handle_line(ctx: &Arc<ServerContext>, line: &str) -> ControlResponse {
+    handle_line_with_progress(ctx, line, None).await
+}
+
+/// [`handle_line`]; a long command (`calendar import`) sends progress lines to `progress`.
+async fn handle_line_with_progress(
+    ctx: &Arc<ServerContext>,
+    line: &str,
+    progress: Option<ProgressSender>,
+) -> ControlResponse {
     let parsed = crate::admin::split_words(line)
         .map_err(|e| e.to_string())
         .and_then(|w| crate::admin::parse(&w).map_err(|e| e.to_string()));
     let reply = match parsed {
+        Ok(AdminCommand::Calendar(c)) => calendar_live(ctx, c, progress).await,
         Ok(cmd) => execute_live(ctx, cmd).await,
         Err(e) => Err(e),
     };
@@ -166,6 +176,7 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             announce_folder(ctx, cmd);
             Ok(out)
         }
+        AdminCommand::Calendar(c) => calendar_live(ctx, c, None).await,
         AdminCommand::Screen(c) => {
             let out = crate::admin::screen::execute(&ctx.screen, &ctx.config().screening, &c)?;
             if c != crate::admin::screen::ScreenCommand::List {
@@ -176,6 +187,27 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
         }
         other => execute_fetch(ctx, other).await,
     }
+}
+
+/// A `calendar` command on the live server, off the arbiter (an import of many objects
+/// takes a while); an import's progress goes to `progress` (the console's progress line).
+async fn calendar_live(
+    ctx: &Arc<ServerContext>,
+    cmd: crate::admin::calendar::CalendarCommand,
+    progress: Option<ProgressSender>,
+) -> Result<String, String> {
+    use crate::admin::calendar::{execute, Lines};
+    let c = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut lines = Lines::new(|p| {
+            if let Some(tx) = &progress {
+                let _ = tx.send(p);
+            }
+        });
+        execute(&c.store, &cmd, &mut lines)
+    })
+    .await
+    .map_err(|e| format!("calendar: {e}"))?
 }
 
 /// `folder delete` on the running server: the folder's actor (its one writer) deletes it,

@@ -49,6 +49,8 @@ pub enum JobKind {
     QueueBulk,
     /// `storage check` of the live store.
     StorageCheck,
+    /// An `.ics`/`.vcf` file imported into a calendar or address book.
+    CollectionImport,
 }
 
 /// Where a job is.

@@ -26,6 +26,7 @@
 //! handlers' annotations and types.
 
 mod aliases;
+pub(crate) mod collections;
 mod directory;
 mod dkim;
 mod folders;
@@ -77,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(aliases::configure)
             .configure(dkim::configure)
             .configure(folders::configure)
+            .configure(collections::configure)
             .configure(queues::configure)
             .configure(jobs::configure)
             .configure(server::configure)
@@ -445,6 +447,12 @@ impl utoipa::Modify for SecuritySchemes {
         folders::folder_delete,
         folders::acl_get,
         folders::acl_set,
+        collections::collections_list,
+        collections::collection_create,
+        collections::collection_get,
+        collections::collection_delete,
+        collections::collection_import,
+        collections::collection_export,
         queues::queues_counts,
         queues::queue_list,
         queues::queue_show,
@@ -475,7 +483,7 @@ impl utoipa::Modify for SecuritySchemes {
     modifiers(&SecuritySchemes),
     security(("basic" = []), ("bearer" = [])),
     tags(
-        (name = "directory", description = "Domains, accounts, aliases, sender rights, DKIM, folders"),
+        (name = "directory", description = "Domains, accounts, aliases, sender rights, DKIM, folders, calendars and address books"),
         (name = "queues", description = "The six queues and their records"),
         (name = "jobs", description = "Long jobs started from the dashboard, with their progress"),
         (name = "server", description = "Status, settings, logs, screening, fetch sources, the console")

@@ -10,6 +10,11 @@
 //! without TLS by default. The username is the address the client sent (escaped by the
 //! XML writer), or Thunderbird's `%EMAILADDRESS%` placeholder when it sent none: logins
 //! are full addresses.
+//!
+//! With an `https` listener, the document also carries the `addressBook type="carddav"` and
+//! `calendar type="caldav"` elements of the format (children of `clientConfig`, after
+//! `emailProvider`: `username`, `authentication` `http-basic`, `serverURL`), pointing at
+//! `/dav/`, where clients find their principal (`current-user-principal`).
 
 use std::sync::Arc;
 
@@ -86,9 +91,31 @@ pub fn document(offer: &Offer, domain: &str, username: &str) -> std::io::Result<
                         }
                         Ok(())
                     })?;
+                if let Some(url) = dav_url(offer) {
+                    for (element, kind) in [("addressBook", "carddav"), ("calendar", "caldav")] {
+                        w.create_element(element)
+                            .with_attribute(("type", kind))
+                            .write_inner_content(|w| {
+                                xml::text(w, "username", username)?;
+                                xml::text(w, "authentication", "http-basic")?;
+                                xml::text(w, "serverURL", &url)
+                            })?;
+                    }
+                }
                 Ok(())
             })?;
         Ok(())
+    })
+}
+
+/// The CalDAV/CardDAV root on the `https` listener (`https://host[:port]/dav/`), when
+/// there is one.
+pub fn dav_url(offer: &Offer) -> Option<String> {
+    let port = offer.https?;
+    Some(if port == 443 {
+        format!("https://{}/dav/", offer.host)
+    } else {
+        format!("https://{}:{port}/dav/", offer.host)
     })
 }
 

@@ -12,6 +12,9 @@
 //!   is IMAP when offered (else POP3), implicit TLS preferred over STARTTLS (RFC 8314
 //!   §3.3), outgoing is submission; `…UseSSL` is always true (Apple Mail starts TLS on the
 //!   STARTTLS ports when it is set). No password is inside: the device asks for it.
+//! - With an `https` listener, also a `com.apple.caldav.account` and a
+//!   `com.apple.carddav.account` payload: host, port, SSL, the principal URL
+//!   `/dav/principals/<address>/` and the address as username (no password either).
 //! - Identifiers are derived from the host and the address, so downloading the profile
 //!   again replaces the installed one instead of adding a second.
 //! - The profile is signed as CMS SignedData; should signing fail (a key type ring cannot
@@ -161,12 +164,20 @@ pub fn profile(offer: &Offer, address: &str) -> Option<Dictionary> {
         true.into(),
     );
 
+    let mut payloads = vec![Value::Dictionary(mail)];
+    if let Some(port) = offer.https {
+        for kind in ["caldav", "carddav"] {
+            payloads.push(Value::Dictionary(dav_payload(
+                offer,
+                address,
+                &identifier,
+                kind,
+                port,
+            )));
+        }
+    }
     let mut top = Dictionary::new();
-    put(
-        &mut top,
-        "PayloadContent",
-        Value::Array(vec![Value::Dictionary(mail)]),
-    );
+    put(&mut top, "PayloadContent", Value::Array(payloads));
     put(
         &mut top,
         "PayloadDisplayName",
@@ -187,6 +198,62 @@ pub fn profile(offer: &Offer, address: &str) -> Option<Dictionary> {
     put(&mut top, "PayloadVersion", Value::Integer(1.into()));
     put(&mut top, "PayloadRemovalDisallowed", false.into());
     Some(top)
+}
+
+/// A `com.apple.caldav.account` or `com.apple.carddav.account` payload (`kind` is
+/// `caldav` or `carddav`): the account on the `https` listener at `port`.
+fn dav_payload(
+    offer: &Offer,
+    address: &str,
+    identifier: &str,
+    kind: &str,
+    port: u16,
+) -> Dictionary {
+    let (prefix, what) = match kind {
+        "caldav" => ("CalDAV", "Calendars"),
+        _ => ("CardDAV", "Contacts"),
+    };
+    let mut d = Dictionary::new();
+    put(
+        &mut d,
+        "PayloadType",
+        format!("com.apple.{kind}.account").into(),
+    );
+    put(&mut d, "PayloadVersion", Value::Integer(1.into()));
+    put(
+        &mut d,
+        "PayloadIdentifier",
+        format!("{identifier}.{kind}").into(),
+    );
+    put(&mut d, "PayloadUUID", uuid(offer, address, kind).into());
+    put(
+        &mut d,
+        "PayloadDisplayName",
+        format!("{what}: {address}").into(),
+    );
+    put(
+        &mut d,
+        &format!("{prefix}AccountDescription"),
+        format!("{what} of {address}").into(),
+    );
+    put(
+        &mut d,
+        &format!("{prefix}HostName"),
+        offer.host.as_str().into(),
+    );
+    put(
+        &mut d,
+        &format!("{prefix}Port"),
+        Value::Integer(i64::from(port).into()),
+    );
+    put(&mut d, &format!("{prefix}UseSSL"), true.into());
+    put(
+        &mut d,
+        &format!("{prefix}PrincipalURL"),
+        format!("/dav/principals/{address}/").into(),
+    );
+    put(&mut d, &format!("{prefix}Username"), address.into());
+    d
 }
 
 fn put(d: &mut Dictionary, k: &str, v: Value) {

@@ -212,6 +212,99 @@ async fn autoconfig_offers_the_configured_listeners_at_the_public_name() {
     for server in provider.all("incomingServer") {
         assert_eq!(server.text_of("authentication"), "password-cleartext");
     }
+    // CardDAV and CalDAV, beside the provider, on the https listener.
+    let books = root.all("addressBook");
+    let calendars = root.all("calendar");
+    assert_eq!((books.len(), calendars.len()), (1, 1));
+    for (dav, kind) in [(books[0], "carddav"), (calendars[0], "caldav")] {
+        assert_eq!(dav.attrs["type"], kind);
+        assert_eq!(dav.text_of("username"), "Alice@Example.COM");
+        assert_eq!(dav.text_of("authentication"), "http-basic");
+        assert_eq!(
+            dav.text_of("serverURL"),
+            format!("https://{HOST}:9443/dav/")
+        );
+    }
+}
+
+#[test]
+fn dav_elements_and_payloads_only_with_an_https_listener() {
+    let mut offer = super::Offer {
+        host: "mail.example.net".into(),
+        imaps: Some(super::Endpoint {
+            port: 993,
+            implicit_tls: true,
+        }),
+        imap: None,
+        pop3s: None,
+        pop3: None,
+        smtps: Some(super::Endpoint {
+            port: 465,
+            implicit_tls: true,
+        }),
+        submission: None,
+        https: Some(443),
+    };
+    assert_eq!(
+        super::autoconfig::dav_url(&offer).as_deref(),
+        Some("https://mail.example.net/dav/")
+    );
+    let profile = super::mobileconfig::profile(&offer, "bob@example.net").unwrap();
+    let content = get_dict(&profile, "PayloadContent").as_array().unwrap();
+    let types: Vec<&str> = content
+        .iter()
+        .map(|p| {
+            get_dict(p.as_dictionary().unwrap(), "PayloadType")
+                .as_string()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "com.apple.mail.managed",
+            "com.apple.caldav.account",
+            "com.apple.carddav.account"
+        ]
+    );
+    let mut uuids = std::collections::BTreeSet::new();
+    for (p, prefix) in content[1..].iter().zip(["CalDAV", "CardDAV"]) {
+        let d = p.as_dictionary().unwrap();
+        let s = |k: &str| {
+            get_dict(d, &format!("{prefix}{k}"))
+                .as_string()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(s("HostName"), "mail.example.net");
+        assert_eq!(
+            get_dict(d, &format!("{prefix}Port")).as_signed_integer(),
+            Some(443)
+        );
+        assert_eq!(
+            get_dict(d, &format!("{prefix}UseSSL")).as_boolean(),
+            Some(true)
+        );
+        assert_eq!(s("PrincipalURL"), "/dav/principals/bob@example.net/");
+        assert_eq!(s("Username"), "bob@example.net");
+        assert!(d.keys().all(|k| !k.contains("Password")));
+        uuids.insert(get_dict(d, "PayloadUUID").as_string().unwrap().to_string());
+    }
+    assert_eq!(uuids.len(), 2, "each payload has its own UUID");
+
+    offer.https = None;
+    assert_eq!(super::autoconfig::dav_url(&offer), None);
+    let profile = super::mobileconfig::profile(&offer, "bob@example.net").unwrap();
+    assert_eq!(
+        get_dict(&profile, "PayloadContent")
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let xml = super::autoconfig::document(&offer, "example.net", "bob@example.net").unwrap();
+    let root = parse_xml(&xml);
+    assert!(root.all("addressBook").is_empty() && root.all("calendar").is_empty());
 }
 
 #[actix_web::test]
@@ -634,7 +727,8 @@ async fn mobileconfig_for_the_logged_in_account_is_signed_by_the_server() {
         Some("Configuration")
     );
     let content = get_dict(top, "PayloadContent").as_array().unwrap();
-    assert_eq!(content.len(), 1);
+    // Mail, then CalDAV and CardDAV (the world has an https listener).
+    assert_eq!(content.len(), 3);
     let mail = content[0].as_dictionary().unwrap();
     let s = |k| get_dict(mail, k).as_string().unwrap().to_string();
     let n = |k| get_dict(mail, k).as_signed_integer().unwrap();

@@ -36,6 +36,8 @@ static ASSETS: &[Asset] = &[
     asset!("mail-live.js", JS),
     asset!("compose.js", JS),
     asset!("compose-rich.js", JS),
+    asset!("suggest.js", JS),
+    asset!("calendar.css", CSS),
     asset!("overview.js", JS),
     asset!("logs.js", JS),
     asset!("settings.js", JS),

@@ -15,6 +15,7 @@
 mod apikeys;
 mod assets;
 mod bulk;
+mod calendars;
 mod dns;
 mod folders;
 mod forms;
@@ -61,6 +62,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/aliases", web::post().to(pages::aliases_post))
         .route("/folders", web::get().to(folders::page))
         .route("/folders", web::post().to(folders::post))
+        .route("/calendars", web::get().to(calendars::page))
+        .route("/calendars", web::post().to(calendars::post))
+        .route("/calendars/import", web::post().to(calendars::import))
+        .route("/calendars/export", web::get().to(calendars::export))
         .route("/queues", web::get().to(queues::list))
         .route("/queues", web::post().to(bulk::action))
         .route("/queues/record/{id}", web::get().to(queues::record))
@@ -153,6 +158,7 @@ impl Chrome {
             ("/accounts", "Accounts"),
             ("/aliases", "Aliases"),
             ("/folders", "Folders"),
+            ("/calendars", "Calendars"),
             ("/queues", "Queues"),
             ("/jobs", "Jobs"),
             ("/dkim", "DKIM"),

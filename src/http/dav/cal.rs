@@ -130,11 +130,7 @@ pub(crate) async fn handle(
                 .map_err(|_| DavError::new(StatusCode::BAD_REQUEST, "unreadable body"))?;
             super::schedule::post_outbox(ctx.get_ref(), me, owner, &body).await
         }
-        // The one arm REPORT takes until `report` is routed here.
-        ("REPORT", _) => Err(DavError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "REPORT is not built yet",
-        )),
+        ("REPORT", _) => super::report::report(ctx, req, payload, me, target).await,
         ("DELETE", Target::Collection { owner, name, .. }) => {
             mkcalendar::delete(ctx, owner, name).await
         }

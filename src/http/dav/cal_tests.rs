@@ -221,6 +221,10 @@ async fn mkcalendar_mkcol_proppatch_and_delete() {
         b""
     );
     assert_eq!(s, StatusCode::FORBIDDEN);
+    for outside in ["/dav/", "/dav/principals/alice@example.com/"] {
+        let (s, _, _) = call!(svc, "MKCALENDAR", outside, [], b"");
+        assert_eq!(s, StatusCode::FORBIDDEN, "{outside}");
+    }
     // A property that cannot be set fails the whole creation (403 / 424).
     let bad = br#"<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>X</d:displayname><d:getetag>x</d:getetag></d:prop></d:set></c:mkcalendar>"#;
     let (s, _, body) = call!(svc, "MKCALENDAR", format!("{CAL}/bad/"), [], bad);

@@ -30,6 +30,7 @@ use super::mkcalendar::{description, set_prop};
 use super::props::{
     href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts, PRIVILEGES,
 };
+use super::report::sync_token_uri;
 use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
 use crate::protocols::davreport::SUPPORTED;
 use crate::protocols::webdav::headers::Depth;
@@ -42,11 +43,6 @@ use crate::storage::davstore::{CollectionKind, DavCollection, DavObject};
 
 /// Responses per chunk of a streamed multistatus.
 const PER_CHUNK: usize = 64;
-
-/// The DAV:sync-token of counter value `n` (RFC 6578 §3.2: a URI).
-pub(crate) fn sync_token_uri(n: u64) -> String {
-    format!("http://ferrymail.invalid/sync/{n}")
-}
 
 /// A resource PROPFIND describes.
 pub(crate) enum Res<'a> {

@@ -401,6 +401,14 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
             return Ok(cal::options());
         }
         let me = caller(&ctx, &req).await?;
+        if req.method().as_str() == "MKCALENDAR"
+            && matches!(target, Target::Root | Target::Principal(_))
+        {
+            return Err(DavError::new(
+                StatusCode::FORBIDDEN,
+                "calendars are made in the calendar home",
+            ));
+        }
         match target {
             Target::Root | Target::Principal(_) => {
                 props::principal(&ctx, &req, &me, &target, payload).await

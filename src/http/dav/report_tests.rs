@@ -870,3 +870,94 @@ async fn writers_stream_in_bounded_chunks() {
         "{chunks:?}"
     );
 }
+
+/// Resident memory in KiB: (current, peak) from /proc/self/status.
+fn rss_kib() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// One measurement (run alone: `cargo test --lib report_memory -- --ignored
+/// --nocapture`): a calendar-query answering every one of 10,000 objects of about 2 KiB
+/// raises the process's peak resident memory by less than one more copy of the
+/// collection, because the answer is handed on in chunks and each object dropped once
+/// written. Measured on Linux through VmHWM (peak reset through clear_refs); on
+/// 2026-12-05 (debug build): a 19,412 KiB collection, a 23,874 KiB answer, the peak grew
+/// by 3,184 KiB.
+#[actix_rt::test]
+#[ignore]
+async fn report_memory_10k() {
+    use crate::storage::davstore::DavObject;
+    let Some(_) = rss_kib() else {
+        eprintln!("SKIP: no /proc/self/status to measure memory with");
+        return;
+    };
+    let objects: Vec<DavObject> = (0..10_000)
+        .map(|i| {
+            let data = single(
+                &format!("u{i}"),
+                "20260120T090000Z",
+                "20260120T100000Z",
+                &"x".repeat(1800),
+            );
+            DavObject {
+                name: format!("{i}.ics"),
+                uid: format!("u{i}"),
+                etag: crate::storage::davstore::etag_of(&data),
+                data,
+                component: "VEVENT".into(),
+                first: None,
+                last: None,
+                changed: 1,
+            }
+        })
+        .collect();
+    let collection_kib = objects.iter().map(|o| o.data.len()).sum::<usize>() as u64 / 1024;
+    let q = match crate::protocols::davreport::parse(
+        query("20260101T000000Z", "20260201T000000Z", false).as_bytes(),
+    )
+    .unwrap()
+    {
+        crate::protocols::davreport::Report::CalendarQuery(q) => q,
+        other => panic!("{other:?}"),
+    };
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let (before, _) = rss_kib().unwrap();
+    let base = (
+        ALICE.to_string(),
+        CollectionKind::Calendar,
+        "calendar".into(),
+    );
+    let mut written = 0usize;
+    let mut emit = |s: String| {
+        written += s.len();
+        true
+    };
+    let mut sink = Sink::new(&mut emit);
+    super::report::calendar_query(
+        &base,
+        objects,
+        &q,
+        calcard::common::timezone::Tz::UTC,
+        &mut sink,
+    );
+    sink.finish();
+    let (_, peak) = rss_kib().unwrap();
+    let grew = peak.saturating_sub(before);
+    eprintln!(
+        "report_memory_10k: collection {collection_kib} KiB, answer {} KiB, peak grew by \
+{grew} KiB (peak reset: {reset})",
+        written / 1024
+    );
+    assert!(written / 1024 > collection_kib as usize);
+    if reset {
+        assert!(grew < collection_kib, "peak grew by {grew} KiB");
+    }
+}

@@ -154,6 +154,8 @@ pub struct ComposePage {
     pub css: String,
     pub js: String,
     pub rich_js: String,
+    /// Recipients suggested from the contacts (`super::contacts`).
+    pub suggest_js: String,
     pub tree: Vec<FolderLink>,
     pub form: Form,
     pub attachments: Vec<Upload>,
@@ -186,6 +188,7 @@ pub async fn page(
         css: crate::http::dashboard::asset_url("mail.css"),
         js: crate::http::dashboard::asset_url("compose.js"),
         rich_js: crate::http::dashboard::asset_url("compose-rich.js"),
+        suggest_js: crate::http::dashboard::asset_url("suggest.js"),
         tree,
         sizes: attachments.iter().map(|a| format_size(a.size)).collect(),
         attachments,

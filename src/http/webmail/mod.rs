@@ -45,11 +45,19 @@
 //!
 //! - Snooze ([`snooze`]): messages put away to the `Snoozed` folder until a chosen time,
 //!   brought back unread by `actors::snooze`'s waker.
+//! - Calendar ([`calendar`], [`calendar_event`], [`calendar_ical`]) and contacts
+//!   ([`contacts`], [`contacts_card`]) on the CalDAV/CardDAV store (`storage::davstore`);
+//!   compose suggests recipients from the contacts (`/contacts/suggest`).
 //! - Remembered devices ([`remember`]): "Remember this device" on the code step leaves a
 //!   long-lived token that lets later logins skip the code (never the password);
 //!   `/settings/devices` ([`devices`]) lists and forgets them.
 
 mod bulk;
+mod calendar;
+mod calendar_event;
+mod calendar_ical;
+#[cfg(test)]
+mod calendar_tests;
 mod categories;
 mod compose;
 mod compose_form;
@@ -64,6 +72,10 @@ mod compose_rich_tests;
 mod compose_send;
 #[cfg(test)]
 mod compose_tests;
+mod contacts;
+mod contacts_card;
+#[cfg(test)]
+mod contacts_tests;
 mod devices;
 mod folders;
 mod images;
@@ -140,6 +152,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings", web::post().to(settings::submit))
         .route("/settings/devices", web::get().to(devices::page))
         .route("/settings/devices", web::post().to(devices::submit))
+        .route("/calendar", web::get().to(calendar::view))
+        .route("/calendar/event", web::get().to(calendar_event::form))
+        .route("/calendar/event", web::post().to(calendar_event::submit))
+        .route("/contacts", web::get().to(contacts::list))
+        .route("/contacts/card", web::get().to(contacts::form))
+        .route("/contacts/card", web::post().to(contacts::submit))
+        .route("/contacts/suggest", web::get().to(contacts::suggest))
         .route("/folders", web::get().to(manage::page))
         .route("/folders", web::post().to(manage::submit))
         .service(

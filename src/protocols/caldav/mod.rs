@@ -24,6 +24,7 @@
 //! - Expansion is bounded ([`timerange::EXPAND_LIMIT`] instances per object): an unbounded
 //!   rule can never make a query loop.
 
+pub mod bundle;
 pub mod caldata;
 pub mod error;
 pub mod filter;

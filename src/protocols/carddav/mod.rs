@@ -13,6 +13,7 @@
 //! | RFC 4790 | i;ascii-casemap, i;unicode-casemap, i;octet | `text` | unicode-casemap approximated (see `text`) |
 
 pub mod addrdata;
+pub mod bundle;
 pub mod filter;
 pub mod report;
 pub mod text;

@@ -1,0 +1,524 @@
+//! One event in the webmail: `GET /calendar/event?cal=&name=` (the form; without `name` a
+//! new event, on `date`), `POST /calendar/event` (`action` save, delete, accept,
+//! tentative or decline, with the CSRF token).
+//!
+//! Implementation notes:
+//!
+//! - Objects are reached only through the caller's own collections (`dav_collection(me,
+//!   cal)`), so another account's calendars and events answer 404.
+//! - Every write is conditional: a new event `If-None-Match: *` (under a fresh UID), an
+//!   edit, delete or reply `If-Match` the ETag the form was drawn with. When someone
+//!   changed or removed the event meanwhile, the store refuses inside its atomic step and
+//!   the page answers 409 with the form as submitted and a message; nothing is stored.
+//! - What is stored passes `protocols::caldav::validate` as a CalDAV PUT would (the
+//!   collection's components, `[http] dav_max_resource_size`), so the DAV side reads the
+//!   same objects it would have accepted.
+//! - After every successful write, [`after_write`] runs: the one place scheduling hooks in.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::calendar::{enc, event_calendars, store_err};
+use super::calendar_ical::{
+    edit_event, new_event, parse_attendees, partstat_of_action, read_event, set_partstat,
+    EventFacts, EventFields, Repeat,
+};
+use super::login::field;
+use super::{call, to_login, user, MailError};
+use crate::actors::imap_backend::StoreBackend;
+use crate::actors::ServerContext;
+use crate::http::dashboard::{redirect_with, render, Chrome, Ctx};
+use crate::protocols::caldav::validate::{validate_calendar, ComponentKind};
+use crate::protocols::imap::backend::Backend;
+use crate::storage::davstore::{
+    Condition, DavCollection, DavObject, DeleteOutcome, NewObject, PutOutcome,
+};
+
+/// Runs after every successful write of an event by the webmail (create, edit, delete,
+/// reply): `old` is the object before (`None`: created), `new` after (`None`: deleted).
+/// Scheduling (`crate::scheduling::after_write`: iTIP REQUEST / REPLY / CANCEL, RFC 6638)
+/// runs here, before the page answers. Called on the blocking pool (`call`), so it waits
+/// for the scheduling future on the runtime's handle.
+pub(crate) fn after_write(
+    ctx: &Arc<ServerContext>,
+    actor: &str,
+    collection: &DavCollection,
+    old: Option<&DavObject>,
+    new: Option<&DavObject>,
+) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.block_on(crate::scheduling::after_write(
+                ctx, actor, collection, old, new,
+            ));
+        }
+        Err(e) => tracing::warn!("webmail calendar: no runtime for scheduling: {e}"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/event.html")]
+struct EventPage {
+    chrome: Chrome,
+    css: String,
+    cal_css: String,
+    /// The collection and object names; `name` empty for a new event.
+    cal: String,
+    name: String,
+    etag: String,
+    /// (name, display name) of the calendars a new event can go to.
+    calendars: Vec<(String, String)>,
+    f: EventFields,
+    attendees: String,
+    facts: EventFacts,
+    zone: String,
+    error: String,
+    back: String,
+}
+
+impl EventPage {
+    fn repeat_is(&self, r: &str) -> bool {
+        self.f.repeat.as_str() == r
+    }
+}
+
+fn q<'a>(m: &'a BTreeMap<String, String>, k: &str) -> &'a str {
+    m.get(k).map(String::as_str).unwrap_or("")
+}
+
+fn own_calendar(b: &StoreBackend, me: &str, cal: &str) -> Result<DavCollection, MailError> {
+    event_calendars(b, me)?
+        .into_iter()
+        .find(|c| c.name == cal)
+        .ok_or(MailError::NotFound)
+}
+
+fn blank(date: &str) -> EventFields {
+    EventFields {
+        title: String::new(),
+        all_day: false,
+        start_date: date.to_string(),
+        start_time: "09:00".into(),
+        end_date: date.to_string(),
+        end_time: "10:00".into(),
+        location: String::new(),
+        description: String::new(),
+        repeat: Repeat::Never,
+        attendees: Vec::new(),
+    }
+}
+
+/// What the page needs besides the fields.
+struct Frame {
+    cal: String,
+    name: String,
+    etag: String,
+    calendars: Vec<(String, String)>,
+    facts: EventFacts,
+    zone: String,
+}
+
+fn page(
+    req: &HttpRequest,
+    me: String,
+    fr: Frame,
+    f: EventFields,
+    error: String,
+    status: StatusCode,
+) -> HttpResponse {
+    let mut chrome = Chrome::anonymous(req, "/calendar");
+    chrome.who = me;
+    let back = format!("/calendar?view=week&date={}", enc(&f.start_date));
+    let t = EventPage {
+        chrome,
+        css: crate::http::dashboard::asset_url("mail.css"),
+        cal_css: crate::http::dashboard::asset_url("calendar.css"),
+        cal: fr.cal,
+        name: fr.name,
+        etag: fr.etag,
+        calendars: fr.calendars,
+        attendees: f.attendees.join(", "),
+        f,
+        facts: fr.facts,
+        zone: fr.zone,
+        error,
+        back,
+    };
+    let mut res = render(req, &t.chrome, &t);
+    if res.status() == StatusCode::OK {
+        *res.status_mut() = status;
+    }
+    res
+}
+
+/// `GET /calendar/event?cal=&name=` (edit) or `?date=` (new).
+pub async fn form(
+    ctx: Ctx,
+    req: HttpRequest,
+    query: web::Query<BTreeMap<String, String>>,
+) -> Result<HttpResponse, MailError> {
+    let Some(me) = user(&ctx, &req) else {
+        return Ok(to_login());
+    };
+    let (cal, name, date) = (
+        q(&query, "cal").to_string(),
+        q(&query, "name").to_string(),
+        q(&query, "date").to_string(),
+    );
+    let who = me.clone();
+    let (fr, f) = call(&ctx, move |b| {
+        let zone = super::prefs::load(b, &who)?.zone();
+        let calendars: Vec<(String, String)> = event_calendars(b, &who)?
+            .into_iter()
+            .map(|c| {
+                let d = if c.props.display_name.is_empty() {
+                    c.name.clone()
+                } else {
+                    c.props.display_name.clone()
+                };
+                (c.name, d)
+            })
+            .collect();
+        if name.is_empty() {
+            let date = if chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").is_ok() {
+                date
+            } else {
+                use chrono::TimeZone;
+                zone.timestamp_opt(b.now(), 0)
+                    .single()
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default()
+            };
+            let cal = if cal.is_empty() {
+                calendars.first().map(|c| c.0.clone()).unwrap_or_default()
+            } else {
+                cal
+            };
+            let fr = Frame {
+                cal,
+                name: String::new(),
+                etag: String::new(),
+                calendars,
+                facts: EventFacts::default(),
+                zone: zone.name().to_string(),
+            };
+            return Ok((fr, blank(&date)));
+        }
+        let coll = own_calendar(b, &who, &cal)?;
+        let obj = b
+            .ctx
+            .store
+            .dav_get(coll.id, &name)
+            .map_err(store_err)?
+            .ok_or(MailError::NotFound)?;
+        let (f, facts) = read_event(&obj.data, &who, zone)?;
+        Ok((
+            Frame {
+                cal,
+                name,
+                etag: obj.etag,
+                calendars,
+                facts,
+                zone: zone.name().to_string(),
+            },
+            f,
+        ))
+    })
+    .await?;
+    Ok(page(&req, me, fr, f, String::new(), StatusCode::OK))
+}
+
+/// The form as typed (nothing checked), to show again with a refusal.
+fn raw_fields(body: &web::Bytes) -> EventFields {
+    let fl = |n: &str| field(body, n);
+    EventFields {
+        title: fl("title"),
+        all_day: !fl("all_day").is_empty(),
+        start_date: fl("start_date"),
+        start_time: fl("start_time"),
+        end_date: fl("end_date"),
+        end_time: fl("end_time"),
+        location: fl("location"),
+        description: fl("description"),
+        repeat: Repeat::parse(&fl("repeat")).unwrap_or(Repeat::Never),
+        attendees: fl("attendees")
+            .split(',')
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect(),
+    }
+}
+
+/// The form again with why it was refused (422); nothing was stored.
+fn refused(
+    req: &HttpRequest,
+    me: String,
+    (cal, name, etag): (String, String, String),
+    f: EventFields,
+    msg: String,
+) -> HttpResponse {
+    let fr = Frame {
+        cal,
+        name,
+        etag,
+        calendars: Vec::new(),
+        facts: EventFacts::default(),
+        zone: "your time zone".into(),
+    };
+    page(req, me, fr, f, msg, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+/// The event fields of a submitted form.
+fn submitted(body: &web::Bytes) -> Result<EventFields, MailError> {
+    let fl = |n: &str| field(body, n);
+    Ok(EventFields {
+        title: fl("title"),
+        all_day: !fl("all_day").is_empty(),
+        start_date: fl("start_date"),
+        start_time: fl("start_time"),
+        end_date: fl("end_date"),
+        end_time: fl("end_time"),
+        location: fl("location"),
+        description: fl("description"),
+        repeat: Repeat::parse(&fl("repeat"))?,
+        attendees: parse_attendees(&fl("attendees"))?,
+    })
+}
+
+/// What a post did.
+enum Done {
+    /// Stored or deleted: back to the calendar with this message.
+    Ok(String, String),
+    /// The ETag no longer matched: the form again, with the current ETag and facts (and
+    /// the current fields, shown when the post was no save).
+    Conflict(Option<EventFields>, Frame),
+}
+
+fn put(
+    b: &StoreBackend,
+    me: &str,
+    coll: &DavCollection,
+    name: &str,
+    data: String,
+    cond: Condition,
+    old: Option<DavObject>,
+) -> Result<Option<DavObject>, MailError> {
+    let supported: Vec<ComponentKind> = coll
+        .components
+        .iter()
+        .filter_map(|c| ComponentKind::parse(c))
+        .collect();
+    let max = usize::try_from(b.ctx.config().http.dav_max_resource_size).unwrap_or(usize::MAX);
+    let obj =
+        validate_calendar(&data, &supported, max).map_err(|e| MailError::Invalid(e.to_string()))?;
+    let new = NewObject {
+        name: name.to_string(),
+        uid: obj.uid,
+        data,
+        component: obj.kind.as_str().to_string(),
+        first: obj.first,
+        last: obj.last,
+    };
+    match b
+        .ctx
+        .store
+        .dav_put(coll.id, &new, &cond)
+        .map_err(store_err)?
+    {
+        PutOutcome::Stored { object, .. } => {
+            after_write(&b.ctx, me, coll, old.as_ref(), Some(&object));
+            Ok(Some(object))
+        }
+        PutOutcome::PreconditionFailed => Ok(None),
+        PutOutcome::UidConflict(other) => Err(MailError::Invalid(format!(
+            "another event ({other}) already has this UID"
+        ))),
+    }
+}
+
+/// `POST /calendar/event`.
+pub async fn submit(
+    ctx: Ctx,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, MailError> {
+    let Some(me) = user(&ctx, &req) else {
+        return Ok(to_login());
+    };
+    let action = field(&body, "action");
+    let (cal, name, etag) = (
+        field(&body, "cal"),
+        field(&body, "name"),
+        field(&body, "etag"),
+    );
+    // The form as typed, to show again with a refusal.
+    let raw = raw_fields(&body);
+    let form = if action == "save" {
+        match submitted(&body) {
+            Ok(f) => Some(f),
+            Err(MailError::Invalid(msg)) => {
+                return Ok(refused(&req, me, (cal, name, etag), raw, msg));
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let who = me.clone();
+    let f2 = form.clone();
+    let (c2, n2, e2, a2) = (cal.clone(), name.clone(), etag.clone(), action.clone());
+    let done = call(&ctx, move |b| {
+        let (cal, name, etag, action) = (c2, n2, e2, a2);
+        let zone = super::prefs::load(b, &who)?.zone();
+        let now = b.now();
+        let coll = own_calendar(b, &who, &cal)?;
+        let old = if name.is_empty() {
+            None
+        } else {
+            b.ctx.store.dav_get(coll.id, &name).map_err(store_err)?
+        };
+        let conflict = |_before: Option<&DavObject>| -> Result<Done, MailError> {
+            let current = b.ctx.store.dav_get(coll.id, &name).map_err(store_err)?;
+            let (fields, facts) = match &current {
+                Some(o) => match read_event(&o.data, &who, zone) {
+                    Ok((f, facts)) => (Some(f), facts),
+                    Err(_) => (None, EventFacts::default()),
+                },
+                None => (None, EventFacts::default()),
+            };
+            Ok(Done::Conflict(
+                fields,
+                Frame {
+                    cal: coll.name.clone(),
+                    name: if current.is_some() {
+                        name.clone()
+                    } else {
+                        String::new()
+                    },
+                    etag: current.map(|o| o.etag).unwrap_or_default(),
+                    calendars: Vec::new(),
+                    facts,
+                    zone: zone.name().to_string(),
+                },
+            ))
+        };
+        let back_date = |data: &str| {
+            read_event(data, &who, zone)
+                .map(|(f, _)| f.start_date)
+                .unwrap_or_default()
+        };
+        match action.as_str() {
+            "save" => {
+                let f = f2.ok_or_else(|| MailError::Invalid("no event in the form".into()))?;
+                if !name.is_empty() && old.is_none() {
+                    return conflict(None);
+                }
+                let (obj_name, data, cond) = match &old {
+                    None => {
+                        let uid = format!("{}@ferrymail", new_id());
+                        (
+                            format!("{uid}.ics"),
+                            new_event(&f, &uid, zone, &who, now)?,
+                            Condition::Absent,
+                        )
+                    }
+                    Some(o) => (
+                        name.clone(),
+                        edit_event(&o.data, &f, zone, &who, now)?,
+                        Condition::Match(etag.clone()),
+                    ),
+                };
+                if old.is_some() && old.as_ref().map(|o| &o.etag) != Some(&etag) {
+                    return conflict(old.as_ref());
+                }
+                match put(b, &who, &coll, &obj_name, data, cond, old.clone())? {
+                    Some(_) => Ok(Done::Ok(
+                        format!("Saved “{}”.", f.title.trim()),
+                        f.start_date.clone(),
+                    )),
+                    None => conflict(old.as_ref()),
+                }
+            }
+            "delete" => {
+                let o = old.ok_or(MailError::NotFound)?;
+                match b
+                    .ctx
+                    .store
+                    .dav_delete(coll.id, &name, &Condition::Match(etag.clone()))
+                    .map_err(store_err)?
+                {
+                    DeleteOutcome::Deleted => {
+                        after_write(&b.ctx, &who, &coll, Some(&o), None);
+                        Ok(Done::Ok("Event deleted.".into(), back_date(&o.data)))
+                    }
+                    DeleteOutcome::NotFound | DeleteOutcome::PreconditionFailed => {
+                        conflict(Some(&o))
+                    }
+                }
+            }
+            a => {
+                let status = partstat_of_action(a)
+                    .ok_or_else(|| MailError::Invalid(format!("unknown action {a:?}")))?;
+                let o = old.ok_or(MailError::NotFound)?;
+                if o.etag != etag {
+                    return conflict(Some(&o));
+                }
+                let data = set_partstat(&o.data, &who, status, now)?.ok_or_else(|| {
+                    MailError::Invalid("you are not an attendee of this event".into())
+                })?;
+                let date = back_date(&o.data);
+                match put(
+                    b,
+                    &who,
+                    &coll,
+                    &name,
+                    data,
+                    Condition::Match(etag.clone()),
+                    Some(o.clone()),
+                )? {
+                    Some(_) => Ok(Done::Ok("Your answer is saved.".into(), date)),
+                    None => conflict(Some(&o)),
+                }
+            }
+        }
+    })
+    .await;
+    let done = match done {
+        Ok(d) => d,
+        Err(MailError::Invalid(msg)) if action == "save" => {
+            return Ok(refused(&req, me, (cal, name, etag), raw, msg));
+        }
+        Err(e) => return Err(e),
+    };
+    match done {
+        Done::Ok(msg, date) => Ok(redirect_with(
+            &req,
+            &format!("/calendar?view=week&date={}", enc(&date)),
+            Ok(msg),
+        )),
+        Done::Conflict(current, fr) => {
+            let f = form.or(current).unwrap_or_else(|| blank(""));
+            let gone = fr.etag.is_empty();
+            let msg = if gone {
+                "This event was deleted by someone else meanwhile; saving makes it again."
+            } else {
+                "This event was changed by someone else since you opened it: nothing was \
+                 saved. Your version is below; save again to replace theirs, or reopen the \
+                 event to see it."
+            };
+            Ok(page(&req, me, fr, f, msg.to_string(), StatusCode::CONFLICT))
+        }
+    }
+}
+
+/// A fresh random identifier (128 bits, hex) for a new object's UID and name.
+pub(crate) fn new_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}

@@ -1,0 +1,488 @@
+//! `/contacts`: the account's address books (`storage::davstore`, the collections CardDAV
+//! serves) in the webmail, and the recipients compose suggests from them.
+//!
+//! - `GET /contacts?q=&page=`: every card of every address book of the account, sorted
+//!   by name (case-insensitive), [`PAGE`] a page, filtered by `q` (name, address, number;
+//!   `contacts_card::matches`).
+//! - `GET /contacts/card?book=&name=`: the contact form (without `name`: a new contact);
+//!   `POST /contacts/card` (`action` save or delete, CSRF token): conditional writes as
+//!   the calendar's (`If-None-Match: *` for a new card, else `If-Match` the ETag the form
+//!   was drawn with; a 409 page with the form as submitted when the card changed meanwhile).
+//!   Stored cards pass `protocols::carddav::validate` as a CardDAV PUT would.
+//! - `GET /contacts/suggest?q=`: JSON, `[{"name","email","value"}]`, at most
+//!   [`SUGGESTIONS`] addresses whose contact's name or address contains `q`; 401 without a
+//!   session. compose.html's To/Cc/Bcc fields fill their datalist from it (suggest.js).
+//!
+//! Implementation note: a page reads and parses the account's cards (10,000 take well
+//! under a second); the store has no name index yet.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::calendar::{enc, store_err};
+use super::calendar_event::new_id;
+use super::contacts_card::{
+    edit_card, lines, matches, new_card, read_card, recipient, ContactFields,
+};
+use super::login::field;
+use super::{call, to_login, user, MailError};
+use crate::actors::imap_backend::StoreBackend;
+use crate::http::dashboard::{redirect_with, render, Chrome, Ctx};
+use crate::protocols::carddav::validate::validate_card;
+use crate::protocols::imap::backend::Backend;
+use crate::storage::davstore::{
+    CollectionKind, Condition, DavCollection, DeleteOutcome, NewObject, PutOutcome,
+};
+
+/// Contacts a list page shows.
+pub const PAGE: usize = 50;
+/// Most suggestions one answer holds.
+pub const SUGGESTIONS: usize = 10;
+
+/// A card of the list.
+pub struct Row {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub org: String,
+    pub href: String,
+    fold: String,
+}
+
+fn books(b: &StoreBackend, me: &str) -> Result<Vec<DavCollection>, MailError> {
+    Ok(b.ctx
+        .store
+        .dav_collections(me)
+        .map_err(store_err)?
+        .into_iter()
+        .filter(|c| c.kind == CollectionKind::AddressBook)
+        .collect())
+}
+
+fn own_book(b: &StoreBackend, me: &str, book: &str) -> Result<DavCollection, MailError> {
+    books(b, me)?
+        .into_iter()
+        .find(|c| c.name == book)
+        .ok_or(MailError::NotFound)
+}
+
+/// Every card of `me` that parses, as (book, object name, fields).
+fn all_cards(
+    b: &StoreBackend,
+    me: &str,
+) -> Result<Vec<(String, String, ContactFields)>, MailError> {
+    let mut out = Vec::new();
+    for book in books(b, me)? {
+        for obj in b.ctx.store.dav_objects(book.id).map_err(store_err)? {
+            if let Ok((f, _)) = read_card(&obj.data) {
+                out.push((book.name.clone(), obj.name, f));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "mail/contacts.html")]
+struct ListPage {
+    chrome: Chrome,
+    css: String,
+    cal_css: String,
+    q: String,
+    rows: Vec<Row>,
+    total: usize,
+    page: usize,
+    pages: usize,
+    prev: String,
+    next: String,
+}
+
+fn q<'a>(m: &'a BTreeMap<String, String>, k: &str) -> &'a str {
+    m.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// `GET /contacts`.
+pub async fn list(
+    ctx: Ctx,
+    req: HttpRequest,
+    query: web::Query<BTreeMap<String, String>>,
+) -> Result<HttpResponse, MailError> {
+    let Some(me) = user(&ctx, &req) else {
+        return Ok(to_login());
+    };
+    let search = q(&query, "q").trim().to_string();
+    let page = q(&query, "page").parse::<usize>().unwrap_or(1).max(1);
+    let who = me.clone();
+    let s2 = search.clone();
+    let mut rows = call(&ctx, move |b| {
+        Ok(all_cards(b, &who)?
+            .into_iter()
+            .filter(|(_, _, f)| matches(f, &s2))
+            .map(|(book, name, f)| Row {
+                fold: f.name.to_lowercase(),
+                href: format!("/contacts/card?book={}&name={}", enc(&book), enc(&name)),
+                email: f.emails.first().cloned().unwrap_or_default(),
+                phone: f.phones.first().cloned().unwrap_or_default(),
+                org: f.org,
+                name: f.name,
+            })
+            .collect::<Vec<Row>>())
+    })
+    .await?;
+    rows.sort_by(|a, b| a.fold.cmp(&b.fold).then_with(|| a.email.cmp(&b.email)));
+    let total = rows.len();
+    let pages = total.div_ceil(PAGE).max(1);
+    let page = page.min(pages);
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .collect();
+    let link = |p: usize| format!("/contacts?q={}&page={p}", enc(&search));
+    let mut chrome = Chrome::anonymous(&req, "/contacts");
+    chrome.who = me;
+    let t = ListPage {
+        chrome,
+        css: crate::http::dashboard::asset_url("mail.css"),
+        cal_css: crate::http::dashboard::asset_url("calendar.css"),
+        prev: if page > 1 {
+            link(page - 1)
+        } else {
+            String::new()
+        },
+        next: if page < pages {
+            link(page + 1)
+        } else {
+            String::new()
+        },
+        q: search,
+        rows,
+        total,
+        page,
+        pages,
+    };
+    Ok(render(&req, &t.chrome, &t))
+}
+
+#[derive(Template)]
+#[template(path = "mail/contact.html")]
+struct CardPage {
+    chrome: Chrome,
+    css: String,
+    cal_css: String,
+    book: String,
+    name: String,
+    etag: String,
+    version: String,
+    f: ContactFields,
+    emails: String,
+    phones: String,
+    error: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn card_page(
+    req: &HttpRequest,
+    me: String,
+    book: String,
+    name: String,
+    etag: String,
+    version: String,
+    f: ContactFields,
+    error: String,
+    status: StatusCode,
+) -> HttpResponse {
+    let mut chrome = Chrome::anonymous(req, "/contacts");
+    chrome.who = me;
+    let t = CardPage {
+        chrome,
+        css: crate::http::dashboard::asset_url("mail.css"),
+        cal_css: crate::http::dashboard::asset_url("calendar.css"),
+        book,
+        name,
+        etag,
+        version,
+        emails: f.emails.join("\n"),
+        phones: f.phones.join("\n"),
+        f,
+        error,
+    };
+    let mut res = render(req, &t.chrome, &t);
+    if res.status() == StatusCode::OK {
+        *res.status_mut() = status;
+    }
+    res
+}
+
+/// `GET /contacts/card?book=&name=`.
+pub async fn form(
+    ctx: Ctx,
+    req: HttpRequest,
+    query: web::Query<BTreeMap<String, String>>,
+) -> Result<HttpResponse, MailError> {
+    let Some(me) = user(&ctx, &req) else {
+        return Ok(to_login());
+    };
+    let (book, name) = (q(&query, "book").to_string(), q(&query, "name").to_string());
+    let who = me.clone();
+    let (book, etag, version, f) = call(&ctx, move |b| {
+        if name.is_empty() {
+            let book = if book.is_empty() {
+                books(b, &who)?
+                    .first()
+                    .map(|c| c.name.clone())
+                    .ok_or(MailError::NotFound)?
+            } else {
+                own_book(b, &who, &book)?.name
+            };
+            return Ok((
+                book,
+                String::new(),
+                "4.0".to_string(),
+                ContactFields::default(),
+            ));
+        }
+        let coll = own_book(b, &who, &book)?;
+        let obj = b
+            .ctx
+            .store
+            .dav_get(coll.id, &name)
+            .map_err(store_err)?
+            .ok_or(MailError::NotFound)?;
+        let (f, version) = read_card(&obj.data)?;
+        Ok((book, obj.etag, version, f))
+    })
+    .await?;
+    let name = q(&query, "name").to_string();
+    Ok(card_page(
+        &req,
+        me,
+        book,
+        name,
+        etag,
+        version,
+        f,
+        String::new(),
+        StatusCode::OK,
+    ))
+}
+
+enum Done {
+    Ok(String),
+    /// The card changed meanwhile: its current ETag (empty: gone).
+    Conflict(String),
+}
+
+/// `POST /contacts/card`.
+pub async fn submit(
+    ctx: Ctx,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, MailError> {
+    let Some(me) = user(&ctx, &req) else {
+        return Ok(to_login());
+    };
+    let action = field(&body, "action");
+    let (book, name, etag) = (
+        field(&body, "book"),
+        field(&body, "name"),
+        field(&body, "etag"),
+    );
+    let f = ContactFields {
+        name: field(&body, "full_name"),
+        emails: lines(&field(&body, "emails"), true),
+        phones: lines(&field(&body, "phones"), false),
+        org: field(&body, "org"),
+        note: field(&body, "note"),
+    };
+    let version = field(&body, "version");
+    if action == "save" {
+        if let Err(e) = f.check() {
+            return Ok(card_page(
+                &req,
+                me,
+                book,
+                name,
+                etag,
+                version,
+                f,
+                e.to_string(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+    }
+    let (who, f2, b2, n2, e2) = (
+        me.clone(),
+        f.clone(),
+        book.clone(),
+        name.clone(),
+        etag.clone(),
+    );
+    let done = call(&ctx, move |b| {
+        let coll = own_book(b, &who, &b2)?;
+        let old = if n2.is_empty() {
+            None
+        } else {
+            b.ctx.store.dav_get(coll.id, &n2).map_err(store_err)?
+        };
+        let now = b.now();
+        match action.as_str() {
+            "save" => {
+                let (obj_name, data, cond) = match &old {
+                    None if !n2.is_empty() => return Ok(Done::Conflict(String::new())),
+                    None => {
+                        let uid = format!("urn:uuid:{}", new_id());
+                        (
+                            format!("{}.vcf", new_id()),
+                            new_card(&f2, &uid, now)?,
+                            Condition::Absent,
+                        )
+                    }
+                    Some(o) => {
+                        if o.etag != e2 {
+                            return Ok(Done::Conflict(o.etag.clone()));
+                        }
+                        (
+                            n2.clone(),
+                            edit_card(&o.data, &f2, now)?,
+                            Condition::Match(e2.clone()),
+                        )
+                    }
+                };
+                let max = usize::try_from(b.ctx.config().http.dav_max_resource_size)
+                    .unwrap_or(usize::MAX);
+                let obj =
+                    validate_card(&data, max).map_err(|e| MailError::Invalid(e.to_string()))?;
+                let new = NewObject {
+                    name: obj_name,
+                    uid: obj.uid,
+                    data,
+                    component: "VCARD".into(),
+                    first: None,
+                    last: None,
+                };
+                match b
+                    .ctx
+                    .store
+                    .dav_put(coll.id, &new, &cond)
+                    .map_err(store_err)?
+                {
+                    PutOutcome::Stored { .. } => Ok(Done::Ok(format!("Saved {}.", f2.name.trim()))),
+                    PutOutcome::PreconditionFailed => {
+                        let now = b.ctx.store.dav_get(coll.id, &n2).map_err(store_err)?;
+                        Ok(Done::Conflict(now.map(|o| o.etag).unwrap_or_default()))
+                    }
+                    PutOutcome::UidConflict(other) => Err(MailError::Invalid(format!(
+                        "another card ({other}) already has this UID"
+                    ))),
+                }
+            }
+            "delete" => {
+                if old.is_none() {
+                    return Err(MailError::NotFound);
+                }
+                match b
+                    .ctx
+                    .store
+                    .dav_delete(coll.id, &n2, &Condition::Match(e2.clone()))
+                    .map_err(store_err)?
+                {
+                    DeleteOutcome::Deleted => Ok(Done::Ok("Contact deleted.".into())),
+                    DeleteOutcome::NotFound => Ok(Done::Conflict(String::new())),
+                    DeleteOutcome::PreconditionFailed => {
+                        Ok(Done::Conflict(old.map(|o| o.etag).unwrap_or_default()))
+                    }
+                }
+            }
+            other => Err(MailError::Invalid(format!("unknown action {other:?}"))),
+        }
+    })
+    .await?;
+    match done {
+        Done::Ok(msg) => Ok(redirect_with(&req, "/contacts", Ok(msg))),
+        Done::Conflict(current) => {
+            let msg = if current.is_empty() {
+                "This contact was deleted by someone else meanwhile; saving makes it again."
+            } else {
+                "This contact was changed by someone else since you opened it: nothing was \
+                 saved. Your version is below; save again to replace theirs, or reopen the \
+                 contact to see it."
+            };
+            let name = if current.is_empty() {
+                String::new()
+            } else {
+                name
+            };
+            Ok(card_page(
+                &req,
+                me,
+                book,
+                name,
+                current,
+                version,
+                f,
+                msg.to_string(),
+                StatusCode::CONFLICT,
+            ))
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Suggestion {
+    name: String,
+    email: String,
+    value: String,
+}
+
+/// `GET /contacts/suggest?q=`.
+pub async fn suggest(
+    ctx: Ctx,
+    req: HttpRequest,
+    query: web::Query<BTreeMap<String, String>>,
+) -> Result<HttpResponse, MailError> {
+    let Some(me) = user(&ctx, &req) else {
+        return Ok(HttpResponse::Unauthorized()
+            .content_type("application/json")
+            .body(r#"{"error":"not logged in"}"#));
+    };
+    let needle = q(&query, "q").trim().to_string();
+    let mut out: Vec<Suggestion> = Vec::new();
+    if !needle.is_empty() && needle.chars().count() <= 200 {
+        let mut found = call(&ctx, move |b| {
+            Ok(all_cards(b, &me)?
+                .into_iter()
+                .map(|(_, _, f)| f)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        found.sort_by_key(|f| f.name.to_lowercase());
+        let probe = ContactFields::default();
+        for f in found {
+            for email in &f.emails {
+                let hit = matches(
+                    &ContactFields {
+                        name: f.name.clone(),
+                        emails: vec![email.clone()],
+                        ..probe.clone()
+                    },
+                    &needle,
+                );
+                if hit && out.len() < SUGGESTIONS {
+                    out.push(Suggestion {
+                        value: recipient(&f.name, email),
+                        name: f.name.clone(),
+                        email: email.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(out))
+}
