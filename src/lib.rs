@@ -46,5 +46,6 @@ pub mod mailauth;
 pub mod net;
 pub mod outbound;
 pub mod protocols;
+pub mod scheduling;
 pub mod server;
 pub mod storage;

@@ -123,6 +123,7 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
             Outcome::Delivered => {
                 // Test hook: a failure between two recipients' deliveries.
                 sctx.faults.hit("local.delivered");
+                crate::scheduling::inbound::after_local_delivery(&sctx, &r.address, &rec);
                 delivered.push(i);
                 Stats::add(&sctx.stats.messages_delivered, 1);
                 sctx.stats

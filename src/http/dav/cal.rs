@@ -86,6 +86,21 @@ pub(crate) async fn handle(
         ("PROPPATCH", _) => calprops::proppatch(ctx, payload, target).await,
         ("MKCALENDAR", _) => mkcalendar::make(ctx, payload, target, true).await,
         ("MKCOL", _) => mkcalendar::make(ctx, payload, target, false).await,
+        (
+            "POST",
+            Target::Collection {
+                owner,
+                kind: CollectionKind::Calendar,
+                name,
+            },
+        ) if name == crate::scheduling::OUTBOX => {
+            let body = payload
+                .to_bytes_limited(super::schedule::POST_LIMIT)
+                .await
+                .map_err(|_| DavError::new(StatusCode::PAYLOAD_TOO_LARGE, "too large"))?
+                .map_err(|_| DavError::new(StatusCode::BAD_REQUEST, "unreadable body"))?;
+            super::schedule::post_outbox(ctx.get_ref(), me, owner, &body).await
+        }
         ("REPORT", _) => super::report::report(ctx, req, payload, me, target).await,
         ("DELETE", Target::Collection { owner, name, .. }) => {
             mkcalendar::delete(ctx, owner, name).await

@@ -23,7 +23,9 @@ pub(crate) const RESERVED: [&str; 2] = ["inbox", "outbox"];
 
 /// The DAV compliance classes announced on the DAV resources (RFC 4918 §10.1, RFC 4791
 /// §5.1, RFC 6352 §6.1, RFC 5689 §3).
-const DAV_CLASSES: &str = "1, 2, 3, calendar-access, addressbook, extended-mkcol";
+/// `calendar-auto-schedule`: RFC 6638 §2 (scheduling, `super::schedule`).
+const DAV_CLASSES: &str =
+    "1, 2, 3, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
 
 /// What the Allow header lists on calendars and address books.
 pub(crate) const ALLOW: &str =
@@ -86,7 +88,7 @@ pub(crate) fn principal_value(name: &PropName, me: &str) -> Option<String> {
             href(&format!("mailto:{me}")),
             href(&format!("/dav/principals/{}/", encode_segment(me)))
         )),
-        _ => None,
+        _ => super::schedule::principal_value(name, me),
     }
 }
 
@@ -102,5 +104,6 @@ pub(crate) fn principal_names() -> Vec<PropName> {
         ns: ns.to_string(),
         local: l.to_string(),
     })
+    .chain(super::schedule::principal_names())
     .collect()
 }

@@ -39,14 +39,17 @@ pub(crate) struct At {
 }
 
 /// A successful write, for what follows it: `old` is the object before, `new` after
-/// (`None`: absent). Does nothing yet; scheduling (RFC 6638) is called from here.
-pub(crate) fn after_write(
-    _ctx: &Ctx,
-    _actor: &str,
-    _collection: &DavCollection,
-    _old: Option<&DavObject>,
-    _new: Option<&DavObject>,
-) {
+/// (`None`: absent). Scheduling (RFC 6638, `crate::scheduling::after_write`) runs before
+/// the answer; `true` when it rewrote `new` (SCHEDULE-STATUS), so the answer must not give
+/// the ETag of what the client sent (RFC 4791 §5.3.4).
+pub(crate) async fn after_write(
+    ctx: &Ctx,
+    actor: &str,
+    collection: &DavCollection,
+    old: Option<&DavObject>,
+    new: Option<&DavObject>,
+) -> bool {
+    crate::scheduling::after_write(ctx.get_ref(), actor, collection, old, new).await
 }
 
 /// The collection an object lives in, of the right kind, or 404 (`missing`: the status
@@ -313,14 +316,16 @@ pub(crate) async fn put(
     .await?;
     match outcome {
         PutOutcome::Stored { object, created } => {
-            after_write(ctx, me, &col, old.as_ref(), Some(&object));
+            let rewritten = after_write(ctx, me, &col, old.as_ref(), Some(&object)).await;
             let mut r = if created {
                 HttpResponse::Created()
             } else {
                 HttpResponse::NoContent()
             };
-            Ok(r.insert_header((header::ETAG, object.etag.as_str()))
-                .finish())
+            if !rewritten {
+                r.insert_header((header::ETAG, object.etag.as_str()));
+            }
+            Ok(r.finish())
         }
         PutOutcome::PreconditionFailed => Err(DavError::new(
             StatusCode::PRECONDITION_FAILED,
@@ -361,7 +366,7 @@ pub(crate) async fn delete(
     .await?;
     match outcome {
         DeleteOutcome::Deleted => {
-            after_write(ctx, me, &col, Some(&old), None);
+            after_write(ctx, me, &col, Some(&old), None).await;
             Ok(HttpResponse::NoContent().finish())
         }
         DeleteOutcome::NotFound => Err(DavError::not_found()),
@@ -509,9 +514,10 @@ pub(crate) async fn copy_or_move(
     .await?;
     match outcome {
         PutOutcome::Stored { object, created } if moved => {
-            after_write(ctx, me, &to_col, existing.as_ref(), Some(&object));
+            // A MOVE between the owner's calendars is one change of the same event for
+            // scheduling (no new invitations, no cancellations); a COPY schedules nothing.
             if remove {
-                after_write(ctx, me, &from_col, Some(&source), None);
+                after_write(ctx, me, &to_col, Some(&source), Some(&object)).await;
             }
             let mut r = if created {
                 HttpResponse::Created()

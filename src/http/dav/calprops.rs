@@ -151,7 +151,9 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
         (DAV, "resourcetype") => Some(match res {
             Res::Home { .. } => "<D:collection/>".into(),
             Res::Coll(c) if c.kind == CollectionKind::Calendar => {
-                format!("<D:collection/>{}", empty_el(CALDAV, "calendar", ""))
+                super::schedule::resourcetype(&c.name).unwrap_or_else(|| {
+                    format!("<D:collection/>{}", empty_el(CALDAV, "calendar", ""))
+                })
             }
             Res::Coll(_) => format!("<D:collection/>{}", empty_el(CARDDAV, "addressbook", "")),
             Res::Obj(..) => String::new(),

@@ -41,6 +41,7 @@ mod props;
 mod report;
 #[cfg(test)]
 mod report_tests;
+mod schedule;
 #[cfg(test)]
 mod tests;
 

@@ -40,11 +40,9 @@ use crate::storage::davstore::{
 
 /// Runs after every successful write of an event by the webmail (create, edit, delete,
 /// reply): `old` is the object before (`None`: created), `new` after (`None`: deleted).
-///
-/// Intentionally empty for now: this is the single place where the lead wires
-/// `crate::scheduling::after_write(ctx, actor, collection, old, new)` (iTIP REQUEST /
-/// REPLY / CANCEL, RFC 6638) once scheduling lands on main. Nothing else in the webmail
-/// calendar needs to change for that.
+/// Scheduling (`crate::scheduling::after_write`: iTIP REQUEST / REPLY / CANCEL, RFC 6638)
+/// runs here, before the page answers. Called on the blocking pool (`call`), so it waits
+/// for the scheduling future on the runtime's handle.
 pub(crate) fn after_write(
     ctx: &Arc<ServerContext>,
     actor: &str,
@@ -52,7 +50,14 @@ pub(crate) fn after_write(
     old: Option<&DavObject>,
     new: Option<&DavObject>,
 ) {
-    let _ = (ctx, actor, collection, old, new);
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.block_on(crate::scheduling::after_write(
+                ctx, actor, collection, old, new,
+            ));
+        }
+        Err(e) => tracing::warn!("webmail calendar: no runtime for scheduling: {e}"),
+    }
 }
 
 #[derive(Template)]

@@ -1,0 +1,583 @@
+//! Delivering scheduling messages (the module comment of `scheduling`): to local accounts'
+//! schedule inboxes and calendars, to outside addresses as iMIP mail.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use calcard::icalendar::ICalendar;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::mime::{BodyPart, MimePart};
+use mail_builder::MessageBuilder;
+use sha2::{Digest, Sha256};
+
+use super::{reserved, INBOX};
+use crate::actors::smtp_session;
+use crate::actors::ServerContext;
+use crate::protocols::caldav::timerange::index_span;
+use crate::protocols::caldav::validate::parse_calendar;
+use crate::protocols::itip::{self, Message, Method};
+use crate::protocols::smtp::{BodyType, Envelope, PeerInfo, Recipient, Service};
+use crate::storage::davstore::{
+    CollectionKind, CollectionProps, Condition, DavCollection, DavObject, NewCollection, NewObject,
+    PutOutcome,
+};
+use crate::storage::{Destination, RecipientKind, Store};
+
+/// SCHEDULE-STATUS values (RFC 6638 §7.3, RFC 5546 §3.6).
+pub const DELIVERED: &str = "1.2";
+pub const SENT: &str = "1.1";
+pub const INVALID_USER: &str = "3.7";
+pub const NOT_DELIVERED: &str = "5.1";
+
+/// What CalDAV PUT/DELETE (and the webmail calendar) call after a successful write of
+/// `new` over `old` (either absent) in `collection`, by `actor`. Errors are logged: the
+/// write the client was answered for stands. `true` when `new` was rewritten with
+/// SCHEDULE-STATUS (its ETag changed: a PUT must not answer the old one).
+pub async fn after_write(
+    ctx: &Arc<ServerContext>,
+    actor: &str,
+    collection: &DavCollection,
+    old: Option<&DavObject>,
+    new: Option<&DavObject>,
+) -> bool {
+    if collection.kind != CollectionKind::Calendar || reserved(&collection.name) {
+        return false;
+    }
+    match run(ctx, collection, old, new).await {
+        Ok(rewritten) => rewritten,
+        Err(e) => {
+            tracing::warn!(
+                actor,
+                owner = %collection.owner,
+                collection = %collection.name,
+                "scheduling after a write failed: {e}"
+            );
+            false
+        }
+    }
+}
+
+fn parse(o: Option<&DavObject>) -> Option<ICalendar> {
+    o.and_then(|o| parse_calendar(&o.data).ok())
+        .filter(itip::schedulable)
+}
+
+async fn run(
+    ctx: &Arc<ServerContext>,
+    collection: &DavCollection,
+    old: Option<&DavObject>,
+    new: Option<&DavObject>,
+) -> Result<bool, String> {
+    let (old_cal, new_cal) = (parse(old), parse(new));
+    let Some(source) = new_cal.as_ref().or(old_cal.as_ref()) else {
+        return Ok(false);
+    };
+    let Some((organizer, _)) = itip::organizer(source) else {
+        return Ok(false);
+    };
+    let owner = collection.owner.to_ascii_lowercase();
+    let now = ctx.clock.now();
+    if organizer == owner {
+        let msgs = itip::organizer_messages(old_cal.as_ref(), new_cal.as_ref(), &owner, now);
+        let mut statuses = BTreeMap::new();
+        for m in &msgs {
+            let status = deliver(ctx, m).await;
+            if m.method == Method::Request {
+                statuses.insert(m.recipient.clone(), status.to_string());
+            }
+        }
+        if let (Some(obj), Some(cal), false) = (new, new_cal, statuses.is_empty()) {
+            let (store, id, obj) = (ctx.store.clone(), collection.id, obj.clone());
+            return blocking(move || write_status(&store, id, &obj, cal, &statuses)).await;
+        }
+    } else if itip::attendees(source).contains_key(&owner) {
+        if let Some(reply) = itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &owner, now) {
+            deliver(ctx, &reply).await;
+        }
+    }
+    Ok(false)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("scheduling task: {e}"))?
+}
+
+/// SCHEDULE-STATUS written back on the organizer's object, if it is still the one written
+/// (a newer write wins; it brings its own scheduling).
+fn write_status(
+    store: &Store,
+    collection: u64,
+    obj: &DavObject,
+    mut cal: ICalendar,
+    statuses: &BTreeMap<String, String>,
+) -> Result<bool, String> {
+    if !itip::set_schedule_status(&mut cal, statuses) {
+        return Ok(false);
+    }
+    let put = NewObject {
+        name: obj.name.clone(),
+        uid: obj.uid.clone(),
+        data: cal.to_string(),
+        component: obj.component.clone(),
+        first: obj.first,
+        last: obj.last,
+    };
+    match store
+        .dav_put(collection, &put, &Condition::Match(obj.etag.clone()))
+        .map_err(|e| e.to_string())?
+    {
+        PutOutcome::Stored { .. } => {
+            store.commit().map_err(|e| e.to_string())?;
+            Ok(true)
+        }
+        other => {
+            tracing::debug!("SCHEDULE-STATUS not written: {other:?}");
+            Ok(false)
+        }
+    }
+}
+
+/// Delivers one message; its SCHEDULE-STATUS.
+pub async fn deliver(ctx: &Arc<ServerContext>, msg: &Message) -> &'static str {
+    let (store, to) = (ctx.store.clone(), msg.recipient.clone());
+    let local = blocking(move || local_accounts(&store, &to)).await;
+    match local {
+        Ok(Where::Local(accounts)) => {
+            let (store, msg2, now) = (ctx.store.clone(), msg.clone(), ctx.clock.now());
+            let done = blocking(move || {
+                for a in &accounts {
+                    process_local(&store, a, &msg2, now)?;
+                }
+                Ok(())
+            })
+            .await;
+            match done {
+                Ok(()) => DELIVERED,
+                Err(e) => {
+                    tracing::warn!(to = %msg.recipient, uid = %msg.uid, "scheduling: {e}");
+                    NOT_DELIVERED
+                }
+            }
+        }
+        Ok(Where::Unknown) => INVALID_USER,
+        Ok(Where::Remote) => match send_imip(ctx, msg).await {
+            Ok(id) => {
+                tracing::info!(
+                    to = %msg.recipient,
+                    uid = %msg.uid,
+                    method = msg.method.as_str(),
+                    queue_id = %id,
+                    "iMIP message queued"
+                );
+                SENT
+            }
+            Err(e) => {
+                tracing::warn!(to = %msg.recipient, uid = %msg.uid, "iMIP not sent: {e}");
+                NOT_DELIVERED
+            }
+        },
+        Err(e) => {
+            tracing::warn!(to = %msg.recipient, "scheduling: {e}");
+            NOT_DELIVERED
+        }
+    }
+}
+
+enum Where {
+    Local(Vec<String>),
+    Unknown,
+    Remote,
+}
+
+fn local_accounts(store: &Store, address: &str) -> Result<Where, String> {
+    match store.check_recipient(address) {
+        Ok(RecipientKind::Remote) => Ok(Where::Remote),
+        Ok(RecipientKind::UnknownLocal) | Err(crate::storage::StorageError::Invalid(_)) => {
+            Ok(Where::Unknown)
+        }
+        Ok(RecipientKind::Local) => {
+            let accounts: Vec<String> = store
+                .resolve_recipient(address)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter_map(|d| match d {
+                    Destination::Local(a) => Some(a.to_ascii_lowercase()),
+                    Destination::Remote(_) => None,
+                })
+                .collect();
+            Ok(if accounts.is_empty() {
+                Where::Unknown
+            } else {
+                Where::Local(accounts)
+            })
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What a scheduling message did to a local account's calendar.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Stored in the inbox and applied to the calendar copy.
+    Done,
+    /// Stored in the inbox only (no copy to change: a CANCEL or REPLY for an unknown UID).
+    InboxOnly,
+    /// Refused (not invited, not from the organizer): nothing stored.
+    Ignored(String),
+}
+
+/// Processes `msg` for local `account` (module comment): the sender checks of an incoming
+/// message, the inbox, the calendar copy. `msg.sender` is the address the message is from
+/// (the organizer for REQUEST/CANCEL, the attendee for REPLY), already checked by the
+/// caller against where it came from.
+pub fn process_local(
+    store: &Store,
+    account: &str,
+    msg: &Message,
+    _now: i64,
+) -> Result<Applied, String> {
+    let cal = &msg.calendar;
+    let uid = &msg.uid;
+    let existing = find_by_uid(store, account, uid)?;
+    let existing_cal = existing
+        .as_ref()
+        .and_then(|(_, o)| parse_calendar(&o.data).ok());
+    let copy = match msg.method {
+        Method::Request => {
+            if itip::organizer(cal).map(|o| o.0).as_deref() != Some(msg.sender.as_str()) {
+                return Ok(Applied::Ignored("a REQUEST not from its organizer".into()));
+            }
+            // The account itself, or the address it was invited by (an alias of it).
+            let listed = itip::attendees(cal);
+            let me = if listed.contains_key(account) {
+                account
+            } else if listed.contains_key(&msg.recipient) {
+                msg.recipient.as_str()
+            } else {
+                return Ok(Applied::Ignored(format!("{account} is not an attendee")));
+            };
+            if let Some(c) = &existing_cal {
+                if itip::organizer(c).map(|o| o.0).as_deref() != Some(msg.sender.as_str()) {
+                    return Ok(Applied::Ignored(
+                        "the stored event has another organizer".into(),
+                    ));
+                }
+            }
+            Some(itip::attendee_copy(cal, me, existing_cal.as_ref()))
+        }
+        Method::Cancel => {
+            if itip::organizer(cal).map(|o| o.0).as_deref() != Some(msg.sender.as_str()) {
+                return Ok(Applied::Ignored("a CANCEL not from its organizer".into()));
+            }
+            match &existing_cal {
+                Some(c)
+                    if itip::organizer(c).map(|o| o.0).as_deref() == Some(msg.sender.as_str()) =>
+                {
+                    Some(itip::apply_cancel(c, cal).map_err(|e| e.to_string())?)
+                }
+                Some(_) => {
+                    return Ok(Applied::Ignored(
+                        "the stored event has another organizer".into(),
+                    ))
+                }
+                None => None,
+            }
+        }
+        Method::Reply => {
+            let who = itip::reply_attendee(cal).map_err(|e| e.to_string());
+            match who {
+                Ok(a) if a.address == msg.sender => {}
+                Ok(a) => {
+                    return Ok(Applied::Ignored(format!(
+                        "a REPLY for {} sent by {}",
+                        a.address, msg.sender
+                    )))
+                }
+                Err(e) => return Ok(Applied::Ignored(e)),
+            }
+            match &existing_cal {
+                Some(c) if itip::organizer(c).map(|o| o.0).as_deref() == Some(account) => {
+                    match itip::apply_reply(c, cal) {
+                        Ok(updated) => Some(updated),
+                        Err(e) => return Ok(Applied::Ignored(e.to_string())),
+                    }
+                }
+                Some(_) => return Ok(Applied::Ignored(format!("{account} is not the organizer"))),
+                None => {
+                    return Ok(Applied::Ignored(format!(
+                        "no event {uid} organized by {account}"
+                    )))
+                }
+            }
+        }
+    };
+    put_inbox(store, account, msg)?;
+    let Some(copy) = copy else {
+        return Ok(Applied::InboxOnly);
+    };
+    let component = component_of(&copy);
+    let (first, last) = index_span(&copy).unwrap_or((None, None));
+    match existing {
+        Some((coll, obj)) => {
+            let put = NewObject {
+                name: obj.name.clone(),
+                uid: uid.clone(),
+                data: copy.to_string(),
+                component,
+                first,
+                last,
+            };
+            check_put(store.dav_put(coll.id, &put, &Condition::Match(obj.etag.clone())))?;
+        }
+        None => {
+            let coll = default_calendar(store, account, &component)?
+                .ok_or_else(|| format!("{account} has no calendar for {component}"))?;
+            let put = NewObject {
+                name: resource_name(uid),
+                uid: uid.clone(),
+                data: copy.to_string(),
+                component,
+                first,
+                last,
+            };
+            check_put(store.dav_put(coll.id, &put, &Condition::Absent))?;
+        }
+    }
+    Ok(Applied::Done)
+}
+
+fn check_put(r: Result<PutOutcome, crate::storage::StorageError>) -> Result<(), String> {
+    match r.map_err(|e| e.to_string())? {
+        PutOutcome::Stored { .. } => Ok(()),
+        PutOutcome::PreconditionFailed => Err("the calendar copy changed meanwhile".into()),
+        PutOutcome::UidConflict(n) => Err(format!("the UID is held by {n}")),
+    }
+}
+
+fn component_of(cal: &ICalendar) -> String {
+    crate::protocols::caldav::validate::top_level(cal)
+        .find_map(|c| {
+            crate::protocols::caldav::validate::ComponentKind::of(&c.component_type)
+                .map(|k| k.as_str().to_string())
+        })
+        .unwrap_or_else(|| "VEVENT".into())
+}
+
+/// A resource name for a UID: hex of its hash, so any UID makes a safe path segment.
+fn resource_name(uid: &str) -> String {
+    format!("{}.ics", hex::encode(&Sha256::digest(uid.as_bytes())[..16]))
+}
+
+/// The account's schedule inbox, made on first use.
+pub fn inbox(store: &Store, account: &str) -> Result<DavCollection, String> {
+    if let Some(c) = store
+        .dav_collection(account, INBOX)
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(c);
+    }
+    let new = NewCollection {
+        owner: account.to_string(),
+        name: INBOX.to_string(),
+        kind: CollectionKind::Calendar,
+        props: CollectionProps {
+            display_name: "Scheduling inbox".into(),
+            ..CollectionProps::default()
+        },
+        components: vec!["VEVENT".into(), "VTODO".into()],
+    };
+    match store.dav_create_collection(&new) {
+        Ok(c) => Ok(c),
+        // Made meanwhile by another delivery.
+        Err(crate::storage::StorageError::Exists(_)) => store
+            .dav_collection(account, INBOX)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the inbox vanished".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Stores the message in the inbox: one resource per UID, the newest message replacing
+/// an older one of the same UID (the store keeps UIDs unique per collection).
+fn put_inbox(store: &Store, account: &str, msg: &Message) -> Result<(), String> {
+    let coll = inbox(store, account)?;
+    let (first, last) = index_span(&msg.calendar).unwrap_or((None, None));
+    let mut put = NewObject {
+        name: resource_name(&msg.uid),
+        uid: msg.uid.clone(),
+        data: msg.text(),
+        component: component_of(&msg.calendar),
+        first,
+        last,
+    };
+    // Bounded: a conflict names the holder, and the second put goes to that name.
+    for _ in 0..2 {
+        match store
+            .dav_put(coll.id, &put, &Condition::Any)
+            .map_err(|e| e.to_string())?
+        {
+            PutOutcome::Stored { .. } => return Ok(()),
+            PutOutcome::UidConflict(name) => put.name = name,
+            PutOutcome::PreconditionFailed => return Err("inbox put refused".into()),
+        }
+    }
+    Err("the inbox holds the UID under two names".into())
+}
+
+/// The object of `uid` in the account's calendars (not the inbox or outbox).
+pub fn find_by_uid(
+    store: &Store,
+    account: &str,
+    uid: &str,
+) -> Result<Option<(DavCollection, DavObject)>, String> {
+    let colls = store.dav_collections(account).map_err(|e| e.to_string())?;
+    for c in colls {
+        if c.kind != CollectionKind::Calendar || reserved(&c.name) {
+            continue;
+        }
+        let objs = store.dav_objects(c.id).map_err(|e| e.to_string())?;
+        if let Some(o) = objs.into_iter().find(|o| o.uid == uid) {
+            return Ok(Some((c, o)));
+        }
+    }
+    Ok(None)
+}
+
+/// Where a new invitation goes: the calendar named `calendar` when it takes the component,
+/// else the first calendar that does.
+fn default_calendar(
+    store: &Store,
+    account: &str,
+    component: &str,
+) -> Result<Option<DavCollection>, String> {
+    let colls = store.dav_collections(account).map_err(|e| e.to_string())?;
+    let takes = |c: &&DavCollection| {
+        c.kind == CollectionKind::Calendar
+            && !reserved(&c.name)
+            && c.components
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(component))
+    };
+    Ok(colls
+        .iter()
+        .filter(takes)
+        .find(|c| c.name == "calendar")
+        .or_else(|| colls.iter().find(takes))
+        .cloned())
+}
+
+/// The iMIP message (RFC 6047 §2) for `msg`: multipart/alternative of a text summary and
+/// the iCalendar object as `text/calendar; method=…; charset=utf-8`, From: the sender.
+pub fn imip_message(msg: &Message, hostname: &str, now: i64) -> Result<Vec<u8>, String> {
+    let summary = msg.summary();
+    let what = if summary.is_empty() {
+        "(no title)".to_string()
+    } else {
+        summary
+    };
+    let (subject, text) = match msg.method {
+        Method::Request => (
+            format!("Invitation: {what}"),
+            format!(
+                "{} invites you to \"{what}\".\r\n\r\nThe invitation is attached as an \
+                 iCalendar object; your calendar program can accept or decline it.\r\n",
+                msg.sender
+            ),
+        ),
+        Method::Cancel => (
+            format!("Cancelled: {what}"),
+            format!("{} has cancelled \"{what}\".\r\n", msg.sender),
+        ),
+        Method::Reply => {
+            let partstat = itip::reply_attendee(&msg.calendar)
+                .map(|a| a.partstat)
+                .unwrap_or_default();
+            (
+                format!("{}: {what}", reply_word(&partstat)),
+                format!(
+                    "{} has answered \"{what}\": {}.\r\n",
+                    msg.sender,
+                    partstat.to_ascii_lowercase()
+                ),
+            )
+        }
+    };
+    let calendar = MimePart::new(
+        ContentType::new("text/calendar")
+            .attribute("method", msg.method.as_str())
+            .attribute("charset", "utf-8"),
+        BodyPart::Text(msg.text().into()),
+    );
+    let plain = MimePart::new(
+        ContentType::new("text/plain").attribute("charset", "utf-8"),
+        BodyPart::Text(text.into()),
+    );
+    MessageBuilder::new()
+        .from(Address::new_address(None::<String>, msg.sender.clone()))
+        .sender(Address::new_address(None::<String>, msg.sender.clone()))
+        .to(Address::new_address(None::<String>, msg.recipient.clone()))
+        .subject(subject)
+        .date(now)
+        .message_id(MessageId::new(format!(
+            "{}@{hostname}",
+            hex::encode(rand::random::<[u8; 12]>())
+        )))
+        .body(MimePart::new(
+            "multipart/alternative",
+            BodyPart::Multipart(vec![plain, calendar]),
+        ))
+        .write_to_vec()
+        .map_err(|e| format!("iMIP message not built: {e}"))
+}
+
+fn reply_word(partstat: &str) -> &'static str {
+    match partstat {
+        "ACCEPTED" => "Accepted",
+        "DECLINED" => "Declined",
+        "TENTATIVE" => "Tentative",
+        _ => "Reply",
+    }
+}
+
+/// Queues `msg` as iMIP mail through the submission path, as the sender's account.
+async fn send_imip(ctx: &Arc<ServerContext>, msg: &Message) -> Result<String, String> {
+    if !ctx.queues_ready() {
+        return Err("the mail queues are not running".into());
+    }
+    let config = ctx.config();
+    let body = imip_message(msg, &config.hostname, ctx.clock.now())?;
+    let smtputf8 = !msg.sender.is_ascii() || !msg.recipient.is_ascii();
+    let env = Envelope {
+        mail_from: msg.sender.clone(),
+        recipients: vec![Recipient {
+            address: msg.recipient.clone(),
+            notify: None,
+            orcpt: None,
+        }],
+        body,
+        size_declared: None,
+        body_type: BodyType::EightBitMime,
+        smtputf8,
+        ret: None,
+        envid: None,
+        requiretls: false,
+        auth_as: Some(msg.sender.clone()),
+        helo: "scheduling".into(),
+        tls: false,
+        peer: PeerInfo {
+            ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            session_id: ctx.new_session_id(),
+        },
+        protocol: "ESMTPA",
+    };
+    smtp_session::enqueue(ctx, env, Service::Submission, false)
+        .await
+        .map_err(|e| format!("{e:?}"))
+}
