@@ -290,7 +290,7 @@ enum Done {
     Ok(String, String),
     /// The ETag no longer matched: the form again, with the current ETag and facts (and
     /// the current fields, shown when the post was no save).
-    Conflict(Option<EventFields>, Frame),
+    Conflict(Box<(Option<EventFields>, Frame)>),
 }
 
 fn put(
@@ -385,7 +385,7 @@ pub async fn submit(
                 },
                 None => (None, EventFacts::default()),
             };
-            Ok(Done::Conflict(
+            Ok(Done::Conflict(Box::new((
                 fields,
                 Frame {
                     cal: coll.name.clone(),
@@ -399,7 +399,7 @@ pub async fn submit(
                     facts,
                     zone: zone.name().to_string(),
                 },
-            ))
+            ))))
         };
         let back_date = |data: &str| {
             read_event(data, &who, zone)
@@ -495,7 +495,8 @@ pub async fn submit(
             &format!("/calendar?view=week&date={}", enc(&date)),
             Ok(msg),
         )),
-        Done::Conflict(current, fr) => {
+        Done::Conflict(boxed) => {
+            let (current, fr) = *boxed;
             let f = form.or(current).unwrap_or_else(|| blank(""));
             let gone = fr.etag.is_empty();
             let msg = if gone {
