@@ -295,7 +295,7 @@ enum Done {
     Ok(String, String),
     /// The ETag no longer matched: the form again, with the current ETag and facts (and
     /// the current fields, shown when the post was no save).
-    Conflict(Option<EventFields>, Box<Frame>),
+    Conflict(Box<(Option<EventFields>, Frame)>),
 }
 
 fn put(
@@ -390,9 +390,9 @@ pub async fn submit(
                 },
                 None => (None, EventFacts::default()),
             };
-            Ok(Done::Conflict(
+            Ok(Done::Conflict(Box::new((
                 fields,
-                Box::new(Frame {
+                Frame {
                     cal: coll.name.clone(),
                     name: if current.is_some() {
                         name.clone()
@@ -403,8 +403,8 @@ pub async fn submit(
                     calendars: Vec::new(),
                     facts,
                     zone: zone.name().to_string(),
-                }),
-            ))
+                },
+            ))))
         };
         let back_date = |data: &str| {
             read_event(data, &who, zone)
@@ -500,7 +500,8 @@ pub async fn submit(
             &format!("/calendar?view=week&date={}", enc(&date)),
             Ok(msg),
         )),
-        Done::Conflict(current, fr) => {
+        Done::Conflict(boxed) => {
+            let (current, fr) = *boxed;
             let f = form.or(current).unwrap_or_else(|| blank(""));
             let gone = fr.etag.is_empty();
             let msg = if gone {
@@ -510,14 +511,7 @@ pub async fn submit(
                  saved. Your version is below; save again to replace theirs, or reopen the \
                  event to see it."
             };
-            Ok(page(
-                &req,
-                me,
-                *fr,
-                f,
-                msg.to_string(),
-                StatusCode::CONFLICT,
-            ))
+            Ok(page(&req, me, fr, f, msg.to_string(), StatusCode::CONFLICT))
         }
     }
 }
