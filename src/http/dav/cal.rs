@@ -21,6 +21,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::calcommon::{options, ALLOW};
 use super::{calobjects, calprops, mkcalendar, Ctx, DavError, Target};
+use crate::storage::davstore::CollectionKind;
 
 /// What a caller may do with a home or collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
