@@ -961,3 +961,69 @@ async fn report_memory_10k() {
         assert!(grew < collection_kib, "peak grew by {grew} KiB");
     }
 }
+
+/// limit-recurrence-set keeps the master whole and only the overridden instances in the
+/// range; limit-freebusy-set drops the periods outside it (RFC 4791 §9.6.6, §9.6.7).
+#[test]
+fn limit_recurrence_and_freebusy_sets() {
+    use crate::protocols::caldav::caldata;
+    use crate::protocols::caldav::filter::TimeRange;
+    use crate::protocols::caldav::report::CalendarData;
+    use crate::protocols::caldav::validate::parse_calendar;
+    use calcard::common::timezone::Tz;
+    let utc = |s: &str| {
+        chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
+            .unwrap()
+            .and_utc()
+            .timestamp()
+    };
+    let range = |a: &str, b: &str| TimeRange {
+        start: Some(utc(a)),
+        end: Some(utc(b)),
+    };
+    let cal = parse_calendar(WEEKLY).unwrap();
+    for (r, moved_kept) in [
+        (range("20260105T000000Z", "20260113T000000Z"), false),
+        (range("20260127T000000Z", "20260128T000000Z"), true),
+    ] {
+        let sel = CalendarData {
+            limit_recurrence_set: Some(r),
+            ..CalendarData::default()
+        };
+        let out = parse_ical(&caldata::shape(&cal, &sel, Tz::UTC).unwrap());
+        let evs: Vec<_> = out
+            .components
+            .iter()
+            .filter(|c| c.component_type == ICalendarComponentType::VEvent)
+            .collect();
+        assert!(evs[0].has_property(&ICalendarProperty::Rrule));
+        assert_eq!(evs.len(), if moved_kept { 2 } else { 1 });
+        assert!(out
+            .components
+            .iter()
+            .any(|c| c.component_type == ICalendarComponentType::VTimezone));
+    }
+
+    let fb = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VFREEBUSY\r\n\
+UID:fb-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T000000Z\r\nDTEND:20260301T000000Z\r\n\
+FREEBUSY:20260105T100000Z/20260105T110000Z,20260210T100000Z/PT1H\r\n\
+FREEBUSY;FBTYPE=BUSY-TENTATIVE:20260220T100000Z/20260220T110000Z\r\n\
+END:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let cal = parse_calendar(fb).unwrap();
+    let sel = CalendarData {
+        limit_freebusy_set: Some(range("20260201T000000Z", "20260215T000000Z")),
+        ..CalendarData::default()
+    };
+    let out = parse_ical(&caldata::shape(&cal, &sel, Tz::UTC).unwrap());
+    let periods: Vec<String> = out
+        .components
+        .iter()
+        .flat_map(|c| c.properties(&ICalendarProperty::Freebusy))
+        .flat_map(|e| e.values.iter())
+        .map(|v| match v {
+            ICalendarValue::Period(p) => p.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(periods, ["20260210T100000Z/PT1H"]);
+}
