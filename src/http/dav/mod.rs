@@ -420,11 +420,6 @@ async fn dispatch(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpResp
                 }
                 handle_files(&ctx, &req, payload, &me, &path).await
             }
-            Target::Home { .. } | Target::Collection { .. } | Target::Object { .. }
-                if req.method().as_str() == "REPORT" =>
-            {
-                report::report(&ctx, &req, payload, &me, &target).await
-            }
             Target::Home { .. } | Target::Collection { .. } | Target::Object { .. } => {
                 cal::handle(&ctx, &req, payload, &me, &target).await
             }
