@@ -291,3 +291,50 @@ fn python_caldav_library() {
         assert!(stdout.contains(step), "{step} missing:\n{stdout}\n{stderr}");
     }
 }
+
+/// `caldav-server-tester` (from the same virtualenv) over the server: what it finds is
+/// printed; the features built here must not deviate (a missing entry is full support:
+/// the report lists deviations only).
+#[test]
+fn caldav_server_tester_finds_what_is_built() {
+    let Some(python) = caldav_python() else {
+        return;
+    };
+    let tester = python.with_file_name("caldav-server-tester");
+    assert!(
+        tester.exists(),
+        "{} is missing: install caldav-server-tester into the venv",
+        tester.display()
+    );
+    let (_dir, _config, _server, http) = server("");
+    let url = format!("http://{http}/dav/");
+    let out = Command::new(&tester)
+        .args(["--caldav-url", &url, "--caldav-username", "bob@example.com"])
+        .args(["--caldav-password", PASSWORD, "--format", "json"])
+        .output()
+        .expect("caldav-server-tester runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("a JSON report");
+    let features = report["features"].as_object().expect("features");
+    for (name, found) in features {
+        eprintln!("caldav-server-tester: {name}: {found}");
+    }
+    for name in [
+        "create-calendar",
+        "delete-calendar",
+        "save-load.event",
+        "save-load.todo",
+        "save-load.event.timezone",
+        "save.no-uid-conflict",
+        "calendar-color",
+        "search.time-range.event",
+        "sync-token",
+    ] {
+        let support = features
+            .get(name)
+            .map_or("full", |f| f["support"].as_str().unwrap_or("?"));
+        assert_eq!(support, "full", "{name}: {:?}", features.get(name));
+    }
+}

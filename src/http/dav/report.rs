@@ -11,7 +11,8 @@
 //! - Owner only: another account's calendars answer 404 (as the file store does).
 //! - Which report goes where: calendar-query and free-busy-query on a calendar or one of
 //!   its objects, addressbook-query on an address book or a card, the multigets also on
-//!   the home, sync-collection on a calendar or address book (Depth 0). Anything else
+//!   the home, sync-collection on a calendar or address book (Depth 0; 1, which the python
+//!   caldav library sends, is taken as 0). Anything else
 //!   fails `DAV:supported-report` (403).
 //! - Memory: what is decided before the answer starts (the collection, the candidates, the
 //!   changes since a token, every precondition) runs on the blocking pool and can still
@@ -192,7 +193,9 @@ pub(crate) async fn report(
             if scope.object.is_some() || scope.collection.is_none() {
                 return Err(unsupported());
             }
-            if headers::depth(depth, Depth::Zero)? != Depth::Zero {
+            // RFC 6578 §3.2 asks for Depth 0; the python caldav library sends 1 (how deep
+            // is the body's sync-level), so 1 is taken as 0.
+            if headers::depth(depth, Depth::Zero)? == Depth::Infinity {
                 return Err(DavError::new(
                     StatusCode::BAD_REQUEST,
                     "sync-collection takes Depth: 0",

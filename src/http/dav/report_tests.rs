@@ -768,8 +768,18 @@ async fn sync_collection_initial_change_delete_and_expired() {
     );
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(text.contains("valid-sync-token"), "{text}");
-    // sync-collection takes Depth 0 and a collection.
-    let (s, _, _) = call!(svc, "REPORT", CAL, [("Depth", "1")], sync("").as_bytes());
+    // sync-collection takes Depth 0 (1, as the python caldav library sends, counts as 0;
+    // infinity is refused) and a collection.
+    let (s, _, text) = call!(svc, "REPORT", CAL, [("Depth", "1")], sync("").as_bytes());
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{text}");
+    assert!(text.contains("<D:sync-token>"), "{text}");
+    let (s, _, _) = call!(
+        svc,
+        "REPORT",
+        CAL,
+        [("Depth", "infinity")],
+        sync("").as_bytes()
+    );
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _, _) = call!(
         svc,

@@ -289,7 +289,8 @@ fn submitted(body: &web::Bytes) -> Result<EventFields, MailError> {
     })
 }
 
-/// What a post did.
+/// What a post did. One lives per request, briefly: the large variant is not worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Done {
     /// Stored or deleted: back to the calendar with this message.
     Ok(String, String),
