@@ -25,7 +25,7 @@ pub(crate) const RESERVED: [&str; 2] = ["inbox", "outbox"];
 /// §5.1, RFC 6352 §6.1, RFC 5689 §3).
 /// `calendar-auto-schedule`: RFC 6638 §2 (scheduling, `super::schedule`).
 const DAV_CLASSES: &str =
-    "1, 2, 3, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
+    "1, 3, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
 
 /// What the Allow header lists on calendars and address books.
 pub(crate) const ALLOW: &str =

@@ -289,8 +289,7 @@ fn submitted(body: &web::Bytes) -> Result<EventFields, MailError> {
     })
 }
 
-/// What a post did. One lives per request, briefly: the large variant is not worth a box.
-#[allow(clippy::large_enum_variant)]
+/// What a post did.
 enum Done {
     /// Stored or deleted: back to the calendar with this message.
     Ok(String, String),
