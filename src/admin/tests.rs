@@ -746,6 +746,7 @@ fn complete_table() {
         "actors",
         "alias",
         "apikey",
+        "calendar",
         "cluster",
         "dkim",
         "dns",
