@@ -257,6 +257,27 @@ fn collections_over_the_api_with_an_import_job_of_ten_thousand_events() {
         )
         .await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        // Scheduling's names are kept.
+        let (st, v) = json_of(
+            &svc,
+            request("POST", &base, DOM).set_json(json!({"name": "inbox", "kind": "addressbook"})),
+        )
+        .await;
+        assert!(st.is_client_error(), "{st} {v}");
+        // A console line sent to the API cannot read or write files on the server.
+        for line in [
+            format!("calendar import {CAROL} calendar /etc/passwd"),
+            format!("calendar export {CAROL} calendar exported.ics"),
+        ] {
+            let (st, v) = json_of(
+                &svc,
+                request("POST", "/api/v1/command", ROOT).set_json(json!({ "line": line })),
+            )
+            .await;
+            assert!(st.is_client_error(), "{line}: {st} {v}");
+            assert!(v.to_string().contains("console"), "{v}");
+        }
+        assert!(!std::path::Path::new("exported.ics").exists());
         let (st, _) = json_of(&svc, request("GET", &base, BOB)).await;
         assert_eq!(st, StatusCode::FORBIDDEN);
         let (st, v) = json_of(

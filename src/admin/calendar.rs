@@ -332,6 +332,11 @@ pub fn create(
 ) -> Result<DavCollection, String> {
     let account = account_exists(store, account)?;
     check_name(name)?;
+    if crate::scheduling::reserved(name) {
+        return Err(format!(
+            "{name:?} is kept for the scheduling inbox and outbox; choose another name"
+        ));
+    }
     // The defaults are given on first listing: make sure they exist first, so that a
     // collection made now does not stand in for them later.
     store.dav_collections(&account).map_err(s)?;

@@ -211,7 +211,7 @@ fn the_command_line_round_trips() {
         "calendar create bob@example.org people --addressbook",
         "calendar delete bob@example.org work",
         "calendar import bob@example.org calendar '/some dir/a.ics'",
-        "calendar export bob@example.org contacts /tmp/b.vcf",
+        "calendar export bob@example.org contacts /srv/exports/b.vcf",
     ] {
         let cmd = parse_line(line).unwrap();
         assert_eq!(super::parse(&cmd.to_words()).unwrap(), cmd, "{line}");

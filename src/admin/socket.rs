@@ -176,6 +176,17 @@ pub async fn execute_live(ctx: &Arc<ServerContext>, cmd: AdminCommand) -> Result
             announce_folder(ctx, cmd);
             Ok(out)
         }
+        // Import and export read and write files on the server's machine: the console
+        // (its socket, `handle_line_with_progress`) only, never a command line sent over
+        // the API, which has its own import and export through the request body.
+        AdminCommand::Calendar(
+            crate::admin::calendar::CalendarCommand::Import { .. }
+            | crate::admin::calendar::CalendarCommand::Export { .. },
+        ) => Err(
+            "calendar import and export take a file on the server: run them in the \
+console; over the API use /api/v1/accounts/{address}/collections/{name}/import and /export"
+                .into(),
+        ),
         AdminCommand::Calendar(c) => calendar_live(ctx, c, None).await,
         AdminCommand::Screen(c) => {
             let out = crate::admin::screen::execute(&ctx.screen, &ctx.config().screening, &c)?;

@@ -154,6 +154,28 @@ pub async fn collection_create(
         kind,
         display_name,
     } = body.into_inner();
+    // What the schema promises, checked here (the store itself takes more).
+    let good_name = name.len() <= 64
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !good_name {
+        return Err(ApiError::unprocessable(
+            "name: letters, digits, '.', '_' and '-', at most 64, not starting with '.', '_' or '-'",
+        ));
+    }
+    if display_name
+        .as_deref()
+        .is_some_and(|d| d.chars().count() > 255 || d.chars().any(|c| c <= '\x1f' || c == '\x7f'))
+    {
+        return Err(ApiError::unprocessable(
+            "display_name: at most 255 characters, no control characters",
+        ));
+    }
     if one(&ctx, &account, &name).await.is_ok() {
         return Err(ApiError::conflict(format!(
             "a collection {name} of {account} exists already"

@@ -1,18 +1,20 @@
 //! CalDAV (RFC 4791) and CardDAV (RFC 6352) over HTTP: the calendar and address-book
 //! homes (`/dav/calendars/<address>/`, `/dav/addressbooks/<address>/`), their collections
-//! and objects. This file dispatches by method and holds what the handlers share: access,
-//! what the handlers share (namespaces, the OPTIONS answer, precondition error bodies,
-//! the principal's properties) is in [`super::calcommon`]. PROPFIND/PROPPATCH are in [`super::calprops`], objects (GET, PUT,
-//! DELETE, COPY, MOVE) in [`super::calobjects`], MKCALENDAR, extended MKCOL and a
-//! collection's DELETE in [`super::mkcalendar`].
+//! and objects. This file dispatches by method and decides access; what the handlers
+//! share (namespaces, the OPTIONS answer, precondition error bodies, the principal's
+//! properties) is in [`super::calcommon`]. PROPFIND/PROPPATCH are in [`super::calprops`],
+//! objects (GET, PUT, DELETE, COPY, MOVE) in [`super::calobjects`], MKCALENDAR, extended
+//! MKCOL and a collection's DELETE in [`super::mkcalendar`], REPORT in [`super::report`],
+//! scheduling's inbox, outbox and POST in [`super::schedule`].
 //!
 //! Implementation notes:
 //!
 //! - Access is decided in one place, [`access`]: the owner only for now (another account's
 //!   home, collection or object answers 404, as for an address that does not exist).
 //!   Sharing will widen it there.
-//! - The names `inbox` and `outbox` in a calendar home are kept for scheduling (RFC 6638):
-//!   a client cannot make collections of those names.
+//! - The names `inbox` and `outbox` are kept for scheduling (RFC 6638): a client cannot
+//!   make a calendar or an address book of those names (names are unique per account
+//!   across both kinds).
 //! - Storage calls run on the blocking pool; every write is committed (durable) before the
 //!   answer.
 
@@ -103,8 +105,8 @@ pub(crate) async fn handle(
             super::schedule::post_outbox(ctx.get_ref(), me, owner, &body).await
         }
         ("REPORT", _) => super::report::report(ctx, req, payload, me, target).await,
-        ("DELETE", Target::Collection { owner, name, .. }) => {
-            mkcalendar::delete(ctx, owner, name).await
+        ("DELETE", Target::Collection { owner, kind, name }) => {
+            mkcalendar::delete(ctx, owner, *kind, name).await
         }
         ("DELETE", Target::Home { .. }) => Err(DavError::new(
             StatusCode::FORBIDDEN,

@@ -308,6 +308,32 @@ async fn mkcalendar_mkcol_proppatch_and_delete() {
     );
     assert!(body.contains(">#00FF00FF<"), "{body}");
 
+    // A calendar's name under the address-book home is no collection there: DELETE of it
+    // is 404 and the calendar stays.
+    let (s, _, _) = call!(svc, "DELETE", format!("{BOOK}/work/"), [], b"");
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Scheduling's names are refused for address books too.
+    for name in ["inbox", "outbox"] {
+        let (s, _, body) = call!(
+            svc,
+            "MKCOL",
+            format!("{BOOK}/{name}/"),
+            [("Content-Type", "application/xml")],
+            br#"<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype></D:prop></D:set></D:mkcol>"#
+        );
+        assert_eq!(s, StatusCode::FORBIDDEN, "{name}: {body}");
+    }
+    // Apple Calendar's calendar-order in a PROPPATCH is taken (and not kept).
+    let (s, _, body) = call!(
+        svc,
+        "PROPPATCH",
+        format!("{CAL}/work/"),
+        [("Content-Type", "application/xml")],
+        br#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop><A:calendar-order>3</A:calendar-order></D:prop></D:set></D:propertyupdate>"#
+    );
+    assert_eq!(s, StatusCode::MULTI_STATUS);
+    assert!(body.contains("200 OK") && !body.contains("403"), "{body}");
+
     // DELETE of a collection; the home stays.
     let (s, _, _) = call!(svc, "DELETE", format!("{CAL}/work/"), [], b"");
     assert_eq!(s, StatusCode::NO_CONTENT);

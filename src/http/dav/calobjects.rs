@@ -62,7 +62,14 @@ async fn collection_of(
     missing: StatusCode,
 ) -> Result<DavCollection, DavError> {
     let (c, o, n) = (ctx.get_ref().clone(), owner.to_string(), name.to_string());
-    let col = blocking(move || Ok(c.store.dav_collection(&o, &n)?)).await?;
+    // Through the listing: it gives an account its default collections the first time.
+    let col = blocking(move || {
+        Ok(c.store
+            .dav_collections(&o)?
+            .into_iter()
+            .find(|col| col.name == n))
+    })
+    .await?;
     match col {
         Some(col) if col.kind == kind => Ok(col),
         _ => Err(DavError::new(missing, "no such collection")),

@@ -297,7 +297,14 @@ fn find(
     kind: CollectionKind,
     name: &str,
 ) -> Result<DavCollection, DavError> {
-    match ctx.store.dav_collection(owner, name)? {
+    // Through the listing, which gives an account its default collections the first
+    // time (a client that goes straight to `…/calendar/` finds it).
+    match ctx
+        .store
+        .dav_collections(owner)?
+        .into_iter()
+        .find(|c| c.name == name)
+    {
         Some(c) if c.kind == kind => Ok(c),
         _ => Err(DavError::not_found()),
     }

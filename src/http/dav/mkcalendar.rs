@@ -107,7 +107,9 @@ pub(crate) async fn make(
             format!("a {} is made in the {} home", kind.as_str(), kind.as_str()),
         ));
     }
-    if kind == CollectionKind::Calendar && RESERVED.contains(&name.as_str()) {
+    // Collection names are unique per account across both kinds, so an address book may
+    // not take scheduling's names either.
+    if RESERVED.contains(&name.as_str()) {
         return Err(DavError::new(
             StatusCode::FORBIDDEN,
             "this name is kept for scheduling",
@@ -178,6 +180,13 @@ pub(crate) fn is_color(s: &str) -> bool {
 /// Sets the collection property `p` on `props` (`kind`: the collection's); false when it
 /// is not one a client sets.
 pub(crate) fn set_prop(props: &mut CollectionProps, kind: CollectionKind, p: &Element) -> bool {
+    // Sent by clients on creation and by Apple Calendar when calendars are reordered;
+    // accepted and not kept (module comment), so neither fails the whole request.
+    if kind == CollectionKind::Calendar
+        && (p.is(CALDAV, "calendar-timezone") || p.is(ICAL, "calendar-order"))
+    {
+        return true;
+    }
     let Some(v) = text_value(p) else { return false };
     if p.is(DAV, "displayname") {
         props.display_name = v;
@@ -223,10 +232,6 @@ fn apply(new: &mut NewCollection, p: &Element) -> bool {
             new.components = comps;
             return true;
         }
-        // Sent by clients on creation; not kept (module comment).
-        if p.is(CALDAV, "calendar-timezone") || p.is(ICAL, "calendar-order") {
-            return true;
-        }
     }
     set_prop(&mut new.props, new.kind, p)
 }
@@ -267,10 +272,21 @@ fn refused(calendar: bool, failed: Vec<PropName>, ok: Vec<PropName>) -> HttpResp
         .body(out)
 }
 
-/// DELETE of a collection with everything in it.
-pub(crate) async fn delete(ctx: &Ctx, owner: &str, name: &str) -> Result<HttpResponse, DavError> {
+/// DELETE of a collection with everything in it. Names are unique per account across
+/// both kinds, so the collection must be of the home's kind (an address-book URL never
+/// deletes a calendar).
+pub(crate) async fn delete(
+    ctx: &Ctx,
+    owner: &str,
+    kind: CollectionKind,
+    name: &str,
+) -> Result<HttpResponse, DavError> {
     let (c, o, n) = (ctx.get_ref().clone(), owner.to_string(), name.to_string());
     blocking(move || {
+        match c.store.dav_collection(&o, &n)? {
+            Some(col) if col.kind == kind => {}
+            _ => return Err(DavError::not_found()),
+        }
         c.store.dav_delete_collection(&o, &n)?;
         c.store.commit()?;
         Ok(())

@@ -699,7 +699,11 @@ pub(crate) fn addressbook_query(
 /// The path of an href (an absolute URL's scheme and authority left out).
 fn href_path(href: &str) -> &str {
     for scheme in ["http://", "https://"] {
-        if href.len() > scheme.len() && href[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        if href.len() > scheme.len()
+            && href
+                .get(..scheme.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+        {
             let rest = &href[scheme.len()..];
             return rest.find('/').map_or("/", |i| &rest[i..]);
         }

@@ -15,8 +15,8 @@
 //!   unknown local addresses, `5.3;No scheduling support for user` for outside ones.
 //!   The ORGANIZER must be the authenticated account (403 `organizer-allowed`); a body
 //!   that is not such a request is 400 `valid-calendar-data`.
-//! - OPTIONS on the DAV resources adds `calendar-auto-schedule` to its `DAV` header
-//!   (`cal::options`).
+//! - OPTIONS on the DAV resources lists `calendar-auto-schedule` in its `DAV` header
+//!   (`calcommon::options`).
 
 use std::sync::Arc;
 
@@ -82,7 +82,7 @@ pub(crate) fn principal_props(owner: &str) -> Vec<Prop> {
 }
 
 /// The principal property `name` of `owner` when it is one of [`principal_props`] that the
-/// principal does not answer already (calendar-user-address-set is `calprops`'s).
+/// principal does not answer already (calendar-user-address-set is `calcommon`'s).
 pub(crate) fn principal_value(name: &PropName, owner: &str) -> Option<String> {
     principal_props(owner)
         .into_iter()

@@ -12,9 +12,10 @@
 //!   VCALENDAR of the file, in the order of first appearance: a recurring event's master
 //!   and its overridden instances (RECURRENCE-ID) stay one object.
 //! - Each object gets the VTIMEZONEs its components name in a `TZID` parameter (first
-//!   definition of a TZID in the file wins), and the properties of the VCALENDAR it came
-//!   from except `METHOD` (a stored object carries none, RFC 4791 §4.1; a published file
-//!   often has `METHOD:PUBLISH`).
+//!   definition of a TZID in the file wins; at most 64 per object), and the `VERSION`,
+//!   `PRODID` and `CALSCALE` of the VCALENDAR it came from; other calendar-level
+//!   properties are not copied (`METHOD` may not be stored, RFC 4791 §4.1; copying a large
+//!   one into each of many objects would multiply the file).
 //! - A component without UID, or a part of the file that is no VCALENDAR, is one
 //!   [`Item`] with an error; the rest is not affected. Whether an object is acceptable
 //!   (one type, one master, supported component…) is decided afterwards by
@@ -32,6 +33,10 @@ use calcard::{Entry, Parser};
 
 /// The PRODID of exported calendars.
 pub const PRODID: &str = "-//Ferrymail//Calendar export//EN";
+
+/// At most this many different TZIDs are followed per object (an object naming more is
+/// refused later for the zones it lacks; the search for them stays linear).
+const MAX_ZONES: usize = 64;
 
 /// One object found in an import file: its text (written by calcard) or why it was left out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +84,7 @@ fn tzids_used(cal: &ICalendar, id: u32, out: &mut Vec<String>) {
             for p in &e.params {
                 if p.name == ICalendarParameterName::Tzid {
                     if let Some(t) = p.value.as_text() {
-                        if !out.iter().any(|o| o == t) {
+                        if out.len() < MAX_ZONES && !out.iter().any(|o| o == t) {
                             out.push(t.to_string());
                         }
                     }
@@ -225,10 +230,19 @@ pub fn split(text: &str) -> Vec<Item> {
     }
     for g in groups {
         let (first_cal, _) = g.parts[0];
+        // Only the root's identity goes into each object: copying every root property
+        // (a large X- property, say) into each of many objects could multiply the input.
         let root_entries = calendars[first_cal].components[0]
             .entries
             .iter()
-            .filter(|e| e.name != ICalendarProperty::Method)
+            .filter(|e| {
+                matches!(
+                    e.name,
+                    ICalendarProperty::Version
+                        | ICalendarProperty::Prodid
+                        | ICalendarProperty::Calscale
+                )
+            })
             .cloned()
             .collect();
         let mut out = with_root(root_entries);

@@ -222,6 +222,29 @@ fn real_world_objects_validate_with_their_facts() {
 }
 
 #[test]
+fn deeply_nested_components_are_refused_without_recursion() {
+    // Code that walks the tree recursively (calendar-data output) must never see this.
+    let depth = 1_000;
+    let mut data = String::from(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:deep\r\n\
+DTSTAMP:20260101T000000Z\r\nDTSTART:20260101T090000Z\r\n",
+    );
+    for _ in 0..depth {
+        data.push_str("BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\n");
+    }
+    for _ in 0..depth {
+        data.push_str("END:VALARM\r\n");
+    }
+    data.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
+    match validate_calendar(&data, ALL, usize::MAX) {
+        Err(CalendarPrecondition::ValidCalendarData(why)) => {
+            assert!(why.contains("nested"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn index_span_covers_every_instance_widened_and_knows_unbounded_rules() {
     let widen = super::timerange::WIDEST_OFFSET;
     let o = validate_calendar(GOOGLE_WEEKLY, ALL, MAX).unwrap_or_else(|e| panic!("{e}"));

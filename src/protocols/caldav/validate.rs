@@ -126,7 +126,37 @@ pub fn parse_calendar(data: &str) -> Result<ICalendar, CalendarPrecondition> {
     if version.map(str::trim) != Some("2.0") {
         return Err(invalid_data("VERSION:2.0 is required"));
     }
+    if nesting(&calendar) > MAX_NESTING {
+        return Err(invalid_data("components nested too deeply"));
+    }
     Ok(calendar)
+}
+
+/// The deepest nesting iCalendar has is VCALENDAR > VTIMEZONE > STANDARD or VCALENDAR >
+/// VEVENT > VALARM (three levels); deeper objects are refused, so that code walking the
+/// tree (calendar-data output) never recurses without bound.
+const MAX_NESTING: usize = 8;
+
+/// The nesting depth of `calendar`'s components (the root counts 1), found without
+/// recursion; a component id seen twice is not followed again.
+fn nesting(calendar: &ICalendar) -> usize {
+    let mut deepest = 0;
+    let mut seen = vec![false; calendar.components.len()];
+    let mut stack = vec![(0u32, 1usize)];
+    while let Some((id, depth)) = stack.pop() {
+        let Some(c) = calendar.components.get(id as usize) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[id as usize], true) {
+            continue;
+        }
+        deepest = deepest.max(depth);
+        if deepest > MAX_NESTING {
+            break;
+        }
+        stack.extend(c.component_ids.iter().map(|&child| (child, depth + 1)));
+    }
+    deepest
 }
 
 /// Every check of the module documentation, for a resource of `data` going into a
