@@ -2,7 +2,8 @@
 //! bob@example.com organizes an event with alice@example.com (local) and carol@remote.test
 //! (outside, whose MX is the test sink). alice's schedule inbox and calendar get the
 //! invitation; carol's leaves through the remote queue as iMIP; carol's REPLY (ACCEPTED),
-//! sent by SMTP to bob, updates bob's event.
+//! sent by SMTP to bob, updates bob's event: it passes DMARC (SPF for remote.test allows
+//! loopback, which is not a trusted network here), without which it would be ignored.
 //!
 //! The organizer's event arrives by CalDAV PUT; discovery (OPTIONS, the principal's
 //! schedule-inbox-URL/outbox-URL) and a free/busy POST to the outbox are checked too.
@@ -79,9 +80,13 @@ fn invitation_to_a_local_and_an_outside_attendee_and_the_reply_by_mail() {
     let dns = TestDns::start();
     dns.mx("remote.test", 10, "mx.remote.test");
     dns.a("mx.remote.test", Ipv4Addr::LOCALHOST);
+    // carol's REPLY comes from loopback: checked (no trusted networks), and SPF-aligned.
+    dns.txt("remote.test", "v=spf1 ip4:127.0.0.1 -all");
+    dns.txt("_dmarc.remote.test", "v=DMARC1; p=reject");
     let sink = Sink::start();
     let sections = format!(
-        "{}\n[delivery]\nport = {}\nconnect_timeout = 5\ncommand_timeout = 20\n",
+        "{}\n[delivery]\nport = {}\nconnect_timeout = 5\ncommand_timeout = 20\n\
+         [auth]\nverify = true\ndns_timeout = 1\nverify_timeout = 5\ntrusted_networks = []\n",
         dns.config(),
         sink.addr.port()
     );

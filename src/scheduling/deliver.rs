@@ -318,6 +318,7 @@ pub fn process_local(
         }
     };
     put_inbox(store, account, msg)?;
+    store.commit().map_err(|e| e.to_string())?;
     let Some(copy) = copy else {
         return Ok(Applied::InboxOnly);
     };
@@ -349,6 +350,7 @@ pub fn process_local(
             check_put(store.dav_put(coll.id, &put, &Condition::Absent))?;
         }
     }
+    store.commit().map_err(|e| e.to_string())?;
     Ok(Applied::Done)
 }
 
@@ -380,6 +382,13 @@ pub fn inbox(store: &Store, account: &str) -> Result<DavCollection, String> {
         .dav_collection(account, INBOX)
         .map_err(|e| e.to_string())?
     {
+        // Only a calendar is an inbox (the name is refused for anything else, but a store
+        // copied from an older version could hold one).
+        if c.kind != CollectionKind::Calendar {
+            return Err(format!(
+                "{account}'s collection {INBOX:?} is not a calendar"
+            ));
+        }
         return Ok(c);
     }
     let new = NewCollection {

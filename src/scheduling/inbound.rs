@@ -3,12 +3,22 @@
 //! processed in a blocking task, off the queue actor; the mail stays delivered as mail
 //! whatever happens here.
 //!
-//! Who may do what (checked on the From: address of the mail, the address DMARC aligns
-//! when `[auth] verify` is on; a message whose Authentication-Results from this server say
-//! `dmarc=fail` is not processed at all):
+//! Whose From: is believed ([`Trust`]): a scheduling message is processed only when its
+//! sender logged in (the queue record's `auth_as`: submission ties From: to the login), or
+//! when `[auth] verify` is on and the Authentication-Results field this server added (the
+//! one whose authserv-id is our hostname; forged ones are removed from mail that is
+//! checked) says `dmarc=pass`, DMARC being what ties From: to the sending domain. Any other
+//! message (not checked, `dmarc=fail`/`none`/…) is logged at info and ignored; the mail
+//! itself stays delivered. Mail from `[auth] trusted_networks` is not checked, so a field
+//! claiming our name there is whatever the trusted relay passed on.
 //!
-//! - REQUEST and CANCEL: From: is the event's ORGANIZER, the recipient is one of its
-//!   attendees (REQUEST), and a stored copy has that organizer too.
+//! Who may do what (checked on that From: address):
+//!
+//! - REQUEST: From: is the event's ORGANIZER and the recipient one of its attendees. If
+//!   the recipient already has a copy (by UID) it must have that organizer too and is
+//!   updated; without one, the event is placed in the recipient's default calendar.
+//! - CANCEL: From: is the event's ORGANIZER and so is the stored copy's, which is marked
+//!   cancelled; without a stored copy only the schedule inbox gets the message.
 //! - REPLY: From: is the one ATTENDEE the REPLY names, and that attendee is on the
 //!   recipient's copy, which the recipient organizes (found by UID in its calendars). A
 //!   REPLY from someone not invited is ignored and logged.
@@ -31,11 +41,41 @@ pub const MAX_MESSAGE: u64 = 4 << 20;
 /// Larger calendar parts are ignored.
 pub const MAX_CALENDAR: usize = 512 << 10;
 
+/// What vouches for the From: address of a message (module comment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// The sender logged in (`auth_as` on the queue record).
+    Login,
+    /// `[auth] verify` is on: believed when the Authentication-Results field of this
+    /// server (authserv-id: the hostname given) says `dmarc=pass`.
+    Dmarc(String),
+    /// Nothing: scheduling messages are ignored.
+    Unverified,
+}
+
+impl Trust {
+    /// How far mail recorded as `rec` can be believed on a server checking mail when
+    /// `verify` is on and calling itself `hostname`.
+    pub fn of(rec: &QueueRecord, verify: bool, hostname: &str) -> Trust {
+        if rec.auth_as.is_some() {
+            Trust::Login
+        } else if verify {
+            Trust::Dmarc(hostname.to_string())
+        } else {
+            Trust::Unverified
+        }
+    }
+}
+
 /// Local delivery's hook: `rec` was stored for `account`. Returns at once.
 pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &QueueRecord) {
     if rec.size > MAX_MESSAGE {
         return;
     }
+    let trust = {
+        let config = ctx.config();
+        Trust::of(rec, config.auth.verify, &config.hostname)
+    };
     let (ctx, account, blob, id) = (ctx.clone(), account.to_ascii_lowercase(), rec.blob, rec.id);
     tokio::task::spawn_blocking(move || {
         let bytes = match ctx.store.blobs().get(&blob) {
@@ -45,8 +85,7 @@ pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &Queue
                 return;
             }
         };
-        let hostname = ctx.config().hostname.clone();
-        match process_message(&ctx.store, &account, &bytes, &hostname, ctx.clock.now()) {
+        match process_message(&ctx.store, &account, &bytes, &trust, ctx.clock.now()) {
             Ok(None) => {}
             Ok(Some((method, Applied::Ignored(why)))) => tracing::info!(
                 id = format!("{id:016X}"),
@@ -66,12 +105,12 @@ pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &Queue
 }
 
 /// Processes one stored message for `account` (module comment); `None` when it carries no
-/// scheduling message.
+/// scheduling message, `Applied::Ignored` when `trust` does not vouch for its From:.
 pub fn process_message(
     store: &Store,
     account: &str,
     raw: &[u8],
-    hostname: &str,
+    trust: &Trust,
     now: i64,
 ) -> Result<Option<(Method, Applied)>, String> {
     // Cheap test first: most mail has no calendar part at all.
@@ -111,8 +150,17 @@ pub fn process_message(
     let Some(from) = from else {
         return Ok(Some((method, Applied::Ignored("no From: address".into()))));
     };
-    if dmarc_failed(&msg, hostname) {
-        return Ok(Some((method, Applied::Ignored("DMARC failed".into()))));
+    match trust {
+        Trust::Login => {}
+        Trust::Dmarc(hostname) if dmarc_passed(&msg, hostname) => {}
+        Trust::Dmarc(_) => {
+            let why = "the sender is not authenticated (no dmarc=pass from this server)";
+            return Ok(Some((method, Applied::Ignored(why.into()))));
+        }
+        Trust::Unverified => {
+            let why = "the sender is not authenticated (no login, [auth] verify is off)";
+            return Ok(Some((method, Applied::Ignored(why.into()))));
+        }
     }
     let message = Message {
         method,
@@ -124,13 +172,45 @@ pub fn process_message(
     process_local(store, account, &message, now).map(|a| Some((method, a)))
 }
 
-/// Whether this server's Authentication-Results header says `dmarc=fail`.
-fn dmarc_failed(msg: &mail_parser::Message<'_>, hostname: &str) -> bool {
-    msg.header_values("Authentication-Results").any(|v| {
-        v.as_text().is_some_and(|t| {
-            let t = t.trim_start().to_ascii_lowercase();
-            t.starts_with(&hostname.to_ascii_lowercase()) && t.contains("dmarc=fail")
-        })
+/// Whether an Authentication-Results field of this server (authserv-id `hostname`) says
+/// `dmarc=pass`.
+fn dmarc_passed(msg: &mail_parser::Message<'_>, hostname: &str) -> bool {
+    msg.header_values("Authentication-Results")
+        .filter_map(|v| v.as_text())
+        .any(|t| results_say_dmarc_pass(t, hostname))
+}
+
+/// One Authentication-Results value (RFC 8601 §2.2): its authserv-id is `hostname` and one
+/// of its results is `dmarc=pass`. Comments and quoted strings (which hold the SMTP MAIL
+/// FROM and HELO, chosen by the sender) are dropped before the value is split at `;`, so
+/// they cannot pass for a result.
+pub(crate) fn results_say_dmarc_pass(value: &str, hostname: &str) -> bool {
+    let mut plain = String::with_capacity(value.len());
+    let (mut depth, mut quoted, mut escaped) = (0u32, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => escaped = true,
+            '"' if depth == 0 => quoted = !quoted,
+            _ if quoted => {}
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            c => plain.push(c),
+        }
+    }
+    let mut parts = plain.split(';');
+    let id = parts.next().unwrap_or("").split_whitespace().next();
+    if !id.is_some_and(|id| id.eq_ignore_ascii_case(hostname)) {
+        return false;
+    }
+    parts.any(|p| {
+        p.split_whitespace()
+            .next()
+            .is_some_and(|r| r.eq_ignore_ascii_case("dmarc=pass"))
     })
 }
 

@@ -11,8 +11,10 @@
 //! - Local recipients (accounts of this server): the message is stored in their schedule
 //!   inbox (the calendar collection `inbox`, made on demand, VEVENT and VTODO; one resource
 //!   per UID, the latest message replacing the earlier one), and the event is placed or
-//!   updated in their calendar: a REQUEST with the attendee's PARTSTAT NEEDS-ACTION unless
-//!   the organizer gave one, a CANCEL marks it STATUS:CANCELLED, a REPLY updates the
+//!   updated in their calendar: a REQUEST updates the copy of that UID (which must have the
+//!   same organizer) or, when there is none, places a new one in the default calendar, with
+//!   the attendee's PARTSTAT NEEDS-ACTION unless the organizer gave one; a CANCEL marks a
+//!   stored copy STATUS:CANCELLED (without one only the inbox gets it); a REPLY updates the
 //!   attendee's PARTSTAT in the organizer's copy.
 //! - Outside recipients: an iMIP message (multipart/alternative: a text summary and the
 //!   `text/calendar; method=…` part) built with mail-builder, From: the sender, handed to
@@ -20,7 +22,10 @@
 //!   DKIM-signed and leaves through the remote queue like any mail.
 //! - [`inbound::after_local_delivery`]: local delivery's one hook. A message stored for a
 //!   local account with a `text/calendar` part whose METHOD is REQUEST, REPLY or CANCEL is
-//!   processed off the queue actor (a blocking task); the mail itself stays delivered.
+//!   processed off the queue actor (a blocking task) when its sender is authenticated: a
+//!   login (`auth_as`), or `dmarc=pass` in this server's Authentication-Results with
+//!   `[auth] verify` on; anything else is logged and ignored. The mail itself stays
+//!   delivered either way.
 //!
 //! Errors are logged, never returned: the write or the delivery the client was answered
 //! for has happened.

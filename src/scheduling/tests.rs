@@ -1,7 +1,7 @@
 //! Local delivery of scheduling messages and inbound iMIP, on a fresh store (no server).
 
 use super::deliver::{find_by_uid, imip_message, process_local, Applied};
-use super::inbound::process_message;
+use super::inbound::{process_message, results_say_dmarc_pass, Trust};
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, Message, Method};
 use crate::storage::davstore::{Condition, NewObject};
@@ -165,7 +165,7 @@ fn an_imip_reply_by_mail_updates_the_organizers_copy() {
         text.contains("method=REPLY") || text.contains("method=\"REPLY\""),
         "{text}"
     );
-    let done = process_message(&store, "bob@example.com", &mail, "mx.example.com", NOW)
+    let done = process_message(&store, "bob@example.com", &mail, &Trust::Login, NOW)
         .unwrap()
         .unwrap();
     assert_eq!(done, (Method::Reply, Applied::Done));
@@ -185,7 +185,7 @@ fn a_reply_from_another_sender_or_someone_not_invited_is_ignored() {
     organizer_copy(&store);
     // From: is not the attendee the REPLY names.
     let mail = reply_mail("mallory@remote.test", "ACCEPTED");
-    let (_, applied) = process_message(&store, "bob@example.com", &mail, "mx", NOW)
+    let (_, applied) = process_message(&store, "bob@example.com", &mail, &Trust::Login, NOW)
         .unwrap()
         .unwrap();
     assert!(matches!(applied, Applied::Ignored(_)), "{applied:?}");
@@ -210,7 +210,7 @@ fn a_reply_from_another_sender_or_someone_not_invited_is_ignored() {
     reply.calendar = parse_calendar(&text).unwrap();
     reply.sender = "dave@remote.test".into();
     let mail = imip_message(&reply, "remote.test", NOW).unwrap();
-    let (_, applied) = process_message(&store, "bob@example.com", &mail, "mx", NOW)
+    let (_, applied) = process_message(&store, "bob@example.com", &mail, &Trust::Login, NOW)
         .unwrap()
         .unwrap();
     assert!(matches!(applied, Applied::Ignored(_)), "{applied:?}");
@@ -228,10 +228,114 @@ fn a_reply_from_another_sender_or_someone_not_invited_is_ignored() {
             &store,
             "bob@example.com",
             b"Subject: hi\r\n\r\nhello\r\n",
-            "mx",
+            &Trust::Login,
             NOW
         )
         .unwrap(),
         None
     );
+}
+
+#[test]
+fn a_reply_by_mail_counts_only_from_an_authenticated_sender() {
+    let (_dir, store) = store();
+    organizer_copy(&store);
+    let mail = reply_mail("carol@remote.test", "ACCEPTED");
+    let dmarc = Trust::Dmarc("mx.example.com".into());
+    let with = |header: &str| {
+        let mut m = header.as_bytes().to_vec();
+        m.extend_from_slice(&mail);
+        m
+    };
+    let refused = [
+        // No checks made, or none by this server.
+        (mail.clone(), Trust::Unverified),
+        (mail.clone(), dmarc.clone()),
+        (
+            with("Authentication-Results: mx.other.test; dmarc=pass\r\n"),
+            dmarc.clone(),
+        ),
+        // Ours, but not a pass; a pass hidden in a quoted MAIL FROM or a comment.
+        (
+            with("Authentication-Results: mx.example.com; spf=pass; dmarc=fail (p=reject)\r\n"),
+            dmarc.clone(),
+        ),
+        (
+            with(
+                "Authentication-Results: mx.example.com;\r\n\tspf=fail \
+                 smtp.mailfrom=\"x; dmarc=pass @remote.test\";\r\n\tdmarc=none (p=none)\r\n",
+            ),
+            dmarc.clone(),
+        ),
+        (
+            with("Authentication-Results: mx.example.com; dmarc=none (; dmarc=pass)\r\n"),
+            dmarc.clone(),
+        ),
+    ];
+    for (m, trust) in &refused {
+        let (_, applied) = process_message(&store, "bob@example.com", m, trust, NOW)
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(applied, Applied::Ignored(_)),
+            "{trust:?}: {applied:?}"
+        );
+    }
+    let (_, copy) = find_by_uid(&store, "bob@example.com", "ev1")
+        .unwrap()
+        .unwrap();
+    assert!(
+        !copy.data.contains("ACCEPTED:mailto:carol"),
+        "{}",
+        copy.data
+    );
+
+    // This server's own result, as `mailauth::results::format_header` writes it.
+    let passed = with(
+        "Authentication-Results: mx.example.com;\r\n\tspf=pass smtp.mailfrom=carol@remote.test;\r\n\t\
+         dkim=none (no signatures);\r\n\tarc=none;\r\n\t\
+         dmarc=pass (p=none) header.from=remote.test\r\n",
+    );
+    let done = process_message(&store, "bob@example.com", &passed, &dmarc, NOW)
+        .unwrap()
+        .unwrap();
+    assert_eq!(done, (Method::Reply, Applied::Done));
+}
+
+#[test]
+fn only_our_own_dmarc_pass_counts() {
+    assert!(results_say_dmarc_pass(
+        "MX.example.com; spf=pass smtp.mailfrom=a@b.test; dmarc=pass (p=reject) header.from=b.test",
+        "mx.example.com"
+    ));
+    assert!(results_say_dmarc_pass(
+        "(comment) mx.example.com 1; dmarc=pass",
+        "mx.example.com"
+    ));
+    for (value, why) in [
+        (
+            "mx.example.com.evil.test; dmarc=pass",
+            "another authserv-id",
+        ),
+        (
+            "evil.test; dmarc=pass (mx.example.com)",
+            "another authserv-id",
+        ),
+        ("mx.example.com; dmarc=passed", "not the pass result"),
+        ("mx.example.com; dmarc=fail", "a fail"),
+        (
+            "mx.example.com; spf=none smtp.mailfrom=\"a;dmarc=pass b\"@x.test",
+            "quoted",
+        ),
+        (
+            "mx.example.com; dkim=none (x; dmarc=pass); dmarc=none",
+            "a comment",
+        ),
+        ("mx.example.com", "no results"),
+    ] {
+        assert!(
+            !results_say_dmarc_pass(value, "mx.example.com"),
+            "{why}: {value}"
+        );
+    }
 }

@@ -209,29 +209,27 @@ fn apply(new: &mut NewCollection, p: &Element) -> bool {
     if p.is(DAV, "resourcetype") {
         return true;
     }
-    if new.kind == CollectionKind::Calendar {
-        if p.is(CALDAV, "supported-calendar-component-set") {
-            let mut comps = Vec::new();
-            for c in p.elements().filter(|e| e.is(CALDAV, "comp")) {
-                let name = c
-                    .attrs
-                    .iter()
-                    .find(|(ns, l, _)| ns.is_empty() && l == "name")
-                    .map(|(_, _, v)| v.as_str());
-                match name.and_then(ComponentKind::parse) {
-                    Some(k) if !comps.contains(&k.as_str().to_string()) => {
-                        comps.push(k.as_str().to_string())
-                    }
-                    Some(_) => {}
-                    None => return false,
+    if new.kind == CollectionKind::Calendar && p.is(CALDAV, "supported-calendar-component-set") {
+        let mut comps = Vec::new();
+        for c in p.elements().filter(|e| e.is(CALDAV, "comp")) {
+            let name = c
+                .attrs
+                .iter()
+                .find(|(ns, l, _)| ns.is_empty() && l == "name")
+                .map(|(_, _, v)| v.as_str());
+            match name.and_then(ComponentKind::parse) {
+                Some(k) if !comps.contains(&k.as_str().to_string()) => {
+                    comps.push(k.as_str().to_string())
                 }
+                Some(_) => {}
+                None => return false,
             }
-            if comps.is_empty() {
-                return false;
-            }
-            new.components = comps;
-            return true;
         }
+        if comps.is_empty() {
+            return false;
+        }
+        new.components = comps;
+        return true;
     }
     set_prop(&mut new.props, new.kind, p)
 }

@@ -67,7 +67,7 @@ pub(crate) fn checked_color(c: &str) -> String {
     }
 }
 
-/// The account's calendars holding events, by name.
+/// The account's calendars holding events, by name (not the scheduling inbox or outbox).
 pub(crate) fn event_calendars(b: &StoreBackend, me: &str) -> Result<Vec<DavCollection>, MailError> {
     Ok(b.ctx
         .store
@@ -77,6 +77,7 @@ pub(crate) fn event_calendars(b: &StoreBackend, me: &str) -> Result<Vec<DavColle
         .filter(|c| {
             c.kind == CollectionKind::Calendar
                 && (c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT"))
+                && !crate::scheduling::reserved(&c.name)
         })
         .collect())
 }

@@ -330,6 +330,7 @@ fn put(
         .map_err(store_err)?
     {
         PutOutcome::Stored { object, .. } => {
+            b.ctx.store.commit().map_err(store_err)?;
             after_write(&b.ctx, me, coll, old.as_ref(), Some(&object));
             Ok(Some(object))
         }
@@ -452,6 +453,7 @@ pub async fn submit(
                     .map_err(store_err)?
                 {
                     DeleteOutcome::Deleted => {
+                        b.ctx.store.commit().map_err(store_err)?;
                         after_write(&b.ctx, &who, &coll, Some(&o), None);
                         Ok(Done::Ok("Event deleted.".into(), back_date(&o.data)))
                     }

@@ -370,7 +370,10 @@ pub async fn submit(
                     .dav_put(coll.id, &new, &cond)
                     .map_err(store_err)?
                 {
-                    PutOutcome::Stored { .. } => Ok(Done::Ok(format!("Saved {}.", f2.name.trim()))),
+                    PutOutcome::Stored { .. } => {
+                        b.ctx.store.commit().map_err(store_err)?;
+                        Ok(Done::Ok(format!("Saved {}.", f2.name.trim())))
+                    }
                     PutOutcome::PreconditionFailed => {
                         let now = b.ctx.store.dav_get(coll.id, &n2).map_err(store_err)?;
                         Ok(Done::Conflict(now.map(|o| o.etag).unwrap_or_default()))
@@ -390,7 +393,10 @@ pub async fn submit(
                     .dav_delete(coll.id, &n2, &Condition::Match(e2.clone()))
                     .map_err(store_err)?
                 {
-                    DeleteOutcome::Deleted => Ok(Done::Ok("Contact deleted.".into())),
+                    DeleteOutcome::Deleted => {
+                        b.ctx.store.commit().map_err(store_err)?;
+                        Ok(Done::Ok("Contact deleted.".into()))
+                    }
                     DeleteOutcome::NotFound => Ok(Done::Conflict(String::new())),
                     DeleteOutcome::PreconditionFailed => {
                         Ok(Done::Conflict(old.map(|o| o.etag).unwrap_or_default()))
