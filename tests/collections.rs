@@ -257,6 +257,13 @@ fn collections_over_the_api_with_an_import_job_of_ten_thousand_events() {
         )
         .await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        // An import without a file is refused, not a job.
+        let (st, v) = json_of(
+            &svc,
+            request("POST", &format!("{base}/calendar/import"), ROOT),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
         // Scheduling's names are kept.
         let (st, v) = json_of(
             &svc,

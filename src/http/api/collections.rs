@@ -256,6 +256,11 @@ pub async fn collection_import(
     let account = account(&ctx, &m, &address)?;
     one(&ctx, &account, &name).await?;
     need_scope(&m.0, Scope::Accounts)?;
+    if body.is_empty() {
+        return Err(ApiError::unprocessable(
+            "the body is empty: send the .ics or .vcf file",
+        ));
+    }
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::unprocessable("the body is not UTF-8 text"))?;
     let registry =
