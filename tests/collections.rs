@@ -257,10 +257,18 @@ fn collections_over_the_api_with_an_import_job_of_ten_thousand_events() {
         )
         .await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-        // An import without a file is refused, not a job.
+        // An import without a file, or of something that is no calendar, is refused.
         let (st, v) = json_of(
             &svc,
             request("POST", &format!("{base}/calendar/import"), ROOT),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (st, v) = json_of(
+            &svc,
+            request("POST", &format!("{base}/calendar/import"), ROOT)
+                .insert_header((header::CONTENT_TYPE, "text/vcard"))
+                .set_payload("{}"),
         )
         .await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");

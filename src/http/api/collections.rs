@@ -263,6 +263,18 @@ pub async fn collection_import(
     }
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::unprocessable("the body is not UTF-8 text"))?;
+    // A file that does not even begin as iCalendar or vCard is no import (a job would
+    // only report every line invalid).
+    let head = text
+        .trim_start()
+        .get(..15)
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    if !(head.starts_with("BEGIN:VCALENDAR") || head.starts_with("BEGIN:VCARD")) {
+        return Err(ApiError::unprocessable(
+            "the body is no iCalendar (BEGIN:VCALENDAR) or vCard (BEGIN:VCARD) file",
+        ));
+    }
     let registry =
         jobs::of(&req).ok_or_else(|| ApiError::unavailable("jobs cannot run on this listener"))?;
     let id = start_import(&ctx, &registry, &m.0.address, account, name, text)
