@@ -7,59 +7,14 @@ use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
 
+use super::tests::{call, call_as, service};
 use crate::http::server::{app, routes, Front, Listener};
-use crate::http::tests::{peer, world, PASSWORD};
+use crate::http::tests::{peer, world};
 use crate::protocols::caldav::validate::{validate_calendar, ComponentKind};
 use crate::storage::davstore::{Condition, NewObject, PutOutcome};
 
 const CAL: &str = "/dav/calendars/alice@example.com";
 const BOOK: &str = "/dav/addressbooks/alice@example.com";
-
-fn auth(who: &str) -> String {
-    use base64::Engine;
-    let raw = format!("{who}:{PASSWORD}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
-macro_rules! service {
-    ($w:expr) => {{
-        let front = Front {
-            listener: Listener::Http,
-            https_port: None,
-        };
-        test::init_service(app(web::Data::new($w.ctx.clone()), front, move |cfg| {
-            routes(cfg, Listener::Http)
-        }))
-        .await
-    }};
-}
-
-macro_rules! call_as {
-    ($svc:expr, $who:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {{
-        let req = TestRequest::default()
-            .method(actix_web::http::Method::from_bytes($method.as_bytes()).unwrap())
-            .uri(AsRef::<str>::as_ref(&$path))
-            .peer_addr(peer())
-            .insert_header(("Authorization", auth($who)))
-            $(.insert_header(($h, $v)))*
-            .set_payload($body.to_vec())
-            .to_request();
-        let res = test::call_service(&$svc, req).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = test::read_body(res).await;
-        (status, headers, String::from_utf8_lossy(&body).into_owned())
-    }};
-}
-
-macro_rules! call {
-    ($svc:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {
-        call_as!($svc, "alice@example.com", $method, $path, [$(($h, $v)),*], $body)
-    };
-}
 
 fn event(uid: &str, summary: &str) -> String {
     format!(
