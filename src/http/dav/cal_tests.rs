@@ -524,6 +524,61 @@ async fn objects_put_get_delete_with_preconditions() {
         b""
     );
     assert_eq!(s, StatusCode::CONFLICT);
+    // A rename within one calendar: the UID moves with the object.
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/copy.ics"),
+        [("Destination", format!("{CAL}/work/renamed.ics"))],
+        b""
+    );
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call!(svc, "GET", format!("{CAL}/work/copy.ics"), [], b"");
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, body) = call!(svc, "GET", format!("{CAL}/work/renamed.ics"), [], b"");
+    assert_eq!((s, body.as_str()), (StatusCode::OK, ev2.as_str()));
+    // Onto another event without Overwrite: refused, and the source stays as it was.
+    let other = event("other-uid", "Other");
+    let (s, _, _) = call!(
+        svc,
+        "PUT",
+        format!("{CAL}/work/other.ics"),
+        [],
+        other.as_bytes()
+    );
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/renamed.ics"),
+        [
+            ("Destination", format!("{CAL}/work/other.ics")),
+            ("Overwrite", "F")
+        ],
+        b""
+    );
+    assert_eq!(s, StatusCode::PRECONDITION_FAILED);
+    let (s, _, body) = call!(svc, "GET", format!("{CAL}/work/renamed.ics"), [], b"");
+    assert_eq!((s, body.as_str()), (StatusCode::OK, ev2.as_str()));
+    // With Overwrite, the other event is replaced.
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/renamed.ics"),
+        [("Destination", format!("{CAL}/work/other.ics"))],
+        b""
+    );
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, body) = call!(svc, "GET", format!("{CAL}/work/other.ics"), [], b"");
+    assert_eq!((s, body.as_str()), (StatusCode::OK, ev2.as_str()));
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/other.ics"),
+        [("Destination", format!("{CAL}/work/copy.ics"))],
+        b""
+    );
+    assert_eq!(s, StatusCode::CREATED);
 
     // DELETE: a stale If-Match is 412; then 204, then 404.
     let obj = format!("{CAL}/work/copy.ics");

@@ -495,11 +495,32 @@ pub(crate) async fn copy_or_move(
         from_col.id,
         to_col.id,
     );
+    let back = NewObject {
+        name: at.name.clone(),
+        ..new.clone()
+    };
     let (outcome, moved) = blocking(move || {
-        let out = c.store.dav_put(to_id, &new, &cond)?;
-        let PutOutcome::Stored { created, .. } = &out else {
+        if remove && from_id == to_id {
+            // A rename in one collection: the UID goes with the object and a collection
+            // holds a UID once, so the source goes first; when the destination then
+            // refuses, the source is put back as it was.
+            let gone = c
+                .store
+                .dav_delete(from_id, &src_name, &Condition::Match(src_etag))?;
+            if gone != DeleteOutcome::Deleted {
+                return Ok((PutOutcome::PreconditionFailed, false));
+            }
+            let out = c.store.dav_put(to_id, &new, &cond)?;
+            if !matches!(out, PutOutcome::Stored { .. }) {
+                c.store.dav_put(from_id, &back, &Condition::Absent)?;
+            }
+            c.store.commit()?;
             return Ok((out, true));
-        };
+        }
+        let out = c.store.dav_put(to_id, &new, &cond)?;
+        if !matches!(out, PutOutcome::Stored { .. }) {
+            return Ok((out, true));
+        }
         if !remove {
             c.store.commit()?;
             return Ok((out, true));
@@ -508,9 +529,15 @@ pub(crate) async fn copy_or_move(
             .store
             .dav_delete(from_id, &src_name, &Condition::Match(src_etag))?;
         if gone != DeleteOutcome::Deleted {
-            // The source changed under us: take the copy back.
-            if *created {
-                c.store.dav_delete(to_id, &new.name, &Condition::Any)?;
+            // The source changed under us: take the copy back (only as we wrote it: a
+            // write by someone else meanwhile stays).
+            if let PutOutcome::Stored {
+                created: true,
+                object,
+            } = &out
+            {
+                c.store
+                    .dav_delete(to_id, &new.name, &Condition::Match(object.etag.clone()))?;
             }
             c.store.commit()?;
             return Ok((out, false));
