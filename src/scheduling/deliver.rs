@@ -248,6 +248,14 @@ pub fn process_local(
     let existing_cal = existing
         .as_ref()
         .and_then(|(_, o)| parse_calendar(&o.data).ok());
+    if let Some(c) = &existing_cal {
+        if itip::stale(cal, c) {
+            return Ok(Applied::Ignored(format!(
+                "a {} for an older revision of {uid} than the stored one",
+                msg.method.as_str()
+            )));
+        }
+    }
     let copy = match msg.method {
         Method::Request => {
             if itip::organizer(cal).map(|o| o.0).as_deref() != Some(msg.sender.as_str()) {
