@@ -682,3 +682,43 @@ async fn propfind_depth_one_over_ten_thousand_events() {
         started.elapsed()
     );
 }
+
+#[actix_rt::test]
+async fn schedule_inbox_and_outbox_answer_before_any_invitation() {
+    let w = world("");
+    let svc = service!(w);
+    let ask = br#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:sync-token/></d:prop></d:propfind>"#;
+    for (name, kind) in [("inbox", "schedule-inbox"), ("outbox", "schedule-outbox")] {
+        let (s, _, body) = call!(
+            svc,
+            "PROPFIND",
+            format!("{CAL}/{name}/"),
+            [("Depth", "0")],
+            ask
+        );
+        assert_eq!(s, StatusCode::MULTI_STATUS, "{name}: {body}");
+        assert!(body.contains(kind), "{name}: {body}");
+    }
+    // An empty inbox answers a sync-collection REPORT too.
+    let sync = br#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+    let (s, _, body) = call!(svc, "REPORT", format!("{CAL}/inbox/"), [], sync);
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+    assert!(body.contains("sync-token"), "{body}");
+    // Only under the calendar home, and only for an account.
+    let (s, _, _) = call!(
+        svc,
+        "PROPFIND",
+        format!("{BOOK}/inbox/"),
+        [("Depth", "0")],
+        ask
+    );
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call!(
+        svc,
+        "PROPFIND",
+        "/dav/calendars/nobody@example.com/inbox/",
+        [("Depth", "0")],
+        ask
+    );
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

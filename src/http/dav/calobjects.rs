@@ -18,7 +18,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::calcommon::{kind_ns, precondition};
+use super::calcommon::{find_collection, kind_ns, precondition};
 use super::{blocking, header_str, object_href, target_of, Ctx, DavError, Target};
 use crate::protocols::caldav::validate::{validate_calendar, CalendarPrecondition, ComponentKind};
 use crate::protocols::carddav::validate::{validate_card, AddressPrecondition};
@@ -62,18 +62,9 @@ async fn collection_of(
     missing: StatusCode,
 ) -> Result<DavCollection, DavError> {
     let (c, o, n) = (ctx.get_ref().clone(), owner.to_string(), name.to_string());
-    // Through the listing: it gives an account its default collections the first time.
-    let col = blocking(move || {
-        Ok(c.store
-            .dav_collections(&o)?
-            .into_iter()
-            .find(|col| col.name == n))
-    })
-    .await?;
-    match col {
-        Some(col) if col.kind == kind => Ok(col),
-        _ => Err(DavError::new(missing, "no such collection")),
-    }
+    blocking(move || find_collection(&c.store, &o, kind, &n))
+        .await?
+        .ok_or_else(|| DavError::new(missing, "no such collection"))
 }
 
 async fn object(ctx: &Ctx, collection: u64, name: &str) -> Result<Option<DavObject>, DavError> {

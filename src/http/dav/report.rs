@@ -262,14 +262,10 @@ impl Scope {
         Ok(())
     }
 
-    /// The addressed collection (404 when it does not exist). Listing the owner's
-    /// collections first gives an older account its default ones.
+    /// The addressed collection (404 when it does not exist).
     fn collection(&self, store: &Store) -> Result<DavCollection, DavError> {
         let name = self.collection.as_deref().ok_or_else(DavError::not_found)?;
-        store
-            .dav_collections(&self.owner)?
-            .into_iter()
-            .find(|c| c.name == name && c.kind == self.kind)
+        super::calcommon::find_collection(store, &self.owner, self.kind, name)?
             .ok_or_else(DavError::not_found)
     }
 
