@@ -417,11 +417,23 @@ pub async fn submit(
                             Condition::Absent,
                         )
                     }
-                    Some(o) => (
-                        name.clone(),
-                        edit_event(&o.data, &f, zone, &who, now)?,
-                        Condition::Match(etag.clone()),
-                    ),
+                    Some(o) => {
+                        // An invitation is the organizer's event: its copy here changes
+                        // only by the organizer's messages and the account's answer.
+                        if let Ok((_, facts)) = read_event(&o.data, &who, zone) {
+                            if facts.my_partstat.is_some() {
+                                return Err(MailError::Invalid(format!(
+                                    "this is {}'s event: only your answer can be changed",
+                                    facts.organizer
+                                )));
+                            }
+                        }
+                        (
+                            name.clone(),
+                            edit_event(&o.data, &f, zone, &who, now)?,
+                            Condition::Match(etag.clone()),
+                        )
+                    }
                 };
                 if old.is_some() && old.as_ref().map(|o| &o.etag) != Some(&etag) {
                     return conflict(old.as_ref());
