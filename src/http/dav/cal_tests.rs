@@ -722,3 +722,42 @@ async fn schedule_inbox_and_outbox_answer_before_any_invitation() {
     );
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[actix_rt::test]
+async fn principal_property_search_finds_only_oneself() {
+    let w = world("");
+    let svc = service!(w);
+    let search = |name: &str| {
+        format!(
+            r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:property-search><D:prop><D:displayname/></D:prop><D:match>{name}</D:match></D:property-search><D:prop><D:displayname/><C:calendar-home-set/></D:prop></D:principal-property-search>"#
+        )
+    };
+    for at in ["/dav/", "/dav/principals/alice@example.com/"] {
+        let (s, _, body) = call!(svc, "REPORT", at, [], search("ALICE").as_bytes());
+        assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+        assert!(
+            body.contains("<D:href>/dav/principals/alice@example.com/</D:href>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<D:href>/dav/calendars/alice@example.com/</D:href>"),
+            "{body}"
+        );
+    }
+    // Another account is not found (nor told to exist), and listing all gives oneself.
+    let (s, _, body) = call!(svc, "REPORT", "/dav/", [], search("root").as_bytes());
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+    assert!(!body.contains("<D:response>"), "{body}");
+    let all = br#"<D:principal-property-search xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
+    let (s, _, body) = call!(svc, "REPORT", "/dav/", [], all);
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+    assert_eq!(body.matches("<D:response>").count(), 1, "{body}");
+    // Other reports are not spoken here; a malformed search is a 400.
+    let expand = br#"<D:expand-property xmlns:D="DAV:"><D:property name="principal-URL"/></D:expand-property>"#;
+    let (s, _, body) = call!(svc, "REPORT", "/dav/", [], expand);
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(body.contains("supported-report"), "{body}");
+    let bad = br#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:match>x</D:match></D:property-search></D:principal-property-search>"#;
+    let (s, _, _) = call!(svc, "REPORT", "/dav/", [], bad);
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
