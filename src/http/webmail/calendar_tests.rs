@@ -479,10 +479,24 @@ async fn accept_on_an_invitation_sets_the_partstat() {
         post(
             &cookie,
             "/calendar/event",
-            &event_form(&csrf, "Mine", &[("attendees", "bob@example.org")])
+            &event_form(
+                &csrf,
+                "Mine",
+                &[("attendees", "bob@example.org, root@example.com")]
+            )
         )
     );
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // Scheduling ran before the answer: the local invitee has the event, to be answered.
+    let theirs = objects(&w, ROOT, "calendar")
+        .into_iter()
+        .find(|o| o.data.contains("SUMMARY:Mine"))
+        .expect("the invitation in root's calendar");
+    assert!(
+        theirs.data.contains("PARTSTAT=NEEDS-ACTION"),
+        "{}",
+        theirs.data
+    );
     let mine = objects(&w, ALICE, "calendar")
         .into_iter()
         .find(|o| o.data.contains("SUMMARY:Mine"))
