@@ -4,9 +4,10 @@
 //! 4.0, some with photos of some KB), two thirds made in local filesystem storages and one
 //! third put on the server first (PUT with If-None-Match: *), paired with the server's
 //! default `calendar` and `contacts` found by discovery. `discover` and the first `sync`
-//! carry each side's items to the other (PUTs one way, multiget REPORTs the other); then an edit on each side, the same item edited on both sides (the default reports the
-//! conflict and changes nothing, `conflict_resolution = "a wins"` puts the local copy on the
-//! server), a delete on each side, an idle sync (also listing the calendar through a
+//! carry each side's items to the other (PUTs one way, multiget REPORTs the other); then an
+//! edit on each side, the same item edited on both sides (the default reports the conflict
+//! and changes nothing, `conflict_resolution = "a wins"` puts the local copy on the server),
+//! a delete on each side, an idle sync (also listing the calendar through a
 //! calendar-query), and `metasync` of names and colour (PROPPATCH both ways). After every sync
 //! both sides are compared item by item: the server's through PROPFIND depth 1 and multiget
 //! REPORTs, a few by GET byte for byte.
