@@ -692,3 +692,37 @@ FREEBUSY;FBTYPE=FREE:20260102T130000Z/PT1H\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n
         }]
     );
 }
+
+#[test]
+fn an_override_replaces_its_occurrence_whatever_the_sequences() {
+    // Clients give a moved instance a higher SEQUENCE than its master (Thunderbird: 0 and
+    // 1); the occurrence it replaces must not come back beside it.
+    for (master, moved) in [
+        ("", ""),
+        ("SEQUENCE:1\r\n", "SEQUENCE:1\r\n"),
+        ("SEQUENCE:0\r\n", "SEQUENCE:2\r\n"),
+        ("", "SEQUENCE:1\r\n"),
+        ("SEQUENCE:3\r\n", ""),
+    ] {
+        let text = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:x\r\n\
+             DTSTART:20270114T120000Z\r\nDTEND:20270114T130000Z\r\nDTSTAMP:20240429T181103Z\r\n\
+             {master}RRULE:FREQ=MONTHLY;COUNT=4\r\nSUMMARY:m\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n\
+             UID:x\r\nRECURRENCE-ID:20270214T120000Z\r\nDTSTART:20270214T150000Z\r\n\
+             DTEND:20270214T160000Z\r\nDTSTAMP:20240429T181103Z\r\n{moved}SUMMARY:o\r\n\
+             END:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        let cal = super::validate::parse_calendar(&text).unwrap();
+        let (list, _) = super::timerange::instances(&cal, Tz::UTC).unwrap();
+        let starts: Vec<(i64, u32)> = list.iter().map(|i| (i.start, i.comp_id)).collect();
+        assert_eq!(list.len(), 4, "{master:?} {moved:?}: {starts:?}");
+        assert!(
+            !starts.iter().any(|(s, _)| *s == utc(2027, 2, 14, 12, 0)),
+            "{master:?} {moved:?}: the replaced occurrence is back: {starts:?}"
+        );
+        assert!(
+            starts.contains(&(utc(2027, 2, 14, 15, 0), 2)),
+            "{master:?} {moved:?}: {starts:?}"
+        );
+    }
+}

@@ -66,7 +66,7 @@ pub fn instances(
     calendar: &ICalendar,
     zone: Tz,
 ) -> Result<(Vec<Instance>, bool), CalendarPrecondition> {
-    let local = local_untils(calendar);
+    let local = for_expansion(calendar);
     let expanded = local
         .as_ref()
         .unwrap_or(calendar)
@@ -131,12 +131,18 @@ pub fn undated_todo(calendar: &ICalendar, comp_id: u32) -> bool {
         .any(|p| c.has_property(p))
 }
 
-/// A copy of `calendar` whose RRULE UNTILs in UTC are written in their DTSTART's zone, or
-/// `None` when none needed it. RFC 5545 §3.3.10 has UNTIL in UTC whenever DTSTART has a
-/// TZID, but calcard 0.3 compares UNTIL with the local start times as if both were local,
-/// which drops the last instance east of Greenwich (an Outlook rule ending on its last
-/// start) and adds one west of it.
-fn local_untils(calendar: &ICalendar) -> Option<ICalendar> {
+/// A copy of `calendar` that calcard 0.3 expands right, or `None` when it needs no change:
+///
+/// - RRULE UNTILs in UTC are written in their DTSTART's zone. RFC 5545 §3.3.10 has UNTIL in
+///   UTC whenever DTSTART has a TZID, but calcard compares UNTIL with the local start times
+///   as if both were local, which drops the last instance east of Greenwich (an Outlook
+///   rule ending on its last start) and adds one west of it.
+/// - SEQUENCE goes when there are overrides: calcard pairs an override (RECURRENCE-ID)
+///   with its master only when their SEQUENCEs are equal, and clients bump an override's
+///   SEQUENCE past the master's (Thunderbird: master 0, moved instance 1), which gave both
+///   the moved instance and the original occurrence. SEQUENCE says nothing of when an
+///   instance is.
+fn for_expansion(calendar: &ICalendar) -> Option<ICalendar> {
     let resolver = calendar.build_tz_resolver();
     let mut fixed: Option<ICalendar> = None;
     for (ci, c) in calendar.components.iter().enumerate() {
@@ -173,6 +179,21 @@ fn local_untils(calendar: &ICalendar) -> Option<ICalendar> {
                 rule.until = Some(PartialDateTime::from_naive_timestamp(local));
                 let copy = fixed.get_or_insert_with(|| calendar.clone());
                 copy.components[ci].entries[ei].values[vi] = ICalendarValue::RecurrenceRule(rule);
+            }
+        }
+    }
+    // After the UNTILs: their loop indexes the original entries.
+    let overrides = calendar
+        .components
+        .iter()
+        .any(|c| c.has_property(&ICalendarProperty::RecurrenceId));
+    if overrides {
+        for (ci, c) in calendar.components.iter().enumerate() {
+            if c.has_property(&ICalendarProperty::Sequence) {
+                let copy = fixed.get_or_insert_with(|| calendar.clone());
+                copy.components[ci]
+                    .entries
+                    .retain(|e| e.name != ICalendarProperty::Sequence);
             }
         }
     }
