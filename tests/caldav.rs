@@ -14,24 +14,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::dav::{server, PASSWORD};
-use common::http::{basic, request, Response};
+use common::dav::{as_user, fold, server, PASSWORD};
+use common::http::{request, Response};
 
 const CAL: &str = "/dav/calendars/bob@example.com";
-
-fn as_user(
-    who: &str,
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Response {
-    let auth = basic(who, PASSWORD);
-    let mut all = vec![("Authorization", auth.as_str())];
-    all.extend_from_slice(headers);
-    request(addr, false, method, path, &all, body)
-}
 
 fn bob(
     addr: SocketAddr,
@@ -45,22 +31,7 @@ fn bob(
 
 /// An event; `description` is folded at 75 octets as RFC 5545 §3.1 says.
 fn event(uid: &str, description: &str) -> String {
-    let line = format!("DESCRIPTION:{description}");
-    let mut folded = String::with_capacity(line.len() + line.len() / 37);
-    let bytes = line.as_bytes();
-    let mut at = 0;
-    let mut first = true;
-    while at < bytes.len() {
-        let width = if first { 75 } else { 74 };
-        let end = (at + width).min(bytes.len());
-        if !first {
-            folded.push(' ');
-        }
-        folded.push_str(&line[at..end]);
-        folded.push_str("\r\n");
-        at = end;
-        first = false;
-    }
+    let folded = fold(&format!("DESCRIPTION:{description}"));
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//ferrymail test//EN\r\nBEGIN:VEVENT\r\n\
 UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260201T090000Z\r\n\
