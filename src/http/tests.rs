@@ -210,7 +210,8 @@ async fn health_shows_figures_on_admin_only() {
     assert_eq!(body, serde_json::json!({"status": "ok"}));
 }
 
-/// The value a response gives `fm_session`, and the whole Set-Cookie line.
+/// The value a response gives the session cookie (`fm_session`, or `fm_admin` on the admin
+/// listener), and the whole Set-Cookie line.
 pub(super) fn session_cookie<B>(
     res: &actix_web::dev::ServiceResponse<B>,
 ) -> Option<(String, String)> {
@@ -218,8 +219,8 @@ pub(super) fn session_cookie<B>(
         .headers()
         .get_all(header::SET_COOKIE)
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|l| l.starts_with("fm_session="))?;
-    let value = line["fm_session=".len()..]
+        .find(|l| l.starts_with("fm_session=") || l.starts_with("fm_admin="))?;
+    let value = line[line.find('=').unwrap() + 1..]
         .split(';')
         .next()
         .unwrap()
@@ -278,6 +279,61 @@ async fn session_cookie_is_sealed_and_flagged() {
     let (_, line) = log_in!(&plain, "root@example.com");
     assert!(!line.contains("Secure"), "{line}");
     assert!(line.contains("HttpOnly"), "{line}");
+}
+
+/// Browsers ignore ports for cookies: the admin listener's session has its own cookie name
+/// and key, so a webmail login never opens the dashboard (nor the other way round), under
+/// either cookie name.
+#[actix_web::test]
+async fn admin_and_public_listeners_do_not_share_sessions() {
+    let w = world("");
+    let public = service!(w, Listener::Https);
+    let admin = service!(w, Listener::Admin);
+    let res = test::call_service(
+        &public,
+        login_request("root@example.com", PASSWORD).to_request(),
+    )
+    .await;
+    assert!(res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .any(|l| l.to_str().unwrap().starts_with("fm_session=")));
+    let (web_value, _) = session_cookie(&res).expect("webmail cookie");
+    let res = test::call_service(
+        &admin,
+        login_request("root@example.com", PASSWORD).to_request(),
+    )
+    .await;
+    let (admin_value, line) = session_cookie(&res).expect("admin cookie");
+    assert!(line.starts_with("fm_admin="), "{line}");
+    let me = |name: &'static str, v: &str| {
+        TestRequest::get()
+            .uri("/me")
+            .cookie(actix_web::cookie::Cookie::new(name, v.to_string()))
+            .to_request()
+    };
+    // Each opens on its own listener.
+    let res = test::call_service(&public, me("fm_session", &web_value)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = test::call_service(&admin, me("fm_admin", &admin_value)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Not on the other, under either name.
+    for (name, v) in [("fm_session", &web_value), ("fm_admin", &web_value)] {
+        let res = test::call_service(&admin, me(name, v)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "webmail {name} on admin"
+        );
+    }
+    for (name, v) in [("fm_admin", &admin_value), ("fm_session", &admin_value)] {
+        let res = test::call_service(&public, me(name, v)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "admin {name} on webmail"
+        );
+    }
 }
 
 #[actix_web::test]
@@ -666,15 +722,16 @@ async fn every_429_carries_retry_after() {
     let code = twofa::code_at(&secret, twofa::step_of(now));
     twofa::confirm_at(&w.ctx.store, account, &code, now).expect("confirm");
     // A login waiting for its code, opened before the limit.
-    let pending = session::start(
-        &w.ctx,
-        &TestRequest::get().to_http_request(),
-        account,
-        false,
-    );
+    let on_admin = || {
+        TestRequest::get().app_data(web::Data::new(Front {
+            listener: Listener::Admin,
+            https_port: None,
+        }))
+    };
+    let pending = session::start(&w.ctx, &on_admin().to_http_request(), account, false);
     let csrf = session::current(
         &w.ctx,
-        &TestRequest::get().cookie(pending.clone()).to_http_request(),
+        &on_admin().cookie(pending.clone()).to_http_request(),
     )
     .expect("session")
     .csrf;
