@@ -402,6 +402,49 @@ async fn csrf_is_required_for_session_changes_but_not_for_basic() {
     assert_eq!(test::call_service(&svc, req).await.status(), StatusCode::OK);
 }
 
+/// A browser's cross-site (or same-site: another port) state-changing request is refused
+/// even with an `Authorization` header it may have cached; the listener's own origin and
+/// clients that send neither header (curl) pass.
+#[actix_web::test]
+async fn cross_site_changes_are_refused_even_with_authorization() {
+    let w = world("");
+    let svc = service!(w, Listener::Admin);
+    let post = |headers: &[(&'static str, &'static str)]| {
+        let mut r = TestRequest::post()
+            .uri("/change")
+            .peer_addr(peer())
+            .insert_header(("host", "mail.test:1000"))
+            .insert_header((header::AUTHORIZATION, basic("root@example.com", PASSWORD)));
+        for h in headers {
+            r = r.insert_header(*h);
+        }
+        r.to_request()
+    };
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "https://evil.test")],
+        &[("origin", "https://mail.test:443")],
+        &[("origin", "null")],
+    ] {
+        let res = test::call_service(&svc, post(headers)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "csrf", "{headers:?}");
+    }
+    for headers in [
+        &[][..],
+        &[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://mail.test:1000"),
+        ],
+        &[("sec-fetch-site", "none")],
+    ] {
+        let res = test::call_service(&svc, post(headers)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{headers:?}");
+    }
+}
+
 #[actix_web::test]
 async fn sessions_end_when_idle_or_too_old_and_are_refreshed_on_use() {
     let w = world("[http]\nsession_idle = 600\nsession_max = 1000\n");
