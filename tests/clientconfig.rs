@@ -211,10 +211,7 @@ fn self_configuration_of_the_binary() {
         form.as_bytes(),
     );
     assert_eq!(res.status, 303, "{}", res.text());
-    let cookie = format!(
-        "fm_session={}",
-        res.cookie("fm_session").expect("a session")
-    );
+    let cookie = format!("fm_admin={}", res.cookie("fm_admin").expect("a session"));
     let res = request(admin, true, "GET", "/dns", &[("Cookie", &cookie)], b"");
     assert_eq!(res.status, 200, "{}", res.text());
     let page = res.text();

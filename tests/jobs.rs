@@ -140,7 +140,7 @@ where
     let cookie = res
         .response()
         .cookies()
-        .find(|c| c.name() == "fm_session")
+        .find(|c| c.name() == "fm_admin")
         .expect("a session cookie")
         .value()
         .to_string();
@@ -160,14 +160,14 @@ where
 
 impl Session {
     fn get(&self, path: &str) -> TestRequest {
-        request("GET", path).insert_header((header::COOKIE, format!("fm_session={}", self.cookie)))
+        request("GET", path).insert_header((header::COOKIE, format!("fm_admin={}", self.cookie)))
     }
 
     fn post(&self, path: &str, fields: &[(&str, &str)]) -> TestRequest {
         let mut all = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(fields);
         request("POST", path)
-            .insert_header((header::COOKIE, format!("fm_session={}", self.cookie)))
+            .insert_header((header::COOKIE, format!("fm_admin={}", self.cookie)))
             .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
             .set_payload(form(&all))
     }

@@ -23,7 +23,7 @@ fn create(s: &WebSession, name: &str, scope: &str) -> common::http::Response {
         ("name", name),
         ("scope", scope),
     ]);
-    let cookie = format!("fm_session={}", s.cookie);
+    let cookie = format!("fm_admin={}", s.cookie);
     common::http::request(
         s.addr,
         true,

@@ -350,7 +350,7 @@ fn dashboard_domain_admin_is_held_to_its_domain() {
     assert!(cli(&["account", "list"]).contains("cat@a.test"));
 
     // Without the CSRF token the same post is refused outright.
-    let cookie = format!("fm_session={}", s.cookie);
+    let cookie = format!("fm_admin={}", s.cookie);
     let r = common::http::request(
         s.addr,
         true,

@@ -7,7 +7,10 @@
 //! on to the handler untouched and is never held here. A page of another site can make the
 //! browser send the cookie (SameSite=Strict already stops most of that) but cannot read the
 //! token. Requests with an `Authorization` header (HTTP Basic, API keys) are not
-//! authenticated by the cookie and are exempt.
+//! authenticated by the cookie and need no token; but a browser may have cached Basic
+//! credentials, so every state-changing request, with or without them, is refused (403
+//! `csrf`) when the browser says it comes from elsewhere ([`foreign_origin`]:
+//! `Sec-Fetch-Site` `cross-site`/`same-site`, or an `Origin` not the listener's own).
 
 use std::sync::Arc;
 
@@ -95,6 +98,34 @@ async fn multipart_field(req: &mut ServiceRequest, boundary: &str) -> Option<Str
     found
 }
 
+/// Why a state-changing request is refused for its browser-given origin: `Sec-Fetch-Site`
+/// `cross-site` or `same-site` (another port of this host is same-site), or an `Origin` that
+/// is not this listener's own scheme://host[:port]. `None`: no such header says so.
+pub(crate) fn foreign_origin(req: &HttpRequest) -> Option<&'static str> {
+    let headers = req.headers();
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if matches!(site.as_deref(), Some("cross-site" | "same-site")) {
+        return Some("a state-changing request from another site's page is refused");
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let origin = origin.to_str().unwrap_or("null").trim();
+    let scheme = if super::session::tls(req) {
+        "https"
+    } else {
+        "http"
+    };
+    let info = req.connection_info();
+    let own = format!("{scheme}://{}", info.host());
+    if origin.eq_ignore_ascii_case(&own) {
+        None
+    } else {
+        Some("a state-changing request from another origin is refused")
+    }
+}
+
 /// Middleware: the check of the module comment.
 pub async fn middleware(
     mut req: ServiceRequest,
@@ -105,9 +136,20 @@ pub async fn middleware(
             .await
             .map(ServiceResponse::map_into_left_body)
     };
+    if !changes_state(req.method()) {
+        return pass(req, next).await;
+    }
+    // A browser says where a request comes from; another site's (or another port's) page
+    // is refused whatever credentials ride along (a cached Basic login included). API
+    // clients such as curl send neither header.
+    if let Some(why) = foreign_origin(req.request()) {
+        let err = ApiError::new(StatusCode::FORBIDDEN, "csrf", why);
+        return Ok(req
+            .into_response(err.error_response())
+            .map_into_right_body());
+    }
     // `/dav/` ignores the session cookie (HTTP Basic only, `http::dav`): nothing to forge.
-    if !changes_state(req.method())
-        || req.headers().contains_key(header::AUTHORIZATION)
+    if req.headers().contains_key(header::AUTHORIZATION)
         || req.path() == "/dav"
         || req.path().starts_with("/dav/")
     {

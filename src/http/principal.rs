@@ -67,6 +67,15 @@ impl Principal {
         }
     }
 
+    /// Whether the caller may change or delete an account it can see (by
+    /// [`Principal::may_address`]) that is an administrator (`admin`) and administers the
+    /// domains `administers`: a full admin may change any; anyone else none that is an
+    /// administrator or administers a domain the caller does not (else a domain admin could
+    /// set the password of a server admin, or of a wider domain admin, and log in as it).
+    pub fn may_change_account(&self, admin: bool, administers: &[String]) -> bool {
+        self.is_admin() || (!admin && administers.iter().all(|d| self.may_domain(d)))
+    }
+
     /// Whether the key's scope allows a change of this kind (`Scope::ReadOnly` for reads).
     pub fn scope_allows(&self, need: Scope) -> bool {
         match (self.scope, need) {

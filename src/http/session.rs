@@ -1,10 +1,14 @@
-//! Browser sessions in a cookie: `fm_session` holds the session's data sealed with
+//! Browser sessions in a cookie: `fm_session` (webmail and DAV on `http`/`https`) or
+//! `fm_admin` (the dashboard on `admin`) holds the session's data sealed with
 //! ChaCha20-Poly1305 (encrypted and authenticated), so the server keeps no session table
 //! and any node of a cluster opens any node's cookie.
 //!
 //! The key is derived from the store's secret key (`FetchStore::derived_key`, purpose
-//! "web session v1"): the embedded backend's key file or the key PostgreSQL keeps, so it is
-//! the same on every node and survives restarts, and it is not the key of any other secret.
+//! "web session v1", or "admin session v1" on the admin listener): the embedded backend's
+//! key file or the key PostgreSQL keeps, so it is the same on every node and survives
+//! restarts, and it is not the key of any other secret. Browsers ignore ports for cookies,
+//! so the two listeners' cookies differ in name and key: a webmail login (and its
+//! "remember this device", which skips the second factor) never opens the dashboard.
 //! A session ends `[http] session_idle` after its last use and `session_max` after its
 //! login, whichever comes first; the last use is refreshed in the cookie at most once a
 //! minute ([`refresh`]). It also ends when the account's stored record changes (a new
@@ -28,15 +32,46 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::front::Front;
+use super::front::{Front, Listener};
 use crate::actors::ServerContext;
 
-/// The cookie's name.
+/// The cookie's name on the public web listeners (`http`, `https`).
 pub const COOKIE: &str = "fm_session";
-/// The purpose the session key is derived for; changing it ends every session.
-const KEY_PURPOSE: &str = "web session v1";
-const AAD: &[u8] = b"ferrymail web session v1";
+/// The cookie's name on the `admin` listener.
+pub const ADMIN_COOKIE: &str = "fm_admin";
 const NONCE_LEN: usize = 12;
+
+/// The cookie name, key purpose (changing it ends every session) and associated data of
+/// one listener's sessions.
+struct Flavour {
+    name: &'static str,
+    purpose: &'static str,
+    aad: &'static [u8],
+}
+
+const PUBLIC: Flavour = Flavour {
+    name: COOKIE,
+    purpose: "web session v1",
+    aad: b"ferrymail web session v1",
+};
+const ADMIN: Flavour = Flavour {
+    name: ADMIN_COOKIE,
+    purpose: "admin session v1",
+    aad: b"ferrymail admin session v1",
+};
+
+/// The sessions of the listener `req` came on (public without a `Front`).
+fn flavour(req: &HttpRequest) -> &'static Flavour {
+    match req.app_data::<web::Data<Front>>() {
+        Some(front) if front.listener == Listener::Admin => &ADMIN,
+        _ => &PUBLIC,
+    }
+}
+
+/// The session cookie's name on the listener `req` came on.
+pub fn cookie_name(req: &HttpRequest) -> &'static str {
+    flavour(req).name
+}
 /// The last use is written back into the cookie at most this often (seconds).
 pub const REFRESH_AFTER: i64 = 60;
 
@@ -81,15 +116,15 @@ pub fn start(
         last_seen: now,
         mfa_done,
     };
-    match seal(ctx, &data) {
+    match seal(ctx, flavour(req), &data) {
         Some(value) => cookie(req, value),
-        None => end(),
+        None => end(req),
     }
 }
 
-/// The cookie that ends the session (logout).
-pub fn end() -> Cookie<'static> {
-    let mut c = Cookie::build(COOKIE, "")
+/// The cookie that ends the session (logout) on the listener `req` came on.
+pub fn end(req: &HttpRequest) -> Cookie<'static> {
+    let mut c = Cookie::build(cookie_name(req), "")
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -100,24 +135,25 @@ pub fn end() -> Cookie<'static> {
 
 /// The request's session, if its cookie is genuine, unexpired and the account unchanged.
 pub fn current(ctx: &ServerContext, req: &HttpRequest) -> Option<SessionData> {
-    let value = req.cookie(COOKIE)?;
-    open(ctx, value.value())
+    let f = flavour(req);
+    let value = req.cookie(f.name)?;
+    open(ctx, f, value.value())
 }
 
 /// Opens and checks a cookie value (see [`current`]).
-fn open(ctx: &ServerContext, value: &str) -> Option<SessionData> {
+fn open(ctx: &ServerContext, f: &Flavour, value: &str) -> Option<SessionData> {
     let raw = URL_SAFE_NO_PAD.decode(value).ok()?;
     if raw.len() < NONCE_LEN {
         return None;
     }
-    let cipher = cipher(ctx)?;
+    let cipher = cipher(ctx, f)?;
     let (nonce, body) = raw.split_at(NONCE_LEN);
     let plain = cipher
         .decrypt(
             Nonce::from_slice(nonce),
             Payload {
                 msg: body,
-                aad: AAD,
+                aad: f.aad,
             },
         )
         .ok()?;
@@ -134,8 +170,8 @@ fn open(ctx: &ServerContext, value: &str) -> Option<SessionData> {
 }
 
 /// Seals `data` into a cookie value (with the account's current stamp).
-fn seal(ctx: &ServerContext, data: &SessionData) -> Option<String> {
-    let cipher = cipher(ctx)?;
+fn seal(ctx: &ServerContext, f: &Flavour, data: &SessionData) -> Option<String> {
+    let cipher = cipher(ctx, f)?;
     let stamp = account_stamp(ctx, &data.address)?;
     let plain = serde_json::to_vec(&Sealed {
         data: data.clone(),
@@ -149,7 +185,7 @@ fn seal(ctx: &ServerContext, data: &SessionData) -> Option<String> {
             Nonce::from_slice(&nonce),
             Payload {
                 msg: &plain,
-                aad: AAD,
+                aad: f.aad,
             },
         )
         .ok()?;
@@ -158,8 +194,8 @@ fn seal(ctx: &ServerContext, data: &SessionData) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(out))
 }
 
-fn cipher(ctx: &ServerContext) -> Option<ChaCha20Poly1305> {
-    match ctx.store.derived_key(KEY_PURPOSE) {
+fn cipher(ctx: &ServerContext, f: &Flavour) -> Option<ChaCha20Poly1305> {
+    match ctx.store.derived_key(f.purpose) {
         Ok(key) => Some(ChaCha20Poly1305::new(Key::from_slice(&key))),
         Err(e) => {
             tracing::error!("web sessions: cannot read the session key: {e}");
@@ -191,7 +227,7 @@ pub(crate) fn tls(req: &HttpRequest) -> bool {
 
 /// The session cookie carrying `value`, Secure when the listener is TLS.
 fn cookie(req: &HttpRequest, value: String) -> Cookie<'static> {
-    Cookie::build(COOKIE, value)
+    Cookie::build(cookie_name(req), value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -209,26 +245,27 @@ pub async fn refresh(
     let ctx = req
         .app_data::<web::Data<Arc<ServerContext>>>()
         .map(|d| d.get_ref().clone());
-    let presented = req.cookie(COOKIE).map(|c| c.value().to_string());
+    let f = flavour(req.request());
+    let presented = req.cookie(f.name).map(|c| c.value().to_string());
     let renewed = match (&ctx, presented) {
-        (Some(ctx), Some(value)) => Some(match open(ctx, &value) {
+        (Some(ctx), Some(value)) => Some(match open(ctx, f, &value) {
             Some(mut data) => {
                 let now = ctx.clock.now();
                 if now - data.last_seen >= REFRESH_AFTER {
                     data.last_seen = now;
-                    seal(ctx, &data).map(|v| cookie(req.request(), v))
+                    seal(ctx, f, &data).map(|v| cookie(req.request(), v))
                 } else {
                     None
                 }
             }
-            None => Some(end()),
+            None => Some(end(req.request())),
         }),
         _ => None,
     }
     .flatten();
     let mut res = next.call(req).await?;
     if let Some(c) = renewed {
-        if !res.response().cookies().any(|c| c.name() == COOKIE) {
+        if !res.response().cookies().any(|c| c.name() == f.name) {
             res.response_mut().add_cookie(&c)?;
         }
     }

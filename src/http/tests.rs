@@ -210,7 +210,8 @@ async fn health_shows_figures_on_admin_only() {
     assert_eq!(body, serde_json::json!({"status": "ok"}));
 }
 
-/// The value a response gives `fm_session`, and the whole Set-Cookie line.
+/// The value a response gives the session cookie (`fm_session`, or `fm_admin` on the admin
+/// listener), and the whole Set-Cookie line.
 pub(super) fn session_cookie<B>(
     res: &actix_web::dev::ServiceResponse<B>,
 ) -> Option<(String, String)> {
@@ -218,8 +219,8 @@ pub(super) fn session_cookie<B>(
         .headers()
         .get_all(header::SET_COOKIE)
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|l| l.starts_with("fm_session="))?;
-    let value = line["fm_session=".len()..]
+        .find(|l| l.starts_with("fm_session=") || l.starts_with("fm_admin="))?;
+    let value = line[line.find('=').unwrap() + 1..]
         .split(';')
         .next()
         .unwrap()
@@ -278,6 +279,61 @@ async fn session_cookie_is_sealed_and_flagged() {
     let (_, line) = log_in!(&plain, "root@example.com");
     assert!(!line.contains("Secure"), "{line}");
     assert!(line.contains("HttpOnly"), "{line}");
+}
+
+/// Browsers ignore ports for cookies: the admin listener's session has its own cookie name
+/// and key, so a webmail login never opens the dashboard (nor the other way round), under
+/// either cookie name.
+#[actix_web::test]
+async fn admin_and_public_listeners_do_not_share_sessions() {
+    let w = world("");
+    let public = service!(w, Listener::Https);
+    let admin = service!(w, Listener::Admin);
+    let res = test::call_service(
+        &public,
+        login_request("root@example.com", PASSWORD).to_request(),
+    )
+    .await;
+    assert!(res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .any(|l| l.to_str().unwrap().starts_with("fm_session=")));
+    let (web_value, _) = session_cookie(&res).expect("webmail cookie");
+    let res = test::call_service(
+        &admin,
+        login_request("root@example.com", PASSWORD).to_request(),
+    )
+    .await;
+    let (admin_value, line) = session_cookie(&res).expect("admin cookie");
+    assert!(line.starts_with("fm_admin="), "{line}");
+    let me = |name: &'static str, v: &str| {
+        TestRequest::get()
+            .uri("/me")
+            .cookie(actix_web::cookie::Cookie::new(name, v.to_string()))
+            .to_request()
+    };
+    // Each opens on its own listener.
+    let res = test::call_service(&public, me("fm_session", &web_value)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = test::call_service(&admin, me("fm_admin", &admin_value)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Not on the other, under either name.
+    for (name, v) in [("fm_session", &web_value), ("fm_admin", &web_value)] {
+        let res = test::call_service(&admin, me(name, v)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "webmail {name} on admin"
+        );
+    }
+    for (name, v) in [("fm_admin", &admin_value), ("fm_session", &admin_value)] {
+        let res = test::call_service(&public, me(name, v)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "admin {name} on webmail"
+        );
+    }
 }
 
 #[actix_web::test]
@@ -344,6 +400,49 @@ async fn csrf_is_required_for_session_changes_but_not_for_basic() {
     // GET never needs one.
     let req = TestRequest::get().uri("/me").cookie(cookie()).to_request();
     assert_eq!(test::call_service(&svc, req).await.status(), StatusCode::OK);
+}
+
+/// A browser's cross-site (or same-site: another port) state-changing request is refused
+/// even with an `Authorization` header it may have cached; the listener's own origin and
+/// clients that send neither header (curl) pass.
+#[actix_web::test]
+async fn cross_site_changes_are_refused_even_with_authorization() {
+    let w = world("");
+    let svc = service!(w, Listener::Admin);
+    let post = |headers: &[(&'static str, &'static str)]| {
+        let mut r = TestRequest::post()
+            .uri("/change")
+            .peer_addr(peer())
+            .insert_header(("host", "mail.test:1000"))
+            .insert_header((header::AUTHORIZATION, basic("root@example.com", PASSWORD)));
+        for h in headers {
+            r = r.insert_header(*h);
+        }
+        r.to_request()
+    };
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "https://evil.test")],
+        &[("origin", "https://mail.test:443")],
+        &[("origin", "null")],
+    ] {
+        let res = test::call_service(&svc, post(headers)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "csrf", "{headers:?}");
+    }
+    for headers in [
+        &[][..],
+        &[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://mail.test:1000"),
+        ],
+        &[("sec-fetch-site", "none")],
+    ] {
+        let res = test::call_service(&svc, post(headers)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{headers:?}");
+    }
 }
 
 #[actix_web::test]
@@ -666,15 +765,16 @@ async fn every_429_carries_retry_after() {
     let code = twofa::code_at(&secret, twofa::step_of(now));
     twofa::confirm_at(&w.ctx.store, account, &code, now).expect("confirm");
     // A login waiting for its code, opened before the limit.
-    let pending = session::start(
-        &w.ctx,
-        &TestRequest::get().to_http_request(),
-        account,
-        false,
-    );
+    let on_admin = || {
+        TestRequest::get().app_data(web::Data::new(Front {
+            listener: Listener::Admin,
+            https_port: None,
+        }))
+    };
+    let pending = session::start(&w.ctx, &on_admin().to_http_request(), account, false);
     let csrf = session::current(
         &w.ctx,
-        &TestRequest::get().cookie(pending.clone()).to_http_request(),
+        &on_admin().cookie(pending.clone()).to_http_request(),
     )
     .expect("session")
     .csrf;

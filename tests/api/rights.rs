@@ -417,3 +417,77 @@ fn api_keys_scopes_and_the_console_line() {
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     });
 }
+
+/// A domain admin may not change or delete, in its own domain, an account that is a server
+/// administrator or administers a domain the caller does not (it would set its password
+/// and log in as it): 403 `forbidden`; a plain account of its domain it may.
+#[test]
+fn a_domain_admin_cannot_take_over_a_wider_admin_in_its_domain() {
+    let s = server();
+    let store = s.store();
+    store
+        .add_account("chief@example.org", PASSWORD, true)
+        .unwrap();
+    store
+        .add_account("wide@example.org", PASSWORD, false)
+        .unwrap();
+    store
+        .add_domain_admin("wide@example.org", "example.org")
+        .unwrap();
+    store
+        .add_domain_admin("wide@example.org", "example.com")
+        .unwrap();
+    store.commit().unwrap();
+    with_api(s.handle().ctx.clone(), move |api| async move {
+        for target in ["chief@example.org", "wide@example.org"] {
+            let path = format!("/api/v1/accounts/{target}");
+            let table: Vec<(Method, Option<Value>)> = vec![
+                (Method::PATCH, Some(json!({"password": "taken over"}))),
+                (Method::PATCH, Some(json!({"disabled": true}))),
+                (Method::PATCH, Some(json!({"quota": {"storage": 1}}))),
+                (Method::DELETE, None),
+            ];
+            for (method, body) in table {
+                let (st, v) = api.call(Some(DOM), method.clone(), &path, body).await;
+                assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+                assert_eq!(v["error"]["code"], "forbidden", "{v}");
+            }
+            // Seeing it is still allowed (it is in the caller's domain).
+            let (st, _) = api.call(Some(DOM), Method::GET, &path, None).await;
+            assert_eq!(st, StatusCode::OK);
+            // The full admin may.
+            let (st, v) = api
+                .call(
+                    Some(ROOT),
+                    Method::PATCH,
+                    &path,
+                    Some(json!({"quota": {"storage": 1000000}})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+        }
+        // A plain account of its domain: yes.
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::PATCH,
+                "/api/v1/accounts/carol@example.org",
+                Some(json!({"password": "new one"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    });
+    // Nothing of the two changed but the admin's quota.
+    let store = s.store();
+    for target in ["chief@example.org", "wide@example.org"] {
+        let a = store.get_account(target).unwrap().expect("not deleted");
+        assert!(!a.disabled, "{target}");
+        assert!(
+            matches!(
+                store.verify_password(target, PASSWORD).unwrap(),
+                ferrymail::storage::AuthOutcome::Ok(_)
+            ),
+            "{target}: the password changed"
+        );
+    }
+}

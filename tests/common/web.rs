@@ -20,8 +20,8 @@ impl WebSession {
             body.as_bytes(),
         );
         assert_eq!(r.status, 303, "{}", r.text());
-        let cookie = r.cookie("fm_session").expect("a session cookie");
-        let line = r.set_cookie("fm_session").unwrap().to_ascii_lowercase();
+        let cookie = r.cookie("fm_admin").expect("a session cookie");
+        let line = r.set_cookie("fm_admin").unwrap().to_ascii_lowercase();
         assert!(
             line.contains("httponly")
                 && line.contains("samesite=strict")
@@ -46,7 +46,7 @@ impl WebSession {
     }
 
     pub fn get(&self, path: &str) -> super::http::Response {
-        let cookie = format!("fm_session={}", self.cookie);
+        let cookie = format!("fm_admin={}", self.cookie);
         super::http::request(self.addr, true, "GET", path, &[("Cookie", &cookie)], b"")
     }
 
@@ -55,7 +55,7 @@ impl WebSession {
         let mut all = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(fields);
         let body = form_urlencoded_pairs(&all);
-        let cookie = format!("fm_session={}", self.cookie);
+        let cookie = format!("fm_admin={}", self.cookie);
         let r = super::http::request(
             self.addr,
             true,
@@ -85,7 +85,7 @@ pub fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
 impl WebSession {
     /// Posts a form with the session cookie but without the CSRF token: the status.
     pub fn post_without_csrf(&self, path: &str, fields: &[(&str, &str)]) -> u16 {
-        let cookie = format!("fm_session={}", self.cookie);
+        let cookie = format!("fm_admin={}", self.cookie);
         super::http::request(
             self.addr,
             true,

@@ -74,7 +74,7 @@ def run(d):
     fm.wait(d).until(lambda d: d.find_elements(By.ID, "overview"))
 
     step("session cookie flags")
-    c = d.get_cookie("fm_session")
+    c = d.get_cookie("fm_admin")
     assert c is not None, d.get_cookies()
     assert c.get("httpOnly") is True, c
     assert c.get("sameSite") == "Strict", c

@@ -401,6 +401,25 @@ pub(super) fn visible_account(
         .ok_or_else(|| hidden(&format!("account {address}")))
 }
 
+/// The account as the caller may change or delete it: [`visible_account`], and 403 when it
+/// is an administrator or administers a domain beyond the caller's
+/// ([`Principal::may_change_account`]).
+pub(crate) fn changeable_account(
+    ctx: &crate::actors::ServerContext,
+    p: &Principal,
+    address: &str,
+) -> Result<Account, ApiError> {
+    let acc = visible_account(ctx, p, address)?;
+    let rights = ctx.store.sender_rights(&acc.address)?;
+    if !p.may_change_account(acc.admin, &rights.domains) {
+        return Err(ApiError::forbidden(format!(
+            "account {} is an administrator beyond your domains: only server administrators change it",
+            acc.address
+        )));
+    }
+    Ok(acc)
+}
+
 fn account_detail(
     ctx: &crate::actors::ServerContext,
     a: Account,
@@ -540,7 +559,7 @@ pub async fn account_patch(
     body: Body<AccountChange>,
 ) -> Result<HttpResponse, ApiError> {
     let p = m.0;
-    let acc = visible_account(&ctx, &p, &path)?;
+    let acc = changeable_account(&ctx, &p, &path)?;
     need_scope(&p, Scope::Accounts)?;
     let AccountChange {
         password,
@@ -615,7 +634,7 @@ pub async fn account_del(
     m: Manager,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let acc = visible_account(&ctx, &m.0, &path)?;
+    let acc = changeable_account(&ctx, &m.0, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
     if acc.address == m.0.address {
         return Err(ApiError::conflict("you cannot delete your own account"));

@@ -122,10 +122,10 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
 }
 
 /// `POST /logout` (with the CSRF token, like every form).
-pub async fn logout() -> HttpResponse {
+pub async fn logout(req: HttpRequest) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, "/login"))
-        .cookie(crate::http::session::end())
+        .cookie(crate::http::session::end(&req))
         .finish()
 }
 

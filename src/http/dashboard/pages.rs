@@ -169,9 +169,34 @@ pub async fn accounts_post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> Http
     redirect_with(&req, "/accounts", result)
 }
 
+/// Refuses a change of an account that is an administrator, or administers a domain beyond
+/// the caller's, unless the caller is a full admin (the API's rule,
+/// [`Principal::may_change_account`]).
+fn may_change(ctx: &Ctx, who: &Principal, address: &str) -> Result<(), String> {
+    if who.is_admin() {
+        return Ok(());
+    }
+    let store = &ctx.store;
+    let admin = match store.get_account(address).map_err(|e| e.to_string())? {
+        Some(a) => a.admin,
+        None => return Ok(()), // the command itself answers "no such account"
+    };
+    let rights = store.sender_rights(address).map_err(|e| e.to_string())?;
+    if who.may_change_account(admin, &rights.domains) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{address} is an administrator beyond your domains: only server administrators change it"
+        ))
+    }
+}
+
 async fn account_action(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String, String> {
     let address = f.need("address", "Address")?.to_lowercase();
     may(who, &address)?;
+    if f.get("action") != "add" {
+        may_change(ctx, who, &address)?;
+    }
     match f.get("action") {
         "add" => {
             let admin = f.checked("admin");

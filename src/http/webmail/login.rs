@@ -146,6 +146,6 @@ pub async fn code_submit(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpRe
 }
 
 /// `POST /logout` (with the CSRF token, like every form).
-pub async fn logout() -> HttpResponse {
-    see_other("/", session::end())
+pub async fn logout(req: HttpRequest) -> HttpResponse {
+    see_other("/", session::end(&req))
 }
