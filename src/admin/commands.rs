@@ -181,6 +181,12 @@ const CALENDAR_DETAIL: &str =
     "NAME is the collection's path segment (/dav/calendars/ACCOUNT/NAME/ for CalDAV,
 /dav/addressbooks/ACCOUNT/NAME/ for CardDAV). Every account starts with calendar, tasks
 and contacts.";
+const CALENDAR_SHARE_DETAIL: &str =
+    "ACCOUNT is the owner's address, or 'public' for public collections (made with
+'calendar create public NAME', at /dav/calendars/public/NAME/). IDENTIFIER is an account
+address or 'anyone'. RIGHTS (RFC 4314 letters): \"lr\" reads (l lists it, r reads it),
+\"lrwit\" reads and writes (w and i put objects, t deletes them); \"+w\" adds, \"-w\"
+removes, \"none\" removes the entry. Collection changes stay the owner's.";
 const CALENDAR_IMPORT_DETAIL: &str =
     "FILE is read by the server (a relative path is taken from the console's directory).
 An .ics file is split into one object per UID (a recurring event keeps its overridden
@@ -831,6 +837,33 @@ is only verifiable once the record can be looked up.",
         3,
         &[],
     ),
+    Spec {
+        details: CALENDAR_SHARE_DETAIL,
+        ..spec(
+            "calendar acl",
+            "calendar acl ACCOUNT|public NAME",
+            "show who may read or write a calendar or address book",
+            &[Arg::Text("ACCOUNT"), Arg::Text("NAME")],
+            2,
+            &[],
+        )
+    },
+    Spec {
+        details: CALENDAR_SHARE_DETAIL,
+        ..spec(
+            "calendar share",
+            "calendar share ACCOUNT|public NAME IDENTIFIER RIGHTS",
+            "share a calendar or address book: give, change or remove someone's rights",
+            &[
+                Arg::Text("ACCOUNT"),
+                Arg::Text("NAME"),
+                Arg::Text("IDENTIFIER"),
+                Arg::Rights,
+            ],
+            4,
+            &[],
+        )
+    },
     Spec {
         details: SCREEN_DETAIL,
         ..spec(

@@ -321,7 +321,7 @@ pub(crate) async fn proppatch(
 
 /// PROPFIND (and OPTIONS) on `/dav/` and a principal; anything else there is 405.
 pub(crate) async fn principal(
-    _ctx: &Ctx,
+    ctx: &Ctx,
     req: &HttpRequest,
     me: &str,
     target: &Target,
@@ -351,9 +351,20 @@ pub(crate) async fn principal(
     } else {
         "/dav/".to_string()
     };
-    let mut out = vec![principal_response(&here, me, &mine, is_principal, &ask)];
+    let shared = {
+        let (c, me) = (ctx.get_ref().clone(), me.to_string());
+        super::blocking(move || super::calcommon::shared_homes(&c.store, &me)).await?
+    };
+    let mut out = vec![principal_response(
+        &here,
+        me,
+        &mine,
+        is_principal,
+        &ask,
+        &shared,
+    )];
     if depth == Depth::One && !is_principal {
-        out.push(principal_response(&mine, me, &mine, true, &ask));
+        out.push(principal_response(&mine, me, &mine, true, &ask, &shared));
     }
     Ok(multistatus_response(&out))
 }
@@ -364,10 +375,11 @@ fn principal_response(
     mine: &str,
     is_principal: bool,
     ask: &Propfind,
+    shared: &[(String, crate::storage::davstore::CollectionKind)],
 ) -> Response {
     let value = |name: &PropName| -> Option<String> {
         if name.ns != DAV {
-            return super::calcommon::principal_value(name, me);
+            return super::calcommon::principal_value(name, me, shared);
         }
         Some(match name.local.as_str() {
             "current-user-principal" | "principal-URL" => href(mine),
