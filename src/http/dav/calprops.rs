@@ -24,7 +24,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use quick_xml::escape::escape;
 
-use super::cal::Privileges;
 use super::calcommon::{kind_ns, CALSERVER, ICAL};
 use super::calobjects::content_type;
 use super::mkcalendar::{description, set_prop};
@@ -32,6 +31,7 @@ use super::props::{
     href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts,
 };
 use super::report::sync_token_uri;
+use super::share::{shared_of, Privileges};
 use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
 use crate::protocols::davreport::SUPPORTED;
 use crate::protocols::webdav::headers::Depth;
@@ -364,7 +364,7 @@ pub(crate) async fn propfind(
                         .collect())
                 } else {
                     // A sharee sees what it may read, nothing else.
-                    super::cal::shared_of(&c.store, &me, &owner, kind)
+                    shared_of(&c.store, &me, &owner, kind)
                 }
             })
             .await?;

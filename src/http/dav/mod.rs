@@ -42,6 +42,7 @@ mod report;
 #[cfg(test)]
 mod report_tests;
 mod schedule;
+mod share;
 #[cfg(test)]
 mod share_tests;
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Sharing on the DAV side (`cal::access`'s mapping, the public home's URL): unit tests.
 //! End to end: tests/dav_sharing.rs.
 
-use super::cal::Privileges;
+use super::share::Privileges;
 use super::{home_href, target_of, Target};
 use crate::storage::davstore::CollectionKind;
 use crate::storage::PUBLIC_OWNER;
