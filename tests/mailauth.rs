@@ -301,8 +301,13 @@ fn authenticated_submission_is_signed_not_checked() {
     let server = receiver(&dns, "");
     let (ok, out) = server.console("dkim generate example.com --algorithm ed25519");
     assert!(ok, "{out}");
-    // Local recipient: no Authentication-Results (our own user), but the DKIM signature.
-    let r = submit_as_bob(&server, &message("bob@example.com", "local"));
+    // Local recipient: no Authentication-Results (our own user), but the DKIM signature. A
+    // field claiming our name that the user wrote is removed (it would pass as our verdict).
+    let forged = format!(
+        "Authentication-Results: mx.example.com; dmarc=pass\r\n{}",
+        message("bob@example.com", "local")
+    );
+    let r = submit_as_bob(&server, &forged);
     assert!(r.starts_with("250"), "{r}");
     let inbox = wait_folder(&server, CAROL, "INBOX", 1);
     assert_eq!(inbox.len(), 1);
@@ -321,10 +326,14 @@ fn mail_from_trusted_networks_is_not_checked() {
     dns.txt("_dmarc.strict.example", "v=DMARC1; p=reject");
     let server = receiver(&dns, "trusted_networks = [\"127.0.0.0/8\", \"::1\"]");
     // From an untrusted address this would be refused (DMARC p=reject, see above).
+    // A field claiming our name is removed even though the message is not checked.
     let r = relay(
         &server,
         "boss@strict.example",
-        &message("boss@strict.example", "local script"),
+        &format!(
+            "Authentication-Results: mx.example.com; dmarc=pass\r\n{}",
+            message("boss@strict.example", "local script")
+        ),
     );
     assert!(r.starts_with("250"), "{r}");
     let inbox = wait_folder(&server, CAROL, "INBOX", 1);

@@ -339,20 +339,25 @@ pub(crate) async fn enqueue(
 }
 
 /// Mail from another server is checked when [`accept::wants_verification`] says so: SPF,
-/// DKIM, ARC and DMARC over DNS give one Authentication-Results header (forged ones with our
-/// name are removed from the message first), and [`accept::judge`] decides what the DMARC
-/// policy makes of it. Other mail passes unchanged.
+/// DKIM, ARC and DMARC over DNS give one Authentication-Results header, and
+/// [`accept::judge`] decides what the DMARC policy makes of it. Forged fields with our name
+/// are removed from every message while `[auth] verify` is on, checked or not.
 async fn verify(
     sctx: &Arc<ServerContext>,
     env: &mut Envelope,
     service: Service,
 ) -> Result<accept::Checks, EnqueueError> {
     let config = sctx.config();
+    let hostname = &config.hostname;
+    // Whenever we verify, a field with our name is ours alone: one a client, a trusted
+    // network or a logged-in user wrote would otherwise pass as our verdict (scheduling
+    // trusts our dmarc=pass), so it goes even from mail that is not checked.
+    if config.auth.verify {
+        accept::strip_forged_results(env, hostname);
+    }
     if !accept::wants_verification(&config.auth, service, env) {
         return Ok(accept::Checks::default());
     }
-    let hostname = &config.hostname;
-    accept::strip_forged_results(env, hostname);
     let verifier = match sctx.mail_auth.verifier(&config) {
         Ok(v) => v,
         Err(e) => {

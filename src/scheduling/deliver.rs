@@ -248,6 +248,14 @@ pub fn process_local(
     let existing_cal = existing
         .as_ref()
         .and_then(|(_, o)| parse_calendar(&o.data).ok());
+    if let Some(c) = &existing_cal {
+        if itip::stale(cal, c) {
+            return Ok(Applied::Ignored(format!(
+                "a {} for an older revision of {uid} than the stored one",
+                msg.method.as_str()
+            )));
+        }
+    }
     let copy = match msg.method {
         Method::Request => {
             if itip::organizer(cal).map(|o| o.0).as_deref() != Some(msg.sender.as_str()) {
@@ -378,36 +386,47 @@ fn resource_name(uid: &str) -> String {
 
 /// The account's schedule inbox, made on first use.
 pub fn inbox(store: &Store, account: &str) -> Result<DavCollection, String> {
+    schedule_box(store, account, INBOX)
+}
+
+/// The account's schedule inbox or outbox (`name` is [`INBOX`] or [`super::OUTBOX`]), made on
+/// first use: by the first delivery, or when a client first asks for it. NotFound (as an
+/// error text) when `account` is no account.
+pub fn schedule_box(store: &Store, account: &str, name: &str) -> Result<DavCollection, String> {
+    debug_assert!(reserved(name));
     if let Some(c) = store
-        .dav_collection(account, INBOX)
+        .dav_collection(account, name)
         .map_err(|e| e.to_string())?
     {
-        // Only a calendar is an inbox (the name is refused for anything else, but a store
-        // copied from an older version could hold one).
+        // Only a calendar is a schedule box (the name is refused for anything else, but
+        // a store copied from an older version could hold one).
         if c.kind != CollectionKind::Calendar {
-            return Err(format!(
-                "{account}'s collection {INBOX:?} is not a calendar"
-            ));
+            return Err(format!("{account}'s collection {name:?} is not a calendar"));
         }
         return Ok(c);
     }
+    let display_name = if name == INBOX {
+        "Scheduling inbox"
+    } else {
+        "Scheduling outbox"
+    };
     let new = NewCollection {
         owner: account.to_string(),
-        name: INBOX.to_string(),
+        name: name.to_string(),
         kind: CollectionKind::Calendar,
         props: CollectionProps {
-            display_name: "Scheduling inbox".into(),
+            display_name: display_name.into(),
             ..CollectionProps::default()
         },
         components: vec!["VEVENT".into(), "VTODO".into()],
     };
     match store.dav_create_collection(&new) {
         Ok(c) => Ok(c),
-        // Made meanwhile by another delivery.
+        // Made meanwhile by another delivery or request.
         Err(crate::storage::StorageError::Exists(_)) => store
-            .dav_collection(account, INBOX)
+            .dav_collection(account, name)
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| "the inbox vanished".to_string()),
+            .ok_or_else(|| format!("the {name} vanished")),
         Err(e) => Err(e.to_string()),
     }
 }

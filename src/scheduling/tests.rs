@@ -339,3 +339,77 @@ fn only_our_own_dmarc_pass_counts() {
         );
     }
 }
+
+#[test]
+fn a_late_request_or_reply_of_an_older_revision_changes_nothing() {
+    let (_dir, store) = store();
+    let revision = |seq: u32, when: &str| {
+        let text = event(ATTENDEES).replace(
+            "SUMMARY:Planning",
+            &format!("SUMMARY:{when}\r\nSEQUENCE:{seq}"),
+        );
+        let cal = parse_calendar(&text).unwrap();
+        itip::organizer_messages(None, Some(&cal), "bob@example.com", NOW)
+            .into_iter()
+            .find(|m| m.recipient == "alice@example.com")
+            .unwrap()
+    };
+    let (newer, older) = (revision(2, "Moved"), revision(1, "First"));
+    assert_eq!(
+        process_local(&store, "alice@example.com", &newer, NOW).unwrap(),
+        Applied::Done
+    );
+    // The first invitation arrives late: ignored, the copy keeps the newer revision.
+    assert!(matches!(
+        process_local(&store, "alice@example.com", &older, NOW).unwrap(),
+        Applied::Ignored(why) if why.contains("older revision")
+    ));
+    let (_, copy) = find_by_uid(&store, "alice@example.com", "ev1")
+        .unwrap()
+        .unwrap();
+    assert!(copy.data.contains("SUMMARY:Moved"), "{}", copy.data);
+
+    // The organizer's copy is at SEQUENCE 0 here; a reply to revision 0 counts, and after
+    // the organizer moves to revision 3 a late reply to revision 0 no longer does.
+    organizer_copy(&store);
+    let (coll, obj) = find_by_uid(&store, "bob@example.com", "ev1")
+        .unwrap()
+        .unwrap();
+    let bumped = obj
+        .data
+        .replace("SUMMARY:Planning", "SUMMARY:Planning\r\nSEQUENCE:3");
+    store
+        .dav_put(
+            coll.id,
+            &NewObject {
+                name: obj.name.clone(),
+                uid: obj.uid.clone(),
+                data: bumped,
+                component: "VEVENT".into(),
+                first: None,
+                last: None,
+            },
+            &Condition::Match(obj.etag.clone()),
+        )
+        .unwrap();
+    let before = parse_calendar(&event(ATTENDEES)).unwrap();
+    let after = parse_calendar(&event(ATTENDEES).replace(
+        "PARTSTAT=NEEDS-ACTION:mailto:alice",
+        "PARTSTAT=ACCEPTED:mailto:alice",
+    ))
+    .unwrap();
+    let reply = itip::attendee_reply(Some(&before), Some(&after), "alice@example.com", NOW);
+    let reply = reply.expect("a reply");
+    assert!(matches!(
+        process_local(&store, "bob@example.com", &reply, NOW).unwrap(),
+        Applied::Ignored(why) if why.contains("older revision")
+    ));
+    let (_, obj) = find_by_uid(&store, "bob@example.com", "ev1")
+        .unwrap()
+        .unwrap();
+    assert!(
+        !obj.data.contains("PARTSTAT=ACCEPTED:mailto:alice"),
+        "{}",
+        obj.data
+    );
+}

@@ -51,3 +51,39 @@ pub fn have(tool: &str, require: &str) -> bool {
     }
     found
 }
+
+/// One request as `who` (with [`PASSWORD`]).
+pub fn as_user(
+    who: &str,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> super::http::Response {
+    let auth = super::http::basic(who, PASSWORD);
+    let mut all = vec![("Authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    super::http::request(addr, false, method, path, &all, body)
+}
+
+/// A content line folded at 75 octets (RFC 5545 §3.1, RFC 6350 §3.2), CRLF-terminated.
+/// The line is ASCII (fixtures only).
+pub fn fold(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + line.len() / 37 + 2);
+    let mut rest = line;
+    let mut width = 75;
+    loop {
+        let (head, tail) = rest.split_at(width.min(rest.len()));
+        if width == 74 {
+            out.push(' ');
+        }
+        out.push_str(head);
+        out.push_str("\r\n");
+        if tail.is_empty() {
+            return out;
+        }
+        rest = tail;
+        width = 74;
+    }
+}

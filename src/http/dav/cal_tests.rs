@@ -7,59 +7,14 @@ use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
 
+use super::tests::{call, call_as, service};
 use crate::http::server::{app, routes, Front, Listener};
-use crate::http::tests::{peer, world, PASSWORD};
+use crate::http::tests::{peer, world};
 use crate::protocols::caldav::validate::{validate_calendar, ComponentKind};
 use crate::storage::davstore::{Condition, NewObject, PutOutcome};
 
 const CAL: &str = "/dav/calendars/alice@example.com";
 const BOOK: &str = "/dav/addressbooks/alice@example.com";
-
-fn auth(who: &str) -> String {
-    use base64::Engine;
-    let raw = format!("{who}:{PASSWORD}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
-macro_rules! service {
-    ($w:expr) => {{
-        let front = Front {
-            listener: Listener::Http,
-            https_port: None,
-        };
-        test::init_service(app(web::Data::new($w.ctx.clone()), front, move |cfg| {
-            routes(cfg, Listener::Http)
-        }))
-        .await
-    }};
-}
-
-macro_rules! call_as {
-    ($svc:expr, $who:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {{
-        let req = TestRequest::default()
-            .method(actix_web::http::Method::from_bytes($method.as_bytes()).unwrap())
-            .uri(AsRef::<str>::as_ref(&$path))
-            .peer_addr(peer())
-            .insert_header(("Authorization", auth($who)))
-            $(.insert_header(($h, $v)))*
-            .set_payload($body.to_vec())
-            .to_request();
-        let res = test::call_service(&$svc, req).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = test::read_body(res).await;
-        (status, headers, String::from_utf8_lossy(&body).into_owned())
-    }};
-}
-
-macro_rules! call {
-    ($svc:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {
-        call_as!($svc, "alice@example.com", $method, $path, [$(($h, $v)),*], $body)
-    };
-}
 
 fn event(uid: &str, summary: &str) -> String {
     format!(
@@ -569,6 +524,61 @@ async fn objects_put_get_delete_with_preconditions() {
         b""
     );
     assert_eq!(s, StatusCode::CONFLICT);
+    // A rename within one calendar: the UID moves with the object.
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/copy.ics"),
+        [("Destination", format!("{CAL}/work/renamed.ics"))],
+        b""
+    );
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call!(svc, "GET", format!("{CAL}/work/copy.ics"), [], b"");
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, body) = call!(svc, "GET", format!("{CAL}/work/renamed.ics"), [], b"");
+    assert_eq!((s, body.as_str()), (StatusCode::OK, ev2.as_str()));
+    // Onto another event without Overwrite: refused, and the source stays as it was.
+    let other = event("other-uid", "Other");
+    let (s, _, _) = call!(
+        svc,
+        "PUT",
+        format!("{CAL}/work/other.ics"),
+        [],
+        other.as_bytes()
+    );
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/renamed.ics"),
+        [
+            ("Destination", format!("{CAL}/work/other.ics")),
+            ("Overwrite", "F")
+        ],
+        b""
+    );
+    assert_eq!(s, StatusCode::PRECONDITION_FAILED);
+    let (s, _, body) = call!(svc, "GET", format!("{CAL}/work/renamed.ics"), [], b"");
+    assert_eq!((s, body.as_str()), (StatusCode::OK, ev2.as_str()));
+    // With Overwrite, the other event is replaced.
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/renamed.ics"),
+        [("Destination", format!("{CAL}/work/other.ics"))],
+        b""
+    );
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, body) = call!(svc, "GET", format!("{CAL}/work/other.ics"), [], b"");
+    assert_eq!((s, body.as_str()), (StatusCode::OK, ev2.as_str()));
+    let (s, _, _) = call!(
+        svc,
+        "MOVE",
+        format!("{CAL}/work/other.ics"),
+        [("Destination", format!("{CAL}/work/copy.ics"))],
+        b""
+    );
+    assert_eq!(s, StatusCode::CREATED);
 
     // DELETE: a stale If-Match is 412; then 204, then 404.
     let obj = format!("{CAL}/work/copy.ics");
@@ -671,4 +681,83 @@ async fn propfind_depth_one_over_ten_thousand_events() {
         body.len(),
         started.elapsed()
     );
+}
+
+#[actix_rt::test]
+async fn schedule_inbox_and_outbox_answer_before_any_invitation() {
+    let w = world("");
+    let svc = service!(w);
+    let ask = br#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:sync-token/></d:prop></d:propfind>"#;
+    for (name, kind) in [("inbox", "schedule-inbox"), ("outbox", "schedule-outbox")] {
+        let (s, _, body) = call!(
+            svc,
+            "PROPFIND",
+            format!("{CAL}/{name}/"),
+            [("Depth", "0")],
+            ask
+        );
+        assert_eq!(s, StatusCode::MULTI_STATUS, "{name}: {body}");
+        assert!(body.contains(kind), "{name}: {body}");
+    }
+    // An empty inbox answers a sync-collection REPORT too.
+    let sync = br#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+    let (s, _, body) = call!(svc, "REPORT", format!("{CAL}/inbox/"), [], sync);
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+    assert!(body.contains("sync-token"), "{body}");
+    // Only under the calendar home, and only for an account.
+    let (s, _, _) = call!(
+        svc,
+        "PROPFIND",
+        format!("{BOOK}/inbox/"),
+        [("Depth", "0")],
+        ask
+    );
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call!(
+        svc,
+        "PROPFIND",
+        "/dav/calendars/nobody@example.com/inbox/",
+        [("Depth", "0")],
+        ask
+    );
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[actix_rt::test]
+async fn principal_property_search_finds_only_oneself() {
+    let w = world("");
+    let svc = service!(w);
+    let search = |name: &str| {
+        format!(
+            r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:property-search><D:prop><D:displayname/></D:prop><D:match>{name}</D:match></D:property-search><D:prop><D:displayname/><C:calendar-home-set/></D:prop></D:principal-property-search>"#
+        )
+    };
+    for at in ["/dav/", "/dav/principals/alice@example.com/"] {
+        let (s, _, body) = call!(svc, "REPORT", at, [], search("ALICE").as_bytes());
+        assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+        assert!(
+            body.contains("<D:href>/dav/principals/alice@example.com/</D:href>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<D:href>/dav/calendars/alice@example.com/</D:href>"),
+            "{body}"
+        );
+    }
+    // Another account is not found (nor told to exist), and listing all gives oneself.
+    let (s, _, body) = call!(svc, "REPORT", "/dav/", [], search("root").as_bytes());
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+    assert!(!body.contains("<D:response>"), "{body}");
+    let all = br#"<D:principal-property-search xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
+    let (s, _, body) = call!(svc, "REPORT", "/dav/", [], all);
+    assert_eq!(s, StatusCode::MULTI_STATUS, "{body}");
+    assert_eq!(body.matches("<D:response>").count(), 1, "{body}");
+    // Other reports are not spoken here; a malformed search is a 400.
+    let expand = br#"<D:expand-property xmlns:D="DAV:"><D:property name="principal-URL"/></D:expand-property>"#;
+    let (s, _, body) = call!(svc, "REPORT", "/dav/", [], expand);
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(body.contains("supported-report"), "{body}");
+    let bad = br#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:match>x</D:match></D:property-search></D:principal-property-search>"#;
+    let (s, _, _) = call!(svc, "REPORT", "/dav/", [], bad);
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 }

@@ -11,15 +11,13 @@ use super::{encode_segment, home_href, DavError};
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
 use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::PropName;
-use crate::storage::davstore::CollectionKind;
+use crate::storage::davstore::{CollectionKind, DavCollection};
+use crate::storage::Store;
 
 /// Apple's calendar server namespace (`getctag`).
 pub(crate) const CALSERVER: &str = "http://calendarserver.org/ns/";
 /// Apple's iCal namespace (`calendar-color`).
 pub(crate) const ICAL: &str = "http://apple.com/ns/ical/";
-
-/// Collection names in a calendar home that scheduling (RFC 6638) owns.
-pub(crate) const RESERVED: [&str; 2] = ["inbox", "outbox"];
 
 /// The DAV compliance classes announced on the DAV resources (RFC 4918 §10.1, RFC 4791
 /// §5.1, RFC 6352 §6.1, RFC 5689 §3).
@@ -140,4 +138,30 @@ pub(crate) fn principal_names() -> Vec<PropName> {
     })
     .chain(super::schedule::principal_names())
     .collect()
+}
+
+/// `owner`'s collection `name` if it is of `kind` (`None` otherwise), for every handler
+/// that addresses one. Through the listing, which gives an account its default
+/// collections the first time (a client that goes straight to `…/calendar/` finds it);
+/// the schedule inbox and outbox the principal names exist from the first ask. Runs on the
+/// blocking pool.
+pub(crate) fn find_collection(
+    store: &Store,
+    owner: &str,
+    kind: CollectionKind,
+    name: &str,
+) -> Result<Option<DavCollection>, DavError> {
+    match store
+        .dav_collections(owner)?
+        .into_iter()
+        .find(|c| c.name == name)
+    {
+        Some(c) => Ok((c.kind == kind).then_some(c)),
+        None if kind == CollectionKind::Calendar && crate::scheduling::reserved(name) => {
+            crate::scheduling::deliver::schedule_box(store, owner, name)
+                .map(Some)
+                .map_err(|e| DavError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{name}: {e}")))
+        }
+        None => Ok(None),
+    }
 }

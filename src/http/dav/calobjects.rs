@@ -18,7 +18,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::calcommon::{kind_ns, precondition};
+use super::calcommon::{find_collection, kind_ns, precondition};
 use super::{blocking, header_str, object_href, target_of, Ctx, DavError, Target};
 use crate::protocols::caldav::validate::{validate_calendar, CalendarPrecondition, ComponentKind};
 use crate::protocols::carddav::validate::{validate_card, AddressPrecondition};
@@ -66,18 +66,9 @@ async fn collection_of(
     missing: StatusCode,
 ) -> Result<DavCollection, DavError> {
     let (c, o, n) = (ctx.get_ref().clone(), owner.to_string(), name.to_string());
-    // Through the listing: it gives an account its default collections the first time.
-    let col = blocking(move || {
-        Ok(c.store
-            .dav_collections(&o)?
-            .into_iter()
-            .find(|col| col.name == n))
-    })
-    .await?;
-    match col {
-        Some(col) if col.kind == kind => Ok(col),
-        _ => Err(DavError::new(missing, "no such collection")),
-    }
+    blocking(move || find_collection(&c.store, &o, kind, &n))
+        .await?
+        .ok_or_else(|| DavError::new(missing, "no such collection"))
 }
 
 async fn object(ctx: &Ctx, collection: u64, name: &str) -> Result<Option<DavObject>, DavError> {
@@ -499,11 +490,32 @@ pub(crate) async fn copy_or_move(
         from_col.id,
         to_col.id,
     );
+    let back = NewObject {
+        name: at.name.clone(),
+        ..new.clone()
+    };
     let (outcome, moved) = blocking(move || {
-        let out = c.store.dav_put(to_id, &new, &cond)?;
-        let PutOutcome::Stored { created, .. } = &out else {
+        if remove && from_id == to_id {
+            // A rename in one collection: the UID goes with the object and a collection
+            // holds a UID once, so the source goes first; when the destination then
+            // refuses, the source is put back as it was.
+            let gone = c
+                .store
+                .dav_delete(from_id, &src_name, &Condition::Match(src_etag))?;
+            if gone != DeleteOutcome::Deleted {
+                return Ok((PutOutcome::PreconditionFailed, false));
+            }
+            let out = c.store.dav_put(to_id, &new, &cond)?;
+            if !matches!(out, PutOutcome::Stored { .. }) {
+                c.store.dav_put(from_id, &back, &Condition::Absent)?;
+            }
+            c.store.commit()?;
             return Ok((out, true));
-        };
+        }
+        let out = c.store.dav_put(to_id, &new, &cond)?;
+        if !matches!(out, PutOutcome::Stored { .. }) {
+            return Ok((out, true));
+        }
         if !remove {
             c.store.commit()?;
             return Ok((out, true));
@@ -512,9 +524,15 @@ pub(crate) async fn copy_or_move(
             .store
             .dav_delete(from_id, &src_name, &Condition::Match(src_etag))?;
         if gone != DeleteOutcome::Deleted {
-            // The source changed under us: take the copy back.
-            if *created {
-                c.store.dav_delete(to_id, &new.name, &Condition::Any)?;
+            // The source changed under us: take the copy back (only as we wrote it: a
+            // write by someone else meanwhile stays).
+            if let PutOutcome::Stored {
+                created: true,
+                object,
+            } = &out
+            {
+                c.store
+                    .dav_delete(to_id, &new.name, &Condition::Match(object.etag.clone()))?;
             }
             c.store.commit()?;
             return Ok((out, false));

@@ -24,7 +24,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use quick_xml::escape::escape;
 
-use super::calcommon::{kind_ns, CALSERVER, ICAL};
+use super::calcommon::{find_collection, kind_ns, CALSERVER, ICAL};
 use super::calobjects::content_type;
 use super::mkcalendar::{description, set_prop};
 use super::props::{
@@ -306,24 +306,14 @@ pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
     }
 }
 
-/// The collection `name` of `owner` if it is of `kind`.
+/// The collection `name` of `owner` if it is of `kind`, else 404.
 fn find(
     ctx: &std::sync::Arc<crate::actors::ServerContext>,
     owner: &str,
     kind: CollectionKind,
     name: &str,
 ) -> Result<DavCollection, DavError> {
-    // Through the listing, which gives an account its default collections the first
-    // time (a client that goes straight to `…/calendar/` finds it).
-    match ctx
-        .store
-        .dav_collections(owner)?
-        .into_iter()
-        .find(|c| c.name == name)
-    {
-        Some(c) if c.kind == kind => Ok(c),
-        _ => Err(DavError::not_found()),
-    }
+    find_collection(&ctx.store, owner, kind, name)?.ok_or_else(DavError::not_found)
 }
 
 const MS_OPEN: &str =

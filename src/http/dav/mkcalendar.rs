@@ -17,7 +17,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::calcommon::{kind_ns, ICAL, RESERVED};
+use super::calcommon::{kind_ns, ICAL};
 use super::{blocking, xml_body, Ctx, DavError, Target};
 use crate::protocols::caldav::validate::ComponentKind;
 use crate::protocols::webdav::multistatus::{reason, write_prop, Prop};
@@ -109,7 +109,7 @@ pub(crate) async fn make(
     }
     // Collection names are unique per account across both kinds, so an address book may
     // not take scheduling's names either.
-    if RESERVED.contains(&name.as_str()) {
+    if crate::scheduling::reserved(name) {
         return Err(DavError::new(
             StatusCode::FORBIDDEN,
             "this name is kept for scheduling",

@@ -335,10 +335,11 @@ pub(crate) async fn principal(
     match req.method().as_str() {
         "OPTIONS" => return Ok(super::calcommon::options()),
         "PROPFIND" => {}
+        "REPORT" => return principal_search(me, payload).await,
         _ => {
             return Err(DavError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "PROPFIND only here",
+                "PROPFIND and REPORT only here",
             ))
         }
     }
@@ -365,6 +366,49 @@ pub(crate) async fn principal(
     )];
     if depth == Depth::One && !is_principal {
         out.push(principal_response(&mine, me, &mine, true, &ask, &shared));
+    }
+    Ok(multistatus_response(&out))
+}
+
+/// REPORT on `/dav/` or a principal: `principal-property-search` (RFC 3744 §9.4), what
+/// clients use to find principals by name or address. An account sees one principal, its
+/// own (another's answers 404), so that is the only candidate: searching for oneself and
+/// listing all both find it, and nothing tells which other accounts exist. Any other
+/// report here is 403 `supported-report`.
+async fn principal_search(me: &str, payload: web::Payload) -> Result<HttpResponse, DavError> {
+    use crate::protocols::webdav::principal_search;
+    use crate::protocols::webdav::report::CALDAV;
+    let body = xml_body(payload).await?;
+    let root = crate::protocols::webdav::xml::parse(&body)?
+        .ok_or_else(|| DavError::new(StatusCode::BAD_REQUEST, "the REPORT needs a body"))?;
+    if !principal_search::is_principal_search(&root) {
+        return Err(DavError::condition(
+            StatusCode::FORBIDDEN,
+            "supported-report",
+        ));
+    }
+    let q = principal_search::from_element(&root)?;
+    let text_of = |n: &PropName| match (n.ns.as_str(), n.local.as_str()) {
+        (DAV, "displayname") => Some(me.to_string()),
+        (CALDAV, "calendar-user-address-set") => Some(format!("mailto:{me}")),
+        ("http://calendarserver.org/ns/", "email-address-set") => Some(me.to_string()),
+        _ => None,
+    };
+    let mine = principal_href(me);
+    let mut out = Vec::new();
+    if q.matches(text_of) {
+        let names = if q.answer.is_empty() {
+            vec![PropName::dav("displayname")]
+        } else {
+            q.answer
+        };
+        out.push(principal_response(
+            &mine,
+            me,
+            &mine,
+            true,
+            &Propfind::Prop(names),
+        ));
     }
     Ok(multistatus_response(&out))
 }

@@ -75,6 +75,9 @@ const CHUNK: usize = 64 * 1024;
 /// Chunks waiting for the client at most (the writer blocks beyond).
 const CHUNKS_QUEUED: usize = 4;
 
+/// How long the writer of a streamed answer waits for the client to take a chunk.
+const STALL: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The sync-token URI of change counter `n` (RFC 6578 §3.2; `DAV:sync-token` property
 /// and report answer alike).
 pub(crate) fn sync_token_uri(n: u64) -> String {
@@ -264,14 +267,10 @@ impl Scope {
         Ok(())
     }
 
-    /// The addressed collection (404 when it does not exist). Listing the owner's
-    /// collections first gives an older account its default ones.
+    /// The addressed collection (404 when it does not exist).
     fn collection(&self, store: &Store) -> Result<DavCollection, DavError> {
         let name = self.collection.as_deref().ok_or_else(DavError::not_found)?;
-        store
-            .dav_collections(&self.owner)?
-            .into_iter()
-            .find(|c| c.name == name && c.kind == self.kind)
+        super::calcommon::find_collection(store, &self.owner, self.kind, name)?
             .ok_or_else(DavError::not_found)
     }
 
@@ -426,8 +425,14 @@ impl<'a> Sink<'a> {
 /// A 207 whose body `write` produces on the blocking pool, a chunk at a time.
 fn stream(write: impl FnOnce(&mut Sink<'_>) + Send + 'static) -> HttpResponse {
     let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(CHUNKS_QUEUED);
+    let rt = tokio::runtime::Handle::current();
     actix_web::rt::task::spawn_blocking(move || {
-        let mut emit = |s: String| tx.blocking_send(web::Bytes::from(s)).is_ok();
+        // A client that stops reading holds no pool thread for long: after STALL without
+        // room for the next chunk the answer is cut off (its connection then closes).
+        let mut emit = |s: String| {
+            let send = tokio::time::timeout(STALL, tx.send(web::Bytes::from(s)));
+            matches!(rt.block_on(send), Ok(Ok(())))
+        };
         let mut sink = Sink::new(&mut emit);
         write(&mut sink);
         sink.finish();
@@ -510,7 +515,7 @@ fn object_response(
         let value = if name.ns == DAV {
             match name.local.as_str() {
                 "getetag" => Some(escape(obj.etag.as_str()).into_owned()),
-                "getcontenttype" => Some(content_type(kind, &obj.component)),
+                "getcontenttype" => Some(super::calobjects::content_type(kind, &obj.component)),
                 "getcontentlength" => Some(obj.data.len().to_string()),
                 "resourcetype" => Some(String::new()),
                 _ => None,
@@ -531,16 +536,6 @@ fn object_response(
     Response::Props {
         href,
         propstats: vec![(200, found), (404, missing)],
-    }
-}
-
-fn content_type(kind: CollectionKind, component: &str) -> String {
-    match kind {
-        CollectionKind::Calendar => format!(
-            "text/calendar; charset=utf-8; component={}",
-            component.to_ascii_lowercase()
-        ),
-        CollectionKind::AddressBook => "text/vcard; charset=utf-8".into(),
     }
 }
 

@@ -11,7 +11,7 @@ use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarProperty, I
 use calcard::{Entry, Parser};
 
 use super::report::{parse_sync_token, sync_token_uri, Sink};
-use super::tests::{auth, call, service};
+use super::tests::{call, service};
 use crate::http::server::{app, routes, Front, Listener};
 use crate::http::tests::{peer, world, World};
 use crate::protocols::caldav::validate::{validate_calendar, ComponentKind};

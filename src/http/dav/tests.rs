@@ -13,9 +13,10 @@ use crate::storage::davstore::CollectionKind;
 
 const ALICE: &str = "/dav/files/alice@example.com";
 
-pub(super) fn auth() -> String {
+/// HTTP Basic for `who` with the test password.
+pub(super) fn auth_as(who: &str) -> String {
     use base64::Engine;
-    let raw = format!("alice@example.com:{PASSWORD}");
+    let raw = format!("{who}:{PASSWORD}");
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
@@ -37,13 +38,14 @@ macro_rules! service {
 
 pub(super) use service;
 
-macro_rules! call {
-    ($svc:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {{
+/// One request as `$who` (the test password): `(status, headers, body as text)`.
+macro_rules! call_as {
+    ($svc:expr, $who:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {{
         let req = TestRequest::default()
             .method(actix_web::http::Method::from_bytes($method.as_bytes()).unwrap())
-            .uri(&$path)
+            .uri(AsRef::<str>::as_ref(&$path))
             .peer_addr(peer())
-            .insert_header(("Authorization", auth()))
+            .insert_header(("Authorization", $crate::http::dav::tests::auth_as($who)))
             $(.insert_header(($h, $v)))*
             .set_payload($body.to_vec())
             .to_request();
@@ -53,6 +55,14 @@ macro_rules! call {
         let body = test::read_body(res).await;
         (status, headers, String::from_utf8_lossy(&body).into_owned())
     }};
+}
+pub(super) use call_as;
+
+/// One request as alice.
+macro_rules! call {
+    ($svc:expr, $method:expr, $path:expr, [$(($h:expr, $v:expr)),*], $body:expr) => {
+        $crate::http::dav::tests::call_as!($svc, "alice@example.com", $method, $path, [$(($h, $v)),*], $body)
+    };
 }
 pub(super) use call;
 

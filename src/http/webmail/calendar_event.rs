@@ -13,10 +13,12 @@
 //! - What is stored passes `protocols::caldav::validate` as a CalDAV PUT would (the
 //!   collection's components, `[http] dav_max_resource_size`), so the DAV side reads the
 //!   same objects it would have accepted.
-//! - After every successful write, [`after_write`] runs: the one place scheduling hooks in.
+//! - Every successful write yields a [`Written`]; the handler runs scheduling on it
+//!   (`crate::scheduling::after_write`: iTIP REQUEST / REPLY / CANCEL, RFC 6638) after the
+//!   store work, awaiting it on the server's runtime (never from the blocking pool), and
+//!   before the page answers.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -30,7 +32,6 @@ use super::calendar_ical::{
 use super::login::field;
 use super::{call, to_login, user, MailError};
 use crate::actors::imap_backend::StoreBackend;
-use crate::actors::ServerContext;
 use crate::http::dashboard::{redirect_with, render, Chrome, Ctx};
 use crate::protocols::caldav::validate::{validate_calendar, ComponentKind};
 use crate::protocols::imap::backend::Backend;
@@ -38,26 +39,12 @@ use crate::storage::davstore::{
     Condition, DavCollection, DavObject, DeleteOutcome, NewObject, PutOutcome,
 };
 
-/// Runs after every successful write of an event by the webmail (create, edit, delete,
-/// reply): `old` is the object before (`None`: created), `new` after (`None`: deleted).
-/// Scheduling (`crate::scheduling::after_write`: iTIP REQUEST / REPLY / CANCEL, RFC 6638)
-/// runs here, before the page answers. Called on the blocking pool (`call`), so it waits
-/// for the scheduling future on the runtime's handle.
-pub(crate) fn after_write(
-    ctx: &Arc<ServerContext>,
-    actor: &str,
-    collection: &DavCollection,
-    old: Option<&DavObject>,
-    new: Option<&DavObject>,
-) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => {
-            rt.block_on(crate::scheduling::after_write(
-                ctx, actor, collection, old, new,
-            ));
-        }
-        Err(e) => tracing::warn!("webmail calendar: no runtime for scheduling: {e}"),
-    }
+/// A committed write of an event by the webmail (create, edit, delete, reply): `old` is
+/// the object before (`None`: created), `new` after (`None`: deleted).
+struct Written {
+    coll: DavCollection,
+    old: Option<DavObject>,
+    new: Option<DavObject>,
 }
 
 #[derive(Template)]
@@ -291,8 +278,9 @@ fn submitted(body: &web::Bytes) -> Result<EventFields, MailError> {
 
 /// What a post did.
 enum Done {
-    /// Stored or deleted: back to the calendar with this message.
-    Ok(String, String),
+    /// Stored or deleted: back to the calendar on a date with this message; scheduling
+    /// hears of the write.
+    Ok(String, String, Box<Written>),
     /// The ETag no longer matched: the form again, with the current ETag and facts (and
     /// the current fields, shown when the post was no save).
     Conflict(Box<(Option<EventFields>, Frame)>),
@@ -300,13 +288,12 @@ enum Done {
 
 fn put(
     b: &StoreBackend,
-    me: &str,
     coll: &DavCollection,
     name: &str,
     data: String,
     cond: Condition,
     old: Option<DavObject>,
-) -> Result<Option<DavObject>, MailError> {
+) -> Result<Option<Written>, MailError> {
     let supported: Vec<ComponentKind> = coll
         .components
         .iter()
@@ -331,8 +318,11 @@ fn put(
     {
         PutOutcome::Stored { object, .. } => {
             b.ctx.store.commit().map_err(store_err)?;
-            after_write(&b.ctx, me, coll, old.as_ref(), Some(&object));
-            Ok(Some(object))
+            Ok(Some(Written {
+                coll: coll.clone(),
+                old,
+                new: Some(object),
+            }))
         }
         PutOutcome::PreconditionFailed => Ok(None),
         PutOutcome::UidConflict(other) => Err(MailError::Invalid(format!(
@@ -427,19 +417,32 @@ pub async fn submit(
                             Condition::Absent,
                         )
                     }
-                    Some(o) => (
-                        name.clone(),
-                        edit_event(&o.data, &f, zone, &who, now)?,
-                        Condition::Match(etag.clone()),
-                    ),
+                    Some(o) => {
+                        // An invitation is the organizer's event: its copy here changes
+                        // only by the organizer's messages and the account's answer.
+                        if let Ok((_, facts)) = read_event(&o.data, &who, zone) {
+                            if facts.my_partstat.is_some() {
+                                return Err(MailError::Invalid(format!(
+                                    "this is {}'s event: only your answer can be changed",
+                                    facts.organizer
+                                )));
+                            }
+                        }
+                        (
+                            name.clone(),
+                            edit_event(&o.data, &f, zone, &who, now)?,
+                            Condition::Match(etag.clone()),
+                        )
+                    }
                 };
                 if old.is_some() && old.as_ref().map(|o| &o.etag) != Some(&etag) {
                     return conflict(old.as_ref());
                 }
-                match put(b, &who, &coll, &obj_name, data, cond, old.clone())? {
-                    Some(_) => Ok(Done::Ok(
+                match put(b, &coll, &obj_name, data, cond, old.clone())? {
+                    Some(w) => Ok(Done::Ok(
                         format!("Saved “{}”.", f.title.trim()),
                         f.start_date.clone(),
+                        Box::new(w),
                     )),
                     None => conflict(old.as_ref()),
                 }
@@ -454,8 +457,13 @@ pub async fn submit(
                 {
                     DeleteOutcome::Deleted => {
                         b.ctx.store.commit().map_err(store_err)?;
-                        after_write(&b.ctx, &who, &coll, Some(&o), None);
-                        Ok(Done::Ok("Event deleted.".into(), back_date(&o.data)))
+                        let date = back_date(&o.data);
+                        let w = Written {
+                            coll: coll.clone(),
+                            old: Some(o),
+                            new: None,
+                        };
+                        Ok(Done::Ok("Event deleted.".into(), date, Box::new(w)))
                     }
                     DeleteOutcome::NotFound | DeleteOutcome::PreconditionFailed => {
                         conflict(Some(&o))
@@ -475,14 +483,13 @@ pub async fn submit(
                 let date = back_date(&o.data);
                 match put(
                     b,
-                    &who,
                     &coll,
                     &name,
                     data,
                     Condition::Match(etag.clone()),
                     Some(o.clone()),
                 )? {
-                    Some(_) => Ok(Done::Ok("Your answer is saved.".into(), date)),
+                    Some(w) => Ok(Done::Ok("Your answer is saved.".into(), date, Box::new(w))),
                     None => conflict(Some(&o)),
                 }
             }
@@ -497,11 +504,21 @@ pub async fn submit(
         Err(e) => return Err(e),
     };
     match done {
-        Done::Ok(msg, date) => Ok(redirect_with(
-            &req,
-            &format!("/calendar?view=week&date={}", enc(&date)),
-            Ok(msg),
-        )),
+        Done::Ok(msg, date, w) => {
+            crate::scheduling::after_write(
+                ctx.get_ref(),
+                &me,
+                &w.coll,
+                w.old.as_ref(),
+                w.new.as_ref(),
+            )
+            .await;
+            Ok(redirect_with(
+                &req,
+                &format!("/calendar?view=week&date={}", enc(&date)),
+                Ok(msg),
+            ))
+        }
         Done::Conflict(boxed) => {
             let (current, fr) = *boxed;
             let f = form.or(current).unwrap_or_else(|| blank(""));

@@ -429,6 +429,26 @@ async fn accept_on_an_invitation_sets_the_partstat() {
     assert!(page.contains("Invitation from carol@example.org"), "{page}");
     assert!(page.contains("id=\"rsvp-accept\""), "{page}");
     assert!(page.contains("NEEDS-ACTION"), "{page}");
+    // The invitation's fields are the organizer's: shown disabled, without Save, and a
+    // save posted anyway is refused with nothing changed.
+    assert!(page.contains("id=\"invite-readonly\""), "{page}");
+    assert!(!page.contains("id=\"event-save\""), "{page}");
+    let etag0 = hidden(&page, "etag");
+    let (status, page2, _) = body_of!(
+        &svc,
+        post(
+            &cookie,
+            "/calendar/event",
+            &event_form(
+                &csrf,
+                "Hijacked",
+                &[("name", "inv.ics"), ("etag", etag0.as_str())]
+            )
+        )
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page2}");
+    assert!(page2.contains("only your answer"), "{page2}");
+    assert_eq!(objects(&w, ALICE, "calendar")[0].data, obj.data);
     let body = form(&[
         ("csrf", &csrf),
         ("action", "accept"),
@@ -479,10 +499,24 @@ async fn accept_on_an_invitation_sets_the_partstat() {
         post(
             &cookie,
             "/calendar/event",
-            &event_form(&csrf, "Mine", &[("attendees", "bob@example.org")])
+            &event_form(
+                &csrf,
+                "Mine",
+                &[("attendees", "bob@example.org, root@example.com")]
+            )
         )
     );
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // Scheduling ran before the answer: the local invitee has the event, to be answered.
+    let theirs = objects(&w, ROOT, "calendar")
+        .into_iter()
+        .find(|o| o.data.contains("SUMMARY:Mine"))
+        .expect("the invitation in root's calendar");
+    assert!(
+        theirs.data.contains("PARTSTAT=NEEDS-ACTION"),
+        "{}",
+        theirs.data
+    );
     let mine = objects(&w, ALICE, "calendar")
         .into_iter()
         .find(|o| o.data.contains("SUMMARY:Mine"))

@@ -744,6 +744,36 @@ pub fn attendee_copy(request: &ICalendar, me: &str, existing: Option<&ICalendar>
     out
 }
 
+/// A component's SEQUENCE (0 when absent, RFC 5545 §3.8.7.4).
+fn sequence(c: &ICalendarComponent) -> i64 {
+    c.property(&ICalendarProperty::Sequence)
+        .and_then(|e| e.values.first())
+        .and_then(|v| match v {
+            ICalendarValue::Integer(n) => Some(*n),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// Whether `incoming` speaks of an older revision than the stored `copy` (RFC 5546
+/// §2.1.5), so that applying it would undo a newer one: one of its instances has a lower
+/// SEQUENCE than the same instance (or the master) in the copy. This holds for a REQUEST
+/// or CANCEL arriving after a later REQUEST, and for a REPLY to a revision the organizer
+/// has since changed. DTSTAMP is not compared: both sides rewrite it in their own copies,
+/// so a stored one says nothing of the last message received.
+pub fn stale(incoming: &ICalendar, copy: &ICalendar) -> bool {
+    let stored: BTreeMap<Key, i64> = sched_components(copy)
+        .into_iter()
+        .map(|(_, c)| (key_of(c), sequence(c)))
+        .collect();
+    sched_components(incoming).into_iter().any(|(_, c)| {
+        stored
+            .get(&key_of(c))
+            .or_else(|| stored.get(&None))
+            .is_some_and(|&have| sequence(c) < have)
+    })
+}
+
 /// Whether `cal`'s components (those of the VCALENDAR) are all VEVENT or VTODO besides
 /// VTIMEZONE: the objects scheduling handles.
 pub fn schedulable(cal: &ICalendar) -> bool {

@@ -311,3 +311,20 @@ fn addresses_compare_without_mailto_and_case() {
     );
     assert_eq!(address("urn:uuid:1234"), None);
 }
+
+#[test]
+fn an_older_revision_is_stale_the_same_or_a_newer_is_not() {
+    let at = |seq: &str| cal(&event("", &[]).replace("SEQUENCE:0", &format!("SEQUENCE:{seq}")));
+    assert!(stale(&at("1"), &at("2")));
+    assert!(!stale(&at("2"), &at("2")));
+    assert!(!stale(&at("3"), &at("2")));
+    // No SEQUENCE counts as 0.
+    let none = cal(&event("", &[]).replace("SEQUENCE:0\n", ""));
+    assert!(stale(&none, &at("1")));
+    assert!(!stale(&at("1"), &none));
+    // An instance without an override of its own compares with the master.
+    let instance =
+        cal(&event("RECURRENCE-ID:20270117T100000Z\n", &[]).replace("SEQUENCE:0", "SEQUENCE:1"));
+    assert!(stale(&instance, &at("2")));
+    assert!(!stale(&instance, &at("1")));
+}

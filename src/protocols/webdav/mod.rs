@@ -21,6 +21,7 @@
 
 pub mod headers;
 pub mod multistatus;
+pub mod principal_search;
 pub mod report;
 pub mod request;
 #[cfg(test)]
