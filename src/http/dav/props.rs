@@ -335,7 +335,7 @@ pub(crate) async fn principal(
     match req.method().as_str() {
         "OPTIONS" => return Ok(super::calcommon::options()),
         "PROPFIND" => {}
-        "REPORT" => return principal_search(me, payload).await,
+        "REPORT" => return principal_search(ctx, me, payload).await,
         _ => {
             return Err(DavError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -375,7 +375,11 @@ pub(crate) async fn principal(
 /// own (another's answers 404), so that is the only candidate: searching for oneself and
 /// listing all both find it, and nothing tells which other accounts exist. Any other
 /// report here is 403 `supported-report`.
-async fn principal_search(me: &str, payload: web::Payload) -> Result<HttpResponse, DavError> {
+async fn principal_search(
+    ctx: &Ctx,
+    me: &str,
+    payload: web::Payload,
+) -> Result<HttpResponse, DavError> {
     use crate::protocols::webdav::principal_search;
     use crate::protocols::webdav::report::CALDAV;
     let body = xml_body(payload).await?;
@@ -402,12 +406,17 @@ async fn principal_search(me: &str, payload: web::Payload) -> Result<HttpRespons
         } else {
             q.answer
         };
+        let shared = {
+            let (c, me) = (ctx.get_ref().clone(), me.to_string());
+            super::blocking(move || super::calcommon::shared_homes(&c.store, &me)).await?
+        };
         out.push(principal_response(
             &mine,
             me,
             &mine,
             true,
             &Propfind::Prop(names),
+            &shared,
         ));
     }
     Ok(multistatus_response(&out))
