@@ -94,6 +94,18 @@ pub enum CalendarCommand {
         name: String,
         file: String,
     },
+    /// `calendar acl ACCOUNT|public NAME`: who may do what with a collection.
+    Acl {
+        account: String,
+        name: String,
+    },
+    /// `calendar share ACCOUNT|public NAME IDENTIFIER RIGHTS`: sets one ACL entry.
+    Share {
+        account: String,
+        name: String,
+        identifier: String,
+        rights: String,
+    },
 }
 
 impl CalendarCommand {
@@ -104,6 +116,8 @@ impl CalendarCommand {
             CalendarCommand::Delete { .. } => "calendar delete",
             CalendarCommand::Import { .. } => "calendar import",
             CalendarCommand::Export { .. } => "calendar export",
+            CalendarCommand::Acl { .. } => "calendar acl",
+            CalendarCommand::Share { .. } => "calendar share",
         }
     }
 
@@ -127,9 +141,23 @@ impl CalendarCommand {
                 }
                 (vec![account.clone(), name.clone()], flags)
             }
-            CalendarCommand::Delete { account, name } => {
+            CalendarCommand::Delete { account, name } | CalendarCommand::Acl { account, name } => {
                 (vec![account.clone(), name.clone()], vec![])
             }
+            CalendarCommand::Share {
+                account,
+                name,
+                identifier,
+                rights,
+            } => (
+                vec![
+                    account.clone(),
+                    name.clone(),
+                    identifier.clone(),
+                    rights.clone(),
+                ],
+                vec![],
+            ),
             CalendarCommand::Import {
                 account,
                 name,
@@ -218,6 +246,16 @@ pub(crate) fn parse(
             name: arg(1),
             file: arg(2),
         },
+        "calendar acl" => CalendarCommand::Acl {
+            account,
+            name: arg(1),
+        },
+        "calendar share" => CalendarCommand::Share {
+            account,
+            name: arg(1),
+            identifier: arg(2).to_lowercase(),
+            rights: arg(3),
+        },
         other => return Err(format!("unknown command {other}")),
     })
 }
@@ -255,7 +293,15 @@ fn s(e: StorageError) -> String {
     e.to_string()
 }
 
+/// The owner word of the public collections (stored under `PUBLIC_OWNER`).
+pub const PUBLIC: &str = "public";
+
+/// The stored owner of `account`: an existing account's address, or the public owner for
+/// [`PUBLIC`].
 fn account_exists(store: &Store, account: &str) -> Result<String, String> {
+    if account == PUBLIC {
+        return Ok(crate::storage::PUBLIC_OWNER.to_string());
+    }
     store
         .get_account(account)
         .map_err(s)?
@@ -573,12 +619,90 @@ fn read_file(file: &str) -> Result<String, String> {
 }
 
 /// Runs a `calendar` command against the store.
+/// "public" or the address, for messages.
+fn whose(owner: &str) -> &str {
+    if owner == crate::storage::PUBLIC_OWNER {
+        PUBLIC
+    } else {
+        owner
+    }
+}
+
+/// The ACL of a collection, one "IDENTIFIER RIGHTS" line per entry; an account's
+/// collection starts with its owner's implicit full rights.
+pub fn acl_lines(store: &Store, account: &str, name: &str) -> Result<String, String> {
+    let c = collection(store, account, name)?;
+    let mut rows: Vec<(String, String)> = Vec::new();
+    if c.owner != crate::storage::PUBLIC_OWNER {
+        rows.push((
+            c.owner.clone(),
+            format!("{} (owner)", crate::storage::ALL_RIGHTS),
+        ));
+    }
+    rows.extend(store.dav_get_acl(c.id).map_err(s)?);
+    if rows.is_empty() {
+        return Ok("no ACL entries: nobody has access".into());
+    }
+    let width = rows.iter().map(|(i, _)| i.len()).max().unwrap_or(0);
+    Ok(rows
+        .iter()
+        .map(|(i, r)| format!("{i:width$}  {r}"))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// `calendar share`: "none" removes the entry; otherwise RFC 4314 SETACL semantics ("+x",
+/// "-x" or exactly these). The identifier must be `anyone` or an existing account other
+/// than the owner.
+pub fn share(
+    store: &Store,
+    account: &str,
+    name: &str,
+    identifier: &str,
+    rights: &str,
+) -> Result<String, String> {
+    let c = collection(store, account, name)?;
+    let identifier = identifier.to_ascii_lowercase();
+    if identifier != crate::storage::ANYONE && store.get_account(&identifier).map_err(s)?.is_none()
+    {
+        return Err(format!(
+            "no account {identifier} (identifiers are account addresses or 'anyone')"
+        ));
+    }
+    if identifier == c.owner {
+        return Err(format!(
+            "{identifier} owns {name} and always has every right"
+        ));
+    }
+    let change = if rights == "none" { "" } else { rights };
+    store.dav_set_acl(c.id, &identifier, change).map_err(s)?;
+    store.commit().map_err(|e| format!("flush failed: {e}"))?;
+    let now = store
+        .dav_get_acl(c.id)
+        .map_err(s)?
+        .into_iter()
+        .find(|(i, _)| *i == identifier)
+        .map(|(_, r)| r);
+    let whose = whose(&c.owner);
+    Ok(match now {
+        Some(r) => format!("{identifier} now has rights {r} on {name} ({whose})"),
+        None => format!("{identifier} has no rights on {name} ({whose})"),
+    })
+}
+
 pub fn execute(
     store: &Store,
     cmd: &CalendarCommand,
     progress: &mut dyn Progress,
 ) -> Result<String, String> {
     match cmd {
+        CalendarCommand::Acl { account, name } => acl_lines(store, account, name),
+        CalendarCommand::Share {
+            account,
+            name,
+            identifier,
+            rights,
+        } => share(store, account, name, identifier, rights),
         CalendarCommand::List(account) => list(store, account),
         CalendarCommand::Create {
             account,
@@ -591,7 +715,7 @@ pub fn execute(
                 "{} {} created for {} ({})",
                 kind_word(&c),
                 c.name,
-                c.owner,
+                whose(&c.owner),
                 c.props.display_name
             ))
         }

@@ -429,3 +429,81 @@ fn ten_thousand_events_report_progress() {
         .unwrap();
     assert_eq!(s.store.dav_objects(c.id).unwrap().len(), 10_000);
 }
+
+#[test]
+fn acl_and_share() {
+    let (_dir, s) = store();
+    ok(&s, "account add carol@example.org --password pw");
+    let acl = ok(&s, "calendar acl bob@example.org calendar");
+    assert!(
+        acl.contains("bob@example.org") && acl.contains("lrswipkxtea (owner)"),
+        "{acl}"
+    );
+    let out = ok(
+        &s,
+        "calendar share bob@example.org calendar Carol@Example.org lr",
+    );
+    assert!(out.contains("carol@example.org now has rights lr"), "{out}");
+    let out = ok(
+        &s,
+        "calendar share bob@example.org calendar carol@example.org +wit",
+    );
+    assert!(out.contains("now has rights lrwit"), "{out}");
+    let col = s
+        .store
+        .dav_collection("bob@example.org", "calendar")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.store.dav_rights(&col, "carol@example.org").unwrap(),
+        "lrwit"
+    );
+    assert!(ok(&s, "calendar acl bob@example.org calendar").contains("carol@example.org  lrwit"));
+    // Refusals: unknown identifier, the owner, unknown rights, no such collection.
+    let e = run(
+        &s,
+        "calendar share bob@example.org calendar nobody@example.org lr",
+    )
+    .unwrap_err();
+    assert!(e.contains("no account nobody@example.org"), "{e}");
+    let e = run(
+        &s,
+        "calendar share bob@example.org calendar bob@example.org lr",
+    )
+    .unwrap_err();
+    assert!(e.contains("always has every right"), "{e}");
+    assert!(run(
+        &s,
+        "calendar share bob@example.org calendar carol@example.org lq"
+    )
+    .is_err());
+    assert!(run(&s, "calendar acl bob@example.org nope").is_err());
+    let out = ok(
+        &s,
+        "calendar share bob@example.org calendar carol@example.org none",
+    );
+    assert!(out.contains("has no rights"), "{out}");
+    assert_eq!(s.store.dav_rights(&col, "carol@example.org").unwrap(), "");
+
+    // Public collections: made, listed, shared with anyone; no owner line.
+    let out = ok(&s, "calendar create public holidays --display Holidays");
+    assert!(out.contains("created for public"), "{out}");
+    assert!(ok(&s, "calendar list public").contains("holidays"));
+    assert_eq!(
+        ok(&s, "calendar acl public holidays"),
+        "no ACL entries: nobody has access"
+    );
+    ok(&s, "calendar share public holidays anyone lr");
+    let shared = s.store.dav_shared_with("carol@example.org").unwrap();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(
+        (shared[0].owner.as_str(), shared[0].name.as_str()),
+        ("", "holidays")
+    );
+    ok(&s, "calendar delete public holidays");
+    assert!(s
+        .store
+        .dav_shared_with("carol@example.org")
+        .unwrap()
+        .is_empty());
+}

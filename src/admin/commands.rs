@@ -181,6 +181,12 @@ const CALENDAR_DETAIL: &str =
     "NAME is the collection's path segment (/dav/calendars/ACCOUNT/NAME/ for CalDAV,
 /dav/addressbooks/ACCOUNT/NAME/ for CardDAV). Every account starts with calendar, tasks
 and contacts.";
+const CALENDAR_SHARE_DETAIL: &str =
+    "ACCOUNT is the owner's address, or 'public' for public collections (made with
+'calendar create public NAME', at /dav/calendars/public/NAME/). IDENTIFIER is an account
+address or 'anyone'. RIGHTS (RFC 4314 letters): \"lr\" reads (l lists it, r reads it),
+\"lrwit\" reads and writes (w and i put objects, t deletes them); \"+w\" adds, \"-w\"
+removes, \"none\" removes the entry. Collection changes stay the owner's.";
 const CALENDAR_IMPORT_DETAIL: &str =
     "FILE is read by the server (a relative path is taken from the console's directory).
 An .ics file is split into one object per UID (a recurring event keeps its overridden
@@ -782,9 +788,9 @@ is only verifiable once the record can be looked up.",
         details: CALENDAR_DETAIL,
         ..spec(
             "calendar list",
-            "calendar list ACCOUNT",
+            "calendar list ACCOUNT|public",
             "list an account's calendars, task lists and address books",
-            &[Arg::Text("ACCOUNT")],
+            &[Arg::Owner],
             1,
             &[],
         )
@@ -793,9 +799,9 @@ is only verifiable once the record can be looked up.",
         details: CALENDAR_DETAIL,
         ..spec(
             "calendar create",
-            "calendar create ACCOUNT NAME [--tasks | --addressbook] [--display TEXT]",
+            "calendar create ACCOUNT|public NAME [--tasks | --addressbook] [--display TEXT]",
             "make a calendar (events), a task list (--tasks) or an address book (--addressbook)",
-            &[Arg::Text("ACCOUNT"), Arg::Text("NAME")],
+            &[Arg::Owner, Arg::Text("NAME")],
             2,
             &[
                 switch("--tasks"),
@@ -808,7 +814,7 @@ is only verifiable once the record can be looked up.",
         "calendar delete",
         "calendar delete ACCOUNT NAME",
         "delete a calendar or address book with everything in it",
-        &[Arg::Text("ACCOUNT"), Arg::Text("NAME")],
+        &[Arg::Owner, Arg::Text("NAME")],
         2,
         &[],
     ),
@@ -818,7 +824,7 @@ is only verifiable once the record can be looked up.",
             "calendar import",
             "calendar import ACCOUNT NAME FILE",
             "store the events/tasks of an .ics file or the cards of a .vcf file in a collection",
-            &[Arg::Text("ACCOUNT"), Arg::Text("NAME"), Arg::Text("FILE")],
+            &[Arg::Owner, Arg::Text("NAME"), Arg::Text("FILE")],
             3,
             &[],
         )
@@ -827,10 +833,37 @@ is only verifiable once the record can be looked up.",
         "calendar export",
         "calendar export ACCOUNT NAME FILE",
         "write a collection to one .ics (calendars) or .vcf (address books) file",
-        &[Arg::Text("ACCOUNT"), Arg::Text("NAME"), Arg::Text("FILE")],
+        &[Arg::Owner, Arg::Text("NAME"), Arg::Text("FILE")],
         3,
         &[],
     ),
+    Spec {
+        details: CALENDAR_SHARE_DETAIL,
+        ..spec(
+            "calendar acl",
+            "calendar acl ACCOUNT|public NAME",
+            "show who may read or write a calendar or address book",
+            &[Arg::Owner, Arg::Text("NAME")],
+            2,
+            &[],
+        )
+    },
+    Spec {
+        details: CALENDAR_SHARE_DETAIL,
+        ..spec(
+            "calendar share",
+            "calendar share ACCOUNT|public NAME IDENTIFIER RIGHTS",
+            "share a calendar or address book: give, change or remove someone's rights",
+            &[
+                Arg::Owner,
+                Arg::Text("NAME"),
+                Arg::Text("IDENTIFIER"),
+                Arg::Rights,
+            ],
+            4,
+            &[],
+        )
+    },
     Spec {
         details: SCREEN_DETAIL,
         ..spec(

@@ -452,7 +452,7 @@ pub fn parse(words: &[String]) -> Result<AdminCommand, AdminParseError> {
         "domainpop del" => DomainPopDel(arg(0).to_ascii_lowercase()),
         "domainpop run" => DomainPopRun(arg(0).to_ascii_lowercase()),
         "calendar list" | "calendar create" | "calendar delete" | "calendar import"
-        | "calendar export" => Calendar(
+        | "calendar export" | "calendar acl" | "calendar share" => Calendar(
             super::calendar::parse(spec.path, &p.args, &|n| p.flag(n).map(str::to_string))
                 .map_err(|m| err(spec, m))?,
         ),

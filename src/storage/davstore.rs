@@ -28,6 +28,16 @@
 //! - Every account gets [`default_collections`] once: when it is created, or (accounts made
 //!   before this store existed) the first time its collections are listed. An owner who
 //!   deletes them later does not get them back.
+//!
+//! # Sharing
+//!
+//! A collection has an ACL as an IMAP folder has (`storage::acl`: identifiers are account
+//! addresses and `anyone`, rights the letters of RFC 4314, set with SETACL semantics). The
+//! owner's rights are implicit (every right) and not listed; anyone else has the union of
+//! its entry and `anyone`'s. Public collections belong to the empty owner
+//! [`PUBLIC_OWNER`](crate::storage::PUBLIC_OWNER): no account, no default collections, only
+//! their ACL. Deleting a collection deletes its ACL; deleting an account deletes its
+//! entries in the ACLs of others' collections.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -300,4 +310,39 @@ pub trait DavStore: Send + Sync {
     /// Changes since `token`: 0 (the initial sync of RFC 6578 §3.8) lists every object as
     /// changed and nothing deleted. NotFound when no collection.
     fn dav_changes(&self, collection: u64, token: u64) -> Result<Changes, StorageError>;
+
+    /// The ACL of `collection` (module documentation, "Sharing"): (identifier, rights) by
+    /// identifier, the owner's implicit rights not listed. NotFound when no collection.
+    fn dav_get_acl(&self, collection: u64) -> Result<Vec<(String, String)>, StorageError>;
+
+    /// Sets `identifier`'s entry of `collection`'s ACL with SETACL semantics (RFC 4314 §3.1:
+    /// `rights` replaces, `+rights` adds, `-rights` removes; an empty result removes the
+    /// entry). Invalid for an unknown right or identifier; NotFound when no collection.
+    fn dav_set_acl(
+        &self,
+        collection: u64,
+        identifier: &str,
+        rights: &str,
+    ) -> Result<(), StorageError>;
+
+    /// The collections of other owners (public ones included) whose ACL lets `user` or
+    /// `anyone` list them ("l"), by owner and name.
+    fn dav_shared_with(&self, user: &str) -> Result<Vec<DavCollection>, StorageError>;
+
+    /// `user`'s rights on `coll` (normalised): every right for its owner, otherwise the
+    /// union of `user`'s entry and `anyone`'s.
+    fn dav_rights(&self, coll: &DavCollection, user: &str) -> Result<String, StorageError> {
+        super::acl::effective_rights(&coll.owner, user, &self.dav_get_acl(coll.id)?)
+    }
+}
+
+/// A collection owner as stored: an address normalised, or [`PUBLIC_OWNER`] as it is.
+///
+/// [`PUBLIC_OWNER`]: crate::storage::PUBLIC_OWNER
+pub(crate) fn normalize_owner(owner: &str) -> Result<String, StorageError> {
+    if owner == super::PUBLIC_OWNER {
+        Ok(String::new())
+    } else {
+        super::directory::normalize_address(owner)
+    }
 }

@@ -206,6 +206,8 @@ pub(crate) enum SmallRow {
     DavObject(String, String, DavObject),
     /// An owner that was given the default collections.
     DavHome(String),
+    /// (owner, collection name, identifier, rights): one entry of a collection's ACL.
+    DavAcl(String, String, String, String),
 }
 
 /// The smaller stores; each is one phase and one progress entry of a migration.
@@ -267,6 +269,7 @@ impl SmallRow {
             SmallRow::DavCollection(_) => "dav_collections",
             SmallRow::DavObject(..) => "dav_objects",
             SmallRow::DavHome(_) => "dav_homes",
+            SmallRow::DavAcl(..) => "dav_acl",
         }
     }
 
@@ -306,6 +309,9 @@ impl SmallRow {
             }
             SmallRow::DavObject(owner, name, o) => bincode::serialize(&(owner, name, o)),
             SmallRow::DavHome(owner) => bincode::serialize(owner),
+            SmallRow::DavAcl(owner, name, id, rights) => {
+                bincode::serialize(&(owner, name, id, rights))
+            }
         };
         let mut bytes = self.table().as_bytes().to_vec();
         bytes.extend(encoded.map_err(|e| StorageError::Encoding(format!("{e}")))?);

@@ -362,6 +362,18 @@ fn fill_small(dir: &Path) {
     store
         .dav_delete(cal.id, "b.ics", &davstore::Condition::Any)
         .unwrap();
+    // Sharing: an entry on ann's calendar and a public calendar read by anyone.
+    store.dav_set_acl(cal.id, "bob@example.com", "lr").unwrap();
+    let public = store
+        .dav_create_collection(&davstore::NewCollection {
+            owner: PUBLIC_OWNER.into(),
+            name: "holidays".into(),
+            kind: davstore::CollectionKind::Calendar,
+            props: davstore::CollectionProps::default(),
+            components: vec!["VEVENT".into()],
+        })
+        .unwrap();
+    store.dav_set_acl(public.id, "anyone", "lr").unwrap();
     store.commit().unwrap();
 }
 
@@ -605,6 +617,21 @@ fn read_back_small(sled: &dyn Export, pg: &PgStore) {
         from.iter().cloned().map(strip).collect::<Vec<_>>()
     );
     let (src, dst) = (&ann(&from), &ann(&to));
+    assert_eq!(
+        pg.dav_get_acl(dst.id).unwrap(),
+        vec![("bob@example.com".to_string(), "lr".to_string())]
+    );
+    assert_eq!(
+        pg.dav_get_acl(dst.id).unwrap(),
+        sled.dav_get_acl(src.id).unwrap()
+    );
+    let shared: Vec<(String, String)> = pg
+        .dav_shared_with("cat@example.org")
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.owner, c.name))
+        .collect();
+    assert_eq!(shared, vec![(String::new(), "holidays".to_string())]);
     assert_eq!(src.sync, 3);
     assert_eq!(
         pg.dav_objects(dst.id).unwrap(),

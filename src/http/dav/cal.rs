@@ -9,9 +9,14 @@
 //!
 //! Implementation notes:
 //!
-//! - Access is decided in one place, [`access`]: the owner only for now (another account's
-//!   home, collection or object answers 404, as for an address that does not exist).
-//!   Sharing will widen it there.
+//! - Access is decided in one place, [`access`], from the collection's ACL (sharing,
+//!   `storage::davstore`): the owner may do everything; anyone else has the rights of its
+//!   entry and `anyone`'s, mapped in [`Privileges::of_rights`](super::share::Privileges::of_rights). Without "r" a collection,
+//!   its objects and (with nothing readable shared) the home answer 404, as for an address
+//!   that does not exist; a reader without the right for a write gets 403
+//!   `need-privileges`. Collection changes (PROPPATCH, MKCOL, MKCALENDAR, DELETE of a
+//!   collection, the outbox's POST) stay the owner's. Public collections are the empty
+//!   owner's, at `/dav/calendars/public/` and `/dav/addressbooks/public/`.
 //! - The names `inbox` and `outbox` are kept for scheduling (RFC 6638): a client cannot
 //!   make a calendar or an address book of those names (names are unique per account
 //!   across both kinds).
@@ -22,32 +27,49 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::calcommon::{options, ALLOW};
-use super::{calobjects, calprops, mkcalendar, Ctx, DavError, Target};
+use super::share::{shared_of, Privileges};
+use super::{blocking, calobjects, calprops, mkcalendar, Ctx, DavError, Target};
 use crate::storage::davstore::CollectionKind;
 
-/// What a caller may do with a home or collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Privileges {
-    pub read: bool,
-    pub write: bool,
-}
-
-/// Whether `me` reaches `owner`'s home or its collection `collection`: the owner only for
-/// now (everything); anyone else gets 404 (nothing told about what exists).
-pub(crate) fn access(
-    _ctx: &Ctx,
+/// What `me` may do with `owner`'s home of `kind` (`collection`: `None`) or its collection
+/// `collection`: everything for the owner; for anyone else the collection's ACL, or for
+/// the home reading when something there is shared with it. Nothing readable: 404
+/// (nothing told about what exists).
+pub(crate) async fn access(
+    ctx: &Ctx,
     me: &str,
     owner: &str,
-    _collection: Option<&str>,
+    kind: CollectionKind,
+    collection: Option<&str>,
 ) -> Result<Privileges, DavError> {
     if me == owner {
-        Ok(Privileges {
-            read: true,
-            write: true,
-        })
-    } else {
-        Err(DavError::not_found())
+        return Ok(Privileges::OWNER);
     }
+    let (c, me, owner) = (ctx.get_ref().clone(), me.to_string(), owner.to_string());
+    let collection = collection.map(str::to_string);
+    blocking(move || {
+        let p = match collection {
+            None => {
+                let any = !shared_of(&c.store, &me, &owner, kind)?.is_empty();
+                Privileges {
+                    read: any,
+                    write: false,
+                    delete: false,
+                    owner: false,
+                }
+            }
+            Some(name) => match c.store.dav_collection(&owner, &name)? {
+                Some(col) => Privileges::of_rights(&c.store.dav_rights(&col, &me)?),
+                None => return Err(DavError::not_found()),
+            },
+        };
+        if p.read {
+            Ok(p)
+        } else {
+            Err(DavError::not_found())
+        }
+    })
+    .await
 }
 
 fn not_allowed(why: &str) -> Result<HttpResponse, DavError> {
@@ -62,22 +84,30 @@ pub(crate) async fn handle(
     me: &str,
     target: &Target,
 ) -> Result<HttpResponse, DavError> {
-    let (owner, collection) = match target {
-        Target::Home { owner, .. } => (owner, None),
-        Target::Collection { owner, name, .. } => (owner, Some(name.as_str())),
+    let (owner, kind, collection) = match target {
+        Target::Home { owner, kind } => (owner, *kind, None),
+        Target::Collection { owner, kind, name } => (owner, *kind, Some(name.as_str())),
         Target::Object {
-            owner, collection, ..
-        } => (owner, Some(collection.as_str())),
+            owner,
+            kind,
+            collection,
+            ..
+        } => (owner, *kind, Some(collection.as_str())),
         _ => return Err(DavError::not_found()),
     };
-    let rights = access(ctx, me, owner, collection)?;
+    let rights = access(ctx, me, owner, kind, collection).await?;
     let method = req.method().as_str();
-    if !rights.write
-        && matches!(
-            method,
-            "PUT" | "DELETE" | "PROPPATCH" | "MKCOL" | "MKCALENDAR" | "MOVE"
-        )
-    {
+    let is_object = matches!(target, Target::Object { .. });
+    let allowed = match method {
+        "PUT" if is_object => rights.write,
+        "DELETE" | "MOVE" if is_object => rights.delete,
+        "OPTIONS" | "GET" | "HEAD" | "PROPFIND" | "REPORT" => rights.read,
+        "COPY" if is_object => rights.read,
+        // The collection itself (PROPPATCH, MKCOL, MKCALENDAR, DELETE, ACL, the outbox's
+        // POST) is the owner's.
+        _ => rights.owner,
+    };
+    if !allowed {
         return Err(DavError::condition(
             StatusCode::FORBIDDEN,
             "need-privileges",
@@ -85,7 +115,7 @@ pub(crate) async fn handle(
     }
     match (method, target) {
         ("OPTIONS", _) => Ok(options()),
-        ("PROPFIND", _) => calprops::propfind(ctx, req, payload, me, target).await,
+        ("PROPFIND", _) => calprops::propfind(ctx, req, payload, me, target, rights).await,
         ("PROPPATCH", _) => calprops::proppatch(ctx, payload, target).await,
         ("MKCALENDAR", _) => mkcalendar::make(ctx, payload, target, true).await,
         ("MKCOL", _) => mkcalendar::make(ctx, payload, target, false).await,

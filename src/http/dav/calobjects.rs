@@ -49,6 +49,10 @@ pub(crate) async fn after_write(
     old: Option<&DavObject>,
     new: Option<&DavObject>,
 ) -> bool {
+    // Public collections have no owner to schedule for.
+    if collection.owner == crate::storage::PUBLIC_OWNER {
+        return false;
+    }
     crate::scheduling::after_write(ctx.get_ref(), actor, collection, old, new).await
 }
 

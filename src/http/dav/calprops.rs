@@ -28,9 +28,10 @@ use super::calcommon::{find_collection, kind_ns, CALSERVER, ICAL};
 use super::calobjects::content_type;
 use super::mkcalendar::{description, set_prop};
 use super::props::{
-    href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts, PRIVILEGES,
+    href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts,
 };
 use super::report::sync_token_uri;
+use super::share::{shared_of, Privileges};
 use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
 use crate::protocols::davreport::SUPPORTED;
 use crate::protocols::webdav::headers::Depth;
@@ -75,6 +76,21 @@ impl Res<'_> {
 pub(crate) struct Env {
     pub facts: Facts,
     pub max_size: u64,
+    /// The caller's privileges on the resource asked about (`cal::access`).
+    pub privileges: Privileges,
+    /// On the collections of a home listed to a sharee (by id), where they differ.
+    pub per_collection: Vec<(u64, Privileges)>,
+}
+
+impl Env {
+    fn privileges_on(&self, res: &Res) -> Privileges {
+        let id = match res {
+            Res::Coll(c) | Res::Obj(c, _) => Some(c.id),
+            Res::Home { .. } => None,
+        };
+        id.and_then(|id| self.per_collection.iter().find(|(c, _)| *c == id))
+            .map_or(self.privileges, |(_, p)| *p)
+    }
 }
 
 /// `<X:local xmlns:X="ns" attrs/>` for a value holding an element of another namespace.
@@ -192,7 +208,7 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
                 .collect()
         }),
         (DAV, "current-user-principal") => Some(href(&principal_href(&env.facts.me))),
-        (DAV, "current-user-privilege-set") => Some(PRIVILEGES.into()),
+        (DAV, "current-user-privilege-set") => Some(env.privileges_on(res).xml()),
         (DAV, "owner") => Some(href(&principal_href(res.owner()))),
         (DAV, "quota-used-bytes") if !matches!(res, Res::Obj(..)) => {
             Some(env.facts.used.to_string())
@@ -311,6 +327,7 @@ pub(crate) async fn propfind(
     payload: web::Payload,
     me: &str,
     target: &Target,
+    privileges: Privileges,
 ) -> Result<HttpResponse, DavError> {
     let depth = propfind_depth(req)?;
     let ask = request::parse_propfind(&xml_body(payload).await?)?;
@@ -321,10 +338,29 @@ pub(crate) async fn propfind(
             blocking(move || quota_facts(&c, &me)).await?
         },
         max_size: ctx.config().http.dav_max_resource_size,
+        privileges,
+        per_collection: Vec::new(),
     };
+    let mut env = env;
     match target.clone() {
         Target::Home { owner, kind } => {
-            let cols = blocking(move || Ok(c.store.dav_collections(&owner)?)).await?;
+            let me = me.to_string();
+            let shared = blocking(move || {
+                if privileges.owner {
+                    Ok(c.store
+                        .dav_collections(&owner)?
+                        .into_iter()
+                        .map(|col| (col, Privileges::OWNER))
+                        .collect())
+                } else {
+                    // A sharee sees what it may read, nothing else.
+                    shared_of(&c.store, &me, &owner, kind)
+                }
+            })
+            .await?;
+            env.per_collection = shared.iter().map(|(c, p)| (c.id, *p)).collect();
+            let cols: Vec<DavCollection> = shared.into_iter().map(|(c, _)| c).collect();
+            let env = env;
             let owner = match target {
                 Target::Home { owner, .. } => owner.as_str(),
                 _ => unreachable!("matched above"),

@@ -42,6 +42,9 @@ mod report;
 #[cfg(test)]
 mod report_tests;
 mod schedule;
+mod share;
+#[cfg(test)]
+mod share_tests;
 #[cfg(test)]
 mod tests;
 
@@ -56,7 +59,7 @@ use crate::protocols::webdav::multistatus::error_body_in;
 use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::WebDavError;
 use crate::storage::davstore::CollectionKind;
-use crate::storage::{DavFiles, StorageError};
+use crate::storage::{DavFiles, StorageError, PUBLIC_OWNER};
 
 /// The shared application data handlers take.
 pub(crate) type Ctx = web::Data<Arc<ServerContext>>;
@@ -289,7 +292,12 @@ pub(crate) fn target_of(path: &str) -> Result<Option<Target>, DavError> {
             let Some(kind) = home_kind(h) else {
                 return Ok(None);
             };
-            let owner = owner(a);
+            // Public collections: the segment `public` (never an address: no "@").
+            let owner = if a == PUBLIC_SEGMENT {
+                PUBLIC_OWNER.to_string()
+            } else {
+                owner(a)
+            };
             match tail {
                 [] => Some(Target::Home { owner, kind }),
                 [name] => Some(Target::Collection {
@@ -324,9 +332,18 @@ fn home_kind(segment: &str) -> Option<CollectionKind> {
         .find(|k| home_segment(*k) == segment)
 }
 
-/// The href of `owner`'s calendar or address-book home (`/dav/calendars/<address>/`).
+/// The path segment of the public collections' homes (their owner is `PUBLIC_OWNER`).
+pub(crate) const PUBLIC_SEGMENT: &str = "public";
+
+/// The href of `owner`'s calendar or address-book home (`/dav/calendars/<address>/`;
+/// `/dav/calendars/public/` for the public collections).
 pub(crate) fn home_href(owner: &str, kind: CollectionKind) -> String {
-    format!("/dav/{}/{}/", home_segment(kind), encode_segment(owner))
+    let segment = if owner == PUBLIC_OWNER {
+        PUBLIC_SEGMENT.to_string()
+    } else {
+        encode_segment(owner)
+    };
+    format!("/dav/{}/{segment}/", home_segment(kind))
 }
 
 /// The href of a calendar or address book (ends in `/`).

@@ -102,7 +102,9 @@ pub(crate) async fn report(
     target: &Target,
 ) -> Result<HttpResponse, DavError> {
     let scope = Scope::of(target).ok_or_else(unsupported)?;
-    if scope.owner != me {
+    // `cal::access` decided who reaches the collection; a sharee reports on a shared
+    // collection only, never across the owner's home (which holds what is not shared).
+    if scope.owner != me && scope.collection.is_none() {
         return Err(DavError::not_found());
     }
     let body = xml_body(payload).await?;

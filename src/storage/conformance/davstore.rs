@@ -382,3 +382,155 @@ fn prune(store: &crate::storage::Store, collection: u64, keep: u64) {
         .dav_prune_tombstones(collection, keep)
         .expect("prune tombstones");
 }
+
+/// Sharing (module documentation of `storage::davstore`, "Sharing"): a collection's ACL is
+/// set with SETACL semantics and listed without the owner; rights are the owner's (all) or
+/// the union of the user's entry and `anyone`'s; the collections shared with a user are
+/// those of other owners it or `anyone` may list, public ones included; deleting a
+/// collection or an account takes its entries.
+pub fn dav_acl_sharing(open: Open) {
+    let (_dir, store) = fresh(open);
+    const CAROL: &str = "carol@example.com";
+    store.add_account(CAROL, "carol-pw", false).unwrap();
+    store.dav_collections(BOB).unwrap();
+    store.dav_collections(ALICE).unwrap();
+    let bob_cal = store.dav_collection(BOB, "calendar").unwrap().unwrap();
+    assert_eq!(store.dav_get_acl(bob_cal.id).unwrap(), vec![]);
+    assert_eq!(store.dav_rights(&bob_cal, BOB).unwrap(), "lrswipkxtea");
+    assert_eq!(store.dav_rights(&bob_cal, ALICE).unwrap(), "");
+    assert!(store.dav_shared_with(ALICE).unwrap().is_empty());
+
+    // SETACL semantics: replace, add, remove; identifiers normalised; "" removes.
+    store
+        .dav_set_acl(bob_cal.id, "Alice@Example.com", "rl")
+        .unwrap();
+    store.dav_set_acl(bob_cal.id, CAROL, "lr").unwrap();
+    store.dav_set_acl(bob_cal.id, CAROL, "+wit").unwrap();
+    assert_eq!(
+        store.dav_get_acl(bob_cal.id).unwrap(),
+        vec![
+            (ALICE.to_string(), "lr".to_string()),
+            (CAROL.to_string(), "lrwit".to_string())
+        ]
+    );
+    assert_eq!(store.dav_rights(&bob_cal, ALICE).unwrap(), "lr");
+    store.dav_set_acl(bob_cal.id, CAROL, "-t").unwrap();
+    assert_eq!(store.dav_rights(&bob_cal, CAROL).unwrap(), "lrwi");
+    assert!(matches!(
+        store.dav_set_acl(bob_cal.id, CAROL, "lq"),
+        Err(StorageError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.dav_set_acl(bob_cal.id, "not an address", "lr"),
+        Err(StorageError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.dav_set_acl(u64::MAX - 7, CAROL, "lr"),
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.dav_get_acl(u64::MAX - 7),
+        Err(StorageError::NotFound(_))
+    ));
+    let shared = |user: &str| -> Vec<(String, String)> {
+        store
+            .dav_shared_with(user)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.owner, c.name))
+            .collect()
+    };
+    assert_eq!(shared(ALICE), vec![(BOB.into(), "calendar".into())]);
+    assert_eq!(
+        shared(BOB),
+        vec![],
+        "the owner's own are not shared with it"
+    );
+    // Without "l" a collection is not listed (rights still count).
+    store.dav_set_acl(bob_cal.id, ALICE, "r").unwrap();
+    assert_eq!(shared(ALICE), vec![]);
+    assert_eq!(store.dav_rights(&bob_cal, ALICE).unwrap(), "r");
+
+    // `anyone` and public collections.
+    let public = store
+        .dav_create_collection(&NewCollection {
+            owner: crate::storage::PUBLIC_OWNER.into(),
+            name: "holidays".into(),
+            kind: CollectionKind::Calendar,
+            props: CollectionProps::default(),
+            components: names(&["VEVENT"]),
+        })
+        .unwrap();
+    assert_eq!(public.owner, "");
+    assert_eq!(
+        store
+            .dav_collection(crate::storage::PUBLIC_OWNER, "holidays")
+            .unwrap()
+            .map(|c| c.id),
+        Some(public.id)
+    );
+    let listed = store.dav_collections(crate::storage::PUBLIC_OWNER).unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["holidays"],
+        "no default collections for the public owner"
+    );
+    assert_eq!(store.dav_rights(&public, BOB).unwrap(), "");
+    store.dav_set_acl(public.id, "anyone", "lr").unwrap();
+    store.dav_set_acl(public.id, BOB, "wi").unwrap();
+    assert_eq!(store.dav_rights(&public, ALICE).unwrap(), "lr");
+    assert_eq!(store.dav_rights(&public, BOB).unwrap(), "lrwi");
+    assert_eq!(
+        shared(ALICE),
+        vec![(String::new(), "holidays".into())],
+        "public first (the empty owner sorts first)"
+    );
+    assert_eq!(
+        shared(CAROL),
+        vec![
+            (String::new(), "holidays".into()),
+            (BOB.into(), "calendar".into())
+        ]
+    );
+    // A put by a sharee is a put like any: the counter moves once.
+    let before = store.dav_collection(BOB, "calendar").unwrap().unwrap().sync;
+    stored(
+        store
+            .dav_put(bob_cal.id, &obj("a.ics", "a", "A"), &Condition::Any)
+            .unwrap(),
+    );
+    assert_eq!(
+        store.dav_collection(BOB, "calendar").unwrap().unwrap().sync,
+        before + 1
+    );
+
+    // Deleting an account takes its entries in others' ACLs; deleting a collection its ACL.
+    store.0.del_account(CAROL).unwrap();
+    assert_eq!(
+        store.dav_get_acl(bob_cal.id).unwrap(),
+        vec![(ALICE.to_string(), "r".to_string())]
+    );
+    store.add_account(CAROL, "carol-pw", false).unwrap();
+    assert_eq!(store.dav_rights(&bob_cal, CAROL).unwrap(), "");
+    assert_eq!(
+        shared(CAROL),
+        vec![(String::new(), "holidays".into())],
+        "a new account of the same address inherits nothing"
+    );
+    store
+        .dav_delete_collection(crate::storage::PUBLIC_OWNER, "holidays")
+        .unwrap();
+    assert!(shared(ALICE).is_empty());
+    assert!(matches!(
+        store.dav_get_acl(public.id),
+        Err(StorageError::NotFound(_))
+    ));
+    // Bob's account goes: his collections and their ACLs with it.
+    store.0.del_account(BOB).unwrap();
+    assert!(store.dav_shared_with(ALICE).unwrap().is_empty());
+    assert!(store
+        .dav_all_collections()
+        .unwrap()
+        .iter()
+        .all(|c| c.owner != BOB));
+}

@@ -40,7 +40,8 @@ pub use queue::{
 };
 // Fixtures the PostgreSQL backend's own tests share.
 pub use davstore::{
-    dav_collections_and_defaults, dav_objects_conditions_and_uids, dav_sync_tokens_and_tombstones,
+    dav_acl_sharing, dav_collections_and_defaults, dav_objects_conditions_and_uids,
+    dav_sync_tokens_and_tombstones,
 };
 pub use devices::devices_round_trip;
 #[cfg(test)]
@@ -122,6 +123,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         "dav_sync_tokens_and_tombstones",
         dav_sync_tokens_and_tombstones,
     ),
+    ("dav_acl_sharing", dav_acl_sharing),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.
@@ -232,7 +234,8 @@ macro_rules! test_every_check {
             sweep_sends_damaged_queue_records_to_bad,
             dav_collections_and_defaults,
             dav_objects_conditions_and_uids,
-            dav_sync_tokens_and_tombstones);
+            dav_sync_tokens_and_tombstones,
+            dav_acl_sharing);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
         $(

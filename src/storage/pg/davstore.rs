@@ -13,10 +13,11 @@ use postgres::Row;
 use super::directory_helpers::{exists_on_unique, from_db, to_db};
 use super::pool::{pg_error, Db};
 use super::PgStore;
+use crate::storage::acl::{changed_rights, check_acl_change, ANYONE};
 use crate::storage::davstore::*;
 use crate::storage::directory::normalize_address;
 use crate::storage::dump::SmallRow;
-use crate::storage::StorageError;
+use crate::storage::{StorageError, PUBLIC_OWNER};
 
 const COLL_COLUMNS: &str = "id, owner, name, kind, display_name, color, description, \
                             components, sync, expired_below, tombstones";
@@ -197,6 +198,18 @@ pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageE
                 return Err(StorageError::NotFound(format!("collection {owner}/{name}")));
             }
         }
+        SmallRow::DavAcl(owner, name, identifier, rights) => {
+            let n = c
+                .execute(
+                    "INSERT INTO dav_acl (collection, identifier, rights)
+                     SELECT id, $3, $4 FROM dav_collections WHERE owner = $1 AND name = $2",
+                    &[owner, name, identifier, rights],
+                )
+                .map_err(pg_error)?;
+            if n == 0 {
+                return Err(StorageError::NotFound(format!("collection {owner}/{name}")));
+            }
+        }
         _ => {
             return Err(StorageError::Invalid(
                 "not a row of the calendars and contacts".into(),
@@ -220,6 +233,16 @@ pub(crate) fn export_rows(c: &mut impl Db) -> Result<Vec<SmallRow>, StorageError
         .map_err(pg_error)?
     {
         out.push(SmallRow::DavCollection(collection_of(&r)?));
+    }
+    for r in c
+        .query(
+            "SELECT c.owner, c.name, a.identifier, a.rights FROM dav_acl a
+             JOIN dav_collections c ON c.id = a.collection",
+            &[],
+        )
+        .map_err(pg_error)?
+    {
+        out.push(SmallRow::DavAcl(r.get(0), r.get(1), r.get(2), r.get(3)));
     }
     let rows = c
         .query(
@@ -277,7 +300,7 @@ impl PgStore {
 
 impl DavStore for PgStore {
     fn dav_create_collection(&self, new: &NewCollection) -> Result<DavCollection, StorageError> {
-        let owner = normalize_address(&new.owner)?;
+        let owner = normalize_owner(&new.owner)?;
         check_name(&new.name)?;
         let new = NewCollection {
             owner: owner.clone(),
@@ -291,7 +314,7 @@ impl DavStore for PgStore {
                 )
                 .map_err(pg_error)?
                 .is_empty();
-            if !exists {
+            if !exists && owner != PUBLIC_OWNER {
                 return Err(StorageError::NotFound(format!("account {owner}")));
             }
             insert_collection(tx, &new)
@@ -305,7 +328,7 @@ impl DavStore for PgStore {
         owner: &str,
         name: &str,
     ) -> Result<Option<DavCollection>, StorageError> {
-        let Ok(owner) = normalize_address(owner) else {
+        let Ok(owner) = normalize_owner(owner) else {
             return Ok(None);
         };
         self.pool().with(|c| {
@@ -322,19 +345,21 @@ impl DavStore for PgStore {
     }
 
     fn dav_collections(&self, owner: &str) -> Result<Vec<DavCollection>, StorageError> {
-        let owner = normalize_address(owner)?;
+        let owner = normalize_owner(owner)?;
         self.pool().tx(|tx| {
-            let exists = !tx
-                .query(
-                    "SELECT 1 FROM accounts WHERE address = $1 FOR SHARE",
-                    &[&owner],
-                )
-                .map_err(pg_error)?
-                .is_empty();
-            if !exists {
-                return Err(StorageError::NotFound(format!("account {owner}")));
+            if owner != PUBLIC_OWNER {
+                let exists = !tx
+                    .query(
+                        "SELECT 1 FROM accounts WHERE address = $1 FOR SHARE",
+                        &[&owner],
+                    )
+                    .map_err(pg_error)?
+                    .is_empty();
+                if !exists {
+                    return Err(StorageError::NotFound(format!("account {owner}")));
+                }
+                make_defaults(tx, &owner)?;
             }
-            make_defaults(tx, &owner)?;
             tx.query(
                 &format!(
                     "SELECT {COLL_COLUMNS} FROM dav_collections WHERE owner = $1 ORDER BY name"
@@ -367,7 +392,7 @@ impl DavStore for PgStore {
         name: &str,
         props: &CollectionProps,
     ) -> Result<DavCollection, StorageError> {
-        let owner = normalize_address(owner)?;
+        let owner = normalize_owner(owner)?;
         let n = self.pool().with(|c| {
             c.execute(
                 "UPDATE dav_collections SET display_name = $3, color = $4, description = $5
@@ -390,7 +415,7 @@ impl DavStore for PgStore {
     }
 
     fn dav_delete_collection(&self, owner: &str, name: &str) -> Result<(), StorageError> {
-        let owner = normalize_address(owner)?;
+        let owner = normalize_owner(owner)?;
         let n = self.pool().with(|c| {
             c.execute(
                 "DELETE FROM dav_collections WHERE owner = $1 AND name = $2",
@@ -600,5 +625,85 @@ impl DavStore for PgStore {
                 deleted,
             })
         })
+    }
+
+    fn dav_get_acl(&self, collection: u64) -> Result<Vec<(String, String)>, StorageError> {
+        let rows = self.pool().with(|c| {
+            if c.query_opt(
+                "SELECT 1 FROM dav_collections WHERE id = $1",
+                &[&to_db(collection)],
+            )
+            .map_err(pg_error)?
+            .is_none()
+            {
+                return Err(StorageError::NotFound(format!("collection {collection}")));
+            }
+            c.query(
+                "SELECT identifier, rights FROM dav_acl WHERE collection = $1",
+                &[&to_db(collection)],
+            )
+            .map_err(pg_error)
+        })?;
+        let mut acl: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        // Byte order, as the embedded backend keeps it (not the database collation's).
+        acl.sort();
+        Ok(acl)
+    }
+
+    fn dav_set_acl(
+        &self,
+        collection: u64,
+        identifier: &str,
+        rights: &str,
+    ) -> Result<(), StorageError> {
+        let identifier = check_acl_change(identifier, rights)?;
+        self.pool().tx(|tx| {
+            lock_collection(tx, collection)?;
+            let current: String = tx
+                .query_opt(
+                    "SELECT rights FROM dav_acl WHERE collection = $1 AND identifier = $2",
+                    &[&to_db(collection), &identifier],
+                )
+                .map_err(pg_error)?
+                .map(|r| r.get(0))
+                .unwrap_or_default();
+            let wanted = changed_rights(&current, rights)?;
+            if wanted.is_empty() {
+                tx.execute(
+                    "DELETE FROM dav_acl WHERE collection = $1 AND identifier = $2",
+                    &[&to_db(collection), &identifier],
+                )
+                .map_err(pg_error)?;
+            } else {
+                tx.execute(
+                    "INSERT INTO dav_acl (collection, identifier, rights) VALUES ($1, $2, $3)
+                     ON CONFLICT (collection, identifier) DO UPDATE SET rights = EXCLUDED.rights",
+                    &[&to_db(collection), &identifier, &wanted],
+                )
+                .map_err(pg_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn dav_shared_with(&self, user: &str) -> Result<Vec<DavCollection>, StorageError> {
+        let user = normalize_address(user)?;
+        let rows = self.pool().with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {COLL_COLUMNS} FROM dav_collections WHERE owner <> $1 AND id IN (
+                       SELECT collection FROM dav_acl
+                       WHERE identifier IN ($1, $2) AND strpos(rights, 'l') > 0)"
+                ),
+                &[&user, &ANYONE],
+            )
+            .map_err(pg_error)
+        })?;
+        let mut out = rows
+            .iter()
+            .map(collection_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
+        Ok(out)
     }
 }

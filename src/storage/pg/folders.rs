@@ -685,6 +685,10 @@ impl PgStore {
                 "DELETE FROM sender_rights WHERE account = $1",
                 "DELETE FROM subscriptions WHERE account = $1",
                 "DELETE FROM metadata WHERE folder = 0 AND owner = $1",
+                // Its calendars and address books (with their objects and ACLs), and its
+                // entries in the ACLs of others' (migration 0008).
+                "DELETE FROM dav_collections WHERE owner = $1",
+                "DELETE FROM dav_acl WHERE identifier = $1",
                 "DELETE FROM accounts WHERE address = $1",
             ] {
                 tx.execute(sql, &[&address]).map_err(pg_error)?;

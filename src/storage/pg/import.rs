@@ -589,9 +589,10 @@ fn insert_small(tx: &mut Tx<'_>, row: &SmallRow) -> Result<(), StorageError> {
                 ))),
             }
         }
-        SmallRow::DavCollection(_) | SmallRow::DavObject(..) | SmallRow::DavHome(_) => {
-            return super::davstore::import_row(tx, row)
-        }
+        SmallRow::DavCollection(_)
+        | SmallRow::DavObject(..)
+        | SmallRow::DavHome(_)
+        | SmallRow::DavAcl(..) => return super::davstore::import_row(tx, row),
     }
     .map_err(pg_error)?;
     Ok(())

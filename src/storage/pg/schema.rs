@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         include_str!("migrations/0006_dav_files.sql"),
     ),
     (7, "davstore", include_str!("migrations/0007_davstore.sql")),
+    (8, "dav_acl", include_str!("migrations/0008_dav_acl.sql")),
 ];
 
 /// The schema version this build writes and reads.

@@ -8,9 +8,13 @@
 //! | `v1/dav_uids`              | collection id BE ++ UID          | name                      |
 //! | `v1/dav_changes`           | collection id BE ++ counter BE   | `ChangeRecord`            |
 //! | `v1/dav_homes`             | owner                            | empty: defaults were made |
+//! | `v1/dav_acl`               | collection id u64 BE             | `Vec<(identifier, rights)>` sorted |
+//! | `v1/dav_acl_index`         | identifier `0x00` collection id BE | rights `String`         |
+//!
+//! Public collections have the empty owner: their names are keyed `0x00 name`.
 //!
 //! These trees are outside the set every other transaction spans: each DAV write is one
-//! transaction over these six alone (sled serialises transactions globally, so atomicity
+//! transaction over these eight alone (sled serialises transactions globally, so atomicity
 //! holds the same). Collection ids come from sled's id generator, never reused. A live
 //! object has one change record (at its `changed`), moved on each put; a delete leaves a
 //! tombstone record. Structural operations (collections, defaults, an owner's removal)
@@ -22,17 +26,21 @@ use sled::Transactional;
 
 use super::keys::{self, TreeIx};
 use super::{abort, SledStore, StorageError, TxResult};
+use crate::storage::acl::{changed_rights, check_acl_change, ANYONE};
 use crate::storage::davstore::*;
 use crate::storage::directory::normalize_address;
 use crate::storage::dump::SmallRow;
+use crate::storage::PUBLIC_OWNER;
 
-const TREES: [&str; 6] = [
+const TREES: [&str; 8] = [
     "v1/dav_collections",
     "v1/dav_collection_names",
     "v1/dav_objects",
     "v1/dav_uids",
     "v1/dav_changes",
     "v1/dav_homes",
+    "v1/dav_acl",
+    "v1/dav_acl_index",
 ];
 const COLLECTIONS: usize = 0;
 const NAMES: usize = 1;
@@ -40,6 +48,37 @@ const OBJECTS: usize = 2;
 const UIDS: usize = 3;
 const CHANGES: usize = 4;
 const HOMES: usize = 5;
+const ACL: usize = 6;
+const ACL_INDEX: usize = 7;
+
+type Acl = Vec<(String, String)>;
+
+fn acl_index_key(identifier: &str, collection: u64) -> Vec<u8> {
+    let mut k = identifier.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&collection.to_be_bytes());
+    k
+}
+
+fn tx_acl(t: &[TransactionalTree], collection: u64) -> TxResult<Acl> {
+    Ok(get(&t[ACL], &collection.to_be_bytes(), "DAV acl")?.unwrap_or_default())
+}
+
+/// Replaces `collection`'s ACL `old` by `new`, keeping the index in step.
+fn tx_write_acl(t: &[TransactionalTree], collection: u64, old: &Acl, new: &Acl) -> TxResult<()> {
+    for (id, _) in old {
+        t[ACL_INDEX].remove(acl_index_key(id, collection))?;
+    }
+    for (id, rights) in new {
+        put(&t[ACL_INDEX], &acl_index_key(id, collection), rights)?;
+    }
+    if new.is_empty() {
+        t[ACL].remove(&collection.to_be_bytes()[..])?;
+        Ok(())
+    } else {
+        put(&t[ACL], &collection.to_be_bytes(), new)
+    }
+}
 
 /// One entry of the change log.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -143,6 +182,21 @@ impl SledStore {
             self.dav_remove_collection(owner, &name)?;
         }
         self.dav_tree(HOMES)?.remove(owner.as_bytes())?;
+        // Its entries in the ACLs of others' collections.
+        let prefix = name_key(owner, "");
+        let granted: Vec<u64> = self
+            .dav_tree(ACL_INDEX)?
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| keys::decode_u64(&k?[prefix.len()..], "DAV acl index"))
+            .collect::<Result<_, _>>()?;
+        for collection in granted {
+            self.dav_transact(|t| {
+                let old = tx_acl(t, collection)?;
+                let new: Acl = old.iter().filter(|(id, _)| id != owner).cloned().collect();
+                tx_write_acl(t, collection, &old, &new)
+            })?;
+        }
         Ok(())
     }
 
@@ -155,8 +209,9 @@ impl SledStore {
         // the collection record goes first, so nothing can reach the rest meanwhile.
         self.dav_transact(|t| {
             t[COLLECTIONS].remove(&prefix[..])?;
-            t[NAMES].remove(name_key(owner, name))?;
-            Ok(())
+            t[NAMES].remove(name_key(&coll.owner, name))?;
+            let old = tx_acl(t, coll.id)?;
+            tx_write_acl(t, coll.id, &old, &Vec::new())
         })?;
         for ix in [OBJECTS, UIDS, CHANGES] {
             let tree = self.dav_tree(ix)?;
@@ -188,6 +243,14 @@ impl SledStore {
             rows.push(SmallRow::DavCollection(c.clone()));
         }
         for c in collections {
+            for (identifier, rights) in self.dav_get_acl(c.id)? {
+                rows.push(SmallRow::DavAcl(
+                    c.owner.clone(),
+                    c.name.clone(),
+                    identifier,
+                    rights,
+                ));
+            }
             for o in self.dav_objects(c.id)? {
                 rows.push(SmallRow::DavObject(c.owner.clone(), c.name.clone(), o));
             }
@@ -274,14 +337,14 @@ fn holds(cond: &Condition, existing: Option<&DavObject>) -> bool {
 
 impl DavStore for SledStore {
     fn dav_create_collection(&self, new: &NewCollection) -> Result<DavCollection, StorageError> {
-        let owner = normalize_address(&new.owner)?;
+        let owner = normalize_owner(&new.owner)?;
         check_name(&new.name)?;
         let new = NewCollection {
             owner: owner.clone(),
             ..new.clone()
         };
         let _admin = self.admin_lock();
-        if self.tree(TreeIx::Accounts).get(owner.as_bytes())?.is_none() {
+        if owner != PUBLIC_OWNER && self.tree(TreeIx::Accounts).get(owner.as_bytes())?.is_none() {
             return Err(StorageError::NotFound(format!("account {owner}")));
         }
         let id = self.db().generate_id()?;
@@ -302,7 +365,7 @@ impl DavStore for SledStore {
         owner: &str,
         name: &str,
     ) -> Result<Option<DavCollection>, StorageError> {
-        let Ok(owner) = normalize_address(owner) else {
+        let Ok(owner) = normalize_owner(owner) else {
             return Ok(None);
         };
         match self.dav_tree(NAMES)?.get(name_key(&owner, name))? {
@@ -314,8 +377,8 @@ impl DavStore for SledStore {
     }
 
     fn dav_collections(&self, owner: &str) -> Result<Vec<DavCollection>, StorageError> {
-        let owner = normalize_address(owner)?;
-        {
+        let owner = normalize_owner(owner)?;
+        if owner != PUBLIC_OWNER {
             let _admin = self.admin_lock();
             if self.tree(TreeIx::Accounts).get(owner.as_bytes())?.is_none() {
                 return Err(StorageError::NotFound(format!("account {owner}")));
@@ -526,5 +589,74 @@ impl DavStore for SledStore {
             changed: changed.into_iter().map(|r| r.2).collect(),
             deleted: deleted.into_iter().map(|r| r.2).collect(),
         })
+    }
+
+    fn dav_get_acl(&self, collection: u64) -> Result<Vec<(String, String)>, StorageError> {
+        self.dav_load(collection)?;
+        Ok(
+            keys::get(&self.dav_tree(ACL)?, &collection.to_be_bytes(), "DAV acl")?
+                .unwrap_or_default(),
+        )
+    }
+
+    fn dav_set_acl(
+        &self,
+        collection: u64,
+        identifier: &str,
+        rights: &str,
+    ) -> Result<(), StorageError> {
+        let identifier = check_acl_change(identifier, rights)?;
+        self.dav_transact(|t| {
+            if t[COLLECTIONS].get(collection.to_be_bytes())?.is_none() {
+                return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
+            }
+            let old = tx_acl(t, collection)?;
+            let current = old
+                .iter()
+                .find(|(id, _)| *id == identifier)
+                .map_or("", |(_, r)| r.as_str());
+            let wanted = match changed_rights(current, rights) {
+                Ok(w) => w,
+                Err(e) => return tx_conflict(e),
+            };
+            let mut new: Acl = old
+                .iter()
+                .filter(|(id, _)| *id != identifier)
+                .cloned()
+                .collect();
+            if !wanted.is_empty() {
+                new.push((identifier.clone(), wanted));
+                new.sort();
+            }
+            tx_write_acl(t, collection, &old, &new)
+        })
+    }
+
+    fn dav_shared_with(&self, user: &str) -> Result<Vec<DavCollection>, StorageError> {
+        let user = normalize_address(user)?;
+        let index = self.dav_tree(ACL_INDEX)?;
+        let mut ids = std::collections::BTreeSet::new();
+        for identifier in [user.as_str(), ANYONE] {
+            let prefix = name_key(identifier, "");
+            for entry in index.scan_prefix(&prefix) {
+                let (k, v) = entry?;
+                let rights: String = keys::decode(&v, "DAV acl rights")?;
+                if rights.contains('l') {
+                    ids.insert(keys::decode_u64(&k[prefix.len()..], "DAV acl index")?);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            match self.dav_load(id) {
+                Ok(c) if c.owner != user => out.push(c),
+                Ok(_) => {}
+                // Deleted between the index scan and now.
+                Err(StorageError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
+        Ok(out)
     }
 }
