@@ -326,6 +326,25 @@ impl Shared {
         extra: &[(&str, String)],
         body: Option<(&str, &[u8])>,
     ) -> Result<Response, ConnError> {
+        // A kept connection the server closed while idle (its keep-alive timeout, e.g.
+        // during seeding) is opened anew once.
+        let reused = conn.as_ref().is_some_and(|c| c.reusable);
+        match self.send_once(conn, method, path, extra, body).await {
+            Err(ConnError::Closed | ConnError::Io(_)) if reused => {
+                self.send_once(conn, method, path, extra, body).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_once(
+        &self,
+        conn: &mut Option<HttpConn>,
+        method: &str,
+        path: &str,
+        extra: &[(&str, String)],
+        body: Option<(&str, &[u8])>,
+    ) -> Result<Response, ConnError> {
         if conn.as_ref().is_none_or(|c| !c.reusable) {
             *conn = Some(HttpConn::connect(&self.endpoint, &self.host).await?);
         }
