@@ -28,6 +28,10 @@
 //! `bench api` and `bench sse` (in [`api`]) load the management API with GET requests and
 //! measure the server's CPU per open dashboard stream (issue 13).
 //!
+//! `bench dav` (in [`dav`]) seeds a CalDAV calendar and measures sync-collection,
+//! time-range calendar-query and PROPFIND Depth 1 on it, with the server's CPU and memory
+//! (issue 15).
+//!
 //! Modules:
 //! - [`imap`]: everything of `bench imap`, reusing the pieces below;
 //! - [`pop3`]: everything of `bench pop3`;
@@ -41,6 +45,7 @@
 
 pub mod api;
 pub mod client;
+pub mod dav;
 pub mod drip;
 pub mod imap;
 pub mod load;
@@ -83,6 +88,9 @@ pub fn run(args: &[String]) -> Result<String, String> {
         if sub == "sse" {
             return api::run(api::Command::Sse, rest);
         }
+        if sub == "dav" {
+            return dav::run(rest);
+        }
         if sub == "relay" {
             return run_relay(rest);
         }
@@ -101,13 +109,14 @@ pub fn run(args: &[String]) -> Result<String, String> {
         },
         Some((help, _)) if help == "--help" || help == "-h" || help == "help" => {
             return Ok(format!(
-                "{USAGE}\n{}\n{}\n{}\n{}\n{}\n{}",
+                "{USAGE}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
                 relay::USAGE,
                 imap::USAGE,
                 pop3::USAGE,
                 drip::USAGE,
                 api::USAGE,
-                api::SSE_USAGE
+                api::SSE_USAGE,
+                dav::USAGE
             ))
         }
         Some((other, _)) => return Err(usage_error(format!("unknown bench {other:?}"))),
