@@ -263,6 +263,58 @@ fn python_caldav_library() {
     }
 }
 
+/// The python `caldav` library as a sharee: eve discovers her own home (the principal
+/// also names bob's home, whose calendar he shared with her read-only), reads the shared
+/// calendar's events and finds herself by principal search.
+#[test]
+fn python_caldav_as_a_sharee() {
+    let Some(python) = caldav_python() else {
+        return;
+    };
+    let (_dir, config, _server, http) = server("");
+    let res = bob(
+        http,
+        "PUT",
+        &format!("{CAL}/calendar/shared.ics"),
+        &[("Content-Type", "text/calendar")],
+        event("shared-1", "x")
+            .replace("SUMMARY:shared-1", "SUMMARY:Shared planning")
+            .as_bytes(),
+    );
+    assert_eq!(res.status, 201, "{}", res.text());
+    let (ok, out) = common::proc::cli(
+        &config,
+        &[
+            "calendar",
+            "share",
+            "bob@example.com",
+            "calendar",
+            "eve@example.com",
+            "lr",
+        ],
+    );
+    assert!(ok, "{out}");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/caldav/sharee.py");
+    let url = format!("http://{http}/dav/");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args([&url, "eve@example.com", PASSWORD, "bob@example.com"])
+        .output()
+        .expect("the python interpreter runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("ok calendar-home-set ")
+                && l.ends_with("/dav/calendars/eve@example.com/")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok shared events"), "{stdout}");
+    assert!(stdout.contains("ok principal search"), "{stdout}");
+}
+
 /// `caldav-server-tester` (from the same virtualenv) over the server: what it finds is
 /// printed; the features built here must not deviate (a missing entry is full support:
 /// the report lists deviations only).

@@ -1,6 +1,6 @@
 //! Sharing calendars and address books through ACLs (issue 15) on the real binary: bob
 //! shares his calendar read-only with carol (`calendar share`), carol finds bob's home in
-//! her principal's calendar-home-set, lists it (only what she may read), GETs and REPORTs
+//! it listed in her own calendar home, lists bob's home (only what she may read), GETs and REPORTs
 //! the calendar and gets 403 need-privileges on PUT and DELETE; made read-write, her PUT
 //! is 201, bob reads it and the sync-token moved once; dave (nothing shared) gets 404
 //! everywhere; a public calendar with `anyone lr` is read by every account; an address
@@ -144,7 +144,8 @@ fn calendars_and_address_books_shared_through_acls() {
     let acl = run(&config, &["calendar", "acl", BOB, "calendar"]);
     assert!(acl.contains("(owner)") && acl.contains(CAROL), "{acl}");
 
-    // Carol's principal: her own home first, then bob's.
+    // Carol's principal names her own homes only; bob's shared calendar is listed in her
+    // calendar home, under bob's URL.
     let p = as_user(
         CAROL,
         addr,
@@ -156,12 +157,25 @@ fn calendars_and_address_books_shared_through_acls() {
     assert_eq!(p.status, 207, "{}", p.text());
     assert_eq!(
         hrefs_in(&p.text(), "calendar-home-set"),
-        ["/dav/calendars/carol@example.com/", BOB_CAL]
+        ["/dav/calendars/carol@example.com/"]
     );
     assert_eq!(
         hrefs_in(&p.text(), "addressbook-home-set"),
-        ["/dav/addressbooks/carol@example.com/"],
-        "nothing of bob's address books is shared yet"
+        ["/dav/addressbooks/carol@example.com/"]
+    );
+    let mine = as_user(
+        CAROL,
+        addr,
+        "PROPFIND",
+        "/dav/calendars/carol@example.com/",
+        &[("Depth", "1")],
+        PROPFIND_PRIVS.as_bytes(),
+    );
+    assert_eq!(mine.status, 207, "{}", mine.text());
+    assert!(
+        all_hrefs(&mine.text()).contains(&cal),
+        "bob's calendar in carol's home: {}",
+        mine.text()
     );
 
     // Bob's home as carol sees it: the home and the one calendar shared.
@@ -346,19 +360,18 @@ fn calendars_and_address_books_shared_through_acls() {
             event("x").as_bytes(),
         );
         assert_eq!(w.status, 403, "{who}: {}", w.text());
-        let p = as_user(
+        let home = as_user(
             who,
             addr,
             "PROPFIND",
-            &format!("/dav/principals/{who}/"),
-            &[("Depth", "0")],
-            PROPFIND_PRINCIPAL.as_bytes(),
+            &format!("/dav/calendars/{who}/"),
+            &[("Depth", "1")],
+            PROPFIND_PRIVS.as_bytes(),
         );
         assert!(
-            hrefs_in(&p.text(), "calendar-home-set")
-                .contains(&"/dav/calendars/public/".to_string()),
+            all_hrefs(&home.text()).contains(&hol.to_string()),
             "{who}: {}",
-            p.text()
+            home.text()
         );
     }
     let listed = as_user(
@@ -412,10 +425,22 @@ fn calendars_and_address_books_shared_through_acls() {
     );
     assert_eq!(
         hrefs_in(&p.text(), "addressbook-home-set"),
-        [
-            "/dav/addressbooks/carol@example.com/",
-            "/dav/addressbooks/bob@example.com/"
-        ]
+        ["/dav/addressbooks/carol@example.com/"]
+    );
+    let books = as_user(
+        CAROL,
+        addr,
+        "PROPFIND",
+        "/dav/addressbooks/carol@example.com/",
+        &[("Depth", "1")],
+        PROPFIND_PRIVS.as_bytes(),
+    );
+    assert!(
+        all_hrefs(&books.text())
+            .iter()
+            .any(|h| h.starts_with("/dav/addressbooks/bob@example.com/")),
+        "{}",
+        books.text()
     );
 
     // Revoked: back to 404.

@@ -74,46 +74,15 @@ fn href(h: &str) -> String {
     format!("<D:href>{}</D:href>", escape(h))
 }
 
-/// The homes holding something shared with `me` that it may read ((owner, kind), each
-/// once, by owner): they follow its own in its home sets.
-pub(crate) fn shared_homes(
-    store: &crate::storage::Store,
-    me: &str,
-) -> Result<Vec<(String, CollectionKind)>, DavError> {
-    let mut out: Vec<(String, CollectionKind)> = Vec::new();
-    for col in store.dav_shared_with(me)? {
-        let key = (col.owner.clone(), col.kind);
-        if !out.contains(&key) && store.dav_rights(&col, me)?.contains('r') {
-            out.push(key);
-        }
-    }
-    Ok(out)
-}
-
-/// A home set: `me`'s home of `kind` first, then the homes of `shared` of that kind.
-fn home_set(me: &str, kind: CollectionKind, shared: &[(String, CollectionKind)]) -> String {
-    std::iter::once(home_href(me, kind))
-        .chain(
-            shared
-                .iter()
-                .filter(|(_, k)| *k == kind)
-                .map(|(owner, _)| home_href(owner, kind)),
-        )
-        .map(|h| href(&h))
-        .collect()
-}
-
-/// The CalDAV/CardDAV properties of `me`'s principal (`None`: not one of them); `shared`:
-/// [`shared_homes`].
-pub(crate) fn principal_value(
-    name: &PropName,
-    me: &str,
-    shared: &[(String, CollectionKind)],
-) -> Option<String> {
+/// The CalDAV/CardDAV properties of `me`'s principal (`None`: not one of them). The home
+/// sets name `me`'s own homes only (RFC 4791 §6.2.1: the homes of collections the
+/// principal owns; clients such as python's `caldav` take exactly one); what others share
+/// with `me` is listed in those homes (`calprops`).
+pub(crate) fn principal_value(name: &PropName, me: &str) -> Option<String> {
     match (name.ns.as_str(), name.local.as_str()) {
-        (CALDAV, "calendar-home-set") => Some(home_set(me, CollectionKind::Calendar, shared)),
+        (CALDAV, "calendar-home-set") => Some(href(&home_href(me, CollectionKind::Calendar))),
         (CARDDAV, "addressbook-home-set") => {
-            Some(home_set(me, CollectionKind::AddressBook, shared))
+            Some(href(&home_href(me, CollectionKind::AddressBook)))
         }
         (CALDAV, "calendar-user-address-set") => Some(format!(
             "{}{}",

@@ -31,7 +31,7 @@ use super::props::{
     href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts,
 };
 use super::report::sync_token_uri;
-use super::share::{shared_of, Privileges};
+use super::share::{shared_of, shared_with, Privileges};
 use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
 use crate::protocols::davreport::SUPPORTED;
 use crate::protocols::webdav::headers::Depth;
@@ -347,11 +347,19 @@ pub(crate) async fn propfind(
             let me = me.to_string();
             let shared = blocking(move || {
                 if privileges.owner {
-                    Ok(c.store
+                    let mut all: Vec<(DavCollection, Privileges)> = c
+                        .store
                         .dav_collections(&owner)?
                         .into_iter()
                         .map(|col| (col, Privileges::OWNER))
-                        .collect())
+                        .collect();
+                    // What others (or the public folders) share with the owner is listed
+                    // in its own home, under the sharer's URL: clients find calendars by
+                    // listing the one home their principal names.
+                    if owner == me {
+                        all.extend(shared_with(&c.store, &me, kind)?);
+                    }
+                    Ok(all)
                 } else {
                     // A sharee sees what it may read, nothing else.
                     shared_of(&c.store, &me, &owner, kind)

@@ -321,7 +321,7 @@ pub(crate) async fn proppatch(
 
 /// PROPFIND (and OPTIONS) on `/dav/` and a principal; anything else there is 405.
 pub(crate) async fn principal(
-    ctx: &Ctx,
+    _ctx: &Ctx,
     req: &HttpRequest,
     me: &str,
     target: &Target,
@@ -335,7 +335,7 @@ pub(crate) async fn principal(
     match req.method().as_str() {
         "OPTIONS" => return Ok(super::calcommon::options()),
         "PROPFIND" => {}
-        "REPORT" => return principal_search(ctx, me, payload).await,
+        "REPORT" => return principal_search(me, payload).await,
         _ => {
             return Err(DavError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -352,20 +352,9 @@ pub(crate) async fn principal(
     } else {
         "/dav/".to_string()
     };
-    let shared = {
-        let (c, me) = (ctx.get_ref().clone(), me.to_string());
-        super::blocking(move || super::calcommon::shared_homes(&c.store, &me)).await?
-    };
-    let mut out = vec![principal_response(
-        &here,
-        me,
-        &mine,
-        is_principal,
-        &ask,
-        &shared,
-    )];
+    let mut out = vec![principal_response(&here, me, &mine, is_principal, &ask)];
     if depth == Depth::One && !is_principal {
-        out.push(principal_response(&mine, me, &mine, true, &ask, &shared));
+        out.push(principal_response(&mine, me, &mine, true, &ask));
     }
     Ok(multistatus_response(&out))
 }
@@ -375,11 +364,7 @@ pub(crate) async fn principal(
 /// own (another's answers 404), so that is the only candidate: searching for oneself and
 /// listing all both find it, and nothing tells which other accounts exist. Any other
 /// report here is 403 `supported-report`.
-async fn principal_search(
-    ctx: &Ctx,
-    me: &str,
-    payload: web::Payload,
-) -> Result<HttpResponse, DavError> {
+async fn principal_search(me: &str, payload: web::Payload) -> Result<HttpResponse, DavError> {
     use crate::protocols::webdav::principal_search;
     use crate::protocols::webdav::report::CALDAV;
     let body = xml_body(payload).await?;
@@ -406,17 +391,12 @@ async fn principal_search(
         } else {
             q.answer
         };
-        let shared = {
-            let (c, me) = (ctx.get_ref().clone(), me.to_string());
-            super::blocking(move || super::calcommon::shared_homes(&c.store, &me)).await?
-        };
         out.push(principal_response(
             &mine,
             me,
             &mine,
             true,
             &Propfind::Prop(names),
-            &shared,
         ));
     }
     Ok(multistatus_response(&out))
@@ -428,11 +408,10 @@ fn principal_response(
     mine: &str,
     is_principal: bool,
     ask: &Propfind,
-    shared: &[(String, crate::storage::davstore::CollectionKind)],
 ) -> Response {
     let value = |name: &PropName| -> Option<String> {
         if name.ns != DAV {
-            return super::calcommon::principal_value(name, me, shared);
+            return super::calcommon::principal_value(name, me);
         }
         Some(match name.local.as_str() {
             "current-user-principal" | "principal-URL" => href(mine),

@@ -69,9 +69,21 @@ pub(crate) fn shared_of(
     owner: &str,
     kind: CollectionKind,
 ) -> Result<Vec<(DavCollection, Privileges)>, DavError> {
+    let mut all = shared_with(store, me, kind)?;
+    all.retain(|(col, _)| col.owner == owner);
+    Ok(all)
+}
+
+/// The collections of `kind` of other owners (public ones included) that `me` may read,
+/// with its privileges on each: what its own home lists besides its collections.
+pub(crate) fn shared_with(
+    store: &crate::storage::Store,
+    me: &str,
+    kind: CollectionKind,
+) -> Result<Vec<(DavCollection, Privileges)>, DavError> {
     let mut out = Vec::new();
     for col in store.dav_shared_with(me)? {
-        if col.owner != owner || col.kind != kind {
+        if col.kind != kind || col.owner == me {
             continue;
         }
         let p = Privileges::of_rights(&store.dav_rights(&col, me)?);

@@ -73,10 +73,21 @@ pub fn from_element(root: &Element) -> Result<PrincipalSearch, WebDavError> {
             text: m.text(),
         });
     }
-    let answer = root
+    let mut answer: Vec<PropName> = root
         .child(DAV, "prop")
         .map(|p| p.elements().map(PropName::of).collect())
         .unwrap_or_default();
+    // python's `caldav` (3.x) puts the properties it wants beside an empty `prop`
+    // instead of in it; they are taken as asked.
+    answer.extend(
+        root.elements()
+            .filter(|e| {
+                !e.is(DAV, "property-search")
+                    && !e.is(DAV, "prop")
+                    && !e.is(DAV, "apply-to-principal-collection-set")
+            })
+            .map(PropName::of),
+    );
     Ok(PrincipalSearch {
         searches,
         any_of,
@@ -136,6 +147,12 @@ mod tests {
             "<D:principal-property-search test=\"anyof\" ",
         );
         assert!(parse(any.as_bytes()).unwrap().matches(text_of));
+
+        // What python's caldav sends: the properties beside an empty prop.
+        let beside = br#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:property-search><D:prop><D:displayname/></D:prop><D:match>eve</D:match></D:property-search><D:prop/><C:calendar-home-set/><D:displayname/></D:principal-property-search>"#;
+        let q = parse(beside).unwrap();
+        assert_eq!(q.answer.len(), 2, "{:?}", q.answer);
+        assert_eq!(q.answer[0].local, "calendar-home-set");
 
         let list_all = br#"<D:principal-property-search xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
         assert!(parse(list_all).unwrap().matches(|_| None));
