@@ -99,16 +99,24 @@ async fn multipart_field(req: &mut ServiceRequest, boundary: &str) -> Option<Str
 }
 
 /// Why a state-changing request is refused for its browser-given origin: `Sec-Fetch-Site`
-/// `cross-site` or `same-site` (another port of this host is same-site), or an `Origin` that
-/// is not this listener's own scheme://host[:port]. `None`: no such header says so.
+/// `cross-site` or `same-site` (another port of this host is same-site), or, from a browser
+/// that sends no `Sec-Fetch-Site`, an `Origin` that is not this listener's own
+/// scheme://host[:port] (`null` included). `Sec-Fetch-Site: same-origin` is believed over
+/// `Origin`: under our `Referrer-Policy: no-referrer` Chromium sends `Origin: null` with
+/// our own pages' forms. `None`: no such header says so.
 pub(crate) fn foreign_origin(req: &HttpRequest) -> Option<&'static str> {
     let headers = req.headers();
     let site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_ascii_lowercase());
-    if matches!(site.as_deref(), Some("cross-site" | "same-site")) {
-        return Some("a state-changing request from another site's page is refused");
+    match site.as_deref() {
+        Some("cross-site" | "same-site") => {
+            return Some("a state-changing request from another site's page is refused")
+        }
+        // The browser vouches for it: our own page (or the user typing the address).
+        Some("same-origin" | "none") => return None,
+        _ => {}
     }
     let origin = headers.get(header::ORIGIN)?;
     let origin = origin.to_str().unwrap_or("null").trim();
