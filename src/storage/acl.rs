@@ -70,6 +70,31 @@ pub(crate) fn check_acl_change(identifier: &str, rights: &str) -> Result<String,
     Ok(identifier)
 }
 
+/// A whole ACL (sorted, the owner's implicit rights not listed) after SETACL changes
+/// `identifier`'s entry by `change` ([`changed_rights`]); the entry goes when no right is
+/// left. Invalid for unknown letters.
+pub(crate) fn acl_after(
+    old: &[(String, String)],
+    identifier: &str,
+    change: &str,
+) -> Result<Vec<(String, String)>, StorageError> {
+    let current = old
+        .iter()
+        .find(|(id, _)| id == identifier)
+        .map_or("", |(_, r)| r.as_str());
+    let wanted = changed_rights(current, change)?;
+    let mut new: Vec<(String, String)> = old
+        .iter()
+        .filter(|(id, _)| id != identifier)
+        .cloned()
+        .collect();
+    if !wanted.is_empty() {
+        new.push((identifier.to_string(), wanted));
+        new.sort();
+    }
+    Ok(new)
+}
+
 /// SETACL's new rights for an entry that has `current` (normalised; "" when absent):
 /// exactly `change`, or with "+rights" added, or with "-rights" removed (RFC 4314 §3.1).
 /// Normalised; "" means the entry goes.

@@ -133,23 +133,10 @@ impl SledStore {
         self.transact(|tx| {
             super::folder_record::tx_load_folder(tx, folder)?;
             let old = tx_acl(tx, folder)?;
-            let current = old
-                .iter()
-                .find(|(id, _)| *id == identifier)
-                .map_or("", |(_, r)| r.as_str());
-            let wanted = match changed_rights(current, rights) {
-                Ok(w) => w,
+            let new = match acl_after(&old, &identifier, rights) {
+                Ok(new) => new,
                 Err(e) => return abort(e),
             };
-            let mut new: Acl = old
-                .iter()
-                .filter(|(id, _)| *id != identifier)
-                .cloned()
-                .collect();
-            if !wanted.is_empty() {
-                new.push((identifier.clone(), wanted));
-                new.sort();
-            }
             tx_write_acl(tx, folder, &old, &new)
         })
     }

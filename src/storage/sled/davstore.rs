@@ -26,7 +26,7 @@ use sled::Transactional;
 
 use super::keys::{self, TreeIx};
 use super::{abort, SledStore, StorageError, TxResult};
-use crate::storage::acl::{changed_rights, check_acl_change, ANYONE};
+use crate::storage::acl::{acl_after, check_acl_change, ANYONE};
 use crate::storage::davstore::*;
 use crate::storage::directory::normalize_address;
 use crate::storage::dump::SmallRow;
@@ -611,23 +611,10 @@ impl DavStore for SledStore {
                 return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
             }
             let old = tx_acl(t, collection)?;
-            let current = old
-                .iter()
-                .find(|(id, _)| *id == identifier)
-                .map_or("", |(_, r)| r.as_str());
-            let wanted = match changed_rights(current, rights) {
-                Ok(w) => w,
+            let new = match acl_after(&old, &identifier, rights) {
+                Ok(new) => new,
                 Err(e) => return tx_conflict(e),
             };
-            let mut new: Acl = old
-                .iter()
-                .filter(|(id, _)| *id != identifier)
-                .cloned()
-                .collect();
-            if !wanted.is_empty() {
-                new.push((identifier.clone(), wanted));
-                new.sort();
-            }
             tx_write_acl(t, collection, &old, &new)
         })
     }
