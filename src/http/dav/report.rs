@@ -622,7 +622,7 @@ pub(crate) fn calendar_query(
             tracing::warn!(object = %obj.name, "stored calendar object does not parse");
             continue;
         };
-        let matched = match Evaluator::new(&cal, zone) {
+        let matched = match Evaluator::for_filter(&cal, zone, Some(&q.filter)) {
             Ok(ev) => ev.matches(&q.filter),
             Err(e) => {
                 tracing::warn!(object = %obj.name, error = %e, "instances not expanded");

@@ -72,7 +72,7 @@ pub fn expand(
     range: &TimeRange,
     zone: Tz,
 ) -> Result<ICalendar, CalendarPrecondition> {
-    let (instances, _) = timerange::instances(calendar, zone)?;
+    let (instances, _) = timerange::instances_until(calendar, zone, range.end)?;
     let mut out = ICalendar {
         components: vec![ICalendarComponent {
             component_type: ICalendarComponentType::VCalendar,
@@ -159,7 +159,7 @@ pub fn limit_recurrence_set(
     range: &TimeRange,
     zone: Tz,
 ) -> Result<ICalendar, CalendarPrecondition> {
-    let (instances, _) = timerange::instances(calendar, zone)?;
+    let (instances, _) = timerange::instances_until(calendar, zone, range.end)?;
     let drop: Vec<u32> = calendar
         .components
         .iter()

@@ -78,6 +78,45 @@ pub enum ParamTest {
     Text(TextMatch),
 }
 
+/// The latest end of `filter`'s time ranges, when every one of them has an end and none
+/// is about alarms (a VALARM comp-filter: an alarm triggers before its instance); `None`
+/// otherwise, and when there is no time range. Instances starting after it cannot decide
+/// the filter.
+pub fn latest_end(filter: &CompFilter) -> Option<i64> {
+    fn walk(f: &CompFilter, ends: &mut Vec<Option<i64>>) -> bool {
+        if f.name.eq_ignore_ascii_case("VALARM") {
+            return false;
+        }
+        let CompTest::Match {
+            time_range,
+            props,
+            comps,
+        } = &f.test
+        else {
+            return true;
+        };
+        if let Some(r) = time_range {
+            ends.push(r.end);
+        }
+        for p in props {
+            if let PropTest::Match {
+                time_range: Some(r),
+                ..
+            } = &p.test
+            {
+                ends.push(r.end);
+            }
+        }
+        comps.iter().all(|c| walk(c, ends))
+    }
+    let mut ends = Vec::new();
+    if !walk(filter, &mut ends) || ends.is_empty() {
+        return None;
+    }
+    ends.into_iter()
+        .try_fold(i64::MIN, |m, e| e.map(|e| m.max(e)))
+}
+
 /// One object against a query's filter, floating times taken in `zone` (the calendar's
 /// time zone, CALDAV:calendar-timezone, else UTC).
 pub struct Evaluator<'a> {
@@ -88,7 +127,18 @@ pub struct Evaluator<'a> {
 impl<'a> Evaluator<'a> {
     /// Expands the object's instances once for every test of the filter.
     pub fn new(calendar: &'a ICalendar, zone: Tz) -> Result<Evaluator<'a>, CalendarPrecondition> {
-        let (instances, _) = timerange::instances(calendar, zone)?;
+        Evaluator::for_filter(calendar, zone, None)
+    }
+
+    /// [`Evaluator::new`] for `filter` alone: endless rules are expanded only as far as
+    /// its time ranges reach ([`latest_end`], `timerange::instances_until`).
+    pub fn for_filter(
+        calendar: &'a ICalendar,
+        zone: Tz,
+        filter: Option<&CompFilter>,
+    ) -> Result<Evaluator<'a>, CalendarPrecondition> {
+        let until = filter.and_then(latest_end);
+        let (instances, _) = timerange::instances_until(calendar, zone, until)?;
         Ok(Evaluator {
             calendar,
             instances,

@@ -54,7 +54,7 @@ pub fn busy_periods(
     end: i64,
 ) -> Result<Vec<Busy>, CalendarPrecondition> {
     let mut out = Vec::new();
-    let (list, _) = timerange::instances(calendar, zone)?;
+    let (list, _) = timerange::instances_until(calendar, zone, Some(end))?;
     for inst in list {
         let Some(comp) = calendar.components.get(inst.comp_id as usize) else {
             continue;

@@ -189,10 +189,18 @@ fn matches(data: &str, zone: Tz, filter: &CompFilter) -> bool {
         Ok(o) => o,
         Err(e) => panic!("{e}"),
     };
-    match Evaluator::new(&object.calendar, zone) {
+    // As the server asks: expanded only as far as the filter's ranges reach, and the same
+    // answer as the whole expansion.
+    let whole = match Evaluator::new(&object.calendar, zone) {
         Ok(ev) => ev.matches(filter),
         Err(e) => panic!("{e}"),
-    }
+    };
+    let capped = match Evaluator::for_filter(&object.calendar, zone, Some(filter)) {
+        Ok(ev) => ev.matches(filter),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(whole, capped, "{data}");
+    capped
 }
 
 #[test]
@@ -725,4 +733,97 @@ fn an_override_replaces_its_occurrence_whatever_the_sequences() {
             "{master:?} {moved:?}: {starts:?}"
         );
     }
+}
+
+#[test]
+fn endless_rules_capped_at_a_questions_end_give_the_same_answers() {
+    use super::timerange::{instances, instances_until};
+    let wrap = |body: &str| {
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{body}END:VCALENDAR\r\n")
+    };
+    let berlin = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\n\
+        DTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n\
+        RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\n\
+        DTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+        RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n";
+    let objects = [
+        wrap("BEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T233000Z\r\n\
+              DURATION:PT2H\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n"),
+        wrap(&format!(
+            "{berlin}BEGIN:VEVENT\r\nUID:b\r\nDTSTAMP:20260101T000000Z\r\n\
+             DTSTART;TZID=Europe/Berlin:20260105T235000\r\nDTEND;TZID=Europe/Berlin:20260106T001000\r\n\
+             RRULE:FREQ=WEEKLY;BYDAY=MO,FR\r\nEND:VEVENT\r\n"
+        )),
+        wrap("BEGIN:VEVENT\r\nUID:c\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260630\r\n\
+              RRULE:FREQ=YEARLY\r\nEND:VEVENT\r\n"),
+        wrap("BEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260131T120000\r\n\
+              DTEND:20260131T130000\r\nSEQUENCE:0\r\nRRULE:FREQ=MONTHLY;BYMONTHDAY=-1\r\n\
+              END:VEVENT\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20260101T000000Z\r\n\
+              RECURRENCE-ID:20260630T120000\r\nDTSTART:20260701T090000\r\nDTEND:20260701T100000\r\n\
+              SEQUENCE:1\r\nEND:VEVENT\r\n"),
+        wrap("BEGIN:VTODO\r\nUID:e\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T080000Z\r\n\
+              DUE:20260101T090000Z\r\nRRULE:FREQ=WEEKLY;INTERVAL=2\r\nEND:VTODO\r\n"),
+    ];
+    let months = [
+        (utc(2026, 1, 1, 0, 0), utc(2026, 2, 1, 0, 0)),
+        (utc(2026, 6, 30, 22, 0), utc(2026, 7, 1, 2, 0)),
+        (utc(2026, 6, 1, 0, 0), utc(2026, 7, 1, 0, 0)),
+        (utc(2029, 12, 31, 23, 0), utc(2030, 1, 1, 1, 0)),
+        (utc(2031, 3, 1, 0, 0), utc(2031, 4, 1, 0, 0)),
+    ];
+    for text in &objects {
+        let cal = super::validate::parse_calendar(text).unwrap();
+        for zone in [Tz::UTC, Tz::Floating] {
+            let (whole, _) = instances(&cal, zone).unwrap();
+            for (start, end) in months {
+                let (capped, truncated) = instances_until(&cal, zone, Some(end)).unwrap();
+                assert!(!truncated, "{text}");
+                let pick = |list: &[super::timerange::Instance]| {
+                    let mut v: Vec<_> = list
+                        .iter()
+                        .filter(|i| i.overlaps(Some(start), Some(end)))
+                        .copied()
+                        .map(|i| (i.start, i.end, i.comp_id))
+                        .collect();
+                    v.sort();
+                    v
+                };
+                assert_eq!(pick(&whole), pick(&capped), "{start}..{end}: {text}");
+                assert!(
+                    capped.len() < whole.len(),
+                    "not capped ({} of {}) for {start}..{end} in {zone:?}: {text}",
+                    capped.len(),
+                    whole.len()
+                );
+            }
+        }
+    }
+    // A filter's latest end, and none for an open range or an alarm question.
+    let f = comp_in(
+        "VEVENT",
+        Some(range(utc(2026, 6, 1, 0, 0), utc(2026, 7, 1, 0, 0))),
+    );
+    assert_eq!(super::filter::latest_end(&f), Some(utc(2026, 7, 1, 0, 0)));
+    let open = comp_in(
+        "VEVENT",
+        Some(TimeRange {
+            start: Some(utc(2026, 6, 1, 0, 0)),
+            end: None,
+        }),
+    );
+    assert_eq!(super::filter::latest_end(&open), None);
+    let alarm = comp_with(
+        "VEVENT",
+        None,
+        vec![],
+        vec![CompFilter {
+            name: "VALARM".into(),
+            test: CompTest::Match {
+                time_range: Some(range(utc(2026, 6, 1, 0, 0), utc(2026, 7, 1, 0, 0))),
+                props: vec![],
+                comps: vec![],
+            },
+        }],
+    );
+    assert_eq!(super::filter::latest_end(&alarm), None);
 }

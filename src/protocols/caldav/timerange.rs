@@ -93,6 +93,104 @@ pub fn instances(
     Ok((out, truncated))
 }
 
+/// How far past a question's latest end a capped rule still runs: instances starting
+/// later cannot overlap a range ending there, whatever zone floating times take.
+const CAP_MARGIN: i64 = 2 * WIDEST_OFFSET + 86_400;
+
+/// [`instances`] for a question about times before `until` only (a query's latest end;
+/// `None`: no bound): a rule with neither COUNT nor UNTIL stops just after it, so an
+/// endless daily event costs the days the question needs, not [`EXPAND_LIMIT`] instances.
+/// Instances starting after `until` may be left out; none of them overlaps a range that
+/// ends by `until` (an alarm triggers before its instance: questions about alarms pass
+/// `None`). Should the capped copy not expand, the object is expanded whole.
+pub fn instances_until(
+    calendar: &ICalendar,
+    zone: Tz,
+    until: Option<i64>,
+) -> Result<(Vec<Instance>, bool), CalendarPrecondition> {
+    let capped = until.and_then(|u| capped_rules(calendar, u.saturating_add(CAP_MARGIN)));
+    match capped {
+        Some(c) => instances(&c, zone).or_else(|_| instances(calendar, zone)),
+        None => instances(calendar, zone),
+    }
+}
+
+/// A copy of `calendar` whose unbounded rules end at `cap` (Unix seconds), written as the
+/// rules' own UNTIL would be (a date for a DATE start, else the start zone's local time, as
+/// calcard compares it: see [`for_expansion`]); `None` when no rule is unbounded.
+fn capped_rules(calendar: &ICalendar, cap: i64) -> Option<ICalendar> {
+    let resolver = calendar.build_tz_resolver();
+    let utc = chrono::DateTime::from_timestamp(cap, 0)?;
+    let mut fixed: Option<ICalendar> = None;
+    for (ci, c) in calendar.components.iter().enumerate() {
+        if !c.component_type.has_time_ranges() {
+            continue;
+        }
+        let start = c.property(&ICalendarProperty::Dtstart);
+        let date_only = start
+            .and_then(|e| e.values.first())
+            .and_then(|v| v.as_partial_date_time())
+            .is_some_and(|d| !d.has_time());
+        let local = match start
+            .and_then(|e| e.tz_id())
+            .and_then(|id| resolver.resolve(id))
+        {
+            Some(tz) => utc.with_timezone(&tz).naive_local().and_utc().timestamp(),
+            None => cap,
+        };
+        // A rule starting after the cap: its first instance is all it needs (an UNTIL
+        // before DTSTART is no rule calcard expands).
+        let starts_later = start
+            .and_then(|e| e.values.first())
+            .and_then(|v| v.as_partial_date_time())
+            .and_then(naive_seconds)
+            .is_some_and(|s| s > local);
+        for (ei, e) in c.entries.iter().enumerate() {
+            if e.name != ICalendarProperty::Rrule {
+                continue;
+            }
+            for (vi, v) in e.values.iter().enumerate() {
+                let ICalendarValue::RecurrenceRule(rule) = v else {
+                    continue;
+                };
+                if rule.count.is_some() || rule.until.is_some() {
+                    continue;
+                }
+                let mut rule = rule.clone();
+                if starts_later {
+                    rule.count = Some(1);
+                } else {
+                    let mut until = PartialDateTime::from_naive_timestamp(local);
+                    if date_only {
+                        until.hour = None;
+                        until.minute = None;
+                        until.second = None;
+                    }
+                    rule.until = Some(until);
+                }
+                let copy = fixed.get_or_insert_with(|| calendar.clone());
+                copy.components[ci].entries[ei].values[vi] = ICalendarValue::RecurrenceRule(rule);
+            }
+        }
+    }
+    fixed
+}
+
+/// A date or date-time's fields as seconds, read as if in UTC (its wall clock).
+fn naive_seconds(d: &PartialDateTime) -> Option<i64> {
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::from(d.year?),
+        u32::from(d.month?),
+        u32::from(d.day?),
+    )?;
+    let time = date.and_hms_opt(
+        u32::from(d.hour.unwrap_or(0)),
+        u32::from(d.minute.unwrap_or(0)),
+        u32::from(d.second.unwrap_or(0)).min(59),
+    )?;
+    Some(time.and_utc().timestamp())
+}
+
 /// The span the store indexes: (earliest start, latest end), widened by [`WIDEST_OFFSET`].
 /// `(None, None)` for an undated VTODO (it matches every range); a `None` end for an
 /// unbounded recurrence.
