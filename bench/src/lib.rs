@@ -126,7 +126,8 @@ pub fn run(args: &[String]) -> Result<String, String> {
     Ok(report.render())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// The runtime every load command runs on (two workers, IO and timers).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -49,11 +49,7 @@ pub fn run(command: Command, args: &[String]) -> Result<String, String> {
         Parsed::Help => return Ok(usage.to_string()),
         Parsed::Run(opts) => *opts,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting runtime: {e}"))?;
+    let runtime = crate::runtime()?;
     runtime.block_on(async move {
         match command {
             Command::Api if opts.seed_accounts > 0 => seed(&opts).await.map(|r| r.render()),

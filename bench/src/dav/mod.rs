@@ -62,11 +62,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
         Parsed::Help => return Ok(USAGE.to_string()),
         Parsed::Run(opts) => *opts,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting runtime: {e}"))?;
+    let runtime = crate::runtime()?;
     runtime.block_on(dav_bench(&opts)).map(|r| r.render())
 }
 
