@@ -62,3 +62,60 @@ fn a_domain_admin_cannot_change_a_wider_admin_of_its_domain() {
     assert_eq!(status, 303);
     assert!(flash.starts_with("ok:"), "{flash}");
 }
+
+/// A domain admin may not change the folders or ACLs of a server administrator of its
+/// domain from the folders page (it could grant itself that admin's mail); a plain
+/// account's it may.
+#[test]
+fn a_domain_admin_cannot_grant_itself_rights_on_a_server_admins_folders() {
+    let server = TestServer::start();
+    console(
+        &server,
+        "account add root@example.com --password 'root pw' --admin",
+    );
+    console(&server, "folder create root@example.com Board");
+    console(&server, "account add boss@example.com --password 'boss pw'");
+    console(&server, "domainadmin add boss@example.com example.com");
+    console(&server, "account add plain@example.com --password x");
+    console(&server, "folder create plain@example.com Shared");
+
+    let boss = WebSession::login(server.addr("admin"), "boss@example.com", "boss pw");
+    for fields in [
+        vec![
+            ("action", "grant"),
+            ("folder", "Board"),
+            ("identifier", "boss@example.com"),
+            ("rights", "lrswipkxtea"),
+        ],
+        vec![("action", "create"), ("folder", "Planted")],
+        vec![("action", "delete"), ("folder", "Board")],
+    ] {
+        let mut all = vec![("owner", "root@example.com")];
+        all.extend(fields.iter().copied());
+        let (status, flash) = boss.post("/folders", &all);
+        assert_eq!(status, 303, "{all:?}");
+        assert!(
+            flash.starts_with("err:") && flash.contains("administrator"),
+            "{all:?}: {flash}"
+        );
+    }
+    let out = console(&server, "acl get root@example.com Board");
+    assert!(!out.contains("boss@example.com"), "{out}");
+    let out = console(&server, "folder list root@example.com");
+    assert!(out.contains("Board") && !out.contains("Planted"), "{out}");
+
+    let (status, flash) = boss.post(
+        "/folders",
+        &[
+            ("owner", "plain@example.com"),
+            ("action", "grant"),
+            ("folder", "Shared"),
+            ("identifier", "boss@example.com"),
+            ("rights", "lr"),
+        ],
+    );
+    assert_eq!(status, 303);
+    assert!(flash.starts_with("ok:"), "{flash}");
+    let out = console(&server, "acl get plain@example.com Shared");
+    assert!(out.contains("boss@example.com"), "{out}");
+}

@@ -491,3 +491,103 @@ fn a_domain_admin_cannot_take_over_a_wider_admin_in_its_domain() {
         );
     }
 }
+
+/// A domain admin may not change the folders or the ACLs of an account of its domain that
+/// it may not change (a server administrator): else it could give itself rights on that
+/// admin's INBOX. 403 `forbidden`, the ACL unchanged; reading them and a plain account's
+/// ACL it may.
+#[test]
+fn a_domain_admin_cannot_grant_itself_rights_on_a_server_admins_folders() {
+    let s = server();
+    let store = s.store();
+    store
+        .add_account("chief@example.org", PASSWORD, true)
+        .unwrap();
+    store.commit().unwrap();
+    s.console("folder create chief@example.org Board");
+    with_api(s.handle().ctx.clone(), move |api| async move {
+        let acl = "/api/v1/folders/chief@example.org/acl";
+        let table: Vec<(Method, String, Option<Value>)> = vec![
+            (
+                Method::PUT,
+                acl.into(),
+                Some(json!({"name": "INBOX", "identifier": DOM, "rights": "lrswipkxtea"})),
+            ),
+            (
+                Method::PUT,
+                acl.into(),
+                Some(json!({"name": "Board", "identifier": "anyone", "rights": "lr"})),
+            ),
+            (
+                Method::POST,
+                "/api/v1/folders/chief@example.org".into(),
+                Some(json!({"name": "Planted"})),
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/folders/chief@example.org?name=Board".into(),
+                None,
+            ),
+        ];
+        for (method, path, body) in table {
+            let (st, v) = api.call(Some(DOM), method.clone(), &path, body).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+            assert_eq!(v["error"]["code"], "forbidden", "{v}");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("administrator"),
+                "{v}"
+            );
+        }
+        // Reading is still allowed (the account is in its domain).
+        let (st, v) = api
+            .call(Some(DOM), Method::GET, &format!("{acl}?name=Board"), None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert!(
+            !v["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["identifier"] == DOM),
+            "{v}"
+        );
+        // A plain account of its domain: yes.
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::PUT,
+                "/api/v1/folders/carol@example.org/acl",
+                Some(json!({"name": "INBOX", "identifier": DOM, "rights": "lr"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        // The server admin may change the admin's folders.
+        let (st, v) = api
+            .call(
+                Some(ROOT),
+                Method::PUT,
+                acl,
+                Some(json!({"name": "Board", "identifier": ROOT, "rights": "lr"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    });
+    let store = s.store();
+    let board = store.folder_id("chief@example.org", "Board").unwrap().unwrap();
+    assert!(
+        !store
+            .get_acl(board)
+            .unwrap()
+            .iter()
+            .any(|(who, _)| who == DOM || who == "anyone"),
+        "the ACL changed"
+    );
+    assert!(store.folder_id("chief@example.org", "Board").unwrap().is_some());
+    assert!(store
+        .folder_id("chief@example.org", "Planted")
+        .unwrap()
+        .is_none());
+}

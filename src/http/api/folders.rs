@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::directory::visible_account;
+use super::directory::{changeable_account, visible_account};
 use super::{need_admin, need_scope, resource, run, Body, Ctx, Failures, Manager};
 use crate::admin::{AdminCommand, PUBLIC};
 use crate::http::auth::{Principal, Scope};
@@ -112,6 +112,20 @@ fn visible_owner(
     Ok(visible_account(ctx, p, owner)?.address)
 }
 
+/// [`visible_owner`] for a change of the owner's folders or their ACLs: 403 when the owner
+/// is an account the caller may not change ([`changeable_account`], the rule of account
+/// changes), so a domain admin cannot give itself rights on a server admin's folders.
+fn changeable_owner(
+    ctx: &crate::actors::ServerContext,
+    p: &Principal,
+    owner: &str,
+) -> Result<String, ApiError> {
+    if owner.eq_ignore_ascii_case(PUBLIC) {
+        return visible_owner(ctx, p, owner);
+    }
+    Ok(changeable_account(ctx, p, owner)?.address)
+}
+
 fn folder_list(ctx: &crate::actors::ServerContext, owner: &str) -> Result<FolderList, ApiError> {
     let storage_owner = if owner == PUBLIC { PUBLIC_OWNER } else { owner };
     let items = ctx
@@ -168,7 +182,7 @@ pub async fn folder_create(
     path: web::Path<String>,
     body: Body<NewFolder>,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = visible_owner(&ctx, &m.0, &path)?;
+    let owner = changeable_owner(&ctx, &m.0, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
     let name = body.into_inner().name;
     if folder_exists(&ctx, &owner, &name).is_ok() {
@@ -195,7 +209,7 @@ pub async fn folder_delete(
     path: web::Path<String>,
     q: web::Query<FolderName>,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = visible_owner(&ctx, &m.0, &path)?;
+    let owner = changeable_owner(&ctx, &m.0, &path)?;
     let name = q.into_inner().name;
     folder_exists(&ctx, &owner, &name)?;
     need_scope(&m.0, Scope::Accounts)?;
@@ -260,7 +274,7 @@ pub async fn acl_set(
     path: web::Path<String>,
     body: Body<AclChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = visible_owner(&ctx, &m.0, &path)?;
+    let owner = changeable_owner(&ctx, &m.0, &path)?;
     let AclChange {
         name,
         identifier,

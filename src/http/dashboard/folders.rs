@@ -169,6 +169,12 @@ pub async fn post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse 
         Err(_) => "/folders".to_string(),
     };
     let result = match owner {
+        // Changing an account's folders or their ACLs is changing the account: a domain
+        // admin may not give itself rights on a server admin's folders.
+        Ok(owner) if owner != PUBLIC => match super::pages::may_change(&ctx, &who, &owner) {
+            Ok(()) => folder_action(&ctx, &owner, &f).await,
+            Err(e) => Err(e),
+        },
         Ok(owner) => folder_action(&ctx, &owner, &f).await,
         Err(e) => Err(e),
     };

@@ -172,7 +172,7 @@ pub async fn accounts_post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> Http
 /// Refuses a change of an account that is an administrator, or administers a domain beyond
 /// the caller's, unless the caller is a full admin (the API's rule,
 /// [`Principal::may_change_account`]).
-fn may_change(ctx: &Ctx, who: &Principal, address: &str) -> Result<(), String> {
+pub(super) fn may_change(ctx: &Ctx, who: &Principal, address: &str) -> Result<(), String> {
     if who.is_admin() {
         return Ok(());
     }
