@@ -170,6 +170,7 @@ fn status_and_queue_commands() {
             origin: "test".into(),
             auth_as: None,
             folder: None,
+            history: Vec::new(),
         })
         .unwrap();
     let (ok, out) = server.console("alias add lost@example.com bob@example.com");

@@ -81,6 +81,7 @@ fn server() -> TestServer {
                 origin: "test".into(),
                 auth_as: None,
                 folder: None,
+                history: Vec::new(),
             })
             .unwrap();
     }

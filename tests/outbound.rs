@@ -307,6 +307,7 @@ fn a_failing_bounce_is_kept_in_the_bad_queue_never_bounced() {
         origin: "test".into(),
         auth_as: None,
         folder: None,
+        history: Vec::new(),
     };
     queues.queue_put(&rec).unwrap();
     w.server
@@ -382,6 +383,7 @@ fn one_connection_carries_every_queued_message_of_a_destination() {
             origin: "test".into(),
             auth_as: None,
             folder: None,
+            history: Vec::new(),
         };
         queues.queue_put(&rec).unwrap();
     }

@@ -37,6 +37,7 @@ fn deferred_records_return_to_inbound_when_due() {
             origin: "test".into(),
             auth_as: None,
             folder: None,
+            history: Vec::new(),
         })
         .unwrap();
     let deferred = server.handle().ctx.queues().deferred.clone();

@@ -219,6 +219,7 @@ fn shutdown_tells_idle_sessions_and_restart_resumes_queues() {
         origin: "test".into(),
         auth_as: None,
         folder: None,
+        history: Vec::new(),
     };
     queues.queue_put(&rec).unwrap();
     store.commit().unwrap();

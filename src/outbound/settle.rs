@@ -16,7 +16,8 @@
 use crate::config::DeliveryConfig;
 use crate::protocols::smtp::client::{Outcome, RcptResult};
 use crate::storage::{
-    DsnRet, QueueId, QueueName, QueueRecipient, QueueRecord, StorageError, Store,
+    AttemptOutcome, DeliveryAttempt, DsnRet, QueueId, QueueName, QueueRecipient, QueueRecord,
+    StorageError, Store,
 };
 
 use super::dsn::{self, Action};
@@ -100,6 +101,8 @@ pub fn settle(
     let mut delayed: Vec<dsn::Recipient> = Vec::new();
     let mut succeeded: Vec<dsn::Recipient> = Vec::new();
     let mut first_temp: Option<String> = None;
+    // What this attempt did for each recipient tried, for the records that stay.
+    let mut tried: Vec<DeliveryAttempt> = Vec::new();
     for (i, r) in rec.recipients.iter().enumerate() {
         if r.delivered {
             continue;
@@ -112,6 +115,19 @@ pub fn settle(
                 &missing
             }
         };
+        tried.push(DeliveryAttempt {
+            at: cx.now,
+            attempt: attempt_no,
+            recipient: r.address.clone(),
+            host: a.remote_mta.clone(),
+            status: a.status.clone(),
+            text: a.text.clone(),
+            outcome: match a.outcome {
+                Outcome::Delivered => AttemptOutcome::Delivered,
+                Outcome::Temporary if !expired => AttemptOutcome::Deferred,
+                Outcome::Temporary | Outcome::Permanent => AttemptOutcome::Failed,
+            },
+        });
         let report = |action: Action, reason: String, until: Option<i64>| dsn::Recipient {
             final_recipient: r.address.clone(),
             original: r.orcpt.clone(),
@@ -172,20 +188,22 @@ pub fn settle(
             .now
             .saturating_add(d.retry_after(attempt_no).as_secs() as i64)
             .min(expires);
-        records.push(QueueRecord {
+        let mut kept = QueueRecord {
             queue: QueueName::Deferred,
             recipients: deferred,
             due: Some(next),
             attempts: attempt_no,
             last_error: first_temp,
             ..rec.clone()
-        });
+        };
+        kept.record_attempts(tried.iter().cloned());
+        records.push(kept);
     }
     let null_sender = rec.mail_from.is_empty();
     if !failed.is_empty() && null_sender {
         // Never a bounce to the null sender: the bounce that cannot be delivered is kept.
         let reason = failed[0].0.last_error.clone();
-        records.push(QueueRecord {
+        let mut bad = QueueRecord {
             id: cx.store.next_queue_id()?,
             queue: QueueName::Bad,
             recipients: failed.iter().map(|(q, _)| q.clone()).collect(),
@@ -193,7 +211,9 @@ pub fn settle(
             attempts: attempt_no,
             last_error: reason.map(|r| format!("undeliverable bounce: {r}")),
             ..rec.clone()
-        });
+        };
+        bad.record_attempts(tried.iter().cloned());
+        records.push(bad);
     }
     if !null_sender {
         let bounces: Vec<dsn::Recipient> = failed
@@ -275,6 +295,7 @@ pub fn report_record(
         origin: format!("DSN for {:016X}", rec.id),
         auth_as: None,
         folder: None,
+        history: Vec::new(),
     }))
 }
 

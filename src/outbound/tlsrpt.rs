@@ -272,6 +272,7 @@ where
                 origin: format!("TLS report for {domain}"),
                 auth_as: None,
                 folder: None,
+                history: Vec::new(),
             })
             .await?;
             made.push(id);

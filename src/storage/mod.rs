@@ -85,6 +85,7 @@ pub mod migrate;
 mod migrate_tests;
 mod pg;
 mod queue;
+mod queue_codec;
 mod quota;
 mod screen;
 mod secrets;
@@ -120,7 +121,11 @@ pub use folders::{
 };
 pub use messages::{FlagMode, StoreResult};
 pub use metadata::MetadataOwner;
-pub use queue::{EnvelopeParams, QueueId, QueueName, QueueRecipient, QueueRecord};
+pub use queue::{
+    AttemptOutcome, DeliveryAttempt, EnvelopeParams, QueueId, QueueName, QueueRecipient,
+    QueueRecord, HISTORY_ATTEMPTS,
+};
+pub use queue_codec::{HeadRecipient, Keep, QueueHead};
 pub use quota::Quota;
 pub use screen::{Ban, ScreenRecord, ScreenRule, ScreenSnapshot};
 pub use secrets::SecretKey;

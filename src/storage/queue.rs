@@ -96,6 +96,63 @@ pub struct QueueRecord {
     /// Where local delivery puts the message instead of INBOX (the DMARC quarantine policy
     /// sends it to "Junk"). Missing folders fall back to INBOX.
     pub folder: Option<String>,
+    /// The results of the last [`HISTORY_ATTEMPTS`] delivery attempts, oldest first, one
+    /// entry per recipient tried (records written before it have none: see
+    /// `storage::queue_codec`).
+    #[serde(default)]
+    pub history: Vec<DeliveryAttempt>,
+}
+
+/// How many delivery attempts a record's `history` keeps (the older ones are dropped).
+pub const HISTORY_ATTEMPTS: u32 = 20;
+
+/// What one attempt did for one recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// A temporary failure: tried again later.
+    Deferred,
+    /// A permanent failure, or the last temporary one: bounced.
+    Failed,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::Deferred => "deferred",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// One recipient's result of one delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    /// Unix seconds, the server clock.
+    pub at: i64,
+    /// The attempt's number (1 for the first).
+    pub attempt: u32,
+    pub recipient: String,
+    /// The server that answered (the MX or smarthost), when one did.
+    pub host: Option<String>,
+    /// RFC 3463 status ("4.2.0").
+    pub status: String,
+    /// The reply or the reason, in one line ("451 4.2.0 try later", "connection refused").
+    pub text: String,
+    pub outcome: AttemptOutcome,
+}
+
+impl QueueRecord {
+    /// Adds `entries` to the history, dropping the entries of attempts older than the last
+    /// [`HISTORY_ATTEMPTS`].
+    pub fn record_attempts(&mut self, entries: impl IntoIterator<Item = DeliveryAttempt>) {
+        self.history.extend(entries);
+        if let Some(last) = self.history.iter().map(|a| a.attempt).max() {
+            let oldest_kept = last.saturating_sub(HISTORY_ATTEMPTS - 1);
+            self.history.retain(|a| a.attempt >= oldest_kept);
+        }
+    }
 }
 
 impl QueueRecord {
@@ -124,6 +181,7 @@ impl QueueRecord {
             origin,
             auth_as: None,
             folder: None,
+            history: Vec::new(),
         }
     }
 }

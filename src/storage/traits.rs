@@ -430,6 +430,19 @@ pub trait Queue: Send + Sync {
         limit: usize,
     ) -> Result<Vec<QueueRecord>, StorageError>;
 
+    /// The records of `queue` that `keep` accepts, in id order: how many there are, and at
+    /// most `limit` of them from the `offset`-th on. `keep` sees each record's head
+    /// ([`super::QueueHead`], read without decoding the rest); only the returned records are
+    /// decoded whole, so a domain admin's or a filtered page of a large queue costs a scan
+    /// of the heads, not a decoding of every record.
+    fn queue_select(
+        &self,
+        queue: QueueName,
+        keep: super::Keep<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<QueueRecord>), StorageError>;
+
     /// The number of records in `queue`, from the in-memory counters (no scan; see
     /// `queue_counts`).
     fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError>;

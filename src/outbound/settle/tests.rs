@@ -29,6 +29,7 @@ fn record(store: &Store, from: &str, rcpts: &[&str]) -> QueueRecord {
         origin: "test".into(),
         auth_as: None,
         folder: None,
+        history: Vec::new(),
     };
     rec
 }

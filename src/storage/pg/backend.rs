@@ -401,6 +401,16 @@ impl Queue for PgStore {
         PgStore::queue_page(self, queue, offset, limit)
     }
 
+    fn queue_select(
+        &self,
+        queue: QueueName,
+        keep: crate::storage::Keep<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<QueueRecord>), StorageError> {
+        PgStore::queue_select(self, queue, keep, offset, limit)
+    }
+
     fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
         PgStore::queue_depth(self, queue)
     }

@@ -28,14 +28,13 @@ pub(crate) fn sql_id(id: QueueId) -> Result<i64, StorageError> {
 }
 
 fn encode(rec: &QueueRecord) -> Result<Vec<u8>, StorageError> {
-    bincode::serialize(rec).map_err(|e| StorageError::Encoding(format!("queue record: {e}")))
+    crate::storage::queue_codec::encode_record(rec)
 }
 
 /// The record in a row's `record` column, placed in `queue` (the row's queue is the truth,
 /// as the tree a sled record sits in is).
 fn decode(bytes: &[u8], queue: QueueName) -> Result<QueueRecord, StorageError> {
-    let mut rec: QueueRecord = bincode::deserialize(bytes)
-        .map_err(|e| StorageError::Encoding(format!("queue record: {e}")))?;
+    let mut rec = crate::storage::queue_codec::decode_record(bytes)?;
     rec.queue = queue;
     Ok(rec)
 }
@@ -291,6 +290,27 @@ impl PgStore {
                 )
                 .map_err(pg_error)?,
             )
+        })
+    }
+
+    /// The heads of the queue's records are tested here, in id order, and only the page
+    /// is decoded whole (`queue_codec::select_page`); the rows come in one query.
+    pub(crate) fn queue_select(
+        &self,
+        queue: QueueName,
+        keep: crate::storage::Keep<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<QueueRecord>), StorageError> {
+        self.pool().with(|c| {
+            let rows = c
+                .query(
+                    "SELECT record FROM queue WHERE queue = $1 ORDER BY id",
+                    &[&queue.as_str()],
+                )
+                .map_err(pg_error)?;
+            let stored = rows.iter().map(|row| Ok(row.get::<_, &[u8]>(0)));
+            crate::storage::queue_codec::select_page(stored, queue, keep, offset, limit)
         })
     }
 

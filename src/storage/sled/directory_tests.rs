@@ -550,6 +550,7 @@ fn directory_persists_across_reopen() {
                 origin: "test".into(),
                 auth_as: Some("bob@example.com".into()),
                 folder: None,
+                history: Vec::new(),
             })
             .unwrap();
         store.commit().unwrap();

@@ -332,6 +332,7 @@ mod tests {
             origin: "fetch".into(),
             auth_as: None,
             folder: None,
+            history: Vec::new(),
         };
         FetchedMessage {
             source,

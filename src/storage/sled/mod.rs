@@ -477,6 +477,7 @@ pub(crate) mod testutil {
             origin: "smtp from [192.0.2.1] helo test".into(),
             auth_as: None,
             folder: None,
+            history: Vec::new(),
         }
     }
 

@@ -2,64 +2,16 @@
 //! queue id (u64 BE, so scans are in arrival order). Every record holds one reference on its
 //! body blob; moving a record between queues is one transaction.
 
-use serde::{Deserialize, Serialize};
-
 use super::blobrefs::RefDelta;
 use crate::storage::queue::*;
+use crate::storage::queue_codec::{decode_record, select_page, Keep};
 use crate::storage::traits::{Queue, QueueWrites};
 
 use super::queue_counts::QueueDelta;
-use crate::storage::blobs::BlobId;
 use sled::transaction::TransactionalTree;
 
-use super::keys::{self, tx_put, TreeIx};
+use super::keys::{tx_put, TreeIx};
 use super::{abort, SledStore, StorageError, Tx, TxResult};
-
-/// The shape of [`QueueRecord`] before `folder` was added. bincode is not self-describing:
-/// a record written by that build is shorter by the new trailing field, so decoding it as a
-/// `QueueRecord` fails at its end and [`decode_record`] reads it as this instead.
-#[derive(Serialize, Deserialize)]
-struct QueueRecordV1 {
-    id: QueueId,
-    queue: QueueName,
-    blob: BlobId,
-    size: u64,
-    mail_from: String,
-    recipients: Vec<QueueRecipient>,
-    params: EnvelopeParams,
-    received_at: i64,
-    due: Option<i64>,
-    attempts: u32,
-    last_error: Option<String>,
-    origin: String,
-    auth_as: Option<String>,
-}
-
-/// Decodes a stored queue record of either shape.
-fn decode_record(bytes: &[u8]) -> Result<QueueRecord, StorageError> {
-    match keys::decode::<QueueRecord>(bytes, "queue record") {
-        Ok(rec) => Ok(rec),
-        Err(e) => match keys::decode::<QueueRecordV1>(bytes, "queue record") {
-            Ok(v1) => Ok(QueueRecord {
-                id: v1.id,
-                queue: v1.queue,
-                blob: v1.blob,
-                size: v1.size,
-                mail_from: v1.mail_from,
-                recipients: v1.recipients,
-                params: v1.params,
-                received_at: v1.received_at,
-                due: v1.due,
-                attempts: v1.attempts,
-                last_error: v1.last_error,
-                origin: v1.origin,
-                auth_as: v1.auth_as,
-                folder: None,
-            }),
-            Err(_) => Err(e),
-        },
-    }
-}
 
 /// [`decode_record`] of the value at `key`, inside a transaction.
 fn tx_get_record(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<QueueRecord>> {
@@ -301,6 +253,21 @@ impl Queue for SledStore {
         Ok(page)
     }
 
+    fn queue_select(
+        &self,
+        queue: QueueName,
+        keep: Keep<'_>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<QueueRecord>), StorageError> {
+        let stored = self
+            .tree(TreeIx::Queue(queue))
+            .iter()
+            .values()
+            .map(|v| v.map_err(StorageError::from));
+        select_page(stored, queue, keep, offset, limit)
+    }
+
     fn queue_depth(&self, queue: QueueName) -> Result<usize, StorageError> {
         Ok(self.queue_counts().get(queue))
     }
@@ -313,40 +280,6 @@ pub(crate) mod tests {
     use super::*;
     #[allow(unused_imports)]
     use crate::storage::*;
-
-    /// Records written before `folder` existed still read, with no folder; new ones keep it.
-    #[test]
-    fn records_of_the_older_shape_still_decode() {
-        let (_dir, store) = store();
-        let mut rec = record(&store, QueueName::Local, b"old", &["bob@example.com"]);
-        rec.auth_as = Some("bob@example.com".into());
-        let old = QueueRecordV1 {
-            id: rec.id,
-            queue: rec.queue,
-            blob: rec.blob,
-            size: rec.size,
-            mail_from: rec.mail_from.clone(),
-            recipients: rec.recipients.clone(),
-            params: rec.params.clone(),
-            received_at: rec.received_at,
-            due: Some(5),
-            attempts: 2,
-            last_error: Some("x".into()),
-            origin: rec.origin.clone(),
-            auth_as: rec.auth_as.clone(),
-        };
-        let bytes = keys::encode(&old).unwrap();
-        let back = decode_record(&bytes).unwrap();
-        assert_eq!(back.folder, None);
-        assert_eq!(back.auth_as.as_deref(), Some("bob@example.com"));
-        assert_eq!((back.due, back.attempts), (Some(5), 2));
-        assert_eq!(back.recipients, rec.recipients);
-
-        rec.folder = Some("Junk".into());
-        let back = decode_record(&keys::encode(&rec).unwrap()).unwrap();
-        assert_eq!(back, rec);
-        assert!(decode_record(&bytes[..bytes.len() - 1]).is_err());
-    }
 
     #[test]
     fn queue_names_parse_and_print() {
