@@ -24,6 +24,7 @@ pub mod logtail;
 pub mod metrics;
 pub mod multipart;
 pub mod principal;
+pub mod queue_access;
 pub mod security;
 pub mod server;
 pub mod session;

@@ -2,8 +2,10 @@
 //! (retry, bounce, move, delete), one or many. Changes go to the queue actors as typed
 //! [`Change`]s, so a record being delivered answers 409 (busy) and nothing changes.
 //!
-//! A domain admin sees the records whose sender or one of whose recipients is in its
-//! domains; the others are left out of lists and counts, and answer 404.
+//! A domain admin sees the records one of whose recipients is in its domains, only its own
+//! recipients of them, and changes only those whose recipients are all its own
+//! (`http::queue_access`, the rule the dashboard applies too); the others are left out of
+//! lists and counts, and answer 404.
 
 use std::io::Read;
 
@@ -17,7 +19,8 @@ use super::{
 use crate::actors::queues::{Change, Done};
 use crate::http::auth::{Principal, Scope};
 use crate::http::error::ApiError;
-use crate::storage::{QueueName, QueueRecord};
+use crate::http::queue_access::{self, head_access, Access};
+use crate::storage::{QueueHead, QueueName, QueueRecord};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     resource!(cfg, "/queues", GET => queues_counts);
@@ -67,9 +70,31 @@ pub struct QueueItem {
     pub attempts: u32,
     /// Unix seconds of the next attempt, if one is planned.
     pub next_attempt: Option<i64>,
+    /// Absent when the caller sees only some of the recipients.
     pub last_error: Option<String>,
     /// Unix seconds.
     pub received: i64,
+    /// Recipients outside the caller's domains, left out of `recipients` (0 for a full
+    /// admin).
+    pub hidden_recipients: usize,
+}
+
+/// One recipient's result of one delivery attempt.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttemptInfo {
+    /// Unix seconds.
+    pub at: i64,
+    /// The attempt's number (1 for the first).
+    pub attempt: u32,
+    pub recipient: String,
+    /// The server that answered (MX or smarthost), when one did.
+    pub host: Option<String>,
+    /// RFC 3463 status, e.g. "4.2.0".
+    pub status: String,
+    /// The reply or the reason, in one line.
+    pub text: String,
+    /// delivered, deferred or failed.
+    pub outcome: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -99,8 +124,12 @@ pub struct QueueDetail {
     /// MAIL FROM parameters (BODY, SMTPUTF8, RET, ENVID, REQUIRETLS).
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
-    /// The message header (unfolded), as far as it is in the first 64 KiB.
+    /// The message header (unfolded), as far as it is in the first 64 KiB; empty when
+    /// some recipients are outside the caller's domains.
     pub headers: Vec<HeaderField>,
+    /// The last delivery attempts (up to 20), oldest first, one entry per recipient tried
+    /// (of the recipients the caller sees).
+    pub history: Vec<AttemptInfo>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -212,18 +241,9 @@ pub struct BulkResult {
     pub items: Vec<BulkItem>,
 }
 
-fn domain_of(address: &str) -> Option<&str> {
-    address.rsplit_once('@').map(|(_, d)| d)
-}
-
-/// Whether a domain admin may see the record: its sender or a recipient is in its domains.
-pub(crate) fn visible(p: &Principal, rec: &QueueRecord) -> bool {
-    p.is_admin()
-        || domain_of(&rec.mail_from).is_some_and(|d| p.may_domain(d))
-        || rec.recipients.iter().any(|r| {
-            domain_of(&r.address).is_some_and(|d| p.may_domain(d))
-                || domain_of(&r.original).is_some_and(|d| p.may_domain(d))
-        })
+/// Whether the caller sees the record at all (for lists and counts).
+fn listed(p: &Principal, h: &QueueHead<'_>) -> bool {
+    head_access(p, h) != Access::Hidden
 }
 
 fn queue_name(name: &str) -> Result<QueueName, ApiError> {
@@ -236,7 +256,7 @@ fn queue_id(id: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::not_found(format!("no queued message {id} (ids are hexadecimal)")))
 }
 
-fn item(r: &QueueRecord) -> QueueItem {
+fn item(r: &QueueRecord, hidden_recipients: usize) -> QueueItem {
     QueueItem {
         id: format!("{:016X}", r.id),
         queue: r.queue.as_str().to_string(),
@@ -256,6 +276,7 @@ fn item(r: &QueueRecord) -> QueueItem {
         next_attempt: r.due,
         last_error: r.last_error.clone(),
         received: r.received_at,
+        hidden_recipients,
     }
 }
 
@@ -305,11 +326,10 @@ pub async fn queues_counts(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiErro
                     // The store's in-memory counter: no scan.
                     ctx.store.queue_depth(*q)?
                 } else {
+                    // The records' heads only, nothing decoded whole.
                     ctx.store
-                        .queue_list(*q)?
-                        .iter()
-                        .filter(|r| visible(&p, r))
-                        .count()
+                        .queue_select(*q, &|h| listed(&p, h), 0, 0)?
+                        .0
                 };
                 Ok(QueueCount {
                     name: q.as_str().to_string(),
@@ -342,20 +362,21 @@ pub async fn queue_list(
             let items = ctx.store.queue_page(q, offset, limit)?;
             return Ok(QueuePage {
                 total: ctx.store.queue_depth(q)?,
-                items: items.iter().map(item).collect(),
+                items: items.iter().map(|r| item(r, 0)).collect(),
                 offset,
                 limit,
             });
         }
-        let recs = ctx.store.queue_list(q)?;
-        let visible: Vec<&QueueRecord> = recs.iter().filter(|r| visible(&p, r)).collect();
+        // Decided on each record's head; only the page is decoded whole.
+        let (total, page) = ctx
+            .store
+            .queue_select(q, &|h| listed(&p, h), offset, limit)?;
         Ok(QueuePage {
-            total: visible.len(),
-            items: visible
+            total,
+            items: page
                 .into_iter()
-                .skip(offset)
-                .take(limit)
-                .map(item)
+                .filter_map(|r| queue_access::redacted(&p, r))
+                .map(|(r, hidden)| item(&r, hidden))
                 .collect(),
             offset,
             limit,
@@ -365,17 +386,20 @@ pub async fn queue_list(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// The record `id` of `queue` as the caller may see it, or 404.
+/// The record `id` of `queue` (whole) if the caller may see it, with its access; or 404.
 fn record(
     ctx: &crate::actors::ServerContext,
     p: &Principal,
     queue: &str,
     id: &str,
-) -> Result<QueueRecord, ApiError> {
+) -> Result<(QueueRecord, Access), ApiError> {
     let (q, n) = (queue_name(queue)?, queue_id(id)?);
     match ctx.store.queue_get(q, n)? {
-        Some(r) if visible(p, &r) => Ok(r),
-        _ => Err(hidden(&format!("queued message {id} in {queue}"))),
+        Some(r) => match queue_access::access(p, &r) {
+            Access::Hidden => Err(hidden(&format!("queued message {id} in {queue}"))),
+            a => Ok((r, a)),
+        },
+        None => Err(hidden(&format!("queued message {id} in {queue}"))),
     }
 }
 
@@ -392,14 +416,34 @@ pub async fn queue_show(
     let (queue, id) = path.into_inner();
     let p = m.0;
     let detail = blocking(&ctx, move |ctx| {
-        let r = record(ctx, &p, &queue, &id)?;
-        let path = ctx.store.blobs().path(&r.blob);
+        let (r, access) = record(ctx, &p, &queue, &id)?;
+        // The header names every recipient (To, Cc): only for a record seen whole.
+        let headers = match access {
+            Access::Full => headers(&ctx.store.blobs().path(&r.blob)),
+            _ => Vec::new(),
+        };
+        let Some((r, hidden_recipients)) = queue_access::redacted(&p, r) else {
+            return Err(hidden(&format!("queued message {id} in {queue}")));
+        };
         Ok(QueueDetail {
-            item: item(&r),
+            item: item(&r, hidden_recipients),
             origin: r.origin.clone(),
             authenticated: r.auth_as.clone(),
             params: serde_json::to_value(&r.params).unwrap_or(serde_json::Value::Null),
-            headers: headers(&path),
+            headers,
+            history: r
+                .history
+                .iter()
+                .map(|a| AttemptInfo {
+                    at: a.at,
+                    attempt: a.attempt,
+                    recipient: a.recipient.clone(),
+                    host: a.host.clone(),
+                    status: a.status.clone(),
+                    text: a.text.clone(),
+                    outcome: a.outcome.as_str().to_string(),
+                })
+                .collect(),
         })
     })
     .await?;
@@ -414,8 +458,11 @@ async fn change_one(
     id: &str,
     make: impl FnOnce(u64) -> Result<Change, ApiError>,
 ) -> Result<ChangeResult, ApiError> {
-    let rec = record(ctx, p, queue, id)?;
+    let (rec, access) = record(ctx, p, queue, id)?;
     need_scope(p, Scope::Queues)?;
+    if access != Access::Full {
+        return Err(ApiError::forbidden(queue_access::partial_refusal(rec.id)));
+    }
     let changed = queue_change(ctx, make(rec.id)?).await?;
     let records: Vec<Location> = match &changed.done {
         // Only the change knows the ids routing gave (the old one is gone).

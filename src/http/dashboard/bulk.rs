@@ -11,10 +11,11 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms::Form;
-use super::queues::{parse_id, shown_id, shown_in_list, visible};
+use super::queues::{parse_id, shown_id};
 use super::{gate, redirect, redirect_with, run, Ctx, Need};
 use crate::admin::AdminCommand;
 use crate::http::auth::Principal;
+use crate::http::queue_access;
 use crate::http::jobs::{JobHandle, JobKind};
 use crate::storage::migrate::Progress;
 use crate::storage::QueueName;
@@ -166,13 +167,10 @@ async fn matching(
 ) -> Result<Vec<u64>, String> {
     let (sctx, who) = (ctx.get_ref().clone(), who.clone());
     let mut ids = web::block(move || {
-        sctx.store.queue_list(queue).map(|records| {
-            records
-                .iter()
-                .filter(|r| shown_in_list(&who, &filter, r))
-                .map(|r| r.id)
-                .collect::<Vec<_>>()
-        })
+        let keep = |h: &crate::storage::QueueHead<'_>| queue_access::shown_in_list(&who, &filter, h);
+        sctx.store
+            .queue_select(queue, &keep, 0, usize::MAX)
+            .map(|(_, records)| records.iter().map(|r| r.id).collect::<Vec<_>>())
     })
     .await
     .map_err(|e| e.to_string())?
@@ -181,15 +179,17 @@ async fn matching(
     Ok(ids)
 }
 
-/// One record: a domain admin acts only on records it can see.
+/// One record: a domain admin acts only on records whose recipients are all its own
+/// (`http::queue_access`).
 async fn one(ctx: &Ctx, who: &Principal, action: Action, id: u64) -> Result<(), String> {
     let sctx: Arc<crate::actors::ServerContext> = ctx.get_ref().clone();
     let rec = web::block(move || sctx.store.queue_find(id))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    if !rec.as_ref().is_some_and(|r| visible(who, r)) {
-        return Err("no such queued message".into());
+    match rec {
+        Some(r) => queue_access::may_change(who, &r)?,
+        None => return Err("no such queued message".into()),
     }
     run(ctx, action.command(id)).await.map(|_| ())
 }

@@ -12,6 +12,7 @@ use super::forms::Form;
 use super::{gate, redirect_with, render, run, Chrome, Ctx, Need, Pager, PAGE_SIZE};
 use crate::admin::{AdminCommand, QUEUE_NAMES};
 use crate::http::auth::Principal;
+use crate::http::queue_access::{self, Access};
 use crate::storage::{QueueName, QueueRecord};
 
 #[derive(serde::Deserialize)]
@@ -22,13 +23,6 @@ pub struct QueueQuery {
     q: Option<String>,
     #[serde(default)]
     page: Option<usize>,
-}
-
-/// Whether `who` may see `rec`: its sender or one of its recipients is in their domains.
-pub(super) fn visible(who: &Principal, rec: &QueueRecord) -> bool {
-    who.is_admin()
-        || (!rec.mail_from.is_empty() && who.may_address(&rec.mail_from))
-        || rec.recipients.iter().any(|r| who.may_address(&r.address))
 }
 
 fn age(now: i64, t: i64) -> String {
@@ -107,19 +101,26 @@ pub async fn list(ctx: Ctx, req: HttpRequest, query: web::Query<QueueQuery>) -> 
     let now = ctx.clock.now();
     let rows = page
         .into_iter()
-        .map(|r| Row {
+        .filter_map(|r| queue_access::redacted(&who, r))
+        .map(|(r, hidden)| Row {
             id: shown_id(r.id),
             from: if r.mail_from.is_empty() {
                 "<>".into()
             } else {
                 r.mail_from.clone()
             },
-            to: r
-                .recipients
-                .iter()
-                .map(|x| x.address.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            to: {
+                let mut to = r
+                    .recipients
+                    .iter()
+                    .map(|x| x.address.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if hidden > 0 {
+                    to.push_str(&format!(" (and {hidden} in other domains)"));
+                }
+                to
+            },
             size: r.size,
             age: age(now, r.received_at),
             attempts: r.attempts,
@@ -160,6 +161,17 @@ struct Recipient {
     state: String,
 }
 
+/// One line of the delivery history.
+struct AttemptRow {
+    at: String,
+    attempt: u32,
+    recipient: String,
+    host: String,
+    status: String,
+    text: String,
+    outcome: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "queue_record.html")]
 struct RecordPage {
@@ -168,6 +180,8 @@ struct RecordPage {
     queue: String,
     from: String,
     recipients: Vec<Recipient>,
+    /// Recipients in other domains, not shown.
+    hidden_recipients: usize,
     size: u64,
     received: String,
     origin: String,
@@ -175,7 +189,11 @@ struct RecordPage {
     attempts: u32,
     due: String,
     error: String,
-    headers: String,
+    /// Shown only when every recipient is the caller's.
+    headers: Option<String>,
+    history: Vec<AttemptRow>,
+    /// Whether the caller may change it (every recipient is its own).
+    changeable: bool,
     queue_names: Vec<&'static str>,
     back: String,
 }
@@ -218,30 +236,37 @@ async fn read_page(
         .map_err(|e| e.to_string())?;
         return Ok((records, Pager { page, pages, total }, total));
     }
-    let records = web::block(move || sctx.store.queue_list(queue))
+    // Decided on each record's head (`Queue::queue_select`); only the page is decoded
+    // whole. The page number is clamped like `Pager::cut` does, which needs the total:
+    // a page past the end is read again as the last one.
+    let (who, filter) = (who.clone(), filter.to_string());
+    let select = move |page: usize| {
+        let keep =
+            |h: &crate::storage::QueueHead<'_>| queue_access::shown_in_list(&who, &filter, h);
+        sctx.store
+            .queue_select(queue, &keep, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+            .map(|(total, records)| (total, records, page))
+            .and_then(|(total, records, page)| {
+                let pages = total.div_ceil(PAGE_SIZE).max(1);
+                if page <= pages {
+                    return Ok((total, records, page));
+                }
+                let (total, records) = sctx.store.queue_select(
+                    queue,
+                    &keep,
+                    (pages - 1) * PAGE_SIZE,
+                    PAGE_SIZE,
+                )?;
+                Ok((total, records, pages))
+            })
+    };
+    let page = page.max(1);
+    let (total, records, page) = web::block(move || select(page))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let mut shown: Vec<QueueRecord> = records
-        .into_iter()
-        .filter(|r| shown_in_list(who, filter, r))
-        .collect();
-    shown.sort_by_key(|r| r.id);
-    let count = shown.len();
-    let (page, pager) = Pager::cut(shown, page);
-    Ok((page, pager, count))
-}
-
-/// Whether the list of `who` filtered by `filter` (lowercase; "" for none) shows `r`.
-pub(super) fn shown_in_list(who: &Principal, filter: &str, r: &QueueRecord) -> bool {
-    visible(who, r)
-        && (filter.is_empty()
-            || shown_id(r.id).ends_with(filter)
-            || r.mail_from.to_lowercase().contains(filter)
-            || r.recipients.iter().any(|x| x.address.contains(filter))
-            || r.last_error
-                .as_deref()
-                .is_some_and(|e| e.to_lowercase().contains(filter)))
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    Ok((records, Pager { page, pages, total }, total))
 }
 
 /// The most of a message's header shown.
@@ -274,8 +299,11 @@ pub async fn record(ctx: Ctx, req: HttpRequest, id: web::Path<String>) -> HttpRe
     .await
     .map_err(|e| e.to_string())
     .and_then(|r| r);
-    let (rec, headers) = match found {
-        Ok(Some((r, h))) if visible(&who, &r) => (r, h),
+    let (rec, headers, access) = match found {
+        Ok(Some((r, h))) if queue_access::access(&who, &r) != Access::Hidden => {
+            let access = queue_access::access(&who, &r);
+            (r, h, access)
+        }
         Ok(_) => {
             return redirect_with(
                 &req,
@@ -285,9 +313,31 @@ pub async fn record(ctx: Ctx, req: HttpRequest, id: web::Path<String>) -> HttpRe
         }
         Err(e) => return redirect_with(&req, "/queues", Err(e)),
     };
+    let Some((rec, hidden_recipients)) = queue_access::redacted(&who, rec) else {
+        return redirect_with(
+            &req,
+            "/queues",
+            Err(format!("no queued message {}", shown_id(id))),
+        );
+    };
     let t = RecordPage {
         chrome: Chrome::new(&req, &who, "/queues"),
         id: shown_id(id),
+        hidden_recipients,
+        changeable: access == Access::Full,
+        history: rec
+            .history
+            .iter()
+            .map(|a| AttemptRow {
+                at: crate::clock::iso8601(a.at),
+                attempt: a.attempt,
+                recipient: a.recipient.clone(),
+                host: a.host.clone().unwrap_or_default(),
+                status: a.status.clone(),
+                text: a.text.clone(),
+                outcome: a.outcome.as_str(),
+            })
+            .collect(),
         queue: rec.queue.as_str().to_string(),
         from: if rec.mail_from.is_empty() {
             "<>".into()
@@ -313,7 +363,8 @@ pub async fn record(ctx: Ctx, req: HttpRequest, id: web::Path<String>) -> HttpRe
         attempts: rec.attempts,
         due: rec.due.map(crate::clock::iso8601).unwrap_or_default(),
         error: rec.last_error.clone().unwrap_or_default(),
-        headers,
+        // The header names every recipient (To, Cc): only for a record seen whole.
+        headers: (access == Access::Full).then_some(headers),
         queue_names: QUEUE_NAMES.to_vec(),
         back: format!("/queues?queue={}", rec.queue.as_str()),
     };
@@ -345,10 +396,14 @@ pub(super) async fn apply(ctx: &Ctx, who: &Principal, f: &Form) -> Result<String
     let to = f.get("to").to_string();
     let (mut done, mut failed) = (Vec::new(), Vec::new());
     for id in ids {
-        // A domain admin acts only on records it can see.
+        // A domain admin acts only on records whose recipients are all its own.
         let rec = ctx.store.queue_find(id).map_err(|e| e.to_string())?;
-        if !rec.as_ref().is_some_and(|r| visible(who, r)) {
-            failed.push(format!("{}: no such queued message", shown_id(id)));
+        let allowed = match &rec {
+            Some(r) => queue_access::may_change(who, r),
+            None => Err("no such queued message".into()),
+        };
+        if let Err(e) = allowed {
+            failed.push(format!("{}: {e}", shown_id(id)));
             continue;
         }
         let cmd = match action {
