@@ -603,3 +603,54 @@ fn console_changes_wait_for_the_worker_delivering_a_record() {
         "no report to the sender"
     );
 }
+
+/// A delivery the MX defers (4xx) leaves its attempts in the record: one entry per
+/// attempt with the time, the MX, the status and the reply; and the dashboard's message
+/// page shows them.
+#[test]
+fn a_deferred_delivery_keeps_its_attempts_and_the_dashboard_shows_them() {
+    let w = world("retry_schedule = [\"10m\"]");
+    w.sink
+        .rcpt_reply("carol@remote.test", "451 4.7.1 greylisted, come back later");
+    submit(&w.server, &["carol@remote.test"], "", &note("history"));
+    wait_for("the deferral", || {
+        w.server.queue_depth(QueueName::Deferred) == 1
+    });
+    let rec = w.server.store().queue_list(QueueName::Deferred).unwrap()[0].clone();
+    assert_eq!(rec.history.len(), 1, "{:?}", rec.history);
+    let a = &rec.history[0];
+    assert_eq!((a.attempt, a.at), (1, T0));
+    assert_eq!(a.recipient, "carol@remote.test");
+    assert_eq!(a.host.as_deref(), Some("mx.remote.test"), "{a:?}");
+    assert_eq!(a.status, "4.7.1");
+    assert!(a.text.contains("greylisted"), "{a:?}");
+    assert_eq!(a.outcome, ferrymail::storage::AttemptOutcome::Deferred);
+
+    // A second attempt when due adds its own entry, the first kept.
+    w.clock.advance(rec.due.unwrap() - w.clock.now());
+    assert_eq!(release_due(&w.server), 1);
+    wait_for("the second attempt", || {
+        w.server.queue_depth(QueueName::Deferred) == 1
+            && w.server.store().queue_list(QueueName::Deferred).unwrap()[0].attempts == 2
+    });
+    let rec = w.server.store().queue_list(QueueName::Deferred).unwrap()[0].clone();
+    let numbers: Vec<u32> = rec.history.iter().map(|a| a.attempt).collect();
+    assert_eq!(numbers, vec![1, 2]);
+    assert!(rec.history[1].at > rec.history[0].at);
+
+    let (ok, out) = w
+        .server
+        .console("account add root@example.com --password 'root pw' --admin");
+    assert!(ok, "{out}");
+    let web = common::web::WebSession::login(w.server.addr("admin"), "root@example.com", "root pw");
+    let page = web.get(&format!("/queues/record/{:016x}", rec.id));
+    let body = page.text();
+    let table = body
+        .split("id=\"record-history\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no history table in\n{body}"));
+    assert_eq!(table.matches("greylisted, come back later").count(), 2, "{table}");
+    assert!(table.contains("mx.remote.test") && table.contains("4.7.1"), "{table}");
+    assert!(table.contains("deferred"), "{table}");
+}

@@ -119,3 +119,70 @@ fn a_domain_admin_cannot_grant_itself_rights_on_a_server_admins_folders() {
     let out = console(&server, "acl get plain@example.com Shared");
     assert!(out.contains("boss@example.com"), "{out}");
 }
+
+/// The queue pages for a domain admin (of example.com): records are shown by their
+/// recipients, never by the sender; of a record with recipients elsewhere only its own are
+/// shown (with how many others), no header and no change buttons, and a change is refused;
+/// the filter does not find text of the hidden parts.
+#[test]
+fn a_domain_admin_sees_queued_mail_by_its_recipients_on_the_dashboard() {
+    let server = TestServer::start();
+    console(&server, "account add boss@example.com --password 'boss pw'");
+    console(&server, "domainadmin add boss@example.com example.com");
+    let forged = common::put_deferred(&server, "boss@example.com", &["x@remote.test"], "forged");
+    let mixed = common::put_deferred(
+        &server,
+        "x@remote.test",
+        &["secret@remote.test", "alice@example.com"],
+        "mixed",
+    );
+    let own = common::put_deferred(&server, "x@remote.test", &["alice@example.com"], "own");
+
+    let boss = WebSession::login(server.addr("admin"), "boss@example.com", "boss pw");
+    let list = boss.get("/queues?queue=deferred").text();
+    assert!(!list.contains(&format!("{forged:016x}")), "{list}");
+    assert!(list.contains(&format!("{mixed:016x}")), "{list}");
+    assert!(list.contains(&format!("{own:016x}")), "{list}");
+    assert!(!list.contains("secret@remote.test"), "{list}");
+    assert!(list.contains("(and 1 in other domains)"), "{list}");
+    // The hidden recipient and the record's error (which names it) are not searchable.
+    for probe in ["secret", "busy"] {
+        let found = boss.get(&format!("/queues?queue=deferred&q={probe}")).text();
+        assert!(!found.contains(&format!("{mixed:016x}")), "{probe}: {found}");
+    }
+
+    let page = boss.get(&format!("/queues/record/{mixed:016x}")).text();
+    assert!(!page.contains("secret@remote.test"), "{page}");
+    assert!(page.contains("alice@example.com"), "{page}");
+    assert!(page.contains("id=\"record-hidden\""), "{page}");
+    assert!(page.contains("id=\"record-no-header\""), "{page}");
+    assert!(!page.contains("value=\"retry\""), "{page}");
+    let page = boss.get(&format!("/queues/record/{own:016x}")).text();
+    assert!(page.contains("Subject: own"), "{page}");
+    assert!(page.contains("value=\"retry\""), "{page}");
+    let page = boss.get(&format!("/queues/record/{forged:016x}"));
+    assert!(!page.text().contains("Subject: forged"));
+
+    for id in [mixed, forged] {
+        let (status, flash) = boss.post(
+            "/queues",
+            &[("action", "delete"), ("id", &format!("{id:016x}"))],
+        );
+        assert_eq!(status, 303);
+        assert!(flash.starts_with("err:"), "{flash}");
+    }
+    let (_, flash) = boss.post(
+        "/queues",
+        &[("action", "delete"), ("id", &format!("{mixed:016x}"))],
+    );
+    assert!(flash.contains("outside your domains"), "{flash}");
+    let (status, flash) = boss.post(
+        "/queues",
+        &[("action", "delete"), ("id", &format!("{own:016x}"))],
+    );
+    assert_eq!(status, 303);
+    assert!(flash.starts_with("ok:"), "{flash}");
+    let store = server.store();
+    assert!(store.queue_find(mixed).unwrap().is_some());
+    assert!(store.queue_find(forged).unwrap().is_some());
+}

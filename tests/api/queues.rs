@@ -68,6 +68,12 @@ fn queues_list_show_and_change() {
             "{v}"
         );
         assert_eq!(v["authenticated"], BOB);
+        // The failed attempt is in the history.
+        let history = v["history"].as_array().unwrap();
+        assert!(!history.is_empty(), "{v}");
+        assert_eq!(history[0]["attempt"], 1, "{v}");
+        assert_eq!(history[0]["recipient"], "carol@remote.test");
+        assert_eq!(history[0]["outcome"], "deferred");
         let (st, _) = api
             .call(
                 Some(ROOT),
@@ -196,4 +202,149 @@ fn queues_list_show_and_change() {
     let again = u64::from_str_radix(now["id"].as_str().unwrap(), 16).unwrap();
     assert_ne!(again, new, "{v}");
     assert!(s.store().queue_find(new).unwrap().is_none());
+}
+
+/// A domain admin (of example.org) sees a record only when a recipient is in its domains,
+/// never by the sender; of a record with recipients elsewhere it sees only its own ones
+/// (and how many others), no header and no overall error, and may not change it (403);
+/// a record whose recipients are all its own it sees whole and may change.
+#[test]
+fn a_domain_admin_sees_and_changes_queued_mail_by_its_recipients() {
+    let s = server();
+    let forged = common::put_deferred(&s, "carol@example.org", &["x@remote.test"], "forged");
+    let mixed = common::put_deferred(
+        &s,
+        "x@remote.test",
+        &["secret@remote.test", "carol@example.org", "y@third.test"],
+        "mixed",
+    );
+    let own = common::put_deferred(&s, "x@remote.test", &["carol@example.org"], "own");
+    let (forged, mixed, own) = (
+        format!("{forged:016X}"),
+        format!("{mixed:016X}"),
+        format!("{own:016X}"),
+    );
+    with_api(s.handle().ctx.clone(), move |api| async move {
+        let (st, v) = api.call(Some(DOM), Method::GET, "/api/v1/queues", None).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let deferred = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "deferred")
+            .unwrap()
+            .clone();
+        assert_eq!(deferred["count"], 2, "{v}");
+
+        let (st, v) = api
+            .call(Some(DOM), Method::GET, "/api/v1/queues/deferred", None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["total"], 2, "{v}");
+        let ids: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![mixed.as_str(), own.as_str()], "{v}");
+        let text = v.to_string();
+        assert!(
+            !text.contains("secret@remote.test") && !text.contains("y@third.test"),
+            "another domain's recipients leaked: {text}"
+        );
+        let m = &v["items"][0];
+        assert_eq!(m["hidden_recipients"], 2, "{m}");
+        assert_eq!(m["recipients"].as_array().unwrap().len(), 1);
+        assert_eq!(m["recipients"][0]["address"], "carol@example.org");
+        assert!(m["last_error"].is_null(), "{m}");
+        assert_eq!(v["items"][1]["hidden_recipients"], 0);
+
+        // One record: the forged sender opens nothing.
+        let (st, _) = api
+            .call(
+                Some(DOM),
+                Method::GET,
+                &format!("/api/v1/queues/deferred/{forged}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::GET,
+                &format!("/api/v1/queues/deferred/{mixed}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["headers"].as_array().unwrap().len(), 0, "{v}");
+        assert_eq!(v["hidden_recipients"], 2);
+        assert!(!v.to_string().contains("secret@remote.test"), "{v}");
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::GET,
+                &format!("/api/v1/queues/deferred/{own}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert!(
+            v["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["name"] == "Subject" && h["value"] == "own"),
+            "{v}"
+        );
+
+        // Changes: the mixed one is refused (403, nothing changes), the forged one is
+        // unknown (404), its own one goes.
+        for (method, path, body) in [
+            (Method::POST, format!("/api/v1/queues/deferred/{mixed}/retry"), None),
+            (Method::POST, format!("/api/v1/queues/deferred/{mixed}/bounce"), None),
+            (
+                Method::POST,
+                format!("/api/v1/queues/deferred/{mixed}/move"),
+                Some(json!({"to": "bad"})),
+            ),
+            (Method::DELETE, format!("/api/v1/queues/deferred/{mixed}"), None),
+        ] {
+            let (st, v) = api.call(Some(DOM), method.clone(), &path, body).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("outside your domains"),
+                "{v}"
+            );
+        }
+        let (st, v) = api
+            .call(
+                Some(DOM),
+                Method::POST,
+                "/api/v1/queues/deferred/bulk",
+                Some(json!({"action": "delete", "ids": [mixed, forged, own]})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let statuses: Vec<u64> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["status"].as_u64().unwrap())
+            .collect();
+        assert_eq!(statuses, vec![403, 404, 200], "{v}");
+    });
+    let store = s.store();
+    let left: Vec<u64> = store
+        .queue_list(QueueName::Deferred)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left.len(), 2, "only its own record was deleted: {left:?}");
 }

@@ -528,3 +528,30 @@ pub fn ok(lines: &[String]) -> bool {
         .last()
         .is_some_and(|l| l.split_whitespace().nth(1) == Some("OK"))
 }
+
+/// Puts a record from `from` to `to` into the deferred queue directly (due in a day, one
+/// failed attempt, a last error naming the first recipient), for the queue visibility
+/// tests; its id.
+#[allow(dead_code)]
+pub fn put_deferred(server: &TestServer, from: &str, to: &[&str], subject: &str) -> u64 {
+    use ferrymail::storage::{QueueName, QueueRecipient, QueueRecord};
+    let store = server.store();
+    let (_, queues) = server.writers();
+    let body = format!("From: {from}\r\nTo: {}\r\nSubject: {subject}\r\n\r\nHello.\r\n", to.join(", "));
+    let blob = store.blobs().put(body.as_bytes()).unwrap();
+    let mut rec = QueueRecord::inbound(
+        store.next_queue_id().unwrap(),
+        blob,
+        body.len() as u64,
+        from.to_string(),
+        to.iter().map(|a| QueueRecipient::new(a)).collect(),
+        "test".into(),
+        0,
+    );
+    rec.queue = QueueName::Deferred;
+    rec.due = Some(i64::MAX / 2);
+    rec.attempts = 1;
+    rec.last_error = to.first().map(|a| format!("451 4.2.0 {a} is busy"));
+    queues.queue_put(&rec).unwrap();
+    rec.id
+}
