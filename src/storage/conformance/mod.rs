@@ -36,7 +36,7 @@ pub use folders::{
 };
 pub use queue::{
     blob_references_counted_and_released, queue_put_move_delete_per_queue,
-    sweep_sends_damaged_queue_records_to_bad,
+    queue_select_and_history, sweep_sends_damaged_queue_records_to_bad,
 };
 // Fixtures the PostgreSQL backend's own tests share.
 pub use davstore::{
@@ -100,6 +100,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         "blob_references_counted_and_released",
         blob_references_counted_and_released,
     ),
+    ("queue_select_and_history", queue_select_and_history),
     ("dkim_round_trip", dkim_round_trip),
     ("fetch_sources_round_trip", fetch_sources_round_trip),
     ("fetch_accept_exactly_once", fetch_accept_exactly_once),
@@ -221,6 +222,7 @@ macro_rules! test_every_check {
             folder_hierarchy_and_rename_inbox,
             queue_put_move_delete_per_queue,
             blob_references_counted_and_released,
+            queue_select_and_history,
             dkim_round_trip,
             fetch_sources_round_trip,
             fetch_accept_exactly_once,

@@ -23,6 +23,42 @@ fn record(store: &crate::storage::Store, queue: QueueName, content: &[u8]) -> Qu
     rec
 }
 
+/// A record's delivery history survives the backend; `queue_select` counts every record
+/// its test keeps and returns the asked page of them, whole, in id order.
+pub fn queue_select_and_history(open: Open) {
+    let (_dir, store) = fresh(open);
+    let mut ids = Vec::new();
+    for i in 0..7u64 {
+        let mut rec = record(&store, QueueName::Deferred, format!("select {i}").as_bytes());
+        rec.size = i;
+        rec.record_attempts([crate::storage::DeliveryAttempt {
+            at: 1_700_000_000 + i as i64,
+            attempt: 1,
+            recipient: BOB.into(),
+            host: Some("mx.remote.test".into()),
+            status: "4.2.0".into(),
+            text: format!("451 4.2.0 busy {i}"),
+            outcome: crate::storage::AttemptOutcome::Deferred,
+        }]);
+        store.0.queue_put(&rec).unwrap();
+        ids.push(rec);
+    }
+    let back = store.queue_get(QueueName::Deferred, ids[3].id).unwrap().unwrap();
+    assert_eq!(back.history, ids[3].history);
+    let odd = |h: &crate::storage::QueueHead<'_>| h.size % 2 == 1;
+    let (total, page) = store
+        .queue_select(QueueName::Deferred, &odd, 1, 2)
+        .unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(page, vec![ids[3].clone(), ids[5].clone()]);
+    let (total, page) = store
+        .queue_select(QueueName::Deferred, &odd, 5, 2)
+        .unwrap();
+    assert_eq!((total, page.len()), (3, 0));
+    let (total, _) = store.queue_select(QueueName::Bad, &odd, 0, 10).unwrap();
+    assert_eq!(total, 0);
+}
+
 /// In each of the six queues a record is put, read, listed, counted, moved and deleted; ids
 /// only grow; a record held by a queue holds its body.
 pub fn queue_put_move_delete_per_queue(open: Open) {
