@@ -650,7 +650,14 @@ fn a_deferred_delivery_keeps_its_attempts_and_the_dashboard_shows_them() {
         .nth(1)
         .and_then(|t| t.split("</table>").next())
         .unwrap_or_else(|| panic!("no history table in\n{body}"));
-    assert_eq!(table.matches("greylisted, come back later").count(), 2, "{table}");
-    assert!(table.contains("mx.remote.test") && table.contains("4.7.1"), "{table}");
+    assert_eq!(
+        table.matches("greylisted, come back later").count(),
+        2,
+        "{table}"
+    );
+    assert!(
+        table.contains("mx.remote.test") && table.contains("4.7.1"),
+        "{table}"
+    );
     assert!(table.contains("deferred"), "{table}");
 }

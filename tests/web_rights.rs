@@ -147,8 +147,13 @@ fn a_domain_admin_sees_queued_mail_by_its_recipients_on_the_dashboard() {
     assert!(list.contains("(and 1 in other domains)"), "{list}");
     // The hidden recipient and the record's error (which names it) are not searchable.
     for probe in ["secret", "busy"] {
-        let found = boss.get(&format!("/queues?queue=deferred&q={probe}")).text();
-        assert!(!found.contains(&format!("{mixed:016x}")), "{probe}: {found}");
+        let found = boss
+            .get(&format!("/queues?queue=deferred&q={probe}"))
+            .text();
+        assert!(
+            !found.contains(&format!("{mixed:016x}")),
+            "{probe}: {found}"
+        );
     }
 
     let page = boss.get(&format!("/queues/record/{mixed:016x}")).text();

@@ -196,7 +196,10 @@ mod tests {
             "a bounce to its user"
         );
         assert_eq!(
-            access(&dom, &rec("x@other.test", &["a@example.org", "b@other.test"])),
+            access(
+                &dom,
+                &rec("x@other.test", &["a@example.org", "b@other.test"])
+            ),
             Access::Partial
         );
         assert_eq!(access(&dom, &rec("a@example.org", &[])), Access::Hidden);
@@ -215,8 +218,13 @@ mod tests {
     #[test]
     fn a_partial_record_shows_only_its_own_parts_and_cannot_be_changed() {
         let dom = who(Role::DomainAdmin(vec!["example.org".into()]));
-        let r = rec("x@other.test", &["a@example.org", "b@other.test", "c@third.test"]);
-        assert!(may_change(&dom, &r).unwrap_err().contains("outside your domains"));
+        let r = rec(
+            "x@other.test",
+            &["a@example.org", "b@other.test", "c@third.test"],
+        );
+        assert!(may_change(&dom, &r)
+            .unwrap_err()
+            .contains("outside your domains"));
         let (shown, hidden) = redacted(&dom, r.clone()).unwrap();
         assert_eq!(hidden, 2);
         assert_eq!(shown.recipients.len(), 1);

@@ -335,14 +335,8 @@ mod tests {
             })
             .collect();
         let keep = |h: &QueueHead<'_>| h.size % 2 == 0;
-        let (total, page) = select_page(
-            stored.iter().map(Ok),
-            QueueName::Deferred,
-            &keep,
-            1,
-            2,
-        )
-        .unwrap();
+        let (total, page) =
+            select_page(stored.iter().map(Ok), QueueName::Deferred, &keep, 1, 2).unwrap();
         assert_eq!(total, 5);
         assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2, 4]);
         assert!(page.iter().all(|r| r.queue == QueueName::Deferred));

@@ -225,7 +225,9 @@ fn a_domain_admin_sees_and_changes_queued_mail_by_its_recipients() {
         format!("{own:016X}"),
     );
     with_api(s.handle().ctx.clone(), move |api| async move {
-        let (st, v) = api.call(Some(DOM), Method::GET, "/api/v1/queues", None).await;
+        let (st, v) = api
+            .call(Some(DOM), Method::GET, "/api/v1/queues", None)
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         let deferred = v["items"]
             .as_array()
@@ -303,14 +305,26 @@ fn a_domain_admin_sees_and_changes_queued_mail_by_its_recipients() {
         // Changes: the mixed one is refused (403, nothing changes), the forged one is
         // unknown (404), its own one goes.
         for (method, path, body) in [
-            (Method::POST, format!("/api/v1/queues/deferred/{mixed}/retry"), None),
-            (Method::POST, format!("/api/v1/queues/deferred/{mixed}/bounce"), None),
+            (
+                Method::POST,
+                format!("/api/v1/queues/deferred/{mixed}/retry"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/queues/deferred/{mixed}/bounce"),
+                None,
+            ),
             (
                 Method::POST,
                 format!("/api/v1/queues/deferred/{mixed}/move"),
                 Some(json!({"to": "bad"})),
             ),
-            (Method::DELETE, format!("/api/v1/queues/deferred/{mixed}"), None),
+            (
+                Method::DELETE,
+                format!("/api/v1/queues/deferred/{mixed}"),
+                None,
+            ),
         ] {
             let (st, v) = api.call(Some(DOM), method.clone(), &path, body).await;
             assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");

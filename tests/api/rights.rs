@@ -576,7 +576,10 @@ fn a_domain_admin_cannot_grant_itself_rights_on_a_server_admins_folders() {
         assert_eq!(st, StatusCode::OK, "{v}");
     });
     let store = s.store();
-    let board = store.folder_id("chief@example.org", "Board").unwrap().unwrap();
+    let board = store
+        .folder_id("chief@example.org", "Board")
+        .unwrap()
+        .unwrap();
     assert!(
         !store
             .get_acl(board)
@@ -585,7 +588,10 @@ fn a_domain_admin_cannot_grant_itself_rights_on_a_server_admins_folders() {
             .any(|(who, _)| who == DOM || who == "anyone"),
         "the ACL changed"
     );
-    assert!(store.folder_id("chief@example.org", "Board").unwrap().is_some());
+    assert!(store
+        .folder_id("chief@example.org", "Board")
+        .unwrap()
+        .is_some());
     assert!(store
         .folder_id("chief@example.org", "Planted")
         .unwrap()

@@ -537,7 +537,10 @@ pub fn put_deferred(server: &TestServer, from: &str, to: &[&str], subject: &str)
     use ferrymail::storage::{QueueName, QueueRecipient, QueueRecord};
     let store = server.store();
     let (_, queues) = server.writers();
-    let body = format!("From: {from}\r\nTo: {}\r\nSubject: {subject}\r\n\r\nHello.\r\n", to.join(", "));
+    let body = format!(
+        "From: {from}\r\nTo: {}\r\nSubject: {subject}\r\n\r\nHello.\r\n",
+        to.join(", ")
+    );
     let blob = store.blobs().put(body.as_bytes()).unwrap();
     let mut rec = QueueRecord::inbound(
         store.next_queue_id().unwrap(),

@@ -327,9 +327,7 @@ pub async fn queues_counts(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiErro
                     ctx.store.queue_depth(*q)?
                 } else {
                     // The records' heads only, nothing decoded whole.
-                    ctx.store
-                        .queue_select(*q, &|h| listed(&p, h), 0, 0)?
-                        .0
+                    ctx.store.queue_select(*q, &|h| listed(&p, h), 0, 0)?.0
                 };
                 Ok(QueueCount {
                     name: q.as_str().to_string(),

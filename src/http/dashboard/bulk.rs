@@ -15,8 +15,8 @@ use super::queues::{parse_id, shown_id};
 use super::{gate, redirect, redirect_with, run, Ctx, Need};
 use crate::admin::AdminCommand;
 use crate::http::auth::Principal;
-use crate::http::queue_access;
 use crate::http::jobs::{JobHandle, JobKind};
+use crate::http::queue_access;
 use crate::storage::migrate::Progress;
 use crate::storage::QueueName;
 
@@ -167,7 +167,8 @@ async fn matching(
 ) -> Result<Vec<u64>, String> {
     let (sctx, who) = (ctx.get_ref().clone(), who.clone());
     let mut ids = web::block(move || {
-        let keep = |h: &crate::storage::QueueHead<'_>| queue_access::shown_in_list(&who, &filter, h);
+        let keep =
+            |h: &crate::storage::QueueHead<'_>| queue_access::shown_in_list(&who, &filter, h);
         sctx.store
             .queue_select(queue, &keep, 0, usize::MAX)
             .map(|(_, records)| records.iter().map(|r| r.id).collect::<Vec<_>>())

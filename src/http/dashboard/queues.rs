@@ -251,12 +251,9 @@ async fn read_page(
                 if page <= pages {
                     return Ok((total, records, page));
                 }
-                let (total, records) = sctx.store.queue_select(
-                    queue,
-                    &keep,
-                    (pages - 1) * PAGE_SIZE,
-                    PAGE_SIZE,
-                )?;
+                let (total, records) =
+                    sctx.store
+                        .queue_select(queue, &keep, (pages - 1) * PAGE_SIZE, PAGE_SIZE)?;
                 Ok((total, records, pages))
             })
     };

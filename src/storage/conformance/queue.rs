@@ -29,7 +29,11 @@ pub fn queue_select_and_history(open: Open) {
     let (_dir, store) = fresh(open);
     let mut ids = Vec::new();
     for i in 0..7u64 {
-        let mut rec = record(&store, QueueName::Deferred, format!("select {i}").as_bytes());
+        let mut rec = record(
+            &store,
+            QueueName::Deferred,
+            format!("select {i}").as_bytes(),
+        );
         rec.size = i;
         rec.record_attempts([crate::storage::DeliveryAttempt {
             at: 1_700_000_000 + i as i64,
@@ -43,17 +47,16 @@ pub fn queue_select_and_history(open: Open) {
         store.0.queue_put(&rec).unwrap();
         ids.push(rec);
     }
-    let back = store.queue_get(QueueName::Deferred, ids[3].id).unwrap().unwrap();
+    let back = store
+        .queue_get(QueueName::Deferred, ids[3].id)
+        .unwrap()
+        .unwrap();
     assert_eq!(back.history, ids[3].history);
     let odd = |h: &crate::storage::QueueHead<'_>| h.size % 2 == 1;
-    let (total, page) = store
-        .queue_select(QueueName::Deferred, &odd, 1, 2)
-        .unwrap();
+    let (total, page) = store.queue_select(QueueName::Deferred, &odd, 1, 2).unwrap();
     assert_eq!(total, 3);
     assert_eq!(page, vec![ids[3].clone(), ids[5].clone()]);
-    let (total, page) = store
-        .queue_select(QueueName::Deferred, &odd, 5, 2)
-        .unwrap();
+    let (total, page) = store.queue_select(QueueName::Deferred, &odd, 5, 2).unwrap();
     assert_eq!((total, page.len()), (3, 0));
     let (total, _) = store.queue_select(QueueName::Bad, &odd, 0, 10).unwrap();
     assert_eq!(total, 0);
