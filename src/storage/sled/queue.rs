@@ -281,6 +281,94 @@ pub(crate) mod tests {
     #[allow(unused_imports)]
     use crate::storage::*;
 
+    /// The cost of a domain admin's (or a filtered) page of a 100,000-record queue, the
+    /// whole decoding of every record (`queue_list` and a test on each, the path before
+    /// `queue_select`) against the head scan (`queue_select`), side by side on the same
+    /// store; and the middle page of `queue_page`. One record in 100 is kept (a recipient in
+    /// example.org), as a domain admin of a small domain would see. docs/benchmarks.md.
+    ///
+    /// `cargo test --release --lib queue_scan_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement: 100,000 records"]
+    fn queue_scan_cost() {
+        use std::time::Instant;
+        const N: usize = 100_000;
+        let (_dir, store) = store();
+        let base = record(
+            &store,
+            QueueName::Deferred,
+            b"Subject: x\r\n\r\nbody\r\n",
+            &[],
+        );
+        for i in 0..N {
+            let mut rec = base.clone();
+            rec.id = store.next_queue_id().unwrap();
+            let to = if i % 100 == 0 {
+                format!("user{i}@example.org")
+            } else {
+                format!("user{i}@remote.example")
+            };
+            rec.recipients = vec![QueueRecipient::new(&to)];
+            rec.last_error = Some(format!("451 4.2.0 {to} is busy, try again later"));
+            rec.attempts = 3;
+            store.queue_put(&rec).unwrap();
+        }
+        let mine = |address: &str| address.ends_with("@example.org");
+        let keep = |h: &QueueHead<'_>| h.recipients.iter().any(|r| mine(r.address));
+        let cpu = || {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+            let f: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            (ticks(11) + ticks(12)) as f64 * 10.0 // ms, at 100 ticks/s
+        };
+        let mut measure = |name: &str, f: &mut dyn FnMut() -> usize| {
+            f(); // warm
+            let mut walls = Vec::new();
+            let c0 = cpu();
+            const R: usize = 10;
+            let mut seen = 0;
+            for _ in 0..R {
+                let t = Instant::now();
+                seen = f();
+                walls.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            let cpu_ms = (cpu() - c0) / R as f64;
+            walls.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            eprintln!(
+                "{name}: p50 {:.1} ms, min {:.1}, max {:.1}, CPU {:.1} ms/op, {seen} kept",
+                walls[R / 2],
+                walls[0],
+                walls[R - 1],
+                cpu_ms
+            );
+        };
+        measure("before: queue_list + test every record", &mut || {
+            let all = store.queue_list(QueueName::Deferred).unwrap();
+            let kept: Vec<&QueueRecord> = all
+                .iter()
+                .filter(|r| r.recipients.iter().any(|x| mine(&x.address)))
+                .collect();
+            kept.iter().skip(500).take(50).count() + kept.len()
+        });
+        measure("after: queue_select (heads), page 11 of 50", &mut || {
+            let (total, page) = store
+                .queue_select(QueueName::Deferred, &keep, 500, 50)
+                .unwrap();
+            total + page.len()
+        });
+        measure("queue_page, middle page (offset 49,950)", &mut || {
+            store
+                .queue_page(QueueName::Deferred, N / 2 - 50, 50)
+                .unwrap()
+                .len()
+        });
+    }
+
     #[test]
     fn queue_names_parse_and_print() {
         for q in QueueName::ALL {
