@@ -326,7 +326,7 @@ pub(crate) mod tests {
             let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             (ticks(11) + ticks(12)) as f64 * 10.0 // ms, at 100 ticks/s
         };
-        let mut measure = |name: &str, f: &mut dyn FnMut() -> usize| {
+        let measure = |name: &str, f: &mut dyn FnMut() -> usize| {
             f(); // warm
             let mut walls = Vec::new();
             let c0 = cpu();
