@@ -21,14 +21,15 @@ pub(crate) const ICAL: &str = "http://apple.com/ns/ical/";
 
 /// The DAV compliance classes announced on the DAV resources (RFC 4918 §10.1, RFC 4791
 /// §5.1, RFC 6352 §6.1, RFC 5689 §3).
-/// `calendar-auto-schedule`: RFC 6638 §2 (scheduling, `super::schedule`).
+/// `calendar-auto-schedule`: RFC 6638 §2 (scheduling, `super::schedule`);
+/// `access-control`: RFC 3744 §7.2 (`super::acl`).
 const DAV_CLASSES: &str =
-    "1, 3, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
+    "1, 3, access-control, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
 
 /// What the Allow header lists on calendars and address books.
 pub(crate) const ALLOW: &str =
     "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, \
-COPY, MOVE, REPORT";
+COPY, MOVE, REPORT, ACL";
 
 /// OPTIONS on the DAV resources (the root, principals, homes, collections, objects).
 pub(crate) fn options() -> HttpResponse {

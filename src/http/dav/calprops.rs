@@ -34,6 +34,7 @@ use super::report::sync_token_uri;
 use super::share::{shared_of, shared_with, Privileges};
 use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
 use crate::protocols::davreport::SUPPORTED;
+use crate::protocols::webdav::acl::{ACL_RESTRICTIONS, SUPPORTED_PRIVILEGES};
 use crate::protocols::webdav::headers::Depth;
 use crate::protocols::webdav::multistatus::{write_response, Prop, Response};
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
@@ -80,6 +81,8 @@ pub(crate) struct Env {
     pub privileges: Privileges,
     /// On the collections of a home listed to a sharee (by id), where they differ.
     pub per_collection: Vec<(u64, Privileges)>,
+    /// The stored ACLs of the collections answered (by id), when `acl` is asked for.
+    pub acls: Vec<(u64, Vec<(String, String)>)>,
 }
 
 impl Env {
@@ -91,6 +94,45 @@ impl Env {
         id.and_then(|id| self.per_collection.iter().find(|(c, _)| *c == id))
             .map_or(self.privileges, |(_, p)| *p)
     }
+
+    /// The `acl` of a collection, for the owner and sharees with "a" (`super::acl`).
+    fn acl_of(&self, res: &Res) -> Option<String> {
+        let Res::Coll(c) = res else { return None };
+        let p = self.privileges_on(res);
+        if !(p.owner || p.admin) {
+            return None;
+        }
+        self.acls
+            .iter()
+            .find(|(id, _)| *id == c.id)
+            .map(|(_, entries)| super::acl::acl_value(c, entries))
+    }
+
+    /// Whether `name` is refused to the caller on `res` (403 in its propstat).
+    fn denied(&self, res: &Res, name: &PropName) -> bool {
+        let p = self.privileges_on(res);
+        matches!(res, Res::Coll(_)) && *name == PropName::dav("acl") && !(p.owner || p.admin)
+    }
+}
+
+/// Whether a PROPFIND asks for `acl` (its value needs the stored ACL).
+fn asks_acl(ask: &Propfind) -> bool {
+    match ask {
+        Propfind::Prop(names) => names.contains(&PropName::dav("acl")),
+        Propfind::AllProp { include } => include.contains(&PropName::dav("acl")),
+        Propfind::PropName => false,
+    }
+}
+
+/// The Schedule-Tag (RFC 6638 §3.2.10) of `obj` in a calendar, when it is a scheduling
+/// object resource (one with an ORGANIZER).
+pub(crate) fn schedule_tag(kind: CollectionKind, obj: &DavObject) -> Option<String> {
+    if kind != CollectionKind::Calendar || !obj.data.contains("ORGANIZER") {
+        return None;
+    }
+    let cal = crate::protocols::caldav::validate::parse_calendar(&obj.data).ok()?;
+    crate::protocols::itip::organizer(&cal)?;
+    Some(format!("\"{}\"", obj.schedule_tag))
 }
 
 /// `<X:local xmlns:X="ns" attrs/>` for a value holding an element of another namespace.
@@ -116,6 +158,10 @@ fn known() -> Vec<PropName> {
         "current-user-principal",
         "current-user-privilege-set",
         "owner",
+        "acl",
+        "acl-restrictions",
+        "supported-privilege-set",
+        "inherited-acl-set",
         "quota-used-bytes",
         "quota-available-bytes",
     ]
@@ -133,6 +179,7 @@ fn known() -> Vec<PropName> {
         n(CALDAV, "max-resource-size"),
         n(CALDAV, "calendar-description"),
         n(CALDAV, "calendar-home-set"),
+        n(CALDAV, "schedule-tag"),
         n(ICAL, "calendar-color"),
         n(CARDDAV, "addressbook-description"),
         n(CARDDAV, "supported-address-data"),
@@ -209,7 +256,17 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
         }),
         (DAV, "current-user-principal") => Some(href(&principal_href(&env.facts.me))),
         (DAV, "current-user-privilege-set") => Some(env.privileges_on(res).xml()),
+        // Public collections have no owner: an empty `owner` (RFC 3744 §5.1).
+        (DAV, "owner") if res.owner() == crate::storage::PUBLIC_OWNER => Some(String::new()),
         (DAV, "owner") => Some(href(&principal_href(res.owner()))),
+        (DAV, "acl") => env.acl_of(res),
+        (DAV, "acl-restrictions") => coll.map(|_| ACL_RESTRICTIONS.to_string()),
+        (DAV, "supported-privilege-set") => coll.map(|_| SUPPORTED_PRIVILEGES.to_string()),
+        (DAV, "inherited-acl-set") => coll.map(|_| String::new()),
+        (CALDAV, "schedule-tag") => match res {
+            Res::Obj(c, o) => schedule_tag(c.kind, o).map(|t| escape(t.as_str()).into_owned()),
+            _ => None,
+        },
         (DAV, "quota-used-bytes") if !matches!(res, Res::Obj(..)) => {
             Some(env.facts.used.to_string())
         }
@@ -259,7 +316,7 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
 
 /// The `response` of `res` to `ask`.
 pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
-    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    let (mut found, mut missing, mut denied) = (Vec::new(), Vec::new(), Vec::new());
     match ask {
         Propfind::PropName => {
             for name in known() {
@@ -287,6 +344,13 @@ pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
         }
         Propfind::Prop(names) => {
             for name in names {
+                if env.denied(res, name) {
+                    denied.push(Prop {
+                        name: name.clone(),
+                        value: None,
+                    });
+                    continue;
+                }
                 match value(res, name, env) {
                     Some(v) => found.push(Prop {
                         name: name.clone(),
@@ -302,7 +366,7 @@ pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
     }
     Response::Props {
         href: res.href(),
-        propstats: vec![(200, found), (404, missing)],
+        propstats: vec![(200, found), (403, denied), (404, missing)],
     }
 }
 
@@ -340,7 +404,9 @@ pub(crate) async fn propfind(
         max_size: ctx.config().http.dav_max_resource_size,
         privileges,
         per_collection: Vec::new(),
+        acls: Vec::new(),
     };
+    let want_acl = asks_acl(&ask);
     let mut env = env;
     match target.clone() {
         Target::Home { owner, kind } => {
@@ -367,6 +433,16 @@ pub(crate) async fn propfind(
             })
             .await?;
             env.per_collection = shared.iter().map(|(c, p)| (c.id, *p)).collect();
+            if want_acl && depth == Depth::One {
+                let (c, ids) = (ctx.get_ref().clone(), shared.iter().map(|(c, _)| c.id));
+                let ids: Vec<u64> = ids.collect();
+                env.acls = blocking(move || {
+                    ids.into_iter()
+                        .map(|id| Ok((id, c.store.dav_get_acl(id)?)))
+                        .collect::<Result<Vec<_>, DavError>>()
+                })
+                .await?;
+            }
             let cols: Vec<DavCollection> = shared.into_iter().map(|(c, _)| c).collect();
             let env = env;
             let owner = match target {
@@ -382,16 +458,22 @@ pub(crate) async fn propfind(
             Ok(multistatus_response(&out))
         }
         Target::Collection { owner, kind, name } => {
-            let (col, objects) = blocking(move || {
+            let (col, objects, acl) = blocking(move || {
                 let col = find(&c, &owner, kind, &name)?;
                 let objects = if depth == Depth::One {
                     c.store.dav_objects(col.id)?
                 } else {
                     Vec::new()
                 };
-                Ok((col, objects))
+                let acl = if want_acl {
+                    vec![(col.id, c.store.dav_get_acl(col.id)?)]
+                } else {
+                    Vec::new()
+                };
+                Ok((col, objects, acl))
             })
             .await?;
+            env.acls = acl;
             let mut head = String::from(MS_OPEN);
             write_response(&mut head, &response(&Res::Coll(&col), &ask, &env));
             let mut objects = objects.into_iter();
