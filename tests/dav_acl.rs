@@ -113,12 +113,18 @@ fn acl(who: &str, addr: SocketAddr, path: &str, body: &str) -> common::http::Res
 fn acl_property_and_method_on_calendars() {
     let (_dir, config, _server, addr) = server("");
     run(&config, &["account", "add", CAROL, "--password", PASSWORD]);
-    run(&config, &["calendar", "share", BOB, "calendar", CAROL, "lra"]);
+    run(
+        &config,
+        &["calendar", "share", BOB, "calendar", CAROL, "lra"],
+    );
     run(&config, &["calendar", "share", BOB, "calendar", EVE, "lr"]);
 
     let options = as_user(BOB, addr, "OPTIONS", CAL, &[], b"");
     assert!(
-        options.header("DAV").unwrap_or("").contains("access-control"),
+        options
+            .header("DAV")
+            .unwrap_or("")
+            .contains("access-control"),
         "{:?}",
         options.header("DAV")
     );
@@ -137,7 +143,16 @@ fn acl_property_and_method_on_calendars() {
         body.contains("<D:acl-restrictions><D:grant-only/><D:no-invert/></D:acl-restrictions>"),
         "{body}"
     );
-    for p in ["all", "read", "write", "write-content", "bind", "unbind", "read-acl", "write-acl"] {
+    for p in [
+        "all",
+        "read",
+        "write",
+        "write-content",
+        "bind",
+        "unbind",
+        "read-acl",
+        "write-acl",
+    ] {
         assert!(
             body.contains(&format!("<D:privilege><D:{p}/></D:privilege>")),
             "{p}: {body}"
@@ -145,7 +160,10 @@ fn acl_property_and_method_on_calendars() {
     }
     assert!(body.contains("<D:inherited-acl-set/>"), "{body}");
     assert!(
-        body.contains(&format!("<D:owner><D:href>{}</D:href></D:owner>", principal(BOB))),
+        body.contains(&format!(
+            "<D:owner><D:href>{}</D:href></D:owner>",
+            principal(BOB)
+        )),
         "{body}"
     );
 
@@ -189,7 +207,10 @@ fn acl_property_and_method_on_calendars() {
     let body = propfind_acl(BOB, addr, CAL);
     assert_eq!(aces(&body), after, "{body}");
     let console = run(&config, &["calendar", "acl", BOB, "calendar"]);
-    assert!(console.contains(EVE) && console.contains("lrwit"), "{console}");
+    assert!(
+        console.contains(EVE) && console.contains("lrwit"),
+        "{console}"
+    );
     // The grants hold: eve writes now, carol no longer reads the ACL.
     let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\n\
 DTSTAMP:20260101T000000Z\r\nDTSTART:20260201T090000Z\r\nDTEND:20260201T100000Z\r\n\
@@ -271,7 +292,14 @@ SUMMARY:e1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
             ace(&principal(BOB), &["all"], true),
             ace(
                 &principal(CAROL),
-                &["read", "write-content", "bind", "unbind", "read-acl", "write-acl"],
+                &[
+                    "read",
+                    "write-content",
+                    "bind",
+                    "unbind",
+                    "read-acl",
+                    "write-acl"
+                ],
                 false
             ),
         ]
@@ -282,7 +310,10 @@ SUMMARY:e1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
         aces(&propfind_acl(BOB, addr, CAL)),
         vec![ace(&principal(BOB), &["all"], true)]
     );
-    assert_eq!(as_user(EVE, addr, "GET", &format!("{CAL}e1.ics"), &[], b"").status, 404);
+    assert_eq!(
+        as_user(EVE, addr, "GET", &format!("{CAL}e1.ics"), &[], b"").status,
+        404
+    );
     // Malformed: 400; on an object: 403.
     let r = acl(BOB, addr, CAL, "<D:propfind xmlns:D=\"DAV:\"/>");
     assert_eq!(r.status, 400, "{}", r.text());
@@ -291,12 +322,7 @@ SUMMARY:e1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 
     // An address book the same way.
     let book = "/dav/addressbooks/bob@example.com/contacts/";
-    let r = acl(
-        BOB,
-        addr,
-        book,
-        &acl_body(&[grant(&href(EVE), &["read"])]),
-    );
+    let r = acl(BOB, addr, book, &acl_body(&[grant(&href(EVE), &["read"])]));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         aces(&propfind_acl(BOB, addr, book)),
@@ -364,12 +390,7 @@ fn a_public_calendar_has_no_owner_principal() {
         ],
         "{body}"
     );
-    let r = acl(
-        EVE,
-        addr,
-        hol,
-        &acl_body(&[grant("<D:all/>", &["read"])]),
-    );
+    let r = acl(EVE, addr, hol, &acl_body(&[grant("<D:all/>", &["read"])]));
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(r.text().contains("need-privileges"));
 }

@@ -47,7 +47,13 @@ fn req(
     http::request(web, false, method, path, &all, body)
 }
 
-fn put(web: SocketAddr, who: &str, path: &str, data: &str, extra: &[(&str, &str)]) -> http::Response {
+fn put(
+    web: SocketAddr,
+    who: &str,
+    path: &str,
+    data: &str,
+    extra: &[(&str, &str)],
+) -> http::Response {
     let mut h = vec![("Content-Type", "text/calendar; charset=utf-8")];
     h.extend_from_slice(extra);
     req(web, who, "PUT", path, &h, data.as_bytes())
@@ -101,9 +107,18 @@ fn schedule_tags_move_only_on_significant_changes() {
     let web = server.addr("http");
     let uid = "sync-2027@example.com";
 
-    let r = put(web, BOB, BOB_EV, &event(uid, "Sync", ALICE), &[("If-None-Match", "*")]);
+    let r = put(
+        web,
+        BOB,
+        BOB_EV,
+        &event(uid, "Sync", ALICE),
+        &[("If-None-Match", "*")],
+    );
     assert_eq!(r.status, 201, "{}", r.text());
-    let put_tag = r.header("schedule-tag").expect("Schedule-Tag on PUT").to_string();
+    let put_tag = r
+        .header("schedule-tag")
+        .expect("Schedule-Tag on PUT")
+        .to_string();
     let (etag1, tag1, _) = get(web, BOB, BOB_EV);
     assert_eq!(tag1.as_deref(), Some(put_tag.as_str()));
     let tag1 = tag1.unwrap();
@@ -149,17 +164,35 @@ fn schedule_tags_move_only_on_significant_changes() {
     // bob changes the event: a stale or wrong tag is 412, the right one moves it.
     let changed = event(uid, "Sync (moved room)", ALICE);
     for bad in ["\"nope\"", "\"0\""] {
-        let r = put(web, BOB, BOB_EV, &changed, &[("If-Schedule-Tag-Match", bad)]);
+        let r = put(
+            web,
+            BOB,
+            BOB_EV,
+            &changed,
+            &[("If-Schedule-Tag-Match", bad)],
+        );
         assert_eq!(r.status, 412, "{bad}: {}", r.text());
     }
     let (_, _, unchanged) = get(web, BOB, BOB_EV);
     assert!(unchanged.contains("SUMMARY:Sync\r\n"), "{unchanged}");
-    let r = put(web, BOB, BOB_EV, &changed, &[("If-Schedule-Tag-Match", tag1.as_str())]);
+    let r = put(
+        web,
+        BOB,
+        BOB_EV,
+        &changed,
+        &[("If-Schedule-Tag-Match", tag1.as_str())],
+    );
     assert_eq!(r.status, 204, "{}", r.text());
     let (_, tag3, _) = get(web, BOB, BOB_EV);
     let tag3 = tag3.unwrap();
     assert_ne!(tag3, tag1);
-    let r = put(web, BOB, BOB_EV, &changed, &[("If-Schedule-Tag-Match", tag1.as_str())]);
+    let r = put(
+        web,
+        BOB,
+        BOB_EV,
+        &changed,
+        &[("If-Schedule-Tag-Match", tag1.as_str())],
+    );
     assert_eq!(r.status, 412, "the old tag no longer holds");
     // The organizer's update moved alice's copy's tag too.
     let (_, alice_now, alice_data) = get(web, ALICE, &alice_path);
@@ -167,9 +200,23 @@ fn schedule_tags_move_only_on_significant_changes() {
     assert_ne!(alice_now.as_deref(), Some(alice_tag.as_str()));
 
     // DELETE honours it too.
-    let r = req(web, BOB, "DELETE", BOB_EV, &[("If-Schedule-Tag-Match", tag1.as_str())], b"");
+    let r = req(
+        web,
+        BOB,
+        "DELETE",
+        BOB_EV,
+        &[("If-Schedule-Tag-Match", tag1.as_str())],
+        b"",
+    );
     assert_eq!(r.status, 412, "{}", r.text());
-    let r = req(web, BOB, "DELETE", BOB_EV, &[("If-Schedule-Tag-Match", tag3.as_str())], b"");
+    let r = req(
+        web,
+        BOB,
+        "DELETE",
+        BOB_EV,
+        &[("If-Schedule-Tag-Match", tag3.as_str())],
+        b"",
+    );
     assert_eq!(r.status, 204, "{}", r.text());
 
     // No ORGANIZER: no Schedule-Tag, and If-Schedule-Tag-Match cannot hold.
@@ -217,7 +264,11 @@ fn an_invitation_to_an_alias_is_local() {
         "{unfolded}"
     );
     for q in ferrymail::storage::QueueName::ALL {
-        assert_eq!(store.queue_depth(q).unwrap(), 0, "nothing sent as iMIP ({q:?})");
+        assert_eq!(
+            store.queue_depth(q).unwrap(),
+            0,
+            "nothing sent as iMIP ({q:?})"
+        );
     }
 
     // alice accepts in her copy (where she is ali@): bob's copy takes the answer.

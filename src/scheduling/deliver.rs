@@ -101,8 +101,7 @@ async fn run(
             let (store, id, obj) = (ctx.store.clone(), collection.id, obj.clone());
             return blocking(move || write_status(&store, id, &obj, cal, &statuses)).await;
         }
-    } else if let Some(reply) = itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &me, now)
-    {
+    } else if let Some(reply) = itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &me, now) {
         deliver(ctx, &reply).await;
     }
     Ok(false)
@@ -337,16 +336,13 @@ pub fn process_local(
             }
             // The organizer is the account, or the alias of it the REPLY was sent to.
             let organizer_is = |c: &ICalendar| {
-                itip::organizer(c)
-                    .is_some_and(|o| o.0 == account || o.0 == msg.recipient)
+                itip::organizer(c).is_some_and(|o| o.0 == account || o.0 == msg.recipient)
             };
             match &existing_cal {
-                Some(c) if organizer_is(c) => {
-                    match itip::apply_reply(c, cal) {
-                        Ok(updated) => Some(updated),
-                        Err(e) => return Ok(Applied::Ignored(e.to_string())),
-                    }
-                }
+                Some(c) if organizer_is(c) => match itip::apply_reply(c, cal) {
+                    Ok(updated) => Some(updated),
+                    Err(e) => return Ok(Applied::Ignored(e.to_string())),
+                },
                 Some(_) => return Ok(Applied::Ignored(format!("{account} is not the organizer"))),
                 None => {
                     return Ok(Applied::Ignored(format!(

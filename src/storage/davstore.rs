@@ -367,7 +367,9 @@ pub trait DavStore: Send + Sync {
 /// A whole ACL as [`DavStore::dav_replace_acl`] stores it: identifiers and rights
 /// normalised, empty entries dropped, one entry per identifier (rights of repeated ones
 /// joined), sorted. Invalid for an unknown right or identifier.
-pub(crate) fn normalize_acl(acl: &[(String, String)]) -> Result<Vec<(String, String)>, StorageError> {
+pub(crate) fn normalize_acl(
+    acl: &[(String, String)],
+) -> Result<Vec<(String, String)>, StorageError> {
     let mut out: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for (id, rights) in acl {
         let id = super::acl::check_acl_change(id, rights)?;

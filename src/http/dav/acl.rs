@@ -31,8 +31,8 @@ use crate::protocols::webdav::acl::{
 };
 use crate::protocols::webdav::headers;
 use crate::protocols::webdav::xml::DAV;
-use crate::storage::{normalize_rights, ANYONE};
 use crate::storage::davstore::DavCollection;
+use crate::storage::{normalize_rights, ANYONE};
 use crate::storage::{Store, PUBLIC_OWNER};
 
 /// The rights of the owner's protected `all`.

@@ -258,7 +258,10 @@ mod tests {
         );
         assert_eq!(aces[1].principal, AcePrincipal::Authenticated);
         assert!(!aces[1].grant && aces[1].invert && aces[1].protected);
-        assert_eq!(aces[2].principal, AcePrincipal::Other("{DAV:}property".into()));
+        assert_eq!(
+            aces[2].principal,
+            AcePrincipal::Other("{DAV:}property".into())
+        );
         assert!(parse_acl(b"<D:prop xmlns:D=\"DAV:\"/>").is_err());
         assert!(parse_acl(b"").is_err());
         assert!(parse_acl(
@@ -272,7 +275,14 @@ mod tests {
         assert_eq!(privileges_of_rights("lr"), ["read"]);
         assert_eq!(
             privileges_of_rights("lrwita"),
-            ["read", "write-content", "bind", "unbind", "read-acl", "write-acl"]
+            [
+                "read",
+                "write-content",
+                "bind",
+                "unbind",
+                "read-acl",
+                "write-acl"
+            ]
         );
         assert!(privileges_of_rights("lskxe").is_empty());
         let names = |l: &[&str]| l.iter().map(|n| PropName::dav(n)).collect::<Vec<_>>();
@@ -289,7 +299,9 @@ mod tests {
             ))
         );
         assert_eq!(
-            rights_of_privileges(&names(&["write-properties"])).unwrap_err().element(),
+            rights_of_privileges(&names(&["write-properties"]))
+                .unwrap_err()
+                .element(),
             "not-supported-privilege"
         );
         assert_eq!(

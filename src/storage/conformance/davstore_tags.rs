@@ -100,10 +100,7 @@ pub fn dav_acl_replaced_whole(open: Open) {
             &acl(&[("Carol@Example.com", "rl"), (CAROL, "wi"), ("anyone", "")]),
         )
         .unwrap();
-    assert_eq!(
-        store.dav_get_acl(cal.id).unwrap(),
-        acl(&[(CAROL, "lrwi")])
-    );
+    assert_eq!(store.dav_get_acl(cal.id).unwrap(), acl(&[(CAROL, "lrwi")]));
     let shared: Vec<String> = store
         .dav_shared_with(ALICE)
         .unwrap()
@@ -164,16 +161,11 @@ pub fn dav_storage_check(open: Open) {
         .unwrap();
     let found = crate::storage::check_dav::check_dav(&store).unwrap();
     assert_eq!(found.problems.len(), 1, "{found:?}");
-    assert!(
-        found.problems[0].contains("ghost@example.com"),
-        "{found:?}"
-    );
+    assert!(found.problems[0].contains("ghost@example.com"), "{found:?}");
     let report = crate::storage::check::check(&store).unwrap();
     assert!(!report.ok());
     assert!(
-        report
-            .render()
-            .contains("calendars and contacts: "),
+        report.render().contains("calendars and contacts: "),
         "{}",
         report.render()
     );
