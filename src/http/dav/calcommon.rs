@@ -11,7 +11,7 @@ use super::{encode_segment, home_href, DavError};
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
 use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::PropName;
-use crate::storage::davstore::{CollectionKind, DavCollection};
+use crate::storage::davstore::{CollectionKind, DavCollection, DavObject};
 use crate::storage::Store;
 
 /// Apple's calendar server namespace (`getctag`).
@@ -134,4 +134,15 @@ pub(crate) fn find_collection(
         }
         None => Ok(None),
     }
+}
+
+/// The Schedule-Tag (RFC 6638 §3.2.10) of `obj` in a calendar, when it is a scheduling
+/// object resource (one with an ORGANIZER).
+pub(crate) fn schedule_tag(kind: CollectionKind, obj: &DavObject) -> Option<String> {
+    if kind != CollectionKind::Calendar {
+        return None;
+    }
+    let cal = crate::protocols::caldav::validate::parse_calendar(&obj.data).ok()?;
+    crate::protocols::itip::organizer(&cal)?;
+    Some(format!("\"{}\"", obj.schedule_tag))
 }

@@ -18,8 +18,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::calcommon::{find_collection, kind_ns, precondition};
-use super::calprops::schedule_tag;
+use super::calcommon::{find_collection, kind_ns, precondition, schedule_tag};
 use super::{blocking, header_str, object_href, target_of, Ctx, DavError, Target};
 use crate::protocols::caldav::validate::{
     parse_calendar, validate_calendar, CalendarPrecondition, ComponentKind,

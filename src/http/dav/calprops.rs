@@ -24,7 +24,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use quick_xml::escape::escape;
 
-use super::calcommon::{find_collection, kind_ns, CALSERVER, ICAL};
+use super::calcommon::{find_collection, kind_ns, schedule_tag, CALSERVER, ICAL};
 use super::calobjects::content_type;
 use super::mkcalendar::{description, set_prop};
 use super::props::{
@@ -122,17 +122,6 @@ fn asks_acl(ask: &Propfind) -> bool {
         Propfind::AllProp { include } => include.contains(&PropName::dav("acl")),
         Propfind::PropName => false,
     }
-}
-
-/// The Schedule-Tag (RFC 6638 §3.2.10) of `obj` in a calendar, when it is a scheduling
-/// object resource (one with an ORGANIZER).
-pub(crate) fn schedule_tag(kind: CollectionKind, obj: &DavObject) -> Option<String> {
-    if kind != CollectionKind::Calendar || !obj.data.contains("ORGANIZER") {
-        return None;
-    }
-    let cal = crate::protocols::caldav::validate::parse_calendar(&obj.data).ok()?;
-    crate::protocols::itip::organizer(&cal)?;
-    Some(format!("\"{}\"", obj.schedule_tag))
 }
 
 /// `<X:local xmlns:X="ns" attrs/>` for a value holding an element of another namespace.
