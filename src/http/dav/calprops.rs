@@ -46,8 +46,12 @@ use crate::protocols::webdav::xml::{Element, DAV};
 use crate::protocols::webdav::PropName;
 use crate::storage::davstore::{CollectionKind, DavCollection, DavObject};
 
-/// Responses per chunk of a streamed multistatus.
-const PER_CHUNK: usize = 128;
+/// Objects per store read of a streamed Depth 1 listing.
+const PER_PAGE: usize = 512;
+/// Responses per body chunk, and the room a chunk starts with (a few hundred bytes per
+/// response; kept under the allocator's threshold for mapping fresh pages).
+const PER_CHUNK: usize = 64;
+const CHUNK_BYTES: usize = 32 * 1024;
 
 /// A resource PROPFIND describes.
 pub(crate) enum Res<'a> {
@@ -325,52 +329,51 @@ const MS_OPEN: &str =
 const MS_CLOSE: &str = "</D:multistatus>";
 
 /// A collection's Depth 1 listing in progress: the store is read one page of
-/// [`PER_CHUNK`] objects at a time as the body is sent, so the memory a PROPFIND holds is
-/// one page whatever the collection's size.
+/// [`PER_PAGE`] objects at a time as the body is sent, and each page goes out in chunks of
+/// [`PER_CHUNK`] responses, so the memory a PROPFIND holds is one page whatever the
+/// collection's size.
 struct Listing {
     ctx: Arc<ServerContext>,
     col: DavCollection,
     ask: Propfind,
     env: Env,
-    /// The last name sent; the next page starts after it.
+    /// Read from the store, not yet sent.
+    page: std::vec::IntoIter<DavObject>,
+    /// The last name read; the next page starts after it.
     after: Option<String>,
     /// Whether objects are listed at all (Depth 1) and the last page has not been read.
     more: bool,
 }
 
-/// The next chunk of a [`Listing`]: a page of responses, then the closing tag. A store
-/// error once the 207 is on its way can only end the body early: the stream fails, so the
-/// client sees a broken transfer, never a short listing that looks whole.
-async fn next_page(
+/// The next chunk of a [`Listing`]: responses, then the closing tag. A store error once
+/// the 207 is on its way can only end the body early: the stream fails, so the client sees
+/// a broken transfer, never a short listing that looks whole.
+async fn next_chunk(
     state: Option<Listing>,
 ) -> Option<(Result<web::Bytes, io::Error>, Option<Listing>)> {
     let mut s = state?;
-    if !s.more {
+    if s.page.len() == 0 && s.more {
+        let (ctx, id, after) = (s.ctx.clone(), s.col.id, s.after.take());
+        let page =
+            blocking(move || Ok(ctx.store.dav_objects_page(id, after.as_deref(), PER_PAGE)?)).await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(collection = id, error = %e.message, "PROPFIND listing failed");
+                return Some((Err(io::Error::other(e.message)), None));
+            }
+        };
+        s.more = page.len() == PER_PAGE;
+        s.after = page.last().map(|o| o.name.clone());
+        s.page = page.into_iter();
+    }
+    if s.page.len() == 0 {
         return Some((Ok(web::Bytes::from_static(MS_CLOSE.as_bytes())), None));
     }
-    let (ctx, id, after) = (s.ctx.clone(), s.col.id, s.after.take());
-    let page = blocking(move || {
-        Ok(ctx
-            .store
-            .dav_objects_page(id, after.as_deref(), PER_CHUNK)?)
-    })
-    .await;
-    let page = match page {
-        Ok(page) => page,
-        Err(e) => {
-            tracing::warn!(collection = id, error = %e.message, "PROPFIND listing failed");
-            return Some((Err(io::Error::other(e.message)), None));
-        }
-    };
-    s.more = page.len() == PER_CHUNK;
-    let mut chunk = String::new();
-    for o in &page {
-        write_response(&mut chunk, &response(&Res::Obj(&s.col, o), &s.ask, &s.env));
-    }
-    s.after = page.last().map(|o| o.name.clone());
-    if !s.more {
-        chunk.push_str(MS_CLOSE);
-        return Some((Ok(web::Bytes::from(chunk)), None));
+    // Sized once: a chunk that grew by doubling would copy itself over and over.
+    let mut chunk = String::with_capacity(CHUNK_BYTES);
+    for o in s.page.by_ref().take(PER_CHUNK) {
+        write_response(&mut chunk, &response(&Res::Obj(&s.col, &o), &s.ask, &s.env));
     }
     Some((Ok(web::Bytes::from(chunk)), Some(s)))
 }
@@ -448,10 +451,11 @@ pub(crate) async fn propfind(
                 col,
                 ask,
                 env,
+                page: Vec::new().into_iter(),
                 after: None,
                 more: depth == Depth::One,
             };
-            let body = futures_util::stream::unfold(Some(listing), next_page);
+            let body = futures_util::stream::unfold(Some(listing), next_chunk);
             let all = futures_util::stream::iter([Ok(web::Bytes::from(head))]).chain(body);
             Ok(HttpResponse::build(StatusCode::MULTI_STATUS)
                 .content_type("application/xml; charset=utf-8")
