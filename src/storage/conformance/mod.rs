@@ -42,7 +42,7 @@ pub use queue::{
 // Fixtures the PostgreSQL backend's own tests share.
 pub use davstore::{
     dav_acl_sharing, dav_collections_and_defaults, dav_objects_conditions_and_uids,
-    dav_sync_tokens_and_tombstones,
+    dav_objects_paged, dav_sync_tokens_and_tombstones,
 };
 pub use davstore_tags::{dav_acl_replaced_whole, dav_schedule_tags, dav_storage_check};
 pub use devices::devices_round_trip;
@@ -129,6 +129,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("dav_schedule_tags", dav_schedule_tags),
     ("dav_acl_replaced_whole", dav_acl_replaced_whole),
     ("dav_storage_check", dav_storage_check),
+    ("dav_objects_paged", dav_objects_paged),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.
@@ -240,6 +241,7 @@ macro_rules! test_every_check {
             dav_collections_and_defaults,
             dav_objects_conditions_and_uids,
             dav_sync_tokens_and_tombstones,
+            dav_objects_paged,
             dav_acl_sharing,
             dav_schedule_tags,
             dav_acl_replaced_whole,
