@@ -30,9 +30,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
     (7, "davstore", include_str!("migrations/0007_davstore.sql")),
     (8, "dav_acl", include_str!("migrations/0008_dav_acl.sql")),
     (
-        10,
+        9,
         "dav_schedule_tag",
-        include_str!("migrations/0010_dav_schedule_tag.sql"),
+        include_str!("migrations/0009_dav_schedule_tag.sql"),
     ),
 ];
 
