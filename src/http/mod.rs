@@ -72,4 +72,6 @@ pub fn health_body(ctx: &ServerContext, health: Health) -> serde_json::Value {
     })
 }
 #[cfg(test)]
+mod settings_tests;
+#[cfg(test)]
 mod tests;
