@@ -72,6 +72,8 @@ pub fn health_body(ctx: &ServerContext, health: Health) -> serde_json::Value {
     })
 }
 #[cfg(test)]
+mod plaintext_tests;
+#[cfg(test)]
 mod settings_tests;
 #[cfg(test)]
 mod tests;
