@@ -287,6 +287,18 @@ pub trait DavStore: Send + Sync {
     /// Every object of the collection, by name.
     fn dav_objects(&self, collection: u64) -> Result<Vec<DavObject>, StorageError>;
 
+    /// At most `limit` objects of the collection whose names sort after `after` (from the
+    /// first when `None`), in the backend's name order: a listing read one page at a time,
+    /// so that a reader of a large collection holds one page, not the collection. Pages read
+    /// at different times see the collection as it is then (an object renamed meanwhile may
+    /// be missed or seen twice, as with any paged listing).
+    fn dav_objects_page(
+        &self,
+        collection: u64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DavObject>, StorageError>;
+
     /// The objects whose indexed span may overlap `[start, end)` ([`may_overlap`]), by name.
     fn dav_objects_in_range(
         &self,

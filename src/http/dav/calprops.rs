@@ -18,7 +18,10 @@
 //!   calendars and address books: any other property fails with 403 (all or nothing, RFC
 //!   4918 §9.2: the rest 424).
 
-use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -33,6 +36,7 @@ use super::props::{
 use super::report::sync_token_uri;
 use super::share::{shared_of, shared_with, Privileges};
 use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
+use crate::actors::ServerContext;
 use crate::protocols::davreport::SUPPORTED;
 use crate::protocols::webdav::headers::Depth;
 use crate::protocols::webdav::multistatus::{write_response, Prop, Response};
@@ -42,8 +46,12 @@ use crate::protocols::webdav::xml::{Element, DAV};
 use crate::protocols::webdav::PropName;
 use crate::storage::davstore::{CollectionKind, DavCollection, DavObject};
 
-/// Responses per chunk of a streamed multistatus.
+/// Objects per store read of a streamed Depth 1 listing.
+const PER_PAGE: usize = 512;
+/// Responses per body chunk, and the room a chunk starts with (a few hundred bytes per
+/// response; kept under the allocator's threshold for mapping fresh pages).
 const PER_CHUNK: usize = 64;
+const CHUNK_BYTES: usize = 32 * 1024;
 
 /// A resource PROPFIND describes.
 pub(crate) enum Res<'a> {
@@ -320,6 +328,56 @@ const MS_OPEN: &str =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">";
 const MS_CLOSE: &str = "</D:multistatus>";
 
+/// A collection's Depth 1 listing in progress: the store is read one page of
+/// [`PER_PAGE`] objects at a time as the body is sent, and each page goes out in chunks of
+/// [`PER_CHUNK`] responses, so the memory a PROPFIND holds is one page whatever the
+/// collection's size.
+struct Listing {
+    ctx: Arc<ServerContext>,
+    col: DavCollection,
+    ask: Propfind,
+    env: Env,
+    /// Read from the store, not yet sent.
+    page: std::vec::IntoIter<DavObject>,
+    /// The last name read; the next page starts after it.
+    after: Option<String>,
+    /// Whether objects are listed at all (Depth 1) and the last page has not been read.
+    more: bool,
+}
+
+/// The next chunk of a [`Listing`]: responses, then the closing tag. A store error once
+/// the 207 is on its way can only end the body early: the stream fails, so the client sees
+/// a broken transfer, never a short listing that looks whole.
+async fn next_chunk(
+    state: Option<Listing>,
+) -> Option<(Result<web::Bytes, io::Error>, Option<Listing>)> {
+    let mut s = state?;
+    if s.page.len() == 0 && s.more {
+        let (ctx, id, after) = (s.ctx.clone(), s.col.id, s.after.take());
+        let page =
+            blocking(move || Ok(ctx.store.dav_objects_page(id, after.as_deref(), PER_PAGE)?)).await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(collection = id, error = %e.message, "PROPFIND listing failed");
+                return Some((Err(io::Error::other(e.message)), None));
+            }
+        };
+        s.more = page.len() == PER_PAGE;
+        s.after = page.last().map(|o| o.name.clone());
+        s.page = page.into_iter();
+    }
+    if s.page.len() == 0 {
+        return Some((Ok(web::Bytes::from_static(MS_CLOSE.as_bytes())), None));
+    }
+    // Sized once: a chunk that grew by doubling would copy itself over and over.
+    let mut chunk = String::with_capacity(CHUNK_BYTES);
+    for o in s.page.by_ref().take(PER_CHUNK) {
+        write_response(&mut chunk, &response(&Res::Obj(&s.col, &o), &s.ask, &s.env));
+    }
+    Some((Ok(web::Bytes::from(chunk)), Some(s)))
+}
+
 /// PROPFIND on a home, collection or object (depth 0 or 1).
 pub(crate) async fn propfind(
     ctx: &Ctx,
@@ -382,35 +440,26 @@ pub(crate) async fn propfind(
             Ok(multistatus_response(&out))
         }
         Target::Collection { owner, kind, name } => {
-            let (col, objects) = blocking(move || {
-                let col = find(&c, &owner, kind, &name)?;
-                let objects = if depth == Depth::One {
-                    c.store.dav_objects(col.id)?
-                } else {
-                    Vec::new()
-                };
-                Ok((col, objects))
-            })
-            .await?;
+            let col = {
+                let c = c.clone();
+                blocking(move || find(&c, &owner, kind, &name)).await?
+            };
             let mut head = String::from(MS_OPEN);
             write_response(&mut head, &response(&Res::Coll(&col), &ask, &env));
-            let mut objects = objects.into_iter();
-            let body = std::iter::from_fn(move || {
-                let mut chunk = String::new();
-                for o in objects.by_ref().take(PER_CHUNK) {
-                    write_response(&mut chunk, &response(&Res::Obj(&col, &o), &ask, &env));
-                }
-                (!chunk.is_empty()).then(|| web::Bytes::from(chunk))
-            });
-            let all = std::iter::once(web::Bytes::from(head))
-                .chain(body)
-                .chain(std::iter::once(web::Bytes::from_static(
-                    MS_CLOSE.as_bytes(),
-                )))
-                .map(Ok::<_, Infallible>);
+            let listing = Listing {
+                ctx: c,
+                col,
+                ask,
+                env,
+                page: Vec::new().into_iter(),
+                after: None,
+                more: depth == Depth::One,
+            };
+            let body = futures_util::stream::unfold(Some(listing), next_chunk);
+            let all = futures_util::stream::iter([Ok(web::Bytes::from(head))]).chain(body);
             Ok(HttpResponse::build(StatusCode::MULTI_STATUS)
                 .content_type("application/xml; charset=utf-8")
-                .streaming(futures_util::stream::iter(all)))
+                .streaming(all))
         }
         Target::Object {
             owner,

@@ -41,7 +41,7 @@ pub use queue::{
 // Fixtures the PostgreSQL backend's own tests share.
 pub use davstore::{
     dav_acl_sharing, dav_collections_and_defaults, dav_objects_conditions_and_uids,
-    dav_sync_tokens_and_tombstones,
+    dav_objects_paged, dav_sync_tokens_and_tombstones,
 };
 pub use devices::devices_round_trip;
 #[cfg(test)]
@@ -124,6 +124,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         dav_sync_tokens_and_tombstones,
     ),
     ("dav_acl_sharing", dav_acl_sharing),
+    ("dav_objects_paged", dav_objects_paged),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.
@@ -235,6 +236,7 @@ macro_rules! test_every_check {
             dav_collections_and_defaults,
             dav_objects_conditions_and_uids,
             dav_sync_tokens_and_tombstones,
+            dav_objects_paged,
             dav_acl_sharing);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {

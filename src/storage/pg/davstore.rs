@@ -511,6 +511,29 @@ impl DavStore for PgStore {
         })
     }
 
+    fn dav_objects_page(
+        &self,
+        collection: u64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DavObject>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Keyset paging on the (collection, name) key: each page is one index range scan.
+        self.pool().with(|c| {
+            Ok(c.query(
+                &format!(
+                    "SELECT {OBJ_COLUMNS} FROM dav_objects WHERE collection = $1
+                     AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3"
+                ),
+                &[&to_db(collection), &after, &limit],
+            )
+            .map_err(pg_error)?
+            .iter()
+            .map(object_of)
+            .collect())
+        })
+    }
+
     fn dav_objects_in_range(
         &self,
         collection: u64,

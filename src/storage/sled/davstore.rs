@@ -501,6 +501,26 @@ impl DavStore for SledStore {
             .collect()
     }
 
+    fn dav_objects_page(
+        &self,
+        collection: u64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DavObject>, StorageError> {
+        use std::ops::Bound;
+        let prefix = collection.to_be_bytes();
+        let start = match after {
+            Some(name) => Bound::Excluded(sub_key(collection, name.as_bytes())),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        self.dav_tree(OBJECTS)?
+            .range((start, Bound::Unbounded))
+            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .take(limit)
+            .map(|kv| keys::decode(&kv?.1, "DAV object"))
+            .collect()
+    }
+
     fn dav_objects_in_range(
         &self,
         collection: u64,
