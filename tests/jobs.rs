@@ -488,7 +488,10 @@ fn bulk_queue_changes_and_the_store_check_run_as_jobs() {
     let mut count = Count::default();
     ferrymail::storage::check::check_with(&s.store(), &mut count).unwrap();
     let names: Vec<&str> = count.phases.iter().map(|p| p.0.as_str()).collect();
-    assert_eq!(names, ["folders", "queues", "bodies", "orphans"]);
+    assert_eq!(
+        names,
+        ["folders", "queues", "bodies", "orphans", "calendars and contacts"]
+    );
     for (name, total, done) in &count.phases {
         if *total > 0 {
             assert_eq!(done, total, "{name}");
