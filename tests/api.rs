@@ -484,7 +484,7 @@ fn status_settings_screening_sources_logs_and_the_openapi_document() {
         assert!(v["nodes"].is_array());
         let v = api.ok(Method::GET, "/api/v1/settings", None).await;
         assert_eq!(v["hostname"], "mx.example.com");
-        assert_eq!(v["file"]["smtp"]["max_recipients"], 100, "{v}");
+        assert_eq!(v["effective"]["smtp"]["max_recipients"], 100, "{v}");
         let v = api.ok(Method::POST, "/api/v1/settings/reload", None).await;
         assert!(v["output"].as_str().unwrap().starts_with("reloaded"), "{v}");
 

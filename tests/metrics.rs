@@ -144,3 +144,39 @@ fn a_remote_acceptance_moves_the_sent_counter_and_its_histogram() {
     assert_eq!(sample(&after, "ferrymail_messages_delivered_total"), 0.0);
     drop(dns);
 }
+
+/// Sessions are labelled with the `[listeners]` names: a connection to `smtps` (waiting in
+/// its TLS handshake) is an `smtps` session, and a scrape over the admin listener is an
+/// `admin` session while it is answered; every listener's series is there, none under
+/// another name.
+#[test]
+fn sessions_are_labelled_with_the_listener_names() {
+    let server = TestServer::start();
+    let smtps = std::net::TcpStream::connect(server.addr("smtps")).expect("connect smtps");
+    let text = scrape_until(&server, |t| {
+        sample(t, "ferrymail_sessions_open{service=\"smtps\"}") == 1.0
+    });
+    assert!(!text.contains("submissions"), "{text}");
+    for name in ferrymail::http::metrics::SESSION_SERVICES {
+        let key = format!("ferrymail_sessions_open{{service=\"{name}\"}}");
+        assert!(text.contains(&format!("{key} ")), "{key} missing:\n{text}");
+    }
+    drop(smtps);
+    scrape_until(&server, |t| {
+        sample(t, "ferrymail_sessions_open{service=\"smtps\"}") == 0.0
+    });
+
+    // Over the admin listener itself, the scrape is the one open `admin` session.
+    let r = common::http::get(server.addr("admin"), true, "/metrics");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert_eq!(
+        sample(&text, "ferrymail_sessions_open{service=\"admin\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "ferrymail_sessions_open{service=\"https\"}"),
+        0.0
+    );
+}

@@ -332,11 +332,185 @@ fn dashboard_sources_add_change_password_and_run() {
     };
     assert_eq!(count(), 2);
 
-    // Without the CSRF token, or as a domain admin: nothing is added.
+    // Without the CSRF token nothing is added (domain admins:
+    // `a_domain_admin_manages_the_sources_of_its_domains_only`).
     assert_eq!(root.post_without_csrf("/sources", &add("pw")), 403);
-    let boss = WebSession::login(server.addr("admin"), "boss@example.com", "boss pw");
-    assert_eq!(boss.get("/sources").status, 403);
-    let (status, _) = boss.post("/sources", &add("pw"));
-    assert_eq!(status, 403);
     assert_eq!(count(), 2);
+}
+
+/// The sources the API shows `who` (HTTP Basic over HTTPS): (id, owner) pairs.
+fn api_sources(server: &TestServer, who: &str, password: &str) -> Vec<(u64, String)> {
+    let auth = common::http::basic(who, password);
+    let r = common::http::request(
+        server.addr("admin"),
+        true,
+        "GET",
+        "/api/v1/sources",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut out: Vec<(u64, String)> = r.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_u64().unwrap(),
+                s["owner"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A domain admin (boss, of example.com) gets the sources page with the sources of its
+/// domain only, as the API shows them to it, and cannot see, run, change or delete another
+/// domain's, nor add one for another domain, nor send DomainPOP's unknown recipients to
+/// another domain's account or into a raw copy folder on the server.
+#[test]
+fn a_domain_admin_manages_the_sources_of_its_domains_only() {
+    let server = server_with_admins();
+    // The sources' server is a closed port: runs fail, nothing is fetched.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port().to_string())
+        .unwrap();
+    let source = |owner: &str| {
+        let out = console(
+            &server,
+            &format!(
+                "source add {owner} --host 127.0.0.1 --port {closed} --protocol pop3 --tls none \
+                 --user u --password 'pw' --interval 3600"
+            ),
+        );
+        common::fetch::source_id(&out)
+    };
+    let bobs = source("bob@example.com");
+    let carls = source("carl@other.test");
+    console(
+        &server,
+        &format!(
+            "domainpop set other.test --host 127.0.0.1 --port {closed} --protocol pop3 \
+             --tls none --user u --password pw"
+        ),
+    );
+    let all = api_sources(&server, "root@example.com", "root pw");
+    assert_eq!(all.len(), 3, "{all:?}");
+    let other_domain = all
+        .iter()
+        .find(|(_, owner)| owner == "other.test")
+        .map(|(id, _)| *id)
+        .expect("the DomainPOP source");
+
+    let boss = WebSession::login(server.addr("admin"), "boss@example.com", "boss pw");
+    let page = boss.get("/sources");
+    assert_eq!(page.status, 200, "{}", page.text());
+    let text = page.text();
+    assert!(text.contains("href=\"/sources\""), "in the navigation");
+    assert!(text.contains("MultiPOP → bob@example.com"), "{text}");
+    assert!(!text.contains("carl@other.test"), "{text}");
+    assert!(!text.contains("other.test"), "{text}");
+    // The same sources the API shows boss.
+    assert_eq!(
+        api_sources(&server, "boss@example.com", "boss pw"),
+        vec![(bobs, "bob@example.com".to_string())]
+    );
+
+    // Another domain's sources are answered as missing, and stay as they were.
+    for id in [carls, other_domain] {
+        let id = id.to_string();
+        for fields in [
+            vec![("action", "run"), ("id", id.as_str())],
+            vec![("action", "delete"), ("id", id.as_str())],
+            vec![
+                ("action", "passwd"),
+                ("id", id.as_str()),
+                ("password", "new"),
+            ],
+        ] {
+            let flash = refused(&boss, "/sources", &fields);
+            assert!(flash.contains(&format!("no source {id}")), "{flash}");
+        }
+    }
+    assert_eq!(api_sources(&server, "root@example.com", "root pw"), all);
+
+    // Adding: for its own accounts and domain only, with unknown recipients kept inside.
+    let port = closed.as_str();
+    let add = |kind: &'static str, owner: &'static str, extra: &[(&'static str, &'static str)]| {
+        let mut f = vec![
+            ("action", "add"),
+            ("kind", kind),
+            ("owner", owner),
+            ("protocol", "pop3"),
+            ("host", "127.0.0.1"),
+            ("port", port),
+            ("tls", "none"),
+            ("user", "u"),
+            ("password", "pw"),
+            ("interval", "3600"),
+        ];
+        f.extend_from_slice(extra);
+        f
+    };
+    let flash = refused(&boss, "/sources", &add("multipop", "carl@other.test", &[]));
+    assert!(flash.contains("not in a domain you administer"), "{flash}");
+    refused(&boss, "/sources", &add("domainpop", "other.test", &[]));
+    let flash = refused(
+        &boss,
+        "/sources",
+        &add(
+            "domainpop",
+            "example.com",
+            &[("unknown", "carl@other.test")],
+        ),
+    );
+    assert!(flash.contains("carl@other.test"), "{flash}");
+    let flash = refused(
+        &boss,
+        "/sources",
+        &add("domainpop", "example.com", &[("raw_copy", "raw")]),
+    );
+    assert!(flash.contains("raw copy"), "{flash}");
+    assert_eq!(api_sources(&server, "root@example.com", "root pw"), all);
+    ok(
+        &boss,
+        "/sources",
+        &add("multipop", "alice@example.com", &[]),
+    );
+    ok(
+        &boss,
+        "/sources",
+        &add(
+            "domainpop",
+            "example.com",
+            &[("unknown", "bob@example.com")],
+        ),
+    );
+    let mine = api_sources(&server, "boss@example.com", "boss pw");
+    let owners: Vec<&str> = mine.iter().map(|(_, o)| o.as_str()).collect();
+    assert_eq!(
+        owners,
+        ["bob@example.com", "alice@example.com", "example.com"],
+        "{mine:?}"
+    );
+    assert_eq!(api_sources(&server, "root@example.com", "root pw").len(), 5);
+
+    // Its own: run, change the password, delete.
+    let id = bobs.to_string();
+    // The run itself fails (a closed port), but it is boss's to start.
+    let (status, flash) = boss.post("/sources", &[("action", "run"), ("id", &id)]);
+    assert_eq!(status, 303);
+    assert!(!flash.contains("no source"), "{flash}");
+    ok(
+        &boss,
+        "/sources",
+        &[("action", "passwd"), ("id", &id), ("password", "new pw")],
+    );
+    ok(&boss, "/sources", &[("action", "delete"), ("id", &id)]);
+    let left = api_sources(&server, "root@example.com", "root pw");
+    assert_eq!(left.len(), 4, "{left:?}");
+    assert!(left.iter().all(|(i, _)| *i != bobs));
+    assert!(left.iter().any(|(i, _)| *i == carls));
 }

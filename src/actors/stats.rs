@@ -71,6 +71,13 @@ impl Stats {
         self.connections_total.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An HTTP request on the web listener `listener` began: counted as an open session of
+    /// that listener until [`Stats::session_closed`] (`http::activity`), not as a mail
+    /// connection.
+    pub fn request_started(&self, listener: &'static str) {
+        *lock(&self.sessions).entry(listener).or_insert(0) += 1;
+    }
+
     pub fn session_closed(&self, service: &'static str) {
         if let Some(n) = lock(&self.sessions).get_mut(service) {
             *n = n.saturating_sub(1);

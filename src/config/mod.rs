@@ -11,6 +11,7 @@
 //! that is missing or empty disables that service.
 
 mod delivery;
+pub mod effective;
 mod http;
 mod schema;
 mod screening;

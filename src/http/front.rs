@@ -22,6 +22,15 @@ impl Listener {
             _ => None,
         }
     }
+
+    /// The listener's `[listeners]` service name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Listener::Admin => "admin",
+            Listener::Http => "http",
+            Listener::Https => "https",
+        }
+    }
 }
 
 /// What the middleware and handlers of one application know about their listener

@@ -25,8 +25,22 @@ use crate::storage::QueueName;
 /// be taken from the start; others appear with their first failure.
 const AUTH_PROTOCOLS: [&str; 4] = ["smtp", "imap", "pop3", "http"];
 
-/// Services whose open sessions are always listed.
-const SESSION_SERVICES: [&str; 5] = ["smtp", "submission", "submissions", "imap", "pop3"];
+/// Services whose open sessions are always listed (0 when none is open): the `[listeners]`
+/// names of docs/architecture.md §5 that take sessions, as the sessions count them (mail
+/// sessions by `actors::session`, web requests by `http::activity`). The dashboard's
+/// sessions chart draws the same series.
+pub const SESSION_SERVICES: [&str; 10] = [
+    "smtp",
+    "submission",
+    "smtps",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+    "http",
+    "https",
+    "admin",
+];
 
 /// Registers `GET /metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -260,6 +274,21 @@ mod tests {
         assert_eq!(s("ferrymail_auth_failures_total{protocol=\"imap\"}"), 2.0);
         assert_eq!(s("ferrymail_auth_failures_total{protocol=\"smtp\"}"), 0.0);
         assert_eq!(s("ferrymail_sessions_open{service=\"imap\"}"), 1.0);
+        // Every listener that takes sessions by its `[listeners]` name, none by another.
+        for name in SESSION_SERVICES {
+            assert!(crate::config::SERVICES.contains(&name), "{name}");
+            let want = if name == "imap" { 1.0 } else { 0.0 };
+            assert_eq!(
+                s(&format!("ferrymail_sessions_open{{service=\"{name}\"}}")),
+                want
+            );
+        }
+        let services = text
+            .lines()
+            .filter(|l| l.starts_with("ferrymail_sessions_open{"))
+            .count();
+        assert_eq!(services, SESSION_SERVICES.len(), "{text}");
+        assert!(!text.contains("submissions"), "{text}");
         assert_eq!(s("ferrymail_connections_total"), 1.0);
         for q in QueueName::ALL {
             assert_eq!(

@@ -9,6 +9,7 @@
 //! queue depths come from the store's in-memory counters. Addresses banned by dynamic
 //! screening get 403 on every path.
 
+pub mod activity;
 pub mod api;
 pub mod auth;
 pub mod clientconfig;
@@ -71,5 +72,11 @@ pub fn health_body(ctx: &ServerContext, health: Health) -> serde_json::Value {
         "actor_restarts": ctx.registry.total_restarts(),
     })
 }
+#[cfg(test)]
+mod activity_tests;
+#[cfg(test)]
+mod plaintext_tests;
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 mod tests;

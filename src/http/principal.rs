@@ -67,6 +67,16 @@ impl Principal {
         }
     }
 
+    /// Whether the caller may see and manage a fetch source of `owner`: a MultiPOP source
+    /// by its account's domain, a DomainPOP source by its domain. The one rule of the API's
+    /// `/sources` and the dashboard's sources page.
+    pub fn may_source(&self, owner: &crate::storage::SourceOwner) -> bool {
+        match owner {
+            crate::storage::SourceOwner::Account(a) => self.may_address(a),
+            crate::storage::SourceOwner::Domain(d) => self.may_domain(d),
+        }
+    }
+
     /// Whether the caller may change or delete an account it can see (by
     /// [`Principal::may_address`]) that is an administrator (`admin`) and administers the
     /// domains `administers`: a full admin may change any; anyone else none that is an

@@ -2,12 +2,20 @@
 //! Content-Security-Policy, no framing, no sniffing, no referrer; HSTS on TLS listeners),
 //! the dynamic-screening refusal, and the plain-HTTP password rule.
 //!
-//! Passwords and keys must not cross the network in clear: on the plain `http` listener a
-//! request that carries credentials (an `Authorization` header, or a POST to a path ending in
-//! `/login`) from another machine is refused and pointed at the `https` listener — 308 for
-//! GET and HEAD, 403 `plaintext_login` otherwise (a redirect would make the browser resend
-//! the password in clear first) — unless `[http] allow_plaintext_login = true`. Loopback is
-//! always allowed: a proxy on the same machine terminating TLS is the usual setup.
+//! Passwords and keys must not cross the network in clear: on the plain `http` listener,
+//! from another machine and unless `[http] allow_plaintext_login = true`,
+//!
+//! - a browser's login flow goes to the `https` listener: the login pages (`GET /`,
+//!   `/login`, `/login/code`) answer 302 and a posted login form (a POST to a path ending
+//!   in `/login`, or to `/login/code`) 303 to the same path there, so the browser asks for
+//!   the page over TLS (a 303 makes it GET, so the form is not sent again). Without an
+//!   `https` listener they answer a 403 page saying so;
+//! - any other request carrying credentials (an `Authorization` header: the API, DAV,
+//!   profiles) gets 308 to `https` for GET and HEAD, and 403 `plaintext_login` as JSON
+//!   otherwise (a redirect would make the client resend the credentials in clear).
+//!
+//! Loopback is always allowed: a proxy on the same machine terminating TLS is the usual
+//! setup.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -91,6 +99,10 @@ pub enum Plaintext {
     Pass,
     /// 308 to this https URL (GET/HEAD).
     Redirect(String),
+    /// A browser's login flow: 303 (a posted form) or 302 (the page) to this https URL.
+    Login(String),
+    /// A browser's login flow with no https listener to send it to: a 403 page.
+    LoginRefused,
     /// 403 `plaintext_login`; the https URL to use instead, when there is an https listener.
     Refuse(Option<String>),
 }
@@ -114,8 +126,12 @@ pub fn plaintext_rule(
         return Plaintext::Pass;
     }
     let path = path_and_query.split('?').next().unwrap_or("");
-    let login_form = *method == Method::POST && path.trim_end_matches('/').ends_with("/login");
-    if !has_credentials && !login_form {
+    let trimmed = path.trim_end_matches('/');
+    let page = *method == Method::GET || *method == Method::HEAD;
+    let login_form =
+        *method == Method::POST && (trimmed.ends_with("/login") || trimmed == "/login/code");
+    let login_page = page && LOGIN_PAGES.contains(&path);
+    if !has_credentials && !login_form && !login_page {
         return Plaintext::Pass;
     }
     let target = front.https_port.map(|port| {
@@ -127,10 +143,16 @@ pub fn plaintext_rule(
         }
     });
     match target {
-        Some(url) if *method == Method::GET || *method == Method::HEAD => Plaintext::Redirect(url),
+        Some(url) if login_form || login_page => Plaintext::Login(url),
+        None if login_form || login_page => Plaintext::LoginRefused,
+        Some(url) if page => Plaintext::Redirect(url),
         other => Plaintext::Refuse(other),
     }
 }
+
+/// The login pages of the public web front (webmail's `/`, and the code step), sent to
+/// https before a password is typed into them.
+const LOGIN_PAGES: [&str; 3] = ["/", "/login", "/login/code"];
 
 /// The host part of a Host header (`name`, `name:port`, `[v6]:port`).
 fn host_name(host: &str) -> &str {
@@ -178,6 +200,20 @@ pub async fn plaintext(
         Plaintext::Redirect(url) => HttpResponse::build(StatusCode::PERMANENT_REDIRECT)
             .insert_header((header::LOCATION, url))
             .finish(),
+        Plaintext::Login(url) => {
+            let status = if req.method() == Method::POST {
+                StatusCode::SEE_OTHER
+            } else {
+                StatusCode::FOUND
+            };
+            HttpResponse::build(status)
+                .insert_header((header::LOCATION, url))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish()
+        }
+        Plaintext::LoginRefused => HttpResponse::Forbidden()
+            .content_type("text/html; charset=utf-8")
+            .body(PLAINTEXT_PAGE),
         Plaintext::Refuse(url) => {
             let err = ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -193,6 +229,11 @@ pub async fn plaintext(
     };
     Ok(req.into_response(answer).map_into_right_body())
 }
+
+/// The answer to a browser's login flow over plain HTTP when there is no https listener.
+const PLAINTEXT_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Use HTTPS</title></head><body><h1>Use HTTPS</h1><p>This server does not accept \
+passwords over plain HTTP from other machines. Open this page over HTTPS.</p></body></html>\n";
 
 fn ctx(req: &ServiceRequest) -> Option<Arc<ServerContext>> {
     req.app_data::<web::Data<Arc<ServerContext>>>()
@@ -232,7 +273,7 @@ mod tests {
             ),
             Plaintext::Redirect("https://mail.test:8443/api/v1/x?a=1".into())
         );
-        // A login form POSTed: refused (a redirect would resend the password in clear).
+        // A login form POSTed, or a login page asked for: the browser goes to https.
         assert_eq!(
             rule(
                 &http_front(),
@@ -242,9 +283,29 @@ mod tests {
                 "/mail/login",
                 false
             ),
-            Plaintext::Refuse(Some("https://mail.test:8443/mail/login".into()))
+            Plaintext::Login("https://mail.test:8443/mail/login".into())
         );
-        // Without credentials, from loopback, when allowed, or on TLS listeners: passes.
+        for page in ["/", "/login", "/login/code?x=1"] {
+            assert_eq!(
+                rule(&http_front(), false, remote, &Method::GET, page, false),
+                Plaintext::Login(format!("https://mail.test:8443{page}")),
+                "{page}"
+            );
+        }
+        // A POST with credentials that is not a login form: a JSON refusal.
+        assert_eq!(
+            rule(
+                &http_front(),
+                false,
+                remote,
+                &Method::POST,
+                "/api/v1/x",
+                true
+            ),
+            Plaintext::Refuse(Some("https://mail.test:8443/api/v1/x".into()))
+        );
+        // Other pages without credentials, from loopback, when allowed, or on TLS
+        // listeners: passes.
         assert_eq!(
             rule(
                 &http_front(),
@@ -254,6 +315,10 @@ mod tests {
                 "/mail/login",
                 false
             ),
+            Plaintext::Pass
+        );
+        assert_eq!(
+            rule(&http_front(), false, remote, &Method::GET, "/health", false),
             Plaintext::Pass
         );
         let loopback = Some("::ffff:127.0.0.1".parse().unwrap());
@@ -289,6 +354,10 @@ mod tests {
             rule(&alone, false, remote, &Method::GET, "/x", true),
             Plaintext::Refuse(None)
         );
+        assert_eq!(
+            rule(&alone, false, remote, &Method::POST, "/login", false),
+            Plaintext::LoginRefused
+        );
         // Port 443 is left out of the URL; IPv6 hosts keep their brackets.
         let standard = Front {
             listener: Listener::Http,
@@ -300,11 +369,11 @@ mod tests {
                 false,
                 remote,
                 &Method::HEAD,
-                "/",
+                "/dav/",
                 "[2001:db8::1]:80",
                 true
             ),
-            Plaintext::Redirect("https://[2001:db8::1]/".into())
+            Plaintext::Redirect("https://[2001:db8::1]/dav/".into())
         );
     }
 }

@@ -7,9 +7,10 @@
 //! - `http` (plain) and `https`: `/health` (liveness only) and the web front of
 //!   [`web_routes`]: webmail (`http::webmail`); DAV and ActiveSync will add theirs there.
 //!
-//! Every application has the same middleware, outermost first: security headers
-//! (`security::headers`), the screening refusal, the plain-HTTP password rule (acts on the
-//! `http` listener only), the session refresh and the CSRF check. TLS listeners use the
+//! Every application has the same middleware, outermost first: the count of active
+//! requests per listener (`activity`), security headers (`security::headers`), the
+//! screening refusal, the plain-HTTP password rule (acts on the `http` listener only), the
+//! session refresh and the CSRF check. TLS listeners use the
 //! server's rustls configuration, the one mail uses (same certificate, ring provider),
 //! with a certificate resolver that asks the server context at each handshake
 //! ([`CurrentCertificate`]): the console's `reload` swaps the certificate there, and the
@@ -24,7 +25,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{guard, web, App, HttpResponse, HttpServer};
 
 pub use super::front::{Front, Listener};
-use super::{csrf, health_body, security, session, Health};
+use super::{activity, csrf, health_body, security, session, Health};
 use crate::actors::ServerContext;
 
 /// Starts the web server of `front` on an already-bound listener; returns its handle (to
@@ -121,6 +122,7 @@ pub fn app(
         .wrap(from_fn(security::plaintext))
         .wrap(from_fn(security::screening))
         .wrap(from_fn(security::headers))
+        .wrap(from_fn(activity::count))
 }
 
 /// The routes of a listener's application, after the middleware.

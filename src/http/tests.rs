@@ -632,8 +632,23 @@ async fn plain_http_refuses_remote_passwords_but_not_loopback() {
         res.headers().get(header::LOCATION).unwrap(),
         "https://mail.test:8443/me?x=1"
     );
+    // A posted login form: the browser is sent to the same path on https (303: it asks
+    // for the page there, without the form).
     let req = login_request("root@example.com", PASSWORD)
         .peer_addr(remote)
+        .insert_header((header::HOST, "mail.test:3000"))
+        .to_request();
+    let res = test::call_service(&svc, req).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers().get(header::LOCATION).unwrap(),
+        "https://mail.test:8443/login"
+    );
+    // An API call with credentials that is not a GET: a JSON refusal.
+    let req = TestRequest::post()
+        .uri("/change")
+        .peer_addr(remote)
+        .insert_header((header::AUTHORIZATION, basic("root@example.com", PASSWORD)))
         .to_request();
     let res = test::call_service(&svc, req).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

@@ -79,8 +79,17 @@ async fn run(
     };
     let owner = collection.owner.to_ascii_lowercase();
     let now = ctx.clock.now();
-    if organizer == owner {
-        let msgs = itip::organizer_messages(old_cal.as_ref(), new_cal.as_ref(), &owner, now);
+    // The owner's address in the event: its own, or an alias of it (the directory's).
+    let listed: Vec<String> = std::iter::once(organizer.clone())
+        .chain(itip::attendees(source).into_keys())
+        .collect();
+    let (store, o) = (ctx.store.clone(), owner.clone());
+    let me = blocking(move || Ok(owner_address(&store, &o, &listed))).await?;
+    let Some(me) = me else {
+        return Ok(false);
+    };
+    if organizer == me {
+        let msgs = itip::organizer_messages(old_cal.as_ref(), new_cal.as_ref(), &me, now);
         let mut statuses = BTreeMap::new();
         for m in &msgs {
             let status = deliver(ctx, m).await;
@@ -92,12 +101,27 @@ async fn run(
             let (store, id, obj) = (ctx.store.clone(), collection.id, obj.clone());
             return blocking(move || write_status(&store, id, &obj, cal, &statuses)).await;
         }
-    } else if itip::attendees(source).contains_key(&owner) {
-        if let Some(reply) = itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &owner, now) {
-            deliver(ctx, &reply).await;
-        }
+    } else if let Some(reply) = itip::attendee_reply(old_cal.as_ref(), new_cal.as_ref(), &me, now) {
+        deliver(ctx, &reply).await;
     }
     Ok(false)
+}
+
+/// Which of `listed` (the organizer first, then the attendees) is `owner`: its own address,
+/// else an alias that leads to it alone (`resolve_recipient`: a list alias reaching others
+/// too does not speak for it). `None`: the owner is not in the event.
+fn owner_address(store: &Store, owner: &str, listed: &[String]) -> Option<String> {
+    if let Some(a) = listed.iter().find(|a| a.as_str() == owner) {
+        return Some(a.clone());
+    }
+    listed
+        .iter()
+        .find(|a| {
+            store
+                .resolve_recipient(a)
+                .is_ok_and(|d| d == [Destination::Local(owner.to_string())])
+        })
+        .cloned()
 }
 
 async fn blocking<T: Send + 'static>(
@@ -128,8 +152,9 @@ fn write_status(
         first: obj.first,
         last: obj.last,
     };
+    // Not scheduling-significant: the Schedule-Tag stays (RFC 6638 §3.2.10).
     match store
-        .dav_put(collection, &put, &Condition::Match(obj.etag.clone()))
+        .dav_put_with(collection, &put, &Condition::Match(obj.etag.clone()), true)
         .map_err(|e| e.to_string())?
     {
         PutOutcome::Stored { .. } => {
@@ -309,13 +334,15 @@ pub fn process_local(
                 }
                 Err(e) => return Ok(Applied::Ignored(e)),
             }
+            // The organizer is the account, or the alias of it the REPLY was sent to.
+            let organizer_is = |c: &ICalendar| {
+                itip::organizer(c).is_some_and(|o| o.0 == account || o.0 == msg.recipient)
+            };
             match &existing_cal {
-                Some(c) if itip::organizer(c).map(|o| o.0).as_deref() == Some(account) => {
-                    match itip::apply_reply(c, cal) {
-                        Ok(updated) => Some(updated),
-                        Err(e) => return Ok(Applied::Ignored(e.to_string())),
-                    }
-                }
+                Some(c) if organizer_is(c) => match itip::apply_reply(c, cal) {
+                    Ok(updated) => Some(updated),
+                    Err(e) => return Ok(Applied::Ignored(e.to_string())),
+                },
                 Some(_) => return Ok(Applied::Ignored(format!("{account} is not the organizer"))),
                 None => {
                     return Ok(Applied::Ignored(format!(
@@ -342,7 +369,15 @@ pub fn process_local(
                 first,
                 last,
             };
-            check_put(store.dav_put(coll.id, &put, &Condition::Match(obj.etag.clone())))?;
+            // A REPLY merged into the organizer's copy keeps its Schedule-Tag; the
+            // organizer's REQUEST or CANCEL changes the attendee's (RFC 6638 §3.2.10).
+            let keep = msg.method == Method::Reply;
+            check_put(store.dav_put_with(
+                coll.id,
+                &put,
+                &Condition::Match(obj.etag.clone()),
+                keep,
+            ))?;
         }
         None => {
             let coll = default_calendar(store, account, &component)?

@@ -38,12 +38,17 @@ pub struct CheckReport {
     pub snoozed: u64,
     /// Snooze records whose message is not in `Snoozed` under the recorded UID.
     pub stale_snoozes: Vec<String>,
+    /// Calendars and address books (`storage::check_dav`).
+    pub dav: super::check_dav::DavCheck,
 }
 
 impl CheckReport {
     /// Whether anything is wrong (orphans only waste space and are not counted).
     pub fn ok(&self) -> bool {
-        self.missing.is_empty() && self.wrong_size.is_empty() && self.wrong_refcount.is_empty()
+        self.missing.is_empty()
+            && self.wrong_size.is_empty()
+            && self.wrong_refcount.is_empty()
+            && self.dav.problems.is_empty()
     }
 
     /// The report as text: the problems, one per line, then a summary line.
@@ -77,6 +82,14 @@ impl CheckReport {
                 self.stale_snoozes.len()
             ));
         }
+        out.extend(self.dav.problems.iter().cloned());
+        out.push(format!(
+            "calendars and contacts: {} collections, {} objects, {} ACL entries; {} problems",
+            self.dav.collections,
+            self.dav.objects,
+            self.dav.acl_entries,
+            self.dav.problems.len()
+        ));
         out.push(format!(
             "{}: {} folders, {} messages, {} queue records, {} bodies; {} missing, {} wrong \
              size, {} wrong reference counts, {} orphan files",
@@ -207,6 +220,9 @@ pub fn check_with(store: &Store, progress: &mut dyn Progress) -> Result<CheckRep
     progress.end_phase();
     report.orphans.sort();
     check_snoozes(store, &mut report)?;
+    progress.phase("calendars and contacts", 0);
+    report.dav = super::check_dav::check_dav(store)?;
+    progress.end_phase();
     Ok(report)
 }
 

@@ -128,6 +128,11 @@ pub struct DavObject {
     pub last: Option<i64>,
     /// The collection's counter value of this object's last change.
     pub changed: u64,
+    /// The Schedule-Tag (RFC 6638 §3.2.10): the counter value of the object's last
+    /// scheduling-significant change. A put sets it to the put's counter value unless it
+    /// keeps it ([`DavStore::dav_put_with`]); objects stored before it existed carry their
+    /// `changed`.
+    pub schedule_tag: u64,
 }
 
 /// An object to store: [`DavObject`] without what the store decides (ETag, counter).
@@ -273,19 +278,45 @@ pub trait DavStore: Send + Sync {
     /// Deletes a collection with its objects and tombstones. NotFound when there is none.
     fn dav_delete_collection(&self, owner: &str, name: &str) -> Result<(), StorageError>;
 
-    /// Stores `obj` in collection `collection` under `cond` (module documentation).
-    /// NotFound when the collection does not exist.
+    /// Stores `obj` in collection `collection` under `cond` (module documentation), with
+    /// a new Schedule-Tag. NotFound when the collection does not exist.
     fn dav_put(
         &self,
         collection: u64,
         obj: &NewObject,
         cond: &Condition,
+    ) -> Result<PutOutcome, StorageError> {
+        self.dav_put_with(collection, obj, cond, false)
+    }
+
+    /// [`DavStore::dav_put`], keeping the replaced object's Schedule-Tag when
+    /// `keep_schedule_tag` (a change that is not scheduling-significant: an attendee's
+    /// reply merged by the server, SCHEDULE-STATUS written back, an attendee's own
+    /// PARTSTAT); a new object gets a new one either way.
+    fn dav_put_with(
+        &self,
+        collection: u64,
+        obj: &NewObject,
+        cond: &Condition,
+        keep_schedule_tag: bool,
     ) -> Result<PutOutcome, StorageError>;
 
     fn dav_get(&self, collection: u64, name: &str) -> Result<Option<DavObject>, StorageError>;
 
     /// Every object of the collection, by name.
     fn dav_objects(&self, collection: u64) -> Result<Vec<DavObject>, StorageError>;
+
+    /// At most `limit` objects of the collection whose names sort after `after` (from the
+    /// first when `None`), in the backend's name order: a listing read one page at a time,
+    /// so that a reader of a large collection holds one page, not the collection. Pages read
+    /// at different times see the collection as it is then (an object renamed meanwhile may
+    /// be missed or seen twice, as with any paged listing).
+    fn dav_objects_page(
+        &self,
+        collection: u64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DavObject>, StorageError>;
 
     /// The objects whose indexed span may overlap `[start, end)` ([`may_overlap`]), by name.
     fn dav_objects_in_range(
@@ -325,6 +356,15 @@ pub trait DavStore: Send + Sync {
         rights: &str,
     ) -> Result<(), StorageError>;
 
+    /// Replaces `collection`'s whole ACL by `acl` (identifier, rights) in one atomic step
+    /// (RFC 3744's ACL method): entries with no right are left out. Invalid for an unknown
+    /// right or identifier (nothing changed); NotFound when no collection.
+    fn dav_replace_acl(
+        &self,
+        collection: u64,
+        acl: &[(String, String)],
+    ) -> Result<(), StorageError>;
+
     /// The collections of other owners (public ones included) whose ACL lets `user` or
     /// `anyone` list them ("l"), by owner and name.
     fn dav_shared_with(&self, user: &str) -> Result<Vec<DavCollection>, StorageError>;
@@ -334,6 +374,21 @@ pub trait DavStore: Send + Sync {
     fn dav_rights(&self, coll: &DavCollection, user: &str) -> Result<String, StorageError> {
         super::acl::effective_rights(&coll.owner, user, &self.dav_get_acl(coll.id)?)
     }
+}
+
+/// A whole ACL as [`DavStore::dav_replace_acl`] stores it: identifiers and rights
+/// normalised, empty entries dropped, one entry per identifier (rights of repeated ones
+/// joined), sorted. Invalid for an unknown right or identifier.
+pub(crate) fn normalize_acl(
+    acl: &[(String, String)],
+) -> Result<Vec<(String, String)>, StorageError> {
+    let mut out: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for (id, rights) in acl {
+        let id = super::acl::check_acl_change(id, rights)?;
+        let joined = format!("{}{rights}", out.get(&id).map_or("", |r| r.as_str()));
+        out.insert(id, super::acl::normalize_rights(&joined)?);
+    }
+    Ok(out.into_iter().filter(|(_, r)| !r.is_empty()).collect())
 }
 
 /// A collection owner as stored: an address normalised, or [`PUBLIC_OWNER`] as it is.

@@ -66,6 +66,7 @@
 mod acl;
 mod blobs;
 pub mod check;
+pub mod check_dav;
 mod commit;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod conformance;

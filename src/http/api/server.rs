@@ -137,48 +137,27 @@ pub async fn cluster(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Settings {
-    /// The configuration file in force (absent: the built-in defaults).
+    /// The configuration file in force (absent: the built-in default).
     pub source: Option<String>,
     pub hostname: String,
     pub data_dir: String,
-    /// The file's settings as loaded, every secret replaced by "********".
+    /// The configuration the server runs with, as the file's sections and keys: defaults
+    /// the file left out and resolved values included, every secret shown as "********"
+    /// (`config::effective`).
     #[schema(value_type = Object)]
-    pub file: serde_json::Value,
+    pub effective: serde_json::Value,
 }
 
-/// Key names whose values are secrets (any case, anywhere in the name).
-const SECRET_KEYS: [&str; 6] = [
-    "password",
-    "secret",
-    "token",
-    "passphrase",
-    "private",
-    "url",
-];
-
-/// The TOML as JSON with secrets masked.
-fn masked(v: toml::Value, key: &str) -> serde_json::Value {
-    let lower = key.to_ascii_lowercase();
-    if SECRET_KEYS.iter().any(|s| lower.contains(s)) {
-        return serde_json::Value::String("********".into());
-    }
-    match v {
-        toml::Value::String(s) => s.into(),
-        toml::Value::Integer(i) => i.into(),
-        toml::Value::Float(f) => {
-            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+impl Settings {
+    /// The settings of `config` (the parsed configuration in force, not the file's text,
+    /// which may have changed since the last reload).
+    pub fn of(config: &crate::config::Config) -> Settings {
+        Settings {
+            source: config.source.as_ref().map(|p| p.display().to_string()),
+            hostname: config.hostname.clone(),
+            data_dir: config.data_dir.display().to_string(),
+            effective: crate::config::effective::effective(config),
         }
-        toml::Value::Boolean(b) => b.into(),
-        toml::Value::Datetime(d) => d.to_string().into(),
-        toml::Value::Array(a) => a.into_iter().map(|x| masked(x, key)).collect(),
-        toml::Value::Table(t) => t
-            .into_iter()
-            .map(|(k, x)| {
-                let m = masked(x, &k);
-                (k, m)
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
     }
 }
 
@@ -187,23 +166,7 @@ fn masked(v: toml::Value, key: &str) -> serde_json::Value {
     responses((status = 200, body = Settings), Failures))]
 pub async fn settings(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiError> {
     need_admin(&m.0)?;
-    let config = ctx.config();
-    let file = match &config.source {
-        None => serde_json::Value::Object(Default::default()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", path.display())))?;
-            let v: toml::Value = toml::from_str(&text)
-                .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-            masked(v, "")
-        }
-    };
-    Ok(HttpResponse::Ok().json(Settings {
-        source: config.source.as_ref().map(|p| p.display().to_string()),
-        hostname: config.hostname.clone(),
-        data_dir: config.data_dir.display().to_string(),
-        file,
-    }))
+    Ok(HttpResponse::Ok().json(Settings::of(&ctx.config())))
 }
 
 /// Reads the configuration file, limits and TLS certificate again (admins, scope `all`).
@@ -503,10 +466,7 @@ pub struct SourceList {
 }
 
 fn source_visible(p: &Principal, owner: &SourceOwner) -> bool {
-    match owner {
-        SourceOwner::Account(a) => p.may_address(a),
-        SourceOwner::Domain(d) => p.may_domain(d),
-    }
+    p.may_source(owner)
 }
 
 fn source_infos(

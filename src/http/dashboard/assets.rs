@@ -40,7 +40,6 @@ static ASSETS: &[Asset] = &[
     asset!("calendar.css", CSS),
     asset!("overview.js", JS),
     asset!("logs.js", JS),
-    asset!("settings.js", JS),
     asset!("jobs.js", JS),
     asset!("vendor/uplot/uPlot.iife.min.js", JS),
     asset!("vendor/uplot/uPlot.min.css", CSS),

@@ -13,6 +13,7 @@ use askama::Template;
 use super::{assets, gate, render, visible_domains, Chrome, Ctx, Need};
 use crate::actors::stats::Stats;
 use crate::actors::ServerContext;
+use crate::http::metrics::SESSION_SERVICES;
 use crate::storage::QueueName;
 
 /// Seconds between two snapshots.
@@ -31,6 +32,8 @@ struct Overview {
     uplot_js: String,
     uplot_css: String,
     overview_js: String,
+    /// The sessions chart's series: the listener names `/metrics` labels sessions with.
+    session_series: String,
 }
 
 struct DomainCount {
@@ -74,6 +77,7 @@ pub async fn page(ctx: Ctx, req: HttpRequest) -> HttpResponse {
         uplot_js: assets::url("vendor/uplot/uPlot.iife.min.js"),
         uplot_css: assets::url("vendor/uplot/uPlot.min.css"),
         overview_js: assets::url("overview.js"),
+        session_series: SESSION_SERVICES.join(","),
     };
     render(&req, &t.chrome, &t)
 }
@@ -88,6 +92,15 @@ pub fn snapshot(ctx: &ServerContext) -> serde_json::Value {
             ctx.store.queue_depth(q).unwrap_or(0).into(),
         );
     }
+    // Every listener's series, 0 when it has no open session, as `/metrics` lists them;
+    // the web listeners' are their requests in progress (`http::activity`).
+    let mut sessions: serde_json::Map<String, serde_json::Value> = SESSION_SERVICES
+        .iter()
+        .map(|s| (s.to_string(), 0.into()))
+        .collect();
+    for (service, n) in ctx.stats.sessions() {
+        sessions.insert(service.to_string(), n.into());
+    }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -99,7 +112,7 @@ pub fn snapshot(ctx: &ServerContext) -> serde_json::Value {
         "messages_out": Stats::count(&ctx.stats.messages_out),
         "messages_delivered": Stats::count(&ctx.stats.messages_delivered),
         "queues": queues,
-        "sessions": ctx.stats.sessions(),
+        "sessions": sessions,
         "failed_logins": ctx.stats.auth_failures().values().sum::<u64>(),
         "bans": ctx.screen.active_bans(),
         // Totals of the delivery latency histograms: the browser divides the growth of

@@ -495,24 +495,28 @@ pub async fn logs(ctx: Ctx, req: HttpRequest) -> HttpResponse {
 #[template(path = "settings.html")]
 struct SettingsPage {
     chrome: Chrome,
-    config: String,
-    settings_js: String,
+    /// The running server's summary (the console's `status`).
+    status: String,
+    /// Where the configuration came from: the file, or the built-in default.
+    source: String,
+    /// The configuration in force, secrets masked, as `GET /api/v1/settings` shows it.
+    effective: String,
 }
 
 pub async fn settings(ctx: Ctx, req: HttpRequest) -> HttpResponse {
     let who = gate_or_return!(ctx, req, Need::Admin);
+    let config = ctx.config();
     let t = SettingsPage {
         chrome: Chrome::new(&req, &who, "/settings"),
-        config: effective_config(&ctx).await,
-        settings_js: assets::url("settings.js"),
+        status: run(&ctx, AdminCommand::Status).await.unwrap_or_else(|e| e),
+        source: config.source.as_ref().map_or_else(
+            || "the built-in default".into(),
+            |p| p.display().to_string(),
+        ),
+        effective: serde_json::to_string_pretty(&crate::config::effective::effective(&config))
+            .unwrap_or_default(),
     };
     render(&req, &t.chrome, &t)
-}
-
-/// The running server's summary (the console's `status`); the configuration itself, with
-/// secrets masked, is the API's `/api/v1/settings`, which the page's script shows.
-async fn effective_config(ctx: &Ctx) -> String {
-    run(ctx, AdminCommand::Status).await.unwrap_or_else(|e| e)
 }
 
 pub async fn settings_post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {

@@ -1,8 +1,11 @@
 //! The fetch sources page: MultiPOP (an outside mailbox collected into one account) and
 //! DomainPOP (a provider mailbox holding a whole domain's mail, sorted by its headers), with
 //! each source's last run, counts and last error; forms add a source, change its password,
-//! run it now or delete it. Administrators only: a source logs in somewhere else with a
-//! stored password and feeds the queues.
+//! run it now or delete it. Admins see every source; a domain admin sees and changes only
+//! the sources of its domains (a MultiPOP source by its account's domain, a DomainPOP
+//! source by its domain: `Principal::may_source`, the API's rule), and may not point a
+//! DomainPOP source's unknown recipients at another domain's account nor set a raw copy
+//! folder (a path in the server's data directory).
 //!
 //! Implementation notes: the add form is turned into the console's `source add` or
 //! `domainpop set` words and read by the console's own parser, so defaults (the port from
@@ -15,6 +18,7 @@ use askama::Template;
 use super::forms::Form;
 use super::{gate, redirect_with, render, run, Chrome, Ctx, Need};
 use crate::admin::AdminCommand;
+use crate::http::auth::Principal;
 use crate::storage::SourceOwner;
 
 #[derive(Template)]
@@ -45,7 +49,7 @@ fn when(t: Option<i64>) -> String {
 
 /// `GET /sources`.
 pub async fn page(ctx: Ctx, req: HttpRequest) -> HttpResponse {
-    let who = match gate(&ctx, &req, Need::Admin).await {
+    let who = match gate(&ctx, &req, Need::Manager).await {
         Ok(w) => w,
         Err(r) => return r,
     };
@@ -54,6 +58,7 @@ pub async fn page(ctx: Ctx, req: HttpRequest) -> HttpResponse {
         .fetch_sources()
         .unwrap_or_default()
         .into_iter()
+        .filter(|s| who.may_source(&s.owner))
         .map(|s| {
             let st = ctx.store.fetch_status(s.id).unwrap_or_default();
             SourceRow {
@@ -84,6 +89,7 @@ pub async fn page(ctx: Ctx, req: HttpRequest) -> HttpResponse {
         .unwrap_or_default()
         .into_iter()
         .map(|a| a.address)
+        .filter(|a| who.may_address(a))
         .collect();
     accounts.sort();
     let t = SourcesPage {
@@ -97,20 +103,28 @@ pub async fn page(ctx: Ctx, req: HttpRequest) -> HttpResponse {
 
 /// `POST /sources`: add, passwd, run, delete.
 pub async fn post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let _who = match gate(&ctx, &req, Need::Admin).await {
+    let who = match gate(&ctx, &req, Need::Manager).await {
         Ok(w) => w,
         Err(r) => return r,
     };
     let f = Form::parse(&body);
     let result = async {
         if f.get("action") == "add" {
-            let cmd = crate::admin::parse(&add_words(&f)?).map_err(|e| e.message)?;
+            let words = add_words(&f)?;
+            allowed_to_add(&who, &f)?;
+            let cmd = crate::admin::parse(&words).map_err(|e| e.message)?;
             return run(&ctx, cmd).await;
         }
         let id: u64 = f
             .need("id", "Source")?
             .parse()
             .map_err(|_| "bad source id".to_string())?;
+        // Another domain's source is answered like a missing one.
+        match ctx.store.fetch_source(id) {
+            Ok(Some(s)) if who.may_source(&s.owner) => {}
+            Ok(_) => return Err(format!("no source {id}")),
+            Err(e) => return Err(e.to_string()),
+        }
         match f.get("action") {
             "run" => run(&ctx, AdminCommand::SourceRun(id)).await,
             "delete" => run(&ctx, AdminCommand::SourceDel(id)).await,
@@ -134,6 +148,29 @@ pub async fn post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse 
     }
     .await;
     redirect_with(&req, "/sources", result)
+}
+
+/// Whether `who` may add the source of the add form `f` (already checked by [`add_words`]):
+/// its owner in `who`'s domains, DomainPOP's unknown recipients to `bad` or an account of
+/// those domains, and a raw copy folder only for admins.
+fn allowed_to_add(who: &Principal, f: &Form) -> Result<(), String> {
+    let owner = f.get("owner").trim().to_lowercase();
+    let owner = if f.get("kind") == "multipop" {
+        SourceOwner::Account(owner)
+    } else {
+        SourceOwner::Domain(owner)
+    };
+    if !who.may_source(&owner) {
+        return Err(format!("{}: not in a domain you administer", owner.name()));
+    }
+    let unknown = f.get("unknown").trim();
+    if !unknown.is_empty() && !unknown.eq_ignore_ascii_case("bad") && !who.may_address(unknown) {
+        return Err(format!("{unknown}: not in a domain you administer"));
+    }
+    if !f.get("raw_copy").is_empty() && !who.is_admin() {
+        return Err("A raw copy folder is for administrators of the server".into());
+    }
+    Ok(())
 }
 
 /// The DomainPOP-only fields and the option each becomes.

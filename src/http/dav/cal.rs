@@ -55,6 +55,7 @@ pub(crate) async fn access(
                     read: any,
                     write: false,
                     delete: false,
+                    admin: false,
                     owner: false,
                 }
             }
@@ -117,6 +118,7 @@ pub(crate) async fn handle(
         ("OPTIONS", _) => Ok(options()),
         ("PROPFIND", _) => calprops::propfind(ctx, req, payload, me, target, rights).await,
         ("PROPPATCH", _) => calprops::proppatch(ctx, payload, target).await,
+        ("ACL", _) => super::acl::set(ctx, payload, target).await,
         ("MKCALENDAR", _) => mkcalendar::make(ctx, payload, target, true).await,
         ("MKCOL", _) => mkcalendar::make(ctx, payload, target, false).await,
         (

@@ -11,7 +11,7 @@ use super::{encode_segment, home_href, DavError};
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
 use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::PropName;
-use crate::storage::davstore::{CollectionKind, DavCollection};
+use crate::storage::davstore::{CollectionKind, DavCollection, DavObject};
 use crate::storage::Store;
 
 /// Apple's calendar server namespace (`getctag`).
@@ -21,14 +21,15 @@ pub(crate) const ICAL: &str = "http://apple.com/ns/ical/";
 
 /// The DAV compliance classes announced on the DAV resources (RFC 4918 §10.1, RFC 4791
 /// §5.1, RFC 6352 §6.1, RFC 5689 §3).
-/// `calendar-auto-schedule`: RFC 6638 §2 (scheduling, `super::schedule`).
+/// `calendar-auto-schedule`: RFC 6638 §2 (scheduling, `super::schedule`);
+/// `access-control`: RFC 3744 §7.2 (`super::acl`).
 const DAV_CLASSES: &str =
-    "1, 3, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
+    "1, 3, access-control, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
 
 /// What the Allow header lists on calendars and address books.
 pub(crate) const ALLOW: &str =
     "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, \
-COPY, MOVE, REPORT";
+COPY, MOVE, REPORT, ACL";
 
 /// OPTIONS on the DAV resources (the root, principals, homes, collections, objects).
 pub(crate) fn options() -> HttpResponse {
@@ -133,4 +134,15 @@ pub(crate) fn find_collection(
         }
         None => Ok(None),
     }
+}
+
+/// The Schedule-Tag (RFC 6638 §3.2.10) of `obj` in a calendar, when it is a scheduling
+/// object resource (one with an ORGANIZER).
+pub(crate) fn schedule_tag(kind: CollectionKind, obj: &DavObject) -> Option<String> {
+    if kind != CollectionKind::Calendar {
+        return None;
+    }
+    let cal = crate::protocols::caldav::validate::parse_calendar(&obj.data).ok()?;
+    crate::protocols::itip::organizer(&cal)?;
+    Some(format!("\"{}\"", obj.schedule_tag))
 }

@@ -18,9 +18,11 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::calcommon::{find_collection, kind_ns, precondition};
+use super::calcommon::{find_collection, kind_ns, precondition, schedule_tag};
 use super::{blocking, header_str, object_href, target_of, Ctx, DavError, Target};
-use crate::protocols::caldav::validate::{validate_calendar, CalendarPrecondition, ComponentKind};
+use crate::protocols::caldav::validate::{
+    parse_calendar, validate_calendar, CalendarPrecondition, ComponentKind,
+};
 use crate::protocols::carddav::validate::{validate_card, AddressPrecondition};
 use crate::protocols::webdav::headers;
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
@@ -113,10 +115,54 @@ pub(crate) async fn get(ctx: &Ctx, req: &HttpRequest, at: &At) -> Result<HttpRes
             ));
         }
     }
-    Ok(HttpResponse::Ok()
-        .content_type(content_type(at.kind, &obj.component))
-        .insert_header((header::ETAG, obj.etag.as_str()))
-        .body(obj.data))
+    let mut r = HttpResponse::Ok();
+    r.content_type(content_type(at.kind, &obj.component))
+        .insert_header((header::ETAG, obj.etag.as_str()));
+    if let Some(tag) = schedule_tag(at.kind, &obj) {
+        r.insert_header((SCHEDULE_TAG, tag));
+    }
+    Ok(r.body(obj.data))
+}
+
+/// The Schedule-Tag header (RFC 6638 §8.2).
+const SCHEDULE_TAG: &str = "Schedule-Tag";
+
+/// `cond` with If-Schedule-Tag-Match (RFC 6638 §8.3) folded in: 412 unless `current` is a
+/// scheduling object resource with that tag; when it is, the write holds only while the
+/// object is the one the tag was checked on.
+fn schedule_tag_condition(
+    req: &HttpRequest,
+    kind: CollectionKind,
+    current: Option<&DavObject>,
+    cond: Condition,
+) -> Result<Condition, DavError> {
+    let Some(v) = header_str(req, "If-Schedule-Tag-Match") else {
+        return Ok(cond);
+    };
+    let tag = current.and_then(|o| schedule_tag(kind, o));
+    match current {
+        Some(cur) if headers::etag_matches(v, tag.as_deref()) => Ok(match cond {
+            Condition::Any => Condition::Match(cur.etag.clone()),
+            c => c,
+        }),
+        _ => Err(DavError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "If-Schedule-Tag-Match does not hold",
+        )),
+    }
+}
+
+/// Whether a write of `new` over `old` keeps the Schedule-Tag: nothing an attendee must
+/// hear about changed (`protocols::itip::material`: the same but for participation
+/// states, SCHEDULE-STATUS, alarms and stamps), RFC 6638 §3.2.10.
+fn keeps_schedule_tag(kind: CollectionKind, old: Option<&DavObject>, new: &str) -> bool {
+    let (CollectionKind::Calendar, Some(old)) = (kind, old) else {
+        return false;
+    };
+    match (parse_calendar(&old.data), parse_calendar(new)) {
+        (Ok(a), Ok(b)) => !crate::protocols::itip::material(&a, &b),
+        _ => false,
+    }
 }
 
 /// The store condition of a write's If-Match / If-None-Match (RFC 9110 §13.1). `Err`:
@@ -309,9 +355,11 @@ pub(crate) async fn put(
     let new = blocking(move || validate(&col2, &name, data, max)).await?;
     let old = object(ctx, col.id, &at.name).await?;
     let cond = condition(req, old.as_ref())?;
+    let cond = schedule_tag_condition(req, at.kind, old.as_ref(), cond)?;
+    let keep = keeps_schedule_tag(at.kind, old.as_ref(), &new.data);
     let id = col.id;
     let outcome = blocking(move || {
-        let out = c.store.dav_put(id, &new, &cond)?;
+        let out = c.store.dav_put_with(id, &new, &cond, keep)?;
         c.store.commit()?;
         Ok(out)
     })
@@ -326,6 +374,10 @@ pub(crate) async fn put(
             };
             if !rewritten {
                 r.insert_header((header::ETAG, object.etag.as_str()));
+            }
+            // A SCHEDULE-STATUS rewrite keeps the tag.
+            if let Some(tag) = schedule_tag(at.kind, &object) {
+                r.insert_header((SCHEDULE_TAG, tag));
             }
             Ok(r.finish())
         }
@@ -359,6 +411,7 @@ pub(crate) async fn delete(
         Condition::Absent => Condition::Any,
         c => c,
     };
+    let cond = schedule_tag_condition(req, at.kind, Some(&old), cond)?;
     let (c, name, id) = (ctx.get_ref().clone(), at.name.clone(), col.id);
     let outcome = blocking(move || {
         let out = c.store.dav_delete(id, &name, &cond)?;

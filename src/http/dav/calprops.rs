@@ -18,13 +18,16 @@
 //!   calendars and address books: any other property fails with 403 (all or nothing, RFC
 //!   4918 §9.2: the rest 424).
 
-use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use quick_xml::escape::escape;
 
-use super::calcommon::{find_collection, kind_ns, CALSERVER, ICAL};
+use super::calcommon::{find_collection, kind_ns, schedule_tag, CALSERVER, ICAL};
 use super::calobjects::content_type;
 use super::mkcalendar::{description, set_prop};
 use super::props::{
@@ -33,7 +36,9 @@ use super::props::{
 use super::report::sync_token_uri;
 use super::share::{shared_of, shared_with, Privileges};
 use super::{blocking, collection_href, home_href, object_href, xml_body, Ctx, DavError, Target};
+use crate::actors::ServerContext;
 use crate::protocols::davreport::SUPPORTED;
+use crate::protocols::webdav::acl::{ACL_RESTRICTIONS, SUPPORTED_PRIVILEGES};
 use crate::protocols::webdav::headers::Depth;
 use crate::protocols::webdav::multistatus::{write_response, Prop, Response};
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
@@ -42,8 +47,12 @@ use crate::protocols::webdav::xml::{Element, DAV};
 use crate::protocols::webdav::PropName;
 use crate::storage::davstore::{CollectionKind, DavCollection, DavObject};
 
-/// Responses per chunk of a streamed multistatus.
+/// Objects per store read of a streamed Depth 1 listing.
+const PER_PAGE: usize = 512;
+/// Responses per body chunk, and the room a chunk starts with (a few hundred bytes per
+/// response; kept under the allocator's threshold for mapping fresh pages).
 const PER_CHUNK: usize = 64;
+const CHUNK_BYTES: usize = 32 * 1024;
 
 /// A resource PROPFIND describes.
 pub(crate) enum Res<'a> {
@@ -80,6 +89,8 @@ pub(crate) struct Env {
     pub privileges: Privileges,
     /// On the collections of a home listed to a sharee (by id), where they differ.
     pub per_collection: Vec<(u64, Privileges)>,
+    /// The stored ACLs of the collections answered (by id), when `acl` is asked for.
+    pub acls: Vec<(u64, Vec<(String, String)>)>,
 }
 
 impl Env {
@@ -90,6 +101,34 @@ impl Env {
         };
         id.and_then(|id| self.per_collection.iter().find(|(c, _)| *c == id))
             .map_or(self.privileges, |(_, p)| *p)
+    }
+
+    /// The `acl` of a collection, for the owner and sharees with "a" (`super::acl`).
+    fn acl_of(&self, res: &Res) -> Option<String> {
+        let Res::Coll(c) = res else { return None };
+        let p = self.privileges_on(res);
+        if !(p.owner || p.admin) {
+            return None;
+        }
+        self.acls
+            .iter()
+            .find(|(id, _)| *id == c.id)
+            .map(|(_, entries)| super::acl::acl_value(c, entries))
+    }
+
+    /// Whether `name` is refused to the caller on `res` (403 in its propstat).
+    fn denied(&self, res: &Res, name: &PropName) -> bool {
+        let p = self.privileges_on(res);
+        matches!(res, Res::Coll(_)) && *name == PropName::dav("acl") && !(p.owner || p.admin)
+    }
+}
+
+/// Whether a PROPFIND asks for `acl` (its value needs the stored ACL).
+fn asks_acl(ask: &Propfind) -> bool {
+    match ask {
+        Propfind::Prop(names) => names.contains(&PropName::dav("acl")),
+        Propfind::AllProp { include } => include.contains(&PropName::dav("acl")),
+        Propfind::PropName => false,
     }
 }
 
@@ -116,6 +155,10 @@ fn known() -> Vec<PropName> {
         "current-user-principal",
         "current-user-privilege-set",
         "owner",
+        "acl",
+        "acl-restrictions",
+        "supported-privilege-set",
+        "inherited-acl-set",
         "quota-used-bytes",
         "quota-available-bytes",
     ]
@@ -133,6 +176,7 @@ fn known() -> Vec<PropName> {
         n(CALDAV, "max-resource-size"),
         n(CALDAV, "calendar-description"),
         n(CALDAV, "calendar-home-set"),
+        n(CALDAV, "schedule-tag"),
         n(ICAL, "calendar-color"),
         n(CARDDAV, "addressbook-description"),
         n(CARDDAV, "supported-address-data"),
@@ -209,7 +253,17 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
         }),
         (DAV, "current-user-principal") => Some(href(&principal_href(&env.facts.me))),
         (DAV, "current-user-privilege-set") => Some(env.privileges_on(res).xml()),
+        // Public collections have no owner: an empty `owner` (RFC 3744 §5.1).
+        (DAV, "owner") if res.owner() == crate::storage::PUBLIC_OWNER => Some(String::new()),
         (DAV, "owner") => Some(href(&principal_href(res.owner()))),
+        (DAV, "acl") => env.acl_of(res),
+        (DAV, "acl-restrictions") => coll.map(|_| ACL_RESTRICTIONS.to_string()),
+        (DAV, "supported-privilege-set") => coll.map(|_| SUPPORTED_PRIVILEGES.to_string()),
+        (DAV, "inherited-acl-set") => coll.map(|_| String::new()),
+        (CALDAV, "schedule-tag") => match res {
+            Res::Obj(c, o) => schedule_tag(c.kind, o).map(|t| escape(t.as_str()).into_owned()),
+            _ => None,
+        },
         (DAV, "quota-used-bytes") if !matches!(res, Res::Obj(..)) => {
             Some(env.facts.used.to_string())
         }
@@ -259,7 +313,7 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
 
 /// The `response` of `res` to `ask`.
 pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
-    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    let (mut found, mut missing, mut denied) = (Vec::new(), Vec::new(), Vec::new());
     match ask {
         Propfind::PropName => {
             for name in known() {
@@ -287,6 +341,13 @@ pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
         }
         Propfind::Prop(names) => {
             for name in names {
+                if env.denied(res, name) {
+                    denied.push(Prop {
+                        name: name.clone(),
+                        value: None,
+                    });
+                    continue;
+                }
                 match value(res, name, env) {
                     Some(v) => found.push(Prop {
                         name: name.clone(),
@@ -302,7 +363,7 @@ pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
     }
     Response::Props {
         href: res.href(),
-        propstats: vec![(200, found), (404, missing)],
+        propstats: vec![(200, found), (403, denied), (404, missing)],
     }
 }
 
@@ -319,6 +380,56 @@ fn find(
 const MS_OPEN: &str =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">";
 const MS_CLOSE: &str = "</D:multistatus>";
+
+/// A collection's Depth 1 listing in progress: the store is read one page of
+/// [`PER_PAGE`] objects at a time as the body is sent, and each page goes out in chunks of
+/// [`PER_CHUNK`] responses, so the memory a PROPFIND holds is one page whatever the
+/// collection's size.
+struct Listing {
+    ctx: Arc<ServerContext>,
+    col: DavCollection,
+    ask: Propfind,
+    env: Env,
+    /// Read from the store, not yet sent.
+    page: std::vec::IntoIter<DavObject>,
+    /// The last name read; the next page starts after it.
+    after: Option<String>,
+    /// Whether objects are listed at all (Depth 1) and the last page has not been read.
+    more: bool,
+}
+
+/// The next chunk of a [`Listing`]: responses, then the closing tag. A store error once
+/// the 207 is on its way can only end the body early: the stream fails, so the client sees
+/// a broken transfer, never a short listing that looks whole.
+async fn next_chunk(
+    state: Option<Listing>,
+) -> Option<(Result<web::Bytes, io::Error>, Option<Listing>)> {
+    let mut s = state?;
+    if s.page.len() == 0 && s.more {
+        let (ctx, id, after) = (s.ctx.clone(), s.col.id, s.after.take());
+        let page =
+            blocking(move || Ok(ctx.store.dav_objects_page(id, after.as_deref(), PER_PAGE)?)).await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(collection = id, error = %e.message, "PROPFIND listing failed");
+                return Some((Err(io::Error::other(e.message)), None));
+            }
+        };
+        s.more = page.len() == PER_PAGE;
+        s.after = page.last().map(|o| o.name.clone());
+        s.page = page.into_iter();
+    }
+    if s.page.len() == 0 {
+        return Some((Ok(web::Bytes::from_static(MS_CLOSE.as_bytes())), None));
+    }
+    // Sized once: a chunk that grew by doubling would copy itself over and over.
+    let mut chunk = String::with_capacity(CHUNK_BYTES);
+    for o in s.page.by_ref().take(PER_CHUNK) {
+        write_response(&mut chunk, &response(&Res::Obj(&s.col, &o), &s.ask, &s.env));
+    }
+    Some((Ok(web::Bytes::from(chunk)), Some(s)))
+}
 
 /// PROPFIND on a home, collection or object (depth 0 or 1).
 pub(crate) async fn propfind(
@@ -340,7 +451,9 @@ pub(crate) async fn propfind(
         max_size: ctx.config().http.dav_max_resource_size,
         privileges,
         per_collection: Vec::new(),
+        acls: Vec::new(),
     };
+    let want_acl = asks_acl(&ask);
     let mut env = env;
     match target.clone() {
         Target::Home { owner, kind } => {
@@ -367,6 +480,16 @@ pub(crate) async fn propfind(
             })
             .await?;
             env.per_collection = shared.iter().map(|(c, p)| (c.id, *p)).collect();
+            if want_acl && depth == Depth::One {
+                let (c, ids) = (ctx.get_ref().clone(), shared.iter().map(|(c, _)| c.id));
+                let ids: Vec<u64> = ids.collect();
+                env.acls = blocking(move || {
+                    ids.into_iter()
+                        .map(|id| Ok((id, c.store.dav_get_acl(id)?)))
+                        .collect::<Result<Vec<_>, DavError>>()
+                })
+                .await?;
+            }
             let cols: Vec<DavCollection> = shared.into_iter().map(|(c, _)| c).collect();
             let env = env;
             let owner = match target {
@@ -382,35 +505,36 @@ pub(crate) async fn propfind(
             Ok(multistatus_response(&out))
         }
         Target::Collection { owner, kind, name } => {
-            let (col, objects) = blocking(move || {
-                let col = find(&c, &owner, kind, &name)?;
-                let objects = if depth == Depth::One {
-                    c.store.dav_objects(col.id)?
-                } else {
-                    Vec::new()
-                };
-                Ok((col, objects))
-            })
-            .await?;
+            let (col, acl) = {
+                let c = c.clone();
+                blocking(move || {
+                    let col = find(&c, &owner, kind, &name)?;
+                    let acl = if want_acl {
+                        vec![(col.id, c.store.dav_get_acl(col.id)?)]
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((col, acl))
+                })
+                .await?
+            };
+            env.acls = acl;
             let mut head = String::from(MS_OPEN);
             write_response(&mut head, &response(&Res::Coll(&col), &ask, &env));
-            let mut objects = objects.into_iter();
-            let body = std::iter::from_fn(move || {
-                let mut chunk = String::new();
-                for o in objects.by_ref().take(PER_CHUNK) {
-                    write_response(&mut chunk, &response(&Res::Obj(&col, &o), &ask, &env));
-                }
-                (!chunk.is_empty()).then(|| web::Bytes::from(chunk))
-            });
-            let all = std::iter::once(web::Bytes::from(head))
-                .chain(body)
-                .chain(std::iter::once(web::Bytes::from_static(
-                    MS_CLOSE.as_bytes(),
-                )))
-                .map(Ok::<_, Infallible>);
+            let listing = Listing {
+                ctx: c,
+                col,
+                ask,
+                env,
+                page: Vec::new().into_iter(),
+                after: None,
+                more: depth == Depth::One,
+            };
+            let body = futures_util::stream::unfold(Some(listing), next_chunk);
+            let all = futures_util::stream::iter([Ok(web::Bytes::from(head))]).chain(body);
             Ok(HttpResponse::build(StatusCode::MULTI_STATUS)
                 .content_type("application/xml; charset=utf-8")
-                .streaming(futures_util::stream::iter(all)))
+                .streaming(all))
         }
         Target::Object {
             owner,

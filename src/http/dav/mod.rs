@@ -27,6 +27,7 @@
 //! - The file store is reached through `storage::DavFileStore`: a backend without one
 //!   would answer 501 (both backends have one).
 
+mod acl;
 mod cal;
 #[cfg(test)]
 mod cal_tests;

@@ -926,6 +926,7 @@ async fn report_memory_10k() {
                 first: None,
                 last: None,
                 changed: 1,
+                schedule_tag: 1,
             }
         })
         .collect();

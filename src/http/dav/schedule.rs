@@ -174,9 +174,15 @@ pub(crate) fn schedule_response(
         let kind = store
             .check_recipient(who)
             .unwrap_or(RecipientKind::UnknownLocal);
-        let account = store
-            .get_account(who)?
-            .map(|a| a.address.to_ascii_lowercase());
+        // An account, or an alias leading to exactly one (RFC 6638 §3.2.1: a calendar user
+        // address the server knows).
+        let account = match store.get_account(who)? {
+            Some(a) => Some(a.address.to_ascii_lowercase()),
+            None => match store.resolve_recipient(who).ok().as_deref() {
+                Some([crate::storage::Destination::Local(a)]) => Some(a.to_ascii_lowercase()),
+                _ => None,
+            },
+        };
         match (kind, account) {
             (RecipientKind::Local, Some(account)) => {
                 let busy = busy_of(store, &account, req.start, req.end)?;

@@ -14,6 +14,8 @@ pub(crate) struct Privileges {
     pub write: bool,
     /// DELETE of an object, and MOVE out of the collection ("t").
     pub delete: bool,
+    /// Reading the collection's `acl` (RFC 3744; "a"): changing it stays the owner's.
+    pub admin: bool,
     /// Everything, the collection itself included: the owner.
     pub owner: bool,
 }
@@ -23,6 +25,7 @@ impl Privileges {
         read: true,
         write: true,
         delete: true,
+        admin: true,
         owner: true,
     };
 
@@ -35,6 +38,7 @@ impl Privileges {
             read: has('r'),
             write: has('w') && has('i'),
             delete: has('t'),
+            admin: has('a'),
             owner: false,
         }
     }
@@ -56,6 +60,9 @@ impl Privileges {
         }
         if self.delete {
             add("unbind");
+        }
+        if self.admin {
+            add("read-acl");
         }
         out
     }

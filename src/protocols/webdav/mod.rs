@@ -19,6 +19,7 @@
 //! names of `current-user-privilege-set`), 6578 (the sync-collection REPORT body, with what
 //! every REPORT body shares in [`report`]).
 
+pub mod acl;
 pub mod headers;
 pub mod multistatus;
 pub mod principal_search;

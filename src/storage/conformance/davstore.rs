@@ -534,3 +534,65 @@ pub fn dav_acl_sharing(open: Open) {
         .iter()
         .all(|c| c.owner != BOB));
 }
+
+/// Paged listing: the pages of a collection, read one after the other, are exactly its
+/// objects in the backend's name order, never another collection's (even the next one's).
+pub fn dav_objects_paged(open: Open) {
+    let (_dir, store) = fresh(open);
+    let cols = store.dav_collections(BOB).unwrap();
+    let (cal, next) = (&cols[0], &cols[1]);
+    let mut names: Vec<String> = (0..23).map(|i| format!("ev-{i:02}.ics")).collect();
+    names.extend(["A.ics", "a b.ics", "zz.ics", "é.ics", "ev-1.ics"].map(String::from));
+    for (i, name) in names.iter().enumerate() {
+        store
+            .dav_put(
+                cal.id,
+                &obj(name, &format!("uid-{i}"), &format!("data {i}")),
+                &Condition::Any,
+            )
+            .unwrap();
+    }
+    for name in ["0.ics", "ev-05.ics", "zzz.ics"] {
+        store
+            .dav_put(next.id, &obj(name, name, name), &Condition::Any)
+            .unwrap();
+    }
+    let whole = store.dav_objects(cal.id).unwrap();
+    assert_eq!(whole.len(), names.len());
+    for limit in [1, 7, names.len(), 100] {
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..=names.len() {
+            let page = store
+                .dav_objects_page(cal.id, after.as_deref(), limit)
+                .unwrap();
+            assert!(page.len() <= limit);
+            let Some(last) = page.last() else { break };
+            after = Some(last.name.clone());
+            paged.extend(page);
+        }
+        assert_eq!(paged, whole, "pages of {limit}");
+    }
+    assert!(store.dav_objects_page(cal.id, None, 0).unwrap().is_empty());
+    let last = &whole.last().unwrap().name;
+    assert!(store
+        .dav_objects_page(cal.id, Some(last), 10)
+        .unwrap()
+        .is_empty());
+    // After a name that is no longer there: what sorted after it.
+    let gone = &whole[10];
+    store
+        .dav_delete(cal.id, &gone.name, &Condition::Any)
+        .unwrap();
+    let from_absent = store
+        .dav_objects_page(cal.id, Some(&gone.name), 100)
+        .unwrap();
+    assert_eq!(from_absent, whole[11..]);
+    let other = store.dav_objects_page(next.id, None, 100).unwrap();
+    assert_eq!(other.len(), 3);
+    let missing = cols.iter().map(|c| c.id).max().unwrap() + 1000;
+    assert!(store
+        .dav_objects_page(missing, None, 10)
+        .unwrap()
+        .is_empty());
+}

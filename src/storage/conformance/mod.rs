@@ -10,6 +10,7 @@
 
 mod davfiles;
 mod davstore;
+mod davstore_tags;
 mod devices;
 mod directory;
 mod folders;
@@ -41,8 +42,9 @@ pub use queue::{
 // Fixtures the PostgreSQL backend's own tests share.
 pub use davstore::{
     dav_acl_sharing, dav_collections_and_defaults, dav_objects_conditions_and_uids,
-    dav_sync_tokens_and_tombstones,
+    dav_objects_paged, dav_sync_tokens_and_tombstones,
 };
+pub use davstore_tags::{dav_acl_replaced_whole, dav_schedule_tags, dav_storage_check};
 pub use devices::devices_round_trip;
 #[cfg(test)]
 pub(crate) use small::{bob_source, fetched_message, tls_results};
@@ -124,6 +126,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         dav_sync_tokens_and_tombstones,
     ),
     ("dav_acl_sharing", dav_acl_sharing),
+    ("dav_schedule_tags", dav_schedule_tags),
+    ("dav_acl_replaced_whole", dav_acl_replaced_whole),
+    ("dav_storage_check", dav_storage_check),
+    ("dav_objects_paged", dav_objects_paged),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.
@@ -235,7 +241,11 @@ macro_rules! test_every_check {
             dav_collections_and_defaults,
             dav_objects_conditions_and_uids,
             dav_sync_tokens_and_tombstones,
-            dav_acl_sharing);
+            dav_objects_paged,
+            dav_acl_sharing,
+            dav_schedule_tags,
+            dav_acl_replaced_whole,
+            dav_storage_check);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
         $(

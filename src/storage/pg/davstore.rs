@@ -21,7 +21,8 @@ use crate::storage::{StorageError, PUBLIC_OWNER};
 
 const COLL_COLUMNS: &str = "id, owner, name, kind, display_name, color, description, \
                             components, sync, expired_below, tombstones";
-const OBJ_COLUMNS: &str = "name, uid, etag, data, component, first_start, last_end, changed";
+const OBJ_COLUMNS: &str =
+    "name, uid, etag, data, component, first_start, last_end, changed, schedule_tag";
 
 fn collection_of(row: &Row) -> Result<DavCollection, StorageError> {
     let kind: String = row.get("kind");
@@ -53,6 +54,7 @@ fn object_of(row: &Row) -> DavObject {
         first: row.get("first_start"),
         last: row.get("last_end"),
         changed: from_db(row.get("changed")),
+        schedule_tag: from_db(row.get("schedule_tag")),
     }
 }
 
@@ -177,8 +179,8 @@ pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageE
             let n = c
                 .execute(
                     "INSERT INTO dav_objects (collection, name, uid, etag, data, component,
-                       first_start, last_end, changed)
-                     SELECT id, $3, $4, $5, $6, $7, $8, $9, $10 FROM dav_collections
+                       first_start, last_end, changed, schedule_tag)
+                     SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM dav_collections
                      WHERE owner = $1 AND name = $2",
                     &[
                         owner,
@@ -191,6 +193,7 @@ pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageE
                         &o.first,
                         &o.last,
                         &to_db(o.changed),
+                        &to_db(o.schedule_tag),
                     ],
                 )
                 .map_err(pg_error)?;
@@ -429,11 +432,12 @@ impl DavStore for PgStore {
         Ok(())
     }
 
-    fn dav_put(
+    fn dav_put_with(
         &self,
         collection: u64,
         obj: &NewObject,
         cond: &Condition,
+        keep_schedule_tag: bool,
     ) -> Result<PutOutcome, StorageError> {
         check_name(&obj.name)?;
         let etag = etag_of(&obj.data);
@@ -456,13 +460,18 @@ impl DavStore for PgStore {
                 }
             }
             coll.sync += 1;
+            let schedule_tag = match &existing {
+                Some(old) if keep_schedule_tag => old.schedule_tag,
+                _ => coll.sync,
+            };
             tx.execute(
                 "INSERT INTO dav_objects (collection, name, uid, etag, data, component,
-                   first_start, last_end, changed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   first_start, last_end, changed, schedule_tag)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (collection, name) DO UPDATE SET uid = EXCLUDED.uid,
                    etag = EXCLUDED.etag, data = EXCLUDED.data, component = EXCLUDED.component,
                    first_start = EXCLUDED.first_start, last_end = EXCLUDED.last_end,
-                   changed = EXCLUDED.changed",
+                   changed = EXCLUDED.changed, schedule_tag = EXCLUDED.schedule_tag",
                 &[
                     &to_db(collection),
                     &obj.name,
@@ -473,6 +482,7 @@ impl DavStore for PgStore {
                     &obj.first,
                     &obj.last,
                     &to_db(coll.sync),
+                    &to_db(schedule_tag),
                 ],
             )
             .map_err(pg_error)?;
@@ -503,6 +513,29 @@ impl DavStore for PgStore {
                     "SELECT {OBJ_COLUMNS} FROM dav_objects WHERE collection = $1 ORDER BY name"
                 ),
                 &[&to_db(collection)],
+            )
+            .map_err(pg_error)?
+            .iter()
+            .map(object_of)
+            .collect())
+        })
+    }
+
+    fn dav_objects_page(
+        &self,
+        collection: u64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DavObject>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Keyset paging on the (collection, name) key: each page is one index range scan.
+        self.pool().with(|c| {
+            Ok(c.query(
+                &format!(
+                    "SELECT {OBJ_COLUMNS} FROM dav_objects WHERE collection = $1
+                     AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3"
+                ),
+                &[&to_db(collection), &after, &limit],
             )
             .map_err(pg_error)?
             .iter()
@@ -679,6 +712,30 @@ impl DavStore for PgStore {
                     "INSERT INTO dav_acl (collection, identifier, rights) VALUES ($1, $2, $3)
                      ON CONFLICT (collection, identifier) DO UPDATE SET rights = EXCLUDED.rights",
                     &[&to_db(collection), &identifier, &wanted],
+                )
+                .map_err(pg_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn dav_replace_acl(
+        &self,
+        collection: u64,
+        acl: &[(String, String)],
+    ) -> Result<(), StorageError> {
+        let new = normalize_acl(acl)?;
+        self.pool().tx(|tx| {
+            lock_collection(tx, collection)?;
+            tx.execute(
+                "DELETE FROM dav_acl WHERE collection = $1",
+                &[&to_db(collection)],
+            )
+            .map_err(pg_error)?;
+            for (identifier, rights) in &new {
+                tx.execute(
+                    "INSERT INTO dav_acl (collection, identifier, rights) VALUES ($1, $2, $3)",
+                    &[&to_db(collection), identifier, rights],
                 )
                 .map_err(pg_error)?;
             }

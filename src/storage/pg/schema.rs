@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
     ),
     (7, "davstore", include_str!("migrations/0007_davstore.sql")),
     (8, "dav_acl", include_str!("migrations/0008_dav_acl.sql")),
+    (
+        9,
+        "dav_schedule_tag",
+        include_str!("migrations/0009_dav_schedule_tag.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.

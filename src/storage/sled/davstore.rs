@@ -119,6 +119,51 @@ fn get<T: serde::de::DeserializeOwned>(
     keys::tx_get(tree, key, what)
 }
 
+/// A [`DavObject`] as stored before it had a Schedule-Tag (read back with its `changed`
+/// as the tag).
+#[derive(Deserialize)]
+struct ObjectV1 {
+    name: String,
+    uid: String,
+    etag: String,
+    data: String,
+    component: String,
+    first: Option<i64>,
+    last: Option<i64>,
+    changed: u64,
+}
+
+/// Decodes a stored object, of either layout.
+fn decode_object(bytes: &[u8]) -> Result<DavObject, StorageError> {
+    match keys::decode::<DavObject>(bytes, "DAV object") {
+        Ok(o) => Ok(o),
+        Err(e) => match bincode::deserialize::<ObjectV1>(bytes) {
+            Ok(o) => Ok(DavObject {
+                name: o.name,
+                uid: o.uid,
+                etag: o.etag,
+                data: o.data,
+                component: o.component,
+                first: o.first,
+                last: o.last,
+                changed: o.changed,
+                schedule_tag: o.changed,
+            }),
+            Err(_) => Err(e),
+        },
+    }
+}
+
+fn tx_object(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<DavObject>> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(v) => match decode_object(&v) {
+            Ok(o) => Ok(Some(o)),
+            Err(e) => abort(e),
+        },
+    }
+}
+
 impl SledStore {
     fn dav_trees(&self) -> Result<Vec<sled::Tree>, StorageError> {
         TREES.iter().map(|n| Ok(self.db().open_tree(n)?)).collect()
@@ -426,11 +471,12 @@ impl DavStore for SledStore {
         self.dav_remove_collection(owner, name)
     }
 
-    fn dav_put(
+    fn dav_put_with(
         &self,
         collection: u64,
         obj: &NewObject,
         cond: &Condition,
+        keep_schedule_tag: bool,
     ) -> Result<PutOutcome, StorageError> {
         check_name(&obj.name)?;
         let etag = etag_of(&obj.data);
@@ -441,7 +487,7 @@ impl DavStore for SledStore {
                 return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
             };
             let okey = sub_key(collection, obj.name.as_bytes());
-            let existing: Option<DavObject> = get(&t[OBJECTS], &okey, "DAV object")?;
+            let existing = tx_object(&t[OBJECTS], &okey)?;
             if !holds(cond, existing.as_ref()) {
                 return Ok(PutOutcome::PreconditionFailed);
             }
@@ -459,6 +505,10 @@ impl DavStore for SledStore {
                 }
             }
             coll.sync += 1;
+            let schedule_tag = match &existing {
+                Some(old) if keep_schedule_tag => old.schedule_tag,
+                _ => coll.sync,
+            };
             let stored = DavObject {
                 name: obj.name.clone(),
                 uid: obj.uid.clone(),
@@ -468,6 +518,7 @@ impl DavStore for SledStore {
                 first: obj.first,
                 last: obj.last,
                 changed: coll.sync,
+                schedule_tag,
             };
             put(&t[OBJECTS], &okey, &stored)?;
             t[UIDS].insert(ukey, obj.name.as_bytes())?;
@@ -486,18 +537,37 @@ impl DavStore for SledStore {
     }
 
     fn dav_get(&self, collection: u64, name: &str) -> Result<Option<DavObject>, StorageError> {
-        keys::get(
-            &self.dav_tree(OBJECTS)?,
-            &sub_key(collection, name.as_bytes()),
-            "DAV object",
-        )
+        self.dav_tree(OBJECTS)?
+            .get(sub_key(collection, name.as_bytes()))?
+            .map(|v| decode_object(&v))
+            .transpose()
     }
 
     fn dav_objects(&self, collection: u64) -> Result<Vec<DavObject>, StorageError> {
         self.dav_tree(OBJECTS)?
             .scan_prefix(collection.to_be_bytes())
             .values()
-            .map(|v| keys::decode(&v?, "DAV object"))
+            .map(|v| decode_object(&v?))
+            .collect()
+    }
+
+    fn dav_objects_page(
+        &self,
+        collection: u64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DavObject>, StorageError> {
+        use std::ops::Bound;
+        let prefix = collection.to_be_bytes();
+        let start = match after {
+            Some(name) => Bound::Excluded(sub_key(collection, name.as_bytes())),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        self.dav_tree(OBJECTS)?
+            .range((start, Bound::Unbounded))
+            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .take(limit)
+            .map(|kv| decode_object(&kv?.1))
             .collect()
     }
 
@@ -534,7 +604,7 @@ impl DavStore for SledStore {
                 return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
             };
             let okey = sub_key(collection, name.as_bytes());
-            let Some(old) = get::<DavObject>(&t[OBJECTS], &okey, "DAV object")? else {
+            let Some(old) = tx_object(&t[OBJECTS], &okey)? else {
                 return Ok(DeleteOutcome::NotFound);
             };
             if !holds(cond, Some(&old)) {
@@ -615,6 +685,21 @@ impl DavStore for SledStore {
                 Ok(new) => new,
                 Err(e) => return tx_conflict(e),
             };
+            tx_write_acl(t, collection, &old, &new)
+        })
+    }
+
+    fn dav_replace_acl(
+        &self,
+        collection: u64,
+        acl: &[(String, String)],
+    ) -> Result<(), StorageError> {
+        let new = normalize_acl(acl)?;
+        self.dav_transact(|t| {
+            if t[COLLECTIONS].get(collection.to_be_bytes())?.is_none() {
+                return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
+            }
+            let old = tx_acl(t, collection)?;
             tx_write_acl(t, collection, &old, &new)
         })
     }
