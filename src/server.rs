@@ -232,9 +232,16 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
     // threads than cores the kernel shares the cores between them instead.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let session_threads = (4 * cores).clamp(4, 64);
-    let arbiters: Vec<Arbiter> = (0..=session_threads).map(|_| Arbiter::new()).collect();
+    // Folder actors have threads of their own (`ServerContext::folder_arbiter`): a folder's
+    // write waits for its storage transaction, and on a database server that is several
+    // round trips, which must hold up neither the queues nor the other folders.
+    let folder_threads = (2 * cores).clamp(2, 16);
+    let mut arbiters: Vec<Arbiter> = (0..=session_threads).map(|_| Arbiter::new()).collect();
     let core = arbiters[0].handle();
     let sessions = arbiters[1..].iter().map(|a| a.handle()).collect();
+    let folder_arbiters: Vec<Arbiter> = (0..folder_threads).map(|_| Arbiter::new()).collect();
+    let folder_handles = folder_arbiters.iter().map(|a| a.handle()).collect();
+    arbiters.extend(folder_arbiters);
     let config = Arc::new(config);
     let ctx = ServerContext::new(
         config.clone(),
@@ -246,6 +253,7 @@ async fn boot(config: Config, options: StartOptions) -> Result<Booted, String> {
         core,
         sessions,
     );
+    ctx.set_folder_arbiters(folder_handles);
     ctx.set_queues(QueueAddrs::start(&ctx));
     // Several nodes on one database: hear their changes, renew leases, claim orphans.
     crate::actors::cluster::start(&ctx);

@@ -2,7 +2,7 @@
 //! modseqs through storage's single-transaction operations and broadcasts a typed
 //! [`MailboxChanged`] to every subscribed session after each change.
 //!
-//! One actor per open folder, started on demand by [`FolderRegistry`] on the core arbiter
+//! One actor per open folder, started on demand by [`FolderRegistry`] on a folder arbiter
 //! under `actix::Supervisor`; a panic in a handler is contained (`supervisor::guarded`),
 //! answered with an error and the actor restarts with its state reloaded from storage.
 //! A panic that escapes (outside `guarded`) ends the actor for good; the registry's
@@ -667,16 +667,17 @@ impl FolderRegistry {
         let shared = subscribers.clone();
         let writer = self.writer.clone();
         let actor_known = known.clone();
-        let addr = Supervisor::start_in_arbiter(ctx.core_arbiter(), move |_| MailboxFolderActor {
-            id,
-            owner,
-            path,
-            ctx: actor_ctx,
-            writer,
-            subscribers: shared,
-            known: actor_known,
-            handled: 1,
-        });
+        let addr =
+            Supervisor::start_in_arbiter(ctx.folder_arbiter(id), move |_| MailboxFolderActor {
+                id,
+                owner,
+                path,
+                ctx: actor_ctx,
+                writer,
+                subscribers: shared,
+                known: actor_known,
+                handled: 1,
+            });
         open.insert(
             id,
             OpenFolder {

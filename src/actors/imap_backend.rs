@@ -2,10 +2,12 @@
 //!
 //! Reads go to storage directly (index reads and body files). Changes to a folder's messages
 //! go through its `MailboxFolderActor` (the one writer, which also tells every other session);
-//! the session thread waits for the actor's answer. Folder actors live on the core arbiter,
+//! the session thread waits for the actor's answer. Folder actors live on the folder arbiters,
 //! sessions on the session arbiters, so waiting cannot deadlock; the wait is one storage
 //! transaction long.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::account_events::{AccountChanged, AccountEvent};
@@ -24,17 +26,47 @@ pub struct StoreBackend {
     pub ctx: Arc<ServerContext>,
 }
 
+/// The records of the messages the protocol said it will read next
+/// ([`Backend::will_read`]), as they were then; a UID asked for and absent maps to `None`.
+/// Kept per thread: the protocol gives the hint and reads the messages within one call on
+/// one thread, and ends the hint before it returns (`protocols::imap::backend::ReadAhead`).
+struct ReadAhead {
+    /// Whose store ([`ServerContext`]'s address) and which folder.
+    ctx: usize,
+    folder: FolderRef,
+    records: HashMap<u32, Option<storage::MessageRecord>>,
+}
+
+thread_local! {
+    static READ_AHEAD: RefCell<Option<ReadAhead>> = const { RefCell::new(None) };
+}
+
 impl StoreBackend {
+    /// A message's index record, from what [`Backend::will_read`] looked up if it asked
+    /// for it, else from storage; `None` when the folder has no such UID.
+    fn lookup(
+        &self,
+        folder: FolderRef,
+        uid: u32,
+    ) -> Result<Option<storage::MessageRecord>, BackendError> {
+        let me = Arc::as_ptr(&self.ctx) as usize;
+        let ahead = READ_AHEAD.with_borrow(|ahead| match ahead {
+            Some(a) if a.ctx == me && a.folder == folder => a.records.get(&uid).cloned(),
+            _ => None,
+        });
+        match ahead {
+            Some(found) => Ok(found),
+            None => self.ctx.store.get_message(folder, uid).map_err(err),
+        }
+    }
+
     /// A message's index record; NotFound when the folder has no such UID.
     fn message_record(
         &self,
         folder: FolderRef,
         uid: u32,
     ) -> Result<storage::MessageRecord, BackendError> {
-        self.ctx
-            .store
-            .get_message(folder, uid)
-            .map_err(err)?
+        self.lookup(folder, uid)?
             .ok_or_else(|| BackendError::NotFound(format!("message {uid}")))
     }
 }
@@ -48,7 +80,7 @@ pub(super) enum AskError {
 }
 
 /// Sends `msg` to the folder's actor and waits for its answer. Sessions run on the session
-/// arbiters, folder actors on the core arbiter, so waiting cannot deadlock; the wait is one
+/// arbiters, folder actors on the folder arbiters, so waiting cannot deadlock; the wait is one
 /// storage transaction long.
 pub(super) fn ask_folder<M>(
     ctx: &Arc<ServerContext>,
@@ -235,17 +267,33 @@ impl Backend for StoreBackend {
         Ok(list.into_iter().map(meta).collect())
     }
 
+    fn will_read(&self, folder: FolderRef, uids: &[u32]) {
+        READ_AHEAD.set(None);
+        if uids.is_empty() {
+            return;
+        }
+        // A failed lookup leaves nothing read ahead: each message is then looked up alone
+        // and its own error reported there.
+        if let Ok(found) = self.ctx.store.get_messages(folder, uids) {
+            let mut records: HashMap<u32, Option<storage::MessageRecord>> =
+                uids.iter().map(|u| (*u, None)).collect();
+            for m in found {
+                records.insert(m.uid, Some(m));
+            }
+            READ_AHEAD.set(Some(ReadAhead {
+                ctx: Arc::as_ptr(&self.ctx) as usize,
+                folder,
+                records,
+            }));
+        }
+    }
+
     fn message_meta(
         &self,
         folder: FolderRef,
         uid: u32,
     ) -> Result<Option<MessageMeta>, BackendError> {
-        Ok(self
-            .ctx
-            .store
-            .get_message(folder, uid)
-            .map_err(err)?
-            .map(meta))
+        Ok(self.lookup(folder, uid)?.map(meta))
     }
 
     fn now(&self) -> i64 {

@@ -93,6 +93,8 @@ pub struct ServerContext {
     pub snoozes: snooze::SnoozeWaker,
     core: ArbiterHandle,
     session_arbiters: Vec<ArbiterHandle>,
+    /// The folder actors' arbiters (set once at start); the core arbiter until then.
+    folder_arbiters: OnceLock<Vec<ArbiterHandle>>,
     next_arbiter: AtomicUsize,
     next_session: AtomicU64,
 }
@@ -141,6 +143,7 @@ impl ServerContext {
             credentials: credential_cache::CredentialCache::default(),
             core,
             session_arbiters,
+            folder_arbiters: OnceLock::new(),
             next_arbiter: AtomicUsize::new(0),
             next_session: AtomicU64::new(1),
         })
@@ -202,6 +205,23 @@ impl ServerContext {
 
     pub fn core_arbiter(&self) -> &ArbiterHandle {
         &self.core
+    }
+
+    /// Gives the folder actors arbiters of their own (once, at start; later calls change
+    /// nothing).
+    pub fn set_folder_arbiters(&self, arbiters: Vec<ArbiterHandle>) {
+        if !arbiters.is_empty() {
+            let _ = self.folder_arbiters.set(arbiters);
+        }
+    }
+
+    /// The arbiter folder `id`'s actor runs on: one of the folder arbiters (by id), or the
+    /// core arbiter when there are none.
+    pub fn folder_arbiter(&self, id: u64) -> &ArbiterHandle {
+        match self.folder_arbiters.get() {
+            Some(a) => &a[(id % a.len() as u64) as usize],
+            None => &self.core,
+        }
     }
 
     /// Session arbiters are used round robin.

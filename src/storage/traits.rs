@@ -173,6 +173,23 @@ pub trait Folders: Send + Sync {
         uid: u32,
     ) -> Result<Option<MessageRecord>, StorageError>;
 
+    /// The messages among `uids` that exist, in UID order: what FETCH and SEARCH are about
+    /// to read, in one lookup where each lookup is a round trip to a database server.
+    fn get_messages(
+        &self,
+        folder: FolderId,
+        uids: &[u32],
+    ) -> Result<Vec<MessageRecord>, StorageError> {
+        let mut uids = uids.to_vec();
+        uids.sort_unstable();
+        uids.dedup();
+        let mut out = Vec::with_capacity(uids.len());
+        for uid in uids {
+            out.extend(self.get_message(folder, uid)?);
+        }
+        Ok(out)
+    }
+
     /// UIDs expunged with a modseq greater than `modseq`, ascending (QRESYNC VANISHED). Exact
     /// only for `modseq >=` [`Folders::vanished_horizon`].
     fn expunged_since(&self, folder: FolderId, modseq: u64) -> Result<Vec<u32>, StorageError>;

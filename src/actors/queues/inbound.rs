@@ -1,13 +1,14 @@
 //! The inbound queue: takes new messages in (sessions, fetchers, reports) and routes each
 //! to the local, remote and bad queues by the rules of `delivery::route`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix::prelude::*;
 
 use super::change::{self, Change, Changed, Refused};
 use super::messages::{path, Enqueue, EnqueueFetched, QueueError, Queued, Rescan};
-use crate::actors::supervisor::{apply_backoff, guarded, in_actor, Panicked};
+use crate::actors::supervisor::{apply_backoff, in_actor, Panicked};
 use crate::actors::ServerContext;
 use crate::delivery::route;
 use crate::storage::{
@@ -16,6 +17,8 @@ use crate::storage::{
 
 pub struct InboundQueueActor {
     pub(super) ctx: Arc<ServerContext>,
+    /// Records being routed now.
+    pub(super) routing: HashSet<QueueId>,
 }
 
 impl Actor for InboundQueueActor {
@@ -34,6 +37,8 @@ impl Actor for InboundQueueActor {
 impl Supervised for InboundQueueActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         tracing::info!("inbound queue restarting");
+        // The routings in flight were dropped with the old context; the rescan redoes them.
+        self.routing.clear();
     }
 }
 
@@ -153,26 +158,49 @@ pub async fn store_body(
 impl Handler<Queued> for InboundQueueActor {
     type Result = ();
 
+    /// Routes the record on a blocking thread, not on the core arbiter: with a database
+    /// server routing is several round trips, which must not hold up the other queues. A
+    /// record already being routed is not routed twice at once.
     fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
-        let sctx = self.ctx.clone();
-        let routed = guarded::<Self, _>(&sctx.registry, "queue/inbound", ctx, || {
-            sctx.faults.hit("inbound.route");
-            route_record(&sctx.store, super::writer(&sctx), msg.0)
-        });
-        match routed {
-            Ok(Ok(records)) => {
-                for (queue, id) in records {
-                    tracing::debug!(from = msg.0, to = queue.as_str(), id, "routed");
-                    sctx.queues().notify(queue, id);
-                }
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(id = msg.0, "routing failed, will retry: {e}");
-                let retry = sctx.config().queue.local_retry_interval;
-                ctx.run_later(retry, move |_, ctx| ctx.notify(Queued(msg.0)));
-            }
-            Err(_) => {} // restarting: the rescan on start routes it
+        let id = msg.0;
+        if !self.routing.insert(id) {
+            return;
         }
+        let sctx = self.ctx.clone();
+        let work = sctx.clone();
+        let routing = async move {
+            let routed = tokio::task::spawn_blocking(move || {
+                work.faults.hit("inbound.route");
+                route_record(&work.store, super::writer(&work), id)
+            })
+            .await;
+            match routed {
+                Ok(r) => r,
+                // A panic while routing is the actor's, as it was when routing ran in it.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => Err(StorageError::Backend(format!("routing stopped: {e}"))),
+            }
+        };
+        let fut = in_actor(sctx.clone(), path(QueueName::Inbound), routing).map(
+            move |res, act: &mut Self, ctx| {
+                act.routing.remove(&id);
+                match res {
+                    Ok(Ok(records)) => {
+                        for (queue, to) in records {
+                            tracing::debug!(from = id, to = queue.as_str(), id = to, "routed");
+                            sctx.queues().notify(queue, to);
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(id, "routing failed, will retry: {e}");
+                        let retry = sctx.config().queue.local_retry_interval;
+                        ctx.run_later(retry, move |_, ctx| ctx.notify(Queued(id)));
+                    }
+                    Err(_) => {} // restarting: the rescan on start routes it
+                }
+            },
+        );
+        ctx.spawn(fut);
     }
 }
 

@@ -93,7 +93,10 @@ impl QueueAddrs {
             ctx.registry.register(&path(q), "queue");
         }
         let c = ctx.clone();
-        let inbound = Supervisor::start_in_arbiter(arb, move |_| InboundQueueActor { ctx: c });
+        let inbound = Supervisor::start_in_arbiter(arb, move |_| InboundQueueActor {
+            ctx: c,
+            routing: Default::default(),
+        });
         let c = ctx.clone();
         let local = Supervisor::start_in_arbiter(arb, move |_| LocalQueueActor {
             ctx: c,

@@ -179,6 +179,11 @@ pub trait Backend {
             .filter(|m| m.uid >= first_uid)
             .collect())
     }
+    /// A hint: the calls that follow (headers, contents, sizes and dates, EMAILIDs) read
+    /// these messages of `folder`. A backend whose every index lookup is a round trip to a
+    /// database server looks them all up at once here and answers those calls from what it
+    /// found, until the next hint; the default does nothing.
+    fn will_read(&self, _folder: FolderRef, _uids: &[u32]) {}
     /// One message's index entry.
     fn message_meta(
         &self,
@@ -378,5 +383,37 @@ pub fn header_len(message: &[u8]) -> usize {
         (Some(a), Some(b)) => a.min(b),
         (Some(a), None) | (None, Some(a)) => a,
         (None, None) => message.len(),
+    }
+}
+
+/// A [`Backend::will_read`] hint that ends when dropped (also on an early return or a
+/// panic), so that no hint outlives the call that gave it.
+pub(super) struct ReadAhead<'a> {
+    backend: &'a dyn Backend,
+    folder: FolderRef,
+    told: bool,
+}
+
+impl<'a> ReadAhead<'a> {
+    pub(super) fn new(backend: &'a dyn Backend, folder: FolderRef) -> ReadAhead<'a> {
+        ReadAhead {
+            backend,
+            folder,
+            told: false,
+        }
+    }
+
+    /// The next messages to be read (in place of those told before).
+    pub(super) fn tell(&mut self, uids: &[u32]) {
+        self.backend.will_read(self.folder, uids);
+        self.told = true;
+    }
+}
+
+impl Drop for ReadAhead<'_> {
+    fn drop(&mut self) {
+        if self.told {
+            self.backend.will_read(self.folder, &[]);
+        }
     }
 }

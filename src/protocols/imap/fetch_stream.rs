@@ -57,6 +57,10 @@ pub(super) struct FetchPlan {
     pub header_only: bool,
     pub needs_meta: bool,
     pub can_seen: bool,
+    /// Whether each message's index record is read (content, sizes and dates, EMAILID):
+    /// the backend is then told of the next messages a batch at a time
+    /// (`Backend::will_read`).
+    pub reads_records: bool,
     /// The index in `attrs` of the one whole-message item that is streamed from the
     /// backend's reader instead of being parsed from the content held in memory.
     pub streamed: Option<usize>,

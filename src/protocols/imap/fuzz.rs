@@ -19,7 +19,7 @@
 
 mod backend;
 
-pub use backend::{MemBackend, OTHER, SAMPLE_MESSAGES, USER};
+pub use backend::{MemBackend, Read, OTHER, SAMPLE_MESSAGES, USER};
 
 use super::backend::{Backend, FlagOp, FolderRef, NewMessage, StoreOutcome};
 use super::session::{Action, FolderChange, Session, SessionConfig};

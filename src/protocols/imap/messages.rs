@@ -4,7 +4,7 @@
 //! 6851), EXPUNGE and UID EXPUNGE, CLOSE, UNSELECT, CHECK. EMAILID and THREADID (RFC 8474)
 //! are answered by [`super::objectid`].
 
-use super::backend::{flag_bits, Backend, FlagOp, FolderRef, StoreOutcome};
+use super::backend::{flag_bits, Backend, FlagOp, FolderRef, ReadAhead, StoreOutcome};
 use super::context;
 use super::fetch_items::{FlagState, ItemSource};
 use super::fetch_stream::{FetchJob, FetchPlan, Literal, Progress, Streaming, OUTPUT_CHUNK};
@@ -22,6 +22,10 @@ use super::types::{
 };
 use super::uidonly::{self, fetch_head};
 use super::updates::{announce_keywords, report_expunged, vanished_line};
+
+/// How many messages' index records SEARCH, SORT and FETCH ask the backend for at once
+/// (`Backend::will_read`).
+const READ_BATCH: usize = 256;
 
 impl Session {
     pub(super) fn message_command(
@@ -371,10 +375,15 @@ impl Session {
                         | FetchAttr::Rfc822Text
                 )
             });
+        let needs_content = attrs.iter().any(needs_content);
+        let email_id = attrs
+            .iter()
+            .any(|a| matches!(a, FetchAttr::EmailId | FetchAttr::ThreadId));
         Ok(FetchPlan {
-            needs_content: attrs.iter().any(needs_content),
+            needs_content,
             header_only,
             needs_meta,
+            reads_records: needs_content || needs_meta || email_id,
             can_seen: sets_seen && self.rights_here(backend).contains('s'),
             streamed: FetchPlan::streamed_item(attrs, self::needs_content),
         })
@@ -388,6 +397,9 @@ impl Session {
         out: &mut Out,
         limit: usize,
     ) -> Result<Progress, Done> {
+        // Messages left before the backend must be told of the next ones (`will_read`).
+        let mut hinted = 0;
+        let mut ahead = ReadAhead::new(backend, job.folder);
         loop {
             if let Some(s) = &mut job.streaming {
                 match s.pump(out, limit) {
@@ -406,6 +418,18 @@ impl Session {
             let Some(idx) = job.left.pop_front() else {
                 return Ok(Progress::Finished);
             };
+            if job.plan.reads_records && hinted == 0 {
+                // This message and the next ones: their index records in one lookup.
+                let sel = self.selected()?;
+                let uids: Vec<u32> = std::iter::once(idx)
+                    .chain(job.left.iter().copied())
+                    .take(READ_BATCH)
+                    .filter_map(|i| sel.messages.get(i).map(|m| m.uid))
+                    .collect();
+                ahead.tell(&uids);
+                hinted = READ_BATCH;
+            }
+            hinted = hinted.saturating_sub(1);
             job.streaming = self.fetch_message(job, idx, backend, out)?;
         }
     }
@@ -702,11 +726,24 @@ impl Session {
             backend,
         };
         let mut hits = Vec::new();
+        let mut to_read = Vec::new();
         for i in candidates {
             if !cheap.iter().all(|k| ctx.matches(k, i, None, None)) {
                 continue;
             }
-            if !content.is_empty() {
+            if content.is_empty() {
+                hits.push(i);
+            } else {
+                to_read.push(i);
+            }
+        }
+        // The messages whose bytes are read are told to the backend a batch at a time
+        // (`Backend::will_read`): one index lookup per batch instead of one per message.
+        let mut ahead = ReadAhead::new(backend, sel.folder.id);
+        for batch in to_read.chunks(READ_BATCH) {
+            let uids: Vec<u32> = batch.iter().map(|&i| sel.messages[i].uid).collect();
+            ahead.tell(&uids);
+            for &i in batch {
                 let uid = sel.messages[i].uid;
                 let raw = if header_only {
                     backend.message_header(sel.folder.id, uid)
@@ -715,14 +752,13 @@ impl Session {
                 };
                 let Ok(raw) = raw else { continue };
                 let parsed = message::parse(&raw);
-                if !content
+                if content
                     .iter()
                     .all(|k| ctx.matches(k, i, Some(&parsed), Some(&raw)))
                 {
-                    continue;
+                    hits.push(i);
                 }
             }
-            hits.push(i);
         }
         Ok(hits)
     }
@@ -816,7 +852,13 @@ impl Session {
         let sel = self.selected()?;
         let metas = backend.messages(sel.folder.id).map_err(Done::from)?;
         let mut inputs = Vec::with_capacity(hits.len());
-        for &i in hits {
+        let mut ahead = ReadAhead::new(backend, sel.folder.id);
+        for (n, &i) in hits.iter().enumerate() {
+            if n % READ_BATCH == 0 {
+                let next = &hits[n..hits.len().min(n + READ_BATCH)];
+                let uids: Vec<u32> = next.iter().map(|&j| sel.messages[j].uid).collect();
+                ahead.tell(&uids);
+            }
             let m = &sel.messages[i];
             let meta = metas
                 .binary_search_by_key(&m.uid, |x| x.uid)

@@ -49,6 +49,8 @@ pub mod objectid;
 pub mod parser;
 mod partial;
 pub mod query;
+#[cfg(test)]
+mod read_ahead_tests;
 mod replace;
 pub mod response;
 pub mod search_text;

@@ -176,12 +176,22 @@ pub fn expunge_and_vanished(open: Open) {
     let (_dir, store) = fresh(open);
     let folder = inbox(&store, BOB);
     let [u1, u2, u3] = three_messages(&store, folder);
+    let uids = |v: Vec<crate::storage::MessageRecord>| v.iter().map(|m| m.uid).collect::<Vec<_>>();
+    assert_eq!(
+        uids(store.get_messages(folder, &[u3, u1]).unwrap()),
+        vec![u1, u3]
+    );
     let before = store.folder_state(folder).unwrap().highest_modseq;
     let modseq = store.0.expunge(folder, &[u1, u3]).unwrap();
     assert!(modseq > before);
     assert_eq!(store.uid_list(folder).unwrap(), vec![u2]);
     assert_eq!(store.message_count(folder).unwrap(), 1);
     assert_eq!(store.get_message(folder, u1).unwrap(), None);
+    // Several at once: only those that exist, in UID order, once each.
+    let kept = store.get_message(folder, u2).unwrap().unwrap();
+    let got = store.get_messages(folder, &[u3, u2, u1, u2]).unwrap();
+    assert_eq!(got, vec![kept]);
+    assert!(store.get_messages(folder, &[]).unwrap().is_empty());
     assert_eq!(store.expunged_since(folder, before).unwrap(), vec![u1, u3]);
     assert!(store.expunged_since(folder, modseq).unwrap().is_empty());
     assert!(store.vanished_horizon(folder).unwrap() <= before);

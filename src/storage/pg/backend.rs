@@ -168,6 +168,14 @@ impl Folders for PgStore {
         PgStore::get_message(self, folder, uid)
     }
 
+    fn get_messages(
+        &self,
+        folder: FolderId,
+        uids: &[u32],
+    ) -> Result<Vec<MessageRecord>, StorageError> {
+        PgStore::get_messages(self, folder, uids)
+    }
+
     fn expunged_since(&self, folder: FolderId, modseq: u64) -> Result<Vec<u32>, StorageError> {
         PgStore::expunged_since(self, folder, modseq)
     }

@@ -28,6 +28,13 @@ impl RefDelta {
     /// to exist (NotFound otherwise, and the caller's transaction should abort). Returns the
     /// blobs whose count reached 0, for [`crate::storage::BlobRefs::collect_after_commit`]
     /// once `tx` has committed.
+    ///
+    /// A count grows in one statement and shrinks in two (the row's lock orders the writers
+    /// of one blob); only a count that went from 0 to positive also takes the blob's
+    /// advisory lock and then checks that the file is there. That orders it against [`collect`], which
+    /// deletes a file under the same lock only when it sees no row: either the collector
+    /// ran first and the file is gone (NotFound here), or it runs after this commit and
+    /// sees the row.
     pub(crate) fn apply(
         &self,
         tx: &mut Tx<'_>,
@@ -39,36 +46,50 @@ impl RefDelta {
             if *delta == 0 {
                 continue;
             }
-            lock_blob(tx, blob)?;
+            if *delta > 0 {
+                let new: i64 = tx
+                    .query_one(
+                        "INSERT INTO blobrefs AS b (blob, refcount) VALUES ($1, $2)
+                         ON CONFLICT (blob) DO UPDATE SET refcount = b.refcount + EXCLUDED.refcount
+                         RETURNING refcount",
+                        &[&&blob.0[..], delta],
+                    )
+                    .map_err(pg_error)?
+                    .get(0);
+                // No row held a count before (rows at 0 are deleted): 0 → positive.
+                if new <= *delta {
+                    lock_blob(tx, blob)?;
+                    if !blobs.exists(blob) {
+                        return Err(StorageError::NotFound(format!("blob {blob}")));
+                    }
+                }
+                continue;
+            }
+            // A release never takes a count from 0 to positive: the row's lock is enough.
             let current: i64 = tx
                 .query_opt(
-                    "SELECT refcount FROM blobrefs WHERE blob = $1",
+                    "SELECT refcount FROM blobrefs WHERE blob = $1 FOR UPDATE",
                     &[&&blob.0[..]],
                 )
                 .map_err(pg_error)?
-                .map(|r| r.get(0))
-                .unwrap_or(0);
+                .map_or(0, |r| r.get(0));
             let new = current + delta;
-            if new <= 0 {
-                if new < 0 {
-                    tracing::warn!(%blob, current, delta, "blob refcount would go negative");
-                }
-                if current > 0 {
-                    tx.execute("DELETE FROM blobrefs WHERE blob = $1", &[&&blob.0[..]])
-                        .map_err(pg_error)?;
-                }
-                zeroed.push(*blob);
-            } else {
-                if current == 0 && !blobs.exists(blob) {
-                    return Err(StorageError::NotFound(format!("blob {blob}")));
-                }
+            if new > 0 {
                 tx.execute(
-                    "INSERT INTO blobrefs (blob, refcount) VALUES ($1, $2)
-                     ON CONFLICT (blob) DO UPDATE SET refcount = EXCLUDED.refcount",
+                    "UPDATE blobrefs SET refcount = $2 WHERE blob = $1",
                     &[&&blob.0[..], &new],
                 )
                 .map_err(pg_error)?;
+                continue;
             }
+            if new < 0 {
+                tracing::warn!(%blob, current, delta, "blob refcount would go negative");
+            }
+            if current > 0 {
+                tx.execute("DELETE FROM blobrefs WHERE blob = $1", &[&&blob.0[..]])
+                    .map_err(pg_error)?;
+            }
+            zeroed.push(*blob);
         }
         Ok(zeroed)
     }

@@ -340,6 +340,31 @@ impl PgStore {
         })
     }
 
+    /// The listed messages that exist, in UID order: one statement for them all.
+    pub(crate) fn get_messages(
+        &self,
+        folder: FolderId,
+        uids: &[u32],
+    ) -> Result<Vec<MessageRecord>, StorageError> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uids: Vec<i64> = uids.iter().map(|u| i64::from(*u)).collect();
+        self.pool().with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder = $1 AND uid = ANY($2)
+                     ORDER BY uid"
+                ),
+                &[&db_id(folder)?, &uids],
+            )
+            .map_err(pg_error)?
+            .iter()
+            .map(message_record)
+            .collect()
+        })
+    }
+
     pub(crate) fn changed_since(
         &self,
         folder: FolderId,

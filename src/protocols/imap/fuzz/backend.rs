@@ -313,6 +313,18 @@ fn same_name(a: &str, b: &str) -> bool {
 #[derive(Debug)]
 pub struct MemBackend {
     state: RefCell<MemState>,
+    /// Every [`Backend::will_read`] hint and every message read, in order (for the tests of
+    /// the read-ahead).
+    reads: RefCell<Vec<Read>>,
+}
+
+/// What [`MemBackend`] was told or asked, for the read-ahead tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// `will_read(folder, uids)`.
+    Hint(FolderRef, Vec<u32>),
+    /// One message's bytes read (content, header or EMAILID).
+    Message(FolderRef, u32),
 }
 
 impl Default for MemBackend {
@@ -370,7 +382,13 @@ impl MemBackend {
         s.quotas.insert(USER.into(), (Some(10 * 1024 * 1024), None));
         MemBackend {
             state: RefCell::new(s),
+            reads: RefCell::default(),
         }
+    }
+
+    /// What was hinted and read so far; forgets it.
+    pub fn take_reads(&self) -> Vec<Read> {
+        std::mem::take(&mut *self.reads.borrow_mut())
     }
 }
 
@@ -453,7 +471,14 @@ impl Backend for MemBackend {
         NOW
     }
 
+    fn will_read(&self, folder: FolderRef, uids: &[u32]) {
+        self.reads
+            .borrow_mut()
+            .push(Read::Hint(folder, uids.to_vec()));
+    }
+
     fn message_content(&self, folder: FolderRef, uid: u32) -> Result<Vec<u8>, BackendError> {
+        self.reads.borrow_mut().push(Read::Message(folder, uid));
         let s = self.state.borrow();
         s.get(folder)?
             .messages
