@@ -490,7 +490,13 @@ fn bulk_queue_changes_and_the_store_check_run_as_jobs() {
     let names: Vec<&str> = count.phases.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(
         names,
-        ["folders", "queues", "bodies", "orphans", "calendars and contacts"]
+        [
+            "folders",
+            "queues",
+            "bodies",
+            "orphans",
+            "calendars and contacts"
+        ]
     );
     for (name, total, done) in &count.phases {
         if *total > 0 {
