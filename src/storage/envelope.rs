@@ -282,8 +282,16 @@ mod tests {
             auth_as: None,
             folder: None,
         };
-        let bytes = bincode::serialize(&old).unwrap();
-        let rec: QueueRecord = crate::storage::queue_codec::decode_record(&bytes).unwrap();
+        // The record has since gained its delivery history, last: an empty one (a length of
+        // zero) after the old fields is today's layout (older layouts themselves are
+        // `storage::queue_codec`'s to read, and its tests').
+        let with_history = |old: &StringRecord| {
+            let mut bytes = bincode::serialize(old).unwrap();
+            bytes.extend([0u8; 8]);
+            bytes
+        };
+        let bytes = with_history(&old);
+        let rec: QueueRecord = bincode::deserialize(&bytes).unwrap();
         assert_eq!(
             rec.params,
             EnvelopeParams {
@@ -303,15 +311,10 @@ mod tests {
                 None,
             ]
         );
-        // Written again, the same bytes, then the delivery history records gained since
-        // (empty: a length of zero).
-        let again = bincode::serialize(&rec).unwrap();
-        assert_eq!(again[..bytes.len()], bytes[..]);
-        assert_eq!(again[bytes.len()..], [0u8; 8]);
+        assert_eq!(bincode::serialize(&rec).unwrap(), bytes);
 
         let mut bad = old;
         bad.params.ret = Some("Hdrs?".into());
-        let bytes = bincode::serialize(&bad).unwrap();
-        assert!(crate::storage::queue_codec::decode_record(&bytes).is_err());
+        assert!(bincode::deserialize::<QueueRecord>(&with_history(&bad)).is_err());
     }
 }
