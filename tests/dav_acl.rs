@@ -180,6 +180,21 @@ fn acl_property_and_method_on_calendars() {
         "acl in a 403 propstat: {body}"
     );
     assert!(body.contains("<D:acl-restrictions>"), "{body}");
+    // The same through allprop's include: 403, not left out.
+    let r = as_user(
+        EVE,
+        addr,
+        "PROPFIND",
+        CAL,
+        &[("Depth", "0")],
+        br#"<?xml version="1.0" encoding="utf-8"?>
+<D:propfind xmlns:D="DAV:"><D:allprop/><D:include><D:acl/></D:include></D:propfind>"#,
+    );
+    assert_eq!(r.status, 207, "{}", r.text());
+    let body = r.text();
+    assert!(aces(&body).is_empty(), "{body}");
+    let denied = &body[body.find("<D:acl/>").expect("acl named in a propstat")..];
+    assert!(denied.contains("HTTP/1.1 403"), "{body}");
 
     // Only the owner sets the ACL.
     let replace = acl_body(&[

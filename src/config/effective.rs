@@ -450,17 +450,24 @@ fn storage_view(s: &StorageConfig) -> Value {
 pub fn masked_url(url: &str) -> String {
     let url = url.trim();
     if let Some((scheme, rest)) = url.split_once("://") {
-        let (authority, tail) = match rest.find(['/', '?', '#']) {
+        // The user-info ends at an '@' that the client may look for anywhere in the URL
+        // (tokio-postgres takes the first, so a password may hold a '/', '?' or '#'; a
+        // password may also hold an unescaped '@'): everything up to the LAST '@' is
+        // treated as user-info, which can only mask too much, never too little.
+        let (userinfo, rest) = match rest.rsplit_once('@') {
+            Some((userinfo, after)) => (Some(userinfo), after),
+            None => (None, rest),
+        };
+        let (host, tail) = match rest.find(['/', '?', '#']) {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
-        // The last '@' ends the user-info (a password may hold an unescaped '@').
-        let authority = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
+        let authority = match userinfo {
+            Some(userinfo) => match userinfo.split_once(':') {
                 Some((user, _)) => format!("{user}:{MASK}@{host}"),
                 None => format!("{userinfo}@{host}"),
             },
-            None => authority.to_string(),
+            None => host.to_string(),
         };
         let tail = match tail.split_once('?') {
             Some((path, query)) => {
@@ -675,6 +682,16 @@ mod tests {
         for (url, want) in [
             ("postgresql://fm@db/mail", "postgresql://fm@db/mail"),
             ("postgres://fm:p@ss@db", "postgres://fm:********@db"),
+            // Passwords holding '/', '?' or '#' (tokio-postgres ends the user-info at the
+            // '@', wherever it is).
+            (
+                "postgres://fm:pa/ss@db/mail",
+                "postgres://fm:********@db/mail",
+            ),
+            (
+                "postgres://fm:a/b?c#d@db/mail?sslmode=require",
+                "postgres://fm:********@db/mail?sslmode=require",
+            ),
             (
                 "postgres://db/mail?password=x",
                 "postgres://db/mail?password=********",

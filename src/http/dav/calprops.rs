@@ -331,6 +331,13 @@ pub(crate) fn response(res: &Res, ask: &Propfind, env: &Env) -> Response {
                 if found.iter().any(|p: &Prop| p.name == name) {
                     continue;
                 }
+                // An included property the caller may not read is refused as under `prop`.
+                if env.denied(res, &name) {
+                    if !denied.iter().any(|p: &Prop| p.name == name) {
+                        denied.push(Prop { name, value: None });
+                    }
+                    continue;
+                }
                 if let Some(v) = value(res, &name, env) {
                     found.push(Prop {
                         name,

@@ -27,6 +27,11 @@ use super::updates::{announce_keywords, report_expunged, vanished_line};
 /// (`Backend::will_read`).
 const READ_BATCH: usize = 256;
 
+/// The same for a FETCH of message content: one call of `fetch_more` ends after a window
+/// of output (a large message may fill it alone) and its read-ahead ends with it, so a
+/// batch sized for the messages one window is likely to hold.
+const CONTENT_READ_BATCH: usize = 16;
+
 impl Session {
     pub(super) fn message_command(
         &mut self,
@@ -420,14 +425,19 @@ impl Session {
             };
             if job.plan.reads_records && hinted == 0 {
                 // This message and the next ones: their index records in one lookup.
+                let batch = if job.plan.needs_content && !job.plan.header_only {
+                    CONTENT_READ_BATCH
+                } else {
+                    READ_BATCH
+                };
                 let sel = self.selected()?;
                 let uids: Vec<u32> = std::iter::once(idx)
                     .chain(job.left.iter().copied())
-                    .take(READ_BATCH)
+                    .take(batch)
                     .filter_map(|i| sel.messages.get(i).map(|m| m.uid))
                     .collect();
                 ahead.tell(&uids);
-                hinted = READ_BATCH;
+                hinted = batch;
             }
             hinted = hinted.saturating_sub(1);
             job.streaming = self.fetch_message(job, idx, backend, out)?;

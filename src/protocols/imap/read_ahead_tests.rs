@@ -97,6 +97,20 @@ fn fetch_of_envelope_and_size_hints_the_range_once() {
     assert_eq!(hints, vec![(1..=20).collect::<Vec<u32>>()]);
 }
 
+/// A FETCH of whole messages hints a small batch at a time: a large message may fill a
+/// window of output alone, and the hint ends with the window.
+#[test]
+fn fetch_of_bodies_hints_small_batches() {
+    let (b, mut s, inbox) = selected(40);
+    let r = text(&s.receive(b"f FETCH 1:40 (UID BODY.PEEK[])\r\n", &b));
+    assert!(r.contains("f OK"), "{r}");
+    assert_eq!(r.matches(" FETCH (").count(), 40, "{r}");
+    let hints = hinted_before_read(&b.take_reads(), inbox);
+    let sizes: Vec<usize> = hints.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![16, 16, 8]);
+    assert_eq!(hints.concat(), (1..=40).collect::<Vec<u32>>());
+}
+
 #[test]
 fn fetch_of_flags_alone_reads_and_hints_nothing() {
     let (b, mut s, _) = selected(30);
