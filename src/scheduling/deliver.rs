@@ -176,14 +176,24 @@ pub async fn deliver(ctx: &Arc<ServerContext>, msg: &Message) -> &'static str {
         Ok(Where::Local(accounts)) => {
             let (store, msg2, now) = (ctx.store.clone(), msg.clone(), ctx.clock.now());
             let done = blocking(move || {
+                let mut answers = Vec::new();
                 for a in &accounts {
-                    process_local(&store, a, &msg2, now)?;
+                    if let Applied::Answered(m) = process_local(&store, a, &msg2, now)? {
+                        answers.push(*m);
+                    }
                 }
-                Ok(())
+                Ok(answers)
             })
             .await;
             match done {
-                Ok(()) => DELIVERED,
+                Ok(answers) => {
+                    // A REFRESH's answer (a REQUEST): delivered in turn. Bounded: an
+                    // answer is a REQUEST, which is never answered itself.
+                    for a in answers {
+                        Box::pin(deliver(ctx, &a)).await;
+                    }
+                    DELIVERED
+                }
                 Err(e) => {
                     tracing::warn!(to = %msg.recipient, uid = %msg.uid, "scheduling: {e}");
                     NOT_DELIVERED
@@ -255,6 +265,9 @@ pub enum Applied {
     InboxOnly,
     /// Refused (not invited, not from the organizer): nothing stored.
     Ignored(String),
+    /// A REFRESH from an attendee: this REQUEST of the current event answers it (the
+    /// caller delivers it).
+    Answered(Box<Message>),
 }
 
 /// Processes `msg` for local `account` (module comment): the sender checks of an incoming
@@ -265,7 +278,7 @@ pub fn process_local(
     store: &Store,
     account: &str,
     msg: &Message,
-    _now: i64,
+    now: i64,
 ) -> Result<Applied, String> {
     let cal = &msg.calendar;
     let uid = &msg.uid;
@@ -274,7 +287,8 @@ pub fn process_local(
         .as_ref()
         .and_then(|(_, o)| parse_calendar(&o.data).ok());
     if let Some(c) = &existing_cal {
-        if itip::stale(cal, c) {
+        // A REFRESH carries no SEQUENCE: it asks for the current revision.
+        if msg.method != Method::Refresh && itip::stale(cal, c) {
             return Ok(Applied::Ignored(format!(
                 "a {} for an older revision of {uid} than the stored one",
                 msg.method.as_str()
@@ -321,6 +335,60 @@ pub fn process_local(
                 }
                 None => None,
             }
+        }
+        Method::Counter | Method::Refresh => {
+            // To the organizer, from one of its attendees.
+            let copy = match &existing_cal {
+                Some(c)
+                    if itip::organizer(c)
+                        .is_some_and(|o| o.0 == account || o.0 == msg.recipient) =>
+                {
+                    c
+                }
+                Some(_) => return Ok(Applied::Ignored(format!("{account} is not the organizer"))),
+                None => {
+                    return Ok(Applied::Ignored(format!(
+                        "no event {uid} organized by {account}"
+                    )))
+                }
+            };
+            if let Err(e) = itip::counter::from_attendee(copy, cal, &msg.sender) {
+                return Ok(Applied::Ignored(e.to_string()));
+            }
+            if msg.method == Method::Refresh {
+                let me = itip::organizer(copy).map(|o| o.0).unwrap_or_default();
+                return Ok(
+                    match itip::counter::refresh_answer(copy, &me, &msg.sender, now) {
+                        Some(answer) => Applied::Answered(Box::new(answer)),
+                        None => Applied::Ignored(format!("{} is not invited", msg.sender)),
+                    },
+                );
+            }
+            // A COUNTER waits in the inbox for the organizer's answer (the webmail's
+            // accept or decline), with its proposer as its only attendee.
+            let kept = Message {
+                calendar: itip::counter::for_inbox(cal, &msg.sender),
+                ..msg.clone()
+            };
+            put_inbox(store, account, &kept)?;
+            store.commit().map_err(|e| e.to_string())?;
+            return Ok(Applied::InboxOnly);
+        }
+        Method::DeclineCounter => {
+            // To an attendee, from the organizer of its copy: kept in the inbox.
+            match &existing_cal {
+                Some(c)
+                    if itip::organizer(c).map(|o| o.0).as_deref()
+                        == Some(msg.sender.as_str()) => {}
+                _ => {
+                    return Ok(Applied::Ignored(
+                        "a DECLINECOUNTER not from the event's organizer".into(),
+                    ))
+                }
+            }
+            put_inbox(store, account, msg)?;
+            store.commit().map_err(|e| e.to_string())?;
+            return Ok(Applied::InboxOnly);
         }
         Method::Reply => {
             let who = itip::reply_attendee(cal).map_err(|e| e.to_string());
@@ -470,6 +538,11 @@ pub fn schedule_box(store: &Store, account: &str, name: &str) -> Result<DavColle
 /// an older one of the same UID (the store keeps UIDs unique per collection).
 fn put_inbox(store: &Store, account: &str, msg: &Message) -> Result<(), String> {
     let coll = inbox(store, account)?;
+    // A COUNTER waiting for the organizer's answer stays: a REPLY has been merged into
+    // the organizer's copy already.
+    if msg.method == Method::Reply && pending_counter_in(store, &coll, &msg.uid)?.is_some() {
+        return Ok(());
+    }
     let (first, last) = index_span(&msg.calendar).unwrap_or((None, None));
     let mut put = NewObject {
         name: resource_name(&msg.uid),
@@ -491,6 +564,39 @@ fn put_inbox(store: &Store, account: &str, msg: &Message) -> Result<(), String> 
         }
     }
     Err("the inbox holds the UID under two names".into())
+}
+
+/// The COUNTER of `uid` waiting in schedule inbox `coll`, with its parsed calendar.
+fn pending_counter_in(
+    store: &Store,
+    coll: &DavCollection,
+    uid: &str,
+) -> Result<Option<(DavObject, ICalendar)>, String> {
+    let objs = store.dav_objects(coll.id).map_err(|e| e.to_string())?;
+    Ok(objs
+        .into_iter()
+        .filter(|o| o.uid == uid)
+        .find_map(|o| {
+            let cal = parse_calendar(&o.data).ok()?;
+            (Method::of(&cal) == Some(Method::Counter)).then_some((o, cal))
+        }))
+}
+
+/// The COUNTER of `uid` waiting for `account`'s answer in its schedule inbox (the inbox
+/// object, for a conditional delete once answered, and the proposal); `None` when there
+/// is none (or no inbox yet).
+pub fn pending_counter(
+    store: &Store,
+    account: &str,
+    uid: &str,
+) -> Result<Option<(DavCollection, DavObject, ICalendar)>, String> {
+    let Some(coll) = store
+        .dav_collection(account, INBOX)
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    Ok(pending_counter_in(store, &coll, uid)?.map(|(o, c)| (coll, o, c)))
 }
 
 /// The object of `uid` in the account's calendars (not the inbox or outbox).
@@ -556,6 +662,29 @@ pub fn imip_message(msg: &Message, hostname: &str, now: i64) -> Result<Vec<u8>, 
         Method::Cancel => (
             format!("Cancelled: {what}"),
             format!("{} has cancelled \"{what}\".\r\n", msg.sender),
+        ),
+        Method::Counter => (
+            format!("New time proposed: {what}"),
+            format!(
+                "{} proposes a new time for \"{what}\".\r\n\r\nThe proposal is attached \
+                 as an iCalendar object; your calendar program can accept or decline it.\r\n",
+                msg.sender
+            ),
+        ),
+        Method::DeclineCounter => (
+            format!("Proposal declined: {what}"),
+            format!(
+                "{} has declined your proposal for \"{what}\"; the event stays as it \
+                 was.\r\n",
+                msg.sender
+            ),
+        ),
+        Method::Refresh => (
+            format!("Update requested: {what}"),
+            format!(
+                "{} asks for the current version of \"{what}\".\r\n",
+                msg.sender
+            ),
         ),
         Method::Reply => {
             let partstat = itip::reply_attendee(&msg.calendar)

@@ -1,5 +1,6 @@
 //! iMIP arriving by mail (RFC 6047): local delivery's hook. A message stored for a local
-//! account with a `text/calendar` part whose METHOD is REQUEST, REPLY or CANCEL is
+//! account with a `text/calendar` part whose METHOD is REQUEST, REPLY, CANCEL, COUNTER,
+//! DECLINECOUNTER or REFRESH is
 //! processed in a blocking task, off the queue actor; the mail stays delivered as mail
 //! whatever happens here.
 //!
@@ -22,6 +23,13 @@
 //! - REPLY: From: is the one ATTENDEE the REPLY names, and that attendee is on the
 //!   recipient's copy, which the recipient organizes (found by UID in its calendars). A
 //!   REPLY from someone not invited is ignored and logged.
+//! - COUNTER and REFRESH (RFC 5546 §3.2.7, §3.2.6): From: is an ATTENDEE of the
+//!   recipient's copy, which the recipient organizes. A COUNTER waits in the schedule
+//!   inbox for the organizer's answer in the webmail (accept: the event takes the
+//!   proposed time and a REQUEST goes to every attendee; decline: DECLINECOUNTER to the
+//!   proposer); a REFRESH is answered at once with a REQUEST of the current event to
+//!   that attendee.
+//! - DECLINECOUNTER: From: is the organizer of the recipient's copy; kept in the inbox.
 //!
 //! Bounds: messages over [`MAX_MESSAGE`] are not looked at, calendar parts over
 //! [`MAX_CALENDAR`] neither, and only the first calendar part of a message counts.
@@ -77,15 +85,26 @@ pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &Queue
         Trust::of(rec, config.auth.verify, &config.hostname)
     };
     let (ctx, account, blob, id) = (ctx.clone(), account.to_ascii_lowercase(), rec.blob, rec.id);
-    tokio::task::spawn_blocking(move || {
+    let ctx2 = ctx.clone();
+    let work = tokio::task::spawn_blocking(move || {
         let bytes = match ctx.store.blobs().get(&blob) {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(id, "iMIP: cannot read the message: {e}");
-                return;
+                return None;
             }
         };
         match process_message(&ctx.store, &account, &bytes, &trust, ctx.clock.now()) {
+            Ok(Some((method, Applied::Answered(answer)))) => {
+                tracing::info!(
+                    id = format!("{id:016X}"),
+                    to = %account,
+                    method = method.as_str(),
+                    "iMIP message processed: answering with a REQUEST to {}",
+                    answer.recipient
+                );
+                return Some(answer);
+            }
             Ok(None) => {}
             Ok(Some((method, Applied::Ignored(why)))) => tracing::info!(
                 id = format!("{id:016X}"),
@@ -100,6 +119,14 @@ pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &Queue
                 "iMIP message processed: {applied:?}"
             ),
             Err(e) => tracing::warn!(id, to = %account, "iMIP: {e}"),
+        }
+        None
+    });
+    // A REFRESH's answer leaves as the organizer's REQUEST (a local attendee's inbox, or
+    // iMIP through the remote queue), off the blocking pool.
+    tokio::spawn(async move {
+        if let Ok(Some(answer)) = work.await {
+            super::deliver::deliver(&ctx2, &answer).await;
         }
     });
 }

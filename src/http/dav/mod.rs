@@ -43,7 +43,7 @@ mod report;
 #[cfg(test)]
 mod report_tests;
 mod schedule;
-mod share;
+pub(crate) mod share;
 #[cfg(test)]
 mod share_tests;
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `/calendar`: the month, week and day views of every calendar of the account
-//! (`storage::davstore`, the collections CalDAV serves), server-rendered and navigated by
-//! links; events are opened, made and changed in [`super::calendar_event`].
+//! (`storage::davstore`, the collections CalDAV serves) and of those shared with it or
+//! public that it may read (`super::shared`: listed with their owner, read-only ones
+//! marked), server-rendered and navigated by links; events are opened, made and changed
+//! in [`super::calendar_event`].
 //!
 //! Implementation notes:
 //!
@@ -24,6 +26,7 @@ use chrono::{Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
 use super::calendar_ical::{is_all_day, is_event, title_of};
+use super::shared::{visible, Visible};
 use super::{call, to_login, user, MailError};
 use crate::actors::imap_backend::StoreBackend;
 use crate::http::dashboard::{render, Chrome, Ctx};
@@ -67,19 +70,20 @@ pub(crate) fn checked_color(c: &str) -> String {
     }
 }
 
-/// The account's calendars holding events, by name (not the scheduling inbox or outbox).
-pub(crate) fn event_calendars(b: &StoreBackend, me: &str) -> Result<Vec<DavCollection>, MailError> {
-    Ok(b.ctx
-        .store
-        .dav_collections(me)
-        .map_err(store_err)?
+/// The calendars holding events the account may read (not the scheduling inbox or
+/// outbox): its own, then those shared with it and public ones (`super::shared`).
+pub(crate) fn event_calendars(b: &StoreBackend, me: &str) -> Result<Vec<Visible>, MailError> {
+    Ok(visible(b, me, CollectionKind::Calendar)?
         .into_iter()
-        .filter(|c| {
-            c.kind == CollectionKind::Calendar
-                && (c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT"))
-                && !crate::scheduling::reserved(&c.name)
-        })
+        .filter(|v| is_event_calendar(&v.coll))
         .collect())
+}
+
+/// A calendar that holds events (not the scheduling inbox or outbox).
+pub(crate) fn is_event_calendar(c: &DavCollection) -> bool {
+    c.kind == CollectionKind::Calendar
+        && (c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT"))
+        && !crate::scheduling::reserved(&c.name)
 }
 
 /// Which view.
@@ -165,6 +169,10 @@ pub struct Day {
 pub struct CalendarLink {
     pub display: String,
     pub color: String,
+    /// Another account's (or a public) calendar: its owner as shown; empty for one's own.
+    pub owner: String,
+    /// The account may not add or change events there.
+    pub read_only: bool,
 }
 
 #[derive(Template)]
@@ -228,17 +236,20 @@ fn instances_in(
 ) -> Result<(Vec<Shown>, usize, Vec<CalendarLink>), MailError> {
     let mut out = Vec::new();
     let mut links = Vec::new();
-    for coll in event_calendars(b, me)? {
-        let color = checked_color(&coll.props.color);
-        let display = if coll.props.display_name.is_empty() {
-            coll.name.clone()
-        } else {
-            coll.props.display_name.clone()
-        };
+    for v in event_calendars(b, me)? {
+        let color = checked_color(&v.coll.props.color);
+        let display = v.display();
         links.push(CalendarLink {
-            display: display.clone(),
+            display: if v.coll.props.display_name.is_empty() {
+                v.coll.name.clone()
+            } else {
+                v.coll.props.display_name.clone()
+            },
             color: color.clone(),
+            owner: v.owner_label.clone(),
+            read_only: !v.may.write,
         });
+        let coll = &v.coll;
         let objects = b
             .ctx
             .store
@@ -256,7 +267,7 @@ fn instances_in(
             };
             let href = format!(
                 "/calendar/event?cal={}&name={}",
-                enc(&coll.name),
+                enc(&v.key()),
                 enc(&obj.name)
             );
             for i in list {

@@ -24,19 +24,20 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::calendar::{enc, event_calendars, store_err};
+use super::calendar::{enc, event_calendars, is_event_calendar, store_err};
 use super::calendar_ical::{
     edit_event, new_event, parse_attendees, partstat_of_action, read_event, set_partstat,
     EventFacts, EventFields, Repeat,
 };
 use super::login::field;
+use super::shared::{self, Visible};
 use super::{call, to_login, user, MailError};
 use crate::actors::imap_backend::StoreBackend;
 use crate::http::dashboard::{redirect_with, render, Chrome, Ctx};
 use crate::protocols::caldav::validate::{validate_calendar, ComponentKind};
 use crate::protocols::imap::backend::Backend;
 use crate::storage::davstore::{
-    Condition, DavCollection, DavObject, DeleteOutcome, NewObject, PutOutcome,
+    CollectionKind, Condition, DavCollection, DavObject, DeleteOutcome, NewObject, PutOutcome,
 };
 
 /// A committed write of an event by the webmail (create, edit, delete, reply): `old` is
@@ -65,6 +66,12 @@ struct EventPage {
     zone: String,
     error: String,
     back: String,
+    /// The account may not change events in this calendar (a read-only share).
+    read_only: bool,
+    /// The account may delete events in this calendar.
+    may_delete: bool,
+    /// Whose calendar, when another's (empty: the account's own).
+    owner: String,
 }
 
 impl EventPage {
@@ -77,11 +84,13 @@ fn q<'a>(m: &'a BTreeMap<String, String>, k: &str) -> &'a str {
     m.get(k).map(String::as_str).unwrap_or("")
 }
 
-fn own_calendar(b: &StoreBackend, me: &str, cal: &str) -> Result<DavCollection, MailError> {
-    event_calendars(b, me)?
-        .into_iter()
-        .find(|c| c.name == cal)
-        .ok_or(MailError::NotFound)
+/// The calendar `cal` names ([`shared::find`]'s key) when the account may read it.
+fn calendar_of(b: &StoreBackend, me: &str, cal: &str) -> Result<Visible, MailError> {
+    let v = shared::find(b, me, CollectionKind::Calendar, cal)?;
+    if !is_event_calendar(&v.coll) {
+        return Err(MailError::NotFound);
+    }
+    Ok(v)
 }
 
 fn blank(date: &str) -> EventFields {
@@ -107,6 +116,9 @@ struct Frame {
     calendars: Vec<(String, String)>,
     facts: EventFacts,
     zone: String,
+    read_only: bool,
+    may_delete: bool,
+    owner: String,
 }
 
 fn page(
@@ -134,6 +146,9 @@ fn page(
         zone: fr.zone,
         error,
         back,
+        read_only: fr.read_only,
+        may_delete: fr.may_delete,
+        owner: fr.owner,
     };
     let mut res = render(req, &t.chrome, &t);
     if res.status() == StatusCode::OK {
@@ -159,16 +174,11 @@ pub async fn form(
     let who = me.clone();
     let (fr, f) = call(&ctx, move |b| {
         let zone = super::prefs::load(b, &who)?.zone();
+        // A new event goes to a calendar the account may add to.
         let calendars: Vec<(String, String)> = event_calendars(b, &who)?
             .into_iter()
-            .map(|c| {
-                let d = if c.props.display_name.is_empty() {
-                    c.name.clone()
-                } else {
-                    c.props.display_name.clone()
-                };
-                (c.name, d)
-            })
+            .filter(|v| v.may.write)
+            .map(|v| (v.key(), v.display()))
             .collect();
         if name.is_empty() {
             let date = if chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").is_ok() {
@@ -185,6 +195,7 @@ pub async fn form(
             } else {
                 cal
             };
+            let v = calendar_of(b, &who, &cal)?;
             let fr = Frame {
                 cal,
                 name: String::new(),
@@ -192,17 +203,20 @@ pub async fn form(
                 calendars,
                 facts: EventFacts::default(),
                 zone: zone.name().to_string(),
+                read_only: !v.may.write,
+                may_delete: v.may.delete,
+                owner: v.owner_label,
             };
             return Ok((fr, blank(&date)));
         }
-        let coll = own_calendar(b, &who, &cal)?;
+        let v = calendar_of(b, &who, &cal)?;
         let obj = b
             .ctx
             .store
-            .dav_get(coll.id, &name)
+            .dav_get(v.coll.id, &name)
             .map_err(store_err)?
             .ok_or(MailError::NotFound)?;
-        let (f, facts) = read_event(&obj.data, &who, zone)?;
+        let (f, facts) = read_event(&obj.data, v.acting_as(&who), zone)?;
         Ok((
             Frame {
                 cal,
@@ -211,6 +225,9 @@ pub async fn form(
                 calendars,
                 facts,
                 zone: zone.name().to_string(),
+                read_only: !v.may.write,
+                may_delete: v.may.delete,
+                owner: v.owner_label.clone(),
             },
             f,
         ))
@@ -255,6 +272,9 @@ fn refused(
         calendars: Vec::new(),
         facts: EventFacts::default(),
         zone: "your time zone".into(),
+        read_only: false,
+        may_delete: false,
+        owner: String::new(),
     };
     page(req, me, fr, f, msg, StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -284,6 +304,9 @@ enum Done {
     /// The ETag no longer matched: the form again, with the current ETag and facts (and
     /// the current fields, shown when the post was no save).
     Conflict(Box<(Option<EventFields>, Frame)>),
+    /// The account's rights on the calendar do not allow this (a share without "w"+"i"
+    /// or "t"): 403, nothing stored.
+    Refused(&'static str),
 }
 
 fn put(
@@ -366,7 +389,24 @@ pub async fn submit(
         let (cal, name, etag, action) = (c2, n2, e2, a2);
         let zone = super::prefs::load(b, &who)?.zone();
         let now = b.now();
-        let coll = own_calendar(b, &who, &cal)?;
+        let v = calendar_of(b, &who, &cal)?;
+        // Decided here, on the rights read now, whatever the form offered.
+        let allowed = match action.as_str() {
+            "delete" => v.may.delete,
+            _ => v.may.write,
+        };
+        if !allowed {
+            return Ok(Done::Refused(if action == "delete" {
+                "You may not delete events in this calendar: it is shared with you without \
+                 that right."
+            } else {
+                "You may not add or change events in this calendar: it is shared with you \
+                 read-only."
+            }));
+        }
+        let acting = v.acting_as(&who).to_string();
+        let who = acting;
+        let coll = v.coll;
         let old = if name.is_empty() {
             None
         } else {
@@ -384,7 +424,7 @@ pub async fn submit(
             Ok(Done::Conflict(Box::new((
                 fields,
                 Frame {
-                    cal: coll.name.clone(),
+                    cal: cal.clone(),
                     name: if current.is_some() {
                         name.clone()
                     } else {
@@ -394,6 +434,9 @@ pub async fn submit(
                     calendars: Vec::new(),
                     facts,
                     zone: zone.name().to_string(),
+                    read_only: false,
+                    may_delete: v.may.delete,
+                    owner: v.owner_label.clone(),
                 },
             ))))
         };
@@ -517,6 +560,27 @@ pub async fn submit(
                 &req,
                 &format!("/calendar?view=week&date={}", enc(&date)),
                 Ok(msg),
+            ))
+        }
+        Done::Refused(msg) => {
+            let fr = Frame {
+                cal,
+                name,
+                etag,
+                calendars: Vec::new(),
+                facts: EventFacts::default(),
+                zone: "your time zone".into(),
+                read_only: true,
+                may_delete: false,
+                owner: String::new(),
+            };
+            Ok(page(
+                &req,
+                me,
+                fr,
+                raw,
+                msg.to_string(),
+                StatusCode::FORBIDDEN,
             ))
         }
         Done::Conflict(boxed) => {

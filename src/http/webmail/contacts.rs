@@ -28,14 +28,13 @@ use super::contacts_card::{
     edit_card, lines, matches, new_card, read_card, recipient, ContactFields,
 };
 use super::login::field;
+use super::shared::{find, visible, Visible};
 use super::{call, to_login, user, MailError};
 use crate::actors::imap_backend::StoreBackend;
 use crate::http::dashboard::{redirect_with, render, Chrome, Ctx};
 use crate::protocols::carddav::validate::validate_card;
 use crate::protocols::imap::backend::Backend;
-use crate::storage::davstore::{
-    CollectionKind, Condition, DavCollection, DeleteOutcome, NewObject, PutOutcome,
-};
+use crate::storage::davstore::{CollectionKind, Condition, DeleteOutcome, NewObject, PutOutcome};
 
 /// Contacts a list page shows.
 pub const PAGE: usize = 50;
@@ -49,36 +48,45 @@ pub struct Row {
     pub phone: String,
     pub org: String,
     pub href: String,
+    /// The owner of the address book it is in, when another's (empty: the account's).
+    pub owner: String,
     fold: String,
 }
 
-fn books(b: &StoreBackend, me: &str) -> Result<Vec<DavCollection>, MailError> {
-    Ok(b.ctx
-        .store
-        .dav_collections(me)
-        .map_err(store_err)?
-        .into_iter()
-        .filter(|c| c.kind == CollectionKind::AddressBook)
-        .collect())
+/// The address books the account may read: its own, then those shared with it and
+/// public ones (`super::shared`).
+fn books(b: &StoreBackend, me: &str) -> Result<Vec<Visible>, MailError> {
+    visible(b, me, CollectionKind::AddressBook)
 }
 
-fn own_book(b: &StoreBackend, me: &str, book: &str) -> Result<DavCollection, MailError> {
-    books(b, me)?
-        .into_iter()
-        .find(|c| c.name == book)
-        .ok_or(MailError::NotFound)
+/// The address book `book` names (`shared::find`'s key) when the account may read it.
+fn book_of(b: &StoreBackend, me: &str, book: &str) -> Result<Visible, MailError> {
+    find(b, me, CollectionKind::AddressBook, book)
 }
 
-/// Every card of `me` that parses, as (book, object name, fields).
-fn all_cards(
-    b: &StoreBackend,
-    me: &str,
-) -> Result<Vec<(String, String, ContactFields)>, MailError> {
+/// A card found in a readable address book.
+struct Found {
+    /// The book's key.
+    book: String,
+    /// The book's owner as shown, for another's; empty for one's own.
+    owner: String,
+    name: String,
+    fields: ContactFields,
+}
+
+/// Every card the account may read that parses.
+fn all_cards(b: &StoreBackend, me: &str) -> Result<Vec<Found>, MailError> {
     let mut out = Vec::new();
     for book in books(b, me)? {
-        for obj in b.ctx.store.dav_objects(book.id).map_err(store_err)? {
+        let key = book.key();
+        for obj in b.ctx.store.dav_objects(book.coll.id).map_err(store_err)? {
             if let Ok((f, _)) = read_card(&obj.data) {
-                out.push((book.name.clone(), obj.name, f));
+                out.push(Found {
+                    book: key.clone(),
+                    owner: book.owner_label.clone(),
+                    name: obj.name,
+                    fields: f,
+                });
             }
         }
     }
@@ -120,10 +128,11 @@ pub async fn list(
     let mut rows = call(&ctx, move |b| {
         Ok(all_cards(b, &who)?
             .into_iter()
-            .filter(|(_, _, f)| matches(f, &s2))
-            .map(|(book, name, f)| Row {
+            .filter(|c| matches(&c.fields, &s2))
+            .map(|Found { book, owner, name, fields: f }| Row {
                 fold: f.name.to_lowercase(),
                 href: format!("/contacts/card?book={}&name={}", enc(&book), enc(&name)),
+                owner,
                 email: f.emails.first().cloned().unwrap_or_default(),
                 phone: f.phones.first().cloned().unwrap_or_default(),
                 org: f.org,
@@ -181,6 +190,27 @@ struct CardPage {
     emails: String,
     phones: String,
     error: String,
+    /// What the account's rights on the book allow ([`Access`]).
+    access: Access,
+}
+
+/// What a contact page shows of the account's rights on the address book.
+#[derive(Clone, Default)]
+struct Access {
+    read_only: bool,
+    may_delete: bool,
+    /// The book's owner as shown, when another's.
+    owner: String,
+}
+
+impl Access {
+    fn of(v: &Visible) -> Access {
+        Access {
+            read_only: !v.may.write,
+            may_delete: v.may.delete,
+            owner: v.owner_label.clone(),
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -194,6 +224,7 @@ fn card_page(
     f: ContactFields,
     error: String,
     status: StatusCode,
+    access: Access,
 ) -> HttpResponse {
     let mut chrome = Chrome::anonymous(req, "/contacts");
     chrome.who = me;
@@ -209,6 +240,7 @@ fn card_page(
         phones: f.phones.join("\n"),
         f,
         error,
+        access,
     };
     let mut res = render(req, &t.chrome, &t);
     if res.status() == StatusCode::OK {
@@ -228,32 +260,34 @@ pub async fn form(
     };
     let (book, name) = (q(&query, "book").to_string(), q(&query, "name").to_string());
     let who = me.clone();
-    let (book, etag, version, f) = call(&ctx, move |b| {
+    let (book, etag, version, f, access) = call(&ctx, move |b| {
         if name.is_empty() {
-            let book = if book.is_empty() {
+            // A new contact goes to the first book the account may add to.
+            let v = if book.is_empty() {
                 books(b, &who)?
-                    .first()
-                    .map(|c| c.name.clone())
+                    .into_iter()
+                    .find(|v| v.may.write)
                     .ok_or(MailError::NotFound)?
             } else {
-                own_book(b, &who, &book)?.name
+                book_of(b, &who, &book)?
             };
             return Ok((
-                book,
+                v.key(),
                 String::new(),
                 "4.0".to_string(),
                 ContactFields::default(),
+                Access::of(&v),
             ));
         }
-        let coll = own_book(b, &who, &book)?;
+        let v = book_of(b, &who, &book)?;
         let obj = b
             .ctx
             .store
-            .dav_get(coll.id, &name)
+            .dav_get(v.coll.id, &name)
             .map_err(store_err)?
             .ok_or(MailError::NotFound)?;
         let (f, version) = read_card(&obj.data)?;
-        Ok((book, obj.etag, version, f))
+        Ok((book, obj.etag, version, f, Access::of(&v)))
     })
     .await?;
     let name = q(&query, "name").to_string();
@@ -267,6 +301,7 @@ pub async fn form(
         f,
         String::new(),
         StatusCode::OK,
+        access,
     ))
 }
 
@@ -274,6 +309,8 @@ enum Done {
     Ok(String),
     /// The card changed meanwhile: its current ETag (empty: gone).
     Conflict(String),
+    /// The account's rights on the book do not allow this: 403, nothing stored.
+    Refused(&'static str),
 }
 
 /// `POST /contacts/card`.
@@ -311,6 +348,7 @@ pub async fn submit(
                 f,
                 e.to_string(),
                 StatusCode::UNPROCESSABLE_ENTITY,
+                Access::default(),
             ));
         }
     }
@@ -322,7 +360,22 @@ pub async fn submit(
         etag.clone(),
     );
     let done = call(&ctx, move |b| {
-        let coll = own_book(b, &who, &b2)?;
+        let v = book_of(b, &who, &b2)?;
+        // Decided here, on the rights read now, whatever the form offered.
+        let allowed = match action.as_str() {
+            "delete" => v.may.delete,
+            _ => v.may.write,
+        };
+        if !allowed {
+            return Ok(Done::Refused(if action == "delete" {
+                "You may not delete contacts in this address book: it is shared with you \
+                 without that right."
+            } else {
+                "You may not add or change contacts in this address book: it is shared with \
+                 you read-only."
+            }));
+        }
+        let coll = v.coll;
         let old = if n2.is_empty() {
             None
         } else {
@@ -409,6 +462,21 @@ pub async fn submit(
     .await?;
     match done {
         Done::Ok(msg) => Ok(redirect_with(&req, "/contacts", Ok(msg))),
+        Done::Refused(msg) => Ok(card_page(
+            &req,
+            me,
+            book,
+            name,
+            etag,
+            version,
+            f,
+            msg.to_string(),
+            StatusCode::FORBIDDEN,
+            Access {
+                read_only: true,
+                ..Access::default()
+            },
+        )),
         Done::Conflict(current) => {
             let msg = if current.is_empty() {
                 "This contact was deleted by someone else meanwhile; saving makes it again."
@@ -432,6 +500,7 @@ pub async fn submit(
                 f,
                 msg.to_string(),
                 StatusCode::CONFLICT,
+                Access::default(),
             ))
         }
     }
@@ -461,7 +530,7 @@ pub async fn suggest(
         let mut found = call(&ctx, move |b| {
             Ok(all_cards(b, &me)?
                 .into_iter()
-                .map(|(_, _, f)| f)
+                .map(|c| c.fields)
                 .collect::<Vec<_>>())
         })
         .await?;

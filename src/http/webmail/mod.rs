@@ -100,6 +100,7 @@ mod remember_tests;
 mod render;
 mod rows;
 mod settings;
+mod shared;
 #[cfg(test)]
 mod settings_tests;
 mod snooze;

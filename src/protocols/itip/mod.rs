@@ -43,6 +43,7 @@ use calcard::icalendar::{
 
 use super::caldav::validate::top_level;
 
+pub mod counter;
 pub mod freebusy;
 
 #[cfg(test)]
@@ -51,12 +52,19 @@ mod tests;
 /// PRODID of the messages this server writes.
 pub const PRODID: &str = "-//Ferrymail//CalDAV scheduling//EN";
 
-/// The iTIP methods the server sends and understands.
+/// The iTIP methods the server sends and understands (COUNTER, REFRESH and
+/// DECLINECOUNTER: [`counter`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Request,
     Reply,
     Cancel,
+    /// An attendee proposes changes (a new time) to the organizer (RFC 5546 §3.2.7).
+    Counter,
+    /// The organizer refuses an attendee's COUNTER (§3.2.8).
+    DeclineCounter,
+    /// An attendee asks the organizer for the current event (§3.2.6).
+    Refresh,
 }
 
 impl Method {
@@ -65,10 +73,13 @@ impl Method {
             Method::Request => "REQUEST",
             Method::Reply => "REPLY",
             Method::Cancel => "CANCEL",
+            Method::Counter => "COUNTER",
+            Method::DeclineCounter => "DECLINECOUNTER",
+            Method::Refresh => "REFRESH",
         }
     }
 
-    /// The METHOD of a scheduling message, when it is one of the three.
+    /// The METHOD of a scheduling message, when it is one of these.
     pub fn of(cal: &ICalendar) -> Option<Method> {
         let root = cal.components.first()?;
         let text = root
@@ -82,6 +93,9 @@ impl Method {
             "REQUEST" => Some(Method::Request),
             "REPLY" => Some(Method::Reply),
             "CANCEL" => Some(Method::Cancel),
+            "COUNTER" => Some(Method::Counter),
+            "DECLINECOUNTER" => Some(Method::DeclineCounter),
+            "REFRESH" => Some(Method::Refresh),
             _ => None,
         }
     }
@@ -91,12 +105,15 @@ impl Method {
             Method::Request => ICalendarMethod::Request,
             Method::Reply => ICalendarMethod::Reply,
             Method::Cancel => ICalendarMethod::Cancel,
+            Method::Counter => ICalendarMethod::Counter,
+            Method::DeclineCounter => ICalendarMethod::Declinecounter,
+            Method::Refresh => ICalendarMethod::Refresh,
         }
     }
 }
 
 /// One scheduling message for one recipient.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     pub method: Method,
     /// The recipient's calendar user address (lower case, no `mailto:`).
