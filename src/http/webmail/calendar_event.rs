@@ -30,6 +30,7 @@ use super::calendar_ical::{
     EventFacts, EventFields, Repeat,
 };
 use super::login::field;
+use super::calendar_counter::{counter_action, proposal_for, Proposal, Proposed};
 use super::shared::{self, Visible};
 use super::{call, to_login, user, MailError};
 use crate::actors::imap_backend::StoreBackend;
@@ -42,10 +43,10 @@ use crate::storage::davstore::{
 
 /// A committed write of an event by the webmail (create, edit, delete, reply): `old` is
 /// the object before (`None`: created), `new` after (`None`: deleted).
-struct Written {
-    coll: DavCollection,
-    old: Option<DavObject>,
-    new: Option<DavObject>,
+pub(super) struct Written {
+    pub(super) coll: DavCollection,
+    pub(super) old: Option<DavObject>,
+    pub(super) new: Option<DavObject>,
 }
 
 #[derive(Template)]
@@ -72,6 +73,8 @@ struct EventPage {
     may_delete: bool,
     /// Whose calendar, when another's (empty: the account's own).
     owner: String,
+    /// An attendee's COUNTER waiting for the organizer's answer.
+    proposal: Option<Proposal>,
 }
 
 impl EventPage {
@@ -109,7 +112,7 @@ fn blank(date: &str) -> EventFields {
 }
 
 /// What the page needs besides the fields.
-struct Frame {
+pub(super) struct Frame {
     cal: String,
     name: String,
     etag: String,
@@ -119,6 +122,7 @@ struct Frame {
     read_only: bool,
     may_delete: bool,
     owner: String,
+    proposal: Option<Proposal>,
 }
 
 fn page(
@@ -149,6 +153,7 @@ fn page(
         read_only: fr.read_only,
         may_delete: fr.may_delete,
         owner: fr.owner,
+        proposal: fr.proposal,
     };
     let mut res = render(req, &t.chrome, &t);
     if res.status() == StatusCode::OK {
@@ -206,6 +211,7 @@ pub async fn form(
                 read_only: !v.may.write,
                 may_delete: v.may.delete,
                 owner: v.owner_label,
+                proposal: None,
             };
             return Ok((fr, blank(&date)));
         }
@@ -217,6 +223,11 @@ pub async fn form(
             .map_err(store_err)?
             .ok_or(MailError::NotFound)?;
         let (f, facts) = read_event(&obj.data, v.acting_as(&who), zone)?;
+        let proposal = if facts.my_partstat.is_none() && v.may.write {
+            proposal_for(b, &v.coll.owner, &obj.uid, zone)
+        } else {
+            None
+        };
         Ok((
             Frame {
                 cal,
@@ -228,6 +239,7 @@ pub async fn form(
                 read_only: !v.may.write,
                 may_delete: v.may.delete,
                 owner: v.owner_label.clone(),
+                proposal,
             },
             f,
         ))
@@ -275,6 +287,7 @@ fn refused(
         read_only: false,
         may_delete: false,
         owner: String::new(),
+        proposal: None,
     };
     page(req, me, fr, f, msg, StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -297,7 +310,7 @@ fn submitted(body: &web::Bytes) -> Result<EventFields, MailError> {
 }
 
 /// What a post did.
-enum Done {
+pub(super) enum Done {
     /// Stored or deleted: back to the calendar on a date with this message; scheduling
     /// hears of the write.
     Ok(String, String, Box<Written>),
@@ -307,9 +320,12 @@ enum Done {
     /// The account's rights on the calendar do not allow this (a share without "w"+"i"
     /// or "t"): 403, nothing stored.
     Refused(&'static str),
+    /// A scheduling message to deliver (a COUNTER proposed, a DECLINECOUNTER), nothing
+    /// stored: back to the calendar on a date with this message.
+    Sent(String, String, Box<crate::protocols::itip::Message>),
 }
 
-fn put(
+pub(super) fn put(
     b: &StoreBackend,
     coll: &DavCollection,
     name: &str,
@@ -385,6 +401,13 @@ pub async fn submit(
     let who = me.clone();
     let f2 = form.clone();
     let (c2, n2, e2, a2) = (cal.clone(), name.clone(), etag.clone(), action.clone());
+    // A proposed new time (the attendee's "Propose a new time").
+    let p2 = (
+        field(&body, "p_start_date"),
+        field(&body, "p_start_time"),
+        field(&body, "p_end_date"),
+        field(&body, "p_end_time"),
+    );
     let done = call(&ctx, move |b| {
         let (cal, name, etag, action) = (c2, n2, e2, a2);
         let zone = super::prefs::load(b, &who)?.zone();
@@ -437,6 +460,7 @@ pub async fn submit(
                     read_only: false,
                     may_delete: v.may.delete,
                     owner: v.owner_label.clone(),
+                    proposal: None,
                 },
             ))))
         };
@@ -513,6 +537,22 @@ pub async fn submit(
                     }
                 }
             }
+            "counter" | "counter-accept" | "counter-decline" => {
+                let o = old.ok_or(MailError::NotFound)?;
+                if o.etag != etag {
+                    return conflict(Some(&o));
+                }
+                let proposed = Proposed {
+                    start_date: p2.0.clone(),
+                    start_time: p2.1.clone(),
+                    end_date: p2.2.clone(),
+                    end_time: p2.3.clone(),
+                };
+                match counter_action(b, &coll, &o, &action, &who, zone, now, &proposed)? {
+                    Some(done) => Ok(done),
+                    None => conflict(Some(&o)),
+                }
+            }
             a => {
                 let status = partstat_of_action(a)
                     .ok_or_else(|| MailError::Invalid(format!("unknown action {a:?}")))?;
@@ -562,6 +602,21 @@ pub async fn submit(
                 Ok(msg),
             ))
         }
+        Done::Sent(msg, date, m) => {
+            let status = crate::scheduling::deliver::deliver(ctx.get_ref(), &m).await;
+            tracing::info!(
+                user = %me,
+                to = %m.recipient,
+                method = m.method.as_str(),
+                status,
+                "webmail: scheduling message sent"
+            );
+            Ok(redirect_with(
+                &req,
+                &format!("/calendar?view=week&date={}", enc(&date)),
+                Ok(msg),
+            ))
+        }
         Done::Refused(msg) => {
             let fr = Frame {
                 cal,
@@ -573,6 +628,7 @@ pub async fn submit(
                 read_only: true,
                 may_delete: false,
                 owner: String::new(),
+                proposal: None,
             };
             Ok(page(
                 &req,

@@ -54,6 +54,7 @@
 
 mod bulk;
 mod calendar;
+mod calendar_counter;
 mod calendar_event;
 mod calendar_ical;
 #[cfg(test)]

@@ -1,0 +1,158 @@
+//! New times proposed and answered in the webmail (iTIP COUNTER, RFC 5546 §3.2.7;
+//! `protocols::itip::counter`), from the event page (`POST /calendar/event`):
+//!
+//! - `action=counter` (an attendee of an invitation, with `p_start_date`, `p_start_time`,
+//!   `p_end_date`, `p_end_time`): a COUNTER with the copy's start and end moved goes to the
+//!   organizer; nothing is stored here (the organizer's answer, a REQUEST or a
+//!   DECLINECOUNTER, changes the copy or not).
+//! - The organizer sees the COUNTER waiting in its schedule inbox (where scheduling keeps
+//!   it, `scheduling::deliver::pending_counter`) on the event page: who proposes which
+//!   time. `action=counter-accept` stores the event with the proposed times (SEQUENCE
+//!   raised, `If-Match` the page's ETag), which sends a REQUEST to every attendee
+//!   (`scheduling::after_write`); `action=counter-decline` sends the proposer a
+//!   DECLINECOUNTER. Either way the COUNTER leaves the inbox (a conditional delete).
+//!
+//! The rights are those of any change to the event (`w`+`i` on a shared calendar),
+//! decided by the caller before this runs.
+
+use chrono_tz::Tz;
+
+use super::calendar::store_err;
+use super::calendar_event::{put, Done, Written};
+use super::calendar_ical::{read_event, with_times};
+use super::MailError;
+use crate::actors::imap_backend::StoreBackend;
+use crate::protocols::caldav::validate::parse_calendar;
+use crate::protocols::itip::{self, counter};
+use crate::scheduling::deliver::pending_counter;
+use crate::storage::davstore::{Condition, DavCollection, DavObject};
+
+/// A COUNTER waiting for the organizer's answer, as the event page shows it.
+pub struct Proposal {
+    /// The attendee who proposes.
+    pub from: String,
+    /// `YYYY-MM-DD HH:MM – YYYY-MM-DD HH:MM` in the user's zone (dates only all day).
+    pub when: String,
+}
+
+/// The times an attendee's form proposes (`p_*` fields).
+pub(super) struct Proposed {
+    pub start_date: String,
+    pub start_time: String,
+    pub end_date: String,
+    pub end_time: String,
+}
+
+/// The COUNTER of `uid` waiting in `owner`'s schedule inbox, shown in `zone`.
+pub(super) fn proposal_for(b: &StoreBackend, owner: &str, uid: &str, zone: Tz) -> Option<Proposal> {
+    let (_, _, cal) = pending_counter(&b.ctx.store, owner, uid).ok()??;
+    let from = itip::reply_attendee(&cal).ok()?.address;
+    let (f, _) = read_event(&cal.to_string(), owner, zone).ok()?;
+    let when = if f.all_day {
+        if f.start_date == f.end_date {
+            f.start_date
+        } else {
+            format!("{} – {}", f.start_date, f.end_date)
+        }
+    } else {
+        format!(
+            "{} {} – {} {}",
+            f.start_date, f.start_time, f.end_date, f.end_time
+        )
+    };
+    Some(Proposal { from, when })
+}
+
+/// One of the COUNTER actions on event `o` of `coll` (its ETag already checked) by `who`
+/// (the address the account acts as in this calendar). `None`: the event changed
+/// meanwhile (the caller answers with its conflict page).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn counter_action(
+    b: &StoreBackend,
+    coll: &DavCollection,
+    o: &DavObject,
+    action: &str,
+    who: &str,
+    zone: Tz,
+    now: i64,
+    p: &Proposed,
+) -> Result<Option<Done>, MailError> {
+    let (fields, facts) = read_event(&o.data, who, zone)?;
+    match action {
+        "counter" => {
+            if facts.my_partstat.is_none() {
+                return Err(MailError::Invalid(
+                    "only an attendee of someone else's event proposes a new time".into(),
+                ));
+            }
+            let mut f = fields;
+            f.start_date = p.start_date.clone();
+            f.start_time = p.start_time.clone();
+            f.end_date = if p.end_date.trim().is_empty() {
+                p.start_date.clone()
+            } else {
+                p.end_date.clone()
+            };
+            f.end_time = p.end_time.clone();
+            let proposed = with_times(&o.data, &f, zone)?;
+            let msg = counter::counter(&proposed, who, now).ok_or_else(|| {
+                MailError::Invalid("you are not an attendee of this event".into())
+            })?;
+            let text = format!("Your proposal is sent to {}.", msg.recipient);
+            Ok(Some(Done::Sent(text, f.start_date, Box::new(msg))))
+        }
+        "counter-accept" | "counter-decline" => {
+            let (inbox, waiting, proposal) = pending_counter(&b.ctx.store, &coll.owner, &o.uid)
+                .map_err(|e| {
+                    tracing::warn!("webmail: the schedule inbox: {e}");
+                    MailError::Unavailable
+                })?
+                .ok_or_else(|| MailError::Invalid("no proposal is waiting for an answer".into()))?;
+            let copy = parse_calendar(&o.data).map_err(|e| MailError::Invalid(e.to_string()))?;
+            let done = if action == "counter-accept" {
+                let accepted = counter::accept_counter(&copy, &proposal)
+                    .map_err(|e| MailError::Invalid(e.to_string()))?;
+                let data = accepted.to_string();
+                let date = read_event(&data, who, zone)
+                    .map(|(f, _)| f.start_date)
+                    .unwrap_or(fields.start_date);
+                let Some(w) = put(
+                    b,
+                    coll,
+                    &o.name,
+                    data,
+                    Condition::Match(o.etag.clone()),
+                    Some(o.clone()),
+                )?
+                else {
+                    return Ok(None);
+                };
+                let w: Written = w;
+                Done::Ok(
+                    "The proposed time is accepted; every attendee is sent the change.".into(),
+                    date,
+                    Box::new(w),
+                )
+            } else {
+                let proposer = itip::reply_attendee(&proposal)
+                    .map_err(|e| MailError::Invalid(e.to_string()))?
+                    .address;
+                let msg = counter::decline_counter(&copy, &proposal, who, &proposer, now)
+                    .ok_or_else(|| MailError::Invalid("the proposal names no instance of this event".into()))?;
+                Done::Sent(
+                    format!("The proposal is declined; {proposer} is told."),
+                    fields.start_date,
+                    Box::new(msg),
+                )
+            };
+            // Answered: out of the inbox (unless a newer message replaced it meanwhile).
+            b.ctx
+                .store
+                .dav_delete(inbox.id, &waiting.name, &Condition::Match(waiting.etag))
+                .map_err(store_err)?;
+            b.ctx.store.commit().map_err(store_err)?;
+            Ok(Some(done))
+        }
+        other => Err(MailError::Invalid(format!("unknown action {other:?}"))),
+    }
+}
