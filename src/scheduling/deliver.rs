@@ -378,8 +378,7 @@ pub fn process_local(
             // To an attendee, from the organizer of its copy: kept in the inbox.
             match &existing_cal {
                 Some(c)
-                    if itip::organizer(c).map(|o| o.0).as_deref()
-                        == Some(msg.sender.as_str()) => {}
+                    if itip::organizer(c).map(|o| o.0).as_deref() == Some(msg.sender.as_str()) => {}
                 _ => {
                     return Ok(Applied::Ignored(
                         "a DECLINECOUNTER not from the event's organizer".into(),
@@ -573,13 +572,10 @@ fn pending_counter_in(
     uid: &str,
 ) -> Result<Option<(DavObject, ICalendar)>, String> {
     let objs = store.dav_objects(coll.id).map_err(|e| e.to_string())?;
-    Ok(objs
-        .into_iter()
-        .filter(|o| o.uid == uid)
-        .find_map(|o| {
-            let cal = parse_calendar(&o.data).ok()?;
-            (Method::of(&cal) == Some(Method::Counter)).then_some((o, cal))
-        }))
+    Ok(objs.into_iter().filter(|o| o.uid == uid).find_map(|o| {
+        let cal = parse_calendar(&o.data).ok()?;
+        (Method::of(&cal) == Some(Method::Counter)).then_some((o, cal))
+    }))
 }
 
 /// The COUNTER of `uid` waiting for `account`'s answer in its schedule inbox (the inbox

@@ -138,7 +138,9 @@ pub(super) fn counter_action(
                     .map_err(|e| MailError::Invalid(e.to_string()))?
                     .address;
                 let msg = counter::decline_counter(&copy, &proposal, who, &proposer, now)
-                    .ok_or_else(|| MailError::Invalid("the proposal names no instance of this event".into()))?;
+                    .ok_or_else(|| {
+                        MailError::Invalid("the proposal names no instance of this event".into())
+                    })?;
                 Done::Sent(
                     format!("The proposal is declined; {proposer} is told."),
                     fields.start_date,

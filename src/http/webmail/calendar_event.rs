@@ -25,12 +25,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::calendar::{enc, event_calendars, is_event_calendar, store_err};
+use super::calendar_counter::{counter_action, proposal_for, Proposal, Proposed};
 use super::calendar_ical::{
     edit_event, new_event, parse_attendees, partstat_of_action, read_event, set_partstat,
     EventFacts, EventFields, Repeat,
 };
 use super::login::field;
-use super::calendar_counter::{counter_action, proposal_for, Proposal, Proposed};
 use super::shared::{self, Visible};
 use super::{call, to_login, user, MailError};
 use crate::actors::imap_backend::StoreBackend;

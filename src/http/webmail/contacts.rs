@@ -129,15 +129,22 @@ pub async fn list(
         Ok(all_cards(b, &who)?
             .into_iter()
             .filter(|c| matches(&c.fields, &s2))
-            .map(|Found { book, owner, name, fields: f }| Row {
-                fold: f.name.to_lowercase(),
-                href: format!("/contacts/card?book={}&name={}", enc(&book), enc(&name)),
-                owner,
-                email: f.emails.first().cloned().unwrap_or_default(),
-                phone: f.phones.first().cloned().unwrap_or_default(),
-                org: f.org,
-                name: f.name,
-            })
+            .map(
+                |Found {
+                     book,
+                     owner,
+                     name,
+                     fields: f,
+                 }| Row {
+                    fold: f.name.to_lowercase(),
+                    href: format!("/contacts/card?book={}&name={}", enc(&book), enc(&name)),
+                    owner,
+                    email: f.emails.first().cloned().unwrap_or_default(),
+                    phone: f.phones.first().cloned().unwrap_or_default(),
+                    org: f.org,
+                    name: f.name,
+                },
+            )
             .collect::<Vec<Row>>())
     })
     .await?;

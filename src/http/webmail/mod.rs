@@ -101,9 +101,11 @@ mod remember_tests;
 mod render;
 mod rows;
 mod settings;
-mod shared;
 #[cfg(test)]
 mod settings_tests;
+mod shared;
+#[cfg(test)]
+mod shared_tests;
 mod snooze;
 #[cfg(test)]
 mod snooze_tests;

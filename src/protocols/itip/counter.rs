@@ -22,8 +22,8 @@ use calcard::icalendar::{
 };
 
 use super::{
-    attendees, key_of, message, organizer, sched_components, sequence, uid, Key, Message,
-    Method, Refusal, PRODID,
+    attendees, key_of, message, organizer, sched_components, sequence, uid, Key, Message, Method,
+    Refusal, PRODID,
 };
 
 /// The time properties a COUNTER may change in the organizer's copy.
@@ -266,8 +266,8 @@ pub fn refresh(copy: &ICalendar, me: &str, now: i64) -> Option<Message> {
     root.add_property(ICalendarProperty::Version, "2.0".to_string());
     let mut comp = ICalendarComponent::new(master.component_type.clone());
     for e in &master.entries {
-        let mine = e.name == ICalendarProperty::Attendee
-            && super::entry_address(e).as_deref() == Some(me);
+        let mine =
+            e.name == ICalendarProperty::Attendee && super::entry_address(e).as_deref() == Some(me);
         if mine
             || matches!(
                 e.name,
