@@ -133,6 +133,37 @@ fn dashboard_in_headless_chromium() {
 /// Runs the browser script `tests/web/<name>.py` against `server`'s `http` listener as
 /// postmaster@mx.test, with `env` besides `FM_BASE`, `FM_USER` and `FM_PASSWORD`; it must
 /// exit 0 and print "all steps passed".
+/// The dashboard's Calendars page (tests/web/dashboard_calendars.py): list, create and
+/// delete a calendar and an address book of an account, import an .ics and follow the
+/// import job's progress to its result.
+#[test]
+fn dashboard_calendars_in_headless_chromium() {
+    if !browser_available("dashboard_calendars_in_headless_chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", closed_port());
+    let server = Running::start(&config);
+    let password = first_password(&server.lines);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/dashboard_calendars.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("FM_BASE", format!("https://{}", server.addr("admin")))
+        .env("FM_ADMIN", "postmaster@mx.test")
+        .env("FM_PASSWORD", &password)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser script failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+}
+
 fn run_webmail_script(server: &Running, password: &str, name: &str, env: &[(&str, String)]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/web/{name}.py"));
     let out = Command::new("python3")
