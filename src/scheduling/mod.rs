@@ -21,7 +21,8 @@
 //!   the submission path (`actors::smtp_session::enqueue`) as the sender's account, so it is
 //!   DKIM-signed and leaves through the remote queue like any mail.
 //! - [`inbound::after_local_delivery`]: local delivery's one hook. A message stored for a
-//!   local account with a `text/calendar` part whose METHOD is REQUEST, REPLY or CANCEL is
+//!   local account with a `text/calendar` part whose METHOD is REQUEST, REPLY, CANCEL,
+//!   COUNTER, DECLINECOUNTER or REFRESH (`inbound`'s module comment) is
 //!   processed off the queue actor (a blocking task) when its sender is authenticated: a
 //!   login (`auth_as`), or `dmarc=pass` in this server's Authentication-Results with
 //!   `[auth] verify` on; anything else is logged and ignored. The mail itself stays

@@ -4,8 +4,12 @@
 //!
 //! Implementation notes:
 //!
-//! - Objects are reached only through the caller's own collections (`dav_collection(me,
-//!   cal)`), so another account's calendars and events answer 404.
+//! - Objects are reached only through the collections the caller may read
+//!   (`super::shared::find`: its own, or shared with it or public), so other calendars
+//!   and their events answer 404. In another's calendar the rights decide each post
+//!   (`w`+`i` to save or answer, `t` to delete; 403 otherwise, nothing stored), and the
+//!   caller acts as the owner (the organizer or attendee address is the owner's).
+//! - `counter`, `counter-accept` and `counter-decline`: [`super::calendar_counter`].
 //! - Every write is conditional: a new event `If-None-Match: *` (under a fresh UID), an
 //!   edit, delete or reply `If-Match` the ETag the form was drawn with. When someone
 //!   changed or removed the event meanwhile, the store refuses inside its atomic step and

@@ -1,5 +1,7 @@
 //! `/contacts`: the account's address books (`storage::davstore`, the collections CardDAV
-//! serves) in the webmail, and the recipients compose suggests from them.
+//! serves) in the webmail, and those shared with it or public that it may read
+//! (`super::shared`: marked with their owner; `w`+`i` to save, `t` to delete, else 403
+//! with nothing stored), and the recipients compose suggests from them all.
 //!
 //! - `GET /contacts?q=&page=`: every card of every address book of the account, sorted
 //!   by name (case-insensitive), [`PAGE`] a page, filtered by `q` (name, address, number;

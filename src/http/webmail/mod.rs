@@ -45,8 +45,10 @@
 //!
 //! - Snooze ([`snooze`]): messages put away to the `Snoozed` folder until a chosen time,
 //!   brought back unread by `actors::snooze`'s waker.
-//! - Calendar ([`calendar`], [`calendar_event`], [`calendar_ical`]) and contacts
-//!   ([`contacts`], [`contacts_card`]) on the CalDAV/CardDAV store (`storage::davstore`);
+//! - Calendar ([`calendar`], [`calendar_event`], [`calendar_ical`], new times proposed
+//!   and answered: [`calendar_counter`]) and contacts ([`contacts`], [`contacts_card`])
+//!   on the CalDAV/CardDAV store (`storage::davstore`), shared collections included
+//!   ([`shared`]);
 //!   compose suggests recipients from the contacts (`/contacts/suggest`).
 //! - Remembered devices ([`remember`]): "Remember this device" on the code step leaves a
 //!   long-lived token that lets later logins skip the code (never the password);

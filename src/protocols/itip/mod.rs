@@ -47,6 +47,8 @@ pub mod counter;
 pub mod freebusy;
 
 #[cfg(test)]
+mod counter_tests;
+#[cfg(test)]
 mod tests;
 
 /// PRODID of the messages this server writes.

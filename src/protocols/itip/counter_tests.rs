@@ -1,0 +1,124 @@
+//! COUNTER, DECLINECOUNTER and REFRESH (`counter`'s module comment) on small objects.
+
+use super::counter::*;
+use super::*;
+use crate::protocols::caldav::validate::parse_calendar;
+
+const NOW: i64 = 1_800_000_000;
+
+fn cal(body: &str) -> ICalendar {
+    let text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{}END:VCALENDAR\r\n",
+        body.replace('\n', "\r\n")
+    );
+    parse_calendar(&text).expect("test object parses")
+}
+
+const COPY: &str = "BEGIN:VEVENT\nUID:ev1@example.com\nDTSTAMP:20270101T000000Z\n\
+DTSTART:20270110T100000Z\nDTEND:20270110T110000Z\nSUMMARY:Planning\nSEQUENCE:2\n\
+ORGANIZER:mailto:bob@example.com\nATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com\n\
+ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@remote.test\n\
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:dave@remote.test\nEND:VEVENT\n";
+
+fn text(c: &ICalendar) -> String {
+    c.to_string().replace("\r\n ", "")
+}
+
+#[test]
+fn an_attendee_counters_with_the_whole_proposed_event() {
+    let proposed = cal(&COPY.replace("DTSTART:20270110T100000Z", "DTSTART:20270110T140000Z"));
+    let m = counter(&proposed, "carol@remote.test", NOW).expect("a COUNTER");
+    assert_eq!(m.method, Method::Counter);
+    assert_eq!(m.recipient, "bob@example.com");
+    assert_eq!(m.sender, "carol@remote.test");
+    assert_eq!(Method::of(&m.calendar), Some(Method::Counter));
+    let t = text(&m.calendar);
+    assert!(t.contains("METHOD:COUNTER"), "{t}");
+    assert!(t.contains("DTSTART:20270110T140000Z"), "{t}");
+    assert!(t.contains("SEQUENCE:2"), "the revision countered: {t}");
+    // The organizer does not counter its own event; a stranger cannot.
+    assert!(counter(&proposed, "bob@example.com", NOW).is_none());
+    assert!(counter(&proposed, "eve@remote.test", NOW).is_none());
+}
+
+#[test]
+fn a_counter_is_checked_kept_accepted_and_declined() {
+    let copy = cal(COPY);
+    let incoming = cal(&format!(
+        "METHOD:COUNTER\n{}",
+        COPY.replace("DTSTART:20270110T100000Z", "DTSTART:20270110T140000Z")
+            .replace("DTEND:20270110T110000Z", "DTEND:20270110T153000Z")
+    ));
+    assert!(from_attendee(&copy, &incoming, "carol@remote.test").is_ok());
+    assert!(matches!(
+        from_attendee(&copy, &incoming, "eve@remote.test"),
+        Err(Refusal::NotInvited(_))
+    ));
+    let other = cal(&COPY.replace("UID:ev1@example.com", "UID:other"));
+    assert!(matches!(
+        from_attendee(&copy, &other, "carol@remote.test"),
+        Err(Refusal::Mismatch(_))
+    ));
+
+    // The inbox keeps the proposer as the only attendee.
+    let kept = for_inbox(&incoming, "carol@remote.test");
+    assert_eq!(reply_attendee(&kept).unwrap().address, "carol@remote.test");
+
+    // Accepted: the proposed times, SEQUENCE raised, everything else as it was.
+    let accepted = accept_counter(&copy, &kept).unwrap();
+    let t = text(&accepted);
+    assert!(t.contains("DTSTART:20270110T140000Z"), "{t}");
+    assert!(t.contains("DTEND:20270110T153000Z"), "{t}");
+    assert!(t.contains("SEQUENCE:3"), "{t}");
+    assert!(t.contains("mailto:dave@remote.test"), "{t}");
+    assert!(material(&copy, &accepted));
+    // The organizer's write then sends every attendee a REQUEST.
+    let msgs = organizer_messages(Some(&copy), Some(&accepted), "bob@example.com", NOW);
+    let mut to: Vec<_> = msgs
+        .iter()
+        .map(|m| (m.recipient.as_str(), m.method))
+        .collect();
+    to.sort_by_key(|(r, _)| *r);
+    assert_eq!(
+        to,
+        [
+            ("carol@remote.test", Method::Request),
+            ("dave@remote.test", Method::Request)
+        ]
+    );
+
+    // Declined: a DECLINECOUNTER to the proposer, UID, ORGANIZER, SEQUENCE, its ATTENDEE.
+    let m = decline_counter(&copy, &kept, "bob@example.com", "carol@remote.test", NOW).unwrap();
+    assert_eq!(m.method, Method::DeclineCounter);
+    assert_eq!(m.recipient, "carol@remote.test");
+    let t = text(&m.calendar);
+    assert!(t.contains("METHOD:DECLINECOUNTER"), "{t}");
+    assert!(t.contains("UID:ev1@example.com"), "{t}");
+    assert!(t.contains("SEQUENCE:2"), "{t}");
+    assert!(t.contains("mailto:carol@remote.test"), "{t}");
+    assert!(!t.contains("dave@remote.test"), "{t}");
+    assert!(!t.contains("DTSTART"), "{t}");
+
+    // A COUNTER without a start proposes nothing.
+    let no_start = cal(&COPY.replace("DTSTART:20270110T100000Z\n", ""));
+    assert!(accept_counter(&copy, &no_start).is_err());
+}
+
+#[test]
+fn a_refresh_is_asked_and_answered_with_the_current_event() {
+    let copy = cal(COPY);
+    let ask = refresh(&copy, "carol@remote.test", NOW).expect("a REFRESH");
+    assert_eq!(ask.method, Method::Refresh);
+    assert_eq!(ask.recipient, "bob@example.com");
+    let t = text(&ask.calendar);
+    assert!(t.contains("METHOD:REFRESH"), "{t}");
+    assert!(!t.contains("DTSTART") && !t.contains("SUMMARY"), "{t}");
+    assert!(!t.contains("dave@remote.test"), "{t}");
+    let answer = refresh_answer(&copy, "bob@example.com", "carol@remote.test", NOW).unwrap();
+    assert_eq!(answer.method, Method::Request);
+    assert_eq!(answer.recipient, "carol@remote.test");
+    let t = text(&answer.calendar);
+    assert!(t.contains("METHOD:REQUEST"), "{t}");
+    assert!(t.contains("DTSTART:20270110T100000Z"), "{t}");
+    assert!(refresh_answer(&copy, "bob@example.com", "eve@remote.test", NOW).is_none());
+}
