@@ -34,24 +34,11 @@ use crate::protocols::caldav::timerange;
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::imap::backend::Backend;
 use crate::storage::davstore::{CollectionKind, DavCollection};
-use crate::storage::StorageError;
 
 /// Most event instances one page shows.
 pub const MAX_SHOWN: usize = 2_000;
 
-/// A storage failure as the user sees it.
-pub(crate) fn store_err(e: StorageError) -> MailError {
-    match e {
-        StorageError::NotFound(_) => MailError::NotFound,
-        StorageError::Invalid(m) | StorageError::Exists(m) | StorageError::Conflict(m) => {
-            MailError::Invalid(m)
-        }
-        other => {
-            tracing::warn!("webmail calendar/contacts: {other}");
-            MailError::Unavailable
-        }
-    }
-}
+pub(crate) use super::shared::store_err;
 
 /// A query string value, percent-encoded.
 pub(crate) fn enc(s: &str) -> String {

@@ -13,17 +13,16 @@
 //!   DECLINECOUNTER. Either way the COUNTER leaves the inbox (a conditional delete).
 //!
 //! The rights are those of any change to the event (`w`+`i` on a shared calendar),
-//! decided by the caller before this runs.
+//! decided by the caller before this runs; the caller makes the write ([`Step`]).
 
 use chrono_tz::Tz;
 
-use super::calendar::store_err;
-use super::calendar_event::{put, Done, Written};
 use super::calendar_ical::{read_event, with_times};
+use super::shared::store_err;
 use super::MailError;
 use crate::actors::imap_backend::StoreBackend;
 use crate::protocols::caldav::validate::parse_calendar;
-use crate::protocols::itip::{self, counter};
+use crate::protocols::itip::{self, counter, Message};
 use crate::scheduling::deliver::pending_counter;
 use crate::storage::davstore::{Condition, DavCollection, DavObject};
 
@@ -63,9 +62,45 @@ pub(super) fn proposal_for(b: &StoreBackend, owner: &str, uid: &str, zone: Tz) -
     Some(Proposal { from, when })
 }
 
+/// A COUNTER answered, to drop from the schedule inbox once the answer is made.
+pub(super) struct Answered {
+    inbox: u64,
+    name: String,
+    etag: String,
+}
+
+impl Answered {
+    /// Out of the inbox (unless a newer message replaced it meanwhile: If-Match).
+    pub(super) fn forget(self, b: &StoreBackend) -> Result<(), MailError> {
+        b.ctx
+            .store
+            .dav_delete(self.inbox, &self.name, &Condition::Match(self.etag))
+            .map_err(store_err)?;
+        b.ctx.store.commit().map_err(store_err)
+    }
+}
+
+/// What a COUNTER action comes to; the event page's handler carries it out.
+pub(super) enum Step {
+    /// Store `data` over the event (If-Match the page's ETag), then forget the COUNTER;
+    /// back to the calendar on `date` with `flash`.
+    Store {
+        data: String,
+        date: String,
+        flash: String,
+        answered: Answered,
+    },
+    /// Deliver `message` (and forget the COUNTER it answers, if any).
+    Send {
+        flash: String,
+        date: String,
+        message: Box<Message>,
+        answered: Option<Answered>,
+    },
+}
+
 /// One of the COUNTER actions on event `o` of `coll` (its ETag already checked) by `who`
-/// (the address the account acts as in this calendar). `None`: the event changed
-/// meanwhile (the caller answers with its conflict page).
+/// (the address the account acts as in this calendar).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn counter_action(
     b: &StoreBackend,
@@ -76,7 +111,7 @@ pub(super) fn counter_action(
     zone: Tz,
     now: i64,
     p: &Proposed,
-) -> Result<Option<Done>, MailError> {
+) -> Result<Step, MailError> {
     let (fields, facts) = read_event(&o.data, who, zone)?;
     match action {
         "counter" => {
@@ -98,8 +133,12 @@ pub(super) fn counter_action(
             let msg = counter::counter(&proposed, who, now).ok_or_else(|| {
                 MailError::Invalid("you are not an attendee of this event".into())
             })?;
-            let text = format!("Your proposal is sent to {}.", msg.recipient);
-            Ok(Some(Done::Sent(text, f.start_date, Box::new(msg))))
+            Ok(Step::Send {
+                flash: format!("Your proposal is sent to {}.", msg.recipient),
+                date: f.start_date,
+                message: Box::new(msg),
+                answered: None,
+            })
         }
         "counter-accept" | "counter-decline" => {
             let (inbox, waiting, proposal) = pending_counter(&b.ctx.store, &coll.owner, &o.uid)
@@ -108,31 +147,26 @@ pub(super) fn counter_action(
                     MailError::Unavailable
                 })?
                 .ok_or_else(|| MailError::Invalid("no proposal is waiting for an answer".into()))?;
+            let answered = Answered {
+                inbox: inbox.id,
+                name: waiting.name,
+                etag: waiting.etag,
+            };
             let copy = parse_calendar(&o.data).map_err(|e| MailError::Invalid(e.to_string()))?;
-            let done = if action == "counter-accept" {
+            if action == "counter-accept" {
                 let accepted = counter::accept_counter(&copy, &proposal)
                     .map_err(|e| MailError::Invalid(e.to_string()))?;
                 let data = accepted.to_string();
                 let date = read_event(&data, who, zone)
                     .map(|(f, _)| f.start_date)
                     .unwrap_or(fields.start_date);
-                let Some(w) = put(
-                    b,
-                    coll,
-                    &o.name,
+                Ok(Step::Store {
                     data,
-                    Condition::Match(o.etag.clone()),
-                    Some(o.clone()),
-                )?
-                else {
-                    return Ok(None);
-                };
-                let w: Written = w;
-                Done::Ok(
-                    "The proposed time is accepted; every attendee is sent the change.".into(),
                     date,
-                    Box::new(w),
-                )
+                    flash: "The proposed time is accepted; every attendee is sent the change."
+                        .into(),
+                    answered,
+                })
             } else {
                 let proposer = itip::reply_attendee(&proposal)
                     .map_err(|e| MailError::Invalid(e.to_string()))?
@@ -141,19 +175,13 @@ pub(super) fn counter_action(
                     .ok_or_else(|| {
                         MailError::Invalid("the proposal names no instance of this event".into())
                     })?;
-                Done::Sent(
-                    format!("The proposal is declined; {proposer} is told."),
-                    fields.start_date,
-                    Box::new(msg),
-                )
-            };
-            // Answered: out of the inbox (unless a newer message replaced it meanwhile).
-            b.ctx
-                .store
-                .dav_delete(inbox.id, &waiting.name, &Condition::Match(waiting.etag))
-                .map_err(store_err)?;
-            b.ctx.store.commit().map_err(store_err)?;
-            Ok(Some(done))
+                Ok(Step::Send {
+                    flash: format!("The proposal is declined; {proposer} is told."),
+                    date: fields.start_date,
+                    message: Box::new(msg),
+                    answered: Some(answered),
+                })
+            }
         }
         other => Err(MailError::Invalid(format!("unknown action {other:?}"))),
     }

@@ -29,7 +29,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::calendar::{enc, event_calendars, is_event_calendar, store_err};
-use super::calendar_counter::{counter_action, proposal_for, Proposal, Proposed};
+use super::calendar_counter::{counter_action, proposal_for, Proposal, Proposed, Step};
 use super::calendar_ical::{
     edit_event, new_event, parse_attendees, partstat_of_action, read_event, set_partstat,
     EventFacts, EventFields, Repeat,
@@ -47,10 +47,10 @@ use crate::storage::davstore::{
 
 /// A committed write of an event by the webmail (create, edit, delete, reply): `old` is
 /// the object before (`None`: created), `new` after (`None`: deleted).
-pub(super) struct Written {
-    pub(super) coll: DavCollection,
-    pub(super) old: Option<DavObject>,
-    pub(super) new: Option<DavObject>,
+struct Written {
+    coll: DavCollection,
+    old: Option<DavObject>,
+    new: Option<DavObject>,
 }
 
 #[derive(Template)]
@@ -116,7 +116,7 @@ fn blank(date: &str) -> EventFields {
 }
 
 /// What the page needs besides the fields.
-pub(super) struct Frame {
+struct Frame {
     cal: String,
     name: String,
     etag: String,
@@ -314,7 +314,7 @@ fn submitted(body: &web::Bytes) -> Result<EventFields, MailError> {
 }
 
 /// What a post did.
-pub(super) enum Done {
+enum Done {
     /// Stored or deleted: back to the calendar on a date with this message; scheduling
     /// hears of the write.
     Ok(String, String, Box<Written>),
@@ -329,7 +329,7 @@ pub(super) enum Done {
     Sent(String, String, Box<crate::protocols::itip::Message>),
 }
 
-pub(super) fn put(
+fn put(
     b: &StoreBackend,
     coll: &DavCollection,
     name: &str,
@@ -553,8 +553,36 @@ pub async fn submit(
                     end_time: p2.3.clone(),
                 };
                 match counter_action(b, &coll, &o, &action, &who, zone, now, &proposed)? {
-                    Some(done) => Ok(done),
-                    None => conflict(Some(&o)),
+                    Step::Store {
+                        data,
+                        date,
+                        flash,
+                        answered,
+                    } => match put(
+                        b,
+                        &coll,
+                        &name,
+                        data,
+                        Condition::Match(etag.clone()),
+                        Some(o.clone()),
+                    )? {
+                        Some(w) => {
+                            answered.forget(b)?;
+                            Ok(Done::Ok(flash, date, Box::new(w)))
+                        }
+                        None => conflict(Some(&o)),
+                    },
+                    Step::Send {
+                        flash,
+                        date,
+                        message,
+                        answered,
+                    } => {
+                        if let Some(a) = answered {
+                            a.forget(b)?;
+                        }
+                        Ok(Done::Sent(flash, date, message))
+                    }
                 }
             }
             a => {

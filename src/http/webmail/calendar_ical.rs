@@ -652,6 +652,35 @@ pub fn is_event(cal: &ICalendar, comp_id: u32) -> bool {
         && cal.components[comp_id as usize].component_type == ICalendarComponentType::VEvent
 }
 
+/// `data` (an invitation's copy) with only its master's start and end moved to the times
+/// `f` names in `zone` (DURATION dropped; nothing else touched, SEQUENCE kept): the event
+/// an attendee proposes in a COUNTER (`protocols::itip::counter`).
+pub fn with_times(data: &str, f: &EventFields, zone: Tz) -> Result<ICalendar, MailError> {
+    let span = f.span(zone)?;
+    let mut cal = parse_calendar(data).map_err(|e| MailError::Invalid(e.to_string()))?;
+    let i = master_index(&cal).ok_or_else(|| MailError::Invalid("not an event".into()))?;
+    let c = &mut cal.components[i];
+    c.entries.retain(|e| {
+        !matches!(
+            e.name,
+            ICalendarProperty::Dtstart | ICalendarProperty::Dtend | ICalendarProperty::Duration
+        )
+    });
+    c.entries.push(date_entry(
+        ICalendarProperty::Dtstart,
+        span.start,
+        f.all_day,
+        zone,
+    ));
+    c.entries.push(date_entry(
+        ICalendarProperty::Dtend,
+        span.end,
+        f.all_day,
+        zone,
+    ));
+    Ok(cal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -781,33 +810,4 @@ BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:soon\r\nTRIGGER:-PT15M\r\nEND:VALA
             ]
         );
     }
-}
-
-/// `data` (an invitation's copy) with only its master's start and end moved to the times
-/// `f` names in `zone` (DURATION dropped; nothing else touched, SEQUENCE kept): the event
-/// an attendee proposes in a COUNTER (`protocols::itip::counter`).
-pub fn with_times(data: &str, f: &EventFields, zone: Tz) -> Result<ICalendar, MailError> {
-    let span = f.span(zone)?;
-    let mut cal = parse_calendar(data).map_err(|e| MailError::Invalid(e.to_string()))?;
-    let i = master_index(&cal).ok_or_else(|| MailError::Invalid("not an event".into()))?;
-    let c = &mut cal.components[i];
-    c.entries.retain(|e| {
-        !matches!(
-            e.name,
-            ICalendarProperty::Dtstart | ICalendarProperty::Dtend | ICalendarProperty::Duration
-        )
-    });
-    c.entries.push(date_entry(
-        ICalendarProperty::Dtstart,
-        span.start,
-        f.all_day,
-        zone,
-    ));
-    c.entries.push(date_entry(
-        ICalendarProperty::Dtend,
-        span.end,
-        f.all_day,
-        zone,
-    ));
-    Ok(cal)
 }

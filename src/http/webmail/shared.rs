@@ -17,8 +17,22 @@ use crate::http::dav::share::{shared_with, Privileges};
 use crate::storage::davstore::{CollectionKind, DavCollection};
 use crate::storage::PUBLIC_OWNER;
 
-use super::calendar::store_err;
 use super::MailError;
+use crate::storage::StorageError;
+
+/// A storage failure as the user sees it.
+pub(crate) fn store_err(e: StorageError) -> MailError {
+    match e {
+        StorageError::NotFound(_) => MailError::NotFound,
+        StorageError::Invalid(m) | StorageError::Exists(m) | StorageError::Conflict(m) => {
+            MailError::Invalid(m)
+        }
+        other => {
+            tracing::warn!("webmail calendar/contacts: {other}");
+            MailError::Unavailable
+        }
+    }
+}
 
 /// A collection the account may read, with its privileges there.
 #[derive(Clone, Debug)]
