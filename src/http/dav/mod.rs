@@ -41,6 +41,8 @@ mod mkcalendar;
 mod props;
 mod report;
 #[cfg(test)]
+mod report_paging_tests;
+#[cfg(test)]
 mod report_tests;
 mod schedule;
 mod share;
