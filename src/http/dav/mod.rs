@@ -33,6 +33,7 @@ mod cal;
 mod cal_tests;
 mod calcommon;
 mod calobjects;
+mod callocks;
 mod calprops;
 mod files;
 mod lockreq;
