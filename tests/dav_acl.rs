@@ -117,7 +117,10 @@ fn acl_property_and_method_on_calendars() {
         &config,
         &["calendar", "share", BOB, "calendar", CAROL, "lrak"],
     );
-    run(&config, &["calendar", "share", BOB, "calendar", EVE, "lrsp"]);
+    run(
+        &config,
+        &["calendar", "share", BOB, "calendar", EVE, "lrsp"],
+    );
 
     let options = as_user(BOB, addr, "OPTIONS", CAL, &[], b"");
     assert!(
@@ -328,13 +331,7 @@ SUMMARY:e1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
             ace(&principal(BOB), &["all"], true),
             ace(
                 &principal(CAROL),
-                &[
-                    "read",
-                    "write-content",
-                    "bind",
-                    "unbind",
-                    "read-acl",
-                ],
+                &["read", "write-content", "bind", "unbind", "read-acl",],
                 false
             ),
         ]

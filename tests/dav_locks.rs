@@ -85,7 +85,14 @@ fn props(who: &str, addr: SocketAddr, path: &str, names: &str) -> String {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><D:propfind xmlns:D=\"DAV:\"><D:prop>{names}\
 </D:prop></D:propfind>"
     );
-    let r = as_user(who, addr, "PROPFIND", path, &[("Depth", "0")], body.as_bytes());
+    let r = as_user(
+        who,
+        addr,
+        "PROPFIND",
+        path,
+        &[("Depth", "0")],
+        body.as_bytes(),
+    );
     assert_eq!(r.status, 207, "{}", r.text());
     r.text()
 }
@@ -93,7 +100,10 @@ fn props(who: &str, addr: SocketAddr, path: &str, names: &str) -> String {
 #[test]
 fn locks_guard_calendar_and_contact_writes() {
     let (_dir, config, _server, addr) = server("");
-    run(&config, &["calendar", "share", BOB, "calendar", EVE, "lrwit"]);
+    run(
+        &config,
+        &["calendar", "share", BOB, "calendar", EVE, "lrwit"],
+    );
     let options = as_user(BOB, addr, "OPTIONS", CAL, &[], b"");
     let dav = options.header("DAV").unwrap_or("").to_string();
     assert!(dav.split(',').any(|c| c.trim() == "2"), "{dav}");
@@ -135,7 +145,10 @@ fn locks_guard_calendar_and_contact_writes() {
         "nothing changed"
     );
     // With it: the write goes through.
-    assert_eq!(put(BOB, addr, &ev, &event("ev", "two"), &[("If", &with)]), 204);
+    assert_eq!(
+        put(BOB, addr, &ev, &event("ev", "two"), &[("If", &with)]),
+        204
+    );
     // A refresh (no body) keeps the token.
     let r = as_user(BOB, addr, "LOCK", &ev, &[("If", &with)], b"");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -165,11 +178,17 @@ fn locks_guard_calendar_and_contact_writes() {
     let new = format!("{CAL}new.ics");
     assert_eq!(put(BOB, addr, &new, &event("new", "n"), &[]), 423);
     assert_eq!(put(BOB, addr, &ev, &event("ev", "four"), &[]), 423);
-    assert_eq!(put(BOB, addr, &new, &event("new", "n"), &[("If", &with)]), 201);
+    assert_eq!(
+        put(BOB, addr, &new, &event("new", "n"), &[("If", &with)]),
+        201
+    );
     let r = as_user(BOB, addr, "DELETE", &new, &[("If", &with)], b"");
     assert_eq!(r.status, 204, "{}", r.text());
     let text = props(BOB, addr, CAL, "<D:lockdiscovery/><D:supportedlock/>");
-    assert!(text.contains(&token) && text.contains("<D:lockentry>"), "{text}");
+    assert!(
+        text.contains(&token) && text.contains("<D:lockentry>"),
+        "{text}"
+    );
     // The owner may UNLOCK what a sharee took.
     let r = as_user(
         BOB,
@@ -186,14 +205,30 @@ fn locks_guard_calendar_and_contact_writes() {
     let card = format!("{BOOK}c.vcf");
     let vcard = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:c1\r\nFN:Carol\r\nEND:VCARD\r\n";
     let h = [("Content-Type", "text/vcard")];
-    assert_eq!(as_user(BOB, addr, "PUT", &card, &h, vcard.as_bytes()).status, 201);
+    assert_eq!(
+        as_user(BOB, addr, "PUT", &card, &h, vcard.as_bytes()).status,
+        201
+    );
     let token = lock(BOB, addr, &card, "0");
-    assert_eq!(as_user(BOB, addr, "PUT", &card, &h, vcard.as_bytes()).status, 423);
+    assert_eq!(
+        as_user(BOB, addr, "PUT", &card, &h, vcard.as_bytes()).status,
+        423
+    );
     let with = format!("(<{token}>)");
     let h2 = [("Content-Type", "text/vcard"), ("If", with.as_str())];
-    assert_eq!(as_user(BOB, addr, "PUT", &card, &h2, vcard.as_bytes()).status, 204);
+    assert_eq!(
+        as_user(BOB, addr, "PUT", &card, &h2, vcard.as_bytes()).status,
+        204
+    );
     // Homes are not lockable.
-    let r = as_user(BOB, addr, "LOCK", "/dav/calendars/bob@example.com/", &[], LOCKINFO);
+    let r = as_user(
+        BOB,
+        addr,
+        "LOCK",
+        "/dav/calendars/bob@example.com/",
+        &[],
+        LOCKINFO,
+    );
     assert_eq!(r.status, 405, "{}", r.text());
 }
 
@@ -204,7 +239,10 @@ fn objects_have_a_modification_time() {
     assert_eq!(put(BOB, addr, &ev, &event("t", "one"), &[]), 201);
     let r = as_user(BOB, addr, "GET", &ev, &[], b"");
     assert_eq!(r.status, 200);
-    let stamp = r.header("Last-Modified").expect("Last-Modified").to_string();
+    let stamp = r
+        .header("Last-Modified")
+        .expect("Last-Modified")
+        .to_string();
     assert!(stamp.ends_with(" GMT"), "{stamp}");
     let head = as_user(BOB, addr, "HEAD", &ev, &[], b"");
     assert_eq!(head.header("Last-Modified"), Some(stamp.as_str()));
@@ -236,7 +274,10 @@ fn objects_have_a_modification_time() {
         addr,
         "GET",
         &ev,
-        &[("If-Modified-Since", &stamp), ("If-None-Match", "\"other\"")],
+        &[
+            ("If-Modified-Since", &stamp),
+            ("If-None-Match", "\"other\""),
+        ],
         b"",
     );
     assert_eq!(r.status, 200);
@@ -247,5 +288,7 @@ fn objects_have_a_modification_time() {
     assert_eq!(r.status, 412, "{}", r.text());
     let h = [("If-Unmodified-Since", stamp.as_str())];
     assert_eq!(put(BOB, addr, &ev, &event("t", "two"), &h), 204);
-    assert!(as_user(BOB, addr, "GET", &ev, &[], b"").text().contains("SUMMARY:two"));
+    assert!(as_user(BOB, addr, "GET", &ev, &[], b"")
+        .text()
+        .contains("SUMMARY:two"));
 }

@@ -133,7 +133,10 @@ fn wanted(
 fn kept(old: &[(String, String)]) -> Vec<(String, String)> {
     old.iter()
         .map(|(id, rights)| {
-            let keep: String = rights.chars().filter(|c| KEPT_RIGHTS.contains(*c)).collect();
+            let keep: String = rights
+                .chars()
+                .filter(|c| KEPT_RIGHTS.contains(*c))
+                .collect();
             (id.clone(), keep)
         })
         .filter(|(_, keep)| !keep.is_empty())

@@ -258,13 +258,7 @@ fn lock_check(req: &HttpRequest, at: &At, current: Option<&DavObject>) -> Result
     if current.is_none() {
         needs.push(Need::Node(parent.as_str()));
     }
-    locks::check(
-        req,
-        &space,
-        &here,
-        current.map(|o| o.etag.as_str()),
-        &needs,
-    )
+    locks::check(req, &space, &here, current.map(|o| o.etag.as_str()), &needs)
 }
 
 /// Drops the locks on `at` (it is gone).

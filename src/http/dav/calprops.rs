@@ -30,8 +30,8 @@ use quick_xml::escape::escape;
 use super::calcommon::{find_collection, kind_ns, schedule_tag, CALSERVER, ICAL};
 use super::calobjects::{content_type, last_modified};
 use super::locks::{discovery, key_of};
-use super::props::SUPPORTED_LOCK;
 use super::mkcalendar::{description, set_prop};
+use super::props::SUPPORTED_LOCK;
 use super::props::{
     href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts,
 };

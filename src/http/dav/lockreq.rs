@@ -202,8 +202,7 @@ pub(crate) fn unlock_by(
     };
     let token = headers::lock_token(value)?;
     let mut t = table();
-    if t
-        .iter()
+    if t.iter()
         .any(|l| l.token == token && l.covers(me, path) && !may(l))
     {
         return Err(DavError::condition(

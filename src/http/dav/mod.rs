@@ -32,8 +32,8 @@ mod cal;
 #[cfg(test)]
 mod cal_tests;
 mod calcommon;
-mod calobjects;
 mod callocks;
+mod calobjects;
 mod calprops;
 mod files;
 mod lockreq;

@@ -87,7 +87,8 @@ async fn unranged_query_and_first_sync_answer_every_member_once() {
     let unique: BTreeSet<&String> = all.iter().collect();
     assert_eq!((all.len(), unique.len()), (N, N));
     assert!(all.contains(&format!("{CAL}0599.ics")), "the last page too");
-    let odd = query("<C:prop-filter name=\"SUMMARY\"><C:text-match>odd</C:text-match></C:prop-filter>");
+    let odd =
+        query("<C:prop-filter name=\"SUMMARY\"><C:text-match>odd</C:text-match></C:prop-filter>");
     let (_, _, text) = call!(svc, "REPORT", CAL, [("Depth", "1")], odd.as_bytes());
     let (half, _) = hrefs(&text);
     assert_eq!(half.len(), N / 2);
@@ -113,7 +114,13 @@ async fn unranged_query_and_first_sync_answer_every_member_once() {
     assert_eq!(parse_sync_token(&token), Some(N as u64));
     // What changes after it is what the next sync reports.
     put(&w, coll, 7, "changed");
-    let (_, _, text) = call!(svc, "REPORT", CAL, [("Depth", "0")], sync(&token).as_bytes());
+    let (_, _, text) = call!(
+        svc,
+        "REPORT",
+        CAL,
+        [("Depth", "0")],
+        sync(&token).as_bytes()
+    );
     let (changed, _) = hrefs(&text);
     assert_eq!(changed, [format!("{CAL}0007.ics")]);
 }

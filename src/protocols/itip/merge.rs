@@ -130,19 +130,26 @@ ATTENDEE;{carol}:mailto:carol@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 
     #[test]
     fn a_new_attendee_and_the_organizers_own_entry_stay_as_sent() {
-        let stored = parse_calendar(&event("PARTSTAT=ACCEPTED", "PARTSTAT=DECLINED", "S"))
-            .unwrap();
-        let incoming_text = event("PARTSTAT=NEEDS-ACTION", "PARTSTAT=NEEDS-ACTION", "S")
-            .replace(
-                "ATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com",
-                "ATTENDEE;PARTSTAT=TENTATIVE:mailto:bob@example.com\r\n\
+        let stored = parse_calendar(&event("PARTSTAT=ACCEPTED", "PARTSTAT=DECLINED", "S")).unwrap();
+        let incoming_text = event("PARTSTAT=NEEDS-ACTION", "PARTSTAT=NEEDS-ACTION", "S").replace(
+            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com",
+            "ATTENDEE;PARTSTAT=TENTATIVE:mailto:bob@example.com\r\n\
 ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:erin@example.com",
-            );
+        );
         let incoming = parse_calendar(&incoming_text).unwrap();
         let out = keep_replies(&stored, &incoming);
         let got = partstats(&out);
-        assert!(got.contains(&("bob@example.com".into(), "TENTATIVE".into())), "{got:?}");
-        assert!(got.contains(&("erin@example.com".into(), "NEEDS-ACTION".into())), "{got:?}");
-        assert!(got.contains(&("alice@example.com".into(), "ACCEPTED".into())), "{got:?}");
+        assert!(
+            got.contains(&("bob@example.com".into(), "TENTATIVE".into())),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("erin@example.com".into(), "NEEDS-ACTION".into())),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("alice@example.com".into(), "ACCEPTED".into())),
+            "{got:?}"
+        );
     }
 }

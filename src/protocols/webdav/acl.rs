@@ -278,13 +278,7 @@ mod tests {
         assert_eq!(privileges_of_rights("lr"), ["read"]);
         assert_eq!(
             privileges_of_rights("lrwita"),
-            [
-                "read",
-                "write-content",
-                "bind",
-                "unbind",
-                "read-acl",
-            ]
+            ["read", "write-content", "bind", "unbind", "read-acl",]
         );
         assert!(privileges_of_rights("lskxe").is_empty());
         let names = |l: &[&str]| l.iter().map(|n| PropName::dav(n)).collect::<Vec<_>>();

@@ -44,14 +44,23 @@ pub fn dav_write_time_and_tag_decision(open: Open) {
     };
     let first = stored(write("keep me", &Condition::Absent, 1_700_000_000));
     assert_eq!(first.modified, 1_700_000_000);
-    assert!(asked.lock().unwrap().is_empty(), "nothing replaced, nothing asked");
+    assert!(
+        asked.lock().unwrap().is_empty(),
+        "nothing replaced, nothing asked"
+    );
     // Another writer changes it between a reader's look and its write: the decision is
     // about what is replaced ("keep me" → kept).
     let second = stored(write("two", &Condition::Any, 1_700_000_100));
-    assert_eq!(second.schedule_tag, first.schedule_tag, "decided on \"keep me\"");
+    assert_eq!(
+        second.schedule_tag, first.schedule_tag,
+        "decided on \"keep me\""
+    );
     assert_eq!(second.modified, 1_700_000_100);
     let third = stored(write("three", &Condition::Any, 1_700_000_200));
-    assert_ne!(third.schedule_tag, second.schedule_tag, "decided on \"two\"");
+    assert_ne!(
+        third.schedule_tag, second.schedule_tag,
+        "decided on \"two\""
+    );
     assert_eq!(
         asked.lock().unwrap().last().map(String::as_str),
         Some("two")

@@ -820,6 +820,9 @@ mod tests {
             modified: 1_700_000_000,
             ..o
         };
-        assert_eq!(decode_object(&bincode::serialize(&now).unwrap()).unwrap(), now);
+        assert_eq!(
+            decode_object(&bincode::serialize(&now).unwrap()).unwrap(),
+            now
+        );
     }
 }
