@@ -200,7 +200,8 @@ fn keep_replies(store: &Store, owner: &str, stored: &DavObject, mut new: NewObje
     let Some((organizer, _)) = crate::protocols::itip::organizer(&cal) else {
         return new;
     };
-    let me = crate::scheduling::deliver::owner_address(store, owner, &[organizer.clone()]);
+    let me =
+        crate::scheduling::deliver::owner_address(store, owner, std::slice::from_ref(&organizer));
     if me.as_deref() != Some(organizer.as_str()) {
         return new;
     }
