@@ -148,7 +148,8 @@ fn a_request_in_progress_finishes_before_the_binary_stops() {
     let path = "/dav/files/postmaster@mx.test/upload.bin";
 
     let mut sock = TcpStream::connect(http).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let head = format!(
         "PUT {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\n\
          Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
@@ -205,6 +206,10 @@ fn a_request_in_progress_finishes_before_the_binary_stops() {
         b"",
     );
     assert_eq!(got.status, 200, "{}", got.text());
-    assert!(got.body == body, "the stored file differs ({} bytes)", got.body.len());
+    assert!(
+        got.body == body,
+        "the stored file differs ({} bytes)",
+        got.body.len()
+    );
     assert!(server.sigterm().success());
 }
