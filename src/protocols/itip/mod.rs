@@ -45,6 +45,9 @@ use super::caldav::validate::top_level;
 
 pub mod counter;
 pub mod freebusy;
+mod merge;
+
+pub use merge::keep_replies;
 
 #[cfg(test)]
 mod counter_tests;

@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "dav_schedule_tag",
         include_str!("migrations/0009_dav_schedule_tag.sql"),
     ),
+    (
+        12,
+        "dav_modified",
+        include_str!("migrations/0012_dav_modified.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.
