@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "dav_schedule_tag",
         include_str!("migrations/0009_dav_schedule_tag.sql"),
     ),
+    (
+        10,
+        "queue_domains",
+        include_str!("migrations/0010_queue_domains.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.
