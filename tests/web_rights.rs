@@ -234,7 +234,10 @@ fn a_domain_admin_walks_its_queue_by_next_and_sees_its_users_outgoing_mail() {
         let page = boss.get(&path).text();
         assert!(!page.contains(&format!("{foreign:016x}")), "{page}");
         assert!(!page.contains("y@remote.test"), "{page}");
-        for line in page.lines().filter(|l| l.contains("href=\"/queues/record/")) {
+        for line in page
+            .lines()
+            .filter(|l| l.contains("href=\"/queues/record/"))
+        {
             let id = line
                 .split("href=\"/queues/record/")
                 .nth(1)

@@ -59,7 +59,11 @@ impl<'a> QueueView<'a> {
         let Some(text) = self.text.filter(|t| !t.is_empty() && t.is_ascii()) else {
             return true;
         };
-        if format!("{id:016x}").ends_with(text) {
+        // The id's end (as the lists show it, lowercase hex): only a hex text can match.
+        if text.len() <= 16
+            && text.bytes().all(|b| b.is_ascii_hexdigit())
+            && format!("{id:016x}").ends_with(text)
+        {
             return true;
         }
         buf.clear();
@@ -286,7 +290,10 @@ mod tests {
         assert!(view("bob@example").may_hold_text(0xab, &bytes, &mut buf));
         assert!(view("00ab").may_hold_text(0xab, &bytes, &mut buf));
         assert!(!view("carol").may_hold_text(0xab, &bytes, &mut buf));
-        assert!(view("café").may_hold_text(0xab, &bytes, &mut buf), "non-ASCII: no hint");
+        assert!(
+            view("café").may_hold_text(0xab, &bytes, &mut buf),
+            "non-ASCII: no hint"
+        );
         let kelvin = encode_record(&rec(1, &["\u{212A}elvin@example.org"], None)).unwrap();
         assert!("\u{212A}elvin".to_lowercase().contains("kelvin"));
         assert!(view("kelvin").may_hold_text(1, &kelvin, &mut buf));

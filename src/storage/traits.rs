@@ -848,7 +848,7 @@ impl<T> Shared for T where
         + DavFileStore
         + Cluster
         + super::davstore::DavStore
-    + super::queue_index::QueueIndex
+        + super::queue_index::QueueIndex
 {
 }
 

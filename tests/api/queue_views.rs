@@ -43,7 +43,11 @@ fn the_queue_is_walked_page_by_page_by_next() {
         assert_eq!(seen, want);
         assert_eq!(pages, 3);
         let v = api
-            .ok(Method::GET, "/api/v1/queues/deferred?offset=3&limit=3", None)
+            .ok(
+                Method::GET,
+                "/api/v1/queues/deferred?offset=3&limit=3",
+                None,
+            )
             .await;
         assert_eq!(ids(&v), want[3..6].to_vec());
         assert_eq!(
@@ -104,7 +108,12 @@ fn a_domain_admin_sees_and_changes_its_users_outgoing_mail() {
         (hex(outgoing), hex(foreign), hex(inbound), hex(second));
     with_api(s.handle().ctx.clone(), move |api| async move {
         let (st, v) = api
-            .call(Some(DOM), Method::GET, "/api/v1/queues/deferred?limit=2", None)
+            .call(
+                Some(DOM),
+                Method::GET,
+                "/api/v1/queues/deferred?limit=2",
+                None,
+            )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["total"], 3, "{v}");
@@ -132,9 +141,13 @@ fn a_domain_admin_sees_and_changes_its_users_outgoing_mail() {
         assert_eq!(deferred["count"], 3, "{v}");
 
         let path = |id: &str| format!("/api/v1/queues/deferred/{id}");
-        let (st, v) = api.call(Some(DOM), Method::GET, &path(&foreign), None).await;
+        let (st, v) = api
+            .call(Some(DOM), Method::GET, &path(&foreign), None)
+            .await;
         assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
-        let (st, v) = api.call(Some(DOM), Method::GET, &path(&outgoing), None).await;
+        let (st, v) = api
+            .call(Some(DOM), Method::GET, &path(&outgoing), None)
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["authenticated"], "carol@example.org");
         assert!(

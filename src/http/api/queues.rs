@@ -161,7 +161,10 @@ fn bad_after(a: &str) -> ApiError {
 
 /// The link to the page after the record `last`.
 fn next_link(q: QueueName, last: u64, limit: usize) -> String {
-    format!("/api/v1/queues/{}?after={last:016X}&limit={limit}", q.as_str())
+    format!(
+        "/api/v1/queues/{}?after={last:016X}&limit={limit}",
+        q.as_str()
+    )
 }
 
 /// A header field of a queued message.

@@ -36,8 +36,8 @@ pub use folders::{
     quota_accounting_and_over_quota, subscriptions_round_trip, uid_and_modseq_strictly_increase,
 };
 pub use queue::{
-    blob_references_counted_and_released, queue_put_move_delete_per_queue,
-    queue_domain_views, queue_select_and_history, sweep_sends_damaged_queue_records_to_bad,
+    blob_references_counted_and_released, queue_domain_views, queue_put_move_delete_per_queue,
+    queue_select_and_history, sweep_sends_damaged_queue_records_to_bad,
 };
 // Fixtures the PostgreSQL backend's own tests share.
 pub use davstore::{

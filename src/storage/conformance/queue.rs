@@ -81,7 +81,12 @@ pub fn queue_domain_views(open: Open) {
         rec
     };
     let a = put("a@Example.org", None, None, QueueName::Deferred);
-    let b = put("x@remote.test", Some("u@example.org"), None, QueueName::Deferred);
+    let b = put(
+        "x@remote.test",
+        Some("u@example.org"),
+        None,
+        QueueName::Deferred,
+    );
     let c = put(
         "x@remote.test",
         None,
@@ -110,12 +115,18 @@ pub fn queue_domain_views(open: Open) {
     assert_eq!(read(deferred, PageStart::Offset(1), 1), (3, vec![b.id]));
     assert_eq!(read(deferred, PageStart::After(a.id), 1), (3, vec![b.id]));
     assert_eq!(read(deferred, PageStart::After(c.id), 10), (3, vec![]));
-    assert_eq!(read(QueueName::Remote, PageStart::Offset(0), 10), (1, vec![e.id]));
+    assert_eq!(
+        read(QueueName::Remote, PageStart::Offset(0), 10),
+        (1, vec![e.id])
+    );
     assert_eq!(
         store.queue_view_ids(deferred, &view, 10).unwrap(),
         vec![a.id, b.id, c.id]
     );
-    assert_eq!(store.queue_view_ids(deferred, &view, 2).unwrap(), vec![a.id, b.id]);
+    assert_eq!(
+        store.queue_view_ids(deferred, &view, 2).unwrap(),
+        vec![a.id, b.id]
+    );
     // Pages are whole records, placed in their queue.
     let (_, page) = store
         .queue_view(deferred, &view, PageStart::Offset(0), 1)
@@ -149,7 +160,10 @@ pub fn queue_domain_views(open: Open) {
 
     // Moves, replacements and deletions carry the entries along.
     store.0.queue_move(a.id, deferred, QueueName::Bad).unwrap();
-    assert_eq!(read(QueueName::Bad, PageStart::Offset(0), 10), (1, vec![a.id]));
+    assert_eq!(
+        read(QueueName::Bad, PageStart::Offset(0), 10),
+        (1, vec![a.id])
+    );
     store.0.queue_delete(deferred, c.id).unwrap();
     let mut other = b.clone();
     other.id = store.next_queue_id().unwrap();
@@ -162,7 +176,11 @@ pub fn queue_domain_views(open: Open) {
     assert_eq!(read(deferred, PageStart::Offset(0), 10), (1, vec![d.id]));
     assert_eq!(store.queue_index_problems().unwrap(), Vec::<String>::new());
     let report = crate::storage::check::check(&store).unwrap();
-    assert!(report.queue_index.is_empty() && report.ok(), "{}", report.render());
+    assert!(
+        report.queue_index.is_empty() && report.ok(),
+        "{}",
+        report.render()
+    );
 }
 
 /// In each of the six queues a record is put, read, listed, counted, moved and deleted; ids

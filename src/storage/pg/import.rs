@@ -321,8 +321,7 @@ impl PgStore {
                 let bytes = bincode::serialize(r)
                     .map_err(|e| StorageError::Encoding(format!("queue record: {e}")))?;
                 // The domain index comes along (storage::queue_index).
-                let domains: Vec<String> =
-                    crate::storage::record_domains(r).into_iter().collect();
+                let domains: Vec<String> = crate::storage::record_domains(r).into_iter().collect();
                 tx.execute(
                     &st,
                     &[

@@ -397,33 +397,63 @@ pub(crate) mod tests {
                 .unwrap();
             (total, page.len())
         }
-        measure("domain admin, before: head scan (queue_select), page 11", &mut || {
-            let (total, page) = store.queue_select(q, &keep, 500, 50).unwrap();
-            (total, page.len())
-        });
-        measure("domain admin, after: domain index (queue_view), page 11", &mut || {
-            view(&store, &keep, Some(&domains[..]), None, PageStart::Offset(500))
-        });
-        measure("admin filter \"user5\", before: head scan, page 11", &mut || {
-            let (total, page) = store.queue_select(q, &matches, 500, 50).unwrap();
-            (total, page.len())
-        });
-        measure("admin filter \"user5\", after: text hint, page 11", &mut || {
-            view(&store, &matches, None, Some(filter), PageStart::Offset(500))
-        });
-        measure("domain admin filter \"user5\", before: head scan", &mut || {
-            let (total, page) = store.queue_select(q, &mine_matching, 0, 50).unwrap();
-            (total, page.len())
-        });
-        measure("domain admin filter \"user5\", after: index + hint", &mut || {
-            view(&store, &mine_matching, Some(&domains[..]), Some(filter), PageStart::Offset(0))
-        });
-        measure("admin, middle page by offset 49,950 (queue_page)", &mut || {
-            (0, store.queue_page(q, N / 2 - 50, 50).unwrap().len())
-        });
-        measure("admin, middle page by after=<id> (queue_page_after)", &mut || {
-            (0, store.queue_page_after(q, middle_id, 50).unwrap().len())
-        });
+        measure(
+            "domain admin, before: head scan (queue_select), page 11",
+            &mut || {
+                let (total, page) = store.queue_select(q, &keep, 500, 50).unwrap();
+                (total, page.len())
+            },
+        );
+        measure(
+            "domain admin, after: domain index (queue_view), page 11",
+            &mut || {
+                view(
+                    &store,
+                    &keep,
+                    Some(&domains[..]),
+                    None,
+                    PageStart::Offset(500),
+                )
+            },
+        );
+        measure(
+            "admin filter \"user5\", before: head scan, page 11",
+            &mut || {
+                let (total, page) = store.queue_select(q, &matches, 500, 50).unwrap();
+                (total, page.len())
+            },
+        );
+        measure(
+            "admin filter \"user5\", after: text hint, page 11",
+            &mut || view(&store, &matches, None, Some(filter), PageStart::Offset(500)),
+        );
+        measure(
+            "domain admin filter \"user5\", before: head scan",
+            &mut || {
+                let (total, page) = store.queue_select(q, &mine_matching, 0, 50).unwrap();
+                (total, page.len())
+            },
+        );
+        measure(
+            "domain admin filter \"user5\", after: index + hint",
+            &mut || {
+                view(
+                    &store,
+                    &mine_matching,
+                    Some(&domains[..]),
+                    Some(filter),
+                    PageStart::Offset(0),
+                )
+            },
+        );
+        measure(
+            "admin, middle page by offset 49,950 (queue_page)",
+            &mut || (0, store.queue_page(q, N / 2 - 50, 50).unwrap().len()),
+        );
+        measure(
+            "admin, middle page by after=<id> (queue_page_after)",
+            &mut || (0, store.queue_page_after(q, middle_id, 50).unwrap().len()),
+        );
         assert_eq!(
             store.queue_page(q, N / 2 - 50, 50).unwrap(),
             store.queue_page_after(q, middle_id, 50).unwrap()

@@ -13,9 +13,12 @@ use super::keys::TreeIx;
 use super::{SledStore, StorageError, Tx, TxResult};
 use crate::storage::queue::{QueueId, QueueName, QueueRecord};
 use crate::storage::queue_index::{
-    record_domains, select_ids, select_view, stored_domains, view_domains, PageStart,
-    QueueIndex, QueueView,
+    record_domains, select_ids, select_view, stored_domains, view_domains, PageStart, QueueIndex,
+    QueueView,
 };
+
+/// Candidate records of a view: (id, stored record), in id order.
+type Candidates<'s> = Box<dyn Iterator<Item = Result<(QueueId, IVec), StorageError>> + 's>;
 
 /// The meta key saying the index was built (its value: the index's version, 1).
 const BUILT_KEY: &[u8] = b"queue_domains";
@@ -123,15 +126,16 @@ impl SledStore {
         &'s self,
         queue: QueueName,
         view: &QueueView<'_>,
-    ) -> Result<Box<dyn Iterator<Item = Result<(QueueId, IVec), StorageError>> + 's>, StorageError>
-    {
+    ) -> Result<Candidates<'s>, StorageError> {
         let tree = self.tree(TreeIx::Queue(queue));
         let Some(domains) = view.domains else {
-            return Ok(Box::new(tree.iter().filter_map(|kv| match kv {
-                Ok((k, v)) => <[u8; 8]>::try_from(&k[..])
-                    .ok()
-                    .map(|k| Ok((u64::from_be_bytes(k), v))),
-                Err(e) => Some(Err(e.into())),
+            return Ok(Box::new(tree.iter().filter_map(|kv| {
+                match kv {
+                    Ok((k, v)) => <[u8; 8]>::try_from(&k[..])
+                        .ok()
+                        .map(|k| Ok((u64::from_be_bytes(k), v))),
+                    Err(e) => Some(Err(e.into())),
+                }
             })));
         };
         let ids = self.indexed_ids(queue, domains)?;
