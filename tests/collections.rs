@@ -29,6 +29,8 @@ const ROOT: &str = "root@example.com";
 const DOM: &str = "dom@example.org";
 const CAROL: &str = "carol@example.org";
 const BOB: &str = "bob@example.com";
+/// A server administrator in the domain admin's domain: visible to it, not changeable.
+const CHIEF: &str = "chief@example.org";
 /// The most job changes a test waits for.
 const MAX_CHANGES: usize = 1_000_000;
 
@@ -39,6 +41,7 @@ fn server() -> TestServer {
     store.add_domain("example.org").unwrap();
     store.add_account(DOM, PASSWORD, false).unwrap();
     store.add_account(CAROL, PASSWORD, false).unwrap();
+    store.add_account(CHIEF, PASSWORD, true).unwrap();
     store.add_domain_admin(DOM, "example.org").unwrap();
     store.commit().unwrap();
     s
@@ -329,6 +332,36 @@ fn collections_over_the_api_with_an_import_job_of_ten_thousand_events() {
         .await;
         assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
         assert!(s_store(&ctx).dav_collection(BOB, "x").unwrap().is_none());
+
+        // A server admin in its domain: seen (200), but not changed (403, nothing done).
+        let chief = format!("/api/v1/accounts/{CHIEF}/collections");
+        let (st, v) = json_of(&svc, request("GET", &chief, DOM)).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        for (m, path) in [
+            ("DELETE", format!("{chief}/calendar")),
+            ("POST", format!("{chief}/calendar/import")),
+        ] {
+            let (st, v) = json_of(
+                &svc,
+                request(m, &path, DOM)
+                    .insert_header((header::CONTENT_TYPE, "text/calendar"))
+                    .set_payload("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
+            )
+            .await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{m} {path}: {v}");
+            assert_eq!(v["error"]["code"], "forbidden");
+        }
+        let (st, v) = json_of(
+            &svc,
+            request("POST", &chief, DOM).set_json(json!({"name": "x"})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+        assert!(s_store(&ctx).dav_collection(CHIEF, "x").unwrap().is_none());
+        assert!(s_store(&ctx)
+            .dav_collection(CHIEF, "calendar")
+            .unwrap()
+            .is_some());
 
         // 10,000 events and 2 invalid ones, as a job with progress.
         let file = calendar_file(10_000, 2);

@@ -3,9 +3,10 @@
 //! - Schedule-Tag (RFC 6638 §3.2.10, §8.2-8.3): the organizer's and the attendee's copies
 //!   carry one on GET, PUT and as the `schedule-tag` property; an attendee's own PARTSTAT
 //!   change and the server merging its REPLY into the organizer's copy keep it (the ETag
-//!   moves); the organizer's real change moves both copies' tags; If-Schedule-Tag-Match
-//!   on PUT and DELETE answers 412 unless it names the current tag; an event without an
-//!   ORGANIZER has none.
+//!   moves); the organizer's real change moves both copies' tags, and written from a copy
+//!   older than the merged REPLY under a matching If-Schedule-Tag-Match it keeps the
+//!   attendee's PARTSTAT (the merge rule); If-Schedule-Tag-Match on PUT and DELETE
+//!   answers 412 unless it names the current tag; an event without an ORGANIZER has none.
 //! - Invitations to an alias of a local account: delivered to the account's schedule
 //!   inbox and calendar (SCHEDULE-STATUS 1.2, nothing queued as iMIP), the account's answer
 //!   as the alias reaches the organizer, and the alias's free/busy is the account's.
@@ -183,9 +184,18 @@ fn schedule_tags_move_only_on_significant_changes() {
         &[("If-Schedule-Tag-Match", tag1.as_str())],
     );
     assert_eq!(r.status, 204, "{}", r.text());
-    let (_, tag3, _) = get(web, BOB, BOB_EV);
+    let (_, tag3, bob_data) = get(web, BOB, BOB_EV);
     let tag3 = tag3.unwrap();
     assert_ne!(tag3, tag1);
+    // bob's client wrote from its copy before alice's REPLY (NEEDS-ACTION); the tag
+    // matched, so her answer merged meanwhile is kept (RFC 6638 §3.2.10), his change
+    // taken.
+    assert!(bob_data.contains("moved room"), "{bob_data}");
+    assert_eq!(
+        partstat(&bob_data, ALICE).as_deref(),
+        Some("ACCEPTED"),
+        "{bob_data}"
+    );
     let r = put(
         web,
         BOB,

@@ -129,3 +129,87 @@ fn web_listeners_of_the_binary() {
 
     assert!(server.sigterm().success());
 }
+
+/// A web request in progress when SIGTERM comes is answered before the binary exits: here a
+/// 4 MiB PUT to the file store whose second half is sent only once the server has stopped
+/// accepting connections. The file is whole after a restart.
+#[test]
+fn a_request_in_progress_finishes_before_the_binary_stops() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut server = Running::start(&config);
+    let http = server.addr("http");
+    let auth = basic("postmaster@mx.test", &first_password(&server));
+    let body: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let path = "/dav/files/postmaster@mx.test/upload.bin";
+
+    let mut sock = TcpStream::connect(http).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    sock.write_all(first).unwrap();
+
+    // SIGTERM, then wait (bounded) until the listener refuses new connections: the stop has
+    // begun while the upload is half sent.
+    unsafe {
+        libc::kill(server.child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(http).is_ok() {
+        assert!(Instant::now() < deadline, "the listener still accepts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server exited with a request in progress"
+    );
+
+    sock.write_all(rest).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                // The answer has no body: its head is all of it.
+                if raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            Err(e) => panic!("read: {e} (after {} bytes)", raw.len()),
+        }
+    }
+    let res = common::http::parse(&raw, true);
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&raw));
+    drop(sock);
+    assert!(server.sigterm().success());
+
+    // Restarted: the file is there, whole.
+    let mut server = Running::start(&config);
+    let got = request(
+        server.addr("http"),
+        false,
+        "GET",
+        path,
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert!(
+        got.body == body,
+        "the stored file differs ({} bytes)",
+        got.body.len()
+    );
+    assert!(server.sigterm().success());
+}

@@ -110,7 +110,7 @@ async fn run(
 /// Which of `listed` (the organizer first, then the attendees) is `owner`: its own address,
 /// else an alias that leads to it alone (`resolve_recipient`: a list alias reaching others
 /// too does not speak for it). `None`: the owner is not in the event.
-fn owner_address(store: &Store, owner: &str, listed: &[String]) -> Option<String> {
+pub(crate) fn owner_address(store: &Store, owner: &str, listed: &[String]) -> Option<String> {
     if let Some(a) = listed.iter().find(|a| a.as_str() == owner) {
         return Some(a.clone());
     }

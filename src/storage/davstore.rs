@@ -133,6 +133,9 @@ pub struct DavObject {
     /// keeps it ([`DavStore::dav_put_with`]); objects stored before it existed carry their
     /// `changed`.
     pub schedule_tag: u64,
+    /// When the object was last written (Unix seconds; `getlastmodified`, Last-Modified).
+    /// 0: unknown (objects stored before it existed, on both backends).
+    pub modified: i64,
 }
 
 /// An object to store: [`DavObject`] without what the store decides (ETag, counter).
@@ -155,6 +158,27 @@ pub enum Condition {
     Match(String),
     /// `If-None-Match: *`: the object does not exist.
     Absent,
+}
+
+/// Whether a put keeps the replaced object's Schedule-Tag, decided by the store on the
+/// object it replaces, inside the write's atomic step (a decision made on an object read
+/// before could be about an object that changed meanwhile).
+pub type KeepTag<'a> = &'a (dyn Fn(&DavObject) -> bool + Sync);
+
+/// How [`DavStore::dav_write`] writes: its condition, the Schedule-Tag decision and the
+/// modification time to record.
+pub struct Write<'a> {
+    pub cond: &'a Condition,
+    pub keep_schedule_tag: KeepTag<'a>,
+    /// Unix seconds, from the caller's clock.
+    pub modified: i64,
+}
+
+/// Now in Unix seconds from the system clock, for writes made without a caller's clock
+/// ([`DavStore::dav_put_with`]).
+fn wall_clock() -> i64 {
+    use crate::clock::Clock;
+    crate::clock::SystemClock.now()
 }
 
 /// What a put did.
@@ -299,6 +323,24 @@ pub trait DavStore: Send + Sync {
         obj: &NewObject,
         cond: &Condition,
         keep_schedule_tag: bool,
+    ) -> Result<PutOutcome, StorageError> {
+        let keep = move |_: &DavObject| keep_schedule_tag;
+        let w = Write {
+            cond,
+            keep_schedule_tag: &keep,
+            modified: wall_clock(),
+        };
+        self.dav_write(collection, obj, &w)
+    }
+
+    /// The put every other one is: under `w.cond`, recording `w.modified`, keeping the
+    /// replaced object's Schedule-Tag when `w.keep_schedule_tag` says so of it (called
+    /// inside the atomic step, possibly more than once; a new object gets a new tag).
+    fn dav_write(
+        &self,
+        collection: u64,
+        obj: &NewObject,
+        w: &Write<'_>,
     ) -> Result<PutOutcome, StorageError>;
 
     fn dav_get(&self, collection: u64, name: &str) -> Result<Option<DavObject>, StorageError>;

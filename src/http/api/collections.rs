@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::directory::visible_account;
+use super::directory::{changeable_account, visible_account};
 use super::{blocking, need_scope, resource, run, Body, Ctx, Failures, Manager};
 use crate::admin::calendar::{self, CalendarCommand, CollectionRow, NewKind};
 use crate::admin::AdminCommand;
@@ -102,6 +102,12 @@ fn account(ctx: &Ctx, m: &Manager, address: &str) -> Result<String, ApiError> {
     Ok(visible_account(ctx, &m.0, address)?.address)
 }
 
+/// [`account`] for a change of the account's collections: 403 when the account is one the
+/// caller may not change (an administrator beyond its domains), the rule of account changes.
+fn changeable(ctx: &Ctx, m: &Manager, address: &str) -> Result<String, ApiError> {
+    Ok(changeable_account(ctx, &m.0, address)?.address)
+}
+
 async fn rows(ctx: &Ctx, account: String) -> Result<Vec<CollectionRow>, ApiError> {
     blocking(ctx, move |c| {
         calendar::rows(&c.store, &account).map_err(ApiError::internal)
@@ -147,7 +153,7 @@ pub async fn collection_create(
     path: web::Path<String>,
     body: Body<NewCollectionBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = account(&ctx, &m, &path)?;
+    let account = changeable(&ctx, &m, &path)?;
     need_scope(&m.0, Scope::Accounts)?;
     let NewCollectionBody {
         name,
@@ -225,7 +231,7 @@ pub async fn collection_delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (address, name) = path.into_inner();
-    let account = account(&ctx, &m, &address)?;
+    let account = changeable(&ctx, &m, &address)?;
     one(&ctx, &account, &name).await?;
     need_scope(&m.0, Scope::Accounts)?;
     run(
@@ -253,7 +259,7 @@ pub async fn collection_import(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (address, name) = path.into_inner();
-    let account = account(&ctx, &m, &address)?;
+    let account = changeable(&ctx, &m, &address)?;
     one(&ctx, &account, &name).await?;
     need_scope(&m.0, Scope::Accounts)?;
     if body.is_empty() {

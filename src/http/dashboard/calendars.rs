@@ -159,7 +159,10 @@ pub async fn post(ctx: Ctx, req: HttpRequest, body: web::Bytes) -> HttpResponse 
         Ok(o) => o,
         Err(e) => return redirect_with(&req, "/calendars", Err(e)),
     };
-    let result = action(&ctx, &owner, &f).await;
+    let result = match super::pages::may_change(&ctx, &who, &owner) {
+        Ok(()) => action(&ctx, &owner, &f).await,
+        Err(e) => Err(e),
+    };
     redirect_with(&req, &back(&owner), result)
 }
 
@@ -277,6 +280,7 @@ pub async fn import(ctx: Ctx, req: HttpRequest, payload: web::Payload) -> HttpRe
     };
     let name = up.get("name").trim().to_string();
     let started = (|| {
+        super::pages::may_change(&ctx, &who, &owner)?;
         calendar::collection(&ctx.store, &owner, &name)?;
         if up.file.is_empty() {
             return Err("choose a file to import".to_string());

@@ -16,8 +16,11 @@
 //!   invert: `no-invert`, an unknown privilege: `not-supported-privilege`, a principal
 //!   that is no account: `recognized-principal`, the owner's ACE changed:
 //!   `no-protected-ace-conflict`), then replaces the ACL in one store step
-//!   (`DavStore::dav_replace_acl`): entries not named go. Rights letters without a DAV
-//!   privilege ("s", "k", "x", "e", "p") are not kept through it.
+//!   (`DavStore::dav_replace_acl`): the DAV-mapped rights of entries not named go. Rights
+//!   letters without a DAV privilege ("s", "k", "x", "e", "p",
+//!   `protocols::webdav::acl::KEPT_RIGHTS`) stay on every entry as they were: the ACL
+//!   method governs DAV's privileges only. A sharee's "a" shows as `read-acl` alone
+//!   (the method is the owner's: `write-acl` is never granted).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -28,6 +31,7 @@ use super::props::principal_href;
 use super::{blocking, target_of, xml_body, Ctx, DavError, Target};
 use crate::protocols::webdav::acl::{
     ace_xml, parse_acl, privileges_of_rights, rights_of_privileges, AcePrincipal, AclRefusal,
+    KEPT_RIGHTS,
 };
 use crate::protocols::webdav::headers;
 use crate::protocols::webdav::xml::DAV;
@@ -124,6 +128,21 @@ fn wanted(
     Ok(out)
 }
 
+/// The letters of `old` entries without a DAV privilege, which an ACL method keeps
+/// (module comment); `dav_replace_acl` joins them to the new grants of the same identifier.
+fn kept(old: &[(String, String)]) -> Vec<(String, String)> {
+    old.iter()
+        .map(|(id, rights)| {
+            let keep: String = rights
+                .chars()
+                .filter(|c| KEPT_RIGHTS.contains(*c))
+                .collect();
+            (id.clone(), keep)
+        })
+        .filter(|(_, keep)| !keep.is_empty())
+        .collect()
+}
+
 /// The ACL method on a calendar or address book (the owner's; `cal::handle` checked).
 pub(crate) async fn set(
     ctx: &Ctx,
@@ -141,7 +160,8 @@ pub(crate) async fn set(
     blocking(move || {
         let col =
             find_collection(&c.store, &owner, kind, &name)?.ok_or_else(DavError::not_found)?;
-        let acl = wanted(&c.store, &col, &aces)?;
+        let mut acl = wanted(&c.store, &col, &aces)?;
+        acl.extend(kept(&c.store.dav_get_acl(col.id)?));
         c.store.dav_replace_acl(col.id, &acl)?;
         c.store.commit()?;
         Ok(())

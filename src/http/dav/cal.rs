@@ -27,6 +27,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::calcommon::{options, ALLOW};
+use super::locks::Need;
 use super::share::{shared_of, Privileges};
 use super::{blocking, calobjects, calprops, mkcalendar, Ctx, DavError, Target};
 use crate::storage::davstore::CollectionKind;
@@ -101,6 +102,7 @@ pub(crate) async fn handle(
     let is_object = matches!(target, Target::Object { .. });
     let allowed = match method {
         "PUT" if is_object => rights.write,
+        "LOCK" | "UNLOCK" => rights.write,
         "DELETE" | "MOVE" if is_object => rights.delete,
         "OPTIONS" | "GET" | "HEAD" | "PROPFIND" | "REPORT" => rights.read,
         "COPY" if is_object => rights.read,
@@ -114,8 +116,25 @@ pub(crate) async fn handle(
             "need-privileges",
         ));
     }
+    // Locks on what a collection-level write changes (RFC 4918 §7); objects check theirs
+    // in `calobjects`.
+    if let ("DELETE" | "PROPPATCH" | "ACL", Target::Collection { .. }) = (method, target) {
+        if let Some((space, path)) = super::locks::key_of(target) {
+            let need = if method == "DELETE" {
+                Need::Tree(&path)
+            } else {
+                Need::Node(&path)
+            };
+            super::locks::check(req, &space, &path, None, &[need])?;
+        }
+    }
     match (method, target) {
         ("OPTIONS", _) => Ok(options()),
+        ("LOCK", Target::Home { .. }) | ("UNLOCK", Target::Home { .. }) => {
+            Ok(super::callocks::refused())
+        }
+        ("LOCK", _) => super::callocks::lock(ctx, req, payload, me, target).await,
+        ("UNLOCK", _) => super::callocks::unlock(req, me, target, rights),
         ("PROPFIND", _) => calprops::propfind(ctx, req, payload, me, target, rights).await,
         ("PROPPATCH", _) => calprops::proppatch(ctx, payload, target).await,
         ("ACL", _) => super::acl::set(ctx, payload, target).await,
@@ -138,7 +157,11 @@ pub(crate) async fn handle(
         }
         ("REPORT", _) => super::report::report(ctx, req, payload, me, target).await,
         ("DELETE", Target::Collection { owner, kind, name }) => {
-            mkcalendar::delete(ctx, owner, *kind, name).await
+            let r = mkcalendar::delete(ctx, owner, *kind, name).await?;
+            if let Some((space, path)) = super::locks::key_of(target) {
+                super::locks::forget(&space, &path);
+            }
+            Ok(r)
         }
         ("DELETE", Target::Home { .. }) => Err(DavError::new(
             StatusCode::FORBIDDEN,

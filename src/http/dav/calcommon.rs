@@ -23,13 +23,14 @@ pub(crate) const ICAL: &str = "http://apple.com/ns/ical/";
 /// §5.1, RFC 6352 §6.1, RFC 5689 §3).
 /// `calendar-auto-schedule`: RFC 6638 §2 (scheduling, `super::schedule`);
 /// `access-control`: RFC 3744 §7.2 (`super::acl`).
+/// Class 2: locks (`super::callocks`).
 const DAV_CLASSES: &str =
-    "1, 3, access-control, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
+    "1, 2, 3, access-control, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol";
 
 /// What the Allow header lists on calendars and address books.
 pub(crate) const ALLOW: &str =
     "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, \
-COPY, MOVE, REPORT, ACL";
+COPY, MOVE, REPORT, ACL, LOCK, UNLOCK";
 
 /// OPTIONS on the DAV resources (the root, principals, homes, collections, objects).
 pub(crate) fn options() -> HttpResponse {

@@ -28,8 +28,11 @@ use crate::protocols::webdav::headers;
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
 use crate::storage::davstore::CollectionKind;
 use crate::storage::davstore::{
-    Condition, DavCollection, DavObject, DeleteOutcome, NewObject, PutOutcome,
+    Condition, DavCollection, DavObject, DeleteOutcome, NewObject, PutOutcome, Write,
 };
+use crate::storage::Store;
+
+use super::locks::{self, Need};
 
 /// An object's address: its owner, home kind, collection and name.
 #[derive(Debug, Clone)]
@@ -115,13 +118,33 @@ pub(crate) async fn get(ctx: &Ctx, req: &HttpRequest, at: &At) -> Result<HttpRes
             ));
         }
     }
+    unmodified_since(req, Some(&obj))?;
+    // If-Modified-Since (RFC 9110 §13.1.3): only without If-None-Match, on a known time.
+    if header_str(req, "If-None-Match").is_none() && obj.modified > 0 {
+        if let Some(since) = header_str(req, "If-Modified-Since").and_then(parse_http_date) {
+            if obj.modified <= since {
+                return Err(DavError::new(StatusCode::NOT_MODIFIED, "not modified"));
+            }
+        }
+    }
     let mut r = HttpResponse::Ok();
     r.content_type(content_type(at.kind, &obj.component))
         .insert_header((header::ETAG, obj.etag.as_str()));
+    if let Some(t) = last_modified(&obj) {
+        r.insert_header((header::LAST_MODIFIED, t));
+    }
     if let Some(tag) = schedule_tag(at.kind, &obj) {
         r.insert_header((SCHEDULE_TAG, tag));
     }
     Ok(r.body(obj.data))
+}
+
+/// The Last-Modified value of `obj` (`None` when its time is not known).
+pub(crate) fn last_modified(obj: &DavObject) -> Option<String> {
+    u64::try_from(obj.modified)
+        .ok()
+        .filter(|t| *t > 0)
+        .map(super::http_date)
 }
 
 /// The Schedule-Tag header (RFC 6638 §8.2).
@@ -163,6 +186,145 @@ fn keeps_schedule_tag(kind: CollectionKind, old: Option<&DavObject>, new: &str) 
         (Ok(a), Ok(b)) => !crate::protocols::itip::material(&a, &b),
         _ => false,
     }
+}
+
+/// The organizer's write `new` over its `stored` copy under a matching
+/// If-Schedule-Tag-Match: the attendees' replies merged meanwhile are kept
+/// (`protocols::itip::keep_replies`, RFC 6638 §3.2.10). Only for the organizer's own
+/// object (its owner, or an alias leading to it, is the ORGANIZER); anything else is
+/// written as sent. Runs on the blocking pool.
+fn keep_replies(store: &Store, owner: &str, stored: &DavObject, mut new: NewObject) -> NewObject {
+    let (Ok(old), Ok(cal)) = (parse_calendar(&stored.data), parse_calendar(&new.data)) else {
+        return new;
+    };
+    let Some((organizer, _)) = crate::protocols::itip::organizer(&cal) else {
+        return new;
+    };
+    let me =
+        crate::scheduling::deliver::owner_address(store, owner, std::slice::from_ref(&organizer));
+    if me.as_deref() != Some(organizer.as_str()) {
+        return new;
+    }
+    let merged = crate::protocols::itip::keep_replies(&old, &cal);
+    if merged != cal {
+        new.data = merged.to_string();
+    }
+    new
+}
+
+/// If-Unmodified-Since (RFC 9110 §13.1.4) on a write: 412 when the object was changed
+/// after the date. Ignored with If-Match (which wins), for an object whose time is not
+/// known, or a date that does not parse.
+fn unmodified_since(req: &HttpRequest, current: Option<&DavObject>) -> Result<(), DavError> {
+    if header_str(req, "If-Match").is_some() {
+        return Ok(());
+    }
+    let Some(since) = header_str(req, "If-Unmodified-Since").and_then(parse_http_date) else {
+        return Ok(());
+    };
+    match current {
+        Some(o) if o.modified > 0 && o.modified > since => Err(DavError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "changed since If-Unmodified-Since",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An HTTP date (RFC 9110 §5.6.7, IMF-fixdate; RFC 2822 parsing takes it) in Unix seconds.
+fn parse_http_date(v: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(v.trim())
+        .ok()
+        .map(|d| d.timestamp())
+}
+
+/// The lock check of a write on `at` (RFC 4918 §7: 423 `lock-token-submitted` without the
+/// token of a lock on it, or, for a new object, on its collection; 412 when the If header
+/// does not hold).
+fn lock_check(req: &HttpRequest, at: &At, current: Option<&DavObject>) -> Result<(), DavError> {
+    let object = Target::Object {
+        owner: at.owner.clone(),
+        kind: at.kind,
+        collection: at.collection.clone(),
+        name: at.name.clone(),
+    };
+    let coll = Target::Collection {
+        owner: at.owner.clone(),
+        kind: at.kind,
+        name: at.collection.clone(),
+    };
+    let (space, here) = locks::key_of(&object).ok_or_else(DavError::not_found)?;
+    let (_, parent) = locks::key_of(&coll).ok_or_else(DavError::not_found)?;
+    let mut needs = vec![Need::Node(here.as_str())];
+    if current.is_none() {
+        needs.push(Need::Node(parent.as_str()));
+    }
+    locks::check(req, &space, &here, current.map(|o| o.etag.as_str()), &needs)
+}
+
+/// Drops the locks on `at` (it is gone).
+fn forget_locks(at: &At) {
+    let object = Target::Object {
+        owner: at.owner.clone(),
+        kind: at.kind,
+        collection: at.collection.clone(),
+        name: at.name.clone(),
+    };
+    if let Some((space, path)) = locks::key_of(&object) {
+        locks::forget(&space, &path);
+    }
+}
+
+/// The lock check of removing `at` (DELETE, MOVE's source): locks on it, below it or on
+/// its collection (membership) need their tokens.
+fn lock_check_tree(req: &HttpRequest, at: &At, current: &DavObject) -> Result<(), DavError> {
+    let object = Target::Object {
+        owner: at.owner.clone(),
+        kind: at.kind,
+        collection: at.collection.clone(),
+        name: at.name.clone(),
+    };
+    let coll = Target::Collection {
+        owner: at.owner.clone(),
+        kind: at.kind,
+        name: at.collection.clone(),
+    };
+    let (space, here) = locks::key_of(&object).ok_or_else(DavError::not_found)?;
+    let (_, parent) = locks::key_of(&coll).ok_or_else(DavError::not_found)?;
+    locks::check(
+        req,
+        &space,
+        &here,
+        Some(current.etag.as_str()),
+        &[Need::Tree(here.as_str()), Need::Node(parent.as_str())],
+    )
+}
+
+/// The lock check of a COPY/MOVE destination: as a PUT there, the If header evaluated on
+/// the request URI (RFC 4918 §10.4.1), the tokens of locks on the destination submitted.
+fn lock_check_destination(
+    req: &HttpRequest,
+    to: &At,
+    existing: Option<&DavObject>,
+) -> Result<(), DavError> {
+    let dest = Target::Object {
+        owner: to.owner.clone(),
+        kind: to.kind,
+        collection: to.collection.clone(),
+        name: to.name.clone(),
+    };
+    let coll = Target::Collection {
+        owner: to.owner.clone(),
+        kind: to.kind,
+        name: to.collection.clone(),
+    };
+    let (space, here) = locks::key_of(&dest).ok_or_else(DavError::not_found)?;
+    let (_, parent) = locks::key_of(&coll).ok_or_else(DavError::not_found)?;
+    let mut needs = vec![Need::Tree(here.as_str())];
+    if existing.is_none() {
+        needs.push(Need::Node(parent.as_str()));
+    }
+    locks::check_submitted(req, &space, &needs)
 }
 
 /// The store condition of a write's If-Match / If-None-Match (RFC 9110 §13.1). `Err`:
@@ -352,14 +514,35 @@ pub(crate) async fn put(
     })?;
     drop(body);
     let (c, col2, name) = (ctx.get_ref().clone(), col.clone(), at.name.clone());
-    let new = blocking(move || validate(&col2, &name, data, max)).await?;
+    let mut new = blocking(move || validate(&col2, &name, data, max)).await?;
     let old = object(ctx, col.id, &at.name).await?;
+    lock_check(req, at, old.as_ref())?;
+    unmodified_since(req, old.as_ref())?;
     let cond = condition(req, old.as_ref())?;
+    let tag_matched = header_str(req, "If-Schedule-Tag-Match").is_some();
     let cond = schedule_tag_condition(req, at.kind, old.as_ref(), cond)?;
-    let keep = keeps_schedule_tag(at.kind, old.as_ref(), &new.data);
+    let mut merged = false;
+    if let (true, Some(stored)) = (tag_matched, old.clone()) {
+        // The tag held on `stored` and the write holds only while it is there (`cond`).
+        let (c, owner) = (ctx.get_ref().clone(), col.owner.clone());
+        let before = new.data.clone();
+        new = blocking(move || Ok(keep_replies(&c.store, &owner, &stored, new))).await?;
+        merged = new.data != before;
+    }
+    let kind = at.kind;
     let id = col.id;
+    let modified = i64::try_from(super::now(ctx)).unwrap_or(0);
     let outcome = blocking(move || {
-        let out = c.store.dav_put_with(id, &new, &cond, keep)?;
+        let data = new.data.clone();
+        // Decided on the object replaced, inside the write: an object changed since `old`
+        // was read is judged as it is then.
+        let keep = move |stored: &DavObject| keeps_schedule_tag(kind, Some(stored), &data);
+        let w = Write {
+            cond: &cond,
+            keep_schedule_tag: &keep,
+            modified,
+        };
+        let out = c.store.dav_write(id, &new, &w)?;
         c.store.commit()?;
         Ok(out)
     })
@@ -372,7 +555,8 @@ pub(crate) async fn put(
             } else {
                 HttpResponse::NoContent()
             };
-            if !rewritten {
+            // Not what the client sent (a SCHEDULE-STATUS rewrite, replies kept): no ETag.
+            if !rewritten && !merged {
                 r.insert_header((header::ETAG, object.etag.as_str()));
             }
             // A SCHEDULE-STATUS rewrite keeps the tag.
@@ -407,6 +591,8 @@ pub(crate) async fn delete(
     let old = object(ctx, col.id, &at.name)
         .await?
         .ok_or_else(DavError::not_found)?;
+    lock_check_tree(req, at, &old)?;
+    unmodified_since(req, Some(&old))?;
     let cond = match condition(req, Some(&old))? {
         Condition::Absent => Condition::Any,
         c => c,
@@ -421,6 +607,7 @@ pub(crate) async fn delete(
     .await?;
     match outcome {
         DeleteOutcome::Deleted => {
+            forget_locks(at);
             after_write(ctx, me, &col, Some(&old), None).await;
             Ok(HttpResponse::NoContent().finish())
         }
@@ -517,7 +704,11 @@ pub(crate) async fn copy_or_move(
             format!("{} is not accepted there", source.component),
         ));
     }
+    if remove {
+        lock_check_tree(req, at, &source)?;
+    }
     let existing = object(ctx, to_col.id, &to.name).await?;
+    lock_check_destination(req, &to, existing.as_ref())?;
     if existing.is_some() && !overwrite {
         return Err(DavError::new(
             StatusCode::PRECONDITION_FAILED,
@@ -599,6 +790,7 @@ pub(crate) async fn copy_or_move(
             // A MOVE between the owner's calendars is one change of the same event for
             // scheduling (no new invitations, no cancellations); a COPY schedules nothing.
             if remove {
+                forget_locks(at);
                 after_write(ctx, me, &to_col, Some(&source), Some(&object)).await;
             }
             let mut r = if created {

@@ -28,8 +28,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use quick_xml::escape::escape;
 
 use super::calcommon::{find_collection, kind_ns, schedule_tag, CALSERVER, ICAL};
-use super::calobjects::content_type;
+use super::calobjects::{content_type, last_modified};
+use super::locks::{discovery, key_of};
 use super::mkcalendar::{description, set_prop};
+use super::props::SUPPORTED_LOCK;
 use super::props::{
     href, multistatus_response, principal_href, propfind_depth, quota_facts, Facts,
 };
@@ -132,6 +134,25 @@ fn asks_acl(ask: &Propfind) -> bool {
     }
 }
 
+/// The lock table's key of `res` (`None` for a home: not lockable).
+fn lock_key(res: &Res) -> Option<(String, String)> {
+    let target = match res {
+        Res::Home { .. } => return None,
+        Res::Coll(c) => Target::Collection {
+            owner: c.owner.clone(),
+            kind: c.kind,
+            name: c.name.clone(),
+        },
+        Res::Obj(c, o) => Target::Object {
+            owner: c.owner.clone(),
+            kind: c.kind,
+            collection: c.name.clone(),
+            name: o.name.clone(),
+        },
+    };
+    key_of(&target)
+}
+
 /// `<X:local xmlns:X="ns" attrs/>` for a value holding an element of another namespace.
 fn empty_el(ns: &str, local: &str, attrs: &str) -> String {
     if ns == DAV {
@@ -150,6 +171,9 @@ fn known() -> Vec<PropName> {
         "getetag",
         "getcontenttype",
         "getcontentlength",
+        "getlastmodified",
+        "supportedlock",
+        "lockdiscovery",
         "sync-token",
         "supported-report-set",
         "current-user-principal",
@@ -187,12 +211,15 @@ fn known() -> Vec<PropName> {
 }
 
 /// The RFC 4918 properties allprop answers.
-const ALLPROP: [&str; 5] = [
+const ALLPROP: [&str; 8] = [
     "resourcetype",
     "displayname",
     "getetag",
     "getcontenttype",
     "getcontentlength",
+    "getlastmodified",
+    "supportedlock",
+    "lockdiscovery",
 ];
 
 /// The value of property `name` of `res` (already XML), `None` when it has none.
@@ -236,6 +263,13 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
             Res::Obj(_, o) => Some(o.data.len().to_string()),
             _ => None,
         },
+        (DAV, "getlastmodified") => match res {
+            Res::Obj(_, o) => last_modified(o),
+            _ => None,
+        },
+        // Locks (class 2, `super::callocks`): on collections and objects, not homes.
+        (DAV, "supportedlock") => lock_key(res).map(|_| SUPPORTED_LOCK.to_string()),
+        (DAV, "lockdiscovery") => lock_key(res).map(|(space, path)| discovery(&space, &path)),
         (DAV, "sync-token") => coll.map(|c| escape(sync_token_uri(c.sync).as_str()).into_owned()),
         (CALSERVER, "getctag") => coll.map(|c| format!("\"{}\"", c.sync).replace('"', "&quot;")),
         (DAV, "supported-report-set") => coll.map(|c| {

@@ -1,5 +1,6 @@
 //! LOCK and UNLOCK (RFC 4918 §9.10, §9.11) on the file store, over the lock table of
-//! `locks`.
+//! `locks`; granting, refreshing and removing a lock ([`grant`], [`refresh`],
+//! [`unlock_by`]) are shared with calendars and address books (`callocks`).
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::locks::{table, Lock, MAX_PER_ACCOUNT, MAX_TIMEOUT};
-use super::{blocking, file_store, files, header_str, xml_body, Ctx, DavError};
+use super::{blocking, file_href, file_store, files, header_str, xml_body, Ctx, DavError};
 use crate::protocols::webdav::headers::{self, Condition, Depth};
 use crate::protocols::webdav::multistatus::{prop_body, Prop};
 use crate::protocols::webdav::request::{self, LockScope};
@@ -28,7 +29,8 @@ fn new_token() -> String {
     )
 }
 
-fn lock_answer(status: StatusCode, lock: &Lock) -> HttpResponse {
+/// LOCK's answer: the `lockdiscovery` of the new or refreshed lock and its token.
+pub(crate) fn lock_answer(status: StatusCode, lock: &Lock) -> HttpResponse {
     let body = prop_body(&[Prop {
         name: PropName::dav("lockdiscovery"),
         value: Some(lock.xml()),
@@ -68,39 +70,17 @@ pub(crate) async fn lock(
     }
     let (c, m, p) = (ctx.get_ref().clone(), me.to_string(), path.to_string());
     let exists = blocking(move || Ok(file_store(&c)?.dav_get(&m, &p)?.is_some())).await?;
-    let deep = depth == Depth::Infinity;
-    let lock = {
-        let mut t = table();
-        let conflict = t.iter().any(|l| {
-            let overlaps =
-                l.covers(me, path) || (deep && l.account == me && is_within(&l.root, path));
-            overlaps && (l.scope == LockScope::Exclusive || info.scope == LockScope::Exclusive)
-        });
-        if conflict {
-            return Err(DavError::condition(
-                StatusCode::LOCKED,
-                "no-conflicting-lock",
-            ));
-        }
-        if t.iter().filter(|l| l.account == me).count() >= MAX_PER_ACCOUNT {
-            return Err(DavError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many locks",
-            ));
-        }
-        let lock = Lock {
-            token: new_token(),
-            account: me.to_string(),
-            root: path.to_string(),
-            deep,
-            scope: info.scope,
-            owner: info.owner,
-            timeout,
-            expires: Instant::now() + Duration::from_secs(timeout),
-        };
-        t.push(lock.clone());
-        lock
-    };
+    let lock = grant(
+        Place {
+            space: me,
+            path,
+            href: file_href(me, path, false),
+        },
+        me,
+        info,
+        depth == Depth::Infinity,
+        timeout,
+    )?;
     if exists {
         return Ok(lock_answer(StatusCode::OK, &lock));
     }
@@ -114,7 +94,61 @@ pub(crate) async fn lock(
     }
 }
 
-fn refresh(
+/// Where a lock goes: its space and path in the lock table (`locks::key_of`) and the
+/// href its `lockroot` shows.
+pub(crate) struct Place<'a> {
+    pub space: &'a str,
+    pub path: &'a str,
+    pub href: String,
+}
+
+/// A new write lock at `at` for principal `by`: 423 `no-conflicting-lock` when an
+/// exclusive lock (or, for an exclusive request, any lock) overlaps it; 503 past
+/// [`MAX_PER_ACCOUNT`] locks in the space.
+pub(crate) fn grant(
+    at: Place<'_>,
+    by: &str,
+    info: request::LockInfo,
+    deep: bool,
+    timeout: u64,
+) -> Result<Lock, DavError> {
+    let (me, path) = (at.space, at.path);
+    let mut t = table();
+    let conflict = t.iter().any(|l| {
+        let overlaps = l.covers(me, path) || (deep && l.account == me && is_within(&l.root, path));
+        overlaps && (l.scope == LockScope::Exclusive || info.scope == LockScope::Exclusive)
+    });
+    if conflict {
+        return Err(DavError::condition(
+            StatusCode::LOCKED,
+            "no-conflicting-lock",
+        ));
+    }
+    if t.iter().filter(|l| l.account == me).count() >= MAX_PER_ACCOUNT {
+        return Err(DavError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many locks",
+        ));
+    }
+    let lock = Lock {
+        token: new_token(),
+        account: me.to_string(),
+        root: path.to_string(),
+        deep,
+        scope: info.scope,
+        owner: info.owner,
+        timeout,
+        expires: Instant::now() + Duration::from_secs(timeout),
+        href: at.href,
+        by: by.to_string(),
+    };
+    t.push(lock.clone());
+    Ok(lock)
+}
+
+/// A LOCK without a body: the refresh of the lock the If header names that covers
+/// `path` of `me`'s space (412 when none does).
+pub(crate) fn refresh(
     req: &HttpRequest,
     me: &str,
     path: &str,
@@ -149,6 +183,17 @@ fn refresh(
 /// UNLOCK (§9.11): removes the lock whose token the Lock-Token header gives, if it
 /// covers the request URI (else 409 `lock-token-matches-request-uri`).
 pub(crate) fn unlock(req: &HttpRequest, me: &str, path: &str) -> Result<HttpResponse, DavError> {
+    unlock_by(req, me, path, |_| true)
+}
+
+/// [`unlock`] in space `me`, of a lock `may` lets the caller remove (else 403
+/// `need-privileges`).
+pub(crate) fn unlock_by(
+    req: &HttpRequest,
+    me: &str,
+    path: &str,
+    may: impl Fn(&Lock) -> bool,
+) -> Result<HttpResponse, DavError> {
     let Some(value) = header_str(req, "Lock-Token") else {
         return Err(DavError::new(
             StatusCode::BAD_REQUEST,
@@ -157,6 +202,14 @@ pub(crate) fn unlock(req: &HttpRequest, me: &str, path: &str) -> Result<HttpResp
     };
     let token = headers::lock_token(value)?;
     let mut t = table();
+    if t.iter()
+        .any(|l| l.token == token && l.covers(me, path) && !may(l))
+    {
+        return Err(DavError::condition(
+            StatusCode::FORBIDDEN,
+            "need-privileges",
+        ));
+    }
     let before = t.len();
     t.retain(|l| !(l.token == token && l.covers(me, path)));
     if t.len() == before {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 
-use super::{file_href, header_str, target_of, DavError, Target};
+use super::{header_str, target_of, DavError, Target};
 use crate::protocols::webdav::headers::{self, Condition};
 use crate::protocols::webdav::request::LockScope;
 use crate::storage::davfiles::is_within;
@@ -32,6 +32,10 @@ pub(crate) struct Lock {
     pub(crate) owner: Option<String>,
     pub(crate) timeout: u64,
     pub(crate) expires: Instant,
+    /// The lock root's href (`lockroot`).
+    pub(crate) href: String,
+    /// The principal that took it (who may UNLOCK it besides the resource's owner).
+    pub(crate) by: String,
 }
 
 impl Lock {
@@ -61,7 +65,7 @@ impl Lock {
              </D:lockroot></D:activelock>",
             self.timeout,
             self.token,
-            file_href(&self.account, &self.root, false),
+            quick_xml::escape::escape(self.href.as_str()),
         )
     }
 }
@@ -75,6 +79,26 @@ pub(crate) fn table() -> std::sync::MutexGuard<'static, Vec<Lock>> {
     let now = Instant::now();
     t.retain(|l| l.active(now));
     t
+}
+
+/// The lock table's key of a resource: (lock space, path in it). The file store's space is
+/// its owner's address, paths as `davfiles` has them (`/a/b`); a calendar or address-book
+/// home's is `<calendars|addressbooks>:<owner>`, paths `/<collection>` and
+/// `/<collection>/<object>` (a `:` is never in an address, so the spaces never meet).
+/// `None`: not lockable (the root, principals, homes).
+pub(crate) fn key_of(target: &Target) -> Option<(String, String)> {
+    let space = |owner: &str, kind| format!("{}:{owner}", super::home_segment(kind));
+    match target {
+        Target::Files { owner, path } => Some((owner.clone(), path.clone())),
+        Target::Collection { owner, kind, name } => Some((space(owner, *kind), format!("/{name}"))),
+        Target::Object {
+            owner,
+            kind,
+            collection,
+            name,
+        } => Some((space(owner, *kind), format!("/{collection}/{name}"))),
+        _ => None,
+    }
 }
 
 /// `lockdiscovery`'s value for `path`: the active locks covering it.
@@ -111,6 +135,32 @@ pub(crate) fn check(
     needs: &[Need<'_>],
 ) -> Result<(), DavError> {
     let submitted = if_tokens(req, account, here, etag)?;
+    held(account, &submitted, needs)
+}
+
+/// The lock check of what a request changes besides its request URI (a COPY's
+/// destination in another space): every lock on it must have its token in the If header,
+/// which was evaluated on the request URI.
+pub(crate) fn check_submitted(
+    req: &HttpRequest,
+    account: &str,
+    needs: &[Need<'_>],
+) -> Result<(), DavError> {
+    let submitted = match header_str(req, "If") {
+        None => Vec::new(),
+        Some(v) => headers::if_header(v)?
+            .iter()
+            .flat_map(|l| l.conditions.iter())
+            .filter_map(|c| match c {
+                Condition::Token { not: false, token } => Some(token.clone()),
+                _ => None,
+            })
+            .collect(),
+    };
+    held(account, &submitted, needs)
+}
+
+fn held(account: &str, submitted: &[String], needs: &[Need<'_>]) -> Result<(), DavError> {
     let t = table();
     for need in needs {
         let held = t.iter().find(|l| {
@@ -153,7 +203,9 @@ fn if_tokens(
             Some(url) => {
                 let p = headers::destination(url).ok().map(|(_, p)| p);
                 match p.map(|p| target_of(&p)) {
-                    Some(Ok(Some(Target::Files { owner, path }))) if owner == account => Some(path),
+                    Some(Ok(Some(t))) => key_of(&t)
+                        .filter(|(space, _)| space == account)
+                        .map(|(_, path)| path),
                     _ => None,
                 }
             }

@@ -32,6 +32,7 @@ mod cal;
 #[cfg(test)]
 mod cal_tests;
 mod calcommon;
+mod callocks;
 mod calobjects;
 mod calprops;
 mod files;
@@ -40,6 +41,8 @@ mod locks;
 mod mkcalendar;
 mod props;
 mod report;
+#[cfg(test)]
+mod report_paging_tests;
 #[cfg(test)]
 mod report_tests;
 mod schedule;

@@ -110,7 +110,7 @@ fn live(node: &DavNode, local: &str, f: &Facts) -> Option<String> {
     })
 }
 
-const SUPPORTED_LOCK: &str = "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope>\
+pub(crate) const SUPPORTED_LOCK: &str = "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope>\
 <D:locktype><D:write/></D:locktype></D:lockentry><D:lockentry><D:lockscope><D:shared/>\
 </D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>";
 

@@ -20,6 +20,10 @@
 //!   task into a bounded channel of 64 KiB chunks, each candidate object dropped once
 //!   written. A REPORT over a whole collection holds the candidate list (one copy of the
 //!   objects, shrinking as it is written) and at most a few chunks, never the whole answer.
+//!   Where every member is a candidate (a calendar-query without a top-level time range,
+//!   the first sync-collection without a limit) there is no list: [`Pages`] reads the
+//!   collection a page at a time as the answer is written, so memory is one page. A store
+//!   error then can only end the body early, without its closing tag ([`Sink::abort`]).
 //!   The writers ([`calendar_query`], [`multiget`], [`addressbook_query`], [`sync`]) take a
 //!   [`Sink`], so they run without HTTP (tests, benchmarks).
 //! - Sync tokens are URIs (RFC 6578 §3.2): [`sync_token_uri`] of the collection's change
@@ -64,7 +68,7 @@ use crate::protocols::webdav::request::Propfind;
 use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::PropName;
 use crate::storage::davstore::{Changes, CollectionKind, DavCollection, DavObject};
-use crate::storage::Store;
+use crate::storage::{StorageError, Store};
 
 /// What every sync token starts with; the collection's change counter follows.
 const SYNC_PREFIX: &str = "http://ferrymail.invalid/sync/";
@@ -121,15 +125,28 @@ pub(crate) async fn report(
             let depth = headers::depth(depth, Depth::One)?;
             let prefilter = top_range(&q.filter);
             let s = scope.clone();
+            // Without a time range to prefilter by, every member is a candidate: they are
+            // read page by page while the answer is written (bounded memory), not at once.
+            let paged = prefilter.is_none() && scope.object.is_none() && depth != Depth::Zero;
+            let st = store.clone();
             let (coll, objects) = blocking(move || {
-                let coll = s.collection(&store)?;
-                let objects = s.candidates(&store, &coll, depth, prefilter)?;
+                let coll = s.collection(&st)?;
+                let objects = if paged {
+                    Vec::new()
+                } else {
+                    s.candidates(&st, &coll, depth, prefilter)?
+                };
                 Ok((coll, objects))
             })
             .await?;
             let base = (scope.owner.clone(), coll.kind, coll.name.clone());
             Ok(stream(move |sink| {
-                calendar_query(&base, objects, &q, zone, sink)
+                if paged {
+                    let pages = Pages::new(&store, coll.id);
+                    calendar_query(&base, pages, &q, zone, sink)
+                } else {
+                    calendar_query(&base, objects.into_iter().map(Ok), &q, zone, sink)
+                }
             }))
         }
         Report::CalendarMultiget(m) => {
@@ -411,6 +428,13 @@ impl<'a> Sink<'a> {
         }
     }
 
+    /// Ends the answer broken: what is buffered is dropped and nothing more is written (the
+    /// closing tag never comes, so a client cannot take a short answer for a whole one).
+    pub(crate) fn abort(&mut self) {
+        self.buf.clear();
+        self.closed = true;
+    }
+
     /// Whether the writer should go on.
     fn open(&self) -> bool {
         !self.closed
@@ -603,7 +627,7 @@ fn href_of(base: &Base, name: &str) -> String {
 /// calendar-query (RFC 4791 §7.8) over `objects` (the candidates), as a multistatus.
 pub(crate) fn calendar_query(
     base: &Base,
-    objects: Vec<DavObject>,
+    objects: impl Iterator<Item = Result<DavObject, StorageError>>,
     q: &CalendarQuery,
     zone: Tz,
     sink: &mut Sink<'_>,
@@ -618,6 +642,14 @@ pub(crate) fn calendar_query(
         if !sink.open() {
             return;
         }
+        let obj = match obj {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "calendar-query listing failed");
+                sink.abort();
+                return;
+            }
+        };
         let Ok(cal) = parse_calendar(&obj.data) else {
             tracing::warn!(object = %obj.name, "stored calendar object does not parse");
             continue;
@@ -797,6 +829,58 @@ pub(crate) fn free_busy(objects: Vec<DavObject>, start: i64, end: i64, stamp: i6
     caldata::vfreebusy(&freebusy::merge(periods), start, end, stamp)
 }
 
+/// Objects read from the store per page of a [`Pages`] listing.
+const PER_PAGE: usize = 256;
+
+/// Every object of a collection, read [`PER_PAGE`] at a time as it is iterated
+/// (`DavStore::dav_objects_page`), for answers written while they are read (on the
+/// blocking pool). A store error is the last item; the writer then ends the body without
+/// its closing tag ([`Sink::abort`]), so the client sees a broken answer, never a short
+/// one that looks whole.
+pub(crate) struct Pages<'a> {
+    store: &'a Store,
+    collection: u64,
+    page: std::vec::IntoIter<DavObject>,
+    after: Option<String>,
+    more: bool,
+}
+
+impl<'a> Pages<'a> {
+    pub(crate) fn new(store: &'a Store, collection: u64) -> Pages<'a> {
+        Pages {
+            store,
+            collection,
+            page: Vec::new().into_iter(),
+            after: None,
+            more: true,
+        }
+    }
+}
+
+impl Iterator for Pages<'_> {
+    type Item = Result<DavObject, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.page.len() == 0 && self.more {
+            match self
+                .store
+                .dav_objects_page(self.collection, self.after.as_deref(), PER_PAGE)
+            {
+                Ok(page) => {
+                    self.more = page.len() == PER_PAGE;
+                    self.after = page.last().map(|o| o.name.clone());
+                    self.page = page.into_iter();
+                }
+                Err(e) => {
+                    self.more = false;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.page.next().map(Ok)
+    }
+}
+
 /// What a sync-collection answers, decided before the answer starts.
 pub(crate) struct SyncPlan {
     base: Base,
@@ -807,6 +891,9 @@ pub(crate) struct SyncPlan {
     /// The token the answer ends with.
     token: u64,
     truncated: bool,
+    /// The first sync without a limit: every member, read page by page while the answer is
+    /// written ([`Pages`]) instead of `changed`.
+    listing: bool,
 }
 
 /// Reads the changes since the request's token (403 `valid-sync-token` when it is not
@@ -822,6 +909,19 @@ pub(crate) fn sync_plan(
         None => 0,
         Some(t) => parse_sync_token(t).ok_or_else(invalid)?,
     };
+    if s.sync_token.is_none() && s.limit.is_none() {
+        // The token is the counter before the listing is read: what changes while it is
+        // read is reported again by the next sync, never missed.
+        return Ok(SyncPlan {
+            base: (owner.to_string(), coll.kind, coll.name.clone()),
+            coll_id: coll.id,
+            changed: Vec::new(),
+            deleted: Vec::new(),
+            token: coll.sync,
+            truncated: false,
+            listing: true,
+        });
+    }
     let Changes::Since {
         token,
         changed,
@@ -840,6 +940,7 @@ pub(crate) fn sync_plan(
             deleted,
             token,
             truncated: false,
+            listing: false,
         });
     };
     if deleted.len() >= limit {
@@ -867,6 +968,7 @@ pub(crate) fn sync_plan(
         deleted,
         token,
         truncated: true,
+        listing: false,
     })
 }
 
@@ -880,6 +982,31 @@ pub(crate) fn sync(store: &Store, plan: SyncPlan, s: &SyncCollection, sink: &mut
         zone: Tz::UTC,
     };
     sink.raw(&multistatus_open());
+    if plan.listing {
+        for obj in Pages::new(store, plan.coll_id) {
+            if !sink.open() {
+                return;
+            }
+            let obj = match obj {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sync-collection listing failed");
+                    sink.abort();
+                    return;
+                }
+            };
+            let href = href_of(&plan.base, &obj.name);
+            let r = object_response(
+                href,
+                &obj,
+                plan.base.1,
+                s.props.as_ref(),
+                &shaping,
+                Parsed::None,
+            );
+            sink.response(&r);
+        }
+    }
     for name in &plan.changed {
         if !sink.open() {
             return;

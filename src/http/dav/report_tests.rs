@@ -866,7 +866,7 @@ async fn writers_stream_in_bounded_chunks() {
     let mut sink = Sink::new(&mut emit);
     super::report::calendar_query(
         &base,
-        objects,
+        objects.into_iter().map(Ok),
         &q,
         calcard::common::timezone::Tz::UTC,
         &mut sink,
@@ -927,6 +927,7 @@ async fn report_memory_10k() {
                 last: None,
                 changed: 1,
                 schedule_tag: 1,
+                modified: 0,
             }
         })
         .collect();
@@ -954,7 +955,7 @@ async fn report_memory_10k() {
     let mut sink = Sink::new(&mut emit);
     super::report::calendar_query(
         &base,
-        objects,
+        objects.into_iter().map(Ok),
         &q,
         calcard::common::timezone::Tz::UTC,
         &mut sink,

@@ -44,6 +44,9 @@ use calcard::icalendar::{
 use super::caldav::validate::top_level;
 
 pub mod freebusy;
+mod merge;
+
+pub use merge::keep_replies;
 
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,11 @@
 //! `acl`, `supported-privilege-set` and `acl-restrictions` properties.
 //!
 //! The mapping (both ways): "r" (with "l") is `read`, "w" `write-content`, "i" `bind`,
-//! "t" `unbind`, "a" `read-acl` and `write-acl`; `write` is "wit", `all` "lrwita". Other
-//! letters have no DAV privilege. The server grants only (no deny ACEs, no `invert`):
+//! "t" `unbind`, "a" `read-acl`; `write` is "wit", `all` "lrwita" (everything a sharee
+//! can hold). `write-acl` is the owner's alone (only the owner may use the ACL method), so
+//! no grant shows it and granting it to anyone is refused (`not-supported-privilege`).
+//! The other letters ("s", "k", "x", "e", "p") have no DAV privilege: the ACL method
+//! leaves them as they were ([`KEPT_RIGHTS`]). The server grants only (no deny ACEs, no `invert`):
 //! [`ACL_RESTRICTIONS`] says so.
 
 use super::xml::{self, Element, DAV};
@@ -133,6 +136,9 @@ impl AclRefusal {
     }
 }
 
+/// The rights letters without a DAV privilege: an ACL method keeps them on every entry.
+pub const KEPT_RIGHTS: &str = "skxep";
+
 /// The privileges (in `DAV:`) a rights string grants, in [`SUPPORTED_PRIVILEGES`] order.
 pub fn privileges_of_rights(rights: &str) -> Vec<&'static str> {
     let has = |c| rights.contains(c);
@@ -151,16 +157,14 @@ pub fn privileges_of_rights(rights: &str) -> Vec<&'static str> {
     }
     if has('a') {
         out.push("read-acl");
-        out.push("write-acl");
     }
     out
 }
 
-/// The rights letters `privileges` grant (unnormalised). `read-acl` is granted with
-/// `write-acl` only (one right, "a", holds both).
+/// The rights letters `privileges` grant (unnormalised). `write-acl` is refused: it stays
+/// the owner's (module comment).
 pub fn rights_of_privileges(privileges: &[PropName]) -> Result<String, AclRefusal> {
     let mut out = String::new();
-    let mut read_acl = false;
     for p in privileges {
         if p.ns != DAV {
             return Err(AclRefusal::NotSupportedPrivilege(format!(
@@ -175,18 +179,17 @@ pub fn rights_of_privileges(privileges: &[PropName]) -> Result<String, AclRefusa
             "write-content" => out.push('w'),
             "bind" => out.push('i'),
             "unbind" => out.push('t'),
-            "write-acl" => out.push('a'),
-            "read-acl" => read_acl = true,
+            "read-acl" => out.push('a'),
+            "write-acl" => {
+                return Err(AclRefusal::NotSupportedPrivilege(
+                    "DAV:write-acl (only the owner changes the ACL)".into(),
+                ))
+            }
             "read-current-user-privilege-set" => {
                 return Err(AclRefusal::NoAbstract(p.local.clone()))
             }
             other => return Err(AclRefusal::NotSupportedPrivilege(format!("DAV:{other}"))),
         }
-    }
-    if read_acl && !out.contains('a') {
-        return Err(AclRefusal::NotSupportedPrivilege(
-            "DAV:read-acl without DAV:write-acl".into(),
-        ));
     }
     Ok(out)
 }
@@ -275,28 +278,19 @@ mod tests {
         assert_eq!(privileges_of_rights("lr"), ["read"]);
         assert_eq!(
             privileges_of_rights("lrwita"),
-            [
-                "read",
-                "write-content",
-                "bind",
-                "unbind",
-                "read-acl",
-                "write-acl"
-            ]
+            ["read", "write-content", "bind", "unbind", "read-acl",]
         );
         assert!(privileges_of_rights("lskxe").is_empty());
         let names = |l: &[&str]| l.iter().map(|n| PropName::dav(n)).collect::<Vec<_>>();
         assert_eq!(rights_of_privileges(&names(&["read"])).unwrap(), "lr");
         assert_eq!(rights_of_privileges(&names(&["write"])).unwrap(), "wit");
+        // A sharee's "a" is read-acl; write-acl stays the owner's.
+        assert_eq!(rights_of_privileges(&names(&["read-acl"])).unwrap(), "a");
         assert_eq!(
-            rights_of_privileges(&names(&["read-acl", "write-acl"])).unwrap(),
-            "a"
-        );
-        assert_eq!(
-            rights_of_privileges(&names(&["read-acl"])),
-            Err(AclRefusal::NotSupportedPrivilege(
-                "DAV:read-acl without DAV:write-acl".into()
-            ))
+            rights_of_privileges(&names(&["read-acl", "write-acl"]))
+                .unwrap_err()
+                .element(),
+            "not-supported-privilege"
         );
         assert_eq!(
             rights_of_privileges(&names(&["write-properties"]))

@@ -11,6 +11,7 @@
 mod davfiles;
 mod davstore;
 mod davstore_tags;
+mod davstore_write;
 mod devices;
 mod directory;
 mod folders;
@@ -45,6 +46,7 @@ pub use davstore::{
     dav_objects_paged, dav_sync_tokens_and_tombstones,
 };
 pub use davstore_tags::{dav_acl_replaced_whole, dav_schedule_tags, dav_storage_check};
+pub use davstore_write::dav_write_time_and_tag_decision;
 pub use devices::devices_round_trip;
 #[cfg(test)]
 pub(crate) use small::{bob_source, fetched_message, tls_results};
@@ -132,6 +134,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("dav_acl_replaced_whole", dav_acl_replaced_whole),
     ("dav_storage_check", dav_storage_check),
     ("dav_objects_paged", dav_objects_paged),
+    (
+        "dav_write_time_and_tag_decision",
+        dav_write_time_and_tag_decision,
+    ),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.
@@ -249,7 +255,8 @@ macro_rules! test_every_check {
             dav_acl_sharing,
             dav_schedule_tags,
             dav_acl_replaced_whole,
-            dav_storage_check);
+            dav_storage_check,
+            dav_write_time_and_tag_decision);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
         $(

@@ -263,6 +263,50 @@ pub fn queue_put_move_delete_per_queue(open: Open) {
     assert_eq!(store.queue_get(QueueName::Local, a.id).unwrap(), Some(a));
     assert_eq!(store.queue_get(QueueName::Remote, b.id).unwrap(), Some(b));
     assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 2);
+
+    // Two routings of one record at once (the inbound queue restarted while its first
+    // routing still ran on a blocking thread): one replaces it, the other gets Conflict and
+    // writes nothing, so the message is not routed twice.
+    let rec = record(&store, QueueName::Inbound, b"route me once");
+    store.0.queue_put(&rec).unwrap();
+    let successor = |queue| {
+        let mut r = rec.clone();
+        r.id = store.next_queue_id().unwrap();
+        r.queue = queue;
+        r
+    };
+    let (first, second) = (successor(QueueName::Local), successor(QueueName::Local));
+    let results = std::thread::scope(|s| {
+        let runs: Vec<_> = [&first, &second]
+            .into_iter()
+            .map(|r| {
+                let store = &store;
+                s.spawn(move || {
+                    store
+                        .0
+                        .queue_replace(QueueName::Inbound, rec.id, std::slice::from_ref(r))
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(StorageError::Conflict(_)))),
+        "{results:?}"
+    );
+    let kept = [&first, &second]
+        .iter()
+        .filter(|r| store.queue_get(QueueName::Local, r.id).unwrap().is_some())
+        .count();
+    assert_eq!(kept, 1, "exactly one routing's record is kept");
+    assert_eq!(store.queue_get(QueueName::Inbound, rec.id).unwrap(), None);
+    assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 1);
 }
 
 /// Every record holding a body counts once; the file goes after the last reference is

@@ -22,7 +22,7 @@ use crate::storage::{StorageError, PUBLIC_OWNER};
 const COLL_COLUMNS: &str = "id, owner, name, kind, display_name, color, description, \
                             components, sync, expired_below, tombstones";
 const OBJ_COLUMNS: &str =
-    "name, uid, etag, data, component, first_start, last_end, changed, schedule_tag";
+    "name, uid, etag, data, component, first_start, last_end, changed, schedule_tag, modified";
 
 fn collection_of(row: &Row) -> Result<DavCollection, StorageError> {
     let kind: String = row.get("kind");
@@ -55,6 +55,7 @@ fn object_of(row: &Row) -> DavObject {
         last: row.get("last_end"),
         changed: from_db(row.get("changed")),
         schedule_tag: from_db(row.get("schedule_tag")),
+        modified: row.get("modified"),
     }
 }
 
@@ -179,8 +180,8 @@ pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageE
             let n = c
                 .execute(
                     "INSERT INTO dav_objects (collection, name, uid, etag, data, component,
-                       first_start, last_end, changed, schedule_tag)
-                     SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM dav_collections
+                       first_start, last_end, changed, schedule_tag, modified)
+                     SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM dav_collections
                      WHERE owner = $1 AND name = $2",
                     &[
                         owner,
@@ -194,6 +195,7 @@ pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageE
                         &o.last,
                         &to_db(o.changed),
                         &to_db(o.schedule_tag),
+                        &o.modified,
                     ],
                 )
                 .map_err(pg_error)?;
@@ -432,13 +434,13 @@ impl DavStore for PgStore {
         Ok(())
     }
 
-    fn dav_put_with(
+    fn dav_write(
         &self,
         collection: u64,
         obj: &NewObject,
-        cond: &Condition,
-        keep_schedule_tag: bool,
+        w: &Write<'_>,
     ) -> Result<PutOutcome, StorageError> {
+        let cond = w.cond;
         check_name(&obj.name)?;
         let etag = etag_of(&obj.data);
         self.pool().tx(|tx| {
@@ -461,17 +463,18 @@ impl DavStore for PgStore {
             }
             coll.sync += 1;
             let schedule_tag = match &existing {
-                Some(old) if keep_schedule_tag => old.schedule_tag,
+                Some(old) if (w.keep_schedule_tag)(old) => old.schedule_tag,
                 _ => coll.sync,
             };
             tx.execute(
                 "INSERT INTO dav_objects (collection, name, uid, etag, data, component,
-                   first_start, last_end, changed, schedule_tag)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   first_start, last_end, changed, schedule_tag, modified)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (collection, name) DO UPDATE SET uid = EXCLUDED.uid,
                    etag = EXCLUDED.etag, data = EXCLUDED.data, component = EXCLUDED.component,
                    first_start = EXCLUDED.first_start, last_end = EXCLUDED.last_end,
-                   changed = EXCLUDED.changed, schedule_tag = EXCLUDED.schedule_tag",
+                   changed = EXCLUDED.changed, schedule_tag = EXCLUDED.schedule_tag,
+                   modified = EXCLUDED.modified",
                 &[
                     &to_db(collection),
                     &obj.name,
@@ -483,6 +486,7 @@ impl DavStore for PgStore {
                     &obj.last,
                     &to_db(coll.sync),
                     &to_db(schedule_tag),
+                    &w.modified,
                 ],
             )
             .map_err(pg_error)?;

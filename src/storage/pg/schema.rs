@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "queue_domains",
         include_str!("migrations/0010_queue_domains.sql"),
     ),
+    (
+        12,
+        "dav_modified",
+        include_str!("migrations/0012_dav_modified.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.
