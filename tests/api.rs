@@ -13,6 +13,8 @@ mod common;
 mod directory;
 #[path = "api/end_to_end.rs"]
 mod end_to_end;
+#[path = "api/queue_views.rs"]
+mod queue_views;
 #[path = "api/queues.rs"]
 mod queues;
 #[path = "api/rights.rs"]

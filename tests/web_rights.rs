@@ -191,3 +191,84 @@ fn a_domain_admin_sees_queued_mail_by_its_recipients_on_the_dashboard() {
     assert!(store.queue_find(mixed).unwrap().is_some());
     assert!(store.queue_find(forged).unwrap().is_some());
 }
+
+/// The queue page walked by its Next link (keyset: `after=<last id>`) shows every record of
+/// a domain admin's once, in id order, and stops; its users' outgoing mail (submitted by an
+/// account of its domain) is among them with every recipient, and may be changed; mail
+/// another domain's account submitted, or that only claims its domain as the sender, never
+/// shows.
+#[test]
+fn a_domain_admin_walks_its_queue_by_next_and_sees_its_users_outgoing_mail() {
+    let server = TestServer::start();
+    console(&server, "account add boss@example.com --password 'boss pw'");
+    console(&server, "domainadmin add boss@example.com example.com");
+    console(&server, "domain add other.test");
+    let outgoing = common::put_deferred_as(
+        &server,
+        Some("alice@example.com"),
+        "alice@example.com",
+        &["far@remote.test", "near@third.test"],
+        "outgoing",
+    );
+    let foreign = common::put_deferred_as(
+        &server,
+        Some("x@other.test"),
+        "alice@example.com",
+        &["far@remote.test"],
+        "foreign",
+    );
+    let mut want = vec![outgoing];
+    for i in 0..60 {
+        want.push(common::put_deferred(
+            &server,
+            "x@remote.test",
+            &[&format!("u{i}@example.com")],
+            "in",
+        ));
+        common::put_deferred(&server, "x@remote.test", &["y@remote.test"], "elsewhere");
+    }
+    let boss = WebSession::login(server.addr("admin"), "boss@example.com", "boss pw");
+    let mut path = "/queues?queue=deferred".to_string();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let page = boss.get(&path).text();
+        assert!(!page.contains(&format!("{foreign:016x}")), "{page}");
+        assert!(!page.contains("y@remote.test"), "{page}");
+        for line in page
+            .lines()
+            .filter(|l| l.contains("href=\"/queues/record/"))
+        {
+            let id = line
+                .split("href=\"/queues/record/")
+                .nth(1)
+                .and_then(|r| r.get(..16))
+                .unwrap();
+            seen.push(u64::from_str_radix(id, 16).unwrap());
+        }
+        match page.split("id=\"queue-next\"").next().and_then(|before| {
+            let at = before.rfind("href=\"?after=")?;
+            Some(before[at + 6..].split('"').next()?.replace("&amp;", "&"))
+        }) {
+            Some(next) if page.contains("id=\"queue-next\"") => path = format!("/queues{next}"),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, want, "every record of its domain once, in id order");
+    let first = boss.get("/queues?queue=deferred").text();
+    assert!(first.contains("near@third.test"), "{first}");
+    let record = boss.get(&format!("/queues/record/{outgoing:016x}")).text();
+    assert!(record.contains("value=\"retry\""), "{record}");
+    assert!(record.contains("Subject: outgoing"), "{record}");
+    let (status, flash) = boss.post(
+        "/queues",
+        &[("action", "delete"), ("id", &format!("{outgoing:016x}"))],
+    );
+    assert_eq!(status, 303);
+    assert!(flash.starts_with("ok:"), "{flash}");
+    let (_, flash) = boss.post(
+        "/queues",
+        &[("action", "delete"), ("id", &format!("{foreign:016x}"))],
+    );
+    assert!(flash.starts_with("err:"), "{flash}");
+    assert!(server.store().queue_find(foreign).unwrap().is_some());
+}

@@ -2,7 +2,11 @@
 //! API (`api::queues`) and the dashboard (`dashboard::queues`, `dashboard::bulk`).
 //!
 //! - A full admin sees every record whole and may change it.
-//! - A domain admin sees a record when at least one of its RECIPIENTS is in its domains (the
+//! - A domain admin sees a record whole, and may change it, when its authenticated
+//!   submitter (`auth_as`, set by the server after SMTP AUTH, not by the client's envelope)
+//!   is an account in its domains: its users' outgoing mail, whose recipients are its own
+//!   user's business.
+//! - Otherwise a domain admin sees a record when at least one of its RECIPIENTS is in its domains (the
 //!   address, or the address the client gave before an alias expanded it). The sender does
 //!   not count: MAIL FROM is whatever the client said, so a forged sender must not open
 //!   another domain's mail. Bounces are no exception: a DSN's recipient is the original
@@ -16,10 +20,12 @@
 //!   otherwise the answer is 403 with [`partial_refusal`].
 //! - Users see nothing.
 //!
-//! Lists decide on the record's head ([`QueueHead`], read without decoding the rest), so a
-//! domain admin's page of a large queue decodes only the records it shows.
+//! Lists decide on the record's head ([`QueueHead`], read without decoding the rest), and a
+//! domain admin's lists read only the records indexed under its domains ([`view_domains`],
+//! `storage::queue_index`, which indexes a record under the same domains this rule looks
+//! at), so its page of a large queue reads its own records, not the whole queue.
 
-use crate::http::auth::Principal;
+use crate::http::auth::{Principal, Role};
 use crate::storage::{QueueHead, QueueRecord};
 
 /// How much of a record the caller may see.
@@ -38,9 +44,21 @@ pub fn recipient_is_theirs(p: &Principal, address: &str, original: &str) -> bool
     p.may_address(address) || (!original.is_empty() && p.may_address(original))
 }
 
-/// The access to a record with these recipients (address, original).
+/// The domains a caller's list is restricted to, for `storage::QueueView::domains`: a
+/// domain admin's; `None` for a full admin (everything) and a user (nothing: its lists
+/// are refused before they are read).
+pub fn view_domains(p: &Principal) -> Option<&[String]> {
+    match &p.role {
+        Role::DomainAdmin(domains) => Some(domains),
+        _ => None,
+    }
+}
+
+/// The access to a record submitted by `auth_as` with these recipients (address,
+/// original).
 pub fn access_of<'a>(
     p: &Principal,
+    auth_as: Option<&str>,
     recipients: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Access {
     if p.is_admin() {
@@ -48,6 +66,9 @@ pub fn access_of<'a>(
     }
     if !p.is_manager() {
         return Access::Hidden;
+    }
+    if auth_as.is_some_and(|a| a.contains('@') && p.may_address(a)) {
+        return Access::Full;
     }
     let (mut mine, mut others) = (0usize, 0usize);
     for (address, original) in recipients {
@@ -67,6 +88,7 @@ pub fn access_of<'a>(
 pub fn access(p: &Principal, rec: &QueueRecord) -> Access {
     access_of(
         p,
+        rec.auth_as.as_deref(),
         rec.recipients
             .iter()
             .map(|r| (r.address.as_str(), r.original.as_str())),
@@ -74,7 +96,11 @@ pub fn access(p: &Principal, rec: &QueueRecord) -> Access {
 }
 
 pub fn head_access(p: &Principal, h: &QueueHead<'_>) -> Access {
-    access_of(p, h.recipients.iter().map(|r| (r.address, r.original)))
+    access_of(
+        p,
+        h.auth_as,
+        h.recipients.iter().map(|r| (r.address, r.original)),
+    )
 }
 
 /// The refusal of a change to a record the caller sees only in part.
@@ -246,5 +272,33 @@ mod tests {
         assert!(shown_in_list(&admin, "no such user", &h));
         let own = rec("x@other.test", &["a@example.org"]);
         assert!(may_change(&dom, &own).is_ok());
+    }
+
+    /// Its users' outgoing mail is the domain's whole, recipients included; a submitter
+    /// of another domain, or only a sender that claims its domain, opens nothing.
+    #[test]
+    fn its_users_outgoing_mail_is_its_own() {
+        let dom = who(Role::DomainAdmin(vec!["example.org".into()]));
+        let mut out = rec("u@example.org", &["a@other.test", "b@third.test"]);
+        out.auth_as = Some("U@Example.ORG".into());
+        assert_eq!(access(&dom, &out), Access::Full);
+        assert!(may_change(&dom, &out).is_ok());
+        let (shown, hidden) = redacted(&dom, out.clone()).unwrap();
+        assert_eq!((shown.recipients.len(), hidden), (2, 0));
+        assert!(shown.last_error.is_some());
+        let h = QueueHead::of(&out);
+        assert!(shown_in_list(&dom, "b@third", &h));
+        assert!(shown_in_list(&dom, "no such user", &h));
+
+        let mut foreign = rec("u@example.org", &["a@other.test"]);
+        foreign.auth_as = Some("v@other.test".into());
+        assert_eq!(access(&dom, &foreign), Access::Hidden);
+        assert!(!shown_in_list(&dom, "", &QueueHead::of(&foreign)));
+        // A bare name (no domain) is no account of its domains.
+        foreign.auth_as = Some("example.org".into());
+        assert_eq!(access(&dom, &foreign), Access::Hidden);
+        let admin = who(Role::Admin);
+        assert_eq!(view_domains(&admin), None);
+        assert_eq!(view_domains(&dom), Some(&["example.org".to_string()][..]));
     }
 }

@@ -1,6 +1,7 @@
 //! `ferrymail storage check`: a read-only consistency check of any backend, through the
 //! storage traits. Every message and queue record must have its body file with the recorded
-//! size; every reference count must equal a recount of the records holding the blob; body
+//! size, and its entries in the queues' domain index (an entry without its record is
+//! reported too); every reference count must equal a recount of the records holding the blob; body
 //! files nothing references (orphans) are listed, and so are snooze records whose message
 //! is not in the account's `Snoozed` folder under the recorded UID (not a fault: the
 //! snooze waker settles them at their time, see `actors::snooze`). The start-up sweep repairs what this
@@ -40,6 +41,9 @@ pub struct CheckReport {
     pub stale_snoozes: Vec<String>,
     /// Calendars and address books (`storage::check_dav`).
     pub dav: super::check_dav::DavCheck,
+    /// The queues' domain index (`storage::queue_index`): entries naming no record,
+    /// records missing entries. A domain admin would not see such a record.
+    pub queue_index: Vec<String>,
 }
 
 impl CheckReport {
@@ -49,6 +53,7 @@ impl CheckReport {
             && self.wrong_size.is_empty()
             && self.wrong_refcount.is_empty()
             && self.dav.problems.is_empty()
+            && self.queue_index.is_empty()
     }
 
     /// The report as text: the problems, one per line, then a summary line.
@@ -82,6 +87,7 @@ impl CheckReport {
                 self.stale_snoozes.len()
             ));
         }
+        out.extend(self.queue_index.iter().cloned());
         out.extend(self.dav.problems.iter().cloned());
         out.push(format!(
             "calendars and contacts: {} collections, {} objects, {} ACL entries; {} problems",
@@ -165,6 +171,7 @@ pub fn check_with(store: &Store, progress: &mut dyn Progress) -> Result<CheckRep
         }
         progress.advance(1);
     }
+    report.queue_index = store.queue_index_problems()?;
     progress.end_phase();
     // WebDAV resources hold bodies too (storage::davfiles).
     if let Some(files) = store.dav_files() {

@@ -520,6 +520,14 @@ fn verify(sled: &dyn Export, pg: &PgStore) -> Result<Verification, StorageError>
         );
     }
     source.insert("queue", queued);
+    // The copy's domain index (storage::queue_index), written with each record: no
+    // problem on either side.
+    let problems = |p: Vec<String>| format!("{} problems {}", p.len(), p.join("; "));
+    v.compare(
+        "queue domain index",
+        &problems(sled.queue_index_problems()?),
+        &problems(super::QueueIndex::queue_index_problems(pg)?),
+    );
     for store in SmallStore::ALL {
         let rows = sled.export_small(store)?;
         for row in &rows {

@@ -87,6 +87,7 @@ mod migrate_tests;
 mod pg;
 mod queue;
 mod queue_codec;
+mod queue_index;
 mod quota;
 mod screen;
 mod secrets;
@@ -127,6 +128,7 @@ pub use queue::{
     QueueRecord, HISTORY_ATTEMPTS,
 };
 pub use queue_codec::{HeadRecipient, Keep, QueueHead};
+pub use queue_index::{index_domains, record_domains, PageStart, QueueIndex, QueueView};
 pub use quota::Quota;
 pub use screen::{Ban, ScreenRecord, ScreenRule, ScreenSnapshot};
 pub use secrets::SecretKey;

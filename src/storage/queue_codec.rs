@@ -7,7 +7,7 @@
 //! end. [`decode_record`] then tries the older shapes, newest first: V2 (before
 //! `history`), V1 (before `folder`).
 //!
-//! [`QueueHead`] is the record's leading fields up to `last_error`, with its strings
+//! [`QueueHead`] is the record's leading fields up to `auth_as`, with its strings
 //! borrowed from the stored bytes: a filtered or domain admin's view of a queue of 100,000
 //! records decides on the head of each (no allocation per string) and decodes whole only
 //! the records of the page it shows ([`select_page`]).
@@ -141,7 +141,7 @@ pub struct HeadRecipient<'a> {
 }
 
 /// The leading fields of a stored [`QueueRecord`], strings borrowed from its bytes. The
-/// fields after `last_error` are not read, so it reads every shape [`decode_record`] does.
+/// fields after `auth_as` are not read, so it reads every shape [`decode_record`] does.
 #[derive(Debug, Deserialize)]
 pub struct QueueHead<'a> {
     pub id: QueueId,
@@ -156,6 +156,11 @@ pub struct QueueHead<'a> {
     pub due: Option<i64>,
     pub attempts: u32,
     pub last_error: Option<&'a str>,
+    /// Where it came from ("smtp from [1.2.3.4] …").
+    pub origin: &'a str,
+    /// The account that submitted it, when it authenticated (set by the server, not by
+    /// the client's envelope).
+    pub auth_as: Option<&'a str>,
 }
 
 impl<'a> QueueHead<'a> {
@@ -184,6 +189,8 @@ impl<'a> QueueHead<'a> {
             due: rec.due,
             attempts: rec.attempts,
             last_error: rec.last_error.as_deref(),
+            origin: &rec.origin,
+            auth_as: rec.auth_as.as_deref(),
         }
     }
 }

@@ -826,6 +826,7 @@ pub trait Shared:
     + DavFileStore
     + Cluster
     + super::davstore::DavStore
+    + super::queue_index::QueueIndex
 {
 }
 
@@ -847,6 +848,7 @@ impl<T> Shared for T where
         + DavFileStore
         + Cluster
         + super::davstore::DavStore
+        + super::queue_index::QueueIndex
 {
 }
 

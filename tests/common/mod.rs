@@ -534,6 +534,18 @@ pub fn ok(lines: &[String]) -> bool {
 /// tests; its id.
 #[allow(dead_code)]
 pub fn put_deferred(server: &TestServer, from: &str, to: &[&str], subject: &str) -> u64 {
+    put_deferred_as(server, None, from, to, subject)
+}
+
+/// [`put_deferred`] submitted by the account `auth_as` (as SMTP AUTH records it).
+#[allow(dead_code)]
+pub fn put_deferred_as(
+    server: &TestServer,
+    auth_as: Option<&str>,
+    from: &str,
+    to: &[&str],
+    subject: &str,
+) -> u64 {
     use ferrymail::storage::{QueueName, QueueRecipient, QueueRecord};
     let store = server.store();
     let (_, queues) = server.writers();
@@ -555,6 +567,7 @@ pub fn put_deferred(server: &TestServer, from: &str, to: &[&str], subject: &str)
     rec.due = Some(i64::MAX / 2);
     rec.attempts = 1;
     rec.last_error = to.first().map(|a| format!("451 4.2.0 {a} is busy"));
+    rec.auth_as = auth_as.map(str::to_string);
     queues.queue_put(&rec).unwrap();
     rec.id
 }

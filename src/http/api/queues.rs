@@ -2,10 +2,15 @@
 //! (retry, bounce, move, delete), one or many. Changes go to the queue actors as typed
 //! [`Change`]s, so a record being delivered answers 409 (busy) and nothing changes.
 //!
-//! A domain admin sees the records one of whose recipients is in its domains, only its own
-//! recipients of them, and changes only those whose recipients are all its own
-//! (`http::queue_access`, the rule the dashboard applies too); the others are left out of
-//! lists and counts, and answer 404.
+//! A domain admin sees the records its users submitted (whole) and those one of whose
+//! recipients is in its domains (only its own recipients of them), and changes only the
+//! records it sees whole (`http::queue_access`, the rule the dashboard applies too); the
+//! others are left out of lists and counts, and answer 404. Its lists read only its
+//! domains' records (`storage::queue_index`).
+//!
+//! Lists page by `offset` or by `after` (keyset: the records whose id is above it); every
+//! page but the last links the next one by `after`, so walking a queue of 100,000 records
+//! page by page never steps over the records already seen.
 
 use std::io::Read;
 
@@ -20,7 +25,8 @@ use crate::actors::queues::{Change, Done};
 use crate::http::auth::{Principal, Scope};
 use crate::http::error::ApiError;
 use crate::http::queue_access::{self, head_access, Access};
-use crate::storage::{QueueHead, QueueName, QueueRecord};
+use crate::storage::{PageStart, QueueHead, QueueName, QueueRecord, QueueView};
+use utoipa::IntoParams;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     resource!(cfg, "/queues", GET => queues_counts);
@@ -101,8 +107,64 @@ pub struct AttemptInfo {
 pub struct QueuePage {
     pub items: Vec<QueueItem>,
     pub total: usize,
+    /// The offset asked for (0 with `after`).
     pub offset: usize,
     pub limit: usize,
+    /// The `after` asked for, if any.
+    pub after: Option<String>,
+    /// The next page (`?after=<last id>&limit=…`), absent on the last one. Following it
+    /// never steps over the records before it, however deep in the queue.
+    pub next: Option<String>,
+}
+
+/// Paging of a queue: `offset` or `after` (keyset: the records whose id is above it,
+/// hexadecimal as the lists show ids; not with `offset`), and `limit` (default 50, at most
+/// 1000).
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueuePaging {
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
+    pub offset: Option<usize>,
+    #[param(minimum = 0, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// Start after this record id (hexadecimal, e.g. from `next`).
+    #[param(pattern = "^[0-9A-Fa-f]{1,16}$")]
+    pub after: Option<String>,
+}
+
+impl QueuePaging {
+    /// Where the page starts and its limit; 422 for a bad `after`, or one beside `offset`.
+    fn resolve(&self) -> Result<(PageStart, usize), ApiError> {
+        let (offset, limit) = Paging {
+            offset: self.offset,
+            limit: self.limit,
+        }
+        .resolve()?;
+        match &self.after {
+            None => Ok((PageStart::Offset(offset), limit)),
+            Some(_) if self.offset.is_some() => Err(ApiError::unprocessable(
+                "give either offset or after, not both",
+            )),
+            Some(a) if !a.is_empty() && a.len() <= 16 => u64::from_str_radix(a, 16)
+                .map(|id| (PageStart::After(id), limit))
+                .map_err(|_| bad_after(a)),
+            Some(a) => Err(bad_after(a)),
+        }
+    }
+}
+
+fn bad_after(a: &str) -> ApiError {
+    ApiError::unprocessable(format!(
+        "after {a:?} is not a record id (up to 16 hexadecimal digits)"
+    ))
+}
+
+/// The link to the page after the record `last`.
+fn next_link(q: QueueName, last: u64, limit: usize) -> String {
+    format!(
+        "/api/v1/queues/{}?after={last:016X}&limit={limit}",
+        q.as_str()
+    )
 }
 
 /// A header field of a queued message.
@@ -326,8 +388,14 @@ pub async fn queues_counts(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiErro
                     // The store's in-memory counter: no scan.
                     ctx.store.queue_depth(*q)?
                 } else {
-                    // The records' heads only, nothing decoded whole.
-                    ctx.store.queue_select(*q, &|h| listed(&p, h), 0, 0)?.0
+                    // Its domains' records (the index), their heads only.
+                    let keep = |h: &QueueHead<'_>| listed(&p, h);
+                    let view = QueueView {
+                        keep: &keep,
+                        domains: queue_access::view_domains(&p),
+                        text: None,
+                    };
+                    ctx.store.queue_view(*q, &view, PageStart::Offset(0), 0)?.0
                 };
                 Ok(QueueCount {
                     name: q.as_str().to_string(),
@@ -340,44 +408,62 @@ pub async fn queues_counts(ctx: Ctx, m: Manager) -> Result<HttpResponse, ApiErro
     Ok(HttpResponse::Ok().json(QueueCounts { items }))
 }
 
-/// A queue's records, in id order, paged.
+/// A queue's records, in id order, paged by `offset` or by `after` (the id of the last
+/// record of the previous page, as in `next`).
 #[utoipa::path(get, path = "/api/v1/queues/{queue}", tag = "queues",
-    params(("queue" = String, Path, description = "inbound, local, remote, deferred, toarchive or bad"), Paging),
+    params(("queue" = String, Path, description = "inbound, local, remote, deferred, toarchive or bad"), QueuePaging),
     responses((status = 200, body = QueuePage), Failures))]
 pub async fn queue_list(
     ctx: Ctx,
     m: Manager,
     path: web::Path<String>,
-    paging: web::Query<Paging>,
+    paging: web::Query<QueuePaging>,
 ) -> Result<HttpResponse, ApiError> {
     let q = queue_name(&path)?;
     let (p, paging) = (m.0, paging.into_inner());
-    let (offset, limit) = paging.resolve()?;
+    let (start, limit) = paging.resolve()?;
     let page = blocking(&ctx, move |ctx| {
-        if p.is_admin() {
+        // One more than the page says whether there is a next one.
+        let (total, mut records) = if p.is_admin() {
             // Everything is visible: the depth counter is the total and only the page's
             // records are read (a queue of 100,000 records is not decoded per request).
-            let items = ctx.store.queue_page(q, offset, limit)?;
-            return Ok(QueuePage {
-                total: ctx.store.queue_depth(q)?,
-                items: items.iter().map(|r| item(r, 0)).collect(),
-                offset,
-                limit,
-            });
-        }
-        // Decided on each record's head; only the page is decoded whole.
-        let (total, page) = ctx
-            .store
-            .queue_select(q, &|h| listed(&p, h), offset, limit)?;
+            let total = ctx.store.queue_depth(q)?;
+            let records = match start {
+                PageStart::Offset(offset) => ctx.store.queue_page(q, offset, limit + 1)?,
+                PageStart::After(after) => ctx.store.queue_page_after(q, after, limit + 1)?,
+            };
+            (total, records)
+        } else {
+            // Its domains' records only (the index), decided on each head; only the page
+            // is decoded whole.
+            let keep = |h: &QueueHead<'_>| listed(&p, h);
+            let view = QueueView {
+                keep: &keep,
+                domains: queue_access::view_domains(&p),
+                text: None,
+            };
+            ctx.store.queue_view(q, &view, start, limit + 1)?
+        };
+        let more = records.len() > limit;
+        records.truncate(limit);
+        let next = match records.last() {
+            Some(last) if more => Some(next_link(q, last.id, limit)),
+            _ => None,
+        };
         Ok(QueuePage {
             total,
-            items: page
+            items: records
                 .into_iter()
                 .filter_map(|r| queue_access::redacted(&p, r))
                 .map(|(r, hidden)| item(&r, hidden))
                 .collect(),
-            offset,
+            offset: match start {
+                PageStart::Offset(o) => o,
+                PageStart::After(_) => 0,
+            },
             limit,
+            after: paging.after.clone(),
+            next,
         })
     })
     .await?;

@@ -169,9 +169,13 @@ async fn matching(
     let mut ids = web::block(move || {
         let keep =
             |h: &crate::storage::QueueHead<'_>| queue_access::shown_in_list(&who, &filter, h);
-        sctx.store
-            .queue_select(queue, &keep, 0, usize::MAX)
-            .map(|(_, records)| records.iter().map(|r| r.id).collect::<Vec<_>>())
+        // Ids only (no record decoded whole); a domain admin's from its domains' index.
+        let view = crate::storage::QueueView {
+            keep: &keep,
+            domains: queue_access::view_domains(&who),
+            text: (!filter.is_empty()).then_some(filter.as_str()),
+        };
+        sctx.store.queue_view_ids(queue, &view, usize::MAX)
     })
     .await
     .map_err(|e| e.to_string())?

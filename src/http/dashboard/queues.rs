@@ -13,7 +13,7 @@ use super::{gate, redirect_with, render, run, Chrome, Ctx, Need, Pager, PAGE_SIZ
 use crate::admin::{AdminCommand, QUEUE_NAMES};
 use crate::http::auth::Principal;
 use crate::http::queue_access::{self, Access};
-use crate::storage::{QueueName, QueueRecord};
+use crate::storage::{PageStart, QueueName, QueueRecord, QueueView};
 
 #[derive(serde::Deserialize)]
 pub struct QueueQuery {
@@ -23,6 +23,9 @@ pub struct QueueQuery {
     q: Option<String>,
     #[serde(default)]
     page: Option<usize>,
+    /// Keyset paging: the records after this id (hex), as the Next link gives it.
+    #[serde(default)]
+    after: Option<String>,
 }
 
 fn age(now: i64, t: i64) -> String {
@@ -63,6 +66,10 @@ struct QueuesPage {
     pager: Pager,
     /// The query the pager's links keep.
     pager_extra: String,
+    /// The `after` this page was asked with ("" for a numbered page).
+    after: String,
+    /// The Next link's `after` (the last shown id; "" on the last page).
+    next: String,
     queue_names: Vec<&'static str>,
     back: String,
 }
@@ -93,8 +100,15 @@ pub async fn list(ctx: Ctx, req: HttpRequest, query: web::Query<QueueQuery>) -> 
             },
         })
         .collect::<Vec<_>>();
-    let (page, pager, visible_count) =
-        match read_page(&ctx, &who, queue, &filter, query.page.unwrap_or(1)).await {
+    let after = match query.after.as_deref().filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => match parse_id(a) {
+            Ok(id) => Some(id),
+            Err(e) => return redirect_with(&req, "/queues", Err(e)),
+        },
+    };
+    let (page, pager, visible_count, next) =
+        match read_page(&ctx, &who, queue, &filter, query.page.unwrap_or(1), after).await {
             Ok(x) => x,
             Err(e) => return redirect_with(&req, "/", Err(e)),
         };
@@ -150,6 +164,8 @@ pub async fn list(ctx: Ctx, req: HttpRequest, query: web::Query<QueueQuery>) -> 
         rows,
         pager,
         pager_extra: super::query_tail(&[("queue", queue.as_str()), ("q", &filter)]),
+        after: after.map(shown_id).unwrap_or_default(),
+        next: next.map(shown_id).unwrap_or_default(),
         queue_names: QUEUE_NAMES.to_vec(),
         back,
     };
@@ -212,58 +228,78 @@ pub(super) fn parse_id(s: &str) -> Result<u64, String> {
     u64::from_str_radix(s, 16).map_err(|_| format!("bad message id {s:?}"))
 }
 
-/// One page of `queue` as `who` may see it, filtered; with the number of records shown
-/// over all pages. An admin without a filter sees every record: the depth counter is the
-/// total and only the page is read. Otherwise the queue is read whole and cut.
+/// One page of `queue` as `who` may see it, filtered, from page `page` or (keyset) after
+/// the id `after`; with the number of records shown over all pages and the id the Next
+/// link starts after (none on the last page). An admin without a filter sees every record:
+/// the depth counter is the total and only the page is read. A domain admin reads only its
+/// domains' records (`storage::queue_index`); a filter is tested on each candidate's head,
+/// and only the page is decoded whole.
 async fn read_page(
     ctx: &Ctx,
     who: &Principal,
     queue: QueueName,
     filter: &str,
     page: usize,
-) -> Result<(Vec<QueueRecord>, Pager, usize), String> {
+    after: Option<u64>,
+) -> Result<(Vec<QueueRecord>, Pager, usize, Option<u64>), String> {
     let sctx = ctx.get_ref().clone();
-    if who.is_admin() && filter.is_empty() {
+    // One more than a page says whether there is a next one.
+    let (total, mut records, page) = if who.is_admin() && filter.is_empty() {
         let total = ctx.store.queue_depth(queue).map_err(|e| e.to_string())?;
         let pages = total.div_ceil(PAGE_SIZE).max(1);
         let page = page.clamp(1, pages);
-        let records = web::block(move || {
-            sctx.store
-                .queue_page(queue, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        let records = web::block(move || match after {
+            Some(after) => sctx.store.queue_page_after(queue, after, PAGE_SIZE + 1),
+            None => sctx
+                .store
+                .queue_page(queue, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1),
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-        return Ok((records, Pager { page, pages, total }, total));
-    }
-    // Decided on each record's head (`Queue::queue_select`); only the page is decoded
-    // whole. The page number is clamped like `Pager::cut` does, which needs the total:
-    // a page past the end is read again as the last one.
-    let (who, filter) = (who.clone(), filter.to_string());
-    let select = move |page: usize| {
-        let keep =
-            |h: &crate::storage::QueueHead<'_>| queue_access::shown_in_list(&who, &filter, h);
-        sctx.store
-            .queue_select(queue, &keep, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-            .map(|(total, records)| (total, records, page))
-            .and_then(|(total, records, page)| {
-                let pages = total.div_ceil(PAGE_SIZE).max(1);
-                if page <= pages {
-                    return Ok((total, records, page));
-                }
-                let (total, records) =
-                    sctx.store
-                        .queue_select(queue, &keep, (pages - 1) * PAGE_SIZE, PAGE_SIZE)?;
-                Ok((total, records, pages))
-            })
+        (total, records, page)
+    } else {
+        // The page number is clamped like `Pager::cut` does, which needs the total: a
+        // page past the end is read again as the last one.
+        let (who, filter) = (who.clone(), filter.to_string());
+        let select = move |page: usize| {
+            let keep =
+                |h: &crate::storage::QueueHead<'_>| queue_access::shown_in_list(&who, &filter, h);
+            let view = QueueView {
+                keep: &keep,
+                domains: queue_access::view_domains(&who),
+                text: (!filter.is_empty()).then_some(filter.as_str()),
+            };
+            let start = |page: usize| match after {
+                Some(after) => PageStart::After(after),
+                None => PageStart::Offset((page - 1) * PAGE_SIZE),
+            };
+            let (total, records) =
+                sctx.store
+                    .queue_view(queue, &view, start(page), PAGE_SIZE + 1)?;
+            let pages = total.div_ceil(PAGE_SIZE).max(1);
+            if page <= pages || after.is_some() {
+                return Ok((total, records, page));
+            }
+            let (total, records) =
+                sctx.store
+                    .queue_view(queue, &view, start(pages), PAGE_SIZE + 1)?;
+            Ok::<_, crate::storage::StorageError>((total, records, pages))
+        };
+        let page = page.max(1);
+        web::block(move || select(page))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
     };
-    let page = page.max(1);
-    let (total, records, page) = web::block(move || select(page))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let next = if records.len() > PAGE_SIZE {
+        records.truncate(PAGE_SIZE);
+        records.last().map(|r| r.id)
+    } else {
+        None
+    };
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    Ok((records, Pager { page, pages, total }, total))
+    Ok((records, Pager { page, pages, total }, total, next))
 }
 
 /// The most of a message's header shown.

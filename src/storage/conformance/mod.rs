@@ -37,7 +37,7 @@ pub use folders::{
     quota_accounting_and_over_quota, subscriptions_round_trip, uid_and_modseq_strictly_increase,
 };
 pub use queue::{
-    blob_references_counted_and_released, queue_put_move_delete_per_queue,
+    blob_references_counted_and_released, queue_domain_views, queue_put_move_delete_per_queue,
     queue_select_and_history, sweep_sends_damaged_queue_records_to_bad,
 };
 // Fixtures the PostgreSQL backend's own tests share.
@@ -105,6 +105,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         blob_references_counted_and_released,
     ),
     ("queue_select_and_history", queue_select_and_history),
+    ("queue_domain_views", queue_domain_views),
     ("dkim_round_trip", dkim_round_trip),
     ("fetch_sources_round_trip", fetch_sources_round_trip),
     ("fetch_accept_exactly_once", fetch_accept_exactly_once),
@@ -235,6 +236,7 @@ macro_rules! test_every_check {
             queue_put_move_delete_per_queue,
             blob_references_counted_and_released,
             queue_select_and_history,
+            queue_domain_views,
             dkim_round_trip,
             fetch_sources_round_trip,
             fetch_accept_exactly_once,

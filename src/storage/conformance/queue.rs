@@ -62,6 +62,127 @@ pub fn queue_select_and_history(open: Open) {
     assert_eq!(total, 0);
 }
 
+/// The domain index follows every write (put, move, replace, delete): a domain view reads
+/// the records of its domains by recipient, original recipient and submitter, never by
+/// sender; keyset pages (`after`) and id-only reads agree with offset pages; the text hint
+/// skips only records without the text; `storage check`'s index check stays clean.
+pub fn queue_domain_views(open: Open) {
+    use crate::storage::{PageStart, QueueHead, QueueView};
+    let (_dir, store) = fresh(open);
+    let put = |to: &str, auth: Option<&str>, original: Option<&str>, queue: QueueName| {
+        let mut rec = record(&store, queue, format!("to {to}").as_bytes());
+        rec.mail_from = "boss@example.org".into(); // the sender never counts
+        rec.recipients = vec![QueueRecipient::new(to)];
+        if let Some(o) = original {
+            rec.recipients[0].original = o.into();
+        }
+        rec.auth_as = auth.map(str::to_string);
+        store.0.queue_put(&rec).unwrap();
+        rec
+    };
+    let a = put("a@Example.org", None, None, QueueName::Deferred);
+    let b = put(
+        "x@remote.test",
+        Some("u@example.org"),
+        None,
+        QueueName::Deferred,
+    );
+    let c = put(
+        "x@remote.test",
+        None,
+        Some("info@EXAMPLE.ORG"),
+        QueueName::Deferred,
+    );
+    let d = put("y@remote.test", None, None, QueueName::Deferred);
+    let e = put("e@example.org", None, None, QueueName::Remote);
+    let all = |_: &QueueHead<'_>| true;
+    let mine = ["example.org".to_string()];
+    let view = QueueView {
+        keep: &all,
+        domains: Some(&mine),
+        text: None,
+    };
+    let ids = |records: Vec<QueueRecord>| records.iter().map(|r| r.id).collect::<Vec<_>>();
+    let read = |queue, start, limit| {
+        let (total, page) = store.queue_view(queue, &view, start, limit).unwrap();
+        (total, ids(page))
+    };
+    let deferred = QueueName::Deferred;
+    assert_eq!(
+        read(deferred, PageStart::Offset(0), 10),
+        (3, vec![a.id, b.id, c.id])
+    );
+    assert_eq!(read(deferred, PageStart::Offset(1), 1), (3, vec![b.id]));
+    assert_eq!(read(deferred, PageStart::After(a.id), 1), (3, vec![b.id]));
+    assert_eq!(read(deferred, PageStart::After(c.id), 10), (3, vec![]));
+    assert_eq!(
+        read(QueueName::Remote, PageStart::Offset(0), 10),
+        (1, vec![e.id])
+    );
+    assert_eq!(
+        store.queue_view_ids(deferred, &view, 10).unwrap(),
+        vec![a.id, b.id, c.id]
+    );
+    assert_eq!(
+        store.queue_view_ids(deferred, &view, 2).unwrap(),
+        vec![a.id, b.id]
+    );
+    // Pages are whole records, placed in their queue.
+    let (_, page) = store
+        .queue_view(deferred, &view, PageStart::Offset(0), 1)
+        .unwrap();
+    assert_eq!(page, vec![a.clone()]);
+    // Keyset pages of the whole queue.
+    assert_eq!(
+        ids(store.queue_page_after(deferred, a.id, 2).unwrap()),
+        vec![b.id, c.id]
+    );
+    assert_eq!(
+        ids(store.queue_page_after(deferred, 0, 10).unwrap()),
+        vec![a.id, b.id, c.id, d.id]
+    );
+    assert!(store
+        .queue_page_after(deferred, u64::MAX, 10)
+        .unwrap()
+        .is_empty());
+    // The text hint: only d holds "y@remote"; an unrestricted view that keeps everything
+    // still finds nothing else.
+    let hinted = QueueView {
+        keep: &all,
+        domains: None,
+        text: Some("y@remote"),
+    };
+    let (total, page) = store
+        .queue_view(deferred, &hinted, PageStart::Offset(0), 10)
+        .unwrap();
+    assert_eq!((total, ids(page)), (1, vec![d.id]));
+    assert_eq!(store.queue_index_problems().unwrap(), Vec::<String>::new());
+
+    // Moves, replacements and deletions carry the entries along.
+    store.0.queue_move(a.id, deferred, QueueName::Bad).unwrap();
+    assert_eq!(
+        read(QueueName::Bad, PageStart::Offset(0), 10),
+        (1, vec![a.id])
+    );
+    store.0.queue_delete(deferred, c.id).unwrap();
+    let mut other = b.clone();
+    other.id = store.next_queue_id().unwrap();
+    other.auth_as = None;
+    store.0.queue_replace(deferred, b.id, &[other]).unwrap();
+    assert_eq!(read(deferred, PageStart::Offset(0), 10), (0, vec![]));
+    let mut back = d.clone();
+    back.recipients = vec![QueueRecipient::new("z@example.org")];
+    store.0.queue_put(&back).unwrap();
+    assert_eq!(read(deferred, PageStart::Offset(0), 10), (1, vec![d.id]));
+    assert_eq!(store.queue_index_problems().unwrap(), Vec::<String>::new());
+    let report = crate::storage::check::check(&store).unwrap();
+    assert!(
+        report.queue_index.is_empty() && report.ok(),
+        "{}",
+        report.render()
+    );
+}
+
 /// In each of the six queues a record is put, read, listed, counted, moved and deleted; ids
 /// only grow; a record held by a queue holds its body.
 pub fn queue_put_move_delete_per_queue(open: Open) {

@@ -312,14 +312,25 @@ impl PgStore {
     ) -> Result<(), StorageError> {
         self.pool().tx(|tx| {
             let st = tx
-                .prepare("INSERT INTO queue (id, queue, blob, record) VALUES ($1, $2, $3, $4)")
+                .prepare(
+                    "INSERT INTO queue (id, queue, blob, record, domains)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
                 .map_err(pg_error)?;
             for r in records {
                 let bytes = bincode::serialize(r)
                     .map_err(|e| StorageError::Encoding(format!("queue record: {e}")))?;
+                // The domain index comes along (storage::queue_index).
+                let domains: Vec<String> = crate::storage::record_domains(r).into_iter().collect();
                 tx.execute(
                     &st,
-                    &[&int(r.id, "queue id")?, &q.as_str(), &&r.blob.0[..], &bytes],
+                    &[
+                        &int(r.id, "queue id")?,
+                        &q.as_str(),
+                        &&r.blob.0[..],
+                        &bytes,
+                        &domains,
+                    ],
                 )
                 .map_err(pg_error)?;
             }

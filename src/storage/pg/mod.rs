@@ -50,6 +50,7 @@ mod messages;
 mod metadata;
 pub(crate) mod pool;
 mod queue;
+mod queue_index;
 #[cfg(test)]
 mod queue_tests;
 mod quota;
@@ -249,6 +250,7 @@ impl PgStore {
             .map_err(pg_error)?;
             Ok(())
         })?;
+        store.ensure_queue_index()?;
         Ok(store)
     }
 

@@ -112,20 +112,23 @@ pub(crate) fn insert_tx(
 ) -> Result<(), StorageError> {
     let id = sql_id(rec.id)?;
     let bytes = encode(rec)?;
-    let params: [&(dyn ToSql + Sync); 6] = [
+    // Its entries in the domain index (storage::queue_index), in the same row.
+    let domains: Vec<String> = crate::storage::record_domains(rec).into_iter().collect();
+    let params: [&(dyn ToSql + Sync); 7] = [
         &id,
         &rec.queue.as_str(),
         &&rec.blob.0[..],
         &bytes,
         &node,
         &lease_ms,
+        &domains,
     ];
     // A new id (the usual case) is one statement; an id already present is locked and
     // checked below.
     let inserted = tx
         .execute(
-            "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until)
-             VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond')
+            "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until, domains)
+             VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond', $7)
              ON CONFLICT (id) DO NOTHING",
             &params,
         )
@@ -147,7 +150,8 @@ pub(crate) fn insert_tx(
         refs.release(blob_of(row.get(1))?);
         tx.execute(
             "UPDATE queue SET queue = $2, blob = $3, record = $4, lease_owner = $5,
-             lease_until = now() + $6::bigint * interval '1 millisecond' WHERE id = $1",
+             lease_until = now() + $6::bigint * interval '1 millisecond', domains = $7
+             WHERE id = $1",
             &params,
         )
         .map_err(pg_error)?;
@@ -294,7 +298,7 @@ impl PgStore {
     }
 
     /// The heads of the queue's records are tested here, in id order, and only the page
-    /// is decoded whole (`queue_codec::select_page`); the rows come in one query.
+    /// is decoded whole; the rows come [`super::queue_index::BATCH`] at a time.
     pub(crate) fn queue_select(
         &self,
         queue: QueueName,
@@ -302,16 +306,13 @@ impl PgStore {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<QueueRecord>), StorageError> {
-        self.pool().with(|c| {
-            let rows = c
-                .query(
-                    "SELECT record FROM queue WHERE queue = $1 ORDER BY id",
-                    &[&queue.as_str()],
-                )
-                .map_err(pg_error)?;
-            let stored = rows.iter().map(|row| Ok(row.get::<_, &[u8]>(0)));
-            crate::storage::queue_codec::select_page(stored, queue, keep, offset, limit)
-        })
+        use crate::storage::QueueIndex;
+        self.queue_view(
+            queue,
+            &crate::storage::QueueView::all(keep),
+            crate::storage::PageStart::Offset(offset),
+            limit,
+        )
     }
 
     /// Counted by the `(queue, id)` index: exact on every node, and no counter row that

@@ -35,6 +35,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         include_str!("migrations/0009_dav_schedule_tag.sql"),
     ),
     (
+        10,
+        "queue_domains",
+        include_str!("migrations/0010_queue_domains.sql"),
+    ),
+    (
         12,
         "dav_modified",
         include_str!("migrations/0012_dav_modified.sql"),

@@ -41,11 +41,13 @@ pub(crate) enum TreeIx {
     ApiKeys,
     Devices,
     DavFiles,
+    /// The queues' domain index (`storage::queue_index`): queue, domain, 0, id.
+    QueueDomains,
     Queue(QueueName),
 }
 
 impl TreeIx {
-    const FIXED: [TreeIx; 26] = [
+    const FIXED: [TreeIx; 27] = [
         TreeIx::Meta,
         TreeIx::Domains,
         TreeIx::Accounts,
@@ -72,6 +74,7 @@ impl TreeIx {
         TreeIx::ApiKeys,
         TreeIx::Devices,
         TreeIx::DavFiles,
+        TreeIx::QueueDomains,
     ];
     pub(crate) const COUNT: usize = Self::FIXED.len() + QueueName::ALL.len();
 
@@ -110,6 +113,7 @@ impl TreeIx {
             TreeIx::ApiKeys => 23,
             TreeIx::Devices => 24,
             TreeIx::DavFiles => 25,
+            TreeIx::QueueDomains => 26,
             TreeIx::Queue(q) => Self::FIXED.len() + q.index(),
         }
     }
@@ -142,6 +146,7 @@ impl TreeIx {
             TreeIx::ApiKeys => "v1/api_keys".into(),
             TreeIx::Devices => "v1/devices".into(),
             TreeIx::DavFiles => "v1/dav_files".into(),
+            TreeIx::QueueDomains => "v1/queue_domains".into(),
             TreeIx::Queue(q) => format!("v1/queue/{}", q.as_str()),
         }
     }

@@ -91,6 +91,7 @@ mod messages;
 mod metadata;
 mod queue;
 mod queue_counts;
+mod queue_index;
 mod quota;
 mod screen;
 mod sender_rights;
@@ -296,6 +297,7 @@ impl SledStore {
             }),
         };
         store.repair_counters()?;
+        store.ensure_queue_index()?;
         Ok(store)
     }
 
