@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::pool::Tx;
+use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
-use crate::storage::directory::RecipientLookup;
+use crate::storage::directory::{normalize_domain, RecipientLookup};
 use crate::storage::StorageError;
 
 /// How long a cached answer is used at most.
@@ -135,12 +135,9 @@ impl<'a> CachedLookup<'a> {
     /// One lookup on a pooled connection.
     fn read<T: Send>(
         &self,
-        f: impl FnOnce(&mut super::directory::Lookup<'_, super::pool::Conn>) -> Result<T, StorageError>
-            + Send,
+        f: impl FnOnce(&mut Lookup<'_, super::pool::Conn>) -> Result<T, StorageError> + Send,
     ) -> Result<T, StorageError> {
-        self.store
-            .pool()
-            .with(|c| f(&mut super::directory::Lookup(c)))
+        self.store.pool().with(|c| f(&mut Lookup(c)))
     }
 }
 
@@ -172,6 +169,44 @@ impl RecipientLookup for CachedLookup<'_> {
         self.cache
             .put(|m| &mut m.aliases, self.read_in, alias, v.clone());
         Ok(v)
+    }
+}
+
+/// Recipient resolution's lookups, on one connection.
+pub(crate) struct Lookup<'a, C: Db>(pub(crate) &'a mut C);
+
+impl<C: Db> RecipientLookup for Lookup<'_, C> {
+    fn is_local_domain(&mut self, domain: &str) -> Result<bool, StorageError> {
+        match normalize_domain(domain) {
+            Ok(d) => Ok(self
+                .0
+                .query_opt("SELECT 1 FROM domains WHERE name = $1", &[&d])
+                .map_err(pg_error)?
+                .is_some()),
+            Err(_) => Ok(false),
+        }
+    }
+
+    fn is_account(&mut self, address: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .0
+            .query_opt("SELECT 1 FROM accounts WHERE address = $1", &[&address])
+            .map_err(pg_error)?
+            .is_some())
+    }
+
+    fn alias_targets(&mut self, alias: &str) -> Result<Option<Vec<String>>, StorageError> {
+        let targets: Vec<String> = self
+            .0
+            .query(
+                "SELECT target FROM aliases WHERE alias = $1 ORDER BY pos",
+                &[&alias],
+            )
+            .map_err(pg_error)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok((!targets.is_empty()).then_some(targets))
     }
 }
 

@@ -8,7 +8,7 @@
 //! nodes; the primary keys back them up (a unique violation is reported as Exists). Every
 //! change notifies the settings channel with `"{node} directory"` so that other nodes reload.
 
-use super::dircache::CachedLookup;
+use super::dircache::{CachedLookup, Lookup};
 use super::directory_helpers::{exists_on_unique, from_db, notify_directory, to_db};
 use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
@@ -57,36 +57,6 @@ pub(crate) fn account_record(
         created: from_db(r.get(3)),
         disabled: r.get(4),
     }))
-}
-
-/// Recipient resolution's lookups, on one connection.
-pub(crate) struct Lookup<'a, C: Db>(pub(crate) &'a mut C);
-
-impl<C: Db> RecipientLookup for Lookup<'_, C> {
-    fn is_local_domain(&mut self, domain: &str) -> Result<bool, StorageError> {
-        match normalize_domain(domain) {
-            Ok(d) => exists(self.0, "SELECT 1 FROM domains WHERE name = $1", &d),
-            Err(_) => Ok(false),
-        }
-    }
-
-    fn is_account(&mut self, address: &str) -> Result<bool, StorageError> {
-        is_account(self.0, address)
-    }
-
-    fn alias_targets(&mut self, alias: &str) -> Result<Option<Vec<String>>, StorageError> {
-        let targets: Vec<String> = self
-            .0
-            .query(
-                "SELECT target FROM aliases WHERE alias = $1 ORDER BY pos",
-                &[&alias],
-            )
-            .map_err(pg_error)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        Ok((!targets.is_empty()).then_some(targets))
-    }
 }
 
 impl PgStore {
