@@ -319,6 +319,20 @@ impl FaultHooks {
         false
     }
 
+    /// Whether `hook` is armed, without disarming it: for a fast path that must leave the
+    /// hook to the slow path it tests.
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn is_armed(&self, hook: &'static str) -> bool {
+        lock(&self.armed).get(hook).is_some_and(|n| *n > 0)
+    }
+
+    /// Always false without the `fault-injection` feature.
+    #[cfg(not(any(test, feature = "fault-injection")))]
+    #[inline(always)]
+    pub fn is_armed(&self, _hook: &'static str) -> bool {
+        false
+    }
+
     /// Panics when `hook` is armed (decrementing it). Call at the point of failure.
     #[inline(always)]
     pub fn hit(&self, hook: &'static str) {

@@ -1,5 +1,7 @@
 //! The inbound queue: takes new messages in (sessions, fetchers, reports) and routes each
-//! to the local, remote and bad queues by the rules of `delivery::route`.
+//! to the local, remote and bad queues by the rules of `delivery::route`. A message for
+//! local accounts only is routed as it is taken in, and its record written straight into
+//! the local queue in the same transaction (see [`InboundQueueActor`]'s `Enqueue`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use crate::actors::supervisor::{apply_backoff, in_actor, Panicked};
 use crate::actors::ServerContext;
 use crate::delivery::route;
 use crate::storage::{
-    Accepted, BlobId, BlobPin, QueueId, QueueName, QueueWriter, StorageError, Store,
+    Accepted, BlobId, BlobPin, QueueId, QueueName, QueueRecord, QueueWriter, StorageError, Store,
 };
 
 pub struct InboundQueueActor {
@@ -115,11 +117,17 @@ impl InboundQueueActor {
 impl Handler<Enqueue> for InboundQueueActor {
     type Result = ResponseActFuture<Self, Result<QueueId, QueueError>>;
 
+    /// A record whose recipients are all local accounts is routed here and written straight
+    /// into the local queue, under its own id ([`routed_at_once`]): one transaction, one
+    /// queue read and one id fewer than a stop in inbound. Others wait in inbound for
+    /// [`route_record`]. Either way the record is durable before the caller hears back.
     fn handle(&mut self, msg: Enqueue, _ctx: &mut Self::Context) -> Self::Result {
         let id = msg.0.id;
+        let sctx = self.ctx.clone();
         self.accept(true, move |store| {
-            store.queue_put(&msg.0)?;
-            Ok((id, vec![(QueueName::Inbound, id)]))
+            let rec = routed_at_once(&sctx, &msg.0).unwrap_or(msg.0);
+            store.queue_put(&rec)?;
+            Ok((id, vec![(rec.queue, rec.id)]))
         })
     }
 }
@@ -230,6 +238,32 @@ fn route_record(
     let records = route::route(store, &rec)?.into_records(&rec, || store.next_queue_id())?;
     writer.queue_replace(QueueName::Inbound, id, &records)?;
     Ok(records.iter().map(|r| (r.queue, r.id)).collect())
+}
+
+/// `rec` routed as [`route_record`] would route it, when that gives a single local record
+/// (every recipient a local account, each once): that record, keeping `rec`'s id. `None`
+/// (the record goes to inbound as received) for anything else: a remote or unknown
+/// recipient, a lookup that failed, or the test hook `inbound.route` armed (which fails the
+/// routing in the inbound queue actor).
+fn routed_at_once(sctx: &ServerContext, rec: &QueueRecord) -> Option<QueueRecord> {
+    if sctx.faults.is_armed("inbound.route") {
+        return None;
+    }
+    let routes = match route::route(&sctx.store, rec) {
+        Ok(routes) => routes,
+        Err(e) => {
+            tracing::debug!(id = rec.id, "routed later: {e}");
+            return None;
+        }
+    };
+    if routes.local.is_empty() || !routes.remote.is_empty() || !routes.bad.is_empty() {
+        return None;
+    }
+    let mut records = routes.into_records(rec, || Ok(rec.id)).ok()?;
+    match records.pop() {
+        Some(local) if records.is_empty() && local.queue == QueueName::Local => Some(local),
+        _ => None,
+    }
 }
 
 impl Handler<Change> for InboundQueueActor {

@@ -8,6 +8,7 @@
 //! nodes; the primary keys back them up (a unique violation is reported as Exists). Every
 //! change notifies the settings channel with `"{node} directory"` so that other nodes reload.
 
+use super::dircache::{CachedLookup, Lookup};
 use super::directory_helpers::{exists_on_unique, from_db, notify_directory, to_db};
 use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
@@ -58,41 +59,11 @@ pub(crate) fn account_record(
     }))
 }
 
-/// Recipient resolution's lookups, on one connection.
-struct Lookup<'a, C: Db>(&'a mut C);
-
-impl<C: Db> RecipientLookup for Lookup<'_, C> {
-    fn is_local_domain(&mut self, domain: &str) -> Result<bool, StorageError> {
-        match normalize_domain(domain) {
-            Ok(d) => exists(self.0, "SELECT 1 FROM domains WHERE name = $1", &d),
-            Err(_) => Ok(false),
-        }
-    }
-
-    fn is_account(&mut self, address: &str) -> Result<bool, StorageError> {
-        is_account(self.0, address)
-    }
-
-    fn alias_targets(&mut self, alias: &str) -> Result<Option<Vec<String>>, StorageError> {
-        let targets: Vec<String> = self
-            .0
-            .query(
-                "SELECT target FROM aliases WHERE alias = $1 ORDER BY pos",
-                &[&alias],
-            )
-            .map_err(pg_error)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        Ok((!targets.is_empty()).then_some(targets))
-    }
-}
-
 impl PgStore {
     // ---- domains ----
     pub(crate) fn add_domain(&self, name: &str) -> Result<(), StorageError> {
         let name = normalize_domain(name)?;
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             let inserted = tx
                 .execute(
                     "INSERT INTO domains (name, created) VALUES ($1, $2)
@@ -109,7 +80,7 @@ impl PgStore {
 
     pub(crate) fn del_domain(&self, name: &str) -> Result<(), StorageError> {
         let name = normalize_domain(name)?;
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             lock_domain(tx, &name)?;
             let accounts: i64 = tx
                 .query_one("SELECT count(*) FROM accounts WHERE domain = $1", &[&name])
@@ -146,6 +117,9 @@ impl PgStore {
     }
 
     pub(crate) fn is_local_domain(&self, name: &str) -> Result<bool, StorageError> {
+        if self.dir_cache().active() {
+            return CachedLookup::new(self).is_local_domain(name);
+        }
         self.pool().with(|c| Lookup(c).is_local_domain(name))
     }
 
@@ -159,7 +133,7 @@ impl PgStore {
         let address = normalize_address(address)?;
         let hash = new_password_hash(password)?;
         let domain = domain_of(&address).to_string();
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             lock_domain(tx, &domain)?;
             if is_account(tx, &address)? {
                 return Err(StorageError::Exists(format!("account {address}")));
@@ -193,7 +167,7 @@ impl PgStore {
     pub(crate) fn set_password(&self, address: &str, password: &str) -> Result<(), StorageError> {
         let address = normalize_address(address)?;
         let hash = new_password_hash(password)?;
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             let changed = tx
                 .execute(
                     "UPDATE accounts SET hash = $2 WHERE address = $1",
@@ -226,7 +200,7 @@ impl PgStore {
     /// Runs `sql` (`$1` the address, `$2` the value) and tells the other nodes.
     fn set_account_flag(&self, address: &str, sql: &str, value: bool) -> Result<(), StorageError> {
         let address = normalize_address(address)?;
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             let changed = tx.execute(sql, &[&address, &value]).map_err(pg_error)?;
             if changed == 0 {
                 return Err(StorageError::NotFound(format!("account {address}")));
@@ -284,7 +258,7 @@ impl PgStore {
     // ---- aliases ----
     pub(crate) fn add_alias(&self, alias: &str, target: &str) -> Result<(), StorageError> {
         let (alias, target, domain) = alias_pair(alias, target)?;
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             lock_domain(tx, &domain)?;
             if is_account(tx, &alias)? {
                 return Err(StorageError::Conflict(format!(
@@ -310,7 +284,7 @@ impl PgStore {
     pub(crate) fn del_alias(&self, alias: &str, target: Option<&str>) -> Result<(), StorageError> {
         let alias = normalize_address(alias)?;
         let target = target.map(normalize_address).transpose()?;
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             let deleted = match &target {
                 Some(t) => tx.execute(
                     "DELETE FROM aliases WHERE alias = $1 AND target = $2",
@@ -354,11 +328,17 @@ impl PgStore {
         address: &str,
     ) -> Result<Vec<Destination>, StorageError> {
         let address = normalize_address(address)?;
+        if self.dir_cache().active() {
+            return resolve(&mut CachedLookup::new(self), &address);
+        }
         self.pool().with(|c| resolve(&mut Lookup(c), &address))
     }
 
     pub(crate) fn check_recipient(&self, address: &str) -> Result<RecipientKind, StorageError> {
         let address = normalize_address(address)?;
+        if self.dir_cache().active() {
+            return classify(&mut CachedLookup::new(self), &address);
+        }
         self.pool().with(|c| classify(&mut Lookup(c), &address))
     }
 }

@@ -638,7 +638,7 @@ impl PgStore {
 
     pub(crate) fn del_account(&self, address: &str) -> Result<(), StorageError> {
         let address = normalize_address(address)?;
-        let zeroed = self.pool().tx(|tx| {
+        let zeroed = self.dir_tx(|tx| {
             if tx
                 .query_opt(
                     "SELECT 1 FROM accounts WHERE address = $1 FOR UPDATE",

@@ -157,7 +157,7 @@ impl PgStore {
     /// Domains, accounts, aliases, quotas, sender rights, subscriptions and the server's
     /// metadata, in one transaction.
     pub(crate) fn import_directory(&self, d: &DirectoryDump) -> Result<(), StorageError> {
-        self.pool().tx(|tx| {
+        self.dir_tx(|tx| {
             for (name, created) in &d.domains {
                 tx.execute(
                     "INSERT INTO domains (name, created) VALUES ($1, $2)",

@@ -38,6 +38,7 @@ mod conformance_tests;
 mod davfiles;
 mod davstore;
 mod devices;
+mod dircache;
 mod directory;
 mod directory_helpers;
 mod dkim;
@@ -104,6 +105,8 @@ struct Inner {
     expunged_keep: AtomicU32,
     /// The key sealing fetch passwords (kept in the database, shared by every node).
     secret_key: Mutex<Option<Arc<SecretKey>>>,
+    /// Recipient lookups, while a `LISTEN` thread hears directory changes.
+    dir_cache: dircache::DirCache,
 }
 
 impl Store {
@@ -238,6 +241,7 @@ impl PgStore {
                 poll_interval: cfg.poll_interval,
                 expunged_keep: AtomicU32::new(EXPUNGED_KEEP),
                 secret_key: Mutex::new(None),
+                dir_cache: Default::default(),
             }),
         };
         store.pool().with(|c| {
@@ -256,6 +260,11 @@ impl PgStore {
 
     pub(crate) fn pool(&self) -> &Pool {
         &self.inner.pool
+    }
+
+    /// The cached recipient lookups (`dircache.rs`).
+    pub(crate) fn dir_cache(&self) -> &dircache::DirCache {
+        &self.inner.dir_cache
     }
 
     /// This node's name.

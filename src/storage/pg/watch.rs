@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 
+use super::dircache::DirCache;
 use super::pool::{pg_error, quote_ident, Connect};
 use super::{Inner, PgStore};
 use crate::storage::{ClusterEvent, StorageError};
@@ -64,6 +65,7 @@ impl PgStore {
             .name("pg-watch".into())
             .spawn(move || match listener.listen() {
                 Ok(client) => {
+                    listener.cache(|c| c.set_listening(true));
                     let _ = started_tx.send(Ok(()));
                     listener.run(client);
                 }
@@ -79,6 +81,13 @@ impl PgStore {
 }
 
 impl Listener {
+    /// Runs `f` on the store's cached recipient lookups, unless the store is gone.
+    fn cache(&self, f: impl FnOnce(&DirCache)) {
+        if let Some(inner) = self.store.upgrade() {
+            f(&inner.dir_cache);
+        }
+    }
+
     /// Whether the store is gone (the thread should end).
     fn stopped(&self) -> bool {
         self.store.strong_count() == 0
@@ -103,11 +112,14 @@ impl Listener {
             let broken = self.hear(&mut client);
             drop(client);
             let Some(e) = broken else { return };
+            // Changes made meanwhile go unheard: no cached lookups until listening again.
+            self.cache(|c| c.set_listening(false));
             tracing::warn!("PostgreSQL watch: connection lost ({e}); reconnecting");
             client = match self.reconnect() {
                 Some(c) => c,
                 None => return,
             };
+            self.cache(|c| c.set_listening(true));
             tracing::info!("PostgreSQL watch: listening again; looking at everything watched");
             (self.on_event)(ClusterEvent::Resync);
         }
@@ -154,6 +166,11 @@ impl Listener {
                 continue;
             }
             quiet_since = Instant::now();
+            if heard.iter().any(|(channel, _)| *channel == self.settings) {
+                // Any node's directory change (this node's too: a write by another process
+                // under this node's name) drops the cached lookups before it is reported.
+                self.cache(DirCache::invalidate);
+            }
             for (channel, payload) in heard {
                 let event = if channel == self.folders {
                     parse_folder(&payload, &self.node)
