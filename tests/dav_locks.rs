@@ -144,7 +144,17 @@ fn locks_guard_calendar_and_contact_writes() {
         event("ev", "one"),
         "nothing changed"
     );
-    // With it: the write goes through.
+    // The token is no capability (RFC 4918 §6.4): the sharee, who read it from
+    // lockdiscovery, is still refused, and cannot refresh the lock.
+    assert_eq!(
+        put(EVE, addr, &ev, &event("ev", "two"), &[("If", &with)]),
+        423
+    );
+    let r = as_user(EVE, addr, "DELETE", &ev, &[("If", &with)], b"");
+    assert_eq!(r.status, 423, "{}", r.text());
+    let r = as_user(EVE, addr, "LOCK", &ev, &[("If", &with)], b"");
+    assert!(r.status >= 400, "{}: {}", r.status, r.text());
+    // With it, by the taker: the write goes through.
     assert_eq!(
         put(BOB, addr, &ev, &event("ev", "two"), &[("If", &with)]),
         204
@@ -178,11 +188,16 @@ fn locks_guard_calendar_and_contact_writes() {
     let new = format!("{CAL}new.ics");
     assert_eq!(put(BOB, addr, &new, &event("new", "n"), &[]), 423);
     assert_eq!(put(BOB, addr, &ev, &event("ev", "four"), &[]), 423);
+    // The owner holding the sharee's token is not the lock's taker either.
     assert_eq!(
         put(BOB, addr, &new, &event("new", "n"), &[("If", &with)]),
+        423
+    );
+    assert_eq!(
+        put(EVE, addr, &new, &event("new", "n"), &[("If", &with)]),
         201
     );
-    let r = as_user(BOB, addr, "DELETE", &new, &[("If", &with)], b"");
+    let r = as_user(EVE, addr, "DELETE", &new, &[("If", &with)], b"");
     assert_eq!(r.status, 204, "{}", r.text());
     let text = props(BOB, addr, CAL, "<D:lockdiscovery/><D:supportedlock/>");
     assert!(

@@ -355,6 +355,23 @@ pub fn process_local(
             if let Err(e) = itip::counter::from_attendee(copy, cal, &msg.sender) {
                 return Ok(Applied::Ignored(e.to_string()));
             }
+            // An organizer listed among its own attendees is no attendee here: its REFRESH
+            // would send the event back to itself as a REQUEST, which would replace its own
+            // copy with an attendee's; its COUNTER would wait for its own answer.
+            let organizer = itip::organizer(copy).map(|o| o.0).unwrap_or_default();
+            if msg.sender.eq_ignore_ascii_case(&organizer)
+                || msg.sender.eq_ignore_ascii_case(account)
+            {
+                return Ok(Applied::Ignored(format!(
+                    "{} is the organizer: no {} to itself",
+                    msg.sender,
+                    if msg.method == Method::Refresh {
+                        "REFRESH"
+                    } else {
+                        "COUNTER"
+                    }
+                )));
+            }
             if msg.method == Method::Refresh {
                 let me = itip::organizer(copy).map(|o| o.0).unwrap_or_default();
                 return Ok(

@@ -413,3 +413,39 @@ fn a_late_request_or_reply_of_an_older_revision_changes_nothing() {
         obj.data
     );
 }
+
+/// The organizer is listed among its own attendees (ATTENDEES): a REFRESH in its name is
+/// ignored, nothing is answered and its copy stays as it was; one from a real attendee is
+/// answered.
+#[test]
+fn a_refresh_from_the_organizer_itself_is_ignored() {
+    let (_dir, store) = store();
+    organizer_copy(&store);
+    let (_, before) = find_by_uid(&store, "bob@example.com", "ev1")
+        .unwrap()
+        .unwrap();
+    let copy = parse_calendar(&event(ATTENDEES)).unwrap();
+    for sender in ["bob@example.com", "BOB@example.com"] {
+        let mut msg = itip::counter::refresh(&copy, sender, NOW).expect("a REFRESH");
+        msg.sender = sender.to_string();
+        msg.recipient = "bob@example.com".into();
+        let applied = process_local(&store, "bob@example.com", &msg, NOW).unwrap();
+        // (The upper-case form is refused earlier, as no attendee's address.)
+        assert!(
+            matches!(applied, Applied::Ignored(ref why)
+                if why.contains("organizer") || sender != "bob@example.com"),
+            "{sender}: {applied:?}"
+        );
+    }
+    let (_, after) = find_by_uid(&store, "bob@example.com", "ev1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.data, before.data);
+    assert_eq!(after.etag, before.etag);
+
+    let mut msg = itip::counter::refresh(&copy, "alice@example.com", NOW).unwrap();
+    msg.sender = "alice@example.com".into();
+    msg.recipient = "bob@example.com".into();
+    let applied = process_local(&store, "bob@example.com", &msg, NOW).unwrap();
+    assert!(matches!(applied, Applied::Answered(_)), "{applied:?}");
+}

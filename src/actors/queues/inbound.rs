@@ -124,11 +124,22 @@ impl Handler<Enqueue> for InboundQueueActor {
     fn handle(&mut self, msg: Enqueue, _ctx: &mut Self::Context) -> Self::Result {
         let id = msg.0.id;
         let sctx = self.ctx.clone();
-        self.accept(true, move |store| {
+        // Held from the write until the round's answer is handled (see `Settling`).
+        let guard = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let held = guard.clone();
+        let settling = super::settling(&self.ctx).clone();
+        let accepted = self.accept(true, move |store| {
             let rec = routed_at_once(&sctx, &msg.0).unwrap_or(msg.0);
+            if rec.queue == QueueName::Local {
+                *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(settling.hold(rec.id));
+            }
             store.queue_put(&rec)?;
             Ok((id, vec![(rec.queue, rec.id)]))
-        })
+        });
+        Box::pin(accepted.map(move |res, _act, _ctx| {
+            drop(guard);
+            res
+        }))
     }
 }
 

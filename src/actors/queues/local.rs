@@ -58,7 +58,12 @@ impl Handler<Rescan> for LocalQueueActor {
 
     fn handle(&mut self, _: Rescan, ctx: &mut Self::Context) {
         match super::load(&self.ctx, QueueName::Local) {
-            Ok(recs) => recs.iter().for_each(|r| ctx.notify(Queued(r.id))),
+            Ok(recs) => {
+                let settling = super::settling(&self.ctx);
+                recs.iter()
+                    .filter(|r| !settling.contains(r.id))
+                    .for_each(|r| ctx.notify(Queued(r.id)))
+            }
             Err(e) => tracing::error!("cannot read the local queue: {e}"),
         }
     }

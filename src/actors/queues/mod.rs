@@ -42,13 +42,54 @@ pub use messages::{path, Enqueue, EnqueueFetched, QueueError, Queued, ReleaseDue
 /// The store's queue writes, held by [`ServerContext`] for the queue actors. Its field is
 /// private to this module, so no code outside the queue actors can write a queue record:
 /// others send typed messages (`Enqueue`, `Change`, …).
-pub struct RecordWriter(QueueWriter);
+pub struct RecordWriter(QueueWriter, Settling);
 
 impl RecordWriter {
     /// Wraps the handle made with the store at server start.
     pub fn new(writer: QueueWriter) -> RecordWriter {
-        RecordWriter(writer)
+        RecordWriter(writer, Settling::default())
     }
+}
+
+/// Local records the inbound queue wrote on intake whose commit round has not finished
+/// (its flush may still fail, and then the record is withdrawn and the sender told 4xx).
+/// The local queue's periodic rescan leaves them alone: delivering one in that window and
+/// then withdrawing it would deliver the message twice once the sender retries. The
+/// inbound queue notifies the local queue of each once it is durable.
+#[derive(Default, Clone)]
+pub(crate) struct Settling(Arc<std::sync::Mutex<std::collections::HashSet<QueueId>>>);
+
+impl Settling {
+    /// Marks `id` settling until the guard is dropped (the commit round's answer handled,
+    /// or the future dropped with its actor).
+    pub(crate) fn hold(&self, id: QueueId) -> SettlingGuard {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+        SettlingGuard(self.clone(), id)
+    }
+
+    pub(crate) fn contains(&self, id: QueueId) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+    }
+}
+
+pub(crate) struct SettlingGuard(Settling, QueueId);
+
+impl Drop for SettlingGuard {
+    fn drop(&mut self) {
+        (self.0)
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.1);
+    }
+}
+
+/// The records settling on intake (see [`Settling`]).
+fn settling(sctx: &ServerContext) -> &Settling {
+    &sctx.queue_records.1
 }
 
 impl RecordWriter {

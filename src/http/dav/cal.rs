@@ -125,7 +125,7 @@ pub(crate) async fn handle(
             } else {
                 Need::Node(&path)
             };
-            super::locks::check(req, &space, &path, None, &[need])?;
+            super::locks::check(req, &space, me, &path, None, &[need])?;
         }
     }
     match (method, target) {

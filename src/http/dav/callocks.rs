@@ -43,7 +43,7 @@ pub(crate) async fn lock(
     let info = request::parse_lockinfo(&xml_body(payload).await?)?;
     let timeout = headers::timeout(header_str(req, "Timeout"), MAX_TIMEOUT).max(1);
     let Some(info) = info else {
-        return refresh(req, &space, &path, timeout);
+        return refresh(req, &space, me, &path, timeout);
     };
     let depth = headers::depth(header_str(req, "Depth"), Depth::Infinity)?;
     if depth == Depth::One {

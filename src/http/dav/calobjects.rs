@@ -241,7 +241,12 @@ fn parse_http_date(v: &str) -> Option<i64> {
 /// The lock check of a write on `at` (RFC 4918 §7: 423 `lock-token-submitted` without the
 /// token of a lock on it, or, for a new object, on its collection; 412 when the If header
 /// does not hold).
-fn lock_check(req: &HttpRequest, at: &At, current: Option<&DavObject>) -> Result<(), DavError> {
+fn lock_check(
+    req: &HttpRequest,
+    me: &str,
+    at: &At,
+    current: Option<&DavObject>,
+) -> Result<(), DavError> {
     let object = Target::Object {
         owner: at.owner.clone(),
         kind: at.kind,
@@ -259,7 +264,14 @@ fn lock_check(req: &HttpRequest, at: &At, current: Option<&DavObject>) -> Result
     if current.is_none() {
         needs.push(Need::Node(parent.as_str()));
     }
-    locks::check(req, &space, &here, current.map(|o| o.etag.as_str()), &needs)
+    locks::check(
+        req,
+        &space,
+        me,
+        &here,
+        current.map(|o| o.etag.as_str()),
+        &needs,
+    )
 }
 
 /// Drops the locks on `at` (it is gone).
@@ -277,7 +289,12 @@ fn forget_locks(at: &At) {
 
 /// The lock check of removing `at` (DELETE, MOVE's source): locks on it, below it or on
 /// its collection (membership) need their tokens.
-fn lock_check_tree(req: &HttpRequest, at: &At, current: &DavObject) -> Result<(), DavError> {
+fn lock_check_tree(
+    req: &HttpRequest,
+    me: &str,
+    at: &At,
+    current: &DavObject,
+) -> Result<(), DavError> {
     let object = Target::Object {
         owner: at.owner.clone(),
         kind: at.kind,
@@ -294,6 +311,7 @@ fn lock_check_tree(req: &HttpRequest, at: &At, current: &DavObject) -> Result<()
     locks::check(
         req,
         &space,
+        me,
         &here,
         Some(current.etag.as_str()),
         &[Need::Tree(here.as_str()), Need::Node(parent.as_str())],
@@ -304,6 +322,7 @@ fn lock_check_tree(req: &HttpRequest, at: &At, current: &DavObject) -> Result<()
 /// the request URI (RFC 4918 §10.4.1), the tokens of locks on the destination submitted.
 fn lock_check_destination(
     req: &HttpRequest,
+    me: &str,
     to: &At,
     existing: Option<&DavObject>,
 ) -> Result<(), DavError> {
@@ -324,7 +343,7 @@ fn lock_check_destination(
     if existing.is_none() {
         needs.push(Need::Node(parent.as_str()));
     }
-    locks::check_submitted(req, &space, &needs)
+    locks::check_submitted(req, &space, me, &needs)
 }
 
 /// The store condition of a write's If-Match / If-None-Match (RFC 9110 §13.1). `Err`:
@@ -516,7 +535,7 @@ pub(crate) async fn put(
     let (c, col2, name) = (ctx.get_ref().clone(), col.clone(), at.name.clone());
     let mut new = blocking(move || validate(&col2, &name, data, max)).await?;
     let old = object(ctx, col.id, &at.name).await?;
-    lock_check(req, at, old.as_ref())?;
+    lock_check(req, me, at, old.as_ref())?;
     unmodified_since(req, old.as_ref())?;
     let cond = condition(req, old.as_ref())?;
     let tag_matched = header_str(req, "If-Schedule-Tag-Match").is_some();
@@ -591,7 +610,7 @@ pub(crate) async fn delete(
     let old = object(ctx, col.id, &at.name)
         .await?
         .ok_or_else(DavError::not_found)?;
-    lock_check_tree(req, at, &old)?;
+    lock_check_tree(req, me, at, &old)?;
     unmodified_since(req, Some(&old))?;
     let cond = match condition(req, Some(&old))? {
         Condition::Absent => Condition::Any,
@@ -705,10 +724,10 @@ pub(crate) async fn copy_or_move(
         ));
     }
     if remove {
-        lock_check_tree(req, at, &source)?;
+        lock_check_tree(req, me, at, &source)?;
     }
     let existing = object(ctx, to_col.id, &to.name).await?;
-    lock_check_destination(req, &to, existing.as_ref())?;
+    lock_check_destination(req, me, &to, existing.as_ref())?;
     if existing.is_some() && !overwrite {
         return Err(DavError::new(
             StatusCode::PRECONDITION_FAILED,

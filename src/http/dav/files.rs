@@ -241,7 +241,7 @@ pub(crate) async fn put(
     if existing.is_none() {
         needs.push(Need::Node(parent_path));
     }
-    locks::check(req, me, path, etag.as_deref(), &needs)?;
+    locks::check(req, me, me, path, etag.as_deref(), &needs)?;
     let max = ctx.config().http.dav_max_resource_size;
     let declared = header_str(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
@@ -295,6 +295,7 @@ pub(crate) async fn delete(
     locks::check(
         req,
         me,
+        me,
         path,
         etag.as_deref(),
         &[Need::Tree(path), Need::Node(parent(path).unwrap_or(""))],
@@ -334,6 +335,7 @@ pub(crate) async fn mkcol(
     }
     locks::check(
         req,
+        me,
         me,
         path,
         None,
@@ -408,7 +410,7 @@ pub(crate) async fn copy_or_move(
         needs.push(Need::Tree(path));
         needs.push(Need::Node(parent(path).unwrap_or("")));
     }
-    locks::check(req, me, path, etag.as_deref(), &needs)?;
+    locks::check(req, me, me, path, etag.as_deref(), &needs)?;
     let (c, m, from, dst) = (
         ctx.get_ref().clone(),
         me.to_string(),

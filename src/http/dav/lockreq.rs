@@ -53,7 +53,7 @@ pub(crate) async fn lock(
     let info = request::parse_lockinfo(&xml_body(payload).await?)?;
     let timeout = headers::timeout(header_str(req, "Timeout"), MAX_TIMEOUT).max(1);
     let Some(info) = info else {
-        return refresh(req, me, path, timeout);
+        return refresh(req, me, me, path, timeout);
     };
     let depth = headers::depth(header_str(req, "Depth"), Depth::Infinity)?;
     if depth == Depth::One {
@@ -148,9 +148,11 @@ pub(crate) fn grant(
 
 /// A LOCK without a body: the refresh of the lock the If header names that covers
 /// `path` of `me`'s space (412 when none does).
+/// Only the principal who took a lock (`who`) refreshes it.
 pub(crate) fn refresh(
     req: &HttpRequest,
     me: &str,
+    who: &str,
     path: &str,
     timeout: u64,
 ) -> Result<HttpResponse, DavError> {
@@ -166,7 +168,7 @@ pub(crate) fn refresh(
         if let Condition::Token { not: false, token } = c {
             if let Some(l) = t
                 .iter_mut()
-                .find(|l| &l.token == token && l.covers(me, path))
+                .find(|l| &l.token == token && l.covers(me, path) && l.by == who)
             {
                 l.timeout = timeout;
                 l.expires = Instant::now() + Duration::from_secs(timeout);

@@ -101,6 +101,32 @@ pub(crate) fn key_of(target: &Target) -> Option<(String, String)> {
     }
 }
 
+/// Whether a DAV lock stands in the way of a write to object `name` of `owner`'s
+/// collection `collection` by a writer that holds no lock token (the webmail): a lock on
+/// the object (or a deep one above it), or, when the write adds the object (`adds`), a
+/// lock on the collection, whose membership it changes (RFC 4918 §7).
+pub(crate) fn object_locked(
+    owner: &str,
+    kind: crate::storage::davstore::CollectionKind,
+    collection: &str,
+    name: &str,
+    adds: bool,
+) -> bool {
+    let object = Target::Object {
+        owner: owner.to_string(),
+        kind,
+        collection: collection.to_string(),
+        name: name.to_string(),
+    };
+    let Some((space, path)) = key_of(&object) else {
+        return false;
+    };
+    let parent = format!("/{collection}");
+    table()
+        .iter()
+        .any(|l| l.covers(&space, &path) || (adds && l.covers(&space, &parent)))
+}
+
 /// `lockdiscovery`'s value for `path`: the active locks covering it.
 pub(crate) fn discovery(account: &str, path: &str) -> String {
     table()
@@ -127,15 +153,20 @@ pub(crate) enum Need<'a> {
 /// hold (else 412), and every lock on what the request changes must have its token
 /// submitted in it (else 423 `lock-token-submitted`). `etag` is the request target's
 /// current entity tag, for `[etag]` conditions on it.
+///
+/// `who` is the authenticated principal: a lock's token counts only when `who` took the
+/// lock (§6.4: a lock token is not a capability; in a shared calendar, another writer who
+/// read the token from `lockdiscovery` is still refused).
 pub(crate) fn check(
     req: &HttpRequest,
     account: &str,
+    who: &str,
     here: &str,
     etag: Option<&str>,
     needs: &[Need<'_>],
 ) -> Result<(), DavError> {
     let submitted = if_tokens(req, account, here, etag)?;
-    held(account, &submitted, needs)
+    held(account, who, &submitted, needs)
 }
 
 /// The lock check of what a request changes besides its request URI (a COPY's
@@ -144,6 +175,7 @@ pub(crate) fn check(
 pub(crate) fn check_submitted(
     req: &HttpRequest,
     account: &str,
+    who: &str,
     needs: &[Need<'_>],
 ) -> Result<(), DavError> {
     let submitted = match header_str(req, "If") {
@@ -157,10 +189,15 @@ pub(crate) fn check_submitted(
             })
             .collect(),
     };
-    held(account, &submitted, needs)
+    held(account, who, &submitted, needs)
 }
 
-fn held(account: &str, submitted: &[String], needs: &[Need<'_>]) -> Result<(), DavError> {
+fn held(
+    account: &str,
+    who: &str,
+    submitted: &[String],
+    needs: &[Need<'_>],
+) -> Result<(), DavError> {
     let t = table();
     for need in needs {
         let held = t.iter().find(|l| {
@@ -170,7 +207,7 @@ fn held(account: &str, submitted: &[String], needs: &[Need<'_>]) -> Result<(), D
                     l.covers(account, p) || (l.account == account && is_within(&l.root, p))
                 }
             };
-            hit && !submitted.contains(&l.token)
+            hit && !(submitted.contains(&l.token) && l.by == who)
         });
         if held.is_some() {
             return Err(DavError::condition(

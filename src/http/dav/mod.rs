@@ -37,7 +37,7 @@ mod calobjects;
 mod calprops;
 mod files;
 mod lockreq;
-mod locks;
+pub(crate) mod locks;
 mod mkcalendar;
 mod props;
 mod report;

@@ -260,7 +260,7 @@ pub(crate) async fn proppatch(
     path: &str,
 ) -> Result<HttpResponse, DavError> {
     let ops = request::parse_proppatch(&xml_body(payload).await?)?;
-    locks::check(req, me, path, None, &[locks::Need::Node(path)])?;
+    locks::check(req, me, me, path, None, &[locks::Need::Node(path)])?;
     let names: Vec<PropName> = ops
         .iter()
         .map(|op| match op {

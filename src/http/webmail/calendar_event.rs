@@ -342,6 +342,7 @@ fn put(
         .iter()
         .filter_map(|c| ComponentKind::parse(c))
         .collect();
+    super::shared::not_locked(coll, name, old.is_none())?;
     let max = usize::try_from(b.ctx.config().http.dav_max_resource_size).unwrap_or(usize::MAX);
     let obj =
         validate_calendar(&data, &supported, max).map_err(|e| MailError::Invalid(e.to_string()))?;
@@ -520,6 +521,7 @@ pub async fn submit(
             }
             "delete" => {
                 let o = old.ok_or(MailError::NotFound)?;
+                super::shared::not_locked(&coll, &name, false)?;
                 match b
                     .ctx
                     .store

@@ -426,6 +426,7 @@ pub async fn submit(
                     first: None,
                     last: None,
                 };
+                super::shared::not_locked(&coll, &new.name, old.is_none())?;
                 match b
                     .ctx
                     .store
@@ -449,6 +450,7 @@ pub async fn submit(
                 if old.is_none() {
                     return Err(MailError::NotFound);
                 }
+                super::shared::not_locked(&coll, &n2, false)?;
                 match b
                     .ctx
                     .store

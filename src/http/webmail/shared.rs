@@ -173,3 +173,20 @@ pub(crate) fn find(
         owner_label,
     })
 }
+
+/// Refuses a webmail write to object `name` of `coll` that a calendar or contacts client's
+/// DAV lock covers (the webmail holds no lock tokens): nothing is stored, the page says so.
+pub(crate) fn not_locked(
+    coll: &crate::storage::davstore::DavCollection,
+    name: &str,
+    adds: bool,
+) -> Result<(), super::MailError> {
+    if crate::http::dav::locks::object_locked(&coll.owner, coll.kind, &coll.name, name, adds) {
+        return Err(super::MailError::Invalid(
+            "a calendar or contacts client has locked this (WebDAV LOCK); try again once it \
+             is unlocked"
+                .into(),
+        ));
+    }
+    Ok(())
+}

@@ -74,6 +74,33 @@ fn event_edit<'a>(csrf: &'a str, etag: &'a str, title: &'a str) -> String {
 
 const SHARED_EVENT: &str = "/calendar/event?cal=alice%40example.com%2Fcalendar&name=standup.ics";
 
+/// A DAV lock taken by `owner` on its object (as a LOCK request would); its token.
+fn dav_lock(owner: &str, coll: &str, name: &str) -> String {
+    use crate::http::dav::locks::{key_of, table, Lock};
+    use crate::http::dav::Target;
+    let (space, root) = key_of(&Target::Object {
+        owner: owner.into(),
+        kind: crate::storage::davstore::CollectionKind::Calendar,
+        collection: coll.into(),
+        name: name.into(),
+    })
+    .unwrap();
+    let token = format!("urn:uuid:test-lock-{owner}-{name}");
+    table().push(Lock {
+        token: token.clone(),
+        account: space,
+        root,
+        deep: false,
+        scope: crate::protocols::webdav::request::LockScope::Exclusive,
+        owner: None,
+        timeout: 600,
+        expires: std::time::Instant::now() + std::time::Duration::from_secs(600),
+        href: String::new(),
+        by: owner.into(),
+    });
+    token
+}
+
 #[actix_web::test]
 async fn a_calendar_shared_read_only_then_read_write_then_with_delete() {
     let w = world("");
@@ -164,6 +191,34 @@ async fn a_calendar_shared_read_only_then_read_write_then_with_delete() {
         "{}",
         stored[0].data
     );
+
+    // A calendar client's DAV LOCK on the event: the webmail (no lock token) is refused
+    // and nothing changes; unlocked, the same edit goes through.
+    let token = dav_lock(ALICE, "calendar", "standup.ics");
+    let (_, page, _) = body_of!(&svc, get(&cookie, SHARED_EVENT));
+    let etag = hidden(&page, "etag");
+    let (status, page, _) = body_of!(
+        &svc,
+        post(
+            &cookie,
+            "/calendar/event",
+            &event_edit(&csrf, &etag, "Locked out")
+        )
+    );
+    assert_ne!(status, StatusCode::SEE_OTHER, "{page}");
+    assert!(page.contains("locked"), "{page}");
+    assert_eq!(objects(&w, ALICE, "calendar")[0].data, stored[0].data);
+    crate::http::dav::locks::table().retain(|l| l.token != token);
+    let (status, page, _) = body_of!(
+        &svc,
+        post(
+            &cookie,
+            "/calendar/event",
+            &event_edit(&csrf, &etag, "Standup (moved)")
+        )
+    );
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let stored = objects(&w, ALICE, "calendar");
     let del = form(&[
         ("csrf", &csrf),
         ("action", "delete"),

@@ -40,9 +40,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         include_str!("migrations/0010_queue_domains.sql"),
     ),
     (
-        12,
+        11,
         "dav_modified",
-        include_str!("migrations/0012_dav_modified.sql"),
+        include_str!("migrations/0011_dav_modified.sql"),
     ),
 ];
 

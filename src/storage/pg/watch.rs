@@ -140,6 +140,12 @@ impl Listener {
                 loop {
                     match iter.next() {
                         Ok(Some(n)) => {
+                            if n.channel() == self.settings {
+                                // Dropped at once, not when the batch ends: on a busy node
+                                // the folder notifications could hold the batch open (each
+                                // wait is up to WAIT) while stale answers were served.
+                                self.cache(DirCache::invalidate);
+                            }
                             heard.push((n.channel().to_string(), n.payload().to_string()));
                             // Take what is already buffered without waiting again.
                             if heard.len() >= 1000 {
@@ -168,7 +174,8 @@ impl Listener {
             quiet_since = Instant::now();
             if heard.iter().any(|(channel, _)| *channel == self.settings) {
                 // Any node's directory change (this node's too: a write by another process
-                // under this node's name) drops the cached lookups before it is reported.
+                // under this node's name) drops the cached lookups before it is reported
+                // (again: a lookup that ran while the batch was heard may have cached).
                 self.cache(DirCache::invalidate);
             }
             for (channel, payload) in heard {
