@@ -238,6 +238,18 @@ fn parse_http_date(v: &str) -> Option<i64> {
         .map(|d| d.timestamp())
 }
 
+/// The lock table's keys of `at`: its space, its path and its collection's path.
+fn lock_keys(at: &At) -> Result<(String, String, String), DavError> {
+    let object = Target::Object {
+        owner: at.owner.clone(),
+        kind: at.kind,
+        collection: at.collection.clone(),
+        name: at.name.clone(),
+    };
+    let (space, here) = locks::key_of(&object).ok_or_else(DavError::not_found)?;
+    Ok((space, here, format!("/{}", at.collection)))
+}
+
 /// The lock check of a write on `at` (RFC 4918 §7: 423 `lock-token-submitted` without the
 /// token of a lock on it, or, for a new object, on its collection; 412 when the If header
 /// does not hold).
@@ -247,19 +259,7 @@ fn lock_check(
     at: &At,
     current: Option<&DavObject>,
 ) -> Result<(), DavError> {
-    let object = Target::Object {
-        owner: at.owner.clone(),
-        kind: at.kind,
-        collection: at.collection.clone(),
-        name: at.name.clone(),
-    };
-    let coll = Target::Collection {
-        owner: at.owner.clone(),
-        kind: at.kind,
-        name: at.collection.clone(),
-    };
-    let (space, here) = locks::key_of(&object).ok_or_else(DavError::not_found)?;
-    let (_, parent) = locks::key_of(&coll).ok_or_else(DavError::not_found)?;
+    let (space, here, parent) = lock_keys(at)?;
     let mut needs = vec![Need::Node(here.as_str())];
     if current.is_none() {
         needs.push(Need::Node(parent.as_str()));
@@ -276,13 +276,7 @@ fn lock_check(
 
 /// Drops the locks on `at` (it is gone).
 fn forget_locks(at: &At) {
-    let object = Target::Object {
-        owner: at.owner.clone(),
-        kind: at.kind,
-        collection: at.collection.clone(),
-        name: at.name.clone(),
-    };
-    if let Some((space, path)) = locks::key_of(&object) {
+    if let Ok((space, path, _)) = lock_keys(at) {
         locks::forget(&space, &path);
     }
 }
@@ -295,19 +289,7 @@ fn lock_check_tree(
     at: &At,
     current: &DavObject,
 ) -> Result<(), DavError> {
-    let object = Target::Object {
-        owner: at.owner.clone(),
-        kind: at.kind,
-        collection: at.collection.clone(),
-        name: at.name.clone(),
-    };
-    let coll = Target::Collection {
-        owner: at.owner.clone(),
-        kind: at.kind,
-        name: at.collection.clone(),
-    };
-    let (space, here) = locks::key_of(&object).ok_or_else(DavError::not_found)?;
-    let (_, parent) = locks::key_of(&coll).ok_or_else(DavError::not_found)?;
+    let (space, here, parent) = lock_keys(at)?;
     locks::check(
         req,
         &space,
@@ -326,19 +308,7 @@ fn lock_check_destination(
     to: &At,
     existing: Option<&DavObject>,
 ) -> Result<(), DavError> {
-    let dest = Target::Object {
-        owner: to.owner.clone(),
-        kind: to.kind,
-        collection: to.collection.clone(),
-        name: to.name.clone(),
-    };
-    let coll = Target::Collection {
-        owner: to.owner.clone(),
-        kind: to.kind,
-        name: to.collection.clone(),
-    };
-    let (space, here) = locks::key_of(&dest).ok_or_else(DavError::not_found)?;
-    let (_, parent) = locks::key_of(&coll).ok_or_else(DavError::not_found)?;
+    let (space, here, parent) = lock_keys(to)?;
     let mut needs = vec![Need::Tree(here.as_str())];
     if existing.is_none() {
         needs.push(Need::Node(parent.as_str()));
