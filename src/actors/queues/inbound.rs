@@ -44,6 +44,10 @@ impl Supervised for InboundQueueActor {
     }
 }
 
+/// A record an intake wrote: its queue, its id, and the record itself when the queue's
+/// actor is to get it whole (see [`super::QueuedRecord`]).
+type Written = (QueueName, QueueId, Option<Box<QueueRecord>>);
+
 impl InboundQueueActor {
     /// Writes with `put` (one transaction) and makes it durable, then tells each queue that
     /// got a record. The caller hears back only when it is all durable. `put` runs on the
@@ -55,9 +59,7 @@ impl InboundQueueActor {
     fn accept<T: Send + 'static>(
         &mut self,
         withdraw: bool,
-        put: impl FnOnce(&QueueWriter) -> Result<(T, Vec<(QueueName, QueueId)>), StorageError>
-            + Send
-            + 'static,
+        put: impl FnOnce(&QueueWriter) -> Result<(T, Vec<Written>), StorageError> + Send + 'static,
     ) -> ResponseActFuture<Self, Result<T, QueueError>> {
         let store = self.ctx.store.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -87,7 +89,7 @@ impl InboundQueueActor {
             };
             if let Err(e) = committed {
                 if withdraw {
-                    for (queue, id) in &written.1 {
+                    for (queue, id, _) in &written.1 {
                         if let Err(e) = writer.queue_delete(*queue, *id) {
                             tracing::error!(id, %queue, error = %e, "cannot withdraw a record whose commit failed");
                         }
@@ -101,10 +103,11 @@ impl InboundQueueActor {
             in_actor(self.ctx.clone(), path(QueueName::Inbound), written).map(
                 |res: Result<Result<_, QueueError>, Panicked>, act: &mut Self, ctx| {
                     let (value, records) = res??;
-                    for (queue, id) in records {
-                        match queue {
-                            QueueName::Inbound => ctx.notify(Queued(id)),
-                            other => act.ctx.queues().notify(other, id),
+                    for (queue, id, rec) in records {
+                        match (queue, rec) {
+                            (QueueName::Inbound, _) => ctx.notify(Queued(id)),
+                            (_, Some(rec)) => act.ctx.queues().notify_record(rec),
+                            (other, None) => act.ctx.queues().notify(other, id),
                         }
                     }
                     Ok(value)
@@ -134,7 +137,12 @@ impl Handler<Enqueue> for InboundQueueActor {
                 *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(settling.hold(rec.id));
             }
             store.queue_put(&rec)?;
-            Ok((id, vec![(rec.queue, rec.id)]))
+            // A record routed at once goes to the local queue whole (it need not read it).
+            let written = match rec.queue {
+                QueueName::Local => (rec.queue, rec.id, Some(Box::new(rec))),
+                queue => (queue, rec.id, None),
+            };
+            Ok((id, vec![written]))
         });
         Box::pin(accepted.map(move |res, _act, _ctx| {
             drop(guard);
@@ -152,7 +160,9 @@ impl Handler<EnqueueFetched> for InboundQueueActor {
         self.accept(false, move |store| {
             let accepted = store.fetch_accept(&msg.0)?;
             let records = match &accepted {
-                Accepted::New { records, .. } => records.clone(),
+                Accepted::New { records, .. } => {
+                    records.iter().map(|(q, id)| (*q, *id, None)).collect()
+                }
                 Accepted::AlreadySeen => Vec::new(),
             };
             Ok((accepted, records))

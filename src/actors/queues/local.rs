@@ -10,7 +10,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::change::{self, Change, Changed, Refused};
-use super::messages::{path, Queued, Rescan};
+use super::messages::{path, Queued, QueuedRecord, Rescan};
 use crate::actors::folder::{AppendMessage, FolderError};
 use crate::actors::stats::Stats;
 use crate::actors::supervisor::{apply_backoff, guarded, in_actor};
@@ -73,14 +73,32 @@ impl Handler<Queued> for LocalQueueActor {
     type Result = ();
 
     fn handle(&mut self, msg: Queued, ctx: &mut Self::Context) {
-        let id = msg.0;
+        self.start(msg.0, None, ctx);
+    }
+}
+
+impl Handler<QueuedRecord> for LocalQueueActor {
+    type Result = ();
+
+    /// The record as it was committed: no read of it here.
+    fn handle(&mut self, msg: QueuedRecord, ctx: &mut Self::Context) {
+        self.start(msg.0.id, Some(*msg.0), ctx);
+    }
+}
+
+impl LocalQueueActor {
+    /// Delivers record `id`: `given` when the writer handed it over, else read from storage.
+    fn start(&mut self, id: QueueId, given: Option<QueueRecord>, ctx: &mut Context<Self>) {
         if !self.in_flight.insert(id) {
             return;
         }
         let sctx = self.ctx.clone();
         let loaded = guarded::<Self, _>(&sctx.registry, "queue/local", ctx, || {
             sctx.faults.hit("local.deliver");
-            sctx.store.queue_get(QueueName::Local, id)
+            match given {
+                Some(rec) => Ok(Some(rec)),
+                None => sctx.store.queue_get(QueueName::Local, id),
+            }
         });
         let rec = match loaded {
             Ok(Ok(Some(rec))) => rec,
@@ -197,16 +215,52 @@ async fn deliver_one(
     i: usize,
     account: &str,
 ) -> Outcome {
+    // A target folder gone since it was looked up (a cached id whose account was deleted
+    // and made again) fails the append before it writes anything: looked up once more.
+    let mut reply = append_to_target(sctx, rec, i, account).await;
+    if let Ok(Ok(Err(FolderError::Storage(StorageError::NotFound(_))))) = &reply {
+        reply = append_to_target(sctx, rec, i, account).await;
+    }
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(outcome) => return outcome,
+    };
+    match reply {
+        Ok(Ok(_)) => Outcome::Delivered,
+        // Already consumed by an earlier attempt: delivered exactly once.
+        Ok(Err(FolderError::Storage(StorageError::Conflict(_)))) => Outcome::Delivered,
+        // The mailbox filled up after RCPT was accepted: the message goes to the bad queue
+        // with the reason, and the sender gets a failure report.
+        Ok(Err(FolderError::Storage(StorageError::OverQuota { resource }))) => Outcome::NoMailbox(
+            format!("552 5.2.2 mailbox {account} is full ({resource} quota)"),
+        ),
+        Ok(Err(e)) => Outcome::Retry(e.to_string()),
+        Err(e) => Outcome::Retry(format!("folder actor: {e}")),
+    }
+}
+
+/// The folder actor's answer to the append of recipient `i` into `account`'s target folder
+/// (looked up now), or the outcome when there is no folder to append to.
+async fn append_to_target(
+    sctx: &Arc<ServerContext>,
+    rec: &QueueRecord,
+    i: usize,
+    account: &str,
+) -> Result<Result<Result<(u32, u64), FolderError>, MailboxError>, Outcome> {
     let folder = match target_folder(&sctx.store, account, rec.folder.as_deref()) {
         Ok(Some(f)) => f,
         Ok(None) => {
-            return Outcome::NoMailbox(format!("550 5.1.1 mailbox {account} does not exist"))
+            return Err(Outcome::NoMailbox(format!(
+                "550 5.1.1 mailbox {account} does not exist"
+            )))
         }
-        Err(e) => return Outcome::Retry(e.to_string()),
+        Err(e) => return Err(Outcome::Retry(e.to_string())),
     };
     let addr = match sctx.folders.get(sctx, folder) {
         Ok(a) => a,
-        Err(e) => return Outcome::Retry(e.to_string()),
+        // No such folder (any more): as the append's own NotFound.
+        Err(e @ FolderError::Storage(StorageError::NotFound(_))) => return Ok(Ok(Err(e))),
+        Err(e) => return Err(Outcome::Retry(e.to_string())),
     };
     let append = || AppendMessage {
         message: NewMessage {
@@ -226,18 +280,7 @@ async fn deliver_one(
             reply = addr.send(append()).await;
         }
     }
-    match reply {
-        Ok(Ok(_)) => Outcome::Delivered,
-        // Already consumed by an earlier attempt: delivered exactly once.
-        Ok(Err(FolderError::Storage(StorageError::Conflict(_)))) => Outcome::Delivered,
-        // The mailbox filled up after RCPT was accepted: the message goes to the bad queue
-        // with the reason, and the sender gets a failure report.
-        Ok(Err(FolderError::Storage(StorageError::OverQuota { resource }))) => Outcome::NoMailbox(
-            format!("552 5.2.2 mailbox {account} is full ({resource} quota)"),
-        ),
-        Ok(Err(e)) => Outcome::Retry(e.to_string()),
-        Err(e) => Outcome::Retry(format!("folder actor: {e}")),
-    }
+    Ok(reply)
 }
 
 /// Splits the failed recipients off a local record into a bad-queue record, in one

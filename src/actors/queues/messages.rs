@@ -37,6 +37,14 @@ pub struct EnqueueFetched(pub FetchedMessage);
 #[rtype(result = "()")]
 pub struct Queued(pub QueueId);
 
+/// A record just committed into the local queue, handed over whole by the queue that wrote
+/// it, so that the local queue does not read back what it is told about (one read per
+/// message on its thread). It is what was committed; the delivery still consumes the
+/// stored record in the append's transaction, so a stale copy can never deliver twice.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct QueuedRecord(pub Box<QueueRecord>);
+
 /// Reload the queue from storage and work through everything in it.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]

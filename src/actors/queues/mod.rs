@@ -37,7 +37,9 @@ pub use change::{apply_offline, change, Change, Changed, Done, Refused};
 pub use held::{ArchiveQueueActor, DeferredQueueActor, HoldQueueActor};
 pub use inbound::{store_body, InboundQueueActor};
 pub use local::LocalQueueActor;
-pub use messages::{path, Enqueue, EnqueueFetched, QueueError, Queued, ReleaseDue, Rescan};
+pub use messages::{
+    path, Enqueue, EnqueueFetched, QueueError, Queued, QueuedRecord, ReleaseDue, Rescan,
+};
 
 /// The store's queue writes, held by [`ServerContext`] for the queue actors. Its field is
 /// private to this module, so no code outside the queue actors can write a queue record:
@@ -183,6 +185,19 @@ impl QueueAddrs {
             QueueName::Deferred => tell(&self.deferred, queue, id),
             QueueName::ToArchive => tell(&self.toarchive, queue, id),
             QueueName::Bad => tell(&self.bad, queue, id),
+        }
+    }
+
+    /// Tell the actor of `rec.queue` that `rec`, just committed, is waiting there: the local
+    /// queue gets the record itself ([`QueuedRecord`]), the others its id.
+    pub fn notify_record(&self, rec: Box<QueueRecord>) {
+        if rec.queue != QueueName::Local {
+            return self.notify(rec.queue, rec.id);
+        }
+        if self.local.connected() {
+            self.local.do_send(QueuedRecord(rec));
+        } else {
+            tell(&self.local, QueueName::Local, rec.id);
         }
     }
 }

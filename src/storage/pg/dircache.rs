@@ -1,6 +1,9 @@
 //! Recipient lookups kept in memory: whether a domain is local, whether an address is an
-//! account, an alias's targets. SMTP asks them several times per message (RCPT's check, its
-//! quota check, routing), and each was a round trip (docs/benchmarks.md, k2 and k3).
+//! account, an alias's targets, and an account's INBOX folder id. SMTP asks them several
+//! times per message (RCPT's check, its quota check, routing, the local delivery's target
+//! folder), and each was a round trip (docs/benchmarks.md, k2 to k4). A delivery into a
+//! cached INBOX id that no longer exists fails with NotFound before writing anything, drops
+//! that id (`forget_folder`) and is retried with a fresh lookup.
 //!
 //! A cached answer may only be used while something tells this node about every directory
 //! change, its own and other nodes':
@@ -25,6 +28,7 @@ use std::time::{Duration, Instant};
 use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::directory::{normalize_domain, RecipientLookup};
+use crate::storage::folders::FolderId;
 use crate::storage::StorageError;
 
 /// How long a cached answer is used at most.
@@ -38,6 +42,10 @@ struct Maps {
     domains: HashMap<String, (bool, Instant)>,
     accounts: HashMap<String, (bool, Instant)>,
     aliases: HashMap<String, (Option<Vec<String>>, Instant)>,
+    /// Accounts' INBOX folder ids (local delivery's target): an INBOX can be neither
+    /// deleted nor renamed, only go with its account (a directory write, which drops the
+    /// cache), and folder ids are never reused.
+    inboxes: HashMap<String, (FolderId, Instant)>,
 }
 
 /// The cache of one store (all its clones).
@@ -77,7 +85,26 @@ impl DirCache {
         *maps = Maps::default();
     }
 
-    fn generation(&self) -> u64 {
+    /// The cached INBOX id of `owner` (normalised), if fresh and the cache is in use.
+    pub(crate) fn inbox(&self, owner: &str) -> Option<FolderId> {
+        if !self.active() {
+            return None;
+        }
+        self.get(|m| &m.inboxes, owner)
+    }
+
+    /// Keeps `owner`'s INBOX id, read in generation `read_in`.
+    pub(crate) fn put_inbox(&self, read_in: u64, owner: &str, id: FolderId) {
+        self.put(|m| &mut m.inboxes, read_in, owner, id);
+    }
+
+    /// Drops the cached INBOX ids that name folder `id` (an append found no such folder).
+    pub(crate) fn forget_folder(&self, id: FolderId) {
+        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        maps.inboxes.retain(|_, (cached, _)| *cached != id);
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 

@@ -182,3 +182,45 @@ fn a_store_nobody_watches_reads_every_lookup_from_the_tables() {
         RecipientKind::UnknownLocal
     );
 }
+
+#[test]
+fn a_stale_cached_inbox_is_refused_and_looked_up_again() {
+    let Some(t) = Two::open("a_stale_cached_inbox_is_refused_and_looked_up_again", true) else {
+        return;
+    };
+    t.a.add_domain("example.com").unwrap();
+    t.a.add_account("bob@example.com", "pw", false).unwrap();
+    eventually("b sees bob", || {
+        t.b.check_recipient("bob@example.com").unwrap() == RecipientKind::Local
+    });
+    let old = t.b.folder_id("bob@example.com", "INBOX").unwrap().unwrap();
+    // The INBOX replaced behind every node's back (as an account deleted and made again
+    // on another node before its notification arrives): b still has the old id.
+    t.sql(
+        "UPDATE folders SET id = nextval('folder_ids')
+         WHERE account = 'bob@example.com' AND name = 'INBOX'",
+    );
+    assert_eq!(
+        t.b.folder_id("bob@example.com", "inbox").unwrap(),
+        Some(old),
+        "the cached id"
+    );
+    let body = b"Subject: hello\r\n\r\nbody\r\n";
+    let msg = NewMessage {
+        blob: t.b.blobs().put(body).unwrap(),
+        size: body.len() as u64,
+        flags: Flags::default(),
+        internal_date: 1_700_000_000,
+    };
+    // The append into the stale id fails before writing anything, and drops it.
+    assert!(matches!(
+        t.b_folders.append_message(old, msg.clone(), None),
+        Err(StorageError::NotFound(_))
+    ));
+    let new = t.b.folder_id("bob@example.com", "INBOX").unwrap().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(t.b.message_count(new).unwrap(), 0);
+    t.b_folders.append_message(new, msg, None).unwrap();
+    assert_eq!(t.b.message_count(new).unwrap(), 1);
+    assert_eq!(t.a.quota("bob@example.com").unwrap().messages_used, 1);
+}

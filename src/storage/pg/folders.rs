@@ -313,11 +313,29 @@ impl PgStore {
     ) -> Result<Option<FolderId>, StorageError> {
         let owner = normalize_owner(account)?;
         let name = canonical_name(name)?;
-        self.pool().with(|c| lookup(c, &owner, &name, ""))
+        if name != "INBOX" {
+            return self.pool().with(|c| lookup(c, &owner, &name, ""));
+        }
+        // Local delivery asks for the INBOX of every message: cached (`dircache.rs`).
+        let cache = self.dir_cache();
+        if let Some(id) = cache.inbox(&owner) {
+            return Ok(Some(id));
+        }
+        let read_in = cache.generation();
+        let found = self.pool().with(|c| lookup(c, &owner, &name, ""))?;
+        if let Some(id) = found {
+            cache.put_inbox(read_in, &owner, id);
+        }
+        Ok(found)
     }
 
     pub(crate) fn folder_state(&self, id: FolderId) -> Result<FolderState, StorageError> {
-        self.pool().with(|c| load_state(c, id, ""))
+        let state = self.pool().with(|c| load_state(c, id, ""));
+        if let Err(StorageError::NotFound(_)) = &state {
+            // A cached INBOX id may name it (`dircache.rs`): looked up afresh next time.
+            self.dir_cache().forget_folder(id);
+        }
+        state
     }
 
     pub(crate) fn list_folders(&self, account: &str) -> Result<Vec<FolderState>, StorageError> {

@@ -79,6 +79,15 @@ impl PgStore {
         consume: Option<(QueueName, QueueId, usize)>,
     ) -> Result<(u32, u64), StorageError> {
         let flags = msg.flags.normalized()?;
+        if flags.keywords.is_empty() {
+            // One round trip for the append itself (`append.rs`).
+            let appended = self.append_one_call(folder, &msg, &flags, consume);
+            if let Err(StorageError::NotFound(_)) = &appended {
+                // A folder id cached for delivery may be stale: look it up afresh next time.
+                self.dir_cache().forget_folder(folder);
+            }
+            return appended;
+        }
         self.change(&[folder], |changes| {
             let uid = changes.add_message(folder, &flags, msg.size, msg.internal_date, msg.blob)?;
             if let Some((queue, id, rcpt)) = consume {

@@ -453,7 +453,9 @@ fn consumed_recipient_is_delivered_exactly_once() {
     let bytes = bincode::serialize(&rec).unwrap();
     f.sql
         .execute(
-            "INSERT INTO queue (id, queue, blob, record) VALUES (41, 'local', $1, $2)",
+            "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until, domains)
+             VALUES (41, 'local', $1, $2, 'test-node', now() + interval '1 hour',
+                     '{example.com}')",
             &[&&msg.blob.0[..], &bytes],
         )
         .unwrap();
@@ -473,6 +475,30 @@ fn consumed_recipient_is_delivered_exactly_once() {
     assert!(matches!(consume(5), Err(StorageError::Conflict(_))));
     assert_eq!(f.store.message_count(folder).unwrap(), 1);
     assert_eq!(f.store.blob_refcount(&msg.blob).unwrap(), 2);
+    // The record with a recipient left keeps its queue, body, lease and domain index, and
+    // says which recipient was delivered.
+    let row = f
+        .sql
+        .query_one(
+            "SELECT queue, blob, lease_owner, lease_until > now(), domains, record
+             FROM queue WHERE id = 41",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "local");
+    assert_eq!(row.get::<_, Vec<u8>>(1), msg.blob.0.to_vec());
+    assert_eq!(
+        row.get::<_, Option<String>>(2).as_deref(),
+        Some("test-node")
+    );
+    assert_eq!(row.get::<_, Option<bool>>(3), Some(true));
+    assert_eq!(
+        row.get::<_, Option<Vec<String>>>(4),
+        Some(vec!["example.com".to_string()])
+    );
+    let kept = crate::storage::queue_codec::decode_record(row.get(5)).unwrap();
+    assert!(kept.recipients[0].delivered);
+    assert!(!kept.recipients[1].delivered);
     consume(1).unwrap();
     // The last recipient deleted the record and its reference: two messages hold the blob.
     assert_eq!(f.store.blob_refcount(&msg.blob).unwrap(), 2);

@@ -29,6 +29,7 @@
 //! [`PgStore::channel`] (`LISTEN`/`NOTIFY`), which other nodes' folder registries hear.
 
 mod acl;
+mod append;
 mod backend;
 mod blobrefs;
 mod changes;

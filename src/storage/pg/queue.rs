@@ -18,7 +18,7 @@ use super::pool::{pg_error, Db, Tx};
 use super::PgStore;
 use crate::storage::{BlobId, QueueId, QueueName, QueueRecord, StorageError};
 
-fn not_in_queue(queue: QueueName, id: QueueId) -> String {
+pub(crate) fn not_in_queue(queue: QueueName, id: QueueId) -> String {
     format!("queue record {id} is not in the {queue} queue")
 }
 
@@ -27,13 +27,13 @@ pub(crate) fn sql_id(id: QueueId) -> Result<i64, StorageError> {
     i64::try_from(id).map_err(|_| StorageError::Invalid(format!("queue id {id} is out of range")))
 }
 
-fn encode(rec: &QueueRecord) -> Result<Vec<u8>, StorageError> {
+pub(crate) fn encode(rec: &QueueRecord) -> Result<Vec<u8>, StorageError> {
     crate::storage::queue_codec::encode_record(rec)
 }
 
 /// The record in a row's `record` column, placed in `queue` (the row's queue is the truth,
 /// as the tree a sled record sits in is).
-fn decode(bytes: &[u8], queue: QueueName) -> Result<QueueRecord, StorageError> {
+pub(crate) fn decode(bytes: &[u8], queue: QueueName) -> Result<QueueRecord, StorageError> {
     let mut rec = crate::storage::queue_codec::decode_record(bytes)?;
     rec.queue = queue;
     Ok(rec)
@@ -52,7 +52,7 @@ pub(crate) fn record_of(row: &Row, first: usize) -> Result<QueueRecord, StorageE
     decode(bytes, queue_of(queue)?)
 }
 
-fn blob_of(bytes: &[u8]) -> Result<BlobId, StorageError> {
+pub(crate) fn blob_of(bytes: &[u8]) -> Result<BlobId, StorageError> {
     bytes
         .try_into()
         .map(BlobId)
@@ -175,6 +175,24 @@ pub(crate) fn consume_recipient_tx(
     let Some(mut rec) = lock_record(tx, queue, id)? else {
         return Err(StorageError::Conflict(not_in_queue(queue, id)));
     };
+    if mark_delivered(&mut rec, rcpt)? {
+        tx.execute("DELETE FROM queue WHERE id = $1", &[&sql_id(id)?])
+            .map_err(pg_error)?;
+        refs.release(rec.blob);
+    } else {
+        tx.execute(
+            "UPDATE queue SET record = $2 WHERE id = $1",
+            &[&sql_id(id)?, &encode(&rec)?],
+        )
+        .map_err(pg_error)?;
+    }
+    Ok(())
+}
+
+/// Marks recipient `rcpt` of `rec` delivered; whether no recipient is left undelivered.
+/// Conflict when the recipient is missing or already delivered (a retried delivery).
+pub(crate) fn mark_delivered(rec: &mut QueueRecord, rcpt: usize) -> Result<bool, StorageError> {
+    let id = rec.id;
     match rec.recipients.get_mut(rcpt) {
         Some(r) if !r.delivered => {
             r.delivered = true;
@@ -192,18 +210,7 @@ pub(crate) fn consume_recipient_tx(
             )))
         }
     }
-    if rec.recipients.iter().all(|r| r.delivered) {
-        tx.execute("DELETE FROM queue WHERE id = $1", &[&sql_id(id)?])
-            .map_err(pg_error)?;
-        refs.release(rec.blob);
-    } else {
-        tx.execute(
-            "UPDATE queue SET record = $2 WHERE id = $1",
-            &[&sql_id(id)?, &encode(&rec)?],
-        )
-        .map_err(pg_error)?;
-    }
-    Ok(())
+    Ok(rec.recipients.iter().all(|r| r.delivered))
 }
 
 /// The records of a `SELECT queue, record …`.

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "dav_modified",
         include_str!("migrations/0011_dav_modified.sql"),
     ),
+    (
+        12,
+        "append_function",
+        include_str!("migrations/0012_append_function.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.
