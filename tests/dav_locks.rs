@@ -307,3 +307,64 @@ fn objects_have_a_modification_time() {
         .text()
         .contains("SUMMARY:two"));
 }
+
+/// A sharee takes at most 100 locks in another's home (503 with a body saying so; one
+/// released makes room again); the owner is not held to that and takes more.
+#[test]
+fn a_sharee_cannot_use_up_the_homes_locks() {
+    let (_dir, config, _server, addr) = server("");
+    run(
+        &config,
+        &["calendar", "share", BOB, "calendar", EVE, "lrwit"],
+    );
+    // Locks on unmapped object URLs: nothing to create first.
+    let tokens: Vec<String> = (0..100)
+        .map(|i| lock(EVE, addr, &format!("{CAL}eve-{i}.ics"), "0"))
+        .collect();
+    let over = format!("{CAL}eve-100.ics");
+    let lock_over = || {
+        as_user(
+            EVE,
+            addr,
+            "LOCK",
+            &over,
+            &[("Depth", "0"), ("Timeout", "Second-600")],
+            LOCKINFO,
+        )
+    };
+    let r = lock_over();
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text().contains("eve@example.com holds 100"),
+        "{}",
+        r.text()
+    );
+    // The owner is held to the home's limit only.
+    for i in 0..150 {
+        lock(BOB, addr, &format!("{CAL}bob-{i}.ics"), "0");
+    }
+    // One of the sharee's released: room for one more, then full again.
+    let first = format!("{CAL}eve-0.ics");
+    let r = as_user(
+        EVE,
+        addr,
+        "UNLOCK",
+        &first,
+        &[("Lock-Token", &format!("<{}>", tokens[0]))],
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(lock_over().status, 200);
+    assert_eq!(
+        as_user(
+            EVE,
+            addr,
+            "LOCK",
+            &first,
+            &[("Depth", "0"), ("Timeout", "Second-600")],
+            LOCKINFO,
+        )
+        .status,
+        503
+    );
+}
