@@ -78,7 +78,9 @@ pub(crate) async fn get(
     };
     let v = conditional::Validators {
         etag: etag.as_deref(),
-        modified_ms: i64::try_from(n.modified).ok().map(|s| s.saturating_mul(1000)),
+        modified_ms: i64::try_from(n.modified)
+            .ok()
+            .map(|s| s.saturating_mul(1000)),
     };
     match conditional::evaluate_read(&h, &v) {
         conditional::Outcome::Failed => {

@@ -68,9 +68,7 @@ use crate::protocols::webdav::report::{ReportError, SyncCollection, CALDAV, CARD
 use crate::protocols::webdav::request::Propfind;
 use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::PropName;
-use crate::storage::davstore::{
-    ChangePage, Changes, CollectionKind, DavCollection, DavObject,
-};
+use crate::storage::davstore::{ChangePage, Changes, CollectionKind, DavCollection, DavObject};
 use crate::storage::{StorageError, Store};
 
 /// What every sync token starts with; the collection's change counter follows.

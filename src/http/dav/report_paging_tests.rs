@@ -160,7 +160,13 @@ async fn limited_sync_walks_a_large_collection_in_bounded_answers() {
     let mut answers = 0;
     let mut finished = false;
     for _ in 0..(MANY / LIMIT + 2) {
-        let (s, _, text) = call!(svc, "REPORT", CAL, [("Depth", "0")], sync(&token).as_bytes());
+        let (s, _, text) = call!(
+            svc,
+            "REPORT",
+            CAL,
+            [("Depth", "0")],
+            sync(&token).as_bytes()
+        );
         assert_eq!(s, StatusCode::MULTI_STATUS, "{text}");
         answers += 1;
         let (hrefs, next) = hrefs(&text);
@@ -179,14 +185,24 @@ async fn limited_sync_walks_a_large_collection_in_bounded_answers() {
     }
     assert!(finished, "no answer without a 507");
     assert_eq!(seen.len(), MANY);
-    assert_eq!(answers, MANY / LIMIT, "ten full answers, the last without a 507");
+    assert_eq!(
+        answers,
+        MANY / LIMIT,
+        "ten full answers, the last without a 507"
+    );
     assert_eq!(parse_sync_token(&token), Some(MANY as u64));
     w.ctx
         .store
         .dav_delete(coll, "0003.ics", &Condition::Any)
         .unwrap();
     put(&w, coll, 9_999, "changed");
-    let (_, _, text) = call!(svc, "REPORT", CAL, [("Depth", "0")], sync(&token).as_bytes());
+    let (_, _, text) = call!(
+        svc,
+        "REPORT",
+        CAL,
+        [("Depth", "0")],
+        sync(&token).as_bytes()
+    );
     let (hrefs, _) = hrefs(&text);
     assert_eq!(
         hrefs,

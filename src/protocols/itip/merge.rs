@@ -200,9 +200,13 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:erin@example.com",
         .unwrap();
         // Moved by an hour; alice asked again, carol's entry as the stale copy had it.
         let incoming = parse_calendar(
-            &event("PARTSTAT=NEEDS-ACTION;RSVP=TRUE", "PARTSTAT=NEEDS-ACTION", "Sync")
-                .replace("DTSTART:20270110T100000Z", "DTSTART:20270110T110000Z")
-                .replace("DTEND:20270110T110000Z", "DTEND:20270110T120000Z"),
+            &event(
+                "PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+                "PARTSTAT=NEEDS-ACTION",
+                "Sync",
+            )
+            .replace("DTSTART:20270110T100000Z", "DTSTART:20270110T110000Z")
+            .replace("DTEND:20270110T110000Z", "DTEND:20270110T120000Z"),
         )
         .unwrap();
         let out = keep_replies(&stored, &incoming);

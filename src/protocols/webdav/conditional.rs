@@ -78,9 +78,10 @@ pub fn matches(value: &str, etag: Option<&str>, weak: bool) -> bool {
     let Some(mine) = bare(etag.trim()) else {
         return false;
     };
-    value.split(',').map(str::trim).any(|t| {
-        t == "*" || bare(t).as_deref() == Some(mine.as_str())
-    })
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || bare(t).as_deref() == Some(mine.as_str()))
 }
 
 /// An HTTP date (§5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms a

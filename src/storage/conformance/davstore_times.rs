@@ -49,9 +49,7 @@ pub fn dav_collection_modified_moves(open: Open) {
     );
     assert_eq!(load(), after_put, "a refused write changes nothing");
     assert_eq!(
-        store
-            .dav_delete(cal.id, "a.ics", &Condition::Any)
-            .unwrap(),
+        store.dav_delete(cal.id, "a.ics", &Condition::Any).unwrap(),
         DeleteOutcome::Deleted
     );
     let after_delete = load();
@@ -64,7 +62,14 @@ pub fn dav_collection_modified_moves(open: Open) {
     assert!(set.modified >= after_delete.modified && set.modified <= now());
     assert_eq!(load().modified, set.modified);
     // The others are untouched.
-    assert_eq!(store.dav_collection(BOB, "tasks").unwrap().unwrap().modified, 0);
+    assert_eq!(
+        store
+            .dav_collection(BOB, "tasks")
+            .unwrap()
+            .unwrap()
+            .modified,
+        0
+    );
 }
 
 /// A collection of 10,000 objects with deletions read a page at a time: each page holds at
@@ -92,7 +97,9 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
         let name = format!("{:05}.ics", 9_000 + i);
         store.dav_put(cal.id, &obj(&name), &Condition::Any).unwrap();
     }
-    store.dav_put(cal.id, &obj("00000.ics"), &Condition::Any).unwrap();
+    store
+        .dav_put(cal.id, &obj("00000.ics"), &Condition::Any)
+        .unwrap();
     let end = store.dav_collection(BOB, "calendar").unwrap().unwrap().sync;
 
     // Follows the tokens from `from`; returns (changed, deleted) as sets and the pages read.
@@ -135,14 +142,16 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
         panic!("no last page");
     };
     // The initial sync in one page: the live objects, no deletion.
-    let ChangePage::Page { changes, more, .. } =
-        store.dav_changes_page(cal.id, 0, 2 * N).unwrap()
+    let ChangePage::Page { changes, more, .. } = store.dav_changes_page(cal.id, 0, 2 * N).unwrap()
     else {
         panic!("expired");
     };
     assert!(!more);
     assert_eq!(changes.len(), N - 100 + 1, "live objects");
-    assert!(changes.iter().all(|c| !c.deleted), "no deletion from token 0");
+    assert!(
+        changes.iter().all(|c| !c.deleted),
+        "no deletion from token 0"
+    );
     // In pages: the pages after the first continue from a token, so they report the
     // deletions made after it (of names the client never saw: harmless 404s).
     let (changed, deleted, pages) = walk(0);

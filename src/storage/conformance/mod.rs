@@ -142,7 +142,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         "dav_write_time_and_tag_decision",
         dav_write_time_and_tag_decision,
     ),
-    ("dav_collection_modified_moves", dav_collection_modified_moves),
+    (
+        "dav_collection_modified_moves",
+        dav_collection_modified_moves,
+    ),
     (
         "dav_changes_read_in_bounded_pages",
         dav_changes_read_in_bounded_pages,
