@@ -49,6 +49,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "append_function",
         include_str!("migrations/0012_append_function.sql"),
     ),
+    (
+        13,
+        "dav_collection_modified",
+        include_str!("migrations/0013_dav_collection_modified.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.
@@ -87,7 +92,19 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<u32, StorageE
             supported: latest(),
         });
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+    // Every migration not applied yet, not only those above the highest: branches take
+    // their numbers before they merge, so a schema made by a build that had 13 but not yet
+    // 12 still gets 12 (each migration stands on its own).
+    let applied: Vec<i32> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .map_err(pg_error)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing = MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&(m.0 as i32)));
+    for (version, name, sql) in missing {
         tx.batch_execute(sql).map_err(|e| {
             StorageError::Backend(format!(
                 "migration {version} ({name}) failed: {}",
