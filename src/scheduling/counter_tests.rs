@@ -1,9 +1,11 @@
-//! COUNTERs kept one per (UID, attendee), a DECLINECOUNTER until the next REQUEST, and an
+//! COUNTERs kept one per (UID, attendee), a DECLINECOUNTER (local or by mail) until the next
+//! REQUEST, and an
 //! organizer that is a list alias (only the member holding the organizer's copy answers
 //! COUNTER and REFRESH), on a fresh store of each backend (PostgreSQL when
 //! `FERRYMAIL_TEST_PG_URL` is set; a loud skip otherwise).
 
-use super::deliver::{declined_counter, pending_counters, process_local, Applied};
+use super::deliver::{declined_counter, imip_message, pending_counters, process_local, Applied};
+use super::inbound::{process_message, Trust};
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, counter, Message, Method};
 use crate::storage::davstore::{Condition, NewObject};
@@ -204,6 +206,24 @@ fn a_declinecounter_is_kept_until_the_next_request() {
         assert!(declined_counter(store, "bob@example.com", "ev2")
             .unwrap()
             .is_none());
+        // The same by mail (iMIP from alice, a logged-in sender): shown again.
+        let moved_copy =
+            parse_calendar(&event("alice@example.com", "Planning (moved)", 1)).unwrap();
+        let decline = counter::decline_counter(
+            &moved_copy,
+            &proposal.calendar,
+            "alice@example.com",
+            "bob@example.com",
+            NOW,
+        )
+        .unwrap();
+        let mail = imip_message(&decline, "mx.example.com", NOW).unwrap();
+        let done = process_message(store, "bob@example.com", &mail, &Trust::Login, NOW).unwrap();
+        assert_eq!(done, Some((Method::DeclineCounter, Applied::InboxOnly)));
+        let (cal, _) = declined_counter(store, "bob@example.com", "ev2")
+            .unwrap()
+            .expect("the DECLINECOUNTER by mail is kept");
+        assert_eq!(Method::of(&cal), Some(Method::DeclineCounter));
     });
 }
 
