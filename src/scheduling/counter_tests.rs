@@ -1,7 +1,6 @@
 //! COUNTERs kept one per (UID, attendee), a DECLINECOUNTER (local or by mail) until the next
-//! REQUEST, and an
-//! organizer that is a list alias (only the member holding the organizer's copy answers
-//! COUNTER and REFRESH), on a fresh store of each backend (PostgreSQL when
+//! REQUEST, and an organizer that is a list alias (only the member holding the organizer's
+//! copy answers COUNTER and REFRESH), on a fresh store of each backend (PostgreSQL when
 //! `FERRYMAIL_TEST_PG_URL` is set; a loud skip otherwise).
 
 use super::deliver::{declined_counter, imip_message, pending_counters, process_local, Applied};
