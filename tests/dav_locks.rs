@@ -7,9 +7,11 @@
 //!   `supportedlock` are answered by PROPFIND; a sharee with write rights sees the lock and
 //!   cannot UNLOCK it, the taker can; a depth-infinity lock on a collection guards the
 //!   creation of objects in it; an address-book object locks the same way.
-//! - `getlastmodified` (PROPFIND) and Last-Modified (GET, HEAD) on objects;
-//!   If-Modified-Since answers 304 for an unchanged object, If-Unmodified-Since 412 for
+//! - `getlastmodified` (PROPFIND) and Last-Modified (GET, HEAD) on objects, and the
+//!   calendar's `getlastmodified` (its last member write); If-Modified-Since answers 304
+//!   (no body, ETag and Last-Modified) for an unchanged object, If-Unmodified-Since 412 for
 //!   one changed after the date.
+//! - A sharee takes at most 100 locks in another's home; the owner more.
 //!
 //! On the backend `FERRYMAIL_TEST_BACKEND` names (`common::storage_section`).
 
@@ -277,9 +279,20 @@ fn objects_have_a_modification_time() {
     );
     assert!(r.text().contains("getlastmodified"), "{}", r.text());
 
-    // Unchanged since its own time: 304; since long before: 200.
+    // The calendar's time is its last member write's: this one.
+    let text = props(BOB, addr, CAL, "<D:getlastmodified/>");
+    assert!(
+        text.contains(&format!("<D:getlastmodified>{stamp}</D:getlastmodified>")),
+        "{text}"
+    );
+
+    // Unchanged since its own time: 304, no body, the validators a 200 carries; since
+    // long before: 200.
     let r = as_user(BOB, addr, "GET", &ev, &[("If-Modified-Since", &stamp)], b"");
     assert_eq!(r.status, 304);
+    assert!(r.body.is_empty(), "{}", r.text());
+    assert_eq!(r.header("Last-Modified"), Some(stamp.as_str()));
+    assert!(r.header("ETag").is_some_and(|e| e.starts_with('"')));
     let old = "Sat, 01 Jan 2000 00:00:00 GMT";
     let r = as_user(BOB, addr, "GET", &ev, &[("If-Modified-Since", old)], b"");
     assert_eq!(r.status, 200);
@@ -306,4 +319,65 @@ fn objects_have_a_modification_time() {
     assert!(as_user(BOB, addr, "GET", &ev, &[], b"")
         .text()
         .contains("SUMMARY:two"));
+}
+
+/// A sharee takes at most 100 locks in another's home (503 with a body saying so; one
+/// released makes room again); the owner is not held to that and takes more.
+#[test]
+fn a_sharee_cannot_use_up_the_homes_locks() {
+    let (_dir, config, _server, addr) = server("");
+    run(
+        &config,
+        &["calendar", "share", BOB, "calendar", EVE, "lrwit"],
+    );
+    // Locks on unmapped object URLs: nothing to create first.
+    let tokens: Vec<String> = (0..100)
+        .map(|i| lock(EVE, addr, &format!("{CAL}eve-{i}.ics"), "0"))
+        .collect();
+    let over = format!("{CAL}eve-100.ics");
+    let lock_over = || {
+        as_user(
+            EVE,
+            addr,
+            "LOCK",
+            &over,
+            &[("Depth", "0"), ("Timeout", "Second-600")],
+            LOCKINFO,
+        )
+    };
+    let r = lock_over();
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text().contains("eve@example.com holds 100"),
+        "{}",
+        r.text()
+    );
+    // The owner is held to the home's limit only.
+    for i in 0..150 {
+        lock(BOB, addr, &format!("{CAL}bob-{i}.ics"), "0");
+    }
+    // One of the sharee's released: room for one more, then full again.
+    let first = format!("{CAL}eve-0.ics");
+    let r = as_user(
+        EVE,
+        addr,
+        "UNLOCK",
+        &first,
+        &[("Lock-Token", &format!("<{}>", tokens[0]))],
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(lock_over().status, 200);
+    assert_eq!(
+        as_user(
+            EVE,
+            addr,
+            "LOCK",
+            &first,
+            &[("Depth", "0"), ("Timeout", "Second-600")],
+            LOCKINFO,
+        )
+        .status,
+        503
+    );
 }

@@ -5,7 +5,8 @@
 //!   change and the server merging its REPLY into the organizer's copy keep it (the ETag
 //!   moves); the organizer's real change moves both copies' tags, and written from a copy
 //!   older than the merged REPLY under a matching If-Schedule-Tag-Match it keeps the
-//!   attendee's PARTSTAT (the merge rule); If-Schedule-Tag-Match on PUT and DELETE
+//!   attendee's PARTSTAT (the merge rule; but a write that moves the event and asks the
+//!   attendee again keeps the organizer's NEEDS-ACTION); If-Schedule-Tag-Match on PUT and DELETE
 //!   answers 412 unless it names the current tag; an event without an ORGANIZER has none.
 //! - Invitations to an alias of a local account: delivered to the account's schedule
 //!   inbox and calendar (SCHEDULE-STATUS 1.2, nothing queued as iMIP), the account's answer
@@ -209,6 +210,29 @@ fn schedule_tags_move_only_on_significant_changes() {
     assert!(alice_data.contains("moved room"), "{alice_data}");
     assert_ne!(alice_now.as_deref(), Some(alice_tag.as_str()));
 
+    // The organizer moves the event and asks alice again (NEEDS-ACTION, RSVP=TRUE): a
+    // reschedule, not a stale copy, so his values stay.
+    let moved = changed
+        .replace("DTSTART:20270110T100000Z", "DTSTART:20270111T100000Z")
+        .replace("DTEND:20270110T110000Z", "DTEND:20270111T110000Z");
+    assert_ne!(moved, changed);
+    let r = put(
+        web,
+        BOB,
+        BOB_EV,
+        &moved,
+        &[("If-Schedule-Tag-Match", tag3.as_str())],
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let (_, tag4, bob_data) = get(web, BOB, BOB_EV);
+    assert_eq!(
+        partstat(&bob_data, ALICE).as_deref(),
+        Some("NEEDS-ACTION"),
+        "{bob_data}"
+    );
+    let tag4 = tag4.unwrap();
+    assert_ne!(tag4, tag3);
+
     // DELETE honours it too.
     let r = req(
         web,
@@ -225,6 +249,15 @@ fn schedule_tags_move_only_on_significant_changes() {
         "DELETE",
         BOB_EV,
         &[("If-Schedule-Tag-Match", tag3.as_str())],
+        b"",
+    );
+    assert_eq!(r.status, 412, "{}", r.text());
+    let r = req(
+        web,
+        BOB,
+        "DELETE",
+        BOB_EV,
+        &[("If-Schedule-Tag-Match", tag4.as_str())],
         b"",
     );
     assert_eq!(r.status, 204, "{}", r.text());

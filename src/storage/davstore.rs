@@ -18,6 +18,18 @@
 //! older ones moves the collection's `expired_below`: a token under it (or above the
 //! current counter) answers [`Changes::Expired`] (RFC 6578 §3.2: 403 valid-sync-token).
 //!
+//! # Times (getlastmodified)
+//!
+//! Every write takes its time inside the store's atomic step, from the store's clock
+//! ([`DavStore::dav_write`] and everything built on it: DAV PUT, the webmail, imports,
+//! scheduling deliveries alike; no caller passes one): on PostgreSQL the database's clock,
+//! which every node shares; on sled the node's system clock. The time recorded is never
+//! below the collection's [`DavCollection::modified`] (nor the replaced object's), so
+//! neither the collection's Last-Modified nor an object's goes backwards when a clock is
+//! set back or one node's clock is behind. A collection's `modified` moves with every put
+//! and delete of a member and every change of its properties ([`later_time`]). Times are
+//! whole Unix seconds, as HTTP dates are.
+//!
 //! # Invariants (every backend)
 //!
 //! - A put or delete is atomic: the object, its UID entry, the counter and the change
@@ -99,6 +111,9 @@ pub struct DavCollection {
     pub expired_below: u64,
     /// Tombstones currently kept.
     pub tombstones: u64,
+    /// When a member was last put or deleted or the properties last changed (Unix seconds,
+    /// the store's clock: module documentation, "Times"); 0: not since this was recorded.
+    pub modified: i64,
 }
 
 /// A collection to create.
@@ -165,20 +180,47 @@ pub enum Condition {
 /// before could be about an object that changed meanwhile).
 pub type KeepTag<'a> = &'a (dyn Fn(&DavObject) -> bool + Sync);
 
-/// How [`DavStore::dav_write`] writes: its condition, the Schedule-Tag decision and the
-/// modification time to record.
+/// How [`DavStore::dav_write`] writes: its condition and the Schedule-Tag decision (the
+/// time is the store's: module documentation, "Times").
 pub struct Write<'a> {
     pub cond: &'a Condition,
     pub keep_schedule_tag: KeepTag<'a>,
-    /// Unix seconds, from the caller's clock.
-    pub modified: i64,
 }
 
-/// Now in Unix seconds from the system clock, for writes made without a caller's clock
-/// ([`DavStore::dav_put_with`]).
-fn wall_clock() -> i64 {
-    use crate::clock::Clock;
-    crate::clock::SystemClock.now()
+/// The time a write records: the store clock's `now`, but never below the collection's
+/// last time nor the replaced object's (module documentation, "Times").
+pub fn later_time(now: i64, collection: i64, replaced: Option<i64>) -> i64 {
+    now.max(collection).max(replaced.unwrap_or(0))
+}
+
+/// How [`DavStore::dav_edit_acl`] changes an ACL: called with the ACL as it is inside the
+/// store's atomic step (possibly more than once), it returns the whole new one.
+pub type AclEdit<'a> = &'a (dyn Fn(&[(String, String)]) -> Vec<(String, String)> + Sync);
+
+/// One entry of the change log ([`DavStore::dav_changes_page`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub name: String,
+    /// Deleted (a tombstone), not put.
+    pub deleted: bool,
+    /// The counter value of the change.
+    pub at: u64,
+}
+
+/// A bounded piece of "changes since token N".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangePage {
+    Page {
+        /// At most the limit asked for, in counter order, each name once.
+        changes: Vec<Change>,
+        /// The token that continues after this page: the last change's counter value when
+        /// `more`, the collection's counter otherwise.
+        token: u64,
+        /// Changes after `token` remain (the answer was cut at the limit).
+        more: bool,
+    },
+    /// As [`Changes::Expired`].
+    Expired,
 }
 
 /// What a put did.
@@ -291,7 +333,8 @@ pub trait DavStore: Send + Sync {
     /// Every collection of every owner, by owner and name (copies between backends).
     fn dav_all_collections(&self) -> Result<Vec<DavCollection>, StorageError>;
 
-    /// Replaces a collection's properties. NotFound when there is none.
+    /// Replaces a collection's properties (moving its `modified`). NotFound when there is
+    /// none.
     fn dav_set_props(
         &self,
         owner: &str,
@@ -328,12 +371,12 @@ pub trait DavStore: Send + Sync {
         let w = Write {
             cond,
             keep_schedule_tag: &keep,
-            modified: wall_clock(),
         };
         self.dav_write(collection, obj, &w)
     }
 
-    /// The put every other one is: under `w.cond`, recording `w.modified`, keeping the
+    /// The put every other one is: under `w.cond`, recording the store's time (module
+    /// documentation, "Times") on the object and its collection, keeping the
     /// replaced object's Schedule-Tag when `w.keep_schedule_tag` says so of it (called
     /// inside the atomic step, possibly more than once; a new object gets a new tag).
     fn dav_write(
@@ -384,6 +427,17 @@ pub trait DavStore: Send + Sync {
     /// changed and nothing deleted. NotFound when no collection.
     fn dav_changes(&self, collection: u64, token: u64) -> Result<Changes, StorageError>;
 
+    /// At most `limit` changes since `token`, read from the change log in counter order
+    /// and no further (a reader of a large collection holds one page): as
+    /// [`DavStore::dav_changes`] (token 0 lists live objects only), each name once (its
+    /// latest change in the page). `limit` 0 is Invalid. NotFound when no collection.
+    fn dav_changes_page(
+        &self,
+        collection: u64,
+        token: u64,
+        limit: usize,
+    ) -> Result<ChangePage, StorageError>;
+
     /// The ACL of `collection` (module documentation, "Sharing"): (identifier, rights) by
     /// identifier, the owner's implicit rights not listed. NotFound when no collection.
     fn dav_get_acl(&self, collection: u64) -> Result<Vec<(String, String)>, StorageError>;
@@ -398,14 +452,29 @@ pub trait DavStore: Send + Sync {
         rights: &str,
     ) -> Result<(), StorageError>;
 
-    /// Replaces `collection`'s whole ACL by `acl` (identifier, rights) in one atomic step
-    /// (RFC 3744's ACL method): entries with no right are left out. Invalid for an unknown
-    /// right or identifier (nothing changed); NotFound when no collection.
+    /// Replaces `collection`'s whole ACL by `acl` (identifier, rights) in one atomic step:
+    /// entries with no right are left out. Invalid for an unknown right or identifier
+    /// (nothing changed); NotFound when no collection.
     fn dav_replace_acl(
         &self,
         collection: u64,
         acl: &[(String, String)],
-    ) -> Result<(), StorageError>;
+    ) -> Result<(), StorageError> {
+        normalize_acl(acl)?;
+        let whole = |_: &[(String, String)]| acl.to_vec();
+        self.dav_edit_acl(collection, &whole).map(|_| ())
+    }
+
+    /// Reads `collection`'s ACL and replaces it by what `edit` makes of it, in one atomic
+    /// step (RFC 3744's ACL method: two concurrent edits each see the other's result, none
+    /// is lost). The new ACL is stored as [`normalize_acl`] makes it and returned. Invalid
+    /// for an unknown right or identifier in it (nothing changed); NotFound when no
+    /// collection.
+    fn dav_edit_acl(
+        &self,
+        collection: u64,
+        edit: AclEdit<'_>,
+    ) -> Result<Vec<(String, String)>, StorageError>;
 
     /// The collections of other owners (public ones included) whose ACL lets `user` or
     /// `anyone` list them ("l"), by owner and name.
@@ -431,6 +500,29 @@ pub(crate) fn normalize_acl(
         out.insert(id, super::acl::normalize_rights(&joined)?);
     }
     Ok(out.into_iter().filter(|(_, r)| !r.is_empty()).collect())
+}
+
+/// One page of the change log from entries read in counter order (at most `limit + 1` of
+/// them, the store's read stopped there): cut at `limit`, each name once (its latest change).
+pub(crate) fn change_page(mut read: Vec<Change>, limit: usize, sync: u64) -> ChangePage {
+    let more = read.len() > limit;
+    read.truncate(limit);
+    let token = match (more, read.last()) {
+        (true, Some(last)) => last.at,
+        _ => sync,
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut changes: Vec<Change> = read
+        .into_iter()
+        .rev()
+        .filter(|c| seen.insert(c.name.clone()))
+        .collect();
+    changes.reverse();
+    ChangePage::Page {
+        changes,
+        token,
+        more,
+    }
 }
 
 /// A collection owner as stored: an address normalised, or [`PUBLIC_OWNER`] as it is.

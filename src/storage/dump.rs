@@ -304,9 +304,15 @@ impl SmallRow {
             SmallRow::Device(device) => bincode::serialize(device),
             // Without the id (each backend chooses its own) and the tombstone state (not
             // copied).
-            SmallRow::DavCollection(c) => {
-                bincode::serialize(&(&c.owner, &c.name, c.kind, &c.props, &c.components, c.sync))
-            }
+            SmallRow::DavCollection(c) => bincode::serialize(&(
+                &c.owner,
+                &c.name,
+                c.kind,
+                &c.props,
+                &c.components,
+                c.sync,
+                c.modified,
+            )),
             SmallRow::DavObject(owner, name, o) => bincode::serialize(&(owner, name, o)),
             SmallRow::DavHome(owner) => bincode::serialize(owner),
             SmallRow::DavAcl(owner, name, id, rights) => {

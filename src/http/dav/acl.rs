@@ -15,8 +15,9 @@
 //! - The ACL method checks every ACE before anything is written (deny: `grant-only`,
 //!   invert: `no-invert`, an unknown privilege: `not-supported-privilege`, a principal
 //!   that is no account: `recognized-principal`, the owner's ACE changed:
-//!   `no-protected-ace-conflict`), then replaces the ACL in one store step
-//!   (`DavStore::dav_replace_acl`): the DAV-mapped rights of entries not named go. Rights
+//!   `no-protected-ace-conflict`), then reads and replaces the ACL in one store step
+//!   (`DavStore::dav_edit_acl`, so two concurrent ACL requests cannot lose one's kept
+//!   rights): the DAV-mapped rights of entries not named go. Rights
 //!   letters without a DAV privilege ("s", "k", "x", "e", "p",
 //!   `protocols::webdav::acl::KEPT_RIGHTS`) stay on every entry as they were: the ACL
 //!   method governs DAV's privileges only. A sharee's "a" shows as `read-acl` alone
@@ -129,7 +130,7 @@ fn wanted(
 }
 
 /// The letters of `old` entries without a DAV privilege, which an ACL method keeps
-/// (module comment); `dav_replace_acl` joins them to the new grants of the same identifier.
+/// (module comment); the store joins them to the new grants of the same identifier.
 fn kept(old: &[(String, String)]) -> Vec<(String, String)> {
     old.iter()
         .map(|(id, rights)| {
@@ -160,9 +161,15 @@ pub(crate) async fn set(
     blocking(move || {
         let col =
             find_collection(&c.store, &owner, kind, &name)?.ok_or_else(DavError::not_found)?;
-        let mut acl = wanted(&c.store, &col, &aces)?;
-        acl.extend(kept(&c.store.dav_get_acl(col.id)?));
-        c.store.dav_replace_acl(col.id, &acl)?;
+        let grants = wanted(&c.store, &col, &aces)?;
+        // Read, kept and replaced in the store's one atomic step: a concurrent ACL request
+        // is either wholly before this one (its kept rights seen here) or wholly after.
+        let edit = |old: &[(String, String)]| {
+            let mut acl = grants.clone();
+            acl.extend(kept(old));
+            acl
+        };
+        c.store.dav_edit_acl(col.id, &edit)?;
         c.store.commit()?;
         Ok(())
     })

@@ -76,8 +76,13 @@ pub(crate) async fn lock(
         }
         _ => return Err(not_lockable()),
     };
+    let owner = match target {
+        Target::Collection { owner, .. } | Target::Object { owner, .. } => owner.as_str(),
+        _ => return Err(not_lockable()),
+    };
     let place = Place {
         space: &space,
+        owner,
         path: &path,
         href,
     };

@@ -24,6 +24,7 @@ use crate::protocols::caldav::validate::{
     parse_calendar, validate_calendar, CalendarPrecondition, ComponentKind,
 };
 use crate::protocols::carddav::validate::{validate_card, AddressPrecondition};
+use crate::protocols::webdav::conditional::{self, parse_http_date};
 use crate::protocols::webdav::headers;
 use crate::protocols::webdav::report::{CALDAV, CARDDAV};
 use crate::storage::davstore::CollectionKind;
@@ -105,43 +106,51 @@ pub(crate) async fn get(ctx: &Ctx, req: &HttpRequest, at: &At) -> Result<HttpRes
     let obj = object(ctx, col.id, &at.name)
         .await?
         .ok_or_else(DavError::not_found)?;
-    if let Some(v) = header_str(req, "If-None-Match") {
-        if headers::etag_matches(v, Some(&obj.etag)) {
-            return Err(DavError::new(StatusCode::NOT_MODIFIED, "not modified"));
-        }
-    }
-    if let Some(v) = header_str(req, "If-Match") {
-        if !headers::etag_matches(v, Some(&obj.etag)) {
+    // RFC 9110 §13.2.2 (`protocols::webdav::conditional`): If-Match, If-Unmodified-Since,
+    // If-None-Match, If-Modified-Since; a 304 carries what a 200 would but the body.
+    let h = conditional::Headers {
+        if_match: header_str(req, "If-Match"),
+        if_none_match: header_str(req, "If-None-Match"),
+        if_modified_since: header_str(req, "If-Modified-Since"),
+        if_unmodified_since: header_str(req, "If-Unmodified-Since"),
+    };
+    let v = conditional::Validators {
+        etag: Some(&obj.etag),
+        modified_ms: (obj.modified > 0).then(|| obj.modified.saturating_mul(1000)),
+    };
+    let status = match conditional::evaluate_read(&h, &v) {
+        conditional::Outcome::Failed => {
             return Err(DavError::new(
                 StatusCode::PRECONDITION_FAILED,
-                "If-Match does not hold",
-            ));
+                "a precondition does not hold",
+            ))
         }
-    }
-    unmodified_since(req, Some(&obj))?;
-    // If-Modified-Since (RFC 9110 §13.1.3): only without If-None-Match, on a known time.
-    if header_str(req, "If-None-Match").is_none() && obj.modified > 0 {
-        if let Some(since) = header_str(req, "If-Modified-Since").and_then(parse_http_date) {
-            if obj.modified <= since {
-                return Err(DavError::new(StatusCode::NOT_MODIFIED, "not modified"));
-            }
-        }
-    }
-    let mut r = HttpResponse::Ok();
-    r.content_type(content_type(at.kind, &obj.component))
-        .insert_header((header::ETAG, obj.etag.as_str()));
+        conditional::Outcome::NotModified => StatusCode::NOT_MODIFIED,
+        conditional::Outcome::Proceed => StatusCode::OK,
+    };
+    let mut r = HttpResponse::build(status);
+    r.insert_header((header::ETAG, obj.etag.as_str()));
     if let Some(t) = last_modified(&obj) {
         r.insert_header((header::LAST_MODIFIED, t));
     }
     if let Some(tag) = schedule_tag(at.kind, &obj) {
         r.insert_header((SCHEDULE_TAG, tag));
     }
+    if status == StatusCode::NOT_MODIFIED {
+        return Ok(r.finish());
+    }
+    r.content_type(content_type(at.kind, &obj.component));
     Ok(r.body(obj.data))
 }
 
 /// The Last-Modified value of `obj` (`None` when its time is not known).
 pub(crate) fn last_modified(obj: &DavObject) -> Option<String> {
-    u64::try_from(obj.modified)
+    time_of(obj.modified)
+}
+
+/// A stored time (Unix seconds, 0: not known) as an HTTP date.
+pub(crate) fn time_of(secs: i64) -> Option<String> {
+    u64::try_from(secs)
         .ok()
         .filter(|t| *t > 0)
         .map(super::http_date)
@@ -229,13 +238,6 @@ fn unmodified_since(req: &HttpRequest, current: Option<&DavObject>) -> Result<()
         )),
         _ => Ok(()),
     }
-}
-
-/// An HTTP date (RFC 9110 §5.6.7, IMF-fixdate; RFC 2822 parsing takes it) in Unix seconds.
-fn parse_http_date(v: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc2822(v.trim())
-        .ok()
-        .map(|d| d.timestamp())
 }
 
 /// The lock table's keys of `at`: its space, its path and its collection's path.
@@ -520,7 +522,6 @@ pub(crate) async fn put(
     }
     let kind = at.kind;
     let id = col.id;
-    let modified = i64::try_from(super::now(ctx)).unwrap_or(0);
     let outcome = blocking(move || {
         let data = new.data.clone();
         // Decided on the object replaced, inside the write: an object changed since `old`
@@ -529,7 +530,6 @@ pub(crate) async fn put(
         let w = Write {
             cond: &cond,
             keep_schedule_tag: &keep,
-            modified,
         };
         let out = c.store.dav_write(id, &new, &w)?;
         c.store.commit()?;

@@ -28,7 +28,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use quick_xml::escape::escape;
 
 use super::calcommon::{find_collection, kind_ns, schedule_tag, CALSERVER, ICAL};
-use super::calobjects::{content_type, last_modified};
+use super::calobjects::{content_type, last_modified, time_of};
 use super::locks::{discovery, key_of};
 use super::mkcalendar::{description, set_prop};
 use super::props::SUPPORTED_LOCK;
@@ -263,8 +263,10 @@ pub(crate) fn value(res: &Res, name: &PropName, env: &Env) -> Option<String> {
             Res::Obj(_, o) => Some(o.data.len().to_string()),
             _ => None,
         },
+        // A collection's: its last member write or property change (the store's time).
         (DAV, "getlastmodified") => match res {
             Res::Obj(_, o) => last_modified(o),
+            Res::Coll(c) => time_of(c.modified),
             _ => None,
         },
         // Locks (class 2, `super::callocks`): on collections and objects, not homes.

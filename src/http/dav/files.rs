@@ -12,6 +12,7 @@ use super::{
     blocking, file_href, file_store, header_str, http_date, now, target_of, xml_body, Ctx,
     DavError, Target,
 };
+use crate::protocols::webdav::conditional;
 use crate::protocols::webdav::headers::{self, Depth};
 use crate::storage::davfiles::{parent, DavNode, PutBody};
 use crate::storage::BlobWriter;
@@ -26,13 +27,8 @@ async fn node(ctx: &Ctx, me: &str, path: &str) -> Result<Option<DavNode>, DavErr
 }
 
 /// If-Match / If-None-Match (RFC 9110 §13.1.1, §13.1.2) against `etag` (`None`: no
-/// resource there). `read`: a GET or HEAD, answered 304 rather than 412.
-fn preconditions(
-    req: &HttpRequest,
-    etag: Option<&str>,
-    exists: bool,
-    read: bool,
-) -> Result<(), DavError> {
+/// resource there) on a write (reads: `protocols::webdav::conditional`).
+fn preconditions(req: &HttpRequest, etag: Option<&str>, exists: bool) -> Result<(), DavError> {
     if let Some(v) = header_str(req, "If-Match") {
         let ok = if v.trim() == "*" {
             exists
@@ -53,12 +49,10 @@ fn preconditions(
             headers::etag_matches(v, etag)
         };
         if hit {
-            let status = if read {
-                StatusCode::NOT_MODIFIED
-            } else {
-                StatusCode::PRECONDITION_FAILED
-            };
-            return Err(DavError::new(status, "If-None-Match does not hold"));
+            return Err(DavError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "If-None-Match does not hold",
+            ));
         }
     }
     Ok(())
@@ -75,7 +69,36 @@ pub(crate) async fn get(
 ) -> Result<HttpResponse, DavError> {
     let n = node(ctx, me, path).await?.ok_or_else(DavError::not_found)?;
     let etag = n.etag();
-    preconditions(req, etag.as_deref(), true, true)?;
+    // RFC 9110 §13.2.2 (`protocols::webdav::conditional`); a 304 carries the validators.
+    let h = conditional::Headers {
+        if_match: header_str(req, "If-Match"),
+        if_none_match: header_str(req, "If-None-Match"),
+        if_modified_since: header_str(req, "If-Modified-Since"),
+        if_unmodified_since: header_str(req, "If-Unmodified-Since"),
+    };
+    let v = conditional::Validators {
+        etag: etag.as_deref(),
+        modified_ms: i64::try_from(n.modified)
+            .ok()
+            .map(|s| s.saturating_mul(1000)),
+    };
+    match conditional::evaluate_read(&h, &v) {
+        conditional::Outcome::Failed => {
+            return Err(DavError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "a precondition does not hold",
+            ))
+        }
+        conditional::Outcome::NotModified => {
+            let mut r = HttpResponse::NotModified();
+            r.insert_header((header::LAST_MODIFIED, http_date(n.modified)));
+            if let Some(e) = &etag {
+                r.insert_header((header::ETAG, e.as_str()));
+            }
+            return Ok(r.finish());
+        }
+        conditional::Outcome::Proceed => {}
+    }
     let Some(body) = &n.body else {
         return listing(ctx, me, &n).await;
     };
@@ -235,7 +258,7 @@ pub(crate) async fn put(
         ));
     }
     let etag = existing.as_ref().and_then(DavNode::etag);
-    preconditions(req, etag.as_deref(), existing.is_some(), false)?;
+    preconditions(req, etag.as_deref(), existing.is_some())?;
     let parent_path = parent(path).unwrap_or("");
     let mut needs = vec![Need::Node(path)];
     if existing.is_none() {
@@ -291,7 +314,7 @@ pub(crate) async fn delete(
     }
     let n = node(ctx, me, path).await?.ok_or_else(DavError::not_found)?;
     let etag = n.etag();
-    preconditions(req, etag.as_deref(), true, false)?;
+    preconditions(req, etag.as_deref(), true)?;
     locks::check(
         req,
         me,

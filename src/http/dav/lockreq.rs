@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::locks::{table, Lock, MAX_PER_ACCOUNT, MAX_TIMEOUT};
+use super::locks::{table, Lock, MAX_PER_ACCOUNT, MAX_PER_PRINCIPAL, MAX_TIMEOUT};
 use super::{blocking, file_href, file_store, files, header_str, xml_body, Ctx, DavError};
 use crate::protocols::webdav::headers::{self, Condition, Depth};
 use crate::protocols::webdav::multistatus::{prop_body, Prop};
@@ -73,6 +73,7 @@ pub(crate) async fn lock(
     let lock = grant(
         Place {
             space: me,
+            owner: me,
             path,
             href: file_href(me, path, false),
         },
@@ -94,17 +95,21 @@ pub(crate) async fn lock(
     }
 }
 
-/// Where a lock goes: its space and path in the lock table (`locks::key_of`) and the
-/// href its `lockroot` shows.
+/// Where a lock goes: its space and path in the lock table (`locks::key_of`), the
+/// space's owner and the href its `lockroot` shows.
 pub(crate) struct Place<'a> {
     pub space: &'a str,
+    /// The account whose home (or file store) the space is.
+    pub owner: &'a str,
     pub path: &'a str,
     pub href: String,
 }
 
 /// A new write lock at `at` for principal `by`: 423 `no-conflicting-lock` when an
 /// exclusive lock (or, for an exclusive request, any lock) overlaps it; 503 past
-/// [`MAX_PER_ACCOUNT`] locks in the space.
+/// [`MAX_PER_ACCOUNT`] locks in the space, or, for a principal other than its owner (a
+/// sharee), past [`MAX_PER_PRINCIPAL`] of its own there (RFC 4918 leaves the status of a
+/// refused lock to the server; the body says which limit).
 pub(crate) fn grant(
     at: Place<'_>,
     by: &str,
@@ -127,7 +132,19 @@ pub(crate) fn grant(
     if t.iter().filter(|l| l.account == me).count() >= MAX_PER_ACCOUNT {
         return Err(DavError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "too many locks",
+            format!("too many locks: this home holds {MAX_PER_ACCOUNT}, the most it may"),
+        ));
+    }
+    if by != at.owner
+        && t.iter().filter(|l| l.account == me && l.by == by).count() >= MAX_PER_PRINCIPAL
+    {
+        return Err(DavError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many locks: {by} holds {MAX_PER_PRINCIPAL} in {}'s home, the most one \
+                 principal other than its owner may; unlock some first",
+                at.owner
+            ),
         ));
     }
     let lock = Lock {

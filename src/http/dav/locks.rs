@@ -22,6 +22,10 @@ pub const MAX_TIMEOUT: u64 = 3600;
 /// At most this many locks per account: each is a few hundred bytes of memory.
 pub(crate) const MAX_PER_ACCOUNT: usize = 1000;
 
+/// At most this many of them taken by one principal other than the account (a sharee),
+/// so that no sharee can use up the owner's [`MAX_PER_ACCOUNT`].
+pub(crate) const MAX_PER_PRINCIPAL: usize = 100;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Lock {
     pub(crate) token: String,

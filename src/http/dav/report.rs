@@ -29,11 +29,12 @@
 //! - Sync tokens are URIs (RFC 6578 §3.2): [`sync_token_uri`] of the collection's change
 //!   counter; [`parse_sync_token`] reads them back. An unknown form, a token older than the
 //!   kept tombstones or newer than the counter is 403 `DAV:valid-sync-token`.
-//! - sync-collection's `limit` (§3.7) is honoured by truncation (§3.6): every deletion and
-//!   the oldest changes up to the limit, a 507 `number-of-matches-within-limits` response
-//!   for the collection, and a token that resumes after the last change reported (a
-//!   deletion may be reported twice; none is lost). When the deletions alone exceed the
-//!   limit, the whole REPORT is 507 with that condition.
+//! - sync-collection's `limit` (§3.7) is honoured by truncation (§3.6): the oldest changes
+//!   and deletions up to the limit, read in counter order from the store's change log and
+//!   no further (`DavStore::dav_changes_page`: memory bounded by the limit, whatever the
+//!   collection's size), a 507 `number-of-matches-within-limits` response for the
+//!   collection when more remain, and a token that resumes after the last change reported
+//!   (none is lost). A limit of 0 makes the whole REPORT 507 with that condition.
 //! - addressbook-query's `limit` (RFC 6352 §8.6.1): the first `nresults` matches, then a
 //!   507 response with `number-of-matches-within-limits` when there were more.
 
@@ -67,7 +68,7 @@ use crate::protocols::webdav::report::{ReportError, SyncCollection, CALDAV, CARD
 use crate::protocols::webdav::request::Propfind;
 use crate::protocols::webdav::xml::DAV;
 use crate::protocols::webdav::PropName;
-use crate::storage::davstore::{Changes, CollectionKind, DavCollection, DavObject};
+use crate::storage::davstore::{ChangePage, Changes, CollectionKind, DavCollection, DavObject};
 use crate::storage::{StorageError, Store};
 
 /// What every sync token starts with; the collection's change counter follows.
@@ -922,17 +923,16 @@ pub(crate) fn sync_plan(
             listing: true,
         });
     }
-    let Changes::Since {
-        token,
-        changed,
-        deleted,
-    } = store.dav_changes(coll.id, since)?
-    else {
-        return Err(invalid());
-    };
     let base = (owner.to_string(), coll.kind, coll.name.clone());
-    let limit = s.limit.map(|n| n as usize);
-    let Some(limit) = limit.filter(|l| changed.len() + deleted.len() > *l) else {
+    let Some(limit) = s.limit.map(|n| n as usize) else {
+        let Changes::Since {
+            token,
+            changed,
+            deleted,
+        } = store.dav_changes(coll.id, since)?
+        else {
+            return Err(invalid());
+        };
         return Ok(SyncPlan {
             base,
             coll_id: coll.id,
@@ -943,31 +943,31 @@ pub(crate) fn sync_plan(
             listing: false,
         });
     };
-    if deleted.len() >= limit {
+    if limit == 0 {
+        // Nothing can be answered within it (RFC 6578 §3.7).
         return Err(DavError::condition(
             StatusCode::INSUFFICIENT_STORAGE,
             "number-of-matches-within-limits",
         ));
     }
-    // The oldest changes by their counter, so that the token after the last one reported
-    // covers every change below it.
-    let mut counted: Vec<(u64, String)> = Vec::with_capacity(changed.len());
-    for name in changed {
-        // One deleted since the change list was read is left to the next sync.
-        if let Some(o) = store.dav_get(coll.id, &name)? {
-            counted.push((o.changed, name));
-        }
-    }
-    counted.sort();
-    counted.truncate(limit - deleted.len());
-    let token = counted.last().map_or(since, |(c, _)| *c);
+    // The oldest `limit` changes by their counter, read from the store's change log and
+    // no further: the token after the last one reported covers every change below it.
+    let ChangePage::Page {
+        changes,
+        token,
+        more,
+    } = store.dav_changes_page(coll.id, since, limit)?
+    else {
+        return Err(invalid());
+    };
+    let (deleted, changed): (Vec<_>, Vec<_>) = changes.into_iter().partition(|c| c.deleted);
     Ok(SyncPlan {
         base,
         coll_id: coll.id,
-        changed: counted.into_iter().map(|(_, n)| n).collect(),
-        deleted,
+        changed: changed.into_iter().map(|c| c.name).collect(),
+        deleted: deleted.into_iter().map(|c| c.name).collect(),
         token,
-        truncated: true,
+        truncated: more,
         listing: false,
     })
 }

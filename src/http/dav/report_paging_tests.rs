@@ -124,3 +124,89 @@ async fn unranged_query_and_first_sync_answer_every_member_once() {
     let (changed, _) = hrefs(&text);
     assert_eq!(changed, [format!("{CAL}0007.ics")]);
 }
+
+/// sync-collection with a `limit` over 10,000 objects: each answer holds at most the limit
+/// and, while more remain, a 507 `number-of-matches-within-limits` response for the
+/// collection and a token that continues; following the tokens answers every member once
+/// and ends without the 507; a deletion and a change after that are what the next one says.
+#[actix_rt::test]
+async fn limited_sync_walks_a_large_collection_in_bounded_answers() {
+    const MANY: usize = 10_000;
+    const LIMIT: usize = 1_000;
+    let w = world("");
+    let coll = w
+        .ctx
+        .store
+        .dav_collections(ALICE)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "calendar")
+        .unwrap()
+        .id;
+    for i in 0..MANY {
+        put(&w, coll, i, "x");
+    }
+    let svc = service!(w);
+    let sync = |token: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><D:sync-collection xmlns:D=\"DAV:\">\
+<D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>\
+<D:limit><D:nresults>{LIMIT}</D:nresults></D:limit>\
+<D:prop><D:getetag/></D:prop></D:sync-collection>"
+        )
+    };
+    let mut seen = BTreeSet::new();
+    let mut token = String::new();
+    let mut answers = 0;
+    let mut finished = false;
+    for _ in 0..(MANY / LIMIT + 2) {
+        let (s, _, text) = call!(
+            svc,
+            "REPORT",
+            CAL,
+            [("Depth", "0")],
+            sync(&token).as_bytes()
+        );
+        assert_eq!(s, StatusCode::MULTI_STATUS, "{text}");
+        answers += 1;
+        let (hrefs, next) = hrefs(&text);
+        token = next.expect("a sync-token");
+        let cut = hrefs.last().is_some_and(|h| h == CAL);
+        assert_eq!(cut, text.contains("number-of-matches-within-limits"));
+        let members: Vec<&String> = hrefs.iter().filter(|h| *h != CAL).collect();
+        assert!(members.len() <= LIMIT, "{} > {LIMIT}", members.len());
+        for m in members {
+            assert!(seen.insert(m.clone()), "{m} answered twice");
+        }
+        if !cut {
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "no answer without a 507");
+    assert_eq!(seen.len(), MANY);
+    assert_eq!(
+        answers,
+        MANY / LIMIT,
+        "ten full answers, the last without a 507"
+    );
+    assert_eq!(parse_sync_token(&token), Some(MANY as u64));
+    w.ctx
+        .store
+        .dav_delete(coll, "0003.ics", &Condition::Any)
+        .unwrap();
+    put(&w, coll, 9_999, "changed");
+    let (_, _, text) = call!(
+        svc,
+        "REPORT",
+        CAL,
+        [("Depth", "0")],
+        sync(&token).as_bytes()
+    );
+    let (hrefs, _) = hrefs(&text);
+    assert_eq!(
+        hrefs,
+        [format!("{CAL}9999.ics"), format!("{CAL}0003.ics")],
+        "{text}"
+    );
+}

@@ -13,7 +13,42 @@
 
 use calcard::icalendar::{ICalendar, ICalendarParameterName, ICalendarProperty};
 
-use super::{entry_address, key_of, organizer, sched_components, Key};
+use calcard::icalendar::ICalendarComponent;
+
+use super::{entry_address, key_of, organizer, param_text, sched_components, Key};
+
+/// The properties whose change moves a component in time (module comment).
+pub const TIMING: [ICalendarProperty; 7] = [
+    ICalendarProperty::Dtstart,
+    ICalendarProperty::Dtend,
+    ICalendarProperty::Due,
+    ICalendarProperty::Duration,
+    ICalendarProperty::Rrule,
+    ICalendarProperty::Rdate,
+    ICalendarProperty::Exdate,
+];
+
+/// The timing entries of `c` as written by calcard, sorted (order carries no meaning).
+fn timing(c: &ICalendarComponent) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .entries
+        .iter()
+        .filter(|e| TIMING.contains(&e.name))
+        .map(|e| {
+            let mut s = String::new();
+            let _ = e.write_to(&mut s);
+            s
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Whether the organizer asks this attendee again: PARTSTAT=NEEDS-ACTION and RSVP=TRUE.
+fn asked_again(e: &calcard::icalendar::ICalendarEntry) -> bool {
+    param_text(e, &ICalendarParameterName::Partstat).as_deref() == Some("NEEDS-ACTION")
+        && param_text(e, &ICalendarParameterName::Rsvp).as_deref() == Some("TRUE")
+}
 
 /// The parameters an attendee's reply owns (module comment).
 pub const REPLY_OWNED: [ICalendarParameterName; 4] = [
@@ -28,7 +63,8 @@ fn owned(name: &ICalendarParameterName) -> bool {
 }
 
 /// `incoming` (the organizer's write) with every attendee's reply-owned parameters as
-/// `stored` has them (module comment). Whether anything changed is `out != incoming`.
+/// `stored` has them (module comment), but for attendees the organizer asks again on a
+/// component it moved in time. Whether anything changed is `out != incoming`.
 pub fn keep_replies(stored: &ICalendar, incoming: &ICalendar) -> ICalendar {
     let me = organizer(incoming).map(|(a, _)| a);
     let stored_by_key: Vec<(Key, usize)> = sched_components(stored)
@@ -50,6 +86,7 @@ pub fn keep_replies(stored: &ICalendar, incoming: &ICalendar) -> ICalendar {
     for (i, from) in targets {
         let Some(from) = from else { continue };
         let source = &stored.components[from];
+        let moved = timing(source) != timing(&out.components[i]);
         for e in out.components[i].entries.iter_mut() {
             if e.name != ICalendarProperty::Attendee {
                 continue;
@@ -57,7 +94,7 @@ pub fn keep_replies(stored: &ICalendar, incoming: &ICalendar) -> ICalendar {
             let Some(who) = entry_address(e) else {
                 continue;
             };
-            if me.as_deref() == Some(who.as_str()) {
+            if me.as_deref() == Some(who.as_str()) || (moved && asked_again(e)) {
                 continue;
             }
             let Some(old) = source
@@ -150,6 +187,74 @@ ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:erin@example.com",
         assert!(
             got.contains(&("alice@example.com".into(), "ACCEPTED".into())),
             "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_moved_event_keeps_the_organizers_reset_partstats() {
+        let stored = parse_calendar(&event(
+            "PARTSTAT=ACCEPTED;SCHEDULE-STATUS=2.0",
+            "PARTSTAT=DECLINED",
+            "Sync",
+        ))
+        .unwrap();
+        // Moved by an hour; alice asked again, carol's entry as the stale copy had it.
+        let incoming = parse_calendar(
+            &event(
+                "PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+                "PARTSTAT=NEEDS-ACTION",
+                "Sync",
+            )
+            .replace("DTSTART:20270110T100000Z", "DTSTART:20270110T110000Z")
+            .replace("DTEND:20270110T110000Z", "DTEND:20270110T120000Z"),
+        )
+        .unwrap();
+        let out = keep_replies(&stored, &incoming);
+        assert_eq!(
+            partstats(&out),
+            vec![
+                ("alice@example.com".into(), "NEEDS-ACTION".into()),
+                ("bob@example.com".into(), "ACCEPTED".into()),
+                ("carol@example.com".into(), "DECLINED".into()),
+            ]
+        );
+        let text = out.to_string().replace("\r\n ", "");
+        assert!(!text.contains("SCHEDULE-STATUS"), "{text}");
+        assert!(text.contains("DTSTART:20270110T110000Z"), "{text}");
+    }
+
+    #[test]
+    fn a_new_rule_or_exception_is_a_move_too() {
+        let stored = parse_calendar(&event("PARTSTAT=ACCEPTED", "PARTSTAT=DECLINED", "S")).unwrap();
+        let moved = event(
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+            "S",
+        )
+        .replace("SUMMARY:S", "SUMMARY:S\r\nRRULE:FREQ=WEEKLY;COUNT=4");
+        let out = keep_replies(&stored, &parse_calendar(&moved).unwrap());
+        assert_eq!(
+            partstats(&out),
+            vec![
+                ("alice@example.com".into(), "NEEDS-ACTION".into()),
+                ("bob@example.com".into(), "ACCEPTED".into()),
+                ("carol@example.com".into(), "NEEDS-ACTION".into()),
+            ]
+        );
+        // The same reset without a move is a stale copy: the replies stay.
+        let same = event(
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+            "S",
+        );
+        let out = keep_replies(&stored, &parse_calendar(&same).unwrap());
+        assert_eq!(
+            partstats(&out),
+            vec![
+                ("alice@example.com".into(), "ACCEPTED".into()),
+                ("bob@example.com".into(), "ACCEPTED".into()),
+                ("carol@example.com".into(), "DECLINED".into()),
+            ]
         );
     }
 }

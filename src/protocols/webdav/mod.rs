@@ -20,6 +20,7 @@
 //! every REPORT body shares in [`report`]).
 
 pub mod acl;
+pub mod conditional;
 pub mod headers;
 pub mod multistatus;
 pub mod principal_search;

@@ -11,6 +11,7 @@
 mod davfiles;
 mod davstore;
 mod davstore_tags;
+mod davstore_times;
 mod davstore_write;
 mod devices;
 mod directory;
@@ -46,6 +47,9 @@ pub use davstore::{
     dav_objects_paged, dav_sync_tokens_and_tombstones,
 };
 pub use davstore_tags::{dav_acl_replaced_whole, dav_schedule_tags, dav_storage_check};
+pub use davstore_times::{
+    dav_acl_edits_are_atomic, dav_changes_read_in_bounded_pages, dav_collection_modified_moves,
+};
 pub use davstore_write::dav_write_time_and_tag_decision;
 pub use devices::devices_round_trip;
 #[cfg(test)]
@@ -138,6 +142,15 @@ pub const CHECKS: &[(&str, Check)] = &[
         "dav_write_time_and_tag_decision",
         dav_write_time_and_tag_decision,
     ),
+    (
+        "dav_collection_modified_moves",
+        dav_collection_modified_moves,
+    ),
+    (
+        "dav_changes_read_in_bounded_pages",
+        dav_changes_read_in_bounded_pages,
+    ),
+    ("dav_acl_edits_are_atomic", dav_acl_edits_are_atomic),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.
@@ -256,7 +269,10 @@ macro_rules! test_every_check {
             dav_schedule_tags,
             dav_acl_replaced_whole,
             dav_storage_check,
-            dav_write_time_and_tag_decision);
+            dav_write_time_and_tag_decision,
+            dav_collection_modified_moves,
+            dav_changes_read_in_bounded_pages,
+            dav_acl_edits_are_atomic);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
         $(

@@ -6,7 +6,9 @@
 //! constraint backs the UID check. Tombstones live in their own table; a put of a deleted
 //! name removes its tombstone (it is a change again, not a deletion). Everything of an
 //! account goes with its row (ON DELETE CASCADE), and account creation gives the defaults
-//! in its own transaction ([`make_defaults`]).
+//! in its own transaction ([`make_defaults`]). Write times are the database's clock
+//! (`clock_timestamp()`, read under the collection's lock), which every node shares (see
+//! `storage::davstore`, "Times"; migration 0013 gives collections theirs).
 
 use postgres::Row;
 
@@ -20,7 +22,7 @@ use crate::storage::dump::SmallRow;
 use crate::storage::{StorageError, PUBLIC_OWNER};
 
 const COLL_COLUMNS: &str = "id, owner, name, kind, display_name, color, description, \
-                            components, sync, expired_below, tombstones";
+                            components, sync, expired_below, tombstones, modified";
 const OBJ_COLUMNS: &str =
     "name, uid, etag, data, component, first_start, last_end, changed, schedule_tag, modified";
 
@@ -41,6 +43,7 @@ fn collection_of(row: &Row) -> Result<DavCollection, StorageError> {
         sync: from_db(row.get("sync")),
         expired_below: from_db(row.get("expired_below")),
         tombstones: from_db(row.get("tombstones")),
+        modified: row.get("modified"),
     })
 }
 
@@ -140,10 +143,26 @@ fn holds(cond: &Condition, existing: Option<&DavObject>) -> bool {
     }
 }
 
+/// The database's clock in whole Unix seconds (the store's clock: module comment).
+fn db_now(c: &mut impl Db) -> Result<i64, StorageError> {
+    let row = c
+        .query_one(
+            "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint",
+            &[],
+        )
+        .map_err(pg_error)?;
+    Ok(row.get(0))
+}
+
 fn bump(c: &mut impl Db, coll: &DavCollection, tombstones: u64) -> Result<(), StorageError> {
     c.execute(
-        "UPDATE dav_collections SET sync = $2, tombstones = $3 WHERE id = $1",
-        &[&to_db(coll.id), &to_db(coll.sync), &to_db(tombstones)],
+        "UPDATE dav_collections SET sync = $2, tombstones = $3, modified = $4 WHERE id = $1",
+        &[
+            &to_db(coll.id),
+            &to_db(coll.sync),
+            &to_db(tombstones),
+            &coll.modified,
+        ],
     )
     .map_err(pg_error)?;
     Ok(())
@@ -161,8 +180,8 @@ pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageE
         SmallRow::DavCollection(coll) => {
             c.execute(
                 "INSERT INTO dav_collections (owner, name, kind, display_name, color,
-                   description, components, sync, expired_below)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                   description, components, sync, expired_below, modified)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
                 &[
                     &coll.owner,
                     &coll.name,
@@ -172,6 +191,7 @@ pub(crate) fn import_row(c: &mut impl Db, row: &SmallRow) -> Result<(), StorageE
                     &coll.props.description,
                     &coll.components,
                     &to_db(coll.sync),
+                    &coll.modified,
                 ],
             )
             .map_err(pg_error)?;
@@ -400,7 +420,9 @@ impl DavStore for PgStore {
         let owner = normalize_owner(owner)?;
         let n = self.pool().with(|c| {
             c.execute(
-                "UPDATE dav_collections SET display_name = $3, color = $4, description = $5
+                "UPDATE dav_collections SET display_name = $3, color = $4, description = $5,
+                   modified = greatest(modified,
+                     floor(extract(epoch FROM clock_timestamp()))::bigint)
                  WHERE owner = $1 AND name = $2",
                 &[
                     &owner,
@@ -462,6 +484,12 @@ impl DavStore for PgStore {
                 }
             }
             coll.sync += 1;
+            let modified = later_time(
+                db_now(tx)?,
+                coll.modified,
+                existing.as_ref().map(|o| o.modified),
+            );
+            coll.modified = modified;
             let schedule_tag = match &existing {
                 Some(old) if (w.keep_schedule_tag)(old) => old.schedule_tag,
                 _ => coll.sync,
@@ -486,7 +514,7 @@ impl DavStore for PgStore {
                     &obj.last,
                     &to_db(coll.sync),
                     &to_db(schedule_tag),
-                    &w.modified,
+                    &modified,
                 ],
             )
             .map_err(pg_error)?;
@@ -597,6 +625,7 @@ impl DavStore for PgStore {
             )
             .map_err(pg_error)?;
             coll.sync += 1;
+            coll.modified = later_time(db_now(tx)?, coll.modified, Some(old.modified));
             tx.execute(
                 "INSERT INTO dav_tombstones (collection, changed, name) VALUES ($1, $2, $3)",
                 &[&to_db(collection), &to_db(coll.sync), &name],
@@ -664,6 +693,57 @@ impl DavStore for PgStore {
         })
     }
 
+    fn dav_changes_page(
+        &self,
+        collection: u64,
+        token: u64,
+        limit: usize,
+    ) -> Result<ChangePage, StorageError> {
+        if limit == 0 {
+            return Err(StorageError::Invalid("a change page of 0 entries".into()));
+        }
+        // REPEATABLE READ: the counter and the page from one snapshot; the database stops
+        // at limit + 1 rows (both tables are indexed by (collection, changed)).
+        self.pool().tx(|tx| {
+            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .map_err(pg_error)?;
+            let rows = tx
+                .query(
+                    &format!("SELECT {COLL_COLUMNS} FROM dav_collections WHERE id = $1"),
+                    &[&to_db(collection)],
+                )
+                .map_err(pg_error)?;
+            let coll = match rows.first() {
+                Some(row) => collection_of(row)?,
+                None => return Err(StorageError::NotFound(format!("collection {collection}"))),
+            };
+            if token > coll.sync || (token != 0 && token < coll.expired_below) {
+                return Ok(ChangePage::Expired);
+            }
+            let take = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
+            let read = tx
+                .query(
+                    "(SELECT name, false AS deleted, changed FROM dav_objects
+                        WHERE collection = $1 AND changed > $2 ORDER BY changed LIMIT $3)
+                     UNION ALL
+                     (SELECT name, true, changed FROM dav_tombstones
+                        WHERE collection = $1 AND changed > $2 AND $2 > 0
+                        ORDER BY changed LIMIT $3)
+                     ORDER BY changed LIMIT $3",
+                    &[&to_db(collection), &to_db(token), &take],
+                )
+                .map_err(pg_error)?
+                .iter()
+                .map(|r| Change {
+                    name: r.get(0),
+                    deleted: r.get(1),
+                    at: from_db(r.get(2)),
+                })
+                .collect();
+            Ok(change_page(read, limit, coll.sync))
+        })
+    }
+
     fn dav_get_acl(&self, collection: u64) -> Result<Vec<(String, String)>, StorageError> {
         let rows = self.pool().with(|c| {
             if c.query_opt(
@@ -723,14 +803,25 @@ impl DavStore for PgStore {
         })
     }
 
-    fn dav_replace_acl(
+    fn dav_edit_acl(
         &self,
         collection: u64,
-        acl: &[(String, String)],
-    ) -> Result<(), StorageError> {
-        let new = normalize_acl(acl)?;
+        edit: AclEdit<'_>,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        // The collection row's lock serialises edits: the second reads the first's result.
         self.pool().tx(|tx| {
             lock_collection(tx, collection)?;
+            let mut old: Vec<(String, String)> = tx
+                .query(
+                    "SELECT identifier, rights FROM dav_acl WHERE collection = $1",
+                    &[&to_db(collection)],
+                )
+                .map_err(pg_error)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            old.sort();
+            let new = normalize_acl(&edit(&old))?;
             tx.execute(
                 "DELETE FROM dav_acl WHERE collection = $1",
                 &[&to_db(collection)],
@@ -743,7 +834,7 @@ impl DavStore for PgStore {
                 )
                 .map_err(pg_error)?;
             }
-            Ok(())
+            Ok(new)
         })
     }
 
@@ -766,5 +857,73 @@ impl DavStore for PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name)));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pool::quote_ident;
+    use super::super::testing;
+    use crate::storage::davstore::*;
+
+    /// A collection whose time is ahead of the database's clock (written when another
+    /// clock ran fast, or copied by `storage migrate`): later writes from any node record
+    /// that time, not an earlier one, on the object and the collection.
+    #[test]
+    fn times_never_go_backwards() {
+        let Some(url) = testing::url("pg davstore times_never_go_backwards") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        crate::storage::set_fast_password_hashing_for_tests(true);
+        let (store, _) = testing::open(&url, dir.path()).unwrap();
+        store.add_domain("example.com").unwrap();
+        store.add_account("bob@example.com", "pw", false).unwrap();
+        let cal = store
+            .dav_collection("bob@example.com", "calendar")
+            .unwrap()
+            .unwrap();
+        let ahead = crate::storage::now_secs() as i64 + 86_400;
+        let mut client = url
+            .parse::<postgres::Config>()
+            .unwrap()
+            .connect(postgres::NoTls)
+            .unwrap();
+        let schema = quote_ident(&testing::schema_for(dir.path()));
+        client
+            .execute(
+                &format!("UPDATE {schema}.dav_collections SET modified = $2 WHERE id = $1"),
+                &[&(cal.id as i64), &ahead],
+            )
+            .unwrap();
+        let new = NewObject {
+            name: "a.ics".into(),
+            uid: "a".into(),
+            data: "x".into(),
+            component: "VEVENT".into(),
+            first: None,
+            last: None,
+        };
+        let PutOutcome::Stored { object, .. } =
+            store.dav_put(cal.id, &new, &Condition::Any).unwrap()
+        else {
+            panic!("not stored");
+        };
+        assert_eq!(object.modified, ahead);
+        let load = || {
+            store
+                .dav_collection("bob@example.com", "calendar")
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(load().modified, ahead);
+        store.dav_delete(cal.id, "a.ics", &Condition::Any).unwrap();
+        assert_eq!(load().modified, ahead);
+        let props = CollectionProps::default();
+        store
+            .dav_set_props("bob@example.com", "calendar", &props)
+            .unwrap();
+        assert_eq!(load().modified, ahead);
+        testing::drop_schema(&url, &testing::schema_for(dir.path()));
     }
 }

@@ -44,6 +44,12 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "dav_modified",
         include_str!("migrations/0011_dav_modified.sql"),
     ),
+    // 12: another branch's (numbers are handed out before merging).
+    (
+        13,
+        "dav_collection_modified",
+        include_str!("migrations/0013_dav_collection_modified.sql"),
+    ),
 ];
 
 /// The schema version this build writes and reads.

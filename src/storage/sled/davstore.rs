@@ -2,7 +2,7 @@
 //!
 //! | tree                       | key                              | value (bincode)           |
 //! |----------------------------|----------------------------------|---------------------------|
-//! | `v1/dav_collections`       | collection id u64 BE             | `DavCollection`           |
+//! | `v1/dav_collections`       | collection id u64 BE             | `DavCollection` (older: without `modified`) |
 //! | `v1/dav_collection_names`  | owner `0x00` name                | collection id u64 BE      |
 //! | `v1/dav_objects`           | collection id BE ++ name         | `DavObject`               |
 //! | `v1/dav_uids`              | collection id BE ++ UID          | name                      |
@@ -19,6 +19,8 @@
 //! object has one change record (at its `changed`), moved on each put; a delete leaves a
 //! tombstone record. Structural operations (collections, defaults, an owner's removal)
 //! run under the store's admin lock, which account creation and deletion also hold.
+//! Write times are the node's system clock, read inside the transaction (see
+//! `storage::davstore`, "Times").
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -117,6 +119,54 @@ fn get<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> TxResult<Option<T>> {
     keys::tx_get(tree, key, what)
+}
+
+/// A [`DavCollection`] as stored before it had a modification time (read back with 0).
+#[derive(Deserialize)]
+struct CollectionV1 {
+    id: u64,
+    owner: String,
+    name: String,
+    kind: CollectionKind,
+    props: CollectionProps,
+    components: Vec<String>,
+    sync: u64,
+    expired_below: u64,
+    tombstones: u64,
+}
+
+/// Decodes a stored collection of either layout (the newer first, as objects).
+fn decode_collection(bytes: &[u8]) -> Result<DavCollection, StorageError> {
+    keys::decode::<DavCollection>(bytes, "DAV collection").or_else(|e| {
+        let c = bincode::deserialize::<CollectionV1>(bytes).map_err(|_| e)?;
+        Ok(DavCollection {
+            id: c.id,
+            owner: c.owner,
+            name: c.name,
+            kind: c.kind,
+            props: c.props,
+            components: c.components,
+            sync: c.sync,
+            expired_below: c.expired_below,
+            tombstones: c.tombstones,
+            modified: 0,
+        })
+    })
+}
+
+fn tx_collection(t: &[TransactionalTree], collection: u64) -> TxResult<Option<DavCollection>> {
+    match t[COLLECTIONS].get(collection.to_be_bytes())? {
+        None => Ok(None),
+        Some(v) => match decode_collection(&v) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => abort(e),
+        },
+    }
+}
+
+/// The store's clock (module comment): the node's system clock, in Unix seconds.
+fn store_now() -> i64 {
+    i64::try_from(crate::storage::now_secs()).unwrap_or(i64::MAX)
 }
 
 /// A [`DavObject`] as stored before it had a Schedule-Tag (read back with its `changed`
@@ -301,12 +351,10 @@ impl SledStore {
     }
 
     fn dav_load(&self, collection: u64) -> Result<DavCollection, StorageError> {
-        keys::get(
-            &self.dav_tree(COLLECTIONS)?,
-            &collection.to_be_bytes(),
-            "DAV collection",
-        )?
-        .ok_or_else(|| StorageError::NotFound(format!("collection {collection}")))
+        match self.dav_tree(COLLECTIONS)?.get(collection.to_be_bytes())? {
+            Some(v) => decode_collection(&v),
+            None => Err(StorageError::NotFound(format!("collection {collection}"))),
+        }
     }
 
     /// Every home, collection and object, for `storage migrate` (collections before their
@@ -363,8 +411,7 @@ impl SledStore {
         }
         self.dav_transact(|t| {
             let ckey = collection.to_be_bytes();
-            let Some(mut coll) = get::<DavCollection>(&t[COLLECTIONS], &ckey, "DAV collection")?
-            else {
+            let Some(mut coll) = tx_collection(t, collection)? else {
                 return Ok(());
             };
             for k in &victims {
@@ -393,6 +440,7 @@ fn tx_insert_collection(t: &[TransactionalTree], id: u64, new: &NewCollection) -
         sync: 0,
         expired_below: 0,
         tombstones: 0,
+        modified: 0,
     };
     put(&t[COLLECTIONS], &id.to_be_bytes(), &coll)?;
     t[NAMES].insert(name_key(&new.owner, &new.name), &id.to_be_bytes()[..])?;
@@ -490,10 +538,11 @@ impl DavStore for SledStore {
         };
         self.dav_transact(|t| {
             let key = coll.id.to_be_bytes();
-            let Some(mut c) = get::<DavCollection>(&t[COLLECTIONS], &key, "DAV collection")? else {
+            let Some(mut c) = tx_collection(t, coll.id)? else {
                 return tx_conflict(StorageError::NotFound(format!("collection {name}")));
             };
             c.props = props.clone();
+            c.modified = later_time(store_now(), c.modified, None);
             put(&t[COLLECTIONS], &key, &c)?;
             Ok(c)
         })
@@ -515,8 +564,7 @@ impl DavStore for SledStore {
         let etag = etag_of(&obj.data);
         let outcome = self.dav_transact(|t| {
             let ckey = collection.to_be_bytes();
-            let Some(mut coll) = get::<DavCollection>(&t[COLLECTIONS], &ckey, "DAV collection")?
-            else {
+            let Some(mut coll) = tx_collection(t, collection)? else {
                 return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
             };
             let okey = sub_key(collection, obj.name.as_bytes());
@@ -538,12 +586,18 @@ impl DavStore for SledStore {
                 }
             }
             coll.sync += 1;
+            let modified = later_time(
+                store_now(),
+                coll.modified,
+                existing.as_ref().map(|o| o.modified),
+            );
+            coll.modified = modified;
             let schedule_tag = match &existing {
                 Some(old) if (w.keep_schedule_tag)(old) => old.schedule_tag,
                 _ => coll.sync,
             };
             let stored = DavObject {
-                modified: w.modified,
+                modified,
                 name: obj.name.clone(),
                 uid: obj.uid.clone(),
                 etag: etag.clone(),
@@ -633,8 +687,7 @@ impl DavStore for SledStore {
         }
         let outcome = self.dav_transact(|t| {
             let ckey = collection.to_be_bytes();
-            let Some(mut coll) = get::<DavCollection>(&t[COLLECTIONS], &ckey, "DAV collection")?
-            else {
+            let Some(mut coll) = tx_collection(t, collection)? else {
                 return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
             };
             let okey = sub_key(collection, name.as_bytes());
@@ -649,6 +702,7 @@ impl DavStore for SledStore {
             t[CHANGES].remove(&change_key(collection, old.changed)[..])?;
             coll.sync += 1;
             coll.tombstones += 1;
+            coll.modified = later_time(store_now(), coll.modified, Some(old.modified));
             let rec = ChangeRecord {
                 name: name.to_string(),
                 deleted: true,
@@ -695,6 +749,42 @@ impl DavStore for SledStore {
         })
     }
 
+    fn dav_changes_page(
+        &self,
+        collection: u64,
+        token: u64,
+        limit: usize,
+    ) -> Result<ChangePage, StorageError> {
+        if limit == 0 {
+            return Err(StorageError::Invalid("a change page of 0 entries".into()));
+        }
+        let coll = self.dav_load(collection)?;
+        if token > coll.sync || (token != 0 && token < coll.expired_below) {
+            return Ok(ChangePage::Expired);
+        }
+        // The log up to the counter read above, in counter order; at most limit + 1
+        // entries are held.
+        let from = change_key(collection, token.saturating_add(1));
+        let to = change_key(collection, coll.sync);
+        let mut read = Vec::new();
+        for kv in self.dav_tree(CHANGES)?.range(from..=to) {
+            let (k, v) = kv?;
+            let rec: ChangeRecord = keys::decode(&v, "DAV change")?;
+            if token == 0 && rec.deleted {
+                continue;
+            }
+            read.push(Change {
+                name: rec.name,
+                deleted: rec.deleted,
+                at: keys::decode_u64(&k[8..], "DAV change counter")?,
+            });
+            if read.len() > limit {
+                break;
+            }
+        }
+        Ok(change_page(read, limit, coll.sync))
+    }
+
     fn dav_get_acl(&self, collection: u64) -> Result<Vec<(String, String)>, StorageError> {
         self.dav_load(collection)?;
         Ok(
@@ -723,18 +813,22 @@ impl DavStore for SledStore {
         })
     }
 
-    fn dav_replace_acl(
+    fn dav_edit_acl(
         &self,
         collection: u64,
-        acl: &[(String, String)],
-    ) -> Result<(), StorageError> {
-        let new = normalize_acl(acl)?;
+        edit: AclEdit<'_>,
+    ) -> Result<Vec<(String, String)>, StorageError> {
         self.dav_transact(|t| {
             if t[COLLECTIONS].get(collection.to_be_bytes())?.is_none() {
                 return tx_conflict(StorageError::NotFound(format!("collection {collection}")));
             }
             let old = tx_acl(t, collection)?;
-            tx_write_acl(t, collection, &old, &new)
+            let new = match normalize_acl(&edit(&old)) {
+                Ok(new) => new,
+                Err(e) => return tx_conflict(e),
+            };
+            tx_write_acl(t, collection, &old, &new)?;
+            Ok(new)
         })
     }
 
@@ -824,5 +918,75 @@ mod tests {
             decode_object(&bincode::serialize(&now).unwrap()).unwrap(),
             now
         );
+    }
+
+    /// A collection whose time is ahead of the clock (set back since, or written by a
+    /// clock that ran fast): later writes record that time, not an earlier one, on the
+    /// object and the collection; a collection record from before the time reads 0.
+    #[test]
+    fn times_never_go_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        crate::storage::directory::set_fast_password_hashing_for_tests(true);
+        store.add_domain("example.com").unwrap();
+        store.add_account("bob@example.com", "pw", false).unwrap();
+        let cal = store
+            .dav_collections("bob@example.com")
+            .unwrap()
+            .into_iter()
+            .find(|c| c.name == "calendar")
+            .unwrap();
+        let ahead = store_now() + 86_400;
+        store
+            .dav_transact(|t| {
+                let mut c = tx_collection(t, cal.id)?.unwrap();
+                c.modified = ahead;
+                put(&t[COLLECTIONS], &cal.id.to_be_bytes(), &c)
+            })
+            .unwrap();
+        let new = NewObject {
+            name: "a.ics".into(),
+            uid: "a".into(),
+            data: "x".into(),
+            component: "VEVENT".into(),
+            first: None,
+            last: None,
+        };
+        let PutOutcome::Stored { object, .. } =
+            store.dav_put(cal.id, &new, &Condition::Any).unwrap()
+        else {
+            panic!("not stored");
+        };
+        assert_eq!(object.modified, ahead);
+        assert_eq!(store.dav_load(cal.id).unwrap().modified, ahead);
+        store.dav_delete(cal.id, "a.ics", &Condition::Any).unwrap();
+        assert_eq!(store.dav_load(cal.id).unwrap().modified, ahead);
+
+        #[derive(Serialize)]
+        struct V1<'a> {
+            id: u64,
+            owner: &'a str,
+            name: &'a str,
+            kind: CollectionKind,
+            props: CollectionProps,
+            components: Vec<String>,
+            sync: u64,
+            expired_below: u64,
+            tombstones: u64,
+        }
+        let old = V1 {
+            id: 9,
+            owner: "bob@example.com",
+            name: "old",
+            kind: CollectionKind::Calendar,
+            props: CollectionProps::default(),
+            components: vec!["VEVENT".into()],
+            sync: 4,
+            expired_below: 1,
+            tombstones: 2,
+        };
+        let c = decode_collection(&bincode::serialize(&old).unwrap()).unwrap();
+        assert_eq!((c.id, c.sync, c.tombstones, c.modified), (9, 4, 2, 0));
+        assert_eq!(c.name, "old");
     }
 }
