@@ -3,7 +3,9 @@
 //! COUNTER arrives by SMTP (DMARC-aligned: SPF for remote.test allows loopback) and waits
 //! in bob's schedule inbox; bob sees the proposed time in the webmail and accepts it, and
 //! the changed event leaves as a REQUEST through the remote queue to carol's MX. carol's
-//! REFRESH by SMTP makes the server send her the current event the same way.
+//! REFRESH by SMTP makes the server send her the current event the same way. And bob, an
+//! attendee of dave@remote.test's event, asks for its current version in the webmail: the
+//! REFRESH leaves through the remote queue as iMIP.
 
 mod common;
 
@@ -211,7 +213,7 @@ fn a_counter_by_mail_accepted_in_the_webmail_and_a_refresh_answered() {
     assert_eq!(page.status, 200, "{}", page.text());
     let text = page.text();
     assert!(
-        text.contains("<span id=\"proposal-from\">carol@remote.test</span>"),
+        text.contains("<span class=\"proposal-from\">carol@remote.test</span>"),
         "{text}"
     );
     assert!(
@@ -225,6 +227,8 @@ fn a_counter_by_mail_accepted_in_the_webmail_and_a_refresh_answered() {
         ("cal", "calendar"),
         ("name", "review.ics"),
         ("etag", &etag),
+        ("proposal", &hidden(&text, "proposal")),
+        ("proposal_etag", &hidden(&text, "proposal_etag")),
     ]);
     let r = request(
         https,
@@ -276,4 +280,103 @@ fn a_counter_by_mail_accepted_in_the_webmail_and_a_refresh_answered() {
         cal.to_string().contains("mailto:carol@remote.test"),
         "{cal}"
     );
+}
+
+/// bob's copy of an event organized by dave@remote.test (outside).
+const REMOTE_EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Remote client//EN\r\n\
+BEGIN:VEVENT\r\nUID:offsite-2027@remote.test\r\nDTSTAMP:20270101T090000Z\r\n\
+DTSTART:20270210T100000Z\r\nDTEND:20270210T110000Z\r\nSUMMARY:Offsite\r\n\
+SEQUENCE:4\r\nORGANIZER;CN=Dave:mailto:dave@remote.test\r\n\
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:dave@remote.test\r\n\
+ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob@example.com\r\n\
+ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@remote.test\r\n\
+END:VEVENT\r\nEND:VCALENDAR\r\n";
+
+#[test]
+fn a_refresh_asked_in_the_webmail_leaves_for_an_outside_organizer_as_imip() {
+    let dns = TestDns::start();
+    dns.mx("remote.test", 10, "mx.remote.test");
+    dns.a("mx.remote.test", Ipv4Addr::LOCALHOST);
+    let sink = Sink::start();
+    let sections = format!(
+        "{}\n[delivery]\nport = {}\nconnect_timeout = 5\ncommand_timeout = 20\n",
+        dns.config(),
+        sink.addr.port()
+    );
+    let server = TestServer::start_full("", &sections, None);
+    let store = server.store();
+    // bob's copy, as dave's invitation left it (stored without scheduling).
+    let coll = store
+        .dav_collection("bob@example.com", "calendar")
+        .unwrap()
+        .unwrap();
+    let put = store
+        .dav_put(
+            coll.id,
+            &ferrymail::storage::davstore::NewObject {
+                name: "offsite.ics".into(),
+                uid: "offsite-2027@remote.test".into(),
+                data: REMOTE_EVENT.into(),
+                component: "VEVENT".into(),
+                first: None,
+                last: None,
+            },
+            &ferrymail::storage::davstore::Condition::Absent,
+        )
+        .unwrap();
+    assert!(matches!(
+        put,
+        ferrymail::storage::davstore::PutOutcome::Stored { .. }
+    ));
+
+    let https = server.addr("https");
+    let (cookie, csrf) = webmail_login(https);
+    let page = request(
+        https,
+        true,
+        "GET",
+        "/calendar/event?cal=calendar&name=offsite.ics",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+    let text = page.text();
+    assert!(text.contains("id=\"refresh-send\""), "{text}");
+    let body = form_urlencoded_pairs(&[
+        ("csrf", &csrf),
+        ("action", "refresh"),
+        ("cal", "calendar"),
+        ("name", "offsite.ics"),
+        ("etag", &hidden(&text, "etag")),
+    ]);
+    let r = request(
+        https,
+        true,
+        "POST",
+        "/calendar/event",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+
+    // The REFRESH leaves through the remote queue as iMIP to dave's MX.
+    let got = sink.wait_accepted(1);
+    assert_eq!(got.len(), 1, "the REFRESH");
+    assert_eq!(got[0].rcpts, ["dave@remote.test"]);
+    assert_eq!(got[0].mail_from, "bob@example.com");
+    let (method, cal) = imip(&got[0]);
+    assert_eq!(method, "REFRESH");
+    assert_eq!(Method::of(&cal), Some(Method::Refresh));
+    assert_eq!(itip::uid(&cal).as_deref(), Some("offsite-2027@remote.test"));
+    let t = cal.to_string();
+    assert!(t.contains("mailto:bob@example.com"), "{t}");
+    assert!(t.contains("mailto:dave@remote.test"), "{t}");
+    assert!(!t.contains("carol@remote.test"), "only the asker: {t}");
+    assert!(!t.contains("DTSTART"), "a REFRESH carries no times: {t}");
+    // Nothing changed here: the organizer's answer will.
+    let copy = store.dav_get(coll.id, "offsite.ics").unwrap().unwrap();
+    assert_eq!(copy.data, REMOTE_EVENT);
 }

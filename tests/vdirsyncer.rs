@@ -12,6 +12,14 @@
 //! both sides are compared item by item: the server's through PROPFIND depth 1 and multiget
 //! REPORTs, a few by GET byte for byte.
 //!
+//! Two more pairs point at one calendar URL each (`collections = null`): eve syncs bob's
+//! calendar shared with her, read-write (edits and a new item go both ways) and then
+//! read-only (her local edit is refused with 403 and reported, the server's copy and her
+//! file stay as they were, and bob's later edit still reaches her); and a sync limited
+//! by `start_date`/`end_date` (vdirsyncer's calendar-query with a time-range, for VEVENT
+//! and VTODO) over single, recurring (RRULE, RDATE, an overridden instance moved into the
+//! range) and all-day events and a task brings exactly the items in the range.
+//!
 //! vdirsyncer missing: a loud SKIP, a failure when `FERRYMAIL_REQUIRE_VDIRSYNCER=1`.
 //! On the backend `FERRYMAIL_TEST_BACKEND` names (`common::storage_section`).
 
@@ -26,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::dav::{as_user, fold, have, server, PASSWORD};
+use common::proc::cli;
 use ferrymail::protocols::webdav::xml::{self, Element, DAV};
 
 const WHO: &str = "bob@example.com";
@@ -727,4 +736,288 @@ fn calendar_and_address_book_of_a_thousand_items_both_ways() {
     let name = std::fs::read_to_string(book.local(root).join("displayname")).unwrap();
     assert_eq!(name.trim(), "Friends and family");
     eprintln!("vdirsyncer test: {:.1?} in all", started.elapsed());
+}
+
+/// A vdirsyncer config with one pair `pair`: a local directory (`root/local/<pair>`) and
+/// the CalDAV collection at `path` as `who` (`collections = null`: that URL itself), with
+/// `extra` lines on the server storage.
+fn write_pair_config(
+    root: &Path,
+    http: SocketAddr,
+    pair: &str,
+    who: &str,
+    path: &str,
+    extra: &str,
+) -> (PathBuf, PathBuf) {
+    let json = |s: &str| serde_json::Value::from(s).to_string();
+    let local = root.join("local").join(pair);
+    std::fs::create_dir_all(&local).unwrap();
+    let text = format!(
+        "[general]\nstatus_path = {}\n\n[pair {pair}]\na = \"{pair}_local\"\n\
+         b = \"{pair}_server\"\ncollections = null\n\n[storage {pair}_local]\n\
+         type = \"filesystem\"\npath = {}\nfileext = \".ics\"\n\n[storage {pair}_server]\n\
+         type = \"caldav\"\nurl = {}\nusername = {}\npassword = {}\n{extra}",
+        json(&root.join(format!("status-{pair}")).display().to_string()),
+        json(&local.display().to_string()),
+        json(&format!("http://{http}{path}")),
+        json(who),
+        json(PASSWORD),
+    );
+    let config = root.join(format!("vdirsyncer-{pair}.conf"));
+    std::fs::write(&config, text).unwrap();
+    (config, local)
+}
+
+/// The items of a local directory by UID: (file, text).
+fn local_dir(dir: &Path) -> BTreeMap<String, (PathBuf, String)> {
+    let mut items = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("ics") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uid = uid_of(&text).unwrap_or_else(|| panic!("{}: no UID", path.display()));
+        assert!(
+            items.insert(uid.clone(), (path, text)).is_none(),
+            "{uid} twice"
+        );
+    }
+    items
+}
+
+/// bob's calendar by UID (as bob reads it) and its local copy agree item by item.
+fn shared_in_step(http: SocketAddr, local: &Path, expected: usize) -> BTreeMap<String, Remote> {
+    let remote = server_items(http, &Kind::calendar());
+    let here = local_dir(local);
+    assert_eq!(remote.len(), expected, "items on the server");
+    assert_eq!(here.len(), expected, "items locally");
+    for (uid, (_, text)) in &here {
+        let r = remote
+            .get(uid)
+            .unwrap_or_else(|| panic!("{uid} not on the server"));
+        assert_eq!(lines(&r.data), lines(text), "{uid}: the two sides differ");
+    }
+    remote
+}
+
+#[test]
+fn a_shared_calendar_synced_by_the_sharee_read_write_then_read_only() {
+    if !have("vdirsyncer", "FERRYMAIL_REQUIRE_VDIRSYNCER") {
+        return;
+    }
+    const EVE: &str = "eve@example.com";
+    const ITEMS: usize = 24;
+    let (dir, config, _server, http) = server("");
+    let root = dir.path();
+    let kind = Kind::calendar();
+    for i in 0..ITEMS {
+        let headers = [("Content-Type", kind.content_type), ("If-None-Match", "*")];
+        let body = event(i, "as made");
+        let res = as_user(WHO, http, "PUT", &kind.href(i), &headers, body.as_bytes());
+        assert_eq!(res.status, 201, "PUT {}: {}", kind.href(i), res.text());
+    }
+    let (ok, out) = cli(
+        &config,
+        &["calendar", "share", WHO, "calendar", EVE, "lrwit"],
+    );
+    assert!(ok, "{out}");
+    let (vconf, local) = write_pair_config(root, http, "shared", EVE, &kind.path, "");
+    let (ok, log) = vdirsyncer(root, &vconf, &["discover"]);
+    assert!(ok, "vdirsyncer discover failed:\n{log}");
+    sync_ok(root, &vconf);
+    shared_in_step(http, &local, ITEMS);
+
+    // Read-write: eve edits one and adds one, bob edits another; each reaches the other.
+    let here = local_dir(&local);
+    std::fs::write(&here[&(kind.uid)(3)].0, event(3, "edited by eve")).unwrap();
+    std::fs::write(local.join("eve-new.ics"), event(500, "made by eve")).unwrap();
+    let remote = server_items(http, &kind);
+    put_on_server(
+        http,
+        &kind,
+        &remote,
+        &(kind.uid)(5),
+        &event(5, "edited by bob"),
+    );
+    sync_ok(root, &vconf);
+    let remote = shared_in_step(http, &local, ITEMS + 1);
+    assert!(remote[&(kind.uid)(3)].data.contains("edited by eve"));
+    assert!(remote[&(kind.uid)(500)].data.contains("made by eve"));
+    assert!(local_dir(&local)[&(kind.uid)(5)]
+        .1
+        .contains("edited by bob"));
+
+    // Read-only: eve's local edit is refused (403) and reported; nothing changes on the
+    // server, her file stays as she wrote it, and the next sync reports it again.
+    let (ok, out) = cli(&config, &["calendar", "share", WHO, "calendar", EVE, "lr"]);
+    assert!(ok, "{out}");
+    let before = server_items(http, &kind);
+    let file = local_dir(&local)[&(kind.uid)(4)].0.clone();
+    std::fs::write(&file, event(4, "edited by eve, read-only")).unwrap();
+    let (ok, log) = vdirsyncer(root, &vconf, &["sync"]);
+    assert!(!ok, "a refused upload is an error:\n{log}");
+    assert!(log.contains("403"), "the refusal is reported:\n{log}");
+    let after = server_items(http, &kind);
+    assert_eq!(after.len(), before.len());
+    for (uid, r) in &before {
+        assert_eq!(after[uid].etag, r.etag, "{uid} changed on the server");
+        assert_eq!(after[uid].data, r.data, "{uid} changed on the server");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        event(4, "edited by eve, read-only"),
+        "the sharee's edit stays in her file"
+    );
+    // bob's later edit of another item still reaches her; her refused edit is reported
+    // again and still changes nothing.
+    put_on_server(http, &kind, &after, &(kind.uid)(6), &event(6, "bob again"));
+    let (ok, log) = vdirsyncer(root, &vconf, &["sync"]);
+    assert!(!ok && log.contains("403"), "reported again:\n{log}");
+    let here = local_dir(&local);
+    assert!(
+        here[&(kind.uid)(6)].1.contains("bob again"),
+        "{}",
+        here[&(kind.uid)(6)].1
+    );
+    assert!(here[&(kind.uid)(4)].1.contains("edited by eve, read-only"));
+    let last = server_items(http, &kind);
+    assert_eq!(last.len(), ITEMS + 1);
+    assert!(
+        last[&(kind.uid)(4)].data.contains("as made"),
+        "{}",
+        last[&(kind.uid)(4)].data
+    );
+}
+
+/// The objects of the date-range test: (UID, whether its time touches March 2026 (UTC),
+/// body). A VEVENT or VTODO in a VCALENDAR.
+fn ranged() -> Vec<(&'static str, bool, String)> {
+    let wrap = |uid: &str, comp: &str, props: &str, extra: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//ferrymail vdirsyncer test//EN\r\n\
+             BEGIN:{comp}\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:{uid}\r\n\
+             {props}END:{comp}\r\n{extra}END:VCALENDAR\r\n"
+        )
+    };
+    let ev = |uid: &'static str, inside: bool, props: &str| {
+        (uid, inside, wrap(uid, "VEVENT", props, ""))
+    };
+    vec![
+        ev("single-in", true, "DTSTART:20260310T100000Z\r\nDTEND:20260310T110000Z\r\n"),
+        ev("single-before", false, "DTSTART:20260210T100000Z\r\nDTEND:20260210T110000Z\r\n"),
+        ev("single-after", false, "DTSTART:20260410T100000Z\r\nDTEND:20260410T110000Z\r\n"),
+        // Overlaps the range's start; the next one ends exactly where the range starts.
+        ev("spans-start", true, "DTSTART:20260228T220000Z\r\nDTEND:20260301T020000Z\r\n"),
+        ev("ends-at-start", false, "DTSTART:20260228T230000Z\r\nDTEND:20260301T000000Z\r\n"),
+        ev("starts-at-end", false, "DTSTART:20260401T000000Z\r\nDURATION:PT1H\r\n"),
+        ev("allday-last", true, "DTSTART;VALUE=DATE:20260331\r\n"),
+        // Weekly from January through March; another that stops in January.
+        ev(
+            "weekly-into",
+            true,
+            "DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=20\r\n",
+        ),
+        ev(
+            "weekly-ended",
+            false,
+            "DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n",
+        ),
+        // Its span covers March, its instances (January, May) do not.
+        ev(
+            "jan-and-may",
+            false,
+            "DTSTART:20260115T090000Z\r\nDTEND:20260115T100000Z\r\n\
+             RRULE:FREQ=MONTHLY;BYMONTH=1,5;COUNT=2\r\n",
+        ),
+        ev(
+            "rdate-in",
+            true,
+            "DTSTART:20260120T090000Z\r\nDTEND:20260120T100000Z\r\nRDATE:20260315T090000Z\r\n",
+        ),
+        ev(
+            "yearly-in",
+            true,
+            "DTSTART:20250310T090000Z\r\nDTEND:20250310T100000Z\r\nRRULE:FREQ=YEARLY\r\n",
+        ),
+        // Three Mondays of February, the last one moved into March.
+        (
+            "moved-in",
+            true,
+            wrap(
+                "moved-in",
+                "VEVENT",
+                "DTSTART:20260202T090000Z\r\nDTEND:20260202T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n",
+                "BEGIN:VEVENT\r\nUID:moved-in\r\nDTSTAMP:20260101T000000Z\r\n\
+                 RECURRENCE-ID:20260216T090000Z\r\nDTSTART:20260303T090000Z\r\n\
+                 DTEND:20260303T100000Z\r\nSUMMARY:moved-in, moved\r\nEND:VEVENT\r\n",
+            ),
+        ),
+        (
+            "task-in",
+            true,
+            wrap("task-in", "VTODO", "DTSTART:20260318T090000Z\r\nDUE:20260320T090000Z\r\n", ""),
+        ),
+        (
+            "task-after",
+            false,
+            wrap("task-after", "VTODO", "DTSTART:20260418T090000Z\r\nDUE:20260420T090000Z\r\n", ""),
+        ),
+    ]
+}
+
+#[test]
+fn a_date_range_sync_brings_exactly_the_items_in_the_range() {
+    if !have("vdirsyncer", "FERRYMAIL_REQUIRE_VDIRSYNCER") {
+        return;
+    }
+    let (dir, _config, _server, http) = server("");
+    let root = dir.path();
+    // A calendar of events and tasks, so that both of vdirsyncer's queries have matches.
+    let path = format!("/dav/calendars/{WHO}/ranged/");
+    let mk =
+        "<c:mkcalendar xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:set><d:prop>\
+              <c:supported-calendar-component-set><c:comp name=\"VEVENT\"/><c:comp name=\"VTODO\"/>\
+              </c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>";
+    let res = as_user(
+        WHO,
+        http,
+        "MKCALENDAR",
+        &path,
+        &[("Content-Type", "application/xml")],
+        mk.as_bytes(),
+    );
+    assert_eq!(res.status, 201, "{}", res.text());
+    let items = ranged();
+    for (uid, _, body) in &items {
+        let href = format!("{path}{uid}.ics");
+        let headers = [
+            ("Content-Type", "text/calendar; charset=utf-8"),
+            ("If-None-Match", "*"),
+        ];
+        let res = as_user(WHO, http, "PUT", &href, &headers, body.as_bytes());
+        assert_eq!(res.status, 201, "PUT {href}: {}", res.text());
+    }
+    let extra = "start_date = \"datetime(2026, 3, 1)\"\nend_date = \"datetime(2026, 4, 1)\"\n";
+    let (vconf, local) = write_pair_config(root, http, "ranged", WHO, &path, extra);
+    let (ok, log) = vdirsyncer(root, &vconf, &["discover"]);
+    assert!(ok, "vdirsyncer discover failed:\n{log}");
+    sync_ok(root, &vconf);
+    let here = local_dir(&local);
+    let got: Vec<&str> = here.keys().map(String::as_str).collect();
+    let mut want: Vec<&str> = items.iter().filter(|i| i.1).map(|i| i.0).collect();
+    want.sort();
+    assert_eq!(got, want, "exactly the items touching March arrive");
+    for (uid, _, body) in items.iter().filter(|i| i.1) {
+        assert_eq!(lines(&here[*uid].1), lines(body), "{uid} arrives whole");
+    }
+    // A second sync changes nothing on either side: the items out of range stay on the
+    // server (vdirsyncer never saw them, so it deletes none).
+    sync_ok(root, &vconf);
+    assert_eq!(local_dir(&local).len(), want.len());
+    for (uid, _, body) in &items {
+        let res = as_user(WHO, http, "GET", &format!("{path}{uid}.ics"), &[], b"");
+        assert_eq!(res.status, 200, "{uid} is still on the server");
+        assert_eq!(lines(&res.text()), lines(body));
+    }
 }

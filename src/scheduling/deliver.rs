@@ -339,12 +339,7 @@ pub fn process_local(
         Method::Counter | Method::Refresh => {
             // To the organizer, from one of its attendees.
             let copy = match &existing_cal {
-                Some(c)
-                    if itip::organizer(c)
-                        .is_some_and(|o| o.0 == account || o.0 == msg.recipient) =>
-                {
-                    c
-                }
+                Some(c) if holds_organizer_copy(store, account, &msg.recipient, c) => c,
                 Some(_) => return Ok(Applied::Ignored(format!("{account} is not the organizer"))),
                 None => {
                     return Ok(Applied::Ignored(format!(
@@ -481,6 +476,30 @@ pub fn process_local(
     Ok(Applied::Done)
 }
 
+/// Whether `copy` (found by UID in `account`'s calendars) is the organizer's copy, the one
+/// that answers a COUNTER or REFRESH sent to `recipient`: its ORGANIZER is the account, or
+/// `recipient` (an alias it was reached through). When the ORGANIZER is not the account
+/// itself (an alias, maybe a list alias leading to several accounts), a copy in which the
+/// account is an ATTENDEE (by its own address or an alias leading to it alone) is an
+/// attendee's copy: that member ignores the message, and only the member holding the
+/// organizer's copy answers.
+fn holds_organizer_copy(store: &Store, account: &str, recipient: &str, copy: &ICalendar) -> bool {
+    let Some((organizer, _)) = itip::organizer(copy) else {
+        return false;
+    };
+    if organizer == account {
+        return true;
+    }
+    if organizer != recipient {
+        return false;
+    }
+    let listed: Vec<String> = itip::attendees(copy)
+        .into_keys()
+        .filter(|a| *a != organizer)
+        .collect();
+    owner_address(store, account, &listed).is_none()
+}
+
 fn check_put(r: Result<PutOutcome, crate::storage::StorageError>) -> Result<(), String> {
     match r.map_err(|e| e.to_string())? {
         PutOutcome::Stored { .. } => Ok(()),
@@ -550,19 +569,39 @@ pub fn schedule_box(store: &Store, account: &str, name: &str) -> Result<DavColle
     }
 }
 
+/// The store key (the per-collection unique "UID" of the store) of the COUNTER from
+/// `attendee` for event `uid` in a schedule inbox: one waiting proposal per (UID,
+/// attendee), beside the UID's other message. The object's data keeps the event's UID.
+pub fn counter_key(uid: &str, attendee: &str) -> String {
+    format!("{uid}\ncounter:{attendee}")
+}
+
 /// Stores the message in the inbox: one resource per UID, the newest message replacing
-/// an older one of the same UID (the store keeps UIDs unique per collection).
+/// an older one of the same UID (the store keeps UIDs unique per collection); a COUNTER
+/// is kept apart, one per (UID, attendee) ([`counter_key`]), until the organizer answers.
 fn put_inbox(store: &Store, account: &str, msg: &Message) -> Result<(), String> {
     let coll = inbox(store, account)?;
-    // A COUNTER waiting for the organizer's answer stays: a REPLY has been merged into
-    // the organizer's copy already.
-    if msg.method == Method::Reply && pending_counter_in(store, &coll, &msg.uid)?.is_some() {
-        return Ok(());
+    // A COUNTER kept under the plain UID (by an older version) waits for the organizer's
+    // answer: a REPLY, merged into the organizer's copy already, does not replace it.
+    if msg.method == Method::Reply {
+        let held = store
+            .dav_objects(coll.id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|o| o.uid == msg.uid);
+        if held.is_some_and(|o| is_method(&o, Method::Counter)) {
+            return Ok(());
+        }
     }
+    let key = if msg.method == Method::Counter {
+        counter_key(&msg.uid, &msg.sender)
+    } else {
+        msg.uid.clone()
+    };
     let (first, last) = index_span(&msg.calendar).unwrap_or((None, None));
     let mut put = NewObject {
-        name: resource_name(&msg.uid),
-        uid: msg.uid.clone(),
+        name: resource_name(&key),
+        uid: key,
         data: msg.text(),
         component: component_of(&msg.calendar),
         first,
@@ -582,34 +621,63 @@ fn put_inbox(store: &Store, account: &str, msg: &Message) -> Result<(), String> 
     Err("the inbox holds the UID under two names".into())
 }
 
-/// The COUNTER of `uid` waiting in schedule inbox `coll`, with its parsed calendar.
-fn pending_counter_in(
-    store: &Store,
-    coll: &DavCollection,
-    uid: &str,
-) -> Result<Option<(DavObject, ICalendar)>, String> {
-    let objs = store.dav_objects(coll.id).map_err(|e| e.to_string())?;
-    Ok(objs.into_iter().filter(|o| o.uid == uid).find_map(|o| {
-        let cal = parse_calendar(&o.data).ok()?;
-        (Method::of(&cal) == Some(Method::Counter)).then_some((o, cal))
-    }))
+/// A schedule inbox and some of its messages, each with its parsed calendar.
+pub type InboxMessages = (DavCollection, Vec<(DavObject, ICalendar)>);
+
+fn is_method(o: &DavObject, method: Method) -> bool {
+    parse_calendar(&o.data).is_ok_and(|c| Method::of(&c) == Some(method))
 }
 
-/// The COUNTER of `uid` waiting for `account`'s answer in its schedule inbox (the inbox
-/// object, for a conditional delete once answered, and the proposal); `None` when there
-/// is none (or no inbox yet).
-pub fn pending_counter(
+/// The messages of `method` for event `uid` in `account`'s schedule inbox, with their
+/// parsed calendars (none when there is no inbox yet).
+fn inbox_messages(
     store: &Store,
     account: &str,
     uid: &str,
-) -> Result<Option<(DavCollection, DavObject, ICalendar)>, String> {
+    method: Method,
+) -> Result<Option<InboxMessages>, String> {
     let Some(coll) = store
         .dav_collection(account, INBOX)
         .map_err(|e| e.to_string())?
     else {
         return Ok(None);
     };
-    Ok(pending_counter_in(store, &coll, uid)?.map(|(o, c)| (coll, o, c)))
+    let found = store
+        .dav_objects(coll.id)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|o| {
+            let cal = parse_calendar(&o.data).ok()?;
+            (Method::of(&cal) == Some(method) && itip::uid(&cal).as_deref() == Some(uid))
+                .then_some((o, cal))
+        })
+        .collect();
+    Ok(Some((coll, found)))
+}
+
+/// The COUNTERs of `uid` waiting for `account`'s answer in its schedule inbox, one per
+/// proposing attendee (the inbox objects, for a conditional delete once answered, and
+/// the proposals), in the inbox's name order; empty when there is none (or no inbox yet).
+pub fn pending_counters(
+    store: &Store,
+    account: &str,
+    uid: &str,
+) -> Result<Option<InboxMessages>, String> {
+    inbox_messages(store, account, uid, Method::Counter)
+}
+
+/// The DECLINECOUNTER of `uid` in attendee `account`'s schedule inbox: the organizer
+/// declined the account's proposal. The next REQUEST of that UID replaces it (one
+/// inbox resource per UID), so it is shown only until the organizer writes again.
+/// Its calendar and when it was stored (Unix seconds, 0 when unknown).
+pub fn declined_counter(
+    store: &Store,
+    account: &str,
+    uid: &str,
+) -> Result<Option<(ICalendar, i64)>, String> {
+    Ok(inbox_messages(store, account, uid, Method::DeclineCounter)?
+        .and_then(|(_, mut found)| found.pop())
+        .map(|(o, cal)| (cal, o.modified)))
 }
 
 /// The object of `uid` in the account's calendars (not the inbox or outbox).

@@ -10,7 +10,8 @@
 //!   delivered); when the owner is an ATTENDEE, its REPLY goes to the organizer.
 //! - Local recipients (accounts of this server): the message is stored in their schedule
 //!   inbox (the calendar collection `inbox`, made on demand, VEVENT and VTODO; one resource
-//!   per UID, the latest message replacing the earlier one), and the event is placed or
+//!   per UID, the latest message replacing the earlier one; a COUNTER kept apart, one per UID
+//!   and attendee, until the organizer answers it), and the event is placed or
 //!   updated in their calendar: a REQUEST updates the copy of that UID (which must have the
 //!   same organizer) or, when there is none, places a new one in the default calendar, with
 //!   the attendee's PARTSTAT NEEDS-ACTION unless the organizer gave one; a CANCEL marks a
@@ -45,5 +46,7 @@ pub fn reserved(name: &str) -> bool {
     name == INBOX || name == OUTBOX
 }
 
+#[cfg(test)]
+mod counter_tests;
 #[cfg(test)]
 mod tests;

@@ -708,9 +708,20 @@ pub(crate) async fn copy_or_move(
         Some(e) => Condition::Match(e.etag.clone()),
         None => Condition::Absent,
     };
+    // A COUNTER in a schedule inbox is kept under its own key, not its UID
+    // (`scheduling::deliver::counter_key`): what leaves the inbox takes the event's UID.
+    let uid = if at.kind == CollectionKind::Calendar && crate::scheduling::reserved(&at.collection)
+    {
+        crate::protocols::caldav::validate::parse_calendar(&source.data)
+            .ok()
+            .and_then(|c| crate::protocols::itip::uid(&c))
+            .unwrap_or_else(|| source.uid.clone())
+    } else {
+        source.uid.clone()
+    };
     let new = NewObject {
         name: to.name.clone(),
-        uid: source.uid.clone(),
+        uid,
         data: source.data.clone(),
         component: source.component.clone(),
         first: source.first,

@@ -36,6 +36,8 @@ mod callocks;
 mod calobjects;
 mod calprops;
 mod files;
+#[cfg(test)]
+mod inbox_copy_tests;
 mod lockreq;
 pub(crate) mod locks;
 mod mkcalendar;

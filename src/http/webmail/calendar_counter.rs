@@ -1,16 +1,26 @@
 //! New times proposed and answered in the webmail (iTIP COUNTER, RFC 5546 §3.2.7;
-//! `protocols::itip::counter`), from the event page (`POST /calendar/event`):
+//! `protocols::itip::counter`), and the current version asked for (REFRESH, §3.2.6),
+//! from the event page (`POST /calendar/event`):
 //!
 //! - `action=counter` (an attendee of an invitation, with `p_start_date`, `p_start_time`,
 //!   `p_end_date`, `p_end_time`): a COUNTER with the copy's start and end moved goes to the
 //!   organizer; nothing is stored here (the organizer's answer, a REQUEST or a
 //!   DECLINECOUNTER, changes the copy or not).
-//! - The organizer sees the COUNTER waiting in its schedule inbox (where scheduling keeps
-//!   it, `scheduling::deliver::pending_counter`) on the event page: who proposes which
-//!   time. `action=counter-accept` stores the event with the proposed times (SEQUENCE
+//! - `action=refresh` (an attendee): a REFRESH goes to the organizer (its schedule inbox
+//!   when local, iMIP through the queues when not), which answers with a REQUEST of the
+//!   current event.
+//! - The organizer sees every COUNTER waiting in its schedule inbox (one per attendee,
+//!   `scheduling::deliver::pending_counters`) on the event page: who proposes what (the
+//!   times, and the title, place and description where they differ), each with its own
+//!   accept and decline (`proposal`: the inbox object's name, `proposal_etag`: its ETag as
+//!   shown, so a proposal replaced meanwhile is not answered unseen).
+//!   `action=counter-accept` stores the event with what the COUNTER proposes (SEQUENCE
 //!   raised, `If-Match` the page's ETag), which sends a REQUEST to every attendee
 //!   (`scheduling::after_write`); `action=counter-decline` sends the proposer a
-//!   DECLINECOUNTER. Either way the COUNTER leaves the inbox (a conditional delete).
+//!   DECLINECOUNTER. Either way that COUNTER leaves the inbox (a conditional delete); the
+//!   other attendees' proposals stay, neither accepted nor declined.
+//! - The attendee's page shows a DECLINECOUNTER of the organizer (`declined_counter`,
+//!   by mail or local) until the next REQUEST replaces it in the inbox.
 //!
 //! The rights are those of any change to the event (`w`+`i` on a shared calendar),
 //! decided by the caller before this runs; the caller makes the write ([`Step`]).
@@ -23,7 +33,7 @@ use super::MailError;
 use crate::actors::imap_backend::StoreBackend;
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, counter, Message};
-use crate::scheduling::deliver::pending_counter;
+use crate::scheduling::deliver::{declined_counter, pending_counters};
 use crate::storage::davstore::{Condition, DavCollection, DavObject};
 
 /// A COUNTER waiting for the organizer's answer, as the event page shows it.
@@ -31,6 +41,20 @@ pub struct Proposal {
     /// The attendee who proposes.
     pub from: String,
     /// `YYYY-MM-DD HH:MM – YYYY-MM-DD HH:MM` in the user's zone (dates only all day).
+    pub when: String,
+    /// The title, place and description proposed, where they differ from the event's.
+    pub title: Option<String>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+    /// The inbox object (name, ETag) the accept and decline buttons name.
+    pub name: String,
+    pub etag: String,
+}
+
+/// The organizer's DECLINECOUNTER as the attendee's event page shows it.
+pub struct Declined {
+    pub by: String,
+    /// When it arrived, `YYYY-MM-DD HH:MM` in the user's zone (empty: unknown).
     pub when: String,
 }
 
@@ -42,14 +66,10 @@ pub(super) struct Proposed {
     pub end_time: String,
 }
 
-/// The COUNTER of `uid` waiting in `owner`'s schedule inbox, shown in `zone`.
-pub(super) fn proposal_for(b: &StoreBackend, owner: &str, uid: &str, zone: Tz) -> Option<Proposal> {
-    let (_, _, cal) = pending_counter(&b.ctx.store, owner, uid).ok()??;
-    let from = itip::reply_attendee(&cal).ok()?.address;
-    let (f, _) = read_event(&cal.to_string(), owner, zone).ok()?;
-    let when = if f.all_day {
+fn span(f: &super::calendar_ical::EventFields) -> String {
+    if f.all_day {
         if f.start_date == f.end_date {
-            f.start_date
+            f.start_date.clone()
         } else {
             format!("{} – {}", f.start_date, f.end_date)
         }
@@ -58,8 +78,62 @@ pub(super) fn proposal_for(b: &StoreBackend, owner: &str, uid: &str, zone: Tz) -
             "{} {} – {} {}",
             f.start_date, f.start_time, f.end_date, f.end_time
         )
+    }
+}
+
+/// The COUNTERs of event `event` (its data) waiting in `owner`'s schedule inbox, one per
+/// proposing attendee, shown in `zone`.
+pub(super) fn proposals_for(
+    b: &StoreBackend,
+    owner: &str,
+    uid: &str,
+    event: &str,
+    zone: Tz,
+) -> Vec<Proposal> {
+    let Ok(Some((_, waiting))) = pending_counters(&b.ctx.store, owner, uid) else {
+        return Vec::new();
     };
-    Some(Proposal { from, when })
+    let current = read_event(event, owner, zone).ok().map(|(f, _)| f);
+    let differs = |proposed: &str, now: Option<&str>| {
+        (!proposed.is_empty() && Some(proposed) != now).then(|| proposed.to_string())
+    };
+    waiting
+        .into_iter()
+        .filter_map(|(o, cal)| {
+            let from = itip::reply_attendee(&cal).ok()?.address;
+            let (f, _) = read_event(&cal.to_string(), owner, zone).ok()?;
+            let cur = current.as_ref();
+            Some(Proposal {
+                from,
+                when: span(&f),
+                title: differs(&f.title, cur.map(|c| c.title.as_str())),
+                location: differs(&f.location, cur.map(|c| c.location.as_str())),
+                description: differs(&f.description, cur.map(|c| c.description.as_str())),
+                name: o.name,
+                etag: o.etag,
+            })
+        })
+        .collect()
+}
+
+/// The organizer's DECLINECOUNTER of `uid` in `account`'s schedule inbox, if one is there.
+pub(super) fn declined_for(
+    b: &StoreBackend,
+    account: &str,
+    uid: &str,
+    zone: Tz,
+) -> Option<Declined> {
+    let (cal, modified) = declined_counter(&b.ctx.store, account, uid).ok()??;
+    let by = itip::organizer(&cal).map(|o| o.0).unwrap_or_default();
+    let when = {
+        use chrono::TimeZone;
+        (modified > 0)
+            .then(|| zone.timestamp_opt(modified, 0).single())
+            .flatten()
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    Some(Declined { by, when })
 }
 
 /// A COUNTER answered, to drop from the schedule inbox once the answer is made.
@@ -99,8 +173,9 @@ pub(super) enum Step {
     },
 }
 
-/// One of the COUNTER actions on event `o` of `coll` (its ETag already checked) by `who`
-/// (the address the account acts as in this calendar).
+/// One of the COUNTER and REFRESH actions on event `o` of `coll` (its ETag already
+/// checked) by `who` (the address the account acts as in this calendar); `chosen` is the
+/// (name, ETag) of the inbox COUNTER an accept or decline answers.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn counter_action(
     b: &StoreBackend,
@@ -111,6 +186,7 @@ pub(super) fn counter_action(
     zone: Tz,
     now: i64,
     p: &Proposed,
+    chosen: (&str, &str),
 ) -> Result<Step, MailError> {
     let (fields, facts) = read_event(&o.data, who, zone)?;
     match action {
@@ -140,13 +216,40 @@ pub(super) fn counter_action(
                 answered: None,
             })
         }
+        "refresh" => {
+            if facts.my_partstat.is_none() {
+                return Err(MailError::Invalid(
+                    "only an attendee of someone else's event asks its organizer".into(),
+                ));
+            }
+            let copy = parse_calendar(&o.data).map_err(|e| MailError::Invalid(e.to_string()))?;
+            let msg = counter::refresh(&copy, who, now)
+                .ok_or_else(|| MailError::Invalid("this event has no organizer".into()))?;
+            Ok(Step::Send {
+                flash: format!("{} is asked for the current version.", msg.recipient),
+                date: fields.start_date,
+                message: Box::new(msg),
+                answered: None,
+            })
+        }
         "counter-accept" | "counter-decline" => {
-            let (inbox, waiting, proposal) = pending_counter(&b.ctx.store, &coll.owner, &o.uid)
+            let (inbox, waiting) = pending_counters(&b.ctx.store, &coll.owner, &o.uid)
                 .map_err(|e| {
                     tracing::warn!("webmail: the schedule inbox: {e}");
                     MailError::Unavailable
                 })?
                 .ok_or_else(|| MailError::Invalid("no proposal is waiting for an answer".into()))?;
+            let (waiting, proposal) = waiting
+                .into_iter()
+                .find(|(w, _)| w.name == chosen.0)
+                .ok_or_else(|| MailError::Invalid("no such proposal is waiting".into()))?;
+            if waiting.etag != chosen.1 {
+                return Err(MailError::Invalid(
+                    "this proposal was replaced by a newer one since the page was shown: \
+                     reopen the event to see it"
+                        .into(),
+                ));
+            }
             let answered = Answered {
                 inbox: inbox.id,
                 name: waiting.name,
@@ -163,8 +266,7 @@ pub(super) fn counter_action(
                 Ok(Step::Store {
                     data,
                     date,
-                    flash: "The proposed time is accepted; every attendee is sent the change."
-                        .into(),
+                    flash: "The proposal is accepted; every attendee is sent the change.".into(),
                     answered,
                 })
             } else {

@@ -9,7 +9,8 @@
 //!   and their events answer 404. In another's calendar the rights decide each post
 //!   (`w`+`i` to save or answer, `t` to delete; 403 otherwise, nothing stored), and the
 //!   caller acts as the owner (the organizer or attendee address is the owner's).
-//! - `counter`, `counter-accept` and `counter-decline`: [`super::calendar_counter`].
+//! - `counter`, `counter-accept`, `counter-decline` and `refresh`:
+//!   [`super::calendar_counter`].
 //! - Every write is conditional: a new event `If-None-Match: *` (under a fresh UID), an
 //!   edit, delete or reply `If-Match` the ETag the form was drawn with. When someone
 //!   changed or removed the event meanwhile, the store refuses inside its atomic step and
@@ -29,7 +30,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::calendar::{enc, event_calendars, is_event_calendar, store_err};
-use super::calendar_counter::{counter_action, proposal_for, Proposal, Proposed, Step};
+use super::calendar_counter::{
+    counter_action, declined_for, proposals_for, Declined, Proposal, Proposed, Step,
+};
 use super::calendar_ical::{
     edit_event, new_event, parse_attendees, partstat_of_action, read_event, set_partstat,
     EventFacts, EventFields, Repeat,
@@ -77,8 +80,11 @@ struct EventPage {
     may_delete: bool,
     /// Whose calendar, when another's (empty: the account's own).
     owner: String,
-    /// An attendee's COUNTER waiting for the organizer's answer.
-    proposal: Option<Proposal>,
+    /// The attendees' COUNTERs waiting for the organizer's answer, one per attendee.
+    proposals: Vec<Proposal>,
+    /// The organizer declined the account's proposal (a DECLINECOUNTER, until the next
+    /// REQUEST).
+    declined: Option<Declined>,
 }
 
 impl EventPage {
@@ -126,7 +132,8 @@ struct Frame {
     read_only: bool,
     may_delete: bool,
     owner: String,
-    proposal: Option<Proposal>,
+    proposals: Vec<Proposal>,
+    declined: Option<Declined>,
 }
 
 fn page(
@@ -157,7 +164,8 @@ fn page(
         read_only: fr.read_only,
         may_delete: fr.may_delete,
         owner: fr.owner,
-        proposal: fr.proposal,
+        proposals: fr.proposals,
+        declined: fr.declined,
     };
     let mut res = render(req, &t.chrome, &t);
     if res.status() == StatusCode::OK {
@@ -215,7 +223,8 @@ pub async fn form(
                 read_only: !v.may.write,
                 may_delete: v.may.delete,
                 owner: v.owner_label,
-                proposal: None,
+                proposals: Vec::new(),
+                declined: None,
             };
             return Ok((fr, blank(&date)));
         }
@@ -227,10 +236,15 @@ pub async fn form(
             .map_err(store_err)?
             .ok_or(MailError::NotFound)?;
         let (f, facts) = read_event(&obj.data, v.acting_as(&who), zone)?;
-        let proposal = if facts.my_partstat.is_none() && v.may.write {
-            proposal_for(b, &v.coll.owner, &obj.uid, zone)
+        let (proposals, declined) = if facts.my_partstat.is_none() {
+            let p = if v.may.write {
+                proposals_for(b, &v.coll.owner, &obj.uid, &obj.data, zone)
+            } else {
+                Vec::new()
+            };
+            (p, None)
         } else {
-            None
+            (Vec::new(), declined_for(b, &v.coll.owner, &obj.uid, zone))
         };
         Ok((
             Frame {
@@ -243,7 +257,8 @@ pub async fn form(
                 read_only: !v.may.write,
                 may_delete: v.may.delete,
                 owner: v.owner_label.clone(),
-                proposal,
+                proposals,
+                declined,
             },
             f,
         ))
@@ -291,7 +306,8 @@ fn refused(
         read_only: false,
         may_delete: false,
         owner: String::new(),
-        proposal: None,
+        proposals: Vec::new(),
+        declined: None,
     };
     page(req, me, fr, f, msg, StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -412,6 +428,8 @@ pub async fn submit(
         field(&body, "p_start_time"),
         field(&body, "p_end_date"),
         field(&body, "p_end_time"),
+        field(&body, "proposal"),
+        field(&body, "proposal_etag"),
     );
     let done = call(&ctx, move |b| {
         let (cal, name, etag, action) = (c2, n2, e2, a2);
@@ -465,7 +483,8 @@ pub async fn submit(
                     read_only: false,
                     may_delete: v.may.delete,
                     owner: v.owner_label.clone(),
-                    proposal: None,
+                    proposals: Vec::new(),
+                    declined: None,
                 },
             ))))
         };
@@ -543,7 +562,7 @@ pub async fn submit(
                     }
                 }
             }
-            "counter" | "counter-accept" | "counter-decline" => {
+            "counter" | "counter-accept" | "counter-decline" | "refresh" => {
                 let o = old.ok_or(MailError::NotFound)?;
                 if o.etag != etag {
                     return conflict(Some(&o));
@@ -554,7 +573,8 @@ pub async fn submit(
                     end_date: p2.2.clone(),
                     end_time: p2.3.clone(),
                 };
-                match counter_action(b, &coll, &o, &action, &who, zone, now, &proposed)? {
+                let chosen = (p2.4.as_str(), p2.5.as_str());
+                match counter_action(b, &coll, &o, &action, &who, zone, now, &proposed, chosen)? {
                     Step::Store {
                         data,
                         date,
@@ -662,7 +682,8 @@ pub async fn submit(
                 read_only: true,
                 may_delete: false,
                 owner: String::new(),
-                proposal: None,
+                proposals: Vec::new(),
+                declined: None,
             };
             Ok(page(
                 &req,

@@ -79,6 +79,8 @@ mod contacts;
 mod contacts_card;
 #[cfg(test)]
 mod contacts_tests;
+#[cfg(test)]
+mod counter_tests;
 mod devices;
 mod folders;
 mod images;

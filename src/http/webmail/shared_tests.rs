@@ -393,20 +393,23 @@ async fn an_attendee_proposes_a_new_time_and_the_organizer_accepts_or_declines()
     );
     let (_, page, _) = body_of!(&svc, get(&alice, &alice_href));
     assert!(
-        page.contains("<span id=\"proposal-from\">root@example.com</span>"),
+        page.contains("<span class=\"proposal-from\">root@example.com</span>"),
         "{page}"
     );
     assert!(
         page.contains("2027-01-20 16:00 – 2027-01-20 17:00"),
         "{page}"
     );
-    let answer = |action: &str, etag: &str| {
+    let (proposal, proposal_etag) = (hidden(&page, "proposal"), hidden(&page, "proposal_etag"));
+    let answer = |action: &str, etag: &str, (proposal, proposal_etag): (&str, &str)| {
         form(&[
             ("csrf", &alice_csrf),
             ("action", action),
             ("cal", "calendar"),
             ("name", &mine.name),
             ("etag", etag),
+            ("proposal", proposal),
+            ("proposal_etag", proposal_etag),
         ])
     };
     let (status, _, _) = body_of!(
@@ -414,7 +417,7 @@ async fn an_attendee_proposes_a_new_time_and_the_organizer_accepts_or_declines()
         post(
             &alice,
             "/calendar/event",
-            &answer("counter-accept", &mine.etag)
+            &answer("counter-accept", &mine.etag, (&proposal, &proposal_etag))
         )
     );
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -431,7 +434,7 @@ async fn an_attendee_proposes_a_new_time_and_the_organizer_accepts_or_declines()
         post(
             &alice,
             "/calendar/event",
-            &answer("counter-accept", &mine2.etag)
+            &answer("counter-accept", &mine2.etag, (&proposal, &proposal_etag))
         )
     );
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -452,12 +455,13 @@ async fn an_attendee_proposes_a_new_time_and_the_organizer_accepts_or_declines()
         page.contains("2027-01-20 08:00 – 2027-01-20 09:00"),
         "{page}"
     );
+    let (proposal, proposal_etag) = (hidden(&page, "proposal"), hidden(&page, "proposal_etag"));
     let (status, _, _) = body_of!(
         &svc,
         post(
             &alice,
             "/calendar/event",
-            &answer("counter-decline", &mine2.etag)
+            &answer("counter-decline", &mine2.etag, (&proposal, &proposal_etag))
         )
     );
     assert_eq!(status, StatusCode::SEE_OTHER);

@@ -5,7 +5,8 @@
 //! - The organizer's server checks an incoming COUNTER or REFRESH with [`from_attendee`]:
 //!   its sender must be an attendee of the organizer's copy (of the same UID).
 //! - Accepting a COUNTER ([`accept_counter`]) takes its times (DTSTART, DTEND, DURATION,
-//!   DUE) into the organizer's copy, master by master and instance by instance, and raises
+//!   DUE) and, where the COUNTER has them, LOCATION, SUMMARY and DESCRIPTION into the
+//!   organizer's copy (nothing else: attendees, RRULE, alarms stay the organizer's), master by master and instance by instance, and raises
 //!   SEQUENCE: the organizer's write then sends a REQUEST to every attendee, as any
 //!   material change does ([`super::organizer_messages`]).
 //! - Declining it ([`decline_counter`]) sends DECLINECOUNTER to the proposer: UID,
@@ -26,12 +27,21 @@ use super::{
     Refusal, PRODID,
 };
 
-/// The time properties a COUNTER may change in the organizer's copy.
+/// The time properties a COUNTER may change in the organizer's copy: all of them are
+/// replaced by the proposal's (DTEND and DURATION exclude each other).
 const TIMES: &[ICalendarProperty] = &[
     ICalendarProperty::Dtstart,
     ICalendarProperty::Dtend,
     ICalendarProperty::Duration,
     ICalendarProperty::Due,
+];
+
+/// The other properties an accepted COUNTER changes, each only when the COUNTER has it
+/// (RFC 5546 §3.2.7: a COUNTER may propose a new location or description too).
+pub const TEXTS: &[ICalendarProperty] = &[
+    ICalendarProperty::Location,
+    ICalendarProperty::Summary,
+    ICalendarProperty::Description,
 ];
 
 /// The COUNTER attendee `me` sends the organizer of `proposed` (the attendee's copy with
@@ -79,7 +89,8 @@ pub fn for_inbox(counter: &ICalendar, sender: &str) -> ICalendar {
     out
 }
 
-/// The organizer's copy with the times `counter` proposes, SEQUENCE raised by one on each
+/// The organizer's copy with the times `counter` proposes (and its LOCATION, SUMMARY and
+/// DESCRIPTION where it has them), SEQUENCE raised by one on each
 /// changed component. Components the COUNTER names that the copy does not have are left
 /// out (an organizer accepts changes to its event, not new instances).
 pub fn accept_counter(copy: &ICalendar, counter: &ICalendar) -> Result<ICalendar, Refusal> {
@@ -100,7 +111,7 @@ pub fn accept_counter(copy: &ICalendar, counter: &ICalendar) -> Result<ICalendar
         let proposed: Vec<ICalendarEntry> = pc
             .entries
             .iter()
-            .filter(|e| TIMES.contains(&e.name))
+            .filter(|e| TIMES.contains(&e.name) || TEXTS.contains(&e.name))
             .cloned()
             .collect();
         if !proposed
@@ -109,10 +120,18 @@ pub fn accept_counter(copy: &ICalendar, counter: &ICalendar) -> Result<ICalendar
         {
             continue;
         }
+        let texts: Vec<&ICalendarProperty> = proposed
+            .iter()
+            .filter(|e| TEXTS.contains(&e.name))
+            .map(|e| &e.name)
+            .collect();
         let c = &mut out.components[idx];
         let seq = sequence(c);
-        c.entries
-            .retain(|e| !TIMES.contains(&e.name) && e.name != ICalendarProperty::Sequence);
+        c.entries.retain(|e| {
+            !TIMES.contains(&e.name)
+                && !texts.contains(&&e.name)
+                && e.name != ICalendarProperty::Sequence
+        });
         c.entries.extend(proposed);
         c.add_sequence(seq + 1);
         changed = true;

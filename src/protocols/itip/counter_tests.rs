@@ -122,3 +122,55 @@ fn a_refresh_is_asked_and_answered_with_the_current_event() {
     assert!(t.contains("DTSTART:20270110T100000Z"), "{t}");
     assert!(refresh_answer(&copy, "bob@example.com", "eve@remote.test", NOW).is_none());
 }
+
+#[test]
+fn accepting_takes_the_proposed_times_place_title_and_description_and_nothing_else() {
+    let copy = cal(&COPY.replace(
+        "SUMMARY:Planning\n",
+        "SUMMARY:Planning\nLOCATION:Room 1\nDESCRIPTION:Agenda\nRRULE:FREQ=WEEKLY;COUNT=3\n",
+    ));
+    // A DURATION instead of DTEND, a new place, title and description; the proposer's own
+    // PARTSTAT, a COMMENT and no RRULE, none of which the organizer's copy takes.
+    let proposal = cal(
+        "METHOD:COUNTER\nBEGIN:VEVENT\nUID:ev1@example.com\nDTSTAMP:20270102T000000Z\n\
+DTSTART:20270111T080000Z\nDURATION:PT2H\nSUMMARY:Planning (moved)\nLOCATION:Room 7\n\
+DESCRIPTION:Agenda v2\nSEQUENCE:2\nORGANIZER:mailto:bob@example.com\n\
+ATTENDEE;PARTSTAT=TENTATIVE:mailto:carol@remote.test\nCOMMENT:Mornings are better\n\
+END:VEVENT\n",
+    );
+    let accepted = accept_counter(&copy, &proposal).unwrap();
+    let t = text(&accepted);
+    for want in [
+        "DTSTART:20270111T080000Z",
+        "DURATION:PT2H",
+        "SUMMARY:Planning (moved)",
+        "LOCATION:Room 7",
+        "DESCRIPTION:Agenda v2",
+        "RRULE:FREQ=WEEKLY;COUNT=3",
+        "SEQUENCE:3",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@remote.test",
+        "mailto:dave@remote.test",
+    ] {
+        assert!(t.contains(want), "{want} missing: {t}");
+    }
+    for gone in ["DTEND", "Room 1", "Agenda\r\n", "COMMENT", "TENTATIVE"] {
+        assert!(!t.contains(gone), "{gone} kept: {t}");
+    }
+    assert_eq!(t.matches("SUMMARY").count(), 1, "{t}");
+
+    // A COUNTER of the times only keeps the organizer's place, title and description.
+    let times_only = cal(
+        "METHOD:COUNTER\nBEGIN:VEVENT\nUID:ev1@example.com\nDTSTAMP:20270102T000000Z\n\
+DTSTART:20270111T080000Z\nDTEND:20270111T090000Z\nSEQUENCE:2\n\
+ORGANIZER:mailto:bob@example.com\nATTENDEE:mailto:carol@remote.test\nEND:VEVENT\n",
+    );
+    let t = text(&accept_counter(&copy, &times_only).unwrap());
+    for want in [
+        "DTEND:20270111T090000Z",
+        "LOCATION:Room 1",
+        "SUMMARY:Planning\r\n",
+        "DESCRIPTION:Agenda\r\n",
+    ] {
+        assert!(t.contains(want), "{want} missing: {t}");
+    }
+}
