@@ -193,18 +193,24 @@ fn a_stale_cached_inbox_is_refused_and_looked_up_again() {
     eventually("b sees bob", || {
         t.b.check_recipient("bob@example.com").unwrap() == RecipientKind::Local
     });
-    let old = t.b.folder_id("bob@example.com", "INBOX").unwrap().unwrap();
     // The INBOX replaced behind every node's back (as an account deleted and made again
-    // on another node before its notification arrives): b still has the old id.
-    t.sql(
-        "UPDATE folders SET id = nextval('folder_ids')
-         WHERE account = 'bob@example.com' AND name = 'INBOX'",
-    );
-    assert_eq!(
-        t.b.folder_id("bob@example.com", "inbox").unwrap(),
-        Some(old),
-        "the cached id"
-    );
+    // on another node before its notification arrives), while b keeps the old id cached.
+    // A late settings notification (from the account's creation) may drop b's cache between
+    // the lookup and the replacement; then the case did not happen, and it is set up again
+    // (a bounded number of times: the notifications of this test are few).
+    let mut old = None;
+    for _ in 0..50 {
+        let cached = t.b.folder_id("bob@example.com", "INBOX").unwrap().unwrap();
+        t.sql(
+            "UPDATE folders SET id = nextval('folder_ids')
+             WHERE account = 'bob@example.com' AND name = 'INBOX'",
+        );
+        if t.b.folder_id("bob@example.com", "inbox").unwrap() == Some(cached) {
+            old = Some(cached);
+            break;
+        }
+    }
+    let old = old.expect("b kept a cached INBOX id across the replacement in 50 tries");
     let body = b"Subject: hello\r\n\r\nbody\r\n";
     let msg = NewMessage {
         blob: t.b.blobs().put(body).unwrap(),
