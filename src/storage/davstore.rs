@@ -18,6 +18,14 @@
 //! older ones moves the collection's `expired_below`: a token under it (or above the
 //! current counter) answers [`Changes::Expired`] (RFC 6578 §3.2: 403 valid-sync-token).
 //!
+//! An initial sync read in pages ([`DavStore::dav_changes_page`] from token 0 with a
+//! limit) lists the live objects in counter order; its continuations carry, besides the
+//! counter of the last object sent, a *floor*: the counter read on the first page. The
+//! objects deleted at or below the floor were gone before that page, so the client never
+//! saw them: a continuation lists no tombstone at or below its floor and stays valid while
+//! `expired_below` is at most the floor (tombstones pruned below it, or a collection
+//! imported with `expired_below` at its counter, do not end an initial sync half-way).
+//!
 //! # Times (getlastmodified)
 //!
 //! Every write takes its time inside the store's atomic step, from the store's clock
@@ -218,6 +226,10 @@ pub enum ChangePage {
         token: u64,
         /// Changes after `token` remain (the answer was cut at the limit).
         more: bool,
+        /// The floor the continuation carries (module documentation, "The change
+        /// counter"): `token` itself unless this is part of an initial sync cut before
+        /// its first page's counter.
+        floor: u64,
     },
     /// As [`Changes::Expired`].
     Expired,
@@ -430,11 +442,15 @@ pub trait DavStore: Send + Sync {
     /// At most `limit` changes since `token`, read from the change log in counter order
     /// and no further (a reader of a large collection holds one page): as
     /// [`DavStore::dav_changes`] (token 0 lists live objects only), each name once (its
-    /// latest change in the page). `limit` 0 is Invalid. NotFound when no collection.
+    /// latest change in the page). `floor` is the one a previous page returned (0 or
+    /// `token` for a plain token): no tombstone at or below it is listed, and the token is
+    /// Expired only when the floor is below `expired_below` ([`page_floor`]). `limit` 0 is
+    /// Invalid. NotFound when no collection.
     fn dav_changes_page(
         &self,
         collection: u64,
         token: u64,
+        floor: u64,
         limit: usize,
     ) -> Result<ChangePage, StorageError>;
 
@@ -502,14 +518,35 @@ pub(crate) fn normalize_acl(
     Ok(out.into_iter().filter(|(_, r)| !r.is_empty()).collect())
 }
 
+/// The floor a change page from `token` applies in `coll` (module documentation, "The
+/// change counter"), `None` when the token is Expired: the counter itself for the first
+/// page of an initial sync (token 0), otherwise the larger of `token` and `floor`, which
+/// must lie between `expired_below` and the counter.
+pub fn page_floor(token: u64, floor: u64, coll: &DavCollection) -> Option<u64> {
+    if token > coll.sync {
+        return None;
+    }
+    if token == 0 {
+        return Some(coll.sync);
+    }
+    let floor = floor.max(token);
+    (floor <= coll.sync && floor >= coll.expired_below).then_some(floor)
+}
+
 /// One page of the change log from entries read in counter order (at most `limit + 1` of
-/// them, the store's read stopped there): cut at `limit`, each name once (its latest change).
-pub(crate) fn change_page(mut read: Vec<Change>, limit: usize, sync: u64) -> ChangePage {
+/// them, the store's read stopped there, tombstones at or below `floor` left out): cut at
+/// `limit`, each name once (its latest change).
+pub(crate) fn change_page(
+    mut read: Vec<Change>,
+    limit: usize,
+    sync: u64,
+    floor: u64,
+) -> ChangePage {
     let more = read.len() > limit;
     read.truncate(limit);
-    let token = match (more, read.last()) {
-        (true, Some(last)) => last.at,
-        _ => sync,
+    let (token, floor) = match (more, read.last()) {
+        (true, Some(last)) => (last.at, floor.max(last.at)),
+        _ => (sync, sync),
     };
     let mut seen = std::collections::HashSet::new();
     let mut changes: Vec<Change> = read
@@ -522,6 +559,7 @@ pub(crate) fn change_page(mut read: Vec<Change>, limit: usize, sync: u64) -> Cha
         changes,
         token,
         more,
+        floor,
     }
 }
 

@@ -118,7 +118,7 @@ pub(crate) async fn get(ctx: &Ctx, req: &HttpRequest, at: &At) -> Result<HttpRes
         etag: Some(&obj.etag),
         modified_ms: (obj.modified > 0).then(|| obj.modified.saturating_mul(1000)),
     };
-    let status = match conditional::evaluate_read(&h, &v) {
+    let status = match conditional::evaluate_read(&h, &v, super::now_ms()) {
         conditional::Outcome::Failed => {
             return Err(DavError::new(
                 StatusCode::PRECONDITION_FAILED,
@@ -148,7 +148,8 @@ pub(crate) fn last_modified(obj: &DavObject) -> Option<String> {
     time_of(obj.modified)
 }
 
-/// A stored time (Unix seconds, 0: not known) as an HTTP date.
+/// A stored time (Unix seconds, 0: not known) as an HTTP date, capped at the clock
+/// ([`super::http_date`]).
 pub(crate) fn time_of(secs: i64) -> Option<String> {
     u64::try_from(secs)
         .ok()

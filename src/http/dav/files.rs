@@ -78,11 +78,13 @@ pub(crate) async fn get(
     };
     let v = conditional::Validators {
         etag: etag.as_deref(),
+        // 0: not known (never a 304 from If-Modified-Since on it).
         modified_ms: i64::try_from(n.modified)
             .ok()
+            .filter(|s| *s > 0)
             .map(|s| s.saturating_mul(1000)),
     };
-    match conditional::evaluate_read(&h, &v) {
+    match conditional::evaluate_read(&h, &v, super::now_ms()) {
         conditional::Outcome::Failed => {
             return Err(DavError::new(
                 StatusCode::PRECONDITION_FAILED,

@@ -505,9 +505,19 @@ pub(crate) async fn xml_body(payload: web::Payload) -> Result<web::Bytes, DavErr
         .map_err(|_| DavError::new(StatusCode::BAD_REQUEST, "the body could not be read"))
 }
 
-/// An HTTP date (RFC 9110 §5.6.7) of Unix seconds.
+/// A modification time (Unix seconds) as served (Last-Modified, getlastmodified): an HTTP
+/// date (RFC 9110 §5.6.7) never later than this server's clock (§8.8.2.1; a stored time
+/// can be later after the clock was set back or on a node behind the database's clock).
 pub(crate) fn http_date(secs: u64) -> String {
+    let secs = secs.min(crate::storage::now_secs());
     let t =
         chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(0), 0).unwrap_or_default();
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// This server's clock in Unix milliseconds, for `conditional::evaluate_read`.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -27,8 +27,11 @@
 //!   The writers ([`calendar_query`], [`multiget`], [`addressbook_query`], [`sync`]) take a
 //!   [`Sink`], so they run without HTTP (tests, benchmarks).
 //! - Sync tokens are URIs (RFC 6578 §3.2): [`sync_token_uri`] of the collection's change
-//!   counter; [`parse_sync_token`] reads them back. An unknown form, a token older than the
-//!   kept tombstones or newer than the counter is 403 `DAV:valid-sync-token`.
+//!   counter; [`parse_sync_token`] reads them back. The continuation of an initial sync cut
+//!   by a limit also carries the counter its first page read (`…/<token>-<floor>`,
+//!   [`sync_point_uri`]; the store's "floor", module `storage::davstore`), so pruned
+//!   tombstones do not end it half-way. An unknown form, a token older than the kept
+//!   tombstones or newer than the counter is 403 `DAV:valid-sync-token`.
 //! - sync-collection's `limit` (§3.7) is honoured by truncation (§3.6): the oldest changes
 //!   and deletions up to the limit, read in counter order from the store's change log and
 //!   no further (`DavStore::dav_changes_page`: memory bounded by the limit, whatever the
@@ -91,7 +94,34 @@ pub(crate) fn sync_token_uri(n: u64) -> String {
 
 /// The change counter of a token [`sync_token_uri`] made; `None` for any other text.
 pub(crate) fn parse_sync_token(token: &str) -> Option<u64> {
-    let digits = token.trim().strip_prefix(SYNC_PREFIX)?;
+    counter(token.trim().strip_prefix(SYNC_PREFIX)?)
+}
+
+/// The sync-token URI of a change page's continuation: [`sync_token_uri`] of `token` when
+/// `floor` is not above it, `…/<token>-<floor>` otherwise.
+pub(crate) fn sync_point_uri(token: u64, floor: u64) -> String {
+    if floor > token {
+        format!("{SYNC_PREFIX}{token}-{floor}")
+    } else {
+        sync_token_uri(token)
+    }
+}
+
+/// The (token, floor) of a token [`sync_point_uri`] made (floor = token for a plain one);
+/// `None` for any other text.
+pub(crate) fn parse_sync_point(token: &str) -> Option<(u64, u64)> {
+    let rest = token.trim().strip_prefix(SYNC_PREFIX)?;
+    match rest.split_once('-') {
+        None => parse_sync_token(token).map(|n| (n, n)),
+        Some((t, f)) => {
+            let (t, f) = (counter(t)?, counter(f)?);
+            (f > t).then_some((t, f))
+        }
+    }
+}
+
+/// A decimal counter, digits only.
+fn counter(digits: &str) -> Option<u64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -889,8 +919,9 @@ pub(crate) struct SyncPlan {
     /// Names to report as changed (looked up while writing), in change order.
     changed: Vec<String>,
     deleted: Vec<String>,
-    /// The token the answer ends with.
+    /// The token the answer ends with, and its floor ([`sync_point_uri`]).
     token: u64,
+    floor: u64,
     truncated: bool,
     /// The first sync without a limit: every member, read page by page while the answer is
     /// written ([`Pages`]) instead of `changed`.
@@ -906,9 +937,9 @@ pub(crate) fn sync_plan(
     s: &SyncCollection,
 ) -> Result<SyncPlan, DavError> {
     let invalid = || DavError::condition(StatusCode::FORBIDDEN, "valid-sync-token");
-    let since = match &s.sync_token {
-        None => 0,
-        Some(t) => parse_sync_token(t).ok_or_else(invalid)?,
+    let (since, floor) = match &s.sync_token {
+        None => (0, 0),
+        Some(t) => parse_sync_point(t).ok_or_else(invalid)?,
     };
     if s.sync_token.is_none() && s.limit.is_none() {
         // The token is the counter before the listing is read: what changes while it is
@@ -919,12 +950,19 @@ pub(crate) fn sync_plan(
             changed: Vec::new(),
             deleted: Vec::new(),
             token: coll.sync,
+            floor: coll.sync,
             truncated: false,
             listing: true,
         });
     }
     let base = (owner.to_string(), coll.kind, coll.name.clone());
-    let Some(limit) = s.limit.map(|n| n as usize) else {
+    // The continuation of a paged initial sync without a limit now: the rest in one page
+    // (what `dav_changes` would hold), read past its floor.
+    let limit = s
+        .limit
+        .map(|n| n as usize)
+        .or((floor > since).then_some(usize::MAX));
+    let Some(limit) = limit else {
         let Changes::Since {
             token,
             changed,
@@ -939,6 +977,7 @@ pub(crate) fn sync_plan(
             changed,
             deleted,
             token,
+            floor: token,
             truncated: false,
             listing: false,
         });
@@ -956,7 +995,8 @@ pub(crate) fn sync_plan(
         changes,
         token,
         more,
-    } = store.dav_changes_page(coll.id, since, limit)?
+        floor,
+    } = store.dav_changes_page(coll.id, since, floor, limit)?
     else {
         return Err(invalid());
     };
@@ -967,6 +1007,7 @@ pub(crate) fn sync_plan(
         changed: changed.into_iter().map(|c| c.name).collect(),
         deleted: deleted.into_iter().map(|c| c.name).collect(),
         token,
+        floor,
         truncated: more,
         listing: false,
     })
@@ -1040,6 +1081,6 @@ pub(crate) fn sync(store: &Store, plan: SyncPlan, s: &SyncCollection, sink: &mut
         let href = collection_href(&plan.base.0, plan.base.1, &plan.base.2);
         write_status_error(&mut end, &href, 507, "number-of-matches-within-limits");
     }
-    multistatus_close(&mut end, Some(&sync_token_uri(plan.token)));
+    multistatus_close(&mut end, Some(&sync_point_uri(plan.token, plan.floor)));
     sink.raw(&end);
 }

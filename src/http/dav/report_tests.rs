@@ -10,7 +10,7 @@ use actix_web::web;
 use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarProperty, ICalendarValue};
 use calcard::{Entry, Parser};
 
-use super::report::{parse_sync_token, sync_token_uri, Sink};
+use super::report::{parse_sync_point, parse_sync_token, sync_point_uri, sync_token_uri, Sink};
 use super::tests::{call, service};
 use crate::http::server::{app, routes, Front, Listener};
 use crate::http::tests::{peer, world, World};
@@ -797,6 +797,23 @@ async fn sync_collection_initial_change_delete_and_expired() {
         sync("").as_bytes()
     );
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// A continuation of a paged initial sync carries its floor (`…/<token>-<floor>`); a
+/// plain token is its own floor, and a floor not above the token is not ours.
+#[test]
+fn sync_points_round_trip() {
+    for (t, f) in [(1, 2), (3, 700), (0, u64::MAX)] {
+        assert_eq!(parse_sync_point(&sync_point_uri(t, f)), Some((t, f)));
+        assert_eq!(parse_sync_token(&sync_point_uri(t, f)), None);
+    }
+    assert_eq!(sync_point_uri(5, 5), sync_token_uri(5));
+    assert_eq!(sync_point_uri(7, 3), sync_token_uri(7));
+    assert_eq!(parse_sync_point(&sync_token_uri(42)), Some((42, 42)));
+    for bad in ["5-5", "7-3", "-3", "3-", "3-4-5", "3--4", "a-4"] {
+        let token = format!("{}{bad}", sync_token_uri(0).trim_end_matches('0'));
+        assert_eq!(parse_sync_point(&token), None, "{token}");
+    }
 }
 
 #[test]

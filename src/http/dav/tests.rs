@@ -429,3 +429,60 @@ async fn a_session_cookie_neither_logs_in_nor_meets_the_csrf_check() {
     let (s, _, _) = call!(svc, "PUT", format!("{ALICE}/f"), [("Cookie", cookie)], b"x");
     assert_eq!(s, StatusCode::CREATED);
 }
+
+/// `If-Match: *` on an existing file-store directory (no ETag) reads it (RFC 9110 §13.1.1:
+/// `*` matches any existing resource); on a missing one the read is 404 before any
+/// precondition.
+#[actix_rt::test]
+async fn if_match_star_reads_a_directory_without_an_etag() {
+    let w = world("");
+    let svc = service!(w);
+    let (s, _, _) = call!(svc, "MKCOL", format!("{ALICE}/dir/"), [], b"");
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, h, _) = call!(
+        svc,
+        "GET",
+        format!("{ALICE}/dir/"),
+        [("If-Match", "*")],
+        b""
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert!(h.get("ETag").is_none(), "a directory has no ETag");
+    let (s, _, _) = call!(
+        svc,
+        "GET",
+        format!("{ALICE}/dir/"),
+        [("If-Match", "\"other\"")],
+        b""
+    );
+    assert_eq!(s, StatusCode::PRECONDITION_FAILED);
+    let (s, _, _) = call!(
+        svc,
+        "GET",
+        format!("{ALICE}/nodir/"),
+        [("If-Match", "*")],
+        b""
+    );
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// A modification time is never served later than the clock (RFC 9110 §8.8.2.1), whatever
+/// was stored.
+#[test]
+fn served_times_are_capped_at_the_clock() {
+    use crate::protocols::webdav::conditional::parse_http_date;
+    let far = super::http_date(u64::MAX / 2);
+    let served = parse_http_date(&far).unwrap();
+    assert!(
+        served <= crate::storage::now_secs() as i64 && served > 0,
+        "{far}"
+    );
+    assert_eq!(
+        super::http_date(784_111_777),
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+    assert!(super::calobjects::time_of(i64::MAX).is_some_and(|t| {
+        parse_http_date(&t).is_some_and(|s| s <= crate::storage::now_secs() as i64)
+    }));
+    assert_eq!(super::calobjects::time_of(0), None);
+}

@@ -10,7 +10,12 @@
 //! - HTTP dates are whole seconds: the resource's time is truncated to the second before
 //!   it is compared (a time of 12:00:00.9 has not changed since "12:00:00 GMT").
 //! - A date that does not parse (any of the three formats of §5.6.7) is ignored, as is a
-//!   time comparison on a resource whose time is not known.
+//!   time comparison on a resource whose time is not known. A stored time later than the
+//!   server's clock (a clock set back, a node behind the database's clock) is not known
+//!   either: the resource may change again within that second, so it never earns a 304
+//!   (§8.8.2.1: an origin server must not send a Last-Modified later than its clock).
+//! - `*` in If-Match or If-None-Match matches any existing resource, ETag or none (§13.1.1,
+//!   §13.1.2): a read is always of an existing one.
 
 /// What a read's preconditions say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,11 +45,15 @@ pub struct Validators<'a> {
     pub modified_ms: Option<i64>,
 }
 
-/// Evaluates `h` for a GET or HEAD of an existing resource (module comment).
-pub fn evaluate_read(h: &Headers<'_>, v: &Validators<'_>) -> Outcome {
-    let secs = v.modified_ms.map(|ms| ms.div_euclid(1000));
+/// Evaluates `h` for a GET or HEAD of an existing resource at `now_ms` (the server's
+/// clock, Unix milliseconds) (module comment).
+pub fn evaluate_read(h: &Headers<'_>, v: &Validators<'_>, now_ms: i64) -> Outcome {
+    let secs = v
+        .modified_ms
+        .filter(|ms| *ms <= now_ms)
+        .map(|ms| ms.div_euclid(1000));
     if let Some(m) = h.if_match {
-        if !matches(m, v.etag, false) {
+        if !matches(m, v.etag, false, true) {
             return Outcome::Failed;
         }
     } else if let (Some(d), Some(t)) = (h.if_unmodified_since.and_then(parse_http_date), secs) {
@@ -53,7 +62,7 @@ pub fn evaluate_read(h: &Headers<'_>, v: &Validators<'_>) -> Outcome {
         }
     }
     if let Some(m) = h.if_none_match {
-        if matches(m, v.etag, true) {
+        if matches(m, v.etag, true, true) {
             return Outcome::NotModified;
         }
     } else if let (Some(d), Some(t)) = (h.if_modified_since.and_then(parse_http_date), secs) {
@@ -65,8 +74,12 @@ pub fn evaluate_read(h: &Headers<'_>, v: &Validators<'_>) -> Outcome {
 }
 
 /// Whether a list of entity tags (or `*`) names `etag`: strong comparison, or weak
-/// (`W/` ignored on both sides) when `weak` (§8.8.3.2).
-pub fn matches(value: &str, etag: Option<&str>, weak: bool) -> bool {
+/// (`W/` ignored on both sides) when `weak` (§8.8.3.2). `*` matches whenever the resource
+/// `exists`, whether or not it has an ETag.
+pub fn matches(value: &str, etag: Option<&str>, weak: bool, exists: bool) -> bool {
+    if exists && value.split(',').any(|t| t.trim() == "*") {
+        return true;
+    }
     let Some(etag) = etag else { return false };
     let bare = |t: &str| -> Option<String> {
         match t.strip_prefix("W/") {
@@ -81,7 +94,7 @@ pub fn matches(value: &str, etag: Option<&str>, weak: bool) -> bool {
     value
         .split(',')
         .map(str::trim)
-        .any(|t| t == "*" || bare(t).as_deref() == Some(mine.as_str()))
+        .any(|t| bare(t).as_deref() == Some(mine.as_str()))
 }
 
 /// An HTTP date (§5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms a
@@ -106,6 +119,8 @@ mod tests {
 
     const STAMP: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
     const AT: i64 = 784_111_777;
+    /// The server's clock in these tests: well after every stored time.
+    const NOW_MS: i64 = (AT + 86_400) * 1000;
 
     fn read(h: Headers<'_>, etag: &str, modified_ms: i64) -> Outcome {
         evaluate_read(
@@ -114,7 +129,65 @@ mod tests {
                 etag: Some(etag),
                 modified_ms: Some(modified_ms),
             },
+            NOW_MS,
         )
+    }
+
+    #[test]
+    fn a_stored_time_after_the_clock_is_not_known() {
+        let since = Headers {
+            if_modified_since: Some(STAMP),
+            ..Headers::default()
+        };
+        let unmodified = Headers {
+            if_unmodified_since: Some(STAMP),
+            ..Headers::default()
+        };
+        let v = Validators {
+            etag: Some("\"a\""),
+            modified_ms: Some(AT * 1000 + 500),
+        };
+        // The clock is behind the stored time (set back): no 304, no 412.
+        let behind = AT * 1000 - 60_000;
+        assert_eq!(evaluate_read(&since, &v, behind), Outcome::Proceed);
+        assert_eq!(evaluate_read(&unmodified, &v, behind), Outcome::Proceed);
+        // At or after it, the time counts.
+        assert_eq!(
+            evaluate_read(&since, &v, AT * 1000 + 500),
+            Outcome::NotModified
+        );
+        assert_eq!(evaluate_read(&since, &v, NOW_MS), Outcome::NotModified);
+    }
+
+    #[test]
+    fn star_matches_an_existing_resource_without_an_etag() {
+        // A directory of the file store: no ETag, a known time.
+        let dir = Validators {
+            etag: None,
+            modified_ms: Some(AT * 1000),
+        };
+        let if_match = Headers {
+            if_match: Some("*"),
+            ..Headers::default()
+        };
+        assert_eq!(evaluate_read(&if_match, &dir, NOW_MS), Outcome::Proceed);
+        let if_none_match = Headers {
+            if_none_match: Some("*"),
+            ..Headers::default()
+        };
+        assert_eq!(
+            evaluate_read(&if_none_match, &dir, NOW_MS),
+            Outcome::NotModified
+        );
+        // A tag never matches a resource without one; `*` matches nothing absent.
+        let tagged = Headers {
+            if_match: Some("\"a\""),
+            ..Headers::default()
+        };
+        assert_eq!(evaluate_read(&tagged, &dir, NOW_MS), Outcome::Failed);
+        assert!(!matches("*", None, false, false));
+        assert!(!matches("*", Some("\"a\""), false, false));
+        assert!(matches("\"b\", *", None, true, true));
     }
 
     #[test]
@@ -146,7 +219,7 @@ mod tests {
             etag: Some("\"a\""),
             modified_ms: None,
         };
-        assert_eq!(evaluate_read(&h, &unknown), Outcome::Proceed);
+        assert_eq!(evaluate_read(&h, &unknown, NOW_MS), Outcome::Proceed);
     }
 
     #[test]

@@ -18,8 +18,20 @@ fn obj(name: &str) -> NewObject {
     }
 }
 
+/// This machine's clock; the store's (on PostgreSQL the database server's, maybe on
+/// another host) may be up to `CLOCK_SKEW` from it.
 fn now() -> i64 {
     crate::storage::now_secs() as i64
+}
+
+/// The earliest a store's clock can read after this machine's read `t`.
+fn earliest(t: i64) -> i64 {
+    t - super::CLOCK_SKEW
+}
+
+/// The latest a store's clock can read before this machine's reads `now()`.
+fn latest() -> i64 {
+    now() + super::CLOCK_SKEW
 }
 
 /// A collection's `modified` starts unknown and moves (never backwards, never past the
@@ -31,7 +43,7 @@ pub fn dav_collection_modified_moves(open: Open) {
     let load = || store.dav_collection(BOB, "calendar").unwrap().unwrap();
     let cal = load();
     assert_eq!(cal.modified, 0, "never changed");
-    let before = now();
+    let before = earliest(now());
     let PutOutcome::Stored { object, .. } = store
         .dav_put(cal.id, &obj("a.ics"), &Condition::Absent)
         .unwrap()
@@ -39,7 +51,7 @@ pub fn dav_collection_modified_moves(open: Open) {
         panic!("not stored");
     };
     let after_put = load();
-    assert!(after_put.modified >= before && after_put.modified <= now());
+    assert!(after_put.modified >= before && after_put.modified <= latest());
     assert_eq!(after_put.modified, object.modified, "the member's time");
     assert_eq!(
         store
@@ -53,13 +65,13 @@ pub fn dav_collection_modified_moves(open: Open) {
         DeleteOutcome::Deleted
     );
     let after_delete = load();
-    assert!(after_delete.modified >= after_put.modified && after_delete.modified <= now());
+    assert!(after_delete.modified >= after_put.modified && after_delete.modified <= latest());
     let props = CollectionProps {
         display_name: "Work".into(),
         ..CollectionProps::default()
     };
     let set = store.dav_set_props(BOB, "calendar", &props).unwrap();
-    assert!(set.modified >= after_delete.modified && set.modified <= now());
+    assert!(set.modified >= after_delete.modified && set.modified <= latest());
     assert_eq!(load().modified, set.modified);
     // The others are untouched.
     assert_eq!(
@@ -104,7 +116,7 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
 
     // Follows the tokens from `from`; returns (changed, deleted) as sets and the pages read.
     let walk = |from: u64| {
-        let (mut token, mut pages) = (from, 0usize);
+        let (mut token, mut floor, mut pages) = (from, from, 0usize);
         let (mut changed, mut deleted) = (BTreeSet::new(), BTreeSet::new());
         let mut last_at = from;
         // Bounded: every page but the last holds `LIMIT` entries.
@@ -113,7 +125,8 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
                 changes,
                 token: next,
                 more,
-            } = store.dav_changes_page(cal.id, token, LIMIT).unwrap()
+                floor: next_floor,
+            } = store.dav_changes_page(cal.id, token, floor, LIMIT).unwrap()
             else {
                 panic!("expired at {token}");
             };
@@ -132,7 +145,7 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
                 other.remove(&c.name);
                 assert!(mine.insert(c.name.clone()), "{} reported twice", c.name);
             }
-            token = next;
+            (token, floor) = (next, next_floor);
             if !more {
                 assert_eq!(token, end, "the last page ends on the counter");
                 return (changed, deleted, pages);
@@ -142,7 +155,8 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
         panic!("no last page");
     };
     // The initial sync in one page: the live objects, no deletion.
-    let ChangePage::Page { changes, more, .. } = store.dav_changes_page(cal.id, 0, 2 * N).unwrap()
+    let ChangePage::Page { changes, more, .. } =
+        store.dav_changes_page(cal.id, 0, 0, 2 * N).unwrap()
     else {
         panic!("expired");
     };
@@ -152,11 +166,11 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
         changes.iter().all(|c| !c.deleted),
         "no deletion from token 0"
     );
-    // In pages: the pages after the first continue from a token, so they report the
-    // deletions made after it (of names the client never saw: harmless 404s).
+    // In pages: the pages after the first carry its counter as their floor, so they
+    // report no deletion made before it (of names the client never saw).
     let (changed, deleted, pages) = walk(0);
     assert_eq!(changed.len(), N - 100 + 1, "live objects");
-    assert_eq!(deleted.len(), 99);
+    assert!(deleted.is_empty(), "{deleted:?}");
     assert!(changed.is_disjoint(&deleted));
     assert!(pages >= (N - 99).div_ceil(LIMIT) && pages <= N.div_ceil(LIMIT) + 1);
     let (changed, deleted, _) = walk(mid);
@@ -175,18 +189,108 @@ pub fn dav_changes_read_in_bounded_pages(open: Open) {
     assert_eq!(changed, all_changed.into_iter().collect());
     assert_eq!(deleted, all_deleted.into_iter().collect());
     assert_eq!(
-        store.dav_changes_page(cal.id, end + 1, LIMIT).unwrap(),
+        store.dav_changes_page(cal.id, end + 1, 0, LIMIT).unwrap(),
         ChangePage::Expired
     );
     store.dav_prune_tombstones(cal.id, 10).unwrap();
     assert_eq!(
-        store.dav_changes_page(cal.id, mid, LIMIT).unwrap(),
+        store.dav_changes_page(cal.id, mid, mid, LIMIT).unwrap(),
         ChangePage::Expired
     );
     assert!(matches!(
-        store.dav_changes_page(cal.id, 0, 0),
+        store.dav_changes_page(cal.id, 0, 0, 0),
         Err(StorageError::Invalid(_))
     ));
+}
+
+/// An initial sync read in small pages after tombstones were pruned (the collection's
+/// `expired_below` above the first pages' tokens) reaches its end: every live object once,
+/// no deletion, never Expired; a continuation expires only once tombstones above its floor
+/// are pruned, and a floor above the counter is refused.
+pub fn dav_initial_sync_pages_survive_pruning(open: Open) {
+    const LIMIT: usize = 3;
+    let (_dir, store) = fresh(open);
+    store.dav_collections(BOB).unwrap();
+    let cal = store.dav_collection(BOB, "calendar").unwrap().unwrap();
+    let put = |name: &str| {
+        store.dav_put(cal.id, &obj(name), &Condition::Any).unwrap();
+    };
+    // Live objects below, between and above 20 deletions, all pruned.
+    let mut live = BTreeSet::new();
+    for i in 0..40 {
+        let name = format!("live-{i:02}.ics");
+        put(&name);
+        live.insert(name);
+        if i % 2 == 0 {
+            let gone = format!("gone-{i:02}.ics");
+            put(&gone);
+            store.dav_delete(cal.id, &gone, &Condition::Any).unwrap();
+        }
+    }
+    store.dav_prune_tombstones(cal.id, 0).unwrap();
+    let coll = store.dav_collection(BOB, "calendar").unwrap().unwrap();
+    assert!(coll.expired_below > LIMIT as u64, "pruned: {coll:?}");
+
+    let (mut token, mut floor) = (0, 0);
+    let mut seen = BTreeSet::new();
+    let mut continuation = None;
+    for _ in 0..=(live.len() / LIMIT + 1) {
+        let page = store.dav_changes_page(cal.id, token, floor, LIMIT).unwrap();
+        let ChangePage::Page {
+            changes,
+            token: next,
+            more,
+            floor: next_floor,
+        } = page
+        else {
+            panic!("expired at {token} (floor {floor})");
+        };
+        for c in changes {
+            assert!(!c.deleted, "{} reported deleted", c.name);
+            assert!(seen.insert(c.name.clone()), "{} twice", c.name);
+        }
+        (token, floor) = (next, next_floor);
+        if !more {
+            break;
+        }
+        assert!(floor >= coll.sync, "the first page's counter carried");
+        continuation.get_or_insert((token, floor));
+    }
+    assert_eq!(seen, live, "every live object once");
+    assert_eq!(
+        (token, floor),
+        (coll.sync, coll.sync),
+        "ends on the counter"
+    );
+
+    // The same continuation alone (its floor dropped) is older than the pruned tombstones.
+    let (t, f) = continuation.expect("more than one page");
+    assert!(t < coll.expired_below);
+    assert_eq!(
+        store.dav_changes_page(cal.id, t, 0, LIMIT).unwrap(),
+        ChangePage::Expired
+    );
+    assert_eq!(
+        store
+            .dav_changes_page(cal.id, t, coll.sync + 1, LIMIT)
+            .unwrap(),
+        ChangePage::Expired,
+        "a floor above the counter"
+    );
+    // A deletion after the first page is reported; once pruned, the continuation expires.
+    store
+        .dav_delete(cal.id, "live-39.ics", &Condition::Any)
+        .unwrap();
+    let ChangePage::Page { changes, .. } = store.dav_changes_page(cal.id, t, f, 1_000).unwrap()
+    else {
+        panic!("expired");
+    };
+    assert!(changes.iter().any(|c| c.deleted && c.name == "live-39.ics"));
+    store.dav_prune_tombstones(cal.id, 0).unwrap();
+    assert_eq!(
+        store.dav_changes_page(cal.id, t, f, LIMIT).unwrap(),
+        ChangePage::Expired
+    );
 }
 
 /// ACL edits are read-modify-write inside the store: eight writers each adding their own

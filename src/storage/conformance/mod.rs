@@ -49,6 +49,7 @@ pub use davstore::{
 pub use davstore_tags::{dav_acl_replaced_whole, dav_schedule_tags, dav_storage_check};
 pub use davstore_times::{
     dav_acl_edits_are_atomic, dav_changes_read_in_bounded_pages, dav_collection_modified_moves,
+    dav_initial_sync_pages_survive_pruning,
 };
 pub use davstore_write::dav_write_time_and_tag_decision;
 pub use devices::devices_round_trip;
@@ -60,6 +61,11 @@ pub use small::{
 };
 pub use snooze::snooze_round_trip;
 pub use webauth::webauth_round_trip;
+
+/// How far a store's clock may be from this machine's in the checks that compare them
+/// (seconds): on PostgreSQL the store's clock is the database server's, which may be
+/// another host whose clock is a little off; a larger gap is a misconfigured server.
+pub const CLOCK_SKEW: i64 = 5;
 
 /// Opens the backend under test on a data directory (creating what it needs there). Called
 /// again on the same directory to see what survived a close.
@@ -151,6 +157,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         dav_changes_read_in_bounded_pages,
     ),
     ("dav_acl_edits_are_atomic", dav_acl_edits_are_atomic),
+    (
+        "dav_initial_sync_pages_survive_pruning",
+        dav_initial_sync_pages_survive_pruning,
+    ),
 ];
 
 /// A fresh data directory under the system's temporary directory, removed on drop.
@@ -272,7 +282,8 @@ macro_rules! test_every_check {
             dav_write_time_and_tag_decision,
             dav_collection_modified_moves,
             dav_changes_read_in_bounded_pages,
-            dav_acl_edits_are_atomic);
+            dav_acl_edits_are_atomic,
+            dav_initial_sync_pages_survive_pruning);
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
         $(

@@ -697,6 +697,7 @@ impl DavStore for PgStore {
         &self,
         collection: u64,
         token: u64,
+        floor: u64,
         limit: usize,
     ) -> Result<ChangePage, StorageError> {
         if limit == 0 {
@@ -717,9 +718,9 @@ impl DavStore for PgStore {
                 Some(row) => collection_of(row)?,
                 None => return Err(StorageError::NotFound(format!("collection {collection}"))),
             };
-            if token > coll.sync || (token != 0 && token < coll.expired_below) {
+            let Some(floor) = page_floor(token, floor, &coll) else {
                 return Ok(ChangePage::Expired);
-            }
+            };
             let take = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
             let read = tx
                 .query(
@@ -727,10 +728,10 @@ impl DavStore for PgStore {
                         WHERE collection = $1 AND changed > $2 ORDER BY changed LIMIT $3)
                      UNION ALL
                      (SELECT name, true, changed FROM dav_tombstones
-                        WHERE collection = $1 AND changed > $2 AND $2 > 0
+                        WHERE collection = $1 AND changed > $4
                         ORDER BY changed LIMIT $3)
                      ORDER BY changed LIMIT $3",
-                    &[&to_db(collection), &to_db(token), &take],
+                    &[&to_db(collection), &to_db(token), &take, &to_db(floor)],
                 )
                 .map_err(pg_error)?
                 .iter()
@@ -740,7 +741,7 @@ impl DavStore for PgStore {
                     at: from_db(r.get(2)),
                 })
                 .collect();
-            Ok(change_page(read, limit, coll.sync))
+            Ok(change_page(read, limit, coll.sync, floor))
         })
     }
 

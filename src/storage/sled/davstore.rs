@@ -461,6 +461,38 @@ fn holds(cond: &Condition, existing: Option<&DavObject>) -> bool {
     }
 }
 
+impl SledStore {
+    /// Every change of `collection` after `token` (the body of `dav_changes`).
+    fn changes_since(
+        &self,
+        tree: &sled::Tree,
+        collection: u64,
+        token: u64,
+        coll: &DavCollection,
+    ) -> Result<Changes, StorageError> {
+        let from = change_key(collection, token.saturating_add(1));
+        let to = change_key(collection, u64::MAX);
+        // A name changed more than once (deleted and put again) keeps its latest record.
+        let mut latest: std::collections::HashMap<String, (u64, bool)> = Default::default();
+        for (order, v) in (0u64..).zip(tree.range(from..=to).values()) {
+            let rec: ChangeRecord = keys::decode(&v?, "DAV change")?;
+            latest.insert(rec.name, (order, rec.deleted));
+        }
+        let mut ordered: Vec<(u64, bool, String)> = latest
+            .into_iter()
+            .filter(|(_, (_, deleted))| !(token == 0 && *deleted))
+            .map(|(name, (order, deleted))| (order, deleted, name))
+            .collect();
+        ordered.sort();
+        let (deleted, changed): (Vec<_>, Vec<_>) = ordered.into_iter().partition(|r| r.1);
+        Ok(Changes::Since {
+            token: coll.sync,
+            changed: changed.into_iter().map(|r| r.2).collect(),
+            deleted: deleted.into_iter().map(|r| r.2).collect(),
+        })
+    }
+}
+
 impl DavStore for SledStore {
     fn dav_create_collection(&self, new: &NewCollection) -> Result<DavCollection, StorageError> {
         let owner = normalize_owner(&new.owner)?;
@@ -727,41 +759,29 @@ impl DavStore for SledStore {
             return Ok(Changes::Expired);
         }
         let tree = self.dav_tree(CHANGES)?;
-        let from = change_key(collection, token.saturating_add(1));
-        let to = change_key(collection, u64::MAX);
-        // A name changed more than once (deleted and put again) keeps its latest record.
-        let mut latest: std::collections::HashMap<String, (u64, bool)> = Default::default();
-        for (order, v) in (0u64..).zip(tree.range(from..=to).values()) {
-            let rec: ChangeRecord = keys::decode(&v?, "DAV change")?;
-            latest.insert(rec.name, (order, rec.deleted));
+        let changes = self.changes_since(&tree, collection, token, &coll)?;
+        // The scan is not a snapshot: a prune while it ran may have dropped tombstones
+        // above the token unseen.
+        if token != 0 && self.dav_load(collection)?.expired_below > token {
+            return Ok(Changes::Expired);
         }
-        let mut ordered: Vec<(u64, bool, String)> = latest
-            .into_iter()
-            .filter(|(_, (_, deleted))| !(token == 0 && *deleted))
-            .map(|(name, (order, deleted))| (order, deleted, name))
-            .collect();
-        ordered.sort();
-        let (deleted, changed): (Vec<_>, Vec<_>) = ordered.into_iter().partition(|r| r.1);
-        Ok(Changes::Since {
-            token: coll.sync,
-            changed: changed.into_iter().map(|r| r.2).collect(),
-            deleted: deleted.into_iter().map(|r| r.2).collect(),
-        })
+        Ok(changes)
     }
 
     fn dav_changes_page(
         &self,
         collection: u64,
         token: u64,
+        floor: u64,
         limit: usize,
     ) -> Result<ChangePage, StorageError> {
         if limit == 0 {
             return Err(StorageError::Invalid("a change page of 0 entries".into()));
         }
         let coll = self.dav_load(collection)?;
-        if token > coll.sync || (token != 0 && token < coll.expired_below) {
+        let Some(floor) = page_floor(token, floor, &coll) else {
             return Ok(ChangePage::Expired);
-        }
+        };
         // The log up to the counter read above, in counter order; at most limit + 1
         // entries are held.
         let from = change_key(collection, token.saturating_add(1));
@@ -770,19 +790,25 @@ impl DavStore for SledStore {
         for kv in self.dav_tree(CHANGES)?.range(from..=to) {
             let (k, v) = kv?;
             let rec: ChangeRecord = keys::decode(&v, "DAV change")?;
-            if token == 0 && rec.deleted {
+            let at = keys::decode_u64(&k[8..], "DAV change counter")?;
+            if rec.deleted && at <= floor {
                 continue;
             }
             read.push(Change {
                 name: rec.name,
                 deleted: rec.deleted,
-                at: keys::decode_u64(&k[8..], "DAV change counter")?,
+                at,
             });
             if read.len() > limit {
                 break;
             }
         }
-        Ok(change_page(read, limit, coll.sync))
+        // The scan is not a snapshot: a prune while it ran may have dropped tombstones
+        // above the floor unseen.
+        if token != 0 && self.dav_load(collection)?.expired_below > floor {
+            return Ok(ChangePage::Expired);
+        }
+        Ok(change_page(read, limit, coll.sync, floor))
     }
 
     fn dav_get_acl(&self, collection: u64) -> Result<Vec<(String, String)>, StorageError> {
