@@ -762,11 +762,13 @@ fn a_lease_renewal_waiting_on_a_consumed_record_still_renews_it() {
         .unwrap();
     let folders = f.writers.folders.clone();
     let (append_msg, append_rec) = (msg.clone(), rec.clone());
-    let append = std::thread::spawn(move || {
-        folders.append_delivery(folder, append_msg, &append_rec, 0)
-    });
+    let append =
+        std::thread::spawn(move || folders.append_delivery(folder, append_msg, &append_rec, 0));
     // The append's backend is the one waiting on the holder's transaction.
-    let holder_pid: i32 = hold.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let holder_pid: i32 = hold
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
     let mut waiting = false;
     for _ in 0..3000 {
         let n: i64 = f

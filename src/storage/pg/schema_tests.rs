@@ -84,7 +84,10 @@ fn applied_migrations_are_checked_by_version_and_name() {
     let err = schema::check_applied(&renamed).expect_err("a name mismatch");
     assert!(matches!(err, StorageError::Invalid(_)), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("migration 12") && text.contains("another_branch"), "{text}");
+    assert!(
+        text.contains("migration 12") && text.contains("another_branch"),
+        "{text}"
+    );
     assert!(text.contains("append_function"), "{text}");
     let unknown = [(0, "ghost".to_string())];
     let err = schema::check_applied(&unknown).expect_err("an unknown version");
