@@ -23,6 +23,9 @@ use super::PgStore;
 use crate::storage::folders::{folder_not_found, Flags, FolderId, NewMessage};
 use crate::storage::{QueueId, QueueName, QueueRecord, StorageError};
 
+/// The stored bytes expected, and what replaces them (`None`: the row is deleted).
+type Expected = (Vec<u8>, Option<Vec<u8>>);
+
 /// The record bytes the caller expects stored, and what to store instead (`None`: delete,
 /// no recipient left), from `seen`, the record as the caller last saw it; `None` when
 /// `seen` cannot consume `rcpt` (the stored record decides then).
@@ -30,7 +33,7 @@ fn expectation(
     seen: Option<&QueueRecord>,
     queue: QueueName,
     rcpt: usize,
-) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, StorageError> {
+) -> Result<Option<Expected>, StorageError> {
     let Some(seen) = seen else { return Ok(None) };
     if seen.queue != queue {
         return Ok(None);

@@ -215,7 +215,7 @@ fn consuming_recipients_deletes_the_record_after_the_last() {
         "body of the consumed record kept"
     );
     let err = consume(QueueName::Local, 0).unwrap_err();
-    assert!(matches!(err, StorageError::Conflict(_)), "{err}");
+    assert!(matches!(err, StorageError::Gone(_)), "{err}");
 }
 
 #[test]
