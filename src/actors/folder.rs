@@ -38,12 +38,16 @@ pub enum FolderError {
 
 /// Append a message (local delivery, APPEND). Sent by the local queue and sessions; the reply
 /// is the new (UID, modseq). With `consume`, the queue recipient is marked delivered in the
-/// same transaction, so a retried delivery can never duplicate (StorageError::Conflict).
+/// same transaction, so a retried delivery can never duplicate (StorageError::Conflict, or
+/// Gone when the record is no longer queued). `seen` is the consumed record as the sender
+/// last saw it ([`crate::storage::FolderWrites::append_delivery`]); it never changes the
+/// result, only how many statements it takes.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(u32, u64), FolderError>")]
 pub struct AppendMessage {
     pub message: NewMessage,
     pub consume: Option<(QueueName, QueueId, usize)>,
+    pub seen: Option<std::sync::Arc<crate::storage::QueueRecord>>,
 }
 
 /// Replace a message's flags. Reply: the new modseq.
@@ -163,7 +167,14 @@ impl Handler<AppendMessage> for MailboxFolderActor {
         let (store, faults, id) = (self.writer.clone(), &self.ctx.faults, self.id);
         let (uid, modseq) = guarded::<Self, _>(&self.ctx.registry, &self.path, ctx, || {
             faults.hit("folder.append");
-            store.append_message(id, msg.message, msg.consume)
+            match (msg.consume, &msg.seen) {
+                (Some((queue, rec_id, rcpt)), Some(seen))
+                    if seen.queue == queue && seen.id == rec_id =>
+                {
+                    store.append_delivery(id, msg.message, seen, rcpt)
+                }
+                (consume, _) => store.append_message(id, msg.message, consume),
+            }
         })??;
         self.broadcast(MailboxChanged::Added {
             folder: id,

@@ -119,7 +119,7 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Exists(_) | StorageError::Conflict(_) => Self::conflict(e.to_string()),
-            StorageError::NotFound(_) => Self::not_found(e.to_string()),
+            StorageError::NotFound(_) | StorageError::Gone(_) => Self::not_found(e.to_string()),
             StorageError::Invalid(_) | StorageError::OverQuota { .. } => {
                 Self::unprocessable(e.to_string())
             }

@@ -173,6 +173,11 @@ pub enum StorageError {
     Schema { found: u32, supported: u32 },
     #[error("{0}")]
     Conflict(String),
+    /// The queue record a delivery was to consume is no longer in its queue (delivered
+    /// whole by another attempt, deleted or moved): unlike Conflict (this recipient was
+    /// already delivered), there is nothing left to report for it.
+    #[error("{0}")]
+    Gone(String),
     /// RFC 9208: the change would exceed the account's limit on `resource` ("STORAGE" or
     /// "MESSAGE").
     #[error("over quota: the {resource} limit would be exceeded")]
@@ -199,6 +204,7 @@ impl StorageError {
                 supported: *supported,
             },
             StorageError::Conflict(s) => StorageError::Conflict(s.clone()),
+            StorageError::Gone(s) => StorageError::Gone(s.clone()),
             StorageError::OverQuota { resource } => StorageError::OverQuota { resource },
         }
     }

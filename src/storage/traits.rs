@@ -272,8 +272,9 @@ pub trait FolderWrites: Send + Sync {
     /// Append a message in one transaction: it gets uid = UIDNEXT and modseq = the new highest
     /// modseq, and takes a reference on its blob (which must exist). With `consume` =
     /// `(queue, id, recipient index)`, the same transaction marks that recipient delivered
-    /// (deleting the queue record when it was the last); if it is missing or already delivered
-    /// the whole append aborts with Conflict, so a retried delivery never duplicates.
+    /// (deleting the queue record when it was the last); if the recipient is missing or
+    /// already delivered the whole append aborts with Conflict, and with Gone when the record
+    /// is no longer in the queue, so a retried delivery never duplicates.
     /// OverQuota when the owner's quota would be exceeded; Invalid for a `\Noselect` folder.
     fn append_message(
         &self,
@@ -281,6 +282,20 @@ pub trait FolderWrites: Send + Sync {
         msg: NewMessage,
         consume: Option<(QueueName, QueueId, usize)>,
     ) -> Result<(u32, u64), StorageError>;
+
+    /// [`FolderWrites::append_message`] consuming recipient `rcpt` of record `seen.id` in
+    /// queue `seen.queue`, where `seen` is the record as the caller last saw it. The result
+    /// is the same whatever `seen` holds (the stored record decides); a backend may use it
+    /// to save a read of the stored record when that is unchanged (PostgreSQL).
+    fn append_delivery(
+        &self,
+        folder: FolderId,
+        msg: NewMessage,
+        seen: &QueueRecord,
+        rcpt: usize,
+    ) -> Result<(u32, u64), StorageError> {
+        self.append_message(folder, msg, Some((seen.queue, seen.id, rcpt)))
+    }
 
     /// Replace a message's flags. Returns its modseq: a new one if the flags changed, the old one
     /// if they did not (RFC 7162 §3.1.3 leaves an unchanged message's modseq alone).

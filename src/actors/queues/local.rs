@@ -29,6 +29,9 @@ enum Outcome {
     Delivered,
     NoMailbox(String),
     Retry(String),
+    /// The record is no longer in the local queue (another attempt delivered it whole, or
+    /// the console deleted or moved it): nothing to deliver or report.
+    Gone,
 }
 
 impl Actor for LocalQueueActor {
@@ -138,12 +141,30 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
     let mut no_mailbox = Vec::new();
     let mut retry = None;
     let mut delivered = Vec::new();
+    // The record as stored after each delivery here, so that the append can write it
+    // without reading it first (`FolderWrites::append_delivery`).
+    let mut seen = Arc::new(rec.clone());
     for (i, r) in rec.recipients.iter().enumerate() {
         if r.delivered {
             continue;
         }
-        match deliver_one(&sctx, &rec, i, &r.address).await {
+        match deliver_one(&sctx, &seen, i, &r.address).await {
+            Outcome::Gone => {
+                // Delivered whole elsewhere, deleted or moved: no report, no side effects,
+                // and no recipient of it is moved to the bad queue from here.
+                tracing::info!(
+                    id = format!("{:016X}", rec.id),
+                    "no longer in the local queue: delivery dropped"
+                );
+                no_mailbox.clear();
+                retry = None;
+                break;
+            }
             Outcome::Delivered => {
+                if let Some(s) = Arc::make_mut(&mut seen).recipients.get_mut(i) {
+                    s.delivered = true;
+                    s.last_error = None;
+                }
                 // Test hook: a failure between two recipients' deliveries.
                 sctx.faults.hit("local.delivered");
                 crate::scheduling::inbound::after_local_delivery(&sctx, &r.address, &rec);
@@ -211,7 +232,7 @@ async fn report(
 
 async fn deliver_one(
     sctx: &Arc<ServerContext>,
-    rec: &QueueRecord,
+    rec: &Arc<QueueRecord>,
     i: usize,
     account: &str,
 ) -> Outcome {
@@ -229,6 +250,7 @@ async fn deliver_one(
         Ok(Ok(_)) => Outcome::Delivered,
         // Already consumed by an earlier attempt: delivered exactly once.
         Ok(Err(FolderError::Storage(StorageError::Conflict(_)))) => Outcome::Delivered,
+        Ok(Err(FolderError::Storage(StorageError::Gone(_)))) => Outcome::Gone,
         // The mailbox filled up after RCPT was accepted: the message goes to the bad queue
         // with the reason, and the sender gets a failure report.
         Ok(Err(FolderError::Storage(StorageError::OverQuota { resource }))) => Outcome::NoMailbox(
@@ -243,7 +265,7 @@ async fn deliver_one(
 /// (looked up now), or the outcome when there is no folder to append to.
 async fn append_to_target(
     sctx: &Arc<ServerContext>,
-    rec: &QueueRecord,
+    rec: &Arc<QueueRecord>,
     i: usize,
     account: &str,
 ) -> Result<Result<Result<(u32, u64), FolderError>, MailboxError>, Outcome> {
@@ -270,6 +292,7 @@ async fn append_to_target(
             internal_date: sctx.clock.now(),
         },
         consume: Some((QueueName::Local, rec.id, i)),
+        seen: Some(rec.clone()),
     };
     let mut reply = addr.send(append()).await;
     if let Err(MailboxError::Closed) = reply {
@@ -278,6 +301,13 @@ async fn append_to_target(
         // append the dead actor had stored a Conflict, never a second copy.
         if let Ok(addr) = sctx.folders.get(sctx, folder) {
             reply = addr.send(append()).await;
+            if let Ok(Err(FolderError::Storage(StorageError::Gone(why)))) = &reply {
+                // The dead actor may have stored it, consuming the last recipient: that is
+                // this delivery done, not a record gone from under it.
+                reply = Ok(Err(FolderError::Storage(StorageError::Conflict(
+                    why.clone(),
+                ))));
+            }
         }
     }
     Ok(reply)

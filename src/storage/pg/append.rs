@@ -4,10 +4,12 @@
 //! folder's counters and notify the other nodes, charge the owner's quota) on the server, so
 //! that a local delivery is `BEGIN`, one call and `COMMIT` instead of eight round trips,
 //! each made while the folder's row is locked (docs/benchmarks.md, k4). What needs Rust
-//! stays here, in the same transaction: the queue record's recipient check (a bincode
-//! record), putting back a record that still has recipients to deliver, the quota limits,
-//! and the blob reference counts (`RefDelta`, with its 0 → 1 file check). Any refusal
-//! returns an error before the commit, so the transaction rolls back whole.
+//! stays here: the queue record's recipient check (a bincode record) is made on the record
+//! as the caller last saw it, and the function writes the result in place only when the
+//! stored bytes are still those (else Rust checks the stored record and updates or deletes
+//! it in the same transaction: one more statement); the quota limits, and the blob
+//! reference counts (`RefDelta`, with its 0 → 1 file check). Any refusal returns an error
+//! before the commit, so the transaction rolls back whole.
 //!
 //! Messages with keywords take the statement-by-statement path (`Changes`), which keeps the
 //! folder's keyword list.
@@ -19,21 +21,48 @@ use super::pool::{pg_error, Db};
 use super::queue::{blob_of, decode, encode, mark_delivered, not_in_queue, sql_id};
 use super::PgStore;
 use crate::storage::folders::{folder_not_found, Flags, FolderId, NewMessage};
-use crate::storage::{QueueId, QueueName, StorageError};
+use crate::storage::{QueueId, QueueName, QueueRecord, StorageError};
+
+/// The stored bytes expected, and what replaces them (`None`: the row is deleted).
+type Expected = (Vec<u8>, Option<Vec<u8>>);
+
+/// The record bytes the caller expects stored, and what to store instead (`None`: delete,
+/// no recipient left), from `seen`, the record as the caller last saw it; `None` when
+/// `seen` cannot consume `rcpt` (the stored record decides then).
+fn expectation(
+    seen: Option<&QueueRecord>,
+    queue: QueueName,
+    rcpt: usize,
+) -> Result<Option<Expected>, StorageError> {
+    let Some(seen) = seen else { return Ok(None) };
+    if seen.queue != queue {
+        return Ok(None);
+    }
+    let expected = encode(seen)?;
+    let mut next = seen.clone();
+    match mark_delivered(&mut next, rcpt) {
+        Ok(true) => Ok(Some((expected, None))),
+        Ok(false) => Ok(Some((expected, Some(encode(&next)?)))),
+        Err(_) => Ok(None),
+    }
+}
 
 /// The call: parameters in the order of the function's signature.
 const APPEND: &str =
-    "SELECT * FROM ferry_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    "SELECT * FROM ferry_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 impl PgStore {
     /// Appends `msg` (its `flags` normalised and without keywords) to `folder`, consuming
-    /// recipient `consume` of a queue record in the same transaction: one function call.
+    /// recipient `consume` of a queue record in the same transaction: one function call
+    /// when the stored record is `seen` (the record as the caller last saw it), one more
+    /// statement when it is not.
     pub(crate) fn append_one_call(
         &self,
         folder: FolderId,
         msg: &NewMessage,
         flags: &Flags,
         consume: Option<(QueueName, QueueId, usize)>,
+        seen: Option<&QueueRecord>,
     ) -> Result<(u32, u64), StorageError> {
         let folder_key = db_id(folder)?;
         let system = i16::from(flags.system);
@@ -43,6 +72,16 @@ impl PgStore {
         let now = i64::try_from(crate::storage::now_secs()).unwrap_or(i64::MAX);
         let (queue_id, queue_name) = match consume {
             Some((queue, id, _)) => (Some(sql_id(id)?), Some(queue.as_str())),
+            None => (None, None),
+        };
+        let expected = match consume {
+            Some((queue, id, rcpt)) if seen.is_some_and(|s| s.id == id) => {
+                expectation(seen, queue, rcpt)?
+            }
+            _ => None,
+        };
+        let (expected, replacement) = match &expected {
+            Some((bytes, next)) => (Some(&bytes[..]), next.as_deref()),
             None => (None, None),
         };
         let channel = self.channel("folders");
@@ -64,6 +103,8 @@ impl PgStore {
                         &queue_name,
                         &channel,
                         &node,
+                        &expected,
+                        &replacement,
                     ],
                 )
                 .map_err(pg_error)?;
@@ -92,7 +133,7 @@ impl PgStore {
                 }
                 "noqueue" => {
                     let (queue, id, _) = consume.expect("a consumed record");
-                    return Err(StorageError::Conflict(not_in_queue(queue, id)));
+                    return Err(StorageError::Gone(not_in_queue(queue, id)));
                 }
                 other => {
                     return Err(StorageError::Encoding(format!(
@@ -110,31 +151,32 @@ impl PgStore {
             let mut refs = RefDelta::default();
             refs.add(msg.blob);
             if let Some((queue, id, rcpt)) = consume {
-                let mut rec = decode(row.get("o_record"), queue)?;
                 let blob = blob_of(row.get("o_blob"))?;
-                if mark_delivered(&mut rec, rcpt)? {
-                    refs.release(blob);
-                } else {
-                    // Recipients left: the record goes back as it was, with this one marked
-                    // (same queue, body, lease and domain index).
-                    let lease_owner: Option<String> = row.get("o_lease_owner");
-                    let lease_until: Option<std::time::SystemTime> = row.get("o_lease_until");
-                    let domains: Option<Vec<String>> = row.get("o_domains");
-                    tx.execute(
-                        "INSERT INTO queue (id, queue, blob, record, lease_owner, lease_until,
-                                            domains)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        &[
-                            &sql_id(id)?,
-                            &queue.as_str(),
-                            &&blob.0[..],
-                            &encode(&rec)?,
-                            &lease_owner,
-                            &lease_until,
-                            &domains,
-                        ],
-                    )
-                    .map_err(pg_error)?;
+                let consumed: Option<&str> = row.get("o_consumed");
+                match consumed {
+                    Some("updated") => {}
+                    Some("deleted") => refs.release(blob),
+                    Some("stale") => {
+                        // The stored record is not the one the caller saw: it decides. The
+                        // function holds its row locked; it is updated or deleted in place.
+                        let mut rec = decode(row.get("o_record"), queue)?;
+                        if mark_delivered(&mut rec, rcpt)? {
+                            tx.execute("DELETE FROM queue WHERE id = $1", &[&sql_id(id)?])
+                                .map_err(pg_error)?;
+                            refs.release(blob);
+                        } else {
+                            tx.execute(
+                                "UPDATE queue SET record = $2 WHERE id = $1",
+                                &[&sql_id(id)?, &encode(&rec)?],
+                            )
+                            .map_err(pg_error)?;
+                        }
+                    }
+                    other => {
+                        return Err(StorageError::Encoding(format!(
+                            "ferry_append consumed {other:?}"
+                        )))
+                    }
                 }
             }
             // The quota limits, as `quota::tx_add_usage` checks them (no row for public

@@ -248,7 +248,18 @@ impl FolderWrites for PgStore {
         msg: NewMessage,
         consume: Option<(QueueName, QueueId, usize)>,
     ) -> Result<(u32, u64), StorageError> {
-        PgStore::append_message(self, folder, msg, consume)
+        PgStore::append_message(self, folder, msg, consume, None)
+    }
+
+    fn append_delivery(
+        &self,
+        folder: FolderId,
+        msg: NewMessage,
+        seen: &QueueRecord,
+        rcpt: usize,
+    ) -> Result<(u32, u64), StorageError> {
+        let consume = Some((seen.queue, seen.id, rcpt));
+        PgStore::append_message(self, folder, msg, consume, Some(seen))
     }
 
     fn set_flags(&self, folder: FolderId, uid: u32, flags: Flags) -> Result<u64, StorageError> {

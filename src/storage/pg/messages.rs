@@ -17,7 +17,7 @@ use super::pool::{pg_error, Db};
 use super::PgStore;
 use crate::storage::folders::{folder_not_found, Flags, FolderId, MessageRecord, NewMessage};
 use crate::storage::messages::{combine, distinct, same_flags, FlagMode, StoreResult};
-use crate::storage::{QueueId, QueueName, StorageError};
+use crate::storage::{QueueId, QueueName, QueueRecord, StorageError};
 
 /// STORE's flag changes on `uids` (sorted, distinct) inside a transaction.
 fn store_in(
@@ -77,11 +77,12 @@ impl PgStore {
         folder: FolderId,
         msg: NewMessage,
         consume: Option<(QueueName, QueueId, usize)>,
+        seen: Option<&QueueRecord>,
     ) -> Result<(u32, u64), StorageError> {
         let flags = msg.flags.normalized()?;
         if flags.keywords.is_empty() {
             // One round trip for the append itself (`append.rs`).
-            let appended = self.append_one_call(folder, &msg, &flags, consume);
+            let appended = self.append_one_call(folder, &msg, &flags, consume, seen);
             if let Err(StorageError::NotFound(_)) = &appended {
                 // A folder id cached for delivery may be stale: look it up afresh next time.
                 self.dir_cache().forget_folder(folder);

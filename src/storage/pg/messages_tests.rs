@@ -508,7 +508,7 @@ fn consumed_recipient_is_delivered_exactly_once() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
-    assert!(matches!(consume(1), Err(StorageError::Conflict(_))));
+    assert!(matches!(consume(1), Err(StorageError::Gone(_))));
     assert_eq!(f.store.message_count(folder).unwrap(), 2);
     assert_eq!(f.usage(BOB), (22, 2));
 }
@@ -636,4 +636,179 @@ fn two_nodes_append_to_one_folder() {
     assert_eq!(f.counters(folder)[2], 400);
     assert_eq!(f.store.blob_refcount(&msg.blob).unwrap(), 400);
     assert_eq!(f.usage(BOB).1, 400);
+}
+
+/// A local record for two recipients of `f`'s blob, stored as the queue writes it (one
+/// reference on its body).
+fn queued_for_two(f: &mut Fixture, id: u64, msg: &NewMessage) -> QueueRecord {
+    let rec = QueueRecord::inbound(
+        id,
+        msg.blob,
+        msg.size,
+        "sender@example.net".into(),
+        vec![QueueRecipient::new(BOB), QueueRecipient::new(BOB)],
+        "test".into(),
+        1_700_000_000,
+    );
+    let rec = QueueRecord {
+        queue: QueueName::Local,
+        ..rec
+    };
+    f.writers.queues.queue_put(&rec).expect("queue the record");
+    rec
+}
+
+/// The append consuming a recipient of a record the caller saw as stored writes it in
+/// place in the one call; a stale copy still consumes the stored record exactly once.
+#[test]
+fn a_seen_record_is_consumed_in_place_and_a_stale_one_by_the_stored_record() {
+    let Some(mut f) =
+        fixture("a_seen_record_is_consumed_in_place_and_a_stale_one_by_the_stored_record")
+    else {
+        return;
+    };
+    let folder = f.folder(BOB, "INBOX");
+    let msg = f.message(b"queued body", Flags::default());
+    let rec = queued_for_two(&mut f, 51, &msg);
+    let stored = |f: &mut Fixture| -> Option<QueueRecord> {
+        f.store.queue_get(QueueName::Local, 51).unwrap()
+    };
+    let folders = f.writers.folders.clone();
+    folders
+        .append_delivery(folder, msg.clone(), &rec, 0)
+        .unwrap();
+    let kept = stored(&mut f).expect("a recipient left");
+    assert!(kept.recipients[0].delivered && !kept.recipients[1].delivered);
+    // The stale copy (recipient 0 not marked): the stored record says it was delivered.
+    assert!(matches!(
+        folders.append_delivery(folder, msg.clone(), &rec, 0),
+        Err(StorageError::Conflict(_))
+    ));
+    // The stale copy for recipient 1: delivered from the stored record, which goes.
+    folders
+        .append_delivery(folder, msg.clone(), &rec, 1)
+        .unwrap();
+    assert_eq!(stored(&mut f), None);
+    assert!(matches!(
+        folders.append_delivery(folder, msg.clone(), &kept, 1),
+        Err(StorageError::Gone(_))
+    ));
+    assert_eq!(f.store.message_count(folder).unwrap(), 2);
+    // Two messages hold the body; the record's reference went with it.
+    assert_eq!(f.store.blob_refcount(&msg.blob).unwrap(), 2);
+
+    // The fresh copy all the way: both recipients, the last deletes the record.
+    let rec = queued_for_two(&mut f, 52, &msg);
+    folders
+        .append_delivery(folder, msg.clone(), &rec, 0)
+        .unwrap();
+    let mut seen = rec.clone();
+    seen.recipients[0].delivered = true;
+    folders
+        .append_delivery(folder, msg.clone(), &seen, 1)
+        .unwrap();
+    assert_eq!(f.store.queue_get(QueueName::Local, 52).unwrap(), None);
+    assert_eq!(f.store.blob_refcount(&msg.blob).unwrap(), 4);
+}
+
+/// Waits (bounded) until backend `pid` waits for a lock.
+fn until_waiting(sql: &mut postgres::Client, pid: i32) {
+    for _ in 0..3000 {
+        let waiting: bool = sql
+            .query_one(
+                "SELECT coalesce(bool_or(wait_event_type = 'Lock'), false)
+                 FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .unwrap()
+            .get(0);
+        if waiting {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("backend {pid} never waited for a lock");
+}
+
+/// A transaction waiting on the queue row while an append consumes a recipient of it (a
+/// lease renewal here) finds the row still there afterwards: the append updates it in
+/// place, never deletes and inserts it again.
+#[test]
+fn a_lease_renewal_waiting_on_a_consumed_record_still_renews_it() {
+    let Some(mut f) = fixture("a_lease_renewal_waiting_on_a_consumed_record_still_renews_it")
+    else {
+        return;
+    };
+    let folder = f.folder(BOB, "INBOX");
+    let msg = f.message(b"queued body", Flags::default());
+    let rec = queued_for_two(&mut f, 61, &msg);
+    let connect = |f: &Fixture| {
+        let mut c: postgres::Client = f
+            .url
+            .parse::<postgres::Config>()
+            .and_then(|c| c.connect(postgres::NoTls))
+            .expect("connect");
+        c.batch_execute(&format!(
+            "SET search_path TO {}",
+            super::super::pool::quote_ident(&f.schema)
+        ))
+        .expect("search_path");
+        c
+    };
+    // Hold the row, so that the append and then the renewal queue up behind it.
+    let mut holder = connect(&f);
+    let mut hold = holder.transaction().unwrap();
+    hold.execute("SELECT 1 FROM queue WHERE id = 61 FOR UPDATE", &[])
+        .unwrap();
+    let folders = f.writers.folders.clone();
+    let (append_msg, append_rec) = (msg.clone(), rec.clone());
+    let append =
+        std::thread::spawn(move || folders.append_delivery(folder, append_msg, &append_rec, 0));
+    // The append's backend is the one waiting on the holder's transaction.
+    let holder_pid: i32 = hold
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mut waiting = false;
+    for _ in 0..3000 {
+        let n: i64 = f
+            .sql
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE $1 = ANY (pg_blocking_pids(pid))",
+                &[&holder_pid],
+            )
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(waiting, "the append never waited on the held row");
+    let mut renewer = connect(&f);
+    let renewer_pid: i32 = renewer
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let renew = std::thread::spawn(move || {
+        renewer
+            .execute(
+                "UPDATE queue SET lease_until = now() + interval '2 hours'
+                 WHERE id = 61 AND lease_owner IS NOT NULL",
+                &[],
+            )
+            .expect("renew")
+    });
+    until_waiting(&mut f.sql, renewer_pid);
+    hold.commit().unwrap();
+    append.join().unwrap().expect("the append");
+    assert_eq!(renew.join().unwrap(), 1, "the renewal found the row");
+    let kept = f
+        .store
+        .queue_get(QueueName::Local, 61)
+        .unwrap()
+        .expect("a recipient left");
+    assert!(kept.recipients[0].delivered && !kept.recipients[1].delivered);
 }

@@ -173,7 +173,7 @@ pub(crate) fn consume_recipient_tx(
     refs: &mut RefDelta,
 ) -> Result<(), StorageError> {
     let Some(mut rec) = lock_record(tx, queue, id)? else {
-        return Err(StorageError::Conflict(not_in_queue(queue, id)));
+        return Err(StorageError::Gone(not_in_queue(queue, id)));
     };
     if mark_delivered(&mut rec, rcpt)? {
         tx.execute("DELETE FROM queue WHERE id = $1", &[&sql_id(id)?])

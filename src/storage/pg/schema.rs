@@ -1,9 +1,15 @@
 //! Versioned migrations of the PostgreSQL schema, kept in `migrations/` and compiled in.
 //!
 //! At open, one transaction holding an advisory lock (so nodes starting together do not race)
-//! creates the schema when it is missing, reads the highest applied version from
+//! creates the schema when it is missing, reads the applied (version, name) pairs from
 //! `schema_migrations`, refuses a database newer than this build knows
-//! ([`StorageError::Schema`]) and applies the missing migrations in order.
+//! ([`StorageError::Schema`]) or holding a migration this build does not have (an unknown
+//! version, or a known version under another name: a branch's migration that took the same
+//! number), and applies the missing migrations in order.
+//!
+//! Migrations may run out of order: a schema made by a build that had 13 but not yet 12
+//! gets 12 after 13. So each migration must stand alone: it may rely on the migrations
+//! released before it, never on one numbered just below it that was still on a branch.
 
 use postgres::Client;
 
@@ -95,15 +101,16 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<u32, StorageE
     // Every migration not applied yet, not only those above the highest: branches take
     // their numbers before they merge, so a schema made by a build that had 13 but not yet
     // 12 still gets 12 (each migration stands on its own).
-    let applied: Vec<i32> = tx
-        .query("SELECT version FROM schema_migrations", &[])
+    let applied: Vec<(i32, String)> = tx
+        .query("SELECT version, name FROM schema_migrations", &[])
         .map_err(pg_error)?
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| (r.get(0), r.get(1)))
         .collect();
+    check_applied(&applied)?;
     let missing = MIGRATIONS
         .iter()
-        .filter(|m| !applied.contains(&(m.0 as i32)));
+        .filter(|m| !applied.iter().any(|(v, _)| *v == m.0 as i32));
     for (version, name, sql) in missing {
         tx.batch_execute(sql).map_err(|e| {
             StorageError::Backend(format!(
@@ -120,4 +127,31 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<u32, StorageE
     }
     tx.commit().map_err(pg_error)?;
     Ok(found)
+}
+
+/// Refuses applied migrations this build does not have: a version it does not list, or a
+/// listed version applied under another name (another build's migration 12 is not ours,
+/// and ours would never be applied over it).
+pub(crate) fn check_applied(applied: &[(i32, String)]) -> Result<(), StorageError> {
+    for (version, name) in applied {
+        let known = MIGRATIONS.iter().find(|m| m.0 as i32 == *version);
+        match known {
+            Some((_, ours, _)) if ours == name => {}
+            Some((_, ours, _)) => {
+                return Err(StorageError::Invalid(format!(
+                    "the PostgreSQL schema has migration {version} applied as {name:?}, \
+                     this build's migration {version} is {ours:?}: the database was made by \
+                     another build; open it with that build, or use a new schema"
+                )))
+            }
+            None => {
+                return Err(StorageError::Invalid(format!(
+                    "the PostgreSQL schema has migration {version} ({name:?}) applied, which \
+                     this build does not know: the database was made by another build; open \
+                     it with that build, or use a new schema"
+                )))
+            }
+        }
+    }
+    Ok(())
 }

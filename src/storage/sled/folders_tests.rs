@@ -216,14 +216,14 @@ fn append_with_consume_is_exactly_once() {
     assert_eq!(store.list_messages(folder).unwrap().len(), 1);
     assert_eq!(store.blob_refcount(&rec.blob).unwrap(), 2);
 
-    // Unknown recipient index or queue: Conflict too.
+    // Unknown recipient index: Conflict too; a record not in the queue: Gone.
     assert!(matches!(
         store.append_message(folder, msg.clone(), Some((QueueName::Local, rec.id, 7))),
         Err(StorageError::Conflict(_))
     ));
     assert!(matches!(
         store.append_message(folder, msg.clone(), Some((QueueName::Remote, rec.id, 1))),
-        Err(StorageError::Conflict(_))
+        Err(StorageError::Gone(_))
     ));
 
     // The last recipient removes the record; the blob stays referenced by the two messages.
@@ -239,6 +239,7 @@ fn append_with_consume_is_exactly_once() {
     let err = store
         .append_message(other, msg, Some((QueueName::Local, rec.id, 1)))
         .unwrap_err();
+    assert!(matches!(err, StorageError::Gone(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
         format!("queue record {} is not in the local queue", rec.id)

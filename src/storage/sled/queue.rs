@@ -70,8 +70,8 @@ fn tx_remove(
 }
 
 /// Mark recipient `index` of record `id` in `queue` delivered, deleting the record when none is
-/// left undelivered. Conflict when the record or the recipient is missing or already done, so
-/// that a retried delivery aborts instead of duplicating.
+/// left undelivered. Conflict when the recipient is missing or already done, Gone when the
+/// record is, so that a retried delivery aborts instead of duplicating.
 pub(crate) fn tx_consume(
     tx: &Tx,
     refs: &mut RefDelta,
@@ -83,7 +83,7 @@ pub(crate) fn tx_consume(
     let tree = tx.tree(TreeIx::Queue(queue));
     let key = id.to_be_bytes();
     let Some(mut rec) = tx_get_record(tree, &key)? else {
-        return abort(StorageError::Conflict(not_in_queue(queue, id)));
+        return abort(StorageError::Gone(not_in_queue(queue, id)));
     };
     match rec.recipients.get_mut(index) {
         Some(r) if !r.delivered => {

@@ -1,24 +1,35 @@
 -- A message append in one round trip (storage/pg/append.rs): the folder row locked, the
 -- message inserted with uid = UIDNEXT and the folder's next modseq, the queue record the
--- append consumes deleted (returned whole, so that the caller can check the recipient, put
--- the record back with the recipients still to deliver, or abort), the folder's counters
--- written and the other nodes notified, and the owner's quota usage charged (returned with
--- the limits, which the caller checks). Blob reference counts stay with the caller. It
--- writes nothing when the folder is missing, \Noselect or out of UIDs, or the queue record
--- is gone (o_status says which); the caller aborts its transaction on any refusal, so a
--- partial append is never committed. Messages with keywords take the statement-by-statement
--- path (the folder's keyword list).
+-- append consumes locked and then updated or deleted in place (never deleted and inserted
+-- again, so that a transaction waiting on the row, such as a lease renewal or a console
+-- move, finds it still there), the folder's counters written and the other nodes notified,
+-- and the owner's quota usage charged (returned with the limits, which the caller checks).
+--
+-- The queue record is bincode, which only Rust reads: the caller passes the bytes it
+-- expects stored (p_expected) and the record with its recipient marked delivered
+-- (p_record), or NULL there when no recipient is left. When the stored bytes are the
+-- expected ones the function writes the record (o_consumed 'updated' or 'deleted');
+-- otherwise it leaves the row locked and returns it (o_consumed 'stale'), and the caller
+-- checks the recipient and updates or deletes the row itself in the same transaction.
+-- Blob reference counts stay with the caller (o_blob is the record's body). It writes
+-- nothing when the folder is missing, \Noselect or out of UIDs, or the queue record is gone
+-- (o_status says which); the caller aborts its transaction on any refusal, so a partial
+-- append is never committed. Messages with keywords take the statement-by-statement path
+-- (the folder's keyword list). The function's search_path is the schema's (FROM CURRENT:
+-- the migration runs with it), whatever the caller's.
 CREATE OR REPLACE FUNCTION ferry_append(
     p_folder bigint, p_system smallint, p_unseen bigint, p_deleted bigint, p_size bigint,
     p_internal bigint, p_save bigint, p_blob bytea,
-    p_queue_id bigint, p_queue text, p_channel text, p_node text)
+    p_queue_id bigint, p_queue text, p_channel text, p_node text,
+    p_expected bytea, p_record bytea)
 RETURNS TABLE (
     o_status text, o_uid bigint, o_modseq bigint, o_account text, o_name text,
-    o_record bytea, o_blob bytea, o_lease_owner text, o_lease_until timestamptz,
-    o_domains text[],
+    o_consumed text, o_record bytea, o_blob bytea,
     o_storage_used bigint, o_messages_used bigint, o_storage_limit bigint,
     o_messages_limit bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
 DECLARE
     f folders%ROWTYPE;
 BEGIN
@@ -41,13 +52,23 @@ BEGIN
         RETURN;
     END IF;
     IF p_queue_id IS NOT NULL THEN
-        DELETE FROM queue WHERE id = p_queue_id AND queue = p_queue
-            RETURNING record, blob, lease_owner, lease_until, domains
-            INTO o_record, o_blob, o_lease_owner, o_lease_until, o_domains;
+        SELECT record, blob INTO o_record, o_blob FROM queue
+            WHERE id = p_queue_id AND queue = p_queue FOR UPDATE;
         IF NOT FOUND THEN
             o_status := 'noqueue';
             RETURN NEXT;
             RETURN;
+        END IF;
+        IF p_expected IS NULL OR o_record IS DISTINCT FROM p_expected THEN
+            o_consumed := 'stale';
+        ELSIF p_record IS NULL THEN
+            DELETE FROM queue WHERE id = p_queue_id;
+            o_consumed := 'deleted';
+            o_record := NULL;
+        ELSE
+            UPDATE queue SET record = p_record WHERE id = p_queue_id;
+            o_consumed := 'updated';
+            o_record := NULL;
         END IF;
     END IF;
     o_uid := f.uidnext;
