@@ -432,7 +432,7 @@ async fn a_list_alias_organizer_accepts_and_declines_from_the_webmail() {
     let (a, r) = counter_to_team(store.clone(), "DTSTART:20270120T080000Z").await;
     assert_eq!(a, Applied::InboxOnly);
     assert!(matches!(r, Applied::Ignored(_)), "{r:?}");
-    let alice_href = format!("/calendar/event?cal=calendar&name=team.ics");
+    let alice_href = String::from("/calendar/event?cal=calendar&name=team.ics");
     let answer = |page: &str, action: &str| {
         let part = proposal_of(page, DOM);
         form(&[
