@@ -3,8 +3,10 @@
 //! copy answers COUNTER and REFRESH), on a fresh store of each backend (PostgreSQL when
 //! `FERRYMAIL_TEST_PG_URL` is set; a loud skip otherwise).
 
-use super::deliver::{declined_counter, imip_message, pending_counters, process_local, Applied};
-use super::inbound::{process_message, Trust};
+use super::deliver::{
+    counter_key, declined_counter, imip_message, pending_counters, process_local, Applied,
+};
+use super::inbound::{process_message, process_message_to, Trust};
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, counter, Message, Method};
 use crate::storage::davstore::{Condition, NewObject};
@@ -288,4 +290,125 @@ fn a_list_alias_organizer_is_answered_only_by_the_member_holding_its_copy() {
             ));
         },
     );
+}
+
+#[test]
+fn a_counter_by_mail_to_a_list_alias_is_kept_by_the_member_holding_the_copy() {
+    on_both("a_counter_by_mail_to_a_list_alias", |store| {
+        store
+            .add_alias("team@example.com", "alice@example.com")
+            .unwrap();
+        store
+            .add_alias("team@example.com", "bob@example.com")
+            .unwrap();
+        let organizers = event("team@example.com", "Team day", 3);
+        put_copy(store, "alice@example.com", &organizers);
+        put_copy(
+            store,
+            "bob@example.com",
+            &event("team@example.com", "Team day", 3),
+        );
+        let m = counter_from(
+            &organizers,
+            "carol@example.com",
+            "team@example.com",
+            "DTSTART:20270110T140000Z",
+        );
+        let mail = imip_message(&m, "mx.example.com", NOW).unwrap();
+        // Local delivery gives each member the RCPT TO address it was reached through.
+        let mut kept = 0;
+        for member in ["alice@example.com", "bob@example.com"] {
+            let done =
+                process_message_to(store, member, "team@example.com", &mail, &Trust::Login, NOW)
+                    .unwrap();
+            match done {
+                Some((Method::Counter, Applied::InboxOnly)) => kept += 1,
+                Some((Method::Counter, Applied::Ignored(_))) => {}
+                other => panic!("{member}: {other:?}"),
+            }
+        }
+        assert_eq!(kept, 1, "exactly one member answers");
+        assert_eq!(proposers(store, "alice@example.com").len(), 1);
+        // Addressed to the account (the old way), the alias organizer is not found.
+        let done = process_message(store, "alice@example.com", &mail, &Trust::Login, NOW).unwrap();
+        assert!(matches!(done, Some((_, Applied::Ignored(_)))), "{done:?}");
+    });
+}
+
+#[test]
+fn a_forged_uid_cannot_pass_for_a_counter_key() {
+    on_both("a_forged_uid_cannot_pass_for_a_counter_key", |store| {
+        let data = event("alice@example.com", "Planning", 0);
+        put_copy(store, "alice@example.com", &data);
+        let m = counter_from(
+            &data,
+            "bob@example.com",
+            "alice@example.com",
+            "DTSTART:20270110T140000Z",
+        );
+        assert_eq!(
+            process_local(store, "alice@example.com", &m, NOW).unwrap(),
+            Applied::InboxOnly
+        );
+        // A CANCEL of a "new" event (no copy: kept in the inbox under its UID) whose UID,
+        // escaped in iCalendar text (calcard unescapes \\n), is the COUNTER's key.
+        let forged_uid = counter_key("ev2", "bob@example.com", &[]);
+        let text = event("eve@remote.test", "X", 0)
+            .replace("UID:ev2", "UID:ev2\\ncounter:bob@example.com")
+            .replace("VERSION:2.0", "VERSION:2.0\r\nMETHOD:CANCEL");
+        let cal = parse_calendar(&text).unwrap();
+        assert_eq!(itip::uid(&cal).as_deref(), Some(forged_uid.as_str()));
+        let forged = Message {
+            method: Method::Cancel,
+            recipient: "alice@example.com".into(),
+            sender: "eve@remote.test".into(),
+            uid: forged_uid,
+            calendar: cal,
+        };
+        assert!(matches!(
+            process_local(store, "alice@example.com", &forged, NOW).unwrap(),
+            Applied::Ignored(_)
+        ));
+        let mail = imip_message(&forged, "mx.example.com", NOW).unwrap();
+        let done = process_message(store, "alice@example.com", &mail, &Trust::Login, NOW).unwrap();
+        assert!(matches!(done, Some((_, Applied::Ignored(_)))), "{done:?}");
+        assert_eq!(
+            proposers(store, "alice@example.com"),
+            [("bob@example.com".into(), "DTSTART:20270110T140000Z".into())]
+        );
+    });
+}
+
+#[test]
+fn counters_for_two_instances_from_one_attendee_both_wait() {
+    on_both("counters_for_two_instances_both_wait", |store| {
+        let data = event("alice@example.com", "Weekly", 0)
+            .replace("SEQUENCE:0", "SEQUENCE:0\r\nRRULE:FREQ=WEEKLY;COUNT=4");
+        put_copy(store, "alice@example.com", &data);
+        let instance = |rid: &str, start: &str| {
+            let one = data
+                .replace("RRULE:FREQ=WEEKLY;COUNT=4", &format!("RECURRENCE-ID:{rid}"))
+                .replace("DTSTART:20270110T100000Z", start);
+            let mut m =
+                counter::counter(&parse_calendar(&one).unwrap(), "bob@example.com", NOW).unwrap();
+            m.calendar = counter::for_inbox(&m.calendar, "bob@example.com");
+            m
+        };
+        for m in [
+            instance("20270117T100000Z", "DTSTART:20270117T140000Z"),
+            instance("20270124T100000Z", "DTSTART:20270124T140000Z"),
+        ] {
+            assert_eq!(
+                process_local(store, "alice@example.com", &m, NOW).unwrap(),
+                Applied::InboxOnly
+            );
+        }
+        assert_eq!(
+            proposers(store, "alice@example.com"),
+            [
+                ("bob@example.com".into(), "DTSTART:20270117T140000Z".into()),
+                ("bob@example.com".into(), "DTSTART:20270124T140000Z".into()),
+            ]
+        );
+    });
 }

@@ -83,8 +83,24 @@ async fn run(
     let listed: Vec<String> = std::iter::once(organizer.clone())
         .chain(itip::attendees(source).into_keys())
         .collect();
-    let (store, o) = (ctx.store.clone(), owner.clone());
-    let me = blocking(move || Ok(owner_address(&store, &o, &listed))).await?;
+    let (store, o, org, copy) = (
+        ctx.store.clone(),
+        owner.clone(),
+        organizer.clone(),
+        source.clone(),
+    );
+    let me = blocking(move || {
+        Ok(owner_address(&store, &o, &listed).or_else(|| {
+            // A list alias organizes it and the owner, one of its members and not an
+            // attendee, holds the organizer's copy: the owner speaks for the alias.
+            (store
+                .resolve_recipient(&org)
+                .is_ok_and(|d| d.contains(&Destination::Local(o.clone())))
+                && holds_organizer_copy(&store, &o, &org, &copy))
+            .then_some(org)
+        }))
+    })
+    .await?;
     let Some(me) = me else {
         return Ok(false);
     };
@@ -282,6 +298,14 @@ pub fn process_local(
 ) -> Result<Applied, String> {
     let cal = &msg.calendar;
     let uid = &msg.uid;
+    // A UID (or sender) with a control character (calcard unescapes `\n` in text) could
+    // pass for another inbox key ([`counter_key`]); no client writes one (a PUT of such a
+    // UID is refused as `valid-calendar-data`).
+    if uid.chars().any(char::is_control) || msg.sender.chars().any(char::is_control) {
+        return Ok(Applied::Ignored(
+            "a UID or sender with a control character".into(),
+        ));
+    }
     let existing = find_by_uid(store, account, uid)?;
     let existing_cal = existing
         .as_ref()
@@ -571,9 +595,32 @@ pub fn schedule_box(store: &Store, account: &str, name: &str) -> Result<DavColle
 
 /// The store key (the per-collection unique "UID" of the store) of the COUNTER from
 /// `attendee` for event `uid` in a schedule inbox: one waiting proposal per (UID,
-/// attendee), beside the UID's other message. The object's data keeps the event's UID.
-pub fn counter_key(uid: &str, attendee: &str) -> String {
-    format!("{uid}\ncounter:{attendee}")
+/// attendee, instances countered), beside the UID's other message. `instances` are the
+/// countered RECURRENCE-IDs (`itip::counter::countered_instances`; none for the master):
+/// proposals for two instances do not replace each other. The object's data keeps the
+/// event's UID. No UID taken in has a control character (`process_local`), so the first
+/// line of a key is the UID; the instances are hashed (their text is the sender's).
+pub fn counter_key(uid: &str, attendee: &str, instances: &[String]) -> String {
+    let mut key = format!("{uid}\ncounter:{attendee}");
+    if !instances.is_empty() {
+        let mut h = Sha256::new();
+        for i in instances {
+            h.update(i.as_bytes());
+            h.update([0u8]);
+        }
+        key.push_str("\ninstances:");
+        key.push_str(&hex::encode(&h.finalize()[..16]));
+    }
+    key
+}
+
+/// Whether inbox key `key` is that of a message of event `uid`: the UID itself, or one of
+/// its COUNTERs ([`counter_key`]).
+fn key_of_uid(key: &str, uid: &str) -> bool {
+    key == uid
+        || key
+            .strip_prefix(uid)
+            .is_some_and(|rest| rest.starts_with("\ncounter:"))
 }
 
 /// Stores the message in the inbox: one resource per UID, the newest message replacing
@@ -594,7 +641,11 @@ fn put_inbox(store: &Store, account: &str, msg: &Message) -> Result<(), String> 
         }
     }
     let key = if msg.method == Method::Counter {
-        counter_key(&msg.uid, &msg.sender)
+        counter_key(
+            &msg.uid,
+            &msg.sender,
+            &itip::counter::countered_instances(&msg.calendar),
+        )
     } else {
         msg.uid.clone()
     };
@@ -646,6 +697,8 @@ fn inbox_messages(
         .dav_objects(coll.id)
         .map_err(|e| e.to_string())?
         .into_iter()
+        // The key first: only this event's messages are parsed.
+        .filter(|o| key_of_uid(&o.uid, uid))
         .filter_map(|o| {
             let cal = parse_calendar(&o.data).ok()?;
             (Method::of(&cal) == Some(method) && itip::uid(&cal).as_deref() == Some(uid))
@@ -678,6 +731,17 @@ pub fn declined_counter(
     Ok(inbox_messages(store, account, uid, Method::DeclineCounter)?
         .and_then(|(_, mut found)| found.pop())
         .map(|(o, cal)| (cal, o.modified)))
+}
+
+/// The inbox and object of the DECLINECOUNTER of `uid` in `account`'s schedule inbox, if
+/// one is there: the attendee's next COUNTER makes it old news (it is deleted then).
+pub fn declined_counter_held(
+    store: &Store,
+    account: &str,
+    uid: &str,
+) -> Result<Option<(DavCollection, DavObject)>, String> {
+    Ok(inbox_messages(store, account, uid, Method::DeclineCounter)?
+        .and_then(|(coll, mut found)| found.pop().map(|(o, _)| (coll, o))))
 }
 
 /// The object of `uid` in the account's calendars (not the inbox or outbox).

@@ -75,8 +75,15 @@ impl Trust {
     }
 }
 
-/// Local delivery's hook: `rec` was stored for `account`. Returns at once.
-pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &QueueRecord) {
+/// Local delivery's hook: `rec` was stored for `account`, which recipient `rcpt` (the
+/// RCPT TO address as the sender gave it: maybe an alias, a list alias, of the account)
+/// reached. Returns at once.
+pub fn after_local_delivery(
+    ctx: &Arc<ServerContext>,
+    account: &str,
+    rcpt: &str,
+    rec: &QueueRecord,
+) {
     if rec.size > MAX_MESSAGE {
         return;
     }
@@ -85,6 +92,9 @@ pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &Queue
         Trust::of(rec, config.auth.verify, &config.hostname)
     };
     let (ctx, account, blob, id) = (ctx.clone(), account.to_ascii_lowercase(), rec.blob, rec.id);
+    let rcpt = crate::protocols::smtp::requiretls::strip_tag(rcpt)
+        .unwrap_or_else(|| rcpt.to_string())
+        .to_ascii_lowercase();
     let ctx2 = ctx.clone();
     let work = tokio::task::spawn_blocking(move || {
         let bytes = match ctx.store.blobs().get(&blob) {
@@ -94,7 +104,7 @@ pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &Queue
                 return None;
             }
         };
-        match process_message(&ctx.store, &account, &bytes, &trust, ctx.clock.now()) {
+        match process_message_to(&ctx.store, &account, &rcpt, &bytes, &trust, ctx.clock.now()) {
             Ok(Some((method, Applied::Answered(answer)))) => {
                 tracing::info!(
                     id = format!("{id:016X}"),
@@ -136,6 +146,20 @@ pub fn after_local_delivery(ctx: &Arc<ServerContext>, account: &str, rec: &Queue
 pub fn process_message(
     store: &Store,
     account: &str,
+    raw: &[u8],
+    trust: &Trust,
+    now: i64,
+) -> Result<Option<(Method, Applied)>, String> {
+    process_message_to(store, account, account, raw, trust, now)
+}
+
+/// [`process_message`] for mail that reached `account` through recipient address `rcpt`
+/// (an alias of it, a list alias too): the scheduling message is addressed to `rcpt`, so
+/// an organizer that is that alias is found (only the member holding its copy answers).
+pub fn process_message_to(
+    store: &Store,
+    account: &str,
+    rcpt: &str,
     raw: &[u8],
     trust: &Trust,
     now: i64,
@@ -191,7 +215,7 @@ pub fn process_message(
     }
     let message = Message {
         method,
-        recipient: account.to_string(),
+        recipient: rcpt.to_string(),
         sender: from,
         uid,
         calendar,

@@ -167,7 +167,12 @@ async fn deliver_record(sctx: Arc<ServerContext>, rec: QueueRecord) -> Result<()
                 }
                 // Test hook: a failure between two recipients' deliveries.
                 sctx.faults.hit("local.delivered");
-                crate::scheduling::inbound::after_local_delivery(&sctx, &r.address, &rec);
+                crate::scheduling::inbound::after_local_delivery(
+                    &sctx,
+                    &r.address,
+                    &r.original,
+                    &rec,
+                );
                 delivered.push(i);
                 Stats::add(&sctx.stats.messages_delivered, 1);
                 sctx.stats

@@ -710,8 +710,12 @@ pub(crate) async fn copy_or_move(
         None => Condition::Absent,
     };
     // A COUNTER in a schedule inbox is kept under its own key, not its UID
-    // (`scheduling::deliver::counter_key`): what leaves the inbox takes the event's UID.
-    let uid = if at.kind == CollectionKind::Calendar && crate::scheduling::reserved(&at.collection)
+    // (`scheduling::deliver::counter_key`): what leaves the inbox for a calendar takes the
+    // event's UID; within the schedule boxes it keeps its key (two COUNTERs of one event
+    // would otherwise collide, or one replace the event's other message).
+    let uid = if at.kind == CollectionKind::Calendar
+        && crate::scheduling::reserved(&at.collection)
+        && !crate::scheduling::reserved(&to_col.name)
     {
         crate::protocols::caldav::validate::parse_calendar(&source.data)
             .ok()
@@ -737,6 +741,7 @@ pub(crate) async fn copy_or_move(
     );
     let back = NewObject {
         name: at.name.clone(),
+        uid: source.uid.clone(),
         ..new.clone()
     };
     let (outcome, moved) = blocking(move || {
@@ -752,7 +757,17 @@ pub(crate) async fn copy_or_move(
             }
             let out = c.store.dav_put(to_id, &new, &cond)?;
             if !matches!(out, PutOutcome::Stored { .. }) {
-                c.store.dav_put(from_id, &back, &Condition::Absent)?;
+                // Back under its own name and key, which the delete just freed: only a
+                // write meanwhile (a newer message of that key, or another object at that
+                // name) can take them, and that newer write stands.
+                let restored = c.store.dav_put(from_id, &back, &Condition::Absent)?;
+                if !matches!(restored, PutOutcome::Stored { .. }) {
+                    tracing::warn!(
+                        name = %back.name,
+                        "MOVE refused by its destination; the source was not put back, \
+                         a newer write took its place: {restored:?}"
+                    );
+                }
             }
             c.store.commit()?;
             return Ok((out, true));

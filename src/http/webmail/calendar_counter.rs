@@ -13,14 +13,17 @@
 //!   `scheduling::deliver::pending_counters`) on the event page: who proposes what (the
 //!   times, and the title, place and description where they differ), each with its own
 //!   accept and decline (`proposal`: the inbox object's name, `proposal_etag`: its ETag as
-//!   shown, so a proposal replaced meanwhile is not answered unseen).
+//!   shown, so a proposal replaced meanwhile is not answered unseen). A COUNTER made for
+//!   an earlier version (its SEQUENCE older than the event's, after another accept or an
+//!   edit) is shown "for an earlier version" and may only be declined.
 //!   `action=counter-accept` stores the event with what the COUNTER proposes (SEQUENCE
 //!   raised, `If-Match` the page's ETag), which sends a REQUEST to every attendee
 //!   (`scheduling::after_write`); `action=counter-decline` sends the proposer a
 //!   DECLINECOUNTER. Either way that COUNTER leaves the inbox (a conditional delete); the
 //!   other attendees' proposals stay, neither accepted nor declined.
 //! - The attendee's page shows a DECLINECOUNTER of the organizer (`declined_counter`,
-//!   by mail or local) until the next REQUEST replaces it in the inbox.
+//!   by mail or local) until the next REQUEST replaces it in the inbox, or the attendee
+//!   proposes again from this page (the DECLINECOUNTER then leaves its inbox).
 //!
 //! The rights are those of any change to the event (`w`+`i` on a shared calendar),
 //! decided by the caller before this runs; the caller makes the write ([`Step`]).
@@ -33,7 +36,7 @@ use super::MailError;
 use crate::actors::imap_backend::StoreBackend;
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, counter, Message};
-use crate::scheduling::deliver::{declined_counter, pending_counters};
+use crate::scheduling::deliver::{declined_counter, declined_counter_held, pending_counters};
 use crate::storage::davstore::{Condition, DavCollection, DavObject};
 
 /// A COUNTER waiting for the organizer's answer, as the event page shows it.
@@ -46,6 +49,9 @@ pub struct Proposal {
     pub title: Option<String>,
     pub location: Option<String>,
     pub description: Option<String>,
+    /// Made for an earlier version of the event (its SEQUENCE older than the event's,
+    /// `itip::stale`): shown as such, and it may only be declined.
+    pub stale: bool,
     /// The inbox object (name, ETag) the accept and decline buttons name.
     pub name: String,
     pub etag: String,
@@ -94,6 +100,7 @@ pub(super) fn proposals_for(
         return Vec::new();
     };
     let current = read_event(event, owner, zone).ok().map(|(f, _)| f);
+    let copy = parse_calendar(event).ok();
     let differs = |proposed: &str, now: Option<&str>| {
         (!proposed.is_empty() && Some(proposed) != now).then(|| proposed.to_string())
     };
@@ -109,6 +116,7 @@ pub(super) fn proposals_for(
                 title: differs(&f.title, cur.map(|c| c.title.as_str())),
                 location: differs(&f.location, cur.map(|c| c.location.as_str())),
                 description: differs(&f.description, cur.map(|c| c.description.as_str())),
+                stale: copy.as_ref().is_some_and(|c| itip::stale(&cal, c)),
                 name: o.name,
                 etag: o.etag,
             })
@@ -136,7 +144,8 @@ pub(super) fn declined_for(
     Some(Declined { by, when })
 }
 
-/// A COUNTER answered, to drop from the schedule inbox once the answer is made.
+/// A COUNTER answered (or a DECLINECOUNTER made old by a new proposal), to drop from the
+/// schedule inbox once the answer is made.
 pub(super) struct Answered {
     inbox: u64,
     name: String,
@@ -209,11 +218,20 @@ pub(super) fn counter_action(
             let msg = counter::counter(&proposed, who, now).ok_or_else(|| {
                 MailError::Invalid("you are not an attendee of this event".into())
             })?;
+            // The organizer's DECLINECOUNTER of an earlier proposal is old news now.
+            let declined = declined_counter_held(&b.ctx.store, &coll.owner, &o.uid)
+                .ok()
+                .flatten()
+                .map(|(inbox, d)| Answered {
+                    inbox: inbox.id,
+                    name: d.name,
+                    etag: d.etag,
+                });
             Ok(Step::Send {
                 flash: format!("Your proposal is sent to {}.", msg.recipient),
                 date: f.start_date,
                 message: Box::new(msg),
-                answered: None,
+                answered: declined,
             })
         }
         "refresh" => {
@@ -257,6 +275,13 @@ pub(super) fn counter_action(
             };
             let copy = parse_calendar(&o.data).map_err(|e| MailError::Invalid(e.to_string()))?;
             if action == "counter-accept" {
+                if itip::stale(&proposal, &copy) {
+                    return Err(MailError::Invalid(
+                        "this proposal was made for an earlier version of the event: it may \
+                         only be declined"
+                            .into(),
+                    ));
+                }
                 let accepted = counter::accept_counter(&copy, &proposal)
                     .map_err(|e| MailError::Invalid(e.to_string()))?;
                 let data = accepted.to_string();
@@ -273,7 +298,11 @@ pub(super) fn counter_action(
                 let proposer = itip::reply_attendee(&proposal)
                     .map_err(|e| MailError::Invalid(e.to_string()))?
                     .address;
-                let msg = counter::decline_counter(&copy, &proposal, who, &proposer, now)
+                // Sent as the event's organizer (the account's own address or an alias
+                // of it, a list alias too), not as whatever address the account logs in as.
+                let organizer = itip::organizer(&copy).map(|o| o.0);
+                let me = organizer.as_deref().unwrap_or(who);
+                let msg = counter::decline_counter(&copy, &proposal, me, &proposer, now)
                     .ok_or_else(|| {
                         MailError::Invalid("the proposal names no instance of this event".into())
                     })?;

@@ -589,7 +589,11 @@ pub async fn submit(
                         Some(o.clone()),
                     )? {
                         Some(w) => {
-                            answered.forget(b)?;
+                            // The event is stored: its REQUEST goes out whatever happens
+                            // to the proposal (a COUNTER left behind is shown again).
+                            if let Err(e) = answered.forget(b) {
+                                tracing::warn!("webmail: the answered COUNTER stays: {e}");
+                            }
                             Ok(Done::Ok(flash, date, Box::new(w)))
                         }
                         None => conflict(Some(&o)),

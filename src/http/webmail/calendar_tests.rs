@@ -102,7 +102,7 @@ pub(super) fn objects(w: &World, owner: &str, coll: &str) -> Vec<DavObject> {
 }
 
 /// Stores a calendar object in `owner`'s `calendar` as a CalDAV client would.
-fn put_event(w: &World, owner: &str, name: &str, data: &str) -> DavObject {
+pub(super) fn put_event(w: &World, owner: &str, name: &str, data: &str) -> DavObject {
     let c = w.ctx.store.dav_collections(owner).unwrap();
     let c = c.iter().find(|c| c.name == "calendar").unwrap();
     let obj = validate_calendar(data, &[ComponentKind::Event], 1 << 20).unwrap();

@@ -9,13 +9,13 @@ use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 
 use super::calendar_tests::{
-    body_of, csrf_of, form, get, hidden, log_in, objects, post, ALICE, ROOT,
+    body_of, csrf_of, form, get, hidden, log_in, objects, post, put_event, ALICE, ROOT,
 };
 use super::test_support::service;
 use crate::http::tests::{peer, session_cookie, world, World, PASSWORD};
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, counter, Method};
-use crate::scheduling::deliver::{process_local, Applied};
+use crate::scheduling::deliver::{declined_counter, pending_counters, process_local, Applied};
 use crate::storage::davstore::{Condition, NewObject, PutOutcome};
 
 const DOM: &str = "dom@example.com";
@@ -270,4 +270,222 @@ async fn proposals_are_kept_per_attendee_answered_one_by_one_and_refreshed() {
     ]);
     let (status, _, _) = body_of!(&svc, post(&alice, "/calendar/event", &body));
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// `who` proposes `start`–`end` on 2027-01-20 from its event page.
+macro_rules! propose {
+    ($svc:expr, $w:expr, $who:expr, $start:expr, $end:expr) => {{
+        let (cookie, csrf) = log_in!($svc, $who);
+        let copy = objects($w, $who, "calendar").remove(0);
+        let body = form(&[
+            ("csrf", &csrf),
+            ("action", "counter"),
+            ("cal", "calendar"),
+            ("name", &copy.name),
+            ("etag", &copy.etag),
+            ("p_start_date", "2027-01-20"),
+            ("p_start_time", $start),
+            ("p_end_date", "2027-01-20"),
+            ("p_end_time", $end),
+        ]);
+        let (status, page, _) = body_of!($svc, post(&cookie, "/calendar/event", &body));
+        assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+        cookie
+    }};
+}
+
+#[actix_web::test]
+async fn a_proposal_for_an_earlier_version_may_only_be_declined() {
+    let w = world("");
+    let svc = service!(w);
+    let (alice, alice_csrf) = log_in!(&svc, ALICE);
+    let body = form(&[
+        ("csrf", &alice_csrf),
+        ("action", "save"),
+        ("cal", "calendar"),
+        ("name", ""),
+        ("etag", ""),
+        ("title", "Budget"),
+        ("start_date", "2027-01-20"),
+        ("start_time", "14:00"),
+        ("end_date", "2027-01-20"),
+        ("end_time", "15:00"),
+        ("location", "Room 1"),
+        ("description", ""),
+        ("repeat", "never"),
+        ("attendees", "root@example.com, dom@example.com"),
+    ]);
+    let (status, _, _) = body_of!(&svc, post(&alice, "/calendar/event", &body));
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let root = propose!(&svc, &w, ROOT, "16:00", "17:00");
+    propose!(&svc, &w, DOM, "08:00", "09:00");
+    let alice_href = href(&w, ALICE);
+    let answer = |page: &str, action: &str, part: &str| {
+        form(&[
+            ("csrf", &alice_csrf),
+            ("action", action),
+            ("cal", "calendar"),
+            ("name", &hidden(page, "name")),
+            ("etag", &hidden(page, "etag")),
+            ("proposal", &hidden(part, "proposal")),
+            ("proposal_etag", &hidden(part, "proposal_etag")),
+        ])
+    };
+    let (_, page, _) = body_of!(&svc, get(&alice, &alice_href));
+    assert!(!page.contains("proposal-stale"), "{page}");
+    let doms = proposal_of(&page, DOM).to_string();
+    let (status, _, _) = body_of!(
+        &svc,
+        post(
+            &alice,
+            "/calendar/event",
+            &answer(&page, "counter-accept", &doms)
+        )
+    );
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // root's proposal was made for SEQUENCE 0; the event is at 1 now.
+    let (_, page, _) = body_of!(&svc, get(&alice, &alice_href));
+    let roots = proposal_of(&page, ROOT).to_string();
+    assert!(roots.contains("proposal-stale"), "{roots}");
+    assert!(!roots.contains("value=\"counter-accept\""), "{roots}");
+    assert!(roots.contains("value=\"counter-decline\""), "{roots}");
+    let (status, text, _) = body_of!(
+        &svc,
+        post(
+            &alice,
+            "/calendar/event",
+            &answer(&page, "counter-accept", &roots)
+        )
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("earlier version"), "{text}");
+    assert_eq!(line(&w, ALICE, "DTSTART"), "DTSTART:20270120T080000Z");
+    assert_eq!(waiting(&w), [ROOT]);
+    let (status, _, _) = body_of!(
+        &svc,
+        post(
+            &alice,
+            "/calendar/event",
+            &answer(&page, "counter-decline", &roots)
+        )
+    );
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(waiting(&w).is_empty());
+
+    // root sees the decline, proposes again (on the current version): the notice goes,
+    // and alice may accept the new proposal.
+    let root_href = href(&w, ROOT);
+    let (_, page, _) = body_of!(&svc, get(&root, &root_href));
+    assert!(page.contains("id=\"counter-declined\""), "{page}");
+    let root = propose!(&svc, &w, ROOT, "18:00", "19:00");
+    let (_, page, _) = body_of!(&svc, get(&root, &root_href));
+    assert!(!page.contains("id=\"counter-declined\""), "{page}");
+    let (_, page, _) = body_of!(&svc, get(&alice, &alice_href));
+    let roots = proposal_of(&page, ROOT).to_string();
+    assert!(!roots.contains("proposal-stale"), "{roots}");
+    assert!(roots.contains("value=\"counter-accept\""), "{roots}");
+}
+
+#[actix_web::test]
+async fn a_list_alias_organizer_accepts_and_declines_from_the_webmail() {
+    let w = world("");
+    let store = w.ctx.store.clone();
+    // team@ leads to alice and root; alice holds the organizer's copy.
+    store.add_alias("team@example.com", ALICE).unwrap();
+    store.add_alias("team@example.com", ROOT).unwrap();
+    let svc = service!(w);
+    let (alice, alice_csrf) = log_in!(&svc, ALICE);
+    let data = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n\
+        UID:team-ev\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270120T140000Z\r\n\
+        DTEND:20270120T150000Z\r\nSUMMARY:Team day\r\nSEQUENCE:0\r\n\
+        ORGANIZER:mailto:team@example.com\r\n\
+        ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:dom@example.com\r\nEND:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+    put_event(&w, ALICE, "team.ics", data);
+    let copy = parse_calendar(data).unwrap();
+    let request = itip::organizer_messages(None, Some(&copy), "team@example.com", 0)
+        .into_iter()
+        .find(|m| m.recipient == DOM)
+        .unwrap();
+    let (s2, r2) = (store.clone(), request.clone());
+    let applied =
+        actix_web::rt::task::spawn_blocking(move || process_local(&s2, DOM, &r2, 0).unwrap())
+            .await
+            .unwrap();
+    assert_eq!(applied, Applied::Done);
+    // dom proposes twice (the second after alice's answer to the first).
+    let counter_to_team = |store: crate::storage::Store, start: &'static str| async move {
+        let dom_copy = objects_of(&store, DOM);
+        let proposed =
+            parse_calendar(&dom_copy.replace("DTSTART:20270120T140000Z", start)).unwrap();
+        let mut m = counter::counter(&proposed, DOM, 0).unwrap();
+        assert_eq!(m.recipient, "team@example.com");
+        m.calendar = counter::for_inbox(&m.calendar, DOM);
+        actix_web::rt::task::spawn_blocking(move || {
+            let a = process_local(&store, ALICE, &m, 0).unwrap();
+            let r = process_local(&store, ROOT, &m, 0).unwrap();
+            (a, r)
+        })
+        .await
+        .unwrap()
+    };
+    let (a, r) = counter_to_team(store.clone(), "DTSTART:20270120T080000Z").await;
+    assert_eq!(a, Applied::InboxOnly);
+    assert!(matches!(r, Applied::Ignored(_)), "{r:?}");
+    let alice_href = String::from("/calendar/event?cal=calendar&name=team.ics");
+    let answer = |page: &str, action: &str| {
+        let part = proposal_of(page, DOM);
+        form(&[
+            ("csrf", &alice_csrf),
+            ("action", action),
+            ("cal", "calendar"),
+            ("name", &hidden(page, "name")),
+            ("etag", &hidden(page, "etag")),
+            ("proposal", &hidden(part, "proposal")),
+            ("proposal_etag", &hidden(part, "proposal_etag")),
+        ])
+    };
+    let (_, page, _) = body_of!(&svc, get(&alice, &alice_href));
+    let (status, text, _) = body_of!(
+        &svc,
+        post(&alice, "/calendar/event", &answer(&page, "counter-accept"))
+    );
+    assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
+    // The REQUEST went out as team@: dom's copy moved.
+    assert!(
+        objects_of(&store, DOM).contains("DTSTART:20270120T080000Z"),
+        "{}",
+        objects_of(&store, DOM)
+    );
+    assert!(pending_counters(&store, ALICE, "team-ev")
+        .unwrap()
+        .is_none_or(|(_, w)| w.is_empty()));
+
+    let (a, _) = counter_to_team(store.clone(), "DTSTART:20270120T180000Z").await;
+    assert_eq!(a, Applied::InboxOnly);
+    let (_, page, _) = body_of!(&svc, get(&alice, &alice_href));
+    let (status, text, _) = body_of!(
+        &svc,
+        post(&alice, "/calendar/event", &answer(&page, "counter-decline"))
+    );
+    assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
+    // Sent as the organizer team@, so dom's copy (organized by team@) takes it.
+    let (cal, _) = declined_counter(&store, DOM, "team-ev")
+        .unwrap()
+        .expect("dom is told");
+    assert_eq!(
+        itip::organizer(&cal).map(|o| o.0).as_deref(),
+        Some("team@example.com")
+    );
+}
+
+/// The data of `owner`'s one event in its calendar, unfolded.
+fn objects_of(store: &crate::storage::Store, owner: &str) -> String {
+    let c = store.dav_collection(owner, "calendar").unwrap().unwrap();
+    store
+        .dav_objects(c.id)
+        .unwrap()
+        .remove(0)
+        .data
+        .replace("\r\n ", "")
 }

@@ -285,6 +285,11 @@ fn refusals_name_the_rfc_precondition() {
         "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:floating-1\r\nDTSTART:20260411T090000\r\nEND:VEVENT\r\n",
     );
     let no_version = FLOATING.replace("VERSION:2.0\r\n", "");
+    // An escaped newline in the UID: it could pass for a schedule inbox key.
+    let control_uid = FLOATING.replace(
+        "UID:floating-1\r\n",
+        "UID:floating-1\\ncounter:bob@example.com\r\n",
+    );
     let vcard = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nUID:x\r\nEND:VCARD\r\n".to_string();
     let cases: Vec<(&str, String, &str)> = vec![
         ("two objects", two_objects, "valid-calendar-object-resource"),
@@ -294,6 +299,11 @@ fn refusals_name_the_rfc_precondition() {
         ("two types", mixed, "valid-calendar-object-resource"),
         ("two masters", two_masters, "valid-calendar-object-resource"),
         ("no VERSION", no_version, "valid-calendar-data"),
+        (
+            "a control character in the UID",
+            control_uid,
+            "valid-calendar-data",
+        ),
         ("a vCard", vcard, "valid-calendar-data"),
         ("empty", String::new(), "valid-calendar-data"),
         ("garbage", "hello\r\n".into(), "valid-calendar-data"),

@@ -14,7 +14,8 @@
 //! - No `METHOD` property (§4.1: scheduling messages are not stored objects); at least one
 //!   component besides VTIMEZONE, all of one type; every one has the same non-empty UID;
 //!   at most one has no RECURRENCE-ID (the master) and no two share a RECURRENCE-ID →
-//!   else `valid-calendar-object-resource`.
+//!   else `valid-calendar-object-resource`. A UID with a control character (an escaped
+//!   newline) → `valid-calendar-data`.
 //! - That type is among the collection's supported components → else
 //!   `supported-calendar-component`.
 //! - The object's size is at most the collection's `max-resource-size` → else
@@ -226,6 +227,11 @@ fn one_uid(children: &[&ICalendarComponent]) -> Result<String, CalendarPrecondit
         let this = c.uid().map(str::trim).unwrap_or("");
         if this.is_empty() {
             return Err(object("a component has no UID"));
+        }
+        // A UID is a line of text: a control character (an escaped newline, say) could
+        // pass for the scheduling inbox's own keys (`scheduling::deliver::counter_key`).
+        if this.chars().any(char::is_control) {
+            return Err(invalid_data("a UID with a control character"));
         }
         match uid {
             Some(u) if u != this => return Err(object("components with different UIDs")),

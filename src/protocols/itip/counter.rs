@@ -63,6 +63,18 @@ pub fn counter(proposed: &ICalendar, me: &str, now: i64) -> Option<Message> {
     })
 }
 
+/// The RECURRENCE-IDs of the instances `counter` proposes for (none for the master), in
+/// order, as the schedule inbox's key tells proposals for two instances apart.
+pub fn countered_instances(counter: &ICalendar) -> Vec<String> {
+    let mut ids: Vec<String> = sched_components(counter)
+        .into_iter()
+        .filter_map(|(_, c)| key_of(c))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// Whether an incoming COUNTER or REFRESH from `sender` may act on the organizer's `copy`:
 /// same UID, and `sender` is one of its attendees.
 pub fn from_attendee(copy: &ICalendar, incoming: &ICalendar, sender: &str) -> Result<(), Refusal> {
@@ -90,8 +102,9 @@ pub fn for_inbox(counter: &ICalendar, sender: &str) -> ICalendar {
 }
 
 /// The organizer's copy with the times `counter` proposes (and its LOCATION, SUMMARY and
-/// DESCRIPTION where it has them), SEQUENCE raised by one on each
-/// changed component. Components the COUNTER names that the copy does not have are left
+/// DESCRIPTION where it has them, not empty, and only when the COUNTER's SEQUENCE is the
+/// copy's: a stale proposal, see [`super::stale`], never puts back older texts), SEQUENCE
+/// raised by one on each changed component. Components the COUNTER names that the copy does not have are left
 /// out (an organizer accepts changes to its event, not new instances).
 pub fn accept_counter(copy: &ICalendar, counter: &ICalendar) -> Result<ICalendar, Refusal> {
     if uid(copy) != uid(counter) {
@@ -108,10 +121,17 @@ pub fn accept_counter(copy: &ICalendar, counter: &ICalendar) -> Result<ICalendar
         let Some(&(_, idx)) = targets.iter().find(|(tk, _)| *tk == k) else {
             continue;
         };
+        // The title, place and description only from a COUNTER of this very revision: one
+        // built on an older SEQUENCE would put back what the organizer changed since. An
+        // empty value never wipes the organizer's.
+        let same_revision = sequence(pc) == sequence(&copy.components[idx]);
         let proposed: Vec<ICalendarEntry> = pc
             .entries
             .iter()
-            .filter(|e| TIMES.contains(&e.name) || TEXTS.contains(&e.name))
+            .filter(|e| {
+                TIMES.contains(&e.name)
+                    || (same_revision && TEXTS.contains(&e.name) && !text_is_empty(e))
+            })
             .cloned()
             .collect();
         if !proposed
@@ -171,6 +191,13 @@ pub fn accept_counter(copy: &ICalendar, counter: &ICalendar) -> Result<ICalendar
         out.copy_timezones(&extra);
     }
     Ok(out)
+}
+
+/// Whether a text property has no text (no value, or only blanks).
+fn text_is_empty(e: &ICalendarEntry) -> bool {
+    !e.values
+        .iter()
+        .any(|v| v.as_text().is_some_and(|t| !t.trim().is_empty()))
 }
 
 fn tzid(c: &ICalendarComponent) -> Option<String> {

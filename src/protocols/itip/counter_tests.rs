@@ -174,3 +174,50 @@ ORGANIZER:mailto:bob@example.com\nATTENDEE:mailto:carol@remote.test\nEND:VEVENT\
         assert!(t.contains(want), "{want} missing: {t}");
     }
 }
+
+#[test]
+fn a_stale_counter_brings_no_old_texts_and_an_empty_text_wipes_nothing() {
+    // The organizer renamed the event (SEQUENCE 3) after carol countered revision 2 with
+    // the old title and a place.
+    let copy = cal(&COPY
+        .replace("SUMMARY:Planning", "SUMMARY:Planning (v3)\nLOCATION:Room 9")
+        .replace("SEQUENCE:2", "SEQUENCE:3"));
+    let old = cal(&format!(
+        "METHOD:COUNTER\n{}",
+        COPY.replace("DTSTART:20270110T100000Z", "DTSTART:20270110T140000Z")
+            .replace("SUMMARY:Planning", "SUMMARY:Planning\nLOCATION:Room 1")
+    ));
+    assert!(stale(&old, &copy), "revision 2 against 3");
+    let t = text(&accept_counter(&copy, &old).expect("times taken"));
+    assert!(t.contains("DTSTART:20270110T140000Z"), "{t}");
+    assert!(t.contains("SUMMARY:Planning (v3)"), "{t}");
+    assert!(t.contains("LOCATION:Room 9"), "{t}");
+    assert!(!t.contains("Room 1"), "{t}");
+    // Of the same revision, an empty SUMMARY or LOCATION leaves the organizer's.
+    let empty = cal(&format!(
+        "METHOD:COUNTER\n{}",
+        COPY.replace(
+            "SUMMARY:Planning",
+            "SUMMARY:\nLOCATION:\nDESCRIPTION:Bring slides"
+        )
+        .replace("SEQUENCE:2", "SEQUENCE:3")
+    ));
+    assert!(!stale(&empty, &copy));
+    let t = text(&accept_counter(&copy, &empty).expect("accepted"));
+    assert!(t.contains("SUMMARY:Planning (v3)"), "{t}");
+    assert!(t.contains("LOCATION:Room 9"), "{t}");
+    assert!(t.contains("DESCRIPTION:Bring slides"), "{t}");
+    assert!(t.contains("SEQUENCE:4"), "{t}");
+}
+
+#[test]
+fn the_countered_instances_are_named_by_their_recurrence_ids() {
+    let master = cal(COPY);
+    assert!(countered_instances(&master).is_empty());
+    let one =
+        |rid: &str| cal(&COPY.replace("SEQUENCE:2", &format!("SEQUENCE:2\nRECURRENCE-ID:{rid}")));
+    let a = countered_instances(&one("20270117T100000Z"));
+    let b = countered_instances(&one("20270124T100000Z"));
+    assert_eq!(a.len(), 1);
+    assert_ne!(a, b);
+}
