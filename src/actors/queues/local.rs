@@ -306,9 +306,16 @@ async fn append_to_target(
         // append the dead actor had stored a Conflict, never a second copy.
         if let Ok(addr) = sctx.folders.get(sctx, folder) {
             reply = addr.send(append()).await;
-            if let Ok(Err(FolderError::Storage(StorageError::Gone(why)))) = &reply {
-                // The dead actor may have stored it, consuming the last recipient: that is
-                // this delivery done, not a record gone from under it.
+            // The dead actor may have stored it, consuming the last recipient: that is
+            // this delivery done, not a record gone from under it. Only then: with another
+            // recipient still undelivered, its append could not have removed the record,
+            // so Gone means the record went (console, another delivery) and stays Gone.
+            let last = rec
+                .recipients
+                .iter()
+                .enumerate()
+                .all(|(j, r)| j == i || r.delivered);
+            if let (true, Ok(Err(FolderError::Storage(StorageError::Gone(why))))) = (last, &reply) {
                 reply = Ok(Err(FolderError::Storage(StorageError::Conflict(
                     why.clone(),
                 ))));

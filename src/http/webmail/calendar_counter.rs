@@ -34,6 +34,7 @@ use super::calendar_ical::{read_event, with_times};
 use super::shared::store_err;
 use super::MailError;
 use crate::actors::imap_backend::StoreBackend;
+use crate::mailauth::sender::{may_send_as, Verdict};
 use crate::protocols::caldav::validate::parse_calendar;
 use crate::protocols::itip::{self, counter, Message};
 use crate::scheduling::deliver::{declined_counter, declined_counter_held, pending_counters};
@@ -300,8 +301,18 @@ pub(super) fn counter_action(
                     .address;
                 // Sent as the event's organizer (the account's own address or an alias
                 // of it, a list alias too), not as whatever address the account logs in as.
+                // The copy is the account's to edit, ORGANIZER included: the address is used
+                // only if the calendar's owner may send as it (as SMTP submission decides).
                 let organizer = itip::organizer(&copy).map(|o| o.0);
                 let me = organizer.as_deref().unwrap_or(who);
+                match may_send_as(&b.ctx.store, &coll.owner, me).map_err(store_err)? {
+                    Verdict::Allowed => {}
+                    Verdict::Refused(_) => {
+                        return Err(MailError::Forbidden(
+                            "the event's organizer is not an address this account may send as",
+                        ))
+                    }
+                }
                 let msg = counter::decline_counter(&copy, &proposal, me, &proposer, now)
                     .ok_or_else(|| {
                         MailError::Invalid("the proposal names no instance of this event".into())

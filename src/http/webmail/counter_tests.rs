@@ -386,6 +386,68 @@ async fn a_proposal_for_an_earlier_version_may_only_be_declined() {
     assert!(roots.contains("value=\"counter-accept\""), "{roots}");
 }
 
+/// The organizer's copy is the account's to edit, ORGANIZER included: a decline is not sent
+/// in the name of an address the account may not send as (here another local account's).
+#[actix_web::test]
+async fn a_decline_is_refused_when_the_copy_names_an_organizer_the_account_may_not_send_as() {
+    let w = world("");
+    let svc = service!(w);
+    let (alice, alice_csrf) = log_in!(&svc, ALICE);
+    let body = form(&[
+        ("csrf", &alice_csrf),
+        ("action", "save"),
+        ("cal", "calendar"),
+        ("name", ""),
+        ("etag", ""),
+        ("title", "Budget"),
+        ("start_date", "2027-01-20"),
+        ("start_time", "14:00"),
+        ("end_date", "2027-01-20"),
+        ("end_time", "15:00"),
+        ("location", ""),
+        ("description", ""),
+        ("repeat", "never"),
+        ("attendees", "root@example.com"),
+    ]);
+    let (status, _, _) = body_of!(&svc, post(&alice, "/calendar/event", &body));
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    propose!(&svc, &w, ROOT, "16:00", "17:00");
+    assert_eq!(waiting(&w), [ROOT]);
+    // alice rewrites her copy's ORGANIZER to dom (as a CalDAV client could).
+    let copy = objects(&w, ALICE, "calendar").remove(0);
+    let forged = copy
+        .data
+        .replace("\r\n ", "")
+        .replace(&format!("mailto:{ALICE}"), &format!("mailto:{DOM}"));
+    assert_ne!(forged, copy.data);
+    put_event(&w, ALICE, &copy.name, &forged);
+    let alice_href = href(&w, ALICE);
+    let (_, page, _) = body_of!(&svc, get(&alice, &alice_href));
+    let roots = proposal_of(&page, ROOT).to_string();
+    let (status, text, _) = body_of!(
+        &svc,
+        post(
+            &alice,
+            "/calendar/event",
+            &form(&[
+                ("csrf", &alice_csrf),
+                ("action", "counter-decline"),
+                ("cal", "calendar"),
+                ("name", &hidden(&page, "name")),
+                ("etag", &hidden(&page, "etag")),
+                ("proposal", &hidden(&roots, "proposal")),
+                ("proposal_etag", &hidden(&roots, "proposal_etag")),
+            ])
+        )
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    // Nothing was sent in dom's name: root's page shows no decline, the COUNTER still waits.
+    assert_eq!(waiting(&w), [ROOT]);
+    assert!(declined_counter(&w.ctx.store, ROOT, &copy.uid)
+        .unwrap()
+        .is_none());
+}
+
 #[actix_web::test]
 async fn a_list_alias_organizer_accepts_and_declines_from_the_webmail() {
     let w = world("");
