@@ -678,7 +678,7 @@ fn any_command() -> impl Strategy<Value = AdminCommand> {
                 Just(TwoFaAction::Status),
                 Just(TwoFaAction::Begin),
                 Just(TwoFaAction::Reset),
-                "[0-9 ]{6,8}".prop_map(TwoFaAction::Confirm),
+                "[0-9][0-9 ]{5,7}".prop_map(TwoFaAction::Confirm),
             ],
             addr
         )
