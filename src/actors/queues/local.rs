@@ -300,10 +300,16 @@ async fn append_to_target(
         seen: Some(rec.clone()),
     };
     let mut reply = addr.send(append()).await;
-    if let Err(MailboxError::Closed) = reply {
-        // The folder actor died for good: the registry's watchdog starts a new one (with
-        // the old one's subscribers) and the append goes there. The consume mark makes an
-        // append the dead actor had stored a Conflict, never a second copy.
+    // The folder actor died for good: the registry's watchdog starts a new one (with the
+    // old one's subscribers) and the append goes there. The consume mark makes an append
+    // the dead actor had stored a Conflict, never a second copy. The answer of a dying
+    // actor can come back before its mailbox is seen closed, so the registry may still
+    // hand out the dying address: asked again a bounded number of times, a little later.
+    for _ in 0..50 {
+        if !matches!(reply, Err(MailboxError::Closed)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         if let Ok(addr) = sctx.folders.get(sctx, folder) {
             reply = addr.send(append()).await;
             // The dead actor may have stored it, consuming the last recipient: that is
